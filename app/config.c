@@ -1,0 +1,320 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(config, f)
+
+const cfg_setting config_settings[] = {
+    {"MEDIAGATE_DATABASE_URL", CFG_STRING, NULL, 0, 0, true, OFF(database_url),
+     "libpq connection string or URI of the PostgreSQL database"},
+    {"MEDIAGATE_SOCKET", CFG_STRING, "", 0, 0, false, OFF(socket),
+     "unix socket to create and listen on; empty: fd 0 is the listening socket"},
+    {"MEDIAGATE_SOCKET_GROUP", CFG_STRING, "", 0, 0, false, OFF(socket_group),
+     "group given the socket (mode 0660), normally nginx's (www-data)"},
+    {"MEDIAGATE_THREADS", CFG_INT, "16", 1, 1024, false, OFF(threads),
+     "request threads, each with its own PostgreSQL connection"},
+    {"MEDIAGATE_BACKLOG", CFG_INT, "1024", 1, 65535, false, OFF(backlog),
+     "listen backlog of the socket mediagate creates"},
+    {"MEDIAGATE_ALLOWED_ORIGINS", CFG_STRING, "", 0, 0, false, OFF(allowed_origins),
+     "space-separated POSIX extended regexes; each must match a whole Origin"},
+    {"MEDIAGATE_PREFIX", CFG_STRING, "", 0, 0, false, OFF(prefix),
+     "mount prefix such as /video-api; empty: routes sit at the root"},
+    {"MEDIAGATE_MAX_BODY", CFG_INT, "65536", 0, 16777216, false, OFF(max_body),
+     "largest request body accepted, in bytes (larger: 413)"},
+    {"MEDIAGATE_DB_TIMEOUT_MS", CFG_INT, "3000", 100, 600000, false, OFF(db_timeout_ms),
+     "deadline for one database statement; past it the answer is 503"},
+    {"MEDIAGATE_RETRY_AFTER", CFG_INT, "2", 0, 3600, false, OFF(retry_after),
+     "seconds sent in Retry-After with 503 answers"},
+    {"MEDIAGATE_CACHE_MAX_AGE", CFG_INT, "86400", 0, 31536000, false, OFF(cache_max_age),
+     "Cache-Control max-age for COMPLETE/ERROR/CANCELED job status answers"},
+    {"MEDIAGATE_SHUTDOWN_TIMEOUT", CFG_INT, "10", 0, 3600, false, OFF(shutdown_timeout),
+     "seconds SIGTERM waits for in-flight requests before exiting"},
+    {"MEDIAGATE_ACCESS_LOG", CFG_BOOL, "on", 0, 0, false, OFF(access_log),
+     "one stderr line per request: method, path, status, µs, bytes (on/off)"},
+};
+const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
+
+#define NSET (sizeof config_settings / sizeof config_settings[0])
+
+static void add_err(cfg_errors *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add_err(cfg_errors *e, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **m = realloc(e->msg, (e->n + 1) * sizeof *m);
+    if (!m)
+        return;
+    e->msg = m;
+    e->msg[e->n] = strdup(buf);
+    if (e->msg[e->n])
+        e->n++;
+}
+
+void cfg_errors_free(cfg_errors *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->msg[i]);
+    free(e->msg);
+    e->msg = NULL;
+    e->n = 0;
+}
+
+/* Finds a setting by its full name or by the lower-case short form used in
+ * files ("threads" for MEDIAGATE_THREADS). Returns its index or -1. */
+static int find_setting(const char *key, size_t len)
+{
+    for (size_t i = 0; i < NSET; i++) {
+        const char *name = config_settings[i].name;
+        const char *shortname = name + strlen("MEDIAGATE_");
+        if (strlen(name) == len && strncmp(name, key, len) == 0)
+            return (int)i;
+        if (strlen(shortname) == len && strncasecmp(shortname, key, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static bool parse_long(const char *s, long *out)
+{
+    if (!*s)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!(isdigit((unsigned char)*p) || (p == s && *p == '-')))
+            return false;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *yes[] = {"1", "on", "true", "yes"};
+    static const char *no[] = {"0", "off", "false", "no"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *trim(char *s, char **end)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        e--;
+    *e = '\0';
+    if (end)
+        *end = e;
+    return s;
+}
+
+/* Splits a file's text into raw values by setting index. */
+static void read_file_values(const char *buf, size_t len, const char *what,
+                             char **raw, cfg_errors *errs)
+{
+    size_t lineno = 0;
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lineno++;
+        char *line = strndup(p, n);
+        p += n + (nl ? 1 : 0);
+        if (!line)
+            continue;
+        if (memchr(line, '\0', n)) {
+            add_err(errs, "%s:%zu: NUL byte in line", what, lineno);
+            free(line);
+            continue;
+        }
+        char *e;
+        const char *t = trim(line, &e);
+        if (*t == '\0' || *t == '#') {
+            free(line);
+            continue;
+        }
+        const char *eq = strchr(t, '=');
+        if (!eq) {
+            add_err(errs, "%s:%zu: expected 'key = value'", what, lineno);
+            free(line);
+            continue;
+        }
+        size_t klen = (size_t)(eq - t);
+        while (klen && (t[klen - 1] == ' ' || t[klen - 1] == '\t'))
+            klen--;
+        int idx = find_setting(t, klen);
+        if (idx < 0) {
+            add_err(errs, "%s:%zu: unknown setting '%.*s'", what, lineno, (int)klen, t);
+            free(line);
+            continue;
+        }
+        char *v = (char *)eq + 1;
+        const char *val = trim(v, &e);
+        size_t vlen = strlen(val);
+        if (vlen >= 2 && (val[0] == '"' || val[0] == '\'') && val[vlen - 1] == val[0]) {
+            val++;
+            vlen -= 2;
+        }
+        free(raw[idx]);
+        raw[idx] = strndup(val, vlen);
+        free(line);
+    }
+}
+
+static void set_defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),
+                     cfg_errors *errs)
+{
+    size_t before = errs->n;
+    for (size_t i = 0; i < NSET; i++) {
+        const cfg_setting *s = &config_settings[i];
+        const char *env = getenv_fn ? getenv_fn(s->name) : NULL;
+        const char *v = env ? env : raw[i] ? raw[i] : s->def;
+        void *field = (char *)c + s->offset;
+        if (s->required && (!v || !*v)) {
+            add_err(errs, "%s is required: %s", s->name, s->help);
+            continue;
+        }
+        if (!v)
+            v = "";
+        switch (s->type) {
+        case CFG_STRING:
+            *(char **)field = strdup(v);
+            break;
+        case CFG_INT: {
+            long n;
+            if (!parse_long(v, &n))
+                add_err(errs, "%s must be an integer, got '%s'", s->name, v);
+            else if (n < s->min || n > s->max)
+                add_err(errs, "%s must be between %ld and %ld, got %ld", s->name,
+                        s->min, s->max, n);
+            else
+                *(long *)field = n;
+            break;
+        }
+        case CFG_BOOL:
+            if (!parse_bool(v, (bool *)field))
+                add_err(errs, "%s must be on or off, got '%s'", s->name, v);
+            break;
+        }
+    }
+
+    if (c->database_url && *c->database_url) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(c->database_url, &perr);
+        if (!opts)
+            add_err(errs, "MEDIAGATE_DATABASE_URL is not a valid connection string: %s",
+                    perr ? trim(perr, NULL) : "out of memory");
+        PQconninfoFree(opts);
+        PQfreemem(perr);
+    }
+    if (c->prefix && *c->prefix) {
+        size_t n = strlen(c->prefix);
+        bool ok = c->prefix[0] == '/' && c->prefix[n - 1] != '/' && n < 200;
+        for (const char *p = c->prefix; ok && *p; p++)
+            ok = isalnum((unsigned char)*p) || strchr("/-_.~", *p);
+        if (!ok || strstr(c->prefix, "//") || strstr(c->prefix, "/."))
+            add_err(errs, "MEDIAGATE_PREFIX must look like /video-api (leading /, no "
+                          "trailing /, letters, digits, -_.~), got '%s'", c->prefix);
+    }
+    if (c->socket && strlen(c->socket) >= 108)
+        add_err(errs, "MEDIAGATE_SOCKET is longer than a unix socket path may be");
+    if (c->socket_group && *c->socket_group) {
+        struct group gr, *res = NULL;
+        char buf[4096];
+        if (getgrnam_r(c->socket_group, &gr, buf, sizeof buf, &res) != 0 || !res)
+            add_err(errs, "MEDIAGATE_SOCKET_GROUP: no group named '%s'", c->socket_group);
+        else {
+            c->socket_gid = res->gr_gid;
+            c->has_socket_gid = true;
+        }
+    }
+    char err[256];
+    if (cors_compile(&c->origins, c->allowed_origins ? c->allowed_origins : "", err,
+                     sizeof err) != 0)
+        add_err(errs, "MEDIAGATE_ALLOWED_ORIGINS: %s", err);
+    return errs->n - before;
+}
+
+size_t config_load_buf(config *c, const char *buf, size_t len, const char *what,
+                       const char *(*getenv_fn)(const char *), cfg_errors *errs)
+{
+    char *raw[NSET] = {0};
+    set_defaults(c);
+    size_t before = errs->n;
+    if (buf)
+        read_file_values(buf, len, what ? what : "config", raw, errs);
+    finish(c, raw, getenv_fn, errs);
+    for (size_t i = 0; i < NSET; i++)
+        free(raw[i]);
+    return errs->n - before;
+}
+
+size_t config_load(config *c, const char *path,
+                   const char *(*getenv_fn)(const char *), cfg_errors *errs)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            set_defaults(c);
+            add_err(errs, "cannot read config file %s: %s", path, strerror(errno));
+            return config_load_buf(c, NULL, 0, path, getenv_fn, errs) + 1;
+        }
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+            char *nb = realloc(buf, len + n);
+            if (!nb)
+                break;
+            buf = nb;
+            memcpy(buf + len, chunk, n);
+            len += n;
+        }
+        fclose(f);
+    }
+    size_t r = config_load_buf(c, buf ? buf : (path ? "" : NULL), len, path, getenv_fn, errs);
+    free(buf);
+    return r;
+}
+
+void config_free(config *c)
+{
+    for (size_t i = 0; i < NSET; i++)
+        if (config_settings[i].type == CFG_STRING) {
+            char **f = (char **)((char *)c + config_settings[i].offset);
+            free(*f);
+            *f = NULL;
+        }
+    cors_free(&c->origins);
+}

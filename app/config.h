@@ -1,0 +1,68 @@
+#ifndef MEDIAGATE_CONFIG_H
+#define MEDIAGATE_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cors.h"
+
+/* Every setting, already validated. Strings are owned by the config and
+ * freed by config_free(). */
+typedef struct config {
+    char *database_url;
+    char *socket;
+    char *socket_group;
+    long threads;
+    long backlog;
+    char *allowed_origins;
+    char *prefix;
+    long max_body;
+    long db_timeout_ms;
+    long retry_after;
+    long cache_max_age;
+    long shutdown_timeout;
+    bool access_log;
+
+    /* Derived by validation. */
+    cors_list origins;
+    gid_t socket_gid;
+    bool has_socket_gid;
+} config;
+
+typedef enum { CFG_STRING, CFG_INT, CFG_BOOL } cfg_type;
+
+/* One row of the settings table: the single source for names, defaults,
+ * bounds and help text (the README's settings table mirrors it). */
+typedef struct cfg_setting {
+    const char *name;
+    cfg_type type;
+    const char *def;
+    long min, max;
+    bool required;
+    size_t offset;
+    const char *help;
+} cfg_setting;
+
+extern const cfg_setting config_settings[];
+extern const size_t config_settings_count;
+
+/* A list of problems found while loading; each message is malloc'd. */
+typedef struct cfg_errors {
+    char **msg;
+    size_t n;
+} cfg_errors;
+
+/* Loads defaults, then the key = value file at path (if path is non-NULL),
+ * then MEDIAGATE_* environment variables, which win. Validates everything
+ * and appends one message per problem to errs. Returns the number of
+ * problems; c is usable only when it returns 0. Lookups of the environment
+ * go through getenv_fn so tests can supply their own. */
+size_t config_load(config *c, const char *path,
+                   const char *(*getenv_fn)(const char *), cfg_errors *errs);
+/* Same, from a buffer holding a file's text (for tests and fuzzing). */
+size_t config_load_buf(config *c, const char *buf, size_t len, const char *what,
+                       const char *(*getenv_fn)(const char *), cfg_errors *errs);
+void config_free(config *c);
+void cfg_errors_free(cfg_errors *e);
+
+#endif

@@ -1,0 +1,83 @@
+#include "cors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORIGIN_MAX 1024
+
+int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen)
+{
+    int ret = -1;
+    char *copy = strdup(patterns ? patterns : "");
+    char *wrapped = NULL;
+    l->re = NULL;
+    l->n = 0;
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t cap = 0;
+    for (const char *p = copy; *p; p++)
+        cap += (*p != ' ' && *p != '\t' && (p == copy || p[-1] == ' ' || p[-1] == '\t'));
+    l->re = calloc(cap ? cap : 1, sizeof *l->re);
+    if (!l->re) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
+        size_t len = strlen(tok);
+        free(wrapped);
+        wrapped = malloc(len + 5);
+        if (!wrapped) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        /* Anchor both ends around a group, so "a|b" cannot match a prefix. */
+        snprintf(wrapped, len + 5, "^(%s)$", tok);
+        int rc = regcomp(&l->re[l->n], wrapped, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char msg[128];
+            regerror(rc, &l->re[l->n], msg, sizeof msg);
+            snprintf(err, errlen, "bad origin pattern '%s': %s", tok, msg);
+            goto out;
+        }
+        l->n++;
+    }
+    ret = 0;
+out:
+    free(wrapped);
+    free(copy);
+    if (ret != 0)
+        cors_free(l);
+    return ret;
+}
+
+void cors_free(cors_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        regfree(&l->re[i]);
+    free(l->re);
+    l->re = NULL;
+    l->n = 0;
+}
+
+bool cors_allowed(const cors_list *l, const char *origin, size_t len)
+{
+    char buf[ORIGIN_MAX + 1];
+    if (!origin || len == 0 || len > ORIGIN_MAX)
+        return false;
+    /* Only visible ASCII: never echo CR, LF, NUL or spaces into a header. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)origin[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return false;
+    }
+    memcpy(buf, origin, len);
+    buf[len] = '\0';
+    for (size_t i = 0; i < l->n; i++)
+        if (regexec(&l->re[i], buf, 0, NULL, 0) == 0)
+            return true;
+    return false;
+}

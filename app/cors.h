@@ -1,0 +1,23 @@
+#ifndef MEDIAGATE_CORS_H
+#define MEDIAGATE_CORS_H
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The allowed-origin patterns: POSIX extended regexes, each anchored so that
+ * it must match the whole Origin. */
+typedef struct cors_list {
+    regex_t *re;
+    size_t n;
+} cors_list;
+
+/* Compiles the space-separated patterns into l. Returns 0, or -1 with a
+ * message naming the bad pattern in err. l owns its regexes: cors_free(). */
+int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen);
+void cors_free(cors_list *l);
+
+/* True when origin (len bytes, need not be NUL-terminated) is a plausible
+ * Origin value and one pattern matches all of it. */
+bool cors_allowed(const cors_list *l, const char *origin, size_t len);
+
+#endif

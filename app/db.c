@@ -1,0 +1,217 @@
+#include "db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+
+typedef struct stmt_def {
+    const char *name;
+    const char *sql;
+    int nparams;
+    ExecStatusType expect;
+} stmt_def;
+
+static const stmt_def stmts[STMT__COUNT] = {
+    [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
+        "SELECT id FROM jobs WHERE input_file = $1 "
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        1, PGRES_TUPLES_OK},
+    [STMT_JOB_STATUS] = {"job_status",
+        "SELECT status, progress_rate, duration_ms, width_px, height_px, "
+        "output_path, playlists::text, error_code, error_message "
+        "FROM jobs WHERE id = $1",
+        1, PGRES_TUPLES_OK},
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Opens a connection with our defaults placed before the user's string, so
+ * that anything the string sets wins. Returns the PGconn (check status). */
+static PGconn *open_conn(const config *cfg, const char *appname)
+{
+    char timeout[24], options[96];
+    long secs = (cfg->db_timeout_ms + 999) / 1000;
+    snprintf(timeout, sizeof timeout, "%ld", secs < 2 ? 2 : secs);
+    snprintf(options, sizeof options, "-c statement_timeout=%ld", cfg->db_timeout_ms);
+    const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
+    const char *vals[] = {timeout, appname, options, cfg->database_url, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+PGconn *db_connect_admin(const config *cfg)
+{
+    PGconn *c = open_conn(cfg, "mediagate-admin");
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        log_error("database connection failed: %s",
+                  c ? PQerrorMessage(c) : "out of memory");
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+void db_init(db *d, const config *cfg)
+{
+    memset(d, 0, sizeof *d);
+    d->cfg = cfg;
+}
+
+void db_close(db *d)
+{
+    PQfinish(d->conn);
+    d->conn = NULL;
+}
+
+/* Drops the connection and holds off reconnecting for a moment, so a
+ * database outage costs one failed connect per thread per interval. */
+static void drop(db *d)
+{
+    PQfinish(d->conn);
+    d->conn = NULL;
+    d->retry_at_ms = now_ms() + 100;
+}
+
+/* Connects and prepares every statement. Returns 0, or 503. */
+static int ensure_conn(db *d)
+{
+    int ret = 503;
+    PGresult *res = NULL;
+    if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
+        return 0;
+    if (d->conn)
+        drop(d);
+    if (now_ms() < d->retry_at_ms)
+        return 503;
+    d->conn = open_conn(d->cfg, "mediagate");
+    if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
+        log_warn("database connect failed: %s",
+                 d->conn ? PQerrorMessage(d->conn) : "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < STMT__COUNT; i++) {
+        res = PQprepare(d->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            log_error("prepare %s failed: %s", stmts[i].name, PQerrorMessage(d->conn));
+            ret = PQstatus(d->conn) == CONNECTION_OK ? 500 : 503;
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    d->connects++;
+    if (d->connects > 1)
+        log_info("database reconnected (connection #%lu)", d->connects);
+    ret = 0;
+out:
+    PQclear(res);
+    if (ret != 0)
+        drop(d);
+    return ret;
+}
+
+int db_sqlstate_status(const char *st)
+{
+    if (!st || strlen(st) != 5)
+        return 503;
+    if (strncmp(st, "08", 2) == 0 || strncmp(st, "53", 2) == 0 ||
+        strncmp(st, "57P", 3) == 0 || strcmp(st, "57014") == 0 ||
+        strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+        return 503;
+    if (strcmp(st, "23505") == 0)
+        return 409;
+    if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0)
+        return 400;
+    return 500;
+}
+
+/* Sends the statement and waits for its result until the deadline.
+ * Returns 0 with *res (status not yet checked), -1 when the connection
+ * failed (retryable), or 503 on timeout. */
+static int run_once(db *d, enum stmt s, int n, const char *const *vals, PGresult **res)
+{
+    PGconn *c = d->conn;
+    PGresult *first = NULL;
+    long long deadline = now_ms() + d->cfg->db_timeout_ms;
+    *res = NULL;
+    if (!PQsendQueryPrepared(c, stmts[s].name, n, vals, NULL, NULL, 0))
+        return -1;
+    for (;;) {
+        while (!PQisBusy(c)) {
+            PGresult *x = PQgetResult(c);
+            if (!x) {
+                *res = first;
+                if (!first || PQstatus(c) == CONNECTION_BAD) {
+                    PQclear(first);
+                    *res = NULL;
+                    return -1;
+                }
+                return 0;
+            }
+            if (!first)
+                first = x;
+            else
+                PQclear(x);
+        }
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+        int pr = poll(&p, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            break;
+        if (pr < 0 || !PQconsumeInput(c)) {
+            PQclear(first);
+            return -1;
+        }
+    }
+    PQclear(first);
+    log_warn("statement %s passed its %ld ms deadline; dropping the connection",
+             stmts[s].name, d->cfg->db_timeout_ms);
+    drop(d);
+    return 503;
+}
+
+int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res)
+{
+    int ret = 503;
+    *res = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ret = ensure_conn(d);
+        if (ret != 0)
+            return ret;
+        ret = run_once(d, s, n, vals, res);
+        if (ret == -1) {
+            log_warn("database connection lost: %s", PQerrorMessage(d->conn));
+            drop(d);
+            d->retry_at_ms = 0; /* one immediate retry on a fresh connection */
+            ret = 503;
+            continue;
+        }
+        break;
+    }
+    if (ret != 0)
+        return ret;
+    if (PQresultStatus(*res) == stmts[s].expect)
+        return 0;
+    const char *st = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
+    ret = db_sqlstate_status(st);
+    log_warn("statement %s failed (%s): %s", stmts[s].name, st ? st : "-",
+             PQresultErrorMessage(*res));
+    PQclear(*res);
+    *res = NULL;
+    if (PQstatus(d->conn) != CONNECTION_OK)
+        drop(d);
+    return ret;
+}

@@ -1,0 +1,40 @@
+#ifndef MEDIAGATE_DB_H
+#define MEDIAGATE_DB_H
+#include <libpq-fe.h>
+
+struct config;
+
+/* Every SQL statement the request path runs. Each connection prepares all
+ * of them once, and again after a reconnect. */
+enum stmt {
+    STMT_JOB_ID_BY_INPUT,
+    STMT_JOB_STATUS,
+    STMT__COUNT
+};
+
+/* One thread's connection. Owned by that thread only. */
+typedef struct db {
+    const struct config *cfg;
+    PGconn *conn;
+    long long retry_at_ms; /* no reconnect attempt before this (monotonic) */
+    unsigned long connects;
+} db;
+
+void db_init(db *d, const struct config *cfg);
+void db_close(db *d);
+
+/* Runs prepared statement s with n text parameters under the configured
+ * deadline, connecting (and preparing) first if needed. A lost connection is
+ * reset and the statement retried once. Returns 0 with *res set (the caller
+ * PQclears it), or an HTTP status (503 unavailable or too slow, 409, 400,
+ * 500) with *res NULL. */
+int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res);
+
+/* Maps a SQLSTATE to an HTTP status, as PostgREST does (NULL: 503). */
+int db_sqlstate_status(const char *sqlstate);
+
+/* Opens a connection for one-off commands (migrate, admin). NULL on error,
+ * with the reason logged. */
+PGconn *db_connect_admin(const struct config *cfg);
+
+#endif

@@ -1,0 +1,101 @@
+/* mediagate: a FastCGI media-platform backend. Entry point and subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "migrate.h"
+#include "serve.h"
+
+static const char usage[] =
+    "usage: mediagate [--config FILE] COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  serve          run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
+    "  migrate        apply the SQL migrations that are not applied yet\n"
+    "  check-config   validate every setting and report all problems\n"
+    "  settings       list every setting with its default and help\n"
+    "  version        print the version\n"
+    "\n"
+    "Settings come from MEDIAGATE_* environment variables, which override a\n"
+    "key = value file given with --config or MEDIAGATE_CONFIG.\n";
+
+static const char *env(const char *name)
+{
+    return getenv(name);
+}
+
+static void list_settings(void)
+{
+    for (size_t i = 0; i < config_settings_count; i++) {
+        const cfg_setting *s = &config_settings[i];
+        printf("%-28s %-8s default=%s%s\n    %s\n", s->name,
+               s->type == CFG_INT ? "integer" : s->type == CFG_BOOL ? "on/off" : "string",
+               s->def ? (*s->def ? s->def : "(empty)") : "(none)",
+               s->required ? " required" : "", s->help);
+    }
+}
+
+/* Loads and validates the configuration, printing every problem.
+ * Returns 0 when it is usable. */
+static int load(config *c, const char *path)
+{
+    cfg_errors errs = {0};
+    size_t n = config_load(c, path, env, &errs);
+    if (n) {
+        fprintf(stderr, "mediagate: %zu problem%s in the configuration:\n", n,
+                n == 1 ? "" : "s");
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "  - %s\n", errs.msg[i]);
+    }
+    cfg_errors_free(&errs);
+    return n ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = getenv("MEDIAGATE_CONFIG");
+    int i = 1;
+    if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
+        path = argv[i + 1];
+        i += 2;
+    }
+    if (path && !*path)
+        path = NULL;
+    if (i >= argc || strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0) {
+        fputs(usage, i >= argc ? stderr : stdout);
+        return i >= argc ? 2 : 0;
+    }
+    const char *cmd = argv[i];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("mediagate %s\n", MEDIAGATE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "settings") == 0) {
+        list_settings();
+        return 0;
+    }
+
+    config c;
+    int ret;
+    if (strcmp(cmd, "check-config") == 0) {
+        ret = load(&c, path);
+        if (ret == 0)
+            printf("configuration OK\n");
+    } else if (strcmp(cmd, "migrate") == 0) {
+        ret = load(&c, path);
+        if (ret == 0)
+            ret = migrate_run(&c);
+    } else if (strcmp(cmd, "serve") == 0) {
+        ret = load(&c, path);
+        if (ret != 0)
+            fprintf(stderr, "mediagate: not starting until the configuration is fixed\n");
+        else
+            ret = serve_run(&c);
+    } else {
+        fprintf(stderr, "mediagate: unknown command '%s'\n\n%s", cmd, usage);
+        return 2;
+    }
+    config_free(&c);
+    return ret;
+}

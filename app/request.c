@@ -1,0 +1,205 @@
+#include "request.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int parse_content_length(const char *buf, size_t len, size_t cap, size_t *out)
+{
+    size_t v = 0;
+    *out = 0;
+    if (!buf || len == 0)
+        return PARSE_OK;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c < '0' || c > '9')
+            return PARSE_MALFORMED;
+    }
+    for (size_t i = 0; i < len; i++) {
+        v = v * 10 + (size_t)(buf[i] - '0');
+        if (v > cap)
+            return PARSE_TOO_LARGE; /* stops before v can overflow */
+    }
+    *out = v;
+    return PARSE_OK;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int url_decode(arena *a, const char *buf, size_t len, bool plus_space, char **out,
+               size_t *outlen)
+{
+    char *d = arena_alloc(a, len + 1);
+    size_t n = 0;
+    if (!d)
+        return PARSE_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '%') {
+            if (len - i < 3)
+                return PARSE_MALFORMED;
+            int hi = hexval((unsigned char)buf[i + 1]);
+            int lo = hexval((unsigned char)buf[i + 2]);
+            if (hi < 0 || lo < 0)
+                return PARSE_MALFORMED;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (c == '\0')
+            return PARSE_NUL;
+        d[n++] = (char)c;
+    }
+    d[n] = '\0';
+    *out = d;
+    if (outlen)
+        *outlen = n;
+    return PARSE_OK;
+}
+
+int parse_urlencoded(arena *a, const char *buf, size_t len, params *out)
+{
+    out->v = NULL;
+    out->n = 0;
+    if (!buf || len == 0)
+        return PARSE_OK;
+    size_t fields = 1;
+    for (size_t i = 0; i < len; i++)
+        fields += buf[i] == '&';
+    if (fields > PARAMS_MAX)
+        return PARSE_TOO_MANY;
+    out->v = arena_alloc(a, fields * sizeof *out->v);
+    if (!out->v)
+        return PARSE_NOMEM;
+    size_t start = 0;
+    while (start <= len) {
+        const char *seg = buf + start;
+        const char *amp = memchr(seg, '&', len - start);
+        size_t slen = amp ? (size_t)(amp - seg) : len - start;
+        if (slen > 0) {
+            const char *eq = memchr(seg, '=', slen);
+            size_t klen = eq ? (size_t)(eq - seg) : slen;
+            char *k, *v;
+            size_t vlen = 0;
+            int rc = url_decode(a, seg, klen, true, &k, NULL);
+            if (rc != PARSE_OK)
+                return rc;
+            if (eq)
+                rc = url_decode(a, eq + 1, slen - klen - 1, true, &v, &vlen);
+            else
+                rc = url_decode(a, "", 0, true, &v, &vlen);
+            if (rc != PARSE_OK)
+                return rc;
+            out->v[out->n++] = (param){k, v, vlen};
+        }
+        start += slen + 1;
+    }
+    return PARSE_OK;
+}
+
+const param *params_get(const params *p, const char *key)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].key, key) == 0)
+            return &p->v[i];
+    return NULL;
+}
+
+struct json_object *parse_json(const char *buf, size_t len, const char **err)
+{
+    struct json_object *obj = NULL;
+    json_tokener *tok = json_tokener_new();
+    *err = NULL;
+    if (!tok) {
+        *err = "out of memory";
+        goto out;
+    }
+    if (len > (size_t)INT32_MAX) {
+        *err = "body too large";
+        goto out;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, buf, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    if (!obj && jerr == json_tokener_continue) {
+        *err = "JSON body ends too early";
+        goto out;
+    }
+    if (!obj && jerr == json_tokener_success) {
+        /* A literal null parses to NULL with success. */
+        *err = "JSON body is null";
+        goto out;
+    }
+    if (!obj) {
+        *err = json_tokener_error_desc(jerr);
+        goto out;
+    }
+    size_t used = json_tokener_get_parse_end(tok);
+    while (used < len && strchr(" \t\r\n", buf[used]))
+        used++;
+    if (used != len) {
+        json_object_put(obj);
+        obj = NULL;
+        *err = "trailing data after the JSON value";
+    }
+out:
+    if (tok)
+        json_tokener_free(tok);
+    return obj;
+}
+
+int reply_error(request *r, int status, const char *msg)
+{
+    struct json_object *o = json_object_new_object();
+    if (o) {
+        json_object_object_add(o, "success", json_object_new_boolean(0));
+        json_object_object_add(o, "message", json_object_new_string(msg));
+    }
+    json_object_put(r->out);
+    r->out = o;
+    r->etag = false;
+    r->cache_control = "no-store";
+    return status;
+}
+
+int require_param(request *r, const char *name, const char **out)
+{
+    char msg[96];
+    *out = NULL;
+    if (!r->query)
+        return reply_error(r, 400, "Not found parameter.");
+    const param *p = params_get(&r->qp, name);
+    if (!p) {
+        snprintf(msg, sizeof msg, "Not found parameter %s.", name);
+        return reply_error(r, 400, msg);
+    }
+    if (p->vlen == 0) {
+        snprintf(msg, sizeof msg, "Not exist parameter %s.", name);
+        return reply_error(r, 422, msg);
+    }
+    *out = p->val;
+    return 0;
+}
+
+int reply_db_error(request *r, int status)
+{
+    switch (status) {
+    case 503:
+        return reply_error(r, 503, "The database is unavailable; retry later.");
+    case 409:
+        return reply_error(r, 409, "Conflict with existing data.");
+    case 400:
+        return reply_error(r, 400, "The database rejected a value.");
+    default:
+        return reply_error(r, 500, "Internal error.");
+    }
+}

@@ -1,0 +1,103 @@
+#ifndef MEDIAGATE_REQUEST_H
+#define MEDIAGATE_REQUEST_H
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+
+struct config;
+struct db;
+
+/* Outcomes of the parsers below. */
+enum {
+    PARSE_OK = 0,
+    PARSE_MALFORMED = -1, /* bad syntax: 400 */
+    PARSE_NUL = -2,       /* a NUL byte: 400 */
+    PARSE_TOO_LARGE = -3, /* over the cap: 413 */
+    PARSE_NOMEM = -4,     /* 500 */
+    PARSE_TOO_MANY = -5,  /* too many fields: 400 */
+};
+
+typedef struct param {
+    const char *key;
+    const char *val;
+    size_t vlen;
+} param;
+
+typedef struct params {
+    param *v;
+    size_t n;
+} params;
+
+#define PARAMS_MAX 64
+
+/* Parses CONTENT_LENGTH. An empty value means no body (0). Only ASCII
+ * digits are accepted; a value above cap gives PARSE_TOO_LARGE without
+ * overflowing. */
+int parse_content_length(const char *buf, size_t len, size_t cap, size_t *out);
+
+/* Percent-decodes buf into a NUL-terminated arena string; with plus_space a
+ * '+' becomes a space. A bad escape gives PARSE_MALFORMED, a NUL byte
+ * (raw or %00) PARSE_NUL. */
+int url_decode(arena *a, const char *buf, size_t len, bool plus_space, char **out,
+               size_t *outlen);
+
+/* Parses a query string or application/x-www-form-urlencoded body into
+ * decoded key/value pairs allocated from a. */
+int parse_urlencoded(arena *a, const char *buf, size_t len, params *out);
+
+/* The first value of key, or NULL when absent. */
+const param *params_get(const params *p, const char *key);
+
+/* Parses a JSON body with the strict, UTF-8-validating tokener, requiring
+ * the whole buffer to be one value. Returns a new reference, or NULL with a
+ * static message in *err. */
+struct json_object *parse_json(const char *buf, size_t len, const char **err);
+
+/* One request, as a handler sees it. Everything lives in the arena. */
+typedef struct request {
+    arena *a;
+    const struct config *cfg;
+    struct db *db;
+
+    const char *method; /* HEAD is presented to handlers as GET */
+    bool head;
+    const char *path;   /* with the mount prefix removed */
+    const char *query;  /* raw QUERY_STRING; NULL when there is none */
+    params qp;          /* decoded query parameters */
+    const char *content_type;
+    const char *body;
+    size_t body_len;
+    int body_status;        /* non-zero: the body was refused (400, 413) */
+    const char *body_error; /* and why */
+    const char *origin;
+    const char *if_none_match;
+
+    /* Filled in by the handler, read by the writer. */
+    struct json_object *out; /* response body; the writer drops the ref */
+    const char *cache_control;
+    bool etag;          /* give a 200 a strong ETag and honour If-None-Match */
+
+    /* Filled in by the dispatcher. */
+    const char *allow;  /* methods of this path, for Allow and preflights */
+    const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
+    bool preflight;
+} request;
+
+typedef int (*handler_fn)(request *r);
+
+/* Sets the standard error body {"success": false, "message": msg} and
+ * returns status, so a handler can `return reply_error(r, 422, "…")`. */
+int reply_error(request *r, int status, const char *msg);
+
+/* The media API's parameter convention. Returns 0 with *out set to the
+ * decoded value of query parameter name, or replies 400 "Not found
+ * parameter." (no query string), 400 "Not found parameter NAME." (absent)
+ * or 422 "Not exist parameter NAME." (empty) and returns that status. */
+int require_param(request *r, const char *name, const char **out);
+
+/* Replies with the message for a db_exec() failure status and returns it. */
+int reply_db_error(request *r, int status);
+
+#endif

@@ -1,0 +1,97 @@
+#include "router.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "handlers.h"
+
+/* The route table: adding a route is one row here and one file in
+ * handlers/. */
+static const route routes[] = {
+    {"GET", "/media/job_id", handle_media_job_id},
+    {"GET", "/media/status", handle_media_status},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static char allow_of[NROUTES][128];
+static pthread_once_t allow_once = PTHREAD_ONCE_INIT;
+
+/* Fills allow_of[i] with every method served at routes[i].path. */
+static void build_allow(void)
+{
+    for (size_t i = 0; i < NROUTES; i++) {
+        char *a = allow_of[i];
+        size_t n = 0;
+        a[0] = '\0';
+        for (size_t j = 0; j < NROUTES; j++) {
+            if (strcmp(routes[i].path, routes[j].path) != 0)
+                continue;
+            n += (size_t)snprintf(a + n, sizeof allow_of[i] - n, "%s%s", n ? ", " : "",
+                                  routes[j].method);
+            if (strcmp(routes[j].method, "GET") == 0)
+                n += (size_t)snprintf(a + n, sizeof allow_of[i] - n, ", HEAD");
+        }
+        snprintf(a + n, sizeof allow_of[i] - n, ", OPTIONS");
+    }
+}
+
+int router_lookup(const char *method, const char *path, handler_fn *fn,
+                  const char **allow)
+{
+    pthread_once(&allow_once, build_allow);
+    *fn = NULL;
+    *allow = NULL;
+    if (!path)
+        return 404;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        *allow = allow_of[i];
+        if (method && strcmp(routes[i].method, method) == 0) {
+            *fn = routes[i].fn;
+            return 200;
+        }
+    }
+    return *allow ? 405 : 404;
+}
+
+int router_dispatch(request *r)
+{
+    handler_fn fn;
+    int st = router_lookup(r->method, r->path, &fn, &r->allow);
+    if (st == 404)
+        return reply_error(r, 404, "No route matches.");
+
+    if (r->origin) {
+        if (!cors_allowed(&r->cfg->origins, r->origin, strlen(r->origin)))
+            return reply_error(r, 422, "ORIGIN is invalid.");
+        r->cors_origin = r->origin;
+    }
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        r->preflight = true;
+        r->cache_control = "no-store";
+        return 204;
+    }
+    if (st == 405)
+        return reply_error(r, 405, "Method not allowed.");
+    if (r->body_status)
+        return reply_error(r, r->body_status, r->body_error);
+
+    if (r->query) {
+        switch (parse_urlencoded(r->a, r->query, strlen(r->query), &r->qp)) {
+        case PARSE_OK:
+            break;
+        case PARSE_NUL:
+            return reply_error(r, 400, "The query string contains a NUL byte.");
+        case PARSE_TOO_MANY:
+            return reply_error(r, 400, "The query string has too many parameters.");
+        case PARSE_NOMEM:
+            return reply_error(r, 500, "Out of memory.");
+        default:
+            return reply_error(r, 400, "The query string has a malformed escape.");
+        }
+    }
+    return fn(r);
+}

@@ -1,0 +1,349 @@
+#include "serve.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "response.h"
+#include "router.h"
+
+/* State owned by one request thread. */
+typedef struct worker {
+    pthread_t tid;
+    const config *cfg;
+    int listen_fd;
+    arena a;
+    db db;
+    atomic_int in_accept;
+    atomic_int done;
+} worker;
+
+static atomic_int stopping;
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char *fcgi_param(FCGX_Request *req, const char *name)
+{
+    const char *v = FCGX_GetParam(name, req->envp);
+    return v && *v ? v : NULL;
+}
+
+/* The request path without the query, from DOCUMENT_URI (nginx's
+ * normalized path) or else REQUEST_URI; NULL when the mount prefix is set
+ * and the path lies outside it. */
+static const char *request_path(request *r, FCGX_Request *req)
+{
+    const char *p = fcgi_param(req, "DOCUMENT_URI");
+    if (!p) {
+        const char *uri = fcgi_param(req, "REQUEST_URI");
+        if (!uri)
+            return NULL;
+        const char *q = strchr(uri, '?');
+        p = q ? arena_strndup(r->a, uri, (size_t)(q - uri)) : uri;
+        if (!p)
+            return NULL;
+    }
+    const char *prefix = r->cfg->prefix;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    if (plen == 0)
+        return p;
+    if (strncmp(p, prefix, plen) != 0 || p[plen] != '/')
+        return NULL;
+    return p + plen;
+}
+
+/* Reads a body of exactly the declared length, or records why not. */
+static void read_body(request *r, FCGX_Request *req)
+{
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+    size_t len = 0;
+    switch (parse_content_length(cl, cl ? strlen(cl) : 0, (size_t)r->cfg->max_body, &len)) {
+    case PARSE_OK:
+        break;
+    case PARSE_TOO_LARGE:
+        r->body_status = 413;
+        r->body_error = "The request body is larger than this server accepts.";
+        return;
+    default:
+        r->body_status = 400;
+        r->body_error = "Content-Length is malformed.";
+        return;
+    }
+    if (len == 0)
+        return;
+    char *b = arena_alloc(r->a, len + 1);
+    if (!b) {
+        r->body_status = 413;
+        r->body_error = "The request body is larger than this server accepts.";
+        return;
+    }
+    size_t got = 0;
+    while (got < len) {
+        int n = FCGX_GetStr(b + got, (int)(len - got), req->in);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got != len) {
+        r->body_status = 400;
+        r->body_error = "The request body is shorter than Content-Length.";
+        return;
+    }
+    b[len] = '\0';
+    r->body = b;
+    r->body_len = len;
+}
+
+static void handle(worker *w, FCGX_Request *req)
+{
+    long long t0 = now_us();
+    request r = {0};
+    rendered out;
+    r.a = &w->a;
+    r.cfg = w->cfg;
+    r.db = &w->db;
+    const char *method = fcgi_param(req, "REQUEST_METHOD");
+    r.method = method ? method : "GET";
+    r.head = strcmp(r.method, "HEAD") == 0;
+    if (r.head)
+        r.method = "GET";
+    r.path = request_path(&r, req);
+    r.query = fcgi_param(req, "QUERY_STRING");
+    r.origin = fcgi_param(req, "HTTP_ORIGIN");
+    r.if_none_match = fcgi_param(req, "HTTP_IF_NONE_MATCH");
+    r.content_type = fcgi_param(req, "CONTENT_TYPE");
+    read_body(&r, req);
+
+    int status = router_dispatch(&r);
+    if (response_render(&r, status, &out) != 0) {
+        static const char oom[] = "Status: 500 Internal Server Error\r\n"
+                                  "Content-Length: 0\r\nCache-Control: no-store\r\n\r\n";
+        out = (rendered){(char *)oom, sizeof oom - 1, 0, 500};
+    }
+    FCGX_PutStr(out.data, (int)out.len, req->out);
+    if (w->cfg->access_log)
+        log_access(method ? method : "-", fcgi_param(req, "DOCUMENT_URI"), out.status,
+                   now_us() - t0, out.body_len);
+    json_object_put(r.out);
+    arena_reset(&w->a);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    FCGX_Request req;
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+
+    if (FCGX_InitRequest(&req, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        log_error("FCGX_InitRequest failed");
+        goto out;
+    }
+    while (!atomic_load(&stopping)) {
+        atomic_store(&w->in_accept, 1);
+        int rc = atomic_load(&stopping) ? -1 : FCGX_Accept_r(&req);
+        atomic_store(&w->in_accept, 0);
+        if (rc < 0) {
+            if (atomic_load(&stopping))
+                break;
+            if (rc != -EINTR) {
+                log_warn("accept failed: %s", strerror(-rc));
+                usleep(10000);
+            }
+            continue;
+        }
+        handle(w, &req);
+        FCGX_Finish_r(&req);
+    }
+out:
+    db_close(&w->db);
+    arena_free(&w->a);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* Creates the unix socket at path with mode 0660 (and the configured
+ * group) from the start, replacing a stale socket but nothing else.
+ * Returns the listening fd or -1. */
+static int open_unix_socket(const config *cfg)
+{
+    int fd = -1;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", cfg->socket);
+    if (lstat(cfg->socket, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_error("%s exists and is not a socket; refusing to replace it", cfg->socket);
+            return -1;
+        }
+        unlink(cfg->socket);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_error("socket: %s", strerror(errno));
+        return -1;
+    }
+    mode_t old = umask(0117);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0) {
+        log_error("bind %s: %s", cfg->socket, strerror(errno));
+        goto fail;
+    }
+    if (cfg->has_socket_gid && chown(cfg->socket, (uid_t)-1, cfg->socket_gid) != 0) {
+        log_error("chown %s to group %s: %s", cfg->socket, cfg->socket_group, strerror(errno));
+        goto fail;
+    }
+    if (chmod(cfg->socket, 0660) != 0 || listen(fd, (int)cfg->backlog) != 0) {
+        log_error("listen %s: %s", cfg->socket, strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    unlink(cfg->socket);
+    return -1;
+}
+
+static void on_wake(int sig)
+{
+    (void)sig; /* only interrupts a blocked accept() */
+}
+
+int serve_run(const config *cfg)
+{
+    int ret = 1, listen_fd;
+    worker *ws = NULL;
+    long started = 0;
+    bool own_socket = cfg->socket && *cfg->socket;
+
+    if (own_socket) {
+        listen_fd = open_unix_socket(cfg);
+        if (listen_fd < 0)
+            return 1;
+    } else {
+        int on = 0;
+        socklen_t l = sizeof on;
+        if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) != 0 || !on) {
+            log_error("MEDIAGATE_SOCKET is not set and fd 0 is not a listening socket");
+            return 1;
+        }
+        listen_fd = 0;
+    }
+    if (FCGX_Init() != 0) {
+        log_error("FCGX_Init failed");
+        goto out;
+    }
+
+    /* FCGX_Init installed handlers; take the signals back. Workers see
+     * only SIGUSR2, which wakes them from accept() at shutdown. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sigaction sa = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_wake; /* no SA_RESTART: accept() returns EINTR */
+    sigaction(SIGUSR2, &sa, NULL);
+
+    ws = calloc((size_t)cfg->threads, sizeof *ws);
+    if (!ws)
+        goto out;
+    for (long i = 0; i < cfg->threads; i++) {
+        worker *w = &ws[i];
+        w->cfg = cfg;
+        w->listen_fd = listen_fd;
+        arena_init(&w->a, 16384);
+        db_init(&w->db, cfg);
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+            log_error("pthread_create failed");
+            break;
+        }
+        started++;
+    }
+    if (started == 0)
+        goto out;
+    log_info("serving on %s with %ld threads", own_socket ? cfg->socket : "fd 0", started);
+
+    sigdelset(&set, SIGUSR2);
+    int sig = 0;
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        log_info("ignoring signal %d", sig);
+    }
+    log_info("signal %d: draining in-flight requests", sig);
+    atomic_store(&stopping, 1);
+    FCGX_ShutdownPending();
+    if (own_socket)
+        shutdown(listen_fd, SHUT_RDWR); /* wakes every accept() at once */
+
+    /* Wake workers still blocked in accept() until all have finished, or
+     * the drain time runs out. */
+    long long deadline = now_us() + (long long)cfg->shutdown_timeout * 1000000;
+    for (;;) {
+        long alive = 0;
+        for (long i = 0; i < started; i++) {
+            if (atomic_load(&ws[i].done))
+                continue;
+            alive++;
+            if (atomic_load(&ws[i].in_accept))
+                pthread_kill(ws[i].tid, SIGUSR2);
+        }
+        if (alive == 0) {
+            ret = 0;
+            break;
+        }
+        if (now_us() > deadline) {
+            log_warn("%ld requests still running after %lds; exiting", alive,
+                     cfg->shutdown_timeout);
+            ret = 0;
+            goto out_nojoin;
+        }
+        usleep(20000);
+    }
+    for (long i = 0; i < started; i++)
+        pthread_join(ws[i].tid, NULL);
+    free(ws);
+    ws = NULL;
+out_nojoin:
+    log_info("stopped");
+out:
+    if (own_socket) {
+        close(listen_fd);
+        unlink(cfg->socket);
+    }
+    if (ret == 0 && ws) {
+        /* Threads still running own their memory; exit without freeing. */
+        fflush(NULL);
+        _exit(0);
+    }
+    free(ws);
+    return ret;
+}

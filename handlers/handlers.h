@@ -1,0 +1,9 @@
+#ifndef MEDIAGATE_HANDLERS_H
+#define MEDIAGATE_HANDLERS_H
+#include "request.h"
+
+/* One function per route; each returns an HTTP status and sets r->out. */
+int handle_media_job_id(request *r);
+int handle_media_status(request *r);
+
+#endif

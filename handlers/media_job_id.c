@@ -1,0 +1,38 @@
+/* GET /media/job_id?input_file=<path>: the newest job for an input file. */
+#include "db.h"
+#include "handlers.h"
+
+int handle_media_job_id(request *r)
+{
+    int ret;
+    const char *input;
+    PGresult *res = NULL;
+    json_object *o = NULL;
+
+    ret = require_param(r, "input_file", &input);
+    if (ret)
+        goto out;
+    const char *vals[] = {input};
+    ret = db_exec(r->db, STMT_JOB_ID_BY_INPUT, 1, vals, &res);
+    if (ret) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        ret = reply_error(r, 422, "Not found item.");
+        goto out;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    json_object_object_add(o, "job_id", json_object_new_string(PQgetvalue(res, 0, 0)));
+    r->out = o;
+    o = NULL;
+    /* A newer job may appear for the same file at any time. */
+    r->cache_control = "public, max-age=1";
+    r->etag = true;
+    ret = 200;
+out:
+    json_object_put(o);
+    PQclear(res);
+    return ret;
+}

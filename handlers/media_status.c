@@ -1,0 +1,92 @@
+/* GET /media/status?job_id=<id>: a job's status, progress and results. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "handlers.h"
+
+enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
+       C_ERR_CODE, C_ERR_MSG };
+
+/* Adds column col as an integer, or null when the column is NULL. */
+static void add_int(json_object *o, const char *key, const PGresult *res, int col)
+{
+    if (PQgetisnull(res, 0, col))
+        json_object_object_add(o, key, NULL);
+    else
+        json_object_object_add(o, key,
+                               json_object_new_int64(strtoll(PQgetvalue(res, 0, col), NULL, 10)));
+}
+
+static void add_str(json_object *o, const char *key, const PGresult *res, int col)
+{
+    json_object_object_add(o, key, PQgetisnull(res, 0, col)
+                                        ? NULL
+                                        : json_object_new_string(PQgetvalue(res, 0, col)));
+}
+
+int handle_media_status(request *r)
+{
+    int ret;
+    const char *id;
+    PGresult *res = NULL;
+    json_object *o = NULL;
+
+    ret = require_param(r, "job_id", &id);
+    if (ret)
+        goto out;
+    const char *vals[] = {id};
+    ret = db_exec(r->db, STMT_JOB_STATUS, 1, vals, &res);
+    if (ret) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        ret = reply_error(r, 422, "Not found item.");
+        goto out;
+    }
+    const char *status = PQgetvalue(res, 0, C_STATUS);
+    bool complete = strcmp(status, "COMPLETE") == 0;
+    bool error = strcmp(status, "ERROR") == 0;
+    bool terminal = complete || error || strcmp(status, "CANCELED") == 0;
+
+    o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    json_object_object_add(o, "job_status", json_object_new_string(status));
+    add_int(o, "progress_rate", res, C_PROGRESS);
+    if (complete) {
+        add_int(o, "duration_ms", res, C_DURATION);
+        add_int(o, "width_px", res, C_WIDTH);
+        add_int(o, "height_px", res, C_HEIGHT);
+        add_str(o, "output_path", res, C_OUTPUT);
+        json_object *pl = NULL;
+        if (!PQgetisnull(res, 0, C_PLAYLISTS)) {
+            const char *err;
+            const char *txt = PQgetvalue(res, 0, C_PLAYLISTS);
+            pl = parse_json(txt, (size_t)PQgetlength(res, 0, C_PLAYLISTS), &err);
+        }
+        json_object_object_add(o, "playlists", pl ? pl : json_object_new_object());
+    }
+    if (error) {
+        add_int(o, "error_code", res, C_ERR_CODE);
+        add_str(o, "error_message", res, C_ERR_MSG);
+    }
+    r->out = o;
+    o = NULL;
+    r->etag = true;
+    if (terminal) {
+        char *cc = arena_alloc(r->a, 64);
+        if (cc)
+            snprintf(cc, 64, "public, max-age=%ld, immutable", r->cfg->cache_max_age);
+        r->cache_control = cc ? cc : "public, max-age=1";
+    } else {
+        r->cache_control = "public, max-age=1";
+    }
+    ret = 200;
+out:
+    json_object_put(o);
+    PQclear(res);
+    return ret;
+}

@@ -1,0 +1,157 @@
+# shellcheck shell=bash
+# Shared by scripts/up, scripts/down and the tests: start and stop the real
+# parts (PostgreSQL, nginx, mediagate) under one run directory.
+#
+#   RUN          directory holding everything of one stack (required)
+#   MG_BIN       the mediagate binary (default: build/mediagate)
+#   PORT         nginx's loopback port
+#
+# Functions print what they do on stderr and return non-zero on failure.
+
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+NGINX=${NGINX:-/usr/sbin/nginx}
+
+mg_log() { printf '%s\n' "$*" >&2; }
+
+# A free TCP port on 127.0.0.1.
+mg_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# pg_start: a fresh cluster in $RUN/pg owned by postgres, listening only on
+# the unix socket directory $RUN/pgsock. Sets MEDIAGATE_DATABASE_URL.
+# Extra server options may come in PG_OPTS (tests pass fsync=off).
+pg_start() {
+    mkdir -p "$RUN/pgsock"
+    chown postgres:postgres "$RUN/pgsock"
+    chmod 755 "$RUN"
+    if [ ! -s "$RUN/pg/PG_VERSION" ]; then
+        mkdir -p "$RUN/pg"
+        chown postgres:postgres "$RUN/pg"
+        chmod 700 "$RUN/pg"
+        runuser -u postgres -- "$PGBIN/initdb" -D "$RUN/pg" -A trust -U postgres \
+            -E UTF8 --locale=C.UTF-8 >"$RUN/initdb.log" 2>&1 ||
+            { cat "$RUN/initdb.log" >&2; return 1; }
+    fi
+    pg_resume || return 1
+    runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d postgres -qAtc \
+        "SELECT 1 FROM pg_database WHERE datname = 'mediagate'" | grep -q 1 ||
+        runuser -u postgres -- "$PGBIN/createdb" -h "$RUN/pgsock" -U postgres mediagate ||
+        return 1
+    export MEDIAGATE_DATABASE_URL="postgresql:///mediagate?host=$RUN/pgsock&user=postgres"
+}
+
+# pg_resume / pg_stop: start or stop the existing cluster (for outage tests).
+pg_resume() {
+    touch "$RUN/postgres.log" && chown postgres "$RUN/postgres.log"
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pg" -l "$RUN/postgres.log" -w -t 30 \
+        -o "-k $RUN/pgsock -c listen_addresses='' -c max_connections=200 ${PG_OPTS:-}" \
+        start >/dev/null || { tail -n 20 "$RUN/postgres.log" >&2; return 1; }
+}
+pg_stop() {
+    [ -s "$RUN/pg/postmaster.pid" ] || return 0
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pg" -m "${1:-fast}" -w -t 30 stop >/dev/null
+}
+
+# psql_q SQL: run one statement against the mediagate database, unaligned.
+psql_q() {
+    runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate \
+        -v ON_ERROR_STOP=1 -qAtc "$1"
+}
+
+# nginx_start: nginx on 127.0.0.1:$PORT with the project's own snippet, its
+# socket line pointed at $RUN/mediagate.sock. NGINX_EXTRA may hold more
+# server blocks (http context), NGINX_SITE_EXTRA more lines for the site's
+# server block, NGINX_WORKERS the worker count.
+nginx_start() {
+    mkdir -p "$RUN/nginx/tmp"
+    chown -R www-data:www-data "$RUN/nginx/tmp"
+    sed "s#unix:/run/mediagate/mediagate.sock#unix:$RUN/mediagate.sock#" \
+        "${MG_SNIPPET:-$MG_ROOT/nginx/mediagate.conf}" >"$RUN/nginx/mediagate.conf"
+    cat >"$RUN/nginx/nginx.conf" <<CONF
+user www-data;
+worker_processes ${NGINX_WORKERS:-auto};
+pid $RUN/nginx/nginx.pid;
+error_log $RUN/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log ${NGINX_ACCESS_LOG:-off};
+    client_body_temp_path $RUN/nginx/tmp/body;
+    fastcgi_temp_path $RUN/nginx/tmp/fastcgi;
+    proxy_temp_path $RUN/nginx/tmp/proxy;
+    uwsgi_temp_path $RUN/nginx/tmp/uwsgi;
+    scgi_temp_path $RUN/nginx/tmp/scgi;
+    types { text/html html; application/json json; application/javascript js; }
+    default_type application/octet-stream;
+    server_tokens off;
+    ${NGINX_EXTRA:-}
+    server {
+        listen 127.0.0.1:$PORT;
+        server_name localhost;
+        root $RUN/www;
+        include $RUN/nginx/mediagate.conf;
+        ${NGINX_SITE_EXTRA:-}
+    }
+}
+CONF
+    mkdir -p "$RUN/www"
+    "$NGINX" -t -q -c "$RUN/nginx/nginx.conf" -p "$RUN/nginx" || return 1
+    "$NGINX" -c "$RUN/nginx/nginx.conf" -p "$RUN/nginx" || return 1
+}
+nginx_stop() {
+    [ -s "$RUN/nginx/nginx.pid" ] || return 0
+    local pid
+    pid=$(cat "$RUN/nginx/nginx.pid")
+    kill -QUIT "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    return 0
+}
+
+# app_start: mediagate serve on $RUN/mediagate.sock (group www-data, 0660),
+# in the background, logging to $RUN/mediagate.log. Waits for the socket.
+app_start() {
+    MEDIAGATE_SOCKET="$RUN/mediagate.sock" MEDIAGATE_SOCKET_GROUP=www-data \
+        "$MG_BIN" serve >>"$RUN/mediagate.log" 2>&1 &
+    echo $! >"$RUN/mediagate.pid"
+    for _ in $(seq 100); do
+        [ -S "$RUN/mediagate.sock" ] && return 0
+        kill -0 "$(cat "$RUN/mediagate.pid")" 2>/dev/null || break
+        sleep 0.05
+    done
+    mg_log "mediagate did not start:"; tail -n 20 "$RUN/mediagate.log" >&2
+    return 1
+}
+# app_stop [SIGNAL]: stop it and wait; returns its exit status.
+app_stop() {
+    [ -s "$RUN/mediagate.pid" ] || return 0
+    local pid rc=0
+    pid=$(cat "$RUN/mediagate.pid")
+    kill "-${1:-TERM}" "$pid" 2>/dev/null || return 0
+    wait "$pid" 2>/dev/null || rc=$?
+    rm -f "$RUN/mediagate.pid"
+    return $rc
+}
+
+# stack_up: the whole stack for a test, in a fresh temporary $RUN.
+stack_up() {
+    RUN=${RUN:-$(mktemp -d /tmp/mediagate-test.XXXXXX)}
+    export RUN
+    MG_BIN=${MG_BIN:-$MG_ROOT/build/mediagate}
+    PORT=${PORT:-$(mg_free_port)}
+    BASE="http://127.0.0.1:$PORT"
+    export MG_BIN PORT BASE
+    PG_OPTS=${PG_OPTS:-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}
+    pg_start || return 1
+    "$MG_BIN" migrate >"$RUN/migrate.log" 2>&1 || { cat "$RUN/migrate.log" >&2; return 1; }
+    app_start || return 1
+    nginx_start || return 1
+}
+stack_down() {
+    [ -n "${RUN:-}" ] || return 0
+    nginx_stop
+    app_stop TERM
+    pg_stop immediate
+    if [ -z "${KEEP:-}" ]; then rm -rf "$RUN"; else mg_log "kept $RUN"; fi
+}

@@ -102,7 +102,9 @@ static int ensure_conn(db *d)
         res = PQprepare(d->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             log_error("prepare %s failed: %s", stmts[i].name, PQerrorMessage(d->conn));
-            ret = PQstatus(d->conn) == CONNECTION_OK ? 500 : 503;
+            ret = PQstatus(d->conn) == CONNECTION_OK
+                      ? db_sqlstate_status(PQresultErrorField(res, PG_DIAG_SQLSTATE))
+                      : 503;
             goto out;
         }
         PQclear(res);

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The process around the routes: migrate is idempotent, configuration
+# problems are all reported and stop serve, SIGTERM drains in-flight
+# requests and exits 0, a slow database gets 503 within the deadline, fd 0
+# from spawn-fcgi works, and the supervisor restarts a killed app.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
+source "$MG_ROOT/tests/lib/assert.sh"
+
+export MEDIAGATE_THREADS=4 MEDIAGATE_DB_TIMEOUT_MS=1000
+stack_up || exit 1
+trap stack_down EXIT
+psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
+        VALUES ('j1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
+url="$BASE/media/status?job_id=j1"
+
+# --- migrate -----------------------------------------------------------------
+before=$(psql_q "SELECT count(*), max(applied_at) FROM schema_migrations")
+out=$("$MG_BIN" migrate 2>&1)
+check "second migrate changes nothing: $out" grep -q '^up to date' <<<"$out"
+check "schema_migrations unchanged" test "$(psql_q "SELECT count(*), max(applied_at) FROM schema_migrations")" = "$before"
+check "001_jobs recorded" test "$(psql_q "SELECT version FROM schema_migrations ORDER BY 1 LIMIT 1")" = 001_jobs.sql
+# Two migrations at once serialize on the advisory lock.
+"$MG_BIN" migrate >/dev/null 2>&1 & m1=$!
+"$MG_BIN" migrate >/dev/null 2>&1 & m2=$!
+check "concurrent migrates both succeed" wait "$m1" "$m2"
+
+# --- configuration -----------------------------------------------------------
+out=$(env -i PATH="$PATH" MEDIAGATE_THREADS=0 MEDIAGATE_MAX_BODY=abc MEDIAGATE_PREFIX=video/ \
+      MEDIAGATE_ALLOWED_ORIGINS='(' MEDIAGATE_SOCKET_GROUP=no-such-group-x \
+      "$MG_BIN" check-config 2>&1)
+rc=$?
+check "check-config fails on bad settings" test "$rc" -ne 0
+check "all six problems reported at once: $out" grep -q '^mediagate: 6 problems' <<<"$out"
+for name in DATABASE_URL THREADS MAX_BODY PREFIX ALLOWED_ORIGINS SOCKET_GROUP; do
+    check "problem with MEDIAGATE_$name named" grep -q "MEDIAGATE_$name" <<<"$out"
+done
+out=$(env -i PATH="$PATH" MEDIAGATE_THREADS=0 "$MG_BIN" serve 2>&1)
+rc=$?
+check "serve refuses a bad configuration (rc $rc)" test "$rc" -ne 0
+check "serve says why" grep -q 'not starting until the configuration is fixed' <<<"$out"
+cat >"$RUN/mediagate.conf" <<CONF
+# a config file
+database_url = $MEDIAGATE_DATABASE_URL
+MEDIAGATE_THREADS = 2
+allowed_origins = "https://a\.example\.com"
+CONF
+out=$(env -i PATH="$PATH" "$MG_BIN" --config "$RUN/mediagate.conf" check-config 2>&1)
+check "a config file is accepted: $out" test "$out" = "configuration OK"
+out=$(env -i PATH="$PATH" MEDIAGATE_CONFIG="$RUN/mediagate.conf" MEDIAGATE_THREADS=5000 "$MG_BIN" check-config 2>&1)
+check "the environment overrides the file: $out" grep -q 'MEDIAGATE_THREADS must be between 1 and 1024, got 5000' <<<"$out"
+echo 'treads = 4' >"$RUN/typo.conf"
+out=$(env -i PATH="$PATH" MEDIAGATE_DATABASE_URL=x "$MG_BIN" --config "$RUN/typo.conf" check-config 2>&1)
+check "a misspelt key is reported with its line: $out" grep -q "typo.conf:1: unknown setting 'treads'" <<<"$out"
+
+# --- a slow database gets 503 within the deadline --------------------------------
+runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -qc \
+    "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.5
+t0=$(date +%s%N)
+req "$url"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_status 503
+expect_header Retry-After 2
+check "503 came within 2 s of a stuck database (${ms} ms)" test "$ms" -lt 2000
+wait "$locker"
+req "$url"
+expect_status 200
+
+# --- SIGTERM drains in-flight requests ----------------------------------------
+export MEDIAGATE_DB_TIMEOUT_MS=5000
+app_stop TERM
+app_start || exit 1
+runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -qc \
+    "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.5
+curl -s -o "$RUN/inflight.body" -w '%{http_code}' "$url" >"$RUN/inflight.code" &
+inflight=$!
+sleep 0.5
+app_stop TERM
+rc=$?
+wait "$inflight" "$locker"
+check "in-flight request finished with 200 ($(cat "$RUN/inflight.code"))" test "$(cat "$RUN/inflight.code")" = 200
+check "its body is whole" test "$(cat "$RUN/inflight.body")" = '{"success":true,"job_status":"PROGRESSING","progress_rate":5}'
+check "serve exited 0 after SIGTERM (rc $rc)" test "$rc" = 0
+check "socket removed on exit" test ! -e "$RUN/mediagate.sock"
+req "$url"
+expect_status 503
+expect_json .message '"mediagate is unavailable; retry later."'
+
+# --- fd 0: an inherited listening socket (spawn-fcgi) --------------------------
+spawn-fcgi -n -s "$RUN/mediagate.sock" -M 0660 -G www-data -- "$MG_BIN" serve \
+    >>"$RUN/mediagate.log" 2>&1 &
+spawned=$!
+for _ in $(seq 100); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
+sleep 0.2
+req "$url"
+expect_status 200
+kill -TERM "$spawned"
+wait "$spawned"
+check "serve on fd 0 exits 0 on SIGTERM ($?)" test "$?" = 0
+rm -f "$RUN/mediagate.sock"
+
+# --- the supervisor restarts a killed app ----------------------------------------
+MEDIAGATE_SOCKET="$RUN/mediagate.sock" MEDIAGATE_SOCKET_GROUP=www-data \
+    "$MG_ROOT/scripts/supervise" "$RUN/sup.pid" "$RUN/mediagate.log" "$MG_BIN" serve &
+sup=$!
+for _ in $(seq 100); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
+req "$url"
+expect_status 200
+first=$(cat "$RUN/sup.pid")
+kill -9 "$first"
+ok=""
+for _ in $(seq 40); do
+    sleep 0.1
+    req "$url"
+    [ "$STATUS" = 200 ] && { ok=1; break; }
+done
+check "answers 200 again after kill -9 within 4 s" test -n "$ok"
+check "a new process serves" test "$(cat "$RUN/sup.pid")" != "$first"
+kill -TERM "$sup"
+wait "$sup"
+check "supervisor stops with its child" bash -c "! kill -0 $(cat "$RUN/sup.pid" 2>/dev/null || echo 999999) 2>/dev/null"
+
+finish

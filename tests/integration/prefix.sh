@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Mounted under a prefix: the snippet's outer location edited as the README
+# says, MEDIAGATE_PREFIX set; the routes answer under /video-api/.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
+source "$MG_ROOT/tests/lib/assert.sh"
+
+RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+export RUN MEDIAGATE_PREFIX=/video-api MEDIAGATE_THREADS=2
+export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
+sed 's#\^/(?:media|stream|notifications)/#^/video-api/(?:media|stream|notifications)/#' \
+    "$MG_ROOT/nginx/mediagate.conf" >"$RUN/snippet.conf"
+export MG_SNIPPET=$RUN/snippet.conf
+check "the snippet's outer location was edited" grep -q '\^/video-api/' "$RUN/snippet.conf"
+stack_up || exit 1
+trap stack_down EXIT
+psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
+        VALUES ('p1', 'local', 'movies/a.mp4', 'SUBMITTED', 0)" >/dev/null
+
+req "$BASE/video-api/media/status?job_id=p1"
+expect_status 200
+expect_body '{"success":true,"job_status":"SUBMITTED","progress_rate":0}'
+req "$BASE/video-api/media/job_id?input_file=movies/a.mp4"
+expect_status 200
+expect_body '{"success":true,"job_id":"p1"}'
+req "$BASE/video-api/media/status"
+expect_status 400
+expect_body '{"success":false,"message":"Not found parameter."}'
+req "$BASE/video-api/media/other"
+expect_status 404
+expect_body '{"success":false,"message":"No route matches."}'
+req -X OPTIONS -H 'Origin: https://app.example.com' "$BASE/video-api/media/status"
+expect_status 204
+expect_header Access-Control-Allow-Origin 'https://app.example.com'
+req -X PUT "$BASE/video-api/media/status?job_id=p1"
+expect_status 405
+# Outside the prefix nothing of mediagate answers.
+req "$BASE/media/status?job_id=p1"
+expect_status 404
+check "no mediagate JSON outside the prefix" bash -c "! grep -q success <<<'$BODY'"
+finish

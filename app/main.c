@@ -1,4 +1,5 @@
 /* mediagate: a FastCGI media-platform backend. Entry point and subcommands. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static const char usage[] =
     "  serve          run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
     "  migrate        apply the SQL migrations that are not applied yet\n"
     "  check-config   validate every setting and report all problems\n"
-    "  settings       list every setting with its default and help\n"
+    "  settings [--markdown]  list every setting with its default and help\n"
     "  version        print the version\n"
     "\n"
     "Settings come from MEDIAGATE_* environment variables, which override a\n"
@@ -25,12 +26,22 @@ static const char *env(const char *name)
     return getenv(name);
 }
 
-static void list_settings(void)
+/* Prints the settings table; markdown gives the README's table rows. */
+static void list_settings(bool markdown)
 {
     for (size_t i = 0; i < config_settings_count; i++) {
         const cfg_setting *s = &config_settings[i];
+        const char *type = s->type == CFG_INT ? "integer" : s->type == CFG_BOOL ? "on/off" : "string";
+        if (markdown) {
+            char range[64] = "";
+            if (s->type == CFG_INT)
+                snprintf(range, sizeof range, " (%ld–%ld)", s->min, s->max);
+            printf("| `%s` | %s%s | %s | %s |\n", s->name, type, range,
+                   s->required ? "required" : (s->def && *s->def ? s->def : "(empty)"), s->help);
+            continue;
+        }
         printf("%-28s %-8s default=%s%s\n    %s\n", s->name,
-               s->type == CFG_INT ? "integer" : s->type == CFG_BOOL ? "on/off" : "string",
+               type,
                s->def ? (*s->def ? s->def : "(empty)") : "(none)",
                s->required ? " required" : "", s->help);
     }
@@ -72,7 +83,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "settings") == 0) {
-        list_settings();
+        list_settings(i + 1 < argc && strcmp(argv[i + 1], "--markdown") == 0);
         return 0;
     }
 

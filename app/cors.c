@@ -17,10 +17,9 @@ int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    size_t cap = 0;
-    for (const char *p = copy; *p; p++)
-        cap += (*p != ' ' && *p != '\t' && (p == copy || p[-1] == ' ' || p[-1] == '\t'));
-    l->re = calloc(cap ? cap : 1, sizeof *l->re);
+    /* Every token takes at least one byte and one separator. */
+    size_t cap = strlen(copy) / 2 + 1;
+    l->re = calloc(cap, sizeof *l->re);
     if (!l->re) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -36,7 +35,7 @@ int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen)
         }
         /* Anchor both ends around a group, so "a|b" cannot match a prefix. */
         snprintf(wrapped, len + 5, "^(%s)$", tok);
-        int rc = regcomp(&l->re[l->n], wrapped, REG_EXTENDED | REG_NOSUB);
+        int rc = regcomp(&l->re[l->n], wrapped, REG_EXTENDED);
         if (rc != 0) {
             char msg[128];
             regerror(rc, &l->re[l->n], msg, sizeof msg);
@@ -76,8 +75,14 @@ bool cors_allowed(const cors_list *l, const char *origin, size_t len)
     }
     memcpy(buf, origin, len);
     buf[len] = '\0';
-    for (size_t i = 0; i < l->n; i++)
-        if (regexec(&l->re[i], buf, 0, NULL, 0) == 0)
+    /* The anchors are not enough on their own: a pattern such as "a)|(b"
+     * escapes the group. POSIX matching is leftmost-longest, so a whole
+     * match exists exactly when the match found spans the whole string. */
+    for (size_t i = 0; i < l->n; i++) {
+        regmatch_t m[1];
+        if (regexec(&l->re[i], buf, 1, m, 0) == 0 && m[0].rm_so == 0 &&
+            (size_t)m[0].rm_eo == len)
             return true;
+    }
     return false;
 }

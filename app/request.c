@@ -15,9 +15,10 @@ int parse_content_length(const char *buf, size_t len, size_t cap, size_t *out)
             return PARSE_MALFORMED;
     }
     for (size_t i = 0; i < len; i++) {
-        v = v * 10 + (size_t)(buf[i] - '0');
-        if (v > cap)
-            return PARSE_TOO_LARGE; /* stops before v can overflow */
+        size_t d = (size_t)(buf[i] - '0');
+        if (d > cap || v > (cap - d) / 10)
+            return PARSE_TOO_LARGE; /* checked before v could overflow */
+        v = v * 10 + d;
     }
     *out = v;
     return PARSE_OK;
@@ -144,7 +145,7 @@ struct json_object *parse_json(const char *buf, size_t len, const char **err)
         goto out;
     }
     size_t used = json_tokener_get_parse_end(tok);
-    while (used < len && strchr(" \t\r\n", buf[used]))
+    while (used < len && buf[used] && strchr(" \t\r\n", buf[used]))
         used++;
     if (used != len) {
         json_object_put(obj);

@@ -39,6 +39,14 @@ const cfg_setting config_settings[] = {
      "seconds SIGTERM waits for in-flight requests before exiting"},
     {"MEDIAGATE_ACCESS_LOG", CFG_BOOL, "on", 0, 0, false, OFF(access_log),
      "one stderr line per request: method, path, status, µs, bytes (on/off)"},
+    {"MEDIAGATE_MEDIACONVERT_SECRET", CFG_STRING, "", 0, 0, false, OFF(mediaconvert_secret),
+     "API key the EventBridge API destination sends; empty: /notifications/mediaconvert is off (403)"},
+    {"MEDIAGATE_MEDIACONVERT_HEADER", CFG_STRING, "X-Api-Key", 0, 0, false, OFF(mediaconvert_header),
+     "header name the EventBridge connection puts the API key in"},
+    {"MEDIAGATE_ZENCODER_SECRET", CFG_STRING, "", 0, 0, false, OFF(zencoder_secret),
+     "X-Zencoder-Notification-Secret value; empty: /notifications/zencoder is off (403)"},
+    {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
+     "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)"},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -257,6 +265,26 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
             c->socket_gid = res->gr_gid;
             c->has_socket_gid = true;
         }
+    }
+    const char *h = c->mediaconvert_header ? c->mediaconvert_header : "";
+    size_t hl = strlen(h), k = 0;
+    bool hok = hl > 0 && hl < sizeof c->mediaconvert_param - 6;
+    for (size_t i = 0; hok && i < hl; i++)
+        hok = isalnum((unsigned char)h[i]) || h[i] == '-' || h[i] == '_';
+    if (!hok)
+        add_err(errs, "MEDIAGATE_MEDIACONVERT_HEADER must be a header name such as X-Api-Key, got '%s'", h);
+    else {
+        k = (size_t)snprintf(c->mediaconvert_param, sizeof c->mediaconvert_param, "HTTP_");
+        for (size_t i = 0; i < hl; i++)
+            c->mediaconvert_param[k++] = h[i] == '-' ? '_' : (char)toupper((unsigned char)h[i]);
+        c->mediaconvert_param[k] = '\0';
+    }
+    for (size_t i = 0; i < 3; i++) {
+        static const char *names[] = {"MEDIAGATE_MEDIACONVERT_SECRET", "MEDIAGATE_ZENCODER_SECRET",
+                                      "MEDIAGATE_TENCENT_TOKEN"};
+        const char *v = i == 0 ? c->mediaconvert_secret : i == 1 ? c->zencoder_secret : c->tencent_token;
+        if (v && *v && strlen(v) < 16)
+            add_err(errs, "%s is too short to be a secret (at least 16 characters)", names[i]);
     }
     char err[256];
     if (cors_compile(&c->origins, c->allowed_origins ? c->allowed_origins : "", err,

@@ -22,11 +22,16 @@ typedef struct config {
     long cache_max_age;
     long shutdown_timeout;
     bool access_log;
+    char *mediaconvert_secret;
+    char *mediaconvert_header;
+    char *zencoder_secret;
+    char *tencent_token;
 
     /* Derived by validation. */
     cors_list origins;
     gid_t socket_gid;
     bool has_socket_gid;
+    char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
 } config;
 
 typedef enum { CFG_STRING, CFG_INT, CFG_BOOL } cfg_type;

@@ -23,9 +23,16 @@ static const stmt_def stmts[STMT__COUNT] = {
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
-        "output_path, playlists::text, error_code, error_message "
+        "output_path, playlists::text, error_code, error_message, variations::text "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
+    [STMT_NOTIFY] = {"notify",
+        "SELECT mediagate_notify($1, $2, $3, $4::jsonb)",
+        4, PGRES_TUPLES_OK},
+    [STMT_NOTIFY_FAILED] = {"notify_failed",
+        "INSERT INTO notifications (backend, event_id, body, result, error) "
+        "VALUES ($1, $2, $3, 'failed', $4) ON CONFLICT (backend, event_id) DO NOTHING",
+        4, PGRES_COMMAND_OK},
 };
 
 static long long now_ms(void)
@@ -131,6 +138,8 @@ int db_sqlstate_status(const char *st)
         return 503;
     if (strcmp(st, "23505") == 0)
         return 409;
+    if (strcmp(st, "P0404") == 0) /* raised by mediagate_notify: unknown job */
+        return 404;
     if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0)
         return 400;
     return 500;
@@ -139,13 +148,14 @@ int db_sqlstate_status(const char *st)
 /* Sends the statement and waits for its result until the deadline.
  * Returns 0 with *res (status not yet checked), -1 when the connection
  * failed (retryable), or 503 on timeout. */
-static int run_once(db *d, enum stmt s, int n, const char *const *vals, PGresult **res)
+static int run_once(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
+                    const int *fmts, PGresult **res)
 {
     PGconn *c = d->conn;
     PGresult *first = NULL;
     long long deadline = now_ms() + d->cfg->db_timeout_ms;
     *res = NULL;
-    if (!PQsendQueryPrepared(c, stmts[s].name, n, vals, NULL, NULL, 0))
+    if (!PQsendQueryPrepared(c, stmts[s].name, n, vals, lens, fmts, 0))
         return -1;
     for (;;) {
         while (!PQisBusy(c)) {
@@ -187,13 +197,19 @@ static int run_once(db *d, enum stmt s, int n, const char *const *vals, PGresult
 
 int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res)
 {
+    return db_exec_params(d, s, n, vals, NULL, NULL, res);
+}
+
+int db_exec_params(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
+                   const int *fmts, PGresult **res)
+{
     int ret = 503;
     *res = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
         ret = ensure_conn(d);
         if (ret != 0)
             return ret;
-        ret = run_once(d, s, n, vals, res);
+        ret = run_once(d, s, n, vals, lens, fmts, res);
         if (ret == -1) {
             log_warn("database connection lost: %s", PQerrorMessage(d->conn));
             drop(d);

@@ -9,6 +9,8 @@ struct config;
 enum stmt {
     STMT_JOB_ID_BY_INPUT,
     STMT_JOB_STATUS,
+    STMT_NOTIFY,
+    STMT_NOTIFY_FAILED,
     STMT__COUNT
 };
 
@@ -29,6 +31,9 @@ void db_close(db *d);
  * PQclears it), or an HTTP status (503 unavailable or too slow, 409, 400,
  * 500) with *res NULL. */
 int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res);
+/* The same with parameter lengths and formats (1: binary), as PQexecPrepared. */
+int db_exec_params(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
+                   const int *fmts, PGresult **res);
 
 /* Maps a SQLSTATE to an HTTP status, as PostgREST does (NULL: 503). */
 int db_sqlstate_status(const char *sqlstate);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
 #include "migrate.h"
 #include "serve.h"
@@ -15,6 +16,8 @@ static const char usage[] =
     "  serve          run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
     "  migrate        apply the SQL migrations that are not applied yet\n"
     "  check-config   validate every setting and report all problems\n"
+    "  notifications list [--all] | show ID | replay ID\n"
+    "                 failed (or all) notifications; one's raw body; apply one again\n"
     "  settings [--markdown]  list every setting with its default and help\n"
     "  version        print the version\n"
     "\n"
@@ -97,6 +100,10 @@ int main(int argc, char **argv)
         ret = load(&c, path);
         if (ret == 0)
             ret = migrate_run(&c);
+    } else if (strcmp(cmd, "notifications") == 0) {
+        ret = load(&c, path);
+        if (ret == 0)
+            ret = admin_notifications(&c, argc - i - 1, argv + i + 1);
     } else if (strcmp(cmd, "serve") == 0) {
         ret = load(&c, path);
         if (ret != 0)

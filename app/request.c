@@ -204,3 +204,12 @@ int reply_db_error(request *r, int status)
         return reply_error(r, 500, "Internal error.");
     }
 }
+
+const char *request_param(const request *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = r->env; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}

@@ -73,6 +73,7 @@ typedef struct request {
     const char *body_error; /* and why */
     const char *origin;
     const char *if_none_match;
+    char **env;         /* every FastCGI param as NAME=value, NULL-terminated */
 
     /* Filled in by the handler, read by the writer. */
     struct json_object *out; /* response body; the writer drops the ref */
@@ -96,6 +97,9 @@ int reply_error(request *r, int status, const char *msg);
  * parameter." (no query string), 400 "Not found parameter NAME." (absent)
  * or 422 "Not exist parameter NAME." (empty) and returns that status. */
 int require_param(request *r, const char *name, const char **out);
+
+/* The FastCGI param name (e.g. HTTP_X_API_KEY) of r, or NULL. */
+const char *request_param(const request *r, const char *name);
 
 /* Replies with the message for a db_exec() failure status and returns it. */
 int reply_db_error(request *r, int status);

@@ -12,6 +12,9 @@
 static const route routes[] = {
     {"GET", "/media/job_id", handle_media_job_id},
     {"GET", "/media/status", handle_media_status},
+    {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert},
+    {"POST", "/notifications/zencoder", handle_notify_zencoder},
+    {"POST", "/notifications/tencent", handle_notify_tencent},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

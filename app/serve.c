@@ -130,6 +130,7 @@ static void handle(worker *w, FCGX_Request *req)
     r.origin = fcgi_param(req, "HTTP_ORIGIN");
     r.if_none_match = fcgi_param(req, "HTTP_IF_NONE_MATCH");
     r.content_type = fcgi_param(req, "CONTENT_TYPE");
+    r.env = req->envp;
     read_body(&r, req);
 
     int status = router_dispatch(&r);

@@ -8,7 +8,7 @@
 #include "handlers.h"
 
 enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
-       C_ERR_CODE, C_ERR_MSG };
+       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS };
 
 /* Adds column col as an integer, or null when the column is NULL. */
 static void add_int(json_object *o, const char *key, const PGresult *res, int col)
@@ -68,6 +68,13 @@ int handle_media_status(request *r)
             pl = parse_json(txt, (size_t)PQgetlength(res, 0, C_PLAYLISTS), &err);
         }
         json_object_object_add(o, "playlists", pl ? pl : json_object_new_object());
+        if (!PQgetisnull(res, 0, C_VARIATIONS)) {
+            const char *err;
+            json_object *v = parse_json(PQgetvalue(res, 0, C_VARIATIONS),
+                                        (size_t)PQgetlength(res, 0, C_VARIATIONS), &err);
+            if (v)
+                json_object_object_add(o, "variations", v);
+        }
     }
     if (error) {
         add_int(o, "error_code", res, C_ERR_CODE);

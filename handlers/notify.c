@@ -1,0 +1,202 @@
+/* POST /notifications/<backend>: the common path of every backend.
+ * Authenticate, parse, then store raw and apply in one statement
+ * (mediagate_notify in sql/002), so an acknowledged event is never lost and
+ * a redelivery is applied once. */
+#include "notify.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "handlers.h"
+
+static const notify_backend *const backends[] = {&notify_mediaconvert, &notify_zencoder,
+                                                 &notify_tencent};
+
+const notify_backend *notify_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+void sha256_hex(const char *buf, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    static const char hex[] = "0123456789abcdef";
+    if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL))
+        memset(md, 0, 32);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+bool secret_equal(const char *a, const char *b)
+{
+    unsigned char da[EVP_MAX_MD_SIZE], db_[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!a || !b || !*b)
+        return false;
+    if (!EVP_Digest(a, strlen(a), da, &n, EVP_sha256(), NULL) ||
+        !EVP_Digest(b, strlen(b), db_, &n, EVP_sha256(), NULL))
+        return false;
+    return CRYPTO_memcmp(da, db_, 32) == 0;
+}
+
+int jstr(json_object *o, const char *key, const char **out)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    *out = json_object_get_string(v);
+    return 1;
+}
+
+int jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_int))
+        return -1;
+    errno = 0;
+    int64_t x = json_object_get_int64(v);
+    /* json-c clamps out-of-range values to INT64_MIN/MAX. */
+    if (x < min || x > max || x == INT64_MAX || x == INT64_MIN)
+        return -1;
+    *out = x;
+    return 1;
+}
+
+int jobj(json_object *o, const char *key, json_type type, json_object **out)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, type))
+        return -1;
+    *out = v;
+    return 1;
+}
+
+void split_path(const char *path, char *dir, size_t dcap, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) + 1 : 0;
+    snprintf(dir, dcap, "%.*s", (int)n, path);
+    *base = slash ? slash + 1 : path;
+}
+
+void iso_time_ms(int64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Stores a body that failed to parse or apply, marked failed. Returns 0
+ * or a db_exec() status. */
+static int store_failed(request *r, const notify_backend *b, const char *id, const char *why)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {b->name, id, r->body ? r->body : "", why};
+    int lens[] = {0, 0, (int)r->body_len, 0};
+    int fmts[] = {0, 0, 1, 0};
+    int ret = db_exec_params(r->db, STMT_NOTIFY_FAILED, 4, vals, lens, fmts, &res);
+    PQclear(res);
+    return ret;
+}
+
+int notify_handle(request *r, const notify_backend *b)
+{
+    int ret;
+    char id[256] = "", err[256] = "", msg[320];
+    json_object *ev = NULL;
+    PGresult *res = NULL;
+
+    const char *secret = b->secret(r->cfg);
+    if (!secret || !*secret) {
+        snprintf(msg, sizeof msg, "Notifications from %s are not configured.", b->name);
+        ret = reply_error(r, 403, msg);
+        goto out;
+    }
+    if (!secret_equal(b->presented(r), secret)) {
+        ret = reply_error(r, 401, "Bad or missing notification secret.");
+        goto out;
+    }
+    ev = b->parse(r->body ? r->body : "", r->body_len, id, sizeof id, err, sizeof err);
+    if (!id[0]) {
+        char hex[65];
+        sha256_hex(r->body ? r->body : "", r->body_len, hex);
+        snprintf(id, sizeof id, "sha256:%s", hex);
+    }
+    if (!ev) {
+        ret = store_failed(r, b, id, err[0] ? err : "unparsable body");
+        if (ret) {
+            ret = reply_db_error(r, ret);
+            goto out;
+        }
+        snprintf(msg, sizeof msg, "Notification stored but not applied: %s",
+                 err[0] ? err : "unparsable body");
+        ret = reply_error(r, 400, msg);
+        goto out;
+    }
+    const char *evtext = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+    const char *vals[] = {b->name, id, r->body, evtext};
+    int lens[] = {0, 0, (int)r->body_len, 0};
+    int fmts[] = {0, 0, 1, 0};
+    ret = db_exec_params(r->db, STMT_NOTIFY, 4, vals, lens, fmts, &res);
+    if (ret == 404) {
+        ret = reply_error(r, 404, "Unknown job.");
+        goto out;
+    }
+    if (ret == 400) {
+        /* A value the database refused (a bad timestamp, say): keep the
+         * event for a replay after a fix. */
+        ret = store_failed(r, b, id, "the database refused a value of this event");
+        ret = ret ? reply_db_error(r, ret)
+                  : reply_error(r, 400, "Notification stored but not applied: a value is out of range.");
+        goto out;
+    }
+    if (ret) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    const char *result = PQgetisnull(res, 0, 0) ? "applied" : PQgetvalue(res, 0, 0);
+    r->out = json_object_new_object();
+    json_object_object_add(r->out, "success", json_object_new_boolean(1));
+    json_object_object_add(r->out, "result", json_object_new_string(result));
+    json_object_object_add(r->out, "event_id", json_object_new_string(id));
+    ret = 200;
+out:
+    PQclear(res);
+    json_object_put(ev);
+    return ret;
+}
+
+int handle_notify_mediaconvert(request *r)
+{
+    return notify_handle(r, &notify_mediaconvert);
+}
+
+int handle_notify_zencoder(request *r)
+{
+    return notify_handle(r, &notify_zencoder);
+}
+
+int handle_notify_tencent(request *r)
+{
+    return notify_handle(r, &notify_tencent);
+}

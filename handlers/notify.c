@@ -137,7 +137,8 @@ int notify_handle(request *r, const notify_backend *b)
         goto out;
     }
     ev = b->parse(r->body ? r->body : "", r->body_len, id, sizeof id, err, sizeof err);
-    if (!id[0]) {
+    /* An unparsable body may carry the id of a good event: keep it apart. */
+    if (!id[0] || !ev) {
         char hex[65];
         sha256_hex(r->body ? r->body : "", r->body_len, hex);
         snprintf(id, sizeof id, "sha256:%s", hex);

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# POST /notifications/<backend> through real nginx and PostgreSQL, with the
+# providers' documented payloads: happy paths ending in /media/status and
+# /media/job_id, secrets, duplicates (one after another and at once),
+# ordering, malformed and edge-case bodies (stored, 4xx), the database
+# stopped mid-stream, kill -9 of the app under a stream of deliveries, and
+# the operator's list/show/replay.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
+source "$MG_ROOT/tests/lib/assert.sh"
+F=$MG_ROOT/tests/fixtures/providers
+
+export MEDIAGATE_THREADS=8 MEDIAGATE_DB_TIMEOUT_MS=1500
+export MEDIAGATE_MEDIACONVERT_SECRET=mc-secret-0123456789abcdef
+export MEDIAGATE_MEDIACONVERT_HEADER=X-Api-Key
+export MEDIAGATE_ZENCODER_SECRET=zc-secret-0123456789abcdef
+export MEDIAGATE_TENCENT_TOKEN=tc-token-0123456789abcdef
+stack_up || exit 1
+trap stack_down EXIT
+
+mc() { req -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/mediaconvert"; }
+zc() { req -X POST -H "X-Zencoder-Notification-Secret: $MEDIAGATE_ZENCODER_SECRET" -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/zencoder"; }
+tc() { req -X POST -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/tencent?token=$MEDIAGATE_TENCENT_TOKEN"; }
+count() { psql_q "SELECT count(*) FROM $1"; }
+# mcev JQ-FILTER: a MediaConvert fixture edited with jq, as a file.
+edit() { local f; f=$(mktemp "$RUN/ev.XXXXXX"); jq -c "$2" "$1" >"$f"; echo "$f"; }
+
+# --- MediaConvert: the documented events in order ------------------------------
+mc "$F/aws-mediaconvert-input-information.json"
+expect_status 200
+expect_json .result '"applied"'
+expect_json .event_id '"1671476818694-phptj0:INPUT_INFORMATION:1671476832075"'
+mc "$F/aws-mediaconvert-complete.json"
+expect_status 200
+req "$BASE/media/job_id?input_file=s3://DOC-EXAMPLE-BUCKET/file/file.mp4"
+expect_body '{"success":true,"job_id":"1671476818694-phptj0"}'
+req "$BASE/media/status?job_id=1671476818694-phptj0"
+expect_body '{"success":true,"job_status":"COMPLETE","progress_rate":100,"duration_ms":30041,"width_px":1920,"height_px":1080,"output_path":"s3://DOC-EXAMPLE-BUCKET/file/","playlists":{}}'
+
+mc "$F/aws-mediaconvert-progressing.json"
+req "$BASE/media/status?job_id=1671477617078-2886ye"
+expect_body '{"success":true,"job_status":"PROGRESSING","progress_rate":0}'
+mc "$F/aws-mediaconvert-status-update.json"
+req "$BASE/media/status?job_id=1671477617078-2886ye"
+expect_body '{"success":true,"job_status":"PROGRESSING","progress_rate":7}'
+
+mc "$F/aws-mediaconvert-complete-hls-group.json"
+req "$BASE/media/status?job_id=1536964333549-opn151"
+expect_body '{"success":true,"job_status":"COMPLETE","progress_rate":100,"duration_ms":180041,"width_px":1280,"height_px":720,"output_path":"s3://DOC-EXAMPLE-BUCKET/hls/","playlists":{".m3u8":"main.m3u8"}}'
+
+mc "$F/aws-mediaconvert-error.json"
+req "$BASE/media/status?job_id=1515368087458-qnoxtd"
+expect_body '{"success":true,"job_status":"ERROR","progress_rate":0,"error_code":1040,"error_message":"Example error message"}'
+mc "$F/aws-mediaconvert-canceled.json"
+expect_status 200
+check "resource holds the latest event" test "$(psql_q "SELECT resource->'detail'->>'status' FROM jobs WHERE id = '1671476818694-phptj0'")" = COMPLETE
+
+# --- secrets: 401 and nothing written --------------------------------------------
+before="$(count notifications) $(count jobs)"
+fresh=$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = "secret-test"')
+for h in 'X-Api-Key: wrong-secret-0123456789abc' 'X-Api-Key: mc-secret-0123456789abcdeF' \
+         'X-Api-Key: mc-secret' 'X-Api-Key: ' 'X-Other: mc-secret-0123456789abcdef' \
+         "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET$MEDIAGATE_MEDIACONVERT_SECRET"; do
+    req -X POST -H "$h" --data-binary "@$fresh" "$BASE/notifications/mediaconvert"
+    expect_status 401
+    expect_body '{"success":false,"message":"Bad or missing notification secret."}'
+done
+req -X POST --data-binary "@$F/zencoder-job-finished.json" "$BASE/notifications/zencoder"
+expect_status 401
+req -X POST -H 'X-Zencoder-Notification-Secret: nope' --data-binary "@$F/zencoder-job-finished.json" "$BASE/notifications/zencoder"
+expect_status 401
+req -X POST --data-binary "@$F/tencent-vod-NewFileUpload.json" "$BASE/notifications/tencent"
+expect_status 401
+req -X POST --data-binary "@$F/tencent-vod-NewFileUpload.json" "$BASE/notifications/tencent?token=tc-token-0123456789abcdeX"
+expect_status 401
+check "nothing written by refused notifications" test "$(count notifications) $(count jobs)" = "$before"
+req -X POST --data-binary '{}' "$BASE/notifications/brightcove"
+expect_status 404
+req "$BASE/notifications/mediaconvert"
+expect_status 405
+expect_header Allow 'POST, OPTIONS'
+
+# --- duplicates --------------------------------------------------------------------
+dup=$(edit "$F/aws-mediaconvert-status-update.json" '.detail.jobId = "dup-job" | .detail.jobProgress.jobPercentComplete = 40')
+mc "$dup"; expect_json .result '"applied"'
+mc "$dup"; expect_status 200; expect_json .result '"duplicate"'
+check "a redelivery is stored once" test "$(psql_q "SELECT count(*) FROM notifications WHERE job_id = 'dup-job'")" = 1
+race=$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = "race-job" | .detail.timestamp = 1700000000000')
+pids=()
+for i in $(seq 20); do
+    curl -s -o "$RUN/race.$i" -w '%{http_code}\n' -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" \
+        --data-binary "@$race" "$BASE/notifications/mediaconvert" >"$RUN/race.$i.code" &
+    pids+=($!)
+done
+wait "${pids[@]}"
+check "20 concurrent deliveries all got 200: $(cat "$RUN"/race.*.code | sort | uniq -c | tr '\n' ' ')" \
+    test "$(cat "$RUN"/race.*.code | grep -c '^200$')" = 20
+check "exactly one applied, 19 duplicates" \
+    test "$(cat "$RUN"/race.? "$RUN"/race.?? | grep -c '"applied"')" = 1
+check "stored once" test "$(psql_q "SELECT count(*) FROM notifications WHERE job_id = 'race-job'")" = 1
+
+# --- ordering: terminal is final, progress never goes down, older never wins ----------
+ord=1671477617078-2886ye
+up=$(edit "$F/aws-mediaconvert-status-update.json" '.detail.timestamp = 1671477700000 | .detail.jobProgress.jobPercentComplete = 50')
+mc "$up"
+down=$(edit "$F/aws-mediaconvert-status-update.json" '.detail.timestamp = 1671477800000 | .detail.jobProgress.jobPercentComplete = 30')
+mc "$down"; expect_status 200
+req "$BASE/media/status?job_id=$ord"
+expect_json .progress_rate 50
+old=$(edit "$F/aws-mediaconvert-submitted.json" '.' 2>/dev/null || true)
+older=$(edit "$F/aws-mediaconvert-progressing.json" '.detail.timestamp = 1600000000000 | .detail.status = "SUBMITTED"')
+mc "$older"; expect_status 200
+req "$BASE/media/status?job_id=$ord"
+expect_json .job_status '"PROGRESSING"'
+done_=$(edit "$F/aws-mediaconvert-complete.json" ".detail.jobId = \"$ord\" | .detail.timestamp = 1671477900000")
+mc "$done_"
+late=$(edit "$F/aws-mediaconvert-status-update.json" '.detail.timestamp = 1671478000000 | .detail.jobProgress.jobPercentComplete = 60')
+mc "$late"; expect_status 200
+req "$BASE/media/status?job_id=$ord"
+expect_json '[.job_status, .progress_rate]' '["COMPLETE",100]'
+err_after=$(edit "$F/aws-mediaconvert-error.json" ".detail.jobId = \"$ord\" | .detail.timestamp = 1671479000000")
+mc "$err_after"; expect_status 200
+req "$BASE/media/status?job_id=$ord"
+expect_json .job_status '"COMPLETE"'
+
+# --- malformed and edge-case bodies: 4xx, stored as failed, never a crash ----------------
+failed_before=$(psql_q "SELECT count(*) FROM notifications WHERE result = 'failed'")
+bad_cases=0
+try_bad() { # FILE EXPECTED-STATUS
+    mc "$1"
+    expect_status "$2"
+    expect_json .success false
+    bad_cases=$((bad_cases + 1))
+}
+# AWS's published COMPLETE example has "code": 000000; json-c takes the
+# leading zeros, so it is the same event as the mended fixture: a duplicate.
+mc "$F/aws-mediaconvert-complete.verbatim.txt"
+expect_status 200
+expect_json .result '"duplicate"'
+printf '{"detail": {"jobId": "trunc' >"$RUN/trunc.json"; try_bad "$RUN/trunc.json" 400
+printf '' >"$RUN/empty.json"; try_bad "$RUN/empty.json" 400
+printf '[1,2,3]' >"$RUN/array.json"; try_bad "$RUN/array.json" 400
+printf '{"detail":{"jobId":"x","status":"PROGRESSING"}}garbage' >"$RUN/trail.json"; try_bad "$RUN/trail.json" 400
+printf '{"detail":{"jobId":"bad\xff\xfeutf8","status":"PROGRESSING"}}' >"$RUN/utf8.json"; try_bad "$RUN/utf8.json" 400
+try_bad "$(edit "$F/aws-mediaconvert-progressing.json" 'del(.detail.jobId)')" 400
+try_bad "$(edit "$F/aws-mediaconvert-progressing.json" 'del(.detail)')" 400
+try_bad "$(edit "$F/aws-mediaconvert-progressing.json" '.detail.status = "EXPLODED"')" 400
+try_bad "$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = 12345')" 400
+try_bad "$(edit "$F/aws-mediaconvert-status-update.json" '.detail.jobProgress.jobPercentComplete = "7"')" 400
+try_bad "$(edit "$F/aws-mediaconvert-status-update.json" '.detail.jobProgress.jobPercentComplete = 250')" 400
+try_bad "$(edit "$F/aws-mediaconvert-progressing.json" '.detail.timestamp = "yesterday"')" 400
+try_bad "$(edit "$F/aws-mediaconvert-progressing.json" '."detail-type" = "EC2 Instance State-change Notification"')" 400
+try_bad "$(edit "$F/aws-mediaconvert-complete.json" '.detail.outputGroupDetails = "none"')" 400
+try_bad "$(edit "$F/aws-mediaconvert-error.json" '.detail.errorCode = 1.5')" 400
+sed 's/"durationInMs": 30041/"durationInMs": 99999999999999999999999/' "$F/aws-mediaconvert-complete.json" >"$RUN/huge.json"
+try_bad "$RUN/huge.json" 400
+sed 's/"timestamp": 1671476832124/"timestamp": 1e400/' "$F/aws-mediaconvert-complete.json" >"$RUN/huge2.json"
+try_bad "$RUN/huge2.json" 400
+zc "$(edit "$F/zencoder-job-finished.json" '.job.state = "melted"')"; expect_status 400; bad_cases=$((bad_cases + 1))
+zc "$(edit "$F/zencoder-job-finished.json" '.outputs[0].width = "wide"')"; expect_status 400; bad_cases=$((bad_cases + 1))
+tc "$(edit "$F/tencent-vod-NewFileUpload.json" '.EventType = "FileDeleted"')"; expect_status 400; bad_cases=$((bad_cases + 1))
+tc "$(edit "$F/tencent-vod-NewFileUpload.json" 'del(.FileUploadEvent.FileId)')"; expect_status 400; bad_cases=$((bad_cases + 1))
+failed_after=$(psql_q "SELECT count(*) FROM notifications WHERE result = 'failed'")
+check "each of $bad_cases bad bodies stored as failed ($failed_before -> $failed_after)" \
+    test "$((failed_after - failed_before))" = "$bad_cases"
+for f in utf8 trunc huge; do
+    sha=$(sha256sum <"$RUN/$f.json" | cut -d' ' -f1)
+    check "$f.json stored byte for byte under its hash" \
+        test "$(psql_q "SELECT md5(body) || result FROM notifications WHERE event_id = 'sha256:$sha'")" = "$(md5sum <"$RUN/$f.json" | cut -d' ' -f1)failed"
+done
+
+# Unicode file names go through.
+uni=$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = "uni-job" | .detail.userMetadata.input_file = "uploads/映画 – Ünïcødé.mp4"')
+mc "$uni"; expect_status 200
+req -G --data-urlencode 'input_file=uploads/映画 – Ünïcødé.mp4' "$BASE/media/job_id"
+expect_body '{"success":true,"job_id":"uni-job"}'
+
+# --- Zencoder -----------------------------------------------------------------------
+before="$(count notifications) $(count jobs)"
+zc "$F/zencoder-job-finished.json"
+expect_status 404
+expect_body '{"success":false,"message":"Unknown job."}'
+check "an unknown Zencoder job writes nothing" test "$(count notifications) $(count jobs)" = "$before"
+psql_q "INSERT INTO jobs (id, backend, backend_job_id, input_file, status, variations) VALUES
+        ('zc-1', 'zencoder', '447043841', 'uploads/zc.mkv', 'PROGRESSING',
+         '[{\"format\": \"webm\", \"width\": 1920}, {\"format\": \"mp4\", \"width\": 1280},
+           {\"format\": \"mp4\", \"width\": 1920}]'),
+        ('zc-2', 'zencoder', 'koro-007', 'uploads/zc2.mkv', 'SUBMITTED', NULL)" >/dev/null
+zc "$F/zencoder-job-finished.json"
+expect_status 200
+req "$BASE/media/status?job_id=zc-1"
+expect_json '[.job_status, .duration_ms, .width_px, .height_px]' '["COMPLETE",100840,1920,1080]'
+expect_json '[.variations[] | [.format, .width, .file_size_in_bytes]]' '[["webm",1920,null],["mp4",1280,null],["mp4",1920,6050358]]'
+zc "$F/zencoder-job-failed.json"
+expect_status 200
+req "$BASE/media/status?job_id=zc-2"
+expect_json '[.job_status, .error_message]' '["ERROR","Lama support malfunctioning"]'
+
+# --- Tencent VOD ------------------------------------------------------------------------
+tc "$F/tencent-vod-NewFileUpload-matching.json"
+expect_status 200
+req "$BASE/media/job_id?input_file=http://125676836723.vod2.myqcloud.com/xxx/xxx/q1BORBPQH1IA.mp4"
+expect_body '{"success":true,"job_id":"5285890784246869930"}'
+req "$BASE/media/status?job_id=5285890784246869930"
+expect_body '{"success":true,"job_status":"SUBMITTED","progress_rate":0}'
+check "ProcessMedia is queued with the job" \
+    test "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'tencent.process_media' AND payload->>'file_id' = '5285890784246869930'")" = 1
+tc "$F/tencent-vod-NewFileUpload-matching.json"
+expect_json .result '"duplicate"'
+check "and queued once" test "$(psql_q "SELECT count(*) FROM outbox")" = 1
+tc "$F/tencent-vod-ProcedureStateChanged.json"
+expect_status 200
+req "$BASE/media/status?job_id=5285890784246869930"
+expect_json '[.job_status, .width_px, .height_px, .duration_ms, .output_path]' '["COMPLETE",640,480,60000,"https://1256768367.vod2.myqcloud.com/xxx/xxx/"]'
+check "every transcoding output recorded" \
+    test "$(psql_q "SELECT outputs->0->>'url' || ' ' || (outputs->0->>'definition') || ' ' || (outputs->0->>'size') || ' ' || (outputs->0->>'bitrate') FROM jobs WHERE id = '5285890784246869930'")" = "https://1256768367.vod2.myqcloud.com/xxx/xxx/v.f20.mp4 20 4189073 552218"
+failtc=$(edit "$F/tencent-vod-ProcedureStateChanged.json" '.ProcedureStateChangeEvent.FileId = "tc-fail" | .ProcedureStateChangeEvent.ErrCode = 70000 | .ProcedureStateChangeEvent.Message = "source file broken"')
+psql_q "INSERT INTO jobs (id, backend, backend_job_id, input_file) VALUES ('tc-fail', 'tencent', 'tc-fail', 'x')" >/dev/null
+tc "$failtc"
+req "$BASE/media/status?job_id=tc-fail"
+expect_body '{"success":true,"job_status":"ERROR","progress_rate":0,"error_code":70000,"error_message":"source file broken"}'
+
+# --- a backend that is not configured gets 403 ---------------------------------------------
+app_stop TERM
+MEDIAGATE_ZENCODER_SECRET= app_start || exit 1
+zc "$F/zencoder-job-finished.json"
+expect_status 403
+expect_body '{"success":false,"message":"Notifications from zencoder are not configured."}'
+app_stop TERM
+app_start || exit 1
+
+# --- operator commands ------------------------------------------------------------------
+out=$("$MG_BIN" notifications list 2>&1)
+check "list shows failed notifications" grep -q 'unknown detail.status' <<<"$out"
+fid=$(psql_q "SELECT id FROM notifications WHERE event_id = 'sha256:$(sha256sum <"$RUN/utf8.json" | cut -d' ' -f1)'")
+check "show prints the raw body" cmp <("$MG_BIN" notifications show "$fid" 2>/dev/null) "$RUN/utf8.json"
+check "replay of a still-broken body fails" bash -c "! '$MG_BIN' notifications replay $fid >/dev/null 2>&1"
+# A failed event whose cause is fixed: the job it names did not exist (a
+# database-refused value stands in for "a bug fixed since"); replay applies it.
+psql_q "INSERT INTO notifications (backend, event_id, body, result, error)
+        VALUES ('mediaconvert', 'manual-1', pg_read_binary_file('$F/aws-mediaconvert-error.json'), 'failed', 'simulated')" >/dev/null
+rid=$(psql_q "SELECT id FROM notifications WHERE event_id = 'manual-1'")
+check "replay applies a stored event" "$MG_BIN" notifications replay "$rid"
+check "and marks it applied" test "$(psql_q "SELECT result || replays FROM notifications WHERE id = $rid")" = applied1
+
+# --- the database stopped mid-stream: 5xx, never a 200 for an unstored event -------------
+pg_stop fast
+evs=()
+for i in 1 2 3; do
+    e=$(edit "$F/aws-mediaconvert-progressing.json" ".detail.jobId = \"outage-$i\"")
+    evs+=("$e")
+    mc "$e"
+    check "delivery during the outage gets 5xx ($STATUS)" test "${STATUS:0:1}" = 5
+done
+pg_resume || exit 1
+for e in "${evs[@]}"; do mc "$e"; expect_status 200; expect_json .result '"applied"'; done
+check "the retried deliveries are stored" test "$(psql_q "SELECT count(*) FROM notifications WHERE job_id LIKE 'outage-%'")" = 3
+
+# --- kill -9 under a stream of deliveries --------------------------------------------------
+for i in $(seq 300); do
+    jq -c ".detail.jobId = \"k9-$i\" | .detail.timestamp = $((1700000000000 + i))" \
+        "$F/aws-mediaconvert-progressing.json" >"$RUN/k9-$i.json"
+done
+sender() { # deliver events FROM..TO once each, logging "id code"
+    for i in $(seq "$1" "$2"); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST \
+            -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" --data-binary "@$RUN/k9-$i.json" \
+            "$BASE/notifications/mediaconvert")
+        echo "k9-$i $code"
+    done
+}
+sender 1 100 >"$RUN/k9.a" & s1=$!
+sender 101 200 >"$RUN/k9.b" & s2=$!
+sender 201 300 >"$RUN/k9.c" & s3=$!
+sleep 0.7
+kill -9 "$(cat "$RUN/mediagate.pid")"
+wait "$(cat "$RUN/mediagate.pid")" 2>/dev/null
+sleep 0.3
+app_start || exit 1
+wait "$s1" "$s2" "$s3"
+cat "$RUN"/k9.? >"$RUN/k9.all"
+acked=$(grep -c ' 200$' "$RUN/k9.all")
+lost=0
+while read -r id code; do
+    [ "$code" = 200 ] || continue
+    [ "$(psql_q "SELECT count(*) FROM notifications WHERE job_id = '$id'")" = 1 ] || lost=$((lost + 1))
+done <"$RUN/k9.all"
+echo "kill -9: $acked of 300 deliveries acknowledged, $(grep -vc ' 200$' "$RUN/k9.all") refused (5xx), $lost acknowledged but missing"
+check "some deliveries were refused while the app was down" grep -qv ' 200$' "$RUN/k9.all"
+check "every acknowledged delivery is stored ($lost missing)" test "$lost" = 0
+# The senders retry what was refused, as EventBridge does; then all are applied once.
+while read -r id code; do
+    [ "$code" = 200 ] && continue
+    i=${id#k9-}
+    mc "$RUN/k9-$i.json"
+    [ "$STATUS" = 200 ] || fail "retry of $id got $STATUS"
+done <"$RUN/k9.all"
+check "after retries all 300 events are stored once and each made one job" \
+    test "$(psql_q "SELECT count(*), count(DISTINCT event_id) FROM notifications WHERE job_id LIKE 'k9-%'")|$(psql_q "SELECT count(*) FROM jobs WHERE id LIKE 'k9-%'")" = "300|300|300"
+
+check "no errors beyond expected in the log" bash -c "! grep -E ' error ' '$RUN/mediagate.log' | grep -v 'prepare' | grep -q ."
+finish

@@ -11,8 +11,9 @@ check "socket path appears once in the snippet" \
 check "snippet clears HTTP_PROXY" grep -q 'fastcgi_param HTTP_PROXY *""' "$MG_ROOT/nginx/mediagate.conf"
 for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z_]*'); do
     field=$(sed 's/^MEDIAGATE_//' <<<"$s" | tr 'A-Z' 'a-z')
-    # Two settings are read through what validation derives from them.
-    case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;; esac
+    # Some settings are read through what validation derives from them.
+    case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;;
+        mediaconvert_header) field=mediaconvert_param ;; esac
     uses=$(grep -l -- "->$field\b" "$MG_ROOT"/app/*.c "$MG_ROOT"/handlers/*.c | grep -vc config.c)
     check "$s is used outside the config table" test "$uses" -gt 0
 done

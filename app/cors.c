@@ -6,6 +6,47 @@
 
 #define ORIGIN_MAX 1024
 
+/* glibc's regcomp takes exponential memory on stacked repeats ("a++++"),
+ * which POSIX leaves undefined anyway: refuse them, and long patterns.
+ * Returns NULL when tok is acceptable, else the reason. */
+static const char *pattern_problem(const char *tok)
+{
+    bool prev_repeat = false, in_bracket = false;
+    if (strlen(tok) > 256)
+        return "longer than 256 characters";
+    for (const char *p = tok; *p; p++) {
+        if (in_bracket) {
+            if (*p == ']' && p[-1] != '[' && !(p[-1] == '^' && p[-2] == '['))
+                in_bracket = false;
+            continue;
+        }
+        if (*p == '\\' && p[1]) {
+            p++;
+            prev_repeat = false;
+            continue;
+        }
+        if (*p == '[') {
+            in_bracket = true;
+            prev_repeat = false;
+            continue;
+        }
+        bool repeat = *p == '*' || *p == '+' || *p == '?' || *p == '{';
+        if (repeat && prev_repeat)
+            return "a repetition follows another repetition";
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            if (!end)
+                return "an unclosed {";
+            for (const char *q = p + 1; q < end; q++)
+                if ((*q >= '0' && *q <= '9' && atoi(q) > 16) || (*q != ',' && (*q < '0' || *q > '9')))
+                    return "a {m,n} interval above 16 or malformed";
+            p = end;
+        }
+        prev_repeat = repeat;
+    }
+    return NULL;
+}
+
 int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen)
 {
     int ret = -1;
@@ -27,6 +68,11 @@ int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen)
     char *save = NULL;
     for (char *tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
         size_t len = strlen(tok);
+        const char *why = pattern_problem(tok);
+        if (why) {
+            snprintf(err, errlen, "bad origin pattern '%.300s': %s", tok, why);
+            goto out;
+        }
         free(wrapped);
         wrapped = malloc(len + 5);
         if (!wrapped) {

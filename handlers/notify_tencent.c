@@ -52,7 +52,7 @@ fail:
 /* ProcedureStateChanged: every transcoding output, then COMPLETE or ERROR. */
 static int procedure(json_object *root, json_object *ev, char *err, size_t errcap)
 {
-    json_object *e, *set, *outputs = json_object_new_array(), *meta;
+    json_object *e, *set = NULL, *outputs = json_object_new_array(), *meta;
     const char *fid, *status, *s;
     int64_t code = 0, n, w_best = -1;
     const char *fail_msg = NULL;

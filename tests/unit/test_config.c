@@ -1,0 +1,430 @@
+/* Unit tests for app/config.c: defaults, the file format, environment
+ * overrides and one report listing every bad setting. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+
+#define DB "postgresql://mediagate@localhost/mediagate"
+
+/* The fake environment: name, value pairs ending with NULL. */
+static const char *const *fake_env;
+
+static const char *stub_getenv(const char *name)
+{
+    for (const char *const *p = fake_env; p && p[0]; p += 2)
+        if (strcmp(p[0], name) == 0)
+            return p[1];
+    return NULL;
+}
+
+static const char *const env_db[] = {"MEDIAGATE_DATABASE_URL", DB, NULL};
+
+/* Loads text (a NUL-terminated file body, or NULL for no file) with env. */
+static size_t load(config *c, const char *text, const char *const *env, cfg_errors *e)
+{
+    fake_env = env;
+    return config_load_buf(c, text, text ? strlen(text) : 0, "test.conf", stub_getenv, e);
+}
+
+/* Prints the messages, so a failure shows what the loader said. */
+static void dump(const cfg_errors *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        fprintf(stderr, "  error %zu: %s\n", i, e->msg[i]);
+}
+
+/* Loads, expects exactly one problem whose message contains each of the
+ * two strings, and cleans up. */
+static void expect_one(const char *text, const char *const *env, const char *s1,
+                       const char *s2, int line)
+{
+    config c;
+    cfg_errors e = {0};
+    size_t n = load(&c, text, env, &e);
+    bool ok = n == 1 && e.n == 1 && strstr(e.msg[0], s1) && (!s2 || strstr(e.msg[0], s2));
+    if (!check_(ok, __FILE__, line, "exactly one matching error")) {
+        fprintf(stderr, "  want one error naming \"%s\"%s%s%s, got %zu\n", s1,
+                s2 ? " and \"" : "", s2 ? s2 : "", s2 ? "\"" : "", n);
+        dump(&e);
+    }
+    config_free(&c);
+    cfg_errors_free(&e);
+}
+
+/* Loads and expects no problem; leaves c for the caller to inspect. */
+static bool expect_ok(config *c, const char *text, const char *const *env, int line)
+{
+    cfg_errors e = {0};
+    size_t n = load(c, text, env, &e);
+    if (!check_(n == 0 && e.n == 0, __FILE__, line, "config loads without errors"))
+        dump(&e);
+    cfg_errors_free(&e);
+    return n == 0;
+}
+
+static void test_table(void)
+{
+    /* The settings the README documents are all in the table. */
+    static const char *const known[] = {
+        "MEDIAGATE_DATABASE_URL", "MEDIAGATE_SOCKET", "MEDIAGATE_SOCKET_GROUP",
+        "MEDIAGATE_THREADS", "MEDIAGATE_BACKLOG", "MEDIAGATE_ALLOWED_ORIGINS",
+        "MEDIAGATE_PREFIX", "MEDIAGATE_MAX_BODY", "MEDIAGATE_DB_TIMEOUT_MS",
+        "MEDIAGATE_RETRY_AFTER", "MEDIAGATE_CACHE_MAX_AGE", "MEDIAGATE_SHUTDOWN_TIMEOUT",
+        "MEDIAGATE_ACCESS_LOG"};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+        size_t hits = 0;
+        for (size_t i = 0; i < config_settings_count; i++)
+            hits += strcmp(config_settings[i].name, known[k]) == 0;
+        if (!CHECK_INT(hits, 1))
+            fprintf(stderr, "  setting %s\n", known[k]);
+    }
+    for (size_t i = 0; i < config_settings_count; i++) {
+        const cfg_setting *s = &config_settings[i];
+        CHECK(strncmp(s->name, "MEDIAGATE_", 10) == 0);
+        CHECK(s->help && *s->help);
+        if (s->type == CFG_INT) {
+            long d = s->def ? strtol(s->def, NULL, 10) : -1;
+            if (!CHECK(s->def && d >= s->min && d <= s->max))
+                fprintf(stderr, "  %s default out of range\n", s->name);
+        }
+        CHECK(s->required == (s->def == NULL));
+    }
+}
+
+static void test_defaults(void)
+{
+    config c;
+    if (expect_ok(&c, NULL, env_db, __LINE__)) {
+        CHECK_STR(c.database_url, DB);
+        CHECK_INT(c.threads, 16);
+        CHECK_INT(c.backlog, 1024);
+        CHECK_INT(c.max_body, 65536);
+        CHECK_INT(c.db_timeout_ms, 3000);
+        CHECK_INT(c.retry_after, 2);
+        CHECK_INT(c.cache_max_age, 86400);
+        CHECK_INT(c.shutdown_timeout, 10);
+        CHECK(c.access_log);
+        CHECK_STR(c.prefix, "");
+        CHECK_STR(c.socket, "");
+        CHECK_STR(c.allowed_origins, "");
+        CHECK_INT(c.origins.n, 0);
+        CHECK(!c.has_socket_gid);
+    }
+    config_free(&c);
+    CHECK(c.database_url == NULL && c.prefix == NULL && c.origins.re == NULL);
+}
+
+static void test_required(void)
+{
+    expect_one(NULL, NULL, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
+    static const char *const env_empty[] = {"MEDIAGATE_DATABASE_URL", "", NULL};
+    expect_one(NULL, env_empty, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
+    expect_one("database_url =\n", NULL, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
+    expect_one("threads = 4\n", NULL, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
+}
+
+static void test_many_problems(void)
+{
+    static const char text[] =
+        "# a comment\n"
+        "threads = 0\n"
+        "backlog = abc\n"
+        "prefix = \"video-api/\"\n"
+        "allowed_origins = https://ok\\.example\\.com (\n"
+        "bogus_setting = 1\n"
+        "this line has no equals sign\n"
+        "database_url = postgresql://%zz\n"
+        "max_body = 99999999999999999999\n"
+        "access_log = maybe\n"
+        "db_timeout_ms = 99\n";
+    /* One substring per expected problem; each names its setting or line. */
+    static const char *const want[] = {
+        "MEDIAGATE_THREADS",
+        "MEDIAGATE_BACKLOG",
+        "MEDIAGATE_PREFIX",
+        "MEDIAGATE_ALLOWED_ORIGINS",
+        "'bogus_setting'",
+        "test.conf:7:",
+        "MEDIAGATE_DATABASE_URL",
+        "MEDIAGATE_MAX_BODY",
+        "MEDIAGATE_ACCESS_LOG",
+        "MEDIAGATE_DB_TIMEOUT_MS",
+    };
+    const size_t nwant = sizeof want / sizeof want[0];
+    config c;
+    cfg_errors e = {0};
+    size_t n = load(&c, text, NULL, &e);
+    bool ok = CHECK_INT(n, nwant);
+    ok &= CHECK_INT(e.n, nwant);
+    /* Every problem is reported, each in its own message. */
+    for (size_t i = 0; i < nwant; i++) {
+        size_t hits = 0;
+        for (size_t j = 0; j < e.n; j++)
+            hits += strstr(e.msg[j], want[i]) != NULL;
+        if (!CHECK_INT(hits, 1)) {
+            fprintf(stderr, "  messages naming %s\n", want[i]);
+            ok = false;
+        }
+    }
+    CHECK(e.n >= 1 && strstr(e.msg[0], "test.conf:") == e.msg[0]);
+    for (size_t j = 0; j < e.n; j++) {
+        if (strstr(e.msg[j], "MEDIAGATE_THREADS"))
+            CHECK_HAS(e.msg[j], "got 0");
+        if (strstr(e.msg[j], "MEDIAGATE_BACKLOG"))
+            CHECK_HAS(e.msg[j], "'abc'");
+        if (strstr(e.msg[j], "MEDIAGATE_PREFIX"))
+            CHECK_HAS(e.msg[j], "'video-api/'");
+        if (strstr(e.msg[j], "MEDIAGATE_ALLOWED_ORIGINS"))
+            CHECK_HAS(e.msg[j], "'('");
+        if (strstr(e.msg[j], "MEDIAGATE_DATABASE_URL"))
+            CHECK_HAS(e.msg[j], "%zz");
+    }
+    if (!ok)
+        dump(&e);
+    config_free(&c);
+    cfg_errors_free(&e);
+
+    /* Problems from the environment are counted with the file's, and errs
+     * accumulates across loads. */
+    static const char *const env[] = {"MEDIAGATE_THREADS", "abc",
+                                      "MEDIAGATE_RETRY_AFTER", "-1",
+                                      NULL};
+    n = load(&c, "unknown = 1\n", env, &e);
+    CHECK_INT(n, 4);
+    config_free(&c);
+    n = load(&c, NULL, env_db, &e);
+    CHECK_INT(n, 0);
+    CHECK_INT(e.n, 4);
+    config_free(&c);
+    cfg_errors_free(&e);
+    CHECK(e.msg == NULL && e.n == 0);
+}
+
+static void test_env_overrides_file(void)
+{
+    static const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB,
+                                      "MEDIAGATE_THREADS", "8",
+                                      "MEDIAGATE_ACCESS_LOG", "off",
+                                      "threads", "99", /* only full names */
+                                      NULL};
+    config c;
+    if (expect_ok(&c, "threads = 4\nbacklog = 10\naccess_log = on\n"
+                      "database_url = host=/nowhere\n",
+                  env, __LINE__)) {
+        CHECK_INT(c.threads, 8);
+        CHECK_INT(c.backlog, 10);
+        CHECK(!c.access_log);
+        CHECK_STR(c.database_url, DB);
+    }
+    config_free(&c);
+
+    /* A bad file value overridden by a good env value is no problem. */
+    static const char *const env2[] = {"MEDIAGATE_DATABASE_URL", DB,
+                                       "MEDIAGATE_THREADS", "2", NULL};
+    if (expect_ok(&c, "threads = lots\n", env2, __LINE__))
+        CHECK_INT(c.threads, 2);
+    config_free(&c);
+}
+
+static void test_file_format(void)
+{
+    config c;
+    if (expect_ok(&c,
+                  "# mediagate.conf\n"
+                  "\n"
+                  "   \t\n"
+                  "   # an indented comment = with an equals sign\n"
+                  "database_url = " DB "\n"
+                  "threads = 4\n"
+                  "MEDIAGATE_BACKLOG=77\n"
+                  "\tMax_Body\t=\t1000 \n"
+                  "prefix = \"/video-api\"\n"
+                  "allowed_origins = 'https://app\\.example\\.com http://localhost:[0-9]+'\n"
+                  "retry_after = 5\r\n"
+                  "access_log = NO\n"
+                  "socket = \"/run/mediagate/sock\"\n"
+                  "cache_max_age = 60",
+                  NULL, __LINE__)) {
+        CHECK_STR(c.database_url, DB);
+        CHECK_INT(c.threads, 4);
+        CHECK_INT(c.backlog, 77);
+        CHECK_INT(c.max_body, 1000);
+        CHECK_STR(c.prefix, "/video-api");
+        CHECK_STR(c.allowed_origins, "https://app\\.example\\.com http://localhost:[0-9]+");
+        CHECK_INT(c.origins.n, 2);
+        CHECK(cors_allowed(&c.origins, "https://app.example.com", 23));
+        CHECK(cors_allowed(&c.origins, "http://localhost:8080", 21));
+        CHECK_INT(c.retry_after, 5);
+        CHECK(!c.access_log);
+        CHECK_STR(c.socket, "/run/mediagate/sock");
+        CHECK_INT(c.cache_max_age, 60);
+    }
+    config_free(&c);
+
+    /* Both spellings of a key; the later line wins. */
+    if (expect_ok(&c, "MEDIAGATE_THREADS = 4\nthreads = 6\n", env_db, __LINE__))
+        CHECK_INT(c.threads, 6);
+    config_free(&c);
+    if (expect_ok(&c, "threads = 6\nMEDIAGATE_THREADS = 4\n", env_db, __LINE__))
+        CHECK_INT(c.threads, 4);
+    config_free(&c);
+
+    /* Mismatched quotes are kept as they are. */
+    if (expect_ok(&c, "socket = \"/tmp/s'\n", env_db, __LINE__))
+        CHECK_STR(c.socket, "\"/tmp/s'");
+    config_free(&c);
+
+    /* The full name is case-sensitive; a prefixed short name is unknown. */
+    expect_one("mediagate_threads = 4\n", env_db, "'mediagate_threads'", "test.conf:1:",
+               __LINE__);
+    expect_one("\n\nno equals here\n", env_db, "test.conf:3:", NULL, __LINE__);
+    expect_one(" = 4\n", env_db, "test.conf:1:", "unknown", __LINE__);
+    /* A NUL byte inside a line is reported with its line number. */
+    {
+        static const char nul[] = "threads = 4\nbacklog = 1\0" "0\n";
+        cfg_errors e = {0};
+        fake_env = env_db;
+        size_t n = config_load_buf(&c, nul, sizeof nul - 1, "nul.conf", stub_getenv, &e);
+        if (!CHECK(n == 1 && e.n == 1 && strstr(e.msg[0], "nul.conf:2:")))
+            dump(&e);
+        config_free(&c);
+        cfg_errors_free(&e);
+    }
+}
+
+static void test_values(void)
+{
+    config c;
+    static const char *const t1024[] = {"MEDIAGATE_DATABASE_URL", DB,
+                                        "MEDIAGATE_THREADS", "1024", NULL};
+    if (expect_ok(&c, NULL, t1024, __LINE__))
+        CHECK_INT(c.threads, 1024);
+    config_free(&c);
+
+    expect_one("threads = 1025\n", env_db, "MEDIAGATE_THREADS", "1024", __LINE__);
+    expect_one("threads = -1\n", env_db, "MEDIAGATE_THREADS", NULL, __LINE__);
+    expect_one("threads = 4x\n", env_db, "MEDIAGATE_THREADS", "'4x'", __LINE__);
+    expect_one("threads = 0x10\n", env_db, "MEDIAGATE_THREADS", NULL, __LINE__);
+    expect_one("threads = 4.0\n", env_db, "MEDIAGATE_THREADS", NULL, __LINE__);
+    expect_one("threads = --4\n", env_db, "MEDIAGATE_THREADS", NULL, __LINE__);
+    expect_one("threads = \"\"\n", env_db, "MEDIAGATE_THREADS", NULL, __LINE__);
+    static const char *const env_sp[] = {"MEDIAGATE_DATABASE_URL", DB,
+                                         "MEDIAGATE_THREADS", " 4", NULL};
+    expect_one(NULL, env_sp, "MEDIAGATE_THREADS", NULL, __LINE__);
+    expect_one("max_body = 16777217\n", env_db, "MEDIAGATE_MAX_BODY", NULL, __LINE__);
+    expect_one("access_log = 2\n", env_db, "MEDIAGATE_ACCESS_LOG", "'2'", __LINE__);
+
+    static const char *bools[] = {"1", "on", "TRUE", "Yes", "0", "off", "False", "NO"};
+    for (size_t i = 0; i < 8; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "access_log = %s\n", bools[i]);
+        if (expect_ok(&c, line, env_db, __LINE__))
+            CHECK(c.access_log == (i < 4));
+        config_free(&c);
+    }
+
+    static const char *good_prefix[] = {"/video-api", "/a", "/a/b_c.d~e-1"};
+    for (size_t i = 0; i < 3; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "prefix = %s\n", good_prefix[i]);
+        if (expect_ok(&c, line, env_db, __LINE__))
+            CHECK_STR(c.prefix, good_prefix[i]);
+        config_free(&c);
+    }
+    static const char *bad_prefix[] = {"video-api/", "video-api", "/video-api/", "/",
+                                       "/a//b", "/a/../b", "/a b", "/a?b", "/a%2Fb"};
+    for (size_t i = 0; i < sizeof bad_prefix / sizeof bad_prefix[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "prefix = \"%s\"\n", bad_prefix[i]);
+        expect_one(line, env_db, "MEDIAGATE_PREFIX", bad_prefix[i], __LINE__);
+    }
+
+    expect_one("database_url = host\n", NULL, "MEDIAGATE_DATABASE_URL", "\"=\"", __LINE__);
+    expect_one("database_url = postgresql://%zz\n", NULL, "MEDIAGATE_DATABASE_URL", "%zz",
+               __LINE__);
+    expect_one("database_url = bogus=1\n", NULL, "MEDIAGATE_DATABASE_URL", "bogus",
+               __LINE__);
+    expect_one("database_url = host='x\n", NULL, "MEDIAGATE_DATABASE_URL", NULL, __LINE__);
+    if (expect_ok(&c, "database_url = host=/run/postgresql dbname=media\n", NULL, __LINE__))
+        CHECK_STR(c.database_url, "host=/run/postgresql dbname=media");
+    config_free(&c);
+
+    char longsock[160];
+    memset(longsock, 's', sizeof longsock);
+    memcpy(longsock, "socket = /", 10);
+    longsock[sizeof longsock - 2] = '\n';
+    longsock[sizeof longsock - 1] = '\0';
+    expect_one(longsock, env_db, "MEDIAGATE_SOCKET", NULL, __LINE__);
+    expect_one("socket_group = no-such-group-mediagate-test\n", env_db,
+               "MEDIAGATE_SOCKET_GROUP", "no-such-group-mediagate-test", __LINE__);
+
+    expect_one("allowed_origins = [z-a]\n", env_db, "MEDIAGATE_ALLOWED_ORIGINS", "[z-a]",
+               __LINE__);
+
+    /* A multi-line environment value (a YAML block, say) is a list too. */
+    static const char *const env_nl[] = {
+        "MEDIAGATE_DATABASE_URL", DB, "MEDIAGATE_ALLOWED_ORIGINS",
+        "https://a\\.example\\.com\nhttps://b\\.example\\.com\n", NULL};
+    if (expect_ok(&c, NULL, env_nl, __LINE__)) {
+        CHECK_INT(c.origins.n, 2);
+        CHECK(cors_allowed(&c.origins, "https://b.example.com", 21));
+    }
+    config_free(&c);
+    /* So is a file value with a stray CR between patterns. */
+    if (expect_ok(&c, "allowed_origins = https://a\\.example\\.com\rhttps://b\\.example\\.com\n",
+                  env_db, __LINE__))
+        CHECK_INT(c.origins.n, 2);
+    config_free(&c);
+}
+
+static void test_load_path(void)
+{
+    config c;
+    cfg_errors e = {0};
+    fake_env = env_db;
+    size_t n = config_load(&c, "/nonexistent/mediagate-test.conf", stub_getenv, &e);
+    if (!CHECK(n == 1 && e.n == 1 && strstr(e.msg[0], "/nonexistent/mediagate-test.conf")))
+        dump(&e);
+    config_free(&c);
+    cfg_errors_free(&e);
+
+    char path[] = "/tmp/mediagate-test-XXXXXX";
+    int fd = mkstemp(path);
+    if (!CHECK(fd >= 0))
+        return;
+    static const char text[] = "threads = 3\nbogus\n";
+    CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
+    close(fd);
+    n = config_load(&c, path, stub_getenv, &e);
+    CHECK_INT(n, 1);
+    CHECK_INT(c.threads, 3);
+    char where[64];
+    snprintf(where, sizeof where, "%s:2:", path);
+    if (!CHECK(e.n == 1 && strstr(e.msg[0], where)))
+        dump(&e);
+    config_free(&c);
+    cfg_errors_free(&e);
+    unlink(path);
+
+    /* No path: defaults and environment only. */
+    CHECK_INT(config_load(&c, NULL, stub_getenv, &e), 0);
+    CHECK_INT(c.threads, 16);
+    config_free(&c);
+    cfg_errors_free(&e);
+}
+
+int main(void)
+{
+    test_table();
+    test_defaults();
+    test_required();
+    test_many_problems();
+    test_env_overrides_file();
+    test_file_format();
+    test_values();
+    test_load_path();
+    return CHECK_DONE("test_config");
+}

@@ -1,0 +1,219 @@
+/* Unit tests for app/router.c: the route table, and dispatch of the
+ * requests that are answered before a handler needs the database. */
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+#include "handlers.h"
+#include "router.h"
+
+#define ALLOW "GET, HEAD, OPTIONS"
+#define GOOD_ORIGIN "https://app.example.com"
+
+static void test_lookup(void)
+{
+    handler_fn fn = handle_media_job_id;
+    const char *allow = "unset";
+
+    CHECK_INT(router_lookup("GET", "/media/status", &fn, &allow), 200);
+    CHECK(fn == handle_media_status);
+    CHECK_STR(allow, ALLOW);
+    CHECK_INT(router_lookup("GET", "/media/job_id", &fn, &allow), 200);
+    CHECK(fn == handle_media_job_id);
+    CHECK_STR(allow, ALLOW);
+
+    static const char *not_get[] = {"POST", "PUT", "DELETE", "PATCH", "get", "OPTIONS"};
+    for (size_t i = 0; i < sizeof not_get / sizeof not_get[0]; i++) {
+        fn = handle_media_status;
+        if (!CHECK_INT(router_lookup(not_get[i], "/media/status", &fn, &allow), 405))
+            fprintf(stderr, "  method %s\n", not_get[i]);
+        CHECK(fn == NULL);
+        CHECK_STR(allow, ALLOW);
+    }
+    CHECK_INT(router_lookup(NULL, "/media/status", &fn, &allow), 405);
+    CHECK_STR(allow, ALLOW);
+
+    static const char *unknown[] = {"/nope", "", "/", "/media", "/media/status/",
+                                    "/MEDIA/STATUS", "/media/status?job_id=1",
+                                    "//media/status", "media/status", "/media/statusx"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        fn = handle_media_status;
+        allow = "unset";
+        if (!CHECK_INT(router_lookup("GET", unknown[i], &fn, &allow), 404))
+            fprintf(stderr, "  path \"%s\"\n", unknown[i]);
+        CHECK(fn == NULL);
+        CHECK(allow == NULL);
+    }
+    fn = handle_media_status;
+    allow = "unset";
+    CHECK_INT(router_lookup("GET", NULL, &fn, &allow), 404);
+    CHECK(fn == NULL && allow == NULL);
+}
+
+/* A fresh request, as serve.c builds it (HEAD already shown as GET). */
+static request make(arena *a, const config *cfg, const char *method, const char *path,
+                    const char *query, const char *origin)
+{
+    request r = {0};
+    r.a = a;
+    r.cfg = cfg;
+    r.method = method;
+    r.path = path;
+    r.query = query;
+    r.origin = origin;
+    return r;
+}
+
+/* Checks r->out is {"success": false, "message": msg}. */
+static void check_message(const request *r, const char *msg, int line)
+{
+    struct json_object *s = NULL, *m = NULL;
+    bool ok = r->out && json_object_object_get_ex(r->out, "success", &s) &&
+              json_object_is_type(s, json_type_boolean) && !json_object_get_boolean(s) &&
+              json_object_object_get_ex(r->out, "message", &m) &&
+              strcmp(json_object_get_string(m), msg) == 0;
+    if (!check_(ok, __FILE__, line, "error body"))
+        fprintf(stderr, "  got %s, want message \"%s\"\n",
+                r->out ? json_object_to_json_string(r->out) : "(no body)", msg);
+}
+
+static void done(request *r, arena *a)
+{
+    json_object_put(r->out);
+    r->out = NULL;
+    arena_reset(a);
+}
+
+static void test_dispatch(arena *a, const config *cfg)
+{
+    request r;
+
+    r = make(a, cfg, "GET", "/nope", "job_id=1", NULL);
+    CHECK_INT(router_dispatch(&r), 404);
+    check_message(&r, "No route matches.", __LINE__);
+    CHECK(r.allow == NULL);
+    done(&r, a);
+
+    /* A 404 is not a CORS question: no origin check, no echo. */
+    r = make(a, cfg, "GET", "/nope", NULL, "https://evil.example.net");
+    CHECK_INT(router_dispatch(&r), 404);
+    CHECK(r.cors_origin == NULL);
+    done(&r, a);
+
+    static const char *bad_origins[] = {"https://evil.example.net",
+                                        GOOD_ORIGIN ".evil.net",
+                                        "http://app.example.com",
+                                        "null",
+                                        "",
+                                        GOOD_ORIGIN "\r\nX-Injected: 1"};
+    for (size_t i = 0; i < sizeof bad_origins / sizeof bad_origins[0]; i++) {
+        r = make(a, cfg, "GET", "/media/status", "job_id=abc", bad_origins[i]);
+        if (!CHECK_INT(router_dispatch(&r), 422))
+            fprintf(stderr, "  origin \"%s\"\n", bad_origins[i]);
+        check_message(&r, "ORIGIN is invalid.", __LINE__);
+        CHECK(r.cors_origin == NULL);
+        CHECK(!r.preflight);
+        done(&r, a);
+    }
+    /* A refused origin is refused for a preflight too. */
+    r = make(a, cfg, "OPTIONS", "/media/status", NULL, "https://evil.example.net");
+    CHECK_INT(router_dispatch(&r), 422);
+    CHECK(!r.preflight && r.cors_origin == NULL);
+    done(&r, a);
+
+    /* The preflight is answered by the router; no handler runs (it would
+     * reply 400 for the missing job_id, and it has no database). */
+    r = make(a, cfg, "OPTIONS", "/media/status", NULL, GOOD_ORIGIN);
+    CHECK_INT(router_dispatch(&r), 204);
+    CHECK(r.preflight);
+    CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+    CHECK_STR(r.allow, ALLOW);
+    CHECK(r.out == NULL);
+    CHECK_STR(r.cache_control, "no-store");
+    done(&r, a);
+
+    r = make(a, cfg, "OPTIONS", "/media/job_id", "input_file=%zz", NULL);
+    CHECK_INT(router_dispatch(&r), 204);
+    CHECK(r.preflight);
+    CHECK(r.cors_origin == NULL);
+    CHECK(r.out == NULL);
+    done(&r, a);
+
+    r = make(a, cfg, "POST", "/media/status", "job_id=abc", NULL);
+    CHECK_INT(router_dispatch(&r), 405);
+    check_message(&r, "Method not allowed.", __LINE__);
+    CHECK_STR(r.allow, ALLOW);
+    done(&r, a);
+
+    r = make(a, cfg, "DELETE", "/media/job_id", NULL, GOOD_ORIGIN);
+    CHECK_INT(router_dispatch(&r), 405);
+    CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+    CHECK_STR(r.allow, ALLOW);
+    done(&r, a);
+
+    static const char *bad_query[] = {"%zz", "job_id=%zz", "job_id=%4", "job_id=abc&x=%"};
+    for (size_t i = 0; i < sizeof bad_query / sizeof bad_query[0]; i++) {
+        r = make(a, cfg, "GET", "/media/status", bad_query[i], NULL);
+        if (!CHECK_INT(router_dispatch(&r), 400))
+            fprintf(stderr, "  query \"%s\"\n", bad_query[i]);
+        check_message(&r, "The query string has a malformed escape.", __LINE__);
+        done(&r, a);
+    }
+    r = make(a, cfg, "GET", "/media/status", "job_id=a%00b", NULL);
+    CHECK_INT(router_dispatch(&r), 400);
+    check_message(&r, "The query string contains a NUL byte.", __LINE__);
+    done(&r, a);
+
+    char many[PARAMS_MAX * 2 + 8];
+    size_t n = 0;
+    for (int i = 0; i <= PARAMS_MAX; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "%sx", i ? "&" : "");
+    r = make(a, cfg, "GET", "/media/status", many, NULL);
+    CHECK_INT(router_dispatch(&r), 400);
+    check_message(&r, "The query string has too many parameters.", __LINE__);
+    done(&r, a);
+
+    r = make(a, cfg, "GET", "/media/job_id", "input_file=a.mp4", GOOD_ORIGIN);
+    r.body_status = 413;
+    r.body_error = "The request body is larger than this server accepts.";
+    CHECK_INT(router_dispatch(&r), 413);
+    check_message(&r, "The request body is larger than this server accepts.", __LINE__);
+    CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+    done(&r, a);
+
+    /* The handlers check their parameter before touching the database, so
+     * these reach them safely with r->db NULL. */
+    r = make(a, cfg, "GET", "/media/status", NULL, GOOD_ORIGIN);
+    CHECK_INT(router_dispatch(&r), 400);
+    check_message(&r, "Not found parameter.", __LINE__);
+    CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+    done(&r, a);
+
+    r = make(a, cfg, "GET", "/media/status", "other=1", NULL);
+    CHECK_INT(router_dispatch(&r), 400);
+    check_message(&r, "Not found parameter job_id.", __LINE__);
+    done(&r, a);
+
+    r = make(a, cfg, "GET", "/media/job_id", "input_file=", NULL);
+    CHECK_INT(router_dispatch(&r), 422);
+    check_message(&r, "Not exist parameter input_file.", __LINE__);
+    CHECK_INT(r.qp.n, 1);
+    done(&r, a);
+}
+
+int main(void)
+{
+    config cfg = {0};
+    char err[256];
+    arena a;
+    test_lookup();
+    if (!CHECK_INT(cors_compile(&cfg.origins, "https://app\\.example\\.com", err,
+                                sizeof err), 0))
+        return CHECK_DONE("test_router");
+    cfg.retry_after = 2;
+    arena_init(&a, 0);
+    test_dispatch(&a, &cfg);
+    arena_free(&a);
+    cors_free(&cfg.origins);
+    return CHECK_DONE("test_router");
+}

@@ -56,8 +56,8 @@ pg_stop() {
 
 # psql_q SQL: run one statement against the mediagate database, unaligned.
 psql_q() {
-    runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate \
-        -v ON_ERROR_STOP=1 -qAtc "$1"
+    (cd / && runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate \
+        -v ON_ERROR_STOP=1 -qAtc "$1")
 }
 
 # nginx_start: nginx on 127.0.0.1:$PORT with the project's own snippet, its

@@ -238,8 +238,9 @@ check "show prints the raw body" cmp <("$MG_BIN" notifications show "$fid" 2>/de
 check "replay of a still-broken body fails" bash -c "! '$MG_BIN' notifications replay $fid >/dev/null 2>&1"
 # A failed event whose cause is fixed: the job it names did not exist (a
 # database-refused value stands in for "a bug fixed since"); replay applies it.
+body=$(jq -c . "$F/aws-mediaconvert-error.json" | sed "s/'/''/g")
 psql_q "INSERT INTO notifications (backend, event_id, body, result, error)
-        VALUES ('mediaconvert', 'manual-1', pg_read_binary_file('$F/aws-mediaconvert-error.json'), 'failed', 'simulated')" >/dev/null
+        VALUES ('mediaconvert', 'manual-1', convert_to('$body', 'UTF8'), 'failed', 'simulated')" >/dev/null
 rid=$(psql_q "SELECT id FROM notifications WHERE event_id = 'manual-1'")
 check "replay applies a stored event" "$MG_BIN" notifications replay "$rid"
 check "and marks it applied" test "$(psql_q "SELECT result || replays FROM notifications WHERE id = $rid")" = applied1

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "notify.h"
+#include "stream.h"
 
 static int list(PGconn *c, bool all)
 {
@@ -139,6 +140,70 @@ int admin_notifications(const config *cfg, int argc, char **argv)
         ret = show(c, argv[1]);
     else
         ret = replay(c, argv[1]);
+    PQfinish(c);
+    return ret;
+}
+
+/* mediagate apikey create NAME | list | revoke ID. The key is printed once;
+ * only its SHA-256 and first characters are stored. */
+int admin_apikey(const config *cfg, int argc, char **argv)
+{
+    int ret = 1;
+    PGresult *res = NULL;
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (!((strcmp(sub, "create") == 0 && argc == 2) || (strcmp(sub, "list") == 0) ||
+          (strcmp(sub, "revoke") == 0 && argc == 2))) {
+        fprintf(stderr, "usage: mediagate apikey create NAME | list | revoke ID\n");
+        return 2;
+    }
+    PGconn *c = db_connect_admin(cfg);
+    if (!c)
+        return 1;
+    if (strcmp(sub, "create") == 0) {
+        char key[70], hex[65];
+        unsigned char h[32];
+        if (random_hex(hex) != 0)
+            goto out;
+        snprintf(key, sizeof key, "mgk_%s", hex);
+        sha256_raw(key, h);
+        char prefix[13];
+        snprintf(prefix, sizeof prefix, "%.12s", key);
+        const char *vals[] = {argv[1], (const char *)h, prefix};
+        int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
+        res = PQexecParams(c, "INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3) "
+                              "RETURNING id", 3, NULL, vals, lens, fmts, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
+            goto out;
+        }
+        fprintf(stderr, "API key %s created for '%s'. It is shown only now:\n",
+                PQgetvalue(res, 0, 0), argv[1]);
+        printf("%s\n", key);
+    } else if (strcmp(sub, "list") == 0) {
+        res = PQexec(c, "SELECT id, name, key_prefix, to_char(created_at AT TIME ZONE 'UTC', "
+                        "'YYYY-MM-DD HH24:MI:SS'), coalesce(to_char(revoked_at AT TIME ZONE 'UTC', "
+                        "'YYYY-MM-DD HH24:MI:SS'), '-') FROM api_keys ORDER BY id");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
+            goto out;
+        }
+        printf("%-6s %-24s %-14s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked");
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("%-6s %-24s %-14s %-19s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+    } else {
+        const char *vals[] = {argv[1]};
+        res = PQexecParams(c, "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
+                              "WHERE id = $1::bigint RETURNING id", 1, NULL, vals, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            fprintf(stderr, "mediagate: no API key %s\n", argv[1]);
+            goto out;
+        }
+        printf("API key %s revoked\n", argv[1]);
+    }
+    ret = 0;
+out:
+    PQclear(res);
     PQfinish(c);
     return ret;
 }

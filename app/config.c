@@ -47,6 +47,12 @@ const cfg_setting config_settings[] = {
      "X-Zencoder-Notification-Secret value; empty: /notifications/zencoder is off (403)"},
     {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
      "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)"},
+    {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),
+     "who may call /stream/*: apikey (Authorization: Bearer) or remote_user (nginx auth_request)"},
+    {"MEDIAGATE_RTMP_URL", CFG_STRING, "", 0, 0, false, OFF(rtmp_url),
+     "public RTMP ingest URL given to broadcasters, e.g. rtmp://live.example.com/live; empty: no RTMP"},
+    {"MEDIAGATE_HLS_URL", CFG_STRING, "", 0, 0, false, OFF(hls_url),
+     "public base URL of live HLS playlists, e.g. https://live.example.com/hls"},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -286,6 +292,18 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         if (v && *v && strlen(v) < 16)
             add_err(errs, "%s is too short to be a secret (at least 16 characters)", names[i]);
     }
+    if (c->stream_auth && strcmp(c->stream_auth, "apikey") != 0 &&
+        strcmp(c->stream_auth, "remote_user") != 0)
+        add_err(errs, "MEDIAGATE_STREAM_AUTH must be apikey or remote_user, got '%s'", c->stream_auth);
+    c->trust_remote_user = c->stream_auth && strcmp(c->stream_auth, "remote_user") == 0;
+    if (c->rtmp_url && *c->rtmp_url && strncmp(c->rtmp_url, "rtmp://", 7) != 0 &&
+        strncmp(c->rtmp_url, "rtmps://", 8) != 0)
+        add_err(errs, "MEDIAGATE_RTMP_URL must start with rtmp:// or rtmps://, got '%s'", c->rtmp_url);
+    if (c->hls_url && *c->hls_url && strncmp(c->hls_url, "http://", 7) != 0 &&
+        strncmp(c->hls_url, "https://", 8) != 0)
+        add_err(errs, "MEDIAGATE_HLS_URL must start with http:// or https://, got '%s'", c->hls_url);
+    if (c->rtmp_url && *c->rtmp_url && !(c->hls_url && *c->hls_url))
+        add_err(errs, "MEDIAGATE_HLS_URL is required when MEDIAGATE_RTMP_URL is set");
     char err[256];
     if (cors_compile(&c->origins, c->allowed_origins ? c->allowed_origins : "", err,
                      sizeof err) != 0)

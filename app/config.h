@@ -26,11 +26,15 @@ typedef struct config {
     char *mediaconvert_header;
     char *zencoder_secret;
     char *tencent_token;
+    char *stream_auth;
+    char *rtmp_url;
+    char *hls_url;
 
     /* Derived by validation. */
     cors_list origins;
     gid_t socket_gid;
     bool has_socket_gid;
+    bool trust_remote_user;      /* MEDIAGATE_STREAM_AUTH=remote_user */
     char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
 } config;
 

@@ -33,6 +33,34 @@ static const stmt_def stmts[STMT__COUNT] = {
         "INSERT INTO notifications (backend, event_id, body, result, error) "
         "VALUES ($1, $2, $3, 'failed', $4) ON CONFLICT (backend, event_id) DO NOTHING",
         4, PGRES_COMMAND_OK},
+    [STMT_APIKEY_OWNER] = {"apikey_owner",
+        "SELECT 'key:' || id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        1, PGRES_TUPLES_OK},
+#define STREAM_COLS "id, name, status, " \
+    "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
+    "to_char(stop_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+    [STMT_STREAM_START] = {"stream_start",
+        "INSERT INTO streams (id, owner, name, type, stream_key_hash) "
+        "VALUES ($1, $2, $3, 'hls', $4) RETURNING " STREAM_COLS,
+        4, PGRES_TUPLES_OK},
+    [STMT_STREAM_STOP] = {"stream_stop",
+        "UPDATE streams SET status = 'STOPPED', stop_date = coalesce(stop_date, now()), "
+        "updated_at = now() WHERE id = $1 AND owner = $2 RETURNING " STREAM_COLS,
+        2, PGRES_TUPLES_OK},
+    [STMT_STREAM_GET] = {"stream_get",
+        "SELECT " STREAM_COLS " FROM streams WHERE id = $1 AND owner = $2",
+        2, PGRES_TUPLES_OK},
+    [STMT_RTMP_PUBLISH] = {"rtmp_publish",
+        "UPDATE streams SET status = 'LIVE', updated_at = now() "
+        "WHERE id = $1 AND stream_key_hash = $2 AND status <> 'STOPPED' RETURNING id",
+        2, PGRES_TUPLES_OK},
+    [STMT_RTMP_DONE] = {"rtmp_done",
+        "UPDATE streams SET status = 'IDLE', updated_at = now() "
+        "WHERE id = $1 AND status = 'LIVE' RETURNING id",
+        1, PGRES_TUPLES_OK},
+    [STMT_RTMP_UPDATE] = {"rtmp_update",
+        "SELECT status FROM streams WHERE id = $1",
+        1, PGRES_TUPLES_OK},
 };
 
 static long long now_ms(void)

@@ -16,6 +16,7 @@ static const char usage[] =
     "  serve          run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
     "  migrate        apply the SQL migrations that are not applied yet\n"
     "  check-config   validate every setting and report all problems\n"
+    "  apikey create NAME | list | revoke ID   API keys for the stream routes\n"
     "  notifications list [--all] | show ID | replay ID\n"
     "                 failed (or all) notifications; one's raw body; apply one again\n"
     "  settings [--markdown]  list every setting with its default and help\n"
@@ -100,6 +101,10 @@ int main(int argc, char **argv)
         ret = load(&c, path);
         if (ret == 0)
             ret = migrate_run(&c);
+    } else if (strcmp(cmd, "apikey") == 0) {
+        ret = load(&c, path);
+        if (ret == 0)
+            ret = admin_apikey(&c, argc - i - 1, argv + i + 1);
     } else if (strcmp(cmd, "notifications") == 0) {
         ret = load(&c, path);
         if (ret == 0)

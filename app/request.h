@@ -81,6 +81,7 @@ typedef struct request {
     bool etag;          /* give a 200 a strong ETag and honour If-None-Match */
 
     /* Filled in by the dispatcher. */
+    const char *location; /* a redirect target (no CR/LF: the writer checks) */
     const char *allow;  /* methods of this path, for Allow and preflights */
     const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
     bool preflight;

@@ -19,6 +19,7 @@ const char *http_reason(int status)
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 302: return "Found";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -152,6 +153,8 @@ int response_render(request *r, int status, rendered *out)
     }
     if (r->allow && (status == 405 || r->preflight))
         put(&b, "Allow: %s\r\n", r->allow);
+    if (r->location && !strpbrk(r->location, "\r\n"))
+        put(&b, "Location: %s\r\n", r->location);
     if (status == 503)
         put(&b, "Retry-After: %ld\r\n", r->cfg ? r->cfg->retry_after : 1L);
     put(&b, "\r\n");

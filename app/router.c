@@ -15,6 +15,10 @@ static const route routes[] = {
     {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert},
     {"POST", "/notifications/zencoder", handle_notify_zencoder},
     {"POST", "/notifications/tencent", handle_notify_tencent},
+    {"POST", "/notifications/rtmp", handle_notify_rtmp},
+    {"POST", "/stream/start", handle_stream_start},
+    {"POST", "/stream/stop", handle_stream_stop},
+    {"GET", "/stream/status", handle_stream_status},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -8,5 +8,9 @@ int handle_media_status(request *r);
 int handle_notify_mediaconvert(request *r);
 int handle_notify_zencoder(request *r);
 int handle_notify_tencent(request *r);
+int handle_notify_rtmp(request *r);
+int handle_stream_start(request *r);
+int handle_stream_stop(request *r);
+int handle_stream_status(request *r);
 
 #endif

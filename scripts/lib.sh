@@ -63,7 +63,8 @@ psql_q() {
 # nginx_start: nginx on 127.0.0.1:$PORT with the project's own snippet, its
 # socket line pointed at $RUN/mediagate.sock. NGINX_EXTRA may hold more
 # server blocks (http context), NGINX_SITE_EXTRA more lines for the site's
-# server block, NGINX_WORKERS the worker count.
+# server block, NGINX_MAIN_EXTRA lines for the main context (load_module,
+# rtmp { }; see rtmp_conf), NGINX_WORKERS the worker count.
 nginx_start() {
     mkdir -p "$RUN/nginx/tmp"
     chown -R www-data:www-data "$RUN/nginx/tmp"
@@ -71,6 +72,7 @@ nginx_start() {
         "${MG_SNIPPET:-$MG_ROOT/nginx/mediagate.conf}" >"$RUN/nginx/mediagate.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF
 user www-data;
+${NGINX_MAIN_EXTRA:-}
 worker_processes ${NGINX_WORKERS:-auto};
 pid $RUN/nginx/nginx.pid;
 error_log $RUN/nginx/error.log warn;
@@ -99,6 +101,17 @@ CONF
     "$NGINX" -t -q -c "$RUN/nginx/nginx.conf" -p "$RUN/nginx" || return 1
     "$NGINX" -c "$RUN/nginx/nginx.conf" -p "$RUN/nginx" || return 1
 }
+# rtmp_conf RTMP_PORT: main-context lines for nginx-rtmp ingest, from
+# nginx/mediagate-rtmp.conf pointed at $PORT and $RUN/hls.
+rtmp_conf() {
+    mkdir -p "$RUN/hls"
+    chown www-data:www-data "$RUN/hls"
+    echo "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;"
+    sed -e "s#listen 1935;#listen 127.0.0.1:$1;#" \
+        -e "s#http://127.0.0.1:8080/#http://127.0.0.1:$PORT/#" \
+        -e "s#/var/lib/mediagate/hls#$RUN/hls#" "$MG_ROOT/nginx/mediagate-rtmp.conf" | grep -v '^ *#'
+}
+
 nginx_stop() {
     [ -s "$RUN/nginx/nginx.pid" ] || return 0
     local pid

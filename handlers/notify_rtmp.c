@@ -1,0 +1,70 @@
+/* POST /notifications/rtmp: nginx-rtmp's on_publish, on_publish_done and
+ * on_update callbacks (form-encoded). A broadcaster publishes to
+ * <stream id>?key=<secret> (the stream_key /stream/start hands out), so the
+ * stream name, and the HLS files named after it, show only the public id.
+ * Only the key of a started, not stopped stream may publish. on_update
+ * refuses a stopped stream, and nginx-rtmp then drops the publisher. nginx
+ * allows this location from loopback only (nginx/mediagate.conf). */
+#include <string.h>
+
+#include "db.h"
+#include "handlers.h"
+#include "stream.h"
+
+int handle_notify_rtmp(request *r)
+{
+    int ret, st;
+    PGresult *res = NULL;
+    const char *call = stream_param(r, "call", &st);
+    const char *name = stream_param(r, "name", &st);
+    if (st) {
+        ret = st;
+        goto out;
+    }
+    if (!call || !name || !*name) {
+        ret = reply_error(r, 400, "Not an nginx-rtmp callback: call and name are required.");
+        goto out;
+    }
+    if (!stream_id_valid(name)) {
+        ret = reply_error(r, 403, "Not a stream id.");
+        goto out;
+    }
+    const char *vals[] = {name};
+    if (strcmp(call, "publish") == 0) {
+        /* The broadcaster publishes to <stream id>?key=<secret>; nginx-rtmp
+         * passes the query along as form fields. */
+        const char *key = stream_param(r, "key", &st);
+        unsigned char h[32];
+        sha256_raw(key ? key : "", h);
+        const char *pv[] = {name, (const char *)h};
+        int lens[] = {0, 32}, fmts[] = {0, 1};
+        ret = db_exec_params(r->db, STMT_RTMP_PUBLISH, 2, pv, lens, fmts, &res);
+        if (ret)
+            ret = reply_db_error(r, ret);
+        else if (!key || PQntuples(res) != 1)
+            ret = reply_error(r, 403, "Unknown or stopped stream, or wrong key.");
+        else
+            ret = 200;
+    } else if (strcmp(call, "publish_done") == 0) {
+        ret = db_exec(r->db, STMT_RTMP_DONE, 1, vals, &res);
+        ret = ret ? reply_db_error(r, ret) : 200;
+    } else if (strcmp(call, "update_publish") == 0) {
+        ret = db_exec(r->db, STMT_RTMP_UPDATE, 1, vals, &res);
+        if (ret)
+            ret = reply_db_error(r, ret);
+        else if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "STOPPED") == 0)
+            ret = reply_error(r, 403, "The stream is stopped.");
+        else
+            ret = 200;
+    } else {
+        ret = reply_error(r, 400, "Unsupported nginx-rtmp call.");
+        goto out;
+    }
+    if (ret == 200) {
+        r->out = json_object_new_object();
+        json_object_object_add(r->out, "success", json_object_new_boolean(1));
+    }
+out:
+    PQclear(res);
+    return ret;
+}

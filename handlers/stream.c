@@ -1,0 +1,117 @@
+/* What the stream routes share: the caller, parameters, the stream
+ * object, and key material. */
+#include "stream.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "config.h"
+#include "db.h"
+
+int random_hex(char out[65])
+{
+    unsigned char b[32];
+    static const char hex[] = "0123456789abcdef";
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
+}
+
+void sha256_raw(const char *s, unsigned char out[32])
+{
+    unsigned int n = 0;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL))
+        memset(md, 0, 32);
+    memcpy(out, md, 32);
+}
+
+bool stream_id_valid(const char *s)
+{
+    uuid_t u;
+    return s && strlen(s) == 36 && uuid_parse(s, u) == 0;
+}
+
+int stream_caller(request *r, const char **owner)
+{
+    int ret;
+    PGresult *res = NULL;
+    *owner = NULL;
+    if (r->cfg->trust_remote_user) {
+        const char *u = request_param(r, "REMOTE_USER");
+        if (!u || !*u)
+            return reply_error(r, 401, "Authentication required.");
+        size_t n = strlen(u) + 6;
+        char *o = arena_alloc(r->a, n);
+        if (!o)
+            return reply_error(r, 500, "Out of memory.");
+        snprintf(o, n, "user:%s", u);
+        *owner = o;
+        return 0;
+    }
+    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+        return reply_error(r, 401, "Authentication required: Authorization: Bearer <API key>.");
+    unsigned char h[32];
+    sha256_raw(auth + 7, h);
+    const char *vals[] = {(const char *)h};
+    int lens[] = {32}, fmts[] = {1};
+    ret = db_exec_params(r->db, STMT_APIKEY_OWNER, 1, vals, lens, fmts, &res);
+    if (ret) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        ret = reply_error(r, 401, "Invalid or revoked API key.");
+        goto out;
+    }
+    *owner = arena_strdup(r->a, PQgetvalue(res, 0, 0));
+    ret = *owner ? 0 : reply_error(r, 500, "Out of memory.");
+out:
+    PQclear(res);
+    return ret;
+}
+
+const char *stream_param(request *r, const char *name, int *status)
+{
+    *status = 0;
+    const param *p = params_get(&r->qp, name);
+    if (p)
+        return p->val;
+    if (!r->body_len)
+        return NULL;
+    if (!r->content_type ||
+        strncasecmp(r->content_type, "application/x-www-form-urlencoded", 33) != 0) {
+        *status = reply_error(r, 415, "Send parameters url-encoded, in the query or as "
+                                      "application/x-www-form-urlencoded.");
+        return NULL;
+    }
+    params form;
+    int rc = parse_urlencoded(r->a, r->body, r->body_len, &form);
+    if (rc != PARSE_OK) {
+        *status = reply_error(r, 400, "The form body is malformed.");
+        return NULL;
+    }
+    p = params_get(&form, name);
+    return p ? p->val : NULL;
+}
+
+json_object *stream_object(const PGresult *res, int row)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, row, 0)));
+    json_object_object_add(o, "name", json_object_new_string(PQgetvalue(res, row, 1)));
+    json_object_object_add(o, "start_date", json_object_new_string(PQgetvalue(res, row, 3)));
+    if (!PQgetisnull(res, row, 4))
+        json_object_object_add(o, "stop_date", json_object_new_string(PQgetvalue(res, row, 4)));
+    json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, row, 2)));
+    return o;
+}

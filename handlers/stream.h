@@ -1,0 +1,27 @@
+#ifndef MEDIAGATE_STREAM_H
+#define MEDIAGATE_STREAM_H
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "request.h"
+
+/* The caller of a stream route: "key:<id>" for an API key, or
+ * "user:<REMOTE_USER>" when the site's nginx authenticates. Returns 0 with
+ * *owner set (arena memory), or replies 401 / a db error and returns it. */
+int stream_caller(request *r, const char **owner);
+
+/* A stream parameter: from the query, else from a form body. NULL when
+ * absent. Replies 400/415 and sets *status on a malformed body. */
+const char *stream_param(request *r, const char *name, int *status);
+
+/* The django-broadcast stream object from a row of STREAM_COLS. */
+json_object *stream_object(const PGresult *res, int row);
+
+/* True when s is a canonical UUID. */
+bool stream_id_valid(const char *s);
+
+/* 32 random bytes as 64 hex digits, and the SHA-256 of a string. */
+int random_hex(char out[65]);
+void sha256_raw(const char *s, unsigned char out[32]);
+
+#endif

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Live broadcasts end to end: API keys, /stream/start|status|stop, and real
+# RTMP ingest through nginx-rtmp with ffmpeg as the broadcaster, HLS served
+# by nginx, keys refused after stop, a live publisher cut after stop.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
+source "$MG_ROOT/tests/lib/assert.sh"
+command -v ffmpeg >/dev/null || { echo "ffmpeg is not installed (scripts/deps installs it)"; exit 1; }
+
+RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+export RUN
+PORT=$(mg_free_port)
+RTMP_PORT=$(mg_free_port)
+export PORT MEDIAGATE_THREADS=4
+export MEDIAGATE_RTMP_URL="rtmp://127.0.0.1:$RTMP_PORT/live" MEDIAGATE_HLS_URL="http://127.0.0.1:$PORT/hls"
+NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
+NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; add_header Cache-Control no-cache; }"
+export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
+stack_up || exit 1
+trap 'kill $(jobs -p) 2>/dev/null; stack_down' EXIT
+
+alice=$("$MG_BIN" apikey create alice 2>/dev/null)
+bob=$("$MG_BIN" apikey create bob 2>/dev/null)
+check "API keys carry 256 random bits" grep -Eq '^mgk_[0-9a-f]{64}$' <<<"$alice"
+check "keys are stored hashed" test "$(psql_q "SELECT count(*) FROM api_keys WHERE key_hash = sha256(convert_to('$alice', 'UTF8'))")" = 1
+check "the key itself is nowhere in the table" test "$(psql_q "SELECT count(*) FROM api_keys WHERE key_prefix = '$alice' OR name = '$alice'")" = 0
+A=(-H "Authorization: Bearer $alice")
+B=(-H "Authorization: Bearer $bob")
+
+# --- who may call ----------------------------------------------------------------------
+req -X POST -d type=hls "$BASE/stream/start"
+expect_status 401
+req -X POST -H 'Authorization: Bearer mgk_nope' -d type=hls "$BASE/stream/start"
+expect_status 401
+expect_body '{"success":false,"message":"Invalid or revoked API key."}'
+req -X POST "${A[@]}" "$BASE/stream/start"
+expect_status 400
+expect_body '{"success":false,"message":"Not found parameter type."}'
+req -X POST "${A[@]}" -d type=dash "$BASE/stream/start"
+expect_status 400
+req -X POST "${A[@]}" -d "type=hls&name=$(head -c 201 /dev/zero | tr '\0' a)" "$BASE/stream/start"
+expect_status 400
+req -X POST "${A[@]}" -H 'Content-Type: application/json' -d '{"type":"hls"}' "$BASE/stream/start"
+expect_status 415
+
+# --- start ---------------------------------------------------------------------------------
+req -X POST "${A[@]}" --data-urlencode 'type=hls' --data-urlencode 'name=Morning show ü' "$BASE/stream/start"
+expect_status 200
+id=$(jq -r .stream.id <<<"$BODY")
+key=$(jq -r .endpoint.RTMP.stream_key <<<"$BODY")
+hls=$(jq -r .playback.hls <<<"$BODY")
+check "stream id is a UUID" grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' <<<"$id"
+check "start_date is GMT YYYY-MM-DD HH:MM:SS" grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$' <<<"$(jq -r .stream.start_date <<<"$BODY")"
+expect_json '[.stream.name, .stream.status, .endpoint.RTMP.url]' "[\"Morning show ü\",\"STARTED\",\"$MEDIAGATE_RTMP_URL\"]"
+check "stream key is the id plus 256 random bits" grep -Eq "^$id\\?key=[0-9a-f]{64}\$" <<<"$key"
+check "playback URL is the stream id's playlist" test "$hls" = "$MEDIAGATE_HLS_URL/$id.m3u8"
+check "stream key stored hashed only" test "$(psql_q "SELECT count(*) FROM streams WHERE stream_key_hash = sha256(convert_to('${key#*key=}', 'UTF8'))")" = 1
+req "${A[@]}" "$BASE/stream/status?id=$id"
+expect_json .stream.status '"STARTED"'
+etag=$(header ETag)
+req "${A[@]}" -H "If-None-Match: $etag" "$BASE/stream/status?id=$id"
+expect_status 304
+
+# --- publish over RTMP with ffmpeg -----------------------------------------------------------
+broadcast() { # KEY SECONDS LOG
+    ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x240:rate=25" \
+        -f lavfi -i "sine=frequency=440" -c:v libx264 -preset ultrafast -tune zerolatency -g 25 \
+        -c:a aac -t "$2" -f flv "$MEDIAGATE_RTMP_URL/$1" >"$3" 2>&1
+}
+broadcast "$key" 8 "$RUN/ff1.log" &
+ff=$!
+live=""
+for _ in $(seq 50); do
+    req "${A[@]}" "$BASE/stream/status?id=$id"
+    [ "$(jq -r .stream.status <<<"$BODY")" = LIVE ] && { live=1; break; }
+    sleep 0.2
+done
+check "status LIVE while ffmpeg publishes" test -n "$live"
+got=""
+for _ in $(seq 40); do
+    req "$hls"
+    [ "$STATUS" = 200 ] && grep -q '#EXTM3U' <<<"$BODY" && { got=1; break; }
+    sleep 0.25
+done
+check "the HLS playlist is served at playback.hls" test -n "$got"
+check "the playlist lists segments" grep -q '\.ts' <<<"$BODY"
+check "no HLS file is named after the key" bash -c "! ls '$RUN/hls' | grep -q '${key#*key=}'"
+wait "$ff"
+check "ffmpeg published for its whole duration ($(cat "$RUN/ff1.log"))" test $? = 0
+idle=""
+for _ in $(seq 25); do
+    req "${A[@]}" "$BASE/stream/status?id=$id"
+    [ "$(jq -r .stream.status <<<"$BODY")" = IDLE ] && { idle=1; break; }
+    sleep 0.2
+done
+check "status IDLE after the publisher left" test -n "$idle"
+
+# --- a wrong key is refused ---------------------------------------------------------------------
+timeout 20 bash -c "$(declare -f broadcast); MEDIAGATE_RTMP_URL=$MEDIAGATE_RTMP_URL broadcast ${key}0 3 $RUN/ff2.log"
+check "a wrong stream key cannot publish" test $? -ne 0
+
+# --- other callers, stop --------------------------------------------------------------------------
+req "${B[@]}" "$BASE/stream/status?id=$id"
+expect_status 404
+req -X POST "${B[@]}" -d "id=$id" "$BASE/stream/stop"
+expect_status 404
+req -X POST "${A[@]}" -d "id=not-a-uuid" "$BASE/stream/stop"
+expect_status 400
+req -X POST "${A[@]}" -d "id=00000000-0000-4000-8000-000000000000" "$BASE/stream/stop"
+expect_status 404
+req -X POST "${A[@]}" "$BASE/stream/stop"
+expect_status 400
+req -X POST "${A[@]}" -d "id=$id" "$BASE/stream/stop"
+expect_status 200
+expect_json .stream.status '"STOPPED"'
+stop1=$(jq -r .stream.stop_date <<<"$BODY")
+sleep 1.1
+req -X POST "${A[@]}" -d "id=$id" "$BASE/stream/stop"
+expect_status 200
+expect_json .stream.stop_date "\"$stop1\""
+timeout 20 bash -c "$(declare -f broadcast); MEDIAGATE_RTMP_URL=$MEDIAGATE_RTMP_URL broadcast $key 3 $RUN/ff3.log"
+check "the key is refused after stop" test $? -ne 0
+
+# --- a publisher still connected at stop is cut within 30 s ----------------------------------------
+req -X POST "${A[@]}" -d type=hls "$BASE/stream/start"
+id2=$(jq -r .stream.id <<<"$BODY")
+key2=$(jq -r .endpoint.RTMP.stream_key <<<"$BODY")
+broadcast "$key2" 120 "$RUN/ff4.log" &
+ff=$!
+for _ in $(seq 50); do
+    req "${A[@]}" "$BASE/stream/status?id=$id2"
+    [ "$(jq -r .stream.status <<<"$BODY")" = LIVE ] && break
+    sleep 0.2
+done
+req -X POST "${A[@]}" -d "id=$id2" "$BASE/stream/stop"
+t0=$(date +%s)
+cut=""
+for _ in $(seq 300); do kill -0 "$ff" 2>/dev/null || { cut=1; break; }; sleep 0.1; done
+check "the live publisher was cut $(( $(date +%s) - t0 )) s after stop" test -n "$cut"
+kill "$ff" 2>/dev/null
+
+# --- revoked key, keys never logged ---------------------------------------------------------------
+"$MG_BIN" apikey revoke "$(psql_q "SELECT id FROM api_keys WHERE name = 'bob'")" >/dev/null
+req "${B[@]}" "$BASE/stream/status?id=$id"
+expect_status 401
+check "stream keys never reach the log" bash -c "! grep -q -e '${key#*key=}' -e '${key2#*key=}' -e '$alice' '$RUN/mediagate.log' '$RUN/nginx/error.log'"
+finish

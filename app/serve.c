@@ -32,6 +32,15 @@ typedef struct worker {
 } worker;
 
 static atomic_int stopping;
+static ino_t socket_ino; /* the socket file we created, to remove only ours */
+
+/* Removes the socket file if it is still the one this process created. */
+static void remove_own_socket(const char *path)
+{
+    struct stat st;
+    if (socket_ino && stat(path, &st) == 0 && st.st_ino == socket_ino)
+        unlink(path);
+}
 
 static long long now_us(void)
 {
@@ -197,6 +206,15 @@ static int open_unix_socket(const config *cfg)
             log_error("%s exists and is not a socket; refusing to replace it", cfg->socket);
             return -1;
         }
+        /* Replace a stale socket, never a live one. */
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            log_error("%s is in use by a running server; refusing to take it over", cfg->socket);
+            return -1;
+        }
         unlink(cfg->socket);
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -211,6 +229,8 @@ static int open_unix_socket(const config *cfg)
         log_error("bind %s: %s", cfg->socket, strerror(errno));
         goto fail;
     }
+    if (stat(cfg->socket, &st) == 0)
+        socket_ino = st.st_ino;
     if (cfg->has_socket_gid && chown(cfg->socket, (uid_t)-1, cfg->socket_gid) != 0) {
         log_error("chown %s to group %s: %s", cfg->socket, cfg->socket_group, strerror(errno));
         goto fail;
@@ -222,7 +242,7 @@ static int open_unix_socket(const config *cfg)
     return fd;
 fail:
     close(fd);
-    unlink(cfg->socket);
+    remove_own_socket(cfg->socket);
     return -1;
 }
 
@@ -338,7 +358,7 @@ out_nojoin:
 out:
     if (own_socket) {
         close(listen_fd);
-        unlink(cfg->socket);
+        remove_own_socket(cfg->socket);
     }
     if (ret == 0 && ws) {
         /* Threads still running own their memory; exit without freeing. */

@@ -106,11 +106,15 @@ void iso_time_ms(int64_t ms, char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
-/* Stores a body that failed to parse or apply, marked failed. Returns 0
+/* Stores a body that failed to parse or apply, marked failed, under the
+ * body's hash (an id taken from a broken body cannot be trusted). Returns 0
  * or a db_exec() status. */
-static int store_failed(request *r, const notify_backend *b, const char *id, const char *why)
+static int store_failed(request *r, const notify_backend *b, const char *why)
 {
     PGresult *res = NULL;
+    char hex[65], id[80];
+    sha256_hex(r->body ? r->body : "", r->body_len, hex);
+    snprintf(id, sizeof id, "sha256:%s", hex);
     const char *vals[] = {b->name, id, r->body ? r->body : "", why};
     int lens[] = {0, 0, (int)r->body_len, 0};
     int fmts[] = {0, 0, 1, 0};
@@ -144,7 +148,7 @@ int notify_handle(request *r, const notify_backend *b)
         snprintf(id, sizeof id, "sha256:%s", hex);
     }
     if (!ev) {
-        ret = store_failed(r, b, id, err[0] ? err : "unparsable body");
+        ret = store_failed(r, b, err[0] ? err : "unparsable body");
         if (ret) {
             ret = reply_db_error(r, ret);
             goto out;
@@ -163,12 +167,18 @@ int notify_handle(request *r, const notify_backend *b)
         ret = reply_error(r, 404, "Unknown job.");
         goto out;
     }
-    if (ret == 400) {
-        /* A value the database refused (a bad timestamp, say): keep the
-         * event for a replay after a fix. */
-        ret = store_failed(r, b, id, "the database refused a value of this event");
-        ret = ret ? reply_db_error(r, ret)
-                  : reply_error(r, 400, "Notification stored but not applied: a value is out of range.");
+    if (ret == 400 || ret == 409 || ret == 500) {
+        /* The database refused the event (a bad value, a clash, a bug of
+         * ours): keep it for a replay after a fix. A 500 still asks the
+         * sender to retry. */
+        int st = ret;
+        ret = store_failed(r, b, "the database refused this event");
+        if (ret)
+            ret = reply_db_error(r, ret);
+        else if (st == 500)
+            ret = reply_error(r, 500, "Notification stored but not applied: internal error.");
+        else
+            ret = reply_error(r, 400, "Notification stored but not applied: the database refused a value.");
         goto out;
     }
     if (ret) {

@@ -115,8 +115,8 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
         FAIL("detail.timestamp is not a time in milliseconds");
     if (ts >= 0)
         snprintf(id, idcap, "%s:%s:%lld", job, status, (long long)ts);
-    else if (jstr(root, "id", &s) == 1)
-        snprintf(id, idcap, "%.200s", s);
+    else if (jstr(root, "id", &s) == 1 && strlen(s) < idcap)
+        snprintf(id, idcap, "%s", s); /* longer: the body's hash names it */
 
     ev = json_object_new_object();
     json_object_object_add(ev, "job_id", json_object_new_string(job));

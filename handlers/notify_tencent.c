@@ -155,8 +155,8 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
         FAIL("body is not JSON: %s", perr);
     if (!json_object_is_type(root, json_type_object))
         FAIL("body is not a JSON object");
-    if (jstr(root, "EventHandle", &s) == 1 && *s)
-        snprintf(id, idcap, "%.200s", s);
+    if (jstr(root, "EventHandle", &s) == 1 && *s && strlen(s) < idcap)
+        snprintf(id, idcap, "%s", s); /* longer: the body's hash names it */
     if (jstr(root, "EventType", &type) != 1)
         FAIL("EventType is missing or not a string");
     ev = json_object_new_object();

@@ -49,28 +49,38 @@ DECLARE
     j          jobs%ROWTYPE;
     new_status text := ev->>'status';
     new_time   timestamptz := (ev->>'event_time')::timestamptz;
+    new_id     text;
     terminal   boolean;
     created    boolean := false;
     n          int;
 BEGIN
-    IF ev ? 'job_id' THEN
-        SELECT * INTO j FROM jobs WHERE id = ev->>'job_id' FOR UPDATE;
-    ELSE
-        SELECT * INTO j FROM jobs
-         WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
+    -- A time that is not finite or lies in the future would freeze the job.
+    IF new_time IS NOT NULL AND (NOT isfinite(new_time) OR new_time > now() + interval '1 day') THEN
+        new_time := NULL;
     END IF;
+    -- A job is always found by its own backend's id, never another's.
+    SELECT * INTO j FROM jobs
+     WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
     IF NOT FOUND THEN
         IF NOT coalesce((ev->>'create')::boolean, false) THEN
             RETURN NULL;
         END IF;
+        new_id := coalesce(ev->>'job_id', ev->>'backend_job_id');
+        IF EXISTS (SELECT 1 FROM jobs WHERE id = new_id) THEN
+            new_id := p_backend || ':' || (ev->>'backend_job_id');
+        END IF;
+        -- Two first events of one job may race: the loser finds the winner's row.
         INSERT INTO jobs (id, backend, backend_job_id, input_file, status)
-        VALUES (coalesce(ev->>'job_id', ev->>'backend_job_id'), p_backend,
-                ev->>'backend_job_id', coalesce(ev->>'input_file', ''), 'SUBMITTED')
-        ON CONFLICT (id) DO NOTHING;
+        VALUES (new_id, p_backend, ev->>'backend_job_id', coalesce(ev->>'input_file', ''),
+                'SUBMITTED')
+        ON CONFLICT DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         created := n = 1;
-        SELECT * INTO j FROM jobs WHERE id = coalesce(ev->>'job_id', ev->>'backend_job_id')
-           FOR UPDATE;
+        SELECT * INTO j FROM jobs
+         WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'job id % is taken', new_id USING ERRCODE = '23505';
+        END IF;
     END IF;
 
     terminal := mediagate_status_rank(j.status) = 2;

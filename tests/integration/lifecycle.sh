@@ -54,6 +54,12 @@ echo 'treads = 4' >"$RUN/typo.conf"
 out=$(env -i PATH="$PATH" MEDIAGATE_DATABASE_URL=x "$MG_BIN" --config "$RUN/typo.conf" check-config 2>&1)
 check "a misspelt key is reported with its line: $out" grep -q "typo.conf:1: unknown setting 'treads'" <<<"$out"
 
+# --- a second server never takes over a live socket ---------------------------------
+out=$(MEDIAGATE_SOCKET="$RUN/mediagate.sock" "$MG_BIN" serve 2>&1)
+check "a second serve on a live socket refuses: $out" grep -q 'in use by a running server' <<<"$out"
+req "$url"
+expect_status 200
+
 # --- a slow database gets 503 within the deadline --------------------------------
 runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -qc \
     "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
@@ -124,5 +130,13 @@ check "a new process serves" test "$(cat "$RUN/sup.pid")" != "$first"
 kill -TERM "$sup"
 wait "$sup"
 check "supervisor stops with its child" bash -c "! kill -0 $(cat "$RUN/sup.pid" 2>/dev/null || echo 999999) 2>/dev/null"
+# TERM while the supervisor waits to restart a crashing child still ends it.
+"$MG_ROOT/scripts/supervise" "$RUN/sup2.pid" "$RUN/sup2.log" bash -c 'exit 3' &
+sup=$!
+sleep 0.5
+kill -TERM "$sup"
+t0=$(date +%s)
+wait "$sup"
+check "supervisor ends on TERM between restarts" test $(( $(date +%s) - t0 )) -le 2
 
 finish

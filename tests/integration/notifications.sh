@@ -221,6 +221,47 @@ tc "$failtc"
 req "$BASE/media/status?job_id=tc-fail"
 expect_body '{"success":true,"job_status":"ERROR","progress_rate":0,"error_code":70000,"error_message":"source file broken"}'
 
+# --- jobs of one backend are out of another's reach ---------------------------------------
+psql_q "INSERT INTO jobs (id, backend, backend_job_id, input_file, status) VALUES
+        ('zjob1', 'zencoder', 'z-777', 'z.mkv', 'PROGRESSING'),
+        ('ours-1', 'mediaconvert', 'mcX', 'm.mp4', 'SUBMITTED')" >/dev/null
+mc "$(edit "$F/aws-mediaconvert-error.json" '.detail.jobId = "zjob1"')"
+expect_status 200
+check "a MediaConvert event named like a Zencoder job leaves it alone" \
+    test "$(psql_q "SELECT status FROM jobs WHERE id = 'zjob1'")" = PROGRESSING
+check "and makes its own job under a prefixed id" \
+    test "$(psql_q "SELECT status FROM jobs WHERE id = 'mediaconvert:zjob1'")" = ERROR
+mc "$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = "mcX"')"
+expect_status 200
+expect_json .result '"applied"'
+check "an event finds a job by the backend's own id" \
+    test "$(psql_q "SELECT status FROM jobs WHERE id = 'ours-1'")" = PROGRESSING
+# Two different first events of one new job at once: both stored, one job.
+for i in $(seq 10); do
+    a=$(edit "$F/aws-mediaconvert-progressing.json" ".detail.jobId = \"pair-$i\"")
+    b=$(edit "$F/aws-mediaconvert-input-information.json" ".detail.jobId = \"pair-$i\"")
+    curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" --data-binary "@$a" "$BASE/notifications/mediaconvert" >>"$RUN/pairs" &
+    curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" --data-binary "@$b" "$BASE/notifications/mediaconvert" >>"$RUN/pairs" &
+done
+sleep 0.2
+for _ in $(seq 50); do [ "$(wc -l <"$RUN/pairs")" -ge 20 ] && break; sleep 0.1; done
+check "20 racing first events all 200: $(sort "$RUN/pairs" | uniq -c | tr '\n' ' ')" test "$(grep -c '^200$' "$RUN/pairs")" = 20
+check "and 20 stored for 10 jobs" test "$(psql_q "SELECT count(*), count(DISTINCT job_id) FROM notifications WHERE job_id LIKE 'pair-%'")" = "20|10"
+# An event id too long to keep whole (with multibyte characters) is named by its hash.
+long=$(edit "$F/tencent-vod-NewFileUpload.json" ".EventHandle = \"$(printf 'a%.0s' $(seq 254))é\" | .FileUploadEvent.FileId = \"long-handle\"")
+tc "$long"
+expect_status 200
+expect_json '.event_id | startswith("sha256:")' true
+# EventBridge events up to 256 KB pass nginx and the app.
+big=$(edit "$F/aws-mediaconvert-complete.json" ".detail.jobId = \"big-job\" | .detail.userMetadata.pad = \"$(head -c 70000 /dev/zero | tr '\0' p)\"")
+mc "$big"
+expect_status 200
+# A time that is not finite cannot freeze a job.
+psql_q "INSERT INTO jobs (id, backend, backend_job_id, input_file) VALUES ('zc-inf', 'zencoder', 'inf-1', 'x')" >/dev/null
+zc "$(edit "$F/zencoder-job-finished.json" '.job.id = "inf-1" | .job.state = "processing" | .job.updated_at = "infinity"')"
+expect_status 200
+check "an infinite event time is not kept" test "$(psql_q "SELECT status || coalesce(event_time::text, '-') FROM jobs WHERE id = 'zc-inf'")" = "PROGRESSING-"
+
 # --- a backend that is not configured gets 403 ---------------------------------------------
 app_stop TERM
 MEDIAGATE_ZENCODER_SECRET= app_start || exit 1

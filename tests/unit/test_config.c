@@ -101,7 +101,7 @@ static void test_defaults(void)
         CHECK_STR(c.database_url, DB);
         CHECK_INT(c.threads, 16);
         CHECK_INT(c.backlog, 1024);
-        CHECK_INT(c.max_body, 65536);
+        CHECK_INT(c.max_body, 1048576);
         CHECK_INT(c.db_timeout_ms, 3000);
         CHECK_INT(c.retry_after, 2);
         CHECK_INT(c.cache_max_age, 86400);

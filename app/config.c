@@ -53,6 +53,10 @@ const cfg_setting config_settings[] = {
      "public RTMP ingest URL given to broadcasters, e.g. rtmp://live.example.com/live; empty: no RTMP"},
     {"MEDIAGATE_HLS_URL", CFG_STRING, "", 0, 0, false, OFF(hls_url),
      "public base URL of live HLS playlists, e.g. https://live.example.com/hls"},
+    {"MEDIAGATE_UPLOAD_URL", CFG_STRING, "", 0, 0, false, OFF(upload_url),
+     "public base URL of HTTP PUT ingest (nginx/mediagate-upload.conf), e.g. https://live.example.com/live; empty: no HTTP ingest"},
+    {"MEDIAGATE_UPLOAD_TTL", CFG_INT, "21600", 60, 604800, false, OFF(upload_ttl),
+     "seconds an HTTP upload token lives"},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -302,6 +306,9 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
     if (c->hls_url && *c->hls_url && strncmp(c->hls_url, "http://", 7) != 0 &&
         strncmp(c->hls_url, "https://", 8) != 0)
         add_err(errs, "MEDIAGATE_HLS_URL must start with http:// or https://, got '%s'", c->hls_url);
+    if (c->upload_url && *c->upload_url && strncmp(c->upload_url, "http://", 7) != 0 &&
+        strncmp(c->upload_url, "https://", 8) != 0)
+        add_err(errs, "MEDIAGATE_UPLOAD_URL must start with http:// or https://, got '%s'", c->upload_url);
     if (c->rtmp_url && *c->rtmp_url && !(c->hls_url && *c->hls_url))
         add_err(errs, "MEDIAGATE_HLS_URL is required when MEDIAGATE_RTMP_URL is set");
     char err[256];

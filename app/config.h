@@ -29,6 +29,8 @@ typedef struct config {
     char *stream_auth;
     char *rtmp_url;
     char *hls_url;
+    char *upload_url;
+    long upload_ttl;
 
     /* Derived by validation. */
     cors_list origins;

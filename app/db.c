@@ -40,9 +40,10 @@ static const stmt_def stmts[STMT__COUNT] = {
     "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
     "to_char(stop_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
     [STMT_STREAM_START] = {"stream_start",
-        "INSERT INTO streams (id, owner, name, type, stream_key_hash) "
-        "VALUES ($1, $2, $3, 'hls', $4) RETURNING " STREAM_COLS,
-        4, PGRES_TUPLES_OK},
+        "INSERT INTO streams (id, owner, name, type, stream_key_hash, upload_token_hash, "
+        "upload_expires) VALUES ($1, $2, $3, 'hls', $4, $5, now() + make_interval(secs => $6)) "
+        "RETURNING " STREAM_COLS ", extract(epoch FROM upload_expires)::bigint",
+        6, PGRES_TUPLES_OK},
     [STMT_STREAM_STOP] = {"stream_stop",
         "UPDATE streams SET status = 'STOPPED', stop_date = coalesce(stop_date, now()), "
         "updated_at = now() WHERE id = $1 AND owner = $2 RETURNING " STREAM_COLS,
@@ -58,6 +59,10 @@ static const stmt_def stmts[STMT__COUNT] = {
         "UPDATE streams SET status = 'IDLE', updated_at = now() "
         "WHERE id = $1 AND status = 'LIVE' RETURNING id",
         1, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_AUTH] = {"upload_auth",
+        "SELECT 1 FROM streams WHERE id = $1 AND upload_token_hash = $2 "
+        "AND status <> 'STOPPED' AND upload_expires > now()",
+        2, PGRES_TUPLES_OK},
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},

@@ -18,6 +18,7 @@ enum stmt {
     STMT_RTMP_PUBLISH,
     STMT_RTMP_DONE,
     STMT_RTMP_UPDATE,
+    STMT_UPLOAD_AUTH,
     STMT__COUNT
 };
 

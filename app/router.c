@@ -19,6 +19,7 @@ static const route routes[] = {
     {"POST", "/stream/start", handle_stream_start},
     {"POST", "/stream/stop", handle_stream_stop},
     {"GET", "/stream/status", handle_stream_status},
+    {"GET", "/stream/upload_auth", handle_stream_upload_auth},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -12,5 +12,6 @@ int handle_notify_rtmp(request *r);
 int handle_stream_start(request *r);
 int handle_stream_stop(request *r);
 int handle_stream_status(request *r);
+int handle_stream_upload_auth(request *r);
 
 #endif

@@ -1,5 +1,6 @@
 /* POST /stream/start: a new broadcast with its ingest credentials. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
 
@@ -39,18 +40,20 @@ int handle_stream_start(request *r)
         goto out;
     }
     uuid_t u;
-    char id[37], key[65];
-    unsigned char key_hash[32];
+    char id[37], key[65], token[65], ttl[24];
+    unsigned char key_hash[32], token_hash[32];
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
-    if (random_hex(key) != 0) {
+    if (random_hex(key) != 0 || random_hex(token) != 0) {
         ret = reply_error(r, 500, "No randomness available.");
         goto out;
     }
     sha256_raw(key, key_hash);
-    const char *vals[] = {id, owner, name, (const char *)key_hash};
-    int lens[] = {0, 0, 0, 32}, fmts[] = {0, 0, 0, 1};
-    ret = db_exec_params(r->db, STMT_STREAM_START, 4, vals, lens, fmts, &res);
+    sha256_raw(token, token_hash);
+    snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_ttl);
+    const char *vals[] = {id, owner, name, (const char *)key_hash, (const char *)token_hash, ttl};
+    int lens[] = {0, 0, 0, 32, 32, 0}, fmts[] = {0, 0, 0, 1, 1, 0};
+    ret = db_exec_params(r->db, STMT_STREAM_START, 6, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
@@ -65,6 +68,18 @@ int handle_stream_start(request *r)
         snprintf(sk, sizeof sk, "%s?key=%s", id, key);
         json_object_object_add(rtmp, "stream_key", json_object_new_string(sk));
         json_object_object_add(endpoint, "RTMP", rtmp);
+    }
+    if (*r->cfg->upload_url) {
+        char url[1024], bearer[80];
+        json_object *http = json_object_new_object(), *headers = json_object_new_object();
+        snprintf(url, sizeof url, "%s/%s/", r->cfg->upload_url, id);
+        snprintf(bearer, sizeof bearer, "Bearer %s", token);
+        json_object_object_add(http, "url", json_object_new_string(url));
+        json_object_object_add(headers, "Authorization", json_object_new_string(bearer));
+        json_object_object_add(http, "headers", headers);
+        json_object_object_add(http, "expires",
+                               json_object_new_int64(strtoll(PQgetvalue(res, 0, 5), NULL, 10)));
+        json_object_object_add(endpoint, "HTTP", http);
     }
     if (*r->cfg->hls_url) {
         char url[1024];

@@ -112,6 +112,16 @@ rtmp_conf() {
         -e "s#/var/lib/mediagate/hls#$RUN/hls#" "$MG_ROOT/nginx/mediagate-rtmp.conf" | grep -v '^ *#'
 }
 
+# upload_conf: an include line for nginx/mediagate-upload.conf (HTTP PUT
+# ingest), its files stored under $RUN/upload/live/<id>/.
+upload_conf() {
+    mkdir -p "$RUN/upload" "$RUN/nginx"
+    chown www-data:www-data "$RUN/upload"
+    sed "s#root /var/lib/mediagate;#root $RUN/upload;#" "$MG_ROOT/nginx/mediagate-upload.conf" \
+        >"$RUN/nginx/mediagate-upload.conf"
+    echo "include $RUN/nginx/mediagate-upload.conf;"
+}
+
 nginx_stop() {
     [ -s "$RUN/nginx/nginx.pid" ] || return 0
     local pid

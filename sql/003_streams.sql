@@ -17,6 +17,8 @@ CREATE TABLE streams (
     status          text NOT NULL DEFAULT 'STARTED'
                     CHECK (status IN ('STARTED', 'LIVE', 'IDLE', 'STOPPED')),
     stream_key_hash bytea NOT NULL UNIQUE,     -- SHA-256 of the RTMP stream key
+    upload_token_hash bytea NOT NULL UNIQUE,   -- SHA-256 of the HTTP upload token
+    upload_expires  timestamptz NOT NULL,
     start_date      timestamptz NOT NULL DEFAULT now(),
     stop_date       timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT now()

@@ -14,8 +14,9 @@ PORT=$(mg_free_port)
 RTMP_PORT=$(mg_free_port)
 export PORT MEDIAGATE_THREADS=4
 export MEDIAGATE_RTMP_URL="rtmp://127.0.0.1:$RTMP_PORT/live" MEDIAGATE_HLS_URL="http://127.0.0.1:$PORT/hls"
+export MEDIAGATE_UPLOAD_URL="http://127.0.0.1:$PORT/live"
 NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
-NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; add_header Cache-Control no-cache; }"
+NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; add_header Cache-Control no-cache; } $(upload_conf)"
 export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 stack_up || exit 1
 trap 'kill $(jobs -p) 2>/dev/null; stack_down' EXIT
@@ -95,6 +96,45 @@ for _ in $(seq 25); do
     sleep 0.2
 done
 check "status IDLE after the publisher left" test -n "$idle"
+
+# --- HTTP PUT ingest: ffmpeg -f hls -method PUT with the returned header ----------------------
+req -X POST "${A[@]}" -d type=hls -d name=put "$BASE/stream/start"
+pid_=$(jq -r .stream.id <<<"$BODY")
+purl=$(jq -r .endpoint.HTTP.url <<<"$BODY")
+pauth=$(jq -r .endpoint.HTTP.headers.Authorization <<<"$BODY")
+pexp=$(jq -r .endpoint.HTTP.expires <<<"$BODY")
+check "HTTP endpoint is the stream's prefix" test "$purl" = "$MEDIAGATE_UPLOAD_URL/$pid_/"
+check "upload token is 256 random bits" grep -Eq '^Bearer [0-9a-f]{64}$' <<<"$pauth"
+check "upload token expires in the future (about 6 h)" test "$pexp" -gt "$(( $(date +%s) + 21000 ))"
+check "upload token stored hashed" test "$(psql_q "SELECT count(*) FROM streams WHERE upload_token_hash = sha256(convert_to('${pauth#Bearer }', 'UTF8'))")" = 1
+ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x240:rate=25" \
+    -c:v libx264 -preset ultrafast -g 25 -t 4 -f hls -hls_time 1 -method PUT \
+    -headers "Authorization: $pauth"$'\r\n' "${purl}index.m3u8" >"$RUN/ffput.log" 2>&1
+check "ffmpeg uploaded HLS by PUT ($(head -c 300 "$RUN/ffput.log"))" test $? = 0
+req "${purl}index.m3u8"
+expect_status 200
+check "the uploaded playlist is served and lists segments" grep -q '\.ts' <<<"$BODY"
+check "segments are stored under the stream's prefix" test "$(ls "$RUN/upload/live/$pid_" | grep -c '\.ts$')" -ge 3
+echo seg >"$RUN/seg.ts"
+req -X PUT --data-binary "@$RUN/seg.ts" "${purl}x.ts"
+expect_status 401
+req -X PUT -H "Authorization: Bearer 0000" --data-binary "@$RUN/seg.ts" "${purl}x.ts"
+expect_status 403
+req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "$MEDIAGATE_UPLOAD_URL/$id/x.ts"
+expect_status 403
+req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "$MEDIAGATE_UPLOAD_URL/$pid_/sub/x.ts"
+expect_status 403
+req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "$MEDIAGATE_UPLOAD_URL/$pid_/..%2Fx.ts"
+check "a traversal name is refused ($STATUS)" test "$STATUS" = 403 -o "$STATUS" = 400
+req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}ok.ts"
+expect_status 201
+req -X POST "${A[@]}" -d "id=$pid_" "$BASE/stream/stop"
+req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}late.ts"
+expect_status 403
+check "nothing written outside the prefix or after stop" bash -c "! ls '$RUN/upload/live/$pid_/late.ts' '$RUN/upload/live/$id' 2>/dev/null"
+psql_q "UPDATE streams SET upload_expires = now() - interval '1 s', status = 'STARTED' WHERE id = '$pid_'" >/dev/null
+req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}expired.ts"
+expect_status 403
 
 # --- a wrong key is refused ---------------------------------------------------------------------
 timeout 20 bash -c "$(declare -f broadcast); MEDIAGATE_RTMP_URL=$MEDIAGATE_RTMP_URL broadcast ${key}0 3 $RUN/ff2.log"

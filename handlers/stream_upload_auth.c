@@ -1,0 +1,76 @@
+/* GET /stream/upload_auth: nginx's auth_request for HTTP PUT ingest
+ * (nginx/mediagate-upload.conf). nginx passes the original request as
+ * X-Original-Method and X-Original-URI. A PUT or DELETE is allowed only to
+ * <MEDIAGATE_UPLOAD_URL path>/<stream id>/<plain file name>, with that
+ * stream's upload token, before it expires and before the stream stops.
+ * Reading (GET, HEAD) is playback and needs no token. */
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "handlers.h"
+#include "stream.h"
+
+/* The path part of a URL ("https://h:1/live" -> "/live"), "" if none. */
+static const char *url_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    return p ? p : "";
+}
+
+static bool plain_name(const char *s)
+{
+    if (!*s || *s == '.' || strlen(s) > 128)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+int handle_stream_upload_auth(request *r)
+{
+    int ret;
+    PGresult *res = NULL;
+    const char *method = request_param(r, "HTTP_X_ORIGINAL_METHOD");
+    const char *uri = request_param(r, "HTTP_X_ORIGINAL_URI");
+    r->cache_control = "no-store";
+    if (!method || !uri || !*r->cfg->upload_url)
+        return reply_error(r, 403, "Upload is not configured.");
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        return 204;
+    if (strcmp(method, "PUT") != 0 && strcmp(method, "DELETE") != 0)
+        return reply_error(r, 403, "Method not allowed for uploads.");
+
+    const char *base = url_path(r->cfg->upload_url);
+    size_t blen = strlen(base);
+    if (strncmp(uri, base, blen) != 0 || uri[blen] != '/')
+        return reply_error(r, 403, "Outside the upload path.");
+    const char *id = uri + blen + 1, *slash = strchr(id, '/');
+    if (!slash || slash - id != 36)
+        return reply_error(r, 403, "Not a stream's upload path.");
+    char sid[37];
+    memcpy(sid, id, 36);
+    sid[36] = '\0';
+    if (!stream_id_valid(sid) || !plain_name(slash + 1))
+        return reply_error(r, 403, "Not a stream's upload path.");
+
+    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+        return reply_error(r, 401, "Upload token required.");
+    unsigned char h[32];
+    sha256_raw(auth + 7, h);
+    const char *vals[] = {sid, (const char *)h};
+    int lens[] = {0, 32}, fmts[] = {0, 1};
+    ret = db_exec_params(r->db, STMT_UPLOAD_AUTH, 2, vals, lens, fmts, &res);
+    if (ret)
+        ret = reply_db_error(r, ret);
+    else if (PQntuples(res) != 1)
+        ret = reply_error(r, 403, "Token refused: wrong stream, expired or stopped.");
+    else
+        ret = 204;
+    PQclear(res);
+    return ret;
+}

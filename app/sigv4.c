@@ -1,0 +1,190 @@
+#include "sigv4.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+                 unsigned char out[32])
+{
+    unsigned int n = 32;
+    if (!HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &n))
+        memset(out, 0, 32);
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+    static const char h[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = h[b[i] >> 4];
+        out[2 * i + 1] = h[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex64(const void *buf, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL))
+        memset(md, 0, 32);
+    hex(md, 32, out);
+}
+
+void sigv4_signing_key(const char *secret, const char *date8, const char *region,
+                       const char *service, unsigned char out[32])
+{
+    char k[256];
+    unsigned char a[32], b[32];
+    snprintf(k, sizeof k, "AWS4%s", secret);
+    hmac_sha256(k, strlen(k), date8, strlen(date8), a);
+    hmac_sha256(a, 32, region, strlen(region), b);
+    hmac_sha256(b, 32, service, strlen(service), a);
+    hmac_sha256(a, 32, "aws4_request", 12, out);
+}
+
+typedef struct kv {
+    char *k, *v;
+} kv;
+
+static int cmp_kv(const void *a, const void *b)
+{
+    const kv *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    return c ? c : strcmp(x->v, y->v);
+}
+
+/* Appends to out at *n; returns -1 on overflow. */
+static int add(char *out, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (*n + len + 1 > cap)
+        return -1;
+    memcpy(out + *n, s, len);
+    *n += len;
+    out[*n] = '\0';
+    return 0;
+}
+#define ADDS(s) add(buf, cap, &n, (s), strlen(s))
+
+/* The canonical request: method, path, sorted query, sorted lower-case
+ * headers with trimmed values, the signed-header list, the payload hash. */
+static int canonical(const sigv4_request *r, char *buf, size_t cap, char *signed_hdrs,
+                     size_t shcap)
+{
+    int ret = -1;
+    size_t n = 0, nq = 0;
+    kv *q = NULL, *h = calloc(r->nheaders + 1, sizeof *h);
+    char *qcopy = strdup(r->query ? r->query : "");
+    char phash[65];
+    if (!h || !qcopy)
+        goto out;
+    q = calloc(strlen(qcopy) / 2 + 2, sizeof *q);
+    if (!q)
+        goto out;
+    char *save = NULL;
+    for (char *t = strtok_r(qcopy, "&", &save); t; t = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(t, '=');
+        if (eq)
+            *eq = '\0';
+        q[nq].k = t;
+        q[nq++].v = eq ? eq + 1 : "";
+    }
+    qsort(q, nq, sizeof *q, cmp_kv);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *line = r->headers[i], *colon = strchr(line, ':');
+        if (!colon)
+            goto out;
+        h[i].k = strndup(line, (size_t)(colon - line));
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        h[i].v = strdup(v);
+        if (!h[i].k || !h[i].v)
+            goto out;
+        for (char *p = h[i].k; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        size_t vl = strlen(h[i].v);
+        while (vl && (h[i].v[vl - 1] == ' ' || h[i].v[vl - 1] == '\t'))
+            h[i].v[--vl] = '\0';
+    }
+    qsort(h, r->nheaders, sizeof *h, cmp_kv);
+
+    if (ADDS(r->method) || ADDS("\n") || ADDS(r->path) || ADDS("\n"))
+        goto out;
+    for (size_t i = 0; i < nq; i++)
+        if ((i && ADDS("&")) || ADDS(q[i].k) || ADDS("=") || ADDS(q[i].v))
+            goto out;
+    if (ADDS("\n"))
+        goto out;
+    size_t sn = 0;
+    signed_hdrs[0] = '\0';
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (ADDS(h[i].k) || ADDS(":") || ADDS(h[i].v) || ADDS("\n"))
+            goto out;
+        if ((i && add(signed_hdrs, shcap, &sn, ";", 1)) ||
+            add(signed_hdrs, shcap, &sn, h[i].k, strlen(h[i].k)))
+            goto out;
+    }
+    sha256_hex64(r->payload ? r->payload : "", r->payload_len, phash);
+    if (ADDS("\n") || ADDS(signed_hdrs) || ADDS("\n") || ADDS(phash))
+        goto out;
+    ret = 0;
+out:
+    for (size_t i = 0; h && i < r->nheaders; i++) {
+        free(h[i].k);
+        free(h[i].v);
+    }
+    free(h);
+    free(q);
+    free(qcopy);
+    return ret;
+}
+
+int sigv4_sign(const sigv4_request *r, char *creq, size_t creq_cap, char *sts, size_t sts_cap,
+               char *authz, size_t authz_cap)
+{
+    char cbuf[8192], sbuf[1024], signed_hdrs[1024], chash[65], date8[9], sig[65];
+    unsigned char key[32], mac[32];
+    if (!r->amz_date || strlen(r->amz_date) != 16)
+        return -1;
+    memcpy(date8, r->amz_date, 8);
+    date8[8] = '\0';
+    if (canonical(r, cbuf, sizeof cbuf, signed_hdrs, sizeof signed_hdrs) != 0)
+        return -1;
+    sha256_hex64(cbuf, strlen(cbuf), chash);
+    int n = snprintf(sbuf, sizeof sbuf, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
+                     r->amz_date, date8, r->region, r->service, chash);
+    if (n < 0 || (size_t)n >= sizeof sbuf)
+        return -1;
+    sigv4_signing_key(r->secret, date8, r->region, r->service, key);
+    hmac_sha256(key, 32, sbuf, strlen(sbuf), mac);
+    hex(mac, 32, sig);
+    n = snprintf(authz, authz_cap,
+                 "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
+                 "Signature=%s",
+                 r->access_key, date8, r->region, r->service, signed_hdrs, sig);
+    if (n < 0 || (size_t)n >= authz_cap)
+        return -1;
+    if (creq && (size_t)snprintf(creq, creq_cap, "%s", cbuf) >= creq_cap)
+        return -1;
+    if (sts && (size_t)snprintf(sts, sts_cap, "%s", sbuf) >= sts_cap)
+        return -1;
+    return 0;
+}
+
+int sigv4_post_policy(const char *policy, const char *secret, const char *date8,
+                      const char *region, char *b64, size_t b64_cap, char sig[65])
+{
+    size_t len = strlen(policy);
+    if (b64_cap < 4 * ((len + 2) / 3) + 1)
+        return -1;
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)policy, (int)len);
+    unsigned char key[32], mac[32];
+    sigv4_signing_key(secret, date8, region, "s3", key);
+    hmac_sha256(key, 32, b64, strlen(b64), mac);
+    hex(mac, 32, sig);
+    return 0;
+}

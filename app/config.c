@@ -55,6 +55,24 @@ const cfg_setting config_settings[] = {
      "public base URL of live HLS playlists, e.g. https://live.example.com/hls"},
     {"MEDIAGATE_UPLOAD_URL", CFG_STRING, "", 0, 0, false, OFF(upload_url),
      "public base URL of HTTP PUT ingest (nginx/mediagate-upload.conf), e.g. https://live.example.com/live; empty: no HTTP ingest"},
+    {"MEDIAGATE_S3_BUCKET", CFG_STRING, "", 0, 0, false, OFF(s3_bucket),
+     "bucket for the S3 and S3_POST endpoints; empty: neither is offered"},
+    {"MEDIAGATE_S3_REGION", CFG_STRING, "us-east-1", 0, 0, false, OFF(s3_region),
+     "region of MEDIAGATE_S3_BUCKET"},
+    {"MEDIAGATE_S3_PREFIX", CFG_STRING, "live/", 0, 0, false, OFF(s3_prefix),
+     "key prefix; a stream may write only under <prefix><stream id>/"},
+    {"MEDIAGATE_S3_MAX_BYTES", CFG_INT, "1073741824", 1, 5368709120L, false, OFF(s3_max_bytes),
+     "largest object an S3_POST upload may be"},
+    {"MEDIAGATE_AWS_ACCESS_KEY_ID", CFG_STRING, "", 0, 0, false, OFF(aws_access_key_id),
+     "AWS key that signs STS calls and S3 POST policies"},
+    {"MEDIAGATE_AWS_SECRET_ACCESS_KEY", CFG_STRING, "", 0, 0, false, OFF(aws_secret_access_key),
+     "its secret"},
+    {"MEDIAGATE_STS_ROLE_ARN", CFG_STRING, "", 0, 0, false, OFF(sts_role_arn),
+     "role assumed for S3 credentials; empty: no S3 endpoint (S3_POST still offered)"},
+    {"MEDIAGATE_STS_URL", CFG_STRING, "https://sts.amazonaws.com/", 0, 0, false, OFF(sts_url),
+     "STS endpoint"},
+    {"MEDIAGATE_STS_REGION", CFG_STRING, "us-east-1", 0, 0, false, OFF(sts_region),
+     "region SigV4 signs STS calls for (us-east-1 for the global endpoint)"},
     {"MEDIAGATE_UPLOAD_TTL", CFG_INT, "21600", 60, 604800, false, OFF(upload_ttl),
      "seconds an HTTP upload token lives"},
 };
@@ -309,6 +327,10 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
     if (c->upload_url && *c->upload_url && strncmp(c->upload_url, "http://", 7) != 0 &&
         strncmp(c->upload_url, "https://", 8) != 0)
         add_err(errs, "MEDIAGATE_UPLOAD_URL must start with http:// or https://, got '%s'", c->upload_url);
+    if (c->s3_bucket && *c->s3_bucket &&
+        !(*c->aws_access_key_id && *c->aws_secret_access_key))
+        add_err(errs, "MEDIAGATE_S3_BUCKET needs MEDIAGATE_AWS_ACCESS_KEY_ID and "
+                      "MEDIAGATE_AWS_SECRET_ACCESS_KEY");
     if (c->rtmp_url && *c->rtmp_url && !(c->hls_url && *c->hls_url))
         add_err(errs, "MEDIAGATE_HLS_URL is required when MEDIAGATE_RTMP_URL is set");
     char err[256];

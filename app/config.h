@@ -31,6 +31,15 @@ typedef struct config {
     char *hls_url;
     char *upload_url;
     long upload_ttl;
+    char *s3_bucket;
+    char *s3_region;
+    char *s3_prefix;
+    long s3_max_bytes;
+    char *aws_access_key_id;
+    char *aws_secret_access_key;
+    char *sts_role_arn;
+    char *sts_url;
+    char *sts_region;
 
     /* Derived by validation. */
     cors_list origins;

@@ -1,4 +1,5 @@
 /* mediagate: a FastCGI media-platform backend. Entry point and subcommands. */
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
 
     config c;
     int ret;
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread starts */
     if (strcmp(cmd, "check-config") == 0) {
         ret = load(&c, path);
         if (ret == 0)

@@ -1,13 +1,55 @@
 /* POST /stream/start: a new broadcast with its ingest credentials. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
 
+#include "aws.h"
 #include "config.h"
+#include "log.h"
+#include "sigv4.h"
 #include "db.h"
 #include "handlers.h"
 #include "stream.h"
+
+/* S3_POST: a browser-upload POST policy limited to the stream's prefix,
+ * a size range and an expiry; computed locally. */
+static json_object *s3_post(const config *cfg, const char *prefix)
+{
+    time_t now = time(NULL);
+    char iso_exp[32], amz[17], iso_now[32], amz_exp[17], date8[9], cred[256], policy[2048];
+    char b64[4096], sig[65], url[512];
+    aws_times(now, iso_now, amz);
+    aws_times(now + cfg->upload_ttl, iso_exp, amz_exp);
+    memcpy(date8, amz, 8);
+    date8[8] = '\0';
+    snprintf(cred, sizeof cred, "%s/%s/%s/s3/aws4_request", cfg->aws_access_key_id, date8,
+             cfg->s3_region);
+    snprintf(policy, sizeof policy,
+             "{\"expiration\":\"%s\",\"conditions\":[{\"bucket\":\"%s\"},"
+             "[\"starts-with\",\"$key\",\"%s\"],[\"content-length-range\",1,%ld],"
+             "{\"x-amz-algorithm\":\"AWS4-HMAC-SHA256\"},{\"x-amz-credential\":\"%s\"},"
+             "{\"x-amz-date\":\"%s\"}]}",
+             iso_exp, cfg->s3_bucket, prefix, cfg->s3_max_bytes, cred, amz);
+    if (sigv4_post_policy(policy, cfg->aws_secret_access_key, date8, cfg->s3_region, b64,
+                          sizeof b64, sig) != 0)
+        return NULL;
+    snprintf(url, sizeof url, "https://%s.s3.%s.amazonaws.com/", cfg->s3_bucket, cfg->s3_region);
+    json_object *o = json_object_new_object(), *f = json_object_new_object();
+    char key[600];
+    snprintf(key, sizeof key, "%s${filename}", prefix);
+    json_object_object_add(o, "url", json_object_new_string(url));
+    json_object_object_add(f, "key", json_object_new_string(key));
+    json_object_object_add(f, "policy", json_object_new_string(b64));
+    json_object_object_add(f, "x-amz-algorithm", json_object_new_string("AWS4-HMAC-SHA256"));
+    json_object_object_add(f, "x-amz-credential", json_object_new_string(cred));
+    json_object_object_add(f, "x-amz-date", json_object_new_string(amz));
+    json_object_object_add(f, "x-amz-signature", json_object_new_string(sig));
+    json_object_object_add(o, "fields", f);
+    json_object_object_add(o, "expires", json_object_new_int64((int64_t)(now + cfg->upload_ttl)));
+    return o;
+}
 
 int handle_stream_start(request *r)
 {
@@ -48,6 +90,20 @@ int handle_stream_start(request *r)
         ret = reply_error(r, 500, "No randomness available.");
         goto out;
     }
+    /* S3 credentials first: if STS fails, no stream is created. */
+    char prefix[512];
+    aws_creds creds;
+    bool want_s3 = *r->cfg->s3_bucket && *r->cfg->sts_role_arn;
+    snprintf(prefix, sizeof prefix, "%s%s/", r->cfg->s3_prefix, id);
+    if (want_s3) {
+        char err[300], session[64];
+        snprintf(session, sizeof session, "mediagate-%.8s", id);
+        if (aws_assume_role(r->cfg, prefix, session, &creds, err, sizeof err) != 0) {
+            log_warn("stream %s: %s", id, err);
+            ret = reply_error(r, 502, "Could not obtain upload credentials; retry later.");
+            goto out;
+        }
+    }
     sha256_raw(key, key_hash);
     sha256_raw(token, token_hash);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_ttl);
@@ -80,6 +136,22 @@ int handle_stream_start(request *r)
         json_object_object_add(http, "expires",
                                json_object_new_int64(strtoll(PQgetvalue(res, 0, 5), NULL, 10)));
         json_object_object_add(endpoint, "HTTP", http);
+    }
+    if (want_s3) {
+        json_object *s3 = json_object_new_object();
+        json_object_object_add(s3, "aws_access_key_id", json_object_new_string(creds.access_key_id));
+        json_object_object_add(s3, "aws_secret_access_key", json_object_new_string(creds.secret_access_key));
+        json_object_object_add(s3, "aws_session_token", json_object_new_string(creds.session_token));
+        json_object_object_add(s3, "aws_expiration", json_object_new_string(creds.expiration));
+        json_object_object_add(s3, "s3_bucket_name", json_object_new_string(r->cfg->s3_bucket));
+        json_object_object_add(s3, "s3_bucket_path", json_object_new_string(prefix));
+        json_object_object_add(s3, "s3_bucket_region", json_object_new_string(r->cfg->s3_region));
+        json_object_object_add(endpoint, "S3", s3);
+    }
+    if (*r->cfg->s3_bucket) {
+        json_object *post = s3_post(r->cfg, prefix);
+        if (post)
+            json_object_object_add(endpoint, "S3_POST", post);
     }
     if (*r->cfg->hls_url) {
         char url[1024];

@@ -9,7 +9,7 @@ check "README settings table matches 'mediagate settings --markdown'" \
 check "socket path appears once in the snippet" \
     test "$(grep -c 'unix:/run/mediagate/mediagate.sock' "$MG_ROOT/nginx/mediagate.conf")" = 1
 check "snippet clears HTTP_PROXY" grep -q 'fastcgi_param HTTP_PROXY *""' "$MG_ROOT/nginx/mediagate.conf"
-for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z_]*'); do
+for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z0-9_]*'); do
     field=$(sed 's/^MEDIAGATE_//' <<<"$s" | tr 'A-Z' 'a-z')
     # Some settings are read through what validation derives from them.
     case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;;

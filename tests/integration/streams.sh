@@ -10,6 +10,16 @@ command -v ffmpeg >/dev/null || { echo "ffmpeg is not installed (scripts/deps in
 
 RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
 export RUN
+# AWS STS is a third-party API: a local stand-in checks the SigV4 signature
+# and fields and answers with AWS's documented response.
+export MEDIAGATE_AWS_ACCESS_KEY_ID=AKIDMEDIAGATETEST MEDIAGATE_AWS_SECRET_ACCESS_KEY=test-secret/0123456789abcdefEXAMPLE
+export MEDIAGATE_S3_BUCKET=media-uploads MEDIAGATE_S3_REGION=eu-west-1
+export MEDIAGATE_STS_ROLE_ARN=arn:aws:iam::123456789012:role/mediagate-ingest
+python3 "$MG_ROOT/tests/lib/sts_standin.py" "$RUN/sts.port" "$RUN/sts.log" "$MEDIAGATE_AWS_ACCESS_KEY_ID" \
+    "$MEDIAGATE_AWS_SECRET_ACCESS_KEY" "$MG_ROOT/tests/fixtures/providers/aws-sts-assumerole-response.xml" &
+sts_pid=$!
+for _ in $(seq 50); do [ -s "$RUN/sts.port" ] && break; sleep 0.1; done
+export MEDIAGATE_STS_URL="http://127.0.0.1:$(cat "$RUN/sts.port")/"
 PORT=$(mg_free_port)
 RTMP_PORT=$(mg_free_port)
 export PORT MEDIAGATE_THREADS=4
@@ -19,7 +29,7 @@ NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
 NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; add_header Cache-Control no-cache; } $(upload_conf)"
 export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 stack_up || exit 1
-trap 'kill $(jobs -p) 2>/dev/null; stack_down' EXIT
+trap 'kill $(jobs -p) $sts_pid 2>/dev/null; stack_down' EXIT
 
 alice=$("$MG_BIN" apikey create alice 2>/dev/null)
 bob=$("$MG_BIN" apikey create bob 2>/dev/null)
@@ -57,6 +67,31 @@ expect_json '[.stream.name, .stream.status, .endpoint.RTMP.url]' "[\"Morning sho
 check "stream key is the id plus 256 random bits" grep -Eq "^$id\\?key=[0-9a-f]{64}\$" <<<"$key"
 check "playback URL is the stream id's playlist" test "$hls" = "$MEDIAGATE_HLS_URL/$id.m3u8"
 check "stream key stored hashed only" test "$(psql_q "SELECT count(*) FROM streams WHERE stream_key_hash = sha256(convert_to('${key#*key=}', 'UTF8'))")" = 1
+# S3: STS credentials scoped to the stream's prefix, mapped into django-broadcast's fields.
+expect_json '.endpoint.S3 | keys' '["aws_access_key_id","aws_expiration","aws_secret_access_key","aws_session_token","s3_bucket_name","s3_bucket_path","s3_bucket_region"]'
+expect_json '[.endpoint.S3.aws_access_key_id, .endpoint.S3.aws_secret_access_key, .endpoint.S3.aws_expiration, .endpoint.S3.s3_bucket_name, .endpoint.S3.s3_bucket_region]' '["ASIAIOSFODNN7EXAMPLE","wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY","2019-11-09T13:34:41Z","media-uploads","eu-west-1"]'
+expect_json '.endpoint.S3.aws_session_token | startswith("AQoDYXdzEPT//////////wEXAMPLE") and endswith("oLxBA==")' true
+expect_json .endpoint.S3.s3_bucket_path "\"live/$id/\""
+check "STS saw one signed AssumeRole" test "$(wc -l <"$RUN/sts.log")" = 1
+check "the session policy allows only s3:PutObject under the stream's prefix" \
+    test "$(jq -c '.policy.Statement' "$RUN/sts.log")" = "[{\"Effect\":\"Allow\",\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::media-uploads/live/$id/*\"}]"
+check "role and duration as configured" test "$(jq -r '.form.RoleArn + " " + .form.DurationSeconds' "$RUN/sts.log")" = "arn:aws:iam::123456789012:role/mediagate-ingest 21600"
+# S3_POST: a policy limited to the prefix, a size range and an expiry, signed locally.
+policy=$(jq -r '.endpoint.S3_POST.fields.policy' <<<"$BODY" | base64 -d)
+check "POST policy: bucket, key prefix, size range" test "$(jq -c '[.conditions[0], .conditions[1], .conditions[2]]' <<<"$policy")" = "[{\"bucket\":\"media-uploads\"},[\"starts-with\",\"\$key\",\"live/$id/\"],[\"content-length-range\",1,1073741824]]"
+exp=$(jq -r .expiration <<<"$policy")
+check "POST policy expires with the upload token ($exp)" test "$(date -d "$exp" +%s)" -gt "$(( $(date +%s) + 21000 ))"
+sig=$(jq -r '.endpoint.S3_POST.fields["x-amz-signature"]' <<<"$BODY")
+b64=$(jq -r '.endpoint.S3_POST.fields.policy' <<<"$BODY")
+d8=$(jq -r '.endpoint.S3_POST.fields["x-amz-date"][0:8]' <<<"$BODY")
+want=$(python3 -c "
+import hmac,hashlib,sys
+s=lambda k,m: hmac.new(k,m.encode(),hashlib.sha256).digest()
+k=s(('AWS4'+sys.argv[1]).encode(),sys.argv[2]); k=s(k,'eu-west-1'); k=s(k,'s3'); k=s(k,'aws4_request')
+print(hmac.new(k,sys.argv[3].encode(),hashlib.sha256).hexdigest())" "$MEDIAGATE_AWS_SECRET_ACCESS_KEY" "$d8" "$b64")
+check "POST policy signature verifies with the secret" test "$sig" = "$want"
+check "the AWS secret never appears in a response" bash -c "! grep -q '$MEDIAGATE_AWS_SECRET_ACCESS_KEY' <<<'$BODY'"
+
 req "${A[@]}" "$BASE/stream/status?id=$id"
 expect_json .stream.status '"STARTED"'
 etag=$(header ETag)
@@ -179,6 +214,18 @@ cut=""
 for _ in $(seq 300); do kill -0 "$ff" 2>/dev/null || { cut=1; break; }; sleep 0.1; done
 check "the live publisher was cut $(( $(date +%s) - t0 )) s after stop" test -n "$cut"
 kill "$ff" 2>/dev/null
+
+# --- STS refusing (a wrong signature): 502, and no stream is created --------------------------
+before=$(psql_q "SELECT count(*) FROM streams")
+app_stop TERM
+MEDIAGATE_AWS_SECRET_ACCESS_KEY=wrong-secret-0123456789 app_start || exit 1
+req -X POST "${A[@]}" -d type=hls "$BASE/stream/start"
+expect_status 502
+expect_body '{"success":false,"message":"Could not obtain upload credentials; retry later."}'
+check "no stream created when STS refuses" test "$(psql_q "SELECT count(*) FROM streams")" = "$before"
+check "the refusal reason is logged" grep -q 'STS answered 403 The request signature we calculated does not match' "$RUN/mediagate.log"
+app_stop TERM
+app_start || exit 1
 
 # --- revoked key, keys never logged ---------------------------------------------------------------
 "$MG_BIN" apikey revoke "$(psql_q "SELECT id FROM api_keys WHERE name = 'bob'")" >/dev/null

@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# bench/status.sh: throughput and latency of GET /media/status behind nginx,
+# next to nginx serving the same bytes as a static file, on a disposable
+# loopback-only stack (PostgreSQL + mediagate + nginx from scripts/lib.sh).
+# See bench/README.md. Needs root (lib.sh runs PostgreSQL as postgres and
+# nginx workers as www-data), wrk, curl, meson.
+#
+# Knobs (environment):
+#   MG_BIN             reuse this mediagate binary instead of building one
+#   BUILDDIR           release build directory (default /tmp/build-bench)
+#   DURATION           length of each measured run (default 15s)
+#   WARMUP             unmeasured run before each measured one (default 2s)
+#   CONNS / LOW_CONNS  connection counts (default 64 / 16)
+#   WRK_THREADS        wrk threads (default 2)
+#   JOBS               rows loaded into jobs (default 100000)
+#   HOT                size of the hot set for the micro-cache runs (default 1000)
+#   MEDIAGATE_THREADS  app threads for the main runs (default 16)
+#   THREAD_SWEEP       other app thread counts to try at CONNS (default "8 32";
+#                      empty to skip)
+#   EXTRA_VARIANTS     where the app's time goes (default "nolog keepconn";
+#                      empty to skip): nolog = MEDIAGATE_ACCESS_LOG=off;
+#                      keepconn = nginx keeps FastCGI connections open
+#   CACHE_ROOT         where the micro-cache's (fresh, temporary) directory is
+#                      made (default /dev/shm if it is a tmpfs, else the run
+#                      directory)
+#   CACHE_LOCK         fastcgi_cache_lock in the micro-cache variant (default on)
+#   KEEPALIVE          idle FastCGI connections kept per nginx worker (default 4)
+#   QUIET_WAIT         wait up to this many seconds for other processes to stop
+#                      using the CPUs before measuring (default 0)
+#   COUNT_STATUS       count non-200 responses in Lua (default 1; 0 leaves it
+#                      to wrk's own non-2xx/3xx count, which is a bit cheaper)
+#   MAX_BAD_PCT        a run with more non-200 responses than this percentage,
+#                      or any socket error/timeout, is a failed run (default 0.1)
+#   KEEP=1             keep the run directory (lib.sh)
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MG_ROOT=$(cd "$BENCH_DIR/.." && pwd)
+export MG_ROOT
+cd "$MG_ROOT"
+
+DURATION=${DURATION:-15s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-64}
+LOW_CONNS=${LOW_CONNS:-16}
+WRK_THREADS=${WRK_THREADS:-2}
+JOBS=${JOBS:-100000}
+HOT=${HOT:-1000}
+BUILDDIR=${BUILDDIR:-/tmp/build-bench}
+THREAD_SWEEP=${THREAD_SWEEP-8 32}
+EXTRA_VARIANTS=${EXTRA_VARIANTS-nolog keepconn}
+KEEPALIVE=${KEEPALIVE:-4}
+CACHE_LOCK=${CACHE_LOCK:-on}
+COUNT_STATUS=${COUNT_STATUS:-1}
+MAX_BAD_PCT=${MAX_BAD_PCT:-0.1}
+export MEDIAGATE_THREADS=${MEDIAGATE_THREADS:-16}
+MAIN_THREADS=$MEDIAGATE_THREADS
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (scripts/lib.sh starts PostgreSQL as postgres, nginx as www-data)"
+for t in wrk curl python3; do command -v "$t" >/dev/null || die "$t is not installed"; done
+
+# --- file descriptors --------------------------------------------------------
+# wrk holds one fd per connection, nginx two per proxied request (client and
+# upstream) plus the static files; 4 * CONNS + slack is plenty.
+need_fds=$((4 * CONNS + 256))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 65536 ]; then
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then ulimit -n 65536; else ulimit -n "$hard"; fi
+fi
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$need_fds" ] ||
+    die "ulimit -n is $(ulimit -n); need at least $need_fds"
+
+# --- build -------------------------------------------------------------------
+if [ -z "${MG_BIN:-}" ]; then
+    if [ ! -f "$BUILDDIR/build.ninja" ]; then
+        log "meson setup $BUILDDIR --buildtype=release"
+        meson setup "$BUILDDIR" --buildtype=release >"${TMPDIR:-/tmp}/bench-meson-setup.log" 2>&1 ||
+            { cat "${TMPDIR:-/tmp}/bench-meson-setup.log" >&2; die "meson setup failed"; }
+    fi
+    log "meson compile -C $BUILDDIR mediagate"
+    meson compile -C "$BUILDDIR" mediagate >/dev/null || die "build failed"
+    MG_BIN=$BUILDDIR/mediagate
+    grep -q "buildtype = release\|'buildtype': 'release'" "$BUILDDIR/meson-info/intro-buildoptions.json" 2>/dev/null ||
+        meson configure "$BUILDDIR" 2>/dev/null | grep -qE '^\s*buildtype\s+release' ||
+        log "warning: $BUILDDIR does not look like a release build"
+fi
+[ -x "$MG_BIN" ] || die "no mediagate binary at $MG_BIN"
+MG_BIN=$(readlink -f "$MG_BIN")
+export MG_BIN
+
+# --- stack -------------------------------------------------------------------
+# shellcheck source=../scripts/lib.sh
+source "$MG_ROOT/scripts/lib.sh"
+RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
+export RUN
+chmod 755 "$RUN"
+STATIC_ROOT=$RUN/static-root
+PLAIN_SITE_EXTRA="location = /static/status.json { root $STATIC_ROOT; }"
+export NGINX_SITE_EXTRA=$PLAIN_SITE_EXTRA
+CACHE_DIR=
+CACHE_ROOT=${CACHE_ROOT:-}
+trap 'stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"' EXIT
+trap 'exit 130' INT TERM
+log "starting the stack in $RUN ($MEDIAGATE_THREADS app threads)"
+stack_up || die "stack_up failed"
+log "nginx on $BASE"
+
+# --- data --------------------------------------------------------------------
+# 60% COMPLETE, 30% PROGRESSING, 10% ERROR; ids look like UUIDs.
+log "loading $JOBS jobs"
+t0=$(date +%s.%N)
+psql_q "
+INSERT INTO jobs (id, backend, backend_job_id, input_file, status, progress_rate,
+                  duration_ms, width_px, height_px, output_path, playlists,
+                  error_code, error_message, created_at, updated_at)
+SELECT md5('mediagate-bench-' || i)::uuid::text,
+       'mediaconvert',
+       '1700000000000-' || i,
+       'uploads/video-' || i || '.mp4',
+       s.status,
+       CASE s.status WHEN 'COMPLETE' THEN 100 WHEN 'PROGRESSING' THEN (i * 7) % 100
+                     ELSE (i * 3) % 100 END,
+       CASE WHEN s.status = 'COMPLETE' THEN 30000 + (i * 7919) % 3600000 END,
+       CASE WHEN s.status = 'COMPLETE' THEN CASE WHEN i % 2 = 0 THEN 1920 ELSE 1280 END END,
+       CASE WHEN s.status = 'COMPLETE' THEN CASE WHEN i % 2 = 0 THEN 1080 ELSE 720 END END,
+       CASE WHEN s.status = 'COMPLETE' THEN 's3://media-bucket/out/video-' || i || '/' END,
+       CASE WHEN s.status = 'COMPLETE'
+            THEN jsonb_build_object('.m3u8', 'video-' || i || '.m3u8') END,
+       CASE WHEN s.status = 'ERROR' THEN 1010 + i % 5 END,
+       CASE WHEN s.status = 'ERROR' THEN 'Transcoding failed: unsupported input codec.' END,
+       now() - i * interval '1 second',
+       now() - i * interval '1 second' + interval '5 minutes'
+FROM generate_series(1, $JOBS) AS i,
+     LATERAL (SELECT CASE WHEN i % 10 < 6 THEN 'COMPLETE'
+                          WHEN i % 10 < 9 THEN 'PROGRESSING'
+                          ELSE 'ERROR' END AS status) AS s" || die "loading jobs failed"
+psql_q "ANALYZE jobs" || die "ANALYZE failed"
+log "loaded in $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)") s: $(psql_q "SELECT string_agg(status || '=' || n, ' ' ORDER BY status) FROM (SELECT status, count(*) n FROM jobs GROUP BY status) x")"
+
+IDS=$RUN/ids.txt
+HOT_IDS=$RUN/hot-ids.txt
+psql_q "SELECT id FROM jobs" >"$IDS"
+# The hot set: jobs still in progress, which is what clients poll; these get
+# max-age=1, the least cache-friendly answer.
+psql_q "SELECT id FROM jobs WHERE status = 'PROGRESSING' ORDER BY md5(id) LIMIT $HOT" >"$HOT_IDS"
+chmod 644 "$IDS" "$HOT_IDS"
+[ "$(wc -l <"$IDS")" -eq "$JOBS" ] || die "expected $JOBS ids"
+
+# --- sanity: what the app answers ---------------------------------------------
+id_of() { psql_q "SELECT id FROM jobs WHERE status = '$1' ORDER BY id LIMIT 1"; }
+check_status() { # STATUS EXPECTED_CACHE_CONTROL_PREFIX
+    local id hdr code
+    id=$(id_of "$1")
+    hdr=$(curl -s -o "$RUN/sample-$1.json" -D - "$BASE/media/status?job_id=$id" | tr -d '\r')
+    code=$(printf '%s\n' "$hdr" | awk 'NR==1 {print $2}')
+    [ "$code" = 200 ] || { printf '%s\n' "$hdr" >&2; die "GET /media/status ($1) answered $code"; }
+    printf '%s\n' "$hdr" | grep -qi "^cache-control: $2" ||
+        { printf '%s\n' "$hdr" >&2; die "unexpected Cache-Control for a $1 job"; }
+    printf '%s\n' "$hdr" | grep -qi '^etag: "' || die "no strong ETag for a $1 job"
+    grep -q "\"job_status\":\"$1\"" "$RUN/sample-$1.json" || die "unexpected body: $(cat "$RUN/sample-$1.json")"
+}
+check_status COMPLETE 'public, max-age=86400, immutable'
+check_status PROGRESSING 'public, max-age=1'
+check_status ERROR 'public, max-age=86400, immutable'
+
+# The static baseline serves the very bytes the app returns for a job.
+mkdir -p "$STATIC_ROOT/static"
+cp "$RUN/sample-COMPLETE.json" "$STATIC_ROOT/static/status.json"
+chmod 755 "$STATIC_ROOT" "$STATIC_ROOT/static"
+chmod 644 "$STATIC_ROOT/static/status.json"
+BODY_BYTES=$(wc -c <"$STATIC_ROOT/static/status.json")
+code=$(curl -s -o "$RUN/static-check.json" -w '%{http_code}' "$BASE/static/status.json")
+{ [ "$code" = 200 ] && cmp -s "$RUN/static-check.json" "$STATIC_ROOT/static/status.json"; } ||
+    die "static baseline answered $code or other bytes"
+log "status body: $BODY_BYTES bytes: $(cat "$STATIC_ROOT/static/status.json")"
+
+# --- CPU accounting ------------------------------------------------------------
+# bench/cpustat.py reads /proc before and after each measured run and splits
+# the cores used between the app, nginx, PostgreSQL, wrk, other processes on
+# the machine and the rest (kernel softirq work for loopback sockets, mostly).
+CPUSTAT="python3 $BENCH_DIR/cpustat.py"
+quiet_check() { # prints "cores-busy top-processes"; waits up to QUIET_WAIT s for < 0.2 cores
+    local waited=0 line
+    while :; do
+        line=$($CPUSTAT busy 2)
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 0.2 else 1)" "${line%% *}" && break
+        [ "$waited" -lt "${QUIET_WAIT:-0}" ] || break
+        [ "$waited" -gt 0 ] || log "the machine is busy ($line); waiting up to ${QUIET_WAIT}s"
+        sleep 3; waited=$((waited + 5))
+    done
+    echo "$line"
+}
+
+# --- runs --------------------------------------------------------------------
+RESULTS_DIR=$BENCH_DIR/results
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$RESULTS_DIR/status-$STAMP.txt
+RAW=$RUN/raw.txt
+: >"$RAW"
+ROWS=()
+CACHE_LINES=()
+FAILED=0
+declare -A RPS
+
+secs_of() { # 15s / 2m / 500ms -> seconds
+    python3 -c "import re,sys; m=re.fullmatch(r'([0-9.]+)(ms|s|m|h)?', sys.argv[1]); \
+v=float(m.group(1)); print(v*{'ms':.001,'s':1,'m':60,'h':3600,None:1}[m.group(2)])" "$1"
+}
+
+# run NAME LABEL CONNS IDS_FILE PATH_PREFIX [cache]
+# "cache" also tallies nginx's X-Cache-Status answers (micro-cache runs).
+run() {
+    local name=$1 label=$2 c=$3 ids=$4 prefix=$5 count=count
+    [ "$COUNT_STATUS" = 1 ] || count=nocount
+    [ "${6:-}" != cache ] || count=cache
+    local wrk_args=(-t "$WRK_THREADS" -c "$c" --latency --timeout 5s -s "$BENCH_DIR/status.lua" "$BASE"
+                    -- "$ids" "$prefix" "$count")
+    [ "${QUIET_WAIT:-0}" = 0 ] || quiet_check >/dev/null
+    log "run $name: $label, $c connections, $DURATION"
+    if [ -n "$WARMUP" ] && [ "$WARMUP" != 0 ]; then
+        wrk -d "$WARMUP" "${wrk_args[@]}" >/dev/null 2>&1 || true
+    fi
+    local out
+    $CPUSTAT snap "$RUN/cpu.before"
+    out=$(TIMEFORMAT='%U %S'; { time wrk -d "$DURATION" "${wrk_args[@]}" 2>&1; } 2>"$RUN/time.txt") ||
+        { printf '%s\n' "$out" >&2; die "wrk failed in run $name"; }
+    $CPUSTAT snap "$RUN/cpu.after"
+    {
+        echo "=== $name: $label, $c connections, $DURATION (app threads $MEDIAGATE_THREADS)"
+        echo "\$ wrk -d $DURATION ${wrk_args[*]}"
+        printf '%s\n\n' "$out"
+    } >>"$RAW"
+    local line
+    line=$(printf '%s\n' "$out" | grep '^RESULT ') || { printf '%s\n' "$out" >&2; die "no RESULT line in run $name"; }
+    local requests rps p50 p99 non200 non2xx sockerr timeouts
+    requests=$(kv requests "$line"); rps=$(kv rps "$line")
+    p50=$(kv p50_us "$line"); p99=$(kv p99_us "$line")
+    non200=$(kv non200 "$line"); non2xx=$(kv non2xx "$line")
+    sockerr=$(kv sock_errors "$line"); timeouts=$(kv timeouts "$line")
+    [ "$COUNT_STATUS" = 1 ] || non200=$non2xx
+    local bad verdict=ok
+    bad=$(python3 -c "import sys; r,b=int(sys.argv[1]),int(sys.argv[2]); print(1 if r==0 or b*100.0/r>float(sys.argv[3]) else 0)" \
+        "$requests" "$non200" "$MAX_BAD_PCT")
+    if [ "$bad" = 1 ] || [ "$sockerr" -gt 0 ] || [ "$timeouts" -gt 0 ]; then
+        verdict=FAILED; FAILED=1
+    fi
+    local cpu
+    cpu=$($CPUSTAT diff "$RUN/cpu.before" "$RUN/cpu.after" "$(secs_of "$DURATION")" \
+          "$(cat "$RUN/mediagate.pid")" "$(cat "$RUN/nginx/nginx.pid")" \
+          "$(head -n1 "$RUN/pg/postmaster.pid")" \
+          "$(awk '{print $1 + $2}' "$RUN/time.txt" | tail -n1)" $$)
+    if [ "$verdict" = ok ] &&
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1].split()[4]) > 0.1 else 1)" "$cpu"; then
+        verdict=noisy
+    fi
+    RPS[$name]=$rps
+    if [ "$count" = cache ]; then
+        CACHE_LINES+=("$name: $(python3 - "$line" <<'PY'
+import sys
+kv = dict(x.split("=", 1) for x in sys.argv[1].split()[1:])
+c = {k[6:]: int(v) for k, v in kv.items() if k.startswith("cache_")}
+n = sum(c.values()) or 1
+print(", ".join(f"{k} {v * 100 / n:.1f}%" for k, v in sorted(c.items(), key=lambda x: -x[1])))
+PY
+)")
+    fi
+    ROWS+=("$name|$label|$c|$MEDIAGATE_THREADS|$rps|$p50|$p99|$requests|$non200|$((sockerr + timeouts))|$cpu|$verdict")
+    log "  $(printf '%.0f' "$rps") req/s, p50 $(fmt_us "$p50"), p99 $(fmt_us "$p99"), non-200 $non200, $verdict"
+}
+kv() { printf '%s\n' "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
+fmt_us() { python3 -c "import sys; v=int(sys.argv[1]); print(f'{v/1000:.2f}ms' if v >= 1000 else f'{v}us')" "$1"; }
+
+restart_app() { # THREADS
+    app_stop TERM || true
+    export MEDIAGATE_THREADS=$1
+    rm -f "$RUN/mediagate.sock"
+    app_start || die "mediagate did not restart with $1 threads"
+}
+
+IDLE_BEFORE=$(quiet_check)
+case ${IDLE_BEFORE%% *} in
+    0.0*|0.1*) ;;
+    *) log "warning: the machine is not quiet before the runs: ${IDLE_BEFORE%% *} cores busy (${IDLE_BEFORE#* }); results will be low and noisy" ;;
+esac
+t_start=$(date +%s)
+
+# 1. Baseline and the app over all 100k jobs.
+run static    "nginx static file"          "$CONNS"     - /static/status.json
+run app       "app, uniform over $JOBS ids" "$CONNS"     "$IDS" "/media/status?job_id="
+run "app-c$LOW_CONNS" "app, uniform over $JOBS ids" "$LOW_CONNS" "$IDS" "/media/status?job_id="
+
+# 2. The hot set, without and then with nginx's micro-cache.
+run hot-nocache "app, hot set of $HOT in-progress ids" "$CONNS" "$HOT_IDS" "/media/status?job_id="
+
+CACHE_SNIPPET=$RUN/mediagate-microcache.conf
+awk '
+    !done && /^location ~ / && /\{[[:space:]]*$/ {
+        print
+        print "    # bench/status.sh: nginx micro-cache. No fastcgi_cache_valid: the app"
+        print "    # says how long (max-age=1 while a job runs, a day once it is final)."
+        print "    fastcgi_cache mediagate_micro;"
+        print "    # The method is part of the key: a HEAD answer has no body and must"
+        print "    # not be served for a GET."
+        print "    fastcgi_cache_key \"$request_method $request_uri\";"
+        print "    fastcgi_cache_lock " lock ";"
+        print "    fastcgi_cache_lock_timeout 5s;"
+        print "    fastcgi_cache_use_stale updating error timeout;"
+        print "    fastcgi_cache_background_update on;"
+        print "    fastcgi_cache_revalidate on;"
+        print "    add_header X-Cache-Status $upstream_cache_status always;"
+        done = 1
+        next
+    }
+    { print }
+    END { if (!done) exit 1 }
+' lock="$CACHE_LOCK" "$MG_ROOT/nginx/mediagate.conf" >"$CACHE_SNIPPET" ||
+    die "could not find the outer location in nginx/mediagate.conf"
+# On tmpfs by default: creating ~10k cache files a second on a disk file
+# system measures the file system (ext4's inode allocator, on a machine where
+# other work churns inodes) more than nginx.
+if [ -z "${CACHE_ROOT:-}" ]; then
+    CACHE_ROOT=$RUN
+    [ "$(stat -f -c %T /dev/shm 2>/dev/null)" != tmpfs ] || CACHE_ROOT=/dev/shm
+fi
+CACHE_DIR=$(mktemp -d "$CACHE_ROOT/mg-cache.XXXXXX") || die "cannot create a cache directory"
+chown www-data:www-data "$CACHE_DIR"
+nginx_stop
+NGINX_EXTRA="fastcgi_cache_path $CACHE_DIR levels=1:2 keys_zone=mediagate_micro:16m max_size=256m inactive=10m use_temp_path=off;" \
+    MG_SNIPPET=$CACHE_SNIPPET nginx_start || die "nginx with the micro-cache did not start"
+hot_id=$(head -n1 "$HOT_IDS")
+curl -s -o /dev/null "$BASE/media/status?job_id=$hot_id"
+cache_state=$(curl -s -o /dev/null -D - "$BASE/media/status?job_id=$hot_id" | tr -d '\r' |
+              awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
+case $cache_state in
+    HIT|UPDATING|STALE|REVALIDATED) ;;
+    *) die "the micro-cache does not answer the second request (X-Cache-Status: '${cache_state:-none}')" ;;
+esac
+run hot-cache "micro-cache, hot set of $HOT in-progress ids" "$CONNS" "$HOT_IDS" "/media/status?job_id=" cache
+run app-cache "micro-cache, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id=" cache
+nginx_stop
+nginx_start || die "nginx did not restart"
+rm -rf "$CACHE_DIR"
+
+# 3. Other app thread counts.
+for n in $THREAD_SWEEP; do
+    [ "$n" = "$MAIN_THREADS" ] && continue
+    restart_app "$n"
+    run "app-t$n" "app, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
+done
+[ "$MEDIAGATE_THREADS" = "$MAIN_THREADS" ] || restart_app "$MAIN_THREADS"
+
+# 4. Where the app's time goes (EXTRA_VARIANTS): without its access log, and
+# with nginx keeping FastCGI connections open (fastcgi_keep_conn + an
+# upstream keepalive pool), which saves the connect/accept/close per request.
+for v in $EXTRA_VARIANTS; do
+    case $v in
+    nolog)
+        [ "${MEDIAGATE_ACCESS_LOG:-on}" != off ] || continue
+        MEDIAGATE_ACCESS_LOG=off restart_app "$MAIN_THREADS"
+        run app-nolog "app, MEDIAGATE_ACCESS_LOG=off" "$CONNS" "$IDS" "/media/status?job_id="
+        restart_app "$MAIN_THREADS"
+        ;;
+    keepconn)
+        KEEP_SNIPPET=$RUN/mediagate-keepconn.conf
+        # shellcheck disable=SC2016
+        sed 's#^set \$mediagate_socket .*#set $mediagate_socket mediagate_keep;#' \
+            "$MG_ROOT/nginx/mediagate.conf" |
+            awk '!done && /^location ~ / && /\{[[:space:]]*$/ {
+                     print; print "    fastcgi_keep_conn on;"; done = 1; next }
+                 { print } END { if (!done) exit 1 }' >"$KEEP_SNIPPET" ||
+            die "could not find the outer location in nginx/mediagate.conf"
+        grep -q 'mediagate_socket mediagate_keep' "$KEEP_SNIPPET" ||
+            die "could not find the socket line in nginx/mediagate.conf"
+        nginx_stop
+        # Fewer idle connections than app threads: libfcgi keeps a thread on
+        # its connection until nginx closes it.
+        NGINX_EXTRA="upstream mediagate_keep { server unix:$RUN/mediagate.sock; keepalive $KEEPALIVE; }" \
+            MG_SNIPPET=$KEEP_SNIPPET nginx_start || die "nginx with keepalive did not start"
+        run app-keepconn "app, fastcgi_keep_conn, keepalive $KEEPALIVE/worker" "$CONNS" "$IDS" "/media/status?job_id="
+        nginx_stop
+        nginx_start || die "nginx did not restart"
+        ;;
+    *) die "unknown EXTRA_VARIANTS entry: $v" ;;
+    esac
+done
+t_total=$(( $(date +%s) - t_start ))
+
+# --- summary -------------------------------------------------------------------
+{
+    echo "mediagate GET /media/status benchmark, $STAMP"
+    echo "host: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -r)"
+    echo "binary: $MG_BIN ($(git -C "$MG_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$MG_ROOT" diff --quiet 2>/dev/null || echo '+dirty'))"
+    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk: $WRK_THREADS threads, $DURATION per run after a $WARMUP warm-up"
+    echo "data: $JOBS jobs (60% COMPLETE, 30% PROGRESSING, 10% ERROR); body $BODY_BYTES bytes; hot set $HOT PROGRESSING jobs"
+    echo "micro-cache: fastcgi_cache_lock $CACHE_LOCK, directory in $CACHE_ROOT ($(stat -f -c %T "$CACHE_ROOT"))"
+    echo "app: MEDIAGATE_ACCESS_LOG=${MEDIAGATE_ACCESS_LOG:-on (default)}; PostgreSQL opts: $PG_OPTS"
+    echo "machine before the runs: ${IDLE_BEFORE%% *} cores busy (top: ${IDLE_BEFORE#* })"
+    echo
+    python3 - "${ROWS[@]}" <<'PY'
+import sys
+hdr = ["run", "what", "conns", "app thr", "req/s", "p50", "p99", "requests", "non-200",
+       "sock err", "CPU app", "nginx", "pg", "wrk", "others", "rest", "verdict"]
+def ms(us):
+    us = int(us)
+    return f"{us/1000:.2f} ms" if us >= 1000 else f"{us} us"
+rows = []
+for r in sys.argv[1:]:
+    name, what, c, thr, rps, p50, p99, n, bad, serr, cpu, verdict = r.split("|")
+    rows.append([name, what, c, thr, f"{float(rps):,.0f}", ms(p50), ms(p99), n, bad, serr]
+                + cpu.split() + [verdict])
+w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
+right = set(range(2, 16))
+def line(cells):
+    return "  ".join(str(c).rjust(w[i]) if i in right else str(c).ljust(w[i])
+                     for i, c in enumerate(cells)).rstrip()
+print(line(hdr))
+print(line(["-" * x for x in w]))
+for r in rows:
+    print(line(r))
+print()
+print("CPU columns: cores used during the measured run. app = mediagate, nginx and pg =")
+print("their process trees, wrk = the load generator, others = processes outside the")
+print("stack (should be ~0; if not, something else was running), rest = the kernel's")
+print("softirq work for loopback sockets, kernel threads, processes that exited.")
+busy = [float(r[14]) for r in rows]
+if "noisy" in [r[-1] for r in rows]:
+    print("noisy: other processes used more than 0.1 cores during that run.")
+if max(busy) > 0.1:
+    print(f"WARNING: other processes used up to {max(busy):.2f} cores during the runs;")
+    print("the numbers are low and noisy. Rerun on a quiet machine (QUIET_WAIT=120).")
+PY
+    echo
+    python3 - "${RPS[static]}" "${RPS[app]}" "${RPS[hot-nocache]}" "${RPS[hot-cache]}" "$CONNS" \
+        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" <<'PY'
+import sys
+static, app, hot, hotc = (float(x) for x in sys.argv[1:5])
+c = sys.argv[5]
+print(f"ratio app/static at {c} connections:         {app/static:.3f} (static is {static/app:.1f}x the app)")
+print(f"micro-cache on the hot set (cache/no cache):  {hotc/hot:.2f}x")
+print(f"micro-cache on the hot set vs static:         {hotc/static:.2f}")
+if sys.argv[6]:
+    print(f"access log off vs on:                         {float(sys.argv[6])/app:.2f}x")
+if sys.argv[7]:
+    print(f"FastCGI keep-conn vs a connection per request: {float(sys.argv[7])/app:.2f}x")
+PY
+    for l in "${CACHE_LINES[@]}"; do echo "X-Cache-Status, $l"; done
+    echo "DESIGN.md reference (2 cores): nginx static ~120k req/s @64; thinnest libfcgi+libpq"
+    echo "program ~15k req/s, p99 3 ms @16 connections, 7 ms @64."
+    echo "wall time of the runs: ${t_total}s (warm-ups and any waits for a quiet machine included)"
+    [ "$FAILED" = 0 ] || echo "SOME RUNS FAILED (non-200 answers or socket errors): see the verdict column"
+} | tee "$OUT"
+{
+    echo
+    echo "################ raw wrk output ################"
+    cat "$RAW"
+    echo "################ mediagate log (warnings and errors) ################"
+    grep -v ' access ' "$RUN/mediagate.log" | tail -n 50 || true
+} >>"$OUT"
+log "results: $OUT"
+exit "$FAILED"

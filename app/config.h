@@ -40,6 +40,13 @@ typedef struct config {
     char *sts_role_arn;
     char *sts_url;
     char *sts_region;
+    long worker_concurrency;
+    long lease_seconds;
+    long encode_nice;
+    long encode_timeout;
+    char *renditions;
+    char *media_dir;
+    char *media_url;
 
     /* Derived by validation. */
     cors_list origins;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "migrate.h"
 #include "serve.h"
+#include "worker.h"
 
 static const char usage[] =
     "usage: mediagate [--config FILE] COMMAND\n"
@@ -17,6 +18,8 @@ static const char usage[] =
     "  serve          run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
     "  migrate        apply the SQL migrations that are not applied yet\n"
     "  check-config   validate every setting and report all problems\n"
+    "  worker         run background tasks (the local encoder)\n"
+    "  submit FILE    create a local encoding job for FILE; prints its id\n"
     "  apikey create NAME | list | revoke ID   API keys for the stream routes\n"
     "  notifications list [--all] | show ID | replay ID\n"
     "                 failed (or all) notifications; one's raw body; apply one again\n"
@@ -103,6 +106,18 @@ int main(int argc, char **argv)
         ret = load(&c, path);
         if (ret == 0)
             ret = migrate_run(&c);
+    } else if (strcmp(cmd, "worker") == 0) {
+        ret = load(&c, path);
+        if (ret == 0)
+            ret = worker_run(&c);
+    } else if (strcmp(cmd, "submit") == 0) {
+        ret = load(&c, path);
+        if (ret == 0 && i + 1 >= argc) {
+            fprintf(stderr, "usage: mediagate submit FILE\n");
+            ret = 2;
+        } else if (ret == 0) {
+            ret = worker_submit(&c, argv[i + 1]);
+        }
     } else if (strcmp(cmd, "apikey") == 0) {
         ret = load(&c, path);
         if (ret == 0)

@@ -109,7 +109,8 @@ BEGIN
         playlists     = coalesce(ev->'playlists', playlists),
         error_code    = coalesce((ev->>'error_code')::int, error_code),
         error_message = coalesce(ev->>'error_message', error_message),
-        variations    = CASE WHEN ev ? 'outputs_by_format'
+        variations    = CASE WHEN ev ? 'variations' THEN ev->'variations'
+                             WHEN ev ? 'outputs_by_format'
                              THEN mediagate_match_variations(variations, ev->'outputs_by_format')
                              ELSE variations END,
         outputs       = coalesce(ev->'outputs', outputs),

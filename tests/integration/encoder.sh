@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The local encoder through real PostgreSQL, nginx and ffmpeg: submit ->
+# progress strictly between 0 and 100 -> COMPLETE with the right duration and
+# size -> the master playlist, fetched through nginx, read by ffprobe; a
+# corrupt input -> ERROR with ffmpeg's reason; kill -9 of the worker
+# mid-encode -> encoded again after the lease, no duplicate outputs; two
+# workers and ten jobs -> each encoded exactly once.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
+source "$MG_ROOT/tests/lib/assert.sh"
+RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=3
+export MEDIAGATE_THREADS=2 MEDIAGATE_ENCODE_NICE=0
+export NGINX_SITE_EXTRA="location /media-files/ { alias $RUN/media/; }"
+stack_up || exit 1
+workers=()
+trap 'kill -9 "${workers[@]}" 2>/dev/null; stack_down' EXIT
+start_worker() { "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 & workers+=($!); }
+status() { curl -s "$BASE/media/status?job_id=$1"; }
+clip() { # NAME SECONDS SIZE
+    ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc=size=$3:rate=25" -f lavfi -i "sine=frequency=440" \
+        -t "$2" -c:v libx264 -preset ultrafast -c:a aac -shortest "$RUN/$1"
+}
+clip a.mp4 10 1280x720
+
+# --- submit -> progress -> COMPLETE -> playable ------------------------------------------
+id=$("$MG_BIN" submit "$RUN/a.mp4")
+req "$BASE/media/job_id?input_file=$RUN/a.mp4"
+expect_body "{\"success\":true,\"job_id\":\"$id\"}"
+start_worker
+seen_mid=""
+for _ in $(seq 600); do
+    s=$(status "$id")
+    p=$(jq -r .progress_rate <<<"$s")
+    [ "$p" -gt 0 ] && [ "$p" -lt 100 ] && seen_mid="$seen_mid $p"
+    grep -q -E '"(COMPLETE|ERROR)"' <<<"$s" && break
+    sleep 0.1
+done
+check "progress seen strictly between 0 and 100 (${seen_mid:- none})" test -n "$seen_mid"
+check "progress only rose" bash -c "[ \"$(tr ' ' '\n' <<<"$seen_mid" | sed '/^$/d' | sort -n | tr '\n' ' ')\" = \"$(tr ' ' '\n' <<<"$seen_mid" | sed '/^$/d' | tr '\n' ' ')\" ]"
+req "$BASE/media/status?job_id=$id"
+expect_json '[.job_status, .progress_rate, .width_px, .height_px, .output_path, .playlists]' "[\"COMPLETE\",100,1280,720,\"/media-files/$id/\",{\".m3u8\":\"master.m3u8\"}]"
+d=$(jq .duration_ms <<<"$BODY")
+check "duration_ms is 10 s ($d)" test "$d" -ge 9900 -a "$d" -le 10100
+expect_json '[.variations[] | [.format, .width, .height]]' '[["hls",1280,720],["hls",854,480],["hls",640,360]]'
+check "every rendition has a size" test "$(jq '[.variations[].size > 10000] | all' <<<"$BODY")" = true
+check "the master playlist, through nginx, is read by ffprobe" \
+    bash -c "ffprobe -v error -show_entries stream=height -of csv=p=0 '$BASE/media-files/$id/master.m3u8' >/dev/null"
+
+# --- a corrupt upload ---------------------------------------------------------------------
+head -c 200000 /dev/urandom >"$RUN/corrupt.mp4"
+bad=$("$MG_BIN" submit "$RUN/corrupt.mp4")
+for _ in $(seq 100); do grep -q '"ERROR"' <<<"$(status "$bad")" && break; sleep 0.1; done
+req "$BASE/media/status?job_id=$bad"
+expect_json '[.job_status, .error_code]' '["ERROR",1]'
+check "the error names ffmpeg's reason: $(jq -r .error_message <<<"$BODY")" \
+    grep -qi 'invalid data' <<<"$(jq -r .error_message <<<"$BODY")"
+check "a bad input is not retried" test "$(psql_q "SELECT attempts || (failed_at IS NOT NULL)::text FROM outbox WHERE payload->>'job_id' = '$bad'")" = 1true
+
+# --- kill -9 of the worker mid-encode ------------------------------------------------------
+clip long.mp4 30 1280x720
+k=$("$MG_BIN" submit "$RUN/long.mp4")
+for _ in $(seq 300); do
+    [ "$(jq -r .progress_rate <<<"$(status "$k")")" -gt 0 ] && break
+    sleep 0.1
+done
+kill -9 "${workers[0]}"
+pkill -9 -f "ffmpeg.*$RUN/long.mp4"
+sleep 0.2
+check "the killed attempt left its lease behind" test "$(psql_q "SELECT locked_by IS NOT NULL FROM outbox WHERE payload->>'job_id' = '$k'")" = t
+start_worker
+for _ in $(seq 900); do grep -q -E '"(COMPLETE|ERROR)"' <<<"$(status "$k")" && break; sleep 0.1; done
+req "$BASE/media/status?job_id=$k"
+expect_json .job_status '"COMPLETE"'
+check "encoded again after the lease: 2 attempts" test "$(psql_q "SELECT attempts FROM outbox WHERE payload->>'job_id' = '$k'")" = 2
+check "no leftover partial outputs" test -z "$(ls -A "$RUN/media" | grep '^\.')"
+check "one set of outputs" test "$(find "$RUN/media/$k" -name master.m3u8 | wc -l)" = 1
+check "no duplicate segments" test "$(ls "$RUN/media/$k/v0" | grep -c '\.ts$')" = "$(grep -c '\.ts$' "$RUN/media/$k/v0/index.m3u8")"
+
+# --- two workers, ten jobs ------------------------------------------------------------------
+start_worker
+clip short.mp4 2 320x240
+ids=()
+for i in $(seq 10); do cp "$RUN/short.mp4" "$RUN/s$i.mp4"; ids+=("$("$MG_BIN" submit "$RUN/s$i.mp4")"); done
+for _ in $(seq 600); do
+    [ "$(psql_q "SELECT count(*) FROM outbox WHERE done_at IS NOT NULL AND payload->>'input' LIKE '%/s%.mp4'")" = 10 ] && break
+    sleep 0.1
+done
+check "all ten jobs COMPLETE" test "$(psql_q "SELECT count(*) FROM jobs WHERE backend = 'local' AND input_file LIKE '%/s%.mp4' AND status = 'COMPLETE'")" = 10
+check "each encoded exactly once" test "$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'input' LIKE '%/s%.mp4' AND attempts = 1")" = 10
+check "both workers took part" test "$(grep -o 'task [0-9]*: job .* COMPLETE' "$RUN/worker.log" | wc -l)" -ge 12
+check "each COMPLETE logged once per job" test "$(grep -c 'COMPLETE' "$RUN/worker.log")" = "$(grep 'COMPLETE' "$RUN/worker.log" | awk '{print $6}' | sort -u | wc -l)"
+
+# --- SIGTERM hands back and exits ------------------------------------------------------------
+kill -TERM "${workers[@]:1}"
+t0=$(date +%s)
+wait "${workers[@]:1}"
+check "workers exit on SIGTERM within 5 s" test $(( $(date +%s) - t0 )) -le 5
+finish

@@ -87,6 +87,8 @@ const cfg_setting config_settings[] = {
      "where the local encoder writes job outputs (<dir>/<job id>/master.m3u8)"},
     {"MEDIAGATE_MEDIA_URL", CFG_STRING, "/media-files", 0, 0, false, OFF(media_url),
      "public URL of MEDIAGATE_MEDIA_DIR, used in output_path"},
+    {"MEDIAGATE_UPLOADS_DIR", CFG_STRING, "", 0, 0, false, OFF(uploads_dir),
+     "directory the worker watches (inotify): each finished file becomes a local job; empty: none"},
     {"MEDIAGATE_UPLOAD_TTL", CFG_INT, "21600", 60, 604800, false, OFF(upload_ttl),
      "seconds an HTTP upload token lives"},
 };

@@ -47,6 +47,7 @@ typedef struct config {
     char *renditions;
     char *media_dir;
     char *media_url;
+    char *uploads_dir;
 
     /* Derived by validation. */
     cors_list origins;

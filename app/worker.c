@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -167,10 +169,11 @@ typedef struct encode {
  * mediagate_apply_event). */
 static void apply(PGconn *conn, const char *job_id, json_object *ev)
 {
-    json_object_object_add(ev, "backend_job_id", json_object_new_string(job_id));
-    const char *vals[] = {json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN)};
-    PGresult *r = PQexecParams(conn, "SELECT mediagate_apply_event('local', $1::jsonb)", 1, NULL,
-                               vals, NULL, NULL, 0);
+    const char *vals[] = {json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN), job_id};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT mediagate_apply_event('local', $1::jsonb || jsonb_build_object("
+                               "'backend_job_id', (SELECT backend_job_id FROM jobs WHERE id = $2)))",
+                               2, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         log_warn("job %s: update failed: %s", job_id, PQerrorMessage(conn));
     PQclear(r);
@@ -511,6 +514,8 @@ static void *slot_main(void *arg)
     return NULL;
 }
 
+static void *watch_main(void *arg);
+
 int worker_run(const config *cfg)
 {
     sigset_t set;
@@ -526,25 +531,53 @@ int worker_run(const config *cfg)
         slots[i] = (slot){cfg, (int)i, 0};
         pthread_create(&slots[i].tid, NULL, slot_main, &slots[i]);
     }
-    log_info("worker running %ld task slot(s), lease %lds", cfg->worker_concurrency,
-             cfg->lease_seconds);
+    pthread_t watcher;
+    bool watching = *cfg->uploads_dir && pthread_create(&watcher, NULL, watch_main, (void *)cfg) == 0;
+    log_info("worker running %ld task slot(s), lease %lds%s%s", cfg->worker_concurrency,
+             cfg->lease_seconds, watching ? ", watching " : "", watching ? cfg->uploads_dir : "");
     int sig;
     sigwait(&set, &sig);
     log_info("signal %d: handing back running tasks and stopping", sig);
     atomic_store(&stopping, 1);
     for (long i = 0; i < cfg->worker_concurrency; i++)
         pthread_join(slots[i].tid, NULL);
+    if (watching)
+        pthread_join(watcher, NULL);
     free(slots);
     log_info("worker stopped");
     return 0;
 }
 
+/* Creates a local job and its encode task in one statement. With a key
+ * (an upload's path, size and mtime) a second submit of the same file does
+ * nothing. Returns 1 created (id set), 0 already there, -1 error. */
+static int submit(PGconn *c, const char *path, const char *key, char id[37])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, id);
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "job_id", json_object_new_string(id));
+    json_object_object_add(p, "input", json_object_new_string(path));
+    const char *v[] = {id, path, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN),
+                       key ? key : id};
+    PGresult *r = PQexecParams(
+        c,
+        "WITH j AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+        "VALUES ($1, 'local', $4, $2) ON CONFLICT DO NOTHING RETURNING id) "
+        "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
+        4, NULL, v, NULL, NULL, 0);
+    int ret = PQresultStatus(r) != PGRES_COMMAND_OK ? -1 : atoi(PQcmdTuples(r)) == 1 ? 1 : 0;
+    if (ret < 0)
+        log_warn("submit %s failed: %s", path, PQerrorMessage(c));
+    PQclear(r);
+    json_object_put(p);
+    return ret;
+}
+
 int worker_submit(const config *cfg, const char *file)
 {
-    int ret = 1;
     char path[PATH_MAX], id[37];
-    uuid_t u;
-    PGresult *r = NULL;
     if (!realpath(file, path)) {
         fprintf(stderr, "mediagate: %s: %s\n", file, strerror(errno));
         return 1;
@@ -552,27 +585,74 @@ int worker_submit(const config *cfg, const char *file)
     PGconn *c = db_connect_admin(cfg);
     if (!c)
         return 1;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, id);
-    json_object *p = json_object_new_object();
-    json_object_object_add(p, "job_id", json_object_new_string(id));
-    json_object_object_add(p, "input", json_object_new_string(path));
-    const char *v[] = {id, path, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)};
-    /* The job and its task in one statement, so one never exists without the other. */
-    r = PQexecParams(c,
-                     "WITH j AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
-                     "VALUES ($1, 'local', $1, $2) RETURNING id) "
-                     "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
-                     3, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "mediagate: submit failed: %s", PQerrorMessage(c));
-        goto out;
-    }
-    printf("%s\n", id);
-    ret = 0;
-out:
-    json_object_put(p);
-    PQclear(r);
+    int r = submit(c, path, NULL, id);
+    if (r == 1)
+        printf("%s\n", id);
     PQfinish(c);
-    return ret;
+    return r == 1 ? 0 : 1;
+}
+
+/* An upload that finished landing: a job, once per (path, size, mtime),
+ * whichever worker sees it first. */
+static void submit_upload(PGconn *c, const char *dir, const char *name)
+{
+    char path[PATH_MAX + 256], key[PATH_MAX + 300], id[37];
+    struct stat st;
+    if (name[0] == '.' || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
+        stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return;
+    snprintf(key, sizeof key, "upload:%s:%lld:%lld", path, (long long)st.st_size,
+             (long long)st.st_mtime);
+    if (submit(c, path, key, id) == 1)
+        log_info("upload %s: job %s", path, id);
+}
+
+/* Watches the uploads directory with inotify (no polling): nginx's dav
+ * module renames a finished PUT into place (IN_MOVED_TO); a copy ends
+ * with IN_CLOSE_WRITE. On start it submits what landed while it was
+ * down. */
+static void *watch_main(void *arg)
+{
+    const config *cfg = arg;
+    PGconn *c = NULL;
+    int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    mkdir(cfg->uploads_dir, 0755);
+    if (fd < 0 || inotify_add_watch(fd, cfg->uploads_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+        log_error("cannot watch %s: %s", cfg->uploads_dir, strerror(errno));
+        return NULL;
+    }
+    bool scanned = false;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    while (!atomic_load(&stopping)) {
+        if (!c || PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = db_connect_admin(cfg);
+            if (!c) {
+                sleep_interruptible(1);
+                continue;
+            }
+            scanned = false;
+        }
+        if (!scanned) {
+            DIR *d = opendir(cfg->uploads_dir);
+            for (struct dirent *de; d && (de = readdir(d));)
+                submit_upload(c, cfg->uploads_dir, de->d_name);
+            if (d)
+                closedir(d);
+            scanned = true;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf);
+        for (char *q = buf; n > 0 && q < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)q;
+            if (ev->len)
+                submit_upload(c, cfg->uploads_dir, ev->name);
+            q += sizeof *ev + ev->len;
+        }
+    }
+    close(fd);
+    PQfinish(c);
+    return NULL;
 }

@@ -1,5 +1,6 @@
-/* GET /stream/upload_auth: nginx's auth_request for HTTP PUT ingest
- * (nginx/mediagate-upload.conf). nginx passes the original request as
+/* GET /stream/upload_auth: nginx's auth_request for HTTP PUT ingest and for
+ * PUT /uploads/<name> (nginx/mediagate-upload.conf); the latter needs an
+ * API key (or REMOTE_USER), like the stream routes. nginx passes the original request as
  * X-Original-Method and X-Original-URI. A PUT or DELETE is allowed only to
  * <MEDIAGATE_UPLOAD_URL path>/<stream id>/<plain file name>, with that
  * stream's upload token, before it expires and before the stream stops.
@@ -37,7 +38,19 @@ int handle_stream_upload_auth(request *r)
     const char *method = request_param(r, "HTTP_X_ORIGINAL_METHOD");
     const char *uri = request_param(r, "HTTP_X_ORIGINAL_URI");
     r->cache_control = "no-store";
-    if (!method || !uri || !*r->cfg->upload_url)
+    if (!method || !uri)
+        return reply_error(r, 403, "Upload is not configured.");
+    /* /uploads/<name>: a file for the local encoder, from an API key holder. */
+    if (strncmp(uri, "/uploads/", 9) == 0) {
+        const char *owner;
+        if (strcmp(method, "PUT") != 0)
+            return reply_error(r, 403, "Uploads only take PUT.");
+        if (!plain_name(uri + 9))
+            return reply_error(r, 403, "Upload names are plain file names.");
+        int st = stream_caller(r, &owner);
+        return st ? st : 204;
+    }
+    if (!*r->cfg->upload_url)
         return reply_error(r, 403, "Upload is not configured.");
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return 204;

@@ -113,10 +113,11 @@ rtmp_conf() {
 }
 
 # upload_conf: an include line for nginx/mediagate-upload.conf (HTTP PUT
-# ingest), its files stored under $RUN/upload/live/<id>/.
+# ingest), its files stored under $RUN/upload/live/<id>/, and uploads for
+# the local encoder under $RUN/upload/uploads/.
 upload_conf() {
-    mkdir -p "$RUN/upload" "$RUN/nginx"
-    chown www-data:www-data "$RUN/upload"
+    mkdir -p "$RUN/upload/uploads" "$RUN/nginx"
+    chown www-data:www-data "$RUN/upload" "$RUN/upload/uploads"
     sed "s#root /var/lib/mediagate;#root $RUN/upload;#" "$MG_ROOT/nginx/mediagate-upload.conf" \
         >"$RUN/nginx/mediagate-upload.conf"
     echo "include $RUN/nginx/mediagate-upload.conf;"

@@ -12,7 +12,8 @@ source "$MG_ROOT/tests/lib/assert.sh"
 RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=3
 export MEDIAGATE_THREADS=2 MEDIAGATE_ENCODE_NICE=0
-export NGINX_SITE_EXTRA="location /media-files/ { alias $RUN/media/; }"
+export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
+export NGINX_SITE_EXTRA="location /media-files/ { alias $RUN/media/; } $(upload_conf)"
 stack_up || exit 1
 workers=()
 trap 'kill -9 "${workers[@]}" 2>/dev/null; stack_down' EXIT
@@ -91,6 +92,30 @@ check "all ten jobs COMPLETE" test "$(psql_q "SELECT count(*) FROM jobs WHERE ba
 check "each encoded exactly once" test "$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'input' LIKE '%/s%.mp4' AND attempts = 1")" = 10
 check "both workers took part" test "$(grep -o 'task [0-9]*: job .* COMPLETE' "$RUN/worker.log" | wc -l)" -ge 12
 check "each COMPLETE logged once per job" test "$(grep -c 'COMPLETE' "$RUN/worker.log")" = "$(grep 'COMPLETE' "$RUN/worker.log" | awk '{print $6}' | sort -u | wc -l)"
+
+# --- an authenticated upload becomes a job, without polling ------------------------------------
+key=$("$MG_BIN" apikey create uploader 2>/dev/null)
+req -X PUT --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"
+expect_status 401
+req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" "$BASE/uploads/../x.mp4"
+check "a path outside uploads is refused ($STATUS)" test "$STATUS" != 201
+t0=$(date +%s%N)
+req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"
+expect_status 201
+job=""
+for _ in $(seq 100); do
+    req "$BASE/media/job_id?input_file=$MEDIAGATE_UPLOADS_DIR/up1.mp4"
+    [ "$STATUS" = 200 ] && { job=$(jq -r .job_id <<<"$BODY"); break; }
+    sleep 0.02
+done
+landing_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "upload landed -> job visible: ${landing_ms} ms"
+check "the upload became a job ($landing_ms ms)" test -n "$job"
+for _ in $(seq 300); do grep -q '"COMPLETE"' <<<"$(status "$job")" && break; sleep 0.1; done
+req "$BASE/media/status?job_id=$job"
+expect_json .job_status '"COMPLETE"'
+check "one job per upload, though two workers watch" \
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE input_file = '$MEDIAGATE_UPLOADS_DIR/up1.mp4'")" = 1
 
 # --- SIGTERM hands back and exits ------------------------------------------------------------
 kill -TERM "${workers[@]:1}"

@@ -122,4 +122,20 @@ kill -TERM "${workers[@]:1}"
 t0=$(date +%s)
 wait "${workers[@]:1}"
 check "workers exit on SIGTERM within 5 s" test $(( $(date +%s) - t0 )) -le 5
+
+# --- SIGTERM mid-encode hands the task back; a time limit ends in ERROR ---------------------
+h=$("$MG_BIN" submit "$RUN/long.mp4")
+MEDIAGATE_ENCODE_TIMEOUT=5 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
+w=$!
+for _ in $(seq 300); do [ "$(jq -r .progress_rate <<<"$(status "$h")")" -gt 0 ] && break; sleep 0.1; done
+kill -TERM "$w"
+wait "$w"
+check "a running task is handed back on SIGTERM" \
+    test "$(psql_q "SELECT (locked_by IS NULL)::text || attempts || (done_at IS NULL)::text FROM outbox WHERE payload->>'job_id' = '$h'")" = true0true
+MEDIAGATE_ENCODE_TIMEOUT=5 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
+workers+=($!)
+for _ in $(seq 200); do grep -q '"ERROR"' <<<"$(status "$h")" && break; sleep 0.1; done
+req "$BASE/media/status?job_id=$h"
+expect_json '[.job_status, .error_code, .error_message]' '["ERROR",4,"the encode ran past its 5 s limit"]'
+check "no partial outputs after the time limit" test -z "$(ls -A "$RUN/media" | grep '^\.')"
 finish

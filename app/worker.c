@@ -551,7 +551,8 @@ int worker_run(const config *cfg)
 /* Creates a local job and its encode task in one statement. With a key
  * (an upload's path, size and mtime) a second submit of the same file does
  * nothing. Returns 1 created (id set), 0 already there, -1 error. */
-static int submit(PGconn *c, const char *path, const char *key, char id[37])
+static int submit(PGconn *c, const char *path, const char *input_file, const char *key,
+                  char id[37])
 {
     uuid_t u;
     uuid_generate_random(u);
@@ -559,7 +560,7 @@ static int submit(PGconn *c, const char *path, const char *key, char id[37])
     json_object *p = json_object_new_object();
     json_object_object_add(p, "job_id", json_object_new_string(id));
     json_object_object_add(p, "input", json_object_new_string(path));
-    const char *v[] = {id, path, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN),
+    const char *v[] = {id, input_file, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN),
                        key ? key : id};
     PGresult *r = PQexecParams(
         c,
@@ -585,25 +586,27 @@ int worker_submit(const config *cfg, const char *file)
     PGconn *c = db_connect_admin(cfg);
     if (!c)
         return 1;
-    int r = submit(c, path, NULL, id);
+    int r = submit(c, path, path, NULL, id);
     if (r == 1)
         printf("%s\n", id);
     PQfinish(c);
     return r == 1 ? 0 : 1;
 }
 
-/* An upload that finished landing: a job, once per (path, size, mtime),
- * whichever worker sees it first. */
+/* An upload that finished landing: a job with input_file "uploads/<name>",
+ * once per (path, size, mtime), whichever worker sees it first. */
 static void submit_upload(PGconn *c, const char *dir, const char *name)
 {
-    char path[PATH_MAX + 256], key[PATH_MAX + 300], id[37];
+    char path[PATH_MAX + 256], key[PATH_MAX + 300], id[37], public_name[300];
     struct stat st;
     if (name[0] == '.' || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
         stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         return;
     snprintf(key, sizeof key, "upload:%s:%lld:%lld", path, (long long)st.st_size,
              (long long)st.st_mtime);
-    if (submit(c, path, key, id) == 1)
+    /* Clients know the name they uploaded, not our directory. */
+    snprintf(public_name, sizeof public_name, "uploads/%.280s", name);
+    if (submit(c, path, public_name, key, id) == 1)
         log_info("upload %s: job %s", path, id);
 }
 

@@ -68,7 +68,7 @@ for i in 1 2 3 4 5; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$RUN/clip.mp4" \
         -H "Authorization: Bearer $key" "$BASE/uploads/u$i.mp4")
     [ "$code" = 201 ] || { echo "upload answered $code" >&2; exit 1; }
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/media/job_id?input_file=$MEDIAGATE_UPLOADS_DIR/u$i.mp4")" = 200 ]; do sleep 0.005; done
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/media/job_id?input_file=uploads/u$i.mp4")" = 200 ]; do sleep 0.005; done
     lat+=($(( ($(date +%s%N) - t) / 1000000 )))
 done
 {

@@ -84,7 +84,8 @@ http {
     proxy_temp_path $RUN/nginx/tmp/proxy;
     uwsgi_temp_path $RUN/nginx/tmp/uwsgi;
     scgi_temp_path $RUN/nginx/tmp/scgi;
-    types { text/html html; application/json json; application/javascript js; }
+    types { text/html html; text/css css; application/json json; application/javascript js;
+            application/vnd.apple.mpegurl m3u8; video/mp2t ts; image/png png; }
     default_type application/octet-stream;
     server_tokens off;
     ${NGINX_EXTRA:-}

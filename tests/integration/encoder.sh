@@ -104,7 +104,7 @@ req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" "$BAS
 expect_status 201
 job=""
 for _ in $(seq 100); do
-    req "$BASE/media/job_id?input_file=$MEDIAGATE_UPLOADS_DIR/up1.mp4"
+    req "$BASE/media/job_id?input_file=uploads/up1.mp4"
     [ "$STATUS" = 200 ] && { job=$(jq -r .job_id <<<"$BODY"); break; }
     sleep 0.02
 done
@@ -115,7 +115,7 @@ for _ in $(seq 300); do grep -q '"COMPLETE"' <<<"$(status "$job")" && break; sle
 req "$BASE/media/status?job_id=$job"
 expect_json .job_status '"COMPLETE"'
 check "one job per upload, though two workers watch" \
-    test "$(psql_q "SELECT count(*) FROM jobs WHERE input_file = '$MEDIAGATE_UPLOADS_DIR/up1.mp4'")" = 1
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE input_file = 'uploads/up1.mp4'")" = 1
 
 # --- SIGTERM hands back and exits ------------------------------------------------------------
 kill -TERM "${workers[@]:1}"

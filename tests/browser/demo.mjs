@@ -1,0 +1,45 @@
+// Drives the demo page: upload a file, wait for the progress bar to reach
+// 100%, and for the <video> to play. Prints "N passed, N failed".
+import { chromium } from 'playwright-core';
+
+const [url, file, profile] = process.argv.slice(2);
+let passed = 0, failed = 0;
+const check = (ok, what) => { ok ? passed++ : failed++; console.log(`${ok ? 'ok' : 'FAIL'}: ${what}`); };
+
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+         '--autoplay-policy=no-user-gesture-required'],
+});
+try {
+  const page = ctx.pages()[0] || await ctx.newPage();
+  await page.goto(url);
+  const bg = await page.$eval('#go', (b) => getComputedStyle(b).backgroundColor);
+  check(bg === 'rgb(36, 99, 235)', `the page's stylesheet is applied (${bg})`);
+  await page.setInputFiles('#file', file);
+  await page.click('#go');
+  const seen = new Set();
+  let done = false;
+  for (let i = 0; i < 600 && !done; i++) {
+    const p = await page.$eval('#bar', (b) => b.dataset.progress || '0');
+    seen.add(Number(p));
+    const text = await page.$eval('#status', (s) => s.textContent);
+    if (text.startsWith('Done') || text.startsWith('Encoding failed') || text.includes('refused')) done = true;
+    else await page.waitForTimeout(100);
+  }
+  const text = await page.$eval('#status', (s) => s.textContent);
+  check(text.startsWith('Done: 6.0 s, 640×360'), `the page reports the finished job (${text})`);
+  check(seen.has(100), `the progress bar reached 100% (seen ${[...seen].sort((a, b) => a - b).join(',')})`);
+  let t = 0;
+  for (let i = 0; i < 100 && t < 1; i++) {
+    t = await page.$eval('#video', (v) => v.currentTime);
+    if (t < 1) await page.waitForTimeout(100);
+  }
+  check(t >= 1, `the video plays (currentTime ${t.toFixed(2)} s)`);
+  await page.screenshot({ path: `${profile}/../demo.png` });
+} finally {
+  await ctx.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -25,11 +25,22 @@ clip() { # NAME SECONDS SIZE
 }
 clip a.mp4 10 1280x720
 
-# --- submit -> progress -> COMPLETE -> playable ------------------------------------------
-id=$("$MG_BIN" submit "$RUN/a.mp4")
-req "$BASE/media/job_id?input_file=$RUN/a.mp4"
-expect_body "{\"success\":true,\"job_id\":\"$id\"}"
+# --- upload by HTTP PUT -> job -> progress -> COMPLETE -> playable -----------------------------
+key=$("$MG_BIN" apikey create uploader 2>/dev/null)
 start_worker
+req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/a.mp4" "$BASE/uploads/a.mp4"
+expect_status 201
+id=""
+for _ in $(seq 100); do
+    req "$BASE/media/job_id?input_file=uploads/a.mp4"
+    [ "$STATUS" = 200 ] && { id=$(jq -r .job_id <<<"$BODY"); break; }
+    sleep 0.05
+done
+check "/media/job_id finds the uploaded file's job" test -n "$id"
+# mediagate submit makes the same kind of job from a local file.
+sid=$("$MG_BIN" submit "$RUN/a.mp4")
+req "$BASE/media/job_id?input_file=$RUN/a.mp4"
+expect_body "{\"success\":true,\"job_id\":\"$sid\"}"
 seen_mid=""
 for _ in $(seq 600); do
     s=$(status "$id")
@@ -94,7 +105,6 @@ check "both workers took part" test "$(grep -o 'task [0-9]*: job .* COMPLETE' "$
 check "each COMPLETE logged once per job" test "$(grep -c 'COMPLETE' "$RUN/worker.log")" = "$(grep 'COMPLETE' "$RUN/worker.log" | awk '{print $6}' | sort -u | wc -l)"
 
 # --- an authenticated upload becomes a job, without polling ------------------------------------
-key=$("$MG_BIN" apikey create uploader 2>/dev/null)
 req -X PUT --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"
 expect_status 401
 req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" "$BASE/uploads/../x.mp4"

@@ -28,6 +28,7 @@ try {
     if (text.startsWith('Done') || text.startsWith('Encoding failed') || text.includes('refused')) done = true;
     else await page.waitForTimeout(100);
   }
+  seen.add(Number(await page.$eval('#bar', (b) => b.dataset.progress || '0')));
   const text = await page.$eval('#status', (s) => s.textContent);
   check(text.startsWith('Done: 6.0 s, 640×360'), `the page reports the finished job (${text})`);
   check(seen.has(100), `the progress bar reached 100% (seen ${[...seen].sort((a, b) => a - b).join(',')})`);

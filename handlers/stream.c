@@ -115,3 +115,32 @@ json_object *stream_object(const PGresult *res, int row)
     json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, row, 2)));
     return o;
 }
+
+int stream_by_id(request *r, int stmt, PGresult **res)
+{
+    int ret, st;
+    const char *owner;
+    *res = NULL;
+    ret = stream_caller(r, &owner);
+    if (ret)
+        return ret;
+    const char *id = stream_param(r, "id", &st);
+    if (st)
+        return st;
+    if (!id || !*id)
+        return reply_error(r, 400, "Not found parameter id.");
+    if (!stream_id_valid(id))
+        return reply_error(r, 400, "The parameter id is not a stream id.");
+    const char *vals[] = {id, owner};
+    ret = db_exec(r->db, (enum stmt)stmt, 2, vals, res);
+    if (ret)
+        return reply_db_error(r, ret);
+    if (PQntuples(*res) != 1) {
+        PQclear(*res);
+        *res = NULL;
+        return reply_error(r, 404, "No such stream.");
+    }
+    r->out = json_object_new_object();
+    json_object_object_add(r->out, "stream", stream_object(*res, 0));
+    return 0;
+}

@@ -17,6 +17,12 @@ const char *stream_param(request *r, const char *name, int *status);
 /* The django-broadcast stream object from a row of STREAM_COLS. */
 json_object *stream_object(const PGresult *res, int row);
 
+/* The stream named by the id parameter, for this caller, through statement
+ * stmt (which takes the id and the owner and returns STREAM_COLS). Returns
+ * 0 with *res (the caller PQclears it) and r->out = {"stream": {…}}, or
+ * replies 400/401/404/5xx and returns that status. */
+int stream_by_id(request *r, int stmt, PGresult **res);
+
 /* True when s is a canonical UUID. */
 bool stream_id_valid(const char *s);
 

@@ -165,7 +165,7 @@ int admin_apikey(const config *cfg, int argc, char **argv)
         if (random_hex(hex) != 0)
             goto out;
         snprintf(key, sizeof key, "mgk_%s", hex);
-        sha256_raw(key, h);
+        sha256_raw(key, strlen(key), h);
         char prefix[13];
         snprintf(prefix, sizeof prefix, "%.12s", key);
         const char *vals[] = {argv[1], (const char *)h, prefix};

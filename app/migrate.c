@@ -1,24 +1,15 @@
 #include "migrate.h"
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "db.h"
+#include "hash.h"
 #include "log.h"
 
 #define LOCK_SQL "SELECT pg_advisory_xact_lock(hashtext('mediagate migrate'))"
-
-static void sha256_hex(const char *s, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 /* Runs a fixed command and checks it succeeded. Returns 0 or -1. */
 static int exec_ok(PGconn *c, const char *sql)
@@ -39,7 +30,7 @@ static int apply_one(PGconn *c, const struct migration *m)
     int ret = -1;
     PGresult *res = NULL;
     char sum[65];
-    sha256_hex(m->sql, sum);
+    sha256_hex(m->sql, strlen(m->sql), sum);
     const char *params[] = {m->name, sum};
 
     if (exec_ok(c, "BEGIN") || exec_ok(c, LOCK_SQL))

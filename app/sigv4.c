@@ -1,5 +1,7 @@
 #include "sigv4.h"
 
+#include "hash.h"
+
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -23,15 +25,6 @@ static void hex(const unsigned char *b, size_t n, char *out)
         out[2 * i + 1] = h[b[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-static void sha256_hex64(const void *buf, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL))
-        memset(md, 0, 32);
-    hex(md, 32, out);
 }
 
 void sigv4_signing_key(const char *secret, const char *date8, const char *region,
@@ -128,7 +121,7 @@ static int canonical(const sigv4_request *r, char *buf, size_t cap, char *signed
             add(signed_hdrs, shcap, &sn, h[i].k, strlen(h[i].k)))
             goto out;
     }
-    sha256_hex64(r->payload ? r->payload : "", r->payload_len, phash);
+    sha256_hex(r->payload ? r->payload : "", r->payload_len, phash);
     if (ADDS("\n") || ADDS(signed_hdrs) || ADDS("\n") || ADDS(phash))
         goto out;
     ret = 0;
@@ -154,7 +147,7 @@ int sigv4_sign(const sigv4_request *r, char *creq, size_t creq_cap, char *sts, s
     date8[8] = '\0';
     if (canonical(r, cbuf, sizeof cbuf, signed_hdrs, sizeof signed_hdrs) != 0)
         return -1;
-    sha256_hex64(cbuf, strlen(cbuf), chash);
+    sha256_hex(cbuf, strlen(cbuf), chash);
     int n = snprintf(sbuf, sizeof sbuf, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
                      r->amz_date, date8, r->region, r->service, chash);
     if (n < 0 || (size_t)n >= sizeof sbuf)

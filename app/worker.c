@@ -486,7 +486,8 @@ static void *slot_main(void *arg)
             continue;
         }
         e.job_id = json_object_get_string(jid);
-        log_info("task %lld: encoding job %s (attempt %d)", e.task_id, e.job_id, attempts);
+        log_info("task %lld: encoding job %s (attempt %d) by %s", e.task_id, e.job_id, attempts,
+                 wid);
         char msg[600] = "";
         json_object *done = json_object_new_object();
         int code = encode_job(&e, json_object_get_string(jin), msg, sizeof msg, done);

@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "handlers.h"
+#include "hash.h"
 
 static const notify_backend *const backends[] = {&notify_mediaconvert, &notify_zencoder,
                                                  &notify_tencent};
@@ -23,20 +24,6 @@ const notify_backend *notify_find(const char *name)
         if (strcmp(backends[i]->name, name) == 0)
             return backends[i];
     return NULL;
-}
-
-void sha256_hex(const char *buf, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL))
-        memset(md, 0, 32);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 bool secret_equal(const char *a, const char *b)

@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "hash.h"
 #include "request.h"
 
 struct config;
@@ -36,6 +38,14 @@ int notify_handle(request *r, const notify_backend *b);
  * SHA-256 digests (so lengths leak nothing either). NULL equals nothing. */
 bool secret_equal(const char *a, const char *b);
 
+/* In a backend parser: writes a reason into err (errcap bytes) and jumps
+ * to the function's fail: label. */
+#define FAIL(...)                                                          \
+    do {                                                                   \
+        snprintf(err, errcap, __VA_ARGS__);                                \
+        goto fail;                                                         \
+    } while (0)
+
 /* Helpers for backend parsers. Each returns 1 when found and valid, 0 when
  * absent (or JSON null), -1 when present with the wrong type or range. */
 int jstr(json_object *o, const char *key, const char **out);
@@ -46,7 +56,5 @@ int jobj(json_object *o, const char *key, json_type type, json_object **out);
 void split_path(const char *path, char *dir, size_t dcap, const char **base);
 /* Formats ms since the epoch as an ISO-8601 UTC time. */
 void iso_time_ms(int64_t ms, char out[32]);
-/* The SHA-256 of buf as 64 hex digits. */
-void sha256_hex(const char *buf, size_t len, char out[65]);
 
 #endif

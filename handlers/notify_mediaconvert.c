@@ -17,12 +17,6 @@ static const char *presented(const request *r)
     return request_param(r, r->cfg->mediaconvert_param);
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(err, errcap, __VA_ARGS__);                                                \
-        goto fail;                                                                         \
-    } while (0)
-
 /* COMPLETE: duration, the largest rendition's size, playlists and the
  * output directory from outputGroupDetails. Returns 0 or -1 with err. */
 static int read_outputs(json_object *detail, json_object *ev, char *err, size_t errcap)

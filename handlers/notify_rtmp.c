@@ -35,7 +35,7 @@ int handle_notify_rtmp(request *r)
          * passes the query along as form fields. */
         const char *key = stream_param(r, "key", &st);
         unsigned char h[32];
-        sha256_raw(key ? key : "", h);
+        sha256_raw(key ? key : "", strlen(key ? key : ""), h);
         const char *pv[] = {name, (const char *)h};
         int lens[] = {0, 32}, fmts[] = {0, 1};
         ret = db_exec_params(r->db, STMT_RTMP_PUBLISH, 2, pv, lens, fmts, &res);

@@ -21,12 +21,6 @@ static const char *presented(const request *r)
     return p ? p->val : NULL;
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(err, errcap, __VA_ARGS__);                                                \
-        goto fail;                                                                         \
-    } while (0)
-
 /* NewFileUpload: a new job for the file, with ProcessMedia wanted. */
 static int new_file(json_object *root, json_object *ev, char *err, size_t errcap)
 {

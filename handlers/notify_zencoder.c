@@ -17,12 +17,6 @@ static const char *presented(const request *r)
     return request_param(r, "HTTP_X_ZENCODER_NOTIFICATION_SECRET");
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        snprintf(err, errcap, __VA_ARGS__);                                                \
-        goto fail;                                                                         \
-    } while (0)
-
 static const struct {
     const char *zencoder, *ours;
 } states[] = {

@@ -2,37 +2,12 @@
  * object, and key material. */
 #include "stream.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <uuid/uuid.h>
 
 #include "config.h"
 #include "db.h"
-
-int random_hex(char out[65])
-{
-    unsigned char b[32];
-    static const char hex[] = "0123456789abcdef";
-    if (RAND_bytes(b, sizeof b) != 1)
-        return -1;
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[64] = '\0';
-    return 0;
-}
-
-void sha256_raw(const char *s, unsigned char out[32])
-{
-    unsigned int n = 0;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL))
-        memset(md, 0, 32);
-    memcpy(out, md, 32);
-}
 
 bool stream_id_valid(const char *s)
 {
@@ -61,7 +36,7 @@ int stream_caller(request *r, const char **owner)
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
         return reply_error(r, 401, "Authentication required: Authorization: Bearer <API key>.");
     unsigned char h[32];
-    sha256_raw(auth + 7, h);
+    sha256_raw(auth + 7, strlen(auth + 7), h);
     const char *vals[] = {(const char *)h};
     int lens[] = {32}, fmts[] = {1};
     ret = db_exec_params(r->db, STMT_APIKEY_OWNER, 1, vals, lens, fmts, &res);

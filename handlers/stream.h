@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "hash.h"
 #include "request.h"
 
 /* The caller of a stream route: "key:<id>" for an API key, or
@@ -26,8 +27,5 @@ int stream_by_id(request *r, int stmt, PGresult **res);
 /* True when s is a canonical UUID. */
 bool stream_id_valid(const char *s);
 
-/* 32 random bytes as 64 hex digits, and the SHA-256 of a string. */
-int random_hex(char out[65]);
-void sha256_raw(const char *s, unsigned char out[32]);
 
 #endif

@@ -104,8 +104,8 @@ int handle_stream_start(request *r)
             goto out;
         }
     }
-    sha256_raw(key, key_hash);
-    sha256_raw(token, token_hash);
+    sha256_raw(key, strlen(key), key_hash);
+    sha256_raw(token, strlen(token), token_hash);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_ttl);
     const char *vals[] = {id, owner, name, (const char *)key_hash, (const char *)token_hash, ttl};
     int lens[] = {0, 0, 0, 32, 32, 0}, fmts[] = {0, 0, 0, 1, 1, 0};

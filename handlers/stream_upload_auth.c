@@ -74,7 +74,7 @@ int handle_stream_upload_auth(request *r)
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
         return reply_error(r, 401, "Upload token required.");
     unsigned char h[32];
-    sha256_raw(auth + 7, h);
+    sha256_raw(auth + 7, strlen(auth + 7), h);
     const char *vals[] = {sid, (const char *)h};
     int lens[] = {0, 32}, fmts[] = {0, 1};
     ret = db_exec_params(r->db, STMT_UPLOAD_AUTH, 2, vals, lens, fmts, &res);

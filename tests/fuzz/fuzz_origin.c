@@ -5,17 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "cors.h"
-
-#define FUZZ_ASSERT(e)                                                               \
-    do {                                                                             \
-        if (!(e)) {                                                                  \
-            fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #e); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static cors_list exact, alt, alt_top, alt_paren, all;
 static bool ready;

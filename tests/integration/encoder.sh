@@ -101,7 +101,10 @@ for _ in $(seq 600); do
 done
 check "all ten jobs COMPLETE" test "$(psql_q "SELECT count(*) FROM jobs WHERE backend = 'local' AND input_file LIKE '%/s%.mp4' AND status = 'COMPLETE'")" = 10
 check "each encoded exactly once" test "$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'input' LIKE '%/s%.mp4' AND attempts = 1")" = 10
-check "both workers took part" test "$(grep -o 'task [0-9]*: job .* COMPLETE' "$RUN/worker.log" | wc -l)" -ge 12
+by=$(for t in $(psql_q "SELECT id FROM outbox WHERE payload->>'input' LIKE '%/s%.mp4'"); do
+    grep -o "task $t: encoding job .* by .*" "$RUN/worker.log" | awk '{print $NF}'
+done | sort -u | wc -l)
+check "both workers took part in the ten jobs ($by)" test "$by" = 2
 check "each COMPLETE logged once per job" test "$(grep -c 'COMPLETE' "$RUN/worker.log")" = "$(grep 'COMPLETE' "$RUN/worker.log" | awk '{print $6}' | sort -u | wc -l)"
 
 # --- an authenticated upload becomes a job, without polling ------------------------------------

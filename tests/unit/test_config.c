@@ -12,7 +12,7 @@
 /* The fake environment: name, value pairs ending with NULL. */
 static const char *const *fake_env;
 
-static const char *stub_getenv(const char *name)
+static const char *fake_getenv(const char *name)
 {
     for (const char *const *p = fake_env; p && p[0]; p += 2)
         if (strcmp(p[0], name) == 0)
@@ -26,7 +26,7 @@ static const char *const env_db[] = {"MEDIAGATE_DATABASE_URL", DB, NULL};
 static size_t load(config *c, const char *text, const char *const *env, cfg_errors *e)
 {
     fake_env = env;
-    return config_load_buf(c, text, text ? strlen(text) : 0, "test.conf", stub_getenv, e);
+    return config_load_buf(c, text, text ? strlen(text) : 0, "test.conf", fake_getenv, e);
 }
 
 /* Prints the messages, so a failure shows what the loader said. */
@@ -287,7 +287,7 @@ static void test_file_format(void)
         static const char nul[] = "threads = 4\nbacklog = 1\0" "0\n";
         cfg_errors e = {0};
         fake_env = env_db;
-        size_t n = config_load_buf(&c, nul, sizeof nul - 1, "nul.conf", stub_getenv, &e);
+        size_t n = config_load_buf(&c, nul, sizeof nul - 1, "nul.conf", fake_getenv, &e);
         if (!CHECK(n == 1 && e.n == 1 && strstr(e.msg[0], "nul.conf:2:")))
             dump(&e);
         config_free(&c);
@@ -385,7 +385,7 @@ static void test_load_path(void)
     config c;
     cfg_errors e = {0};
     fake_env = env_db;
-    size_t n = config_load(&c, "/nonexistent/mediagate-test.conf", stub_getenv, &e);
+    size_t n = config_load(&c, "/nonexistent/mediagate-test.conf", fake_getenv, &e);
     if (!CHECK(n == 1 && e.n == 1 && strstr(e.msg[0], "/nonexistent/mediagate-test.conf")))
         dump(&e);
     config_free(&c);
@@ -398,7 +398,7 @@ static void test_load_path(void)
     static const char text[] = "threads = 3\nbogus\n";
     CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
     close(fd);
-    n = config_load(&c, path, stub_getenv, &e);
+    n = config_load(&c, path, fake_getenv, &e);
     CHECK_INT(n, 1);
     CHECK_INT(c.threads, 3);
     char where[64];
@@ -410,7 +410,7 @@ static void test_load_path(void)
     unlink(path);
 
     /* No path: defaults and environment only. */
-    CHECK_INT(config_load(&c, NULL, stub_getenv, &e), 0);
+    CHECK_INT(config_load(&c, NULL, fake_getenv, &e), 0);
     CHECK_INT(c.threads, 16);
     config_free(&c);
     cfg_errors_free(&e);

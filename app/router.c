@@ -20,6 +20,7 @@ static const route routes[] = {
     {"POST", "/stream/stop", handle_stream_stop},
     {"GET", "/stream/status", handle_stream_status},
     {"GET", "/stream/upload_auth", handle_stream_upload_auth},
+    {"PUT", "/uploads", handle_uploads_put}, /* its CORS preflight; nginx stores the PUT */
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -13,5 +13,6 @@ int handle_stream_start(request *r);
 int handle_stream_stop(request *r);
 int handle_stream_status(request *r);
 int handle_stream_upload_auth(request *r);
+int handle_uploads_put(request *r);
 
 #endif

@@ -4,10 +4,17 @@
  * X-Original-Method and X-Original-URI. A PUT or DELETE is allowed only to
  * <MEDIAGATE_UPLOAD_URL path>/<stream id>/<plain file name>, with that
  * stream's upload token, before it expires and before the stream stops.
- * Reading (GET, HEAD) is playback and needs no token. */
+ * Reading (GET, HEAD) is playback and needs no token.
+ *
+ * Browsers may PUT /uploads/<name> from other origins: nginx passes the
+ * PUT's Origin as X-Original-Origin; an origin outside
+ * MEDIAGATE_ALLOWED_ORIGINS is refused (403), an allowed one is echoed in
+ * Access-Control-Allow-Origin, which nginx copies onto the PUT's answer.
+ * The preflight (OPTIONS) reaches the router as OPTIONS /uploads. */
 #include <string.h>
 
 #include "config.h"
+#include "cors.h"
 #include "db.h"
 #include "handlers.h"
 #include "stream.h"
@@ -42,7 +49,12 @@ int handle_stream_upload_auth(request *r)
         return reply_error(r, 403, "Upload is not configured.");
     /* /uploads/<name>: a file for the local encoder, from an API key holder. */
     if (strncmp(uri, "/uploads/", 9) == 0) {
-        const char *owner;
+        const char *owner, *origin = request_param(r, "HTTP_X_ORIGINAL_ORIGIN");
+        if (origin && *origin) { /* nginx passes "" when there is none */
+            if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
+                return reply_error(r, 403, "ORIGIN is invalid.");
+            r->cors_origin = origin;
+        }
         if (strcmp(method, "PUT") != 0)
             return reply_error(r, 403, "Uploads only take PUT.");
         if (!plain_name(uri + 9))
@@ -86,4 +98,12 @@ int handle_stream_upload_auth(request *r)
         ret = 204;
     PQclear(res);
     return ret;
+}
+
+/* PUT /uploads: only its CORS preflight (OPTIONS, answered by the router)
+ * comes here; nginx's dav module stores the PUT itself, after the check
+ * above. */
+int handle_uploads_put(request *r)
+{
+    return reply_error(r, 404, "Uploads are stored by nginx: PUT /uploads/<name>.");
 }

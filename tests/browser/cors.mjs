@@ -34,6 +34,8 @@ const JOB_ID = env("JOB_ID");
 const ACCESS_LOG = env("ACCESS_LOG");
 const PROFILE_DIR = env("PROFILE_DIR");
 const CHROMIUM = env("CHROMIUM", "/usr/bin/chromium");
+const API_KEY = env("API_KEY");
+const UPLOAD_DIR = env("UPLOAD_DIR");
 
 let passed = 0;
 let failed = 0;
@@ -113,6 +115,19 @@ try {
   check("disallowed origin, preflighted GET: fetch() rejects with TypeError",
         r.ok === false && r.errorName === "TypeError", r);
 
+  // --- PUT /uploads/<name> (nginx's dav, checked by mediagate) ---------------
+  r = await allowed.evaluate(([b, k]) => window.probeUpload(b, "from-allowed.mp4", k), [BASE, API_KEY]);
+  check("allowed origin, PUT upload: fetch() resolves with 201", r.ok === true && r.status === 201, r);
+  check("allowed origin, PUT upload: the page finds its job through /media/job_id",
+        typeof r.jobId === "string" && r.jobId.length > 0, r);
+  check("allowed origin, PUT upload: the file landed",
+        existsSync(`${UPLOAD_DIR}/from-allowed.mp4`));
+  r = await denied.evaluate(([b, k]) => window.probeUpload(b, "from-denied.mp4", k), [BASE, API_KEY]);
+  check("disallowed origin, PUT upload: fetch() rejects with TypeError",
+        r.ok === false && r.errorName === "TypeError", r);
+  check("disallowed origin, PUT upload: nothing landed",
+        !existsSync(`${UPLOAD_DIR}/from-denied.mp4`));
+
   // --- what reached the server ----------------------------------------------
   // The browser's verdict must not be a network failure: nginx logged each
   // request, with the page's Origin, and answered it.
@@ -136,6 +151,17 @@ try {
         JSON.stringify(find(PAGE_DENIED, "OPTIONS", false)) === '["422"]', logText);
   check("server: browser never sent the disallowed preflighted GET",
         find(PAGE_DENIED, "GET", true).length === 0, logText);
+  const up = (origin, method, name) =>
+    log.filter((e) => e.uri === `/uploads/${name}` && e.origin === origin && e.method === method)
+      .map((e) => e.status);
+  check("server: allowed upload preflight OPTIONS answered 204",
+        JSON.stringify(up(PAGE_ALLOWED, "OPTIONS", "from-allowed.mp4")) === '["204"]', logText);
+  check("server: allowed PUT answered 201",
+        JSON.stringify(up(PAGE_ALLOWED, "PUT", "from-allowed.mp4")) === '["201"]', logText);
+  check("server: disallowed upload preflight OPTIONS answered 422",
+        JSON.stringify(up(PAGE_DENIED, "OPTIONS", "from-denied.mp4")) === '["422"]', logText);
+  check("server: browser never sent the disallowed PUT",
+        up(PAGE_DENIED, "PUT", "from-denied.mp4").length === 0, logText);
 } catch (e) {
   check("no exception", false, String(e && e.stack || e));
 } finally {

@@ -6,7 +6,8 @@
 # playwright-core; no browser is ever downloaded) opens the page from each
 # origin, and the page fetch()es GET <mediagate>/media/status?job_id=...,
 # once as a simple request and once with "Authorization: Bearer x", which
-# forces a preflight. cors.mjs asserts on what the page sees and on nginx's
+# forces a preflight; and it PUTs a file to <mediagate>/uploads/, which always
+# forces one. cors.mjs asserts on what the page sees and on nginx's
 # log of what reached the server.
 #
 # Needs: apt-get install chromium; npm ci --prefix tests/browser
@@ -80,11 +81,18 @@ NGINX_EXTRA="
         add_header Cache-Control no-store always;
         location = /favicon.ico { return 204; }
     }"
-NGINX_SITE_EXTRA="access_log $ACCESS_LOG mg_browser;"
+# The upload locations too (PUT /uploads/<name>), and a worker that turns
+# landed uploads into jobs.
+NGINX_SITE_EXTRA="access_log $ACCESS_LOG mg_browser; $(upload_conf)"
+export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_MEDIA_DIR=$RUN/media
 # shellcheck disable=SC2090
 export NGINX_EXTRA NGINX_SITE_EXTRA
 
 stack_up || exit 1
+"$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
+worker=$!
+trap 'kill $worker 2>/dev/null; stack_down' EXIT
+API_KEY=$("$MG_BIN" apikey create browser 2>/dev/null) || exit 1
 
 JOB_ID=job-1
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
@@ -94,7 +102,7 @@ echo "browser-cors: mediagate $BASE, allowed page $PAGE_ALLOWED, disallowed page
 echo "browser-cors: MEDIAGATE_ALLOWED_ORIGINS=$MEDIAGATE_ALLOWED_ORIGINS"
 mkdir -p "$RUN/chrome-profile"
 BASE=$BASE PAGE_ALLOWED=$PAGE_ALLOWED PAGE_DENIED=$PAGE_DENIED JOB_ID=$JOB_ID \
-    ACCESS_LOG=$ACCESS_LOG PROFILE_DIR=$RUN/chrome-profile CHROMIUM=$CHROMIUM \
+    ACCESS_LOG=$ACCESS_LOG API_KEY=$API_KEY UPLOAD_DIR=$RUN/upload/uploads PROFILE_DIR=$RUN/chrome-profile CHROMIUM=$CHROMIUM \
     timeout -k 10 150 node "$HERE/cors.mjs"
 rc=$?
 if [ $rc -ne 0 ]; then

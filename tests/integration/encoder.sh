@@ -13,6 +13,7 @@ RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=3
 export MEDIAGATE_THREADS=2 MEDIAGATE_ENCODE_NICE=0
 export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
+export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
 export NGINX_SITE_EXTRA="location /media-files/ { alias $RUN/media/; } $(upload_conf)"
 stack_up || exit 1
 workers=()
@@ -112,9 +113,32 @@ req -X PUT --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"
 expect_status 401
 req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" "$BASE/uploads/../x.mp4"
 check "a path outside uploads is refused ($STATUS)" test "$STATUS" != 201
+# CORS: browsers of allowed origins may upload; others are refused even
+# when they skip the preflight.
+req -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' \
+    -H 'Access-Control-Request-Headers: authorization,content-type' "$BASE/uploads/c1.mp4"
+expect_status 204
+expect_header Access-Control-Allow-Origin 'https://app.example.com'
+expect_header Access-Control-Allow-Methods 'PUT, OPTIONS'
+expect_header Access-Control-Allow-Headers 'Authorization, Content-Type, If-None-Match'
+req -X OPTIONS -H 'Origin: https://app.example.com.evil.net' -H 'Access-Control-Request-Method: PUT' \
+    "$BASE/uploads/c1.mp4"
+expect_status 422
+expect_header_absent Access-Control-Allow-Origin
+req -X PUT -H 'Origin: https://evil.example.net' -H "Authorization: Bearer $key" \
+    --data-binary "@$RUN/short.mp4" "$BASE/uploads/c1.mp4"
+expect_status 403
+expect_header_absent Access-Control-Allow-Origin
+check "a PUT from a disallowed origin stores nothing" test ! -e "$RUN/upload/uploads/c1.mp4"
+req -X PUT -H 'Origin: https://app.example.com' --data-binary "@$RUN/short.mp4" "$BASE/uploads/c1.mp4"
+expect_status 401
+expect_header Access-Control-Allow-Origin 'https://app.example.com'
 t0=$(date +%s%N)
-req -X PUT -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"
+req -X PUT -H 'Origin: https://app.example.com' -H "Authorization: Bearer $key" \
+    --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"
 expect_status 201
+expect_header Access-Control-Allow-Origin 'https://app.example.com'
+expect_header Vary 'Origin'
 job=""
 for _ in $(seq 100); do
     req "$BASE/media/job_id?input_file=uploads/up1.mp4"

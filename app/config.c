@@ -89,6 +89,12 @@ const cfg_setting config_settings[] = {
      "public URL of MEDIAGATE_MEDIA_DIR, used in output_path"},
     {"MEDIAGATE_UPLOADS_DIR", CFG_STRING, "", 0, 0, false, OFF(uploads_dir),
      "directory the worker watches (inotify): each finished file becomes a local job; empty: none"},
+    {"MEDIAGATE_STREAM_VOD", CFG_BOOL, "on", 0, 0, false, OFF(stream_vod),
+     "a stopped stream's recording becomes a local VOD job (needs one of the two below)"},
+    {"MEDIAGATE_RECORDINGS_DIR", CFG_STRING, "", 0, 0, false, OFF(recordings_dir),
+     "nginx-rtmp's record_path (<dir>/<stream id>-<time>.flv); empty: RTMP recordings are not used"},
+    {"MEDIAGATE_LIVE_DIR", CFG_STRING, "", 0, 0, false, OFF(live_dir),
+     "where HTTP PUT ingest lands (<dir>/<stream id>/), kept as the recording; empty: not kept"},
     {"MEDIAGATE_UPLOAD_TTL", CFG_INT, "21600", 60, 604800, false, OFF(upload_ttl),
      "seconds an HTTP upload token lives"},
 };
@@ -349,6 +355,14 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
                       "MEDIAGATE_AWS_SECRET_ACCESS_KEY");
     if (c->rtmp_url && *c->rtmp_url && !(c->hls_url && *c->hls_url))
         add_err(errs, "MEDIAGATE_HLS_URL is required when MEDIAGATE_RTMP_URL is set");
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = i ? c->live_dir : c->recordings_dir;
+        if (v && *v && (v[0] != '/' || strstr(v, "/..") || v[strlen(v) - 1] == '/'))
+            add_err(errs, "%s must be an absolute directory without a trailing /, got '%s'",
+                    i ? "MEDIAGATE_LIVE_DIR" : "MEDIAGATE_RECORDINGS_DIR", v);
+    }
+    c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
+    c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];
     if (cors_compile(&c->origins, c->allowed_origins ? c->allowed_origins : "", err,
                      sizeof err) != 0)

@@ -48,12 +48,17 @@ typedef struct config {
     char *media_dir;
     char *media_url;
     char *uploads_dir;
+    bool stream_vod;
+    char *recordings_dir;
+    char *live_dir;
 
     /* Derived by validation. */
     cors_list origins;
     gid_t socket_gid;
     bool has_socket_gid;
     bool trust_remote_user;      /* MEDIAGATE_STREAM_AUTH=remote_user */
+    bool vod_rtmp;               /* stopped streams' RTMP recordings become VOD jobs */
+    bool vod_put;                /* stopped streams' PUT segments become VOD jobs */
     char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
 } config;
 

@@ -38,35 +38,41 @@ static const stmt_def stmts[STMT__COUNT] = {
         1, PGRES_TUPLES_OK},
 #define STREAM_COLS "id, name, status, " \
     "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
-    "to_char(stop_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+    "to_char(stop_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), vod_job_id"
     [STMT_STREAM_START] = {"stream_start",
         "INSERT INTO streams (id, owner, name, type, stream_key_hash, upload_token_hash, "
         "upload_expires) VALUES ($1, $2, $3, 'hls', $4, $5, now() + make_interval(secs => $6)) "
         "RETURNING " STREAM_COLS ", extract(epoch FROM upload_expires)::bigint",
         6, PGRES_TUPLES_OK},
     [STMT_STREAM_STOP] = {"stream_stop",
-        "UPDATE streams SET status = 'STOPPED', stop_date = coalesce(stop_date, now()), "
-        "updated_at = now() WHERE id = $1 AND owner = $2 RETURNING " STREAM_COLS,
-        2, PGRES_TUPLES_OK},
+        "SELECT " STREAM_COLS " FROM mediagate_stream_stop($1, $2, $3, $4)",
+        4, PGRES_TUPLES_OK},
     [STMT_STREAM_GET] = {"stream_get",
         "SELECT " STREAM_COLS " FROM streams WHERE id = $1 AND owner = $2",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_PUBLISH] = {"rtmp_publish",
-        "UPDATE streams SET status = 'LIVE', updated_at = now() "
+        "UPDATE streams SET status = 'LIVE', publishing = true, updated_at = now() "
         "WHERE id = $1 AND stream_key_hash = $2 AND status <> 'STOPPED' RETURNING id",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_DONE] = {"rtmp_done",
-        "UPDATE streams SET status = 'IDLE', updated_at = now() "
-        "WHERE id = $1 AND status = 'LIVE' RETURNING id",
-        1, PGRES_TUPLES_OK},
+        "SELECT mediagate_stream_unpublished($1, $2, $3, $4)",
+        4, PGRES_TUPLES_OK},
+    [STMT_RTMP_RECORDED] = {"rtmp_recorded",
+        "SELECT mediagate_stream_recorded($1, $2, $3, $4)",
+        4, PGRES_TUPLES_OK},
     [STMT_UPLOAD_AUTH] = {"upload_auth",
-        "SELECT 1 FROM streams WHERE id = $1 AND upload_token_hash = $2 "
-        "AND status <> 'STOPPED' AND upload_expires > now()",
+        "UPDATE streams SET uploaded = true WHERE id = $1 AND upload_token_hash = $2 "
+        "AND status <> 'STOPPED' AND upload_expires > now() RETURNING 1",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},
 };
+
+int db_stmt_params(enum stmt s)
+{
+    return stmts[s].nparams;
+}
 
 static long long now_ms(void)
 {

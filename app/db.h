@@ -17,6 +17,7 @@ enum stmt {
     STMT_STREAM_GET,
     STMT_RTMP_PUBLISH,
     STMT_RTMP_DONE,
+    STMT_RTMP_RECORDED,
     STMT_RTMP_UPDATE,
     STMT_UPLOAD_AUTH,
     STMT__COUNT
@@ -42,6 +43,9 @@ int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res);
 /* The same with parameter lengths and formats (1: binary), as PQexecPrepared. */
 int db_exec_params(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
                    const int *fmts, PGresult **res);
+
+/* How many parameters statement s takes. */
+int db_stmt_params(enum stmt s);
 
 /* Maps a SQLSTATE to an HTTP status, as PostgREST does (NULL: 503). */
 int db_sqlstate_status(const char *sqlstate);

@@ -232,42 +232,89 @@ static long long dir_bytes(const char *dir)
     return atoll(out);
 }
 
-/* Encodes job e->job_id from input into an HLS ladder. Returns 0, or an
- * error code with *msg set (1 unreadable input, 2 no video, 3 ffmpeg
- * failed, 4 time limit). */
-static int encode_job(encode *e, const char *input, char *msg, size_t msgcap, json_object *done)
+/* Probes one input: the first video stream's size, whether there is audio,
+ * and the duration. Returns 0, or an error code with *msg set. */
+static int probe(const char *input, int *w, int *h, bool *audio, double *duration, char *msg,
+                 size_t msgcap)
 {
-    const config *cfg = e->cfg;
-    char probe_out[65536], final_dir[PATH_MAX], tmp_dir[PATH_MAX];
+    char probe_out[65536];
     run_ctx pc = {.out = probe_out, .out_cap = sizeof probe_out};
-    char *probe[] = {"ffprobe", "-v", "error", "-print_format", "json", "-show_format",
-                     "-show_streams", "--", (char *)input, NULL};
+    char *argv[] = {"ffprobe", "-v", "error", "-print_format", "json", "-show_format",
+                    "-show_streams", "--", (char *)input, NULL};
     probe_out[0] = '\0';
-    if (run(probe, 60, &pc) != 0) {
+    if (run(argv, 60, &pc) != 0) {
         snprintf(msg, msgcap, "cannot read the input: %s", pc.last_err[0] ? pc.last_err : "ffprobe failed");
         return 1;
     }
     const char *perr;
     json_object *info = parse_json(probe_out, strlen(probe_out), &perr), *streams, *fmt, *v;
-    int w = 0, h = 0;
-    bool audio = false;
+    *w = *h = 0;
+    *audio = false;
+    *duration = 0;
     if (info && json_object_object_get_ex(info, "streams", &streams))
         for (size_t i = 0; i < json_object_array_length(streams); i++) {
             json_object *s = json_object_array_get_idx(streams, i), *t;
             const char *type = json_object_object_get_ex(s, "codec_type", &t) ? json_object_get_string(t) : "";
-            if (!strcmp(type, "video") && !w) {
-                w = json_object_object_get_ex(s, "width", &t) ? json_object_get_int(t) : 0;
-                h = json_object_object_get_ex(s, "height", &t) ? json_object_get_int(t) : 0;
+            if (!strcmp(type, "video") && !*w) {
+                *w = json_object_object_get_ex(s, "width", &t) ? json_object_get_int(t) : 0;
+                *h = json_object_object_get_ex(s, "height", &t) ? json_object_get_int(t) : 0;
             }
-            audio |= !strcmp(type, "audio");
+            *audio |= !strcmp(type, "audio");
         }
     if (info && json_object_object_get_ex(info, "format", &fmt) &&
         json_object_object_get_ex(fmt, "duration", &v))
-        e->duration_s = atof(json_object_get_string(v));
+        *duration = atof(json_object_get_string(v));
     json_object_put(info);
-    if (w <= 0 || h <= 0) {
+    if (*w <= 0 || *h <= 0) {
         snprintf(msg, msgcap, "the input has no video stream");
         return 2;
+    }
+    return 0;
+}
+
+/* Writes an ffconcat list of the inputs (ffmpeg's concat demuxer). */
+static int write_concat(const char *list, char *const *inputs, size_t n)
+{
+    FILE *f = fopen(list, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "ffconcat version 1.0\n");
+    for (size_t i = 0; i < n; i++) {
+        fputs("file '", f);
+        for (const char *p = inputs[i]; *p; p++)
+            *p == '\'' ? fputs("'\\''", f) : fputc(*p, f);
+        fputs("'\n", f);
+    }
+    return fclose(f);
+}
+
+/* Encodes job e->job_id from its inputs (played one after another) into an
+ * HLS ladder. Returns 0, or an error code with *msg set (1 unreadable
+ * input, 2 no video, 3 ffmpeg failed, 4 time limit). */
+static int encode_job(encode *e, char *const *inputs, size_t ninputs, char *msg, size_t msgcap,
+                      json_object *done)
+{
+    const config *cfg = e->cfg;
+    char final_dir[PATH_MAX], tmp_dir[PATH_MAX], list[PATH_MAX + 32];
+    int w = 0, h = 0;
+    bool audio = false;
+    e->duration_s = 0;
+    if (ninputs == 0) {
+        snprintf(msg, msgcap, "nothing to encode");
+        return 1;
+    }
+    for (size_t i = 0; i < ninputs; i++) {
+        int iw, ih, rc;
+        bool ia;
+        double d;
+        if ((rc = probe(inputs[i], &iw, &ih, &ia, &d, msg, msgcap)) != 0)
+            return rc;
+        if (i == 0) { /* the first input decides the streams, as concat does */
+            w = iw;
+            h = ih;
+            audio = ia;
+        }
+        e->duration_s += d;
     }
 
     /* The ladder: configured heights, never above the source. */
@@ -284,10 +331,16 @@ static int encode_job(encode *e, const char *input, char *msg, size_t msgcap, js
 
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, e->job_id);
     snprintf(tmp_dir, sizeof tmp_dir, "%s/.%s.tmp", cfg->media_dir, e->job_id);
+    snprintf(list, sizeof list, "%s/inputs.ffconcat", tmp_dir);
     rmtree(tmp_dir); /* what a killed attempt left behind */
     mkdir(cfg->media_dir, 0755);
     if (mkdir(tmp_dir, 0755) != 0) {
         snprintf(msg, msgcap, "cannot create %.300s: %s", tmp_dir, strerror(errno));
+        return 3;
+    }
+    if (ninputs > 1 && write_concat(list, inputs, ninputs) != 0) {
+        snprintf(msg, msgcap, "cannot write %.300s: %s", list, strerror(errno));
+        rmtree(tmp_dir);
         return 3;
     }
 
@@ -316,7 +369,13 @@ static int encode_job(encode *e, const char *input, char *msg, size_t msgcap, js
     argv[a++] = "nice"; argv[a++] = "-n"; argv[a++] = nice_s;
     argv[a++] = "ffmpeg"; argv[a++] = "-nostdin"; argv[a++] = "-y"; argv[a++] = "-hide_banner";
     argv[a++] = "-loglevel"; argv[a++] = "error"; argv[a++] = "-progress"; argv[a++] = "pipe:1";
-    argv[a++] = "-nostats"; argv[a++] = "-i"; argv[a++] = (char *)input;
+    argv[a++] = "-nostats";
+    if (ninputs > 1) {
+        argv[a++] = "-f"; argv[a++] = "concat"; argv[a++] = "-safe"; argv[a++] = "0";
+        argv[a++] = "-i"; argv[a++] = list;
+    } else {
+        argv[a++] = "-i"; argv[a++] = inputs[0];
+    }
     argv[a++] = "-filter_complex"; argv[a++] = filter;
     for (int i = 0; i < n; i++) {
         snprintf(maps[i], sizeof maps[i], "[o%d]", i);
@@ -353,6 +412,7 @@ static int encode_job(encode *e, const char *input, char *msg, size_t msgcap, js
         rmtree(tmp_dir);
         return atomic_load(&stopping) ? -1 : 3;
     }
+    unlink(list);
     rmtree(final_dir);
     if (rename(tmp_dir, final_dir) != 0) {
         snprintf(msg, msgcap, "cannot move the outputs into place: %s", strerror(errno));
@@ -383,6 +443,151 @@ static int encode_job(encode *e, const char *input, char *msg, size_t msgcap, js
     json_object_object_add(done, "output_path", json_object_new_string(url));
     json_object_object_add(done, "playlists", pls);
     json_object_object_add(done, "variations", vars);
+    return 0;
+}
+
+/* ---- a stopped stream's recording ------------------------------------------ */
+
+typedef struct rec_file {
+    char *path;
+    long long mtime_ns;
+} rec_file;
+
+typedef struct rec_files {
+    rec_file *v;
+    size_t n, cap;
+} rec_files;
+
+static void files_free(rec_files *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].path);
+    free(f->v);
+    *f = (rec_files){0};
+}
+
+static int files_add(rec_files *f, const char *path, long long mtime_ns)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        rec_file *v = realloc(f->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        f->v = v;
+        f->cap = cap;
+    }
+    if (!(f->v[f->n].path = strdup(path)))
+        return -1;
+    f->v[f->n++].mtime_ns = mtime_ns;
+    return 0;
+}
+
+/* In the order they were written: by modification time, then by name with
+ * numbers compared as numbers (index9.ts before index10.ts). */
+static int by_written(const void *a, const void *b)
+{
+    const rec_file *x = a, *y = b;
+    if (x->mtime_ns != y->mtime_ns)
+        return x->mtime_ns < y->mtime_ns ? -1 : 1;
+    return strverscmp(x->path, y->path);
+}
+
+/* Adds the regular, non-hidden files of dir whose names start with prefix
+ * and end with suffix, sorted by by_written. Returns 0, -1 on error. */
+static int scan_dir(const char *dir, const char *prefix, const char *suffix, rec_files *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    size_t pl = strlen(prefix), sl = strlen(suffix), first = out->n;
+    int ret = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t nl = strlen(de->d_name);
+        char path[PATH_MAX];
+        struct stat st;
+        if (de->d_name[0] == '.' || nl < pl + sl || strncmp(de->d_name, prefix, pl) != 0 ||
+            strcmp(de->d_name + nl - sl, suffix) != 0 ||
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+            continue;
+        if (files_add(out, path, (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec)) {
+            ret = -1;
+            break;
+        }
+    }
+    closedir(d);
+    qsort(out->v + first, out->n - first, sizeof *out->v, by_written);
+    return ret;
+}
+
+/* Copies the files, in order, into one file (MPEG-TS segments of one
+ * broadcast join byte for byte). Returns 0, -1 with errno. */
+static int cat_files(const rec_files *in, const char *out_path)
+{
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret = 0;
+    if (out < 0)
+        return -1;
+    char buf[65536];
+    for (size_t i = 0; i < in->n && ret == 0; i++) {
+        int fd = open(in->v[i].path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ret = -1;
+            break;
+        }
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n) {
+                ret = -1;
+                break;
+            }
+        if (n < 0)
+            ret = -1;
+        close(fd);
+    }
+    if (close(out) != 0)
+        ret = -1;
+    return ret;
+}
+
+/* The inputs of a stopped stream's VOD job, in broadcast order: nginx-rtmp's
+ * recordings (<MEDIAGATE_RECORDINGS_DIR>/<id>*) and, joined into one file
+ * (*joined, to remove afterwards), the MPEG-TS segments the broadcaster PUT
+ * (the .ts files in <MEDIAGATE_LIVE_DIR>/<id>/). Returns 0 with out filled, or an error
+ * code with *msg set. */
+static int stream_inputs(const config *cfg, const char *sid, bool segments, const char *job_id,
+                         rec_files *out, char *joined, size_t joined_cap, char *msg, size_t msgcap)
+{
+    rec_files seg = {0};
+    char dir[PATH_MAX];
+    joined[0] = '\0';
+    if (!sid || strlen(sid) != 36 || strspn(sid, "0123456789abcdef-") != 36) {
+        snprintf(msg, msgcap, "malformed task payload: stream_id");
+        return 1;
+    }
+    if (*cfg->recordings_dir && scan_dir(cfg->recordings_dir, sid, "", out) != 0) {
+        snprintf(msg, msgcap, "cannot read %.300s: %s", cfg->recordings_dir, strerror(errno));
+        return 3;
+    }
+    snprintf(dir, sizeof dir, "%s/%s", cfg->live_dir, sid);
+    if (segments && *cfg->live_dir && scan_dir(dir, "", ".ts", &seg) != 0) {
+        snprintf(msg, msgcap, "cannot read %.300s: %s", dir, strerror(errno));
+        files_free(&seg);
+        return 3;
+    }
+    if (seg.n > 0) {
+        mkdir(cfg->media_dir, 0755);
+        snprintf(joined, joined_cap, "%s/.%s.ts", cfg->media_dir, job_id);
+        if (cat_files(&seg, joined) != 0 || files_add(out, joined, 0) != 0) {
+            snprintf(msg, msgcap, "cannot join the stream's segments: %s", strerror(errno));
+            files_free(&seg);
+            return 3;
+        }
+    }
+    files_free(&seg);
+    if (out->n == 0) {
+        snprintf(msg, msgcap, "the stream left no recording");
+        return 1;
+    }
     return 0;
 }
 
@@ -478,9 +683,10 @@ static void *slot_main(void *arg)
         const char *perr;
         json_object *payload = parse_json(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), &perr);
         PQclear(r);
-        json_object *jid = NULL, *jin = NULL;
+        json_object *jid = NULL, *jin = NULL, *jsid = NULL, *jseg = NULL;
+        bool is_stream = payload && json_object_object_get_ex(payload, "stream_id", &jsid);
         if (!payload || !json_object_object_get_ex(payload, "job_id", &jid) ||
-            !json_object_object_get_ex(payload, "input", &jin)) {
+            (!is_stream && !json_object_object_get_ex(payload, "input", &jin))) {
             finish_task(c, &e, attempts, max_attempts, 1, "malformed task payload");
             json_object_put(payload);
             continue;
@@ -488,9 +694,27 @@ static void *slot_main(void *arg)
         e.job_id = json_object_get_string(jid);
         log_info("task %lld: encoding job %s (attempt %d) by %s", e.task_id, e.job_id, attempts,
                  wid);
-        char msg[600] = "";
+        char msg[600] = "", joined[PATH_MAX] = "";
         json_object *done = json_object_new_object();
-        int code = encode_job(&e, json_object_get_string(jin), msg, sizeof msg, done);
+        rec_files inputs = {0};
+        int code;
+        if (is_stream) {
+            json_object_object_get_ex(payload, "segments", &jseg);
+            code = stream_inputs(s->cfg, json_object_get_string(jsid), json_object_get_boolean(jseg),
+                                 e.job_id, &inputs, joined, sizeof joined, msg, sizeof msg);
+        } else {
+            code = files_add(&inputs, json_object_get_string(jin), 0) ? 3 : 0;
+        }
+        if (code == 0) {
+            char **paths = calloc(inputs.n, sizeof *paths);
+            for (size_t i = 0; paths && i < inputs.n; i++)
+                paths[i] = inputs.v[i].path;
+            code = paths ? encode_job(&e, paths, inputs.n, msg, sizeof msg, done) : 3;
+            free(paths);
+        }
+        if (joined[0])
+            unlink(joined);
+        files_free(&inputs);
         if (code == 0) {
             apply(c, e.job_id, done);
         } else if (code > 0 && (code <= 2 || code == 4 || attempts >= max_attempts)) {

@@ -4,15 +4,38 @@
  * stream name, and the HLS files named after it, show only the public id.
  * Only the key of a started, not stopped stream may publish. on_update
  * refuses a stopped stream, and nginx-rtmp then drops the publisher. nginx
- * allows this location from loopback only (nginx/mediagate.conf). */
+ * allows this location from loopback only (nginx/mediagate.conf).
+ *
+ * With MEDIAGATE_RECORDINGS_DIR set, nginx-rtmp records each publish
+ * (record all) and on_record_done reports the file; it arrives after
+ * publish_done. Once the stream is stopped and its last recording closed,
+ * mediagate_stream_vod() queues the VOD encode (sql/005_stream_vod.sql). */
 #include <string.h>
 
+#include "config.h"
 #include "db.h"
 #include "handlers.h"
+#include "log.h"
 #include "stream.h"
+
+/* A recording nginx-rtmp reports: <MEDIAGATE_RECORDINGS_DIR>/<stream id><suffix>,
+ * one plain file name. */
+static bool recording_path_ok(const char *dir, const char *id, const char *path)
+{
+    size_t dl = strlen(dir);
+    if (!*dir || strncmp(path, dir, dl) != 0 || path[dl] != '/' ||
+        strncmp(path + dl + 1, id, 36) != 0)
+        return false;
+    for (const char *p = path + dl + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-' || *p == ':'))
+            return false;
+    return !strstr(path + dl, "..");
+}
 
 int handle_notify_rtmp(request *r)
 {
+    const config *c = r->cfg;
     int ret, st;
     PGresult *res = NULL;
     const char *call = stream_param(r, "call", &st);
@@ -46,8 +69,24 @@ int handle_notify_rtmp(request *r)
         else
             ret = 200;
     } else if (strcmp(call, "publish_done") == 0) {
-        ret = db_exec(r->db, STMT_RTMP_DONE, 1, vals, &res);
+        /* When nginx-rtmp records, the stream is written until record_done. */
+        const char *dv[] = {name, *c->recordings_dir ? "t" : "f", c->vod_rtmp ? "t" : "f",
+                            c->vod_put ? "t" : "f"};
+        ret = db_exec(r->db, STMT_RTMP_DONE, 4, dv, &res);
         ret = ret ? reply_db_error(r, ret) : 200;
+    } else if (strcmp(call, "record_done") == 0) {
+        const char *path = stream_param(r, "path", &st);
+        if (!*c->recordings_dir) {
+            ret = 200; /* recordings are not kept: nothing to do */
+        } else if (!path || !recording_path_ok(c->recordings_dir, name, path)) {
+            log_warn("stream %s: record_done path outside MEDIAGATE_RECORDINGS_DIR: %.200s", name,
+                     path ? path : "(none)");
+            ret = reply_error(r, 400, "The recording lies outside MEDIAGATE_RECORDINGS_DIR.");
+        } else {
+            const char *rv[] = {name, path, c->vod_rtmp ? "t" : "f", c->vod_put ? "t" : "f"};
+            ret = db_exec(r->db, STMT_RTMP_RECORDED, 4, rv, &res);
+            ret = ret ? reply_db_error(r, ret) : 200;
+        }
     } else if (strcmp(call, "update_publish") == 0) {
         ret = db_exec(r->db, STMT_RTMP_UPDATE, 1, vals, &res);
         if (ret)

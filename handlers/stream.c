@@ -88,11 +88,15 @@ json_object *stream_object(const PGresult *res, int row)
     if (!PQgetisnull(res, row, 4))
         json_object_object_add(o, "stop_date", json_object_new_string(PQgetvalue(res, row, 4)));
     json_object_object_add(o, "status", json_object_new_string(PQgetvalue(res, row, 2)));
+    /* The local encode of the stopped stream's recording (GET /media/status). */
+    if (!PQgetisnull(res, row, 5))
+        json_object_object_add(o, "vod_job_id", json_object_new_string(PQgetvalue(res, row, 5)));
     return o;
 }
 
 int stream_by_id(request *r, int stmt, PGresult **res)
 {
+    const config *c = r->cfg;
     int ret, st;
     const char *owner;
     *res = NULL;
@@ -106,8 +110,9 @@ int stream_by_id(request *r, int stmt, PGresult **res)
         return reply_error(r, 400, "Not found parameter id.");
     if (!stream_id_valid(id))
         return reply_error(r, 400, "The parameter id is not a stream id.");
-    const char *vals[] = {id, owner};
-    ret = db_exec(r->db, (enum stmt)stmt, 2, vals, res);
+    /* The stop statement also takes what counts as a recording. */
+    const char *vals[] = {id, owner, c->vod_rtmp ? "t" : "f", c->vod_put ? "t" : "f"};
+    ret = db_exec(r->db, (enum stmt)stmt, db_stmt_params((enum stmt)stmt), vals, res);
     if (ret)
         return reply_db_error(r, ret);
     if (PQntuples(*res) != 1) {

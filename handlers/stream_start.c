@@ -134,7 +134,7 @@ int handle_stream_start(request *r)
         json_object_object_add(headers, "Authorization", json_object_new_string(bearer));
         json_object_object_add(http, "headers", headers);
         json_object_object_add(http, "expires",
-                               json_object_new_int64(strtoll(PQgetvalue(res, 0, 5), NULL, 10)));
+                               json_object_new_int64(strtoll(PQgetvalue(res, 0, 6), NULL, 10)));
         json_object_object_add(endpoint, "HTTP", http);
     }
     if (want_s3) {

@@ -103,14 +103,15 @@ CONF
     "$NGINX" -c "$RUN/nginx/nginx.conf" -p "$RUN/nginx" || return 1
 }
 # rtmp_conf RTMP_PORT: main-context lines for nginx-rtmp ingest, from
-# nginx/mediagate-rtmp.conf pointed at $PORT and $RUN/hls.
+# nginx/mediagate-rtmp.conf pointed at $PORT, $RUN/hls and $RUN/recordings.
 rtmp_conf() {
-    mkdir -p "$RUN/hls"
-    chown www-data:www-data "$RUN/hls"
+    mkdir -p "$RUN/hls" "$RUN/recordings"
+    chown www-data:www-data "$RUN/hls" "$RUN/recordings"
     echo "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;"
     sed -e "s#listen 1935;#listen 127.0.0.1:$1;#" \
         -e "s#http://127.0.0.1:8080/#http://127.0.0.1:$PORT/#" \
-        -e "s#/var/lib/mediagate/hls#$RUN/hls#" "$MG_ROOT/nginx/mediagate-rtmp.conf" | grep -v '^ *#'
+        -e "s#/var/lib/mediagate/hls#$RUN/hls#" \
+        -e "s#/var/lib/mediagate/recordings#$RUN/recordings#" "$MG_ROOT/nginx/mediagate-rtmp.conf" | grep -v '^ *#'
 }
 
 # upload_conf: an include line for nginx/mediagate-upload.conf (HTTP PUT

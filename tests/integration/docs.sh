@@ -13,7 +13,8 @@ for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z0-9_]*'); do
     field=$(sed 's/^MEDIAGATE_//' <<<"$s" | tr 'A-Z' 'a-z')
     # Some settings are read through what validation derives from them.
     case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;;
-        mediaconvert_header) field=mediaconvert_param ;; stream_auth) field=trust_remote_user ;; esac
+        mediaconvert_header) field=mediaconvert_param ;; stream_auth) field=trust_remote_user ;;
+        stream_vod) field=vod_rtmp ;; esac
     uses=$(grep -l -- "->$field\b" "$MG_ROOT"/app/*.c "$MG_ROOT"/handlers/*.c | grep -vc config.c)
     check "$s is used outside the config table" test "$uses" -gt 0
 done

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# A stopped stream's recording becomes a VOD job for the local encoder, end
+# to end with real nginx-rtmp recording, ffmpeg broadcasting (RTMP and HTTP
+# PUT), the worker encoding, and the result played back through nginx:
+# two RTMP sessions -> one VOD of both; a publisher still live at stop ->
+# the VOD waits for its recording to close; PUT segments -> VOD; nothing
+# broadcast -> no job; callbacks in either order -> exactly one job.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
+source "$MG_ROOT/tests/lib/assert.sh"
+command -v ffmpeg >/dev/null || { echo "ffmpeg is not installed (scripts/deps installs it)"; exit 1; }
+
+RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+PORT=$(mg_free_port)
+RTMP_PORT=$(mg_free_port)
+export RUN PORT MEDIAGATE_THREADS=4 MEDIAGATE_LEASE_SECONDS=5 MEDIAGATE_ENCODE_NICE=0
+export MEDIAGATE_RTMP_URL="rtmp://127.0.0.1:$RTMP_PORT/live" MEDIAGATE_HLS_URL="http://127.0.0.1:$PORT/hls"
+export MEDIAGATE_UPLOAD_URL="http://127.0.0.1:$PORT/live"
+export MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files
+export MEDIAGATE_RECORDINGS_DIR=$RUN/recordings MEDIAGATE_LIVE_DIR=$RUN/upload/live
+NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
+NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; } location /media-files/ { alias $RUN/media/; } $(upload_conf)"
+export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
+stack_up || exit 1
+"$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
+worker=$!
+trap 'kill $worker $(jobs -p) 2>/dev/null; stack_down' EXIT
+
+key=$("$MG_BIN" apikey create caster 2>/dev/null)
+A=(-H "Authorization: Bearer $key")
+broadcast() { # STREAM_KEY SECONDS
+    ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x240:rate=25" \
+        -f lavfi -i "sine=frequency=440" -c:v libx264 -preset ultrafast -tune zerolatency -g 25 \
+        -c:a aac -t "$2" -f flv "$MEDIAGATE_RTMP_URL/$1" >>"$RUN/ff.log" 2>&1
+}
+start_stream() { # NAME -> sets sid, skey
+    req -X POST "${A[@]}" -d type=hls -d "name=$1" "$BASE/stream/start"
+    sid=$(jq -r .stream.id <<<"$BODY")
+    skey=$(jq -r .endpoint.RTMP.stream_key <<<"$BODY")
+}
+stream_field() { # ID FIELD
+    curl -s "${A[@]}" "$BASE/stream/status?id=$1" | jq -r ".stream.$2 // empty"
+}
+wait_status() { # ID STATUS
+    for _ in $(seq 50); do [ "$(stream_field "$1" status)" = "$2" ] && return 0; sleep 0.2; done
+    return 1
+}
+wait_complete() { # JOB_ID -> BODY holds its final /media/status
+    for _ in $(seq 600); do
+        req "$BASE/media/status?job_id=$1"
+        grep -Eq '"job_status":"(COMPLETE|ERROR)"' <<<"$BODY" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+near() { # VALUE WANT TOLERANCE
+    awk -v v="$1" -v w="$2" -v t="$3" 'BEGIN { exit !(v >= w - t && v <= w + t) }'
+}
+
+# --- two RTMP sessions, stopped while idle -> one VOD of both -------------------------------
+start_stream two-sessions
+s1=$sid
+broadcast "$skey" 3
+wait_status "$s1" IDLE
+broadcast "$skey" 2
+for _ in $(seq 50); do
+    [ "$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s1'")" = 2 ] && break
+    sleep 0.1
+done
+check "nginx-rtmp reported both recordings" \
+    test "$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s1'")" = 2
+check "the recordings are named by the stream id, not the key" \
+    test "$(ls "$RUN/recordings" | grep -c "^$s1-.*\.flv$")" = 2
+req -X POST "${A[@]}" -d "id=$s1" "$BASE/stream/stop"
+expect_status 200
+expect_json .stream.status '"STOPPED"'
+vod1=$(jq -r '.stream.vod_job_id // empty' <<<"$BODY")
+check "the stop answers the VOD job id" test -n "$vod1"
+req -X POST "${A[@]}" -d "id=$s1" "$BASE/stream/stop"
+expect_json .stream.vod_job_id "\"$vod1\""
+check "a second stop makes no second job" \
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s1'"),$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'stream_id' = '$s1'")" = 1,1
+req "$BASE/media/job_id?input_file=streams/$s1"
+expect_body "{\"success\":true,\"job_id\":\"$vod1\"}"
+check "the VOD job ends COMPLETE" wait_complete "$vod1"
+expect_json .job_status '"COMPLETE"'
+dur=$(jq -r .duration_ms <<<"$BODY")
+echo "two sessions (3 s + 2 s): VOD duration $dur ms"
+check "its duration is both sessions together, about 5 s ($dur ms)" near "$dur" 5000 800
+master=$(jq -r '.output_path + .playlists[".m3u8"]' <<<"$BODY")
+probe=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "http://127.0.0.1:$PORT$master" 2>&1)
+check "the master playlist, through nginx, plays about 5 s ($probe)" near "${probe:-0}" 5 0.9
+
+# --- a publisher still live at stop: the VOD waits for its recording --------------------------
+start_stream live-at-stop
+s2=$sid
+broadcast "$skey" 30 &
+ff=$!
+check "status LIVE while ffmpeg publishes" wait_status "$s2" LIVE
+sleep 2
+req -X POST "${A[@]}" -d "id=$s2" "$BASE/stream/stop"
+expect_json .stream.status '"STOPPED"'
+check "no VOD yet: the recording is still being written" \
+    test "$(jq -r '.stream.vod_job_id // "none"' <<<"$BODY")" = none
+vod2=""
+for _ in $(seq 100); do vod2=$(stream_field "$s2" vod_job_id); [ -n "$vod2" ] && break; sleep 0.2; done
+check "the VOD job appears once nginx-rtmp closes the cut publisher's recording" test -n "$vod2"
+wait "$ff" 2>/dev/null
+check "the VOD job ends COMPLETE" wait_complete "$vod2"
+expect_json .job_status '"COMPLETE"'
+dur=$(jq -r .duration_ms <<<"$BODY")
+echo "live at stop, cut by on_update: VOD duration $dur ms"
+check "its duration covers the broadcast until the cut, 2-12 s ($dur ms)" near "$dur" 7000 5000
+
+# --- HTTP PUT ingest: the uploaded segments become the VOD ------------------------------------
+start_stream put
+s3=$sid
+purl=$(jq -r .endpoint.HTTP.url <<<"$BODY")
+pauth=$(jq -r .endpoint.HTTP.headers.Authorization <<<"$BODY")
+ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x240:rate=25" \
+    -f lavfi -i "sine=frequency=300" -c:v libx264 -preset ultrafast -g 25 -c:a aac -t 4 \
+    -f hls -hls_time 1 -method PUT -headers "Authorization: $pauth"$'\r\n' "${purl}index.m3u8" \
+    >>"$RUN/ff.log" 2>&1
+check "ffmpeg uploaded HLS by PUT" test "$(ls "$RUN/upload/live/$s3" | grep -c '\.ts$')" -ge 3
+req -X POST "${A[@]}" -d "id=$s3" "$BASE/stream/stop"
+vod3=$(jq -r '.stream.vod_job_id // empty' <<<"$BODY")
+check "the stop answers the VOD job id" test -n "$vod3"
+check "the VOD job ends COMPLETE" wait_complete "$vod3"
+expect_json .job_status '"COMPLETE"'
+dur=$(jq -r .duration_ms <<<"$BODY")
+echo "PUT ingest (4 s): VOD duration $dur ms"
+check "its duration is the uploaded 4 s ($dur ms)" near "$dur" 4000 800
+check "the joined segments were removed" bash -c "! ls '$RUN/media/.$vod3.ts' 2>/dev/null"
+
+# --- nothing broadcast: no job ----------------------------------------------------------------
+start_stream silent
+req -X POST "${A[@]}" -d "id=$sid" "$BASE/stream/stop"
+expect_json '.stream | has("vod_job_id")' false
+check "no job for a stream that recorded nothing" \
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$sid'")" = 0
+
+# --- callbacks in the other order: stop while publishing, record_done, then publish_done -------
+start_stream forged-order
+s4=$sid
+cb() { curl -s -o /dev/null -w '%{http_code}' --data "app=live&$1" "$BASE/notifications/rtmp"; }
+check "publish accepted" test "$(cb "call=publish&name=$s4&${skey#*\?}")" = 200
+req -X POST "${A[@]}" -d "id=$s4" "$BASE/stream/stop"
+check "stopped while publishing: no VOD yet" \
+    test "$(jq -r '.stream.vod_job_id // "none"' <<<"$BODY")" = none
+check "a recording path outside MEDIAGATE_RECORDINGS_DIR is refused" \
+    test "$(cb "call=record_done&name=$s4&path=/etc/passwd")" = 400
+check "... and so is one of another stream" \
+    test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s1-1.flv")" = 400
+check "... and a traversal" \
+    test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s4/../../x.flv")" = 400
+check "a refused record_done changes nothing" \
+    test "$(psql_q "SELECT cardinality(recordings)::text || publishing::text FROM streams WHERE id = '$s4'")" = 0true
+cp "$(ls "$RUN"/recordings/"$s1"-*.flv | head -n 1)" "$RUN/recordings/$s4-1.flv"
+check "record_done accepted" test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s4-1.flv")" = 200
+vod4=$(stream_field "$s4" vod_job_id)
+check "record_done after stop makes the VOD job" test -n "$vod4"
+check "publish_done afterwards is accepted" test "$(cb "call=publish_done&name=$s4")" = 200
+check "record_done again (a retry) is accepted" \
+    test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s4-1.flv")" = 200
+check "still exactly one job and one task for the stream" \
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s4'"),$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'stream_id' = '$s4'"),$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s4'")" = 1,1,1
+check "that VOD job ends COMPLETE" wait_complete "$vod4"
+expect_json .job_status '"COMPLETE"'
+
+# --- a recording that vanished: ERROR with the reason, not a silent success -------------------
+start_stream vanished
+s5=$sid
+cb "call=publish&name=$s5&${skey#*\?}" >/dev/null
+echo junk >"$RUN/recordings/$s5-1.flv"
+cb "call=record_done&name=$s5&path=$RUN/recordings/$s5-1.flv" >/dev/null
+rm -f "$RUN/recordings/$s5-1.flv"
+req -X POST "${A[@]}" -d "id=$s5" "$BASE/stream/stop"
+vod5=$(jq -r '.stream.vod_job_id // empty' <<<"$BODY")
+check "a stop after the recording closed makes the job at once" test -n "$vod5"
+check "the job ends" wait_complete "$vod5"
+expect_json '[.job_status, .error_code, .error_message]' '["ERROR",1,"the stream left no recording"]'
+
+grep -q 'runtime error\|AddressSanitizer' "$RUN/worker.log" "$RUN/mediagate.log" &&
+    fail "sanitizer reports in the logs"
+finish

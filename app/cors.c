@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ORIGIN_MAX 1024
 
@@ -131,4 +132,13 @@ bool cors_allowed(const cors_list *l, const char *origin, size_t len)
             return true;
     }
     return false;
+}
+
+bool cors_same_origin(const char *origin, const char *scheme, const char *host)
+{
+    if (!origin || !scheme || !host || !*scheme || !*host)
+        return false;
+    size_t sl = strlen(scheme);
+    return strncasecmp(origin, scheme, sl) == 0 && strncmp(origin + sl, "://", 3) == 0 &&
+           strcasecmp(origin + sl + 3, host) == 0;
 }

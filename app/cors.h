@@ -20,4 +20,10 @@ void cors_free(cors_list *l);
  * Origin value and one pattern matches all of it. */
 bool cors_allowed(const cors_list *l, const char *origin, size_t len);
 
+/* True when origin is the site's own, <scheme>://<host> as nginx received
+ * the request (REQUEST_SCHEME, Host): a page of the site itself, whose
+ * browser sends Origin on a same-origin PUT or POST. Not a CORS request.
+ * NULL scheme or host: false. */
+bool cors_same_origin(const char *origin, const char *scheme, const char *host);
+
 #endif

@@ -57,7 +57,9 @@ static const char *fcgi_param(FCGX_Request *req, const char *name)
 
 /* The request path without the query, from DOCUMENT_URI (nginx's
  * normalized path) or else REQUEST_URI; NULL when the mount prefix is set
- * and the path lies outside it. */
+ * and the path lies outside it. nginx/mediagate-upload.conf's internal
+ * locations name fixed, unprefixed paths and say so with
+ * MEDIAGATE_UNPREFIXED (a FastCGI param, which no client can send). */
 static const char *request_path(request *r, FCGX_Request *req)
 {
     const char *p = fcgi_param(req, "DOCUMENT_URI");
@@ -72,7 +74,7 @@ static const char *request_path(request *r, FCGX_Request *req)
     }
     const char *prefix = r->cfg->prefix;
     size_t plen = prefix ? strlen(prefix) : 0;
-    if (plen == 0)
+    if (plen == 0 || fcgi_param(req, "MEDIAGATE_UNPREFIXED"))
         return p;
     if (strncmp(p, prefix, plen) != 0 || p[plen] != '/')
         return NULL;

@@ -516,7 +516,8 @@ static int scan_dir(const char *dir, const char *prefix, const char *suffix, rec
         }
     }
     closedir(d);
-    qsort(out->v + first, out->n - first, sizeof *out->v, by_written);
+    if (out->n > first)
+        qsort(out->v + first, out->n - first, sizeof *out->v, by_written);
     return ret;
 }
 

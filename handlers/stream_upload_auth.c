@@ -7,8 +7,8 @@
  * Reading (GET, HEAD) is playback and needs no token.
  *
  * Browsers may PUT /uploads/<name> from other origins: nginx passes the
- * PUT's Origin as X-Original-Origin; an origin outside
- * MEDIAGATE_ALLOWED_ORIGINS is refused (403), an allowed one is echoed in
+ * PUT's Origin as X-Original-Origin; an origin that is neither the site's
+ * own nor in MEDIAGATE_ALLOWED_ORIGINS is refused (403), an allowed one is echoed in
  * Access-Control-Allow-Origin, which nginx copies onto the PUT's answer.
  * The preflight (OPTIONS) reaches the router as OPTIONS /uploads. */
 #include <string.h>
@@ -50,7 +50,9 @@ int handle_stream_upload_auth(request *r)
     /* /uploads/<name>: a file for the local encoder, from an API key holder. */
     if (strncmp(uri, "/uploads/", 9) == 0) {
         const char *owner, *origin = request_param(r, "HTTP_X_ORIGINAL_ORIGIN");
-        if (origin && *origin) { /* nginx passes "" when there is none */
+        if (origin && *origin && /* nginx passes "" when there is none */
+            !cors_same_origin(origin, request_param(r, "REQUEST_SCHEME"),
+                              request_param(r, "HTTP_HOST"))) {
             if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
                 return reply_error(r, 403, "ORIGIN is invalid.");
             r->cors_origin = origin;

@@ -133,6 +133,11 @@ check "a PUT from a disallowed origin stores nothing" test ! -e "$RUN/upload/upl
 req -X PUT -H 'Origin: https://app.example.com' --data-binary "@$RUN/short.mp4" "$BASE/uploads/c1.mp4"
 expect_status 401
 expect_header Access-Control-Allow-Origin 'https://app.example.com'
+# A page of the site itself (Origin = the site's own) is not a CORS request.
+req -X PUT -H "Origin: $BASE" -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" \
+    "$BASE/uploads/same-origin.mp4"
+expect_status 201
+expect_header_absent Access-Control-Allow-Origin
 t0=$(date +%s%N)
 req -X PUT -H 'Origin: https://app.example.com' -H "Authorization: Bearer $key" \
     --data-binary "@$RUN/short.mp4" "$BASE/uploads/up1.mp4"

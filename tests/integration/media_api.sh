@@ -148,6 +148,15 @@ done
 req -H $'Origin: https://app.example.com\r\nX-Injected: 1' "$BASE/media/status?job_id=job-progress"
 expect_header_absent X-Injected
 
+# The site's own pages: a browser sends Origin on same-origin POSTs and
+# PUTs. Origin = scheme://Host is not a CORS request. (A browser cannot
+# set Host, so a page elsewhere cannot pass for the site.)
+req -H "Origin: $BASE" "$BASE/media/status?job_id=job-progress"
+expect_status 200
+expect_header_absent Access-Control-Allow-Origin
+req -H "Origin: $BASE" -H 'Host: other.example' "$BASE/media/status?job_id=job-progress"
+expect_status 422
+
 # Preflight: answered without running the handler.
 req -X OPTIONS -H 'Origin: https://app.example.com' \
     -H 'Access-Control-Request-Method: GET' \

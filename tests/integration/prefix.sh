@@ -12,6 +12,8 @@ export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
 sed 's#\^/(?:media|stream|notifications)/#^/video-api/(?:media|stream|notifications)/#' \
     "$MG_ROOT/nginx/mediagate.conf" >"$RUN/snippet.conf"
 export MG_SNIPPET=$RUN/snippet.conf
+# The upload locations too: their internal checks work under the prefix.
+export NGINX_SITE_EXTRA="$(upload_conf)"
 check "the snippet's outer location was edited" grep -q '\^/video-api/' "$RUN/snippet.conf"
 stack_up || exit 1
 trap stack_down EXIT
@@ -39,4 +41,15 @@ expect_status 405
 req "$BASE/media/status?job_id=p1"
 expect_status 404
 check "no mediagate JSON outside the prefix" bash -c "! grep -q success <<<'$BODY'"
+# PUT /uploads/<name> (nginx/mediagate-upload.conf) is checked by mediagate
+# under the prefix as well, preflight included.
+key=$("$MG_BIN" apikey create prefixed 2>/dev/null)
+req -X PUT -H "Authorization: Bearer $key" --data-binary hello "$BASE/uploads/p.mp4"
+expect_status 201
+req -X PUT --data-binary hello "$BASE/uploads/q.mp4"
+expect_status 401
+req -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' \
+    "$BASE/uploads/p.mp4"
+expect_status 204
+expect_header Access-Control-Allow-Methods 'PUT, OPTIONS'
 finish

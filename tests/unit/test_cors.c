@@ -193,8 +193,26 @@ static void test_bad_pattern(void)
     CHECK(memchr(tiny, '\0', sizeof tiny) != NULL);
 }
 
+static void test_same_origin(void)
+{
+    CHECK(cors_same_origin("http://127.0.0.1:8080", "http", "127.0.0.1:8080"));
+    CHECK(cors_same_origin("https://Video.Example.com", "https", "video.example.com"));
+    CHECK(!cors_same_origin("https://video.example.com", "http", "video.example.com"));
+    CHECK(!cors_same_origin("http://video.example.com:81", "http", "video.example.com"));
+    CHECK(!cors_same_origin("http://video.example.com", "http", "video.example.com:81"));
+    CHECK(!cors_same_origin("http://video.example.com.evil.net", "http", "video.example.com"));
+    CHECK(!cors_same_origin("http://evil.net", "http", "video.example.com"));
+    CHECK(!cors_same_origin("http:/video.example.com", "http", "video.example.com"));
+    CHECK(!cors_same_origin("null", "http", "video.example.com"));
+    CHECK(!cors_same_origin("http://", "http", ""));
+    CHECK(!cors_same_origin("http://x", NULL, "x"));
+    CHECK(!cors_same_origin("http://x", "http", NULL));
+    CHECK(!cors_same_origin(NULL, "http", "x"));
+}
+
 int main(void)
 {
+    test_same_origin();
     test_exact();
     test_alternation();
     test_several();

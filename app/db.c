@@ -51,7 +51,7 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT " STREAM_COLS " FROM streams WHERE id = $1 AND owner = $2",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_PUBLISH] = {"rtmp_publish",
-        "UPDATE streams SET status = 'LIVE', publishing = true, updated_at = now() "
+        "UPDATE streams SET status = 'LIVE', published = true, publishing = true, updated_at = now() "
         "WHERE id = $1 AND stream_key_hash = $2 AND status <> 'STOPPED' RETURNING id",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_DONE] = {"rtmp_done",

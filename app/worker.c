@@ -597,11 +597,12 @@ static int stream_inputs(const config *cfg, const char *sid, bool segments, cons
 static const char *const CLAIM_SQL =
     "UPDATE outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), "
     "attempts = attempts + 1 "
-    "WHERE id = (SELECT id FROM outbox WHERE kind = 'local.encode' AND done_at IS NULL "
+    "WHERE id = (SELECT id FROM outbox WHERE kind IN ('local.encode', 'stream.settle') "
+    "AND done_at IS NULL "
     "AND failed_at IS NULL AND run_after <= now() "
     "AND (locked_until IS NULL OR locked_until < now()) "
     "ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT 1) "
-    "RETURNING id, payload::text, attempts, max_attempts";
+    "RETURNING id, payload::text, attempts, max_attempts, kind";
 
 typedef struct slot {
     const config *cfg;
@@ -652,6 +653,27 @@ static void finish_task(PGconn *c, encode *e, int attempts, int max_attempts, in
     PQclear(r);
 }
 
+/* A 'stream.settle' task (sql/005_stream_vod.sql): a stopped stream that
+ * still looks written to lost a callback; make its VOD job now. */
+static void settle_stream(PGconn *c, encode *e, json_object *payload, int attempts,
+                          int max_attempts)
+{
+    json_object *jsid;
+    if (!payload || !json_object_object_get_ex(payload, "stream_id", &jsid)) {
+        finish_task(c, e, attempts, max_attempts, 1, "malformed task payload");
+        return;
+    }
+    const char *v[] = {json_object_get_string(jsid), e->cfg->vod_rtmp ? "t" : "f",
+                       e->cfg->vod_put ? "t" : "f"};
+    PGresult *r = PQexecParams(c, "SELECT mediagate_stream_settle($1, $2, $3)", 3, NULL, v, NULL,
+                               NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (ok && !PQgetisnull(r, 0, 0))
+        log_info("task %lld: stream %s settled; VOD job %s", e->task_id, v[0], PQgetvalue(r, 0, 0));
+    finish_task(c, e, attempts, max_attempts, ok ? 0 : 3, ok ? "" : PQerrorMessage(c));
+    PQclear(r);
+}
+
 static void *slot_main(void *arg)
 {
     slot *s = arg;
@@ -683,7 +705,13 @@ static void *slot_main(void *arg)
         int attempts = atoi(PQgetvalue(r, 0, 2)), max_attempts = atoi(PQgetvalue(r, 0, 3));
         const char *perr;
         json_object *payload = parse_json(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), &perr);
+        bool settle = strcmp(PQgetvalue(r, 0, 4), "stream.settle") == 0;
         PQclear(r);
+        if (settle) {
+            settle_stream(c, &e, payload, attempts, max_attempts);
+            json_object_put(payload);
+            continue;
+        }
         json_object *jid = NULL, *jin = NULL, *jsid = NULL, *jseg = NULL;
         bool is_stream = payload && json_object_object_get_ex(payload, "stream_id", &jsid);
         if (!payload || !json_object_object_get_ex(payload, "job_id", &jid) ||

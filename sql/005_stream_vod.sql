@@ -2,6 +2,9 @@
 -- recordings (on_record_done) or the HLS segments a broadcaster PUT.
 
 ALTER TABLE streams
+    -- Someone published over RTMP (and so, when nginx-rtmp records, left a
+    -- recording).
+    ADD COLUMN published   boolean NOT NULL DEFAULT false,
     -- A publisher is connected, or its recording is not closed yet.
     ADD COLUMN publishing  boolean NOT NULL DEFAULT false,
     -- Recordings nginx-rtmp finished (on_record_done paths), in order.
@@ -12,8 +15,8 @@ ALTER TABLE streams
 
 -- Makes the VOD job of a stream, at most once, in the same transaction as
 -- the change that completes the stream: the stream is stopped, no publisher
--- is still writing, and something was recorded (p_rtmp: RTMP recordings
--- count; p_put: PUT segments count). The job and its encode task are one
+-- is still writing, and something was recorded (p_rtmp: RTMP publishes are
+-- recorded; p_put: PUT segments are kept). The worker finds the files. The job and its encode task are one
 -- transaction. Returns the stream's VOD job id, or NULL.
 CREATE FUNCTION mediagate_stream_vod(p_id uuid, p_rtmp boolean, p_put boolean)
 RETURNS text LANGUAGE plpgsql AS $$
@@ -23,7 +26,8 @@ DECLARE
 BEGIN
     SELECT * INTO s FROM streams WHERE id = p_id FOR UPDATE;
     IF NOT FOUND OR s.vod_job_id IS NOT NULL OR s.status <> 'STOPPED' OR s.publishing
-       OR NOT ((p_rtmp AND cardinality(s.recordings) > 0) OR (p_put AND s.uploaded)) THEN
+       OR NOT ((p_rtmp AND (s.published OR cardinality(s.recordings) > 0))
+               OR (p_put AND s.uploaded)) THEN
         RETURN s.vod_job_id;
     END IF;
     jid := gen_random_uuid()::text;
@@ -39,18 +43,43 @@ BEGIN
 END
 $$;
 
--- POST /stream/stop.
+-- POST /stream/stop. A stream still being written at its first stop also
+-- gets a 'stream.settle' task, 30 s on: nginx-rtmp does not retry its
+-- callbacks, so if publish_done or record_done was lost (mediagate or the
+-- database down at that moment), the worker still makes the VOD job then.
 CREATE FUNCTION mediagate_stream_stop(p_id uuid, p_owner text, p_rtmp boolean, p_put boolean)
 RETURNS SETOF streams LANGUAGE plpgsql AS $$
+DECLARE
+    first boolean;
+    busy  boolean;
 BEGIN
-    UPDATE streams SET status = 'STOPPED', stop_date = coalesce(stop_date, now()),
-                       updated_at = now()
-     WHERE id = p_id AND owner = p_owner;
+    SELECT stop_date IS NULL, publishing INTO first, busy
+      FROM streams WHERE id = p_id AND owner = p_owner FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    UPDATE streams SET status = 'STOPPED', stop_date = coalesce(stop_date, now()),
+                       updated_at = now()
+     WHERE id = p_id;
+    IF first AND busy AND (p_rtmp OR p_put) THEN
+        INSERT INTO outbox (kind, payload, run_after)
+        VALUES ('stream.settle', jsonb_build_object('stream_id', p_id),
+                now() + interval '30 seconds');
+    END IF;
     PERFORM mediagate_stream_vod(p_id, p_rtmp, p_put);
     RETURN QUERY SELECT * FROM streams WHERE id = p_id;
+END
+$$;
+
+-- The 'stream.settle' task: 30 s after the stop, no publisher is connected
+-- any more (nginx-rtmp cuts it within a few seconds), so a stream still
+-- marked as being written lost a callback; the recording is on disk.
+CREATE FUNCTION mediagate_stream_settle(p_id uuid, p_rtmp boolean, p_put boolean)
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE streams SET publishing = false, updated_at = now()
+     WHERE id = p_id AND status = 'STOPPED' AND publishing;
+    RETURN mediagate_stream_vod(p_id, p_rtmp, p_put);
 END
 $$;
 

@@ -4,7 +4,9 @@
 # PUT), the worker encoding, and the result played back through nginx:
 # two RTMP sessions -> one VOD of both; a publisher still live at stop ->
 # the VOD waits for its recording to close; PUT segments -> VOD; nothing
-# broadcast -> no job; callbacks in either order -> exactly one job.
+# broadcast -> no job; callbacks in either order -> exactly one job; the
+# worker down at stop -> the job waits and is done later; record_done lost
+# -> the settle task makes the job from the recording on disk.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
@@ -72,6 +74,7 @@ check "nginx-rtmp reported both recordings" \
     test "$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s1'")" = 2
 check "the recordings are named by the stream id, not the key" \
     test "$(ls "$RUN/recordings" | grep -c "^$s1-.*\.flv$")" = 2
+t0=$(date +%s%N)
 req -X POST "${A[@]}" -d "id=$s1" "$BASE/stream/stop"
 expect_status 200
 expect_json .stream.status '"STOPPED"'
@@ -80,10 +83,11 @@ check "the stop answers the VOD job id" test -n "$vod1"
 req -X POST "${A[@]}" -d "id=$s1" "$BASE/stream/stop"
 expect_json .stream.vod_job_id "\"$vod1\""
 check "a second stop makes no second job" \
-    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s1'"),$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'stream_id' = '$s1'")" = 1,1
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s1'"),$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'local.encode' AND payload->>'stream_id' = '$s1'")" = 1,1
 req "$BASE/media/job_id?input_file=streams/$s1"
 expect_body "{\"success\":true,\"job_id\":\"$vod1\"}"
 check "the VOD job ends COMPLETE" wait_complete "$vod1"
+echo "stop -> VOD of 5 s COMPLETE: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 expect_json .job_status '"COMPLETE"'
 dur=$(jq -r .duration_ms <<<"$BODY")
 echo "two sessions (3 s + 2 s): VOD duration $dur ms"
@@ -123,9 +127,18 @@ ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x2
     -f hls -hls_time 1 -method PUT -headers "Authorization: $pauth"$'\r\n' "${purl}index.m3u8" \
     >>"$RUN/ff.log" 2>&1
 check "ffmpeg uploaded HLS by PUT" test "$(ls "$RUN/upload/live/$s3" | grep -c '\.ts$')" -ge 3
+# The worker is down when the stream stops: the job and its task are
+# committed with the stop, and a worker started later does the work.
+kill -9 "$worker"
+wait "$worker" 2>/dev/null
 req -X POST "${A[@]}" -d "id=$s3" "$BASE/stream/stop"
 vod3=$(jq -r '.stream.vod_job_id // empty' <<<"$BODY")
 check "the stop answers the VOD job id" test -n "$vod3"
+sleep 1
+check "with no worker, the job waits SUBMITTED and its task is queued" \
+    test "$(psql_q "SELECT j.status || ',' || (o.done_at IS NULL) FROM jobs j JOIN outbox o ON o.payload->>'job_id' = j.id WHERE j.id = '$vod3'")" = SUBMITTED,true
+"$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
+worker=$!
 check "the VOD job ends COMPLETE" wait_complete "$vod3"
 expect_json .job_status '"COMPLETE"'
 dur=$(jq -r .duration_ms <<<"$BODY")
@@ -164,8 +177,33 @@ check "publish_done afterwards is accepted" test "$(cb "call=publish_done&name=$
 check "record_done again (a retry) is accepted" \
     test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s4-1.flv")" = 200
 check "still exactly one job and one task for the stream" \
-    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s4'"),$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'stream_id' = '$s4'"),$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s4'")" = 1,1,1
+    test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s4'"),$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'local.encode' AND payload->>'stream_id' = '$s4'"),$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s4'")" = 1,1,1
 check "that VOD job ends COMPLETE" wait_complete "$vod4"
+expect_json .job_status '"COMPLETE"'
+
+# --- record_done lost (the database down when it came): the settle task makes the VOD ---------
+start_stream lost-callback
+s6=$sid
+cb "call=publish&name=$s6&${skey#*\?}" >/dev/null
+cb "call=publish_done&name=$s6" >/dev/null
+cp "$(ls "$RUN"/recordings/"$s1"-*.flv | head -n 1)" "$RUN/recordings/$s6-1.flv"
+pg_stop fast
+check "record_done while the database is down gets a 5xx" \
+    grep -q '^5' <<<"$(cb "call=record_done&name=$s6&path=$RUN/recordings/$s6-1.flv")"
+pg_resume
+for _ in $(seq 50); do req "$BASE/media/status?job_id=x"; [ "$STATUS" = 422 ] && break; sleep 0.2; done
+req -X POST "${A[@]}" -d "id=$s6" "$BASE/stream/stop"
+expect_status 200
+check "no VOD yet: the stream still looks written to" \
+    test "$(jq -r '.stream.vod_job_id // "none"' <<<"$BODY")" = none
+delay=$(psql_q "SELECT round(extract(epoch FROM run_after - now())) FROM outbox WHERE kind = 'stream.settle' AND payload->>'stream_id' = '$s6'")
+check "a settle task is queued about 30 s on ($delay s)" near "${delay:-0}" 30 3
+# Let the 30 s pass.
+psql_q "UPDATE outbox SET run_after = now() WHERE kind = 'stream.settle' AND payload->>'stream_id' = '$s6'" >/dev/null
+vod6=""
+for _ in $(seq 50); do vod6=$(stream_field "$s6" vod_job_id); [ -n "$vod6" ] && break; sleep 0.2; done
+check "the settle task made the VOD job" test -n "$vod6"
+check "which ends COMPLETE from the recording on disk" wait_complete "$vod6"
 expect_json .job_status '"COMPLETE"'
 
 # --- a recording that vanished: ERROR with the reason, not a silent success -------------------

@@ -45,7 +45,9 @@
       method: 'PUT', body: file, headers: { 'Authorization': 'Bearer ' + keyInput.value }
     });
     if (put.status !== 201 && put.status !== 204) {
-      show('Upload refused (' + put.status + (put.status === 401 ? ': check the API key' : '') + ').', 0, true);
+      var why = '';
+      try { why = (await put.json()).message || ''; } catch (e) { /* not JSON (e.g. 413) */ }
+      show('Upload refused (' + put.status + ')' + (why ? ': ' + why : '.'), 0, true);
       return;
     }
     show('Uploaded. Waiting for the job…', 0);

@@ -17,7 +17,19 @@ try {
   await page.goto(url);
   const bg = await page.$eval('#go', (b) => getComputedStyle(b).backgroundColor);
   check(bg === 'rgb(36, 99, 235)', `the page's stylesheet is applied (${bg})`);
+  // A wrong key first: the page shows mediagate's reason, and stores nothing.
+  const key = await page.$eval('#key', (k) => k.value);
+  await page.fill('#key', 'mgk_wrong');
   await page.setInputFiles('#file', file);
+  await page.click('#go');
+  let refused = '';
+  for (let i = 0; i < 100 && !refused.includes('refused'); i++) {
+    refused = await page.$eval('#status', (s) => s.textContent);
+    if (!refused.includes('refused')) await page.waitForTimeout(100);
+  }
+  check(refused === 'Upload refused (401): Authentication required: Authorization: Bearer <API key>.',
+        `a wrong key: the page shows why (${refused})`);
+  await page.fill('#key', key);
   await page.click('#go');
   const seen = new Set();
   let done = false;

@@ -129,10 +129,12 @@ req -X PUT -H 'Origin: https://evil.example.net' -H "Authorization: Bearer $key"
     --data-binary "@$RUN/short.mp4" "$BASE/uploads/c1.mp4"
 expect_status 403
 expect_header_absent Access-Control-Allow-Origin
+expect_json .success false
 check "a PUT from a disallowed origin stores nothing" test ! -e "$RUN/upload/uploads/c1.mp4"
 req -X PUT -H 'Origin: https://app.example.com' --data-binary "@$RUN/short.mp4" "$BASE/uploads/c1.mp4"
 expect_status 401
 expect_header Access-Control-Allow-Origin 'https://app.example.com'
+expect_body '{"success":false,"message":"Authentication required: Authorization: Bearer <API key>."}'
 # A page of the site itself (Origin = the site's own) is not a CORS request.
 req -X PUT -H "Origin: $BASE" -H "Authorization: Bearer $key" --data-binary "@$RUN/short.mp4" \
     "$BASE/uploads/same-origin.mp4"

@@ -134,11 +134,16 @@ bool cors_allowed(const cors_list *l, const char *origin, size_t len)
     return false;
 }
 
-bool cors_same_origin(const char *origin, const char *scheme, const char *host)
+bool cors_same_origin(const char *origin, const char *scheme, const char *host,
+                      const char *server_name)
 {
-    if (!origin || !scheme || !host || !*scheme || !*host)
+    if (!origin || !scheme || !host || !server_name || !*scheme || !*host || !*server_name)
         return false;
+    /* The name part of Host: "[::1]:8080" -> "[::1]", "a.example:8080" -> "a.example". */
+    const char *end = host[0] == '[' ? strchr(host, ']') : strchr(host, ':');
+    size_t nl = end ? (size_t)(end - host) + (host[0] == '[') : strlen(host);
     size_t sl = strlen(scheme);
-    return strncasecmp(origin, scheme, sl) == 0 && strncmp(origin + sl, "://", 3) == 0 &&
+    return strlen(server_name) == nl && strncasecmp(host, server_name, nl) == 0 &&
+           strncasecmp(origin, scheme, sl) == 0 && strncmp(origin + sl, "://", 3) == 0 &&
            strcasecmp(origin + sl + 3, host) == 0;
 }

@@ -20,10 +20,13 @@ void cors_free(cors_list *l);
  * Origin value and one pattern matches all of it. */
 bool cors_allowed(const cors_list *l, const char *origin, size_t len);
 
-/* True when origin is the site's own, <scheme>://<host> as nginx received
- * the request (REQUEST_SCHEME, Host): a page of the site itself, whose
- * browser sends Origin on a same-origin PUT or POST. Not a CORS request.
- * NULL scheme or host: false. */
-bool cors_same_origin(const char *origin, const char *scheme, const char *host);
+/* True when origin is the site's own: <scheme>://<host> as nginx received
+ * the request (REQUEST_SCHEME, Host), where the host's name is the site's
+ * configured server_name (SERVER_NAME). A page of the site itself sends
+ * Origin on a same-origin PUT or POST; that is not a CORS request. The
+ * server_name check keeps a DNS-rebinding page (its own name in both Origin
+ * and Host, landing on a catch-all server) out. Any argument NULL: false. */
+bool cors_same_origin(const char *origin, const char *scheme, const char *host,
+                      const char *server_name);
 
 #endif

@@ -51,7 +51,8 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT " STREAM_COLS " FROM streams WHERE id = $1 AND owner = $2",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_PUBLISH] = {"rtmp_publish",
-        "UPDATE streams SET status = 'LIVE', published = true, publishing = true, updated_at = now() "
+        "UPDATE streams SET status = 'LIVE', published = true, open_writes = open_writes + 1, "
+        "updated_at = now() "
         "WHERE id = $1 AND stream_key_hash = $2 AND status <> 'STOPPED' RETURNING id",
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_DONE] = {"rtmp_done",
@@ -61,9 +62,12 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT mediagate_stream_recorded($1, $2, $3, $4)",
         4, PGRES_TUPLES_OK},
     [STMT_UPLOAD_AUTH] = {"upload_auth",
-        "UPDATE streams SET uploaded = true WHERE id = $1 AND upload_token_hash = $2 "
-        "AND status <> 'STOPPED' AND upload_expires > now() RETURNING 1",
-        2, PGRES_TUPLES_OK},
+        "WITH s AS (SELECT id FROM streams WHERE id = $1 AND upload_token_hash = $2 "
+        "AND status <> 'STOPPED' AND upload_expires > now()), "
+        /* A PUT marks the stream as having a recording; written once. */
+        "u AS (UPDATE streams SET uploaded = true WHERE id IN (SELECT id FROM s) "
+        "AND $3 AND NOT uploaded) SELECT 1 FROM s",
+        3, PGRES_TUPLES_OK},
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},

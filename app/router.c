@@ -74,7 +74,8 @@ int router_dispatch(request *r)
         return reply_error(r, 404, "No route matches.");
 
     if (r->origin && !cors_same_origin(r->origin, request_param(r, "REQUEST_SCHEME"),
-                                       request_param(r, "HTTP_HOST"))) {
+                                       request_param(r, "HTTP_HOST"),
+                                       request_param(r, "SERVER_NAME"))) {
         if (!cors_allowed(&r->cfg->origins, r->origin, strlen(r->origin)))
             return reply_error(r, 422, "ORIGIN is invalid.");
         r->cors_origin = r->origin;

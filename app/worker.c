@@ -234,11 +234,11 @@ static long long dir_bytes(const char *dir)
 
 /* Probes one input: the first video stream's size, whether there is audio,
  * and the duration. Returns 0, or an error code with *msg set. */
-static int probe(const char *input, int *w, int *h, bool *audio, double *duration, char *msg,
-                 size_t msgcap)
+static int probe(encode *e, const char *input, int *w, int *h, bool *audio, double *duration,
+                 char *msg, size_t msgcap)
 {
     char probe_out[65536];
-    run_ctx pc = {.out = probe_out, .out_cap = sizeof probe_out};
+    run_ctx pc = {.out = probe_out, .out_cap = sizeof probe_out, .beat = on_beat, .arg = e};
     char *argv[] = {"ffprobe", "-v", "error", "-print_format", "json", "-show_format",
                     "-show_streams", "--", (char *)input, NULL};
     probe_out[0] = '\0';
@@ -307,7 +307,7 @@ static int encode_job(encode *e, char *const *inputs, size_t ninputs, char *msg,
         int iw, ih, rc;
         bool ia;
         double d;
-        if ((rc = probe(inputs[i], &iw, &ih, &ia, &d, msg, msgcap)) != 0)
+        if ((rc = probe(e, inputs[i], &iw, &ih, &ia, &d, msg, msgcap)) != 0)
             return rc;
         if (i == 0) { /* the first input decides the streams, as concat does */
             w = iw;
@@ -521,75 +521,71 @@ static int scan_dir(const char *dir, const char *prefix, const char *suffix, rec
     return ret;
 }
 
-/* Copies the files, in order, into one file (MPEG-TS segments of one
- * broadcast join byte for byte). Returns 0, -1 with errno. */
-static int cat_files(const rec_files *in, const char *out_path)
+/* Writes the paths, one a line, for ffmpeg's concatf: protocol, which reads
+ * the files one after another as one stream (MPEG-TS segments of one
+ * broadcast join byte for byte), with no copy. Returns 0, -1 with errno. */
+static int write_concatf(const char *list, const rec_files *in)
 {
-    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret = 0;
-    if (out < 0)
+    FILE *f = fopen(list, "w");
+    if (!f)
         return -1;
-    char buf[65536];
-    for (size_t i = 0; i < in->n && ret == 0; i++) {
-        int fd = open(in->v[i].path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            ret = -1;
-            break;
-        }
-        ssize_t n;
-        while ((n = read(fd, buf, sizeof buf)) > 0)
-            if (write(out, buf, (size_t)n) != n) {
-                ret = -1;
-                break;
-            }
-        if (n < 0)
-            ret = -1;
-        close(fd);
-    }
-    if (close(out) != 0)
-        ret = -1;
-    return ret;
+    for (size_t i = 0; i < in->n; i++)
+        fprintf(f, "%s\n", in->v[i].path);
+    return fclose(f);
 }
 
 /* The inputs of a stopped stream's VOD job, in broadcast order: nginx-rtmp's
- * recordings (<MEDIAGATE_RECORDINGS_DIR>/<id>*) and, joined into one file
- * (*joined, to remove afterwards), the MPEG-TS segments the broadcaster PUT
- * (the .ts files in <MEDIAGATE_LIVE_DIR>/<id>/). Returns 0 with out filled, or an error
- * code with *msg set. */
-static int stream_inputs(const config *cfg, const char *sid, bool segments, const char *job_id,
-                         rec_files *out, char *joined, size_t joined_cap, char *msg, size_t msgcap)
+ * recordings (<MEDIAGATE_RECORDINGS_DIR>/<id>*) and the MPEG-TS segments the
+ * broadcaster PUT (the .ts files in <MEDIAGATE_LIVE_DIR>/<id>/), the latter
+ * as one concatf: input whose list is written to seglist (a temporary file,
+ * for the caller to remove). Returns 0 with out filled, or an error code
+ * with *msg set. */
+static int stream_inputs(const config *cfg, const char *sid, bool segments, rec_files *out,
+                         char *seglist, size_t seglist_cap, char *msg, size_t msgcap)
 {
     rec_files seg = {0};
-    char dir[PATH_MAX];
-    joined[0] = '\0';
+    char dir[PATH_MAX], url[PATH_MAX + 16];
+    int ret = 0;
+    seglist[0] = '\0';
     if (!sid || strlen(sid) != 36 || strspn(sid, "0123456789abcdef-") != 36) {
         snprintf(msg, msgcap, "malformed task payload: stream_id");
-        return 1;
+        ret = 1;
+        goto out;
     }
     if (*cfg->recordings_dir && scan_dir(cfg->recordings_dir, sid, "", out) != 0) {
         snprintf(msg, msgcap, "cannot read %.300s: %s", cfg->recordings_dir, strerror(errno));
-        return 3;
+        ret = 3;
+        goto out;
     }
     snprintf(dir, sizeof dir, "%s/%s", cfg->live_dir, sid);
     if (segments && *cfg->live_dir && scan_dir(dir, "", ".ts", &seg) != 0) {
         snprintf(msg, msgcap, "cannot read %.300s: %s", dir, strerror(errno));
-        files_free(&seg);
-        return 3;
+        ret = 3;
+        goto out;
     }
     if (seg.n > 0) {
-        mkdir(cfg->media_dir, 0755);
-        snprintf(joined, joined_cap, "%s/.%s.ts", cfg->media_dir, job_id);
-        if (cat_files(&seg, joined) != 0 || files_add(out, joined, 0) != 0) {
-            snprintf(msg, msgcap, "cannot join the stream's segments: %s", strerror(errno));
-            files_free(&seg);
-            return 3;
+        const char *tmp = getenv("TMPDIR");
+        snprintf(seglist, seglist_cap, "%s/mediagate-segments-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        int fd = mkstemp(seglist);
+        if (fd >= 0)
+            close(fd);
+        snprintf(url, sizeof url, "concatf:%s", seglist);
+        if (fd < 0 || write_concatf(seglist, &seg) != 0 || files_add(out, url, seg.v[0].mtime_ns)) {
+            snprintf(msg, msgcap, "cannot list the stream's segments: %s", strerror(errno));
+            ret = 3;
+            goto out;
         }
     }
-    files_free(&seg);
     if (out->n == 0) {
         snprintf(msg, msgcap, "the stream left no recording");
-        return 1;
+        ret = 1;
+        goto out;
     }
-    return 0;
+    /* Both kinds of recording, when a stream had both, by the time written. */
+    qsort(out->v, out->n, sizeof *out->v, by_written);
+out:
+    files_free(&seg);
+    return ret;
 }
 
 /* ---- the queue ------------------------------------------------------------- */
@@ -668,10 +664,18 @@ static void settle_stream(PGconn *c, encode *e, json_object *payload, int attemp
     PGresult *r = PQexecParams(c, "SELECT mediagate_stream_settle($1, $2, $3)", 3, NULL, v, NULL,
                                NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    char err[300] = "";
     if (ok && !PQgetisnull(r, 0, 0))
         log_info("task %lld: stream %s settled; VOD job %s", e->task_id, v[0], PQgetvalue(r, 0, 0));
-    finish_task(c, e, attempts, max_attempts, ok ? 0 : 3, ok ? "" : PQerrorMessage(c));
+    if (!ok) { /* copied: the next statement clears libpq's message */
+        snprintf(err, sizeof err, "%s", PQerrorMessage(c));
+        log_warn("task %lld: settling stream %s failed: %s", e->task_id, v[0], err);
+    }
+    /* A malformed id (22P02) will not get better: fail for good. */
+    const char *state = ok ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int code = ok ? 0 : state && strcmp(state, "22P02") == 0 ? 1 : 3;
     PQclear(r);
+    finish_task(c, e, attempts, max_attempts, code, err);
 }
 
 static void *slot_main(void *arg)
@@ -723,14 +727,14 @@ static void *slot_main(void *arg)
         e.job_id = json_object_get_string(jid);
         log_info("task %lld: encoding job %s (attempt %d) by %s", e.task_id, e.job_id, attempts,
                  wid);
-        char msg[600] = "", joined[PATH_MAX] = "";
+        char msg[600] = "", seglist[PATH_MAX] = "";
         json_object *done = json_object_new_object();
         rec_files inputs = {0};
         int code;
         if (is_stream) {
             json_object_object_get_ex(payload, "segments", &jseg);
             code = stream_inputs(s->cfg, json_object_get_string(jsid), json_object_get_boolean(jseg),
-                                 e.job_id, &inputs, joined, sizeof joined, msg, sizeof msg);
+                                 &inputs, seglist, sizeof seglist, msg, sizeof msg);
         } else {
             code = files_add(&inputs, json_object_get_string(jin), 0) ? 3 : 0;
         }
@@ -741,8 +745,8 @@ static void *slot_main(void *arg)
             code = paths ? encode_job(&e, paths, inputs.n, msg, sizeof msg, done) : 3;
             free(paths);
         }
-        if (joined[0])
-            unlink(joined);
+        if (seglist[0])
+            unlink(seglist);
         files_free(&inputs);
         if (code == 0) {
             apply(c, e.job_id, done);

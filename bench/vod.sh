@@ -52,7 +52,7 @@ for r in $(seq "$ROUNDS"); do
     ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc2=size=1280x720:rate=30" \
         -f lavfi -i "sine" -t "$SECONDS_LIVE" -c:v libx264 -preset veryfast -tune zerolatency \
         -g 60 -b:v 3000k -c:a aac -f flv "$MEDIAGATE_RTMP_URL/$skey"
-    until [ "$(psql_q "SELECT publishing FROM streams WHERE id = '$id'")" = f ]; do sleep 0.05; done
+    until [ "$(psql_q "SELECT open_writes FROM streams WHERE id = '$id'")" = 0 ]; do sleep 0.05; done
     t=$(date +%s%N)
     job=$(curl -s -H "Authorization: Bearer $key" -d "id=$id" "$BASE/stream/stop" | jq -r .stream.vod_job_id)
     visible=$(ms "$t")

@@ -12,7 +12,8 @@
 bool stream_id_valid(const char *s)
 {
     uuid_t u;
-    return s && strlen(s) == 36 && uuid_parse(s, u) == 0;
+    /* Lowercase only, as issued: nginx-rtmp names recordings after the id. */
+    return s && strlen(s) == 36 && uuid_parse(s, u) == 0 && strspn(s, "0123456789abcdef-") == 36;
 }
 
 int stream_caller(request *r, const char **owner)

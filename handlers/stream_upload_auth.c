@@ -52,7 +52,7 @@ int handle_stream_upload_auth(request *r)
         const char *owner, *origin = request_param(r, "HTTP_X_ORIGINAL_ORIGIN");
         if (origin && *origin && /* nginx passes "" when there is none */
             !cors_same_origin(origin, request_param(r, "REQUEST_SCHEME"),
-                              request_param(r, "HTTP_HOST"))) {
+                              request_param(r, "HTTP_HOST"), request_param(r, "SERVER_NAME"))) {
             if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
                 return reply_error(r, 403, "ORIGIN is invalid.");
             r->cors_origin = origin;
@@ -89,9 +89,9 @@ int handle_stream_upload_auth(request *r)
         return reply_error(r, 401, "Upload token required.");
     unsigned char h[32];
     sha256_raw(auth + 7, strlen(auth + 7), h);
-    const char *vals[] = {sid, (const char *)h};
-    int lens[] = {0, 32}, fmts[] = {0, 1};
-    ret = db_exec_params(r->db, STMT_UPLOAD_AUTH, 2, vals, lens, fmts, &res);
+    const char *vals[] = {sid, (const char *)h, strcmp(method, "PUT") == 0 ? "t" : "f"};
+    int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
+    ret = db_exec_params(r->db, STMT_UPLOAD_AUTH, 3, vals, lens, fmts, &res);
     if (ret)
         ret = reply_db_error(r, ret);
     else if (PQntuples(res) != 1)

@@ -91,7 +91,7 @@ http {
     ${NGINX_EXTRA:-}
     server {
         listen 127.0.0.1:$PORT;
-        server_name localhost;
+        server_name 127.0.0.1 localhost;
         root $RUN/www;
         include $RUN/nginx/mediagate.conf;
         ${NGINX_SITE_EXTRA:-}

@@ -5,8 +5,11 @@ ALTER TABLE streams
     -- Someone published over RTMP (and so, when nginx-rtmp records, left a
     -- recording).
     ADD COLUMN published   boolean NOT NULL DEFAULT false,
-    -- A publisher is connected, or its recording is not closed yet.
-    ADD COLUMN publishing  boolean NOT NULL DEFAULT false,
+    -- Publishes still being written: +1 on publish, -1 when its recording
+    -- closes (record_done of a new file, or publish_done when nginx-rtmp
+    -- does not record). A count, not a flag: callbacks of two publishes may
+    -- arrive interleaved.
+    ADD COLUMN open_writes integer NOT NULL DEFAULT 0 CHECK (open_writes >= 0),
     -- Recordings nginx-rtmp finished (on_record_done paths), in order.
     ADD COLUMN recordings  text[] NOT NULL DEFAULT '{}',
     -- The broadcaster was allowed to PUT at least one file.
@@ -25,7 +28,7 @@ DECLARE
     jid text;
 BEGIN
     SELECT * INTO s FROM streams WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR s.vod_job_id IS NOT NULL OR s.status <> 'STOPPED' OR s.publishing
+    IF NOT FOUND OR s.vod_job_id IS NOT NULL OR s.status <> 'STOPPED' OR s.open_writes > 0
        OR NOT ((p_rtmp AND (s.published OR cardinality(s.recordings) > 0))
                OR (p_put AND s.uploaded)) THEN
         RETURN s.vod_job_id;
@@ -33,11 +36,14 @@ BEGIN
     jid := gen_random_uuid()::text;
     INSERT INTO jobs (id, backend, backend_job_id, input_file)
     VALUES (jid, 'local', 'stream:' || p_id, 'streams/' || p_id);
-    INSERT INTO outbox (kind, payload)
+    -- A PUT authorized just before the stop may still be sending its body:
+    -- segments are read 10 s on.
+    INSERT INTO outbox (kind, payload, run_after)
     VALUES ('local.encode', jsonb_build_object(
         'job_id', jid, 'stream_id', p_id,
         'recordings', CASE WHEN p_rtmp THEN to_jsonb(s.recordings) ELSE '[]'::jsonb END,
-        'segments', p_put AND s.uploaded));
+        'segments', p_put AND s.uploaded),
+        now() + CASE WHEN p_put AND s.uploaded THEN interval '10 seconds' ELSE interval '0' END);
     UPDATE streams SET vod_job_id = jid WHERE id = p_id;
     RETURN jid;
 END
@@ -53,7 +59,7 @@ DECLARE
     first boolean;
     busy  boolean;
 BEGIN
-    SELECT stop_date IS NULL, publishing INTO first, busy
+    SELECT stop_date IS NULL, open_writes > 0 INTO first, busy
       FROM streams WHERE id = p_id AND owner = p_owner FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;
@@ -77,8 +83,8 @@ $$;
 CREATE FUNCTION mediagate_stream_settle(p_id uuid, p_rtmp boolean, p_put boolean)
 RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE streams SET publishing = false, updated_at = now()
-     WHERE id = p_id AND status = 'STOPPED' AND publishing;
+    UPDATE streams SET open_writes = 0, updated_at = now()
+     WHERE id = p_id AND status = 'STOPPED' AND open_writes > 0;
     RETURN mediagate_stream_vod(p_id, p_rtmp, p_put);
 END
 $$;
@@ -91,7 +97,9 @@ CREATE FUNCTION mediagate_stream_unpublished(p_id uuid, p_recorded boolean, p_rt
 RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE streams SET status = CASE WHEN status = 'LIVE' THEN 'IDLE' ELSE status END,
-                       publishing = publishing AND p_recorded, updated_at = now()
+                       open_writes = CASE WHEN p_recorded THEN open_writes
+                                          ELSE greatest(open_writes - 1, 0) END,
+                       updated_at = now()
      WHERE id = p_id;
     RETURN mediagate_stream_vod(p_id, p_rtmp, p_put);
 END
@@ -101,13 +109,9 @@ $$;
 CREATE FUNCTION mediagate_stream_recorded(p_id uuid, p_path text, p_rtmp boolean, p_put boolean)
 RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE streams SET recordings = CASE WHEN p_path = ANY (recordings) THEN recordings
-                                         ELSE recordings || p_path END,
-                       publishing = false, updated_at = now()
-     WHERE id = p_id;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
+    UPDATE streams SET recordings = recordings || p_path,
+                       open_writes = greatest(open_writes - 1, 0), updated_at = now()
+     WHERE id = p_id AND NOT p_path = ANY (recordings);   -- a retry counts once
     RETURN mediagate_stream_vod(p_id, p_rtmp, p_put);
 END
 $$;

@@ -149,12 +149,17 @@ req -H $'Origin: https://app.example.com\r\nX-Injected: 1' "$BASE/media/status?j
 expect_header_absent X-Injected
 
 # The site's own pages: a browser sends Origin on same-origin POSTs and
-# PUTs. Origin = scheme://Host is not a CORS request. (A browser cannot
-# set Host, so a page elsewhere cannot pass for the site.)
+# PUTs. Origin = scheme://Host, Host naming the server_name, is not a CORS
+# request. (A browser cannot set Host.)
 req -H "Origin: $BASE" "$BASE/media/status?job_id=job-progress"
 expect_status 200
 expect_header_absent Access-Control-Allow-Origin
 req -H "Origin: $BASE" -H 'Host: other.example' "$BASE/media/status?job_id=job-progress"
+expect_status 422
+# DNS rebinding: a page of another name, resolved to this server, sends
+# its own name as Origin and Host; server_name is not that name.
+req -H "Origin: http://rebound.example:$PORT" -H "Host: rebound.example:$PORT" \
+    "$BASE/media/status?job_id=job-progress"
 expect_status 422
 
 # Preflight: answered without running the handler.

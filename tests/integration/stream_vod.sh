@@ -168,7 +168,7 @@ check "... and so is one of another stream" \
 check "... and a traversal" \
     test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s4/../../x.flv")" = 400
 check "a refused record_done changes nothing" \
-    test "$(psql_q "SELECT cardinality(recordings)::text || publishing::text FROM streams WHERE id = '$s4'")" = 0true
+    test "$(psql_q "SELECT cardinality(recordings) || ',' || open_writes FROM streams WHERE id = '$s4'")" = 0,1
 cp "$(ls "$RUN"/recordings/"$s1"-*.flv | head -n 1)" "$RUN/recordings/$s4-1.flv"
 check "record_done accepted" test "$(cb "call=record_done&name=$s4&path=$RUN/recordings/$s4-1.flv")" = 200
 vod4=$(stream_field "$s4" vod_job_id)
@@ -180,6 +180,32 @@ check "still exactly one job and one task for the stream" \
     test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'stream:$s4'"),$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'local.encode' AND payload->>'stream_id' = '$s4'"),$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s4'")" = 1,1,1
 check "that VOD job ends COMPLETE" wait_complete "$vod4"
 expect_json .job_status '"COMPLETE"'
+
+# --- two publishes' callbacks interleaved: the first's record_done after the second's publish --
+start_stream interleaved
+s7=$sid
+cb "call=publish&name=$s7&${skey#*\?}" >/dev/null
+cb "call=publish_done&name=$s7" >/dev/null
+cb "call=publish&name=$s7&${skey#*\?}" >/dev/null
+cp "$(ls "$RUN"/recordings/"$s1"-*.flv | head -n 1)" "$RUN/recordings/$s7-1.flv"
+cb "call=record_done&name=$s7&path=$RUN/recordings/$s7-1.flv" >/dev/null
+req -X POST "${A[@]}" -d "id=$s7" "$BASE/stream/stop"
+check "stopped during the second publish: no VOD while it is written" \
+    test "$(jq -r '.stream.vod_job_id // "none"' <<<"$BODY")" = none
+cp "$(ls "$RUN"/recordings/"$s1"-*.flv | tail -n 1)" "$RUN/recordings/$s7-2.flv"
+cb "call=publish_done&name=$s7" >/dev/null
+check "no VOD on publish_done: the recording closes later" test -z "$(stream_field "$s7" vod_job_id)"
+cb "call=record_done&name=$s7&path=$RUN/recordings/$s7-2.flv" >/dev/null
+vod7=$(stream_field "$s7" vod_job_id)
+check "the second record_done makes the VOD job" test -n "$vod7"
+check "which ends COMPLETE with both recordings (about 5 s)" wait_complete "$vod7"
+check "... $(jq -r .duration_ms <<<"$BODY") ms" near "$(jq -r '.duration_ms // 0' <<<"$BODY")" 5000 800
+
+# --- an id in capitals is not a stream id (recordings are named by the id as issued) ---------------
+start_stream capitals
+check "publish to the id in capitals is refused" \
+    test "$(cb "call=publish&name=${sid^^}&${skey#*\?}")" = 403
+check "... and as issued accepted" test "$(cb "call=publish&name=$sid&${skey#*\?}")" = 200
 
 # --- record_done lost (the database down when it came): the settle task makes the VOD ---------
 start_stream lost-callback

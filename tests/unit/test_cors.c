@@ -195,19 +195,32 @@ static void test_bad_pattern(void)
 
 static void test_same_origin(void)
 {
-    CHECK(cors_same_origin("http://127.0.0.1:8080", "http", "127.0.0.1:8080"));
-    CHECK(cors_same_origin("https://Video.Example.com", "https", "video.example.com"));
-    CHECK(!cors_same_origin("https://video.example.com", "http", "video.example.com"));
-    CHECK(!cors_same_origin("http://video.example.com:81", "http", "video.example.com"));
-    CHECK(!cors_same_origin("http://video.example.com", "http", "video.example.com:81"));
-    CHECK(!cors_same_origin("http://video.example.com.evil.net", "http", "video.example.com"));
-    CHECK(!cors_same_origin("http://evil.net", "http", "video.example.com"));
-    CHECK(!cors_same_origin("http:/video.example.com", "http", "video.example.com"));
-    CHECK(!cors_same_origin("null", "http", "video.example.com"));
-    CHECK(!cors_same_origin("http://", "http", ""));
-    CHECK(!cors_same_origin("http://x", NULL, "x"));
-    CHECK(!cors_same_origin("http://x", "http", NULL));
-    CHECK(!cors_same_origin(NULL, "http", "x"));
+    CHECK(cors_same_origin("http://127.0.0.1:8080", "http", "127.0.0.1:8080", "127.0.0.1"));
+    CHECK(cors_same_origin("https://Video.Example.com", "https", "video.example.com",
+                           "video.example.com"));
+    CHECK(cors_same_origin("http://[::1]:8080", "http", "[::1]:8080", "[::1]"));
+    CHECK(!cors_same_origin("https://video.example.com", "http", "video.example.com",
+                            "video.example.com"));
+    CHECK(!cors_same_origin("http://video.example.com:81", "http", "video.example.com",
+                            "video.example.com"));
+    CHECK(!cors_same_origin("http://video.example.com", "http", "video.example.com:81",
+                            "video.example.com"));
+    CHECK(!cors_same_origin("http://video.example.com.evil.net", "http", "video.example.com",
+                            "video.example.com"));
+    CHECK(!cors_same_origin("http://evil.net", "http", "video.example.com", "video.example.com"));
+    /* DNS rebinding: the attacker's name in Origin and Host, not the site's. */
+    CHECK(!cors_same_origin("http://evil.net:8080", "http", "evil.net:8080", "video.example.com"));
+    CHECK(!cors_same_origin("http://evil.net", "http", "evil.net", "_"));
+    CHECK(!cors_same_origin("http://evil.net", "http", "evil.net", ""));
+    CHECK(!cors_same_origin("http://video.example.co", "http", "video.example.co",
+                            "video.example.com"));
+    CHECK(!cors_same_origin("http:/video.example.com", "http", "video.example.com",
+                            "video.example.com"));
+    CHECK(!cors_same_origin("null", "http", "video.example.com", "video.example.com"));
+    CHECK(!cors_same_origin("http://x", NULL, "x", "x"));
+    CHECK(!cors_same_origin("http://x", "http", NULL, "x"));
+    CHECK(!cors_same_origin("http://x", "http", "x", NULL));
+    CHECK(!cors_same_origin(NULL, "http", "x", "x"));
 }
 
 int main(void)

@@ -8,12 +8,8 @@ set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$MG_ROOT"
 JOBS=${JOBS:-4}
-if [ -z "${MG_BIN:-}" ]; then
-    [ -f /tmp/build-bench/build.ninja ] || meson setup /tmp/build-bench --buildtype=release >/dev/null
-    meson compile -C /tmp/build-bench >/dev/null
-    MG_BIN=/tmp/build-bench/mediagate
-fi
-export MG_BIN MEDIAGATE_ENCODE_NICE=0 MEDIAGATE_ACCESS_LOG=off
+source bench/encode_lib.sh
+bench_binary
 source scripts/lib.sh
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
@@ -26,18 +22,7 @@ ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=30" -f 
 out=bench/results/encode-$(date -u +%Y%m%dT%H%M%SZ).txt
 mkdir -p bench/results
 
-# The worker's ffmpeg command for this clip (app/worker.c, encode_job).
-plain() {
-    local d=$RUN/plain/$1
-    mkdir -p "$d"
-    ffmpeg -nostdin -y -hide_banner -loglevel error -i "$RUN/clip.mp4" -filter_complex \
-        "[0:v]split=3[s0][s1][s2];[s0]scale=-2:720[o0];[s1]scale=-2:480[o1];[s2]scale=-2:360[o2]" \
-        -map '[o0]' -map 0:a:0 -map '[o1]' -map 0:a:0 -map '[o2]' -map 0:a:0 \
-        -c:v libx264 -preset veryfast -threads 2 -g 48 -sc_threshold 0 \
-        -b:v:0 2880k -b:v:1 1920k -b:v:2 1440k -c:a aac -b:a 128k \
-        -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_filename "$d/v%v/seg%03d.ts" \
-        -master_pl_name master.m3u8 -var_stream_map "v:0,a:0 v:1,a:1 v:2,a:2" "$d/v%v/index.m3u8"
-}
+plain() { plain_ladder "$RUN/clip.mp4" "$RUN/plain/$1"; }
 t0=$(date +%s.%N)
 for i in $(seq "$JOBS"); do plain "$i"; done
 plain_s=$(echo "$(date +%s.%N) - $t0" | bc)

@@ -10,12 +10,8 @@ MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$MG_ROOT"
 SECONDS_LIVE=${LIVE_SECONDS:-20}
 ROUNDS=${ROUNDS:-3}
-if [ -z "${MG_BIN:-}" ]; then
-    [ -f /tmp/build-bench/build.ninja ] || meson setup /tmp/build-bench --buildtype=release >/dev/null
-    meson compile -C /tmp/build-bench >/dev/null
-    MG_BIN=/tmp/build-bench/mediagate
-fi
-export MG_BIN MEDIAGATE_ENCODE_NICE=0 MEDIAGATE_ACCESS_LOG=off
+source bench/encode_lib.sh
+bench_binary
 source scripts/lib.sh
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 PORT=$(mg_free_port)
@@ -32,17 +28,6 @@ key=$("$MG_BIN" apikey create bench 2>/dev/null)
 out=bench/results/vod-$(date -u +%Y%m%dT%H%M%SZ).txt
 mkdir -p bench/results
 
-# The worker's ffmpeg command for a 720p input (app/worker.c, encode_job).
-plain() { # INPUT DIR
-    mkdir -p "$2"
-    ffmpeg -nostdin -y -hide_banner -loglevel error -i "$1" -filter_complex \
-        "[0:v]split=3[s0][s1][s2];[s0]scale=-2:720[o0];[s1]scale=-2:480[o1];[s2]scale=-2:360[o2]" \
-        -map '[o0]' -map 0:a:0 -map '[o1]' -map 0:a:0 -map '[o2]' -map 0:a:0 \
-        -c:v libx264 -preset veryfast -threads 2 -g 48 -sc_threshold 0 \
-        -b:v:0 2880k -b:v:1 1920k -b:v:2 1440k -c:a aac -b:a 128k \
-        -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_filename "$2/v%v/seg%03d.ts" \
-        -master_pl_name master.m3u8 -var_stream_map "v:0,a:0 v:1,a:1 v:2,a:2" "$2/v%v/index.m3u8"
-}
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 rows=()
 for r in $(seq "$ROUNDS"); do
@@ -60,7 +45,7 @@ for r in $(seq "$ROUNDS"); do
     complete=$(ms "$t")
     rec=$(ls "$RUN"/recordings/"$id"-*.flv)
     t=$(date +%s%N)
-    plain "$rec" "$RUN/plain/$r"
+    plain_ladder "$rec" "$RUN/plain/$r"
     rows+=("$visible $complete $(ms "$t")")
 done
 {

@@ -125,6 +125,19 @@ upload_conf() {
     echo "include $RUN/nginx/mediagate-upload.conf;"
 }
 
+# media_conf: an include line for nginx/mediagate-media.conf (what viewers
+# play), serving $MEDIAGATE_MEDIA_DIR (default $RUN/media) at /media-files/
+# and $RUN/hls at /hls/.
+media_conf() {
+    local media=${MEDIAGATE_MEDIA_DIR:-$RUN/media}
+    mkdir -p "$media" "$RUN/hls" "$RUN/nginx"
+    sed -e "s#alias /var/lib/mediagate/media/;#alias $media/;#" \
+        -e "s#location /media-files/#location ${MEDIAGATE_MEDIA_URL:-/media-files}/#" \
+        -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media.conf" \
+        >"$RUN/nginx/mediagate-media.conf"
+    echo "include $RUN/nginx/mediagate-media.conf;"
+}
+
 nginx_stop() {
     [ -s "$RUN/nginx/nginx.pid" ] || return 0
     local pid

@@ -128,6 +128,13 @@ try {
   check("disallowed origin, PUT upload: nothing landed",
         !existsSync(`${UPLOAD_DIR}/from-denied.mp4`));
 
+  // --- playback files (nginx/mediagate-media.conf) are public ---------------
+  for (const [name, page] of [["allowed", allowed], ["disallowed", denied]]) {
+    r = await page.evaluate((u) => window.probeGet(u), `${BASE}/media-files/job-1/master.m3u8`);
+    check(`${name} origin, GET of an encoded playlist: readable (public media)`,
+          r.ok === true && r.status === 200 && r.text.startsWith("#EXTM3U"), r);
+  }
+
   // --- what reached the server ----------------------------------------------
   // The browser's verdict must not be a network failure: nginx logged each
   // request, with the page's Origin, and answered it.

@@ -83,12 +83,13 @@ NGINX_EXTRA="
     }"
 # The upload locations too (PUT /uploads/<name>), and a worker that turns
 # landed uploads into jobs.
-NGINX_SITE_EXTRA="access_log $ACCESS_LOG mg_browser; $(upload_conf)"
+NGINX_SITE_EXTRA="access_log $ACCESS_LOG mg_browser; $(upload_conf) $(media_conf)"
 export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_MEDIA_DIR=$RUN/media
 # shellcheck disable=SC2090
 export NGINX_EXTRA NGINX_SITE_EXTRA
 
 stack_up || exit 1
+mkdir -p "$RUN/media/job-1" && printf '#EXTM3U\n' >"$RUN/media/job-1/master.m3u8"
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null; stack_down' EXIT

@@ -14,7 +14,7 @@ export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files MEDIA
 export MEDIAGATE_THREADS=2 MEDIAGATE_ENCODE_NICE=0
 export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
 export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
-export NGINX_SITE_EXTRA="location /media-files/ { alias $RUN/media/; } $(upload_conf)"
+export NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
 stack_up || exit 1
 workers=()
 trap 'kill -9 "${workers[@]}" 2>/dev/null; stack_down' EXIT
@@ -60,6 +60,16 @@ expect_json '[.variations[] | [.format, .width, .height]]' '[["hls",1280,720],["
 check "every rendition has a size" test "$(jq '[.variations[].size > 10000] | all' <<<"$BODY")" = true
 check "the master playlist, through nginx, is read by ffprobe" \
     bash -c "ffprobe -v error -show_entries stream=height -of csv=p=0 '$BASE/media-files/$id/master.m3u8' >/dev/null"
+# nginx/mediagate-media.conf: public, playable from any page, typed.
+req -H 'Origin: https://player.example.net' "$BASE/media-files/$id/master.m3u8"
+expect_status 200
+expect_header Access-Control-Allow-Origin '*'
+expect_header Content-Type 'application/vnd.apple.mpegurl'
+expect_header_absent Access-Control-Allow-Credentials
+mkdir -p "$RUN/media/.inprogress.tmp" && echo '#EXTM3U' >"$RUN/media/.inprogress.tmp/master.m3u8"
+req "$BASE/media-files/.inprogress.tmp/master.m3u8"
+expect_status 404
+rm -rf "$RUN/media/.inprogress.tmp"
 
 # --- a corrupt upload ---------------------------------------------------------------------
 head -c 200000 /dev/urandom >"$RUN/corrupt.mp4"

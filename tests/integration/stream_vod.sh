@@ -22,7 +22,7 @@ export MEDIAGATE_UPLOAD_URL="http://127.0.0.1:$PORT/live"
 export MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files
 export MEDIAGATE_RECORDINGS_DIR=$RUN/recordings MEDIAGATE_LIVE_DIR=$RUN/upload/live
 NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
-NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; } location /media-files/ { alias $RUN/media/; } $(upload_conf)"
+NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
 export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 stack_up || exit 1
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &

@@ -26,7 +26,7 @@ export PORT MEDIAGATE_THREADS=4
 export MEDIAGATE_RTMP_URL="rtmp://127.0.0.1:$RTMP_PORT/live" MEDIAGATE_HLS_URL="http://127.0.0.1:$PORT/hls"
 export MEDIAGATE_UPLOAD_URL="http://127.0.0.1:$PORT/live"
 NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
-NGINX_SITE_EXTRA="location /hls/ { alias $RUN/hls/; add_header Cache-Control no-cache; } $(upload_conf)"
+NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
 export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 stack_up || exit 1
 trap 'kill $(jobs -p) $sts_pid 2>/dev/null; stack_down' EXIT

@@ -12,22 +12,33 @@
  * Returns NULL when tok is acceptable, else the reason. */
 static const char *pattern_problem(const char *tok)
 {
-    bool prev_repeat = false, in_bracket = false;
+    bool prev_repeat = false;
     if (strlen(tok) > 256)
         return "longer than 256 characters";
     for (const char *p = tok; *p; p++) {
-        if (in_bracket) {
-            if (*p == ']' && p[-1] != '[' && !(p[-1] == '^' && p[-2] == '['))
-                in_bracket = false;
-            continue;
-        }
         if (*p == '\\' && p[1]) {
             p++;
             prev_repeat = false;
             continue;
         }
-        if (*p == '[') {
-            in_bracket = true;
+        if (*p == '[') { /* a bracket expression: skip to its closing ] */
+            const char *q = p + 1;
+            q += *q == '^';
+            q += *q == ']'; /* a ] first is a member */
+            while (*q && *q != ']') {
+                if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+                    const char close[3] = {q[1], ']', '\0'};
+                    const char *e = strstr(q + 2, close);
+                    if (!e)
+                        return "an unclosed [: :], [. .] or [= =]";
+                    q = e + 2;
+                } else {
+                    q++;
+                }
+            }
+            if (!*q)
+                return "an unclosed [";
+            p = q;
             prev_repeat = false;
             continue;
         }

@@ -96,8 +96,8 @@ static int replay(PGconn *c, const char *id)
         fprintf(stderr, "mediagate: notification %s is from unknown backend %s\n", id, backend);
         goto out;
     }
-    ev = b->parse(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1), evid, sizeof evid, err,
-                  sizeof err);
+    ev = notify_parse(b, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1), evid, sizeof evid,
+                      err, sizeof err);
     if (!ev) {
         const char *vals[] = {id, err};
         out = PQexecParams(c, "UPDATE notifications SET error = $2, replays = replays + 1 "

@@ -4,7 +4,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
+void to_hex(const unsigned char *b, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {

@@ -66,6 +66,18 @@ int router_lookup(const char *method, const char *path, handler_fn *fn,
     return *allow ? 405 : 404;
 }
 
+bool router_origin_ok(request *r, const char *origin)
+{
+    if (!origin ||
+        cors_same_origin(origin, request_param(r, "REQUEST_SCHEME"), request_param(r, "HTTP_HOST"),
+                         request_param(r, "SERVER_NAME")))
+        return true;
+    if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
+        return false;
+    r->cors_origin = origin;
+    return true;
+}
+
 int router_dispatch(request *r)
 {
     handler_fn fn;
@@ -73,13 +85,8 @@ int router_dispatch(request *r)
     if (st == 404)
         return reply_error(r, 404, "No route matches.");
 
-    if (r->origin && !cors_same_origin(r->origin, request_param(r, "REQUEST_SCHEME"),
-                                       request_param(r, "HTTP_HOST"),
-                                       request_param(r, "SERVER_NAME"))) {
-        if (!cors_allowed(&r->cfg->origins, r->origin, strlen(r->origin)))
-            return reply_error(r, 422, "ORIGIN is invalid.");
-        r->cors_origin = r->origin;
-    }
+    if (!router_origin_ok(r, r->origin))
+        return reply_error(r, 422, "ORIGIN is invalid.");
     if (strcmp(r->method, "OPTIONS") == 0) {
         r->preflight = true;
         r->cache_control = "no-store";

@@ -14,6 +14,12 @@ typedef struct route {
 int router_lookup(const char *method, const char *path, handler_fn *fn,
                   const char **allow);
 
+/* The CORS decision for an Origin: true when there is none (NULL),
+ * it is the site's own (cors_same_origin with REQUEST_SCHEME, Host and
+ * SERVER_NAME), or MEDIAGATE_ALLOWED_ORIGINS allows it, which sets
+ * r->cors_origin to echo it. False: refuse the request. */
+bool router_origin_ok(request *r, const char *origin);
+
 /* Runs one request through routing, CORS, the preflight, query parsing
  * and the handler. Returns the status for response_render(). */
 int router_dispatch(request *r);

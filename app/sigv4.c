@@ -17,16 +17,6 @@ void hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
         memset(out, 0, 32);
 }
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char h[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = h[b[i] >> 4];
-        out[2 * i + 1] = h[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void sigv4_signing_key(const char *secret, const char *date8, const char *region,
                        const char *service, unsigned char out[32])
 {
@@ -154,7 +144,7 @@ int sigv4_sign(const sigv4_request *r, char *creq, size_t creq_cap, char *sts, s
         return -1;
     sigv4_signing_key(r->secret, date8, r->region, r->service, key);
     hmac_sha256(key, 32, sbuf, strlen(sbuf), mac);
-    hex(mac, 32, sig);
+    to_hex(mac, 32, sig);
     n = snprintf(authz, authz_cap,
                  "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
                  "Signature=%s",
@@ -178,6 +168,6 @@ int sigv4_post_policy(const char *policy, const char *secret, const char *date8,
     unsigned char key[32], mac[32];
     sigv4_signing_key(secret, date8, region, "s3", key);
     hmac_sha256(key, 32, b64, strlen(b64), mac);
-    hex(mac, 32, sig);
+    to_hex(mac, 32, sig);
     return 0;
 }

@@ -232,6 +232,41 @@ static long long dir_bytes(const char *dir)
     return atoll(out);
 }
 
+/* Files to encode, in order, with their modification times. */
+typedef struct rec_file {
+    char *path;
+    long long mtime_ns;
+} rec_file;
+
+typedef struct rec_files {
+    rec_file *v;
+    size_t n, cap;
+} rec_files;
+
+static void files_free(rec_files *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].path);
+    free(f->v);
+    *f = (rec_files){0};
+}
+
+static int files_add(rec_files *f, const char *path, long long mtime_ns)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        rec_file *v = realloc(f->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        f->v = v;
+        f->cap = cap;
+    }
+    if (!(f->v[f->n].path = strdup(path)))
+        return -1;
+    f->v[f->n++].mtime_ns = mtime_ns;
+    return 0;
+}
+
 /* Probes one input: the first video stream's size, whether there is audio,
  * and the duration. Returns 0, or an error code with *msg set. */
 static int probe(encode *e, const char *input, int *w, int *h, bool *audio, double *duration,
@@ -273,15 +308,15 @@ static int probe(encode *e, const char *input, int *w, int *h, bool *audio, doub
 }
 
 /* Writes an ffconcat list of the inputs (ffmpeg's concat demuxer). */
-static int write_concat(const char *list, char *const *inputs, size_t n)
+static int write_concat(const char *list, const rec_files *in)
 {
     FILE *f = fopen(list, "w");
     if (!f)
         return -1;
     fprintf(f, "ffconcat version 1.0\n");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         fputs("file '", f);
-        for (const char *p = inputs[i]; *p; p++)
+        for (const char *p = in->v[i].path; *p; p++)
             *p == '\'' ? fputs("'\\''", f) : fputc(*p, f);
         fputs("'\n", f);
     }
@@ -291,23 +326,22 @@ static int write_concat(const char *list, char *const *inputs, size_t n)
 /* Encodes job e->job_id from its inputs (played one after another) into an
  * HLS ladder. Returns 0, or an error code with *msg set (1 unreadable
  * input, 2 no video, 3 ffmpeg failed, 4 time limit). */
-static int encode_job(encode *e, char *const *inputs, size_t ninputs, char *msg, size_t msgcap,
-                      json_object *done)
+static int encode_job(encode *e, const rec_files *in, char *msg, size_t msgcap, json_object *done)
 {
     const config *cfg = e->cfg;
     char final_dir[PATH_MAX], tmp_dir[PATH_MAX], list[PATH_MAX + 32];
     int w = 0, h = 0;
     bool audio = false;
     e->duration_s = 0;
-    if (ninputs == 0) {
+    if (in->n == 0) {
         snprintf(msg, msgcap, "nothing to encode");
         return 1;
     }
-    for (size_t i = 0; i < ninputs; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         int iw, ih, rc;
         bool ia;
         double d;
-        if ((rc = probe(e, inputs[i], &iw, &ih, &ia, &d, msg, msgcap)) != 0)
+        if ((rc = probe(e, in->v[i].path, &iw, &ih, &ia, &d, msg, msgcap)) != 0)
             return rc;
         if (i == 0) { /* the first input decides the streams, as concat does */
             w = iw;
@@ -338,7 +372,7 @@ static int encode_job(encode *e, char *const *inputs, size_t ninputs, char *msg,
         snprintf(msg, msgcap, "cannot create %.300s: %s", tmp_dir, strerror(errno));
         return 3;
     }
-    if (ninputs > 1 && write_concat(list, inputs, ninputs) != 0) {
+    if (in->n > 1 && write_concat(list, in) != 0) {
         snprintf(msg, msgcap, "cannot write %.300s: %s", list, strerror(errno));
         rmtree(tmp_dir);
         return 3;
@@ -370,11 +404,11 @@ static int encode_job(encode *e, char *const *inputs, size_t ninputs, char *msg,
     argv[a++] = "ffmpeg"; argv[a++] = "-nostdin"; argv[a++] = "-y"; argv[a++] = "-hide_banner";
     argv[a++] = "-loglevel"; argv[a++] = "error"; argv[a++] = "-progress"; argv[a++] = "pipe:1";
     argv[a++] = "-nostats";
-    if (ninputs > 1) {
+    if (in->n > 1) {
         argv[a++] = "-f"; argv[a++] = "concat"; argv[a++] = "-safe"; argv[a++] = "0";
         argv[a++] = "-i"; argv[a++] = list;
     } else {
-        argv[a++] = "-i"; argv[a++] = inputs[0];
+        argv[a++] = "-i"; argv[a++] = in->v[0].path;
     }
     argv[a++] = "-filter_complex"; argv[a++] = filter;
     for (int i = 0; i < n; i++) {
@@ -447,40 +481,6 @@ static int encode_job(encode *e, char *const *inputs, size_t ninputs, char *msg,
 }
 
 /* ---- a stopped stream's recording ------------------------------------------ */
-
-typedef struct rec_file {
-    char *path;
-    long long mtime_ns;
-} rec_file;
-
-typedef struct rec_files {
-    rec_file *v;
-    size_t n, cap;
-} rec_files;
-
-static void files_free(rec_files *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        free(f->v[i].path);
-    free(f->v);
-    *f = (rec_files){0};
-}
-
-static int files_add(rec_files *f, const char *path, long long mtime_ns)
-{
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        rec_file *v = realloc(f->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        f->v = v;
-        f->cap = cap;
-    }
-    if (!(f->v[f->n].path = strdup(path)))
-        return -1;
-    f->v[f->n++].mtime_ns = mtime_ns;
-    return 0;
-}
 
 /* In the order they were written: by modification time, then by name with
  * numbers compared as numbers (index9.ts before index10.ts). */
@@ -738,13 +738,8 @@ static void *slot_main(void *arg)
         } else {
             code = files_add(&inputs, json_object_get_string(jin), 0) ? 3 : 0;
         }
-        if (code == 0) {
-            char **paths = calloc(inputs.n, sizeof *paths);
-            for (size_t i = 0; paths && i < inputs.n; i++)
-                paths[i] = inputs.v[i].path;
-            code = paths ? encode_job(&e, paths, inputs.n, msg, sizeof msg, done) : 3;
-            free(paths);
-        }
+        if (code == 0)
+            code = encode_job(&e, &inputs, msg, sizeof msg, done);
         if (seglist[0])
             unlink(seglist);
         files_free(&inputs);

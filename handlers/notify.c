@@ -93,6 +93,26 @@ void iso_time_ms(int64_t ms, char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
+json_object *notify_parse(const notify_backend *b, const char *buf, size_t len, char *id,
+                          size_t idcap, char *err, size_t errcap)
+{
+    const char *perr;
+    json_object *root = parse_json(buf, len, &perr), *ev = NULL;
+    if (!root)
+        FAIL("body is not JSON: %s", perr);
+    if (!json_object_is_type(root, json_type_object))
+        FAIL("body is not a JSON object");
+    ev = json_object_new_object();
+    if (b->parse(root, ev, id, idcap, err, errcap) != 0)
+        goto fail;
+    json_object_object_add(ev, "resource", root);
+    return ev;
+fail:
+    json_object_put(ev);
+    json_object_put(root);
+    return NULL;
+}
+
 /* Stores a body that failed to parse or apply, marked failed, under the
  * body's hash (an id taken from a broken body cannot be trusted). Returns 0
  * or a db_exec() status. */
@@ -127,7 +147,7 @@ int notify_handle(request *r, const notify_backend *b)
         ret = reply_error(r, 401, "Bad or missing notification secret.");
         goto out;
     }
-    ev = b->parse(r->body ? r->body : "", r->body_len, id, sizeof id, err, sizeof err);
+    ev = notify_parse(b, r->body ? r->body : "", r->body_len, id, sizeof id, err, sizeof err);
     /* An unparsable body may carry the id of a good event: keep it apart. */
     if (!id[0] || !ev) {
         char hex[65];

@@ -18,14 +18,21 @@ typedef struct notify_backend {
     const char *(*secret)(const struct config *c);
     /* The credential this request presents (a header, a URL token), or NULL. */
     const char *(*presented)(const request *r);
-    /* Parses a body into a normalized event for mediagate_apply_event()
-     * (sql/002). Returns a new reference, or NULL with a message in err.
-     * Writes the event id into id when the body names one; "" otherwise. */
-    json_object *(*parse)(const char *buf, size_t len, char *id, size_t idcap, char *err,
-                          size_t errcap);
+    /* Fills ev, a normalized event for mediagate_apply_event() (sql/002),
+     * from body, the parsed JSON object. Returns 0, or -1 with a message in
+     * err. Writes the event id into id when the body names one; "" otherwise.
+     * Called through notify_parse(). */
+    int (*parse)(json_object *body, json_object *ev, char *id, size_t idcap, char *err,
+                 size_t errcap);
 } notify_backend;
 
 extern const notify_backend notify_mediaconvert, notify_zencoder, notify_tencent;
+
+/* Parses a raw body with backend b: JSON, an object, then b->parse; the
+ * event carries the body as "resource". Returns a new reference, or NULL
+ * with a message in err. */
+json_object *notify_parse(const notify_backend *b, const char *buf, size_t len, char *id,
+                          size_t idcap, char *err, size_t errcap);
 
 /* Looks a backend up by name; NULL when unknown. */
 const notify_backend *notify_find(const char *name);

@@ -87,16 +87,12 @@ fail:
     return -1;
 }
 
-static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, char *err,
-                          size_t errcap)
+static int parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
+                 size_t errcap)
 {
-    const char *perr, *s, *job, *status;
-    json_object *root = parse_json(buf, len, &perr), *detail, *ev = NULL, *x;
+    const char *s, *job, *status;
+    json_object *detail, *x;
     int64_t ts = -1, pct;
-    if (!root)
-        FAIL("body is not JSON: %s", perr);
-    if (!json_object_is_type(root, json_type_object))
-        FAIL("body is not a JSON object");
     if (jstr(root, "detail-type", &s) == 1 && strcmp(s, "MediaConvert Job State Change") != 0)
         FAIL("detail-type '%.80s' is not a MediaConvert Job State Change", s);
     if (jobj(root, "detail", json_type_object, &detail) != 1)
@@ -112,7 +108,6 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
     else if (jstr(root, "id", &s) == 1 && strlen(s) < idcap)
         snprintf(id, idcap, "%s", s); /* longer: the body's hash names it */
 
-    ev = json_object_new_object();
     json_object_object_add(ev, "job_id", json_object_new_string(job));
     json_object_object_add(ev, "backend_job_id", json_object_new_string(job));
     json_object_object_add(ev, "create", json_object_new_boolean(1));
@@ -149,23 +144,20 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
             goto fail;
     } else if (strcmp(status, "ERROR") == 0) {
         int64_t code;
+        int rc = jint(detail, "errorCode", INT32_MIN + 1, INT32_MAX, &code);
         json_object_object_add(ev, "status", json_object_new_string("ERROR"));
-        if (jint(detail, "errorCode", INT32_MIN + 1, INT32_MAX, &code) == -1)
+        if (rc == -1)
             FAIL("detail.errorCode is not an integer");
-        if (jint(detail, "errorCode", INT32_MIN + 1, INT32_MAX, &code) == 1)
+        if (rc == 1)
             json_object_object_add(ev, "error_code", json_object_new_int64(code));
         if (jstr(detail, "errorMessage", &s) == 1)
             json_object_object_add(ev, "error_message", json_object_new_string(s));
     } else {
         FAIL("unknown detail.status '%.40s'", status);
     }
-    json_object_object_add(ev, "resource", json_object_get(root));
-    json_object_put(root);
-    return ev;
+    return 0;
 fail:
-    json_object_put(ev);
-    json_object_put(root);
-    return NULL;
+    return -1;
 }
 
 const notify_backend notify_mediaconvert = {"mediaconvert", secret, presented, parse};

@@ -23,14 +23,8 @@
 static bool recording_path_ok(const char *dir, const char *id, const char *path)
 {
     size_t dl = strlen(dir);
-    if (!*dir || strncmp(path, dir, dl) != 0 || path[dl] != '/' ||
-        strncmp(path + dl + 1, id, 36) != 0)
-        return false;
-    for (const char *p = path + dl + 1; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '.' || *p == '_' || *p == '-' || *p == ':'))
-            return false;
-    return !strstr(path + dl, "..");
+    return *dir && strncmp(path, dir, dl) == 0 && path[dl] == '/' &&
+           strncmp(path + dl + 1, id, 36) == 0 && stream_plain_name(path + dl + 1);
 }
 
 int handle_notify_rtmp(request *r)

@@ -140,20 +140,14 @@ fail:
     return -1;
 }
 
-static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, char *err,
-                          size_t errcap)
+static int parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
+                 size_t errcap)
 {
-    const char *perr, *type, *s;
-    json_object *root = parse_json(buf, len, &perr), *ev = NULL;
-    if (!root)
-        FAIL("body is not JSON: %s", perr);
-    if (!json_object_is_type(root, json_type_object))
-        FAIL("body is not a JSON object");
+    const char *type, *s;
     if (jstr(root, "EventHandle", &s) == 1 && *s && strlen(s) < idcap)
         snprintf(id, idcap, "%s", s); /* longer: the body's hash names it */
     if (jstr(root, "EventType", &type) != 1)
         FAIL("EventType is missing or not a string");
-    ev = json_object_new_object();
     if (strcmp(type, "NewFileUpload") == 0) {
         if (new_file(root, ev, err, errcap) != 0)
             goto fail;
@@ -163,13 +157,9 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
     } else {
         FAIL("EventType '%.60s' is not handled", type);
     }
-    json_object_object_add(ev, "resource", json_object_get(root));
-    json_object_put(root);
-    return ev;
+    return 0;
 fail:
-    json_object_put(ev);
-    json_object_put(root);
-    return NULL;
+    return -1;
 }
 
 const notify_backend notify_tencent = {"tencent", secret, presented, parse};

@@ -25,20 +25,15 @@ static const struct {
     {"failed", "ERROR"}, {"cancelled", "CANCELED"},
 };
 
-static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, char *err,
-                          size_t errcap)
+static int parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
+                 size_t errcap)
 {
-    const char *perr, *state, *s, *ours = NULL;
-    json_object *root = parse_json(buf, len, &perr), *job, *outs, *input, *ev = NULL, *list = NULL;
-    json_object *jid;
+    const char *state, *s, *ours = NULL;
+    json_object *job, *outs, *input, *list = NULL, *jid;
     int64_t n;
     char jobid[32];
     (void)id;
     (void)idcap; /* Zencoder names no event: the body's hash is the id */
-    if (!root)
-        FAIL("body is not JSON: %s", perr);
-    if (!json_object_is_type(root, json_type_object))
-        FAIL("body is not a JSON object");
     if (jobj(root, "job", json_type_object, &job) != 1)
         FAIL("no job object");
     if (!json_object_object_get_ex(job, "id", &jid) || !jid)
@@ -58,7 +53,6 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
     if (!ours)
         FAIL("unknown job.state '%.40s'", state);
 
-    ev = json_object_new_object();
     json_object_object_add(ev, "backend_job_id", json_object_new_string(jobid));
     json_object_object_add(ev, "status", json_object_new_string(ours));
     if (jstr(job, "updated_at", &s) == 1)
@@ -102,15 +96,10 @@ static json_object *parse(const char *buf, size_t len, char *id, size_t idcap, c
         }
     }
     json_object_object_add(ev, "outputs_by_format", list);
-    list = NULL;
-    json_object_object_add(ev, "resource", json_object_get(root));
-    json_object_put(root);
-    return ev;
+    return 0;
 fail:
     json_object_put(list);
-    json_object_put(ev);
-    json_object_put(root);
-    return NULL;
+    return -1;
 }
 
 const notify_backend notify_zencoder = {"zencoder", secret, presented, parse};

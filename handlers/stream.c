@@ -16,6 +16,17 @@ bool stream_id_valid(const char *s)
     return s && strlen(s) == 36 && uuid_parse(s, u) == 0 && strspn(s, "0123456789abcdef-") == 36;
 }
 
+bool stream_plain_name(const char *s)
+{
+    if (!*s || *s == '.' || strlen(s) > 128)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
 int stream_caller(request *r, const char **owner)
 {
     int ret;

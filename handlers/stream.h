@@ -24,6 +24,10 @@ json_object *stream_object(const PGresult *res, int row);
  * replies 400/401/404/5xx and returns that status. */
 int stream_by_id(request *r, int stmt, PGresult **res);
 
+/* True when s is one plain file name: 1 to 128 of [A-Za-z0-9._-], not
+ * starting with a dot (so no "..", no "/"). */
+bool stream_plain_name(const char *s);
+
 /* True when s is a canonical UUID. */
 bool stream_id_valid(const char *s);
 

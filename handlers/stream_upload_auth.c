@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "cors.h"
+#include "router.h"
 #include "db.h"
 #include "handlers.h"
 #include "stream.h"
@@ -25,17 +25,6 @@ static const char *url_path(const char *url)
     const char *p = strstr(url, "://");
     p = p ? strchr(p + 3, '/') : NULL;
     return p ? p : "";
-}
-
-static bool plain_name(const char *s)
-{
-    if (!*s || *s == '.' || strlen(s) > 128)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '.' || *s == '_' || *s == '-'))
-            return false;
-    return true;
 }
 
 int handle_stream_upload_auth(request *r)
@@ -50,16 +39,13 @@ int handle_stream_upload_auth(request *r)
     /* /uploads/<name>: a file for the local encoder, from an API key holder. */
     if (strncmp(uri, "/uploads/", 9) == 0) {
         const char *owner, *origin = request_param(r, "HTTP_X_ORIGINAL_ORIGIN");
-        if (origin && *origin && /* nginx passes "" when there is none */
-            !cors_same_origin(origin, request_param(r, "REQUEST_SCHEME"),
-                              request_param(r, "HTTP_HOST"), request_param(r, "SERVER_NAME"))) {
-            if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
-                return reply_error(r, 403, "ORIGIN is invalid.");
-            r->cors_origin = origin;
-        }
+        if (origin && !*origin)
+            origin = NULL; /* nginx passes "" when the PUT had no Origin */
+        if (!router_origin_ok(r, origin))
+            return reply_error(r, 403, "ORIGIN is invalid.");
         if (strcmp(method, "PUT") != 0)
             return reply_error(r, 403, "Uploads only take PUT.");
-        if (!plain_name(uri + 9))
+        if (!stream_plain_name(uri + 9))
             return reply_error(r, 403, "Upload names are plain file names.");
         int st = stream_caller(r, &owner);
         return st ? st : 204;
@@ -81,7 +67,7 @@ int handle_stream_upload_auth(request *r)
     char sid[37];
     memcpy(sid, id, 36);
     sid[36] = '\0';
-    if (!stream_id_valid(sid) || !plain_name(slash + 1))
+    if (!stream_id_valid(sid) || !stream_plain_name(slash + 1))
         return reply_error(r, 403, "Not a stream's upload path.");
 
     const char *auth = request_param(r, "HTTP_AUTHORIZATION");

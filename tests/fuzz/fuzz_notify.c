@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(id, 'x', sizeof id);
     id[0] = '\0';
     err[0] = '\0';
-    json_object *ev = be->parse((const char *)data + 1, size - 1, id, sizeof id, err, sizeof err);
+    json_object *ev = notify_parse(be, (const char *)data + 1, size - 1, id, sizeof id, err,
+                                   sizeof err);
     FUZZ_ASSERT(memchr(id, '\0', sizeof id));
     if (!ev) {
         FUZZ_ASSERT(err[0]); /* every refusal says why */

@@ -81,6 +81,8 @@ const cfg_setting config_settings[] = {
      "CPU niceness of ffmpeg encodes"},
     {"MEDIAGATE_ENCODE_TIMEOUT", CFG_INT, "3600", 5, 86400, false, OFF(encode_timeout),
      "seconds an encode may run before it is killed and the job set to ERROR"},
+    {"MEDIAGATE_ENCODE_STALL", CFG_INT, "120", 5, 86400, false, OFF(encode_stall),
+     "seconds an encode may go without progress before the attempt is ended (ERROR 7)"},
     {"MEDIAGATE_RENDITIONS", CFG_STRING, "720,480,360", 0, 0, false, OFF(renditions),
      "HLS ladder heights of the local encoder (never above the source)"},
     {"MEDIAGATE_MEDIA_DIR", CFG_STRING, "/var/lib/mediagate/media", 0, 0, false, OFF(media_dir),

@@ -44,6 +44,7 @@ typedef struct config {
     long lease_seconds;
     long encode_nice;
     long encode_timeout;
+    long encode_stall;
     char *renditions;
     char *media_dir;
     char *media_url;

@@ -9,13 +9,6 @@
 #include "config.h"
 #include "log.h"
 
-typedef struct stmt_def {
-    const char *name;
-    const char *sql;
-    int nparams;
-    ExecStatusType expect;
-} stmt_def;
-
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
         "SELECT id FROM jobs WHERE input_file = $1 "
@@ -110,10 +103,18 @@ PGconn *db_connect_admin(const config *cfg)
     return c;
 }
 
-void db_init(db *d, const config *cfg)
+void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const char *appname)
 {
     memset(d, 0, sizeof *d);
     d->cfg = cfg;
+    d->defs = defs;
+    d->ndefs = n;
+    d->appname = appname;
+}
+
+void db_init(db *d, const config *cfg)
+{
+    db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
 }
 
 void db_close(db *d)
@@ -142,16 +143,16 @@ static int ensure_conn(db *d)
         drop(d);
     if (now_ms() < d->retry_at_ms)
         return 503;
-    d->conn = open_conn(d->cfg, "mediagate");
+    d->conn = open_conn(d->cfg, d->appname);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         log_warn("database connect failed: %s",
                  d->conn ? PQerrorMessage(d->conn) : "out of memory");
         goto out;
     }
-    for (int i = 0; i < STMT__COUNT; i++) {
-        res = PQprepare(d->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+    for (int i = 0; i < d->ndefs; i++) {
+        res = PQprepare(d->conn, d->defs[i].name, d->defs[i].sql, d->defs[i].nparams, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            log_error("prepare %s failed: %s", stmts[i].name, PQerrorMessage(d->conn));
+            log_error("prepare %s failed: %s", d->defs[i].name, PQerrorMessage(d->conn));
             ret = PQstatus(d->conn) == CONNECTION_OK
                       ? db_sqlstate_status(PQresultErrorField(res, PG_DIAG_SQLSTATE))
                       : 503;
@@ -191,14 +192,14 @@ int db_sqlstate_status(const char *st)
 /* Sends the statement and waits for its result until the deadline.
  * Returns 0 with *res (status not yet checked), -1 when the connection
  * failed (retryable), or 503 on timeout. */
-static int run_once(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
+static int run_once(db *d, int s, int n, const char *const *vals, const int *lens,
                     const int *fmts, PGresult **res)
 {
     PGconn *c = d->conn;
     PGresult *first = NULL;
     long long deadline = now_ms() + d->cfg->db_timeout_ms;
     *res = NULL;
-    if (!PQsendQueryPrepared(c, stmts[s].name, n, vals, lens, fmts, 0))
+    if (!PQsendQueryPrepared(c, d->defs[s].name, n, vals, lens, fmts, 0))
         return -1;
     for (;;) {
         while (!PQisBusy(c)) {
@@ -233,17 +234,17 @@ static int run_once(db *d, enum stmt s, int n, const char *const *vals, const in
     }
     PQclear(first);
     log_warn("statement %s passed its %ld ms deadline; dropping the connection",
-             stmts[s].name, d->cfg->db_timeout_ms);
+             d->defs[s].name, d->cfg->db_timeout_ms);
     drop(d);
     return 503;
 }
 
-int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res)
+int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res)
 {
     return db_exec_params(d, s, n, vals, NULL, NULL, res);
 }
 
-int db_exec_params(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
+int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens,
                    const int *fmts, PGresult **res)
 {
     int ret = 503;
@@ -264,11 +265,11 @@ int db_exec_params(db *d, enum stmt s, int n, const char *const *vals, const int
     }
     if (ret != 0)
         return ret;
-    if (PQresultStatus(*res) == stmts[s].expect)
+    if (PQresultStatus(*res) == d->defs[s].expect)
         return 0;
     const char *st = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
     ret = db_sqlstate_status(st);
-    log_warn("statement %s failed (%s): %s", stmts[s].name, st ? st : "-",
+    log_warn("statement %s failed (%s): %s", d->defs[s].name, st ? st : "-",
              PQresultErrorMessage(*res));
     PQclear(*res);
     *res = NULL;

@@ -23,15 +23,32 @@ enum stmt {
     STMT__COUNT
 };
 
+/* One prepared statement: its name, text, parameter count and the one
+ * result status that means success. */
+typedef struct stmt_def {
+    const char *name;
+    const char *sql;
+    int nparams;
+    ExecStatusType expect;
+} stmt_def;
+
 /* One thread's connection. Owned by that thread only. */
 typedef struct db {
     const struct config *cfg;
+    const stmt_def *defs;        /* the statements this role prepares */
+    int ndefs;
+    const char *appname;
     PGconn *conn;
     long long retry_at_ms; /* no reconnect attempt before this (monotonic) */
     unsigned long connects;
 } db;
 
+/* A connection of the request path (enum stmt). */
 void db_init(db *d, const struct config *cfg);
+/* A connection of another role (the worker, the CLI) with its own
+ * enum-indexed table of n statements; s below is then that role's index. */
+void db_init_table(db *d, const struct config *cfg, const stmt_def *defs, int n,
+                   const char *appname);
 void db_close(db *d);
 
 /* Runs prepared statement s with n text parameters under the configured
@@ -39,9 +56,9 @@ void db_close(db *d);
  * reset and the statement retried once. Returns 0 with *res set (the caller
  * PQclears it), or an HTTP status (503 unavailable or too slow, 409, 400,
  * 500) with *res NULL. */
-int db_exec(db *d, enum stmt s, int n, const char *const *vals, PGresult **res);
+int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res);
 /* The same with parameter lengths and formats (1: binary), as PQexecPrepared. */
-int db_exec_params(db *d, enum stmt s, int n, const char *const *vals, const int *lens,
+int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens,
                    const int *fmts, PGresult **res);
 
 /* How many parameters statement s takes. */

@@ -9,7 +9,7 @@
 #include "config.h"
 #include "migrate.h"
 #include "serve.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 static const char usage[] =
     "usage: mediagate [--config FILE] COMMAND\n"

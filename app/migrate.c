@@ -8,6 +8,8 @@
 #include "db.h"
 #include "hash.h"
 #include "log.h"
+#include "worker/worker.h"
+#include "worker/wsql.h"
 
 #define LOCK_SQL "SELECT pg_advisory_xact_lock(hashtext('mediagate migrate'))"
 
@@ -94,6 +96,15 @@ int migrate_run(const config *cfg)
             printf("applied %s\n", migrations[i].name);
             applied++;
         }
+    }
+    /* The worker's kinds, so that work for them may be queued at once. */
+    db d;
+    wsql_init(&d, cfg);
+    int st = worker_sync_kinds(&d);
+    db_close(&d);
+    if (st != 0) {
+        fprintf(stderr, "mediagate migrate: writing the task kinds failed (%d)\n", st);
+        goto out;
     }
     printf("%s (%u migrations known)\n", applied ? "migrated" : "up to date", migrations_count);
     ret = 0;

@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "check.h"
-#include "worker.h"
+#include "worker/worker.h"
 
 int main(void)
 {

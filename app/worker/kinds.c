@@ -1,0 +1,53 @@
+/* The task-kind table: every kind of background work is one row. */
+#include "worker/kinds.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+const task_kind task_kinds[] = {
+    /* An encode is expensive and a bad input does not get better. */
+    {"local.encode", kind_local_encode, 3, 0, 5, 600},
+    /* A stopped stream that lost a callback: make its VOD job. */
+    {"stream.settle", kind_stream_settle, 10, 60, 5, 300},
+    /* Nothing: for measuring the queue itself (bench/queue.sh). */
+    {"noop", kind_noop, 3, 10, 1, 60},
+};
+const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
+
+const task_kind *task_kind_find(const char *name)
+{
+    for (size_t i = 0; name && i < task_kinds_count; i++)
+        if (strcmp(task_kinds[i].name, name) == 0)
+            return &task_kinds[i];
+    return NULL;
+}
+
+double task_kind_timeout(const task_kind *k, const config *cfg)
+{
+    return k->timeout_s > 0 ? k->timeout_s : (double)cfg->encode_timeout;
+}
+
+void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+    res->outcome = outcome;
+    res->code = code;
+    json_object_put(res->job_event);
+    res->job_event = json_object_new_object();
+    json_object_object_add(res->job_event, "status", json_object_new_string("ERROR"));
+    json_object_object_add(res->job_event, "error_code", json_object_new_int(code));
+    json_object_object_add(res->job_event, "error_message", json_object_new_string(res->message));
+}
+
+void kind_noop(task_ctx *ctx, task_result *res)
+{
+    (void)ctx;
+    res->outcome = TASK_DONE;
+}

@@ -1,0 +1,72 @@
+#ifndef MEDIAGATE_WORKER_KINDS_H
+#define MEDIAGATE_WORKER_KINDS_H
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct db;
+struct json_object;
+
+/* The contract between the queue and a kind of task. The queue claims a
+ * task, calls its kind's run function with a context, and records the
+ * result it returns (with its job event) in one transaction. A kind never
+ * calls back into the queue: it reports through ctx->beat and returns. */
+
+typedef enum task_outcome {
+    TASK_DONE,      /* finished; job_event (if any) applied */
+    TASK_RETRY,     /* try again later (retry_after s, or the kind's backoff) */
+    TASK_FAILED,    /* failed for good; job_event (if any) applied */
+    TASK_HANDBACK,  /* not run: the worker is stopping or lost the task */
+} task_outcome;
+
+typedef struct task_ctx {
+    const struct config *cfg;
+    long long id;
+    int attempt;                      /* 1-based; also the lease's fencing token */
+    const char *kind;
+    struct json_object *payload;      /* borrowed */
+    const char *job_id;               /* payload's job_id, or NULL */
+    struct db *db;                    /* the slot's connection, for kinds with SQL of their own */
+    double deadline;                  /* monotonic: past it the attempt is over */
+    /* Keeps the lease and, with progress >= 0, records the job's progress.
+     * Cheap to call often. Returns false once the task is no longer ours
+     * (then stop and return TASK_HANDBACK). */
+    bool (*beat)(struct task_ctx *ctx, int progress);
+    atomic_int *cancel;               /* non-zero: stop now (shutdown, lost lease) */
+    void *queue;                      /* the queue's own; kinds leave it alone */
+} task_ctx;
+
+typedef struct task_result {
+    task_outcome outcome;
+    double retry_after;               /* TASK_RETRY: seconds; 0: the kind's backoff */
+    int code;                         /* for TASK_FAILED / TASK_RETRY: the job's error_code */
+    char message[600];                /* safe for clients: never a server path */
+    struct json_object *job_event;    /* owned: applied to the task's job on finish */
+} task_result;
+
+typedef struct task_kind {
+    const char *name;
+    void (*run)(task_ctx *ctx, task_result *res);
+    int max_attempts;                 /* claims of one task; then it is dead */
+    int timeout_s;                    /* hard cap of one attempt; 0: MEDIAGATE_ENCODE_TIMEOUT */
+    double backoff_base, backoff_cap; /* seconds, for TASK_RETRY without retry_after */
+} task_kind;
+
+extern const task_kind task_kinds[];
+extern const size_t task_kinds_count;
+
+const task_kind *task_kind_find(const char *name);
+/* Seconds one attempt of kind k may run. */
+double task_kind_timeout(const task_kind *k, const struct config *cfg);
+
+/* Sets res to failed/retry with the job's ERROR event (code, msg). */
+void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The kinds' run functions (app/worker/encode.c, settle.c). */
+void kind_local_encode(task_ctx *ctx, task_result *res);
+void kind_stream_settle(task_ctx *ctx, task_result *res);
+void kind_noop(task_ctx *ctx, task_result *res);
+
+#endif

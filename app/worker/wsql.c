@@ -1,0 +1,48 @@
+/* The worker's statements (see wsql.h); the plpgsql they call is in
+ * sql/006_queue.sql. */
+#include "worker/wsql.h"
+
+const stmt_def worker_stmts[W__COUNT] = {
+    /* Claims the next ready task of the kinds this worker serves, under its
+     * kind's cap on attempts; attempts (the new count) is the lease's
+     * fencing token. */
+    [W_CLAIM] = {"w_claim",
+        "UPDATE outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), "
+        "attempts = attempts + 1, started_at = now() "
+        "WHERE id = (SELECT o.id FROM outbox o JOIN task_kinds k ON k.name = o.kind "
+        "WHERE o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL "
+        "AND o.run_after <= now() AND (o.locked_until IS NULL OR o.locked_until < now()) "
+        "AND o.attempts < k.max_attempts "
+        "ORDER BY o.run_after, o.id FOR UPDATE OF o SKIP LOCKED LIMIT 1) "
+        "RETURNING id, kind, payload::text, attempts",
+        3, PGRES_TUPLES_OK},
+    [W_BEAT] = {"w_beat",
+        "SELECT mediagate_task_beat($1, $2, $3, $4, $5)",
+        5, PGRES_TUPLES_OK},
+    [W_FINISH] = {"w_finish",
+        "SELECT mediagate_task_finish($1, $2, $3, $4, $5, $6, $7::jsonb)",
+        7, PGRES_TUPLES_OK},
+    [W_REAP] = {"w_reap",
+        "SELECT mediagate_task_reap()",
+        0, PGRES_TUPLES_OK},
+    [W_KIND_SYNC] = {"w_kind_sync",
+        "INSERT INTO task_kinds (name, max_attempts, timeout_s) VALUES ($1, $2, $3) "
+        "ON CONFLICT (name) DO UPDATE SET max_attempts = EXCLUDED.max_attempts, "
+        "timeout_s = EXCLUDED.timeout_s",
+        3, PGRES_COMMAND_OK},
+    [W_SETTLE] = {"w_settle",
+        "SELECT mediagate_stream_settle($1, $2, $3)",
+        3, PGRES_TUPLES_OK},
+    /* A local job and its encode task in one statement. With a key (an
+     * upload's path, size and mtime) a second submit does nothing. */
+    [W_SUBMIT] = {"w_submit",
+        "WITH j AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+        "VALUES ($1, 'local', $4, $2) ON CONFLICT DO NOTHING RETURNING id) "
+        "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
+        4, PGRES_COMMAND_OK},
+};
+
+void wsql_init(db *d, const struct config *cfg)
+{
+    db_init_table(d, cfg, worker_stmts, W__COUNT, "mediagate-worker");
+}

@@ -1,0 +1,23 @@
+#ifndef MEDIAGATE_WORKER_WSQL_H
+#define MEDIAGATE_WORKER_WSQL_H
+#include "db.h"
+
+/* Every SQL statement of the worker (and of submit), prepared once per
+ * connection through the db layer, like the request path's enum stmt. */
+enum wstmt {
+    W_CLAIM,
+    W_BEAT,
+    W_FINISH,
+    W_REAP,
+    W_KIND_SYNC,
+    W_SETTLE,
+    W_SUBMIT,
+    W__COUNT
+};
+
+extern const stmt_def worker_stmts[W__COUNT];
+
+/* A connection of the worker role. */
+void wsql_init(db *d, const struct config *cfg);
+
+#endif

@@ -74,6 +74,9 @@ static void child(const char *path, char *const argv[], int out_w, int err_w, in
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
         _exit(127);
+    /* Only stdin, stdout and stderr: also no descriptor some library
+     * opened without O_CLOEXEC. */
+    close_range(3, ~0U, 0);
     execve(path, argv, environ);
     _exit(127);
 }

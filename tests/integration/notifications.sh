@@ -204,11 +204,16 @@ req "$BASE/media/job_id?input_file=http://125676836723.vod2.myqcloud.com/xxx/xxx
 expect_body '{"success":true,"job_id":"5285890784246869930"}'
 req "$BASE/media/status?job_id=5285890784246869930"
 expect_body '{"success":true,"job_status":"SUBMITTED","progress_rate":0}'
-check "ProcessMedia is queued with the job" \
-    test "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'tencent.process_media' AND payload->>'file_id' = '5285890784246869930'")" = 1
+# No worker serves tencent.process_media yet: a kind no row serves is never
+# queued (and the constraint would refuse it).
+check "ProcessMedia is not queued while no worker serves it" \
+    test "$(psql_q "SELECT count(*) FROM outbox")" = 0
+psql_q "INSERT INTO outbox (kind, payload) VALUES ('tencent.process_media', '{}')" >/dev/null 2>&1
+rc=$?
+check "an unserved kind is refused by a constraint" test "$rc" != 0
 tc "$F/tencent-vod-NewFileUpload-matching.json"
 expect_json .result '"duplicate"'
-check "and queued once" test "$(psql_q "SELECT count(*) FROM outbox")" = 1
+check "and still nothing queued" test "$(psql_q "SELECT count(*) FROM outbox")" = 0
 tc "$F/tencent-vod-ProcedureStateChanged.json"
 expect_status 200
 req "$BASE/media/status?job_id=5285890784246869930"

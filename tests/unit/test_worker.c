@@ -1,10 +1,29 @@
-/* Retry backoff: exponential, capped, jittered, and finite at any attempt. */
+/* The worker's pure parts: retry backoff, the container allowlist, the
+ * ffprobe/ffmpeg command lines, ffprobe's answer and the client-safe
+ * reason. ffmpeg.c is included to reach its statics (h2o style). */
 #include <math.h>
 
 #include "check.h"
 #include "worker/worker.h"
+#include "../../app/worker/ffmpeg.c"
 
-int main(void)
+static int has_pair(const argv_buf *b, const char *opt, const char *val)
+{
+    for (int i = 0; i + 1 < b->argc; i++)
+        if (strcmp(b->argv[i], opt) == 0 && strcmp(b->argv[i + 1], val) == 0)
+            return 1;
+    return 0;
+}
+
+static int index_of(const argv_buf *b, const char *arg)
+{
+    for (int i = 0; i < b->argc; i++)
+        if (strcmp(b->argv[i], arg) == 0)
+            return i;
+    return -1;
+}
+
+static void test_backoff(void)
 {
     CHECK(worker_backoff(1, 5, 600, 1.0) == 5.0);
     CHECK(worker_backoff(2, 5, 600, 1.0) == 10.0);
@@ -16,5 +35,171 @@ int main(void)
         CHECK(isfinite(d) && d >= 2.5 && d <= 600);
     }
     CHECK(worker_backoff(100, 5, 600, 0.0) == 300.0);
+}
+
+static void test_allowlist(void)
+{
+    CHECK_STR(ffmpeg_allowed_demuxer("mov,mp4,m4a,3gp,3g2,mj2"), "mov");
+    CHECK_STR(ffmpeg_allowed_demuxer("matroska,webm"), "matroska");
+    CHECK_STR(ffmpeg_allowed_demuxer("flv"), "flv");
+    CHECK_STR(ffmpeg_allowed_demuxer("mpegts"), "mpegts");
+    CHECK_STR(ffmpeg_allowed_demuxer("avi"), "avi");
+    /* meta-formats and everything not a video container */
+    const char *refused[] = {"hls", "concat", "image2", "png_pipe", "tty", "mov", "webm",
+                             "mov,mp4", "", "lavfi", "ffmetadata", "dash", "sdp", "rtsp",
+                             "mpegts,hls", "matroska,webm,hls", "srt", "mpjpeg"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        CHECK(ffmpeg_allowed_demuxer(refused[i]) == NULL);
+    CHECK(ffmpeg_allowed_demuxer(NULL) == NULL);
+    /* the whitelist names no meta-format */
+    CHECK(strstr(ffmpeg_upload_formats, "hls") == NULL);
+    CHECK(strstr(ffmpeg_upload_formats, "concat") == NULL);
+    CHECK(strstr(ffmpeg_upload_formats, "image") == NULL);
+}
+
+static void test_probe_argv(void)
+{
+    argv_buf b;
+    CHECK(ffmpeg_probe_argv(&b, "file:/u/a.mp4", "file", ffmpeg_upload_formats, NULL) > 0);
+    CHECK_STR(b.argv[0], "ffprobe");
+    CHECK(has_pair(&b, "-protocol_whitelist", "file"));
+    CHECK(has_pair(&b, "-format_whitelist", ffmpeg_upload_formats));
+    CHECK(index_of(&b, "-f") < 0);
+    CHECK_STR(b.argv[b.argc - 1], "file:/u/a.mp4");
+    CHECK(b.argv[b.argc] == NULL);
+    /* tags are never printed, so any length of metadata parses */
+    CHECK(has_pair(&b, "-show_entries", "format=format_name,duration:stream=codec_type,width,height"));
+    CHECK(index_of(&b, "-show_format") < 0);
+    /* a stream's recording: its own format, forced */
+    CHECK(ffmpeg_probe_argv(&b, "concatf:/t/list", "concatf,file", "mpegts", "mpegts") > 0);
+    CHECK(has_pair(&b, "-f", "mpegts"));
+    CHECK(has_pair(&b, "-format_whitelist", "mpegts"));
+    CHECK(index_of(&b, "-f") < index_of(&b, "concatf:/t/list"));
+    /* too long to fit: refused, not truncated */
+    static char huge[9000];
+    memset(huge, 'a', sizeof huge - 1);
+    CHECK(ffmpeg_probe_argv(&b, huge, "file", "mov", NULL) == -1);
+}
+
+static void test_encode_argv(void)
+{
+    argv_buf b;
+    int h[] = {720, 480, 360};
+    encode_plan p = {.input = "file:/u/a.mp4", .demuxer = "mov", .protocols = "file",
+                     .formats = "mov", .heights = h, .n = 3, .audio = true, .out_dir = "/m/.j.tmp",
+                     .threads = 2};
+    CHECK(ffmpeg_encode_argv(&b, &p) > 0);
+    CHECK_STR(b.argv[0], "ffmpeg");
+    int i_at = index_of(&b, "-i");
+    CHECK(i_at > 0 && strcmp(b.argv[i_at + 1], "file:/u/a.mp4") == 0);
+    /* protocols, demuxers and the forced format come before the input */
+    CHECK(index_of(&b, "-protocol_whitelist") >= 0 && index_of(&b, "-protocol_whitelist") < i_at);
+    CHECK(has_pair(&b, "-f", "mov") && index_of(&b, "mov") < i_at);
+    CHECK(has_pair(&b, "-format_whitelist", "mov"));
+    CHECK(index_of(&b, "-safe") < 0);
+    CHECK(has_pair(&b, "-filter_complex",
+                   "[0:v]split=3[s0][s1][s2];[s0]scale=-2:720[o0];[s1]scale=-2:480[o1];[s2]scale=-2:360[o2]"));
+    CHECK(has_pair(&b, "-b:v:0", "2880k") && has_pair(&b, "-b:v:2", "1440k"));
+    CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1,a:1 v:2,a:2"));
+    CHECK(has_pair(&b, "-hls_segment_filename", "/m/.j.tmp/v%v/seg%03d.ts"));
+    CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/v%v/index.m3u8");
+    CHECK(has_pair(&b, "-progress", "pipe:1"));
+    CHECK(index_of(&b, "-nostdin") > 0);
+    /* the same plan twice gives the same command: nothing shared between calls */
+    argv_buf b2;
+    CHECK(ffmpeg_encode_argv(&b2, &p) == b.argc);
+    for (int i = 0; i < b.argc; i++)
+        CHECK_STR(b2.argv[i], b.argv[i]);
+    /* no audio, our own concat list */
+    p.audio = false;
+    p.concat = true;
+    p.demuxer = "concat";
+    p.n = 1;
+    CHECK(ffmpeg_encode_argv(&b, &p) > 0);
+    CHECK(has_pair(&b, "-safe", "0"));
+    CHECK(has_pair(&b, "-var_stream_map", "v:0"));
+    CHECK(index_of(&b, "0:a:0") < 0);
+    CHECK(index_of(&b, "aac") < 0);
+    p.n = 0;
+    CHECK(ffmpeg_encode_argv(&b, &p) == -1);
+    p.n = 9;
+    CHECK(ffmpeg_encode_argv(&b, &p) == -1);
+}
+
+static void test_ladder(void)
+{
+    int h[8];
+    CHECK_INT(ffmpeg_ladder("720,480,360", 720, h), 3);
+    CHECK(h[0] == 720 && h[1] == 480 && h[2] == 360);
+    CHECK_INT(ffmpeg_ladder("720,480,360", 480, h), 2);
+    CHECK_INT(ffmpeg_ladder("720,480,360", 240, h), 1);
+    CHECK_INT(h[0], 240);
+    CHECK_INT(ffmpeg_ladder("721", 1080, h), 1);
+    CHECK_INT(h[0], 720); /* even */
+    CHECK_INT(ffmpeg_ladder("1,2,3,4,5,6,7,8,9,10", 1080, h), 8);
+    CHECK_INT(ffmpeg_ladder("", 301, h), 1);
+    CHECK_INT(h[0], 300);
+}
+
+static void test_parse_probe(void)
+{
+    probe_info pi;
+    char msg[100];
+    const char *ok = "{\"streams\":[{\"codec_type\":\"audio\"},{\"codec_type\":\"video\",\"width\":1280,"
+                     "\"height\":720}],\"format\":{\"format_name\":\"mov,mp4,m4a,3gp,3g2,mj2\","
+                     "\"duration\":\"10.000000\"}}";
+    CHECK_INT(ffmpeg_parse_probe(ok, strlen(ok), &pi, msg, sizeof msg), 0);
+    CHECK(pi.width == 1280 && pi.height == 720 && pi.audio && pi.duration == 10.0);
+    CHECK_STR(pi.format, "mov,mp4,m4a,3gp,3g2,mj2");
+    const char *noaudio = "{\"streams\":[{\"codec_type\":\"video\",\"width\":2,\"height\":2}],\"format\":{}}";
+    CHECK_INT(ffmpeg_parse_probe(noaudio, strlen(noaudio), &pi, msg, sizeof msg), 0);
+    CHECK(!pi.audio && pi.duration == 0);
+    const char *bad[] = {"", "{}", "{\"streams\":[]}", "{\"streams\":[{\"codec_type\":\"audio\"}]}",
+                         "{\"streams\":[{\"codec_type\":\"video\",\"width\":\"1280\",\"height\":720}]}",
+                         "{\"streams\":[{\"codec_type\":\"video\",\"width\":99999,\"height\":720}]}",
+                         "{\"streams\":{}}", "[1,2]", "{\"streams\":[{\"codec_type\":\"video\",\"width\":-5,\"height\":-5}]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(ffmpeg_parse_probe(bad[i], strlen(bad[i]), &pi, msg, sizeof msg), 2);
+        CHECK_STR(msg, "the input has no video stream");
+    }
+    /* a long answer (ffprobe of a file with a huge tag) still parses */
+    size_t n = 300000;
+    char *big = malloc(n + 400);
+    int l = snprintf(big, 400, "{\"format\":{\"format_name\":\"matroska,webm\",\"duration\":\"1.5\",\"tags\":{\"comment\":\"");
+    memset(big + l, 'x', n);
+    strcpy(big + l + n, "\"}},\"streams\":[{\"codec_type\":\"video\",\"width\":320,\"height\":240}]}");
+    CHECK_INT(ffmpeg_parse_probe(big, strlen(big), &pi, msg, sizeof msg), 0);
+    CHECK(pi.width == 320 && pi.duration == 1.5);
+    free(big);
+}
+
+static void test_reason(void)
+{
+    char out[256];
+    ffmpeg_reason("file:/srv/var/upload/uploads/junk.mp4: Invalid data found when processing input", out, sizeof out);
+    CHECK_STR(out, "Invalid data found when processing input");
+    ffmpeg_reason("/srv/x.mp4: No such file or directory", out, sizeof out);
+    CHECK_STR(out, "No such file or directory");
+    ffmpeg_reason("Error opening input file /srv/x.mp4.", out, sizeof out);
+    CHECK_STR(out, "");
+    ffmpeg_reason("[mov,mp4 @ 0x55] moov atom not found", out, sizeof out);
+    CHECK_STR(out, "[mov,mp4 @ 0x55] moov atom not found");
+    ffmpeg_reason("a: b: see file:x", out, sizeof out);
+    CHECK_STR(out, "");
+    ffmpeg_reason(NULL, out, sizeof out);
+    CHECK_STR(out, "");
+    ffmpeg_reason("x: bad\001thing", out, sizeof out);
+    CHECK_STR(out, "bad thing");
+}
+
+int main(void)
+{
+    test_backoff();
+    test_allowlist();
+    test_probe_argv();
+    test_encode_argv();
+    test_ladder();
+    test_parse_probe();
+    test_reason();
     return CHECK_DONE("worker");
 }

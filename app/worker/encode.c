@@ -42,6 +42,15 @@ static void rmtree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Removes the directories .<job>.<n>.tmp of attempts before this one. */
+static void remove_attempts(const char *media_dir, const char *job, int attempt)
+{
+    char p[PATH_MAX];
+    for (int n = 1; n <= attempt; n++)
+        if (snprintf(p, sizeof p, "%s/.%s.%d.tmp", media_dir, job, n) < (int)sizeof p)
+            rmtree(p);
+}
+
 /* Bytes in the regular files directly under dir. */
 static long long dir_bytes(const char *dir)
 {
@@ -243,9 +252,11 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     int n = ffmpeg_ladder(cfg->renditions, h, heights);
 
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, ctx->job_id);
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/.%s.tmp", cfg->media_dir, ctx->job_id);
+    /* Each attempt writes its own directory: a worker that lost its lease
+     * may still be writing an older one. */
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/.%s.%d.tmp", cfg->media_dir, ctx->job_id, ctx->attempt);
     snprintf(list, sizeof list, "%s/inputs.ffconcat", tmp_dir);
-    rmtree(tmp_dir); /* what a killed attempt left behind */
+    remove_attempts(cfg->media_dir, ctx->job_id, ctx->attempt); /* what killed attempts left */
     mkdir(cfg->media_dir, 0755);
     if (mkdir(tmp_dir, 0755) != 0) {
         log_error("task %lld: cannot create %s: %s", ctx->id, tmp_dir, strerror(errno));
@@ -302,6 +313,12 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         goto fail;
     }
     unlink(list);
+    /* Published only by the holder: a worker that lost its lease while its
+     * ffmpeg finished learns it here. */
+    if (!ctx->beat(ctx, TASK_BEAT_CHECK)) {
+        res->outcome = TASK_HANDBACK;
+        goto fail;
+    }
     rmtree(final_dir);
     if (rename(tmp_dir, final_dir) != 0) {
         log_error("task %lld: cannot move %s to %s: %s", ctx->id, tmp_dir, final_dir, strerror(errno));

@@ -33,6 +33,7 @@ typedef struct task_ctx {
      * Cheap to call often. Returns false once the task is no longer ours
      * (then stop and return TASK_HANDBACK). */
     bool (*beat)(struct task_ctx *ctx, int progress);
+#define TASK_BEAT_CHECK (-2) /* progress value: ask the database now */
     atomic_int *cancel;               /* non-zero: stop now (shutdown, lost lease) */
     void *queue;                      /* the queue's own; kinds leave it alone */
 } task_ctx;

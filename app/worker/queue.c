@@ -71,8 +71,9 @@ static bool beat(task_ctx *ctx, int progress)
     if (progress >= 0 && progress > s->pending_pct)
         s->pending_pct = progress;
     double now = proc_now(), every = s->cfg->lease_seconds / 3.0;
-    bool due = now - s->last_beat >= every || (s->pending_pct >= 0 && now - s->last_write >= 1.0);
-    if (!due || (s->db_down_since > 0 && now - s->last_write < 1.0))
+    bool due = progress == TASK_BEAT_CHECK || now - s->last_beat >= every ||
+               (s->pending_pct >= 0 && now - s->last_write >= 1.0);
+    if (!due || (progress != TASK_BEAT_CHECK && s->db_down_since > 0 && now - s->last_write < 1.0))
         return true;
     char id[24], tok[16], lease[24], pct[8];
     snprintf(id, sizeof id, "%lld", s->id);

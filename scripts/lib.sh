@@ -5,6 +5,7 @@
 #   RUN          directory holding everything of one stack (required)
 #   MG_BIN       the mediagate binary (default: build/mediagate)
 #   PORT         nginx's loopback port
+#   MG_SOCKET    mediagate's socket, for nginx (default: $RUN/mediagate.sock)
 #
 # Functions print what they do on stderr and return non-zero on failure.
 
@@ -61,14 +62,15 @@ psql_q() {
 }
 
 # nginx_start: nginx on 127.0.0.1:$PORT with the project's own snippet, its
-# socket line pointed at $RUN/mediagate.sock. NGINX_EXTRA may hold more
-# server blocks (http context), NGINX_SITE_EXTRA more lines for the site's
-# server block, NGINX_MAIN_EXTRA lines for the main context (load_module,
-# rtmp { }; see rtmp_conf), NGINX_WORKERS the worker count.
+# socket line pointed at $MG_SOCKET (default $RUN/mediagate.sock).
+# NGINX_EXTRA may hold more server blocks (http context), NGINX_SITE_EXTRA
+# more lines for the site's server block, NGINX_MAIN_EXTRA lines for the
+# main context (load_module, rtmp { }; see rtmp_conf), NGINX_WORKERS the
+# worker count.
 nginx_start() {
     mkdir -p "$RUN/nginx/tmp"
     chown -R www-data:www-data "$RUN/nginx/tmp"
-    sed "s#unix:/run/mediagate/mediagate.sock#unix:$RUN/mediagate.sock#" \
+    sed "s#unix:/run/mediagate/mediagate.sock#unix:${MG_SOCKET:-$RUN/mediagate.sock}#" \
         "${MG_SNIPPET:-$MG_ROOT/nginx/mediagate.conf}" >"$RUN/nginx/mediagate.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF
 user www-data;

@@ -123,7 +123,8 @@ check "the HLS playlist is served at playback.hls" test -n "$got"
 check "the playlist lists segments" grep -q '\.ts' <<<"$BODY"
 check "no HLS file is named after the key" bash -c "! ls '$RUN/hls' | grep -q '${key#*key=}'"
 wait "$ff"
-check "ffmpeg published for its whole duration ($(cat "$RUN/ff1.log"))" test $? = 0
+rc=$?
+check "ffmpeg published for its whole duration (rc $rc: $(cat "$RUN/ff1.log"))" test "$rc" = 0
 idle=""
 for _ in $(seq 25); do
     req "${A[@]}" "$BASE/stream/status?id=$id"
@@ -145,7 +146,8 @@ check "upload token stored hashed" test "$(psql_q "SELECT count(*) FROM streams 
 ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x240:rate=25" \
     -c:v libx264 -preset ultrafast -g 25 -t 4 -f hls -hls_time 1 -method PUT \
     -headers "Authorization: $pauth"$'\r\n' "${purl}index.m3u8" >"$RUN/ffput.log" 2>&1
-check "ffmpeg uploaded HLS by PUT ($(head -c 300 "$RUN/ffput.log"))" test $? = 0
+rc=$?
+check "ffmpeg uploaded HLS by PUT (rc $rc: $(head -c 300 "$RUN/ffput.log"))" test "$rc" = 0
 req "${purl}index.m3u8"
 expect_status 200
 check "the uploaded playlist is served and lists segments" grep -q '\.ts' <<<"$BODY"
@@ -166,14 +168,15 @@ expect_status 201
 req -X POST "${A[@]}" -d "id=$pid_" "$BASE/stream/stop"
 req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}late.ts"
 expect_status 403
-check "nothing written outside the prefix or after stop" bash -c "! ls '$RUN/upload/live/$pid_/late.ts' '$RUN/upload/live/$id' 2>/dev/null"
+check "nothing written outside the prefix or after stop" bash -c "[ ! -e '$RUN/upload/live/$pid_/late.ts' ] && [ ! -e '$RUN/upload/live/$id' ]"
 psql_q "UPDATE streams SET upload_expires = now() - interval '1 s', status = 'STARTED' WHERE id = '$pid_'" >/dev/null
 req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}expired.ts"
 expect_status 403
 
 # --- a wrong key is refused ---------------------------------------------------------------------
 timeout 20 bash -c "$(declare -f broadcast); MEDIAGATE_RTMP_URL=$MEDIAGATE_RTMP_URL broadcast ${key}0 3 $RUN/ff2.log"
-check "a wrong stream key cannot publish" test $? -ne 0
+rc=$?
+check "a wrong stream key cannot publish (rc $rc)" test "$rc" -ne 0
 
 # --- other callers, stop --------------------------------------------------------------------------
 req "${B[@]}" "$BASE/stream/status?id=$id"
@@ -195,7 +198,8 @@ req -X POST "${A[@]}" -d "id=$id" "$BASE/stream/stop"
 expect_status 200
 expect_json .stream.stop_date "\"$stop1\""
 timeout 20 bash -c "$(declare -f broadcast); MEDIAGATE_RTMP_URL=$MEDIAGATE_RTMP_URL broadcast $key 3 $RUN/ff3.log"
-check "the key is refused after stop" test $? -ne 0
+rc=$?
+check "the key is refused after stop (rc $rc)" test "$rc" -ne 0
 
 # --- a publisher still connected at stop is cut within 30 s ----------------------------------------
 req -X POST "${A[@]}" -d type=hls "$BASE/stream/start"

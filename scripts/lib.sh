@@ -21,7 +21,9 @@ mg_free_port() {
 }
 
 # pg_start: a fresh cluster in $RUN/pg owned by postgres, listening only on
-# the unix socket directory $RUN/pgsock. Sets MEDIAGATE_DATABASE_URL.
+# the unix socket directory $RUN/pgsock, with a database "mediagate" owned
+# by the role "mediagate" (no superuser: the services cannot run programs
+# as postgres through COPY ... PROGRAM). Sets MEDIAGATE_DATABASE_URL.
 # Extra server options may come in PG_OPTS (tests pass fsync=off).
 pg_start() {
     mkdir -p "$RUN/pgsock"
@@ -40,7 +42,38 @@ pg_start() {
         "SELECT 1 FROM pg_database WHERE datname = 'mediagate'" | grep -q 1 ||
         runuser -u postgres -- "$PGBIN/createdb" -h "$RUN/pgsock" -U postgres mediagate ||
         return 1
-    export MEDIAGATE_DATABASE_URL="postgresql:///mediagate?host=$RUN/pgsock&user=postgres"
+    pg_app_role || return 1
+    export MEDIAGATE_DATABASE_URL="postgresql:///mediagate?host=$RUN/pgsock&user=mediagate"
+}
+
+# pg_app_role: the role the services log in as owns the database and, for a
+# database an older version made as postgres, every object in it.
+pg_app_role() {
+    (cd / && runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate \
+        -v ON_ERROR_STOP=1 -qAt) >/dev/null <<'SQL'
+SET client_min_messages = warning;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mediagate') THEN
+        CREATE ROLE mediagate LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+    END IF;
+END $$;
+ALTER DATABASE mediagate OWNER TO mediagate;
+DO $$ DECLARE o record; BEGIN
+    FOR o IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'S', 'p')
+                AND pg_get_userbyid(c.relowner) <> 'mediagate'
+                AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d
+                         WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))) LOOP
+        EXECUTE format('ALTER %s public.%I OWNER TO mediagate',
+                       CASE o.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                       o.relname);
+    END LOOP;
+    FOR o IN SELECT p.oid::regprocedure AS f FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> 'mediagate' LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO mediagate', o.f);
+    END LOOP;
+END $$;
+SQL
 }
 
 # pg_resume / pg_stop: start or stop the existing cluster (for outage tests).

@@ -25,6 +25,10 @@ ALTER TABLE outbox
     ADD COLUMN started_at timestamptz,          -- when the current or last attempt began
     ADD CONSTRAINT outbox_kind_served FOREIGN KEY (kind) REFERENCES task_kinds (name);
 
+-- The claim walks ready tasks in run_after order; done and dead ones (which
+-- pile up) are not in the index.
+CREATE INDEX outbox_claim ON outbox (run_after, id) WHERE done_at IS NULL AND failed_at IS NULL;
+
 -- Tasks that are dead (failed for good) or done are never claimed; the
 -- operator commands list dead ones.
 CREATE INDEX outbox_dead ON outbox (failed_at) WHERE failed_at IS NOT NULL;

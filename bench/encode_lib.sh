@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by bench/encode.sh and bench/vod.sh: the release binary, and the
-# local encoder's ffmpeg command for a 720p input with audio (app/worker.c,
-# encode_job), to run by hand beside the worker.
+# local encoder's ffmpeg command for a 720p input with audio (app/worker/ffmpeg.c,
+# ffmpeg_encode_argv, without its whitelists), to run by hand beside the worker.
 
 # bench_binary: sets MG_BIN to a release build unless it is set.
 bench_binary() {

@@ -15,7 +15,44 @@ for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z0-9_]*'); do
     case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;;
         mediaconvert_header) field=mediaconvert_param ;; stream_auth) field=trust_remote_user ;;
         stream_vod) field=vod_rtmp ;; esac
-    uses=$(grep -l -- "->$field\b" "$MG_ROOT"/app/*.c "$MG_ROOT"/handlers/*.c | grep -vc config.c)
+    uses=$(grep -l -- "->$field\b" "$MG_ROOT"/app/*.c "$MG_ROOT"/app/*/*.c \
+        "$MG_ROOT"/handlers/*.c | grep -vc config.c)
     check "$s is used outside the config table" test "$uses" -gt 0
 done
+
+# --help and -h print the command's usage on stdout and do nothing else: no
+# configuration is read (an invalid setting would be reported), no database
+# is reached (the socket does not exist), no worker or migration starts (a
+# worker would wait for the database until the timeout).
+nodb="postgresql:///mediagate?host=/nonexistent/mediagate-docs&connect_timeout=2"
+helperr=$(mktemp)
+# synopsis_of WORDS LINE: LINE is the usage line of command WORDS.
+synopsis_of() {
+    local want="usage: mediagate [--config FILE]${1:+ $1}"
+    [ "$2" = "$want" ] || [ "${2#"$want "}" != "$2" ]
+}
+for args in "worker --help" "migrate --help" "migrate -h" "serve --help" "tasks --help" \
+    "tasks list --help" "tasks retry -h" "jobs -h" "jobs show --help" "apikey create --help" \
+    "notifications replay --help" "submit -h" "--help"; do
+    words=${args% *}
+    [ "$words" = "$args" ] && words=""
+    # shellcheck disable=SC2086  # args is several words
+    out=$(MEDIAGATE_DATABASE_URL=$nodb MEDIAGATE_THREADS=5000 timeout 5 "$MG_BIN" $args \
+        2>"$helperr")
+    rc=$?
+    check "'mediagate $args' exits 0 at once (got $rc)" test "$rc" = 0
+    check "'mediagate $args' prints its usage: ${out%%$'\n'*}" synopsis_of "$words" "${out%%$'\n'*}"
+    check "'mediagate $args' writes nothing to stderr: $(head -c 200 "$helperr")" \
+        test ! -s "$helperr"
+done
+# Unknown commands are usage errors: exit 2, usage on stderr, nothing on stdout.
+for args in "bogus" "tasks bogus" "jobs bogus" "apikey"; do
+    # shellcheck disable=SC2086
+    out=$(MEDIAGATE_DATABASE_URL=$nodb timeout 5 "$MG_BIN" $args 2>"$helperr")
+    rc=$?
+    check "'mediagate $args' exits 2 (got $rc)" test "$rc" = 2
+    check "'mediagate $args' prints nothing on stdout: $out" test -z "$out"
+    check "'mediagate $args' prints usage on stderr" grep -q '^usage: mediagate' "$helperr"
+done
+rm -f "$helperr"
 finish

@@ -1,6 +1,6 @@
-/* Operator commands on stored notifications: see failed ones, read one
- * byte for byte, and apply one again after a fix. */
-#include "admin.h"
+/* mediagate notifications list [--all] | show ID | replay ID: see failed
+ * notifications, read one byte for byte, and apply one again after a fix. */
+#include "cli/cli.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -10,9 +10,8 @@
 #include "config.h"
 #include "db.h"
 #include "notify.h"
-#include "stream.h"
 
-static int list(PGconn *c, bool all)
+static int list_conn(PGconn *c, bool all)
 {
     int ret = 1;
     const char *vals[] = {all ? "all" : "failed"};
@@ -67,7 +66,7 @@ static char *col(PGresult *res, int n)
     return strndup(PQgetvalue(res, 0, n), (size_t)PQgetlength(res, 0, n));
 }
 
-static int show(PGconn *c, const char *id)
+static int show_conn(PGconn *c, const char *id)
 {
     PGresult *res = fetch(c, id);
     if (!res)
@@ -81,7 +80,7 @@ static int show(PGconn *c, const char *id)
     return 0;
 }
 
-static int replay(PGconn *c, const char *id)
+static int replay_conn(PGconn *c, const char *id)
 {
     int ret = 1;
     char evid[256] = "", err[256] = "";
@@ -122,88 +121,47 @@ out:
     return ret;
 }
 
-int admin_notifications(const config *cfg, int argc, char **argv)
+/* Connects, runs fn on arg, and disconnects. Returns fn's exit status. */
+static int on_conn(const config *cfg, int (*fn)(PGconn *, const char *), const char *arg)
 {
-    int ret = 2;
-    const char *sub = argc > 0 ? argv[0] : "list";
-    PGconn *c = NULL;
-    if (strcmp(sub, "list") != 0 && (argc < 2 || (strcmp(sub, "show") && strcmp(sub, "replay")))) {
-        fprintf(stderr, "usage: mediagate notifications list [--all] | show ID | replay ID\n");
-        return 2;
-    }
-    c = db_connect_admin(cfg);
+    PGconn *c = db_connect_admin(cfg);
     if (!c)
         return 1;
-    if (strcmp(sub, "list") == 0)
-        ret = list(c, argc > 1 && strcmp(argv[1], "--all") == 0);
-    else if (strcmp(sub, "show") == 0)
-        ret = show(c, argv[1]);
-    else
-        ret = replay(c, argv[1]);
+    int ret = fn(c, arg);
     PQfinish(c);
     return ret;
 }
 
-/* mediagate apikey create NAME | list | revoke ID. The key is printed once;
- * only its SHA-256 and first characters are stored. */
-int admin_apikey(const config *cfg, int argc, char **argv)
+static int list(const config *cfg, int argc, char **argv)
 {
-    int ret = 1;
-    PGresult *res = NULL;
-    const char *sub = argc > 0 ? argv[0] : "";
-    if (!((strcmp(sub, "create") == 0 && argc == 2) || (strcmp(sub, "list") == 0) ||
-          (strcmp(sub, "revoke") == 0 && argc == 2))) {
-        fprintf(stderr, "usage: mediagate apikey create NAME | list | revoke ID\n");
-        return 2;
-    }
     PGconn *c = db_connect_admin(cfg);
     if (!c)
         return 1;
-    if (strcmp(sub, "create") == 0) {
-        char key[70], hex[65];
-        unsigned char h[32];
-        if (random_hex(hex) != 0)
-            goto out;
-        snprintf(key, sizeof key, "mgk_%s", hex);
-        sha256_raw(key, strlen(key), h);
-        char prefix[13];
-        snprintf(prefix, sizeof prefix, "%.12s", key);
-        const char *vals[] = {argv[1], (const char *)h, prefix};
-        int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
-        res = PQexecParams(c, "INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3) "
-                              "RETURNING id", 3, NULL, vals, lens, fmts, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
-            goto out;
-        }
-        fprintf(stderr, "API key %s created for '%s'. It is shown only now:\n",
-                PQgetvalue(res, 0, 0), argv[1]);
-        printf("%s\n", key);
-    } else if (strcmp(sub, "list") == 0) {
-        res = PQexec(c, "SELECT id, name, key_prefix, to_char(created_at AT TIME ZONE 'UTC', "
-                        "'YYYY-MM-DD HH24:MI:SS'), coalesce(to_char(revoked_at AT TIME ZONE 'UTC', "
-                        "'YYYY-MM-DD HH24:MI:SS'), '-') FROM api_keys ORDER BY id");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
-            goto out;
-        }
-        printf("%-6s %-24s %-14s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked");
-        for (int i = 0; i < PQntuples(res); i++)
-            printf("%-6s %-24s %-14s %-19s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
-    } else {
-        const char *vals[] = {argv[1]};
-        res = PQexecParams(c, "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
-                              "WHERE id = $1::bigint RETURNING id", 1, NULL, vals, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            fprintf(stderr, "mediagate: no API key %s\n", argv[1]);
-            goto out;
-        }
-        printf("API key %s revoked\n", argv[1]);
-    }
-    ret = 0;
-out:
-    PQclear(res);
+    int ret = list_conn(c, argc > 0 && strcmp(argv[0], "--all") == 0);
     PQfinish(c);
     return ret;
 }
+
+static int show(const config *cfg, int argc, char **argv)
+{
+    return argc < 1 ? CLI_EUSAGE : on_conn(cfg, show_conn, argv[0]);
+}
+
+static int replay(const config *cfg, int argc, char **argv)
+{
+    return argc < 1 ? CLI_EUSAGE : on_conn(cfg, replay_conn, argv[0]);
+}
+
+const cli_command cli_notifications_commands[] = {
+    {.name = "list", .needs_config = true, .fn = list, .args = "[--all]",
+     .usage = "failed notifications, newest first (--all: every one)\n"
+              "At most 200; a notification's error follows on its own line.\n"},
+    {.name = "show", .needs_config = true, .fn = show, .args = "ID",
+     .usage = "what was stored of notification ID; raw body on stdout\n"
+              "Backend, event id, result, job and error go to stderr, the body as it\n"
+              "was received to stdout.\n"},
+    {.name = "replay", .needs_config = true, .fn = replay, .args = "ID",
+     .usage = "parse notification ID again and apply it (after a fix)\n"
+              "Exits 0 only when it was applied.\n"},
+    {.name = NULL},
+};

@@ -1,0 +1,85 @@
+/* The command line as data: one table of commands, each row naming whether
+ * it needs the configuration, the function that runs it and its usage, in
+ * the spirit of pgbouncer's admin cmd_list[]. A row with subcommands is a
+ * table of its own (apikey, notifications, tasks, jobs). */
+#ifndef MEDIAGATE_CLI_H
+#define MEDIAGATE_CLI_H
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+struct config;
+
+/* What a command function returns to have its own usage printed to stderr
+ * and the process exit with status 2. Never a real exit status. */
+#define CLI_EUSAGE (-1)
+
+/* Runs a command. cfg is NULL unless the row needs the configuration;
+ * argv holds the arguments after the command's name (argc may be 0).
+ * Returns the process exit status, or CLI_EUSAGE. */
+typedef int cli_fn(const struct config *cfg, int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;     /* NULL ends a table */
+    bool needs_config;    /* load and validate the configuration first */
+    cli_fn *fn;           /* NULL for a row that only has subcommands */
+    const char *args;     /* what follows the name ("FILE", "[--dead]"); NULL
+                           * for a row with subcommands: theirs are listed */
+    /* One line, shown in the parent's list of commands; any further lines
+     * are shown only in this command's own usage. */
+    const char *usage;
+    const struct cli_command *subs; /* subcommands, or NULL */
+    const char *default_sub;        /* run when no subcommand is named */
+    const char *alias;              /* another name for it ("--version") */
+} cli_command;
+
+/* The top of the command line: its subs are every command. */
+extern const cli_command cli_root;
+
+/* The subcommand tables, one per file in app/cli/. */
+extern const cli_command cli_apikey_commands[];
+extern const cli_command cli_notifications_commands[];
+extern const cli_command cli_tasks_commands[];
+extern const cli_command cli_jobs_commands[];
+
+/* Loads and validates the configuration into *c, printing every problem.
+ * Returns 0 when it is usable. *c is zeroed before and is always passed to
+ * config_free() after. */
+typedef int cli_load_fn(struct config *c, const char *path);
+
+/* Runs the command that argv (the words after the program's own options)
+ * names under root. --help or -h anywhere prints that command's usage to
+ * stdout and does nothing else (no configuration, no database): returns 0.
+ * An unknown or missing command prints usage to stderr: returns 2.
+ * Otherwise loads the configuration with load when the row needs it (when
+ * that fails, returns its status, having said that the command does not
+ * start, except for check-config), and returns what the row's function
+ * returns; CLI_EUSAGE prints the row's usage to stderr and returns 2. */
+int cli_run(const cli_command *root, int argc, char **argv, const char *config_path,
+            cli_load_fn *load);
+
+/* The row named name (or aliased so) in table, or NULL. */
+const cli_command *cli_lookup(const cli_command *table, const char *name);
+
+/* Output helpers shared by the operator commands (app/cli/output.c). */
+
+/* Writes s with control characters shown as '?' (a tab as a space), except
+ * that a newline is followed by indent and trailing newlines are dropped;
+ * then pads with spaces to width bytes. */
+void cli_put_clean(FILE *f, const char *s, const char *indent, int width);
+
+/* Prints "mediagate: WHAT: " and the error of res (or of c, when res has
+ * none) to stderr, with a hint to migrate when a table, column or function
+ * is missing. */
+void cli_db_error(PGconn *c, const char *what, const PGresult *res);
+
+/* Prints every column of row 0 of res as "name: value" lines, NULL as "-",
+ * json and jsonb values pretty-printed. */
+void cli_show_row(FILE *f, const PGresult *res);
+
+/* Parses the id of a what (a bigint, in decimal) into out, which then holds
+ * its canonical text. Returns false, printing why, when it is not one. */
+bool cli_parse_bigint(const char *what, const char *s, char out[24]);
+
+#endif

@@ -1,0 +1,299 @@
+/* The command table and its dispatcher. Adding a command means adding one
+ * row here (or in its group's table) and one function. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "migrate.h"
+#include "serve.h"
+#include "worker/worker.h"
+
+/* A command and the groups above it: root first, the command last. */
+#define CLI_DEPTH 4
+typedef struct cli_path {
+    const cli_command *row[CLI_DEPTH];
+    int n;
+} cli_path;
+
+static const cli_command *last(const cli_path *p)
+{
+    return p->row[p->n - 1];
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+const cli_command *cli_lookup(const cli_command *table, const char *name)
+{
+    for (const cli_command *c = table; c && c->name; c++)
+        if (strcmp(c->name, name) == 0 || (c->alias && strcmp(c->alias, name) == 0))
+            return c;
+    return NULL;
+}
+
+/* Follows argv's leading words down from root into p. Returns how many
+ * words named commands; argv[that] is the first that did not. */
+static int descend(const cli_command *root, int argc, char **argv, cli_path *p)
+{
+    int k = 0;
+    p->row[0] = root;
+    p->n = 1;
+    while (k < argc && p->n < CLI_DEPTH && last(p)->subs) {
+        const cli_command *c = cli_lookup(last(p)->subs, argv[k]);
+        if (!c)
+            break;
+        p->row[p->n++] = c;
+        k++;
+    }
+    return k;
+}
+
+/* Writes the words a command takes after its name: its args, or for a
+ * group its subcommands' as alternatives. */
+static void put_args(FILE *f, const cli_command *c)
+{
+    if (!c->subs) {
+        if (c->args && *c->args)
+            fprintf(f, " %s", c->args);
+        return;
+    }
+    for (const cli_command *s = c->subs; s->name; s++) {
+        fprintf(f, "%s%s", s == c->subs ? " " : " | ", s->name);
+        if (!s->subs && s->args && *s->args)
+            fprintf(f, " %s", s->args);
+    }
+}
+
+/* One line of a group's list: name, arguments, and the first line of its
+ * usage, on the next line when the first two are long. */
+static void put_list_row(FILE *f, const cli_command *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return;
+    fputs(c->name, m);
+    put_args(m, c);
+    fclose(m);
+    const char *nl = strchr(c->usage, '\n');
+    int summary = nl ? (int)(nl - c->usage) : (int)strlen(c->usage);
+    if (len <= 22)
+        fprintf(f, "  %-22s %.*s\n", buf, summary, c->usage);
+    else
+        fprintf(f, "  %s\n  %-22s %.*s\n", buf, "", summary, c->usage);
+    free(buf);
+}
+
+/* Prints the usage of the last command of p: its synopsis, its usage text
+ * and, for a group, the list of its commands. */
+static void print_usage(FILE *f, const cli_path *p)
+{
+    const cli_command *c = last(p);
+    fprintf(f, "usage: %s", p->row[0]->name);
+    if (c->needs_config)
+        fputs(" [--config FILE]", f);
+    for (int i = 1; i < p->n; i++)
+        fprintf(f, " %s", p->row[i]->name);
+    if (c->subs)
+        fputs(c->default_sub ? " [COMMAND]" : " COMMAND", f);
+    else
+        put_args(f, c);
+    const char *nl = strchr(c->usage, '\n');
+    int summary = nl ? (int)(nl - c->usage) : (int)strlen(c->usage);
+    fprintf(f, "\n\n%.*s\n", summary, c->usage);
+    if (c->subs) {
+        fputs("\ncommands:\n", f);
+        for (const cli_command *s = c->subs; s->name; s++)
+            put_list_row(f, s);
+    }
+    if (nl && nl[1])
+        fprintf(f, "\n%s%s", nl + 1, nl[strlen(nl) - 1] == '\n' ? "" : "\n");
+}
+
+/* Says on stderr that word names no command of the last of p, then prints
+ * that one's usage. */
+static void print_unknown(const cli_path *p, const char *word)
+{
+    fprintf(stderr, "%s: unknown command '", p->row[0]->name);
+    for (int i = 1; i < p->n; i++)
+        fprintf(stderr, "%s ", p->row[i]->name);
+    fprintf(stderr, "%s'\n\n", word);
+    print_usage(stderr, p);
+}
+
+/* Prints the settings table; markdown gives the README's table rows. */
+static void list_settings(bool markdown)
+{
+    for (size_t i = 0; i < config_settings_count; i++) {
+        const cfg_setting *s = &config_settings[i];
+        const char *type = s->type == CFG_INT ? "integer" : s->type == CFG_BOOL ? "on/off" : "string";
+        if (markdown) {
+            char range[64] = "";
+            if (s->type == CFG_INT)
+                snprintf(range, sizeof range, " (%ld–%ld)", s->min, s->max);
+            printf("| `%s` | %s%s | %s | %s |\n", s->name, type, range,
+                   s->required ? "required" : (s->def && *s->def ? s->def : "(empty)"), s->help);
+            continue;
+        }
+        printf("%-28s %-8s default=%s%s\n    %s\n", s->name,
+               type,
+               s->def ? (*s->def ? s->def : "(empty)") : "(none)",
+               s->required ? " required" : "", s->help);
+    }
+}
+
+static int cmd_serve(const config *cfg, int argc, char **argv)
+{
+    return serve_run(cfg);
+}
+
+static int cmd_migrate(const config *cfg, int argc, char **argv)
+{
+    return migrate_run(cfg);
+}
+
+/* The dispatcher has loaded and validated the configuration already. */
+static int cmd_check_config(const config *cfg, int argc, char **argv)
+{
+    printf("configuration OK\n");
+    return 0;
+}
+
+static int cmd_worker(const config *cfg, int argc, char **argv)
+{
+    return worker_run(cfg);
+}
+
+static int cmd_submit(const config *cfg, int argc, char **argv)
+{
+    if (argc < 1)
+        return CLI_EUSAGE;
+    return worker_submit(cfg, argv[0]);
+}
+
+static int cmd_settings(const config *cfg, int argc, char **argv)
+{
+    list_settings(argc > 0 && strcmp(argv[0], "--markdown") == 0);
+    return 0;
+}
+
+static int cmd_version(const config *cfg, int argc, char **argv)
+{
+    printf("mediagate %s\n", MEDIAGATE_VERSION);
+    return 0;
+}
+
+/* mediagate help [COMMAND...]: the usage of the command the words name. */
+static int cmd_help(const config *cfg, int argc, char **argv)
+{
+    cli_path p;
+    int k = descend(&cli_root, argc, argv, &p);
+    if (k < argc) {
+        print_unknown(&p, argv[k]);
+        return 2;
+    }
+    print_usage(stdout, &p);
+    return 0;
+}
+
+static const cli_command commands[] = {
+    {.name = "serve", .needs_config = true, .fn = cmd_serve, .args = "",
+     .usage = "run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
+              "SIGTERM or SIGINT stops accepting, lets in-flight requests finish (up to\n"
+              "MEDIAGATE_SHUTDOWN_TIMEOUT), removes the socket and exits 0.\n"},
+    {.name = "migrate", .needs_config = true, .fn = cmd_migrate, .args = "",
+     .usage = "apply the SQL migrations that are not applied yet\n"
+              "Each runs in its own transaction and is recorded in schema_migrations;\n"
+              "concurrent runs wait for each other, and a second run changes nothing.\n"},
+    {.name = "check-config", .needs_config = true, .fn = cmd_check_config, .args = "",
+     .usage = "validate every setting and report all problems\n"
+              "Prints \"configuration OK\" and exits 0 when every setting is valid.\n"},
+    {.name = "worker", .needs_config = true, .fn = cmd_worker, .args = "",
+     .usage = "run background tasks (the local encoder)\n"
+              "Claims queued tasks under a lease until SIGTERM or SIGINT.\n"},
+    {.name = "submit", .needs_config = true, .fn = cmd_submit, .args = "FILE",
+     .usage = "create a local encoding job for FILE; prints its id\n"
+              "The job and its encode task are written in one transaction; a running\n"
+              "'mediagate worker' picks the task up.\n"},
+    {.name = "apikey", .needs_config = true, .subs = cli_apikey_commands,
+     .usage = "API keys for the stream routes\n"},
+    {.name = "notifications", .needs_config = true, .subs = cli_notifications_commands,
+     .default_sub = "list",
+     .usage = "notifications: list failed ones, show one, replay one\n"
+              "With no command: list.\n"},
+    {.name = "tasks", .needs_config = true, .subs = cli_tasks_commands, .default_sub = "list",
+     .usage = "background tasks: list, show, retry a dead one, cancel\n"
+              "With no command: list.\n"},
+    {.name = "jobs", .needs_config = true, .subs = cli_jobs_commands, .default_sub = "list",
+     .usage = "encoding jobs: list the newest, or show one\n"
+              "With no command: list.\n"},
+    {.name = "settings", .fn = cmd_settings, .args = "[--markdown]",
+     .usage = "list every setting with its default and help\n"
+              "--markdown prints the rows of the README's settings table.\n"},
+    {.name = "version", .fn = cmd_version, .args = "", .alias = "--version",
+     .usage = "print the version\n"},
+    {.name = "help", .fn = cmd_help, .args = "[COMMAND...]",
+     .usage = "print the usage of a command, as COMMAND --help does\n"},
+    {.name = NULL},
+};
+
+const cli_command cli_root = {
+    .name = "mediagate",
+    .needs_config = true,
+    .subs = commands,
+    .usage = "a FastCGI media-platform backend\n"
+             "Settings come from MEDIAGATE_* environment variables, which override a\n"
+             "key = value file given with --config or MEDIAGATE_CONFIG. --help or -h\n"
+             "after any command prints its usage and does nothing else.\n",
+};
+
+int cli_run(const cli_command *root, int argc, char **argv, const char *config_path,
+            cli_load_fn *load)
+{
+    cli_path p;
+    int k = descend(root, argc, argv, &p);
+    for (int i = k; i < argc; i++)
+        if (is_help(argv[i])) {
+            print_usage(stdout, &p);
+            return 0;
+        }
+    if (last(&p)->subs) {
+        const cli_command *d = last(&p)->default_sub && k == argc
+                                   ? cli_lookup(last(&p)->subs, last(&p)->default_sub)
+                                   : NULL;
+        if (!d) {
+            if (k < argc)
+                print_unknown(&p, argv[k]);
+            else
+                print_usage(stderr, &p);
+            return 2;
+        }
+        p.row[p.n++] = d;
+    }
+    const cli_command *c = last(&p);
+    int ret;
+    if (!c->needs_config) {
+        ret = c->fn(NULL, argc - k, argv + k);
+    } else {
+        /* check-config's whole answer is the list of problems. */
+        config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        ret = load(&cfg, config_path);
+        if (ret != 0 && c->fn != cmd_check_config)
+            fprintf(stderr, "%s: not starting until the configuration is fixed\n", root->name);
+        if (ret == 0)
+            ret = c->fn(&cfg, argc - k, argv + k);
+        config_free(&cfg);
+    }
+    if (ret == CLI_EUSAGE) {
+        print_usage(stderr, &p);
+        ret = 2;
+    }
+    return ret;
+}

@@ -1,0 +1,98 @@
+/* mediagate jobs list | show ID: the encoding jobs, as the status route
+ * answers from them. */
+#include "cli/cli.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "db.h"
+
+/* The newest 200 jobs, one line each, and a line for a job's error. */
+static int list(const config *cfg, int argc, char **argv)
+{
+    int ret = 1;
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    if (argc != 0)
+        return CLI_EUSAGE;
+    c = db_connect_admin(cfg);
+    if (!c)
+        return 1;
+    res = PQexecParams(
+        c,
+        "SELECT id, backend, status, progress_rate, "
+        "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), input_file, "
+        "coalesce(error_code::text, '-'), coalesce(error_message, ''), "
+        "error_code IS NOT NULL OR error_message IS NOT NULL "
+        "FROM jobs ORDER BY created_at DESC, id DESC LIMIT 200",
+        0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cli_db_error(c, "jobs list", res);
+        goto out;
+    }
+    char indent[40]; /* under "error" */
+    snprintf(indent, sizeof indent, "%39s", "");
+    printf("%-36s %-12s %-11s %4s %-19s %s\n", "id", "backend", "status", "%", "updated (UTC)",
+           "input file");
+    for (int i = 0; i < PQntuples(res); i++) {
+        cli_put_clean(stdout, PQgetvalue(res, i, 0), "", 36);
+        printf(" %-12s %-11s %4s %-19s ", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+               PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+        cli_put_clean(stdout, PQgetvalue(res, i, 5), "", 0);
+        putchar('\n');
+        if (*PQgetvalue(res, i, 8) == 't') {
+            printf("%-36s   error %s: ", "", PQgetvalue(res, i, 6));
+            cli_put_clean(stdout, PQgetvalue(res, i, 7), indent, 0);
+            putchar('\n');
+        }
+    }
+    printf("%d job%s\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+    ret = 0;
+out:
+    PQclear(res);
+    PQfinish(c);
+    return ret;
+}
+
+/* Every column of job argv[0]; exit 1 when there is none. */
+static int show(const config *cfg, int argc, char **argv)
+{
+    int ret = 1;
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    if (argc != 1)
+        return CLI_EUSAGE;
+    c = db_connect_admin(cfg);
+    if (!c)
+        return 1;
+    const char *vals[] = {argv[0]};
+    res = PQexecParams(c, "SELECT * FROM jobs WHERE id = $1", 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cli_db_error(c, "jobs show", res);
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        fprintf(stderr, "mediagate: no job '");
+        cli_put_clean(stderr, argv[0], " ", 0);
+        fprintf(stderr, "'\n");
+        goto out;
+    }
+    cli_show_row(stdout, res);
+    ret = 0;
+out:
+    PQclear(res);
+    PQfinish(c);
+    return ret;
+}
+
+const cli_command cli_jobs_commands[] = {
+    {.name = "list", .needs_config = true, .fn = list, .args = "",
+     .usage = "the newest 200 jobs, one line each\n"
+              "Columns: id, backend, status, progress (%), updated (UTC), input file. A\n"
+              "job's error code and message follow on their own line.\n"},
+    {.name = "show", .needs_config = true, .fn = show, .args = "ID",
+     .usage = "every column of job ID, JSON columns pretty-printed\n"
+              "Exits 1 when there is no such job.\n"},
+    {.name = NULL},
+};

@@ -1,0 +1,97 @@
+/* What the operator commands share: printing values from the database
+ * safely to a terminal, reporting SQL errors, and reading ids. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+
+#define JSON_OID 114
+#define JSONB_OID 3802
+
+void cli_put_clean(FILE *f, const char *s, const char *indent, int width)
+{
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
+    int col = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n') {
+            fprintf(f, "\n%s", indent);
+            col = 0;
+            continue;
+        }
+        fputc(ch == '\t' ? ' ' : ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+        col++;
+    }
+    for (; col < width; col++)
+        fputc(' ', f);
+}
+
+void cli_db_error(PGconn *c, const char *what, const PGresult *res)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!msg)
+        msg = PQerrorMessage(c);
+    fprintf(stderr, "mediagate: %s: %s%s", what, *msg ? msg : "unexpected answer from the database",
+            *msg && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+    /* undefined_table, undefined_function, undefined_column */
+    if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "42883") == 0 ||
+                  strcmp(state, "42703") == 0))
+        fprintf(stderr, "mediagate: the database lacks a migration: run 'mediagate migrate'\n");
+}
+
+/* Prints a json or jsonb value pretty, each line after the first indented;
+ * the text as it is when it does not parse. */
+static void put_json(FILE *f, const char *text, size_t len, const char *indent)
+{
+    const char *err;
+    json_object *o = parse_json(text, len, &err);
+    int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+    cli_put_clean(f, o ? json_object_to_json_string_ext(o, flags) : text, indent, 0);
+    json_object_put(o);
+}
+
+void cli_show_row(FILE *f, const PGresult *res)
+{
+    int w = 0;
+    for (int j = 0; j < PQnfields(res); j++) {
+        int n = (int)strlen(PQfname(res, j));
+        w = n > w ? n : w;
+    }
+    char indent[64];
+    snprintf(indent, sizeof indent, "%*s", w + 2 < 63 ? w + 2 : 63, "");
+    for (int j = 0; j < PQnfields(res); j++) {
+        fprintf(f, "%s:%*s ", PQfname(res, j), w - (int)strlen(PQfname(res, j)), "");
+        Oid t = PQftype(res, j);
+        if (PQgetisnull(res, 0, j))
+            fputs("-", f);
+        else if (t == JSON_OID || t == JSONB_OID)
+            put_json(f, PQgetvalue(res, 0, j), (size_t)PQgetlength(res, 0, j), indent);
+        else
+            cli_put_clean(f, PQgetvalue(res, 0, j), indent, 0);
+        fputc('\n', f);
+    }
+}
+
+bool cli_parse_bigint(const char *what, const char *s, char out[24])
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    bool digits = (s[0] >= '0' && s[0] <= '9') ||
+                  ((s[0] == '-' || s[0] == '+') && s[1] >= '0' && s[1] <= '9');
+    if (!digits || *end || errno == ERANGE) {
+        fprintf(stderr, "mediagate: a %s id is a whole number, not '", what);
+        cli_put_clean(stderr, s, " ", 0);
+        fputs("'\n", stderr);
+        return false;
+    }
+    snprintf(out, 24, "%lld", v);
+    return true;
+}

@@ -130,6 +130,7 @@ static void finish(slot *s, const task_kind *k, task_result *res)
     const char *v[] = {id, tok, s->wid, outcome_names[oc], dl, res->message[0] ? res->message : NULL,
                        ev ? json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN) : NULL};
     double wait = 0.2, give_up = 0;
+    bool fallback = false;
     for (int tries = 1;; tries++) {
         PGresult *r = NULL;
         int st = db_exec(&s->db, W_FINISH, 7, v, &r);
@@ -156,8 +157,9 @@ static void finish(slot *s, const task_kind *k, task_result *res)
              * job update): the task is retried later rather than lost. */
             log_error("task %lld: recording '%s' failed (%d); retrying the task later", s->id,
                       outcome_names[oc], st);
-            if (oc == TASK_RETRY && !ev && tries > 1)
-                return;
+            if (fallback)
+                return; /* the lease runs out and the task runs again */
+            fallback = true;
             oc = TASK_RETRY;
             v[3] = outcome_names[TASK_RETRY];
             v[5] = "the result could not be recorded";

@@ -1,0 +1,140 @@
+"""Fixtures on pgbouncer's model (test/conftest.py there): one PostgreSQL
+cluster per session made by initdb, migrated once into a template; a
+database per test made from it; the real mediagate serve, nginx and
+workers as fixtures; every log of a failed test shown in its report.
+
+MG_BIN (the binary under test) and MG_ROOT (the source tree) come from the
+environment, as meson's test_env sets them. Runs as root: PostgreSQL runs as
+postgres and nginx as www-data, as in scripts/lib.sh. KEEP=1 keeps the
+session's directory.
+"""
+
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import mgstack
+
+LOGS = pytest.StashKey[mgstack.LogSet]()
+TEMPLATE = "mediagate_template"
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def run_root():
+    """The session's directory (short, for unix socket paths); readable by
+    postgres and www-data, unlike pytest's own tmp_path."""
+    if os.geteuid() != 0:
+        pytest.exit("run as root: PostgreSQL runs as postgres, nginx as www-data", returncode=2)
+    if not os.access(mgstack.MG_BIN, os.X_OK):
+        pytest.exit(f"no mediagate binary at {mgstack.MG_BIN}: set MG_BIN", returncode=2)
+    d = Path(tempfile.mkdtemp(prefix="mg-pytest.", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    if os.environ.get("KEEP"):
+        print(f"\nkept {d}")
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg(run_root):
+    """The session's cluster, with the role mediagate (no superuser) owning
+    the template database, migrated once by `mediagate migrate` as that role."""
+    pg = mgstack.Postgres(run_root)
+    pg.initdb()
+    pg.start()
+    try:
+        pg.sql("CREATE ROLE mediagate LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        pg.sql(f'CREATE DATABASE "{TEMPLATE}" OWNER mediagate')
+        r = subprocess.run([str(mgstack.MG_BIN), "migrate"], capture_output=True, text=True,
+                           env={**os.environ, "MEDIAGATE_DATABASE_URL": pg.url(TEMPLATE)})
+        if r.returncode:
+            pytest.exit(f"mediagate migrate failed:\n{r.stdout}{r.stderr}", returncode=3)
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+def logs(request, pg):
+    """The failed test's logs, gathered here and shown by
+    pytest_runtest_makereport below; PostgreSQL's from the test's start."""
+    ls = mgstack.LogSet()
+    ls.add("postgres log", pg.log_path, from_end=True)
+    request.node.stash[LOGS] = ls
+    return ls
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = (yield).get_result()
+    if rep.failed and LOGS in item.stash:
+        for name, text in item.stash[LOGS].sections():
+            rep.sections.append((name, text))
+
+
+@pytest.fixture
+def rundir(run_root, request):
+    """The test's own directory under the session's (RUN in lib.sh terms)."""
+    name = "".join(c if c.isalnum() or c in "_-" else "-" for c in request.node.name)[:56]
+    d = run_root / name
+    for n in itertools.count(2):
+        try:
+            d.mkdir()
+            break
+        except FileExistsError:
+            d = run_root / f"{name}-{n}"
+    d.chmod(0o755)
+    return d
+
+
+@pytest.fixture
+def db(pg):
+    """A fresh database for the test, made from the migrated template and
+    owned by mediagate; dropped afterwards."""
+    d = mgstack.Database(pg, f"mg_test_{next(_db_numbers)}")
+    d.create(TEMPLATE)
+    yield d
+    d.drop()
+
+
+@pytest.fixture
+def mg_env():
+    """MEDIAGATE_* settings for every mediagate process of the test; a test
+    module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def nginx_includes():
+    """Names of scripts/lib.sh functions whose include lines go into the
+    site's server block (media_conf, upload_conf); a module overrides it."""
+    return ()
+
+
+@pytest.fixture
+def stack(rundir, db, mg_env, nginx_includes, logs):
+    """mediagate serve on a unix socket in the test's directory, and nginx
+    on a free port in front of it; stack.curl, stack.mg, stack.db."""
+    s = mgstack.Stack(rundir, db, mg_env, nginx_includes, logs)
+    yield s
+    rc = s.close()
+    assert rc == 0, f"mediagate serve exited {rc} on SIGTERM"
+
+
+@pytest.fixture
+def workers(stack, logs):
+    """Start with workers.start(**env); each is a mgstack.Process (kill,
+    wait, stop). Those still running at the end are killed with -9, and no
+    process of theirs (ffmpeg) may outlive them."""
+    w = mgstack.Workers(stack.run, stack.env)
+    logs.add("worker log", w.log_path)
+    yield w
+    left = w.kill_all()
+    assert not left, f"processes outlived their workers: {left}"

@@ -123,15 +123,15 @@ $$;
 
 -- Tasks whose every attempt ended with its worker gone (a crash, kill -9)
 -- and that reached their kind's cap are dead: never claimed again, and
--- their job becomes ERROR 5 with the last error. Returns how many.
-CREATE FUNCTION mediagate_task_reap() RETURNS integer
+-- their job becomes ERROR 5 with the last error. Returns each one's kind
+-- and job, so that the worker can clean up what its attempts left.
+CREATE FUNCTION mediagate_task_reap() RETURNS TABLE (kind text, job_id text)
 LANGUAGE plpgsql AS $$
 DECLARE
     t   record;
-    n   integer := 0;
     msg text;
 BEGIN
-    FOR t IN SELECT o.id, o.attempts, o.payload, o.last_error
+    FOR t IN SELECT o.id, o.kind, o.attempts, o.payload, o.last_error
                FROM outbox o JOIN task_kinds k ON k.name = o.kind
               WHERE o.done_at IS NULL AND o.failed_at IS NULL
                 AND o.attempts >= k.max_attempts
@@ -147,9 +147,10 @@ BEGIN
             PERFORM mediagate_job_event(t.payload->>'job_id', jsonb_build_object(
                 'status', 'ERROR', 'error_code', 5, 'error_message', msg));
         END IF;
-        n := n + 1;
+        kind := t.kind;
+        job_id := t.payload->>'job_id';
+        RETURN NEXT;
     END LOOP;
-    RETURN n;
 END
 $$;
 

@@ -332,6 +332,13 @@ fail:
     rmtree(tmp_dir);
 }
 
+void kind_local_encode_dead(const config *cfg, const char *job_id)
+{
+    const task_kind *k = task_kind_find("local.encode");
+    if (job_id && !strchr(job_id, '/') && job_id[0] != '.')
+        remove_attempts(cfg->media_dir, job_id, k ? k->max_attempts : 3);
+}
+
 void kind_local_encode(task_ctx *ctx, task_result *res)
 {
     json_object *jin = NULL, *jsid = NULL, *jseg = NULL;

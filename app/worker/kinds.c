@@ -10,11 +10,11 @@
 
 const task_kind task_kinds[] = {
     /* An encode is expensive and a bad input does not get better. */
-    {"local.encode", kind_local_encode, 3, 0, 5, 600},
+    {"local.encode", kind_local_encode, 3, 0, 5, 600, kind_local_encode_dead},
     /* A stopped stream that lost a callback: make its VOD job. */
-    {"stream.settle", kind_stream_settle, 10, 60, 5, 300},
+    {"stream.settle", kind_stream_settle, 10, 60, 5, 300, NULL},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
-    {"noop", kind_noop, 3, 10, 1, 60},
+    {"noop", kind_noop, 3, 10, 1, 60, NULL},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

@@ -52,6 +52,9 @@ typedef struct task_kind {
     int max_attempts;                 /* claims of one task; then it is dead */
     int timeout_s;                    /* hard cap of one attempt; 0: MEDIAGATE_ENCODE_TIMEOUT */
     double backoff_base, backoff_cap; /* seconds, for TASK_RETRY without retry_after */
+    /* A task of this kind died (its workers kept dying): clean up what its
+     * attempts left for job_id (may be NULL). NULL: nothing to clean. */
+    void (*dead)(const struct config *cfg, const char *job_id);
 } task_kind;
 
 extern const task_kind task_kinds[];
@@ -69,5 +72,6 @@ void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt
 void kind_local_encode(task_ctx *ctx, task_result *res);
 void kind_stream_settle(task_ctx *ctx, task_result *res);
 void kind_noop(task_ctx *ctx, task_result *res);
+void kind_local_encode_dead(const struct config *cfg, const char *job_id);
 
 #endif

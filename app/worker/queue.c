@@ -244,9 +244,15 @@ static void *slot_main(void *arg)
         }
         if (proc_now() >= next_reap) {
             next_reap = proc_now() + 5;
-            if (db_exec(&s->db, W_REAP, 0, NULL, &r) == 0 && atoi(PQgetvalue(r, 0, 0)) > 0)
-                log_warn("%s task(s) dead after their last attempt's worker stopped",
-                         PQgetvalue(r, 0, 0));
+            if (db_exec(&s->db, W_REAP, 0, NULL, &r) == 0)
+                for (int i = 0; i < PQntuples(r); i++) {
+                    const task_kind *k = task_kind_find(PQgetvalue(r, i, 0));
+                    const char *job = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1);
+                    log_warn("a %s task%s%s is dead: its worker stopped during every attempt",
+                             PQgetvalue(r, i, 0), job ? " of job " : "", job ? job : "");
+                    if (k && k->dead)
+                        k->dead(s->cfg, job);
+                }
             PQclear(r);
             r = NULL;
         }

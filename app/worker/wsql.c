@@ -23,7 +23,7 @@ const stmt_def worker_stmts[W__COUNT] = {
         "SELECT mediagate_task_finish($1, $2, $3, $4, $5, $6, $7::jsonb)",
         7, PGRES_TUPLES_OK},
     [W_REAP] = {"w_reap",
-        "SELECT mediagate_task_reap()",
+        "SELECT kind, job_id FROM mediagate_task_reap()",
         0, PGRES_TUPLES_OK},
     [W_KIND_SYNC] = {"w_kind_sync",
         "INSERT INTO task_kinds (name, max_attempts, timeout_s) VALUES ($1, $2, $3) "

@@ -143,7 +143,7 @@ clip() {
 section() { echo "--- $* ($(( $(date +%s) - T0 )) s)"; }
 
 # Encodes here run at about 2.5x real time for 720p (three renditions) on
-# two cores: a 40 s clip keeps an encode busy for ~15 s.
+# two idle cores: a 40 s clip keeps an encode busy for ~15 s, a 20 s one ~8 s.
 # A comment tag of 200 000 characters (too long for one argument: from a file).
 { echo ';FFMETADATA1'; printf 'comment='; head -c 200000 /dev/zero | tr '\0' x; echo; } >"$RUN/meta.txt"
 gen=()
@@ -157,7 +157,8 @@ ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc=size=320x240:rate=25" -f la
 ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc=size=320x240:rate=25" -f lavfi -i "sine=frequency=440" \
     -t 8 -c:v libx264 -preset ultrafast -c:a aac -shortest -f mpegts "$RUN/prefix.ts" & gen+=($!)
 for p in "${gen[@]}"; do wait "$p" || { echo "cannot make the test media" >&2; exit 1; }; done
-for n in pg long2 lease poison; do cp "$RUN/long.mp4" "$RUN/$n.mp4"; done
+for n in pg long2 poison; do cp "$RUN/long.mp4" "$RUN/$n.mp4"; done
+cp "$RUN/lease2.mp4" "$RUN/lease.mp4"
 for n in short2 after; do cp "$RUN/short.mp4" "$RUN/$n.mp4"; done
 
 # === 1. PostgreSQL restarted mid-encode ========================================================
@@ -272,7 +273,7 @@ check "3: done in attempt 2 ($(tq "$j3" "attempts || ':' || state"))" test "$(tq
 check "3: B claimed attempt 2" grep -q "task $t3: local.encode (attempt 2) by" "$(wlog B)"
 check "3: B logged done once" test "$(grep -c "task $t3: done\$" "$(wlog B)")" = 1
 check "3: A logged no result for it" lacks "$(wlog A)" "task $t3: (done|retry|failed)"
-check "3: one set of outputs, complete" outputs_ok "$j3" 40
+check "3: one set of outputs, complete" outputs_ok "$j3" 20
 check "3: no partial outputs left" no_tmp_left "$j3"
 check "3: A is still alive" kill -0 "${WPID[A]}"
 stop_worker A
@@ -341,6 +342,8 @@ sleep $(( MEDIAGATE_LEASE_SECONDS + 1 ))
 check "4: the dead task is never claimed again (attempts $(tq "$j4" attempts))" attempts_are "$j4" 3
 check "4: ... not by the fresh worker either" lacks "$(wlog fresh)" "task $t4: local.encode"
 check "4: nothing published for it" no_outputs "$j4"
+check "4: and its attempts' partial outputs are removed when it dies" no_tmp_left "$j4"
+check "4: the worker logged the death" grep -q "local.encode task of job $j4 is dead" "$(wlog fresh)"
 stop_worker fresh
 
 # === 6. Hostile uploads ========================================================================

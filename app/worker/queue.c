@@ -204,6 +204,7 @@ static void run_task(slot *s, PGresult *r)
                     .db = &s->db, .beat = beat, .cancel = &s->cancel, .queue = s};
     if (!k) { /* the claim names only our kinds */
         log_error("task %lld: kind %s is not served here", s->id, PQgetvalue(r, 0, 1));
+        json_object_put(payload);
         return;
     }
     ctx.kind = k->name;

@@ -62,7 +62,10 @@ static int scan_dir(const char *dir, const char *prefix, const char *suffix, con
         size_t nl = strlen(de->d_name);
         char path[PATH_MAX];
         struct stat st;
-        if (de->d_name[0] == '.' || nl < pl + sl || strncmp(de->d_name, prefix, pl) != 0 ||
+        bool plain = true; /* a newline would be a second entry of a list */
+        for (const char *c = de->d_name; *c; c++)
+            plain &= (unsigned char)*c >= 0x20 && *c != 0x7f;
+        if (!plain || de->d_name[0] == '.' || nl < pl + sl || strncmp(de->d_name, prefix, pl) != 0 ||
             strcmp(de->d_name + nl - sl, suffix) != 0 ||
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
             lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)

@@ -6,6 +6,10 @@
 #include "check.h"
 #include "worker/worker.h"
 #include "../../app/worker/ffmpeg.c"
+#include "../../app/worker/recordings.c"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int has_pair(const argv_buf *b, const char *opt, const char *val)
 {
@@ -192,8 +196,41 @@ static void test_reason(void)
     CHECK_STR(out, "bad thing");
 }
 
+/* Segment lists name one file a line: a name with a newline (or any control
+ * character) could add a line of its own, and a symlink could name any file;
+ * both are skipped. */
+static void test_scan_dir(void)
+{
+    char dir[] = "/tmp/mediagate-scan-XXXXXX", p[512];
+    CHECK(mkdtemp(dir) != NULL);
+    const char *names[] = {"a.ts", "b\nfile:/etc/passwd.ts", "c\r.ts", ".hidden.ts", "empty.ts", "d'q.ts"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "w");
+        if (f) {
+            if (strcmp(names[i], "empty.ts") != 0)
+                fputs("x", f);
+            fclose(f);
+        }
+    }
+    snprintf(p, sizeof p, "%s/link.ts", dir);
+    CHECK(symlink("/etc/passwd", p) == 0);
+    rec_files out = {0};
+    CHECK_INT(scan_dir(dir, "", ".ts", "mpegts", &out), 0);
+    CHECK_INT(out.n, 2);
+    for (size_t i = 0; i < out.n; i++) {
+        CHECK(strchr(out.v[i].path, '\n') == NULL && strstr(out.v[i].path, "link") == NULL);
+        CHECK_STR(out.v[i].demuxer, "mpegts");
+    }
+    files_free(&out);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
+    test_scan_dir();
     test_backoff();
     test_allowlist();
     test_probe_argv();

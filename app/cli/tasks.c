@@ -102,15 +102,26 @@ out:
     "(SELECT j.status FROM tasks t JOIN jobs j ON j.id = t.payload->>'job_id' "          \
     "WHERE t.id = $1::bigint)"
 
-/* Runs sql (a call on $1, then TASK_BEFORE) on id. Returns the result (the
- * caller PQclears it): one row whose first column is not NULL; or NULL
- * after saying why. */
-static PGresult *call(PGconn *c, const char *what, const char *sql, const char *id)
+/* The shared part of retry and cancel: parses the one ID argument into id,
+ * connects (*c, for the caller to PQfinish) and runs sql (a call on $1,
+ * then TASK_BEFORE). Returns the result (the caller PQclears it): one row
+ * whose first column is not NULL; or NULL with *ret set (CLI_EUSAGE for a
+ * bad ID, 1 after saying why). */
+static PGresult *call(const config *cfg, int argc, char **argv, const char *what,
+                      const char *sql, char id[24], PGconn **c, int *ret)
 {
+    *ret = 1;
+    *c = NULL;
+    if (argc != 1 || !cli_parse_bigint("task", argv[0], id)) {
+        *ret = CLI_EUSAGE;
+        return NULL;
+    }
+    if (!(*c = db_connect_admin(cfg)))
+        return NULL;
     const char *vals[] = {id};
-    PGresult *res = PQexecParams(c, sql, 1, NULL, vals, NULL, NULL, 0);
+    PGresult *res = PQexecParams(*c, sql, 1, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        cli_db_error(c, what, res);
+        cli_db_error(*c, what, res);
         PQclear(res);
         return NULL;
     }
@@ -120,20 +131,14 @@ static PGresult *call(PGconn *c, const char *what, const char *sql, const char *
 /* A dead task runs again from attempt 1. Exit 0 only when it was retried. */
 static int retry(const config *cfg, int argc, char **argv)
 {
-    int ret = 1;
+    int ret;
     char id[24];
-    PGconn *c = NULL;
-    PGresult *res = NULL;
-    if (argc != 1 || !cli_parse_bigint("task", argv[0], id))
-        return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    res = call(c, "tasks retry",
-               "SELECT mediagate_task_retry($1::bigint), " TASK_BEFORE,
-               id);
+    PGconn *c;
+    PGresult *res = call(cfg, argc, argv, "tasks retry", "SELECT mediagate_task_retry($1::bigint), " TASK_BEFORE,
+                         id, &c, &ret);
     if (!res)
         goto out;
+    ret = 1;
     const char *r = PQgetvalue(res, 0, 0);
     if (strcmp(r, "retried") == 0) {
         printf("task %s retried: queued again from attempt 1\n", id);
@@ -168,20 +173,14 @@ out:
  * when it was canceled. */
 static int cancel(const config *cfg, int argc, char **argv)
 {
-    int ret = 1;
+    int ret;
     char id[24];
-    PGconn *c = NULL;
-    PGresult *res = NULL;
-    if (argc != 1 || !cli_parse_bigint("task", argv[0], id))
-        return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    res = call(c, "tasks cancel",
-               "SELECT mediagate_task_cancel($1::bigint), " TASK_BEFORE,
-               id);
+    PGconn *c;
+    PGresult *res = call(cfg, argc, argv, "tasks cancel", "SELECT mediagate_task_cancel($1::bigint), " TASK_BEFORE,
+                         id, &c, &ret);
     if (!res)
         goto out;
+    ret = 1;
     const char *r = PQgetvalue(res, 0, 0), *was = PQgetvalue(res, 0, 1);
     if (strcmp(r, "canceled") == 0) {
         printf("task %s canceled: %s\n", id,

@@ -49,6 +49,9 @@ typedef struct config {
     char *media_dir;
     char *media_url;
     char *uploads_dir;
+    char *uploads_url;
+    long upload_slot_ttl;
+    long upload_max_bytes;
     bool stream_vod;
     char *recordings_dir;
     char *live_dir;

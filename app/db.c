@@ -64,6 +64,22 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},
+    /* Direct uploads (sql/008_uploads.sql). */
+    [STMT_UPLOAD_CREATE] = {"upload_create",
+        "SELECT to_char(mediagate_upload_create($1, $2, $3, $4, $5, $6, $7, $8) "
+        "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        8, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_CHECK] = {"upload_check",
+        "SELECT mediagate_upload_check($1, $2, $3, $4)",
+        4, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_STORE] = {"upload_store",
+        "SELECT s.job, to_char(u.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "FROM mediagate_upload_store($1, $2, $3, $4) AS s(job) "
+        "LEFT JOIN uploads u ON u.id = $1::uuid",
+        4, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_PUT] = {"upload_put",
+        "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
+        8, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -1,5 +1,7 @@
 #include "request.h"
 
+#include <fcgiapp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -212,4 +214,12 @@ const char *request_param(const request *r, const char *name)
         if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
             return *e + n + 1;
     return NULL;
+}
+
+long request_read(request *r, char *buf, size_t n)
+{
+    if (!r->in)
+        return -1;
+    int got = FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, (FCGX_Stream *)r->in);
+    return got < 0 ? -1 : got;
 }

@@ -81,13 +81,21 @@ typedef struct request {
     bool etag;          /* give a 200 a strong ETag and honour If-None-Match */
 
     /* Filled in by the dispatcher. */
-    const char *location; /* a redirect target (no CR/LF: the writer checks) */
+    const char *location; /* a Location header (no CR/LF: the writer checks) */
+    const char *reason;   /* X-Mediagate-Reason, for nginx's own error pages
+                           * after an auth_request check (no CR/LF) */
+    void *in;             /* ROUTE_STREAM_BODY: the FastCGI body stream, for
+                           * request_read(); NULL otherwise */
     const char *allow;  /* methods of this path, for Allow and preflights */
     const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
     bool preflight;
 } request;
 
 typedef int (*handler_fn)(request *r);
+
+/* Reads up to n bytes of a body the route streams (ROUTE_STREAM_BODY).
+ * Returns the count, 0 at its end, or -1 when there is no stream. */
+long request_read(request *r, char *buf, size_t n);
 
 /* Sets the standard error body {"success": false, "message": msg} and
  * returns status, so a handler can `return reply_error(r, 422, "…")`. */

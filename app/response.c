@@ -128,7 +128,8 @@ int response_render(request *r, int status, rendered *out)
     bool has_body = body && status != 304 && status != 204;
 
     size_t cap = 1024 + (r->cors_origin ? strlen(r->cors_origin) : 0) +
-                 (r->allow ? strlen(r->allow) * 2 : 0);
+                 (r->allow ? strlen(r->allow) * 2 : 0) + (r->location ? strlen(r->location) : 0) +
+                 (r->reason ? strlen(r->reason) : 0);
     buf b = {arena_alloc(r->a, cap + body_len + 1), 0, cap, false};
     if (!b.p)
         return -1;
@@ -155,6 +156,8 @@ int response_render(request *r, int status, rendered *out)
         put(&b, "Allow: %s\r\n", r->allow);
     if (r->location && !strpbrk(r->location, "\r\n"))
         put(&b, "Location: %s\r\n", r->location);
+    if (r->reason && !strpbrk(r->reason, "\r\n"))
+        put(&b, "X-Mediagate-Reason: %s\r\n", r->reason);
     if (status == 503)
         put(&b, "Retry-After: %ld\r\n", r->cfg ? r->cfg->retry_after : 1L);
     put(&b, "\r\n");

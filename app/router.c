@@ -10,22 +10,31 @@
 /* The route table: adding a route is one row here and one file in
  * handlers/. */
 static const route routes[] = {
-    {"GET", "/media/job_id", handle_media_job_id},
-    {"GET", "/media/status", handle_media_status},
-    {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert},
-    {"POST", "/notifications/zencoder", handle_notify_zencoder},
-    {"POST", "/notifications/tencent", handle_notify_tencent},
-    {"POST", "/notifications/rtmp", handle_notify_rtmp},
-    {"POST", "/stream/start", handle_stream_start},
-    {"POST", "/stream/stop", handle_stream_stop},
-    {"GET", "/stream/status", handle_stream_status},
-    {"GET", "/stream/upload_auth", handle_stream_upload_auth},
-    {"PUT", "/uploads", handle_uploads_put}, /* its CORS preflight; nginx stores the PUT */
+    {"GET", "/media/job_id", handle_media_job_id, 0},
+    {"GET", "/media/status", handle_media_status, 0},
+    {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert, 0},
+    {"POST", "/notifications/zencoder", handle_notify_zencoder, 0},
+    {"POST", "/notifications/tencent", handle_notify_tencent, 0},
+    {"POST", "/notifications/rtmp", handle_notify_rtmp, 0},
+    {"POST", "/stream/start", handle_stream_start, 0},
+    {"POST", "/stream/stop", handle_stream_stop, 0},
+    {"GET", "/stream/status", handle_stream_status, 0},
+    {"GET", "/stream/upload_auth", handle_stream_upload_auth, 0},
+    {"POST", "/uploads", handle_uploads_create, 0},
+    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 static char allow_of[NROUTES][128];
 static pthread_once_t allow_once = PTHREAD_ONCE_INIT;
+
+/* True when path is routes[i]'s: equal, or under it for a prefix row. */
+static bool path_matches(const route *rt, const char *path)
+{
+    if (rt->flags & ROUTE_PREFIX)
+        return strncmp(rt->path, path, strlen(rt->path)) == 0 && path[strlen(rt->path)];
+    return strcmp(rt->path, path) == 0;
+}
 
 /* Fills allow_of[i] with every method served at routes[i].path. */
 static void build_allow(void)
@@ -55,7 +64,7 @@ int router_lookup(const char *method, const char *path, handler_fn *fn,
     if (!path)
         return 404;
     for (size_t i = 0; i < NROUTES; i++) {
-        if (strcmp(routes[i].path, path) != 0)
+        if (!path_matches(&routes[i], path))
             continue;
         *allow = allow_of[i];
         if (method && strcmp(routes[i].method, method) == 0) {
@@ -64,6 +73,15 @@ int router_lookup(const char *method, const char *path, handler_fn *fn,
         }
     }
     return *allow ? 405 : 404;
+}
+
+bool router_streams_body(const char *method, const char *path)
+{
+    for (size_t i = 0; method && path && i < NROUTES; i++)
+        if ((routes[i].flags & ROUTE_STREAM_BODY) && strcmp(routes[i].method, method) == 0 &&
+            path_matches(&routes[i], path))
+            return true;
+    return false;
 }
 
 bool router_origin_ok(request *r, const char *origin)

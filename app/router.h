@@ -2,10 +2,17 @@
 #define MEDIAGATE_ROUTER_H
 #include "request.h"
 
+/* Route flags. */
+enum {
+    ROUTE_PREFIX = 1,      /* path ends in '/' and matches every path under it */
+    ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
+};
+
 typedef struct route {
     const char *method;
     const char *path;
     handler_fn fn;
+    int flags;
 } route;
 
 /* Looks up (method, path). Returns 200 with *fn set, 404 when no route has
@@ -13,6 +20,10 @@ typedef struct route {
  * with HEAD beside GET and OPTIONS, e.g. "GET, HEAD, OPTIONS". */
 int router_lookup(const char *method, const char *path, handler_fn *fn,
                   const char **allow);
+
+/* True when the route of (method, path) reads its body itself, so the
+ * loop must not read it first. */
+bool router_streams_body(const char *method, const char *path);
 
 /* The CORS decision for an Origin: true when there is none (NULL),
  * it is the site's own (cors_same_origin with REQUEST_SCHEME, Host and

@@ -142,7 +142,10 @@ static void handle(worker *w, FCGX_Request *req)
     r.if_none_match = fcgi_param(req, "HTTP_IF_NONE_MATCH");
     r.content_type = fcgi_param(req, "CONTENT_TYPE");
     r.env = req->envp;
-    read_body(&r, req);
+    if (router_streams_body(r.method, r.path))
+        r.in = req->in; /* the handler reads it, however large */
+    else
+        read_body(&r, req);
 
     int status = router_dispatch(&r);
     if (response_render(&r, status, &out) != 0) {

@@ -13,6 +13,7 @@ int handle_stream_start(request *r);
 int handle_stream_stop(request *r);
 int handle_stream_status(request *r);
 int handle_stream_upload_auth(request *r);
+int handle_uploads_create(request *r);
 int handle_uploads_put(request *r);
 
 #endif

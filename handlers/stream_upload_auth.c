@@ -1,16 +1,9 @@
-/* GET /stream/upload_auth: nginx's auth_request for HTTP PUT ingest and for
- * PUT /uploads/<name> (nginx/mediagate-upload.conf); the latter needs an
- * API key (or REMOTE_USER), like the stream routes. nginx passes the original request as
+/* GET /stream/upload_auth: nginx's auth_request for HTTP PUT ingest
+ * (nginx/mediagate-upload.conf). nginx passes the original request as
  * X-Original-Method and X-Original-URI. A PUT or DELETE is allowed only to
  * <MEDIAGATE_UPLOAD_URL path>/<stream id>/<plain file name>, with that
  * stream's upload token, before it expires and before the stream stops.
- * Reading (GET, HEAD) is playback and needs no token.
- *
- * Browsers may PUT /uploads/<name> from other origins: nginx passes the
- * PUT's Origin as X-Original-Origin; an origin that is neither the site's
- * own nor in MEDIAGATE_ALLOWED_ORIGINS is refused (403), an allowed one is echoed in
- * Access-Control-Allow-Origin, which nginx copies onto the PUT's answer.
- * The preflight (OPTIONS) reaches the router as OPTIONS /uploads. */
+ * Reading (GET, HEAD) is playback and needs no token. */
 #include <string.h>
 
 #include "config.h"
@@ -36,20 +29,6 @@ int handle_stream_upload_auth(request *r)
     r->cache_control = "no-store";
     if (!method || !uri)
         return reply_error(r, 403, "Upload is not configured.");
-    /* /uploads/<name>: a file for the local encoder, from an API key holder. */
-    if (strncmp(uri, "/uploads/", 9) == 0) {
-        const char *owner, *origin = request_param(r, "HTTP_X_ORIGINAL_ORIGIN");
-        if (origin && !*origin)
-            origin = NULL; /* nginx passes "" when the PUT had no Origin */
-        if (!router_origin_ok(r, origin))
-            return reply_error(r, 403, "ORIGIN is invalid.");
-        if (strcmp(method, "PUT") != 0)
-            return reply_error(r, 403, "Uploads only take PUT.");
-        if (!stream_plain_name(uri + 9))
-            return reply_error(r, 403, "Upload names are plain file names.");
-        int st = stream_caller(r, &owner);
-        return st ? st : 204;
-    }
     if (!*r->cfg->upload_url)
         return reply_error(r, 403, "Upload is not configured.");
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
@@ -86,12 +65,4 @@ int handle_stream_upload_auth(request *r)
         ret = 204;
     PQclear(res);
     return ret;
-}
-
-/* PUT /uploads: only its CORS preflight (OPTIONS, answered by the router)
- * comes here; nginx's dav module stores the PUT itself, after the check
- * above. */
-int handle_uploads_put(request *r)
-{
-    return reply_error(r, 404, "Uploads are stored by nginx: PUT /uploads/<name>.");
 }

@@ -150,13 +150,15 @@ rtmp_conf() {
 }
 
 # upload_conf: an include line for nginx/mediagate-upload.conf (HTTP PUT
-# ingest), its files stored under $RUN/upload/live/<id>/, and uploads for
-# the local encoder under $RUN/upload/uploads/.
+# ingest), its files stored under $RUN/upload/live/<id>/; mediagate stores
+# uploads for the local encoder in $MEDIAGATE_UPLOADS_DIR (by default
+# $RUN/upload/uploads). Its error lines go to $RUN/nginx/error.log.
 upload_conf() {
     mkdir -p "$RUN/upload/uploads" "$RUN/nginx"
     chown www-data:www-data "$RUN/upload" "$RUN/upload/uploads"
-    sed "s#root /var/lib/mediagate;#root $RUN/upload;#" "$MG_ROOT/nginx/mediagate-upload.conf" \
-        >"$RUN/nginx/mediagate-upload.conf"
+    sed -e "s#root /var/lib/mediagate;#root $RUN/upload;#" \
+        -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
+        "$MG_ROOT/nginx/mediagate-upload.conf" >"$RUN/nginx/mediagate-upload.conf"
     echo "include $RUN/nginx/mediagate-upload.conf;"
 }
 

@@ -13,6 +13,8 @@ const task_kind task_kinds[] = {
     {"local.encode", kind_local_encode, 3, 0, 5, 600, kind_local_encode_dead},
     /* A stopped stream that lost a callback: make its VOD job. */
     {"stream.settle", kind_stream_settle, 10, 60, 5, 300, NULL},
+    /* A direct upload URL expired unused: its job is CANCELED. */
+    {"upload.expire", kind_upload_expire, 10, 60, 5, 300, NULL},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {"noop", kind_noop, 3, 10, 1, 60, NULL},
 };

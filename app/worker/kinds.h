@@ -68,10 +68,11 @@ double task_kind_timeout(const task_kind *k, const struct config *cfg);
 void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The kinds' run functions (app/worker/encode.c, settle.c). */
+/* The kinds' run functions (app/worker/encode.c, settle.c, upload.c). */
 void kind_local_encode(task_ctx *ctx, task_result *res);
 void kind_stream_settle(task_ctx *ctx, task_result *res);
 void kind_noop(task_ctx *ctx, task_result *res);
+void kind_upload_expire(task_ctx *ctx, task_result *res);
 void kind_local_encode_dead(const struct config *cfg, const char *job_id);
 
 #endif

@@ -49,28 +49,45 @@ static int scan(db *d, const char *dir)
 }
 
 /* Watches with inotify (no polling): nginx's dav module renames a finished
- * PUT into place (IN_MOVED_TO); a copy ends with IN_CLOSE_WRITE. After a
- * database failure it scans again, so nothing that landed meanwhile is
- * missed. */
+ * PUT into place (IN_MOVED_TO); a copy ends with IN_CLOSE_WRITE. The
+ * directory is made when it is missing, waited for when it cannot be, and
+ * watched again (and scanned) whenever it is removed or moved and comes
+ * back. After a database failure it scans again, so nothing that landed
+ * meanwhile is missed. */
 void *watch_main(void *arg)
 {
     watch_arg *wa = arg;
     const config *cfg = wa->cfg;
+    const char *dir = cfg->uploads_dir;
     db d;
     wsql_init(&d, cfg);
-    int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    mkdir(cfg->uploads_dir, 0755);
-    if (fd < 0 || inotify_add_watch(fd, cfg->uploads_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-        log_error("cannot watch %s: %s", cfg->uploads_dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), wd = -1;
+    if (fd < 0) {
+        log_error("cannot watch %s: %s", dir, strerror(errno));
+        db_close(&d);
         return NULL;
     }
-    bool scanned = false;
+    bool scanned = false, waiting = false;
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
     while (!atomic_load(wa->stopping)) {
+        if (wd < 0) {
+            mkdir(dir, 0750);
+            wd = inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
+                                                IN_MOVE_SELF | IN_ONLYDIR);
+            if (wd < 0) {
+                if (!waiting)
+                    log_warn("cannot watch %s yet (%s); waiting for it", dir, strerror(errno));
+                waiting = true;
+                usleep(500000);
+                continue;
+            }
+            if (waiting)
+                log_info("watching %s", dir);
+            waiting = false;
+            scanned = false;
+        }
         if (!scanned) {
-            scanned = scan(&d, cfg->uploads_dir) == 0;
+            scanned = scan(&d, dir) == 0;
             if (!scanned) {
                 usleep(500000);
                 continue;
@@ -82,8 +99,16 @@ void *watch_main(void *arg)
         ssize_t n = read(fd, buf, sizeof buf);
         for (char *q = buf; n > 0 && q < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)q;
-            if (ev->len && submit_upload(&d, cfg->uploads_dir, ev->name) < 0)
+            if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+                if (wd >= 0 && !(ev->mask & IN_IGNORED))
+                    inotify_rm_watch(fd, wd);
+                if (wd >= 0)
+                    log_warn("%s was removed or moved; waiting for it again", dir);
+                wd = -1;
+                waiting = true;
+            } else if (ev->len && submit_upload(&d, dir, ev->name) < 0) {
                 scanned = false;
+            }
             q += sizeof *ev + ev->len;
         }
     }

@@ -40,6 +40,9 @@ const stmt_def worker_stmts[W__COUNT] = {
         "VALUES ($1, 'local', $4, $2) ON CONFLICT DO NOTHING RETURNING id) "
         "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
         4, PGRES_COMMAND_OK},
+    [W_UPLOAD_EXPIRE] = {"w_upload_expire",
+        "SELECT mediagate_upload_expire($1)",
+        1, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -12,6 +12,7 @@ enum wstmt {
     W_KIND_SYNC,
     W_SETTLE,
     W_SUBMIT,
+    W_UPLOAD_EXPIRE,
     W__COUNT
 };
 

@@ -11,6 +11,7 @@ JOBS=${JOBS:-4}
 source bench/encode_lib.sh
 bench_binary
 source scripts/lib.sh
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
 export NGINX_SITE_EXTRA="$(upload_conf)"

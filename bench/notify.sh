@@ -26,6 +26,7 @@ fi
 export MG_BIN
 export PG_OPTS="-c shared_buffers=256MB"   # durable: fsync and synchronous_commit stay on
 source scripts/lib.sh
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
 stack_up
 trap stack_down EXIT
 mkdir -p bench/results

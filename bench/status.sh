@@ -94,6 +94,7 @@ export MG_BIN
 # --- stack -------------------------------------------------------------------
 # shellcheck source=../scripts/lib.sh
 source "$MG_ROOT/scripts/lib.sh"
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 export RUN
 chmod 755 "$RUN"

@@ -15,6 +15,7 @@ if [ -z "${MG_BIN:-}" ]; then
 fi
 export MG_BIN PG_OPTS="-c shared_buffers=256MB"
 source scripts/lib.sh
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 export RUN
 NGINX_SITE_EXTRA="location = /static/stream.json { alias $RUN/www/stream.json; default_type application/json; }"

@@ -13,6 +13,7 @@ ROUNDS=${ROUNDS:-3}
 source bench/encode_lib.sh
 bench_binary
 source scripts/lib.sh
+export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 PORT=$(mg_free_port)
 RTMP_PORT=$(mg_free_port)

@@ -15,6 +15,15 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 
 mg_log() { printf '%s\n' "$*" >&2; }
 
+# mg_apikey NAME: a new API key for NAME on stdout; a test's secret (see
+# mg_secret in tests/lib/assert.sh, when sourced), so no log may carry it.
+mg_apikey() {
+    local k
+    k=$("$MG_BIN" apikey create "$1" 2>/dev/null) || return 1
+    if declare -F mg_secret >/dev/null; then mg_secret "$k"; fi
+    printf '%s\n' "$k"
+}
+
 # A free TCP port on 127.0.0.1.
 mg_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -103,7 +112,8 @@ psql_q() {
 nginx_start() {
     mkdir -p "$RUN/nginx/tmp"
     chown -R www-data:www-data "$RUN/nginx/tmp"
-    sed "s#unix:/run/mediagate/mediagate.sock#unix:${MG_SOCKET:-$RUN/mediagate.sock}#" \
+    sed -e "s#unix:/run/mediagate/mediagate.sock#unix:${MG_SOCKET:-$RUN/mediagate.sock}#" \
+        -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
         "${MG_SNIPPET:-$MG_ROOT/nginx/mediagate.conf}" >"$RUN/nginx/mediagate.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF
 user www-data;
@@ -113,7 +123,7 @@ pid $RUN/nginx/nginx.pid;
 error_log $RUN/nginx/error.log warn;
 events { worker_connections 4096; }
 http {
-    access_log ${NGINX_ACCESS_LOG:-off};
+    access_log ${NGINX_ACCESS_LOG:-$RUN/nginx/access.log};
     client_body_temp_path $RUN/nginx/tmp/body;
     fastcgi_temp_path $RUN/nginx/tmp/fastcgi;
     proxy_temp_path $RUN/nginx/tmp/proxy;
@@ -146,7 +156,8 @@ rtmp_conf() {
     sed -e "s#listen 1935;#listen 127.0.0.1:$1;#" \
         -e "s#http://127.0.0.1:8080/#http://127.0.0.1:$PORT/#" \
         -e "s#/var/lib/mediagate/hls#$RUN/hls#" \
-        -e "s#/var/lib/mediagate/recordings#$RUN/recordings#" "$MG_ROOT/nginx/mediagate-rtmp.conf" | grep -v '^ *#'
+        -e "s#/var/lib/mediagate/recordings#$RUN/recordings#" \
+        -e "s#/var/log/nginx/rtmp-access.log#$RUN/nginx/rtmp-access.log#" "$MG_ROOT/nginx/mediagate-rtmp.conf" | grep -v '^ *#'
 }
 
 # upload_conf: an include line for nginx/mediagate-upload.conf (HTTP PUT

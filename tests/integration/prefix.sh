@@ -7,7 +7,7 @@ source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
 RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
-export RUN MEDIAGATE_PREFIX=/video-api MEDIAGATE_THREADS=2
+export RUN MEDIAGATE_PREFIX=/video-api MEDIAGATE_THREADS=2 MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
 export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
 sed 's#\^/(?:media|stream|notifications)/#^/video-api/(?:media|stream|notifications)/#' \
     "$MG_ROOT/nginx/mediagate.conf" >"$RUN/snippet.conf"
@@ -43,11 +43,18 @@ expect_status 404
 check "no mediagate JSON outside the prefix" bash -c "! grep -q success <<<'$BODY'"
 # PUT /uploads/<name> (nginx/mediagate-upload.conf) is checked by mediagate
 # under the prefix as well, preflight included.
-key=$("$MG_BIN" apikey create prefixed 2>/dev/null)
+key=$(mg_apikey prefixed)
 req -X PUT -H "Authorization: Bearer $key" --data-binary hello "$BASE/uploads/p.mp4"
 expect_status 201
+expect_json '.upload.input_file | test("^uploads/[0-9a-f-]{36}/p.mp4$")' true
 req -X PUT --data-binary hello "$BASE/uploads/q.mp4"
 expect_status 401
+# A direct upload URL, made and used with the API under the prefix.
+req -X POST -H "Authorization: Bearer $key" -d name=d.mp4 "$BASE/uploads"
+expect_status 201
+url=$(jq -r .upload.url <<<"$BODY")
+req -X PUT --data-binary hello "$BASE$url"
+expect_status 201
 req -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' \
     "$BASE/uploads/p.mp4"
 expect_status 204

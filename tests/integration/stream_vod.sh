@@ -32,7 +32,7 @@ export TMPDIR=$RUN/tmp
 worker=$!
 trap 'kill $worker $(jobs -p) 2>/dev/null; stack_down' EXIT
 
-key=$("$MG_BIN" apikey create caster 2>/dev/null)
+key=$(mg_apikey caster)
 A=(-H "Authorization: Bearer $key")
 broadcast() { # STREAM_KEY SECONDS
     ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x240:rate=25" \

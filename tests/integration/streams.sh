@@ -31,8 +31,8 @@ export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 stack_up || exit 1
 trap 'kill $(jobs -p) $sts_pid 2>/dev/null; stack_down' EXIT
 
-alice=$("$MG_BIN" apikey create alice 2>/dev/null)
-bob=$("$MG_BIN" apikey create bob 2>/dev/null)
+alice=$(mg_apikey alice)
+bob=$(mg_apikey bob)
 check "API keys carry 256 random bits" grep -Eq '^mgk_[0-9a-f]{64}$' <<<"$alice"
 check "keys are stored hashed" test "$(psql_q "SELECT count(*) FROM api_keys WHERE key_hash = sha256(convert_to('$alice', 'UTF8'))")" = 1
 check "the key itself is nowhere in the table" test "$(psql_q "SELECT count(*) FROM api_keys WHERE key_prefix = '$alice' OR name = '$alice'")" = 0

@@ -349,8 +349,8 @@ stop_worker fresh
 # === 6. Hostile uploads ========================================================================
 section "6. hostile uploads"
 start_worker hostile MEDIAGATE_WORKER_CONCURRENCY=2 MEDIAGATE_ENCODE_STALL=10
-victim_key=$("$MG_BIN" apikey create victim 2>/dev/null)
-evil_key=$("$MG_BIN" apikey create mallory 2>/dev/null)
+victim_key=$(mg_apikey victim)
+evil_key=$(mg_apikey mallory)
 # put KEY FILE NAME: PUT as a browser or curl would.
 put() {
     req -X PUT -H "Authorization: Bearer $1" -H 'Content-Type: video/mp4' --data-binary "@$2" "$BASE/uploads/$3"

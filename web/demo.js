@@ -1,5 +1,7 @@
-// The demo: PUT /uploads/<name> -> poll /media/job_id and /media/status ->
-// play the master playlist with hls.js. Plain JS, no framework.
+// The demo: POST /uploads with the API key (once) -> PUT the file to the
+// single-use upload URL it gives, showing the bytes sent -> poll
+// /media/status -> play the master playlist with hls.js. Plain JS, no
+// framework. Every status shown is also kept in window.mgShown (tests).
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
@@ -7,7 +9,9 @@
   keyInput.value = new URLSearchParams(location.hash.slice(1)).get('key') ||
     localStorage.getItem('mediagate-key') || '';
 
+  window.mgShown = [];
   function show(text, pct, isError) {
+    window.mgShown.push(text);
     $('status').textContent = text;
     $('status').className = isError ? 'error' : '';
     $('bar').className = isError ? 'error' : '';
@@ -39,24 +43,40 @@
     var file = $('file').files[0];
     if (!file) { show('Pick a file first.', 0, true); return; }
     localStorage.setItem('mediagate-key', keyInput.value);
-    var name = Date.now() + '-' + file.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '');
-    show('Uploading ' + file.name + '…', 0);
-    var put = await fetch('/uploads/' + encodeURIComponent(name), {
-      method: 'PUT', body: file, headers: { 'Authorization': 'Bearer ' + keyInput.value }
+    // 1. The API key makes a slot: a URL that takes this one file.
+    var slot = await fetch('/uploads', {
+      method: 'POST',
+      headers: { 'Authorization': 'Bearer ' + keyInput.value,
+                 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name: file.name, content_type: file.type || 'application/octet-stream',
+                                  max_bytes: String(file.size) })
     });
-    if (put.status !== 201 && put.status !== 204) {
-      var why = '';
-      try { why = (await put.json()).message || ''; } catch (e) { /* not JSON (e.g. 413) */ }
-      show('Upload refused (' + put.status + ')' + (why ? ': ' + why : '.'), 0, true);
+    var made = {};
+    try { made = await slot.json(); } catch (e) { /* not JSON */ }
+    if (slot.status !== 201) {
+      show('Upload refused (' + slot.status + ')' + (made.message ? ': ' + made.message : '.'), 0, true);
       return;
     }
-    show('Uploaded. Waiting for the job…', 0);
-    var job = null;
-    for (var i = 0; i < 300 && !job; i++) {
-      var j = await getJSON('/media/job_id?input_file=' + encodeURIComponent('uploads/' + name));
-      if (j.status === 200) job = j.body.job_id; else await sleep(200);
+    var job = made.job_id;
+    // 2. The file goes to that URL, with no key; XHR reports bytes sent.
+    var sent = await new Promise(function (resolve) {
+      var x = new XMLHttpRequest();
+      x.open('PUT', made.upload.url);
+      x.upload.onprogress = function (e) {
+        show('Uploading… ' + e.loaded + ' of ' + file.size + ' bytes sent', null);
+      };
+      x.onload = function () { resolve({ status: x.status, text: x.responseText }); };
+      x.onerror = function () { resolve({ status: 0, text: '' }); };
+      show('Uploading… 0 of ' + file.size + ' bytes sent', 0);
+      x.send(file);
+    });
+    if (sent.status !== 201) {
+      var why = '';
+      try { why = JSON.parse(sent.text).message || ''; } catch (e) { /* not JSON */ }
+      show('Upload refused (' + sent.status + ')' + (why ? ': ' + why : '.'), 0, true);
+      return;
     }
-    if (!job) { show('No job appeared for the upload. Is the worker running?', 0, true); return; }
+    show('Uploaded ' + file.size + ' bytes. Waiting for the encoder…', 0);
     for (;;) {
       var s = await getJSON('/media/status?job_id=' + encodeURIComponent(job));
       if (s.status !== 200) { show(s.body.message || ('status ' + s.status), 0, true); return; }

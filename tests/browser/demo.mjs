@@ -27,7 +27,7 @@ try {
     refused = await page.$eval('#status', (s) => s.textContent);
     if (!refused.includes('refused')) await page.waitForTimeout(100);
   }
-  check(refused === 'Upload refused (401): Authentication required: Authorization: Bearer <API key>.',
+  check(refused === 'Upload refused (401): Invalid or revoked API key.',
         `a wrong key: the page shows why (${refused})`);
   await page.fill('#key', key);
   await page.click('#go');
@@ -43,6 +43,12 @@ try {
   seen.add(Number(await page.$eval('#bar', (b) => b.dataset.progress || '0')));
   const text = await page.$eval('#status', (s) => s.textContent);
   check(text.startsWith('Done: 6.0 s, 640×360'), `the page reports the finished job (${text})`);
+  // Direct upload: the bytes sent were shown, all of them, before encoding.
+  const shown = await page.evaluate(() => window.mgShown);
+  const size = (await import('node:fs')).statSync(file).size;
+  const full = shown.indexOf(`Uploading… ${size} of ${size} bytes sent`);
+  const enc = shown.findIndex((t) => t.startsWith('Encoding…'));
+  check(full >= 0 && enc > full, `upload progress (bytes sent) came before encode progress (${full}, ${enc})`);
   check(seen.has(100), `the progress bar reached 100% (seen ${[...seen].sort((a, b) => a - b).join(',')})`);
   let t = 0;
   for (let i = 0; i < 100 && t < 1; i++) {

@@ -103,7 +103,7 @@ echo "browser-cors: mediagate $BASE, allowed page $PAGE_ALLOWED, disallowed page
 echo "browser-cors: MEDIAGATE_ALLOWED_ORIGINS=$MEDIAGATE_ALLOWED_ORIGINS"
 mkdir -p "$RUN/chrome-profile"
 BASE=$BASE PAGE_ALLOWED=$PAGE_ALLOWED PAGE_DENIED=$PAGE_DENIED JOB_ID=$JOB_ID \
-    ACCESS_LOG=$ACCESS_LOG API_KEY=$API_KEY UPLOAD_DIR=$RUN/upload/uploads PROFILE_DIR=$RUN/chrome-profile CHROMIUM=$CHROMIUM \
+    ACCESS_LOG=$ACCESS_LOG API_KEY=$API_KEY UPLOAD_DIR=$RUN/upload/uploads MEDIAGATE_LOG=$RUN/mediagate.log PROFILE_DIR=$RUN/chrome-profile CHROMIUM=$CHROMIUM \
     timeout -k 10 150 node "$HERE/cors.mjs"
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -274,6 +274,11 @@ zc "$F/zencoder-job-finished.json"
 expect_status 403
 expect_body '{"success":false,"message":"Notifications from zencoder are not configured."}'
 app_stop TERM
+# mediagate down: Tencent's callback (its token in the URL) gets nginx's 503,
+# and no log line carries the token (finish greps them).
+tc "$F/tencent-vod-NewFileUpload.json"
+expect_status 503
+expect_header Retry-After 2
 app_start || exit 1
 
 # --- operator commands ------------------------------------------------------------------

@@ -260,16 +260,40 @@ def test_postgres_down_during_put_spends_nothing(stack, key, rundir, pg):
     assert stored_files(rundir) == [f"{up['id']}/pg.mp4"]
 
 
+def test_puts_at_the_same_moment_one_wins(stack, key, rundir):
+    up = create(stack, key, "name=race.mp4").json()["upload"]
+    srcs = []
+    for i in range(6):
+        p = rundir / f"race{i}"
+        p.write_bytes(bytes([65 + i]) * 200000)
+        srcs.append(p)
+    procs = [subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(p),
+                               stack.base + up["url"]], stdout=subprocess.PIPE, text=True) for p in srcs]
+    codes = sorted(pr.communicate()[0] for pr in procs)
+    assert codes.count("201") == 1, codes
+    assert all(c in ("201", "403", "409") for c in codes), codes
+    files = stored_files(rundir)
+    assert files == [f"{up['id']}/race.mp4"], files
+    data = (rundir / "upload" / "uploads" / files[0]).read_bytes()
+    assert len(set(data)) == 1 and len(data) == 200000, "one whole upload, not a mix"
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode'") == 1
+
+
 def test_no_log_carries_the_token(stack, key, rundir, workers):
     workers.start()
-    ups = [create(stack, key, f"name=l{i}.mp4").json()["upload"] for i in range(3)]
+    ups = [create(stack, key, f"name=l{i}.mp4").json()["upload"] for i in range(4)]
     f = rundir / "l.mp4"
     f.write_bytes(b"l" * 10)
     put(stack, ups[0]["url"], f)
     put(stack, ups[0]["url"], f)                       # refused: used
     put(stack, ups[1]["url"] + "x", f)                 # refused: wrong token
     stack.curl("-X", "PUT", "-H", "Transfer-Encoding: chunked", "--data-binary", f"@{f}", ups[2]["url"])
+    stack.app.stop()                                   # mediagate down: nginx's own answer
+    r = put(stack, ups[3]["url"], f)
+    assert r.status == 503 and r.json()["success"] is False, r
+    assert r.header("Retry-After"), r.headers
     stack.nginx.stop()                                 # flush
+    assert (rundir / "nginx" / "access.log").exists(), "nginx kept an access log"
     tokens = [u["url"].split("token=")[1] for u in ups] + [key]
     for p in rundir.rglob("*.log"):
         text = p.read_text(errors="replace")

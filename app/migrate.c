@@ -112,3 +112,47 @@ out:
     PQfinish(c);
     return ret;
 }
+
+int migrate_check(const config *cfg, const char *who)
+{
+    int ret = 0;
+    PGresult *res = NULL;
+    if (migrations_count == 0)
+        return 0;
+    const char *newest = migrations[migrations_count - 1].name;
+    PGconn *c = db_connect_admin(cfg);
+    if (!c) {
+        log_warn("%s: cannot check the schema now (database unreachable); going on", who);
+        return 0;
+    }
+    res = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        goto failed;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        log_error("%s: the database has no mediagate schema; run `mediagate migrate` first "
+                  "(this binary has %u migrations, up to %s)", who, migrations_count, newest);
+        ret = 1;
+        goto out;
+    }
+    PQclear(res);
+    const char *params[] = {newest};
+    res = PQexecParams(c,
+                       "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1),"
+                       " (SELECT max(version) FROM schema_migrations)",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        goto failed;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        log_error("%s: the database schema is older than this binary (newest applied: %s, "
+                  "newest built in: %s); run `mediagate migrate` first",
+                  who, PQgetisnull(res, 0, 1) ? "none" : PQgetvalue(res, 0, 1), newest);
+        ret = 1;
+    }
+    goto out;
+failed:
+    log_warn("%s: cannot check the schema: %s", who, PQerrorMessage(c));
+out:
+    PQclear(res);
+    PQfinish(c);
+    return ret;
+}

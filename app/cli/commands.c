@@ -150,6 +150,8 @@ static void list_settings(bool markdown)
 
 static int cmd_serve(const config *cfg, int argc, char **argv)
 {
+    if (migrate_check(cfg, "mediagate serve"))
+        return 1;
     return serve_run(cfg);
 }
 
@@ -167,6 +169,8 @@ static int cmd_check_config(const config *cfg, int argc, char **argv)
 
 static int cmd_worker(const config *cfg, int argc, char **argv)
 {
+    if (migrate_check(cfg, "mediagate worker"))
+        return 1;
     return worker_run(cfg);
 }
 

@@ -26,6 +26,37 @@ check "001_jobs recorded" test "$(psql_q "SELECT version FROM schema_migrations 
 "$MG_BIN" migrate >/dev/null 2>&1 & m2=$!
 check "concurrent migrates both succeed" wait "$m1" "$m2"
 
+# --- serve and worker refuse a schema older than the binary -------------------
+# An empty database, then one whose newest applied migration is older than
+# the newest embedded one (whatever number that is).
+psql_q "CREATE DATABASE mg_unmigrated OWNER mediagate" >/dev/null
+psql_q "CREATE DATABASE mg_older OWNER mediagate" >/dev/null
+MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" "$MG_BIN" migrate >/dev/null
+(cd / && runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mg_older -qAtc \
+    "DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)") >/dev/null
+for db in mg_unmigrated mg_older; do
+    dburl="postgresql:///$db?host=$RUN/pgsock&user=mediagate"
+    for cmd in serve worker; do
+        out=$(MEDIAGATE_DATABASE_URL=$dburl MEDIAGATE_SOCKET="$RUN/unmigrated.sock" timeout 10 "$MG_BIN" $cmd 2>&1)
+        rc=$?
+        check "$cmd on $db refuses to start (rc $rc)" test "$rc" = 1
+        check "$cmd on $db names mediagate migrate: $out" grep -q 'run `mediagate migrate` first' <<<"$out"
+    done
+    check "no socket left for $db" test ! -e "$RUN/unmigrated.sock"
+done
+out=$(MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" "$MG_BIN" serve 2>&1)
+check "the newest applied and the newest built-in are named: $out" \
+    grep -q 'newest applied: .*newest built in: ' <<<"$out"
+# Migrated in full (a fresh database: the row deleted above left its objects).
+psql_q "DROP DATABASE mg_older" >/dev/null; psql_q "CREATE DATABASE mg_older OWNER mediagate" >/dev/null
+MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" "$MG_BIN" migrate >/dev/null
+MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" \
+    MEDIAGATE_SOCKET="$RUN/unmigrated.sock" "$MG_BIN" serve >"$RUN/migrated-serve.log" 2>&1 & srv=$!
+for _ in $(seq 100); do [ -S "$RUN/unmigrated.sock" ] && break; sleep 0.05; done
+check "after migrate, serve starts" test -S "$RUN/unmigrated.sock"
+kill -TERM "$srv"; wait "$srv"
+psql_q "DROP DATABASE mg_unmigrated" >/dev/null; psql_q "DROP DATABASE mg_older" >/dev/null
+
 # --- configuration -----------------------------------------------------------
 out=$(env -i PATH="$PATH" MEDIAGATE_THREADS=0 MEDIAGATE_MAX_BODY=abc MEDIAGATE_PREFIX=video/ \
       MEDIAGATE_ALLOWED_ORIGINS='(' MEDIAGATE_SOCKET_GROUP=no-such-group-x \

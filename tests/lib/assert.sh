@@ -31,8 +31,8 @@ _harvest_secrets() {
     jq -r '.. | objects | to_entries[]
            | select(.value | type == "string")
            | if (.key | test("^(stream_key|aws_secret_access_key|aws_session_token|Authorization)$"))
-             then (.value | sub("^Bearer "; ""))
-             elif (.value | test("[?&]token=")) then (.value | capture("[?&]token=(?<t>[^&]+)").t)
+             then (.value | sub("^Bearer "; "") | ., (capture("[?&]key=(?<t>[^&]+)").t // empty))
+             elif (.value | test("[?&](token|key)=")) then (.value | capture("[?&](token|key)=(?<t>[^&]+)").t)
              else empty end' <<<"$BODY" 2>/dev/null >>"$_T/secrets"
 }
 
@@ -52,6 +52,8 @@ _check_logs_for_secrets() {
     # stand-in's are the client side.
     logs=$(find "$RUN" -type f \( -path "$RUN/nginx/*.log" -o -name 'mediagate*.log' \
         -o -name 'worker*.log' -o -name 'postgres.log' \) 2>/dev/null)
+    # And where an nginx module logs by default (nginx-rtmp's access log).
+    logs="$logs $(find /var/log/nginx -type f -name '*.log' 2>/dev/null)"
     [ -n "$logs" ] || return 0
     local s hit
     while IFS= read -r s; do

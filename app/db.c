@@ -192,9 +192,14 @@ int db_sqlstate_status(const char *st)
 {
     if (!st || strlen(st) != 5)
         return 503;
+    /* Transient: the connection, resources, a shutdown or a cancel, a
+     * serialization failure or deadlock, a read-only server (a failover to
+     * a standby), a lock not granted in time, an I/O error. A retry may
+     * succeed, so the answer asks for one. */
     if (strncmp(st, "08", 2) == 0 || strncmp(st, "53", 2) == 0 ||
         strncmp(st, "57P", 3) == 0 || strcmp(st, "57014") == 0 ||
-        strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+        strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0 || strcmp(st, "25006") == 0 ||
+        strcmp(st, "55P03") == 0 || strcmp(st, "55006") == 0 || strncmp(st, "58", 2) == 0)
         return 503;
     if (strcmp(st, "23505") == 0)
         return 409;
@@ -289,7 +294,10 @@ int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens
              PQresultErrorMessage(*res));
     PQclear(*res);
     *res = NULL;
-    if (PQstatus(d->conn) != CONNECTION_OK)
+    /* A read-only server: after a failover this connection points at a
+     * standby; a new one (target_session_attrs=read-write) finds the
+     * primary. */
+    if (PQstatus(d->conn) != CONNECTION_OK || (st && strcmp(st, "25006") == 0))
         drop(d);
     return ret;
 }

@@ -114,14 +114,18 @@ fail:
 }
 
 /* Stores a body that failed to parse or apply, marked failed, under the
- * body's hash (an id taken from a broken body cannot be trusted). Returns 0
- * or a db_exec() status. */
-static int store_failed(request *r, const notify_backend *b, const char *why)
+ * body's hash (an id taken from a broken body cannot be trusted). A body
+ * that is wrong for good takes "sha256:<hex>", the key a body without an
+ * id of its own is deduplicated by; one that failed for a reason of ours
+ * (a 500) takes "retry:sha256:<hex>", so it is kept for a replay but never
+ * occupies the key the sender's retry is applied under. Returns 0 or a
+ * db_exec() status. */
+static int store_failed(request *r, const notify_backend *b, const char *why, bool retryable)
 {
     PGresult *res = NULL;
-    char hex[65], id[80];
+    char hex[65], id[96];
     sha256_hex(r->body ? r->body : "", r->body_len, hex);
-    snprintf(id, sizeof id, "sha256:%s", hex);
+    snprintf(id, sizeof id, "%ssha256:%s", retryable ? "retry:" : "", hex);
     const char *vals[] = {b->name, id, r->body ? r->body : "", why};
     int lens[] = {0, 0, (int)r->body_len, 0};
     int fmts[] = {0, 0, 1, 0};
@@ -155,7 +159,7 @@ int notify_handle(request *r, const notify_backend *b)
         snprintf(id, sizeof id, "sha256:%s", hex);
     }
     if (!ev) {
-        ret = store_failed(r, b, err[0] ? err : "unparsable body");
+        ret = store_failed(r, b, err[0] ? err : "unparsable body", false);
         if (ret) {
             ret = reply_db_error(r, ret);
             goto out;
@@ -179,7 +183,7 @@ int notify_handle(request *r, const notify_backend *b)
          * ours): keep it for a replay after a fix. A 500 still asks the
          * sender to retry. */
         int st = ret;
-        ret = store_failed(r, b, "the database refused this event");
+        ret = store_failed(r, b, "the database refused this event", st == 500);
         if (ret)
             ret = reply_db_error(r, ret);
         else if (st == 500)

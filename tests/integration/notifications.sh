@@ -281,6 +281,47 @@ expect_status 503
 expect_header Retry-After 2
 app_start || exit 1
 
+# --- a transient database error never occupies the dedupe key ------------------------
+# lock_timeout (55P03) while another session holds the job: 503, nothing
+# stored under the event's key, and the sender's retry is applied. A
+# Zencoder body has no event id: its key is the body's hash.
+psql_q "INSERT INTO jobs (id, backend, backend_job_id, input_file, status)
+        VALUES ('zc-lock', 'zencoder', '990001', 'uploads/lock.mkv', 'PROGRESSING')" >/dev/null
+lockev=$(edit "$F/zencoder-job-finished.json" '.job.id = 990001')
+psql_q "ALTER ROLE mediagate SET lock_timeout = '300ms'" >/dev/null
+app_stop TERM
+app_start || exit 1
+psql_q "BEGIN; SELECT 1 FROM jobs WHERE id = 'zc-lock' FOR UPDATE; SELECT pg_sleep(3); COMMIT" >/dev/null &
+locker=$!
+sleep 0.7
+zc "$lockev"
+expect_status 503
+expect_header Retry-After 2
+check "nothing stored for the locked-out event" test "$(psql_q "SELECT count(*) FROM notifications
+    WHERE backend = 'zencoder' AND event_id LIKE '%$(sha256sum <"$lockev" | cut -d' ' -f1)'")" = 0
+wait "$locker"
+zc "$lockev"
+expect_status 200
+expect_json .result '"applied"'
+check "the retry applied it" test "$(psql_q "SELECT status FROM jobs WHERE id = 'zc-lock'")" = COMPLETE
+psql_q "ALTER ROLE mediagate RESET lock_timeout" >/dev/null
+
+# --- a read-only database (a failover to a standby): 503, like an outage ----------------
+psql_q "ALTER DATABASE mediagate SET default_transaction_read_only = on" >/dev/null
+app_stop TERM
+app_start || exit 1
+ro=$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = "ro-1" | .id = "ro-event-1"')
+mc "$ro"
+expect_status 503
+expect_header Retry-After 2
+(cd / && runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d postgres -qAtc \
+    "ALTER DATABASE mediagate RESET default_transaction_read_only") >/dev/null
+app_stop TERM
+app_start || exit 1
+mc "$ro"
+expect_status 200
+check "applied once writable again" test "$(psql_q "SELECT count(*) FROM jobs WHERE backend_job_id = 'ro-1'")" = 1
+
 # --- operator commands ------------------------------------------------------------------
 out=$("$MG_BIN" notifications list 2>&1)
 check "list shows failed notifications" grep -q 'unknown detail.status' <<<"$out"

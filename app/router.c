@@ -19,7 +19,7 @@ static const route routes[] = {
     {"POST", "/stream/start", handle_stream_start, 0},
     {"POST", "/stream/stop", handle_stream_stop, 0},
     {"GET", "/stream/status", handle_stream_status, 0},
-    {"GET", "/stream/upload_auth", handle_stream_upload_auth, 0},
+    {"GET", "/stream/upload_auth", handle_stream_upload_auth, ROUTE_INTERNAL},
     {"POST", "/uploads", handle_uploads_create, 0},
     {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY},
 };
@@ -96,12 +96,26 @@ bool router_origin_ok(request *r, const char *origin)
     return true;
 }
 
+/* True when path is served only to nginx's internal subrequests. */
+static bool internal_path(const char *path)
+{
+    for (size_t i = 0; i < NROUTES; i++)
+        if ((routes[i].flags & ROUTE_INTERNAL) && path_matches(&routes[i], path))
+            return true;
+    return false;
+}
+
 int router_dispatch(request *r)
 {
     handler_fn fn;
     int st = router_lookup(r->method, r->path, &fn, &r->allow);
     if (st == 404)
         return reply_error(r, 404, "No route matches.");
+    /* Not there for anyone else: the same answer as no route at all. */
+    if (internal_path(r->path) && !request_param(r, "MEDIAGATE_SUBREQUEST")) {
+        r->allow = NULL;
+        return reply_error(r, 404, "No route matches.");
+    }
 
     if (!router_origin_ok(r, r->origin))
         return reply_error(r, 422, "ORIGIN is invalid.");

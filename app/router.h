@@ -6,6 +6,8 @@
 enum {
     ROUTE_PREFIX = 1,      /* path ends in '/' and matches every path under it */
     ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
+    ROUTE_INTERNAL = 4,    /* only nginx's internal subrequest: it sets the FastCGI
+                            * param MEDIAGATE_SUBREQUEST, which no client header can */
 };
 
 typedef struct route {

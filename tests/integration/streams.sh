@@ -165,6 +165,14 @@ req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "$MEDIAGATE_U
 check "a traversal name is refused ($STATUS)" test "$STATUS" = 403 -o "$STATUS" = 400
 req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}ok.ts"
 expect_status 201
+# The check nginx runs is no oracle from outside: X-Original-* headers and
+# a valid token get no answer, and mark nothing as uploaded.
+psql_q "UPDATE streams SET uploaded = false WHERE id = '$pid_'" >/dev/null
+for u in "$BASE/stream/upload_auth" "$BASE/_mediagate/upload_auth"; do
+    req -H "X-Original-Method: PUT" -H "X-Original-URI: ${purl#"$BASE"}ok2.ts" -H "Authorization: $pauth" "$u"
+    expect_status 404
+done
+check "the outside check set nothing" test "$(psql_q "SELECT uploaded FROM streams WHERE id = '$pid_'")" = f
 req -X POST "${A[@]}" -d "id=$pid_" "$BASE/stream/stop"
 req -X PUT -H "Authorization: $pauth" --data-binary "@$RUN/seg.ts" "${purl}late.ts"
 expect_status 403

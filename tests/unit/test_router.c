@@ -94,6 +94,17 @@ static void test_dispatch(arena *a, const config *cfg)
     CHECK(r.allow == NULL);
     done(&r, a);
 
+    /* An internal route (nginx's auth_request check) is not there for a
+     * request without MEDIAGATE_SUBREQUEST, whatever its headers say. */
+    char *hdrs[] = {"HTTP_X_ORIGINAL_METHOD=PUT", "HTTP_X_ORIGINAL_URI=/live/x/y.ts",
+                    "HTTP_AUTHORIZATION=Bearer abc", NULL};
+    r = make(a, cfg, "GET", "/stream/upload_auth", NULL, NULL);
+    r.env = hdrs;
+    CHECK_INT(router_dispatch(&r), 404);
+    check_message(&r, "No route matches.", __LINE__);
+    CHECK(r.allow == NULL);
+    done(&r, a);
+
     /* A 404 is not a CORS question: no origin check, no echo. */
     r = make(a, cfg, "GET", "/nope", NULL, "https://evil.example.net");
     CHECK_INT(router_dispatch(&r), 404);

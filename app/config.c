@@ -48,7 +48,7 @@ const cfg_setting config_settings[] = {
     {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
      "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)"},
     {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),
-     "who may call /stream/*: apikey (Authorization: Bearer) or remote_user (nginx auth_request)"},
+     "who may call /stream/* and /uploads: apikey (Authorization: Bearer) or remote_user (the user the site's auth_request vouches for, as $mediagate_user)"},
     {"MEDIAGATE_RTMP_URL", CFG_STRING, "", 0, 0, false, OFF(rtmp_url),
      "public RTMP ingest URL given to broadcasters, e.g. rtmp://live.example.com/live; empty: no RTMP"},
     {"MEDIAGATE_HLS_URL", CFG_STRING, "", 0, 0, false, OFF(hls_url),

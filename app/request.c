@@ -223,3 +223,28 @@ long request_read(request *r, char *buf, size_t n)
     int got = FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, (FCGX_Stream *)r->in);
     return got < 0 ? -1 : got;
 }
+
+long utf8_length(const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    long n = 0;
+    while (p < end) {
+        unsigned c = *p;
+        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                 : (c & 0xf8) == 0xf0 ? 3 : 4;
+        if (k == 4 || (size_t)(end - p) < k + 1)
+            return -1;
+        unsigned cp = k == 0 ? c : c & (0x3f >> k);
+        for (size_t i = 1; i <= k; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return -1;
+        p += k + 1;
+        n++;
+    }
+    return n;
+}

@@ -47,6 +47,11 @@ int url_decode(arena *a, const char *buf, size_t len, bool plus_space, char **ou
  * decoded key/value pairs allocated from a. */
 int parse_urlencoded(arena *a, const char *buf, size_t len, params *out);
 
+/* The number of characters (code points) in len bytes of UTF-8, or -1
+ * when they are not valid UTF-8 (overlong forms, surrogates, beyond
+ * U+10FFFF, a truncated sequence). */
+long utf8_length(const char *buf, size_t len);
+
 /* The first value of key, or NULL when absent. */
 const param *params_get(const params *p, const char *key);
 

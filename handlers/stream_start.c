@@ -77,7 +77,12 @@ int handle_stream_start(request *r)
     const char *name = stream_param(r, "name", &st);
     if (!name)
         name = "";
-    if (strlen(name) > 200) {
+    long chars = utf8_length(name, strlen(name));
+    if (chars < 0) {
+        ret = reply_error(r, 400, "The parameter name is not valid UTF-8.");
+        goto out;
+    }
+    if (chars > 200) {
         ret = reply_error(r, 400, "The parameter name is longer than 200 characters.");
         goto out;
     }

@@ -244,4 +244,15 @@ app_start || exit 1
 req "${B[@]}" "$BASE/stream/status?id=$id"
 expect_status 401
 check "stream keys never reach the log" bash -c "! grep -q -e '${key#*key=}' -e '${key2#*key=}' -e '$alice' '$RUN/mediagate.log' '$RUN/nginx/error.log'"
+# The limit counts characters: 200 of "é" (400 bytes) are fine, 201 are not.
+e200=$(printf '%%C3%%A9%.0s' $(seq 200))
+req -X POST "${A[@]}" -d "type=hls&name=$e200" "$BASE/stream/start"
+expect_status 200
+check "200 characters kept whole" test "$(jq -r '.stream.name | length' <<<"$BODY")" = 200
+req -X POST "${A[@]}" -d "type=hls&name=${e200}%C3%A9" "$BASE/stream/start"
+expect_status 400
+expect_body '{"success":false,"message":"The parameter name is longer than 200 characters."}'
+req -X POST "${A[@]}" -d "type=hls&name=bad%FFname" "$BASE/stream/start"
+expect_status 400
+expect_body '{"success":false,"message":"The parameter name is not valid UTF-8."}'
 finish

@@ -341,8 +341,22 @@ static void test_require_param(arena *a)
     json_object_put(r.out);
 }
 
+static void test_utf8_length(void)
+{
+    CHECK_INT(utf8_length("", 0), 0);
+    CHECK_INT(utf8_length("abc", 3), 3);
+    CHECK_INT(utf8_length("\xc3\xa9t\xc3\xa9", 5), 3);         /* été */
+    CHECK_INT(utf8_length("\xe6\x98\xa0\xe7\x94\xbb", 6), 2); /* 映画 */
+    CHECK_INT(utf8_length("\xf0\x9f\x8e\xac", 4), 1);          /* U+1F3AC */
+    static const char *bad[] = {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+                                "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "a\x80", "\xe6\x98"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(utf8_length(bad[i], strlen(bad[i])), -1);
+}
+
 int main(void)
 {
+    test_utf8_length();
     arena a;
     arena_init(&a, 256);
     test_content_length();

@@ -136,6 +136,14 @@ int handle_stream_start(request *r)
         snprintf(url, sizeof url, "%s/%s/", r->cfg->upload_url, id);
         snprintf(bearer, sizeof bearer, "Bearer %s", token);
         json_object_object_add(http, "url", json_object_new_string(url));
+        /* What the PUT ingest serves back (the /live/ location, no token):
+         * the playlist the broadcaster PUTs as index.m3u8. */
+        char playlist[1100];
+        snprintf(playlist, sizeof playlist, "%sindex.m3u8", url);
+        json_object_object_add(http, "playlist_url", json_object_new_string(playlist));
+        json_object_object_add(playback, "hls_http", json_object_new_string(playlist));
+        if (!*r->cfg->rtmp_url || !*r->cfg->hls_url)
+            json_object_object_add(playback, "hls", json_object_new_string(playlist));
         json_object_object_add(headers, "Authorization", json_object_new_string(bearer));
         json_object_object_add(http, "headers", headers);
         json_object_object_add(http, "expires",
@@ -158,7 +166,7 @@ int handle_stream_start(request *r)
         if (post)
             json_object_object_add(endpoint, "S3_POST", post);
     }
-    if (*r->cfg->hls_url) {
+    if (*r->cfg->hls_url && *r->cfg->rtmp_url) {
         char url[1024];
         snprintf(url, sizeof url, "%s/%s.m3u8", r->cfg->hls_url, id);
         json_object_object_add(playback, "hls", json_object_new_string(url));

@@ -139,6 +139,10 @@ pid_=$(jq -r .stream.id <<<"$BODY")
 purl=$(jq -r .endpoint.HTTP.url <<<"$BODY")
 pauth=$(jq -r .endpoint.HTTP.headers.Authorization <<<"$BODY")
 pexp=$(jq -r .endpoint.HTTP.expires <<<"$BODY")
+phls=$(jq -r .playback.hls_http <<<"$BODY")
+check "playback.hls_http is the playlist the PUT ingest serves" test "$phls" = "${purl}index.m3u8"
+check "endpoint.HTTP.playlist_url names it for the broadcaster" \
+    test "$(jq -r .endpoint.HTTP.playlist_url <<<"$BODY")" = "${purl}index.m3u8"
 check "HTTP endpoint is the stream's prefix" test "$purl" = "$MEDIAGATE_UPLOAD_URL/$pid_/"
 check "upload token is 256 random bits" grep -Eq '^Bearer [0-9a-f]{64}$' <<<"$pauth"
 check "upload token expires in the future (about 6 h)" test "$pexp" -gt "$(( $(date +%s) + 21000 ))"
@@ -148,9 +152,9 @@ ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i "testsrc=size=320x2
     -headers "Authorization: $pauth"$'\r\n' "${purl}index.m3u8" >"$RUN/ffput.log" 2>&1
 rc=$?
 check "ffmpeg uploaded HLS by PUT (rc $rc: $(head -c 300 "$RUN/ffput.log"))" test "$rc" = 0
-req "${purl}index.m3u8"
+req "$phls"
 expect_status 200
-check "the uploaded playlist is served and lists segments" grep -q '\.ts' <<<"$BODY"
+check "the uploaded playlist is served at playback.hls_http and lists segments" grep -q '\.ts' <<<"$BODY"
 check "segments are stored under the stream's prefix" test "$(ls "$RUN/upload/live/$pid_" | grep -c '\.ts$')" -ge 3
 echo seg >"$RUN/seg.ts"
 req -X PUT --data-binary "@$RUN/seg.ts" "${purl}x.ts"

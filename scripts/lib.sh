@@ -29,23 +29,53 @@ mg_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# pg_auth_files PGDATA: who may connect, written on every start (so a
+# cluster made by an older version, which trusted every local user, is
+# fixed too). Unix socket only, peer authentication: the operating-system
+# user must be mapped to the role. postgres (and root) as the superuser;
+# the services' users (and root, who runs the tests and the CLI) as the
+# role mediagate; nobody else, whatever role they name.
+pg_auth_files() {
+    cat >"$1/pg_hba.conf" <<'HBA'
+# mediagate's local cluster (scripts/lib.sh pg_auth_files): unix socket
+# only, peer authentication through pg_ident.conf; anything else is refused.
+local all postgres  peer map=mg_admin
+local all mediagate peer map=mg_app
+HBA
+    cat >"$1/pg_ident.conf" <<'IDENT'
+# MAP      OS user           role
+mg_admin   postgres          postgres
+mg_admin   root              postgres
+mg_app     mediagate         mediagate
+mg_app     mediagate-worker  mediagate
+mg_app     root              mediagate
+IDENT
+    chown postgres:postgres "$1/pg_hba.conf" "$1/pg_ident.conf"
+    chmod 600 "$1/pg_hba.conf" "$1/pg_ident.conf"
+}
+
 # pg_start: a fresh cluster in $RUN/pg owned by postgres, listening only on
 # the unix socket directory $RUN/pgsock, with a database "mediagate" owned
 # by the role "mediagate" (no superuser: the services cannot run programs
-# as postgres through COPY ... PROGRAM). Sets MEDIAGATE_DATABASE_URL.
-# Extra server options may come in PG_OPTS (tests pass fsync=off).
+# as postgres through COPY ... PROGRAM). Peer authentication
+# (pg_auth_files). The socket directory is postgres's, mode 0755, or 0750
+# with group PG_SOCK_GROUP when set (scripts/up: only the services reach
+# it). Sets MEDIAGATE_DATABASE_URL. Extra server options may come in
+# PG_OPTS (tests pass fsync=off).
 pg_start() {
     mkdir -p "$RUN/pgsock"
-    chown postgres:postgres "$RUN/pgsock"
+    chown "postgres:${PG_SOCK_GROUP:-postgres}" "$RUN/pgsock"
+    if [ -n "${PG_SOCK_GROUP:-}" ]; then chmod 750 "$RUN/pgsock"; else chmod 755 "$RUN/pgsock"; fi
     chmod 755 "$RUN"
     if [ ! -s "$RUN/pg/PG_VERSION" ]; then
         mkdir -p "$RUN/pg"
         chown postgres:postgres "$RUN/pg"
         chmod 700 "$RUN/pg"
-        runuser -u postgres -- "$PGBIN/initdb" -D "$RUN/pg" -A trust -U postgres \
-            -E UTF8 --locale=C.UTF-8 >"$RUN/initdb.log" 2>&1 ||
+        runuser -u postgres -- "$PGBIN/initdb" -D "$RUN/pg" --auth-local=peer --auth-host=reject \
+            -U postgres -E UTF8 --locale=C.UTF-8 >"$RUN/initdb.log" 2>&1 ||
             { cat "$RUN/initdb.log" >&2; return 1; }
     fi
+    pg_auth_files "$RUN/pg"
     pg_resume || return 1
     runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d postgres -qAtc \
         "SELECT 1 FROM pg_database WHERE datname = 'mediagate'" | grep -q 1 ||

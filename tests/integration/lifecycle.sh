@@ -26,6 +26,17 @@ check "001_jobs recorded" test "$(psql_q "SELECT version FROM schema_migrations 
 "$MG_BIN" migrate >/dev/null 2>&1 & m2=$!
 check "concurrent migrates both succeed" wait "$m1" "$m2"
 
+# --- the cluster trusts no one: peer authentication, mapped users only -------
+for u in nobody www-data; do
+    for role in mediagate postgres; do
+        out=$(cd / && runuser -u "$u" -- "$PGBIN/psql" -h "$RUN/pgsock" -U "$role" -d mediagate -qAtc 'SELECT 1' 2>&1)
+        check "$u cannot log in as $role: $out" grep -q 'authentication failed\|Peer authentication\|no pg_hba.conf entry\|Permission denied' <<<"$out"
+    done
+done
+check "pg_hba.conf has no trust line" bash -c "! grep -Eq '^[^#].*trust' '$RUN/pg/pg_hba.conf'"
+check "the services' role still connects (root is mapped to it)" \
+    test "$(psql "$MEDIAGATE_DATABASE_URL" -qAtc 'SELECT current_user')" = mediagate
+
 # --- serve and worker refuse a schema older than the binary -------------------
 # An empty database, then one whose newest applied migration is older than
 # the newest embedded one (whatever number that is).

@@ -122,10 +122,14 @@ class Postgres:
             d.mkdir(parents=True)
             shutil.chown(d, "postgres", "postgres")
         self.pgdata.chmod(0o700)
-        r = as_postgres(PGBIN / "initdb", "-D", self.pgdata, "-A", "trust", "-U", "postgres",
-                        "-E", "UTF8", "--locale=C.UTF-8", capture_output=True, text=True)
+        r = as_postgres(PGBIN / "initdb", "-D", self.pgdata, "--auth-local=peer", "--auth-host=reject",
+                        "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError(f"initdb failed:\n{r.stdout}{r.stderr}")
+        # Peer authentication, as the local stack has it (scripts/lib.sh).
+        r = lib_sh('pg_auth_files "$1"', dict(os.environ), str(self.pgdata))
+        if r.returncode:
+            raise RuntimeError(f"pg_auth_files failed:\n{r.stdout}{r.stderr}")
 
     def start(self):
         self.log_path.touch()

@@ -292,12 +292,13 @@ int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens
     ret = db_sqlstate_status(st);
     log_warn("statement %s failed (%s): %s", d->defs[s].name, st ? st : "-",
              PQresultErrorMessage(*res));
-    PQclear(*res);
-    *res = NULL;
     /* A read-only server: after a failover this connection points at a
      * standby; a new one (target_session_attrs=read-write) finds the
      * primary. */
-    if (PQstatus(d->conn) != CONNECTION_OK || (st && strcmp(st, "25006") == 0))
+    bool read_only = st && strcmp(st, "25006") == 0;
+    PQclear(*res); /* st was in it */
+    *res = NULL;
+    if (PQstatus(d->conn) != CONNECTION_OK || read_only)
         drop(d);
     return ret;
 }

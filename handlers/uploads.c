@@ -227,11 +227,15 @@ static const char *out_msg(request *r)
  * message in X-Mediagate-Reason (nginx shows it). */
 static int refuse(request *r, bool check, int status, const char *msg)
 {
+    /* msg may be r->out's own, which reply_error replaces: copy it first. */
+    const char *m = arena_strdup(r->a, msg);
+    if (!m)
+        return reply_error(r, 500, "Out of memory.");
     if (check) {
-        r->reason = msg;
+        r->reason = m;
         status = status == 401 ? 401 : 403;
     }
-    return reply_error(r, status, msg);
+    return reply_error(r, status, m);
 }
 
 /* Checks a slot PUT: its token and the declared length. Returns 0, or the

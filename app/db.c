@@ -45,12 +45,13 @@ static const stmt_def stmts[STMT__COUNT] = {
         2, PGRES_TUPLES_OK},
     [STMT_RTMP_PUBLISH] = {"rtmp_publish",
         "UPDATE streams SET status = 'LIVE', published = true, open_writes = open_writes + 1, "
+        "publishers = CASE WHEN $3::text IS NULL THEN publishers ELSE publishers || $3::text END, "
         "updated_at = now() "
         "WHERE id = $1 AND stream_key_hash = $2 AND status <> 'STOPPED' RETURNING id",
-        2, PGRES_TUPLES_OK},
+        3, PGRES_TUPLES_OK},
     [STMT_RTMP_DONE] = {"rtmp_done",
-        "SELECT mediagate_stream_unpublished($1, $2, $3, $4)",
-        4, PGRES_TUPLES_OK},
+        "SELECT mediagate_stream_unpublished_by($1, $5, $2, $3, $4)",
+        5, PGRES_TUPLES_OK},
     [STMT_RTMP_RECORDED] = {"rtmp_recorded",
         "SELECT mediagate_stream_recorded($1, $2, $3, $4)",
         4, PGRES_TUPLES_OK},

@@ -47,15 +47,25 @@ int handle_notify_rtmp(request *r)
         goto out;
     }
     const char *vals[] = {name};
+    /* nginx-rtmp's id of the session (a number); NULL when it sends none. */
+    const char *client = stream_param(r, "clientid", &st);
+    if (st) {
+        ret = st;
+        goto out;
+    }
+    if (client && (!*client || strlen(client) > 20 || strspn(client, "0123456789") != strlen(client))) {
+        ret = reply_error(r, 400, "clientid is not a number.");
+        goto out;
+    }
     if (strcmp(call, "publish") == 0) {
         /* The broadcaster publishes to <stream id>?key=<secret>; nginx-rtmp
          * passes the query along as form fields. */
         const char *key = stream_param(r, "key", &st);
         unsigned char h[32];
         sha256_raw(key ? key : "", strlen(key ? key : ""), h);
-        const char *pv[] = {name, (const char *)h};
-        int lens[] = {0, 32}, fmts[] = {0, 1};
-        ret = db_exec_params(r->db, STMT_RTMP_PUBLISH, 2, pv, lens, fmts, &res);
+        const char *pv[] = {name, (const char *)h, client};
+        int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
+        ret = db_exec_params(r->db, STMT_RTMP_PUBLISH, 3, pv, lens, fmts, &res);
         if (ret)
             ret = reply_db_error(r, ret);
         else if (!key || PQntuples(res) != 1)
@@ -64,9 +74,11 @@ int handle_notify_rtmp(request *r)
             ret = 200;
     } else if (strcmp(call, "publish_done") == 0) {
         /* When nginx-rtmp records, the stream is written until record_done. */
+        /* Only a session whose publish was accepted counts: nginx-rtmp
+         * reports refused ones too (sql/009_rtmp_publishers.sql). */
         const char *dv[] = {name, *c->recordings_dir ? "t" : "f", c->vod_rtmp ? "t" : "f",
-                            c->vod_put ? "t" : "f"};
-        ret = db_exec(r->db, STMT_RTMP_DONE, 4, dv, &res);
+                            c->vod_put ? "t" : "f", client};
+        ret = db_exec(r->db, STMT_RTMP_DONE, 5, dv, &res);
         ret = ret ? reply_db_error(r, ret) : 200;
     } else if (strcmp(call, "record_done") == 0) {
         const char *path = stream_param(r, "path", &st);

@@ -63,6 +63,25 @@ near() { # VALUE WANT TOLERANCE
     awk -v v="$1" -v w="$2" -v t="$3" 'BEGIN { exit !(v >= w - t && v <= w + t) }'
 }
 
+# --- a refused second publisher leaves the live one LIVE ------------------------------------
+start_stream refused-second
+s0=$sid
+broadcast "$skey" 6 &
+first=$!
+wait_status "$s0" LIVE
+check "the first publisher is LIVE" test "$(stream_field "$s0" status)" = LIVE
+broadcast "${skey%%key=*}key=$(printf '0%.0s' $(seq 64))" 1   # a wrong key: refused
+broadcast "$skey" 1                                             # the same name again: refused
+sleep 0.5
+check "after two refused publishers the stream is still LIVE" test "$(stream_field "$s0" status)" = LIVE
+check "and its one accepted session still counts as open" \
+    test "$(psql_q "SELECT open_writes FROM streams WHERE id = '$s0'")" = 1
+wait "$first"
+wait_status "$s0" IDLE
+check "the accepted session's end makes it IDLE" test "$(stream_field "$s0" status)" = IDLE
+req -X POST "${A[@]}" -d "id=$s0" "$BASE/stream/stop"
+expect_status 200
+
 # --- two RTMP sessions, stopped while idle -> one VOD of both -------------------------------
 start_stream two-sessions
 s1=$sid

@@ -11,7 +11,7 @@
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
-        "SELECT id FROM jobs WHERE input_file = $1 "
+        "SELECT id FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",

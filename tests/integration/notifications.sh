@@ -175,6 +175,17 @@ uni=$(edit "$F/aws-mediaconvert-progressing.json" '.detail.jobId = "uni-job" | .
 mc "$uni"; expect_status 200
 req -G --data-urlencode 'input_file=uploads/映画 – Ünïcødé.mp4' "$BASE/media/job_id"
 expect_body '{"success":true,"job_id":"uni-job"}'
+# An input_file past PostgreSQL's btree entry limit (about 2.7 kB; here
+# 8,000 random characters, which do not compress): applied, and found by
+# /media/job_id with one index probe.
+longname="uploads/$(head -c 6000 /dev/urandom | base64 -w0 | tr '+/' '-_' | head -c 8000).mp4"
+long=$(edit "$F/aws-mediaconvert-progressing.json" ".detail.jobId = \"long-job\" | .detail.userMetadata.input_file = \"$longname\"")
+mc "$long"
+expect_status 200
+req -G --data-urlencode "input_file=$longname" "$BASE/media/job_id"
+expect_body '{"success":true,"job_id":"long-job"}'
+plan=$(psql_q "SET enable_seqscan = off; EXPLAIN SELECT id FROM jobs WHERE md5(input_file) = md5('x') AND input_file = 'x' ORDER BY created_at DESC, id DESC LIMIT 1")
+check "the lookup is one probe of jobs_input_file_latest: $plan" grep -q 'Index Scan using jobs_input_file_latest' <<<"$plan"
 
 # --- Zencoder -----------------------------------------------------------------------
 before="$(count notifications) $(count jobs)"

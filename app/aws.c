@@ -2,6 +2,7 @@
 #include "aws.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,30 @@ static char *uri_encode(CURL *c, const char *s)
     return curl_easy_escape(c, s, 0);
 }
 
+static int aws_assume_role_once(const config *cfg, const char *prefix, const char *session,
+                                aws_creds *out, char *err, size_t errcap);
+
+/* Request threads inside an STS call right now. At most a quarter of
+ * them (at least one) may wait on it, so a hung STS can never take every
+ * thread from the read routes. */
+static atomic_int sts_in_flight;
+
 int aws_assume_role(const config *cfg, const char *prefix, const char *session, aws_creds *out,
                     char *err, size_t errcap)
+{
+    int cap = cfg->threads / 4 > 1 ? (int)(cfg->threads / 4) : 1;
+    if (atomic_fetch_add(&sts_in_flight, 1) >= cap) {
+        atomic_fetch_sub(&sts_in_flight, 1);
+        snprintf(err, errcap, "%d STS calls in flight already", cap);
+        return AWS_BUSY;
+    }
+    int ret = aws_assume_role_once(cfg, prefix, session, out, err, errcap);
+    atomic_fetch_sub(&sts_in_flight, 1);
+    return ret;
+}
+
+static int aws_assume_role_once(const config *cfg, const char *prefix, const char *session,
+                                aws_creds *out, char *err, size_t errcap)
 {
     int ret = -1;
     CURL *c = curl_easy_init();
@@ -135,8 +158,8 @@ int aws_assume_role(const config *cfg, const char *prefix, const char *session, 
     curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never a proxy from the environment */
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L); /* a request thread waits */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);

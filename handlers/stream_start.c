@@ -103,7 +103,13 @@ int handle_stream_start(request *r)
     if (want_s3) {
         char err[300], session[64];
         snprintf(session, sizeof session, "mediagate-%.8s", id);
-        if (aws_assume_role(r->cfg, prefix, session, &creds, err, sizeof err) != 0) {
+        int rc = aws_assume_role(r->cfg, prefix, session, &creds, err, sizeof err);
+        if (rc == AWS_BUSY) {
+            log_warn("stream %s: %s", id, err);
+            ret = reply_error(r, 503, "Too many credential requests at once; retry later.");
+            goto out;
+        }
+        if (rc != 0) {
             log_warn("stream %s: %s", id, err);
             ret = reply_error(r, 502, "Could not obtain upload credentials; retry later.");
             goto out;

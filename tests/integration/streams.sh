@@ -259,4 +259,43 @@ expect_body '{"success":false,"message":"The parameter name is longer than 200 c
 req -X POST "${A[@]}" -d "type=hls&name=bad%FFname" "$BASE/stream/start"
 expect_status 400
 expect_body '{"success":false,"message":"The parameter name is not valid UTF-8."}'
+# --- a hung STS never starves the read routes ----------------------------------------------
+# A server that accepts and never answers; 64 concurrent starts; meanwhile
+# /media/status must keep answering (4 threads: at most 1 waits on STS).
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(256); open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' "$RUN/hung.port" &
+hung=$!
+for _ in $(seq 50); do [ -s "$RUN/hung.port" ] && break; sleep 0.1; done
+app_stop TERM
+MEDIAGATE_STS_URL="http://127.0.0.1:$(cat "$RUN/hung.port")/" app_start || exit 1
+psql_q "INSERT INTO jobs (id, backend, input_file) VALUES ('read-1', 'local', 'uploads/r.mp4')" >/dev/null
+starts=()
+for i in $(seq 64); do
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "${A[@]}" -d type=hls "$BASE/stream/start" >"$RUN/start.$i" &
+    starts+=($!)
+done
+sleep 0.3
+slow=0 bad=0
+for i in $(seq 20); do
+    out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 5 "$BASE/media/status?job_id=read-1")
+    [ "${out% *}" = 200 ] || bad=$((bad + 1))
+    awk -v t="${out#* }" 'BEGIN { exit !(t > 1.0) }' && slow=$((slow + 1))
+    sleep 0.1
+done
+wait "${starts[@]}"
+check "while STS hung, /media/status answered 200 every time ($bad not), none over 1 s ($slow)" \
+    test "$bad,$slow" = 0,0
+codes=$(cat "$RUN"/start.* | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+check "the starts got 502 (STS timed out) or 503 (too many waiting), never hung: $codes" \
+    bash -c "! grep -qv -e ' 502' -e ' 503' <<<'$(cat "$RUN"/start.* | sed 's/^/ /')'"
+echo "64 starts against a hung STS: $codes"
+kill "$hung" 2>/dev/null
+app_stop TERM
+app_start || exit 1
 finish

@@ -351,22 +351,20 @@ section "6. hostile uploads"
 start_worker hostile MEDIAGATE_WORKER_CONCURRENCY=2 MEDIAGATE_ENCODE_STALL=10
 victim_key=$(mg_apikey victim)
 evil_key=$(mg_apikey mallory)
-# put KEY FILE NAME: PUT as a browser or curl would.
+# put KEY FILE NAME: PUT as a browser or curl would; the answer names the
+# upload's own path (uploads/<upload id>/NAME), kept in INPUT[NAME].
+declare -A INPUT=()
 put() {
     req -X PUT -H "Authorization: Bearer $1" -H 'Content-Type: video/mp4' --data-binary "@$2" "$BASE/uploads/$3"
     expect_status 201
+    INPUT[$3]=$(jq -r '.upload.input_file // empty' <<<"$BODY")
 }
-# upload_job NAME: the job the watcher made of uploads/NAME.
+# upload_job NAME: the job /media/job_id finds for that upload's path.
 upload_job() {
-    local id=""
-    for _ in $(seq 100); do
-        id=$(curl -s "$BASE/media/job_id?input_file=uploads/$1" | jq -r '.job_id // empty')
-        [ -n "$id" ] && break
-        sleep 0.05
-    done
-    printf '%s' "$id"
+    curl -s -G --data-urlencode "input_file=${INPUT[$1]:-none}" "$BASE/media/job_id" | jq -r '.job_id // empty'
 }
 put "$victim_key" "$RUN/short.mp4" victim.mp4
+VICTIM=$UPLOADS/${INPUT[victim.mp4]#uploads/}   # where the victim's file is on disk
 jv=$(upload_job victim.mp4)
 check "6: the victim's own upload is encoded" until_true 30 is_status "$jv" COMPLETE
 
@@ -375,11 +373,12 @@ mkdir -m 700 "$RUN/private"
 cp "$RUN/prefix.ts" "$RUN/private/secret.ts"
 chmod 600 "$RUN/private/secret.ts"
 mkdir "$RUN/h"
-printf "ffconcat version 1.0\nfile '%s'\n" "$UPLOADS/victim.mp4" >"$RUN/h/evil.mp4"
-printf "ffconcat version 1.0\nfile 'victim.mp4'\n" >"$RUN/h/evil-rel.mp4"
+printf "ffconcat version 1.0\nfile '%s'\n" "$VICTIM" >"$RUN/h/evil.mp4"
+VREL=../${INPUT[victim.mp4]#uploads/}   # the victim's file, relative to another upload's
+printf "ffconcat version 1.0\nfile '%s'\n" "$VREL" >"$RUN/h/evil-rel.mp4"
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:8,\nfile://%s\n#EXT-X-ENDLIST\n' \
     "$RUN/private/secret.ts" >"$RUN/h/evil2.mp4"
-printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\nvictim.mp4\n#EXT-X-ENDLIST\n' >"$RUN/h/evil3.mp4"
+printf '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n%s\n#EXT-X-ENDLIST\n' "$VREL" >"$RUN/h/evil3.mp4"
 printf '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nx.ts\n' >"$RUN/h/open.mp4"
 ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=size=320x240 -frames:v 1 "$RUN/h/photo.png"
 python3 -c "print(('The quick brown fox jumps over the lazy dog. ' * 2 + '\n') * 300, end='')" >"$RUN/h/notes.txt"
@@ -397,8 +396,8 @@ touch -a -d '2001-01-01' "$RUN/h/control"
 cat "$RUN/h/control" >/dev/null
 atime_works=""
 [ "$(stat -c %X "$RUN/h/control")" -gt "$(date -d 2002-01-02 +%s)" ] && atime_works=1
-for f in "$UPLOADS/victim.mp4" "$RUN/private/secret.ts"; do touch -a -d '2001-01-01' "$f"; done
-victim_atime=$(stat -c %X "$UPLOADS/victim.mp4")
+for f in "$VICTIM" "$RUN/private/secret.ts"; do touch -a -d '2001-01-01' "$f"; done
+victim_atime=$(stat -c %X "$VICTIM")
 secret_atime=$(stat -c %X "$RUN/private/secret.ts")
 
 declare -A HJ=()   # what -> job
@@ -407,7 +406,7 @@ for n in evil.mp4 evil-rel.mp4 evil2.mp4 evil3.mp4 open.mp4 photo.png notes.txt;
 done
 for n in evil.mp4 evil-rel.mp4 evil2.mp4 evil3.mp4 open.mp4 photo.png notes.txt; do
     HJ[$n]=$(upload_job "$n")
-    check "6: uploads/$n became a job" test -n "${HJ[$n]}"
+    check "6: ${INPUT[$n]:-$n} became a job" test -n "${HJ[$n]}"
 done
 HJ[img%03d.png]=$("$MG_BIN" submit "$RUN/seq/img%03d.png")
 for n in "${!HJ[@]}"; do
@@ -429,9 +428,9 @@ for n in "${!HJ[@]}"; do
     req "$BASE/media-files/$j/master.m3u8"
     expect_status 404
 done
-check "6: no ffmpeg or ffprobe left on the hostile inputs" no_ff "$RUN/(h/|seq/|upload/uploads/(evil|open|photo|notes))"
+check "6: no ffmpeg or ffprobe left on the hostile inputs" no_ff "$RUN/(h/|seq/|upload/uploads/[0-9a-f-]+/(evil|open|photo|notes))"
 if [ -n "$atime_works" ]; then
-    check "6: the other user's upload was never read" test "$(stat -c %X "$UPLOADS/victim.mp4")" = "$victim_atime"
+    check "6: the other user's upload was never read" test "$(stat -c %X "$VICTIM")" = "$victim_atime"
     check "6: the root-only file was never read" test "$(stat -c %X "$RUN/private/secret.ts")" = "$secret_atime"
 else
     echo "note: atime is not updated on $RUN's filesystem; the reads of other files are not checked"

@@ -369,6 +369,29 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
             add_err(errs, "%s must be an absolute directory without a trailing /, got '%s'",
                     i ? "MEDIAGATE_LIVE_DIR" : "MEDIAGATE_RECORDINGS_DIR", v);
     }
+    /* The local encoder's and the uploads' directories and public URLs. */
+    static const char *dir_names[] = {"MEDIAGATE_MEDIA_DIR", "MEDIAGATE_UPLOADS_DIR"};
+    const char *dirs[] = {c->media_dir, c->uploads_dir};
+    for (size_t i = 0; i < 2; i++)
+        if (dirs[i] && *dirs[i] &&
+            (dirs[i][0] != '/' || strstr(dirs[i], "/..") || dirs[i][strlen(dirs[i]) - 1] == '/'))
+            add_err(errs, "%s must be an absolute directory without a trailing /, got '%s'",
+                    dir_names[i], dirs[i]);
+    static const char *url_names[] = {"MEDIAGATE_MEDIA_URL", "MEDIAGATE_UPLOADS_URL"};
+    const char *urls[] = {c->media_url, c->uploads_url};
+    for (size_t i = 0; i < 2; i++) {
+        const char *u = urls[i] ? urls[i] : "";
+        bool ok = (u[0] == '/' || strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
+                  u[strlen(u) - 1] != '/' && !strpbrk(u, " \t\r\n\"'<>?#");
+        if (!ok)
+            add_err(errs, "%s must be a path such as /media-files or an http(s) URL, without a "
+                          "trailing /, a query or spaces, got '%s'", url_names[i], u);
+    }
+    if (c->sts_url && strncmp(c->sts_url, "http://", 7) != 0 && strncmp(c->sts_url, "https://", 8) != 0)
+        add_err(errs, "MEDIAGATE_STS_URL must start with http:// or https://, got '%s'", c->sts_url);
+    if (config_renditions_check(c->renditions) != 0)
+        add_err(errs, "MEDIAGATE_RENDITIONS must be 1 to 8 comma-separated heights from 144 to "
+                      "4320, such as 720,480,360, got '%s'", c->renditions ? c->renditions : "");
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];
@@ -430,4 +453,79 @@ void config_free(config *c)
             *f = NULL;
         }
     cors_free(&c->origins);
+}
+
+int config_renditions_check(const char *s)
+{
+    int n = 0;
+    if (!s || !*s)
+        return -1;
+    for (const char *p = s;;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
+        long h = strtol(p, &end, 10);
+        if (h < 144 || h > 4320 || ++n > 8)
+            return -1;
+        if (*end == '\0')
+            return 0;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}
+
+/* Levenshtein distance of a[0..an) and b[0..bn), capped at 99 for long
+ * names. */
+static size_t edit_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t row[64];
+    if (an >= 63 || bn >= 63)
+        return 99;
+    for (size_t j = 0; j <= bn; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= an; i++) {
+        size_t prev = row[0]++;
+        for (size_t j = 1; j <= bn; j++) {
+            size_t cur = row[j];
+            size_t sub = prev + (a[i - 1] != b[j - 1]);
+            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            prev = cur;
+        }
+    }
+    return row[bn];
+}
+
+size_t config_unknown_names(char *const *env, void (*warn)(const char *name, const char *near))
+{
+    size_t n = 0;
+    for (; env && *env; env++) {
+        const char *e = *env, *eq = strchr(e, '=');
+        if (strncmp(e, "MEDIAGATE_", 10) != 0 || !eq)
+            continue;
+        size_t len = (size_t)(eq - e);
+        bool known = len == strlen("MEDIAGATE_CONFIG") && strncmp(e, "MEDIAGATE_CONFIG", len) == 0;
+        const char *near = NULL;
+        size_t best = 4; /* at most 3 edits away counts as a likely misspelling */
+        for (size_t i = 0; !known && i < config_settings_count; i++) {
+            const char *k = config_settings[i].name;
+            if (strlen(k) == len && strncmp(k, e, len) == 0) {
+                known = true;
+                break;
+            }
+            size_t d = edit_distance(e, len, k, strlen(k));
+            if (d < best) {
+                best = d;
+                near = k;
+            }
+        }
+        if (known)
+            continue;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 120 ? len : 120), e);
+        warn(name, near);
+        n++;
+    }
+    return n;
 }

@@ -100,6 +100,14 @@ size_t config_load(config *c, const char *path,
 size_t config_load_buf(config *c, const char *buf, size_t len, const char *what,
                        const char *(*getenv_fn)(const char *), cfg_errors *errs);
 void config_free(config *c);
+
+/* 0 when s is 1 to 8 comma-separated heights from 144 to 4320. */
+int config_renditions_check(const char *s);
+
+/* Calls warn for every MEDIAGATE_* name in env (NAME=value strings) that
+ * is no setting, with the setting it most likely misspells (or NULL).
+ * Returns how many. */
+size_t config_unknown_names(char *const *env, void (*warn)(const char *name, const char *near));
 void cfg_errors_free(cfg_errors *e);
 
 #endif

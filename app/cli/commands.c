@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
 #include "migrate.h"
 #include "serve.h"
 #include "worker/worker.h"
@@ -148,8 +149,20 @@ static void list_settings(bool markdown)
     }
 }
 
+extern char **environ;
+
+/* Logs a MEDIAGATE_* variable that is no setting (config_unknown_names). */
+static void warn_unknown(const char *name, const char *near)
+{
+    if (near)
+        log_warn("%s is not a setting (did you mean %s?); it is ignored", name, near);
+    else
+        log_warn("%s is not a setting; it is ignored", name);
+}
+
 static int cmd_serve(const config *cfg, int argc, char **argv)
 {
+    config_unknown_names(environ, warn_unknown);
     if (migrate_check(cfg, "mediagate serve"))
         return 1;
     return serve_run(cfg);
@@ -163,12 +176,14 @@ static int cmd_migrate(const config *cfg, int argc, char **argv)
 /* The dispatcher has loaded and validated the configuration already. */
 static int cmd_check_config(const config *cfg, int argc, char **argv)
 {
+    config_unknown_names(environ, warn_unknown);
     printf("configuration OK\n");
     return 0;
 }
 
 static int cmd_worker(const config *cfg, int argc, char **argv)
 {
+    config_unknown_names(environ, warn_unknown);
     if (migrate_check(cfg, "mediagate worker"))
         return 1;
     return worker_run(cfg);

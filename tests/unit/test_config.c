@@ -117,6 +117,52 @@ static void test_defaults(void)
     CHECK(c.database_url == NULL && c.prefix == NULL && c.origins.re == NULL);
 }
 
+/* Every kind of setting is validated, not silently replaced. */
+static void test_values_checked(void)
+{
+    static const char *bad[][3] = {
+        {"MEDIAGATE_RENDITIONS", "abc", "MEDIAGATE_RENDITIONS"},
+        {"MEDIAGATE_RENDITIONS", "720,,360", "MEDIAGATE_RENDITIONS"},
+        {"MEDIAGATE_RENDITIONS", "720,100", "MEDIAGATE_RENDITIONS"},
+        {"MEDIAGATE_RENDITIONS", "1,2,3,4,5,6,7,8,9", "MEDIAGATE_RENDITIONS"},
+        {"MEDIAGATE_RENDITIONS", "720 ", "MEDIAGATE_RENDITIONS"},
+        {"MEDIAGATE_MEDIA_DIR", "media", "MEDIAGATE_MEDIA_DIR"},
+        {"MEDIAGATE_UPLOADS_DIR", "/srv/up/", "MEDIAGATE_UPLOADS_DIR"},
+        {"MEDIAGATE_MEDIA_URL", "/media-files/", "MEDIAGATE_MEDIA_URL"},
+        {"MEDIAGATE_UPLOADS_URL", "ftp://x/uploads", "MEDIAGATE_UPLOADS_URL"},
+        {"MEDIAGATE_UPLOADS_URL", "/up loads", "MEDIAGATE_UPLOADS_URL"},
+        {"MEDIAGATE_STS_URL", "sts.amazonaws.com", "MEDIAGATE_STS_URL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB, bad[i][0], bad[i][1], NULL};
+        expect_one(NULL, env, bad[i][2], NULL, __LINE__);
+    }
+    CHECK_INT(config_renditions_check("1080,720,480,360"), 0);
+    CHECK_INT(config_renditions_check("144"), 0);
+}
+
+static int unknown_seen;
+static char unknown_near[64];
+static void on_unknown(const char *name, const char *near)
+{
+    unknown_seen++;
+    snprintf(unknown_near, sizeof unknown_near, "%s", near ? near : "-");
+    (void)name;
+}
+
+/* A misspelled MEDIAGATE_* variable is named, with the likely setting. */
+static void test_unknown_names(void)
+{
+    char *env1[] = {"MEDIAGATE_UPLOAD_DIR=/x", "PATH=/bin", "MEDIAGATE_THREADS=4",
+                    "MEDIAGATE_CONFIG=/etc/m.conf", NULL};
+    CHECK_INT((int)config_unknown_names(env1, on_unknown), 1);
+    CHECK_INT(unknown_seen, 1);
+    CHECK(strcmp(unknown_near, "MEDIAGATE_UPLOADS_DIR") == 0);
+    char *env2[] = {"MEDIAGATE_SOMETHING_ELSE_ENTIRELY=1", NULL};
+    CHECK_INT((int)config_unknown_names(env2, on_unknown), 1);
+    CHECK(strcmp(unknown_near, "-") == 0);
+}
+
 static void test_required(void)
 {
     expect_one(NULL, NULL, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
@@ -421,6 +467,8 @@ int main(void)
     test_table();
     test_defaults();
     test_required();
+    test_values_checked();
+    test_unknown_names();
     test_many_problems();
     test_env_overrides_file();
     test_file_format();

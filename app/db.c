@@ -78,6 +78,16 @@ static const stmt_def stmts[STMT__COUNT] = {
         "FROM mediagate_upload_store($1, $2, $3, $4) AS s(job) "
         "LEFT JOIN uploads u ON u.id = $1::uuid",
         4, PGRES_TUPLES_OK},
+    /* POST /media/jobs: the new job's id, or the one that has that backend
+     * job id already. */
+    [STMT_JOB_REGISTER] = {"job_register",
+        "WITH n AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (backend, backend_job_id) "
+        "WHERE backend_job_id IS NOT NULL DO NOTHING RETURNING id) "
+        "SELECT id FROM n UNION ALL "
+        "SELECT id FROM jobs WHERE backend = $2 AND backend_job_id = $3 AND NOT EXISTS (SELECT 1 FROM n) "
+        "LIMIT 1",
+        4, PGRES_TUPLES_OK},
     [STMT_UPLOAD_PUT] = {"upload_put",
         "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
         8, PGRES_TUPLES_OK},

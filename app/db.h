@@ -24,6 +24,7 @@ enum stmt {
     STMT_UPLOAD_CHECK,
     STMT_UPLOAD_STORE,
     STMT_UPLOAD_PUT,
+    STMT_JOB_REGISTER,
     STMT__COUNT
 };
 

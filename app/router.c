@@ -12,6 +12,7 @@
 static const route routes[] = {
     {"GET", "/media/job_id", handle_media_job_id, 0},
     {"GET", "/media/status", handle_media_status, 0},
+    {"POST", "/media/jobs", handle_media_jobs, 0},
     {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert, 0},
     {"POST", "/notifications/zencoder", handle_notify_zencoder, 0},
     {"POST", "/notifications/tencent", handle_notify_tencent, 0},

@@ -5,6 +5,7 @@
 /* One function per route; each returns an HTTP status and sets r->out. */
 int handle_media_job_id(request *r);
 int handle_media_status(request *r);
+int handle_media_jobs(request *r);
 int handle_notify_mediaconvert(request *r);
 int handle_notify_zencoder(request *r);
 int handle_notify_tencent(request *r);

@@ -142,7 +142,12 @@ psql_q() {
 nginx_start() {
     mkdir -p "$RUN/nginx/tmp"
     chown -R www-data:www-data "$RUN/nginx/tmp"
+    # The refusal locations' Origin regex, from MEDIAGATE_ALLOWED_ORIGINS.
+    local pat='(?!)'
+    [ -z "${MEDIAGATE_ALLOWED_ORIGINS// /}" ] || pat=$(printf '%s' "$MEDIAGATE_ALLOWED_ORIGINS" |
+        awk '{ for (i = 1; i <= NF; i++) printf "%s(%s)", (i > 1 ? "|" : ""), $i }' | sed 's/[#&\]/\\&/g')
     sed -e "s#unix:/run/mediagate/mediagate.sock#unix:${MG_SOCKET:-$RUN/mediagate.sock}#" \
+        -e "/mediagate-cors-pattern/s#\"^(?:(?!))\$\"#\"^(?:$pat)\$\"#" \
         -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
         "${MG_SNIPPET:-$MG_ROOT/nginx/mediagate.conf}" >"$RUN/nginx/mediagate.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF

@@ -144,7 +144,8 @@ nginx_start() {
     chown -R www-data:www-data "$RUN/nginx/tmp"
     # The refusal locations' Origin regex, from MEDIAGATE_ALLOWED_ORIGINS.
     local pat='(?!)'
-    [ -z "${MEDIAGATE_ALLOWED_ORIGINS// /}" ] || pat=$(printf '%s' "$MEDIAGATE_ALLOWED_ORIGINS" |
+    local origins=${MEDIAGATE_ALLOWED_ORIGINS:-}
+    [ -z "${origins// /}" ] || pat=$(printf '%s' "$origins" |
         awk '{ for (i = 1; i <= NF; i++) printf "%s(%s)", (i > 1 ? "|" : ""), $i }' | sed 's/[#&\]/\\&/g')
     sed -e "s#unix:/run/mediagate/mediagate.sock#unix:${MG_SOCKET:-$RUN/mediagate.sock}#" \
         -e "/mediagate-cors-pattern/s#\"^(?:(?!))\$\"#\"^(?:$pat)\$\"#" \

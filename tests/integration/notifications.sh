@@ -208,6 +208,33 @@ expect_status 200
 req "$BASE/media/status?job_id=zc-2"
 expect_json '[.job_status, .error_message]' '["ERROR","Lama support malfunctioning"]'
 
+# --- POST /media/jobs registers an external job, so its events find it ---------------------
+reg=$(mg_apikey registrar)
+ext=$(edit "$F/zencoder-job-finished.json" '.job.id = 770001')
+zc "$ext"
+expect_status 404
+req -X POST -d backend=zencoder -d backend_job_id=770001 -d input_file=uploads/ext.mkv "$BASE/media/jobs"
+expect_status 401
+req -X POST -H "Authorization: Bearer $reg" -d backend=zencoder -d backend_job_id=770001 \
+    --data-urlencode 'input_file=uploads/ext ü.mkv' "$BASE/media/jobs"
+expect_status 201
+expect_json '[.success, .backend, .backend_job_id, .input_file]' '[true,"zencoder","770001","uploads/ext ü.mkv"]'
+extjob=$(jq -r .job_id <<<"$BODY")
+req -G --data-urlencode 'input_file=uploads/ext ü.mkv' "$BASE/media/job_id"
+expect_body "{\"success\":true,\"job_id\":\"$extjob\"}"
+zc "$ext"
+expect_status 200
+req "$BASE/media/status?job_id=$extjob"
+expect_json .job_status '"COMPLETE"'
+req -X POST -H "Authorization: Bearer $reg" -d backend=zencoder -d backend_job_id=770001 -d input_file=x "$BASE/media/jobs"
+expect_status 409
+expect_body "{\"success\":false,\"message\":\"Job $extjob has that backend job id already.\"}"
+for bad in "backend=local&backend_job_id=1&input_file=x" "backend=zencoder&input_file=x" \
+           "backend=zencoder&backend_job_id=1" "backend=tencent&backend_job_id=%FF&input_file=x"; do
+    req -X POST -H "Authorization: Bearer $reg" -d "$bad" "$BASE/media/jobs"
+    expect_status 400
+done
+
 # --- Tencent VOD ------------------------------------------------------------------------
 tc "$F/tencent-vod-NewFileUpload-matching.json"
 expect_status 200

@@ -260,6 +260,19 @@ def test_postgres_down_during_put_spends_nothing(stack, key, rundir, pg):
     assert stored_files(rundir) == [f"{up['id']}/pg.mp4"]
 
 
+def test_over_nginx_limit_is_json(stack, key, rundir):
+    """A body past nginx's client_max_body_size gets nginx's own 413 as the
+    usual JSON, with CORS for an allowed origin, and unlogged."""
+    up = create(stack, key, "name=huge.mp4").json()["upload"]
+    big = rundir / "form.txt"
+    big.write_bytes(b"name=" + b"x" * 20000)
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "-H", f"Origin: {ALLOWED}",
+                   "--data-binary", f"@{big}", "/uploads")
+    assert r.status == 413, r
+    assert r.json() == {"success": False, "message": "The request body is too large."}, r
+    assert r.header("Access-Control-Allow-Origin") == ALLOWED, r.headers
+
+
 def test_puts_at_the_same_moment_one_wins(stack, key, rundir):
     up = create(stack, key, "name=race.mp4").json()["upload"]
     srcs = []

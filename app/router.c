@@ -10,19 +10,20 @@
 /* The route table: adding a route is one row here and one file in
  * handlers/. */
 static const route routes[] = {
-    {"GET", "/media/job_id", handle_media_job_id, 0},
-    {"GET", "/media/status", handle_media_status, 0},
-    {"POST", "/media/jobs", handle_media_jobs, 0},
-    {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert, 0},
-    {"POST", "/notifications/zencoder", handle_notify_zencoder, 0},
-    {"POST", "/notifications/tencent", handle_notify_tencent, 0},
-    {"POST", "/notifications/rtmp", handle_notify_rtmp, 0},
-    {"POST", "/stream/start", handle_stream_start, 0},
-    {"POST", "/stream/stop", handle_stream_stop, 0},
-    {"GET", "/stream/status", handle_stream_status, 0},
-    {"GET", "/stream/upload_auth", handle_stream_upload_auth, ROUTE_INTERNAL},
-    {"POST", "/uploads", handle_uploads_create, 0},
-    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY},
+    {"GET", "/media/job_id", handle_media_job_id, 0, AUTH_PUBLIC},
+    {"GET", "/media/status", handle_media_status, 0, AUTH_PUBLIC},
+    {"POST", "/media/jobs", handle_media_jobs, 0, AUTH_CALLER},
+    {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert, 0, AUTH_OWN},
+    {"POST", "/notifications/zencoder", handle_notify_zencoder, 0, AUTH_OWN},
+    {"POST", "/notifications/tencent", handle_notify_tencent, 0, AUTH_OWN},
+    {"POST", "/notifications/rtmp", handle_notify_rtmp, 0, AUTH_OWN}, /* nginx: loopback only */
+    {"POST", "/stream/start", handle_stream_start, 0, AUTH_CALLER},
+    {"POST", "/stream/stop", handle_stream_stop, 0, AUTH_CALLER},
+    {"GET", "/stream/status", handle_stream_status, 0, AUTH_CALLER},
+    {"GET", "/stream/upload_auth", handle_stream_upload_auth, ROUTE_INTERNAL, AUTH_INTERNAL},
+    {"POST", "/uploads", handle_uploads_create, 0, AUTH_CALLER},
+    /* a slot's token, or an API key for PUT /uploads/<name> */
+    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -143,6 +144,14 @@ int router_dispatch(request *r)
         default:
             return reply_error(r, 400, "The query string has a malformed escape.");
         }
+    }
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (routes[i].fn != fn || strcmp(routes[i].method, r->method) != 0 ||
+            !path_matches(&routes[i], r->path))
+            continue;
+        if (routes[i].auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
+            return st;
+        break;
     }
     return fn(r);
 }

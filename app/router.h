@@ -10,11 +10,23 @@ enum {
                             * param MEDIAGATE_SUBREQUEST, which no client header can */
 };
 
+/* Who may call a route; the router checks it before the handler runs, so
+ * no handler can forget it. */
+typedef enum route_auth {
+    AUTH_PUBLIC,   /* anyone (the read routes; CORS still applies) */
+    AUTH_CALLER,   /* an API key, or the user the site's auth step vouches
+                    * for (MEDIAGATE_STREAM_AUTH); r->owner is set */
+    AUTH_OWN,      /* the handler's own verifier: a notification backend's
+                    * secret, an upload URL's token */
+    AUTH_INTERNAL, /* nginx's internal subrequest only (ROUTE_INTERNAL) */
+} route_auth;
+
 typedef struct route {
     const char *method;
     const char *path;
     handler_fn fn;
     int flags;
+    route_auth auth;
 } route;
 
 /* Looks up (method, path). Returns 200 with *fn set, 404 when no route has

@@ -17,4 +17,8 @@ int handle_stream_upload_auth(request *r);
 int handle_uploads_create(request *r);
 int handle_uploads_put(request *r);
 
+/* The caller of an AUTH_CALLER route (handlers/stream.c), for the router:
+ * 0 with *owner set, or the refusal's status. */
+int stream_caller(request *r, const char **owner);
+
 #endif

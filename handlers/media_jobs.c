@@ -17,9 +17,8 @@ int handle_media_jobs(request *r)
     int ret, st;
     const char *owner;
     PGresult *res = NULL;
-    ret = stream_caller(r, &owner);
-    if (ret)
-        return ret;
+    if (!(owner = r->owner)) /* the route is AUTH_CALLER */
+        return reply_error(r, 500, "The route has no caller.");
     static const char *const names[] = {"backend", "backend_job_id", "input_file"};
     const char *v[3];
     for (int i = 0; i < 3; i++) {

@@ -58,7 +58,8 @@ int handle_stream_start(request *r)
     PGresult *res = NULL;
     json_object *o = NULL;
 
-    ret = stream_caller(r, &owner);
+    owner = r->owner; /* the route is AUTH_CALLER */
+    ret = owner ? 0 : reply_error(r, 500, "The route has no caller.");
     if (ret)
         goto out;
     const char *type = stream_param(r, "type", &st);

@@ -126,9 +126,8 @@ int handle_uploads_create(request *r)
     PGresult *res = NULL;
     if (!*r->cfg->uploads_dir)
         return reply_error(r, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
-    ret = stream_caller(r, &owner);
-    if (ret)
-        return ret;
+    if (!(owner = r->owner)) /* the route is AUTH_CALLER */
+        return reply_error(r, 500, "The route has no caller.");
     const char *want = stream_param(r, "name", &st);
     if (st)
         return st;

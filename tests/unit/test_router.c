@@ -105,6 +105,18 @@ static void test_dispatch(arena *a, const config *cfg)
     CHECK(r.allow == NULL);
     done(&r, a);
 
+    /* AUTH_CALLER routes: the router refuses a request without a caller
+     * before any handler runs. */
+    static const char *caller_routes[][2] = {{"POST", "/stream/start"}, {"POST", "/stream/stop"},
+                                             {"GET", "/stream/status"}, {"POST", "/uploads"},
+                                             {"POST", "/media/jobs"}};
+    for (size_t i = 0; i < sizeof caller_routes / sizeof caller_routes[0]; i++) {
+        r = make(a, cfg, caller_routes[i][0], caller_routes[i][1], NULL, NULL);
+        CHECK_INT(router_dispatch(&r), 401);
+        CHECK(r.owner == NULL);
+        done(&r, a);
+    }
+
     /* A 404 is not a CORS question: no origin check, no echo. */
     r = make(a, cfg, "GET", "/nope", NULL, "https://evil.example.net");
     CHECK_INT(router_dispatch(&r), 404);

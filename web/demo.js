@@ -43,6 +43,7 @@
     var file = $('file').files[0];
     if (!file) { show('Pick a file first.', 0, true); return; }
     localStorage.setItem('mediagate-key', keyInput.value);
+    show('Asking for an upload URL…', 0);
     // 1. The API key makes a slot: a URL that takes this one file.
     var slot = await fetch('/uploads', {
       method: 'POST',
@@ -60,13 +61,18 @@
     var job = made.job_id;
     // 2. The file goes to that URL, with no key; XHR reports bytes sent.
     var sent = await new Promise(function (resolve) {
-      var x = new XMLHttpRequest();
+      var x = new XMLHttpRequest(), over = false;
       x.open('PUT', made.upload.url);
       x.upload.onprogress = function (e) {
-        show('Uploading… ' + e.loaded + ' of ' + file.size + ' bytes sent', null);
+        // Browsers may skip events for a fast upload, or send a late one:
+        // only while the request is open.
+        if (!over) show('Uploading… ' + e.loaded + ' of ' + file.size + ' bytes sent', null);
       };
-      x.onload = function () { resolve({ status: x.status, text: x.responseText }); };
-      x.onerror = function () { resolve({ status: 0, text: '' }); };
+      x.upload.onload = function () {
+        if (!over) show('Uploading… ' + file.size + ' of ' + file.size + ' bytes sent', null);
+      };
+      x.onload = function () { over = true; resolve({ status: x.status, text: x.responseText }); };
+      x.onerror = function () { over = true; resolve({ status: 0, text: '' }); };
       show('Uploading… 0 of ' + file.size + ' bytes sent', 0);
       x.send(file);
     });

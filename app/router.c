@@ -20,7 +20,7 @@ static const route routes[] = {
     {"POST", "/stream/start", handle_stream_start, 0, AUTH_CALLER},
     {"POST", "/stream/stop", handle_stream_stop, 0, AUTH_CALLER},
     {"GET", "/stream/status", handle_stream_status, 0, AUTH_CALLER},
-    {"GET", "/stream/upload_auth", handle_stream_upload_auth, ROUTE_INTERNAL, AUTH_INTERNAL},
+    {"GET", "/stream/upload_auth", handle_stream_upload_auth, 0, AUTH_INTERNAL},
     {"POST", "/uploads", handle_uploads_create, 0, AUTH_CALLER},
     /* a slot's token, or an API key for PUT /uploads/<name> */
     {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN},
@@ -57,33 +57,42 @@ static void build_allow(void)
     }
 }
 
-int router_lookup(const char *method, const char *path, handler_fn *fn,
-                  const char **allow)
+/* The row for (method, path) in *rt: 200; or 405 with *rt the path's first
+ * row; or 404 with *rt NULL. *allow as for router_lookup. */
+static int find(const char *method, const char *path, const route **rt, const char **allow)
 {
     pthread_once(&allow_once, build_allow);
-    *fn = NULL;
+    *rt = NULL;
     *allow = NULL;
-    if (!path)
-        return 404;
-    for (size_t i = 0; i < NROUTES; i++) {
+    for (size_t i = 0; path && i < NROUTES; i++) {
         if (!path_matches(&routes[i], path))
             continue;
-        *allow = allow_of[i];
+        if (!*rt) {
+            *rt = &routes[i];
+            *allow = allow_of[i];
+        }
         if (method && strcmp(routes[i].method, method) == 0) {
-            *fn = routes[i].fn;
+            *rt = &routes[i];
             return 200;
         }
     }
-    return *allow ? 405 : 404;
+    return *rt ? 405 : 404;
+}
+
+int router_lookup(const char *method, const char *path, handler_fn *fn,
+                  const char **allow)
+{
+    const route *rt;
+    int st = find(method, path, &rt, allow);
+    *fn = st == 200 ? rt->fn : NULL;
+    return st;
 }
 
 bool router_streams_body(const char *method, const char *path)
 {
-    for (size_t i = 0; method && path && i < NROUTES; i++)
-        if ((routes[i].flags & ROUTE_STREAM_BODY) && strcmp(routes[i].method, method) == 0 &&
-            path_matches(&routes[i], path))
-            return true;
-    return false;
+    const route *rt;
+    const char *allow;
+    return find(method, path, &rt, &allow) == 200 && (rt->flags & ROUTE_STREAM_BODY);
 }
 
 bool router_origin_ok(request *r, const char *origin)
@@ -98,23 +107,14 @@ bool router_origin_ok(request *r, const char *origin)
     return true;
 }
 
-/* True when path is served only to nginx's internal subrequests. */
-static bool internal_path(const char *path)
-{
-    for (size_t i = 0; i < NROUTES; i++)
-        if ((routes[i].flags & ROUTE_INTERNAL) && path_matches(&routes[i], path))
-            return true;
-    return false;
-}
-
 int router_dispatch(request *r)
 {
-    handler_fn fn;
-    int st = router_lookup(r->method, r->path, &fn, &r->allow);
+    const route *rt;
+    int st = find(r->method, r->path, &rt, &r->allow);
     if (st == 404)
         return reply_error(r, 404, "No route matches.");
     /* Not there for anyone else: the same answer as no route at all. */
-    if (internal_path(r->path) && !request_param(r, "MEDIAGATE_SUBREQUEST")) {
+    if (rt->auth == AUTH_INTERNAL && !request_param(r, "MEDIAGATE_SUBREQUEST")) {
         r->allow = NULL;
         return reply_error(r, 404, "No route matches.");
     }
@@ -145,13 +145,7 @@ int router_dispatch(request *r)
             return reply_error(r, 400, "The query string has a malformed escape.");
         }
     }
-    for (size_t i = 0; i < NROUTES; i++) {
-        if (routes[i].fn != fn || strcmp(routes[i].method, r->method) != 0 ||
-            !path_matches(&routes[i], r->path))
-            continue;
-        if (routes[i].auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
-            return st;
-        break;
-    }
-    return fn(r);
+    if (rt->auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
+        return st;
+    return rt->fn(r);
 }

@@ -6,8 +6,6 @@
 enum {
     ROUTE_PREFIX = 1,      /* path ends in '/' and matches every path under it */
     ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
-    ROUTE_INTERNAL = 4,    /* only nginx's internal subrequest: it sets the FastCGI
-                            * param MEDIAGATE_SUBREQUEST, which no client header can */
 };
 
 /* Who may call a route; the router checks it before the handler runs, so
@@ -18,7 +16,8 @@ typedef enum route_auth {
                     * for (MEDIAGATE_STREAM_AUTH); r->owner is set */
     AUTH_OWN,      /* the handler's own verifier: a notification backend's
                     * secret, an upload URL's token */
-    AUTH_INTERNAL, /* nginx's internal subrequest only (ROUTE_INTERNAL) */
+    AUTH_INTERNAL, /* nginx's internal subrequest only: it sets the FastCGI
+                    * param MEDIAGATE_SUBREQUEST, which no client header can */
 } route_auth;
 
 typedef struct route {

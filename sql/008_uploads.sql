@@ -75,7 +75,13 @@ BEGIN
        AND token_hash IS NOT DISTINCT FROM p_token
     RETURNING job_id INTO jid;
     IF NOT FOUND THEN
-        RETURN NULL;
+        -- Stored already with this very file: the same request's retry
+        -- after a connection lost past the commit (db_exec retries once).
+        -- Its caller renamed the file into place, so nobody else did.
+        SELECT job_id INTO jid FROM uploads
+         WHERE id = p_id AND stored_at IS NOT NULL AND size = p_size
+           AND token_hash IS NOT DISTINCT FROM p_token;
+        RETURN jid;
     END IF;
     INSERT INTO outbox (kind, payload)
     VALUES ('local.encode', jsonb_build_object('job_id', jid, 'input', p_path));
@@ -108,6 +114,11 @@ CREATE FUNCTION mediagate_upload_put(p_id uuid, p_job text, p_owner text, p_name
                                      p_type text, p_max bigint, p_size bigint, p_path text)
 RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
+    -- p_id is fresh for each request: a row with it is this request's own,
+    -- committed before a lost connection made db_exec retry.
+    IF EXISTS (SELECT 1 FROM uploads WHERE id = p_id) THEN
+        RETURN (SELECT job_id FROM uploads WHERE id = p_id AND stored_at IS NOT NULL);
+    END IF;
     PERFORM mediagate_upload_create(p_id, p_job, p_owner, p_name, p_type, p_max, NULL, NULL);
     RETURN mediagate_upload_store(p_id, NULL, p_size, p_path);
 END

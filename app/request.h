@@ -93,6 +93,7 @@ typedef struct request {
                            * request_read(); NULL otherwise */
     const char *allow;  /* methods of this path, for Allow and preflights */
     const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
+    const struct route *route; /* the router's row, once found */
     const char *owner;  /* AUTH_CALLER routes: "key:<id>" or "user:<name>" */
     bool preflight;
 } request;

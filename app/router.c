@@ -10,20 +10,23 @@
 /* The route table: adding a route is one row here and one file in
  * handlers/. */
 static const route routes[] = {
-    {"GET", "/media/job_id", handle_media_job_id, 0, AUTH_PUBLIC},
-    {"GET", "/media/status", handle_media_status, 0, AUTH_PUBLIC},
-    {"POST", "/media/jobs", handle_media_jobs, 0, AUTH_CALLER},
-    {"POST", "/notifications/mediaconvert", handle_notify_mediaconvert, 0, AUTH_OWN},
-    {"POST", "/notifications/zencoder", handle_notify_zencoder, 0, AUTH_OWN},
-    {"POST", "/notifications/tencent", handle_notify_tencent, 0, AUTH_OWN},
-    {"POST", "/notifications/rtmp", handle_notify_rtmp, 0, AUTH_OWN}, /* nginx: loopback only */
-    {"POST", "/stream/start", handle_stream_start, 0, AUTH_CALLER},
-    {"POST", "/stream/stop", handle_stream_stop, 0, AUTH_CALLER},
-    {"GET", "/stream/status", handle_stream_status, 0, AUTH_CALLER},
-    {"GET", "/stream/upload_auth", handle_stream_upload_auth, 0, AUTH_INTERNAL},
-    {"POST", "/uploads", handle_uploads_create, 0, AUTH_CALLER},
-    /* a slot's token, or an API key for PUT /uploads/<name> */
-    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN},
+    {"GET", "/media/job_id", handle_media_job_id, 0, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
+    {"GET", "/media/status", handle_media_status, 0, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
+    {"POST", "/media/jobs", handle_media_jobs, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    /* /notifications/<backend>: each sender's verifier is its row in
+     * notify_backends[] (handlers/notify/notify.c) */
+    {"POST", "/notifications/", handle_notify, ROUTE_PREFIX, AUTH_OWN, CORS_NONE, LOG_ALL},
+    {"POST", "/stream/start", handle_stream_start, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    {"POST", "/stream/stop", handle_stream_stop, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    {"GET", "/stream/status", handle_stream_status, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    /* nginx asks for every HLS segment a broadcaster PUTs */
+    {"GET", "/stream/upload_auth", handle_stream_upload_auth, 0, AUTH_INTERNAL, CORS_NONE,
+     LOG_ERRORS},
+    {"POST", "/uploads", handle_uploads_create, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    /* a slot's token, or an API key for PUT /uploads/<name>; the path holds
+     * the uploader's file name */
+    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN,
+     CORS_BROWSER, LOG_ROUTE},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -107,6 +110,15 @@ bool router_origin_ok(request *r, const char *origin)
     return true;
 }
 
+const char *router_log_path(const route *rt, const char *path, int status)
+{
+    if (!rt)
+        return path;
+    if (rt->log == LOG_ERRORS && status < 400)
+        return NULL;
+    return rt->log == LOG_ROUTE ? rt->path : path;
+}
+
 int router_dispatch(request *r)
 {
     const route *rt;
@@ -119,7 +131,15 @@ int router_dispatch(request *r)
         return reply_error(r, 404, "No route matches.");
     }
 
-    if (!router_origin_ok(r, r->origin))
+    r->route = rt;
+    if (rt->cors == CORS_NONE) {
+        /* Never read from a browser: no Access-Control headers, and a
+         * foreign origin's request does not run at all. */
+        if (r->origin &&
+            !cors_same_origin(r->origin, request_param(r, "REQUEST_SCHEME"),
+                              request_param(r, "HTTP_HOST"), request_param(r, "SERVER_NAME")))
+            return reply_error(r, 403, "This route is not for browsers.");
+    } else if (!router_origin_ok(r, r->origin))
         return reply_error(r, 422, "ORIGIN is invalid.");
     if (strcmp(r->method, "OPTIONS") == 0) {
         r->preflight = true;

@@ -20,12 +20,33 @@ typedef enum route_auth {
                     * param MEDIAGATE_SUBREQUEST, which no client header can */
 } route_auth;
 
+/* Who may read the answer from a browser on another origin. */
+typedef enum route_cors {
+    CORS_BROWSER, /* MEDIAGATE_ALLOWED_ORIGINS: an allowed Origin is echoed
+                   * (preflights too), any other is refused with 422 */
+    CORS_NONE,    /* server to server (senders, nginx itself): no
+                   * Access-Control headers ever; a request from a foreign
+                   * origin is refused with 403 */
+} route_cors;
+
+/* What the app's access log (MEDIAGATE_ACCESS_LOG) keeps of a route. It
+ * never holds a query string, so a ?token= stays out of it. */
+typedef enum route_log {
+    LOG_ALL,    /* every request */
+    LOG_ERRORS, /* refusals and failures only (status >= 400): routes nginx
+                 * calls for every segment of a broadcast */
+    LOG_ROUTE,  /* every request, under the row's path instead of the
+                 * request's (paths that carry names the user chose) */
+} route_log;
+
 typedef struct route {
     const char *method;
     const char *path;
     handler_fn fn;
     int flags;
     route_auth auth;
+    route_cors cors;
+    route_log log;
 } route;
 
 /* Looks up (method, path). Returns 200 with *fn set, 404 when no route has
@@ -45,7 +66,12 @@ bool router_streams_body(const char *method, const char *path);
 bool router_origin_ok(request *r, const char *origin);
 
 /* Runs one request through routing, CORS, the preflight, query parsing
- * and the handler. Returns the status for response_render(). */
+ * and the handler. Returns the status for response_render(); r->log_path
+ * is then what the access log shows (NULL: nothing). */
 int router_dispatch(request *r);
+
+/* The access log's path for a request that ended with status on row rt
+ * (NULL: no route matched): path, rt's own path, or NULL to log nothing. */
+const char *router_log_path(const route *rt, const char *path, int status);
 
 #endif

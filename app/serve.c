@@ -154,9 +154,9 @@ static void handle(worker *w, FCGX_Request *req)
         out = (rendered){(char *)oom, sizeof oom - 1, 0, 500};
     }
     FCGX_PutStr(out.data, (int)out.len, req->out);
-    if (w->cfg->access_log)
-        log_access(method ? method : "-", fcgi_param(req, "DOCUMENT_URI"), out.status,
-                   now_us() - t0, out.body_len);
+    const char *logged = router_log_path(r.route, fcgi_param(req, "DOCUMENT_URI"), out.status);
+    if (w->cfg->access_log && logged)
+        log_access(method ? method : "-", logged, out.status, now_us() - t0, out.body_len);
     json_object_put(r.out);
     arena_reset(&w->a);
 }

@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "db.h"
-#include "notify.h"
+#include "notify/notify.h"
 
 static int list_conn(PGconn *c, bool all)
 {

@@ -305,6 +305,27 @@ zc "$(edit "$F/zencoder-job-finished.json" '.job.id = "inf-1" | .job.state = "pr
 expect_status 200
 check "an infinite event time is not kept" test "$(psql_q "SELECT status || coalesce(event_time::text, '-') FROM jobs WHERE id = 'zc-inf'")" = "PROGRESSING-"
 
+# --- the route's policy: senders are servers, one prefix row ---------------------
+# A browser on another origin never reaches a verifier, even with the
+# right secret, and no answer carries Access-Control headers.
+before="$(count notifications) $(count jobs)"
+req -X POST -H 'Origin: https://app.example.com' -H "X-Zencoder-Notification-Secret: $MEDIAGATE_ZENCODER_SECRET" \
+    --data-binary "@$F/zencoder-job-finished.json" "$BASE/notifications/zencoder"
+expect_status 403
+expect_body '{"success":false,"message":"This route is not for browsers."}'
+expect_header_absent Access-Control-Allow-Origin
+req -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' "$BASE/notifications/tencent"
+expect_status 403
+expect_header_absent Access-Control-Allow-Origin
+check "a browser's request stored nothing" test "$(count notifications) $(count jobs)" = "$before"
+req -X POST --data-binary '{}' "$BASE/notifications/nope"
+expect_status 404
+expect_body '{"success":false,"message":"No notification backend has that name."}'
+req "$BASE/notifications/zencoder"
+expect_status 405
+expect_header Allow 'POST, OPTIONS'
+check "the app's log names each sender's path" grep -q ' access POST /notifications/zencoder 403 ' "$RUN/mediagate.log"
+
 # --- a backend that is not configured gets 403 ---------------------------------------------
 app_stop TERM
 MEDIAGATE_ZENCODER_SECRET= app_start || exit 1

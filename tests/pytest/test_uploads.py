@@ -329,6 +329,10 @@ def test_no_log_carries_the_token(stack, key, rundir, workers):
     assert r.header("Retry-After"), r.headers
     stack.nginx.stop()                                 # flush
     assert (rundir / "nginx" / "access.log").exists(), "nginx kept an access log"
+    # The app's access log shows the route's row, not the uploader's names.
+    applog = stack.app.log_path.read_text(errors="replace")
+    assert " access PUT /uploads/ 201 " in applog, applog[-2000:]
+    assert "l0.mp4" not in applog, applog[-2000:]
     tokens = [u["url"].split("token=")[1] for u in ups] + [key]
     for p in rundir.rglob("*.log"):
         text = p.read_text(errors="replace")

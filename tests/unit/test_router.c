@@ -6,6 +6,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "router.h"
+#include "request.h"
 
 #define ALLOW "GET, HEAD, OPTIONS"
 #define GOOD_ORIGIN "https://app.example.com"
@@ -224,6 +225,78 @@ static void test_dispatch(arena *a, const config *cfg)
     done(&r, a);
 }
 
+/* The CORS and logging columns of the route table. */
+static void test_policy(arena *a, const config *cfg)
+{
+    request r;
+    /* Senders are servers: an allowed browser origin gets no CORS headers
+     * and a foreign one does not reach the verifier. */
+    static const char *senders[] = {"/notifications/zencoder", "/notifications/tencent",
+                                    "/notifications/mediaconvert", "/notifications/rtmp",
+                                    "/notifications/nope"};
+    for (size_t i = 0; i < sizeof senders / sizeof senders[0]; i++) {
+        r = make(a, cfg, "POST", senders[i], NULL, GOOD_ORIGIN);
+        if (!CHECK_INT(router_dispatch(&r), 403))
+            fprintf(stderr, "  path %s\n", senders[i]);
+        check_message(&r, "This route is not for browsers.", __LINE__);
+        CHECK(r.cors_origin == NULL);
+        done(&r, a);
+        r = make(a, cfg, "OPTIONS", senders[i], NULL, GOOD_ORIGIN);
+        CHECK_INT(router_dispatch(&r), 403);
+        CHECK(r.cors_origin == NULL);
+        done(&r, a);
+    }
+    /* Without an Origin the row's verifier runs: no secret configured. */
+    r = make(a, cfg, "POST", "/notifications/zencoder", NULL, NULL);
+    CHECK_INT(router_dispatch(&r), 403);
+    check_message(&r, "Notifications from zencoder are not configured.", __LINE__);
+    done(&r, a);
+    r = make(a, cfg, "POST", "/notifications/nope", NULL, NULL);
+    CHECK_INT(router_dispatch(&r), 404);
+    check_message(&r, "No notification backend has that name.", __LINE__);
+    done(&r, a);
+    r = make(a, cfg, "POST", "/notifications/", NULL, NULL);
+    CHECK_INT(router_dispatch(&r), 404);
+    done(&r, a);
+    r = make(a, cfg, "GET", "/notifications/zencoder", NULL, NULL);
+    CHECK_INT(router_dispatch(&r), 405);
+    CHECK_STR(r.allow, "POST, OPTIONS");
+    done(&r, a);
+    /* nginx-rtmp's callbacks: only from this host. */
+    char *far[] = {"REMOTE_ADDR=203.0.113.7", NULL}, *near[] = {"REMOTE_ADDR=127.0.0.1", NULL};
+    r = make(a, cfg, "POST", "/notifications/rtmp", NULL, NULL);
+    r.env = far;
+    CHECK_INT(router_dispatch(&r), 403);
+    check_message(&r, "Only nginx on this host may send rtmp callbacks.", __LINE__);
+    done(&r, a);
+    r = make(a, cfg, "POST", "/notifications/rtmp", NULL, NULL);
+    r.env = near;
+    CHECK_INT(router_dispatch(&r), 400); /* reaches the handler: no call= */
+    done(&r, a);
+
+    /* Browser routes echo an allowed origin, refusals included. */
+    r = make(a, cfg, "PUT", "/uploads/x.mp4", NULL, GOOD_ORIGIN);
+    CHECK_INT(router_dispatch(&r), 403); /* no MEDIAGATE_UPLOADS_DIR here */
+    CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+    /* The access log shows the row for paths with the user's file names. */
+    CHECK_STR(router_log_path(r.route, "/uploads/x.mp4", 401), "/uploads/");
+    done(&r, a);
+    r = make(a, cfg, "GET", "/media/status", "other=1", NULL);
+    CHECK_INT(router_dispatch(&r), 400);
+    CHECK_STR(router_log_path(r.route, "/media/status", 200), "/media/status");
+    done(&r, a);
+    CHECK_STR(router_log_path(NULL, "/nope", 404), "/nope");
+    /* nginx's per-segment check logs only its refusals. */
+    char *sub[] = {"MEDIAGATE_SUBREQUEST=1", NULL};
+    r = make(a, cfg, "GET", "/stream/upload_auth", NULL, NULL);
+    r.env = sub;
+    (void)router_dispatch(&r);
+    CHECK(r.route != NULL);
+    CHECK(router_log_path(r.route, "/stream/upload_auth", 200) == NULL);
+    CHECK_STR(router_log_path(r.route, "/stream/upload_auth", 403), "/stream/upload_auth");
+    done(&r, a);
+}
+
 int main(void)
 {
     config cfg = {0};
@@ -234,8 +307,10 @@ int main(void)
                                 sizeof err), 0))
         return CHECK_DONE("test_router");
     cfg.retry_after = 2;
+    cfg.uploads_dir = "";
     arena_init(&a, 0);
     test_dispatch(&a, &cfg);
+    test_policy(&a, &cfg);
     arena_free(&a);
     cors_free(&cfg.origins);
     return CHECK_DONE("test_router");

@@ -5,6 +5,7 @@
 #include "notify.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -13,17 +14,52 @@
 
 #include "db.h"
 #include "handlers.h"
+#include "config.h"
 #include "hash.h"
 
-static const notify_backend *const backends[] = {&notify_mediaconvert, &notify_zencoder,
-                                                 &notify_tencent};
+#define SETTING(f) offsetof(config, f)
+
+/* Every sender: adding one is a row here and a parser in its own file. */
+const notify_backend notify_backends[] = {
+    /* An EventBridge API destination's API-key header, named by
+     * MEDIAGATE_MEDIACONVERT_HEADER. */
+    {"mediaconvert", &verify_header_secret, NULL, SETTING(mediaconvert_param),
+     SETTING(mediaconvert_secret), mediaconvert_parse, NULL},
+    {"zencoder", &verify_header_secret, "HTTP_X_ZENCODER_NOTIFICATION_SECRET", 0,
+     SETTING(zencoder_secret), zencoder_parse, NULL},
+    /* Tencent signs nothing: the console's callback URL carries ?token=. */
+    {"tencent", &verify_url_token, "token", 0, SETTING(tencent_token), tencent_parse, NULL},
+    /* nginx-rtmp's on_publish and friends, from nginx on this host. */
+    {"rtmp", &verify_loopback, NULL, 0, NOTIFY_NO_SECRET, NULL, rtmp_handle},
+};
+const size_t notify_nbackends = sizeof notify_backends / sizeof notify_backends[0];
 
 const notify_backend *notify_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-        if (strcmp(backends[i]->name, name) == 0)
-            return backends[i];
+    for (size_t i = 0; name && i < notify_nbackends; i++)
+        if (strcmp(notify_backends[i].name, name) == 0)
+            return &notify_backends[i];
     return NULL;
+}
+
+const char *notify_secret(const notify_backend *b, const config *c)
+{
+    if (b->secret_at == NOTIFY_NO_SECRET || !c)
+        return NULL;
+    const char *s = *(char *const *)((const char *)c + b->secret_at);
+    return s && *s ? s : NULL;
+}
+
+const char *notify_presented(const request *r, const notify_backend *b)
+{
+    const char *where = b->where_at && r->cfg ? (const char *)r->cfg + b->where_at : b->where;
+    if (!where)
+        return NULL;
+    if (b->verify == &verify_url_token) {
+        const param *p = params_get(&r->qp, where);
+        return p ? p->val : NULL;
+    }
+    return request_param(r, where);
 }
 
 bool secret_equal(const char *a, const char *b)
@@ -141,14 +177,19 @@ int notify_handle(request *r, const notify_backend *b)
     json_object *ev = NULL;
     PGresult *res = NULL;
 
-    const char *secret = b->secret(r->cfg);
-    if (!secret || !*secret) {
+    const char *secret = notify_secret(b, r->cfg);
+    if (!secret && b->secret_at != NOTIFY_NO_SECRET) {
         snprintf(msg, sizeof msg, "Notifications from %s are not configured.", b->name);
         ret = reply_error(r, 403, msg);
         goto out;
     }
-    if (!secret_equal(b->presented(r), secret)) {
-        ret = reply_error(r, 401, "Bad or missing notification secret.");
+    if ((ret = b->verify->check(r, b, secret, err, sizeof err)) != 0) {
+        snprintf(msg, sizeof msg, "%s.", err);
+        ret = reply_error(r, ret, msg);
+        goto out;
+    }
+    if (b->handle) {
+        ret = b->handle(r);
         goto out;
     }
     ev = notify_parse(b, r->body ? r->body : "", r->body_len, id, sizeof id, err, sizeof err);
@@ -208,17 +249,11 @@ out:
     return ret;
 }
 
-int handle_notify_mediaconvert(request *r)
+int handle_notify(request *r)
 {
-    return notify_handle(r, &notify_mediaconvert);
-}
-
-int handle_notify_zencoder(request *r)
-{
-    return notify_handle(r, &notify_zencoder);
-}
-
-int handle_notify_tencent(request *r)
-{
-    return notify_handle(r, &notify_tencent);
+    const char *name = r->path + strlen("/notifications/");
+    const notify_backend *b = notify_find(name);
+    if (!b)
+        return reply_error(r, 404, "No notification backend has that name.");
+    return notify_handle(r, b);
 }

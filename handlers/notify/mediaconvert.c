@@ -5,17 +5,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "notify.h"
-
-static const char *secret(const config *c)
-{
-    return c->mediaconvert_secret;
-}
-
-static const char *presented(const request *r)
-{
-    return request_param(r, r->cfg->mediaconvert_param);
-}
+#include "notify/notify.h"
 
 /* COMPLETE: duration, the largest rendition's size, playlists and the
  * output directory from outputGroupDetails. Returns 0 or -1 with err. */
@@ -87,7 +77,7 @@ fail:
     return -1;
 }
 
-static int parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
+int mediaconvert_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
                  size_t errcap)
 {
     const char *s, *job, *status;
@@ -159,5 +149,3 @@ static int parse(json_object *root, json_object *ev, char *id, size_t idcap, cha
 fail:
     return -1;
 }
-
-const notify_backend notify_mediaconvert = {"mediaconvert", secret, presented, parse};

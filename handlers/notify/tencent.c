@@ -8,18 +8,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "notify.h"
-
-static const char *secret(const config *c)
-{
-    return c->tencent_token;
-}
-
-static const char *presented(const request *r)
-{
-    const param *p = params_get(&r->qp, "token");
-    return p ? p->val : NULL;
-}
+#include "notify/notify.h"
 
 /* NewFileUpload: a new job for the file, with ProcessMedia wanted. */
 static int new_file(json_object *root, json_object *ev, char *err, size_t errcap)
@@ -140,7 +129,7 @@ fail:
     return -1;
 }
 
-static int parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
+int tencent_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
                  size_t errcap)
 {
     const char *type, *s;
@@ -161,5 +150,3 @@ static int parse(json_object *root, json_object *ev, char *id, size_t idcap, cha
 fail:
     return -1;
 }
-
-const notify_backend notify_tencent = {"tencent", secret, presented, parse};

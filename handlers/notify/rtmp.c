@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db.h"
 #include "handlers.h"
+#include "notify/notify.h"
 #include "log.h"
 #include "stream.h"
 
@@ -27,7 +28,7 @@ static bool recording_path_ok(const char *dir, const char *id, const char *path)
            strncmp(path + dl + 1, id, 36) == 0 && stream_plain_name(path + dl + 1);
 }
 
-int handle_notify_rtmp(request *r)
+int rtmp_handle(request *r)
 {
     const config *c = r->cfg;
     int ret, st;

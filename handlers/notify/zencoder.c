@@ -5,17 +5,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "notify.h"
-
-static const char *secret(const config *c)
-{
-    return c->zencoder_secret;
-}
-
-static const char *presented(const request *r)
-{
-    return request_param(r, "HTTP_X_ZENCODER_NOTIFICATION_SECRET");
-}
+#include "notify/notify.h"
 
 static const struct {
     const char *zencoder, *ours;
@@ -25,7 +15,7 @@ static const struct {
     {"failed", "ERROR"}, {"cancelled", "CANCELED"},
 };
 
-static int parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
+int zencoder_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
                  size_t errcap)
 {
     const char *state, *s, *ours = NULL;
@@ -101,5 +91,3 @@ fail:
     json_object_put(list);
     return -1;
 }
-
-const notify_backend notify_zencoder = {"zencoder", secret, presented, parse};

@@ -15,8 +15,9 @@ for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z0-9_]*'); do
     case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;;
         mediaconvert_header) field=mediaconvert_param ;; stream_auth) field=trust_remote_user ;;
         stream_vod) field=vod_rtmp ;; esac
-    uses=$(grep -l -- "->$field\b" "$MG_ROOT"/app/*.c "$MG_ROOT"/app/*/*.c \
-        "$MG_ROOT"/handlers/*.c | grep -vc config.c)
+    # (a notification sender's row names its secret as SETTING(field))
+    uses=$(grep -lE -- "(->$field\b|SETTING\($field\))" "$MG_ROOT"/app/*.c "$MG_ROOT"/app/*/*.c \
+        "$MG_ROOT"/handlers/*.c "$MG_ROOT"/handlers/*/*.c | grep -vc config.c)
     check "$s is used outside the config table" test "$uses" -gt 0
 done
 

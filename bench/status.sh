@@ -31,6 +31,9 @@
 #                      to wrk's own non-2xx/3xx count, which is a bit cheaper)
 #   MAX_BAD_PCT        a run with more non-200 responses than this percentage,
 #                      or any socket error/timeout, is a failed run (default 0.1)
+#   MG_BIN_BEFORE      another build (e.g. the parent commit's): its runs are
+#                      alternated with this one's, AB_ROUNDS times (default 2)
+#   AB_ONLY=1          only the baseline, the app runs and the A/B rounds
 #   KEEP=1             keep the run directory (lib.sh)
 set -euo pipefail
 
@@ -294,7 +297,24 @@ run static    "nginx static file"          "$CONNS"     - /static/status.json
 run app       "app, uniform over $JOBS ids" "$CONNS"     "$IDS" "/media/status?job_id="
 run "app-c$LOW_CONNS" "app, uniform over $JOBS ids" "$LOW_CONNS" "$IDS" "/media/status?job_id="
 
+# 1b. MG_BIN_BEFORE: the same run alternated between that build and this
+# one, AB_ROUNDS times (before, after, before, after...), so a change is
+# judged against its parent under the same machine load.
+if [ -n "${MG_BIN_BEFORE:-}" ]; then
+    [ -x "$MG_BIN_BEFORE" ] || die "no mediagate binary at MG_BIN_BEFORE=$MG_BIN_BEFORE"
+    MG_BIN_AFTER=$MG_BIN
+    for i in $(seq "${AB_ROUNDS:-2}"); do
+        MG_BIN=$MG_BIN_BEFORE restart_app "$MAIN_THREADS"
+        run "before-$i" "MG_BIN_BEFORE, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
+        MG_BIN=$MG_BIN_AFTER restart_app "$MAIN_THREADS"
+        run "after-$i" "this build, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
+    done
+    MG_BIN=$MG_BIN_AFTER
+fi
+[ "${AB_ONLY:-0}" = 0 ] || { THREAD_SWEEP=; EXTRA_VARIANTS=; SKIP_CACHE=1; }
+
 # 2. The hot set, without and then with nginx's micro-cache.
+if [ "${SKIP_CACHE:-0}" = 0 ]; then
 run hot-nocache "app, hot set of $HOT in-progress ids" "$CONNS" "$HOT_IDS" "/media/status?job_id="
 
 CACHE_SNIPPET=$RUN/mediagate-microcache.conf
@@ -345,6 +365,7 @@ run app-cache "micro-cache, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/stat
 nginx_stop
 nginx_start || die "nginx did not restart"
 rm -rf "$CACHE_DIR"
+fi
 
 # 3. Other app thread counts.
 for n in $THREAD_SWEEP; do

@@ -1,5 +1,5 @@
 /* Outbound calls to AWS: STS AssumeRole for scoped S3 upload credentials. */
-#include "aws.h"
+#include "providers/aws.h"
 
 #include <curl/curl.h>
 #include <stdatomic.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "sigv4.h"
+#include "providers/sigv4.h"
 
 #define RESPONSE_MAX 65536
 

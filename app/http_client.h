@@ -61,7 +61,10 @@ int http_client_init(http_client *c, bool allow_loopback);
 void http_client_free(http_client *c);
 
 /* Sends req and fills resp (status, body, retry_after, err). Returns the
- * outcome; resp->status is meaningful on HTTP_ANSWERED and HTTP_TOO_LARGE. */
+ * outcome; resp->status is meaningful on HTTP_ANSWERED and HTTP_TOO_LARGE.
+ * Without a URL, a body buffer, or both timeouts > 0 it is
+ * HTTP_BAD_REQUEST at once. An empty "Expect:" goes with the headers (no
+ * 100-continue wait). */
 http_outcome http_client_do(http_client *c, const http_request *req, http_response *resp);
 
 /* A short name of the outcome, for logs: "answered", "no answer", ... */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sigv4.h"
+#include "providers/sigv4.h"
 
 static const char *str(json_object *o, const char *k)
 {

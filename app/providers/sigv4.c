@@ -1,4 +1,4 @@
-#include "sigv4.h"
+#include "providers/sigv4.h"
 
 #include "hash.h"
 

@@ -1,5 +1,5 @@
 /* Outbound calls to AWS: STS AssumeRole for scoped S3 upload credentials. */
-#include "aws.h"
+#include "providers/aws.h"
 
 #include <curl/curl.h>
 #include <stdatomic.h>
@@ -8,29 +8,10 @@
 #include <string.h>
 
 #include "config.h"
-#include "sigv4.h"
+#include "http_client.h"
+#include "providers/sigv4.h"
 
 #define RESPONSE_MAX 65536
-
-typedef struct body {
-    char buf[RESPONSE_MAX + 1];
-    size_t len;
-    int overflow;
-} body;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-    body *b = arg;
-    size_t len = sz * n;
-    if (b->len + len > RESPONSE_MAX) {
-        b->overflow = 1;
-        return 0; /* abort: a bounded response size */
-    }
-    memcpy(b->buf + b->len, p, len);
-    b->len += len;
-    b->buf[b->len] = '\0';
-    return len;
-}
 
 int xml_text(const char *xml, const char *tag, char *out, size_t cap, bool keep_spaces)
 {
@@ -66,10 +47,11 @@ void aws_times(time_t t, char iso[32], char amz[17])
     strftime(amz, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-/* Percent-encodes s as SigV4 and form bodies require (RFC 3986). */
-static char *uri_encode(CURL *c, const char *s)
+/* Percent-encodes s as SigV4 and form bodies require (RFC 3986); the
+ * caller curl_free()s it. */
+static char *uri_encode(const char *s)
 {
-    return curl_easy_escape(c, s, 0);
+    return curl_easy_escape(NULL, s, 0);
 }
 
 static int aws_assume_role_once(const config *cfg, const char *prefix, const char *session,
@@ -98,12 +80,11 @@ static int aws_assume_role_once(const config *cfg, const char *prefix, const cha
                                 aws_creds *out, char *err, size_t errcap)
 {
     int ret = -1;
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
+    http_client hc = {0};
     char *policy_enc = NULL, *arn_enc = NULL, *form = NULL;
-    body *b = calloc(1, sizeof *b);
+    char *body = malloc(RESPONSE_MAX + 1);
     char policy[1024], host[256], path[512], iso[32], amz[17];
-    if (!c || !b) {
+    if (http_client_init(&hc, false) != 0 || !body) {
         snprintf(err, errcap, "out of memory");
         goto out;
     }
@@ -111,8 +92,8 @@ static int aws_assume_role_once(const config *cfg, const char *prefix, const cha
              "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
              "\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::%s/%s*\"}]}",
              cfg->s3_bucket, prefix);
-    policy_enc = uri_encode(c, policy);
-    arn_enc = uri_encode(c, cfg->sts_role_arn);
+    policy_enc = uri_encode(policy);
+    arn_enc = uri_encode(cfg->sts_role_arn);
     long duration = cfg->upload_ttl < 900 ? 900 : cfg->upload_ttl > 43200 ? 43200 : cfg->upload_ttl;
     size_t flen = strlen(policy_enc) + strlen(arn_enc) + strlen(session) + 256;
     form = malloc(flen);
@@ -148,52 +129,34 @@ static int aws_assume_role_once(const config *cfg, const char *prefix, const cha
     snprintf(h_auth, sizeof h_auth, "Authorization: %s", authz);
     char h_date2[64];
     snprintf(h_date2, sizeof h_date2, "X-Amz-Date: %s", amz);
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
-    hdrs = curl_slist_append(hdrs, h_date2);
-    hdrs = curl_slist_append(hdrs, h_auth);
-    hdrs = curl_slist_append(hdrs, "Expect:");
-
-    curl_easy_setopt(c, CURLOPT_URL, cfg->sts_url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never a proxy from the environment */
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L); /* a request thread waits */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    CURLcode rc = curl_easy_perform(c);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    if (rc != CURLE_OK) {
-        snprintf(err, errcap, "STS request failed: %s", b->overflow ? "response too large"
-                                                                     : curl_easy_strerror(rc));
+    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+                          h_date2, h_auth};
+    /* 1 s to connect, 3 s in all: a request thread waits. */
+    http_request req = {"POST", cfg->sts_url, hdrs, 3, form, strlen(form), 1000, 3000, false};
+    http_response resp = {.body = body, .body_cap = RESPONSE_MAX + 1};
+    if (http_client_do(&hc, &req, &resp) != HTTP_ANSWERED) {
+        snprintf(err, errcap, "STS request failed: %s", resp.err);
         goto out;
     }
-    if (code != 200) {
+    if (resp.status != 200) {
         char msg[256] = "";
-        xml_text(b->buf, "Message", msg, sizeof msg, true);
-        snprintf(err, errcap, "STS answered %ld %s", code, msg);
+        xml_text(body, "Message", msg, sizeof msg, true);
+        snprintf(err, errcap, "STS answered %ld %s", resp.status, msg);
         goto out;
     }
-    if (xml_text(b->buf, "AccessKeyId", out->access_key_id, sizeof out->access_key_id, false) ||
-        xml_text(b->buf, "SecretAccessKey", out->secret_access_key, sizeof out->secret_access_key, false) ||
-        xml_text(b->buf, "SessionToken", out->session_token, sizeof out->session_token, false) ||
-        xml_text(b->buf, "Expiration", out->expiration, sizeof out->expiration, false)) {
+    if (xml_text(body, "AccessKeyId", out->access_key_id, sizeof out->access_key_id, false) ||
+        xml_text(body, "SecretAccessKey", out->secret_access_key, sizeof out->secret_access_key, false) ||
+        xml_text(body, "SessionToken", out->session_token, sizeof out->session_token, false) ||
+        xml_text(body, "Expiration", out->expiration, sizeof out->expiration, false)) {
         snprintf(err, errcap, "STS response lacks credentials");
         goto out;
     }
     ret = 0;
 out:
-    curl_slist_free_all(hdrs);
     curl_free(policy_enc);
     curl_free(arn_enc);
     free(form);
-    free(b);
-    if (c)
-        curl_easy_cleanup(c);
+    free(body);
+    http_client_free(&hc);
     return ret;
 }

@@ -16,10 +16,11 @@ typedef struct aws_creds {
 #define AWS_BUSY (-2)
 
 /* Calls STS AssumeRole (MEDIAGATE_STS_URL) for credentials allowed only
- * s3:PutObject under bucket/prefix, signed with SigV4 and sent with
- * libcurl (1 s to connect, 3 s in all). At most MEDIAGATE_THREADS / 4 (at
- * least 1) request threads wait on STS at once. Returns 0, AWS_BUSY when
- * that many are waiting already, or -1 with a reason in err. */
+ * s3:PutObject under bucket/prefix, signed with SigV4 and sent through
+ * http_client (1 s to connect, 3 s in all, 64 KiB of response at most). At
+ * most MEDIAGATE_THREADS / 4 (at least 1) request threads wait on STS at
+ * once. Returns 0, AWS_BUSY when that many are waiting already, or -1 with
+ * a reason in err. */
 int aws_assume_role(const struct config *cfg, const char *prefix, const char *session,
                     aws_creds *out, char *err, size_t errcap);
 

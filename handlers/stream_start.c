@@ -5,10 +5,10 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-#include "aws.h"
+#include "providers/aws.h"
 #include "config.h"
 #include "log.h"
-#include "sigv4.h"
+#include "providers/sigv4.h"
 #include "db.h"
 #include "handlers.h"
 #include "stream.h"

@@ -418,7 +418,8 @@ t_total=$(( $(date +%s) - t_start ))
     echo "binary: $MG_BIN ($(git -C "$MG_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$MG_ROOT" diff --quiet 2>/dev/null || echo '+dirty'))"
     echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk: $WRK_THREADS threads, $DURATION per run after a $WARMUP warm-up"
     echo "data: $JOBS jobs (60% COMPLETE, 30% PROGRESSING, 10% ERROR); body $BODY_BYTES bytes; hot set $HOT PROGRESSING jobs"
-    echo "micro-cache: fastcgi_cache_lock $CACHE_LOCK, directory in $CACHE_ROOT ($(stat -f -c %T "$CACHE_ROOT"))"
+    [ "${SKIP_CACHE:-0}" != 0 ] ||
+        echo "micro-cache: fastcgi_cache_lock $CACHE_LOCK, directory in $CACHE_ROOT ($(stat -f -c %T "$CACHE_ROOT"))"
     echo "app: MEDIAGATE_ACCESS_LOG=${MEDIAGATE_ACCESS_LOG:-on (default)}; PostgreSQL opts: $PG_OPTS"
     echo "machine before the runs: ${IDLE_BEFORE%% *} cores busy (top: ${IDLE_BEFORE#* })"
     echo
@@ -456,14 +457,24 @@ if max(busy) > 0.1:
     print("the numbers are low and noisy. Rerun on a quiet machine (QUIET_WAIT=120).")
 PY
     echo
-    python3 - "${RPS[static]}" "${RPS[app]}" "${RPS[hot-nocache]}" "${RPS[hot-cache]}" "$CONNS" \
-        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" <<'PY'
-import sys
-static, app, hot, hotc = (float(x) for x in sys.argv[1:5])
+    ab=$(for k in "${!RPS[@]}"; do case $k in before-*|after-*) printf '%s=%s ' "$k" "${RPS[$k]}" ;; esac; done)
+    python3 - "${RPS[static]}" "${RPS[app]}" "${RPS[hot-nocache]:-}" "${RPS[hot-cache]:-}" "$CONNS" \
+        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "$ab" <<'PY'
+import statistics, sys
+static, app = float(sys.argv[1]), float(sys.argv[2])
 c = sys.argv[5]
 print(f"ratio app/static at {c} connections:         {app/static:.3f} (static is {static/app:.1f}x the app)")
-print(f"micro-cache on the hot set (cache/no cache):  {hotc/hot:.2f}x")
-print(f"micro-cache on the hot set vs static:         {hotc/static:.2f}")
+if sys.argv[3] and sys.argv[4]:
+    hot, hotc = float(sys.argv[3]), float(sys.argv[4])
+    print(f"micro-cache on the hot set (cache/no cache):  {hotc/hot:.2f}x")
+    print(f"micro-cache on the hot set vs static:         {hotc/static:.2f}")
+ab = dict(kv.split("=") for kv in sys.argv[8].split())
+if ab:
+    b = [float(v) for k, v in ab.items() if k.startswith("before-")]
+    a = [float(v) for k, v in ab.items() if k.startswith("after-")]
+    print(f"this build vs MG_BIN_BEFORE, alternated:     mean {statistics.mean(a):,.0f} vs {statistics.mean(b):,.0f} req/s "
+          f"({(statistics.mean(a) / statistics.mean(b) - 1) * 100:+.1f}%), "
+          f"median {statistics.median(a):,.0f} vs {statistics.median(b):,.0f}")
 if sys.argv[6]:
     print(f"access log off vs on:                         {float(sys.argv[6])/app:.2f}x")
 if sys.argv[7]:

@@ -73,6 +73,8 @@ const cfg_setting config_settings[] = {
      "STS endpoint"},
     {"MEDIAGATE_STS_REGION", CFG_STRING, "us-east-1", 0, 0, false, OFF(sts_region),
      "region SigV4 signs STS calls for (us-east-1 for the global endpoint)"},
+    {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
+     "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
      "tasks one mediagate worker runs at once"},
     {"MEDIAGATE_LEASE_SECONDS", CFG_INT, "60", 2, 3600, false, OFF(lease_seconds),

@@ -38,6 +38,7 @@ typedef struct config {
     char *aws_access_key_id;
     char *aws_secret_access_key;
     char *sts_role_arn;
+    bool outbound_allow_loopback;
     char *sts_url;
     char *sts_region;
     long worker_concurrency;

@@ -28,6 +28,7 @@ typedef struct task_ctx {
     struct json_object *payload;      /* borrowed */
     const char *job_id;               /* payload's job_id, or NULL */
     struct db *db;                    /* the slot's connection, for kinds with SQL of their own */
+    struct http_client *http;         /* the slot's outbound client (app/http_client.h), reused */
     double deadline;                  /* monotonic: past it the attempt is over */
     /* Keeps the lease and, with progress >= 0, records the job's progress.
      * Cheap to call often. Returns false once the task is no longer ours

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "proc.h"
 #include "request.h"
+#include "http_client.h"
 #include "worker/kinds.h"
 #include "worker/worker.h"
 #include "worker/wsql.h"
@@ -41,6 +42,7 @@ typedef struct slot {
     int n;
     pthread_t tid;
     db db;
+    http_client http;           /* the slot's outbound client, reused */
     char wid[80];
     char kinds[512];            /* the served kinds as a text[] literal */
     atomic_int cancel;          /* stopping, or the current task was lost */
@@ -201,7 +203,8 @@ static void run_task(slot *s, PGresult *r)
                 *jid = NULL;
     task_result res = {0};
     task_ctx ctx = {.cfg = s->cfg, .id = s->id, .attempt = s->token, .payload = payload,
-                    .db = &s->db, .beat = beat, .cancel = &s->cancel, .queue = s};
+                    .db = &s->db, .http = &s->http, .beat = beat, .cancel = &s->cancel,
+                    .queue = s};
     if (!k) { /* the claim names only our kinds */
         log_error("task %lld: kind %s is not served here", s->id, PQgetvalue(r, 0, 1));
         json_object_put(payload);
@@ -274,6 +277,7 @@ static void *slot_main(void *arg)
         PQclear(r);
     }
     db_close(&s->db);
+    http_client_free(&s->http);
     return NULL;
 }
 
@@ -319,6 +323,8 @@ int worker_run(const config *cfg)
         snprintf(s->wid, sizeof s->wid, "%.40s:%d:%ld", host, (int)getpid(), i);
         snprintf(s->kinds, sizeof s->kinds, "%s", kinds);
         wsql_init(&s->db, cfg);
+        if (http_client_init(&s->http, cfg->outbound_allow_loopback) != 0)
+            log_warn("slot %ld: no outbound HTTP client; outgoing calls will fail", i);
         pthread_create(&s->tid, NULL, slot_main, s);
     }
     pthread_t watcher;

@@ -73,6 +73,18 @@ const cfg_setting config_settings[] = {
      "STS endpoint"},
     {"MEDIAGATE_STS_REGION", CFG_STRING, "us-east-1", 0, 0, false, OFF(sts_region),
      "region SigV4 signs STS calls for (us-east-1 for the global endpoint)"},
+    {"MEDIAGATE_TENCENT_SECRET_ID", CFG_STRING, "", 0, 0, false, OFF(tencent_secret_id),
+     "Tencent Cloud API SecretId; set: a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected"},
+    {"MEDIAGATE_TENCENT_SECRET_KEY", CFG_STRING, "", 0, 0, false, OFF(tencent_secret_key),
+     "its SecretKey (signs TC3-HMAC-SHA256)"},
+    {"MEDIAGATE_TENCENT_REGION", CFG_STRING, "", 0, 0, false, OFF(tencent_region),
+     "X-TC-Region of VOD calls, e.g. ap-guangzhou; empty: none (VOD does not require one)"},
+    {"MEDIAGATE_TENCENT_DEFINITIONS", CFG_STRING, "", 0, 0, false, OFF(tencent_definitions),
+     "transcoding template ids for ProcessMedia, comma-separated, e.g. 100210,100220; required with MEDIAGATE_TENCENT_SECRET_ID"},
+    {"MEDIAGATE_TENCENT_SUBAPPID", CFG_INT, "0", 0, 4294967295L, false, OFF(tencent_subappid),
+     "VOD SubAppId sent with ProcessMedia; 0: none"},
+    {"MEDIAGATE_TENCENT_API_URL", CFG_STRING, "https://vod.tencentcloudapi.com", 0, 0, false, OFF(tencent_api_url),
+     "Tencent VOD API endpoint (the host is signed)"},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
      "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
@@ -259,6 +271,47 @@ static void set_defaults(config *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The Tencent VOD API settings: all or nothing, the template ids parsed
+ * into c->tencent_defs. */
+static void check_tencent(config *c, cfg_errors *errs)
+{
+    const char *id = c->tencent_secret_id ? c->tencent_secret_id : "",
+               *key = c->tencent_secret_key ? c->tencent_secret_key : "",
+               *defs = c->tencent_definitions ? c->tencent_definitions : "",
+               *region = c->tencent_region ? c->tencent_region : "",
+               *url = c->tencent_api_url ? c->tencent_api_url : "";
+    c->tencent_ndefs = 0;
+    for (const char *p = defs; *p;) {
+        char *end;
+        long v = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : -1;
+        if (v <= 0 || v > 2147483647L || c->tencent_ndefs == 16 || (*end && *end != ',') ||
+            (*end == ',' && !end[1])) {
+            add_err(errs, "MEDIAGATE_TENCENT_DEFINITIONS must be 1 to 16 comma-separated template "
+                          "ids such as 100210,100220, got '%s'", defs);
+            c->tencent_ndefs = 0;
+            break;
+        }
+        c->tencent_defs[c->tencent_ndefs++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (*id && !*key)
+        add_err(errs, "MEDIAGATE_TENCENT_SECRET_KEY is required when MEDIAGATE_TENCENT_SECRET_ID is set");
+    if (*key && !*id)
+        add_err(errs, "MEDIAGATE_TENCENT_SECRET_ID is required when MEDIAGATE_TENCENT_SECRET_KEY is set");
+    if (*id && !*defs)
+        add_err(errs, "MEDIAGATE_TENCENT_DEFINITIONS (transcoding template ids) is required when "
+                      "MEDIAGATE_TENCENT_SECRET_ID is set");
+    if (strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-_") != strlen(id) ||
+        strlen(id) > 128)
+        add_err(errs, "MEDIAGATE_TENCENT_SECRET_ID is not a SecretId (letters and digits)");
+    if (strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region) || strlen(region) > 64)
+        add_err(errs, "MEDIAGATE_TENCENT_REGION must be a region such as ap-guangzhou, got '%s'", region);
+    if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        strpbrk(url, " \t\r\n\"'<>?#"))
+        add_err(errs, "MEDIAGATE_TENCENT_API_URL must be an http(s) URL without a query, got '%s'", url);
+    c->tencent_process = *id && *key && c->tencent_ndefs > 0;
+}
+
 static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),
                      cfg_errors *errs)
 {
@@ -394,6 +447,7 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
     if (config_renditions_check(c->renditions) != 0)
         add_err(errs, "MEDIAGATE_RENDITIONS must be 1 to 8 comma-separated heights from 144 to "
                       "4320, such as 720,480,360, got '%s'", c->renditions ? c->renditions : "");
+    check_tencent(c, errs);
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];

@@ -39,6 +39,16 @@ typedef struct config {
     char *aws_secret_access_key;
     char *sts_role_arn;
     bool outbound_allow_loopback;
+    /* Tencent Cloud VOD API (ProcessMedia on NewFileUpload). */
+    char *tencent_secret_id;
+    char *tencent_secret_key;
+    char *tencent_region;
+    char *tencent_definitions;
+    long tencent_subappid;
+    char *tencent_api_url;
+    long tencent_defs[16];  /* derived: MEDIAGATE_TENCENT_DEFINITIONS */
+    int tencent_ndefs;
+    bool tencent_process;   /* derived: the API is configured, so the worker serves ProcessMedia */
     char *sts_url;
     char *sts_region;
     long worker_concurrency;

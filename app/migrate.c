@@ -100,7 +100,7 @@ int migrate_run(const config *cfg)
     /* The worker's kinds, so that work for them may be queued at once. */
     db d;
     wsql_init(&d, cfg);
-    int st = worker_sync_kinds(&d);
+    int st = worker_sync_kinds(&d, cfg);
     db_close(&d);
     if (st != 0) {
         fprintf(stderr, "mediagate migrate: writing the task kinds failed (%d)\n", st);

@@ -10,13 +10,17 @@
 
 const task_kind task_kinds[] = {
     /* An encode is expensive and a bad input does not get better. */
-    {"local.encode", kind_local_encode, 3, 0, 5, 600, kind_local_encode_dead},
+    {"local.encode", kind_local_encode, 3, 0, 5, 600, kind_local_encode_dead, NULL},
     /* A stopped stream that lost a callback: make its VOD job. */
-    {"stream.settle", kind_stream_settle, 10, 60, 5, 300, NULL},
+    {"stream.settle", kind_stream_settle, 10, 60, 5, 300, NULL, NULL},
     /* A direct upload URL expired unused: its job is CANCELED. */
-    {"upload.expire", kind_upload_expire, 10, 60, 5, 300, NULL},
+    {"upload.expire", kind_upload_expire, 10, 60, 5, 300, NULL, NULL},
+    /* Tencent VOD ProcessMedia for a NewFileUpload: a call that may meet
+     * Tencent's rate limit or an outage, retried for about a day. */
+    {"tencent.process_media", kind_tencent_process_media, 12, 60, 5, 3600, NULL,
+     kind_tencent_serves},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
-    {"noop", kind_noop, 3, 10, 1, 60, NULL},
+    {"noop", kind_noop, 3, 10, 1, 60, NULL, NULL},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 
@@ -26,6 +30,11 @@ const task_kind *task_kind_find(const char *name)
         if (strcmp(task_kinds[i].name, name) == 0)
             return &task_kinds[i];
     return NULL;
+}
+
+bool task_kind_served(const task_kind *k, const config *cfg)
+{
+    return !k->serves || k->serves(cfg);
 }
 
 double task_kind_timeout(const task_kind *k, const config *cfg)

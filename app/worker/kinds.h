@@ -56,6 +56,10 @@ typedef struct task_kind {
     /* A task of this kind died (its workers kept dying): clean up what its
      * attempts left for job_id (may be NULL). NULL: nothing to clean. */
     void (*dead)(const struct config *cfg, const char *job_id);
+    /* NULL: always. Else false when this worker's settings cannot run the
+     * kind: it is then neither registered nor claimed here, and the SQL
+     * that queues it (only for registered kinds) queues none. */
+    bool (*serves)(const struct config *cfg);
 } task_kind;
 
 extern const task_kind task_kinds[];
@@ -75,5 +79,10 @@ void kind_stream_settle(task_ctx *ctx, task_result *res);
 void kind_noop(task_ctx *ctx, task_result *res);
 void kind_upload_expire(task_ctx *ctx, task_result *res);
 void kind_local_encode_dead(const struct config *cfg, const char *job_id);
+void kind_tencent_process_media(task_ctx *ctx, task_result *res); /* app/worker/tencent.c */
+bool kind_tencent_serves(const struct config *cfg);
+
+/* True when this worker serves k (k->serves). */
+bool task_kind_served(const task_kind *k, const struct config *cfg);
 
 #endif

@@ -239,7 +239,7 @@ static void *slot_main(void *arg)
     while (!atomic_load(&stopping)) {
         PGresult *r = NULL;
         if (!synced) {
-            if (worker_sync_kinds(&s->db) != 0) {
+            if (worker_sync_kinds(&s->db, s->cfg) != 0) {
                 nap(wait);
                 wait = wait * 2 > 5 ? 5 : wait * 2;
                 continue;
@@ -281,9 +281,11 @@ static void *slot_main(void *arg)
     return NULL;
 }
 
-int worker_sync_kinds(db *d)
+int worker_sync_kinds(db *d, const config *cfg)
 {
     for (size_t i = 0; i < task_kinds_count; i++) {
+        if (!task_kind_served(&task_kinds[i], cfg))
+            continue;
         char max[16], to[16];
         PGresult *r = NULL;
         snprintf(max, sizeof max, "%d", task_kinds[i].max_attempts);
@@ -312,7 +314,8 @@ int worker_run(const config *cfg)
     gethostname(host, sizeof host - 1);
     for (size_t i = 0; i < task_kinds_count; i++) {
         size_t l = strlen(kinds);
-        snprintf(kinds + l, sizeof kinds - l, "%s\"%s\"", i ? "," : "", task_kinds[i].name);
+        if (task_kind_served(&task_kinds[i], cfg))
+            snprintf(kinds + l, sizeof kinds - l, "%s\"%s\"", l > 1 ? "," : "", task_kinds[i].name);
     }
     strncat(kinds, "}", sizeof kinds - strlen(kinds) - 1);
     for (long i = 0; i < cfg->worker_concurrency; i++) {

@@ -16,7 +16,7 @@ int worker_submit(const struct config *cfg, const char *file);
 
 /* Writes the kind table into task_kinds (migrate and every worker start).
  * Returns 0, or an HTTP-like status from the db layer. */
-int worker_sync_kinds(struct db *d);
+int worker_sync_kinds(struct db *d, const struct config *cfg);
 
 /* Creates a local job for path (input_file as clients name it) and its
  * encode task in one statement; with key, a second submit of the same key

@@ -85,6 +85,16 @@ const cfg_setting config_settings[] = {
      "VOD SubAppId sent with ProcessMedia; 0: none"},
     {"MEDIAGATE_TENCENT_API_URL", CFG_STRING, "https://vod.tencentcloudapi.com", 0, 0, false, OFF(tencent_api_url),
      "Tencent VOD API endpoint (the host is signed)"},
+    {"MEDIAGATE_OAUTH2_INTROSPECTION_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_introspection_url),
+     "RFC 7662 token introspection endpoint; set: OAuth2 bearer tokens identify callers of /media/status; empty: API keys and REMOTE_USER only"},
+    {"MEDIAGATE_OAUTH2_CLIENT_ID", CFG_STRING, "", 0, 0, false, OFF(oauth2_client_id),
+     "mediagate's client id at the introspection endpoint (HTTP Basic)"},
+    {"MEDIAGATE_OAUTH2_CLIENT_SECRET", CFG_STRING, "", 0, 0, false, OFF(oauth2_client_secret),
+     "its client secret"},
+    {"MEDIAGATE_OAUTH2_CACHE_SECONDS", CFG_INT, "300", 1, 86400, false, OFF(oauth2_cache_seconds),
+     "an active token's introspection is reused this long at most (never past its exp)"},
+    {"MEDIAGATE_OAUTH2_USER_CLAIM", CFG_STRING, "sub", 0, 0, false, OFF(oauth2_user_claim),
+     "the introspection claim that names the user (USER_<id> entries); groups and institutions come from the claims groups and institutions"},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
      "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
@@ -448,6 +458,17 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         add_err(errs, "MEDIAGATE_RENDITIONS must be 1 to 8 comma-separated heights from 144 to "
                       "4320, such as 720,480,360, got '%s'", c->renditions ? c->renditions : "");
     check_tencent(c, errs);
+    if (c->oauth2_introspection_url && *c->oauth2_introspection_url) {
+        const char *u = c->oauth2_introspection_url;
+        if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+            strpbrk(u, " \t\r\n\"'<>#"))
+            add_err(errs, "MEDIAGATE_OAUTH2_INTROSPECTION_URL must be an http(s) URL, got '%s'", u);
+        if (!*c->oauth2_client_id || !*c->oauth2_client_secret)
+            add_err(errs, "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required "
+                          "when MEDIAGATE_OAUTH2_INTROSPECTION_URL is set");
+    }
+    if (!c->oauth2_user_claim || !*c->oauth2_user_claim || strlen(c->oauth2_user_claim) > 64)
+        add_err(errs, "MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub");
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];

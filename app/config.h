@@ -39,6 +39,12 @@ typedef struct config {
     char *aws_secret_access_key;
     char *sts_role_arn;
     bool outbound_allow_loopback;
+    /* OAuth2 callers: token introspection (RFC 7662). */
+    char *oauth2_introspection_url;
+    char *oauth2_client_id;
+    char *oauth2_client_secret;
+    long oauth2_cache_seconds;
+    char *oauth2_user_claim;
     /* Tencent Cloud VOD API (ProcessMedia on NewFileUpload). */
     char *tencent_secret_id;
     char *tencent_secret_key;

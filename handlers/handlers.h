@@ -14,6 +14,12 @@ int handle_stream_upload_auth(request *r);
 int handle_uploads_create(request *r);
 int handle_uploads_put(request *r);
 
+/* Who asks (handlers/caller.c): anonymous when no credential comes;
+ * 0 with *c set, or the refusal's status (401 for a bad credential, 503
+ * when introspection is unavailable). */
+struct caller;
+int caller_identify(request *r, struct caller *c);
+
 /* The caller of an AUTH_CALLER route (handlers/stream.c), for the router:
  * 0 with *owner set, or the refusal's status. */
 int stream_caller(request *r, const char **owner);

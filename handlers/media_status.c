@@ -4,11 +4,12 @@
 #include <string.h>
 
 #include "config.h"
+#include "acl.h"
 #include "db.h"
 #include "handlers.h"
 
 enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
-       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS };
+       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL };
 
 /* Adds column col as an integer, or null when the column is NULL. */
 static void add_int(json_object *o, const char *key, const PGresult *res, int col)
@@ -37,11 +38,26 @@ int handle_media_status(request *r)
     ret = require_param(r, "job_id", &id);
     if (ret)
         goto out;
+    /* Who asks, before anything is looked up: a bad credential gets the
+     * same 401 for every job, known or not. */
+    caller c;
+    if ((ret = caller_identify(r, &c)) != 0)
+        goto out;
     const char *vals[] = {id};
     ret = db_exec(r->db, STMT_JOB_STATUS, 1, vals, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
+    }
+    /* A job with an ACL answers only the callers it admits; to anyone
+     * else it is the same unknown job, so its existence does not leak. */
+    bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, C_ACL);
+    if (guarded) {
+        int bad = 0;
+        if (!acl_admits(PQgetvalue(res, 0, C_ACL), &c, &bad)) {
+            ret = reply_error(r, 422, "Not found item.");
+            goto out;
+        }
     }
     if (PQntuples(res) == 0) {
         ret = reply_error(r, 422, "Not found item.");
@@ -83,7 +99,10 @@ int handle_media_status(request *r)
     r->out = o;
     o = NULL;
     r->etag = true;
-    if (terminal) {
+    if (guarded) {
+        /* Never in a shared cache: it depends on who asks. */
+        r->cache_control = "private, max-age=1";
+    } else if (terminal) {
         char *cc = arena_alloc(r->a, 64);
         if (cc)
             snprintf(cc, 64, "public, max-age=%ld, immutable", r->cfg->cache_max_age);

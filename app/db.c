@@ -29,6 +29,10 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_APIKEY_OWNER] = {"apikey_owner",
         "SELECT 'key:' || id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         1, PGRES_TUPLES_OK},
+    /* The user an API key names, for ACL entries (USER_<name>). */
+    [STMT_APIKEY_NAME] = {"apikey_name",
+        "SELECT name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        1, PGRES_TUPLES_OK},
 #define STREAM_COLS "id, name, status, " \
     "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
     "to_char(stop_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), vod_job_id"

@@ -32,7 +32,7 @@ static int by_api_key(request *r, const char *key, caller *c)
     sha256_raw(key, strlen(key), h);
     const char *vals[] = {(const char *)h};
     int lens[] = {32}, fmts[] = {1};
-    int ret = db_exec_params(r->db, STMT_APIKEY_OWNER, 1, vals, lens, fmts, &res);
+    int ret = db_exec_params(r->db, STMT_APIKEY_NAME, 1, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;

@@ -113,6 +113,10 @@ const cfg_setting config_settings[] = {
      "where the local encoder writes job outputs (<dir>/<job id>/master.m3u8)"},
     {"MEDIAGATE_MEDIA_URL", CFG_STRING, "/media-files", 0, 0, false, OFF(media_url),
      "public URL of MEDIAGATE_MEDIA_DIR, used in output_path"},
+    {"MEDIAGATE_MEDIA_SIGNING_SECRET", CFG_STRING, "", 0, 0, false, OFF(media_signing_secret),
+     "set: output_path of local jobs is a signed, expiring URL (/s/<sig>/<exp>/...) that nginx/mediagate-media-signed.conf checks with secure_link (the same secret goes there); empty: unsigned"},
+    {"MEDIAGATE_MEDIA_URL_LIFETIME", CFG_INT, "3600", 60, 604800, false, OFF(media_url_lifetime),
+     "seconds a signed output URL stays valid (rounded up to 3 minutes, so answers stay the same meanwhile)"},
     {"MEDIAGATE_UPLOADS_DIR", CFG_STRING, "", 0, 0, false, OFF(uploads_dir),
      "where uploads are stored (<dir>/<upload id>/<name>), each becoming a local job; a file dropped in it directly becomes one too; empty: no uploads"},
     {"MEDIAGATE_UPLOADS_URL", CFG_STRING, "/uploads", 0, 0, false, OFF(uploads_url),
@@ -402,10 +406,11 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
             c->mediaconvert_param[k++] = h[i] == '-' ? '_' : (char)toupper((unsigned char)h[i]);
         c->mediaconvert_param[k] = '\0';
     }
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         static const char *names[] = {"MEDIAGATE_MEDIACONVERT_SECRET", "MEDIAGATE_ZENCODER_SECRET",
-                                      "MEDIAGATE_TENCENT_TOKEN"};
-        const char *v = i == 0 ? c->mediaconvert_secret : i == 1 ? c->zencoder_secret : c->tencent_token;
+                                      "MEDIAGATE_TENCENT_TOKEN", "MEDIAGATE_MEDIA_SIGNING_SECRET"};
+        const char *v = i == 0 ? c->mediaconvert_secret : i == 1 ? c->zencoder_secret
+                        : i == 2 ? c->tencent_token : c->media_signing_secret;
         if (v && *v && strlen(v) < 16)
             add_err(errs, "%s is too short to be a secret (at least 16 characters)", names[i]);
     }
@@ -458,6 +463,10 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         add_err(errs, "MEDIAGATE_RENDITIONS must be 1 to 8 comma-separated heights from 144 to "
                       "4320, such as 720,480,360, got '%s'", c->renditions ? c->renditions : "");
     check_tencent(c, errs);
+    /* It goes into nginx's secure_link_md5 string, between quotes. */
+    if (c->media_signing_secret && strpbrk(c->media_signing_secret, " \t\r\n\"';$\\{}"))
+        add_err(errs, "MEDIAGATE_MEDIA_SIGNING_SECRET must not hold spaces, quotes, $ ; \\ or braces "
+                      "(nginx's secure_link_md5 holds it too)");
     if (c->oauth2_introspection_url && *c->oauth2_introspection_url) {
         const char *u = c->oauth2_introspection_url;
         if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||

@@ -39,6 +39,8 @@ typedef struct config {
     char *aws_secret_access_key;
     char *sts_role_arn;
     bool outbound_allow_loopback;
+    char *media_signing_secret; /* signed output URLs (app/urlsign.h); "" off */
+    long media_url_lifetime;
     /* OAuth2 callers: token introspection (RFC 7662). */
     char *oauth2_introspection_url;
     char *oauth2_client_id;

@@ -95,6 +95,12 @@ const cfg_setting config_settings[] = {
      "an active token's introspection is reused this long at most (never past its exp)"},
     {"MEDIAGATE_OAUTH2_USER_CLAIM", CFG_STRING, "sub", 0, 0, false, OFF(oauth2_user_claim),
      "the introspection claim that names the user (USER_<id> entries); groups and institutions come from the claims groups and institutions"},
+    {"MEDIAGATE_OAUTH2_TOKEN_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_token_url),
+     "token endpoint where mediagate gets its own bearer token (client credentials grant) for MEDIAGATE_LOOKUP_URL"},
+    {"MEDIAGATE_LOOKUP_URL", CFG_STRING, "", 0, 0, false, OFF(lookup_url),
+     "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only"},
+    {"MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME", CFG_INT, "1800", 1, 86400, false, OFF(lookup_people_cache_lifetime),
+     "seconds a person's groups and institutions from MEDIAGATE_LOOKUP_URL are reused"},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
      "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
@@ -476,6 +482,17 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
             add_err(errs, "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required "
                           "when MEDIAGATE_OAUTH2_INTROSPECTION_URL is set");
     }
+    static const char *const oauth_url_names[] = {"MEDIAGATE_OAUTH2_TOKEN_URL", "MEDIAGATE_LOOKUP_URL"};
+    const char *oauth_urls[] = {c->oauth2_token_url, c->lookup_url};
+    for (size_t i = 0; i < 2; i++)
+        if (oauth_urls[i] && *oauth_urls[i] &&
+            ((strncmp(oauth_urls[i], "http://", 7) != 0 && strncmp(oauth_urls[i], "https://", 8) != 0) ||
+             strpbrk(oauth_urls[i], " \t\r\n\"'<>#")))
+            add_err(errs, "%s must be an http(s) URL, got '%s'", oauth_url_names[i], oauth_urls[i]);
+    if (c->lookup_url && *c->lookup_url &&
+        (!*c->oauth2_token_url || !*c->oauth2_client_id || !*c->oauth2_client_secret))
+        add_err(errs, "MEDIAGATE_LOOKUP_URL needs MEDIAGATE_OAUTH2_TOKEN_URL, MEDIAGATE_OAUTH2_CLIENT_ID "
+                      "and MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)");
     if (!c->oauth2_user_claim || !*c->oauth2_user_claim || strlen(c->oauth2_user_claim) > 64)
         add_err(errs, "MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub");
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;

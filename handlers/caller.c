@@ -12,6 +12,7 @@
 #include "db.h"
 #include "handlers.h"
 #include "hash.h"
+#include "providers/lookup.h"
 #include "providers/oauth2.h"
 
 /* Copies the n strings of src (OAUTH2_ID_MAX each) into the arena as a
@@ -89,4 +90,28 @@ int caller_identify(request *r, caller *c)
         return reply_error(r, 401, "Authorization must be Bearer <API key or OAuth2 token>.");
     const char *cred = auth + 7;
     return strncmp(cred, "mgk_", 4) == 0 ? by_api_key(r, cred, c) : by_token(r, cred, c);
+}
+
+/* True when acl names a group or an institution. */
+static bool mentions_groups(const char *acl)
+{
+    return strstr(acl, "GROUP_") || strstr(acl, "INST_");
+}
+
+int caller_admits(request *r, caller *c, const char *acl, bool *ok)
+{
+    *ok = acl_admits(acl, c, NULL);
+    if (*ok || !acl || !c->authenticated || !c->user || c->ngroups || c->ninsts ||
+        !*r->cfg->lookup_url || !mentions_groups(acl))
+        return 0;
+    /* The credential named no groups: ask the directory once. */
+    oauth2_identity id;
+    if (lookup_person(r->cfg, c->user, &id) != OAUTH2_OK)
+        return reply_error(r, 503, "The people directory is unavailable; retry later.");
+    c->groups = arena_list(r, id.groups, id.ngroups);
+    c->ngroups = c->groups ? (size_t)id.ngroups : 0;
+    c->insts = arena_list(r, id.insts, id.ninsts);
+    c->ninsts = c->insts ? (size_t)id.ninsts : 0;
+    *ok = acl_admits(acl, c, NULL);
+    return 0;
 }

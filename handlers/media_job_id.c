@@ -27,7 +27,10 @@ int handle_media_job_id(request *r)
     /* A job with an ACL is found only by the callers it admits. */
     bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
     if (guarded) {
-        if (!acl_admits(PQgetvalue(res, 0, 1), &c, NULL)) {
+        bool ok;
+        if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, 1), &ok)) != 0)
+            goto out;
+        if (!ok) {
             ret = reply_error(r, 422, "Not found item.");
             goto out;
         }

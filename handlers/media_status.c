@@ -76,8 +76,10 @@ int handle_media_status(request *r)
      * else it is the same unknown job, so its existence does not leak. */
     bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, C_ACL);
     if (guarded) {
-        int bad = 0;
-        if (!acl_admits(PQgetvalue(res, 0, C_ACL), &c, &bad)) {
+        bool ok;
+        if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, C_ACL), &ok)) != 0)
+            goto out;
+        if (!ok) {
             ret = reply_error(r, 422, "Not found item.");
             goto out;
         }

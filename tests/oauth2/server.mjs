@@ -2,7 +2,8 @@
 // (npm) with token introspection and revocation, on 127.0.0.1:$PORT.
 //
 // Clients:
-//   mediagate        the resource server: introspects (client_secret_basic)
+//   mediagate        the resource server: introspects (client_secret_basic),
+//                    and gets tokens of its own for the people lookup
 //   alice, bob, carol, nobody, shortlived
 //                    callers: each gets access tokens with the client
 //                    credentials grant, no browser; extraTokenClaims mints
@@ -25,13 +26,14 @@ const callers = ["alice", "bob", "carol", "nobody", "shortlived"];
 
 const provider = new Provider(issuer, {
   clients: [
-    { client_id: "mediagate", client_secret: secret("mediagate"), grant_types: [],
-      redirect_uris: [], response_types: [] },
+    // It also gets tokens of its own (client credentials) for the people lookup.
+    { client_id: "mediagate", client_secret: secret("mediagate"), grant_types: ["client_credentials"],
+      redirect_uris: [], response_types: [], scope: "lookup" },
     ...callers.map((id) => ({
       client_id: id, client_secret: secret(id), grant_types: ["client_credentials"],
       redirect_uris: [], response_types: [], scope: "media" })),
   ],
-  scopes: ["media"],
+  scopes: ["media", "lookup"],
   features: {
     clientCredentials: { enabled: true },
     introspection: {

@@ -75,9 +75,58 @@ def site_auth():
     s.shutdown()
 
 
+class Directory:
+    """The site's people directory: GET /people/<user> with a bearer token
+    that it checks by introspection at the authorization server, as a real
+    directory would; knows dave (Lookup-shaped objects). .hits counts the
+    people asked for; .down makes it answer 503."""
+
+    def __init__(self, oidc):
+        self.hits, self.down, d = [], False, self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                tok = self.headers.get("Authorization", "")[7:]
+                r = subprocess.run(["curl", "-sS", "-u", f"mediagate:{secret('mediagate')}", "-d",
+                                    f"token={tok}", f"{oidc.url}/token/introspection"],
+                                   capture_output=True, text=True, timeout=10)
+                user = self.path.rsplit("/", 1)[-1]
+                d.hits.append(user)
+                if d.down:
+                    code, body = 503, {}
+                elif not json.loads(r.stdout or "{}").get("active"):
+                    code, body = 401, {}
+                elif user == "dave":
+                    code, body = 200, {"groups": [{"groupid": "101888"}, "readers"],
+                                       "institutions": [{"instid": "UIS"}]}
+                else:
+                    code, body = 404, {}
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/people/{{user}}"
+
+
+@pytest.fixture(scope="module")
+def directory(oidc):
+    d = Directory(oidc)
+    yield d
+    d.server.shutdown()
+
+
 @pytest.fixture
-def mg_env(oidc, site_auth, rundir):
+def mg_env(oidc, site_auth, rundir, directory):
     return {
+        "MEDIAGATE_OAUTH2_TOKEN_URL": f"{oidc.url}/token",
+        "MEDIAGATE_LOOKUP_URL": directory.url,
+        "MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME": "60",
         "MEDIAGATE_STREAM_AUTH": "remote_user",
         "MEDIAGATE_OAUTH2_INTROSPECTION_URL": f"{oidc.url}/token/introspection",
         "MEDIAGATE_OAUTH2_CLIENT_ID": "mediagate",
@@ -236,3 +285,33 @@ def test_uploads_and_cli_set_the_acl(stack):
     assert status(stack, jid, "Cookie: session=s-bob").status == 422
     assert stack.mg("jobs", "acl", jid, "--world") == f"job {jid}: WORLD (no ACL)"
     assert status(stack, jid).status == 200
+
+
+def test_groups_from_the_people_directory(stack, directory):
+    """REMOTE_USER and API key callers carry no groups: the directory is
+    asked (with mediagate's own client credentials token), once per user
+    while cached; unknown people get none; an outage is 503."""
+    add_job(stack, "grp-1", "GROUP_101888")
+    add_job(stack, "inst-1", "INST_UIS")
+    add_job(stack, "user-1", "USER_dave")
+    directory.hits.clear()
+    assert status(stack, "grp-1", "Cookie: session=s-dave").status == 200
+    assert status(stack, "inst-1", "Cookie: session=s-dave").status == 200
+    assert directory.hits == ["dave"], "asked once, then cached"
+    assert status(stack, "user-1", "Cookie: session=s-dave").status == 200
+    assert directory.hits == ["dave"], "USER_ entries need no directory"
+    key = stack.mg("apikey", "create", "dave")
+    assert status(stack, "grp-1", f"Authorization: Bearer {key}").status == 200
+    assert status(stack, "grp-1", "Cookie: session=s-bob").status == 422
+    assert directory.hits == ["dave", "bob"]
+    assert status(stack, "grp-1").status == 422   # anonymous: nobody to look up
+    assert directory.hits == ["dave", "bob"]
+    directory.down = True
+    try:
+        add_job(stack, "grp-2", "GROUP_staff")
+        key2 = stack.mg("apikey", "create", "erin")
+        r = status(stack, "grp-2", f"Authorization: Bearer {key2}")
+        assert r.status == 503 and r.header("Retry-After"), r
+        assert r.json()["message"] == "The people directory is unavailable; retry later."
+    finally:
+        directory.down = False

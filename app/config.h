@@ -39,6 +39,8 @@ typedef struct config {
     char *aws_secret_access_key;
     char *sts_role_arn;
     bool outbound_allow_loopback;
+    long webhook_timeout_ms;
+    long webhook_retry_unit_ms;
     char *sts_url;
     char *sts_region;
     long worker_concurrency;

@@ -15,6 +15,9 @@ const task_kind task_kinds[] = {
     {"stream.settle", kind_stream_settle, 10, 60, 5, 300, NULL},
     /* A direct upload URL expired unused: its job is CANCELED. */
     {"upload.expire", kind_upload_expire, 10, 60, 5, 300, NULL},
+    /* A customer's webhook: Standard Webhooks' eight attempts over about a
+     * day; the kind picks each delay itself (app/worker/webhook.c). */
+    {"webhook.deliver", kind_webhook_deliver, 8, 60, 5, 36000, NULL},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {"noop", kind_noop, 3, 10, 1, 60, NULL},
 };

@@ -253,7 +253,7 @@ static const cli_command commands[] = {
      .usage = "encoding jobs: list the newest, or show one\n"
               "With no command: list.\n"},
     {.name = "webhook", .needs_config = true, .subs = cli_webhook_commands,
-     .usage = "webhooks to the customer's app: endpoints and their deliveries\n"},
+     .usage = "webhooks to customers' apps: endpoints, deliveries\n"},
     {.name = "settings", .fn = cmd_settings, .args = "[--markdown]",
      .usage = "list every setting with its default and help\n"
               "--markdown prints the rows of the README's settings table.\n"},

@@ -320,47 +320,28 @@ out:
 }
 
 const cli_command cli_webhook_commands[] = {
-    {.name = "add",
-     .needs_config = true,
-     .fn = add,
-     .args = "URL [--events E1,E2]",
-     .usage = "register an endpoint of the customer's app; prints its secret once\n"
-              "URL is http:// or https://. Without --events it gets every event:\n"
-              "job.progressing, job.complete, job.errored, job.canceled, "
-              "stream.live,\n"
-              "stream.idle, stream.stopped. The secret (whsec_ + base64 of 32 "
-              "random\n"
-              "bytes) signs each delivery (Standard Webhooks) and is shown only "
-              "now.\n"},
-    {.name = "list",
-     .needs_config = true,
-     .fn = list,
-     .args = "",
+    {.name = "add", .needs_config = true, .fn = add, .args = "URL [--events]",
+     .usage = "register an endpoint; prints its secret once\n"
+              "URL is the customer's app's, http:// or https://.\n"
+              "--events E1,E2 subscribes it to those events only; without it, it gets\n"
+              "every event: job.progressing, job.complete, job.errored, job.canceled,\n"
+              "stream.live, stream.idle, stream.stopped.\n"
+              "The secret (whsec_ + base64 of 32 random bytes) signs each delivery\n"
+              "(Standard Webhooks) and is shown only now.\n"},
+    {.name = "list", .needs_config = true, .fn = list, .args = "",
      .usage = "every endpoint: state, deliveries by state, events, URL\n"
               "A disabled endpoint (it answered 410 Gone) says why and when.\n"},
-    {.name = "remove",
-     .needs_config = true,
-     .fn = remove_endpoint,
-     .args = "ID",
+    {.name = "remove", .needs_config = true, .fn = remove_endpoint, .args = "ID",
      .usage = "delete endpoint ID and its deliveries\n"
               "Exits 1 when there is no such endpoint.\n"},
-    {.name = "deliveries",
-     .needs_config = true,
-     .fn = deliveries,
-     .args = "[ID]",
+    {.name = "deliveries", .needs_config = true, .fn = deliveries, .args = "[ID]",
      .usage = "the newest 200 deliveries (of endpoint ID)\n"
-              "Columns: id, endpoint, event, state (pending, delivered, "
-              "failed), attempts\n"
-              "recorded, the last HTTP status, when it was made, its "
-              "webhook-id; the last\n"
-              "error and the next attempt follow on their own line.\n"},
-    {.name = "redeliver",
-     .needs_config = true,
-     .fn = redeliver,
-     .args = "DELIVERY",
-     .usage = "send delivery DELIVERY again, with the same webhook-id and body\n"
-              "Exits 1 when it is queued already, its endpoint is disabled, or "
-              "there is\n"
-              "no such delivery.\n"},
+              "Columns: id, endpoint, event, state (pending, delivered, failed),\n"
+              "attempts recorded, the last HTTP status, when it was made, its\n"
+              "webhook-id; the last error and the next attempt follow on their own line.\n"},
+    {.name = "redeliver", .needs_config = true, .fn = redeliver, .args = "ID",
+     .usage = "send delivery ID again (same webhook-id, same body)\n"
+              "Exits 1 when it is queued already, its endpoint is disabled, or there\n"
+              "is no such delivery.\n"},
     {.name = NULL},
 };

@@ -8,7 +8,7 @@
 -- deliveries (whsec_ + base64 of the key); it is shown once, at add.
 CREATE TABLE webhook_endpoints (
     id              bigserial PRIMARY KEY,
-    url             text NOT NULL CHECK (url ~ '^https?://' AND length(url) <= 2048),
+    url             text NOT NULL CHECK (url ~* '^https?://' AND length(url) <= 2048),
     secret          text NOT NULL CHECK (secret LIKE 'whsec\_%'),
     events          text[],                     -- NULL: every event
     enabled         boolean NOT NULL DEFAULT true,

@@ -44,6 +44,7 @@ typedef struct wh_outcome {
     bool retry;         /* another attempt may succeed */
     double retry_after; /* > 0: the server's Retry-After, in seconds */
     bool disable;       /* 410 Gone: the endpoint is disabled */
+    bool tried;         /* a request was attempted */
 } wh_outcome;
 
 /* Judges a call's outcome: only 2xx delivers; 410 disables the endpoint;
@@ -52,7 +53,7 @@ typedef struct wh_outcome {
  * their Retry-After. */
 static void judge(http_outcome oc, const http_response *resp, wh_outcome *w)
 {
-    *w = (wh_outcome){.state = "pending", .status = resp->status};
+    *w = (wh_outcome){.state = "pending", .status = resp->status, .tried = true};
     bool answered = oc == HTTP_ANSWERED || (oc == HTTP_TOO_LARGE && resp->status >= 200);
     if (answered && resp->status >= 200 && resp->status < 300) {
         w->state = "delivered";
@@ -96,11 +97,11 @@ static int record(task_ctx *ctx, const char *did, const wh_outcome *w, double ne
     snprintf(nx, sizeof nx, "%.3f", next);
     const char *v[] = {did, tid, tok, w->state, w->status ? st : NULL,
                        w->error[0] ? w->error : NULL, next > 0 ? nx : NULL,
-                       w->disable ? "HTTP 410 Gone" : NULL};
+                       w->disable ? "HTTP 410 Gone" : NULL, w->tried ? "1" : "0"};
     double wait = 0.2;
     for (double spent = 0; spent < 10; spent += wait, wait = wait * 2 > 2 ? 2 : wait * 2) {
         PGresult *r = NULL;
-        int rc = db_exec(ctx->db, W_WH_RECORD, 8, v, &r);
+        int rc = db_exec(ctx->db, W_WH_RECORD, 9, v, &r);
         if (rc == 0) {
             int n = atoi(PQgetvalue(r, 0, 0));
             PQclear(r);

@@ -51,10 +51,12 @@ const stmt_def worker_stmts[W__COUNT] = {
         1, PGRES_TUPLES_OK},
     /* One attempt's outcome on the delivery ($4 state, $5 HTTP status, $6
      * error, $7 seconds to the next attempt), and with $8 the endpoint
-     * disabled for that reason; fenced like a finish: only while attempt $3
-     * of task $2 is still running. Answers how many deliveries changed. */
+     * disabled for that reason, $9 1 when a request was tried (0: the
+     * endpoint was disabled already); fenced like a finish: only while
+     * attempt $3 of task $2 is still running. Answers how many deliveries
+     * changed. */
     [W_WH_RECORD] = {"w_wh_record",
-        "WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + 1, state = $4, "
+        "WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + $9::integer, state = $4, "
         "last_status = $5::integer, last_error = $6, last_attempt_at = now(), "
         "next_attempt_at = now() + make_interval(secs => $7::double precision), "
         "delivered_at = CASE WHEN $4 = 'delivered' THEN now() END "
@@ -64,7 +66,7 @@ const stmt_def worker_stmts[W__COUNT] = {
         "disabled_at = now() WHERE $8::text IS NOT NULL AND enabled "
         "AND id IN (SELECT endpoint_id FROM d)) "
         "SELECT count(*) FROM d",
-        8, PGRES_TUPLES_OK},
+        9, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -208,6 +208,25 @@ ALTER TABLE jobs DISABLE TRIGGER jobs_webhook_insert;
 ALTER TABLE jobs DISABLE TRIGGER jobs_webhook_update;
 ALTER TABLE streams DISABLE TRIGGER streams_webhook;
 
+-- A webhook.deliver task that dies without recording its outcome (reaped
+-- after its worker died during every attempt, canceled by an operator, or
+-- failed on a last attempt whose outcome could not be written) fails its
+-- delivery, so that none stays pending for ever.
+CREATE FUNCTION mediagate_webhook_task_dead() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE webhook_deliveries
+       SET state = 'failed', next_attempt_at = NULL,
+           last_error = coalesce(NEW.last_error, 'the task died')
+     WHERE id = (NEW.payload->>'delivery_id')::bigint AND state = 'pending';
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER outbox_webhook_dead AFTER UPDATE OF failed_at ON outbox FOR EACH ROW
+WHEN (NEW.kind = 'webhook.deliver' AND NEW.failed_at IS NOT NULL AND OLD.failed_at IS NULL)
+EXECUTE FUNCTION mediagate_webhook_task_dead();
+
 -- mediagate webhook redeliver ID: the delivery is sent again, under the same
 -- webhook-id and body. Returns 'queued', 'queued_already' (a task of it is
 -- waiting or running), 'endpoint_disabled' or 'no_such_delivery'.

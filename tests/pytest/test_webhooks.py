@@ -436,5 +436,13 @@ def test_cli_refuses_bad_urls_and_event_names_and_redelivers(stack, workers, rec
     assert stack.db.one("SELECT count(*) FROM webhook_deliveries") == 0
     assert mg("webhook", "remove", str(eid)).returncode == 1
     assert mg("webhook", "redeliver", str(did)).returncode == 1
+    # A delivery whose task is canceled (or reaped dead) is failed, not left pending.
+    eid = endpoint(stack, receiver, "/never", answers=[{"status": 500}, {"status": 500}])
+    one_job_event(stack)
+    msg = stack.db.one("SELECT msg_id FROM webhook_deliveries WHERE endpoint_id = %s", eid)
+    assert wait_until(lambda: delivery(stack, msg)[1] == 2, 20, 0.05), delivery(stack, msg)
+    task = stack.db.one("SELECT id FROM tasks WHERE kind = 'webhook.deliver' AND state = 'queued'")
+    assert "canceled" in stack.mg("tasks", "cancel", task)
+    assert delivery(stack, msg) == ("failed", 2, 500, "canceled by an operator")
     # A clean stop after deliveries (under AddressSanitizer: no leak).
     assert w.stop() == 0, workers.log()

@@ -60,6 +60,8 @@ typedef struct config {
     long tencent_defs[16];  /* derived: MEDIAGATE_TENCENT_DEFINITIONS */
     int tencent_ndefs;
     bool tencent_process;   /* derived: the API is configured, so the worker serves ProcessMedia */
+    long webhook_timeout_ms;
+    long webhook_retry_unit_ms;
     char *sts_url;
     char *sts_region;
     long worker_concurrency;

@@ -429,3 +429,39 @@ def test_mux_within_tolerance_and_rotated_secret(stack):
     good = mux_sign(body, t).split(",v1=")[1]
     header = f"t={t},v1={'0' * 64},v1={good}"
     assert post_mux(stack, body, header).status == 200
+
+
+def test_replay_of_sns_notifications(stack, sns):
+    """mediagate notifications replay parses the stored SNS body again and
+    applies it to the mediaconvert job; a stored confirmation queues again."""
+    msg = sns_message(sns, fixture("aws-mediaconvert-status-update.json"))
+    assert post_sns(stack, msg).json()["result"] == "applied"
+    nid = stack.db.one("SELECT id FROM notifications WHERE event_id = %s", msg["MessageId"])
+    stack.mg("notifications", "replay", nid)
+    assert stack.db.one("SELECT replays, result, job_id FROM notifications WHERE id = %s", nid) == \
+        (1, "applied", "1671477617078-2886ye")
+    assert stack.db.rows("SELECT backend, progress_rate FROM jobs") == [("mediaconvert", 7)]
+    un = fixture("aws-sns-unsubscribe-confirmation.json")
+    un["TopicArn"] = TOPIC
+    for k in ("Signature", "SigningCertURL", "SignatureVersion"):
+        un.pop(k)
+    assert post_sns(stack, sns.sign(un)).json()["result"] == "stored"
+    uid = stack.db.one("SELECT id FROM notifications WHERE event_id = %s", un["MessageId"])
+    stack.mg("notifications", "replay", uid)
+    assert stack.db.one("SELECT result, job_id, replays FROM notifications WHERE id = %s", uid) == \
+        ("applied", None, 1)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"MEDIAGATE_SNS_CERT_HOST": "^sns(\\.$"}, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex"),
+    ({"MEDIAGATE_SNS_CERT_HOST": ""}, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex"),
+    ({"MEDIAGATE_SNS_TOPIC_ARNS": "mediaconvert-events"}, "MEDIAGATE_SNS_TOPIC_ARNS must hold topic ARNs"),
+    ({"MEDIAGATE_OUTBOUND_CA_FILE": "/nonexistent/ca.pem"}, "MEDIAGATE_OUTBOUND_CA_FILE: cannot read"),
+    ({"MEDIAGATE_MUX_SECRET": "short"}, "MEDIAGATE_MUX_SECRET is too short"),
+])
+def test_check_config_names_bad_sns_and_mux_settings(stack, env, message):
+    import subprocess
+    from mgstack import MG_BIN
+    r = subprocess.run([str(MG_BIN), "check-config"], env={**stack.env, **env},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and message in r.stderr, r.stderr

@@ -88,8 +88,9 @@ const char *notify_secret(const notify_backend *b, const struct config *c);
 const char *notify_presented(const request *r, const notify_backend *b);
 
 /* Parses a raw body with backend b: JSON, an object, then b->parse; the
- * event carries the body as "resource". Returns a new reference, or NULL
- * with a message in err. */
+ * event carries the body as "resource" unless the parser set one (SNS
+ * keeps the inner event). Returns a new reference, or NULL with a message
+ * in err. */
 json_object *notify_parse(const notify_backend *b, const char *buf, size_t len, char *id,
                           size_t idcap, char *err, size_t errcap);
 

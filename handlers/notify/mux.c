@@ -61,7 +61,7 @@ static const char *passthrough_input(json_object *settings, json_object **keep)
 static int ready(json_object *data, json_object *ev, char *err, size_t errcap)
 {
     json_object *v, *tracks, *ids, *sr, *files, *outputs = NULL;
-    int64_t w_best = -1, h_best = -1, w, h;
+    int64_t w_best = -1, h_best = -1, sr_w = -1, sr_h = -1, w, h;
     if (json_object_object_get_ex(data, "duration", &v) && v) {
         if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
             FAIL("data.duration is not a number");
@@ -111,13 +111,17 @@ static int ready(json_object *data, json_object *ev, char *err, size_t errcap)
                 if (rc == 1)
                     json_object_object_add(o, nums[k][1], json_object_new_int64(n));
             }
-            if (w_best < 0 && jint(f, "width", 0, 100000, &w) == 1 && w > w_best) {
-                w_best = w;
-                h_best = jint(f, "height", 0, 100000, &h) == 1 ? h : -1;
+            if (jint(f, "width", 0, 100000, &w) == 1 && w > sr_w) {
+                sr_w = w;
+                sr_h = jint(f, "height", 0, 100000, &h) == 1 ? h : -1;
             }
         }
         json_object_object_add(ev, "outputs", outputs);
         outputs = NULL;
+    }
+    if (w_best < 0) { /* no video track: the widest static rendition */
+        w_best = sr_w;
+        h_best = sr_h;
     }
     if (w_best >= 0)
         json_object_object_add(ev, "width_px", json_object_new_int64(w_best));

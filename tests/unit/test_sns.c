@@ -288,6 +288,20 @@ static void test_mux_parse(void)
     ev = parse_with("mux", "{\"type\":\"video.live_stream.idle\",\"id\":\"e2\",\"data\":{}}", id);
     CHECK(ev && json_object_object_get_ex(ev, "no_job", NULL));
     json_object_put(ev);
+    /* Static renditions: the outputs, filesize as Mux's decimal string. */
+    ev = parse_with("mux", "{\"type\":\"video.asset.ready\",\"id\":\"e3\",\"data\":{\"id\":\"A2\","
+                           "\"static_renditions\":{\"status\":\"ready\",\"files\":[{\"name\":\"low.mp4\","
+                           "\"ext\":\"mp4\",\"width\":640,\"height\":360,\"bitrate\":800000,"
+                           "\"filesize\":\"1234567\"},{\"name\":\"high.mp4\",\"width\":1280,"
+                           "\"height\":720,\"filesize\":7654321}]}}}", id);
+    json_object *outs, *o0;
+    CHECK(ev && json_object_object_get_ex(ev, "outputs", &outs) && json_object_array_length(outs) == 2);
+    o0 = ev && outs ? json_object_array_get_idx(outs, 0) : NULL;
+    CHECK_INT(o0 && json_object_object_get_ex(o0, "size", &v) ? json_object_get_int64(v) : -1, 1234567);
+    CHECK_STR(str(o0, "name"), "low.mp4");
+    CHECK_INT(ev && json_object_object_get_ex(ev, "width_px", &v) ? json_object_get_int(v) : -1, 1280);
+    json_object_put(ev);
+
     char err[256];
     const char *bad = "{\"type\":\"video.asset.ready\",\"data\":{\"id\":\"A\",\"created_at\":true}}";
     CHECK(notify_parse(notify_find("mux"), bad, strlen(bad), id, sizeof id, err, sizeof err) == NULL);

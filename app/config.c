@@ -335,13 +335,15 @@ static void check_sns(config *c, cfg_errors *errs)
         p += n;
         p += strspn(p, " ,");
     }
-    int rc = regcomp(&c->sns_host_re, c->sns_cert_host ? c->sns_cert_host : "", REG_EXTENDED);
-    c->sns_host_re_ok = rc == 0 && c->sns_cert_host && *c->sns_cert_host;
+    const char *host = c->sns_cert_host ? c->sns_cert_host : "";
+    const char *problem = cors_pattern_problem(host);
+    int rc = problem ? -1 : regcomp(&c->sns_host_re, host, REG_EXTENDED);
+    c->sns_host_re_ok = rc == 0 && *host;
     if (rc == 0 && !c->sns_host_re_ok)
         regfree(&c->sns_host_re);
     if (!c->sns_host_re_ok)
-        add_err(errs, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex: '%s'",
-                c->sns_cert_host ? c->sns_cert_host : "");
+        add_err(errs, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex%s%s: '%s'",
+                problem ? " we accept: " : "", problem ? problem : "", host);
     if (c->outbound_ca_file && *c->outbound_ca_file && access(c->outbound_ca_file, R_OK) != 0)
         add_err(errs, "MEDIAGATE_OUTBOUND_CA_FILE: cannot read '%s': %s", c->outbound_ca_file,
                 strerror(errno));

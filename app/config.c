@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(config, f)
 
@@ -47,6 +48,12 @@ const cfg_setting config_settings[] = {
      "X-Zencoder-Notification-Secret value; empty: /notifications/zencoder is off (403)"},
     {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
      "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)"},
+    {"MEDIAGATE_SNS_TOPIC_ARNS", CFG_STRING, "", 0, 0, false, OFF(sns_topic_arns),
+     "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)"},
+    {"MEDIAGATE_SNS_CERT_HOST", CFG_STRING, "^sns\\.[a-zA-Z0-9-]{3,}\\.amazonaws\\.com(\\.cn)?$", 0, 0, false, OFF(sns_cert_host),
+     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)"},
+    {"MEDIAGATE_MUX_SECRET", CFG_STRING, "", 0, 0, false, OFF(mux_secret),
+     "signing secret of the Mux webhook endpoint (Mux-Signature); empty: /notifications/mux is off (403)"},
     {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),
      "who may call /stream/* and /uploads: apikey (Authorization: Bearer) or remote_user (the user the site's auth_request vouches for, as $mediagate_user)"},
     {"MEDIAGATE_RTMP_URL", CFG_STRING, "", 0, 0, false, OFF(rtmp_url),
@@ -107,6 +114,8 @@ const cfg_setting config_settings[] = {
      "how long one webhook delivery may take, connect to the last byte of the answer; past it the attempt is retried (keep it under MEDIAGATE_LEASE_SECONDS)"},
     {"MEDIAGATE_WEBHOOK_RETRY_UNIT_MS", CFG_INT, "1000", 1, 1000, false, OFF(webhook_retry_unit_ms),
      "the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) counts in units of this many ms; smaller for tests only"},
+    {"MEDIAGATE_OUTBOUND_CA_FILE", CFG_STRING, "", 0, 0, false, OFF(outbound_ca_file),
+     "PEM bundle of the CAs outgoing https calls trust instead of the system's; empty: the system's (a private CA or a test's stand-in)"},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
      "tasks one mediagate worker runs at once"},
     {"MEDIAGATE_LEASE_SECONDS", CFG_INT, "60", 2, 3600, false, OFF(lease_seconds),
@@ -336,6 +345,34 @@ static void check_tencent(config *c, cfg_errors *errs)
     c->tencent_process = *id && *key && c->tencent_ndefs > 0;
 }
 
+/* The SNS settings: topic ARNs, the host regex compiled into
+ * c->sns_host_re, and a readable CA bundle. */
+static void check_sns(config *c, cfg_errors *errs)
+{
+    const char *topics = c->sns_topic_arns ? c->sns_topic_arns : "";
+    for (const char *p = topics; *p;) {
+        size_t n = strcspn(p, " ,");
+        if (n && (strncmp(p, "arn:", 4) != 0 || n > 256 || memchr(p, '\t', n)))
+            add_err(errs, "MEDIAGATE_SNS_TOPIC_ARNS must hold topic ARNs such as "
+                          "arn:aws:sns:us-east-1:123456789012:mediaconvert, got '%.*s'",
+                    (int)(n > 80 ? 80 : n), p);
+        p += n;
+        p += strspn(p, " ,");
+    }
+    const char *host = c->sns_cert_host ? c->sns_cert_host : "";
+    const char *problem = cors_pattern_problem(host);
+    int rc = problem ? -1 : regcomp(&c->sns_host_re, host, REG_EXTENDED);
+    c->sns_host_re_ok = rc == 0 && *host;
+    if (rc == 0 && !c->sns_host_re_ok)
+        regfree(&c->sns_host_re);
+    if (!c->sns_host_re_ok)
+        add_err(errs, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex%s%s: '%s'",
+                problem ? " we accept: " : "", problem ? problem : "", host);
+    if (c->outbound_ca_file && *c->outbound_ca_file && access(c->outbound_ca_file, R_OK) != 0)
+        add_err(errs, "MEDIAGATE_OUTBOUND_CA_FILE: cannot read '%s': %s", c->outbound_ca_file,
+                strerror(errno));
+}
+
 static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),
                      cfg_errors *errs)
 {
@@ -416,11 +453,13 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
             c->mediaconvert_param[k++] = h[i] == '-' ? '_' : (char)toupper((unsigned char)h[i]);
         c->mediaconvert_param[k] = '\0';
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         static const char *names[] = {"MEDIAGATE_MEDIACONVERT_SECRET", "MEDIAGATE_ZENCODER_SECRET",
-                                      "MEDIAGATE_TENCENT_TOKEN", "MEDIAGATE_MEDIA_SIGNING_SECRET"};
-        const char *v = i == 0 ? c->mediaconvert_secret : i == 1 ? c->zencoder_secret
-                        : i == 2 ? c->tencent_token : c->media_signing_secret;
+                                      "MEDIAGATE_TENCENT_TOKEN", "MEDIAGATE_MUX_SECRET",
+                                      "MEDIAGATE_MEDIA_SIGNING_SECRET"};
+        const char *secrets[] = {c->mediaconvert_secret, c->zencoder_secret, c->tencent_token,
+                                 c->mux_secret, c->media_signing_secret};
+        const char *v = secrets[i];
         if (v && *v && strlen(v) < 16)
             add_err(errs, "%s is too short to be a secret (at least 16 characters)", names[i]);
     }
@@ -499,6 +538,7 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
                       "and MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)");
     if (!c->oauth2_user_claim || !*c->oauth2_user_claim || strlen(c->oauth2_user_claim) > 64)
         add_err(errs, "MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub");
+    check_sns(c, errs);
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];
@@ -560,6 +600,9 @@ void config_free(config *c)
             *f = NULL;
         }
     cors_free(&c->origins);
+    if (c->sns_host_re_ok)
+        regfree(&c->sns_host_re);
+    c->sns_host_re_ok = false;
 }
 
 int config_renditions_check(const char *s)

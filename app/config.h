@@ -1,5 +1,6 @@
 #ifndef MEDIAGATE_CONFIG_H
 #define MEDIAGATE_CONFIG_H
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -26,6 +27,10 @@ typedef struct config {
     char *mediaconvert_header;
     char *zencoder_secret;
     char *tencent_token;
+    char *sns_topic_arns;
+    char *sns_cert_host;
+    char *mux_secret;
+    char *outbound_ca_file;
     char *stream_auth;
     char *rtmp_url;
     char *hls_url;
@@ -87,6 +92,8 @@ typedef struct config {
     bool trust_remote_user;      /* MEDIAGATE_STREAM_AUTH=remote_user */
     bool vod_rtmp;               /* stopped streams' RTMP recordings become VOD jobs */
     bool vod_put;                /* stopped streams' PUT segments become VOD jobs */
+    regex_t sns_host_re;         /* MEDIAGATE_SNS_CERT_HOST, when sns_host_re_ok */
+    bool sns_host_re_ok;
     char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
 } config;
 

@@ -19,6 +19,9 @@ const task_kind task_kinds[] = {
      * Tencent's rate limit or an outage, retried for about a day. */
     {"tencent.process_media", kind_tencent_process_media, 12, 60, 5, 3600, NULL,
      kind_tencent_serves},
+    /* A JW Platform webhook named a video or channel: fetch it into the
+     * mirror. Rate limits and outages are retried for about an hour. */
+    {"jwplatform.refresh", kind_jwplatform_refresh, 10, 60, 2, 600, NULL, kind_jwplatform_serves},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {"noop", kind_noop, 3, 10, 1, 60, NULL, NULL},
 };

@@ -13,6 +13,7 @@ enum wstmt {
     W_SETTLE,
     W_SUBMIT,
     W_UPLOAD_EXPIRE,
+    W_MIRROR_PUT,
     W__COUNT
 };
 

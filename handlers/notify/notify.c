@@ -29,6 +29,10 @@ const notify_backend notify_backends[] = {
      SETTING(zencoder_secret), zencoder_parse, NULL},
     /* Tencent signs nothing: the console's callback URL carries ?token=. */
     {"tencent", &verify_url_token, "token", 0, SETTING(tencent_token), tencent_parse, NULL},
+    /* JW Platform: a JWT in Authorization (optionally "Bearer "), HS256
+     * with the webhook secret, claims equal to the body. */
+    {"jwplatform", &verify_jwt_hs256, "HTTP_AUTHORIZATION", 0, SETTING(jwplatform_webhook_secret),
+     jwplatform_parse, NULL},
     /* nginx-rtmp's on_publish and friends, from nginx on this host. */
     {"rtmp", &verify_loopback, NULL, 0, NOTIFY_NO_SECRET, NULL, rtmp_handle},
 };

@@ -67,6 +67,7 @@ extern const size_t notify_nbackends;
 int mediaconvert_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int zencoder_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int tencent_parse(json_object *, json_object *, char *, size_t, char *, size_t);
+int jwplatform_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int rtmp_handle(request *r);
 
 /* The secret of b in c: NULL when b needs none or it is not set. */

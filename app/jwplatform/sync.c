@@ -35,6 +35,7 @@ enum sync_sql {
     S_COMMIT,
     S_ROLLBACK,
     S_DERIVE,
+    S_UNLOCK,
 };
 
 static const char *const sync_sql[] = {
@@ -54,6 +55,8 @@ static const char *const sync_sql[] = {
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_DERIVE] = "SELECT mediagate_mirror_derive($1::boolean)",
+    /* At once: a backend whose client left releases its locks a moment later. */
+    [S_UNLOCK] = "SELECT pg_advisory_unlock_all()",
 };
 
 /* Runs statement s with n params; true when its status is want. */
@@ -288,6 +291,8 @@ int jw_sync_run(const config *cfg, const jw_sync_opts *o, jw_sync_report *rep)
 out:
     rep->calls = api.calls;
     PQclear(r);
+    if (PQstatus(c) == CONNECTION_OK)
+        PQclear(PQexec(c, sync_sql[S_UNLOCK]));
     PQfinish(c);
     jw_api_free(&api);
     http_client_free(&http);

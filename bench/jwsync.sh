@@ -60,6 +60,7 @@ measure() {
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$RUN/time.txt")
     printf '%-28s wall %6.2f s  peak RSS %6d KiB  %s\n' "$label" "$wall" "$rss" \
         "$(grep -h '^videos:' "$RUN/out.txt" | tr -s ' ')" | tee -a "$out"
+    grep -h '^videos: [0-9]* fetched in\|^videos: replaced' "$RUN/err.txt" | sed 's/^/    /' | tee -a "$out"
 }
 
 echo "mediagate sync, $VIDEOS videos + 50 channels from the loopback stand-in ($(nproc) cores)" | tee "$out"

@@ -64,6 +64,7 @@ BEGIN
     GET DIAGNOSTICS updated = ROW_COUNT;
     INSERT INTO cached_resource (type, key, data, updated)
     SELECT p_type, i.key, i.data, mediagate_mirror_updated(i.data) FROM mirror_incoming i
+     WHERE NOT EXISTS (SELECT 1 FROM cached_resource c WHERE c.type = p_type AND c.key = i.key)
     ON CONFLICT (type, key) DO NOTHING;
     GET DIAGNOSTICS created = ROW_COUNT;
     UPDATE cached_resource c SET deleted_at = now(), updated_at = now()

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -47,8 +48,8 @@ static const char *const sync_sql[] = {
                    "CREATE TEMP TABLE mirror_incoming (key text NOT NULL, data jsonb NOT NULL)",
     [S_COPY] = "COPY mirror_incoming (key, data) FROM STDIN",
     /* A key fetched twice (the catalogue shifted between pages): the later copy. */
-    [S_ANALYZE] = "DELETE FROM mirror_incoming a USING mirror_incoming b "
-                  "WHERE a.key = b.key AND a.ctid < b.ctid; ANALYZE mirror_incoming",
+    [S_ANALYZE] = "ANALYZE mirror_incoming; DELETE FROM mirror_incoming a USING mirror_incoming b "
+                  "WHERE a.key = b.key AND a.ctid < b.ctid",
     [S_BEGIN] = "BEGIN",
     [S_REPLACE] = "SELECT created, updated, deleted, revived, unchanged "
                   "FROM mediagate_mirror_replace($1, $2::boolean, $3::timestamptz)",
@@ -58,6 +59,13 @@ static const char *const sync_sql[] = {
     /* At once: a backend whose client left releases its locks a moment later. */
     [S_UNLOCK] = "SELECT pg_advisory_unlock_all()",
 };
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 /* Runs statement s with n params; true when its status is want. */
 static bool run(PGconn *c, enum sync_sql s, int n, const char *const *vals, ExecStatusType want,
@@ -137,6 +145,7 @@ static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char 
     char call[32], offset[24], err[512];
     long long got = 0, total = -1;
     int page = 0;
+    double t0 = now_s();
     snprintf(call, sizeof call, "%s/list", plural);
     if (!run(c, S_INCOMING, 0, NULL, PGRES_COMMAND_OK, NULL))
         return 1;
@@ -200,14 +209,17 @@ static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char 
             break;
     }
     progress(o, plural, page, got, got, true);
+    if (o->progress)
+        fprintf(o->progress, "%s: %lld fetched in %.2f s\n", plural, got, now_s() - t0);
     return 0;
 }
 
 /* Replaces type from mirror_incoming in one transaction; fills counts. */
-static int replace_type(PGconn *c, const char *type, bool force, const char *since,
-                        jw_sync_counts *counts)
+static int replace_type(PGconn *c, const jw_sync_opts *o, const char *type, bool force,
+                        const char *since, jw_sync_counts *counts)
 {
     PGresult *r = NULL;
+    double t0 = now_s();
     const char *vals[] = {type, force ? "true" : "false", since};
     if (!run(c, S_ANALYZE, 0, NULL, PGRES_COMMAND_OK, NULL) ||
         !run(c, S_BEGIN, 0, NULL, PGRES_COMMAND_OK, NULL))
@@ -222,7 +234,11 @@ static int replace_type(PGconn *c, const char *type, bool force, const char *sin
     for (int i = 0; i < 5; i++)
         *f[i] = strtoll(PQgetvalue(r, 0, i), NULL, 10);
     PQclear(r);
-    return run(c, S_COMMIT, 0, NULL, PGRES_COMMAND_OK, NULL) ? 0 : 1;
+    if (!run(c, S_COMMIT, 0, NULL, PGRES_COMMAND_OK, NULL))
+        return 1;
+    if (o->progress)
+        fprintf(o->progress, "%ss: replaced in one transaction in %.2f s\n", type, now_s() - t0);
+    return 0;
 }
 
 int jw_sync_run(const config *cfg, const jw_sync_opts *o, jw_sync_report *rep)
@@ -271,13 +287,13 @@ int jw_sync_run(const config *cfg, const jw_sync_opts *o, jw_sync_report *rep)
     }
     if (!o->skip_video_fetch) {
         if (fetch_type(c, &api, o, "video", "videos") ||
-            replace_type(c, "video", o->sync_all, since, &rep->videos))
+            replace_type(c, o, "video", o->sync_all, since, &rep->videos))
             goto out;
         rep->fetched_videos = true;
     }
     if (!o->skip_channel_fetch) {
         if (fetch_type(c, &api, o, "channel", "channels") ||
-            replace_type(c, "channel", o->sync_all, since, &rep->channels))
+            replace_type(c, o, "channel", o->sync_all, since, &rep->channels))
             goto out;
         rep->fetched_channels = true;
     }

@@ -40,7 +40,7 @@ enum sync_sql {
 };
 
 static const char *const sync_sql[] = {
-    [S_SETUP] = "SET statement_timeout = 0",
+    [S_SETUP] = "SET statement_timeout = 0; SET client_min_messages = warning",
     [S_TRY_LOCK] = "SELECT pg_try_advisory_lock(" SYNC_LOCK ")",
     [S_LOCK] = "SELECT pg_advisory_lock(" SYNC_LOCK ")",
     [S_NOW] = "SELECT now()",

@@ -95,7 +95,7 @@ def test_sync_created_updated_unchanged_deleted_revived(jw, env, db):
     # Paged like the real client: 1000 a page, offsets by what came back.
     pages = [(p["result_offset"], p["result_limit"], s) for p, s in jw.list_calls("videos")]
     assert pages == [("0", "1000", 200), ("1000", "1000", 200), ("2000", "1000", 200)], pages
-    assert "videos: page 3: 2100 of 2100 fetched" in r.stderr, r.stderr
+    assert "videos: page 3: 2100 of 2100 fetched" in r.stderr and "NOTICE" not in r.stderr, r.stderr
     # Stored as sent: the data, and the integer "updated".
     m = mirror(db, "video")
     assert m["v0000007"][0] == jw.videos["v0000007"] and m["v0000007"][1] == 1465547003
@@ -364,6 +364,7 @@ def test_mirror_follows_media_updated_and_media_deleted(stack, workers, jw, env)
     assert wait_until(lambda: title() == "changed on the platform", 10, 0.05), workers.log()
     took = time.monotonic() - t0
     assert took < 5, took
+    print(f"mirror followed media_updated in {took:.3f} s")
     assert stack.db.one("SELECT updated FROM cached_resource WHERE key = 'v0000002'") == \
         jw.videos["v0000002"]["updated"]
     shows = [p for path, p, _ in jw.calls if path == "/v1/videos/show"]
@@ -408,3 +409,59 @@ def test_without_the_webhook_secret_the_route_is_off(rundir, db, logs, jw):
         assert written(s) == (0, 0)
     finally:
         assert s.close() == 0
+
+
+def test_a_refresh_during_a_sync_is_not_undone_by_it(stack, workers, jw, env):
+    """The sync fetched v0000000 on its first page; the platform changed it
+    and its webhook was applied while later pages were still coming. The
+    sync's older copy must not overwrite the refreshed row."""
+    seed(jw, 3000, 1)
+    start_worker(stack, workers)
+    jw.delay = 0.6
+    s = subprocess.Popen([str(MG_BIN), "sync"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    assert wait_until(lambda: [c for c in jw.calls if c[0] == "/v1/videos/list"], 10, 0.02)
+    jw.videos["v0000000"]["title"] = "newer than the sync's page"
+    jw.videos["v0000000"]["updated"] += 1
+    jw.delay = 0
+    body = event("media_updated", "v0000000")
+    assert hook(stack, body, jwt_for(body)).status == 200
+    jw.delay = 0.6
+    assert wait_until(lambda: stack.db.rows(
+        "SELECT 1 FROM cached_resource WHERE key = 'v0000000' AND data->>'title' LIKE 'newer%%'"), 10, 0.05)
+    out, err = s.communicate(timeout=60)
+    assert s.returncode == 0, err
+    assert counts(out, "videos")["created"] == 2999, out   # the refresh created the first
+    assert stack.db.one("SELECT data->>'title' FROM cached_resource WHERE key = 'v0000000'") == \
+        "newer than the sync's page"
+
+
+def test_no_log_carries_a_secret(stack, workers, jw, env):
+    seed(jw, 3, 1)
+    sync(env)
+    start_worker(stack, workers)
+    body = event("media_updated", "v0000001")
+    assert hook(stack, body, jwt_for(body)).status == 200
+    hook(stack, body, jwt_for(body, "wrong-secret-0123456789abcdef"))
+    r = sync(env, check=False, MEDIAGATE_JWPLATFORM_API_SECRET="bad-secret-for-the-log-0123")
+    assert r.returncode == 1
+    assert wait_until(lambda: stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'jwplatform.refresh' "
+                                           "AND done_at IS NOT NULL") == 1, 10, 0.05)
+    logs = "".join(text for _, text in stack.logs.sections()) + r.stderr + r.stdout
+    for secret in (API_SECRET, HOOK_SECRET, "bad-secret-for-the-log-0123", "api_signature="):
+        assert secret not in logs, secret
+
+
+def test_a_terminal_gets_a_progress_bar(jw, env, rundir):
+    """On a terminal (script(1) gives it one) the page lines become one bar
+    redrawn in place; the summary is the same."""
+    seed(jw, 2500, 1)
+    typescript = rundir / "typescript"
+    r = subprocess.run(["script", "-qec", f"{MG_BIN} sync", str(typescript)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = typescript.read_bytes().decode(errors="replace")
+    assert "\rvideos   [############                  ] 1000/2500" in out, repr(out[:600])
+    assert "\rvideos   [##############################] 2500/2500\r\n" in out, repr(out[:800])
+    assert "page 1:" not in out and "NOTICE" not in out
+    assert "videos: 2500 created, 0 updated, 0 deleted, 0 revived, 0 unchanged" in out

@@ -465,3 +465,22 @@ def test_a_terminal_gets_a_progress_bar(jw, env, rundir):
     assert "\rvideos   [##############################] 2500/2500\r\n" in out, repr(out[:800])
     assert "page 1:" not in out and "NOTICE" not in out
     assert "videos: 2500 created, 0 updated, 0 deleted, 0 revived, 0 unchanged" in out
+
+
+def test_a_webhook_stored_before_any_worker_served_refreshes_on_replay(stack, workers, jw, env):
+    """Stored while no worker served jwplatform.refresh (nothing queued, as
+    for Tencent's kind); `mediagate notifications replay` queues it once a
+    worker does."""
+    seed(jw, 3, 1)
+    sync(env)
+    stack.db.conn.execute("DELETE FROM task_kinds WHERE name = 'jwplatform.refresh'")
+    jw.videos["v0000001"]["title"] = "seen on replay"
+    body = event("media_updated", "v0000001")
+    r = hook(stack, body, jwt_for(body))
+    assert r.status == 200 and r.json()["result"] == "applied", r
+    assert written(stack) == (1, 0)
+    start_worker(stack, workers)
+    nid = stack.db.one("SELECT id FROM notifications WHERE backend = 'jwplatform'")
+    stack.mg("notifications", "replay", nid)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT data->>'title' FROM cached_resource WHERE key = 'v0000001'") == "seen on replay", 10, 0.05)

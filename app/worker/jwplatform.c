@@ -21,11 +21,17 @@ bool kind_jwplatform_serves(const config *cfg)
     return cfg->jwplatform_mirror;
 }
 
-/* Writes the resource (data NULL: gone) into the mirror. */
+/* Writes the resource (data NULL: gone) into the mirror, unless the task
+ * is no longer ours (a newer attempt may hold a newer answer). The write
+ * is idempotent: a retry after a crash writes the platform's state again. */
 static void put(task_ctx *ctx, const char *type, const char *key, json_object *data,
                 task_result *res)
 {
     PGresult *r = NULL;
+    if (ctx->beat && !ctx->beat(ctx, TASK_BEAT_CHECK)) {
+        res->outcome = TASK_HANDBACK;
+        return;
+    }
     const char *text = data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN |
                                                                        JSON_C_TO_STRING_NOSLASHESCAPE)
                             : NULL;

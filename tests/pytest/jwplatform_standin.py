@@ -16,7 +16,7 @@ It answers in the fixtures' envelope ({"status":"ok", "videos": [...],
 get 429 RateLimitExceeded with Retry-After: 1), fail (a dict {(call,
 offset): status} answered with JW's error envelope), drop (the next N
 requests get their connection closed without an answer), delay (seconds
-before each answer), clock_skew. Every request is kept in .calls as
+before each list answer), clock_skew. Every request is kept in .calls as
 (path, params dict, status)."""
 
 import copy
@@ -94,7 +94,7 @@ class JWStandin:
                         self.close_connection = True
                         self.connection.shutdown(2)
                         return
-                if standin.delay:
+                if standin.delay and u.path.endswith("/list"):
                     time.sleep(standin.delay)
                 status, headers, answer = standin.handle(u.path, params)
                 data = json.dumps(answer).encode()

@@ -417,18 +417,17 @@ def test_a_refresh_during_a_sync_is_not_undone_by_it(stack, workers, jw, env):
     sync's older copy must not overwrite the refreshed row."""
     seed(jw, 3000, 1)
     start_worker(stack, workers)
-    jw.delay = 0.6
+    jw.delay = 1.0     # per list page
     s = subprocess.Popen([str(MG_BIN), "sync"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     assert wait_until(lambda: [c for c in jw.calls if c[0] == "/v1/videos/list"], 10, 0.02)
     jw.videos["v0000000"]["title"] = "newer than the sync's page"
     jw.videos["v0000000"]["updated"] += 1
-    jw.delay = 0
     body = event("media_updated", "v0000000")
     assert hook(stack, body, jwt_for(body)).status == 200
-    jw.delay = 0.6
     assert wait_until(lambda: stack.db.rows(
         "SELECT 1 FROM cached_resource WHERE key = 'v0000000' AND data->>'title' LIKE 'newer%%'"), 10, 0.05)
+    assert s.poll() is None and len(jw.list_calls("videos")) < 3, "the sync ended before the refresh"
     out, err = s.communicate(timeout=60)
     assert s.returncode == 0, err
     assert counts(out, "videos")["created"] == 2999, out   # the refresh created the first

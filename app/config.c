@@ -108,6 +108,20 @@ const cfg_setting config_settings[] = {
      "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only"},
     {"MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME", CFG_INT, "1800", 1, 86400, false, OFF(lookup_people_cache_lifetime),
      "seconds a person's groups and institutions from MEDIAGATE_LOOKUP_URL are reused"},
+    {"MEDIAGATE_JWPLATFORM_API_URL", CFG_STRING, "https://api.jwplatform.com", 0, 0, false, OFF(jwplatform_api_url),
+     "JW Platform management API (v1) base URL, for mediagate sync and the jwplatform.refresh task"},
+    {"MEDIAGATE_JWPLATFORM_DELIVERY_URL", CFG_STRING, "https://cdn.jwplayer.com", 0, 0, false, OFF(jwplatform_delivery_url),
+     "JW Player delivery base URL (media files, players)"},
+    {"MEDIAGATE_JWPLATFORM_API_KEY", CFG_STRING, "", 0, 0, false, OFF(jwplatform_api_key),
+     "JW Platform v1 API key (api_key); set: the JW Platform mirror is on (mediagate sync, worker task jwplatform.refresh)"},
+    {"MEDIAGATE_JWPLATFORM_API_SECRET", CFG_STRING, "", 0, 0, false, OFF(jwplatform_api_secret),
+     "its v1 API secret (signs api_signature, and delivery URLs); required with MEDIAGATE_JWPLATFORM_API_KEY"},
+    {"MEDIAGATE_JWPLATFORM_WEBHOOK_SECRET", CFG_STRING, "", 0, 0, false, OFF(jwplatform_webhook_secret),
+     "secret of the JW Platform webhook (HS256 JWT in Authorization); empty: /notifications/jwplatform is off (403)"},
+    {"MEDIAGATE_JWPLATFORM_PLAYER_KEY", CFG_STRING, "", 0, 0, false, OFF(jwplatform_player_key),
+     "JW Player embed player key (/players/<media>-<player>.html)"},
+    {"MEDIAGATE_JWPLATFORM_SIGNATURE_LIFETIME", CFG_INT, "3600", 60, 604800, false, OFF(jwplatform_signature_lifetime),
+     "seconds a signed JW Player delivery URL stays valid"},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
      "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {"MEDIAGATE_WEBHOOK_TIMEOUT_MS", CFG_INT, "10000", 100, 30000, false, OFF(webhook_timeout_ms),
@@ -373,6 +387,30 @@ static void check_sns(config *c, cfg_errors *errs)
                 strerror(errno));
 }
 
+/* The JW Platform settings: the API key and secret come together; the
+ * URLs are http(s) without a query. */
+static void check_jwplatform(config *c, cfg_errors *errs)
+{
+    const char *key = c->jwplatform_api_key ? c->jwplatform_api_key : "",
+               *secret = c->jwplatform_api_secret ? c->jwplatform_api_secret : "";
+    const char *urls[][2] = {{"MEDIAGATE_JWPLATFORM_API_URL", c->jwplatform_api_url},
+                             {"MEDIAGATE_JWPLATFORM_DELIVERY_URL", c->jwplatform_delivery_url}};
+    if (*key && !*secret)
+        add_err(errs, "MEDIAGATE_JWPLATFORM_API_SECRET is required when MEDIAGATE_JWPLATFORM_API_KEY is set");
+    if (*secret && !*key)
+        add_err(errs, "MEDIAGATE_JWPLATFORM_API_KEY is required when MEDIAGATE_JWPLATFORM_API_SECRET is set");
+    if (strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != strlen(key) ||
+        strlen(key) > 64)
+        add_err(errs, "MEDIAGATE_JWPLATFORM_API_KEY is not a JW Platform API key (letters and digits)");
+    for (size_t i = 0; i < 2; i++) {
+        const char *u = urls[i][1] ? urls[i][1] : "";
+        if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+            strpbrk(u, " \t\r\n\"'<>?#"))
+            add_err(errs, "%s must be an http(s) URL without a query, got '%s'", urls[i][0], u);
+    }
+    c->jwplatform_mirror = *key && *secret;
+}
+
 static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),
                      cfg_errors *errs)
 {
@@ -539,6 +577,7 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
     if (!c->oauth2_user_claim || !*c->oauth2_user_claim || strlen(c->oauth2_user_claim) > 64)
         add_err(errs, "MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub");
     check_sns(c, errs);
+    check_jwplatform(c, errs);
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];

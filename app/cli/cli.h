@@ -44,6 +44,9 @@ extern const cli_command cli_tasks_commands[];
 extern const cli_command cli_jobs_commands[];
 extern const cli_command cli_webhook_commands[];
 
+/* mediagate sync (app/cli/sync.c). */
+cli_fn cli_sync;
+
 /* Loads and validates the configuration into *c, printing every problem.
  * Returns 0 when it is usable. *c is zeroed before and is always passed to
  * config_free() after. */

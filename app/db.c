@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
@@ -91,6 +92,23 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_PUT] = {"upload_put",
         "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
         8, PGRES_TUPLES_OK},
+    /* /readyz: the newest migration built in ($1) is applied */
+    [STMT_SCHEMA_CURRENT] = {"schema_current",
+        "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)",
+        1, PGRES_TUPLES_OK},
+    /* /metrics, at scrape time: tasks by kind and state, and how many
+     * queued ones may run now */
+    [STMT_METRICS_QUEUE] = {"metrics_queue",
+        "SELECT k.name, s.state, count(t.id), "
+        "count(t.id) FILTER (WHERE t.state = 'queued' AND t.run_after <= now()) "
+        "FROM task_kinds k CROSS JOIN (VALUES ('queued'), ('running'), ('done'), ('dead')) s (state) "
+        "LEFT JOIN tasks t ON t.kind = k.name AND t.state = s.state "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        0, PGRES_TUPLES_OK},
+    /* webhook deliveries by state; none while webhooks are not installed */
+    [STMT_METRICS_WEBHOOKS] = {"metrics_webhooks",
+        "SELECT state, n FROM mediagate_metrics_webhooks()",
+        0, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)
@@ -189,8 +207,10 @@ static int ensure_conn(db *d)
         res = NULL;
     }
     d->connects++;
-    if (d->connects > 1)
+    if (d->connects > 1) {
         log_info("database reconnected (connection #%lu)", d->connects);
+        metrics_db_reconnect();
+    }
     ret = 0;
 out:
     PQclear(res);

@@ -27,6 +27,11 @@ static const route routes[] = {
      * the uploader's file name */
     {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN,
      CORS_BROWSER, LOG_ROUTE},
+    /* probes and the scraper: no browser reads them, nor are they logged
+     * unless they fail; nginx/mediagate.conf keeps /metrics on loopback */
+    {"GET", "/healthz", handle_healthz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
+    {"GET", "/readyz", handle_readyz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
+    {"GET", "/metrics", handle_metrics, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -108,6 +113,21 @@ bool router_origin_ok(request *r, const char *origin)
         return false;
     r->cors_origin = origin;
     return true;
+}
+
+size_t router_count(void)
+{
+    return NROUTES;
+}
+
+const route *router_row(size_t i)
+{
+    return i < NROUTES ? &routes[i] : NULL;
+}
+
+size_t router_index(const route *rt)
+{
+    return rt && rt >= routes && rt < routes + NROUTES ? (size_t)(rt - routes) : NROUTES;
 }
 
 const char *router_log_path(const route *rt, const char *path, int status)

@@ -70,6 +70,12 @@ bool router_origin_ok(request *r, const char *origin);
  * is then what the access log shows (NULL: nothing). */
 int router_dispatch(request *r);
 
+/* The route table's rows, for /metrics: how many, row i (NULL past the
+ * end), and the index of a row (router_count() for NULL). */
+size_t router_count(void);
+const route *router_row(size_t i);
+size_t router_index(const route *rt);
+
 /* The access log's path for a request that ended with status on row rt
  * (NULL: no route matched): path, rt's own path, or NULL to log nothing. */
 const char *router_log_path(const route *rt, const char *path, int status);

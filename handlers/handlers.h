@@ -13,6 +13,9 @@ int handle_stream_status(request *r);
 int handle_stream_upload_auth(request *r);
 int handle_uploads_create(request *r);
 int handle_uploads_put(request *r);
+int handle_healthz(request *r); /* handlers/ops.c */
+int handle_readyz(request *r);
+int handle_metrics(request *r);
 
 /* The caller of an AUTH_CALLER route (handlers/stream.c), for the router:
  * 0 with *owner set, or the refusal's status. */

@@ -49,7 +49,7 @@ static size_t method_index(const char *m)
 
 void metrics_request(size_t row, const char *method, int status, long long us)
 {
-    size_t route_i = row > MAX_ROUTES ? MAX_ROUTES : row;
+    size_t route_i = row >= router_count() || row > MAX_ROUTES ? MAX_ROUTES : row;
     size_t b = 0;
     while (b < NBUCKET && us > buckets_us[b])
         b++;

@@ -109,6 +109,10 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_METRICS_WEBHOOKS] = {"metrics_webhooks",
         "SELECT state, n FROM mediagate_metrics_webhooks()",
         0, PGRES_TUPLES_OK},
+    /* before a write: the tasks it queues carry the request's id (sql/016) */
+    [STMT_SET_REQUEST_ID] = {"set_request_id",
+        "SELECT set_config('mediagate.request_id', $1, false)",
+        1, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "db.h"
 #include "handlers.h"
 
 /* The route table: adding a route is one row here and one file in
@@ -187,5 +188,13 @@ int router_dispatch(request *r)
     }
     if (rt->auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
         return st;
+    /* A write may queue tasks: they carry the request's id (the worker logs
+     * it). A failure here shows again in the handler's own statement. */
+    if (strcmp(rt->method, "GET") != 0 && r->request_id && r->db) {
+        PGresult *res = NULL;
+        const char *vals[] = {r->request_id};
+        db_exec(r->db, STMT_SET_REQUEST_ID, 1, vals, &res);
+        PQclear(res);
+    }
     return rt->fn(r);
 }

@@ -28,6 +28,9 @@ EOF
 write_conf 'https://a\.example' "$old_secret" 4 text
 export MEDIAGATE_CONFIG=$conf MEDIAGATE_DB_TIMEOUT_MS=1000
 unset MEDIAGATE_THREADS MEDIAGATE_ALLOWED_ORIGINS MEDIAGATE_ZENCODER_SECRET MEDIAGATE_LOG_FORMAT
+export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_MEDIA_DIR=$RUN/media
+NGINX_SITE_EXTRA="$(upload_conf)"
+export NGINX_SITE_EXTRA
 stack_up || exit 1
 trap stack_down EXIT
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
@@ -180,6 +183,25 @@ check "nginx's \$request_id is the X-Request-Id: $rid" grep -Eq '^[0-9a-f]{32}$'
 check "the access line names it" grep -q "access GET /media/status 200 .* request_id=$rid$" "$LOG"
 req "$BASE/media/status?job_id=ops1"
 check "each request has its own id" test "$(header X-Request-Id)" != "$rid"
+
+# --- into the tasks a request queues, and the worker's log --------------------------------
+key=$(mg_apikey ops)
+printf 'not a video' >"$RUN/clip.mp4"
+req -X PUT -H "Authorization: Bearer $key" -H 'Content-Type: video/mp4' --data-binary "@$RUN/clip.mp4" \
+    "$BASE/uploads/clip.mp4"
+expect_status 201
+rid=$(header X-Request-Id)
+check "the upload's encode task carries the request id $rid" \
+    test "$(psql_q "SELECT payload->>'request_id' FROM outbox WHERE kind = 'local.encode' ORDER BY id DESC LIMIT 1")" = "$rid"
+check "a task queued outside a request carries none" \
+    test "$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'job_id' = (SELECT id FROM jobs WHERE input_file LIKE '%in.mp4') AND payload ? 'request_id'")" = 0
+"$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
+wpid=$!
+for _ in $(seq 100); do grep -q "request_id=$rid" "$RUN/worker.log" && break; sleep 0.1; done
+kill -TERM "$wpid"; wait "$wpid"
+check "the worker's lines for that task name the request: $(grep -c "request_id=$rid" "$RUN/worker.log")" \
+    grep -q "task [0-9]*: local.encode (attempt 1) by .* request_id=$rid$" "$RUN/worker.log"
+check "its other lines do not" bash -c "grep 'worker running' '$RUN/worker.log' | grep -vq request_id"
 
 # --- SIGHUP ----------------------------------------------------------------------------
 req -H 'Origin: https://b.example' "$BASE/media/status?job_id=ops1"

@@ -17,6 +17,8 @@
 const cfg_setting config_settings[] = {
     {"MEDIAGATE_DATABASE_URL", CFG_STRING, NULL, 0, 0, true, OFF(database_url),
      "libpq connection string or URI of the PostgreSQL database", RESTART},
+    {"MEDIAGATE_DATABASE_READ_URL", CFG_STRING, "", 0, 0, false, OFF(database_read_url),
+     "connection string of a streaming replica for the read routes (/media/status, /media/job_id); unavailable: the primary answers; empty: the primary", RESTART},
     {"MEDIAGATE_SOCKET", CFG_STRING, "", 0, 0, false, OFF(socket),
      "unix socket to create and listen on; empty: fd 0 is the listening socket", RESTART},
     {"MEDIAGATE_SOCKET_GROUP", CFG_STRING, "", 0, 0, false, OFF(socket_group),
@@ -358,6 +360,15 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         PQconninfoOption *opts = PQconninfoParse(c->database_url, &perr);
         if (!opts)
             add_err(errs, "MEDIAGATE_DATABASE_URL is not a valid connection string: %s",
+                    perr ? trim(perr, NULL) : "out of memory");
+        PQconninfoFree(opts);
+        PQfreemem(perr);
+    }
+    if (c->database_read_url && *c->database_read_url) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(c->database_read_url, &perr);
+        if (!opts)
+            add_err(errs, "MEDIAGATE_DATABASE_READ_URL is not a valid connection string: %s",
                     perr ? trim(perr, NULL) : "out of memory");
         PQconninfoFree(opts);
         PQfreemem(perr);

@@ -10,6 +10,7 @@
  * freed by config_free(). */
 typedef struct config {
     char *database_url;
+    char *database_read_url;
     char *socket;
     char *socket_group;
     long threads;

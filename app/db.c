@@ -129,20 +129,20 @@ static long long now_ms(void)
 
 /* Opens a connection with our defaults placed before the user's string, so
  * that anything the string sets wins. Returns the PGconn (check status). */
-static PGconn *open_conn(const config *cfg, const char *appname)
+static PGconn *open_conn(const config *cfg, const char *appname, const char *url)
 {
     char timeout[24], options[96];
     long secs = (cfg->db_timeout_ms + 999) / 1000;
     snprintf(timeout, sizeof timeout, "%ld", secs < 2 ? 2 : secs);
     snprintf(options, sizeof options, "-c statement_timeout=%ld", cfg->db_timeout_ms);
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *vals[] = {timeout, appname, options, cfg->database_url, NULL};
+    const char *vals[] = {timeout, appname, options, url ? url : cfg->database_url, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
 
 PGconn *db_connect_admin(const config *cfg)
 {
-    PGconn *c = open_conn(cfg, "mediagate-admin");
+    PGconn *c = open_conn(cfg, "mediagate-admin", NULL);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         log_error("database connection failed: %s",
                   c ? PQerrorMessage(c) : "out of memory");
@@ -164,6 +164,12 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
 void db_init(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
+}
+
+void db_init_read(db *d, const config *cfg)
+{
+    db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
+    d->url = cfg->database_read_url;
 }
 
 void db_close(db *d)
@@ -192,7 +198,7 @@ static int ensure_conn(db *d)
         drop(d);
     if (now_ms() < d->retry_at_ms)
         return 503;
-    d->conn = open_conn(d->cfg, d->appname);
+    d->conn = open_conn(d->cfg, d->appname, d->url);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         log_warn("database connect failed: %s",
                  d->conn ? PQerrorMessage(d->conn) : "out of memory");

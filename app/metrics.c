@@ -20,7 +20,7 @@ static const long long buckets_us[] = {500, 1000, 2500, 5000, 10000, 25000, 5000
 static atomic_ulong requests[MAX_ROUTES + 1][NMETHOD][NSTATUS];
 static atomic_ulong latency[MAX_ROUTES + 1][NBUCKET + 1]; /* per bucket, not cumulative */
 static atomic_ullong latency_sum_us[MAX_ROUTES + 1];
-static atomic_ulong reconnects;
+static atomic_ulong reconnects, read_fallbacks;
 
 #define MAX_NOTIFY 64
 typedef struct notify_count {
@@ -63,6 +63,11 @@ void metrics_request(size_t row, const char *method, int status, long long us)
 void metrics_db_reconnect(void)
 {
     atomic_fetch_add_explicit(&reconnects, 1, memory_order_relaxed);
+}
+
+void metrics_read_fallback(void)
+{
+    atomic_fetch_add_explicit(&read_fallbacks, 1, memory_order_relaxed);
 }
 
 void metrics_notification(const char *backend, const char *result)
@@ -136,6 +141,11 @@ void metrics_write(FILE *f)
                "# TYPE mediagate_db_reconnects_total counter\n"
                "mediagate_db_reconnects_total %lu\n",
             atomic_load_explicit(&reconnects, memory_order_relaxed));
+    fprintf(f, "# HELP mediagate_db_read_fallbacks_total Reads answered by the primary because the "
+               "replica was unavailable.\n"
+               "# TYPE mediagate_db_read_fallbacks_total counter\n"
+               "mediagate_db_read_fallbacks_total %lu\n",
+            atomic_load_explicit(&read_fallbacks, memory_order_relaxed));
     fputs("# HELP mediagate_notifications_total Notifications received, by backend and result.\n"
           "# TYPE mediagate_notifications_total counter\n", f);
     pthread_mutex_lock(&notify_lock);

@@ -15,6 +15,10 @@ void metrics_request(size_t row, const char *method, int status, long long durat
 /* A database connection made again after it was lost (db.c). */
 void metrics_db_reconnect(void);
 
+/* A read route answered by the primary because the replica was
+ * unavailable (router.c). */
+void metrics_read_fallback(void);
+
 /* A notification's outcome for a backend of the senders' table: backend
  * and result must be static strings (the table's name; "applied",
  * "duplicate", "failed", "refused", "unknown_job", "unavailable",

@@ -65,6 +65,7 @@ typedef struct request {
     arena *a;
     const struct config *cfg;
     struct db *db;
+    struct db *read_db;  /* the replica's, when MEDIAGATE_DATABASE_READ_URL is set */
 
     const char *method; /* HEAD is presented to handlers as GET */
     bool head;

@@ -6,13 +6,14 @@
 
 #include "config.h"
 #include "db.h"
+#include "metrics.h"
 #include "handlers.h"
 
 /* The route table: adding a route is one row here and one file in
  * handlers/. */
 static const route routes[] = {
-    {"GET", "/media/job_id", handle_media_job_id, 0, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
-    {"GET", "/media/status", handle_media_status, 0, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
+    {"GET", "/media/job_id", handle_media_job_id, ROUTE_READ, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
+    {"GET", "/media/status", handle_media_status, ROUTE_READ, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
     {"POST", "/media/jobs", handle_media_jobs, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
     /* /notifications/<backend>: each sender's verifier is its row in
      * notify_backends[] (handlers/notify/notify.c) */
@@ -195,6 +196,21 @@ int router_dispatch(request *r)
         const char *vals[] = {r->request_id};
         db_exec(r->db, STMT_SET_REQUEST_ID, 1, vals, &res);
         PQclear(res);
+    }
+    if ((rt->flags & ROUTE_READ) && r->read_db) {
+        struct db *primary = r->db;
+        r->db = r->read_db;
+        st = rt->fn(r);
+        r->db = primary;
+        if (st != 503)
+            return st;
+        /* The replica is unavailable: a read is safe to run again, on the
+         * primary. */
+        metrics_read_fallback();
+        json_object_put(r->out);
+        r->out = NULL;
+        r->cache_control = NULL;
+        r->etag = false;
     }
     return rt->fn(r);
 }

@@ -6,6 +6,8 @@
 enum {
     ROUTE_PREFIX = 1,      /* path ends in '/' and matches every path under it */
     ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
+    ROUTE_READ = 4,        /* reads only: from the replica when there is one,
+                            * from the primary when it is unavailable */
 };
 
 /* Who may call a route; the router checks it before the handler runs, so

@@ -28,6 +28,8 @@ typedef struct worker {
     int listen_fd;
     arena a;
     db db;
+    db rdb;        /* the read replica's, when configured */
+    bool has_rdb;
     _Atomic(const config *) cfg_in_use; /* the settings its request reads */
     atomic_int in_accept;
     atomic_int done;
@@ -258,6 +260,7 @@ static void handle(worker *w, FCGX_Request *req)
     r.a = &w->a;
     r.cfg = cfg_acquire(w);
     r.db = &w->db;
+    r.read_db = w->has_rdb ? &w->rdb : NULL;
     r.request_id = request_id_of(req, idbuf);
     log_set_request_id(r.request_id);
     const char *method = fcgi_param(req, "REQUEST_METHOD");
@@ -325,6 +328,8 @@ static void *worker_main(void *arg)
     }
 out:
     db_close(&w->db);
+    if (w->has_rdb)
+        db_close(&w->rdb);
     arena_free(&w->a);
     atomic_store(&w->done, 1);
     return NULL;
@@ -439,6 +444,9 @@ int serve_run(const config *cfg)
         w->listen_fd = listen_fd;
         arena_init(&w->a, 16384);
         db_init(&w->db, cfg);
+        w->has_rdb = cfg->database_read_url && *cfg->database_read_url;
+        if (w->has_rdb)
+            db_init_read(&w->rdb, cfg);
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
             log_error("pthread_create failed");
             break;

@@ -645,6 +645,7 @@ size_t config_reload(const config *cur, config *next, const char *path,
     /* First as written, to name what changed; then with the restart-only
      * settings pinned to their running values. */
     config fresh;
+    memset(next, 0, sizeof *next);
     size_t n = config_load(&fresh, path, getenv_fn, errs);
     if (n == 0) {
         for (size_t i = 0; i < NSET; i++) {

@@ -71,6 +71,30 @@ check "reload is SIGHUP" unit_has mediagate.service 'ExecReload=/bin/kill -HUP $
 check "the worker writes only the media directory" \
     unit_has mediagate-worker.service "ReadWritePaths=$P/var/lib/mediagate/media"
 
+# The users and directories, made by systemd-sysusers and systemd-tmpfiles
+# from the installed files, in a copy of this machine's /etc (for www-data).
+S=$T/sysroot
+mkdir -p "$S/etc"
+cp /etc/passwd /etc/group /etc/shadow /etc/gshadow "$S/etc/" 2>/dev/null
+out=$(systemd-sysusers --root="$S" "$P/lib/sysusers.d/mediagate.sysusers.conf" 2>&1)
+check "systemd-sysusers creates the users: $out" test $? = 0
+for u in mediagate mediagate-worker; do
+    check "user $u: no login shell" grep -Eq "^$u:[^:]*:[0-9]+:[0-9]+:[^:]*:[^:]*:(/usr/sbin/nologin|/sbin/nologin|/bin/false)?$" "$S/etc/passwd"
+done
+members() { awk -F: -v g="$1" '$1 == g {print $4}' "$S/etc/group" | tr ',' '\n' | sort | tr '\n' ' '; }
+check "www-data holds both services: $(members www-data)" \
+    bash -c "grep -qw mediagate <<<'$(members www-data)' && grep -qw mediagate-worker <<<'$(members www-data)'"
+check "group mediagate holds the worker (to read the settings file): $(members mediagate)" \
+    grep -qw mediagate-worker <<<"$(members mediagate)"
+out=$(systemd-tmpfiles --root="$S" --create "$P/lib/tmpfiles.d/mediagate.tmpfiles.conf" 2>&1)
+check "systemd-tmpfiles creates the directories: $out" test $? = 0
+uid_of() { awk -F: -v u="$1" '$1 == u {print $3}' "$S/etc/passwd"; }
+gid_of() { awk -F: -v g="$1" '$1 == g {print $3}' "$S/etc/group"; }
+check "uploads: mediagate:www-data 2750" \
+    test "$(stat -c '%u:%g %a' "$S$P/var/lib/mediagate/uploads")" = "$(uid_of mediagate):$(gid_of www-data) 2750"
+check "media: mediagate-worker 0755" \
+    test "$(stat -c '%u %a' "$S$P/var/lib/mediagate/media")" = "$(uid_of mediagate-worker) 755"
+
 # --- mediagate(1) -----------------------------------------------------------------
 out=$(MANWIDTH=100 man --warnings=all -l "$P/share/man/man1/mediagate.1" 2>&1 >"$T/man.txt")
 check "man -l renders mediagate(1) without warnings: $out" test -z "$out"
@@ -99,6 +123,7 @@ RUN=$T/run
 mkdir -p "$RUN"
 export RUN MG_BIN=$P/bin/mediagate
 PORT=$(mg_free_port)
+BASE=http://127.0.0.1:$PORT
 PG_OPTS="-c fsync=off -c synchronous_commit=off"
 pg_start || exit 1
 rm -rf "$P/share/mediagate/sql"
@@ -125,10 +150,10 @@ export MG_SNIPPET
 nginx_start || exit 1
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('inst1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
-req "http://127.0.0.1:$PORT/media/status?job_id=inst1"
+req "$BASE/media/status?job_id=inst1"
 expect_status 200
 expect_json .progress_rate 5
-req "http://127.0.0.1:$PORT/healthz"
+req "$BASE/healthz"
 expect_status 200
 check "serve logged that it serves on fd 0: $(tail -n 3 "$RUN/mediagate.log")" \
     grep -q 'serving on fd 0' "$RUN/mediagate.log"

@@ -43,6 +43,8 @@ def status(request):
     if row is None:
         return answer({"success": False, "message": "Not found item."}, 422)
     st, rate, dur, w, h, out, playlists, code, msg = row
+    if isinstance(playlists, str):  # a json (not jsonb) column comes as text
+        playlists = json.loads(playlists)
     o = {"success": True, "job_status": st, "progress_rate": rate}
     if st == "COMPLETE":
         o.update(duration_ms=dur, width_px=w, height_px=h, output_path=out, playlists=playlists or {})

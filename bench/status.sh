@@ -38,6 +38,9 @@
 #                      over the same table (bench/django_status.py; Debian's
 #                      python3-django, gunicorn, python3-psycopg2)
 #   DJANGO_WORKERS     gunicorn sync workers (default 2 per CPU)
+#   REPLICA=1          also the uniform run with MEDIAGATE_DATABASE_READ_URL on a
+#                      streaming replica made by pg_basebackup -R from the
+#                      bench's cluster (reads from it, the primary beside it)
 #   KEEP=1             keep the run directory (lib.sh)
 set -euo pipefail
 
@@ -110,7 +113,9 @@ PLAIN_SITE_EXTRA="location = /static/status.json { root $STATIC_ROOT; }"
 export NGINX_SITE_EXTRA=$PLAIN_SITE_EXTRA
 CACHE_DIR=
 CACHE_ROOT=${CACHE_ROOT:-}
-trap 'stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"' EXIT
+DJANGO_PID= REPL=
+trap 'stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"; [ -z "$DJANGO_PID" ] || kill "$DJANGO_PID" 2>/dev/null
+      [ -z "$REPL" ] || [ ! -s "$REPL/postmaster.pid" ] || runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m immediate stop >/dev/null' EXIT
 trap 'exit 130' INT TERM
 log "starting the stack in $RUN ($MEDIAGATE_THREADS app threads)"
 stack_up || die "stack_up failed"
@@ -335,8 +340,28 @@ if [ "${DJANGO:-0}" = 1 ]; then
     [ "$dj" = "$app_body" ] || die "the Django view answers differently: $dj vs $app_body"
     run django "Django view on gunicorn ($DJANGO_WORKERS sync workers)" "$CONNS" "$IDS" "/django/media/status?job_id="
     kill "$DJANGO_PID"; wait "$DJANGO_PID" 2>/dev/null || true
+    DJANGO_PID=
     nginx_stop
     nginx_start || die "nginx did not restart"
+fi
+
+# 1d. REPLICA=1: reads from a streaming replica of the same cluster.
+if [ "${REPLICA:-0}" = 1 ]; then
+    REPL=$RUN/replica REPLSOCK=$RUN/replsock
+    echo 'local replication postgres peer map=mg_admin' >>"$RUN/pg/pg_hba.conf"
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pg" reload >/dev/null
+    mkdir -p "$REPL" "$REPLSOCK"; chown postgres "$REPL" "$REPLSOCK"; chmod 700 "$REPL"
+    touch "$RUN/replica.log"; chown postgres "$RUN/replica.log"
+    (cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" -R -X stream) ||
+        die "pg_basebackup failed"
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -l "$RUN/replica.log" -w -t 30 \
+        -o "-k $REPLSOCK -c listen_addresses='' -c max_connections=200 ${PG_OPTS:-}" start >/dev/null ||
+        die "the replica did not start"
+    MEDIAGATE_DATABASE_READ_URL="postgresql:///mediagate?host=$REPLSOCK&user=mediagate" restart_app "$MAIN_THREADS"
+    run app-replica "app, reads from a streaming replica" "$CONNS" "$IDS" "/media/status?job_id="
+    restart_app "$MAIN_THREADS"
+    run app-primary "app, reads from the primary (beside the replica run)" "$CONNS" "$IDS" "/media/status?job_id="
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w stop >/dev/null || true
 fi
 
 # 2. The hot set, without and then with nginx's micro-cache.
@@ -468,7 +493,8 @@ PY
     echo
     ab=$(for k in "${!RPS[@]}"; do case $k in before-*|after-*) printf '%s=%s ' "$k" "${RPS[$k]}" ;; esac; done)
     python3 - "${RPS[static]}" "${RPS[app]}" "${RPS[hot-nocache]:-}" "${RPS[hot-cache]:-}" "$CONNS" \
-        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "$ab" "${RPS[django]:-}" <<'PY'
+        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "$ab" "${RPS[django]:-}" \
+        "${RPS[app-replica]:-}" "${RPS[app-primary]:-}" <<'PY'
 import statistics, sys
 static, app = float(sys.argv[1]), float(sys.argv[2])
 c = sys.argv[5]
@@ -480,6 +506,9 @@ if sys.argv[3] and sys.argv[4]:
 if len(sys.argv) > 9 and sys.argv[9]:
     dj = float(sys.argv[9])
     print(f"app vs the Django view on gunicorn:           {app/dj:.2f}x ({app:,.0f} vs {dj:,.0f} req/s)")
+if len(sys.argv) > 11 and sys.argv[10] and sys.argv[11]:
+    rep, pri = float(sys.argv[10]), float(sys.argv[11])
+    print(f"reads from the replica vs the primary:        {rep/pri:.2f}x ({rep:,.0f} vs {pri:,.0f} req/s)")
 ab = dict(kv.split("=") for kv in sys.argv[8].split())
 if ab:
     b = [float(v) for k, v in ab.items() if k.startswith("before-")]

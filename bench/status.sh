@@ -352,7 +352,7 @@ if [ "${REPLICA:-0}" = 1 ]; then
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pg" reload >/dev/null
     mkdir -p "$REPL" "$REPLSOCK"; chown postgres "$REPL" "$REPLSOCK"; chmod 700 "$REPL"
     touch "$RUN/replica.log"; chown postgres "$RUN/replica.log"
-    (cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" -R -X stream) ||
+    (cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" -R -X stream -c fast) ||
         die "pg_basebackup failed"
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -l "$RUN/replica.log" -w -t 30 \
         -o "-k $REPLSOCK -c listen_addresses='' -c max_connections=200 ${PG_OPTS:-}" start >/dev/null ||

@@ -33,7 +33,7 @@ stack_up || exit 1
 echo 'local replication postgres peer map=mg_admin' >>"$RUN/pg/pg_hba.conf"
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pg" reload >/dev/null
 mkdir -p "$REPLSOCK" "$REPL" && chown postgres "$REPLSOCK" "$REPL" && chmod 755 "$REPLSOCK" && chmod 700 "$REPL"
-out=$(cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" \
+out=$(cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" -c fast \
     -R -X stream 2>&1)
 check "pg_basebackup -R made a replica: $out" test -f "$REPL/standby.signal"
 replica_start || { cat "$RUN/replica.log" >&2; exit 1; }

@@ -12,160 +12,166 @@
 #include <unistd.h>
 
 #define OFF(f) offsetof(config, f)
+#define RELOAD true   /* serve applies a new value on SIGHUP */
+#define RESTART false /* read once at start */
 
 const cfg_setting config_settings[] = {
     {"MEDIAGATE_DATABASE_URL", CFG_STRING, NULL, 0, 0, true, OFF(database_url),
-     "libpq connection string or URI of the PostgreSQL database"},
+     "libpq connection string or URI of the PostgreSQL database", RESTART},
+    {"MEDIAGATE_DATABASE_READ_URL", CFG_STRING, "", 0, 0, false, OFF(database_read_url),
+     "connection string of a streaming replica for the read routes (/media/status, /media/job_id); unavailable: the primary answers; empty: the primary", RESTART},
     {"MEDIAGATE_SOCKET", CFG_STRING, "", 0, 0, false, OFF(socket),
-     "unix socket to create and listen on; empty: fd 0 is the listening socket"},
+     "unix socket to create and listen on; empty: fd 0 is the listening socket", RESTART},
     {"MEDIAGATE_SOCKET_GROUP", CFG_STRING, "", 0, 0, false, OFF(socket_group),
-     "group given the socket (mode 0660), normally nginx's (www-data)"},
+     "group given the socket (mode 0660), normally nginx's (www-data)", RESTART},
     {"MEDIAGATE_THREADS", CFG_INT, "16", 1, 1024, false, OFF(threads),
-     "request threads, each with its own PostgreSQL connection"},
+     "request threads, each with its own PostgreSQL connection", RESTART},
     {"MEDIAGATE_BACKLOG", CFG_INT, "1024", 1, 65535, false, OFF(backlog),
-     "listen backlog of the socket mediagate creates"},
+     "listen backlog of the socket mediagate creates", RESTART},
     {"MEDIAGATE_ALLOWED_ORIGINS", CFG_STRING, "", 0, 0, false, OFF(allowed_origins),
-     "space-separated POSIX extended regexes; each must match a whole Origin"},
+     "space-separated POSIX extended regexes; each must match a whole Origin", RELOAD},
     {"MEDIAGATE_PREFIX", CFG_STRING, "", 0, 0, false, OFF(prefix),
-     "mount prefix such as /video-api; empty: routes sit at the root"},
+     "mount prefix such as /video-api; empty: routes sit at the root", RESTART},
     {"MEDIAGATE_MAX_BODY", CFG_INT, "1048576", 0, 16777216, false, OFF(max_body),
-     "largest request body accepted, in bytes (larger: 413); nginx's per-location limits are smaller"},
+     "largest request body accepted, in bytes (larger: 413); nginx's per-location limits are smaller", RELOAD},
     {"MEDIAGATE_DB_TIMEOUT_MS", CFG_INT, "3000", 100, 600000, false, OFF(db_timeout_ms),
-     "deadline for one database statement; past it the answer is 503"},
+     "deadline for one database statement; past it the answer is 503", RESTART},
     {"MEDIAGATE_RETRY_AFTER", CFG_INT, "2", 0, 3600, false, OFF(retry_after),
-     "seconds sent in Retry-After with 503 answers"},
+     "seconds sent in Retry-After with 503 answers", RELOAD},
     {"MEDIAGATE_CACHE_MAX_AGE", CFG_INT, "86400", 0, 31536000, false, OFF(cache_max_age),
-     "Cache-Control max-age for COMPLETE/ERROR/CANCELED job status answers"},
+     "Cache-Control max-age for COMPLETE/ERROR/CANCELED job status answers", RELOAD},
     {"MEDIAGATE_SHUTDOWN_TIMEOUT", CFG_INT, "10", 0, 3600, false, OFF(shutdown_timeout),
-     "seconds SIGTERM waits for in-flight requests before exiting"},
+     "seconds SIGTERM waits for in-flight requests before exiting", RESTART},
     {"MEDIAGATE_ACCESS_LOG", CFG_BOOL, "on", 0, 0, false, OFF(access_log),
-     "one stderr line per request: method, path, status, µs, bytes (on/off)"},
+     "one stderr line per request: method, path, status, µs, bytes (on/off)", RELOAD},
+    {"MEDIAGATE_LOG_FORMAT", CFG_STRING, "text", 0, 0, false, OFF(log_format),
+     "text: one plain line per event; json: JSON lines (access lines with a request id)", RELOAD},
     {"MEDIAGATE_MEDIACONVERT_SECRET", CFG_STRING, "", 0, 0, false, OFF(mediaconvert_secret),
-     "API key the EventBridge API destination sends; empty: /notifications/mediaconvert is off (403)"},
+     "API key the EventBridge API destination sends; empty: /notifications/mediaconvert is off (403)", RELOAD},
     {"MEDIAGATE_MEDIACONVERT_HEADER", CFG_STRING, "X-Api-Key", 0, 0, false, OFF(mediaconvert_header),
-     "header name the EventBridge connection puts the API key in"},
+     "header name the EventBridge connection puts the API key in", RELOAD},
     {"MEDIAGATE_ZENCODER_SECRET", CFG_STRING, "", 0, 0, false, OFF(zencoder_secret),
-     "X-Zencoder-Notification-Secret value; empty: /notifications/zencoder is off (403)"},
+     "X-Zencoder-Notification-Secret value; empty: /notifications/zencoder is off (403)", RELOAD},
     {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
-     "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)"},
+     "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)", RELOAD},
     {"MEDIAGATE_SNS_TOPIC_ARNS", CFG_STRING, "", 0, 0, false, OFF(sns_topic_arns),
-     "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)"},
+     "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)", RELOAD},
     {"MEDIAGATE_SNS_CERT_HOST", CFG_STRING, "^sns\\.[a-zA-Z0-9-]{3,}\\.amazonaws\\.com(\\.cn)?$", 0, 0, false, OFF(sns_cert_host),
-     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)"},
+     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)", RESTART},
     {"MEDIAGATE_MUX_SECRET", CFG_STRING, "", 0, 0, false, OFF(mux_secret),
-     "signing secret of the Mux webhook endpoint (Mux-Signature); empty: /notifications/mux is off (403)"},
+     "signing secret of the Mux webhook endpoint (Mux-Signature); empty: /notifications/mux is off (403)", RELOAD},
     {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),
-     "who may call /stream/* and /uploads: apikey (Authorization: Bearer) or remote_user (the user the site's auth_request vouches for, as $mediagate_user)"},
+     "who may call /stream/* and /uploads: apikey (Authorization: Bearer) or remote_user (the user the site's auth_request vouches for, as $mediagate_user)", RELOAD},
     {"MEDIAGATE_RTMP_URL", CFG_STRING, "", 0, 0, false, OFF(rtmp_url),
-     "public RTMP ingest URL given to broadcasters, e.g. rtmp://live.example.com/live; empty: no RTMP"},
+     "public RTMP ingest URL given to broadcasters, e.g. rtmp://live.example.com/live; empty: no RTMP", RELOAD},
     {"MEDIAGATE_HLS_URL", CFG_STRING, "", 0, 0, false, OFF(hls_url),
-     "public base URL of live HLS playlists, e.g. https://live.example.com/hls"},
+     "public base URL of live HLS playlists, e.g. https://live.example.com/hls", RELOAD},
     {"MEDIAGATE_UPLOAD_URL", CFG_STRING, "", 0, 0, false, OFF(upload_url),
-     "public base URL of HTTP PUT ingest (nginx/mediagate-upload.conf), e.g. https://live.example.com/live; empty: no HTTP ingest"},
+     "public base URL of HTTP PUT ingest (nginx/mediagate-upload.conf), e.g. https://live.example.com/live; empty: no HTTP ingest", RELOAD},
     {"MEDIAGATE_S3_BUCKET", CFG_STRING, "", 0, 0, false, OFF(s3_bucket),
-     "bucket for the S3 and S3_POST endpoints; empty: neither is offered"},
+     "bucket for the S3 and S3_POST endpoints; empty: neither is offered", RELOAD},
     {"MEDIAGATE_S3_REGION", CFG_STRING, "us-east-1", 0, 0, false, OFF(s3_region),
-     "region of MEDIAGATE_S3_BUCKET"},
+     "region of MEDIAGATE_S3_BUCKET", RELOAD},
     {"MEDIAGATE_S3_PREFIX", CFG_STRING, "live/", 0, 0, false, OFF(s3_prefix),
-     "key prefix; a stream may write only under <prefix><stream id>/"},
+     "key prefix; a stream may write only under <prefix><stream id>/", RELOAD},
     {"MEDIAGATE_S3_MAX_BYTES", CFG_INT, "1073741824", 1, 5368709120L, false, OFF(s3_max_bytes),
-     "largest object an S3_POST upload may be"},
+     "largest object an S3_POST upload may be", RELOAD},
     {"MEDIAGATE_AWS_ACCESS_KEY_ID", CFG_STRING, "", 0, 0, false, OFF(aws_access_key_id),
-     "AWS key that signs STS calls and S3 POST policies"},
+     "AWS key that signs STS calls and S3 POST policies", RELOAD},
     {"MEDIAGATE_AWS_SECRET_ACCESS_KEY", CFG_STRING, "", 0, 0, false, OFF(aws_secret_access_key),
-     "its secret"},
+     "its secret", RELOAD},
     {"MEDIAGATE_STS_ROLE_ARN", CFG_STRING, "", 0, 0, false, OFF(sts_role_arn),
-     "role assumed for S3 credentials; empty: no S3 endpoint (S3_POST still offered)"},
+     "role assumed for S3 credentials; empty: no S3 endpoint (S3_POST still offered)", RELOAD},
     {"MEDIAGATE_STS_URL", CFG_STRING, "https://sts.amazonaws.com/", 0, 0, false, OFF(sts_url),
-     "STS endpoint"},
+     "STS endpoint", RELOAD},
     {"MEDIAGATE_STS_REGION", CFG_STRING, "us-east-1", 0, 0, false, OFF(sts_region),
-     "region SigV4 signs STS calls for (us-east-1 for the global endpoint)"},
+     "region SigV4 signs STS calls for (us-east-1 for the global endpoint)", RELOAD},
     {"MEDIAGATE_TENCENT_SECRET_ID", CFG_STRING, "", 0, 0, false, OFF(tencent_secret_id),
-     "Tencent Cloud API SecretId; set: a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected"},
+     "Tencent Cloud API SecretId; set: a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected", RESTART},
     {"MEDIAGATE_TENCENT_SECRET_KEY", CFG_STRING, "", 0, 0, false, OFF(tencent_secret_key),
-     "its SecretKey (signs TC3-HMAC-SHA256)"},
+     "its SecretKey (signs TC3-HMAC-SHA256)", RESTART},
     {"MEDIAGATE_TENCENT_REGION", CFG_STRING, "", 0, 0, false, OFF(tencent_region),
-     "X-TC-Region of VOD calls, e.g. ap-guangzhou; empty: none (VOD does not require one)"},
+     "X-TC-Region of VOD calls, e.g. ap-guangzhou; empty: none (VOD does not require one)", RESTART},
     {"MEDIAGATE_TENCENT_DEFINITIONS", CFG_STRING, "", 0, 0, false, OFF(tencent_definitions),
-     "transcoding template ids for ProcessMedia, comma-separated, e.g. 100210,100220; required with MEDIAGATE_TENCENT_SECRET_ID"},
+     "transcoding template ids for ProcessMedia, comma-separated, e.g. 100210,100220; required with MEDIAGATE_TENCENT_SECRET_ID", RESTART},
     {"MEDIAGATE_TENCENT_SUBAPPID", CFG_INT, "0", 0, 4294967295L, false, OFF(tencent_subappid),
-     "VOD SubAppId sent with ProcessMedia; 0: none"},
+     "VOD SubAppId sent with ProcessMedia; 0: none", RESTART},
     {"MEDIAGATE_TENCENT_API_URL", CFG_STRING, "https://vod.tencentcloudapi.com", 0, 0, false, OFF(tencent_api_url),
-     "Tencent VOD API endpoint (the host is signed)"},
+     "Tencent VOD API endpoint (the host is signed)", RESTART},
     {"MEDIAGATE_OAUTH2_INTROSPECTION_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_introspection_url),
-     "RFC 7662 token introspection endpoint; set: OAuth2 bearer tokens identify callers of /media/status; empty: API keys and REMOTE_USER only"},
+     "RFC 7662 token introspection endpoint; set: OAuth2 bearer tokens identify callers of /media/status; empty: API keys and REMOTE_USER only", RESTART},
     {"MEDIAGATE_OAUTH2_CLIENT_ID", CFG_STRING, "", 0, 0, false, OFF(oauth2_client_id),
-     "mediagate's client id at the introspection endpoint (HTTP Basic)"},
+     "mediagate's client id at the introspection endpoint (HTTP Basic)", RESTART},
     {"MEDIAGATE_OAUTH2_CLIENT_SECRET", CFG_STRING, "", 0, 0, false, OFF(oauth2_client_secret),
-     "its client secret"},
+     "its client secret", RESTART},
     {"MEDIAGATE_OAUTH2_CACHE_SECONDS", CFG_INT, "300", 1, 86400, false, OFF(oauth2_cache_seconds),
-     "an active token's introspection is reused this long at most (never past its exp)"},
+     "an active token's introspection is reused this long at most (never past its exp)", RESTART},
     {"MEDIAGATE_OAUTH2_USER_CLAIM", CFG_STRING, "sub", 0, 0, false, OFF(oauth2_user_claim),
-     "the introspection claim that names the user (USER_<id> entries); groups and institutions come from the claims groups and institutions"},
+     "the introspection claim that names the user (USER_<id> entries); groups and institutions come from the claims groups and institutions", RESTART},
     {"MEDIAGATE_OAUTH2_TOKEN_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_token_url),
-     "token endpoint where mediagate gets its own bearer token (client credentials grant) for MEDIAGATE_LOOKUP_URL"},
+     "token endpoint where mediagate gets its own bearer token (client credentials grant) for MEDIAGATE_LOOKUP_URL", RESTART},
     {"MEDIAGATE_LOOKUP_URL", CFG_STRING, "", 0, 0, false, OFF(lookup_url),
-     "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only"},
+     "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only", RESTART},
     {"MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME", CFG_INT, "1800", 1, 86400, false, OFF(lookup_people_cache_lifetime),
-     "seconds a person's groups and institutions from MEDIAGATE_LOOKUP_URL are reused"},
+     "seconds a person's groups and institutions from MEDIAGATE_LOOKUP_URL are reused", RESTART},
     {"MEDIAGATE_JWPLATFORM_API_URL", CFG_STRING, "https://api.jwplatform.com", 0, 0, false, OFF(jwplatform_api_url),
-     "JW Platform management API (v1) base URL, for mediagate sync and the jwplatform.refresh task"},
+     "JW Platform management API (v1) base URL, for mediagate sync and the jwplatform.refresh task", RESTART},
     {"MEDIAGATE_JWPLATFORM_DELIVERY_URL", CFG_STRING, "https://cdn.jwplayer.com", 0, 0, false, OFF(jwplatform_delivery_url),
-     "JW Player delivery base URL (media files, players)"},
+     "JW Player delivery base URL (media files, players)", RESTART},
     {"MEDIAGATE_JWPLATFORM_API_KEY", CFG_STRING, "", 0, 0, false, OFF(jwplatform_api_key),
-     "JW Platform v1 API key (api_key); set: the JW Platform mirror is on (mediagate sync, worker task jwplatform.refresh)"},
+     "JW Platform v1 API key (api_key); set: the JW Platform mirror is on (mediagate sync, worker task jwplatform.refresh)", RESTART},
     {"MEDIAGATE_JWPLATFORM_API_SECRET", CFG_STRING, "", 0, 0, false, OFF(jwplatform_api_secret),
-     "its v1 API secret (signs api_signature, and delivery URLs); required with MEDIAGATE_JWPLATFORM_API_KEY"},
+     "its v1 API secret (signs api_signature, and delivery URLs); required with MEDIAGATE_JWPLATFORM_API_KEY", RESTART},
     {"MEDIAGATE_JWPLATFORM_WEBHOOK_SECRET", CFG_STRING, "", 0, 0, false, OFF(jwplatform_webhook_secret),
-     "secret of the JW Platform webhook (HS256 JWT in Authorization); empty: /notifications/jwplatform is off (403)"},
+     "secret of the JW Platform webhook (HS256 JWT in Authorization); empty: /notifications/jwplatform is off (403)", RELOAD},
     {"MEDIAGATE_JWPLATFORM_PLAYER_KEY", CFG_STRING, "", 0, 0, false, OFF(jwplatform_player_key),
-     "JW Player embed player key (/players/<media>-<player>.html)"},
+     "JW Player embed player key (/players/<media>-<player>.html)", RESTART},
     {"MEDIAGATE_JWPLATFORM_SIGNATURE_LIFETIME", CFG_INT, "3600", 60, 604800, false, OFF(jwplatform_signature_lifetime),
-     "seconds a signed JW Player delivery URL stays valid"},
+     "seconds a signed JW Player delivery URL stays valid", RESTART},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
-     "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
+     "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)", RESTART},
     {"MEDIAGATE_WEBHOOK_TIMEOUT_MS", CFG_INT, "10000", 100, 30000, false, OFF(webhook_timeout_ms),
-     "how long one webhook delivery may take, connect to the last byte of the answer; past it the attempt is retried (keep it under MEDIAGATE_LEASE_SECONDS)"},
+     "how long one webhook delivery may take, connect to the last byte of the answer; past it the attempt is retried (keep it under MEDIAGATE_LEASE_SECONDS)", RESTART},
     {"MEDIAGATE_WEBHOOK_RETRY_UNIT_MS", CFG_INT, "1000", 1, 1000, false, OFF(webhook_retry_unit_ms),
-     "the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) counts in units of this many ms; smaller for tests only"},
+     "the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) counts in units of this many ms; smaller for tests only", RESTART},
     {"MEDIAGATE_OUTBOUND_CA_FILE", CFG_STRING, "", 0, 0, false, OFF(outbound_ca_file),
-     "PEM bundle of the CAs outgoing https calls trust instead of the system's; empty: the system's (a private CA or a test's stand-in)"},
+     "PEM bundle of the CAs outgoing https calls trust instead of the system's; empty: the system's (a private CA or a test's stand-in)", RESTART},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
-     "tasks one mediagate worker runs at once"},
+     "tasks one mediagate worker runs at once", RESTART},
     {"MEDIAGATE_LEASE_SECONDS", CFG_INT, "60", 2, 3600, false, OFF(lease_seconds),
-     "a claimed task is another worker's after this long without a heartbeat"},
+     "a claimed task is another worker's after this long without a heartbeat", RESTART},
     {"MEDIAGATE_ENCODE_NICE", CFG_INT, "10", 0, 19, false, OFF(encode_nice),
-     "CPU niceness of ffmpeg encodes"},
+     "CPU niceness of ffmpeg encodes", RESTART},
     {"MEDIAGATE_ENCODE_TIMEOUT", CFG_INT, "3600", 5, 86400, false, OFF(encode_timeout),
-     "seconds an encode may run before it is killed and the job set to ERROR"},
+     "seconds an encode may run before it is killed and the job set to ERROR", RESTART},
     {"MEDIAGATE_ENCODE_STALL", CFG_INT, "120", 5, 86400, false, OFF(encode_stall),
-     "seconds an encode may go without progress before the attempt is ended (ERROR 7)"},
+     "seconds an encode may go without progress before the attempt is ended (ERROR 7)", RESTART},
     {"MEDIAGATE_RENDITIONS", CFG_STRING, "720,480,360", 0, 0, false, OFF(renditions),
-     "HLS ladder heights of the local encoder (never above the source)"},
+     "HLS ladder heights of the local encoder (never above the source)", RESTART},
     {"MEDIAGATE_MEDIA_DIR", CFG_STRING, "/var/lib/mediagate/media", 0, 0, false, OFF(media_dir),
-     "where the local encoder writes job outputs (<dir>/<job id>/master.m3u8)"},
+     "where the local encoder writes job outputs (<dir>/<job id>/master.m3u8)", RESTART},
     {"MEDIAGATE_MEDIA_URL", CFG_STRING, "/media-files", 0, 0, false, OFF(media_url),
-     "public URL of MEDIAGATE_MEDIA_DIR, used in output_path"},
+     "public URL of MEDIAGATE_MEDIA_DIR, used in output_path", RESTART},
     {"MEDIAGATE_MEDIA_SIGNING_SECRET", CFG_STRING, "", 0, 0, false, OFF(media_signing_secret),
-     "set: output_path of local jobs is a signed, expiring URL (/s/<sig>/<exp>/...) that nginx/mediagate-media-signed.conf checks with secure_link (the same secret goes there); empty: unsigned"},
+     "set: output_path of local jobs is a signed, expiring URL (/s/<sig>/<exp>/...) that nginx/mediagate-media-signed.conf checks with secure_link (the same secret goes there); empty: unsigned", RESTART},
     {"MEDIAGATE_MEDIA_URL_LIFETIME", CFG_INT, "3600", 60, 604800, false, OFF(media_url_lifetime),
-     "seconds a signed output URL stays valid (rounded up to 3 minutes, so answers stay the same meanwhile)"},
+     "seconds a signed output URL stays valid (rounded up to 3 minutes, so answers stay the same meanwhile)", RESTART},
     {"MEDIAGATE_UPLOADS_DIR", CFG_STRING, "", 0, 0, false, OFF(uploads_dir),
-     "where uploads are stored (<dir>/<upload id>/<name>), each becoming a local job; a file dropped in it directly becomes one too; empty: no uploads"},
+     "where uploads are stored (<dir>/<upload id>/<name>), each becoming a local job; a file dropped in it directly becomes one too; empty: no uploads", RESTART},
     {"MEDIAGATE_UPLOADS_URL", CFG_STRING, "/uploads", 0, 0, false, OFF(uploads_url),
-     "public URL of the upload location (nginx/mediagate-upload.conf), used in upload.url; a path is relative to the site"},
+     "public URL of the upload location (nginx/mediagate-upload.conf), used in upload.url; a path is relative to the site", RELOAD},
     {"MEDIAGATE_UPLOAD_SLOT_TTL", CFG_INT, "3600", 60, 604800, false, OFF(upload_slot_ttl),
-     "seconds a direct upload URL (POST /uploads) may be used"},
+     "seconds a direct upload URL (POST /uploads) may be used", RELOAD},
     {"MEDIAGATE_UPLOAD_MAX_BYTES", CFG_INT, "4294967296", 1, 1099511627776L, false, OFF(upload_max_bytes),
-     "largest upload, and the default max_bytes of a slot; keep nginx's client_max_body_size at least this"},
+     "largest upload, and the default max_bytes of a slot; keep nginx's client_max_body_size at least this", RELOAD},
     {"MEDIAGATE_STREAM_VOD", CFG_BOOL, "on", 0, 0, false, OFF(stream_vod),
-     "a stopped stream's recording becomes a local VOD job (needs one of the two below)"},
+     "a stopped stream's recording becomes a local VOD job (needs one of the two below)", RESTART},
     {"MEDIAGATE_RECORDINGS_DIR", CFG_STRING, "", 0, 0, false, OFF(recordings_dir),
-     "nginx-rtmp's record_path (<dir>/<stream id>-<time>.flv); empty: RTMP recordings are not used"},
+     "nginx-rtmp's record_path (<dir>/<stream id>-<time>.flv); empty: RTMP recordings are not used", RESTART},
     {"MEDIAGATE_LIVE_DIR", CFG_STRING, "", 0, 0, false, OFF(live_dir),
-     "where HTTP PUT ingest lands (<dir>/<stream id>/), kept as the recording; empty: not kept"},
+     "where HTTP PUT ingest lands (<dir>/<stream id>/), kept as the recording; empty: not kept", RESTART},
     {"MEDIAGATE_UPLOAD_TTL", CFG_INT, "21600", 60, 604800, false, OFF(upload_ttl),
-     "seconds an HTTP upload token lives"},
+     "seconds an HTTP upload token lives", RELOAD},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -457,6 +463,15 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         PQconninfoFree(opts);
         PQfreemem(perr);
     }
+    if (c->database_read_url && *c->database_read_url) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(c->database_read_url, &perr);
+        if (!opts)
+            add_err(errs, "MEDIAGATE_DATABASE_READ_URL is not a valid connection string: %s",
+                    perr ? trim(perr, NULL) : "out of memory");
+        PQconninfoFree(opts);
+        PQfreemem(perr);
+    }
     if (c->prefix && *c->prefix) {
         size_t n = strlen(c->prefix);
         bool ok = c->prefix[0] == '/' && c->prefix[n - 1] != '/' && n < 200;
@@ -504,6 +519,9 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
     if (c->stream_auth && strcmp(c->stream_auth, "apikey") != 0 &&
         strcmp(c->stream_auth, "remote_user") != 0)
         add_err(errs, "MEDIAGATE_STREAM_AUTH must be apikey or remote_user, got '%s'", c->stream_auth);
+    if (c->log_format && strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
+        add_err(errs, "MEDIAGATE_LOG_FORMAT must be text or json, got '%s'", c->log_format);
+    c->log_json = c->log_format && strcmp(c->log_format, "json") == 0;
     c->trust_remote_user = c->stream_auth && strcmp(c->stream_auth, "remote_user") == 0;
     if (c->rtmp_url && *c->rtmp_url && strncmp(c->rtmp_url, "rtmp://", 7) != 0 &&
         strncmp(c->rtmp_url, "rtmps://", 8) != 0)
@@ -627,6 +645,7 @@ size_t config_load(config *c, const char *path,
     }
     size_t r = config_load_buf(c, buf ? buf : (path ? "" : NULL), len, path, getenv_fn, errs);
     free(buf);
+    c->source = path ? strdup(path) : NULL;
     return r;
 }
 
@@ -642,6 +661,8 @@ void config_free(config *c)
     if (c->sns_host_re_ok)
         regfree(&c->sns_host_re);
     c->sns_host_re_ok = false;
+    free(c->source);
+    c->source = NULL;
 }
 
 int config_renditions_check(const char *s)
@@ -716,5 +737,63 @@ size_t config_unknown_names(char *const *env, void (*warn)(const char *name, con
         warn(name, near);
         n++;
     }
+    return n;
+}
+
+const char *config_value(const config *c, const cfg_setting *s, char *buf, size_t cap)
+{
+    const void *field = (const char *)c + s->offset;
+    switch (s->type) {
+    case CFG_STRING: {
+        const char *v = *(char *const *)field;
+        return v ? v : "";
+    }
+    case CFG_INT:
+        snprintf(buf, cap, "%ld", *(const long *)field);
+        return buf;
+    case CFG_BOOL:
+        return *(const bool *)field ? "on" : "off";
+    }
+    return "";
+}
+
+/* The reload in progress: restart-only settings answer cur's value. Only
+ * the thread that reloads uses these. */
+static const config *reload_cur;
+static const char *(*reload_env)(const char *);
+static char reload_buf[NSET][32];
+
+static const char *reload_getenv(const char *name)
+{
+    int i = find_setting(name, strlen(name));
+    if (i >= 0 && !config_settings[i].reload)
+        return config_value(reload_cur, &config_settings[i], reload_buf[i], sizeof reload_buf[i]);
+    return reload_env ? reload_env(name) : NULL;
+}
+
+size_t config_reload(const config *cur, config *next, const char *path,
+                     const char *(*getenv_fn)(const char *), cfg_errors *errs,
+                     void (*changed)(const cfg_setting *s, bool applied))
+{
+    /* First as written, to name what changed; then with the restart-only
+     * settings pinned to their running values. */
+    config fresh;
+    memset(next, 0, sizeof *next);
+    size_t n = config_load(&fresh, path, getenv_fn, errs);
+    if (n == 0) {
+        for (size_t i = 0; i < NSET; i++) {
+            char a[32], b[32];
+            const cfg_setting *s = &config_settings[i];
+            if (strcmp(config_value(cur, s, a, sizeof a), config_value(&fresh, s, b, sizeof b)) != 0)
+                changed(s, s->reload);
+        }
+    }
+    config_free(&fresh);
+    if (n)
+        return n;
+    reload_cur = cur;
+    reload_env = getenv_fn;
+    n = config_load(next, path, reload_getenv, errs);
+    reload_cur = NULL;
     return n;
 }

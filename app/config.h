@@ -11,6 +11,7 @@
  * freed by config_free(). */
 typedef struct config {
     char *database_url;
+    char *database_read_url;
     char *socket;
     char *socket_group;
     long threads;
@@ -23,6 +24,7 @@ typedef struct config {
     long cache_max_age;
     long shutdown_timeout;
     bool access_log;
+    char *log_format;
     char *mediaconvert_secret;
     char *mediaconvert_header;
     char *zencoder_secret;
@@ -94,7 +96,9 @@ typedef struct config {
     char *recordings_dir;
     char *live_dir;
 
+    char *source;                /* the file it was loaded from, or NULL */
     /* Derived by validation. */
+    bool log_json;               /* MEDIAGATE_LOG_FORMAT=json */
     cors_list origins;
     gid_t socket_gid;
     bool has_socket_gid;
@@ -118,6 +122,7 @@ typedef struct cfg_setting {
     bool required;
     size_t offset;
     const char *help;
+    bool reload;    /* serve applies a new value on SIGHUP; false: restart */
 } cfg_setting;
 
 extern const cfg_setting config_settings[];
@@ -140,6 +145,19 @@ size_t config_load(config *c, const char *path,
 size_t config_load_buf(config *c, const char *buf, size_t len, const char *what,
                        const char *(*getenv_fn)(const char *), cfg_errors *errs);
 void config_free(config *c);
+
+/* The value of setting s in c as text ("on"/"off" for booleans), in buf
+ * (cap bytes) or as c's own string. */
+const char *config_value(const config *c, const cfg_setting *s, char *buf, size_t cap);
+
+/* SIGHUP: loads path and the environment into *next like config_load,
+ * except that a setting that needs a restart keeps cur's value. Calls
+ * changed(s, applied) for every setting whose value differs (applied is
+ * s->reload). Returns the number of problems (next is then not usable, and
+ * changed was not called). */
+size_t config_reload(const config *cur, config *next, const char *path,
+                     const char *(*getenv_fn)(const char *), cfg_errors *errs,
+                     void (*changed)(const cfg_setting *s, bool applied));
 
 /* 0 when s is 1 to 8 comma-separated heights from 144 to 4320. */
 int config_renditions_check(const char *s);

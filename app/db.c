@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
@@ -103,6 +104,27 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_PUT] = {"upload_put",
         "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
         8, PGRES_TUPLES_OK},
+    /* /readyz: the newest migration built in ($1) is applied */
+    [STMT_SCHEMA_CURRENT] = {"schema_current",
+        "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)",
+        1, PGRES_TUPLES_OK},
+    /* /metrics, at scrape time: tasks by kind and state, and how many
+     * queued ones may run now */
+    [STMT_METRICS_QUEUE] = {"metrics_queue",
+        "SELECT k.name, s.state, count(t.id), "
+        "count(t.id) FILTER (WHERE t.state = 'queued' AND t.run_after <= now()) "
+        "FROM task_kinds k CROSS JOIN (VALUES ('queued'), ('running'), ('done'), ('dead')) s (state) "
+        "LEFT JOIN tasks t ON t.kind = k.name AND t.state = s.state "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+        0, PGRES_TUPLES_OK},
+    /* webhook deliveries by state; none while webhooks are not installed */
+    [STMT_METRICS_WEBHOOKS] = {"metrics_webhooks",
+        "SELECT state, n FROM mediagate_metrics_webhooks()",
+        0, PGRES_TUPLES_OK},
+    /* before a write: the tasks it queues carry the request's id (sql/016) */
+    [STMT_SET_REQUEST_ID] = {"set_request_id",
+        "SELECT set_config('mediagate.request_id', $1, false)",
+        1, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)
@@ -119,20 +141,20 @@ static long long now_ms(void)
 
 /* Opens a connection with our defaults placed before the user's string, so
  * that anything the string sets wins. Returns the PGconn (check status). */
-static PGconn *open_conn(const config *cfg, const char *appname)
+static PGconn *open_conn(const config *cfg, const char *appname, const char *url)
 {
     char timeout[24], options[96];
     long secs = (cfg->db_timeout_ms + 999) / 1000;
     snprintf(timeout, sizeof timeout, "%ld", secs < 2 ? 2 : secs);
     snprintf(options, sizeof options, "-c statement_timeout=%ld", cfg->db_timeout_ms);
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *vals[] = {timeout, appname, options, cfg->database_url, NULL};
+    const char *vals[] = {timeout, appname, options, url ? url : cfg->database_url, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
 
 PGconn *db_connect_admin(const config *cfg)
 {
-    PGconn *c = open_conn(cfg, "mediagate-admin");
+    PGconn *c = open_conn(cfg, "mediagate-admin", NULL);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         log_error("database connection failed: %s",
                   c ? PQerrorMessage(c) : "out of memory");
@@ -154,6 +176,12 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
 void db_init(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
+}
+
+void db_init_read(db *d, const config *cfg)
+{
+    db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
+    d->url = cfg->database_read_url;
 }
 
 void db_close(db *d)
@@ -182,7 +210,7 @@ static int ensure_conn(db *d)
         drop(d);
     if (now_ms() < d->retry_at_ms)
         return 503;
-    d->conn = open_conn(d->cfg, d->appname);
+    d->conn = open_conn(d->cfg, d->appname, d->url);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         log_warn("database connect failed: %s",
                  d->conn ? PQerrorMessage(d->conn) : "out of memory");
@@ -201,8 +229,10 @@ static int ensure_conn(db *d)
         res = NULL;
     }
     d->connects++;
-    if (d->connects > 1)
+    if (d->connects > 1) {
         log_info("database reconnected (connection #%lu)", d->connects);
+        metrics_db_reconnect();
+    }
     ret = 0;
 out:
     PQclear(res);

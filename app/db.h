@@ -26,6 +26,10 @@ enum stmt {
     STMT_UPLOAD_STORE,
     STMT_UPLOAD_PUT,
     STMT_JOB_REGISTER,
+    STMT_SCHEMA_CURRENT,
+    STMT_METRICS_QUEUE,
+    STMT_METRICS_WEBHOOKS,
+    STMT_SET_REQUEST_ID,
     STMT__COUNT
 };
 
@@ -44,6 +48,7 @@ typedef struct db {
     const stmt_def *defs;        /* the statements this role prepares */
     int ndefs;
     const char *appname;
+    const char *url;             /* NULL: cfg->database_url */
     PGconn *conn;
     long long retry_at_ms; /* no reconnect attempt before this (monotonic) */
     unsigned long connects;
@@ -51,6 +56,9 @@ typedef struct db {
 
 /* A connection of the request path (enum stmt). */
 void db_init(db *d, const struct config *cfg);
+/* A request thread's connection to the read replica
+ * (MEDIAGATE_DATABASE_READ_URL), with the same statements. */
+void db_init_read(db *d, const struct config *cfg);
 /* A connection of another role (the worker, the CLI) with its own
  * enum-indexed table of n statements; s below is then that role's index. */
 void db_init_table(db *d, const struct config *cfg, const stmt_def *defs, int n,

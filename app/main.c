@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "config.h"
+#include "log.h"
 
 static const char *env(const char *name)
 {
@@ -27,6 +28,8 @@ static int load(config *c, const char *path)
             fprintf(stderr, "  - %s\n", errs.msg[i]);
     }
     cfg_errors_free(&errs);
+    if (!n)
+        log_set_json(c->log_json);
     return n ? 1 : 0;
 }
 

@@ -65,6 +65,7 @@ typedef struct request {
     arena *a;
     const struct config *cfg;
     struct db *db;
+    struct db *read_db;  /* the replica's, when MEDIAGATE_DATABASE_READ_URL is set */
 
     const char *method; /* HEAD is presented to handlers as GET */
     bool head;
@@ -84,6 +85,9 @@ typedef struct request {
     struct json_object *out; /* response body; the writer drops the ref */
     const char *cache_control;
     bool etag;          /* give a 200 a strong ETag and honour If-None-Match */
+    const char *raw_body; /* instead of out: a body sent as is (/metrics) */
+    size_t raw_len;
+    const char *raw_type; /* its Content-Type */
 
     /* Filled in by the dispatcher. */
     const char *location; /* a Location header (no CR/LF: the writer checks) */
@@ -95,6 +99,7 @@ typedef struct request {
     const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
     const struct route *route; /* the router's row, once found */
     const char *owner;  /* AUTH_CALLER routes: "key:<id>" or "user:<name>" */
+    const char *request_id; /* X-Request-Id and every log line of the request */
     bool preflight;
 } request;
 

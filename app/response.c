@@ -115,7 +115,12 @@ int response_render(request *r, int status, rendered *out)
 
     if (status >= 400 && !r->out)
         reply_error(r, status, http_reason(status));
-    if (r->out && status != 204) {
+    const char *type = "application/json; charset=utf-8";
+    if (r->raw_body && status == 200) {
+        body = r->raw_body;
+        body_len = r->raw_len;
+        type = r->raw_type;
+    } else if (r->out && status != 204) {
         body = json_object_to_json_string_length(r->out, JSON_FLAGS, &body_len);
         if (!body)
             return -1;
@@ -129,14 +134,13 @@ int response_render(request *r, int status, rendered *out)
 
     size_t cap = 1024 + (r->cors_origin ? strlen(r->cors_origin) : 0) +
                  (r->allow ? strlen(r->allow) * 2 : 0) + (r->location ? strlen(r->location) : 0) +
-                 (r->reason ? strlen(r->reason) : 0);
+                 (r->reason ? strlen(r->reason) : 0) + (r->request_id ? strlen(r->request_id) : 0);
     buf b = {arena_alloc(r->a, cap + body_len + 1), 0, cap, false};
     if (!b.p)
         return -1;
     put(&b, "Status: %d %s\r\n", status, http_reason(status));
     if (has_body)
-        put(&b, "Content-Type: application/json; charset=utf-8\r\n"
-                "Content-Length: %zu\r\n", body_len);
+        put(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n", type, body_len);
     else if (status != 304)
         put(&b, "Content-Length: 0\r\n");
     if (etag[0])
@@ -158,6 +162,8 @@ int response_render(request *r, int status, rendered *out)
         put(&b, "Location: %s\r\n", r->location);
     if (r->reason && !strpbrk(r->reason, "\r\n"))
         put(&b, "X-Mediagate-Reason: %s\r\n", r->reason);
+    if (r->request_id && !strpbrk(r->request_id, "\r\n"))
+        put(&b, "X-Request-Id: %s\r\n", r->request_id);
     if (status == 503)
         put(&b, "Retry-After: %ld\r\n", r->cfg ? r->cfg->retry_after : 1L);
     put(&b, "\r\n");

@@ -5,13 +5,15 @@
 #include <string.h>
 
 #include "config.h"
+#include "db.h"
+#include "metrics.h"
 #include "handlers.h"
 
 /* The route table: adding a route is one row here and one file in
  * handlers/. */
 static const route routes[] = {
-    {"GET", "/media/job_id", handle_media_job_id, 0, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
-    {"GET", "/media/status", handle_media_status, 0, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
+    {"GET", "/media/job_id", handle_media_job_id, ROUTE_READ, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
+    {"GET", "/media/status", handle_media_status, ROUTE_READ, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
     {"POST", "/media/jobs", handle_media_jobs, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
     /* /notifications/<backend>: each sender's verifier is its row in
      * notify_backends[] (handlers/notify/notify.c) */
@@ -27,6 +29,11 @@ static const route routes[] = {
      * the uploader's file name */
     {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN,
      CORS_BROWSER, LOG_ROUTE},
+    /* probes and the scraper: no browser reads them, nor are they logged
+     * unless they fail; nginx/mediagate.conf keeps /metrics on loopback */
+    {"GET", "/healthz", handle_healthz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
+    {"GET", "/readyz", handle_readyz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
+    {"GET", "/metrics", handle_metrics, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -110,6 +117,21 @@ bool router_origin_ok(request *r, const char *origin)
     return true;
 }
 
+size_t router_count(void)
+{
+    return NROUTES;
+}
+
+const route *router_row(size_t i)
+{
+    return i < NROUTES ? &routes[i] : NULL;
+}
+
+size_t router_index(const route *rt)
+{
+    return rt && rt >= routes && rt < routes + NROUTES ? (size_t)(rt - routes) : NROUTES;
+}
+
 const char *router_log_path(const route *rt, const char *path, int status)
 {
     if (!rt)
@@ -167,5 +189,28 @@ int router_dispatch(request *r)
     }
     if (rt->auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
         return st;
+    /* A write may queue tasks: they carry the request's id (the worker logs
+     * it). A failure here shows again in the handler's own statement. */
+    if (strcmp(rt->method, "GET") != 0 && r->request_id && r->db) {
+        PGresult *res = NULL;
+        const char *vals[] = {r->request_id};
+        db_exec(r->db, STMT_SET_REQUEST_ID, 1, vals, &res);
+        PQclear(res);
+    }
+    if ((rt->flags & ROUTE_READ) && r->read_db) {
+        struct db *primary = r->db;
+        r->db = r->read_db;
+        st = rt->fn(r);
+        r->db = primary;
+        if (st != 503)
+            return st;
+        /* The replica is unavailable: a read is safe to run again, on the
+         * primary. */
+        metrics_read_fallback();
+        json_object_put(r->out);
+        r->out = NULL;
+        r->cache_control = NULL;
+        r->etag = false;
+    }
     return rt->fn(r);
 }

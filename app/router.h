@@ -6,6 +6,8 @@
 enum {
     ROUTE_PREFIX = 1,      /* path ends in '/' and matches every path under it */
     ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
+    ROUTE_READ = 4,        /* reads only: from the replica when there is one,
+                            * from the primary when it is unavailable */
 };
 
 /* Who may call a route; the router checks it before the handler runs, so
@@ -69,6 +71,12 @@ bool router_origin_ok(request *r, const char *origin);
  * and the handler. Returns the status for response_render(); r->log_path
  * is then what the access log shows (NULL: nothing). */
 int router_dispatch(request *r);
+
+/* The route table's rows, for /metrics: how many, row i (NULL past the
+ * end), and the index of a row (router_count() for NULL). */
+size_t router_count(void);
+const route *router_row(size_t i);
+size_t router_index(const route *rt);
 
 /* The access log's path for a request that ended with status on row rt
  * (NULL: no route matched): path, rt's own path, or NULL to log nothing. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,19 +18,120 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "response.h"
 #include "router.h"
 
 /* State owned by one request thread. */
 typedef struct worker {
     pthread_t tid;
-    const config *cfg;
     int listen_fd;
     arena a;
     db db;
+    db rdb;        /* the read replica's, when configured */
+    bool has_rdb;
+    _Atomic(const config *) cfg_in_use; /* the settings its request reads */
     atomic_int in_accept;
     atomic_int done;
 } worker;
+
+/* The settings requests read. SIGHUP swaps in a new one; the one it
+ * replaces is retired, and freed once no thread's cfg_in_use names it.
+ * The settings serve started with are never freed (the connections keep
+ * them). */
+static _Atomic(const config *) live_cfg;
+#define MAX_RETIRED 64
+static config *retired[MAX_RETIRED];
+static size_t nretired;
+
+/* The live settings for one request, announced in w->cfg_in_use before
+ * use and checked again after, so a reload cannot free them under it. */
+static const config *cfg_acquire(worker *w)
+{
+    const config *c;
+    do {
+        c = atomic_load(&live_cfg);
+        atomic_store(&w->cfg_in_use, c);
+    } while (c != atomic_load(&live_cfg));
+    return c;
+}
+
+static void cfg_release(worker *w)
+{
+    atomic_store(&w->cfg_in_use, NULL);
+}
+
+/* Frees the retired settings no request thread uses any more. */
+static void reap_retired(worker *ws, long n)
+{
+    for (size_t i = 0; i < nretired;) {
+        bool used = false;
+        for (long k = 0; k < n && !used; k++)
+            used = atomic_load(&ws[k].cfg_in_use) == retired[i];
+        if (used) {
+            i++;
+            continue;
+        }
+        config_free(retired[i]);
+        free(retired[i]);
+        retired[i] = retired[--nretired];
+    }
+}
+
+static unsigned reload_applied, reload_pinned;
+
+static void on_changed(const cfg_setting *s, bool applied)
+{
+    if (applied) {
+        reload_applied++;
+        log_info("SIGHUP: %s changed; applied", s->name);
+    } else {
+        reload_pinned++;
+        log_warn("SIGHUP: %s changed, but it needs a restart; the running value stays until then",
+                 s->name);
+    }
+}
+
+static const char *env_of(const char *name)
+{
+    return getenv(name);
+}
+
+/* SIGHUP: reads the settings file and the environment again. A bad file
+ * changes nothing; otherwise the reloadable settings take effect for the
+ * next request, and each change is logged. */
+static void reload(const config *boot, worker *ws, long n)
+{
+    const config *cur = atomic_load(&live_cfg);
+    cfg_errors errs = {0};
+    reap_retired(ws, n);
+    if (nretired == MAX_RETIRED) {
+        log_warn("SIGHUP: earlier settings are still in use; try again later");
+        return;
+    }
+    config *next = calloc(1, sizeof *next);
+    if (!next)
+        return;
+    reload_applied = reload_pinned = 0;
+    size_t bad = config_reload(cur, next, cur->source, env_of, &errs, on_changed);
+    if (bad) {
+        log_error("SIGHUP: %zu problem%s in the settings%s%s; the running settings stay", bad,
+                  bad == 1 ? "" : "s", cur->source ? " of " : "", cur->source ? cur->source : "");
+        for (size_t i = 0; i < errs.n; i++)
+            log_error("SIGHUP: %s", errs.msg[i]);
+        cfg_errors_free(&errs);
+        config_free(next);
+        free(next);
+        return;
+    }
+    cfg_errors_free(&errs);
+    atomic_store(&live_cfg, next);
+    log_set_json(next->log_json);
+    if (cur != boot)
+        retired[nretired++] = (config *)cur;
+    log_info("SIGHUP: settings re-read from %s: %u applied, %u need a restart",
+             cur->source ? cur->source : "the environment", reload_applied, reload_pinned);
+}
 
 static atomic_int stopping;
 static ino_t socket_ino; /* the socket file we created, to remove only ours */
@@ -123,14 +225,44 @@ static void read_body(request *r, FCGX_Request *req)
     r->body_len = len;
 }
 
+/* The request's id: nginx's $request_id (the snippet passes it as
+ * MEDIAGATE_REQUEST_ID, which no client can set) when it looks like one,
+ * else 128 random bits in hex, in buf. */
+static const char *request_id_of(FCGX_Request *req, char buf[33])
+{
+    const char *v = fcgi_param(req, "MEDIAGATE_REQUEST_ID");
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+    if (v && strlen(v) <= 64 && strspn(v, ok) == strlen(v))
+        return v;
+    unsigned char rnd[16];
+    static const char hex[] = "0123456789abcdef";
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        static atomic_ullong seq;
+        long long t = now_us();
+        unsigned long long k = atomic_fetch_add(&seq, 1);
+        memcpy(rnd, &t, sizeof t);
+        memcpy(rnd + 8, &k, sizeof k);
+    }
+    for (int i = 0; i < 16; i++) {
+        buf[2 * i] = hex[rnd[i] >> 4];
+        buf[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    buf[32] = '\0';
+    return buf;
+}
+
 static void handle(worker *w, FCGX_Request *req)
 {
     long long t0 = now_us();
     request r = {0};
     rendered out;
+    char idbuf[33];
     r.a = &w->a;
-    r.cfg = w->cfg;
+    r.cfg = cfg_acquire(w);
     r.db = &w->db;
+    r.read_db = w->has_rdb ? &w->rdb : NULL;
+    r.request_id = request_id_of(req, idbuf);
+    log_set_request_id(r.request_id);
     const char *method = fcgi_param(req, "REQUEST_METHOD");
     r.method = method ? method : "GET";
     r.head = strcmp(r.method, "HEAD") == 0;
@@ -154,9 +286,13 @@ static void handle(worker *w, FCGX_Request *req)
         out = (rendered){(char *)oom, sizeof oom - 1, 0, 500};
     }
     FCGX_PutStr(out.data, (int)out.len, req->out);
+    long long took = now_us() - t0;
+    metrics_request(router_index(r.route), method, out.status, took);
     const char *logged = router_log_path(r.route, fcgi_param(req, "DOCUMENT_URI"), out.status);
-    if (w->cfg->access_log && logged)
-        log_access(method ? method : "-", logged, out.status, now_us() - t0, out.body_len);
+    if (r.cfg->access_log && logged)
+        log_access(method ? method : "-", logged, out.status, took, out.body_len);
+    log_set_request_id(NULL);
+    cfg_release(w);
     json_object_put(r.out);
     arena_reset(&w->a);
 }
@@ -192,6 +328,8 @@ static void *worker_main(void *arg)
     }
 out:
     db_close(&w->db);
+    if (w->has_rdb)
+        db_close(&w->rdb);
     arena_free(&w->a);
     atomic_store(&w->done, 1);
     return NULL;
@@ -296,15 +434,19 @@ int serve_run(const config *cfg)
     sa.sa_handler = on_wake; /* no SA_RESTART: accept() returns EINTR */
     sigaction(SIGUSR2, &sa, NULL);
 
+    atomic_store(&live_cfg, cfg);
+    log_set_json(cfg->log_json);
     ws = calloc((size_t)cfg->threads, sizeof *ws);
     if (!ws)
         goto out;
     for (long i = 0; i < cfg->threads; i++) {
         worker *w = &ws[i];
-        w->cfg = cfg;
         w->listen_fd = listen_fd;
         arena_init(&w->a, 16384);
         db_init(&w->db, cfg);
+        w->has_rdb = cfg->database_read_url && *cfg->database_read_url;
+        if (w->has_rdb)
+            db_init_read(&w->rdb, cfg);
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
             log_error("pthread_create failed");
             break;
@@ -318,10 +460,17 @@ int serve_run(const config *cfg)
     sigdelset(&set, SIGUSR2);
     int sig = 0;
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
+        struct timespec tick = {1, 0};
+        sig = sigtimedwait(&set, NULL, &tick);
+        reap_retired(ws, started);
+        if (sig < 0)
             continue;
         if (sig == SIGTERM || sig == SIGINT)
             break;
+        if (sig == SIGHUP) {
+            reload(cfg, ws, started);
+            continue;
+        }
         log_info("ignoring signal %d", sig);
     }
     log_info("signal %d: draining in-flight requests", sig);

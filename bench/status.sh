@@ -34,6 +34,13 @@
 #   MG_BIN_BEFORE      another build (e.g. the parent commit's): its runs are
 #                      alternated with this one's, AB_ROUNDS times (default 2)
 #   AB_ONLY=1          only the baseline, the app runs and the A/B rounds
+#   DJANGO=1           also the uniform run against a Django view on gunicorn
+#                      over the same table (bench/django_status.py; Debian's
+#                      python3-django, gunicorn, python3-psycopg2)
+#   DJANGO_WORKERS     gunicorn sync workers (default 2 per CPU)
+#   REPLICA=1          also the uniform run with MEDIAGATE_DATABASE_READ_URL on a
+#                      streaming replica made by pg_basebackup -R from the
+#                      bench's cluster (reads from it, the primary beside it)
 #   KEEP=1             keep the run directory (lib.sh)
 set -euo pipefail
 
@@ -106,7 +113,9 @@ PLAIN_SITE_EXTRA="location = /static/status.json { root $STATIC_ROOT; }"
 export NGINX_SITE_EXTRA=$PLAIN_SITE_EXTRA
 CACHE_DIR=
 CACHE_ROOT=${CACHE_ROOT:-}
-trap 'stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"' EXIT
+DJANGO_PID= REPL=
+trap 'stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"; [ -z "$DJANGO_PID" ] || kill "$DJANGO_PID" 2>/dev/null
+      [ -z "$REPL" ] || [ ! -s "$REPL/postmaster.pid" ] || runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m immediate stop >/dev/null' EXIT
 trap 'exit 130' INT TERM
 log "starting the stack in $RUN ($MEDIAGATE_THREADS app threads)"
 stack_up || die "stack_up failed"
@@ -313,33 +322,58 @@ if [ -n "${MG_BIN_BEFORE:-}" ]; then
 fi
 [ "${AB_ONLY:-0}" = 0 ] || { THREAD_SWEEP=; EXTRA_VARIANTS=; SKIP_CACHE=1; }
 
+# 1c. DJANGO=1: the same run against a Django view on gunicorn over the same
+# table, through the same nginx (proxy_pass to gunicorn's unix socket).
+if [ "${DJANGO:-0}" = 1 ]; then
+    DJANGO_WORKERS=${DJANGO_WORKERS:-$(( $(nproc) * 2 ))}
+    PGHOST=$RUN/pgsock gunicorn --chdir "$BENCH_DIR" -w "$DJANGO_WORKERS" -b "unix:$RUN/django.sock" \
+        --log-level warning django_status:application >"$RUN/gunicorn.log" 2>&1 &
+    DJANGO_PID=$!
+    for _ in $(seq 100); do [ -S "$RUN/django.sock" ] && break; sleep 0.1; done
+    chmod 666 "$RUN/django.sock"
+    nginx_stop
+    NGINX_SITE_EXTRA="$PLAIN_SITE_EXTRA location /django/ { proxy_pass http://unix:$RUN/django.sock:/; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
+        nginx_start || die "nginx with the Django location did not start"
+    first_id=$(head -n1 "$IDS")
+    dj=$(curl -s "$BASE/django/media/status?job_id=$first_id")
+    app_body=$(curl -s "$BASE/media/status?job_id=$first_id")
+    [ "$dj" = "$app_body" ] || die "the Django view answers differently: $dj vs $app_body"
+    run django "Django view on gunicorn ($DJANGO_WORKERS sync workers)" "$CONNS" "$IDS" "/django/media/status?job_id="
+    kill "$DJANGO_PID"; wait "$DJANGO_PID" 2>/dev/null || true
+    DJANGO_PID=
+    nginx_stop
+    nginx_start || die "nginx did not restart"
+fi
+
+# 1d. REPLICA=1: reads from a streaming replica of the same cluster.
+if [ "${REPLICA:-0}" = 1 ]; then
+    REPL=$RUN/replica REPLSOCK=$RUN/replsock
+    echo 'local replication postgres peer map=mg_admin' >>"$RUN/pg/pg_hba.conf"
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pg" reload >/dev/null
+    mkdir -p "$REPL" "$REPLSOCK"; chown postgres "$REPL" "$REPLSOCK"; chmod 700 "$REPL"
+    touch "$RUN/replica.log"; chown postgres "$RUN/replica.log"
+    (cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" -R -X stream -c fast) ||
+        die "pg_basebackup failed"
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -l "$RUN/replica.log" -w -t 30 \
+        -o "-k $REPLSOCK -c listen_addresses='' -c max_connections=200 ${PG_OPTS:-}" start >/dev/null ||
+        die "the replica did not start"
+    MEDIAGATE_DATABASE_READ_URL="postgresql:///mediagate?host=$REPLSOCK&user=mediagate" restart_app "$MAIN_THREADS"
+    run app-replica "app, reads from a streaming replica" "$CONNS" "$IDS" "/media/status?job_id="
+    restart_app "$MAIN_THREADS"
+    run app-primary "app, reads from the primary (beside the replica run)" "$CONNS" "$IDS" "/media/status?job_id="
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w stop >/dev/null || true
+fi
+
 # 2. The hot set, without and then with nginx's micro-cache.
 if [ "${SKIP_CACHE:-0}" = 0 ]; then
 run hot-nocache "app, hot set of $HOT in-progress ids" "$CONNS" "$HOT_IDS" "/media/status?job_id="
 
+# The shipped micro-cache: nginx/mediagate-cache.conf in the server before
+# mediagate.conf, nginx/mediagate-cache-http.conf in http { } (below).
 CACHE_SNIPPET=$RUN/mediagate-microcache.conf
-awk '
-    !done && /^location ~ / && /\{[[:space:]]*$/ {
-        print
-        print "    # bench/status.sh: nginx micro-cache. No fastcgi_cache_valid: the app"
-        print "    # says how long (max-age=1 while a job runs, a day once it is final)."
-        print "    fastcgi_cache mediagate_micro;"
-        print "    # The method is part of the key: a HEAD answer has no body and must"
-        print "    # not be served for a GET."
-        print "    fastcgi_cache_key \"$request_method $request_uri\";"
-        print "    fastcgi_cache_lock " lock ";"
-        print "    fastcgi_cache_lock_timeout 5s;"
-        print "    fastcgi_cache_use_stale updating error timeout;"
-        print "    fastcgi_cache_background_update on;"
-        print "    fastcgi_cache_revalidate on;"
-        print "    add_header X-Cache-Status $upstream_cache_status always;"
-        done = 1
-        next
-    }
-    { print }
-    END { if (!done) exit 1 }
-' lock="$CACHE_LOCK" "$MG_ROOT/nginx/mediagate.conf" >"$CACHE_SNIPPET" ||
-    die "could not find the outer location in nginx/mediagate.conf"
+sed "s/^fastcgi_cache_lock on;/fastcgi_cache_lock $CACHE_LOCK;/" "$MG_ROOT/nginx/mediagate-cache.conf" \
+    >"$CACHE_SNIPPET"
+cat "$MG_ROOT/nginx/mediagate.conf" >>"$CACHE_SNIPPET"
 # On tmpfs by default: creating ~10k cache files a second on a disk file
 # system measures the file system (ext4's inode allocator, on a machine where
 # other work churns inodes) more than nginx.
@@ -350,8 +384,8 @@ fi
 CACHE_DIR=$(mktemp -d "$CACHE_ROOT/mg-cache.XXXXXX") || die "cannot create a cache directory"
 chown www-data:www-data "$CACHE_DIR"
 nginx_stop
-NGINX_EXTRA="fastcgi_cache_path $CACHE_DIR levels=1:2 keys_zone=mediagate_micro:16m max_size=256m inactive=10m use_temp_path=off;" \
-    MG_SNIPPET=$CACHE_SNIPPET nginx_start || die "nginx with the micro-cache did not start"
+sed "s#/var/cache/nginx/mediagate#$CACHE_DIR#" "$MG_ROOT/nginx/mediagate-cache-http.conf" >"$RUN/cache-http.conf"
+NGINX_EXTRA="include $RUN/cache-http.conf;" MG_SNIPPET=$CACHE_SNIPPET nginx_start || die "nginx with the micro-cache did not start"
 hot_id=$(head -n1 "$HOT_IDS")
 curl -s -o /dev/null "$BASE/media/status?job_id=$hot_id"
 cache_state=$(curl -s -o /dev/null -D - "$BASE/media/status?job_id=$hot_id" | tr -d '\r' |
@@ -459,7 +493,8 @@ PY
     echo
     ab=$(for k in "${!RPS[@]}"; do case $k in before-*|after-*) printf '%s=%s ' "$k" "${RPS[$k]}" ;; esac; done)
     python3 - "${RPS[static]}" "${RPS[app]}" "${RPS[hot-nocache]:-}" "${RPS[hot-cache]:-}" "$CONNS" \
-        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "$ab" <<'PY'
+        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "$ab" "${RPS[django]:-}" \
+        "${RPS[app-replica]:-}" "${RPS[app-primary]:-}" <<'PY'
 import statistics, sys
 static, app = float(sys.argv[1]), float(sys.argv[2])
 c = sys.argv[5]
@@ -468,6 +503,12 @@ if sys.argv[3] and sys.argv[4]:
     hot, hotc = float(sys.argv[3]), float(sys.argv[4])
     print(f"micro-cache on the hot set (cache/no cache):  {hotc/hot:.2f}x")
     print(f"micro-cache on the hot set vs static:         {hotc/static:.2f}")
+if len(sys.argv) > 9 and sys.argv[9]:
+    dj = float(sys.argv[9])
+    print(f"app vs the Django view on gunicorn:           {app/dj:.2f}x ({app:,.0f} vs {dj:,.0f} req/s)")
+if len(sys.argv) > 11 and sys.argv[10] and sys.argv[11]:
+    rep, pri = float(sys.argv[10]), float(sys.argv[11])
+    print(f"reads from the replica vs the primary:        {rep/pri:.2f}x ({rep:,.0f} vs {pri:,.0f} req/s)")
 ab = dict(kv.split("=") for kv in sys.argv[8].split())
 if ab:
     b = [float(v) for k, v in ab.items() if k.startswith("before-")]

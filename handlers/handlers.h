@@ -13,6 +13,9 @@ int handle_stream_status(request *r);
 int handle_stream_upload_auth(request *r);
 int handle_uploads_create(request *r);
 int handle_uploads_put(request *r);
+int handle_healthz(request *r); /* handlers/ops.c */
+int handle_readyz(request *r);
+int handle_metrics(request *r);
 
 /* Who asks (handlers/caller.c): anonymous when no credential comes;
  * 0 with *c set, or the refusal's status (401 for a bad credential, 503

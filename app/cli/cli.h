@@ -47,6 +47,10 @@ extern const cli_command cli_webhook_commands[];
 /* mediagate sync (app/cli/sync.c). */
 cli_fn cli_sync;
 
+/* Prints mediagate(1) in roff, from cli_root and the settings table
+ * (app/cli/manpage.c). */
+void cli_print_manpage(FILE *f);
+
 /* Loads and validates the configuration into *c, printing every problem.
  * Returns 0 when it is usable. *c is zeroed before and is always passed to
  * config_free() after. */

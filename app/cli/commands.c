@@ -138,14 +138,15 @@ static void list_settings(bool markdown)
             char range[64] = "";
             if (s->type == CFG_INT)
                 snprintf(range, sizeof range, " (%ld–%ld)", s->min, s->max);
-            printf("| `%s` | %s%s | %s | %s |\n", s->name, type, range,
-                   s->required ? "required" : (s->def && *s->def ? s->def : "(empty)"), s->help);
+            printf("| `%s` | %s%s | %s | %s | %s |\n", s->name, type, range,
+                   s->required ? "required" : (s->def && *s->def ? s->def : "(empty)"),
+                   s->reload ? "reload" : "restart", s->help);
             continue;
         }
-        printf("%-28s %-8s default=%s%s\n    %s\n", s->name,
+        printf("%-28s %-8s default=%s%s%s\n    %s\n", s->name,
                type,
                s->def ? (*s->def ? s->def : "(empty)") : "(none)",
-               s->required ? " required" : "", s->help);
+               s->required ? " required" : "", s->reload ? " (SIGHUP reloads)" : "", s->help);
     }
 }
 
@@ -199,6 +200,12 @@ static int cmd_submit(const config *cfg, int argc, char **argv)
 static int cmd_settings(const config *cfg, int argc, char **argv)
 {
     list_settings(argc > 0 && strcmp(argv[0], "--markdown") == 0);
+    return 0;
+}
+
+static int cmd_man(const config *cfg, int argc, char **argv)
+{
+    cli_print_manpage(stdout);
     return 0;
 }
 
@@ -273,6 +280,9 @@ static const cli_command commands[] = {
     {.name = "settings", .fn = cmd_settings, .args = "[--markdown]",
      .usage = "list every setting with its default and help\n"
               "--markdown prints the rows of the README's settings table.\n"},
+    {.name = "man", .fn = cmd_man, .args = "",
+     .usage = "print the man page mediagate(1), in roff\n"
+              "Made from the command and settings tables; meson builds and installs it.\n"},
     {.name = "version", .fn = cmd_version, .args = "", .alias = "--version",
      .usage = "print the version\n"},
     {.name = "help", .fn = cmd_help, .args = "[COMMAND...]",

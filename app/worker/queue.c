@@ -215,6 +215,13 @@ static void run_task(slot *s, PGresult *r)
         json_object_is_type(jid, json_type_string))
         ctx.job_id = json_object_get_string(jid);
     ctx.deadline = proc_now() + task_kind_timeout(k, s->cfg);
+    /* The request that queued it (sql/016), in this slot's log lines. */
+    json_object *rid = NULL;
+    if (payload && json_object_object_get_ex(payload, "request_id", &rid) &&
+        json_object_is_type(rid, json_type_string) && json_object_get_string_len(rid) <= 64 &&
+        strspn(json_object_get_string(rid), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789-_.") == (size_t)json_object_get_string_len(rid))
+        log_set_request_id(json_object_get_string(rid));
     log_info("task %lld: %s (attempt %d) by %s%s%s", s->id, k->name, s->token, s->wid,
              ctx.job_id ? " for job " : "", ctx.job_id ? ctx.job_id : "");
     if (!payload || !json_object_is_type(payload, json_type_object))
@@ -225,6 +232,7 @@ static void run_task(slot *s, PGresult *r)
         log_warn("task %lld: attempt %d dropped: another worker holds the task", s->id, s->token);
     else
         finish(s, k, &res);
+    log_set_request_id(NULL);
     json_object_put(res.job_event);
     json_object_put(payload);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "metrics.h"
 #include "handlers.h"
 #include "config.h"
 #include "hash.h"
@@ -180,9 +181,24 @@ static int store_failed(request *r, const notify_backend *b, const char *why, bo
     return ret;
 }
 
+/* The /metrics result of a notification that ended with status (and, for
+ * a 200, the database's result). Returns a static string. */
+static const char *outcome(int status, const char *result)
+{
+    switch (status) {
+    case 200: return result && strcmp(result, "duplicate") == 0 ? "duplicate" : "applied";
+    case 400: return "failed";
+    case 401: case 403: return "refused";
+    case 404: return "unknown_job";
+    case 503: return "unavailable";
+    default: return "error";
+    }
+}
+
 int notify_handle(request *r, const notify_backend *b)
 {
     int ret;
+    const char *result = NULL;
     char id[256] = "", err[256] = "", msg[320];
     json_object *ev = NULL;
     PGresult *res = NULL;
@@ -247,13 +263,14 @@ int notify_handle(request *r, const notify_backend *b)
         ret = reply_db_error(r, ret);
         goto out;
     }
-    const char *result = PQgetisnull(res, 0, 0) ? "applied" : PQgetvalue(res, 0, 0);
+    result = PQgetisnull(res, 0, 0) ? "applied" : PQgetvalue(res, 0, 0);
     r->out = json_object_new_object();
     json_object_object_add(r->out, "success", json_object_new_boolean(1));
     json_object_object_add(r->out, "result", json_object_new_string(result));
     json_object_object_add(r->out, "event_id", json_object_new_string(id));
     ret = 200;
 out:
+    metrics_notification(b->name, outcome(ret, result));
     PQclear(res);
     json_object_put(ev);
     return ret;

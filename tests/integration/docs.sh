@@ -14,11 +14,8 @@ for s in $("$MG_BIN" settings | grep -o '^MEDIAGATE_[A-Z0-9_]*'); do
     # Some settings are read through what validation derives from them.
     case $field in allowed_origins) field=origins ;; socket_group) field=socket_gid ;;
         mediaconvert_header) field=mediaconvert_param ;; stream_auth) field=trust_remote_user ;;
-        stream_vod) field=vod_rtmp ;; tencent_definitions) field=tencent_defs ;; esac
-    # Read by the access-rules half of issue 12 (signed delivery URLs, the
-    # embed player), which is built apart from the mirror.
-    case $field in jwplatform_delivery_url | jwplatform_player_key | jwplatform_signature_lifetime)
-        continue ;; esac
+        stream_vod) field=vod_rtmp ;; tencent_definitions) field=tencent_defs ;;
+        log_format) field=log_json ;; esac
     # (a notification sender's row names its secret as SETTING(field))
     uses=$(grep -lE -- "(->$field\b|SETTING\($field\))" "$MG_ROOT"/app/*.c "$MG_ROOT"/app/*/*.c \
         "$MG_ROOT"/handlers/*.c "$MG_ROOT"/handlers/*/*.c | grep -vc config.c)

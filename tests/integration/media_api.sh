@@ -206,7 +206,7 @@ expect_status 200
 check "socket mode 0660" test "$(stat -c %a "$RUN/mediagate.sock")" = 660
 check "socket group www-data" test "$(stat -c %G "$RUN/mediagate.sock")" = www-data
 check "access log line: method path status µs bytes" \
-    grep -Eq ' access GET /media/status 200 [0-9]+us 62B$' "$RUN/mediagate.log"
+    grep -Eq ' access GET /media/status 200 [0-9]+us 62B request_id=[0-9a-f]{32}$' "$RUN/mediagate.log"
 check "no error logged" bash -c "! grep -q ' error ' '$RUN/mediagate.log'"
 
 finish

@@ -9,7 +9,7 @@ source "$MG_ROOT/tests/lib/assert.sh"
 RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
 export RUN MEDIAGATE_PREFIX=/video-api MEDIAGATE_THREADS=2 MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
 export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
-sed 's#\^/(?:media|stream|notifications)/#^/video-api/(?:media|stream|notifications)/#' \
+sed 's#^location ~ \^/(?:(?:media|stream|notifications)/#location ~ ^/video-api/(?:(?:media|stream|notifications)/#' \
     "$MG_ROOT/nginx/mediagate.conf" >"$RUN/snippet.conf"
 export MG_SNIPPET=$RUN/snippet.conf
 # The upload locations too: their internal checks work under the prefix.
@@ -29,6 +29,10 @@ expect_body '{"success":true,"job_id":"p1"}'
 req "$BASE/video-api/media/status"
 expect_status 400
 expect_body '{"success":false,"message":"Not found parameter."}'
+req "$BASE/video-api/healthz"
+expect_status 200
+req "$BASE/video-api/readyz"
+expect_status 200
 req "$BASE/video-api/media/other"
 expect_status 404
 expect_body '{"success":false,"message":"No route matches."}'

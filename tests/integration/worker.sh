@@ -185,8 +185,8 @@ check "1: the job ends COMPLETE" until_true 90 is_final "$j1"
 check "1: ... and it is COMPLETE ($(jstatus "$j1"))" is_status "$j1" COMPLETE
 t1=$(task_of "$j1")
 check "1: one attempt, done ($(tq "$j1" "attempts || ':' || state"))" test "$(tq "$j1" "attempts || ':' || state")" = 1:done
-check "1: the result is logged once ($(grep -c "task $t1: done\$" "$(wlog pg)"))" \
-    test "$(grep -c "task $t1: done\$" "$(wlog pg)")" = 1
+check "1: the result is logged once ($(grep -Ec "task $t1: done( request_id=[^ ]+)?\$" "$(wlog pg)"))" \
+    test "$(grep -Ec "task $t1: done( request_id=[^ ]+)?\$" "$(wlog pg)")" = 1
 check "1: claimed once" test "$(grep -c "task $t1: local.encode (attempt" "$(wlog pg)")" = 1
 check "1: one set of outputs, complete" outputs_ok "$j1" 40
 check "1: no partial outputs" no_tmp_left "$j1"
@@ -271,7 +271,7 @@ check "3: the job ends COMPLETE" until_true 90 is_final "$j3"
 check "3: ... and it is COMPLETE ($(jstatus "$j3"))" is_status "$j3" COMPLETE
 check "3: done in attempt 2 ($(tq "$j3" "attempts || ':' || state"))" test "$(tq "$j3" "attempts || ':' || state")" = 2:done
 check "3: B claimed attempt 2" grep -q "task $t3: local.encode (attempt 2) by" "$(wlog B)"
-check "3: B logged done once" test "$(grep -c "task $t3: done\$" "$(wlog B)")" = 1
+check "3: B logged done once" test "$(grep -Ec "task $t3: done( request_id=[^ ]+)?\$" "$(wlog B)")" = 1
 check "3: A logged no result for it" lacks "$(wlog A)" "task $t3: (done|retry|failed)"
 check "3: one set of outputs, complete" outputs_ok "$j3" 20
 check "3: no partial outputs left" no_tmp_left "$j3"
@@ -301,7 +301,7 @@ check "3b: A logs that it lost its lease" until_true 10 grep -q "task $t3b: lost
 sleep 1
 check "3b: done in attempt 2 ($(tq "$j3b" "attempts || ':' || state"))" test "$(tq "$j3b" "attempts || ':' || state")" = 2:done
 check "3b: B logged done once, A never" \
-    test "$(grep -c "task $t3b: done\$" "$(wlog B2)"):$(grep -c "task $t3b: done\$" "$(wlog A2)")" = 1:0
+    test "$(grep -Ec "task $t3b: done( request_id=[^ ]+)?\$" "$(wlog B2)"):$(grep -Ec "task $t3b: done( request_id=[^ ]+)?\$" "$(wlog A2)")" = 1:0
 check "3b: one set of outputs, complete" outputs_ok "$j3b" 20
 # A's files were all written before B's attempt began.
 b_start=$(tq "$j3b" "extract(epoch FROM started_at)")

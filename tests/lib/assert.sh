@@ -17,12 +17,51 @@ _T=$(mktemp -d /tmp/mg-assert.XXXXXX)
 HEADERS=$_T/headers
 
 req() {
-    BODY=$(curl -sS -o - -D "$HEADERS" --max-time 20 "$@" 2>"$_T/err")
+    BODY=$(curl -sS -o - -D "$HEADERS" --max-time 20 "$@" \
+        -w '%{stderr}\nmg-answer %{method} %{http_code} %{url_effective}\n' 2>"$_T/err")
     local rc=$?
+    local answer
+    answer=$(grep '^mg-answer ' "$_T/err" | tail -n 1)
+    sed -i '/^mg-answer /d; /^$/d' "$_T/err"
     STATUS=$(head -n 1 "$HEADERS" 2>/dev/null | awk '{print $2}')
     [ $rc -eq 0 ] || STATUS="curl-$rc:$(cat "$_T/err")"
     REQ_DESC="$*"
+    [ $rc -ne 0 ] || _record_answer "$answer"
     _harvest_secrets
+}
+
+# The API contract (openapi.yaml): every answer req() gets from mediagate's
+# site ($BASE) is kept, and `finish` validates them all against the
+# document (tests/contract/validate.mjs: ajv); a drift fails the suite.
+_record_answer() {
+    [ -n "${BASE:-}" ] || return 0
+    local method code url
+    read -r _ method code url <<<"$1"
+    case $url in "$BASE"/*) ;; *) return 0 ;; esac
+    # The final answer's headers (after any 100 Continue).
+    awk '/^HTTP\// {buf = ""} {buf = buf $0 "\n"} END {printf "%s", buf}' "$HEADERS" >"$_T/last-headers"
+    jq -cn --arg method "$method" --arg url "$url" --arg status "$code" \
+        --arg prefix "${MEDIAGATE_PREFIX:-}" --rawfile headers "$_T/last-headers" --arg body "$BODY" \
+        '{method: $method, url: $url, prefix: $prefix, status: ($status | tonumber), headers: $headers, body: $body}' \
+        >>"$_T/answers.jsonl"
+}
+
+# Validates the kept answers against openapi.yaml (no answers: nothing to do).
+_check_contract() {
+    [ -s "$_T/answers.jsonl" ] || return 0
+    local root=${MG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)} out
+    if [ ! -d "$root/tests/contract/node_modules/ajv" ]; then
+        FAILS=$((FAILS + 1))
+        printf 'FAIL: tests/contract/node_modules is missing: run scripts/deps (npm ci in tests/contract)\n' >&2
+        return 0
+    fi
+    if out=$(node "$root/tests/contract/validate.mjs" "$root/openapi.yaml" "$_T/answers.jsonl" 2>&1); then
+        CHECKS=$((CHECKS + 1))
+        printf '%s\n' "$(tail -n 1 <<<"$out")" >&2
+    else
+        FAILS=$((FAILS + 1))
+        printf 'FAIL: answers drift from openapi.yaml:\n%s\n' "$out" >&2
+    fi
 }
 
 # Remembers the secrets in $BODY (a JSON answer), for finish's log check.
@@ -107,6 +146,7 @@ check() {
 }
 
 finish() {
+    _check_contract
     _check_logs_for_secrets
     rm -rf "$_T"
     echo "$CHECKS checks passed, $FAILS failed"

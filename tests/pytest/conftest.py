@@ -126,6 +126,8 @@ def stack(rundir, db, mg_env, nginx_includes, logs):
     yield s
     rc = s.close()
     assert rc == 0, f"mediagate serve exited {rc} on SIGTERM"
+    ok, out = s.curl.validate_contract()
+    assert ok, f"answers drift from openapi.yaml:\n{out}"
 
 
 @pytest.fixture

@@ -247,17 +247,35 @@ class Curl:
         string naming curl's error."""
         args = [self.base + a if a.startswith("/") else a for a in args]
         hdr, body = self.scratch / "headers", self.scratch / "body"
-        r = subprocess.run(["curl", "-sS", "-o", body, "-D", hdr, "--max-time", "20", "-w", "%{http_code}", *args],
+        r = subprocess.run(["curl", "-sS", "-o", body, "-D", hdr, "--max-time", "20",
+                            "-w", "%{http_code} %{method} %{url_effective}", *args],
                            capture_output=True, text=True)
         blocks = [b for b in re.split(r"\r?\n\r?\n", hdr.read_text(errors="replace")) if b.startswith("HTTP/")]
         headers = []
         for line in (blocks[-1].splitlines()[1:] if blocks else []):
             name, _, value = line.partition(":")
             headers.append((name.strip(), value.strip()))
-        status = int(r.stdout) if r.returncode == 0 else f"curl-{r.returncode}: {r.stderr.strip()}"
+        code, method, url = (r.stdout.split(" ", 2) + ["", ""])[:3]
+        status = int(code) if r.returncode == 0 else f"curl-{r.returncode}: {r.stderr.strip()}"
         text = body.read_bytes().decode(errors="replace") if body.exists() else ""
         body.unlink(missing_ok=True)
+        if r.returncode == 0 and url.startswith(self.base + "/"):
+            # Kept for the contract check (validate_contract).
+            with open(self.scratch / "answers.jsonl", "a") as f:
+                f.write(json.dumps({"method": method, "url": url, "prefix": "", "status": status,
+                                    "headers": (blocks[-1] if blocks else ""), "body": text}) + "\n")
         return Response(args, status, headers, text)
+
+    def validate_contract(self):
+        """Every answer kept, against openapi.yaml (tests/contract/validate.mjs).
+        Returns (ok, what the validator printed)."""
+        answers = self.scratch / "answers.jsonl"
+        if not answers.exists():
+            return True, "no answers"
+        root = Path(__file__).resolve().parents[2]
+        r = subprocess.run(["node", root / "tests/contract/validate.mjs", root / "openapi.yaml", answers],
+                           capture_output=True, text=True)
+        return r.returncode == 0, r.stdout + r.stderr
 
 
 def lib_sh(script, env, *args):

@@ -230,7 +230,9 @@ def test_two_workers_encode_ten_jobs_exactly_once(stack, workers, clip, rundir):
     for t in tasks:
         by |= set(re.findall(rf"task {t}: local\.encode \(attempt [0-9]*\) by ([^ \n]*)", log))
     assert len(by) == 2, f"both workers took part in the ten jobs: {sorted(by)}"
-    done = [line.split()[3] for line in log.splitlines() if line.endswith(": done")]
+    # (a line of a task a request queued ends with its request_id=)
+    done = [line.split()[3] for line in log.splitlines()
+            if line.split(" request_id=")[0].endswith(": done")]
     assert len(done) == len(set(done)), f"each task logged done once: {sorted(done)}"
     assert {f"{t}:" for t in tasks} <= set(done), f"the ten tasks {tasks} are among those done: {sorted(done)}"
 

@@ -462,8 +462,69 @@ static void test_load_path(void)
     cfg_errors_free(&e);
 }
 
+/* config_reload: what changed is reported; a restart-only setting keeps
+ * the running value; a bad file reports its problems. */
+static char reload_seen[512];
+static void reload_changed(const cfg_setting *s, bool applied)
+{
+    size_t n = strlen(reload_seen);
+    snprintf(reload_seen + n, sizeof reload_seen - n, "%s%s:%s", n ? " " : "", s->name,
+             applied ? "applied" : "restart");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (CHECK(f != NULL)) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_reload(void)
+{
+    config cur, next;
+    cfg_errors e = {0};
+    char path[] = "/tmp/mediagate-reload-XXXXXX";
+    int fd = mkstemp(path);
+    if (!CHECK(fd >= 0))
+        return;
+    close(fd);
+    fake_env = env_db;
+    write_file(path, "threads = 3\nallowed_origins = https://a\\.example\nzencoder_secret = 0123456789abcdef\n");
+    CHECK_INT(config_load(&cur, path, fake_getenv, &e), 0);
+    CHECK(cur.source && strcmp(cur.source, path) == 0);
+
+    write_file(path, "threads = 9\nallowed_origins = https://b\\.example\nzencoder_secret = 0123456789abcdef\n"
+                     "log_format = json\n");
+    reload_seen[0] = '\0';
+    if (!CHECK_INT(config_reload(&cur, &next, path, fake_getenv, &e, reload_changed), 0))
+        dump(&e);
+    CHECK_STR(reload_seen, "MEDIAGATE_THREADS:restart MEDIAGATE_ALLOWED_ORIGINS:applied "
+                           "MEDIAGATE_LOG_FORMAT:applied");
+    CHECK_INT(next.threads, 3); /* kept until a restart */
+    CHECK_STR(next.allowed_origins, "https://b\\.example");
+    CHECK(next.log_json);
+    CHECK(cors_allowed(&next.origins, "https://b.example", 17));
+    CHECK(!cors_allowed(&next.origins, "https://a.example", 17));
+    CHECK_STR(next.zencoder_secret, "0123456789abcdef");
+    config_free(&next);
+
+    /* Every problem of a bad file, and no change reported. */
+    write_file(path, "threads = lots\nretry_after = -1\n");
+    reload_seen[0] = '\0';
+    size_t n = config_reload(&cur, &next, path, fake_getenv, &e, reload_changed);
+    CHECK_INT(n, 2);
+    CHECK_STR(reload_seen, "");
+    config_free(&next);
+    cfg_errors_free(&e);
+    config_free(&cur);
+    unlink(path);
+}
+
 int main(void)
 {
+    test_reload();
     test_table();
     test_defaults();
     test_required();

@@ -1,0 +1,156 @@
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "router.h"
+
+#define MAX_ROUTES 64
+static const int statuses[] = {200, 201, 202, 204, 302, 304, 400, 401, 403, 404, 405, 409,
+                               410, 411, 413, 415, 422, 429, 500, 502, 503, 504};
+#define NSTATUS (sizeof statuses / sizeof statuses[0] + 1) /* + other */
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
+#define NMETHOD (sizeof methods / sizeof methods[0] + 1) /* + other */
+/* Latency buckets, upper bounds in µs; the last bucket is +Inf. */
+static const long long buckets_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+                                       250000, 500000, 1000000, 2500000, 5000000, 10000000};
+#define NBUCKET (sizeof buckets_us / sizeof buckets_us[0])
+
+static atomic_ulong requests[MAX_ROUTES + 1][NMETHOD][NSTATUS];
+static atomic_ulong latency[MAX_ROUTES + 1][NBUCKET + 1]; /* per bucket, not cumulative */
+static atomic_ullong latency_sum_us[MAX_ROUTES + 1];
+static atomic_ulong reconnects, read_fallbacks;
+
+#define MAX_NOTIFY 64
+typedef struct notify_count {
+    const char *backend, *result;
+    unsigned long n;
+} notify_count;
+static notify_count notify[MAX_NOTIFY];
+static size_t nnotify;
+static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t status_index(int status)
+{
+    for (size_t i = 0; i < NSTATUS - 1; i++)
+        if (statuses[i] == status)
+            return i;
+    return NSTATUS - 1;
+}
+
+static size_t method_index(const char *m)
+{
+    for (size_t i = 0; m && i < NMETHOD - 1; i++)
+        if (strcmp(methods[i], m) == 0)
+            return i;
+    return NMETHOD - 1;
+}
+
+void metrics_request(size_t row, const char *method, int status, long long us)
+{
+    size_t route_i = row >= router_count() || row > MAX_ROUTES ? MAX_ROUTES : row;
+    size_t b = 0;
+    while (b < NBUCKET && us > buckets_us[b])
+        b++;
+    atomic_fetch_add_explicit(&requests[route_i][method_index(method)][status_index(status)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&latency[route_i][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&latency_sum_us[route_i], (unsigned long long)(us > 0 ? us : 0),
+                              memory_order_relaxed);
+}
+
+void metrics_db_reconnect(void)
+{
+    atomic_fetch_add_explicit(&reconnects, 1, memory_order_relaxed);
+}
+
+void metrics_read_fallback(void)
+{
+    atomic_fetch_add_explicit(&read_fallbacks, 1, memory_order_relaxed);
+}
+
+void metrics_notification(const char *backend, const char *result)
+{
+    pthread_mutex_lock(&notify_lock);
+    size_t i = 0;
+    while (i < nnotify && !(strcmp(notify[i].backend, backend) == 0 &&
+                            strcmp(notify[i].result, result) == 0))
+        i++;
+    if (i == nnotify && nnotify < MAX_NOTIFY)
+        notify[nnotify++] = (notify_count){backend, result, 0};
+    if (i < nnotify)
+        notify[i].n++;
+    pthread_mutex_unlock(&notify_lock);
+}
+
+/* The route label of row i: "GET /media/status"; "none" past the table. */
+static void route_label(size_t i, char *buf, size_t cap)
+{
+    const route *rt = router_row(i);
+    if (rt)
+        snprintf(buf, cap, "%s %s", rt->method, rt->path);
+    else
+        snprintf(buf, cap, "none");
+}
+
+void metrics_write(FILE *f)
+{
+    size_t nroutes = router_count() < MAX_ROUTES ? router_count() : MAX_ROUTES;
+    char label[160];
+    fputs("# HELP mediagate_http_requests_total Requests answered, by route row, method and status.\n"
+          "# TYPE mediagate_http_requests_total counter\n", f);
+    for (size_t r = 0; r <= nroutes; r++) {
+        size_t ri = r == nroutes ? MAX_ROUTES : r;
+        route_label(r, label, sizeof label);
+        for (size_t m = 0; m < NMETHOD; m++)
+            for (size_t s = 0; s < NSTATUS; s++) {
+                unsigned long n = atomic_load_explicit(&requests[ri][m][s], memory_order_relaxed);
+                if (!n)
+                    continue;
+                fprintf(f, "mediagate_http_requests_total{route=\"%s\",method=\"%s\",status=\"", label,
+                        m < NMETHOD - 1 ? methods[m] : "other");
+                if (s < NSTATUS - 1)
+                    fprintf(f, "%d", statuses[s]);
+                else
+                    fputs("other", f);
+                fprintf(f, "\"} %lu\n", n);
+            }
+    }
+    fputs("# HELP mediagate_http_request_duration_seconds Time from the request's arrival to its "
+          "answer, by route row.\n"
+          "# TYPE mediagate_http_request_duration_seconds histogram\n", f);
+    for (size_t r = 0; r <= nroutes; r++) {
+        size_t ri = r == nroutes ? MAX_ROUTES : r;
+        route_label(r, label, sizeof label);
+        unsigned long cum = 0;
+        for (size_t b = 0; b <= NBUCKET; b++) {
+            cum += atomic_load_explicit(&latency[ri][b], memory_order_relaxed);
+            if (b < NBUCKET)
+                fprintf(f, "mediagate_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
+                        label, (double)buckets_us[b] / 1e6, cum);
+            else
+                fprintf(f, "mediagate_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
+                        label, cum);
+        }
+        fprintf(f, "mediagate_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", label,
+                (double)atomic_load_explicit(&latency_sum_us[ri], memory_order_relaxed) / 1e6);
+        fprintf(f, "mediagate_http_request_duration_seconds_count{route=\"%s\"} %lu\n", label, cum);
+    }
+    fprintf(f, "# HELP mediagate_db_reconnects_total Database connections made again after one was lost.\n"
+               "# TYPE mediagate_db_reconnects_total counter\n"
+               "mediagate_db_reconnects_total %lu\n",
+            atomic_load_explicit(&reconnects, memory_order_relaxed));
+    fprintf(f, "# HELP mediagate_db_read_fallbacks_total Reads answered by the primary because the "
+               "replica was unavailable.\n"
+               "# TYPE mediagate_db_read_fallbacks_total counter\n"
+               "mediagate_db_read_fallbacks_total %lu\n",
+            atomic_load_explicit(&read_fallbacks, memory_order_relaxed));
+    fputs("# HELP mediagate_notifications_total Notifications received, by backend and result.\n"
+          "# TYPE mediagate_notifications_total counter\n", f);
+    pthread_mutex_lock(&notify_lock);
+    for (size_t i = 0; i < nnotify; i++)
+        fprintf(f, "mediagate_notifications_total{backend=\"%s\",result=\"%s\"} %lu\n",
+                notify[i].backend, notify[i].result, notify[i].n);
+    pthread_mutex_unlock(&notify_lock);
+}

@@ -176,8 +176,9 @@ def status(stack, job_id, *headers):
 
 
 def comparable(r):
-    """What a client sees of an answer, but its date."""
-    return r.status, r.body, sorted((k.lower(), v) for k, v in r.headers if k.lower() != "date")
+    """What a client sees of an answer, but its date and request id."""
+    return r.status, r.body, sorted((k.lower(), v) for k, v in r.headers
+                                    if k.lower() not in ("date", "x-request-id"))
 
 
 # Each ACL, and who of (anonymous, apikey alice, REMOTE_USER bob, oauth2

@@ -67,7 +67,7 @@ before=$(grep -c 'access GET /media/status 200' "$LOG")
 req "$BASE/media/status?job_id=run1"
 for _ in $(seq 10); do [ "$(header X-Cache-Status)" = HIT ] && break; sleep 0.1; req "$BASE/media/status?job_id=run1"; done
 check "an unchanged entry is revalidated (mediagate answered 304 to nginx)" \
-    bash -c "sleep 0.3; grep -q 'access GET /media/status 304' '$LOG'"
+    bash -c "for _ in \$(seq 30); do grep -q 'access GET /media/status 304' '$LOG' && exit 0; sleep 0.1; done; exit 1"
 expect_json .progress_rate 40
 
 # --- one caller's answer is never another's -----------------------------------------------

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OFF(f) offsetof(config, f)
 #define RELOAD true   /* serve applies a new value on SIGHUP */
@@ -53,6 +54,12 @@ const cfg_setting config_settings[] = {
      "X-Zencoder-Notification-Secret value; empty: /notifications/zencoder is off (403)", RELOAD},
     {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
      "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)", RELOAD},
+    {"MEDIAGATE_SNS_TOPIC_ARNS", CFG_STRING, "", 0, 0, false, OFF(sns_topic_arns),
+     "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)", RESTART},
+    {"MEDIAGATE_SNS_CERT_HOST", CFG_STRING, "^sns\\.[a-zA-Z0-9-]{3,}\\.amazonaws\\.com(\\.cn)?$", 0, 0, false, OFF(sns_cert_host),
+     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)", RESTART},
+    {"MEDIAGATE_MUX_SECRET", CFG_STRING, "", 0, 0, false, OFF(mux_secret),
+     "signing secret of the Mux webhook endpoint (Mux-Signature); empty: /notifications/mux is off (403)", RELOAD},
     {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),
      "who may call /stream/* and /uploads: apikey (Authorization: Bearer) or remote_user (the user the site's auth_request vouches for, as $mediagate_user)", RELOAD},
     {"MEDIAGATE_RTMP_URL", CFG_STRING, "", 0, 0, false, OFF(rtmp_url),
@@ -91,8 +98,30 @@ const cfg_setting config_settings[] = {
      "VOD SubAppId sent with ProcessMedia; 0: none", RESTART},
     {"MEDIAGATE_TENCENT_API_URL", CFG_STRING, "https://vod.tencentcloudapi.com", 0, 0, false, OFF(tencent_api_url),
      "Tencent VOD API endpoint (the host is signed)", RESTART},
+    {"MEDIAGATE_OAUTH2_INTROSPECTION_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_introspection_url),
+     "RFC 7662 token introspection endpoint; set: OAuth2 bearer tokens identify callers of /media/status; empty: API keys and REMOTE_USER only", RESTART},
+    {"MEDIAGATE_OAUTH2_CLIENT_ID", CFG_STRING, "", 0, 0, false, OFF(oauth2_client_id),
+     "mediagate's client id at the introspection endpoint (HTTP Basic)", RESTART},
+    {"MEDIAGATE_OAUTH2_CLIENT_SECRET", CFG_STRING, "", 0, 0, false, OFF(oauth2_client_secret),
+     "its client secret", RESTART},
+    {"MEDIAGATE_OAUTH2_CACHE_SECONDS", CFG_INT, "300", 1, 86400, false, OFF(oauth2_cache_seconds),
+     "an active token's introspection is reused this long at most (never past its exp)", RESTART},
+    {"MEDIAGATE_OAUTH2_USER_CLAIM", CFG_STRING, "sub", 0, 0, false, OFF(oauth2_user_claim),
+     "the introspection claim that names the user (USER_<id> entries); groups and institutions come from the claims groups and institutions", RESTART},
+    {"MEDIAGATE_OAUTH2_TOKEN_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_token_url),
+     "token endpoint where mediagate gets its own bearer token (client credentials grant) for MEDIAGATE_LOOKUP_URL", RESTART},
+    {"MEDIAGATE_LOOKUP_URL", CFG_STRING, "", 0, 0, false, OFF(lookup_url),
+     "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only", RESTART},
+    {"MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME", CFG_INT, "1800", 1, 86400, false, OFF(lookup_people_cache_lifetime),
+     "seconds a person's groups and institutions from MEDIAGATE_LOOKUP_URL are reused", RESTART},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
      "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)", RESTART},
+    {"MEDIAGATE_WEBHOOK_TIMEOUT_MS", CFG_INT, "10000", 100, 30000, false, OFF(webhook_timeout_ms),
+     "how long one webhook delivery may take, connect to the last byte of the answer; past it the attempt is retried (keep it under MEDIAGATE_LEASE_SECONDS)", RESTART},
+    {"MEDIAGATE_WEBHOOK_RETRY_UNIT_MS", CFG_INT, "1000", 1, 1000, false, OFF(webhook_retry_unit_ms),
+     "the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) counts in units of this many ms; smaller for tests only", RESTART},
+    {"MEDIAGATE_OUTBOUND_CA_FILE", CFG_STRING, "", 0, 0, false, OFF(outbound_ca_file),
+     "PEM bundle of the CAs outgoing https calls trust instead of the system's; empty: the system's (a private CA or a test's stand-in)", RESTART},
     {"MEDIAGATE_WORKER_CONCURRENCY", CFG_INT, "1", 1, 64, false, OFF(worker_concurrency),
      "tasks one mediagate worker runs at once", RESTART},
     {"MEDIAGATE_LEASE_SECONDS", CFG_INT, "60", 2, 3600, false, OFF(lease_seconds),
@@ -109,6 +138,10 @@ const cfg_setting config_settings[] = {
      "where the local encoder writes job outputs (<dir>/<job id>/master.m3u8)", RESTART},
     {"MEDIAGATE_MEDIA_URL", CFG_STRING, "/media-files", 0, 0, false, OFF(media_url),
      "public URL of MEDIAGATE_MEDIA_DIR, used in output_path", RESTART},
+    {"MEDIAGATE_MEDIA_SIGNING_SECRET", CFG_STRING, "", 0, 0, false, OFF(media_signing_secret),
+     "set: output_path of local jobs is a signed, expiring URL (/s/<sig>/<exp>/...) that nginx/mediagate-media-signed.conf checks with secure_link (the same secret goes there); empty: unsigned", RESTART},
+    {"MEDIAGATE_MEDIA_URL_LIFETIME", CFG_INT, "3600", 60, 604800, false, OFF(media_url_lifetime),
+     "seconds a signed output URL stays valid (rounded up to 3 minutes, so answers stay the same meanwhile)", RESTART},
     {"MEDIAGATE_UPLOADS_DIR", CFG_STRING, "", 0, 0, false, OFF(uploads_dir),
      "where uploads are stored (<dir>/<upload id>/<name>), each becoming a local job; a file dropped in it directly becomes one too; empty: no uploads", RESTART},
     {"MEDIAGATE_UPLOADS_URL", CFG_STRING, "/uploads", 0, 0, false, OFF(uploads_url),
@@ -318,6 +351,34 @@ static void check_tencent(config *c, cfg_errors *errs)
     c->tencent_process = *id && *key && c->tencent_ndefs > 0;
 }
 
+/* The SNS settings: topic ARNs, the host regex compiled into
+ * c->sns_host_re, and a readable CA bundle. */
+static void check_sns(config *c, cfg_errors *errs)
+{
+    const char *topics = c->sns_topic_arns ? c->sns_topic_arns : "";
+    for (const char *p = topics; *p;) {
+        size_t n = strcspn(p, " ,");
+        if (n && (strncmp(p, "arn:", 4) != 0 || n > 256 || memchr(p, '\t', n)))
+            add_err(errs, "MEDIAGATE_SNS_TOPIC_ARNS must hold topic ARNs such as "
+                          "arn:aws:sns:us-east-1:123456789012:mediaconvert, got '%.*s'",
+                    (int)(n > 80 ? 80 : n), p);
+        p += n;
+        p += strspn(p, " ,");
+    }
+    const char *host = c->sns_cert_host ? c->sns_cert_host : "";
+    const char *problem = cors_pattern_problem(host);
+    int rc = problem ? -1 : regcomp(&c->sns_host_re, host, REG_EXTENDED);
+    c->sns_host_re_ok = rc == 0 && *host;
+    if (rc == 0 && !c->sns_host_re_ok)
+        regfree(&c->sns_host_re);
+    if (!c->sns_host_re_ok)
+        add_err(errs, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex%s%s: '%s'",
+                problem ? " we accept: " : "", problem ? problem : "", host);
+    if (c->outbound_ca_file && *c->outbound_ca_file && access(c->outbound_ca_file, R_OK) != 0)
+        add_err(errs, "MEDIAGATE_OUTBOUND_CA_FILE: cannot read '%s': %s", c->outbound_ca_file,
+                strerror(errno));
+}
+
 static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),
                      cfg_errors *errs)
 {
@@ -407,10 +468,13 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
             c->mediaconvert_param[k++] = h[i] == '-' ? '_' : (char)toupper((unsigned char)h[i]);
         c->mediaconvert_param[k] = '\0';
     }
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 5; i++) {
         static const char *names[] = {"MEDIAGATE_MEDIACONVERT_SECRET", "MEDIAGATE_ZENCODER_SECRET",
-                                      "MEDIAGATE_TENCENT_TOKEN"};
-        const char *v = i == 0 ? c->mediaconvert_secret : i == 1 ? c->zencoder_secret : c->tencent_token;
+                                      "MEDIAGATE_TENCENT_TOKEN", "MEDIAGATE_MUX_SECRET",
+                                      "MEDIAGATE_MEDIA_SIGNING_SECRET"};
+        const char *secrets[] = {c->mediaconvert_secret, c->zencoder_secret, c->tencent_token,
+                                 c->mux_secret, c->media_signing_secret};
+        const char *v = secrets[i];
         if (v && *v && strlen(v) < 16)
             add_err(errs, "%s is too short to be a secret (at least 16 characters)", names[i]);
     }
@@ -466,6 +530,33 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         add_err(errs, "MEDIAGATE_RENDITIONS must be 1 to 8 comma-separated heights from 144 to "
                       "4320, such as 720,480,360, got '%s'", c->renditions ? c->renditions : "");
     check_tencent(c, errs);
+    /* It goes into nginx's secure_link_md5 string, between quotes. */
+    if (c->media_signing_secret && strpbrk(c->media_signing_secret, " \t\r\n\"';$\\{}"))
+        add_err(errs, "MEDIAGATE_MEDIA_SIGNING_SECRET must not hold spaces, quotes, $ ; \\ or braces "
+                      "(nginx's secure_link_md5 holds it too)");
+    if (c->oauth2_introspection_url && *c->oauth2_introspection_url) {
+        const char *u = c->oauth2_introspection_url;
+        if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+            strpbrk(u, " \t\r\n\"'<>#"))
+            add_err(errs, "MEDIAGATE_OAUTH2_INTROSPECTION_URL must be an http(s) URL, got '%s'", u);
+        if (!*c->oauth2_client_id || !*c->oauth2_client_secret)
+            add_err(errs, "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required "
+                          "when MEDIAGATE_OAUTH2_INTROSPECTION_URL is set");
+    }
+    static const char *const oauth_url_names[] = {"MEDIAGATE_OAUTH2_TOKEN_URL", "MEDIAGATE_LOOKUP_URL"};
+    const char *oauth_urls[] = {c->oauth2_token_url, c->lookup_url};
+    for (size_t i = 0; i < 2; i++)
+        if (oauth_urls[i] && *oauth_urls[i] &&
+            ((strncmp(oauth_urls[i], "http://", 7) != 0 && strncmp(oauth_urls[i], "https://", 8) != 0) ||
+             strpbrk(oauth_urls[i], " \t\r\n\"'<>#")))
+            add_err(errs, "%s must be an http(s) URL, got '%s'", oauth_url_names[i], oauth_urls[i]);
+    if (c->lookup_url && *c->lookup_url &&
+        (!*c->oauth2_token_url || !*c->oauth2_client_id || !*c->oauth2_client_secret))
+        add_err(errs, "MEDIAGATE_LOOKUP_URL needs MEDIAGATE_OAUTH2_TOKEN_URL, MEDIAGATE_OAUTH2_CLIENT_ID "
+                      "and MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)");
+    if (!c->oauth2_user_claim || !*c->oauth2_user_claim || strlen(c->oauth2_user_claim) > 64)
+        add_err(errs, "MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub");
+    check_sns(c, errs);
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];
@@ -528,6 +619,9 @@ void config_free(config *c)
             *f = NULL;
         }
     cors_free(&c->origins);
+    if (c->sns_host_re_ok)
+        regfree(&c->sns_host_re);
+    c->sns_host_re_ok = false;
     free(c->source);
     c->source = NULL;
 }

@@ -1,5 +1,6 @@
 #ifndef MEDIAGATE_CONFIG_H
 #define MEDIAGATE_CONFIG_H
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -28,6 +29,10 @@ typedef struct config {
     char *mediaconvert_header;
     char *zencoder_secret;
     char *tencent_token;
+    char *sns_topic_arns;
+    char *sns_cert_host;
+    char *mux_secret;
+    char *outbound_ca_file;
     char *stream_auth;
     char *rtmp_url;
     char *hls_url;
@@ -41,6 +46,17 @@ typedef struct config {
     char *aws_secret_access_key;
     char *sts_role_arn;
     bool outbound_allow_loopback;
+    char *media_signing_secret; /* signed output URLs (app/urlsign.h); "" off */
+    long media_url_lifetime;
+    /* OAuth2 callers: token introspection (RFC 7662). */
+    char *oauth2_introspection_url;
+    char *oauth2_client_id;
+    char *oauth2_client_secret;
+    long oauth2_cache_seconds;
+    char *oauth2_user_claim;
+    char *oauth2_token_url;     /* client credentials, for the people lookup */
+    char *lookup_url;
+    long lookup_people_cache_lifetime;
     /* Tencent Cloud VOD API (ProcessMedia on NewFileUpload). */
     char *tencent_secret_id;
     char *tencent_secret_key;
@@ -51,6 +67,8 @@ typedef struct config {
     long tencent_defs[16];  /* derived: MEDIAGATE_TENCENT_DEFINITIONS */
     int tencent_ndefs;
     bool tencent_process;   /* derived: the API is configured, so the worker serves ProcessMedia */
+    long webhook_timeout_ms;
+    long webhook_retry_unit_ms;
     char *sts_url;
     char *sts_region;
     long worker_concurrency;
@@ -78,6 +96,8 @@ typedef struct config {
     bool trust_remote_user;      /* MEDIAGATE_STREAM_AUTH=remote_user */
     bool vod_rtmp;               /* stopped streams' RTMP recordings become VOD jobs */
     bool vod_put;                /* stopped streams' PUT segments become VOD jobs */
+    regex_t sns_host_re;         /* MEDIAGATE_SNS_CERT_HOST, when sns_host_re_ok */
+    bool sns_host_re_ok;
     char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
 } config;
 

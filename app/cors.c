@@ -10,7 +10,7 @@
 /* glibc's regcomp takes exponential memory on stacked repeats ("a++++"),
  * which POSIX leaves undefined anyway: refuse them, and long patterns.
  * Returns NULL when tok is acceptable, else the reason. */
-static const char *pattern_problem(const char *tok)
+const char *cors_pattern_problem(const char *tok)
 {
     bool prev_repeat = false;
     if (strlen(tok) > 256)
@@ -80,7 +80,7 @@ int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen)
     char *save = NULL;
     for (char *tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
         size_t len = strlen(tok);
-        const char *why = pattern_problem(tok);
+        const char *why = cors_pattern_problem(tok);
         if (why) {
             snprintf(err, errlen, "bad origin pattern '%.300s': %s", tok, why);
             goto out;

@@ -11,6 +11,11 @@ typedef struct cors_list {
     size_t n;
 } cors_list;
 
+/* NULL when tok is a POSIX extended regex glibc compiles in bounded memory
+ * (no stacked repeats, intervals up to 16, at most 256 characters), else
+ * the reason. Also used for MEDIAGATE_SNS_CERT_HOST. */
+const char *cors_pattern_problem(const char *tok);
+
 /* Compiles the space-separated patterns into l. Returns 0, or -1 with a
  * message naming the bad pattern in err. l owns its regexes: cors_free(). */
 int cors_compile(cors_list *l, const char *patterns, char *err, size_t errlen);

@@ -12,12 +12,12 @@
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
-        "SELECT id FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
+        "SELECT id, acl FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
-        "output_path, playlists::text, error_code, error_message, variations::text "
+        "output_path, playlists::text, error_code, error_message, variations::text, acl "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",
@@ -29,6 +29,10 @@ static const stmt_def stmts[STMT__COUNT] = {
         4, PGRES_COMMAND_OK},
     [STMT_APIKEY_OWNER] = {"apikey_owner",
         "SELECT 'key:' || id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        1, PGRES_TUPLES_OK},
+    /* The user an API key names, for ACL entries (USER_<name>). */
+    [STMT_APIKEY_NAME] = {"apikey_name",
+        "SELECT name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         1, PGRES_TUPLES_OK},
 #define STREAM_COLS "id, name, status, " \
     "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
@@ -68,9 +72,9 @@ static const stmt_def stmts[STMT__COUNT] = {
         1, PGRES_TUPLES_OK},
     /* Direct uploads (sql/008_uploads.sql). */
     [STMT_UPLOAD_CREATE] = {"upload_create",
-        "SELECT to_char(mediagate_upload_create($1, $2, $3, $4, $5, $6, $7, $8) "
+        "SELECT to_char(mediagate_upload_create_acl($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-        8, PGRES_TUPLES_OK},
+        9, PGRES_TUPLES_OK},
     [STMT_UPLOAD_CHECK] = {"upload_check",
         "SELECT mediagate_upload_check($1, $2, $3, $4)",
         4, PGRES_TUPLES_OK},

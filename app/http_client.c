@@ -123,7 +123,7 @@ const char *http_outcome_name(http_outcome o)
 
 int http_client_init(http_client *c, bool allow_loopback)
 {
-    *c = (http_client){curl_easy_init(), allow_loopback, false};
+    *c = (http_client){curl_easy_init(), allow_loopback, false, NULL};
     return c->curl ? 0 : -1;
 }
 
@@ -223,6 +223,8 @@ static CURLcode set_options(CURL *h, const http_request *req, struct curl_slist 
     SET(CURLOPT_NOPROXY, "*");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (k->client->ca_file && *k->client->ca_file)
+        SET(CURLOPT_CAINFO, k->client->ca_file);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);

@@ -53,6 +53,9 @@ typedef struct http_client {
     bool allow_loopback;
     bool unchecked;     /* its connection cache may hold connections opened
                          * without the address check */
+    const char *ca_file; /* PEM bundle trusted instead of the system's
+                          * (MEDIAGATE_OUTBOUND_CA_FILE); NULL or "": the
+                          * system's. Not owned. */
 } http_client;
 
 /* Returns 0, or -1 when libcurl cannot make a handle. */

@@ -17,6 +17,16 @@ int handle_healthz(request *r); /* handlers/ops.c */
 int handle_readyz(request *r);
 int handle_metrics(request *r);
 
+/* Who asks (handlers/caller.c): anonymous when no credential comes;
+ * 0 with *c set, or the refusal's status (401 for a bad credential, 503
+ * when introspection is unavailable). */
+struct caller;
+int caller_identify(request *r, struct caller *c);
+/* Sets *ok when acl admits c, asking the people directory (MEDIAGATE_LOOKUP_URL)
+ * for c's groups first when the ACL names groups or institutions and c's
+ * credential carried none. Returns 0, or 503 replied when it is down. */
+int caller_admits(request *r, struct caller *c, const char *acl, bool *ok);
+
 /* The caller of an AUTH_CALLER route (handlers/stream.c), for the router:
  * 0 with *owner set, or the refusal's status. */
 int stream_caller(request *r, const char **owner);

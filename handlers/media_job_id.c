@@ -1,4 +1,5 @@
 /* GET /media/job_id?input_file=<path>: the newest job for an input file. */
+#include "acl.h"
 #include "db.h"
 #include "handlers.h"
 
@@ -12,11 +13,27 @@ int handle_media_job_id(request *r)
     ret = require_param(r, "input_file", &input);
     if (ret)
         goto out;
+    /* Who asks, before anything is looked up: a bad credential gets the
+     * same 401 for every job, known or not. */
+    caller c;
+    if ((ret = caller_identify(r, &c)) != 0)
+        goto out;
     const char *vals[] = {input};
     ret = db_exec(r->db, STMT_JOB_ID_BY_INPUT, 1, vals, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
+    }
+    /* A job with an ACL is found only by the callers it admits. */
+    bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
+    if (guarded) {
+        bool ok;
+        if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, 1), &ok)) != 0)
+            goto out;
+        if (!ok) {
+            ret = reply_error(r, 422, "Not found item.");
+            goto out;
+        }
     }
     if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
         ret = reply_error(r, 422, "Not found item.");
@@ -28,7 +45,7 @@ int handle_media_job_id(request *r)
     r->out = o;
     o = NULL;
     /* A newer job may appear for the same file at any time. */
-    r->cache_control = "public, max-age=1";
+    r->cache_control = guarded ? "private, max-age=1" : "public, max-age=1";
     r->etag = true;
     ret = 200;
 out:

@@ -2,13 +2,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
+#include "acl.h"
+#include "providers/jw_delivery.h"
+#include "urlsign.h"
 #include "db.h"
 #include "handlers.h"
 
 enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
-       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS };
+       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL };
 
 /* Adds column col as an integer, or null when the column is NULL. */
 static void add_int(json_object *o, const char *key, const PGresult *res, int col)
@@ -27,21 +31,58 @@ static void add_str(json_object *o, const char *key, const PGresult *res, int co
                                         : json_object_new_string(PQgetvalue(res, 0, col)));
 }
 
+/* output_path; a local job's, signed with an expiry (app/urlsign.h) when
+ * MEDIAGATE_MEDIA_SIGNING_SECRET is set, and *until set to that expiry. */
+static void add_output(request *r, json_object *o, const char *job, const PGresult *res,
+                       long long *until)
+{
+    const config *c = r->cfg;
+    char signed_path[2048];
+    if (!PQgetisnull(res, 0, C_OUTPUT) && *c->media_signing_secret) {
+        long long exp = jw_expiry((long long)time(NULL), c->media_url_lifetime);
+        if (urlsign_output(c->media_url, job, PQgetvalue(res, 0, C_OUTPUT), c->media_signing_secret,
+                           exp, signed_path, sizeof signed_path) == 0) {
+            json_object_object_add(o, "output_path", json_object_new_string(signed_path));
+            *until = exp;
+            return;
+        }
+    }
+    add_str(o, "output_path", res, C_OUTPUT);
+}
+
 int handle_media_status(request *r)
 {
     int ret;
     const char *id;
     PGresult *res = NULL;
     json_object *o = NULL;
+    long long signed_until = 0;
 
     ret = require_param(r, "job_id", &id);
     if (ret)
+        goto out;
+    /* Who asks, before anything is looked up: a bad credential gets the
+     * same 401 for every job, known or not. */
+    caller c;
+    if ((ret = caller_identify(r, &c)) != 0)
         goto out;
     const char *vals[] = {id};
     ret = db_exec(r->db, STMT_JOB_STATUS, 1, vals, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
+    }
+    /* A job with an ACL answers only the callers it admits; to anyone
+     * else it is the same unknown job, so its existence does not leak. */
+    bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, C_ACL);
+    if (guarded) {
+        bool ok;
+        if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, C_ACL), &ok)) != 0)
+            goto out;
+        if (!ok) {
+            ret = reply_error(r, 422, "Not found item.");
+            goto out;
+        }
     }
     if (PQntuples(res) == 0) {
         ret = reply_error(r, 422, "Not found item.");
@@ -60,7 +101,7 @@ int handle_media_status(request *r)
         add_int(o, "duration_ms", res, C_DURATION);
         add_int(o, "width_px", res, C_WIDTH);
         add_int(o, "height_px", res, C_HEIGHT);
-        add_str(o, "output_path", res, C_OUTPUT);
+        add_output(r, o, id, res, &signed_until);
         json_object *pl = NULL;
         if (!PQgetisnull(res, 0, C_PLAYLISTS)) {
             const char *err;
@@ -83,7 +124,13 @@ int handle_media_status(request *r)
     r->out = o;
     o = NULL;
     r->etag = true;
-    if (terminal) {
+    if (guarded) {
+        /* Never in a shared cache: it depends on who asks. */
+        r->cache_control = "private, max-age=1";
+    } else if (signed_until) {
+        /* A signed URL expires: cached for a minute, never past that. */
+        r->cache_control = "public, max-age=60";
+    } else if (terminal) {
         char *cc = arena_alloc(r->a, 64);
         if (cc)
             snprintf(cc, 64, "public, max-age=%ld, immutable", r->cfg->cache_max_age);

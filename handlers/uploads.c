@@ -22,6 +22,7 @@
 #include <uuid/uuid.h>
 
 #include "config.h"
+#include "acl.h"
 #include "db.h"
 #include "handlers.h"
 #include "hash.h"
@@ -142,6 +143,15 @@ int handle_uploads_create(request *r)
         return st;
     if ((ret = max_bytes_param(r, maxs, &max)) != 0)
         return ret;
+    /* Who may see the job's status: an ACL (app/acl.h); none is WORLD. */
+    const char *aclin = stream_param(r, "acl", &st);
+    char acl[1024], aclerr[200], msg[260];
+    if (st)
+        return st;
+    if (aclin && acl_normalize(aclin, acl, sizeof acl, aclerr, sizeof aclerr) != 0) {
+        snprintf(msg, sizeof msg, "acl: %s.", aclerr);
+        return reply_error(r, 400, msg);
+    }
     char *name = slot_name(r, want);
     char id[37], job[37], token[65], maxbuf[24], ttl[24];
     unsigned char h[32];
@@ -155,9 +165,10 @@ int handle_uploads_create(request *r)
     sha256_raw(token, strlen(token), h);
     snprintf(maxbuf, sizeof maxbuf, "%lld", max);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
-    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl};
-    int lens[] = {0, 0, 0, 0, 0, 0, 32, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0};
-    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE, 8, vals, lens, fmts, &res);
+    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl,
+                          aclin ? acl : NULL};
+    int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0};
+    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE, 9, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;

@@ -215,10 +215,23 @@ upload_conf() {
 media_conf() {
     local media=${MEDIAGATE_MEDIA_DIR:-$RUN/media}
     mkdir -p "$media" "$RUN/hls" "$RUN/nginx"
-    sed -e "s#alias /var/lib/mediagate/media/;#alias $media/;#" \
-        -e "s#location /media-files/#location ${MEDIAGATE_MEDIA_URL:-/media-files}/#" \
-        -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media.conf" \
-        >"$RUN/nginx/mediagate-media.conf"
+    local url=${MEDIAGATE_MEDIA_URL:-/media-files}
+    if [ -n "${MEDIAGATE_MEDIA_SIGNING_SECRET:-}" ]; then
+        # Signed outputs: the secret goes into secure_link_md5 (check-config
+        # refuses characters that could break out of its quotes).
+        sed -e "s#alias /var/lib/mediagate/media/\$mg_job#alias $media/\$mg_job#" \
+            -e "s#location /media-files/#location $url/#" \
+            -e "s#\"\^/media-files/s/#\"^$url/s/#" \
+            -e "s#MEDIAGATE_MEDIA_SIGNING_SECRET\";#$MEDIAGATE_MEDIA_SIGNING_SECRET\";#" \
+            -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media-signed.conf" \
+            >"$RUN/nginx/mediagate-media.conf"
+        chmod 600 "$RUN/nginx/mediagate-media.conf"
+    else
+        sed -e "s#alias /var/lib/mediagate/media/;#alias $media/;#" \
+            -e "s#location /media-files/#location $url/#" \
+            -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media.conf" \
+            >"$RUN/nginx/mediagate-media.conf"
+    fi
     echo "include $RUN/nginx/mediagate-media.conf;"
 }
 

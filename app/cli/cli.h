@@ -1,7 +1,7 @@
 /* The command line as data: one table of commands, each row naming whether
  * it needs the configuration, the function that runs it and its usage, in
  * the spirit of pgbouncer's admin cmd_list[]. A row with subcommands is a
- * table of its own (apikey, notifications, tasks, jobs). */
+ * table of its own (apikey, notifications, tasks, jobs, webhook). */
 #ifndef MEDIAGATE_CLI_H
 #define MEDIAGATE_CLI_H
 #include <stdbool.h>
@@ -42,6 +42,7 @@ extern const cli_command cli_apikey_commands[];
 extern const cli_command cli_notifications_commands[];
 extern const cli_command cli_tasks_commands[];
 extern const cli_command cli_jobs_commands[];
+extern const cli_command cli_webhook_commands[];
 
 /* Prints mediagate(1) in roff, from cli_root and the settings table
  * (app/cli/manpage.c). */

@@ -259,6 +259,8 @@ static const cli_command commands[] = {
     {.name = "jobs", .needs_config = true, .subs = cli_jobs_commands, .default_sub = "list",
      .usage = "encoding jobs: list the newest, or show one\n"
               "With no command: list.\n"},
+    {.name = "webhook", .needs_config = true, .subs = cli_webhook_commands,
+     .usage = "webhooks to customers' apps: endpoints, deliveries\n"},
     {.name = "settings", .fn = cmd_settings, .args = "[--markdown]",
      .usage = "list every setting with its default and help\n"
               "--markdown prints the rows of the README's settings table.\n"},

@@ -4,7 +4,9 @@
 
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "acl.h"
 #include "config.h"
 #include "db.h"
 
@@ -86,6 +88,45 @@ out:
     return ret;
 }
 
+/* Sets job argv[0]'s ACL to argv[1] (app/acl.h), or clears it with
+ * --world. Exit 1 when there is no such job. */
+static int acl(const config *cfg, int argc, char **argv)
+{
+    int ret = 1;
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    char norm[1024], err[200];
+    if (argc != 2)
+        return CLI_EUSAGE;
+    bool world = strcmp(argv[1], "--world") == 0;
+    if (!world && acl_normalize(argv[1], norm, sizeof norm, err, sizeof err) != 0) {
+        fprintf(stderr, "mediagate: %s\n", err);
+        return 2;
+    }
+    c = db_connect_admin(cfg);
+    if (!c)
+        return 1;
+    const char *vals[] = {argv[0], world ? NULL : norm};
+    res = PQexecParams(c, "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id",
+                       2, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        cli_db_error(c, "jobs acl", res);
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        fprintf(stderr, "mediagate: no job '");
+        cli_put_clean(stderr, argv[0], " ", 0);
+        fprintf(stderr, "'\n");
+        goto out;
+    }
+    printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
+    ret = 0;
+out:
+    PQclear(res);
+    PQfinish(c);
+    return ret;
+}
+
 const cli_command cli_jobs_commands[] = {
     {.name = "list", .needs_config = true, .fn = list, .args = "",
      .usage = "the newest 200 jobs, one line each\n"
@@ -94,5 +135,9 @@ const cli_command cli_jobs_commands[] = {
     {.name = "show", .needs_config = true, .fn = show, .args = "ID",
      .usage = "every column of job ID, JSON columns pretty-printed\n"
               "Exits 1 when there is no such job.\n"},
+    {.name = "acl", .needs_config = true, .fn = acl, .args = "ID ENTRIES|--world",
+     .usage = "who may see job ID in /media/status and /media/job_id\n"
+              "ENTRIES: comma-separated WORLD, CAM (any signed-in caller), USER_<id>,\n"
+              "GROUP_<id>, INST_<id>; --world removes the ACL (anyone).\n"},
     {.name = NULL},
 };

@@ -88,6 +88,7 @@ static int aws_assume_role_once(const config *cfg, const char *prefix, const cha
         snprintf(err, errcap, "out of memory");
         goto out;
     }
+    hc.ca_file = cfg->outbound_ca_file;
     snprintf(policy, sizeof policy,
              "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
              "\"Action\":\"s3:PutObject\",\"Resource\":\"arn:aws:s3:::%s/%s*\"}]}",

@@ -52,9 +52,7 @@ static void mac(const void *key, size_t klen, const void *a, size_t alen, const 
     EVP_MAC_free(m);
 }
 
-/* Decodes strict base64 (url: the URL-safe alphabet, padding optional)
- * of len chars into out. Returns the decoded length, or -1. */
-static long b64_decode(const char *in, size_t len, bool url, unsigned char *out, size_t cap)
+long sig_b64_decode(const char *in, size_t len, bool url, unsigned char *out, size_t cap)
 {
     size_t pad = 0;
     if (!url)
@@ -113,7 +111,7 @@ int stdwh_key(const char *secret, unsigned char *key, size_t cap)
         return -1;
     if (strncmp(secret, "whsec_", 6) == 0)
         secret += 6;
-    long n = b64_decode(secret, strlen(secret), false, key, cap);
+    long n = sig_b64_decode(secret, strlen(secret), false, key, cap);
     return n > 0 ? (int)n : -1;
 }
 
@@ -228,7 +226,7 @@ static sig_result jwt_times(json_object *claims, time_t now)
  * object: a new reference, or NULL. The text goes to txt (cap bytes). */
 static json_object *jwt_part(const char *p, size_t len, char *txt, size_t cap)
 {
-    long n = b64_decode(p, len, true, (unsigned char *)txt, cap - 1);
+    long n = sig_b64_decode(p, len, true, (unsigned char *)txt, cap - 1);
     if (n < 0)
         return NULL;
     txt[n] = '\0';
@@ -268,7 +266,7 @@ sig_result jwt_hs256_verify(const char *secret, const char *token, time_t now, c
         !json_object_is_type(alg, json_type_string) ||
         strcmp(json_object_get_string(alg), "HS256") != 0)
         goto out;
-    if (b64_decode(dot2 + 1, strlen(dot2 + 1), true, sig, sizeof sig) != 32)
+    if (sig_b64_decode(dot2 + 1, strlen(dot2 + 1), true, sig, sizeof sig) != 32)
         goto out;
     mac(secret, strlen(secret), token, (size_t)(dot2 - token), NULL, 0, d);
     if (CRYPTO_memcmp(sig, d, 32) != 0) {

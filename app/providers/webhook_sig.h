@@ -1,5 +1,6 @@
 #ifndef MEDIAGATE_WEBHOOK_SIG_H
 #define MEDIAGATE_WEBHOOK_SIG_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -18,6 +19,11 @@ typedef enum sig_result {
     SIG_MISMATCH,   /* well-formed, but no signature matches */
     SIG_BAD_SECRET, /* our own secret is unusable (not base64, empty) */
 } sig_result;
+
+/* Decodes strict base64 (url: the URL-safe alphabet, padding optional)
+ * of len chars (at most 8192) into out (cap bytes). Returns the decoded
+ * length, or -1. */
+long sig_b64_decode(const char *in, size_t len, bool url, unsigned char *out, size_t cap);
 
 /* A short English reason for r, e.g. "signature does not match". */
 const char *sig_result_text(sig_result r);

@@ -19,6 +19,11 @@ const task_kind task_kinds[] = {
      * Tencent's rate limit or an outage, retried for about a day. */
     {"tencent.process_media", kind_tencent_process_media, 12, 60, 5, 3600, NULL,
      kind_tencent_serves},
+    /* A customer's webhook: Standard Webhooks' eight attempts over about a
+     * day; the kind picks each delay itself (app/worker/webhook.c). */
+    {"webhook.deliver", kind_webhook_deliver, 8, 60, 5, 36000, NULL, NULL},
+    /* Confirm an SNS subscription: GET its SubscribeURL, valid 3 days. */
+    {"sns.confirm", kind_sns_confirm, 10, 60, 5, 900, NULL, NULL},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {"noop", kind_noop, 3, 10, 1, 60, NULL, NULL},
 };

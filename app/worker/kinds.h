@@ -73,7 +73,8 @@ double task_kind_timeout(const task_kind *k, const struct config *cfg);
 void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* The kinds' run functions (app/worker/encode.c, settle.c, upload.c). */
+/* The kinds' run functions (app/worker/encode.c, settle.c, upload.c,
+ * webhook.c). */
 void kind_local_encode(task_ctx *ctx, task_result *res);
 void kind_stream_settle(task_ctx *ctx, task_result *res);
 void kind_noop(task_ctx *ctx, task_result *res);
@@ -81,8 +82,15 @@ void kind_upload_expire(task_ctx *ctx, task_result *res);
 void kind_local_encode_dead(const struct config *cfg, const char *job_id);
 void kind_tencent_process_media(task_ctx *ctx, task_result *res); /* app/worker/tencent.c */
 bool kind_tencent_serves(const struct config *cfg);
+void kind_sns_confirm(task_ctx *ctx, task_result *res); /* app/worker/sns.c */
 
 /* True when this worker serves k (k->serves). */
 bool task_kind_served(const task_kind *k, const struct config *cfg);
+void kind_webhook_deliver(task_ctx *ctx, task_result *res);
+
+/* Seconds before the next attempt of a webhook delivery whose attempt
+ * (1-based) failed: Standard Webhooks' schedule in units of unit_ms, times
+ * 0.8 to 1.2 by jitter01 (0 to 1). Finite at any attempt. */
+double webhook_retry_delay(int attempt, long unit_ms, double jitter01);
 
 #endif

@@ -336,6 +336,7 @@ int worker_run(const config *cfg)
         wsql_init(&s->db, cfg);
         if (http_client_init(&s->http, cfg->outbound_allow_loopback) != 0)
             log_warn("slot %ld: no outbound HTTP client; outgoing calls will fail", i);
+        s->http.ca_file = cfg->outbound_ca_file;
         pthread_create(&s->tid, NULL, slot_main, s);
     }
     pthread_t watcher;

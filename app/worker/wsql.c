@@ -43,6 +43,30 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_UPLOAD_EXPIRE] = {"w_upload_expire",
         "SELECT mediagate_upload_expire($1)",
         1, PGRES_TUPLES_OK},
+    /* A delivery and its endpoint (sql/012_webhooks.sql). */
+    [W_WH_LOAD] = {"w_wh_load",
+        "SELECT d.msg_id, d.body, d.state, e.url, e.secret, e.enabled, "
+        "coalesce(e.disabled_reason, '') FROM webhook_deliveries d "
+        "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
+        1, PGRES_TUPLES_OK},
+    /* One attempt's outcome on the delivery ($4 state, $5 HTTP status, $6
+     * error, $7 seconds to the next attempt), and with $8 the endpoint
+     * disabled for that reason, $9 1 when a request was tried (0: the
+     * endpoint was disabled already); fenced like a finish: only while
+     * attempt $3 of task $2 is still running. Answers how many deliveries
+     * changed. */
+    [W_WH_RECORD] = {"w_wh_record",
+        "WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + $9::integer, state = $4, "
+        "last_status = $5::integer, last_error = $6, last_attempt_at = now(), "
+        "next_attempt_at = now() + make_interval(secs => $7::double precision), "
+        "delivered_at = CASE WHEN $4 = 'delivered' THEN now() END "
+        "WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = $2 AND o.attempts = $3 "
+        "AND o.done_at IS NULL AND o.failed_at IS NULL) RETURNING endpoint_id), "
+        "e AS (UPDATE webhook_endpoints SET enabled = false, disabled_reason = $8, "
+        "disabled_at = now() WHERE $8::text IS NOT NULL AND enabled "
+        "AND id IN (SELECT endpoint_id FROM d)) "
+        "SELECT count(*) FROM d",
+        9, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -13,6 +13,8 @@ enum wstmt {
     W_SETTLE,
     W_SUBMIT,
     W_UPLOAD_EXPIRE,
+    W_WH_LOAD,
+    W_WH_RECORD,
     W__COUNT
 };
 

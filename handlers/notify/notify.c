@@ -30,6 +30,9 @@ const notify_backend notify_backends[] = {
      SETTING(zencoder_secret), zencoder_parse, NULL},
     /* Tencent signs nothing: the console's callback URL carries ?token=. */
     {"tencent", &verify_url_token, "token", 0, SETTING(tencent_token), tencent_parse, NULL},
+    /* MediaConvert events through an SNS topic's HTTPS subscription. */
+    {"sns", &verify_sns, NULL, 0, SETTING(sns_topic_arns), sns_parse, NULL},
+    {"mux", &verify_hmac_tv1, "HTTP_MUX_SIGNATURE", 0, SETTING(mux_secret), mux_parse, NULL},
     /* nginx-rtmp's on_publish and friends, from nginx on this host. */
     {"rtmp", &verify_loopback, NULL, 0, NOTIFY_NO_SECRET, NULL, rtmp_handle},
 };
@@ -142,7 +145,10 @@ json_object *notify_parse(const notify_backend *b, const char *buf, size_t len, 
     ev = json_object_new_object();
     if (b->parse(root, ev, id, idcap, err, errcap) != 0)
         goto fail;
-    json_object_object_add(ev, "resource", root);
+    if (json_object_object_get_ex(ev, "resource", NULL))
+        json_object_put(root); /* the parser kept what the job stores */
+    else
+        json_object_object_add(ev, "resource", root);
     return ev;
 fail:
     json_object_put(ev);
@@ -176,7 +182,10 @@ static int store_failed(request *r, const notify_backend *b, const char *why, bo
 static const char *outcome(int status, const char *result)
 {
     switch (status) {
-    case 200: return result && strcmp(result, "duplicate") == 0 ? "duplicate" : "applied";
+    case 200:
+        if (result && strcmp(result, "duplicate") == 0)
+            return "duplicate";
+        return result && strcmp(result, "stored") == 0 ? "stored" : "applied";
     case 400: return "failed";
     case 401: case 403: return "refused";
     case 404: return "unknown_job";

@@ -28,10 +28,16 @@ extern const notify_verifier verify_header_secret, /* a header equal to the secr
     verify_stdwebhooks,  /* Standard Webhooks: webhook-id/-timestamp/-signature */
     verify_hmac_tv1,     /* "t=<unix>,v1=<hex HMAC>" in a header (Mux, Stripe) */
     verify_jwt_hs256,    /* a header holding an HS256 JWT whose claims equal the body */
-    verify_loopback;     /* no secret: only nginx on this host (REMOTE_ADDR loopback) */
+    verify_loopback,     /* no secret: only nginx on this host (REMOTE_ADDR loopback) */
+    verify_sns;          /* Amazon SNS RSA signatures; the "secret" is the accepted topics */
 
 /* Fills ev, a normalized event for mediagate_apply_event() (sql/002), from
  * body, the parsed JSON object. Returns 0, or -1 with a message in err.
+ * Besides the job's fields, mediagate_notify() (sql/015) reads: job_backend
+ * (the job is that backend's, not the sender's), dedupe_key (a second key,
+ * besides the event id, that a redelivery is known by), no_job (stored, no
+ * job to apply to) with queue_kind and queue_payload (a task queued with
+ * it), and resource (when set, kept instead of the body).
  * Writes the event id into id when the body names one; "" otherwise.
  * Called through notify_parse(). */
 typedef int (*notify_parse_fn)(json_object *body, json_object *ev, char *id, size_t idcap,
@@ -68,6 +74,11 @@ int mediaconvert_parse(json_object *, json_object *, char *, size_t, char *, siz
 int zencoder_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int tencent_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int rtmp_handle(request *r);
+int sns_parse(json_object *, json_object *, char *, size_t, char *, size_t);
+int mux_parse(json_object *, json_object *, char *, size_t, char *, size_t);
+/* verify_sns's check (handlers/notify/sns.c); topics: MEDIAGATE_SNS_TOPIC_ARNS. */
+int sns_check(const request *r, const notify_backend *b, const char *topics, char *why,
+              size_t whycap);
 
 /* The secret of b in c: NULL when b needs none or it is not set. */
 const char *notify_secret(const notify_backend *b, const struct config *c);
@@ -77,8 +88,9 @@ const char *notify_secret(const notify_backend *b, const struct config *c);
 const char *notify_presented(const request *r, const notify_backend *b);
 
 /* Parses a raw body with backend b: JSON, an object, then b->parse; the
- * event carries the body as "resource". Returns a new reference, or NULL
- * with a message in err. */
+ * event carries the body as "resource" unless the parser set one (SNS
+ * keeps the inner event). Returns a new reference, or NULL with a message
+ * in err. */
 json_object *notify_parse(const notify_backend *b, const char *buf, size_t len, char *id,
                           size_t idcap, char *err, size_t errcap);
 

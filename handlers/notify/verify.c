@@ -82,4 +82,5 @@ const notify_verifier verify_header_secret = {"header secret", shared_secret},
                       verify_stdwebhooks = {"Standard Webhooks HMAC", stdwebhooks},
                       verify_hmac_tv1 = {"t=,v1= HMAC", hmac_tv1},
                       verify_jwt_hs256 = {"HS256 JWT", jwt_hs256},
-                      verify_loopback = {"loopback", loopback};
+                      verify_loopback = {"loopback", loopback},
+                      verify_sns = {"SNS RSA signature", sns_check};

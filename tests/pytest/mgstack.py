@@ -287,7 +287,10 @@ class Nginx:
 
     def start(self):
         for _ in range(3):  # the port may be taken between free_port and bind
-            r = lib_sh("nginx_start", {**self._env(), "NGINX_SITE_EXTRA": self.site_extra})
+            # A test's own site lines (an auth step) come in its env's
+            # NGINX_SITE_EXTRA, after the includes' lines.
+            extra = f"{self.site_extra} {self.env.get('NGINX_SITE_EXTRA', '')}"
+            r = lib_sh("nginx_start", {**self._env(), "NGINX_SITE_EXTRA": extra})
             if r.returncode == 0:
                 return
             if "Address already in use" not in r.stderr:

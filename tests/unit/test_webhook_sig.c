@@ -8,24 +8,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "providers/webhook_sig.h"
 
-static const char *str(json_object *o, const char *k)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
 
-static json_object *fixture(const char *name)
-{
-    char path[1024];
-    const char *dir = getenv("MG_ROOT");
-    snprintf(path, sizeof path, "%s/tests/fixtures/providers/%s", dir ? dir : ".", name);
-    json_object *o = json_object_from_file(path);
-    if (!CHECK(o != NULL))
-        fprintf(stderr, "  cannot read %s\n", path);
-    return o;
-}
 
 static void test_standard_webhooks(void)
 {

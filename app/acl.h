@@ -1,0 +1,37 @@
+#ifndef MEDIAGATE_ACL_H
+#define MEDIAGATE_ACL_H
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Who may see a video or a job. An ACL is a list of entries, written
+ * "acl:E1,E2,...:" in a JW Platform video's custom property sms_acl, and
+ * "E1,E2" on a local job (jobs.acl); none at all means WORLD.
+ *   WORLD        anyone, signed in or not
+ *   CAM          any authenticated caller
+ *   USER_<id>    that user
+ *   GROUP_<id>   members of that group
+ *   INST_<id>    members of that institution
+ * An <id> is 1 to 128 of [A-Za-z0-9._@-]. Unknown or malformed entries
+ * grant nothing. */
+
+typedef struct caller {
+    bool authenticated;
+    const char *kind;           /* "anonymous", "apikey", "remote_user", "oauth2" */
+    const char *user;           /* NULL when anonymous */
+    const char *const *groups;  /* the user's groups and institutions */
+    size_t ngroups;
+    const char *const *insts;
+    size_t ninsts;
+} caller;
+
+/* True when the ACL text admits c. acl NULL admits everyone (WORLD).
+ * Counts the entries that are neither known nor well formed in *bad
+ * (may be NULL). */
+bool acl_admits(const char *acl, const caller *c, int *bad);
+
+/* Checks and normalizes an ACL given by an operator or an uploader
+ * ("USER_a, GROUP_b" or "acl:USER_a,GROUP_b:") into out as "USER_a,GROUP_b".
+ * Returns 0; -1 with a reason in err for an empty list or any bad entry. */
+int acl_normalize(const char *in, char *out, size_t cap, char *err, size_t errcap);
+
+#endif

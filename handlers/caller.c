@@ -1,0 +1,117 @@
+/* Who is asking, for the routes that answer anyone but show some things
+ * only to some callers (/media/status of a job with an ACL): an API key,
+ * the user the site's auth step vouches for (REMOTE_USER, with
+ * MEDIAGATE_STREAM_AUTH=remote_user), an OAuth2 bearer token checked by
+ * introspection, or nobody. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acl.h"
+#include "config.h"
+#include "db.h"
+#include "handlers.h"
+#include "hash.h"
+#include "providers/lookup.h"
+#include "providers/oauth2.h"
+
+/* Copies the n strings of src (OAUTH2_ID_MAX each) into the arena as a
+ * pointer list; NULL when n is 0 or memory runs out. */
+static const char *const *arena_list(request *r, char (*src)[OAUTH2_ID_MAX], int n)
+{
+    const char **l = n > 0 ? arena_alloc(r->a, sizeof *l * (size_t)n) : NULL;
+    for (int i = 0; l && i < n; i++)
+        if (!(l[i] = arena_strdup(r->a, src[i])))
+            return NULL;
+    return l;
+}
+
+static int by_api_key(request *r, const char *key, caller *c)
+{
+    PGresult *res = NULL;
+    unsigned char h[32];
+    sha256_raw(key, strlen(key), h);
+    const char *vals[] = {(const char *)h};
+    int lens[] = {32}, fmts[] = {1};
+    int ret = db_exec_params(r->db, STMT_APIKEY_NAME, 1, vals, lens, fmts, &res);
+    if (ret) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        ret = reply_error(r, 401, "Invalid or revoked API key.");
+        goto out;
+    }
+    c->user = arena_strdup(r->a, PQgetvalue(res, 0, 0));
+    c->kind = "apikey";
+    c->authenticated = c->user != NULL;
+    ret = c->user ? 0 : reply_error(r, 500, "Out of memory.");
+out:
+    PQclear(res);
+    return ret;
+}
+
+static int by_token(request *r, const char *token, caller *c)
+{
+    oauth2_identity id;
+    if (!*r->cfg->oauth2_introspection_url)
+        return 0; /* not a credential here: the caller stays anonymous */
+    int st = oauth2_introspect(r->cfg, token, &id);
+    if (st != OAUTH2_OK)
+        return reply_error(r, 503, "The token introspection endpoint is unavailable; retry later.");
+    if (!id.active)
+        return reply_error(r, 401, "The bearer token is not active (expired, revoked or unknown).");
+    c->kind = "oauth2";
+    c->user = arena_strdup(r->a, id.user);
+    c->groups = arena_list(r, id.groups, id.ngroups);
+    c->ngroups = c->groups ? (size_t)id.ngroups : 0;
+    c->insts = arena_list(r, id.insts, id.ninsts);
+    c->ninsts = c->insts ? (size_t)id.ninsts : 0;
+    c->authenticated = c->user != NULL;
+    return c->user ? 0 : reply_error(r, 500, "Out of memory.");
+}
+
+int caller_identify(request *r, caller *c)
+{
+    *c = (caller){false, "anonymous", NULL, NULL, 0, NULL, 0};
+    if (r->cfg->trust_remote_user) {
+        const char *u = request_param(r, "REMOTE_USER");
+        if (u && *u) {
+            c->kind = "remote_user";
+            c->user = u;
+            c->authenticated = true;
+            return 0;
+        }
+    }
+    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
+    if (!auth || !*auth)
+        return 0;
+    if (strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+        return reply_error(r, 401, "Authorization must be Bearer <API key or OAuth2 token>.");
+    const char *cred = auth + 7;
+    return strncmp(cred, "mgk_", 4) == 0 ? by_api_key(r, cred, c) : by_token(r, cred, c);
+}
+
+/* True when acl names a group or an institution. */
+static bool mentions_groups(const char *acl)
+{
+    return strstr(acl, "GROUP_") || strstr(acl, "INST_");
+}
+
+int caller_admits(request *r, caller *c, const char *acl, bool *ok)
+{
+    *ok = acl_admits(acl, c, NULL);
+    if (*ok || !acl || !c->authenticated || !c->user || c->ngroups || c->ninsts ||
+        !*r->cfg->lookup_url || !mentions_groups(acl))
+        return 0;
+    /* The credential named no groups: ask the directory once. */
+    oauth2_identity id;
+    if (lookup_person(r->cfg, c->user, &id) != OAUTH2_OK)
+        return reply_error(r, 503, "The people directory is unavailable; retry later.");
+    c->groups = arena_list(r, id.groups, id.ngroups);
+    c->ngroups = c->groups ? (size_t)id.ngroups : 0;
+    c->insts = arena_list(r, id.insts, id.ninsts);
+    c->ninsts = c->insts ? (size_t)id.ninsts : 0;
+    *ok = acl_admits(acl, c, NULL);
+    return 0;
+}

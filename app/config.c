@@ -55,7 +55,7 @@ const cfg_setting config_settings[] = {
     {"MEDIAGATE_TENCENT_TOKEN", CFG_STRING, "", 0, 0, false, OFF(tencent_token),
      "secret ?token= in the Tencent VOD callback URL; empty: /notifications/tencent is off (403)", RELOAD},
     {"MEDIAGATE_SNS_TOPIC_ARNS", CFG_STRING, "", 0, 0, false, OFF(sns_topic_arns),
-     "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)", RESTART},
+     "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)", RELOAD},
     {"MEDIAGATE_SNS_CERT_HOST", CFG_STRING, "^sns\\.[a-zA-Z0-9-]{3,}\\.amazonaws\\.com(\\.cn)?$", 0, 0, false, OFF(sns_cert_host),
      "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)", RESTART},
     {"MEDIAGATE_MUX_SECRET", CFG_STRING, "", 0, 0, false, OFF(mux_secret),
@@ -114,6 +114,20 @@ const cfg_setting config_settings[] = {
      "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only", RESTART},
     {"MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME", CFG_INT, "1800", 1, 86400, false, OFF(lookup_people_cache_lifetime),
      "seconds a person's groups and institutions from MEDIAGATE_LOOKUP_URL are reused", RESTART},
+    {"MEDIAGATE_JWPLATFORM_API_URL", CFG_STRING, "https://api.jwplatform.com", 0, 0, false, OFF(jwplatform_api_url),
+     "JW Platform management API (v1) base URL, for mediagate sync and the jwplatform.refresh task", RESTART},
+    {"MEDIAGATE_JWPLATFORM_DELIVERY_URL", CFG_STRING, "https://cdn.jwplayer.com", 0, 0, false, OFF(jwplatform_delivery_url),
+     "JW Player delivery base URL (media files, players)", RESTART},
+    {"MEDIAGATE_JWPLATFORM_API_KEY", CFG_STRING, "", 0, 0, false, OFF(jwplatform_api_key),
+     "JW Platform v1 API key (api_key); set: the JW Platform mirror is on (mediagate sync, worker task jwplatform.refresh)", RESTART},
+    {"MEDIAGATE_JWPLATFORM_API_SECRET", CFG_STRING, "", 0, 0, false, OFF(jwplatform_api_secret),
+     "its v1 API secret (signs api_signature, and delivery URLs); required with MEDIAGATE_JWPLATFORM_API_KEY", RESTART},
+    {"MEDIAGATE_JWPLATFORM_WEBHOOK_SECRET", CFG_STRING, "", 0, 0, false, OFF(jwplatform_webhook_secret),
+     "secret of the JW Platform webhook (HS256 JWT in Authorization); empty: /notifications/jwplatform is off (403)", RELOAD},
+    {"MEDIAGATE_JWPLATFORM_PLAYER_KEY", CFG_STRING, "", 0, 0, false, OFF(jwplatform_player_key),
+     "JW Player embed player key (/players/<media>-<player>.html)", RESTART},
+    {"MEDIAGATE_JWPLATFORM_SIGNATURE_LIFETIME", CFG_INT, "3600", 60, 604800, false, OFF(jwplatform_signature_lifetime),
+     "seconds a signed JW Player delivery URL stays valid", RESTART},
     {"MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", CFG_BOOL, "off", 0, 0, false, OFF(outbound_allow_loopback),
      "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)", RESTART},
     {"MEDIAGATE_WEBHOOK_TIMEOUT_MS", CFG_INT, "10000", 100, 30000, false, OFF(webhook_timeout_ms),
@@ -379,6 +393,30 @@ static void check_sns(config *c, cfg_errors *errs)
                 strerror(errno));
 }
 
+/* The JW Platform settings: the API key and secret come together; the
+ * URLs are http(s) without a query. */
+static void check_jwplatform(config *c, cfg_errors *errs)
+{
+    const char *key = c->jwplatform_api_key ? c->jwplatform_api_key : "",
+               *secret = c->jwplatform_api_secret ? c->jwplatform_api_secret : "";
+    const char *urls[][2] = {{"MEDIAGATE_JWPLATFORM_API_URL", c->jwplatform_api_url},
+                             {"MEDIAGATE_JWPLATFORM_DELIVERY_URL", c->jwplatform_delivery_url}};
+    if (*key && !*secret)
+        add_err(errs, "MEDIAGATE_JWPLATFORM_API_SECRET is required when MEDIAGATE_JWPLATFORM_API_KEY is set");
+    if (*secret && !*key)
+        add_err(errs, "MEDIAGATE_JWPLATFORM_API_KEY is required when MEDIAGATE_JWPLATFORM_API_SECRET is set");
+    if (strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != strlen(key) ||
+        strlen(key) > 64)
+        add_err(errs, "MEDIAGATE_JWPLATFORM_API_KEY is not a JW Platform API key (letters and digits)");
+    for (size_t i = 0; i < 2; i++) {
+        const char *u = urls[i][1] ? urls[i][1] : "";
+        if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+            strpbrk(u, " \t\r\n\"'<>?#"))
+            add_err(errs, "%s must be an http(s) URL without a query, got '%s'", urls[i][0], u);
+    }
+    c->jwplatform_mirror = *key && *secret;
+}
+
 static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),
                      cfg_errors *errs)
 {
@@ -557,6 +595,7 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
     if (!c->oauth2_user_claim || !*c->oauth2_user_claim || strlen(c->oauth2_user_claim) > 64)
         add_err(errs, "MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub");
     check_sns(c, errs);
+    check_jwplatform(c, errs);
     c->vod_rtmp = c->stream_vod && c->recordings_dir && *c->recordings_dir;
     c->vod_put = c->stream_vod && c->live_dir && *c->live_dir;
     char err[256];

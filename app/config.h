@@ -69,6 +69,15 @@ typedef struct config {
     bool tencent_process;   /* derived: the API is configured, so the worker serves ProcessMedia */
     long webhook_timeout_ms;
     long webhook_retry_unit_ms;
+    /* JW Platform (the mirror: mediagate sync, jwplatform.refresh, webhooks). */
+    char *jwplatform_api_url;
+    char *jwplatform_delivery_url;
+    char *jwplatform_api_key;
+    char *jwplatform_api_secret;
+    char *jwplatform_webhook_secret;
+    char *jwplatform_player_key;
+    long jwplatform_signature_lifetime;
+    bool jwplatform_mirror; /* derived: API key and secret set */
     char *sts_url;
     char *sts_region;
     long worker_concurrency;

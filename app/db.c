@@ -12,12 +12,20 @@
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
-        "SELECT id, acl FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
+        "SELECT id, CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce("
+        "c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' "
+        "AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END "
+        "FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
-        "output_path, playlists::text, error_code, error_message, variations::text, acl "
+        "output_path, playlists::text, error_code, error_message, variations::text, "
+        /* a JW Platform video's ACL is its custom property sms_acl (none:
+         * WORLD); a video the mirror lacks admits nobody */
+        "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce(c.data->'custom'->>'sms_acl', "
+        "'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' AND c.key = jobs.backend_job_id), "
+        "'acl::') ELSE acl END, backend, backend_job_id "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",

@@ -99,6 +99,8 @@ throughput() {
     awk -v a="$t0" -v b="$t1" -v s="$span" -v n="$DELIVERIES" -v v="$verified" \
         'BEGIN { printf "%.2f|%.0f|%.2f|%.0f|%d\n", b - a, n / (b - a), s, n / s, v }'
 }
+# What else keeps the machine busy (another run, a build) skews the figures.
+before=$(python3 bench/cpustat.py busy 1)
 r1=$(throughput 1)
 r2=$(throughput 2)
 
@@ -146,6 +148,7 @@ pids=()
 
 {
     echo "webhook benchmark, $(date -u +%FT%TZ), $(nproc) cores, loopback, receiver verifying with npm standardwebhooks"
+    echo "busy cores just before, with the stack idle: $before"
     printf '%-10s %8s %12s %8s %15s %9s\n' workers wall_s deliveries/s db_s db_deliveries/s verified
     for w in 1 2; do
         r=r$w

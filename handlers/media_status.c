@@ -1,4 +1,5 @@
 /* GET /media/status?job_id=<id>: a job's status, progress and results. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,11 @@
 #include "urlsign.h"
 #include "db.h"
 #include "handlers.h"
+#include "log.h"
+#include "hash.h"
 
 enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
-       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL };
+       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL, C_BACKEND, C_BACKEND_JOB };
 
 /* Adds column col as an integer, or null when the column is NULL. */
 static void add_int(json_object *o, const char *key, const PGresult *res, int col)
@@ -50,6 +53,63 @@ static void add_output(request *r, json_object *o, const char *job, const PGresu
     add_str(o, "output_path", res, C_OUTPUT);
 }
 
+/* Logs a video's malformed ACL entries once per job (a small set of the
+ * jobs already named, forgotten when full). */
+static void log_bad_acl(const char *job, const char *acl, int bad)
+{
+    static unsigned long long seen[256];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    unsigned char h[32];
+    unsigned long long k;
+    sha256_raw(job, strlen(job), h);
+    memcpy(&k, h, sizeof k);
+    k |= 1;
+    pthread_mutex_lock(&lock);
+    bool fresh = seen[k % 256] != k;
+    seen[k % 256] = k;
+    pthread_mutex_unlock(&lock);
+    if (fresh)
+        log_warn("job %.100s: %d ACL entr%s in '%.200s' grant nothing (not WORLD, CAM, USER_, "
+                 "GROUP_ or INST_)", job, bad, bad == 1 ? "y" : "ies", acl);
+}
+
+/* A JW Platform video's COMPLETE answer: its sources (the HLS manifest and
+ * the /v2/ media playlist listing every rendition) and the player embed,
+ * signed the platform's way (app/providers/jw_delivery.h). */
+static void add_jw_sources(request *r, json_object *o, const char *key, long long *until)
+{
+    const config *c = r->cfg;
+    char path[256], sig[33], url[2048], tok[1024];
+    if (!*c->jwplatform_api_secret || strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                  "0123456789_-") != strlen(key) || strlen(key) > 64)
+        return;
+    long long exp = jw_expiry((long long)time(NULL), c->jwplatform_signature_lifetime);
+    json_object *src = json_object_new_array(), *e;
+    snprintf(path, sizeof path, "/manifests/%s.m3u8", key);
+    jw_sign_md5(path, exp, c->jwplatform_api_secret, sig);
+    snprintf(url, sizeof url, "%s%s?exp=%lld&sig=%s", c->jwplatform_delivery_url, path, exp, sig);
+    e = json_object_new_object();
+    json_object_object_add(e, "type", json_object_new_string("application/vnd.apple.mpegurl"));
+    json_object_object_add(e, "file", json_object_new_string(url));
+    json_object_array_add(src, e);
+    snprintf(path, sizeof path, "/v2/media/%s", key);
+    if (jw_sign_jwt(path, exp, c->jwplatform_api_secret, tok, sizeof tok) == 0) {
+        snprintf(url, sizeof url, "%s%s?token=%s", c->jwplatform_delivery_url, path, tok);
+        e = json_object_new_object();
+        json_object_object_add(e, "type", json_object_new_string("application/json"));
+        json_object_object_add(e, "file", json_object_new_string(url));
+        json_object_array_add(src, e);
+    }
+    json_object_object_add(o, "sources", src);
+    if (*c->jwplatform_player_key) {
+        snprintf(path, sizeof path, "/players/%s-%s.html", key, c->jwplatform_player_key);
+        jw_sign_md5(path, exp, c->jwplatform_api_secret, sig);
+        snprintf(url, sizeof url, "%s%s?exp=%lld&sig=%s", c->jwplatform_delivery_url, path, exp, sig);
+        json_object_object_add(o, "embed_url", json_object_new_string(url));
+    }
+    *until = exp;
+}
+
 int handle_media_status(request *r)
 {
     int ret;
@@ -79,6 +139,10 @@ int handle_media_status(request *r)
         bool ok;
         if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, C_ACL), &ok)) != 0)
             goto out;
+        int bad = 0;
+        (void)acl_admits(PQgetvalue(res, 0, C_ACL), NULL, &bad);
+        if (bad)
+            log_bad_acl(id, PQgetvalue(res, 0, C_ACL), bad);
         if (!ok) {
             ret = reply_error(r, 422, "Not found item.");
             goto out;
@@ -102,6 +166,9 @@ int handle_media_status(request *r)
         add_int(o, "width_px", res, C_WIDTH);
         add_int(o, "height_px", res, C_HEIGHT);
         add_output(r, o, id, res, &signed_until);
+        if (strcmp(PQgetvalue(res, 0, C_BACKEND), "jwplatform") == 0 &&
+            !PQgetisnull(res, 0, C_BACKEND_JOB))
+            add_jw_sources(r, o, PQgetvalue(res, 0, C_BACKEND_JOB), &signed_until);
         json_object *pl = NULL;
         if (!PQgetisnull(res, 0, C_PLAYLISTS)) {
             const char *err;

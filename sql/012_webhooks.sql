@@ -202,7 +202,11 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER webhook_endpoints_arm AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+-- Per row, so that a statement changing no endpoint (each delivery's
+-- record names the endpoint table) costs nothing.
+CREATE TRIGGER webhook_endpoints_arm AFTER INSERT OR DELETE OR UPDATE OF enabled
+ON webhook_endpoints FOR EACH ROW EXECUTE FUNCTION mediagate_webhook_arm();
+CREATE TRIGGER webhook_endpoints_arm_truncate AFTER TRUNCATE
 ON webhook_endpoints FOR EACH STATEMENT EXECUTE FUNCTION mediagate_webhook_arm();
 ALTER TABLE jobs DISABLE TRIGGER jobs_webhook_insert;
 ALTER TABLE jobs DISABLE TRIGGER jobs_webhook_update;

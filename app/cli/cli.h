@@ -44,6 +44,9 @@ extern const cli_command cli_tasks_commands[];
 extern const cli_command cli_jobs_commands[];
 extern const cli_command cli_webhook_commands[];
 
+/* mediagate sync (app/cli/sync.c). */
+cli_fn cli_sync;
+
 /* Prints mediagate(1) in roff, from cli_root and the settings table
  * (app/cli/manpage.c). */
 void cli_print_manpage(FILE *f);

@@ -247,6 +247,22 @@ static const cli_command commands[] = {
      .usage = "create a local encoding job for FILE; prints its id\n"
               "The job and its encode task are written in one transaction; a running\n"
               "'mediagate worker' picks the task up.\n"},
+    {.name = "sync", .needs_config = true, .fn = cli_sync,
+     .args = "[OPTION...]",
+     .usage = "mirror JW Platform's videos and channels\n"
+              "Fetches every video and channel from the management API (v1 list calls,\n"
+              "1000 a page, 429s waited out), replaces each type in one transaction, then\n"
+              "derives the videos' jobs. A video is rewritten only when its 'updated'\n"
+              "changed, a channel when its data changed; a resource gone from the\n"
+              "platform gets deleted_at, and is revived if it comes back. Prints a line\n"
+              "per page (a bar on a terminal) and: created, updated, deleted, revived,\n"
+              "unchanged. Safe from cron: while another sync runs it exits 3, doing\n"
+              "nothing.\n"
+              "  --sync-all            rewrite and re-derive everything (no freshness check)\n"
+              "  --skip-fetch          only derive the jobs from the cached rows\n"
+              "  --skip-video-fetch    do not fetch videos\n"
+              "  --skip-channel-fetch  do not fetch channels\n"
+              "  --wait                wait for a running sync instead of exiting 3\n"},
     {.name = "apikey", .needs_config = true, .subs = cli_apikey_commands,
      .usage = "API keys for the stream routes\n"},
     {.name = "notifications", .needs_config = true, .subs = cli_notifications_commands,

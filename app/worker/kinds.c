@@ -24,6 +24,9 @@ const task_kind task_kinds[] = {
     {"webhook.deliver", kind_webhook_deliver, 8, 60, 5, 36000, NULL, NULL},
     /* Confirm an SNS subscription: GET its SubscribeURL, valid 3 days. */
     {"sns.confirm", kind_sns_confirm, 10, 60, 5, 900, NULL, NULL},
+    /* A JW Platform webhook named a video or channel: fetch it into the
+     * mirror. Rate limits and outages are retried for about an hour. */
+    {"jwplatform.refresh", kind_jwplatform_refresh, 10, 60, 2, 600, NULL, kind_jwplatform_serves},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {"noop", kind_noop, 3, 10, 1, 60, NULL, NULL},
 };

@@ -83,6 +83,8 @@ void kind_local_encode_dead(const struct config *cfg, const char *job_id);
 void kind_tencent_process_media(task_ctx *ctx, task_result *res); /* app/worker/tencent.c */
 bool kind_tencent_serves(const struct config *cfg);
 void kind_sns_confirm(task_ctx *ctx, task_result *res); /* app/worker/sns.c */
+void kind_jwplatform_refresh(task_ctx *ctx, task_result *res); /* app/worker/jwplatform.c */
+bool kind_jwplatform_serves(const struct config *cfg);
 
 /* True when this worker serves k (k->serves). */
 bool task_kind_served(const task_kind *k, const struct config *cfg);

@@ -67,6 +67,12 @@ const stmt_def worker_stmts[W__COUNT] = {
         "AND id IN (SELECT endpoint_id FROM d)) "
         "SELECT count(*) FROM d",
         9, PGRES_TUPLES_OK},
+    /* A JW Platform resource as the API answers it now ($3 NULL: gone),
+     * then a video's job derived from it, in one statement (sql/013). */
+    [W_MIRROR_PUT] = {"w_mirror_put",
+        "SELECT r, CASE WHEN $1 = 'video' THEN mediagate_mirror_derive(false, $2) END "
+        "FROM mediagate_mirror_put($1, $2, $3::jsonb) r",
+        3, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

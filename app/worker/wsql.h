@@ -15,6 +15,7 @@ enum wstmt {
     W_UPLOAD_EXPIRE,
     W_WH_LOAD,
     W_WH_RECORD,
+    W_MIRROR_PUT,
     W__COUNT
 };
 

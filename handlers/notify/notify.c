@@ -33,6 +33,10 @@ const notify_backend notify_backends[] = {
     /* MediaConvert events through an SNS topic's HTTPS subscription. */
     {"sns", &verify_sns, NULL, 0, SETTING(sns_topic_arns), sns_parse, NULL},
     {"mux", &verify_hmac_tv1, "HTTP_MUX_SIGNATURE", 0, SETTING(mux_secret), mux_parse, NULL},
+    /* JW Platform: a JWT in Authorization (optionally "Bearer "), HS256
+     * with the webhook secret, claims equal to the body. */
+    {"jwplatform", &verify_jwt_hs256, "HTTP_AUTHORIZATION", 0, SETTING(jwplatform_webhook_secret),
+     jwplatform_parse, NULL},
     /* nginx-rtmp's on_publish and friends, from nginx on this host. */
     {"rtmp", &verify_loopback, NULL, 0, NOTIFY_NO_SECRET, NULL, rtmp_handle},
 };

@@ -73,6 +73,7 @@ extern const size_t notify_nbackends;
 int mediaconvert_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int zencoder_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int tencent_parse(json_object *, json_object *, char *, size_t, char *, size_t);
+int jwplatform_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int rtmp_handle(request *r);
 int sns_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int mux_parse(json_object *, json_object *, char *, size_t, char *, size_t);

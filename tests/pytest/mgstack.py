@@ -7,6 +7,7 @@ scripts/lib.sh, so the configuration under test is the one the project
 ships). Clients are curl and ffprobe, as a user's would be.
 """
 
+import http.server
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +34,28 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class LoopbackServer:
+    """An HTTP stand-in on 127.0.0.1 served from a thread (one thread per
+    request): .port, .url, .close(); a context manager."""
+
+    def __init__(self, handler, port=0):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def wait_until(pred, timeout, interval=0.1):

@@ -26,6 +26,7 @@ import pytest
 from mgstack import MG_ROOT, free_port, wait_until
 
 OAUTH = MG_ROOT / "tests" / "oauth2"
+JW_SECRET = "uA96CFtJa138E2T5GhKfngml"
 SESSIONS = {"session=s-bob": "bob", "session=s-dave": "dave"}
 
 
@@ -134,6 +135,9 @@ def mg_env(oidc, site_auth, rundir, directory):
         "MEDIAGATE_OAUTH2_USER_CLAIM": "user",
         "MEDIAGATE_OAUTH2_CACHE_SECONDS": "1",
         "MEDIAGATE_THREADS": "4",
+        "MEDIAGATE_JWPLATFORM_API_KEY": "XOqEAfxj",
+        "MEDIAGATE_JWPLATFORM_API_SECRET": JW_SECRET,
+        "MEDIAGATE_JWPLATFORM_PLAYER_KEY": "ALJ3XQCI",
         "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads"),
         "NGINX_SITE_EXTRA": f"""auth_request /_site_auth;
     auth_request_set $mediagate_user $upstream_http_x_user;
@@ -172,8 +176,7 @@ def status(stack, job_id, *headers):
 
 
 def comparable(r):
-    """What a client sees of an answer, but its date."""
-    # (the date and the request's own id differ from answer to answer)
+    """What a client sees of an answer, but its date and request id."""
     return r.status, r.body, sorted((k.lower(), v) for k, v in r.headers
                                     if k.lower() not in ("date", "x-request-id"))
 
@@ -317,3 +320,58 @@ def test_groups_from_the_people_directory(stack, directory):
         assert r.json()["message"] == "The people directory is unavailable; retry later."
     finally:
         directory.down = False
+
+
+def jw_video(stack, key, acl, status="ready"):
+    """A mirrored JW Platform video and the job derived from it, as
+    mediagate sync leaves them (sql/013)."""
+    data = {"key": key, "status": status, "duration": "12.50", "title": key,
+            "custom": {} if acl is None else {"sms_acl": acl}}
+    stack.db.conn.execute("INSERT INTO cached_resource (type, key, data) VALUES ('video', %s, %s)",
+                          (key, json.dumps(data)))
+    stack.db.conn.execute("SELECT mediagate_mirror_derive(false, %s)", (key,))
+    return f"jwplatform:{key}"
+
+
+def test_jwplatform_videos_follow_their_sms_acl_and_sign_sources(stack):
+    import base64, hashlib, hmac
+    key = stack.mg("apikey", "create", "alice")
+    alice = f"Authorization: Bearer {key}"
+    pub, priv, bad = jw_video(stack, "Vpub0001", None), jw_video(stack, "Vprv0001", "acl:USER_alice:"), \
+        jw_video(stack, "Vbad0001", "acl:ROOT,USER_alice,GROUP_x y:")
+    r = status(stack, pub)
+    assert r.status == 200 and r.json()["job_status"] == "COMPLETE", r
+    assert status(stack, priv).status == 422                    # anonymous
+    assert comparable(status(stack, priv)) == comparable(status(stack, "no-such-job"))
+    r = status(stack, priv, alice)
+    assert r.status == 200 and r.header("Cache-Control").startswith("private"), r
+    b = r.json()
+    # Signed the platform's way: MD5 exp/sig, and the /v2/ JWT token.
+    hls, v2 = b["sources"]
+    url, q = hls["file"].split("?")
+    exp, sig = (v.split("=")[1] for v in q.split("&"))
+    assert url == "https://cdn.jwplayer.com/manifests/Vprv0001.m3u8"
+    assert sig == hashlib.md5(f"manifests/Vprv0001.m3u8:{exp}:{JW_SECRET}".encode()).hexdigest()
+    assert int(exp) % 180 == 0 and int(exp) > time.time() + 3500
+    tok = v2["file"].split("?token=")[1]
+    h, p, s = tok.split(".")
+    want = base64.urlsafe_b64encode(hmac.new(JW_SECRET.encode(), f"{h}.{p}".encode(), hashlib.sha256).digest())
+    assert s == want.rstrip(b"=").decode()
+    claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+    assert claims == {"resource": "/v2/media/Vprv0001", "exp": int(exp)}
+    embed, q = b["embed_url"].split("?")
+    assert embed == "https://cdn.jwplayer.com/players/Vprv0001-ALJ3XQCI.html"
+    assert q.split("&")[1].split("=")[1] == hashlib.md5(
+        f"players/Vprv0001-ALJ3XQCI.html:{exp}:{JW_SECRET}".encode()).hexdigest()
+    # Malformed entries grant nothing, are logged once, and no 500.
+    assert status(stack, bad, alice).status == 200
+    assert status(stack, bad, alice).status == 200
+    assert status(stack, bad).status == 422
+    log = stack.app.log_path.read_text()
+    assert log.count("job jwplatform:Vbad0001: 2 ACL entries") == 1, log[-2000:]
+    # A deleted video's job keeps its ACL; the ACL follows a changed video.
+    stack.db.conn.execute("UPDATE cached_resource SET data = jsonb_set(data, '{custom}', "
+                          "'{\"sms_acl\": \"acl:WORLD:\"}') WHERE key = 'Vprv0001'")
+    assert status(stack, priv).status == 200
+    j = stack.curl("-G", "--data-urlencode", "input_file=jwplatform/Vbad0001", "/media/job_id")
+    assert j.status == 422, j

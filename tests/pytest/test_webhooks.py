@@ -236,6 +236,29 @@ def test_job_progressing_at_most_once_per_job_per_5_s(stack, workers, receiver):
     assert [check_signed(e)["data"]["progress_rate"] for e in got] == [1, 30, 100]
 
 
+@pytest.mark.parametrize("row", [
+    {"status": "COMPLETE", "progress_rate": 100, "duration_ms": 596461, "width_px": 1920, "height_px": 1080,
+     "output_path": "s3://bucket/out/", "playlists": '{".m3u8": "Big Buck Bunny.m3u8"}',
+     "variations": '[{"format": "hls", "width": 1280, "height": 720, "bitrate": 2500000, "size": 123}]'},
+    {"status": "COMPLETE", "progress_rate": 100},                  # NULL results, no playlists
+    {"status": "ERROR", "progress_rate": 40, "error_code": 1010, "error_message": "bad \"input\"\n"},
+    {"status": "ERROR", "progress_rate": 0},                       # NULL code and message
+    {"status": "CANCELED", "progress_rate": 12},
+    {"status": "PROGRESSING", "progress_rate": 99},
+], ids=["complete", "complete-bare", "error", "error-bare", "canceled", "progressing"])
+def test_the_body_is_what_media_status_answers(stack, row):
+    """Every field of /media/status, NULLs included, as the event's data."""
+    add_endpoint(stack, "http://127.0.0.1:9/unused")
+    cols = ", ".join(row)
+    stack.db.rows(f"INSERT INTO jobs (id, backend, input_file, {cols}) "
+                  f"VALUES ('cmp', 'local', 'x', {', '.join(['%s'] * len(row))}) RETURNING id", *row.values())
+    (body,) = stack.db.rows("SELECT body FROM webhook_deliveries")[0]
+    ev = json.loads(body)
+    assert ev["type"] == {"COMPLETE": "job.complete", "ERROR": "job.errored", "CANCELED": "job.canceled",
+                          "PROGRESSING": "job.progressing"}[row["status"]]
+    assert ev["data"] == {**media_status(stack, "cmp"), "job_id": "cmp"}, (ev, media_status(stack, "cmp"))
+
+
 def test_stream_events_carry_the_stream_status_answer(stack, workers, receiver):
     endpoint(stack, receiver, "/s")
     workers.start()

@@ -21,7 +21,7 @@ void metrics_read_fallback(void);
 
 /* A notification's outcome for a backend of the senders' table: backend
  * and result must be static strings (the table's name; "applied",
- * "duplicate", "failed", "refused", "unknown_job", "unavailable",
+ * "duplicate", "stored", "failed", "refused", "unknown_job", "unavailable",
  * "error"). */
 void metrics_notification(const char *backend, const char *result);
 

@@ -186,7 +186,10 @@ static int store_failed(request *r, const notify_backend *b, const char *why, bo
 static const char *outcome(int status, const char *result)
 {
     switch (status) {
-    case 200: return result && strcmp(result, "duplicate") == 0 ? "duplicate" : "applied";
+    case 200:
+        if (result && strcmp(result, "duplicate") == 0)
+            return "duplicate";
+        return result && strcmp(result, "stored") == 0 ? "stored" : "applied";
     case 400: return "failed";
     case 401: case 403: return "refused";
     case 404: return "unknown_job";

@@ -13,9 +13,11 @@ CREATE TABLE cached_resource (
     deleted_at  timestamptz,
     derived_at  timestamptz,     -- when its job row was last derived from it
     PRIMARY KEY (type, key)
-) WITH (fillfactor = 80);   -- room for HOT updates of the unindexed columns (derived_at, deleted_at)
+);
 -- Containment queries on data (data @> '{"custom": {"sms_acl": "acl:WORLD:"}}').
 CREATE INDEX cached_resource_data ON cached_resource USING gin (data jsonb_path_ops);
+CREATE INDEX cached_resource_underived ON cached_resource (type, key)
+    WHERE derived_at IS NULL OR derived_at < updated_at;
 
 -- The usual reads: only what the platform still has.
 CREATE VIEW jwplatform_videos AS

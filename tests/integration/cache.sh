@@ -62,12 +62,18 @@ for _ in $(seq 20); do
     sleep 0.1; req "$BASE/media/status?job_id=run1"
 done
 expect_json .progress_rate 40
-sleep 1.2
-before=$(grep -c 'access GET /media/status 200' "$LOG")
-req "$BASE/media/status?job_id=run1"
-for _ in $(seq 10); do [ "$(header X-Cache-Status)" = HIT ] && break; sleep 0.1; req "$BASE/media/status?job_id=run1"; done
-check "an unchanged entry is revalidated (mediagate answered 304 to nginx)" \
-    bash -c "for _ in \$(seq 30); do grep -q 'access GET /media/status 304' '$LOG' && exit 0; sleep 0.1; done; exit 1"
+# Expired again with nothing changed: nginx revalidates with the ETag and
+# mediagate answers 304. On a loaded machine the background update may
+# land after the check, so the cycle is tried up to three times.
+revalidated=no
+for _ in 1 2 3; do
+    sleep 1.2
+    req "$BASE/media/status?job_id=run1"
+    for _ in $(seq 10); do [ "$(header X-Cache-Status)" = HIT ] && break; sleep 0.1; req "$BASE/media/status?job_id=run1"; done
+    for _ in $(seq 30); do grep -q 'access GET /media/status 304' "$LOG" && { revalidated=yes; break; }; sleep 0.1; done
+    [ "$revalidated" = yes ] && break
+done
+check "an unchanged entry is revalidated (mediagate answered 304 to nginx)" test "$revalidated" = yes
 expect_json .progress_rate 40
 
 # --- one caller's answer is never another's -----------------------------------------------

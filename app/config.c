@@ -57,7 +57,7 @@ const cfg_setting config_settings[] = {
     {"MEDIAGATE_SNS_TOPIC_ARNS", CFG_STRING, "", 0, 0, false, OFF(sns_topic_arns),
      "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)", RELOAD},
     {"MEDIAGATE_SNS_CERT_HOST", CFG_STRING, "^sns\\.[a-zA-Z0-9-]{3,}\\.amazonaws\\.com(\\.cn)?$", 0, 0, false, OFF(sns_cert_host),
-     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)", RESTART},
+     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https on port 443 only)", RESTART},
     {"MEDIAGATE_MUX_SECRET", CFG_STRING, "", 0, 0, false, OFF(mux_secret),
      "signing secret of the Mux webhook endpoint (Mux-Signature); empty: /notifications/mux is off (403)", RELOAD},
     {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),

@@ -83,7 +83,7 @@ static void cache_put(const unsigned char key[32], time_t now, const oauth2_iden
 
 void oauth2_notice(const config *cfg)
 {
-    if (*cfg->oauth2_introspection_url && strcmp(cfg->oauth2_audience, "*") == 0)
+    if (*cfg->oauth2_introspection_url && cfg->oauth2_audience && strcmp(cfg->oauth2_audience, "*") == 0)
         log_warn("MEDIAGATE_OAUTH2_AUDIENCE is *: active access tokens of any audience at the "
                  "authorization server identify callers, also those issued for other services");
 }

@@ -14,6 +14,12 @@
  * An <id> is 1 to 128 of [A-Za-z0-9._@-]. Unknown or malformed entries
  * grant nothing. */
 
+#define ACL_ID_MAX 128
+
+/* True when id[0..len) is an <id> as above: 1 to ACL_ID_MAX bytes of
+ * [A-Za-z0-9._@-], so no NUL, space or control byte. */
+bool acl_id_ok(const char *id, size_t len);
+
 typedef struct caller {
     bool authenticated;
     const char *kind;           /* "anonymous", "apikey", "remote_user", "oauth2" */

@@ -57,7 +57,7 @@ const cfg_setting config_settings[] = {
     {"MEDIAGATE_SNS_TOPIC_ARNS", CFG_STRING, "", 0, 0, false, OFF(sns_topic_arns),
      "SNS topic ARNs whose messages /notifications/sns accepts, space- or comma-separated; empty: /notifications/sns is off (403)", RELOAD},
     {"MEDIAGATE_SNS_CERT_HOST", CFG_STRING, "^sns\\.[a-zA-Z0-9-]{3,}\\.amazonaws\\.com(\\.cn)?$", 0, 0, false, OFF(sns_cert_host),
-     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https only)", RESTART},
+     "POSIX extended regex the host of an SNS SigningCertURL and SubscribeURL must match as a whole (both https on port 443 only)", RESTART},
     {"MEDIAGATE_MUX_SECRET", CFG_STRING, "", 0, 0, false, OFF(mux_secret),
      "signing secret of the Mux webhook endpoint (Mux-Signature); empty: /notifications/mux is off (403)", RELOAD},
     {"MEDIAGATE_STREAM_AUTH", CFG_STRING, "apikey", 0, 0, false, OFF(stream_auth),
@@ -108,6 +108,8 @@ const cfg_setting config_settings[] = {
      "an active token's introspection is reused this long at most (never past its exp)", RESTART},
     {"MEDIAGATE_OAUTH2_USER_CLAIM", CFG_STRING, "sub", 0, 0, false, OFF(oauth2_user_claim),
      "the introspection claim that names the user (USER_<id> entries); groups and institutions come from the claims groups and institutions", RESTART},
+    {"MEDIAGATE_OAUTH2_AUDIENCE", CFG_STRING, "", 0, 0, false, OFF(oauth2_audience),
+     "aud values of access tokens meant for mediagate, space- or comma-separated; a token for none of them is refused; required with MEDIAGATE_OAUTH2_INTROSPECTION_URL; *: any audience (logged at start)", RESTART},
     {"MEDIAGATE_OAUTH2_TOKEN_URL", CFG_STRING, "", 0, 0, false, OFF(oauth2_token_url),
      "token endpoint where mediagate gets its own bearer token (client credentials grant) for MEDIAGATE_LOOKUP_URL", RESTART},
     {"MEDIAGATE_LOOKUP_URL", CFG_STRING, "", 0, 0, false, OFF(lookup_url),
@@ -580,6 +582,12 @@ static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char 
         if (!*c->oauth2_client_id || !*c->oauth2_client_secret)
             add_err(errs, "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required "
                           "when MEDIAGATE_OAUTH2_INTROSPECTION_URL is set");
+        const char *aud = c->oauth2_audience ? c->oauth2_audience : "";
+        if (aud[strspn(aud, " ,")] == '\0')
+            add_err(errs, "MEDIAGATE_OAUTH2_AUDIENCE is required when MEDIAGATE_OAUTH2_INTROSPECTION_URL "
+                          "is set: the aud of tokens meant for mediagate (or * to accept any audience)");
+        else if (strpbrk(aud, "\t\r\n\"'"))
+            add_err(errs, "MEDIAGATE_OAUTH2_AUDIENCE must be aud values separated by spaces or commas");
     }
     static const char *const oauth_url_names[] = {"MEDIAGATE_OAUTH2_TOKEN_URL", "MEDIAGATE_LOOKUP_URL"};
     const char *oauth_urls[] = {c->oauth2_token_url, c->lookup_url};

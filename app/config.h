@@ -54,6 +54,7 @@ typedef struct config {
     char *oauth2_client_secret;
     long oauth2_cache_seconds;
     char *oauth2_user_claim;
+    char *oauth2_audience;      /* aud values meant for mediagate; "*": any */
     char *oauth2_token_url;     /* client credentials, for the people lookup */
     char *lookup_url;
     long lookup_people_cache_lifetime;

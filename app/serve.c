@@ -19,6 +19,7 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "providers/oauth2.h"
 #include "response.h"
 #include "router.h"
 
@@ -456,6 +457,7 @@ int serve_run(const config *cfg)
     if (started == 0)
         goto out;
     log_info("serving on %s with %ld threads", own_socket ? cfg->socket : "fd 0", started);
+    oauth2_notice(cfg);
 
     sigdelset(&set, SIGUSR2);
     int sig = 0;

@@ -25,7 +25,8 @@ trap 'kill $OIDC 2>/dev/null; stack_down' EXIT
 for _ in $(seq 100); do grep -q listening "$RUN/oidc.log" && break; sleep 0.1; done
 export MEDIAGATE_OAUTH2_INTROSPECTION_URL=http://127.0.0.1:$OPORT/token/introspection \
     MEDIAGATE_OAUTH2_CLIENT_ID=mediagate MEDIAGATE_OAUTH2_CLIENT_SECRET=mediagate-secret-0123456789abcdef \
-    MEDIAGATE_OAUTH2_USER_CLAIM=user MEDIAGATE_OAUTH2_CACHE_SECONDS=3600
+    MEDIAGATE_OAUTH2_USER_CLAIM=user MEDIAGATE_OAUTH2_CACHE_SECONDS=3600 \
+    MEDIAGATE_OAUTH2_AUDIENCE=https://media.example/
 stack_up
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate, acl)
         SELECT 'job-' || i || CASE WHEN i % 2 = 0 THEN '-cam' ELSE '-pub' END, 'local', 'uploads/' || i,

@@ -59,6 +59,8 @@ static int by_token(request *r, const char *token, caller *c)
     int st = oauth2_introspect(r->cfg, token, &id);
     if (st != OAUTH2_OK)
         return reply_error(r, 503, "The token introspection endpoint is unavailable; retry later.");
+    if (!id.active && id.refused)
+        return reply_error(r, 401, id.refused); /* active, but no caller here */
     if (!id.active)
         return reply_error(r, 401, "The bearer token is not active (expired, revoked or unknown).");
     c->kind = "oauth2";

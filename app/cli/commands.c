@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "migrate.h"
+#include "providers/oauth2.h"
 #include "serve.h"
 #include "worker/worker.h"
 
@@ -178,6 +179,7 @@ static int cmd_migrate(const config *cfg, int argc, char **argv)
 static int cmd_check_config(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
+    oauth2_notice(cfg);
     printf("configuration OK\n");
     return 0;
 }

@@ -33,7 +33,9 @@ static time_t cc_until;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int in_flight;
 
-/* Appends the ids of list (strings, or objects with id/groupid/instid). */
+/* Copies the ids of list (strings, or objects with id/groupid/instid;
+ * objects naming none are skipped): the count, or -1 when an id is not an
+ * ACL id (a NUL inside, a space, too long). */
 static int read_ids(json_object *o, const char *key, char list[][OAUTH2_ID_MAX])
 {
     static const char *const names[] = {"id", "groupid", "instid"};
@@ -48,8 +50,8 @@ static int read_ids(json_object *o, const char *key, char list[][OAUTH2_ID_MAX])
         for (size_t k = 0; !s && json_object_is_type(e, json_type_object) && k < 3; k++)
             if (json_object_object_get_ex(e, names[k], &v) && json_object_is_type(v, json_type_string))
                 s = v;
-        if (s && json_object_get_string_len(s) > 0 && json_object_get_string_len(s) < OAUTH2_ID_MAX)
-            snprintf(list[n++], OAUTH2_ID_MAX, "%s", json_object_get_string(s));
+        if (s && oauth2_copy_id(s, list[n++]) != 0)
+            return -1;
     }
     return n;
 }
@@ -58,14 +60,21 @@ int lookup_parse(const char *buf, size_t len, oauth2_identity *out)
 {
     const char *perr;
     json_object *o = parse_json(buf, len, &perr);
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return -1;
-    }
+    int ret = -1;
+    if (!o || !json_object_is_type(o, json_type_object))
+        goto out;
     out->ngroups = read_ids(o, "groups", out->groups);
     out->ninsts = read_ids(o, "institutions", out->insts);
+    if (out->ngroups < 0 || out->ninsts < 0) {
+        out->ngroups = out->ninsts = 0;
+        log_warn("people lookup: the answer names a group or institution that is not an ACL id "
+                 "(1 to 128 of A-Z a-z 0-9 . _ @ -); refused");
+        goto out;
+    }
+    ret = 0;
+out:
     json_object_put(o);
-    return 0;
+    return ret;
 }
 
 /* mediagate's own bearer token (client credentials) into tok; 0 or -1. */

@@ -20,7 +20,9 @@ struct config;
  * unknown person (404) is OAUTH2_OK with no groups. */
 int lookup_person(const struct config *cfg, const char *user, oauth2_identity *out);
 
-/* Reads a directory answer into out. Returns 0 or -1. */
+/* Reads a directory answer into out. Returns 0, or -1 when it is not a
+ * JSON object or names a group or institution that is not an ACL id (a
+ * NUL inside, a space, too long: the whole answer is refused). */
 int lookup_parse(const char *buf, size_t len, oauth2_identity *out);
 
 #endif

@@ -152,10 +152,10 @@ out:
     return ret;
 }
 
-bool sns_url_ok(const char *url, const regex_t *host_re, bool pem)
+const char *sns_url_problem(const char *url, const regex_t *host_re, bool pem)
 {
-    bool ok = false;
-    char *scheme = NULL, *host = NULL, *path = NULL, *user = NULL, *pass = NULL;
+    const char *why = "is not a URL";
+    char *scheme = NULL, *host = NULL, *path = NULL, *user = NULL, *pass = NULL, *port = NULL;
     CURLU *u = url && host_re ? curl_url() : NULL;
     regmatch_t m[1];
     if (!u || strlen(url) > 2048 || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -163,19 +163,34 @@ bool sns_url_ok(const char *url, const regex_t *host_re, bool pem)
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
         goto out;
-    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
-        goto out;
     size_t pl = strlen(path);
-    ok = strcmp(scheme, "https") == 0 && (!pem || (pl > 4 && strcmp(path + pl - 4, ".pem") == 0)) &&
-         regexec(host_re, host, 1, m, 0) == 0 && m[0].rm_so == 0 &&
-         (size_t)m[0].rm_eo == strlen(host);
+    if (strcmp(scheme, "https") != 0)
+        why = "is not https";
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+             curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
+        why = "carries a user or password";
+    /* SNS serves both on https's own port: none written, or 443. */
+    else if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+             strcmp(port, "443") != 0)
+        why = "names a port other than 443";
+    else if (regexec(host_re, host, 1, m, 0) != 0 || m[0].rm_so != 0 || (size_t)m[0].rm_eo != strlen(host))
+        why = "is on a host MEDIAGATE_SNS_CERT_HOST does not admit";
+    else if (pem && (pl <= 4 || strcmp(path + pl - 4, ".pem") != 0))
+        why = "does not name a .pem certificate";
+    else
+        why = NULL;
 out:
     curl_free(scheme);
     curl_free(host);
     curl_free(path);
     curl_free(user);
     curl_free(pass);
+    curl_free(port);
     curl_url_cleanup(u);
-    return ok;
+    return why;
+}
+
+bool sns_url_ok(const char *url, const regex_t *host_re, bool pem)
+{
+    return sns_url_problem(url, host_re, pem) == NULL;
 }

@@ -47,9 +47,14 @@ sig_result sns_verify(struct json_object *msg, const char *pem, size_t pem_len, 
 /* True when msg's SignatureVersion is "1" or "2". */
 bool sns_version_known(struct json_object *msg);
 
-/* True when url may be fetched as an SNS URL: https, no user or password,
- * a host that host_re matches as a whole and, with pem, a path ending in
- * ".pem" (SigningCertURL). host_re NULL matches nothing. */
+/* NULL when url may be fetched as an SNS URL: https on port 443 (none
+ * written, or 443, as AWS's own URLs), no user or password, a host that
+ * host_re matches as a whole and, with pem, a path ending in ".pem"
+ * (SigningCertURL). Otherwise what is wrong, to follow "the <name> " in a
+ * refusal (static text). host_re NULL matches nothing. */
+const char *sns_url_problem(const char *url, const regex_t *host_re, bool pem);
+
+/* sns_url_problem() == NULL. */
 bool sns_url_ok(const char *url, const regex_t *host_re, bool pem);
 
 #endif

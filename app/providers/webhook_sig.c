@@ -27,6 +27,10 @@ const char *sig_result_text(sig_result r)
         return "signature is malformed";
     case SIG_STALE:
         return "signature timestamp is outside the 5-minute tolerance";
+    case SIG_EXPIRED:
+        return "the token has expired (its exp claim)";
+    case SIG_NOT_YET:
+        return "the token is not valid yet (its nbf claim)";
     case SIG_MISMATCH:
         return "signature does not match";
     case SIG_BAD_SECRET:
@@ -203,7 +207,8 @@ sig_result tv1_verify(const char *secret, const char *header, const char *body, 
     return match ? SIG_OK : any ? SIG_MISMATCH : SIG_MALFORMED;
 }
 
-/* exp and nbf, when present, are numbers; true when now is inside them. */
+/* SIG_OK when now is inside exp and nbf (each optional), else SIG_EXPIRED
+ * or SIG_NOT_YET; SIG_MALFORMED when either is not a number. */
 static sig_result jwt_times(json_object *claims, time_t now)
 {
     json_object *v;
@@ -211,13 +216,13 @@ static sig_result jwt_times(json_object *claims, time_t now)
         if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
             return SIG_MALFORMED;
         if ((double)now >= json_object_get_double(v))
-            return SIG_STALE;
+            return SIG_EXPIRED;
     }
     if (json_object_object_get_ex(claims, "nbf", &v)) {
         if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
             return SIG_MALFORMED;
         if ((double)now + 60 < json_object_get_double(v))
-            return SIG_STALE;
+            return SIG_NOT_YET;
     }
     return SIG_OK;
 }
@@ -280,7 +285,7 @@ sig_result jwt_hs256_verify(const char *secret, const char *token, time_t now, c
 out:
     json_object_put(hdr);
     json_object_put(claims);
-    if (ret != SIG_OK && payload && cap)
+    if (ret != SIG_OK && ret != SIG_EXPIRED && ret != SIG_NOT_YET && payload && cap)
         payload[0] = '\0';
     return ret;
 }

@@ -15,7 +15,9 @@ typedef enum sig_result {
     SIG_OK,
     SIG_MISSING,    /* a header the scheme needs is absent or empty */
     SIG_MALFORMED,  /* present but not in the scheme's format */
-    SIG_STALE,      /* timestamp outside the tolerance, or a JWT past exp */
+    SIG_STALE,      /* timestamp outside the tolerance */
+    SIG_EXPIRED,    /* a JWT at or past its exp */
+    SIG_NOT_YET,    /* a JWT before its nbf (60 s of leeway) */
     SIG_MISMATCH,   /* well-formed, but no signature matches */
     SIG_BAD_SECRET, /* our own secret is unusable (not base64, empty) */
 } sig_result;
@@ -52,8 +54,9 @@ sig_result tv1_verify(const char *secret, const char *header, const char *body, 
 /* A compact JWT signed HS256 with secret (an optional "Bearer " prefix is
  * skipped). The HMAC is checked over the received header.payload bytes;
  * alg must be HS256 (never "none"); exp and nbf, when present, are checked
- * against now. On SIG_OK, the decoded payload (JSON text, NUL-terminated)
- * is written to payload (cap bytes; a longer one is SIG_MALFORMED). */
+ * against now (SIG_EXPIRED, SIG_NOT_YET). On SIG_OK, and on those two, the
+ * decoded payload (JSON text, NUL-terminated) is written to payload (cap
+ * bytes; a longer one is SIG_MALFORMED), so a refusal can say when. */
 sig_result jwt_hs256_verify(const char *secret, const char *token, time_t now, char *payload,
                             size_t cap);
 

@@ -154,12 +154,19 @@ int sns_check(const request *r, const notify_backend *b, const char *topics, cha
         goto out;
     }
     const regex_t *re = cfg && cfg->sns_host_re_ok ? &cfg->sns_host_re : NULL;
-    if (jstr(msg, "SigningCertURL", &cert_url) != 1 || !sns_url_ok(cert_url, re, true)) {
-        snprintf(why, whycap, "Notification refused: the SigningCertURL is not an SNS certificate URL");
+    const char *bad = jstr(msg, "SigningCertURL", &cert_url) != 1 ? "is missing"
+                                                                   : sns_url_problem(cert_url, re, true);
+    if (bad) {
+        snprintf(why, whycap, "Notification refused: the SigningCertURL %s, so it is not an SNS "
+                              "certificate URL (https on port 443 of an SNS host)", bad);
         goto out;
     }
-    if (t == SNS_SUBSCRIBE && (jstr(msg, "SubscribeURL", &sub_url) != 1 || !sns_url_ok(sub_url, re, false))) {
-        snprintf(why, whycap, "Notification refused: the SubscribeURL is not an SNS URL");
+    bad = t != SNS_SUBSCRIBE ? NULL
+          : jstr(msg, "SubscribeURL", &sub_url) != 1 ? "is missing"
+                                                     : sns_url_problem(sub_url, re, false);
+    if (bad) {
+        snprintf(why, whycap, "Notification refused: the SubscribeURL %s, so it is not an SNS URL "
+                              "(https on port 443 of an SNS host)", bad);
         goto out;
     }
     /* The version first: an unknown one costs no fetch. */

@@ -50,12 +50,28 @@ static int jwt_hs256(const request *r, const notify_backend *b, const char *secr
 {
     char claims[16384];
     const char *perr;
-    sig_result s = jwt_hs256_verify(secret, notify_presented(r, b), time(NULL), claims,
-                                    sizeof claims);
-    if (s != SIG_OK)
+    time_t now = time(NULL);
+    sig_result s = jwt_hs256_verify(secret, notify_presented(r, b), now, claims, sizeof claims);
+    json_object *c = s == SIG_OK || s == SIG_EXPIRED ? parse_json(claims, strlen(claims), &perr) : NULL,
+                *exp;
+    if (s == SIG_EXPIRED && json_object_object_get_ex(c, "exp", &exp)) {
+        /* Signed right, but late: say when, so nobody hunts a secret. */
+        double t = json_object_get_double(exp);
+        time_t whole = t > 0 ? (time_t)t : 0;
+        struct tm tm;
+        char at[32] = "?";
+        if (gmtime_r(&whole, &tm))
+            strftime(at, sizeof at, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(why, whycap, "Notification refused: the token expired at %s (its exp claim), %.0f s ago",
+                 at, (double)now - t);
+        json_object_put(c);
+        return 401;
+    }
+    if (s != SIG_OK) {
+        json_object_put(c);
         return refuse(s, why, whycap);
-    json_object *c = parse_json(claims, strlen(claims), &perr),
-                *body = parse_json(r->body ? r->body : "", r->body_len, &perr);
+    }
+    json_object *body = parse_json(r->body ? r->body : "", r->body_len, &perr);
     int ret = c && body && json_object_equal(c, body) ? 0 : 401;
     if (ret)
         snprintf(why, whycap, "Notification refused: the token's claims are not this body");

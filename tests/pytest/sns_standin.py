@@ -1,6 +1,9 @@
 """A stand-in for Amazon SNS's two HTTPS endpoints a subscriber calls, on
-127.0.0.1 with a CA of its own (so the outbound client's TLS check is the
-real one, trusting MEDIAGATE_OUTBOUND_CA_FILE):
+port 443 as SNS's own (mediagate fetches no other port), of a loopback
+address of its own (127.a.b.c, so that suites running side by side do not
+meet; .host, .host_re for MEDIAGATE_SNS_CERT_HOST), with a CA of its own
+(so the outbound client's TLS check is the real one, trusting
+MEDIAGATE_OUTBOUND_CA_FILE):
 
 - GET /SimpleNotificationService-<name>.pem: a signing certificate, as
   SigningCertURL names it; each name has its own RSA key, valid now;
@@ -15,7 +18,10 @@ independently of the C verifier. Every request is kept in .calls."""
 import base64
 import datetime
 import http.server
+import errno
 import ipaddress
+import random
+import re
 import ssl
 import threading
 import urllib.parse
@@ -61,7 +67,7 @@ def _pem(cert):
 
 
 class SnsStandin:
-    def __init__(self, workdir, port=0):
+    def __init__(self, workdir, port=443):
         self.dir = Path(workdir)
         self.calls = []
         self.tokens = {}          # token -> topic ARN, as SNS issued them
@@ -71,10 +77,7 @@ class SnsStandin:
         self.ca = _cert(self.ca_key, "mediagate test CA", self.ca_key, "mediagate test CA", ca=True)
         self.ca_file = self.dir / "sns-ca.pem"
         self.ca_file.write_bytes(_pem(self.ca))
-        tls_key = _key()
-        tls_cert = _cert(tls_key, "127.0.0.1", self.ca_key, "mediagate test CA", ip="127.0.0.1")
-        (self.dir / "sns-tls.pem").write_bytes(_pem(tls_cert) + tls_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
         self.signers = {}         # cert name -> (key, PEM)
         self.add_signer("good")
         standin = self
@@ -102,14 +105,31 @@ class SnsStandin:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        for attempt in range(20):
+            self.host = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+            try:
+                self.server = http.server.ThreadingHTTPServer((self.host, port), Handler)
+                break
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+        self.host_re = "^" + re.escape(self.host) + "$"
+        tls_key = _key()
+        tls_cert = _cert(tls_key, self.host, self.ca_key, "mediagate test CA", ip=self.host)
+        (self.dir / "sns-tls.pem").write_bytes(_pem(tls_cert) + tls_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.dir / "sns-tls.pem")
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.base = f"https://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.base = f"https://{self.host}" if self.port == 443 else f"https://{self.host}:{self.port}"
+        # The same endpoints on another port of the same address, which SNS
+        # never uses: other_base.
+        self.other = http.server.ThreadingHTTPServer((self.host, 0), Handler)
+        self.other.socket = ctx.wrap_socket(self.other.socket, server_side=True)
+        self.other_base = f"https://{self.host}:{self.other.server_address[1]}"
+        for srv in (self.server, self.other):
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
 
     def add_signer(self, name, days=(1, 30)):
         """A signing certificate at cert_url(name), valid from days[0] ago
@@ -156,5 +176,6 @@ class SnsStandin:
         h.answer(200, body, "text/xml")
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        for srv in (self.server, self.other):
+            srv.shutdown()
+            srv.server_close()

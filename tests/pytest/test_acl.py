@@ -10,6 +10,12 @@ token introspection:
 - admitted answers are private (never for a shared cache);
 - expired and revoked tokens, a bad API key: 401 for known and unknown jobs
   alike; an introspection outage: 503, never an open door;
+- only access tokens meant for mediagate are credentials: a refresh token,
+  a token for another API at the same server (its aud) are 401, also when
+  any audience is accepted (a choice logged at start) for the refresh token;
+- identity claims with a NUL inside, or outside the ACL id alphabet, are
+  refused (and so is such a people directory answer); exp read as RFC 7519
+  says (a fraction, a string), and an admitted token is not cached past it;
 - POST /uploads acl= and `mediagate jobs acl` set it.
 """
 
@@ -23,11 +29,12 @@ import time
 
 import pytest
 
-from mgstack import MG_ROOT, free_port, wait_until
+from mgstack import MG_BIN, MG_ROOT, free_port, wait_until
 
 OAUTH = MG_ROOT / "tests" / "oauth2"
 JW_SECRET = "uA96CFtJa138E2T5GhKfngml"
-SESSIONS = {"session=s-bob": "bob", "session=s-dave": "dave"}
+SESSIONS = {"session=s-bob": "bob", "session=s-dave": "dave", "session=s-mallory": "mallory"}
+MEDIA_AUD = "https://media.example/"   # the aud tests/oauth2/server.mjs gives callers' tokens
 
 
 def secret(cid):
@@ -79,8 +86,9 @@ def site_auth():
 class Directory:
     """The site's people directory: GET /people/<user> with a bearer token
     that it checks by introspection at the authorization server, as a real
-    directory would; knows dave (Lookup-shaped objects). .hits counts the
-    people asked for; .down makes it answer 503."""
+    directory would; knows dave (Lookup-shaped objects) and mallory (a group
+    with a NUL inside). .hits counts the people asked for; .down makes it
+    answer 503."""
 
     def __init__(self, oidc):
         self.hits, self.down, d = [], False, self
@@ -100,6 +108,8 @@ class Directory:
                 elif user == "dave":
                     code, body = 200, {"groups": [{"groupid": "101888"}, "readers"],
                                        "institutions": [{"instid": "UIS"}]}
+                elif user == "mallory":
+                    code, body = 200, {"groups": ["readers", "staff\u0000-interns"], "institutions": []}
                 else:
                     code, body = 404, {}
                 data = json.dumps(body).encode()
@@ -123,8 +133,14 @@ def directory(oidc):
 
 
 @pytest.fixture
-def mg_env(oidc, site_auth, rundir, directory):
-    return {
+def env_extra():
+    """Settings a test changes (parametrize env_extra to override)."""
+    return {}
+
+
+@pytest.fixture
+def mg_env(oidc, site_auth, rundir, directory, env_extra):
+    return {**{
         "MEDIAGATE_OAUTH2_TOKEN_URL": f"{oidc.url}/token",
         "MEDIAGATE_LOOKUP_URL": directory.url,
         "MEDIAGATE_LOOKUP_PEOPLE_CACHE_LIFETIME": "60",
@@ -133,6 +149,7 @@ def mg_env(oidc, site_auth, rundir, directory):
         "MEDIAGATE_OAUTH2_CLIENT_ID": "mediagate",
         "MEDIAGATE_OAUTH2_CLIENT_SECRET": secret("mediagate"),
         "MEDIAGATE_OAUTH2_USER_CLAIM": "user",
+        "MEDIAGATE_OAUTH2_AUDIENCE": f"urn:example:unused, {MEDIA_AUD}",
         "MEDIAGATE_OAUTH2_CACHE_SECONDS": "1",
         "MEDIAGATE_THREADS": "4",
         "MEDIAGATE_JWPLATFORM_API_KEY": "XOqEAfxj",
@@ -147,7 +164,7 @@ def mg_env(oidc, site_auth, rundir, directory):
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
     }}""",
-    }
+    }, **env_extra}
 
 
 @pytest.fixture
@@ -155,10 +172,27 @@ def nginx_includes():
     return ("upload_conf",)
 
 
-def token(oidc, cid):
+def token(oidc, cid, resource=None):
+    more = ["-d", f"resource={resource}"] if resource else []
     r = subprocess.run(["curl", "-sS", "-u", f"{cid}:{secret(cid)}", "-d", "grant_type=client_credentials",
-                        "-d", "scope=media", f"{oidc.url}/token"], capture_output=True, text=True, timeout=20)
+                        "-d", "scope=media", *more, f"{oidc.url}/token"], capture_output=True, text=True,
+                       timeout=20)
     return json.loads(r.stdout)["access_token"]
+
+
+def refresh_token(oidc):
+    """A refresh token of alice's, as a login with offline_access gives
+    (minted by the server's test route with oidc-provider's own models)."""
+    r = subprocess.run(["curl", "-sS", "-X", "POST", f"{oidc.url}/test/refresh-token"],
+                       capture_output=True, text=True, timeout=20)
+    return json.loads(r.stdout)["refresh_token"]
+
+
+def introspect(oidc, tok):
+    """The authorization server's own answer for tok."""
+    r = subprocess.run(["curl", "-sS", "-u", f"mediagate:{secret('mediagate')}", "-d", f"token={tok}",
+                        f"{oidc.url}/token/introspection"], capture_output=True, text=True, timeout=20)
+    return json.loads(r.stdout)
 
 
 def add_job(stack, job_id, acl, status="COMPLETE", input_file=None):
@@ -375,3 +409,102 @@ def test_jwplatform_videos_follow_their_sms_acl_and_sign_sources(stack):
     assert status(stack, priv).status == 200
     j = stack.curl("-G", "--data-urlencode", "input_file=jwplatform/Vbad0001", "/media/job_id")
     assert j.status == 422, j
+
+
+def bearer(tok):
+    return f"Authorization: Bearer {tok}"
+
+
+def refused(stack, job_id, tok, message):
+    """tok is a 401 with message, for job_id and an unknown job alike."""
+    a, b = status(stack, job_id, bearer(tok)), status(stack, "no-such-job", bearer(tok))
+    assert a.status == 401 and message in a.json()["message"], (message, a)
+    assert comparable(a) == comparable(b), a
+
+
+def test_only_access_tokens_meant_for_mediagate(stack, oidc):
+    """Every token here is active at the same authorization server; only
+    an access token whose aud is in MEDIAGATE_OAUTH2_AUDIENCE is a caller."""
+    add_job(stack, "aud-1", "USER_alice")
+    mine = token(oidc, "alice")
+    assert introspect(oidc, mine)["aud"] == MEDIA_AUD
+    assert status(stack, "aud-1", bearer(mine)).status == 200
+    other = token(oidc, "alice", resource="https://other-api.example/")
+    assert introspect(oidc, other)["active"] is True
+    refused(stack, "aud-1", other, "not meant for this service")
+    # mediagate's own token, for the people directory.
+    r = subprocess.run(["curl", "-sS", "-u", f"mediagate:{secret('mediagate')}", "-d",
+                        "grant_type=client_credentials", "-d", "scope=lookup", f"{oidc.url}/token"],
+                       capture_output=True, text=True, timeout=20)
+    refused(stack, "aud-1", json.loads(r.stdout)["access_token"], "not meant for this service")
+    rt = refresh_token(oidc)
+    assert introspect(oidc, rt)["active"] is True
+    refused(stack, "aud-1", rt, "The bearer token")
+    log = stack.app.log_path.read_text()
+    assert "MEDIAGATE_OAUTH2_AUDIENCE is *" not in log
+    for t in (mine, other, rt):
+        assert t not in log
+
+
+@pytest.mark.parametrize("env_extra", [{"MEDIAGATE_OAUTH2_AUDIENCE": "*", "MEDIAGATE_OAUTH2_USER_CLAIM": "sub"}])
+def test_any_audience_is_a_logged_choice_and_refresh_tokens_are_never_callers(stack, oidc, env_extra):
+    add_job(stack, "aud-2", "USER_alice")
+    assert status(stack, "aud-2", bearer(token(oidc, "alice"))).status == 200
+    # Documented: with *, another API's access token is admitted too.
+    assert status(stack, "aud-2", bearer(token(oidc, "alice", "https://other-api.example/"))).status == 200
+    rt = refresh_token(oidc)
+    answer = introspect(oidc, rt)
+    assert answer["active"] is True and answer["sub"] == "alice" and "token_type" not in answer, answer
+    refused(stack, "aud-2", rt, "not an access token")
+    assert "MEDIAGATE_OAUTH2_AUDIENCE is *: active access tokens of any audience" in \
+        stack.app.log_path.read_text()
+    r = subprocess.run([str(MG_BIN), "check-config"], env={**stack.env}, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and "MEDIAGATE_OAUTH2_AUDIENCE is *" in r.stderr, r
+
+
+def test_identity_claims_with_a_nul_or_outside_the_id_alphabet_are_refused(stack, oidc, directory):
+    add_job(stack, "nul-1", "USER_alice")
+    add_job(stack, "nul-2", "GROUP_staff")
+    add_job(stack, "nul-3", "CAM")
+    for cid, job in (("nuluser", "nul-1"), ("nulgroup", "nul-2"), ("badid", "nul-3")):
+        t = token(oidc, cid)
+        a = introspect(oidc, t)
+        assert a["active"] and ("\x00" in a["user"] + "".join(a["groups"])) == (cid != "badid"), a
+        refused(stack, job, t, "are not ids")
+    # mallory's directory entry holds "staff\u0000-interns": the answer is refused.
+    r = status(stack, "nul-2", "Cookie: session=s-mallory")
+    assert r.status == 503 and r.json()["message"] == "The people directory is unavailable; retry later.", r
+    assert "people lookup: the answer names a group or institution that is not an ACL id" in \
+        stack.app.log_path.read_text()
+    assert status(stack, "nul-2", bearer(token(oidc, "alice"))).status == 200
+
+
+@pytest.mark.parametrize("env_extra", [{"MEDIAGATE_OAUTH2_CACHE_SECONDS": "300"}])
+def test_exp_is_a_numericdate_and_the_cache_ends_by_it(stack, oidc, env_extra):
+    """The server's answers for these clients carry exp as a number with a
+    fraction or as a string (tests/oauth2/server.mjs shapes them)."""
+    add_job(stack, "exp-1", "USER_alice")
+    past = token(oidc, "expfrac-past")
+    assert introspect(oidc, past)["exp"] < time.time() - 3000
+    refused(stack, "exp-1", past, "not active")
+    stringy = token(oidc, "expstr-past")
+    assert isinstance(introspect(oidc, stringy)["exp"], str)
+    refused(stack, "exp-1", stringy, "The bearer token")
+    # Admitted before its exp (x.5), cached for up to 300 s, but never past exp.
+    for _ in range(3):
+        soon = token(oidc, "expfrac-soon")
+        exp = introspect(oidc, soon)["exp"]
+        assert exp != int(exp), exp
+        if status(stack, "exp-1", bearer(soon)).status == 200:
+            break
+    else:
+        pytest.fail("a fresh expfrac-soon token was never admitted")
+    while True:
+        sent = time.time()
+        r = status(stack, "exp-1", bearer(soon))
+        if sent >= exp:
+            assert r.status == 401, (sent - exp, r)
+            break
+        assert r.status in (200, 401), r
+        time.sleep(0.2)

@@ -348,6 +348,26 @@ def test_bad_or_missing_signatures_get_401_and_nothing_is_written(stack, workers
     assert written(stack) == (0, 0)
 
 
+@pytest.mark.parametrize("claim, message", [
+    ("exp", "Notification refused: the token expired at {at} (its exp claim), "),
+    ("nbf", "Notification refused: the token is not valid yet (its nbf claim)"),
+])
+def test_an_expired_token_is_refused_as_expired_not_as_a_bad_signature(stack, workers, jw, claim, message):
+    start_worker(stack, workers)
+    t = int(time.time()) + (-3600 if claim == "exp" else 3600)
+    ev = json.loads(event("media_updated", "v0000001"))
+    ev[claim] = t
+    body = json.dumps(ev)
+    r = hook(stack, body, jwt_for(body))
+    at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+    assert r.status == 401 and r.json()["message"].startswith(message.format(at=at)), r
+    assert "tolerance" not in r.json()["message"] and "signature" not in r.json()["message"]
+    assert written(stack) == (0, 0)
+    # The same late token with a wrong signature is refused as a bad signature.
+    r = hook(stack, body, jwt_for(body, "another-secret-0123456789abcdef"))
+    assert r.status == 401 and r.json()["message"] == "Notification refused: signature does not match.", r
+
+
 def test_mirror_follows_media_updated_and_media_deleted(stack, workers, jw, env):
     seed(jw, 5, 1)
     sync(env)

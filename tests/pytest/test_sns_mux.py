@@ -2,14 +2,14 @@
 nginx, PostgreSQL, mediagate serve and the worker.
 
 SNS, against a loopback stand-in of SNS's certificate and confirmation
-endpoints with its own CA (sns_standin.py; MEDIAGATE_SNS_CERT_HOST admits
-127.0.0.1, MEDIAGATE_OUTBOUND_CA_FILE trusts the CA): the documented
+endpoints on port 443 with its own CA (sns_standin.py; MEDIAGATE_SNS_CERT_HOST
+admits its address, MEDIAGATE_OUTBOUND_CA_FILE trusts the CA): the documented
 MediaConvert events wrapped as SNS delivers them (an EventBridge event as
 the Message string, text/plain), signed with SignatureVersion 1 and 2, end
 in the same /media/status answers as /notifications/mediaconvert gives;
 the certificate is fetched once; redeliveries (same MessageId, or the same
 inner event under another MessageId) are applied once; tampered messages,
-other hosts, http, unknown versions, other topics, another key and an
+other hosts, other ports, http, unknown versions, other topics, another key and an
 expired certificate get 401/403 and nothing is written; a
 SubscriptionConfirmation is confirmed by the worker's GET of SubscribeURL.
 
@@ -45,7 +45,7 @@ def sns(rundir):
 def mg_env(sns):
     return {
         "MEDIAGATE_SNS_TOPIC_ARNS": f"arn:aws:sns:us-east-1:123456789012:other {TOPIC}",
-        "MEDIAGATE_SNS_CERT_HOST": r"^127\.0\.0\.1$",
+        "MEDIAGATE_SNS_CERT_HOST": sns.host_re,
         "MEDIAGATE_OUTBOUND_CA_FILE": str(sns.ca_file),
         "MEDIAGATE_MUX_SECRET": MUX_SECRET,
         "MEDIAGATE_MEDIACONVERT_SECRET": MC_SECRET,
@@ -191,7 +191,7 @@ def tamper(msg, **change):
 
 
 @pytest.mark.parametrize("case", ["message", "topic-swap", "signature", "version-3", "version-missing",
-                                  "other-host", "http", "not-pem", "no-cert", "other-key", "expired",
+                                  "other-host", "other-port", "http", "not-pem", "no-cert", "other-key", "expired",
                                   "unlisted-topic", "not-json", "type-header"])
 def test_refusals_write_nothing(stack, sns, case):
     msg = sns_message(sns, fixture("aws-mediaconvert-complete.json"))
@@ -208,7 +208,10 @@ def test_refusals_write_nothing(stack, sns, case):
     elif case == "version-missing":
         msg = {k: v for k, v in msg.items() if k != "SignatureVersion"}
     elif case == "other-host":
-        msg = tamper(msg, SigningCertURL=sns.cert_url().replace("127.0.0.1", "localhost"))
+        msg = tamper(msg, SigningCertURL=sns.cert_url().replace(sns.host, "localhost"))
+    elif case == "other-port":
+        # The stand-in serves the certificate there too: only the rule refuses it.
+        msg = tamper(msg, SigningCertURL=sns.cert_url().replace(sns.base, sns.other_base))
     elif case == "http":
         msg = tamper(msg, SigningCertURL=sns.cert_url().replace("https:", "http:"))
     elif case == "not-pem":
@@ -237,8 +240,11 @@ def test_refusals_write_nothing(stack, sns, case):
     assert r.status == want, r
     assert r.json()["message"].startswith("Notification refused: "), r
     assert counts(stack) == before == (0, 0, 0)
-    if case in ("other-host", "http", "not-pem", "version-3", "version-missing", "unlisted-topic"):
+    if case in ("other-host", "other-port", "http", "not-pem", "version-3", "version-missing",
+                "unlisted-topic"):
         assert sns.calls == [], sns.calls       # refused before any fetch
+    if case == "other-port":
+        assert "the SigningCertURL names a port other than 443" in r.json()["message"], r
 
 
 def test_certificate_host_down_is_a_retry(stack, sns):
@@ -277,13 +283,17 @@ def test_subscription_confirmation(stack, sns, workers):
     assert stack.db.one("SELECT count(*) FROM jobs") == 0
 
 
-def test_subscribe_url_on_another_host_is_refused(stack, sns):
+@pytest.mark.parametrize("where, why", [("host", "is on a host MEDIAGATE_SNS_CERT_HOST does not admit"),
+                                        ("port", "names a port other than 443")])
+def test_subscribe_url_on_another_host_or_port_is_refused(stack, sns, where, why):
     sub = fixture("aws-sns-subscription-confirmation.json")
-    sub.update(TopicArn=TOPIC, SubscribeURL=f"https://localhost:{sns.port}/?Action=ConfirmSubscription&Token=1")
+    url = sns.subscribe_url(TOPIC, sub["Token"])
+    sub.update(TopicArn=TOPIC, SubscribeURL=url.replace(sns.host, "localhost") if where == "host"
+               else url.replace(sns.base, sns.other_base))
     for k in ("Signature", "SigningCertURL", "SignatureVersion"):
         sub.pop(k)
     r = post_sns(stack, sns.sign(sub))
-    assert r.status == 401 and "SubscribeURL" in r.json()["message"], r
+    assert r.status == 401 and r.json()["message"].startswith(f"Notification refused: the SubscribeURL {why}"), r
     assert counts(stack) == (0, 0, 0)
 
 

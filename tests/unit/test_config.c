@@ -170,6 +170,21 @@ static void test_required(void)
     expect_one(NULL, env_empty, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
     expect_one("database_url =\n", NULL, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
     expect_one("threads = 4\n", NULL, "MEDIAGATE_DATABASE_URL", "required", __LINE__);
+    /* Introspection needs to know which tokens are meant for mediagate. */
+    static const char oauth[] = "oauth2_introspection_url = https://as.example/introspect\n"
+                                "oauth2_client_id = mediagate\noauth2_client_secret = s\n";
+    expect_one(oauth, env_db, "MEDIAGATE_OAUTH2_AUDIENCE is required", "* to accept any", __LINE__);
+    char text[512];
+    snprintf(text, sizeof text, "%soauth2_audience = ,\n", oauth);
+    expect_one(text, env_db, "MEDIAGATE_OAUTH2_AUDIENCE is required", NULL, __LINE__);
+    config c;
+    snprintf(text, sizeof text, "%soauth2_audience = https://media.example/ urn:mediagate\n", oauth);
+    if (expect_ok(&c, text, env_db, __LINE__))
+        CHECK_STR(c.oauth2_audience, "https://media.example/ urn:mediagate");
+    config_free(&c);
+    snprintf(text, sizeof text, "%soauth2_audience = *\n", oauth);
+    expect_ok(&c, text, env_db, __LINE__);
+    config_free(&c);
 }
 
 static void test_many_problems(void)

@@ -163,10 +163,26 @@ static void test_urls(void)
         "ftp://sns.us-east-2.amazonaws.com/x.pem",
         "sns.us-east-2.amazonaws.com/x.pem",
         "",
+        /* SNS serves on https's own port only. */
+        "https://sns.us-east-2.amazonaws.com:8443/x.pem",
+        "https://sns.us-east-2.amazonaws.com:80/x.pem",
+        "https://sns.us-east-2.amazonaws.com:22/x.pem",
+        "https://sns.us-east-2.amazonaws.com:4430/x.pem",
+        "https://sns.us-east-2.amazonaws.com:0/x.pem",
+        "https://sns.us-east-2.amazonaws.com:65535/x.pem",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (!CHECK(!sns_url_ok(bad[i], &re, true)))
             fprintf(stderr, "  accepted %s\n", bad[i]);
+    CHECK(sns_url_ok("https://sns.us-east-2.amazonaws.com:443/x.pem", &re, true));
+    CHECK(!sns_url_ok("https://sns.us-west-2.amazonaws.com:8080/?Action=ConfirmSubscription&Token=1", &re,
+                      false));
+    CHECK_STR(sns_url_problem("https://sns.us-east-2.amazonaws.com:8443/x.pem", &re, true),
+              "names a port other than 443");
+    CHECK_STR(sns_url_problem("http://sns.us-east-2.amazonaws.com/x.pem", &re, true), "is not https");
+    CHECK_STR(sns_url_problem("https://sns.us-east-2.amazonaws.com/x.txt", &re, true),
+              "does not name a .pem certificate");
+    CHECK_STR(sns_url_problem(pem, &re, true), NULL);
     CHECK(!sns_url_ok(pem, NULL, true));
     CHECK(!sns_url_ok(NULL, &re, true));
     regfree(&re);

@@ -112,7 +112,14 @@ static void test_jwt(void)
     CHECK_INT(jwt_hs256_verify(secret, str(json_object_array_get_idx(here, 0), "token"), now,
                                payload, sizeof payload),
               SIG_OK);
-    CHECK_INT(jwt_hs256_verify(secret, tok, exp, payload, sizeof payload), SIG_STALE);
+    /* Past exp: its own result (not the timestamp tolerance), with the
+     * verified claims kept so that the refusal can say when. */
+    CHECK_INT(jwt_hs256_verify(secret, tok, exp, payload, sizeof payload), SIG_EXPIRED);
+    CHECK_STR(payload, str(c, "payload_json"));
+    CHECK_HAS(sig_result_text(SIG_EXPIRED), "expired");
+    CHECK_LACKS(sig_result_text(SIG_EXPIRED), "tolerance");
+    /* A wrong signature on an expired token is a mismatch, and says nothing more. */
+    CHECK_INT(jwt_hs256_verify("other-secret", tok, exp + 3600, payload, sizeof payload), SIG_MISMATCH);
     CHECK_STR(payload, "");
     CHECK_INT(jwt_hs256_verify("other-secret", tok, now, payload, sizeof payload), SIG_MISMATCH);
     CHECK_INT(jwt_hs256_verify(secret, tok, now, payload, 10), SIG_MALFORMED);

@@ -268,14 +268,20 @@ def test_the_body_is_what_media_status_answers(stack, row):
     assert ev["data"] == {**media_status(stack, "cmp"), "job_id": "cmp"}, (ev, media_status(stack, "cmp"))
 
 
-def test_stream_events_carry_the_stream_status_answer(stack, workers, receiver):
-    endpoint(stack, receiver, "/s")
+def start_stream(stack, receiver, path, workers, name):
+    """An endpoint at PATH, the workers, and a stream NAME started with a new
+    API key: (the key's curl arguments, /stream/start's answer, stream id)."""
+    endpoint(stack, receiver, path)
     workers.start()
     key = stack.mg("apikey", "create", "broadcaster")
     auth = ["-H", f"Authorization: Bearer {key}"]
-    r = stack.curl("-X", "POST", *auth, "-d", "type=hls", "-d", "name=Morning show", "/stream/start")
+    r = stack.curl("-X", "POST", *auth, "-d", "type=hls", "-d", f"name={name}", "/stream/start")
     assert r.status == 200, r
-    sid = r.json()["stream"]["id"]
+    return auth, r, r.json()["stream"]["id"]
+
+
+def test_stream_events_carry_the_stream_status_answer(stack, workers, receiver):
+    auth, r, sid = start_stream(stack, receiver, "/s", workers, "Morning show")
     stream_key = r.json()["endpoint"]["RTMP"]["stream_key"]
     secret = stream_key.split("key=")[1]
     rtmp = ["-X", "POST", "-d", f"name={sid}", "-d", "clientid=7"]
@@ -299,13 +305,7 @@ def test_an_http_put_broadcast_goes_live_with_its_webhook(stack, workers, receiv
     """ffmpeg's HLS muxer PUTs a broadcast through nginx's PUT ingest: the
     first accepted file makes the stream LIVE, and stream.live is queued
     with it, as an RTMP publish does; more files change nothing."""
-    endpoint(stack, receiver, "/put")
-    workers.start()
-    key = stack.mg("apikey", "create", "putter")
-    auth = ["-H", f"Authorization: Bearer {key}"]
-    r = stack.curl("-X", "POST", *auth, "-d", "type=hls", "-d", "name=By PUT", "/stream/start")
-    assert r.status == 200, r
-    sid = r.json()["stream"]["id"]
+    auth, r, sid = start_stream(stack, receiver, "/put", workers, "By PUT")
     assert r.json()["stream"]["status"] == "STARTED"
     http = r.json()["endpoint"]["HTTP"]
     url = stack.base + urllib.parse.urlsplit(http["url"]).path

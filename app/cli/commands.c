@@ -297,7 +297,11 @@ const cli_command cli_root = {
     .usage = "a FastCGI media-platform backend\n"
              "Settings come from MEDIAGATE_* environment variables, which override a\n"
              "key = value file given with --config or MEDIAGATE_CONFIG. --help or -h\n"
-             "after any command prints its usage and does nothing else.\n",
+             "after any command prints its usage and does nothing else. A command run\n"
+             "by hand (not serve, worker or check-config) that has no\n"
+             "MEDIAGATE_DATABASE_URL reads the local stack's var/env of the checkout\n"
+             "its binary was built in (<checkout>/build/mediagate), when only root or\n"
+             "the caller could have written it, and says so.\n",
 };
 
 int cli_run(const cli_command *root, int argc, char **argv, const char *config_path,

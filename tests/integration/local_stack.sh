@@ -105,6 +105,13 @@ for cmd in "$api_cmd" "$demo_cmd" "$encode_cmd"; do
     check "'$cmd' says where its database came from" \
         grep -qF "MEDIAGATE_DATABASE_URL from $VAR/env (the local stack)" "$T/cli.err"
 done
+# The other printed commands without a placeholder, as printed too.
+for label in 'status:' 'job id:' 'database:'; do
+    cmd=$(printed "$label")
+    out=$(cd "$T" && env -u MEDIAGATE_DATABASE_URL bash -c "$cmd" </dev/null 2>&1)
+    rc=$?
+    check "'$cmd' as printed works (rc $rc): $out" test "$rc" = 0
+done
 check "the keys are in the stack's database" \
     test "$(RUN=$VAR psql_q "SELECT count(*) FROM api_keys WHERE name IN ('me', 'demo')")" = 2
 req "http://127.0.0.1:$P/media/status?job_id=demo-job"

@@ -26,6 +26,7 @@ chmod 755 "$T"
 P=$T/prefix
 SV=$T/sv SERVICE=$T/service
 starter=
+worker_groups=$(id -nG mediagate-worker 2>/dev/null) || worker_groups=none
 # Everything of the prefix is stopped on every way out: runsvdir-start
 # first (it stops the services), then whatever is left of its process group
 # (runsvdir, runsv and the services are all in it).
@@ -36,6 +37,10 @@ cleanup() {
     fi
     [ -z "$starter" ] || kill -KILL -- "-$starter" 2>/dev/null
     [ -n "${RUN:-}" ] && { nginx_stop; pg_stop immediate; }
+    # The local stack keeps the worker out of group mediagate (its socket's
+    # directory is that group's): a membership this test added goes again.
+    tr ' ' '\n' <<<"$worker_groups" | grep -qx mediagate ||
+        gpasswd -d mediagate-worker mediagate >/dev/null 2>&1
     if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else mg_log "kept $T"; fi
 }
 trap cleanup EXIT

@@ -44,6 +44,7 @@ cleanup() {
     if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else mg_log "kept $T"; fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP   # a timeout's SIGTERM runs cleanup too
 gone() { ! kill -0 "$1" 2>/dev/null; }
 # until_true SECONDS CMD...: polls CMD every 0.1 s; false when time is up.
 until_true() {

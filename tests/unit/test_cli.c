@@ -336,7 +336,7 @@ static void put_file(const char *path, const char *text)
  * it or a directory above it, and never through a symlink. */
 static void test_local_stack(void)
 {
-    char t[] = "/tmp/mg-test-cli.XXXXXX", exe[256], env[256], var[256], other[256];
+    char t[] = "/tmp/mg-test-cli.XXXXXX", exe[512], env[512], var[512], other[512];
     char path[512], why[512], *url;
     if (!mkdtemp(t)) {
         CHECK(!"mkdtemp");
@@ -387,11 +387,11 @@ static void test_local_stack(void)
     url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
     CHECK(url == NULL && strstr(why, "not a regular file"));
     unlink(env);
-    char var2[300];
+    char var2[520];
     snprintf(var2, sizeof var2, "%s2", var);
     CHECK(rename(var, var2) == 0);
     CHECK(symlink("var2", var) == 0);
-    snprintf(env, sizeof env, "%s/env", var2);
+    snprintf(env, sizeof env, "%s/var2/env", t);
     CHECK(rename(other, env) == 0);
     url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
     CHECK(url == NULL && strstr(why, "not a directory"));

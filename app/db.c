@@ -71,9 +71,13 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_AUTH] = {"upload_auth",
         "WITH s AS (SELECT id FROM streams WHERE id = $1 AND upload_token_hash = $2 "
         "AND status <> 'STOPPED' AND upload_expires > now()), "
-        /* A PUT marks the stream as having a recording; written once. */
-        "u AS (UPDATE streams SET uploaded = true WHERE id IN (SELECT id FROM s) "
-        "AND $3 AND NOT uploaded) SELECT 1 FROM s",
+        /* An accepted PUT marks the stream as having a recording and makes it
+         * LIVE, as an RTMP publish does (the stream.live webhook is queued by
+         * the status change's trigger, in this transaction); written only
+         * when either changes, and never over a concurrent stop. */
+        "u AS (UPDATE streams SET uploaded = true, status = 'LIVE', updated_at = now() "
+        "WHERE id IN (SELECT id FROM s) AND $3 AND status <> 'STOPPED' "
+        "AND (NOT uploaded OR status <> 'LIVE')) SELECT 1 FROM s",
         3, PGRES_TUPLES_OK},
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",

@@ -14,7 +14,8 @@ source scripts/lib.sh
 export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
 RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
-export NGINX_SITE_EXTRA="$(upload_conf)"
+NGINX_SITE_EXTRA=$(upload_conf) || exit 1
+export NGINX_SITE_EXTRA
 stack_up
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; stack_down' EXIT

@@ -32,6 +32,10 @@ typedef struct cli_command {
     const struct cli_command *subs; /* subcommands, or NULL */
     const char *default_sub;        /* run when no subcommand is named */
     const char *alias;              /* another name for it ("--version") */
+    /* A service (serve, worker) or the check of its settings: configured
+     * only by the environment and the settings file, never by the local
+     * stack's var/env (cli_local_stack_url). */
+    bool service;
 } cli_command;
 
 /* The top of the command line: its subs are every command. */
@@ -52,9 +56,18 @@ cli_fn cli_sync;
 void cli_print_manpage(FILE *f);
 
 /* Loads and validates the configuration into *c, printing every problem.
- * Returns 0 when it is usable. *c is zeroed before and is always passed to
- * config_free() after. */
-typedef int cli_load_fn(struct config *c, const char *path);
+ * local_stack: the command may take the database of the local stack
+ * (cli_local_stack_url) when nothing else gives one. Returns 0 when it is
+ * usable. *c is zeroed before and is always passed to config_free() after. */
+typedef int cli_load_fn(struct config *c, const char *path, bool local_stack);
+
+/* The MEDIAGATE_DATABASE_URL that scripts/up left for commands run by hand
+ * in <checkout>/var/env, where exe is <checkout>/<build dir>/mediagate;
+ * malloc'd, or NULL. path gets the file's name. A file that is there but
+ * that someone other than root or the caller could have written (it or a
+ * directory above it), or a symlink, is not read: NULL, and why says so
+ * (why is "" when there is no such file). */
+char *cli_local_stack_url(const char *exe, char *path, size_t path_cap, char *why, size_t why_cap);
 
 /* Runs the command that argv (the words after the program's own options)
  * names under root. --help or -h anywhere prints that command's usage to

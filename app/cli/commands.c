@@ -231,7 +231,7 @@ static int cmd_help(const config *cfg, int argc, char **argv)
 }
 
 static const cli_command commands[] = {
-    {.name = "serve", .needs_config = true, .fn = cmd_serve, .args = "",
+    {.name = "serve", .needs_config = true, .service = true, .fn = cmd_serve, .args = "",
      .usage = "run the FastCGI server (MEDIAGATE_SOCKET, or fd 0)\n"
               "SIGTERM or SIGINT stops accepting, lets in-flight requests finish (up to\n"
               "MEDIAGATE_SHUTDOWN_TIMEOUT), removes the socket and exits 0.\n"},
@@ -239,10 +239,10 @@ static const cli_command commands[] = {
      .usage = "apply the SQL migrations that are not applied yet\n"
               "Each runs in its own transaction and is recorded in schema_migrations;\n"
               "concurrent runs wait for each other, and a second run changes nothing.\n"},
-    {.name = "check-config", .needs_config = true, .fn = cmd_check_config, .args = "",
+    {.name = "check-config", .needs_config = true, .service = true, .fn = cmd_check_config, .args = "",
      .usage = "validate every setting and report all problems\n"
               "Prints \"configuration OK\" and exits 0 when every setting is valid.\n"},
-    {.name = "worker", .needs_config = true, .fn = cmd_worker, .args = "",
+    {.name = "worker", .needs_config = true, .service = true, .fn = cmd_worker, .args = "",
      .usage = "run background tasks (the local encoder)\n"
               "Claims queued tasks under a lease until SIGTERM or SIGINT.\n"},
     {.name = "submit", .needs_config = true, .fn = cmd_submit, .args = "FILE",
@@ -299,7 +299,11 @@ const cli_command cli_root = {
     .usage = "a FastCGI media-platform backend\n"
              "Settings come from MEDIAGATE_* environment variables, which override a\n"
              "key = value file given with --config or MEDIAGATE_CONFIG. --help or -h\n"
-             "after any command prints its usage and does nothing else.\n",
+             "after any command prints its usage and does nothing else. A command run\n"
+             "by hand (not serve, worker or check-config) that has no\n"
+             "MEDIAGATE_DATABASE_URL reads the local stack's var/env of the checkout\n"
+             "its binary was built in (<checkout>/build/mediagate), when only root or\n"
+             "the caller could have written it, and says so.\n",
 };
 
 int cli_run(const cli_command *root, int argc, char **argv, const char *config_path,
@@ -333,7 +337,7 @@ int cli_run(const cli_command *root, int argc, char **argv, const char *config_p
         /* check-config's whole answer is the list of problems. */
         config cfg;
         memset(&cfg, 0, sizeof cfg);
-        ret = load(&cfg, config_path);
+        ret = load(&cfg, config_path, !c->service);
         if (ret != 0 && c->fn != cmd_check_config)
             fprintf(stderr, "%s: not starting until the configuration is fixed\n", root->name);
         if (ret == 0)

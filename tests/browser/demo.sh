@@ -10,7 +10,8 @@ source "$MG_ROOT/scripts/lib.sh"
 RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_THREADS=4
 export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_ENCODE_NICE=0
-export NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
+NGINX_SITE_EXTRA=$(media_conf) && NGINX_SITE_EXTRA+=" $(upload_conf)" || exit 1
+export NGINX_SITE_EXTRA
 mkdir -p "$RUN/www"
 "$MG_ROOT/scripts/web" "$RUN/www" || exit 1
 stack_up || exit 1

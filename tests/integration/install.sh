@@ -28,13 +28,14 @@ trap cleanup EXIT
 out=$(meson setup "$T/build" "$MG_ROOT" --prefix="$P" --sysconfdir=etc --localstatedir=var \
     -Dbuildtype=plain 2>&1) || { echo "$out" >&2; exit 1; }
 out=$(meson compile -C "$T/build" mediagate manpage 2>&1 && meson install -C "$T/build" --no-rebuild 2>&1)
-check "meson install succeeds: $(tail -n 5 <<<"$out")" test $? = 0
+rc=$?
+check "meson install succeeds (rc $rc): $(tail -n 5 <<<"$out")" test "$rc" = 0
 for f in bin/mediagate share/man/man1/mediagate.1 lib/systemd/system/mediagate.socket \
     lib/systemd/system/mediagate.service lib/systemd/system/mediagate-worker.service \
     lib/sysusers.d/mediagate.sysusers.conf lib/tmpfiles.d/mediagate.tmpfiles.conf \
     etc/mediagate/mediagate.conf.example share/mediagate/nginx/mediagate.conf \
     share/mediagate/nginx/mediagate-upload.conf share/mediagate/nginx/mediagate-media.conf \
-    share/mediagate/nginx/mediagate-rtmp.conf; do
+    share/mediagate/nginx/mediagate-rtmp.conf share/doc/mediagate/LICENSE; do
     check "installed: $f" test -s "$P/$f"
 done
 nsql=$(find "$MG_ROOT/sql" -name '[0-9]*.sql' | wc -l)

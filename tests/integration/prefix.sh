@@ -13,7 +13,8 @@ sed 's#^location ~ \^/(?:(?:media|stream|notifications)/#location ~ ^/video-api/
     "$MG_ROOT/nginx/mediagate.conf" >"$RUN/snippet.conf"
 export MG_SNIPPET=$RUN/snippet.conf
 # The upload locations too: their internal checks work under the prefix.
-export NGINX_SITE_EXTRA="$(upload_conf)"
+NGINX_SITE_EXTRA=$(upload_conf) || exit 1
+export NGINX_SITE_EXTRA
 check "the snippet's outer location was edited" grep -q '\^/video-api/' "$RUN/snippet.conf"
 stack_up || exit 1
 trap stack_down EXIT

@@ -12,7 +12,8 @@ source "$MG_ROOT/tests/lib/assert.sh"
 
 RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
 export RUN MEDIAGATE_THREADS=2 MEDIAGATE_DB_TIMEOUT_MS=1000
-export MEDIAGATE_ZENCODER_SECRET=$(openssl rand -hex 16)
+MEDIAGATE_ZENCODER_SECRET=$(openssl rand -hex 16) || exit 1
+export MEDIAGATE_ZENCODER_SECRET
 REPL=$RUN/replica
 REPLSOCK=$RUN/replsock
 export MEDIAGATE_DATABASE_READ_URL="postgresql:///mediagate?host=$REPLSOCK&user=mediagate"

@@ -19,7 +19,8 @@ python3 "$MG_ROOT/tests/lib/sts_standin.py" "$RUN/sts.port" "$RUN/sts.log" "$MED
     "$MEDIAGATE_AWS_SECRET_ACCESS_KEY" "$MG_ROOT/tests/fixtures/providers/aws-sts-assumerole-response.xml" &
 sts_pid=$!
 for _ in $(seq 50); do [ -s "$RUN/sts.port" ] && break; sleep 0.1; done
-export MEDIAGATE_STS_URL="http://127.0.0.1:$(cat "$RUN/sts.port")/"
+MEDIAGATE_STS_URL="http://127.0.0.1:$(cat "$RUN/sts.port")/" || { kill "$sts_pid"; exit 1; }
+export MEDIAGATE_STS_URL
 PORT=$(mg_free_port)
 RTMP_PORT=$(mg_free_port)
 export PORT MEDIAGATE_THREADS=4

@@ -27,7 +27,8 @@ UPLOADS=$RUN/upload/uploads
 export RUN MEDIAGATE_MEDIA_DIR=$MEDIA MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=3
 export MEDIAGATE_THREADS=2 MEDIAGATE_ENCODE_NICE=0 MEDIAGATE_WORKER_CONCURRENCY=1
 export MEDIAGATE_UPLOADS_DIR=$UPLOADS
-export NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
+NGINX_SITE_EXTRA=$(media_conf) && NGINX_SITE_EXTRA+=" $(upload_conf)" || exit 1
+export NGINX_SITE_EXTRA
 T0=$(date +%s)
 
 # --- workers and helpers --------------------------------------------------------------------

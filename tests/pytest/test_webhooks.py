@@ -24,6 +24,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -51,7 +52,15 @@ def mg_env(rundir):
         "MEDIAGATE_WEBHOOK_RETRY_UNIT_MS": str(UNIT_MS),
         "MEDIAGATE_RTMP_URL": "rtmp://127.0.0.1:1935/live",
         "MEDIAGATE_HLS_URL": "http://127.0.0.1/hls",
+        # HTTP PUT ingest (nginx/mediagate-upload.conf): the token check
+        # reads only the URL's path; the tests PUT to their own nginx.
+        "MEDIAGATE_UPLOAD_URL": "http://127.0.0.1/live",
     }
+
+
+@pytest.fixture
+def nginx_includes():
+    return ("upload_conf",)
 
 
 class Receiver:
@@ -259,14 +268,20 @@ def test_the_body_is_what_media_status_answers(stack, row):
     assert ev["data"] == {**media_status(stack, "cmp"), "job_id": "cmp"}, (ev, media_status(stack, "cmp"))
 
 
-def test_stream_events_carry_the_stream_status_answer(stack, workers, receiver):
-    endpoint(stack, receiver, "/s")
+def start_stream(stack, receiver, path, workers, name):
+    """An endpoint at PATH, the workers, and a stream NAME started with a new
+    API key: (the key's curl arguments, /stream/start's answer, stream id)."""
+    endpoint(stack, receiver, path)
     workers.start()
     key = stack.mg("apikey", "create", "broadcaster")
     auth = ["-H", f"Authorization: Bearer {key}"]
-    r = stack.curl("-X", "POST", *auth, "-d", "type=hls", "-d", "name=Morning show", "/stream/start")
+    r = stack.curl("-X", "POST", *auth, "-d", "type=hls", "-d", f"name={name}", "/stream/start")
     assert r.status == 200, r
-    sid = r.json()["stream"]["id"]
+    return auth, r, r.json()["stream"]["id"]
+
+
+def test_stream_events_carry_the_stream_status_answer(stack, workers, receiver):
+    auth, r, sid = start_stream(stack, receiver, "/s", workers, "Morning show")
     stream_key = r.json()["endpoint"]["RTMP"]["stream_key"]
     secret = stream_key.split("key=")[1]
     rtmp = ["-X", "POST", "-d", f"name={sid}", "-d", "clientid=7"]
@@ -284,6 +299,41 @@ def test_stream_events_carry_the_stream_status_answer(stack, workers, receiver):
     assert [check_signed(e)["type"] for e in receiver.log("/s")] == ["stream.live", "stream.idle",
                                                                      "stream.stopped"]
     assert body["data"]["stream"]["status"] == "STOPPED" and "stop_date" in body["data"]["stream"]
+
+
+def test_an_http_put_broadcast_goes_live_with_its_webhook(stack, workers, receiver):
+    """ffmpeg's HLS muxer PUTs a broadcast through nginx's PUT ingest: the
+    first accepted file makes the stream LIVE, and stream.live is queued
+    with it, as an RTMP publish does; more files change nothing."""
+    auth, r, sid = start_stream(stack, receiver, "/put", workers, "By PUT")
+    assert r.json()["stream"]["status"] == "STARTED"
+    http = r.json()["endpoint"]["HTTP"]
+    url = stack.base + urllib.parse.urlsplit(http["url"]).path
+    ff = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
+                         "-i", "testsrc=size=160x120:rate=25", "-c:v", "libx264", "-preset", "ultrafast",
+                         "-g", "25", "-t", "3", "-f", "hls", "-hls_time", "1", "-method", "PUT",
+                         "-headers", f"Authorization: {http['headers']['Authorization']}\r\n",
+                         url + "index.m3u8"], capture_output=True, text=True, timeout=60)
+    assert ff.returncode == 0, ff.stderr
+    assert stack.db.one("SELECT uploaded FROM streams WHERE id = %s", sid)
+    status = stack.curl(*auth, f"/stream/status?id={sid}").json()
+    assert status["stream"]["status"] == "LIVE", status
+    live = receiver.wait("/put", 1)[0]
+    body = check_signed(live)
+    assert body["type"] == "stream.live" and body["data"] == status, body
+    # Every later PUT of the broadcast (segments, the playlist) leaves it be.
+    assert stack.db.one("SELECT count(*) FROM webhook_deliveries") == 1
+    stop = stack.curl("-X", "POST", *auth, "-d", f"id={sid}", "/stream/stop")
+    assert stop.status == 200, stop
+    receiver.wait("/put", 2)
+    assert [check_signed(e)["type"] for e in receiver.log("/put")] == ["stream.live", "stream.stopped"]
+    # After the stop, the token is refused and the stream stays STOPPED.
+    seg = stack.run / "late.ts"
+    seg.write_bytes(b"late")
+    late = stack.curl("-X", "PUT", "-H", f"Authorization: {http['headers']['Authorization']}",
+                      "--data-binary", f"@{seg}", urllib.parse.urlsplit(url).path + "late.ts")
+    assert late.status == 403, late
+    assert stack.curl(*auth, f"/stream/status?id={sid}").json()["stream"]["status"] == "STOPPED"
 
 
 def one_job_event(stack):

@@ -5,6 +5,7 @@
 #include "../../app/cli/commands.c"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -13,7 +14,7 @@ static int loads;
 
 /* Stands in for main.c's loader: counts, and refuses, so that a command
  * that got past it by mistake would not reach the database either. */
-static int fake_load(config *c, const char *path)
+static int fake_load(config *c, const char *path, bool local_stack)
 {
     loads++;
     return 1;
@@ -239,7 +240,7 @@ static int wants_one(const config *cfg, int argc, char **argv)
     calls++;
     return argc == 1 ? 0 : CLI_EUSAGE;
 }
-static int ok_load(config *c, const char *path)
+static int ok_load(config *c, const char *path, bool local_stack)
 {
     loads++;
     return 0;
@@ -320,8 +321,98 @@ static void test_parse_bigint(void)
     close(devnull);
 }
 
+/* write path with text, mode 0644 */
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    chmod(path, 0644);
+}
+
+/* The local stack's var/env: read only when nobody else could have written
+ * it or a directory above it, and never through a symlink. */
+static void test_local_stack(void)
+{
+    char t[] = "/tmp/mg-test-cli.XXXXXX", exe[512], env[512], var[512], other[512];
+    char path[512], why[512], *url;
+    if (!mkdtemp(t)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    snprintf(exe, sizeof exe, "%s/build", t);
+    mkdir(exe, 0755);
+    snprintf(exe, sizeof exe, "%s/build/mediagate", t);
+    put_file(exe, "");
+    snprintf(var, sizeof var, "%s/var", t);
+    snprintf(env, sizeof env, "%s/var/env", t);
+    snprintf(other, sizeof other, "%s/other", t);
+
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url == NULL && why[0] == '\0'); /* no local stack: nothing to say */
+    mkdir(var, 0755);
+    put_file(env, "# scripts/up\nexport MEDIAGATE_DATABASE_URL='postgresql:///mediagate?host=/x&user=m'\n");
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK_STR(url, "postgresql:///mediagate?host=/x&user=m");
+    CHECK_STR(path, env);
+    free(url);
+
+    chmod(env, 0664);
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url == NULL && strstr(why, "writable by its group"));
+    chmod(env, 0644);
+    chmod(var, 0777);
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url == NULL && strstr(why, "writable by everyone"));
+    chmod(var, 01777); /* sticky: its entries are their owners' */
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url != NULL);
+    free(url);
+    chmod(var, 0755);
+    if (geteuid() == 0) {
+        CHECK(chown(env, 65534, 65534) == 0);
+        url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+        CHECK(url == NULL && strstr(why, "belongs to uid 65534"));
+        CHECK(chown(env, 0, 0) == 0);
+        CHECK(chown(t, 65534, 65534) == 0);
+        url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+        CHECK(url == NULL && strstr(why, "belongs to uid 65534"));
+        CHECK(chown(t, 0, 0) == 0);
+    }
+    /* symlinks: env to another file, var to another directory */
+    CHECK(rename(env, other) == 0);
+    CHECK(symlink(other, env) == 0);
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url == NULL && strstr(why, "not a regular file"));
+    unlink(env);
+    char var2[520];
+    snprintf(var2, sizeof var2, "%s2", var);
+    CHECK(rename(var, var2) == 0);
+    CHECK(symlink("var2", var) == 0);
+    snprintf(env, sizeof env, "%s/var2/env", t);
+    CHECK(rename(other, env) == 0);
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url == NULL && strstr(why, "not a directory"));
+    unlink(var);
+    CHECK(rename(var2, var) == 0);
+    snprintf(env, sizeof env, "%s/var/env", t);
+    put_file(env, "export MEDIAGATE_DATABASE_URL=unquoted\n");
+    url = cli_local_stack_url(exe, path, sizeof path, why, sizeof why);
+    CHECK(url == NULL && strstr(why, "names no MEDIAGATE_DATABASE_URL"));
+
+    unlink(env);
+    rmdir(var);
+    unlink(exe);
+    snprintf(exe, sizeof exe, "%s/build", t);
+    rmdir(exe);
+    CHECK(rmdir(t) == 0);
+}
+
 int main(void)
 {
+    test_local_stack();
     test_table();
     test_real_dispatch();
     test_fake_dispatch();

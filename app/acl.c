@@ -6,6 +6,16 @@
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-"
 
+bool acl_id_valid(const char *s, size_t n)
+{
+    if (n < 1 || n > ACL_ID_MAX)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!s[k] || !strchr(ID_CHARS, s[k]))
+            return false;
+    return true;
+}
+
 typedef enum { E_BAD, E_WORLD, E_CAM, E_USER, E_GROUP, E_INST } entry_kind;
 
 /* The kind of the entry e[0..n), and its id in *id (idlen bytes). */
@@ -23,10 +33,9 @@ static entry_kind entry(const char *e, size_t n, const char **id, size_t *idlen)
         return E_CAM;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         size_t pl = strlen(kinds[i].prefix);
-        if (n > pl && memcmp(e, kinds[i].prefix, pl) == 0 && n - pl <= 128) {
-            for (size_t k = pl; k < n; k++)
-                if (!e[k] || !strchr(ID_CHARS, e[k]))
-                    return E_BAD;
+        if (n > pl && memcmp(e, kinds[i].prefix, pl) == 0) {
+            if (!acl_id_valid(e + pl, n - pl))
+                return E_BAD;
             *id = e + pl;
             *idlen = n - pl;
             return kinds[i].kind;

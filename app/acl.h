@@ -24,6 +24,13 @@ typedef struct caller {
     size_t ninsts;
 } caller;
 
+/* The longest <id>. */
+#define ACL_ID_MAX 128
+
+/* True when s[0..n) is an <id>: 1 to ACL_ID_MAX of [A-Za-z0-9._@-] (a
+ * user, group or institution that ACL entries can name). */
+bool acl_id_valid(const char *s, size_t n);
+
 /* True when the ACL text admits c. acl NULL admits everyone (WORLD).
  * Counts the entries that are neither known nor well formed in *bad
  * (may be NULL). */

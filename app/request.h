@@ -17,6 +17,7 @@ enum {
     PARSE_TOO_LARGE = -3, /* over the cap: 413 */
     PARSE_NOMEM = -4,     /* 500 */
     PARSE_TOO_MANY = -5,  /* too many fields: 400 */
+    PARSE_UTF8 = -6,      /* a key or value that is not UTF-8: 400 */
 };
 
 typedef struct param {
@@ -44,8 +45,13 @@ int url_decode(arena *a, const char *buf, size_t len, bool plus_space, char **ou
                size_t *outlen);
 
 /* Parses a query string or application/x-www-form-urlencoded body into
- * decoded key/value pairs allocated from a. */
+ * decoded key/value pairs allocated from a. Empty segments ("a=1&&b=2")
+ * are skipped; more than PARAMS_MAX fields give PARSE_TOO_MANY. */
 int parse_urlencoded(arena *a, const char *buf, size_t len, params *out);
+
+/* parse_urlencoded for a request's query string: a key or value that does
+ * not decode to UTF-8 gives PARSE_UTF8. */
+int parse_query(arena *a, const char *buf, size_t len, params *out);
 
 /* The number of characters (code points) in len bytes of UTF-8, or -1
  * when they are not valid UTF-8 (overlong forms, surrogates, beyond

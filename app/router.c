@@ -174,11 +174,13 @@ int router_dispatch(request *r)
         return reply_error(r, r->body_status, r->body_error);
 
     if (r->query) {
-        switch (parse_urlencoded(r->a, r->query, strlen(r->query), &r->qp)) {
+        switch (parse_query(r->a, r->query, strlen(r->query), &r->qp)) {
         case PARSE_OK:
             break;
         case PARSE_NUL:
             return reply_error(r, 400, "The query string contains a NUL byte.");
+        case PARSE_UTF8:
+            return reply_error(r, 400, "The query string is not valid UTF-8.");
         case PARSE_TOO_MANY:
             return reply_error(r, 400, "The query string has too many parameters.");
         case PARSE_NOMEM:

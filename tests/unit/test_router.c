@@ -188,6 +188,19 @@ static void test_dispatch(arena *a, const config *cfg)
     check_message(&r, "The query string contains a NUL byte.", __LINE__);
     done(&r, a);
 
+    /* Not UTF-8: refused by the parser, before the handler or any caller
+     * check runs (r.db is NULL here). */
+    static const char *not_utf8[] = {"input_file=%FF", "input_file=a%C3%28b", "%C0%AF=1",
+                                     "input_file=%ED%A0%80", "input_file=\xff"};
+    for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++) {
+        r = make(a, cfg, "GET", "/media/job_id", not_utf8[i], GOOD_ORIGIN);
+        if (!CHECK_INT(router_dispatch(&r), 400))
+            fprintf(stderr, "  query \"%s\"\n", not_utf8[i]);
+        check_message(&r, "The query string is not valid UTF-8.", __LINE__);
+        CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+        done(&r, a);
+    }
+
     char many[PARAMS_MAX * 2 + 8];
     size_t n = 0;
     for (int i = 0; i <= PARAMS_MAX; i++)

@@ -78,6 +78,8 @@ typedef struct request {
     const char *path;   /* with the mount prefix removed */
     const char *query;  /* raw QUERY_STRING; NULL when there is none */
     params qp;          /* decoded query parameters */
+    int query_status;   /* ROUTE_OWN_QUERY: the parser's refusal of the
+                         * query (qp is then empty), else 0 */
     const char *content_type;
     const char *body;
     size_t body_len;

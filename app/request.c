@@ -147,9 +147,22 @@ struct json_object *parse_json(const char *buf, size_t len, const char **err)
         *err = "body too large";
         goto out;
     }
+    /* json-c's own check lets overlong forms, surrogates and code points
+     * past U+10FFFF through (PostgreSQL refuses them later). */
+    if (utf8_length(buf, len) < 0) {
+        *err = "JSON body is not valid UTF-8";
+        goto out;
+    }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     obj = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = obj ? json_tokener_get_parse_end(tok) : len;
+    if (!obj && jerr == json_tokener_continue) {
+        /* A number at the very end ("1") may go on in a next chunk for
+         * json-c: a space ends it, and nothing else that is cut short. */
+        obj = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+    }
     if (!obj && jerr == json_tokener_continue) {
         *err = "JSON body ends too early";
         goto out;
@@ -163,7 +176,6 @@ struct json_object *parse_json(const char *buf, size_t len, const char **err)
         *err = json_tokener_error_desc(jerr);
         goto out;
     }
-    size_t used = json_tokener_get_parse_end(tok);
     while (used < len && buf[used] && strchr(" \t\r\n", buf[used]))
         used++;
     if (used != len) {

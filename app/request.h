@@ -61,8 +61,9 @@ long utf8_length(const char *buf, size_t len);
 /* The first value of key, or NULL when absent. */
 const param *params_get(const params *p, const char *key);
 
-/* Parses a JSON body with the strict, UTF-8-validating tokener, requiring
- * the whole buffer to be one value. Returns a new reference, or NULL with a
+/* Parses a JSON body with the strict tokener, requiring the whole buffer
+ * to be one value, and UTF-8 as utf8_length() has it (no overlong forms,
+ * surrogates or code points past U+10FFFF). Returns a new reference, or NULL with a
  * static message in *err. */
 struct json_object *parse_json(const char *buf, size_t len, const char **err);
 

@@ -289,6 +289,20 @@ static void test_json(void)
     CHECK(!json_ok(LIT("{\"a\":\"\xe5\xa4\"}")));
     CHECK(!json_ok(LIT("{\"a\":\"\xc3\"}")));
     CHECK(!json_ok(LIT("{\"\xff\":1}")));
+    /* What json-c's own UTF-8 check lets through and PostgreSQL refuses:
+     * overlong forms, surrogates, beyond U+10FFFF (found by fuzz_json). */
+    CHECK(!json_ok(LIT("{\"a\":\"\xc0\xaf\"}")));
+    /* A number that ends the body is whole (json-c waits for more). */
+    CHECK(json_ok(LIT("1")));
+    CHECK(json_ok(LIT("-1.5e3")));
+    CHECK(json_ok(LIT("[1]")));
+    CHECK(!json_ok(LIT("-")));
+    CHECK(!json_ok(LIT("[1")));
+    CHECK(!json_ok(LIT("nul")));
+    CHECK(!json_ok(LIT("{\"a\":\"\xed\xa4\xa7\"}")));
+    CHECK(!json_ok(LIT("{\"a\":\"\xf4\x90\x80\x80\"}")));
+    CHECK(!json_ok(LIT("{\"\xe0\x80\xaf\":1}")));
+    CHECK(json_ok(LIT("{\"a\":\"\\ud800\\ud83c\\udfac\xf4\x8f\xbf\xbf\"}")));
     /* Strict mode: no single-quoted values, no trailing commas, no
      * comments. (json-c 0.16 still takes a single-quoted key.) */
     CHECK(!json_ok(LIT("{\"a\":'x'}")));

@@ -408,17 +408,18 @@ out:
 }
 
 const cli_command cli_webhook_commands[] = {
-    {.name = "add", .needs_config = true, .fn = add, .args = "URL [--events] [--no-check]",
+    {.name = "add", .needs_config = true, .fn = add, .args = "URL [OPTIONS]",
      .usage = "register an endpoint; prints its secret once\n"
-              "URL is the customer's app's, http:// or https://.\n"
-              "Its host is resolved now: a name that does not exist, or one whose every\n"
-              "address the worker would refuse (loopback unless\n"
-              "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK=on, private, link-local, ...), exits 2\n"
-              "saying so; a resolver that cannot answer now exits 1. --no-check adds it\n"
-              "without resolving.\n"
-              "--events E1,E2 subscribes it to those events only; without it, it gets\n"
-              "every event: job.progressing, job.complete, job.errored, job.canceled,\n"
-              "stream.live, stream.idle, stream.stopped.\n"
+              "URL is the customer's app's, http:// or https://. Its host is resolved\n"
+              "now: a name that does not exist, or one whose every address the worker\n"
+              "would refuse (loopback unless MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK=on,\n"
+              "private, link-local, ...), exits 2 saying so; a resolver that cannot\n"
+              "answer now exits 1.\n"
+              "Options:\n"
+              "  --events E1,E2  subscribe it to those events only; without it, it gets\n"
+              "                  every event: job.progressing, job.complete, job.errored,\n"
+              "                  job.canceled, stream.live, stream.idle, stream.stopped\n"
+              "  --no-check      add it without resolving its host\n"
               "The secret (whsec_ + base64 of 32 random bytes) signs each delivery\n"
               "(Standard Webhooks) and is shown only now.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",

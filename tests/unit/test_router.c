@@ -236,6 +236,20 @@ static void test_dispatch(arena *a, const config *cfg)
     check_message(&r, "Not exist parameter input_file.", __LINE__);
     CHECK_INT(r.qp.n, 1);
     done(&r, a);
+
+    /* ROUTE_OWN_QUERY: the upload PUT's handler gets a refused query (its
+     * ?token=) empty, with the reason, and answers it (here: uploads are
+     * not configured); the router does not. */
+    static const char *own[] = {"token=%zz", "token=%FF", "token=a%00b"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        r = make(a, cfg, "PUT", "/uploads/0b6f1f8e-5d3a-4c1e-9f59-7d8f2a1c3b4e/x.mp4", own[i],
+                 NULL);
+        if (!CHECK_INT(router_dispatch(&r), 403))
+            fprintf(stderr, "  query \"%s\"\n", own[i]);
+        check_message(&r, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).", __LINE__);
+        CHECK(r.query_status != 0 && r.qp.n == 0);
+        done(&r, a);
+    }
 }
 
 /* The CORS and logging columns of the route table. */

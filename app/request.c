@@ -69,17 +69,22 @@ int url_decode(arena *a, const char *buf, size_t len, bool plus_space, char **ou
     return PARSE_OK;
 }
 
-int parse_urlencoded(arena *a, const char *buf, size_t len, params *out)
+/* parse_urlencoded, and with utf8 every decoded key and value must be
+ * UTF-8 (PARSE_UTF8). Empty segments ("a=1&&b=2") are skipped and count
+ * toward no limit. */
+static int parse_fields(arena *a, const char *buf, size_t len, bool utf8, params *out)
 {
     out->v = NULL;
     out->n = 0;
     if (!buf || len == 0)
         return PARSE_OK;
-    size_t fields = 1;
+    size_t fields = 0;
     for (size_t i = 0; i < len; i++)
-        fields += buf[i] == '&';
+        fields += buf[i] != '&' && (i + 1 == len || buf[i + 1] == '&');
     if (fields > PARAMS_MAX)
         return PARSE_TOO_MANY;
+    if (fields == 0)
+        return PARSE_OK;
     out->v = arena_alloc(a, fields * sizeof *out->v);
     if (!out->v)
         return PARSE_NOMEM;
@@ -92,8 +97,8 @@ int parse_urlencoded(arena *a, const char *buf, size_t len, params *out)
             const char *eq = memchr(seg, '=', slen);
             size_t klen = eq ? (size_t)(eq - seg) : slen;
             char *k, *v;
-            size_t vlen = 0;
-            int rc = url_decode(a, seg, klen, true, &k, NULL);
+            size_t kdec = 0, vlen = 0;
+            int rc = url_decode(a, seg, klen, true, &k, &kdec);
             if (rc != PARSE_OK)
                 return rc;
             if (eq)
@@ -102,11 +107,23 @@ int parse_urlencoded(arena *a, const char *buf, size_t len, params *out)
                 rc = url_decode(a, "", 0, true, &v, &vlen);
             if (rc != PARSE_OK)
                 return rc;
+            if (utf8 && (utf8_length(k, kdec) < 0 || utf8_length(v, vlen) < 0))
+                return PARSE_UTF8;
             out->v[out->n++] = (param){k, v, vlen};
         }
         start += slen + 1;
     }
     return PARSE_OK;
+}
+
+int parse_urlencoded(arena *a, const char *buf, size_t len, params *out)
+{
+    return parse_fields(a, buf, len, false, out);
+}
+
+int parse_query(arena *a, const char *buf, size_t len, params *out)
+{
+    return parse_fields(a, buf, len, true, out);
 }
 
 const param *params_get(const params *p, const char *key)
@@ -130,9 +147,22 @@ struct json_object *parse_json(const char *buf, size_t len, const char **err)
         *err = "body too large";
         goto out;
     }
+    /* json-c's own check lets overlong forms, surrogates and code points
+     * past U+10FFFF through (PostgreSQL refuses them later). */
+    if (utf8_length(buf, len) < 0) {
+        *err = "JSON body is not valid UTF-8";
+        goto out;
+    }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     obj = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = obj ? json_tokener_get_parse_end(tok) : len;
+    if (!obj && jerr == json_tokener_continue) {
+        /* A number at the very end ("1") may go on in a next chunk for
+         * json-c: a space ends it, and nothing else that is cut short. */
+        obj = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+    }
     if (!obj && jerr == json_tokener_continue) {
         *err = "JSON body ends too early";
         goto out;
@@ -146,7 +176,6 @@ struct json_object *parse_json(const char *buf, size_t len, const char **err)
         *err = json_tokener_error_desc(jerr);
         goto out;
     }
-    size_t used = json_tokener_get_parse_end(tok);
     while (used < len && buf[used] && strchr(" \t\r\n", buf[used]))
         used++;
     if (used != len) {

@@ -17,6 +17,7 @@ enum {
     PARSE_TOO_LARGE = -3, /* over the cap: 413 */
     PARSE_NOMEM = -4,     /* 500 */
     PARSE_TOO_MANY = -5,  /* too many fields: 400 */
+    PARSE_UTF8 = -6,      /* a key or value that is not UTF-8: 400 */
 };
 
 typedef struct param {
@@ -44,8 +45,13 @@ int url_decode(arena *a, const char *buf, size_t len, bool plus_space, char **ou
                size_t *outlen);
 
 /* Parses a query string or application/x-www-form-urlencoded body into
- * decoded key/value pairs allocated from a. */
+ * decoded key/value pairs allocated from a. Empty segments ("a=1&&b=2")
+ * are skipped; more than PARAMS_MAX fields give PARSE_TOO_MANY. */
 int parse_urlencoded(arena *a, const char *buf, size_t len, params *out);
+
+/* parse_urlencoded for a request's query string: a key or value that does
+ * not decode to UTF-8 gives PARSE_UTF8. */
+int parse_query(arena *a, const char *buf, size_t len, params *out);
 
 /* The number of characters (code points) in len bytes of UTF-8, or -1
  * when they are not valid UTF-8 (overlong forms, surrogates, beyond
@@ -55,8 +61,9 @@ long utf8_length(const char *buf, size_t len);
 /* The first value of key, or NULL when absent. */
 const param *params_get(const params *p, const char *key);
 
-/* Parses a JSON body with the strict, UTF-8-validating tokener, requiring
- * the whole buffer to be one value. Returns a new reference, or NULL with a
+/* Parses a JSON body with the strict tokener, requiring the whole buffer
+ * to be one value, and UTF-8 as utf8_length() has it (no overlong forms,
+ * surrogates or code points past U+10FFFF). Returns a new reference, or NULL with a
  * static message in *err. */
 struct json_object *parse_json(const char *buf, size_t len, const char **err);
 
@@ -72,6 +79,8 @@ typedef struct request {
     const char *path;   /* with the mount prefix removed */
     const char *query;  /* raw QUERY_STRING; NULL when there is none */
     params qp;          /* decoded query parameters */
+    int query_status;   /* ROUTE_OWN_QUERY: the parser's refusal of the
+                         * query (qp is then empty), else 0 */
     const char *content_type;
     const char *body;
     size_t body_len;

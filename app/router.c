@@ -27,8 +27,8 @@ static const route routes[] = {
     {"POST", "/uploads", handle_uploads_create, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
     /* a slot's token, or an API key for PUT /uploads/<name>; the path holds
      * the uploader's file name */
-    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY, AUTH_OWN,
-     CORS_BROWSER, LOG_ROUTE},
+    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY | ROUTE_OWN_QUERY,
+     AUTH_OWN, CORS_BROWSER, LOG_ROUTE},
     /* probes and the scraper: no browser reads them, nor are they logged
      * unless they fail; nginx/mediagate.conf keeps /metrics on loopback */
     {"GET", "/healthz", handle_healthz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
@@ -173,19 +173,23 @@ int router_dispatch(request *r)
     if (r->body_status)
         return reply_error(r, r->body_status, r->body_error);
 
-    if (r->query) {
-        switch (parse_urlencoded(r->a, r->query, strlen(r->query), &r->qp)) {
-        case PARSE_OK:
-            break;
-        case PARSE_NUL:
-            return reply_error(r, 400, "The query string contains a NUL byte.");
-        case PARSE_TOO_MANY:
-            return reply_error(r, 400, "The query string has too many parameters.");
-        case PARSE_NOMEM:
-            return reply_error(r, 500, "Out of memory.");
-        default:
-            return reply_error(r, 400, "The query string has a malformed escape.");
-        }
+    if (r->query && (st = parse_query(r->a, r->query, strlen(r->query), &r->qp)) != PARSE_OK) {
+        if (st != PARSE_NOMEM && (rt->flags & ROUTE_OWN_QUERY)) {
+            r->qp = (params){NULL, 0};
+            r->query_status = st;
+        } else
+            switch (st) {
+            case PARSE_NUL:
+                return reply_error(r, 400, "The query string contains a NUL byte.");
+            case PARSE_UTF8:
+                return reply_error(r, 400, "The query string is not valid UTF-8.");
+            case PARSE_TOO_MANY:
+                return reply_error(r, 400, "The query string has too many parameters.");
+            case PARSE_NOMEM:
+                return reply_error(r, 500, "Out of memory.");
+            default:
+                return reply_error(r, 400, "The query string has a malformed escape.");
+            }
     }
     if (rt->auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
         return st;

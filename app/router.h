@@ -8,6 +8,10 @@ enum {
     ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
     ROUTE_READ = 4,        /* reads only: from the replica when there is one,
                             * from the primary when it is unavailable */
+    ROUTE_OWN_QUERY = 8,   /* the query holds the credential (?token=): a
+                            * query the parser refuses reaches the handler
+                            * with no fields and r->query_status set, so it
+                            * answers as for a wrong credential */
 };
 
 /* Who may call a route; the router checks it before the handler runs, so

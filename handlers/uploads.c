@@ -186,7 +186,13 @@ typedef struct put_target {
     bool slot;
 } put_target;
 
-/* Splits the path after /uploads/. Returns 0 or replies 404. */
+/* The one answer (401) to a slot URL that names no slot this token opens:
+ * a malformed id or name, no token, an unknown id, another slot's name or
+ * token. Which of them it was is not said. */
+static const char unknown_url[] = "This upload URL is unknown or its token is wrong.";
+
+/* Splits the path after /uploads/. Returns 0 or replies: 401 for a slot
+ * URL of any other shape, 400 for a name that is not plain. */
 static int parse_target(request *r, put_target *t)
 {
     const char *rest = r->path + strlen("/uploads/");
@@ -196,18 +202,16 @@ static int parse_target(request *r, put_target *t)
     t->name = rest;
     if (t->slot) {
         if (slash - rest != 36)
-            return reply_error(r, 404, "No such upload URL.");
+            return reply_error(r, 401, unknown_url);
         memcpy(t->id, rest, 36);
         t->id[36] = '\0';
         t->name = slash + 1;
-        if (!stream_id_valid(t->id))
-            return reply_error(r, 404, "No such upload URL.");
+        if (!stream_id_valid(t->id) || !stream_plain_name(t->name))
+            return reply_error(r, 401, unknown_url);
     }
     if (!stream_plain_name(t->name))
-        return reply_error(r, t->slot ? 404 : 400,
-                           t->slot ? "No such upload URL."
-                                   : "Upload names are plain file names: 1 to 128 of "
-                                     "A-Z a-z 0-9 . _ - not starting with a dot.");
+        return reply_error(r, 400, "Upload names are plain file names: 1 to 128 of "
+                                   "A-Z a-z 0-9 . _ - not starting with a dot.");
     return 0;
 }
 
@@ -219,7 +223,7 @@ typedef struct refusal {
 } refusal;
 
 static const refusal refusals[] = {
-    {"unknown", 401, "This upload URL is unknown or its token is wrong."},
+    {"unknown", 401, unknown_url},
     {"used", 409, "This upload URL was used already: it takes one PUT. Ask for a new one."},
     {"expired", 410, "This upload URL has expired. Ask for a new one."},
     {"too_large", 413, "The file is larger than this upload URL's max_bytes."},
@@ -255,9 +259,11 @@ static int check_slot(request *r, bool check, const put_target *t, const char *l
 {
     int ret;
     PGresult *res = NULL;
+    /* A query the parser refused (the route's ROUTE_OWN_QUERY) holds no
+     * token that could be right. */
     const param *tok = params_get(&r->qp, "token");
-    if (!tok || !*tok->val)
-        return refuse(r, check, 401, "This upload URL needs its ?token=.");
+    if (r->query_status || !tok || !*tok->val)
+        return refuse(r, check, 401, unknown_url);
     sha256_raw(tok->val, strlen(tok->val), h);
     const char *vals[] = {t->id, t->name, (const char *)h, len};
     int lens[] = {0, 0, 32, 0}, fmts[] = {0, 0, 1, 0};
@@ -370,7 +376,7 @@ int handle_uploads_put(request *r)
     if (!*c->uploads_dir)
         return refuse(r, check, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
     if ((ret = parse_target(r, &t)) != 0)
-        return check ? refuse(r, true, 403, out_msg(r)) : ret;
+        return check ? refuse(r, true, ret, out_msg(r)) : ret;
     const char *lenp = request_param(r, check ? "MEDIAGATE_UPLOAD_LENGTH" : "CONTENT_LENGTH");
     size_t len = 0;
     int pl = parse_content_length(lenp, lenp ? strlen(lenp) : 0, (size_t)c->upload_max_bytes, &len);

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "config.h"
 #include "db.h"
 #include "hash.h"
 
 /* Creates a key named argv[0] and prints it on stdout (the message about it
- * on stderr). */
+ * on stderr). The name is the user that ACL entries name (USER_<name>), so
+ * it must be an ACL id: exit 2 otherwise, before the database. */
 static int create(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
@@ -20,6 +22,13 @@ static int create(const config *cfg, int argc, char **argv)
     PGconn *c = NULL;
     if (argc != 1)
         return CLI_EUSAGE;
+    if (!acl_id_ok(argv[0], strlen(argv[0]))) {
+        fputs("mediagate: apikey create: the name '", stderr);
+        cli_put_clean(stderr, argv[0], NULL, 0);
+        fprintf(stderr, "' is refused: a name is 1 to %d of A-Z a-z 0-9 . _ @ - (it is the "
+                        "user that ACL entries name, USER_<name>)\n", ACL_ID_MAX);
+        return 2;
+    }
     c = db_connect_admin(cfg);
     if (!c)
         return 1;
@@ -64,9 +73,13 @@ static int list(const config *cfg, int argc, char **argv)
         goto out;
     }
     printf("%-6s %-24s %-14s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked");
-    for (int i = 0; i < PQntuples(res); i++)
-        printf("%-6s %-24s %-14s %-19s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+    for (int i = 0; i < PQntuples(res); i++) {
+        /* A name from before names were checked may hold anything. */
+        printf("%-6s ", PQgetvalue(res, i, 0));
+        cli_put_clean(stdout, PQgetvalue(res, i, 1), NULL, 24);
+        printf(" %-14s %-19s %s\n", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4));
+    }
     ret = 0;
 out:
     PQclear(res);
@@ -102,6 +115,8 @@ out:
 const cli_command cli_apikey_commands[] = {
     {.name = "create", .needs_config = true, .fn = create, .args = "NAME",
      .usage = "create a key named NAME; prints it once\n"
+              "NAME is 1 to 128 of A-Z a-z 0-9 . _ @ - (the user that ACL entries name,\n"
+              "USER_<NAME>); anything else exits 2.\n"
               "The key goes to stdout and is shown only now: the database keeps its\n"
               "SHA-256 and its first 12 characters.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",

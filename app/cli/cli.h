@@ -85,9 +85,11 @@ const cli_command *cli_lookup(const cli_command *table, const char *name);
 
 /* Output helpers shared by the operator commands (app/cli/output.c). */
 
-/* Writes s with control characters shown as '?' (a tab as a space), except
- * that a newline is followed by indent and trailing newlines are dropped;
- * then pads with spaces to width bytes. */
+/* Writes s with every byte a terminal would not show as itself (C0 and C1
+ * controls, DEL, bytes that are not UTF-8) as '?', a tab as a space, and
+ * trailing newlines dropped; a newline is followed by indent, or with
+ * indent NULL is a '?' too (one line). Then pads with spaces to width
+ * characters. */
 void cli_put_clean(FILE *f, const char *s, const char *indent, int width);
 
 /* Prints "mediagate: WHAT: " and the error of res (or of c, when res has

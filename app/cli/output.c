@@ -12,21 +12,38 @@
 #define JSON_OID 114
 #define JSONB_OID 3802
 
+/* The length of the UTF-8 character at s[0..n) (1 for a byte that starts
+ * none), and in *shown whether a terminal shows it as itself (not C0, DEL
+ * or C1). */
+static size_t next_char(const unsigned char *s, size_t n, bool *shown)
+{
+    *shown = s[0] >= 0x20 && s[0] < 0x7f;
+    if (s[0] < 0xc2 || s[0] > 0xf4)
+        return 1; /* ASCII, a continuation, overlong or out of range */
+    size_t k = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+    if (k > n || utf8_length((const char *)s, k) != 1)
+        return 1;
+    *shown = !(k == 2 && s[0] == 0xc2 && s[1] < 0xa0); /* C1: U+0080 to U+009F */
+    return k;
+}
+
 void cli_put_clean(FILE *f, const char *s, const char *indent, int width)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t len = strlen(s);
     while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     int col = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\n') {
+    for (size_t i = 0, k; i < len; i += k, col++) {
+        bool shown;
+        k = next_char(u + i, len - i, &shown);
+        if (u[i] == '\n' && indent) {
             fprintf(f, "\n%s", indent);
-            col = 0;
-            continue;
-        }
-        fputc(ch == '\t' ? ' ' : ch < 0x20 || ch == 0x7f ? '?' : ch, f);
-        col++;
+            col = -1;
+        } else if (shown)
+            fwrite(u + i, 1, k, f);
+        else
+            fputc(u[i] == '\t' ? ' ' : '?', f);
     }
     for (; col < width; col++)
         fputc(' ', f);

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
+#include <netdb.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -14,6 +15,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "http_client.h"
 
 /* The events an endpoint may subscribe to (the triggers of sql/012). */
 static const char *const events[] = {
@@ -58,6 +60,86 @@ out:
     curl_free(scheme);
     curl_free(host);
     curl_url_cleanup(u);
+    return ret;
+}
+
+/* url's host, without the brackets of an IPv6 literal, in a string the
+ * caller frees with curl_free(); NULL when it has none. */
+static char *url_host(const char *url)
+{
+    char *host = NULL;
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] == '[') {
+        size_t n = strcspn(host + 1, "%]"); /* no zone id */
+        memmove(host, host + 1, n);
+        host[n] = '\0';
+    }
+    curl_url_cleanup(u);
+    return host;
+}
+
+/* Resolves url's host now and judges each address as the worker's
+ * outbound client will (http_address_refusal, with this configuration's
+ * MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK). Returns 0 when a delivery could
+ * reach one; otherwise says why on stderr and returns 2 (a name that does
+ * not exist, or only addresses the client refuses) or 1 (the resolver
+ * could not answer now). */
+static int check_host(const config *cfg, const char *url)
+{
+    int ret = 1;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    char *host = url_host(url);
+    char addr[NI_MAXHOST] = "";
+    const char *why = NULL;
+    if (!host) {
+        fprintf(stderr, "mediagate: webhook add: the endpoint URL has no host\n");
+        return 2;
+    }
+    int rc = getaddrinfo(host, NULL, &hints, &ai);
+    if (rc == EAI_NONAME || rc == EAI_NODATA) {
+        fprintf(stderr,
+                "mediagate: webhook add: the endpoint's host '%s' does not resolve (%s): no "
+                "delivery could reach it. Check the URL, or add it anyway with --no-check.\n",
+                host, gai_strerror(rc));
+        ret = 2;
+        goto out;
+    }
+    if (rc != 0) {
+        fprintf(stderr,
+                "mediagate: webhook add: the endpoint's host '%s' could not be resolved now "
+                "(%s). Try again, or add it anyway with --no-check.\n",
+                host, gai_strerror(rc));
+        goto out;
+    }
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        const char *w = http_address_refusal(a->ai_addr, a->ai_addrlen, cfg->outbound_allow_loopback);
+        if (!w) {
+            ret = 0;
+            goto out;
+        }
+        if (!why) {
+            why = w;
+            getnameinfo(a->ai_addr, a->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+        }
+    }
+    fprintf(stderr,
+            "mediagate: webhook add: the endpoint's host '%s' resolves only to addresses "
+            "deliveries may not reach (%s, %s): the worker refuses non-public addresses.\n",
+            host, addr, why ? why : "none");
+    if (why && strcmp(why, "loopback") == 0)
+        fprintf(stderr, "mediagate: for tests and development on one machine, "
+                        "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK=on (in the worker's settings too) lets "
+                        "deliveries reach 127.0.0.1 and ::1.\n");
+    else
+        fprintf(stderr, "mediagate: no setting admits it (MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK "
+                        "admits loopback only).\n");
+    fprintf(stderr, "mediagate: add it anyway with --no-check.\n");
+    ret = 2;
+out:
+    if (ai)
+        freeaddrinfo(ai);
+    curl_free(host);
     return ret;
 }
 
@@ -117,11 +199,14 @@ static int add(const config *cfg, int argc, char **argv)
     PGconn *c = NULL;
     PGresult *res = NULL;
     const char *url = NULL, *evlist = NULL;
+    bool no_check = false;
     char evs[256];
     unsigned char raw[SECRET_BYTES];
     char secret[6 + 4 * ((SECRET_BYTES + 2) / 3) + 1];
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--events") == 0 && i + 1 < argc && !evlist)
+        if (strcmp(argv[i], "--no-check") == 0)
+            no_check = true;
+        else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc && !evlist)
             evlist = argv[++i];
         else if (strncmp(argv[i], "--events=", 9) == 0 && !evlist)
             evlist = argv[i] + 9;
@@ -139,6 +224,9 @@ static int add(const config *cfg, int argc, char **argv)
     }
     if (evlist && !parse_events(evlist, evs, sizeof evs))
         return 2;
+    if (!no_check && (ret = check_host(cfg, url)) != 0)
+        return ret;
+    ret = 1;
     if (RAND_bytes(raw, sizeof raw) != 1) {
         fprintf(stderr, "mediagate: webhook add: no random bytes\n");
         return 1;
@@ -320,12 +408,18 @@ out:
 }
 
 const cli_command cli_webhook_commands[] = {
-    {.name = "add", .needs_config = true, .fn = add, .args = "URL [--events]",
+    {.name = "add", .needs_config = true, .fn = add, .args = "URL [OPTIONS]",
      .usage = "register an endpoint; prints its secret once\n"
-              "URL is the customer's app's, http:// or https://.\n"
-              "--events E1,E2 subscribes it to those events only; without it, it gets\n"
-              "every event: job.progressing, job.complete, job.errored, job.canceled,\n"
-              "stream.live, stream.idle, stream.stopped.\n"
+              "URL is the customer's app's, http:// or https://. Its host is resolved\n"
+              "now: a name that does not exist, or one whose every address the worker\n"
+              "would refuse (loopback unless MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK=on,\n"
+              "private, link-local, ...), exits 2 saying so; a resolver that cannot\n"
+              "answer now exits 1.\n"
+              "Options:\n"
+              "  --events E1,E2  subscribe it to those events only; without it, it gets\n"
+              "                  every event: job.progressing, job.complete, job.errored,\n"
+              "                  job.canceled, stream.live, stream.idle, stream.stopped\n"
+              "  --no-check      add it without resolving its host\n"
               "The secret (whsec_ + base64 of 32 random bytes) signs each delivery\n"
               "(Standard Webhooks) and is shown only now.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",

@@ -74,6 +74,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(first && first <= &p.v[i]);
         }
     }
+    /* The query parser: the same outcome and fields, each UTF-8, or
+     * PARSE_UTF8 at a field before the form parser's end or refusal. */
+    params q;
+    int qrc = parse_query(&a, buf, size, &q);
+    FUZZ_ASSERT(qrc == rc || (qrc == PARSE_UTF8 && rc != PARSE_TOO_MANY));
+    if (qrc == PARSE_OK) {
+        FUZZ_ASSERT(q.n == p.n);
+        for (size_t i = 0; i < q.n; i++)
+            FUZZ_ASSERT(utf8_length(q.v[i].key, strlen(q.v[i].key)) >= 0 &&
+                        utf8_length(q.v[i].val, q.v[i].vlen) >= 0);
+    }
     check_decode(buf, size, true);
     check_decode(buf, size, false);
     check_content_length(buf, size, 65536);

@@ -70,6 +70,21 @@ expect_body '{"success":false,"message":"The query string has a malformed escape
 req "$BASE/media/status?job_id=a%00b"
 expect_status 400
 expect_body '{"success":false,"message":"The query string contains a NUL byte."}'
+# Not UTF-8: refused by the query parser, before any handler or database
+# work: the request's only log line is its access line.
+req "$BASE/media/job_id?input_file=uploads/%FF.mp4"
+expect_status 400
+expect_body '{"success":false,"message":"The query string is not valid UTF-8."}'
+rid=$(header X-Request-Id)
+for _ in $(seq 100); do grep -q "request_id=$rid" "$RUN/mediagate.log" && break; sleep 0.1; done
+check "one log line for a query that is not UTF-8" \
+    test "$(grep -c "request_id=$rid" "$RUN/mediagate.log")" = 1
+check "and it is the access line" \
+    grep -Eq " access GET /media/job_id 400 [0-9]+us [0-9]+B request_id=$rid\$" "$RUN/mediagate.log"
+# Empty segments are no parameters: 200 of them and one job_id are fine.
+req "$BASE/media/status?$(printf '&%.0s' $(seq 200))job_id=job-progress&&&"
+expect_status 200
+expect_json .job_status '"PROGRESSING"'
 req "$BASE/media/status?job_id=job-progress&job_id=job-complete"
 expect_json .job_status '"PROGRESSING"'
 

@@ -22,6 +22,7 @@ token introspection:
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -508,3 +509,34 @@ def test_exp_is_a_numericdate_and_the_cache_ends_by_it(stack, oidc, env_extra):
             break
         assert r.status in (200, 401), r
         time.sleep(0.2)
+def test_apikey_names_are_acl_ids_and_list_prints_old_ones_safely(db):
+    """An API key's name is the user ACL entries name (USER_<name>): create
+    refuses anything outside the ACL id alphabet, before the database, and
+    list shows whatever older rows hold on one line each, with no byte a
+    terminal would act on."""
+    env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url}
+
+    def mg(*args):
+        return subprocess.run([str(MG_BIN), *args], env=env, capture_output=True, timeout=60)
+
+    for name in ("evil\x1b]0;pwned\x07", "a\nb", "tab\there", "with space", "", "x" * 129,
+                 "caf\u00e9", "USER_ok,GROUP_staff"):
+        r = mg("apikey", "create", name)
+        assert r.returncode == 2 and r.stdout == b"", (name, r)
+        assert b"1 to 128 of A-Z a-z 0-9 . _ @ -" in r.stderr, (name, r)
+        assert b"\x1b" not in r.stderr and b"\x07" not in r.stderr, r.stderr
+    assert db.one("SELECT count(*) FROM api_keys") == 0
+    ok = "alice.smith@example-1_x"
+    r = mg("apikey", "create", ok)
+    assert r.returncode == 0 and r.stdout.startswith(b"mgk_"), r
+    # Rows written before names were checked.
+    for old in ("evil\x1b[2J\x1b]0;x\x07", "two\nlines", "c1\u009b31m", "caf\u00e9"):
+        db.conn.execute("INSERT INTO api_keys (name, key_hash, key_prefix) "
+                        "VALUES (%s, sha256(convert_to(%s, 'UTF8')), 'mgk_old')", (old, old))
+    r = mg("apikey", "list")
+    assert r.returncode == 0, r
+    lines = r.stdout.decode().splitlines()
+    assert len(lines) == 6, lines
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", r.stdout.decode()), r.stdout
+    names = [ln.split()[1] for ln in lines[1:]]
+    assert names == [ok, "evil?[2J?]0;x?", "two?lines", "c1?31m", "caf\u00e9"], names

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -519,3 +520,54 @@ def test_cli_refuses_bad_urls_and_event_names_and_redelivers(stack, workers, rec
     assert delivery(stack, msg) == ("failed", 2, 500, "canceled by an operator")
     # A clean stop after deliveries (under AddressSanitizer: no leak).
     assert w.stop() == 0, workers.log()
+
+
+def test_add_resolves_the_host_and_refuses_what_no_delivery_could_reach(db):
+    """`webhook add` resolves the host now: a name that does not exist, or
+    one whose every address the worker's outbound client refuses, exits 2
+    naming why (and the setting that admits loopback), and adds nothing;
+    --no-check adds it without resolving."""
+    # The suite's resolver must say NXDOMAIN for names under .invalid (RFC 6761).
+    with pytest.raises(socket.gaierror) as e:
+        socket.getaddrinfo("mediagate-test.invalid", 80)
+    assert e.value.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)), \
+        f"this machine's resolver cannot tell that a name does not exist: {e.value}"
+
+    def add(url, *args, loopback="off"):
+        env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url, "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": loopback}
+        return subprocess.run([str(mgstack.MG_BIN), "webhook", "add", url, *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    r = add("https://hooks.mediagate-test.invalid/h")
+    assert r.returncode == 2 and r.stdout == "", r
+    assert "host 'hooks.mediagate-test.invalid' does not resolve" in r.stderr and "--no-check" in r.stderr, r
+    # What the README shows, word for word.
+    r = add("http://127.0.0.1:8080/hooks")
+    readme = (mgstack.MG_ROOT / "README.md").read_text()
+    assert r.returncode == 2 and "$ mediagate webhook add http://127.0.0.1:8080/hooks\n" + r.stderr in readme, r
+    for url, shown, why in (("http://127.0.0.1:9/h", "127.0.0.1", "loopback"),
+                            ("http://[::1]:9/h", "::1", "loopback"),
+                            ("http://localhost:9/h", "", "loopback"),
+                            ("http://10.1.2.3/h", "10.1.2.3", "private"),
+                            ("http://169.254.169.254/latest/meta-data", "169.254.169.254", "link-local"),
+                            ("http://[fd00::1]/h", "fd00::1", "private")):
+        r = add(url)
+        assert r.returncode == 2 and r.stdout == "", (url, r)
+        assert "resolves only to addresses deliveries may not reach" in r.stderr, (url, r)
+        assert f"{shown}, {why})" in r.stderr, (url, r)
+        assert "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK" in r.stderr and "--no-check" in r.stderr, (url, r)
+        if why == "loopback":
+            assert "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK=on" in r.stderr, r
+    # The setting admits loopback, and nothing else.
+    assert add("http://10.1.2.3/h", loopback="on").returncode == 2
+    assert db.one("SELECT count(*) FROM webhook_endpoints") == 0
+    added = []
+    for url, args, loopback in (("http://127.0.0.1:9/h", (), "on"),
+                                ("http://localhost:9/h", (), "on"),
+                                ("http://93.184.215.14/h", (), "off"),
+                                ("https://hooks.mediagate-test.invalid/h", ("--no-check",), "off"),
+                                ("http://10.1.2.3/h", ("--events", "job.complete", "--no-check"), "off")):
+        r = add(url, *args, loopback=loopback)
+        assert r.returncode == 0 and r.stdout.startswith("whsec_"), (url, r)
+        added.append(url)
+    assert [u for (u,) in db.rows("SELECT url FROM webhook_endpoints ORDER BY id")] == added

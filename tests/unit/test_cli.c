@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "check.h"
 
 static int loads;
@@ -410,9 +411,55 @@ static void test_local_stack(void)
     CHECK(rmdir(t) == 0);
 }
 
+/* cli_put_clean into a buffer. */
+static const char *cleaned(const char *s, const char *indent, int width)
+{
+    static char buf[256];
+    FILE *m = fmemopen(buf, sizeof buf, "w");
+    cli_put_clean(m, s, indent, width);
+    fclose(m);
+    return buf;
+}
+
+/* What reaches a terminal from a value: nothing it would act on (C0, DEL,
+ * C1, bytes that are not UTF-8), on one line when indent is NULL. */
+static void test_put_clean(void)
+{
+    CHECK_STR(cleaned("evil\x1b[2J\x1b]0;t\x07x", NULL, 0), "evil?[2J?]0;t?x");
+    CHECK_STR(cleaned("two\nlines\r\n", NULL, 0), "two?lines");
+    CHECK_STR(cleaned("two\nlines", "  ", 0), "two\n  lines");
+    CHECK_STR(cleaned("c1\xc2\x9b" "31m\x7f", NULL, 0), "c1?31m?");
+    CHECK_STR(cleaned("bad\xff\xc3(\xe2\x82", NULL, 0), "bad?" "?(?" "?");
+    CHECK_STR(cleaned("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac" "!", NULL, 0),
+              "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac" "!");
+    CHECK_STR(cleaned("a\tb", NULL, 0), "a b");
+    CHECK_STR(cleaned("caf\xc3\xa9", NULL, 6), "caf\xc3\xa9  "); /* pads characters */
+}
+
+/* apikey create refuses a name outside the ACL id alphabet before it
+ * reaches the database (the loader gives a config with no database). */
+static void test_apikey_names(void)
+{
+    static char *bad[] = {"evil\x1b[2J", "a\nb", "a b", "", "USER_a,GROUP_b", "caf\xc3\xa9",
+                          NULL};
+    char longname[ACL_ID_MAX + 2];
+    memset(longname, 'x', ACL_ID_MAX + 1);
+    longname[ACL_ID_MAX + 1] = '\0';
+    bad[sizeof bad / sizeof bad[0] - 1] = longname;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {"apikey", "create", bad[i]};
+        if (!CHECK_INT(run_with(&cli_root, 3, argv, ok_load, out, err, sizeof out), 2) +
+            !CHECK_HAS(err, "1 to 128 of A-Z a-z 0-9 . _ @ -") + !CHECK_LACKS(err, "\x1b") +
+            !CHECK_STR(out, ""))
+            fprintf(stderr, "  for name %zu\n", i);
+    }
+}
+
 int main(void)
 {
     test_local_stack();
+    test_put_clean();
+    test_apikey_names();
     test_table();
     test_real_dispatch();
     test_fake_dispatch();

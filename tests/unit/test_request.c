@@ -198,6 +198,48 @@ static void test_urlencoded(arena *a)
     CHECK(v && strcmp(v->val, "0") == 0);
     len += (size_t)snprintf(many + len, sizeof many - len, "&z=1");
     CHECK_INT(parse_urlencoded(a, many, len, &p), PARSE_TOO_MANY);
+
+    /* Empty segments are no fields: they count toward no limit. */
+    char gaps[PARAMS_MAX * 8 + 8];
+    len = 0;
+    for (int i = 0; i < PARAMS_MAX; i++)
+        len += (size_t)snprintf(gaps + len, sizeof gaps - len, "&&a=%d&&", i % 10);
+    CHECK_INT(parse_urlencoded(a, gaps, len, &p), PARSE_OK);
+    CHECK_INT(p.n, PARAMS_MAX);
+    CHECK_INT(parse_query(a, gaps, len, &p), PARSE_OK);
+    CHECK_INT(p.n, PARAMS_MAX);
+    q = "a=1&&&&b=2&";
+    CHECK_INT(parse_urlencoded(a, q, strlen(q), &p), PARSE_OK);
+    CHECK_INT(p.n, 2);
+    q = "&&&&";
+    CHECK_INT(parse_urlencoded(a, q, strlen(q), &p), PARSE_OK);
+    CHECK_INT(p.n, 0);
+    CHECK(params_get(&p, "a") == NULL);
+    len += (size_t)snprintf(gaps + len, sizeof gaps - len, "z=1");
+    CHECK_INT(parse_urlencoded(a, gaps, len, &p), PARSE_TOO_MANY);
+}
+
+/* A query's keys and values decode to UTF-8 or the query is refused; a
+ * form body (parse_urlencoded) leaves that to the handler's own check. */
+static void test_query_utf8(arena *a)
+{
+    params p;
+    static const char *bad[] = {"x=%FF",       "x=a%C3%28b", "%C0%AF=1",    "x=%ED%A0%80",
+                                "x=%F4%90%80%80", "x=\xff",  "ok=1&x=%E6%98", "%FF"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!CHECK_INT(parse_query(a, bad[i], strlen(bad[i]), &p), PARSE_UTF8))
+            fprintf(stderr, "  query \"%s\"\n", bad[i]);
+        CHECK_INT(parse_urlencoded(a, bad[i], strlen(bad[i]), &p), PARSE_OK);
+    }
+    const char *q = "name=%C3%A9t%C3%A9&%E6%98%A0=%F0%9F%8E%AC";
+    CHECK_INT(parse_query(a, q, strlen(q), &p), PARSE_OK);
+    const param *v = params_get(&p, "name");
+    CHECK(v && strcmp(v->val, "\xc3\xa9t\xc3\xa9") == 0);
+    v = params_get(&p, "\xe6\x98\xa0");
+    CHECK(v && strcmp(v->val, "\xf0\x9f\x8e\xac") == 0);
+    /* The other refusals keep their own outcome. */
+    CHECK_INT(parse_query(a, "x=%zz", 5, &p), PARSE_MALFORMED);
+    CHECK_INT(parse_query(a, "x=%00", 5, &p), PARSE_NUL);
 }
 
 /* parse_json on a string; returns whether it was accepted and checks that
@@ -247,6 +289,20 @@ static void test_json(void)
     CHECK(!json_ok(LIT("{\"a\":\"\xe5\xa4\"}")));
     CHECK(!json_ok(LIT("{\"a\":\"\xc3\"}")));
     CHECK(!json_ok(LIT("{\"\xff\":1}")));
+    /* What json-c's own UTF-8 check lets through and PostgreSQL refuses:
+     * overlong forms, surrogates, beyond U+10FFFF (found by fuzz_json). */
+    CHECK(!json_ok(LIT("{\"a\":\"\xc0\xaf\"}")));
+    /* A number that ends the body is whole (json-c waits for more). */
+    CHECK(json_ok(LIT("1")));
+    CHECK(json_ok(LIT("-1.5e3")));
+    CHECK(json_ok(LIT("[1]")));
+    CHECK(!json_ok(LIT("-")));
+    CHECK(!json_ok(LIT("[1")));
+    CHECK(!json_ok(LIT("nul")));
+    CHECK(!json_ok(LIT("{\"a\":\"\xed\xa4\xa7\"}")));
+    CHECK(!json_ok(LIT("{\"a\":\"\xf4\x90\x80\x80\"}")));
+    CHECK(!json_ok(LIT("{\"\xe0\x80\xaf\":1}")));
+    CHECK(json_ok(LIT("{\"a\":\"\\ud800\\ud83c\\udfac\xf4\x8f\xbf\xbf\"}")));
     /* Strict mode: no single-quoted values, no trailing commas, no
      * comments. (json-c 0.16 still takes a single-quoted key.) */
     CHECK(!json_ok(LIT("{\"a\":'x'}")));
@@ -363,6 +419,8 @@ int main(void)
     test_url_decode(&a);
     arena_reset(&a);
     test_urlencoded(&a);
+    arena_reset(&a);
+    test_query_utf8(&a);
     arena_reset(&a);
     test_json();
     test_require_param(&a);

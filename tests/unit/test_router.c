@@ -188,6 +188,19 @@ static void test_dispatch(arena *a, const config *cfg)
     check_message(&r, "The query string contains a NUL byte.", __LINE__);
     done(&r, a);
 
+    /* Not UTF-8: refused by the parser, before the handler or any caller
+     * check runs (r.db is NULL here). */
+    static const char *not_utf8[] = {"input_file=%FF", "input_file=a%C3%28b", "%C0%AF=1",
+                                     "input_file=%ED%A0%80", "input_file=\xff"};
+    for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++) {
+        r = make(a, cfg, "GET", "/media/job_id", not_utf8[i], GOOD_ORIGIN);
+        if (!CHECK_INT(router_dispatch(&r), 400))
+            fprintf(stderr, "  query \"%s\"\n", not_utf8[i]);
+        check_message(&r, "The query string is not valid UTF-8.", __LINE__);
+        CHECK_STR(r.cors_origin, GOOD_ORIGIN);
+        done(&r, a);
+    }
+
     char many[PARAMS_MAX * 2 + 8];
     size_t n = 0;
     for (int i = 0; i <= PARAMS_MAX; i++)
@@ -223,6 +236,20 @@ static void test_dispatch(arena *a, const config *cfg)
     check_message(&r, "Not exist parameter input_file.", __LINE__);
     CHECK_INT(r.qp.n, 1);
     done(&r, a);
+
+    /* ROUTE_OWN_QUERY: the upload PUT's handler gets a refused query (its
+     * ?token=) empty, with the reason, and answers it (here: uploads are
+     * not configured); the router does not. */
+    static const char *own[] = {"token=%zz", "token=%FF", "token=a%00b"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        r = make(a, cfg, "PUT", "/uploads/0b6f1f8e-5d3a-4c1e-9f59-7d8f2a1c3b4e/x.mp4", own[i],
+                 NULL);
+        if (!CHECK_INT(router_dispatch(&r), 403))
+            fprintf(stderr, "  query \"%s\"\n", own[i]);
+        check_message(&r, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).", __LINE__);
+        CHECK(r.query_status != 0 && r.qp.n == 0);
+        done(&r, a);
+    }
 }
 
 /* The CORS and logging columns of the route table. */

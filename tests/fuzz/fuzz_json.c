@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "config.h"
 #include "fuzz.h"
 #include "fuzz_event.h"
@@ -79,32 +80,40 @@ static void check_parse_json(const char *buf, size_t len)
     json_object_put(o);
 }
 
-/* Every list of an identity holds C strings within its bounds. */
+/* id is a C string within its buffer and a whole ACL id (nothing cut). */
+static void check_id(const char *id)
+{
+    FUZZ_ASSERT(memchr(id, '\0', OAUTH2_ID_MAX));
+    FUZZ_ASSERT(acl_id_ok(id, strlen(id)));
+}
+
+/* Every list of an identity holds ACL ids within its bounds. */
 static void check_lists(const oauth2_identity *id)
 {
     FUZZ_ASSERT(id->ngroups >= 0 && id->ngroups <= OAUTH2_MAX_LIST);
     FUZZ_ASSERT(id->ninsts >= 0 && id->ninsts <= OAUTH2_MAX_LIST);
     for (int i = 0; i < id->ngroups; i++)
-        FUZZ_ASSERT(memchr(id->groups[i], '\0', OAUTH2_ID_MAX));
+        check_id(id->groups[i]);
     for (int i = 0; i < id->ninsts; i++)
-        FUZZ_ASSERT(memchr(id->insts[i], '\0', OAUTH2_ID_MAX));
+        check_id(id->insts[i]);
 }
 
-/* An introspection answer: an active identity's user is a C string in its
- * buffer, cached no longer than the setting; what is not JSON is no
- * answer. */
+/* An introspection answer: an active identity's user is a whole ACL id
+ * (no NUL cut it short), cached no longer than the setting; what is not
+ * JSON is no answer. */
 static void check_oauth2(const char *buf, size_t len, bool is_json)
 {
     static config cfg;
     static oauth2_identity id;
     cfg.oauth2_user_claim = "sub";
     cfg.oauth2_cache_seconds = 60;
+    cfg.oauth2_audience = "*";
     int rc = oauth2_parse(&cfg, buf, len, NOW, &id);
     FUZZ_ASSERT(rc == 0 || rc == -1);
     FUZZ_ASSERT(is_json || rc == -1);
     if (rc == -1 || !id.active)
         return;
-    FUZZ_ASSERT(memchr(id.user, '\0', sizeof id.user));
+    check_id(id.user);
     FUZZ_ASSERT(id.until > NOW && id.until <= NOW + 60);
     check_lists(&id);
 }

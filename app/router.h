@@ -8,6 +8,8 @@ enum {
     ROUTE_STREAM_BODY = 2, /* the handler reads the body itself (request_read) */
     ROUTE_READ = 4,        /* reads only: from the replica when there is one,
                             * from the primary when it is unavailable */
+    ROUTE_NO_SHED = 8,     /* answered even past MEDIAGATE_QUEUE_WAIT_MS: it
+                            * costs no more than the refusal would */
 };
 
 /* Who may call a route; the router checks it before the handler runs, so

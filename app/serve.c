@@ -251,10 +251,26 @@ static const char *request_id_of(FCGX_Request *req, char buf[33])
     return buf;
 }
 
+/* How long the request waited between nginx passing it on (its $msec in
+ * MEDIAGATE_REQUEST_START, which nginx sets and no client can) and now, in
+ * ms; -1 when nginx did not say. Both clocks are the wall clock: nginx on
+ * another host needs a synchronized one. */
+static long long queue_wait_of(FCGX_Request *req)
+{
+    const char *v = fcgi_param(req, "MEDIAGATE_REQUEST_START");
+    long long start;
+    struct timespec ts;
+    if (!v || !parse_msec(v, strlen(v), &start) || clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    long long waited = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - start;
+    return waited < 0 ? 0 : waited;
+}
+
 static void handle(worker *w, FCGX_Request *req)
 {
     long long t0 = now_us();
     request r = {0};
+    r.queue_wait_ms = queue_wait_of(req);
     rendered out;
     char idbuf[33];
     r.a = &w->a;

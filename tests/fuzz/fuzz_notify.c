@@ -27,6 +27,10 @@ void metrics_db_reconnect(void)
 {
 }
 
+void metrics_replica_trip(void)
+{
+}
+
 /* A request whose every credential place holds cred. */
 static void verify_refuses(const notify_backend *b, const char *cred, const uint8_t *body,
                            size_t len)

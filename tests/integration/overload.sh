@@ -94,6 +94,18 @@ curl -sS "$BASE/metrics" >"$RUN/scrape.txt" 2>/dev/null
 check "the shed requests are counted ($(grep '^mediagate_http_requests_shed_total' "$RUN/scrape.txt"))" \
     grep -qx "mediagate_http_requests_shed_total $QUEUED" "$RUN/scrape.txt"
 check "the app's log says why" grep -q 'queue wait [0-9]* ms passed MEDIAGATE_QUEUE_WAIT_MS (1000 ms)' "$RUN/mediagate.log"
+# --- a finished request does not hold its thread -------------------------------------------
+# libfcgi's own close waits for nginx to close its end first (2 s at most,
+# longer while bytes keep coming): a busy nginx held every thread that way,
+# and the app served ~100 requests a second under overload. With one
+# thread, a second request is answered while the first one's peer keeps
+# its end open and writing (tests/lib/fcgi_close.py, in nginx's place).
+app_stop TERM
+MEDIAGATE_THREADS=1 app_start || exit 1
+out=$(timeout 60 python3 "$MG_ROOT/tests/lib/fcgi_close.py" "$RUN/mediagate.sock" 2>&1)
+check "a request is answered while the previous one's peer keeps its end open: $out" \
+    grep -q '^b_answered=yes' <<<"$out"
+
 # The queue drained: a fresh request is served, and a new job is created.
 req "$url"
 expect_status 200

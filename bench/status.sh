@@ -47,7 +47,10 @@
 #                      frozen (SIGSTOP), and overload (OVERLOAD_CONNS
 #                      connections, default 2500, against the app's threads
 #                      and backlog; 503s expected, wrk's timeout 20 s so the
-#                      slowest answers are counted)
+#                      slowest answers are counted; nginx's listen backlog is
+#                      raised to 4096, so that wrk's burst of connections
+#                      does not wait out TCP retransmissions, which would
+#                      measure the kernel, not the app)
 #   KEEP=1             keep the run directory (lib.sh)
 set -euo pipefail
 
@@ -125,6 +128,7 @@ trap '[ -z "$FROZEN" ] || kill -CONT $FROZEN 2>/dev/null
       stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"; [ -z "$DJANGO_PID" ] || kill "$DJANGO_PID" 2>/dev/null
       [ -z "$REPL" ] || [ ! -s "$REPL/postmaster.pid" ] || runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m immediate stop >/dev/null' EXIT
 trap 'exit 130' INT TERM
+[ "${FAULTS:-0}" != 1 ] || export NGINX_LISTEN_OPTS=${NGINX_LISTEN_OPTS:-backlog=4096}
 log "starting the stack in $RUN ($MEDIAGATE_THREADS app threads)"
 stack_up || die "stack_up failed"
 log "nginx on $BASE"
@@ -395,9 +399,9 @@ if [ "${FAULTS:-0}" = 1 ]; then
             bin=$MG_BIN_AFTER; [ "$b" = after ] || bin=$MG_BIN_BEFORE
             MEDIAGATE_DATABASE_READ_URL="postgresql:///mediagate?host=$REPLSOCK&user=mediagate" \
                 MG_BIN=$bin restart_app "$MAIN_THREADS"
-            run "$b-replica-healthy-$i" "$b build, replica healthy" "$CONNS" "$IDS" "/media/status?job_id=" overload
+            run "replica-healthy-$b-$i" "$b build, replica healthy" "$CONNS" "$IDS" "/media/status?job_id=" overload
             runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w stop >/dev/null
-            run "$b-replica-stopped-$i" "$b build, replica stopped" "$CONNS" "$IDS" "/media/status?job_id=" overload
+            run "replica-stopped-$b-$i" "$b build, replica stopped" "$CONNS" "$IDS" "/media/status?job_id=" overload
             repl_start
             sleep 1
             curl -s -o /dev/null "$BASE/media/status?job_id=$(head -n1 "$IDS")"
@@ -405,7 +409,7 @@ if [ "${FAULTS:-0}" = 1 ]; then
             kill -STOP "$pm"; FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
             # shellcheck disable=SC2086
             kill -STOP $FROZEN
-            run "$b-replica-frozen-$i" "$b build, replica frozen (SIGSTOP)" "$CONNS" "$IDS" "/media/status?job_id=" overload
+            run "replica-frozen-$b-$i" "$b build, replica frozen (SIGSTOP)" "$CONNS" "$IDS" "/media/status?job_id=" overload
             # shellcheck disable=SC2086
             kill -CONT $FROZEN; FROZEN=
         done
@@ -415,7 +419,7 @@ if [ "${FAULTS:-0}" = 1 ]; then
         for b in "${builds[@]}"; do
             bin=$MG_BIN_AFTER; [ "$b" = after ] || bin=$MG_BIN_BEFORE
             MG_BIN=$bin restart_app "$MAIN_THREADS"
-            run "$b-overload-$i" "$b build, overload" "${OVERLOAD_CONNS:-2500}" "$IDS" "/media/status?job_id=" overload
+            run "overload-$b-$i" "$b build, overload" "${OVERLOAD_CONNS:-2500}" "$IDS" "/media/status?job_id=" overload
         done
     done
     MG_BIN=$MG_BIN_AFTER restart_app "$MAIN_THREADS"
@@ -579,7 +583,7 @@ if sys.argv[7]:
     print(f"FastCGI keep-conn vs a connection per request: {float(sys.argv[7])/app:.2f}x")
 PY
     for l in "${CACHE_LINES[@]}"; do echo "X-Cache-Status, $l"; done
-    for l in "${FAULT_LINES[@]}"; do case $l in *-replica-*|*-overload-*) echo "fault run $l" ;; esac; done
+    for l in "${FAULT_LINES[@]}"; do case $l in replica-*|overload-*) echo "fault run $l" ;; esac; done
     echo "DESIGN.md reference (2 cores): nginx static ~120k req/s @64; thinnest libfcgi+libpq"
     echo "program ~15k req/s, p99 3 ms @16 connections, 7 ms @64."
     echo "wall time of the runs: ${t_total}s (warm-ups and any waits for a quiet machine included)"

@@ -140,17 +140,28 @@ trips0=$(scrape mediagate_db_replica_trips_total) fb0=$(scrape mediagate_db_read
 skip0=$(scrape mediagate_db_read_skipped_total)
 log_from=$(wc -l <"$RUN/mediagate.log")
 replica_freeze
-seq 20 | xargs -P 4 -I{} curl -s --max-time 60 -o "$RUN/frozen.{}" -w '%{http_code}\n' \
-    "$BASE/media/status?job_id=r1" >"$RUN/frozen.txt"
-check "with the replica frozen, 20 of 20 reads were answered 200: $(sort "$RUN/frozen.txt" | uniq -c | tr '\n' ' ')" \
-    test "$(grep -cx 200 "$RUN/frozen.txt")" = 20
-check "each with the primary's row" test "$(grep -l '"progress_rate":66}' "$RUN"/frozen.[0-9]* | wc -l)" = 20
+# frozen_reads N: N reads, four at a time; all must be the primary's 200.
+frozen_reads() {
+    rm -f "$RUN"/frozen.*
+    seq "$1" | xargs -P 4 -I{} curl -s --max-time 60 -o "$RUN/frozen.{}" -w '%{http_code}\n' \
+        "$BASE/media/status?job_id=r1" >"$RUN/frozen.txt"
+    check "with the replica frozen, $1 of $1 reads were answered 200: $(sort "$RUN/frozen.txt" | uniq -c | tr '\n' ' ')" \
+        test "$(grep -cx 200 "$RUN/frozen.txt")" = "$1"
+    check "each with the primary's row" test "$(grep -l '"progress_rate":66}' "$RUN"/frozen.[0-9]* | wc -l)" = "$1"
+}
+frozen_reads 20
 trips=$(( $(scrape mediagate_db_replica_trips_total) - trips0 ))
 fb=$(( $(scrape mediagate_db_read_fallbacks_total) - fb0 ))
 skip=$(( $(scrape mediagate_db_read_skipped_total) - skip0 ))
 check "the replica's timeouts opened the breaker ($trips)" test "$trips" -ge 1
 check "every read that waited for the replica opened it ($fb waited, $trips trips)" test "$fb" = "$trips"
 check "the other reads went straight to the primary ($skip skipped + $fb = 20)" test $((skip + fb)) = 20
+# Past the hold-off, one read tries the replica again (and waits its short
+# deadline); the rest still go to the primary.
+sleep $((MEDIAGATE_DB_READ_HOLDOFF_MS / 1000 + 1))
+frozen_reads 20
+trips2=$(( $(scrape mediagate_db_replica_trips_total) - trips0 - trips ))
+check "after the hold-off, a read tried the frozen replica again ($trips2 more trips)" test "$trips2" -ge 1
 # From the app's own log: the trips (the threads' reads in flight when it
 # froze, then one probe per hold-off at most), and how long each read took.
 out=$(tail -n +"$((log_from + 1))" "$RUN/mediagate.log" | python3 -c '

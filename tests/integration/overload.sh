@@ -27,6 +27,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 stack_up || exit 1
+# until_true DESC CMD...: polls CMD for up to 60 s (a bound on the test,
+# not a measure of speed); past it the test stops with DESC.
+until_true() {
+    local desc=$1
+    shift
+    for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+    fail "never: $desc"
+    finish
+    exit 1
+}
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('j1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
 key=$(mg_apikey overload)
@@ -43,33 +53,35 @@ expect_status 200
 (cd / && PGAPPNAME=mg-locker runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate \
     -qc "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600);" >/dev/null 2>&1) &
 pids+=($!)
-until [ "$(psql_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                   WHERE c.relname = 'jobs' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]; do
-    sleep 0.1
-done
+locked() {
+    [ "$(psql_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE c.relname = 'jobs' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ]
+}
+until_true "the table is locked" locked
 for i in 1 2; do
-    curl -s -o /dev/null "$url" &
+    curl -s --max-time 120 -o /dev/null "$url" &
     pids+=($!)
 done
 # Both threads wait on the lock: anything sent now waits in the backlog.
-until [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mediagate'
-                   AND wait_event_type = 'Lock'")" = 2 ]; do
-    sleep 0.1
-done
+held() {
+    [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mediagate'
+                 AND wait_event_type = 'Lock'")" = 2 ]
+}
+until_true "both threads wait on the lock" held
 
 # --- requests pile up ---------------------------------------------------------------------
 for i in $(seq "$QUEUED"); do
-    curl -sS -o "$RUN/q$i.body" -D "$RUN/q$i.headers" -w '%{http_code}' -X POST \
+    curl -sS --max-time 120 -o "$RUN/q$i.body" -D "$RUN/q$i.headers" -w '%{http_code}' -X POST \
         -H "Authorization: Bearer $key" --data "backend=zencoder&backend_job_id=queued-$i&input_file=q$i.mp4" \
         "$BASE/media/jobs" >"$RUN/q$i.code" 2>&1 &
     pids+=($!)
 done
-curl -sS -o "$RUN/health.body" -w '%{http_code}' "$BASE/healthz" >"$RUN/health.code" 2>&1 &
+curl -sS --max-time 120 -o "$RUN/health.body" -w '%{http_code}' "$BASE/healthz" >"$RUN/health.code" 2>&1 &
 pids+=($!)
 # nginx has passed all of them on when the app's socket holds them
 # (ss: a listening socket's Recv-Q is its queue of connections).
-queued() { ss -xlnH | awk -v s="$RUN/mediagate.sock" '$5 == s {print $3}'; }
-until [ "$(queued)" -ge $((QUEUED + 1)) ] 2>/dev/null; do sleep 0.1; done
+queued() { [ "$(ss -xlnH | awk -v s="$RUN/mediagate.sock" '$5 == s {print $3}')" -ge $((QUEUED + 1)) ] 2>/dev/null; }
+until_true "the requests wait in the app's backlog" queued
 # Past the budget, as the app will measure it (its clock, nginx's start).
 sleep 1.5
 release

@@ -27,7 +27,7 @@ const cfg_setting config_settings[] = {
     {"MEDIAGATE_THREADS", CFG_INT, "16", 1, 1024, false, OFF(threads),
      "request threads, each with its own PostgreSQL connection", RESTART},
     {"MEDIAGATE_BACKLOG", CFG_INT, "1024", 1, 65535, false, OFF(backlog),
-     "listen backlog of the socket mediagate creates", RESTART},
+     "listen backlog of the socket mediagate creates; full: nginx answers 503 at once (a request that waited in it past MEDIAGATE_QUEUE_WAIT_MS is answered 503 by mediagate)", RESTART},
     {"MEDIAGATE_ALLOWED_ORIGINS", CFG_STRING, "", 0, 0, false, OFF(allowed_origins),
      "space-separated POSIX extended regexes; each must match a whole Origin", RELOAD},
     {"MEDIAGATE_PREFIX", CFG_STRING, "", 0, 0, false, OFF(prefix),

@@ -20,6 +20,9 @@ typedef struct config {
     char *prefix;
     long max_body;
     long db_timeout_ms;
+    long db_read_timeout_ms;
+    long db_read_holdoff_ms;
+    long queue_wait_ms;
     long retry_after;
     long cache_max_age;
     long shutdown_timeout;

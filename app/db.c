@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -143,22 +144,27 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Opens a connection with our defaults placed before the user's string, so
- * that anything the string sets wins. Returns the PGconn (check status). */
-static PGconn *open_conn(const config *cfg, const char *appname, const char *url)
+/* The connection options, with our defaults placed before the user's
+ * string so that anything the string sets wins: keys and vals (in the
+ * caller's buffers timeout and options) for PQconnect*Params. */
+static void conn_params(const config *cfg, long timeout_ms, const char *appname, const char *url,
+                        const char *keys[5], const char *vals[5], char timeout[24], char options[96])
 {
-    char timeout[24], options[96];
-    long secs = (cfg->db_timeout_ms + 999) / 1000;
-    snprintf(timeout, sizeof timeout, "%ld", secs < 2 ? 2 : secs);
-    snprintf(options, sizeof options, "-c statement_timeout=%ld", cfg->db_timeout_ms);
-    const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
-    const char *vals[] = {timeout, appname, options, url ? url : cfg->database_url, NULL};
-    return PQconnectdbParams(keys, vals, 1);
+    long secs = (timeout_ms + 999) / 1000;
+    snprintf(timeout, 24, "%ld", secs < 2 ? 2 : secs);
+    snprintf(options, 96, "-c statement_timeout=%ld", timeout_ms);
+    const char *k[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
+    const char *v[] = {timeout, appname, options, url ? url : cfg->database_url, NULL};
+    memcpy(keys, k, sizeof k);
+    memcpy(vals, v, sizeof v);
 }
 
 PGconn *db_connect_admin(const config *cfg)
 {
-    PGconn *c = open_conn(cfg, "mediagate-admin", NULL);
+    const char *keys[5], *vals[5];
+    char timeout[24], options[96];
+    conn_params(cfg, cfg->db_timeout_ms, "mediagate-admin", NULL, keys, vals, timeout, options);
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         log_error("database connection failed: %s",
                   c ? PQerrorMessage(c) : "out of memory");
@@ -168,6 +174,49 @@ PGconn *db_connect_admin(const config *cfg)
     return c;
 }
 
+/* The replica's circuit breaker: 0 while reads go to the replica; else the
+ * monotonic time (ms) until which they go to the primary. */
+struct db_breaker {
+    _Atomic long long open_until_ms;
+};
+static struct db_breaker replica_breaker;
+
+bool db_read_usable(db *d)
+{
+    struct db_breaker *b = d->breaker;
+    long long until = b ? atomic_load_explicit(&b->open_until_ms, memory_order_relaxed) : 0;
+    if (until == 0)
+        return true;
+    long long now = now_ms();
+    if (now < until)
+        return false;
+    /* The hold-off is over: one read tries the replica; the others keep to
+     * the primary until it is back, or for a probe's time (connect, then
+     * one statement) should this read never reach the replica. */
+    return atomic_compare_exchange_strong(&b->open_until_ms, &until, now + 2 * d->timeout_ms + 1000);
+}
+
+/* The replica did not answer in time, or could not be reached: every read
+ * goes to the primary for the hold-off. */
+static void breaker_trip(db *d)
+{
+    long hold = d->cfg->db_read_holdoff_ms;
+    atomic_store(&d->breaker->open_until_ms, now_ms() + hold);
+    metrics_replica_trip();
+    log_warn("read replica unreachable or too slow (deadline %ld ms); reads go to the primary "
+             "for %ld ms, then one read tries it again",
+             d->timeout_ms, hold);
+}
+
+/* The replica answered: reads go to it again. */
+static void breaker_close(db *d)
+{
+    if (atomic_load_explicit(&d->breaker->open_until_ms, memory_order_relaxed) == 0)
+        return;
+    if (atomic_exchange(&d->breaker->open_until_ms, 0) != 0)
+        log_info("read replica answers again; reads go to it");
+}
+
 void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const char *appname)
 {
     memset(d, 0, sizeof *d);
@@ -175,6 +224,7 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
     d->defs = defs;
     d->ndefs = n;
     d->appname = appname;
+    d->timeout_ms = cfg->db_timeout_ms;
 }
 
 void db_init(db *d, const config *cfg)
@@ -186,6 +236,8 @@ void db_init_read(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
     d->url = cfg->database_read_url;
+    d->timeout_ms = cfg->db_read_timeout_ms;
+    d->breaker = &replica_breaker;
 }
 
 void db_close(db *d)
@@ -203,25 +255,127 @@ static void drop(db *d)
     d->retry_at_ms = now_ms() + 100;
 }
 
-/* Connects and prepares every statement. Returns 0, or 503. */
-static int ensure_conn(db *d)
+/* Waits until c's socket has what events asks for, or the deadline.
+ * Returns 1 ready, 0 timed out, -1 failed. */
+static int wait_socket(PGconn *c, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = PQsocket(c), .events = events};
+        if (p.fd < 0)
+            return -1;
+        int pr = poll(&p, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        return pr < 0 ? -1 : pr;
+    }
+}
+
+/* Opens d's connection without blocking past the deadline: a server that
+ * accepts the connection and never answers (a frozen one) costs no more
+ * than that. Returns the PGconn, or NULL with *timed_out set when the
+ * deadline passed. */
+static PGconn *open_conn(db *d, long long deadline, bool *timed_out)
+{
+    const char *keys[5], *vals[5];
+    char timeout[24], options[96];
+    conn_params(d->cfg, d->timeout_ms, d->appname, d->url, keys, vals, timeout, options);
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    *timed_out = false;
+    while (c && PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        int w = wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (w == 0) {
+            *timed_out = true;
+            PQfinish(c);
+            return NULL;
+        }
+        st = w < 0 ? PGRES_POLLING_FAILED : PQconnectPoll(c);
+    }
+    return c;
+}
+
+/* Collects the result of what was just sent on d's connection, until the
+ * deadline. Returns 0 with *res (status not yet checked), -1 when the
+ * connection failed (retryable), or 503 on timeout (the connection is then
+ * dropped). */
+static int collect(db *d, const char *what, long long deadline, PGresult **res)
+{
+    PGconn *c = d->conn;
+    PGresult *first = NULL;
+    *res = NULL;
+    for (;;) {
+        while (!PQisBusy(c)) {
+            PGresult *x = PQgetResult(c);
+            if (!x) {
+                if (!first || PQstatus(c) == CONNECTION_BAD) {
+                    PQclear(first);
+                    return -1;
+                }
+                *res = first;
+                return 0;
+            }
+            if (!first)
+                first = x;
+            else
+                PQclear(x);
+        }
+        int w = wait_socket(c, POLLIN, deadline);
+        if (w == 0)
+            break;
+        if (w < 0 || !PQconsumeInput(c)) {
+            PQclear(first);
+            return -1;
+        }
+    }
+    PQclear(first);
+    log_warn("statement %s passed its %ld ms deadline%s; dropping the connection", what,
+             d->timeout_ms, d->breaker ? " on the read replica" : "");
+    drop(d);
+    return 503;
+}
+
+/* Connects and prepares every statement, each step under d's deadline.
+ * Returns 0, or 503 (with *unreachable set when the server did not answer
+ * in time or could not be reached). */
+static int ensure_conn(db *d, bool *unreachable)
 {
     int ret = 503;
     PGresult *res = NULL;
+    bool timed_out = false;
     if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
         return 0;
     if (d->conn)
         drop(d);
     if (now_ms() < d->retry_at_ms)
         return 503;
-    d->conn = open_conn(d->cfg, d->appname, d->url);
+    /* A connect waits at least 2 s for the primary, as libpq's
+     * connect_timeout does; the replica's wait is its own deadline. */
+    long wait = d->breaker || d->timeout_ms >= 2000 ? d->timeout_ms : 2000;
+    d->conn = open_conn(d, now_ms() + wait, &timed_out);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
-        log_warn("database connect failed: %s",
-                 d->conn ? PQerrorMessage(d->conn) : "out of memory");
+        *unreachable = true;
+        if (timed_out)
+            log_warn("database connect passed its %ld ms deadline%s", wait,
+                     d->breaker ? " (read replica)" : "");
+        else
+            log_warn("database connect failed: %s",
+                     d->conn ? PQerrorMessage(d->conn) : "out of memory");
         goto out;
     }
     for (int i = 0; i < d->ndefs; i++) {
-        res = PQprepare(d->conn, d->defs[i].name, d->defs[i].sql, d->defs[i].nparams, NULL);
+        if (!PQsendPrepare(d->conn, d->defs[i].name, d->defs[i].sql, d->defs[i].nparams, NULL)) {
+            *unreachable = true;
+            goto out;
+        }
+        int st = collect(d, d->defs[i].name, now_ms() + d->timeout_ms, &res);
+        if (st != 0) {
+            *unreachable = true;
+            goto out;
+        }
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             log_error("prepare %s failed: %s", d->defs[i].name, PQerrorMessage(d->conn));
             ret = PQstatus(d->conn) == CONNECTION_OK
@@ -240,8 +394,10 @@ static int ensure_conn(db *d)
     ret = 0;
 out:
     PQclear(res);
-    if (ret != 0)
+    if (ret != 0 && d->conn)
         drop(d);
+    else if (ret != 0)
+        d->retry_at_ms = now_ms() + 100;
     return ret;
 }
 
@@ -267,54 +423,17 @@ int db_sqlstate_status(const char *st)
     return 500;
 }
 
-/* Sends the statement and waits for its result until the deadline.
+/* Sends the statement and waits for its result until d's deadline.
  * Returns 0 with *res (status not yet checked), -1 when the connection
  * failed (retryable), or 503 on timeout. */
 static int run_once(db *d, int s, int n, const char *const *vals, const int *lens,
                     const int *fmts, PGresult **res)
 {
-    PGconn *c = d->conn;
-    PGresult *first = NULL;
-    long long deadline = now_ms() + d->cfg->db_timeout_ms;
+    long long deadline = now_ms() + d->timeout_ms;
     *res = NULL;
-    if (!PQsendQueryPrepared(c, d->defs[s].name, n, vals, lens, fmts, 0))
+    if (!PQsendQueryPrepared(d->conn, d->defs[s].name, n, vals, lens, fmts, 0))
         return -1;
-    for (;;) {
-        while (!PQisBusy(c)) {
-            PGresult *x = PQgetResult(c);
-            if (!x) {
-                *res = first;
-                if (!first || PQstatus(c) == CONNECTION_BAD) {
-                    PQclear(first);
-                    *res = NULL;
-                    return -1;
-                }
-                return 0;
-            }
-            if (!first)
-                first = x;
-            else
-                PQclear(x);
-        }
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
-            break;
-        if (pr < 0 || !PQconsumeInput(c)) {
-            PQclear(first);
-            return -1;
-        }
-    }
-    PQclear(first);
-    log_warn("statement %s passed its %ld ms deadline; dropping the connection",
-             d->defs[s].name, d->cfg->db_timeout_ms);
-    drop(d);
-    return 503;
+    return collect(d, d->defs[s].name, deadline, res);
 }
 
 int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res)
@@ -326,23 +445,30 @@ int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens
                    const int *fmts, PGresult **res)
 {
     int ret = 503;
+    bool unreachable = false;
     *res = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        ret = ensure_conn(d);
+        ret = ensure_conn(d, &unreachable);
         if (ret != 0)
-            return ret;
+            break;
         ret = run_once(d, s, n, vals, lens, fmts, res);
         if (ret == -1) {
             log_warn("database connection lost: %s", PQerrorMessage(d->conn));
             drop(d);
             d->retry_at_ms = 0; /* one immediate retry on a fresh connection */
             ret = 503;
+            unreachable = true;
             continue;
         }
+        unreachable = ret == 503;
         break;
     }
+    if (d->breaker && ret != 0 && unreachable)
+        breaker_trip(d);
     if (ret != 0)
         return ret;
+    if (d->breaker)
+        breaker_close(d);
     if (PQresultStatus(*res) == d->defs[s].expect)
         return 0;
     const char *st = PQresultErrorField(*res, PG_DIAG_SQLSTATE);

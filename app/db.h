@@ -1,6 +1,7 @@
 #ifndef MEDIAGATE_DB_H
 #define MEDIAGATE_DB_H
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 struct config;
 
@@ -42,6 +43,10 @@ typedef struct stmt_def {
     ExecStatusType expect;
 } stmt_def;
 
+/* The read replica's circuit breaker, shared by every thread's replica
+ * connection (db.c). */
+struct db_breaker;
+
 /* One thread's connection. Owned by that thread only. */
 typedef struct db {
     const struct config *cfg;
@@ -52,6 +57,8 @@ typedef struct db {
     PGconn *conn;
     long long retry_at_ms; /* no reconnect attempt before this (monotonic) */
     unsigned long connects;
+    long timeout_ms;       /* deadline of one statement, and of one connect */
+    struct db_breaker *breaker; /* the replica's; NULL for the primary */
 } db;
 
 /* A connection of the request path (enum stmt). */
@@ -59,6 +66,10 @@ void db_init(db *d, const struct config *cfg);
 /* A request thread's connection to the read replica
  * (MEDIAGATE_DATABASE_READ_URL), with the same statements. */
 void db_init_read(db *d, const struct config *cfg);
+/* True when a read may go to the replica d (db_init_read) now: its breaker
+ * is closed, or its hold-off has passed and this caller is the one read that
+ * tries it again. False while every read goes to the primary. */
+bool db_read_usable(db *d);
 /* A connection of another role (the worker, the CLI) with its own
  * enum-indexed table of n statements; s below is then that role's index. */
 void db_init_table(db *d, const struct config *cfg, const stmt_def *defs, int n,

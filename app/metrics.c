@@ -20,7 +20,7 @@ static const long long buckets_us[] = {500, 1000, 2500, 5000, 10000, 25000, 5000
 static atomic_ulong requests[MAX_ROUTES + 1][NMETHOD][NSTATUS];
 static atomic_ulong latency[MAX_ROUTES + 1][NBUCKET + 1]; /* per bucket, not cumulative */
 static atomic_ullong latency_sum_us[MAX_ROUTES + 1];
-static atomic_ulong reconnects, read_fallbacks;
+static atomic_ulong reconnects, read_fallbacks, replica_trips, read_skipped, shed;
 
 #define MAX_NOTIFY 64
 typedef struct notify_count {
@@ -70,6 +70,21 @@ void metrics_read_fallback(void)
     atomic_fetch_add_explicit(&read_fallbacks, 1, memory_order_relaxed);
 }
 
+void metrics_replica_trip(void)
+{
+    atomic_fetch_add_explicit(&replica_trips, 1, memory_order_relaxed);
+}
+
+void metrics_read_skipped(void)
+{
+    atomic_fetch_add_explicit(&read_skipped, 1, memory_order_relaxed);
+}
+
+void metrics_request_shed(void)
+{
+    atomic_fetch_add_explicit(&shed, 1, memory_order_relaxed);
+}
+
 void metrics_notification(const char *backend, const char *result)
 {
     pthread_mutex_lock(&notify_lock);
@@ -92,6 +107,13 @@ static void route_label(size_t i, char *buf, size_t cap)
         snprintf(buf, cap, "%s %s", rt->method, rt->path);
     else
         snprintf(buf, cap, "none");
+}
+
+/* Writes one counter with its HELP and TYPE lines. */
+static void counter(FILE *f, const char *name, const char *help, atomic_ulong *v)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %lu\n", name, help, name, name,
+            atomic_load_explicit(v, memory_order_relaxed));
 }
 
 void metrics_write(FILE *f)
@@ -137,15 +159,21 @@ void metrics_write(FILE *f)
                 (double)atomic_load_explicit(&latency_sum_us[ri], memory_order_relaxed) / 1e6);
         fprintf(f, "mediagate_http_request_duration_seconds_count{route=\"%s\"} %lu\n", label, cum);
     }
-    fprintf(f, "# HELP mediagate_db_reconnects_total Database connections made again after one was lost.\n"
-               "# TYPE mediagate_db_reconnects_total counter\n"
-               "mediagate_db_reconnects_total %lu\n",
-            atomic_load_explicit(&reconnects, memory_order_relaxed));
-    fprintf(f, "# HELP mediagate_db_read_fallbacks_total Reads answered by the primary because the "
-               "replica was unavailable.\n"
-               "# TYPE mediagate_db_read_fallbacks_total counter\n"
-               "mediagate_db_read_fallbacks_total %lu\n",
-            atomic_load_explicit(&read_fallbacks, memory_order_relaxed));
+    counter(f, "mediagate_db_reconnects_total",
+            "Database connections made again after one was lost.", &reconnects);
+    counter(f, "mediagate_db_read_fallbacks_total",
+            "Reads answered by the primary because the replica was unavailable.", &read_fallbacks);
+    counter(f, "mediagate_db_replica_trips_total",
+            "Times the read replica timed out or could not be reached, after which reads went to "
+            "the primary for the hold-off.",
+            &replica_trips);
+    counter(f, "mediagate_db_read_skipped_total",
+            "Reads answered by the primary without asking the replica, during a hold-off.",
+            &read_skipped);
+    counter(f, "mediagate_http_requests_shed_total",
+            "Requests answered 503 at once because they waited longer than "
+            "MEDIAGATE_QUEUE_WAIT_MS for a request thread.",
+            &shed);
     fputs("# HELP mediagate_notifications_total Notifications received, by backend and result.\n"
           "# TYPE mediagate_notifications_total counter\n", f);
     pthread_mutex_lock(&notify_lock);

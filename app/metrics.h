@@ -19,6 +19,18 @@ void metrics_db_reconnect(void);
  * unavailable (router.c). */
 void metrics_read_fallback(void);
 
+/* The read replica's breaker opened: it timed out or could not be reached,
+ * and reads go to the primary for a while (db.c). */
+void metrics_replica_trip(void);
+
+/* A read route sent to the primary without asking the replica, because
+ * its breaker was open (router.c). */
+void metrics_read_skipped(void);
+
+/* A request answered 503 at once because it waited longer than
+ * MEDIAGATE_QUEUE_WAIT_MS before a thread took it (router.c). */
+void metrics_request_shed(void);
+
 /* A notification's outcome for a backend of the senders' table: backend
  * and result must be static strings (the table's name; "applied",
  * "duplicate", "stored", "failed", "refused", "unknown_job", "unavailable",

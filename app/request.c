@@ -26,6 +26,22 @@ int parse_content_length(const char *buf, size_t len, size_t cap, size_t *out)
     return PARSE_OK;
 }
 
+bool parse_msec(const char *buf, size_t len, long long *out)
+{
+    long long v = 0;
+    if (!buf || len < 5 || len > 16 || buf[len - 4] != '.')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (i == len - 4)
+            continue;
+        if (buf[i] < '0' || buf[i] > '9')
+            return false;
+        v = v * 10 + (buf[i] - '0'); /* at most 15 digits: no overflow */
+    }
+    *out = v;
+    return true;
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')

@@ -38,6 +38,10 @@ typedef struct params {
  * overflowing. */
 int parse_content_length(const char *buf, size_t len, size_t cap, size_t *out);
 
+/* Parses nginx's $msec ("1733530000.123": seconds, a dot, three digits)
+ * into milliseconds in *out. Returns false for anything else. */
+bool parse_msec(const char *buf, size_t len, long long *out);
+
 /* Percent-decodes buf into a NUL-terminated arena string; with plus_space a
  * '+' becomes a space. A bad escape gives PARSE_MALFORMED, a NUL byte
  * (raw or %00) PARSE_NUL. */
@@ -109,6 +113,8 @@ typedef struct request {
     const struct route *route; /* the router's row, once found */
     const char *owner;  /* AUTH_CALLER routes: "key:<id>" or "user:<name>" */
     const char *request_id; /* X-Request-Id and every log line of the request */
+    long long queue_wait_ms; /* from nginx passing it on to a thread taking it
+                              * (MEDIAGATE_REQUEST_START); -1: unknown */
     bool preflight;
 } request;
 

@@ -1,11 +1,14 @@
 #include "router.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "db.h"
+#include "log.h"
 #include "metrics.h"
 #include "handlers.h"
 
@@ -31,7 +34,7 @@ static const route routes[] = {
      AUTH_OWN, CORS_BROWSER, LOG_ROUTE},
     /* probes and the scraper: no browser reads them, nor are they logged
      * unless they fail; nginx/mediagate.conf keeps /metrics on loopback */
-    {"GET", "/healthz", handle_healthz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
+    {"GET", "/healthz", handle_healthz, ROUTE_NO_SHED, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
     {"GET", "/readyz", handle_readyz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
     {"GET", "/metrics", handle_metrics, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
 };
@@ -141,6 +144,27 @@ const char *router_log_path(const route *rt, const char *path, int status)
     return rt->log == LOG_ROUTE ? rt->path : path;
 }
 
+/* A request that waited for a thread past MEDIAGATE_QUEUE_WAIT_MS: its
+ * caller has waited long enough, and the threads are behind. It is
+ * answered 503 + Retry-After at once, without its route running, so the
+ * queue drains at the cost of a refusal. One log line a second at most
+ * says how many. */
+static int shed(request *r)
+{
+    static atomic_ulong pending;
+    static _Atomic long long last_log_s;
+    metrics_request_shed();
+    unsigned long n = atomic_fetch_add(&pending, 1) + 1;
+    long long now = (long long)time(NULL), last = atomic_load(&last_log_s);
+    if (now != last && atomic_compare_exchange_strong(&last_log_s, &last, now)) {
+        n = atomic_exchange(&pending, 0);
+        log_warn("queue wait %lld ms passed MEDIAGATE_QUEUE_WAIT_MS (%ld ms): answered 503 without "
+                 "running the route (%lu such request%s since the last line)",
+                 r->queue_wait_ms, r->cfg->queue_wait_ms, n, n == 1 ? "" : "s");
+    }
+    return reply_error(r, 503, "mediagate is overloaded; retry later.");
+}
+
 int router_dispatch(request *r)
 {
     const route *rt;
@@ -168,6 +192,9 @@ int router_dispatch(request *r)
         r->cache_control = "no-store";
         return 204;
     }
+    if (r->cfg->queue_wait_ms > 0 && r->queue_wait_ms > r->cfg->queue_wait_ms &&
+        !(rt->flags & ROUTE_NO_SHED))
+        return shed(r);
     if (st == 405)
         return reply_error(r, 405, "Method not allowed.");
     if (r->body_status)
@@ -201,7 +228,9 @@ int router_dispatch(request *r)
         db_exec(r->db, STMT_SET_REQUEST_ID, 1, vals, &res);
         PQclear(res);
     }
-    if ((rt->flags & ROUTE_READ) && r->read_db) {
+    if ((rt->flags & ROUTE_READ) && r->read_db && !db_read_usable(r->read_db))
+        metrics_read_skipped(); /* the replica's hold-off: the primary answers */
+    else if ((rt->flags & ROUTE_READ) && r->read_db) {
         struct db *primary = r->db;
         r->db = r->read_db;
         st = rt->fn(r);

@@ -12,6 +12,8 @@ enum {
                             * query the parser refuses reaches the handler
                             * with no fields and r->query_status set, so it
                             * answers as for a wrong credential */
+    ROUTE_NO_SHED = 16,    /* answered even past MEDIAGATE_QUEUE_WAIT_MS: it
+                            * costs no more than the refusal would */
 };
 
 /* Who may call a route; the router checks it before the handler runs, so

@@ -31,6 +31,7 @@ typedef struct worker {
     db db;
     db rdb;        /* the read replica's, when configured */
     bool has_rdb;
+    bool unix_socket; /* the listening socket is AF_UNIX */
     _Atomic(const config *) cfg_in_use; /* the settings its request reads */
     atomic_int in_accept;
     atomic_int done;
@@ -252,10 +253,28 @@ static const char *request_id_of(FCGX_Request *req, char buf[33])
     return buf;
 }
 
-static void handle(worker *w, FCGX_Request *req)
+/* How long the request waited between nginx passing it on (its $msec in
+ * MEDIAGATE_REQUEST_START, which nginx sets and no client can) and now, in
+ * ms; -1 when nginx did not say. Both clocks are the wall clock: nginx on
+ * another host needs a synchronized one. */
+static long long queue_wait_of(FCGX_Request *req)
+{
+    const char *v = fcgi_param(req, "MEDIAGATE_REQUEST_START");
+    long long start;
+    struct timespec ts;
+    if (!v || !parse_msec(v, strlen(v), &start) || clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return -1;
+    long long waited = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - start;
+    return waited < 0 ? 0 : waited;
+}
+
+/* Answers one request. Returns true when its body was read in full (or
+ * it had none), so nothing of it is left unread on the connection. */
+static bool handle(worker *w, FCGX_Request *req)
 {
     long long t0 = now_us();
     request r = {0};
+    r.queue_wait_ms = queue_wait_of(req);
     rendered out;
     char idbuf[33];
     r.a = &w->a;
@@ -296,6 +315,7 @@ static void handle(worker *w, FCGX_Request *req)
     cfg_release(w);
     json_object_put(r.out);
     arena_reset(&w->a);
+    return !r.in && !r.body_status;
 }
 
 static void *worker_main(void *arg)
@@ -324,7 +344,17 @@ static void *worker_main(void *arg)
             }
             continue;
         }
-        handle(w, &req);
+        bool read_all = handle(w, &req);
+        /* libfcgi closes a connection gracefully: shutdown, then up to 2 s
+         * waiting for nginx to close its end. A busy nginx takes that long,
+         * and the thread serves nothing meanwhile: under overload that wait
+         * was the app's throughput. On a unix socket, once the body was
+         * read, a plain close loses nothing (nginx reads the whole answer
+         * before the end of the stream), so the request is detached and
+         * closed at once. A streamed body (an upload) keeps the graceful
+         * close, which lets nginx finish sending what was not read. */
+        if (w->unix_socket && read_all)
+            FCGX_Detach(&req);
         FCGX_Finish_r(&req);
     }
 out:
@@ -440,9 +470,14 @@ int serve_run(const config *cfg)
     ws = calloc((size_t)cfg->threads, sizeof *ws);
     if (!ws)
         goto out;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    bool unix_socket = getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+                       ss.ss_family == AF_UNIX;
     for (long i = 0; i < cfg->threads; i++) {
         worker *w = &ws[i];
         w->listen_fd = listen_fd;
+        w->unix_socket = unix_socket;
         arena_init(&w->a, 16384);
         db_init(&w->db, cfg);
         w->has_rdb = cfg->database_read_url && *cfg->database_read_url;

@@ -41,6 +41,16 @@
 #   REPLICA=1          also the uniform run with MEDIAGATE_DATABASE_READ_URL on a
 #                      streaming replica made by pg_basebackup -R from the
 #                      bench's cluster (reads from it, the primary beside it)
+#   FAULTS=1           also the fault runs, each build alternated with
+#                      MG_BIN_BEFORE when set (FAULT_ROUNDS times, default 1):
+#                      reads with a streaming replica healthy, stopped and
+#                      frozen (SIGSTOP), and overload (OVERLOAD_CONNS
+#                      connections, default 2500, against the app's threads
+#                      and backlog; 503s expected, wrk's timeout 20 s so the
+#                      slowest answers are counted; nginx's listen backlog is
+#                      raised to 4096, so that wrk's burst of connections
+#                      does not wait out TCP retransmissions, which would
+#                      measure the kernel, not the app)
 #   KEEP=1             keep the run directory (lib.sh)
 set -euo pipefail
 
@@ -113,10 +123,12 @@ PLAIN_SITE_EXTRA="location = /static/status.json { root $STATIC_ROOT; }"
 export NGINX_SITE_EXTRA=$PLAIN_SITE_EXTRA
 CACHE_DIR=
 CACHE_ROOT=${CACHE_ROOT:-}
-DJANGO_PID= REPL=
-trap 'stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"; [ -z "$DJANGO_PID" ] || kill "$DJANGO_PID" 2>/dev/null
+DJANGO_PID= REPL= FROZEN=
+trap '[ -z "$FROZEN" ] || kill -CONT $FROZEN 2>/dev/null
+      stack_down; [ -z "$CACHE_DIR" ] || rm -rf "$CACHE_DIR"; [ -z "$DJANGO_PID" ] || kill "$DJANGO_PID" 2>/dev/null
       [ -z "$REPL" ] || [ ! -s "$REPL/postmaster.pid" ] || runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m immediate stop >/dev/null' EXIT
 trap 'exit 130' INT TERM
+[ "${FAULTS:-0}" != 1 ] || export NGINX_LISTEN_OPTS=${NGINX_LISTEN_OPTS:-backlog=4096}
 log "starting the stack in $RUN ($MEDIAGATE_THREADS app threads)"
 stack_up || die "stack_up failed"
 log "nginx on $BASE"
@@ -216,6 +228,7 @@ RAW=$RUN/raw.txt
 : >"$RAW"
 ROWS=()
 CACHE_LINES=()
+FAULT_LINES=()
 FAILED=0
 declare -A RPS
 
@@ -227,10 +240,12 @@ v=float(m.group(1)); print(v*{'ms':.001,'s':1,'m':60,'h':3600,None:1}[m.group(2)
 # run NAME LABEL CONNS IDS_FILE PATH_PREFIX [cache]
 # "cache" also tallies nginx's X-Cache-Status answers (micro-cache runs).
 run() {
-    local name=$1 label=$2 c=$3 ids=$4 prefix=$5 count=count
+    local name=$1 label=$2 c=$3 ids=$4 prefix=$5 count=count timeout=5s
     [ "$COUNT_STATUS" = 1 ] || count=nocount
     [ "${6:-}" != cache ] || count=cache
-    local wrk_args=(-t "$WRK_THREADS" -c "$c" --latency --timeout 5s -s "$BENCH_DIR/status.lua" "$BASE"
+    # overload: 503s are the point; the slowest answers must be counted
+    [ "${6:-}" != overload ] || { count=count; timeout=20s; }
+    local wrk_args=(-t "$WRK_THREADS" -c "$c" --latency --timeout "$timeout" -s "$BENCH_DIR/status.lua" "$BASE"
                     -- "$ids" "$prefix" "$count")
     [ "${QUIET_WAIT:-0}" = 0 ] || quiet_check >/dev/null
     log "run $name: $label, $c connections, $DURATION"
@@ -258,7 +273,9 @@ run() {
     local bad verdict=ok
     bad=$(python3 -c "import sys; r,b=int(sys.argv[1]),int(sys.argv[2]); print(1 if r==0 or b*100.0/r>float(sys.argv[3]) else 0)" \
         "$requests" "$non200" "$MAX_BAD_PCT")
-    if [ "$bad" = 1 ] || [ "$sockerr" -gt 0 ] || [ "$timeouts" -gt 0 ]; then
+    if [ "${6:-}" = overload ]; then
+        verdict=overload
+    elif [ "$bad" = 1 ] || [ "$sockerr" -gt 0 ] || [ "$timeouts" -gt 0 ]; then
         verdict=FAILED; FAILED=1
     fi
     local cpu
@@ -266,6 +283,8 @@ run() {
           "$(cat "$RUN/mediagate.pid")" "$(cat "$RUN/nginx/nginx.pid")" \
           "$(head -n1 "$RUN/pg/postmaster.pid")" \
           "$(awk '{print $1 + $2}' "$RUN/time.txt" | tail -n1)" $$)
+    FAULT_LINES+=("$name: $(python3 -c "import sys; n,b,r=int(sys.argv[1]),int(sys.argv[2]),float(sys.argv[3]); \
+print(f'{r:,.0f} req/s, {r*(n-b)/max(n,1):,.0f} answered 200/s, {b*100/max(n,1):.1f}% not 200')" "$requests" "$non200" "$rps"), p50 $(fmt_us "$p50"), p99 $(fmt_us "$p99"), max $(fmt_us "$(kv max_us "$line")"), timeouts $timeouts")
     if [ "$verdict" = ok ] &&
         python3 -c "import sys; sys.exit(0 if float(sys.argv[1].split()[4]) > 0.1 else 1)" "$cpu"; then
         verdict=noisy
@@ -354,14 +373,56 @@ if [ "${REPLICA:-0}" = 1 ]; then
     touch "$RUN/replica.log"; chown postgres "$RUN/replica.log"
     (cd / && runuser -u postgres -- "$PGBIN/pg_basebackup" -h "$RUN/pgsock" -U postgres -D "$REPL" -R -X stream -c fast) ||
         die "pg_basebackup failed"
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -l "$RUN/replica.log" -w -t 30 \
-        -o "-k $REPLSOCK -c listen_addresses='' -c max_connections=200 ${PG_OPTS:-}" start >/dev/null ||
-        die "the replica did not start"
+    repl_start() {
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -l "$RUN/replica.log" -w -t 30 \
+            -o "-k $REPLSOCK -c listen_addresses='' -c max_connections=200 ${PG_OPTS:-}" start >/dev/null ||
+            die "the replica did not start"
+    }
+    repl_start
     MEDIAGATE_DATABASE_READ_URL="postgresql:///mediagate?host=$REPLSOCK&user=mediagate" restart_app "$MAIN_THREADS"
     run app-replica "app, reads from a streaming replica" "$CONNS" "$IDS" "/media/status?job_id="
     restart_app "$MAIN_THREADS"
     run app-primary "app, reads from the primary (beside the replica run)" "$CONNS" "$IDS" "/media/status?job_id="
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w stop >/dev/null || true
+fi
+
+# 1e. FAULTS=1: reads with the replica healthy, stopped and frozen, then
+# overload; each build in turn (MG_BIN_BEFORE first, when set).
+if [ "${FAULTS:-0}" = 1 ]; then
+    [ -n "$REPL" ] || die "FAULTS=1 needs REPLICA=1 (the replica it stops and freezes)"
+    MG_BIN_AFTER=$MG_BIN
+    builds=(after)
+    [ -z "${MG_BIN_BEFORE:-}" ] || builds=(before after)
+    repl_start
+    for i in $(seq "${FAULT_ROUNDS:-1}"); do
+        for b in "${builds[@]}"; do
+            bin=$MG_BIN_AFTER; [ "$b" = after ] || bin=$MG_BIN_BEFORE
+            MEDIAGATE_DATABASE_READ_URL="postgresql:///mediagate?host=$REPLSOCK&user=mediagate" \
+                MG_BIN=$bin restart_app "$MAIN_THREADS"
+            run "replica-healthy-$b-$i" "$b build, replica healthy" "$CONNS" "$IDS" "/media/status?job_id=" overload
+            runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w stop >/dev/null
+            run "replica-stopped-$b-$i" "$b build, replica stopped" "$CONNS" "$IDS" "/media/status?job_id=" overload
+            repl_start
+            sleep 1
+            curl -s -o /dev/null "$BASE/media/status?job_id=$(head -n1 "$IDS")"
+            pm=$(head -n 1 "$REPL/postmaster.pid")
+            kill -STOP "$pm"; FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+            # shellcheck disable=SC2086
+            kill -STOP $FROZEN
+            run "replica-frozen-$b-$i" "$b build, replica frozen (SIGSTOP)" "$CONNS" "$IDS" "/media/status?job_id=" overload
+            # shellcheck disable=SC2086
+            kill -CONT $FROZEN; FROZEN=
+        done
+    done
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w stop >/dev/null || true
+    for i in $(seq "${FAULT_ROUNDS:-1}"); do
+        for b in "${builds[@]}"; do
+            bin=$MG_BIN_AFTER; [ "$b" = after ] || bin=$MG_BIN_BEFORE
+            MG_BIN=$bin restart_app "$MAIN_THREADS"
+            run "overload-$b-$i" "$b build, overload" "${OVERLOAD_CONNS:-2500}" "$IDS" "/media/status?job_id=" overload
+        done
+    done
+    MG_BIN=$MG_BIN_AFTER restart_app "$MAIN_THREADS"
 fi
 
 # 2. The hot set, without and then with nginx's micro-cache.
@@ -522,6 +583,7 @@ if sys.argv[7]:
     print(f"FastCGI keep-conn vs a connection per request: {float(sys.argv[7])/app:.2f}x")
 PY
     for l in "${CACHE_LINES[@]}"; do echo "X-Cache-Status, $l"; done
+    for l in "${FAULT_LINES[@]}"; do case $l in replica-*|overload-*) echo "fault run $l" ;; esac; done
     echo "DESIGN.md reference (2 cores): nginx static ~120k req/s @64; thinnest libfcgi+libpq"
     echo "program ~15k req/s, p99 3 ms @16 connections, 7 ms @64."
     echo "wall time of the runs: ${t_total}s (warm-ups and any waits for a quiet machine included)"

@@ -138,7 +138,7 @@ psql_q() {
 # NGINX_EXTRA may hold more server blocks (http context), NGINX_SITE_EXTRA
 # more lines for the site's server block, NGINX_MAIN_EXTRA lines for the
 # main context (load_module, rtmp { }; see rtmp_conf), NGINX_WORKERS the
-# worker count.
+# worker count, NGINX_LISTEN_OPTS parameters of the listen line (backlog=).
 nginx_start() {
     mkdir -p "$RUN/nginx/tmp"
     chown -R www-data:www-data "$RUN/nginx/tmp"
@@ -171,7 +171,7 @@ http {
     server_tokens off;
     ${NGINX_EXTRA:-}
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$PORT ${NGINX_LISTEN_OPTS:-};
         server_name 127.0.0.1 localhost;
         root $RUN/www;
         include $RUN/nginx/mediagate.conf;

@@ -12,3 +12,7 @@ void metrics_notification(const char *backend, const char *result)
 void metrics_db_reconnect(void)
 {
 }
+
+void metrics_replica_trip(void)
+{
+}

@@ -34,6 +34,10 @@ int main(void)
     metrics_notification("zencoder", "applied");
     metrics_notification("zencoder", "refused");
     metrics_read_fallback();
+    metrics_replica_trip();
+    metrics_read_skipped();
+    metrics_read_skipped();
+    metrics_request_shed();
 
     char *t = scrape();
     CHECK_HAS(t, "# TYPE mediagate_http_requests_total counter\n");
@@ -52,6 +56,9 @@ int main(void)
     CHECK_HAS(t, "mediagate_http_request_duration_seconds_sum{route=\"GET /media/status\"} 20.002400\n");
     CHECK_HAS(t, "mediagate_db_reconnects_total 1\n");
     CHECK_HAS(t, "mediagate_db_read_fallbacks_total 1\n");
+    CHECK_HAS(t, "# TYPE mediagate_db_replica_trips_total counter\nmediagate_db_replica_trips_total 1\n");
+    CHECK_HAS(t, "mediagate_db_read_skipped_total 2\n");
+    CHECK_HAS(t, "# TYPE mediagate_http_requests_shed_total counter\nmediagate_http_requests_shed_total 1\n");
     CHECK_HAS(t, "mediagate_notifications_total{backend=\"zencoder\",result=\"applied\"} 2\n");
     CHECK_HAS(t, "mediagate_notifications_total{backend=\"zencoder\",result=\"refused\"} 1\n");
     free(t);

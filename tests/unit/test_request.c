@@ -17,6 +17,28 @@ static int cl(const char *s, size_t cap, size_t *out)
     return parse_content_length(s, s ? strlen(s) : 0, cap, out);
 }
 
+static void test_msec(void)
+{
+    long long ms = -1;
+    CHECK(parse_msec(LIT("1733530000.123"), &ms));
+    CHECK(ms == 1733530000123LL);
+    CHECK(parse_msec(LIT("0.001"), &ms));
+    CHECK(ms == 1);
+    ms = 7;
+    CHECK(!parse_msec(LIT(""), &ms));
+    CHECK(!parse_msec(NULL, 0, &ms));
+    CHECK(!parse_msec(LIT(".123"), &ms));
+    CHECK(!parse_msec(LIT("1733530000"), &ms));
+    CHECK(!parse_msec(LIT("1733530000.12"), &ms));
+    CHECK(!parse_msec(LIT("1733530000.1234"), &ms));
+    CHECK(!parse_msec(LIT("-1733530000.123"), &ms));
+    CHECK(!parse_msec(LIT("17335x0000.123"), &ms));
+    CHECK(!parse_msec(LIT("1733530000,123"), &ms));
+    CHECK(!parse_msec(LIT("1733530000.1\0003"), &ms));
+    CHECK(!parse_msec(LIT("99999999999999999.123"), &ms));
+    CHECK(ms == 7);
+}
+
 static void test_content_length(void)
 {
     size_t v = 123;
@@ -415,6 +437,7 @@ int main(void)
     test_utf8_length();
     arena a;
     arena_init(&a, 256);
+    test_msec();
     test_content_length();
     test_url_decode(&a);
     arena_reset(&a);

@@ -74,7 +74,7 @@ def test_signed_output_plays_and_everything_else_is_refused(stack, job):
     assert int(exp) % 180 == 0 and 600 <= int(exp) - time.time() <= 780, exp
     assert s == sig(exp, job), "the signature is nginx's secure_link_md5"
     assert body["playlists"] == {".m3u8": "master.m3u8"}
-    assert r.header("Cache-Control") == "public, max-age=60"
+    assert r.header("Cache-Control") == "public, max-age=0, s-maxage=1"
 
     # ffprobe follows the master playlist to the rendition and its segments.
     p = probe(stack, path + "master.m3u8")

@@ -104,7 +104,7 @@ static void test_defaults(void)
         CHECK_INT(c.max_body, 1048576);
         CHECK_INT(c.db_timeout_ms, 3000);
         CHECK_INT(c.retry_after, 2);
-        CHECK_INT(c.cache_max_age, 86400);
+        CHECK_INT(c.cache_max_age, 1);
         CHECK_INT(c.shutdown_timeout, 10);
         CHECK(c.access_log);
         CHECK_STR(c.prefix, "");

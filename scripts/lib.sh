@@ -134,7 +134,10 @@ psql_q() {
 }
 
 # nginx_start: nginx on 127.0.0.1:$PORT with the project's own snippet, its
-# socket line pointed at $MG_SOCKET (default $RUN/mediagate.sock).
+# socket line pointed at $MG_SOCKET (default $RUN/mediagate.sock), inside an
+# ordinary site: the server block declares, before any snippet, the regex
+# locations such a site has (a PHP handler, static files kept 7 days), so
+# every suite runs with the shipped locations beside them.
 # NGINX_EXTRA may hold more server blocks (http context), NGINX_SITE_EXTRA
 # more lines for the site's server block, NGINX_MAIN_EXTRA lines for the
 # main context (load_module, rtmp { }; see rtmp_conf), NGINX_WORKERS the
@@ -174,6 +177,8 @@ http {
         listen 127.0.0.1:$PORT;
         server_name 127.0.0.1 localhost;
         root $RUN/www;
+        location ~ \.php\$ { return 418 '{"site":"php"}'; }
+        location ~* \.(js|css|png|jpg|m3u8|ts)\$ { expires 7d; }
         include $RUN/nginx/mediagate.conf;
         ${NGINX_SITE_EXTRA:-}
     }
@@ -220,7 +225,7 @@ media_conf() {
         # Signed outputs: the secret goes into secure_link_md5 (check-config
         # refuses characters that could break out of its quotes).
         sed -e "s#alias /var/lib/mediagate/media/\$mg_job#alias $media/\$mg_job#" \
-            -e "s#location /media-files/#location $url/#" \
+            -e "s#location ^~ /media-files/#location ^~ $url/#" \
             -e "s#\"\^/media-files/s/#\"^$url/s/#" \
             -e "s#MEDIAGATE_MEDIA_SIGNING_SECRET\";#$MEDIAGATE_MEDIA_SIGNING_SECRET\";#" \
             -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media-signed.conf" \
@@ -228,7 +233,7 @@ media_conf() {
         chmod 600 "$RUN/nginx/mediagate-media.conf"
     else
         sed -e "s#alias /var/lib/mediagate/media/;#alias $media/;#" \
-            -e "s#location /media-files/#location $url/#" \
+            -e "s#location ^~ /media-files/#location ^~ $url/#" \
             -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media.conf" \
             >"$RUN/nginx/mediagate-media.conf"
     fi

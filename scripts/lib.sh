@@ -228,6 +228,7 @@ media_conf() {
             -e "s#location ^~ /media-files/#location ^~ $url/#" \
             -e "s#\"\^/media-files/s/#\"^$url/s/#" \
             -e "s#MEDIAGATE_MEDIA_SIGNING_SECRET\";#$MEDIAGATE_MEDIA_SIGNING_SECRET\";#" \
+            -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
             -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media-signed.conf" \
             >"$RUN/nginx/mediagate-media.conf"
         chmod 600 "$RUN/nginx/mediagate-media.conf"

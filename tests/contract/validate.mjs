@@ -38,7 +38,7 @@ const templates = Object.keys(doc.paths)
   .map((t) => ({ t, re: new RegExp('^' + t.replace(/\{[^}]+\}/g, '[^/]+') + '$'),
                  literal: t.replace(/\{[^}]+\}/g, '').length }))
   .sort((a, b) => b.literal - a.literal);
-const apiPrefixes = ['/media/', '/stream/', '/notifications/', '/uploads', '/healthz', '/readyz', '/metrics'];
+const apiPrefixes = ['/media/', '/stream/', '/notifications/', '/uploads', '/live/', '/healthz', '/readyz', '/metrics'];
 
 const drifts = [];
 let checked = 0, nginxPages = 0;

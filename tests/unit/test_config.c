@@ -292,7 +292,7 @@ static void test_file_format(void)
                   "retry_after = 5\r\n"
                   "access_log = NO\n"
                   "socket = \"/run/mediagate/sock\"\n"
-                  "cache_max_age = 60",
+                  "cache_max_age = 30",
                   NULL, __LINE__)) {
         CHECK_STR(c.database_url, DB);
         CHECK_INT(c.threads, 4);
@@ -306,7 +306,7 @@ static void test_file_format(void)
         CHECK_INT(c.retry_after, 5);
         CHECK(!c.access_log);
         CHECK_STR(c.socket, "/run/mediagate/sock");
-        CHECK_INT(c.cache_max_age, 60);
+        CHECK_INT(c.cache_max_age, 30);
     }
     config_free(&c);
 

@@ -19,9 +19,10 @@ static bool plain_value(const char *s)
 }
 
 /* Prints MEDIAGATE_ALLOWED_ORIGINS as one PCRE alternation of the whole
- * Origin ("(a)|(b)"), for a double-quoted nginx string. Returns -1 (after
- * saying why) for a pattern nginx would read otherwise: a quote, or a
- * backslash before a quote or another backslash. */
+ * Origin ("(a)|(b)"), for a double-quoted nginx string. Returns the count
+ * of patterns, or -1 (after saying why) for a pattern nginx would read
+ * otherwise: a double quote, or a backslash before a quote, a backslash,
+ * t, r or n (nginx unescapes those in quoted strings). */
 static int put_origins(FILE *f, const char *list)
 {
     const char *p = list;
@@ -32,9 +33,9 @@ static int put_origins(FILE *f, const char *list)
         if (!len)
             break;
         for (size_t i = 0; i < len; i++)
-            if (p[i] == '"' || (p[i] == '\\' && i + 1 < len && (p[i + 1] == '\\' || p[i + 1] == '"'))) {
+            if (p[i] == '"' || (p[i] == '\\' && i + 1 < len && strchr("\"'\\trn", p[i + 1]))) {
                 fprintf(stderr, "mediagate: MEDIAGATE_ALLOWED_ORIGINS: '%.*s' cannot be written for nginx "
-                                "(a quote or an escaped backslash)\n", (int)len, p);
+                                "(a quote, or \\ before a quote, \\, t, r or n)\n", (int)len, p);
                 return -1;
             }
         fprintf(f, "%s(%.*s)", n++ ? "|" : "", (int)len, p);

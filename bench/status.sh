@@ -34,7 +34,7 @@
 #   MG_BIN_BEFORE      another build (e.g. the parent commit's): its runs are
 #                      alternated with this one's, AB_ROUNDS times (default 2)
 #   CACHE_CONF_BEFORE  with MG_BIN_BEFORE: that build's nginx/mediagate-cache.conf;
-#                      the hot-set micro-cache run is then alternated too
+#                      the micro-cache runs (hot set, uniform) are then alternated too
 #                      (that build with that file, this one with this one's)
 #   AB_ONLY=1          only the baseline, the app runs and the A/B rounds
 #   DJANGO=1           also the uniform run against a Django view on gunicorn
@@ -413,6 +413,7 @@ if [ -n "${CACHE_CONF_BEFORE:-}" ] && [ -n "${MG_BIN_BEFORE:-}" ]; then
             NGINX_EXTRA="include $RUN/cache-http.conf;" MG_SNIPPET=$CACHE_SNIPPET nginx_start ||
                 die "nginx with the micro-cache did not start"
             run "hot-cache-$side-$i" "micro-cache, hot set, $side" "$CONNS" "$HOT_IDS" "/media/status?job_id=" cache
+            run "app-cache-$side-$i" "micro-cache, uniform, $side" "$CONNS" "$IDS" "/media/status?job_id=" cache
         done
     done
     MG_BIN=$MG_BIN_AFTER

@@ -17,6 +17,17 @@ NGINX_SITE_EXTRA="$(upload_conf)"
 export NGINX_SITE_EXTRA
 stack_up || exit 1
 trap stack_down EXIT
+# The site's lines come from `mediagate nginx-conf` (nginx_start wrote them):
+# the Origin pattern is the setting's, and one nginx would read otherwise is
+# refused rather than written.
+check "nginx-conf wrote the setting's patterns" grep -qxF \
+    'if ($http_origin ~ "^(?:(https://app\.example\.com)|(http://localhost:[0-9]+))$") { set $mediagate_refusal_origin $http_origin; }' \
+    "$RUN/nginx/mediagate-site.conf"
+check "nginx-conf names the socket" grep -qx "set \$mediagate_socket unix:$RUN/mediagate.sock;" \
+    "$RUN/nginx/mediagate-site.conf"
+out=$(MEDIAGATE_ALLOWED_ORIGINS='https://a\"b' "$MG_BIN" nginx-conf 2>&1)
+rc=$?
+check "nginx-conf refuses a pattern with a quote (rc $rc): $out" test "$rc" = 1 -a -n "$(grep "cannot be written for nginx" <<<"$out")"
 # json_refusal STATUS MESSAGE: the last answer is nginx's JSON refusal.
 json_refusal() {
     expect_status "$1"

@@ -20,6 +20,7 @@ trap stack_down EXIT
 # The site's lines come from `mediagate nginx-conf` (nginx_start wrote them):
 # the Origin pattern is the setting's, and one nginx would read otherwise is
 # refused rather than written.
+# shellcheck disable=SC2016  # nginx's variables, literally
 check "nginx-conf wrote the setting's patterns" grep -qxF \
     'if ($http_origin ~ "^(?:(https://app\.example\.com)|(http://localhost:[0-9]+))$") { set $mediagate_refusal_origin $http_origin; }' \
     "$RUN/nginx/mediagate-site.conf"

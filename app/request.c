@@ -215,6 +215,7 @@ int reply_error(request *r, int status, const char *msg)
     json_object_put(r->out);
     r->out = o;
     r->etag = false;
+    r->etag_extra = NULL;
     r->cache_control = "no-store";
     return status;
 }

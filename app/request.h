@@ -98,6 +98,7 @@ typedef struct request {
     struct json_object *out; /* response body; the writer drops the ref */
     const char *cache_control;
     bool etag;          /* give a 200 a strong ETag and honour If-None-Match */
+    const char *etag_extra; /* also covered by the ETag (a job's ACL); NULL: none */
     const char *raw_body; /* instead of out: a body sent as is (/metrics) */
     size_t raw_len;
     const char *raw_type; /* its Content-Type */

@@ -69,14 +69,23 @@ bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
-/* A strong ETag: the first 128 bits of the body's SHA-256, quoted hex. */
-static void make_etag(const char *body, size_t len, char out[35])
+/* A strong ETag: the first 128 bits of the SHA-256 of the body, then
+ * (each after a NUL) the Cache-Control value and extra, quoted hex. An
+ * answer whose body stayed the same but whose ACL or cacheability changed
+ * is never revalidated (304) into a cache's old copy. */
+static void make_etag(const char *body, size_t len, const char *cache_control, const char *extra,
+                      char out[35])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL))
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !EVP_DigestUpdate(ctx, body, len) ||
+        !EVP_DigestUpdate(ctx, "", 1) ||
+        !EVP_DigestUpdate(ctx, cache_control, strlen(cache_control) + 1) ||
+        !EVP_DigestUpdate(ctx, extra, strlen(extra)) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
         memset(md, 0, sizeof md);
+    EVP_MD_CTX_free(ctx);
     out[0] = '"';
     for (int i = 0; i < 16; i++) {
         out[1 + 2 * i] = hex[md[i] >> 4];
@@ -126,7 +135,8 @@ int response_render(request *r, int status, rendered *out)
             return -1;
     }
     if (status == 200 && r->etag && body) {
-        make_etag(body, body_len, etag);
+        make_etag(body, body_len, r->cache_control ? r->cache_control : "no-store",
+                  r->etag_extra ? r->etag_extra : "", etag);
         if (r->if_none_match && etag_matches(r->if_none_match, etag))
             status = 304;
     }

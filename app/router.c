@@ -244,6 +244,7 @@ int router_dispatch(request *r)
         r->out = NULL;
         r->cache_control = NULL;
         r->etag = false;
+        r->etag_extra = NULL;
     }
     return rt->fn(r);
 }

@@ -20,7 +20,6 @@ from django.db import connection  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
-FINAL = {"COMPLETE", "ERROR", "CANCELED"}
 
 
 def answer(obj, status=200, cache="no-store"):
@@ -50,7 +49,7 @@ def status(request):
         o.update(duration_ms=dur, width_px=w, height_px=h, output_path=out, playlists=playlists or {})
     elif st == "ERROR":
         o.update(error_code=code, error_message=msg)
-    return answer(o, cache="public, max-age=86400, immutable" if st in FINAL else "public, max-age=1")
+    return answer(o, cache="public, max-age=0, s-maxage=1")
 
 
 urlpatterns = [path("media/status", status)]

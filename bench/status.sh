@@ -33,6 +33,9 @@
 #                      or any socket error/timeout, is a failed run (default 0.1)
 #   MG_BIN_BEFORE      another build (e.g. the parent commit's): its runs are
 #                      alternated with this one's, AB_ROUNDS times (default 2)
+#   CACHE_CONF_BEFORE  with MG_BIN_BEFORE: that build's nginx/mediagate-cache.conf;
+#                      the micro-cache runs (hot set, uniform) are then alternated too
+#                      (that build with that file, this one with this one's)
 #   AB_ONLY=1          only the baseline, the app runs and the A/B rounds
 #   DJANGO=1           also the uniform run against a Django view on gunicorn
 #                      over the same table (bench/django_status.py; Debian's
@@ -169,7 +172,7 @@ IDS=$RUN/ids.txt
 HOT_IDS=$RUN/hot-ids.txt
 psql_q "SELECT id FROM jobs" >"$IDS"
 # The hot set: jobs still in progress, which is what clients poll; these get
-# max-age=1, the least cache-friendly answer.
+# s-maxage=1, the least cache-friendly answer.
 psql_q "SELECT id FROM jobs WHERE status = 'PROGRESSING' ORDER BY md5(id) LIMIT $HOT" >"$HOT_IDS"
 chmod 644 "$IDS" "$HOT_IDS"
 [ "$(wc -l <"$IDS")" -eq "$JOBS" ] || die "expected $JOBS ids"
@@ -187,9 +190,9 @@ check_status() { # STATUS EXPECTED_CACHE_CONTROL_PREFIX
     printf '%s\n' "$hdr" | grep -qi '^etag: "' || die "no strong ETag for a $1 job"
     grep -q "\"job_status\":\"$1\"" "$RUN/sample-$1.json" || die "unexpected body: $(cat "$RUN/sample-$1.json")"
 }
-check_status COMPLETE 'public, max-age=86400, immutable'
-check_status PROGRESSING 'public, max-age=1'
-check_status ERROR 'public, max-age=86400, immutable'
+check_status COMPLETE 'public, max-age=0, s-maxage='
+check_status PROGRESSING 'public, max-age=0, s-maxage=1'
+check_status ERROR 'public, max-age=0, s-maxage='
 
 # The static baseline serves the very bytes the app returns for a job.
 mkdir -p "$STATIC_ROOT/static"
@@ -432,9 +435,11 @@ run hot-nocache "app, hot set of $HOT in-progress ids" "$CONNS" "$HOT_IDS" "/med
 # The shipped micro-cache: nginx/mediagate-cache.conf in the server before
 # mediagate.conf, nginx/mediagate-cache-http.conf in http { } (below).
 CACHE_SNIPPET=$RUN/mediagate-microcache.conf
-sed "s/^fastcgi_cache_lock on;/fastcgi_cache_lock $CACHE_LOCK;/" "$MG_ROOT/nginx/mediagate-cache.conf" \
-    >"$CACHE_SNIPPET"
-cat "$MG_ROOT/nginx/mediagate.conf" >>"$CACHE_SNIPPET"
+cache_snippet() { # CACHE_CONF: the micro-cache's server part and mediagate.conf, in $CACHE_SNIPPET
+    sed "s/^fastcgi_cache_lock on;/fastcgi_cache_lock $CACHE_LOCK;/" "$1" >"$CACHE_SNIPPET"
+    cat "$MG_ROOT/nginx/mediagate.conf" >>"$CACHE_SNIPPET"
+}
+cache_snippet "$MG_ROOT/nginx/mediagate-cache.conf"
 # On tmpfs by default: creating ~10k cache files a second on a disk file
 # system measures the file system (ext4's inode allocator, on a machine where
 # other work churns inodes) more than nginx.
@@ -456,6 +461,24 @@ case $cache_state in
     *) die "the micro-cache does not answer the second request (X-Cache-Status: '${cache_state:-none}')" ;;
 esac
 run hot-cache "micro-cache, hot set of $HOT in-progress ids" "$CONNS" "$HOT_IDS" "/media/status?job_id=" cache
+if [ -n "${CACHE_CONF_BEFORE:-}" ] && [ -n "${MG_BIN_BEFORE:-}" ]; then
+    MG_BIN_AFTER=$MG_BIN
+    for i in $(seq "${AB_ROUNDS:-2}"); do
+        for side in before after; do
+            if [ $side = before ]; then conf=$CACHE_CONF_BEFORE bin=$MG_BIN_BEFORE
+            else conf=$MG_ROOT/nginx/mediagate-cache.conf bin=$MG_BIN_AFTER; fi
+            nginx_stop
+            rm -rf "${CACHE_DIR:?}"/*
+            cache_snippet "$conf"
+            MG_BIN=$bin restart_app "$MAIN_THREADS"
+            NGINX_EXTRA="include $RUN/cache-http.conf;" MG_SNIPPET=$CACHE_SNIPPET nginx_start ||
+                die "nginx with the micro-cache did not start"
+            run "hot-cache-$side-$i" "micro-cache, hot set, $side" "$CONNS" "$HOT_IDS" "/media/status?job_id=" cache
+            run "app-cache-$side-$i" "micro-cache, uniform, $side" "$CONNS" "$IDS" "/media/status?job_id=" cache
+        done
+    done
+    MG_BIN=$MG_BIN_AFTER
+fi
 run app-cache "micro-cache, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id=" cache
 nginx_stop
 nginx_start || die "nginx did not restart"

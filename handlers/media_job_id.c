@@ -44,9 +44,12 @@ int handle_media_job_id(request *r)
     json_object_object_add(o, "job_id", json_object_new_string(PQgetvalue(res, 0, 0)));
     r->out = o;
     o = NULL;
-    /* A newer job may appear for the same file at any time. */
-    r->cache_control = guarded ? "private, max-age=1" : "public, max-age=1";
+    /* A newer job may appear for the same file at any time: browsers
+     * revalidate on every use, a shared cache keeps a public answer 1 s. */
+    r->cache_control = guarded ? "private, no-cache" : "public, max-age=0, s-maxage=1";
     r->etag = true;
+    if (guarded)
+        r->etag_extra = arena_strdup(r->a, PQgetvalue(res, 0, 1));
     ret = 200;
 out:
     json_object_put(o);

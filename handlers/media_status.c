@@ -35,9 +35,9 @@ static void add_str(json_object *o, const char *key, const PGresult *res, int co
 }
 
 /* output_path; a local job's, signed with an expiry (app/urlsign.h) when
- * MEDIAGATE_MEDIA_SIGNING_SECRET is set, and *until set to that expiry. */
-static void add_output(request *r, json_object *o, const char *job, const PGresult *res,
-                       long long *until)
+ * MEDIAGATE_MEDIA_SIGNING_SECRET is set (at least 60 s away: longer than
+ * any s-maxage). */
+static void add_output(request *r, json_object *o, const char *job, const PGresult *res)
 {
     const config *c = r->cfg;
     char signed_path[2048];
@@ -46,7 +46,6 @@ static void add_output(request *r, json_object *o, const char *job, const PGresu
         if (urlsign_output(c->media_url, job, PQgetvalue(res, 0, C_OUTPUT), c->media_signing_secret,
                            exp, signed_path, sizeof signed_path) == 0) {
             json_object_object_add(o, "output_path", json_object_new_string(signed_path));
-            *until = exp;
             return;
         }
     }
@@ -76,7 +75,7 @@ static void log_bad_acl(const char *job, const char *acl, int bad)
 /* A JW Platform video's COMPLETE answer: its sources (the HLS manifest and
  * the /v2/ media playlist listing every rendition) and the player embed,
  * signed the platform's way (app/providers/jw_delivery.h). */
-static void add_jw_sources(request *r, json_object *o, const char *key, long long *until)
+static void add_jw_sources(request *r, json_object *o, const char *key)
 {
     const config *c = r->cfg;
     char path[256], sig[33], url[2048], tok[1024];
@@ -107,7 +106,6 @@ static void add_jw_sources(request *r, json_object *o, const char *key, long lon
         snprintf(url, sizeof url, "%s%s?exp=%lld&sig=%s", c->jwplatform_delivery_url, path, exp, sig);
         json_object_object_add(o, "embed_url", json_object_new_string(url));
     }
-    *until = exp;
 }
 
 int handle_media_status(request *r)
@@ -116,7 +114,6 @@ int handle_media_status(request *r)
     const char *id;
     PGresult *res = NULL;
     json_object *o = NULL;
-    long long signed_until = 0;
 
     ret = require_param(r, "job_id", &id);
     if (ret)
@@ -165,10 +162,10 @@ int handle_media_status(request *r)
         add_int(o, "duration_ms", res, C_DURATION);
         add_int(o, "width_px", res, C_WIDTH);
         add_int(o, "height_px", res, C_HEIGHT);
-        add_output(r, o, id, res, &signed_until);
+        add_output(r, o, id, res);
         if (strcmp(PQgetvalue(res, 0, C_BACKEND), "jwplatform") == 0 &&
             !PQgetisnull(res, 0, C_BACKEND_JOB))
-            add_jw_sources(r, o, PQgetvalue(res, 0, C_BACKEND_JOB), &signed_until);
+            add_jw_sources(r, o, PQgetvalue(res, 0, C_BACKEND_JOB));
         json_object *pl = NULL;
         if (!PQgetisnull(res, 0, C_PLAYLISTS)) {
             const char *err;
@@ -191,19 +188,21 @@ int handle_media_status(request *r)
     r->out = o;
     o = NULL;
     r->etag = true;
+    /* Browsers revalidate on every use (max-age=0: a 304 from nginx's
+     * copy); a shared cache keeps a public answer s-maxage seconds, so a
+     * change of status or ACL reaches every caller within that + 1 s
+     * (nginx counts whole seconds). */
     if (guarded) {
         /* Never in a shared cache: it depends on who asks. */
-        r->cache_control = "private, max-age=1";
-    } else if (signed_until) {
-        /* A signed URL expires: cached for a minute, never past that. */
-        r->cache_control = "public, max-age=60";
+        r->cache_control = "private, no-cache";
+        r->etag_extra = arena_strdup(r->a, PQgetvalue(res, 0, C_ACL));
     } else if (terminal) {
         char *cc = arena_alloc(r->a, 64);
         if (cc)
-            snprintf(cc, 64, "public, max-age=%ld, immutable", r->cfg->cache_max_age);
-        r->cache_control = cc ? cc : "public, max-age=1";
+            snprintf(cc, 64, "public, max-age=0, s-maxage=%ld", r->cfg->cache_max_age);
+        r->cache_control = cc ? cc : "public, max-age=0, s-maxage=1";
     } else {
-        r->cache_control = "public, max-age=1";
+        r->cache_control = "public, max-age=0, s-maxage=1";
     }
     ret = 200;
 out:

@@ -20,7 +20,9 @@ static const char *url_path(const char *url)
     return p ? p : "";
 }
 
-int handle_stream_upload_auth(request *r)
+/* The check itself: 204 when allowed, else the refusal's status (its
+ * message set as the reply's). */
+static int upload_auth(request *r)
 {
     int ret;
     PGresult *res = NULL;
@@ -64,5 +66,15 @@ int handle_stream_upload_auth(request *r)
     else
         ret = 204;
     PQclear(res);
+    return ret;
+}
+
+int handle_stream_upload_auth(request *r)
+{
+    int ret = upload_auth(r);
+    json_object *m;
+    /* nginx's JSON page for a refusal says why (X-Mediagate-Reason). */
+    if ((ret == 401 || ret == 403) && r->out && json_object_object_get_ex(r->out, "message", &m))
+        r->reason = arena_strdup(r->a, json_object_get_string(m));
     return ret;
 }

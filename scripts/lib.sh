@@ -134,7 +134,10 @@ psql_q() {
 }
 
 # nginx_start: nginx on 127.0.0.1:$PORT with the project's own snippet, its
-# socket line pointed at $MG_SOCKET (default $RUN/mediagate.sock).
+# socket line pointed at $MG_SOCKET (default $RUN/mediagate.sock), inside an
+# ordinary site: the server block declares, before any snippet, the regex
+# locations such a site has (a PHP handler, static files kept 7 days), so
+# every suite runs with the shipped locations beside them.
 # NGINX_EXTRA may hold more server blocks (http context), NGINX_SITE_EXTRA
 # more lines for the site's server block, NGINX_MAIN_EXTRA lines for the
 # main context (load_module, rtmp { }; see rtmp_conf), NGINX_WORKERS the
@@ -142,14 +145,14 @@ psql_q() {
 nginx_start() {
     mkdir -p "$RUN/nginx/tmp"
     chown -R www-data:www-data "$RUN/nginx/tmp"
-    # The refusal locations' Origin regex, from MEDIAGATE_ALLOWED_ORIGINS.
-    local pat='(?!)'
-    local origins=${MEDIAGATE_ALLOWED_ORIGINS:-}
-    [ -z "${origins// /}" ] || pat=$(printf '%s' "$origins" |
-        awk '{ for (i = 1; i <= NF; i++) printf "%s(%s)", (i > 1 ? "|" : ""), $i }' | sed 's/[#&\]/\\&/g')
-    sed -e "s#unix:/run/mediagate/mediagate.sock#unix:${MG_SOCKET:-$RUN/mediagate.sock}#" \
-        -e "/mediagate-cors-pattern/s#\"^(?:(?!))\$\"#\"^(?:$pat)\$\"#" \
-        -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
+    # The site's own lines for the snippets (socket, the Origins nginx's own
+    # answers echo, the media signing secret), as an operator writes them:
+    # from `mediagate nginx-conf`, included after the snippets; no snippet
+    # is edited for them.
+    MEDIAGATE_SOCKET=${MG_SOCKET:-$RUN/mediagate.sock} "${MG_BIN:-$MG_ROOT/build/mediagate}" nginx-conf \
+        >"$RUN/nginx/mediagate-site.conf" || return 1
+    chmod 600 "$RUN/nginx/mediagate-site.conf"
+    sed -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
         "${MG_SNIPPET:-$MG_ROOT/nginx/mediagate.conf}" >"$RUN/nginx/mediagate.conf"
     cat >"$RUN/nginx/nginx.conf" <<CONF
 user www-data;
@@ -174,8 +177,11 @@ http {
         listen 127.0.0.1:$PORT ${NGINX_LISTEN_OPTS:-};
         server_name 127.0.0.1 localhost;
         root $RUN/www;
+        location ~ \.php\$ { return 418 '{"site":"php"}'; }
+        location ~* \.(js|css|png|jpg|m3u8|ts)\$ { expires 7d; }
         include $RUN/nginx/mediagate.conf;
         ${NGINX_SITE_EXTRA:-}
+        include $RUN/nginx/mediagate-site.conf;
     }
 }
 CONF
@@ -217,18 +223,17 @@ media_conf() {
     mkdir -p "$media" "$RUN/hls" "$RUN/nginx"
     local url=${MEDIAGATE_MEDIA_URL:-/media-files}
     if [ -n "${MEDIAGATE_MEDIA_SIGNING_SECRET:-}" ]; then
-        # Signed outputs: the secret goes into secure_link_md5 (check-config
-        # refuses characters that could break out of its quotes).
+        # Signed outputs: the secret comes from nginx_start's `mediagate
+        # nginx-conf` lines, not from this file.
         sed -e "s#alias /var/lib/mediagate/media/\$mg_job#alias $media/\$mg_job#" \
-            -e "s#location /media-files/#location $url/#" \
+            -e "s#location ^~ /media-files/#location ^~ $url/#" \
             -e "s#\"\^/media-files/s/#\"^$url/s/#" \
-            -e "s#MEDIAGATE_MEDIA_SIGNING_SECRET\";#$MEDIAGATE_MEDIA_SIGNING_SECRET\";#" \
+            -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
             -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media-signed.conf" \
             >"$RUN/nginx/mediagate-media.conf"
-        chmod 600 "$RUN/nginx/mediagate-media.conf"
     else
         sed -e "s#alias /var/lib/mediagate/media/;#alias $media/;#" \
-            -e "s#location /media-files/#location $url/#" \
+            -e "s#location ^~ /media-files/#location ^~ $url/#" \
             -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media.conf" \
             >"$RUN/nginx/mediagate-media.conf"
     fi

@@ -50,6 +50,8 @@ extern const cli_command cli_webhook_commands[];
 
 /* mediagate sync (app/cli/sync.c). */
 cli_fn cli_sync;
+/* mediagate nginx-conf (app/cli/nginxconf.c). */
+cli_fn cli_nginx_conf;
 
 /* Prints mediagate(1) in roff, from cli_root and the settings table
  * (app/cli/manpage.c). */

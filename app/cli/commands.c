@@ -279,6 +279,12 @@ static const cli_command commands[] = {
               "With no command: list.\n"},
     {.name = "webhook", .needs_config = true, .subs = cli_webhook_commands,
      .usage = "webhooks to customers' apps: endpoints, deliveries\n"},
+    {.name = "nginx-conf", .needs_config = true, .fn = cli_nginx_conf, .args = "",
+     .usage = "print the site's lines for the shipped nginx snippets\n"
+              "From MEDIAGATE_SOCKET, MEDIAGATE_ALLOWED_ORIGINS (the Origins nginx's own\n"
+              "answers echo) and MEDIAGATE_MEDIA_SIGNING_SECRET. Write them to a file of\n"
+              "your own, included in the server { } after the snippets, so that no\n"
+              "installed file is edited; write it again when those settings change.\n"},
     {.name = "settings", .fn = cmd_settings, .args = "[--markdown]",
      .usage = "list every setting with its default and help\n"
               "--markdown prints the rows of the README's settings table.\n"},

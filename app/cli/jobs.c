@@ -88,6 +88,26 @@ out:
     return ret;
 }
 
+/* What an ACL change reaches, and by when; what it cannot recall. */
+static void print_unrecallable(const config *cfg)
+{
+    long bound = (cfg->cache_max_age > 1 ? cfg->cache_max_age : 1) + 1;
+    printf("Every new answer of /media/status and /media/job_id follows it within %ld s,\n"
+           "nginx's micro-cache and browsers' copies included (MEDIAGATE_CACHE_MAX_AGE + 1 s,\n"
+           "plus a read replica's lag). It cannot recall what callers already got: a page\n"
+           "keeps showing what it fetched, and output URLs already handed out keep playing,\n",
+           bound);
+    if (*cfg->media_signing_secret)
+        printf("until their signature expires (at most %ld s, MEDIAGATE_MEDIA_URL_LIFETIME\n"
+               "+ 180 s); browsers keep media files they fetched for up to 3600 s.\n",
+               cfg->media_url_lifetime + 180);
+    else
+        printf("for as long as the files exist (unsigned: set MEDIAGATE_MEDIA_SIGNING_SECRET);\n"
+               "browsers keep media files they fetched for up to 86400 s.\n");
+    printf("To keep a job private from the start, set its ACL with acl= at upload\n"
+           "(POST /uploads).\n");
+}
+
 /* Sets job argv[0]'s ACL to argv[1] (app/acl.h), or clears it with
  * --world. Exit 1 when there is no such job. */
 static int acl(const config *cfg, int argc, char **argv)
@@ -120,6 +140,8 @@ static int acl(const config *cfg, int argc, char **argv)
         goto out;
     }
     printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
+    if (!world)
+        print_unrecallable(cfg);
     ret = 0;
 out:
     PQclear(res);
@@ -138,6 +160,9 @@ const cli_command cli_jobs_commands[] = {
     {.name = "acl", .needs_config = true, .fn = acl, .args = "ID ENTRIES|--world",
      .usage = "who may see job ID in /media/status and /media/job_id\n"
               "ENTRIES: comma-separated WORLD, CAM (any signed-in caller), USER_<id>,\n"
-              "GROUP_<id>, INST_<id>; --world removes the ACL (anyone).\n"},
+              "GROUP_<id>, INST_<id>; --world removes the ACL (anyone). Every new answer\n"
+              "follows it within MEDIAGATE_CACHE_MAX_AGE + 1 s (nginx's micro-cache\n"
+              "included); what callers already got (output URLs, media files in their\n"
+              "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"},
     {.name = NULL},
 };

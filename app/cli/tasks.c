@@ -148,9 +148,9 @@ static int retry(const config *cfg, int argc, char **argv)
             cli_put_clean(stdout, PQgetvalue(res, 0, 2), "", 0);
             if (strcmp(was, "ERROR") == 0 || strcmp(was, "CANCELED") == 0)
                 printf(" was %s and is SUBMITTED again.\n"
-                       "Browsers and caches may still hold its %s answer from /media/status\n"
-                       "for up to MEDIAGATE_CACHE_MAX_AGE (%ld s).\n",
-                       was, was, cfg->cache_max_age);
+                       "Caches may still answer its %s status from /media/status\n"
+                       "for up to MEDIAGATE_CACHE_MAX_AGE + 1 s (%ld s).\n",
+                       was, was, cfg->cache_max_age + 1);
             else
                 printf(" stays %s\n", was);
         }
@@ -226,8 +226,8 @@ const cli_command cli_tasks_commands[] = {
     {.name = "retry", .needs_config = true, .fn = retry, .args = "ID",
      .usage = "run dead task ID again from attempt 1\n"
               "Its job, if the task's death made it ERROR (or it was canceled), is\n"
-              "SUBMITTED again. Browsers and caches may still hold the job's earlier\n"
-              "/media/status answer for up to MEDIAGATE_CACHE_MAX_AGE seconds.\n"
+              "SUBMITTED again. Caches may still answer the job's earlier /media/status\n"
+              "for up to MEDIAGATE_CACHE_MAX_AGE + 1 seconds.\n"
               "Exits 0 only when the task was retried; 1 when it is not dead or there\n"
               "is no such task.\n"},
     {.name = "cancel", .needs_config = true, .fn = cancel, .args = "ID",

@@ -33,12 +33,13 @@ function check(ptr, value) {
   const v = compiled.get(ptr);
   return v(value) ? null : ajv.errorsText(v.errors);
 }
-// The document's path templates as regexes, most literal first.
+// The document's path templates as regexes, most literal first; a
+// parameter named *_path may span segments (what a client sends there).
 const templates = Object.keys(doc.paths)
-  .map((t) => ({ t, re: new RegExp('^' + t.replace(/\{[^}]+\}/g, '[^/]+') + '$'),
+  .map((t) => ({ t, re: new RegExp('^' + t.replace(/\{[^}]+_path\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+') + '$'),
                  literal: t.replace(/\{[^}]+\}/g, '').length }))
   .sort((a, b) => b.literal - a.literal);
-const apiPrefixes = ['/media/', '/stream/', '/notifications/', '/uploads', '/healthz', '/readyz', '/metrics'];
+const apiPrefixes = ['/media/', '/stream/', '/notifications/', '/uploads', '/live/', '/healthz', '/readyz', '/metrics'];
 
 const drifts = [];
 let checked = 0, nginxPages = 0;

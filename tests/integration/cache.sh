@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The shipped micro-cache (nginx/mediagate-cache-http.conf in http { },
 # nginx/mediagate-cache.conf in the server): polls of /media/status are
-# answered by nginx for as long as mediagate's Cache-Control says, expired
-# entries are revalidated with the ETag, and one caller's answer is never
+# answered by nginx for as long as mediagate's Cache-Control says (s-maxage),
+# expired entries are revalidated with the ETag and never served stale, an
+# ACL change reaches every caller within the stated bound, and one caller's answer is never
 # served to another: not across Origins, not for a private stream status,
 # not for an error, not for a HEAD as a GET, and other locations of the
 # site never use it.
@@ -32,49 +33,91 @@ psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate) VALUES
 LOG=$RUN/mediagate.log
 app_hits() { grep -c "access GET /media/status " "$LOG"; }
 
-# --- a final job: cached for the day mediagate allows ------------------------------------
-req "$BASE/media/status?job_id=done1"
-expect_status 200
-expect_header X-Cache-Status MISS
-before=$(app_hits)
-for _ in 1 2 3; do req "$BASE/media/status?job_id=done1"; done
-expect_status 200
-expect_header X-Cache-Status HIT
-expect_header Cache-Control 'public, max-age=86400, immutable'
-check "three polls of a final job reached mediagate $(( $(app_hits) - before )) times" test "$(app_hits)" = "$before"
+# --- a final job: kept s-maxage (1 s) by nginx, revalidated by browsers every poll -------
+# One poll right after the first is a HIT (tried a few times: a round whose
+# two polls straddle the second may be a miss on a loaded machine).
+hit=no
+for _ in 1 2 3 4 5; do
+    req "$BASE/media/status?job_id=done1"
+    expect_status 200
+    before=$(app_hits)
+    req "$BASE/media/status?job_id=done1"
+    [ "$(header X-Cache-Status)" = HIT ] && [ "$(app_hits)" = "$before" ] && { hit=yes; break; }
+    sleep 2.1
+done
+check "a poll right after another is answered by nginx alone" test "$hit" = yes
+expect_header Cache-Control 'public, max-age=0, s-maxage=1'
+etag=$(header ETag)
+# A browser's revalidation is answered by nginx from its copy.
+req -H "If-None-Match: $etag" "$BASE/media/status?job_id=done1"
+if [ "$(header X-Cache-Status)" = HIT ]; then expect_status 304; fi
 req -I "$BASE/media/status?job_id=done1"
 check "a HEAD is its own entry, not the GET's: $(header X-Cache-Status)" test "$(header X-Cache-Status)" = MISS
 req "$BASE/media/status?job_id=done1"
 check "and a GET after it still has its body" test "$BODY" = '{"success":true,"job_status":"COMPLETE","progress_rate":100,"duration_ms":null,"width_px":null,"height_px":null,"output_path":null,"playlists":{}}'
 
-# --- a running job: max-age=1, then revalidated with the ETag ------------------------------
+# --- a running job: s-maxage=1, then revalidated with the ETag, never served stale ----------
 req "$BASE/media/status?job_id=run1"
-expect_header X-Cache-Status MISS
-req "$BASE/media/status?job_id=run1"
-expect_header X-Cache-Status HIT
+expect_status 200
+expect_header Cache-Control 'public, max-age=0, s-maxage=1'
 psql_q "UPDATE jobs SET progress_rate = 40 WHERE id = 'run1'" >/dev/null
-sleep 1.2
+# The stated bound: s-maxage + 1 s (nginx counts whole seconds). The first
+# poll after it is new, however long the pause: nginx never serves a stale
+# copy while it updates.
+sleep 2.1
 req "$BASE/media/status?job_id=run1"
-# The first poll after expiry may be served stale while nginx updates in the
-# background (fastcgi_cache_background_update); the next one is new.
-for _ in $(seq 20); do
-    case $BODY in *'"progress_rate":40'*) break ;; esac
-    sleep 0.1; req "$BASE/media/status?job_id=run1"
-done
 expect_json .progress_rate 40
-# Expired again with nothing changed: nginx revalidates with the ETag and
-# mediagate answers 304. On a loaded machine the background update may
-# land after the check, so the cycle is tried up to three times.
-revalidated=no
-for _ in 1 2 3; do
-    sleep 1.2
-    req "$BASE/media/status?job_id=run1"
-    for _ in $(seq 10); do [ "$(header X-Cache-Status)" = HIT ] && break; sleep 0.1; req "$BASE/media/status?job_id=run1"; done
-    for _ in $(seq 30); do grep -q 'access GET /media/status 304' "$LOG" && { revalidated=yes; break; }; sleep 0.1; done
-    [ "$revalidated" = yes ] && break
+psql_q "UPDATE jobs SET progress_rate = 50 WHERE id = 'run1'" >/dev/null
+sleep 4
+req "$BASE/media/status?job_id=run1"
+expect_json .progress_rate 50
+check "after a pause the first poll is not a stale copy ($(header X-Cache-Status))" \
+    test "$(header X-Cache-Status)" != STALE -a "$(header X-Cache-Status)" != UPDATING
+# Expired with nothing changed: nginx revalidates with the ETag, mediagate
+# answers 304, and the poll itself gets the renewed entry.
+sleep 2.1
+req "$BASE/media/status?job_id=run1"
+expect_header X-Cache-Status REVALIDATED
+check "an unchanged entry is revalidated (mediagate answered 304 to nginx)" \
+    grep -q 'access GET /media/status 304' "$LOG"
+expect_json .progress_rate 50
+
+# --- an ACL change reaches every caller within the bound, final or running ------------------
+psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate) VALUES
+        ('done2', 'local', 'd.mp4', 'COMPLETE', 100), ('run2', 'local', 'e.mp4', 'PROGRESSING', 10),
+        ('done3', 'local', 'f.mp4', 'COMPLETE', 100)" >/dev/null
+for j in done2 run2 done3; do
+    req "$BASE/media/status?job_id=$j"
+    expect_status 200
 done
-check "an unchanged entry is revalidated (mediagate answered 304 to nginx)" test "$revalidated" = yes
-expect_json .progress_rate 40
+"$MG_BIN" jobs acl done2 USER_x >"$RUN/acl.out" 2>&1
+check "jobs acl states the bound and what it cannot recall: $(cat "$RUN/acl.out")" \
+    grep -q 'within 2 s' "$RUN/acl.out"
+check "jobs acl says to set the ACL at upload" grep -q 'acl= at upload' "$RUN/acl.out"
+# The README's example is what it prints.
+readme=$(sed -n '/^\$ mediagate jobs acl /,/^```/p' "$MG_ROOT/README.md" | sed '1d;$d')
+got=$("$MG_BIN" jobs acl done2 USER_alice | sed 's/^job done2:/job 5f0c3d1e-8a6b-4c2d-9e1f-000000000001:/')
+check "the README shows what jobs acl prints" test "$readme" = "$got"
+"$MG_BIN" jobs acl run2 USER_x >/dev/null
+# The same body, now private to whoever asks (WORLD still admits anyone):
+# the ETag covers the ACL, so nginx's old public copy is never renewed by a 304.
+"$MG_BIN" jobs acl done3 WORLD,USER_x >/dev/null
+sleep 2.1
+for j in done2 run2; do
+    for _ in 1 2; do
+        req "$BASE/media/status?job_id=$j"
+        expect_status 422
+    done
+done
+req "$BASE/media/status?job_id=done3"
+expect_status 200
+expect_header Cache-Control 'private, no-cache'
+check "a job that became private is not served from nginx's copy ($(header X-Cache-Status))" \
+    test "$(header X-Cache-Status)" != HIT -a "$(header X-Cache-Status)" != REVALIDATED
+e1=$(header ETag)
+"$MG_BIN" jobs acl done3 WORLD,USER_y >/dev/null
+req "$BASE/media/status?job_id=done3"
+check "the ETag changes with the ACL though the body does not" test "$(header ETag)" != "$e1"
 
 # --- one caller's answer is never another's -----------------------------------------------
 req -H 'Origin: https://a.example' "$BASE/media/status?job_id=done1"

@@ -35,7 +35,9 @@ for f in bin/mediagate share/man/man1/mediagate.1 lib/systemd/system/mediagate.s
     lib/sysusers.d/mediagate.sysusers.conf lib/tmpfiles.d/mediagate.tmpfiles.conf \
     etc/mediagate/mediagate.conf.example share/mediagate/nginx/mediagate.conf \
     share/mediagate/nginx/mediagate-upload.conf share/mediagate/nginx/mediagate-media.conf \
-    share/mediagate/nginx/mediagate-rtmp.conf share/doc/mediagate/LICENSE; do
+    share/mediagate/nginx/mediagate-rtmp.conf share/mediagate/nginx/mediagate-media-signed.conf \
+    share/mediagate/nginx/mediagate-cache.conf share/mediagate/nginx/mediagate-cache-http.conf \
+    share/doc/mediagate/LICENSE; do
     check "installed: $f" test -s "$P/$f"
 done
 nsql=$(find "$MG_ROOT/sql" -name '[0-9]*.sql' | wc -l)
@@ -148,7 +150,24 @@ for _ in $(seq 50); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.1; done
 chgrp www-data "$RUN/mediagate.sock"; chmod 0660 "$RUN/mediagate.sock"
 MG_SNIPPET=$P/share/mediagate/nginx/mediagate.conf
 export MG_SNIPPET
-nginx_start || exit 1
+# The installed snippets are included as they are (an upgrade replaces
+# them); the site's own settings come from `mediagate nginx-conf`, which
+# nginx_start writes to a file of the site's and includes after them.
+N=$P/share/mediagate/nginx
+sums=$(cd "$N" && sha256sum ./*)
+SECRET=install-test-signing-secret-0123
+NGINX_SITE_EXTRA="include $N/mediagate-media-signed.conf; include $N/mediagate-upload.conf;" \
+    MEDIAGATE_MEDIA_SIGNING_SECRET=$SECRET nginx_start || exit 1
+check "the installed snippets were not edited" test "$(cd "$N" && sha256sum ./*)" = "$sums"
+check "the site's lines hold the signing secret" grep -q "set \$mediagate_media_secret \"$SECRET\";" \
+    "$RUN/nginx/mediagate-site.conf"
+exp=$(( $(date +%s) + 600 ))
+sig=$(printf '%s' "$exp/job-1 $SECRET" | openssl md5 -binary | base64 | tr '+/' '-_' | tr -d '=')
+req "$BASE/media-files/s/$sig/$exp/job-1/master.m3u8"
+check "a URL signed with the settings' secret passes secure_link (404: no such file, got $STATUS)" \
+    test "$STATUS" = 404
+req "$BASE/media-files/s/AAAAAAAAAAAAAAAAAAAAAA/$exp/job-1/master.m3u8"
+expect_status 403
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('inst1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
 req "$BASE/media/status?job_id=inst1"

@@ -33,7 +33,7 @@ req "$BASE/media/status?job_id=job-progress"
 expect_status 200
 expect_body '{"success":true,"job_status":"PROGRESSING","progress_rate":70}'
 expect_header Content-Type 'application/json; charset=utf-8'
-expect_header Cache-Control 'public, max-age=1'
+expect_header Cache-Control 'public, max-age=0, s-maxage=1'
 expect_header Vary Origin
 expect_header_absent Access-Control-Allow-Origin
 etag=$(header ETag)
@@ -42,13 +42,13 @@ check "strong ETag on a status" test "${#etag}" -eq 34 -a "${etag:0:1}" = '"'
 req "$BASE/media/status?job_id=job-complete"
 expect_status 200
 expect_body '{"success":true,"job_status":"COMPLETE","progress_rate":100,"duration_ms":596461,"width_px":1920,"height_px":1080,"output_path":"s3://bucket/out/Big Buck Bunny/","playlists":{".m3u8":"Big Buck Bunny.m3u8"}}'
-expect_header Cache-Control 'public, max-age=86400, immutable'
+expect_header Cache-Control 'public, max-age=0, s-maxage=1'
 check "Content-Length matches the body" test "$(header Content-Length)" = "${#BODY}"
 
 req "$BASE/media/status?job_id=job-error"
 expect_status 200
 expect_body '{"success":true,"job_status":"ERROR","progress_rate":10,"error_code":1010,"error_message":"Unable to open input file [s3://bucket/uploads/broken.mp4]"}'
-expect_header Cache-Control 'public, max-age=86400, immutable'
+expect_header Cache-Control 'public, max-age=0, s-maxage=1'
 
 # The error table of the seed API.
 req "$BASE/media/status"
@@ -129,7 +129,7 @@ req -H "If-None-Match: $etag" "$BASE/media/status?job_id=job-progress"
 expect_status 304
 expect_body ''
 expect_header ETag "$etag"
-expect_header Cache-Control 'public, max-age=1'
+expect_header Cache-Control 'public, max-age=0, s-maxage=1'
 req -H "If-None-Match: W/$etag, \"other\"" "$BASE/media/status?job_id=job-progress"
 expect_status 304
 req -H 'If-None-Match: "stale"' "$BASE/media/status?job_id=job-progress"

@@ -320,7 +320,12 @@ def test_uploads_and_cli_set_the_acl(stack):
     r = stack.curl("-X", "POST", "-H", "Cookie: session=s-bob", "--data-urlencode", "name=b.mp4",
                    "--data-urlencode", "acl=ADMIN", "/uploads")
     assert r.status == 400 and "'ADMIN' is not an ACL entry" in r.json()["message"], r
-    assert stack.mg("jobs", "acl", jid, "USER_dave") == f"job {jid}: USER_dave"
+    out = stack.mg("jobs", "acl", jid, "USER_dave").splitlines()
+    assert out[0] == f"job {jid}: USER_dave"
+    # What the change reaches and by when, what it cannot recall, how to avoid it.
+    text = " ".join(out[1:])
+    assert "within 2 s" in text and "cannot recall" in text, out
+    assert "keep playing" in text and "acl= at upload" in text, out
     assert status(stack, jid, "Cookie: session=s-dave").status == 200
     assert status(stack, jid, "Cookie: session=s-bob").status == 422
     assert stack.mg("jobs", "acl", jid, "--world") == f"job {jid}: WORLD (no ACL)"

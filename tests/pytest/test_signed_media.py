@@ -3,7 +3,7 @@ secure_link (nginx/mediagate-media-signed.conf, as scripts/lib.sh writes
 it): /media/status answers output_path as <media URL>/s/<sig>/<exp>/<job>/;
 ffprobe plays the master playlist through it (renditions and segments by
 their relative URLs); unsigned, tampered, another job's, and expired URLs
-get 403 from nginx itself; dot paths 404."""
+get 403 from nginx itself; dot paths 404; no signature is logged."""
 
 import base64
 import hashlib
@@ -74,7 +74,7 @@ def test_signed_output_plays_and_everything_else_is_refused(stack, job):
     assert int(exp) % 180 == 0 and 600 <= int(exp) - time.time() <= 780, exp
     assert s == sig(exp, job), "the signature is nginx's secure_link_md5"
     assert body["playlists"] == {".m3u8": "master.m3u8"}
-    assert r.header("Cache-Control") == "public, max-age=60"
+    assert r.header("Cache-Control") == "public, max-age=0, s-maxage=1"
 
     # ffprobe follows the master playlist to the rendition and its segments.
     p = probe(stack, path + "master.m3u8")
@@ -97,6 +97,20 @@ def test_signed_output_plays_and_everything_else_is_refused(stack, job):
         got = stack.curl("--path-as-is", url)
         assert got.status == 403, (what, got)
     assert probe(stack, f"/media-files/{job}/master.m3u8").returncode != 0
+
+    # A signed URL plays the output until it expires: it is never written to
+    # a log the shipped configuration keeps (nginx's access and error logs),
+    # not even when the file is missing (nginx's "open() failed" error line
+    # quotes the request line). (A URL whose dot segments lead out of the
+    # media URL, as the next one, is the site's own location's to log.)
+    assert stack.curl(path + "v0/missing.ts").status == 404
+    logs = stack.run / "nginx"
+    written = {f.name: f.read_text(errors="replace") for f in logs.glob("*.log")}
+    assert "access.log" in written and "error.log" in written, sorted(written)
+    assert written["access.log"], "the site's access log has lines"
+    for name, text in written.items():
+        assert s not in text and "/media-files/s/" not in text, (name, text[-2000:])
+
     out = stack.curl("--path-as-is", f"/media-files/s/{s}/{exp}/{job}/../../../../../etc/passwd")
     assert out.status in (400, 403, 404) and "root:" not in out.body, out
     for dot in (".secret", "v0/.hidden", ".5f0c3d1e.tmp/master.m3u8"):
@@ -109,4 +123,4 @@ def test_a_job_elsewhere_is_not_rewritten(stack):
         "VALUES ('mc-1', 'mediaconvert', 's3://b/in.mp4', 'COMPLETE', 's3://b/out/')")
     r = stack.curl("-G", "--data-urlencode", "job_id=mc-1", "/media/status")
     assert r.json()["output_path"] == "s3://b/out/", r
-    assert r.header("Cache-Control").startswith("public, max-age=86400"), r.headers
+    assert r.header("Cache-Control").startswith("public, max-age=0, s-maxage="), r.headers

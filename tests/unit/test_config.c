@@ -104,7 +104,7 @@ static void test_defaults(void)
         CHECK_INT(c.max_body, 1048576);
         CHECK_INT(c.db_timeout_ms, 3000);
         CHECK_INT(c.retry_after, 2);
-        CHECK_INT(c.cache_max_age, 86400);
+        CHECK_INT(c.cache_max_age, 1);
         CHECK_INT(c.shutdown_timeout, 10);
         CHECK(c.access_log);
         CHECK_STR(c.prefix, "");
@@ -307,7 +307,7 @@ static void test_file_format(void)
                   "retry_after = 5\r\n"
                   "access_log = NO\n"
                   "socket = \"/run/mediagate/sock\"\n"
-                  "cache_max_age = 60",
+                  "cache_max_age = 30",
                   NULL, __LINE__)) {
         CHECK_STR(c.database_url, DB);
         CHECK_INT(c.threads, 4);
@@ -321,7 +321,7 @@ static void test_file_format(void)
         CHECK_INT(c.retry_after, 5);
         CHECK(!c.access_log);
         CHECK_STR(c.socket, "/run/mediagate/sock");
-        CHECK_INT(c.cache_max_age, 60);
+        CHECK_INT(c.cache_max_age, 30);
     }
     config_free(&c);
 

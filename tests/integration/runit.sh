@@ -130,7 +130,7 @@ check "the worker's TMPDIR is its own" \
 
 out=$(sv status "$SERVICE/mediagate" "$SERVICE/mediagate-worker")
 check "sv status shows both running: $out" test "$(grep -c '^run: ' <<<"$out")" = 2
-MG_SOCKET=$sock MG_SNIPPET=$P/share/mediagate/nginx/mediagate.conf nginx_start || exit 1
+MEDIAGATE_CONFIG=$conf MG_SOCKET=$sock MG_SNIPPET=$P/share/mediagate/nginx/mediagate.conf nginx_start || exit 1
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('rt1', 'local', 'a.mp4', 'PROGRESSING', 7)" >/dev/null
 req "$BASE/media/status?job_id=rt1"

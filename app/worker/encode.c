@@ -3,8 +3,9 @@
  * 1 unreadable input, 2 no video, 3 ffmpeg failed (retried), 4 time limit,
  * 6 unsupported input format, 7 no progress for MEDIAGATE_ENCODE_STALL s,
  * 8 the input ends far short of its duration, 9 over the budget or a
- * child's limit, 10 the outputs failed verification. A full media disk is
- * no error of the job: the task waits for space (TASK_SNOOZE). */
+ * child's limit, 10 the outputs failed verification (retried). A full
+ * media disk is no error of the job: the task waits for space
+ * (TASK_SNOOZE). */
 #include <errno.h>
 #include <ftw.h>
 #include <json-c/json.h>
@@ -31,7 +32,8 @@
 #define DISK_FULL_BYTES (1u << 20) /* less free on the media disk than this is "full" */
 #define TS_PACKET 188
 /* An encode shorter than the probed duration by more than both of these
- * (seconds, share) ends in ERROR 8: the input was cut short. */
+ * (seconds, share) ends in ERROR 8: the input was cut short. A rendition's
+ * playlist may differ from what ffmpeg encoded by as much. */
 #define SHORT_ABS_S 2.0
 #define SHORT_REL 0.10
 
@@ -40,7 +42,8 @@ typedef struct encode {
     double duration_s;
     long long last_us;
     int last_pct;
-    bool disk_full_seen; /* the media disk was full at some tick of this encode */
+    bool encoding;       /* ffmpeg (not ffprobe) is running */
+    bool disk_full_seen; /* the media disk was full at a tick of the encode: it was stopped */
 } encode;
 
 /* Whether the file system of dir has (almost) no space left. */
@@ -93,8 +96,11 @@ static long long dir_bytes(const char *dir)
 static int on_tick(void *arg)
 {
     encode *e = arg;
-    if (!e->disk_full_seen && disk_full(e->ctx->cfg->media_dir))
+    /* What ffmpeg writes on a full disk is lost (and it goes on): stop. */
+    if (e->encoding && disk_full(e->ctx->cfg->media_dir)) {
         e->disk_full_seen = true;
+        return 1;
+    }
     return atomic_load(e->ctx->cancel) || !e->ctx->beat(e->ctx, -1);
 }
 
@@ -105,12 +111,12 @@ static void child_limits(const config *cfg, proc_opts *o)
     o->cpu_s = cfg->encode_cpu_seconds;
 }
 
-/* Whether a child's status says its CPU limit stopped it: SIGXCPU at the
- * soft limit, SIGKILL at the hard one. */
+/* Whether its CPU limit stopped a child that failed: SIGXCPU at the soft
+ * limit (ffmpeg catches it and exits 255), SIGKILL at the hard one. */
 static bool cpu_limited(const config *cfg, const proc_result *r)
 {
     return r->status == 128 + SIGXCPU ||
-           (r->status == 128 + SIGKILL && r->cpu_s >= (double)cfg->encode_cpu_seconds);
+           (r->status != 0 && r->cpu_s >= (double)cfg->encode_cpu_seconds);
 }
 
 /* Whether a failed child's stderr reads as memory refused under its
@@ -277,7 +283,7 @@ static int segment_ok(void *arg, const char *name)
 /* Reads back the outputs in dir before they are published: the master
  * playlist names the n renditions, each rendition's playlist parses and
  * names segments that exist, whole, and its durations add up to what
- * ffmpeg reported encoding (encoded_s, within max(1 s, 5 %)). Returns 0
+ * ffmpeg reported encoding (encoded_s, within max(2 s, 10 %)). Returns 0
  * with *duration_s (the first rendition's), or -1 with msg set. */
 static int verify_outputs(const char *dir, const int *heights, int n, double encoded_s,
                           double *duration_s, char *msg, size_t cap)
@@ -294,7 +300,7 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
                  found ? why : "the master playlist is missing");
         return -1;
     }
-    double tol = encoded_s * 0.05 > 1 ? encoded_s * 0.05 : 1;
+    double tol = encoded_s * SHORT_REL > SHORT_ABS_S ? encoded_s * SHORT_REL : SHORT_ABS_S;
     for (int i = 0; i < n; i++) {
         double total = 0;
         int segs = 0;
@@ -390,7 +396,9 @@ static void encode_failed(encode *e, int st, const proc_result *r, task_result *
     const config *cfg = e->ctx->cfg;
     char why[256];
     ffmpeg_reason(r->last_err, why, sizeof why);
-    if (st == PROC_CANCELED)
+    if (st == PROC_CANCELED && e->disk_full_seen)
+        wait_for_space(e->ctx, res);
+    else if (st == PROC_CANCELED)
         res->outcome = TASK_HANDBACK;
     else if (st == PROC_TIMEOUT)
         task_fail(res, TASK_FAILED, 4, "the encode ran past its %ld s limit", cfg->encode_timeout);
@@ -399,8 +407,8 @@ static void encode_failed(encode *e, int st, const proc_result *r, task_result *
     else if (cpu_limited(cfg, r))
         task_fail(res, TASK_FAILED, 9, "the encode used up its CPU time limit (%ld s)",
                   cfg->encode_cpu_seconds);
-    else if (e->disk_full_seen || strstr(r->err_head, "No space left") ||
-             strstr(r->last_err, "No space left") || disk_full(cfg->media_dir))
+    else if (strstr(r->err_head, "No space left") || strstr(r->last_err, "No space left") ||
+             disk_full(cfg->media_dir))
         wait_for_space(e->ctx, res);
     else if (memory_limited(r))
         task_fail(res, TASK_FAILED, 9, "the encode ran out of memory under its %ld MiB limit%s%s",
@@ -500,7 +508,9 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                    .nice = (int)cfg->encode_nice, .on_line = on_line, .on_tick = on_tick, .arg = e};
     child_limits(cfg, &o);
     proc_result r;
+    e->encoding = true;
     int st = proc_run(b.argv, &o, &r);
+    e->encoding = false;
     if (st != 0) {
         log_warn("task %lld: ffmpeg status %d (%.1f s CPU): %s", ctx->id, st, r.cpu_s, r.last_err);
         encode_failed(e, st, &r, res);
@@ -513,11 +523,11 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
      * leaves empty playlists): what it wrote is read back first. */
     double encoded = (double)e->last_us / 1e6, outputs_s = 0;
     if (verify_outputs(tmp_dir, heights, n, encoded, &outputs_s, msg, sizeof msg) != 0) {
-        if (e->disk_full_seen || disk_full(cfg->media_dir)) {
+        if (disk_full(cfg->media_dir)) {
             wait_for_space(ctx, res);
-        } else {
+        } else { /* retried: a disk filled and freed between two looks is one cause */
             log_warn("task %lld: %s", ctx->id, msg);
-            task_fail(res, TASK_FAILED, 10, "%s", msg);
+            task_fail(res, TASK_RETRY, 10, "%s", msg);
         }
         goto fail;
     }

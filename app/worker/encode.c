@@ -113,11 +113,12 @@ static void child_limits(const config *cfg, proc_opts *o)
 
 /* Whether its CPU limit stopped a child that failed: SIGXCPU at the soft
  * limit (ffmpeg catches it and exits 255), SIGKILL at the hard one. The
- * CPU time the kernel reports may fall a little short of the limit. */
+ * user and system time the kernel reports may fall short of the time the
+ * limit counts by a fifth. */
 static bool cpu_limited(const config *cfg, const proc_result *r)
 {
     return r->status == 128 + SIGXCPU ||
-           (r->status != 0 && r->cpu_s >= 0.9 * (double)cfg->encode_cpu_seconds);
+           (r->status != 0 && r->cpu_s >= 0.75 * (double)cfg->encode_cpu_seconds);
 }
 
 /* Whether a failed child's stderr reads as memory refused under its

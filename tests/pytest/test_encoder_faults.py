@@ -11,6 +11,7 @@ owner's encodes are capped so that another's run beside them.
 """
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -227,3 +228,31 @@ def test_one_owner_cannot_hold_every_encoder_slot(stack, workers, clip):
     assert [status(stack, j).get("job_status") for j in order] == ["COMPLETE"] * 3
     both_a = [s for s in seen if s.get(a1) == "running" and s.get(a2) == "running"]
     assert not both_a, "owner a never ran two encodes at once"
+
+
+def test_claims_of_one_owner_take_turns(stack):
+    """Two claims at the same moment cannot both pass an owner's cap: the
+    first holds the owner's turn until it commits, the second skips the
+    owner meanwhile, and counts the first's claim afterwards."""
+    db = stack.db
+    for n in range(2):
+        db.rows("INSERT INTO outbox (kind, payload, owner) VALUES ('noop', %s, 'x') RETURNING id",
+                json.dumps({"n": n}))
+    first, second = db.pg.connect(db.name), db.pg.connect(db.name)
+    try:
+        first.execute("BEGIN")
+        assert first.execute("SELECT mediagate_owner_may_claim('x', 1)").fetchone()[0] is True
+        first.execute("UPDATE outbox SET locked_by = 'w1', locked_until = now() + interval '1 minute', "
+                      "attempts = 1 WHERE payload->>'n' = '0'")
+        assert second.execute("SELECT mediagate_owner_may_claim('x', 1)").fetchone()[0] is False, \
+            "a claim skips the owner while another claim of theirs is open"
+        assert second.execute("SELECT mediagate_owner_may_claim('y', 1)").fetchone()[0] is True, \
+            "another owner is not held up"
+        first.execute("COMMIT")
+        assert second.execute("SELECT mediagate_owner_may_claim('x', 1)").fetchone()[0] is False, \
+            "after the commit the running task counts"
+        assert second.execute("SELECT mediagate_owner_may_claim('x', 2)").fetchone()[0] is True
+        assert second.execute("SELECT mediagate_owner_may_claim('x', 0)").fetchone()[0] is True, "0: no cap"
+    finally:
+        first.close()
+        second.close()

@@ -400,7 +400,7 @@ static void encode_failed(encode *e, int st, const proc_result *r, task_result *
     ffmpeg_reason(r->last_err, why, sizeof why);
     if (st == PROC_CANCELED && e->disk_full_seen)
         wait_for_space(e->ctx, res);
-    else if (st == PROC_CANCELED)
+    else if (st == PROC_CANCELED || atomic_load(e->ctx->cancel)) /* also a stop that raced a limit */
         res->outcome = TASK_HANDBACK;
     else if (st == PROC_TIMEOUT)
         task_fail(res, TASK_FAILED, 4, "the encode ran past its %ld s limit", cfg->encode_timeout);

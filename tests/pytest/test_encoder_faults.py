@@ -109,6 +109,9 @@ def test_full_media_disk_publishes_nothing_then_completes(stack, media_tmpfs, wo
                              "ON j.id = t.payload->>'job_id' WHERE j.id = ANY(%s)", jobs)
         return all(e and "media disk is full" in e or st in DONE for e, st in rows) and rows
     assert wait_until(waited_or_done, 90), "each encode met the full disk (or finished before it)"
+    waiting = sum(1 for j in jobs if job_row(stack, j)[0] not in DONE)
+    assert wait_until(lambda: workers.log().count("the attempt not counted") > waiting, 60), \
+        "a task claimed again while the disk is still full waits again, before any encode"
     for j in jobs:
         st = job_row(stack, j)
         assert st[0] != "ERROR", f"a full disk is no error of the job: {st}"

@@ -109,9 +109,6 @@ def test_full_media_disk_publishes_nothing_then_completes(stack, media_tmpfs, wo
                              "ON j.id = t.payload->>'job_id' WHERE j.id = ANY(%s)", jobs)
         return all(e and "media disk is full" in e or st in DONE for e, st in rows) and rows
     assert wait_until(waited_or_done, 90), "each encode met the full disk (or finished before it)"
-    waiting = sum(1 for j in jobs if job_row(stack, j)[0] not in DONE)
-    assert wait_until(lambda: workers.log().count("the attempt not counted") > waiting, 60), \
-        "a task claimed again while the disk is still full waits again, before any encode"
     for j in jobs:
         st = job_row(stack, j)
         assert st[0] != "ERROR", f"a full disk is no error of the job: {st}"
@@ -120,6 +117,9 @@ def test_full_media_disk_publishes_nothing_then_completes(stack, media_tmpfs, wo
             assert ok, f"job {j} is COMPLETE and plays: {why}"
         else:
             assert not (media_tmpfs / j).exists(), f"nothing of job {j} is published while the disk is full"
+    waiting = sum(1 for j in jobs if job_row(stack, j)[0] not in DONE)
+    assert wait_until(lambda: workers.log().count("the attempt not counted") > waiting, 60), \
+        "a task claimed again while the disk is still full waits again, before any encode"
     full = stack.db.one("SELECT count(*) FROM outbox WHERE last_error LIKE '%%media disk is full%%'")
     assert full >= 1, "at least one encode met the full disk"
     assert stack.db.one("SELECT max(attempts) FROM outbox WHERE payload->>'job_id' = ANY(%s)", jobs) <= 1, \

@@ -89,6 +89,12 @@ typedef struct config {
     long encode_nice;
     long encode_timeout;
     long encode_stall;
+    long encode_max_pixels;     /* the budget of one encode, checked before it starts */
+    long encode_max_duration;
+    long encode_max_megapixels;
+    long encode_memory_mb;      /* limits of every child (app/proc.h) */
+    long encode_cpu_seconds;
+    long encode_owner_cap;      /* the claim's cap of one owner's running encodes */
     char *renditions;
     char *media_dir;
     char *media_url;

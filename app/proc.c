@@ -52,8 +52,21 @@ static int resolve(const char *name, char *path, size_t cap)
     return -1;
 }
 
+/* Sets resource limit res to soft/hard, each no higher than the current
+ * hard limit (async-signal-safe: system calls only). */
+static void lower_limit(int res, rlim_t soft, rlim_t hard)
+{
+    struct rlimit cur;
+    if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY) {
+        soft = soft < cur.rlim_max ? soft : cur.rlim_max;
+        hard = hard < cur.rlim_max ? hard : cur.rlim_max;
+    }
+    struct rlimit l = {soft, hard};
+    setrlimit(res, &l);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child(const char *path, char *const argv[], int out_w, int err_w, int nice_n,
+static void child(const char *path, char *const argv[], int out_w, int err_w, const proc_opts *o,
                   pid_t parent)
 {
     sigset_t none;
@@ -69,8 +82,15 @@ static void child(const char *path, char *const argv[], int out_w, int err_w, in
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
-    if (nice_n > 0)
-        setpriority(PRIO_PROCESS, 0, nice_n);
+    if (o->nice > 0)
+        setpriority(PRIO_PROCESS, 0, o->nice);
+    /* The limits hold for the program exec'd below, whatever its input
+     * makes it do: allocations fail past as_bytes, SIGXCPU past cpu_s
+     * (SIGKILL 5 s later). Never above a hard limit we were given. */
+    if (o->as_bytes > 0)
+        lower_limit(RLIMIT_AS, (rlim_t)o->as_bytes, (rlim_t)o->as_bytes);
+    if (o->cpu_s > 0)
+        lower_limit(RLIMIT_CPU, (rlim_t)o->cpu_s, (rlim_t)o->cpu_s + 5);
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
         _exit(127);
@@ -152,7 +172,7 @@ int proc_run(char *const argv[], const proc_opts *o, proc_result *r)
         goto out;
     }
     if (pid == 0)
-        child(path, argv, out[1], err[1], o->nice, parent);
+        child(path, argv, out[1], err[1], o, parent);
     setpgid(pid, pid); /* also here, so that killing the group never races the child */
     close(out[1]);
     close(err[1]);
@@ -209,8 +229,10 @@ int proc_run(char *const argv[], const proc_opts *o, proc_result *r)
     out[0] = err[0] = -1;
     /* Both pipes closed: the child is exiting (or closed them and lives on,
      * so the limits still hold while it is waited for). */
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
     while (!stop) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
+        pid_t w = wait4(pid, &status, WNOHANG, &ru);
         if (w == pid || (w < 0 && errno != EINTR))
             break;
         double now = proc_now();
@@ -223,10 +245,12 @@ int proc_run(char *const argv[], const proc_opts *o, proc_result *r)
     }
     if (stop) {
         kill(-pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
             ;
     }
     kill(-pid, SIGKILL); /* anything the child left in its group */
+    r->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     if (stop)
         ret = stop;
     else

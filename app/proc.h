@@ -21,6 +21,8 @@ typedef struct proc_opts {
     double stall_s;      /* kill when on_line reported no progress this long; 0: none */
     size_t out_cap;      /* collect stdout up to this many bytes; 0: do not collect */
     int nice;            /* CPU niceness of the child */
+    long long as_bytes;  /* RLIMIT_AS of the child (address space); 0: none */
+    long cpu_s;          /* RLIMIT_CPU of the child: SIGXCPU past it, SIGKILL 5 s on; 0: none */
     /* Each stdout line (without its newline) when set; return 1 when the
      * line shows progress (resets the stall clock). */
     int (*on_line)(void *arg, const char *line);
@@ -35,6 +37,7 @@ typedef struct proc_result {
     size_t out_len;
     char last_err[512];  /* the last non-empty stderr line */
     char err_head[1024]; /* the first stderr lines, as much as fits */
+    double cpu_s;        /* CPU seconds (user + system) the child used, once waited for */
 } proc_result;
 
 /* Runs argv[0] (looked up in PATH) with stdin from /dev/null under opts.

@@ -52,10 +52,13 @@ key=$("$MG_BIN" apikey create bench 2>/dev/null)
 lat=()
 for i in 1 2 3 4 5; do
     t=$(date +%s%N)
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$RUN/clip.mp4" \
+    # (each upload is stored under its own id: its input_file comes in the answer)
+    answer=$(curl -s -w '\n%{http_code}' -X PUT --data-binary "@$RUN/clip.mp4" \
         -H "Authorization: Bearer $key" "$BASE/uploads/u$i.mp4")
+    code=${answer##*$'\n'}
     [ "$code" = 201 ] || { echo "upload answered $code" >&2; exit 1; }
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/media/job_id?input_file=uploads/u$i.mp4")" = 200 ]; do sleep 0.005; done
+    input=$(jq -r .upload.input_file <<<"${answer%$'\n'*}")
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/media/job_id?input_file=$input")" = 200 ]; do sleep 0.005; done
     lat+=($(( ($(date +%s%N) - t) / 1000000 )))
 done
 {

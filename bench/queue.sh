@@ -62,8 +62,8 @@ mkdir -p bench/results
 out=bench/results/queue-$(date -u +%Y%m%dT%H%M%SZ).txt
 
 # The slot's statements, for pgbench. The claim is W_CLAIM's text
-# (app/worker/wsql.c) as compiled into the binary; wid, lease and kinds are
-# the worker's three parameters (-D below), the kinds array as the worker
+# (app/worker/wsql.c) as compiled into the binary; wid, lease, kinds and the
+# owner cap are the worker's four parameters (-D below), the kinds array as the worker
 # builds it (app/worker/queue.c: the names in app/worker/kinds.c's order, so
 # that even the = ANY test costs the same).
 claim_sql=$(grep -ao 'UPDATE outbox SET locked_by = \$1[[:print:]]*RETURNING id, kind, payload::text, attempts' \
@@ -73,7 +73,7 @@ kinds=$(grep -o '^ *{"[^"]*", kind_' app/worker/kinds.c | sed 's/^ *{//; s/, kin
 case $kinds in *'"noop"'*) ;; *) echo "no noop kind in app/worker/kinds.c: $kinds" >&2; exit 1 ;; esac
 mkdir -p "$RUN/pgb"
 {
-    sed -e 's/\$1/:wid/; s/\$2/:lease/; s/\$3/:kinds/' <<<"$claim_sql"
+    sed -e 's/\$1/:wid/; s/\$2/:lease/; s/\$3/:kinds/; s/\$4/2/' <<<"$claim_sql"
     echo '\gset'
     echo "SELECT mediagate_task_finish(:id, :attempts, :wid, 'done', 0, NULL, NULL);"
 } >"$RUN/pgb/slot.sql"
@@ -189,7 +189,7 @@ worker_run() {
 # outbox_claim index the claim sorted every ready task: 5 ms at 6,000.
 claim_plan() { # N: "execution ms|plan nodes" of one claim on a fresh queue of N
     fill "$1"
-    psql_q "BEGIN; EXPLAIN (ANALYZE, COSTS OFF) $(sed -e "s/\$1/'bench'/; s/\$2/60/; s/\$3/'$kinds'/" <<<"$claim_sql"); ROLLBACK" |
+    psql_q "BEGIN; EXPLAIN (ANALYZE, COSTS OFF) $(sed -e "s/\$1/'bench'/; s/\$2/60/; s/\$3/'$kinds'/; s/\$4/2/" <<<"$claim_sql"); ROLLBACK" |
         awk '/Execution Time/ { ms = $3 } /\(actual/ { sub(/^[ ->]*/, ""); sub(/ +\(actual.*/, "");
              n = n (n ? ", " : "") $0 } END { print ms "|" n }'
 }

@@ -1,7 +1,11 @@
 /* The local.encode kind: an upload, a submitted file or a stopped stream's
  * recordings into an HLS ladder with ffmpeg. Error codes of the job:
  * 1 unreadable input, 2 no video, 3 ffmpeg failed (retried), 4 time limit,
- * 6 unsupported input format, 7 no progress for MEDIAGATE_ENCODE_STALL s. */
+ * 6 unsupported input format, 7 no progress for MEDIAGATE_ENCODE_STALL s,
+ * 8 the input ends far short of its duration, 9 over the budget or a
+ * child's limit, 10 the outputs failed verification (retried). A full
+ * media disk is no error of the job: the task waits for space
+ * (TASK_SNOOZE). */
 #include <errno.h>
 #include <ftw.h>
 #include <json-c/json.h>
@@ -11,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -22,13 +28,30 @@
 #include "worker/recordings.h"
 
 #define PROBE_OUT_CAP (4u << 20) /* ffprobe prints no tags: 4 MiB is far past any real answer */
+#define PLAYLIST_CAP (4u << 20)  /* one of our playlists: 4 MiB is days of 4 s segments */
+#define DISK_FULL_BYTES (1u << 20) /* less free on the media disk than this is "full" */
+#define TS_PACKET 188
+/* An encode shorter than the probed duration by more than both of these
+ * (seconds, share) ends in ERROR 8: the input was cut short. A rendition's
+ * playlist may differ from what ffmpeg encoded by as much. */
+#define SHORT_ABS_S 2.0
+#define SHORT_REL 0.10
 
 typedef struct encode {
     task_ctx *ctx;
     double duration_s;
     long long last_us;
     int last_pct;
+    bool encoding;       /* ffmpeg (not ffprobe) is running */
+    bool disk_full_seen; /* the media disk was full at a tick of the encode: it was stopped */
 } encode;
+
+/* Whether the file system of dir has (almost) no space left. */
+static bool disk_full(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 && (unsigned long long)v.f_bavail * v.f_frsize < DISK_FULL_BYTES;
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -73,7 +96,41 @@ static long long dir_bytes(const char *dir)
 static int on_tick(void *arg)
 {
     encode *e = arg;
+    /* What ffmpeg writes on a full disk is lost (and it goes on): stop. */
+    if (e->encoding && disk_full(e->ctx->cfg->media_dir)) {
+        e->disk_full_seen = true;
+        return 1;
+    }
     return atomic_load(e->ctx->cancel) || !e->ctx->beat(e->ctx, -1);
+}
+
+/* The limits every child runs under (MEDIAGATE_ENCODE_MEMORY_MB, _CPU_SECONDS). */
+static void child_limits(const config *cfg, proc_opts *o)
+{
+    o->as_bytes = (long long)cfg->encode_memory_mb << 20;
+    o->cpu_s = cfg->encode_cpu_seconds;
+}
+
+/* Whether its CPU limit stopped a child that failed: SIGXCPU at the soft
+ * limit (ffmpeg catches it and exits 255), SIGKILL at the hard one. The
+ * user and system time the kernel reports may fall short of the time the
+ * limit counts by a fifth. */
+static bool cpu_limited(const config *cfg, const proc_result *r)
+{
+    return r->status == 128 + SIGXCPU ||
+           (r->status != 0 && r->cpu_s >= 0.75 * (double)cfg->encode_cpu_seconds);
+}
+
+/* Whether a failed child's stderr reads as memory refused under its
+ * address-space limit (ffmpeg names no cause of its own). */
+static bool memory_limited(const proc_result *r)
+{
+    static const char *const signs[] = {"alloc", "map segment", "opening encoder",
+                                        "Resource temporarily unavailable", "out of memory"};
+    for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++)
+        if (strcasestr(r->err_head, signs[i]) || strcasestr(r->last_err, signs[i]))
+            return true;
+    return false;
 }
 
 /* ffmpeg's -progress lines: out_time_us moving is progress. */
@@ -124,9 +181,16 @@ static int probe(encode *e, const rec_file *f, probe_info *pi, const char **demu
         return 1;
     }
     proc_opts o = {.timeout_s = 60, .out_cap = PROBE_OUT_CAP, .on_tick = on_tick, .arg = e};
+    child_limits(e->ctx->cfg, &o);
     int st = proc_run(b.argv, &o, &r), ret = 0;
     if (st == PROC_CANCELED) {
         ret = -1;
+        goto out;
+    }
+    if (cpu_limited(e->ctx->cfg, &r)) {
+        task_fail(res, TASK_FAILED, 9, "reading the input used up its CPU time limit (%ld s)",
+                  e->ctx->cfg->encode_cpu_seconds);
+        ret = 9;
         goto out;
     }
     if (st == PROC_TOOLONG) {
@@ -185,6 +249,85 @@ static int write_concat(const char *list, const rec_files *in)
     return fclose(f);
 }
 
+/* Reads the regular file path (at most cap bytes) into a malloc'd buffer.
+ * Returns it with *len set, or NULL (missing, not regular, too long). */
+static char *read_small(const char *path, size_t cap, size_t *len)
+{
+    struct stat st;
+    char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > cap ||
+        !(buf = malloc((size_t)st.st_size + 1)))
+        goto out;
+    *len = fread(buf, 1, (size_t)st.st_size, f);
+    if (*len != (size_t)st.st_size || ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+out:
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+/* hls_check_media's check of one segment (arg: the rendition's directory):
+ * a regular file, not empty, of whole MPEG-TS packets (a write cut short
+ * by a full disk leaves part of one). */
+static int segment_ok(void *arg, const char *name)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    if (snprintf(p, sizeof p, "%s/%s", (const char *)arg, name) >= (int)sizeof p || lstat(p, &st) != 0)
+        return -1;
+    return S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size % TS_PACKET == 0 ? 0 : -1;
+}
+
+/* Reads back the outputs in dir before they are published: the master
+ * playlist names the n renditions, each rendition's playlist parses and
+ * names segments that exist, whole, and its durations add up to what
+ * ffmpeg reported encoding (encoded_s, within max(2 s, 10 %)). Returns 0
+ * with *duration_s (the first rendition's), or -1 with msg set. */
+static int verify_outputs(const char *dir, const int *heights, int n, double encoded_s,
+                          double *duration_s, char *msg, size_t cap)
+{
+    char p[PATH_MAX + 32], vdir[PATH_MAX + 16], why[160];
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/master.m3u8", dir);
+    char *buf = read_small(p, PLAYLIST_CAP, &len);
+    bool found = buf != NULL;
+    int ret = found ? hls_check_master(buf, len, n, why, sizeof why) : -1;
+    free(buf);
+    if (ret != 0) {
+        snprintf(msg, cap, "the outputs failed verification: %s",
+                 found ? why : "the master playlist is missing");
+        return -1;
+    }
+    double tol = encoded_s * SHORT_REL > SHORT_ABS_S ? encoded_s * SHORT_REL : SHORT_ABS_S;
+    for (int i = 0; i < n; i++) {
+        double total = 0;
+        int segs = 0;
+        snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
+        snprintf(p, sizeof p, "%s/index.m3u8", vdir);
+        buf = read_small(p, PLAYLIST_CAP, &len);
+        found = buf != NULL;
+        ret = found ? hls_check_media(buf, len, segment_ok, vdir, &total, &segs, why, sizeof why) : -1;
+        free(buf);
+        if (ret != 0) {
+            snprintf(msg, cap, "the outputs failed verification: the %dp playlist %s", heights[i],
+                     found ? why : "is missing");
+            return -1;
+        }
+        if (fabs(total - encoded_s) > tol) {
+            snprintf(msg, cap, "the outputs failed verification: the %dp playlist lasts %.1f s, but "
+                               "%.1f s were encoded", heights[i], total, encoded_s);
+            return -1;
+        }
+        if (i == 0)
+            *duration_s = total;
+    }
+    return 0;
+}
+
 /* The COMPLETE event of a finished ladder. */
 static json_object *complete_event(const config *cfg, const char *job_id, const char *final_dir,
                                    const int *heights, int n, int w, int h, bool audio,
@@ -217,38 +360,103 @@ static json_object *complete_event(const config *cfg, const char *job_id, const 
     return done;
 }
 
+/* The budget of the n probed inputs pi: 0, or 9 with res set. */
+static int check_budget(const config *cfg, const probe_info *pi, size_t n, encode_budget *b,
+                        task_result *res)
+{
+    char msg[300];
+    int w = 0, h = 0;
+    double duration = 0, mpx = 0;
+    *b = (encode_budget){cfg->encode_max_pixels, cfg->encode_max_duration, cfg->encode_max_megapixels};
+    for (size_t i = 0; i < n; i++) {
+        if ((long long)pi[i].width * pi[i].height > (long long)w * h) {
+            w = pi[i].width;
+            h = pi[i].height;
+        }
+        duration += pi[i].duration;
+        mpx += (double)pi[i].width * pi[i].height * ffmpeg_frames(&pi[i]) / 1e6;
+    }
+    if (ffmpeg_budget_check(b, w, h, duration, mpx, msg, sizeof msg) == 0)
+        return 0;
+    task_fail(res, TASK_FAILED, 9, "%s", msg);
+    return 9;
+}
+
+/* A full media disk: nothing is published, and the task runs again later
+ * without the attempt counting (the input is not at fault). */
+static void wait_for_space(task_ctx *ctx, task_result *res)
+{
+    log_warn("task %lld: the media disk (MEDIAGATE_MEDIA_DIR) is full; the encode waits for space",
+             ctx->id);
+    task_fail(res, TASK_SNOOZE, 3, "the media disk is full: the encode runs again when there is space");
+}
+
+/* What ffmpeg's status st (not 0) and what it wrote (r) mean for the job:
+ * sets res. */
+static void encode_failed(encode *e, int st, const proc_result *r, task_result *res)
+{
+    const config *cfg = e->ctx->cfg;
+    char why[256];
+    ffmpeg_reason(r->last_err, why, sizeof why);
+    if (st == PROC_CANCELED && e->disk_full_seen)
+        wait_for_space(e->ctx, res);
+    else if (st == PROC_CANCELED || atomic_load(e->ctx->cancel)) /* also a stop that raced a limit */
+        res->outcome = TASK_HANDBACK;
+    else if (st == PROC_TIMEOUT)
+        task_fail(res, TASK_FAILED, 4, "the encode ran past its %ld s limit", cfg->encode_timeout);
+    else if (st == PROC_STALLED)
+        task_fail(res, TASK_FAILED, 7, "the encode made no progress for %ld s", cfg->encode_stall);
+    else if (cpu_limited(cfg, r))
+        task_fail(res, TASK_FAILED, 9, "the encode used up its CPU time limit (%ld s)",
+                  cfg->encode_cpu_seconds);
+    else if (strstr(r->err_head, "No space left") || strstr(r->last_err, "No space left") ||
+             disk_full(cfg->media_dir))
+        wait_for_space(e->ctx, res);
+    else if (memory_limited(r))
+        task_fail(res, TASK_FAILED, 9, "the encode ran out of memory under its %ld MiB limit%s%s",
+                  cfg->encode_memory_mb, why[0] ? ": " : "", why);
+    else
+        task_fail(res, TASK_RETRY, 3, "ffmpeg failed: %s", why[0] ? why : "exit status");
+}
+
 /* Encodes the inputs (played one after another) of ctx's job. */
 static void encode_inputs(encode *e, const rec_files *in, task_result *res)
 {
     task_ctx *ctx = e->ctx;
     const config *cfg = ctx->cfg;
-    char final_dir[PATH_MAX], tmp_dir[PATH_MAX], list[PATH_MAX + 32], url[PATH_MAX + 16];
+    char final_dir[PATH_MAX], tmp_dir[PATH_MAX], list[PATH_MAX + 32], url[PATH_MAX + 16], msg[300];
     int w = 0, h = 0, heights[8];
     bool audio = false;
     const char *demuxer = NULL;
+    probe_info *pis = NULL;
+    encode_budget budget;
     e->duration_s = 0;
     if (in->n == 0) {
         task_fail(res, TASK_FAILED, 1, "nothing to encode");
         return;
     }
+    if (!(pis = calloc(in->n, sizeof *pis))) {
+        task_fail(res, TASK_RETRY, 3, "out of memory");
+        return;
+    }
     for (size_t i = 0; i < in->n; i++) {
-        probe_info pi;
         const char *dm = NULL;
-        int rc = probe(e, &in->v[i], &pi, &dm, res);
-        if (rc < 0) {
+        int rc = probe(e, &in->v[i], &pis[i], &dm, res);
+        if (rc < 0)
             res->outcome = TASK_HANDBACK;
-            return;
-        }
-        if (rc > 0)
-            return;
+        if (rc != 0)
+            goto out;
         if (i == 0) { /* the first input decides the streams, as concat does */
-            w = pi.width;
-            h = pi.height;
-            audio = pi.audio;
+            w = pis[i].width;
+            h = pis[i].height;
+            audio = pis[i].audio;
             demuxer = dm;
         }
-        e->duration_s += pi.duration;
+        e->duration_s += pis[i].duration;
     }
+    /* What the upload may cost is decided before it costs anything. */
+    if (check_budget(cfg, pis, in->n, &budget, res) != 0)
+        goto out;
     int n = ffmpeg_ladder(cfg->renditions, h, heights);
 
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, ctx->job_id);
@@ -258,16 +466,27 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     snprintf(list, sizeof list, "%s/inputs.ffconcat", tmp_dir);
     remove_attempts(cfg->media_dir, ctx->job_id, ctx->attempt); /* what killed attempts left */
     mkdir(cfg->media_dir, 0755);
+    if (disk_full(cfg->media_dir)) {
+        wait_for_space(ctx, res);
+        goto out;
+    }
     if (mkdir(tmp_dir, 0755) != 0) {
         log_error("task %lld: cannot create %s: %s", ctx->id, tmp_dir, strerror(errno));
-        task_fail(res, TASK_RETRY, 3, "cannot create the output directory");
-        return;
+        if (errno == ENOSPC)
+            wait_for_space(ctx, res);
+        else
+            task_fail(res, TASK_RETRY, 3, "cannot create the output directory");
+        goto out;
     }
-    encode_plan plan = {.heights = heights, .n = n, .audio = audio, .out_dir = tmp_dir, .threads = 2};
+    encode_plan plan = {.heights = heights, .n = n, .audio = audio, .out_dir = tmp_dir, .threads = 2,
+                        .max_seconds = ffmpeg_budget_seconds(&budget, w, h, pis[0].fps)};
     if (in->n > 1) {
         if (write_concat(list, in) != 0) {
             log_error("task %lld: cannot write %s: %s", ctx->id, list, strerror(errno));
-            task_fail(res, TASK_RETRY, 3, "cannot list the inputs");
+            if (errno == ENOSPC)
+                wait_for_space(ctx, res);
+            else
+                task_fail(res, TASK_RETRY, 3, "cannot list the inputs");
             goto fail;
         }
         plan.input = list;
@@ -289,30 +508,39 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     double left = ctx->deadline - proc_now();
     proc_opts o = {.timeout_s = left > 1 ? left : 1, .stall_s = (double)cfg->encode_stall,
                    .nice = (int)cfg->encode_nice, .on_line = on_line, .on_tick = on_tick, .arg = e};
+    child_limits(cfg, &o);
     proc_result r;
+    e->encoding = true;
     int st = proc_run(b.argv, &o, &r);
-    char why[256];
-    ffmpeg_reason(r.last_err, why, sizeof why);
-    if (st != 0)
-        log_warn("task %lld: ffmpeg status %d: %s", ctx->id, st, r.last_err);
-    proc_result_free(&r);
-    if (st == PROC_CANCELED) {
-        res->outcome = TASK_HANDBACK;
-        goto fail;
-    }
-    if (st == PROC_TIMEOUT) {
-        task_fail(res, TASK_FAILED, 4, "the encode ran past its %ld s limit", cfg->encode_timeout);
-        goto fail;
-    }
-    if (st == PROC_STALLED) {
-        task_fail(res, TASK_FAILED, 7, "the encode made no progress for %ld s", cfg->encode_stall);
-        goto fail;
-    }
+    e->encoding = false;
     if (st != 0) {
-        task_fail(res, TASK_RETRY, 3, "ffmpeg failed: %s", why[0] ? why : "exit status");
+        log_warn("task %lld: ffmpeg status %d (%.1f s CPU): %s", ctx->id, st, r.cpu_s, r.last_err);
+        encode_failed(e, st, &r, res);
+    }
+    proc_result_free(&r);
+    if (st != 0)
+        goto fail;
+    unlink(list);
+    /* ffmpeg 5.1's HLS muxer exits 0 when a write fails (a full disk
+     * leaves empty playlists): what it wrote is read back first. */
+    double encoded = (double)e->last_us / 1e6, outputs_s = 0;
+    if (verify_outputs(tmp_dir, heights, n, encoded, &outputs_s, msg, sizeof msg) != 0) {
+        if (disk_full(cfg->media_dir)) {
+            wait_for_space(ctx, res);
+        } else { /* retried: a disk filled and freed between two looks is one cause */
+            log_warn("task %lld: %s", ctx->id, msg);
+            task_fail(res, TASK_RETRY, 10, "%s", msg);
+        }
         goto fail;
     }
-    unlink(list);
+    /* A truncated upload decodes without an error up to where it was cut. */
+    double short_by = e->duration_s - outputs_s;
+    if (e->duration_s > 0 && short_by > SHORT_ABS_S && short_by > e->duration_s * SHORT_REL) {
+        task_fail(res, TASK_FAILED, 8,
+                  "the input ends early: %.1f s of video were encoded of the %.1f s it declares "
+                  "(a file cut short?)", outputs_s, e->duration_s);
+        goto fail;
+    }
     /* Published only by the holder: a worker that lost its lease while its
      * ffmpeg finished learns it here. */
     if (!ctx->beat(ctx, TASK_BEAT_CHECK)) {
@@ -326,10 +554,12 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         goto fail;
     }
     res->outcome = TASK_DONE;
-    res->job_event = complete_event(cfg, ctx->job_id, final_dir, heights, n, w, h, audio, e->duration_s);
-    return;
+    res->job_event = complete_event(cfg, ctx->job_id, final_dir, heights, n, w, h, audio, outputs_s);
+    goto out;
 fail:
     rmtree(tmp_dir);
+out:
+    free(pis);
 }
 
 void kind_local_encode_dead(const config *cfg, const char *job_id)

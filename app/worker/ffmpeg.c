@@ -71,9 +71,22 @@ int ffmpeg_probe_argv(argv_buf *b, const char *input, const char *protocols, con
     ADD("-print_format");
     ADD("json");
     ADD("-show_entries");
-    ADD("format=format_name,duration:stream=codec_type,width,height");
+    ADD("format=format_name,duration:stream=codec_type,width,height,avg_frame_rate,r_frame_rate,"
+        "nb_frames");
     ADD("%s", input);
     return b->argc;
+}
+
+/* A frame rate as ffprobe writes it ("30000/1001"); 0 when there is none. */
+static double rate_of(json_object *s, const char *key)
+{
+    json_object *t;
+    long long num = 0, den = 0;
+    if (!json_object_object_get_ex(s, key, &t) || !json_object_is_type(t, json_type_string) ||
+        sscanf(json_object_get_string(t), "%lld/%lld", &num, &den) != 2 || num <= 0 || den <= 0)
+        return 0;
+    double r = (double)num / (double)den;
+    return r < 1e6 ? r : 1e6;
 }
 
 int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, size_t cap)
@@ -94,6 +107,14 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
                     pi->width = json_object_get_int(t);
                 if (json_object_object_get_ex(s, "height", &t) && json_object_is_type(t, json_type_int))
                     pi->height = json_object_get_int(t);
+                pi->fps = rate_of(s, "avg_frame_rate");
+                if (pi->fps == 0)
+                    pi->fps = rate_of(s, "r_frame_rate");
+                if (json_object_object_get_ex(s, "nb_frames", &t) &&
+                    json_object_is_type(t, json_type_string)) {
+                    long long f = atoll(json_object_get_string(t));
+                    pi->frames = f > 0 && f < (1LL << 40) ? f : 0;
+                }
             }
             pi->audio |= !strcmp(type, "audio");
         }
@@ -106,7 +127,7 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
             snprintf(pi->format, sizeof pi->format, "%s", json_object_get_string(v));
     }
     json_object_put(info);
-    if (pi->width <= 0 || pi->height <= 0 || pi->width > 16384 || pi->height > 16384) {
+    if (pi->width <= 0 || pi->height <= 0) {
         snprintf(msg, cap, "the input has no video stream");
         return 2;
     }
@@ -195,6 +216,10 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         ADD("-b:a");
         ADD("128k");
     }
+    if (p->max_seconds > 0) {
+        ADD("-t");
+        ADD("%.3f", p->max_seconds);
+    }
     ADD("-f");
     ADD("hls");
     ADD("-hls_time");
@@ -234,4 +259,152 @@ void ffmpeg_reason(const char *line, char *out, size_t cap)
     for (char *p = out; *p; p++)
         if ((unsigned char)*p < 0x20)
             *p = ' ';
+}
+
+double ffmpeg_frames(const probe_info *pi)
+{
+    double by_time = pi->duration * (pi->fps > 0 ? pi->fps : 60);
+    return (double)pi->frames > by_time ? (double)pi->frames : by_time;
+}
+
+int ffmpeg_budget_check(const encode_budget *b, int w, int h, double duration_s, double megapixels,
+                        char *msg, size_t cap)
+{
+    long long px = (long long)w * h;
+    if (px > b->max_pixels) {
+        snprintf(msg, cap, "the input's frames are %dx%d (%lld pixels): more than the %ld pixels "
+                           "a frame may have", w, h, px, b->max_pixels);
+        return 9;
+    }
+    if (duration_s > (double)b->max_duration) {
+        snprintf(msg, cap, "the input lasts %.0f s: longer than the %ld s an input may last",
+                 duration_s, b->max_duration);
+        return 9;
+    }
+    if (megapixels > (double)b->max_megapixels) {
+        snprintf(msg, cap, "decoding the input costs %.0f million pixels (pixels x frames): more "
+                           "than the %ld million an input may cost", megapixels, b->max_megapixels);
+        return 9;
+    }
+    return 0;
+}
+
+double ffmpeg_budget_seconds(const encode_budget *b, int w, int h, double fps)
+{
+    double t = (double)b->max_duration, px = (double)w * h * (fps > 0 ? fps : 60);
+    if (px > 0 && (double)b->max_megapixels * 1e6 / px < t)
+        t = (double)b->max_megapixels * 1e6 / px;
+    return t;
+}
+
+/* The next line of buf[*pos, len) into line (cut at cap - 1 bytes),
+ * without its "\n" or "\r\n". Returns false at the end. */
+static bool next_line(const char *buf, size_t len, size_t *pos, char *line, size_t cap)
+{
+    if (*pos >= len)
+        return false;
+    const char *p = buf + *pos, *nl = memchr(p, '\n', len - *pos);
+    size_t n = nl ? (size_t)(nl - p) : len - *pos;
+    *pos += n + (nl ? 1 : 0);
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    snprintf(line, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+    return true;
+}
+
+/* Whether buf (len bytes, no NUL) starts with the line #EXTM3U; *pos
+ * moves past it. */
+static bool m3u_start(const char *buf, size_t len, size_t *pos)
+{
+    char line[16];
+    return !memchr(buf, '\0', len) && next_line(buf, len, pos, line, sizeof line) &&
+           strcmp(line, "#EXTM3U") == 0;
+}
+
+/* A segment name of ours: plain characters, no dot first, no path. */
+static bool plain_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 128 && s[0] != '.' &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+int hls_check_media(const char *buf, size_t len, int (*seg)(void *arg, const char *name), void *arg,
+                    double *total_s, int *segments, char *msg, size_t cap)
+{
+    char line[256];
+    size_t pos = 0;
+    double pending = -1, total = 0;
+    int n = 0;
+    bool ended = false;
+    if (!m3u_start(buf, len, &pos)) {
+        snprintf(msg, cap, "%s", len ? "is not a playlist" : "is empty");
+        return -1;
+    }
+    while (next_line(buf, len, &pos, line, sizeof line)) {
+        if (ended && line[0]) {
+            snprintf(msg, cap, "goes on after its end");
+            return -1;
+        }
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
+            char *end;
+            double d = strtod(line + 8, &end);
+            if (end == line + 8 || (*end && *end != ',') || !(d > 0 && d <= 3600) || pending >= 0) {
+                snprintf(msg, cap, "has a bad segment duration");
+                return -1;
+            }
+            pending = d;
+        } else if (strcmp(line, "#EXT-X-ENDLIST") == 0) {
+            ended = true;
+        } else if (line[0] && line[0] != '#') {
+            if (pending < 0 || !plain_name(line)) {
+                snprintf(msg, cap, "names a segment it should not");
+                return -1;
+            }
+            if (seg && seg(arg, line) != 0) {
+                snprintf(msg, cap, "names a segment that is missing, empty or cut short");
+                return -1;
+            }
+            total += pending;
+            pending = -1;
+            n++;
+        }
+    }
+    if (!ended || pending >= 0 || n == 0) {
+        snprintf(msg, cap, "%s", n == 0 ? "has no segments" : "is cut short");
+        return -1;
+    }
+    *total_s = total;
+    *segments = n;
+    return 0;
+}
+
+int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap)
+{
+    char line[512], want[32];
+    size_t pos = 0;
+    int seen = 0;
+    bool inf = false;
+    if (!m3u_start(buf, len, &pos)) {
+        snprintf(msg, cap, "the master playlist %s", len ? "is not a playlist" : "is empty");
+        return -1;
+    }
+    while (next_line(buf, len, &pos, line, sizeof line)) {
+        if (strncmp(line, "#EXT-X-STREAM-INF:", 18) == 0) {
+            inf = true;
+        } else if (line[0] && line[0] != '#') {
+            snprintf(want, sizeof want, "v%d/index.m3u8", seen);
+            if (!inf || seen >= n || strcmp(line, want) != 0) {
+                snprintf(msg, cap, "the master playlist names a rendition it should not");
+                return -1;
+            }
+            inf = false;
+            seen++;
+        }
+    }
+    if (seen != n || inf) {
+        snprintf(msg, cap, "the master playlist names %d of the %d renditions", seen, n);
+        return -1;
+    }
+    return 0;
 }

@@ -25,7 +25,33 @@ typedef struct probe_info {
     int width, height;     /* the first video stream's */
     bool audio;
     double duration;       /* seconds, 0 when unknown */
+    double fps;            /* the video's average (else base) frame rate, 0 when unknown */
+    long long frames;      /* the video's frame count when the container says, else 0 */
 } probe_info;
+
+/* What one encode may cost, checked before it starts (the
+ * MEDIAGATE_ENCODE_MAX_* settings). */
+typedef struct encode_budget {
+    long max_pixels;       /* width x height of a frame */
+    long max_duration;     /* seconds of input */
+    long max_megapixels;   /* pixels x frames, in millions */
+} encode_budget;
+
+/* Frames ffmpeg decodes from input pi: the count the container gives or
+ * duration x frame rate (60 fps when it is unknown), whichever is more. */
+double ffmpeg_frames(const probe_info *pi);
+
+/* Whether inputs of frame size w x h (the largest), duration_s seconds and
+ * megapixels (pixels x frames, summed) fit budget b. Returns 0, or 9 with
+ * msg (safe for clients) naming the limit. */
+int ffmpeg_budget_check(const encode_budget *b, int w, int h, double duration_s, double megapixels,
+                        char *msg, size_t cap);
+
+/* The seconds of output an encode of w x h frames at fps may write within
+ * budget b (its -t): the duration limit, or less where pixels x frames
+ * reaches the megapixel limit first. Bounds an input that lies about its
+ * duration. */
+double ffmpeg_budget_seconds(const encode_budget *b, int w, int h, double fps);
 
 /* The demuxer to force for a probed format_name when it is on the upload
  * allowlist (its first name: "mov" for "mov,mp4,…"), else NULL. */
@@ -56,6 +82,7 @@ typedef struct encode_plan {
     bool audio;
     const char *out_dir;    /* segments and playlists go under it */
     int threads;
+    double max_seconds;     /* -t: output past it is not written; 0: none */
 } encode_plan;
 
 /* The ffmpeg command of plan p, progress on stdout (-progress pipe:1).
@@ -66,5 +93,19 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p);
  * the text after the last ": " (ffmpeg prefixes the input's name), and
  * nothing at all when a path could remain. Writes "" when there is none. */
 void ffmpeg_reason(const char *line, char *out, size_t cap);
+
+/* One media playlist as read back from the output (buf, len: untrusted
+ * bytes): #EXTM3U first, each #EXTINF (over 0, at most 3600 s) followed by
+ * a plain segment name (A-Z a-z 0-9 . _ -, no dot first), at least one
+ * segment, #EXT-X-ENDLIST last. seg(arg, name) is called for each segment
+ * and returns non-zero to refuse it (missing, empty). Returns 0 with
+ * *total_s and *segments set, or -1 with msg (client-safe) set. */
+int hls_check_media(const char *buf, size_t len, int (*seg)(void *arg, const char *name), void *arg,
+                    double *total_s, int *segments, char *msg, size_t cap);
+
+/* The master playlist (buf, len): #EXTM3U first and exactly n variants,
+ * each an #EXT-X-STREAM-INF followed by v<i>/index.m3u8, i = 0 .. n-1 in
+ * order. Returns 0, or -1 with msg set. */
+int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap);
 
 #endif

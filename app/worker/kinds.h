@@ -18,6 +18,8 @@ typedef enum task_outcome {
     TASK_RETRY,     /* try again later (retry_after s, or the kind's backoff) */
     TASK_FAILED,    /* failed for good; job_event (if any) applied */
     TASK_HANDBACK,  /* not run: the worker is stopping or lost the task */
+    TASK_SNOOZE,    /* not the task's fault (a full disk): run again later (retry_after s, or
+                     * the kind's backoff) without the attempt counting */
 } task_outcome;
 
 typedef struct task_ctx {

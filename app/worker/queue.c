@@ -109,7 +109,8 @@ static bool beat(task_ctx *ctx, int progress)
     return true;
 }
 
-static const char *const outcome_names[] = {"done", "retry", "failed", "handback"};
+static const char *const outcome_names[] = {"done", "retry", "failed", "handback", "snooze"};
+/* (a snooze is recorded by W_SNOOZE, the others by mediagate_task_finish) */
 
 /* Records the outcome of the attempt in hand, applying res's job event in
  * the same transaction. A database that is down is retried with backoff
@@ -131,11 +132,13 @@ static void finish(slot *s, const task_kind *k, task_result *res)
     snprintf(dl, sizeof dl, "%.3f", delay);
     const char *v[] = {id, tok, s->wid, outcome_names[oc], dl, res->message[0] ? res->message : NULL,
                        ev ? json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN) : NULL};
+    const char *snooze[] = {id, tok, s->wid, dl, v[5]};
     double wait = 0.2, give_up = 0;
     bool fallback = false;
     for (int tries = 1;; tries++) {
         PGresult *r = NULL;
-        int st = db_exec(&s->db, W_FINISH, 7, v, &r);
+        int st = oc == TASK_SNOOZE ? db_exec(&s->db, W_SNOOZE, 5, snooze, &r)
+                                   : db_exec(&s->db, W_FINISH, 7, v, &r);
         if (st == 0) {
             bool held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
             PQclear(r);
@@ -148,6 +151,9 @@ static void finish(slot *s, const task_kind *k, task_result *res)
                 log_warn("task %lld: retry in %.1fs: %s", s->id, delay, res->message);
             else if (oc == TASK_FAILED)
                 log_warn("task %lld: failed (attempt %d): %s", s->id, s->token, res->message);
+            else if (oc == TASK_SNOOZE)
+                log_warn("task %lld: waits %.1fs, the attempt not counted: %s", s->id, delay,
+                         res->message);
             else
                 log_info("task %lld: handed back", s->id);
             if (tries > 1 && held)
@@ -240,10 +246,11 @@ static void run_task(slot *s, PGresult *r)
 static void *slot_main(void *arg)
 {
     slot *s = arg;
-    char lease[24];
+    char lease[24], cap[24];
     bool synced = false;
     double next_reap = 0, wait = 0.5;
     snprintf(lease, sizeof lease, "%ld", s->cfg->lease_seconds);
+    snprintf(cap, sizeof cap, "%ld", s->cfg->encode_owner_cap);
     while (!atomic_load(&stopping)) {
         PGresult *r = NULL;
         if (!synced) {
@@ -268,8 +275,8 @@ static void *slot_main(void *arg)
             PQclear(r);
             r = NULL;
         }
-        const char *v[] = {s->wid, lease, s->kinds};
-        int st = db_exec(&s->db, W_CLAIM, 3, v, &r);
+        const char *v[] = {s->wid, lease, s->kinds, cap};
+        int st = db_exec(&s->db, W_CLAIM, 4, v, &r);
         if (st != 0) {
             nap(wait);
             wait = wait * 2 > 5 ? 5 : wait * 2;

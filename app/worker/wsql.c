@@ -4,7 +4,8 @@
 
 const stmt_def worker_stmts[W__COUNT] = {
     /* Claims the next ready task of the kinds this worker serves, under its
-     * kind's cap on attempts; attempts (the new count) is the lease's
+     * kind's cap on attempts, skipping the tasks of an owner who runs $4 of
+     * them already (sql/017); attempts (the new count) is the lease's
      * fencing token. */
     [W_CLAIM] = {"w_claim",
         "UPDATE outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), "
@@ -13,15 +14,20 @@ const stmt_def worker_stmts[W__COUNT] = {
         "WHERE o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL "
         "AND o.run_after <= now() AND (o.locked_until IS NULL OR o.locked_until < now()) "
         "AND o.attempts < k.max_attempts "
+        "AND (o.owner IS NULL OR mediagate_owner_may_claim(o.owner, $4::integer)) "
         "ORDER BY o.run_after, o.id FOR UPDATE OF o SKIP LOCKED LIMIT 1) "
         "RETURNING id, kind, payload::text, attempts",
-        3, PGRES_TUPLES_OK},
+        4, PGRES_TUPLES_OK},
     [W_BEAT] = {"w_beat",
         "SELECT mediagate_task_beat($1, $2, $3, $4, $5)",
         5, PGRES_TUPLES_OK},
     [W_FINISH] = {"w_finish",
         "SELECT mediagate_task_finish($1, $2, $3, $4, $5, $6, $7::jsonb)",
         7, PGRES_TUPLES_OK},
+    /* TASK_SNOOZE: the attempt ends uncounted, to run again $4 s on (sql/017). */
+    [W_SNOOZE] = {"w_snooze",
+        "SELECT coalesce(mediagate_task_snooze($1, $2, $3, $4, $5), false)",
+        5, PGRES_TUPLES_OK},
     [W_REAP] = {"w_reap",
         "SELECT kind, job_id FROM mediagate_task_reap()",
         0, PGRES_TUPLES_OK},

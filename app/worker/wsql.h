@@ -8,6 +8,7 @@ enum wstmt {
     W_CLAIM,
     W_BEAT,
     W_FINISH,
+    W_SNOOZE,
     W_REAP,
     W_KIND_SYNC,
     W_SETTLE,

@@ -182,7 +182,7 @@ for _ in $(seq 300); do
 done
 echo "PostgreSQL restart: progress ${before}% before, ${after_seen:-no}% after"
 check "1: progress moved again after the restart ($before% before, ${after_seen:-none} after)" test -n "$after_seen"
-check "1: the job ends COMPLETE" until_true 90 is_final "$j1"
+check "1: the job ends COMPLETE" until_true 300 is_final "$j1"
 check "1: ... and it is COMPLETE ($(jstatus "$j1"))" is_status "$j1" COMPLETE
 t1=$(task_of "$j1")
 check "1: one attempt, done ($(tq "$j1" "attempts || ':' || state"))" test "$(tq "$j1" "attempts || ':' || state")" = 1:done

@@ -121,6 +121,22 @@ int main(void)
     CHECK_STR(r.out, "0\n1\n2\n3\n"); /* 3: ls's own listing of the directory */
     proc_result_free(&r);
 
+    /* the limits of the child: its address space, and its CPU time (a busy
+     * loop gets SIGXCPU, and the CPU it used is reported) */
+    proc_opts lim = {.timeout_s = 60, .out_cap = 4096, .as_bytes = 512LL << 20, .cpu_s = 1};
+    CHECK_INT(run_sh("ulimit -v; ulimit -H -v; ulimit -t", &lim, &r), 0);
+    CHECK_STR(r.out, "524288\n524288\n1\n");
+    proc_result_free(&r);
+    CHECK_INT(run_sh("while :; do :; done", &lim, &r), 128 + SIGXCPU);
+    /* (the user and system times the kernel reports fall short of the
+     * limit by up to a fifth here) */
+    CHECK(r.cpu_s >= 0.5 && r.cpu_s < 10);
+    proc_result_free(&r);
+    proc_opts nolim = {.timeout_s = 10, .out_cap = 4096};
+    CHECK_INT(run_sh("ulimit -v", &nolim, &r), 0);
+    CHECK_STR(r.out, "unlimited\n");
+    proc_result_free(&r);
+
     /* a short child beside a long one ends when it ends (no sibling holds
      * its pipes), in either order of starting */
     job longj = {"sleep 3", 0, 0}, shortj = {"sleep 0.2", 0, 0};

@@ -72,7 +72,8 @@ static void test_probe_argv(void)
     CHECK_STR(b.argv[b.argc - 1], "file:/u/a.mp4");
     CHECK(b.argv[b.argc] == NULL);
     /* tags are never printed, so any length of metadata parses */
-    CHECK(has_pair(&b, "-show_entries", "format=format_name,duration:stream=codec_type,width,height"));
+    CHECK(has_pair(&b, "-show_entries", "format=format_name,duration:stream=codec_type,width,height,"
+                                        "avg_frame_rate,r_frame_rate,nb_frames"));
     CHECK(index_of(&b, "-show_format") < 0);
     /* a stream's recording: its own format, forced */
     CHECK(ffmpeg_probe_argv(&b, "concatf:/t/list", "concatf,file", "mpegts", "mpegts") > 0);
@@ -109,6 +110,7 @@ static void test_encode_argv(void)
     CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/v%v/index.m3u8");
     CHECK(has_pair(&b, "-progress", "pipe:1"));
     CHECK(index_of(&b, "-nostdin") > 0);
+    CHECK(index_of(&b, "-t") < 0); /* no budget: no -t */
     /* the same plan twice gives the same command: nothing shared between calls */
     argv_buf b2;
     CHECK(ffmpeg_encode_argv(&b2, &p) == b.argc);
@@ -124,6 +126,10 @@ static void test_encode_argv(void)
     CHECK(has_pair(&b, "-var_stream_map", "v:0"));
     CHECK(index_of(&b, "0:a:0") < 0);
     CHECK(index_of(&b, "aac") < 0);
+    /* the budget's bound on the output, an output option (after -i) */
+    p.max_seconds = 12.5;
+    CHECK(ffmpeg_encode_argv(&b, &p) > 0);
+    CHECK(has_pair(&b, "-t", "12.500") && index_of(&b, "-t") > index_of(&b, "-i"));
     p.n = 0;
     CHECK(ffmpeg_encode_argv(&b, &p) == -1);
     p.n = 9;
@@ -160,12 +166,22 @@ static void test_parse_probe(void)
     CHECK(!pi.audio && pi.duration == 0);
     const char *bad[] = {"", "{}", "{\"streams\":[]}", "{\"streams\":[{\"codec_type\":\"audio\"}]}",
                          "{\"streams\":[{\"codec_type\":\"video\",\"width\":\"1280\",\"height\":720}]}",
-                         "{\"streams\":[{\"codec_type\":\"video\",\"width\":99999,\"height\":720}]}",
                          "{\"streams\":{}}", "[1,2]", "{\"streams\":[{\"codec_type\":\"video\",\"width\":-5,\"height\":-5}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_INT(ffmpeg_parse_probe(bad[i], strlen(bad[i]), &pi, msg, sizeof msg), 2);
         CHECK_STR(msg, "the input has no video stream");
     }
+    /* frame rate and count; frames of any size parse (the budget refuses them) */
+    const char *rates = "{\"streams\":[{\"codec_type\":\"video\",\"width\":99999,\"height\":720,"
+                        "\"avg_frame_rate\":\"0/0\",\"r_frame_rate\":\"30000/1001\",\"nb_frames\":\"50\"}],"
+                        "\"format\":{\"duration\":\"2\"}}";
+    CHECK_INT(ffmpeg_parse_probe(rates, strlen(rates), &pi, msg, sizeof msg), 0);
+    CHECK(pi.width == 99999 && pi.fps > 29.97 && pi.fps < 29.98 && pi.frames == 50);
+    CHECK(ffmpeg_frames(&pi) > 59.9 && ffmpeg_frames(&pi) < 60); /* 2 s x 29.97 > 50 */
+    const char *norate = "{\"streams\":[{\"codec_type\":\"video\",\"width\":8,\"height\":8,"
+                         "\"avg_frame_rate\":\"1/0\",\"nb_frames\":\"N/A\"}],\"format\":{\"duration\":\"1\"}}";
+    CHECK_INT(ffmpeg_parse_probe(norate, strlen(norate), &pi, msg, sizeof msg), 0);
+    CHECK(pi.fps == 0 && pi.frames == 0 && ffmpeg_frames(&pi) == 60); /* unknown rate: 60 fps */
     /* a long answer (ffprobe of a file with a huge tag) still parses */
     size_t n = 300000;
     char *big = malloc(n + 400);
@@ -175,6 +191,89 @@ static void test_parse_probe(void)
     CHECK_INT(ffmpeg_parse_probe(big, strlen(big), &pi, msg, sizeof msg), 0);
     CHECK(pi.width == 320 && pi.duration == 1.5);
     free(big);
+}
+
+/* What an upload may cost: each limit refuses with its own message. */
+static void test_budget(void)
+{
+    encode_budget b = {.max_pixels = 4096 * 2176, .max_duration = 3600, .max_megapixels = 1000};
+    char msg[300];
+    CHECK_INT(ffmpeg_budget_check(&b, 1920, 1080, 600, 999, msg, sizeof msg), 0);
+    CHECK_INT(ffmpeg_budget_check(&b, 4096, 4096, 0.1, 1, msg, sizeof msg), 9);
+    CHECK_STR(msg, "the input's frames are 4096x4096 (16777216 pixels): more than the 8912896 pixels "
+                   "a frame may have");
+    CHECK_INT(ffmpeg_budget_check(&b, 320, 240, 3601, 1, msg, sizeof msg), 9);
+    CHECK_STR(msg, "the input lasts 3601 s: longer than the 3600 s an input may last");
+    CHECK_INT(ffmpeg_budget_check(&b, 320, 240, 10, 1001, msg, sizeof msg), 9);
+    CHECK_STR(msg, "decoding the input costs 1001 million pixels (pixels x frames): more than the "
+                   "1000 million an input may cost");
+    /* -t: the duration limit, or where the pixels run out first */
+    CHECK(ffmpeg_budget_seconds(&b, 160, 120, 1) == 3600);
+    double t = ffmpeg_budget_seconds(&b, 1920, 1080, 25); /* 1e9 / (1920 * 1080 * 25) */
+    CHECK(t > 19.29 && t < 19.30);
+    CHECK(ffmpeg_budget_seconds(&b, 1920, 1080, 0) < t); /* unknown rate: 60 fps */
+}
+
+/* segment_ok's stand-in: names starting with "gone" are missing. */
+static int seg_present(void *arg, const char *name)
+{
+    (*(int *)arg)++;
+    return strncmp(name, "gone", 4) == 0 ? -1 : 0;
+}
+
+/* Playlists read back from an encode's outputs: what ffmpeg writes passes,
+ * what a full disk or a hostile file leaves does not. */
+static void test_hls_check(void)
+{
+    char msg[200];
+    double total = 0;
+    int segs = 0, calls = 0;
+    const char *ok = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                     "#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:4.000000,\nseg000.ts\n#EXTINF:2.500000,\n"
+                     "seg001.ts\n#EXT-X-ENDLIST\n";
+    CHECK_INT(hls_check_media(ok, strlen(ok), seg_present, &calls, &total, &segs, msg, sizeof msg), 0);
+    CHECK(total == 6.5 && segs == 2 && calls == 2);
+    const char *crlf = "#EXTM3U\r\n#EXTINF:1,\r\na.ts\r\n#EXT-X-ENDLIST";
+    CHECK_INT(hls_check_media(crlf, strlen(crlf), NULL, NULL, &total, &segs, msg, sizeof msg), 0);
+    struct {
+        const char *text, *why;
+    } bad[] = {
+        {"", "is empty"},
+        {"#EXTM3", "is not a playlist"},
+        {"#EXTM3U\n#EXTINF:4,\nseg000.ts\n", "is cut short"},
+        {"#EXTM3U\n#EXT-X-ENDLIST\n", "has no segments"},
+        {"#EXTM3U\n#EXTINF:4,\nseg000.ts\n#EXTINF:4,\n#EXT-X-ENDLIST\n", "is cut short"},
+        {"#EXTM3U\n#EXTINF:4,\ngone.ts\n#EXT-X-ENDLIST\n", "names a segment that is missing, empty or cut short"},
+        {"#EXTM3U\n#EXTINF:4,\n../other/seg000.ts\n#EXT-X-ENDLIST\n", "names a segment it should not"},
+        {"#EXTM3U\n#EXTINF:4,\n.hidden.ts\n#EXT-X-ENDLIST\n", "names a segment it should not"},
+        {"#EXTM3U\n#EXTINF:4,\nhttp://x/a.ts\n#EXT-X-ENDLIST\n", "names a segment it should not"},
+        {"#EXTM3U\nseg000.ts\n#EXT-X-ENDLIST\n", "names a segment it should not"},
+        {"#EXTM3U\n#EXTINF:-1,\nseg000.ts\n#EXT-X-ENDLIST\n", "has a bad segment duration"},
+        {"#EXTM3U\n#EXTINF:nan,\nseg000.ts\n#EXT-X-ENDLIST\n", "has a bad segment duration"},
+        {"#EXTM3U\n#EXTINF:4x,\nseg000.ts\n#EXT-X-ENDLIST\n", "has a bad segment duration"},
+        {"#EXTM3U\n#EXTINF:4,\nseg000.ts\n#EXT-X-ENDLIST\nseg001.ts\n", "goes on after its end"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(hls_check_media(bad[i].text, strlen(bad[i].text), seg_present, &calls, &total, &segs,
+                                  msg, sizeof msg),
+                  -1);
+        CHECK_STR(msg, bad[i].why);
+    }
+    const char nul[] = "#EXTM3U\n#EXTINF:4,\nseg\0.ts\n#EXT-X-ENDLIST\n";
+    CHECK_INT(hls_check_media(nul, sizeof nul - 1, NULL, NULL, &total, &segs, msg, sizeof msg), -1);
+
+    const char *master = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=1280x720\n"
+                         "v0/index.m3u8\n\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv1/index.m3u8\n";
+    CHECK_INT(hls_check_master(master, strlen(master), 2, msg, sizeof msg), 0);
+    CHECK_INT(hls_check_master(master, strlen(master), 3, msg, sizeof msg), -1);
+    CHECK_STR(msg, "the master playlist names 2 of the 3 renditions");
+    CHECK_INT(hls_check_master(master, strlen(master), 1, msg, sizeof msg), -1);
+    CHECK_INT(hls_check_master("", 0, 1, msg, sizeof msg), -1);
+    CHECK_STR(msg, "the master playlist is empty");
+    const char *swapped = "#EXTM3U\n#EXT-X-STREAM-INF:B=1\nv1/index.m3u8\n#EXT-X-STREAM-INF:B=1\nv0/index.m3u8\n";
+    CHECK_INT(hls_check_master(swapped, strlen(swapped), 2, msg, sizeof msg), -1);
+    const char *noinf = "#EXTM3U\nv0/index.m3u8\n";
+    CHECK_INT(hls_check_master(noinf, strlen(noinf), 1, msg, sizeof msg), -1);
 }
 
 static void test_reason(void)
@@ -237,6 +336,8 @@ int main(void)
     test_encode_argv();
     test_ladder();
     test_parse_probe();
+    test_budget();
+    test_hls_check();
     test_reason();
     return CHECK_DONE("worker");
 }

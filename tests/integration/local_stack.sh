@@ -9,7 +9,7 @@ source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 [ "$(id -u)" = 0 ] || { echo "local_stack.sh: needs root, as scripts/up does"; exit 77; }
 
-VAR=$(mktemp -d /tmp/mg-local-stack.XXXXXX)
+VAR=$(mktemp -d "${MG_TEST_TMP:-/tmp}/mg-local-stack.XXXXXX")
 chmod 755 "$VAR"   # the services run unprivileged and must reach it
 mkdir -p "$VAR/bin"
 install -m 755 "$MG_BIN" "$VAR/bin/mediagate"   # a clone may sit where they cannot
@@ -17,11 +17,15 @@ P=$(mg_free_port) R=$(mg_free_port)
 while [ "$R" = "$P" ]; do R=$(mg_free_port); done
 LISTENER=
 cleanup() {
+    trap '' TERM INT HUP
     [ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null
     MG_VAR=$VAR "$MG_ROOT/scripts/down" >/dev/null 2>&1
-    rm -rf "$VAR"
+    mg_reap "$VAR"
+    rm -rf "$VAR" "$_T"
 }
 trap cleanup EXIT
+mg_exit_on_signals
+mg_guard "$VAR"
 up() { MG_VAR=$VAR MG_BIN=$VAR/bin/mediagate PORT=$P RTMP_PORT=$R "$MG_ROOT/scripts/up" >"$VAR/up.out" 2>"$VAR/up.err"; }
 # Nothing of this stack runs: no postgres on VAR/pg, no supervisor, app or
 # worker, no nginx with its config under VAR.

@@ -8,7 +8,6 @@ source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com http://localhost:[0-9]+'
 stack_up || exit 1
-trap stack_down EXIT
 req -H 'Origin: https://app.example.com' -X POST --data-binary "$(head -c 3000 /dev/zero | tr '\0' a)" "$BASE/media/status?job_id=x"
 expect_status 413; expect_header Access-Control-Allow-Origin https://app.example.com; expect_json .success false
 app_stop TERM

@@ -17,7 +17,6 @@ export MEDIAGATE_MEDIACONVERT_HEADER=X-Api-Key
 export MEDIAGATE_ZENCODER_SECRET=zc-secret-0123456789abcdef
 export MEDIAGATE_TENCENT_TOKEN=tc-token-0123456789abcdef
 stack_up || exit 1
-trap stack_down EXIT
 
 mc() { req -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/mediaconvert"; }
 zc() { req -X POST -H "X-Zencoder-Notification-Secret: $MEDIAGATE_ZENCODER_SECRET" -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/zencoder"; }

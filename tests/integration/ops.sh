@@ -10,7 +10,7 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN
 old_secret=$(openssl rand -hex 16)
 new_secret=$(openssl rand -hex 16)
@@ -32,7 +32,6 @@ export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_MEDIA_DIR=$RUN/media
 NGINX_SITE_EXTRA="$(upload_conf)"
 export NGINX_SITE_EXTRA
 stack_up || exit 1
-trap stack_down EXIT
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('ops1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
 LOG=$RUN/mediagate.log

@@ -10,7 +10,7 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN MEDIAGATE_THREADS=2 MEDIAGATE_DB_TIMEOUT_MS=1000
 export MEDIAGATE_ZENCODER_SECRET=$(openssl rand -hex 16)
 REPL=$RUN/replica
@@ -26,8 +26,7 @@ replica_start() {
         -o "-k $REPLSOCK -c listen_addresses='' -c hot_standby=on -c max_connections=200" start >/dev/null
 }
 replica_stop() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$REPL" -m fast -w -t 30 stop >/dev/null; }
-cleanup() { [ -s "$REPL/postmaster.pid" ] && replica_stop; stack_down; }
-trap cleanup EXIT
+mg_at_exit '[ ! -s "$REPL/postmaster.pid" ] || replica_stop'
 stack_up || exit 1
 # Replication over the unix socket, as postgres (peer).
 echo 'local replication postgres peer map=mg_admin' >>"$RUN/pg/pg_hba.conf"

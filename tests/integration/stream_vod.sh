@@ -13,7 +13,7 @@ source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 command -v ffmpeg >/dev/null || { echo "ffmpeg is not installed (scripts/deps installs it)"; exit 1; }
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 PORT=$(mg_free_port)
 RTMP_PORT=$(mg_free_port)
 export RUN PORT MEDIAGATE_THREADS=4 MEDIAGATE_LEASE_SECONDS=5 MEDIAGATE_ENCODE_NICE=0
@@ -30,7 +30,6 @@ mkdir -p "$RUN/tmp"
 export TMPDIR=$RUN/tmp
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
 worker=$!
-trap 'kill $worker $(jobs -p) 2>/dev/null; stack_down' EXIT
 
 key=$(mg_apikey caster)
 A=(-H "Authorization: Bearer $key")

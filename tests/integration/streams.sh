@@ -8,7 +8,7 @@ source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 command -v ffmpeg >/dev/null || { echo "ffmpeg is not installed (scripts/deps installs it)"; exit 1; }
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN
 # AWS STS is a third-party API: a local stand-in checks the SigV4 signature
 # and fields and answers with AWS's documented response.
@@ -29,7 +29,6 @@ NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT")
 NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
 export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 stack_up || exit 1
-trap 'kill $(jobs -p) $sts_pid 2>/dev/null; stack_down' EXIT
 
 alice=$(mg_apikey alice)
 bob=$(mg_apikey bob)

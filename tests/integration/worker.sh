@@ -21,7 +21,7 @@ set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 MEDIA=$RUN/media
 UPLOADS=$RUN/upload/uploads
 export RUN MEDIAGATE_MEDIA_DIR=$MEDIA MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=3
@@ -46,9 +46,8 @@ cleanup() {
             tail -n 25 "$f" >&2
         done
     fi
-    stack_down
 }
-trap cleanup EXIT
+mg_at_exit cleanup
 stack_up || exit 1
 
 # start_worker NAME [VAR=VALUE...]: a worker with these settings added.

@@ -108,6 +108,18 @@ _check_logs_for_secrets() {
     done < <(sort -u "$_T/secrets")
 }
 
+# took_us [REQUEST_ID]: how long mediagate itself took over a request, in
+# microseconds, from its own access log line ($RUN/mediagate.log, text or
+# JSON lines); by default the last answer's (its X-Request-Id). Empty when
+# the request has no line. Tests bound durations with this, measured
+# inside the process, never with the client's wall clock.
+took_us() {
+    local id=${1:-$(header X-Request-Id)}
+    [ -n "$id" ] || return 0
+    grep -F "$id" "$RUN/mediagate.log" 2>/dev/null | grep -E ' access |"level":"access"' | tail -n 1 |
+        sed -nE 's/.* ([0-9]+)us .*/\1/p; s/.*"duration_us":([0-9]+).*/\1/p'
+}
+
 fail() {
     FAILS=$((FAILS + 1))
     printf 'FAIL: %s\n      request: %s\n' "$*" "${REQ_DESC:-}" >&2

@@ -13,7 +13,7 @@
 
 FAILS=0
 CHECKS=0
-_T=$(mktemp -d /tmp/mg-assert.XXXXXX)
+_T=$(mktemp -d "${MG_TEST_TMP:-/tmp}/mg-assert.XXXXXX")
 HEADERS=$_T/headers
 
 req() {

@@ -148,7 +148,7 @@ systemd-socket-activate --inetd -l "$RUN/mediagate.sock" -E MEDIAGATE_CONFIG="$c
     -E MEDIAGATE_THREADS=2 "$MG_BIN" serve \
     >"$RUN/mediagate.log" 2>&1 &
 sa_pid=$!
-for _ in $(seq 50); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.1; done
 chgrp www-data "$RUN/mediagate.sock"; chmod 0660 "$RUN/mediagate.sock"
 MG_SNIPPET=$P/share/mediagate/nginx/mediagate.conf
 export MG_SNIPPET

@@ -36,7 +36,7 @@ show() { echo "--- scripts/up stderr:"; cat "$VAR/up.err"; }
 # --- a port in use ------------------------------------------------------------
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(120)' "$P" &
 LISTENER=$!
-for _ in $(seq 50); do port_busy=$(python3 -c 'import socket,sys; s=socket.socket(); print(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$P"); [ "$port_busy" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do port_busy=$(python3 -c 'import socket,sys; s=socket.socket(); print(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$P"); [ "$port_busy" = 0 ] && break; sleep 0.1; done
 up; rc=$?
 check "a busy port fails scripts/up" test "$rc" != 0
 check "it names the step" said "failed while checking the ports"

@@ -44,7 +44,8 @@ app_start || exit 1
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('r1', 'local', 'a.mp4', 'PROGRESSING', 10)" >/dev/null
 # visible_within MS JQ WANT URL: polls until the answer's JQ is WANT; prints
-# the milliseconds it took.
+# the milliseconds it took (MS is a cap against a hang, not a bound: a
+# loaded machine replicates slowly).
 visible_within() {
     local t0 now
     t0=$(date +%s%3N)
@@ -57,7 +58,7 @@ visible_within() {
     done
     echo $(( $(date +%s%3N) - t0 ))
 }
-ms=$(visible_within 5000 .progress_rate 10 "$BASE/media/status?job_id=r1")
+ms=$(visible_within 120000 .progress_rate 10 "$BASE/media/status?job_id=r1")
 check "a new job is visible through the replica (${ms} ms)" test "$ms" != never
 
 # --- reads come from the replica ---------------------------------------------------------
@@ -73,7 +74,7 @@ expect_json .job_id '"r1"'
 check "the replica's sessions are mediagate's read connections" \
     test "$(pg_ready "$REPLSOCK" "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'mediagate-read'")" = t
 pg_ready "$REPLSOCK" 'SELECT pg_wal_replay_resume()' >/dev/null
-ms=$(visible_within 5000 .progress_rate 55 "$BASE/media/status?job_id=r1")
+ms=$(visible_within 120000 .progress_rate 55 "$BASE/media/status?job_id=r1")
 check "after replay resumes, the update shows (${ms} ms)" test "$ms" != never
 
 # --- writes stay on the primary; a notification's effect reaches the replica ----------------
@@ -89,7 +90,7 @@ for state in processing finished; do
         "$BASE/notifications/zencoder"
     expect_status 200
     want=$([ $state = finished ] && echo '"COMPLETE"' || echo '"PROGRESSING"')
-    ms=$(visible_within 5000 .job_status "$want" "$BASE/media/status?job_id=$zid")
+    ms=$(visible_within 120000 .job_status "$want" "$BASE/media/status?job_id=$zid")
     check "the $state notification's effect is on the replica (${ms} ms)" test "$ms" != never
     lags+=("$ms")
 done
@@ -110,7 +111,7 @@ sleep 1.5   # past the connection's reconnect hold-off
 pg_ready "$REPLSOCK" 'SELECT pg_wal_replay_pause()' >/dev/null
 psql_q "UPDATE jobs SET progress_rate = 77 WHERE id = 'r1'" >/dev/null
 sleep 0.3
-for _ in $(seq 30); do
+for _ in $(seq 600); do
     req "$BASE/media/status?job_id=r1"
     [ "$(jq -c .progress_rate <<<"$BODY")" = 55 ] && break
     sleep 0.1

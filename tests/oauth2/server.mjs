@@ -9,7 +9,8 @@
 //                    credentials grant, no browser; extraTokenClaims mints
 //                    the user, groups and institutions claims of the test's
 //                    identities (nobody: none at all); shortlived's tokens
-//                    expire after 2 s.
+//                    expire after 10 s (long enough to be used once on a
+//                    loaded machine).
 // Prints "listening <port>" once ready.
 import Provider from "oidc-provider";
 
@@ -45,7 +46,7 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
   },
   ttl: {
-    ClientCredentials: (ctx, token, client) => (client.clientId === "shortlived" ? 2 : 600),
+    ClientCredentials: (ctx, token, client) => (client.clientId === "shortlived" ? 10 : 600),
   },
   extraTokenClaims: (ctx, token) => identities[token.clientId] || undefined,
 });

@@ -311,6 +311,9 @@ MG_AT_EXIT=()
 mg_at_exit() { MG_AT_EXIT=("$*" "${MG_AT_EXIT[@]}"); }
 _mg_exit() {
     local rc=$? c j
+    # Only the suite's shell cleans up: a background job's fork, signaled
+    # before it has dropped the traps it inherited, just ends.
+    if [ "$BASHPID" != "$$" ]; then trap - EXIT; exit "$rc"; fi
     trap '' TERM INT HUP   # a second signal does not cut the cleanup short
     trap - EXIT
     for c in "${MG_AT_EXIT[@]}"; do eval "$c"; done

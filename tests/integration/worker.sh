@@ -106,11 +106,11 @@ some_ff() { ff_pids "$1" >/dev/null; }
 some_ffmpeg() { pgrep -f "ffmpeg.*$1" >/dev/null; }
 # no_server_path MESSAGE
 no_server_path() { [[ $1 != *"$RUN"* && $1 != */tmp* && $1 != */root* ]]; }
-# unfinished JOB: no playlist of JOB's partial outputs is closed (its
-# ffmpeg was stopped, it did not end on its own).
+# unfinished JOB: JOB's partial outputs are there and none of their
+# playlists is closed (its ffmpeg was stopped, it did not end on its own).
 unfinished() {
-    compgen -G "$MEDIA/.$1.*/v*/index.m3u8" >/dev/null &&
-        ! grep -qs '#EXT-X-ENDLIST' "$MEDIA/.$1".*/v*/index.m3u8
+    compgen -G "$MEDIA/.$1.*.tmp" >/dev/null &&
+        ! find "$MEDIA" -path "$MEDIA/.$1.*.tmp/*" -name '*.m3u8' -exec grep -q '#EXT-X-ENDLIST' {} \; -print | grep -q .
 }
 # no_outputs JOB: no published directory; no_tmp_left JOB: no .<job>.<n>.tmp;
 # unpublished JOB: neither.

@@ -197,9 +197,11 @@ def test_kill_9_mid_encode_encodes_again_after_the_lease(stack, workers, clip, r
     first.wait()
     wait_until(lambda: not processes_matching(ffmpeg), 60, 0.05)
     assert not processes_matching(ffmpeg), "its ffmpeg died with it"
-    playlists = list((rundir / "media").glob(f".{k}.*/v*/index.m3u8"))
-    assert playlists and not any("#EXT-X-ENDLIST" in p.read_text() for p in playlists), \
-        "killed mid-encode, not finished on its own: no playlist closed"
+    # Killed mid-encode, not finished on its own: its partial outputs are
+    # there, and no playlist of theirs is closed (a finished one would be).
+    partial = list((rundir / "media").glob(f".{k}.*.tmp"))
+    assert partial and not any("#EXT-X-ENDLIST" in p.read_text() for d in partial for p in d.rglob("*.m3u8")), \
+        f"killed mid-encode, not finished on its own: {partial}"
     assert stack.db.one("SELECT locked_by IS NOT NULL FROM outbox WHERE payload->>'job_id' = %s", k) is True, \
         "the killed attempt left its lease behind"
 

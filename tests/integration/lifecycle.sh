@@ -47,7 +47,7 @@ MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" 
 for db in mg_unmigrated mg_older; do
     dburl="postgresql:///$db?host=$RUN/pgsock&user=mediagate"
     for cmd in serve worker; do
-        out=$(MEDIAGATE_DATABASE_URL=$dburl MEDIAGATE_SOCKET="$RUN/unmigrated.sock" timeout 10 "$MG_BIN" $cmd 2>&1)
+        out=$(MEDIAGATE_DATABASE_URL=$dburl MEDIAGATE_SOCKET="$RUN/unmigrated.sock" timeout 120 "$MG_BIN" $cmd 2>&1)
         rc=$?
         check "$cmd on $db refuses to start (rc $rc)" test "$rc" = 1
         check "$cmd on $db names mediagate migrate: $out" grep -q 'run `mediagate migrate` first' <<<"$out"
@@ -116,8 +116,10 @@ expect_status 503
 expect_header Retry-After 2
 us=$(took_us)
 check "the 503 came while the table was still locked" locked
-check "the app answered within twice its 1 s deadline, by its own clock (${us:-no log line} us)" \
-    test "${us:-99999999}" -lt 2000000
+# At most the deadline plus a reconnect's connect_timeout (2 s), by the
+# app's own clock: the client's includes whatever the machine is busy with.
+check "the app answered within its 1 s deadline and a reconnect's 2 s, by its own clock (${us:-no log line} us)" \
+    test "${us:-99999999}" -lt 3000000
 check "... having waited for the deadline (${us:-no log line} us)" test "${us:-0}" -ge 900000
 psql_q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'jobs'::regclass AND mode = 'AccessExclusiveLock'" >/dev/null
 wait "$locker"

@@ -37,6 +37,8 @@ mg_guard "$T"
 
 # until_true CMD...: polls CMD; false after 5 minutes (a cap against a hang).
 until_true() { local i; for i in $(seq 3000); do "$@" && return 0; sleep 0.1; done; "$@"; }
+# ended: the suite's process has exited (a zombie until it is waited for).
+ended() { [ ! -e "/proc/$SUITE" ] || [ "$(cut -d' ' -f3 "/proc/$SUITE/stat" 2>/dev/null)" = Z ]; }
 # What runs of directory D: "pid command line" lines.
 of_dir() { python3 "$REAP" list "$1"; }
 # still_running FILE: the processes listed in FILE ("pid command line") that
@@ -90,12 +92,9 @@ stopped() {
         kill -KILL -- "-$SUITE" 2>/dev/null
     fi
     # Its end (a cap: a suite hung in its cleanup is killed, and fails below).
-    (sleep 300; kill -KILL -- "-$SUITE") 2>/dev/null &
-    local cap=$!
+    until_true ended || kill -KILL -- "-$SUITE"
     wait "$SUITE"
     local rc=$?
-    kill "$cap" 2>/dev/null
-    wait "$cap" 2>/dev/null
     SUITE=
     echo "$name/$mode: the suite ended with status $rc"
     local who="the guard"

@@ -256,7 +256,7 @@ app_start() {
     MEDIAGATE_SOCKET="$RUN/mediagate.sock" MEDIAGATE_SOCKET_GROUP=www-data \
         "$MG_BIN" serve >>"$RUN/mediagate.log" 2>&1 &
     echo $! >"$RUN/mediagate.pid"
-    for _ in $(seq 100); do
+    for _ in $(seq 1200); do   # a cap only: a loaded machine starts it slowly
         [ -S "$RUN/mediagate.sock" ] && return 0
         kill -0 "$(cat "$RUN/mediagate.pid")" 2>/dev/null || break
         sleep 0.05
@@ -275,10 +275,64 @@ app_stop() {
     return $rc
 }
 
+# mg_suite: what a test suite calls first (stack_up calls it too). RUN, a
+# fresh directory (mediagate-test.XXXXXX under $MG_TEST_TMP, default /tmp;
+# kept if already set), exported, so that every process the suite starts
+# carries it. The suite stops what it started on every way out: on EXIT,
+# and on TERM, INT and HUP (meson's timeout sends SIGTERM to the suite's
+# process group), its exit handler runs what mg_at_exit registered, stops
+# its background jobs and runs stack_down. And since meson sends SIGKILL
+# half a second after SIGTERM, a guard in a session of its own
+# (tests/lib/reap.py) waits for the suite's end, however it comes, then
+# stops every process of $RUN (nginx and PostgreSQL daemonize, so no
+# signal to the suite's group reaches them) and removes it. MG_GUARD=off
+# leaves the guard out (the suite-cleanup test checks the handler alone).
+mg_suite() {
+    [ -z "${MG_SUITE_RUN:-}" ] || return 0
+    RUN=${RUN:-$(mktemp -d "${MG_TEST_TMP:-/tmp}/mediagate-test.XXXXXX")} || return 1
+    export RUN
+    MG_SUITE_RUN=$RUN
+    trap _mg_exit EXIT
+    mg_exit_on_signals
+    mg_guard "$RUN"
+}
+# mg_exit_on_signals: TERM, INT and HUP end the script through its EXIT trap.
+mg_exit_on_signals() {
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    trap 'exit 129' HUP
+}
+# mg_guard DIR...: the guard of mg_suite for these directories (and the
+# assertion kit's, tests/lib/assert.sh): once this shell has ended, however,
+# every process of theirs is stopped and they are removed (not with KEEP).
+mg_guard() {
+    [ "${MG_GUARD:-on}" = off ] || python3 "$MG_ROOT/tests/lib/reap.py" guard "$$" "$@" ${_T:+"$_T"}
+}
+# mg_reap DIR...: stops every process of these directories now.
+mg_reap() { python3 "$MG_ROOT/tests/lib/reap.py" sweep "$@"; }
+# mg_at_exit COMMAND: run (eval) on the suite's way out, before stack_down;
+# the last registered runs first.
+MG_AT_EXIT=()
+mg_at_exit() { MG_AT_EXIT=("$*" "${MG_AT_EXIT[@]}"); }
+_mg_exit() {
+    local rc=$? c j
+    # Only the suite's shell cleans up: a background job's fork, signaled
+    # before it has dropped the traps it inherited, just ends.
+    if [ "$BASHPID" != "$$" ]; then trap - EXIT; exit "$rc"; fi
+    trap '' TERM INT HUP   # a second signal does not cut the cleanup short
+    trap - EXIT
+    for c in "${MG_AT_EXIT[@]}"; do eval "$c"; done
+    j=$(jobs -p)
+    # shellcheck disable=SC2086
+    [ -z "$j" ] || { kill $j; kill -CONT $j; } 2>/dev/null
+    stack_down
+    [ -z "${_T:-}" ] || rm -rf "$_T"
+    exit "$rc"
+}
+
 # stack_up: the whole stack for a test, in a fresh temporary $RUN.
 stack_up() {
-    RUN=${RUN:-$(mktemp -d /tmp/mediagate-test.XXXXXX)}
-    export RUN
+    mg_suite || return 1
     MG_BIN=${MG_BIN:-$MG_ROOT/build/mediagate}
     PORT=${PORT:-$(mg_free_port)}
     BASE="http://127.0.0.1:$PORT"
@@ -289,10 +343,14 @@ stack_up() {
     app_start || return 1
     nginx_start || return 1
 }
+# stack_down: stops the stack, then whatever else of $RUN still runs
+# (workers, ffmpeg, stand-ins: tests/lib/reap.py), and removes $RUN (not
+# with KEEP set). Safe to call twice.
 stack_down() {
-    [ -n "${RUN:-}" ] || return 0
+    [ -n "${RUN:-}" ] && [ -d "$RUN" ] || return 0
     nginx_stop
     app_stop TERM
     pg_stop immediate
+    mg_reap "$RUN"
     if [ -z "${KEEP:-}" ]; then rm -rf "$RUN"; else mg_log "kept $RUN"; fi
 }

@@ -59,7 +59,7 @@ if (!existsSync(CHROMIUM)) {
 const context = await chromium.launchPersistentContext(PROFILE_DIR, {
   executablePath: CHROMIUM,
   headless: true,
-  timeout: 60000,
+  timeout: 300000,
   args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
@@ -68,7 +68,7 @@ try {
   // openProbe(origin): a fresh tab showing the probe page of that origin.
   async function openProbe(origin) {
     const page = await context.newPage();
-    page.setDefaultTimeout(20000);
+    page.setDefaultTimeout(180000);
     const res = await page.goto(`${origin}/cors.html`, {waitUntil: "load"});
     check(`page ${origin}/cors.html loads`, res && res.status() === 200,
           res ? `HTTP ${res.status()}` : "no response");

@@ -4,16 +4,20 @@ import { chromium } from 'playwright-core';
 
 const [url, file, profile] = process.argv.slice(2);
 let passed = 0, failed = 0;
+// The waits below are caps against a hang, not measures: on a loaded
+// machine the upload, the encode and the browser itself are slower.
+const until = (s) => Date.now() + s * 1000;
 const check = (ok, what) => { ok ? passed++ : failed++; console.log(`${ok ? 'ok' : 'FAIL'}: ${what}`); };
 
 const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium', headless: true,
+  executablePath: '/usr/bin/chromium', headless: true, timeout: 300000,
   args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
          '--autoplay-policy=no-user-gesture-required'],
 });
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
+  page.setDefaultTimeout(180000);
   await page.goto(url);
   const bg = await page.$eval('#go', (b) => getComputedStyle(b).backgroundColor);
   check(bg === 'rgb(36, 99, 235)', `the page's stylesheet is applied (${bg})`);
@@ -23,7 +27,7 @@ try {
   await page.setInputFiles('#file', file);
   await page.click('#go');
   let refused = '';
-  for (let i = 0; i < 100 && !refused.includes('refused'); i++) {
+  for (const end = until(120); Date.now() < end && !refused.includes('refused');) {
     refused = await page.$eval('#status', (s) => s.textContent);
     if (!refused.includes('refused')) await page.waitForTimeout(100);
   }
@@ -33,7 +37,7 @@ try {
   await page.click('#go');
   const seen = new Set();
   let done = false;
-  for (let i = 0; i < 600 && !done; i++) {
+  for (const end = until(600); Date.now() < end && !done;) {
     const p = await page.$eval('#bar', (b) => b.dataset.progress || '0');
     seen.add(Number(p));
     const text = await page.$eval('#status', (s) => s.textContent);
@@ -51,7 +55,7 @@ try {
   check(full >= 0 && enc > full, `upload progress (bytes sent) came before encode progress (${full}, ${enc})`);
   check(seen.has(100), `the progress bar reached 100% (seen ${[...seen].sort((a, b) => a - b).join(',')})`);
   let t = 0;
-  for (let i = 0; i < 100 && t < 1; i++) {
+  for (const end = until(120); Date.now() < end && t < 1;) {
     t = await page.$eval('#video', (v) => v.currentTime);
     if (t < 1) await page.waitForTimeout(100);
   }

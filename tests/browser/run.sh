@@ -36,11 +36,8 @@ fi
 
 source "$MG_ROOT/scripts/lib.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-browser.XXXXXX)
-export RUN
-trap stack_down EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+RUN=$(mktemp -d "${MG_TEST_TMP:-/tmp}/mediagate-browser.XXXXXX")
+mg_suite || exit 1
 
 # Three distinct free ports: mediagate's nginx, the allowed page origin, the
 # disallowed page origin.
@@ -92,7 +89,6 @@ stack_up || exit 1
 mkdir -p "$RUN/media/job-1" && printf '#EXTM3U\n' >"$RUN/media/job-1/master.m3u8"
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
 worker=$!
-trap 'kill $worker 2>/dev/null; stack_down' EXIT
 API_KEY=$("$MG_BIN" apikey create browser 2>/dev/null) || exit 1
 
 JOB_ID=job-1
@@ -104,7 +100,7 @@ echo "browser-cors: MEDIAGATE_ALLOWED_ORIGINS=$MEDIAGATE_ALLOWED_ORIGINS"
 mkdir -p "$RUN/chrome-profile"
 BASE=$BASE PAGE_ALLOWED=$PAGE_ALLOWED PAGE_DENIED=$PAGE_DENIED JOB_ID=$JOB_ID \
     ACCESS_LOG=$ACCESS_LOG API_KEY=$API_KEY UPLOAD_DIR=$RUN/upload/uploads MEDIAGATE_LOG=$RUN/mediagate.log PROFILE_DIR=$RUN/chrome-profile CHROMIUM=$CHROMIUM \
-    timeout -k 10 150 node "$HERE/cors.mjs"
+    timeout -k 10 900 node "$HERE/cors.mjs"
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "browser-cors: failed (exit $rc); mediagate log:" >&2

@@ -12,7 +12,7 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN MEDIAGATE_THREADS=4
 export MEDIAGATE_ALLOWED_ORIGINS='https://a\.example https://b\.example'
 mkdir -p "$RUN/cache"
@@ -27,7 +27,6 @@ export MG_SNIPPET=$RUN/site.conf
 # Another FastCGI location of the site (a PHP app, say): never cached.
 export NGINX_SITE_EXTRA="location /other/ { fastcgi_param REQUEST_METHOD \$request_method; fastcgi_param DOCUMENT_URI /media/status; fastcgi_param QUERY_STRING job_id=done1; fastcgi_pass unix:$RUN/mediagate.sock; }"
 stack_up || exit 1
-trap stack_down EXIT
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate) VALUES
         ('done1', 'local', 'a.mp4', 'COMPLETE', 100), ('run1', 'local', 'b.mp4', 'PROGRESSING', 10)" >/dev/null
 LOG=$RUN/mediagate.log

@@ -39,7 +39,7 @@ for args in "worker --help" "migrate --help" "migrate -h" "serve --help" "tasks 
     words=${args% *}
     [ "$words" = "$args" ] && words=""
     # shellcheck disable=SC2086  # args is several words
-    out=$(MEDIAGATE_DATABASE_URL=$nodb MEDIAGATE_THREADS=5000 timeout 5 "$MG_BIN" $args \
+    out=$(MEDIAGATE_DATABASE_URL=$nodb MEDIAGATE_THREADS=5000 timeout 60 "$MG_BIN" $args \
         2>"$helperr")
     rc=$?
     check "'mediagate $args' exits 0 at once (got $rc)" test "$rc" = 0
@@ -50,7 +50,7 @@ done
 # Unknown commands are usage errors: exit 2, usage on stderr, nothing on stdout.
 for args in "bogus" "tasks bogus" "jobs bogus" "apikey"; do
     # shellcheck disable=SC2086
-    out=$(MEDIAGATE_DATABASE_URL=$nodb timeout 5 "$MG_BIN" $args 2>"$helperr")
+    out=$(MEDIAGATE_DATABASE_URL=$nodb timeout 60 "$MG_BIN" $args 2>"$helperr")
     rc=$?
     check "'mediagate $args' exits 2 (got $rc)" test "$rc" = 2
     check "'mediagate $args' prints nothing on stdout: $out" test -z "$out"

@@ -14,15 +14,20 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-T=$(mktemp -d /tmp/mg-install.XXXXXX)
+T=$(mktemp -d "${MG_TEST_TMP:-/tmp}/mg-install.XXXXXX")
 chmod 755 "$T"
 P=$T/prefix
 cleanup() {
+    trap '' TERM INT HUP
     [ -n "${sa_pid:-}" ] && kill "$sa_pid" 2>/dev/null && wait "$sa_pid" 2>/dev/null
     [ -n "${RUN:-}" ] && { nginx_stop; pg_stop immediate; }
+    mg_reap "$T"
+    rm -rf "$_T"
     if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else mg_log "kept $T"; fi
 }
 trap cleanup EXIT
+mg_exit_on_signals
+mg_guard "$T"
 
 # --- meson install ------------------------------------------------------------
 out=$(meson setup "$T/build" "$MG_ROOT" --prefix="$P" --sysconfdir=etc --localstatedir=var \
@@ -146,7 +151,7 @@ systemd-socket-activate --inetd -l "$RUN/mediagate.sock" -E MEDIAGATE_CONFIG="$c
     -E MEDIAGATE_THREADS=2 "$MG_BIN" serve \
     >"$RUN/mediagate.log" 2>&1 &
 sa_pid=$!
-for _ in $(seq 50); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.1; done
 chgrp www-data "$RUN/mediagate.sock"; chmod 0660 "$RUN/mediagate.sock"
 MG_SNIPPET=$P/share/mediagate/nginx/mediagate.conf
 export MG_SNIPPET

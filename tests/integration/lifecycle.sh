@@ -10,7 +10,6 @@ source "$MG_ROOT/tests/lib/assert.sh"
 
 export MEDIAGATE_THREADS=4 MEDIAGATE_DB_TIMEOUT_MS=1000
 stack_up || exit 1
-trap stack_down EXIT
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('j1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
 url="$BASE/media/status?job_id=j1"
@@ -48,7 +47,7 @@ MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" 
 for db in mg_unmigrated mg_older; do
     dburl="postgresql:///$db?host=$RUN/pgsock&user=mediagate"
     for cmd in serve worker; do
-        out=$(MEDIAGATE_DATABASE_URL=$dburl MEDIAGATE_SOCKET="$RUN/unmigrated.sock" timeout 10 "$MG_BIN" $cmd 2>&1)
+        out=$(MEDIAGATE_DATABASE_URL=$dburl MEDIAGATE_SOCKET="$RUN/unmigrated.sock" timeout 120 "$MG_BIN" $cmd 2>&1)
         rc=$?
         check "$cmd on $db refuses to start (rc $rc)" test "$rc" = 1
         check "$cmd on $db names mediagate migrate: $out" grep -q 'run `mediagate migrate` first' <<<"$out"
@@ -63,7 +62,7 @@ psql_q "DROP DATABASE mg_older" >/dev/null; psql_q "CREATE DATABASE mg_older OWN
 MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" "$MG_BIN" migrate >/dev/null
 MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" \
     MEDIAGATE_SOCKET="$RUN/unmigrated.sock" "$MG_BIN" serve >"$RUN/migrated-serve.log" 2>&1 & srv=$!
-for _ in $(seq 100); do [ -S "$RUN/unmigrated.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -S "$RUN/unmigrated.sock" ] && break; sleep 0.05; done
 check "after migrate, serve starts" test -S "$RUN/unmigrated.sock"
 kill -TERM "$srv"; wait "$srv"
 psql_q "DROP DATABASE mg_unmigrated" >/dev/null; psql_q "DROP DATABASE mg_older" >/dev/null
@@ -103,34 +102,56 @@ req "$url"
 expect_status 200
 
 # --- a slow database gets 503 within the deadline --------------------------------
+# The table stays locked until the test lets it go, so the answer can only
+# be the deadline's 503 (or a hang, cut by the client's cap); how long the
+# app took is its own measure, from its access log line.
 runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -qc \
-    "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
+    "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600); COMMIT;" >/dev/null 2>&1 &
 locker=$!
-sleep 0.5
-t0=$(date +%s%N)
+locked() { [ "$(psql_q "SELECT count(*) FROM pg_locks WHERE relation = 'jobs'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; }
+for _ in $(seq 600); do locked && break; sleep 0.1; done
+check "the jobs table is locked" locked
 req "$url"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_status 503
 expect_header Retry-After 2
-check "503 came within 2 s of a stuck database (${ms} ms)" test "$ms" -lt 2000
+us=$(took_us)
+check "the 503 came while the table was still locked" locked
+# At most the deadline plus a reconnect's connect_timeout (2 s), by the
+# app's own clock: the client's includes whatever the machine is busy with.
+check "the app answered within its 1 s deadline and a reconnect's 2 s, by its own clock (${us:-no log line} us)" \
+    test "${us:-99999999}" -lt 3000000
+check "... having waited for the deadline (${us:-no log line} us)" test "${us:-0}" -ge 900000
+psql_q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'jobs'::regclass AND mode = 'AccessExclusiveLock'" >/dev/null
 wait "$locker"
 req "$url"
 expect_status 200
 
 # --- SIGTERM drains in-flight requests ----------------------------------------
-export MEDIAGATE_DB_TIMEOUT_MS=5000
+# A request held on a lock (until the test lets it go) when SIGTERM comes;
+# the lock goes once the app says it is draining.
+export MEDIAGATE_DB_TIMEOUT_MS=120000 MEDIAGATE_SHUTDOWN_TIMEOUT=120
 app_stop TERM
 app_start || exit 1
 runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -qc \
-    "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null &
+    "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600); COMMIT;" >/dev/null 2>&1 &
 locker=$!
-sleep 0.5
-curl -s -o "$RUN/inflight.body" -w '%{http_code}' "$url" >"$RUN/inflight.code" &
+for _ in $(seq 600); do locked && break; sleep 0.1; done
+curl -s -o "$RUN/inflight.body" -w '%{http_code}' --max-time 300 "$url" >"$RUN/inflight.code" &
 inflight=$!
-sleep 0.5
+waiting() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mediagate' AND wait_event_type = 'Lock'")" = 1 ]; }
+for _ in $(seq 600); do waiting && break; sleep 0.1; done
+check "a request waits on the lock" waiting
+drains() { [ "$(grep -c 'draining in-flight requests' "$RUN/mediagate.log")" -gt "$drained" ]; }
+drained=$(grep -c 'draining in-flight requests' "$RUN/mediagate.log")
+kill -TERM "$(cat "$RUN/mediagate.pid")"
+for _ in $(seq 600); do drains && break; sleep 0.1; done
+check "the app drains" drains
+check "... while the request still waits" waiting
+psql_q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'jobs'::regclass AND mode = 'AccessExclusiveLock'" >/dev/null
 app_stop TERM
 rc=$?
 wait "$inflight" "$locker"
+export MEDIAGATE_DB_TIMEOUT_MS=1000 MEDIAGATE_SHUTDOWN_TIMEOUT=10
 check "in-flight request finished with 200 ($(cat "$RUN/inflight.code"))" test "$(cat "$RUN/inflight.code")" = 200
 check "its body is whole" test "$(cat "$RUN/inflight.body")" = '{"success":true,"job_status":"PROGRESSING","progress_rate":5}'
 check "serve exited 0 after SIGTERM (rc $rc)" test "$rc" = 0
@@ -143,7 +164,7 @@ expect_json .message '"mediagate is unavailable; retry later."'
 spawn-fcgi -n -s "$RUN/mediagate.sock" -M 0660 -G www-data -- "$MG_BIN" serve \
     >>"$RUN/mediagate.log" 2>&1 &
 spawned=$!
-for _ in $(seq 100); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
 sleep 0.2
 req "$url"
 expect_status 200
@@ -156,29 +177,36 @@ rm -f "$RUN/mediagate.sock"
 MEDIAGATE_SOCKET="$RUN/mediagate.sock" MEDIAGATE_SOCKET_GROUP=www-data \
     "$MG_ROOT/scripts/supervise" "$RUN/sup.pid" "$RUN/mediagate.log" "$MG_BIN" serve &
 sup=$!
-for _ in $(seq 100); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
 req "$url"
 expect_status 200
 first=$(cat "$RUN/sup.pid")
 kill -9 "$first"
 ok=""
-for _ in $(seq 40); do
+for _ in $(seq 600); do
     sleep 0.1
     req "$url"
     [ "$STATUS" = 200 ] && { ok=1; break; }
 done
-check "answers 200 again after kill -9 within 4 s" test -n "$ok"
+check "answers 200 again after kill -9" test -n "$ok"
 check "a new process serves" test "$(cat "$RUN/sup.pid")" != "$first"
 kill -TERM "$sup"
 wait "$sup"
 check "supervisor stops with its child" bash -c "! kill -0 $(cat "$RUN/sup.pid" 2>/dev/null || echo 999999) 2>/dev/null"
-# TERM while the supervisor waits to restart a crashing child still ends it.
+# TERM while the supervisor waits to restart a crashing child ends it at
+# once: before its backoff's sleep (5 s, once the child has kept crashing)
+# is over.
 "$MG_ROOT/scripts/supervise" "$RUN/sup2.pid" "$RUN/sup2.log" bash -c 'exit 3' &
 sup=$!
-sleep 0.5
+backoff=""
+for _ in $(seq 1200); do
+    grep -q 'restarting in 5s' "$RUN/sup2.log" 2>/dev/null && backoff=$(pgrep -P "$sup" -x sleep) && break
+    sleep 0.05
+done
+check "the supervisor backs off 5 s (its sleep: ${backoff:-none})" test -n "$backoff"
 kill -TERM "$sup"
-t0=$(date +%s)
 wait "$sup"
-check "supervisor ends on TERM between restarts" test $(( $(date +%s) - t0 )) -le 2
+check "supervisor ends on TERM between restarts, its backoff not over" kill -0 "${backoff:-999999}"
+kill "${backoff:-999999}" 2>/dev/null
 
 finish

@@ -12,7 +12,7 @@ source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 [ "$(id -u)" = 0 ] || { echo "local_stack.sh: needs root, as scripts/up does"; exit 77; }
 
-T=$(mktemp -d /tmp/mg-local-stack.XXXXXX)
+T=$(mktemp -d "${MG_TEST_TMP:-/tmp}/mg-local-stack.XXXXXX")
 chmod 755 "$T"   # the services run unprivileged and must reach it
 VAR=$T/var
 mkdir -p "$VAR" "$T/build"
@@ -21,11 +21,15 @@ P=$(mg_free_port) R=$(mg_free_port)
 while [ "$R" = "$P" ]; do R=$(mg_free_port); done
 LISTENER=
 cleanup() {
+    trap '' TERM INT HUP
     [ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null
     MG_VAR=$VAR "$MG_ROOT/scripts/down" >/dev/null 2>&1
-    rm -rf "$T"
+    mg_reap "$T"
+    rm -rf "$T" "$_T"
 }
 trap cleanup EXIT
+mg_exit_on_signals
+mg_guard "$T"
 up() { (cd "$T" && MG_VAR=$VAR MG_BIN=$T/build/mediagate PORT=$P RTMP_PORT=$R "$MG_ROOT/scripts/up" >"$T/up.out" 2>"$T/up.err"); }
 # Nothing of this stack runs: no postgres on VAR/pg, no supervisor, app or
 # worker, no nginx with its config under T.
@@ -36,7 +40,7 @@ show() { echo "--- scripts/up stderr:"; cat "$T/up.err"; }
 # --- a port in use ------------------------------------------------------------
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(120)' "$P" &
 LISTENER=$!
-for _ in $(seq 50); do port_busy=$(python3 -c 'import socket,sys; s=socket.socket(); print(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$P"); [ "$port_busy" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do port_busy=$(python3 -c 'import socket,sys; s=socket.socket(); print(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$P"); [ "$port_busy" = 0 ] && break; sleep 0.1; done
 up; rc=$?
 check "a busy port fails scripts/up" test "$rc" != 0
 check "it names the step" said "failed while checking the ports"

@@ -10,7 +10,6 @@ source "$MG_ROOT/tests/lib/assert.sh"
 export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com https://([a-z]+\.)?partner\.example\.org'
 export MEDIAGATE_THREADS=4
 stack_up || exit 1
-trap stack_down EXIT
 
 psql_q "
 INSERT INTO jobs (id, backend, input_file, status, progress_rate, created_at)

@@ -16,7 +16,6 @@ export RUN PORT MEDIAGATE_UPLOAD_URL="http://127.0.0.1:$PORT/live"
 NGINX_SITE_EXTRA="$(upload_conf)"
 export NGINX_SITE_EXTRA
 stack_up || exit 1
-trap stack_down EXIT
 # The site's lines come from `mediagate nginx-conf` (nginx_start wrote them):
 # the Origin pattern is the setting's, and one nginx would read otherwise is
 # refused rather than written.

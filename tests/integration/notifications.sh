@@ -17,7 +17,6 @@ export MEDIAGATE_MEDIACONVERT_HEADER=X-Api-Key
 export MEDIAGATE_ZENCODER_SECRET=zc-secret-0123456789abcdef
 export MEDIAGATE_TENCENT_TOKEN=tc-token-0123456789abcdef
 stack_up || exit 1
-trap stack_down EXIT
 
 mc() { req -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/mediaconvert"; }
 zc() { req -X POST -H "X-Zencoder-Notification-Secret: $MEDIAGATE_ZENCODER_SECRET" -H 'Content-Type: application/json' --data-binary "@$1" "$BASE/notifications/zencoder"; }
@@ -280,14 +279,16 @@ expect_json .result '"applied"'
 check "an event finds a job by the backend's own id" \
     test "$(psql_q "SELECT status FROM jobs WHERE id = 'ours-1'")" = PROGRESSING
 # Two different first events of one new job at once: both stored, one job.
+pids=()
 for i in $(seq 10); do
     a=$(edit "$F/aws-mediaconvert-progressing.json" ".detail.jobId = \"pair-$i\"")
     b=$(edit "$F/aws-mediaconvert-input-information.json" ".detail.jobId = \"pair-$i\"")
     curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" --data-binary "@$a" "$BASE/notifications/mediaconvert" >>"$RUN/pairs" &
+    pids+=($!)
     curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "X-Api-Key: $MEDIAGATE_MEDIACONVERT_SECRET" --data-binary "@$b" "$BASE/notifications/mediaconvert" >>"$RUN/pairs" &
+    pids+=($!)
 done
-sleep 0.2
-for _ in $(seq 50); do [ "$(wc -l <"$RUN/pairs")" -ge 20 ] && break; sleep 0.1; done
+wait "${pids[@]}"
 check "20 racing first events all 200: $(sort "$RUN/pairs" | uniq -c | tr '\n' ' ')" test "$(grep -c '^200$' "$RUN/pairs")" = 20
 check "and 20 stored for 10 jobs" test "$(psql_q "SELECT count(*), count(DISTINCT job_id) FROM notifications WHERE job_id LIKE 'pair-%'")" = "20|10"
 # An event id too long to keep whole (with multibyte characters) is named by its hash.
@@ -350,14 +351,18 @@ lockev=$(edit "$F/zencoder-job-finished.json" '.job.id = 990001')
 psql_q "ALTER ROLE mediagate SET lock_timeout = '300ms'" >/dev/null
 app_stop TERM
 app_start || exit 1
-psql_q "BEGIN; SELECT 1 FROM jobs WHERE id = 'zc-lock' FOR UPDATE; SELECT pg_sleep(3); COMMIT" >/dev/null &
+# The row stays locked until the test lets it go (its holder sleeps).
+psql_q "BEGIN; SELECT 1 FROM jobs WHERE id = 'zc-lock' FOR UPDATE; SELECT pg_sleep(3600); COMMIT" >/dev/null 2>&1 &
 locker=$!
-sleep 0.7
+holding() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%zc-lock%'")" = 1 ]; }
+for _ in $(seq 600); do holding && break; sleep 0.1; done
+check "the job's row is locked" holding
 zc "$lockev"
 expect_status 503
 expect_header Retry-After 2
 check "nothing stored for the locked-out event" test "$(psql_q "SELECT count(*) FROM notifications
     WHERE backend = 'zencoder' AND event_id LIKE '%$(sha256sum <"$lockev" | cut -d' ' -f1)'")" = 0
+psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%zc-lock%'" >/dev/null
 wait "$locker"
 zc "$lockev"
 expect_status 200
@@ -425,10 +430,14 @@ sender() { # deliver events FROM..TO once each, logging "id code"
 sender 1 100 >"$RUN/k9.a" & s1=$!
 sender 101 200 >"$RUN/k9.b" & s2=$!
 sender 201 300 >"$RUN/k9.c" & s3=$!
-sleep 0.7
+# The kill comes once deliveries are being acknowledged, and the app stays
+# down until the senders have been refused (not for a set time).
+k9_seen() { cat "$RUN"/k9.? 2>/dev/null | grep -q " $1\$"; }
+k9_refused() { cat "$RUN"/k9.? 2>/dev/null | grep -qv ' 200$'; }
+for _ in $(seq 1200); do k9_seen 200 && break; sleep 0.05; done
 kill -9 "$(cat "$RUN/mediagate.pid")"
 wait "$(cat "$RUN/mediagate.pid")" 2>/dev/null
-sleep 0.3
+for _ in $(seq 1200); do k9_refused && break; kill -0 "$s1" 2>/dev/null || break; sleep 0.05; done
 app_start || exit 1
 wait "$s1" "$s2" "$s3"
 cat "$RUN"/k9.? >"$RUN/k9.all"

@@ -10,7 +10,7 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN
 old_secret=$(openssl rand -hex 16)
 new_secret=$(openssl rand -hex 16)
@@ -32,12 +32,11 @@ export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_MEDIA_DIR=$RUN/media
 NGINX_SITE_EXTRA="$(upload_conf)"
 export NGINX_SITE_EXTRA
 stack_up || exit 1
-trap stack_down EXIT
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('ops1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
 LOG=$RUN/mediagate.log
-# wait_log TEXT: waits up to 5 s for TEXT in the app's log.
-wait_log() { for _ in $(seq 50); do grep -qF -- "$1" "$LOG" && return 0; sleep 0.1; done; return 1; }
+# wait_log TEXT: waits for TEXT in the app's log (a minute at most: a cap).
+wait_log() { for _ in $(seq 600); do grep -qF -- "$1" "$LOG" && return 0; sleep 0.1; done; return 1; }
 
 # --- /healthz and /readyz ---------------------------------------------------------
 req "$BASE/healthz"
@@ -163,7 +162,7 @@ req "$BASE/metrics"
 expect_status 200
 check "a scrape without the database says so" grep -q '^mediagate_db_up 0$' <<<"$BODY"
 pg_resume
-for _ in $(seq 50); do
+for _ in $(seq 600); do
     curl -sS "$BASE/readyz" | grep -q ready && break; sleep 0.1
 done
 for _ in $(seq 20); do curl -sS -o /dev/null "$BASE/media/status?job_id=ops1"; done
@@ -197,7 +196,7 @@ check "a task queued outside a request carries none" \
     test "$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'job_id' = (SELECT id FROM jobs WHERE input_file LIKE '%in.mp4') AND payload ? 'request_id'")" = 0
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
 wpid=$!
-for _ in $(seq 100); do grep -q "request_id=$rid" "$RUN/worker.log" && break; sleep 0.1; done
+for _ in $(seq 1200); do grep -q "request_id=$rid" "$RUN/worker.log" && break; sleep 0.1; done
 kill -TERM "$wpid"; wait "$wpid"
 check "the worker's lines for that task name the request: $(grep -c "request_id=$rid" "$RUN/worker.log")" \
     grep -q "task [0-9]*: local.encode (attempt 1) by .* request_id=$rid$" "$RUN/worker.log"

@@ -22,10 +22,8 @@ release() { psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE
 cleanup() {
     release
     [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null
-    stack_down
 }
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+mg_at_exit cleanup   # on every way out, before the stack stops (scripts/lib.sh)
 stack_up || exit 1
 # until_true DESC CMD...: polls CMD for up to 60 s (a bound on the test,
 # not a measure of speed); past it the test stops with DESC.

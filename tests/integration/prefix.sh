@@ -6,7 +6,7 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN MEDIAGATE_PREFIX=/video-api MEDIAGATE_THREADS=2 MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
 export MEDIAGATE_ALLOWED_ORIGINS='https://app\.example\.com'
 sed 's#^location ~ \^/(?:(?:media|stream|notifications)/#location ~ ^/video-api/(?:(?:media|stream|notifications)/#' \
@@ -17,7 +17,6 @@ NGINX_SITE_EXTRA=$(upload_conf) || exit 1
 export NGINX_SITE_EXTRA
 check "the snippet's outer location was edited" grep -q '\^/video-api/' "$RUN/snippet.conf"
 stack_up || exit 1
-trap stack_down EXIT
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('p1', 'local', 'movies/a.mp4', 'SUBMITTED', 0)" >/dev/null
 

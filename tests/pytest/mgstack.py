@@ -58,10 +58,16 @@ class LoopbackServer:
         self.close()
 
 
+# The least a wait lasts before it gives up. A wait's timeout is a cap that
+# keeps a broken test from hanging, never a measure: on a loaded machine
+# everything takes several times as long as on a quiet one.
+MIN_WAIT_S = 120
+
+
 def wait_until(pred, timeout, interval=0.1):
-    """Calls pred until it returns something true or timeout seconds pass;
-    returns its last value."""
-    end = time.monotonic() + timeout
+    """Calls pred until it returns something true or timeout seconds (at
+    least MIN_WAIT_S) pass; returns its last value."""
+    end = time.monotonic() + max(timeout, MIN_WAIT_S)
     while True:
         v = pred()
         if v or time.monotonic() >= end:
@@ -446,6 +452,21 @@ class Stack:
             raise
         self.base = f"http://127.0.0.1:{self.nginx.port}"
         self.curl = Curl(self.base, self.run / "curl")
+
+    def took_us(self, response):
+        """How long mediagate itself took over RESPONSE's request, in
+        microseconds, from its own access log line (text or JSON); None
+        without one. Tests bound durations with this, measured inside the
+        process, never with the client's wall clock."""
+        rid = response.header("X-Request-Id")
+        if not rid:
+            return None
+        for line in reversed(self.app.log_path.read_text(errors="replace").splitlines()):
+            if rid in line:
+                m = re.search(r" access \S+ \S+ \d+ (\d+)us |\"duration_us\":(\d+)", line)
+                if m:
+                    return int(m.group(1) or m.group(2))
+        return None
 
     def mg(self, *args):
         """Runs `mediagate ARGS...`; returns its standard output, stripped.

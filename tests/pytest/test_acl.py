@@ -50,7 +50,7 @@ def oidc():
     p = subprocess.Popen(["node", str(OAUTH / "server.mjs")], env={**os.environ, "PORT": str(port)},
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = ""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120  # a cap: a loaded machine starts node slowly
     while time.monotonic() < deadline and not line.startswith("listening"):
         line = p.stdout.readline()
         if not line and p.poll() is not None:
@@ -271,6 +271,7 @@ def test_acl_matrix(stack, oidc):
 
 def test_bad_credentials_are_401_for_every_job(stack, oidc):
     add_job(stack, "private-1", "USER_alice")
+    minted = time.monotonic()
     short = token(oidc, "shortlived")
     assert status(stack, "private-1", f"Authorization: Bearer {short}").status == 200
     revoked = token(oidc, "alice")
@@ -279,7 +280,8 @@ def test_bad_credentials_are_401_for_every_job(stack, oidc):
                         "-d", f"token={revoked}", f"{oidc.url}/token/revocation"],
                        capture_output=True, text=True, timeout=20)
     assert r.stdout == "200", r
-    time.sleep(2.2)  # past the shortlived token's 2 s, and the 1 s cache
+    # Past the shortlived token's 10 s since it was minted, and the 1 s cache.
+    time.sleep(max(0.0, minted + 11.2 - time.monotonic()))
     for bad in (f"Authorization: Bearer {short}", f"Authorization: Bearer {revoked}",
                 "Authorization: Bearer not-a-token-at-all", "Authorization: Bearer mgk_0000",
                 "Authorization: Basic YWxpY2U6eA=="):
@@ -295,10 +297,10 @@ def test_introspection_outage_is_503_never_open(stack, oidc):
     oidc.send_signal(signal.SIGSTOP)  # hung: connects, never answers
     try:
         time.sleep(1.2)  # any cached answer is older than the 1 s cache
-        t0 = time.monotonic()
         r = status(stack, "private-2", f"Authorization: Bearer {t}")
         assert r.status == 503 and r.header("Retry-After"), r
-        assert time.monotonic() - t0 < 5, "a hung endpoint must be bounded"
+        took = stack.took_us(r)
+        assert took is not None and took < 5_000_000, f"a hung endpoint must be bounded: {took} us in the app"
         # Anonymous callers of public jobs never wait on it.
         assert status(stack, "public-2").status == 200
         assert status(stack, "private-2").status == 422

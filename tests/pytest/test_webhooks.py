@@ -154,6 +154,13 @@ def delivery(stack, msg_id):
                         "WHERE msg_id = %s", msg_id)
 
 
+def scheduled(workers):
+    """The retry delays the worker chose, in seconds, in order (its log's
+    "retry in N.Ns" lines): what the schedule says, measured inside the
+    process; the receiver's gaps only show that no retry came early."""
+    return [float(d) for d in re.findall(r"task \d+: retry in ([0-9.]+)s", workers.log())]
+
+
 def wait_state(stack, msg_id, state, timeout=15):
     assert wait_until(lambda: delivery(stack, msg_id)[0] == state, timeout, 0.05), delivery(stack, msg_id)
     return delivery(stack, msg_id)
@@ -171,7 +178,9 @@ def check_signed(entry):
     assert entry["verified"], entry
     assert entry["method"] == "POST" and entry["content_type"] == "application/json", entry
     assert re.fullmatch(r"msg_[0-9a-f-]{36}", entry["id"]), entry
-    assert abs(int(entry["timestamp"]) - entry["at"] / 1000) < 2, entry
+    # Signed before it arrived (whole seconds), and not long before: this
+    # attempt's time, not the event's (a minute: a loaded machine is slow).
+    assert -1 <= entry["at"] / 1000 - int(entry["timestamp"]) < 60, entry
     body = json.loads(entry["body"])
     assert set(body) == {"type", "timestamp", "data"}, body
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["timestamp"]), body
@@ -185,17 +194,22 @@ def test_job_events_arrive_signed_with_the_status_routes_body(stack, workers, re
 
     job = mediaconvert(stack, "progressing")
     mediaconvert(stack, "status-update")       # within 5 s: no second job.progressing
+    # Within 5 s by the database's clock (a loaded machine may take longer
+    # between the two requests: then a second one is right).
+    apart = stack.db.one("SELECT extract(epoch FROM max(received_at) - min(received_at)) "
+                         "FROM notifications WHERE job_id = %s", job)
+    progressing = 1 if apart < 5 else 2
     receiver.wait("/all", 1)
     done = mediaconvert(stack, "complete")
     err = mediaconvert(stack, "error")
     canceled = mediaconvert(stack, "canceled", jobId="1515368087458-cancel")
-    got = receiver.wait("/all", 4)
+    got = receiver.wait("/all", 3 + progressing)
     by_type = {}
     for e in got:
         body = check_signed(e)
         by_type.setdefault(body["type"], []).append(body)
     assert sorted(by_type) == ["job.canceled", "job.complete", "job.errored", "job.progressing"], by_type
-    assert len(by_type["job.progressing"]) == 1, by_type["job.progressing"]
+    assert len(by_type["job.progressing"]) == progressing, (apart, by_type["job.progressing"])
     # data is what /media/status answers now, plus the job's id.
     for kind, j in (("job.complete", done), ("job.errored", err), ("job.canceled", canceled)):
         (body,) = by_type[kind]
@@ -356,10 +370,14 @@ def test_a_failing_receiver_gets_the_same_webhook_id_again_with_a_new_timestamp(
     for e in got:
         check_signed(e)
     # The schedule: 5 units (0.25 s) after the first failure, 300 units
-    # (15 s) after the second, each with 0.8 to 1.2 jitter.
+    # (15 s) after the second, each with 0.8 to 1.2 jitter (the log has one
+    # decimal); no attempt came before its time.
+    delays = scheduled(workers)
+    assert len(delays) == 2, workers.log()
+    assert 0.8 * 5 * UNIT_MS / 1000 - 0.05 <= delays[0] <= 1.2 * 5 * UNIT_MS / 1000 + 0.05, delays
+    assert 0.8 * 300 * UNIT_MS / 1000 - 0.05 <= delays[1] <= 1.2 * 300 * UNIT_MS / 1000 + 0.05, delays
     gaps = [(b["at"] - a["at"]) / 1000 for a, b in zip(got, got[1:])]
-    assert 0.8 * 5 * UNIT_MS / 1000 <= gaps[0] <= 1.2 * 5 * UNIT_MS / 1000 + 0.5, gaps
-    assert 0.8 * 300 * UNIT_MS / 1000 <= gaps[1] <= 1.2 * 300 * UNIT_MS / 1000 + 1, gaps
+    assert gaps[0] >= 0.8 * 5 * UNIT_MS / 1000 and gaps[1] >= 0.8 * 300 * UNIT_MS / 1000, gaps
     assert int(got[2]["timestamp"]) > int(got[0]["timestamp"]), "each attempt's own timestamp"
     assert wait_state(stack, got[0]["id"], "delivered") == ("delivered", 3, 200, None)
 
@@ -405,7 +423,8 @@ def test_retry_after_on_429_and_503_is_honoured(stack, workers, receiver):
     assert [e["status"] for e in got] == [429, 503, 200]
     gaps = [(b["at"] - a["at"]) / 1000 for a, b in zip(got, got[1:])]
     # Not the schedule's 0.25 s and 15 s, but the server's 2 s and 1 s.
-    assert 2 <= gaps[0] < 3 and 1 <= gaps[1] < 2, gaps
+    assert scheduled(workers) == [2.0, 1.0], workers.log()
+    assert gaps[0] >= 2 and gaps[1] >= 1, gaps
     assert wait_state(stack, got[0]["id"], "delivered")[1:] == (3, 200, None)
 
 
@@ -425,8 +444,12 @@ def test_a_slow_receiver_times_out_and_is_retried(stack, workers, receiver):
     workers.start()
     one_job_event(stack)
     got = receiver.wait("/slow", 2)
+    # The first attempt ended at the 1 s timeout (the receiver answers 200
+    # after 3 s: had the worker waited, there would be no second attempt);
+    # the retry is the schedule's 0.25 s.
     gap = (got[1]["at"] - got[0]["at"]) / 1000
-    assert 1.0 <= gap < 2.5, gap   # the 1 s timeout, then 0.25 s
+    assert gap >= 1.0, gap
+    assert len(scheduled(workers)) == 1 and scheduled(workers)[0] <= 0.35, workers.log()
     assert got[0]["id"] == got[1]["id"]
     assert wait_state(stack, got[0]["id"], "delivered")[1:] == (2, 200, None)
     assert re.search(r"attempt 1: pending: no answer: Timeout", workers.log()), workers.log()
@@ -510,14 +533,22 @@ def test_cli_refuses_bad_urls_and_event_names_and_redelivers(stack, workers, rec
     assert stack.db.one("SELECT count(*) FROM webhook_deliveries") == 0
     assert mg("webhook", "remove", str(eid)).returncode == 1
     assert mg("webhook", "redeliver", str(did)).returncode == 1
-    # A delivery whose task is canceled (or reaped dead) is failed, not left pending.
-    eid = endpoint(stack, receiver, "/never", answers=[{"status": 500}, {"status": 500}])
+    # A delivery whose task is canceled (or reaped dead) is failed, not left
+    # pending. The receiver never accepts it, and the task is canceled once
+    # it waits for its next attempt after a second one (a state that lasts
+    # the schedule's 15 s; the moment the attempt is counted is not one: the
+    # task may still be held, or, on a slow machine, held again).
+    eid = endpoint(stack, receiver, "/never", answers=[{"status": 500}] * 20)
     one_job_event(stack)
     msg = stack.db.one("SELECT msg_id FROM webhook_deliveries WHERE endpoint_id = %s", eid)
-    assert wait_until(lambda: delivery(stack, msg)[1] == 2, 20, 0.05), delivery(stack, msg)
-    task = stack.db.one("SELECT id FROM tasks WHERE kind = 'webhook.deliver' AND state = 'queued'")
-    assert "canceled" in stack.mg("tasks", "cancel", task)
-    assert delivery(stack, msg) == ("failed", 2, 500, "canceled by an operator")
+    waiting = wait_until(lambda: stack.db.rows(
+        "SELECT t.id FROM tasks t JOIN webhook_deliveries d ON t.payload->>'delivery_id' = d.id::text "
+        "WHERE d.msg_id = %s AND t.kind = 'webhook.deliver' AND t.state = 'queued' AND d.attempts >= 2", msg), 120, 0.05)
+    assert waiting, (delivery(stack, msg), stack.db.rows("SELECT id, state, attempts FROM tasks"))
+    assert "canceled" in stack.mg("tasks", "cancel", waiting[0][0])
+    state, attempts, last_status, last_error = delivery(stack, msg)
+    assert (state, last_status, last_error) == ("failed", 500, "canceled by an operator") and attempts >= 2, \
+        delivery(stack, msg)
     # A clean stop after deliveries (under AddressSanitizer: no leak).
     assert w.stop() == 0, workers.log()
 

@@ -88,7 +88,7 @@ int handle_stream_start(request *r)
         goto out;
     }
     uuid_t u;
-    char id[37], key[65], token[65], ttl[24];
+    char id[UUID_BUF], key[65], token[65], ttl[24];
     unsigned char key_hash[32], token_hash[32];
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);

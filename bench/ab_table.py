@@ -8,8 +8,9 @@ non200|sock_err|cpu|verdict" lines; the rows named static-N, before-N and
 after-N (N = 1..ROUNDS) are the rounds. Prints one line per side (the static
 file, the build before, this build) with the req/s of each round, medians of
 req/s, p50 and p99, the app's CPU (cores, and microseconds per request) and
-the ratio to the static file, then this build against the one before, round by round (paired: each round's two builds
-ran one after the other under the same load)."""
+the ratio to the static file, then this build against the one before, round
+by round (paired: each round's two builds ran one after the other under the
+same load)."""
 import statistics
 import sys
 
@@ -50,7 +51,7 @@ def main(argv):
     def line(cells):
         return "  ".join(str(c).rjust(w[i]) if i in right else str(c).ljust(w[i])
                          for i, c in enumerate(cells)).rstrip()
-    print(f"Side by side: {rounds} rounds on one stack, each the static file and both builds at")
+    print(f"Side by side: {rounds} round{'s' if rounds > 1 else ''} on one stack, each the static file and both builds at")
     print("the same load (which build goes first alternates); p50, p99 and CPU are medians;")
     print("app us/req: the app's CPU time per request.")
     print(line(hdr))
@@ -63,6 +64,9 @@ def main(argv):
     cost = [(a["us_req"] / b["us_req"] - 1) * 100 for a, b in zip(sides["after"], sides["before"])]
     print(f"app CPU per request, this build vs the build before: "
           f"{', '.join(f'{p:+.1f}%' for p in cost)} (median {statistics.median(cost):+.1f}%)")
+    if rounds < 2:
+        print("one round: nothing to tell noise by (AB_ROUNDS=3 or more)")
+        return 0
     spread = [(max(x["rps"] for x in v) / min(x["rps"] for x in v) - 1) * 100
               for v in sides.values()]
     print(f"spread between rounds of the same side: up to {max(spread):.1f}% "

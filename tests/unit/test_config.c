@@ -65,6 +65,15 @@ static bool expect_ok(config *c, const char *text, const char *const *env, int l
     return n == 0;
 }
 
+/* True when name is a setting's. */
+static bool names_setting(const char *name)
+{
+    for (size_t i = 0; name && i < config_settings_count; i++)
+        if (strcmp(config_settings[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 static void test_table(void)
 {
     /* The settings the README documents are all in the table. */
@@ -85,13 +94,73 @@ static void test_table(void)
         const cfg_setting *s = &config_settings[i];
         CHECK(strncmp(s->name, "MEDIAGATE_", 10) == 0);
         CHECK(s->help && *s->help);
-        if (s->type == CFG_INT) {
+        if (config_type(s) == CFG_INT) {
             long d = s->def ? strtol(s->def, NULL, 10) : -1;
             if (!CHECK(s->def && d >= s->min && d <= s->max))
                 fprintf(stderr, "  %s default out of range\n", s->name);
         }
         CHECK(s->required == (s->def == NULL));
+        /* A kind's own fields are set on its rows and only there. */
+        CHECK((s->kind == CFG_ENUM) == (s->choices != NULL));
+        CHECK(s->kind == CFG_URL || (s->schemes == NULL && s->url == CFG_URL_SCHEME));
+        CHECK(s->kind != CFG_URL || s->url == CFG_URL_SCHEME || s->schemes == NULL);
+        CHECK(s->secret || s->min_length == 0);
+        if (s->required_with && !CHECK(names_setting(s->required_with)))
+            fprintf(stderr, "  %s: required_with %s\n", s->name, s->required_with);
     }
+    for (size_t i = 0; i < config_rules_count; i++) {
+        CHECK(names_setting(config_rules[i].when));
+        CHECK(config_rules[i].needs[0] && config_rules[i].msg);
+        for (size_t k = 0; config_rules[i].needs[k]; k++)
+            CHECK(names_setting(config_rules[i].needs[k]));
+    }
+}
+
+/* Values each kind accepts, beside the ones test_messages refuses. */
+static void test_kinds(void)
+{
+    static const char *const good[][4] = {
+        {"MEDIAGATE_RTMP_URL", "rtmps://live.example.com/live", "MEDIAGATE_HLS_URL", "https://h"},
+        {"MEDIAGATE_HLS_URL", "http://h"},
+        {"MEDIAGATE_UPLOAD_URL", ""},
+        {"MEDIAGATE_STS_URL", "https://sts.example/?q x"},
+        {"MEDIAGATE_OAUTH2_TOKEN_URL", "https://as.example/token?a=b"},
+        {"MEDIAGATE_JWPLATFORM_API_URL", "http://127.0.0.1:8080/v1/"},
+        {"MEDIAGATE_MEDIA_URL", "https://cdn.example/media"},
+        {"MEDIAGATE_UPLOADS_URL", "/up"},
+        {"MEDIAGATE_MEDIA_DIR", ""},
+        {"MEDIAGATE_LIVE_DIR", "/srv/live"},
+        {"MEDIAGATE_OUTBOUND_CA_FILE", "/dev/null"},
+        {"MEDIAGATE_LOG_FORMAT", "json"},
+        {"MEDIAGATE_STREAM_AUTH", "remote_user"},
+        {"MEDIAGATE_DATABASE_READ_URL", "host=/run/postgresql dbname=x"},
+        {"MEDIAGATE_MUX_SECRET", "0123456789abcdef"},
+        {"MEDIAGATE_AWS_SECRET_ACCESS_KEY", "s"},
+        {"MEDIAGATE_MAX_BODY", "0"},
+        {"MEDIAGATE_QUEUE_WAIT_MS", "600000"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB, good[i][0], good[i][1],
+                                   good[i][2], good[i][3], NULL};
+        config c;
+        if (!expect_ok(&c, NULL, env, __LINE__))
+            fprintf(stderr, "  %s=%s\n", good[i][0], good[i][1]);
+        config_free(&c);
+    }
+    config c;
+    static const char *const env[] = {"MEDIAGATE_LOG_FORMAT", "json",
+                                      "MEDIAGATE_STREAM_AUTH", "remote_user",
+                                      "MEDIAGATE_DATABASE_URL", DB, NULL};
+    if (expect_ok(&c, NULL, env, __LINE__))
+        CHECK(c.log_json && c.trust_remote_user);
+    config_free(&c);
+    const cfg_setting *s = &config_settings[0];
+    CHECK_INT(config_type(s), CFG_STRING);
+    for (size_t i = 0; i < config_settings_count; i++)
+        if (config_settings[i].kind == CFG_SWITCH)
+            CHECK_INT(config_type(&config_settings[i]), CFG_BOOL);
+        else if (config_settings[i].kind >= CFG_NUMBER && config_settings[i].kind <= CFG_BYTES)
+            CHECK_INT(config_type(&config_settings[i]), CFG_INT);
 }
 
 static void test_defaults(void)
@@ -730,6 +799,7 @@ int main(void)
     test_required();
     test_values_checked();
     test_messages();
+    test_kinds();
     test_unknown_names();
     test_many_problems();
     test_env_overrides_file();

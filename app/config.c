@@ -635,7 +635,8 @@ static void check_tencent_id(config *c, const char *v, cfg_errors *errs)
 static void check_tencent_region(config *c, const char *v, cfg_errors *errs)
 {
     if (!only_of(v, "abcdefghijklmnopqrstuvwxyz0123456789-", 64))
-        add_err(errs, "MEDIAGATE_TENCENT_REGION must be a region such as ap-guangzhou, got '%s'", v);
+        add_err(errs, "MEDIAGATE_TENCENT_REGION must be a region such as ap-guangzhou, got '%s'",
+                v);
 }
 
 static void check_jwplatform_key(config *c, const char *v, cfg_errors *errs)
@@ -654,11 +655,12 @@ static void check_user_claim(config *c, const char *v, cfg_errors *errs)
 /* Introspection needs to know which tokens are meant for mediagate. */
 static void check_audience(config *c, const char *v, cfg_errors *errs)
 {
-    if (!*string_of(c, "MEDIAGATE_OAUTH2_INTROSPECTION_URL"))
+    if (!c->oauth2_introspection_url || !*c->oauth2_introspection_url)
         return;
     if (v[strspn(v, " ,")] == '\0')
-        add_err(errs, "MEDIAGATE_OAUTH2_AUDIENCE is required when MEDIAGATE_OAUTH2_INTROSPECTION_URL "
-                      "is set: the aud of tokens meant for mediagate (or * to accept any audience)");
+        add_err(errs, "MEDIAGATE_OAUTH2_AUDIENCE is required when "
+                      "MEDIAGATE_OAUTH2_INTROSPECTION_URL is set: the aud of tokens meant for "
+                      "mediagate (or * to accept any audience)");
     else if (strpbrk(v, "\t\r\n\"'"))
         add_err(errs, "MEDIAGATE_OAUTH2_AUDIENCE must be aud values separated by spaces or commas");
 }
@@ -689,7 +691,8 @@ static void check_sns_cert_host(config *c, const char *v, cfg_errors *errs)
                 problem ? " we accept: " : "", problem ? problem : "", v);
 }
 
-/* The kinds' checks: each looks at a string value v of setting s. */
+/* The kinds' checks: each looks at the value v (never NULL) of string
+ * setting s and appends its problems to errs. */
 
 /* True when u starts with one of the space-separated schemes, then "://". */
 static bool has_scheme(const char *u, const char *schemes)
@@ -739,6 +742,33 @@ static void check_url(const cfg_setting *s, const char *v, cfg_errors *errs)
     }
 }
 
+/* True when v is one of the space-separated words. */
+static bool is_choice(const char *v, const char *words)
+{
+    size_t n = strlen(v);
+    for (const char *p = words; *p;) {
+        size_t k = strcspn(p, " ");
+        if (n && k == n && strncmp(p, v, n) == 0)
+            return true;
+        p += k + strspn(p + k, " ");
+    }
+    return false;
+}
+
+static void check_conninfo(const cfg_setting *s, const char *v, cfg_errors *errs)
+{
+    char *perr = NULL;
+    if (!*v)
+        return;
+    PQconninfoOption *opts = PQconninfoParse(v, &perr);
+    if (!opts)
+        add_err(errs, "%s is not a valid connection string: %s", s->name,
+                perr ? trim(perr, NULL) : "out of memory");
+    PQconninfoFree(opts);
+    PQfreemem(perr);
+}
+
+/* Appends a problem when v is not what s's kind holds. */
 static void check_kind(const cfg_setting *s, const char *v, cfg_errors *errs)
 {
     switch (s->kind) {
@@ -754,32 +784,15 @@ static void check_kind(const cfg_setting *s, const char *v, cfg_errors *errs)
         if (*v && access(v, R_OK) != 0)
             add_err(errs, "%s: cannot read '%s': %s", s->name, v, strerror(errno));
         break;
-    case CFG_ENUM: {
-        size_t n = strlen(v);
-        const char *p = s->choices, *hit = NULL;
-        for (; *p && !hit; p += strspn(p, " ")) {
-            size_t k = strcspn(p, " ");
-            if (n && k == n && strncmp(p, v, n) == 0)
-                hit = p;
-            p += k;
-        }
-        if (!hit) {
+    case CFG_ENUM:
+        if (!is_choice(v, s->choices)) {
             char list[128];
             choices_text(s->choices, list, sizeof list);
             add_err(errs, "%s must be %s, got '%s'", s->name, list, v);
         }
         break;
-    }
     case CFG_CONNINFO:
-        if (*v) {
-            char *perr = NULL;
-            PQconninfoOption *opts = PQconninfoParse(v, &perr);
-            if (!opts)
-                add_err(errs, "%s is not a valid connection string: %s", s->name,
-                        perr ? trim(perr, NULL) : "out of memory");
-            PQconninfoFree(opts);
-            PQfreemem(perr);
-        }
+        check_conninfo(s, v, errs);
         break;
     default:
         break;
@@ -811,7 +824,8 @@ static void read_values(config *c, char **raw, const char *(*getenv_fn)(const ch
             if (!parse_long(v, &n))
                 add_err(errs, "%s must be an integer, got '%s'", s->name, v);
             else if (n < s->min || n > s->max)
-                add_err(errs, "%s must be between %ld and %ld, got %ld", s->name, s->min, s->max, n);
+                add_err(errs, "%s must be between %ld and %ld, got %ld", s->name, s->min,
+                        s->max, n);
             else
                 *(long *)field = n;
             break;
@@ -857,17 +871,22 @@ static void check_rules(const config *c, cfg_errors *errs)
     }
 }
 
+/* s, or "" for NULL (a string setting whose copy failed). */
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
+
 /* What the rest of mediagate reads instead of the settings themselves. */
 static void derive(config *c)
 {
-    c->log_json = strcmp(string_of(c, "MEDIAGATE_LOG_FORMAT"), "json") == 0;
-    c->trust_remote_user = strcmp(string_of(c, "MEDIAGATE_STREAM_AUTH"), "remote_user") == 0;
-    c->tencent_process = *string_of(c, "MEDIAGATE_TENCENT_SECRET_ID") &&
-                         *string_of(c, "MEDIAGATE_TENCENT_SECRET_KEY") && c->tencent_ndefs > 0;
-    c->jwplatform_mirror = *string_of(c, "MEDIAGATE_JWPLATFORM_API_KEY") &&
-                           *string_of(c, "MEDIAGATE_JWPLATFORM_API_SECRET");
-    c->vod_rtmp = c->stream_vod && *string_of(c, "MEDIAGATE_RECORDINGS_DIR");
-    c->vod_put = c->stream_vod && *string_of(c, "MEDIAGATE_LIVE_DIR");
+    c->log_json = strcmp(str(c->log_format), "json") == 0;
+    c->trust_remote_user = strcmp(str(c->stream_auth), "remote_user") == 0;
+    c->tencent_process = *str(c->tencent_secret_id) && *str(c->tencent_secret_key) &&
+                         c->tencent_ndefs > 0;
+    c->jwplatform_mirror = *str(c->jwplatform_api_key) && *str(c->jwplatform_api_secret);
+    c->vod_rtmp = c->stream_vod && *str(c->recordings_dir);
+    c->vod_put = c->stream_vod && *str(c->live_dir);
 }
 
 static size_t finish(config *c, char **raw, const char *(*getenv_fn)(const char *),

@@ -57,6 +57,11 @@ cli_fn cli_nginx_conf;
  * (app/cli/manpage.c). */
 void cli_print_manpage(FILE *f);
 
+/* Prints the settings table (app/cli/manpage.c): a plain list, the rows of
+ * a markdown table, or the whole of docs/settings.md. */
+typedef enum { CLI_SETTINGS_LIST, CLI_SETTINGS_MARKDOWN, CLI_SETTINGS_PAGE } cli_settings_format;
+void cli_print_settings(FILE *f, cli_settings_format format);
+
 /* Loads and validates the configuration into *c, printing every problem.
  * local_stack: the command may take the database of the local stack
  * (cli_local_stack_url) when nothing else gives one. Returns 0 when it is

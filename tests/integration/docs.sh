@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The README's settings table is the code's table, and the nginx snippet
-# names the socket exactly once, as operators' scripts expect.
+# docs/settings.md is what the settings and command tables print, and the
+# nginx snippet names the socket exactly once, as operators' scripts expect.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/tests/lib/assert.sh"
-check "README settings table matches 'mediagate settings --markdown'" \
-    diff <(grep '^| `MEDIAGATE_' "$MG_ROOT/README.md") <("$MG_BIN" settings --markdown)
+check "docs/settings.md is what 'mediagate settings --markdown-page' prints" \
+    diff "$MG_ROOT/docs/settings.md" <("$MG_BIN" settings --markdown-page)
+check "docs/settings.md holds the rows 'mediagate settings --markdown' prints" \
+    diff <(grep '^| `MEDIAGATE_' "$MG_ROOT/docs/settings.md") <("$MG_BIN" settings --markdown)
 check "socket path appears once in the snippet" \
     test "$(grep -c 'unix:/run/mediagate/mediagate.sock' "$MG_ROOT/nginx/mediagate.conf")" = 1
 check "snippet clears HTTP_PROXY" grep -q 'fastcgi_param HTTP_PROXY *""' "$MG_ROOT/nginx/mediagate.conf"

@@ -58,11 +58,11 @@ for args in "bogus" "tasks bogus" "jobs bogus" "apikey"; do
 done
 rm -f "$helperr"
 
-# The README's nginx-rtmp steps, as written, on a copy of this Debian's own
+# The nginx-rtmp steps of docs/live.md, as written, on a copy of this Debian's own
 # /etc/nginx (its directories moved into a temporary one).
 if [ -f /etc/nginx/modules-enabled/50-mod-rtmp.conf ] && [ "$(id -u)" = 0 ]; then
     t=$(mktemp -d /tmp/mg-rtmp-steps.XXXXXX)
-    steps=$(sed -n '/^RTMP ingest needs nginx-rtmp/,/^Then serve the HLS/p' "$MG_ROOT/README.md" |
+    steps=$(sed -n '/^RTMP ingest needs nginx-rtmp/,/^Then serve the HLS/p' "$MG_ROOT/docs/live.md" |
             sed -n '/^```sh/,/^```/p' | grep -v '^```' | grep -v '^apt-get' |
             sed -e "s#/etc/nginx#$t/etc-nginx#g" -e "s#/var/lib/mediagate/#$t/var/#g" \
                 -e "s#nginx/mediagate-rtmp.conf #$MG_ROOT/nginx/mediagate-rtmp.conf #" \
@@ -70,14 +70,14 @@ if [ -f /etc/nginx/modules-enabled/50-mod-rtmp.conf ] && [ "$(id -u)" = 0 ]; the
     cp -a /etc/nginx "$t/etc-nginx"
     sed -i "s#/etc/nginx/#$t/etc-nginx/#g" "$t/etc-nginx/nginx.conf"
     has_include() { grep -q "include .*mediagate-rtmp.conf" <<<"$steps"; }
-    check "the README gives the RTMP steps as commands, including the snippet" has_include
+    check "docs/live.md gives the RTMP steps as commands, including the snippet" has_include
     no_load_module() { ! grep -q load_module <<<"$steps"; }
-    check "the README's RTMP steps name no load_module" no_load_module
+    check "docs/live.md's RTMP steps name no load_module" no_load_module
     # The snippet's own paths point into the copy too (the steps say: edit them).
     out=$(cd "$t" && bash -ec "$steps
         sed -i -e 's#/var/lib/mediagate/#$t/var/#g' -e 's#/var/log/nginx/#$t/#' $t/etc-nginx/mediagate-rtmp.conf
         nginx -t -q -c $t/etc-nginx/nginx.conf" 2>&1)
-    check "the README's RTMP steps work on Debian's nginx.conf: $out" test -z "$out"
+    check "docs/live.md's RTMP steps work on Debian's nginx.conf: $out" test -z "$out"
     rm -rf "$t"
 fi
 finish

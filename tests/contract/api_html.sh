@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The API reference page (tools/api_html.sh, meson's api-html target):
+# The API reference page (tools/api_html.sh, meson's api-html target, as
+# docs/api.md shows it):
 # built from openapi.yaml with no network at all (in a network namespace of
 # its own), it holds every path of the document and loads nothing remote:
 # no script, style, font, image or frame from a URL, no CSS import; and in

@@ -3,6 +3,7 @@
 # names the socket exactly once, as operators' scripts expect.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/scripts/lib.sh"
 source "$MG_ROOT/tests/lib/assert.sh"
 check "README settings table matches 'mediagate settings --markdown'" \
     diff <(grep '^| `MEDIAGATE_' "$MG_ROOT/README.md") <("$MG_BIN" settings --markdown)
@@ -79,5 +80,107 @@ if [ -f /etc/nginx/modules-enabled/50-mod-rtmp.conf ] && [ "$(id -u)" = 0 ]; the
         nginx -t -q -c $t/etc-nginx/nginx.conf" 2>&1)
     check "docs/live.md's RTMP steps work on Debian's nginx.conf: $out" test -z "$out"
     rm -rf "$t"
+fi
+
+# --- every command the docs show is run or checked by a test ----------------------
+# Each command block of the README and docs/ (a ```sh block, or a block of
+# `$ mediagate …` or `mediagate …` lines) has a row here: the page, the
+# block's first line, and the test that runs it, which names the page.
+runners="README.md|scripts/up      # install packages|tests/integration/tour.sh (scripts/up; scripts/test is .ci/run)
+README.md|scripts/up|tests/integration/tour.sh
+README.md|curl -s -H \"Authorization: Bearer \$key\" -d type=hls|tests/integration/tour.sh
+README.md|scripts/down|tests/integration/tour.sh
+docs/access.md|\$ mediagate jobs acl |tests/integration/cache.sh
+docs/api.md|tools/api_html.sh openapi.yaml api.html|tests/contract/api_html.sh
+docs/live.md|apt-get install nginx libnginx-mod-rtmp|tests/integration/docs.sh
+docs/notifications.md|mediagate notifications list [--all]|tests/integration/docs.sh
+docs/operations.md|\$ mediagate tasks list --dead|tests/integration/docs.sh
+docs/service.md|scripts/deps |tests/integration/install.sh
+docs/service.md|apt-get install runit|tests/integration/runit.sh
+docs/uploads.md|curl -s -T video.mp4|tests/integration/docs.sh
+docs/webhooks.md|\$ mediagate webhook add https://app.example.com/|tests/pytest/test_webhooks.py
+docs/webhooks.md|\$ mediagate webhook add http://127.0.0.1:8080/hooks|tests/pytest/test_webhooks.py"
+# command_blocks FILE: LINE<tab>first line of each command block of FILE.
+command_blocks() {
+    awk '/^ *```/ { if (!inb) { inb = 1; lang = $0; sub(/^ *```/, "", lang); start = NR + 1; first = ""; next }
+                    inb = 0; if (lang == "sh" || first ~ /^\$ mediagate / || first ~ /^mediagate /)
+                        print start "\t" first; next }
+         inb && first == "" { first = $0; sub(/^ +/, "", first) }' "$1"
+}
+for f in "$MG_ROOT/README.md" "$MG_ROOT"/docs/*.md "$MG_ROOT"/docs/*/*.md; do
+    page=${f#"$MG_ROOT/"}
+    while IFS=$'\t' read -r line first; do
+        runner=$(awk -F'|' -v p="$page" -v l="$first" '$1 == p && index(l, $2) == 1 {print $3; exit}' <<<"$runners")
+        check "$page:$line, a command block ('${first:0:60}'), names the test that runs it" test -n "$runner"
+        [ -n "$runner" ] || continue
+        t=$MG_ROOT/${runner%% *}
+        check "$page:$line is run by ${runner%% *}, which names $page" grep -qF -- "$page" "$t"
+    done < <(command_blocks "$f")
+done
+
+is_command() { "$MG_BIN" "$@" --help >/dev/null 2>&1; }
+# The commands the docs name exist, with the arguments they show: each
+# `mediagate …` line of a synopsis block is the start of that command's
+# usage, and each `$ mediagate …` line names a command whose --help works.
+for f in "$MG_ROOT/README.md" "$MG_ROOT"/docs/*.md "$MG_ROOT"/docs/*/*.md; do
+    page=${f#"$MG_ROOT/"}
+    while read -r l; do
+        shown=$(sed -e 's/ *#.*$//' -e 's/^mediagate //' <<<"$l")
+        words=$(grep -oE '^[a-z][a-z-]*( [a-z][a-z-]*)*' <<<"$shown")
+        # shellcheck disable=SC2086  # the command's words
+        usage=$("$MG_BIN" $words --help 2>&1 | head -n 1)
+        starts() { [ "${usage#"usage: mediagate [--config FILE] $shown"}" != "$usage" ]; }
+        check "$page: 'mediagate $shown' is how 'mediagate $words --help' begins: $usage" starts
+    done < <(awk '/^```/ {inb = !inb; plain = $0 == "```"; next}
+                  inb && plain && /^mediagate / && !/^mediagate (settings|man|version|help)/' "$f")
+    while read -r l; do
+        words=$(sed 's/^\$ mediagate //' <<<"$l" | grep -oE '^[a-z][a-z-]*( [a-z][a-z-]*)*')
+        # shellcheck disable=SC2086
+        check "$page: 'mediagate $words' is a command" is_command $words
+    done < <(awk '/^```/ {inb = !inb; next} inb && /^\$ mediagate /' "$f")
+done
+
+# The man page, as the README and docs/operations.md show it.
+check "'mediagate man | man -l -' renders the page" \
+    bash -c "'$MG_BIN' man | MANWIDTH=80 man -l - 2>&1 | grep -q MEDIAGATE_DATABASE_URL"
+
+# docs/uploads.md's upload with an API key is the tour's (tour.sh), on
+# the site's URL instead of the local stack's.
+upload=$(awk '/^```sh/ {inb = 1; next} /^```/ {inb = 0} inb && /^curl -s -T video.mp4/' "$MG_ROOT/docs/uploads.md")
+in_tour() { grep -qF -- "${upload//https:\/\/video.example.com/http://127.0.0.1:8080}" "$MG_ROOT/README.md"; }
+check "docs/uploads.md's upload ('$upload') is the README tour's" in_tour
+
+# docs/operations.md's operator transcript, run against a real database
+# holding the task it shows: each `$ mediagate …` line prints what follows it.
+if [ "$(id -u)" = 0 ]; then
+    mg_suite || exit 1
+    PG_OPTS="-c fsync=off -c synchronous_commit=off" pg_start || exit 1
+    "$MG_BIN" migrate >"$RUN/migrate.log" 2>&1 || cat "$RUN/migrate.log"
+    job=c47eed53-d101-408b-9f6a-ed55ae347836
+    psql_q "INSERT INTO jobs (id, backend, input_file, status, error_code, error_message)
+            VALUES ('$job', 'local', '/srv/in.mp4', 'ERROR', 5, 'gave up after 3 attempts')"
+    psql_q "INSERT INTO outbox (id, kind, payload, attempts, failed_at, started_at, last_error)
+            VALUES (41, 'local.encode', '{\"job_id\": \"$job\"}', 3, '2026-12-02 04:24:41+00',
+                    '2026-12-02 04:20:00+00',
+                    'gave up after 3 attempts: the worker stopped during the attempt')"
+    transcript=$(awk '/^```/ {if (on) exit; next} /^\$ mediagate tasks list --dead/ {on = 1} on' \
+                 "$MG_ROOT/docs/operations.md")
+    cmd="" want=""
+    run_shown() {
+        [ -n "$cmd" ] || return 0
+        # shellcheck disable=SC2086  # the command's words
+        got=$(TZ=UTC "$MG_BIN" $cmd 2>&1)
+        check "docs/operations.md: 'mediagate $cmd' prints what the page shows: $(diff <(printf '%s' "$want") <(printf '%s\n' "$got"))" \
+            test "$got" = "${want%$'\n'}"
+    }
+    while IFS= read -r l; do
+        if [ "${l#'$ mediagate '}" != "$l" ]; then
+            run_shown
+            cmd=${l#'$ mediagate '} want=""
+        else
+            want+="$l"$'\n'
+        fi
+    done <<<"$transcript"
+    run_shown
 fi
 finish

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `meson install` into a temporary prefix: the binary, sql/, the nginx
+# The systemd recipe of docs/service.md, as far as a machine without systemd
+# as PID 1 runs it: `meson install` into a temporary prefix: the binary, sql/, the nginx
 # snippets, mediagate(1), the systemd units, sysusers and tmpfiles files and
 # an example settings file land where the prefix, sysconfdir and
 # localstatedir say. systemd-analyze verify passes on the units, man -l

@@ -140,6 +140,15 @@ for f in "$MG_ROOT/README.md" "$MG_ROOT"/docs/*.md "$MG_ROOT"/docs/*/*.md; do
     done < <(awk '/^```/ {inb = !inb; next} inb && /^\$ mediagate /' "$f")
 done
 
+# The commands named in the text (`mediagate apikey create NAME`) exist
+# too (the answers' messages, `mediagate is …`, are no commands).
+while read -r words; do
+    # shellcheck disable=SC2086
+    check "the docs' 'mediagate $words' is a command" is_command $words
+done < <(cat "$MG_ROOT/README.md" "$MG_ROOT"/docs/*.md "$MG_ROOT"/docs/*/*.md |
+         grep -oE '`mediagate [a-z][^`]*`' | grep -v '^`mediagate is ' |
+         sed -E 's/^`mediagate //; s/`$//' | grep -oE '^[a-z][a-z-]*( [a-z][a-z-]*)*' | sort -u)
+
 # The man page, as the README and docs/operations.md show it.
 check "'mediagate man | man -l -' renders the page" \
     bash -c "'$MG_BIN' man | MANWIDTH=80 man -l - 2>&1 | grep -q MEDIAGATE_DATABASE_URL"

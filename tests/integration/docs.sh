@@ -118,7 +118,18 @@ for f in "$MG_ROOT/README.md" "$MG_ROOT"/docs/*.md "$MG_ROOT"/docs/*/*.md; do
     done < <(command_blocks "$f")
 done
 
-is_command() { "$MG_BIN" "$@" --help >/dev/null 2>&1; }
+# is_command WORD...: WORDS are a command, maybe with arguments after it:
+# its usage names the command's own words, and they begin WORDS.
+is_command() {
+    local usage own all="$*"
+    usage=$("$MG_BIN" "$@" --help 2>/dev/null | head -n 1)
+    usage=${usage#usage: mediagate }
+    usage=${usage#"[--config FILE] "}
+    own=$(grep -oE '^[a-z][a-z-]*( [a-z][a-z-]*)*' <<<"$usage")
+    # A group's usage (`tasks [COMMAND]`): a word after it names no subcommand.
+    [ "${usage#"$own [COMMAND]"}" = "$usage" ] || [ "$all" = "$own" ] || return 1
+    [ -n "$own" ] && { [ "$all" = "$own" ] || [ "${all#"$own "}" != "$all" ]; }
+}
 # The commands the docs name exist, with the arguments they show: each
 # `mediagate …` line of a synopsis block is the start of that command's
 # usage, and each `$ mediagate …` line names a command whose --help works.

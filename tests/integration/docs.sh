@@ -160,6 +160,37 @@ done < <(cat "$MG_ROOT/README.md" "$MG_ROOT"/docs/*.md "$MG_ROOT"/docs/*/*.md |
          grep -oE '`mediagate [a-z][^`]*`' | grep -v '^`mediagate is ' |
          sed -E 's/^`mediagate //; s/`$//' | grep -oE '^[a-z][a-z-]*( [a-z][a-z-]*)*' | sort -u)
 
+# Every link between the pages leads somewhere: the file exists, and an
+# anchor is a heading of it (GitHub's slugs).
+broken=$(python3 - "$MG_ROOT" <<'PY'
+import glob, os, re, sys
+root = sys.argv[1]
+def slugs(path):
+    out, fence = set(), False
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("```"):
+            fence = not fence
+        if not fence and line.startswith("#"):
+            t = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", t).replace(" ", "-"))
+    return out
+pages = [os.path.join(root, "README.md")] + glob.glob(os.path.join(root, "docs", "**", "*.md"), recursive=True)
+for page in pages:
+    text = re.sub(r"```.*?```", "", open(page, encoding="utf-8").read(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+        rel = os.path.relpath(page, root)
+        if not os.path.exists(dest):
+            print(f"{rel}: {target} (no such file)")
+        elif anchor and dest.endswith(".md") and anchor not in slugs(dest):
+            print(f"{rel}: {target} (no such heading)")
+PY
+)
+check "every link of the README and docs/ leads somewhere: $broken" test -z "$broken"
+
 # The man page, as the README and docs/operations.md show it.
 check "'mediagate man | man -l -' renders the page" \
     bash -c "'$MG_BIN' man | MANWIDTH=80 man -l - 2>&1 | grep -q MEDIAGATE_DATABASE_URL"

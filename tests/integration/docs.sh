@@ -191,6 +191,53 @@ PY
 )
 check "every link of the README and docs/ leads somewhere: $broken" test -z "$broken"
 
+# The README's layout is the tree: every path it names exists, every file it
+# names in a directory's row is there, and every C file of app/ and
+# handlers/, every snippet, script and tool, and every entry at the top of
+# the checkout (git's, when it is one) is named.
+layout=$(python3 - "$MG_ROOT" <<'PY'
+import glob, os, re, subprocess, sys
+root = sys.argv[1]
+text = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+rows = {}
+for line in text[text.index("\n## Layout\n"):].split("\n"):
+    m = re.match(r"\| (.+?) \| (.+) \|$", line)
+    if m and m.group(1).startswith("`"):
+        for p in re.findall(r"`([^`]+)`", m.group(1)):
+            rows[p] = re.findall(r"`([^`]+)`", m.group(2))
+bad = []
+for p, names in rows.items():
+    if not os.path.exists(os.path.join(root, p)):
+        bad.append(f"the layout names {p}, which is not in the tree")
+    if p.endswith("/"):
+        for n in names:
+            if re.fullmatch(r"[\w/-]+\.(c|sh|py|conf)", n) or (p == "scripts/" and re.fullmatch(r"[a-z]+", n)):
+                if not os.path.exists(os.path.join(root, p, n)):
+                    bad.append(f"the layout's {p} names {n}, which is not there")
+def named(path):
+    for p, names in rows.items():
+        if path == p or path + "/" == p or (p.endswith("/") and path.startswith(p) and path[len(p):] in names):
+            return True
+    return False
+want = [os.path.relpath(f, root) for pat in ("app/*.c", "app/*/*.c", "handlers/*.c", "handlers/*/*.c",
+                                             "nginx/*.conf", "scripts/*", "tools/*")
+        for f in glob.glob(os.path.join(root, pat))]
+for f in sorted(want):
+    if not named(f):
+        bad.append(f"{f} is not in the layout")
+try:
+    tops = subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True, check=True).stdout.split()
+    tops = sorted({t.split("/")[0] for t in tops})
+except (OSError, subprocess.CalledProcessError):
+    tops = [t for t in os.listdir(root) if t not in (".git", "var") and not t.startswith("build")]
+for t in tops:
+    if t != "README.md" and not any(p == t or p.startswith(t + "/") for p in rows):
+        bad.append(f"{t} (at the top of the checkout) is not in the layout")
+print("\n".join(bad))
+PY
+)
+check "the README's layout is the tree: $layout" test -z "$layout"
+
 # The man page, as the README and docs/operations.md show it.
 check "'mediagate man | man -l -' renders the page" \
     bash -c "'$MG_BIN' man | MANWIDTH=80 man -l - 2>&1 | grep -q MEDIAGATE_DATABASE_URL"

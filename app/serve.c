@@ -432,6 +432,7 @@ int serve_run(const config *cfg)
     long started = 0;
     bool own_socket = cfg->socket && *cfg->socket;
 
+    metrics_routes(router_labels(), router_count());
     if (own_socket) {
         listen_fd = open_unix_socket(cfg);
         if (listen_fd < 0)

@@ -2,8 +2,9 @@
 # Which way the includes run, checked on the sources without starting
 # anything:
 #   1. Who the caller is lives in app/caller.c alone: nothing else reads
-#      REMOTE_USER or parses "Authorization: Bearer", and there is one
-#      statement that looks an API key up by its digest.
+#      REMOTE_USER or Authorization (the upload token's check takes the one
+#      Bearer parser), and there is one statement that looks an API key up
+#      by its digest.
 #   2. No handler includes the router; the router is the only file in app/
 #      that includes handlers.h or stream.h (its table names the handlers).
 #   3. app/metrics.c takes its route labels at start: it includes neither
@@ -26,10 +27,10 @@ code_matching() {
 # --- 1. one identity module --------------------------------------------------
 got=$(code_matching '"REMOTE_USER"' app handlers)
 check "only app/caller.c reads REMOTE_USER (got: $got)" test "$got" = app/caller.c
-# A sender's own verifier may take an optional "Bearer " before a JWT
-# (app/providers/webhook_sig.c): that is not a caller.
-got=$(code_matching 'strncasecmp\([^,]*, *"Bearer "' app handlers | grep -v '^app/providers/webhook_sig.c$')
-check "only app/caller.c parses Authorization: Bearer (got: $got)" test "$got" = app/caller.c
+# (A sender's verifier reads the header its row of notify_backends[] names:
+# that is the sender's secret, not a caller.)
+got=$(code_matching 'request_param\([^,]*, *"HTTP_AUTHORIZATION"' app handlers)
+check "only app/caller.c reads Authorization (got: $got)" test "$got" = app/caller.c
 n=$(code_matching 'FROM api_keys WHERE key_hash' app handlers | grep -v '^app/cli/' | wc -l)
 check "one API-key statement on the request path (got $n files)" test "$n" = 1
 n=$(grep -c 'FROM api_keys WHERE key_hash' app/db.c)

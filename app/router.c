@@ -200,6 +200,57 @@ static int run(request *r, const route *rt)
     return rt->fn(r);
 }
 
+/* Parses r's query into r->qp. Returns 0, or the refusal's status; on a
+ * ROUTE_OWN_QUERY row a refused query is no fields and r->query_status. */
+static int query_of(request *r, const route *rt)
+{
+    int st;
+    if (!r->query || (st = parse_query(r->a, r->query, strlen(r->query), &r->qp)) == PARSE_OK)
+        return 0;
+    if (st != PARSE_NOMEM && (rt->flags & ROUTE_OWN_QUERY)) {
+        r->qp = (params){NULL, 0};
+        r->query_status = st;
+        return 0;
+    }
+    switch (st) {
+    case PARSE_NUL:
+        return reply_error(r, 400, "The query string contains a NUL byte.");
+    case PARSE_UTF8:
+        return reply_error(r, 400, "The query string is not valid UTF-8.");
+    case PARSE_TOO_MANY:
+        return reply_error(r, 400, "The query string has too many parameters.");
+    case PARSE_NOMEM:
+        return reply_error(r, 500, "Out of memory.");
+    default:
+        return reply_error(r, 400, "The query string has a malformed escape.");
+    }
+}
+
+/* run() for a ROUTE_READ row when there is a replica: on it, unless its
+ * breaker is open, and again on the primary when it is unavailable (503). */
+static int run_read(request *r, const route *rt)
+{
+    if (!db_read_usable(r->read_db)) {
+        metrics_read_skipped(); /* the replica's hold-off: the primary answers */
+        return run(r, rt);
+    }
+    struct db *primary = r->db;
+    r->db = r->read_db;
+    int st = run(r, rt);
+    r->db = primary;
+    if (st != 503)
+        return st;
+    /* The replica is unavailable: a read is safe to run again, on the
+     * primary. */
+    metrics_read_fallback();
+    json_object_put(r->out);
+    r->out = NULL;
+    r->cache_control = NULL;
+    r->etag = false;
+    r->etag_extra = NULL;
+    return run(r, rt);
+}
+
 int router_dispatch(request *r)
 {
     const route *rt;
@@ -233,43 +284,9 @@ int router_dispatch(request *r)
     if (r->body_status)
         return reply_error(r, r->body_status, r->body_error);
 
-    if (r->query && (st = parse_query(r->a, r->query, strlen(r->query), &r->qp)) != PARSE_OK) {
-        if (st != PARSE_NOMEM && (rt->flags & ROUTE_OWN_QUERY)) {
-            r->qp = (params){NULL, 0};
-            r->query_status = st;
-        } else
-            switch (st) {
-            case PARSE_NUL:
-                return reply_error(r, 400, "The query string contains a NUL byte.");
-            case PARSE_UTF8:
-                return reply_error(r, 400, "The query string is not valid UTF-8.");
-            case PARSE_TOO_MANY:
-                return reply_error(r, 400, "The query string has too many parameters.");
-            case PARSE_NOMEM:
-                return reply_error(r, 500, "Out of memory.");
-            default:
-                return reply_error(r, 400, "The query string has a malformed escape.");
-            }
-    }
+    if ((st = query_of(r, rt)) != 0)
+        return st;
     if (!(r->caller = arena_alloc(r->a, sizeof *r->caller)))
         return reply_error(r, 500, "Out of memory.");
-    if ((rt->flags & ROUTE_READ) && r->read_db && !db_read_usable(r->read_db))
-        metrics_read_skipped(); /* the replica's hold-off: the primary answers */
-    else if ((rt->flags & ROUTE_READ) && r->read_db) {
-        struct db *primary = r->db;
-        r->db = r->read_db;
-        st = run(r, rt);
-        r->db = primary;
-        if (st != 503)
-            return st;
-        /* The replica is unavailable: a read is safe to run again, on the
-         * primary. */
-        metrics_read_fallback();
-        json_object_put(r->out);
-        r->out = NULL;
-        r->cache_control = NULL;
-        r->etag = false;
-        r->etag_extra = NULL;
-    }
-    return run(r, rt);
+    return (rt->flags & ROUTE_READ) && r->read_db ? run_read(r, rt) : run(r, rt);
 }

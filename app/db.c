@@ -36,12 +36,10 @@ static const stmt_def stmts[STMT__COUNT] = {
         "INSERT INTO notifications (backend, event_id, body, result, error) "
         "VALUES ($1, $2, $3, 'failed', $4) ON CONFLICT (backend, event_id) DO NOTHING",
         4, PGRES_COMMAND_OK},
-    [STMT_APIKEY_OWNER] = {"apikey_owner",
-        "SELECT 'key:' || id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        1, PGRES_TUPLES_OK},
-    /* The user an API key names, for ACL entries (USER_<name>). */
-    [STMT_APIKEY_NAME] = {"apikey_name",
-        "SELECT name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    /* An API key's owner (streams, uploads, jobs) and its name, the user of
+     * ACL entries (USER_<name>). */
+    [STMT_APIKEY] = {"apikey",
+        "SELECT 'key:' || id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         1, PGRES_TUPLES_OK},
 #define STREAM_COLS "id, name, status, " \
     "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \

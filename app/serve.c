@@ -536,6 +536,7 @@ int serve_run(const config *cfg)
     long started = 0;
     bool own_socket = cfg->socket && *cfg->socket;
     sigset_t set;
+    metrics_routes(router_labels(), router_count());
     int listen_fd = open_listener(cfg, own_socket);
     if (listen_fd < 0)
         return 1;

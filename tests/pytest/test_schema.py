@@ -1,0 +1,146 @@
+"""The schema's functions live one per file (sql/functions/), applied by
+`mediagate migrate` whenever a file's digest is not the one the database
+recorded; the migrations hold the tables. A database migrated before the
+functions moved out of the migrations (all of them, or only some) upgrades
+to exactly the functions and triggers of a fresh one, and a function that
+differs from its file is applied again."""
+
+import hashlib
+import os
+import subprocess
+
+import psycopg
+import pytest
+
+import mgstack
+
+# The last commit whose migrations held the functions themselves.
+BEFORE = "afd46a24f5879c7cf4ce437d976185ea45971298"
+
+FUNCTIONS = """SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
+                 JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = 'public' ORDER BY 1, 2"""
+TRIGGERS = """SELECT tgrelid::regclass::text, tgname, tgenabled, pg_get_triggerdef(oid)
+                FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"""
+# What main's migrate made before the migrations (app/migrate.c then).
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version text PRIMARY KEY, checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now())"""
+
+
+def git(*args):
+    r = subprocess.run(["git", "-C", str(mgstack.MG_ROOT), *args], capture_output=True)
+    if r.returncode:
+        pytest.skip(f"no git history here ({r.stderr.decode().strip()})")
+    return r.stdout
+
+
+def old_migrations():
+    """(name, text) of each migration as it was at BEFORE, checked against
+    the checksums sql/before-functions.sha256 accepts for them."""
+    names = git("ls-tree", "--name-only", BEFORE, "sql/").decode().split()
+    sums = dict(reversed(line.split()) for line in
+                (mgstack.MG_ROOT / "sql" / "before-functions.sha256").read_text().splitlines())
+    out = []
+    for path in sorted(n for n in names if n.endswith(".sql")):
+        text = git("show", f"{BEFORE}:{path}")
+        name = os.path.basename(path)
+        now = (mgstack.MG_ROOT / "sql" / name).read_bytes()
+        want = sums.get(name, hashlib.sha256(now).hexdigest())
+        assert hashlib.sha256(text).hexdigest() == want, f"{name}: not the text its checksum names"
+        out.append((name, text.decode()))
+    return out
+
+
+@pytest.fixture
+def empty_db(pg):
+    """Makes empty databases owned by mediagate; drops them afterwards."""
+    made = []
+
+    def make(name):
+        pg.sql(f'CREATE DATABASE "{name}" OWNER mediagate')
+        made.append(name)
+        return mgstack.Database(pg, name)
+
+    yield make
+    for name in made:
+        pg.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def known():
+    return len(list((mgstack.MG_ROOT / "sql").glob("[0-9]*.sql")))
+
+
+def migrate(db, *args):
+    return subprocess.run([str(mgstack.MG_BIN), *args], capture_output=True, text=True,
+                          env={**os.environ, "MEDIAGATE_DATABASE_URL": db.url})
+
+
+def migrate_as_before(db, upto):
+    """The schema as the migrate of BEFORE left it, up to migration upto:
+    each migration in its transaction, recorded with its checksum."""
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute(MIGRATIONS_TABLE)
+        for name, text in old_migrations():
+            with conn.transaction():
+                conn.execute(text)
+                conn.execute("INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
+                             (name, hashlib.sha256(text.encode()).hexdigest()))
+            if name == upto:
+                break
+
+
+def snapshot(db):
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        return (conn.execute(FUNCTIONS).fetchall(), conn.execute(TRIGGERS).fetchall(),
+                conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY 1").fetchall())
+
+
+@pytest.mark.parametrize("upto", ["017_encode_owner.sql", "011_tencent_process.sql", "001_jobs.sql"])
+def test_old_database_upgrades_to_the_functions_of_a_fresh_one(empty_db, logs, upto):
+    fresh, old = empty_db(f"mg_fresh_{upto[:3]}"), empty_db(f"mg_old_{upto[:3]}")
+    r = migrate(fresh, "migrate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "changed since" not in r.stderr
+    migrate_as_before(old, upto)
+    if upto == "017_encode_owner.sql":
+        # the functions as the old migrations made them are the files' own
+        assert snapshot(old)[:2] == snapshot(fresh)[:2]
+    r = migrate(old, "migrate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "changed since" not in r.stderr, r.stderr
+    assert r.stdout.rstrip().endswith(f"migrated ({known()} migrations known)"), r.stdout
+    assert snapshot(old) == snapshot(fresh)
+    n = old.pg.connect(old.name).execute(
+        "SELECT count(*) FROM schema_functions").fetchone()[0]
+    assert n == len(list((mgstack.MG_ROOT / "sql" / "functions").glob("*.sql")))
+    r = migrate(old, "migrate")
+    assert r.returncode == 0 and r.stdout.startswith("up to date"), r.stdout + r.stderr
+
+
+def test_a_changed_function_is_applied_again(empty_db, logs):
+    db = empty_db("mg_changed")
+    assert migrate(db, "migrate").returncode == 0
+    conn = db.pg.connect(db.name)
+    want = conn.execute("SELECT pg_get_functiondef('mediagate_status_rank'::regproc)").fetchone()[0]
+    before = dict(conn.execute("SELECT name, applied_at FROM schema_functions").fetchall())
+    # As after a build whose sql/functions/mediagate_status_rank.sql differs
+    # from what the database recorded: another body and another digest.
+    conn.execute("""CREATE OR REPLACE FUNCTION mediagate_status_rank(s text) RETURNS int
+                    LANGUAGE sql IMMUTABLE AS $$ SELECT 7 $$""")
+    conn.execute("UPDATE schema_functions SET digest = 'x' WHERE name = 'mediagate_status_rank'")
+    # The schema is not current: the commands that check it refuse to start.
+    r = migrate(db, "sync", "--skip-fetch")
+    assert r.returncode == 1 and "older than this binary" in r.stderr, r.stdout + r.stderr
+    r = migrate(db, "migrate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == ["applied functions/mediagate_status_rank.sql",
+                                     f"migrated ({known()} migrations known)"], r.stdout
+    assert conn.execute("SELECT mediagate_status_rank('PROGRESSING')").fetchone()[0] == 1
+    assert conn.execute(
+        "SELECT pg_get_functiondef('mediagate_status_rank'::regproc)").fetchone()[0] == want
+    after = dict(conn.execute("SELECT name, applied_at FROM schema_functions").fetchall())
+    assert [n for n in after if after[n] != before[n]] == ["mediagate_status_rank"]
+    r = migrate(db, "sync", "--skip-fetch")
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -92,7 +92,7 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},
-    /* Direct uploads (sql/008_uploads.sql). */
+    /* Direct uploads (sql/008_uploads.sql, sql/functions/mediagate_upload_*.sql). */
     [STMT_UPLOAD_CREATE] = {"upload_create",
         "SELECT to_char(mediagate_upload_create_acl($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
@@ -131,7 +131,7 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT count(*) FROM unnest($1::text[], $2::text[]) w (name, digest) "
         "WHERE NOT EXISTS (SELECT 1 FROM schema_functions f "
         "WHERE f.name = w.name AND f.digest = w.digest)",
-        2, PGRES_TUPLES_OK, .lazy = true},
+        2, PGRES_TUPLES_OK},
     /* /metrics, at scrape time: tasks by kind and state, and how many
      * queued ones may run now */
     [STMT_METRICS_QUEUE] = {"metrics_queue",
@@ -176,21 +176,6 @@ static void conn_params(const config *cfg, long timeout_ms, const char *appname,
     const char *v[] = {timeout, appname, options, url ? url : cfg->database_url, NULL};
     memcpy(keys, k, sizeof k);
     memcpy(vals, v, sizeof v);
-}
-
-PGconn *db_connect_admin(const config *cfg)
-{
-    const char *keys[5], *vals[5];
-    char timeout[24], options[96];
-    conn_params(cfg, cfg->db_timeout_ms, "mediagate-admin", NULL, keys, vals, timeout, options);
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        log_error("database connection failed: %s",
-                  c ? PQerrorMessage(c) : "out of memory");
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
 }
 
 /* The replica's circuit breaker: 0 while reads go to the replica; else the
@@ -249,11 +234,13 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
 void db_init(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
+    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
 }
 
 void db_init_read(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
+    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
     d->url = cfg->database_read_url;
     d->timeout_ms = cfg->db_read_timeout_ms;
     d->breaker = &replica_breaker;
@@ -440,7 +427,7 @@ static int ensure_conn(db *d, bool *unreachable)
     }
     d->prepared = 0;
     for (int i = 0; i < d->ndefs; i++) {
-        if (d->lazy || d->defs[i].lazy)
+        if (d->lazy || (i < DB_MAX_STMTS && (d->lazy_stmts & (1ULL << i))))
             continue;
         int st = prepare(d, i);
         if (st == -1)
@@ -490,7 +477,7 @@ int db_sqlstate_status(const char *st)
  * Returns 0 with *res (status not yet checked), -1 when the connection
  * failed (retryable), or 503 on timeout. */
 static int run_once(db *d, int s, int n, const char *const *vals, const int *lens,
-                    const int *fmts, PGresult **res)
+                    const int *fmts, int format, PGresult **res)
 {
     *res = NULL;
     if (s < 0 || s >= d->ndefs || s >= DB_MAX_STMTS)
@@ -500,8 +487,8 @@ static int run_once(db *d, int s, int n, const char *const *vals, const int *len
         if (st != 0)
             return st;
     }
-    long long deadline = d->defs[s].unbounded ? LLONG_MAX : now_ms() + d->timeout_ms;
-    if (!PQsendQueryPrepared(d->conn, d->defs[s].name, n, vals, lens, fmts, d->defs[s].binary))
+    long long deadline = d->unbounded ? LLONG_MAX : now_ms() + d->timeout_ms;
+    if (!PQsendQueryPrepared(d->conn, d->defs[s].name, n, vals, lens, fmts, format))
         return -1;
     return collect(d, d->defs[s].name, deadline, res);
 }
@@ -514,6 +501,12 @@ int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res)
 int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens,
                    const int *fmts, PGresult **res)
 {
+    return db_exec_format(d, s, n, vals, lens, fmts, 0, res);
+}
+
+int db_exec_format(db *d, int s, int n, const char *const *vals, const int *lens,
+                   const int *fmts, int format, PGresult **res)
+{
     int ret = 503;
     bool unreachable = false;
     *res = NULL;
@@ -524,7 +517,7 @@ int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens
             break;
         /* Never retried inside a transaction, nor on a session's connection. */
         bool again = !d->session && PQtransactionStatus(d->conn) == PQTRANS_IDLE;
-        ret = run_once(d, s, n, vals, lens, fmts, res);
+        ret = run_once(d, s, n, vals, lens, fmts, format, res);
         if (ret == -1) {
             DB_LOG(d, "warn", "database connection lost: %s", PQerrorMessage(d->conn));
             note_error(d, "08006", PQerrorMessage(d->conn));
@@ -604,7 +597,7 @@ int db_copy_end(db *d, const char *abort)
         note_error(d, "08006", PQerrorMessage(d->conn));
         return 503;
     }
-    int ret = collect(d, "copy", LLONG_MAX, &res);
+    int ret = collect(d, "copy", d->unbounded ? LLONG_MAX : now_ms() + d->timeout_ms, &res);
     if (ret == -1) {
         note_error(d, "08006", PQerrorMessage(d->conn));
         ret = 503;

@@ -42,10 +42,6 @@ typedef struct stmt_def {
     const char *sql;
     int nparams;
     ExecStatusType expect;
-    bool lazy;      /* prepared at its first use, not at connect: it may name
-                     * what an older schema lacks */
-    bool unbounded; /* runs without a deadline (a bulk step, a lock wait) */
-    bool binary;    /* results in binary (a bytea as its bytes) */
 } stmt_def;
 
 /* The most statements one table may have. */
@@ -70,6 +66,13 @@ typedef struct db {
     /* A command's connection (the CLI, sync): every statement is prepared
      * at its first use, so a command needs only its own to exist. */
     bool lazy;
+    /* Statements prepared at their first use in any case (bit s): they may
+     * name what an older schema lacks. */
+    unsigned long long lazy_stmts;
+    /* Statements run without a deadline (sync's bulk steps and lock wait;
+     * the server's statement_timeout is then the role's to set). The
+     * connect keeps its deadline. */
+    bool unbounded;
     /* The connection holds session state (a lock, a temporary table): a
      * lost one fails the statement instead of being replaced. */
     bool session;
@@ -105,6 +108,9 @@ int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res);
 /* The same with parameter lengths and formats (1: binary), as PQexecPrepared. */
 int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens,
                    const int *fmts, PGresult **res);
+/* The same with the result's format too (1: binary, a bytea as its bytes). */
+int db_exec_format(db *d, int s, int n, const char *const *vals, const int *lens,
+                   const int *fmts, int result_format, PGresult **res);
 
 /* Runs the fixed text sql (one or more statements, no parameters: a
  * migration, a function's file) under d's deadline, connecting first if
@@ -125,9 +131,5 @@ int db_stmt_params(enum stmt s);
 
 /* Maps a SQLSTATE to an HTTP status, as PostgREST does (NULL: 503). */
 int db_sqlstate_status(const char *sqlstate);
-
-/* Opens a connection for one-off commands (migrate, admin). NULL on error,
- * with the reason logged. */
-PGconn *db_connect_admin(const struct config *cfg);
 
 #endif

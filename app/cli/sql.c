@@ -62,7 +62,7 @@ const stmt_def cli_stmts[C__COUNT] = {
         "SELECT backend, body, event_id, result, coalesce(error, ''), "
         "coalesce(job_id, ''), received_at, replays "
         "FROM notifications WHERE id = $1::bigint",
-        1, PGRES_TUPLES_OK, .binary = true},
+        1, PGRES_TUPLES_OK},
     [C_NOTIF_UNPARSED] = {"c_notif_unparsed",
         "UPDATE notifications SET error = $2, replays = replays + 1 WHERE id = $1::bigint",
         2, PGRES_COMMAND_OK},

@@ -7,7 +7,10 @@ differs from its file is applied again."""
 
 import hashlib
 import os
+import re
+import shutil
 import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -144,3 +147,28 @@ def test_a_changed_function_is_applied_again(empty_db, logs):
     assert [n for n in after if after[n] != before[n]] == ["mediagate_status_rank"]
     r = migrate(db, "sync", "--skip-fetch")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def embedded_digests(sql_dir, out):
+    """name -> digest of each function, as tools/embed_sql.py builds them
+    into the binary from the files under sql_dir."""
+    files = [str(p) for p in sorted(sql_dir.glob("[0-9]*.sql"))]
+    files += [str(p) for p in sorted((sql_dir / "functions").glob("*.sql"))]
+    files.append(str(sql_dir / "before-functions.sha256"))
+    subprocess.run([sys.executable, str(mgstack.MG_ROOT / "tools" / "embed_sql.py"), str(out),
+                    *files], check=True)
+    return dict(re.findall(r'\{"(mediagate_\w+)", fn_\d+, "([0-9a-f]{64})"\}', out.read_text()))
+
+
+def test_a_changed_function_file_changes_its_digest_only(tmp_path):
+    """The build half of the above: editing one function's file changes the
+    digest built in for it, and for no other, so migrate applies it alone."""
+    sql = tmp_path / "sql"
+    shutil.copytree(mgstack.MG_ROOT / "sql", sql)
+    before = embedded_digests(sql, tmp_path / "a.c")
+    assert len(before) == len(list((sql / "functions").glob("*.sql")))
+    f = sql / "functions" / "mediagate_status_rank.sql"
+    f.write_text(f.read_text().replace("ELSE 2 END", "ELSE 3 END"))
+    after = embedded_digests(sql, tmp_path / "b.c")
+    assert [n for n in before if before[n] != after[n]] == ["mediagate_status_rank"]
+    assert after["mediagate_status_rank"] == hashlib.sha256(f.read_bytes()).hexdigest()

@@ -172,3 +172,17 @@ def test_a_changed_function_file_changes_its_digest_only(tmp_path):
     after = embedded_digests(sql, tmp_path / "b.c")
     assert [n for n in before if before[n] != after[n]] == ["mediagate_status_rank"]
     assert after["mediagate_status_rank"] == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def test_readyz_counts_the_functions(stack):
+    """/readyz (app/schema.c) answers 503 while a function is not as built
+    in, and 200 once migrate applied it again."""
+    assert stack.curl("/readyz").status == 200
+    stack.db.rows("UPDATE schema_functions SET digest = 'x' WHERE name = 'mediagate_notify' "
+                  "RETURNING name")
+    r = stack.curl("/readyz")
+    assert r.status == 503 and r.json() == {
+        "success": False,
+        "message": "The database schema is older than this binary; run mediagate migrate."}, r.body
+    assert "applied functions/mediagate_notify.sql" in stack.mg("migrate")
+    assert stack.curl("/readyz").status == 200

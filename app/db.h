@@ -101,9 +101,10 @@ void db_close(db *d);
 
 /* Runs prepared statement s with n text parameters under the configured
  * deadline, connecting (and preparing) first if needed. A lost connection is
- * reset and the statement retried once. Returns 0 with *res set (the caller
- * PQclears it), or an HTTP status (503 unavailable or too slow, 409, 400,
- * 500) with *res NULL. */
+ * reset and the statement retried once, unless it was inside a transaction
+ * or d->session. Returns 0 with *res set (the caller PQclears it), or an
+ * HTTP status (503 unavailable or too slow, 409, 400, 500) with *res NULL
+ * and the reason in d->error and d->sqlstate. */
 int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res);
 /* The same with parameter lengths and formats (1: binary), as PQexecPrepared. */
 int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens,

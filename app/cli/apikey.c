@@ -57,10 +57,8 @@ out:
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGresult *res = NULL;
-    db d;
-    cli_db_init(&d, cfg);
-    if (cli_exec(&d, "apikey list", C_APIKEY_LIST, 0, NULL, &res))
+    PGresult *res = cli_query(cfg, "apikey list", C_APIKEY_LIST, 0, NULL);
+    if (!res)
         goto out;
     printf("%-6s %-24s %-14s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked");
     for (int i = 0; i < PQntuples(res); i++) {
@@ -73,7 +71,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 

@@ -14,12 +14,10 @@
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    db d;
     PGresult *res = NULL;
     if (argc != 0)
         return CLI_EUSAGE;
-    cli_db_init(&d, cfg);
-    if (cli_exec(&d, "jobs list", C_JOBS_LIST, 0, NULL, &res))
+    if (!(res = cli_query(cfg, "jobs list", C_JOBS_LIST, 0, NULL)))
         goto out;
     char indent[40]; /* under "error" */
     snprintf(indent, sizeof indent, "%39s", "");
@@ -41,7 +39,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -49,13 +46,11 @@ out:
 static int show(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    db d;
     PGresult *res = NULL;
     if (argc != 1)
         return CLI_EUSAGE;
-    cli_db_init(&d, cfg);
     const char *vals[] = {argv[0]};
-    if (cli_exec(&d, "jobs show", C_JOBS_SHOW, 1, vals, &res))
+    if (!(res = cli_query(cfg, "jobs show", C_JOBS_SHOW, 1, vals)))
         goto out;
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no job '");
@@ -67,7 +62,6 @@ static int show(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -96,7 +90,6 @@ static void print_unrecallable(const config *cfg)
 static int acl(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    db d;
     PGresult *res = NULL;
     char norm[1024], err[200];
     if (argc != 2)
@@ -106,9 +99,8 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: %s\n", err);
         return 2;
     }
-    cli_db_init(&d, cfg);
     const char *vals[] = {argv[0], world ? NULL : norm};
-    if (cli_exec(&d, "jobs acl", C_JOBS_ACL, 2, vals, &res))
+    if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 2, vals)))
         goto out;
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no job '");
@@ -122,7 +114,6 @@ static int acl(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 

@@ -173,6 +173,17 @@ int cli_exec(db *d, const char *what, int s, int n, const char *const *vals, PGr
     return 1;
 }
 
+PGresult *cli_query(const struct config *cfg, const char *what, int s, int n,
+                    const char *const *vals)
+{
+    db d;
+    PGresult *res = NULL;
+    cli_db_init(&d, cfg);
+    cli_exec(&d, what, s, n, vals, &res);
+    db_close(&d);
+    return res;
+}
+
 void cli_db_error(const db *d, const char *what)
 {
     fprintf(stderr, "mediagate: %s: %s\n", what,

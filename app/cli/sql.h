@@ -54,6 +54,12 @@ void cli_db_init(db *d, const struct config *cfg);
  * 0 with *res to PQclear. */
 int cli_exec(db *d, const char *what, int s, int n, const char *const *vals, PGresult **res);
 
+/* Runs statement s of cli_stmts on a connection of its own (closed before
+ * it returns). Returns the result (the caller PQclears it), or NULL after
+ * printing "mediagate: WHAT: " and why. */
+PGresult *cli_query(const struct config *cfg, const char *what, int s, int n,
+                    const char *const *vals);
+
 /* Prints "mediagate: WHAT: " and d's last error to stderr, with a hint to
  * migrate when a table, column or function is missing. */
 void cli_db_error(const db *d, const char *what);

@@ -16,14 +16,12 @@
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    db d;
     PGresult *res = NULL;
     bool dead = argc == 1 && strcmp(argv[0], "--dead") == 0;
     if (argc > 1 || (argc == 1 && !dead))
         return CLI_EUSAGE;
-    cli_db_init(&d, cfg);
     const char *vals[] = {dead ? "dead" : NULL};
-    if (cli_exec(&d, "tasks list", C_TASKS_LIST, 1, vals, &res))
+    if (!(res = cli_query(cfg, "tasks list", C_TASKS_LIST, 1, vals)))
         goto out;
     printf("%-8s %-16s %-8s %-8s %-36s %s\n", "id", "kind", "state", "attempts", "job",
            "when (UTC)");
@@ -42,7 +40,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -51,13 +48,11 @@ static int show(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     char id[24];
-    db d;
     PGresult *res = NULL;
     if (argc != 1 || !cli_parse_bigint("task", argv[0], id))
         return CLI_EUSAGE;
-    cli_db_init(&d, cfg);
     const char *vals[] = {id};
-    if (cli_exec(&d, "tasks show", C_TASKS_SHOW, 1, vals, &res))
+    if (!(res = cli_query(cfg, "tasks show", C_TASKS_SHOW, 1, vals)))
         goto out;
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no task %s\n", id);
@@ -67,31 +62,28 @@ static int show(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
 /* The shared part of retry and cancel: parses the one ID argument into id,
  * and runs statement s (a call on $1, then the task's state, job and the
- * job's status from before it) on d (for the caller to db_close). Returns
- * the result (the caller PQclears it): one row whose first column is not
- * NULL; or NULL with *ret set (CLI_EUSAGE for a bad ID, 1 after saying
- * why). */
+ * job's status from before it). Returns the result (the caller PQclears
+ * it): one row whose first column is not NULL; or NULL with *ret set
+ * (CLI_EUSAGE for a bad ID, 1 after saying why). */
 static PGresult *call(const config *cfg, int argc, char **argv, const char *what, int s,
-                      char id[24], db *d, int *ret)
+                      char id[24], int *ret)
 {
     PGresult *res = NULL;
     *ret = 1;
-    cli_db_init(d, cfg);
     if (argc != 1 || !cli_parse_bigint("task", argv[0], id)) {
         *ret = CLI_EUSAGE;
         return NULL;
     }
     const char *vals[] = {id};
-    if (cli_exec(d, what, s, 1, vals, &res))
+    if (!(res = cli_query(cfg, what, s, 1, vals)))
         return NULL;
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        cli_db_error(d, what);
+        fprintf(stderr, "mediagate: %s: unexpected answer from the database\n", what);
         PQclear(res);
         return NULL;
     }
@@ -103,8 +95,7 @@ static int retry(const config *cfg, int argc, char **argv)
 {
     int ret;
     char id[24];
-    db d;
-    PGresult *res = call(cfg, argc, argv, "tasks retry", C_TASKS_RETRY, id, &d, &ret);
+    PGresult *res = call(cfg, argc, argv, "tasks retry", C_TASKS_RETRY, id, &ret);
     if (!res)
         goto out;
     ret = 1;
@@ -134,7 +125,6 @@ static int retry(const config *cfg, int argc, char **argv)
     }
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -144,8 +134,7 @@ static int cancel(const config *cfg, int argc, char **argv)
 {
     int ret;
     char id[24];
-    db d;
-    PGresult *res = call(cfg, argc, argv, "tasks cancel", C_TASKS_CANCEL, id, &d, &ret);
+    PGresult *res = call(cfg, argc, argv, "tasks cancel", C_TASKS_CANCEL, id, &ret);
     if (!res)
         goto out;
     ret = 1;
@@ -176,7 +165,6 @@ static int cancel(const config *cfg, int argc, char **argv)
     }
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 

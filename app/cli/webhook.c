@@ -175,24 +175,11 @@ static bool parse_events(const char *list, char *out, size_t cap)
     return true;
 }
 
-/* Connects d (for the caller to db_close) and runs statement s with n
- * parameters. Returns its result (the caller PQclears it); else NULL,
- * having said what failed. */
-static PGresult *query(const config *cfg, const char *what, int s, int n,
-                       const char *const *vals, db *d)
-{
-    PGresult *res = NULL;
-    cli_db_init(d, cfg);
-    cli_exec(d, what, s, n, vals, &res);
-    return res;
-}
-
 /* Registers endpoint argv[0] (with --events, only for those) and prints its
  * secret on stdout, once; the message about it on stderr. */
 static int add(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    db d;
     PGresult *res = NULL;
     const char *url = NULL, *evlist = NULL;
     bool no_check = false;
@@ -231,7 +218,7 @@ static int add(const config *cfg, int argc, char **argv)
     EVP_EncodeBlock((unsigned char *)secret + 6, raw, sizeof raw);
     OPENSSL_cleanse(raw, sizeof raw);
     const char *vals[] = {url, secret, evlist ? evs : NULL};
-    res = query(cfg, "webhook add", C_WEBHOOK_ADD, 3, vals, &d);
+    res = cli_query(cfg, "webhook add", C_WEBHOOK_ADD, 3, vals);
     if (!res)
         goto out;
     fprintf(stderr,
@@ -244,7 +231,6 @@ static int add(const config *cfg, int argc, char **argv)
 out:
     OPENSSL_cleanse(secret, sizeof secret);
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -254,10 +240,9 @@ static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
-    db d;
     if (argc != 0)
         return CLI_EUSAGE;
-    res = query(cfg, "webhook list", C_WEBHOOK_LIST, 0, NULL, &d);
+    res = cli_query(cfg, "webhook list", C_WEBHOOK_LIST, 0, NULL);
     if (!res)
         goto out;
     printf("%-6s %-8s %7s %9s %6s  %-24s %s\n", "id", "state", "pending", "delivered", "failed",
@@ -279,7 +264,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -291,9 +275,8 @@ static int remove_endpoint(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc != 1 || !cli_parse_bigint("endpoint", argv[0], id))
         return CLI_EUSAGE;
-    db d;
     const char *vals[] = {id};
-    res = query(cfg, "webhook remove", C_WEBHOOK_REMOVE, 1, vals, &d);
+    res = cli_query(cfg, "webhook remove", C_WEBHOOK_REMOVE, 1, vals);
     if (!res)
         goto out;
     if (strcmp(PQcmdTuples(res), "1") != 0) {
@@ -304,7 +287,6 @@ static int remove_endpoint(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -317,9 +299,8 @@ static int deliveries(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc > 1 || (argc == 1 && !cli_parse_bigint("endpoint", argv[0], id)))
         return CLI_EUSAGE;
-    db d;
     const char *vals[] = {argc == 1 ? id : NULL};
-    res = query(cfg, "webhook deliveries", C_WEBHOOK_DELIVERIES, 1, vals, &d);
+    res = cli_query(cfg, "webhook deliveries", C_WEBHOOK_DELIVERIES, 1, vals);
     if (!res)
         goto out;
     printf("%-8s %-8s %-16s %-9s %-8s %-6s %-19s %s\n", "id", "endpoint", "event", "state",
@@ -341,7 +322,6 @@ static int deliveries(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 
@@ -354,9 +334,8 @@ static int redeliver(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc != 1 || !cli_parse_bigint("delivery", argv[0], id))
         return CLI_EUSAGE;
-    db d;
     const char *vals[] = {id};
-    res = query(cfg, "webhook redeliver", C_WEBHOOK_REDELIVER, 1, vals, &d);
+    res = cli_query(cfg, "webhook redeliver", C_WEBHOOK_REDELIVER, 1, vals);
     if (!res)
         goto out;
     const char *r = PQgetvalue(res, 0, 0);
@@ -371,7 +350,6 @@ static int redeliver(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: no delivery %s\n", id);
 out:
     PQclear(res);
-    db_close(&d);
     return ret;
 }
 

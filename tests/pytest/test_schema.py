@@ -186,3 +186,18 @@ def test_readyz_counts_the_functions(stack):
         "message": "The database schema is older than this binary; run mediagate migrate."}, r.body
     assert "applied functions/mediagate_notify.sql" in stack.mg("migrate")
     assert stack.curl("/readyz").status == 200
+
+
+def test_a_command_needs_only_its_own_statements(empty_db, logs):
+    """The CLI's statements are prepared at their first use: on a database
+    that has the jobs but not the webhooks, `jobs list` works and `webhook
+    list` says which migration is missing."""
+    db = empty_db("mg_partial")
+    migrate_as_before(db, "001_jobs.sql")
+    r = migrate(db, "jobs", "list")
+    assert r.returncode == 0 and r.stdout.endswith("0 jobs\n"), r.stdout + r.stderr
+    r = migrate(db, "webhook", "list")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.splitlines() == [
+        'mediagate: webhook list: relation "webhook_endpoints" does not exist',
+        "mediagate: the database lacks a migration: run 'mediagate migrate'"], r.stderr

@@ -99,11 +99,6 @@ const cli_command *cli_lookup(const cli_command *table, const char *name);
  * characters. */
 void cli_put_clean(FILE *f, const char *s, const char *indent, int width);
 
-/* Prints "mediagate: WHAT: " and the error of res (or of c, when res has
- * none) to stderr, with a hint to migrate when a table, column or function
- * is missing. */
-void cli_db_error(PGconn *c, const char *what, const PGresult *res);
-
 /* Prints every column of row 0 of res as "name: value" lines, NULL as "-",
  * json and jsonb values pretty-printed. */
 void cli_show_row(FILE *f, const PGresult *res);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "providers/oauth2.h"
+#include "schema.h"
 #include "serve.h"
 #include "worker/worker.h"
 
@@ -143,7 +144,7 @@ static void warn_unknown(const char *name, const char *near)
 static int cmd_serve(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
-    if (migrate_check(cfg, "mediagate serve"))
+    if (schema_check(cfg, "mediagate serve"))
         return 1;
     return serve_run(cfg);
 }
@@ -165,7 +166,7 @@ static int cmd_check_config(const config *cfg, int argc, char **argv)
 static int cmd_worker(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
-    if (migrate_check(cfg, "mediagate worker"))
+    if (schema_check(cfg, "mediagate worker"))
         return 1;
     return worker_run(cfg);
 }
@@ -219,7 +220,9 @@ static const cli_command commands[] = {
     {.name = "migrate", .needs_config = true, .fn = cmd_migrate, .args = "",
      .usage = "apply the SQL migrations that are not applied yet\n"
               "Each runs in its own transaction and is recorded in schema_migrations;\n"
-              "concurrent runs wait for each other, and a second run changes nothing.\n"},
+              "then each function (sql/functions/) whose file changed since it was last\n"
+              "applied, recorded in schema_functions. Concurrent runs wait for each\n"
+              "other, and a second run changes nothing.\n"},
     {.name = "check-config", .needs_config = true, .service = true, .fn = cmd_check_config, .args = "",
      .usage = "validate every setting and report all problems\n"
               "Prints \"configuration OK\" and exits 0 when every setting is valid.\n"},

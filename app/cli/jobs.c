@@ -7,32 +7,18 @@
 #include <string.h>
 
 #include "acl.h"
+#include "cli/sql.h"
 #include "config.h"
-#include "db.h"
 
 /* The newest 200 jobs, one line each, and a line for a job's error. */
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     if (argc != 0)
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    res = PQexecParams(
-        c,
-        "SELECT id, backend, status, progress_rate, "
-        "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), input_file, "
-        "coalesce(error_code::text, '-'), coalesce(error_message, ''), "
-        "error_code IS NOT NULL OR error_message IS NOT NULL "
-        "FROM jobs ORDER BY created_at DESC, id DESC LIMIT 200",
-        0, NULL, NULL, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "jobs list", res);
+    if (!(res = cli_query(cfg, "jobs list", C_JOBS_LIST, 0, NULL)))
         goto out;
-    }
     char indent[40]; /* under "error" */
     snprintf(indent, sizeof indent, "%39s", "");
     printf("%-36s %-12s %-11s %4s %-19s %s\n", "id", "backend", "status", "%", "updated (UTC)",
@@ -53,7 +39,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -61,19 +46,12 @@ out:
 static int show(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     if (argc != 1)
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
     const char *vals[] = {argv[0]};
-    res = PQexecParams(c, "SELECT * FROM jobs WHERE id = $1", 1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "jobs show", res);
+    if (!(res = cli_query(cfg, "jobs show", C_JOBS_SHOW, 1, vals)))
         goto out;
-    }
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no job '");
         cli_put_clean(stderr, argv[0], " ", 0);
@@ -84,7 +62,6 @@ static int show(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -113,7 +90,6 @@ static void print_unrecallable(const config *cfg)
 static int acl(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     char norm[1024], err[200];
     if (argc != 2)
@@ -123,16 +99,9 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: %s\n", err);
         return 2;
     }
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
     const char *vals[] = {argv[0], world ? NULL : norm};
-    res = PQexecParams(c, "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id",
-                       2, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "jobs acl", res);
+    if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 2, vals)))
         goto out;
-    }
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no job '");
         cli_put_clean(stderr, argv[0], " ", 0);
@@ -145,7 +114,6 @@ static int acl(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 

@@ -48,7 +48,7 @@ for f in bin/mediagate share/man/man1/mediagate.1 lib/systemd/system/mediagate.s
 done
 nsql=$(find "$MG_ROOT/sql" -name '[0-9]*.sql' | wc -l)
 check "every migration installed under share/mediagate/sql ($nsql)" \
-    test "$(find "$P/share/mediagate/sql" -name '*.sql' | wc -l)" = "$nsql"
+    test "$(find "$P/share/mediagate/sql" -name '[0-9]*.sql' | wc -l)" = "$nsql"
 U=$P/lib/systemd/system
 check "the units name the installed binary" grep -q "^ExecStart=$P/bin/mediagate serve$" "$U/mediagate.service"
 check "the units name the settings file under sysconfdir" \

@@ -28,6 +28,9 @@ typedef struct caller {
     size_t ngroups;
     const char *const *insts;
     size_t ninsts;
+    const char *owner;          /* what the caller's streams, uploads and jobs are
+                                 * owned by: "key:<id>" or "user:<name>"; NULL for
+                                 * an OAuth2 caller or anonymous (caller.h) */
 } caller;
 
 /* True when the ACL text admits c. acl NULL admits everyone (WORLD).

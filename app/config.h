@@ -120,29 +120,79 @@ typedef struct config {
     char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
 } config;
 
-typedef enum { CFG_STRING, CFG_INT, CFG_BOOL } cfg_type;
-
-/* One row of the settings table: the single source for names, defaults,
- * bounds and help text (the README's settings table mirrors it). */
-typedef struct cfg_setting {
-    const char *name;
-    cfg_type type;
-    const char *def;
-    long min, max;
-    bool required;
-    size_t offset;
-    const char *help;
-    bool reload;    /* serve applies a new value on SIGHUP; false: restart */
-} cfg_setting;
-
-extern const cfg_setting config_settings[];
-extern const size_t config_settings_count;
-
 /* A list of problems found while loading; each message is malloc'd. */
 typedef struct cfg_errors {
     char **msg;
     size_t n;
 } cfg_errors;
+
+/* How a value is stored in struct config: char *, long or bool. */
+typedef enum { CFG_STRING, CFG_INT, CFG_BOOL } cfg_type;
+
+/* What a setting holds. The table pass checks it; the man page and
+ * docs/settings.md name it. */
+typedef enum {
+    CFG_TEXT,     /* text; a row's .check may look further */
+    CFG_URL,      /* a URL of .schemes, as strict as .url says; empty: off when the default
+                   * is empty, else a problem */
+    CFG_DIR,      /* an absolute directory without a trailing /; empty: off */
+    CFG_FILE,     /* a file mediagate can read; empty: off */
+    CFG_ENUM,     /* one of the space-separated words of .choices */
+    CFG_CONNINFO, /* a libpq connection string or URI; empty: off */
+    CFG_NUMBER,   /* integers from .min to .max, like the three below */
+    CFG_SECONDS,
+    CFG_MILLISECONDS,
+    CFG_BYTES,
+    CFG_SWITCH,   /* on or off */
+} cfg_kind;
+
+/* How strict a CFG_URL is; each later form includes the one before. */
+typedef enum {
+    CFG_URL_SCHEME,   /* it starts with one of the schemes */
+    CFG_URL_PLAIN,    /* and holds no space, quote, < > or # */
+    CFG_URL_NO_QUERY, /* nor a ? */
+    CFG_URL_OR_PATH,  /* or it is a path from the site's root; no trailing / either way */
+} cfg_url_form;
+
+/* One row of the settings table: the single source for names, kinds,
+ * defaults, bounds and help text (the man page and docs/settings.md are
+ * printed from it). */
+typedef struct cfg_setting {
+    const char *name;
+    cfg_kind kind;
+    const char *def;            /* NULL: required */
+    bool required;
+    long min, max;              /* CFG_NUMBER, CFG_SECONDS, CFG_MILLISECONDS, CFG_BYTES */
+    const char *choices;        /* CFG_ENUM */
+    const char *schemes;        /* CFG_URL: space-separated; NULL: http https */
+    cfg_url_form url;           /* CFG_URL */
+    bool secret;                /* a credential; set: at least min_length characters */
+    size_t min_length;
+    const char *required_with;  /* the setting that, set, makes this one required */
+    /* A further check of the value (never NULL, maybe ""), which may also
+     * fill what the config derives from it; appends its problems to errs. */
+    void (*check)(struct config *c, const char *v, cfg_errors *errs);
+    bool reload;                /* serve applies a new value on SIGHUP; false: restart */
+    size_t offset;
+    const char *help;
+} cfg_setting;
+
+extern const cfg_setting config_settings[];
+extern const size_t config_settings_count;
+
+/* How setting s is stored (from its kind). */
+cfg_type config_type(const cfg_setting *s);
+
+/* A rule between settings: when setting .when is set (not empty), every
+ * one of .needs must be too; else the problem is .msg. */
+typedef struct cfg_rule {
+    const char *when;
+    const char *needs[4];       /* NULL-terminated */
+    const char *msg;
+} cfg_rule;
+
+extern const cfg_rule config_rules[];
+extern const size_t config_rules_count;
 
 /* Loads defaults, then the key = value file at path (if path is non-NULL),
  * then MEDIAGATE_* environment variables, which win. Validates everything

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
+#include "request.h"
+
 #define ORIGIN_MAX 1024
 
 /* glibc's regcomp takes exponential memory on stacked repeats ("a++++"),
@@ -157,4 +160,20 @@ bool cors_same_origin(const char *origin, const char *scheme, const char *host,
     return strlen(server_name) == nl && strncasecmp(host, server_name, nl) == 0 &&
            strncasecmp(origin, scheme, sl) == 0 && strncmp(origin + sl, "://", 3) == 0 &&
            strcasecmp(origin + sl + 3, host) == 0;
+}
+
+bool cors_request_same_origin(const request *r, const char *origin)
+{
+    return cors_same_origin(origin, request_param(r, "REQUEST_SCHEME"),
+                            request_param(r, "HTTP_HOST"), request_param(r, "SERVER_NAME"));
+}
+
+bool cors_origin_ok(request *r, const char *origin)
+{
+    if (!origin || cors_request_same_origin(r, origin))
+        return true;
+    if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
+        return false;
+    r->cors_origin = origin;
+    return true;
 }

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct request;
+
 /* The allowed-origin patterns: POSIX extended regexes, each anchored so that
  * it must match the whole Origin. */
 typedef struct cors_list {
@@ -33,5 +35,15 @@ bool cors_allowed(const cors_list *l, const char *origin, size_t len);
  * and Host, landing on a catch-all server) out. Any argument NULL: false. */
 bool cors_same_origin(const char *origin, const char *scheme, const char *host,
                       const char *server_name);
+
+/* cors_same_origin for r's own scheme, Host and server name
+ * (REQUEST_SCHEME, HTTP_HOST, SERVER_NAME). */
+bool cors_request_same_origin(const struct request *r, const char *origin);
+
+/* The CORS decision for an Origin sent with r: true when there is none
+ * (NULL), it is the site's own (cors_request_same_origin), or
+ * MEDIAGATE_ALLOWED_ORIGINS allows it, which sets r->cors_origin to echo
+ * it. False: refuse the request. */
+bool cors_origin_ok(struct request *r, const char *origin);
 
 #endif

@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,14 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+
+/* A line about d's connection or statements, unless its caller reports
+ * failures itself (d->quiet). */
+#define DB_LOG(d, level, ...)                  \
+    do {                                       \
+        if (!(d)->quiet)                       \
+            log_msg(level, __VA_ARGS__);       \
+    } while (0)
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
@@ -36,12 +45,10 @@ static const stmt_def stmts[STMT__COUNT] = {
         "INSERT INTO notifications (backend, event_id, body, result, error) "
         "VALUES ($1, $2, $3, 'failed', $4) ON CONFLICT (backend, event_id) DO NOTHING",
         4, PGRES_COMMAND_OK},
-    [STMT_APIKEY_OWNER] = {"apikey_owner",
-        "SELECT 'key:' || id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        1, PGRES_TUPLES_OK},
-    /* The user an API key names, for ACL entries (USER_<name>). */
-    [STMT_APIKEY_NAME] = {"apikey_name",
-        "SELECT name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    /* An API key's owner (streams, uploads, jobs) and its name, the user of
+     * ACL entries (USER_<name>). */
+    [STMT_APIKEY] = {"apikey",
+        "SELECT 'key:' || id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         1, PGRES_TUPLES_OK},
 #define STREAM_COLS "id, name, status, " \
     "to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), " \
@@ -83,7 +90,7 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_RTMP_UPDATE] = {"rtmp_update",
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},
-    /* Direct uploads (sql/008_uploads.sql). */
+    /* Direct uploads (sql/008_uploads.sql, sql/functions/mediagate_upload_*.sql). */
     [STMT_UPLOAD_CREATE] = {"upload_create",
         "SELECT to_char(mediagate_upload_create_acl($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
@@ -109,10 +116,20 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_PUT] = {"upload_put",
         "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
         8, PGRES_TUPLES_OK},
-    /* /readyz: the newest migration built in ($1) is applied */
+    /* /readyz: the newest migration built in ($1) is applied; and the
+     * newest that is (app/schema.c) */
     [STMT_SCHEMA_CURRENT] = {"schema_current",
-        "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)",
+        "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1), "
+        "(SELECT max(version) FROM schema_migrations)",
         1, PGRES_TUPLES_OK},
+    /* /readyz: how many of the functions built in (names $1, digests $2:
+     * app/schema.h) the database lacks as they are; prepared at first use,
+     * as a schema older than the functions' table (app/migrate.c) lacks it */
+    [STMT_SCHEMA_FUNCTIONS] = {"schema_functions",
+        "SELECT count(*) FROM unnest($1::text[], $2::text[]) w (name, digest) "
+        "WHERE NOT EXISTS (SELECT 1 FROM schema_functions f "
+        "WHERE f.name = w.name AND f.digest = w.digest)",
+        2, PGRES_TUPLES_OK},
     /* /metrics, at scrape time: tasks by kind and state, and how many
      * queued ones may run now */
     [STMT_METRICS_QUEUE] = {"metrics_queue",
@@ -157,21 +174,6 @@ static void conn_params(const config *cfg, long timeout_ms, const char *appname,
     const char *v[] = {timeout, appname, options, url ? url : cfg->database_url, NULL};
     memcpy(keys, k, sizeof k);
     memcpy(vals, v, sizeof v);
-}
-
-PGconn *db_connect_admin(const config *cfg)
-{
-    const char *keys[5], *vals[5];
-    char timeout[24], options[96];
-    conn_params(cfg, cfg->db_timeout_ms, "mediagate-admin", NULL, keys, vals, timeout, options);
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        log_error("database connection failed: %s",
-                  c ? PQerrorMessage(c) : "out of memory");
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
 }
 
 /* The replica's circuit breaker: 0 while reads go to the replica; else the
@@ -230,11 +232,13 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
 void db_init(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
+    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
 }
 
 void db_init_read(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
+    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
     d->url = cfg->database_read_url;
     d->timeout_ms = cfg->db_read_timeout_ms;
     d->breaker = &replica_breaker;
@@ -244,6 +248,17 @@ void db_close(db *d)
 {
     PQfinish(d->conn);
     d->conn = NULL;
+}
+
+/* Keeps a failure's message (without its newline) and SQLSTATE in d for
+ * a caller that reports it (d->quiet). */
+static void note_error(db *d, const char *sqlstate, const char *msg)
+{
+    snprintf(d->error, sizeof d->error, "%s", msg && *msg ? msg : "unexpected answer from the database");
+    size_t n = strlen(d->error);
+    while (n > 0 && d->error[n - 1] == '\n')
+        d->error[--n] = '\0';
+    snprintf(d->sqlstate, sizeof d->sqlstate, "%s", sqlstate ? sqlstate : "");
 }
 
 /* Drops the connection and holds off reconnecting for a moment, so a
@@ -266,7 +281,7 @@ static int wait_socket(PGconn *c, short events, long long deadline)
         struct pollfd p = {.fd = PQsocket(c), .events = events};
         if (p.fd < 0)
             return -1;
-        int pr = poll(&p, 1, (int)left);
+        int pr = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
         if (pr < 0 && errno == EINTR)
             continue;
         return pr < 0 ? -1 : pr;
@@ -318,6 +333,17 @@ static int collect(db *d, const char *what, long long deadline, PGresult **res)
                 *res = first;
                 return 0;
             }
+            if (PQresultStatus(x) == PGRES_COPY_IN) {
+                PQclear(first);
+                *res = x;
+                return 0;
+            }
+            /* A script's later statement failed: that is its answer. */
+            if (first && PQresultStatus(x) == PGRES_FATAL_ERROR &&
+                PQresultStatus(first) != PGRES_FATAL_ERROR) {
+                PQclear(first);
+                first = NULL;
+            }
             if (!first)
                 first = x;
             else
@@ -332,24 +358,52 @@ static int collect(db *d, const char *what, long long deadline, PGresult **res)
         }
     }
     PQclear(first);
-    log_warn("statement %s passed its %ld ms deadline%s; dropping the connection", what,
-             d->timeout_ms, d->breaker ? " on the read replica" : "");
+    DB_LOG(d, "warn", "statement %s passed its %ld ms deadline%s; dropping the connection", what,
+           d->timeout_ms, d->breaker ? " on the read replica" : "");
+    note_error(d, "57014", "the statement passed its deadline (MEDIAGATE_DB_TIMEOUT_MS)");
     drop(d);
     return 503;
 }
 
-/* Connects and prepares every statement, each step under d's deadline.
- * Returns 0, or 503 (with *unreachable set when the server did not answer
- * in time or could not be reached). */
+/* Prepares statement i of d's table under d's deadline. Returns 0, -1
+ * when the connection failed or passed the deadline, or the status its
+ * refusal maps to. */
+static int prepare(db *d, int i)
+{
+    PGresult *res = NULL;
+    if (!PQsendPrepare(d->conn, d->defs[i].name, d->defs[i].sql, d->defs[i].nparams, NULL))
+        return -1;
+    int ret = collect(d, d->defs[i].name, now_ms() + d->timeout_ms, &res);
+    if (ret != 0)
+        return -1;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        DB_LOG(d, "error", "prepare %s failed: %s", d->defs[i].name, PQerrorMessage(d->conn));
+        note_error(d, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        ret = PQstatus(d->conn) == CONNECTION_OK ? db_sqlstate_status(st) : 503;
+    } else if (i < DB_MAX_STMTS) {
+        d->prepared |= 1ULL << i;
+    }
+    PQclear(res);
+    return ret;
+}
+
+/* Connects and prepares every statement not left for its first use, each
+ * step under d's deadline. Returns 0, or 503 (with *unreachable set when
+ * the server did not answer in time or could not be reached), or the
+ * status a refused statement maps to. */
 static int ensure_conn(db *d, bool *unreachable)
 {
     int ret = 503;
-    PGresult *res = NULL;
     bool timed_out = false;
     if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
         return 0;
     if (d->conn)
         drop(d);
+    if (d->session && d->connects > 0) {
+        note_error(d, "08006", "the connection to the database was lost");
+        return 503;
+    }
     if (now_ms() < d->retry_at_ms)
         return 503;
     /* A connect waits at least 2 s for the primary, as libpq's
@@ -358,42 +412,36 @@ static int ensure_conn(db *d, bool *unreachable)
     d->conn = open_conn(d, now_ms() + wait, &timed_out);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         *unreachable = true;
-        if (timed_out)
-            log_warn("database connect passed its %ld ms deadline%s", wait,
-                     d->breaker ? " (read replica)" : "");
-        else
-            log_warn("database connect failed: %s",
-                     d->conn ? PQerrorMessage(d->conn) : "out of memory");
+        if (timed_out) {
+            DB_LOG(d, "warn", "database connect passed its %ld ms deadline%s", wait,
+                   d->breaker ? " (read replica)" : "");
+            note_error(d, "08001", "the database did not answer the connect in time");
+        } else {
+            DB_LOG(d, "warn", "database connect failed: %s",
+                   d->conn ? PQerrorMessage(d->conn) : "out of memory");
+            note_error(d, "08001", d->conn ? PQerrorMessage(d->conn) : "out of memory");
+        }
         goto out;
     }
+    d->prepared = 0;
     for (int i = 0; i < d->ndefs; i++) {
-        if (!PQsendPrepare(d->conn, d->defs[i].name, d->defs[i].sql, d->defs[i].nparams, NULL)) {
+        if (d->lazy || (i < DB_MAX_STMTS && (d->lazy_stmts & (1ULL << i))))
+            continue;
+        int st = prepare(d, i);
+        if (st == -1)
             *unreachable = true;
-            goto out;
-        }
-        int st = collect(d, d->defs[i].name, now_ms() + d->timeout_ms, &res);
         if (st != 0) {
-            *unreachable = true;
+            ret = st == -1 ? 503 : st;
             goto out;
         }
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            log_error("prepare %s failed: %s", d->defs[i].name, PQerrorMessage(d->conn));
-            ret = PQstatus(d->conn) == CONNECTION_OK
-                      ? db_sqlstate_status(PQresultErrorField(res, PG_DIAG_SQLSTATE))
-                      : 503;
-            goto out;
-        }
-        PQclear(res);
-        res = NULL;
     }
     d->connects++;
     if (d->connects > 1) {
-        log_info("database reconnected (connection #%lu)", d->connects);
+        DB_LOG(d, "info", "database reconnected (connection #%lu)", d->connects);
         metrics_db_reconnect();
     }
     ret = 0;
 out:
-    PQclear(res);
     if (ret != 0 && d->conn)
         drop(d);
     else if (ret != 0)
@@ -427,11 +475,18 @@ int db_sqlstate_status(const char *st)
  * Returns 0 with *res (status not yet checked), -1 when the connection
  * failed (retryable), or 503 on timeout. */
 static int run_once(db *d, int s, int n, const char *const *vals, const int *lens,
-                    const int *fmts, PGresult **res)
+                    const int *fmts, int format, PGresult **res)
 {
-    long long deadline = now_ms() + d->timeout_ms;
     *res = NULL;
-    if (!PQsendQueryPrepared(d->conn, d->defs[s].name, n, vals, lens, fmts, 0))
+    if (s < 0 || s >= d->ndefs || s >= DB_MAX_STMTS)
+        return 500;
+    if (!(d->prepared & (1ULL << s))) {
+        int st = prepare(d, s);
+        if (st != 0)
+            return st;
+    }
+    long long deadline = d->unbounded ? LLONG_MAX : now_ms() + d->timeout_ms;
+    if (!PQsendQueryPrepared(d->conn, d->defs[s].name, n, vals, lens, fmts, format))
         return -1;
     return collect(d, d->defs[s].name, deadline, res);
 }
@@ -444,20 +499,32 @@ int db_exec(db *d, int s, int n, const char *const *vals, PGresult **res)
 int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens,
                    const int *fmts, PGresult **res)
 {
+    return db_exec_format(d, s, n, vals, lens, fmts, 0, res);
+}
+
+int db_exec_format(db *d, int s, int n, const char *const *vals, const int *lens,
+                   const int *fmts, int format, PGresult **res)
+{
     int ret = 503;
     bool unreachable = false;
     *res = NULL;
+    d->error[0] = d->sqlstate[0] = '\0';
     for (int attempt = 0; attempt < 2; attempt++) {
         ret = ensure_conn(d, &unreachable);
         if (ret != 0)
             break;
-        ret = run_once(d, s, n, vals, lens, fmts, res);
+        /* Never retried inside a transaction, nor on a session's connection. */
+        bool again = !d->session && PQtransactionStatus(d->conn) == PQTRANS_IDLE;
+        ret = run_once(d, s, n, vals, lens, fmts, format, res);
         if (ret == -1) {
-            log_warn("database connection lost: %s", PQerrorMessage(d->conn));
+            DB_LOG(d, "warn", "database connection lost: %s", PQerrorMessage(d->conn));
+            note_error(d, "08006", PQerrorMessage(d->conn));
             drop(d);
             d->retry_at_ms = 0; /* one immediate retry on a fresh connection */
             ret = 503;
             unreachable = true;
+            if (!again)
+                break;
             continue;
         }
         unreachable = ret == 503;
@@ -473,8 +540,9 @@ int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens
         return 0;
     const char *st = PQresultErrorField(*res, PG_DIAG_SQLSTATE);
     ret = db_sqlstate_status(st);
-    log_warn("statement %s failed (%s): %s", d->defs[s].name, st ? st : "-",
-             PQresultErrorMessage(*res));
+    DB_LOG(d, "warn", "statement %s failed (%s): %s", d->defs[s].name, st ? st : "-",
+           PQresultErrorMessage(*res));
+    note_error(d, st, PQresultErrorField(*res, PG_DIAG_MESSAGE_PRIMARY));
     /* A read-only server: after a failover this connection points at a
      * standby; a new one (target_session_attrs=read-write) finds the
      * primary. */
@@ -483,5 +551,59 @@ int db_exec_params(db *d, int s, int n, const char *const *vals, const int *lens
     *res = NULL;
     if (PQstatus(d->conn) != CONNECTION_OK || read_only)
         drop(d);
+    return ret;
+}
+
+int db_script(db *d, const char *sql)
+{
+    PGresult *res = NULL;
+    bool unreachable = false;
+    d->error[0] = d->sqlstate[0] = '\0';
+    int ret = ensure_conn(d, &unreachable);
+    if (ret != 0)
+        return ret;
+    if (!PQsendQuery(d->conn, sql)) {
+        note_error(d, "08006", PQerrorMessage(d->conn));
+        return 503;
+    }
+    ret = collect(d, "script", now_ms() + d->timeout_ms, &res);
+    if (ret == -1) {
+        note_error(d, "08006", PQerrorMessage(d->conn));
+        ret = 503;
+    } else if (ret == 0 && PQresultStatus(res) != PGRES_COMMAND_OK &&
+               PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        note_error(d, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        ret = db_sqlstate_status(st);
+    }
+    PQclear(res);
+    return ret;
+}
+
+int db_copy_begin(db *d, int s, int n, const char *const *vals)
+{
+    PGresult *res = NULL;
+    int ret = db_exec(d, s, n, vals, &res);
+    PQclear(res);
+    return ret;
+}
+
+int db_copy_end(db *d, const char *abort)
+{
+    PGresult *res = NULL;
+    if (PQputCopyEnd(d->conn, abort) != 1) {
+        note_error(d, "08006", PQerrorMessage(d->conn));
+        return 503;
+    }
+    int ret = collect(d, "copy", d->unbounded ? LLONG_MAX : now_ms() + d->timeout_ms, &res);
+    if (ret == -1) {
+        note_error(d, "08006", PQerrorMessage(d->conn));
+        ret = 503;
+    } else if (ret == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        note_error(d, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        ret = db_sqlstate_status(st);
+    }
+    PQclear(res);
     return ret;
 }

@@ -2,11 +2,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "router.h"
-
-#define MAX_ROUTES 64
+#define MAX_ROUTES METRICS_MAX_ROUTES
 static const int statuses[] = {200, 201, 202, 204, 302, 304, 400, 401, 403, 404, 405, 409,
                                410, 411, 413, 415, 422, 429, 500, 502, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0] + 1) /* + other */
@@ -21,6 +20,9 @@ static atomic_ulong requests[MAX_ROUTES + 1][NMETHOD][NSTATUS];
 static atomic_ulong latency[MAX_ROUTES + 1][NBUCKET + 1]; /* per bucket, not cumulative */
 static atomic_ullong latency_sum_us[MAX_ROUTES + 1];
 static atomic_ulong reconnects, read_fallbacks, replica_trips, read_skipped, shed;
+/* From metrics_routes(), before the first request. */
+static const char *const *route_labels;
+static size_t nroutes;
 
 #define MAX_NOTIFY 64
 typedef struct notify_count {
@@ -47,9 +49,15 @@ static size_t method_index(const char *m)
     return NMETHOD - 1;
 }
 
+void metrics_routes(const char *const *labels, size_t n)
+{
+    route_labels = labels;
+    nroutes = n < MAX_ROUTES ? n : MAX_ROUTES;
+}
+
 void metrics_request(size_t row, const char *method, int status, long long us)
 {
-    size_t route_i = row >= router_count() || row > MAX_ROUTES ? MAX_ROUTES : row;
+    size_t route_i = row >= nroutes ? MAX_ROUTES : row;
     size_t b = 0;
     while (b < NBUCKET && us > buckets_us[b])
         b++;
@@ -100,13 +108,9 @@ void metrics_notification(const char *backend, const char *result)
 }
 
 /* The route label of row i: "GET /media/status"; "none" past the table. */
-static void route_label(size_t i, char *buf, size_t cap)
+static const char *route_label(size_t i)
 {
-    const route *rt = router_row(i);
-    if (rt)
-        snprintf(buf, cap, "%s %s", rt->method, rt->path);
-    else
-        snprintf(buf, cap, "none");
+    return i < nroutes ? route_labels[i] : "none";
 }
 
 /* Writes one counter with its HELP and TYPE lines. */
@@ -118,13 +122,12 @@ static void counter(FILE *f, const char *name, const char *help, atomic_ulong *v
 
 void metrics_write(FILE *f)
 {
-    size_t nroutes = router_count() < MAX_ROUTES ? router_count() : MAX_ROUTES;
-    char label[160];
+    const char *label;
     fputs("# HELP mediagate_http_requests_total Requests answered, by route row, method and status.\n"
           "# TYPE mediagate_http_requests_total counter\n", f);
     for (size_t r = 0; r <= nroutes; r++) {
         size_t ri = r == nroutes ? MAX_ROUTES : r;
-        route_label(r, label, sizeof label);
+        label = route_label(r);
         for (size_t m = 0; m < NMETHOD; m++)
             for (size_t s = 0; s < NSTATUS; s++) {
                 unsigned long n = atomic_load_explicit(&requests[ri][m][s], memory_order_relaxed);
@@ -144,7 +147,7 @@ void metrics_write(FILE *f)
           "# TYPE mediagate_http_request_duration_seconds histogram\n", f);
     for (size_t r = 0; r <= nroutes; r++) {
         size_t ri = r == nroutes ? MAX_ROUTES : r;
-        route_label(r, label, sizeof label);
+        label = route_label(r);
         unsigned long cum = 0;
         for (size_t b = 0; b <= NBUCKET; b++) {
             cum += atomic_load_explicit(&latency[ri][b], memory_order_relaxed);

@@ -7,9 +7,16 @@
  * Every function is safe from any thread; counting is a relaxed atomic
  * add, so it costs the request path next to nothing. */
 
-/* One answered request: the route table's row index (router_index; the
- * table's size for no route), the request's method, the status sent and
- * the time taken. */
+/* The route labels, one per row of the route table in its order ("GET
+ * /media/status"; router_labels()), handed in once at start, before any
+ * request is counted. Rows past METRICS_MAX_ROUTES count as no route. The
+ * strings must live as long as the process. Without them every request
+ * counts as no route. */
+#define METRICS_MAX_ROUTES 64
+void metrics_routes(const char *const *labels, size_t n);
+
+/* One answered request: its row index in the labels (n or more for no
+ * route), the request's method, the status sent and the time taken. */
 void metrics_request(size_t row, const char *method, int status, long long duration_us);
 
 /* A database connection made again after it was lost (db.c). */

@@ -4,92 +4,155 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/sql.h"
 #include "config.h"
-#include "db.h"
 #include "hash.h"
-#include "log.h"
+#include "schema.h"
 #include "worker/worker.h"
 #include "worker/wsql.h"
 
-#define LOCK_SQL "SELECT pg_advisory_xact_lock(hashtext('mediagate migrate'))"
-
-/* Runs a fixed command and checks it succeeded. Returns 0 or -1. */
-static int exec_ok(PGconn *c, const char *sql)
+/* Runs statement s of the CLI's table (no parameters); 0 or -1, having
+ * said why. */
+static int step(db *d, int s)
 {
-    PGresult *res = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(res);
-    int ret = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : -1;
+    PGresult *res = NULL;
+    int ret = db_exec(d, s, 0, NULL, &res) ? -1 : 0;
     if (ret)
-        fprintf(stderr, "mediagate migrate: %s", PQerrorMessage(c));
+        fprintf(stderr, "mediagate migrate: %s\n", d->error);
     PQclear(res);
     return ret;
 }
 
-/* Applies one migration unless already recorded. Returns 1 when applied,
- * 0 when already there, -1 on error (the transaction is rolled back). */
-static int apply_one(PGconn *c, const struct migration *m)
+/* Opens a transaction holding migrate's lock. Returns 0 or -1. */
+static int begin(db *d)
+{
+    return step(d, C_BEGIN) || step(d, C_LOCK) ? -1 : 0;
+}
+
+/* Ends a transaction that failed. */
+static void rollback(db *d)
+{
+    PGresult *res = NULL;
+    if (d->conn && PQtransactionStatus(d->conn) != PQTRANS_IDLE)
+        db_exec(d, C_ROLLBACK, 0, NULL, &res);
+    PQclear(res);
+}
+
+/* The text of statement s's one value for key ($1), or "" when it has no
+ * row, into out (cap bytes). Returns 0 or -1, having said why. */
+static int lookup(db *d, int s, const char *key, char *out, size_t cap)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {key};
+    *out = '\0';
+    if (db_exec(d, s, 1, vals, &res) != 0) {
+        fprintf(stderr, "mediagate migrate: %s\n", d->error);
+        return -1;
+    }
+    if (PQntuples(res) == 1)
+        snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/* Runs statement s with two parameters. Returns 0 or -1, having said why. */
+static int record(db *d, int s, const char *a, const char *b)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {a, b};
+    int ret = db_exec(d, s, 2, vals, &res) ? -1 : 0;
+    if (ret)
+        fprintf(stderr, "mediagate migrate: %s\n", d->error);
+    PQclear(res);
+    return ret;
+}
+
+/* Applies function f unless schema_functions records its digest. Returns
+ * 1 when applied, 0 when already there, -1 on error (rolled back). */
+static int apply_function(db *d, const struct schema_function *f)
 {
     int ret = -1;
-    PGresult *res = NULL;
-    char sum[65];
-    sha256_hex(m->sql, strlen(m->sql), sum);
-    const char *params[] = {m->name, sum};
-
-    if (exec_ok(c, "BEGIN") || exec_ok(c, LOCK_SQL))
+    char have[80];
+    if (begin(d) || lookup(d, C_FUNCTION_DIGEST, f->name, have, sizeof have))
         goto out;
-    res = PQexecParams(c, "SELECT checksum FROM schema_migrations WHERE version = $1", 1,
-                       NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "mediagate migrate: %s", PQerrorMessage(c));
+    if (strcmp(have, f->digest) == 0) {
+        ret = step(d, C_COMMIT) ? -1 : 0;
         goto out;
     }
-    if (PQntuples(res) == 1) {
-        if (strcmp(PQgetvalue(res, 0, 0), sum) != 0)
+    if (step(d, C_NO_BODY_CHECK))
+        goto out;
+    if (db_script(d, f->sql) != 0) {
+        fprintf(stderr, "mediagate migrate: functions/%s.sql failed: %s\n", f->name, d->error);
+        goto out;
+    }
+    if (record(d, C_FUNCTION_DONE, f->name, f->digest) || step(d, C_COMMIT))
+        goto out;
+    printf("applied functions/%s.sql\n", f->name);
+    ret = 1;
+out:
+    if (ret < 0)
+        rollback(d);
+    return ret;
+}
+
+/* Applies one migration unless already recorded, after the functions its
+ * triggers run. Returns 1 when applied, 0 when already there, -1 on error
+ * (the transaction is rolled back). */
+static int apply_one(db *d, const struct migration *m)
+{
+    int ret = -1;
+    char sum[65], have[80];
+    sha256_hex(m->sql, strlen(m->sql), sum);
+    if (begin(d) || lookup(d, C_MIGRATION_SUM, m->name, have, sizeof have))
+        goto out;
+    if (*have) {
+        /* Recorded before its functions moved out: the same migration. */
+        if (m->before && strcmp(have, m->before) == 0) {
+            if (record(d, C_MIGRATION_RESUM, m->name, sum))
+                goto out;
+        } else if (strcmp(have, sum) != 0) {
             fprintf(stderr, "mediagate migrate: warning: %s changed since it was applied\n",
                     m->name);
-        ret = exec_ok(c, "COMMIT") ? -1 : 0;
+        }
+        ret = step(d, C_COMMIT) ? -1 : 0;
         goto out;
     }
-    PQclear(res);
-    res = NULL;
-    if (exec_ok(c, m->sql)) {
-        fprintf(stderr, "mediagate migrate: %s failed\n", m->name);
+    if (step(d, C_COMMIT))
+        goto out;
+    for (const int *n = m->needs; *n >= 0; n++)
+        if (apply_function(d, &schema_functions[*n]) < 0)
+            return -1;
+    if (begin(d) || lookup(d, C_MIGRATION_SUM, m->name, have, sizeof have))
+        goto out;
+    if (*have) { /* another migrate applied it meanwhile */
+        ret = step(d, C_COMMIT) ? -1 : 0;
         goto out;
     }
-    res = PQexecParams(c, "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
-                       2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "mediagate migrate: %s", PQerrorMessage(c));
+    if (db_script(d, m->sql) != 0) {
+        fprintf(stderr, "mediagate migrate: %s failed: %s\n", m->name, d->error);
         goto out;
     }
-    if (exec_ok(c, "COMMIT"))
+    if (record(d, C_MIGRATION_DONE, m->name, sum) || step(d, C_COMMIT))
         goto out;
     ret = 1;
 out:
-    PQclear(res);
-    if (ret < 0 && PQtransactionStatus(c) != PQTRANS_IDLE) {
-        PGresult *rb = PQexec(c, "ROLLBACK");
-        PQclear(rb);
-    }
+    if (ret < 0)
+        rollback(d);
     return ret;
 }
 
 int migrate_run(const config *cfg)
 {
     int ret = 1, applied = 0;
-    PGconn *c = db_connect_admin(cfg);
-    if (!c)
+    db d;
+    cli_db_init(&d, cfg);
+    if (step(&d, C_QUIET) || begin(&d) || step(&d, C_MIGRATIONS_TABLE) ||
+        step(&d, C_FUNCTIONS_TABLE) || step(&d, C_COMMIT)) {
+        rollback(&d);
         goto out;
-    if (exec_ok(c, "SET client_min_messages = warning") || exec_ok(c, "BEGIN") ||
-        exec_ok(c, LOCK_SQL) ||
-        exec_ok(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                   " version text PRIMARY KEY,"
-                   " checksum text NOT NULL,"
-                   " applied_at timestamptz NOT NULL DEFAULT now())") ||
-        exec_ok(c, "COMMIT"))
-        goto out;
+    }
     for (unsigned i = 0; i < migrations_count; i++) {
-        int r = apply_one(c, &migrations[i]);
+        int r = apply_one(&d, &migrations[i]);
         if (r < 0)
             goto out;
         if (r == 1) {
@@ -97,11 +160,17 @@ int migrate_run(const config *cfg)
             applied++;
         }
     }
+    for (unsigned i = 0; i < schema_functions_count; i++) {
+        int r = apply_function(&d, &schema_functions[i]);
+        if (r < 0)
+            goto out;
+        applied += r;
+    }
     /* The worker's kinds, so that work for them may be queued at once. */
-    db d;
-    wsql_init(&d, cfg);
-    int st = worker_sync_kinds(&d, cfg);
-    db_close(&d);
+    db w;
+    wsql_init(&w, cfg);
+    int st = worker_sync_kinds(&w, cfg);
+    db_close(&w);
     if (st != 0) {
         fprintf(stderr, "mediagate migrate: writing the task kinds failed (%d)\n", st);
         goto out;
@@ -109,50 +178,6 @@ int migrate_run(const config *cfg)
     printf("%s (%u migrations known)\n", applied ? "migrated" : "up to date", migrations_count);
     ret = 0;
 out:
-    PQfinish(c);
-    return ret;
-}
-
-int migrate_check(const config *cfg, const char *who)
-{
-    int ret = 0;
-    PGresult *res = NULL;
-    if (migrations_count == 0)
-        return 0;
-    const char *newest = migrations[migrations_count - 1].name;
-    PGconn *c = db_connect_admin(cfg);
-    if (!c) {
-        log_warn("%s: cannot check the schema now (database unreachable); going on", who);
-        return 0;
-    }
-    res = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        goto failed;
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        log_error("%s: the database has no mediagate schema; run `mediagate migrate` first "
-                  "(this binary has %u migrations, up to %s)", who, migrations_count, newest);
-        ret = 1;
-        goto out;
-    }
-    PQclear(res);
-    const char *params[] = {newest};
-    res = PQexecParams(c,
-                       "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1),"
-                       " (SELECT max(version) FROM schema_migrations)",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        goto failed;
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        log_error("%s: the database schema is older than this binary (newest applied: %s, "
-                  "newest built in: %s); run `mediagate migrate` first",
-                  who, PQgetisnull(res, 0, 1) ? "none" : PQgetvalue(res, 0, 1), newest);
-        ret = 1;
-    }
-    goto out;
-failed:
-    log_warn("%s: cannot check the schema: %s", who, PQerrorMessage(c));
-out:
-    PQclear(res);
-    PQfinish(c);
+    db_close(&d);
     return ret;
 }

@@ -6,6 +6,7 @@
 
 #include "arena.h"
 
+struct caller;
 struct config;
 struct db;
 
@@ -112,7 +113,9 @@ typedef struct request {
     const char *allow;  /* methods of this path, for Allow and preflights */
     const char *cors_origin; /* echoed in Access-Control-Allow-Origin */
     const struct route *route; /* the router's row, once found */
-    const char *owner;  /* AUTH_CALLER routes: "key:<id>" or "user:<name>" */
+    struct caller *caller; /* who asks, as the row's credential says (caller.h):
+                            * never NULL in a handler; c->owner is set on
+                            * AUTH_CALLER routes */
     const char *request_id; /* X-Request-Id and every log line of the request */
     long long queue_wait_ms; /* from nginx passing it on to a thread taking it
                               * (MEDIAGATE_REQUEST_START); -1: unknown */

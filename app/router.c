@@ -6,42 +6,58 @@
 #include <string.h>
 #include <time.h>
 
+#include "caller.h"
 #include "config.h"
 #include "db.h"
+#include "handlers.h"
 #include "log.h"
 #include "metrics.h"
-#include "handlers.h"
 
 /* The route table: adding a route is one row here and one file in
  * handlers/. */
 static const route routes[] = {
-    {"GET", "/media/job_id", handle_media_job_id, ROUTE_READ, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
-    {"GET", "/media/status", handle_media_status, ROUTE_READ, AUTH_PUBLIC, CORS_BROWSER, LOG_ALL},
-    {"POST", "/media/jobs", handle_media_jobs, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    {.method = "GET", .path = "/media/job_id", .fn = handle_media_job_id, .flags = ROUTE_READ,
+     .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "GET", .path = "/media/status", .fn = handle_media_status, .flags = ROUTE_READ,
+     .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "POST", .path = "/media/jobs", .fn = handle_media_jobs,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     /* /notifications/<backend>: each sender's verifier is its row in
      * notify_backends[] (handlers/notify/notify.c) */
-    {"POST", "/notifications/", handle_notify, ROUTE_PREFIX, AUTH_OWN, CORS_NONE, LOG_ALL},
-    {"POST", "/stream/start", handle_stream_start, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
-    {"POST", "/stream/stop", handle_stream_stop, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
-    {"GET", "/stream/status", handle_stream_status, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
+    {.method = "POST", .path = "/notifications/", .fn = handle_notify, .flags = ROUTE_PREFIX,
+     .auth = AUTH_OWN, .cors = CORS_NONE, .log = LOG_ALL},
+    {.method = "POST", .path = "/stream/start", .fn = handle_stream_start,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "POST", .path = "/stream/stop", .fn = handle_stream_stop,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "GET", .path = "/stream/status", .fn = handle_stream_status,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     /* nginx asks for every HLS segment a broadcaster PUTs */
-    {"GET", "/stream/upload_auth", handle_stream_upload_auth, 0, AUTH_INTERNAL, CORS_NONE,
-     LOG_ERRORS},
-    {"POST", "/uploads", handle_uploads_create, 0, AUTH_CALLER, CORS_BROWSER, LOG_ALL},
-    /* a slot's token, or an API key for PUT /uploads/<name>; the path holds
-     * the uploader's file name */
-    {"PUT", "/uploads/", handle_uploads_put, ROUTE_PREFIX | ROUTE_STREAM_BODY | ROUTE_OWN_QUERY,
-     AUTH_OWN, CORS_BROWSER, LOG_ROUTE},
+    {.method = "GET", .path = "/stream/upload_auth", .fn = handle_stream_upload_auth,
+     .auth = AUTH_INTERNAL, .cors = CORS_NONE, .log = LOG_ERRORS},
+    {.method = "POST", .path = "/uploads", .fn = handle_uploads_create,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* a slot's token, or else an owner as for AUTH_CALLER (the handler asks
+     * caller_identify once it knows which); the path holds the uploader's
+     * file name */
+    {.method = "PUT", .path = "/uploads/", .fn = handle_uploads_put,
+     .flags = ROUTE_PREFIX | ROUTE_STREAM_BODY | ROUTE_OWN_QUERY,
+     .auth = AUTH_OWN, .cors = CORS_BROWSER, .log = LOG_ROUTE},
     /* probes and the scraper: no browser reads them, nor are they logged
      * unless they fail; nginx/mediagate.conf keeps /metrics on loopback */
-    {"GET", "/healthz", handle_healthz, ROUTE_NO_SHED, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
-    {"GET", "/readyz", handle_readyz, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
-    {"GET", "/metrics", handle_metrics, 0, AUTH_PUBLIC, CORS_NONE, LOG_ERRORS},
+    {.method = "GET", .path = "/healthz", .fn = handle_healthz, .flags = ROUTE_NO_SHED,
+     .auth = AUTH_PUBLIC, .cors = CORS_NONE, .log = LOG_ERRORS},
+    {.method = "GET", .path = "/readyz", .fn = handle_readyz,
+     .auth = AUTH_PUBLIC, .cors = CORS_NONE, .log = LOG_ERRORS},
+    {.method = "GET", .path = "/metrics", .fn = handle_metrics,
+     .auth = AUTH_PUBLIC, .cors = CORS_NONE, .log = LOG_ERRORS},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 static char allow_of[NROUTES][128];
-static pthread_once_t allow_once = PTHREAD_ONCE_INIT;
+static char label_of[NROUTES][160];
+static const char *labels[NROUTES];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 /* True when path is routes[i]'s: equal, or under it for a prefix row. */
 static bool path_matches(const route *rt, const char *path)
@@ -51,8 +67,9 @@ static bool path_matches(const route *rt, const char *path)
     return strcmp(rt->path, path) == 0;
 }
 
-/* Fills allow_of[i] with every method served at routes[i].path. */
-static void build_allow(void)
+/* Fills allow_of[i] with every method served at routes[i].path, and
+ * labels[i] with "<method> <path>". */
+static void build_tables(void)
 {
     for (size_t i = 0; i < NROUTES; i++) {
         char *a = allow_of[i];
@@ -67,6 +84,8 @@ static void build_allow(void)
                 n += (size_t)snprintf(a + n, sizeof allow_of[i] - n, ", HEAD");
         }
         snprintf(a + n, sizeof allow_of[i] - n, ", OPTIONS");
+        snprintf(label_of[i], sizeof label_of[i], "%s %s", routes[i].method, routes[i].path);
+        labels[i] = label_of[i];
     }
 }
 
@@ -74,7 +93,7 @@ static void build_allow(void)
  * row; or 404 with *rt NULL. *allow as for router_lookup. */
 static int find(const char *method, const char *path, const route **rt, const char **allow)
 {
-    pthread_once(&allow_once, build_allow);
+    pthread_once(&tables_once, build_tables);
     *rt = NULL;
     *allow = NULL;
     for (size_t i = 0; path && i < NROUTES; i++) {
@@ -108,26 +127,15 @@ bool router_streams_body(const char *method, const char *path)
     return find(method, path, &rt, &allow) == 200 && (rt->flags & ROUTE_STREAM_BODY);
 }
 
-bool router_origin_ok(request *r, const char *origin)
-{
-    if (!origin ||
-        cors_same_origin(origin, request_param(r, "REQUEST_SCHEME"), request_param(r, "HTTP_HOST"),
-                         request_param(r, "SERVER_NAME")))
-        return true;
-    if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
-        return false;
-    r->cors_origin = origin;
-    return true;
-}
-
 size_t router_count(void)
 {
     return NROUTES;
 }
 
-const route *router_row(size_t i)
+const char *const *router_labels(void)
 {
-    return i < NROUTES ? &routes[i] : NULL;
+    pthread_once(&tables_once, build_tables);
+    return labels;
 }
 
 size_t router_index(const route *rt)
@@ -165,6 +173,84 @@ static int shed(request *r)
     return reply_error(r, 503, "mediagate is overloaded; retry later.");
 }
 
+/* What the caller of each kind of row must bring. */
+static const caller_need need_of[] = {
+    [AUTH_CALLER] = CALLER_OWNER,
+    [AUTH_VIEWER] = CALLER_OPTIONAL,
+    [AUTH_PUBLIC] = CALLER_NONE,
+    [AUTH_OWN] = CALLER_NONE, /* the handler's verifier may ask for one */
+    [AUTH_INTERNAL] = CALLER_NONE,
+};
+
+/* The row's credential, then its handler, on r->db: what a read runs again
+ * on the primary when the replica is unavailable. Returns the status. */
+static int run(request *r, const route *rt)
+{
+    int st = caller_identify(r, need_of[rt->auth], r->caller);
+    if (st)
+        return st;
+    /* A write may queue tasks: they carry the request's id (the worker logs
+     * it). A failure here shows again in the handler's own statement. */
+    if (strcmp(rt->method, "GET") != 0 && r->request_id && r->db) {
+        PGresult *res = NULL;
+        const char *vals[] = {r->request_id};
+        db_exec(r->db, STMT_SET_REQUEST_ID, 1, vals, &res);
+        PQclear(res);
+    }
+    return rt->fn(r);
+}
+
+/* Parses r's query into r->qp. Returns 0, or the refusal's status; on a
+ * ROUTE_OWN_QUERY row a refused query is no fields and r->query_status. */
+static int query_of(request *r, const route *rt)
+{
+    int st;
+    if (!r->query || (st = parse_query(r->a, r->query, strlen(r->query), &r->qp)) == PARSE_OK)
+        return 0;
+    if (st != PARSE_NOMEM && (rt->flags & ROUTE_OWN_QUERY)) {
+        r->qp = (params){NULL, 0};
+        r->query_status = st;
+        return 0;
+    }
+    switch (st) {
+    case PARSE_NUL:
+        return reply_error(r, 400, "The query string contains a NUL byte.");
+    case PARSE_UTF8:
+        return reply_error(r, 400, "The query string is not valid UTF-8.");
+    case PARSE_TOO_MANY:
+        return reply_error(r, 400, "The query string has too many parameters.");
+    case PARSE_NOMEM:
+        return reply_error(r, 500, "Out of memory.");
+    default:
+        return reply_error(r, 400, "The query string has a malformed escape.");
+    }
+}
+
+/* run() for a ROUTE_READ row when there is a replica: on it, unless its
+ * breaker is open, and again on the primary when it is unavailable (503). */
+static int run_read(request *r, const route *rt)
+{
+    if (!db_read_usable(r->read_db)) {
+        metrics_read_skipped(); /* the replica's hold-off: the primary answers */
+        return run(r, rt);
+    }
+    struct db *primary = r->db;
+    r->db = r->read_db;
+    int st = run(r, rt);
+    r->db = primary;
+    if (st != 503)
+        return st;
+    /* The replica is unavailable: a read is safe to run again, on the
+     * primary. */
+    metrics_read_fallback();
+    json_object_put(r->out);
+    r->out = NULL;
+    r->cache_control = NULL;
+    r->etag = false;
+    r->etag_extra = NULL;
+    return run(r, rt);
+}
+
 int router_dispatch(request *r)
 {
     const route *rt;
@@ -181,11 +267,9 @@ int router_dispatch(request *r)
     if (rt->cors == CORS_NONE) {
         /* Never read from a browser: no Access-Control headers, and a
          * foreign origin's request does not run at all. */
-        if (r->origin &&
-            !cors_same_origin(r->origin, request_param(r, "REQUEST_SCHEME"),
-                              request_param(r, "HTTP_HOST"), request_param(r, "SERVER_NAME")))
+        if (r->origin && !cors_request_same_origin(r, r->origin))
             return reply_error(r, 403, "This route is not for browsers.");
-    } else if (!router_origin_ok(r, r->origin))
+    } else if (!cors_origin_ok(r, r->origin))
         return reply_error(r, 422, "ORIGIN is invalid.");
     if (strcmp(r->method, "OPTIONS") == 0) {
         r->preflight = true;
@@ -200,51 +284,9 @@ int router_dispatch(request *r)
     if (r->body_status)
         return reply_error(r, r->body_status, r->body_error);
 
-    if (r->query && (st = parse_query(r->a, r->query, strlen(r->query), &r->qp)) != PARSE_OK) {
-        if (st != PARSE_NOMEM && (rt->flags & ROUTE_OWN_QUERY)) {
-            r->qp = (params){NULL, 0};
-            r->query_status = st;
-        } else
-            switch (st) {
-            case PARSE_NUL:
-                return reply_error(r, 400, "The query string contains a NUL byte.");
-            case PARSE_UTF8:
-                return reply_error(r, 400, "The query string is not valid UTF-8.");
-            case PARSE_TOO_MANY:
-                return reply_error(r, 400, "The query string has too many parameters.");
-            case PARSE_NOMEM:
-                return reply_error(r, 500, "Out of memory.");
-            default:
-                return reply_error(r, 400, "The query string has a malformed escape.");
-            }
-    }
-    if (rt->auth == AUTH_CALLER && (st = stream_caller(r, &r->owner)) != 0)
+    if ((st = query_of(r, rt)) != 0)
         return st;
-    /* A write may queue tasks: they carry the request's id (the worker logs
-     * it). A failure here shows again in the handler's own statement. */
-    if (strcmp(rt->method, "GET") != 0 && r->request_id && r->db) {
-        PGresult *res = NULL;
-        const char *vals[] = {r->request_id};
-        db_exec(r->db, STMT_SET_REQUEST_ID, 1, vals, &res);
-        PQclear(res);
-    }
-    if ((rt->flags & ROUTE_READ) && r->read_db && !db_read_usable(r->read_db))
-        metrics_read_skipped(); /* the replica's hold-off: the primary answers */
-    else if ((rt->flags & ROUTE_READ) && r->read_db) {
-        struct db *primary = r->db;
-        r->db = r->read_db;
-        st = rt->fn(r);
-        r->db = primary;
-        if (st != 503)
-            return st;
-        /* The replica is unavailable: a read is safe to run again, on the
-         * primary. */
-        metrics_read_fallback();
-        json_object_put(r->out);
-        r->out = NULL;
-        r->cache_control = NULL;
-        r->etag = false;
-        r->etag_extra = NULL;
-    }
-    return rt->fn(r);
+    if (!(r->caller = arena_alloc(r->a, sizeof *r->caller)))
+        return reply_error(r, 500, "Out of memory.");
+    return (rt->flags & ROUTE_READ) && r->read_db ? run_read(r, rt) : run(r, rt);
 }

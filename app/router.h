@@ -16,12 +16,17 @@ enum {
                             * costs no more than the refusal would */
 };
 
-/* Who may call a route; the router checks it before the handler runs, so
- * no handler can forget it. */
+/* The credential a route accepts. The router reads it (caller.h) and sets
+ * r->caller before the handler runs, so no handler can forget it.
+ * AUTH_CALLER is 0: a row that names none asks for the most. */
 typedef enum route_auth {
-    AUTH_PUBLIC,   /* anyone (the read routes; CORS still applies) */
-    AUTH_CALLER,   /* an API key, or the user the site's auth step vouches
-                    * for (MEDIAGATE_STREAM_AUTH); r->owner is set */
+    AUTH_CALLER,   /* an owner, as MEDIAGATE_STREAM_AUTH says: an API key, or
+                    * the user the site's auth step vouches for; refused 401
+                    * without one; r->caller->owner is set (CALLER_OWNER) */
+    AUTH_VIEWER,   /* anyone; a caller who brings a credential (API key,
+                    * REMOTE_USER, OAuth2 token) is identified, for ACLs, and
+                    * refused 401 when it fails (CALLER_OPTIONAL) */
+    AUTH_PUBLIC,   /* anyone; no credential is read (CORS still applies) */
     AUTH_OWN,      /* the handler's own verifier: a notification backend's
                     * secret, an upload URL's token */
     AUTH_INTERNAL, /* nginx's internal subrequest only: it sets the FastCGI
@@ -67,21 +72,17 @@ int router_lookup(const char *method, const char *path, handler_fn *fn,
  * loop must not read it first. */
 bool router_streams_body(const char *method, const char *path);
 
-/* The CORS decision for an Origin: true when there is none (NULL),
- * it is the site's own (cors_same_origin with REQUEST_SCHEME, Host and
- * SERVER_NAME), or MEDIAGATE_ALLOWED_ORIGINS allows it, which sets
- * r->cors_origin to echo it. False: refuse the request. */
-bool router_origin_ok(request *r, const char *origin);
-
-/* Runs one request through routing, CORS, the preflight, query parsing
- * and the handler. Returns the status for response_render(); r->log_path
+/* Runs one request through routing, CORS, the preflight, query parsing,
+ * the row's credential and the handler. Returns the status for response_render(); r->log_path
  * is then what the access log shows (NULL: nothing). */
 int router_dispatch(request *r);
 
-/* The route table's rows, for /metrics: how many, row i (NULL past the
- * end), and the index of a row (router_count() for NULL). */
+/* The route table's rows, for /metrics: how many, and a label for each
+ * ("GET /media/status", in the table's order, static), for
+ * metrics_routes() at start; and the index of a row (router_count() for
+ * NULL), for metrics_request(). */
 size_t router_count(void);
-const route *router_row(size_t i);
+const char *const *router_labels(void);
 size_t router_index(const route *rt);
 
 /* The access log's path for a request that ended with status on row rt

@@ -425,51 +425,44 @@ static void on_wake(int sig)
     (void)sig; /* only interrupts a blocked accept() */
 }
 
-int serve_run(const config *cfg)
+/* The listening socket: the one serve creates (own_socket), or fd 0 as
+ * systemd hands it over. Returns it, or -1 having said why. */
+static int open_listener(const config *cfg, bool own_socket)
 {
-    int ret = 1, listen_fd;
-    worker *ws = NULL;
-    long started = 0;
-    bool own_socket = cfg->socket && *cfg->socket;
-
-    if (own_socket) {
-        listen_fd = open_unix_socket(cfg);
-        if (listen_fd < 0)
-            return 1;
-    } else {
-        int on = 0;
-        socklen_t l = sizeof on;
-        if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) != 0 || !on) {
-            log_error("MEDIAGATE_SOCKET is not set and fd 0 is not a listening socket");
-            return 1;
-        }
-        listen_fd = 0;
+    int on = 0;
+    socklen_t l = sizeof on;
+    if (own_socket)
+        return open_unix_socket(cfg);
+    if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) != 0 || !on) {
+        log_error("MEDIAGATE_SOCKET is not set and fd 0 is not a listening socket");
+        return -1;
     }
-    if (FCGX_Init() != 0) {
-        log_error("FCGX_Init failed");
-        goto out;
-    }
+    return 0;
+}
 
-    /* FCGX_Init installed handlers; take the signals back. Workers see
-     * only SIGUSR2, which wakes them from accept() at shutdown. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+/* FCGX_Init installed handlers; takes the signals back. They are blocked
+ * (set holds them) for sigtimedwait; workers see only SIGUSR2, which wakes
+ * them from accept() at shutdown. */
+static void take_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
     struct sigaction sa = {.sa_handler = SIG_IGN};
     sigaction(SIGPIPE, &sa, NULL);
     sa.sa_handler = on_wake; /* no SA_RESTART: accept() returns EINTR */
     sigaction(SIGUSR2, &sa, NULL);
+}
 
-    atomic_store(&live_cfg, cfg);
-    log_set_json(cfg->log_json);
-    ws = calloc((size_t)cfg->threads, sizeof *ws);
-    if (!ws)
-        goto out;
+/* Starts cfg->threads request threads on listen_fd, each with its own
+ * arena and connections in ws[i]. Returns how many started. */
+static long start_workers(const config *cfg, worker *ws, int listen_fd)
+{
+    long started = 0;
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
     bool unix_socket = getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 &&
@@ -489,35 +482,32 @@ int serve_run(const config *cfg)
         }
         started++;
     }
-    if (started == 0)
-        goto out;
-    log_info("serving on %s with %ld threads", own_socket ? cfg->socket : "fd 0", started);
-    oauth2_notice(cfg);
+    return started;
+}
 
-    sigdelset(&set, SIGUSR2);
-    int sig = 0;
+/* Waits for SIGTERM or SIGINT, reading the settings again on SIGHUP and
+ * freeing retired settings every second meanwhile. Returns the signal. */
+static int wait_for_stop(const config *cfg, worker *ws, long started, sigset_t *set)
+{
+    sigdelset(set, SIGUSR2);
     for (;;) {
         struct timespec tick = {1, 0};
-        sig = sigtimedwait(&set, NULL, &tick);
+        int sig = sigtimedwait(set, NULL, &tick);
         reap_retired(ws, started);
-        if (sig < 0)
-            continue;
         if (sig == SIGTERM || sig == SIGINT)
-            break;
-        if (sig == SIGHUP) {
+            return sig;
+        if (sig == SIGHUP)
             reload(cfg, ws, started);
-            continue;
-        }
-        log_info("ignoring signal %d", sig);
+        else if (sig >= 0)
+            log_info("ignoring signal %d", sig);
     }
-    log_info("signal %d: draining in-flight requests", sig);
-    atomic_store(&stopping, 1);
-    FCGX_ShutdownPending();
-    if (own_socket)
-        shutdown(listen_fd, SHUT_RDWR); /* wakes every accept() at once */
+}
 
-    /* Wake workers still blocked in accept() until all have finished, or
-     * the drain time runs out. */
+/* Wakes workers still blocked in accept() until all have finished, or
+ * MEDIAGATE_SHUTDOWN_TIMEOUT runs out. Returns true when all finished (they
+ * can be joined); false when some are still running. */
+static bool drain(const config *cfg, worker *ws, long started)
+{
     long long deadline = now_us() + (long long)cfg->shutdown_timeout * 1000000;
     for (;;) {
         long alive = 0;
@@ -528,23 +518,57 @@ int serve_run(const config *cfg)
             if (atomic_load(&ws[i].in_accept))
                 pthread_kill(ws[i].tid, SIGUSR2);
         }
-        if (alive == 0) {
-            ret = 0;
-            break;
-        }
+        if (alive == 0)
+            return true;
         if (now_us() > deadline) {
             log_warn("%ld requests still running after %lds; exiting", alive,
                      cfg->shutdown_timeout);
-            ret = 0;
-            goto out_nojoin;
+            return false;
         }
         usleep(20000);
     }
-    for (long i = 0; i < started; i++)
-        pthread_join(ws[i].tid, NULL);
-    free(ws);
-    ws = NULL;
-out_nojoin:
+}
+
+int serve_run(const config *cfg)
+{
+    int ret = 1;
+    worker *ws = NULL;
+    long started = 0;
+    bool own_socket = cfg->socket && *cfg->socket;
+    sigset_t set;
+    metrics_routes(router_labels(), router_count());
+    int listen_fd = open_listener(cfg, own_socket);
+    if (listen_fd < 0)
+        return 1;
+    if (FCGX_Init() != 0) {
+        log_error("FCGX_Init failed");
+        goto out;
+    }
+    take_signals(&set);
+    atomic_store(&live_cfg, cfg);
+    log_set_json(cfg->log_json);
+    ws = calloc((size_t)cfg->threads, sizeof *ws);
+    if (!ws)
+        goto out;
+    started = start_workers(cfg, ws, listen_fd);
+    if (started == 0)
+        goto out;
+    log_info("serving on %s with %ld threads", own_socket ? cfg->socket : "fd 0", started);
+    oauth2_notice(cfg);
+
+    int sig = wait_for_stop(cfg, ws, started, &set);
+    log_info("signal %d: draining in-flight requests", sig);
+    atomic_store(&stopping, 1);
+    FCGX_ShutdownPending();
+    if (own_socket)
+        shutdown(listen_fd, SHUT_RDWR); /* wakes every accept() at once */
+    ret = 0;
+    if (drain(cfg, ws, started)) {
+        for (long i = 0; i < started; i++)
+            pthread_join(ws[i].tid, NULL);
+        free(ws);
+        ws = NULL;
+    }
     log_info("stopped");
 out:
     if (own_socket) {

@@ -1,5 +1,5 @@
 /* GET /media/job_id?input_file=<path>: the newest job for an input file. */
-#include "acl.h"
+#include "caller.h"
 #include "db.h"
 #include "handlers.h"
 
@@ -13,11 +13,6 @@ int handle_media_job_id(request *r)
     ret = require_param(r, "input_file", &input);
     if (ret)
         goto out;
-    /* Who asks, before anything is looked up: a bad credential gets the
-     * same 401 for every job, known or not. */
-    caller c;
-    if ((ret = caller_identify(r, &c)) != 0)
-        goto out;
     const char *vals[] = {input};
     ret = db_exec(r->db, STMT_JOB_ID_BY_INPUT, 1, vals, &res);
     if (ret) {
@@ -28,7 +23,7 @@ int handle_media_job_id(request *r)
     bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
     if (guarded) {
         bool ok;
-        if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, 1), &ok)) != 0)
+        if ((ret = caller_admits(r, r->caller, PQgetvalue(res, 0, 1), &ok)) != 0)
             goto out;
         if (!ok) {
             ret = reply_error(r, 422, "Not found item.");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
+#include "caller.h"
 #include "db.h"
 #include "handlers.h"
 #include "stream.h"
@@ -17,7 +18,7 @@ int handle_media_jobs(request *r)
     int ret, st;
     const char *owner;
     PGresult *res = NULL;
-    if (!(owner = r->owner)) /* the route is AUTH_CALLER */
+    if (!(owner = r->caller->owner)) /* the route is AUTH_CALLER */
         return reply_error(r, 500, "The route has no caller.");
     static const char *const names[] = {"backend", "backend_job_id", "input_file"};
     const char *v[3];

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "acl.h"
+#include "caller.h"
 #include "providers/jw_delivery.h"
 #include "urlsign.h"
 #include "db.h"
@@ -118,11 +118,6 @@ int handle_media_status(request *r)
     ret = require_param(r, "job_id", &id);
     if (ret)
         goto out;
-    /* Who asks, before anything is looked up: a bad credential gets the
-     * same 401 for every job, known or not. */
-    caller c;
-    if ((ret = caller_identify(r, &c)) != 0)
-        goto out;
     const char *vals[] = {id};
     ret = db_exec(r->db, STMT_JOB_STATUS, 1, vals, &res);
     if (ret) {
@@ -134,7 +129,7 @@ int handle_media_status(request *r)
     bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, C_ACL);
     if (guarded) {
         bool ok;
-        if ((ret = caller_admits(r, &c, PQgetvalue(res, 0, C_ACL), &ok)) != 0)
+        if ((ret = caller_admits(r, r->caller, PQgetvalue(res, 0, C_ACL), &ok)) != 0)
             goto out;
         int bad = 0;
         (void)acl_admits(PQgetvalue(res, 0, C_ACL), NULL, &bad);

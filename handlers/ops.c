@@ -1,6 +1,7 @@
 /* The operators' routes: GET /healthz (the process serves), GET /readyz
  * (the database answers and holds the schema this binary needs) and GET
- * /metrics (Prometheus text format). None is cached. */
+ * /metrics (Prometheus text format). None is cached. Whether the schema is
+ * current is app/schema.c's answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #include "db.h"
 #include "handlers.h"
 #include "metrics.h"
-#include "migrate.h"
+#include "schema.h"
 
 int handle_healthz(request *r)
 {
@@ -20,25 +21,19 @@ int handle_healthz(request *r)
 
 int handle_readyz(request *r)
 {
-    PGresult *res = NULL;
-    const char *newest = migrations_count ? migrations[migrations_count - 1].name : "";
-    const char *vals[] = {newest};
-    int ret = db_exec(r->db, STMT_SCHEMA_CURRENT, 1, vals, &res);
-    if (ret) {
-        ret = reply_error(r, 503, "The database is unavailable; retry later.");
-        goto out;
-    }
-    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        ret = reply_error(r, 503, "The database schema is older than this binary; run mediagate migrate.");
-        goto out;
+    char detail[200];
+    switch (schema_state(r->db, detail, sizeof detail)) {
+    case SCHEMA_CURRENT:
+        break;
+    case SCHEMA_OLDER:
+        return reply_error(r, 503, "The database schema is older than this binary; run mediagate migrate.");
+    default:
+        return reply_error(r, 503, "The database is unavailable; retry later.");
     }
     r->out = json_object_new_object();
     json_object_object_add(r->out, "success", json_object_new_boolean(1));
     json_object_object_add(r->out, "status", json_object_new_string("ready"));
-    ret = 200;
-out:
-    PQclear(res);
-    return ret;
+    return 200;
 }
 
 /* Label values from the database (kind names, states): printed with

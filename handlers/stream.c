@@ -1,10 +1,11 @@
-/* What the stream routes share: the caller, parameters, the stream
- * object, and key material. */
+/* What the stream routes share: parameters, the stream object, and the
+ * stream named by its id. */
 #include "stream.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "caller.h"
 #include "config.h"
 #include "db.h"
 
@@ -17,46 +18,6 @@ bool stream_plain_name(const char *s)
               *s == '.' || *s == '_' || *s == '-'))
             return false;
     return true;
-}
-
-int stream_caller(request *r, const char **owner)
-{
-    int ret;
-    PGresult *res = NULL;
-    *owner = NULL;
-    if (r->cfg->trust_remote_user) {
-        const char *u = request_param(r, "REMOTE_USER");
-        if (!u || !*u)
-            return reply_error(r, 401, "Authentication required.");
-        size_t n = strlen(u) + 6;
-        char *o = arena_alloc(r->a, n);
-        if (!o)
-            return reply_error(r, 500, "Out of memory.");
-        snprintf(o, n, "user:%s", u);
-        *owner = o;
-        return 0;
-    }
-    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
-        return reply_error(r, 401, "Authentication required: Authorization: Bearer <API key>.");
-    unsigned char h[32];
-    sha256_raw(auth + 7, strlen(auth + 7), h);
-    const char *vals[] = {(const char *)h};
-    int lens[] = {32}, fmts[] = {1};
-    ret = db_exec_params(r->db, STMT_APIKEY_OWNER, 1, vals, lens, fmts, &res);
-    if (ret) {
-        ret = reply_db_error(r, ret);
-        goto out;
-    }
-    if (PQntuples(res) != 1) {
-        ret = reply_error(r, 401, "Invalid or revoked API key.");
-        goto out;
-    }
-    *owner = arena_strdup(r->a, PQgetvalue(res, 0, 0));
-    ret = *owner ? 0 : reply_error(r, 500, "Out of memory.");
-out:
-    PQclear(res);
-    return ret;
 }
 
 const char *stream_param(request *r, const char *name, int *status)
@@ -104,7 +65,7 @@ int stream_by_id(request *r, int stmt, PGresult **res)
     int ret, st;
     const char *owner;
     *res = NULL;
-    if (!(owner = r->owner)) /* the route is AUTH_CALLER */
+    if (!(owner = r->caller->owner)) /* the route is AUTH_CALLER */
         return reply_error(r, 500, "The route has no caller.");
     const char *id = stream_param(r, "id", &st);
     if (st)

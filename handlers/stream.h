@@ -6,11 +6,6 @@
 #include "hash.h"
 #include "request.h"
 
-/* The caller of a stream route: "key:<id>" for an API key, or
- * "user:<REMOTE_USER>" when the site's nginx authenticates. Returns 0 with
- * *owner set (arena memory), or replies 401 / a db error and returns it. */
-int stream_caller(request *r, const char **owner);
-
 /* A stream parameter: from the query, else from a form body. NULL when
  * absent. Replies 400/415 and sets *status on a malformed body. */
 const char *stream_param(request *r, const char *name, int *status);

@@ -6,6 +6,7 @@
 #include <uuid/uuid.h>
 
 #include "providers/aws.h"
+#include "caller.h"
 #include "config.h"
 #include "log.h"
 #include "providers/sigv4.h"
@@ -51,141 +52,175 @@ static json_object *s3_post(const config *cfg, const char *prefix)
     return o;
 }
 
-int handle_stream_start(request *r)
+/* The start's parameters: type (hls, required) and name (up to 200
+ * characters, "" when absent) in *name. Returns 0, or the refusal's
+ * status. */
+static int start_params(request *r, const char **name)
 {
-    int ret, st;
-    const char *owner;
-    PGresult *res = NULL;
-    json_object *o = NULL;
-
-    owner = r->owner; /* the route is AUTH_CALLER */
-    ret = owner ? 0 : reply_error(r, 500, "The route has no caller.");
-    if (ret)
-        goto out;
+    int st;
     const char *type = stream_param(r, "type", &st);
-    if (st) {
-        ret = st;
-        goto out;
-    }
-    if (!type || !*type) {
-        ret = reply_error(r, 400, "Not found parameter type.");
-        goto out;
-    }
-    if (strcmp(type, "hls") != 0) {
-        ret = reply_error(r, 400, "Unsupported stream type; type must be hls.");
-        goto out;
-    }
-    const char *name = stream_param(r, "name", &st);
-    if (!name)
-        name = "";
-    long chars = utf8_length(name, strlen(name));
-    if (chars < 0) {
-        ret = reply_error(r, 400, "The parameter name is not valid UTF-8.");
-        goto out;
-    }
-    if (chars > 200) {
-        ret = reply_error(r, 400, "The parameter name is longer than 200 characters.");
-        goto out;
-    }
-    uuid_t u;
-    char id[UUID_BUF], key[65], token[65], ttl[24];
-    unsigned char key_hash[32], token_hash[32];
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, id);
-    if (random_hex(key) != 0 || random_hex(token) != 0) {
-        ret = reply_error(r, 500, "No randomness available.");
-        goto out;
-    }
-    /* S3 credentials first: if STS fails, no stream is created. */
-    char prefix[512];
+    if (st)
+        return st;
+    if (!type || !*type)
+        return reply_error(r, 400, "Not found parameter type.");
+    if (strcmp(type, "hls") != 0)
+        return reply_error(r, 400, "Unsupported stream type; type must be hls.");
+    *name = stream_param(r, "name", &st);
+    if (!*name)
+        *name = "";
+    long chars = utf8_length(*name, strlen(*name));
+    if (chars < 0)
+        return reply_error(r, 400, "The parameter name is not valid UTF-8.");
+    if (chars > 200)
+        return reply_error(r, 400, "The parameter name is longer than 200 characters.");
+    return 0;
+}
+
+/* What a new stream is made of: its id, its RTMP stream key and HTTP
+ * upload token (shown once), where its S3 uploads go, and the temporary S3
+ * credentials when MEDIAGATE_STS_ROLE_ARN is set. */
+typedef struct start {
+    char id[UUID_BUF], key[65], token[65], prefix[512];
+    bool want_s3;
     aws_creds creds;
-    bool want_s3 = *r->cfg->s3_bucket && *r->cfg->sts_role_arn;
-    snprintf(prefix, sizeof prefix, "%s%s/", r->cfg->s3_prefix, id);
-    if (want_s3) {
-        char err[300], session[64];
-        snprintf(session, sizeof session, "mediagate-%.8s", id);
-        int rc = aws_assume_role(r->cfg, prefix, session, &creds, err, sizeof err);
-        if (rc == AWS_BUSY) {
-            log_warn("stream %s: %s", id, err);
-            ret = reply_error(r, 503, "Too many credential requests at once; retry later.");
-            goto out;
-        }
-        if (rc != 0) {
-            log_warn("stream %s: %s", id, err);
-            ret = reply_error(r, 502, "Could not obtain upload credentials; retry later.");
-            goto out;
-        }
-    }
-    sha256_raw(key, strlen(key), key_hash);
-    sha256_raw(token, strlen(token), token_hash);
+} start;
+
+/* Fills *s; the S3 credentials first, so that no stream is created when
+ * STS fails. Returns 0, or the refusal's status. */
+static int start_make(request *r, start *s)
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, s->id);
+    if (random_hex(s->key) != 0 || random_hex(s->token) != 0)
+        return reply_error(r, 500, "No randomness available.");
+    s->want_s3 = *r->cfg->s3_bucket && *r->cfg->sts_role_arn;
+    snprintf(s->prefix, sizeof s->prefix, "%s%s/", r->cfg->s3_prefix, s->id);
+    if (!s->want_s3)
+        return 0;
+    char err[300], session[64];
+    snprintf(session, sizeof session, "mediagate-%.8s", s->id);
+    int rc = aws_assume_role(r->cfg, s->prefix, session, &s->creds, err, sizeof err);
+    if (rc != 0)
+        log_warn("stream %s: %s", s->id, err);
+    if (rc == AWS_BUSY)
+        return reply_error(r, 503, "Too many credential requests at once; retry later.");
+    if (rc != 0)
+        return reply_error(r, 502, "Could not obtain upload credentials; retry later.");
+    return 0;
+}
+
+/* Records s for owner with name. Returns 0 with *res (STREAM_COLS and the
+ * upload token's expiry; the caller PQclears it), or the refusal's status. */
+static int start_insert(request *r, const start *s, const char *owner, const char *name,
+                        PGresult **res)
+{
+    char ttl[24];
+    unsigned char key_hash[32], token_hash[32];
+    sha256_raw(s->key, strlen(s->key), key_hash);
+    sha256_raw(s->token, strlen(s->token), token_hash);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_ttl);
-    const char *vals[] = {id, owner, name, (const char *)key_hash, (const char *)token_hash, ttl};
+    const char *vals[] = {s->id, owner, name, (const char *)key_hash, (const char *)token_hash,
+                          ttl};
     int lens[] = {0, 0, 0, 32, 32, 0}, fmts[] = {0, 0, 0, 1, 1, 0};
-    ret = db_exec_params(r->db, STMT_STREAM_START, 6, vals, lens, fmts, &res);
-    if (ret) {
-        ret = reply_db_error(r, ret);
-        goto out;
-    }
-    o = json_object_new_object();
-    json_object_object_add(o, "stream", stream_object(res, 0));
+    int ret = db_exec_params(r->db, STMT_STREAM_START, 6, vals, lens, fmts, res);
+    return ret ? reply_db_error(r, ret) : 0;
+}
+
+/* The RTMP endpoint: MEDIAGATE_RTMP_URL and the stream key. */
+static json_object *rtmp_endpoint(const config *cfg, const start *s)
+{
+    char sk[128];
+    json_object *rtmp = json_object_new_object();
+    json_object_object_add(rtmp, "url", json_object_new_string(cfg->rtmp_url));
+    snprintf(sk, sizeof sk, "%s?key=%s", s->id, s->key);
+    json_object_object_add(rtmp, "stream_key", json_object_new_string(sk));
+    return rtmp;
+}
+
+/* The HTTP PUT endpoint under MEDIAGATE_UPLOAD_URL, with its token and
+ * expiry (a time_t as text); adds its playlist to playback. */
+static json_object *http_endpoint(const config *cfg, const start *s, const char *expires,
+                                  json_object *playback)
+{
+    char url[1024], bearer[80], playlist[1100];
+    json_object *http = json_object_new_object(), *headers = json_object_new_object();
+    snprintf(url, sizeof url, "%s/%s/", cfg->upload_url, s->id);
+    snprintf(bearer, sizeof bearer, "Bearer %s", s->token);
+    json_object_object_add(http, "url", json_object_new_string(url));
+    /* What the PUT ingest serves back (the /live/ location, no token):
+     * the playlist the broadcaster PUTs as index.m3u8. */
+    snprintf(playlist, sizeof playlist, "%sindex.m3u8", url);
+    json_object_object_add(http, "playlist_url", json_object_new_string(playlist));
+    json_object_object_add(playback, "hls_http", json_object_new_string(playlist));
+    if (!*cfg->rtmp_url || !*cfg->hls_url)
+        json_object_object_add(playback, "hls", json_object_new_string(playlist));
+    json_object_object_add(headers, "Authorization", json_object_new_string(bearer));
+    json_object_object_add(http, "headers", headers);
+    json_object_object_add(http, "expires", json_object_new_int64(strtoll(expires, NULL, 10)));
+    return http;
+}
+
+/* The temporary S3 credentials, limited to the stream's prefix. */
+static json_object *s3_endpoint(const config *cfg, const start *s)
+{
+    json_object *s3 = json_object_new_object();
+    json_object_object_add(s3, "aws_access_key_id", json_object_new_string(s->creds.access_key_id));
+    json_object_object_add(s3, "aws_secret_access_key",
+                           json_object_new_string(s->creds.secret_access_key));
+    json_object_object_add(s3, "aws_session_token", json_object_new_string(s->creds.session_token));
+    json_object_object_add(s3, "aws_expiration", json_object_new_string(s->creds.expiration));
+    json_object_object_add(s3, "s3_bucket_name", json_object_new_string(cfg->s3_bucket));
+    json_object_object_add(s3, "s3_bucket_path", json_object_new_string(s->prefix));
+    json_object_object_add(s3, "s3_bucket_region", json_object_new_string(cfg->s3_region));
+    return s3;
+}
+
+/* The answer: the stream, its ingest endpoints (the ones configured) and
+ * where it plays. res is start_insert()'s. Returns a new object. */
+static json_object *start_answer(const config *cfg, const start *s, const PGresult *res)
+{
+    json_object *o = json_object_new_object();
     json_object *endpoint = json_object_new_object(), *playback = json_object_new_object();
-    if (*r->cfg->rtmp_url) {
-        json_object *rtmp = json_object_new_object();
-        json_object_object_add(rtmp, "url", json_object_new_string(r->cfg->rtmp_url));
-        char sk[128];
-        snprintf(sk, sizeof sk, "%s?key=%s", id, key);
-        json_object_object_add(rtmp, "stream_key", json_object_new_string(sk));
-        json_object_object_add(endpoint, "RTMP", rtmp);
-    }
-    if (*r->cfg->upload_url) {
-        char url[1024], bearer[80];
-        json_object *http = json_object_new_object(), *headers = json_object_new_object();
-        snprintf(url, sizeof url, "%s/%s/", r->cfg->upload_url, id);
-        snprintf(bearer, sizeof bearer, "Bearer %s", token);
-        json_object_object_add(http, "url", json_object_new_string(url));
-        /* What the PUT ingest serves back (the /live/ location, no token):
-         * the playlist the broadcaster PUTs as index.m3u8. */
-        char playlist[1100];
-        snprintf(playlist, sizeof playlist, "%sindex.m3u8", url);
-        json_object_object_add(http, "playlist_url", json_object_new_string(playlist));
-        json_object_object_add(playback, "hls_http", json_object_new_string(playlist));
-        if (!*r->cfg->rtmp_url || !*r->cfg->hls_url)
-            json_object_object_add(playback, "hls", json_object_new_string(playlist));
-        json_object_object_add(headers, "Authorization", json_object_new_string(bearer));
-        json_object_object_add(http, "headers", headers);
-        json_object_object_add(http, "expires",
-                               json_object_new_int64(strtoll(PQgetvalue(res, 0, 6), NULL, 10)));
-        json_object_object_add(endpoint, "HTTP", http);
-    }
-    if (want_s3) {
-        json_object *s3 = json_object_new_object();
-        json_object_object_add(s3, "aws_access_key_id", json_object_new_string(creds.access_key_id));
-        json_object_object_add(s3, "aws_secret_access_key", json_object_new_string(creds.secret_access_key));
-        json_object_object_add(s3, "aws_session_token", json_object_new_string(creds.session_token));
-        json_object_object_add(s3, "aws_expiration", json_object_new_string(creds.expiration));
-        json_object_object_add(s3, "s3_bucket_name", json_object_new_string(r->cfg->s3_bucket));
-        json_object_object_add(s3, "s3_bucket_path", json_object_new_string(prefix));
-        json_object_object_add(s3, "s3_bucket_region", json_object_new_string(r->cfg->s3_region));
-        json_object_object_add(endpoint, "S3", s3);
-    }
-    if (*r->cfg->s3_bucket) {
-        json_object *post = s3_post(r->cfg, prefix);
+    json_object_object_add(o, "stream", stream_object(res, 0));
+    if (*cfg->rtmp_url)
+        json_object_object_add(endpoint, "RTMP", rtmp_endpoint(cfg, s));
+    if (*cfg->upload_url)
+        json_object_object_add(endpoint, "HTTP",
+                               http_endpoint(cfg, s, PQgetvalue(res, 0, 6), playback));
+    if (s->want_s3)
+        json_object_object_add(endpoint, "S3", s3_endpoint(cfg, s));
+    if (*cfg->s3_bucket) {
+        json_object *post = s3_post(cfg, s->prefix);
         if (post)
             json_object_object_add(endpoint, "S3_POST", post);
     }
-    if (*r->cfg->hls_url && *r->cfg->rtmp_url) {
+    if (*cfg->hls_url && *cfg->rtmp_url) {
         char url[1024];
-        snprintf(url, sizeof url, "%s/%s.m3u8", r->cfg->hls_url, id);
+        snprintf(url, sizeof url, "%s/%s.m3u8", cfg->hls_url, s->id);
         json_object_object_add(playback, "hls", json_object_new_string(url));
     }
     json_object_object_add(o, "endpoint", endpoint);
     json_object_object_add(o, "playback", playback);
-    r->out = o;
-    o = NULL;
+    return o;
+}
+
+int handle_stream_start(request *r)
+{
+    int ret;
+    const char *owner = r->caller->owner, *name = "";
+    PGresult *res = NULL;
+    start s;
+
+    if (!owner) /* the route is AUTH_CALLER */
+        return reply_error(r, 500, "The route has no caller.");
+    if ((ret = start_params(r, &name)) != 0 || (ret = start_make(r, &s)) != 0 ||
+        (ret = start_insert(r, &s, owner, name, &res)) != 0)
+        goto out;
+    r->out = start_answer(r->cfg, &s, res);
     r->cache_control = "no-store";
     ret = 200;
 out:
-    json_object_put(o);
     PQclear(res);
     return ret;
 }

@@ -6,8 +6,8 @@
  * Reading (GET, HEAD) is playback and needs no token. */
 #include <string.h>
 
+#include "caller.h"
 #include "config.h"
-#include "router.h"
 #include "db.h"
 #include "handlers.h"
 #include "stream.h"
@@ -51,11 +51,11 @@ static int upload_auth(request *r)
     if (!stream_plain_name(slash + 1))
         return reply_error(r, 403, "Not a stream's upload path.");
 
-    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+    const char *token = caller_bearer(r, NULL);
+    if (!token)
         return reply_error(r, 401, "Upload token required.");
     unsigned char h[32];
-    sha256_raw(auth + 7, strlen(auth + 7), h);
+    sha256_raw(token, strlen(token), h);
     const char *vals[] = {sid, (const char *)h, strcmp(method, "PUT") == 0 ? "t" : "f"};
     int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
     ret = db_exec_params(r->db, STMT_UPLOAD_AUTH, 3, vals, lens, fmts, &res);

@@ -23,11 +23,12 @@
 
 #include "config.h"
 #include "acl.h"
+#include "caller.h"
+#include "cors.h"
 #include "db.h"
 #include "handlers.h"
 #include "hash.h"
 #include "log.h"
-#include "router.h"
 #include "stream.h"
 
 #define NAME_MAX_BYTES 128
@@ -127,7 +128,7 @@ int handle_uploads_create(request *r)
     PGresult *res = NULL;
     if (!*r->cfg->uploads_dir)
         return reply_error(r, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
-    if (!(owner = r->owner)) /* the route is AUTH_CALLER */
+    if (!(owner = r->caller->owner)) /* the route is AUTH_CALLER */
         return reply_error(r, 500, "The route has no caller.");
     const char *want = stream_param(r, "name", &st);
     if (st)
@@ -367,7 +368,7 @@ int handle_uploads_put(request *r)
         /* nginx's auth_request before it reads the body: the PUT's Origin
          * comes apart from the check's own. */
         const char *origin = request_param(r, "MEDIAGATE_UPLOAD_ORIGIN");
-        if (!router_origin_ok(r, origin && *origin ? origin : NULL))
+        if (!cors_origin_ok(r, origin && *origin ? origin : NULL))
             return refuse(r, true, 403, "ORIGIN is invalid.");
         const char *m = request_param(r, "MEDIAGATE_UPLOAD_METHOD");
         if (m && strcmp(m, "OPTIONS") == 0)
@@ -395,9 +396,10 @@ int handle_uploads_put(request *r)
         if ((ret = check_slot(r, check, &t, lenbuf, h)) != 0)
             return ret;
     } else {
-        ret = stream_caller(r, &owner);
+        ret = caller_identify(r, CALLER_OWNER, r->caller);
         if (ret)
             return check ? refuse(r, true, ret == 401 ? 401 : 403, out_msg(r)) : ret;
+        owner = r->caller->owner;
         uuid_t u;
         uuid_generate_random(u);
         uuid_unparse_lower(u, t.id);

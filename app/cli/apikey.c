@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "acl.h"
+#include "cli/sql.h"
 #include "config.h"
-#include "db.h"
 #include "hash.h"
 
 /* Creates a key named argv[0] and prints it on stdout (the message about it
@@ -19,7 +19,7 @@ static int create(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
-    PGconn *c = NULL;
+    db d;
     if (argc != 1)
         return CLI_EUSAGE;
     if (!acl_id_ok(argv[0], strlen(argv[0]))) {
@@ -29,9 +29,7 @@ static int create(const config *cfg, int argc, char **argv)
                         "user that ACL entries name, USER_<name>)\n", ACL_ID_MAX);
         return 2;
     }
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
+    cli_db_init(&d, cfg);
     char key[70], hex[65];
     unsigned char h[32];
     if (random_hex(hex) != 0)
@@ -42,10 +40,8 @@ static int create(const config *cfg, int argc, char **argv)
     snprintf(prefix, sizeof prefix, "%.12s", key);
     const char *vals[] = {argv[0], (const char *)h, prefix};
     int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
-    res = PQexecParams(c, "INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3) "
-                          "RETURNING id", 3, NULL, vals, lens, fmts, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
+    if (db_exec_params(&d, C_APIKEY_CREATE, 3, vals, lens, fmts, &res) != 0) {
+        cli_db_error(&d, "apikey create");
         goto out;
     }
     fprintf(stderr, "API key %s created for '%s'. It is shown only now:\n",
@@ -54,24 +50,16 @@ static int create(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
+    db_close(&d);
     return ret;
 }
 
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGresult *res = NULL;
-    PGconn *c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    res = PQexec(c, "SELECT id, name, key_prefix, to_char(created_at AT TIME ZONE 'UTC', "
-                    "'YYYY-MM-DD HH24:MI:SS'), coalesce(to_char(revoked_at AT TIME ZONE 'UTC', "
-                    "'YYYY-MM-DD HH24:MI:SS'), '-') FROM api_keys ORDER BY id");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
+    PGresult *res = cli_query(cfg, "apikey list", C_APIKEY_LIST, 0, NULL);
+    if (!res)
         goto out;
-    }
     printf("%-6s %-24s %-14s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked");
     for (int i = 0; i < PQntuples(res); i++) {
         /* A name from before names were checked may hold anything. */
@@ -83,7 +71,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -91,16 +78,12 @@ static int revoke(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
-    PGconn *c = NULL;
+    db d;
     if (argc != 1)
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
+    cli_db_init(&d, cfg);
     const char *vals[] = {argv[0]};
-    res = PQexecParams(c, "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
-                          "WHERE id = $1::bigint RETURNING id", 1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    if (db_exec(&d, C_APIKEY_REVOKE, 1, vals, &res) != 0 || PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no API key %s\n", argv[0]);
         goto out;
     }
@@ -108,7 +91,7 @@ static int revoke(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
+    db_close(&d);
     return ret;
 }
 

@@ -57,6 +57,11 @@ cli_fn cli_nginx_conf;
  * (app/cli/manpage.c). */
 void cli_print_manpage(FILE *f);
 
+/* Prints the settings table (app/cli/manpage.c): a plain list, the rows of
+ * a markdown table, or the whole of docs/settings.md. */
+typedef enum { CLI_SETTINGS_LIST, CLI_SETTINGS_MARKDOWN, CLI_SETTINGS_PAGE } cli_settings_format;
+void cli_print_settings(FILE *f, cli_settings_format format);
+
 /* Loads and validates the configuration into *c, printing every problem.
  * local_stack: the command may take the database of the local stack
  * (cli_local_stack_url) when nothing else gives one. Returns 0 when it is
@@ -93,11 +98,6 @@ const cli_command *cli_lookup(const cli_command *table, const char *name);
  * indent NULL is a '?' too (one line). Then pads with spaces to width
  * characters. */
 void cli_put_clean(FILE *f, const char *s, const char *indent, int width);
-
-/* Prints "mediagate: WHAT: " and the error of res (or of c, when res has
- * none) to stderr, with a hint to migrate when a table, column or function
- * is missing. */
-void cli_db_error(PGconn *c, const char *what, const PGresult *res);
 
 /* Prints every column of row 0 of res as "name: value" lines, NULL as "-",
  * json and jsonb values pretty-printed. */

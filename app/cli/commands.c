@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "providers/oauth2.h"
+#include "schema.h"
 #include "serve.h"
 #include "worker/worker.h"
 
@@ -129,28 +130,6 @@ static void print_unknown(const cli_path *p, const char *word)
     print_usage(stderr, p);
 }
 
-/* Prints the settings table; markdown gives the README's table rows. */
-static void list_settings(bool markdown)
-{
-    for (size_t i = 0; i < config_settings_count; i++) {
-        const cfg_setting *s = &config_settings[i];
-        const char *type = s->type == CFG_INT ? "integer" : s->type == CFG_BOOL ? "on/off" : "string";
-        if (markdown) {
-            char range[64] = "";
-            if (s->type == CFG_INT)
-                snprintf(range, sizeof range, " (%ld–%ld)", s->min, s->max);
-            printf("| `%s` | %s%s | %s | %s | %s |\n", s->name, type, range,
-                   s->required ? "required" : (s->def && *s->def ? s->def : "(empty)"),
-                   s->reload ? "reload" : "restart", s->help);
-            continue;
-        }
-        printf("%-28s %-8s default=%s%s%s\n    %s\n", s->name,
-               type,
-               s->def ? (*s->def ? s->def : "(empty)") : "(none)",
-               s->required ? " required" : "", s->reload ? " (SIGHUP reloads)" : "", s->help);
-    }
-}
-
 extern char **environ;
 
 /* Logs a MEDIAGATE_* variable that is no setting (config_unknown_names). */
@@ -165,7 +144,7 @@ static void warn_unknown(const char *name, const char *near)
 static int cmd_serve(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
-    if (migrate_check(cfg, "mediagate serve"))
+    if (schema_check(cfg, "mediagate serve"))
         return 1;
     return serve_run(cfg);
 }
@@ -187,7 +166,7 @@ static int cmd_check_config(const config *cfg, int argc, char **argv)
 static int cmd_worker(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
-    if (migrate_check(cfg, "mediagate worker"))
+    if (schema_check(cfg, "mediagate worker"))
         return 1;
     return worker_run(cfg);
 }
@@ -201,7 +180,10 @@ static int cmd_submit(const config *cfg, int argc, char **argv)
 
 static int cmd_settings(const config *cfg, int argc, char **argv)
 {
-    list_settings(argc > 0 && strcmp(argv[0], "--markdown") == 0);
+    const char *how = argc > 0 ? argv[0] : "";
+    cli_print_settings(stdout, strcmp(how, "--markdown") == 0        ? CLI_SETTINGS_MARKDOWN
+                               : strcmp(how, "--markdown-page") == 0 ? CLI_SETTINGS_PAGE
+                                                                     : CLI_SETTINGS_LIST);
     return 0;
 }
 
@@ -238,7 +220,9 @@ static const cli_command commands[] = {
     {.name = "migrate", .needs_config = true, .fn = cmd_migrate, .args = "",
      .usage = "apply the SQL migrations that are not applied yet\n"
               "Each runs in its own transaction and is recorded in schema_migrations;\n"
-              "concurrent runs wait for each other, and a second run changes nothing.\n"},
+              "then each function (sql/functions/) whose file changed since it was last\n"
+              "applied, recorded in schema_functions. Concurrent runs wait for each\n"
+              "other, and a second run changes nothing.\n"},
     {.name = "check-config", .needs_config = true, .service = true, .fn = cmd_check_config, .args = "",
      .usage = "validate every setting and report all problems\n"
               "Prints \"configuration OK\" and exits 0 when every setting is valid.\n"},
@@ -285,9 +269,10 @@ static const cli_command commands[] = {
               "answers echo) and MEDIAGATE_MEDIA_SIGNING_SECRET. Write them to a file of\n"
               "your own, included in the server { } after the snippets, so that no\n"
               "installed file is edited; write it again when those settings change.\n"},
-    {.name = "settings", .fn = cmd_settings, .args = "[--markdown]",
+    {.name = "settings", .fn = cmd_settings, .args = "[--markdown | --markdown-page]",
      .usage = "list every setting with its default and help\n"
-              "--markdown prints the rows of the README's settings table.\n"},
+              "--markdown prints the rows of the settings table in markdown;\n"
+              "--markdown-page prints docs/settings.md (settings and commands).\n"},
     {.name = "man", .fn = cmd_man, .args = "",
      .usage = "print the man page mediagate(1), in roff\n"
               "Made from the command and settings tables; meson builds and installs it.\n"},

@@ -7,37 +7,23 @@
 #include <string.h>
 
 #include "acl.h"
+#include "cli/sql.h"
 #include "config.h"
-#include "db.h"
 #include "hash.h"
 
 /* The newest 200 jobs, one line each, and a line for a job's error. */
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     if (argc != 0)
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    res = PQexecParams(
-        c,
-        "SELECT id, backend, status, progress_rate, "
-        "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), input_file, "
-        "coalesce(error_code::text, '-'), coalesce(error_message, ''), "
-        "error_code IS NOT NULL OR error_message IS NOT NULL "
-        "FROM jobs ORDER BY created_at DESC, id DESC LIMIT 200",
-        0, NULL, NULL, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "jobs list", res);
+    if (!(res = cli_query(cfg, "jobs list", C_JOBS_LIST, 0, NULL)))
         goto out;
-    }
     char indent[40]; /* under "error" */
     snprintf(indent, sizeof indent, "%39s", "");
-    printf("%-*s %-12s %-11s %4s %-19s %s\n", UUID_LEN, "id", "backend", "status", "%", "updated (UTC)",
-           "input file");
+    printf("%-*s %-12s %-11s %4s %-19s %s\n", UUID_LEN, "id", "backend", "status", "%",
+           "updated (UTC)", "input file");
     for (int i = 0; i < PQntuples(res); i++) {
         cli_put_clean(stdout, PQgetvalue(res, i, 0), "", UUID_LEN);
         printf(" %-12s %-11s %4s %-19s ", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
@@ -54,7 +40,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -62,19 +47,12 @@ out:
 static int show(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     if (argc != 1)
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
     const char *vals[] = {argv[0]};
-    res = PQexecParams(c, "SELECT * FROM jobs WHERE id = $1", 1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "jobs show", res);
+    if (!(res = cli_query(cfg, "jobs show", C_JOBS_SHOW, 1, vals)))
         goto out;
-    }
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no job '");
         cli_put_clean(stderr, argv[0], " ", 0);
@@ -85,7 +63,6 @@ static int show(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -114,7 +91,6 @@ static void print_unrecallable(const config *cfg)
 static int acl(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     char norm[1024], err[200];
     if (argc != 2)
@@ -124,16 +100,9 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: %s\n", err);
         return 2;
     }
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
     const char *vals[] = {argv[0], world ? NULL : norm};
-    res = PQexecParams(c, "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id",
-                       2, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "jobs acl", res);
+    if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 2, vals)))
         goto out;
-    }
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no job '");
         cli_put_clean(stderr, argv[0], " ", 0);
@@ -146,7 +115,6 @@ static int acl(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 

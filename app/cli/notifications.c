@@ -7,24 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/sql.h"
 #include "config.h"
-#include "db.h"
 #include "notify/notify.h"
 
-static int list_conn(PGconn *c, bool all)
+static int list_conn(db *d, bool all)
 {
     int ret = 1;
+    PGresult *res = NULL;
     const char *vals[] = {all ? "all" : "failed"};
-    PGresult *res = PQexecParams(
-        c,
-        "SELECT id, backend, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
-        "result, coalesce(job_id, '-'), event_id, coalesce(error, '') FROM notifications "
-        "WHERE $1 = 'all' OR result = 'failed' ORDER BY id DESC LIMIT 200",
-        1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "mediagate: %s", PQerrorMessage(c));
+    if (cli_exec(d, "notifications list", C_NOTIF_LIST, 1, vals, &res))
         goto out;
-    }
     printf("%-8s %-12s %-19s %-7s %-24s %s\n", "id", "backend", "received (UTC)", "result",
            "job", "event id / error");
     for (int i = 0; i < PQntuples(res); i++) {
@@ -42,18 +35,13 @@ out:
 }
 
 /* Fetches backend (text) and body (binary) of notification id. */
-static PGresult *fetch(PGconn *c, const char *id)
+static PGresult *fetch(db *d, const char *id)
 {
     const char *vals[] = {id};
-    int fmts[] = {0};
-    PGresult *res = PQexecParams(c,
-                                 "SELECT backend, body, event_id, result, coalesce(error, ''), "
-                                 "coalesce(job_id, ''), received_at, replays "
-                                 "FROM notifications WHERE id = $1::bigint",
-                                 1, NULL, vals, NULL, fmts, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        fprintf(stderr, "mediagate: no notification %s %s\n", id,
-                PQresultStatus(res) == PGRES_TUPLES_OK ? "" : PQerrorMessage(c));
+    PGresult *res = NULL;
+    int st = db_exec_format(d, C_NOTIF_FETCH, 1, vals, NULL, NULL, 1, &res);
+    if (st != 0 || PQntuples(res) != 1) {
+        fprintf(stderr, "mediagate: no notification %s %s\n", id, st == 0 ? "" : d->error);
         PQclear(res);
         return NULL;
     }
@@ -66,9 +54,9 @@ static char *col(PGresult *res, int n)
     return strndup(PQgetvalue(res, 0, n), (size_t)PQgetlength(res, 0, n));
 }
 
-static int show_conn(PGconn *c, const char *id)
+static int show_conn(db *d, const char *id)
 {
-    PGresult *res = fetch(c, id);
+    PGresult *res = fetch(d, id);
     if (!res)
         return 1;
     char *b = col(res, 0), *ev = col(res, 2), *r = col(res, 3), *e = col(res, 4), *j = col(res, 5);
@@ -80,12 +68,12 @@ static int show_conn(PGconn *c, const char *id)
     return 0;
 }
 
-static int replay_conn(PGconn *c, const char *id)
+static int replay_conn(db *d, const char *id)
 {
     int ret = 1;
     char evid[256] = "", err[256] = "";
     json_object *ev = NULL;
-    PGresult *out = NULL, *res = fetch(c, id);
+    PGresult *out = NULL, *res = fetch(d, id);
     char *backend = NULL;
     if (!res)
         goto out;
@@ -99,18 +87,13 @@ static int replay_conn(PGconn *c, const char *id)
                       err, sizeof err);
     if (!ev) {
         const char *vals[] = {id, err};
-        out = PQexecParams(c, "UPDATE notifications SET error = $2, replays = replays + 1 "
-                              "WHERE id = $1::bigint", 2, NULL, vals, NULL, NULL, 0);
+        db_exec(d, C_NOTIF_UNPARSED, 2, vals, &out);
         fprintf(stderr, "mediagate: notification %s still does not parse: %s\n", id, err);
         goto out;
     }
     const char *vals[] = {id, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN)};
-    out = PQexecParams(c, "SELECT mediagate_replay($1::bigint, $2::jsonb)", 2, NULL, vals, NULL,
-                       NULL, 0);
-    if (PQresultStatus(out) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "mediagate: replay failed: %s", PQerrorMessage(c));
+    if (cli_exec(d, "replay failed", C_NOTIF_REPLAY, 2, vals, &out))
         goto out;
-    }
     printf("notification %s: %s\n", id, PQgetvalue(out, 0, 0));
     ret = strcmp(PQgetvalue(out, 0, 0), "applied") == 0 ? 0 : 1;
 out:
@@ -122,23 +105,21 @@ out:
 }
 
 /* Connects, runs fn on arg, and disconnects. Returns fn's exit status. */
-static int on_conn(const config *cfg, int (*fn)(PGconn *, const char *), const char *arg)
+static int on_conn(const config *cfg, int (*fn)(db *, const char *), const char *arg)
 {
-    PGconn *c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    int ret = fn(c, arg);
-    PQfinish(c);
+    db d;
+    cli_db_init(&d, cfg);
+    int ret = fn(&d, arg);
+    db_close(&d);
     return ret;
 }
 
 static int list(const config *cfg, int argc, char **argv)
 {
-    PGconn *c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    int ret = list_conn(c, argc > 0 && strcmp(argv[0], "--all") == 0);
-    PQfinish(c);
+    db d;
+    cli_db_init(&d, cfg);
+    int ret = list_conn(&d, argc > 0 && strcmp(argv[0], "--all") == 0);
+    db_close(&d);
     return ret;
 }
 

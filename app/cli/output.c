@@ -1,5 +1,5 @@
 /* What the operator commands share: printing values from the database
- * safely to a terminal, reporting SQL errors, and reading ids. */
+ * safely to a terminal and reading ids (SQL errors: app/cli/sql.c). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -47,20 +47,6 @@ void cli_put_clean(FILE *f, const char *s, const char *indent, int width)
     }
     for (; col < width; col++)
         fputc(' ', f);
-}
-
-void cli_db_error(PGconn *c, const char *what, const PGresult *res)
-{
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!msg)
-        msg = PQerrorMessage(c);
-    fprintf(stderr, "mediagate: %s: %s%s", what, *msg ? msg : "unexpected answer from the database",
-            *msg && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
-    /* undefined_table, undefined_function, undefined_column */
-    if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "42883") == 0 ||
-                  strcmp(state, "42703") == 0))
-        fprintf(stderr, "mediagate: the database lacks a migration: run 'mediagate migrate'\n");
 }
 
 /* Prints a json or jsonb value pretty, each line after the first indented;

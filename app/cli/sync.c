@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "jwplatform/sync.h"
-#include "migrate.h"
+#include "schema.h"
 
 static void put_counts(const char *what, const jw_sync_counts *n)
 {
@@ -43,7 +43,7 @@ int cli_sync(const config *cfg, int argc, char **argv)
         }
         *(bool *)((char *)&o + flags[k].at) = true;
     }
-    if (migrate_check(cfg, "mediagate sync"))
+    if (schema_check(cfg, "mediagate sync"))
         return 1;
     int ret = jw_sync_run(cfg, &o, &rep);
     if (ret != 0)

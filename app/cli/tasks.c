@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/sql.h"
 #include "config.h"
-#include "db.h"
 #include "hash.h"
 
 /* The newest 200 tasks (only dead ones with --dead). "when" is the time
@@ -17,29 +17,13 @@
 static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     bool dead = argc == 1 && strcmp(argv[0], "--dead") == 0;
     if (argc > 1 || (argc == 1 && !dead))
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
     const char *vals[] = {dead ? "dead" : NULL};
-    res = PQexecParams(
-        c,
-        "SELECT t.id, t.kind, t.state, t.attempts || coalesce('/' || k.max_attempts, ''), "
-        "coalesce(t.payload->>'job_id', '-'), "
-        "coalesce(to_char(CASE t.state WHEN 'done' THEN t.done_at WHEN 'dead' THEN t.failed_at "
-        "WHEN 'running' THEN coalesce(t.started_at, t.run_after) ELSE t.run_after END "
-        "AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-'), coalesce(t.last_error, '') "
-        "FROM tasks t LEFT JOIN task_kinds k ON k.name = t.kind "
-        "WHERE $1::text IS NULL OR t.state = $1::text ORDER BY t.id DESC LIMIT 200",
-        1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "tasks list", res);
+    if (!(res = cli_query(cfg, "tasks list", C_TASKS_LIST, 1, vals)))
         goto out;
-    }
     printf("%-8s %-16s %-8s %-8s %-*s %s\n", "id", "kind", "state", "attempts", UUID_LEN, "job",
            "when (UTC)");
     for (int i = 0; i < PQntuples(res); i++) {
@@ -57,7 +41,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -66,22 +49,12 @@ static int show(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     char id[24];
-    PGconn *c = NULL;
     PGresult *res = NULL;
     if (argc != 1 || !cli_parse_bigint("task", argv[0], id))
         return CLI_EUSAGE;
-    c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
     const char *vals[] = {id};
-    res = PQexecParams(c,
-                       "SELECT t.*, k.max_attempts, k.timeout_s FROM tasks t "
-                       "LEFT JOIN task_kinds k ON k.name = t.kind WHERE t.id = $1::bigint",
-                       1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        cli_db_error(c, "tasks show", res);
+    if (!(res = cli_query(cfg, "tasks show", C_TASKS_SHOW, 1, vals)))
         goto out;
-    }
     if (PQntuples(res) != 1) {
         fprintf(stderr, "mediagate: no task %s\n", id);
         goto out;
@@ -90,39 +63,28 @@ static int show(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
-/* After a call of mediagate_task_retry or _cancel on $1: the task's state,
- * its job's id and the job's status. Subqueries of the statement read its
- * snapshot, so they see all three as they were before the call. */
-#define TASK_BEFORE                                                                      \
-    "(SELECT state FROM tasks WHERE id = $1::bigint), "                                  \
-    "(SELECT payload->>'job_id' FROM tasks WHERE id = $1::bigint), "                     \
-    "(SELECT j.status FROM tasks t JOIN jobs j ON j.id = t.payload->>'job_id' "          \
-    "WHERE t.id = $1::bigint)"
-
 /* The shared part of retry and cancel: parses the one ID argument into id,
- * connects (*c, for the caller to PQfinish) and runs sql (a call on $1,
- * then TASK_BEFORE). Returns the result (the caller PQclears it): one row
- * whose first column is not NULL; or NULL with *ret set (CLI_EUSAGE for a
- * bad ID, 1 after saying why). */
-static PGresult *call(const config *cfg, int argc, char **argv, const char *what,
-                      const char *sql, char id[24], PGconn **c, int *ret)
+ * and runs statement s (a call on $1, then the task's state, job and the
+ * job's status from before it). Returns the result (the caller PQclears
+ * it): one row whose first column is not NULL; or NULL with *ret set
+ * (CLI_EUSAGE for a bad ID, 1 after saying why). */
+static PGresult *call(const config *cfg, int argc, char **argv, const char *what, int s,
+                      char id[24], int *ret)
 {
+    PGresult *res = NULL;
     *ret = 1;
-    *c = NULL;
     if (argc != 1 || !cli_parse_bigint("task", argv[0], id)) {
         *ret = CLI_EUSAGE;
         return NULL;
     }
-    if (!(*c = db_connect_admin(cfg)))
-        return NULL;
     const char *vals[] = {id};
-    PGresult *res = PQexecParams(*c, sql, 1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        cli_db_error(*c, what, res);
+    if (!(res = cli_query(cfg, what, s, 1, vals)))
+        return NULL;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        fprintf(stderr, "mediagate: %s: unexpected answer from the database\n", what);
         PQclear(res);
         return NULL;
     }
@@ -134,9 +96,7 @@ static int retry(const config *cfg, int argc, char **argv)
 {
     int ret;
     char id[24];
-    PGconn *c;
-    PGresult *res = call(cfg, argc, argv, "tasks retry", "SELECT mediagate_task_retry($1::bigint), " TASK_BEFORE,
-                         id, &c, &ret);
+    PGresult *res = call(cfg, argc, argv, "tasks retry", C_TASKS_RETRY, id, &ret);
     if (!res)
         goto out;
     ret = 1;
@@ -166,7 +126,6 @@ static int retry(const config *cfg, int argc, char **argv)
     }
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -176,9 +135,7 @@ static int cancel(const config *cfg, int argc, char **argv)
 {
     int ret;
     char id[24];
-    PGconn *c;
-    PGresult *res = call(cfg, argc, argv, "tasks cancel", "SELECT mediagate_task_cancel($1::bigint), " TASK_BEFORE,
-                         id, &c, &ret);
+    PGresult *res = call(cfg, argc, argv, "tasks cancel", C_TASKS_CANCEL, id, &ret);
     if (!res)
         goto out;
     ret = 1;
@@ -209,7 +166,6 @@ static int cancel(const config *cfg, int argc, char **argv)
     }
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 

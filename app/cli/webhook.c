@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "config.h"
-#include "db.h"
+#include "cli/sql.h"
 #include "http_client.h"
 
 /* The events an endpoint may subscribe to (the triggers of sql/012). */
@@ -175,28 +175,11 @@ static bool parse_events(const char *list, char *out, size_t cap)
     return true;
 }
 
-/* Connects (*c, for the caller to PQfinish, NULL when that failed) and runs
- * sql with n parameters. Returns its result (the caller PQclears it) when
- * its status is expect; else NULL, having said what failed. */
-static PGresult *query(const config *cfg, const char *what, const char *sql, int n,
-                       const char *const *vals, ExecStatusType expect, PGconn **c)
-{
-    if (!(*c = db_connect_admin(cfg)))
-        return NULL;
-    PGresult *res = PQexecParams(*c, sql, n, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) == expect)
-        return res;
-    cli_db_error(*c, what, res);
-    PQclear(res);
-    return NULL;
-}
-
 /* Registers endpoint argv[0] (with --events, only for those) and prints its
  * secret on stdout, once; the message about it on stderr. */
 static int add(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
-    PGconn *c = NULL;
     PGresult *res = NULL;
     const char *url = NULL, *evlist = NULL;
     bool no_check = false;
@@ -235,10 +218,7 @@ static int add(const config *cfg, int argc, char **argv)
     EVP_EncodeBlock((unsigned char *)secret + 6, raw, sizeof raw);
     OPENSSL_cleanse(raw, sizeof raw);
     const char *vals[] = {url, secret, evlist ? evs : NULL};
-    res = query(cfg, "webhook add",
-                "INSERT INTO webhook_endpoints (url, secret, events) "
-                "VALUES ($1, $2, $3::text[]) RETURNING id",
-                3, vals, PGRES_TUPLES_OK, &c);
+    res = cli_query(cfg, "webhook add", C_WEBHOOK_ADD, 3, vals);
     if (!res)
         goto out;
     fprintf(stderr,
@@ -251,7 +231,6 @@ static int add(const config *cfg, int argc, char **argv)
 out:
     OPENSSL_cleanse(secret, sizeof secret);
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -261,22 +240,9 @@ static int list(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
-    PGconn *c = NULL;
     if (argc != 0)
         return CLI_EUSAGE;
-    res = query(cfg, "webhook list",
-                "SELECT e.id, CASE WHEN e.enabled THEN 'enabled' ELSE 'disabled' END, "
-                "count(d.id) FILTER (WHERE d.state = 'pending'), "
-                "count(d.id) FILTER (WHERE d.state = 'delivered'), "
-                "count(d.id) FILTER (WHERE d.state = 'failed'), "
-                "coalesce(array_to_string(e.events, ','), 'all'), e.url, "
-                "coalesce(e.disabled_reason || ' at ' || to_char(e.disabled_at AT TIME "
-                "ZONE "
-                "'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') "
-                "FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON "
-                "d.endpoint_id = e.id "
-                "GROUP BY e.id ORDER BY e.id",
-                0, NULL, PGRES_TUPLES_OK, &c);
+    res = cli_query(cfg, "webhook list", C_WEBHOOK_LIST, 0, NULL);
     if (!res)
         goto out;
     printf("%-6s %-8s %7s %9s %6s  %-24s %s\n", "id", "state", "pending", "delivered", "failed",
@@ -298,7 +264,6 @@ static int list(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -310,10 +275,8 @@ static int remove_endpoint(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc != 1 || !cli_parse_bigint("endpoint", argv[0], id))
         return CLI_EUSAGE;
-    PGconn *c = NULL;
     const char *vals[] = {id};
-    res = query(cfg, "webhook remove", "DELETE FROM webhook_endpoints WHERE id = $1::bigint", 1,
-                vals, PGRES_COMMAND_OK, &c);
+    res = cli_query(cfg, "webhook remove", C_WEBHOOK_REMOVE, 1, vals);
     if (!res)
         goto out;
     if (strcmp(PQcmdTuples(res), "1") != 0) {
@@ -324,7 +287,6 @@ static int remove_endpoint(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -337,20 +299,8 @@ static int deliveries(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc > 1 || (argc == 1 && !cli_parse_bigint("endpoint", argv[0], id)))
         return CLI_EUSAGE;
-    PGconn *c = NULL;
     const char *vals[] = {argc == 1 ? id : NULL};
-    res = query(cfg, "webhook deliveries",
-                "SELECT id, endpoint_id, event_type, state, attempts, "
-                "coalesce(last_status::text, '-'), "
-                "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
-                "msg_id, "
-                "coalesce(last_error, ''), coalesce(CASE WHEN state = 'pending' THEN "
-                "to_char(next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
-                "END, '') "
-                "FROM webhook_deliveries WHERE $1::bigint IS NULL OR endpoint_id = "
-                "$1::bigint "
-                "ORDER BY id DESC LIMIT 200",
-                1, vals, PGRES_TUPLES_OK, &c);
+    res = cli_query(cfg, "webhook deliveries", C_WEBHOOK_DELIVERIES, 1, vals);
     if (!res)
         goto out;
     printf("%-8s %-8s %-16s %-9s %-8s %-6s %-19s %s\n", "id", "endpoint", "event", "state",
@@ -372,7 +322,6 @@ static int deliveries(const config *cfg, int argc, char **argv)
     ret = 0;
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 
@@ -385,10 +334,8 @@ static int redeliver(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc != 1 || !cli_parse_bigint("delivery", argv[0], id))
         return CLI_EUSAGE;
-    PGconn *c = NULL;
     const char *vals[] = {id};
-    res = query(cfg, "webhook redeliver", "SELECT mediagate_webhook_redeliver($1::bigint)", 1, vals,
-                PGRES_TUPLES_OK, &c);
+    res = cli_query(cfg, "webhook redeliver", C_WEBHOOK_REDELIVER, 1, vals);
     if (!res)
         goto out;
     const char *r = PQgetvalue(res, 0, 0);
@@ -403,7 +350,6 @@ static int redeliver(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: no delivery %s\n", id);
 out:
     PQclear(res);
-    PQfinish(c);
     return ret;
 }
 

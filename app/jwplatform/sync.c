@@ -1,8 +1,9 @@
 /* mediagate sync. See sync.h. Pages are fetched one at a time and copied
  * into a session temporary table, so memory stays one page whatever the
- * catalogue's size; mediagate_mirror_replace (sql/013) then replaces the
+ * catalogue's size; mediagate_mirror_replace (sql/functions/) then replaces the
  * type in one transaction. A second sync waits on, or gives up at, a
- * session advisory lock. */
+ * session advisory lock. Its statements are a table of the db layer's, on
+ * one connection that holds the lock and the temporary table (db.session). */
 #include "jwplatform/sync.h"
 
 #include <curl/curl.h>
@@ -23,41 +24,54 @@
 #define PAGE_SIZE "1000"
 #define SYNC_LOCK "7164624634553938551" /* pg advisory lock key of mediagate sync */
 
-enum sync_sql {
+enum sync_stmt {
     S_SETUP,
     S_TRY_LOCK,
     S_LOCK,
     S_NOW,
+    S_DROP_INCOMING,
     S_INCOMING,
     S_COPY,
     S_ANALYZE,
+    S_DEDUPE,
     S_BEGIN,
     S_REPLACE,
     S_COMMIT,
     S_ROLLBACK,
     S_DERIVE,
     S_UNLOCK,
+    S__COUNT
 };
 
-static const char *const sync_sql[] = {
-    [S_SETUP] = "SET statement_timeout = 0; SET client_min_messages = warning",
-    [S_TRY_LOCK] = "SELECT pg_try_advisory_lock(" SYNC_LOCK ")",
-    [S_LOCK] = "SELECT pg_advisory_lock(" SYNC_LOCK ")",
-    [S_NOW] = "SELECT now()",
-    [S_INCOMING] = "DROP TABLE IF EXISTS mirror_incoming; "
-                   "CREATE TEMP TABLE mirror_incoming (key text NOT NULL, data jsonb NOT NULL)",
-    [S_COPY] = "COPY mirror_incoming (key, data) FROM STDIN",
+/* The bulk steps run without a deadline (db.unbounded), as S_SETUP's
+ * statement_timeout says to the server. */
+static const stmt_def sync_stmts[S__COUNT] = {
+    [S_SETUP] = {"s_setup",
+        "SELECT set_config('statement_timeout', '0', false), "
+        "set_config('client_min_messages', 'warning', false)", 0, PGRES_TUPLES_OK},
+    [S_TRY_LOCK] = {"s_try_lock", "SELECT pg_try_advisory_lock(" SYNC_LOCK ")", 0, PGRES_TUPLES_OK},
+    [S_LOCK] = {"s_lock", "SELECT pg_advisory_lock(" SYNC_LOCK ")", 0, PGRES_TUPLES_OK},
+    [S_NOW] = {"s_now", "SELECT now()", 0, PGRES_TUPLES_OK},
+    [S_DROP_INCOMING] = {"s_drop_incoming", "DROP TABLE IF EXISTS mirror_incoming", 0,
+                         PGRES_COMMAND_OK},
+    [S_INCOMING] = {"s_incoming",
+        "CREATE TEMP TABLE mirror_incoming (key text NOT NULL, data jsonb NOT NULL)", 0,
+        PGRES_COMMAND_OK},
+    [S_COPY] = {"s_copy", "COPY mirror_incoming (key, data) FROM STDIN", 0, PGRES_COPY_IN},
+    [S_ANALYZE] = {"s_analyze", "ANALYZE mirror_incoming", 0, PGRES_COMMAND_OK},
     /* A key fetched twice (the catalogue shifted between pages): the later copy. */
-    [S_ANALYZE] = "ANALYZE mirror_incoming; DELETE FROM mirror_incoming a USING mirror_incoming b "
-                  "WHERE a.key = b.key AND a.ctid < b.ctid",
-    [S_BEGIN] = "BEGIN",
-    [S_REPLACE] = "SELECT created, updated, deleted, revived, unchanged "
-                  "FROM mediagate_mirror_replace($1, $2::boolean, $3::timestamptz)",
-    [S_COMMIT] = "COMMIT",
-    [S_ROLLBACK] = "ROLLBACK",
-    [S_DERIVE] = "SELECT mediagate_mirror_derive($1::boolean)",
+    [S_DEDUPE] = {"s_dedupe",
+        "DELETE FROM mirror_incoming a USING mirror_incoming b "
+        "WHERE a.key = b.key AND a.ctid < b.ctid", 0, PGRES_COMMAND_OK},
+    [S_BEGIN] = {"s_begin", "BEGIN", 0, PGRES_COMMAND_OK},
+    [S_REPLACE] = {"s_replace",
+        "SELECT created, updated, deleted, revived, unchanged "
+        "FROM mediagate_mirror_replace($1, $2::boolean, $3::timestamptz)", 3, PGRES_TUPLES_OK},
+    [S_COMMIT] = {"s_commit", "COMMIT", 0, PGRES_COMMAND_OK},
+    [S_ROLLBACK] = {"s_rollback", "ROLLBACK", 0, PGRES_COMMAND_OK},
+    [S_DERIVE] = {"s_derive", "SELECT mediagate_mirror_derive($1::boolean)", 1, PGRES_TUPLES_OK},
     /* At once: a backend whose client left releases its locks a moment later. */
-    [S_UNLOCK] = "SELECT pg_advisory_unlock_all()",
+    [S_UNLOCK] = {"s_unlock", "SELECT pg_advisory_unlock_all()", 0, PGRES_TUPLES_OK},
 };
 
 static double now_s(void)
@@ -67,16 +81,14 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Runs statement s with n params; true when its status is want. */
-static bool run(PGconn *c, enum sync_sql s, int n, const char *const *vals, ExecStatusType want,
-                PGresult **out)
+/* Runs statement s with n params; true when it succeeded, with its result
+ * in *out (the caller PQclears it) when out is not NULL. */
+static bool run(db *d, enum sync_stmt s, int n, const char *const *vals, PGresult **out)
 {
-    PGresult *r = n ? PQexecParams(c, sync_sql[s], n, NULL, vals, NULL, NULL, 0)
-                    : PQexec(c, sync_sql[s]);
-    bool ok = PQresultStatus(r) == want;
+    PGresult *r = NULL;
+    bool ok = db_exec(d, s, n, vals, &r) == 0;
     if (!ok)
-        fprintf(stderr, "mediagate sync: the database refused a step: %s",
-                PQresultErrorMessage(r));
+        fprintf(stderr, "mediagate sync: the database refused a step: %s\n", d->error);
     if (out && ok)
         *out = r;
     else
@@ -139,7 +151,7 @@ static void progress(const jw_sync_opts *o, const char *what, int page, long lon
 
 /* Fetches every resource of one type into mirror_incoming, page by page.
  * Returns 0, or 1 having said why. */
-static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char *type,
+static int fetch_type(db *d, jw_api *api, const jw_sync_opts *o, const char *type,
                       const char *plural)
 {
     char call[32], offset[24], err[512];
@@ -147,7 +159,7 @@ static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char 
     int page = 0;
     double t0 = now_s();
     snprintf(call, sizeof call, "%s/list", plural);
-    if (!run(c, S_INCOMING, 0, NULL, PGRES_COMMAND_OK, NULL))
+    if (!run(d, S_DROP_INCOMING, 0, NULL, NULL) || !run(d, S_INCOMING, 0, NULL, NULL))
         return 1;
     for (;;) {
         json_object *root = NULL, *list, *v;
@@ -170,9 +182,12 @@ static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char 
         if (json_object_object_get_ex(root, "total", &v) && json_object_is_type(v, json_type_int))
             total = json_object_get_int64(v);
         size_t n = json_object_array_length(list);
-        PGresult *r = PQexec(c, sync_sql[S_COPY]);
-        bool ok = PQresultStatus(r) == PGRES_COPY_IN;
-        PQclear(r);
+        if (!run(d, S_COPY, 0, NULL, NULL)) {
+            json_object_put(root);
+            return 1;
+        }
+        PGconn *c = d->conn;
+        bool ok = true;
         for (size_t i = 0; ok && i < n; i++) {
             json_object *item = json_object_array_get_idx(list, i), *k;
             const char *key = json_object_object_get_ex(item, "key", &k) &&
@@ -189,16 +204,10 @@ static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char 
                             '\n');
         }
         json_object_put(root);
-        if (PQputCopyEnd(c, ok ? NULL : "aborted") != 1)
-            ok = false;
-        r = PQgetResult(c);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "mediagate sync: storing page %d failed: %s", page, PQresultErrorMessage(r));
+        if (db_copy_end(d, ok ? NULL : "aborted") != 0) {
+            fprintf(stderr, "mediagate sync: storing page %d failed: %s\n", page, d->error);
             ok = false;
         }
-        PQclear(r);
-        while ((r = PQgetResult(c)))
-            PQclear(r);
         if (!ok)
             return 1;
         got += (long long)n;
@@ -215,18 +224,18 @@ static int fetch_type(PGconn *c, jw_api *api, const jw_sync_opts *o, const char 
 }
 
 /* Replaces type from mirror_incoming in one transaction; fills counts. */
-static int replace_type(PGconn *c, const jw_sync_opts *o, const char *type, bool force,
+static int replace_type(db *d, const jw_sync_opts *o, const char *type, bool force,
                         const char *since, jw_sync_counts *counts)
 {
     PGresult *r = NULL;
     double t0 = now_s();
     const char *vals[] = {type, force ? "true" : "false", since};
-    if (!run(c, S_ANALYZE, 0, NULL, PGRES_COMMAND_OK, NULL) ||
-        !run(c, S_BEGIN, 0, NULL, PGRES_COMMAND_OK, NULL))
+    if (!run(d, S_ANALYZE, 0, NULL, NULL) || !run(d, S_DEDUPE, 0, NULL, NULL) ||
+        !run(d, S_BEGIN, 0, NULL, NULL))
         return 1;
-    if (!run(c, S_REPLACE, 3, vals, PGRES_TUPLES_OK, &r) || PQntuples(r) != 1) {
+    if (!run(d, S_REPLACE, 3, vals, &r) || PQntuples(r) != 1) {
         PQclear(r);
-        run(c, S_ROLLBACK, 0, NULL, PGRES_COMMAND_OK, NULL);
+        run(d, S_ROLLBACK, 0, NULL, NULL);
         return 1;
     }
     long long *f[] = {&counts->created, &counts->updated, &counts->deleted, &counts->revived,
@@ -234,7 +243,7 @@ static int replace_type(PGconn *c, const jw_sync_opts *o, const char *type, bool
     for (int i = 0; i < 5; i++)
         *f[i] = strtoll(PQgetvalue(r, 0, i), NULL, 10);
     PQclear(r);
-    if (!run(c, S_COMMIT, 0, NULL, PGRES_COMMAND_OK, NULL))
+    if (!run(d, S_COMMIT, 0, NULL, NULL))
         return 1;
     if (o->progress)
         fprintf(o->progress, "%ss: replaced in one transaction in %.2f s\n", type, now_s() - t0);
@@ -255,11 +264,10 @@ int jw_sync_run(const config *cfg, const jw_sync_opts *o, jw_sync_report *rep)
                         "MEDIAGATE_JWPLATFORM_API_SECRET are not set (--skip-fetch needs neither)\n");
         return 1;
     }
-    PGconn *c = db_connect_admin(cfg);
-    if (!c)
-        return 1;
-    if (!run(c, S_SETUP, 0, NULL, PGRES_COMMAND_OK, NULL) ||
-        !run(c, S_TRY_LOCK, 0, NULL, PGRES_TUPLES_OK, &r))
+    db d;
+    db_init_table(&d, cfg, sync_stmts, S__COUNT, "mediagate-admin");
+    d.lazy = d.session = d.quiet = d.unbounded = true;
+    if (!run(&d, S_SETUP, 0, NULL, NULL) || !run(&d, S_TRY_LOCK, 0, NULL, &r))
         goto out;
     if (*PQgetvalue(r, 0, 0) != 't') {
         PQclear(r);
@@ -271,13 +279,13 @@ int jw_sync_run(const config *cfg, const jw_sync_opts *o, jw_sync_report *rep)
             goto out;
         }
         fprintf(stderr, "mediagate sync: another mediagate sync is running; waiting for it\n");
-        if (!run(c, S_LOCK, 0, NULL, PGRES_TUPLES_OK, NULL))
+        if (!run(&d, S_LOCK, 0, NULL, NULL))
             goto out;
     }
     PQclear(r);
     r = NULL;
     /* Rows a webhook refreshes from now on are fresher than this fetch. */
-    if (!run(c, S_NOW, 0, NULL, PGRES_TUPLES_OK, &r))
+    if (!run(&d, S_NOW, 0, NULL, &r))
         goto out;
     snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 0));
     if (fetch && (http_client_init(&http, cfg->outbound_allow_loopback) != 0 ||
@@ -286,30 +294,36 @@ int jw_sync_run(const config *cfg, const jw_sync_opts *o, jw_sync_report *rep)
         goto out;
     }
     if (!o->skip_video_fetch) {
-        if (fetch_type(c, &api, o, "video", "videos") ||
-            replace_type(c, o, "video", o->sync_all, since, &rep->videos))
+        if (fetch_type(&d, &api, o, "video", "videos") ||
+            replace_type(&d, o, "video", o->sync_all, since, &rep->videos))
             goto out;
         rep->fetched_videos = true;
     }
     if (!o->skip_channel_fetch) {
-        if (fetch_type(c, &api, o, "channel", "channels") ||
-            replace_type(c, o, "channel", o->sync_all, since, &rep->channels))
+        if (fetch_type(&d, &api, o, "channel", "channels") ||
+            replace_type(&d, o, "channel", o->sync_all, since, &rep->channels))
             goto out;
         rep->fetched_channels = true;
     }
     PQclear(r);
     r = NULL;
     const char *all[] = {o->sync_all ? "true" : "false"};
-    if (!run(c, S_DERIVE, 1, all, PGRES_TUPLES_OK, &r))
+    if (!run(&d, S_DERIVE, 1, all, &r))
         goto out;
     rep->derived = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     ret = 0;
 out:
     rep->calls = api.calls;
     PQclear(r);
-    if (PQstatus(c) == CONNECTION_OK)
-        PQclear(PQexec(c, sync_sql[S_UNLOCK]));
-    PQfinish(c);
+    r = NULL;
+    if (d.conn && PQstatus(d.conn) == CONNECTION_OK) {
+        if (PQtransactionStatus(d.conn) != PQTRANS_IDLE)
+            db_exec(&d, S_ROLLBACK, 0, NULL, &r);
+        PQclear(r);
+        db_exec(&d, S_UNLOCK, 0, NULL, &r);
+        PQclear(r);
+    }
+    db_close(&d);
     jw_api_free(&api);
     http_client_free(&http);
     return ret;

@@ -17,7 +17,9 @@ no_warnings() { ! grep -Eq 'You have [0-9]+ warning' <<<"$out"; }
 check "redocly lint warns of nothing: $(grep -E 'warning' <<<"$out" | head -n 5)" no_warnings
 # Every route row, and no path the router does not have.
 rows=$(sed -n '/^static const route routes\[\] = {/,/^};/p' "$MG_ROOT/app/router.c" |
-       grep -o '{"[A-Z]*", "[^"]*"' | sed 's/{"\([A-Z]*\)", "\([^"]*\)"/\1 \2/')
+       grep -o '[.]method = "[A-Z]*", [.]path = "[^"]*"' |
+       sed 's/[.]method = "\([A-Z]*\)", [.]path = "\([^"]*\)"/\1 \2/')
+check "found the route table's rows ($(wc -l <<<"$rows"))" test "$(wc -l <<<"$rows")" -gt 10
 spec_paths=$(node -e '
   const YAML = require(process.argv[1] + "/node_modules/yaml");
   const doc = YAML.parse(require("fs").readFileSync(process.argv[2], "utf8"));

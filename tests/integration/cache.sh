@@ -93,10 +93,10 @@ done
 check "jobs acl states the bound and what it cannot recall: $(cat "$RUN/acl.out")" \
     grep -q 'within 2 s' "$RUN/acl.out"
 check "jobs acl says to set the ACL at upload" grep -q 'acl= at upload' "$RUN/acl.out"
-# The README's example is what it prints.
-readme=$(sed -n '/^\$ mediagate jobs acl /,/^```/p' "$MG_ROOT/README.md" | sed '1d;$d')
+# docs/access.md's example is what it prints.
+readme=$(sed -n '/^\$ mediagate jobs acl /,/^```/p' "$MG_ROOT/docs/access.md" | sed '1d;$d')
 got=$("$MG_BIN" jobs acl done2 USER_alice | sed 's/^job done2:/job 5f0c3d1e-8a6b-4c2d-9e1f-000000000001:/')
-check "the README shows what jobs acl prints" test "$readme" = "$got"
+check "docs/access.md shows what jobs acl prints" test "$readme" = "$got"
 "$MG_BIN" jobs acl run2 USER_x >/dev/null
 # The same body, now private to whoever asks (WORLD still admits anyone):
 # the ETag covers the ACL, so nginx's old public copy is never renewed by a 304.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mounted under a prefix: the snippet's outer location edited as the README
+# Mounted under a prefix: the snippet's outer location edited as docs/nginx.md
 # says, MEDIAGATE_PREFIX set; the routes answer under /video-api/.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}

@@ -7,6 +7,8 @@
 #      and none masks a status with `local|export|declare x=$(...)`
 #      (shellcheck SC2155).
 #   3. The MIT license text is there, as meson.build's license says.
+#   4. SQL runs only through the db layer (app/db.c) and its statement
+#      tables; a function is defined only in its own sql/functions/NAME.sql.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/tests/lib/assert.sh"
@@ -39,6 +41,18 @@ check "no \$? read after a command substitution in the same command: $bad" test 
 out=$(shellcheck -s bash --include=SC2155 -f gcc "${scripts[@]}" 2>&1)
 rc=$?
 check "no status masked by local/export x=\$(...) (shellcheck SC2155, rc $rc): $out" test "$rc" = 0
+
+# --- SQL in statement tables, functions in their own files -------------------
+out=$(git grep -nE '\bPQ(exec|execParams|execPrepared|prepare|sendQuery|sendQueryParams|sendPrepare|sendQueryPrepared)\(' -- 'app/*.c' 'handlers/*.c' ':!app/db.c')
+check "no query sent outside app/db.c (a statement table and db_exec instead): $out" test -z "$out"
+out=$(git grep -nEi '^CREATE (OR REPLACE )?FUNCTION' -- 'sql/*.sql' ':!sql/functions/*')
+check "no function defined in a migration (sql/functions/NAME.sql instead): $out" test -z "$out"
+bad=$(for f in sql/functions/*.sql; do
+    n=$(basename "$f" .sql)
+    [ "$(grep -ciE '^CREATE (OR REPLACE )?FUNCTION' "$f")" = 1 ] &&
+        grep -qE "^CREATE OR REPLACE FUNCTION $n\(" "$f" || echo "$f"
+done)
+check "each sql/functions/NAME.sql defines the function NAME, and only it: $bad" test -z "$bad"
 
 # --- .clang-format ------------------------------------------------------------
 # It describes the code as written: with it clang-format moves few lines of

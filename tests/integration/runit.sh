@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's recipe without systemd (Installing without systemd: runit),
+# The recipe without systemd of docs/service.md (runit),
 # followed on this machine: `meson install` into a temporary prefix (its
 # rundir under the prefix too), the users from the installed sysusers data
 # (systemd-sysusers, real), the directories from the installed tmpfiles
@@ -70,7 +70,7 @@ done
 check "the serve service names the installed binary, as mediagate with nginx's group" \
     grep -qx "exec chpst -u mediagate:mediagate:www-data $P/bin/mediagate serve" "$R/mediagate/run"
 
-# --- the recipe, as the README gives it ----------------------------------------------
+# --- the recipe, as docs/service.md gives it ------------------------------------------
 out=$(systemd-sysusers "$P/lib/sysusers.d/mediagate.sysusers.conf" 2>&1)
 rc=$?
 check "systemd-sysusers makes the users (rc $rc): $out" test "$rc" = 0

@@ -572,9 +572,9 @@ def test_add_resolves_the_host_and_refuses_what_no_delivery_could_reach(db):
     r = add("https://hooks.mediagate-test.invalid/h")
     assert r.returncode == 2 and r.stdout == "", r
     assert "host 'hooks.mediagate-test.invalid' does not resolve" in r.stderr and "--no-check" in r.stderr, r
-    # What the README shows, word for word.
+    # What docs/webhooks.md shows, word for word.
     r = add("http://127.0.0.1:8080/hooks")
-    readme = (mgstack.MG_ROOT / "README.md").read_text()
+    readme = (mgstack.MG_ROOT / "docs" / "webhooks.md").read_text()
     assert r.returncode == 2 and "$ mediagate webhook add http://127.0.0.1:8080/hooks\n" + r.stderr in readme, r
     for url, shown, why in (("http://127.0.0.1:9/h", "127.0.0.1", "loopback"),
                             ("http://[::1]:9/h", "::1", "loopback"),

@@ -8,9 +8,10 @@
 int main(void)
 {
     const char *groups[] = {"101888", "staff"}, *insts[] = {"UIS"};
-    caller anon = {false, "anonymous", NULL, NULL, 0, NULL, 0};
-    caller user = {true, "apikey", "spqr1", NULL, 0, NULL, 0};
-    caller member = {true, "oauth2", "abc12", groups, 2, insts, 1};
+    caller anon = {.authenticated = false, .kind = "anonymous"};
+    caller user = {.authenticated = true, .kind = "apikey", .user = "spqr1", .owner = "key:1"};
+    caller member = {.authenticated = true, .kind = "oauth2", .user = "abc12", .groups = groups,
+                     .ngroups = 2, .insts = insts, .ninsts = 1};
     const caller *all[] = {&anon, &user, &member};
     static const struct {
         const char *acl;

@@ -65,6 +65,15 @@ static bool expect_ok(config *c, const char *text, const char *const *env, int l
     return n == 0;
 }
 
+/* True when name is a setting's. */
+static bool names_setting(const char *name)
+{
+    for (size_t i = 0; name && i < config_settings_count; i++)
+        if (strcmp(config_settings[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 static void test_table(void)
 {
     /* The settings the README documents are all in the table. */
@@ -85,13 +94,73 @@ static void test_table(void)
         const cfg_setting *s = &config_settings[i];
         CHECK(strncmp(s->name, "MEDIAGATE_", 10) == 0);
         CHECK(s->help && *s->help);
-        if (s->type == CFG_INT) {
+        if (config_type(s) == CFG_INT) {
             long d = s->def ? strtol(s->def, NULL, 10) : -1;
             if (!CHECK(s->def && d >= s->min && d <= s->max))
                 fprintf(stderr, "  %s default out of range\n", s->name);
         }
         CHECK(s->required == (s->def == NULL));
+        /* A kind's own fields are set on its rows and only there. */
+        CHECK((s->kind == CFG_ENUM) == (s->choices != NULL));
+        CHECK(s->kind == CFG_URL || (s->schemes == NULL && s->url == CFG_URL_SCHEME));
+        CHECK(s->kind != CFG_URL || s->url == CFG_URL_SCHEME || s->schemes == NULL);
+        CHECK(s->secret || s->min_length == 0);
+        if (s->required_with && !CHECK(names_setting(s->required_with)))
+            fprintf(stderr, "  %s: required_with %s\n", s->name, s->required_with);
     }
+    for (size_t i = 0; i < config_rules_count; i++) {
+        CHECK(names_setting(config_rules[i].when));
+        CHECK(config_rules[i].needs[0] && config_rules[i].msg);
+        for (size_t k = 0; config_rules[i].needs[k]; k++)
+            CHECK(names_setting(config_rules[i].needs[k]));
+    }
+}
+
+/* Values each kind accepts, beside the ones test_messages refuses. */
+static void test_kinds(void)
+{
+    static const char *const good[][4] = {
+        {"MEDIAGATE_RTMP_URL", "rtmps://live.example.com/live", "MEDIAGATE_HLS_URL", "https://h"},
+        {"MEDIAGATE_HLS_URL", "http://h"},
+        {"MEDIAGATE_UPLOAD_URL", ""},
+        {"MEDIAGATE_STS_URL", "https://sts.example/?q x"},
+        {"MEDIAGATE_OAUTH2_TOKEN_URL", "https://as.example/token?a=b"},
+        {"MEDIAGATE_JWPLATFORM_API_URL", "http://127.0.0.1:8080/v1/"},
+        {"MEDIAGATE_MEDIA_URL", "https://cdn.example/media"},
+        {"MEDIAGATE_UPLOADS_URL", "/up"},
+        {"MEDIAGATE_MEDIA_DIR", ""},
+        {"MEDIAGATE_LIVE_DIR", "/srv/live"},
+        {"MEDIAGATE_OUTBOUND_CA_FILE", "/dev/null"},
+        {"MEDIAGATE_LOG_FORMAT", "json"},
+        {"MEDIAGATE_STREAM_AUTH", "remote_user"},
+        {"MEDIAGATE_DATABASE_READ_URL", "host=/run/postgresql dbname=x"},
+        {"MEDIAGATE_MUX_SECRET", "0123456789abcdef"},
+        {"MEDIAGATE_AWS_SECRET_ACCESS_KEY", "s"},
+        {"MEDIAGATE_MAX_BODY", "0"},
+        {"MEDIAGATE_QUEUE_WAIT_MS", "600000"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB, good[i][0], good[i][1],
+                                   good[i][2], good[i][3], NULL};
+        config c;
+        if (!expect_ok(&c, NULL, env, __LINE__))
+            fprintf(stderr, "  %s=%s\n", good[i][0], good[i][1]);
+        config_free(&c);
+    }
+    config c;
+    static const char *const env[] = {"MEDIAGATE_LOG_FORMAT", "json",
+                                      "MEDIAGATE_STREAM_AUTH", "remote_user",
+                                      "MEDIAGATE_DATABASE_URL", DB, NULL};
+    if (expect_ok(&c, NULL, env, __LINE__))
+        CHECK(c.log_json && c.trust_remote_user);
+    config_free(&c);
+    const cfg_setting *s = &config_settings[0];
+    CHECK_INT(config_type(s), CFG_STRING);
+    for (size_t i = 0; i < config_settings_count; i++)
+        if (config_settings[i].kind == CFG_SWITCH)
+            CHECK_INT(config_type(&config_settings[i]), CFG_BOOL);
+        else if (config_settings[i].kind >= CFG_NUMBER && config_settings[i].kind <= CFG_BYTES)
+            CHECK_INT(config_type(&config_settings[i]), CFG_INT);
 }
 
 static void test_defaults(void)
@@ -139,6 +208,191 @@ static void test_values_checked(void)
     }
     CHECK_INT(config_renditions_check("1080,720,480,360"), 0);
     CHECK_INT(config_renditions_check("144"), 0);
+}
+
+/* Every message a bad setting gives, word for word: check-config's
+ * report is an interface (operators and the suites read it). Each case is
+ * name, value pairs over a valid database URL, and all its messages in any
+ * order. */
+typedef struct msg_case {
+    const char *env[12]; /* name, value pairs, NULL-terminated */
+    const char *want[5];
+} msg_case;
+static const msg_case msg_cases[] = {
+    {{"MEDIAGATE_DATABASE_URL", ""},
+     {"MEDIAGATE_DATABASE_URL is required: libpq connection string or URI of the PostgreSQL "
+      "database"}},
+    {{"MEDIAGATE_DATABASE_URL", "postgresql://%zz"},
+     {"MEDIAGATE_DATABASE_URL is not a valid connection string: invalid percent-encoded token: "
+      "\"%zz\"\n"}},
+    {{"MEDIAGATE_DATABASE_READ_URL", "host=x bogus=1"},
+     {"MEDIAGATE_DATABASE_READ_URL is not a valid connection string: invalid connection option "
+      "\"bogus\"\n"}},
+    {{"MEDIAGATE_PREFIX", "video-api/"},
+     {"MEDIAGATE_PREFIX must look like /video-api (leading /, no trailing /, letters, digits, "
+      "-_.~), got 'video-api/'"}},
+    {{"MEDIAGATE_PREFIX", "/a//b"},
+     {"MEDIAGATE_PREFIX must look like /video-api (leading /, no trailing /, letters, digits, "
+      "-_.~), got '/a//b'"}},
+    {{"MEDIAGATE_SOCKET",
+      "/run/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+     {"MEDIAGATE_SOCKET is longer than a unix socket path may be"}},
+    {{"MEDIAGATE_SOCKET_GROUP", "no-such-group-mg"},
+     {"MEDIAGATE_SOCKET_GROUP: no group named 'no-such-group-mg'"}},
+    {{"MEDIAGATE_MEDIACONVERT_HEADER", "X Api"},
+     {"MEDIAGATE_MEDIACONVERT_HEADER must be a header name such as X-Api-Key, got 'X Api'"}},
+    {{"MEDIAGATE_MEDIACONVERT_HEADER", ""},
+     {"MEDIAGATE_MEDIACONVERT_HEADER must be a header name such as X-Api-Key, got ''"}},
+    {{"MEDIAGATE_MEDIACONVERT_SECRET", "short", "MEDIAGATE_ZENCODER_SECRET", "short",
+      "MEDIAGATE_TENCENT_TOKEN", "short", "MEDIAGATE_MUX_SECRET", "short"},
+     {"MEDIAGATE_MEDIACONVERT_SECRET is too short to be a secret (at least 16 characters)",
+      "MEDIAGATE_ZENCODER_SECRET is too short to be a secret (at least 16 characters)",
+      "MEDIAGATE_TENCENT_TOKEN is too short to be a secret (at least 16 characters)",
+      "MEDIAGATE_MUX_SECRET is too short to be a secret (at least 16 characters)"}},
+    {{"MEDIAGATE_MEDIA_SIGNING_SECRET", "short"},
+     {"MEDIAGATE_MEDIA_SIGNING_SECRET is too short to be a secret (at least 16 characters)"}},
+    {{"MEDIAGATE_MEDIA_SIGNING_SECRET", "0123456789abcdef$x"},
+     {"MEDIAGATE_MEDIA_SIGNING_SECRET must not hold spaces, quotes, $ ; \\ or braces (nginx's "
+      "secure_link_md5 holds it too)"}},
+    {{"MEDIAGATE_STREAM_AUTH", "basic"},
+     {"MEDIAGATE_STREAM_AUTH must be apikey or remote_user, got 'basic'"}},
+    {{"MEDIAGATE_LOG_FORMAT", "xml"},
+     {"MEDIAGATE_LOG_FORMAT must be text or json, got 'xml'"}},
+    {{"MEDIAGATE_RTMP_URL", "http://x", "MEDIAGATE_HLS_URL", "https://h"},
+     {"MEDIAGATE_RTMP_URL must start with rtmp:// or rtmps://, got 'http://x'"}},
+    {{"MEDIAGATE_RTMP_URL", "rtmp://x"},
+     {"MEDIAGATE_HLS_URL is required when MEDIAGATE_RTMP_URL is set"}},
+    {{"MEDIAGATE_HLS_URL", "ftp://x", "MEDIAGATE_UPLOAD_URL", "ftp://x"},
+     {"MEDIAGATE_HLS_URL must start with http:// or https://, got 'ftp://x'",
+      "MEDIAGATE_UPLOAD_URL must start with http:// or https://, got 'ftp://x'"}},
+    {{"MEDIAGATE_S3_BUCKET", "b", "MEDIAGATE_AWS_ACCESS_KEY_ID", "k"},
+     {"MEDIAGATE_S3_BUCKET needs MEDIAGATE_AWS_ACCESS_KEY_ID and MEDIAGATE_AWS_SECRET_ACCESS_KEY"}},
+    {{"MEDIAGATE_RECORDINGS_DIR", "rec/", "MEDIAGATE_LIVE_DIR", "/live/"},
+     {"MEDIAGATE_RECORDINGS_DIR must be an absolute directory without a trailing /, got 'rec/'",
+      "MEDIAGATE_LIVE_DIR must be an absolute directory without a trailing /, got '/live/'"}},
+    {{"MEDIAGATE_MEDIA_DIR", "media", "MEDIAGATE_UPLOADS_DIR", "/a/../b"},
+     {"MEDIAGATE_MEDIA_DIR must be an absolute directory without a trailing /, got 'media'",
+      "MEDIAGATE_UPLOADS_DIR must be an absolute directory without a trailing /, got '/a/../b'"}},
+    {{"MEDIAGATE_MEDIA_URL", "/m/", "MEDIAGATE_UPLOADS_URL", ""},
+     {"MEDIAGATE_MEDIA_URL must be a path such as /media-files or an http(s) URL, without a "
+      "trailing /, a query or spaces, got '/m/'",
+      "MEDIAGATE_UPLOADS_URL must be a path such as /media-files or an http(s) URL, without a "
+      "trailing /, a query or spaces, got ''"}},
+    {{"MEDIAGATE_MEDIA_URL", "", "MEDIAGATE_UPLOADS_URL", "https://x/u?a"},
+     {"MEDIAGATE_MEDIA_URL must be a path such as /media-files or an http(s) URL, without a "
+      "trailing /, a query or spaces, got ''",
+      "MEDIAGATE_UPLOADS_URL must be a path such as /media-files or an http(s) URL, without a "
+      "trailing /, a query or spaces, got 'https://x/u?a'"}},
+    {{"MEDIAGATE_STS_URL", ""},
+     {"MEDIAGATE_STS_URL must start with http:// or https://, got ''"}},
+    {{"MEDIAGATE_STS_URL", "sts"},
+     {"MEDIAGATE_STS_URL must start with http:// or https://, got 'sts'"}},
+    {{"MEDIAGATE_RENDITIONS", "abc"},
+     {"MEDIAGATE_RENDITIONS must be 1 to 8 comma-separated heights from 144 to 4320, such as "
+      "720,480,360, got 'abc'"}},
+    {{"MEDIAGATE_TENCENT_DEFINITIONS", "1,,2"},
+     {"MEDIAGATE_TENCENT_DEFINITIONS must be 1 to 16 comma-separated template ids such as "
+      "100210,100220, got '1,,2'"}},
+    {{"MEDIAGATE_TENCENT_SECRET_ID", "abc"},
+     {"MEDIAGATE_TENCENT_SECRET_KEY is required when MEDIAGATE_TENCENT_SECRET_ID is set",
+      "MEDIAGATE_TENCENT_DEFINITIONS (transcoding template ids) is required when "
+      "MEDIAGATE_TENCENT_SECRET_ID is set"}},
+    {{"MEDIAGATE_TENCENT_SECRET_KEY", "abc"},
+     {"MEDIAGATE_TENCENT_SECRET_ID is required when MEDIAGATE_TENCENT_SECRET_KEY is set"}},
+    {{"MEDIAGATE_TENCENT_SECRET_ID", "a b", "MEDIAGATE_TENCENT_SECRET_KEY", "k",
+      "MEDIAGATE_TENCENT_DEFINITIONS", "10"},
+     {"MEDIAGATE_TENCENT_SECRET_ID is not a SecretId (letters and digits)"}},
+    {{"MEDIAGATE_TENCENT_REGION", "AP", "MEDIAGATE_TENCENT_API_URL", "https://x?q"},
+     {"MEDIAGATE_TENCENT_REGION must be a region such as ap-guangzhou, got 'AP'",
+      "MEDIAGATE_TENCENT_API_URL must be an http(s) URL without a query, got 'https://x?q'"}},
+    {{"MEDIAGATE_TENCENT_API_URL", ""},
+     {"MEDIAGATE_TENCENT_API_URL must be an http(s) URL without a query, got ''"}},
+    {{"MEDIAGATE_OAUTH2_INTROSPECTION_URL", "ftp://x"},
+     {"MEDIAGATE_OAUTH2_INTROSPECTION_URL must be an http(s) URL, got 'ftp://x'",
+      "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required when "
+      "MEDIAGATE_OAUTH2_INTROSPECTION_URL is set",
+      "MEDIAGATE_OAUTH2_AUDIENCE is required when MEDIAGATE_OAUTH2_INTROSPECTION_URL is set: "
+      "the aud of tokens meant for mediagate (or * to accept any audience)"}},
+    {{"MEDIAGATE_OAUTH2_INTROSPECTION_URL", "https://x", "MEDIAGATE_OAUTH2_CLIENT_ID", "i",
+      "MEDIAGATE_OAUTH2_CLIENT_SECRET", "s", "MEDIAGATE_OAUTH2_AUDIENCE", "a\\\"b"},
+     {"MEDIAGATE_OAUTH2_AUDIENCE must be aud values separated by spaces or commas"}},
+    {{"MEDIAGATE_OAUTH2_AUDIENCE", "a\\\"b"}, {0}},
+    {{"MEDIAGATE_OAUTH2_TOKEN_URL", "ftp://x", "MEDIAGATE_LOOKUP_URL", "https://x y"},
+     {"MEDIAGATE_OAUTH2_TOKEN_URL must be an http(s) URL, got 'ftp://x'",
+      "MEDIAGATE_LOOKUP_URL must be an http(s) URL, got 'https://x y'",
+      "MEDIAGATE_LOOKUP_URL needs MEDIAGATE_OAUTH2_TOKEN_URL, MEDIAGATE_OAUTH2_CLIENT_ID and "
+      "MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)"}},
+    {{"MEDIAGATE_LOOKUP_URL", "https://x"},
+     {"MEDIAGATE_LOOKUP_URL needs MEDIAGATE_OAUTH2_TOKEN_URL, MEDIAGATE_OAUTH2_CLIENT_ID and "
+      "MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)"}},
+    {{"MEDIAGATE_OAUTH2_USER_CLAIM", ""},
+     {"MEDIAGATE_OAUTH2_USER_CLAIM must name a claim, such as sub"}},
+    {{"MEDIAGATE_SNS_TOPIC_ARNS", "foo,arn:x"},
+     {"MEDIAGATE_SNS_TOPIC_ARNS must hold topic ARNs such as "
+      "arn:aws:sns:us-east-1:123456789012:mediaconvert, got 'foo'"}},
+    {{"MEDIAGATE_SNS_CERT_HOST", ""},
+     {"MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex: ''"}},
+    {{"MEDIAGATE_SNS_CERT_HOST", "("},
+     {"MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex: '('"}},
+    {{"MEDIAGATE_OUTBOUND_CA_FILE", "/nonexistent/ca.pem"},
+     {"MEDIAGATE_OUTBOUND_CA_FILE: cannot read '/nonexistent/ca.pem': No such file or directory"}},
+    {{"MEDIAGATE_JWPLATFORM_API_KEY", "abc"},
+     {"MEDIAGATE_JWPLATFORM_API_SECRET is required when MEDIAGATE_JWPLATFORM_API_KEY is set"}},
+    {{"MEDIAGATE_JWPLATFORM_API_SECRET", "abc"},
+     {"MEDIAGATE_JWPLATFORM_API_KEY is required when MEDIAGATE_JWPLATFORM_API_SECRET is set"}},
+    {{"MEDIAGATE_JWPLATFORM_API_KEY", "a-b", "MEDIAGATE_JWPLATFORM_API_SECRET", "s"},
+     {"MEDIAGATE_JWPLATFORM_API_KEY is not a JW Platform API key (letters and digits)"}},
+    {{"MEDIAGATE_JWPLATFORM_API_URL", "ftp://x",
+      "MEDIAGATE_JWPLATFORM_DELIVERY_URL", "https://x#y"},
+     {"MEDIAGATE_JWPLATFORM_API_URL must be an http(s) URL without a query, got 'ftp://x'",
+      "MEDIAGATE_JWPLATFORM_DELIVERY_URL must be an http(s) URL without a query, got "
+      "'https://x#y'"}},
+    {{"MEDIAGATE_ALLOWED_ORIGINS", "("},
+     {"MEDIAGATE_ALLOWED_ORIGINS: bad origin pattern '(': Unmatched ( or \\("}},
+    {{"MEDIAGATE_THREADS", "x", "MEDIAGATE_BACKLOG", "0", "MEDIAGATE_ACCESS_LOG", "maybe"},
+     {"MEDIAGATE_THREADS must be an integer, got 'x'",
+      "MEDIAGATE_BACKLOG must be between 1 and 65535, got 0",
+      "MEDIAGATE_ACCESS_LOG must be on or off, got 'maybe'"}},
+    {{"MEDIAGATE_UPLOAD_MAX_BYTES", "0", "MEDIAGATE_DB_TIMEOUT_MS", "5"},
+     {"MEDIAGATE_DB_TIMEOUT_MS must be between 100 and 600000, got 5",
+      "MEDIAGATE_UPLOAD_MAX_BYTES must be between 1 and 1099511627776, got 0"}},
+};
+
+/* Counts the messages of e equal to m. */
+static size_t count_msg(const cfg_errors *e, const char *m)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < e->n; j++)
+        n += strcmp(e->msg[j], m) == 0;
+    return n;
+}
+
+static void test_messages(void)
+{
+    for (size_t i = 0; i < sizeof msg_cases / sizeof msg_cases[0]; i++) {
+        const msg_case *mc = &msg_cases[i];
+        const char *env[16] = {0};
+        size_t k = 0, nwant = 0;
+        for (; mc->env[k]; k++)
+            env[k] = mc->env[k];
+        env[k++] = "MEDIAGATE_DATABASE_URL";
+        env[k] = DB;
+        config c;
+        cfg_errors e = {0};
+        size_t n = load(&c, NULL, env, &e);
+        bool ok = true;
+        for (; nwant < 5 && mc->want[nwant]; nwant++)
+            ok &= count_msg(&e, mc->want[nwant]) == 1;
+        if (!check_(ok && n == nwant && e.n == nwant, __FILE__, __LINE__, "the messages of a case")) {
+            fprintf(stderr, "  case %zu (%s): want %zu messages:\n", i, mc->env[0], nwant);
+            for (size_t j = 0; j < nwant; j++)
+                fprintf(stderr, "    %s\n", mc->want[j]);
+            dump(&e);
+        }
+        config_free(&c);
+        cfg_errors_free(&e);
+    }
 }
 
 static int unknown_seen;
@@ -544,6 +798,8 @@ int main(void)
     test_defaults();
     test_required();
     test_values_checked();
+    test_messages();
+    test_kinds();
     test_unknown_names();
     test_many_problems();
     test_env_overrides_file();

@@ -2,6 +2,7 @@
  * requests that are answered before a handler needs the database. */
 #include <string.h>
 
+#include "caller.h"
 #include "check.h"
 #include "config.h"
 #include "handlers.h"
@@ -114,7 +115,7 @@ static void test_dispatch(arena *a, const config *cfg)
     for (size_t i = 0; i < sizeof caller_routes / sizeof caller_routes[0]; i++) {
         r = make(a, cfg, caller_routes[i][0], caller_routes[i][1], NULL, NULL);
         CHECK_INT(router_dispatch(&r), 401);
-        CHECK(r.owner == NULL);
+        CHECK(r.caller && !r.caller->owner && !r.caller->authenticated);
         done(&r, a);
     }
 
@@ -324,6 +325,101 @@ static void test_policy(arena *a, const config *cfg)
     done(&r, a);
 }
 
+/* The router reads the credential a row accepts and sets r->caller before
+ * the handler runs (caller.h); these requests need no database. */
+static void test_callers(arena *a, const config *cfg)
+{
+    request r;
+    config trusting = *cfg;
+    trusting.trust_remote_user = true;
+    char *basic[] = {"HTTP_AUTHORIZATION=Basic abc", NULL};
+    char *empty[] = {"HTTP_AUTHORIZATION=Bearer ", NULL};
+    char *alice[] = {"REMOTE_USER=alice", "HTTP_AUTHORIZATION=Basic abc", NULL};
+
+    /* AUTH_VIEWER: a credential of another form is refused before the
+     * handler looks anything up, with or without a job_id. */
+    static const char *viewer_queries[] = {"job_id=1", NULL};
+    for (size_t i = 0; i < 2; i++) {
+        r = make(a, cfg, "GET", "/media/status", viewer_queries[i], NULL);
+        r.env = basic;
+        CHECK_INT(router_dispatch(&r), 401);
+        check_message(&r, "Authorization must be Bearer <API key or OAuth2 token>.", __LINE__);
+        CHECK(r.caller && !r.caller->authenticated);
+        done(&r, a);
+    }
+    r = make(a, cfg, "GET", "/media/job_id", "input_file=x", NULL);
+    r.env = empty;
+    CHECK_INT(router_dispatch(&r), 401);
+    done(&r, a);
+    /* The site's user comes first when it is trusted, and the handler
+     * sees it (here it refuses the query). */
+    r = make(a, &trusting, "GET", "/media/status", "other=1", NULL);
+    r.env = alice;
+    CHECK_INT(router_dispatch(&r), 400);
+    check_message(&r, "Not found parameter job_id.", __LINE__);
+    CHECK(r.caller && r.caller->authenticated);
+    CHECK_STR(r.caller->kind, "remote_user");
+    CHECK_STR(r.caller->user, "alice");
+    CHECK_STR(r.caller->owner, "user:alice");
+    done(&r, a);
+
+    /* AUTH_CALLER: an owner or 401, as MEDIAGATE_STREAM_AUTH says. */
+    r = make(a, &trusting, "GET", "/stream/status", NULL, NULL);
+    r.env = alice;
+    CHECK_INT(router_dispatch(&r), 400); /* the handler ran: no id */
+    check_message(&r, "Not found parameter id.", __LINE__);
+    CHECK_STR(r.caller->owner, "user:alice");
+    done(&r, a);
+    r = make(a, &trusting, "GET", "/stream/status", NULL, NULL);
+    r.env = basic;
+    CHECK_INT(router_dispatch(&r), 401);
+    check_message(&r, "Authentication required.", __LINE__);
+    done(&r, a);
+    r = make(a, cfg, "POST", "/stream/start", NULL, NULL);
+    r.env = alice; /* not trusted here */
+    CHECK_INT(router_dispatch(&r), 401);
+    check_message(&r, "Authentication required: Authorization: Bearer <API key>.", __LINE__);
+    CHECK(r.caller && !r.caller->owner);
+    done(&r, a);
+
+    /* AUTH_PUBLIC reads no credential: a malformed one changes nothing. */
+    r = make(a, &trusting, "GET", "/healthz", NULL, NULL);
+    r.env = alice;
+    CHECK_INT(router_dispatch(&r), 200);
+    CHECK(r.caller && !r.caller->authenticated && !r.caller->user);
+    CHECK_STR(r.caller->kind, "anonymous");
+    done(&r, a);
+
+    /* The one Bearer parser. */
+    static const struct {
+        const char *env, *token;
+        bool given;
+    } bearers[] = {
+        {NULL, NULL, false},
+        {"HTTP_AUTHORIZATION=", NULL, false},
+        {"HTTP_AUTHORIZATION=Bearer ", NULL, true},
+        {"HTTP_AUTHORIZATION=Bearer", NULL, true},
+        {"HTTP_AUTHORIZATION=Basic abc", NULL, true},
+        {"HTTP_AUTHORIZATION=Bearerabc", NULL, true},
+        {"HTTP_AUTHORIZATION=Bearer abc", "abc", true},
+        {"HTTP_AUTHORIZATION=bEARER mgk_1", "mgk_1", true},
+        {"HTTP_AUTHORIZATION=Bearer  two", " two", true},
+    };
+    for (size_t i = 0; i < sizeof bearers / sizeof bearers[0]; i++) {
+        char *env[] = {(char *)bearers[i].env, NULL};
+        bool given = !bearers[i].given;
+        r = make(a, cfg, "GET", "/healthz", NULL, NULL);
+        r.env = env;
+        const char *t = caller_bearer(&r, &given);
+        bool ok = given == bearers[i].given &&
+                  (t && bearers[i].token ? strcmp(t, bearers[i].token) == 0 : t == bearers[i].token);
+        if (!CHECK(ok))
+            fprintf(stderr, "  %s: got \"%s\"\n", bearers[i].env ? bearers[i].env : "(none)",
+                    t ? t : "(null)");
+        done(&r, a);
+    }
+}
+
 int main(void)
 {
     config cfg = {0};
@@ -337,6 +433,7 @@ int main(void)
     cfg.uploads_dir = "";
     arena_init(&a, 0);
     test_dispatch(&a, &cfg);
+    test_callers(&a, &cfg);
     test_policy(&a, &cfg);
     arena_free(&a);
     cors_free(&cfg.origins);

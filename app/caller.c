@@ -1,16 +1,13 @@
-/* Who is asking, for the routes that answer anyone but show some things
- * only to some callers (/media/status of a job with an ACL): an API key,
- * the user the site's auth step vouches for (REMOTE_USER, with
- * MEDIAGATE_STREAM_AUTH=remote_user), an OAuth2 bearer token checked by
- * introspection, or nobody. */
+/* Who is asking (caller.h): API keys, REMOTE_USER and OAuth2 bearer
+ * tokens, read in one place and in one order. */
+#include "caller.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "acl.h"
 #include "config.h"
 #include "db.h"
-#include "handlers.h"
 #include "hash.h"
 #include "providers/lookup.h"
 #include "providers/oauth2.h"
@@ -26,6 +23,41 @@ static const char *const *arena_list(request *r, char (*src)[OAUTH2_ID_MAX], int
     return l;
 }
 
+/* Sets c's groups and institutions from id (arena copies). */
+static void set_groups(request *r, caller *c, oauth2_identity *id)
+{
+    c->groups = arena_list(r, id->groups, id->ngroups);
+    c->ngroups = c->groups ? (size_t)id->ngroups : 0;
+    c->insts = arena_list(r, id->insts, id->ninsts);
+    c->ninsts = c->insts ? (size_t)id->ninsts : 0;
+}
+
+const char *caller_bearer(const request *r, bool *given)
+{
+    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
+    if (given)
+        *given = auth && *auth;
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+        return NULL;
+    return auth + 7;
+}
+
+/* The user the site's auth step vouches for: u, owning as "user:<u>". */
+static int by_remote_user(request *r, const char *u, caller *c)
+{
+    size_t n = strlen(u) + 6;
+    char *o = arena_alloc(r->a, n);
+    if (!o)
+        return reply_error(r, 500, "Out of memory.");
+    snprintf(o, n, "user:%s", u);
+    c->kind = "remote_user";
+    c->user = u;
+    c->owner = o;
+    c->authenticated = true;
+    return 0;
+}
+
+/* An API key, by its digest: its name is the user, "key:<id>" the owner. */
 static int by_api_key(request *r, const char *key, caller *c)
 {
     PGresult *res = NULL;
@@ -33,7 +65,7 @@ static int by_api_key(request *r, const char *key, caller *c)
     sha256_raw(key, strlen(key), h);
     const char *vals[] = {(const char *)h};
     int lens[] = {32}, fmts[] = {1};
-    int ret = db_exec_params(r->db, STMT_APIKEY_NAME, 1, vals, lens, fmts, &res);
+    int ret = db_exec_params(r->db, STMT_APIKEY, 1, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
@@ -42,15 +74,18 @@ static int by_api_key(request *r, const char *key, caller *c)
         ret = reply_error(r, 401, "Invalid or revoked API key.");
         goto out;
     }
-    c->user = arena_strdup(r->a, PQgetvalue(res, 0, 0));
+    c->owner = arena_strdup(r->a, PQgetvalue(res, 0, 0));
+    c->user = arena_strdup(r->a, PQgetvalue(res, 0, 1));
     c->kind = "apikey";
-    c->authenticated = c->user != NULL;
-    ret = c->user ? 0 : reply_error(r, 500, "Out of memory.");
+    c->authenticated = c->user && c->owner;
+    ret = c->authenticated ? 0 : reply_error(r, 500, "Out of memory.");
 out:
     PQclear(res);
     return ret;
 }
 
+/* An OAuth2 access token, by introspection; anonymous when that is not
+ * set up. */
 static int by_token(request *r, const char *token, caller *c)
 {
     oauth2_identity id;
@@ -65,33 +100,33 @@ static int by_token(request *r, const char *token, caller *c)
         return reply_error(r, 401, "The bearer token is not active (expired, revoked or unknown).");
     c->kind = "oauth2";
     c->user = arena_strdup(r->a, id.user);
-    c->groups = arena_list(r, id.groups, id.ngroups);
-    c->ngroups = c->groups ? (size_t)id.ngroups : 0;
-    c->insts = arena_list(r, id.insts, id.ninsts);
-    c->ninsts = c->insts ? (size_t)id.ninsts : 0;
+    set_groups(r, c, &id);
     c->authenticated = c->user != NULL;
     return c->user ? 0 : reply_error(r, 500, "Out of memory.");
 }
 
-int caller_identify(request *r, caller *c)
+int caller_identify(request *r, caller_need need, caller *c)
 {
-    *c = (caller){false, "anonymous", NULL, NULL, 0, NULL, 0};
+    static const char owner_needed[] = "Authentication required: Authorization: Bearer <API key>.";
+    *c = (caller){.authenticated = false, .kind = "anonymous"};
+    if (need == CALLER_NONE)
+        return 0;
+    bool owner = need == CALLER_OWNER, given;
     if (r->cfg->trust_remote_user) {
         const char *u = request_param(r, "REMOTE_USER");
-        if (u && *u) {
-            c->kind = "remote_user";
-            c->user = u;
-            c->authenticated = true;
-            return 0;
-        }
+        if (u && *u)
+            return by_remote_user(r, u, c);
+        if (owner)
+            return reply_error(r, 401, "Authentication required.");
     }
-    const char *auth = request_param(r, "HTTP_AUTHORIZATION");
-    if (!auth || !*auth)
-        return 0;
-    if (strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+    const char *cred = caller_bearer(r, &given);
+    if (!cred && owner)
+        return reply_error(r, 401, owner_needed);
+    if (!cred && given)
         return reply_error(r, 401, "Authorization must be Bearer <API key or OAuth2 token>.");
-    const char *cred = auth + 7;
-    return strncmp(cred, "mgk_", 4) == 0 ? by_api_key(r, cred, c) : by_token(r, cred, c);
+    if (!cred)
+        return 0;
+    return owner || strncmp(cred, "mgk_", 4) == 0 ? by_api_key(r, cred, c) : by_token(r, cred, c);
 }
 
 /* True when acl names a group or an institution. */
@@ -110,10 +145,7 @@ int caller_admits(request *r, caller *c, const char *acl, bool *ok)
     oauth2_identity id;
     if (lookup_person(r->cfg, c->user, &id) != OAUTH2_OK)
         return reply_error(r, 503, "The people directory is unavailable; retry later.");
-    c->groups = arena_list(r, id.groups, id.ngroups);
-    c->ngroups = c->groups ? (size_t)id.ngroups : 0;
-    c->insts = arena_list(r, id.insts, id.ninsts);
-    c->ninsts = c->insts ? (size_t)id.ninsts : 0;
+    set_groups(r, c, &id);
     *ok = acl_admits(acl, c, NULL);
     return 0;
 }

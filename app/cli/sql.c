@@ -1,0 +1,195 @@
+/* The operator commands' statements (see sql.h). */
+#include "cli/sql.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define UTC_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+
+/* After a call of mediagate_task_retry or _cancel on $1: the task's state,
+ * its job's id and the job's status. Subqueries of the statement read its
+ * snapshot, so they see all three as they were before the call. */
+#define TASK_BEFORE                                                                      \
+    "(SELECT state FROM tasks WHERE id = $1::bigint), "                                  \
+    "(SELECT payload->>'job_id' FROM tasks WHERE id = $1::bigint), "                     \
+    "(SELECT j.status FROM tasks t JOIN jobs j ON j.id = t.payload->>'job_id' "          \
+    "WHERE t.id = $1::bigint)"
+
+const stmt_def cli_stmts[C__COUNT] = {
+    /* jobs list: the newest 200, and whether each has an error */
+    [C_JOBS_LIST] = {"c_jobs_list",
+        "SELECT id, backend, status, progress_rate, " UTC_TIME("updated_at") ", input_file, "
+        "coalesce(error_code::text, '-'), coalesce(error_message, ''), "
+        "error_code IS NOT NULL OR error_message IS NOT NULL "
+        "FROM jobs ORDER BY created_at DESC, id DESC LIMIT 200",
+        0, PGRES_TUPLES_OK},
+    [C_JOBS_SHOW] = {"c_jobs_show",
+        "SELECT * FROM jobs WHERE id = $1",
+        1, PGRES_TUPLES_OK},
+    /* $2 NULL: WORLD */
+    [C_JOBS_ACL] = {"c_jobs_acl",
+        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id",
+        2, PGRES_TUPLES_OK},
+    /* tasks list: the newest 200 ($1 'dead': only dead ones); "when" is
+     * the time that matters for the task's state */
+    [C_TASKS_LIST] = {"c_tasks_list",
+        "SELECT t.id, t.kind, t.state, t.attempts || coalesce('/' || k.max_attempts, ''), "
+        "coalesce(t.payload->>'job_id', '-'), "
+        "coalesce(to_char(CASE t.state WHEN 'done' THEN t.done_at WHEN 'dead' THEN t.failed_at "
+        "WHEN 'running' THEN coalesce(t.started_at, t.run_after) ELSE t.run_after END "
+        "AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-'), coalesce(t.last_error, '') "
+        "FROM tasks t LEFT JOIN task_kinds k ON k.name = t.kind "
+        "WHERE $1::text IS NULL OR t.state = $1::text ORDER BY t.id DESC LIMIT 200",
+        1, PGRES_TUPLES_OK},
+    [C_TASKS_SHOW] = {"c_tasks_show",
+        "SELECT t.*, k.max_attempts, k.timeout_s FROM tasks t "
+        "LEFT JOIN task_kinds k ON k.name = t.kind WHERE t.id = $1::bigint",
+        1, PGRES_TUPLES_OK},
+    [C_TASKS_RETRY] = {"c_tasks_retry",
+        "SELECT mediagate_task_retry($1::bigint), " TASK_BEFORE,
+        1, PGRES_TUPLES_OK},
+    [C_TASKS_CANCEL] = {"c_tasks_cancel",
+        "SELECT mediagate_task_cancel($1::bigint), " TASK_BEFORE,
+        1, PGRES_TUPLES_OK},
+    /* notifications list: the newest 200 ($1 'all') or failed ones */
+    [C_NOTIF_LIST] = {"c_notif_list",
+        "SELECT id, backend, " UTC_TIME("received_at") ", "
+        "result, coalesce(job_id, '-'), event_id, coalesce(error, '') FROM notifications "
+        "WHERE $1 = 'all' OR result = 'failed' ORDER BY id DESC LIMIT 200",
+        1, PGRES_TUPLES_OK},
+    /* in binary: the body as the bytes received, text columns as they are */
+    [C_NOTIF_FETCH] = {"c_notif_fetch",
+        "SELECT backend, body, event_id, result, coalesce(error, ''), "
+        "coalesce(job_id, ''), received_at, replays "
+        "FROM notifications WHERE id = $1::bigint",
+        1, PGRES_TUPLES_OK},
+    [C_NOTIF_UNPARSED] = {"c_notif_unparsed",
+        "UPDATE notifications SET error = $2, replays = replays + 1 WHERE id = $1::bigint",
+        2, PGRES_COMMAND_OK},
+    [C_NOTIF_REPLAY] = {"c_notif_replay",
+        "SELECT mediagate_replay($1::bigint, $2::jsonb)",
+        2, PGRES_TUPLES_OK},
+    /* $2: the key's SHA-256, in binary */
+    [C_APIKEY_CREATE] = {"c_apikey_create",
+        "INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3) RETURNING id",
+        3, PGRES_TUPLES_OK},
+    [C_APIKEY_LIST] = {"c_apikey_list",
+        "SELECT id, name, key_prefix, " UTC_TIME("created_at") ", "
+        "coalesce(" UTC_TIME("revoked_at") ", '-') FROM api_keys ORDER BY id",
+        0, PGRES_TUPLES_OK},
+    [C_APIKEY_REVOKE] = {"c_apikey_revoke",
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
+        "WHERE id = $1::bigint RETURNING id",
+        1, PGRES_TUPLES_OK},
+    /* $3 NULL: every event */
+    [C_WEBHOOK_ADD] = {"c_webhook_add",
+        "INSERT INTO webhook_endpoints (url, secret, events) "
+        "VALUES ($1, $2, $3::text[]) RETURNING id",
+        3, PGRES_TUPLES_OK},
+    /* every endpoint with its deliveries by state; never the secret */
+    [C_WEBHOOK_LIST] = {"c_webhook_list",
+        "SELECT e.id, CASE WHEN e.enabled THEN 'enabled' ELSE 'disabled' END, "
+        "count(d.id) FILTER (WHERE d.state = 'pending'), "
+        "count(d.id) FILTER (WHERE d.state = 'delivered'), "
+        "count(d.id) FILTER (WHERE d.state = 'failed'), "
+        "coalesce(array_to_string(e.events, ','), 'all'), e.url, "
+        "coalesce(e.disabled_reason || ' at ' || " UTC_TIME("e.disabled_at") ", '') "
+        "FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id "
+        "GROUP BY e.id ORDER BY e.id",
+        0, PGRES_TUPLES_OK},
+    [C_WEBHOOK_REMOVE] = {"c_webhook_remove",
+        "DELETE FROM webhook_endpoints WHERE id = $1::bigint",
+        1, PGRES_COMMAND_OK},
+    /* the newest 200 ($1 NULL) or endpoint $1's */
+    [C_WEBHOOK_DELIVERIES] = {"c_webhook_deliveries",
+        "SELECT id, endpoint_id, event_type, state, attempts, "
+        "coalesce(last_status::text, '-'), " UTC_TIME("created_at") ", msg_id, "
+        "coalesce(last_error, ''), coalesce(CASE WHEN state = 'pending' THEN "
+        UTC_TIME("next_attempt_at") " END, '') "
+        "FROM webhook_deliveries WHERE $1::bigint IS NULL OR endpoint_id = $1::bigint "
+        "ORDER BY id DESC LIMIT 200",
+        1, PGRES_TUPLES_OK},
+    [C_WEBHOOK_REDELIVER] = {"c_webhook_redeliver",
+        "SELECT mediagate_webhook_redeliver($1::bigint)",
+        1, PGRES_TUPLES_OK},
+    [C_BEGIN] = {"c_begin", "BEGIN", 0, PGRES_COMMAND_OK},
+    [C_COMMIT] = {"c_commit", "COMMIT", 0, PGRES_COMMAND_OK},
+    [C_ROLLBACK] = {"c_rollback", "ROLLBACK", 0, PGRES_COMMAND_OK},
+    [C_QUIET] = {"c_quiet",
+        "SELECT set_config('client_min_messages', 'warning', false)",
+        0, PGRES_TUPLES_OK},
+    /* one migrate at a time; held until the transaction ends */
+    [C_LOCK] = {"c_lock",
+        "SELECT pg_advisory_xact_lock(hashtext('mediagate migrate'))",
+        0, PGRES_TUPLES_OK},
+    [C_MIGRATIONS_TABLE] = {"c_migrations_table",
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version text PRIMARY KEY,"
+        " checksum text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())",
+        0, PGRES_COMMAND_OK},
+    /* the functions (sql/functions/) as last applied */
+    [C_FUNCTIONS_TABLE] = {"c_functions_table",
+        "CREATE TABLE IF NOT EXISTS schema_functions ("
+        " name text PRIMARY KEY,"
+        " digest text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())",
+        0, PGRES_COMMAND_OK},
+    [C_MIGRATION_SUM] = {"c_migration_sum",
+        "SELECT checksum FROM schema_migrations WHERE version = $1",
+        1, PGRES_TUPLES_OK},
+    [C_MIGRATION_DONE] = {"c_migration_done",
+        "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+        2, PGRES_COMMAND_OK},
+    /* a migration whose functions moved out: its record names its text now */
+    [C_MIGRATION_RESUM] = {"c_migration_resum",
+        "UPDATE schema_migrations SET checksum = $2 WHERE version = $1",
+        2, PGRES_COMMAND_OK},
+    [C_FUNCTION_DIGEST] = {"c_function_digest",
+        "SELECT digest FROM schema_functions WHERE name = $1",
+        1, PGRES_TUPLES_OK},
+    [C_FUNCTION_DONE] = {"c_function_done",
+        "INSERT INTO schema_functions (name, digest) VALUES ($1, $2) "
+        "ON CONFLICT (name) DO UPDATE SET digest = EXCLUDED.digest, applied_at = now()",
+        2, PGRES_COMMAND_OK},
+    /* a function may name one not applied yet (as pg_dump's output does) */
+    [C_NO_BODY_CHECK] = {"c_no_body_check",
+        "SELECT set_config('check_function_bodies', 'off', true)",
+        0, PGRES_TUPLES_OK},
+};
+
+void cli_db_init(db *d, const struct config *cfg)
+{
+    db_init_table(d, cfg, cli_stmts, C__COUNT, "mediagate-admin");
+    d->lazy = true;
+    d->quiet = true;
+}
+
+int cli_exec(db *d, const char *what, int s, int n, const char *const *vals, PGresult **res)
+{
+    if (db_exec(d, s, n, vals, res) == 0)
+        return 0;
+    cli_db_error(d, what);
+    return 1;
+}
+
+PGresult *cli_query(const struct config *cfg, const char *what, int s, int n,
+                    const char *const *vals)
+{
+    db d;
+    PGresult *res = NULL;
+    cli_db_init(&d, cfg);
+    cli_exec(&d, what, s, n, vals, &res);
+    db_close(&d);
+    return res;
+}
+
+void cli_db_error(const db *d, const char *what)
+{
+    fprintf(stderr, "mediagate: %s: %s\n", what,
+            *d->error ? d->error : "unexpected answer from the database");
+    /* undefined_table, undefined_function, undefined_column */
+    if (strcmp(d->sqlstate, "42P01") == 0 || strcmp(d->sqlstate, "42883") == 0 ||
+        strcmp(d->sqlstate, "42703") == 0)
+        fprintf(stderr, "mediagate: the database lacks a migration: run 'mediagate migrate'\n");
+}

@@ -1,0 +1,92 @@
+-- Applies one normalized event (built by the notification parsers) to jobs.
+-- Returns the job id, or NULL when the event names a job that does not
+-- exist and may not create one. Monotonic: a terminal status is final,
+-- progress never goes down, an older event never overwrites a newer one.
+-- Queues ProcessMedia only when a worker serves tencent.process_media: a
+-- kind no row serves is never queued (outbox's foreign key to task_kinds
+-- would refuse it, and the notification with it).
+CREATE OR REPLACE FUNCTION mediagate_apply_job_event(p_backend text, ev jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    j          jobs%ROWTYPE;
+    new_status text := ev->>'status';
+    new_time   timestamptz := (ev->>'event_time')::timestamptz;
+    new_id     text;
+    terminal   boolean;
+    created    boolean := false;
+    n          int;
+BEGIN
+    -- A time that is not finite or lies in the future would freeze the job.
+    IF new_time IS NOT NULL AND (NOT isfinite(new_time) OR new_time > now() + interval '1 day') THEN
+        new_time := NULL;
+    END IF;
+    -- A job is always found by its own backend's id, never another's.
+    SELECT * INTO j FROM jobs
+     WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
+    IF NOT FOUND THEN
+        IF NOT coalesce((ev->>'create')::boolean, false) THEN
+            RETURN NULL;
+        END IF;
+        new_id := coalesce(ev->>'job_id', ev->>'backend_job_id');
+        IF EXISTS (SELECT 1 FROM jobs WHERE id = new_id) THEN
+            new_id := p_backend || ':' || (ev->>'backend_job_id');
+        END IF;
+        -- Two first events of one job may race: the loser finds the winner's row.
+        INSERT INTO jobs (id, backend, backend_job_id, input_file, status)
+        VALUES (new_id, p_backend, ev->>'backend_job_id', coalesce(ev->>'input_file', ''),
+                'SUBMITTED')
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        created := n = 1;
+        SELECT * INTO j FROM jobs
+         WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'job id % is taken', new_id USING ERRCODE = '23505';
+        END IF;
+    END IF;
+
+    terminal := mediagate_status_rank(j.status) = 2;
+    IF terminal THEN
+        RETURN j.id;        -- final: stored, changes nothing
+    END IF;
+    IF new_time IS NOT NULL AND j.event_time IS NOT NULL AND new_time < j.event_time
+       AND mediagate_status_rank(coalesce(new_status, j.status)) < 2 THEN
+        RETURN j.id;        -- older than what is applied already
+    END IF;
+    IF new_status IS NULL OR mediagate_status_rank(new_status) < mediagate_status_rank(j.status) THEN
+        new_status := j.status;
+    END IF;
+
+    UPDATE jobs SET
+        status        = new_status,
+        progress_rate = CASE WHEN new_status = 'COMPLETE' THEN 100
+                             ELSE greatest(progress_rate, least(100, greatest(0,
+                                  coalesce((ev->>'progress_rate')::int, 0)))) END,
+        input_file    = CASE WHEN coalesce(ev->>'input_file', '') <> '' THEN ev->>'input_file'
+                             ELSE input_file END,
+        duration_ms   = coalesce((ev->>'duration_ms')::bigint, duration_ms),
+        width_px      = coalesce((ev->>'width_px')::int, width_px),
+        height_px     = coalesce((ev->>'height_px')::int, height_px),
+        output_path   = coalesce(ev->>'output_path', output_path),
+        playlists     = coalesce(ev->'playlists', playlists),
+        error_code    = coalesce((ev->>'error_code')::int, error_code),
+        error_message = coalesce(ev->>'error_message', error_message),
+        variations    = CASE WHEN ev ? 'variations' THEN ev->'variations'
+                             WHEN ev ? 'outputs_by_format'
+                             THEN mediagate_match_variations(variations, ev->'outputs_by_format')
+                             ELSE variations END,
+        outputs       = coalesce(ev->'outputs', outputs),
+        resource      = coalesce(ev->'resource', resource),
+        event_time    = greatest(event_time, new_time),
+        updated_at    = now()
+    WHERE id = j.id;
+
+    -- Only a kind some worker serves is queued (ProcessMedia has none yet).
+    IF created AND coalesce((ev->>'want_process')::boolean, false)
+       AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'tencent.process_media') THEN
+        INSERT INTO outbox (kind, payload)
+        VALUES ('tencent.process_media', jsonb_build_object('job_id', j.id, 'file_id', ev->>'backend_job_id'));
+    END IF;
+    RETURN j.id;
+END
+$$;

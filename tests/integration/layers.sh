@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Which way the includes run, checked on the sources without starting
+# anything:
+#   1. Who the caller is lives in app/caller.c alone: nothing else reads
+#      REMOTE_USER or Authorization (the upload token's check takes the one
+#      Bearer parser), and there is one statement that looks an API key up
+#      by its digest.
+#   2. No handler includes the router; the router is the only file in app/
+#      that includes handlers.h or stream.h (its table names the handlers).
+#   3. app/metrics.c takes its route labels at start: it includes neither
+#      the router nor a handler.
+set -u
+MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$MG_ROOT/tests/lib/assert.sh"
+cd "$MG_ROOT" || exit 1
+
+# Files under the given directories whose code (comments aside) matches
+# the extended regex $1, one per line.
+code_matching() {
+    local re=$1 f
+    shift
+    while read -r f; do
+        sed -e 's|/\*.*\*/||g' -e '/\/\*/,/\*\//d' "$f" | grep -Eq -- "$re" && echo "$f"
+    done < <(find "$@" -name '*.[ch]' | sort)
+}
+
+# --- 1. one identity module --------------------------------------------------
+got=$(code_matching '"REMOTE_USER"' app handlers)
+check "only app/caller.c reads REMOTE_USER (got: $got)" test "$got" = app/caller.c
+# (A sender's verifier reads the header its row of notify_backends[] names:
+# that is the sender's secret, not a caller.)
+got=$(code_matching 'request_param\([^,]*, *"HTTP_AUTHORIZATION"' app handlers)
+check "only app/caller.c reads Authorization (got: $got)" test "$got" = app/caller.c
+n=$(code_matching 'FROM api_keys WHERE key_hash' app handlers | grep -v '^app/cli/' | wc -l)
+check "one API-key statement on the request path (got $n files)" test "$n" = 1
+n=$(grep -c 'FROM api_keys WHERE key_hash' app/db.c)
+check "one API-key statement in app/db.c (got $n)" test "$n" = 1
+check "handlers/caller.c is gone (app/caller.c)" test ! -e handlers/caller.c
+got=$(code_matching '\bstream_caller\b' app handlers tests/unit)
+check "no stream_caller left (got: $got)" test -z "$got"
+
+# --- 2. no handler includes the router ---------------------------------------
+got=$(code_matching '#include "router.h"' handlers)
+check "no handler includes the router (got: $got)" test -z "$got"
+got=$(code_matching '#include "(handlers|stream)\.h"' app)
+check "only app/router.c includes handlers.h in app/ (got: $got)" test "$got" = app/router.c
+
+# --- 3. metrics get their labels ---------------------------------------------
+got=$(code_matching '#include "(router|handlers|stream)\.h"' app/metrics.c app/metrics.h)
+check "app/metrics.* include neither the router nor a handler (got: $got)" test -z "$got"
+check "serve hands metrics the route labels at start" \
+    grep -q 'metrics_routes(router_labels(), router_count())' app/serve.c
+finish

@@ -38,3 +38,17 @@ int random_hex(char out[65])
     to_hex(b, 32, out);
     return 0;
 }
+
+bool uuid_valid(const char *buf, size_t len)
+{
+    if (len != UUID_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (dash ? c != '-' : !hex)
+            return false;
+    }
+    return true;
+}

@@ -31,8 +31,13 @@
 #                      to wrk's own non-2xx/3xx count, which is a bit cheaper)
 #   MAX_BAD_PCT        a run with more non-200 responses than this percentage,
 #                      or any socket error/timeout, is a failed run (default 0.1)
-#   MG_BIN_BEFORE      another build (e.g. the parent commit's): its runs are
-#                      alternated with this one's, AB_ROUNDS times (default 2)
+#   MG_BIN_BEFORE      another build (e.g. the parent commit's), measured side by
+#                      side with this one: AB_ROUNDS rounds (default 2) of the
+#                      static baseline and both builds (which build goes first
+#                      alternates), same stack, same data, same load; one table
+#   BEFORE_REV         a commit to build for MG_BIN_BEFORE (release, from
+#                      git archive, in BEFORE_DIR/<commit>, default
+#                      /tmp/build-bench-before; reused when already built)
 #   CACHE_CONF_BEFORE  with MG_BIN_BEFORE: that build's nginx/mediagate-cache.conf;
 #                      the micro-cache runs (hot set, uniform) are then alternated too
 #                      (that build with that file, this one with this one's)
@@ -103,6 +108,12 @@ if [ -z "${MG_BIN:-}" ]; then
         meson setup "$BUILDDIR" --buildtype=release >"${TMPDIR:-/tmp}/bench-meson-setup.log" 2>&1 ||
             { cat "${TMPDIR:-/tmp}/bench-meson-setup.log" >&2; die "meson setup failed"; }
     fi
+    # A build directory belongs to one source tree: never measure another
+    # checkout's code under this one's name.
+    src=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['directories']['source'])" \
+          "$BUILDDIR/meson-info/meson-info.json" 2>/dev/null || true)
+    [ -z "$src" ] || [ "$(readlink -f "$src")" = "$(readlink -f "$MG_ROOT")" ] ||
+        die "$BUILDDIR builds $src, not $MG_ROOT: set BUILDDIR"
     log "meson compile -C $BUILDDIR mediagate"
     meson compile -C "$BUILDDIR" mediagate >/dev/null || die "build failed"
     MG_BIN=$BUILDDIR/mediagate
@@ -113,6 +124,40 @@ fi
 [ -x "$MG_BIN" ] || die "no mediagate binary at $MG_BIN"
 MG_BIN=$(readlink -f "$MG_BIN")
 export MG_BIN
+
+# --- the build before ------------------------------------------------------------
+# rev_of DIR: the commit checked out there, "+dirty" with uncommitted
+# changes; "?" outside a git checkout. A build directory inside a worktree
+# (its build/) names the commit its binary was built from.
+rev_of() {
+    local r
+    r=$(git -C "$1" rev-parse --short HEAD 2>/dev/null) || { echo '?'; return; }
+    git -C "$1" diff --quiet HEAD 2>/dev/null || r="$r+dirty"
+    echo "$r"
+}
+AFTER_LABEL=$(rev_of "$MG_ROOT")
+if [ -n "${BEFORE_REV:-}" ] && [ -z "${MG_BIN_BEFORE:-}" ]; then
+    rev=$(git -C "$MG_ROOT" rev-parse --verify --short "$BEFORE_REV^{commit}") ||
+        die "BEFORE_REV=$BEFORE_REV is not a commit"
+    bdir=${BEFORE_DIR:-/tmp/build-bench-before}/$rev
+    if [ ! -x "$bdir/build/mediagate" ]; then
+        log "building $rev (release) in $bdir"
+        rm -rf "$bdir"
+        mkdir -p "$bdir/src"
+        git -C "$MG_ROOT" archive "$rev" | tar -x -C "$bdir/src" || die "git archive $rev failed"
+        { meson setup "$bdir/build" "$bdir/src" --buildtype=release &&
+            meson compile -C "$bdir/build" mediagate; } >"$bdir/build.log" 2>&1 ||
+            { tail -n 20 "$bdir/build.log" >&2; die "building $rev failed"; }
+    fi
+    MG_BIN_BEFORE=$bdir/build/mediagate
+    BEFORE_LABEL=$rev
+fi
+if [ -n "${MG_BIN_BEFORE:-}" ]; then
+    [ -x "$MG_BIN_BEFORE" ] || die "no mediagate binary at MG_BIN_BEFORE=$MG_BIN_BEFORE"
+    MG_BIN_BEFORE=$(readlink -f "$MG_BIN_BEFORE")
+    [ "$MG_BIN_BEFORE" != "$MG_BIN" ] || die "MG_BIN_BEFORE is this build's binary"
+    BEFORE_LABEL=${BEFORE_LABEL:-$(rev_of "$(dirname "$MG_BIN_BEFORE")")}
+fi
 
 # --- stack -------------------------------------------------------------------
 # shellcheck source=../scripts/lib.sh
@@ -328,19 +373,29 @@ run static    "nginx static file"          "$CONNS"     - /static/status.json
 run app       "app, uniform over $JOBS ids" "$CONNS"     "$IDS" "/media/status?job_id="
 run "app-c$LOW_CONNS" "app, uniform over $JOBS ids" "$LOW_CONNS" "$IDS" "/media/status?job_id="
 
-# 1b. MG_BIN_BEFORE: the same run alternated between that build and this
-# one, AB_ROUNDS times (before, after, before, after...), so a change is
-# judged against its parent under the same machine load.
+# 1b. MG_BIN_BEFORE: side by side, AB_ROUNDS rounds of the static baseline
+# and both builds on the same stack and data, so a change is judged against
+# another build under the same machine load. Which build goes first
+# alternates (static, before, after; static, after, before; ...), so neither
+# always gets the warmer or the quieter slot.
 if [ -n "${MG_BIN_BEFORE:-}" ]; then
-    [ -x "$MG_BIN_BEFORE" ] || die "no mediagate binary at MG_BIN_BEFORE=$MG_BIN_BEFORE"
     MG_BIN_AFTER=$MG_BIN
     for i in $(seq "${AB_ROUNDS:-2}"); do
-        MG_BIN=$MG_BIN_BEFORE restart_app "$MAIN_THREADS"
-        run "before-$i" "MG_BIN_BEFORE, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
-        MG_BIN=$MG_BIN_AFTER restart_app "$MAIN_THREADS"
-        run "after-$i" "this build, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
+        run "static-$i" "nginx static file, round $i" "$CONNS" - /static/status.json
+        order=(before after)
+        [ $((i % 2)) = 1 ] || order=(after before)
+        for side in "${order[@]}"; do
+            if [ "$side" = before ]; then
+                MG_BIN=$MG_BIN_BEFORE restart_app "$MAIN_THREADS"
+                run "before-$i" "MG_BIN_BEFORE, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
+            else
+                MG_BIN=$MG_BIN_AFTER restart_app "$MAIN_THREADS"
+                run "after-$i" "this build, uniform over $JOBS ids" "$CONNS" "$IDS" "/media/status?job_id="
+            fi
+        done
     done
     MG_BIN=$MG_BIN_AFTER
+    restart_app "$MAIN_THREADS"
 fi
 [ "${AB_ONLY:-0}" = 0 ] || { THREAD_SWEEP=; EXTRA_VARIANTS=; SKIP_CACHE=1; }
 
@@ -533,7 +588,8 @@ t_total=$(( $(date +%s) - t_start ))
 {
     echo "mediagate GET /media/status benchmark, $STAMP"
     echo "host: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -r)"
-    echo "binary: $MG_BIN ($(git -C "$MG_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$MG_ROOT" diff --quiet 2>/dev/null || echo '+dirty'))"
+    echo "binary: $MG_BIN ($AFTER_LABEL)"
+    [ -z "${MG_BIN_BEFORE:-}" ] || echo "before: $MG_BIN_BEFORE ($BEFORE_LABEL)"
     echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk: $WRK_THREADS threads, $DURATION per run after a $WARMUP warm-up"
     echo "data: $JOBS jobs (60% COMPLETE, 30% PROGRESSING, 10% ERROR); body $BODY_BYTES bytes; hot set $HOT PROGRESSING jobs"
     [ "${SKIP_CACHE:-0}" != 0 ] ||
@@ -575,11 +631,12 @@ if max(busy) > 0.1:
     print("the numbers are low and noisy. Rerun on a quiet machine (QUIET_WAIT=120).")
 PY
     echo
-    ab=$(for k in "${!RPS[@]}"; do case $k in before-*|after-*) printf '%s=%s ' "$k" "${RPS[$k]}" ;; esac; done)
+    [ -z "${MG_BIN_BEFORE:-}" ] ||
+        python3 "$BENCH_DIR/ab_table.py" "$BEFORE_LABEL" "$AFTER_LABEL" "${AB_ROUNDS:-2}" "${ROWS[@]}"
     python3 - "${RPS[static]}" "${RPS[app]}" "${RPS[hot-nocache]:-}" "${RPS[hot-cache]:-}" "$CONNS" \
-        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "$ab" "${RPS[django]:-}" \
+        "${RPS[app-nolog]:-}" "${RPS[app-keepconn]:-}" "" "${RPS[django]:-}" \
         "${RPS[app-replica]:-}" "${RPS[app-primary]:-}" <<'PY'
-import statistics, sys
+import sys
 static, app = float(sys.argv[1]), float(sys.argv[2])
 c = sys.argv[5]
 print(f"ratio app/static at {c} connections:         {app/static:.3f} (static is {static/app:.1f}x the app)")
@@ -593,13 +650,6 @@ if len(sys.argv) > 9 and sys.argv[9]:
 if len(sys.argv) > 11 and sys.argv[10] and sys.argv[11]:
     rep, pri = float(sys.argv[10]), float(sys.argv[11])
     print(f"reads from the replica vs the primary:        {rep/pri:.2f}x ({rep:,.0f} vs {pri:,.0f} req/s)")
-ab = dict(kv.split("=") for kv in sys.argv[8].split())
-if ab:
-    b = [float(v) for k, v in ab.items() if k.startswith("before-")]
-    a = [float(v) for k, v in ab.items() if k.startswith("after-")]
-    print(f"this build vs MG_BIN_BEFORE, alternated:     mean {statistics.mean(a):,.0f} vs {statistics.mean(b):,.0f} req/s "
-          f"({(statistics.mean(a) / statistics.mean(b) - 1) * 100:+.1f}%), "
-          f"median {statistics.median(a):,.0f} vs {statistics.median(b):,.0f}")
 if sys.argv[6]:
     print(f"access log off vs on:                         {float(sys.argv[6])/app:.2f}x")
 if sys.argv[7]:

@@ -42,7 +42,7 @@ int handle_media_jobs(request *r)
         return reply_error(r, 400, "backend_job_id must be 1 to 200 characters of UTF-8.");
     if (inl < 0 || strlen(v[2]) > 8192)
         return reply_error(r, 400, "input_file must be at most 8192 bytes of UTF-8.");
-    char id[37];
+    char id[UUID_BUF];
     uuid_t u;
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);

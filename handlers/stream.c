@@ -4,18 +4,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "caller.h"
 #include "config.h"
 #include "db.h"
-
-bool stream_id_valid(const char *s)
-{
-    uuid_t u;
-    /* Lowercase only, as issued: nginx-rtmp names recordings after the id. */
-    return s && strlen(s) == 36 && uuid_parse(s, u) == 0 && strspn(s, "0123456789abcdef-") == 36;
-}
 
 bool stream_plain_name(const char *s)
 {
@@ -80,7 +72,7 @@ int stream_by_id(request *r, int stmt, PGresult **res)
         return st;
     if (!id || !*id)
         return reply_error(r, 400, "Not found parameter id.");
-    if (!stream_id_valid(id))
+    if (!uuid_valid(id, strlen(id)))
         return reply_error(r, 400, "The parameter id is not a stream id.");
     /* The stop statement also takes what counts as a recording. */
     const char *vals[] = {id, owner, c->vod_rtmp ? "t" : "f", c->vod_put ? "t" : "f"};

@@ -23,8 +23,5 @@ int stream_by_id(request *r, int stmt, PGresult **res);
  * starting with a dot (so no "..", no "/"). */
 bool stream_plain_name(const char *s);
 
-/* True when s is a canonical UUID. */
-bool stream_id_valid(const char *s);
-
 
 #endif

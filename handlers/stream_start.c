@@ -80,7 +80,7 @@ static int start_params(request *r, const char **name)
  * upload token (shown once), where its S3 uploads go, and the temporary S3
  * credentials when MEDIAGATE_STS_ROLE_ARN is set. */
 typedef struct start {
-    char id[37], key[65], token[65], prefix[512];
+    char id[UUID_BUF], key[65], token[65], prefix[512];
     bool want_s3;
     aws_creds creds;
 } start;

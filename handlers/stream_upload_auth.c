@@ -43,12 +43,12 @@ static int upload_auth(request *r)
     if (strncmp(uri, base, blen) != 0 || uri[blen] != '/')
         return reply_error(r, 403, "Outside the upload path.");
     const char *id = uri + blen + 1, *slash = strchr(id, '/');
-    if (!slash || slash - id != 36)
+    if (!slash || !uuid_valid(id, (size_t)(slash - id)))
         return reply_error(r, 403, "Not a stream's upload path.");
-    char sid[37];
-    memcpy(sid, id, 36);
-    sid[36] = '\0';
-    if (!stream_id_valid(sid) || !stream_plain_name(slash + 1))
+    char sid[UUID_BUF];
+    memcpy(sid, id, UUID_LEN);
+    sid[UUID_LEN] = '\0';
+    if (!stream_plain_name(slash + 1))
         return reply_error(r, 403, "Not a stream's upload path.");
 
     const char *token = caller_bearer(r, NULL);

@@ -154,7 +154,7 @@ int handle_uploads_create(request *r)
         return reply_error(r, 400, msg);
     }
     char *name = slot_name(r, want);
-    char id[37], job[37], token[65], maxbuf[24], ttl[24];
+    char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24];
     unsigned char h[32];
     uuid_t u;
     if (!name || random_hex(token) != 0)
@@ -182,7 +182,7 @@ out:
 
 /* What the PUT names: a slot (id and name) or, with no id, a name only. */
 typedef struct put_target {
-    char id[37];
+    char id[UUID_BUF];
     const char *name;
     bool slot;
 } put_target;
@@ -202,12 +202,12 @@ static int parse_target(request *r, put_target *t)
     t->id[0] = '\0';
     t->name = rest;
     if (t->slot) {
-        if (slash - rest != 36)
+        if (!uuid_valid(rest, (size_t)(slash - rest)))
             return reply_error(r, 401, unknown_url);
-        memcpy(t->id, rest, 36);
-        t->id[36] = '\0';
+        memcpy(t->id, rest, UUID_LEN);
+        t->id[UUID_LEN] = '\0';
         t->name = slash + 1;
-        if (!stream_id_valid(t->id) || !stream_plain_name(t->name))
+        if (!stream_plain_name(t->name))
             return reply_error(r, 401, unknown_url);
     }
     if (!stream_plain_name(t->name))
@@ -407,7 +407,7 @@ int handle_uploads_put(request *r)
     if (check)
         return 204;
 
-    char dir[1024], path[1200], job[37], maxbuf[24];
+    char dir[1024], path[1200], job[UUID_BUF], maxbuf[24];
     snprintf(dir, sizeof dir, "%s/%s", c->uploads_dir, t.id);
     snprintf(path, sizeof path, "%s/%s", dir, t.name);
     if ((ret = store_body(r, dir, t.name, len, path)) != 0)

@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "cli/sql.h"
 #include "config.h"
+#include "hash.h"
 
 /* The newest 200 jobs, one line each, and a line for a job's error. */
 static int list(const config *cfg, int argc, char **argv)
@@ -21,10 +22,10 @@ static int list(const config *cfg, int argc, char **argv)
         goto out;
     char indent[40]; /* under "error" */
     snprintf(indent, sizeof indent, "%39s", "");
-    printf("%-36s %-12s %-11s %4s %-19s %s\n", "id", "backend", "status", "%", "updated (UTC)",
-           "input file");
+    printf("%-*s %-12s %-11s %4s %-19s %s\n", UUID_LEN, "id", "backend", "status", "%",
+           "updated (UTC)", "input file");
     for (int i = 0; i < PQntuples(res); i++) {
-        cli_put_clean(stdout, PQgetvalue(res, i, 0), "", 36);
+        cli_put_clean(stdout, PQgetvalue(res, i, 0), "", UUID_LEN);
         printf(" %-12s %-11s %4s %-19s ", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
                PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
         cli_put_clean(stdout, PQgetvalue(res, i, 5), "", 0);

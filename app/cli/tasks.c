@@ -9,6 +9,7 @@
 
 #include "cli/sql.h"
 #include "config.h"
+#include "hash.h"
 
 /* The newest 200 tasks (only dead ones with --dead). "when" is the time
  * that matters for the task's state: when a queued one may run, when a
@@ -23,12 +24,12 @@ static int list(const config *cfg, int argc, char **argv)
     const char *vals[] = {dead ? "dead" : NULL};
     if (!(res = cli_query(cfg, "tasks list", C_TASKS_LIST, 1, vals)))
         goto out;
-    printf("%-8s %-16s %-8s %-8s %-36s %s\n", "id", "kind", "state", "attempts", "job",
+    printf("%-8s %-16s %-8s %-8s %-*s %s\n", "id", "kind", "state", "attempts", UUID_LEN, "job",
            "when (UTC)");
     for (int i = 0; i < PQntuples(res); i++) {
         printf("%-8s %-16s %-8s %-8s ", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
-        cli_put_clean(stdout, PQgetvalue(res, i, 4), "", 36);
+        cli_put_clean(stdout, PQgetvalue(res, i, 4), "", UUID_LEN);
         printf(" %s\n", PQgetvalue(res, i, 5));
         if (*PQgetvalue(res, i, 6)) {
             printf("%-8s   error: ", "");

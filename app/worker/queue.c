@@ -367,7 +367,7 @@ int worker_run(const config *cfg)
     return 0;
 }
 
-int worker_submit_job(db *d, const char *path, const char *input_file, const char *key, char id[37])
+int worker_submit_job(db *d, const char *path, const char *input_file, const char *key, char id[UUID_BUF])
 {
     uuid_t u;
     PGresult *r = NULL;
@@ -390,7 +390,7 @@ int worker_submit_job(db *d, const char *path, const char *input_file, const cha
 
 int worker_submit(const config *cfg, const char *file)
 {
-    char path[PATH_MAX], id[37];
+    char path[PATH_MAX], id[UUID_BUF];
     if (!realpath(file, path)) {
         fprintf(stderr, "mediagate: %s: %s\n", file, strerror(errno));
         return 1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hash.h"
 #include "log.h"
 
 void files_free(rec_files *f)
@@ -102,7 +103,7 @@ int stream_inputs(const config *cfg, const char *sid, bool segments, rec_files *
     char dir[PATH_MAX], url[PATH_MAX + 16];
     int ret = 0;
     seglist[0] = '\0';
-    if (!sid || strlen(sid) != 36 || strspn(sid, "0123456789abcdef-") != 36) {
+    if (!sid || !uuid_valid(sid, strlen(sid))) {
         snprintf(msg, msgcap, "malformed task payload: stream_id");
         ret = 1;
         goto out;

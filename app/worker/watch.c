@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hash.h"
 #include "log.h"
 #include "worker/worker.h"
 #include "worker/wsql.h"
@@ -19,7 +20,7 @@
  * once per (path, size, mtime). Returns -1 when the database failed. */
 static int submit_upload(db *d, const char *dir, const char *name)
 {
-    char path[PATH_MAX + 256], key[PATH_MAX + 300], id[37], public_name[300];
+    char path[PATH_MAX + 256], key[PATH_MAX + 300], id[UUID_BUF], public_name[300];
     struct stat st;
     if (name[0] == '.' || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
         lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)

@@ -2,6 +2,8 @@
 #define MEDIAGATE_WORKER_WORKER_H
 #include <stdatomic.h>
 
+#include "hash.h"
+
 struct config;
 struct db;
 
@@ -22,7 +24,7 @@ int worker_sync_kinds(struct db *d, const struct config *cfg);
  * encode task in one statement; with key, a second submit of the same key
  * does nothing. Returns 1 created (id set), 0 already there, -1 error. */
 int worker_submit_job(struct db *d, const char *path, const char *input_file, const char *key,
-                      char id[37]);
+                      char id[UUID_BUF]);
 
 /* Seconds before retry number attempt (1-based): capped exponential with
  * jitter in [cap/2, cap]; never overflows, whatever attempt is. */

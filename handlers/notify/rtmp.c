@@ -25,7 +25,7 @@ static bool recording_path_ok(const char *dir, const char *id, const char *path)
 {
     size_t dl = strlen(dir);
     return *dir && strncmp(path, dir, dl) == 0 && path[dl] == '/' &&
-           strncmp(path + dl + 1, id, 36) == 0 && stream_plain_name(path + dl + 1);
+           strncmp(path + dl + 1, id, UUID_LEN) == 0 && stream_plain_name(path + dl + 1);
 }
 
 int rtmp_handle(request *r)
@@ -43,7 +43,7 @@ int rtmp_handle(request *r)
         ret = reply_error(r, 400, "Not an nginx-rtmp callback: call and name are required.");
         goto out;
     }
-    if (!stream_id_valid(name)) {
+    if (!uuid_valid(name, strlen(name))) {
         ret = reply_error(r, 403, "Not a stream id.");
         goto out;
     }

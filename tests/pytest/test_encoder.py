@@ -186,13 +186,20 @@ def test_corrupt_input_ends_in_error_with_ffmpegs_reason(stack, workers, rundir)
                         bad) == (1, True), "a bad input is not retried"
 
 
-def test_kill_9_mid_encode_encodes_again_after_the_lease(stack, workers, clip, rundir):
+def encoding(stack, workers, clip):
+    """A worker started and a long clip submitted, its encode under way:
+    (the worker, the job, a pattern matching its ffmpeg's command line)."""
     long = clip("long.mp4", 30, "1280x720")
-    first = workers.start()
+    w = workers.start()
     k = stack.mg("submit", long)
-    assert wait_until(lambda: progress(stack, k) > 0, 300), "the encode started before the kill"
+    assert wait_until(lambda: progress(stack, k) > 0, 300), "the encode started"
     ffmpeg = "ffmpeg.*" + re.escape(str(long))
     assert processes_matching(ffmpeg), "an ffmpeg encodes the file"
+    return w, k, ffmpeg
+
+
+def test_kill_9_mid_encode_encodes_again_after_the_lease(stack, workers, clip, rundir):
+    first, k, ffmpeg = encoding(stack, workers, clip)
     first.kill(signal.SIGKILL)
     first.wait()
     wait_until(lambda: not processes_matching(ffmpeg), 60, 0.05)
@@ -224,12 +231,7 @@ def test_a_worker_that_lost_its_lease_stops_its_encode(stack, workers, clip, run
     lease ran out takes it): the holder's next heartbeat finds the attempt
     gone, and it stops its ffmpeg and records and publishes nothing. No
     waiting for a lease to run out: the takeover is written directly."""
-    long = clip("long.mp4", 30, "1280x720")
-    w = workers.start()
-    k = stack.mg("submit", long)
-    assert wait_until(lambda: progress(stack, k) > 0, 300), "the encode started"
-    ffmpeg = "ffmpeg.*" + re.escape(str(long))
-    assert processes_matching(ffmpeg), "an ffmpeg encodes the file"
+    w, k, ffmpeg = encoding(stack, workers, clip)
     tid = stack.db.one("SELECT id FROM outbox WHERE payload->>'job_id' = %s", k)
     stack.db.conn.execute("UPDATE outbox SET locked_by = 'another', attempts = attempts + 1, "
                           "locked_until = now() + interval '1 hour' WHERE id = %s", (tid,))

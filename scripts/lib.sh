@@ -30,7 +30,7 @@ mg_wait_for() {
             mg_log "gave up after ${limit}s waiting for: $what"
             return 1
         fi
-        sleep 0.05
+        sleep 0.1   # (CMD may start processes: psql, curl)
     done
 }
 

@@ -4,9 +4,8 @@ tests/lib/wsql_exec through the db layer, as the worker runs them) over a
 database of the test's own. No worker runs and nothing waits: a lease
 runs out when the test moves its end into the past.
 
-Each test states one property a worker relies on (docs/RELIABILITY's
-"Claims use FOR UPDATE SKIP LOCKED with a lease"): a task is claimed once
-per attempt, never past its kind's cap; only the holder of an attempt may
+Each test states one property a worker relies on: a task is claimed once
+per attempt under a lease, never past its kind's cap; only the holder of an attempt may
 renew, advance or end it; a task whose attempts all ended with their
 worker gone is dead, and its job says so.
 """

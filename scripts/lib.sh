@@ -15,6 +15,34 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 
 mg_log() { printf '%s\n' "$*" >&2; }
 
+# mg_wait_for [-t SECONDS] WHAT CMD...: runs CMD until it succeeds; returns
+# 0 then. Gives up after SECONDS (default 120), saying that WHAT never
+# happened, and returns 1. The limit only keeps a broken test from hanging:
+# it is no measure of speed (a loaded machine is several times slower), so
+# a test waits for a condition this way, never for a fixed time.
+mg_wait_for() {
+    local limit=120
+    if [ "$1" = -t ]; then limit=$2; shift 2; fi
+    local what=$1 end=$((SECONDS + limit))
+    shift
+    until "$@"; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            mg_log "gave up after ${limit}s waiting for: $what"
+            return 1
+        fi
+        sleep 0.1   # (CMD may start processes: psql, curl)
+    done
+}
+
+# mg_gone PID: true when no process PID runs (any more).
+mg_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# mg_now_ms: the clock, in milliseconds since the epoch. mg_past MS: true
+# once the clock has reached MS (mg_wait_for mg_past "$deadline": a
+# deadline counted from an event the test saw, not a fixed sleep).
+mg_now_ms() { date +%s%3N; }
+mg_past() { [ "$(mg_now_ms)" -ge "$1" ]; }
+
 # mg_apikey NAME: a new API key for NAME on stdout; a test's secret (see
 # mg_secret in tests/lib/assert.sh, when sourced), so no log may carry it.
 mg_apikey() {
@@ -245,22 +273,19 @@ nginx_stop() {
     local pid
     pid=$(cat "$RUN/nginx/nginx.pid")
     kill -QUIT "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
+    mg_wait_for -t 5 "nginx $pid to stop" mg_gone "$pid" || kill -KILL "$pid" 2>/dev/null
     return 0
 }
 
+_app_up_or_gone() { [ -S "$RUN/mediagate.sock" ] || mg_gone "$(cat "$RUN/mediagate.pid")"; }
 # app_start: mediagate serve on $RUN/mediagate.sock (group www-data, 0660),
 # in the background, logging to $RUN/mediagate.log. Waits for the socket.
 app_start() {
     MEDIAGATE_SOCKET="$RUN/mediagate.sock" MEDIAGATE_SOCKET_GROUP=www-data \
         "$MG_BIN" serve >>"$RUN/mediagate.log" 2>&1 &
     echo $! >"$RUN/mediagate.pid"
-    for _ in $(seq 1200); do   # a cap only: a loaded machine starts it slowly
-        [ -S "$RUN/mediagate.sock" ] && return 0
-        kill -0 "$(cat "$RUN/mediagate.pid")" 2>/dev/null || break
-        sleep 0.05
-    done
+    mg_wait_for "mediagate's socket (or its exit)" _app_up_or_gone
+    [ -S "$RUN/mediagate.sock" ] && return 0
     mg_log "mediagate did not start:"; tail -n 20 "$RUN/mediagate.log" >&2
     return 1
 }

@@ -141,13 +141,10 @@ static int on_line(void *arg, const char *line)
     if (sscanf(line, "out_time_us=%lld", &us) != 1 || us <= e->last_us)
         return 0;
     e->last_us = us;
-    if (e->duration_s > 0) {
-        int pct = (int)(us / 1e4 / e->duration_s);
-        pct = pct > 99 ? 99 : pct;
-        if (pct > e->last_pct) {
-            e->last_pct = pct;
-            e->ctx->beat(e->ctx, pct);
-        }
+    int pct = ffmpeg_progress_pct(us, e->duration_s);
+    if (pct > e->last_pct) {
+        e->last_pct = pct;
+        e->ctx->beat(e->ctx, pct);
     }
     return 1;
 }

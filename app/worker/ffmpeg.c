@@ -261,6 +261,14 @@ void ffmpeg_reason(const char *line, char *out, size_t cap)
             *p = ' ';
 }
 
+int ffmpeg_progress_pct(long long out_us, double duration_s)
+{
+    if (!(duration_s > 0) || out_us < 0)
+        return -1;
+    double pct = (double)out_us / 1e4 / duration_s;
+    return pct >= 99 ? 99 : (int)pct;
+}
+
 double ffmpeg_frames(const probe_info *pi)
 {
     double by_time = pi->duration * (pi->fps > 0 ? pi->fps : 60);

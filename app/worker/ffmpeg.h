@@ -94,6 +94,13 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p);
  * nothing at all when a path could remain. Writes "" when there is none. */
 void ffmpeg_reason(const char *line, char *out, size_t cap);
 
+/* The progress of an encode at ffmpeg's -progress out_time_us (output
+ * written so far, in microseconds) of an input of duration_s seconds, in
+ * percent: 0 to 99, never 100 while encoding (a job reaches 100 only when
+ * its outputs were checked and it is COMPLETE); -1 when duration_s is not
+ * above 0 or out_us is negative (nothing to report). */
+int ffmpeg_progress_pct(long long out_us, double duration_s);
+
 /* One media playlist as read back from the output (buf, len: untrusted
  * bytes): #EXTM3U first, each #EXTINF (over 0, at most 3600 s) followed by
  * a plain segment name (A-Z a-z 0-9 . _ -, no dot first), at least one

@@ -31,6 +31,11 @@ psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate) VALUES
         ('done1', 'local', 'a.mp4', 'COMPLETE', 100), ('run1', 'local', 'b.mp4', 'PROGRESSING', 10)" >/dev/null
 LOG=$RUN/mediagate.log
 app_hits() { grep -c "access GET /media/status " "$LOG"; }
+# past_bound SINCE [MS]: waits until MS (default 2100: s-maxage + 1 s, nginx
+# counting whole seconds) have passed since SINCE (mg_now_ms when the
+# change was made): the bound under test is time itself, counted from the
+# change, not a pause taken after it.
+past_bound() { mg_wait_for "the bound to pass" mg_past $(( $1 + ${2:-2100} )); }
 
 # --- a final job: kept s-maxage (1 s) by nginx, revalidated by browsers every poll -------
 # One poll right after the first is a HIT (tried a few times: a round whose
@@ -42,7 +47,7 @@ for _ in 1 2 3 4 5; do
     before=$(app_hits)
     req "$BASE/media/status?job_id=done1"
     [ "$(header X-Cache-Status)" = HIT ] && [ "$(app_hits)" = "$before" ] && { hit=yes; break; }
-    sleep 2.1
+    past_bound "$(mg_now_ms)"   # the entry expired: a fresh round
 done
 check "a poll right after another is answered by nginx alone" test "$hit" = yes
 expect_header Cache-Control 'public, max-age=0, s-maxage=1'
@@ -63,18 +68,18 @@ psql_q "UPDATE jobs SET progress_rate = 40 WHERE id = 'run1'" >/dev/null
 # The stated bound: s-maxage + 1 s (nginx counts whole seconds). The first
 # poll after it is new, however long the pause: nginx never serves a stale
 # copy while it updates.
-sleep 2.1
+past_bound "$(mg_now_ms)"
 req "$BASE/media/status?job_id=run1"
 expect_json .progress_rate 40
 psql_q "UPDATE jobs SET progress_rate = 50 WHERE id = 'run1'" >/dev/null
-sleep 4
+past_bound "$(mg_now_ms)" 4000   # a longer pause
 req "$BASE/media/status?job_id=run1"
 expect_json .progress_rate 50
 check "after a pause the first poll is not a stale copy ($(header X-Cache-Status))" \
     test "$(header X-Cache-Status)" != STALE -a "$(header X-Cache-Status)" != UPDATING
 # Expired with nothing changed: nginx revalidates with the ETag, mediagate
 # answers 304, and the poll itself gets the renewed entry.
-sleep 2.1
+past_bound "$(mg_now_ms)"
 req "$BASE/media/status?job_id=run1"
 expect_header X-Cache-Status REVALIDATED
 check "an unchanged entry is revalidated (mediagate answered 304 to nginx)" \
@@ -101,7 +106,7 @@ check "docs/access.md shows what jobs acl prints" test "$readme" = "$got"
 # The same body, now private to whoever asks (WORLD still admits anyone):
 # the ETag covers the ACL, so nginx's old public copy is never renewed by a 304.
 "$MG_BIN" jobs acl done3 WORLD,USER_x >/dev/null
-sleep 2.1
+past_bound "$(mg_now_ms)"   # from the last change
 for j in done2 run2; do
     for _ in 1 2; do
         req "$BASE/media/status?job_id=$j"

@@ -31,11 +31,23 @@ mg_exit_on_signals
 mg_guard "$T"
 
 # --- meson install ------------------------------------------------------------
-out=$(meson setup "$T/build" "$MG_ROOT" --prefix="$P" --sysconfdir=etc --localstatedir=var \
-    -Dbuildtype=plain 2>&1) || { echo "$out" >&2; exit 1; }
-out=$(meson compile -C "$T/build" mediagate manpage 2>&1 && meson install -C "$T/build" --no-rebuild 2>&1)
-rc=$?
-check "meson install succeeds (rc $rc): $(tail -n 5 <<<"$out")" test "$rc" = 0
+# step WHAT CMD...: runs CMD; when it fails, the suite fails here, showing
+# all CMD printed (nothing after it could run without what it makes).
+step() {
+    local what=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    check "$what (rc $rc)" test "$rc" = 0
+    [ "$rc" = 0 ] && return 0
+    printf '%s\n' "--- $*:" "$out" >&2
+    finish
+    exit 1
+}
+step "meson setup" meson setup "$T/build" "$MG_ROOT" --prefix="$P" --sysconfdir=etc --localstatedir=var \
+    -Dbuildtype=plain
+step "meson compile" meson compile -C "$T/build" mediagate manpage
+step "meson install" meson install -C "$T/build" --no-rebuild
 for f in bin/mediagate share/man/man1/mediagate.1 lib/systemd/system/mediagate.socket \
     lib/systemd/system/mediagate.service lib/systemd/system/mediagate-worker.service \
     lib/sysusers.d/mediagate.sysusers.conf lib/tmpfiles.d/mediagate.tmpfiles.conf \
@@ -149,7 +161,7 @@ systemd-socket-activate --inetd -l "$RUN/mediagate.sock" -E MEDIAGATE_CONFIG="$c
     -E MEDIAGATE_THREADS=2 "$MG_BIN" serve \
     >"$RUN/mediagate.log" 2>&1 &
 sa_pid=$!
-for _ in $(seq 600); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.1; done
+mg_wait_for "the activated socket" test -S "$RUN/mediagate.sock"
 chgrp www-data "$RUN/mediagate.sock"; chmod 0660 "$RUN/mediagate.sock"
 MG_SNIPPET=$P/share/mediagate/nginx/mediagate.conf
 export MG_SNIPPET

@@ -62,8 +62,7 @@ psql_q "DROP DATABASE mg_older" >/dev/null; psql_q "CREATE DATABASE mg_older OWN
 MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" "$MG_BIN" migrate >/dev/null
 MEDIAGATE_DATABASE_URL="postgresql:///mg_older?host=$RUN/pgsock&user=mediagate" \
     MEDIAGATE_SOCKET="$RUN/unmigrated.sock" "$MG_BIN" serve >"$RUN/migrated-serve.log" 2>&1 & srv=$!
-for _ in $(seq 1200); do [ -S "$RUN/unmigrated.sock" ] && break; sleep 0.05; done
-check "after migrate, serve starts" test -S "$RUN/unmigrated.sock"
+check "after migrate, serve starts" mg_wait_for "its socket" test -S "$RUN/unmigrated.sock"
 kill -TERM "$srv"; wait "$srv"
 psql_q "DROP DATABASE mg_unmigrated" >/dev/null; psql_q "DROP DATABASE mg_older" >/dev/null
 
@@ -109,8 +108,7 @@ runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -
     "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600); COMMIT;" >/dev/null 2>&1 &
 locker=$!
 locked() { [ "$(psql_q "SELECT count(*) FROM pg_locks WHERE relation = 'jobs'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; }
-for _ in $(seq 600); do locked && break; sleep 0.1; done
-check "the jobs table is locked" locked
+check "the jobs table is locked" mg_wait_for "the lock" locked
 req "$url"
 expect_status 503
 expect_header Retry-After 2
@@ -135,17 +133,15 @@ app_start || exit 1
 runuser -u postgres -- "$PGBIN/psql" -h "$RUN/pgsock" -U postgres -d mediagate -qc \
     "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600); COMMIT;" >/dev/null 2>&1 &
 locker=$!
-for _ in $(seq 600); do locked && break; sleep 0.1; done
+mg_wait_for "the lock" locked
 curl -s -o "$RUN/inflight.body" -w '%{http_code}' --max-time 300 "$url" >"$RUN/inflight.code" &
 inflight=$!
 waiting() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mediagate' AND wait_event_type = 'Lock'")" = 1 ]; }
-for _ in $(seq 600); do waiting && break; sleep 0.1; done
-check "a request waits on the lock" waiting
+check "a request waits on the lock" mg_wait_for "a request on the lock" waiting
 drains() { [ "$(grep -c 'draining in-flight requests' "$RUN/mediagate.log")" -gt "$drained" ]; }
 drained=$(grep -c 'draining in-flight requests' "$RUN/mediagate.log")
 kill -TERM "$(cat "$RUN/mediagate.pid")"
-for _ in $(seq 600); do drains && break; sleep 0.1; done
-check "the app drains" drains
+check "the app drains" mg_wait_for "the drain" drains
 check "... while the request still waits" waiting
 psql_q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'jobs'::regclass AND mode = 'AccessExclusiveLock'" >/dev/null
 app_stop TERM
@@ -161,11 +157,12 @@ expect_status 503
 expect_json .message '"mediagate is unavailable; retry later."'
 
 # --- fd 0: an inherited listening socket (spawn-fcgi) --------------------------
+served=$(grep -c 'serving on fd 0' "$RUN/mediagate.log")
 spawn-fcgi -n -s "$RUN/mediagate.sock" -M 0660 -G www-data -- "$MG_BIN" serve \
     >>"$RUN/mediagate.log" 2>&1 &
 spawned=$!
-for _ in $(seq 1200); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
-sleep 0.2
+serving() { [ "$(grep -c 'serving on fd 0' "$RUN/mediagate.log")" -gt "$served" ]; }
+mg_wait_for "serve on fd 0" serving
 req "$url"
 expect_status 200
 kill -TERM "$spawned"
@@ -177,18 +174,13 @@ rm -f "$RUN/mediagate.sock"
 MEDIAGATE_SOCKET="$RUN/mediagate.sock" MEDIAGATE_SOCKET_GROUP=www-data \
     "$MG_ROOT/scripts/supervise" "$RUN/sup.pid" "$RUN/mediagate.log" "$MG_BIN" serve &
 sup=$!
-for _ in $(seq 1200); do [ -S "$RUN/mediagate.sock" ] && break; sleep 0.05; done
+mg_wait_for "the supervised app's socket" test -S "$RUN/mediagate.sock"
 req "$url"
 expect_status 200
 first=$(cat "$RUN/sup.pid")
 kill -9 "$first"
-ok=""
-for _ in $(seq 600); do
-    sleep 0.1
-    req "$url"
-    [ "$STATUS" = 200 ] && { ok=1; break; }
-done
-check "answers 200 again after kill -9" test -n "$ok"
+answers_200() { req "$url"; [ "$STATUS" = 200 ]; }
+check "answers 200 again after kill -9" mg_wait_for "a 200 after kill -9" answers_200
 check "a new process serves" test "$(cat "$RUN/sup.pid")" != "$first"
 kill -TERM "$sup"
 wait "$sup"
@@ -199,10 +191,8 @@ check "supervisor stops with its child" bash -c "! kill -0 $(cat "$RUN/sup.pid" 
 "$MG_ROOT/scripts/supervise" "$RUN/sup2.pid" "$RUN/sup2.log" bash -c 'exit 3' &
 sup=$!
 backoff=""
-for _ in $(seq 1200); do
-    grep -q 'restarting in 5s' "$RUN/sup2.log" 2>/dev/null && backoff=$(pgrep -P "$sup" -x sleep) && break
-    sleep 0.05
-done
+backs_off() { grep -q 'restarting in 5s' "$RUN/sup2.log" 2>/dev/null && backoff=$(pgrep -P "$sup" -x sleep); }
+mg_wait_for "the supervisor's backoff" backs_off
 check "the supervisor backs off 5 s (its sleep: ${backoff:-none})" test -n "$backoff"
 kill -TERM "$sup"
 wait "$sup"

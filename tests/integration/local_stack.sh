@@ -40,7 +40,8 @@ show() { echo "--- scripts/up stderr:"; cat "$T/up.err"; }
 # --- a port in use ------------------------------------------------------------
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(120)' "$P" &
 LISTENER=$!
-for _ in $(seq 600); do port_busy=$(python3 -c 'import socket,sys; s=socket.socket(); print(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$P"); [ "$port_busy" = 0 ] && break; sleep 0.1; done
+port_busy() { [ "$(python3 -c 'import socket,sys; s=socket.socket(); print(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$1")" = 0 ]; }
+mg_wait_for "port $P in use" port_busy "$P"
 up; rc=$?
 check "a busy port fails scripts/up" test "$rc" != 0
 check "it names the step" said "failed while checking the ports"

@@ -75,7 +75,7 @@ req "$BASE/media/job_id?input_file=uploads/%FF.mp4"
 expect_status 400
 expect_body '{"success":false,"message":"The query string is not valid UTF-8."}'
 rid=$(header X-Request-Id)
-for _ in $(seq 100); do grep -q "request_id=$rid" "$RUN/mediagate.log" && break; sleep 0.1; done
+mg_wait_for "its log line" grep -q "request_id=$rid" "$RUN/mediagate.log"
 check "one log line for a query that is not UTF-8" \
     test "$(grep -c "request_id=$rid" "$RUN/mediagate.log")" = 1
 check "and it is the access line" \

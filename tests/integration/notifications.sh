@@ -355,8 +355,7 @@ app_start || exit 1
 psql_q "BEGIN; SELECT 1 FROM jobs WHERE id = 'zc-lock' FOR UPDATE; SELECT pg_sleep(3600); COMMIT" >/dev/null 2>&1 &
 locker=$!
 holding() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%zc-lock%'")" = 1 ]; }
-for _ in $(seq 600); do holding && break; sleep 0.1; done
-check "the job's row is locked" holding
+check "the job's row is locked" mg_wait_for "the row lock" holding
 zc "$lockev"
 expect_status 503
 expect_header Retry-After 2
@@ -434,10 +433,11 @@ sender 201 300 >"$RUN/k9.c" & s3=$!
 # down until the senders have been refused (not for a set time).
 k9_seen() { cat "$RUN"/k9.? 2>/dev/null | grep -q " $1\$"; }
 k9_refused() { cat "$RUN"/k9.? 2>/dev/null | grep -qv ' 200$'; }
-for _ in $(seq 1200); do k9_seen 200 && break; sleep 0.05; done
+mg_wait_for "a delivery acknowledged" k9_seen 200
 kill -9 "$(cat "$RUN/mediagate.pid")"
 wait "$(cat "$RUN/mediagate.pid")" 2>/dev/null
-for _ in $(seq 1200); do k9_refused && break; kill -0 "$s1" 2>/dev/null || break; sleep 0.05; done
+refused_or_done() { k9_refused || mg_gone "$s1"; }
+mg_wait_for "a refused delivery" refused_or_done
 app_start || exit 1
 wait "$s1" "$s2" "$s3"
 cat "$RUN"/k9.? >"$RUN/k9.all"

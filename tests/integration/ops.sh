@@ -35,8 +35,8 @@ stack_up || exit 1
 psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
         VALUES ('ops1', 'local', 'a.mp4', 'PROGRESSING', 5)" >/dev/null
 LOG=$RUN/mediagate.log
-# wait_log TEXT: waits for TEXT in the app's log (a minute at most: a cap).
-wait_log() { for _ in $(seq 600); do grep -qF -- "$1" "$LOG" && return 0; sleep 0.1; done; return 1; }
+# wait_log TEXT: waits for TEXT in the app's log.
+wait_log() { mg_wait_for "'$1' in the app's log" grep -qF -- "$1" "$LOG"; }
 
 # --- /healthz and /readyz ---------------------------------------------------------
 req "$BASE/healthz"
@@ -162,9 +162,8 @@ req "$BASE/metrics"
 expect_status 200
 check "a scrape without the database says so" grep -q '^mediagate_db_up 0$' <<<"$BODY"
 pg_resume
-for _ in $(seq 600); do
-    curl -sS "$BASE/readyz" | grep -q ready && break; sleep 0.1
-done
+ready() { curl -sS "$BASE/readyz" | grep -q ready; }
+mg_wait_for "/readyz to say ready" ready
 for _ in $(seq 20); do curl -sS -o /dev/null "$BASE/media/status?job_id=ops1"; done
 scrape
 check "reconnects counted ($a -> $(metric mediagate_db_reconnects_total))" \
@@ -196,7 +195,7 @@ check "a task queued outside a request carries none" \
     test "$(psql_q "SELECT count(*) FROM outbox WHERE payload->>'job_id' = (SELECT id FROM jobs WHERE input_file LIKE '%in.mp4') AND payload ? 'request_id'")" = 0
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
 wpid=$!
-for _ in $(seq 1200); do grep -q "request_id=$rid" "$RUN/worker.log" && break; sleep 0.1; done
+mg_wait_for "the worker's line naming $rid" grep -q "request_id=$rid" "$RUN/worker.log"
 kill -TERM "$wpid"; wait "$wpid"
 check "the worker's lines for that task name the request: $(grep -c "request_id=$rid" "$RUN/worker.log")" \
     grep -q "task [0-9]*: local.encode (attempt 1) by .* request_id=$rid$" "$RUN/worker.log"
@@ -211,9 +210,13 @@ expect_status 422
 done) >"$RUN/load.codes" &
 load=$!
 pid=$(cat "$RUN/mediagate.pid")
+reloads() { grep -c 'SIGHUP: settings re-read' "$LOG"; }
+reloaded_past() { [ "$(reloads)" -gt "$1" ]; }
 for i in $(seq 20); do
     write_conf "https://a\.example https://x$i\.example" "$old_secret" 4 text
-    kill -HUP "$pid"; sleep 0.05
+    n=$(reloads)
+    kill -HUP "$pid"
+    mg_wait_for "reload $i" reloaded_past "$n"
 done
 wait "$load"
 check "400 requests during 20 reloads all answered 200: $(sort "$RUN/load.codes" | uniq -c | tr '\n' ' ')" \

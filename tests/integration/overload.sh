@@ -25,13 +25,11 @@ cleanup() {
 }
 mg_at_exit cleanup   # on every way out, before the stack stops (scripts/lib.sh)
 stack_up || exit 1
-# until_true DESC CMD...: polls CMD for up to 60 s (a bound on the test,
-# not a measure of speed); past it the test stops with DESC.
+# until_true DESC CMD...: waits for CMD (mg_wait_for); when it never
+# succeeds, the test stops with DESC.
 until_true() {
-    local desc=$1
-    shift
-    for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
-    fail "never: $desc"
+    mg_wait_for "$@" && return 0
+    fail "never: $1"
     finish
     exit 1
 }
@@ -80,8 +78,9 @@ pids+=($!)
 # (ss: a listening socket's Recv-Q is its queue of connections).
 queued() { [ "$(ss -xlnH | awk -v s="$RUN/mediagate.sock" '$5 == s {print $3}')" -ge $((QUEUED + 1)) ] 2>/dev/null; }
 until_true "the requests wait in the app's backlog" queued
-# Past the budget, as the app will measure it (its clock, nginx's start).
-sleep 1.5
+# Past the budget, as the app will measure it (its clock, nginx's start,
+# which came before they all were in the backlog), by a margin.
+until_true "the queue-wait budget to pass" mg_past $(( $(mg_now_ms) + MEDIAGATE_QUEUE_WAIT_MS + 300 ))
 release
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()

@@ -43,26 +43,23 @@ count() {
 # at_least N STATUS [FROM...]: count's answers are N or more.
 at_least() { local n=$1; shift; [ "$(count "$@")" -ge "$n" ]; }
 lines() { local c; for c in 1 2 3 4; do echo $(( $(wc -l <"$RUN/codes.$c") + 1 )); done; }
-# until_true CMD...: polls CMD; false after 5 minutes (a cap: on a loaded
-# machine everything is slower, and nothing here is a measure of speed).
-until_true() { local i; for i in $(seq 3000); do "$@" && return 0; sleep 0.1; done; "$@"; }
 # The 503s' durations by the app's own clock (its access log lines), in
 # microseconds, the slowest last.
 durations_503() { grep -E ' access [A-Z]+ [^ ]+ 503 [0-9]+us' "$RUN/mediagate.log" | sed -E 's/.* 503 ([0-9]+)us.*/\1/' | sort -n; }
 
 for mode in fast immediate; do
     stream_start
-    check "$mode: 200s before the outage" until_true at_least 1 200
+    check "$mode: 200s before the outage" mg_wait_for -t 300 "a 200" at_least 1 200
     pg_stop "$mode"
     req "$url"
     expect_status 503
     expect_header Retry-After 3
     expect_header Cache-Control no-store
     expect_body '{"success":false,"message":"The database is unavailable; retry later."}'
-    check "$mode: the streams get 503 during the outage" until_true at_least 1 503
+    check "$mode: the streams get 503 during the outage" mg_wait_for -t 300 "a 503" at_least 1 503
     pg_resume || exit 1
     mapfile -t from < <(lines)
-    until_true at_least 20 200 "${from[@]}"
+    mg_wait_for -t 300 "20 answers of 200" at_least 20 200 "${from[@]}"
     check "$mode: progress after the restart: 20 answers of 200 ($(count 200 "${from[@]}") seen)" \
         at_least 20 200 "${from[@]}"
     codes=$RUN/codes-$mode

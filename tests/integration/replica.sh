@@ -70,34 +70,34 @@ psql_q "INSERT INTO jobs (id, backend, input_file, status, progress_rate)
 # the milliseconds it took (MS is a cap against a hang, not a bound: a
 # loaded machine replicates slowly).
 visible_within() {
-    local t0 now
-    t0=$(date +%s%3N)
-    while :; do
-        req "$4"
-        [ "$(jq -c "$2" <<<"$BODY" 2>/dev/null)" = "$3" ] && break
-        now=$(date +%s%3N)
-        [ $((now - t0)) -le "$1" ] || { echo "never"; return 1; }
-        sleep 0.02
-    done
-    echo $(( $(date +%s%3N) - t0 ))
+    local t0
+    t0=$(mg_now_ms)
+    mg_wait_for -t $(( $1 / 1000 )) "$2 = $3 at $4" answers "$2" "$3" "$4" || { echo "never"; return 1; }
+    echo $(( $(mg_now_ms) - t0 ))
 }
+# answers JQ VALUE URL: the read of URL has JQ = VALUE ($BODY: the answer).
+answers() { req "$3"; [ "$(jq -c "$1" <<<"$BODY" 2>/dev/null)" = "$2" ]; }
 ms=$(visible_within 120000 .progress_rate 10 "$BASE/media/status?job_id=r1")
 check "a new job is visible through the replica (${ms} ms)" test "$ms" != never
 
 # replica_answers WANT: reads r1 until its progress_rate is WANT (the
 # replica's, its replay paused), for at most 10 s; $BODY is the last answer.
-replica_answers() {
-    for _ in $(seq 600); do
-        req "$BASE/media/status?job_id=r1"
-        [ "$(jq -c .progress_rate <<<"$BODY")" = "$1" ] && return 0
-        sleep 0.1
-    done
+replica_answers() { mg_wait_for -t 60 "the replica's r1 at $1" answers .progress_rate "$1" "$BASE/media/status?job_id=r1"; }
+# write_held_back SQL: runs SQL on the primary (replay paused first), and
+# waits until the replica has received its WAL and holds it unapplied.
+write_held_back() {
+    local lsn
+    lsn=$(psql_q "$1; SELECT pg_current_wal_lsn()" | tail -n 1)
+    mg_wait_for "the replica to receive $lsn and hold its replay" held_back "$lsn"
+}
+held_back() {
+    [ "$(pg_ready "$REPLSOCK" "SELECT pg_last_wal_receive_lsn() >= '$1'
+                                 AND pg_get_wal_replay_pause_state() = 'paused'")" = t ]
 }
 
 # --- reads come from the replica ---------------------------------------------------------
 pg_ready "$REPLSOCK" 'SELECT pg_wal_replay_pause()' >/dev/null
-psql_q "UPDATE jobs SET progress_rate = 55 WHERE id = 'r1'" >/dev/null
-sleep 0.3
+write_held_back "UPDATE jobs SET progress_rate = 55 WHERE id = 'r1'"
 req "$BASE/media/status?job_id=r1"
 expect_status 200
 expect_json .progress_rate 10
@@ -150,6 +150,7 @@ frozen_reads() {
     check "each with the primary's row" test "$(grep -l '"progress_rate":66}' "$RUN"/frozen.[0-9]* | wc -l)" = "$1"
 }
 frozen_reads 20
+holdoff_end=$(( $(mg_now_ms) + MEDIAGATE_DB_READ_HOLDOFF_MS + 200 ))   # after the last trip
 trips=$(( $(scrape mediagate_db_replica_trips_total) - trips0 ))
 fb=$(( $(scrape mediagate_db_read_fallbacks_total) - fb0 ))
 skip=$(( $(scrape mediagate_db_read_skipped_total) - skip0 ))
@@ -158,7 +159,7 @@ check "every read that waited for the replica opened it ($fb waited, $trips trip
 check "the other reads went straight to the primary ($skip skipped + $fb = 20)" test $((skip + fb)) = 20
 # Past the hold-off, one read tries the replica again (and waits its short
 # deadline); the rest still go to the primary.
-sleep $((MEDIAGATE_DB_READ_HOLDOFF_MS / 1000 + 1))
+mg_wait_for "the hold-off to pass" mg_past "$holdoff_end"
 frozen_reads 20
 trips2=$(( $(scrape mediagate_db_replica_trips_total) - trips0 - trips ))
 check "after the hold-off, a read tried the frozen replica again ($trips2 more trips)" test "$trips2" -ge 1
@@ -209,10 +210,9 @@ check "with the replica down, 20 reads got the primary's answer ($ok right, $bad
 curl -sS "$BASE/metrics" >"$RUN/scrape.txt" 2>/dev/null || true
 check "the fallbacks are counted" grep -Eq '^mediagate_db_read_fallbacks_total [1-9]' "$RUN/scrape.txt"
 replica_start || { cat "$RUN/replica.log" >&2; exit 1; }
-sleep 1.5   # past the connection's reconnect hold-off
 pg_ready "$REPLSOCK" 'SELECT pg_wal_replay_pause()' >/dev/null
-psql_q "UPDATE jobs SET progress_rate = 77 WHERE id = 'r1'" >/dev/null
-sleep 0.3
+write_held_back "UPDATE jobs SET progress_rate = 77 WHERE id = 'r1'"
+# (reads go to the replica again once its breaker's hold-off has passed)
 replica_answers 55
 check "the replica answers again once it is back (still 55 while its replay is paused)" \
     test "$(jq -c .progress_rate <<<"$BODY")" = 55

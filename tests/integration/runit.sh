@@ -46,12 +46,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT HUP   # a timeout's SIGTERM runs cleanup too
 gone() { ! kill -0 "$1" 2>/dev/null; }
-# until_true SECONDS CMD...: polls CMD every 0.1 s; false when time is up.
-until_true() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@"; do [ "$SECONDS" -lt "$end" ] || return 1; sleep 0.1; done
-}
+# until_true SECONDS CMD...: mg_wait_for CMD, for SECONDS at most.
+until_true() { mg_wait_for -t "$1" "${*:2}" "${@:2}"; }
 # svpid NAME: the pid runsv supervises for service NAME ("" when down).
 svpid() { cat "$SV/$1/supervise/pid" 2>/dev/null; }
 running_as() { [ -n "$(svpid "$1")" ] && [ "$(ps -o user= -p "$(svpid "$1")")" = "$2" ]; }

@@ -46,20 +46,17 @@ start_stream() { # NAME -> sets sid, skey
 stream_field() { # ID FIELD
     curl -s "${A[@]}" "$BASE/stream/status?id=$1" | jq -r ".stream.$2 // empty"
 }
-# The waits' counts are caps against a hang, not measures: a loaded machine
+# The waits' limits are caps against a hang, not measures: a loaded machine
 # is slower at everything.
-wait_status() { # ID STATUS
-    for _ in $(seq 600); do [ "$(stream_field "$1" status)" = "$2" ] && return 0; sleep 0.2; done
-    return 1
+status_is() { [ "$(stream_field "$1" status)" = "$2" ]; } # ID STATUS
+wait_status() { mg_wait_for "stream $1 $2" status_is "$@"; } # ID STATUS
+finished() { # JOB_ID -> BODY holds its /media/status
+    req "$BASE/media/status?job_id=$1"
+    grep -Eq '"job_status":"(COMPLETE|ERROR)"' <<<"$BODY"
 }
-wait_complete() { # JOB_ID -> BODY holds its final /media/status
-    for _ in $(seq 6000); do
-        req "$BASE/media/status?job_id=$1"
-        grep -Eq '"job_status":"(COMPLETE|ERROR)"' <<<"$BODY" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+wait_complete() { mg_wait_for -t 600 "job $1 to end" finished "$1"; } # JOB_ID
+# vod_of ID: stream ID has a VOD job, in $vod.
+vod_of() { vod=$(stream_field "$1" vod_job_id); [ -n "$vod" ]; }
 near() { # VALUE WANT TOLERANCE
     awk -v v="$1" -v w="$2" -v t="$3" 'BEGIN { exit !(v >= w - t && v <= w + t) }'
 }
@@ -74,6 +71,8 @@ wait_status "$s0" LIVE
 check "the first publisher is LIVE" test "$(stream_field "$s0" status)" = LIVE
 broadcast "${skey%%key=*}key=$(printf '0%.0s' $(seq 64))" 1   # a wrong key: refused
 broadcast "$skey" 1                                             # the same name again: refused
+# Both ended; what must not follow (a callback of theirs closing the live
+# session) has no event of its own to wait for: a grace, not a wait.
 sleep 0.5
 check "after two refused publishers the stream is still LIVE" test "$(stream_field "$s0" status)" = LIVE
 check "and its one accepted session still counts as open" \
@@ -91,12 +90,8 @@ s1=$sid
 broadcast "$skey" 3
 wait_status "$s1" IDLE
 broadcast "$skey" 2
-for _ in $(seq 600); do
-    [ "$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s1'")" = 2 ] && break
-    sleep 0.1
-done
-check "nginx-rtmp reported both recordings" \
-    test "$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$s1'")" = 2
+recordings_are() { [ "$(psql_q "SELECT cardinality(recordings) FROM streams WHERE id = '$1'")" = "$2" ]; }
+check "nginx-rtmp reported both recordings" mg_wait_for "both recordings" recordings_are "$s1" 2
 check "the recordings are named by the stream id, not the key" \
     test "$(ls "$RUN/recordings" | grep -c "^$s1-.*\.flv$")" = 2
 t0=$(date +%s%N)
@@ -127,14 +122,16 @@ s2=$sid
 broadcast "$skey" 120 &
 ff=$!
 check "status LIVE while ffmpeg publishes" wait_status "$s2" LIVE
-sleep 2
+# Something recorded before the stop (a recording of some 10 kB).
+recorded() { [ "$(cat "$RUN"/recordings/"$s2"-*.flv 2>/dev/null | wc -c)" -gt 10000 ]; }
+mg_wait_for "a recording of $s2" recorded
 req -X POST "${A[@]}" -d "id=$s2" "$BASE/stream/stop"
 expect_json .stream.status '"STOPPED"'
 check "no VOD yet: the recording is still being written" \
     test "$(jq -r '.stream.vod_job_id // "none"' <<<"$BODY")" = none
-vod2=""
-for _ in $(seq 600); do vod2=$(stream_field "$s2" vod_job_id); [ -n "$vod2" ] && break; sleep 0.2; done
-check "the VOD job appears once nginx-rtmp closes the cut publisher's recording" test -n "$vod2"
+vod=""
+check "the VOD job appears once nginx-rtmp closes the cut publisher's recording" mg_wait_for "a VOD job" vod_of "$s2"
+vod2=$vod
 wait "$ff" 2>/dev/null
 check "the VOD job ends COMPLETE" wait_complete "$vod2"
 expect_json .job_status '"COMPLETE"'
@@ -165,7 +162,6 @@ wait "$worker" 2>/dev/null
 req -X POST "${A[@]}" -d "id=$s3" "$BASE/stream/stop"
 vod3=$(jq -r '.stream.vod_job_id // empty' <<<"$BODY")
 check "the stop answers the VOD job id" test -n "$vod3"
-sleep 1
 check "with no worker, the job waits SUBMITTED and its task is queued" \
     test "$(psql_q "SELECT j.status || ',' || (o.done_at IS NULL) FROM jobs j JOIN outbox o ON o.payload->>'job_id' = j.id WHERE j.id = '$vod3'")" = SUBMITTED,true
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
@@ -251,7 +247,8 @@ pg_stop fast
 check "record_done while the database is down gets a 5xx" \
     grep -q '^5' <<<"$(cb "call=record_done&name=$s6&path=$RUN/recordings/$s6-1.flv")"
 pg_resume
-for _ in $(seq 600); do req "$BASE/media/status?job_id=x"; [ "$STATUS" = 422 ] && break; sleep 0.2; done
+answers_422() { req "$BASE/media/status?job_id=x"; [ "$STATUS" = 422 ]; }
+mg_wait_for "the app to answer again" answers_422
 req -X POST "${A[@]}" -d "id=$s6" "$BASE/stream/stop"
 expect_status 200
 check "no VOD yet: the stream still looks written to" \
@@ -261,9 +258,9 @@ delay=$(psql_q "SELECT round(extract(epoch FROM run_after - created_at)) FROM ou
 check "a settle task is queued 30 s on ($delay s)" test "${delay:-0}" = 30
 # Let the 30 s pass.
 psql_q "UPDATE outbox SET run_after = now() WHERE kind = 'stream.settle' AND payload->>'stream_id' = '$s6'" >/dev/null
-vod6=""
-for _ in $(seq 600); do vod6=$(stream_field "$s6" vod_job_id); [ -n "$vod6" ] && break; sleep 0.2; done
-check "the settle task made the VOD job" test -n "$vod6"
+vod=""
+check "the settle task made the VOD job" mg_wait_for "a VOD job" vod_of "$s6"
+vod6=$vod
 check "which ends COMPLETE from the recording on disk" wait_complete "$vod6"
 expect_json .job_status '"COMPLETE"'
 

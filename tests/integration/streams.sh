@@ -18,7 +18,7 @@ export MEDIAGATE_STS_ROLE_ARN=arn:aws:iam::123456789012:role/mediagate-ingest
 python3 "$MG_ROOT/tests/lib/sts_standin.py" "$RUN/sts.port" "$RUN/sts.log" "$MEDIAGATE_AWS_ACCESS_KEY_ID" \
     "$MEDIAGATE_AWS_SECRET_ACCESS_KEY" "$MG_ROOT/tests/fixtures/providers/aws-sts-assumerole-response.xml" &
 sts_pid=$!
-for _ in $(seq 600); do [ -s "$RUN/sts.port" ] && break; sleep 0.1; done
+mg_wait_for "the STS stand-in's port" test -s "$RUN/sts.port"
 MEDIAGATE_STS_URL="http://127.0.0.1:$(cat "$RUN/sts.port")/" || { kill "$sts_pid"; exit 1; }
 export MEDIAGATE_STS_URL
 PORT=$(mg_free_port)
@@ -106,32 +106,17 @@ broadcast() { # KEY SECONDS LOG
 }
 broadcast "$key" 8 "$RUN/ff1.log" &
 ff=$!
-live=""
-for _ in $(seq 600); do
-    req "${A[@]}" "$BASE/stream/status?id=$id"
-    [ "$(jq -r .stream.status <<<"$BODY")" = LIVE ] && { live=1; break; }
-    sleep 0.2
-done
-check "status LIVE while ffmpeg publishes" test -n "$live"
-got=""
-for _ in $(seq 240); do
-    req "$hls"
-    [ "$STATUS" = 200 ] && grep -q '#EXTM3U' <<<"$BODY" && { got=1; break; }
-    sleep 0.25
-done
-check "the HLS playlist is served at playback.hls" test -n "$got"
+# status_is ID STATUS: stream ID's status is STATUS (as alice sees it).
+status_is() { req "${A[@]}" "$BASE/stream/status?id=$1"; [ "$(jq -r .stream.status <<<"$BODY")" = "$2" ]; }
+check "status LIVE while ffmpeg publishes" mg_wait_for "LIVE" status_is "$id" LIVE
+playlist() { req "$hls"; [ "$STATUS" = 200 ] && grep -q '#EXTM3U' <<<"$BODY"; }
+check "the HLS playlist is served at playback.hls" mg_wait_for -t 60 "the HLS playlist" playlist
 check "the playlist lists segments" grep -q '\.ts' <<<"$BODY"
 check "no HLS file is named after the key" bash -c "! ls '$RUN/hls' | grep -q '${key#*key=}'"
 wait "$ff"
 rc=$?
 check "ffmpeg published for its whole duration (rc $rc: $(cat "$RUN/ff1.log"))" test "$rc" = 0
-idle=""
-for _ in $(seq 600); do
-    req "${A[@]}" "$BASE/stream/status?id=$id"
-    [ "$(jq -r .stream.status <<<"$BODY")" = IDLE ] && { idle=1; break; }
-    sleep 0.2
-done
-check "status IDLE after the publisher left" test -n "$idle"
+check "status IDLE after the publisher left" mg_wait_for "IDLE" status_is "$id" IDLE
 
 # --- HTTP PUT ingest: ffmpeg -f hls -method PUT with the returned header ----------------------
 req -X POST "${A[@]}" -d type=hls -d name=put "$BASE/stream/start"
@@ -205,7 +190,9 @@ req -X POST "${A[@]}" -d "id=$id" "$BASE/stream/stop"
 expect_status 200
 expect_json .stream.status '"STOPPED"'
 stop1=$(jq -r .stream.stop_date <<<"$BODY")
-sleep 1.1
+# Another stop now would be a second later: the first one's date stays.
+mg_wait_for "a second past the first stop" \
+    test "$(psql_q "SELECT now() > '$stop1'::timestamptz + interval '1 second'")" = t
 req -X POST "${A[@]}" -d "id=$id" "$BASE/stream/stop"
 expect_status 200
 expect_json .stream.stop_date "\"$stop1\""
@@ -219,11 +206,7 @@ id2=$(jq -r .stream.id <<<"$BODY")
 key2=$(jq -r .endpoint.RTMP.stream_key <<<"$BODY")
 broadcast "$key2" 120 "$RUN/ff4.log" &
 ff=$!
-for _ in $(seq 600); do
-    req "${A[@]}" "$BASE/stream/status?id=$id2"
-    [ "$(jq -r .stream.status <<<"$BODY")" = LIVE ] && break
-    sleep 0.2
-done
+mg_wait_for "LIVE" status_is "$id2" LIVE
 req -X POST "${A[@]}" -d "id=$id2" "$BASE/stream/stop"
 t0=$(date +%s)
 # Its broadcast would last 120 s: a cut ends it early, with an error.
@@ -271,7 +254,7 @@ while True:
     c, _ = s.accept(); held.append(c)
 ' "$RUN/hung.port" &
 hung=$!
-for _ in $(seq 600); do [ -s "$RUN/hung.port" ] && break; sleep 0.1; done
+mg_wait_for "the hung server's port" test -s "$RUN/hung.port"
 app_stop TERM
 MEDIAGATE_STS_URL="http://127.0.0.1:$(cat "$RUN/hung.port")/" app_start || exit 1
 psql_q "INSERT INTO jobs (id, backend, input_file) VALUES ('read-1', 'local', 'uploads/r.mp4')" >/dev/null
@@ -280,7 +263,9 @@ for i in $(seq 64); do
     curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "${A[@]}" -d type=hls "$BASE/stream/start" >"$RUN/start.$i" &
     starts+=($!)
 done
-sleep 0.3
+# sts_waiting: a start holds a connection to the hung STS.
+sts_waiting() { [ -n "$(ss -tnH state established "( dport = :$(cat "$RUN/hung.port") )")" ]; }
+mg_wait_for "a start waiting on the hung STS" sts_waiting
 slow=0 bad=0
 for i in $(seq 20); do
     req "$BASE/media/status?job_id=read-1"
@@ -288,7 +273,6 @@ for i in $(seq 20); do
     # The app's own time on it (its access log), not the client's.
     us=$(took_us)
     [ "${us:-99999999}" -le 1000000 ] || slow=$((slow + 1))
-    sleep 0.1
 done
 wait "${starts[@]}"
 check "while STS hung, /media/status answered 200 every time ($bad not), none over 1 s in the app ($slow)" \

@@ -35,8 +35,6 @@ trap cleanup EXIT
 mg_exit_on_signals
 mg_guard "$T"
 
-# until_true CMD...: polls CMD; false after 5 minutes (a cap against a hang).
-until_true() { local i; for i in $(seq 3000); do "$@" && return 0; sleep 0.1; done; "$@"; }
 # ended: the suite's process has exited (a zombie until it is waited for).
 ended() { [ ! -e "/proc/$SUITE" ] || [ "$(cut -d' ' -f3 "/proc/$SUITE/stat" 2>/dev/null)" = Z ]; }
 # What runs of directory D: "pid command line" lines.
@@ -83,7 +81,7 @@ stopped() {
     MG_TEST_TMP=$tmp MG_GUARD=$guard setsid "$@" >"$log" 2>&1 &
     SUITE=$!
     UNDER_WAY=0
-    until_true under_way "$trigger" "$tmp"
+    mg_wait_for -t 300 "$name/$mode under way" under_way "$trigger" "$tmp"
     check "$name/$mode: the suite gets under way ($trigger)" test "$UNDER_WAY" = 1
     # Everything it has now: its directory's processes, and its own group.
     { of_dir "$tmp"
@@ -94,11 +92,11 @@ stopped() {
     sed 's/^/    /' "$T/$name.$mode.had"
     kill -TERM -- "-$SUITE"
     if [ "$mode" = kill ]; then
-        sleep 0.5
+        sleep 0.5   # not a wait: meson's own SIGKILL comes half a second after its SIGTERM
         kill -KILL -- "-$SUITE" 2>/dev/null
     fi
     # Its end (a cap: a suite hung in its cleanup is killed, and fails below).
-    until_true ended || kill -KILL -- "-$SUITE"
+    mg_wait_for -t 300 "$name/$mode to end" ended || kill -KILL -- "-$SUITE"
     wait "$SUITE"
     local rc=$?
     SUITE=
@@ -108,11 +106,11 @@ stopped() {
     # stays, so waiting (for processes it signaled to finish exiting on a
     # busy machine) hides no leak.
     [ "$mode" = term ] && who="its own cleanup"
-    until_true nothing_left "$tmp" "$T/$name.$mode.had"
+    mg_wait_for -t 300 "$name/$mode: nothing left" nothing_left "$tmp" "$T/$name.$mode.had"
     check "$name/$mode: $who stopped everything (left: $(of_dir "$tmp"; still_running "$T/$name.$mode.had"))" \
         nothing_left "$tmp" "$T/$name.$mode.had"
     empty() { [ -z "$(ls -A "$1")" ]; }
-    until_true empty "$tmp"
+    mg_wait_for -t 300 "$name/$mode: an empty $tmp" empty "$tmp"
     check "$name/$mode: $who removed its run directory (left: $(ls "$tmp"))" empty "$tmp"
     if [ "$FAILS" -gt 0 ]; then echo "--- its output:"; tail -n 40 "$log"; fi
     # Whatever is left now would disturb the next run.

@@ -81,15 +81,12 @@ kill9_worker() {
 }
 wlog() { printf '%s' "$RUN/worker-$1.log"; }
 
-# until_true SECONDS CMD...: polls CMD every 0.1 s; false when time is up.
-# The time is a cap against a hang, never a measure: a loaded machine may
-# run every encode here several times slower than a quiet one.
-until_true() {
-    local end=$(( $(date +%s%N) + $1 * 1000000000 ))
-    shift
-    while [ "$(date +%s%N)" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
-    "$@"
-}
+# until_true SECONDS CMD...: mg_wait_for CMD, for SECONDS at most. The
+# time is a cap against a hang, never a measure: a loaded machine may run
+# every encode here several times slower than a quiet one.
+until_true() { mg_wait_for -t "$1" "${*:2}" "${@:2}"; }
+# lease_over JOB: its task's lease has run out, by the database's clock.
+lease_over() { [ "$(tq "$1" "locked_until < now()")" = t ]; }
 status() { curl -s --max-time 60 "$BASE/media/status?job_id=$1"; }
 jstatus() { status "$1" | jq -r '.job_status // empty' 2>/dev/null; }
 jprogress() { status "$1" | jq -r '.progress_rate // 0' 2>/dev/null || echo 0; }
@@ -176,17 +173,21 @@ j1=$("$MG_BIN" submit "$RUN/pg.mp4")
 check "1: progress starts" until_true 300 has_progress "$j1"
 before=$(jprogress "$j1")
 pg_stop fast
-sleep 2
+# The outage lasts until the worker has felt it.
+felt() { grep -Eq "task [0-9]+: (heartbeat failed|cannot record)" "$(wlog pg)"; }
+check "1: the worker notices the outage" until_true 300 felt
 pg_resume || exit 1
 after_seen=""
-for _ in $(seq 3000); do
+# moved_or_ended: progress past $before (in $after_seen), or the job ended.
+moved_or_ended() {
+    local s st p
     s=$(status "$j1")
     st=$(jq -r '.job_status // empty' <<<"$s" 2>/dev/null)
     p=$(jq -r '.progress_rate // 0' <<<"$s" 2>/dev/null)
-    if [ "$st" = PROGRESSING ] && [ "${p:-0}" -gt "$before" ]; then after_seen=$p; break; fi
-    [ "$st" = COMPLETE ] || [ "$st" = ERROR ] && break
-    sleep 0.1
-done
+    if [ "$st" = PROGRESSING ] && [ "${p:-0}" -gt "$before" ]; then after_seen=$p; return 0; fi
+    [ "$st" = COMPLETE ] || [ "$st" = ERROR ]
+}
+until_true 300 moved_or_ended
 echo "PostgreSQL restart: progress ${before}% before, ${after_seen:-no}% after"
 check "1: progress moved again after the restart ($before% before, ${after_seen:-none} after)" test -n "$after_seen"
 check "1: the job ends COMPLETE" until_true 900 is_final "$j1"
@@ -268,7 +269,7 @@ check "3: A's encode is under way" until_true 300 has_progress "$j3" 2
 mapfile -t a_ff < <(ff_pids "$RUN/lease.mp4")
 check "3: A's ffmpeg found (${a_ff[*]:-none})" test "${#a_ff[@]}" -gt 0
 kill -STOP "${WPID[A]}" "${a_ff[@]}"
-sleep $(( MEDIAGATE_LEASE_SECONDS + 1 ))
+check "3: A's lease runs out" until_true 120 lease_over "$j3"
 start_worker B
 check "3: B claims attempt 2" until_true 120 attempts_are "$j3" 2
 b_ff_seen() { ff_pids "$RUN/lease.mp4" | grep -qvxF -f <(printf '%s\n' "${a_ff[@]}"); }
@@ -307,7 +308,7 @@ check "3b: B's attempt ends the job COMPLETE" until_true 900 is_status "$j3b" CO
 # A runs again only now: whatever it does with its finished encode comes last.
 kill -CONT "${WPID[A2]}"
 check "3b: A logs that it lost its lease" until_true 120 grep -q "task $t3b: lost its lease" "$(wlog A2)"
-sleep 1
+check "3b: ... and drops its attempt" until_true 120 grep -q "task $t3b: attempt 1 dropped" "$(wlog A2)"
 check "3b: done in attempt 2 ($(tq "$j3b" "attempts || ':' || state"))" test "$(tq "$j3b" "attempts || ':' || state")" = 2:done
 check "3b: B logged done once, A never" \
     test "$(grep -Ec "task $t3b: done( request_id=[^ ]+)?\$" "$(wlog B2)"):$(grep -Ec "task $t3b: done( request_id=[^ ]+)?\$" "$(wlog A2)")" = 1:0
@@ -349,7 +350,9 @@ check "4: ... and names no server path" no_server_path "$(jq -r .error_message <
 j4b=$("$MG_BIN" submit "$RUN/after.mp4")
 check "4: a job submitted afterwards completes" until_true 600 is_final "$j4b"
 check "4: ... COMPLETE ($(jstatus "$j4b"))" is_status "$j4b" COMPLETE
-sleep $(( MEDIAGATE_LEASE_SECONDS + 1 ))
+# A lease's time after its death (had it one, it would have run out).
+past_a_lease() { [ "$(tq "$j4" "now() > failed_at + interval '$(( MEDIAGATE_LEASE_SECONDS + 1 )) seconds'")" = t ]; }
+until_true 120 past_a_lease
 check "4: the dead task is never claimed again (attempts $(tq "$j4" attempts))" attempts_are "$j4" 3
 check "4: ... not by the fresh worker either" lacks "$(wlog fresh)" "task $t4: local.encode"
 check "4: nothing published for it" no_outputs "$j4"

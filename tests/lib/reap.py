@@ -129,17 +129,21 @@ def sweep(dirs, log=sys.stderr):
             elif comm != b"postgres":
                 _signal(pid, signal.SIGTERM)
             _signal(pid, signal.SIGCONT)
-        end = time.monotonic() + GRACE_S
-        while time.monotonic() < end and any(_alive(p, s) for p, s in procs.items()):
-            time.sleep(0.1)
+        _until(lambda: not any(_alive(p, s) for p, s in procs.items()), GRACE_S)
         for pid, start in procs.items():
             if _alive(pid, start):
                 print(f"reap: killing {pid} {_cmdline(pid)}", file=log, flush=True)
                 _signal(pid, signal.SIGKILL)
-        end = time.monotonic() + GRACE_S
-        while time.monotonic() < end and any(_alive(p, s) for p, s in procs.items()):
-            time.sleep(0.1)
+        _until(lambda: not any(_alive(p, s) for p, s in procs.items()), GRACE_S)
     return total
+
+
+def _until(cond, seconds):
+    """Polls cond until it holds or SECONDS pass (a grace: the caller then
+    escalates, or goes on)."""
+    end = time.monotonic() + seconds
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.1)
 
 
 def _wait_for_end(pid):
@@ -150,8 +154,7 @@ def _wait_for_end(pid):
         return
     except (AttributeError, OSError):
         st = _stat(pid)
-        while st and _alive(pid, st[2]):
-            time.sleep(0.5)
+        _until(lambda: not (st and _alive(pid, st[2])), float("inf"))
         return
     import select
     select.select([fd], [], [])

@@ -75,6 +75,13 @@ def wait_until(pred, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def wait_past(deadline):
+    """Waits until time.monotonic() reaches deadline: for a bound that is
+    time itself (a token's lifetime, a cache's), counted from the event
+    that started it, never a pause taken after something else."""
+    wait_until(lambda: time.monotonic() >= deadline, deadline - time.monotonic() + 1, 0.05)
+
+
 def running(pid):
     """Whether PID is a live process: not gone, and not a zombie (nginx's
     master is reparented, and its new parent may reap it late)."""

@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from mgstack import MG_BIN, MG_ROOT, free_port, wait_until
+from mgstack import MG_BIN, MG_ROOT, free_port, wait_past
 
 OAUTH = MG_ROOT / "tests" / "oauth2"
 JW_SECRET = "uA96CFtJa138E2T5GhKfngml"
@@ -281,7 +281,7 @@ def test_bad_credentials_are_401_for_every_job(stack, oidc):
                        capture_output=True, text=True, timeout=20)
     assert r.stdout == "200", r
     # Past the shortlived token's 10 s since it was minted, and the 1 s cache.
-    time.sleep(max(0.0, minted + 11.2 - time.monotonic()))
+    wait_past(minted + 11.2)
     for bad in (f"Authorization: Bearer {short}", f"Authorization: Bearer {revoked}",
                 "Authorization: Bearer not-a-token-at-all", "Authorization: Bearer mgk_0000",
                 "Authorization: Basic YWxpY2U6eA=="):
@@ -294,9 +294,10 @@ def test_introspection_outage_is_503_never_open(stack, oidc):
     add_job(stack, "private-2", "CAM")
     add_job(stack, "public-2", None)
     t = token(oidc, "carol")
+    stopped = time.monotonic()
     oidc.send_signal(signal.SIGSTOP)  # hung: connects, never answers
     try:
-        time.sleep(1.2)  # any cached answer is older than the 1 s cache
+        wait_past(stopped + 1.2)  # any cached answer is older than the 1 s cache
         r = status(stack, "private-2", f"Authorization: Bearer {t}")
         assert r.status == 503 and r.header("Retry-After"), r
         took = stack.took_us(r)

@@ -186,13 +186,20 @@ def test_corrupt_input_ends_in_error_with_ffmpegs_reason(stack, workers, rundir)
                         bad) == (1, True), "a bad input is not retried"
 
 
-def test_kill_9_mid_encode_encodes_again_after_the_lease(stack, workers, clip, rundir):
+def encoding(stack, workers, clip):
+    """A worker started and a long clip submitted, its encode under way:
+    (the worker, the job, a pattern matching its ffmpeg's command line)."""
     long = clip("long.mp4", 30, "1280x720")
-    first = workers.start()
+    w = workers.start()
     k = stack.mg("submit", long)
-    assert wait_until(lambda: progress(stack, k) > 0, 300), "the encode started before the kill"
+    assert wait_until(lambda: progress(stack, k) > 0, 300), "the encode started"
     ffmpeg = "ffmpeg.*" + re.escape(str(long))
     assert processes_matching(ffmpeg), "an ffmpeg encodes the file"
+    return w, k, ffmpeg
+
+
+def test_kill_9_mid_encode_encodes_again_after_the_lease(stack, workers, clip, rundir):
+    first, k, ffmpeg = encoding(stack, workers, clip)
     first.kill(signal.SIGKILL)
     first.wait()
     wait_until(lambda: not processes_matching(ffmpeg), 60, 0.05)
@@ -217,6 +224,27 @@ def test_kill_9_mid_encode_encodes_again_after_the_lease(stack, workers, clip, r
     segments = [p for p in (media / k / "v0").iterdir() if p.name.endswith(".ts")]
     listed = [line for line in (media / k / "v0" / "index.m3u8").read_text().splitlines() if line.endswith(".ts")]
     assert len(segments) == len(listed), f"no duplicate segments: {len(segments)} files, {len(listed)} listed"
+
+
+def test_a_worker_that_lost_its_lease_stops_its_encode(stack, workers, clip, rundir):
+    """The task taken over under a running encode (as a claim after its
+    lease ran out takes it): the holder's next heartbeat finds the attempt
+    gone, and it stops its ffmpeg and records and publishes nothing. No
+    waiting for a lease to run out: the takeover is written directly."""
+    w, k, ffmpeg = encoding(stack, workers, clip)
+    tid = stack.db.one("SELECT id FROM outbox WHERE payload->>'job_id' = %s", k)
+    stack.db.conn.execute("UPDATE outbox SET locked_by = 'another', attempts = attempts + 1, "
+                          "locked_until = now() + interval '1 hour' WHERE id = %s", (tid,))
+    assert wait_until(lambda: f"task {tid}: attempt 1 dropped" in workers.log(), 120), \
+        "the holder noticed at a heartbeat and dropped its attempt"
+    assert f"task {tid}: lost its lease (attempt 1); stopping" in workers.log()
+    wait_until(lambda: not processes_matching(ffmpeg), 60, 0.05)
+    assert not processes_matching(ffmpeg), "it stopped its ffmpeg"
+    assert stack.db.one("SELECT attempts, locked_by, done_at IS NULL AND failed_at IS NULL FROM outbox "
+                        "WHERE id = %s", tid) == (2, "another", True), "the other attempt's, untouched"
+    assert status(stack, k).get("job_status") == "PROGRESSING"
+    assert not (rundir / "media" / k).exists(), "nothing published"
+    assert w.alive(), "the worker goes on"
 
 
 def test_two_workers_encode_ten_jobs_exactly_once(stack, workers, clip, rundir):

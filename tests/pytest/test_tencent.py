@@ -18,7 +18,6 @@ version and the body (tencent_standin.py):
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +85,20 @@ def served(stack):
         "SELECT count(*) FROM task_kinds WHERE name = 'tencent.process_media'").fetchone()[0] == 1
 
 
+def idle(stack):
+    """No ProcessMedia task is queued or running."""
+    return stack.db.conn.execute(
+        "SELECT count(*) FROM tasks WHERE kind = 'tencent.process_media' "
+        "AND state IN ('queued', 'running')").fetchone()[0] == 0
+
+
+def claiming(stack):
+    """A worker's connection has run the claim (its last statement)."""
+    return stack.db.conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mediagate-worker' "
+        "AND query LIKE 'UPDATE outbox SET locked_by%'").fetchone()[0] > 0
+
+
 def start_worker(stack, workers, **env):
     workers.start(**env)
     assert wait_until(lambda: served(stack), 10, 0.05), "the worker never registered the kind"
@@ -122,7 +135,8 @@ def test_upload_starts_process_media_then_completes(stack, workers, tencent):
     # Redelivered (same body, then a new EventHandle): no second call.
     assert notify(stack, ev).json()["result"] == "duplicate"
     assert notify(stack, new_file_upload(fid, "other-handle")).status == 200
-    time.sleep(1.5)
+    # Nothing left for the worker to do: whatever it would call, it has.
+    assert wait_until(lambda: idle(stack), 30), task_of(stack, fid)
     assert len(tencent.calls) == 1, tencent.calls
     assert len(task_of(stack, fid)) == 1
     # ProcedureStateChanged completes it as before.
@@ -215,7 +229,8 @@ def test_without_the_api_settings_nothing_is_queued(stack, workers, tencent, db)
     fid = "5285890784246870006"
     workers.start(MEDIAGATE_TENCENT_SECRET_ID="", MEDIAGATE_TENCENT_SECRET_KEY="",
                   MEDIAGATE_TENCENT_DEFINITIONS="")
-    time.sleep(1)
+    # Claiming: it has written the kinds it serves (a slot syncs them first).
+    assert wait_until(lambda: claiming(stack), 30), "the worker never claimed"
     assert not served(stack)
     assert notify(stack, new_file_upload(fid, f"h-{fid}")).status == 200
     assert job_of(stack, fid)[1] == "SUBMITTED"

@@ -24,7 +24,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -161,6 +160,12 @@ def scheduled(workers):
     return [float(d) for d in re.findall(r"task \d+: retry in ([0-9.]+)s", workers.log())]
 
 
+def drained(stack):
+    """No delivery task is queued or running: nothing more will be sent."""
+    return stack.db.one("SELECT count(*) FROM tasks WHERE kind = 'webhook.deliver' "
+                        "AND state IN ('queued', 'running')") == 0
+
+
 def wait_state(stack, msg_id, state, timeout=15):
     assert wait_until(lambda: delivery(stack, msg_id)[0] == state, timeout, 0.05), delivery(stack, msg_id)
     return delivery(stack, msg_id)
@@ -221,7 +226,7 @@ def test_job_events_arrive_signed_with_the_status_routes_body(stack, workers, re
     # Each delivery its own webhook-id; the filtered endpoint got only its events.
     assert len({e["id"] for e in got}) == len(got)
     filtered = receiver.wait("/done", 2)
-    time.sleep(0.5)
+    assert wait_until(lambda: drained(stack), 30), "deliveries still queued"
     assert sorted(check_signed(e)["type"] for e in receiver.log("/done")) == ["job.complete", "job.errored"]
     assert all(e["verified"] for e in filtered)
     # Every delivery is recorded as delivered, once, with its 200.
@@ -402,7 +407,7 @@ def test_410_disables_the_endpoint(stack, workers, receiver):
     # No further deliveries to it; the other endpoint goes on.
     one_job_event(stack)
     receiver.wait("/fine", 3)
-    time.sleep(0.5)
+    assert wait_until(lambda: drained(stack), 30), "deliveries still queued"
     assert len(receiver.log("/gone")) == 1
     assert stack.db.one("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = %s", eid) == 2
     assert re.search(rf"(?m)^{eid} +disabled .*\n +disabled: HTTP 410 Gone at ", stack.mg("webhook", "list"))
@@ -462,9 +467,9 @@ def test_a_name_resolving_to_loopback_is_refused_before_any_connect(stack, worke
     msg = stack.db.one("SELECT msg_id FROM webhook_deliveries")
     st = wait_state(stack, msg, "failed")
     assert st == ("failed", 1, None, "refused address: refused a loopback address"), st
-    time.sleep(0.5)
-    assert receiver.log() == [], "nothing reached the receiver"
+    # Its task is dead: nothing more will be sent.
     assert stack.db.one("SELECT state, attempts FROM tasks WHERE kind = 'webhook.deliver'") == ("dead", 1)
+    assert receiver.log() == [], "nothing reached the receiver"
     assert "refused a loopback address" in stack.mg("webhook", "deliveries")
 
 
@@ -494,8 +499,8 @@ def test_kill_9_after_the_send_before_the_record_sends_again_with_the_same_id(st
     assert [e["id"] for e in got] == [msg, msg]
     assert all(e["verified"] for e in got)
     assert wait_state(stack, msg, "delivered") == ("delivered", 1, 200, None)
+    # Its task is done: nothing more will be sent.
     assert stack.db.one("SELECT state, attempts FROM tasks WHERE kind = 'webhook.deliver'") == ("done", 2)
-    time.sleep(0.5)
     assert len(receiver.log("/k")) == 2
 
 

@@ -327,8 +327,36 @@ static void test_scan_dir(void)
     CHECK(system(cmd) == 0);
 }
 
+/* ffmpeg's out_time_us against the input's duration: 0 to 99 while
+ * encoding, whatever ffmpeg reports (its output may run past the probed
+ * duration); 100 is COMPLETE's alone. */
+static void test_progress(void)
+{
+    CHECK_INT(ffmpeg_progress_pct(0, 10), 0);
+    CHECK_INT(ffmpeg_progress_pct(2500000, 10), 25);
+    CHECK_INT(ffmpeg_progress_pct(9899999, 10), 98);
+    CHECK_INT(ffmpeg_progress_pct(9900000, 10), 99);
+    CHECK_INT(ffmpeg_progress_pct(10000000, 10), 99); /* all of it written, still encoding */
+    CHECK_INT(ffmpeg_progress_pct(12000000, 10), 99); /* past the probed duration */
+    CHECK_INT(ffmpeg_progress_pct(9223372036854775807LL, 0.001), 99);
+    CHECK_INT(ffmpeg_progress_pct(1000, 0), -1); /* duration unknown */
+    CHECK_INT(ffmpeg_progress_pct(1000, -5), -1);
+    CHECK_INT(ffmpeg_progress_pct(1000, NAN), -1);
+    CHECK_INT(ffmpeg_progress_pct(-1, 10), -1);
+    int last = 0;
+    bool rising = true;
+    for (long long us = 0; us <= 20000000; us += 77777) {
+        int pct = ffmpeg_progress_pct(us, 7.3);
+        rising = rising && pct >= last && pct <= 99;
+        last = pct;
+    }
+    CHECK(rising); /* never back, never past 99 */
+    CHECK_INT(last, 99);
+}
+
 int main(void)
 {
+    test_progress();
     test_scan_dir();
     test_backoff();
     test_allowlist();

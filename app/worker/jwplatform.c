@@ -1,4 +1,4 @@
-/* The jwplatform.refresh kind: a JW Platform webhook (handlers/notify/
+/* The jwplatform.refresh kind: a JW Platform webhook (app/notify/
  * jwplatform.c) names a video or channel, and this asks the management API
  * for it now (/v1/videos/show, /v1/channels/show) and writes the mirror
  * (sql/013 mediagate_mirror_put): the answer replaces the row, a NotFound

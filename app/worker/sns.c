@@ -1,5 +1,5 @@
 /* The sns.confirm kind: a SubscriptionConfirmation that passed
- * verification (handlers/notify/sns.c) queues it with the message's
+ * verification (app/notify/sns.c) queues it with the message's
  * SubscribeURL, and this GETs that URL, which confirms the subscription.
  * The URL is checked again here against MEDIAGATE_SNS_CERT_HOST (https, an
  * SNS host), so a task row written by other means reaches no other host.

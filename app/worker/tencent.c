@@ -1,4 +1,4 @@
-/* The tencent.process_media kind: a NewFileUpload (handlers/notify/tencent.c)
+/* The tencent.process_media kind: a NewFileUpload (app/notify/tencent.c)
  * queues it in the transaction that creates the job, and this starts
  * Tencent VOD's ProcessMedia (API 3.0, version 2018-07-17) for the file,
  * signed TC3-HMAC-SHA256. SessionId is the FileId, Tencent's own 3-day

@@ -3,7 +3,6 @@
  * and notify_parse(), which turns a raw body into the normalized event. */
 #include "notify.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -76,44 +75,6 @@ bool secret_equal(const char *a, const char *b)
         !EVP_Digest(b, strlen(b), db_, &n, EVP_sha256(), NULL))
         return false;
     return CRYPTO_memcmp(da, db_, 32) == 0;
-}
-
-int jstr(json_object *o, const char *key, const char **out)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-        return 0;
-    if (!json_object_is_type(v, json_type_string))
-        return -1;
-    *out = json_object_get_string(v);
-    return 1;
-}
-
-int jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-        return 0;
-    if (!json_object_is_type(v, json_type_int))
-        return -1;
-    errno = 0;
-    int64_t x = json_object_get_int64(v);
-    /* json-c clamps out-of-range values to INT64_MIN/MAX. */
-    if (x < min || x > max || x == INT64_MAX || x == INT64_MIN)
-        return -1;
-    *out = x;
-    return 1;
-}
-
-int jobj(json_object *o, const char *key, json_type type, json_object **out)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-        return 0;
-    if (!json_object_is_type(v, type))
-        return -1;
-    *out = v;
-    return 1;
 }
 
 void split_path(const char *path, char *dir, size_t dcap, const char **base)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "hash.h"
+#include "json.h"
 #include "request.h"
 
 struct config;
@@ -112,11 +113,7 @@ bool secret_equal(const char *a, const char *b);
         goto fail;                                                         \
     } while (0)
 
-/* Helpers for backend parsers. Each returns 1 when found and valid, 0 when
- * absent (or JSON null), -1 when present with the wrong type or range. */
-int jstr(json_object *o, const char *key, const char **out);
-int jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out);
-int jobj(json_object *o, const char *key, json_type type, json_object **out);
+/* Helpers for backend parsers (besides json.h's typed reads). */
 /* "s3://b/x/y.m3u8" -> sets dir "s3://b/x/" and base "y.m3u8" (new
  * strings in the given buffers, truncated to cap). */
 void split_path(const char *path, char *dir, size_t dcap, const char **base);

@@ -115,7 +115,7 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
             }
             pi->audio |= !strcmp(type, "audio");
         }
-    if (info && json_object_object_get_ex(info, "format", &fmt)) {
+    if (jobj(info, "format", json_type_object, &fmt) > 0) {
         if (jstr(fmt, "duration", &v) > 0) {
             double d = atof(v);
             pi->duration = d > 0 && d < 1e7 ? d : 0;

@@ -19,21 +19,27 @@
 const notify_backend notify_backends[] = {
     /* An EventBridge API destination's API-key header, named by
      * MEDIAGATE_MEDIACONVERT_HEADER. */
-    {"mediaconvert", &verify_header_secret, NULL, SETTING(mediaconvert_param),
-     SETTING(mediaconvert_secret), mediaconvert_parse, NULL},
-    {"zencoder", &verify_header_secret, "HTTP_X_ZENCODER_NOTIFICATION_SECRET", 0,
-     SETTING(zencoder_secret), zencoder_parse, NULL},
+    {.name = "mediaconvert", .verify = &verify_header_secret,
+     .where_at = SETTING(mediaconvert_param), .secret_at = SETTING(mediaconvert_secret),
+     .parse = mediaconvert_parse},
+    {.name = "zencoder", .verify = &verify_header_secret,
+     .where = "HTTP_X_ZENCODER_NOTIFICATION_SECRET", .secret_at = SETTING(zencoder_secret),
+     .parse = zencoder_parse},
     /* Tencent signs nothing: the console's callback URL carries ?token=. */
-    {"tencent", &verify_url_token, "token", 0, SETTING(tencent_token), tencent_parse, NULL},
+    {.name = "tencent", .verify = &verify_url_token, .where = "token",
+     .secret_at = SETTING(tencent_token), .parse = tencent_parse},
     /* MediaConvert events through an SNS topic's HTTPS subscription. */
-    {"sns", &verify_sns, NULL, 0, SETTING(sns_topic_arns), sns_parse, NULL},
-    {"mux", &verify_hmac_tv1, "HTTP_MUX_SIGNATURE", 0, SETTING(mux_secret), mux_parse, NULL},
+    {.name = "sns", .verify = &verify_sns, .secret_at = SETTING(sns_topic_arns),
+     .parse = sns_parse},
+    {.name = "mux", .verify = &verify_hmac_tv1, .where = "HTTP_MUX_SIGNATURE",
+     .secret_at = SETTING(mux_secret), .parse = mux_parse},
     /* JW Platform: a JWT in Authorization (optionally "Bearer "), HS256
      * with the webhook secret, claims equal to the body. */
-    {"jwplatform", &verify_jwt_hs256, "HTTP_AUTHORIZATION", 0, SETTING(jwplatform_webhook_secret),
-     jwplatform_parse, NULL},
+    {.name = "jwplatform", .verify = &verify_jwt_hs256, .where = "HTTP_AUTHORIZATION",
+     .secret_at = SETTING(jwplatform_webhook_secret), .parse = jwplatform_parse},
     /* nginx-rtmp's on_publish and friends, from nginx on this host. */
-    {"rtmp", &verify_loopback, NULL, 0, NOTIFY_NO_SECRET, NULL, rtmp_handle},
+    {.name = "rtmp", .verify = &verify_loopback, .secret_at = NOTIFY_NO_SECRET,
+     .handle = rtmp_handle},
 };
 const size_t notify_nbackends = sizeof notify_backends / sizeof notify_backends[0];
 

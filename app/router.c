@@ -23,7 +23,7 @@ static const route routes[] = {
     {.method = "POST", .path = "/media/jobs", .fn = handle_media_jobs,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     /* /notifications/<backend>: each sender's verifier is its row in
-     * notify_backends[] (handlers/notify/notify.c) */
+     * notify_backends[] (app/notify/notify.c) */
     {.method = "POST", .path = "/notifications/", .fn = handle_notify, .flags = ROUTE_PREFIX,
      .auth = AUTH_OWN, .cors = CORS_NONE, .log = LOG_ALL},
     {.method = "POST", .path = "/stream/start", .fn = handle_stream_start,

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "http_client.h"
+#include "json.h"
 #include "request.h"
 
 #define JW_MAX_EXTRA 8
@@ -35,15 +36,9 @@ void jw_api_free(jw_api *a)
  * into err; returns the code or "". */
 static const char *error_text(json_object *root, long status, char *err, size_t errcap)
 {
-    json_object *v;
-    const char *code = "", *msg = "";
-    if (root && json_object_object_get_ex(root, "code", &v) && json_object_is_type(v, json_type_string))
-        code = json_object_get_string(v);
-    if (root && json_object_object_get_ex(root, "message", &v) && json_object_is_type(v, json_type_string))
-        msg = json_object_get_string(v);
-    if (!*msg && root && json_object_object_get_ex(root, "title", &v) &&
-        json_object_is_type(v, json_type_string))
-        msg = json_object_get_string(v);
+    const char *code = jstr_or(root, "code", ""), *msg = jstr_or(root, "message", "");
+    if (!*msg)
+        msg = jstr_or(root, "title", "");
     snprintf(err, errcap, "HTTP %ld%s%.60s%s%.200s", status, *code ? " " : "", code,
              *msg ? ": " : "", msg);
     return code;
@@ -52,11 +47,12 @@ static const char *error_text(json_object *root, long status, char *err, size_t 
 /* Seconds until the answer's rate_limit.reset, or 0. */
 static double reset_wait(json_object *root)
 {
-    json_object *rl, *v;
-    if (!root || !json_object_object_get_ex(root, "rate_limit", &rl) ||
-        !json_object_object_get_ex(rl, "reset", &v) || !json_object_is_type(v, json_type_int))
+    json_object *rl;
+    int64_t reset;
+    if (jobj(root, "rate_limit", json_type_object, &rl) <= 0 ||
+        jint(rl, "reset", INT64_MIN, INT64_MAX, &reset) <= 0)
         return 0;
-    long long d = (long long)json_object_get_int64(v) - (long long)time(NULL);
+    long long d = (long long)reset - (long long)time(NULL);
     return d > 0 && d <= 120 ? (double)d : 0;
 }
 
@@ -115,10 +111,8 @@ jw_outcome jw_api_get(jw_api *a, const char *call, const jw_param *prm, size_t n
         goto out;
     }
     const char *perr;
-    json_object *v;
     root = parse_json(resp.body, resp.body_len, &perr);
-    if (resp.status == 200 && root && json_object_object_get_ex(root, "status", &v) &&
-        json_object_is_type(v, json_type_string) && strcmp(json_object_get_string(v), "ok") == 0) {
+    if (resp.status == 200 && strcmp(jstr_or(root, "status", ""), "ok") == 0) {
         *out = root;
         root = NULL;
         ret = JW_OK;

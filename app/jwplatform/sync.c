@@ -19,6 +19,7 @@
 #include "db.h"
 #include "http_client.h"
 #include "jwplatform/api.h"
+#include "json.h"
 #include "log.h"
 
 #define PAGE_SIZE "1000"
@@ -162,7 +163,7 @@ static int fetch_type(db *d, jw_api *api, const jw_sync_opts *o, const char *typ
     if (!run(d, S_DROP_INCOMING, 0, NULL, NULL) || !run(d, S_INCOMING, 0, NULL, NULL))
         return 1;
     for (;;) {
-        json_object *root = NULL, *list, *v;
+        json_object *root = NULL, *list;
         snprintf(offset, sizeof offset, "%lld", got);
         jw_param page_prm[] = {{"result_limit", PAGE_SIZE}, {"result_offset", offset}};
         jw_outcome oc = jw_api_get_retrying(api, call, page_prm, 2, &root, err, sizeof err);
@@ -172,15 +173,15 @@ static int fetch_type(db *d, jw_api *api, const jw_sync_opts *o, const char *typ
                     "is unchanged\n", call, page, got, err, type);
             return 1;
         }
-        if (!json_object_object_get_ex(root, plural, &list) ||
-            !json_object_is_type(list, json_type_array)) {
+        if (jobj(root, plural, json_type_array, &list) <= 0) {
             fprintf(stderr, "mediagate sync: /v1/%s page %d has no \"%s\" array; the %s mirror is "
                     "unchanged\n", call, page, plural, type);
             json_object_put(root);
             return 1;
         }
-        if (json_object_object_get_ex(root, "total", &v) && json_object_is_type(v, json_type_int))
-            total = json_object_get_int64(v);
+        int64_t t;
+        if (jint(root, "total", INT64_MIN, INT64_MAX, &t) > 0)
+            total = t;
         size_t n = json_object_array_length(list);
         if (!run(d, S_COPY, 0, NULL, NULL)) {
             json_object_put(root);
@@ -189,11 +190,8 @@ static int fetch_type(db *d, jw_api *api, const jw_sync_opts *o, const char *typ
         PGconn *c = d->conn;
         bool ok = true;
         for (size_t i = 0; ok && i < n; i++) {
-            json_object *item = json_object_array_get_idx(list, i), *k;
-            const char *key = json_object_object_get_ex(item, "key", &k) &&
-                                      json_object_is_type(k, json_type_string)
-                                  ? json_object_get_string(k)
-                                  : "";
+            json_object *item = json_object_array_get_idx(list, i);
+            const char *key = jstr_or(item, "key", "");
             if (!json_object_is_type(item, json_type_object) || !good_key(key)) {
                 log_warn("sync: a %s without a usable key on page %d is skipped", type, page);
                 continue;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "hash.h"
 #include "http_client.h"
+#include "json.h"
 #include "log.h"
 #include "request.h"
 
@@ -41,14 +42,14 @@ static int read_ids(json_object *o, const char *key, char list[][OAUTH2_ID_MAX])
     static const char *const names[] = {"id", "groupid", "instid"};
     json_object *a, *v;
     int n = 0;
-    if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array))
+    if (jobj(o, key, json_type_array, &a) <= 0)
         return 0;
     for (size_t i = 0; i < json_object_array_length(a) && n < OAUTH2_MAX_LIST; i++) {
         json_object *e = json_object_array_get_idx(a, i), *s = NULL;
         if (json_object_is_type(e, json_type_string))
             s = e;
         for (size_t k = 0; !s && json_object_is_type(e, json_type_object) && k < 3; k++)
-            if (json_object_object_get_ex(e, names[k], &v) && json_object_is_type(v, json_type_string))
+            if (jobj(e, names[k], json_type_string, &v) > 0)
                 s = v;
         if (s && oauth2_copy_id(s, list[n++]) != 0)
             return -1;
@@ -106,12 +107,10 @@ static int client_token(const config *cfg, http_client *hc, char *tok, size_t ca
     json_object *o = oc == HTTP_ANSWERED && resp.status == 200
                          ? parse_json(resp.body, resp.body_len, &perr) : NULL, *v;
     int ret = -1;
-    if (o && json_object_object_get_ex(o, "access_token", &v) && json_object_is_type(v, json_type_string) &&
+    if (jobj(o, "access_token", json_type_string, &v) > 0 &&
         (size_t)json_object_get_string_len(v) < sizeof cc_token) {
-        long life = 300;
-        json_object *e;
-        if (json_object_object_get_ex(o, "expires_in", &e) && json_object_is_type(e, json_type_int))
-            life = (long)json_object_get_int64(e);
+        int64_t life = 300;
+        jint(o, "expires_in", INT64_MIN, INT64_MAX, &life);
         pthread_mutex_lock(&lock);
         snprintf(cc_token, sizeof cc_token, "%s", json_object_get_string(v));
         cc_until = now + (life > 60 ? life - 30 : life / 2);

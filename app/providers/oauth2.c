@@ -17,6 +17,7 @@
 #include "config.h"
 #include "hash.h"
 #include "http_client.h"
+#include "json.h"
 #include "log.h"
 #include "request.h"
 
@@ -207,7 +208,7 @@ int oauth2_parse(const config *cfg, const char *buf, size_t len, time_t now, oau
     double exp = 0, nbf = 0, iat = 0;
     memset(out, 0, sizeof *out);
     if (!o || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, "active", &v) || !json_object_is_type(v, json_type_boolean))
+        jobj(o, "active", json_type_boolean, &v) <= 0)
         goto out;
     ret = 0;
     if (!json_object_get_boolean(v))

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 sns_type sns_message_type(const char *type)
 {
     if (!type)
@@ -28,7 +30,7 @@ sns_type sns_message_type(const char *type)
 static const char *field(struct json_object *msg, const char *key, size_t *len)
 {
     struct json_object *v;
-    if (!json_object_object_get_ex(msg, key, &v) || !json_object_is_type(v, json_type_string))
+    if (jobj(msg, key, json_type_string, &v) <= 0)
         return NULL;
     *len = (size_t)json_object_get_string_len(v);
     return json_object_get_string(v);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "proc.h"
 #include "worker/ffmpeg.h"
@@ -568,30 +569,27 @@ void kind_local_encode_dead(const config *cfg, const char *job_id)
 
 void kind_local_encode(task_ctx *ctx, task_result *res)
 {
-    json_object *jin = NULL, *jsid = NULL, *jseg = NULL;
+    const char *sid = NULL, *input = NULL;
     json_object *p = ctx->payload;
     rec_files inputs = {0};
     char seglist[PATH_MAX] = "", msg[300] = "";
     encode e = {.ctx = ctx};
-    bool is_stream = p && json_object_object_get_ex(p, "stream_id", &jsid) &&
-                     json_object_is_type(jsid, json_type_string);
+    bool is_stream = jstr(p, "stream_id", &sid) > 0;
     if (!ctx->job_id || strlen(ctx->job_id) > 200 || strchr(ctx->job_id, '/') ||
         ctx->job_id[0] == '.' ||
-        (!is_stream && !(json_object_object_get_ex(p, "input", &jin) &&
-                         json_object_is_type(jin, json_type_string)))) {
+        (!is_stream && jstr(p, "input", &input) <= 0)) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
     if (is_stream) {
-        json_object_object_get_ex(p, "segments", &jseg);
-        int code = stream_inputs(ctx->cfg, json_object_get_string(jsid),
-                                 jseg && json_object_get_boolean(jseg), &inputs, seglist,
+        bool segments = json_object_get_boolean(json_object_object_get(p, "segments"));
+        int code = stream_inputs(ctx->cfg, sid, segments, &inputs, seglist,
                                  sizeof seglist, msg, sizeof msg);
         if (code) {
             task_fail(res, code == 3 ? TASK_RETRY : TASK_FAILED, code, "%s", msg);
             goto out;
         }
-    } else if (files_add(&inputs, json_object_get_string(jin), NULL, 0)) {
+    } else if (files_add(&inputs, input, NULL, 0)) {
         task_fail(res, TASK_RETRY, 3, "out of memory");
         goto out;
     }

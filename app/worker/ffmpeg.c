@@ -2,11 +2,13 @@
 #include "worker/ffmpeg.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "request.h"
 
 /* The real video containers, as ffprobe names their demuxers. Playlists
@@ -80,10 +82,8 @@ int ffmpeg_probe_argv(argv_buf *b, const char *input, const char *protocols, con
 /* A frame rate as ffprobe writes it ("30000/1001"); 0 when there is none. */
 static double rate_of(json_object *s, const char *key)
 {
-    json_object *t;
     long long num = 0, den = 0;
-    if (!json_object_object_get_ex(s, key, &t) || !json_object_is_type(t, json_type_string) ||
-        sscanf(json_object_get_string(t), "%lld/%lld", &num, &den) != 2 || num <= 0 || den <= 0)
+    if (sscanf(jstr_or(s, key, ""), "%lld/%lld", &num, &den) != 2 || num <= 0 || den <= 0)
         return 0;
     double r = (double)num / (double)den;
     return r < 1e6 ? r : 1e6;
@@ -92,39 +92,36 @@ static double rate_of(json_object *s, const char *key)
 int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, size_t cap)
 {
     const char *perr;
-    json_object *info = parse_json(json, len, &perr), *streams, *fmt, *v;
+    json_object *info = parse_json(json, len, &perr), *streams, *fmt;
+    const char *v;
+    int64_t n;
     memset(pi, 0, sizeof *pi);
-    if (info && json_object_object_get_ex(info, "streams", &streams) &&
-        json_object_is_type(streams, json_type_array))
+    if (jobj(info, "streams", json_type_array, &streams) > 0)
         for (size_t i = 0; i < json_object_array_length(streams); i++) {
-            json_object *s = json_object_array_get_idx(streams, i), *t;
-            const char *type = json_object_object_get_ex(s, "codec_type", &t) &&
-                                       json_object_is_type(t, json_type_string)
-                                   ? json_object_get_string(t)
-                                   : "";
+            json_object *s = json_object_array_get_idx(streams, i);
+            const char *type = jstr_or(s, "codec_type", "");
             if (!strcmp(type, "video") && !pi->width) {
-                if (json_object_object_get_ex(s, "width", &t) && json_object_is_type(t, json_type_int))
-                    pi->width = json_object_get_int(t);
-                if (json_object_object_get_ex(s, "height", &t) && json_object_is_type(t, json_type_int))
-                    pi->height = json_object_get_int(t);
+                if (jint(s, "width", INT_MIN, INT_MAX, &n) > 0)
+                    pi->width = (int)n;
+                if (jint(s, "height", INT_MIN, INT_MAX, &n) > 0)
+                    pi->height = (int)n;
                 pi->fps = rate_of(s, "avg_frame_rate");
                 if (pi->fps == 0)
                     pi->fps = rate_of(s, "r_frame_rate");
-                if (json_object_object_get_ex(s, "nb_frames", &t) &&
-                    json_object_is_type(t, json_type_string)) {
-                    long long f = atoll(json_object_get_string(t));
+                if (jstr(s, "nb_frames", &v) > 0) {
+                    long long f = atoll(v);
                     pi->frames = f > 0 && f < (1LL << 40) ? f : 0;
                 }
             }
             pi->audio |= !strcmp(type, "audio");
         }
-    if (info && json_object_object_get_ex(info, "format", &fmt)) {
-        if (json_object_object_get_ex(fmt, "duration", &v) && json_object_is_type(v, json_type_string)) {
-            double d = atof(json_object_get_string(v));
+    if (jobj(info, "format", json_type_object, &fmt) > 0) {
+        if (jstr(fmt, "duration", &v) > 0) {
+            double d = atof(v);
             pi->duration = d > 0 && d < 1e7 ? d : 0;
         }
-        if (json_object_object_get_ex(fmt, "format_name", &v) && json_object_is_type(v, json_type_string))
-            snprintf(pi->format, sizeof pi->format, "%s", json_object_get_string(v));
+        if (jstr(fmt, "format_name", &v) > 0)
+            snprintf(pi->format, sizeof pi->format, "%s", v);
     }
     json_object_put(info);
     if (pi->width <= 0 || pi->height <= 0) {

@@ -1,4 +1,4 @@
-/* The jwplatform.refresh kind: a JW Platform webhook (handlers/notify/
+/* The jwplatform.refresh kind: a JW Platform webhook (app/notify/
  * jwplatform.c) names a video or channel, and this asks the management API
  * for it now (/v1/videos/show, /v1/channels/show) and writes the mirror
  * (sql/013 mediagate_mirror_put): the answer replaces the row, a NotFound
@@ -12,6 +12,7 @@
 #include "db.h"
 #include "http_client.h"
 #include "jwplatform/api.h"
+#include "json.h"
 #include "log.h"
 #include "worker/kinds.h"
 #include "worker/wsql.h"
@@ -49,18 +50,16 @@ static void put(task_ctx *ctx, const char *type, const char *key, json_object *d
 
 void kind_jwplatform_refresh(task_ctx *ctx, task_result *res)
 {
-    json_object *t, *k, *root = NULL, *data;
+    json_object *root = NULL, *data;
+    const char *type = NULL, *key = NULL;
     jw_api api = {0};
     char err[512];
     double after = 0;
-    if (!ctx->payload || !json_object_object_get_ex(ctx->payload, "type", &t) ||
-        !json_object_object_get_ex(ctx->payload, "key", &k) ||
-        !json_object_is_type(k, json_type_string)) {
+    if (jstr(ctx->payload, "type", &type) <= 0 || jstr(ctx->payload, "key", &key) <= 0) {
         res->outcome = TASK_FAILED;
         snprintf(res->message, sizeof res->message, "the task names no resource");
         goto out;
     }
-    const char *type = json_object_get_string(t), *key = json_object_get_string(k);
     bool video = strcmp(type, "video") == 0;
     if (!video && strcmp(type, "channel") != 0) {
         res->outcome = TASK_FAILED;
@@ -78,8 +77,7 @@ void kind_jwplatform_refresh(task_ctx *ctx, task_result *res)
                                err, sizeof err);
     switch (oc) {
     case JW_OK:
-        if (!json_object_object_get_ex(root, type, &data) ||
-            !json_object_is_type(data, json_type_object)) {
+        if (jobj(root, type, json_type_object, &data) <= 0) {
             res->outcome = TASK_FAILED;
             snprintf(res->message, sizeof res->message, "the answer has no \"%s\" object", type);
             break;

@@ -9,26 +9,34 @@
 #include "config.h"
 
 const task_kind task_kinds[] = {
-    /* An encode is expensive and a bad input does not get better. */
-    {"local.encode", kind_local_encode, 3, 0, 5, 600, kind_local_encode_dead, NULL},
+    /* An encode is expensive and a bad input does not get better; an
+     * attempt may run for MEDIAGATE_ENCODE_TIMEOUT (timeout_s 0). */
+    {.name = "local.encode", .run = kind_local_encode, .max_attempts = 3, .timeout_s = 0,
+     .backoff_base = 5, .backoff_cap = 600, .dead = kind_local_encode_dead},
     /* A stopped stream that lost a callback: make its VOD job. */
-    {"stream.settle", kind_stream_settle, 10, 60, 5, 300, NULL, NULL},
+    {.name = "stream.settle", .run = kind_stream_settle, .max_attempts = 10, .timeout_s = 60,
+     .backoff_base = 5, .backoff_cap = 300},
     /* A direct upload URL expired unused: its job is CANCELED. */
-    {"upload.expire", kind_upload_expire, 10, 60, 5, 300, NULL, NULL},
+    {.name = "upload.expire", .run = kind_upload_expire, .max_attempts = 10, .timeout_s = 60,
+     .backoff_base = 5, .backoff_cap = 300},
     /* Tencent VOD ProcessMedia for a NewFileUpload: a call that may meet
      * Tencent's rate limit or an outage, retried for about a day. */
-    {"tencent.process_media", kind_tencent_process_media, 12, 60, 5, 3600, NULL,
-     kind_tencent_serves},
+    {.name = "tencent.process_media", .run = kind_tencent_process_media, .max_attempts = 12,
+     .timeout_s = 60, .backoff_base = 5, .backoff_cap = 3600, .serves = kind_tencent_serves},
     /* A customer's webhook: Standard Webhooks' eight attempts over about a
      * day; the kind picks each delay itself (app/worker/webhook.c). */
-    {"webhook.deliver", kind_webhook_deliver, 8, 60, 5, 36000, NULL, NULL},
+    {.name = "webhook.deliver", .run = kind_webhook_deliver, .max_attempts = 8, .timeout_s = 60,
+     .backoff_base = 5, .backoff_cap = 36000},
     /* Confirm an SNS subscription: GET its SubscribeURL, valid 3 days. */
-    {"sns.confirm", kind_sns_confirm, 10, 60, 5, 900, NULL, NULL},
+    {.name = "sns.confirm", .run = kind_sns_confirm, .max_attempts = 10, .timeout_s = 60,
+     .backoff_base = 5, .backoff_cap = 900},
     /* A JW Platform webhook named a video or channel: fetch it into the
      * mirror. Rate limits and outages are retried for about an hour. */
-    {"jwplatform.refresh", kind_jwplatform_refresh, 10, 60, 2, 600, NULL, kind_jwplatform_serves},
+    {.name = "jwplatform.refresh", .run = kind_jwplatform_refresh, .max_attempts = 10,
+     .timeout_s = 60, .backoff_base = 2, .backoff_cap = 600, .serves = kind_jwplatform_serves},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
-    {"noop", kind_noop, 3, 10, 1, 60, NULL, NULL},
+    {.name = "noop", .run = kind_noop, .max_attempts = 3, .timeout_s = 10, .backoff_base = 1,
+     .backoff_cap = 60},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

@@ -16,6 +16,7 @@
 #include <uuid/uuid.h>
 
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "proc.h"
 #include "request.h"
@@ -205,8 +206,7 @@ static void run_task(slot *s, PGresult *r)
     s->db_down_since = 0;
     atomic_store(&s->cancel, atomic_load(&stopping));
     const task_kind *k = task_kind_find(PQgetvalue(r, 0, 1));
-    json_object *payload = parse_json(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2), &perr),
-                *jid = NULL;
+    json_object *payload = parse_json(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2), &perr);
     task_result res = {0};
     task_ctx ctx = {.cfg = s->cfg, .id = s->id, .attempt = s->token, .payload = payload,
                     .db = &s->db, .http = &s->http, .beat = beat, .cancel = &s->cancel,
@@ -217,14 +217,12 @@ static void run_task(slot *s, PGresult *r)
         return;
     }
     ctx.kind = k->name;
-    if (payload && json_object_object_get_ex(payload, "job_id", &jid) &&
-        json_object_is_type(jid, json_type_string))
-        ctx.job_id = json_object_get_string(jid);
+    ctx.job_id = jstr_or(payload, "job_id", NULL);
     ctx.deadline = proc_now() + task_kind_timeout(k, s->cfg);
     /* The request that queued it (sql/016), in this slot's log lines. */
     json_object *rid = NULL;
-    if (payload && json_object_object_get_ex(payload, "request_id", &rid) &&
-        json_object_is_type(rid, json_type_string) && json_object_get_string_len(rid) <= 64 &&
+    if (jobj(payload, "request_id", json_type_string, &rid) > 0 &&
+        json_object_get_string_len(rid) <= 64 &&
         strspn(json_object_get_string(rid), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                             "0123456789-_.") == (size_t)json_object_get_string_len(rid))
         log_set_request_id(json_object_get_string(rid));

@@ -6,20 +6,20 @@
 #include <string.h>
 
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "worker/kinds.h"
 #include "worker/wsql.h"
 
 void kind_stream_settle(task_ctx *ctx, task_result *res)
 {
-    json_object *jsid;
+    const char *sid;
     PGresult *r = NULL;
-    if (!ctx->payload || !json_object_object_get_ex(ctx->payload, "stream_id", &jsid) ||
-        !json_object_is_type(jsid, json_type_string)) {
+    if (jstr(ctx->payload, "stream_id", &sid) <= 0) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
-    const char *v[] = {json_object_get_string(jsid), ctx->cfg->vod_rtmp ? "t" : "f",
+    const char *v[] = {sid, ctx->cfg->vod_rtmp ? "t" : "f",
                        ctx->cfg->vod_put ? "t" : "f"};
     int st = db_exec(ctx->db, W_SETTLE, 3, v, &r);
     if (st == 400) { /* a malformed id will not get better */

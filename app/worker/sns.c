@@ -1,5 +1,5 @@
 /* The sns.confirm kind: a SubscriptionConfirmation that passed
- * verification (handlers/notify/sns.c) queues it with the message's
+ * verification (app/notify/sns.c) queues it with the message's
  * SubscribeURL, and this GETs that URL, which confirms the subscription.
  * The URL is checked again here against MEDIAGATE_SNS_CERT_HOST (https, an
  * SNS host), so a task row written by other means reaches no other host.
@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "http_client.h"
+#include "json.h"
 #include "log.h"
 #include "providers/sns.h"
 #include "worker/kinds.h"
@@ -38,12 +39,8 @@ static void xml_text(const char *xml, const char *tag, char *out, size_t cap)
 void kind_sns_confirm(task_ctx *ctx, task_result *res)
 {
     const config *cfg = ctx->cfg;
-    json_object *v;
     char body[ANSWER_MAX + 1], arn[512], msg[300];
-    const char *url = ctx->payload && json_object_object_get_ex(ctx->payload, "subscribe_url", &v) &&
-                              json_object_is_type(v, json_type_string)
-                          ? json_object_get_string(v)
-                          : NULL;
+    const char *url = jstr_or(ctx->payload, "subscribe_url", NULL);
     if (!url || !sns_url_ok(url, cfg->sns_host_re_ok ? &cfg->sns_host_re : NULL, false)) {
         log_warn("task %lld: SubscribeURL refused: not https on a host matching %s", ctx->id,
                  cfg->sns_cert_host);

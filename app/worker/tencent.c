@@ -1,4 +1,4 @@
-/* The tencent.process_media kind: a NewFileUpload (handlers/notify/tencent.c)
+/* The tencent.process_media kind: a NewFileUpload (app/notify/tencent.c)
  * queues it in the transaction that creates the job, and this starts
  * Tencent VOD's ProcessMedia (API 3.0, version 2018-07-17) for the file,
  * signed TC3-HMAC-SHA256. SessionId is the FileId, Tencent's own 3-day
@@ -13,6 +13,7 @@
 #include "config.h"
 #include "hash.h"
 #include "http_client.h"
+#include "json.h"
 #include "log.h"
 #include "providers/tc3.h"
 #include "request.h"
@@ -92,10 +93,9 @@ static bool transient_code(const char *code)
 static void read_answer(task_ctx *ctx, long status, const char *body, size_t len,
                         long retry_after, task_result *res)
 {
-    const char *perr, *code = NULL, *msg = "", *task_id = NULL;
-    json_object *root = parse_json(body, len, &perr), *resp, *err, *v;
-    if (!root || !json_object_object_get_ex(root, "Response", &resp) ||
-        !json_object_is_type(resp, json_type_object)) {
+    const char *perr;
+    json_object *root = parse_json(body, len, &perr), *resp, *err;
+    if (jobj(root, "Response", json_type_object, &resp) <= 0) {
         /* Not Tencent's envelope: a proxy's or load balancer's answer. */
         if (status >= 500 || status == 429) {
             res->retry_after = retry_after > 0 ? (double)retry_after : 0;
@@ -105,13 +105,9 @@ static void read_answer(task_ctx *ctx, long status, const char *body, size_t len
                       "Tencent ProcessMedia: HTTP %ld without an API response", status);
         goto out;
     }
-    if (json_object_object_get_ex(resp, "Error", &err) && json_object_is_type(err, json_type_object)) {
-        if (json_object_object_get_ex(err, "Code", &v) && json_object_is_type(v, json_type_string))
-            code = json_object_get_string(v);
-        if (json_object_object_get_ex(err, "Message", &v) && json_object_is_type(v, json_type_string))
-            msg = json_object_get_string(v);
-        if (!code)
-            code = "UnknownError";
+    if (jobj(resp, "Error", json_type_object, &err) > 0) {
+        const char *code = jstr_or(err, "Code", "UnknownError"),
+                   *msg = jstr_or(err, "Message", "");
         if (strcmp(code, "InvalidParameterValue.SessionId") == 0) {
             /* A start with this SessionId already happened: ours, whose
              * answer was lost. Not an error; the TaskId stays unknown. */
@@ -124,8 +120,7 @@ static void read_answer(task_ctx *ctx, long status, const char *body, size_t len
                   "Tencent ProcessMedia: %.80s: %.400s", code, msg);
         goto out;
     }
-    if (json_object_object_get_ex(resp, "TaskId", &v) && json_object_is_type(v, json_type_string))
-        task_id = json_object_get_string(v);
+    const char *task_id = jstr_or(resp, "TaskId", NULL);
     if (!task_id || !*task_id || strlen(task_id) > 200) {
         task_fail(res, TASK_FAILED, TENCENT_ERROR, "Tencent ProcessMedia: an answer without a TaskId");
         goto out;
@@ -142,11 +137,11 @@ out:
 void kind_tencent_process_media(task_ctx *ctx, task_result *res)
 {
     const config *cfg = ctx->cfg;
-    json_object *fid, *body = NULL;
+    json_object *body = NULL;
+    const char *fid = "";
     char host[300], ts[24], authz[1024], h_host[320], h_ts[48], h_authz[1100], h_region[96];
     char resp_body[RESPONSE_MAX + 1];
-    if (!ctx->payload || !json_object_object_get_ex(ctx->payload, "file_id", &fid) ||
-        !json_object_is_type(fid, json_type_string) || !json_object_get_string_len(fid)) {
+    if (jstr(ctx->payload, "file_id", &fid) <= 0 || !*fid) {
         task_fail(res, TASK_FAILED, TENCENT_ERROR, "the task names no Tencent FileId");
         goto out;
     }
@@ -161,7 +156,7 @@ void kind_tencent_process_media(task_ctx *ctx, task_result *res)
         task_fail(res, TASK_FAILED, TENCENT_ERROR, "MEDIAGATE_TENCENT_API_URL has no host");
         goto out;
     }
-    body = request_body(cfg, json_object_get_string(fid));
+    body = request_body(cfg, fid);
     const char *payload = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
     time_t now = time(NULL);

@@ -5,20 +5,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 #include "worker/kinds.h"
 #include "worker/wsql.h"
 
 void kind_upload_expire(task_ctx *ctx, task_result *res)
 {
-    json_object *jid;
+    const char *id;
     PGresult *r = NULL;
-    if (!ctx->payload || !json_object_object_get_ex(ctx->payload, "upload_id", &jid) ||
-        !json_object_is_type(jid, json_type_string)) {
+    if (jstr(ctx->payload, "upload_id", &id) <= 0) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
-    const char *v[] = {json_object_get_string(jid)};
+    const char *v[] = {id};
     int st = db_exec(ctx->db, W_UPLOAD_EXPIRE, 1, v, &r);
     if (st == 400) {
         task_fail(res, TASK_FAILED, 1, "malformed upload id");

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "http_client.h"
+#include "json.h"
 #include "log.h"
 #include "providers/webhook_sig.h"
 #include "worker/kinds.h"
@@ -116,18 +117,17 @@ static int record(task_ctx *ctx, const char *did, const wh_outcome *w, double ne
 
 void kind_webhook_deliver(task_ctx *ctx, task_result *res)
 {
-    json_object *jd;
+    int64_t delivery;
     PGresult *r = NULL;
     char did[24], tsbuf[24], sig[96], hid[160], hts[48], hsig[128];
     unsigned char key[128];
     char body_buf[4096];
-    if (!json_object_object_get_ex(ctx->payload, "delivery_id", &jd) ||
-        !json_object_is_type(jd, json_type_int)) {
+    if (jint(ctx->payload, "delivery_id", INT64_MIN, INT64_MAX, &delivery) <= 0) {
         res->outcome = TASK_FAILED;
         snprintf(res->message, sizeof res->message, "malformed task payload");
         goto out;
     }
-    snprintf(did, sizeof did, "%lld", (long long)json_object_get_int64(jd));
+    snprintf(did, sizeof did, "%lld", (long long)delivery);
     const char *lv[] = {did};
     int st = db_exec(ctx->db, W_WH_LOAD, 1, lv, &r);
     if (st != 0) {

@@ -1,5 +1,5 @@
 /* Shared by fuzz_notify and fuzz_json: what every sender's parser
- * (notify_parse, handlers/notify/) must hold for any body. */
+ * (notify_parse, app/notify/) must hold for any body. */
 #ifndef MEDIAGATE_FUZZ_EVENT_H
 #define MEDIAGATE_FUZZ_EVENT_H
 #include <stdbool.h>

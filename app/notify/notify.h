@@ -7,12 +7,13 @@
 #include <stdio.h>
 
 #include "hash.h"
+#include "json.h"
 #include "request.h"
 
 struct config;
 struct notify_backend;
 
-/* How a sender proves who it is. One row per scheme (handlers/notify/verify.c);
+/* How a sender proves who it is. One row per scheme (app/notify/verify.c);
  * a backend names one, and the common path runs it before anything else. */
 typedef struct notify_verifier {
     const char *kind; /* e.g. "header secret", for logs and docs */
@@ -44,8 +45,9 @@ typedef int (*notify_parse_fn)(json_object *body, json_object *ev, char *id, siz
                                char *err, size_t errcap);
 
 /* One sender behind POST /notifications/<name>: a row of notify_backends[]
- * (handlers/notify/notify.c). Storing raw, dedupe, ordering and replay
- * are written once, in notify_handle(), for every row with a parser. */
+ * (app/notify/notify.c). Storing raw, dedupe, ordering and replay are
+ * written once, in the route (handlers/notifications.c) and the CLI's
+ * replay, for every row with a parser. */
 typedef struct notify_backend {
     const char *name;
     const notify_verifier *verify;
@@ -69,7 +71,8 @@ typedef struct notify_backend {
 extern const notify_backend notify_backends[];
 extern const size_t notify_nbackends;
 
-/* The backends' own parsers and handlers (handlers/notify/<name>.c). */
+/* The backends' own parsers (app/notify/<name>.c), and nginx-rtmp's
+ * callbacks, a route of their own (handlers/notify/rtmp.c). */
 int mediaconvert_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int zencoder_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int tencent_parse(json_object *, json_object *, char *, size_t, char *, size_t);
@@ -77,7 +80,7 @@ int jwplatform_parse(json_object *, json_object *, char *, size_t, char *, size_
 int rtmp_handle(request *r);
 int sns_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int mux_parse(json_object *, json_object *, char *, size_t, char *, size_t);
-/* verify_sns's check (handlers/notify/sns.c); topics: MEDIAGATE_SNS_TOPIC_ARNS. */
+/* verify_sns's check (app/notify/sns.c); topics: MEDIAGATE_SNS_TOPIC_ARNS. */
 int sns_check(const request *r, const notify_backend *b, const char *topics, char *why,
               size_t whycap);
 
@@ -98,13 +101,6 @@ json_object *notify_parse(const notify_backend *b, const char *buf, size_t len, 
 /* Looks a backend up by name; NULL when unknown. */
 const notify_backend *notify_find(const char *name);
 
-/* Authenticates, stores raw and applies one notification. Returns the
- * HTTP status, with r->out set. */
-int notify_handle(request *r, const notify_backend *b);
-
-/* The route POST /notifications/<name>: finds the row and runs it. */
-int handle_notify(request *r);
-
 /* True when a and b are equal, compared in constant time over their
  * SHA-256 digests (so lengths leak nothing either). NULL equals nothing. */
 bool secret_equal(const char *a, const char *b);
@@ -117,11 +113,7 @@ bool secret_equal(const char *a, const char *b);
         goto fail;                                                         \
     } while (0)
 
-/* Helpers for backend parsers. Each returns 1 when found and valid, 0 when
- * absent (or JSON null), -1 when present with the wrong type or range. */
-int jstr(json_object *o, const char *key, const char **out);
-int jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out);
-int jobj(json_object *o, const char *key, json_type type, json_object **out);
+/* Helpers for backend parsers (besides json.h's typed reads). */
 /* "s3://b/x/y.m3u8" -> sets dir "s3://b/x/" and base "y.m3u8" (new
  * strings in the given buffers, truncated to cap). */
 void split_path(const char *path, char *dir, size_t dcap, const char **base);

@@ -22,6 +22,11 @@ static const route routes[] = {
      .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
     {.method = "POST", .path = "/media/jobs", .fn = handle_media_jobs,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* nginx-rtmp's callbacks, from nginx on this host: nginx's questions,
+     * not events to store. Before the prefix row below, which find() would
+     * otherwise pick first. */
+    {.method = "POST", .path = "/notifications/rtmp", .fn = handle_rtmp,
+     .auth = AUTH_OWN, .cors = CORS_NONE, .log = LOG_ALL},
     /* /notifications/<backend>: each sender's verifier is its row in
      * notify_backends[] (app/notify/notify.c) */
     {.method = "POST", .path = "/notifications/", .fn = handle_notify, .flags = ROUTE_PREFIX,

@@ -34,23 +34,6 @@ static int store_failed(request *r, const notify_backend *b, const char *why, bo
     return ret;
 }
 
-/* The /metrics result of a notification that ended with status (and, for
- * a 200, the database's result). Returns a static string. */
-static const char *outcome(int status, const char *result)
-{
-    switch (status) {
-    case 200:
-        if (result && strcmp(result, "duplicate") == 0)
-            return "duplicate";
-        return result && strcmp(result, "stored") == 0 ? "stored" : "applied";
-    case 400: return "failed";
-    case 401: case 403: return "refused";
-    case 404: return "unknown_job";
-    case 503: return "unavailable";
-    default: return "error";
-    }
-}
-
 /* Authenticates, stores raw and applies one notification. Returns the
  * HTTP status, with r->out set. */
 static int notify_handle(request *r, const notify_backend *b)
@@ -70,10 +53,6 @@ static int notify_handle(request *r, const notify_backend *b)
     if ((ret = b->verify->check(r, b, secret, err, sizeof err)) != 0) {
         snprintf(msg, sizeof msg, "%s.", err);
         ret = reply_error(r, ret, msg);
-        goto out;
-    }
-    if (b->handle) {
-        ret = b->handle(r);
         goto out;
     }
     ev = notify_parse(b, r->body ? r->body : "", r->body_len, id, sizeof id, err, sizeof err);
@@ -128,7 +107,7 @@ static int notify_handle(request *r, const notify_backend *b)
     json_object_object_add(r->out, "event_id", json_object_new_string(id));
     ret = 200;
 out:
-    metrics_notification(b->name, outcome(ret, result));
+    metrics_notification(b->name, notify_outcome(ret, result));
     PQclear(res);
     json_object_put(ev);
     return ret;

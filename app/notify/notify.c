@@ -37,9 +37,6 @@ const notify_backend notify_backends[] = {
      * with the webhook secret, claims equal to the body. */
     {.name = "jwplatform", .verify = &verify_jwt_hs256, .where = "HTTP_AUTHORIZATION",
      .secret_at = SETTING(jwplatform_webhook_secret), .parse = jwplatform_parse},
-    /* nginx-rtmp's on_publish and friends, from nginx on this host. */
-    {.name = "rtmp", .verify = &verify_loopback, .secret_at = NOTIFY_NO_SECRET,
-     .handle = rtmp_handle},
 };
 const size_t notify_nbackends = sizeof notify_backends / sizeof notify_backends[0];
 
@@ -49,6 +46,21 @@ const notify_backend *notify_find(const char *name)
         if (strcmp(notify_backends[i].name, name) == 0)
             return &notify_backends[i];
     return NULL;
+}
+
+const char *notify_outcome(int status, const char *result)
+{
+    switch (status) {
+    case 200:
+        if (result && strcmp(result, "duplicate") == 0)
+            return "duplicate";
+        return result && strcmp(result, "stored") == 0 ? "stored" : "applied";
+    case 400: return "failed";
+    case 401: case 403: return "refused";
+    case 404: return "unknown_job";
+    case 503: return "unavailable";
+    default: return "error";
+    }
 }
 
 const char *notify_secret(const notify_backend *b, const config *c)

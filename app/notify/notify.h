@@ -29,7 +29,6 @@ extern const notify_verifier verify_header_secret, /* a header equal to the secr
     verify_stdwebhooks,  /* Standard Webhooks: webhook-id/-timestamp/-signature */
     verify_hmac_tv1,     /* "t=<unix>,v1=<hex HMAC>" in a header (Mux, Stripe) */
     verify_jwt_hs256,    /* a header holding an HS256 JWT whose claims equal the body */
-    verify_loopback,     /* no secret: only nginx on this host (REMOTE_ADDR loopback) */
     verify_sns;          /* Amazon SNS RSA signatures; the "secret" is the accepted topics */
 
 /* Fills ev, a normalized event for mediagate_apply_event() (sql/002), from
@@ -60,10 +59,7 @@ typedef struct notify_backend {
     /* Offset in struct config of the secret (char *; NULL or "" switches
      * the backend off), or NOTIFY_NO_SECRET. */
     size_t secret_at;
-    notify_parse_fn parse; /* NULL when handle is set */
-    /* A sender whose callbacks are not events to store (nginx-rtmp's
-     * publish checks): runs after verification instead of the common path. */
-    handler_fn handle;
+    notify_parse_fn parse;
 } notify_backend;
 
 #define NOTIFY_NO_SECRET ((size_t)-1)
@@ -71,18 +67,26 @@ typedef struct notify_backend {
 extern const notify_backend notify_backends[];
 extern const size_t notify_nbackends;
 
-/* The backends' own parsers (app/notify/<name>.c), and nginx-rtmp's
- * callbacks, a route of their own (handlers/notify/rtmp.c). */
+/* The backends' own parsers (app/notify/<name>.c). */
 int mediaconvert_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int zencoder_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int tencent_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int jwplatform_parse(json_object *, json_object *, char *, size_t, char *, size_t);
-int rtmp_handle(request *r);
 int sns_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int mux_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 /* verify_sns's check (app/notify/sns.c); topics: MEDIAGATE_SNS_TOPIC_ARNS. */
 int sns_check(const request *r, const notify_backend *b, const char *topics, char *why,
               size_t whycap);
+
+/* 0 when r comes from this host (REMOTE_ADDR loopback, or nginx over a
+ * unix socket); otherwise 403 with a reason naming sender in why. For
+ * callbacks nginx itself sends, which carry no secret (nginx-rtmp's). */
+int notify_loopback(const request *r, const char *sender, char *why, size_t whycap);
+
+/* The result /metrics counts (metrics_notification) for a notification
+ * that ended with status and, for a 200, the database's result (NULL:
+ * "applied"). Returns a static string. */
+const char *notify_outcome(int status, const char *result);
 
 /* The secret of b in c: NULL when b needs none or it is not set. */
 const char *notify_secret(const notify_backend *b, const struct config *c);

@@ -80,16 +80,15 @@ static int jwt_hs256(const request *r, const notify_backend *b, const char *secr
     return ret;
 }
 
-/* nginx admits the location from this host only; refuse here too, in
+/* nginx admits such a location from this host only; refuse here too, in
  * case a site's snippet lost its allow/deny lines. */
-static int loopback(const request *r, const notify_backend *b, const char *secret, char *why,
-                    size_t whycap)
+int notify_loopback(const request *r, const char *sender, char *why, size_t whycap)
 {
     const char *a = request_param(r, "REMOTE_ADDR");
     if (a && (strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0 ||
               strncmp(a, "::ffff:127.", 11) == 0 || strcmp(a, "unix:") == 0))
         return 0;
-    snprintf(why, whycap, "Only nginx on this host may send %s callbacks", b->name);
+    snprintf(why, whycap, "Only nginx on this host may send %s callbacks", sender);
     return 403;
 }
 
@@ -98,5 +97,4 @@ const notify_verifier verify_header_secret = {"header secret", shared_secret},
                       verify_stdwebhooks = {"Standard Webhooks HMAC", stdwebhooks},
                       verify_hmac_tv1 = {"t=,v1= HMAC", hmac_tv1},
                       verify_jwt_hs256 = {"HS256 JWT", jwt_hs256},
-                      verify_loopback = {"loopback", loopback},
                       verify_sns = {"SNS RSA signature", sns_check};

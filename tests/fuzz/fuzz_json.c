@@ -138,8 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool is_json = o != NULL;
     json_object_put(o);
     for (size_t i = 0; i < notify_nbackends; i++)
-        if (notify_backends[i].parse)
-            fuzz_check_parse(&notify_backends[i], buf, size);
+        fuzz_check_parse(&notify_backends[i], buf, size);
     check_oauth2(buf, size, is_json);
     check_lookup(buf, size, is_json);
     return 0;

@@ -9,6 +9,8 @@
 #      that includes handlers.h or stream.h (its table names the handlers).
 #   3. app/metrics.c takes its route labels at start: it includes neither
 #      the router nor a handler.
+#   4. The senders' table (app/notify/) names no handler: nginx-rtmp's
+#      callbacks are a route row of their own, not a sender's.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/tests/lib/assert.sh"
@@ -50,4 +52,12 @@ got=$(code_matching '#include "(router|handlers|stream)\.h"' app/metrics.c app/m
 check "app/metrics.* include neither the router nor a handler (got: $got)" test -z "$got"
 check "serve hands metrics the route labels at start" \
     grep -q 'metrics_routes(router_labels(), router_count())' app/serve.c
+
+# --- 4. the senders' table names no handler ----------------------------------
+got=$(code_matching '\brtmp_handle\b|\bhandle_[a-z_]+ *\(|#include "(handlers|stream)\.h"' app/notify)
+check "nothing in app/notify/ names a handler (got: $got)" test -z "$got"
+got=$(code_matching '\.handle\b|\bhandler_fn\b' app/notify)
+check "a sender's row has no handler member (got: $got)" test -z "$got"
+got=$(code_matching '\bhandle_rtmp\b' app)
+check "only the route table names handle_rtmp in app/ (got: $got)" test "$got" = app/router.c
 finish

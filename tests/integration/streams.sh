@@ -174,6 +174,17 @@ expect_status 403
 timeout 120 bash -c "$(declare -f broadcast); MEDIAGATE_RTMP_URL=$MEDIAGATE_RTMP_URL broadcast ${key}0 3 $RUN/ff2.log"
 rc=$?
 check "a wrong stream key cannot publish (rc $rc)" test "$rc" -ne 0
+# nginx-rtmp's callbacks are a route row of their own: logged by their
+# path, counted under their own route label and as backend "rtmp".
+check "the app's log shows nginx-rtmp's accepted publish" \
+    grep -q ' access POST /notifications/rtmp 200 ' "$RUN/mediagate.log"
+check "the app's log shows nginx-rtmp's refused publish" \
+    grep -q ' access POST /notifications/rtmp 403 ' "$RUN/mediagate.log"
+curl -sS --max-time 10 "$BASE/metrics" >"$RUN/scrape.txt"
+check "/metrics counts the callbacks under their own route" \
+    grep -Eq '^mediagate_http_requests_total\{route="POST /notifications/rtmp",method="POST",status="403"\} [1-9]' "$RUN/scrape.txt"
+check "/metrics counts them as backend rtmp's notifications too" \
+    grep -Eq '^mediagate_notifications_total\{backend="rtmp",result="refused"\} [1-9]' "$RUN/scrape.txt"
 
 # --- other callers, stop --------------------------------------------------------------------------
 req "${B[@]}" "$BASE/stream/status?id=$id"

@@ -35,6 +35,22 @@ static void test_lookup(void)
     CHECK_INT(router_lookup(NULL, "/media/status", &fn, &allow), 405);
     CHECK_STR(allow, ALLOW);
 
+    /* nginx-rtmp's callbacks are a route of their own, picked before the
+     * senders' prefix row; every other sender still takes the prefix row. */
+    CHECK_INT(router_lookup("POST", "/notifications/rtmp", &fn, &allow), 200);
+    CHECK(fn == handle_rtmp);
+    CHECK_STR(allow, "POST, OPTIONS");
+    CHECK_INT(router_lookup("GET", "/notifications/rtmp", &fn, &allow), 405);
+    CHECK_STR(allow, "POST, OPTIONS");
+    static const char *senders[] = {"/notifications/zencoder", "/notifications/rtmpx",
+                                    "/notifications/rtmp/", "/notifications/nope"};
+    for (size_t i = 0; i < sizeof senders / sizeof senders[0]; i++) {
+        fn = NULL;
+        if (!CHECK_INT(router_lookup("POST", senders[i], &fn, &allow), 200) ||
+            !CHECK(fn == handle_notify))
+            fprintf(stderr, "  path %s\n", senders[i]);
+    }
+
     static const char *unknown[] = {"/nope", "", "/", "/media", "/media/status/",
                                     "/MEDIA/STATUS", "/media/status?job_id=1",
                                     "//media/status", "media/status", "/media/statusx"};
@@ -300,6 +316,12 @@ static void test_policy(arena *a, const config *cfg)
     r = make(a, cfg, "POST", "/notifications/rtmp", NULL, NULL);
     r.env = near;
     CHECK_INT(router_dispatch(&r), 400); /* reaches the handler: no call= */
+    check_message(&r, "Not an nginx-rtmp callback: call and name are required.", __LINE__);
+    /* ... on its own row: /metrics counts it as "POST /notifications/rtmp",
+     * and the access log shows the path as before. */
+    CHECK(r.route && strcmp(r.route->path, "/notifications/rtmp") == 0);
+    CHECK_STR(router_log_path(r.route, "/notifications/rtmp", 400), "/notifications/rtmp");
+    CHECK_STR(router_labels()[router_index(r.route)], "POST /notifications/rtmp");
     done(&r, a);
 
     /* Browser routes echo an allowed origin, refusals included. */

@@ -1,5 +1,7 @@
 /* POST /notifications/rtmp: nginx-rtmp's on_publish, on_publish_done and
- * on_update callbacks (form-encoded). A broadcaster publishes to
+ * on_update callbacks (form-encoded), a route of its own: they are nginx's
+ * questions, not events to store, so none of the senders' common path
+ * (handlers/notifications.c) applies. A broadcaster publishes to
  * <stream id>?key=<secret> (the stream_key /stream/start hands out), so the
  * stream name, and the HLS files named after it, show only the public id.
  * Only the key of a started, not stopped stream may publish. on_update
@@ -12,11 +14,14 @@
  * mediagate_stream_vod() queues the VOD encode (sql/005_stream_vod.sql). */
 #include <string.h>
 
+#include <stdio.h>
+
 #include "config.h"
 #include "db.h"
 #include "handlers.h"
-#include "notify/notify.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify/notify.h"
 #include "stream.h"
 
 /* A recording nginx-rtmp reports: <MEDIAGATE_RECORDINGS_DIR>/<stream id><suffix>,
@@ -28,7 +33,9 @@ static bool recording_path_ok(const char *dir, const char *id, const char *path)
            strncmp(path + dl + 1, id, UUID_LEN) == 0 && stream_plain_name(path + dl + 1);
 }
 
-int rtmp_handle(request *r)
+/* One callback from nginx on this host: its answer's status, with r->out
+ * set. */
+static int callback(request *r)
 {
     const config *c = r->cfg;
     int ret, st;
@@ -112,5 +119,20 @@ int rtmp_handle(request *r)
     }
 out:
     PQclear(res);
+    return ret;
+}
+
+int handle_rtmp(request *r)
+{
+    char why[128], msg[160];
+    int ret = notify_loopback(r, "rtmp", why, sizeof why);
+    if (ret) {
+        snprintf(msg, sizeof msg, "%s.", why);
+        ret = reply_error(r, ret, msg);
+    } else {
+        ret = callback(r);
+    }
+    /* Counted as the senders are, under the backend name it always had. */
+    metrics_notification("rtmp", notify_outcome(ret, NULL));
     return ret;
 }

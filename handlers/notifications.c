@@ -45,7 +45,7 @@ static int notify_handle(request *r, const notify_backend *b)
     PGresult *res = NULL;
 
     const char *secret = notify_secret(b, r->cfg);
-    if (!secret && b->secret_at != NOTIFY_NO_SECRET) {
+    if (!secret) {
         snprintf(msg, sizeof msg, "Notifications from %s are not configured.", b->name);
         ret = reply_error(r, 403, msg);
         goto out;

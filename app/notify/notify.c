@@ -65,7 +65,7 @@ const char *notify_outcome(int status, const char *result)
 
 const char *notify_secret(const notify_backend *b, const config *c)
 {
-    if (b->secret_at == NOTIFY_NO_SECRET || !c)
+    if (!c)
         return NULL;
     const char *s = *(char *const *)((const char *)c + b->secret_at);
     return s && *s ? s : NULL;

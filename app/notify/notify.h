@@ -57,12 +57,10 @@ typedef struct notify_backend {
     const char *where;
     size_t where_at;
     /* Offset in struct config of the secret (char *; NULL or "" switches
-     * the backend off), or NOTIFY_NO_SECRET. */
+     * the backend off). */
     size_t secret_at;
     notify_parse_fn parse;
 } notify_backend;
-
-#define NOTIFY_NO_SECRET ((size_t)-1)
 
 extern const notify_backend notify_backends[];
 extern const size_t notify_nbackends;

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
 #include "request.h"
 
 #define ORIGIN_MAX 1024
@@ -168,11 +167,11 @@ bool cors_request_same_origin(const request *r, const char *origin)
                             request_param(r, "HTTP_HOST"), request_param(r, "SERVER_NAME"));
 }
 
-bool cors_origin_ok(request *r, const char *origin)
+bool cors_origin_ok(request *r, const cors_list *allowed, const char *origin)
 {
     if (!origin || cors_request_same_origin(r, origin))
         return true;
-    if (!cors_allowed(&r->cfg->origins, origin, strlen(origin)))
+    if (!cors_allowed(allowed, origin, strlen(origin)))
         return false;
     r->cors_origin = origin;
     return true;

@@ -41,9 +41,9 @@ bool cors_same_origin(const char *origin, const char *scheme, const char *host,
 bool cors_request_same_origin(const struct request *r, const char *origin);
 
 /* The CORS decision for an Origin sent with r: true when there is none
- * (NULL), it is the site's own (cors_request_same_origin), or
- * MEDIAGATE_ALLOWED_ORIGINS allows it, which sets r->cors_origin to echo
- * it. False: refuse the request. */
-bool cors_origin_ok(struct request *r, const char *origin);
+ * (NULL), it is the site's own (cors_request_same_origin), or allowed (the
+ * compiled MEDIAGATE_ALLOWED_ORIGINS) admits it, which sets r->cors_origin
+ * to echo it. False: refuse the request. */
+bool cors_origin_ok(struct request *r, const cors_list *allowed, const char *origin);
 
 #endif

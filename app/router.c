@@ -274,7 +274,7 @@ int router_dispatch(request *r)
          * foreign origin's request does not run at all. */
         if (r->origin && !cors_request_same_origin(r, r->origin))
             return reply_error(r, 403, "This route is not for browsers.");
-    } else if (!cors_origin_ok(r, r->origin))
+    } else if (!cors_origin_ok(r, &r->cfg->origins, r->origin))
         return reply_error(r, 422, "ORIGIN is invalid.");
     if (strcmp(r->method, "OPTIONS") == 0) {
         r->preflight = true;

@@ -368,7 +368,7 @@ int handle_uploads_put(request *r)
         /* nginx's auth_request before it reads the body: the PUT's Origin
          * comes apart from the check's own. */
         const char *origin = request_param(r, "MEDIAGATE_UPLOAD_ORIGIN");
-        if (!cors_origin_ok(r, origin && *origin ? origin : NULL))
+        if (!cors_origin_ok(r, &r->cfg->origins, origin && *origin ? origin : NULL))
             return refuse(r, true, 403, "ORIGIN is invalid.");
         const char *m = request_param(r, "MEDIAGATE_UPLOAD_METHOD");
         if (m && strcmp(m, "OPTIONS") == 0)

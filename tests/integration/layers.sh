@@ -11,6 +11,8 @@
 #      the router nor a handler.
 #   4. The senders' table (app/notify/) names no handler: nginx-rtmp's
 #      callbacks are a route row of their own, not a sender's.
+#   5. No circle: taking a module as its .c and .h, the includes among
+#      app/ and handlers/ form no cycle.
 set -u
 MG_ROOT=${MG_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$MG_ROOT/tests/lib/assert.sh"
@@ -60,4 +62,38 @@ got=$(code_matching '\.handle\b|\bhandler_fn\b' app/notify)
 check "a sender's row has no handler member (got: $got)" test -z "$got"
 got=$(code_matching '\bhandle_rtmp\b' app)
 check "only the route table names handle_rtmp in app/ (got: $got)" test "$got" = app/router.c
+# --- 5. no circle ------------------------------------------------------------
+# Prints each cycle of the include graph (module = file without .c/.h),
+# one per line; nothing when there is none.
+include_cycles() {
+    python3 - "$@" <<'PY'
+import os, re, sys
+files = sorted(sys.argv[1:])
+mods = {f[:-2] for f in files}
+graph = {m: set() for m in mods}
+for f in files:
+    text = open(f, encoding='utf-8').read()
+    for inc in re.findall(r'^#include "([^"]+)"', text, re.M):
+        for base in (os.path.dirname(f), 'app', 'handlers'):
+            t = os.path.normpath(os.path.join(base, inc))
+            if t in files:
+                if t[:-2] != f[:-2]:
+                    graph[f[:-2]].add(t[:-2])
+                break
+state = {}
+def visit(m, path):
+    state[m] = 1
+    for n in sorted(graph[m]):
+        if state.get(n) == 1:
+            print(' -> '.join(path[path.index(n):] + [n]))
+        elif n not in state:
+            visit(n, path + [n])
+    state[m] = 2
+for m in sorted(mods):
+    if m not in state:
+        visit(m, [m])
+PY
+}
+got=$(include_cycles $(find app handlers -name '*.[ch]'))
+check "the includes of app/ and handlers/ form no cycle (got: $got)" test -z "$got"
 finish

@@ -125,12 +125,18 @@ static int list(const config *cfg, int argc, char **argv)
 
 static int show(const config *cfg, int argc, char **argv)
 {
-    return argc < 1 ? CLI_EUSAGE : on_conn(cfg, show_conn, argv[0]);
+    char id[24];
+    if (argc != 1 || !cli_parse_bigint("notification", argv[0], id))
+        return CLI_EUSAGE;
+    return on_conn(cfg, show_conn, id);
 }
 
 static int replay(const config *cfg, int argc, char **argv)
 {
-    return argc < 1 ? CLI_EUSAGE : on_conn(cfg, replay_conn, argv[0]);
+    char id[24];
+    if (argc != 1 || !cli_parse_bigint("notification", argv[0], id))
+        return CLI_EUSAGE;
+    return on_conn(cfg, replay_conn, id);
 }
 
 const cli_command cli_notifications_commands[] = {

@@ -391,6 +391,13 @@ check "list shows failed notifications" grep -q 'unknown detail.status' <<<"$out
 fid=$(psql_q "SELECT id FROM notifications WHERE event_id = 'sha256:$(sha256sum <"$RUN/utf8.json" | cut -d' ' -f1)'")
 check "show prints the raw body" cmp <("$MG_BIN" notifications show "$fid" 2>/dev/null) "$RUN/utf8.json"
 check "replay of a still-broken body fails" bash -c "! '$MG_BIN' notifications replay $fid >/dev/null 2>&1"
+for c in show replay; do
+    out=$("$MG_BIN" notifications $c 12x 2>&1); rc=$?
+    check "notifications $c 12x is a usage error (rc $rc)" test "$rc" = 2
+    check "notifications $c 12x says what an id is: $out" \
+        grep -q "a notification id is a whole number, not '12x'" <<<"$out"
+    check "notifications $c 12x passes no database error through" bash -c "! grep -q 'bigint' <<<\"\$1\"" _ "$out"
+done
 # A failed event whose cause is fixed: the job it names did not exist (a
 # database-refused value stands in for "a bug fixed since"); replay applies it.
 body=$(jq -c . "$F/aws-mediaconvert-error.json" | sed "s/'/''/g")

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 void to_hex(const unsigned char *b, size_t n, char *out)
 {
@@ -51,4 +52,11 @@ bool uuid_valid(const char *buf, size_t len)
             return false;
     }
     return true;
+}
+
+void uuid_new(char out[UUID_BUF])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
 }

@@ -24,4 +24,7 @@ int random_hex(char out[65]);
  * ids are issued in lower case and name files (recordings, uploads). */
 bool uuid_valid(const char *buf, size_t len);
 
+/* A new random (version 4) UUID in out, as text (uuid_valid holds). */
+void uuid_new(char out[UUID_BUF]);
+
 #endif

@@ -3,11 +3,11 @@
  * unknown jobs get 404 by design). Form-encoded like the stream routes:
  * backend, backend_job_id, input_file. */
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "caller.h"
 #include "db.h"
 #include "handlers.h"
+#include "hash.h"
 #include "stream.h"
 
 /* The backends whose notifications look a job up by their own id. */
@@ -43,9 +43,7 @@ int handle_media_jobs(request *r)
     if (inl < 0 || strlen(v[2]) > 8192)
         return reply_error(r, 400, "input_file must be at most 8192 bytes of UTF-8.");
     char id[UUID_BUF];
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, id);
+    uuid_new(id);
     const char *vals[] = {id, v[0], v[1], v[2]};
     ret = db_exec(r->db, STMT_JOB_REGISTER, 4, vals, &res);
     if (ret) {

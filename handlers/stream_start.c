@@ -3,7 +3,6 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "providers/aws.h"
 #include "caller.h"
@@ -12,6 +11,7 @@
 #include "providers/sigv4.h"
 #include "db.h"
 #include "handlers.h"
+#include "hash.h"
 #include "stream.h"
 
 /* S3_POST: a browser-upload POST policy limited to the stream's prefix,
@@ -89,9 +89,7 @@ typedef struct start {
  * STS fails. Returns 0, or the refusal's status. */
 static int start_make(request *r, start *s)
 {
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, s->id);
+    uuid_new(s->id);
     if (random_hex(s->key) != 0 || random_hex(s->token) != 0)
         return reply_error(r, 500, "No randomness available.");
     s->want_s3 = *r->cfg->s3_bucket && *r->cfg->sts_role_arn;

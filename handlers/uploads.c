@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "config.h"
 #include "acl.h"
@@ -156,13 +155,10 @@ int handle_uploads_create(request *r)
     char *name = slot_name(r, want);
     char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24];
     unsigned char h[32];
-    uuid_t u;
     if (!name || random_hex(token) != 0)
         return reply_error(r, 500, "No randomness for an upload token.");
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, id);
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, job);
+    uuid_new(id);
+    uuid_new(job);
     sha256_raw(token, strlen(token), h);
     snprintf(maxbuf, sizeof maxbuf, "%lld", max);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
@@ -400,9 +396,7 @@ int handle_uploads_put(request *r)
         if (ret)
             return check ? refuse(r, true, ret == 401 ? 401 : 403, out_msg(r)) : ret;
         owner = r->caller->owner;
-        uuid_t u;
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, t.id);
+        uuid_new(t.id);
     }
     if (check)
         return 204;
@@ -417,9 +411,7 @@ int handle_uploads_put(request *r)
         int lens[] = {0, 32, 0, 0}, fmts[] = {0, 1, 0, 0};
         ret = db_exec_params(r->db, STMT_UPLOAD_STORE, 4, vals, lens, fmts, &res);
     } else {
-        uuid_t u;
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, job);
+        uuid_new(job);
         snprintf(maxbuf, sizeof maxbuf, "%ld", c->upload_max_bytes);
         const char *type = r->content_type && content_type_ok(r->content_type) ? r->content_type
                                                                                : NULL;

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "config.h"
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "proc.h"
@@ -367,10 +367,8 @@ int worker_run(const config *cfg)
 
 int worker_submit_job(db *d, const char *path, const char *input_file, const char *key, char id[UUID_BUF])
 {
-    uuid_t u;
     PGresult *r = NULL;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, id);
+    uuid_new(id);
     json_object *p = json_object_new_object();
     json_object_object_add(p, "job_id", json_object_new_string(id));
     json_object_object_add(p, "input", json_object_new_string(path));

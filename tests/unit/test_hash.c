@@ -109,11 +109,25 @@ static void test_hex(void)
     CHECK_INT(strspn(out, "0123456789abcdef"), 64);
 }
 
+/* uuid_new: a valid id, version 4, variant 1, a new one each time. */
+static void test_uuid_new(void)
+{
+    char a[UUID_BUF], b[UUID_BUF];
+    uuid_new(a);
+    uuid_new(b);
+    CHECK(uuid_valid(a, strlen(a)));
+    CHECK(uuid_valid(b, strlen(b)));
+    CHECK(a[14] == '4');
+    CHECK(strchr("89ab", a[19]) != NULL);
+    CHECK(strcmp(a, b) != 0);
+}
+
 int main(void)
 {
     test_uuid_accepts();
     test_uuid_refuses();
     test_uuid_against_libuuid();
+    test_uuid_new();
     test_hex();
     return CHECK_DONE("test_hash");
 }

@@ -392,7 +392,8 @@ fid=$(psql_q "SELECT id FROM notifications WHERE event_id = 'sha256:$(sha256sum 
 check "show prints the raw body" cmp <("$MG_BIN" notifications show "$fid" 2>/dev/null) "$RUN/utf8.json"
 check "replay of a still-broken body fails" bash -c "! '$MG_BIN' notifications replay $fid >/dev/null 2>&1"
 for c in show replay; do
-    out=$("$MG_BIN" notifications $c 12x 2>&1); rc=$?
+    out=$("$MG_BIN" notifications $c 12x 2>&1)
+    rc=$?
     check "notifications $c 12x is a usage error (rc $rc)" test "$rc" = 2
     check "notifications $c 12x says what an id is: $out" \
         grep -q "a notification id is a whole number, not '12x'" <<<"$out"

@@ -11,7 +11,8 @@ ceph-authtool in one keyring the monitor imports at --mkfs. Pools have one
 replica (`osd pool default size = 1`, which the monitor allows with
 `mon allow pool size one`). No manager daemon: nothing here needs one.
 
-Every daemon runs in the foreground (-f), started and owned by this object;
+Every daemon runs in the foreground (-f), started and owned by this object
+(and killed by the kernel if the starter dies first: PR_SET_PDEATHSIG);
 start() waits for conditions (the OSD up, the gateway answering HTTP), each
 bounded by a generous timeout, and on failure raises CephError with the
 tails of the daemons' logs; stop() kills every process it started and
@@ -21,6 +22,7 @@ removes the directory (the directory is made by start(), under `parent`).
                             stops it on ^C or SIGTERM
 """
 
+import ctypes
 import json
 import os
 import shutil
@@ -46,7 +48,7 @@ CONF = """\
 [global]
 fsid = {fsid}
 mon initial members = a
-mon host = 127.0.0.1:{mon_port}
+mon host = [v1:127.0.0.1:{mon_port}]
 public addr = 127.0.0.1
 ms bind msgr2 = false
 ms bind ipv6 = false
@@ -95,6 +97,12 @@ class CephError(RuntimeError):
     pass
 
 
+def _die_with_parent():
+    # PR_SET_PDEATHSIG: a daemon dies with the starter, however that ends
+    # (its stop() never ran: SIGKILL, a crash).
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,8 +110,9 @@ def _free_port():
 
 
 class CephRgw:
-    def __init__(self, parent=None, memstore_bytes=MEMSTORE_BYTES):
+    def __init__(self, parent=None, memstore_bytes=MEMSTORE_BYTES, timeout=START_TIMEOUT_S):
         self.parent = parent
+        self.timeout = timeout
         self.memstore_bytes = memstore_bytes
         self.dir = None
         self.procs = {}          # name -> Popen
@@ -133,7 +142,8 @@ class CephRgw:
 
     def _spawn(self, name, *cmd):
         err = open(self.dir / "log" / f"{name}.stderr", "ab")
-        self.procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        self.procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                            preexec_fn=_die_with_parent)
         err.close()
 
     def log_tails(self):
@@ -149,7 +159,8 @@ class CephRgw:
             out.extend(lines)
         return "\n".join(out)
 
-    def _wait(self, what, pred, timeout=START_TIMEOUT_S):
+    def _wait(self, what, pred):
+        timeout = self.timeout
         end = time.monotonic() + timeout
         while True:
             for name, p in self.procs.items():
@@ -199,9 +210,9 @@ class CephRgw:
         for sub in ("log", "run", "mon", "osd", "crash"):
             (d / sub).mkdir()
         fsid = str(uuid.uuid4())
-        self.port = _free_port()
+        self.port, mon_port = _free_port(), _free_port()
         self.conf = d / "ceph.conf"
-        self.conf.write_text(CONF.format(fsid=fsid, dir=d, mon_port=_free_port(),
+        self.conf.write_text(CONF.format(fsid=fsid, dir=d, mon_port=mon_port,
                                          rgw_port=self.port, memstore_bytes=self.memstore_bytes))
         kr = str(d / "keyring")
         c = ["-c", str(self.conf)]
@@ -216,7 +227,6 @@ class CephRgw:
         self._run("ceph-authtool", kr, "--gen-key", "-n", "client.rgw",
                   "--cap", "mon", "allow rw", "--cap", "osd", "allow rwx", "--cap", "mgr", "allow rw")
         monmap = str(d / "monmap")
-        mon_port = self.conf.read_text().split("mon host = 127.0.0.1:")[1].split()[0]
         self._run("monmaptool", "--create", "--fsid", fsid,
                   "--addv", "a", f"[v1:127.0.0.1:{mon_port}]", monmap)
         self._run("ceph-mon", *c, "--mkfs", "-i", "a", "--monmap", monmap, "--keyring", kr)

@@ -193,6 +193,7 @@ def objectstore(run_root):
         pytest.exit(f"the Ceph store did not start:\n{e}", returncode=3)
     print(f"\nceph store up in {store.startup_s:.1f} s, RSS KiB {store.rss_kib()}")
     yield store
+    print(f"\nceph store RSS KiB at the end {store.rss_kib()}")
     store.stop()
 
 

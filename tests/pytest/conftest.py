@@ -32,6 +32,9 @@ import pytest
 
 import mgstack
 
+sys.path.insert(0, str(mgstack.MG_ROOT / "tests" / "lib"))
+import ceph_rgw  # noqa: E402
+
 LOGS = pytest.StashKey[mgstack.LogSet]()
 TEMPLATE = "mediagate_template"
 _db_numbers = itertools.count(1)
@@ -174,3 +177,31 @@ def workers(stack, logs):
     yield w
     left = w.kill_all()
     assert not left, f"processes outlived their workers: {left}"
+
+
+@pytest.fixture(scope="session")
+def objectstore(run_root):
+    """A real S3 store, started once per session: Ceph's RADOS Gateway on a
+    single-node cluster of its own (tests/lib/ceph_rgw.py) in the session's
+    directory; .endpoint, .access_key, .secret_key, .region. Stopped by the
+    finalizer (on SIGTERM too, see above); what it would leave, the guard
+    stops (its daemons carry MG_RUN_ROOT)."""
+    store = ceph_rgw.CephRgw(run_root)
+    try:
+        store.start()
+    except ceph_rgw.CephError as e:
+        pytest.exit(f"the Ceph store did not start:\n{e}", returncode=3)
+    print(f"\nceph store up in {store.startup_s:.1f} s, RSS KiB {store.rss_kib()}")
+    yield store
+    print(f"\nceph store RSS KiB at the end {store.rss_kib()}")
+    store.stop()
+
+
+@pytest.fixture
+def s3(request, objectstore):
+    """The session's store, its daemons' logs shown if the test fails."""
+    ls = mgstack.LogSet()
+    for p in sorted((objectstore.dir / "log").glob("*")):
+        ls.add(p.name, p, from_end=True)
+    request.node.stash[LOGS] = ls
+    return objectstore

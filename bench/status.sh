@@ -657,7 +657,7 @@ if sys.argv[7]:
 PY
     for l in "${CACHE_LINES[@]}"; do echo "X-Cache-Status, $l"; done
     for l in "${FAULT_LINES[@]}"; do case $l in replica-*|overload-*) echo "fault run $l" ;; esac; done
-    echo "DESIGN.md reference (2 cores): nginx static ~120k req/s @64; thinnest libfcgi+libpq"
+    echo "reference for 2 cores: nginx static ~120k req/s @64; thinnest libfcgi+libpq"
     echo "program ~15k req/s, p99 3 ms @16 connections, 7 ms @64."
     echo "wall time of the runs: ${t_total}s (warm-ups and any waits for a quiet machine included)"
     [ "$FAILED" = 0 ] || echo "SOME RUNS FAILED (non-200 answers or socket errors): see the verdict column"

@@ -1,5 +1,5 @@
 -- The JW Platform mirror: the platform's videos and channels as JSONB
--- cached resources (DESIGN.md, "JSONB cached-resource tables"), kept fresh
+-- cached resources (one JSONB document per resource), kept fresh
 -- by `mediagate sync` and by the platform's webhooks (worker task
 -- jwplatform.refresh). A resource that disappears from the platform is
 -- never deleted here: it gets deleted_at, and comes back if it reappears.

@@ -1,4 +1,4 @@
--- Amazon SNS and Mux notifications (handlers/notify/sns.c, mux.c). Their
+-- Amazon SNS and Mux notifications (app/notify/sns.c, mux.c). Their
 -- normalized events may carry, besides a job's fields:
 --   job_backend   the job is that backend's (an SNS-delivered MediaConvert
 --                 event is applied to the mediaconvert job, as

@@ -2,8 +2,6 @@
  * type check and range check. */
 #include "json.h"
 
-#include <errno.h>
-
 /* The member key of o, or NULL when o is NULL, key is absent or null. */
 static json_object *member(json_object *o, const char *key)
 {
@@ -31,7 +29,6 @@ int jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out
         return 0;
     if (!json_object_is_type(v, json_type_int))
         return -1;
-    errno = 0;
     int64_t x = json_object_get_int64(v);
     /* json-c clamps out-of-range values to INT64_MIN/MAX. */
     if (x < min || x > max || x == INT64_MAX || x == INT64_MIN)

@@ -394,7 +394,7 @@ int handle_uploads_put(request *r)
     } else {
         ret = caller_identify(r, CALLER_OWNER, r->caller);
         if (ret)
-            return check ? refuse(r, true, ret == 401 ? 401 : 403, out_msg(r)) : ret;
+            return check ? refuse(r, true, ret, out_msg(r)) : ret;
         owner = r->caller->owner;
         uuid_new(t.id);
     }

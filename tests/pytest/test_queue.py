@@ -277,11 +277,11 @@ def test_reap_kills_a_task_whose_attempts_all_lost_their_worker(q):
 
 def test_reap_leaves_running_and_retriable_tasks(q):
     running = q.add(job="j1")
-    q.claim("w1")
+    assert q.claim("w1") == (running, 1)
     q.expire(running)
-    q.claim("w2")  # the last attempt, still held
+    assert q.claim("w2") == (running, 2)  # the last attempt, still held
     below = q.add(job="j2")
-    q.claim("w3")
+    assert q.claim("w3") == (below, 1)
     q.expire(below)  # lost, but one attempt is left
     assert q.reap() == []
     assert q.task(running)[:2] == (2, "w2")

@@ -35,6 +35,13 @@ enum schema_state schema_state(db *d, char *detail, size_t cap)
         ret = SCHEMA_OLDER;
         goto out;
     }
+    /* Migrated by a newer binary (a rolling deploy, a rollback): its
+     * functions are newer than this binary's, not older; a newer release
+     * keeps them working for the one before, as it does its tables. */
+    if (!PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), newest[0]) > 0) {
+        ret = SCHEMA_CURRENT;
+        goto out;
+    }
     PQclear(res);
     res = NULL;
     st = db_exec(d, STMT_SCHEMA_FUNCTIONS, 2, wanted, &res);

@@ -188,6 +188,23 @@ def test_readyz_counts_the_functions(stack):
     assert stack.curl("/readyz").status == 200
 
 
+def test_a_newer_schema_is_not_older(stack):
+    """A database a newer binary migrated (a migration this one does not
+    know, and functions of their own) is ready for this binary: a rolling
+    deploy or a rollback keeps serving."""
+    stack.db.rows("INSERT INTO schema_migrations (version, checksum) "
+                  "VALUES ('999_from_a_newer_binary.sql', 'x') RETURNING version")
+    stack.db.rows("UPDATE schema_functions SET digest = 'newer' WHERE name = 'mediagate_notify' "
+                  "RETURNING name")
+    r = stack.curl("/readyz")
+    assert r.status == 200, r.body
+    stack.db.rows("DELETE FROM schema_migrations WHERE version = '999_from_a_newer_binary.sql' "
+                  "RETURNING version")
+    assert stack.curl("/readyz").status == 503
+    stack.mg("migrate")
+    assert stack.curl("/readyz").status == 200
+
+
 def test_a_command_needs_only_its_own_statements(empty_db, logs):
     """The CLI's statements are prepared at their first use: on a database
     that has the jobs but not the webhooks, `jobs list` works and `webhook

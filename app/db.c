@@ -366,8 +366,8 @@ static int collect(db *d, const char *what, long long deadline, PGresult **res)
 }
 
 /* Prepares statement i of d's table under d's deadline. Returns 0, -1
- * when the connection failed or passed the deadline, or the status its
- * refusal maps to. */
+ * when the connection failed (retryable), 503 when it passed the deadline
+ * (the connection is then dropped), or the status its refusal maps to. */
 static int prepare(db *d, int i)
 {
     PGresult *res = NULL;
@@ -375,7 +375,7 @@ static int prepare(db *d, int i)
         return -1;
     int ret = collect(d, d->defs[i].name, now_ms() + d->timeout_ms, &res);
     if (ret != 0)
-        return -1;
+        return ret == 503 ? 503 : -1;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         DB_LOG(d, "error", "prepare %s failed: %s", d->defs[i].name, PQerrorMessage(d->conn));
@@ -428,7 +428,7 @@ static int ensure_conn(db *d, bool *unreachable)
         if (d->lazy || (i < DB_MAX_STMTS && (d->lazy_stmts & (1ULL << i))))
             continue;
         int st = prepare(d, i);
-        if (st == -1)
+        if (st == -1 || !d->conn)
             *unreachable = true;
         if (st != 0) {
             ret = st == -1 ? 503 : st;
@@ -566,7 +566,7 @@ int db_script(db *d, const char *sql)
         note_error(d, "08006", PQerrorMessage(d->conn));
         return 503;
     }
-    ret = collect(d, "script", now_ms() + d->timeout_ms, &res);
+    ret = collect(d, "script", d->unbounded ? LLONG_MAX : now_ms() + d->timeout_ms, &res);
     if (ret == -1) {
         note_error(d, "08006", PQerrorMessage(d->conn));
         ret = 503;

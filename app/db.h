@@ -45,6 +45,7 @@ typedef struct stmt_def {
 
 /* The most statements one table may have. */
 #define DB_MAX_STMTS 64
+_Static_assert(STMT__COUNT <= DB_MAX_STMTS, "the db layer tracks at most DB_MAX_STMTS statements");
 
 /* The read replica's circuit breaker, shared by every thread's replica
  * connection (db.c). */

@@ -146,6 +146,7 @@ int migrate_run(const config *cfg)
     int ret = 1, applied = 0;
     db d;
     cli_db_init(&d, cfg);
+    d.session = true; /* its settings and lock: never a silent reconnect */
     if (step(&d, C_QUIET) || begin(&d) || step(&d, C_MIGRATIONS_TABLE) ||
         step(&d, C_FUNCTIONS_TABLE) || step(&d, C_COMMIT)) {
         rollback(&d);

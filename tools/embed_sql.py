@@ -26,6 +26,24 @@ for p in inputs:
 fnames = [os.path.basename(p)[:-4] for p in funcs]
 
 
+def all_listed(paths, pattern, what):
+    """Every file of that directory matching pattern is in paths: one left
+    out of meson.build would never be applied."""
+    if not paths:
+        return
+    d = os.path.dirname(paths[0])
+    on_disk = sorted(n for n in os.listdir(d) if re.match(pattern, n))
+    given = sorted(os.path.basename(p) for p in paths)
+    if on_disk != given:
+        sys.exit('embed_sql.py: meson.build does not list every %s in %s: missing %s, extra %s'
+                 % (what, d or '.', sorted(set(on_disk) - set(given)),
+                    sorted(set(given) - set(on_disk))))
+
+
+all_listed(migs, r'\d+_.*\.sql$', 'migration')
+all_listed(funcs, r'.*\.sql$', 'function file')
+
+
 def blob(f, var, data):
     data += b'\0'
     f.write('static const char %s[] = {\n' % var)

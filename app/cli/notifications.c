@@ -40,8 +40,12 @@ static PGresult *fetch(db *d, const char *id)
     const char *vals[] = {id};
     PGresult *res = NULL;
     int st = db_exec_format(d, C_NOTIF_FETCH, 1, vals, NULL, NULL, 1, &res);
-    if (st != 0 || PQntuples(res) != 1) {
-        fprintf(stderr, "mediagate: no notification %s %s\n", id, st == 0 ? "" : d->error);
+    if (st != 0) {
+        cli_db_error(d, "notifications");
+        return NULL;
+    }
+    if (PQntuples(res) != 1) {
+        fprintf(stderr, "mediagate: no notification %s\n", id);
         PQclear(res);
         return NULL;
     }

@@ -44,6 +44,7 @@ enum cli_stmt {
 };
 
 extern const stmt_def cli_stmts[C__COUNT];
+_Static_assert(C__COUNT <= DB_MAX_STMTS, "the db layer tracks at most DB_MAX_STMTS statements");
 
 /* A command's connection (mediagate-admin): statements prepared at first
  * use, failures reported by the command (cli_db_error), not logged. */

@@ -46,6 +46,7 @@ enum sync_stmt {
 
 /* The bulk steps run without a deadline (db.unbounded), as S_SETUP's
  * statement_timeout says to the server. */
+_Static_assert(S__COUNT <= DB_MAX_STMTS, "the db layer tracks at most DB_MAX_STMTS statements");
 static const stmt_def sync_stmts[S__COUNT] = {
     [S_SETUP] = {"s_setup",
         "SELECT set_config('statement_timeout', '0', false), "

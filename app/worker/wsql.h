@@ -21,6 +21,7 @@ enum wstmt {
 };
 
 extern const stmt_def worker_stmts[W__COUNT];
+_Static_assert(W__COUNT <= DB_MAX_STMTS, "the db layer tracks at most DB_MAX_STMTS statements");
 
 /* A connection of the worker role. */
 void wsql_init(db *d, const struct config *cfg);

@@ -10,8 +10,10 @@ import itertools
 import json
 import os
 import subprocess
+import sys
 import time
 import types
+from pathlib import Path
 from unittest import mock
 
 import botocore.auth
@@ -21,6 +23,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 STORE_EXEC = os.environ.get("MG_STORE_EXEC", "build-test/tests/pytest/store_exec")
 _buckets = itertools.count(1)
 PREFIX = "pfx/"
@@ -341,3 +344,139 @@ def test_list_and_delete_prefix(s3, bucket):
     assert [k["key"] for k in mg(env, "list", "media/", "0")["keys"]] == ["media/j50/keep.ts"]
     c.head_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts")
     assert mg(env, "delete-prefix", "media/j5")["err"] == "a prefix must end with /"
+
+
+# --- faults --------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(s3):
+    """A fault proxy in front of the store (tests/lib/s3_fault_proxy.py)."""
+    import s3_fault_proxy
+    p = s3_fault_proxy.FaultProxy(s3.port).start()
+    yield p
+    p.stop()
+
+
+def test_slow_down_is_retried_after_retry_after(s3, bucket, proxy):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="3")
+    proxy.slow_down(2, retry_after=1)
+    ans = mg(env, "put-mem", "media/j6/a.ts", "after two SlowDowns")
+    assert ans["status"] == "ok", ans
+    statuses = [e[3] for e in proxy.log]
+    assert statuses == [503, 503, 200], proxy.log
+    # The client waited as the store asked (measured where the requests arrive).
+    gaps = [b[0] - a[0] for a, b in zip(proxy.log, proxy.log[1:])]
+    assert all(g >= 0.9 for g in gaps), gaps
+    assert mg(store_env(s3, bucket), "get-mem", "media/j6/a.ts", "100")["data"] == \
+        "after two SlowDowns"
+
+
+def test_slow_down_past_the_retries_is_try_again(s3, bucket, proxy):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="2")
+    proxy.slow_down(100, retry_after=0)
+    ans = mg(env, "head", "media/j6/none")
+    assert ans["status"] == "try again" and ans["retry_after"] == 0, ans
+    assert ans["err"] == "media/j6/none: HEAD 503"  # a HEAD's answer has no body
+    assert [e[3] for e in proxy.log] == [503, 503, 503]  # one try and two retries
+    # Without Retry-After: an exponential backoff, still bounded.
+    proxy.clear()
+    proxy.slow_down(100)
+    ans = mg(env, "put-mem", "media/j6/b", "x")
+    assert ans["status"] == "try again" and ans["retry_after"] == -1, ans
+    assert ans["err"] == "media/j6/b: PUT 503 SlowDown"
+    assert len(proxy.log) == 3
+    gaps = [b[0] - a[0] for a, b in zip(proxy.log, proxy.log[1:])]
+    assert gaps[1] >= gaps[0] * 0.5 and all(g >= 0.09 for g in gaps), gaps
+
+
+def test_a_long_retry_after_is_the_callers(s3, bucket, proxy):
+    """A Retry-After longer than the client waits itself ends the call at
+    once with it, for the caller to snooze on."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="3")
+    proxy.slow_down(1, retry_after=120)
+    ans = mg(env, "put-mem", "media/j6/c", "x")
+    assert (ans["status"], ans["retry_after"]) == ("try again", 120), ans
+    assert len(proxy.log) == 1
+
+
+def test_a_slow_store_is_no_answer(s3, bucket, proxy):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_TIMEOUT_MS="500", MEDIAGATE_STORAGE_RETRIES="1")
+    proxy.delay(3)
+    ans = mg(env, "head", "media/j6/none")
+    assert ans["status"] == "try again" and "did not answer" in ans["err"], ans
+    proxy.delay(0)
+    assert mg(env, "put-mem", "media/j6/d", "fast again")["status"] == "ok"
+
+
+def test_store_down_and_back(s3, bucket):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_RETRIES="0")
+    assert mg(env, "put-mem", "media/j7/a", "before")["status"] == "ok"
+    s3.kill_rgw()
+    try:
+        down = mg(env, "get-mem", "media/j7/a", "100")
+        assert down["status"] == "try again" and "did not answer" in down["err"], down
+        assert mg(env, "put-mem", "media/j7/b", "x")["status"] == "try again"
+    finally:
+        s3.start_rgw()
+    assert mg(env, "get-mem", "media/j7/a", "100")["data"] == "before"
+    assert mg(env, "put-mem", "media/j7/b", "after")["status"] == "ok"
+
+
+# --- check-config --connect ----------------------------------------------------
+
+
+def check_config(env):
+    r = subprocess.run([os.environ.get("MG_BIN", "build-test/mediagate"), "check-config",
+                        "--connect"], env=env, capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_check_config_connect(s3, bucket):
+    env = store_env(s3, bucket)
+    rc, out, err = check_config(env)
+    assert rc == 0, err
+    assert out == (f"configuration OK\nstorage: bucket {bucket} answers; a write and a delete "
+                   f"under '{PREFIX}' worked\n")
+    # It left nothing behind.
+    assert not client(s3).list_objects_v2(Bucket=bucket).get("Contents")
+
+
+@pytest.mark.parametrize("fault, says", [
+    ({"MEDIAGATE_STORAGE_BUCKET": "mg-missing"},
+     "storage: HEAD of the bucket mg-missing: the bucket does not exist (check "
+     "MEDIAGATE_STORAGE_BUCKET and MEDIAGATE_STORAGE_ADDRESSING): the bucket: HEAD 404\n"),
+    ({"MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": "wrong-secret-wrong-secret"},
+     "the store refuses the credentials or the request (check MEDIAGATE_STORAGE_ACCESS_KEY_ID, "
+     "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, MEDIAGATE_STORAGE_REGION and the key's "
+     "permissions): the bucket: HEAD 403\n"),
+    ({"MEDIAGATE_STORAGE_ENDPOINT": "http://127.0.0.1:9", "MEDIAGATE_STORAGE_RETRIES": "0"},
+     "the store did not answer, or answered 5xx (check MEDIAGATE_STORAGE_ENDPOINT): the "
+     "bucket: the store did not answer: Couldn't connect to server\n"),
+])
+def test_check_config_connect_says_what_failed(s3, bucket, fault, says):
+    rc, out, err = check_config(store_env(s3, bucket, **fault))
+    assert rc == 1 and err.endswith(says), err
+    assert s3.secret_key not in err
+
+
+def test_check_config_connect_without_credentials(s3, bucket):
+    env = store_env(s3, bucket)
+    del env["MEDIAGATE_STORAGE_ACCESS_KEY_ID"], env["MEDIAGATE_STORAGE_SECRET_ACCESS_KEY"]
+    rc, out, err = check_config(env)
+    assert rc == 1 and err.startswith("storage: no credentials: set "
+                                      "MEDIAGATE_STORAGE_ACCESS_KEY_ID"), err
+
+
+def test_check_config_refuses_s3_without_a_bucket(s3):
+    env = store_env(s3, "x")
+    env["MEDIAGATE_STORAGE_BUCKET"] = ""
+    env["MEDIAGATE_STORAGE_PREFIX"] = "/bad"
+    rc, out, err = check_config(env)
+    assert rc != 0
+    assert "MEDIAGATE_STORAGE_BUCKET is required when MEDIAGATE_STORAGE is s3" in err
+    assert "MEDIAGATE_STORAGE_PREFIX must be" in err

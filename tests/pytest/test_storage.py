@@ -480,3 +480,80 @@ def test_check_config_refuses_s3_without_a_bucket(s3):
     assert rc != 0
     assert "MEDIAGATE_STORAGE_BUCKET is required when MEDIAGATE_STORAGE is s3" in err
     assert "MEDIAGATE_STORAGE_PREFIX must be" in err
+
+
+# --- bounded memory -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part_bytes", [5 * MIB, 5 << 30], ids=["multipart", "one-put"])
+def test_streamed_put_and_get_hold_no_file_in_memory(s3, bucket, tmp_path, part_bytes):
+    """The process's peak RSS (getrusage, after the call) does not grow
+    with the file: 4 MiB and 128 MiB cost the same, within a few MiB."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(part_bytes))
+    rss = {}
+    for size in (4 * MIB, 128 * MIB):
+        src = make_file(tmp_path / "src", size)
+        key = f"media/j8/{size}.ts"
+        put = mg(env, "put-file", key, str(src))
+        assert put["status"] == "ok" and put["size"] == size, put
+        out = tmp_path / "out"
+        got = mg(env, "get-file", key, str(out), str(size), "")
+        assert got["status"] == "ok" and sha(out) == sha(src)
+        rss[size] = (put["rss_kib"], got["rss_kib"])
+        src.unlink()
+        out.unlink()
+        assert mg(env, "delete", key)["status"] == "ok"
+    small, big = rss[4 * MIB], rss[128 * MIB]
+    assert big[0] - small[0] < 8192 and big[1] - small[1] < 8192, rss
+
+
+# --- local storage (the default) -------------------------------------------------
+
+
+def test_local_storage_behind_the_same_calls(tmp_path):
+    dirs = {d: tmp_path / d for d in ("media", "uploads")}
+    for d in dirs.values():
+        d.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAGATE_", "AWS_"))}
+    env.update({"MEDIAGATE_DATABASE_URL": "dbname=unused",
+                "MEDIAGATE_MEDIA_DIR": str(dirs["media"]),
+                "MEDIAGATE_UPLOADS_DIR": str(dirs["uploads"])})
+    put = mg(env, "put-mem", "media/j9/master.m3u8", "#EXTM3U\n")
+    assert put["status"] == "ok" and put["size"] == 8
+    assert (dirs["media"] / "j9" / "master.m3u8").read_text() == "#EXTM3U\n"
+    head = mg(env, "head", "media/j9/master.m3u8")
+    assert head["etag"] == put["etag"] and head["size"] == 8
+    assert mg(env, "get-mem", "media/j9/master.m3u8", "8")["data"] == "#EXTM3U\n"
+    assert mg(env, "get-mem", "media/j9/master.m3u8", "7")["status"] == "too large"
+    assert mg(env, "put-mem", "media/j9/master.m3u8", "x", "--if-none-match")["status"] == \
+        "precondition failed"
+    src = make_file(tmp_path / "src", 3 * MIB)
+    assert mg(env, "put-file", "uploads/u1/v.mp4", str(src))["status"] == "ok"
+    out = tmp_path / "out"
+    assert mg(env, "get-file", "uploads/u1/v.mp4", str(out), str(3 * MIB), "")["status"] == "ok"
+    assert sha(out) == sha(src)
+    assert mg(env, "get-file", "uploads/u1/v.mp4", str(out), "100", "")["status"] == "too large"
+    assert not out.exists()
+    mg(env, "put-mem", "media/j9/v720/seg0.ts", "a")
+    mg(env, "put-mem", "media/j90/keep.ts", "b")
+    listed = [k["key"] for k in mg(env, "list", "media/j9/", "0")["keys"]]
+    assert listed == ["media/j9/master.m3u8", "media/j9/v720/seg0.ts"]
+    assert mg(env, "delete-prefix", "media/j9/")["status"] == "ok"
+    assert mg(env, "list", "media/j9/", "0")["keys"] == []
+    assert mg(env, "head", "media/j90/keep.ts")["status"] == "ok"
+    assert mg(env, "head", "media/j9/master.m3u8")["status"] == "not found"
+    # No directory for recordings/: refused, not written anywhere.
+    assert mg(env, "put-mem", "recordings/s1/a.flv", "x")["status"] == "error"
+    assert mg(env, "presign", "GET", "media/j90/keep.ts", "60", "", "0", "", "", "0",
+              "0")["status"] == "error"
+    assert mg(env, "public-url", "media/j90/keep.ts")["url"] == "/media-files/j90/keep.ts"
+    assert mg(env, "mp-create", "uploads/u2/x")["status"] == "error"
+    assert mg(env, "check")["status"] == "ok"
+
+
+def test_public_read_objects_need_no_signature(s3, bucket):
+    env = store_env(s3, bucket)
+    assert mg(env, "put-mem", "media/j10/open.ts", "open", "--public")["status"] == "ok"
+    assert mg(env, "put-mem", "media/j10/closed.ts", "closed")["status"] == "ok"
+    assert curl(mg(env, "public-url", "media/j10/open.ts")["url"]) == (200, b"open")
+    assert curl(mg(env, "public-url", "media/j10/closed.ts")["url"])[0] == 403

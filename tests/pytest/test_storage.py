@@ -557,3 +557,68 @@ def test_public_read_objects_need_no_signature(s3, bucket):
     assert mg(env, "put-mem", "media/j10/closed.ts", "closed")["status"] == "ok"
     assert curl(mg(env, "public-url", "media/j10/open.ts")["url"]) == (200, b"open")
     assert curl(mg(env, "public-url", "media/j10/closed.ts")["url"])[0] == 403
+
+
+# --- docs/storage.md, as written ---------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "storage.md"
+
+
+def doc_blocks():
+    """The fenced blocks of docs/storage.md: (language, text)."""
+    blocks, lang, lines = [], None, None
+    for line in DOC.read_text().splitlines():
+        if line.startswith("```"):
+            if lines is None:
+                lang, lines = line[3:].strip(), []
+            else:
+                blocks.append((lang, "\n".join(lines) + "\n"))
+                lines = None
+        elif lines is not None:
+            lines.append(line)
+    return blocks
+
+
+def test_docs_check_config_transcript(s3):
+    """docs/storage.md's `$ mediagate check-config --connect` and its
+    failure line are what the command prints, on a bucket named as there."""
+    try:
+        client(s3).create_bucket(Bucket="media")
+    except client(s3).exceptions.BucketAlreadyOwnedByYou:
+        pass
+    transcript = next(t for _, t in doc_blocks() if t.startswith("$ mediagate check-config"))
+    command, *want = transcript.splitlines()
+    assert command == "$ mediagate check-config --connect"
+    rc, out, err = check_config(store_env(s3, "media", MEDIAGATE_STORAGE_PREFIX="mediagate/"))
+    assert rc == 0 and out.splitlines() == want, (out, err)
+    failure = next(t for _, t in doc_blocks() if t.startswith("storage: HEAD"))
+    rc, out, err = check_config(store_env(s3, "media", MEDIAGATE_STORAGE_PREFIX="mediagate/",
+                                          MEDIAGATE_STORAGE_SECRET_ACCESS_KEY="wrong-secret-1"))
+    assert rc == 1 and err == failure, err
+
+
+def test_docs_bucket_rules_apply(s3, bucket):
+    """The lifecycle rule and the CORS document of docs/storage.md are
+    accepted by the store as written, and read back the same."""
+    lifecycle, cors = [json.loads(t) for lang, t in doc_blocks() if lang == "json"]
+    c = client(s3)
+    c.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle)
+    rules = c.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    c.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors)
+    got = c.get_bucket_cors(Bucket=bucket)["CORSRules"][0]
+    assert got["AllowedOrigins"] == ["https://app.example.com"]
+    assert sorted(got["AllowedMethods"]) == ["GET", "HEAD", "PUT"]
+    assert got["ExposeHeaders"] == ["ETag"]
+
+
+def test_ceph_memstore_size_is_a_parameter(tmp_path):
+    """Benchmarks start a store with room for their files."""
+    import ceph_rgw
+    store = ceph_rgw.CephRgw(tmp_path, memstore_bytes=3 << 30)
+    conf = ceph_rgw.CONF.format(fsid="x", dir=tmp_path, mon_port=1, rgw_port=2,
+                                memstore_bytes=store.memstore_bytes)
+    assert "memstore device bytes = 3221225472" in conf
+    r = subprocess.run([sys.executable, str(Path(ceph_rgw.__file__)), "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert "--memstore-bytes" in r.stdout

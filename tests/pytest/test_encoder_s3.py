@@ -8,96 +8,29 @@ master playlist last and only by the lease's holder. A missing or changed
 input is an ERROR; a store that goes down while the outputs are published
 is waited for; a worker killed mid-upload leaves nothing once another
 attempt completes; a worker that lost its lease publishes nothing and
-removes what it wrote. A small HTTP proxy in front of the gateway (below)
-records the order of the writes and can hold one until the test lets it go.
+removes what it wrote. tests/lib/s3_fault_proxy.py in front of the gateway
+records the order of the writes, or slows each down so that a test acts
+while the outputs are being published.
 """
 
-import http.client
-import http.server
-import re
 import signal
 import subprocess
-import threading
+import sys
 import uuid
 
 import botocore.session
 import pytest
 from botocore.config import Config
 
-from mgstack import LoopbackServer, wait_until
+from mgstack import MG_ROOT, wait_until
 from test_encoder import DONE, clip, clips, encoder_env, nginx_includes, progress, status  # noqa: F401
+
+sys.path.insert(0, str(MG_ROOT / "tests" / "lib"))
+from s3_fault_proxy import FaultProxy  # noqa: E402
 
 _buckets = iter(range(1, 1 << 30))
 SEGMENT_CC = "max-age=31536000, immutable"
 PLAYLIST_CC = "max-age=60"
-
-
-class HoldingProxy:
-    """An HTTP proxy in front of the gateway: passes every request on as it
-    came (the Host header too, so SigV4 holds), records (method, path) of
-    each, and holds a PUT whose path matches .hold (a regular expression)
-    until release()."""
-
-    HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
-
-    def __init__(self, upstream_port):
-        self.upstream = upstream_port
-        self.seen = []
-        self.hold = None
-        self.held = threading.Event()
-        self.go = threading.Event()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else None
-                path = self.path.split("?")[0]
-                proxy.seen.append((self.command, path))
-                if self.command == "PUT" and proxy.hold and re.search(proxy.hold, path):
-                    proxy.held.set()
-                    proxy.go.wait(600)
-                up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=60)
-                try:
-                    up.request(self.command, self.path, body,
-                               {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP})
-                    r = up.getresponse()
-                    data = r.read()
-                except OSError:
-                    self.close_connection = True  # the store is down: never answered
-                    return
-                finally:
-                    up.close()
-                try:
-                    self.send_response(r.status, r.reason)
-                    for k, v in r.getheaders():
-                        if k.lower() not in proxy.HOP and k.lower() != "content-length":
-                            self.send_header(k, v)
-                    length = r.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
-                    self.send_header("Content-Length", length or "0")
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
-                except OSError:  # the client is gone (a worker killed mid-request)
-                    self.close_connection = True
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
-
-        self.server = LoopbackServer(Handler)
-        self.url = self.server.url
-
-    def release(self):
-        self.hold = None
-        self.go.set()
-
-    def close(self):
-        self.go.set()
-        self.server.close()
 
 
 def client(s3):
@@ -116,9 +49,9 @@ def bucket(s3):
 
 @pytest.fixture
 def proxy(s3):
-    p = HoldingProxy(s3.port)
+    p = FaultProxy(s3.port).start()
     yield p
-    p.close()
+    p.stop()
 
 
 @pytest.fixture
@@ -131,7 +64,7 @@ def tmpdir_root(rundir):
 @pytest.fixture
 def mg_env(request, rundir, s3, bucket, tmpdir_root):
     # A test that asks for the proxy gets the worker's requests through it.
-    endpoint = request.getfixturevalue("proxy").url if "proxy" in request.fixturenames else s3.endpoint
+    endpoint = request.getfixturevalue("proxy").endpoint if "proxy" in request.fixturenames else s3.endpoint
     return {
         **encoder_env(rundir),
         "MEDIAGATE_STORAGE": "s3",
@@ -304,7 +237,8 @@ def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
     workers.start()
     assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
     assert job_row(stack, job)[0] == "COMPLETE"
-    puts = [p.split(f"/{bucket}/", 1)[1] for m, p in proxy.seen if m == "PUT" and f"/{bucket}/media/" in p]
+    puts = [p.split("?")[0].split(f"/{bucket}/", 1)[1] for _, m, p, st in proxy.log
+            if m == "PUT" and st == 200 and f"/{bucket}/media/" in p]
     assert puts and puts[-1] == f"media/{job}/master.m3u8", f"the master last: {puts[-3:]}"
     assert puts.count(f"media/{job}/master.m3u8") == 1, puts
     assert set(puts) == set(keys(s3, bucket, f"media/{job}/")), "each object written once"
@@ -313,25 +247,27 @@ def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
         assert mine[-1] == f"media/{job}/a1/v{i}/index.m3u8" and len(mine) > 1, mine
 
 
-def held_mid_publish(stack, workers, s3, bucket, clip, proxy):
-    """A worker publishing, held at its first PUT of the last rendition
-    (the others' objects are in the store, the master is not): (worker, job)."""
+def mid_publish(stack, workers, s3, bucket, clip, proxy):
+    """A worker publishing slowly (every request to the store 2 s late):
+    some of its objects are in the store, the master is not. Returns
+    (worker, job)."""
     key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
-    proxy.hold = r"/media/.*/v2/"
+    proxy.delay(2.0)
     job = encode_task(stack, key, etag)
     w = workers.start()
-    assert proxy.held.wait(900), "publishing reached the last rendition"
+    assert wait_until(lambda: any("/a1/" in k for k in keys(s3, bucket, f"media/{job}/")), 900), \
+        "publishing began"
     have = keys(s3, bucket, f"media/{job}/")
-    assert any("/a1/v0/" in k for k in have) and f"media/{job}/master.m3u8" not in have, have
+    assert f"media/{job}/master.m3u8" not in have, have
     return w, job
 
 
 def test_a_worker_killed_mid_upload_leaves_nothing_once_another_completes(
         stack, workers, s3, bucket, clip, proxy, rundir, tmpdir_root):
-    w, job = held_mid_publish(stack, workers, s3, bucket, clip, proxy)
+    w, job = mid_publish(stack, workers, s3, bucket, clip, proxy)
     w.kill(signal.SIGKILL)
     w.wait()
-    proxy.release()
+    proxy.clear()
     assert any("/a1/" in k for k in keys(s3, bucket, f"media/{job}/")), "the killed attempt's objects"
     workers.start()
     published(stack, s3, bucket, job, 2, 10, rundir / "got")  # nothing of the first attempt
@@ -341,16 +277,16 @@ def test_a_worker_killed_mid_upload_leaves_nothing_once_another_completes(
 
 def test_a_worker_that_lost_its_lease_publishes_nothing_and_removes_what_it_wrote(
         stack, workers, s3, bucket, clip, proxy):
-    w, job = held_mid_publish(stack, workers, s3, bucket, clip, proxy)
+    w, job = mid_publish(stack, workers, s3, bucket, clip, proxy)
     tid = stack.db.one("SELECT id FROM outbox WHERE payload->>'job_id' = %s", job)
     stack.db.conn.execute("UPDATE outbox SET locked_by = 'another', attempts = attempts + 1, "
                           "locked_until = now() + interval '1 hour' WHERE id = %s", (tid,))
-    proxy.release()
     assert wait_until(lambda: f"task {tid}: stopped publishing" in workers.log(), 300), \
         "the holder learned it lost the task while publishing"
     assert wait_until(lambda: keys(s3, bucket, f"media/{job}/") == [], 60), \
         f"what it wrote is removed: {keys(s3, bucket, f'media/{job}/')}"
-    assert ("PUT", f"/{bucket}/media/{job}/master.m3u8") not in proxy.seen, "no master was written"
+    assert not [p for _, m, p, _ in proxy.log if m == "PUT" and p.startswith(f"/{bucket}/media/{job}/master")], \
+        "no master was written"
     assert status(stack, job).get("job_status") == "PROGRESSING"
     assert stack.db.one("SELECT attempts, locked_by FROM outbox WHERE id = %s", tid) == (2, "another"), \
         "the other attempt's, untouched"

@@ -13,6 +13,7 @@ records the order of the writes, or slows each down so that a test acts
 while the outputs are being published.
 """
 
+import json
 import signal
 import subprocess
 import sys
@@ -293,23 +294,27 @@ def test_a_worker_that_lost_its_lease_publishes_nothing_and_removes_what_it_wrot
     assert w.alive(), "the worker goes on"
 
 
-def test_a_streams_recordings_are_read_from_the_store(stack, workers, s3, bucket, clip, rundir):
+@pytest.mark.parametrize("named", [False, True], ids=["listed", "named"])
+def test_a_streams_recordings_are_read_from_the_store(stack, workers, s3, bucket, clip, rundir, named):
     """A stopped stream's VOD job on the store: its recordings under
-    recordings/<stream id>/ (two FLV files, in the order their names give)
-    become one ladder."""
+    recordings/<stream id>/ (two FLV files) become one ladder, in the order
+    the task names them, or else in key order (numbers as numbers)."""
     sid = str(uuid.uuid4())
     c = client(s3)
-    for i, name in enumerate((f"{sid}-9.flv", f"{sid}-10.flv")):
+    names = [f"recordings/{sid}/{sid}-9.flv", f"recordings/{sid}/{sid}-10.flv"]
+    for i, name in enumerate(names):
         flv = rundir / f"r{i}.flv"
         subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip("a.mp4", 10, "1280x720")),
                         "-t", "4" if i == 0 else "6", "-c", "copy", "-f", "flv", str(flv)], check=True)
-        c.put_object(Bucket=bucket, Key=f"recordings/{sid}/{name}", Body=flv.read_bytes())
+        c.put_object(Bucket=bucket, Key=name, Body=flv.read_bytes())
+    c.put_object(Bucket=bucket, Key=f"recordings/{sid}/notes.txt", Body=b"not a recording")
     job = str(uuid.uuid4())
     with stack.db.conn.transaction():
         stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
                               "VALUES (%s, 'local', %s, %s)", (job, f"stream:{sid}", f"streams/{sid}"))
         stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('local.encode', "
                               "jsonb_build_object('job_id', %s::text, 'stream_id', %s::text, "
-                              "'recordings', '[]'::jsonb, 'segments', false))", (job, sid))
+                              "'recordings', '[]'::jsonb, 'segments', false) || %s::jsonb)",
+                              (job, sid, json.dumps({"keys": names} if named else {})))
     workers.start()
     published(stack, s3, bucket, job, 1, 10, rundir / "got")  # both recordings, one after the other

@@ -232,6 +232,21 @@ def test_the_store_down_while_publishing_is_waited_for(stack, workers, s3, bucke
     assert task_row(stack, job) == (1, True, False), "completed by the attempt that waited"
 
 
+def test_slowdown_while_publishing_is_waited_out(stack, workers, s3, bucket, clip, proxy, rundir):
+    """503 SlowDown (with Retry-After) on more tries than the store client
+    makes of one call: publishing waits for the store and completes in the
+    same attempt, with one set of outputs."""
+    key, etag = upload(s3, bucket, clip("long.mp4", 30, "1280x720"))
+    job = encode_task(stack, key, etag)
+    workers.start(MEDIAGATE_STORAGE_RETRIES="1")
+    assert wait_until(lambda: progress(stack, job) > 0, 300), "the encode started"
+    proxy.slow_down(4, retry_after=1)
+    published(stack, s3, bucket, job, 1, 30, rundir / "got")
+    assert task_row(stack, job) == (1, True, False), "completed by the attempt that waited"
+    assert [st for _, m, p, st in proxy.log if m == "PUT"][:4] == [503] * 4, "publishing met SlowDown"
+    assert "publishing waits for it" in workers.log()
+
+
 def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
     key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
     job = encode_task(stack, key, etag)
@@ -318,3 +333,26 @@ def test_a_streams_recordings_are_read_from_the_store(stack, workers, s3, bucket
                               (job, sid, json.dumps({"keys": names} if named else {})))
     workers.start()
     published(stack, s3, bucket, job, 1, 10, rundir / "got")  # both recordings, one after the other
+
+
+def test_a_dead_task_leaves_no_objects(stack, workers, s3, bucket, tmpdir_root):
+    """A task whose workers died during every attempt (here: put in that
+    state) is dead once its lease ran out: its job ERROR 5, and everything
+    its attempts left is removed, in the store and in this host's TMPDIR."""
+    job = encode_task(stack, f"uploads/{uuid.uuid4()}/a.mp4", None)
+    c = client(s3)
+    left = [f"media/{job}/a1/v0/seg000.ts", f"media/{job}/a3/v0/index.m3u8", f"media/{job}/master.m3u8"]
+    for k in left:
+        c.put_object(Bucket=bucket, Key=k, Body=b"left by a killed attempt")
+    other = f"media/{uuid.uuid4()}/master.m3u8"
+    c.put_object(Bucket=bucket, Key=other, Body=b"another job's")
+    (tmpdir_root / f".{job}.3.tmp" / "v0").mkdir(parents=True)
+    (tmpdir_root / f".{job}.3.in").mkdir()
+    stack.db.conn.execute("UPDATE outbox SET attempts = 3, locked_by = 'gone', last_error = 'killed', "
+                          "locked_until = now() - interval '1 second' WHERE payload->>'job_id' = %s", (job,))
+    workers.start()
+    assert wait_until(lambda: status(stack, job).get("job_status") == "ERROR", 120)
+    assert job_row(stack, job)[:2] == ("ERROR", 5)
+    assert wait_until(lambda: keys(s3, bucket, f"media/{job}/") == [], 60), keys(s3, bucket, f"media/{job}/")
+    assert keys(s3, bucket, other) == [other], "another job's objects stay"
+    assert wait_until(lambda: list(tmpdir_root.iterdir()) == [], 60), list(tmpdir_root.iterdir())

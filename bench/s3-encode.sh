@@ -5,7 +5,7 @@
 # (720/480/360), input read from and outputs published to the bucket, then
 # the same clip from and to the media disk; the time from the task queued
 # to COMPLETE, and the worker's peak RSS (VmHWM, ffmpeg not counted) for
-# each. Then one encode whose outputs total about BIG_MIB MiB (default
+# each; ROUNDS (default 2) pairs, the order alternated. Then one encode whose outputs total about BIG_MIB MiB (default
 # 2048: eight 1080-line renditions of a 16-pixel-wide noise video at the
 # ladder's 4320 kb/s each), published to the store, with the worker's peak
 # RSS against the outputs' size: the worker streams, so it must not grow
@@ -14,6 +14,7 @@ set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$MG_ROOT"
 BIG_MIB=${BIG_MIB:-2048}
+ROUNDS=${ROUNDS:-2}
 source bench/encode_lib.sh
 bench_binary
 source scripts/lib.sh
@@ -38,7 +39,7 @@ finally:
 ' "$RUN" $((BIG_MIB + 1024)) >"$RUN/ceph.out" 2>&1 &
 ceph=$!
 mg_at_exit "kill $ceph 2>/dev/null; wait $ceph 2>/dev/null"
-until grep -q '^endpoint ' "$RUN/ceph.out"; do
+until grep -qs '^endpoint ' "$RUN/ceph.out"; do
     mg_gone "$ceph" && { cat "$RUN/ceph.out" >&2; exit 1; }
     sleep 0.5
 done
@@ -78,8 +79,17 @@ encode() {
 }
 
 s3curl -T "$RUN/clip.mp4" "$endpoint/$bucket/uploads/bench/clip.mp4" >/dev/null
-read -r s3_s s3_rss s3_bytes < <(encode s3 '"input_key": "uploads/bench/clip.mp4"' "${s3env[@]}")
-read -r local_s local_rss local_bytes < <(encode local "\"input\": \"$RUN/clip.mp4\"")
+rounds=()
+for r in $(seq "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then
+        read -r s3_s s3_rss s3_bytes < <(encode "s3-$r" '"input_key": "uploads/bench/clip.mp4"' "${s3env[@]}")
+        read -r local_s local_rss local_bytes < <(encode "local-$r" "\"input\": \"$RUN/clip.mp4\"")
+    else
+        read -r local_s local_rss local_bytes < <(encode "local-$r" "\"input\": \"$RUN/clip.mp4\"")
+        read -r s3_s s3_rss s3_bytes < <(encode "s3-$r" '"input_key": "uploads/bench/clip.mp4"' "${s3env[@]}")
+    fi
+    rounds+=("$s3_s $local_s $s3_rss $local_rss $s3_bytes")
+done
 big=""
 if [ "$BIG_MIB" -gt 0 ]; then
     secs=$(( BIG_MIB * 1024 * 1024 * 8 / (8 * 4320 * 1000) + 1 ))
@@ -95,8 +105,8 @@ out=bench/results/s3-encode-$(date -u +%Y%m%dT%H%M%SZ).txt
 mkdir -p bench/results
 {
     echo "encode on the store beside local disk, $(date -u +%FT%TZ), $(nproc) cores, 10 s 1280x720 clip, ladder 720/480/360"
-    awk -v a="$s3_s" -v b="$local_s" -v ra="$s3_rss" -v rb="$local_rss" -v ba="$s3_bytes" 'BEGIN {
-        printf "input and outputs on the store (Ceph RGW): %.1f s, worker peak RSS %.1f MiB, %.1f MiB published\n", a, ra / 1024, ba / 1048576
-        printf "input and outputs on local disk:           %.1f s, worker peak RSS %.1f MiB (store/local %.2f)\n", b, rb / 1024, a / b }'
+    printf '%s\n' "${rounds[@]}" | awk '{
+        printf "round %d: input and outputs on the store (Ceph RGW) %.1f s, on local disk %.1f s (store/local %.2f); worker peak RSS %.1f / %.1f MiB; %.1f MiB published\n",
+            NR, $1, $2, $1 / $2, $3 / 1024, $4 / 1024, $5 / 1048576 }'
     [ -z "$big" ] || echo "$big"
 } | tee "$out"

@@ -331,9 +331,10 @@ static store_status s3_send(store *s, s3_req *r, long *status)
     }
 }
 
-/* Reads what a write or HEAD answered into meta (size from Content-Length
- * unless known). */
-static void meta_of(store *s, long long size, store_object *meta)
+/* Reads what a read or HEAD answered into meta (size from Content-Length
+ * unless known); a write's answer has no type of the object's, so written
+ * (its options) names it. */
+static void meta_of(store *s, long long size, const store_put_opts *written, store_object *meta)
 {
     char v[64];
     if (!meta)
@@ -341,7 +342,12 @@ static void meta_of(store *s, long long size, store_object *meta)
     memset(meta, 0, sizeof *meta);
     meta->size = size;
     http_client_header(&s->http, "ETag", meta->etag, sizeof meta->etag);
-    http_client_header(&s->http, "Content-Type", meta->content_type, sizeof meta->content_type);
+    if (written)
+        snprintf(meta->content_type, sizeof meta->content_type, "%s",
+                 written->content_type ? written->content_type : "application/octet-stream");
+    else
+        http_client_header(&s->http, "Content-Type", meta->content_type,
+                           sizeof meta->content_type);
     if (size < 0 && http_client_header(&s->http, "Content-Length", v, sizeof v) == 0)
         meta->size = strtoll(v, NULL, 10);
 }
@@ -420,7 +426,7 @@ static store_status s3_put_mem(store *s, const char *key, const void *buf, size_
                 .body_len = len};
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
-        meta_of(s, (long long)len, meta);
+        meta_of(s, (long long)len, o ? o : &(store_put_opts){0}, meta);
     return st;
 }
 
@@ -430,7 +436,7 @@ static store_status s3_head(store *s, const char *key, store_object *meta)
     s3_req r = {.method = "HEAD", .key = key};
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
-        meta_of(s, -1, meta);
+        meta_of(s, -1, NULL, meta);
     else if (st == STORE_NOT_FOUND)
         store_fail(s, st, "%s: no such key", key);
     return st;
@@ -483,7 +489,7 @@ static store_status put_fd(store *s, const char *key, int fd, long long len,
                 .streamed = true};
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
-        meta_of(s, len, meta);
+        meta_of(s, len, o ? o : &(store_put_opts){0}, meta);
     return st;
 }
 
@@ -519,7 +525,7 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
             store_fail(s, st, "%s: larger than %lld bytes", key, max_bytes);
         return st;
     }
-    meta_of(s, sink.written, meta);
+    meta_of(s, sink.written, NULL, meta);
     return STORE_OK;
 }
 
@@ -679,6 +685,9 @@ static store_status put_multipart(store *s, const char *key, int fd, long long l
     }
     if (st == STORE_OK)
         st = complete(s, key, id, &l, meta);
+    if (st == STORE_OK && meta)
+        snprintf(meta->content_type, sizeof meta->content_type, "%s",
+                 o && o->content_type ? o->content_type : "application/octet-stream");
     if (st != STORE_OK) {
         char why[sizeof s->err];
         memcpy(why, s->err, sizeof why);

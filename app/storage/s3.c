@@ -226,6 +226,14 @@ static store_status classify(long status, const char *code)
     return STORE_ERROR;
 }
 
+/* A streamed request's progress, as the call's (store_progress). */
+static bool moved(void *arg, long long sent, long long received)
+{
+    store *s = arg;
+    return store_progress(s, s->done_before + (sent > received ? sent : received),
+                          s->progress_total, false);
+}
+
 /* Signs and sends r once into resp. Returns the outcome. */
 static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, http_response *resp)
 {
@@ -277,7 +285,11 @@ static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, htt
                         tmo < 5000 ? tmo : 5000,
                         r->streamed ? STREAM_DEADLINE_MS : tmo,
                         false};
-    http_stream io = {r->body_fd, r->sink, r->streamed ? (tmo + 999) / 1000 : 0};
+    http_stream io = {.body_fd = r->body_fd,
+                      .sink = r->sink,
+                      .stall_s = r->streamed ? (tmo + 999) / 1000 : 0,
+                      .progress = r->streamed && s->progress ? moved : NULL,
+                      .progress_arg = s};
     return http_client_stream(&s->http, &req, &io, resp);
 }
 
@@ -328,6 +340,8 @@ static store_status s3_send(store *s, s3_req *r, long *status)
         if (st != STORE_RETRY || attempt >= s->cfg->storage_retries ||
             resp.retry_after > RETRY_AFTER_MAX_S || waited + wait > RETRY_WAIT_MAX_MS)
             return st;
+        if (r->streamed && !store_progress(s, s->done_before, s->progress_total, true))
+            return store_fail(s, STORE_ERROR, "%s: cancelled", what);
         sleep_ms(wait);
         waited += wait;
     }
@@ -545,6 +559,8 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
         snprintf(im, sizeof im, "if-match:%s", if_match);
         hdrs[nh++] = im;
     }
+    s->done_before = 0;
+    s->progress_total = -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return store_fail(s, STORE_ERROR, "%s: cannot create the local file", key);
@@ -719,6 +735,7 @@ static store_status put_multipart(store *s, const char *key, int fd, long long l
     for (int i = 1; st == STORE_OK && (long long)(i - 1) * part < len; i++) {
         long long off = (long long)(i - 1) * part, n = len - off < part ? len - off : part;
         http_body_fd src = {fd, off, n};
+        s->done_before = off;
         if (upload_query(id, i, q, sizeof q) != 0) {
             st = store_fail(s, STORE_ERROR, "%s: upload id too long", key);
             break;
@@ -754,6 +771,8 @@ static store_status s3_put_file(store *s, const char *key, const char *path,
             close(fd);
         return store_fail(s, STORE_ERROR, "%s: cannot read the local file", key);
     }
+    s->done_before = 0;
+    s->progress_total = (long long)st.st_size;
     store_status ret = st.st_size > s->cfg->storage_part_bytes
                            ? put_multipart(s, key, fd, (long long)st.st_size, o, meta)
                            : put_fd(s, key, fd, (long long)st.st_size, o, meta);

@@ -697,3 +697,40 @@ def test_a_lost_create_answer_leaves_one_upload_for_the_lifecycle_rule(s3, bucke
     assert mg(env, "put-file", "media/j13/a.ts", str(src))["status"] == "ok"
     left = client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert [u["Key"] for u in left] == [PREFIX + "media/j13/a.ts"]
+
+
+# --- progress and cancelling (a worker's lease and cancel flag) --------------------
+
+
+def test_progress_is_reported_while_the_store_is_slow(s3, bucket, proxy, tmp_path):
+    """A transfer waiting on a slow store still calls the progress function
+    (a worker beats its lease there), about once a second."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint)
+    src = make_file(tmp_path / "f", MIB)
+    proxy.delay(3.5)
+    put = mg(env, "put-file", "media/j14/a.ts", str(src), "--progress")
+    assert put["status"] == "ok", put
+    assert put["progress_calls"] >= 3, put
+    assert put["progress_total"] == MIB
+    proxy.delay(0)
+    out = tmp_path / "out"
+    got = mg(env, "get-file", "media/j14/a.ts", str(out), str(MIB), "", "--progress")
+    assert got["status"] == "ok" and got["progress_calls"] >= 1 and got["progress_total"] == -1
+
+
+def test_cancel_leaves_nothing(s3, bucket, tmp_path):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB))
+    src = make_file(tmp_path / "big", 12 * MIB)
+    put = mg(env, "put-file", "media/j15/a.ts", str(src), "--cancel")
+    assert put["status"] == "error" and put["err"].endswith("cancelled"), put
+    assert put["progress_calls"] == 1
+    assert mg(env, "head", "media/j15/a.ts")["status"] == "not found"
+    assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
+    small = make_file(tmp_path / "small", MIB)
+    put = mg(env, "put-file", "media/j15/b.ts", str(small), "--cancel")
+    assert put["status"] == "error" and put["err"].endswith("cancelled"), put
+    assert mg(env, "head", "media/j15/b.ts")["status"] == "not found"
+    assert mg(env, "put-file", "media/j15/b.ts", str(small))["status"] == "ok"
+    out = tmp_path / "out"
+    got = mg(env, "get-file", "media/j15/b.ts", str(out), str(MIB), "", "--cancel")
+    assert got["status"] == "error" and got["err"].endswith("cancelled") and not out.exists()

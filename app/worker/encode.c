@@ -638,6 +638,7 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
             task_fail(res, TASK_RETRY, 3, "out of memory");
             goto out;
         }
+        publish_bind(e.store, ctx);
         publish_clear_earlier(ctx, e.store, ctx->job_id, ctx->attempt);
     } else if (key) {
         task_fail(res, TASK_RETRY, 3, "the input is in an object store this worker has no settings for");

@@ -28,6 +28,20 @@ static const store_put_opts segment_opts = {.content_type = "video/mp2t",
 static const store_put_opts playlist_opts = {.content_type = "application/vnd.apple.mpegurl",
                                              .cache_control = "max-age=60"};
 
+/* store_set_progress's callback: a long transfer keeps the lease, and
+ * ends when the task is canceled or no longer ours. */
+static bool keep_lease(void *arg, long long done, long long total)
+{
+    task_ctx *ctx = arg;
+    (void)done, (void)total;
+    return !atomic_load(ctx->cancel) && ctx->beat(ctx, -1);
+}
+
+void publish_bind(struct store *s, task_ctx *ctx)
+{
+    store_set_progress(s, keep_lease, ctx);
+}
+
 void publish_attempt_prefix(const char *job, int attempt, char *buf, size_t cap)
 {
     snprintf(buf, cap, "media/%s/a%d/", job, attempt);
@@ -101,6 +115,10 @@ static store_status put_patient(pub *p, const char *key, const char *path, const
         }
         store_status st = path ? store_put_file(p->s, key, path, o, NULL)
                                : store_put_mem(p->s, key, buf, len, o, NULL);
+        if (st != STORE_OK && atomic_load(p->ctx->cancel)) { /* keep_lease ended it */
+            p->stopped = true;
+            return st;
+        }
         if (st != STORE_RETRY)
             return st;
         if (!p->waited)
@@ -255,6 +273,10 @@ int publish_fetch(task_ctx *ctx, store *s, const char *key, const char *etag, co
     if (st == STORE_OK)
         return 0;
     unlink(path);
+    if (atomic_load(ctx->cancel)) { /* keep_lease ended it */
+        res->outcome = TASK_HANDBACK;
+        return 3;
+    }
     if (st == STORE_NOT_FOUND) {
         task_fail(res, TASK_FAILED, 1, "cannot read the input: it is gone from the object store");
         return 1;

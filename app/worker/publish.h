@@ -22,6 +22,11 @@ struct store;
  * half-published job, and an attempt that fails removes its own prefix and
  * nothing of another's. */
 
+/* Makes the streamed transfers of s keep ctx's lease (a large input or
+ * output takes longer than a lease) and end once ctx is canceled or lost
+ * its lease. */
+void publish_bind(struct store *s, task_ctx *ctx);
+
 /* The key prefix of attempt's objects of job, into buf: "media/<job>/a<n>/". */
 void publish_attempt_prefix(const char *job, int attempt, char *buf, size_t cap);
 

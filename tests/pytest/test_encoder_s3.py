@@ -247,6 +247,22 @@ def test_slowdown_while_publishing_is_waited_out(stack, workers, s3, bucket, cli
     assert "publishing waits for it" in workers.log()
 
 
+def test_a_slow_input_read_keeps_the_lease(stack, workers, s3, bucket, clip, proxy, rundir):
+    """The input's read takes longer than the lease (every answer of the
+    store 15 s late, the lease 10 s): the transfer keeps the lease, so the
+    second worker never takes the task over, and one attempt completes."""
+    key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
+    proxy.delay(15)
+    job = encode_task(stack, key, etag)
+    for _ in range(2):
+        workers.start(MEDIAGATE_STORAGE_TIMEOUT_MS="60000")
+    assert wait_until(lambda: progress(stack, job) > 0, 300), "the encode started"
+    proxy.clear()
+    published(stack, s3, bucket, job, 1, 10, rundir / "got")
+    assert task_row(stack, job) == (1, True, False), "one attempt: the lease was kept while it read"
+    assert "lost its lease" not in workers.log()
+
+
 def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
     key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
     job = encode_task(stack, key, etag)

@@ -55,7 +55,8 @@ static void store_failed(task_ctx *ctx, store *s, store_status st, const char *w
     log_warn("task %lld: %s: %s: %s", ctx->id, what, store_status_name(st), store_err(s));
     if (st == STORE_DENIED || st == STORE_NO_BUCKET) {
         log_error("task %lld: the object store refuses the worker's settings "
-                  "(MEDIAGATE_STORAGE_*): the task waits, its attempt not counted", ctx->id);
+                  "(MEDIAGATE_STORAGE_*): the task waits, its attempt not counted",
+                  ctx->id);
         task_fail(res, TASK_SNOOZE, 3, "%s: the object store refused the worker", what);
         res->retry_after = DENIED_WAIT_S;
     } else if (st == STORE_RETRY) {
@@ -93,11 +94,11 @@ static bool wait_store(task_ctx *ctx, store *s, double *delay, double give_up)
 typedef struct pub {
     task_ctx *ctx;
     store *s;
-    const char *vdir;      /* the rendition's local directory */
-    char prefix[192];      /* its key prefix */
-    store_status st;       /* the failure that stopped publishing */
-    bool stopped;          /* canceled or the lease lost */
-    bool waited;           /* the store was waited for (logged once) */
+    const char *vdir; /* the rendition's local directory */
+    char prefix[192]; /* its key prefix */
+    store_status st;  /* the failure that stopped publishing */
+    bool stopped;     /* canceled or the lease lost */
+    bool waited;      /* the store was waited for (logged once) */
     double give_up;
 } pub;
 
@@ -221,8 +222,9 @@ int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result
     goto out;
 fail:
     if (p.stopped) {
-        log_info("task %lld: stopped publishing (canceled or the lease lost); removing what it wrote",
-                 ctx->id);
+        log_info(
+            "task %lld: stopped publishing (canceled or the lease lost); removing what it wrote",
+            ctx->id);
         res->outcome = TASK_HANDBACK;
     } else if (p.st == STORE_OK) { /* read back before: only a local fault comes here */
         log_warn("task %lld: cannot read back the outputs to publish: %s", ctx->id, why);
@@ -326,8 +328,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 int publish_fetch_recordings(task_ctx *ctx, store *s, const char *sid, json_object *keys,
-                             const char *dir, long long max_bytes, rec_files *out,
-                             task_result *res)
+                             const char *dir, long long max_bytes, rec_files *out, task_result *res)
 {
     listing l = {0};
     char prefix[128], path[PATH_MAX];

@@ -31,7 +31,7 @@
 #include "worker/publish.h"
 #include "worker/recordings.h"
 
-#define PROBE_OUT_CAP (4u << 20) /* ffprobe prints no tags: 4 MiB is far past any real answer */
+#define PROBE_OUT_CAP (4u << 20)   /* ffprobe prints no tags: 4 MiB is far past any real answer */
 #define DISK_FULL_BYTES (1u << 20) /* less free on the media disk than this is "full" */
 #define TS_PACKET 188
 /* An encode shorter than the probed duration by more than both of these
@@ -78,7 +78,8 @@ static void remove_attempts(const char *root, const char *job, int attempt)
     char p[PATH_MAX];
     for (int n = 1; n <= attempt; n++)
         for (int k = 0; k < 2; k++)
-            if (snprintf(p, sizeof p, "%s/.%s.%d.%s", root, job, n, k ? "in" : "tmp") < (int)sizeof p)
+            if (snprintf(p, sizeof p, "%s/.%s.%d.%s", root, job, n, k ? "in" : "tmp") <
+                (int)sizeof p)
                 rmtree(p);
 }
 
@@ -549,8 +550,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         if (publish_outputs(ctx, e->store, tmp_dir, n, res) != 0)
             goto fail;
         res->outcome = TASK_DONE;
-        res->job_event =
-            complete_event(output_path, "s3", tmp_dir, heights, n, w, h, audio, outputs_s);
+        res->job_event = complete_event(output_path, "s3", tmp_dir, heights, n, w, h, audio,
+                                        outputs_s);
         goto fail; /* the outputs are in the store: the work directory goes */
     }
     /* Published only by the holder: a worker that lost its lease while its
@@ -568,7 +569,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     char output_path[PATH_MAX + 64];
     snprintf(output_path, sizeof output_path, "%s/%s/", cfg->media_url, ctx->job_id);
     res->outcome = TASK_DONE;
-    res->job_event = complete_event(output_path, "local", final_dir, heights, n, w, h, audio, outputs_s);
+    res->job_event = complete_event(output_path, "local", final_dir, heights, n, w, h, audio,
+                                    outputs_s);
     goto out;
 fail:
     rmtree(tmp_dir);
@@ -626,8 +628,8 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
     char seglist[PATH_MAX] = "", msg[300] = "", in_dir[PATH_MAX] = "", path[PATH_MAX + 16];
     encode e = {.ctx = ctx, .root = cfg->media_dir};
     bool is_stream = jstr(p, "stream_id", &sid) > 0;
-    if (!job_id_ok(cfg, ctx->job_id) || (!is_stream && jstr(p, "input", &input) <= 0 &&
-                                    jstr(p, "input_key", &input) <= 0)) {
+    if (!job_id_ok(cfg, ctx->job_id) ||
+        (!is_stream && jstr(p, "input", &input) <= 0 && jstr(p, "input_key", &input) <= 0)) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
@@ -641,7 +643,8 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
         publish_bind(e.store, ctx);
         publish_clear_earlier(ctx, e.store, ctx->job_id, ctx->attempt);
     } else if (key) {
-        task_fail(res, TASK_RETRY, 3, "the input is in an object store this worker has no settings for");
+        task_fail(res, TASK_RETRY, 3,
+                  "the input is in an object store this worker has no settings for");
         goto out;
     }
     remove_attempts(e.root, ctx->job_id, ctx->attempt); /* what killed attempts left */

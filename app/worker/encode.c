@@ -668,8 +668,11 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
             task_fail(res, TASK_FAILED, 1, "malformed task payload");
             goto out;
         }
-        if (publish_fetch(ctx, e.store, key, etag, path, cfg->upload_max_bytes, res) != 0)
+        if (publish_fetch(ctx, e.store, key, etag, path, cfg->upload_max_bytes, res) != 0) {
+            if (res->outcome == TASK_RETRY && disk_full(e.root)) /* not the store's fault */
+                wait_for_space(&e, res);
             goto out;
+        }
         if (files_add(&inputs, path, NULL, 0)) {
             task_fail(res, TASK_RETRY, 3, "out of memory");
             goto out;

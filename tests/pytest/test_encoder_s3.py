@@ -263,6 +263,37 @@ def test_a_slow_input_read_keeps_the_lease(stack, workers, s3, bucket, clip, pro
     assert "lost its lease" not in workers.log()
 
 
+@pytest.fixture
+def small_tmpdir(tmpdir_root):
+    """The worker's TMPDIR a 256 KiB tmpfs (remount it larger to make room),
+    unmounted on every way out (lazily if something still holds it)."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(tmpdir_root)], check=True)
+    try:
+        yield tmpdir_root
+    finally:
+        if subprocess.run(["umount", str(tmpdir_root)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(tmpdir_root)], check=True)
+
+
+def test_a_full_tmpdir_is_waited_out(stack, workers, s3, bucket, clip, small_tmpdir, rundir):
+    """The input does not fit in the worker's TMPDIR: no error of the job,
+    the task waits without its attempts counting, and completes once there
+    is room."""
+    src = clip("a.mp4", 10, "1280x720")
+    assert src.stat().st_size > 256 << 10
+    key, etag = upload(s3, bucket, src)
+    job = encode_task(stack, key, etag)
+    workers.start()
+    assert wait_until(lambda: "the worker's disk is full" in (stack.db.one(
+        "SELECT coalesce(last_error, '') FROM outbox WHERE payload->>'job_id' = %s", job)), 120)
+    assert status(stack, job).get("job_status") != "ERROR"
+    assert stack.db.one("SELECT attempts FROM outbox WHERE payload->>'job_id' = %s", job) == 0, \
+        "waiting for space spends no attempt"
+    subprocess.run(["mount", "-o", "remount,size=200m", str(small_tmpdir)], check=True)
+    published(stack, s3, bucket, job, 1, 10, rundir / "got")
+    assert list(small_tmpdir.iterdir()) == []
+
+
 def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
     key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
     job = encode_task(stack, key, etag)

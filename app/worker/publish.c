@@ -178,7 +178,7 @@ static char *master_for_attempt(const char *buf, size_t len, int attempt, size_t
 
 int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result *res)
 {
-    char attempt[160], vdir[PATH_MAX], path[PATH_MAX + 32], key[256], why[160];
+    char attempt[160], vdir[PATH_MAX], path[PATH_MAX + 32], key[256], why[160] = "unreadable";
     char *buf = NULL, *master = NULL;
     size_t len = 0, mlen = 0;
     double total;
@@ -204,10 +204,8 @@ int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result
     free(buf);
     snprintf(path, sizeof path, "%s/master.m3u8", dir);
     if (!(buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len)) ||
-        !(master = master_for_attempt(buf, len, ctx->attempt, &mlen))) {
-        p.st = STORE_ERROR;
+        !(master = master_for_attempt(buf, len, ctx->attempt, &mlen)))
         goto fail;
-    }
     /* Published only by the holder: a worker that lost its lease while it
      * encoded or uploaded learns it here, and writes no master. */
     if (!ctx->beat(ctx, TASK_BEAT_CHECK)) {

@@ -19,6 +19,8 @@ import mgstack
 
 # The last commit whose migrations held the functions themselves.
 BEFORE = "afd46a24f5879c7cf4ce437d976185ea45971298"
+# The commit that moved them into their files, unchanged.
+SPLIT = "bc9fbf365c0ef7c948f51c1a21b38c17608343d3"
 
 FUNCTIONS = """SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
                  JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -79,6 +81,18 @@ def migrate(db, *args):
                           env={**os.environ, "MEDIAGATE_DATABASE_URL": db.url})
 
 
+def changed_since_split():
+    """Names of the functions whose files changed since SPLIT (as later
+    changes do): BEFORE's migrations made them as they were then."""
+    names = set()
+    for f in (mgstack.MG_ROOT / "sql" / "functions").glob("*.sql"):
+        r = subprocess.run(["git", "-C", str(mgstack.MG_ROOT), "show", f"{SPLIT}:sql/functions/{f.name}"],
+                           capture_output=True)
+        if r.returncode or r.stdout != f.read_bytes():
+            names |= set(re.findall(r"CREATE OR REPLACE FUNCTION (\w+)", f.read_text()))
+    return names
+
+
 def migrate_as_before(db, upto):
     """The schema as the migrate of BEFORE left it, up to migration upto:
     each migration in its transaction, recorded with its checksum."""
@@ -109,7 +123,13 @@ def test_old_database_upgrades_to_the_functions_of_a_fresh_one(empty_db, logs, u
     migrate_as_before(old, upto)
     if upto == "017_encode_owner.sql":
         # the functions as the old migrations made them are the files' own
-        assert snapshot(old)[:2] == snapshot(fresh)[:2]
+        # (later migrations' functions and triggers are not theirs to have,
+        # and a file changed since the split is one migrate applies again)
+        funcs, trigs = snapshot(old)[:2]
+        fresh_funcs, fresh_trigs = snapshot(fresh)[:2]
+        names, tnames = {f[0] for f in funcs} - changed_since_split(), {t[:2] for t in trigs}
+        assert names and [f for f in funcs if f[0] in names] == [f for f in fresh_funcs if f[0] in names]
+        assert trigs == [t for t in fresh_trigs if t[:2] in tnames]
     r = migrate(old, "migrate")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "changed since" not in r.stderr, r.stderr

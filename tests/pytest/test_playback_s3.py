@@ -20,7 +20,9 @@ job COMPLETE with storage 's3' in the database. Then:
 import hashlib
 import hmac
 import itertools
+import json
 import re
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -316,3 +318,37 @@ def test_store_down_is_503_then_plays(stack, s3, bucket, ladder):
     finally:
         s3.start_rgw()
     assert stack.curl(url).status == 200
+
+
+def test_hls_js_plays_public_and_private_jobs_in_chromium(stack, s3, bucket, ladder, tmp_path):
+    """hls.js in Debian's headless Chromium, on a page of the site: a public
+    job straight from the store, a private one through the signed route
+    (segments from the store, presigned); a private job's unsigned URL does
+    not play. The bucket allows the page's origin (CORS), as docs/storage.md
+    says to set it."""
+    client(s3).put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": [stack.base], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"]}]})
+    www = stack.run / "www"
+    shutil.copy(mgstack.MG_ROOT / "web/node_modules/hls.js/dist/hls.min.js", www)
+    shutil.copy(mgstack.MG_ROOT / "tests/browser/page/hls.html", www)
+    for f in www.iterdir():
+        f.chmod(0o644)
+    key = stack.mg("apikey", "create", "alice")
+    pub = publish(stack, s3, bucket, ladder)
+    priv = publish(stack, s3, bucket, ladder, acl="USER_alice")
+    srcs = {
+        "public": status(stack, pub).json()["output_path"] + "master.m3u8",
+        "private": stack.base + status(stack, priv, f"Authorization: Bearer {key}").json()["output_path"]
+        + "master.m3u8",
+        "private unsigned": f"{s3.endpoint}/{bucket}/media/{priv}/master.m3u8",
+    }
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    r = subprocess.run(["node", str(mgstack.MG_ROOT / "tests/browser/hls_play.mjs"), f"{stack.base}/hls.html",
+                        str(profile), *srcs.values()], capture_output=True, text=True, timeout=900)
+    got = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
+    assert len(got) == 3, (r.stdout, r.stderr[-3000:])
+    by = dict(zip(srcs, got))
+    assert by["public"]["state"] == "played", by
+    assert by["private"]["state"] == "played", by
+    assert by["private unsigned"]["state"] == "error", by

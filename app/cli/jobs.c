@@ -68,8 +68,9 @@ out:
     return ret;
 }
 
-/* What an ACL change reaches, and by when; what it cannot recall. */
-static void print_unrecallable(const config *cfg)
+/* What an ACL change reaches, and by when; what it cannot recall (a job
+ * on the store: its objects follow, so only signed URLs play on). */
+static void print_unrecallable(const config *cfg, bool on_store)
 {
     long bound = (cfg->cache_max_age > 1 ? cfg->cache_max_age : 1) + 1;
     printf("Every new answer of /media/status and /media/job_id follows it within %ld s,\n"
@@ -77,7 +78,11 @@ static void print_unrecallable(const config *cfg)
            "plus a read replica's lag). It cannot recall what callers already got: a page\n"
            "keeps showing what it fetched, and output URLs already handed out keep playing,\n",
            bound);
-    if (*cfg->media_signing_secret)
+    if (on_store)
+        printf("until their signature expires (at most %ld s, MEDIAGATE_MEDIA_URL_LIFETIME\n"
+               "+ 180 s); unsigned ones stop at once (the store refuses them).\n",
+               cfg->media_url_lifetime + 180);
+    else if (*cfg->media_signing_secret)
         printf("until their signature expires (at most %ld s, MEDIAGATE_MEDIA_URL_LIFETIME\n"
                "+ 180 s); browsers keep media files they fetched for up to 3600 s.\n",
                cfg->media_url_lifetime + 180);
@@ -160,12 +165,11 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "'\n");
         goto out;
     }
+    bool on_store = !PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), "s3") == 0;
     printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
     if (!world)
-        print_unrecallable(cfg);
-    ret = 0;
-    if (!PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), "s3") == 0)
-        ret = follow_in_store(cfg, argv[0], world ? NULL : norm);
+        print_unrecallable(cfg, on_store);
+    ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm) : 0;
 out:
     PQclear(res);
     return ret;

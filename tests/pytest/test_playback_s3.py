@@ -63,7 +63,14 @@ def signing():
 
 
 @pytest.fixture
-def mg_env(s3, bucket, signing):
+def micro_cache():
+    """Whether the site includes the shipped micro-cache (a test
+    parametrizes it)."""
+    return False
+
+
+@pytest.fixture
+def mg_env(s3, bucket, signing, micro_cache, rundir):
     env = {
         "MEDIAGATE_STORAGE": "s3",
         "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
@@ -78,6 +85,19 @@ def mg_env(s3, bucket, signing):
     }
     if signing:
         env["MEDIAGATE_MEDIA_SIGNING_SECRET"] = signing
+    if micro_cache:
+        # As tests/integration/cache.sh: the http { } part with its
+        # directory here, the server part before mediagate.conf.
+        (rundir / "cache").mkdir()
+        shutil.chown(rundir / "cache", "www-data", "www-data")
+        nginx = mgstack.MG_ROOT / "nginx"
+        (rundir / "cache-http.conf").write_text(
+            (nginx / "mediagate-cache-http.conf").read_text().replace("/var/cache/nginx/mediagate",
+                                                                      str(rundir / "cache")))
+        (rundir / "site.conf").write_text((nginx / "mediagate-cache.conf").read_text()
+                                          + (nginx / "mediagate.conf").read_text())
+        env["NGINX_EXTRA"] = f"include {rundir / 'cache-http.conf'};"
+        env["MG_SNIPPET"] = str(rundir / "site.conf")
     return env
 
 
@@ -354,3 +374,28 @@ def test_hls_js_plays_public_and_private_jobs_in_chromium(stack, s3, bucket, lad
     assert by["public"]["state"] == "played", by
     assert by["private"]["state"] == "played", by
     assert by["private unsigned"]["state"] == "error", by
+
+
+@pytest.mark.parametrize("signing,micro_cache", [(SIGNING_SECRET, True)])
+def test_micro_cache_never_serves_a_signed_answer_past_its_expiry(stack, s3, bucket, ladder, signing,
+                                                                  micro_cache):
+    """Behind the shipped micro-cache: a public status answer carrying a
+    signed output_path is cached for less than the signature lives, and the
+    route's own answers are never cached at all, so an expired one is
+    refused, not replayed."""
+    job = publish(stack, s3, bucket, ladder)
+    first, again = status(stack, job), status(stack, job)
+    assert again.header("X-Cache-Status") == "HIT", again.headers
+    assert again.body == first.body
+    _, _, exp = signed_route(stack, again, job)
+    s_maxage = int(again.header("Cache-Control").rpartition("s-maxage=")[2])
+    assert exp - time.time() > s_maxage + 60, (exp, s_maxage)
+
+    exp = int(time.time()) + 8
+    url = f"/media/hls/{route_sig(SIGNING_SECRET, job, exp)}/{exp}/{job}/v0/index.m3u8"
+    for _ in range(2):
+        got = stack.curl(url)
+        assert got.status == 200 and got.header("X-Cache-Status") == "BYPASS", got.headers
+    mgstack.wait_until(lambda: time.time() > exp + 1, 20, 0.2)
+    got = stack.curl(url)
+    assert got.status == 403 and got.header("X-Cache-Status") == "BYPASS", (got, got.headers)

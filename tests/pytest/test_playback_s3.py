@@ -104,17 +104,18 @@ def mg_env(s3, bucket, signing, micro_cache, rundir):
 @pytest.fixture(scope="module")
 def ladder(tmp_path_factory):
     """A real two-second HLS ladder of one rendition, as the encoder lays
-    it out: {relative path: bytes}."""
+    it out (an attempt's renditions under a<attempt>/, the master naming
+    them): {relative path: bytes}."""
     d = tmp_path_factory.mktemp("ladder")
-    (d / "v0").mkdir()
+    (d / "a1" / "v0").mkdir(parents=True)
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
                     "testsrc=size=320x180:rate=25", "-t", "2", "-c:v", "libx264", "-g", "25",
                     "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
-                    "-hls_segment_filename", str(d / "v0" / "seg%03d.ts"), str(d / "v0" / "index.m3u8")],
+                    "-hls_segment_filename", str(d / "a1/v0/seg%03d.ts"), str(d / "a1/v0/index.m3u8")],
                    check=True, timeout=120)
     (d / "master.m3u8").write_text("#EXTM3U\n#EXT-X-VERSION:3\n"
                                    "#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=320x180\n"
-                                   "v0/index.m3u8\n")
+                                   "a1/v0/index.m3u8\n")
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
@@ -177,7 +178,7 @@ def test_public_job_plays_unsigned_from_the_bucket(stack, s3, bucket, ladder):
     assert out == f"{s3.endpoint}/{bucket}/media/{job}/", out
     ok, err = probe(out + "master.m3u8")
     assert ok, err
-    code, _, hdrs = plain(out + "v0/seg000.ts")
+    code, _, hdrs = plain(out + "a1/v0/seg000.ts")
     assert code == 200 and hdrs.get("cache-control") == SEGMENT_CC, (code, hdrs)
 
 
@@ -214,26 +215,26 @@ def test_private_job_plays_only_through_signed_urls(stack, s3, bucket, ladder):
     # comes before the include: it is a ^~ location.
     assert master.header("Content-Type") == "application/vnd.apple.mpegurl", master.headers
     assert master.header("Cache-Control") == "private, no-store", master.headers
-    media = stack.curl(out + "v0/index.m3u8")
+    media = stack.curl(out + "a1/v0/index.m3u8")
     assert media.status == 200, media
     urls = [ln for ln in media.body.splitlines() if ln and not ln.startswith("#")]
     assert len(urls) == 2, media.body
     for u in urls:
         p = urllib.parse.urlsplit(u)
         q = dict(urllib.parse.parse_qsl(p.query))
-        assert u.startswith(f"{s3.endpoint}/{bucket}/media/{job}/v0/seg"), u
+        assert u.startswith(f"{s3.endpoint}/{bucket}/media/{job}/a1/v0/seg"), u
         made = time.mktime(time.strptime(q["X-Amz-Date"], "%Y%m%dT%H%M%SZ")) - time.timezone
         assert made + int(q["X-Amz-Expires"]) == exp, "a segment URL expires with the route's"
         code, body, _ = plain(u)
         name = p.path.rsplit("/", 1)[1]
-        assert code == 200 and body == ladder[f"v0/{name}"], (u, code)
+        assert code == 200 and body == ladder[f"a1/v0/{name}"], (u, code)
 
     # The store refuses what is not signed, or signed for something else.
     seg = urls[0]
     p = urllib.parse.urlsplit(seg)
     q = dict(urllib.parse.parse_qsl(p.query))
     refused_by_store = {
-        "unsigned": f"{s3.endpoint}/{bucket}/media/{job}/v0/seg000.ts",
+        "unsigned": f"{s3.endpoint}/{bucket}/media/{job}/a1/v0/seg000.ts",
         "unsigned playlist": f"{s3.endpoint}/{bucket}/media/{job}/master.m3u8",
         "another key": seg.replace("/seg000.ts?", "/seg001.ts?") if "seg000" in seg else seg.replace("/seg001.ts?", "/seg000.ts?"),
         "another job": seg.replace(job, other),
@@ -258,7 +259,7 @@ def test_private_job_plays_only_through_signed_urls(stack, s3, bucket, ladder):
         assert got.status == 403, (what, got)
     # nginx resolves dot segments first: this names the other job.
     assert stack.curl("--path-as-is", f"{out}../{other}/master.m3u8").status == 403
-    for what, u in {"a segment": out + "v0/seg000.ts", "a missing playlist": out + "v1/index.m3u8",
+    for what, u in {"a segment": out + "a1/v0/seg000.ts", "a missing playlist": out + "v1/index.m3u8",
                     "a dot file": out + ".hidden.m3u8"}.items():
         got = stack.curl("--path-as-is", u)
         assert got.status in (403, 404), (what, got)
@@ -277,7 +278,7 @@ def test_presigned_segments_expire_with_the_route(stack, s3, bucket, ladder):
     presigned URLs stop working at that second, refused by the store."""
     job = publish(stack, s3, bucket, ladder, acl="USER_alice")
     exp = int(time.time()) + 8
-    got = stack.curl(f"/media/hls/{route_sig(s3.secret_key, job, exp)}/{exp}/{job}/v0/index.m3u8")
+    got = stack.curl(f"/media/hls/{route_sig(s3.secret_key, job, exp)}/{exp}/{job}/a1/v0/index.m3u8")
     assert got.status == 200, got
     seg = next(ln for ln in got.body.splitlines() if ln and not ln.startswith("#"))
     if time.time() < exp - 1:
@@ -285,7 +286,7 @@ def test_presigned_segments_expire_with_the_route(stack, s3, bucket, ladder):
     mgstack.wait_until(lambda: time.time() > exp + 1, 20, 0.2)
     code, body, _ = plain(seg)
     assert code == 403 and b"AccessDenied" in body, (code, body[:300])
-    assert stack.curl(f"/media/hls/{route_sig(s3.secret_key, job, exp)}/{exp}/{job}/v0/index.m3u8").status == 403
+    assert stack.curl(f"/media/hls/{route_sig(s3.secret_key, job, exp)}/{exp}/{job}/a1/v0/index.m3u8").status == 403
 
 
 @pytest.mark.parametrize("signing", [SIGNING_SECRET])
@@ -297,7 +298,7 @@ def test_signing_on_makes_every_job_private(stack, s3, bucket, ladder, signing):
     assert sig == route_sig(SIGNING_SECRET, job, exp), "keyed by the signing secret"
     ok, err = probe(stack.base + out + "master.m3u8")
     assert ok, err
-    assert plain(f"{s3.endpoint}/{bucket}/media/{job}/v0/seg000.ts")[0] == 403
+    assert plain(f"{s3.endpoint}/{bucket}/media/{job}/a1/v0/seg000.ts")[0] == 403
 
 
 def test_acl_change_reaches_playback(stack, s3, bucket, ladder):
@@ -305,7 +306,7 @@ def test_acl_change_reaches_playback(stack, s3, bucket, ladder):
     job = publish(stack, s3, bucket, ladder)
     public = f"{s3.endpoint}/{bucket}/media/{job}/"
     assert status(stack, job).json()["output_path"] == public
-    assert plain(public + "v0/seg000.ts")[0] == 200
+    assert plain(public + "a1/v0/seg000.ts")[0] == 200
 
     said = stack.mg("jobs", "acl", job, "USER_alice")
     assert "3 objects" in said or "objects" in said, said
@@ -332,7 +333,7 @@ def test_acl_change_reaches_playback(stack, s3, bucket, ladder):
 def test_store_down_is_503_then_plays(stack, s3, bucket, ladder):
     job = publish(stack, s3, bucket, ladder, acl="USER_alice")
     exp = int(time.time()) + 600
-    url = f"/media/hls/{route_sig(s3.secret_key, job, exp)}/{exp}/{job}/v0/index.m3u8"
+    url = f"/media/hls/{route_sig(s3.secret_key, job, exp)}/{exp}/{job}/a1/v0/index.m3u8"
     s3.kill_rgw()
     try:
         got = stack.curl(url)
@@ -392,7 +393,7 @@ def test_micro_cache_never_serves_a_signed_answer_past_its_expiry(stack, s3, buc
     assert exp - time.time() > s_maxage + 60, (exp, s_maxage)
 
     exp = int(time.time()) + 8
-    url = f"/media/hls/{route_sig(SIGNING_SECRET, job, exp)}/{exp}/{job}/v0/index.m3u8"
+    url = f"/media/hls/{route_sig(SIGNING_SECRET, job, exp)}/{exp}/{job}/a1/v0/index.m3u8"
     for _ in range(2):
         got = stack.curl(url)
         assert got.status == 200 and got.header("X-Cache-Status") == "BYPASS", got.headers

@@ -79,6 +79,34 @@ bool playback_valid(const unsigned char key[32], const char *job, long long exp,
            exp > now;
 }
 
+typedef struct follow_walk {
+    store *s;
+    bool public_read;
+    long *done;
+    store_status st;
+} follow_walk;
+
+static int follow_one(void *arg, const char *key, const store_object *o)
+{
+    follow_walk *w = arg;
+    (void)o;
+    if ((w->st = store_set_public(w->s, key, w->public_read)) != STORE_OK)
+        return 1;
+    (*w->done)++;
+    return 0;
+}
+
+int playback_follow(store *s, const char *job, bool public_read, long *done)
+{
+    char prefix[160];
+    follow_walk w = {s, public_read, done, STORE_OK};
+    *done = 0;
+    if (snprintf(prefix, sizeof prefix, "media/%s/", job) >= (int)sizeof prefix)
+        return STORE_ERROR;
+    store_status st = store_list(s, prefix, follow_one, &w);
+    return st != STORE_OK ? st : w.st;
+}
+
 /* True when f[0..n) is a relative path of FILE_CHARS whose segments are
  * neither empty nor start with a dot. */
 static bool relative_ok(const char *f, size_t n)

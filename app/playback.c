@@ -200,8 +200,8 @@ static int put_uri(obuf *b, const char *dir, const char *u, size_t n, playback_u
     char key[1100], url[4096];
     int k = snprintf(key, sizeof key, "%s%.*s", dir, (int)n, u);
     if (!relative_ok(u, n) || k < 0 || (size_t)k >= sizeof key || !store_key_ok(key)) {
-        snprintf(why, whycap, "the playlist names '%.*s', not a file of its job", (int)(n > 80 ? 80 : n),
-                 u);
+        snprintf(why, whycap, "the playlist names '%.*s', not a file of its job",
+                 (int)(n > 80 ? 80 : n), u);
         return -1;
     }
     if (ends_with(u, n, ".m3u8")) {
@@ -255,7 +255,8 @@ int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_
          * EXT-X-I-FRAME-STREAM-INF, EXT-X-KEY). */
         const char *at = NULL;
         for (size_t k = 0; k + 5 <= ln; k++)
-            if (memcmp(line + k, "URI=\"", 5) == 0 && (k == 0 || line[k - 1] == ':' || line[k - 1] == ',')) {
+            if (memcmp(line + k, "URI=\"", 5) == 0 &&
+                (k == 0 || line[k - 1] == ':' || line[k - 1] == ',')) {
                 at = line + k + 5;
                 break;
             }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 struct config;
+struct store;
 
 /* Inputs of one encode, in order, each with the demuxer it must be read
  * with (NULL: an upload, probed against the allowlist). */
@@ -31,5 +32,16 @@ int files_add(rec_files *f, const char *path, const char *demuxer, long long mti
  * set to a text without server paths. */
 int stream_inputs(const struct config *cfg, const char *sid, bool segments, rec_files *out,
                   char *seglist, size_t seglist_cap, char *msg, size_t msgcap);
+
+/* With s3 storage, the stream.archive kind (on the ingest host, whose
+ * disk holds them) copies a stopped stream's recordings into the store, in
+ * broadcast order, as recordings/<stream id>/0001.flv, 0002.ts, ...: each
+ * RTMP recording one FLV object, the PUT segments joined into one MPEG-TS
+ * object; then it queues the VOD job's encode with those keys ("keys" in
+ * its payload). This lists them back: out gets the keys (as paths) in key
+ * order with their demuxers. Returns 0, or an error code (1: none or a bad
+ * id, 3: the store cannot be listed now) with msg set. */
+int stream_inputs_stored(struct store *s, const char *sid, rec_files *out, char *msg,
+                         size_t msgcap);
 
 #endif

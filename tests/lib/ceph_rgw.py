@@ -90,6 +90,9 @@ osd max object namespace len = 64
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw dns name = localhost
 rgw thread pool size = 32
+# STS (AssumeRole) for the S3 ingest credentials: see sts_role().
+rgw sts key = {sts_key}
+rgw s3 auth use sts = true
 """
 
 
@@ -213,7 +216,8 @@ class CephRgw:
         self.port, mon_port = _free_port(), _free_port()
         self.conf = d / "ceph.conf"
         self.conf.write_text(CONF.format(fsid=fsid, dir=d, mon_port=mon_port,
-                                         rgw_port=self.port, memstore_bytes=self.memstore_bytes))
+                                         rgw_port=self.port, memstore_bytes=self.memstore_bytes,
+                                         sts_key=uuid.uuid4().hex[:16]))
         kr = str(d / "keyring")
         c = ["-c", str(self.conf)]
         # One keyring with every key; the monitor imports it (caps included).
@@ -245,6 +249,25 @@ class CephRgw:
         self._run("radosgw-admin", *c, "user", "create", "--uid", "mediagate",
                   "--display-name", "mediagate tests",
                   "--access-key", self.access_key, "--secret-key", self.secret_key)
+
+    def sts_role(self, name):
+        """A role the S3 user may assume through the gateway's STS
+        (arn:aws:iam:::role/NAME), allowed every S3 action: a session
+        policy given to AssumeRole narrows it. Made once per name."""
+        if name in getattr(self, "_roles", set()):
+            return
+        c = ["-c", str(self.conf)]
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["sts:AssumeRole"],
+            "Principal": {"AWS": ["arn:aws:iam:::user/mediagate"]}}]}, separators=(",", ":"))
+        allow = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::*"}]},
+            separators=(",", ":"))
+        self._run("radosgw-admin", *c, "role", "create", f"--role-name={name}", "--path=/",
+                  f"--assume-role-policy-doc={trust}")
+        self._run("radosgw-admin", *c, "role-policy", "put", f"--role-name={name}",
+                  "--policy-name=all", f"--policy-doc={allow}")
+        self._roles = getattr(self, "_roles", set()) | {name}
 
     def kill_rgw(self):
         p = self.procs.pop("rgw")

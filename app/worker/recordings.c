@@ -208,7 +208,8 @@ out:
  * key order. */
 static void archive_key(char *key, size_t cap, const char *sid, size_t n, const char *demuxer)
 {
-    snprintf(key, cap, "recordings/%s/%04zu.%s", sid, n, strcmp(demuxer, "flv") == 0 ? "flv" : "ts");
+    snprintf(key, cap, "recordings/%s/%04zu.%s", sid, n,
+             strcmp(demuxer, "flv") == 0 ? "flv" : "ts");
 }
 
 /* A store failure of the archive: retried, after the store's Retry-After
@@ -317,50 +318,4 @@ out:
     store_close(s);
     files_free(&flv);
     files_free(&seg);
-}
-
-typedef struct stored_list {
-    rec_files *out;
-    bool oom;
-} stored_list;
-
-/* stream_inputs_stored's listing: the archive's keys, by their suffix. */
-static int add_stored(void *arg, const char *key, const store_object *o)
-{
-    stored_list *l = arg;
-    size_t n = strlen(key);
-    const char *demuxer = n > 4 && strcmp(key + n - 4, ".flv") == 0  ? "flv"
-                          : n > 3 && strcmp(key + n - 3, ".ts") == 0 ? "mpegts"
-                                                                     : NULL;
-    (void)o;
-    if (demuxer && files_add(l->out, key, demuxer, 0))
-        l->oom = true;
-    return l->oom;
-}
-
-int stream_inputs_stored(store *s, const char *sid, rec_files *out, char *msg, size_t msgcap)
-{
-    char prefix[64];
-    if (!sid || !uuid_valid(sid, strlen(sid))) {
-        snprintf(msg, msgcap, "malformed task payload: stream_id");
-        return 1;
-    }
-    snprintf(prefix, sizeof prefix, "recordings/%s/", sid);
-    stored_list l = {.out = out};
-    store_status st = store_list(s, prefix, add_stored, &l);
-    if (l.oom) {
-        snprintf(msg, msgcap, "out of memory");
-        return 3;
-    }
-    if (st != STORE_OK) {
-        log_warn("stream %s: cannot list its recordings: %s", sid, store_err(s));
-        snprintf(msg, msgcap, "cannot list the stream's recordings in the store (%s)",
-                 store_status_name(st));
-        return 3;
-    }
-    if (out->n == 0) {
-        snprintf(msg, msgcap, "the stream left no recording");
-        return 1;
-    }
-    return 0;
 }

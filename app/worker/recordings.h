@@ -4,7 +4,6 @@
 #include <stddef.h>
 
 struct config;
-struct store;
 
 /* Inputs of one encode, in order, each with the demuxer it must be read
  * with (NULL: an upload, probed against the allowlist). */
@@ -37,11 +36,7 @@ int stream_inputs(const struct config *cfg, const char *sid, bool segments, rec_
  * disk holds them) copies a stopped stream's recordings into the store, in
  * broadcast order, as recordings/<stream id>/0001.flv, 0002.ts, ...: each
  * RTMP recording one FLV object, the PUT segments joined into one MPEG-TS
- * object; then it queues the VOD job's encode with those keys ("keys" in
- * its payload). This lists them back: out gets the keys (as paths) in key
- * order with their demuxers. Returns 0, or an error code (1: none or a bad
- * id, 3: the store cannot be listed now) with msg set. */
-int stream_inputs_stored(struct store *s, const char *sid, rec_files *out, char *msg,
-                         size_t msgcap);
+ * object, so that key order is broadcast order. Then it queues the VOD
+ * job's encode, whose payload names those keys ("keys"). */
 
 #endif

@@ -284,3 +284,41 @@ def test_stream_s3_credentials_are_scoped_by_the_store(rundir, db, logs, s3, buc
         forged.put_object(Bucket=bucket, Key=f"live/{sid}/index1.ts", Body=b"x")
     keys = [o["Key"] for o in client(s3).list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert keys == [f"live/{sid}/index0.ts"], keys
+
+
+def post_upload(fields, url, path, **override):
+    """A browser's form upload (S3 POST Object) of PATH with FIELDS; the
+    store's status and body."""
+    args = []
+    for k, v in {**fields, **override}.items():
+        args += ["-F", f"{k}={v}"]
+    r = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", *args, "-F", f"file=@{path}", url],
+                       capture_output=True, timeout=60)
+    body, _, code = r.stdout.rpartition(b"\n")
+    return int(code), body
+
+
+def test_stream_s3_post_goes_to_the_store(rundir, db, logs, s3, bucket, sts_env):
+    """S3_POST on an S3-compatible store names the store's own URL, and the
+    store enforces its policy: the stream's prefix, the size range."""
+    env = {**sts_env, "MEDIAGATE_STS_ROLE_ARN": "", "MEDIAGATE_S3_MAX_BYTES": "1000"}
+    stack = mgstack.Stack(rundir, db, env, ("upload_conf",), logs)
+    try:
+        auth, start = start_stream(stack, "browser upload")
+    finally:
+        stack.close()
+    sid, post = start["stream"]["id"], start["endpoint"]["S3_POST"]
+    assert "S3" not in start["endpoint"]
+    assert post["url"] == f"{s3.endpoint}/{bucket}/", post
+    small, big = rundir / "seg0.ts", rundir / "big.ts"
+    small.write_bytes(b"x" * 100)
+    big.write_bytes(b"x" * 1001)
+    code, body = post_upload(post["fields"], post["url"], small)
+    assert code in (200, 201, 204), (code, body)
+    assert client(s3).get_object(Bucket=bucket, Key=f"live/{sid}/seg0.ts")["Body"].read() == b"x" * 100
+    code, body = post_upload(post["fields"], post["url"], small, key=f"media/{sid}/seg0.ts")
+    assert code == 403, (code, body)
+    code, body = post_upload(post["fields"], post["url"], big)
+    assert code in (400, 403), (code, body)
+    keys = [o["Key"] for o in client(s3).list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == [f"live/{sid}/seg0.ts"], keys

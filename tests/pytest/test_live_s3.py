@@ -54,6 +54,7 @@ def live_env(rundir, s3, bucket, ingest="on"):
         "MEDIAGATE_THREADS": "4",
         "MEDIAGATE_LEASE_SECONDS": "5",
         "MEDIAGATE_RENDITIONS": "240",
+        "MEDIAGATE_MEDIA_DIR": f"{rundir}/media",
         "MEDIAGATE_STORAGE": "s3",
         "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
         "MEDIAGATE_STORAGE_REGION": s3.region,
@@ -322,3 +323,29 @@ def test_stream_s3_post_goes_to_the_store(rundir, db, logs, s3, bucket, sts_env)
     assert code in (400, 403), (code, body)
     keys = [o["Key"] for o in client(s3).list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert keys == [f"live/{sid}/seg0.ts"], keys
+
+
+def test_a_lost_record_done_loses_nothing(stack, workers, s3, bucket):
+    """nginx-rtmp never retries a callback: when record_done is lost, the
+    settle task (30 s after the stop) makes the VOD job, and the archive
+    reads the recordings directory, not the callbacks' list."""
+    workers.start()
+    assert wait_until(lambda: archive_registered(stack), 30), workers.log()
+    auth, start = start_stream(stack, "lost callback")
+    sid = start["stream"]["id"]
+    secret = start["endpoint"]["RTMP"]["stream_key"].split("key=")[1]
+    cb = ["-X", "POST", "-d", "app=live", "-d", f"name={sid}", "-d", "clientid=9"]
+    assert stack.curl(*cb, "-d", "call=publish", "-d", f"key={secret}", "/notifications/rtmp").status == 200
+    # What nginx-rtmp recorded; its record_done never arrives.
+    rec = stack.run / "recordings" / f"{sid}-1700000000.flv"
+    rec.parent.mkdir(exist_ok=True)
+    ff = subprocess.run([*ffmpeg_src(2), "-f", "flv", str(rec)], capture_output=True, text=True, timeout=120)
+    assert ff.returncode == 0, ff.stderr
+    assert stack.curl(*cb, "-d", "call=publish_done", "/notifications/rtmp").status == 200
+    r = stack.curl("-X", "POST", *auth, "-d", f"id={sid}", "/stream/stop")
+    assert r.status == 200 and "vod_job_id" not in r.json()["stream"], r
+    assert stack.db.one("SELECT cardinality(recordings) FROM streams WHERE id = %s", sid) == 0
+    job = stop(stack, auth, sid)
+    assert wait_until(lambda: any(t[1] == "local.encode" for t in tasks(stack, job)), WAIT_S), \
+        (tasks(stack, job), workers.log())
+    assert stored(s3, bucket, f"recordings/{sid}/") == {f"recordings/{sid}/0001.flv": rec.read_bytes()}

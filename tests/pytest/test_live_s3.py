@@ -16,9 +16,11 @@ Gateway, tests/lib/ceph_rgw.py):
   outputs) and a read are refused by the store itself."""
 
 import itertools
+import os
 import re
 import subprocess
 import urllib.parse
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -349,3 +351,35 @@ def test_a_lost_record_done_loses_nothing(stack, workers, s3, bucket):
     assert wait_until(lambda: any(t[1] == "local.encode" for t in tasks(stack, job)), WAIT_S), \
         (tasks(stack, job), workers.log())
     assert stored(s3, bucket, f"recordings/{sid}/") == {f"recordings/{sid}/0001.flv": rec.read_bytes()}
+
+
+WSQL_EXEC = Path(os.environ.get("MG_WSQL_EXEC") or mgstack.MG_BIN.parent / "tests" / "pytest" / "wsql_exec")
+
+
+def test_only_the_holder_queues_the_encode_once(db):
+    """The archive's last step (w_archived, as the worker runs it): a worker
+    whose attempt is no longer the task's (it lost its lease) queues
+    nothing, the holder queues the encode once, and a later attempt (after
+    a lost finish) finds it queued and copies nothing again."""
+    env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url}
+    db.conn.execute("INSERT INTO task_kinds (name, max_attempts, timeout_s) "
+                    "VALUES ('stream.archive', 10, 0) ON CONFLICT DO NOTHING")
+    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+                    "VALUES ('vod', 'local', 'stream:s', 'streams/s')")
+    task = db.one("INSERT INTO outbox (kind, payload, attempts, locked_by, locked_until) "
+                  "VALUES ('stream.archive', '{\"job_id\": \"vod\"}', 2, 'w2', now() + interval '1 minute') "
+                  "RETURNING id")
+    encode = '{"job_id": "vod", "keys": ["recordings/s/0001.flv"]}'
+
+    def archived(attempt):
+        r = subprocess.run([str(WSQL_EXEC), "w_archived", str(task), str(attempt), encode], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return db.rows("SELECT payload FROM outbox WHERE kind = 'local.encode'")
+
+    assert archived(1) == []
+    assert archived(2) == [({"job_id": "vod", "keys": ["recordings/s/0001.flv"]},)]
+    assert len(archived(2)) == 1
+    assert db.one("SELECT payload->'queued' FROM outbox WHERE id = %s", task) is True
+    db.conn.execute("UPDATE outbox SET attempts = 3 WHERE id = %s", (task,))
+    assert len(archived(3)) == 1

@@ -283,7 +283,7 @@ void kind_stream_archive(task_ctx *ctx, task_result *res)
             joined[0] = '\0';
         }
         json_object_array_add(keys, json_object_new_string(key));
-        if (!ctx->beat(ctx, -1)) {
+        if (atomic_load(ctx->cancel) || !ctx->beat(ctx, -1)) {
             res->outcome = TASK_HANDBACK;
             goto out;
         }
@@ -304,6 +304,10 @@ void kind_stream_archive(task_ctx *ctx, task_result *res)
     const char *v[] = {id, tok, json_object_to_json_string_ext(enc, JSON_C_TO_STRING_PLAIN)};
     if (db_exec(ctx->db, W_ARCHIVED, 3, v, &r) != 0) {
         task_fail(res, TASK_RETRY, 3, "the database is unavailable");
+        goto out;
+    }
+    if (strcmp(PQcmdTuples(r), "1") != 0) { /* the task is no longer ours */
+        res->outcome = TASK_HANDBACK;
         goto out;
     }
     log_info("task %lld: stream %s: %zu recording(s) in the store; encode of job %s queued",

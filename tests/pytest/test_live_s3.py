@@ -8,16 +8,22 @@ Gateway, tests/lib/ceph_rgw.py):
   the VOD job's encode queued, once; the job completes;
 - the store down while the archive runs: the task waits and retries, no
   encode is queued meanwhile, and once the store is back everything is in;
+  the ingest worker killed while its archive waits on the store: another
+  attempt does it all after the lease; only the attempt holding the task
+  queues the encode, once; a lost record_done loses nothing (the archive
+  reads the directory);
 - without MEDIAGATE_INGEST_HOST (or on local storage) nothing changes: the
   archive kind is not registered and the encode is queued directly;
 - /stream/start's S3 endpoint gets temporary credentials from the same
   store's STS (AssumeRole with a session policy): a write under the
   stream's prefix works, one outside it (another stream's prefix, the
-  outputs) and a read are refused by the store itself."""
+  outputs) and a read are refused by the store itself; S3_POST names the
+  store's URL, and the store enforces its policy."""
 
 import itertools
 import os
 import re
+import signal
 import subprocess
 import urllib.parse
 from pathlib import Path
@@ -383,3 +389,34 @@ def test_only_the_holder_queues_the_encode_once(db):
     assert db.one("SELECT payload->'queued' FROM outbox WHERE id = %s", task) is True
     db.conn.execute("UPDATE outbox SET attempts = 3 WHERE id = %s", (task,))
     assert len(archived(3)) == 1
+
+
+def test_a_worker_killed_mid_archive_is_replaced(stack, workers, s3, bucket):
+    """kill -9 of the ingest worker while its archive waits on the store
+    (the gateway frozen with SIGSTOP): after the lease, another worker's
+    attempt copies everything and queues the encode, once."""
+    first = workers.start()
+    assert wait_until(lambda: archive_registered(stack), 30), workers.log()
+    auth, start = start_stream(stack, "killed")
+    sid = start["stream"]["id"]
+    put_broadcast(stack, start)
+    rgw = s3.procs["rgw"]
+    rgw.send_signal(signal.SIGSTOP)
+    try:
+        job = stop(stack, auth, sid)
+        assert wait_until(lambda: stack.db.one(
+            "SELECT attempts FROM outbox WHERE kind = 'stream.archive' AND payload->>'job_id' = %s", job) == 1,
+            WAIT_S), (tasks(stack, job), workers.log())
+        first.kill(signal.SIGKILL)
+        first.wait()
+    finally:
+        rgw.send_signal(signal.SIGCONT)
+    workers.start()
+    assert wait_until(lambda: any(t[1] == "local.encode" for t in tasks(stack, job)), WAIT_S), \
+        (tasks(stack, job), workers.log())
+    assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'stream.archive' "
+                        "AND payload->>'job_id' = %s", job) == 2
+    assert [t[1] for t in tasks(stack, job)] == ["stream.archive", "local.encode"]
+    segs = segments_in_order(stack.run / "upload" / "live" / sid)
+    assert stored(s3, bucket, f"recordings/{sid}/") == {
+        f"recordings/{sid}/0001.ts": b"".join(p.read_bytes() for p in segs)}

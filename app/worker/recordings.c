@@ -212,13 +212,15 @@ static void archive_key(char *key, size_t cap, const char *sid, size_t n, const 
              strcmp(demuxer, "flv") == 0 ? "flv" : "ts");
 }
 
-/* A store failure of the archive: retried, after the store's Retry-After
- * when it named one. */
+/* A store failure of the archive. A store that is down, slow or asks to
+ * slow down is no fault of the stream: the task waits for it, after its
+ * Retry-After when it named one, without the attempt counting, for as long
+ * as it takes. Anything else (credentials, the bucket) is retried. */
 static void archive_store_failed(task_ctx *ctx, store *s, store_status st, task_result *res)
 {
     log_warn("task %lld: stream archive: %s", ctx->id, store_err(s));
-    task_fail(res, TASK_RETRY, 3, "cannot copy the stream's recording into the store (%s)",
-              store_status_name(st));
+    task_fail(res, st == STORE_RETRY ? TASK_SNOOZE : TASK_RETRY, 3,
+              "cannot copy the stream's recording into the store (%s)", store_status_name(st));
     if (store_retry_after(s) > 0)
         res->retry_after = (double)store_retry_after(s);
 }

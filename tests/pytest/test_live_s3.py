@@ -420,3 +420,37 @@ def test_a_worker_killed_mid_archive_is_replaced(stack, workers, s3, bucket):
     segs = segments_in_order(stack.run / "upload" / "live" / sid)
     assert stored(s3, bucket, f"recordings/{sid}/") == {
         f"recordings/{sid}/0001.ts": b"".join(p.read_bytes() for p in segs)}
+
+
+@pytest.fixture
+def proxy(s3):
+    """A fault proxy in front of the store (tests/lib/s3_fault_proxy.py)."""
+    import s3_fault_proxy
+    p = s3_fault_proxy.FaultProxy(s3.port).start()
+    yield p
+    p.stop()
+
+
+def test_slow_down_is_waited_out_without_counting(stack, workers, s3, bucket, proxy):
+    """503 SlowDown past the client's own retries: the archive waits as the
+    store asks (Retry-After), and the waits are not attempts."""
+    workers.start(MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint, MEDIAGATE_STORAGE_RETRIES="2")
+    assert wait_until(lambda: archive_registered(stack), 30), workers.log()
+    auth, start = start_stream(stack, "slow down")
+    sid = start["stream"]["id"]
+    put_broadcast(stack, start)
+    proxy.slow_down(6, retry_after=1)
+    job = stop(stack, auth, sid)
+    assert wait_until(lambda: any(t[1] == "local.encode" for t in tasks(stack, job)), WAIT_S), \
+        (tasks(stack, job), proxy.log, workers.log())
+    archive = stack.db.one("SELECT attempts, last_error FROM outbox WHERE kind = 'stream.archive' "
+                           "AND payload->>'job_id' = %s", job)
+    assert archive[0] == 1 and "try again" in archive[1], archive
+    statuses = [e[3] for e in proxy.log]
+    assert statuses[:6] == [503] * 6 and all(200 <= st < 300 for st in statuses[6:]), proxy.log
+    # Every try after a SlowDown came when the store asked, across attempts too.
+    gaps = [b[0] - a[0] for a, b in zip(proxy.log[:7], proxy.log[1:7])]
+    assert all(g >= 0.9 for g in gaps), gaps
+    segs = segments_in_order(stack.run / "upload" / "live" / sid)
+    assert stored(s3, bucket, f"recordings/{sid}/") == {
+        f"recordings/{sid}/0001.ts": b"".join(p.read_bytes() for p in segs)}

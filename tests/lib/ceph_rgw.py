@@ -96,9 +96,6 @@ osd max object namespace len = 64
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw dns name = localhost
 rgw thread pool size = 32
-# STS (AssumeRole) for the S3 ingest credentials: see sts_role().
-rgw sts key = {sts_key}
-rgw s3 auth use sts = true
 """
 
 
@@ -222,8 +219,7 @@ class CephRgw:
         self.port, mon_port = _free_port(), _free_port()
         self.conf = d / "ceph.conf"
         self.conf.write_text(CONF.format(fsid=fsid, dir=d, mon_port=mon_port,
-                                         rgw_port=self.port, memstore_bytes=self.memstore_bytes,
-                                         sts_key=uuid.uuid4().hex[:16]))
+                                         rgw_port=self.port, memstore_bytes=self.memstore_bytes))
         kr = str(d / "keyring")
         c = ["-c", str(self.conf)]
         # One keyring with every key; the monitor imports it (caps included).
@@ -262,6 +258,14 @@ class CephRgw:
         policy given to AssumeRole narrows it. Made once per name."""
         if name in getattr(self, "_roles", set()):
             return
+        if not getattr(self, "_roles", None):
+            # The gateway's STS, on from here: it changes how a wrong
+            # secret is refused (AccessDenied, no longer
+            # SignatureDoesNotMatch), so only a session that asks has it.
+            with open(self.conf, "a") as f:
+                f.write(f"rgw sts key = {uuid.uuid4().hex[:16]}\nrgw s3 auth use sts = true\n")
+            self.kill_rgw()
+            self.start_rgw()
         c = ["-c", str(self.conf)]
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": ["sts:AssumeRole"],

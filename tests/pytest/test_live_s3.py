@@ -155,7 +155,9 @@ def segments_in_order(d):
 
 
 def test_recordings_reach_the_store_before_the_encode(stack, workers, rtmp, s3, bucket):
-    workers.start()
+    # A worker of another host first: it never claims the archive.
+    workers.start(MEDIAGATE_INGEST_HOST="off")
+    ingest = workers.start()
     assert wait_until(lambda: archive_registered(stack), 30), workers.log()
     auth, start = start_stream(stack, "RTMP then PUT")
     sid = start["stream"]["id"]
@@ -179,6 +181,8 @@ def test_recordings_reach_the_store_before_the_encode(stack, workers, rtmp, s3, 
     keys = [f"recordings/{sid}/0001.flv", f"recordings/{sid}/0002.ts"]
     assert rows[1][2]["keys"] == keys, rows[1][2]
     assert rows[0][3], "the archive finished before its encode ran"
+    claims = re.findall(r"stream\.archive \(attempt \d+\) by [^:]+:(\d+):", workers.log())
+    assert claims and set(claims) == {str(ingest.pid)}, (claims, ingest.pid)
 
     # Byte for byte: the recording, and the segments joined in written order.
     objs = stored(s3, bucket, f"recordings/{sid}/")

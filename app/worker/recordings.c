@@ -225,6 +225,15 @@ static void archive_store_failed(task_ctx *ctx, store *s, store_status st, task_
         res->retry_after = (double)store_retry_after(s);
 }
 
+/* store_set_progress's function: a long copy keeps the task's lease, and
+ * ends when the worker stops or the task is no longer ours. */
+static bool archive_progress(void *arg, long long done, long long total)
+{
+    task_ctx *ctx = arg;
+    (void)done, (void)total;
+    return !atomic_load(ctx->cancel) && ctx->beat(ctx, -1);
+}
+
 bool kind_stream_archive_serves(const config *cfg)
 {
     return cfg->ingest_host && (cfg->vod_rtmp || cfg->vod_put) && store_is_s3(cfg);
@@ -265,6 +274,7 @@ void kind_stream_archive(task_ctx *ctx, task_result *res)
         task_fail(res, TASK_RETRY, 3, "out of memory");
         goto out;
     }
+    store_set_progress(s, archive_progress, ctx);
     /* What an earlier attempt left is replaced as a whole. */
     snprintf(prefix, sizeof prefix, "recordings/%s/", sid);
     store_status st = store_delete_prefix(s, prefix);

@@ -258,14 +258,6 @@ class CephRgw:
         policy given to AssumeRole narrows it. Made once per name."""
         if name in getattr(self, "_roles", set()):
             return
-        if not getattr(self, "_roles", None):
-            # The gateway's STS, on from here: it changes how a wrong
-            # secret is refused (AccessDenied, no longer
-            # SignatureDoesNotMatch), so only a session that asks has it.
-            with open(self.conf, "a") as f:
-                f.write(f"rgw sts key = {uuid.uuid4().hex[:16]}\nrgw s3 auth use sts = true\n")
-            self.kill_rgw()
-            self.start_rgw()
         c = ["-c", str(self.conf)]
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": ["sts:AssumeRole"],
@@ -277,6 +269,16 @@ class CephRgw:
                   f"--assume-role-policy-doc={trust}")
         self._run("radosgw-admin", *c, "role-policy", "put", f"--role-name={name}",
                   "--policy-name=all", f"--policy-doc={allow}")
+        if not getattr(self, "_roles", None):
+            # The gateway's STS, on from here (after the role: radosgw-admin
+            # waits for a gateway it notifies, and a killed one's watch
+            # lingers). It changes how a wrong secret is refused
+            # (AccessDenied, no longer SignatureDoesNotMatch), so only a
+            # session that asks has it.
+            with open(self.conf, "a") as f:
+                f.write(f"rgw sts key = {uuid.uuid4().hex[:16]}\nrgw s3 auth use sts = true\n")
+            self.kill_rgw()
+            self.start_rgw()
         self._roles = getattr(self, "_roles", set()) | {name}
 
     def kill_rgw(self):

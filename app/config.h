@@ -105,6 +105,7 @@ typedef struct config {
     bool stream_vod;
     char *recordings_dir;
     char *live_dir;
+    bool ingest_host;            /* this host's disk holds the recordings (s3: archived from here) */
     /* Where media lives (app/storage/storage.h). */
     char *storage;               /* "local" or "s3" */
     char *storage_endpoint;

@@ -12,7 +12,26 @@
 #include "db.h"
 #include "handlers.h"
 #include "hash.h"
+#include "storage/storage.h"
 #include "stream.h"
+
+/* The URL browsers POST to, into url: the store's own (its endpoint, with
+ * its addressing) when S3_POST's bucket is the bucket of an S3-compatible
+ * store (MEDIAGATE_STORAGE_ENDPOINT set), else AWS's for the bucket. */
+static void post_url(const config *cfg, char *url, size_t cap)
+{
+    const char *ep = cfg->storage_endpoint, *host = strstr(ep, "://");
+    if (!store_is_s3(cfg) || !*ep || !host || strcmp(cfg->s3_bucket, cfg->storage_bucket) != 0) {
+        snprintf(url, cap, "https://%s.s3.%s.amazonaws.com/", cfg->s3_bucket, cfg->s3_region);
+        return;
+    }
+    host += 3;
+    int hl = (int)strcspn(host, "/"); /* the endpoint has no path; a final / at most */
+    if (strcmp(cfg->storage_addressing, "virtual") == 0)
+        snprintf(url, cap, "%.*s%s.%.*s/", (int)(host - ep), ep, cfg->s3_bucket, hl, host);
+    else
+        snprintf(url, cap, "%.*s/%s/", (int)(host - ep) + hl, ep, cfg->s3_bucket);
+}
 
 /* S3_POST: a browser-upload POST policy limited to the stream's prefix,
  * a size range and an expiry; computed locally. */
@@ -36,7 +55,7 @@ static json_object *s3_post(const config *cfg, const char *prefix)
     if (sigv4_post_policy(policy, cfg->aws_secret_access_key, date8, cfg->s3_region, b64,
                           sizeof b64, sig) != 0)
         return NULL;
-    snprintf(url, sizeof url, "https://%s.s3.%s.amazonaws.com/", cfg->s3_bucket, cfg->s3_region);
+    post_url(cfg, url, sizeof url);
     json_object *o = json_object_new_object(), *f = json_object_new_object();
     char key[600];
     snprintf(key, sizeof key, "%s${filename}", prefix);

@@ -16,6 +16,11 @@ const task_kind task_kinds[] = {
     /* A stopped stream that lost a callback: make its VOD job. */
     {.name = "stream.settle", .run = kind_stream_settle, .max_attempts = 10, .timeout_s = 60,
      .backoff_base = 5, .backoff_cap = 300},
+    /* s3 storage: a stopped stream's recordings, from the ingest host's
+     * disk into the store, then its VOD encode (app/worker/recordings.c).
+     * Only a worker on that host serves it (MEDIAGATE_INGEST_HOST). */
+    {.name = "stream.archive", .run = kind_stream_archive, .max_attempts = 10, .timeout_s = 0,
+     .backoff_base = 5, .backoff_cap = 300, .serves = kind_stream_archive_serves},
     /* A direct upload URL expired unused: its job is CANCELED. */
     {.name = "upload.expire", .run = kind_upload_expire, .max_attempts = 10, .timeout_s = 60,
      .backoff_base = 5, .backoff_cap = 300},

@@ -79,6 +79,8 @@ void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt
  * webhook.c). */
 void kind_local_encode(task_ctx *ctx, task_result *res);
 void kind_stream_settle(task_ctx *ctx, task_result *res);
+void kind_stream_archive(task_ctx *ctx, task_result *res); /* app/worker/recordings.c */
+bool kind_stream_archive_serves(const struct config *cfg);
 void kind_noop(task_ctx *ctx, task_result *res);
 void kind_upload_expire(task_ctx *ctx, task_result *res);
 void kind_local_encode_dead(const struct config *cfg, const char *job_id);

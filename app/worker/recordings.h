@@ -32,4 +32,11 @@ int files_add(rec_files *f, const char *path, const char *demuxer, long long mti
 int stream_inputs(const struct config *cfg, const char *sid, bool segments, rec_files *out,
                   char *seglist, size_t seglist_cap, char *msg, size_t msgcap);
 
+/* With s3 storage, the stream.archive kind (on the ingest host, whose
+ * disk holds them) copies a stopped stream's recordings into the store, in
+ * broadcast order, as recordings/<stream id>/0001.flv, 0002.ts, ...: each
+ * RTMP recording one FLV object, the PUT segments joined into one MPEG-TS
+ * object, so that key order is broadcast order. Then it queues the VOD
+ * job's encode, whose payload names those keys ("keys"). */
+
 #endif

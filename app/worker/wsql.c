@@ -39,6 +39,15 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_SETTLE] = {"w_settle",
         "SELECT mediagate_stream_settle($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+    /* A stream's recordings are in the store: its VOD encode ($3), queued
+     * while attempt $2 of archive task $1 is still running, once: the task
+     * keeps "queued" in its payload (a later attempt then copies nothing). */
+    [W_ARCHIVED] = {"w_archived",
+        "WITH t AS (UPDATE outbox SET payload = payload || '{\"queued\": true}' "
+        "WHERE id = $1 AND attempts = $2 AND done_at IS NULL AND failed_at IS NULL "
+        "AND NOT payload ? 'queued' RETURNING id) "
+        "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM t",
+        3, PGRES_COMMAND_OK},
     /* A local job and its encode task in one statement. With a key (an
      * upload's path, size and mtime) a second submit does nothing. */
     [W_SUBMIT] = {"w_submit",

@@ -12,6 +12,7 @@ enum wstmt {
     W_REAP,
     W_KIND_SYNC,
     W_SETTLE,
+    W_ARCHIVED,
     W_SUBMIT,
     W_UPLOAD_EXPIRE,
     W_WH_LOAD,

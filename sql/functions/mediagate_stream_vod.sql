@@ -20,8 +20,11 @@ BEGIN
     VALUES (jid, 'local', 'stream:' || p_id, 'streams/' || p_id);
     -- A PUT authorized just before the stop may still be sending its body:
     -- segments are read 10 s on.
+    -- With s3 storage, a worker on the ingest host serves stream.archive:
+    -- it copies the files into the store first, then queues the encode.
     INSERT INTO outbox (kind, payload, run_after)
-    VALUES ('local.encode', jsonb_build_object(
+    VALUES (CASE WHEN EXISTS (SELECT 1 FROM task_kinds WHERE name = 'stream.archive')
+                 THEN 'stream.archive' ELSE 'local.encode' END, jsonb_build_object(
         'job_id', jid, 'stream_id', p_id,
         'recordings', CASE WHEN p_rtmp THEN to_jsonb(s.recordings) ELSE '[]'::jsonb END,
         'segments', p_put AND s.uploaded),

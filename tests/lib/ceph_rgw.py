@@ -252,6 +252,35 @@ class CephRgw:
                   "--display-name", "mediagate tests",
                   "--access-key", self.access_key, "--secret-key", self.secret_key)
 
+    def sts_role(self, name):
+        """A role the S3 user may assume through the gateway's STS
+        (arn:aws:iam:::role/NAME), allowed every S3 action: a session
+        policy given to AssumeRole narrows it. Made once per name."""
+        if name in getattr(self, "_roles", set()):
+            return
+        c = ["-c", str(self.conf)]
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["sts:AssumeRole"],
+            "Principal": {"AWS": ["arn:aws:iam:::user/mediagate"]}}]}, separators=(",", ":"))
+        allow = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::*"}]},
+            separators=(",", ":"))
+        self._run("radosgw-admin", *c, "role", "create", f"--role-name={name}", "--path=/",
+                  f"--assume-role-policy-doc={trust}")
+        self._run("radosgw-admin", *c, "role-policy", "put", f"--role-name={name}",
+                  "--policy-name=all", f"--policy-doc={allow}")
+        if not getattr(self, "_roles", None):
+            # The gateway's STS, on from here (after the role: radosgw-admin
+            # waits for a gateway it notifies, and a killed one's watch
+            # lingers). It changes how a wrong secret is refused
+            # (AccessDenied, no longer SignatureDoesNotMatch), so only a
+            # session that asks has it.
+            with open(self.conf, "a") as f:
+                f.write(f"rgw sts key = {uuid.uuid4().hex[:16]}\nrgw s3 auth use sts = true\n")
+            self.kill_rgw()
+            self.start_rgw()
+        self._roles = getattr(self, "_roles", set()) | {name}
+
     def kill_rgw(self):
         p = self.procs.pop("rgw")
         p.kill()

@@ -327,6 +327,53 @@ static void test_scan_dir(void)
     CHECK(system(cmd) == 0);
 }
 
+/* On s3 storage the PUT segments go to the store as one object: joined in
+ * the order given, byte for byte, into a file under TMPDIR; a segment that
+ * is gone (or a symlink) leaves no file. Keys sort in broadcast order. */
+static void test_join_segments(void)
+{
+    char dir[] = "/tmp/mediagate-join-XXXXXX", p[512], joined[512], buf[64];
+    CHECK(mkdtemp(dir) != NULL);
+    setenv("TMPDIR", dir, 1);
+    rec_files seg = {0};
+    const char *parts[] = {"first-", "second-", "third"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/index%zu.ts", dir, i);
+        FILE *f = fopen(p, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs(parts[i], f);
+            fclose(f);
+        }
+        CHECK_INT(files_add(&seg, p, "mpegts", 0), 0);
+    }
+    CHECK_INT(join_segments(&seg, joined, sizeof joined), 0);
+    CHECK(strncmp(joined, dir, strlen(dir)) == 0);
+    FILE *f = fopen(joined, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    CHECK_STR(buf, "first-second-third");
+    unlink(joined);
+    snprintf(p, sizeof p, "%s/index1.ts", dir);
+    unlink(p);
+    CHECK(symlink("/etc/passwd", p) == 0);
+    CHECK_INT(join_segments(&seg, joined, sizeof joined), -1);
+    CHECK(access(joined, F_OK) != 0);
+    files_free(&seg);
+    char k1[128], k2[128];
+    archive_key(k1, sizeof k1, "5b0c0000-0000-4000-8000-000000000000", 9, "flv");
+    archive_key(k2, sizeof k2, "5b0c0000-0000-4000-8000-000000000000", 10, "mpegts");
+    CHECK_STR(k1, "recordings/5b0c0000-0000-4000-8000-000000000000/0009.flv");
+    CHECK_STR(k2, "recordings/5b0c0000-0000-4000-8000-000000000000/0010.ts");
+    CHECK(strcmp(k1, k2) < 0 && store_key_ok(k1) && store_key_ok(k2));
+    unsetenv("TMPDIR");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* ffmpeg's out_time_us against the input's duration: 0 to 99 while
  * encoding, whatever ffmpeg reports (its output may run past the probed
  * duration); 100 is COMPLETE's alone. */
@@ -358,6 +405,7 @@ int main(void)
 {
     test_progress();
     test_scan_dir();
+    test_join_segments();
     test_backoff();
     test_allowlist();
     test_probe_argv();

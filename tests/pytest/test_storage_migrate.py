@@ -1,0 +1,207 @@
+"""mediagate storage migrate: a local installation's outputs copied into a
+real S3 bucket (Ceph RGW, conftest.py's `objectstore`) and their jobs
+repointed; a dry run changes nothing; a second run changes nothing; a run
+killed with -9 halfway leaves its job local and the next run completes it,
+copying only what was missing; a job that cannot move stays local and
+says why; the store's own refusals (wrong secret, private objects)."""
+
+import os
+import signal
+import subprocess
+import uuid
+
+import pytest
+
+import mgstack
+import s3_settings
+
+
+class Local:
+    """A local installation: its database, media directory and settings
+    pointing at a bucket of the store."""
+
+    def __init__(self, db, run, s3, prefix=""):
+        self.db = db
+        self.s3 = s3
+        self.media = run / "media"
+        self.media.mkdir()
+        self.bucket = s3_settings.new_bucket(s3)
+        self.prefix = prefix
+        self.env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url,
+                    "MEDIAGATE_MEDIA_DIR": str(self.media), "MEDIAGATE_MEDIA_URL": "/media-files",
+                    **s3_settings.env(s3, self.bucket, prefix)}
+
+    def job(self, segments=3, seg_bytes=2000, acl=None, status="COMPLETE", backend="local"):
+        """A job as the local encoder leaves it: a row, and master.m3u8,
+        v0/index.m3u8 and v0/segNNN.ts in MEDIA_DIR/<id>/. Returns the id."""
+        job = str(uuid.uuid4())
+        d = self.media / job
+        (d / "v0").mkdir(parents=True)
+        (d / "master.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n")
+        lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:2"]
+        for i in range(segments):
+            (d / "v0" / f"seg{i:03d}.ts").write_bytes(os.urandom(seg_bytes))
+            lines += ["#EXTINF:2.0,", f"seg{i:03d}.ts"]
+        (d / "v0" / "index.m3u8").write_text("\n".join(lines + ["#EXT-X-ENDLIST", ""]))
+        self.db.rows("INSERT INTO jobs (id, backend, input_file, status, progress_rate, output_path, "
+                     "storage, acl) VALUES (%s, %s, 'in.mp4', %s, 100, %s, 'local', %s)",
+                     job, backend, status, f"/media-files/{job}/", acl)
+        return job
+
+    def files(self, job):
+        """{relative path: bytes} of a job's local files."""
+        d = self.media / job
+        return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+    def key(self, job, rel=""):
+        return f"{self.prefix}media/{job}/{rel}"
+
+    def objects(self, job):
+        return s3_settings.keys(self.s3, self.bucket, self.key(job))
+
+    def row(self, job):
+        return self.db.one("SELECT storage, output_path, updated_at FROM jobs WHERE id = %s", job)
+
+    def migrate(self, *args, env=None):
+        return subprocess.run([str(mgstack.MG_BIN), "storage", "migrate", *args], env=env or self.env,
+                              capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def local(db, rundir, s3):
+    return Local(db, rundir, s3)
+
+
+def test_dry_run_then_migrate_then_again(local, s3):
+    public, private = local.job(), local.job(acl="USER_alice")
+    untouched = [local.job(status="PROGRESSING"), local.job(backend="zencoder")]
+    before = {j: local.row(j) for j in (public, private, *untouched)}
+
+    r = local.migrate("--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert f"would move {public}" in r.stdout and f"would move {private}" in r.stdout
+    assert "dry run: jobs: 2 to move, 0 staying local; files: 10 to copy" in r.stdout
+    assert s3_settings.keys(s3, local.bucket) == {}
+    assert {j: local.row(j) for j in before} == before
+
+    r = local.migrate()
+    assert r.returncode == 0, r.stderr
+    assert "jobs: 2 moved, 0 staying local; files: 10 copied" in r.stdout
+    c = s3_settings.client(s3)
+    for job in (public, private):
+        files = local.files(job)
+        assert set(local.objects(job)) == {local.key(job, k) for k in files}
+        for rel, data in files.items():
+            o = c.get_object(Bucket=local.bucket, Key=local.key(job, rel))
+            assert o["Body"].read() == data
+            if rel.endswith(".ts"):
+                assert o["CacheControl"] == "max-age=31536000, immutable" and o["ContentType"] == "video/mp2t"
+            else:
+                assert o["CacheControl"] == "max-age=10"
+                assert o["ContentType"] == "application/vnd.apple.mpegurl"
+        storage, output_path, _ = local.row(job)
+        assert (storage, output_path) == ("s3", f"{s3.endpoint}/{local.bucket}/media/{job}/")
+    for job in untouched:
+        assert local.row(job) == before[job]
+        assert local.objects(job) == {}
+    # Readable without a signature only when anyone may see the job; the
+    # store itself refuses the private one.
+    assert unsigned_get(f"{s3.endpoint}/{local.bucket}/media/{public}/v0/seg000.ts") == 200
+    assert unsigned_get(f"{s3.endpoint}/{local.bucket}/media/{private}/v0/seg000.ts") == 403
+    # The local files are kept.
+    assert (local.media / public / "master.m3u8").exists()
+
+    # Run again: nothing to do, nothing written.
+    objects = {j: local.objects(j) for j in (public, private)}
+    rows = {j: local.row(j) for j in (public, private)}
+    r = local.migrate()
+    assert r.returncode == 0, r.stderr
+    assert "jobs: 0 moved, 0 staying local; files: 0 copied (0 bytes), 0 already in the bucket" in r.stdout
+    assert {j: local.objects(j) for j in (public, private)} == objects
+    assert {j: local.row(j) for j in (public, private)} == rows
+
+
+def unsigned_get(url):
+    """The status of an unsigned GET."""
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url],
+                       capture_output=True, text=True, timeout=60)
+    return int(r.stdout)
+
+
+def test_killed_halfway_resumes(db, rundir, s3):
+    local = Local(db, rundir, s3, prefix="site/")
+    job = local.job(segments=60, seg_bytes=256 * 1024)
+    files = local.files(job)
+    p = subprocess.Popen([str(mgstack.MG_BIN), "storage", "migrate"], env=local.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # Stopped as soon as its first object is in, then killed: a run cut
+        # short mid-copy.
+        assert mgstack.wait_until(lambda: local.objects(job) or p.poll() is not None, 120, 0.02)
+        p.send_signal(signal.SIGSTOP)
+        assert p.poll() is None, "the run ended before it could be cut short"
+        p.kill()
+    finally:
+        p.kill()
+        p.wait()
+    copied = local.objects(job)
+    assert 0 < len(copied) < len(files)
+    assert local.key(job, "master.m3u8") not in copied, "the master playlist is copied last"
+    assert local.row(job)[:2] == ("local", f"/media-files/{job}/"), "repointed before all its objects were in"
+
+    r = local.migrate()
+    assert r.returncode == 0, r.stderr
+    assert f"jobs: 1 moved, 0 staying local; files: {len(files) - len(copied)} copied" in r.stdout
+    assert f"{len(copied)} already in the bucket" in r.stdout
+    now = local.objects(job)
+    assert set(now) == {local.key(job, k) for k in files}
+    for k, v in copied.items():
+        assert now[k] == v, f"{k} was copied again"
+    assert [now[local.key(job, k)][0] for k in files] == [len(v) for v in files.values()]
+    assert local.row(job)[:2] == ("s3", f"{s3.endpoint}/{local.bucket}/site/media/{job}/")
+
+
+def test_a_job_that_cannot_move_stays_local(local, s3):
+    good, gone, odd = local.job(), local.job(), local.job()
+    for p in (local.media / gone).rglob("*"):
+        if p.is_file():
+            p.unlink()
+    (local.media / odd / "v0" / "bad name.ts").write_bytes(b"x")
+    r = local.migrate()
+    assert r.returncode == 1
+    assert f"job {gone} stays local: it has no files in MEDIAGATE_MEDIA_DIR" in r.stderr
+    assert f"job {odd} stays local: v0/bad name.ts cannot be named in the bucket" in r.stderr
+    assert "jobs: 1 moved, 2 staying local" in r.stdout
+    assert local.row(good)[0] == "s3"
+    assert local.row(gone)[0] == local.row(odd)[0] == "local"
+    assert str(local.media) not in r.stderr, "messages name no server path"
+    # Once fixed, the next run completes it.
+    (local.media / odd / "v0" / "bad name.ts").unlink()
+    r = local.migrate()
+    assert r.returncode == 1 and "jobs: 1 moved, 1 staying local" in r.stdout
+    assert local.row(odd)[0] == "s3"
+
+
+def test_wrong_secret_moves_nothing(local, s3):
+    job = local.job()
+    r = local.migrate(env={**local.env, "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": "not-the-secret"})
+    assert r.returncode == 1
+    assert f"job {job} stays local" in r.stderr
+    assert "not-the-secret" not in r.stderr + r.stdout
+    assert local.row(job)[0] == "local"
+    assert s3_settings.keys(s3, local.bucket) == {}
+
+
+def test_needs_s3_storage_and_one_run_at_a_time(local, pg, db):
+    job = local.job()
+    env = {k: v for k, v in local.env.items() if not k.startswith("MEDIAGATE_STORAGE")}
+    r = local.migrate(env=env)
+    assert r.returncode == 2 and "MEDIAGATE_STORAGE is local" in r.stderr
+    with pg.connect(db.name) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('mediagate storage migrate'))")
+        r = local.migrate()
+        assert r.returncode == 3 and "another 'storage migrate' runs" in r.stderr
+    assert local.row(job)[0] == "local"
+    r = subprocess.run([str(mgstack.MG_BIN), "storage", "migrate", "--bogus"], env=local.env,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "usage: mediagate [--config FILE] storage migrate [--dry-run]" in r.stderr

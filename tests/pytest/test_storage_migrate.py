@@ -3,9 +3,11 @@ real S3 bucket (Ceph RGW, conftest.py's `objectstore`) and their jobs
 repointed; a dry run changes nothing; a second run changes nothing; a run
 killed with -9 halfway leaves its job local and the next run completes it,
 copying only what was missing; a job that cannot move stays local and
-says why; the store's own refusals (wrong secret, private objects)."""
+says why; the store's own refusals (wrong secret, private objects).
+The runs docs/scaling.md shows are these (a dry run, then a run)."""
 
 import os
+import re
 import signal
 import subprocess
 import uuid
@@ -205,3 +207,29 @@ def test_needs_s3_storage_and_one_run_at_a_time(local, pg, db):
     r = subprocess.run([str(mgstack.MG_BIN), "storage", "migrate", "--bogus"], env=local.env,
                        capture_output=True, text=True)
     assert r.returncode == 2 and "usage: mediagate [--config FILE] storage migrate [--dry-run]" in r.stderr
+
+
+def test_the_runs_docs_scaling_md_shows(local):
+    """Each `$ mediagate storage migrate ...` of the page, run on one job as
+    the page's: its output is the page's, but for the job id and byte count."""
+    page = (mgstack.MG_ROOT / "docs" / "scaling.md").read_text()
+    block = page.split("$ mediagate storage migrate --dry-run", 1)[1].split("```", 1)[0]
+    block = ("$ mediagate storage migrate --dry-run" + block).strip().splitlines()
+    job = local.job()
+    runs, cmd = [], None
+    for line in block:
+        if line.startswith("$ mediagate "):
+            cmd = line[len("$ mediagate "):].split()
+            runs.append((cmd, []))
+        else:
+            runs[-1][1].append(line)
+    assert [c for c, _ in runs] == [["storage", "migrate", "--dry-run"], ["storage", "migrate"]]
+    size = sum(len(v) for v in local.files(job).values())
+    for cmd, want in runs:
+        r = subprocess.run([str(mgstack.MG_BIN), *cmd], env=local.env, capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stderr
+        got = [re.sub(r"\(\d+ bytes\)", "(N bytes)", line.replace(job, "JOB")) for line in r.stdout.splitlines()]
+        assert got == [re.sub(r"\(\d+ bytes\)", "(N bytes)", re.sub(r"[0-9a-f-]{36}", "JOB", line))
+                       for line in want]
+        assert f"({size} bytes)" in r.stdout

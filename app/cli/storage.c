@@ -75,7 +75,7 @@ static int list_files(const char *dir, mfiles *fs, char *why, size_t cap)
         return -1;
     }
     FTSENT *e;
-    while ((e = fts_read(t))) {
+    while ((errno = 0, e = fts_read(t))) {
         if (e->fts_info == FTS_D || e->fts_info == FTS_DP)
             continue;
         if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
@@ -136,7 +136,7 @@ static void put_opts_for(const char *rel, bool public_read, store_put_opts *o)
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (ends_with(rel, types[i].ext))
             o->content_type = types[i].type;
-    o->cache_control = ends_with(rel, ".m3u8") ? "max-age=10" : "max-age=31536000, immutable";
+    o->cache_control = ends_with(rel, ".m3u8") ? "max-age=60" : "max-age=31536000, immutable";
 }
 
 /* Copies job's files into the bucket (dry: only looks). Returns 0 when all

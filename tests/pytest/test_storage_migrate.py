@@ -99,7 +99,7 @@ def test_dry_run_then_migrate_then_again(local, s3):
             if rel.endswith(".ts"):
                 assert o["CacheControl"] == "max-age=31536000, immutable" and o["ContentType"] == "video/mp2t"
             else:
-                assert o["CacheControl"] == "max-age=10"
+                assert o["CacheControl"] == "max-age=60"
                 assert o["ContentType"] == "application/vnd.apple.mpegurl"
         storage, output_path, _ = local.row(job)
         assert (storage, output_path) == ("s3", f"{s3.endpoint}/{local.bucket}/media/{job}/")

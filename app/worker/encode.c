@@ -21,15 +21,17 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "proc.h"
+#include "storage/storage.h"
 #include "worker/ffmpeg.h"
 #include "worker/kinds.h"
+#include "worker/publish.h"
 #include "worker/recordings.h"
 
 #define PROBE_OUT_CAP (4u << 20) /* ffprobe prints no tags: 4 MiB is far past any real answer */
-#define PLAYLIST_CAP (4u << 20)  /* one of our playlists: 4 MiB is days of 4 s segments */
 #define DISK_FULL_BYTES (1u << 20) /* less free on the media disk than this is "full" */
 #define TS_PACKET 188
 /* An encode shorter than the probed duration by more than both of these
@@ -40,6 +42,8 @@
 
 typedef struct encode {
     task_ctx *ctx;
+    struct store *store; /* the object store the outputs go to; NULL: MEDIAGATE_MEDIA_DIR */
+    const char *root;    /* where attempts work: MEDIAGATE_MEDIA_DIR, or TMPDIR with a store */
     double duration_s;
     long long last_us;
     int last_pct;
@@ -66,13 +70,23 @@ static void rmtree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Removes the directories .<job>.<n>.tmp of attempts before this one. */
-static void remove_attempts(const char *media_dir, const char *job, int attempt)
+/* Removes the directories .<job>.<n>.tmp (outputs) and .<job>.<n>.in
+ * (inputs read from the object store) of attempts up to this one, under
+ * root. */
+static void remove_attempts(const char *root, const char *job, int attempt)
 {
     char p[PATH_MAX];
     for (int n = 1; n <= attempt; n++)
-        if (snprintf(p, sizeof p, "%s/.%s.%d.tmp", media_dir, job, n) < (int)sizeof p)
-            rmtree(p);
+        for (int k = 0; k < 2; k++)
+            if (snprintf(p, sizeof p, "%s/.%s.%d.%s", root, job, n, k ? "in" : "tmp") < (int)sizeof p)
+                rmtree(p);
+}
+
+/* The directory the attempts of a worker with an object store work in. */
+static const char *tmp_root(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t == '/' ? t : "/tmp";
 }
 
 /* Bytes in the regular files directly under dir. */
@@ -98,7 +112,7 @@ static int on_tick(void *arg)
 {
     encode *e = arg;
     /* What ffmpeg writes on a full disk is lost (and it goes on): stop. */
-    if (e->encoding && disk_full(e->ctx->cfg->media_dir)) {
+    if (e->encoding && disk_full(e->root)) {
         e->disk_full_seen = true;
         return 1;
     }
@@ -247,27 +261,6 @@ static int write_concat(const char *list, const rec_files *in)
     return fclose(f);
 }
 
-/* Reads the regular file path (at most cap bytes) into a malloc'd buffer.
- * Returns it with *len set, or NULL (missing, not regular, too long). */
-static char *read_small(const char *path, size_t cap, size_t *len)
-{
-    struct stat st;
-    char *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > cap ||
-        !(buf = malloc((size_t)st.st_size + 1)))
-        goto out;
-    *len = fread(buf, 1, (size_t)st.st_size, f);
-    if (*len != (size_t)st.st_size || ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-out:
-    if (f)
-        fclose(f);
-    return buf;
-}
-
 /* hls_check_media's check of one segment (arg: the rendition's directory):
  * a regular file, not empty, of whole MPEG-TS packets (a write cut short
  * by a full disk leaves part of one). */
@@ -291,7 +284,7 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
     char p[PATH_MAX + 32], vdir[PATH_MAX + 16], why[160];
     size_t len = 0;
     snprintf(p, sizeof p, "%s/master.m3u8", dir);
-    char *buf = read_small(p, PLAYLIST_CAP, &len);
+    char *buf = hls_read_file(p, HLS_PLAYLIST_CAP, &len);
     bool found = buf != NULL;
     int ret = found ? hls_check_master(buf, len, n, why, sizeof why) : -1;
     free(buf);
@@ -306,7 +299,7 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
         int segs = 0;
         snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
         snprintf(p, sizeof p, "%s/index.m3u8", vdir);
-        buf = read_small(p, PLAYLIST_CAP, &len);
+        buf = hls_read_file(p, HLS_PLAYLIST_CAP, &len);
         found = buf != NULL;
         ret = found ? hls_check_media(buf, len, segment_ok, vdir, &total, &segs, why, sizeof why) : -1;
         free(buf);
@@ -326,15 +319,16 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
     return 0;
 }
 
-/* The COMPLETE event of a finished ladder. */
-static json_object *complete_event(const config *cfg, const char *job_id, const char *final_dir,
+/* The COMPLETE event of a finished ladder whose outputs are in dir (for
+ * their sizes) and published at output_path, on storage ("local", "s3"). */
+static json_object *complete_event(const char *output_path, const char *storage, const char *dir,
                                    const int *heights, int n, int w, int h, bool audio,
                                    double duration_s)
 {
     json_object *vars = json_object_new_array(), *done = json_object_new_object();
     for (int i = 0; i < n; i++) {
         char vdir[PATH_MAX + 16];
-        snprintf(vdir, sizeof vdir, "%s/v%d", final_dir, i);
+        snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
         json_object *o = json_object_new_object();
         int vw = (int)lround((double)w * heights[i] / h / 2) * 2;
         json_object_object_add(o, "format", json_object_new_string("hls"));
@@ -344,15 +338,14 @@ static json_object *complete_event(const config *cfg, const char *job_id, const 
         json_object_object_add(o, "size", json_object_new_int64(dir_bytes(vdir)));
         json_object_array_add(vars, o);
     }
-    char url[1024];
-    snprintf(url, sizeof url, "%s/%s/", cfg->media_url, job_id);
     json_object *pls = json_object_new_object();
     json_object_object_add(pls, ".m3u8", json_object_new_string("master.m3u8"));
     json_object_object_add(done, "status", json_object_new_string("COMPLETE"));
     json_object_object_add(done, "duration_ms", json_object_new_int64((int64_t)llround(duration_s * 1000)));
     json_object_object_add(done, "width_px", json_object_new_int((int)lround((double)w * heights[0] / h / 2) * 2));
     json_object_object_add(done, "height_px", json_object_new_int(heights[0]));
-    json_object_object_add(done, "output_path", json_object_new_string(url));
+    json_object_object_add(done, "output_path", json_object_new_string(output_path));
+    json_object_object_add(done, "storage", json_object_new_string(storage));
     json_object_object_add(done, "playlists", pls);
     json_object_object_add(done, "variations", vars);
     return done;
@@ -380,12 +373,19 @@ static int check_budget(const config *cfg, const probe_info *pi, size_t n, encod
     return 9;
 }
 
-/* A full media disk: nothing is published, and the task runs again later
- * without the attempt counting (the input is not at fault). */
-static void wait_for_space(task_ctx *ctx, task_result *res)
+/* A full media disk (or, with an object store, the worker's TMPDIR):
+ * nothing is published, and the task runs again later without the attempt
+ * counting (the input is not at fault). */
+static void wait_for_space(const encode *e, task_result *res)
 {
+    if (e->store) {
+        log_warn("task %lld: the worker's TMPDIR is full; the encode waits for space", e->ctx->id);
+        task_fail(res, TASK_SNOOZE, 3,
+                  "the worker's disk is full: the encode runs again when there is space");
+        return;
+    }
     log_warn("task %lld: the media disk (MEDIAGATE_MEDIA_DIR) is full; the encode waits for space",
-             ctx->id);
+             e->ctx->id);
     task_fail(res, TASK_SNOOZE, 3, "the media disk is full: the encode runs again when there is space");
 }
 
@@ -397,7 +397,7 @@ static void encode_failed(encode *e, int st, const proc_result *r, task_result *
     char why[256];
     ffmpeg_reason(r->last_err, why, sizeof why);
     if (st == PROC_CANCELED && e->disk_full_seen)
-        wait_for_space(e->ctx, res);
+        wait_for_space(e, res);
     else if (st == PROC_CANCELED || atomic_load(e->ctx->cancel)) /* also a stop that raced a limit */
         res->outcome = TASK_HANDBACK;
     else if (st == PROC_TIMEOUT)
@@ -408,8 +408,8 @@ static void encode_failed(encode *e, int st, const proc_result *r, task_result *
         task_fail(res, TASK_FAILED, 9, "the encode used up its CPU time limit (%ld s)",
                   cfg->encode_cpu_seconds);
     else if (strstr(r->err_head, "No space left") || strstr(r->last_err, "No space left") ||
-             disk_full(cfg->media_dir))
-        wait_for_space(e->ctx, res);
+             disk_full(e->root))
+        wait_for_space(e, res);
     else if (memory_limited(r))
         task_fail(res, TASK_FAILED, 9, "the encode ran out of memory under its %ld MiB limit%s%s",
                   cfg->encode_memory_mb, why[0] ? ": " : "", why);
@@ -460,18 +460,17 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, ctx->job_id);
     /* Each attempt writes its own directory: a worker that lost its lease
      * may still be writing an older one. */
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/.%s.%d.tmp", cfg->media_dir, ctx->job_id, ctx->attempt);
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/.%s.%d.tmp", e->root, ctx->job_id, ctx->attempt);
     snprintf(list, sizeof list, "%s/inputs.ffconcat", tmp_dir);
-    remove_attempts(cfg->media_dir, ctx->job_id, ctx->attempt); /* what killed attempts left */
-    mkdir(cfg->media_dir, 0755);
-    if (disk_full(cfg->media_dir)) {
-        wait_for_space(ctx, res);
+    mkdir(e->root, 0755);
+    if (disk_full(e->root)) {
+        wait_for_space(e, res);
         goto out;
     }
     if (mkdir(tmp_dir, 0755) != 0) {
         log_error("task %lld: cannot create %s: %s", ctx->id, tmp_dir, strerror(errno));
         if (errno == ENOSPC)
-            wait_for_space(ctx, res);
+            wait_for_space(e, res);
         else
             task_fail(res, TASK_RETRY, 3, "cannot create the output directory");
         goto out;
@@ -482,7 +481,7 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         if (write_concat(list, in) != 0) {
             log_error("task %lld: cannot write %s: %s", ctx->id, list, strerror(errno));
             if (errno == ENOSPC)
-                wait_for_space(ctx, res);
+                wait_for_space(e, res);
             else
                 task_fail(res, TASK_RETRY, 3, "cannot list the inputs");
             goto fail;
@@ -523,8 +522,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
      * leaves empty playlists): what it wrote is read back first. */
     double encoded = (double)e->last_us / 1e6, outputs_s = 0;
     if (verify_outputs(tmp_dir, heights, n, encoded, &outputs_s, msg, sizeof msg) != 0) {
-        if (disk_full(cfg->media_dir)) {
-            wait_for_space(ctx, res);
+        if (disk_full(e->root)) {
+            wait_for_space(e, res);
         } else { /* retried: a disk filled and freed between two looks is one cause */
             log_warn("task %lld: %s", ctx->id, msg);
             task_fail(res, TASK_RETRY, 10, "%s", msg);
@@ -539,6 +538,21 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                   "(a file cut short?)", outputs_s, e->duration_s);
         goto fail;
     }
+    if (e->store) {
+        char key[PATH_MAX], output_path[2048];
+        snprintf(key, sizeof key, "media/%s/master.m3u8", ctx->job_id);
+        if (store_public_url(cfg, key, output_path, sizeof output_path) != 0) {
+            task_fail(res, TASK_FAILED, 3, "the outputs' URL does not fit");
+            goto fail;
+        }
+        output_path[strlen(output_path) - strlen("master.m3u8")] = '\0';
+        if (publish_outputs(ctx, e->store, tmp_dir, n, res) != 0)
+            goto fail;
+        res->outcome = TASK_DONE;
+        res->job_event =
+            complete_event(output_path, "s3", tmp_dir, heights, n, w, h, audio, outputs_s);
+        goto fail; /* the outputs are in the store: the work directory goes */
+    }
     /* Published only by the holder: a worker that lost its lease while its
      * ffmpeg finished learns it here. */
     if (!ctx->beat(ctx, TASK_BEAT_CHECK)) {
@@ -551,8 +565,10 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         task_fail(res, TASK_RETRY, 3, "cannot move the outputs into place");
         goto fail;
     }
+    char output_path[PATH_MAX + 64];
+    snprintf(output_path, sizeof output_path, "%s/%s/", cfg->media_url, ctx->job_id);
     res->outcome = TASK_DONE;
-    res->job_event = complete_event(cfg, ctx->job_id, final_dir, heights, n, w, h, audio, outputs_s);
+    res->job_event = complete_event(output_path, "local", final_dir, heights, n, w, h, audio, outputs_s);
     goto out;
 fail:
     rmtree(tmp_dir);
@@ -560,28 +576,110 @@ out:
     free(pis);
 }
 
+/* Whether job is a job id usable in paths (and, with an object store, in
+ * keys): local.encode's jobs are UUIDs. */
+static bool job_id_ok(const config *cfg, const char *job)
+{
+    char key[300];
+    return job && strlen(job) <= 200 && !strchr(job, '/') && job[0] != '.' &&
+           (!store_is_s3(cfg) ||
+            (snprintf(key, sizeof key, "media/%s/master.m3u8", job) < (int)sizeof key &&
+             store_key_ok(key)));
+}
+
 void kind_local_encode_dead(const config *cfg, const char *job_id)
 {
     const task_kind *k = task_kind_find("local.encode");
-    if (job_id && !strchr(job_id, '/') && job_id[0] != '.')
-        remove_attempts(cfg->media_dir, job_id, k ? k->max_attempts : 3);
+    if (!job_id_ok(cfg, job_id))
+        return;
+    remove_attempts(cfg->media_dir, job_id, k ? k->max_attempts : 3);
+    if (store_is_s3(cfg)) { /* a dead job leaves no objects (and this host no files) */
+        remove_attempts(tmp_root(), job_id, k ? k->max_attempts : 3);
+        store *s = store_open(cfg);
+        if (s)
+            publish_remove_job(s, job_id);
+        store_close(s);
+    }
+}
+
+/* The input of an upload's encode in the object store: the payload's
+ * input_key (with input_etag, the object the upload confirmed), or an input
+ * that is a key rather than a path. NULL: a file on this host. */
+static const char *input_key(const config *cfg, json_object *p, const char **etag)
+{
+    const char *key = NULL;
+    *etag = NULL;
+    if (jstr(p, "input_key", &key) <= 0 &&
+        !(store_is_s3(cfg) && jstr(p, "input", &key) > 0 && key[0] != '/'))
+        return NULL;
+    if (jstr(p, "input_etag", etag) <= 0)
+        *etag = NULL;
+    return key;
 }
 
 void kind_local_encode(task_ctx *ctx, task_result *res)
 {
-    const char *sid = NULL, *input = NULL;
+    const char *sid = NULL, *input = NULL, *key = NULL, *etag = NULL;
+    const config *cfg = ctx->cfg;
     json_object *p = ctx->payload;
     rec_files inputs = {0};
-    char seglist[PATH_MAX] = "", msg[300] = "";
-    encode e = {.ctx = ctx};
+    char seglist[PATH_MAX] = "", msg[300] = "", in_dir[PATH_MAX] = "", path[PATH_MAX + 16];
+    encode e = {.ctx = ctx, .root = cfg->media_dir};
     bool is_stream = jstr(p, "stream_id", &sid) > 0;
-    if (!ctx->job_id || strlen(ctx->job_id) > 200 || strchr(ctx->job_id, '/') ||
-        ctx->job_id[0] == '.' ||
-        (!is_stream && jstr(p, "input", &input) <= 0)) {
+    if (!job_id_ok(cfg, ctx->job_id) || (!is_stream && jstr(p, "input", &input) <= 0 &&
+                                    jstr(p, "input_key", &input) <= 0)) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
-    if (is_stream) {
+    key = is_stream ? NULL : input_key(cfg, p, &etag);
+    if (store_is_s3(cfg)) {
+        e.root = tmp_root();
+        if (!(e.store = store_open(cfg))) {
+            task_fail(res, TASK_RETRY, 3, "out of memory");
+            goto out;
+        }
+        publish_clear_earlier(ctx, e.store, ctx->job_id, ctx->attempt);
+    } else if (key) {
+        task_fail(res, TASK_RETRY, 3, "the input is in an object store this worker has no settings for");
+        goto out;
+    }
+    remove_attempts(e.root, ctx->job_id, ctx->attempt); /* what killed attempts left */
+    if (key || (is_stream && e.store)) {
+        /* Inputs from the store come into the attempt's directory first. */
+        snprintf(in_dir, sizeof in_dir, "%s/.%s.%d.in", e.root, ctx->job_id, ctx->attempt);
+        mkdir(e.root, 0755);
+        if (mkdir(in_dir, 0700) != 0) {
+            log_error("task %lld: cannot create %s: %s", ctx->id, in_dir, strerror(errno));
+            if (errno == ENOSPC)
+                wait_for_space(&e, res);
+            else
+                task_fail(res, TASK_RETRY, 3, "cannot create the input directory");
+            in_dir[0] = '\0';
+            goto out;
+        }
+    }
+    if (key) {
+        snprintf(path, sizeof path, "%s/input", in_dir);
+        if (!store_key_ok(key)) {
+            task_fail(res, TASK_FAILED, 1, "malformed task payload");
+            goto out;
+        }
+        if (publish_fetch(ctx, e.store, key, etag, path, cfg->upload_max_bytes, res) != 0)
+            goto out;
+        if (files_add(&inputs, path, NULL, 0)) {
+            task_fail(res, TASK_RETRY, 3, "out of memory");
+            goto out;
+        }
+    } else if (is_stream && e.store) {
+        if (!uuid_valid(sid, strlen(sid))) {
+            task_fail(res, TASK_FAILED, 1, "malformed task payload: stream_id");
+            goto out;
+        }
+        if (publish_fetch_recordings(ctx, e.store, sid, in_dir, cfg->upload_max_bytes, &inputs,
+                                     res) != 0)
+            goto out;
+    }
+    if (is_stream && inputs.n == 0) { /* on this host's disk (none in the store) */
         bool segments = json_object_get_boolean(json_object_object_get(p, "segments"));
         int code = stream_inputs(ctx->cfg, sid, segments, &inputs, seglist,
                                  sizeof seglist, msg, sizeof msg);
@@ -589,7 +687,7 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
             task_fail(res, code == 3 ? TASK_RETRY : TASK_FAILED, code, "%s", msg);
             goto out;
         }
-    } else if (files_add(&inputs, input, NULL, 0)) {
+    } else if (!is_stream && !key && files_add(&inputs, input, NULL, 0)) {
         task_fail(res, TASK_RETRY, 3, "out of memory");
         goto out;
     }
@@ -597,5 +695,8 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
 out:
     if (seglist[0])
         unlink(seglist);
+    if (in_dir[0])
+        rmtree(in_dir);
     files_free(&inputs);
+    store_close(e.store);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json.h"
 #include "request.h"
@@ -412,4 +413,25 @@ int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap)
         return -1;
     }
     return 0;
+}
+
+char *hls_read_file(const char *path, size_t cap, size_t *len)
+{
+    struct stat st;
+    char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > cap ||
+        !(buf = malloc((size_t)st.st_size + 1)))
+        goto out;
+    *len = fread(buf, 1, (size_t)st.st_size, f);
+    if (*len != (size_t)st.st_size || ferror(f)) {
+        free(buf);
+        buf = NULL;
+    } else {
+        buf[*len] = '\0';
+    }
+out:
+    if (f)
+        fclose(f);
+    return buf;
 }

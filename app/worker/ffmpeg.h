@@ -115,4 +115,11 @@ int hls_check_media(const char *buf, size_t len, int (*seg)(void *arg, const cha
  * order. Returns 0, or -1 with msg set. */
 int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap);
 
+#define HLS_PLAYLIST_CAP (4u << 20) /* one of our playlists: 4 MiB is days of 4 s segments */
+
+/* Reads the regular file path (at most cap bytes) into a malloc'd,
+ * NUL-terminated buffer. Returns it with *len set, or NULL (missing, not
+ * regular, too long). */
+char *hls_read_file(const char *path, size_t cap, size_t *len);
+
 #endif

@@ -76,6 +76,10 @@ BEGIN
                              THEN mediagate_match_variations(variations, ev->'outputs_by_format')
                              ELSE variations END,
         outputs       = coalesce(ev->'outputs', outputs),
+        -- Where the outputs live: the local encoder says (a provider's are
+        -- where the provider put them).
+        storage       = CASE WHEN p_backend = 'local' AND new_status = 'COMPLETE'
+                             THEN coalesce(ev->>'storage', storage) ELSE storage END,
         resource      = coalesce(ev->'resource', resource),
         event_time    = greatest(event_time, new_time),
         updated_at    = now()

@@ -28,8 +28,8 @@ UPLOAD_401 = '{"success":false,"message":"Authentication required: Authorization
 DONE = ("COMPLETE", "ERROR")
 
 
-@pytest.fixture
-def mg_env(rundir):
+def encoder_env(rundir):
+    """The settings of the encoder's tests, for RUNDIR."""
     return {
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
         "MEDIAGATE_MEDIA_URL": "/media-files",
@@ -40,6 +40,11 @@ def mg_env(rundir):
         "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads"),
         "MEDIAGATE_ALLOWED_ORIGINS": r"https://app\.example\.com",
     }
+
+
+@pytest.fixture
+def mg_env(rundir):
+    return encoder_env(rundir)
 
 
 @pytest.fixture

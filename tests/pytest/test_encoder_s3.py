@@ -1,0 +1,376 @@
+"""The local encoder with its media on an S3 store (MEDIAGATE_STORAGE=s3),
+through real PostgreSQL, nginx, ffmpeg and Ceph's RADOS Gateway.
+
+The worker reads an upload's input from the bucket (exactly the object the
+upload confirmed: If-Match on its ETag) into its TMPDIR, encodes there and
+publishes to media/<job>/: an attempt's renditions under a<attempt>/, the
+master playlist last and only by the lease's holder. A missing or changed
+input is an ERROR; a store that goes down while the outputs are published
+is waited for; a worker killed mid-upload leaves nothing once another
+attempt completes; a worker that lost its lease publishes nothing and
+removes what it wrote. A small HTTP proxy in front of the gateway (below)
+records the order of the writes and can hold one until the test lets it go.
+"""
+
+import http.client
+import http.server
+import re
+import signal
+import subprocess
+import threading
+import uuid
+
+import botocore.session
+import pytest
+from botocore.config import Config
+
+from mgstack import LoopbackServer, wait_until
+from test_encoder import DONE, clip, clips, encoder_env, nginx_includes, progress, status  # noqa: F401
+
+_buckets = iter(range(1, 1 << 30))
+SEGMENT_CC = "max-age=31536000, immutable"
+PLAYLIST_CC = "max-age=60"
+
+
+class HoldingProxy:
+    """An HTTP proxy in front of the gateway: passes every request on as it
+    came (the Host header too, so SigV4 holds), records (method, path) of
+    each, and holds a PUT whose path matches .hold (a regular expression)
+    until release()."""
+
+    HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
+
+    def __init__(self, upstream_port):
+        self.upstream = upstream_port
+        self.seen = []
+        self.hold = None
+        self.held = threading.Event()
+        self.go = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                path = self.path.split("?")[0]
+                proxy.seen.append((self.command, path))
+                if self.command == "PUT" and proxy.hold and re.search(proxy.hold, path):
+                    proxy.held.set()
+                    proxy.go.wait(600)
+                up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=60)
+                try:
+                    up.request(self.command, self.path, body,
+                               {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP})
+                    r = up.getresponse()
+                    data = r.read()
+                except OSError:
+                    self.close_connection = True  # the store is down: never answered
+                    return
+                finally:
+                    up.close()
+                self.send_response(r.status, r.reason)
+                for k, v in r.getheaders():
+                    if k.lower() not in proxy.HOP and k.lower() != "content-length":
+                        self.send_header(k, v)
+                length = r.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+                self.send_header("Content-Length", length or "0")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
+
+    def release(self):
+        self.hold = None
+        self.go.set()
+
+    def close(self):
+        self.go.set()
+        self.server.close()
+
+
+def client(s3):
+    return botocore.session.get_session().create_client(
+        "s3", region_name=s3.region, endpoint_url=s3.endpoint,
+        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"mg-enc-{next(_buckets)}"
+    client(s3).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def proxy(s3):
+    p = HoldingProxy(s3.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def tmpdir_root(rundir):
+    d = rundir / "worker-tmp"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def mg_env(request, rundir, s3, bucket, tmpdir_root):
+    # A test that asks for the proxy gets the worker's requests through it.
+    endpoint = request.getfixturevalue("proxy").url if "proxy" in request.fixturenames else s3.endpoint
+    return {
+        **encoder_env(rundir),
+        "MEDIAGATE_STORAGE": "s3",
+        "MEDIAGATE_STORAGE_ENDPOINT": endpoint,
+        "MEDIAGATE_STORAGE_REGION": s3.region,
+        "MEDIAGATE_STORAGE_BUCKET": bucket,
+        "MEDIAGATE_STORAGE_ADDRESSING": "path",
+        "MEDIAGATE_STORAGE_ACCESS_KEY_ID": s3.access_key,
+        "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": s3.secret_key,
+        "MEDIAGATE_STORAGE_PUBLIC_URL": f"https://cdn.example.com/{bucket}",
+        "TMPDIR": str(tmpdir_root),
+    }
+
+
+def keys(s3, bucket, prefix=""):
+    out, token = [], None
+    c = client(s3)
+    while True:
+        kw = {"Bucket": bucket, "Prefix": prefix, **({"ContinuationToken": token} if token else {})}
+        r = c.list_objects_v2(**kw)
+        out += [o["Key"] for o in r.get("Contents", [])]
+        if not r.get("IsTruncated"):
+            return sorted(out)
+        token = r["NextContinuationToken"]
+
+
+def upload(s3, bucket, src):
+    """Puts SRC into the bucket as an upload would be; returns (key, ETag)."""
+    key = f"uploads/{uuid.uuid4()}/{src.name}"
+    r = client(s3).put_object(Bucket=bucket, Key=key, Body=src.read_bytes())
+    return key, r["ETag"]
+
+
+def encode_task(stack, key, etag):
+    """A local job and its encode task reading KEY (with ETAG) from the
+    store, in one transaction, as a confirmed upload queues them."""
+    job = str(uuid.uuid4())
+    with stack.db.conn.transaction():
+        stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+                              "VALUES (%s, 'local', %s, %s)", (job, job, key))
+        stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('local.encode', "
+                              "jsonb_build_object('job_id', %s::text, 'input_key', %s::text, "
+                              "'input_etag', %s::text))", (job, key, etag))
+    return job
+
+
+def job_row(stack, job):
+    return stack.db.one("SELECT status, error_code, error_message, storage, output_path "
+                        "FROM jobs WHERE id = %s", job)
+
+
+def task_row(stack, job):
+    return stack.db.one("SELECT attempts, done_at IS NOT NULL, failed_at IS NOT NULL FROM outbox "
+                        "WHERE payload->>'job_id' = %s", job)
+
+
+def one_set(s3, bucket, job, attempt):
+    """Whether media/JOB/ holds exactly one set of outputs, ATTEMPT's: the
+    master, and under a<ATTEMPT>/ each rendition's playlist and the segments
+    it names, nothing else. Returns (ok, what is there)."""
+    c = client(s3)
+    have = keys(s3, bucket, f"media/{job}/")
+    want = {f"media/{job}/master.m3u8"}
+    master = c.get_object(Bucket=bucket, Key=f"media/{job}/master.m3u8")["Body"].read().decode()
+    variants = [line for line in master.splitlines() if line and not line.startswith("#")]
+    for v in variants:
+        want.add(f"media/{job}/{v}")
+        pl = c.get_object(Bucket=bucket, Key=f"media/{job}/{v}")["Body"].read().decode()
+        d = v.rpartition("/")[0]
+        want |= {f"media/{job}/{d}/{s}" for s in pl.splitlines() if s and not s.startswith("#")}
+    ok = set(have) == want and variants and all(v.startswith(f"a{attempt}/") for v in variants)
+    return ok, have
+
+
+def plays(s3, bucket, job, into):
+    """Downloads media/JOB/ and has ffprobe read the master to its end;
+    returns (ok, seconds, ffprobe's complaint)."""
+    c = client(s3)
+    for k in keys(s3, bucket, f"media/{job}/"):
+        p = into / k
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(c.get_object(Bucket=bucket, Key=k)["Body"].read())
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                        str(into / "media" / job / "master.m3u8")], capture_output=True, text=True)
+    try:
+        seconds = float(r.stdout.strip().splitlines()[0])
+    except (ValueError, IndexError):
+        seconds = 0.0
+    return r.returncode == 0 and seconds > 0, seconds, r.stderr[-500:]
+
+
+def published(stack, s3, bucket, job, attempt, seconds, into):
+    """Asserts JOB COMPLETE on the store with one set of outputs, ATTEMPT's,
+    that plays its SECONDS (within half a second); returns the keys."""
+    assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
+    st = job_row(stack, job)
+    assert st[:4] == ("COMPLETE", None, None, "s3"), st
+    ok, have = one_set(s3, bucket, job, attempt)
+    assert ok, f"one set of outputs, attempt {attempt}'s: {have}"
+    ok, got, why = plays(s3, bucket, job, into)
+    assert ok and abs(got - seconds) <= 0.5, f"the published ladder plays its {seconds} s ({got}): {why}"
+    return have
+
+
+def test_an_upload_is_encoded_from_and_into_the_store(stack, workers, s3, bucket, clip, rundir,
+                                                      tmpdir_root):
+    key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
+    job = encode_task(stack, key, etag)
+    workers.start()
+    have = published(stack, s3, bucket, job, 1, 10, rundir / "got")
+    assert job_row(stack, job)[4] == f"https://cdn.example.com/{bucket}/media/{job}/", "under the public URL"
+    j = status(stack, job)
+    assert [[v.get("height"), v.get("size", 0) > 10000] for v in j["variations"]] == \
+        [[720, True], [480, True], [360, True]], j
+    c = client(s3)
+    seg = next(k for k in have if k.endswith(".ts"))
+    h = c.head_object(Bucket=bucket, Key=seg)
+    assert (h["CacheControl"], h["ContentType"]) == (SEGMENT_CC, "video/mp2t"), h
+    for pl in (f"media/{job}/master.m3u8", f"media/{job}/a1/v0/index.m3u8"):
+        h = c.head_object(Bucket=bucket, Key=pl)
+        assert (h["CacheControl"], h["ContentType"]) == (PLAYLIST_CC, "application/vnd.apple.mpegurl"), h
+    assert not (rundir / "media").exists() or not any((rundir / "media").iterdir()), \
+        "nothing on the media disk"
+    assert list(tmpdir_root.iterdir()) == [], "the worker's TMPDIR is left empty"
+    assert keys(s3, bucket, "uploads/") == [key], "the input stays where the upload put it"
+
+
+@pytest.mark.parametrize("fault", ["deleted", "changed"])
+def test_an_input_gone_or_changed_is_an_error_and_publishes_nothing(stack, workers, s3, bucket, clip,
+                                                                    tmpdir_root, fault):
+    src = clip("a.mp4", 2, "320x240")
+    key, etag = upload(s3, bucket, src)
+    if fault == "deleted":
+        client(s3).delete_object(Bucket=bucket, Key=key)
+    else:  # replaced after the upload was confirmed: another object
+        client(s3).put_object(Bucket=bucket, Key=key, Body=src.read_bytes() + b"\0" * 188)
+    job = encode_task(stack, key, etag)
+    workers.start()
+    assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 300)
+    st, code, msg, storage, _ = job_row(stack, job)
+    why = "gone from the object store" if fault == "deleted" else "changed after it was uploaded"
+    assert (st, code, storage) == ("ERROR", 1, None) and why in msg, (st, code, msg)
+    assert key not in msg and "/" not in msg, f"no key or path in the message: {msg!r}"
+    assert task_row(stack, job) == (1, False, True), "not retried: the input will not come back"
+    assert keys(s3, bucket, "media/") == [], "nothing published"
+    assert list(tmpdir_root.iterdir()) == [], "the worker's TMPDIR is left empty"
+
+
+def test_the_store_down_while_publishing_is_waited_for(stack, workers, s3, bucket, clip, rundir):
+    """The gateway killed under the encode: publishing finds it down, waits
+    (keeping the lease), and completes when it is back, in one attempt with
+    one set of outputs."""
+    key, etag = upload(s3, bucket, clip("long.mp4", 30, "1280x720"))
+    job = encode_task(stack, key, etag)
+    workers.start()
+    try:
+        assert wait_until(lambda: progress(stack, job) > 0, 300), "the encode started"
+        s3.kill_rgw()
+        assert wait_until(lambda: "publishing waits for it" in workers.log(), 600), \
+            "publishing met the store down and waits"
+    finally:
+        s3.start_rgw()
+    published(stack, s3, bucket, job, 1, 30, rundir / "got")
+    assert task_row(stack, job) == (1, True, False), "completed by the attempt that waited"
+
+
+def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
+    key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
+    job = encode_task(stack, key, etag)
+    workers.start()
+    assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
+    assert job_row(stack, job)[0] == "COMPLETE"
+    puts = [p.split(f"/{bucket}/", 1)[1] for m, p in proxy.seen if m == "PUT" and f"/{bucket}/media/" in p]
+    assert puts and puts[-1] == f"media/{job}/master.m3u8", f"the master last: {puts[-3:]}"
+    assert puts.count(f"media/{job}/master.m3u8") == 1, puts
+    assert set(puts) == set(keys(s3, bucket, f"media/{job}/")), "each object written once"
+    for i in range(3):  # each rendition's playlist after its segments
+        mine = [k for k in puts if k.startswith(f"media/{job}/a1/v{i}/")]
+        assert mine[-1] == f"media/{job}/a1/v{i}/index.m3u8" and len(mine) > 1, mine
+
+
+def held_mid_publish(stack, workers, s3, bucket, clip, proxy):
+    """A worker publishing, held at its first PUT of the last rendition
+    (the others' objects are in the store, the master is not): (worker, job)."""
+    key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
+    proxy.hold = r"/media/.*/v2/"
+    job = encode_task(stack, key, etag)
+    w = workers.start()
+    assert proxy.held.wait(900), "publishing reached the last rendition"
+    have = keys(s3, bucket, f"media/{job}/")
+    assert any("/a1/v0/" in k for k in have) and f"media/{job}/master.m3u8" not in have, have
+    return w, job
+
+
+def test_a_worker_killed_mid_upload_leaves_nothing_once_another_completes(
+        stack, workers, s3, bucket, clip, proxy, rundir, tmpdir_root):
+    w, job = held_mid_publish(stack, workers, s3, bucket, clip, proxy)
+    w.kill(signal.SIGKILL)
+    w.wait()
+    proxy.release()
+    assert any("/a1/" in k for k in keys(s3, bucket, f"media/{job}/")), "the killed attempt's objects"
+    workers.start()
+    published(stack, s3, bucket, job, 2, 10, rundir / "got")  # nothing of the first attempt
+    assert task_row(stack, job) == (2, True, False), "completed by a second attempt after the lease"
+    assert [p.name for p in tmpdir_root.iterdir()] == [], "the killed attempt's files are removed too"
+
+
+def test_a_worker_that_lost_its_lease_publishes_nothing_and_removes_what_it_wrote(
+        stack, workers, s3, bucket, clip, proxy):
+    w, job = held_mid_publish(stack, workers, s3, bucket, clip, proxy)
+    tid = stack.db.one("SELECT id FROM outbox WHERE payload->>'job_id' = %s", job)
+    stack.db.conn.execute("UPDATE outbox SET locked_by = 'another', attempts = attempts + 1, "
+                          "locked_until = now() + interval '1 hour' WHERE id = %s", (tid,))
+    proxy.release()
+    assert wait_until(lambda: f"task {tid}: stopped publishing" in workers.log(), 300), \
+        "the holder learned it lost the task while publishing"
+    assert wait_until(lambda: keys(s3, bucket, f"media/{job}/") == [], 60), \
+        f"what it wrote is removed: {keys(s3, bucket, f'media/{job}/')}"
+    assert ("PUT", f"/{bucket}/media/{job}/master.m3u8") not in proxy.seen, "no master was written"
+    assert status(stack, job).get("job_status") == "PROGRESSING"
+    assert stack.db.one("SELECT attempts, locked_by FROM outbox WHERE id = %s", tid) == (2, "another"), \
+        "the other attempt's, untouched"
+    assert w.alive(), "the worker goes on"
+
+
+def test_a_streams_recordings_are_read_from_the_store(stack, workers, s3, bucket, clip, rundir):
+    """A stopped stream's VOD job on the store: its recordings under
+    recordings/<stream id>/ (two FLV files, in the order their names give)
+    become one ladder."""
+    sid = str(uuid.uuid4())
+    c = client(s3)
+    for i, name in enumerate((f"{sid}-9.flv", f"{sid}-10.flv")):
+        flv = rundir / f"r{i}.flv"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip("a.mp4", 10, "1280x720")),
+                        "-t", "4" if i == 0 else "6", "-c", "copy", "-f", "flv", str(flv)], check=True)
+        c.put_object(Bucket=bucket, Key=f"recordings/{sid}/{name}", Body=flv.read_bytes())
+    job = str(uuid.uuid4())
+    with stack.db.conn.transaction():
+        stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+                              "VALUES (%s, 'local', %s, %s)", (job, f"stream:{sid}", f"streams/{sid}"))
+        stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('local.encode', "
+                              "jsonb_build_object('job_id', %s::text, 'stream_id', %s::text, "
+                              "'recordings', '[]'::jsonb, 'segments', false))", (job, sid))
+    workers.start()
+    published(stack, s3, bucket, job, 1, 10, rundir / "got")  # both recordings, one after the other

@@ -4,8 +4,9 @@
  *
  * Resumable and safe to run twice: a job is repointed only after every one
  * of its files is in the bucket, in one statement that names its old state;
- * an object already in the bucket with the local file's size is not copied
- * again (a PUT is atomic, so an object that is there is whole). A run killed
+ * an object already in the bucket (one listing of the job's prefix) with the
+ * local file's size is not copied again (a PUT is atomic, so an object that
+ * is there is whole). A run killed
  * halfway leaves its jobs local, and the next run copies only what is
  * missing. One run at a time (a session advisory lock). */
 #include "cli/cli.h"
@@ -55,6 +56,29 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* Appends a copy of rel to fs. Returns 0, or -1 when out of memory. */
+static int mfiles_add(mfiles *fs, const char *rel, long long size, int rank)
+{
+    if (fs->n == fs->cap) {
+        size_t n = fs->cap ? fs->cap * 2 : 32;
+        mfile *v = realloc(fs->v, n * sizeof *v);
+        if (!v)
+            return -1;
+        fs->v = v;
+        fs->cap = n;
+    }
+    if (!(fs->v[fs->n].rel = strdup(rel)))
+        return -1;
+    fs->v[fs->n].size = size;
+    fs->v[fs->n++].rank = rank;
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const mfile *)a)->rel, ((const mfile *)b)->rel);
+}
+
 static int by_rank(const void *a, const void *b)
 {
     const mfile *x = a, *y = b;
@@ -87,31 +111,19 @@ static int list_files(const char *dir, mfiles *fs, char *why, size_t cap)
             snprintf(why, cap, "%s is not a regular file", e->fts_path + skip);
             goto out;
         }
-        if (fs->n == fs->cap) {
-            size_t n = fs->cap ? fs->cap * 2 : 32;
-            mfile *v = realloc(fs->v, n * sizeof *v);
-            if (!v) {
-                snprintf(why, cap, "out of memory");
-                goto out;
-            }
-            fs->v = v;
-            fs->cap = n;
-        }
         const char *rel = e->fts_path + skip;
-        mfile *f = &fs->v[fs->n];
-        if (!(f->rel = strdup(rel))) {
+        int rank = strcmp(rel, "master.m3u8") == 0 ? 2 : ends_with(rel, ".m3u8") ? 1 : 0;
+        if (mfiles_add(fs, rel, e->fts_statp->st_size, rank) != 0) {
             snprintf(why, cap, "out of memory");
             goto out;
         }
-        f->size = e->fts_statp->st_size;
-        f->rank = strcmp(rel, "master.m3u8") == 0 ? 2 : ends_with(rel, ".m3u8") ? 1 : 0;
-        fs->n++;
     }
     if (errno) {
         snprintf(why, cap, "cannot read its directory: %s", strerror(errno));
         goto out;
     }
-    qsort(fs->v, fs->n, sizeof *fs->v, by_rank);
+    if (fs->n)
+        qsort(fs->v, fs->n, sizeof *fs->v, by_rank);
     ret = 0;
 out:
     fts_close(t);
@@ -139,6 +151,29 @@ static void put_opts_for(const char *rel, bool public_read, store_put_opts *o)
     o->cache_control = ends_with(rel, ".m3u8") ? "max-age=60" : "max-age=31536000, immutable";
 }
 
+/* What a listing of a job's prefix gathers: the objects already there. */
+typedef struct present {
+    mfiles fs;
+    size_t skip; /* the prefix's length */
+    bool failed;
+} present;
+
+static int present_add(void *arg, const char *key, const store_object *o)
+{
+    present *p = arg;
+    if (strlen(key) > p->skip && mfiles_add(&p->fs, key + p->skip, o->size, 0) != 0)
+        p->failed = true;
+    return p->failed;
+}
+
+/* The size of the object rel in p (sorted by name), or -1 when absent. */
+static long long present_size(const present *p, const char *rel)
+{
+    mfile k = {.rel = (char *)rel};
+    const mfile *f = p->fs.n ? bsearch(&k, p->fs.v, p->fs.n, sizeof k, by_name) : NULL;
+    return f ? f->size : -1;
+}
+
 /* Copies job's files into the bucket (dry: only looks). Returns 0 when all
  * of them are there, or -1 after printing why not. */
 static int copy_job(const config *cfg, store *s, const char *job, bool public_read, bool dry,
@@ -146,6 +181,7 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
 {
     char dir[4096], key[1100], why[600] = "";
     mfiles fs = {0};
+    present there = {0};
     int ret = -1;
     if (snprintf(dir, sizeof dir, "%s/%s", cfg->media_dir, job) >= (int)sizeof dir) {
         snprintf(why, sizeof why, "its directory's name is too long");
@@ -157,6 +193,16 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
         snprintf(why, sizeof why, "it has no files in MEDIAGATE_MEDIA_DIR");
         goto out;
     }
+    /* One listing of the job's prefix says what an earlier run put there. */
+    snprintf(key, sizeof key, "media/%s/", job);
+    there.skip = strlen(key);
+    store_status st = store_list(s, key, present_add, &there);
+    if (st != STORE_OK || there.failed) {
+        snprintf(why, sizeof why, "%s", there.failed ? "out of memory" : store_err(s));
+        goto out;
+    }
+    if (there.fs.n)
+        qsort(there.fs.v, there.fs.n, sizeof *there.fs.v, by_name);
     for (size_t i = 0; i < fs.n; i++) {
         const mfile *f = &fs.v[i];
         if (snprintf(key, sizeof key, "media/%s/%s", job, f->rel) >= (int)sizeof key ||
@@ -164,15 +210,9 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
             snprintf(why, sizeof why, "%s cannot be named in the bucket", f->rel);
             goto out;
         }
-        store_object o;
-        store_status st = store_head(s, key, &o);
-        if (st == STORE_OK && o.size == f->size) {
+        if (present_size(&there, f->rel) == f->size) {
             t->present++;
             continue;
-        }
-        if (st != STORE_OK && st != STORE_NOT_FOUND) {
-            snprintf(why, sizeof why, "%s", store_err(s));
-            goto out;
         }
         t->copied++;
         t->copied_bytes += f->size;
@@ -197,6 +237,7 @@ out:
         fputc('\n', stderr);
     }
     mfiles_free(&fs);
+    mfiles_free(&there.fs);
     return ret;
 }
 

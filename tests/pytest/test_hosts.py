@@ -94,11 +94,11 @@ class Cluster:
         data = clip.read_bytes()
         put = s3_settings.client(self.s3).put_object(Bucket=self.bucket, Key=key, Body=data)
         with self.db.conn.transaction():
-            self.db.rows("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
-                         "VALUES (%s, 'local', %s, %s)", job, f"upload:{uid}", key)
-            self.db.rows("INSERT INTO outbox (kind, payload) VALUES ('local.encode', %s::jsonb)",
-                         json.dumps({"job_id": job, "input": key, "storage": "s3",
-                                     "etag": put["ETag"], "size": len(data)}))
+            self.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+                                 "VALUES (%s, 'local', %s, %s)", (job, f"upload:{uid}", key))
+            self.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('local.encode', %s::jsonb)",
+                                 (json.dumps({"job_id": job, "input": key, "storage": "s3",
+                                              "etag": put["ETag"], "size": len(data)}),))
         return job
 
     def status(self, job):

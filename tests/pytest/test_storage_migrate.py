@@ -45,9 +45,9 @@ class Local:
             (d / "v0" / f"seg{i:03d}.ts").write_bytes(os.urandom(seg_bytes))
             lines += ["#EXTINF:2.0,", f"seg{i:03d}.ts"]
         (d / "v0" / "index.m3u8").write_text("\n".join(lines + ["#EXT-X-ENDLIST", ""]))
-        self.db.rows("INSERT INTO jobs (id, backend, input_file, status, progress_rate, output_path, "
-                     "storage, acl) VALUES (%s, %s, 'in.mp4', %s, 100, %s, 'local', %s)",
-                     job, backend, status, f"/media-files/{job}/", acl)
+        self.db.conn.execute("INSERT INTO jobs (id, backend, input_file, status, progress_rate, "
+                             "output_path, storage, acl) VALUES (%s, %s, 'in.mp4', %s, 100, %s, 'local', %s)",
+                             (job, backend, status, f"/media-files/{job}/", acl))
         return job
 
     def files(self, job):

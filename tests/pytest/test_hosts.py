@@ -74,6 +74,12 @@ class Cluster:
     def __init__(self, db, run, s3):
         self.db, self.run, self.s3 = db, run, s3
         self.bucket = s3_settings.new_bucket(s3)
+        # Viewers read media/ unsigned, as through a CDN in front of the
+        # bucket: the playback URLs are checked by playing them.
+        s3_settings.client(s3).put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::{self.bucket}/media/*"}]}))
         self.env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url,
                     # Not shorter: a busy machine can miss two heartbeats.
                     "MEDIAGATE_LEASE_SECONDS": "10", "MEDIAGATE_ENCODE_NICE": "0",
@@ -290,7 +296,7 @@ def test_jobs_spread_over_two_worker_hosts_and_two_serve_hosts_answer_alike(
         bodies = {r.body for r in answers}
         assert len(bodies) == 1, bodies
         out = answers[0].json()
-        assert out["status"] == "COMPLETE"
+        assert out["job_status"] == "COMPLETE"
         url = out["output_path"] + "master.m3u8"
         assert url.startswith(f"{cluster.s3.endpoint}/{cluster.bucket}/media/{job}/")
         r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",

@@ -73,15 +73,18 @@ class HoldingProxy:
                     return
                 finally:
                     up.close()
-                self.send_response(r.status, r.reason)
-                for k, v in r.getheaders():
-                    if k.lower() not in proxy.HOP and k.lower() != "content-length":
-                        self.send_header(k, v)
-                length = r.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
-                self.send_header("Content-Length", length or "0")
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                try:
+                    self.send_response(r.status, r.reason)
+                    for k, v in r.getheaders():
+                        if k.lower() not in proxy.HOP and k.lower() != "content-length":
+                            self.send_header(k, v)
+                    length = r.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+                    self.send_header("Content-Length", length or "0")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                except OSError:  # the client is gone (a worker killed mid-request)
+                    self.close_connection = True
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 

@@ -174,8 +174,15 @@ static long long present_size(const present *p, const char *rel)
     return f ? f->size : -1;
 }
 
+/* True for a failure that every other job would meet too. */
+static bool store_refuses(store_status st)
+{
+    return st == STORE_DENIED || st == STORE_NO_BUCKET;
+}
+
 /* Copies job's files into the bucket (dry: only looks). Returns 0 when all
- * of them are there, or -1 after printing why not. */
+ * of them are there, or after printing why not -1, or -2 when the store
+ * refuses the settings (every job would fail so). */
 static int copy_job(const config *cfg, store *s, const char *job, bool public_read, bool dry,
                     tally *t)
 {
@@ -199,6 +206,7 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
     store_status st = store_list(s, key, present_add, &there);
     if (st != STORE_OK || there.failed) {
         snprintf(why, sizeof why, "%s", there.failed ? "out of memory" : store_err(s));
+        ret = store_refuses(st) ? -2 : -1;
         goto out;
     }
     if (there.fs.n)
@@ -222,8 +230,9 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
         store_put_opts po;
         snprintf(path, sizeof path, "%s/%s", dir, f->rel);
         put_opts_for(f->rel, public_read, &po);
-        if (store_put_file(s, key, path, &po, NULL) != STORE_OK) {
+        if ((st = store_put_file(s, key, path, &po, NULL)) != STORE_OK) {
             snprintf(why, sizeof why, "%s", store_err(s));
+            ret = store_refuses(st) ? -2 : -1;
             goto out;
         }
     }
@@ -283,7 +292,14 @@ static int migrate(const config *cfg, int argc, char **argv)
             t.jobs_failed++;
             continue;
         }
-        if (copy_job(cfg, s, job, public_read, dry, &t) != 0) {
+        int copied = copy_job(cfg, s, job, public_read, dry, &t);
+        if (copied == -2) {
+            fprintf(stderr, "mediagate: the store refuses the settings (MEDIAGATE_STORAGE_*): "
+                            "no other job is tried\n");
+            t.jobs_failed = PQntuples(jobs) - t.jobs_moved;
+            break;
+        }
+        if (copied != 0) {
             t.jobs_failed++;
             continue;
         }
@@ -299,7 +315,9 @@ static int migrate(const config *cfg, int argc, char **argv)
             }
         }
         t.jobs_moved++;
-        printf("%s %s\n", dry ? "would move" : "moved", job);
+        fputs(dry ? "would move " : "moved ", stdout);
+        cli_put_clean(stdout, job, NULL, 0);
+        putchar('\n');
     }
     printf("%sjobs: %d %s, %d staying local; files: %d %s (%lld bytes), %d already in the "
            "bucket\n",

@@ -185,12 +185,14 @@ def test_a_job_that_cannot_move_stays_local(local, s3):
 
 
 def test_wrong_secret_moves_nothing(local, s3):
-    job = local.job()
+    first, second = local.job(), local.job()
     r = local.migrate(env={**local.env, "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": "not-the-secret"})
     assert r.returncode == 1
-    assert f"job {job} stays local" in r.stderr
+    assert "stays local" in r.stderr and "no other job is tried" in r.stderr
+    assert r.stderr.count("stays local") == 1, "the store's refusal is met once, not once per job"
+    assert "jobs: 0 moved, 2 staying local" in r.stdout
     assert "not-the-secret" not in r.stderr + r.stdout
-    assert local.row(job)[0] == "local"
+    assert local.row(first)[0] == local.row(second)[0] == "local"
     assert s3_settings.keys(s3, local.bucket) == {}
 
 

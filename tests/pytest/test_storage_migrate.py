@@ -235,3 +235,21 @@ def test_the_runs_docs_scaling_md_shows(local):
         assert got == [re.sub(r"\(\d+ bytes\)", "(N bytes)", re.sub(r"[0-9a-f-]{36}", "JOB", line))
                        for line in want]
         assert f"({size} bytes)" in r.stdout
+
+
+def test_store_down_then_back(local, s3):
+    """The store not answering: the job stays local with the reason, and
+    a run once it is back moves it."""
+    job = local.job()
+    s3.kill_rgw()
+    try:
+        r = local.migrate()
+    finally:
+        s3.start_rgw()
+    assert r.returncode == 1
+    assert f"job {job} stays local" in r.stderr and "jobs: 0 moved, 1 staying local" in r.stdout
+    assert local.row(job)[0] == "local"
+    r = local.migrate()
+    assert r.returncode == 0, r.stderr
+    assert "jobs: 1 moved, 0 staying local; files: 5 copied" in r.stdout
+    assert local.row(job)[0] == "s3"

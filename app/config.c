@@ -348,7 +348,7 @@ const cfg_setting config_settings[] = {
      .help = "deadline of one small request to the store; a streamed transfer may take longer but ends after this long without a byte moving"},
     {.name = "MEDIAGATE_STORAGE_RETRIES", .kind = CFG_NUMBER, .def = "4", .min = 0, .max = 20,
      .reload = RESTART, .offset = OFF(storage_retries),
-     .help = "times a request the store did not answer, answered 5xx or 503 SlowDown is sent again, after a backoff (or the store's Retry-After)"},
+     .help = "times a request the store did not answer, answered 5xx or 503 SlowDown is sent again, after a backoff or the store's Retry-After (up to 10 s); one call waits 30 s at most in all"},
     {.name = "MEDIAGATE_UPLOAD_TTL", .kind = CFG_SECONDS, .def = "21600", .min = 60, .max = 604800,
      .reload = RELOAD, .offset = OFF(upload_ttl),
      .help = "seconds an HTTP upload token lives"},
@@ -740,7 +740,8 @@ static void check_sns_cert_host(config *c, const char *v, cfg_errors *errs)
 static void check_storage_endpoint(config *c, const char *v, cfg_errors *errs)
 {
     const char *host = strstr(v, "://");
-    if (*v && host && strchr(host + 3, '/') && strcmp(strchr(host + 3, '/'), "/") != 0)
+    const char *path = host ? host + 3 + strcspn(host + 3, "/?#") : "";
+    if (*path == '/' && strcspn(path, "?#") > 1) /* a query is the kind check's to report */
         add_err(errs, "MEDIAGATE_STORAGE_ENDPOINT must be a scheme and host[:port] without a path, "
                       "got '%s'", v);
 }

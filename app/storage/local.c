@@ -204,6 +204,7 @@ static int open_key(store *s, const char *key, struct stat *st, store_status *wh
     return fd;
 }
 
+/* Like the s3 backend, a failure leaves no file at path. */
 static store_status local_get_file(store *s, const char *key, const char *path,
                                    long long max_bytes, const char *if_match, store_object *meta)
 {
@@ -212,7 +213,7 @@ static store_status local_get_file(store *s, const char *key, const char *path,
     store_object m;
     int out = -1, in = open_key(s, key, &st, &ret);
     if (in < 0)
-        return ret;
+        goto out;
     etag_of(&st, &m);
     if (if_match && strcmp(if_match, m.etag) != 0) {
         ret = store_fail(s, STORE_PRECONDITION, "%s: changed since", key);
@@ -227,17 +228,18 @@ static store_status local_get_file(store *s, const char *key, const char *path,
     if (n < 0) {
         ret = n == -2 ? store_fail(s, STORE_TOO_LARGE, "%s: larger than %lld bytes", key, max_bytes)
                       : store_fail(s, STORE_ERROR, "%s: cannot copy: %s", key, strerror(errno));
-        if (out >= 0)
-            unlink(path);
         goto out;
     }
     if (meta)
         *meta = m;
     ret = STORE_OK;
 out:
-    close(in);
+    if (in >= 0)
+        close(in);
     if (out >= 0)
         close(out);
+    if (ret != STORE_OK)
+        unlink(path);
     return ret;
 }
 
@@ -365,7 +367,8 @@ static store_status local_list(store *s, const char *prefix,
         ret = store_fail(s, STORE_ERROR, "%s: cannot list", prefix);
         goto out;
     }
-    qsort(l.k, l.n, sizeof *l.k, cmp_key);
+    if (l.n)
+        qsort(l.k, l.n, sizeof *l.k, cmp_key);
     ret = STORE_OK;
     for (size_t i = 0; i < l.n; i++) {
         struct stat st;
@@ -383,6 +386,48 @@ out:
         free(l.k[i]);
     free(l.k);
     return ret;
+}
+
+/* Removes dir and every directory under it that holds nothing else. */
+static void prune(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[PATH_MAX];
+        if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)
+            prune(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir); /* fails, and so keeps it, when something is left */
+}
+
+typedef struct local_deleting {
+    store *s;
+    store_status st;
+} local_deleting;
+
+static int delete_listed(void *arg, const char *key, const store_object *o)
+{
+    local_deleting *d = arg;
+    d->st = local_del(d->s, key);
+    return d->st != STORE_OK;
+}
+
+/* Deletes the files under prefix, then the directories they leave empty
+ * (a job's directory goes with its outputs). */
+static store_status local_del_prefix(store *s, const char *prefix)
+{
+    char dir[PATH_MAX];
+    local_deleting d = {s, STORE_OK};
+    store_status st = local_list(s, prefix, delete_listed, &d);
+    if (st == STORE_OK)
+        st = d.st;
+    if (st == STORE_OK && path_of(s, prefix, dir) == 0)
+        prune(dir);
+    return st;
 }
 
 static store_status local_mp_create(store *s, const char *key, const store_put_opts *o,
@@ -424,6 +469,7 @@ const store_backend store_local_backend = {
     .get_mem = local_get_mem,
     .head = local_head,
     .del = local_del,
+    .del_prefix = local_del_prefix,
     .list = local_list,
     .mp_create = local_mp_create,
     .mp_complete = local_mp_complete,

@@ -24,7 +24,9 @@
 
 #define ERR_BODY_MAX 16384      /* an error's XML, a small answer */
 #define LIST_BODY_MAX (4 << 20) /* a listing page of 1000 keys */
-#define RETRY_AFTER_MAX_S 30    /* a longer Retry-After is the caller's to wait */
+#define RETRY_AFTER_MAX_S 10    /* a longer Retry-After is the caller's to wait */
+#define RETRY_WAIT_MAX_MS 30000 /* one call waits at most this long between tries, in all,
+                                 * so a worker's lease outlives it */
 #define STREAM_DEADLINE_MS (24L * 3600 * 1000)
 
 /* --- where requests go ------------------------------------------------ */
@@ -182,15 +184,20 @@ typedef struct s3_req {
     bool bucket_404;            /* a bodiless 404 is the bucket's (HEAD of the bucket) */
 } s3_req;
 
-/* A backoff before attempt n (1, 2, ...): 200 ms doubling, with jitter,
- * at most 5 s; the store's Retry-After when it gave one. */
-static void backoff(int n, long retry_after)
+/* The wait before try n (1, 2, ...): the store's Retry-After when it gave
+ * one, else 200 ms doubling, with jitter, at most 5 s. */
+static long backoff_ms(int n, long retry_after)
 {
     long ms = retry_after >= 0 ? retry_after * 1000 : 200L << (n < 5 ? n - 1 : 4);
     if (retry_after < 0) {
         ms = ms > 5000 ? 5000 : ms;
         ms = ms / 2 + rand() % (ms / 2 + 1);
     }
+    return ms;
+}
+
+static void sleep_ms(long ms)
+{
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
@@ -274,6 +281,7 @@ static store_status s3_send(store *s, s3_req *r, long *status)
     store_status st = STORE_ERROR;
     const char *what = r->key ? r->key : "the bucket";
     off_t sink_start = r->sink ? lseek(r->sink->fd, 0, SEEK_CUR) : 0;
+    long waited = 0;
     *status = 0;
     if (target_of(s->cfg, r->key, &t) != 0)
         return store_fail(s, STORE_ERROR, "%s: the endpoint or key makes no URL", what);
@@ -305,10 +313,12 @@ static store_status s3_send(store *s, s3_req *r, long *status)
         } else {
             return store_fail(s, STORE_ERROR, "%s: %s", what, resp.err);
         }
+        long wait = backoff_ms(attempt + 1, resp.retry_after);
         if (st != STORE_RETRY || attempt >= s->cfg->storage_retries ||
-            resp.retry_after > RETRY_AFTER_MAX_S)
+            resp.retry_after > RETRY_AFTER_MAX_S || waited + wait > RETRY_WAIT_MAX_MS)
             return st;
-        backoff(attempt + 1, resp.retry_after);
+        sleep_ms(wait);
+        waited += wait;
     }
 }
 

@@ -80,7 +80,7 @@ typedef struct pub {
     task_ctx *ctx;
     store *s;
     const char *vdir;      /* the rendition's local directory */
-    char prefix[160];      /* its key prefix */
+    char prefix[192];      /* its key prefix */
     store_status st;       /* the failure that stopped publishing */
     bool stopped;          /* canceled or the lease lost */
     bool waited;           /* the store was waited for (logged once) */

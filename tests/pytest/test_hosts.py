@@ -103,8 +103,8 @@ class Cluster:
             self.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
                                  "VALUES (%s, 'local', %s, %s)", (job, f"upload:{uid}", key))
             self.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('local.encode', %s::jsonb)",
-                                 (json.dumps({"job_id": job, "input": key, "storage": "s3",
-                                              "etag": put["ETag"], "size": len(data)}),))
+                                 (json.dumps({"job_id": job, "input_key": key, "input_etag": put["ETag"],
+                                              "size": len(data)}),))
         return job
 
     def status(self, job):

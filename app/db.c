@@ -35,7 +35,7 @@ static const stmt_def stmts[STMT__COUNT] = {
          * WORLD); a video the mirror lacks admits nobody */
         "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce(c.data->'custom'->>'sms_acl', "
         "'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' AND c.key = jobs.backend_job_id), "
-        "'acl::') ELSE acl END, backend, backend_job_id "
+        "'acl::') ELSE acl END, backend, backend_job_id, storage "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",

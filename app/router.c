@@ -20,6 +20,11 @@ static const route routes[] = {
      .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
     {.method = "GET", .path = "/media/status", .fn = handle_media_status, .flags = ROUTE_READ,
      .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* a private job's playlists from the bucket: the signature in the path
+     * is the credential (app/playback.h), so the log names only the row */
+    {.method = "GET", .path = "/media/hls/", .fn = handle_media_hls,
+     .flags = ROUTE_PREFIX | ROUTE_READ, .auth = AUTH_PUBLIC, .cors = CORS_BROWSER,
+     .log = LOG_ROUTE},
     {.method = "POST", .path = "/media/jobs", .fn = handle_media_jobs,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     /* nginx-rtmp's callbacks, from nginx on this host: nginx's questions,

@@ -7,6 +7,7 @@
 int handle_media_job_id(request *r);
 int handle_media_status(request *r);
 int handle_media_jobs(request *r);
+int handle_media_hls(request *r); /* a private job's playlists from the bucket */
 int handle_notify(request *r); /* handlers/notifications.c: every sender */
 int handle_rtmp(request *r);   /* nginx-rtmp's callbacks */
 int handle_stream_start(request *r);

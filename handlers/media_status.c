@@ -8,6 +8,7 @@
 #include "config.h"
 #include "caller.h"
 #include "providers/jw_delivery.h"
+#include "playback.h"
 #include "urlsign.h"
 #include "db.h"
 #include "handlers.h"
@@ -15,7 +16,7 @@
 #include "hash.h"
 
 enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
-       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL, C_BACKEND, C_BACKEND_JOB };
+       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL, C_BACKEND, C_BACKEND_JOB, C_STORAGE };
 
 /* Adds column col as an integer, or null when the column is NULL. */
 static void add_int(json_object *o, const char *key, const PGresult *res, int col)
@@ -36,11 +37,21 @@ static void add_str(json_object *o, const char *key, const PGresult *res, int co
 
 /* output_path; a local job's, signed with an expiry (app/urlsign.h) when
  * MEDIAGATE_MEDIA_SIGNING_SECRET is set (at least 60 s away: longer than
- * any s-maxage). */
+ * any s-maxage); a job on the store's, as app/playback.h says (null when
+ * it cannot be made: never a URL the store would refuse anyway). */
 static void add_output(request *r, json_object *o, const char *job, const PGresult *res)
 {
     const config *c = r->cfg;
     char signed_path[2048];
+    if (!PQgetisnull(res, 0, C_STORAGE) && strcmp(PQgetvalue(res, 0, C_STORAGE), "s3") == 0) {
+        const char *acl = PQgetisnull(res, 0, C_ACL) ? NULL : PQgetvalue(res, 0, C_ACL);
+        bool ok = playback_output(c, job, acl, (long long)time(NULL), signed_path,
+                                  sizeof signed_path) == 0;
+        if (!ok)
+            log_warn("job %.100s: no playback URL (no signing key, or the id cannot be signed)", job);
+        json_object_object_add(o, "output_path", ok ? json_object_new_string(signed_path) : NULL);
+        return;
+    }
     if (!PQgetisnull(res, 0, C_OUTPUT) && *c->media_signing_secret) {
         long long exp = jw_expiry((long long)time(NULL), c->media_url_lifetime);
         if (urlsign_output(c->media_url, job, PQgetvalue(res, 0, C_OUTPUT), c->media_signing_secret,

@@ -10,6 +10,8 @@
 #include "cli/sql.h"
 #include "config.h"
 #include "hash.h"
+#include "playback.h"
+#include "storage/storage.h"
 
 /* The newest 200 jobs, one line each, and a line for a job's error. */
 static int list(const config *cfg, int argc, char **argv)
@@ -66,8 +68,9 @@ out:
     return ret;
 }
 
-/* What an ACL change reaches, and by when; what it cannot recall. */
-static void print_unrecallable(const config *cfg)
+/* What an ACL change reaches, and by when; what it cannot recall (a job
+ * on the store: its objects follow, so only signed URLs play on). */
+static void print_unrecallable(const config *cfg, bool on_store)
 {
     long bound = (cfg->cache_max_age > 1 ? cfg->cache_max_age : 1) + 1;
     printf("Every new answer of /media/status and /media/job_id follows it within %ld s,\n"
@@ -75,7 +78,11 @@ static void print_unrecallable(const config *cfg)
            "plus a read replica's lag). It cannot recall what callers already got: a page\n"
            "keeps showing what it fetched, and output URLs already handed out keep playing,\n",
            bound);
-    if (*cfg->media_signing_secret)
+    if (on_store)
+        printf("until their signature expires (at most %ld s, MEDIAGATE_MEDIA_URL_LIFETIME\n"
+               "+ 180 s); unsigned ones stop at once (the store refuses them).\n",
+               cfg->media_url_lifetime + 180);
+    else if (*cfg->media_signing_secret)
         printf("until their signature expires (at most %ld s, MEDIAGATE_MEDIA_URL_LIFETIME\n"
                "+ 180 s); browsers keep media files they fetched for up to 3600 s.\n",
                cfg->media_url_lifetime + 180);
@@ -86,8 +93,57 @@ static void print_unrecallable(const config *cfg)
            "(POST /uploads).\n");
 }
 
+typedef struct acl_walk {
+    store *s;
+    bool public_read;
+    long done;
+    store_status st;
+    char key[1100];
+} acl_walk;
+
+static int set_one(void *arg, const char *key, const store_object *o)
+{
+    acl_walk *w = arg;
+    (void)o;
+    w->st = store_set_public(w->s, key, w->public_read);
+    if (w->st != STORE_OK) {
+        snprintf(w->key, sizeof w->key, "%s", key);
+        return 1;
+    }
+    w->done++;
+    return 0;
+}
+
+/* Makes every object of a job on the store public-read or private, as
+ * its ACL now says (app/playback.h), so that the store itself follows an
+ * ACL change. Returns 0, or 1 with the reason on stderr. */
+static int follow_in_store(const config *cfg, const char *job, const char *acl)
+{
+    int ret = 1;
+    char prefix[160];
+    acl_walk w = {.s = store_open(cfg), .public_read = playback_public(cfg, acl)};
+    if (!w.s) {
+        fprintf(stderr, "mediagate: out of memory\n");
+        return 1;
+    }
+    snprintf(prefix, sizeof prefix, "media/%.100s/", job);
+    store_status st = store_list(w.s, prefix, set_one, &w);
+    if (st == STORE_OK && w.st == STORE_OK) {
+        printf("Its %ld objects in the store are now %s.\n", w.done,
+               w.public_read ? "public-read (playable unsigned)"
+                             : "private (playable only through signed URLs)");
+        ret = 0;
+    } else
+        fprintf(stderr, "mediagate: the ACL is set, but the store's objects do not follow it yet "
+                        "(%ld changed; %s: %s); run the command again\n", w.done,
+                store_status_name(st != STORE_OK ? st : w.st), store_err(w.s));
+    store_close(w.s);
+    return ret;
+}
+
 /* Sets job argv[0]'s ACL to argv[1] (app/acl.h), or clears it with
- * --world. Exit 1 when there is no such job. */
+ * --world; a job on the store's objects follow. Exit 1 when there is no
+ * such job, or the store did not follow. */
 static int acl(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
@@ -109,10 +165,11 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "'\n");
         goto out;
     }
+    bool on_store = !PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), "s3") == 0;
     printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
     if (!world)
-        print_unrecallable(cfg);
-    ret = 0;
+        print_unrecallable(cfg, on_store);
+    ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm) : 0;
 out:
     PQclear(res);
     return ret;

@@ -28,7 +28,7 @@ const stmt_def cli_stmts[C__COUNT] = {
         1, PGRES_TUPLES_OK},
     /* $2 NULL: WORLD */
     [C_JOBS_ACL] = {"c_jobs_acl",
-        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id",
+        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id, storage",
         2, PGRES_TUPLES_OK},
     /* tasks list: the newest 200 ($1 'dead': only dead ones); "when" is
      * the time that matters for the task's state */

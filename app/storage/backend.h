@@ -28,6 +28,7 @@ typedef struct store_backend {
                                 store_object *meta);
     store_status (*mp_abort)(store *s, const char *key, const char *upload_id);
     int (*check)(store *s, char *msg, size_t cap);
+    store_status (*set_public)(store *s, const char *key, bool public_read); /* NULL: nothing to do */
 } store_backend;
 
 extern const store_backend store_local_backend;

@@ -987,6 +987,16 @@ int s3_public_url(const config *cfg, const char *key, char *url, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/* PutObjectAcl with a canned ACL: public-read, or private again. */
+static store_status s3_set_public(store *s, const char *key, bool public_read)
+{
+    long status;
+    const char *h[] = {public_read ? "x-amz-acl:public-read" : "x-amz-acl:private"};
+    s3_req r = {.method = "PUT", .key = key, .query = "acl=", .headers = h, .nheaders = 1,
+                .body = "", .body_len = 0};
+    return s3_send(s, &r, &status);
+}
+
 const store_backend store_s3_backend = {
     .name = "s3",
     .open = s3_open,
@@ -1003,4 +1013,5 @@ const store_backend store_s3_backend = {
     .mp_complete = s3_mp_complete,
     .mp_abort = s3_mp_abort,
     .check = s3_check,
+    .set_public = s3_set_public,
 };

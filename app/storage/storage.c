@@ -134,6 +134,13 @@ store_status store_head(store *s, const char *key, store_object *meta)
     return begin(s, key) ? s->b->head(s, key, meta) : STORE_ERROR;
 }
 
+store_status store_set_public(store *s, const char *key, bool public_read)
+{
+    if (!begin(s, key))
+        return STORE_ERROR;
+    return s->b->set_public ? s->b->set_public(s, key, public_read) : STORE_OK;
+}
+
 store_status store_delete(store *s, const char *key)
 {
     return begin(s, key) ? s->b->del(s, key) : STORE_ERROR;

@@ -93,6 +93,10 @@ store_status store_head(store *s, const char *key, store_object *meta);
 store_status store_delete(store *s, const char *key);
 /* Removes every object whose key starts with prefix (which ends with /). */
 store_status store_delete_prefix(store *s, const char *prefix);
+/* Makes key readable without a signature (the canned ACL public-read) or
+ * private again (PutObjectAcl), for a job whose ACL changed. Local
+ * storage: STORE_OK, nothing to do (nginx's snippet decides). */
+store_status store_set_public(store *s, const char *key, bool public_read);
 /* Calls fn for every object under prefix, in key order, until it returns
  * non-zero (which ends the listing with STORE_OK). */
 store_status store_list(store *s, const char *prefix,

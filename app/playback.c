@@ -1,0 +1,257 @@
+/* Playback from the bucket: signed playlist routes and their rewriting.
+ * See playback.h. */
+#include "playback.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+#include "config.h"
+#include "hash.h"
+#include "providers/jw_delivery.h"
+#include "providers/sigv4.h"
+#include "storage/storage.h"
+
+#define KEY_LABEL "mediagate playback v1"
+#define JOB_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#define FILE_CHARS JOB_CHARS "./"
+
+bool playback_public(const config *cfg, const char *acl)
+{
+    return !*cfg->media_signing_secret && acl_admits(acl, NULL, NULL);
+}
+
+int playback_key(const config *cfg, unsigned char key[32])
+{
+    const char *secret = cfg->media_signing_secret;
+    if (!*secret)
+        secret = cfg->storage_secret_access_key;
+    if (!*secret)
+        secret = getenv("AWS_SECRET_ACCESS_KEY");
+    if (!secret || !*secret)
+        return -1;
+    hmac_sha256(secret, strlen(secret), KEY_LABEL, strlen(KEY_LABEL), key);
+    return 0;
+}
+
+void playback_sign(const unsigned char key[32], const char *job, long long exp,
+                   char sig[PLAYBACK_SIG_LEN + 1])
+{
+    char msg[160];
+    unsigned char mac[32];
+    int n = snprintf(msg, sizeof msg, "%lld/%.100s", exp, job);
+    hmac_sha256(key, 32, msg, n > 0 ? (size_t)n : 0, mac);
+    to_hex(mac, PLAYBACK_SIG_LEN / 2, sig);
+}
+
+int playback_output(const config *cfg, const char *job, const char *acl, long long now, char *out,
+                    size_t cap)
+{
+    char key[160], sig[PLAYBACK_SIG_LEN + 1];
+    unsigned char k[32];
+    size_t jl = strlen(job);
+    int n;
+    if (jl < 1 || jl > 100 || strspn(job, JOB_CHARS) != jl)
+        return -1;
+    if (playback_public(cfg, acl)) {
+        snprintf(key, sizeof key, "media/%s/master.m3u8", job);
+        if (store_public_url(cfg, key, out, cap) != 0 || !strrchr(out, '/'))
+            return -1;
+        strrchr(out, '/')[1] = '\0';
+        return 0;
+    }
+    if (playback_key(cfg, k) != 0)
+        return -1;
+    long long exp = jw_expiry(now, cfg->media_url_lifetime);
+    playback_sign(k, job, exp, sig);
+    n = snprintf(out, cap, "%s/media/hls/%s/%lld/%s/", cfg->prefix, sig, exp, job);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+bool playback_valid(const unsigned char key[32], const char *job, long long exp, const char *sig,
+                    long long now)
+{
+    char want[PLAYBACK_SIG_LEN + 1];
+    playback_sign(key, job, exp, want);
+    return strlen(sig) == PLAYBACK_SIG_LEN && CRYPTO_memcmp(want, sig, PLAYBACK_SIG_LEN) == 0 &&
+           exp > now;
+}
+
+/* True when f[0..n) is a relative path of FILE_CHARS whose segments are
+ * neither empty nor start with a dot. */
+static bool relative_ok(const char *f, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i] || !strchr(FILE_CHARS, f[i]))
+            return false;
+        if ((i == 0 || f[i - 1] == '/') && (f[i] == '/' || f[i] == '.'))
+            return false;
+    }
+    return f[n - 1] != '/';
+}
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t sl = strlen(suffix);
+    return n >= sl && memcmp(s + n - sl, suffix, sl) == 0;
+}
+
+int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1], long long *exp,
+                   char job[101], char file[512])
+{
+    const char *p = path, *end = path + len, *slash;
+    /* <sig>/ */
+    if (len < PLAYBACK_SIG_LEN + 1 || p[PLAYBACK_SIG_LEN] != '/' ||
+        strspn(p, "0123456789abcdef") < PLAYBACK_SIG_LEN)
+        return -1;
+    memcpy(sig, p, PLAYBACK_SIG_LEN);
+    sig[PLAYBACK_SIG_LEN] = '\0';
+    p += PLAYBACK_SIG_LEN + 1;
+    /* <exp>/: 1 to 12 digits */
+    long long e = 0;
+    size_t d = 0;
+    while (p + d < end && p[d] >= '0' && p[d] <= '9' && d < 13)
+        e = e * 10 + (p[d++] - '0');
+    if (d == 0 || d > 12 || p + d >= end || p[d] != '/')
+        return -1;
+    p += d + 1;
+    /* <job>/ */
+    slash = memchr(p, '/', (size_t)(end - p));
+    if (!slash || slash == p || slash - p > 100)
+        return -1;
+    for (const char *q = p; q < slash; q++)
+        if (!*q || !strchr(JOB_CHARS, *q))
+            return -1;
+    size_t jl = (size_t)(slash - p), fl = (size_t)(end - slash - 1);
+    if (!relative_ok(slash + 1, fl) || fl >= 512 || !ends_with(slash + 1, fl, ".m3u8"))
+        return -1;
+    memcpy(job, p, jl);
+    job[jl] = '\0';
+    memcpy(file, slash + 1, fl);
+    file[fl] = '\0';
+    *exp = e;
+    return 0;
+}
+
+typedef struct obuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} obuf;
+
+static void append(obuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap : 4096);
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* Appends the URI u[0..n) as it is to be served: a playlist's unchanged,
+ * another object's as fn's URL for dir + u. Returns 0, or -1 with why. */
+static int put_uri(obuf *b, const char *dir, const char *u, size_t n, playback_url_fn fn, void *arg,
+                   char *why, size_t whycap)
+{
+    char key[1100], url[4096];
+    int k = snprintf(key, sizeof key, "%s%.*s", dir, (int)n, u);
+    if (!relative_ok(u, n) || k < 0 || (size_t)k >= sizeof key || !store_key_ok(key)) {
+        snprintf(why, whycap, "the playlist names '%.*s', not a file of its job", (int)(n > 80 ? 80 : n),
+                 u);
+        return -1;
+    }
+    if (ends_with(u, n, ".m3u8")) {
+        append(b, u, n);
+        return 0;
+    }
+    if (fn(arg, key, url, sizeof url) != 0) {
+        snprintf(why, whycap, "no URL for %.200s", key);
+        return -1;
+    }
+    append(b, url, strlen(url));
+    return 0;
+}
+
+int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_fn fn, void *arg,
+                     char **out, size_t *outlen, char *why, size_t whycap)
+{
+    obuf b = {0};
+    int ret = -1;
+    *out = NULL;
+    *outlen = 0;
+    if (len < 7 || memcmp(buf, "#EXTM3U", 7) != 0) {
+        snprintf(why, whycap, "not an HLS playlist (no #EXTM3U)");
+        goto out;
+    }
+    for (size_t i = 0; i < len;) {
+        const char *line = buf + i, *nl = memchr(line, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - line) : len - i, ln = n;
+        i += n + (nl ? 1 : 0);
+        if (ln && line[ln - 1] == '\r')
+            ln--;
+        if (memchr(line, '\0', ln)) {
+            snprintf(why, whycap, "the playlist holds a NUL byte");
+            goto out;
+        }
+        size_t lead = strspn(line, " \t");
+        if (lead >= ln) { /* blank */
+            append(&b, "\n", 1);
+            continue;
+        }
+        if (line[0] != '#') { /* a URI line */
+            size_t ul = ln - lead;
+            while (ul && (line[lead + ul - 1] == ' ' || line[lead + ul - 1] == '\t'))
+                ul--;
+            if (put_uri(&b, dir, line + lead, ul, fn, arg, why, whycap) != 0)
+                goto out;
+            append(&b, "\n", 1);
+            continue;
+        }
+        /* A tag: its URI="..." attribute, if any (EXT-X-MAP, EXT-X-MEDIA,
+         * EXT-X-I-FRAME-STREAM-INF, EXT-X-KEY). */
+        const char *at = NULL;
+        for (size_t k = 0; k + 5 <= ln; k++)
+            if (memcmp(line + k, "URI=\"", 5) == 0 && (k == 0 || line[k - 1] == ':' || line[k - 1] == ',')) {
+                at = line + k + 5;
+                break;
+            }
+        const char *close = at ? memchr(at, '"', ln - (size_t)(at - line)) : NULL;
+        if (!at || !close) {
+            append(&b, line, ln);
+            append(&b, "\n", 1);
+            continue;
+        }
+        append(&b, line, (size_t)(at - line));
+        if (put_uri(&b, dir, at, (size_t)(close - at), fn, arg, why, whycap) != 0)
+            goto out;
+        append(&b, close, ln - (size_t)(close - line));
+        append(&b, "\n", 1);
+    }
+    if (b.failed) {
+        snprintf(why, whycap, "out of memory");
+        goto out;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    b.p = NULL;
+    ret = 0;
+out:
+    free(b.p);
+    return ret;
+}

@@ -1,0 +1,80 @@
+#ifndef MEDIAGATE_PLAYBACK_H
+#define MEDIAGATE_PLAYBACK_H
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Playback of jobs whose outputs live in an S3 bucket (jobs.storage 's3',
+ * objects under media/<job id>/, app/storage/storage.h).
+ *
+ * A public job (no ACL, or one that admits anonymous callers, and
+ * MEDIAGATE_MEDIA_SIGNING_SECRET unset) is published with public-read
+ * objects: output_path is the public base URL of media/<job id>/, and
+ * players fetch the playlists and segments there unsigned.
+ *
+ * Every other job's objects are private in the bucket, so the store itself
+ * refuses an unsigned URL. output_path is then mediagate's playlist route,
+ *   <prefix>/media/hls/<sig>/<exp>/<job id>/
+ * sig = 32 lower-case hex digits: the first 128 bits of HMAC-SHA256 with
+ * the playback key over "<exp>/<job id>". The signature covers the job's
+ * directory: the master playlist's relative URIs of its renditions resolve
+ * under it and stay signed, and the route answers each media playlist with
+ * its segments' URIs replaced by presigned GET URLs of the store that
+ * expire at exp too (playback_rewrite). */
+
+struct config;
+
+#define PLAYBACK_SIG_LEN 32
+
+/* True when a job with that ACL text (NULL: none) plays unsigned from the
+ * bucket: no signing secret, and the ACL admits anonymous callers. */
+bool playback_public(const struct config *cfg, const char *acl);
+
+/* The playback key: HMAC-SHA256 of a fixed label with
+ * MEDIAGATE_MEDIA_SIGNING_SECRET, or, when that is unset, with the store's
+ * secret access key (MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, else
+ * AWS_SECRET_ACCESS_KEY): every host that serves the bucket has it.
+ * Returns 0, or -1 when there is neither. */
+int playback_key(const struct config *cfg, unsigned char key[32]);
+
+/* A job on the store's output_path into out: the public base URL of
+ * media/<job>/ for a public job (acl: the job's ACL text, NULL for none),
+ * else the signed route's directory, expiring MEDIAGATE_MEDIA_URL_LIFETIME
+ * after now, rounded up to 180 s (so answers stay the same for minutes).
+ * Returns 0, or -1 when the job id cannot be signed (not 1 to 100 of
+ * [A-Za-z0-9_-]), there is no playback key, or out is too small. */
+int playback_output(const struct config *cfg, const char *job, const char *acl, long long now,
+                    char *out, size_t cap);
+
+/* Writes the signature of (job, exp) under key into sig (and a NUL). */
+void playback_sign(const unsigned char key[32], const char *job, long long exp,
+                   char sig[PLAYBACK_SIG_LEN + 1]);
+
+/* A signed playlist route's path after "/media/hls/", "<sig>/<exp>/<job
+ * id>/<file>", split: the file is a relative path of [A-Za-z0-9._/-]
+ * ending in ".m3u8" with no empty or dot-led segment; the job id is 1 to
+ * 100 of [A-Za-z0-9_-]. Returns 0 with the parts copied into job (cap
+ * 101), file (cap 512) and sig, or -1 for any other path. */
+int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1], long long *exp,
+                   char job[101], char file[512]);
+
+/* True when sig is (job, exp)'s under key, compared in constant time, and
+ * exp is after now. */
+bool playback_valid(const unsigned char key[32], const char *job, long long exp, const char *sig,
+                    long long now);
+
+/* Gives the URL of the object at key (a presigned GET) into url. Returns 0
+ * or -1. */
+typedef int (*playback_url_fn)(void *arg, const char *key, char *url, size_t cap);
+
+/* Rewrites the HLS playlist buf[0..len), read from the key prefix dir
+ * (ending in '/'): every URI that names a media object (a URI line, or a
+ * URI="..." attribute) and is not a playlist (".m3u8") becomes fn's URL
+ * for dir + URI; playlists' URIs stay as they are (relative: they resolve
+ * under the signed route's directory). Returns 0 with a malloc'd,
+ * NUL-terminated text in *out (its length in *outlen), or -1 with a reason
+ * in why: not a playlist (#EXTM3U first), a URI that is not a relative key
+ * inside dir (an absolute URL, a path with "..", a query), fn failing. */
+int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_fn fn, void *arg,
+                     char **out, size_t *outlen, char *why, size_t whycap);
+
+#endif

@@ -1,0 +1,149 @@
+/* Playback from the bucket (app/playback.c): the signed route's paths, its
+ * signature (the value below was computed with Python's hmac, independently
+ * of this code), and the rewriting of playlists. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+#include "playback.h"
+
+#define JOB "5f0c3d1e-8a6b-4c2d-9e1f-000000000001"
+#define SIG "96636e60cdae8ac387b48be690a9e162"
+
+static void test_sign(void)
+{
+    config c = {0};
+    unsigned char k[32], k2[32];
+    char sig[PLAYBACK_SIG_LEN + 1];
+    c.media_signing_secret = "media-signing-secret-0123456789";
+    c.storage_secret_access_key = "";
+    CHECK_INT(playback_key(&c, k), 0);
+    playback_sign(k, JOB, 1700000000, sig);
+    CHECK_STR(sig, SIG);
+    CHECK(playback_valid(k, JOB, 1700000000, SIG, 1699999999));
+    CHECK(!playback_valid(k, JOB, 1700000000, SIG, 1700000000));   /* expired */
+    CHECK(!playback_valid(k, JOB, 1700000180, SIG, 1699999999));   /* another expiry */
+    CHECK(!playback_valid(k, JOB "2", 1700000000, SIG, 1699999999)); /* another job */
+    CHECK(!playback_valid(k, JOB, 1700000000, "96636e60cdae8ac387b48be690a9e161", 0));
+    CHECK(!playback_valid(k, JOB, 1700000000, "96636e60", 0));
+    /* Without a signing secret, the store's secret is the key's. */
+    c.media_signing_secret = "";
+    c.storage_secret_access_key = "store-secret";
+    CHECK_INT(playback_key(&c, k2), 0);
+    CHECK(memcmp(k, k2, 32) != 0);
+    c.storage_secret_access_key = "";
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    CHECK_INT(playback_key(&c, k2), -1);
+}
+
+static void test_parse(void)
+{
+    char sig[PLAYBACK_SIG_LEN + 1], job[101], file[512];
+    long long exp = 0;
+    const char *ok = SIG "/1700000000/" JOB "/v0/index.m3u8";
+    CHECK_INT(playback_parse(ok, strlen(ok), sig, &exp, job, file), 0);
+    CHECK_STR(sig, SIG);
+    CHECK_STR(job, JOB);
+    CHECK_STR(file, "v0/index.m3u8");
+    CHECK(exp == 1700000000);
+    static const char *bad[] = {
+        SIG "/1700000000/" JOB "/",
+        SIG "/1700000000/" JOB "/v0/seg000.ts",
+        SIG "/1700000000/" JOB "/../other/master.m3u8",
+        SIG "/1700000000/" JOB "/v0/../master.m3u8",
+        SIG "/1700000000/" JOB "/.hidden.m3u8",
+        SIG "/1700000000/" JOB "//master.m3u8",
+        SIG "/1700000000/" JOB "/a b.m3u8",
+        SIG "/1700000000//master.m3u8",
+        SIG "/17000000000000/" JOB "/master.m3u8",
+        SIG "/-1/" JOB "/master.m3u8",
+        SIG "/1700000000/job.x/master.m3u8",
+        "96636E60CDAE8AC387B48BE690A9E162/1700000000/" JOB "/master.m3u8",
+        "96636e60/1700000000/" JOB "/master.m3u8",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (!CHECK(playback_parse(bad[i], strlen(bad[i]), sig, &exp, job, file) == -1))
+            fprintf(stderr, "  accepted: %s\n", bad[i]);
+    /* A NUL inside is the end of nothing: the length says where it ends. */
+    char nul[200];
+    int n = snprintf(nul, sizeof nul, "%s/1700000000/%s/master.m3u8", SIG, JOB);
+    nul[n - 8] = '\0';
+    CHECK_INT(playback_parse(nul, (size_t)n, sig, &exp, job, file), -1);
+}
+
+static int calls;
+
+static int fake_url(void *arg, const char *key, char *url, size_t cap)
+{
+    calls++;
+    snprintf(url, cap, "https://store.example/%s?X-Amz-Signature=%s", key, (const char *)arg);
+    return 0;
+}
+
+static void rewrite(const char *in, const char *dir, int want, const char *expect)
+{
+    char *out = NULL, why[200] = "";
+    size_t len = 0;
+    int got = playback_rewrite(in, strlen(in), dir, fake_url, "s1", &out, &len, why, sizeof why);
+    if (!CHECK_INT(got, want))
+        fprintf(stderr, "  %s: %s\n", in, why);
+    if (want == 0 && CHECK(out != NULL)) {
+        CHECK_STR(out, expect);
+        CHECK(len == strlen(out));
+    }
+    if (want != 0)
+        CHECK(out == NULL && *why);
+    free(out);
+}
+
+static void test_rewrite(void)
+{
+    const char *dir = "media/" JOB "/";
+    /* The master: renditions stay relative (they resolve under the signed
+     * route's directory). */
+    rewrite("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n", dir, 0,
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n");
+    calls = 0;
+    rewrite("#EXTM3U\r\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\",BYTERANGE=\"1@0\"\n"
+            "#EXTINF:2.0,\nseg000.ts\n\n#EXTINF:1.5,\n  seg001.ts  \n#EXT-X-ENDLIST\n",
+            "media/" JOB "/v0/", 0,
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+            "#EXT-X-MAP:URI=\"https://store.example/media/" JOB "/v0/init.mp4?X-Amz-Signature=s1\","
+            "BYTERANGE=\"1@0\"\n"
+            "#EXTINF:2.0,\nhttps://store.example/media/" JOB "/v0/seg000.ts?X-Amz-Signature=s1\n\n"
+            "#EXTINF:1.5,\nhttps://store.example/media/" JOB "/v0/seg001.ts?X-Amz-Signature=s1\n"
+            "#EXT-X-ENDLIST\n");
+    CHECK_INT(calls, 3);
+    rewrite("#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",URI=\"a0/index.m3u8\"\n", dir, 0,
+            "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",URI=\"a0/index.m3u8\"\n");
+    /* Anything not a file of the job's directory is refused. */
+    static const char *bad[] = {
+        "seg000.ts\n",
+        "#EXTM3U\n../other/seg000.ts\n",
+        "#EXTM3U\n/etc/passwd\n",
+        "#EXTM3U\nhttps://elsewhere.example/seg.ts\n",
+        "#EXTM3U\nseg000.ts?x=1\n",
+        "#EXTM3U\nv0//seg.ts\n",
+        "#EXTM3U\n.hidden.ts\n",
+        "#EXTM3U\n#EXT-X-MAP:URI=\"../init.mp4\"\n",
+        "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k\"\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        rewrite(bad[i], dir, -1, NULL);
+    char nul[] = "#EXTM3U\nseg\0.ts\n";
+    char *out = NULL, why[200];
+    size_t len;
+    CHECK_INT(playback_rewrite(nul, sizeof nul - 1, dir, fake_url, "s1", &out, &len, why, sizeof why),
+              -1);
+}
+
+int main(void)
+{
+    test_sign();
+    test_parse();
+    test_rewrite();
+    return CHECK_DONE("playback");
+}

@@ -116,10 +116,10 @@ const stmt_def cli_stmts[C__COUNT] = {
     [C_STORAGE_LOCK] = {"c_storage_lock",
         "SELECT pg_try_advisory_lock(hashtext('mediagate storage migrate'))",
         0, PGRES_TUPLES_OK},
-    /* completed jobs whose outputs are on local disk, oldest first, and
-     * whether anyone may see them (no ACL, or WORLD in it) */
+    /* completed jobs whose outputs are on local disk, oldest first, with
+     * their ACL */
     [C_STORAGE_LOCAL_JOBS] = {"c_storage_local_jobs",
-        "SELECT id, acl IS NULL OR 'WORLD' = ANY (string_to_array(acl, ',')) FROM jobs "
+        "SELECT id, acl FROM jobs "
         "WHERE backend = 'local' AND status = 'COMPLETE' AND coalesce(storage, 'local') = 'local' "
         "ORDER BY created_at, id",
         0, PGRES_TUPLES_OK},

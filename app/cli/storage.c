@@ -21,6 +21,7 @@
 
 #include "cli/sql.h"
 #include "config.h"
+#include "playback.h"
 #include "storage/storage.h"
 
 /* One file of a job's output directory. */
@@ -282,7 +283,9 @@ static int migrate(const config *cfg, int argc, char **argv)
         goto out;
     for (int i = 0; i < PQntuples(jobs); i++) {
         const char *job = PQgetvalue(jobs, i, 0);
-        bool public_read = *PQgetvalue(jobs, i, 1) == 't' && !*cfg->media_signing_secret;
+        /* Readable unsigned only when playback hands out unsigned URLs. */
+        const char *acl = PQgetisnull(jobs, i, 1) ? NULL : PQgetvalue(jobs, i, 1);
+        bool public_read = playback_public(cfg, acl);
         char base[1100], url[2048];
         if (snprintf(base, sizeof base, "media/%s/", job) >= (int)sizeof base ||
             !store_key_ok(base) || store_public_url(cfg, base, url, sizeof url) != 0) {

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -22,16 +23,15 @@ class Local:
     """A local installation: its database, media directory and settings
     pointing at a bucket of the store."""
 
-    def __init__(self, db, run, s3, prefix=""):
+    def __init__(self, db, run, s3, prefix="", env=None):
         self.db = db
         self.s3 = s3
-        self.media = run / "media"
-        self.media.mkdir()
-        self.bucket = s3_settings.new_bucket(s3)
         self.prefix = prefix
         self.env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url,
-                    "MEDIAGATE_MEDIA_DIR": str(self.media), "MEDIAGATE_MEDIA_URL": "/media-files",
-                    **s3_settings.env(s3, self.bucket, prefix)}
+                    **(env or mg_settings(s3, run, prefix))}
+        self.media = Path(self.env["MEDIAGATE_MEDIA_DIR"])
+        self.media.mkdir(exist_ok=True)
+        self.bucket = self.env["MEDIAGATE_STORAGE_BUCKET"]
 
     def job(self, segments=3, seg_bytes=2000, acl=None, status="COMPLETE", backend="local"):
         """A job as the local encoder leaves it: a row, and master.m3u8,
@@ -69,9 +69,23 @@ class Local:
                               capture_output=True, text=True, timeout=600)
 
 
+def mg_settings(s3, run, prefix=""):
+    """The settings of an installation on local disk that now names a new
+    bucket of the store."""
+    return {"MEDIAGATE_MEDIA_DIR": str(run / "media"), "MEDIAGATE_MEDIA_URL": "/media-files",
+            **s3_settings.env(s3, s3_settings.new_bucket(s3), prefix)}
+
+
 @pytest.fixture
-def local(db, rundir, s3):
-    return Local(db, rundir, s3)
+def mg_env(s3, rundir, request):
+    """The settings of every process of the test; a test parametrizes it
+    (indirect) with settings of its own on top."""
+    return {**mg_settings(s3, rundir), **getattr(request, "param", {})}
+
+
+@pytest.fixture
+def local(db, rundir, s3, mg_env):
+    return Local(db, rundir, s3, env=mg_env)
 
 
 def test_dry_run_then_migrate_then_again(local, s3):
@@ -253,3 +267,32 @@ def test_store_down_then_back(local, s3):
     assert r.returncode == 0, r.stderr
     assert "jobs: 1 moved, 0 staying local; files: 5 copied" in r.stdout
     assert local.row(job)[0] == "s3"
+
+
+@pytest.mark.parametrize("mg_env", [{}, {"MEDIAGATE_MEDIA_SIGNING_SECRET": "migrate-signing-secret-0123456789"}],
+                         ids=["unsigned", "signed"], indirect=True)
+def test_migrated_jobs_play_through_mediagate(local, stack, s3):
+    """After the move, /media/status hands out URLs of the bucket: a public
+    job's straight from the store, unsigned; with signing on, mediagate's
+    signed playlists, whose segment URLs the store honours."""
+    job = local.job()
+    files = local.files(job)
+    assert local.migrate().returncode == 0
+    r = stack.curl(f"/media/status?job_id={job}")
+    assert r.status == 200, r
+    out = r.json()["output_path"]
+    direct = f"{s3.endpoint}/{local.bucket}/media/{job}/"
+    if "MEDIAGATE_MEDIA_SIGNING_SECRET" not in stack.env:
+        assert out == direct
+        assert unsigned_get(out + "v0/seg001.ts") == 200
+        return
+    assert out.startswith("/media/hls/") and out.endswith(f"/{job}/")
+    assert unsigned_get(direct + "v0/seg001.ts") == 403, "the store refuses an unsigned URL"
+    master = stack.curl(out + "master.m3u8")
+    assert master.status == 200 and "v0/index.m3u8" in master.body
+    media = stack.curl(out + "v0/index.m3u8")
+    assert media.status == 200, media
+    urls = [line for line in media.body.splitlines() if line and not line.startswith("#")]
+    assert len(urls) == 3 and all(u.startswith(direct + "v0/seg") for u in urls), urls
+    got = subprocess.run(["curl", "-sf", urls[1]], capture_output=True, timeout=60).stdout
+    assert got == files["v0/seg001.ts"]

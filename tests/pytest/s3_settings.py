@@ -4,6 +4,7 @@ what a test needs to point mediagate at the real Ceph RGW."""
 
 import itertools
 import os
+import subprocess
 
 import botocore.session
 from botocore.config import Config
@@ -50,3 +51,10 @@ def keys(s3, bucket, prefix=""):
         for o in page.get("Contents", []):
             out[o["Key"]] = (o["Size"], o["ETag"], o["LastModified"])
     return out
+
+
+def unsigned_status(url):
+    """The status of an unsigned GET of url (a viewer's, or a presigned URL)."""
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url],
+                       capture_output=True, text=True, timeout=60)
+    return int(r.stdout)

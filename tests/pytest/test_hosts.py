@@ -13,6 +13,7 @@ this layout."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -71,19 +72,24 @@ class Cluster:
     """The shared parts (the database, the bucket) and the settings every
     host gets."""
 
-    def __init__(self, db, run, s3):
-        self.db, self.run, self.s3 = db, run, s3
+    def __init__(self, db, run, s3, signed=False):
+        self.db, self.run, self.s3, self.signed = db, run, s3, signed
         self.bucket = s3_settings.new_bucket(s3)
-        # Viewers read media/ unsigned, as through a CDN in front of the
-        # bucket: the playback URLs are checked by playing them.
-        s3_settings.client(s3).put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                           "Resource": f"arn:aws:s3:::{self.bucket}/media/*"}]}))
         self.env = {**os.environ, "MEDIAGATE_DATABASE_URL": db.url,
                     # Not shorter: a busy machine can miss two heartbeats.
                     "MEDIAGATE_LEASE_SECONDS": "10", "MEDIAGATE_ENCODE_NICE": "0",
                     **s3_settings.env(s3, self.bucket)}
+        if signed:
+            # Every job private: the store refuses unsigned URLs, players
+            # go through mediagate's signed playlists.
+            self.env["MEDIAGATE_MEDIA_SIGNING_SECRET"] = "hosts-signing-secret-0123456789"
+        else:
+            # Viewers read media/ unsigned, as through a CDN in front of
+            # the bucket.
+            s3_settings.client(s3).put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                               "Resource": f"arn:aws:s3:::{self.bucket}/media/*"}]}))
         self.hosts = []
 
     def worker_host(self, name, user):
@@ -147,8 +153,9 @@ def attempts_by(host):
 
 
 @pytest.fixture
-def cluster(db, rundir, s3, logs):
-    c = Cluster(db, rundir, s3)
+def cluster(db, rundir, s3, logs, request):
+    """Parametrize it (indirect) with "signed" for private jobs."""
+    c = Cluster(db, rundir, s3, signed=getattr(request, "param", "") == "signed")
     yield c
     for h in c.hosts:
         if h.proc:
@@ -253,6 +260,7 @@ def serve_hosts(cluster, rundir, logs):
         assert ok, f"answers drift from openapi.yaml:\n{out}"
 
 
+@pytest.mark.parametrize("cluster", ["unsigned", "signed"], indirect=True)
 def test_jobs_spread_over_two_worker_hosts_and_two_serve_hosts_answer_alike(
         cluster, serve_hosts, worker_logs, clips, rundir):
     a = cluster.worker_host("host-a", WORKER_USERS[0]).start()
@@ -288,17 +296,29 @@ def test_jobs_spread_over_two_worker_hosts_and_two_serve_hosts_answer_alike(
         left = [p for p in Path(h.tmp).rglob("*") if p.is_file()]
         assert not left, f"{h.name} left {left}"
 
-    # The same answers from either request server, and through the front.
+    # The same answers from either request server, and through the front
+    # (a signed URL's expiry is rounded to a window: one made as a window
+    # ends may differ in it and its signature, nothing else).
+    direct = f"{cluster.s3.endpoint}/{cluster.bucket}/media/"
     for job in jobs:
         answers = [s.curl(f"/media/status?job_id={job}") for s in stacks]
         answers += [front.curl(f"/media/status?job_id={job}") for _ in range(4)]
         assert all(r.status == 200 for r in answers), answers
-        bodies = {r.body for r in answers}
+        bodies = {re.sub(r"/media/hls/[0-9a-f]+/[0-9]+/", "/media/hls/SIG/EXP/", r.body) for r in answers}
         assert len(bodies) == 1, bodies
         out = answers[0].json()
         assert out["job_status"] == "COMPLETE"
-        url = out["output_path"] + "master.m3u8"
-        assert url.startswith(f"{cluster.s3.endpoint}/{cluster.bucket}/media/{job}/")
+        if cluster.signed:
+            # One server's URL is the other's: the playlists through the
+            # front come from both, each naming segments the store honours.
+            assert out["output_path"].startswith("/media/hls/")
+            url = front.curl.base + out["output_path"] + "master.m3u8"
+            for s in stacks:
+                assert s.curl(out["output_path"] + "master.m3u8").status == 200
+            assert s3_settings.unsigned_status(direct + f"{job}/master.m3u8") == 403, "the store refuses unsigned"
+        else:
+            url = out["output_path"] + "master.m3u8"
+            assert url.startswith(direct + f"{job}/")
         r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
                             url], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and float(r.stdout) > 1.5, (url, r.stdout, r.stderr)

@@ -122,8 +122,8 @@ def test_dry_run_then_migrate_then_again(local, s3):
         assert local.objects(job) == {}
     # Readable without a signature only when anyone may see the job; the
     # store itself refuses the private one.
-    assert unsigned_get(f"{s3.endpoint}/{local.bucket}/media/{public}/v0/seg000.ts") == 200
-    assert unsigned_get(f"{s3.endpoint}/{local.bucket}/media/{private}/v0/seg000.ts") == 403
+    assert s3_settings.unsigned_status(f"{s3.endpoint}/{local.bucket}/media/{public}/v0/seg000.ts") == 200
+    assert s3_settings.unsigned_status(f"{s3.endpoint}/{local.bucket}/media/{private}/v0/seg000.ts") == 403
     # The local files are kept.
     assert (local.media / public / "master.m3u8").exists()
 
@@ -135,13 +135,6 @@ def test_dry_run_then_migrate_then_again(local, s3):
     assert "jobs: 0 moved, 0 staying local; files: 0 copied (0 bytes), 0 already in the bucket" in r.stdout
     assert {j: local.objects(j) for j in (public, private)} == objects
     assert {j: local.row(j) for j in (public, private)} == rows
-
-
-def unsigned_get(url):
-    """The status of an unsigned GET."""
-    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url],
-                       capture_output=True, text=True, timeout=60)
-    return int(r.stdout)
 
 
 def test_killed_halfway_resumes(db, rundir, s3):
@@ -284,10 +277,10 @@ def test_migrated_jobs_play_through_mediagate(local, stack, s3):
     direct = f"{s3.endpoint}/{local.bucket}/media/{job}/"
     if "MEDIAGATE_MEDIA_SIGNING_SECRET" not in stack.env:
         assert out == direct
-        assert unsigned_get(out + "v0/seg001.ts") == 200
+        assert s3_settings.unsigned_status(out + "v0/seg001.ts") == 200
         return
     assert out.startswith("/media/hls/") and out.endswith(f"/{job}/")
-    assert unsigned_get(direct + "v0/seg001.ts") == 403, "the store refuses an unsigned URL"
+    assert s3_settings.unsigned_status(direct + "v0/seg001.ts") == 403, "the store refuses an unsigned URL"
     master = stack.curl(out + "master.m3u8")
     assert master.status == 200 and "v0/index.m3u8" in master.body
     media = stack.curl(out + "v0/index.m3u8")

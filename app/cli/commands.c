@@ -296,7 +296,7 @@ static const cli_command commands[] = {
     {.name = "webhook", .needs_config = true, .subs = cli_webhook_commands,
      .usage = "webhooks to customers' apps: endpoints, deliveries\n"},
     {.name = "storage", .needs_config = true, .subs = cli_storage_commands,
-     .usage = "media storage: copy a local installation's outputs into the S3 bucket\n"},
+     .usage = "media storage: move local outputs into the S3 bucket\n"},
     {.name = "nginx-conf", .needs_config = true, .fn = cli_nginx_conf, .args = "",
      .usage = "print the site's lines for the shipped nginx snippets\n"
               "From MEDIAGATE_SOCKET, MEDIAGATE_ALLOWED_ORIGINS (the Origins nginx's own\n"

@@ -337,7 +337,7 @@ out:
 
 const cli_command cli_storage_commands[] = {
     {.name = "migrate", .needs_config = true, .fn = migrate, .args = "[--dry-run]",
-     .usage = "copy local outputs into the S3 bucket and repoint their jobs\n"
+     .usage = "copy local outputs into the bucket, repoint their jobs\n"
               "With MEDIAGATE_STORAGE=s3: for each completed local job, copies the files\n"
               "of MEDIAGATE_MEDIA_DIR/<job id>/ to the bucket's media/<job id>/ (the master\n"
               "playlist last), then sets the job's storage to s3 and its output_path under\n"

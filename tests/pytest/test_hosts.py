@@ -54,7 +54,10 @@ class WorkerHost:
         self.proc = None
 
     def start(self):
+        """Starts the worker and waits until it claims tasks."""
         self.proc = mgstack.Process(as_user(self.user, mgstack.MG_BIN, "worker"), self.env, self.log_path)
+        assert wait_until(lambda: "worker running" in self.log() or not self.proc.alive(), 60, 0.05)
+        assert self.proc.alive(), self.log()[-2000:]
         return self
 
     def log(self):

@@ -339,7 +339,7 @@ const cfg_setting config_settings[] = {
      .help = "session token of temporary credentials (sent as X-Amz-Security-Token); empty: none"},
     {.name = "MEDIAGATE_STORAGE_PUBLIC_URL", .kind = CFG_URL, .def = "", .url = CFG_URL_NO_QUERY,
      .reload = RESTART, .offset = OFF(storage_public_url),
-     .help = "public base URL of the bucket's objects (a CDN, or the bucket's own URL), without a trailing /; empty: <endpoint>/<bucket>"},
+     .help = "public URL of the bucket's root (a CDN in front of it), without a trailing /; an object's URL is <this>/<prefix><key>; empty: the bucket's own URL"},
     {.name = "MEDIAGATE_STORAGE_PART_BYTES", .kind = CFG_BYTES, .def = "67108864", .min = 5242880,
      .max = 5368709120L, .reload = RESTART, .offset = OFF(storage_part_bytes),
      .help = "files larger than this are written as multipart uploads of parts this size (S3 allows 5 MiB to 5 GiB, 10000 parts)"},

@@ -39,7 +39,7 @@ struct store {
     const store_backend *b;
     char err[256];
     long retry_after;
-    http_client http; /* s3 */
+    http_client http;                                  /* s3 */
     char cred_key[128], cred_secret[128], *cred_token; /* s3: resolved at open */
 };
 

@@ -122,9 +122,9 @@ static store_status write_via_temp(store *s, const char *key, const store_put_op
     fd = -1;
     if (o && o->if_none_match) {
         if (link(tmp, path) != 0) {
-            ret = errno == EEXIST ? store_fail(s, STORE_PRECONDITION, "%s: exists", key)
-                                  : store_fail(s, STORE_ERROR, "%s: cannot write: %s", key,
-                                               strerror(errno));
+            ret = errno == EEXIST
+                      ? store_fail(s, STORE_PRECONDITION, "%s: exists", key)
+                      : store_fail(s, STORE_ERROR, "%s: cannot write: %s", key, strerror(errno));
             goto out;
         }
     } else if (rename(tmp, path) != 0) {
@@ -196,7 +196,8 @@ static int open_key(store *s, const char *key, struct stat *st, store_status *wh
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         *why = fd < 0 && errno != ENOENT ? STORE_ERROR : STORE_NOT_FOUND;
-        store_fail(s, *why, "%s: %s", key, *why == STORE_NOT_FOUND ? "no such key" : strerror(errno));
+        store_fail(s, *why, "%s: %s", key,
+                   *why == STORE_NOT_FOUND ? "no such key" : strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -205,8 +206,8 @@ static int open_key(store *s, const char *key, struct stat *st, store_status *wh
 }
 
 /* Like the s3 backend, a failure leaves no file at path. */
-static store_status local_get_file(store *s, const char *key, const char *path,
-                                   long long max_bytes, const char *if_match, store_object *meta)
+static store_status local_get_file(store *s, const char *key, const char *path, long long max_bytes,
+                                   const char *if_match, store_object *meta)
 {
     store_status ret;
     struct stat st;

@@ -86,8 +86,10 @@ def test_put_get_head_delete(s3, bucket):
     assert obj["ContentType"] == "application/vnd.apple.mpegurl"
     assert obj["CacheControl"] == "max-age=5"
     assert put["etag"] == obj["ETag"] and put["size"] == 8
+    assert put["content_type"] == "application/vnd.apple.mpegurl"
     head = mg(env, "head", "media/j1/master.m3u8")
     assert (head["status"], head["size"], head["etag"]) == ("ok", 8, obj["ETag"])
+    assert head["content_type"] == "application/vnd.apple.mpegurl"
     got = mg(env, "get-mem", "media/j1/master.m3u8", "100")
     assert (got["status"], got["data"]) == ("ok", "#EXTM3U\n")
     assert mg(env, "get-mem", "media/j1/master.m3u8", "7")["status"] == "too large"
@@ -253,7 +255,7 @@ def test_put_file_multipart_and_get_file(s3, bucket, tmp_path):
     assert head["ETag"].endswith('-3"') and put["etag"] == head["ETag"]
     assert head["ContentLength"] == 12 * MIB + 12345 == put["size"]
     assert head["CacheControl"] == "public, max-age=31536000, immutable"
-    assert head["ContentType"] == "video/mp2t"
+    assert head["ContentType"] == "video/mp2t" == put["content_type"]
     # Nothing left half-done.
     assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
     out = tmp_path / "back"

@@ -675,8 +675,8 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
             task_fail(res, TASK_FAILED, 1, "malformed task payload: stream_id");
             goto out;
         }
-        if (publish_fetch_recordings(ctx, e.store, sid, in_dir, cfg->upload_max_bytes, &inputs,
-                                     res) != 0)
+        if (publish_fetch_recordings(ctx, e.store, sid, json_object_object_get(p, "keys"), in_dir,
+                                     cfg->upload_max_bytes, &inputs, res) != 0)
             goto out;
     }
     if (is_stream && inputs.n == 0) { /* on this host's disk (none in the store) */

@@ -2,12 +2,12 @@
  * (see publish.h). */
 #include "worker/publish.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -271,34 +271,25 @@ int publish_fetch(task_ctx *ctx, store *s, const char *key, const char *etag, co
     return 3;
 }
 
-/* The objects under a stream's recordings prefix. */
+/* The keys of a stream's recordings. */
 typedef struct listing {
     char **keys;
-    long long *sizes;
     size_t n, cap;
-    long long total;
 } listing;
 
 static int listed(void *arg, const char *key, const store_object *o)
 {
     listing *l = arg;
+    (void)o;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
         char **k = realloc(l->keys, cap * sizeof *k);
-        if (k)
-            l->keys = k;
-        long long *z = k ? realloc(l->sizes, cap * sizeof *z) : NULL;
-        if (z)
-            l->sizes = z;
-        if (!k || !z)
+        if (!k)
             return -1;
+        l->keys = k;
         l->cap = cap;
     }
-    if (!(l->keys[l->n] = strdup(key)))
-        return -1;
-    l->sizes[l->n++] = o->size;
-    l->total += o->size;
-    return 0;
+    return (l->keys[l->n] = strdup(key)) ? (l->n++, 0) : -1;
 }
 
 static int by_name(const void *a, const void *b)
@@ -312,86 +303,58 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Appends the file src to the open descriptor fd, then removes src.
- * Returns 0, -1 with errno. */
-static int append_to(int fd, const char *src)
-{
-    char b[65536];
-    int in = open(src, O_RDONLY | O_CLOEXEC), ret = 0;
-    if (in < 0)
-        return -1;
-    for (ssize_t r; (r = read(in, b, sizeof b)) != 0;) {
-        if (r < 0 || write(fd, b, (size_t)r) != r) {
-            ret = -1;
-            break;
-        }
-    }
-    close(in);
-    unlink(src);
-    return ret;
-}
-
-int publish_fetch_recordings(task_ctx *ctx, store *s, const char *sid, const char *dir,
-                             long long max_bytes, rec_files *out, task_result *res)
+int publish_fetch_recordings(task_ctx *ctx, store *s, const char *sid, json_object *keys,
+                             const char *dir, long long max_bytes, rec_files *out,
+                             task_result *res)
 {
     listing l = {0};
-    char prefix[128], path[PATH_MAX], joined[PATH_MAX] = "";
-    int ret = 0, seg_fd = -1;
+    char prefix[128], path[PATH_MAX];
+    long long left = max_bytes;
+    int ret = 0;
     snprintf(prefix, sizeof prefix, "recordings/%s/", sid);
-    store_status st = store_list(s, prefix, listed, &l);
-    if (st != STORE_OK) {
-        store_failed(ctx, s, st, "cannot list the stream's recordings", res);
-        ret = 3;
-        goto out;
-    }
-    if (l.total > max_bytes) {
-        task_fail(res, TASK_FAILED, 9, "the stream's recordings are larger than %lld bytes",
-                  max_bytes);
-        ret = 9;
-        goto out;
-    }
-    qsort(l.keys, l.n, sizeof *l.keys, by_name);
-    for (size_t i = 0; i < l.n; i++) {
-        const char *name = l.keys[i] + strlen(prefix);
-        bool flv = ends_with(name, ".flv"), ts = ends_with(name, ".ts");
-        if ((!flv && !ts) || strchr(name, '/'))
-            continue;
-        snprintf(path, sizeof path, "%s/r%zu.%s", dir, i, flv ? "flv" : "ts");
-        if ((ret = publish_fetch(ctx, s, l.keys[i], NULL, path, max_bytes, res)) != 0)
-            goto out;
-        if (flv) {
-            if (files_add(out, path, "flv", (long long)i)) {
+    if (json_object_is_type(keys, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(keys); i++) {
+            json_object *k = json_object_array_get_idx(keys, i);
+            if (json_object_is_type(k, json_type_string) &&
+                listed(&l, json_object_get_string(k), NULL) != 0) {
                 task_fail(res, TASK_RETRY, 3, "out of memory");
                 ret = 3;
                 goto out;
             }
-            continue;
         }
-        /* MPEG-TS segments of one broadcast join byte for byte: one input,
-         * in the place of its first segment. */
-        if (seg_fd < 0) {
-            snprintf(joined, sizeof joined, "%s/segments.ts", dir);
-            seg_fd = open(joined, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            if (seg_fd < 0 || files_add(out, joined, "mpegts", (long long)i)) {
-                log_warn("task %lld: cannot join the stream's segments: %s", ctx->id, strerror(errno));
-                task_fail(res, TASK_RETRY, 3, "cannot join the stream's segments");
-                ret = 3;
-                goto out;
-            }
+    } else {
+        store_status st = store_list(s, prefix, listed, &l);
+        if (st != STORE_OK) {
+            store_failed(ctx, s, st, "cannot list the stream's recordings", res);
+            ret = 3;
+            goto out;
         }
-        if (append_to(seg_fd, path) != 0) {
-            log_warn("task %lld: cannot join the stream's segments: %s", ctx->id, strerror(errno));
-            task_fail(res, TASK_RETRY, 3, "cannot join the stream's segments");
+        qsort(l.keys, l.n, sizeof *l.keys, by_name);
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        const char *key = l.keys[i], *name = key + strlen(prefix);
+        bool flv = ends_with(key, ".flv"), ts = ends_with(key, ".ts");
+        struct stat st;
+        if (strncmp(key, prefix, strlen(prefix)) != 0 || strchr(name, '/') || !store_key_ok(key) ||
+            (!flv && !ts))
+            continue; /* the stream's own objects only */
+        snprintf(path, sizeof path, "%s/r%zu.%s", dir, i, flv ? "flv" : "ts");
+        if ((ret = publish_fetch(ctx, s, key, NULL, path, left, res)) != 0) {
+            if (ret == 9)
+                task_fail(res, TASK_FAILED, 9, "the stream's recordings are larger than %lld bytes",
+                          max_bytes);
+            goto out;
+        }
+        left -= stat(path, &st) == 0 ? (long long)st.st_size : 0;
+        if (files_add(out, path, flv ? "flv" : "mpegts", (long long)i)) {
+            task_fail(res, TASK_RETRY, 3, "out of memory");
             ret = 3;
             goto out;
         }
     }
 out:
-    if (seg_fd >= 0)
-        close(seg_fd);
     for (size_t i = 0; i < l.n; i++)
         free(l.keys[i]);
     free(l.keys);
-    free(l.sizes);
     return ret;
 }

@@ -6,6 +6,7 @@
 #include "worker/kinds.h"
 #include "worker/recordings.h"
 
+struct json_object;
 struct store;
 
 /* The object-store side of an encode (MEDIAGATE_STORAGE=s3): inputs are
@@ -35,13 +36,15 @@ void publish_clear_earlier(task_ctx *ctx, struct store *s, const char *job, int 
 int publish_fetch(task_ctx *ctx, struct store *s, const char *key, const char *etag,
                   const char *path, long long max_bytes, task_result *res);
 
-/* The recordings of stream sid (recordings/<sid>/: FLV files, and MPEG-TS
- * segments joined byte for byte into one input), read into dir, as inputs
- * in key order (numbers compared as numbers). Returns 0 with out filled
- * (empty when the store holds none), or an error code with res set (3: the
- * store failed, 9: over max_bytes in all). */
-int publish_fetch_recordings(task_ctx *ctx, struct store *s, const char *sid, const char *dir,
-                             long long max_bytes, rec_files *out, task_result *res);
+/* The recordings of stream sid, read into dir as inputs (FLV and MPEG-TS
+ * objects, each one input): the keys listed (a JSON array, in broadcast
+ * order), or else every object under recordings/<sid>/ in key order
+ * (numbers compared as numbers). Returns 0 with out filled (empty when the
+ * store holds none), or an error code with res set (3: the store failed,
+ * 9: over max_bytes in all, 1: a listed key is gone). */
+int publish_fetch_recordings(task_ctx *ctx, struct store *s, const char *sid,
+                             struct json_object *keys, const char *dir, long long max_bytes,
+                             rec_files *out, task_result *res);
 
 /* Publishes the n renditions in dir (verified: dir/master.m3u8 and
  * dir/v<i>/index.m3u8 with their segments) under the attempt's prefix:

@@ -8,96 +8,30 @@ master playlist last and only by the lease's holder. A missing or changed
 input is an ERROR; a store that goes down while the outputs are published
 is waited for; a worker killed mid-upload leaves nothing once another
 attempt completes; a worker that lost its lease publishes nothing and
-removes what it wrote. A small HTTP proxy in front of the gateway (below)
-records the order of the writes and can hold one until the test lets it go.
+removes what it wrote. tests/lib/s3_fault_proxy.py in front of the gateway
+records the order of the writes, or slows each down so that a test acts
+while the outputs are being published.
 """
 
-import http.client
-import http.server
-import re
+import json
 import signal
 import subprocess
-import threading
+import sys
 import uuid
 
 import botocore.session
 import pytest
 from botocore.config import Config
 
-from mgstack import LoopbackServer, wait_until
+from mgstack import MG_ROOT, wait_until
 from test_encoder import DONE, clip, clips, encoder_env, nginx_includes, progress, status  # noqa: F401
+
+sys.path.insert(0, str(MG_ROOT / "tests" / "lib"))
+from s3_fault_proxy import FaultProxy  # noqa: E402
 
 _buckets = iter(range(1, 1 << 30))
 SEGMENT_CC = "max-age=31536000, immutable"
 PLAYLIST_CC = "max-age=60"
-
-
-class HoldingProxy:
-    """An HTTP proxy in front of the gateway: passes every request on as it
-    came (the Host header too, so SigV4 holds), records (method, path) of
-    each, and holds a PUT whose path matches .hold (a regular expression)
-    until release()."""
-
-    HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
-
-    def __init__(self, upstream_port):
-        self.upstream = upstream_port
-        self.seen = []
-        self.hold = None
-        self.held = threading.Event()
-        self.go = threading.Event()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else None
-                path = self.path.split("?")[0]
-                proxy.seen.append((self.command, path))
-                if self.command == "PUT" and proxy.hold and re.search(proxy.hold, path):
-                    proxy.held.set()
-                    proxy.go.wait(600)
-                up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=60)
-                try:
-                    up.request(self.command, self.path, body,
-                               {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP})
-                    r = up.getresponse()
-                    data = r.read()
-                except OSError:
-                    self.close_connection = True  # the store is down: never answered
-                    return
-                finally:
-                    up.close()
-                try:
-                    self.send_response(r.status, r.reason)
-                    for k, v in r.getheaders():
-                        if k.lower() not in proxy.HOP and k.lower() != "content-length":
-                            self.send_header(k, v)
-                    length = r.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
-                    self.send_header("Content-Length", length or "0")
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
-                except OSError:  # the client is gone (a worker killed mid-request)
-                    self.close_connection = True
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
-
-        self.server = LoopbackServer(Handler)
-        self.url = self.server.url
-
-    def release(self):
-        self.hold = None
-        self.go.set()
-
-    def close(self):
-        self.go.set()
-        self.server.close()
 
 
 def client(s3):
@@ -116,9 +50,9 @@ def bucket(s3):
 
 @pytest.fixture
 def proxy(s3):
-    p = HoldingProxy(s3.port)
+    p = FaultProxy(s3.port).start()
     yield p
-    p.close()
+    p.stop()
 
 
 @pytest.fixture
@@ -131,7 +65,7 @@ def tmpdir_root(rundir):
 @pytest.fixture
 def mg_env(request, rundir, s3, bucket, tmpdir_root):
     # A test that asks for the proxy gets the worker's requests through it.
-    endpoint = request.getfixturevalue("proxy").url if "proxy" in request.fixturenames else s3.endpoint
+    endpoint = request.getfixturevalue("proxy").endpoint if "proxy" in request.fixturenames else s3.endpoint
     return {
         **encoder_env(rundir),
         "MEDIAGATE_STORAGE": "s3",
@@ -298,13 +232,29 @@ def test_the_store_down_while_publishing_is_waited_for(stack, workers, s3, bucke
     assert task_row(stack, job) == (1, True, False), "completed by the attempt that waited"
 
 
+def test_slowdown_while_publishing_is_waited_out(stack, workers, s3, bucket, clip, proxy, rundir):
+    """503 SlowDown (with Retry-After) on more tries than the store client
+    makes of one call: publishing waits for the store and completes in the
+    same attempt, with one set of outputs."""
+    key, etag = upload(s3, bucket, clip("long.mp4", 30, "1280x720"))
+    job = encode_task(stack, key, etag)
+    workers.start(MEDIAGATE_STORAGE_RETRIES="1")
+    assert wait_until(lambda: progress(stack, job) > 0, 300), "the encode started"
+    proxy.slow_down(4, retry_after=1)
+    published(stack, s3, bucket, job, 1, 30, rundir / "got")
+    assert task_row(stack, job) == (1, True, False), "completed by the attempt that waited"
+    assert [st for _, m, p, st in proxy.log if m == "PUT"][:4] == [503] * 4, "publishing met SlowDown"
+    assert "publishing waits for it" in workers.log()
+
+
 def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
     key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
     job = encode_task(stack, key, etag)
     workers.start()
     assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
     assert job_row(stack, job)[0] == "COMPLETE"
-    puts = [p.split(f"/{bucket}/", 1)[1] for m, p in proxy.seen if m == "PUT" and f"/{bucket}/media/" in p]
+    puts = [p.split("?")[0].split(f"/{bucket}/", 1)[1] for _, m, p, st in proxy.log
+            if m == "PUT" and st == 200 and f"/{bucket}/media/" in p]
     assert puts and puts[-1] == f"media/{job}/master.m3u8", f"the master last: {puts[-3:]}"
     assert puts.count(f"media/{job}/master.m3u8") == 1, puts
     assert set(puts) == set(keys(s3, bucket, f"media/{job}/")), "each object written once"
@@ -313,25 +263,27 @@ def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
         assert mine[-1] == f"media/{job}/a1/v{i}/index.m3u8" and len(mine) > 1, mine
 
 
-def held_mid_publish(stack, workers, s3, bucket, clip, proxy):
-    """A worker publishing, held at its first PUT of the last rendition
-    (the others' objects are in the store, the master is not): (worker, job)."""
+def mid_publish(stack, workers, s3, bucket, clip, proxy):
+    """A worker publishing slowly (every request to the store 2 s late):
+    some of its objects are in the store, the master is not. Returns
+    (worker, job)."""
     key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
-    proxy.hold = r"/media/.*/v2/"
+    proxy.delay(2.0)
     job = encode_task(stack, key, etag)
     w = workers.start()
-    assert proxy.held.wait(900), "publishing reached the last rendition"
+    assert wait_until(lambda: any("/a1/" in k for k in keys(s3, bucket, f"media/{job}/")), 900), \
+        "publishing began"
     have = keys(s3, bucket, f"media/{job}/")
-    assert any("/a1/v0/" in k for k in have) and f"media/{job}/master.m3u8" not in have, have
+    assert f"media/{job}/master.m3u8" not in have, have
     return w, job
 
 
 def test_a_worker_killed_mid_upload_leaves_nothing_once_another_completes(
         stack, workers, s3, bucket, clip, proxy, rundir, tmpdir_root):
-    w, job = held_mid_publish(stack, workers, s3, bucket, clip, proxy)
+    w, job = mid_publish(stack, workers, s3, bucket, clip, proxy)
     w.kill(signal.SIGKILL)
     w.wait()
-    proxy.release()
+    proxy.clear()
     assert any("/a1/" in k for k in keys(s3, bucket, f"media/{job}/")), "the killed attempt's objects"
     workers.start()
     published(stack, s3, bucket, job, 2, 10, rundir / "got")  # nothing of the first attempt
@@ -341,39 +293,66 @@ def test_a_worker_killed_mid_upload_leaves_nothing_once_another_completes(
 
 def test_a_worker_that_lost_its_lease_publishes_nothing_and_removes_what_it_wrote(
         stack, workers, s3, bucket, clip, proxy):
-    w, job = held_mid_publish(stack, workers, s3, bucket, clip, proxy)
+    w, job = mid_publish(stack, workers, s3, bucket, clip, proxy)
     tid = stack.db.one("SELECT id FROM outbox WHERE payload->>'job_id' = %s", job)
     stack.db.conn.execute("UPDATE outbox SET locked_by = 'another', attempts = attempts + 1, "
                           "locked_until = now() + interval '1 hour' WHERE id = %s", (tid,))
-    proxy.release()
     assert wait_until(lambda: f"task {tid}: stopped publishing" in workers.log(), 300), \
         "the holder learned it lost the task while publishing"
     assert wait_until(lambda: keys(s3, bucket, f"media/{job}/") == [], 60), \
         f"what it wrote is removed: {keys(s3, bucket, f'media/{job}/')}"
-    assert ("PUT", f"/{bucket}/media/{job}/master.m3u8") not in proxy.seen, "no master was written"
+    assert not [p for _, m, p, _ in proxy.log if m == "PUT" and p.startswith(f"/{bucket}/media/{job}/master")], \
+        "no master was written"
     assert status(stack, job).get("job_status") == "PROGRESSING"
     assert stack.db.one("SELECT attempts, locked_by FROM outbox WHERE id = %s", tid) == (2, "another"), \
         "the other attempt's, untouched"
     assert w.alive(), "the worker goes on"
 
 
-def test_a_streams_recordings_are_read_from_the_store(stack, workers, s3, bucket, clip, rundir):
+@pytest.mark.parametrize("named", [False, True], ids=["listed", "named"])
+def test_a_streams_recordings_are_read_from_the_store(stack, workers, s3, bucket, clip, rundir, named):
     """A stopped stream's VOD job on the store: its recordings under
-    recordings/<stream id>/ (two FLV files, in the order their names give)
-    become one ladder."""
+    recordings/<stream id>/ (two FLV files) become one ladder, in the order
+    the task names them, or else in key order (numbers as numbers)."""
     sid = str(uuid.uuid4())
     c = client(s3)
-    for i, name in enumerate((f"{sid}-9.flv", f"{sid}-10.flv")):
+    names = [f"recordings/{sid}/{sid}-9.flv", f"recordings/{sid}/{sid}-10.flv"]
+    for i, name in enumerate(names):
         flv = rundir / f"r{i}.flv"
         subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip("a.mp4", 10, "1280x720")),
                         "-t", "4" if i == 0 else "6", "-c", "copy", "-f", "flv", str(flv)], check=True)
-        c.put_object(Bucket=bucket, Key=f"recordings/{sid}/{name}", Body=flv.read_bytes())
+        c.put_object(Bucket=bucket, Key=name, Body=flv.read_bytes())
+    c.put_object(Bucket=bucket, Key=f"recordings/{sid}/notes.txt", Body=b"not a recording")
     job = str(uuid.uuid4())
     with stack.db.conn.transaction():
         stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
                               "VALUES (%s, 'local', %s, %s)", (job, f"stream:{sid}", f"streams/{sid}"))
         stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('local.encode', "
                               "jsonb_build_object('job_id', %s::text, 'stream_id', %s::text, "
-                              "'recordings', '[]'::jsonb, 'segments', false))", (job, sid))
+                              "'recordings', '[]'::jsonb, 'segments', false) || %s::jsonb)",
+                              (job, sid, json.dumps({"keys": names} if named else {})))
     workers.start()
     published(stack, s3, bucket, job, 1, 10, rundir / "got")  # both recordings, one after the other
+
+
+def test_a_dead_task_leaves_no_objects(stack, workers, s3, bucket, tmpdir_root):
+    """A task whose workers died during every attempt (here: put in that
+    state) is dead once its lease ran out: its job ERROR 5, and everything
+    its attempts left is removed, in the store and in this host's TMPDIR."""
+    job = encode_task(stack, f"uploads/{uuid.uuid4()}/a.mp4", None)
+    c = client(s3)
+    left = [f"media/{job}/a1/v0/seg000.ts", f"media/{job}/a3/v0/index.m3u8", f"media/{job}/master.m3u8"]
+    for k in left:
+        c.put_object(Bucket=bucket, Key=k, Body=b"left by a killed attempt")
+    other = f"media/{uuid.uuid4()}/master.m3u8"
+    c.put_object(Bucket=bucket, Key=other, Body=b"another job's")
+    (tmpdir_root / f".{job}.3.tmp" / "v0").mkdir(parents=True)
+    (tmpdir_root / f".{job}.3.in").mkdir()
+    stack.db.conn.execute("UPDATE outbox SET attempts = 3, locked_by = 'gone', last_error = 'killed', "
+                          "locked_until = now() - interval '1 second' WHERE payload->>'job_id' = %s", (job,))
+    workers.start()
+    assert wait_until(lambda: status(stack, job).get("job_status") == "ERROR", 120)
+    assert job_row(stack, job)[:2] == ("ERROR", 5)
+    assert wait_until(lambda: keys(s3, bucket, f"media/{job}/") == [], 60), keys(s3, bucket, f"media/{job}/")
+    assert keys(s3, bucket, other) == [other], "another job's objects stay"
+    assert wait_until(lambda: list(tmpdir_root.iterdir()) == [], 60), list(tmpdir_root.iterdir())

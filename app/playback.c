@@ -79,6 +79,34 @@ bool playback_valid(const unsigned char key[32], const char *job, long long exp,
            exp > now;
 }
 
+typedef struct follow_walk {
+    store *s;
+    bool public_read;
+    long *done;
+    store_status st;
+} follow_walk;
+
+static int follow_one(void *arg, const char *key, const store_object *o)
+{
+    follow_walk *w = arg;
+    (void)o;
+    if ((w->st = store_set_public(w->s, key, w->public_read)) != STORE_OK)
+        return 1;
+    (*w->done)++;
+    return 0;
+}
+
+int playback_follow(store *s, const char *job, bool public_read, long *done)
+{
+    char prefix[160];
+    follow_walk w = {s, public_read, done, STORE_OK};
+    *done = 0;
+    if (snprintf(prefix, sizeof prefix, "media/%s/", job) >= (int)sizeof prefix)
+        return STORE_ERROR;
+    store_status st = store_list(s, prefix, follow_one, &w);
+    return st != STORE_OK ? st : w.st;
+}
+
 /* True when f[0..n) is a relative path of FILE_CHARS whose segments are
  * neither empty nor start with a dot. */
 static bool relative_ok(const char *f, size_t n)
@@ -172,8 +200,8 @@ static int put_uri(obuf *b, const char *dir, const char *u, size_t n, playback_u
     char key[1100], url[4096];
     int k = snprintf(key, sizeof key, "%s%.*s", dir, (int)n, u);
     if (!relative_ok(u, n) || k < 0 || (size_t)k >= sizeof key || !store_key_ok(key)) {
-        snprintf(why, whycap, "the playlist names '%.*s', not a file of its job", (int)(n > 80 ? 80 : n),
-                 u);
+        snprintf(why, whycap, "the playlist names '%.*s', not a file of its job",
+                 (int)(n > 80 ? 80 : n), u);
         return -1;
     }
     if (ends_with(u, n, ".m3u8")) {
@@ -227,7 +255,8 @@ int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_
          * EXT-X-I-FRAME-STREAM-INF, EXT-X-KEY). */
         const char *at = NULL;
         for (size_t k = 0; k + 5 <= ln; k++)
-            if (memcmp(line + k, "URI=\"", 5) == 0 && (k == 0 || line[k - 1] == ':' || line[k - 1] == ',')) {
+            if (memcmp(line + k, "URI=\"", 5) == 0 &&
+                (k == 0 || line[k - 1] == ':' || line[k - 1] == ',')) {
                 at = line + k + 5;
                 break;
             }

@@ -62,6 +62,14 @@ int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1],
 bool playback_valid(const unsigned char key[32], const char *job, long long exp, const char *sig,
                     long long now);
 
+struct store;
+
+/* Makes every object under media/<job>/ public-read or private (a job
+ * whose ACL, or whose place, changed). Returns the store's status (STORE_OK
+ * when all followed; else the first failure, store_err says which key);
+ * *done counts the objects changed. */
+int playback_follow(struct store *s, const char *job, bool public_read, long *done);
+
 /* Gives the URL of the object at key (a presigned GET) into url. Returns 0
  * or -1. */
 typedef int (*playback_url_fn)(void *arg, const char *key, char *url, size_t cap);

@@ -14,11 +14,11 @@
 #include "playback.h"
 #include "storage/storage.h"
 
-#define PLAYLIST_CAP (1 << 20)    /* a playlist larger than this is refused */
+#define PLAYLIST_CAP (1 << 20) /* a playlist larger than this is refused */
 #define CACHE_SLOTS 64
 #define CACHE_ENTRY_CAP (256 << 10)
-#define CACHE_TTL_S 30            /* a finished job's playlists do not change */
-#define PRESIGN_MAX_S 604800      /* SigV4's longest presigned URL: 7 days */
+#define CACHE_TTL_S 30       /* a finished job's playlists do not change */
+#define PRESIGN_MAX_S 604800 /* SigV4's longest presigned URL: 7 days */
 
 enum { C_STATUS = 0, C_ACL = 10, C_STORAGE = 13 }; /* STMT_JOB_STATUS's columns */
 
@@ -105,8 +105,11 @@ typedef struct presign_ctx {
 static int presign(void *arg, const char *key, char *url, size_t cap)
 {
     const presign_ctx *p = arg;
-    store_presign_req q = {.method = "GET", .key = key, .expires_s = p->expires_s,
-                           .content_length = -1, .now = p->from};
+    store_presign_req q = {.method = "GET",
+                           .key = key,
+                           .expires_s = p->expires_s,
+                           .content_length = -1,
+                           .now = p->from};
     return store_presign(p->cfg, &q, url, cap);
 }
 

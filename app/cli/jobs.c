@@ -93,51 +93,30 @@ static void print_unrecallable(const config *cfg, bool on_store)
            "(POST /uploads).\n");
 }
 
-typedef struct acl_walk {
-    store *s;
-    bool public_read;
-    long done;
-    store_status st;
-    char key[1100];
-} acl_walk;
-
-static int set_one(void *arg, const char *key, const store_object *o)
-{
-    acl_walk *w = arg;
-    (void)o;
-    w->st = store_set_public(w->s, key, w->public_read);
-    if (w->st != STORE_OK) {
-        snprintf(w->key, sizeof w->key, "%s", key);
-        return 1;
-    }
-    w->done++;
-    return 0;
-}
-
 /* Makes every object of a job on the store public-read or private, as
  * its ACL now says (app/playback.h), so that the store itself follows an
  * ACL change. Returns 0, or 1 with the reason on stderr. */
 static int follow_in_store(const config *cfg, const char *job, const char *acl)
 {
     int ret = 1;
-    char prefix[160];
-    acl_walk w = {.s = store_open(cfg), .public_read = playback_public(cfg, acl)};
-    if (!w.s) {
+    long done = 0;
+    bool public_read = playback_public(cfg, acl);
+    store *s = store_open(cfg);
+    if (!s) {
         fprintf(stderr, "mediagate: out of memory\n");
         return 1;
     }
-    snprintf(prefix, sizeof prefix, "media/%.100s/", job);
-    store_status st = store_list(w.s, prefix, set_one, &w);
-    if (st == STORE_OK && w.st == STORE_OK) {
-        printf("Its %ld objects in the store are now %s.\n", w.done,
-               w.public_read ? "public-read (playable unsigned)"
-                             : "private (playable only through signed URLs)");
+    store_status st = playback_follow(s, job, public_read, &done);
+    if (st == STORE_OK) {
+        printf("Its %ld objects in the store are now %s.\n", done,
+               public_read ? "public-read (playable unsigned)"
+                           : "private (playable only through signed URLs)");
         ret = 0;
     } else
         fprintf(stderr, "mediagate: the ACL is set, but the store's objects do not follow it yet "
-                        "(%ld changed; %s: %s); run the command again\n", w.done,
-                store_status_name(st != STORE_OK ? st : w.st), store_err(w.s));
-    store_close(w.s);
+                        "(%ld changed; %s: %s); a worker's media.acl task will, or run the "
+                        "command again\n", done, store_status_name(st), store_err(s));
+    store_close(s);
     return ret;
 }
 

@@ -34,6 +34,10 @@ const task_kind task_kinds[] = {
      * mirror. Rate limits and outages are retried for about an hour. */
     {.name = "jwplatform.refresh", .run = kind_jwplatform_refresh, .max_attempts = 10,
      .timeout_s = 60, .backoff_base = 2, .backoff_cap = 600, .serves = kind_jwplatform_serves},
+    /* A job on the store finished, or its ACL or storage changed: its
+     * objects become public-read or private (app/worker/media_acl.c). */
+    {.name = "media.acl", .run = kind_media_acl, .max_attempts = 10, .timeout_s = 300,
+     .backoff_base = 2, .backoff_cap = 300, .serves = kind_media_acl_serves},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {.name = "noop", .run = kind_noop, .max_attempts = 3, .timeout_s = 10, .backoff_base = 1,
      .backoff_cap = 60},

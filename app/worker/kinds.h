@@ -87,6 +87,8 @@ bool kind_tencent_serves(const struct config *cfg);
 void kind_sns_confirm(task_ctx *ctx, task_result *res); /* app/worker/sns.c */
 void kind_jwplatform_refresh(task_ctx *ctx, task_result *res); /* app/worker/jwplatform.c */
 bool kind_jwplatform_serves(const struct config *cfg);
+void kind_media_acl(task_ctx *ctx, task_result *res); /* app/worker/media_acl.c */
+bool kind_media_acl_serves(const struct config *cfg);
 
 /* True when this worker serves k (k->serves). */
 bool task_kind_served(const task_kind *k, const struct config *cfg);

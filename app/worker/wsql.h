@@ -17,6 +17,7 @@ enum wstmt {
     W_WH_LOAD,
     W_WH_RECORD,
     W_MIRROR_PUT,
+    W_JOB_PLAYBACK,
     W__COUNT
 };
 

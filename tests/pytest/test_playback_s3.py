@@ -119,11 +119,13 @@ def ladder(tmp_path_factory):
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
-def publish(stack, s3, bucket, ladder, acl=None):
+def publish(stack, s3, bucket, ladder, acl=None, public=None):
     """A COMPLETE job on the store: its objects written as the encoder
-    writes them (public-read only for a public job), its row in place."""
+    writes them (public-read only for a public job, unless public says
+    otherwise), its row in place."""
     job = JOB.format(next(_jobs))
-    public = acl is None and not stack.env.get("MEDIAGATE_MEDIA_SIGNING_SECRET")
+    if public is None:
+        public = acl is None and not stack.env.get("MEDIAGATE_MEDIA_SIGNING_SECRET")
     c = client(s3)
     for rel, data in ladder.items():
         extra = {"ACL": "public-read"} if public else {}
@@ -328,6 +330,27 @@ def test_acl_change_reaches_playback(stack, s3, bucket, ladder):
     assert status(stack, job).json()["output_path"] == public
     ok, err = probe(public + "master.m3u8")
     assert ok, err
+
+
+def test_a_worker_makes_the_objects_follow_the_job(stack, s3, bucket, ladder, workers):
+    """Objects written private (a publisher that sets no ACL): the media.acl
+    task, queued when the job became COMPLETE on the store, makes a public
+    job's objects public-read; an ACL set by any path (SQL here) queues it
+    again, and the objects become private."""
+    job = publish(stack, s3, bucket, ladder, public=False)
+    public = f"{s3.endpoint}/{bucket}/media/{job}/"
+    assert plain(public + "master.m3u8")[0] == 403
+    workers.start()
+    everything = lambda code: all(plain(public + rel)[0] == code for rel in ladder)  # noqa: E731
+    assert mgstack.wait_until(lambda: everything(200), 60), workers.log()[-3000:]
+    ok, err = probe(public + "master.m3u8")
+    assert ok, err
+    stack.db.conn.execute("UPDATE jobs SET acl = 'USER_alice' WHERE id = %s", (job,))
+    assert mgstack.wait_until(lambda: everything(403), 60), workers.log()[-3000:]
+    done = stack.db.one("SELECT count(*) FROM tasks WHERE kind = 'media.acl' AND state = 'done' "
+                        "AND payload->>'media_job' = %s", job)
+    assert done == 2, done
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "COMPLETE"
 
 
 def test_store_down_is_503_then_plays(stack, s3, bucket, ladder):

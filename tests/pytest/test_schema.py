@@ -109,7 +109,12 @@ def test_old_database_upgrades_to_the_functions_of_a_fresh_one(empty_db, logs, u
     migrate_as_before(old, upto)
     if upto == "017_encode_owner.sql":
         # the functions as the old migrations made them are the files' own
-        assert snapshot(old)[:2] == snapshot(fresh)[:2]
+        # (later migrations' functions and triggers are not theirs to have)
+        funcs, trigs = snapshot(old)[:2]
+        fresh_funcs, fresh_trigs = snapshot(fresh)[:2]
+        names, tnames = {f[0] for f in funcs}, {t[:2] for t in trigs}
+        assert (funcs, trigs) == ([f for f in fresh_funcs if f[0] in names],
+                                  [t for t in fresh_trigs if t[:2] in tnames])
     r = migrate(old, "migrate")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "changed since" not in r.stderr, r.stderr

@@ -23,8 +23,8 @@ static void test_sign(void)
     playback_sign(k, JOB, 1700000000, sig);
     CHECK_STR(sig, SIG);
     CHECK(playback_valid(k, JOB, 1700000000, SIG, 1699999999));
-    CHECK(!playback_valid(k, JOB, 1700000000, SIG, 1700000000));   /* expired */
-    CHECK(!playback_valid(k, JOB, 1700000180, SIG, 1699999999));   /* another expiry */
+    CHECK(!playback_valid(k, JOB, 1700000000, SIG, 1700000000));     /* expired */
+    CHECK(!playback_valid(k, JOB, 1700000180, SIG, 1699999999));     /* another expiry */
     CHECK(!playback_valid(k, JOB "2", 1700000000, SIG, 1699999999)); /* another job */
     CHECK(!playback_valid(k, JOB, 1700000000, "96636e60cdae8ac387b48be690a9e161", 0));
     CHECK(!playback_valid(k, JOB, 1700000000, "96636e60", 0));
@@ -104,8 +104,8 @@ static void test_rewrite(void)
     const char *dir = "media/" JOB "/";
     /* The master: renditions stay relative (they resolve under the signed
      * route's directory). */
-    rewrite("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n", dir, 0,
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n");
+    rewrite("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n", dir,
+            0, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nv0/index.m3u8\n");
     calls = 0;
     rewrite("#EXTM3U\r\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\",BYTERANGE=\"1@0\"\n"
             "#EXTINF:2.0,\nseg000.ts\n\n#EXTINF:1.5,\n  seg001.ts  \n#EXT-X-ENDLIST\n",
@@ -136,7 +136,8 @@ static void test_rewrite(void)
     char nul[] = "#EXTM3U\nseg\0.ts\n";
     char *out = NULL, why[200];
     size_t len;
-    CHECK_INT(playback_rewrite(nul, sizeof nul - 1, dir, fake_url, "s1", &out, &len, why, sizeof why),
+    CHECK_INT(playback_rewrite(nul, sizeof nul - 1, dir, fake_url, "s1", &out, &len, why,
+                               sizeof why),
               -1);
 }
 

@@ -86,13 +86,6 @@ class Cluster:
             # Every job private: the store refuses unsigned URLs, players
             # go through mediagate's signed playlists.
             self.env["MEDIAGATE_MEDIA_SIGNING_SECRET"] = "hosts-signing-secret-0123456789"
-        else:
-            # Viewers read media/ unsigned, as through a CDN in front of
-            # the bucket.
-            s3_settings.client(s3).put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                               "Resource": f"arn:aws:s3:::{self.bucket}/media/*"}]}))
         self.hosts = []
 
     def worker_host(self, name, user):

@@ -25,9 +25,9 @@ import pytest
 import mgstack
 import s3_settings
 from mgstack import processes_matching, wait_until
+from test_encoder import DONE, clips  # noqa: F401
 
 WORKER_USERS = ("mediagate", "mediagate-worker")
-DONE = ("COMPLETE", "ERROR")
 
 
 def as_user(user, *argv):
@@ -172,23 +172,6 @@ def worker_logs(cluster, logs):
         for h in hosts:
             logs.add(f"{h.name} worker log", h.log_path)
     return add
-
-
-@pytest.fixture(scope="session")
-def clips(run_root):
-    d = run_root / "clips"
-    d.mkdir()
-
-    def make(name, seconds, size):
-        out = d / name
-        if not out.exists():
-            subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                            f"testsrc=size={size}:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-                            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
-                            "-shortest", str(out)], check=True)
-        return out
-
-    return make
 
 
 class Front:

@@ -47,6 +47,7 @@ extern const cli_command cli_notifications_commands[];
 extern const cli_command cli_tasks_commands[];
 extern const cli_command cli_jobs_commands[];
 extern const cli_command cli_webhook_commands[];
+extern const cli_command cli_storage_commands[];
 
 /* mediagate sync (app/cli/sync.c). */
 cli_fn cli_sync;

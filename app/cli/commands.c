@@ -295,6 +295,8 @@ static const cli_command commands[] = {
               "With no command: list.\n"},
     {.name = "webhook", .needs_config = true, .subs = cli_webhook_commands,
      .usage = "webhooks to customers' apps: endpoints, deliveries\n"},
+    {.name = "storage", .needs_config = true, .subs = cli_storage_commands,
+     .usage = "media storage: move local outputs into the S3 bucket\n"},
     {.name = "nginx-conf", .needs_config = true, .fn = cli_nginx_conf, .args = "",
      .usage = "print the site's lines for the shipped nginx snippets\n"
               "From MEDIAGATE_SOCKET, MEDIAGATE_ALLOWED_ORIGINS (the Origins nginx's own\n"

@@ -112,6 +112,24 @@ const stmt_def cli_stmts[C__COUNT] = {
     [C_WEBHOOK_REDELIVER] = {"c_webhook_redeliver",
         "SELECT mediagate_webhook_redeliver($1::bigint)",
         1, PGRES_TUPLES_OK},
+    /* storage migrate: one run at a time, held by the session */
+    [C_STORAGE_LOCK] = {"c_storage_lock",
+        "SELECT pg_try_advisory_lock(hashtext('mediagate storage migrate'))",
+        0, PGRES_TUPLES_OK},
+    /* completed jobs whose outputs are on local disk, oldest first, with
+     * their ACL */
+    [C_STORAGE_LOCAL_JOBS] = {"c_storage_local_jobs",
+        "SELECT id, acl FROM jobs "
+        "WHERE backend = 'local' AND status = 'COMPLETE' AND coalesce(storage, 'local') = 'local' "
+        "ORDER BY created_at, id",
+        0, PGRES_TUPLES_OK},
+    /* $2: the output_path under the bucket's public URL; only a job still
+     * local and complete */
+    [C_STORAGE_REPOINT] = {"c_storage_repoint",
+        "UPDATE jobs SET storage = 's3', output_path = $2, updated_at = now() "
+        "WHERE id = $1 AND backend = 'local' AND status = 'COMPLETE' "
+        "AND coalesce(storage, 'local') = 'local' RETURNING id",
+        2, PGRES_TUPLES_OK},
     [C_BEGIN] = {"c_begin", "BEGIN", 0, PGRES_COMMAND_OK},
     [C_COMMIT] = {"c_commit", "COMMIT", 0, PGRES_COMMAND_OK},
     [C_ROLLBACK] = {"c_rollback", "ROLLBACK", 0, PGRES_COMMAND_OK},

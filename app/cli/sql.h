@@ -26,6 +26,9 @@ enum cli_stmt {
     C_WEBHOOK_REMOVE,
     C_WEBHOOK_DELIVERIES,
     C_WEBHOOK_REDELIVER,
+    C_STORAGE_LOCK,
+    C_STORAGE_LOCAL_JOBS,
+    C_STORAGE_REPOINT,
     /* migrate (app/migrate.c) */
     C_BEGIN,
     C_COMMIT,

@@ -1,0 +1,361 @@
+"""Uploads on S3 storage, against a real S3 server (Ceph's RADOS Gateway,
+tests/lib/ceph_rgw.py), through real nginx with the project's
+nginx/mediagate-upload.conf, curl and the worker:
+
+- POST /uploads answers a presigned PUT URL to the bucket for the slot's
+  one key, signed for the declared size and If-None-Match; the client PUTs
+  there (no byte through nginx or mediagate), then POSTs the completion
+  call, which spends the slot with the object's size and ETag in one
+  transaction with its encode. The completion may be repeated.
+- The store itself refuses the presigned URL used twice, for another key,
+  with a larger body, without its signed headers, after its expiry.
+- Above the part size, a multipart upload: a presigned URL per part, the
+  completion completes it. One abandoned halfway is aborted by the slot's
+  expiry, and an object never confirmed is deleted.
+- The store down at completion: 503, nothing spent; the retry works.
+- The PUTs through nginx (a slot's URL, or an API key) stream the body into
+  the bucket.
+- Hostile input: bad sizes, tokens, ids; the token in no log.
+"""
+
+import hashlib
+import itertools
+import subprocess
+from urllib.parse import urlsplit
+
+import botocore.session
+import pytest
+from botocore.config import Config
+
+from mgstack import wait_until
+
+PART = 5 * 1024 * 1024  # RGW's smallest part (but the last)
+_buckets = itertools.count(1)
+
+
+def client(s3):
+    return botocore.session.get_session().create_client(
+        "s3", region_name=s3.region, endpoint_url=s3.endpoint,
+        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"mg-up-{next(_buckets)}"
+    client(s3).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def mg_env(rundir, s3, bucket, request):
+    ttl = request.node.get_closest_marker("slot_ttl")
+    return {
+        "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
+        "MEDIAGATE_THREADS": "2",
+        "MEDIAGATE_LEASE_SECONDS": "3",
+        "MEDIAGATE_UPLOAD_MAX_BYTES": str(64 * 1024 * 1024),
+        "MEDIAGATE_UPLOAD_SLOT_TTL": str(ttl.args[0]) if ttl else "3600",
+        "MEDIAGATE_ALLOWED_ORIGINS": r"https://app\.example\.com",
+        "MEDIAGATE_STORAGE": "s3",
+        "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
+        "MEDIAGATE_STORAGE_REGION": s3.region,
+        "MEDIAGATE_STORAGE_BUCKET": bucket,
+        "MEDIAGATE_STORAGE_PREFIX": "",
+        "MEDIAGATE_STORAGE_ADDRESSING": "path",
+        "MEDIAGATE_STORAGE_ACCESS_KEY_ID": s3.access_key,
+        "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": s3.secret_key,
+        "MEDIAGATE_STORAGE_PART_BYTES": str(PART),
+    }
+
+
+@pytest.fixture
+def nginx_includes():
+    return ("media_conf", "upload_conf")
+
+
+@pytest.fixture
+def key(stack):
+    return stack.mg("apikey", "create", "uploader")
+
+
+def create(stack, key, *form):
+    """POST /uploads with form fields ("name=x", ...)."""
+    args = ["-X", "POST", "-H", f"Authorization: Bearer {key}"]
+    for f in form:
+        args += ["--data-urlencode", f]
+    return stack.curl(*args, "/uploads")
+
+
+def to_store(url, src, headers=(), *opts):
+    """PUT src to a presigned URL, straight to the store (no nginx, no
+    mediagate); returns (status, body)."""
+    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "PUT", "--data-binary", f"@{src}"]
+    for h in headers:
+        args += ["-H", h]
+    r = subprocess.run([*args, *opts, url], capture_output=True, timeout=120)
+    body, _, code = r.stdout.rpartition(b"\n")
+    return int(code), body.decode(errors="replace")
+
+
+def put_headers(up):
+    return [f"{k}: {v}" for k, v in up["headers"].items()]
+
+
+def complete(stack, up):
+    return stack.curl("-X", "POST", up["complete_url"])
+
+
+def spent(stack, upload_id):
+    return stack.db.one("SELECT stored_at IS NOT NULL FROM uploads WHERE id = %s", upload_id)
+
+
+def encodes(stack, job):
+    return stack.db.rows("SELECT payload FROM outbox WHERE kind = 'local.encode' "
+                         "AND payload->>'job_id' = %s", job)
+
+
+def keys(s3, bucket):
+    r = client(s3).list_objects_v2(Bucket=bucket)
+    return sorted(o["Key"] for o in r.get("Contents", []))
+
+
+def test_presigned_put_then_completion_spends_the_slot_with_its_encode(stack, key, s3, bucket, rundir):
+    f = rundir / "clip.mp4"
+    f.write_bytes(b"v" * 1000)
+    r = create(stack, key, "name=clip.mp4", "content_type=video/mp4", f"size={f.stat().st_size}")
+    assert r.status == 201, r
+    body = r.json()
+    up = body["upload"]
+    assert up["storage"] == "s3" and up["size"] == 1000 and up["method"] == "PUT", up
+    assert up["input_file"] == f"uploads/{up['id']}/clip.mp4", up
+    u = urlsplit(up["url"])
+    assert up["url"].startswith(s3.endpoint + f"/{bucket}/uploads/{up['id']}/clip.mp4?"), up
+    assert "X-Amz-Signature=" in u.query and "X-Amz-Expires=3600" in u.query, up
+    assert up["headers"] == {"If-None-Match": "*", "Content-Type": "video/mp4"}, up
+    assert up["complete_url"].startswith(f"/uploads/{up['id']}/clip.mp4?token="), up
+    assert r.header("Location") == up["url"], r.headers
+    token = up["complete_url"].split("token=")[1]
+    assert spent(stack, up["id"]) is False
+
+    # Completion before the file: nothing arrived, nothing spent.
+    r = complete(stack, up)
+    assert r.status == 409 and "No file has arrived" in r.json()["message"], r
+    assert spent(stack, up["id"]) is False and encodes(stack, body["job_id"]) == []
+
+    # The PUT goes to the store itself.
+    assert to_store(up["url"], f, put_headers(up))[0] == 200
+    head = client(s3).head_object(Bucket=bucket, Key=up["input_file"])
+    assert head["ContentLength"] == 1000 and head["ContentType"] == "video/mp4", head
+
+    r = complete(stack, up)
+    assert r.status == 201, r
+    assert r.json()["job_id"] == body["job_id"], r
+    assert spent(stack, up["id"]) is True
+    row = stack.db.one("SELECT etag FROM uploads WHERE id = %s", up["id"])
+    assert row == head["ETag"], (row, head["ETag"])
+    (p,), = encodes(stack, body["job_id"])
+    assert p == {"job_id": body["job_id"], "input": up["input_file"], "storage": "s3",
+                 "etag": head["ETag"], "size": 1000}, p
+
+    # Repeated (its answer lost): the same answer, one encode.
+    r = complete(stack, up)
+    assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
+    assert len(encodes(stack, body["job_id"])) == 1
+
+    # The presigned URL used twice: the store refuses (If-None-Match), the object stays.
+    g = rundir / "other.mp4"
+    g.write_bytes(b"w" * 1000)
+    st, text = to_store(up["url"], g, put_headers(up))
+    assert st == 412, (st, text)
+    assert client(s3).head_object(Bucket=bucket, Key=up["input_file"])["ETag"] == head["ETag"]
+
+    # The token is stored hashed, and in no log.
+    assert stack.db.one("SELECT count(*) FROM uploads WHERE token_hash = %s",
+                        hashlib.sha256(token.encode()).digest()) == 1
+    for log in (stack.app.log_path, stack.nginx.error_log):
+        assert token not in log.read_text(errors="replace"), log
+
+
+def test_the_store_refuses_another_key_a_larger_body_and_missing_headers(stack, key, s3, bucket, rundir):
+    f = rundir / "a.mp4"
+    f.write_bytes(b"a" * 500)
+    up = create(stack, key, "name=a.mp4", "size=500").json()["upload"]
+    assert up["headers"] == {"If-None-Match": "*"}, up
+    big = rundir / "big"
+    big.write_bytes(b"b" * 501)
+    small = rundir / "small"
+    small.write_bytes(b"c" * 499)
+    other = up["url"].replace("/a.mp4?", "/b.mp4?")
+    refused = [
+        (other, f, put_headers(up)),            # another key
+        (up["url"], big, put_headers(up)),      # a larger body
+        (up["url"], small, put_headers(up)),    # a smaller one
+        (up["url"], f, []),                     # without If-None-Match
+        (up["url"].replace("X-Amz-Signature=", "X-Amz-Signature=0"), f, put_headers(up)),
+    ]
+    for url, src, hdrs in refused:
+        st, text = to_store(url, src, hdrs)
+        assert st == 403, (url, st, text)
+    assert keys(s3, bucket) == [], "nothing was written"
+    # The untouched URL works, once.
+    assert to_store(up["url"], f, put_headers(up))[0] == 200
+    assert complete(stack, up).status == 201
+
+
+def test_multipart_upload_through_part_urls(stack, key, s3, bucket, rundir):
+    size = 2 * PART + 12345
+    f = rundir / "big.mov"
+    data = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    f.write_bytes(data)
+    r = create(stack, key, "name=big.mov", f"size={size}")
+    assert r.status == 201, r
+    body = r.json()
+    up = body["upload"]
+    assert up["part_size"] == PART and [p["size"] for p in up["parts"]] == [PART, PART, 12345], up
+    assert [p["number"] for p in up["parts"]] == [1, 2, 3]
+    assert up["url"] == up["complete_url"], "the slot's own URL"
+    uid = stack.db.one("SELECT multipart_id FROM uploads WHERE id = %s", up["id"])
+    assert uid, "the multipart upload id is the slot's"
+    for p in up["parts"]:
+        chunk = rundir / f"part{p['number']}"
+        off = (p["number"] - 1) * PART
+        chunk.write_bytes(data[off:off + p["size"]])
+        st, text = to_store(p["url"], chunk, put_headers(up))
+        assert st == 200, (p["number"], st, text)
+    # A part URL takes its own size only.
+    st, _ = to_store(up["parts"][2]["url"], rundir / "part1", put_headers(up))
+    assert st == 403
+    r = complete(stack, up)
+    assert r.status == 201, r
+    obj = client(s3).get_object(Bucket=bucket, Key=up["input_file"])
+    assert obj["Body"].read() == data
+    (p,), = encodes(stack, body["job_id"])
+    assert p["etag"] == obj["ETag"] and p["etag"].endswith('-3"'), p
+    # Completed: nothing multipart is left in the bucket.
+    assert client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert complete(stack, up).status == 201, "repeated: the same answer"
+
+
+def test_multipart_with_a_part_missing_is_refused_and_removed(stack, key, s3, bucket, rundir):
+    size = PART + 10
+    f = rundir / "p1"
+    f.write_bytes(b"q" * PART)
+    up = create(stack, key, "name=x.mov", f"size={size}").json()["upload"]
+    assert to_store(up["parts"][0]["url"], f, put_headers(up))[0] == 200
+    r = complete(stack, up)
+    assert r.status == 400 and f"{PART} bytes" in r.json()["message"], r
+    assert keys(s3, bucket) == [], "the short object is removed"
+    assert spent(stack, up["id"]) is False
+
+
+@pytest.mark.slot_ttl(60)
+def test_expiry_refuses_and_the_slot_expiry_cleans_the_bucket(stack, key, s3, bucket, rundir, workers):
+    f = rundir / "f"
+    f.write_bytes(b"e" * 100)
+    p1 = rundir / "p1"
+    p1.write_bytes(b"m" * PART)
+    never = create(stack, key, "name=never.mp4", "size=100").json()["upload"]
+    unconfirmed = create(stack, key, "name=put.mp4", "size=100").json()["upload"]
+    halfway = create(stack, key, "name=half.mov", f"size={2 * PART}").json()["upload"]
+    assert to_store(unconfirmed["url"], f, put_headers(unconfirmed))[0] == 200
+    assert to_store(halfway["parts"][0]["url"], p1, put_headers(halfway))[0] == 200
+    assert len(client(s3).list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1
+    deadline = stack.db.one("SELECT max(extract(epoch FROM expires_at)) FROM uploads")
+    # Past the slots' expiry (the database's clock) and so past the URLs'
+    # (signed before it).
+    assert wait_until(lambda: stack.db.one("SELECT now() > to_timestamp(%s) + interval '2 s'",
+                                           deadline), 90, 0.5)
+    # The store refuses the URLs after their expiry, whatever mediagate does.
+    st, text = to_store(never["url"], f, put_headers(never))
+    assert st == 403, (st, text)
+    st, text = to_store(halfway["parts"][1]["url"], p1, put_headers(halfway))
+    assert st == 403, (st, text)
+    # The completion call is refused too: expired.
+    r = complete(stack, unconfirmed)
+    assert r.status == 410 and "expired" in r.json()["message"], r
+    # The expiry task: jobs CANCELED, the bucket holds nothing of them.
+    workers.start()
+    jobs = stack.db.rows("SELECT job_id FROM uploads")
+    assert wait_until(lambda: all(stack.db.one("SELECT status FROM jobs WHERE id = %s", j)
+                                  == "CANCELED" for j, in jobs), 30), stack.db.rows(
+        "SELECT id, status FROM jobs")
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'upload.expire' AND done_at IS NULL") == 0, 30)
+    assert keys(s3, bucket) == [], "the unconfirmed object is deleted"
+    assert client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == [], \
+        "the abandoned multipart upload is aborted"
+
+
+def test_store_down_at_completion_is_503_and_the_retry_works(stack, key, s3, bucket, rundir):
+    f = rundir / "f"
+    f.write_bytes(b"d" * 300)
+    body = create(stack, key, "name=down.mp4", "size=300").json()
+    up = body["upload"]
+    assert to_store(up["url"], f, put_headers(up))[0] == 200
+    s3.kill_rgw()
+    try:
+        r = complete(stack, up)
+        assert r.status == 503 and "unavailable" in r.json()["message"], r
+        assert r.header("Retry-After"), r.headers
+        assert spent(stack, up["id"]) is False and encodes(stack, body["job_id"]) == []
+        # A new slot cannot start a multipart upload either: 503, no slot.
+        r = create(stack, key, "name=m.mov", f"size={PART + 1}")
+        assert r.status == 503, r
+        assert stack.db.one("SELECT count(*) FROM uploads") == 1
+    finally:
+        s3.start_rgw()
+    r = complete(stack, up)
+    assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
+    assert len(encodes(stack, body["job_id"])) == 1
+
+
+def test_puts_through_nginx_stream_into_the_bucket(stack, key, s3, bucket, rundir):
+    f = rundir / "f"
+    f.write_bytes(b"n" * 2000)
+    # PUT /uploads/<name> with an API key.
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "-H", "Content-Type: video/mp4",
+                   "--data-binary", f"@{f}", "/uploads/api.mp4")
+    assert r.status == 201, r
+    a = r.json()
+    obj = client(s3).get_object(Bucket=bucket, Key=a["upload"]["input_file"])
+    assert obj["Body"].read() == f.read_bytes()
+    (p,), = encodes(stack, a["job_id"])
+    assert p["storage"] == "s3" and p["input"] == a["upload"]["input_file"] and p["etag"] == obj["ETag"]
+    # The slot's own URL, with its token (a client that does not use the presigned URL).
+    up = create(stack, key, "name=slot.mp4", "size=2000").json()["upload"]
+    r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["complete_url"])
+    assert r.status == 201, r
+    assert client(s3).head_object(Bucket=bucket, Key=up["input_file"])["ContentLength"] == 2000
+    assert spent(stack, up["id"]) is True
+    # Spent: a second PUT is refused before its body is read; the object stays.
+    r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["complete_url"])
+    assert r.status == 403 and "used already" in r.json()["message"], r
+    assert not list((rundir).glob("**/mediagate-upload.*")), "no spool file is left"
+
+
+def test_hostile_input(stack, key, s3, bucket, rundir):
+    for size, why in (("", "required"), ("0", "whole number"), ("-1", "whole number"),
+                      ("1e3", "whole number"), (" 5", "whole number"), ("+5", "whole number"),
+                      ("99999999999999999999", "whole number"), (str(64 * 1024 * 1024 + 1), "whole number")):
+        r = create(stack, key, "name=x.mp4", *([f"size={size}"] if size else []))
+        assert r.status == 400 and why in r.json()["message"], (size, r)
+    r = create(stack, key, "name=x.mp4", "size=11", "max_bytes=10")
+    assert r.status == 400, r
+    assert stack.db.one("SELECT count(*) FROM uploads") == 0, "no refusal made a slot"
+    # A hostile name becomes a plain one, and the key stays under the slot.
+    up = create(stack, key, "name=../../etc/passwd", "size=5").json()["upload"]
+    assert up["input_file"] == f"uploads/{up['id']}/.._.._etc_passwd", up
+    token = up["complete_url"].split("token=")[1]
+    base = f"/uploads/{up['id']}/.._.._etc_passwd"
+    for u in (base, base + "?token=", base + "?token=" + "0" * 64, base + "?token=%zz",
+              f"/uploads/{up['id']}/other?token={token}", f"/uploads/not-a-uuid/x?token={token}",
+              f"/uploads/x.mp4?token={token}"):
+        r = stack.curl("-X", "POST", u)
+        assert (r.status, r.json()["message"]) == (401, "This upload URL is unknown or its token is wrong."), (u, r)
+    # A CORS preflight for the completion call names POST.
+    r = stack.curl("-X", "OPTIONS", "-H", "Origin: https://app.example.com",
+                   "-H", "Access-Control-Request-Method: POST", base)
+    assert r.status == 204 and "POST" in (r.header("Access-Control-Allow-Methods") or ""), r
+    for log in (stack.app.log_path, stack.nginx.error_log):
+        assert token not in log.read_text(errors="replace"), log

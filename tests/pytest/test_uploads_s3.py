@@ -16,10 +16,17 @@ nginx/mediagate-upload.conf, curl and the worker:
 - The PUTs through nginx (a slot's URL, or an API key) stream the body into
   the bucket.
 - Hostile input: bad sizes, tokens, ids; the token in no log.
+- Headless Chromium does the whole flow from a page of another origin
+  (one PUT, and a multipart upload), the bucket's CORS rules allowing it.
 """
 
+import functools
 import hashlib
+import http.server
 import itertools
+import json
+import os
+import shutil
 import subprocess
 from urllib.parse import urlsplit
 
@@ -27,7 +34,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from mgstack import wait_until
+from mgstack import MG_ROOT, LoopbackServer, wait_until
 
 PART = 5 * 1024 * 1024  # RGW's smallest part (but the last)
 _buckets = itertools.count(1)
@@ -56,7 +63,7 @@ def mg_env(rundir, s3, bucket, request):
         "MEDIAGATE_LEASE_SECONDS": "3",
         "MEDIAGATE_UPLOAD_MAX_BYTES": str(64 * 1024 * 1024),
         "MEDIAGATE_UPLOAD_SLOT_TTL": str(ttl.args[0]) if ttl else "3600",
-        "MEDIAGATE_ALLOWED_ORIGINS": r"https://app\.example\.com",
+        "MEDIAGATE_ALLOWED_ORIGINS": r"https://app\.example\.com http://127\.0\.0\.1:[0-9]+",
         "MEDIAGATE_STORAGE": "s3",
         "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
         "MEDIAGATE_STORAGE_REGION": s3.region,
@@ -359,3 +366,37 @@ def test_hostile_input(stack, key, s3, bucket, rundir):
     assert r.status == 204 and "POST" in (r.header("Access-Control-Allow-Methods") or ""), r
     for log in (stack.app.log_path, stack.nginx.error_log):
         assert token not in log.read_text(errors="replace"), log
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not (os.access(CHROMIUM, os.X_OK) and shutil.which("node")),
+                    reason="needs Chromium and node (scripts/deps installs them)")
+def test_chromium_uploads_straight_to_the_store(stack, key, s3, bucket, rundir):
+    page_dir = MG_ROOT / "tests" / "browser" / "page"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(page_dir))
+    handler.log_message = lambda *a: None
+    with LoopbackServer(handler) as site:
+        client(s3).put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": [site.url], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
+        profile = rundir / "chromium"
+        profile.mkdir()
+        r = subprocess.run(["node", str(MG_ROOT / "tests" / "browser" / "s3_upload.mjs")],
+                           env={**os.environ, "PAGE_URL": f"{site.url}/s3-upload.html",
+                                "BASE": stack.base, "API_KEY": key, "PROFILE_DIR": str(profile),
+                                "SIZES": f"3000,{PART + 4000}", "CHROMIUM": CHROMIUM},
+                           capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    one, multi = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "error" not in one and "error" not in multi, (one, multi)
+    assert (one["create"], one["puts"], one["complete"], one["again"]) == (201, [200], 201, 412), one
+    assert one["etag"], "the page reads the ETag (the bucket exposes it)"
+    assert (multi["create"], multi["parts"], multi["puts"], multi["complete"]) == (201, 2, [200, 200], 201), multi
+    for res, size in ((one, 3000), (multi, PART + 4000)):
+        key_ = res["body"]["upload"]["input_file"]
+        obj = client(s3).get_object(Bucket=bucket, Key=key_)
+        assert obj["Body"].read() == bytes(i % 251 for i in range(size)), key_
+        (p,), = encodes(stack, res["body"]["job_id"])
+        assert p["etag"] == obj["ETag"], p

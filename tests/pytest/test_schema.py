@@ -109,7 +109,11 @@ def test_old_database_upgrades_to_the_functions_of_a_fresh_one(empty_db, logs, u
     migrate_as_before(old, upto)
     if upto == "017_encode_owner.sql":
         # the functions as the old migrations made them are the files' own
-        assert snapshot(old)[:2] == snapshot(fresh)[:2]
+        # (functions added since are not among them)
+        made = snapshot(old)[:2]
+        names = {name for name, _ in made[0]}
+        fresh_f, fresh_t = snapshot(fresh)[:2]
+        assert made == ([f for f in fresh_f if f[0] in names], fresh_t)
     r = migrate(old, "migrate")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "changed since" not in r.stderr, r.stderr

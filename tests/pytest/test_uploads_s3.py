@@ -57,7 +57,9 @@ def bucket(s3):
 @pytest.fixture
 def mg_env(rundir, s3, bucket, request):
     ttl = request.node.get_closest_marker("slot_ttl")
+    (rundir / "tmp").mkdir()
     return {
+        "TMPDIR": str(rundir / "tmp"),   # where a PUT through nginx is spooled
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
         "MEDIAGATE_THREADS": "2",
         "MEDIAGATE_LEASE_SECONDS": "3",
@@ -338,7 +340,7 @@ def test_puts_through_nginx_stream_into_the_bucket(stack, key, s3, bucket, rundi
     # Spent: a second PUT is refused before its body is read; the object stays.
     r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["complete_url"])
     assert r.status == 403 and "used already" in r.json()["message"], r
-    assert not list((rundir).glob("**/mediagate-upload.*")), "no spool file is left"
+    assert list((rundir / "tmp").iterdir()) == [], "no spool file is left"
 
 
 def test_hostile_input(stack, key, s3, bucket, rundir):
@@ -352,9 +354,10 @@ def test_hostile_input(stack, key, s3, bucket, rundir):
     assert stack.db.one("SELECT count(*) FROM uploads") == 0, "no refusal made a slot"
     # A hostile name becomes a plain one, and the key stays under the slot.
     up = create(stack, key, "name=../../etc/passwd", "size=5").json()["upload"]
-    assert up["input_file"] == f"uploads/{up['id']}/.._.._etc_passwd", up
+    assert up["input_file"] == f"uploads/{up['id']}/_._.._etc_passwd", up
+    assert f"/{bucket}/uploads/{up['id']}/_._.._etc_passwd?" in up["url"], up
     token = up["complete_url"].split("token=")[1]
-    base = f"/uploads/{up['id']}/.._.._etc_passwd"
+    base = f"/uploads/{up['id']}/_._.._etc_passwd"
     for u in (base, base + "?token=", base + "?token=" + "0" * 64, base + "?token=%zz",
               f"/uploads/{up['id']}/other?token={token}", f"/uploads/not-a-uuid/x?token={token}",
               f"/uploads/x.mp4?token={token}"):

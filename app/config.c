@@ -34,6 +34,10 @@ ROW_CHECK(check_user_claim);
 ROW_CHECK(check_audience);
 ROW_CHECK(check_sns_topics);
 ROW_CHECK(check_sns_cert_host);
+ROW_CHECK(check_storage_endpoint);
+ROW_CHECK(check_storage_region);
+ROW_CHECK(check_storage_bucket);
+ROW_CHECK(check_storage_prefix);
 
 const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_DATABASE_URL", .kind = CFG_CONNINFO, .required = true, .reload = RESTART,
@@ -304,6 +308,47 @@ const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_LIVE_DIR", .kind = CFG_DIR, .def = "", .reload = RESTART,
      .offset = OFF(live_dir),
      .help = "where HTTP PUT ingest lands (<dir>/<stream id>/), kept as the recording; empty: not kept"},
+    {.name = "MEDIAGATE_STORAGE", .kind = CFG_ENUM, .def = "local", .choices = "local s3",
+     .reload = RESTART, .offset = OFF(storage),
+     .help = "where uploads, outputs and recordings live: local (the directories above) or s3 (the bucket below)"},
+    {.name = "MEDIAGATE_STORAGE_ENDPOINT", .kind = CFG_URL, .def = "", .url = CFG_URL_NO_QUERY,
+     .check = check_storage_endpoint, .reload = RESTART, .offset = OFF(storage_endpoint),
+     .help = "URL of the S3-compatible store, such as http://127.0.0.1:7480 (Ceph RGW, MinIO, R2); empty: AWS S3's endpoint of MEDIAGATE_STORAGE_REGION"},
+    {.name = "MEDIAGATE_STORAGE_REGION", .kind = CFG_TEXT, .def = "us-east-1",
+     .check = check_storage_region, .reload = RESTART, .offset = OFF(storage_region),
+     .help = "region requests to the store are signed for (R2: auto)"},
+    {.name = "MEDIAGATE_STORAGE_BUCKET", .kind = CFG_TEXT, .def = "",
+     .check = check_storage_bucket, .reload = RESTART, .offset = OFF(storage_bucket),
+     .help = "the bucket; required with MEDIAGATE_STORAGE=s3"},
+    {.name = "MEDIAGATE_STORAGE_PREFIX", .kind = CFG_TEXT, .def = "",
+     .check = check_storage_prefix, .reload = RESTART, .offset = OFF(storage_prefix),
+     .help = "key prefix of every object mediagate writes, ending with /, such as mediagate/; empty: the bucket's root"},
+    {.name = "MEDIAGATE_STORAGE_ADDRESSING", .kind = CFG_ENUM, .def = "path",
+     .choices = "path virtual", .reload = RESTART, .offset = OFF(storage_addressing),
+     .help = "path: <endpoint>/<bucket>/<key> (every store); virtual: <bucket>.<endpoint host>/<key>"},
+    {.name = "MEDIAGATE_STORAGE_ACCESS_KEY_ID", .kind = CFG_TEXT, .def = "",
+     .required_with = "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY", .reload = RESTART,
+     .offset = OFF(storage_access_key_id),
+     .help = "access key of the store; empty: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the environment"},
+    {.name = "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY", .kind = CFG_TEXT, .def = "", .secret = true,
+     .required_with = "MEDIAGATE_STORAGE_ACCESS_KEY_ID", .reload = RESTART,
+     .offset = OFF(storage_secret_access_key),
+     .help = "its secret"},
+    {.name = "MEDIAGATE_STORAGE_SESSION_TOKEN", .kind = CFG_TEXT, .def = "", .secret = true,
+     .reload = RESTART, .offset = OFF(storage_session_token),
+     .help = "session token of temporary credentials (sent as X-Amz-Security-Token); empty: none"},
+    {.name = "MEDIAGATE_STORAGE_PUBLIC_URL", .kind = CFG_URL, .def = "", .url = CFG_URL_NO_QUERY,
+     .reload = RESTART, .offset = OFF(storage_public_url),
+     .help = "public base URL of the bucket's objects (a CDN, or the bucket's own URL), without a trailing /; empty: <endpoint>/<bucket>"},
+    {.name = "MEDIAGATE_STORAGE_PART_BYTES", .kind = CFG_BYTES, .def = "67108864", .min = 5242880,
+     .max = 5368709120L, .reload = RESTART, .offset = OFF(storage_part_bytes),
+     .help = "files larger than this are written as multipart uploads of parts this size (S3 allows 5 MiB to 5 GiB, 10000 parts)"},
+    {.name = "MEDIAGATE_STORAGE_TIMEOUT_MS", .kind = CFG_MILLISECONDS, .def = "10000", .min = 100,
+     .max = 600000, .reload = RESTART, .offset = OFF(storage_timeout_ms),
+     .help = "deadline of one small request to the store; a streamed transfer may take longer but ends after this long without a byte moving"},
+    {.name = "MEDIAGATE_STORAGE_RETRIES", .kind = CFG_NUMBER, .def = "4", .min = 0, .max = 20,
+     .reload = RESTART, .offset = OFF(storage_retries),
+     .help = "times a request the store did not answer, answered 5xx or 503 SlowDown is sent again, after a backoff (or the store's Retry-After)"},
     {.name = "MEDIAGATE_UPLOAD_TTL", .kind = CFG_SECONDS, .def = "21600", .min = 60, .max = 604800,
      .reload = RELOAD, .offset = OFF(upload_ttl),
      .help = "seconds an HTTP upload token lives"},
@@ -689,6 +734,46 @@ static void check_sns_cert_host(config *c, const char *v, cfg_errors *errs)
     if (!c->sns_host_re_ok)
         add_err(errs, "MEDIAGATE_SNS_CERT_HOST is not a POSIX extended regex%s%s: '%s'",
                 problem ? " we accept: " : "", problem ? problem : "", v);
+}
+
+/* The storage rows: values that go into URLs and signed requests. */
+static void check_storage_endpoint(config *c, const char *v, cfg_errors *errs)
+{
+    const char *host = strstr(v, "://");
+    if (*v && host && strchr(host + 3, '/') && strcmp(strchr(host + 3, '/'), "/") != 0)
+        add_err(errs, "MEDIAGATE_STORAGE_ENDPOINT must be a scheme and host[:port] without a path, "
+                      "got '%s'", v);
+}
+
+static void check_storage_region(config *c, const char *v, cfg_errors *errs)
+{
+    if (!*v || !only_of(v, "abcdefghijklmnopqrstuvwxyz0123456789-", 64))
+        add_err(errs, "MEDIAGATE_STORAGE_REGION must be a region such as us-east-1, got '%s'", v);
+}
+
+/* S3's bucket naming rules: 3 to 63 lower-case letters, digits, - and ., starting and
+ * ending with a letter or digit. */
+static void check_storage_bucket(config *c, const char *v, cfg_errors *errs)
+{
+    size_t n = strlen(v);
+    if (!*v) {
+        if (c->storage && strcmp(c->storage, "s3") == 0)
+            add_err(errs, "MEDIAGATE_STORAGE_BUCKET is required when MEDIAGATE_STORAGE is s3");
+        return;
+    }
+    if (n < 3 || !only_of(v, "abcdefghijklmnopqrstuvwxyz0123456789-.", 63) ||
+        !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]) || strstr(v, ".."))
+        add_err(errs, "MEDIAGATE_STORAGE_BUCKET must be a bucket name (3 to 63 lower-case letters, "
+                      "digits, - and .), got '%s'", v);
+}
+
+static void check_storage_prefix(config *c, const char *v, cfg_errors *errs)
+{
+    size_t n = strlen(v);
+    if (*v && (!only_of(v, ALNUM "._/-", 512) || v[n - 1] != '/' || v[0] == '/' || v[0] == '.' ||
+               strstr(v, "//") || strstr(v, "/.")))
+        add_err(errs, "MEDIAGATE_STORAGE_PREFIX must be letters, digits, . _ - and /, end with / "
+                      "and not start with / or ., such as mediagate/, got '%s'", v);
 }
 
 /* The kinds' checks: each looks at the value v (never NULL) of string

@@ -105,6 +105,20 @@ typedef struct config {
     bool stream_vod;
     char *recordings_dir;
     char *live_dir;
+    /* Where media lives (app/storage/storage.h). */
+    char *storage;               /* "local" or "s3" */
+    char *storage_endpoint;
+    char *storage_region;
+    char *storage_bucket;
+    char *storage_prefix;
+    char *storage_addressing;
+    char *storage_access_key_id;
+    char *storage_secret_access_key;
+    char *storage_session_token;
+    char *storage_public_url;
+    long storage_part_bytes;
+    long storage_timeout_ms;
+    long storage_retries;
 
     char *source;                /* the file it was loaded from, or NULL */
     /* Derived by validation. */

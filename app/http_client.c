@@ -6,9 +6,11 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Addresses a customer URL may not reach, first match wins: the IANA
  * special-purpose registries, plus everything IPv6 outside 2000::/3. */
@@ -109,6 +111,16 @@ long http_retry_after(const char *buf, size_t len, time_t now)
     return t > now ? (long)(t - now) : 0;
 }
 
+int http_client_header(const http_client *c, const char *name, char *buf, size_t cap)
+{
+    struct curl_header *hd;
+    if (!c->curl || curl_easy_header(c->curl, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK ||
+        strlen(hd->value) >= cap)
+        return -1;
+    memcpy(buf, hd->value, strlen(hd->value) + 1);
+    return 0;
+}
+
 const char *http_outcome_name(http_outcome o)
 {
     static const char *const names[] = {
@@ -142,6 +154,10 @@ typedef struct call {
     bool overflow;
     int opened, refused;
     const char *why;
+    const http_body_fd *src; /* a streamed request body, and how much of it went */
+    long long sent;
+    http_sink *sink;
+    bool io_error;           /* reading src or writing the sink failed */
 } call;
 
 /* Opens each socket curl connects (close-on-exec), after checking a
@@ -166,11 +182,38 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_so
     return fd;
 }
 
+/* Writes a 2xx body into the sink; false when it failed or overflowed. */
+static bool to_sink(call *k, const char *p, size_t len)
+{
+    http_sink *s = k->sink;
+    if ((long long)len > s->cap - s->written) {
+        k->overflow = true;
+        return false;
+    }
+    while (len) {
+        ssize_t w = write(s->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            k->io_error = true;
+            return false;
+        }
+        p += w;
+        len -= (size_t)w;
+        s->written += w;
+    }
+    return true;
+}
+
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
     call *k = arg;
     http_response *r = k->resp;
     size_t len = sz * n;
+    long status = 0;
+    if (k->sink && curl_easy_getinfo(k->client->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+        status >= 200 && status < 300)
+        return to_sink(k, p, len) ? len : 0;
     if (len > r->body_cap - 1 - r->body_len) {
         k->overflow = true;
         return 0; /* aborts the transfer */
@@ -179,6 +222,38 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
     r->body_len += len;
     r->body[r->body_len] = '\0';
     return len;
+}
+
+/* Reads the next piece of a streamed request body (pread: a rewind costs
+ * nothing). */
+static size_t on_read(char *p, size_t sz, size_t n, void *arg)
+{
+    call *k = arg;
+    long long left = k->src->len - k->sent;
+    size_t want = sz * n < (unsigned long long)left ? sz * n : (size_t)left;
+    if (want == 0)
+        return 0;
+    ssize_t r;
+    do
+        r = pread(k->src->fd, p, want, (off_t)(k->src->offset + k->sent));
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        k->io_error = true; /* the file is shorter than promised, or unreadable */
+        return CURL_READFUNC_ABORT;
+    }
+    k->sent += r;
+    return (size_t)r;
+}
+
+/* curl rewinds a body it must send again (a redirect or auth is never
+ * followed, but a reused connection that closed is retried). */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    call *k = arg;
+    if (origin != SEEK_SET || offset < 0 || offset > k->src->len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    k->sent = offset;
+    return CURL_SEEKFUNC_OK;
 }
 
 static http_outcome classify(CURLcode rc)
@@ -205,8 +280,8 @@ static http_outcome classify(CURLcode rc)
 
 /* Sets every option of one call on a freshly reset handle. Returns the
  * first failure (an option this libcurl lacks is a failure). */
-static CURLcode set_options(CURL *h, const http_request *req, struct curl_slist *hdrs,
-                            call *k)
+static CURLcode set_options(CURL *h, const http_request *req, const http_stream *io,
+                            struct curl_slist *hdrs, call *k)
 {
     const char *method = req->method ? req->method : "GET";
     CURLcode rc = CURLE_OK;
@@ -228,20 +303,34 @@ static CURLcode set_options(CURL *h, const http_request *req, struct curl_slist 
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
-    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(k->resp->body_cap - 1));
+    curl_off_t maxsize = (curl_off_t)(k->resp->body_cap - 1);
+    if (k->sink && k->sink->cap > maxsize)
+        maxsize = k->sink->cap;
+    SET(CURLOPT_MAXFILESIZE_LARGE, maxsize);
+    if (io && io->stall_s > 0) {
+        SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+        SET(CURLOPT_LOW_SPEED_TIME, io->stall_s);
+    }
     SET(CURLOPT_USERAGENT, "mediagate/" MEDIAGATE_VERSION);
     SET(CURLOPT_HTTPHEADER, hdrs);
     SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
     SET(CURLOPT_OPENSOCKETDATA, k);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, k);
-    if (req->body) {
+    if (k->src) {
+        SET(CURLOPT_UPLOAD, 1L);
+        SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)k->src->len);
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, k);
+        SET(CURLOPT_SEEKFUNCTION, on_seek);
+        SET(CURLOPT_SEEKDATA, k);
+    } else if (req->body) {
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SET(CURLOPT_POSTFIELDS, req->body);
     }
     if (strcmp(method, "HEAD") == 0)
         SET(CURLOPT_NOBODY, 1L);
-    else if (strcmp(method, req->body ? "POST" : "GET") != 0)
+    else if (strcmp(method, k->src ? "PUT" : req->body ? "POST" : "GET") != 0)
         SET(CURLOPT_CUSTOMREQUEST, method);
 #undef SET
     return rc;
@@ -257,13 +346,22 @@ static void read_retry_after(CURL *h, http_response *resp)
 
 http_outcome http_client_do(http_client *c, const http_request *req, http_response *resp)
 {
+    return http_client_stream(c, req, NULL, resp);
+}
+
+http_outcome http_client_stream(http_client *c, const http_request *req, const http_stream *io,
+                                http_response *resp)
+{
     http_outcome ret = HTTP_BAD_REQUEST;
     struct curl_slist *hdrs = NULL;
-    call k = {c, resp, req->customer, false, 0, 0, NULL};
+    call k = {c, resp, req->customer, false, 0, 0, NULL, io ? io->body_fd : NULL, 0,
+              io ? io->sink : NULL, false};
     resp->body_len = 0;
     resp->status = 0;
     resp->retry_after = -1;
     resp->err[0] = '\0';
+    if (k.sink)
+        k.sink->written = 0;
     if (!resp->body || resp->body_cap == 0 || !req->url || req->connect_timeout_ms <= 0 ||
         req->timeout_ms <= 0) {
         snprintf(resp->err, sizeof resp->err, "no URL, body buffer or timeout given");
@@ -290,7 +388,7 @@ http_outcome http_client_do(http_client *c, const http_request *req, http_respon
         }
         hdrs = more;
     }
-    CURLcode rc = set_options(c->curl, req, hdrs, &k);
+    CURLcode rc = set_options(c->curl, req, io, hdrs, &k);
     if (rc == CURLE_OK) {
         c->unchecked |= !req->customer;
         rc = curl_easy_perform(c->curl);
@@ -302,7 +400,11 @@ http_outcome http_client_do(http_client *c, const http_request *req, http_respon
         ret = HTTP_TOO_LARGE;
     if (rc != CURLE_OK && k.refused && !k.opened)
         ret = HTTP_REFUSED_ADDRESS;
-    if (ret == HTTP_TOO_LARGE)
+    if (k.io_error && ret != HTTP_TOO_LARGE)
+        ret = HTTP_BAD_REQUEST; /* our side: no retry sends a body we cannot read */
+    if (k.io_error)
+        snprintf(resp->err, sizeof resp->err, "local file I/O failed");
+    else if (ret == HTTP_TOO_LARGE)
         snprintf(resp->err, sizeof resp->err, "response larger than %zu bytes",
                  resp->body_cap - 1);
     else if (ret == HTTP_REFUSED_ADDRESS)

@@ -22,6 +22,23 @@ typedef enum http_outcome {
     HTTP_BAD_REQUEST,   /* bad URL, a scheme other than http(s), or an internal error */
 } http_outcome;
 
+/* A request body read from a file descriptor with pread (a retry of the
+ * call sends the same bytes again). */
+typedef struct http_body_fd {
+    int fd;
+    long long offset;
+    long long len;
+} http_body_fd;
+
+/* A response body written to a file descriptor (from its current offset)
+ * when the status is 2xx; any other status's body goes to the response's
+ * buffer as usual. More than cap bytes is HTTP_TOO_LARGE. */
+typedef struct http_sink {
+    int fd;
+    long long cap;
+    long long written; /* set by the call */
+} http_sink;
+
 typedef struct http_request {
     const char *method;          /* "GET", "POST", "PUT", ...; NULL is GET */
     const char *url;
@@ -33,6 +50,14 @@ typedef struct http_request {
     long timeout_ms;             /* the whole call */
     bool customer;               /* a customer's URL: refuse non-public addresses */
 } http_request;
+
+/* Streamed bodies (http_client_stream). */
+typedef struct http_stream {
+    const http_body_fd *body_fd; /* the request's body, instead of req->body; NULL: none */
+    http_sink *sink;             /* a 2xx response's body; NULL: into resp->body */
+    long stall_s;                /* > 0: a transfer that moves no byte for this long ends
+                                  * (HTTP_NO_ANSWER), whatever timeout_ms says */
+} http_stream;
 
 /* The caller owns body: set body and body_cap before the call. The client
  * writes at most body_cap - 1 bytes and always a NUL after them. */
@@ -69,6 +94,15 @@ void http_client_free(http_client *c);
  * HTTP_BAD_REQUEST at once. An empty "Expect:" goes with the headers (no
  * 100-continue wait). */
 http_outcome http_client_do(http_client *c, const http_request *req, http_response *resp);
+
+/* http_client_do with streamed bodies (io may be NULL). A local read or
+ * write failure is HTTP_BAD_REQUEST ("local file I/O failed"). */
+http_outcome http_client_stream(http_client *c, const http_request *req, const http_stream *io,
+                                http_response *resp);
+
+/* The value of response header name of c's last call into buf (cap
+ * bytes). Returns 0, or -1 when it had none or buf is too small. */
+int http_client_header(const http_client *c, const char *name, char *buf, size_t cap);
 
 /* A short name of the outcome, for logs: "answered", "no answer", ... */
 const char *http_outcome_name(http_outcome o);

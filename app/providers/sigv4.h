@@ -30,6 +30,32 @@ typedef struct sigv4_request {
 int sigv4_sign(const sigv4_request *r, char *creq, size_t creq_cap, char *sts, size_t sts_cap,
                char *authz, size_t authz_cap);
 
+/* Like sigv4_sign (Authorization only), with payload_hash standing for the
+ * payload's: the hex SHA-256 of a body that is not in memory, or
+ * "UNSIGNED-PAYLOAD". */
+int sigv4_sign_hashed(const sigv4_request *r, const char *payload_hash, char *authz,
+                      size_t authz_cap);
+
+/* A request signed in its query string (a presigned URL). */
+typedef struct sigv4_presign_req {
+    const char *method;
+    const char *host;         /* the Host header's value, signed */
+    const char *path;         /* already URI-encoded */
+    const char *query;        /* the operation's parameters, already encoded; NULL or "" */
+    const char *const *headers; /* further "name:value" lines the client must send as signed */
+    size_t nheaders;
+    const char *access_key, *secret, *session_token, *region, *service;
+    const char *amz_date;     /* YYYYMMDDTHHMMSSZ */
+    long expires_s;           /* 1 .. 604800 */
+} sigv4_presign_req;
+
+/* The whole query string of a presigned URL, as botocore makes it: the
+ * operation's parameters, then X-Amz-Algorithm, -Credential, -Date,
+ * -Expires, -SignedHeaders (host and the headers), -Security-Token (with
+ * a session token) and -Signature, into out. The payload is unsigned.
+ * Returns 0, or -1 when out is too small or an input is malformed. */
+int sigv4_presign(const sigv4_presign_req *r, char *out, size_t cap);
+
 /* A browser-upload POST policy signature: base64 of policy into b64 and
  * hex(HMAC(kSigning, b64)) into sig. Returns 0 or -1. */
 int sigv4_post_policy(const char *policy, const char *secret, const char *date8,

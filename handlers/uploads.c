@@ -739,6 +739,22 @@ out:
     return ret;
 }
 
+/* A multipart slot whose file came whole through a PUT: its multipart
+ * upload is aborted, so that no parts stay in the bucket. Best effort:
+ * a failure is logged (a lifecycle rule is the second net). */
+static void abort_unused_parts(request *r, store *s, const put_target *t, const unsigned char h[32],
+                               const char *key)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {t->id, t->name, (const char *)h};
+    int lens[] = {0, 0, 32}, fmts[] = {0, 0, 1};
+    if (db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, &res) == 0 &&
+        PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) &&
+        store_multipart_abort(s, key, PQgetvalue(res, 0, 2)) != STORE_OK)
+        log_error("upload %s: %s", t->id, store_err(s));
+    PQclear(res);
+}
+
 /* The tail of PUT /uploads/... on S3 storage, once the slot (or the owner)
  * is checked: the body is spooled to a temporary file, written to the
  * bucket (never over an object there) and recorded like a confirmed slot.
@@ -806,6 +822,8 @@ static int put_s3(request *r, const put_target *t, const char *owner, size_t len
     }
     log_info("upload %s: %zu bytes to the store, job %s", t->id, len, PQgetvalue(res, 0, 0));
     ret = reply_created(r, PQgetvalue(res, 0, 0), upload_object(r, t->id, t->name, NULL, NULL));
+    if (t->slot)
+        abort_unused_parts(r, s, t, h, key);
 out:
     if (path[0])
         unlink(path);

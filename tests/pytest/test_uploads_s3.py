@@ -349,6 +349,15 @@ def test_puts_through_nginx_stream_into_the_bucket(stack, key, s3, bucket, rundi
     # Spent: a second PUT is refused before its body is read; the object stays.
     r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["complete_url"])
     assert r.status == 403 and "used already" in r.json()["message"], r
+    # A multipart slot's file PUT whole: its multipart upload is aborted.
+    big = rundir / "big"
+    big.write_bytes(b"m" * (PART + 1))
+    up = create(stack, key, "name=whole.mov", f"size={PART + 1}").json()["upload"]
+    assert len(client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", [])) == 1
+    r = stack.curl("-X", "PUT", "--data-binary", f"@{big}", up["complete_url"])
+    assert r.status == 201, r
+    assert client(s3).head_object(Bucket=bucket, Key=up["input_file"])["ContentLength"] == PART + 1
+    assert client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert list((rundir / "tmp").iterdir()) == [], "no spool file is left"
 
 

@@ -306,7 +306,8 @@ static CURLcode set_options(CURL *h, const http_request *req, const http_stream 
     curl_off_t maxsize = (curl_off_t)(k->resp->body_cap - 1);
     if (k->sink && k->sink->cap > maxsize)
         maxsize = k->sink->cap;
-    SET(CURLOPT_MAXFILESIZE_LARGE, maxsize);
+    if (strcmp(method, "HEAD") != 0) /* a HEAD's Content-Length is no body */
+        SET(CURLOPT_MAXFILESIZE_LARGE, maxsize);
     if (io && io->stall_s > 0) {
         SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
         SET(CURLOPT_LOW_SPEED_TIME, io->stall_s);

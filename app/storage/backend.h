@@ -19,6 +19,8 @@ typedef struct store_backend {
     store_status (*get_mem)(store *s, const char *key, size_t cap, char **buf, size_t *len);
     store_status (*head)(store *s, const char *key, store_object *meta);
     store_status (*del)(store *s, const char *key);
+    /* NULL: store_delete_prefix lists and deletes key by key */
+    store_status (*del_prefix)(store *s, const char *prefix);
     store_status (*list)(store *s, const char *prefix,
                          int (*fn)(void *arg, const char *key, const store_object *o), void *arg);
     store_status (*mp_create)(store *s, const char *key, const store_put_opts *o, char *upload_id,

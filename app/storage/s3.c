@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libxml/parser.h>
+#include <openssl/evp.h>
 #include <libxml/tree.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -117,9 +118,13 @@ static void xml_init(void)
     xmlInitParser();
 }
 
-/* Parses an answer; NULL when it is no XML. The caller frees it. */
+/* Parses an answer; NULL when it is no XML. The caller frees it. A long
+ * call's answer may start with spaces the store sent to keep the
+ * connection open (CompleteMultipartUpload): they are skipped. */
 static xmlDoc *xml_parse(const char *buf, size_t len)
 {
+    while (len && (*buf == ' ' || *buf == '\n' || *buf == '\r' || *buf == '\t'))
+        buf++, len--;
     if (len == 0 || len > INT32_MAX)
         return NULL;
     return xmlReadMemory(buf, (int)len, NULL, NULL,
@@ -173,6 +178,8 @@ typedef struct s3_req {
     size_t resp_cap;
     size_t resp_len;            /* set by s3_send */
     bool streamed;              /* the stall limit instead of the deadline */
+    bool error_in_200;          /* a 200 may carry an <Error> (CompleteMultipartUpload) */
+    bool bucket_404;            /* a bodiless 404 is the bucket's (HEAD of the bucket) */
 } s3_req;
 
 /* A backoff before attempt n (1, 2, ...): 200 ms doubling, with jitter,
@@ -282,9 +289,11 @@ static store_status s3_send(store *s, s3_req *r, long *status)
         code[0] = '\0';
         s->retry_after = resp.retry_after;
         if (o == HTTP_ANSWERED) {
-            if (resp.status < 200 || resp.status >= 300)
+            if (resp.status < 200 || resp.status >= 300 || r->error_in_200)
                 error_code(resp.body, resp.body_len, code, sizeof code);
-            st = classify(resp.status, code);
+            st = classify(resp.status == 200 && *code ? 500 : resp.status, code);
+            if (st == STORE_NOT_FOUND && r->bucket_404 && !*code)
+                st = STORE_NO_BUCKET;
             if (st == STORE_OK)
                 return STORE_OK;
             store_fail(s, st, "%s: %s %ld%s%s", what, r->method, resp.status, *code ? " " : "",
@@ -318,14 +327,15 @@ static void meta_of(store *s, long long size, store_object *meta)
         meta->size = strtoll(v, NULL, 10);
 }
 
-/* The headers of a write: content type, cache control, the condition, the
- * ACL. Fills lines (room for 4) from bufs; returns how many. */
+/* The headers of a write: content type, cache control, the condition (not
+ * on a multipart create: S3 takes none there), the ACL. Fills lines (room
+ * for 4); returns how many. */
 typedef struct put_headers {
     char ct[200], cc[200];
     const char *lines[4];
 } put_headers;
 
-static size_t put_headers_of(const store_put_opts *o, put_headers *h)
+static size_t put_headers_of(const store_put_opts *o, bool condition, put_headers *h)
 {
     size_t n = 0;
     snprintf(h->ct, sizeof h->ct, "content-type:%s",
@@ -335,7 +345,7 @@ static size_t put_headers_of(const store_put_opts *o, put_headers *h)
         snprintf(h->cc, sizeof h->cc, "cache-control:%s", o->cache_control);
         h->lines[n++] = h->cc;
     }
-    if (o && o->if_none_match)
+    if (o && o->if_none_match && condition)
         h->lines[n++] = "if-none-match:*";
     if (o && o->public_read)
         h->lines[n++] = "x-amz-acl:public-read";
@@ -382,7 +392,7 @@ static store_status s3_put_mem(store *s, const char *key, const void *buf, size_
 {
     put_headers h;
     long status;
-    size_t nh = put_headers_of(o, &h);
+    size_t nh = put_headers_of(o, true, &h);
     s3_req r = {.method = "PUT", .key = key, .headers = h.lines, .nheaders = nh,
                 .body = len ? buf : "", .body_len = len};
     store_status st = s3_send(s, &r, &status);
@@ -440,7 +450,7 @@ static store_status put_fd(store *s, const char *key, int fd, long long len,
 {
     put_headers h;
     long status;
-    size_t nh = put_headers_of(o, &h);
+    size_t nh = put_headers_of(o, true, &h);
     http_body_fd src = {fd, 0, len};
     s3_req r = {.method = "PUT", .key = key, .headers = h.lines, .nheaders = nh,
                 .body_fd = &src, .streamed = true};
@@ -448,21 +458,6 @@ static store_status put_fd(store *s, const char *key, int fd, long long len,
     if (st == STORE_OK)
         meta_of(s, len, meta);
     return st;
-}
-
-static store_status s3_put_file(store *s, const char *key, const char *path,
-                                const store_put_opts *o, store_object *meta)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return store_fail(s, STORE_ERROR, "%s: cannot read the local file", key);
-    }
-    store_status ret = put_fd(s, key, fd, (long long)st.st_size, o, meta);
-    close(fd);
-    return ret;
 }
 
 static store_status s3_get_file(store *s, const char *key, const char *path, long long max_bytes,
@@ -495,21 +490,13 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
     return STORE_OK;
 }
 
-/* Placeholders until the multipart and listing calls land. */
-static store_status s3_list(store *s, const char *prefix,
-                            int (*fn)(void *arg, const char *key, const store_object *o),
-                            void *arg)
-{
-    return store_fail(s, STORE_ERROR, "listing is not written yet");
-}
-
 static store_status s3_mp_create(store *s, const char *key, const store_put_opts *o,
                                  char *upload_id, size_t cap)
 {
     put_headers h;
     long status;
     char body[ERR_BODY_MAX], id[512];
-    size_t nh = put_headers_of(o, &h);
+    size_t nh = put_headers_of(o, false, &h);
     s3_req r = {.method = "POST", .key = key, .query = "uploads=", .headers = h.lines,
                 .nheaders = nh, .body = "", .body_len = 0, .resp = body, .resp_cap = sizeof body};
     store_status st = s3_send(s, &r, &status);
@@ -524,12 +511,6 @@ static store_status s3_mp_create(store *s, const char *key, const store_put_opts
     return STORE_OK;
 }
 
-static store_status s3_mp_complete(store *s, const char *key, const char *upload_id,
-                                   store_object *meta)
-{
-    return store_fail(s, STORE_ERROR, "multipart completion is not written yet");
-}
-
 static store_status s3_mp_abort(store *s, const char *key, const char *upload_id)
 {
     long status;
@@ -541,10 +522,408 @@ static store_status s3_mp_abort(store *s, const char *key, const char *upload_id
     return st == STORE_NOT_FOUND ? STORE_OK : st;
 }
 
+/* --- multipart uploads ---------------------------------------------------- */
+
+/* The parts of a multipart upload, in part order. */
+typedef struct part_list {
+    struct part {
+        int number;
+        long long size;
+        char etag[80];
+    } *p;
+    size_t n, cap;
+} part_list;
+
+static int parts_add(part_list *l, int number, long long size, const char *etag)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct part *m = realloc(l->p, cap * sizeof *m);
+        if (!m)
+            return -1;
+        l->p = m;
+        l->cap = cap;
+    }
+    l->p[l->n].number = number;
+    l->p[l->n].size = size;
+    snprintf(l->p[l->n].etag, sizeof l->p[l->n].etag, "%s", etag);
+    l->n++;
+    return 0;
+}
+
+/* Completes upload_id with the parts of l; meta gets the size and ETag. */
+static store_status complete(store *s, const char *key, const char *upload_id,
+                             const part_list *l, store_object *meta)
+{
+    long status;
+    char q[700], ans[ERR_BODY_MAX], etag[80];
+    long long size = 0;
+    size_t cap = 128 + l->n * 128, n = 0;
+    char *body = malloc(cap);
+    store_status st;
+    if (!body)
+        return store_fail(s, STORE_ERROR, "%s: out of memory", key);
+    if (upload_query(upload_id, 0, q, sizeof q) != 0) {
+        free(body);
+        return store_fail(s, STORE_ERROR, "%s: upload id too long", key);
+    }
+    n += (size_t)snprintf(body + n, cap - n, "<CompleteMultipartUpload>");
+    for (size_t i = 0; i < l->n; i++) {
+        n += (size_t)snprintf(body + n, cap - n,
+                              "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
+                              l->p[i].number, l->p[i].etag);
+        size += l->p[i].size;
+    }
+    n += (size_t)snprintf(body + n, cap - n, "</CompleteMultipartUpload>");
+    s3_req r = {.method = "POST", .key = key, .query = q, .headers = NULL, .body = body,
+                .body_len = n, .resp = ans, .resp_cap = sizeof ans, .streamed = true,
+                .error_in_200 = true};
+    st = s3_send(s, &r, &status);
+    free(body);
+    if (st != STORE_OK)
+        return st;
+    xmlDoc *d = xml_parse(ans, r.resp_len);
+    child_text(d ? xmlDocGetRootElement(d) : NULL, "ETag", etag, sizeof etag);
+    xmlFreeDoc(d);
+    if (!*etag) /* some stores (Ceph RGW 16) answer an empty <ETag> */
+        return s3_head(s, key, meta);
+    if (meta) {
+        memset(meta, 0, sizeof *meta);
+        meta->size = size;
+        snprintf(meta->etag, sizeof meta->etag, "%s", etag);
+    }
+    return STORE_OK;
+}
+
+/* Writes len bytes of fd as a multipart upload of parts of the configured
+ * size (larger when 10000 would not hold the file); aborts on a failure. */
+static store_status put_multipart(store *s, const char *key, int fd, long long len,
+                                  const store_put_opts *o, store_object *meta)
+{
+    char id[512], q[700], etag[80];
+    long long part = s->cfg->storage_part_bytes;
+    part_list l = {0};
+    long status;
+    if ((len + part - 1) / part > 10000)
+        part = (len + 9999) / 10000;
+    if (o && o->if_none_match) {
+        /* S3 takes no condition on a multipart create: look first. */
+        store_status st = s3_head(s, key, NULL);
+        if (st == STORE_OK)
+            return store_fail(s, STORE_PRECONDITION, "%s: exists", key);
+        if (st != STORE_NOT_FOUND)
+            return st;
+    }
+    store_status st = s3_mp_create(s, key, o, id, sizeof id);
+    if (st != STORE_OK)
+        return st;
+    for (int i = 1; st == STORE_OK && (long long)(i - 1) * part < len; i++) {
+        long long off = (long long)(i - 1) * part, n = len - off < part ? len - off : part;
+        http_body_fd src = {fd, off, n};
+        if (upload_query(id, i, q, sizeof q) != 0) {
+            st = store_fail(s, STORE_ERROR, "%s: upload id too long", key);
+            break;
+        }
+        s3_req r = {.method = "PUT", .key = key, .query = q, .body_fd = &src, .streamed = true};
+        st = s3_send(s, &r, &status);
+        if (st == STORE_OK && (http_client_header(&s->http, "ETag", etag, sizeof etag) != 0 ||
+                               parts_add(&l, i, n, etag) != 0))
+            st = store_fail(s, STORE_ERROR, "%s: part %d: no ETag in the answer", key, i);
+    }
+    if (st == STORE_OK)
+        st = complete(s, key, id, &l, meta);
+    if (st != STORE_OK) {
+        char why[sizeof s->err];
+        memcpy(why, s->err, sizeof why);
+        s3_mp_abort(s, key, id); /* best effort; the bucket's lifecycle rule is the backstop */
+        memcpy(s->err, why, sizeof why);
+    }
+    free(l.p);
+    return st;
+}
+
+static store_status s3_put_file(store *s, const char *key, const char *path,
+                                const store_put_opts *o, store_object *meta)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return store_fail(s, STORE_ERROR, "%s: cannot read the local file", key);
+    }
+    store_status ret = st.st_size > s->cfg->storage_part_bytes
+                           ? put_multipart(s, key, fd, (long long)st.st_size, o, meta)
+                           : put_fd(s, key, fd, (long long)st.st_size, o, meta);
+    close(fd);
+    return ret;
+}
+
+/* Every part the store holds of upload_id (ListParts, page by page). */
+static store_status list_parts(store *s, const char *key, const char *upload_id, part_list *l)
+{
+    char marker[16] = "0", q[800], id[700], v[100];
+    long status;
+    store_status st = STORE_OK;
+    char *body = malloc(LIST_BODY_MAX);
+    if (!body || upload_query(upload_id, 0, id, sizeof id) != 0) {
+        free(body);
+        return store_fail(s, STORE_ERROR, "%s: out of memory or upload id too long", key);
+    }
+    for (bool more = true; more && st == STORE_OK;) {
+        snprintf(q, sizeof q, "part-number-marker=%s&%s", marker, id);
+        s3_req r = {.method = "GET", .key = key, .query = q, .resp = body,
+                    .resp_cap = LIST_BODY_MAX};
+        if ((st = s3_send(s, &r, &status)) != STORE_OK)
+            break;
+        xmlDoc *d = xml_parse(body, r.resp_len);
+        xmlNode *root = d ? xmlDocGetRootElement(d) : NULL;
+        if (!root)
+            st = store_fail(s, STORE_ERROR, "%s: ListParts answered no XML", key);
+        for (xmlNode *c = root ? root->children : NULL; c && st == STORE_OK; c = c->next) {
+            char etag[80];
+            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Part") != 0)
+                continue;
+            int number = atoi(child_text(c, "PartNumber", v, sizeof v));
+            long long size = strtoll(child_text(c, "Size", v, sizeof v), NULL, 10);
+            child_text(c, "ETag", etag, sizeof etag);
+            if (number <= 0 || !*etag || parts_add(l, number, size, etag) != 0)
+                st = store_fail(s, STORE_ERROR, "%s: a part ListParts answered is unreadable", key);
+        }
+        more = root && strcmp(child_text(root, "IsTruncated", v, sizeof v), "true") == 0;
+        child_text(root, "NextPartNumberMarker", marker, sizeof marker);
+        more = more && *marker;
+        xmlFreeDoc(d);
+    }
+    free(body);
+    return st;
+}
+
+static store_status s3_mp_complete(store *s, const char *key, const char *upload_id,
+                                   store_object *meta)
+{
+    part_list l = {0};
+    store_status st = list_parts(s, key, upload_id, &l);
+    if (st == STORE_OK && l.n == 0)
+        st = store_fail(s, STORE_ERROR, "%s: the upload has no parts", key);
+    if (st == STORE_OK)
+        st = complete(s, key, upload_id, &l, meta);
+    free(l.p);
+    return st;
+}
+
+/* --- listing and deleting by prefix ---------------------------------------- */
+
+/* Calls fn for each object of one ListObjectsV2 page (keys without the
+ * configured prefix); *stop when fn asked; token gets the next page's. */
+static store_status list_page(store *s, const char *body, size_t len, const char *prefix,
+                              int (*fn)(void *arg, const char *key, const store_object *o),
+                              void *arg, bool *stop, char *token, size_t tcap)
+{
+    char v[1100];
+    size_t plen = strlen(s->cfg->storage_prefix ? s->cfg->storage_prefix : "");
+    store_status st = STORE_OK;
+    xmlDoc *d = xml_parse(body, len);
+    xmlNode *root = d ? xmlDocGetRootElement(d) : NULL;
+    token[0] = '\0';
+    if (!root)
+        st = store_fail(s, STORE_ERROR, "%s: the listing is no XML", prefix);
+    for (xmlNode *c = root ? root->children : NULL; c && st == STORE_OK && !*stop; c = c->next) {
+        store_object o = {0};
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents") != 0)
+            continue;
+        child_text(c, "Key", v, sizeof v);
+        if (strlen(v) <= plen)
+            continue;
+        char size[32];
+        o.size = strtoll(child_text(c, "Size", size, sizeof size), NULL, 10);
+        child_text(c, "ETag", o.etag, sizeof o.etag);
+        *stop = fn(arg, v + plen, &o) != 0;
+    }
+    if (root && strcmp(child_text(root, "IsTruncated", v, sizeof v), "true") == 0)
+        child_text(root, "NextContinuationToken", token, tcap);
+    xmlFreeDoc(d);
+    return st;
+}
+
+static store_status s3_list(store *s, const char *prefix,
+                            int (*fn)(void *arg, const char *key, const store_object *o),
+                            void *arg)
+{
+    char full[1100], token[1100] = "", q[4096];
+    long status;
+    bool stop = false;
+    store_status st = STORE_OK;
+    char *body = malloc(LIST_BODY_MAX);
+    if (!body)
+        return store_fail(s, STORE_ERROR, "%s: out of memory", prefix);
+    snprintf(full, sizeof full, "%s%s", s->cfg->storage_prefix ? s->cfg->storage_prefix : "",
+             prefix);
+    char *encp = curl_easy_escape(NULL, full, 0);
+    do {
+        char *enct = curl_easy_escape(NULL, token, 0);
+        int n = !encp || !enct ? -1
+                : *token ? snprintf(q, sizeof q, "continuation-token=%s&list-type=2&prefix=%s",
+                                    enct, encp)
+                         : snprintf(q, sizeof q, "list-type=2&prefix=%s", encp);
+        curl_free(enct);
+        if (n < 0 || (size_t)n >= sizeof q) {
+            st = store_fail(s, STORE_ERROR, "%s: cannot make the listing's query", prefix);
+            break;
+        }
+        s3_req r = {.method = "GET", .key = NULL, .query = q, .resp = body,
+                    .resp_cap = LIST_BODY_MAX, .bucket_404 = true};
+        if ((st = s3_send(s, &r, &status)) == STORE_OK)
+            st = list_page(s, body, r.resp_len, prefix, fn, arg, &stop, token, sizeof token);
+    } while (st == STORE_OK && !stop && *token);
+    curl_free(encp);
+    free(body);
+    return st;
+}
+
+/* The <Object>s of one DeleteObjects call (1000 at most). */
+typedef struct delete_batch {
+    const char *store_prefix;
+    char *xml;
+    size_t len, cap;
+    int n;
+    bool oom;
+} delete_batch;
+
+static int batch_add(void *arg, const char *key, const store_object *o)
+{
+    delete_batch *b = arg;
+    size_t need = strlen(b->store_prefix) + strlen(key) + 64;
+    if (b->len + need > b->cap) {
+        size_t cap = (b->cap + need) * 2;
+        char *m = realloc(b->xml, cap);
+        if (!m) {
+            b->oom = true;
+            return 1;
+        }
+        b->xml = m;
+        b->cap = cap;
+    }
+    /* Keys are [A-Za-z0-9._/-] (store_key_ok, the prefix's check): nothing to escape. */
+    b->len += (size_t)snprintf(b->xml + b->len, b->cap - b->len,
+                               "<Object><Key>%s%s</Key></Object>", b->store_prefix, key);
+    return ++b->n >= 1000;
+}
+
+/* One DeleteObjects call (Content-MD5 is required) for the batch's keys. */
+static store_status delete_objects(store *s, const char *prefix, delete_batch *b)
+{
+    char md5h[64], ans[ERR_BODY_MAX], code[64] = "";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    long status;
+    const char *hdrs[] = {md5h};
+    size_t cap = b->len + 64;
+    char *body = malloc(cap);
+    if (!body)
+        return store_fail(s, STORE_ERROR, "%s: out of memory", prefix);
+    int n = snprintf(body, cap, "<Delete><Quiet>true</Quiet>%.*s</Delete>", (int)b->len, b->xml);
+    EVP_Digest(body, (size_t)n, md, &mdlen, EVP_md5(), NULL);
+    memcpy(md5h, "content-md5:", 12);
+    EVP_EncodeBlock((unsigned char *)md5h + 12, md, (int)mdlen);
+    s3_req r = {.method = "POST", .key = NULL, .query = "delete=", .headers = hdrs, .nheaders = 1,
+                .body = body, .body_len = (size_t)n, .resp = ans, .resp_cap = sizeof ans,
+                .bucket_404 = true};
+    store_status st = s3_send(s, &r, &status);
+    free(body);
+    if (st != STORE_OK)
+        return st;
+    /* Quiet: the answer names only the keys that failed. */
+    xmlDoc *d = xml_parse(ans, r.resp_len);
+    xmlNode *err = child(d ? xmlDocGetRootElement(d) : NULL, "Error");
+    if (err)
+        child_text(err, "Code", code, sizeof code);
+    xmlFreeDoc(d);
+    if (err)
+        return store_fail(s, classify(400, code) == STORE_ERROR ? STORE_RETRY : classify(400, code),
+                          "%s: DeleteObjects failed for some keys: %s", prefix, code);
+    return STORE_OK;
+}
+
+/* Lists a page, deletes it, until the prefix holds nothing. */
+static store_status s3_del_prefix(store *s, const char *prefix)
+{
+    store_status st;
+    delete_batch b = {.store_prefix = s->cfg->storage_prefix ? s->cfg->storage_prefix : ""};
+    do {
+        b.len = 0;
+        b.n = 0;
+        st = s3_list(s, prefix, batch_add, &b);
+        if (st == STORE_OK && b.oom)
+            st = store_fail(s, STORE_ERROR, "%s: out of memory", prefix);
+        if (st == STORE_OK && b.n > 0)
+            st = delete_objects(s, prefix, &b);
+    } while (st == STORE_OK && b.n >= 1000);
+    free(b.xml);
+    return st;
+}
+
+/* --- the connect check ---------------------------------------------------- */
+
+/* Appends a line to msg at *n. */
+static void say(char *msg, size_t cap, size_t *n, const char *line, const store *s)
+{
+    if (*n < cap)
+        *n += (size_t)snprintf(msg + *n, cap - *n, "%s%s%s%s", *n ? "\n" : "", line,
+                               s ? ": " : "", s ? s->err : "");
+}
+
+/* What to look at for a failure of the connect check. */
+static const char *hint(store_status st)
+{
+    switch (st) {
+    case STORE_DENIED:
+        return "the store refuses the credentials or the request (check "
+               "MEDIAGATE_STORAGE_ACCESS_KEY_ID, MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, "
+               "MEDIAGATE_STORAGE_REGION and the key's permissions)";
+    case STORE_NO_BUCKET:
+    case STORE_NOT_FOUND:
+        return "the bucket does not exist (check MEDIAGATE_STORAGE_BUCKET and "
+               "MEDIAGATE_STORAGE_ADDRESSING)";
+    case STORE_RETRY:
+        return "the store did not answer, or answered 5xx (check MEDIAGATE_STORAGE_ENDPOINT)";
+    default:
+        return "the store failed";
+    }
+}
+
 static int s3_check(store *s, char *msg, size_t cap)
 {
-    snprintf(msg, cap, "the connect check is not written yet");
-    return -1;
+    size_t n = 0;
+    long status;
+    char key[128], line[512];
+    msg[0] = '\0';
+    if (!*s->cred_key || !*s->cred_secret)
+        say(msg, cap, &n, "no credentials: set MEDIAGATE_STORAGE_ACCESS_KEY_ID and "
+                          "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and "
+                          "AWS_SECRET_ACCESS_KEY", NULL);
+    s3_req r = {.method = "HEAD", .key = NULL, .bucket_404 = true};
+    store_status st = s3_send(s, &r, &status);
+    if (st != STORE_OK) {
+        snprintf(line, sizeof line, "HEAD of the bucket %s: %s", s->cfg->storage_bucket, hint(st));
+        say(msg, cap, &n, line, s);
+        return -1;
+    }
+    snprintf(key, sizeof key, "check/%ld-%ld.txt", (long)getpid(), (long)time(NULL));
+    store_put_opts o = {.content_type = "text/plain"};
+    st = s3_put_mem(s, key, "mediagate check\n", 16, &o, NULL);
+    if (st != STORE_OK) {
+        snprintf(line, sizeof line, "a write of %s%s: %s", s->cfg->storage_prefix, key, hint(st));
+        say(msg, cap, &n, line, s);
+        return -1;
+    }
+    st = s3_del(s, key);
+    if (st != STORE_OK) {
+        snprintf(line, sizeof line, "a delete of %s%s: %s", s->cfg->storage_prefix, key,
+                 hint(st));
+        say(msg, cap, &n, line, s);
+    }
+    return n ? -1 : 0;
 }
 
 /* --- without a handle ---------------------------------------------------- */
@@ -608,6 +987,7 @@ const store_backend store_s3_backend = {
     .get_mem = s3_get_mem,
     .head = s3_head,
     .del = s3_del,
+    .del_prefix = s3_del_prefix,
     .list = s3_list,
     .mp_create = s3_mp_create,
     .mp_complete = s3_mp_complete,

@@ -171,6 +171,8 @@ store_status store_delete_prefix(store *s, const char *prefix)
     deleting d = {s, STORE_OK};
     if (!prefix_ok(s, prefix))
         return STORE_ERROR;
+    if (s->b->del_prefix)
+        return s->b->del_prefix(s, prefix);
     /* Deleting while listing is safe: S3 continues after the last key. */
     store_status st = s->b->list(s, prefix, delete_one, &d);
     return st != STORE_OK ? st : d.st;

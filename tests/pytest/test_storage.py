@@ -217,3 +217,127 @@ def test_public_url(s3, bucket):
     env["MEDIAGATE_STORAGE_PUBLIC_URL"] = "https://cdn.example.com/v"
     assert mg(env, "public-url", "media/j/master.m3u8")["url"] == \
         f"https://cdn.example.com/v/{PREFIX}media/j/master.m3u8"
+
+
+# --- streamed files, multipart, listing --------------------------------------
+
+MIB = 1 << 20
+
+
+def make_file(path, size):
+    """A file of size bytes that is not all one pattern (parts differ)."""
+    with open(path, "wb") as f:
+        block = os.urandom(MIB)
+        for i in range(size // MIB):
+            f.write(bytes([i & 0xff]) + block[1:])
+        f.write(block[: size % MIB])
+    return path
+
+
+def sha(path):
+    return subprocess.run(["sha256sum", str(path)], capture_output=True, text=True,
+                          check=True).stdout.split()[0]
+
+
+def test_put_file_multipart_and_get_file(s3, bucket, tmp_path):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB))
+    src = make_file(tmp_path / "big", 12 * MIB + 12345)
+    put = mg(env, "put-file", "media/j2/big.ts", str(src), "--content-type=video/mp2t",
+             "--cache-control=public, max-age=31536000, immutable")
+    assert put["status"] == "ok", put
+    head = client(s3).head_object(Bucket=bucket, Key=PREFIX + "media/j2/big.ts")
+    # Three parts: S3's multipart ETag ends with -3.
+    assert head["ETag"].endswith('-3"') and put["etag"] == head["ETag"]
+    assert head["ContentLength"] == 12 * MIB + 12345 == put["size"]
+    assert head["CacheControl"] == "public, max-age=31536000, immutable"
+    assert head["ContentType"] == "video/mp2t"
+    # Nothing left half-done.
+    assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
+    out = tmp_path / "back"
+    got = mg(env, "get-file", "media/j2/big.ts", str(out), str(13 * MIB), "")
+    assert got["status"] == "ok" and got["size"] == 12 * MIB + 12345
+    assert sha(out) == sha(src) and (out.stat().st_mode & 0o777) == 0o600
+    # If-Match: the ETag it has reads, another is refused.
+    assert mg(env, "get-file", "media/j2/big.ts", str(out), str(13 * MIB),
+              head["ETag"])["status"] == "ok"
+    changed = mg(env, "get-file", "media/j2/big.ts", str(out), str(13 * MIB), '"abc"')
+    assert changed["status"] == "precondition failed" and not out.exists()
+    # Over the cap: refused, and no file is left.
+    big = mg(env, "get-file", "media/j2/big.ts", str(out), str(12 * MIB), "")
+    assert big["status"] == "too large" and not out.exists()
+    assert mg(env, "get-file", "media/j2/none.ts", str(out), "100", "")["status"] == "not found"
+    assert not out.exists()
+
+
+def test_small_put_file_is_one_put(s3, bucket, tmp_path):
+    env = store_env(s3, bucket)
+    src = make_file(tmp_path / "small", 300000)
+    put = mg(env, "put-file", "media/j3/a.ts", str(src), "--if-none-match")
+    assert put["status"] == "ok" and "-" not in put["etag"]
+    again = mg(env, "put-file", "media/j3/a.ts", str(src), "--if-none-match")
+    assert again["status"] == "precondition failed"
+
+
+def test_multipart_if_none_match(s3, bucket, tmp_path):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB))
+    src = make_file(tmp_path / "big", 6 * MIB)
+    assert mg(env, "put-file", "uploads/u3/a.mp4", str(src), "--if-none-match")["status"] == "ok"
+    again = mg(env, "put-file", "uploads/u3/a.mp4", str(src), "--if-none-match")
+    assert again["status"] == "precondition failed"
+
+
+def test_client_multipart_with_presigned_parts(s3, bucket, tmp_path):
+    """The parts a client sends itself: create, presigned UploadPart URLs
+    used by curl, completion from ListParts; and an abort."""
+    env = store_env(s3, bucket)
+    key = "uploads/u4/movie.mp4"
+    created = mg(env, "mp-create", key, "--content-type=video/mp4")
+    assert created["status"] == "ok" and created["upload_id"]
+    uid = created["upload_id"]
+    src = make_file(tmp_path / "movie", 5 * MIB + 777)
+    data = src.read_bytes()
+    parts = [data[:5 * MIB], data[5 * MIB:]]
+    for i, part in enumerate(parts, 1):
+        f = tmp_path / f"part{i}"
+        f.write_bytes(part)
+        url = mg(env, "presign", "PUT", key, "600", str(len(part)), "0", "", uid, str(i), "0")
+        assert curl(url["url"], "-T", str(f))[0] == 200
+    done = mg(env, "mp-complete", key, uid)
+    assert done["status"] == "ok" and done["size"] == len(data), done
+    obj = client(s3).get_object(Bucket=bucket, Key=PREFIX + key)
+    assert obj["Body"].read() == data and obj["ETag"] == done["etag"]
+    assert obj["ContentType"] == "video/mp4"
+    # Completed: the id is spent.
+    assert mg(env, "mp-complete", key, uid)["status"] == "not found"
+    # An abandoned one is aborted; aborting twice is fine.
+    uid2 = mg(env, "mp-create", "uploads/u5/x.mp4")["upload_id"]
+    assert mg(env, "mp-complete", "uploads/u5/x.mp4", uid2)["status"] == "error"  # no parts
+    assert mg(env, "mp-abort", "uploads/u5/x.mp4", uid2)["status"] == "ok"
+    assert mg(env, "mp-abort", "uploads/u5/x.mp4", uid2)["status"] == "ok"
+    assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_list_and_delete_prefix(s3, bucket):
+    """More keys than one listing page (1000) and one DeleteObjects call."""
+    from concurrent.futures import ThreadPoolExecutor
+    c = client(s3)
+    keys = [f"media/j5/seg{i:05d}.ts" for i in range(1003)]
+
+    def put(k):
+        c.put_object(Bucket=bucket, Key=PREFIX + k, Body=k.encode())
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(put, keys))
+    c.put_object(Bucket=bucket, Key=PREFIX + "media/j50/keep.ts", Body=b"k")
+    c.put_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts", Body=b"k")
+    env = store_env(s3, bucket)
+    listed = mg(env, "list", "media/j5/", "0")
+    assert listed["status"] == "ok"
+    assert [k["key"] for k in listed["keys"]] == keys
+    assert listed["keys"][0]["size"] == len(keys[0]) and listed["keys"][0]["etag"]
+    first = mg(env, "list", "media/j5/", "3")
+    assert [k["key"] for k in first["keys"]] == keys[:3]
+    assert mg(env, "delete-prefix", "media/j5/")["status"] == "ok"
+    assert mg(env, "list", "media/j5/", "0")["keys"] == []
+    assert [k["key"] for k in mg(env, "list", "media/", "0")["keys"]] == ["media/j50/keep.ts"]
+    c.head_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts")
+    assert mg(env, "delete-prefix", "media/j5")["err"] == "a prefix must end with /"

@@ -12,6 +12,7 @@
 #include "providers/oauth2.h"
 #include "schema.h"
 #include "serve.h"
+#include "storage/storage.h"
 #include "worker/worker.h"
 
 /* A command and the groups above it: root first, the command last. */
@@ -154,13 +155,39 @@ static int cmd_migrate(const config *cfg, int argc, char **argv)
     return migrate_run(cfg);
 }
 
+/* --connect: the store answers (storage.h's connect check); one line per
+ * problem on stderr. Returns 0 or 1. */
+static int check_storage(const config *cfg)
+{
+    char msg[2048];
+    store *s = store_open(cfg);
+    int rc = s ? store_check(s, msg, sizeof msg) : -1;
+    if (!s)
+        snprintf(msg, sizeof msg, "out of memory");
+    store_close(s);
+    if (rc != 0) {
+        for (char *line = strtok(msg, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "storage: %s\n", line);
+        return 1;
+    }
+    if (store_is_s3(cfg))
+        printf("storage: bucket %s answers; a write and a delete under '%s' worked\n",
+               cfg->storage_bucket, cfg->storage_prefix);
+    else
+        printf("storage: local directories writable\n");
+    return 0;
+}
+
 /* The dispatcher has loaded and validated the configuration already. */
 static int cmd_check_config(const config *cfg, int argc, char **argv)
 {
+    bool connect = argc == 1 && strcmp(argv[0], "--connect") == 0;
+    if (argc > 0 && !connect)
+        return CLI_EUSAGE;
     config_unknown_names(environ, warn_unknown);
     oauth2_notice(cfg);
     printf("configuration OK\n");
-    return 0;
+    return connect ? check_storage(cfg) : 0;
 }
 
 static int cmd_worker(const config *cfg, int argc, char **argv)
@@ -223,9 +250,14 @@ static const cli_command commands[] = {
               "then each function (sql/functions/) whose file changed since it was last\n"
               "applied, recorded in schema_functions. Concurrent runs wait for each\n"
               "other, and a second run changes nothing.\n"},
-    {.name = "check-config", .needs_config = true, .service = true, .fn = cmd_check_config, .args = "",
+    {.name = "check-config", .needs_config = true, .service = true, .fn = cmd_check_config,
+     .args = "[--connect]",
      .usage = "validate every setting and report all problems\n"
-              "Prints \"configuration OK\" and exits 0 when every setting is valid.\n"},
+              "Prints \"configuration OK\" and exits 0 when every setting is valid.\n"
+              "--connect: also prove the storage answers: with MEDIAGATE_STORAGE=s3 a HEAD\n"
+              "of the bucket, then a small object written under the prefix and deleted;\n"
+              "locally, the directories are writable. Each failure is one line on stderr\n"
+              "naming what failed and the settings to look at; the exit status is 1.\n"},
     {.name = "worker", .needs_config = true, .service = true, .fn = cmd_worker, .args = "",
      .usage = "run background tasks (the local encoder)\n"
               "Claims queued tasks under a lease until SIGTERM or SIGINT.\n"},

@@ -204,6 +204,7 @@ static int open_key(store *s, const char *key, struct stat *st, store_status *wh
     return fd;
 }
 
+/* Like the s3 backend, a failure leaves no file at path. */
 static store_status local_get_file(store *s, const char *key, const char *path,
                                    long long max_bytes, const char *if_match, store_object *meta)
 {
@@ -212,7 +213,7 @@ static store_status local_get_file(store *s, const char *key, const char *path,
     store_object m;
     int out = -1, in = open_key(s, key, &st, &ret);
     if (in < 0)
-        return ret;
+        goto out;
     etag_of(&st, &m);
     if (if_match && strcmp(if_match, m.etag) != 0) {
         ret = store_fail(s, STORE_PRECONDITION, "%s: changed since", key);
@@ -227,17 +228,18 @@ static store_status local_get_file(store *s, const char *key, const char *path,
     if (n < 0) {
         ret = n == -2 ? store_fail(s, STORE_TOO_LARGE, "%s: larger than %lld bytes", key, max_bytes)
                       : store_fail(s, STORE_ERROR, "%s: cannot copy: %s", key, strerror(errno));
-        if (out >= 0)
-            unlink(path);
         goto out;
     }
     if (meta)
         *meta = m;
     ret = STORE_OK;
 out:
-    close(in);
+    if (in >= 0)
+        close(in);
     if (out >= 0)
         close(out);
+    if (ret != STORE_OK)
+        unlink(path);
     return ret;
 }
 
@@ -365,7 +367,8 @@ static store_status local_list(store *s, const char *prefix,
         ret = store_fail(s, STORE_ERROR, "%s: cannot list", prefix);
         goto out;
     }
-    qsort(l.k, l.n, sizeof *l.k, cmp_key);
+    if (l.n)
+        qsort(l.k, l.n, sizeof *l.k, cmp_key);
     ret = STORE_OK;
     for (size_t i = 0; i < l.n; i++) {
         struct stat st;

@@ -98,6 +98,7 @@ docs/live.md|apt-get install nginx libnginx-mod-rtmp|tests/integration/docs.sh
 docs/notifications.md|mediagate notifications list [--all]|tests/integration/docs.sh
 docs/operations.md|\$ mediagate tasks list --dead|tests/integration/docs.sh
 docs/service.md|scripts/deps |tests/integration/install.sh
+docs/storage.md|\$ mediagate check-config --connect|tests/pytest/test_storage.py
 docs/service.md|apt-get install runit|tests/integration/runit.sh
 docs/uploads.md|curl -s -T video.mp4|tests/integration/docs.sh
 docs/webhooks.md|\$ mediagate webhook add https://app.example.com/|tests/pytest/test_webhooks.py

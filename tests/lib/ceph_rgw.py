@@ -18,8 +18,14 @@ bounded by a generous timeout, and on failure raises CephError with the
 tails of the daemons' logs; stop() kills every process it started and
 removes the directory (the directory is made by start(), under `parent`).
 
-    ceph_rgw.py [PARENT]    starts one, prints its endpoint and keys,
+    ceph_rgw.py [--memstore-bytes N] [PARENT]
+                            starts one, prints its endpoint and keys,
                             stops it on ^C or SIGTERM
+
+The OSD keeps every object in memory: MEMSTORE_BYTES (512 MiB) by default,
+MG_CEPH_MEMSTORE_BYTES in the environment or memstore_bytes= (or
+--memstore-bytes) for a benchmark that stores more (a 1 GiB upload needs
+a little more than 1 GiB).
 """
 
 import ctypes
@@ -38,7 +44,7 @@ import uuid
 from pathlib import Path
 
 START_TIMEOUT_S = 300        # the machine may be busy; this bounds a hang
-MEMSTORE_BYTES = 512 << 20
+MEMSTORE_BYTES = int(os.environ.get("MG_CEPH_MEMSTORE_BYTES") or 512 << 20)
 ACCESS_KEY = "MGTESTACCESSKEY00001"
 SECRET_KEY = "mgTestSecretKey0000000000000000000000001"
 REGION = "us-east-1"         # RGW's default zonegroup answers to any region
@@ -286,7 +292,12 @@ class CephRgw:
 
 
 def main():
-    store = CephRgw(sys.argv[1] if len(sys.argv) > 1 else None)
+    import argparse
+    ap = argparse.ArgumentParser(description="a single-node Ceph RGW on loopback")
+    ap.add_argument("--memstore-bytes", type=int, default=MEMSTORE_BYTES)
+    ap.add_argument("parent", nargs="?")
+    args = ap.parse_args()
+    store = CephRgw(args.parent, memstore_bytes=args.memstore_bytes)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         store.start()

@@ -10,8 +10,10 @@ import itertools
 import json
 import os
 import subprocess
+import sys
 import time
 import types
+from pathlib import Path
 from unittest import mock
 
 import botocore.auth
@@ -21,6 +23,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 STORE_EXEC = os.environ.get("MG_STORE_EXEC", "build-test/tests/pytest/store_exec")
 _buckets = itertools.count(1)
 PREFIX = "pfx/"
@@ -341,3 +344,281 @@ def test_list_and_delete_prefix(s3, bucket):
     assert [k["key"] for k in mg(env, "list", "media/", "0")["keys"]] == ["media/j50/keep.ts"]
     c.head_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts")
     assert mg(env, "delete-prefix", "media/j5")["err"] == "a prefix must end with /"
+
+
+# --- faults --------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(s3):
+    """A fault proxy in front of the store (tests/lib/s3_fault_proxy.py)."""
+    import s3_fault_proxy
+    p = s3_fault_proxy.FaultProxy(s3.port).start()
+    yield p
+    p.stop()
+
+
+def test_slow_down_is_retried_after_retry_after(s3, bucket, proxy):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="3")
+    proxy.slow_down(2, retry_after=1)
+    ans = mg(env, "put-mem", "media/j6/a.ts", "after two SlowDowns")
+    assert ans["status"] == "ok", ans
+    statuses = [e[3] for e in proxy.log]
+    assert statuses == [503, 503, 200], proxy.log
+    # The client waited as the store asked (measured where the requests arrive).
+    gaps = [b[0] - a[0] for a, b in zip(proxy.log, proxy.log[1:])]
+    assert all(g >= 0.9 for g in gaps), gaps
+    assert mg(store_env(s3, bucket), "get-mem", "media/j6/a.ts", "100")["data"] == \
+        "after two SlowDowns"
+
+
+def test_slow_down_past_the_retries_is_try_again(s3, bucket, proxy):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="2")
+    proxy.slow_down(100, retry_after=0)
+    ans = mg(env, "head", "media/j6/none")
+    assert ans["status"] == "try again" and ans["retry_after"] == 0, ans
+    assert ans["err"] == "media/j6/none: HEAD 503"  # a HEAD's answer has no body
+    assert [e[3] for e in proxy.log] == [503, 503, 503]  # one try and two retries
+    # Without Retry-After: an exponential backoff, still bounded.
+    proxy.clear()
+    proxy.slow_down(100)
+    ans = mg(env, "put-mem", "media/j6/b", "x")
+    assert ans["status"] == "try again" and ans["retry_after"] == -1, ans
+    assert ans["err"] == "media/j6/b: PUT 503 SlowDown"
+    assert len(proxy.log) == 3
+    gaps = [b[0] - a[0] for a, b in zip(proxy.log, proxy.log[1:])]
+    assert gaps[1] >= gaps[0] * 0.5 and all(g >= 0.09 for g in gaps), gaps
+
+
+def test_a_long_retry_after_is_the_callers(s3, bucket, proxy):
+    """A Retry-After longer than the client waits itself ends the call at
+    once with it, for the caller to snooze on."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="3")
+    proxy.slow_down(1, retry_after=120)
+    ans = mg(env, "put-mem", "media/j6/c", "x")
+    assert (ans["status"], ans["retry_after"]) == ("try again", 120), ans
+    assert len(proxy.log) == 1
+
+
+def test_a_slow_store_is_no_answer(s3, bucket, proxy):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_TIMEOUT_MS="500", MEDIAGATE_STORAGE_RETRIES="1")
+    proxy.delay(3)
+    ans = mg(env, "head", "media/j6/none")
+    assert ans["status"] == "try again" and "did not answer" in ans["err"], ans
+    proxy.delay(0)
+    assert mg(env, "put-mem", "media/j6/d", "fast again")["status"] == "ok"
+
+
+def test_store_down_and_back(s3, bucket):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_RETRIES="0")
+    assert mg(env, "put-mem", "media/j7/a", "before")["status"] == "ok"
+    s3.kill_rgw()
+    try:
+        down = mg(env, "get-mem", "media/j7/a", "100")
+        assert down["status"] == "try again" and "did not answer" in down["err"], down
+        assert mg(env, "put-mem", "media/j7/b", "x")["status"] == "try again"
+    finally:
+        s3.start_rgw()
+    assert mg(env, "get-mem", "media/j7/a", "100")["data"] == "before"
+    assert mg(env, "put-mem", "media/j7/b", "after")["status"] == "ok"
+
+
+# --- check-config --connect ----------------------------------------------------
+
+
+def check_config(env):
+    r = subprocess.run([os.environ.get("MG_BIN", "build-test/mediagate"), "check-config",
+                        "--connect"], env=env, capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_check_config_connect(s3, bucket):
+    env = store_env(s3, bucket)
+    rc, out, err = check_config(env)
+    assert rc == 0, err
+    assert out == (f"configuration OK\nstorage: bucket {bucket} answers; a write and a delete "
+                   f"under '{PREFIX}' worked\n")
+    # It left nothing behind.
+    assert not client(s3).list_objects_v2(Bucket=bucket).get("Contents")
+
+
+@pytest.mark.parametrize("fault, says", [
+    ({"MEDIAGATE_STORAGE_BUCKET": "mg-missing"},
+     "storage: HEAD of the bucket mg-missing: the bucket does not exist (check "
+     "MEDIAGATE_STORAGE_BUCKET and MEDIAGATE_STORAGE_ADDRESSING): the bucket: HEAD 404\n"),
+    ({"MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": "wrong-secret-wrong-secret"},
+     "the store refuses the credentials or the request (check MEDIAGATE_STORAGE_ACCESS_KEY_ID, "
+     "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, MEDIAGATE_STORAGE_REGION and the key's "
+     "permissions): the bucket: HEAD 403\n"),
+    ({"MEDIAGATE_STORAGE_ENDPOINT": "http://127.0.0.1:9", "MEDIAGATE_STORAGE_RETRIES": "0"},
+     "the store did not answer, or answered 5xx (check MEDIAGATE_STORAGE_ENDPOINT): the "
+     "bucket: the store did not answer: Couldn't connect to server\n"),
+])
+def test_check_config_connect_says_what_failed(s3, bucket, fault, says):
+    rc, out, err = check_config(store_env(s3, bucket, **fault))
+    assert rc == 1 and err.endswith(says), err
+    assert s3.secret_key not in err
+
+
+def test_check_config_connect_without_credentials(s3, bucket):
+    env = store_env(s3, bucket)
+    del env["MEDIAGATE_STORAGE_ACCESS_KEY_ID"], env["MEDIAGATE_STORAGE_SECRET_ACCESS_KEY"]
+    rc, out, err = check_config(env)
+    assert rc == 1 and err.startswith("storage: no credentials: set "
+                                      "MEDIAGATE_STORAGE_ACCESS_KEY_ID"), err
+
+
+def test_check_config_refuses_s3_without_a_bucket(s3):
+    env = store_env(s3, "x")
+    env["MEDIAGATE_STORAGE_BUCKET"] = ""
+    env["MEDIAGATE_STORAGE_PREFIX"] = "/bad"
+    rc, out, err = check_config(env)
+    assert rc != 0
+    assert "MEDIAGATE_STORAGE_BUCKET is required when MEDIAGATE_STORAGE is s3" in err
+    assert "MEDIAGATE_STORAGE_PREFIX must be" in err
+
+
+# --- bounded memory -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part_bytes", [5 * MIB, 5 << 30], ids=["multipart", "one-put"])
+def test_streamed_put_and_get_hold_no_file_in_memory(s3, bucket, tmp_path, part_bytes):
+    """The process's peak RSS (getrusage, after the call) does not grow
+    with the file: 4 MiB and 128 MiB cost the same, within a few MiB."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(part_bytes))
+    rss = {}
+    for size in (4 * MIB, 128 * MIB):
+        src = make_file(tmp_path / "src", size)
+        key = f"media/j8/{size}.ts"
+        put = mg(env, "put-file", key, str(src))
+        assert put["status"] == "ok" and put["size"] == size, put
+        out = tmp_path / "out"
+        got = mg(env, "get-file", key, str(out), str(size), "")
+        assert got["status"] == "ok" and sha(out) == sha(src)
+        rss[size] = (put["rss_kib"], got["rss_kib"])
+        src.unlink()
+        out.unlink()
+        assert mg(env, "delete", key)["status"] == "ok"
+    small, big = rss[4 * MIB], rss[128 * MIB]
+    assert big[0] - small[0] < 8192 and big[1] - small[1] < 8192, rss
+
+
+# --- local storage (the default) -------------------------------------------------
+
+
+def test_local_storage_behind_the_same_calls(tmp_path):
+    dirs = {d: tmp_path / d for d in ("media", "uploads")}
+    for d in dirs.values():
+        d.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAGATE_", "AWS_"))}
+    env.update({"MEDIAGATE_DATABASE_URL": "dbname=unused",
+                "MEDIAGATE_MEDIA_DIR": str(dirs["media"]),
+                "MEDIAGATE_UPLOADS_DIR": str(dirs["uploads"])})
+    put = mg(env, "put-mem", "media/j9/master.m3u8", "#EXTM3U\n")
+    assert put["status"] == "ok" and put["size"] == 8
+    assert (dirs["media"] / "j9" / "master.m3u8").read_text() == "#EXTM3U\n"
+    head = mg(env, "head", "media/j9/master.m3u8")
+    assert head["etag"] == put["etag"] and head["size"] == 8
+    assert mg(env, "get-mem", "media/j9/master.m3u8", "8")["data"] == "#EXTM3U\n"
+    assert mg(env, "get-mem", "media/j9/master.m3u8", "7")["status"] == "too large"
+    assert mg(env, "put-mem", "media/j9/master.m3u8", "x", "--if-none-match")["status"] == \
+        "precondition failed"
+    src = make_file(tmp_path / "src", 3 * MIB)
+    assert mg(env, "put-file", "uploads/u1/v.mp4", str(src))["status"] == "ok"
+    out = tmp_path / "out"
+    assert mg(env, "get-file", "uploads/u1/v.mp4", str(out), str(3 * MIB), "")["status"] == "ok"
+    assert sha(out) == sha(src)
+    assert mg(env, "get-file", "uploads/u1/v.mp4", str(out), "100", "")["status"] == "too large"
+    assert not out.exists()
+    mg(env, "put-mem", "media/j9/v720/seg0.ts", "a")
+    mg(env, "put-mem", "media/j90/keep.ts", "b")
+    listed = [k["key"] for k in mg(env, "list", "media/j9/", "0")["keys"]]
+    assert listed == ["media/j9/master.m3u8", "media/j9/v720/seg0.ts"]
+    assert mg(env, "delete-prefix", "media/j9/")["status"] == "ok"
+    assert mg(env, "list", "media/j9/", "0")["keys"] == []
+    assert mg(env, "head", "media/j90/keep.ts")["status"] == "ok"
+    assert mg(env, "head", "media/j9/master.m3u8")["status"] == "not found"
+    # No directory for recordings/: refused, not written anywhere.
+    assert mg(env, "put-mem", "recordings/s1/a.flv", "x")["status"] == "error"
+    assert mg(env, "presign", "GET", "media/j90/keep.ts", "60", "", "0", "", "", "0",
+              "0")["status"] == "error"
+    assert mg(env, "public-url", "media/j90/keep.ts")["url"] == "/media-files/j90/keep.ts"
+    assert mg(env, "mp-create", "uploads/u2/x")["status"] == "error"
+    assert mg(env, "check")["status"] == "ok"
+
+
+def test_public_read_objects_need_no_signature(s3, bucket):
+    env = store_env(s3, bucket)
+    assert mg(env, "put-mem", "media/j10/open.ts", "open", "--public")["status"] == "ok"
+    assert mg(env, "put-mem", "media/j10/closed.ts", "closed")["status"] == "ok"
+    assert curl(mg(env, "public-url", "media/j10/open.ts")["url"]) == (200, b"open")
+    assert curl(mg(env, "public-url", "media/j10/closed.ts")["url"])[0] == 403
+
+
+# --- docs/storage.md, as written ---------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "storage.md"
+
+
+def doc_blocks():
+    """The fenced blocks of docs/storage.md: (language, text)."""
+    blocks, lang, lines = [], None, None
+    for line in DOC.read_text().splitlines():
+        if line.startswith("```"):
+            if lines is None:
+                lang, lines = line[3:].strip(), []
+            else:
+                blocks.append((lang, "\n".join(lines) + "\n"))
+                lines = None
+        elif lines is not None:
+            lines.append(line)
+    return blocks
+
+
+def test_docs_check_config_transcript(s3):
+    """docs/storage.md's `$ mediagate check-config --connect` and its
+    failure line are what the command prints, on a bucket named as there."""
+    try:
+        client(s3).create_bucket(Bucket="media")
+    except client(s3).exceptions.BucketAlreadyOwnedByYou:
+        pass
+    transcript = next(t for _, t in doc_blocks() if t.startswith("$ mediagate check-config"))
+    command, *want = transcript.splitlines()
+    assert command == "$ mediagate check-config --connect"
+    rc, out, err = check_config(store_env(s3, "media", MEDIAGATE_STORAGE_PREFIX="mediagate/"))
+    assert rc == 0 and out.splitlines() == want, (out, err)
+    failure = next(t for _, t in doc_blocks() if t.startswith("storage: HEAD"))
+    rc, out, err = check_config(store_env(s3, "media", MEDIAGATE_STORAGE_PREFIX="mediagate/",
+                                          MEDIAGATE_STORAGE_SECRET_ACCESS_KEY="wrong-secret-1"))
+    assert rc == 1 and err == failure, err
+
+
+def test_docs_bucket_rules_apply(s3, bucket):
+    """The lifecycle rule and the CORS document of docs/storage.md are
+    accepted by the store as written, and read back the same."""
+    lifecycle, cors = [json.loads(t) for lang, t in doc_blocks() if lang == "json"]
+    c = client(s3)
+    c.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle)
+    rules = c.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    c.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors)
+    got = c.get_bucket_cors(Bucket=bucket)["CORSRules"][0]
+    assert got["AllowedOrigins"] == ["https://app.example.com"]
+    assert sorted(got["AllowedMethods"]) == ["GET", "HEAD", "PUT"]
+    assert got["ExposeHeaders"] == ["ETag"]
+
+
+def test_ceph_memstore_size_is_a_parameter(tmp_path):
+    """Benchmarks start a store with room for their files."""
+    import ceph_rgw
+    store = ceph_rgw.CephRgw(tmp_path, memstore_bytes=3 << 30)
+    conf = ceph_rgw.CONF.format(fsid="x", dir=tmp_path, mon_port=1, rgw_port=2,
+                                memstore_bytes=store.memstore_bytes)
+    assert "memstore device bytes = 3221225472" in conf
+    r = subprocess.run([sys.executable, str(Path(ceph_rgw.__file__)), "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert "--memstore-bytes" in r.stdout

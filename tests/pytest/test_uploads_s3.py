@@ -12,7 +12,8 @@ nginx/mediagate-upload.conf, curl and the worker:
 - Above the part size, a multipart upload: a presigned URL per part, the
   completion completes it. One abandoned halfway is aborted by the slot's
   expiry, and an object never confirmed is deleted.
-- The store down at completion: 503, nothing spent; the retry works.
+- The store down at completion: 503, nothing spent; the retry works. The
+  store answering SlowDown: retried after its Retry-After, then 503.
 - The PUTs through nginx (a slot's URL, or an API key) stream the body into
   the bucket.
 - Hostile input: bad sizes, tokens, ids; the token in no log.
@@ -55,6 +56,21 @@ def slot_ttl(seconds):
     return mark
 
 
+def via_fault_proxy(f):
+    """A test whose mediagate reaches the store through a fault proxy
+    (tests/lib/s3_fault_proxy.py: SlowDown and delays on demand)."""
+    f.via_fault_proxy = True
+    return f
+
+
+@pytest.fixture
+def fault_proxy(s3):
+    import s3_fault_proxy
+    p = s3_fault_proxy.FaultProxy(s3.port).start()
+    yield p
+    p.stop()
+
+
 @pytest.fixture
 def bucket(s3):
     name = f"mg-up-{next(_buckets)}"
@@ -75,7 +91,10 @@ def mg_env(rundir, s3, bucket, request):
         "MEDIAGATE_UPLOAD_SLOT_TTL": str(ttl),
         "MEDIAGATE_ALLOWED_ORIGINS": r"https://app\.example\.com http://127\.0\.0\.1:[0-9]+",
         "MEDIAGATE_STORAGE": "s3",
-        "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
+        "MEDIAGATE_STORAGE_ENDPOINT": (request.getfixturevalue("fault_proxy").endpoint
+                                       if getattr(request.function, "via_fault_proxy", False)
+                                       else s3.endpoint),
+        "MEDIAGATE_STORAGE_RETRIES": "2",
         "MEDIAGATE_STORAGE_REGION": s3.region,
         "MEDIAGATE_STORAGE_BUCKET": bucket,
         "MEDIAGATE_STORAGE_PREFIX": "",
@@ -325,6 +344,33 @@ def test_store_down_at_completion_is_503_and_the_retry_works(stack, key, s3, buc
         s3.start_rgw()
     r = complete(stack, up)
     assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
+    assert len(encodes(stack, body["job_id"])) == 1
+
+
+@via_fault_proxy
+def test_slowdown_at_completion_is_retried_then_503_and_nothing_is_spent(stack, key, fault_proxy,
+                                                                         bucket, rundir):
+    f = rundir / "f"
+    f.write_bytes(b"s" * 400)
+    body = create(stack, key, "name=slow.mp4", "size=400").json()
+    up = body["upload"]
+    assert up["url"].startswith(fault_proxy.endpoint + "/"), up
+    assert to_store(up["url"], f, put_headers(up))[0] == 200
+    # More SlowDown answers than MEDIAGATE_STORAGE_RETRIES allows: 503, nothing spent.
+    fault_proxy.clear()
+    fault_proxy.slow_down(3, retry_after=1)
+    r = complete(stack, up)
+    assert r.status == 503 and r.header("Retry-After"), r
+    assert [st for _, _, _, st in fault_proxy.log] == [503, 503, 503], fault_proxy.log
+    assert spent(stack, up["id"]) is False and encodes(stack, body["job_id"]) == []
+    # Fewer: the store client retries after Retry-After, and the completion succeeds.
+    fault_proxy.clear()
+    fault_proxy.slow_down(2, retry_after=1)
+    r = complete(stack, up)
+    assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
+    log = fault_proxy.log
+    assert [st for _, _, _, st in log] == [503, 503, 200], log
+    assert log[1][0] - log[0][0] >= 1 and log[2][0] - log[1][0] >= 1, "Retry-After honoured"
     assert len(encodes(stack, body["job_id"])) == 1
 
 

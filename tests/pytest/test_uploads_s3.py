@@ -192,8 +192,8 @@ def test_presigned_put_then_completion_spends_the_slot_with_its_encode(stack, ke
     row = stack.db.one("SELECT etag FROM uploads WHERE id = %s", up["id"])
     assert row == head["ETag"], (row, head["ETag"])
     (p,), = encodes(stack, body["job_id"])
-    assert p == {"job_id": body["job_id"], "input": up["input_file"], "storage": "s3",
-                 "etag": head["ETag"], "size": 1000}, p
+    assert p == {"job_id": body["job_id"], "input_key": up["input_file"],
+                 "input_etag": head["ETag"], "size": 1000}, p
 
     # Repeated (its answer lost): the same answer, one encode.
     r = complete(stack, up)
@@ -268,7 +268,7 @@ def test_multipart_upload_through_part_urls(stack, key, s3, bucket, rundir):
     obj = client(s3).get_object(Bucket=bucket, Key=up["input_file"])
     assert obj["Body"].read() == data
     (p,), = encodes(stack, body["job_id"])
-    assert p["etag"] == obj["ETag"] and p["etag"].endswith('-3"'), p
+    assert p["input_etag"] == obj["ETag"] and p["input_etag"].endswith('-3"'), p
     # Completed: nothing multipart is left in the bucket.
     assert client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert complete(stack, up).status == 201, "repeated: the same answer"
@@ -385,7 +385,7 @@ def test_puts_through_nginx_stream_into_the_bucket(stack, key, s3, bucket, rundi
     obj = client(s3).get_object(Bucket=bucket, Key=a["upload"]["input_file"])
     assert obj["Body"].read() == f.read_bytes()
     (p,), = encodes(stack, a["job_id"])
-    assert p["storage"] == "s3" and p["input"] == a["upload"]["input_file"] and p["etag"] == obj["ETag"]
+    assert p["input_key"] == a["upload"]["input_file"] and p["input_etag"] == obj["ETag"], p
     # The slot's own URL, with its token (a client that does not use the presigned URL).
     up = create(stack, key, "name=slot.mp4", "size=2000").json()["upload"]
     r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["complete_url"])
@@ -471,4 +471,4 @@ def test_chromium_uploads_straight_to_the_store(stack, key, s3, bucket, rundir):
         obj = client(s3).get_object(Bucket=bucket, Key=key_)
         assert obj["Body"].read() == bytes(i % 251 for i in range(size)), key_
         (p,), = encodes(stack, res["body"]["job_id"])
-        assert p["etag"] == obj["ETag"], p
+        assert p["input_etag"] == obj["ETag"], p

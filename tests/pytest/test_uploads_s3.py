@@ -330,21 +330,29 @@ def test_store_down_at_completion_is_503_and_the_retry_works(stack, key, s3, buc
     body = create(stack, key, "name=down.mp4", "size=300").json()
     up = body["upload"]
     assert to_store(up["url"], f, put_headers(up))[0] == 200
+    through = create(stack, key, "name=through.mp4", "size=300").json()["upload"]
     s3.kill_rgw()
     try:
         r = complete(stack, up)
         assert r.status == 503 and "unavailable" in r.json()["message"], r
         assert r.header("Retry-After"), r.headers
         assert spent(stack, up["id"]) is False and encodes(stack, body["job_id"]) == []
+        # A PUT through nginx: 503 too, its token not spent.
+        r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", through["complete_url"])
+        assert r.status == 503 and r.header("Retry-After"), r
+        assert spent(stack, through["id"]) is False
         # A new slot cannot start a multipart upload either: 503, no slot.
         r = create(stack, key, "name=m.mov", f"size={PART + 1}")
         assert r.status == 503, r
-        assert stack.db.one("SELECT count(*) FROM uploads") == 1
+        assert stack.db.one("SELECT count(*) FROM uploads") == 2
     finally:
         s3.start_rgw()
     r = complete(stack, up)
     assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
     assert len(encodes(stack, body["job_id"])) == 1
+    r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", through["complete_url"])
+    assert r.status == 201 and spent(stack, through["id"]) is True, r
+    assert list((rundir / "tmp").iterdir()) == [], "no spool file is left"
 
 
 @via_fault_proxy

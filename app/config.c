@@ -339,7 +339,7 @@ const cfg_setting config_settings[] = {
      .help = "session token of temporary credentials (sent as X-Amz-Security-Token); empty: none"},
     {.name = "MEDIAGATE_STORAGE_PUBLIC_URL", .kind = CFG_URL, .def = "", .url = CFG_URL_NO_QUERY,
      .reload = RESTART, .offset = OFF(storage_public_url),
-     .help = "public base URL of the bucket's objects (a CDN, or the bucket's own URL), without a trailing /; empty: <endpoint>/<bucket>"},
+     .help = "public URL of the bucket's root (a CDN in front of it), without a trailing /; an object's URL is <this>/<prefix><key>; empty: the bucket's own URL"},
     {.name = "MEDIAGATE_STORAGE_PART_BYTES", .kind = CFG_BYTES, .def = "67108864", .min = 5242880,
      .max = 5368709120L, .reload = RESTART, .offset = OFF(storage_part_bytes),
      .help = "files larger than this are written as multipart uploads of parts this size (S3 allows 5 MiB to 5 GiB, 10000 parts)"},
@@ -348,7 +348,7 @@ const cfg_setting config_settings[] = {
      .help = "deadline of one small request to the store; a streamed transfer may take longer but ends after this long without a byte moving"},
     {.name = "MEDIAGATE_STORAGE_RETRIES", .kind = CFG_NUMBER, .def = "4", .min = 0, .max = 20,
      .reload = RESTART, .offset = OFF(storage_retries),
-     .help = "times a request the store did not answer, answered 5xx or 503 SlowDown is sent again, after a backoff (or the store's Retry-After)"},
+     .help = "times a request the store did not answer, answered 5xx or 503 SlowDown is sent again, after a backoff or the store's Retry-After (up to 10 s); one call waits 30 s at most in all"},
     {.name = "MEDIAGATE_UPLOAD_TTL", .kind = CFG_SECONDS, .def = "21600", .min = 60, .max = 604800,
      .reload = RELOAD, .offset = OFF(upload_ttl),
      .help = "seconds an HTTP upload token lives"},
@@ -740,7 +740,8 @@ static void check_sns_cert_host(config *c, const char *v, cfg_errors *errs)
 static void check_storage_endpoint(config *c, const char *v, cfg_errors *errs)
 {
     const char *host = strstr(v, "://");
-    if (*v && host && strchr(host + 3, '/') && strcmp(strchr(host + 3, '/'), "/") != 0)
+    const char *path = host ? host + 3 + strcspn(host + 3, "/?#") : "";
+    if (*path == '/' && strcspn(path, "?#") > 1) /* a query is the kind check's to report */
         add_err(errs, "MEDIAGATE_STORAGE_ENDPOINT must be a scheme and host[:port] without a path, "
                       "got '%s'", v);
 }

@@ -211,7 +211,8 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
     http_response *r = k->resp;
     size_t len = sz * n;
     long status = 0;
-    if (k->sink && curl_easy_getinfo(k->client->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+    if (k->sink &&
+        curl_easy_getinfo(k->client->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
         status >= 200 && status < 300)
         return to_sink(k, p, len) ? len : 0;
     if (len > r->body_cap - 1 - r->body_len) {

@@ -19,7 +19,6 @@ typedef struct store_backend {
     store_status (*get_mem)(store *s, const char *key, size_t cap, char **buf, size_t *len);
     store_status (*head)(store *s, const char *key, store_object *meta);
     store_status (*del)(store *s, const char *key);
-    /* NULL: store_delete_prefix lists and deletes key by key */
     store_status (*del_prefix)(store *s, const char *prefix);
     store_status (*list)(store *s, const char *prefix,
                          int (*fn)(void *arg, const char *key, const store_object *o), void *arg);
@@ -39,7 +38,7 @@ struct store {
     const store_backend *b;
     char err[256];
     long retry_after;
-    http_client http; /* s3 */
+    http_client http;                                  /* s3 */
     char cred_key[128], cred_secret[128], *cred_token; /* s3: resolved at open */
 };
 

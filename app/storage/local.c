@@ -122,9 +122,9 @@ static store_status write_via_temp(store *s, const char *key, const store_put_op
     fd = -1;
     if (o && o->if_none_match) {
         if (link(tmp, path) != 0) {
-            ret = errno == EEXIST ? store_fail(s, STORE_PRECONDITION, "%s: exists", key)
-                                  : store_fail(s, STORE_ERROR, "%s: cannot write: %s", key,
-                                               strerror(errno));
+            ret = errno == EEXIST
+                      ? store_fail(s, STORE_PRECONDITION, "%s: exists", key)
+                      : store_fail(s, STORE_ERROR, "%s: cannot write: %s", key, strerror(errno));
             goto out;
         }
     } else if (rename(tmp, path) != 0) {
@@ -196,7 +196,8 @@ static int open_key(store *s, const char *key, struct stat *st, store_status *wh
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         *why = fd < 0 && errno != ENOENT ? STORE_ERROR : STORE_NOT_FOUND;
-        store_fail(s, *why, "%s: %s", key, *why == STORE_NOT_FOUND ? "no such key" : strerror(errno));
+        store_fail(s, *why, "%s: %s", key,
+                   *why == STORE_NOT_FOUND ? "no such key" : strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -205,8 +206,8 @@ static int open_key(store *s, const char *key, struct stat *st, store_status *wh
 }
 
 /* Like the s3 backend, a failure leaves no file at path. */
-static store_status local_get_file(store *s, const char *key, const char *path,
-                                   long long max_bytes, const char *if_match, store_object *meta)
+static store_status local_get_file(store *s, const char *key, const char *path, long long max_bytes,
+                                   const char *if_match, store_object *meta)
 {
     store_status ret;
     struct stat st;
@@ -388,6 +389,48 @@ out:
     return ret;
 }
 
+/* Removes dir and every directory under it that holds nothing else. */
+static void prune(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[PATH_MAX];
+        if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)
+            prune(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir); /* fails, and so keeps it, when something is left */
+}
+
+typedef struct local_deleting {
+    store *s;
+    store_status st;
+} local_deleting;
+
+static int delete_listed(void *arg, const char *key, const store_object *o)
+{
+    local_deleting *d = arg;
+    d->st = local_del(d->s, key);
+    return d->st != STORE_OK;
+}
+
+/* Deletes the files under prefix, then the directories they leave empty
+ * (a job's directory goes with its outputs). */
+static store_status local_del_prefix(store *s, const char *prefix)
+{
+    char dir[PATH_MAX];
+    local_deleting d = {s, STORE_OK};
+    store_status st = local_list(s, prefix, delete_listed, &d);
+    if (st == STORE_OK)
+        st = d.st;
+    if (st == STORE_OK && path_of(s, prefix, dir) == 0)
+        prune(dir);
+    return st;
+}
+
 static store_status local_mp_create(store *s, const char *key, const store_put_opts *o,
                                     char *upload_id, size_t cap)
 {
@@ -427,6 +470,7 @@ const store_backend store_local_backend = {
     .get_mem = local_get_mem,
     .head = local_head,
     .del = local_del,
+    .del_prefix = local_del_prefix,
     .list = local_list,
     .mp_create = local_mp_create,
     .mp_complete = local_mp_complete,

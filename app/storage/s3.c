@@ -24,7 +24,10 @@
 
 #define ERR_BODY_MAX 16384      /* an error's XML, a small answer */
 #define LIST_BODY_MAX (4 << 20) /* a listing page of 1000 keys */
-#define RETRY_AFTER_MAX_S 30    /* a longer Retry-After is the caller's to wait */
+#define RETRY_AFTER_MAX_S 10    /* a longer Retry-After is the caller's to wait */
+#define RETRY_WAIT_MAX_MS \
+    30000 /* one call waits at most this long between tries, in all,
+                                 * so a worker's lease outlives it */
 #define STREAM_DEADLINE_MS (24L * 3600 * 1000)
 
 /* --- where requests go ------------------------------------------------ */
@@ -97,9 +100,9 @@ static void creds_of(const config *cfg, const char **key, const char **secret, c
     *token = getenv("AWS_SESSION_TOKEN");
     *key = *key ? *key : "";
     *secret = *secret ? *secret : "";
-    *token = cfg->storage_session_token && *cfg->storage_session_token
-                 ? cfg->storage_session_token
-                 : *token ? *token : "";
+    *token = cfg->storage_session_token && *cfg->storage_session_token ? cfg->storage_session_token
+             : *token                                                  ? *token
+                                                                       : "";
 }
 
 static void amz_date_of(time_t now, char out[17])
@@ -170,27 +173,32 @@ typedef struct s3_req {
     const char *query;          /* canonical (sorted, encoded), or NULL */
     const char *const *headers; /* "name:value" lines, signed and sent */
     size_t nheaders;
-    const char *body;           /* a small body in memory, or NULL */
+    const char *body; /* a small body in memory, or NULL */
     size_t body_len;
     const http_body_fd *body_fd; /* or a streamed one */
-    http_sink *sink;            /* a 2xx body into a file (from the fd's offset) */
-    char *resp;                 /* else the body here (resp_cap - 1 bytes at most) */
+    http_sink *sink;             /* a 2xx body into a file (from the fd's offset) */
+    char *resp;                  /* else the body here (resp_cap - 1 bytes at most) */
     size_t resp_cap;
-    size_t resp_len;            /* set by s3_send */
-    bool streamed;              /* the stall limit instead of the deadline */
-    bool error_in_200;          /* a 200 may carry an <Error> (CompleteMultipartUpload) */
-    bool bucket_404;            /* a bodiless 404 is the bucket's (HEAD of the bucket) */
+    size_t resp_len;   /* set by s3_send */
+    bool streamed;     /* the stall limit instead of the deadline */
+    bool error_in_200; /* a 200 may carry an <Error> (CompleteMultipartUpload) */
+    bool bucket_404;   /* a bodiless 404 is the bucket's (HEAD of the bucket) */
 } s3_req;
 
-/* A backoff before attempt n (1, 2, ...): 200 ms doubling, with jitter,
- * at most 5 s; the store's Retry-After when it gave one. */
-static void backoff(int n, long retry_after)
+/* The wait before try n (1, 2, ...): the store's Retry-After when it gave
+ * one, else 200 ms doubling, with jitter, at most 5 s. */
+static long backoff_ms(int n, long retry_after)
 {
     long ms = retry_after >= 0 ? retry_after * 1000 : 200L << (n < 5 ? n - 1 : 4);
     if (retry_after < 0) {
         ms = ms > 5000 ? 5000 : ms;
         ms = ms / 2 + rand() % (ms / 2 + 1);
     }
+    return ms;
+}
+
+static void sleep_ms(long ms)
+{
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
@@ -242,8 +250,9 @@ static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, htt
     }
     for (size_t i = 0; i < r->nheaders && ns < 20; i++)
         signed_h[ns++] = r->headers[i];
-    sigv4_request q = {r->method, t->path, r->query, signed_h, ns, NULL, 0, s->cred_key,
-                       s->cred_secret, cfg->storage_region, "s3", date};
+    sigv4_request q = {r->method, t->path, r->query,    signed_h,       ns,
+                       NULL,      0,       s->cred_key, s->cred_secret, cfg->storage_region,
+                       "s3",      date};
     char auth_line[1100];
     if (sigv4_sign_hashed(&q, phash, authz, sizeof authz) != 0) {
         snprintf(resp->err, sizeof resp->err, "cannot sign the request");
@@ -258,8 +267,15 @@ static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, htt
     snprintf(url, sizeof url, "%s%s%s", t->url, r->query && *r->query ? "?" : "",
              r->query ? r->query : "");
     long tmo = cfg->storage_timeout_ms;
-    http_request req = {r->method, url, sent, ns + 1, r->body, r->body_len,
-                        tmo < 5000 ? tmo : 5000, r->streamed ? STREAM_DEADLINE_MS : tmo, false};
+    http_request req = {r->method,
+                        url,
+                        sent,
+                        ns + 1,
+                        r->body,
+                        r->body_len,
+                        tmo < 5000 ? tmo : 5000,
+                        r->streamed ? STREAM_DEADLINE_MS : tmo,
+                        false};
     http_stream io = {r->body_fd, r->sink, r->streamed ? (tmo + 999) / 1000 : 0};
     return http_client_stream(&s->http, &req, &io, resp);
 }
@@ -274,6 +290,7 @@ static store_status s3_send(store *s, s3_req *r, long *status)
     store_status st = STORE_ERROR;
     const char *what = r->key ? r->key : "the bucket";
     off_t sink_start = r->sink ? lseek(r->sink->fd, 0, SEEK_CUR) : 0;
+    long waited = 0;
     *status = 0;
     if (target_of(s->cfg, r->key, &t) != 0)
         return store_fail(s, STORE_ERROR, "%s: the endpoint or key makes no URL", what);
@@ -305,16 +322,19 @@ static store_status s3_send(store *s, s3_req *r, long *status)
         } else {
             return store_fail(s, STORE_ERROR, "%s: %s", what, resp.err);
         }
+        long wait = backoff_ms(attempt + 1, resp.retry_after);
         if (st != STORE_RETRY || attempt >= s->cfg->storage_retries ||
-            resp.retry_after > RETRY_AFTER_MAX_S)
+            resp.retry_after > RETRY_AFTER_MAX_S || waited + wait > RETRY_WAIT_MAX_MS)
             return st;
-        backoff(attempt + 1, resp.retry_after);
+        sleep_ms(wait);
+        waited += wait;
     }
 }
 
-/* Reads what a write or HEAD answered into meta (size from Content-Length
- * unless known). */
-static void meta_of(store *s, long long size, store_object *meta)
+/* Reads what a read or HEAD answered into meta (size from Content-Length
+ * unless known); a write's answer has no type of the object's, so written
+ * (its options) names it. */
+static void meta_of(store *s, long long size, const store_put_opts *written, store_object *meta)
 {
     char v[64];
     if (!meta)
@@ -322,7 +342,12 @@ static void meta_of(store *s, long long size, store_object *meta)
     memset(meta, 0, sizeof *meta);
     meta->size = size;
     http_client_header(&s->http, "ETag", meta->etag, sizeof meta->etag);
-    http_client_header(&s->http, "Content-Type", meta->content_type, sizeof meta->content_type);
+    if (written)
+        snprintf(meta->content_type, sizeof meta->content_type, "%s",
+                 written->content_type ? written->content_type : "application/octet-stream");
+    else
+        http_client_header(&s->http, "Content-Type", meta->content_type,
+                           sizeof meta->content_type);
     if (size < 0 && http_client_header(&s->http, "Content-Length", v, sizeof v) == 0)
         meta->size = strtoll(v, NULL, 10);
 }
@@ -357,7 +382,7 @@ static size_t put_headers_of(const store_put_opts *o, bool condition, put_header
 static int upload_query(const char *upload_id, int part, char *q, size_t cap)
 {
     char *enc = curl_easy_escape(NULL, upload_id, 0);
-    int n = !enc ? -1
+    int n = !enc       ? -1
             : part > 0 ? snprintf(q, cap, "partNumber=%d&uploadId=%s", part, enc)
                        : snprintf(q, cap, "uploadId=%s", enc);
     curl_free(enc);
@@ -393,11 +418,15 @@ static store_status s3_put_mem(store *s, const char *key, const void *buf, size_
     put_headers h;
     long status;
     size_t nh = put_headers_of(o, true, &h);
-    s3_req r = {.method = "PUT", .key = key, .headers = h.lines, .nheaders = nh,
-                .body = len ? buf : "", .body_len = len};
+    s3_req r = {.method = "PUT",
+                .key = key,
+                .headers = h.lines,
+                .nheaders = nh,
+                .body = len ? buf : "",
+                .body_len = len};
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
-        meta_of(s, (long long)len, meta);
+        meta_of(s, (long long)len, o ? o : &(store_put_opts){0}, meta);
     return st;
 }
 
@@ -407,7 +436,7 @@ static store_status s3_head(store *s, const char *key, store_object *meta)
     s3_req r = {.method = "HEAD", .key = key};
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
-        meta_of(s, -1, meta);
+        meta_of(s, -1, NULL, meta);
     else if (st == STORE_NOT_FOUND)
         store_fail(s, st, "%s: no such key", key);
     return st;
@@ -452,11 +481,15 @@ static store_status put_fd(store *s, const char *key, int fd, long long len,
     long status;
     size_t nh = put_headers_of(o, true, &h);
     http_body_fd src = {fd, 0, len};
-    s3_req r = {.method = "PUT", .key = key, .headers = h.lines, .nheaders = nh,
-                .body_fd = &src, .streamed = true};
+    s3_req r = {.method = "PUT",
+                .key = key,
+                .headers = h.lines,
+                .nheaders = nh,
+                .body_fd = &src,
+                .streamed = true};
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
-        meta_of(s, len, meta);
+        meta_of(s, len, o ? o : &(store_put_opts){0}, meta);
     return st;
 }
 
@@ -475,8 +508,14 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
     if (fd < 0)
         return store_fail(s, STORE_ERROR, "%s: cannot create the local file", key);
     http_sink sink = {fd, max_bytes, 0};
-    s3_req r = {.method = "GET", .key = key, .headers = hdrs, .nheaders = nh, .sink = &sink,
-                .resp = ebuf, .resp_cap = sizeof ebuf, .streamed = true};
+    s3_req r = {.method = "GET",
+                .key = key,
+                .headers = hdrs,
+                .nheaders = nh,
+                .sink = &sink,
+                .resp = ebuf,
+                .resp_cap = sizeof ebuf,
+                .streamed = true};
     store_status st = s3_send(s, &r, &status);
     if (close(fd) != 0 && st == STORE_OK)
         st = store_fail(s, STORE_ERROR, "%s: cannot write the local file", key);
@@ -486,7 +525,7 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
             store_fail(s, st, "%s: larger than %lld bytes", key, max_bytes);
         return st;
     }
-    meta_of(s, sink.written, meta);
+    meta_of(s, sink.written, NULL, meta);
     return STORE_OK;
 }
 
@@ -497,8 +536,15 @@ static store_status s3_mp_create(store *s, const char *key, const store_put_opts
     long status;
     char body[ERR_BODY_MAX], id[512];
     size_t nh = put_headers_of(o, false, &h);
-    s3_req r = {.method = "POST", .key = key, .query = "uploads=", .headers = h.lines,
-                .nheaders = nh, .body = "", .body_len = 0, .resp = body, .resp_cap = sizeof body};
+    s3_req r = {.method = "POST",
+                .key = key,
+                .query = "uploads=",
+                .headers = h.lines,
+                .nheaders = nh,
+                .body = "",
+                .body_len = 0,
+                .resp = body,
+                .resp_cap = sizeof body};
     store_status st = s3_send(s, &r, &status);
     if (st != STORE_OK)
         return st;
@@ -530,7 +576,7 @@ typedef struct part_list {
         int number;
         long long size;
         char etag[80];
-    } *p;
+    } * p;
     size_t n, cap;
 } part_list;
 
@@ -552,8 +598,8 @@ static int parts_add(part_list *l, int number, long long size, const char *etag)
 }
 
 /* Completes upload_id with the parts of l; meta gets the size and ETag. */
-static store_status complete(store *s, const char *key, const char *upload_id,
-                             const part_list *l, store_object *meta)
+static store_status complete(store *s, const char *key, const char *upload_id, const part_list *l,
+                             store_object *meta)
 {
     long status;
     char q[700], ans[ERR_BODY_MAX], etag[80];
@@ -575,8 +621,15 @@ static store_status complete(store *s, const char *key, const char *upload_id,
         size += l->p[i].size;
     }
     n += (size_t)snprintf(body + n, cap - n, "</CompleteMultipartUpload>");
-    s3_req r = {.method = "POST", .key = key, .query = q, .headers = NULL, .body = body,
-                .body_len = n, .resp = ans, .resp_cap = sizeof ans, .streamed = true,
+    s3_req r = {.method = "POST",
+                .key = key,
+                .query = q,
+                .headers = NULL,
+                .body = body,
+                .body_len = n,
+                .resp = ans,
+                .resp_cap = sizeof ans,
+                .streamed = true,
                 .error_in_200 = true};
     st = s3_send(s, &r, &status);
     free(body);
@@ -632,6 +685,9 @@ static store_status put_multipart(store *s, const char *key, int fd, long long l
     }
     if (st == STORE_OK)
         st = complete(s, key, id, &l, meta);
+    if (st == STORE_OK && meta)
+        snprintf(meta->content_type, sizeof meta->content_type, "%s",
+                 o && o->content_type ? o->content_type : "application/octet-stream");
     if (st != STORE_OK) {
         char why[sizeof s->err];
         memcpy(why, s->err, sizeof why);
@@ -672,8 +728,8 @@ static store_status list_parts(store *s, const char *key, const char *upload_id,
     }
     for (bool more = true; more && st == STORE_OK;) {
         snprintf(q, sizeof q, "part-number-marker=%s&%s", marker, id);
-        s3_req r = {.method = "GET", .key = key, .query = q, .resp = body,
-                    .resp_cap = LIST_BODY_MAX};
+        s3_req r = {
+            .method = "GET", .key = key, .query = q, .resp = body, .resp_cap = LIST_BODY_MAX};
         if ((st = s3_send(s, &r, &status)) != STORE_OK)
             break;
         xmlDoc *d = xml_parse(body, r.resp_len);
@@ -747,8 +803,7 @@ static store_status list_page(store *s, const char *body, size_t len, const char
 }
 
 static store_status s3_list(store *s, const char *prefix,
-                            int (*fn)(void *arg, const char *key, const store_object *o),
-                            void *arg)
+                            int (*fn)(void *arg, const char *key, const store_object *o), void *arg)
 {
     char full[1100], token[1100] = "", q[4096];
     long status;
@@ -771,8 +826,12 @@ static store_status s3_list(store *s, const char *prefix,
             st = store_fail(s, STORE_ERROR, "%s: cannot make the listing's query", prefix);
             break;
         }
-        s3_req r = {.method = "GET", .key = NULL, .query = q, .resp = body,
-                    .resp_cap = LIST_BODY_MAX, .bucket_404 = true};
+        s3_req r = {.method = "GET",
+                    .key = NULL,
+                    .query = q,
+                    .resp = body,
+                    .resp_cap = LIST_BODY_MAX,
+                    .bucket_404 = true};
         if ((st = s3_send(s, &r, &status)) == STORE_OK)
             st = list_page(s, body, r.resp_len, prefix, fn, arg, &stop, token, sizeof token);
     } while (st == STORE_OK && !stop && *token);
@@ -805,8 +864,8 @@ static int batch_add(void *arg, const char *key, const store_object *o)
         b->cap = cap;
     }
     /* Keys are [A-Za-z0-9._/-] (store_key_ok, the prefix's check): nothing to escape. */
-    b->len += (size_t)snprintf(b->xml + b->len, b->cap - b->len,
-                               "<Object><Key>%s%s</Key></Object>", b->store_prefix, key);
+    b->len += (size_t)snprintf(b->xml + b->len, b->cap - b->len, "<Object><Key>%s%s</Key></Object>",
+                               b->store_prefix, key);
     return ++b->n >= 1000;
 }
 
@@ -826,8 +885,15 @@ static store_status delete_objects(store *s, const char *prefix, delete_batch *b
     EVP_Digest(body, (size_t)n, md, &mdlen, EVP_md5(), NULL);
     memcpy(md5h, "content-md5:", 12);
     EVP_EncodeBlock((unsigned char *)md5h + 12, md, (int)mdlen);
-    s3_req r = {.method = "POST", .key = NULL, .query = "delete=", .headers = hdrs, .nheaders = 1,
-                .body = body, .body_len = (size_t)n, .resp = ans, .resp_cap = sizeof ans,
+    s3_req r = {.method = "POST",
+                .key = NULL,
+                .query = "delete=",
+                .headers = hdrs,
+                .nheaders = 1,
+                .body = body,
+                .body_len = (size_t)n,
+                .resp = ans,
+                .resp_cap = sizeof ans,
                 .bucket_404 = true};
     store_status st = s3_send(s, &r, &status);
     free(body);
@@ -869,8 +935,8 @@ static store_status s3_del_prefix(store *s, const char *prefix)
 static void say(char *msg, size_t cap, size_t *n, const char *line, const store *s)
 {
     if (*n < cap)
-        *n += (size_t)snprintf(msg + *n, cap - *n, "%s%s%s%s", *n ? "\n" : "", line,
-                               s ? ": " : "", s ? s->err : "");
+        *n += (size_t)snprintf(msg + *n, cap - *n, "%s%s%s%s", *n ? "\n" : "", line, s ? ": " : "",
+                               s ? s->err : "");
 }
 
 /* What to look at for a failure of the connect check. */
@@ -899,9 +965,11 @@ static int s3_check(store *s, char *msg, size_t cap)
     char key[128], line[512];
     msg[0] = '\0';
     if (!*s->cred_key || !*s->cred_secret)
-        say(msg, cap, &n, "no credentials: set MEDIAGATE_STORAGE_ACCESS_KEY_ID and "
-                          "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY", NULL);
+        say(msg, cap, &n,
+            "no credentials: set MEDIAGATE_STORAGE_ACCESS_KEY_ID and "
+            "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY",
+            NULL);
     s3_req r = {.method = "HEAD", .key = NULL, .bucket_404 = true};
     store_status st = s3_send(s, &r, &status);
     if (st != STORE_OK) {
@@ -919,8 +987,7 @@ static int s3_check(store *s, char *msg, size_t cap)
     }
     st = s3_del(s, key);
     if (st != STORE_OK) {
-        snprintf(line, sizeof line, "a delete of %s%s: %s", s->cfg->storage_prefix, key,
-                 hint(st));
+        snprintf(line, sizeof line, "a delete of %s%s: %s", s->cfg->storage_prefix, key, hint(st));
         say(msg, cap, &n, line, s);
     }
     return n ? -1 : 0;
@@ -935,8 +1002,8 @@ int s3_presign(const config *cfg, const store_presign_req *p, char *url, size_t 
     char date[17], query[4096], ops[800], hl[48], hct[200];
     const char *hdrs[3];
     size_t nh = 0;
-    if (!p->method || (strcmp(p->method, "GET") && strcmp(p->method, "PUT") &&
-                       strcmp(p->method, "HEAD")))
+    if (!p->method ||
+        (strcmp(p->method, "GET") && strcmp(p->method, "PUT") && strcmp(p->method, "HEAD")))
         return -1;
     if (target_of(cfg, p->key, &t) != 0)
         return -1;
@@ -955,8 +1022,8 @@ int s3_presign(const config *cfg, const store_presign_req *p, char *url, size_t 
     }
     if (p->if_none_match && strcmp(p->method, "PUT") == 0)
         hdrs[nh++] = "if-none-match:*";
-    sigv4_presign_req q = {p->method, t.host, t.path, ops, hdrs, nh, k, sec, tok,
-                           cfg->storage_region, "s3", date, p->expires_s};
+    sigv4_presign_req q = {p->method,           t.host, t.path, ops,         hdrs, nh, k, sec, tok,
+                           cfg->storage_region, "s3",   date,   p->expires_s};
     if (sigv4_presign(&q, query, sizeof query) != 0)
         return -1;
     int n = snprintf(url, cap, "%s?%s", t.url, query);

@@ -152,30 +152,9 @@ static bool prefix_ok(store *s, const char *prefix)
     return true;
 }
 
-/* What delete_one carries between listing calls. */
-typedef struct deleting {
-    store *s;
-    store_status st;
-} deleting;
-
-/* Deletes what one listing call names; stops at the first failure. */
-static int delete_one(void *arg, const char *key, const store_object *o)
-{
-    deleting *d = arg;
-    d->st = d->s->b->del(d->s, key);
-    return d->st != STORE_OK;
-}
-
 store_status store_delete_prefix(store *s, const char *prefix)
 {
-    deleting d = {s, STORE_OK};
-    if (!prefix_ok(s, prefix))
-        return STORE_ERROR;
-    if (s->b->del_prefix)
-        return s->b->del_prefix(s, prefix);
-    /* Deleting while listing is safe: S3 continues after the last key. */
-    store_status st = s->b->list(s, prefix, delete_one, &d);
-    return st != STORE_OK ? st : d.st;
+    return prefix_ok(s, prefix) ? s->b->del_prefix(s, prefix) : STORE_ERROR;
 }
 
 store_status store_list(store *s, const char *prefix,

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A small HTTP proxy in front of an S3 store that injects faults on
 demand: the next N requests answered 503 SlowDown (with a Retry-After), or
 every answer delayed. Requests pass through unchanged (the Host header

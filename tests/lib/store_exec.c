@@ -39,8 +39,8 @@ static void put_meta(json_object *out, const store_object *m)
     json_object_object_add(out, "content_type", json_object_new_string(m->content_type));
 }
 
-#define RUN(f)                                                                                \
-    static store_status f(store *s, const config *cfg, char **a, const store_put_opts *o,    \
+#define RUN(f)                                                                            \
+    static store_status f(store *s, const config *cfg, char **a, const store_put_opts *o, \
                           json_object *out)
 
 RUN(run_put_mem)
@@ -62,8 +62,8 @@ RUN(run_put_file)
 RUN(run_get_file)
 {
     store_object m = {0};
-    store_status st = store_get_file(s, a[0], a[1], strtoll(a[2], NULL, 10),
-                                     *a[3] ? a[3] : NULL, &m);
+    store_status st = store_get_file(s, a[0], a[1], strtoll(a[2], NULL, 10), *a[3] ? a[3] : NULL,
+                                     &m);
     put_meta(out, &m);
     return st;
 }
@@ -149,9 +149,14 @@ RUN(run_mp_abort)
 RUN(run_presign)
 {
     char url[8192];
-    store_presign_req p = {a[0], a[1], strtol(a[2], NULL, 10),
-                           *a[3] ? strtoll(a[3], NULL, 10) : -1, strcmp(a[4], "1") == 0,
-                           *a[5] ? a[5] : NULL, *a[6] ? a[6] : NULL, atoi(a[7]),
+    store_presign_req p = {a[0],
+                           a[1],
+                           strtol(a[2], NULL, 10),
+                           *a[3] ? strtoll(a[3], NULL, 10) : -1,
+                           strcmp(a[4], "1") == 0,
+                           *a[5] ? a[5] : NULL,
+                           *a[6] ? a[6] : NULL,
+                           atoi(a[7]),
                            (time_t)strtoll(a[8], NULL, 10)};
     if (store_presign(cfg, &p, url, sizeof url) != 0)
         return STORE_ERROR;
@@ -220,7 +225,8 @@ int main(int argc, char **argv)
             c = &commands[i];
     if (!c) {
         fputs("usage: store_exec COMMAND ARG... [--if-none-match] [--public] "
-              "[--content-type=T] [--cache-control=C]\n", stderr);
+              "[--content-type=T] [--cache-control=C]\n",
+              stderr);
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
             fprintf(stderr, "  %s %s\n", commands[i].name, commands[i].usage);
         return 2;
@@ -243,8 +249,8 @@ int main(int argc, char **argv)
     json_object_object_add(res, "err", json_object_new_string(store_err(s)));
     json_object_object_add(res, "retry_after", json_object_new_int64(store_retry_after(s)));
     json_object_object_add(res, "rss_kib", json_object_new_int64(ru.ru_maxrss));
-    puts(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    puts(json_object_to_json_string_ext(res,
+                                        JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(res);
     ret = 0;
 out:

@@ -86,8 +86,10 @@ def test_put_get_head_delete(s3, bucket):
     assert obj["ContentType"] == "application/vnd.apple.mpegurl"
     assert obj["CacheControl"] == "max-age=5"
     assert put["etag"] == obj["ETag"] and put["size"] == 8
+    assert put["content_type"] == "application/vnd.apple.mpegurl"
     head = mg(env, "head", "media/j1/master.m3u8")
     assert (head["status"], head["size"], head["etag"]) == ("ok", 8, obj["ETag"])
+    assert head["content_type"] == "application/vnd.apple.mpegurl"
     got = mg(env, "get-mem", "media/j1/master.m3u8", "100")
     assert (got["status"], got["data"]) == ("ok", "#EXTM3U\n")
     assert mg(env, "get-mem", "media/j1/master.m3u8", "7")["status"] == "too large"
@@ -253,7 +255,7 @@ def test_put_file_multipart_and_get_file(s3, bucket, tmp_path):
     assert head["ETag"].endswith('-3"') and put["etag"] == head["ETag"]
     assert head["ContentLength"] == 12 * MIB + 12345 == put["size"]
     assert head["CacheControl"] == "public, max-age=31536000, immutable"
-    assert head["ContentType"] == "video/mp2t"
+    assert head["ContentType"] == "video/mp2t" == put["content_type"]
     # Nothing left half-done.
     assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
     out = tmp_path / "back"
@@ -540,6 +542,7 @@ def test_local_storage_behind_the_same_calls(tmp_path):
     assert listed == ["media/j9/master.m3u8", "media/j9/v720/seg0.ts"]
     assert mg(env, "delete-prefix", "media/j9/")["status"] == "ok"
     assert mg(env, "list", "media/j9/", "0")["keys"] == []
+    assert not (dirs["media"] / "j9").exists()  # the job's directory went with its files
     assert mg(env, "head", "media/j90/keep.ts")["status"] == "ok"
     assert mg(env, "head", "media/j9/master.m3u8")["status"] == "not found"
     # No directory for recordings/: refused, not written anywhere.
@@ -622,3 +625,21 @@ def test_ceph_memstore_size_is_a_parameter(tmp_path):
     r = subprocess.run([sys.executable, str(Path(ceph_rgw.__file__)), "--help"],
                        capture_output=True, text=True, timeout=60)
     assert "--memstore-bytes" in r.stdout
+
+
+def test_virtual_hosted_addressing(s3, bucket):
+    """<bucket>.<endpoint host>: RGW serves it for its dns name (localhost),
+    and curl resolves every *.localhost to loopback."""
+    endpoint = s3.endpoint.replace("127.0.0.1", "localhost")
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=endpoint,
+                    MEDIAGATE_STORAGE_ADDRESSING="virtual")
+    assert mg(env, "put-mem", "media/j11/a.txt", "virtual")["status"] == "ok"
+    assert client(s3).get_object(Bucket=bucket, Key=PREFIX + "media/j11/a.txt")["Body"].read() \
+        == b"virtual"
+    assert [k["key"] for k in mg(env, "list", "media/j11/", "0")["keys"]] == ["media/j11/a.txt"]
+    url = mg(env, "presign", "GET", "media/j11/a.txt", "60", "", "0", "", "", "0", "0")["url"]
+    assert url.startswith(f"http://{bucket}.localhost:{s3.port}/{PREFIX}media/j11/a.txt?")
+    assert curl(url) == (200, b"virtual")
+    assert mg(env, "public-url", "media/j11/a.txt")["url"] == \
+        f"http://{bucket}.localhost:{s3.port}/{PREFIX}media/j11/a.txt"
+    assert check_config(env)[0] == 0

@@ -791,8 +791,57 @@ static void test_reload(void)
     unlink(path);
 }
 
+/* The storage rows: what goes into URLs and signatures is checked; s3
+ * needs a bucket; local (the default) needs nothing. */
+static void test_storage(void)
+{
+    static const char *bad[][3] = {
+        {"MEDIAGATE_STORAGE", "gcs", "MEDIAGATE_STORAGE must be local or s3"},
+        {"MEDIAGATE_STORAGE_BUCKET", "ab", "MEDIAGATE_STORAGE_BUCKET must be a bucket name"},
+        {"MEDIAGATE_STORAGE_BUCKET", "My_Bucket", "MEDIAGATE_STORAGE_BUCKET must be"},
+        {"MEDIAGATE_STORAGE_BUCKET", "-media", "MEDIAGATE_STORAGE_BUCKET must be"},
+        {"MEDIAGATE_STORAGE_BUCKET", "a..b", "MEDIAGATE_STORAGE_BUCKET must be"},
+        {"MEDIAGATE_STORAGE_PREFIX", "media", "MEDIAGATE_STORAGE_PREFIX must be"},
+        {"MEDIAGATE_STORAGE_PREFIX", "/media/", "MEDIAGATE_STORAGE_PREFIX must be"},
+        {"MEDIAGATE_STORAGE_PREFIX", "a//b/", "MEDIAGATE_STORAGE_PREFIX must be"},
+        {"MEDIAGATE_STORAGE_PREFIX", "a/../b/", "MEDIAGATE_STORAGE_PREFIX must be"},
+        {"MEDIAGATE_STORAGE_PREFIX", "a b/", "MEDIAGATE_STORAGE_PREFIX must be"},
+        {"MEDIAGATE_STORAGE_ENDPOINT", "rgw:7480", "MEDIAGATE_STORAGE_ENDPOINT"},
+        {"MEDIAGATE_STORAGE_ENDPOINT", "http://rgw:7480/s3", "without a path"},
+        {"MEDIAGATE_STORAGE_ENDPOINT", "http://rgw:7480/?x", "without a query"},
+        {"MEDIAGATE_STORAGE_REGION", "US East", "MEDIAGATE_STORAGE_REGION must be a region"},
+        {"MEDIAGATE_STORAGE_ADDRESSING", "dns", "path or virtual"},
+        {"MEDIAGATE_STORAGE_PART_BYTES", "1048576", "MEDIAGATE_STORAGE_PART_BYTES must be between"},
+        {"MEDIAGATE_STORAGE_ACCESS_KEY_ID", "AKIA", "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY is "
+                                                    "required when"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB, bad[i][0], bad[i][1], NULL};
+        expect_one(NULL, env, bad[i][2], NULL, __LINE__);
+    }
+    const char *const s3_only[] = {"MEDIAGATE_DATABASE_URL", DB, "MEDIAGATE_STORAGE", "s3", NULL};
+    expect_one(NULL, s3_only, "MEDIAGATE_STORAGE_BUCKET is required when MEDIAGATE_STORAGE is s3",
+               NULL, __LINE__);
+    config c;
+    if (expect_ok(&c, NULL, env_db, __LINE__)) {
+        CHECK_STR(c.storage, "local");
+        CHECK_STR(c.storage_addressing, "path");
+        CHECK_INT(c.storage_part_bytes, 64L << 20);
+    }
+    config_free(&c);
+    const char *const ok[] = {"MEDIAGATE_DATABASE_URL", DB, "MEDIAGATE_STORAGE", "s3",
+                              "MEDIAGATE_STORAGE_BUCKET", "media.example-1",
+                              "MEDIAGATE_STORAGE_PREFIX", "mediagate/v1/",
+                              "MEDIAGATE_STORAGE_ENDPOINT", "http://127.0.0.1:7480/",
+                              "MEDIAGATE_STORAGE_REGION", "auto", NULL};
+    if (expect_ok(&c, NULL, ok, __LINE__))
+        CHECK_STR(c.storage_bucket, "media.example-1");
+    config_free(&c);
+}
+
 int main(void)
 {
+    test_storage();
     test_reload();
     test_table();
     test_defaults();

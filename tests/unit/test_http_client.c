@@ -5,6 +5,7 @@
  * address classifier and the Retry-After parser on literals. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -225,6 +226,63 @@ static void sends(http_client *c)
     req = (http_request){"DELETE", url, NULL, 0, NULL, 0, 1000, 2000, false};
     CHECK_INT(http_client_do(c, &req, &r), HTTP_ANSWERED);
     CHECK_HAS(r.body, "DELETE /echo HTTP/1.1\r\n");
+}
+
+/* http_client_stream: a body from a file (offset and length), a 2xx body
+ * into a file with its cap, any other status's body into the buffer; a
+ * header of the last answer. */
+static void streams(http_client *c)
+{
+    char url[256], path[] = "/tmp/mg-http-stream-XXXXXX", got[2048];
+    int fd = mkstemp(path), out = -1;
+    if (!CHECK(fd >= 0))
+        return;
+    CHECK_INT(write(fd, "0123456789abcdef", 16), 16);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
+    http_request req = {"PUT", url, NULL, 0, NULL, 0, 1000, 2000, false};
+    http_body_fd src = {fd, 4, 6};
+    http_stream io = {&src, NULL, 5};
+    http_response r = {.body = body, .body_cap = sizeof body};
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
+    CHECK_HAS(r.body, "PUT /echo HTTP/1.1\r\n");
+    CHECK_HAS(r.body, "\r\nContent-Length: 6\r\n");
+    CHECK_HAS(r.body, "\r\n\r\n456789");
+    CHECK_LACKS(r.body, "456789a");
+    /* A file shorter than promised is our failure, not the server's. */
+    src = (http_body_fd){fd, 10, 100};
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_BAD_REQUEST);
+    CHECK_STR(r.err, "local file I/O failed");
+
+    out = open(path, O_RDWR | O_TRUNC);
+    http_sink sink = {out, 2000, 0};
+    io = (http_stream){NULL, &sink, 5};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/exact", port);
+    req = (http_request){"GET", url, NULL, 0, NULL, 0, 1000, 2000, false};
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
+    CHECK_INT(sink.written, 1024);
+    CHECK_INT(r.body_len, 0);
+    CHECK_INT(pread(out, got, sizeof got, 0), 1024);
+    CHECK(got[0] == 'x' && got[1023] == 'x');
+    sink.cap = 1000;
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_TOO_LARGE);
+    CHECK(sink.written <= 1000);
+    /* A 404's body is no object: the buffer gets it, the file nothing. */
+    sink.cap = 2000;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nothing", port);
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
+    CHECK_INT(r.status, 404);
+    CHECK_INT(sink.written, 0);
+
+    char v[32];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/retry7", port);
+    CHECK_INT(http_client_stream(c, &req, NULL, &r), HTTP_ANSWERED);
+    CHECK_INT(http_client_header(c, "Retry-After", v, sizeof v), 0);
+    CHECK_STR(v, "7");
+    CHECK_INT(http_client_header(c, "retry-after", v, 1), -1); /* too small */
+    CHECK_INT(http_client_header(c, "ETag", v, sizeof v), -1);
+    close(fd);
+    close(out);
+    unlink(path);
 }
 
 static void no_answer(http_client *c)
@@ -456,6 +514,7 @@ int main(void)
     CHECK_INT(http_client_init(&tests, true), 0);
     answers(&strict);
     sends(&strict);
+    streams(&strict);
     no_answer(&strict);
     bad_requests(&strict);
     customer(&strict, &tests);

@@ -611,8 +611,8 @@ static int create_s3(request *r, const char *owner, const char *name, const char
     snprintf(maxbuf, sizeof maxbuf, "%lld", max);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
     snprintf(sizebuf, sizeof sizebuf, "%lld", size);
-    const char *vals[] = {id,  job, owner, name,    type, maxbuf,
-                          (const char *)h, ttl, acl, sizebuf, upload_id[0] ? upload_id : NULL};
+    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl, acl,
+                          sizebuf, upload_id[0] ? upload_id : NULL};
     int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
     ret = db_exec_params(r->db, STMT_UPLOAD_CREATE_S3, 11, vals, lens, fmts, &res);
     if (ret) {

@@ -35,7 +35,7 @@ export RUN
 chmod 755 "$RUN"
 
 # The store: memstore holds every object of the run, and some room.
-memstore=$(( (2 * ROUNDS + 1) * SIZE + 536870912 ))
+memstore=$(( (3 * ROUNDS + 1) * SIZE + 536870912 ))
 python3 -u - "$RUN" "$memstore" >"$RUN/ceph.out" 2>&1 <<'PY' &
 import signal, sys
 sys.path.insert(0, "tests/lib")
@@ -59,8 +59,10 @@ mg_wait_for -t 300 "the Ceph store" grep -q '^region' "$RUN/ceph.out" || { cat "
 field() { awk -v k="$1" '$1 == k {print $2}' "$RUN/ceph.out"; }
 endpoint=$(field endpoint) access=$(field access) secret=$(field secret) region=$(field region)
 bucket=bench
+# A transfer slower than 1 MiB/s for a minute is a stalled store: give up.
+STALL=(--speed-limit 1048576 --speed-time 60)
 sigv4() {
-    curl -sS --fail-with-body --aws-sigv4 "aws:amz:$region:s3" --user "$access:$secret" \
+    curl -sS --fail-with-body "${STALL[@]}" --aws-sigv4 "aws:amz:$region:s3" --user "$access:$secret" \
         -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 sigv4 -X PUT "$endpoint/$bucket" >/dev/null
@@ -89,13 +91,14 @@ presigned() {
     mapfile -t hdrs < <(jq -r '.headers | to_entries[] | "-H\n\(.key): \(.value)"' <<<"$up")
     n=$(jq '.parts // [] | length' <<<"$up")
     if [ "$n" -eq 0 ]; then
-        curl -sS --fail-with-body -o /dev/null -X PUT "${hdrs[@]}" -T "$RUN/file" "$(jq -r .url <<<"$up")"
+        curl -sS --fail-with-body "${STALL[@]}" -o /dev/null -X PUT "${hdrs[@]}" -T "$RUN/file" \
+            "$(jq -r .url <<<"$up")"
     else
         # The parts' bytes were split off before the clock started (a
         # browser slices its File without a copy).
         [ "$(jq .part_size <<<"$up")" -eq "$PART" ] || { echo "part size $(jq .part_size <<<"$up")" >&2; return 1; }
         for i in $(seq 0 $((n - 1))); do
-            curl -sS --fail-with-body -o /dev/null -X PUT "${hdrs[@]}" \
+            curl -sS --fail-with-body "${STALL[@]}" -o /dev/null -X PUT "${hdrs[@]}" \
                 -T "$(printf '%s/part.%04d' "$RUN" "$i")" "$(jq -r ".parts[$i].url" <<<"$up")"
         done
     fi
@@ -112,10 +115,12 @@ report() { printf '%-15s %8.2f s  %8.1f MiB/s\n' "$1" "$(bc -l <<<"$2/1000")" "$
         t0=$(date +%s%N)
         sigv4 -o /dev/null -T "$RUN/file" "$endpoint/$bucket/direct-$r.bin"
         report curl-sigv4 $(( ($(date +%s%N) - t0) / 1000000 ))
-        report presigned-mpu "$(presigned "mpu-$r")"
+        t=$(presigned "mpu-$r")   # (a failure ends the run: set -e)
+        report presigned-mpu "$t"
         app_stop TERM
         MEDIAGATE_STORAGE_PART_BYTES=$((SIZE * 2)) app_start
-        report presigned-put "$(presigned "put-$r")"
+        t=$(presigned "put-$r")
+        report presigned-put "$t"
         app_stop TERM
         app_start
     done

@@ -157,7 +157,9 @@ typedef struct call {
     const http_body_fd *src; /* a streamed request body, and how much of it went */
     long long sent;
     http_sink *sink;
-    bool io_error;           /* reading src or writing the sink failed */
+    bool io_error; /* reading src or writing the sink failed */
+    const http_stream *io;
+    bool cancelled; /* io->progress asked to stop */
 } call;
 
 /* Opens each socket curl connects (close-on-exec), after checking a
@@ -257,6 +259,16 @@ static int on_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    call *k = arg;
+    if (k->io->progress(k->io->progress_arg, (long long)ulnow, (long long)dlnow))
+        return 0;
+    k->cancelled = true;
+    return 1; /* aborts the transfer */
+}
+
 static http_outcome classify(CURLcode rc)
 {
     switch (rc) {
@@ -309,6 +321,11 @@ static CURLcode set_options(CURL *h, const http_request *req, const http_stream 
         maxsize = k->sink->cap;
     if (strcmp(method, "HEAD") != 0) /* a HEAD's Content-Length is no body */
         SET(CURLOPT_MAXFILESIZE_LARGE, maxsize);
+    if (io && io->progress) {
+        SET(CURLOPT_NOPROGRESS, 0L);
+        SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SET(CURLOPT_XFERINFODATA, k);
+    }
     if (io && io->stall_s > 0) {
         SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
         SET(CURLOPT_LOW_SPEED_TIME, io->stall_s);
@@ -357,7 +374,7 @@ http_outcome http_client_stream(http_client *c, const http_request *req, const h
     http_outcome ret = HTTP_BAD_REQUEST;
     struct curl_slist *hdrs = NULL;
     call k = {c, resp, req->customer, false, 0, 0, NULL, io ? io->body_fd : NULL, 0,
-              io ? io->sink : NULL, false};
+              io ? io->sink : NULL, false, io, false};
     resp->body_len = 0;
     resp->status = 0;
     resp->retry_after = -1;
@@ -404,7 +421,11 @@ http_outcome http_client_stream(http_client *c, const http_request *req, const h
         ret = HTTP_REFUSED_ADDRESS;
     if (k.io_error && ret != HTTP_TOO_LARGE)
         ret = HTTP_BAD_REQUEST; /* our side: no retry sends a body we cannot read */
-    if (k.io_error)
+    if (k.cancelled && ret != HTTP_ANSWERED)
+        ret = HTTP_BAD_REQUEST; /* the caller's decision: never retried */
+    if (k.cancelled && ret == HTTP_BAD_REQUEST)
+        snprintf(resp->err, sizeof resp->err, "cancelled");
+    else if (k.io_error)
         snprintf(resp->err, sizeof resp->err, "local file I/O failed");
     else if (ret == HTTP_TOO_LARGE)
         snprintf(resp->err, sizeof resp->err, "response larger than %zu bytes",

@@ -57,6 +57,11 @@ typedef struct http_stream {
     http_sink *sink;             /* a 2xx response's body; NULL: into resp->body */
     long stall_s;                /* > 0: a transfer that moves no byte for this long ends
                                   * (HTTP_NO_ANSWER), whatever timeout_ms says */
+    /* Called as the transfer goes (often: throttle it), with the bytes sent
+     * and received so far; false ends it (HTTP_BAD_REQUEST, "cancelled").
+     * NULL: none. */
+    bool (*progress)(void *arg, long long sent, long long received);
+    void *progress_arg;
 } http_stream;
 
 /* The caller owns body: set body and body_cap before the call. The client

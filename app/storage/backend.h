@@ -40,7 +40,17 @@ struct store {
     long retry_after;
     http_client http;                                  /* s3 */
     char cred_key[128], cred_secret[128], *cred_token; /* s3: resolved at open */
+    store_progress_fn progress;                        /* store_set_progress */
+    void *progress_arg;
+    double progress_at;       /* monotonic seconds of its last call */
+    long long done_before;    /* bytes moved by the call's earlier requests (parts) */
+    long long progress_total; /* the call's bytes, -1 unknown */
 };
+
+/* Calls s's progress function when a second passed since the last call (or
+ * always when force); done counts bytes of the whole call. Returns false
+ * when it asked to stop (err then says "cancelled"). */
+bool store_progress(store *s, long long done, long long total, bool force);
 
 /* Sets s's last failure (store_err) and returns st. */
 store_status store_fail(store *s, store_status st, const char *fmt, ...)

@@ -180,6 +180,7 @@ typedef struct s3_req {
     char *resp;                  /* else the body here (resp_cap - 1 bytes at most) */
     size_t resp_cap;
     size_t resp_len;   /* set by s3_send */
+    int tries;         /* set by s3_send: how many times it was sent */
     bool streamed;     /* the stall limit instead of the deadline */
     bool error_in_200; /* a 200 may carry an <Error> (CompleteMultipartUpload) */
     bool bucket_404;   /* a bodiless 404 is the bucket's (HEAD of the bucket) */
@@ -223,6 +224,14 @@ static store_status classify(long status, const char *code)
     if (strcmp(code, "EntityTooLarge") == 0)
         return STORE_TOO_LARGE;
     return STORE_ERROR;
+}
+
+/* A streamed request's progress, as the call's (store_progress). */
+static bool moved(void *arg, long long sent, long long received)
+{
+    store *s = arg;
+    return store_progress(s, s->done_before + (sent > received ? sent : received),
+                          s->progress_total, false);
 }
 
 /* Signs and sends r once into resp. Returns the outcome. */
@@ -276,7 +285,11 @@ static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, htt
                         tmo < 5000 ? tmo : 5000,
                         r->streamed ? STREAM_DEADLINE_MS : tmo,
                         false};
-    http_stream io = {r->body_fd, r->sink, r->streamed ? (tmo + 999) / 1000 : 0};
+    http_stream io = {.body_fd = r->body_fd,
+                      .sink = r->sink,
+                      .stall_s = r->streamed ? (tmo + 999) / 1000 : 0,
+                      .progress = r->streamed && s->progress ? moved : NULL,
+                      .progress_arg = s};
     return http_client_stream(&s->http, &req, &io, resp);
 }
 
@@ -300,6 +313,7 @@ static store_status s3_send(store *s, s3_req *r, long *status)
         if (r->sink && (ftruncate(r->sink->fd, sink_start) != 0 ||
                         lseek(r->sink->fd, sink_start, SEEK_SET) != sink_start))
             return store_fail(s, STORE_ERROR, "%s: cannot write the local file", what);
+        r->tries = attempt + 1;
         http_outcome o = send_once(s, r, &t, &resp);
         *status = resp.status;
         r->resp_len = resp.body_len;
@@ -326,6 +340,8 @@ static store_status s3_send(store *s, s3_req *r, long *status)
         if (st != STORE_RETRY || attempt >= s->cfg->storage_retries ||
             resp.retry_after > RETRY_AFTER_MAX_S || waited + wait > RETRY_WAIT_MAX_MS)
             return st;
+        if (r->streamed && !store_progress(s, s->done_before, s->progress_total, true))
+            return store_fail(s, STORE_ERROR, "%s: cancelled", what);
         sleep_ms(wait);
         waited += wait;
     }
@@ -346,8 +362,7 @@ static void meta_of(store *s, long long size, const store_put_opts *written, sto
         snprintf(meta->content_type, sizeof meta->content_type, "%s",
                  written->content_type ? written->content_type : "application/octet-stream");
     else
-        http_client_header(&s->http, "Content-Type", meta->content_type,
-                           sizeof meta->content_type);
+        http_client_header(&s->http, "Content-Type", meta->content_type, sizeof meta->content_type);
     if (size < 0 && http_client_header(&s->http, "Content-Length", v, sizeof v) == 0)
         meta->size = strtoll(v, NULL, 10);
 }
@@ -412,6 +427,41 @@ static void s3_close(store *s)
     explicit_bzero(s->cred_secret, sizeof s->cred_secret);
 }
 
+static store_status s3_head(store *s, const char *key, store_object *meta);
+
+/* Whether a conditional write sent more than once was our own: its first
+ * answer lost, the next is 412 because the first one wrote. The object is
+ * ours when its ETag is the MD5 of what was sent (buf, or len bytes of fd).
+ * Fills meta from a HEAD then. */
+static bool wrote_it(store *s, const char *key, const void *buf, int fd, long long len,
+                     store_object *meta)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], chunk[65536];
+    unsigned int mdlen = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1], want[2 * EVP_MAX_MD_SIZE + 3];
+    store_object m;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    for (long long off = 0; ok && off < len;) {
+        size_t n = len - off < (long long)sizeof chunk ? (size_t)(len - off) : sizeof chunk;
+        ssize_t got = buf ? (ssize_t)n : pread(fd, chunk, n, (off_t)off);
+        ok = got > 0 &&
+             EVP_DigestUpdate(ctx, buf ? (const char *)buf + off : (void *)chunk, (size_t)got);
+        off += got > 0 ? got : 0;
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    if (!ok || s3_head(s, key, &m) != STORE_OK)
+        return false;
+    to_hex(md, mdlen, hex);
+    snprintf(want, sizeof want, "\"%s\"", hex);
+    if (strcmp(m.etag, want) != 0 || m.size != len)
+        return false;
+    if (meta)
+        *meta = m;
+    return true;
+}
+
 static store_status s3_put_mem(store *s, const char *key, const void *buf, size_t len,
                                const store_put_opts *o, store_object *meta)
 {
@@ -427,6 +477,9 @@ static store_status s3_put_mem(store *s, const char *key, const void *buf, size_
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
         meta_of(s, (long long)len, o ? o : &(store_put_opts){0}, meta);
+    else if (st == STORE_PRECONDITION && r.tries > 1 &&
+             wrote_it(s, key, len ? buf : "", -1, (long long)len, meta))
+        st = STORE_OK;
     return st;
 }
 
@@ -490,6 +543,8 @@ static store_status put_fd(store *s, const char *key, int fd, long long len,
     store_status st = s3_send(s, &r, &status);
     if (st == STORE_OK)
         meta_of(s, len, o ? o : &(store_put_opts){0}, meta);
+    else if (st == STORE_PRECONDITION && r.tries > 1 && wrote_it(s, key, NULL, fd, len, meta))
+        st = STORE_OK;
     return st;
 }
 
@@ -504,6 +559,8 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
         snprintf(im, sizeof im, "if-match:%s", if_match);
         hdrs[nh++] = im;
     }
+    s->done_before = 0;
+    s->progress_total = -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return store_fail(s, STORE_ERROR, "%s: cannot create the local file", key);
@@ -633,6 +690,10 @@ static store_status complete(store *s, const char *key, const char *upload_id, c
                 .error_in_200 = true};
     st = s3_send(s, &r, &status);
     free(body);
+    /* Sent again after a lost answer: the first completion may have been it. */
+    if (st == STORE_NOT_FOUND && r.tries > 1 && s3_head(s, key, meta) == STORE_OK &&
+        (!meta || meta->size == size))
+        return STORE_OK;
     if (st != STORE_OK)
         return st;
     xmlDoc *d = xml_parse(ans, r.resp_len);
@@ -643,7 +704,8 @@ static store_status complete(store *s, const char *key, const char *upload_id, c
     if (meta) {
         memset(meta, 0, sizeof *meta);
         meta->size = size;
-        snprintf(meta->etag, sizeof meta->etag, "%s", etag);
+        /* Quoted, as the ETag header is (RGW repeats a completion unquoted). */
+        snprintf(meta->etag, sizeof meta->etag, etag[0] == '"' ? "%s" : "\"%.76s\"", etag);
     }
     return STORE_OK;
 }
@@ -673,6 +735,7 @@ static store_status put_multipart(store *s, const char *key, int fd, long long l
     for (int i = 1; st == STORE_OK && (long long)(i - 1) * part < len; i++) {
         long long off = (long long)(i - 1) * part, n = len - off < part ? len - off : part;
         http_body_fd src = {fd, off, n};
+        s->done_before = off;
         if (upload_query(id, i, q, sizeof q) != 0) {
             st = store_fail(s, STORE_ERROR, "%s: upload id too long", key);
             break;
@@ -708,6 +771,8 @@ static store_status s3_put_file(store *s, const char *key, const char *path,
             close(fd);
         return store_fail(s, STORE_ERROR, "%s: cannot read the local file", key);
     }
+    s->done_before = 0;
+    s->progress_total = (long long)st.st_size;
     store_status ret = st.st_size > s->cfg->storage_part_bytes
                            ? put_multipart(s, key, fd, (long long)st.st_size, o, meta)
                            : put_fd(s, key, fd, (long long)st.st_size, o, meta);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const store_backend *const backends[] = {&store_local_backend, &store_s3_backend};
 
@@ -80,6 +81,28 @@ void store_close(store *s)
     if (s->b && s->b->close)
         s->b->close(s);
     free(s);
+}
+
+void store_set_progress(store *s, store_progress_fn fn, void *arg)
+{
+    s->progress = fn;
+    s->progress_arg = arg;
+}
+
+bool store_progress(store *s, long long done, long long total, bool force)
+{
+    struct timespec ts;
+    if (!s->progress)
+        return true;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    if (!force && now - s->progress_at < 1.0)
+        return true;
+    s->progress_at = now;
+    if (s->progress(s->progress_arg, done, total))
+        return true;
+    store_fail(s, STORE_ERROR, "cancelled");
+    return false;
 }
 
 const char *store_err(const store *s)

@@ -67,6 +67,16 @@ long store_retry_after(const store *s);
 /* "ok", "not found", ... */
 const char *store_status_name(store_status st);
 
+/* Called during the streamed transfers of s (store_put_file,
+ * store_get_file) about once a second, between parts and between tries,
+ * with the bytes moved so far of the call's total (-1 when unknown). It
+ * returning false ends the transfer: the call is STORE_ERROR ("cancelled")
+ * and leaves nothing (a multipart upload is aborted, a read's file is
+ * removed). A worker passes a function that beats its task's lease and
+ * reads its cancel flag. fn NULL: none (the default). */
+typedef bool (*store_progress_fn)(void *arg, long long done, long long total);
+void store_set_progress(store *s, store_progress_fn fn, void *arg);
+
 /* True when cfg's storage is an S3 bucket, false for local disk. */
 bool store_is_s3(const struct config *cfg);
 /* True when key is a well-formed key (see above). */

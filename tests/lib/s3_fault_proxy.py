@@ -8,6 +8,9 @@ and answer status are recorded, so a test reads how the client behaved
     proxy = FaultProxy(upstream_port).start()
     proxy.slow_down(2, retry_after=1)   # the next two requests: 503 SlowDown
     proxy.delay(3.0)                    # every answer 3 s late (0: off)
+    proxy.lose_answers(1, "PUT")        # the next PUT reaches the store, its
+                                        # answer never reaches the client
+    proxy.lose_answers(1, "POST", skip=1)  # the same, for the second POST
     proxy.log                           # [(monotonic time, method, path, status)]
     proxy.stop()
 """
@@ -63,6 +66,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         finally:
             up.close()
+        with proxy.lock:
+            lose = proxy.lose > 0 and proxy.lose_method in (None, self.command)
+            if lose and proxy.lose_skip > 0:
+                proxy.lose_skip -= 1
+                lose = False
+            elif lose:
+                proxy.lose -= 1
+        if lose:
+            proxy.record(self.command, self.path, f"lost {r.status}")
+            self.close_connection = True  # the store did it; the client hears nothing
+            return
         proxy.record(self.command, self.path, r.status)
         self.send_response(r.status)
         for k, v in r.getheaders():
@@ -86,6 +100,7 @@ class FaultProxy:
         self.pending = 0
         self.retry_after = None
         self.delay_s = 0.0
+        self.lose, self.lose_method, self.lose_skip = 0, None, 0
         self.log = []
         self.server = None
         self.thread = None
@@ -117,6 +132,12 @@ class FaultProxy:
         with self.lock:
             self.pending, self.retry_after = n, retry_after
 
+    def lose_answers(self, n, method=None, skip=0):
+        """The next n requests (of method, if given; after skip of them)
+        reach the store; their answers are dropped with the connection."""
+        with self.lock:
+            self.lose, self.lose_method, self.lose_skip = n, method, skip
+
     def delay(self, seconds):
         with self.lock:
             self.delay_s = seconds
@@ -124,4 +145,5 @@ class FaultProxy:
     def clear(self):
         with self.lock:
             self.pending, self.retry_after, self.delay_s = 0, None, 0.0
+            self.lose, self.lose_method, self.lose_skip = 0, None, 0
             self.log.clear()

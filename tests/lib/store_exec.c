@@ -2,7 +2,9 @@
  * [--cache-control=C]: runs one call of the storage layer (app/storage/
  * storage.h) on the store the MEDIAGATE_* environment configures, and
  * prints one JSON object: the status, the failure's reason, what the call
- * learned (size, ETag, content type, keys, a URL, data) and the process's
+ * learned (size, ETag, content type, keys, a URL, data), the progress
+ * calls of a streamed transfer (--progress counts them, --cancel stops the
+ * transfer at the first), and the process's
  * peak resident memory after the call (rss_kib, getrusage). The storage
  * tests (tests/pytest/test_storage.py) drive mediagate's own client with
  * it. Exits 0 when the call ran (whatever its status), 2 on bad usage or
@@ -181,6 +183,22 @@ RUN(run_check)
     return rc == 0 ? STORE_OK : STORE_ERROR;
 }
 
+/* What the progress function saw (--progress, --cancel). */
+typedef struct progress_seen {
+    int calls;
+    long long last_done, last_total;
+    bool cancel;
+} progress_seen;
+
+static bool on_progress(void *arg, long long done, long long total)
+{
+    progress_seen *p = arg;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+    return !p->cancel;
+}
+
 static const command commands[] = {
     {"put-mem", 2, run_put_mem, "KEY DATA"},
     {"put-file", 2, run_put_file, "KEY PATH"},
@@ -204,6 +222,8 @@ int main(int argc, char **argv)
     config cfg;
     cfg_errors errs = {0};
     store_put_opts o = {0};
+    progress_seen seen = {0};
+    bool progress = false;
     char *pos[16];
     int npos = 0, ret = 2;
     const command *c = NULL;
@@ -217,6 +237,10 @@ int main(int argc, char **argv)
             o.content_type = argv[i] + 15;
         else if (strncmp(argv[i], "--cache-control=", 16) == 0)
             o.cache_control = argv[i] + 16;
+        else if (strcmp(argv[i], "--progress") == 0)
+            progress = true;
+        else if (strcmp(argv[i], "--cancel") == 0)
+            progress = seen.cancel = true;
         else if (npos < 16)
             pos[npos++] = argv[i];
     }
@@ -225,7 +249,7 @@ int main(int argc, char **argv)
             c = &commands[i];
     if (!c) {
         fputs("usage: store_exec COMMAND ARG... [--if-none-match] [--public] "
-              "[--content-type=T] [--cache-control=C]\n",
+              "[--content-type=T] [--cache-control=C] [--progress] [--cancel]\n",
               stderr);
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
             fprintf(stderr, "  %s %s\n", commands[i].name, commands[i].usage);
@@ -241,6 +265,8 @@ int main(int argc, char **argv)
         fputs("store_exec: cannot open the store\n", stderr);
         goto out;
     }
+    if (progress)
+        store_set_progress(s, on_progress, &seen);
     json_object *res = json_object_new_object();
     store_status st = c->run(s, &cfg, pos + 1, &o, res);
     struct rusage ru;
@@ -249,6 +275,11 @@ int main(int argc, char **argv)
     json_object_object_add(res, "err", json_object_new_string(store_err(s)));
     json_object_object_add(res, "retry_after", json_object_new_int64(store_retry_after(s)));
     json_object_object_add(res, "rss_kib", json_object_new_int64(ru.ru_maxrss));
+    if (progress) {
+        json_object_object_add(res, "progress_calls", json_object_new_int(seen.calls));
+        json_object_object_add(res, "progress_done", json_object_new_int64(seen.last_done));
+        json_object_object_add(res, "progress_total", json_object_new_int64(seen.last_total));
+    }
     puts(json_object_to_json_string_ext(res,
                                         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(res);

@@ -643,3 +643,94 @@ def test_virtual_hosted_addressing(s3, bucket):
     assert mg(env, "public-url", "media/j11/a.txt")["url"] == \
         f"http://{bucket}.localhost:{s3.port}/{PREFIX}media/j11/a.txt"
     assert check_config(env)[0] == 0
+
+
+def test_a_lost_answer_to_a_conditional_write_is_no_failure(s3, bucket, proxy, tmp_path):
+    """The store wrote, its answer was lost, the retry is refused 412
+    because of that very write: the write is ours, and reported done.
+    Another writer's object under the key is still a conflict."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_RETRIES="2")
+    proxy.lose_answers(1, "PUT")
+    ans = mg(env, "put-mem", "uploads/u6/a.mp4", "mine", "--if-none-match")
+    assert ans["status"] == "ok", (ans, proxy.log)
+    assert [e[3] for e in proxy.log if e[1] == "PUT"] == ["lost 200", 412]
+    assert ans["etag"] and ans["size"] == 4
+    src = make_file(tmp_path / "f", 1000)
+    proxy.clear()
+    proxy.lose_answers(1, "PUT")
+    assert mg(env, "put-file", "uploads/u6/b.mp4", str(src), "--if-none-match")["status"] == "ok"
+    # Someone else's object is not mistaken for ours.
+    proxy.clear()
+    proxy.lose_answers(1, "PUT")
+    client(s3).put_object(Bucket=bucket, Key=PREFIX + "uploads/u6/c.mp4", Body=b"theirs")
+    ans = mg(env, "put-mem", "uploads/u6/c.mp4", "mine", "--if-none-match")
+    assert ans["status"] == "precondition failed", ans
+
+
+def test_a_lost_completion_answer_is_no_failure(s3, bucket, proxy, tmp_path):
+    """CompleteMultipartUpload done by the store, its answer lost: the
+    retry (RGW answers it 200 again; S3 may answer NoSuchUpload, which is
+    checked with a HEAD) reports the object written, whole."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB), MEDIAGATE_STORAGE_RETRIES="2")
+    src = make_file(tmp_path / "big", 6 * MIB)
+    proxy.lose_answers(1, "POST", skip=1)  # the create is answered, the completion is not
+    put = mg(env, "put-file", "media/j12/b.ts", str(src))
+    assert put["status"] == "ok" and put["size"] == 6 * MIB, (put, proxy.log)
+    posts = [e[3] for e in proxy.log if e[1] == "POST"]
+    assert posts[:2] == [200, "lost 200"] and posts[2] in (200, 404), proxy.log
+    head = client(s3).head_object(Bucket=bucket, Key=PREFIX + "media/j12/b.ts")
+    assert head["ContentLength"] == 6 * MIB and head["ETag"] == put["etag"]
+    assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_a_lost_create_answer_leaves_one_upload_for_the_lifecycle_rule(s3, bucket, proxy,
+                                                                         tmp_path):
+    """A create whose answer is lost is sent again: the write succeeds, and
+    the first upload, whose id never arrived, is left for the bucket's
+    lifecycle rule (docs/storage.md) to abort."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint,
+                    MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB), MEDIAGATE_STORAGE_RETRIES="2")
+    src = make_file(tmp_path / "big", 6 * MIB)
+    proxy.lose_answers(1, "POST")
+    assert mg(env, "put-file", "media/j13/a.ts", str(src))["status"] == "ok"
+    left = client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["Key"] for u in left] == [PREFIX + "media/j13/a.ts"]
+
+
+# --- progress and cancelling (a worker's lease and cancel flag) --------------------
+
+
+def test_progress_is_reported_while_the_store_is_slow(s3, bucket, proxy, tmp_path):
+    """A transfer waiting on a slow store still calls the progress function
+    (a worker beats its lease there), about once a second."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_ENDPOINT=proxy.endpoint)
+    src = make_file(tmp_path / "f", MIB)
+    proxy.delay(3.5)
+    put = mg(env, "put-file", "media/j14/a.ts", str(src), "--progress")
+    assert put["status"] == "ok", put
+    assert put["progress_calls"] >= 3, put
+    assert put["progress_total"] == MIB
+    proxy.delay(0)
+    out = tmp_path / "out"
+    got = mg(env, "get-file", "media/j14/a.ts", str(out), str(MIB), "", "--progress")
+    assert got["status"] == "ok" and got["progress_calls"] >= 1 and got["progress_total"] == -1
+
+
+def test_cancel_leaves_nothing(s3, bucket, tmp_path):
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB))
+    src = make_file(tmp_path / "big", 12 * MIB)
+    put = mg(env, "put-file", "media/j15/a.ts", str(src), "--cancel")
+    assert put["status"] == "error" and put["err"].endswith("cancelled"), put
+    assert put["progress_calls"] == 1
+    assert mg(env, "head", "media/j15/a.ts")["status"] == "not found"
+    assert not client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads")
+    small = make_file(tmp_path / "small", MIB)
+    put = mg(env, "put-file", "media/j15/b.ts", str(small), "--cancel")
+    assert put["status"] == "error" and put["err"].endswith("cancelled"), put
+    assert mg(env, "head", "media/j15/b.ts")["status"] == "not found"
+    assert mg(env, "put-file", "media/j15/b.ts", str(small))["status"] == "ok"
+    out = tmp_path / "out"
+    got = mg(env, "get-file", "media/j15/b.ts", str(out), str(MIB), "", "--cancel")
+    assert got["status"] == "error" and got["err"].endswith("cancelled") and not out.exists()

@@ -228,6 +228,19 @@ static void sends(http_client *c)
     CHECK_HAS(r.body, "DELETE /echo HTTP/1.1\r\n");
 }
 
+static bool keep_going(void *arg, long long sent, long long received)
+{
+    long long *seen = arg;
+    seen[0] = sent;
+    seen[1] = received;
+    return true;
+}
+
+static bool stop_now(void *arg, long long sent, long long received)
+{
+    return false;
+}
+
 /* http_client_stream: a body from a file (offset and length), a 2xx body
  * into a file with its cap, any other status's body into the buffer; a
  * header of the last answer. */
@@ -241,7 +254,7 @@ static void streams(http_client *c)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
     http_request req = {"PUT", url, NULL, 0, NULL, 0, 1000, 2000, false};
     http_body_fd src = {fd, 4, 6};
-    http_stream io = {&src, NULL, 5};
+    http_stream io = {.body_fd = &src, .stall_s = 5};
     http_response r = {.body = body, .body_cap = sizeof body};
     CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
     CHECK_HAS(r.body, "PUT /echo HTTP/1.1\r\n");
@@ -255,7 +268,7 @@ static void streams(http_client *c)
 
     out = open(path, O_RDWR | O_TRUNC);
     http_sink sink = {out, 2000, 0};
-    io = (http_stream){NULL, &sink, 5};
+    io = (http_stream){.sink = &sink, .stall_s = 5};
     snprintf(url, sizeof url, "http://127.0.0.1:%d/exact", port);
     req = (http_request){"GET", url, NULL, 0, NULL, 0, 1000, 2000, false};
     CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
@@ -272,6 +285,17 @@ static void streams(http_client *c)
     CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
     CHECK_INT(r.status, 404);
     CHECK_INT(sink.written, 0);
+
+    /* The progress function sees the bytes; false ends the call, not retryable. */
+    sink.cap = 2000;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/exact", port);
+    long long seen[2] = {-1, -1};
+    io = (http_stream){.sink = &sink, .progress = keep_going, .progress_arg = seen};
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
+    CHECK_INT(seen[1], 1024);
+    io.progress = stop_now;
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_BAD_REQUEST);
+    CHECK_STR(r.err, "cancelled");
 
     char v[32];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/retry7", port);

@@ -116,6 +116,26 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_PUT] = {"upload_put",
         "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
         8, PGRES_TUPLES_OK},
+    /* Uploads on S3 storage (sql/019_s3_uploads.sql): a slot whose file
+     * goes straight to the bucket; what the confirmation needs of a slot
+     * its token opens; the confirmation (spend and encode at once); a PUT
+     * with an API key whose file is in the bucket. */
+    [STMT_UPLOAD_CREATE_S3] = {"upload_create_s3",
+        "SELECT to_char(mediagate_upload_create_s3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        11, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_SLOT] = {"upload_slot",
+        "SELECT job_id, storage, multipart_id, declared_size, max_bytes, stored_at IS NOT NULL, "
+        "expires_at <= now(), "
+        "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "FROM uploads WHERE id = $1 AND name = $2 AND token_hash = $3",
+        3, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_CONFIRM] = {"upload_confirm",
+        "SELECT mediagate_upload_s3_spend($1, $2, $3, $4, $5)",
+        5, PGRES_TUPLES_OK},
+    [STMT_UPLOAD_PUT_S3] = {"upload_put_s3",
+        "SELECT mediagate_upload_put_s3($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        9, PGRES_TUPLES_OK},
     /* /readyz: the newest migration built in ($1) is applied; and the
      * newest that is (app/schema.c) */
     [STMT_SCHEMA_CURRENT] = {"schema_current",

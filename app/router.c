@@ -53,6 +53,11 @@ static const route routes[] = {
     {.method = "PUT", .path = "/uploads/", .fn = handle_uploads_put,
      .flags = ROUTE_PREFIX | ROUTE_STREAM_BODY | ROUTE_OWN_QUERY,
      .auth = AUTH_OWN, .cors = CORS_BROWSER, .log = LOG_ROUTE},
+    /* S3 storage: the completion call of a slot whose file the client put
+     * in the bucket (the slot's token; no body) */
+    {.method = "POST", .path = "/uploads/", .fn = handle_uploads_complete,
+     .flags = ROUTE_PREFIX | ROUTE_OWN_QUERY,
+     .auth = AUTH_OWN, .cors = CORS_BROWSER, .log = LOG_ROUTE},
     /* probes and the scraper: no browser reads them, nor are they logged
      * unless they fail; nginx/mediagate.conf keeps /metrics on loopback */
     {.method = "GET", .path = "/healthz", .fn = handle_healthz, .flags = ROUTE_NO_SHED,

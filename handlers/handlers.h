@@ -16,6 +16,7 @@ int handle_stream_status(request *r);
 int handle_stream_upload_auth(request *r);
 int handle_uploads_create(request *r);
 int handle_uploads_put(request *r);
+int handle_uploads_complete(request *r); /* S3 storage: the file is in the bucket */
 int handle_healthz(request *r); /* handlers/ops.c */
 int handle_readyz(request *r);
 int handle_metrics(request *r);

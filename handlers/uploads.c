@@ -11,7 +11,23 @@
  * another's. nginx buffers the body, asks the same handler first (with
  * MEDIAGATE_UPLOAD_CHECK set, through auth_request) whether to take it at
  * all, then hands it over; this handler writes it in place, then spends the
- * token and queues the encode in one transaction. */
+ * token and queues the encode in one transaction.
+ *
+ * On S3 storage (app/storage/storage.h) the file is the bucket's object
+ * uploads/<upload id>/<name>, and no byte passes through here:
+ *   POST /uploads (with size=) answers a presigned PUT URL for that one
+ *                 key, signed for that size and for If-None-Match (a
+ *                 second write is refused by the store), expiring with the
+ *                 slot; above MEDIAGATE_STORAGE_PART_BYTES a multipart
+ *                 upload: a presigned URL per part;
+ *   POST /uploads/<id>/<name>?token=  the completion call: mediagate
+ *                 completes the multipart upload, HEADs the object, and
+ *                 spends the slot with the object's size and ETag in one
+ *                 transaction with its encode (which reads that very
+ *                 object). Until then nothing is spent: a store that does
+ *                 not answer is a 503, and the call may be repeated.
+ * The PUTs through nginx keep working on S3: the body is spooled to a
+ * temporary file (nginx buffered it already) and written to the bucket. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +44,7 @@
 #include "handlers.h"
 #include "hash.h"
 #include "log.h"
+#include "storage/storage.h"
 #include "stream.h"
 
 #define NAME_MAX_BYTES 128
@@ -87,25 +104,29 @@ static int reply_created(request *r, const char *job, json_object *upload)
     return 201;
 }
 
+/* Parses v, a whole number of bytes from 1 to max (ASCII digits only),
+ * into *out. Returns 0, or replies 400 naming what and returns 400. */
+static int bytes_param(request *r, const char *what, const char *v, long long max,
+                       long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = v && *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : 0;
+    if (n < 1 || *end || errno || n > max) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s must be a whole number from 1 to %lld.", what, max);
+        return reply_error(r, 400, msg);
+    }
+    *out = n;
+    return 0;
+}
+
 /* Parses an optional max_bytes parameter into *out (the setting's cap when
  * absent). Returns 0 or replies 400. */
 static int max_bytes_param(request *r, const char *v, long long *out)
 {
     *out = r->cfg->upload_max_bytes;
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (!*v || *end || errno || n < 1 || n > r->cfg->upload_max_bytes || v[0] == '+' ||
-        v[0] == '-' || v[0] == ' ') {
-        char msg[160];
-        snprintf(msg, sizeof msg, "max_bytes must be a whole number from 1 to %ld.",
-                 r->cfg->upload_max_bytes);
-        return reply_error(r, 400, msg);
-    }
-    *out = n;
-    return 0;
+    return v ? bytes_param(r, "max_bytes", v, r->cfg->upload_max_bytes, out) : 0;
 }
 
 /* True when s is a printable-ASCII media type of at most 255 bytes. */
@@ -120,12 +141,39 @@ static bool content_type_ok(const char *s)
     return true;
 }
 
+/* True when uploads are taken: an uploads directory, or S3 storage. */
+static bool uploads_on(const config *c)
+{
+    return *c->uploads_dir || store_is_s3(c);
+}
+
+/* Replies to a store failure st of s (what about names the step, e.g.
+ * "The upload could not be checked") and returns the status: 503 when the
+ * store may answer later, 500 otherwise. The store's reason is logged. */
+static int reply_store(request *r, store *s, store_status st, const char *what)
+{
+    char msg[200];
+    log_error("upload: %s: %s", what, s ? store_err(s) : "out of memory");
+    if (st == STORE_RETRY) {
+        snprintf(msg, sizeof msg, "%s: the object store is unavailable. Try again.", what);
+        return reply_error(r, 503, msg);
+    }
+    snprintf(msg, sizeof msg, "%s: the object store refused it.", what);
+    return reply_error(r, 500, msg);
+}
+
+static int create_s3(request *r, const char *owner, const char *name, const char *type,
+                     long long max, const char *acl);
+typedef struct put_target put_target;
+static int put_s3(request *r, const put_target *t, const char *owner, size_t len,
+                  const unsigned char h[32]);
+
 int handle_uploads_create(request *r)
 {
     int ret, st;
     const char *owner;
     PGresult *res = NULL;
-    if (!*r->cfg->uploads_dir)
+    if (!uploads_on(r->cfg))
         return reply_error(r, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
     if (!(owner = r->caller->owner)) /* the route is AUTH_CALLER */
         return reply_error(r, 500, "The route has no caller.");
@@ -153,6 +201,9 @@ int handle_uploads_create(request *r)
         return reply_error(r, 400, msg);
     }
     char *name = slot_name(r, want);
+    if (store_is_s3(r->cfg))
+        return name ? create_s3(r, owner, name, type, max, aclin ? acl : NULL)
+                    : reply_error(r, 500, "Out of memory.");
     char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24];
     unsigned char h[32];
     if (!name || random_hex(token) != 0)
@@ -177,11 +228,11 @@ out:
 }
 
 /* What the PUT names: a slot (id and name) or, with no id, a name only. */
-typedef struct put_target {
+struct put_target {
     char id[UUID_BUF];
     const char *name;
     bool slot;
-} put_target;
+};
 
 /* The one answer (401) to a slot URL that names no slot this token opens:
  * a malformed id or name, no token, an unknown id, another slot's name or
@@ -367,10 +418,12 @@ int handle_uploads_put(request *r)
         if (!cors_origin_ok(r, &r->cfg->origins, origin && *origin ? origin : NULL))
             return refuse(r, true, 403, "ORIGIN is invalid.");
         const char *m = request_param(r, "MEDIAGATE_UPLOAD_METHOD");
-        if (m && strcmp(m, "OPTIONS") == 0)
-            return 204; /* the preflight is the router's */
+        /* The preflight is the router's; a completion call (POST, no body)
+         * checks its slot itself. */
+        if (m && (strcmp(m, "OPTIONS") == 0 || strcmp(m, "POST") == 0))
+            return 204;
     }
-    if (!*c->uploads_dir)
+    if (!uploads_on(c))
         return refuse(r, check, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
     if ((ret = parse_target(r, &t)) != 0)
         return check ? refuse(r, true, ret, out_msg(r)) : ret;
@@ -400,6 +453,8 @@ int handle_uploads_put(request *r)
     }
     if (check)
         return 204;
+    if (store_is_s3(c))
+        return put_s3(r, &t, owner, len, h);
 
     char dir[1024], path[1200], job[UUID_BUF], maxbuf[24];
     snprintf(dir, sizeof dir, "%s/%s", c->uploads_dir, t.id);
@@ -435,6 +490,346 @@ int handle_uploads_put(request *r)
                                       t.slot && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1)
                                                                         : NULL));
 out:
+    PQclear(res);
+    return ret;
+}
+
+/* The most part URLs one answer carries: a larger file gets larger parts. */
+#define PARTS_MAX 1000
+/* A presigned URL, with a session token in it. */
+#define PRESIGNED_MAX 4096
+
+/* An S3 upload's key, uploads/<id>/<name>, into key (at least 256 bytes). */
+static void upload_key(char *key, size_t cap, const char *id, const char *name)
+{
+    snprintf(key, cap, "uploads/%s/%s", id, name);
+}
+
+/* The part size of a multipart upload of size bytes: the setting's, grown
+ * so that at most PARTS_MAX parts are needed. */
+static long long part_size(const config *c, long long size)
+{
+    long long part = c->storage_part_bytes > 0 ? c->storage_part_bytes : size;
+    long long least = (size + PARTS_MAX - 1) / PARTS_MAX;
+    return part < least ? least : part;
+}
+
+/* Adds to u (an upload object) what the client of an S3 slot needs: the
+ * presigned PUT URL as url (or, for a multipart upload, a presigned URL per
+ * part as parts, url staying the slot's own), the headers every PUT must
+ * carry, and complete_url, where it POSTs once the file is in. Returns 0,
+ * or -1 when a URL could not be made. */
+static int add_s3_targets(request *r, json_object *u, const char *key, long long size,
+                          const char *type, const char *upload_id, time_t now)
+{
+    char *url = arena_alloc(r->a, PRESIGNED_MAX);
+    json_object *slot_url, *headers = json_object_new_object();
+    store_presign_req p = {.method = "PUT", .key = key, .expires_s = r->cfg->upload_slot_ttl,
+                           .content_length = size, .now = now};
+    json_object_object_get_ex(u, "url", &slot_url);
+    json_object_object_add(u, "complete_url", json_object_get(slot_url));
+    json_object_object_add(u, "storage", json_object_new_string("s3"));
+    json_object_object_add(u, "size", json_object_new_int64(size));
+    json_object_object_add(u, "method", json_object_new_string("PUT"));
+    json_object_object_add(u, "headers", headers);
+    if (!url)
+        return -1;
+    if (!upload_id) {
+        p.if_none_match = true;
+        p.content_type = type;
+        json_object_object_add(headers, "If-None-Match", json_object_new_string("*"));
+        if (type)
+            json_object_object_add(headers, "Content-Type", json_object_new_string(type));
+        if (store_presign(r->cfg, &p, url, PRESIGNED_MAX) != 0)
+            return -1;
+        json_object_object_add(u, "url", json_object_new_string(url));
+        return 0;
+    }
+    long long part = part_size(r->cfg, size);
+    json_object *parts = json_object_new_array();
+    json_object_object_add(u, "part_size", json_object_new_int64(part));
+    json_object_object_add(u, "parts", parts);
+    p.upload_id = upload_id;
+    for (long long off = 0; off < size; off += part) {
+        json_object *o = json_object_new_object();
+        p.part++;
+        p.content_length = size - off < part ? size - off : part;
+        if (store_presign(r->cfg, &p, url, PRESIGNED_MAX) != 0) {
+            json_object_put(o);
+            return -1;
+        }
+        json_object_object_add(o, "number", json_object_new_int(p.part));
+        json_object_object_add(o, "size", json_object_new_int64(p.content_length));
+        json_object_object_add(o, "url", json_object_new_string(url));
+        json_object_array_add(parts, o);
+    }
+    return 0;
+}
+
+/* POST /uploads on S3 storage: the slot of a file of exactly size bytes
+ * (the size parameter) that the client PUTs to the bucket itself. */
+static int create_s3(request *r, const char *owner, const char *name, const char *type,
+                     long long max, const char *acl)
+{
+    int ret, st;
+    long long size;
+    PGresult *res = NULL;
+    store *s = NULL;
+    json_object *u = NULL;
+    char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24], sizebuf[24], key[300];
+    char upload_id[1025] = "";
+    unsigned char h[32];
+    const char *v = stream_param(r, "size", &st);
+    if (st)
+        return st;
+    if (!v)
+        return reply_error(r, 400, "size (the file's exact length in bytes) is required: the "
+                                   "file goes straight to the object store, which checks it.");
+    if ((ret = bytes_param(r, "size", v, max, &size)) != 0)
+        return ret;
+    if (random_hex(token) != 0)
+        return reply_error(r, 500, "No randomness for an upload token.");
+    uuid_new(id);
+    uuid_new(job);
+    upload_key(key, sizeof key, id, name);
+    /* Taken before the slot's expiry is: no URL outlives its slot. */
+    time_t now = time(NULL);
+    if (size > part_size(r->cfg, size)) {
+        store_put_opts o = {.content_type = type};
+        if (!(s = store_open(r->cfg))) {
+            ret = reply_error(r, 500, "Out of memory.");
+            goto out;
+        }
+        store_status ss = store_multipart_create(s, key, &o, upload_id, sizeof upload_id);
+        if (ss != STORE_OK) {
+            upload_id[0] = '\0';
+            ret = reply_store(r, s, ss, "The upload could not be started");
+            goto out;
+        }
+    }
+    sha256_raw(token, strlen(token), h);
+    snprintf(maxbuf, sizeof maxbuf, "%lld", max);
+    snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
+    snprintf(sizebuf, sizeof sizebuf, "%lld", size);
+    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl, acl,
+                          sizebuf, upload_id[0] ? upload_id : NULL};
+    int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE_S3, 11, vals, lens, fmts, &res);
+    if (ret) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    u = upload_object(r, id, name, token, PQgetvalue(res, 0, 0));
+    if (add_s3_targets(r, u, key, size, type, upload_id[0] ? upload_id : NULL, now) != 0) {
+        /* The slot stays until its expiry, which removes what it holds. */
+        ret = reply_error(r, 500, "The upload URL could not be signed.");
+        goto out;
+    }
+    upload_id[0] = '\0'; /* the slot owns it now */
+    ret = reply_created(r, job, u);
+    u = NULL;
+out:
+    if (upload_id[0] && store_multipart_abort(s, key, upload_id) != STORE_OK)
+        log_error("upload %s: %s", id, store_err(s));
+    json_object_put(u);
+    store_close(s);
+    PQclear(res);
+    return ret;
+}
+
+/* The object of an S3 slot, completed (a multipart upload) and looked at:
+ * STORE_OK with *meta, or the store's failure. */
+static store_status s3_object(store *s, const char *key, const char *upload_id,
+                              store_object *meta)
+{
+    if (upload_id) {
+        store_status st = store_multipart_complete(s, key, upload_id, meta);
+        /* NOT_FOUND: completed already (an answer lost), or never begun. */
+        if (st != STORE_NOT_FOUND)
+            return st;
+    }
+    return store_head(s, key, meta);
+}
+
+int handle_uploads_complete(request *r)
+{
+    int ret;
+    PGresult *res = NULL, *done = NULL;
+    store *s = NULL;
+    store_object meta = {0};
+    put_target t;
+    unsigned char h[32];
+    char key[300], sizebuf[24], msg[300];
+    r->cache_control = "no-store";
+    if (!store_is_s3(r->cfg))
+        return reply_error(r, 409, "Nothing to complete: uploads here take the file by PUT to "
+                                   "the upload's url.");
+    if ((ret = parse_target(r, &t)) != 0)
+        return ret;
+    const param *tok = params_get(&r->qp, "token");
+    if (!t.slot || r->query_status || !tok || !*tok->val)
+        return reply_error(r, 401, unknown_url);
+    sha256_raw(tok->val, strlen(tok->val), h);
+    const char *vals[] = {t.id, t.name, (const char *)h};
+    int lens[] = {0, 0, 32}, fmts[] = {0, 0, 1};
+    if ((ret = db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, &res)) != 0) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        ret = reply_error(r, 401, unknown_url);
+        goto out;
+    }
+    const char *job = PQgetvalue(res, 0, 0);
+    const char *expires = PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7);
+    if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
+        /* Confirmed already: the same answer again (a retry after a lost one). */
+        ret = reply_created(r, job, upload_object(r, t.id, t.name, NULL, expires));
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
+        ret = reply_error(r, 410, "This upload URL has expired. Ask for a new one.");
+        goto out;
+    }
+    upload_key(key, sizeof key, t.id, t.name);
+    if (!(s = store_open(r->cfg))) {
+        ret = reply_error(r, 500, "Out of memory.");
+        goto out;
+    }
+    store_status st = s3_object(s, key, PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+                                &meta);
+    if (st == STORE_NOT_FOUND) {
+        ret = reply_error(r, 409, "No file has arrived for this upload yet: PUT it to the "
+                                  "upload's URL (or its parts' URLs) first.");
+        goto out;
+    }
+    if (st != STORE_OK) {
+        ret = reply_store(r, s, st, "The upload could not be checked");
+        goto out;
+    }
+    long long declared = PQgetisnull(res, 0, 3) ? -1 : atoll(PQgetvalue(res, 0, 3));
+    if ((declared >= 0 && meta.size != declared) || meta.size > atoll(PQgetvalue(res, 0, 4))) {
+        /* Parts missing (a multipart upload completed with fewer), or not
+         * this slot's file: it is not encoded, and not kept. */
+        snprintf(msg, sizeof msg, "The store holds %lld bytes for this upload, not the %lld "
+                 "it declared; that object was removed.", meta.size, declared);
+        if (store_delete(s, key) != STORE_OK)
+            log_error("upload %s: %s", t.id, store_err(s));
+        ret = reply_error(r, 400, msg);
+        goto out;
+    }
+    snprintf(sizebuf, sizeof sizebuf, "%lld", meta.size);
+    const char *cv[] = {t.id, (const char *)h, sizebuf, key, meta.etag};
+    int cl[] = {0, 32, 0, 0, 0}, cf[] = {0, 1, 0, 0, 0};
+    if ((ret = db_exec_params(r->db, STMT_UPLOAD_CONFIRM, 5, cv, cl, cf, &done)) != 0) {
+        /* Nothing spent: the call may be repeated; the object stays. */
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQgetisnull(done, 0, 0)) {
+        ret = reply_error(r, 409, "This upload URL was used already, or expired meanwhile.");
+        goto out;
+    }
+    log_info("upload %s: %lld bytes in the store, job %s", t.id, meta.size, job);
+    ret = reply_created(r, job, upload_object(r, t.id, t.name, NULL, expires));
+out:
+    store_close(s);
+    PQclear(done);
+    PQclear(res);
+    return ret;
+}
+
+/* A multipart slot whose file came whole through a PUT: its multipart
+ * upload is aborted, so that no parts stay in the bucket. Best effort:
+ * a failure is logged (a lifecycle rule is the second net). */
+static void abort_unused_parts(request *r, store *s, const put_target *t, const unsigned char h[32],
+                               const char *key)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {t->id, t->name, (const char *)h};
+    int lens[] = {0, 0, 32}, fmts[] = {0, 0, 1};
+    if (db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, &res) == 0 &&
+        PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) &&
+        store_multipart_abort(s, key, PQgetvalue(res, 0, 2)) != STORE_OK)
+        log_error("upload %s: %s", t->id, store_err(s));
+    PQclear(res);
+}
+
+/* The tail of PUT /uploads/... on S3 storage, once the slot (or the owner)
+ * is checked: the body is spooled to a temporary file, written to the
+ * bucket (never over an object there) and recorded like a confirmed slot.
+ * Returns the status it replied. */
+static int put_s3(request *r, const put_target *t, const char *owner, size_t len,
+                  const unsigned char h[32])
+{
+    int ret;
+    const config *c = r->cfg;
+    PGresult *res = NULL;
+    store *s = NULL;
+    store_object meta = {0};
+    char dir[1024], path[1200], key[300], job[UUID_BUF], maxbuf[24], sizebuf[24];
+    const char *tmp = getenv("TMPDIR");
+    const char *type = r->content_type && content_type_ok(r->content_type) ? r->content_type
+                                                                           : NULL;
+    path[0] = '\0';
+    snprintf(dir, sizeof dir, "%s/mediagate-upload.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        log_error("upload: a temporary directory in %s: %s", tmp && *tmp ? tmp : "/tmp",
+                  strerror(errno));
+        dir[0] = '\0';
+        ret = reply_error(r, 507, "The upload could not be stored: no space.");
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, t->name);
+    if ((ret = store_body(r, dir, t->name, len, path)) != 0)
+        goto out;
+    upload_key(key, sizeof key, t->id, t->name);
+    store_put_opts o = {.content_type = type, .if_none_match = true};
+    if (!(s = store_open(c))) {
+        ret = reply_error(r, 500, "Out of memory.");
+        goto out;
+    }
+    store_status st = store_put_file(s, key, path, &o, &meta);
+    if (st == STORE_PRECONDITION) {
+        ret = reply_error(r, 409, "This upload URL was used already.");
+        goto out;
+    }
+    if (st != STORE_OK) {
+        ret = reply_store(r, s, st, "The upload could not be stored");
+        goto out;
+    }
+    snprintf(sizebuf, sizeof sizebuf, "%zu", len);
+    if (t->slot) {
+        const char *vals[] = {t->id, (const char *)h, sizebuf, key, meta.etag};
+        int lens[] = {0, 32, 0, 0, 0}, fmts[] = {0, 1, 0, 0, 0};
+        ret = db_exec_params(r->db, STMT_UPLOAD_CONFIRM, 5, vals, lens, fmts, &res);
+    } else {
+        uuid_new(job);
+        snprintf(maxbuf, sizeof maxbuf, "%ld", c->upload_max_bytes);
+        const char *vals[] = {t->id, job, owner, t->name, type, maxbuf, sizebuf, key, meta.etag};
+        ret = db_exec(r->db, STMT_UPLOAD_PUT_S3, 9, vals, &res);
+    }
+    if (ret || PQgetisnull(res, 0, 0)) {
+        /* Not recorded: the object goes, and the token (unspent) may be
+         * used again. A slot spent or expired meanwhile says so. */
+        if (store_delete(s, key) != STORE_OK)
+            log_error("upload %s: %s", t->id, store_err(s));
+        if (ret)
+            ret = reply_db_error(r, ret);
+        else if ((ret = check_slot(r, false, t, sizebuf, (unsigned char *)h)) == 0)
+            ret = reply_error(r, 409, "This upload URL was used already.");
+        goto out;
+    }
+    log_info("upload %s: %zu bytes to the store, job %s", t->id, len, PQgetvalue(res, 0, 0));
+    ret = reply_created(r, PQgetvalue(res, 0, 0), upload_object(r, t->id, t->name, NULL, NULL));
+    if (t->slot)
+        abort_unused_parts(r, s, t, h, key);
+out:
+    if (path[0])
+        unlink(path);
+    if (dir[0])
+        rmdir(dir);
+    store_close(s);
     PQclear(res);
     return ret;
 }

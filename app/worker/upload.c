@@ -1,5 +1,8 @@
 /* The upload.expire kind (sql/008_uploads.sql): at a direct upload URL's
- * expiry, a slot that never got its file is spent and its job CANCELED. */
+ * expiry, a slot that never got its file is spent and its job CANCELED;
+ * on S3 storage whatever the bucket holds of it goes too (an unfinished
+ * multipart upload is aborted, an object written but never confirmed is
+ * deleted), so an abandoned upload leaves nothing behind. */
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -7,12 +10,35 @@
 
 #include "json.h"
 #include "log.h"
+#include "storage/storage.h"
 #include "worker/kinds.h"
 #include "worker/wsql.h"
+
+/* Removes what the bucket holds of an expired slot: key, and the multipart
+ * upload upload_id (NULL: none). Returns STORE_OK or the first failure. */
+static store_status remove_s3(task_ctx *ctx, const char *key, const char *upload_id,
+                              char *err, size_t cap)
+{
+    store_status st = STORE_RETRY;
+    store *s = store_open(ctx->cfg);
+    if (!s) {
+        snprintf(err, cap, "out of memory");
+        goto out;
+    }
+    if (upload_id && (st = store_multipart_abort(s, key, upload_id)) != STORE_OK)
+        goto out;
+    st = store_delete(s, key);
+out:
+    if (st != STORE_OK && s)
+        snprintf(err, cap, "%s", store_err(s));
+    store_close(s);
+    return st;
+}
 
 void kind_upload_expire(task_ctx *ctx, task_result *res)
 {
     const char *id;
+    char err[300];
     PGresult *r = NULL;
     if (jstr(ctx->payload, "upload_id", &id) <= 0) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
@@ -32,6 +58,13 @@ void kind_upload_expire(task_ctx *ctx, task_result *res)
     if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
         log_info("task %lld: upload %s expired unused; job %s CANCELED", ctx->id, v[0],
                  ctx->job_id ? ctx->job_id : "?");
+    /* The slot is spent now (expired); its objects go, retried until they do. */
+    if (!PQgetisnull(r, 0, 2) &&
+        remove_s3(ctx, PQgetvalue(r, 0, 2), PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3),
+                  err, sizeof err) != STORE_OK) {
+        task_fail(res, TASK_RETRY, 3, "upload %s: the store: %s", id, err);
+        goto out;
+    }
     res->outcome = TASK_DONE;
 out:
     PQclear(r);

@@ -55,8 +55,9 @@ const stmt_def worker_stmts[W__COUNT] = {
         "VALUES ($1, 'local', $4, $2) ON CONFLICT DO NOTHING RETURNING id) "
         "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
         4, PGRES_COMMAND_OK},
+    /* canceled, storage, key, multipart_id (sql/functions/mediagate_upload_lapse.sql) */
     [W_UPLOAD_EXPIRE] = {"w_upload_expire",
-        "SELECT mediagate_upload_expire($1)",
+        "SELECT canceled, storage, key, multipart_id FROM mediagate_upload_lapse($1)",
         1, PGRES_TUPLES_OK},
     /* A delivery and its endpoint (sql/012_webhooks.sql). */
     [W_WH_LOAD] = {"w_wh_load",

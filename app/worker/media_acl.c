@@ -1,6 +1,6 @@
 /* media.acl: the objects of a job on the store follow whether the job is
  * public (app/playback.h): queued when it finishes there, and when its ACL
- * or its storage changes (sql/021_playback.sql). */
+ * or its storage changes (sql/020_playback.sql). */
 #include <stdio.h>
 #include <string.h>
 

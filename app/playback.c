@@ -253,13 +253,20 @@ int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_
         }
         /* A tag: its URI="..." attribute, if any (EXT-X-MAP, EXT-X-MEDIA,
          * EXT-X-I-FRAME-STREAM-INF, EXT-X-KEY). */
+        /* At most one, quoted, right after the tag's ':' or a ',': any other
+         * URI= (a second one, one after a space, one unquoted) is refused,
+         * as a player might take it and it would pass unrewritten. */
         const char *at = NULL;
-        for (size_t k = 0; k + 5 <= ln; k++)
-            if (memcmp(line + k, "URI=\"", 5) == 0 &&
-                (k == 0 || line[k - 1] == ':' || line[k - 1] == ',')) {
-                at = line + k + 5;
-                break;
+        for (size_t k = 0; k + 4 <= ln; k++) {
+            if (memcmp(line + k, "URI=", 4) != 0)
+                continue;
+            if (at || k == 0 || (line[k - 1] != ':' && line[k - 1] != ',') || k + 5 > ln ||
+                line[k + 4] != '"') {
+                snprintf(why, whycap, "the playlist has a URI attribute it may not have");
+                goto out;
             }
+            at = line + k + 5;
+        }
         const char *close = at ? memchr(at, '"', ln - (size_t)(at - line)) : NULL;
         if (!at || !close) {
             append(&b, line, ln);

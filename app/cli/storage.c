@@ -109,7 +109,8 @@ static int list_files(const char *dir, mfiles *fs, char *why, size_t cap)
             goto out;
         }
         if (e->fts_info != FTS_F) {
-            snprintf(why, cap, "%s is not a regular file", e->fts_path + skip);
+            snprintf(why, cap, "%s is not a regular file",
+                     e->fts_level ? e->fts_path + skip : "its directory");
             goto out;
         }
         const char *rel = e->fts_path + skip;

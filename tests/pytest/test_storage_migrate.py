@@ -7,6 +7,7 @@ says why; the store's own refusals (wrong secret, private objects).
 The runs docs/scaling.md shows are these (a dry run, then a run)."""
 
 import os
+import shutil
 import re
 import signal
 import subprocess
@@ -189,6 +190,19 @@ def test_a_job_that_cannot_move_stays_local(local, s3):
     r = local.migrate()
     assert r.returncode == 1 and "jobs: 1 moved, 1 staying local" in r.stdout
     assert local.row(odd)[0] == "s3"
+
+
+def test_a_job_directory_that_is_a_symlink_stays_local(local, s3):
+    """A job's directory that is a symlink (to another job's) is not
+    followed, and the message names the directory, not the other's files."""
+    other, linked = local.job(), local.job()
+    shutil.rmtree(local.media / linked)
+    (local.media / linked).symlink_to(local.media / other)
+    r = local.migrate()
+    assert r.returncode == 1
+    assert f"job {linked} stays local: its directory is not a regular file" in r.stderr, r.stderr
+    assert local.row(linked)[0] == "local" and not local.objects(linked)
+    assert local.row(other)[0] == "s3"
 
 
 def test_wrong_secret_moves_nothing(local, s3):

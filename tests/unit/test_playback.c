@@ -130,6 +130,11 @@ static void test_rewrite(void)
         "#EXTM3U\n.hidden.ts\n",
         "#EXTM3U\n#EXT-X-MAP:URI=\"../init.mp4\"\n",
         "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k\"\n",
+        /* a URI= a player may take but the rewriter would not reach */
+        "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\",URI=\"https://evil.example/i\"\n",
+        "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128, URI=\"https://evil.example/k\"\n",
+        "#EXTM3U\n#EXT-X-MAP:URI=https://evil.example/i\n",
+        "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,X-URI=\"https://evil.example/a\"\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         rewrite(bad[i], dir, -1, NULL);

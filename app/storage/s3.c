@@ -854,8 +854,8 @@ static store_status list_page(store *s, const char *body, size_t len, const char
         if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents") != 0)
             continue;
         child_text(c, "Key", v, sizeof v);
-        if (strlen(v) <= plen)
-            continue;
+        if (strlen(v) <= plen || !store_key_ok(v + plen))
+            continue; /* not a key mediagate writes (or reads, or deletes) */
         char size[32];
         o.size = strtoll(child_text(c, "Size", size, sizeof size), NULL, 10);
         child_text(c, "ETag", o.etag, sizeof o.etag);
@@ -971,7 +971,7 @@ static store_status delete_objects(store *s, const char *prefix, delete_batch *b
         child_text(err, "Code", code, sizeof code);
     xmlFreeDoc(d);
     if (err)
-        return store_fail(s, classify(400, code) == STORE_ERROR ? STORE_RETRY : classify(400, code),
+        return store_fail(s, strcmp(code, "AccessDenied") == 0 ? STORE_DENIED : STORE_RETRY,
                           "%s: DeleteObjects failed for some keys: %s", prefix, code);
     return STORE_OK;
 }

@@ -334,6 +334,8 @@ def test_list_and_delete_prefix(s3, bucket):
         list(ex.map(put, keys))
     c.put_object(Bucket=bucket, Key=PREFIX + "media/j50/keep.ts", Body=b"k")
     c.put_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts", Body=b"k")
+    # Not a key mediagate makes: neither listed nor deleted.
+    c.put_object(Bucket=bucket, Key=PREFIX + "media/j5/a&b <c>.ts", Body=b"k")
     env = store_env(s3, bucket)
     listed = mg(env, "list", "media/j5/", "0")
     assert listed["status"] == "ok"
@@ -345,6 +347,7 @@ def test_list_and_delete_prefix(s3, bucket):
     assert mg(env, "list", "media/j5/", "0")["keys"] == []
     assert [k["key"] for k in mg(env, "list", "media/", "0")["keys"]] == ["media/j50/keep.ts"]
     c.head_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts")
+    c.head_object(Bucket=bucket, Key=PREFIX + "media/j5/a&b <c>.ts")
     assert mg(env, "delete-prefix", "media/j5")["err"] == "a prefix must end with /"
 
 

@@ -238,7 +238,7 @@ static bool moved(void *arg, long long sent, long long received)
 static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, http_response *resp)
 {
     const config *cfg = s->cfg;
-    char date[17], hhost[320], hdate[40], hsha[100], htok[2100], authz[1024];
+    char date[17], hhost[320], hdate[40], hsha[100], htok[4200], authz[1024];
     const char *signed_h[24], *sent[26];
     size_t ns = 0;
     amz_date_of(time(NULL), date);
@@ -252,8 +252,10 @@ static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, htt
     signed_h[ns++] = hdate;
     signed_h[ns++] = hsha;
     if (*s->cred_token) {
-        if (strlen(s->cred_token) > 2000)
+        if (strlen(s->cred_token) > 4096) {
+            snprintf(resp->err, sizeof resp->err, "the session token is longer than 4096 bytes");
             return HTTP_BAD_REQUEST;
+        }
         snprintf(htok, sizeof htok, "x-amz-security-token:%s", s->cred_token);
         signed_h[ns++] = htok;
     }
@@ -1064,7 +1066,7 @@ int s3_presign(const config *cfg, const store_presign_req *p, char *url, size_t 
 {
     s3_target t;
     const char *k, *sec, *tok;
-    char date[17], query[4096], ops[800], hl[48], hct[200];
+    char date[17], query[16384], ops[800], hl[48], hct[200];
     const char *hdrs[3];
     size_t nh = 0;
     if (!p->method ||

@@ -238,7 +238,7 @@ static bool moved(void *arg, long long sent, long long received)
 static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, http_response *resp)
 {
     const config *cfg = s->cfg;
-    char date[17], hhost[320], hdate[40], hsha[100], htok[2100], authz[1024];
+    char date[17], hhost[320], hdate[40], hsha[100], htok[4200], authz[1024];
     const char *signed_h[24], *sent[26];
     size_t ns = 0;
     amz_date_of(time(NULL), date);
@@ -252,8 +252,10 @@ static http_outcome send_once(store *s, const s3_req *r, const s3_target *t, htt
     signed_h[ns++] = hdate;
     signed_h[ns++] = hsha;
     if (*s->cred_token) {
-        if (strlen(s->cred_token) > 2000)
+        if (strlen(s->cred_token) > 4096) {
+            snprintf(resp->err, sizeof resp->err, "the session token is longer than 4096 bytes");
             return HTTP_BAD_REQUEST;
+        }
         snprintf(htok, sizeof htok, "x-amz-security-token:%s", s->cred_token);
         signed_h[ns++] = htok;
     }
@@ -854,8 +856,8 @@ static store_status list_page(store *s, const char *body, size_t len, const char
         if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents") != 0)
             continue;
         child_text(c, "Key", v, sizeof v);
-        if (strlen(v) <= plen)
-            continue;
+        if (strlen(v) <= plen || !store_key_ok(v + plen))
+            continue; /* not a key mediagate writes (or reads, or deletes) */
         char size[32];
         o.size = strtoll(child_text(c, "Size", size, sizeof size), NULL, 10);
         child_text(c, "ETag", o.etag, sizeof o.etag);
@@ -971,7 +973,7 @@ static store_status delete_objects(store *s, const char *prefix, delete_batch *b
         child_text(err, "Code", code, sizeof code);
     xmlFreeDoc(d);
     if (err)
-        return store_fail(s, classify(400, code) == STORE_ERROR ? STORE_RETRY : classify(400, code),
+        return store_fail(s, strcmp(code, "AccessDenied") == 0 ? STORE_DENIED : STORE_RETRY,
                           "%s: DeleteObjects failed for some keys: %s", prefix, code);
     return STORE_OK;
 }
@@ -1064,7 +1066,7 @@ int s3_presign(const config *cfg, const store_presign_req *p, char *url, size_t 
 {
     s3_target t;
     const char *k, *sec, *tok;
-    char date[17], query[4096], ops[800], hl[48], hct[200];
+    char date[17], query[16384], ops[800], hl[48], hct[200];
     const char *hdrs[3];
     size_t nh = 0;
     if (!p->method ||

@@ -96,6 +96,10 @@ osd max object namespace len = 64
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw dns name = localhost
 rgw thread pool size = 32
+# Deleted objects' data is freed within seconds, not hours: memstore holds
+# every byte in memory, and suites and benchmarks write and delete a lot.
+rgw gc obj min wait = 5
+rgw gc processor period = 5
 """
 
 

@@ -183,11 +183,13 @@ def test_presign_is_botocores(s3, bucket, case):
     assert ans["url"] == botocore_presign(s3, method, url, headers, 900)
 
 
-def test_presign_with_a_session_token(s3, bucket):
-    env = store_env(s3, bucket, MEDIAGATE_STORAGE_SESSION_TOKEN="FwoGZXIvYXdzE+/=token")
+@pytest.mark.parametrize("token", ["FwoGZXIvYXdzE+/=token", "IQoJb3JpZ2luX2Vj+/=" * 100])
+def test_presign_with_a_session_token(s3, bucket, token):
+    """STS tokens run to a few thousand characters, with + / = to encode."""
+    env = store_env(s3, bucket, MEDIAGATE_STORAGE_SESSION_TOKEN=token)
     ans = mg(env, "presign", "GET", "media/j/a.ts", "60", "", "0", "", "", "0", str(NOW))
     url = f"{s3.endpoint}/{bucket}/{PREFIX}media/j/a.ts"
-    assert ans["url"] == botocore_presign(s3, "GET", url, {}, 60, token="FwoGZXIvYXdzE+/=token")
+    assert ans["url"] == botocore_presign(s3, "GET", url, {}, 60, token=token)
 
 
 def test_presigned_urls_work_on_the_store(s3, bucket, tmp_path):
@@ -334,6 +336,8 @@ def test_list_and_delete_prefix(s3, bucket):
         list(ex.map(put, keys))
     c.put_object(Bucket=bucket, Key=PREFIX + "media/j50/keep.ts", Body=b"k")
     c.put_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts", Body=b"k")
+    # Not a key mediagate makes: neither listed nor deleted.
+    c.put_object(Bucket=bucket, Key=PREFIX + "media/j5/a&b <c>.ts", Body=b"k")
     env = store_env(s3, bucket)
     listed = mg(env, "list", "media/j5/", "0")
     assert listed["status"] == "ok"
@@ -345,6 +349,7 @@ def test_list_and_delete_prefix(s3, bucket):
     assert mg(env, "list", "media/j5/", "0")["keys"] == []
     assert [k["key"] for k in mg(env, "list", "media/", "0")["keys"]] == ["media/j50/keep.ts"]
     c.head_object(Bucket=bucket, Key="media/j5/outside-the-prefix.ts")
+    c.head_object(Bucket=bucket, Key=PREFIX + "media/j5/a&b <c>.ts")
     assert mg(env, "delete-prefix", "media/j5")["err"] == "a prefix must end with /"
 
 

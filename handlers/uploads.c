@@ -334,6 +334,68 @@ out:
     return ret;
 }
 
+/* The slot a completion call (POST /uploads/<id>/<name>?token=) names,
+ * into *res (one row of STMT_UPLOAD_SLOT). Returns 0, or replies as refuse
+ * does (401 to any URL that opens no slot) and returns that status. In the
+ * check, a database failure is 0 with *res NULL: the call itself answers
+ * the outage. */
+static int completion_slot(request *r, bool check, put_target *t, unsigned char h[32],
+                           PGresult **res)
+{
+    int ret;
+    *res = NULL;
+    if ((ret = parse_target(r, t)) != 0)
+        return check ? refuse(r, true, ret, out_msg(r)) : ret;
+    const param *tok = params_get(&r->qp, "token");
+    if (!t->slot || r->query_status || !tok || !*tok->val)
+        return refuse(r, check, 401, unknown_url);
+    sha256_raw(tok->val, strlen(tok->val), h);
+    const char *vals[] = {t->id, t->name, (const char *)h};
+    int lens[] = {0, 0, 32}, fmts[] = {0, 0, 1};
+    if ((ret = db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, res)) != 0)
+        return check ? 0 : reply_db_error(r, ret);
+    if (PQntuples(*res) != 1) {
+        PQclear(*res);
+        *res = NULL;
+        return refuse(r, check, 401, unknown_url);
+    }
+    return 0;
+}
+
+/* True when the request the check is for has a body: a Content-Length
+ * other than 0, a Transfer-Encoding (chunked), or, over HTTP/2 and later
+ * (which have no Transfer-Encoding), no Content-Length at all. */
+static bool check_has_body(request *r)
+{
+    const char *len = request_param(r, "MEDIAGATE_UPLOAD_LENGTH");
+    const char *te = request_param(r, "MEDIAGATE_UPLOAD_TRANSFER_ENCODING");
+    const char *proto = request_param(r, "MEDIAGATE_UPLOAD_PROTOCOL");
+    if (len && *len)
+        return strcmp(len, "0") != 0;
+    return (te && *te) || (proto && *proto && strncmp(proto, "HTTP/1.", 7) != 0);
+}
+
+/* The check of a request other than a PUT (method m): the preflight (the
+ * router's) or the completion call, whose slot and token must be right.
+ * Neither carries a body, so one that does is refused before nginx reads
+ * it. Returns 204 or the refusal's status. */
+static int check_bodiless(request *r, const char *m)
+{
+    int ret = 0;
+    put_target t;
+    unsigned char h[32];
+    PGresult *res = NULL;
+    if (strcmp(m, "POST") == 0 && (ret = completion_slot(r, true, &t, h, &res)) != 0)
+        goto out;
+    if (check_has_body(r))
+        ret = refuse(r, true, 403, "Only a PUT carries a file: this request takes no body.");
+    else
+        ret = 204;
+out:
+    PQclear(res);
+    return ret;
+}
+
 /* Writes the body (len bytes) to dir/name through a temporary file that is
  * synced and then renamed into place, never over an existing file.
  * Returns 0, or replies (400 short body, 409 exists, 500) and returns
@@ -418,10 +480,8 @@ int handle_uploads_put(request *r)
         if (!cors_origin_ok(r, &r->cfg->origins, origin && *origin ? origin : NULL))
             return refuse(r, true, 403, "ORIGIN is invalid.");
         const char *m = request_param(r, "MEDIAGATE_UPLOAD_METHOD");
-        /* The preflight is the router's; a completion call (POST, no body)
-         * checks its slot itself. */
-        if (m && (strcmp(m, "OPTIONS") == 0 || strcmp(m, "POST") == 0))
-            return 204;
+        if (m && strcmp(m, "PUT") != 0)
+            return check_bodiless(r, m);
     }
     if (!uploads_on(c))
         return refuse(r, check, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
@@ -664,22 +724,8 @@ int handle_uploads_complete(request *r)
     if (!store_is_s3(r->cfg))
         return reply_error(r, 409, "Nothing to complete: uploads here take the file by PUT to "
                                    "the upload's url.");
-    if ((ret = parse_target(r, &t)) != 0)
-        return ret;
-    const param *tok = params_get(&r->qp, "token");
-    if (!t.slot || r->query_status || !tok || !*tok->val)
-        return reply_error(r, 401, unknown_url);
-    sha256_raw(tok->val, strlen(tok->val), h);
-    const char *vals[] = {t.id, t.name, (const char *)h};
-    int lens[] = {0, 0, 32}, fmts[] = {0, 0, 1};
-    if ((ret = db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, &res)) != 0) {
-        ret = reply_db_error(r, ret);
+    if ((ret = completion_slot(r, false, &t, h, &res)) != 0)
         goto out;
-    }
-    if (PQntuples(res) != 1) {
-        ret = reply_error(r, 401, unknown_url);
-        goto out;
-    }
     const char *job = PQgetvalue(res, 0, 0);
     const char *expires = PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7);
     if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {

@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -80,6 +81,28 @@ def wait_past(deadline):
     time itself (a token's lifetime, a cache's), counted from the event
     that started it, never a pause taken after something else."""
     wait_until(lambda: time.monotonic() >= deadline, deadline - time.monotonic() + 1, 0.05)
+
+
+def status_before_body(base, method, path, *headers):
+    """Sends only the head of a request whose headers announce a body
+    (with Content-Length or chunked: pass the header), never the body, and
+    returns the status of the final answer. A request refused before nginx
+    reads its body is answered at once; one whose body nginx reads waits
+    for it, until nginx closes the connection (client_body_timeout): None."""
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    head = "".join(f"{h}\r\n" for h in (f"{method} {path} HTTP/1.1", f"Host: {host}",
+                                         "Expect: 100-continue", "Connection: close", *headers))
+    buf = b""
+    with socket.create_connection((host, port), timeout=600) as s:
+        s.sendall(head.encode() + b"\r\n")
+        while chunk := s.recv(65536):
+            buf += chunk
+            while b"\r\n\r\n" in buf:
+                first, _, buf = buf.partition(b"\r\n\r\n")
+                status = int(first.split(b" ", 2)[1])
+                if status >= 200:  # not "100 Continue"
+                    return status
+    return None
 
 
 def running(pid):

@@ -126,7 +126,8 @@ def test_upload_becomes_a_playable_hls_job(stack, workers, clip, rundir):
     workers.start()
     r = put(stack, a, "/uploads/a.mp4", f"Authorization: Bearer {key}")
     assert r.status == 201, r
-    job = job_for(stack, r.json()["upload"]["input_file"], 60, 0.05)
+    uploaded = r.json()["upload"]["input_file"]
+    job = job_for(stack, uploaded, 60, 0.05)
     assert job == r.json()["job_id"], "/media/job_id finds the uploaded file's job by its path"
 
     # mediagate submit makes the same kind of job from a local file.
@@ -151,6 +152,8 @@ def test_upload_becomes_a_playable_hls_job(stack, workers, clip, rundir):
     assert [j.get(k) for k in ("job_status", "progress_rate", "width_px", "height_px", "output_path",
                                "playlists")] == \
         ["COMPLETE", 100, 1280, 720, f"/media-files/{job}/", {".m3u8": "master.m3u8"}], r
+    assert (rundir / "upload" / uploaded).read_bytes() == a.read_bytes(), \
+        "the input stays where the upload put it (docs/uploads.md)"
     d = j.get("duration_ms")
     assert isinstance(d, (int, float)) and 9900 <= d <= 10100, f"duration_ms is 10 s ({d})"
     assert [[v.get("format"), v.get("width"), v.get("height")] for v in j.get("variations", [])] == \

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from mgstack import wait_until
+from mgstack import status_before_body, wait_until
 
 ALLOWED = "https://app.example.com"
 
@@ -293,6 +293,34 @@ def test_over_nginx_limit_is_json(stack, key, rundir):
     assert r.status == 413, r
     assert r.json() == {"success": False, "message": "The request body is too large."}, r
     assert r.header("Access-Control-Allow-Origin") == ALLOWED, r.headers
+
+
+def test_a_body_on_a_post_or_preflight_is_refused_unread(stack, key, rundir):
+    """Only a PUT carries a file: a POST to /uploads/... (the completion
+    call, of S3 storage) or an OPTIONS announcing a body (Content-Length or
+    chunked) is refused before nginx reads any of it, whatever URL and
+    token it has: the answer comes with no byte of the body sent."""
+    up = create(stack, key, "name=x.mp4").json()["upload"]
+    base = up["url"].split("?")[0]
+    cases = [("POST", "/uploads/x.mp4", [], 401),                  # no slot
+             ("POST", "/uploads/x.mp4", [f"Authorization: Bearer {key}"], 401),
+             ("POST", base + "?token=" + "0" * 64, [], 401),        # a wrong token
+             ("POST", up["url"], [], 403),                          # the slot's own URL
+             ("OPTIONS", base, [f"Origin: {ALLOWED}", "Access-Control-Request-Method: PUT"], 403)]
+    for body in ("Content-Length: 209715200", "Transfer-Encoding: chunked"):
+        for method, path, hdrs, status in cases:
+            got = status_before_body(stack.base, method, path, *hdrs, body)
+            assert got == status, (method, path, body, got)
+    r = stack.curl("-X", "POST", "--data-binary", "x", up["url"])
+    assert r.json()["message"] == "Only a PUT carries a file: this request takes no body.", r
+    # Without a body, as before: nothing to complete here, and the preflight.
+    for empty in ([], ["--data-binary", ""]):
+        r = stack.curl("-X", "POST", *empty, up["url"])
+        assert r.status == 409 and "Nothing to complete" in r.json()["message"], r
+    r = stack.curl("-X", "OPTIONS", "-H", f"Origin: {ALLOWED}",
+                   "-H", "Access-Control-Request-Method: PUT", base)
+    assert r.status == 204, r
+    assert stored_files(rundir) == []
 
 
 def test_a_retried_store_is_the_same_store(stack, key, rundir):

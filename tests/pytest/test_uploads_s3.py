@@ -35,7 +35,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from mgstack import MG_ROOT, LoopbackServer, wait_until
+from mgstack import MG_ROOT, LoopbackServer, status_before_body, wait_until
 
 PART = 5 * 1024 * 1024  # RGW's smallest part (but the last)
 _buckets = itertools.count(1)
@@ -413,6 +413,29 @@ def test_puts_through_nginx_stream_into_the_bucket(stack, key, s3, bucket, rundi
     assert client(s3).head_object(Bucket=bucket, Key=up["input_file"])["ContentLength"] == PART + 1
     assert client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert list((rundir / "tmp").iterdir()) == [], "no spool file is left"
+
+
+def test_a_completion_call_with_a_body_is_refused_unread(stack, key, s3, bucket, rundir):
+    """The completion call takes no body: one announced (Content-Length or
+    chunked) is refused before nginx reads any of it, with a wrong token or
+    none, without a slot id, and with the slot's own token (nothing spent).
+    Without one (or with Content-Length: 0) it completes."""
+    f = rundir / "f"
+    f.write_bytes(b"c" * 700)
+    body = create(stack, key, "name=c.mp4", "size=700").json()
+    up = body["upload"]
+    base = up["complete_url"].split("?")[0]
+    for announced in ("Content-Length: 209715200", "Transfer-Encoding: chunked"):
+        for path, status in ((f"{base}?token={'0' * 64}", 401), (base, 401),
+                             ("/uploads/c.mp4", 401), (up["complete_url"], 403)):
+            got = status_before_body(stack.base, "POST", path, announced)
+            assert got == status, (path, announced, got)
+    assert to_store(up["url"], f, put_headers(up))[0] == 200
+    r = stack.curl("-X", "POST", "--data-binary", f"@{f}", up["complete_url"])
+    assert r.status == 403 and "takes no body" in r.json()["message"], r
+    assert spent(stack, up["id"]) is False and encodes(stack, body["job_id"]) == []
+    r = stack.curl("-X", "POST", "--data-binary", "", up["complete_url"])
+    assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
 
 
 def test_hostile_input(stack, key, s3, bucket, rundir):

@@ -62,5 +62,5 @@ expect_status 201
 req -X OPTIONS -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: PUT' \
     "$BASE/uploads/p.mp4"
 expect_status 204
-expect_header Access-Control-Allow-Methods 'PUT, OPTIONS'
+expect_header Access-Control-Allow-Methods 'PUT, POST, OPTIONS'
 finish

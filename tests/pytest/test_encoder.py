@@ -298,7 +298,7 @@ def test_uploads_need_a_key_and_an_allowed_origin(stack, workers, clip, rundir):
                    "-H", "Access-Control-Request-Headers: authorization,content-type", "/uploads/c1.mp4")
     assert r.status == 204, r
     assert r.header("Access-Control-Allow-Origin") == ALLOWED, r.headers
-    assert r.header("Access-Control-Allow-Methods") == "PUT, OPTIONS", r.headers
+    assert r.header("Access-Control-Allow-Methods") == "PUT, POST, OPTIONS", r.headers
     assert r.header("Access-Control-Allow-Headers") == "Authorization, Content-Type, If-None-Match", r.headers
     r = stack.curl("-X", "OPTIONS", "-H", "Origin: https://app.example.com.evil.net",
                    "-H", "Access-Control-Request-Method: PUT", "/uploads/c1.mp4")

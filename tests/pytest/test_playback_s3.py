@@ -14,7 +14,10 @@ job COMPLETE with storage 's3' in the database. Then:
   refuses every unsigned, tampered or expired URL of its objects, and the
   route refuses tampered, other-job and expired signatures;
 - `mediagate jobs acl` makes a public job's objects private in the store
-  (and back), so an ACL change reaches playback, not only /media/status.
+  (and back), so an ACL change reaches playback, not only /media/status;
+- the signing decision serve records holds on every host: a worker without
+  the secret keeps a signed deployment's objects private, and turning
+  signing on makes objects published before private.
 """
 
 import hashlib

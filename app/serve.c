@@ -500,7 +500,8 @@ static bool record_signing(const config *cfg, db *d, bool *warned)
                  *v[0] == 't' ? "signed (objects private)" : "unsigned");
     else if (!*warned) {
         log_warn("cannot record whether media playback is signed (%s); objects on the store "
-                 "stay private until it is recorded; trying again every second", d->error);
+                 "stay private until it is recorded; trying again every second",
+                 d->error);
         *warned = true;
     }
     return ok;

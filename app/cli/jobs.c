@@ -150,8 +150,7 @@ static int acl(const config *cfg, int argc, char **argv)
     printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
     if (!world)
         print_unrecallable(cfg, on_store);
-    ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm, PQgetvalue(res, 0, 2))
-                   : 0;
+    ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm, PQgetvalue(res, 0, 2)) : 0;
 out:
     PQclear(res);
     return ret;

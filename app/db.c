@@ -167,6 +167,13 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_SET_REQUEST_ID] = {"set_request_id",
         "SELECT set_config('mediagate.request_id', $1, false)",
         1, PGRES_TUPLES_OK},
+    /* serve at start: whether playback signs ($1 't'/'f'); a change queues
+     * media.acl for every job on the store (sql/021) */
+    [STMT_MEDIA_SIGNING] = {"media_signing",
+        "INSERT INTO media_signing (signing) VALUES ($1::boolean) "
+        "ON CONFLICT (one) DO UPDATE SET signing = EXCLUDED.signing, updated_at = now() "
+        "WHERE media_signing.signing IS DISTINCT FROM EXCLUDED.signing",
+        1, PGRES_COMMAND_OK},
 };
 
 int db_stmt_params(enum stmt s)

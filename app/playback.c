@@ -23,6 +23,11 @@ bool playback_public(const config *cfg, const char *acl)
     return !*cfg->media_signing_secret && acl_admits(acl, NULL, NULL);
 }
 
+bool playback_public_read(const config *cfg, const char *acl, const char *unsigned_rec)
+{
+    return unsigned_rec && strcmp(unsigned_rec, "t") == 0 && playback_public(cfg, acl);
+}
+
 int playback_key(const config *cfg, unsigned char key[32])
 {
     const char *secret = cfg->media_signing_secret;

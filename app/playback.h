@@ -29,6 +29,13 @@ struct config;
  * bucket: no signing secret, and the ACL admits anonymous callers. */
 bool playback_public(const struct config *cfg, const char *acl);
 
+/* True when the objects of a job with that ACL text may be public-read in
+ * the store: unsigned_rec is the database's record of the signing decision
+ * (mediagate_media_unsigned(), sql/021: "t" only when serve recorded
+ * unsigned playback), and it must agree with playback_public. Anything
+ * else (NULL, "f") is private: no host's own settings make objects public. */
+bool playback_public_read(const struct config *cfg, const char *acl, const char *unsigned_rec);
+
 /* The playback key: HMAC-SHA256 of a fixed label with
  * MEDIAGATE_MEDIA_SIGNING_SECRET, or, when that is unset, with the store's
  * secret access key (MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, else

@@ -485,17 +485,47 @@ static long start_workers(const config *cfg, worker *ws, int listen_fd)
     return started;
 }
 
-/* Waits for SIGTERM or SIGINT, reading the settings again on SIGHUP and
- * freeing retired settings every second meanwhile. Returns the signal. */
+/* Records in PostgreSQL whether playback signs (MEDIAGATE_MEDIA_SIGNING_SECRET
+ * set; it needs a restart), so that every host decides alike whether a job's
+ * objects on the store may be public-read (app/playback.h, sql/021). Returns
+ * true once recorded; false, warning once, while the database refuses. */
+static bool record_signing(const config *cfg, db *d, bool *warned)
+{
+    const char *v[] = {*cfg->media_signing_secret ? "t" : "f"};
+    PGresult *r = NULL;
+    bool ok = db_exec(d, STMT_MEDIA_SIGNING, 1, v, &r) == 0;
+    PQclear(r);
+    if (ok)
+        log_info("recorded for every host: media playback %s",
+                 *v[0] == 't' ? "signed (objects private)" : "unsigned");
+    else if (!*warned) {
+        log_warn("cannot record whether media playback is signed (%s); objects on the store "
+                 "stay private until it is recorded; trying again every second",
+                 d->error);
+        *warned = true;
+    }
+    return ok;
+}
+
+/* Waits for SIGTERM or SIGINT, reading the settings again on SIGHUP,
+ * freeing retired settings and recording the signing decision until done
+ * every second meanwhile. Returns the signal. */
 static int wait_for_stop(const config *cfg, worker *ws, long started, sigset_t *set)
 {
+    db d;
+    bool recorded = false, warned = false;
+    db_init(&d, cfg);
     sigdelset(set, SIGUSR2);
     for (;;) {
+        if (!recorded && (recorded = record_signing(cfg, &d, &warned)))
+            db_close(&d);
         struct timespec tick = {1, 0};
         int sig = sigtimedwait(set, NULL, &tick);
         reap_retired(ws, started);
-        if (sig == SIGTERM || sig == SIGINT)
+        if (sig == SIGTERM || sig == SIGINT) {
+            db_close(&d);
             return sig;
+        }
         if (sig == SIGHUP)
             reload(cfg, ws, started);
         else if (sig >= 0)

@@ -94,13 +94,15 @@ static void print_unrecallable(const config *cfg, bool on_store)
 }
 
 /* Makes every object of a job on the store public-read or private, as
- * its ACL now says (app/playback.h), so that the store itself follows an
- * ACL change. Returns 0, or 1 with the reason on stderr. */
-static int follow_in_store(const config *cfg, const char *job, const char *acl)
+ * its ACL now says and the signing record (unsigned_rec) allows
+ * (app/playback.h), so that the store itself follows an ACL change.
+ * Returns 0, or 1 with the reason on stderr. */
+static int follow_in_store(const config *cfg, const char *job, const char *acl,
+                           const char *unsigned_rec)
 {
     int ret = 1;
     long done = 0;
-    bool public_read = playback_public(cfg, acl);
+    bool public_read = playback_public_read(cfg, acl, unsigned_rec);
     store *s = store_open(cfg);
     if (!s) {
         fprintf(stderr, "mediagate: out of memory\n");
@@ -148,7 +150,7 @@ static int acl(const config *cfg, int argc, char **argv)
     printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
     if (!world)
         print_unrecallable(cfg, on_store);
-    ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm) : 0;
+    ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm, PQgetvalue(res, 0, 2)) : 0;
 out:
     PQclear(res);
     return ret;

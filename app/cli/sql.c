@@ -28,7 +28,8 @@ const stmt_def cli_stmts[C__COUNT] = {
         1, PGRES_TUPLES_OK},
     /* $2 NULL: WORLD */
     [C_JOBS_ACL] = {"c_jobs_acl",
-        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 RETURNING id, storage",
+        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
+        "RETURNING id, storage, mediagate_media_unsigned()",
         2, PGRES_TUPLES_OK},
     /* tasks list: the newest 200 ($1 'dead': only dead ones); "when" is
      * the time that matters for the task's state */
@@ -117,9 +118,9 @@ const stmt_def cli_stmts[C__COUNT] = {
         "SELECT pg_try_advisory_lock(hashtext('mediagate storage migrate'))",
         0, PGRES_TUPLES_OK},
     /* completed jobs whose outputs are on local disk, oldest first, with
-     * their ACL */
+     * their ACL and the signing record (sql/021) */
     [C_STORAGE_LOCAL_JOBS] = {"c_storage_local_jobs",
-        "SELECT id, acl FROM jobs "
+        "SELECT id, acl, mediagate_media_unsigned() FROM jobs "
         "WHERE backend = 'local' AND status = 'COMPLETE' AND coalesce(storage, 'local') = 'local' "
         "ORDER BY created_at, id",
         0, PGRES_TUPLES_OK},

@@ -284,9 +284,10 @@ static int migrate(const config *cfg, int argc, char **argv)
         goto out;
     for (int i = 0; i < PQntuples(jobs); i++) {
         const char *job = PQgetvalue(jobs, i, 0);
-        /* Readable unsigned only when playback hands out unsigned URLs. */
+        /* Readable unsigned only when playback hands out unsigned URLs,
+         * as recorded for every host and by this one's settings. */
         const char *acl = PQgetisnull(jobs, i, 1) ? NULL : PQgetvalue(jobs, i, 1);
-        bool public_read = playback_public(cfg, acl);
+        bool public_read = playback_public_read(cfg, acl, PQgetvalue(jobs, i, 2));
         char base[1100], url[2048];
         if (snprintf(base, sizeof base, "media/%s/", job) >= (int)sizeof base ||
             !store_key_ok(base) || store_public_url(cfg, base, url, sizeof url) != 0) {

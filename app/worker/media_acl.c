@@ -27,7 +27,9 @@ static int read_job(task_ctx *ctx, const char *job, PGresult **r, bool *public_r
     if (PQntuples(*r) != 1 || PQgetisnull(*r, 0, 1) || strcmp(PQgetvalue(*r, 0, 1), "s3") != 0 ||
         strcmp(PQgetvalue(*r, 0, 2), "COMPLETE") != 0)
         return 0;
-    *public_read = playback_public(ctx->cfg, PQgetisnull(*r, 0, 0) ? NULL : PQgetvalue(*r, 0, 0));
+    *public_read = playback_public_read(ctx->cfg,
+                                        PQgetisnull(*r, 0, 0) ? NULL : PQgetvalue(*r, 0, 0),
+                                        PQgetvalue(*r, 0, 3));
     return 1;
 }
 

@@ -10,10 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
+#include "playback.h"
 #include "proc.h"
 #include "storage/storage.h"
 #include "worker/ffmpeg.h"
+#include "worker/wsql.h"
 
 /* How long, within an attempt, publishing waits for a store that does not
  * answer before the attempt is retried (encoded again). */
@@ -100,6 +103,7 @@ typedef struct pub {
     bool stopped;     /* canceled or the lease lost */
     bool waited;      /* the store was waited for (logged once) */
     double give_up;
+    store_put_opts seg, list; /* segment_opts, playlist_opts, public_read as the job */
 } pub;
 
 /* Writes the file path (or len bytes of buf when path is NULL) to key,
@@ -143,7 +147,7 @@ static int put_segment(void *arg, const char *name)
         p->st = STORE_ERROR;
         return -1;
     }
-    p->st = put_patient(p, key, path, NULL, 0, &segment_opts);
+    p->st = put_patient(p, key, path, NULL, 0, &p->seg);
     return p->st == STORE_OK ? 0 : -1;
 }
 
@@ -176,6 +180,22 @@ static char *master_for_attempt(const char *buf, size_t len, int attempt, size_t
     return out;
 }
 
+/* Whether the job's objects may be written public-read at once, as
+ * media.acl makes them once the job is COMPLETE (app/playback.h: the
+ * signing record and this host's settings both unsigned, the job public);
+ * private when the database does not answer. media.acl follows any later
+ * change. */
+static bool public_now(task_ctx *ctx)
+{
+    const char *v[] = {ctx->job_id};
+    PGresult *r = NULL;
+    bool yes = ctx->db && db_exec(ctx->db, W_JOB_PLAYBACK, 1, v, &r) == 0 && PQntuples(r) == 1 &&
+               playback_public_read(ctx->cfg, PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0),
+                                    PQgetvalue(r, 0, 3));
+    PQclear(r);
+    return yes;
+}
+
 int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result *res)
 {
     char attempt[160], vdir[PATH_MAX], path[PATH_MAX + 32], key[256], why[160] = "unreadable";
@@ -187,6 +207,9 @@ int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result
     pub p = {.ctx = ctx, .s = s, .st = STORE_OK, .give_up = proc_now() + PATIENCE_S};
     if (p.give_up > ctx->deadline)
         p.give_up = ctx->deadline;
+    p.seg = segment_opts;
+    p.list = playlist_opts;
+    p.seg.public_read = p.list.public_read = public_now(ctx);
     publish_attempt_prefix(ctx->job_id, ctx->attempt, attempt, sizeof attempt);
     for (int i = 0; i < n; i++) {
         snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
@@ -198,7 +221,7 @@ int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result
             hls_check_media(buf, len, put_segment, &p, &total, &segs, why, sizeof why) != 0)
             goto fail;
         snprintf(key, sizeof key, "%sindex.m3u8", p.prefix);
-        if ((p.st = put_patient(&p, key, path, NULL, 0, &playlist_opts)) != STORE_OK)
+        if ((p.st = put_patient(&p, key, path, NULL, 0, &p.list)) != STORE_OK)
             goto fail;
     }
     free(buf);
@@ -214,7 +237,7 @@ int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result
     }
     at_master = true;
     snprintf(key, sizeof key, "media/%s/master.m3u8", ctx->job_id);
-    if ((p.st = put_patient(&p, key, NULL, master, mlen, &playlist_opts)) != STORE_OK)
+    if ((p.st = put_patient(&p, key, NULL, master, mlen, &p.list)) != STORE_OK)
         goto fail;
     ret = 0;
     goto out;

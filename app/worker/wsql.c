@@ -89,9 +89,10 @@ const stmt_def worker_stmts[W__COUNT] = {
         "SELECT r, CASE WHEN $1 = 'video' THEN mediagate_mirror_derive(false, $2) END "
         "FROM mediagate_mirror_put($1, $2, $3::jsonb) r",
         3, PGRES_TUPLES_OK},
-    /* What media.acl needs of a job (app/worker/media_acl.c). */
+    /* What media.acl needs of a job (app/worker/media_acl.c), with the
+     * signing record (sql/021). */
     [W_JOB_PLAYBACK] = {"w_job_playback",
-        "SELECT acl, storage, status FROM jobs WHERE id = $1",
+        "SELECT acl, storage, status, mediagate_media_unsigned() FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
 };
 

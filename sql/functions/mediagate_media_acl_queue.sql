@@ -9,10 +9,7 @@ BEGIN
     IF NEW.storage = 's3' AND NEW.status = 'COMPLETE'
        AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status
             OR OLD.acl IS DISTINCT FROM NEW.acl OR OLD.storage IS DISTINCT FROM NEW.storage)
-       AND NOT EXISTS (SELECT 1 FROM outbox
-                        WHERE kind = 'media.acl' AND payload->>'media_job' = NEW.id
-                          AND done_at IS NULL AND failed_at IS NULL
-                          AND (locked_until IS NULL OR locked_until <= now())) THEN
+       AND NOT mediagate_media_acl_queued(NEW.id) THEN
         INSERT INTO outbox (kind, payload)
         VALUES ('media.acl', jsonb_build_object('media_job', NEW.id));
     END IF;

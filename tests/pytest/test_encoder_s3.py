@@ -193,6 +193,35 @@ def test_an_upload_is_encoded_from_and_into_the_store(stack, workers, s3, bucket
     assert keys(s3, bucket, "uploads/") == [key], "the input stays where the upload put it"
 
 
+def public_read(s3, bucket, key):
+    """Whether the store lets anyone read KEY unsigned (its ACL's grants)."""
+    grants = client(s3).get_object_acl(Bucket=bucket, Key=key)["Grants"]
+    return any(g["Grantee"].get("URI", "").endswith("/global/AllUsers") and g["Permission"] == "READ"
+               for g in grants)
+
+
+@pytest.mark.parametrize("secret", ["", "encoder-signing-secret-0123456789"])
+def test_a_public_job_is_published_public_read_unless_signed(stack, workers, s3, bucket, clip, secret):
+    """serve recorded unsigned playback: the encoder writes a public job's
+    objects public-read itself (playable unsigned as soon as it is
+    COMPLETE), unless the worker's own settings sign (private). media.acl is
+    held back (a task for the job queued, not yet due: none else is queued)
+    so that what the store holds is what the encoder wrote."""
+    assert wait_until(lambda: stack.db.rows("SELECT signing FROM media_signing") == [(False,)], 10)
+    key, etag = upload(s3, bucket, clip("public.mp4", 2, "320x240"))
+    job = encode_task(stack, key, etag)
+    stack.db.conn.execute("INSERT INTO outbox (kind, payload, run_after) VALUES ('media.acl', "
+                          "jsonb_build_object('media_job', %s::text), now() + interval '1 hour')",
+                          (job,))
+    workers.start(MEDIAGATE_MEDIA_SIGNING_SECRET=secret)
+    assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
+    assert job_row(stack, job)[:4] == ("COMPLETE", None, None, "s3")
+    have = keys(s3, bucket, f"media/{job}/")
+    assert have and {k: public_read(s3, bucket, k) for k in have} == {k: not secret for k in have}
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'media.acl' AND done_at IS NULL "
+                        "AND payload->>'media_job' = %s", job) == 1, "media.acl held back"
+
+
 @pytest.mark.parametrize("fault", ["deleted", "changed"])
 def test_an_input_gone_or_changed_is_an_error_and_publishes_nothing(stack, workers, s3, bucket, clip,
                                                                     tmpdir_root, fault):
@@ -300,8 +329,9 @@ def test_master_is_written_last(stack, workers, s3, bucket, clip, proxy):
     workers.start()
     assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
     assert job_row(stack, job)[0] == "COMPLETE"
+    # Writes of objects: not media.acl's (PUT ?acl), which may run meanwhile.
     puts = [p.split("?")[0].split(f"/{bucket}/", 1)[1] for _, m, p, st in proxy.log
-            if m == "PUT" and st == 200 and f"/{bucket}/media/" in p]
+            if m == "PUT" and st == 200 and f"/{bucket}/media/" in p and "?acl" not in p]
     assert puts and puts[-1] == f"media/{job}/master.m3u8", f"the master last: {puts[-3:]}"
     assert puts.count(f"media/{job}/master.m3u8") == 1, puts
     assert set(puts) == set(keys(s3, bucket, f"media/{job}/")), "each object written once"

@@ -14,7 +14,10 @@ job COMPLETE with storage 's3' in the database. Then:
   refuses every unsigned, tampered or expired URL of its objects, and the
   route refuses tampered, other-job and expired signatures;
 - `mediagate jobs acl` makes a public job's objects private in the store
-  (and back), so an ACL change reaches playback, not only /media/status.
+  (and back), so an ACL change reaches playback, not only /media/status;
+- the signing decision serve records holds on every host: a worker without
+  the secret keeps a signed deployment's objects private, and turning
+  signing on makes objects published before private.
 """
 
 import hashlib
@@ -23,6 +26,7 @@ import itertools
 import json
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -351,6 +355,53 @@ def test_a_worker_makes_the_objects_follow_the_job(stack, s3, bucket, ladder, wo
                         "AND payload->>'media_job' = %s", job)
     assert done == 2, done
     assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "COMPLETE"
+
+
+def recorded_signing(stack):
+    """The signing decision serve recorded for every host (sql/021), None
+    before it did."""
+    rows = stack.db.rows("SELECT signing FROM media_signing")
+    return rows[0][0] if rows else None
+
+
+@pytest.mark.parametrize("signing", [SIGNING_SECRET])
+def test_a_worker_without_the_secret_keeps_a_signed_jobs_objects_private(stack, s3, bucket, ladder,
+                                                                         signing, workers):
+    """serve signs; a worker host without MEDIAGATE_MEDIA_SIGNING_SECRET
+    follows serve's record: its media.acl leaves a public job's objects
+    private, as /media/status hands out the signed route."""
+    assert mgstack.wait_until(lambda: recorded_signing(stack) is True, 10)
+    job = publish(stack, s3, bucket, ladder, public=False)
+    public = f"{s3.endpoint}/{bucket}/media/{job}/"
+    workers.start(MEDIAGATE_MEDIA_SIGNING_SECRET="")
+    done = lambda: stack.db.one("SELECT count(*) FROM tasks WHERE kind = 'media.acl' "  # noqa: E731
+                                "AND state = 'done' AND payload->>'media_job' = %s", job)
+    assert mgstack.wait_until(lambda: done() >= 1, 60), workers.log()[-3000:]
+    for rel in ladder:
+        assert plain(public + rel)[0] == 403, rel
+    signed_route(stack, status(stack, job), job)
+
+
+def test_signing_turned_on_makes_objects_published_before_private(stack, s3, bucket, ladder,
+                                                                  workers):
+    """A public job published while playback was unsigned (public-read):
+    serve restarted with MEDIAGATE_MEDIA_SIGNING_SECRET records the change,
+    which queues media.acl for every job on the store; a worker (without
+    the secret) makes its objects private."""
+    assert mgstack.wait_until(lambda: recorded_signing(stack) is False, 10)
+    job = publish(stack, s3, bucket, ladder)
+    public = f"{s3.endpoint}/{bucket}/media/{job}/"
+    workers.start()
+    everything = lambda code: all(plain(public + rel)[0] == code for rel in ladder)  # noqa: E731
+    assert everything(200)
+    assert stack.app.stop(signal.SIGTERM) == 0
+    stack.env = {**stack.env, "MEDIAGATE_MEDIA_SIGNING_SECRET": SIGNING_SECRET}
+    stack.app = mgstack.App(stack.run, stack.env)
+    assert mgstack.wait_until(lambda: everything(403), 60), workers.log()[-3000:]
+    assert recorded_signing(stack) is True
+    out, _, _ = signed_route(stack, status(stack, job), job)
+    ok, err = probe(stack.base + out + "master.m3u8")
+    assert ok, err
 
 
 def test_store_down_is_503_then_plays(stack, s3, bucket, ladder):

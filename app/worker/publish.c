@@ -251,13 +251,11 @@ void publish_clear_earlier(task_ctx *ctx, store *s, const char *job, int attempt
 {
     char key[160];
     /* No attempt before this one completed (else this one would not run):
-     * a master there names a killed attempt's renditions. A snoozed run of
-     * this attempt (its number not counted) may have left its own objects
-     * when the store did not answer its removal. */
+     * a master there names a killed attempt's renditions. */
     snprintf(key, sizeof key, "media/%s/master.m3u8", job);
-    if (store_delete(s, key) != STORE_OK)
+    if (attempt > 1 && store_delete(s, key) != STORE_OK)
         log_warn("task %lld: cannot remove %s: %s", ctx->id, key, store_err(s));
-    for (int n = 1; n <= attempt; n++) {
+    for (int n = 1; n < attempt; n++) {
         publish_attempt_prefix(job, n, key, sizeof key);
         if (store_delete_prefix(s, key) != STORE_OK)
             log_warn("task %lld: cannot remove %s: %s", ctx->id, key, store_err(s));

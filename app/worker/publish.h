@@ -30,9 +30,8 @@ void publish_bind(struct store *s, task_ctx *ctx);
 /* The key prefix of attempt's objects of job, into buf: "media/<job>/a<n>/". */
 void publish_attempt_prefix(const char *job, int attempt, char *buf, size_t cap);
 
-/* Removes what attempts 1 .. attempt of job wrote (a killed worker's
- * objects, a snoozed run's of this attempt), before attempt writes its
- * own. Failures are logged only. */
+/* Removes what attempts 1 .. attempt-1 of job wrote (a killed worker's
+ * objects), before attempt writes its own. Failures are logged only. */
 void publish_clear_earlier(task_ctx *ctx, struct store *s, const char *job, int attempt);
 
 /* Reads the object key into the new file path, at most max_bytes, exactly

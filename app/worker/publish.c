@@ -19,12 +19,16 @@
 #include "worker/wsql.h"
 
 /* How long, within an attempt, publishing waits for a store that does not
- * answer before the attempt is retried (encoded again). */
+ * answer before the task is handed back to wait (encoded again later). */
 #define PATIENCE_S 300.0
 #define WAIT_CAP_S 10.0
 /* A store that refuses the worker's credentials is the operator's to fix:
  * the task waits this long, the attempt not counted. */
 #define DENIED_WAIT_S 60.0
+/* A store that does not answer (down, slow, SlowDown) is no fault of the
+ * job: the task waits its Retry-After, else this long, the attempt not
+ * counted, for as long as it takes. */
+#define DOWN_WAIT_S 15.0
 
 static const store_put_opts segment_opts = {.content_type = "video/mp2t",
                                             .cache_control = "max-age=31536000, immutable"};
@@ -64,8 +68,8 @@ static void store_failed(task_ctx *ctx, store *s, store_status st, const char *w
         res->retry_after = DENIED_WAIT_S;
     } else if (st == STORE_RETRY) {
         long ra = store_retry_after(s);
-        task_fail(res, TASK_RETRY, 3, "%s: the object store did not answer", what);
-        res->retry_after = ra > 0 ? (double)ra : 0;
+        task_fail(res, TASK_SNOOZE, 3, "%s: the object store did not answer", what);
+        res->retry_after = ra > 0 ? (double)ra : DOWN_WAIT_S;
     } else {
         task_fail(res, TASK_RETRY, 3, "%s: the object store failed (%s)", what,
                   store_status_name(st));

@@ -37,7 +37,8 @@ void publish_clear_earlier(task_ctx *ctx, struct store *s, const char *job, int 
 /* Reads the object key into the new file path, at most max_bytes, exactly
  * the object whose ETag is etag when etag is not NULL. Returns 0, or an
  * error code of the job with res set (1 the object is gone or changed,
- * 9 it is over max_bytes, 3 the store failed: retried). */
+ * 9 it is over max_bytes, 3 the store failed: retried, or, when it did not
+ * answer, TASK_SNOOZE: the task waits, the attempt not counted). */
 int publish_fetch(task_ctx *ctx, struct store *s, const char *key, const char *etag,
                   const char *path, long long max_bytes, task_result *res);
 
@@ -56,8 +57,9 @@ int publish_fetch_recordings(task_ctx *ctx, struct store *s, const char *sid,
  * segments (long-lived Cache-Control), then each rendition's playlist, then,
  * when the lease still holds, the master playlist (short Cache-Control).
  * A store that does not answer is waited for (within the attempt's time)
- * while the lease holds. Returns 0, or -1 with res set (TASK_HANDBACK when
- * the lease was lost) after removing what this attempt wrote. */
+ * while the lease holds, then the task waits uncounted (TASK_SNOOZE).
+ * Returns 0, or -1 with res set (TASK_HANDBACK when the lease was lost)
+ * after removing what this attempt wrote. */
 int publish_outputs(task_ctx *ctx, struct store *s, const char *dir, int n, task_result *res);
 
 /* Removes everything of job in the store (a dead task's cleanup). */

@@ -261,6 +261,31 @@ def test_the_store_down_while_publishing_is_waited_for(stack, workers, s3, bucke
     assert task_row(stack, job) == (1, True, False), "completed by the attempt that waited"
 
 
+def test_the_store_down_when_the_encode_starts_is_waited_for(stack, workers, s3, bucket, clip, rundir):
+    """The gateway down when the encode starts, for longer than the
+    attempts' backoff would last: reading the input finds it down, the task
+    waits without an attempt counted (handed back, not held), and completes
+    on attempt 1 once the store is back, with one set of outputs."""
+    key, etag = upload(s3, bucket, clip("a.mp4", 10, "1280x720"))
+    job = encode_task(stack, key, etag)
+    down = "cannot read the input: the object store did not answer"
+    s3.kill_rgw()
+    try:
+        workers.start()
+        # max_attempts (3) reads that the store did not answer: before, the
+        # third ended the job in ERROR.
+        assert wait_until(lambda: workers.log().count(down) >= 3
+                          or status(stack, job).get("job_status") in DONE, 600), "the input read met the store down"
+        assert job_row(stack, job)[0] != "ERROR", job_row(stack, job)
+        attempts = task_row(stack, job)[0]
+        assert attempts <= 1, f"no attempt counted for the waits: {attempts}"
+        assert "the attempt not counted: " + down in workers.log()
+    finally:
+        s3.start_rgw()
+    published(stack, s3, bucket, job, 1, 10, rundir / "got")
+    assert task_row(stack, job) == (1, True, False), "completed by attempt 1"
+
+
 def test_slowdown_while_publishing_is_waited_out(stack, workers, s3, bucket, clip, proxy, rundir):
     """503 SlowDown (with Retry-After) on more tries than the store client
     makes of one call: publishing waits for the store and completes in the

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -38,6 +39,7 @@ ROW_CHECK(check_storage_endpoint);
 ROW_CHECK(check_storage_region);
 ROW_CHECK(check_storage_bucket);
 ROW_CHECK(check_storage_prefix);
+ROW_CHECK(check_storage_addressing);
 
 const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_DATABASE_URL", .kind = CFG_CONNINFO, .required = true, .reload = RESTART,
@@ -327,7 +329,8 @@ const cfg_setting config_settings[] = {
      .check = check_storage_prefix, .reload = RESTART, .offset = OFF(storage_prefix),
      .help = "key prefix of every object mediagate writes, ending with /, such as mediagate/; empty: the bucket's root"},
     {.name = "MEDIAGATE_STORAGE_ADDRESSING", .kind = CFG_ENUM, .def = "path",
-     .choices = "path virtual", .reload = RESTART, .offset = OFF(storage_addressing),
+     .choices = "path virtual", .check = check_storage_addressing, .reload = RESTART,
+     .offset = OFF(storage_addressing),
      .help = "path: <endpoint>/<bucket>/<key> (every store); virtual: <bucket>.<endpoint host>/<key>"},
     {.name = "MEDIAGATE_STORAGE_ACCESS_KEY_ID", .kind = CFG_TEXT, .def = "",
      .required_with = "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY", .reload = RESTART,
@@ -778,6 +781,27 @@ static void check_storage_prefix(config *c, const char *v, cfg_errors *errs)
                strstr(v, "//") || strstr(v, "/.")))
         add_err(errs, "MEDIAGATE_STORAGE_PREFIX must be letters, digits, . _ - and /, end with / "
                       "and not start with / or ., such as mediagate/, got '%s'", v);
+}
+
+/* Virtual addressing puts the bucket before the endpoint's host: an IP
+ * address there makes a name that does not resolve. */
+static void check_storage_addressing(config *c, const char *v, cfg_errors *errs)
+{
+    const char *e = c->storage_endpoint ? strstr(c->storage_endpoint, "://") : NULL;
+    char host[256];
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (strcmp(v, "virtual") != 0 || !e)
+        return;
+    e += 3;
+    size_t n = *e == '[' ? strcspn(e, "]") + 1 : strcspn(e, ":/?#");
+    if (n >= sizeof host)
+        return;
+    snprintf(host, sizeof host, "%.*s", (int)n, e);
+    if (host[0] == '[' || inet_pton(AF_INET, host, addr) == 1)
+        add_err(errs, "MEDIAGATE_STORAGE_ADDRESSING is virtual (<bucket>.<endpoint host>) but "
+                      "MEDIAGATE_STORAGE_ENDPOINT's host is an IP address (%s): use path, or "
+                      "a host name",
+                host);
 }
 
 /* The kinds' checks: each looks at the value v (never NULL) of string

@@ -24,14 +24,20 @@ static atomic_ulong reconnects, read_fallbacks, replica_trips, read_skipped, she
 static const char *const *route_labels;
 static size_t nroutes;
 
-#define MAX_NOTIFY 64
-typedef struct notify_count {
+/* A counter by two labels (backend, result), rows added as they are first
+ * counted; the labels are static strings. */
+#define MAX_PAIRS 64
+typedef struct pair_count {
     const char *backend, *result;
     unsigned long n;
-} notify_count;
-static notify_count notify[MAX_NOTIFY];
-static size_t nnotify;
-static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
+} pair_count;
+typedef struct pair_counts {
+    pair_count row[MAX_PAIRS];
+    size_t n;
+    pthread_mutex_t lock;
+} pair_counts;
+static pair_counts notify = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pair_counts storage = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static size_t status_index(int status)
 {
@@ -93,24 +99,45 @@ void metrics_request_shed(void)
     atomic_fetch_add_explicit(&shed, 1, memory_order_relaxed);
 }
 
+static void pair_add(pair_counts *c, const char *backend, const char *result)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t i = 0;
+    while (i < c->n && !(strcmp(c->row[i].backend, backend) == 0 &&
+                         strcmp(c->row[i].result, result) == 0))
+        i++;
+    if (i == c->n && c->n < MAX_PAIRS)
+        c->row[c->n++] = (pair_count){backend, result, 0};
+    if (i < c->n)
+        c->row[i].n++;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void metrics_notification(const char *backend, const char *result)
 {
-    pthread_mutex_lock(&notify_lock);
-    size_t i = 0;
-    while (i < nnotify && !(strcmp(notify[i].backend, backend) == 0 &&
-                            strcmp(notify[i].result, result) == 0))
-        i++;
-    if (i == nnotify && nnotify < MAX_NOTIFY)
-        notify[nnotify++] = (notify_count){backend, result, 0};
-    if (i < nnotify)
-        notify[i].n++;
-    pthread_mutex_unlock(&notify_lock);
+    pair_add(&notify, backend, result);
+}
+
+void metrics_storage(const char *backend, const char *result)
+{
+    pair_add(&storage, backend, result);
 }
 
 /* The route label of row i: "GET /media/status"; "none" past the table. */
 static const char *route_label(size_t i)
 {
     return i < nroutes ? route_labels[i] : "none";
+}
+
+/* Writes a counter by backend and result with its HELP and TYPE lines. */
+static void pair_write(FILE *f, pair_counts *c, const char *name, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n; i++)
+        fprintf(f, "%s{backend=\"%s\",result=\"%s\"} %lu\n", name, c->row[i].backend,
+                c->row[i].result, c->row[i].n);
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* Writes one counter with its HELP and TYPE lines. */
@@ -177,11 +204,9 @@ void metrics_write(FILE *f)
             "Requests answered 503 at once because they waited longer than "
             "MEDIAGATE_QUEUE_WAIT_MS for a request thread.",
             &shed);
-    fputs("# HELP mediagate_notifications_total Notifications received, by backend and result.\n"
-          "# TYPE mediagate_notifications_total counter\n", f);
-    pthread_mutex_lock(&notify_lock);
-    for (size_t i = 0; i < nnotify; i++)
-        fprintf(f, "mediagate_notifications_total{backend=\"%s\",result=\"%s\"} %lu\n",
-                notify[i].backend, notify[i].result, notify[i].n);
-    pthread_mutex_unlock(&notify_lock);
+    pair_write(f, &notify, "mediagate_notifications_total",
+               "Notifications received, by backend and result.");
+    pair_write(f, &storage, "mediagate_storage_requests_total",
+               "Calls to the object store (MEDIAGATE_STORAGE) made by this process, by backend "
+               "and outcome.");
 }

@@ -44,6 +44,12 @@ void metrics_request_shed(void);
  * "error"). */
 void metrics_notification(const char *backend, const char *result);
 
+/* A call of the object store's backend (storage.c): backend is the
+ * MEDIAGATE_STORAGE name, result the outcome's label (store_status:
+ * "ok", "not_found", "precondition", "denied", "no_bucket", "too_large",
+ * "retry", "error"); both static strings. */
+void metrics_storage(const char *backend, const char *result);
+
 /* Writes every counter above in the Prometheus text format to f. */
 void metrics_write(FILE *f);
 

@@ -785,20 +785,28 @@ out:
     return ret;
 }
 
-/* A multipart slot whose file came whole through a PUT: its multipart
- * upload is aborted, so that no parts stay in the bucket. Best effort:
- * a failure is logged (a lifecycle rule is the second net). */
-static void abort_unused_parts(request *r, store *s, const put_target *t, const unsigned char h[32],
-                               const char *key)
+/* A slot whose file came whole through a PUT, once confirmed: its
+ * multipart upload (if any) is aborted, so that no parts stay in the
+ * bucket (best effort: a failure is logged, a lifecycle rule is the second
+ * net). Returns the slot's expiry (in r's arena), as the POST to
+ * complete_url answers it, or NULL when it could not be read. */
+static const char *slot_put_done(request *r, store *s, const put_target *t,
+                                 const unsigned char h[32], const char *key)
 {
     PGresult *res = NULL;
+    const char *expires = NULL;
     const char *vals[] = {t->id, t->name, (const char *)h};
     int lens[] = {0, 0, 32}, fmts[] = {0, 0, 1};
-    if (db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, &res) == 0 &&
-        PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) &&
-        store_multipart_abort(s, key, PQgetvalue(res, 0, 2)) != STORE_OK)
+    if (db_exec_params(r->db, STMT_UPLOAD_SLOT, 3, vals, lens, fmts, &res) != 0 ||
+        PQntuples(res) != 1)
+        goto out;
+    if (!PQgetisnull(res, 0, 7))
+        expires = arena_strdup(r->a, PQgetvalue(res, 0, 7));
+    if (!PQgetisnull(res, 0, 2) && store_multipart_abort(s, key, PQgetvalue(res, 0, 2)) != STORE_OK)
         log_error("upload %s: %s", t->id, store_err(s));
+out:
     PQclear(res);
+    return expires;
 }
 
 /* The tail of PUT /uploads/... on S3 storage, once the slot (or the owner)
@@ -867,9 +875,8 @@ static int put_s3(request *r, const put_target *t, const char *owner, size_t len
         goto out;
     }
     log_info("upload %s: %zu bytes to the store, job %s", t->id, len, PQgetvalue(res, 0, 0));
-    ret = reply_created(r, PQgetvalue(res, 0, 0), upload_object(r, t->id, t->name, NULL, NULL));
-    if (t->slot)
-        abort_unused_parts(r, s, t, h, key);
+    const char *expires = t->slot ? slot_put_done(r, s, t, h, key) : NULL;
+    ret = reply_created(r, PQgetvalue(res, 0, 0), upload_object(r, t->id, t->name, NULL, expires));
 out:
     if (path[0])
         unlink(path);

@@ -155,7 +155,7 @@ static int cmd_migrate(const config *cfg, int argc, char **argv)
     return migrate_run(cfg);
 }
 
-/* --connect: the store answers (storage.h's connect check); one line per
+/* --connect: the store answers (storage.h's connect check), then "configuration OK"; one line per
  * problem on stderr. Returns 0 or 1. */
 static int check_storage(const config *cfg)
 {
@@ -170,6 +170,7 @@ static int check_storage(const config *cfg)
             fprintf(stderr, "storage: %s\n", line);
         return 1;
     }
+    printf("configuration OK\n");
     if (store_is_s3(cfg))
         printf("storage: bucket %s answers; a write and a delete under '%s' worked\n",
                cfg->storage_bucket, cfg->storage_prefix);
@@ -186,8 +187,10 @@ static int cmd_check_config(const config *cfg, int argc, char **argv)
         return CLI_EUSAGE;
     config_unknown_names(environ, warn_unknown);
     oauth2_notice(cfg);
+    if (connect) /* prints "configuration OK" only when the store answers */
+        return check_storage(cfg);
     printf("configuration OK\n");
-    return connect ? check_storage(cfg) : 0;
+    return 0;
 }
 
 static int cmd_worker(const config *cfg, int argc, char **argv)

@@ -1031,12 +1031,14 @@ static int s3_check(store *s, char *msg, size_t cap)
     long status;
     char key[128], line[512];
     msg[0] = '\0';
-    if (!*s->cred_key || !*s->cred_secret)
+    if (!*s->cred_key || !*s->cred_secret) { /* a request could only add a misleading line */
         say(msg, cap, &n,
             "no credentials: set MEDIAGATE_STORAGE_ACCESS_KEY_ID and "
             "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY",
             NULL);
+        return -1;
+    }
     s3_req r = {.method = "HEAD", .key = NULL, .bucket_404 = true};
     store_status st = s3_send(s, &r, &status);
     if (st != STORE_OK) {

@@ -3,6 +3,7 @@
 #include "storage/storage.h"
 
 #include "config.h"
+#include "metrics.h"
 #include "storage/backend.h"
 
 #include <stdarg.h>
@@ -115,6 +116,25 @@ long store_retry_after(const store *s)
     return s ? s->retry_after : -1;
 }
 
+/* The end of every call that reached the backend: counts its outcome for
+ * /metrics (mediagate_storage_requests_total), returns st. */
+static store_status counted(const store *s, store_status st)
+{
+    static const char *const labels[] = {
+        [STORE_OK] = "ok",
+        [STORE_NOT_FOUND] = "not_found",
+        [STORE_PRECONDITION] = "precondition",
+        [STORE_DENIED] = "denied",
+        [STORE_NO_BUCKET] = "no_bucket",
+        [STORE_TOO_LARGE] = "too_large",
+        [STORE_RETRY] = "retry",
+        [STORE_ERROR] = "error",
+    };
+    metrics_storage(s->b->name,
+                    (unsigned)st < sizeof labels / sizeof *labels ? labels[st] : "error");
+    return st;
+}
+
 /* The start of every call: clears the last failure, checks a key. */
 static bool begin(store *s, const char *key)
 {
@@ -130,43 +150,45 @@ static bool begin(store *s, const char *key)
 store_status store_put_file(store *s, const char *key, const char *path, const store_put_opts *o,
                             store_object *meta)
 {
-    return begin(s, key) ? s->b->put_file(s, key, path, o, meta) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->put_file(s, key, path, o, meta)) : STORE_ERROR;
 }
 
 store_status store_put_mem(store *s, const char *key, const void *buf, size_t len,
                            const store_put_opts *o, store_object *meta)
 {
-    return begin(s, key) ? s->b->put_mem(s, key, buf, len, o, meta) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->put_mem(s, key, buf, len, o, meta)) : STORE_ERROR;
 }
 
 store_status store_get_file(store *s, const char *key, const char *path, long long max_bytes,
                             const char *if_match, store_object *meta)
 {
-    return begin(s, key) ? s->b->get_file(s, key, path, max_bytes, if_match, meta) : STORE_ERROR;
+    if (!begin(s, key))
+        return STORE_ERROR;
+    return counted(s, s->b->get_file(s, key, path, max_bytes, if_match, meta));
 }
 
 store_status store_get_mem(store *s, const char *key, size_t cap, char **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    return begin(s, key) ? s->b->get_mem(s, key, cap, buf, len) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->get_mem(s, key, cap, buf, len)) : STORE_ERROR;
 }
 
 store_status store_head(store *s, const char *key, store_object *meta)
 {
-    return begin(s, key) ? s->b->head(s, key, meta) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->head(s, key, meta)) : STORE_ERROR;
 }
 
 store_status store_set_public(store *s, const char *key, bool public_read)
 {
     if (!begin(s, key))
         return STORE_ERROR;
-    return s->b->set_public ? s->b->set_public(s, key, public_read) : STORE_OK;
+    return s->b->set_public ? counted(s, s->b->set_public(s, key, public_read)) : STORE_OK;
 }
 
 store_status store_delete(store *s, const char *key)
 {
-    return begin(s, key) ? s->b->del(s, key) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->del(s, key)) : STORE_ERROR;
 }
 
 /* A prefix is a key that ends with / (the whole store's root is never one). */
@@ -184,30 +206,30 @@ static bool prefix_ok(store *s, const char *prefix)
 
 store_status store_delete_prefix(store *s, const char *prefix)
 {
-    return prefix_ok(s, prefix) ? s->b->del_prefix(s, prefix) : STORE_ERROR;
+    return prefix_ok(s, prefix) ? counted(s, s->b->del_prefix(s, prefix)) : STORE_ERROR;
 }
 
 store_status store_list(store *s, const char *prefix,
                         int (*fn)(void *arg, const char *key, const store_object *o), void *arg)
 {
-    return prefix_ok(s, prefix) ? s->b->list(s, prefix, fn, arg) : STORE_ERROR;
+    return prefix_ok(s, prefix) ? counted(s, s->b->list(s, prefix, fn, arg)) : STORE_ERROR;
 }
 
 store_status store_multipart_create(store *s, const char *key, const store_put_opts *o,
                                     char *upload_id, size_t cap)
 {
-    return begin(s, key) ? s->b->mp_create(s, key, o, upload_id, cap) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->mp_create(s, key, o, upload_id, cap)) : STORE_ERROR;
 }
 
 store_status store_multipart_complete(store *s, const char *key, const char *upload_id,
                                       store_object *meta)
 {
-    return begin(s, key) ? s->b->mp_complete(s, key, upload_id, meta) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->mp_complete(s, key, upload_id, meta)) : STORE_ERROR;
 }
 
 store_status store_multipart_abort(store *s, const char *key, const char *upload_id)
 {
-    return begin(s, key) ? s->b->mp_abort(s, key, upload_id) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->mp_abort(s, key, upload_id)) : STORE_ERROR;
 }
 
 int store_presign(const config *cfg, const store_presign_req *p, char *url, size_t cap)

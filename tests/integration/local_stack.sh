@@ -59,6 +59,19 @@ check "it names the setting" said "MEDIAGATE_ZENCODER_SECRET"
 check "nothing is left running" nothing_runs
 [ "$FAILS" = 0 ] || show
 
+# --- an object store that does not answer ------------------------------------------
+# With MEDIAGATE_STORAGE=s3 scripts/up runs check-config --connect: a store
+# that refuses or does not answer stops it there, not at the first upload.
+MEDIAGATE_STORAGE=s3 MEDIAGATE_STORAGE_ENDPOINT=http://127.0.0.1:9 MEDIAGATE_STORAGE_BUCKET=media \
+    MEDIAGATE_STORAGE_ACCESS_KEY_ID=local-stack-key \
+    MEDIAGATE_STORAGE_SECRET_ACCESS_KEY=local-stack-secret-local-stack-secret \
+    MEDIAGATE_STORAGE_RETRIES=0 up; rc=$?
+check "a store that does not answer fails scripts/up" test "$rc" != 0
+check "it names the step" said "failed while checking the settings and the store"
+check "it shows check-config's line" said "storage: HEAD of the bucket media: the store did not answer"
+check "nothing is left running" nothing_runs
+[ "$FAILS" = 0 ] || show
+
 # --- a failure after PostgreSQL and the supervisors started -----------------------
 # A stale regular file where the app's socket goes: serve refuses to replace
 # it, so scripts/up fails at the app and must stop PostgreSQL and both

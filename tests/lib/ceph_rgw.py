@@ -206,6 +206,8 @@ class CephRgw:
 
     def start(self):
         t0 = time.monotonic()
+        if self.parent:
+            Path(self.parent).mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="ceph.", dir=self.parent))
         try:
             self._start()

@@ -468,6 +468,7 @@ def test_check_config_connect(s3, bucket):
 def test_check_config_connect_says_what_failed(s3, bucket, fault, says):
     rc, out, err = check_config(store_env(s3, bucket, **fault))
     assert rc == 1 and err.endswith(says), err
+    assert out == "", "no 'configuration OK' after a failure line"
     assert s3.secret_key not in err
 
 
@@ -477,6 +478,15 @@ def test_check_config_connect_without_credentials(s3, bucket):
     rc, out, err = check_config(env)
     assert rc == 1 and err.startswith("storage: no credentials: set "
                                       "MEDIAGATE_STORAGE_ACCESS_KEY_ID"), err
+    assert err.count("\n") == 1 and out == "", "that line alone: no request was sent"
+
+
+def test_check_config_refuses_virtual_addressing_on_an_ip_address(s3, bucket):
+    """<bucket>.127.0.0.1 never resolves: the settings say so, naming
+    MEDIAGATE_STORAGE_ADDRESSING, before any request."""
+    rc, out, err = check_config(store_env(s3, bucket, MEDIAGATE_STORAGE_ADDRESSING="virtual"))
+    assert rc != 0 and "MEDIAGATE_STORAGE_ADDRESSING is virtual" in err, err
+    assert "resolve" not in err and "configuration OK" not in out, (out, err)
 
 
 def test_check_config_refuses_s3_without_a_bucket(s3):
@@ -630,6 +640,19 @@ def test_ceph_memstore_size_is_a_parameter(tmp_path):
     r = subprocess.run([sys.executable, str(Path(ceph_rgw.__file__)), "--help"],
                        capture_output=True, text=True, timeout=60)
     assert "--memstore-bytes" in r.stdout
+
+
+def test_ceph_rgw_makes_its_parent_directory(tmp_path):
+    """`python3 tests/lib/ceph_rgw.py DIR` with a DIR that does not exist yet."""
+    import ceph_rgw
+    store = ceph_rgw.CephRgw(tmp_path / "new" / "dir")
+
+    def stop_here():
+        raise RuntimeError("stop before the cluster")
+    store._start = stop_here
+    with pytest.raises(RuntimeError, match="stop before the cluster"):
+        store.start()
+    assert (tmp_path / "new" / "dir").is_dir()
 
 
 def test_virtual_hosted_addressing(s3, bucket):

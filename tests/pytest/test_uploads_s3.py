@@ -27,6 +27,7 @@ import http.server
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 from urllib.parse import urlsplit
@@ -196,9 +197,18 @@ def test_presigned_put_then_completion_spends_the_slot_with_its_encode(stack, ke
                  "input_etag": head["ETag"], "size": 1000}, p
 
     # Repeated (its answer lost): the same answer, one encode.
+    first = r.json()
     r = complete(stack, up)
-    assert r.status == 201 and r.json()["job_id"] == body["job_id"], r
+    assert r.status == 201 and r.json() == first, r
     assert len(encodes(stack, body["job_id"])) == 1
+
+    # serve's /metrics counts the store's calls by outcome: the HEAD before
+    # the file was there, the ones after.
+    m = stack.curl("/metrics")
+    assert m.status == 200, m
+    for result in ("not_found", "ok"):
+        assert re.search(rf'^mediagate_storage_requests_total\{{backend="s3",result="{result}"\}} '
+                         r"[1-9]", m.body, re.M), m.body
 
     # The presigned URL used twice: the store refuses (If-None-Match), the object stays.
     g = rundir / "other.mp4"
@@ -400,6 +410,10 @@ def test_puts_through_nginx_stream_into_the_bucket(stack, key, s3, bucket, rundi
     assert r.status == 201, r
     assert client(s3).head_object(Bucket=bucket, Key=up["input_file"])["ContentLength"] == 2000
     assert spent(stack, up["id"]) is True
+    # A POST to complete_url afterwards answers the same 201 (the slot's expiry).
+    assert r.json()["upload"]["expires_at"] == up["expires_at"], (r, up)
+    again = complete(stack, up)
+    assert again.status == 201 and again.json() == r.json(), (again, r)
     # Spent: a second PUT is refused before its body is read; the object stays.
     r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["complete_url"])
     assert r.status == 403 and "used already" in r.json()["message"], r

@@ -819,6 +819,14 @@ static void test_storage(void)
         const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB, bad[i][0], bad[i][1], NULL};
         expect_one(NULL, env, bad[i][2], NULL, __LINE__);
     }
+    /* Virtual addressing on an IP-literal host: <bucket>.<address> resolves nowhere. */
+    static const char *const ip_hosts[] = {"http://127.0.0.1:7480", "https://10.0.0.5",
+                                           "http://[::1]:7480"};
+    for (size_t i = 0; i < sizeof ip_hosts / sizeof ip_hosts[0]; i++) {
+        const char *const env[] = {"MEDIAGATE_DATABASE_URL", DB, "MEDIAGATE_STORAGE_ENDPOINT",
+                                   ip_hosts[i], "MEDIAGATE_STORAGE_ADDRESSING", "virtual", NULL};
+        expect_one(NULL, env, "MEDIAGATE_STORAGE_ADDRESSING is virtual", NULL, __LINE__);
+    }
     const char *const s3_only[] = {"MEDIAGATE_DATABASE_URL", DB, "MEDIAGATE_STORAGE", "s3", NULL};
     expect_one(NULL, s3_only, "MEDIAGATE_STORAGE_BUCKET is required when MEDIAGATE_STORAGE is s3",
                NULL, __LINE__);
@@ -836,6 +844,12 @@ static void test_storage(void)
                               "MEDIAGATE_STORAGE_REGION", "auto", NULL};
     if (expect_ok(&c, NULL, ok, __LINE__))
         CHECK_STR(c.storage_bucket, "media.example-1");
+    config_free(&c);
+    const char *const virt[] = {"MEDIAGATE_DATABASE_URL", DB, "MEDIAGATE_STORAGE_ENDPOINT",
+                                "http://rgw.example.com:7480", "MEDIAGATE_STORAGE_ADDRESSING",
+                                "virtual", NULL};
+    if (expect_ok(&c, NULL, virt, __LINE__))
+        CHECK_STR(c.storage_addressing, "virtual");
     config_free(&c);
 }
 

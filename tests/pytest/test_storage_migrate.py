@@ -33,6 +33,11 @@ class Local:
         self.media = Path(self.env["MEDIAGATE_MEDIA_DIR"])
         self.media.mkdir(exist_ok=True)
         self.bucket = self.env["MEDIAGATE_STORAGE_BUCKET"]
+        # What serve records at start: whether playback signs (no record
+        # yet: every object stays private).
+        signing = bool(self.env.get("MEDIAGATE_MEDIA_SIGNING_SECRET"))
+        self.db.conn.execute("INSERT INTO media_signing (signing) VALUES (%s) ON CONFLICT (one) DO NOTHING",
+                             (signing,))
 
     def job(self, segments=3, seg_bytes=2000, acl=None, status="COMPLETE", backend="local"):
         """A job as the local encoder leaves it: a row, and master.m3u8,

@@ -19,9 +19,8 @@ import subprocess
 import sys
 import uuid
 
-import botocore.session
 import pytest
-from botocore.config import Config
+import s3_settings
 
 from mgstack import MG_ROOT, wait_until
 from test_encoder import DONE, clip, clips, encoder_env, nginx_includes, progress, status  # noqa: F401
@@ -29,23 +28,16 @@ from test_encoder import DONE, clip, clips, encoder_env, nginx_includes, progres
 sys.path.insert(0, str(MG_ROOT / "tests" / "lib"))
 from s3_fault_proxy import FaultProxy  # noqa: E402
 
-_buckets = iter(range(1, 1 << 30))
 SEGMENT_CC = "max-age=31536000, immutable"
 PLAYLIST_CC = "max-age=60"
 
 
-def client(s3):
-    return botocore.session.get_session().create_client(
-        "s3", region_name=s3.region, endpoint_url=s3.endpoint,
-        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+client = s3_settings.client
 
 
 @pytest.fixture
 def bucket(s3):
-    name = f"mg-enc-{next(_buckets)}"
-    client(s3).create_bucket(Bucket=name)
-    return name
+    return s3_settings.new_bucket(s3, "mg-enc")
 
 
 @pytest.fixture

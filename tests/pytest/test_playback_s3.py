@@ -31,32 +31,24 @@ import subprocess
 import time
 import urllib.parse
 
-import botocore.session
 import pytest
-from botocore.config import Config
 
 import mgstack
+import s3_settings  # noqa: E402
 
 JOB = "5f0c3d1e-8a6b-4c2d-9e1f-00000000{:04d}"
 _jobs = itertools.count(1)
-_buckets = itertools.count(1)
 SIGNING_SECRET = "media-signing-secret-0123456789"
 SEGMENT_CC = "public, max-age=31536000, immutable"
 PLAYLIST_CC = "public, max-age=60"
 
 
-def client(s3):
-    return botocore.session.get_session().create_client(
-        "s3", region_name=s3.region, endpoint_url=s3.endpoint,
-        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+client = s3_settings.client
 
 
 @pytest.fixture
 def bucket(s3):
-    name = f"mg-play-{next(_buckets)}"
-    client(s3).create_bucket(Bucket=name)
-    return name
+    return s3_settings.new_bucket(s3, "mg-play")
 
 
 @pytest.fixture

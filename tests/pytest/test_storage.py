@@ -6,7 +6,6 @@ compared byte for byte with botocore's own presigner and used with curl;
 the faults a store has (wrong credentials, no bucket)."""
 
 import datetime
-import itertools
 import json
 import os
 import subprocess
@@ -17,30 +16,22 @@ from pathlib import Path
 from unittest import mock
 
 import botocore.auth
-import botocore.session
 import pytest
+import s3_settings
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 STORE_EXEC = os.environ.get("MG_STORE_EXEC", "build-test/tests/pytest/store_exec")
-_buckets = itertools.count(1)
 PREFIX = "pfx/"
 
 
-def client(s3):
-    return botocore.session.get_session().create_client(
-        "s3", region_name=s3.region, endpoint_url=s3.endpoint,
-        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+client = s3_settings.client
 
 
 @pytest.fixture
 def bucket(s3):
-    name = f"mg-storage-{next(_buckets)}"
-    client(s3).create_bucket(Bucket=name)
-    return name
+    return s3_settings.new_bucket(s3, "mg-storage")
 
 
 def store_env(s3, bucket, **extra):

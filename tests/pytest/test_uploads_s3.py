@@ -24,7 +24,6 @@ nginx/mediagate-upload.conf, curl and the worker:
 import functools
 import hashlib
 import http.server
-import itertools
 import json
 import os
 import re
@@ -32,21 +31,15 @@ import shutil
 import subprocess
 from urllib.parse import urlsplit
 
-import botocore.session
 import pytest
-from botocore.config import Config
+import s3_settings
 
 from mgstack import MG_ROOT, LoopbackServer, status_before_body, wait_until
 
 PART = 5 * 1024 * 1024  # RGW's smallest part (but the last)
-_buckets = itertools.count(1)
 
 
-def client(s3):
-    return botocore.session.get_session().create_client(
-        "s3", region_name=s3.region, endpoint_url=s3.endpoint,
-        aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+client = s3_settings.client
 
 
 def slot_ttl(seconds):
@@ -74,9 +67,7 @@ def fault_proxy(s3):
 
 @pytest.fixture
 def bucket(s3):
-    name = f"mg-up-{next(_buckets)}"
-    client(s3).create_bucket(Bucket=name)
-    return name
+    return s3_settings.new_bucket(s3, "mg-up")
 
 
 @pytest.fixture

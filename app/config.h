@@ -51,6 +51,22 @@ typedef struct config {
     bool outbound_allow_loopback;
     char *media_signing_secret; /* signed output URLs (app/urlsign.h); "" off */
     long media_url_lifetime;
+    /* Encoders mediagate drives (app/encoders/). */
+    char *public_url;
+    long encoder_input_lifetime;
+    long reconcile_after;
+    char *mediaconvert_endpoint;
+    char *mediaconvert_region;
+    char *mediaconvert_role;
+    char *mediaconvert_queue;
+    char *mediaconvert_destination;
+    char *mediaconvert_status_interval;
+    char *zencoder_api_key;
+    char *zencoder_api_url;
+    char *zencoder_destination;
+    char *mux_token_id;
+    char *mux_token_secret;
+    char *mux_api_url;
     /* OAuth2 callers: token introspection (RFC 7662). */
     char *oauth2_introspection_url;
     char *oauth2_client_id;

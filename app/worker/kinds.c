@@ -43,6 +43,24 @@ const task_kind task_kinds[] = {
      * objects become public-read or private (app/worker/media_acl.c). */
     {.name = "media.acl", .run = kind_media_acl, .max_attempts = 10, .timeout_s = 300,
      .backoff_base = 2, .backoff_cap = 300, .serves = kind_media_acl_serves},
+    /* Create the job at a cloud encoder (app/worker/encoders.c, the row in
+     * app/encoders/): transient failures retried for about a day, each
+     * attempt idempotent (the encoder's own dedupe key, or a check before
+     * a resend). */
+    {.name = "mediaconvert.create", .run = kind_encoder_create, .max_attempts = 12,
+     .timeout_s = 120, .backoff_base = 5, .backoff_cap = 3600},
+    {.name = "zencoder.create", .run = kind_encoder_create, .max_attempts = 12, .timeout_s = 120,
+     .backoff_base = 5, .backoff_cap = 3600},
+    {.name = "mux.create", .run = kind_encoder_create, .max_attempts = 12, .timeout_s = 120,
+     .backoff_base = 5, .backoff_cap = 3600},
+    /* The reconciler: a cloud encoder's job that had no event for
+     * MEDIAGATE_RECONCILE_AFTER is polled; the task waits (snoozes) until
+     * the job is final. */
+    {.name = "encoder.poll", .run = kind_encoder_poll, .max_attempts = 20, .timeout_s = 120,
+     .backoff_base = 30, .backoff_cap = 3600},
+    /* mediagate jobs cancel: the job is canceled at its encoder too. */
+    {.name = "encoder.cancel", .run = kind_encoder_cancel, .max_attempts = 12, .timeout_s = 120,
+     .backoff_base = 5, .backoff_cap = 3600},
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {.name = "noop", .run = kind_noop, .max_attempts = 3, .timeout_s = 10, .backoff_base = 1,
      .backoff_cap = 60},

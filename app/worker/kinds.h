@@ -92,6 +92,12 @@ bool kind_jwplatform_serves(const struct config *cfg);
 void kind_media_acl(task_ctx *ctx, task_result *res); /* app/worker/media_acl.c */
 bool kind_media_acl_serves(const struct config *cfg);
 
+/* The generic encoder kinds (app/worker/encoders.c): create through the
+ * row whose create_kind is ctx->kind, the reconciler's poll, cancel. */
+void kind_encoder_create(task_ctx *ctx, task_result *res);
+void kind_encoder_poll(task_ctx *ctx, task_result *res);
+void kind_encoder_cancel(task_ctx *ctx, task_result *res);
+
 /* True when this worker serves k (k->serves). */
 bool task_kind_served(const task_kind *k, const struct config *cfg);
 void kind_webhook_deliver(task_ctx *ctx, task_result *res);

@@ -1,0 +1,24 @@
+/* The encoders' table: every encoder mediagate drives is one row. */
+#include "encoders/encoder.h"
+
+#include <string.h>
+
+const encoder *const encoders[] = {&encoder_local, &encoder_mediaconvert, &encoder_zencoder,
+                                   &encoder_mux, &encoder_tencent};
+const size_t encoders_count = sizeof encoders / sizeof encoders[0];
+
+const encoder *encoder_find(const char *name)
+{
+    for (size_t i = 0; name && i < encoders_count; i++)
+        if (strcmp(encoders[i]->name, name) == 0)
+            return encoders[i];
+    return NULL;
+}
+
+const encoder *encoder_for_kind(const char *kind)
+{
+    for (size_t i = 0; kind && i < encoders_count; i++)
+        if (encoders[i]->create_kind && strcmp(encoders[i]->create_kind, kind) == 0)
+            return encoders[i];
+    return NULL;
+}

@@ -110,7 +110,10 @@ int zencoder_parse(json_object *root, json_object *ev, char *id, size_t idcap, c
             FAIL("outputs[%zu] has a type or url that is not a string", i);
         if (url)
             url_public(url, pub, sizeof pub);
-        if (type && strcmp(type, "playlist") == 0) {
+        /* The playlist output: its type says (a notification), or it is
+         * an .m3u8 with no format (a job's details). */
+        if ((type && strcmp(type, "playlist") == 0) ||
+            (!type && url && jstr(o, "format", &s) == 0 && strstr(url, ".m3u8"))) {
             if (url)
                 add_playlist(ev, playlists, pub);
             continue;

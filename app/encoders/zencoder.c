@@ -63,17 +63,6 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     return http_client_do(ctx->http, &req, resp);
 }
 
-/* Where job's outputs go: MEDIAGATE_ZENCODER_DESTINATION + its id + "/",
- * else the job's own destination (the storage bucket's); "" when none. */
-static void destination(const config *cfg, const encode_job *job, char *out, size_t cap)
-{
-    const char *d = cfg->zencoder_destination;
-    if (d && *d)
-        snprintf(out, cap, "%s%s%s/", d, d[strlen(d) - 1] == '/' ? "" : "/", job->id);
-    else
-        snprintf(out, cap, "%s", job->destination ? job->destination : "");
-}
-
 /* One output of rendition r (index i): an HLS segment stream, or an MP4
  * file. A new reference. */
 static json_object *rendition_output(const rendition *r, int i, bool mp4, const char *dest)
@@ -246,7 +235,8 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
 {
     const config *cfg = ctx->cfg;
     json_object *body = NULL, *answer = NULL;
-    char *buf = malloc(RESPONSE_MAX + 1), dest[2048], id[32], msg[400];
+    char *buf = malloc(RESPONSE_MAX + 1), id[32], msg[400];
+    const char *dest = job->destination;
     const char *perr;
     if (!buf) {
         task_fail(res, TASK_RETRY, 1, "Zencoder: out of memory");
@@ -256,10 +246,8 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, 1, "Zencoder encodes a file from its URL; this job has none");
         goto out;
     }
-    destination(cfg, job, dest, sizeof dest);
-    if (!*dest) {
-        task_fail(res, TASK_FAILED, 1, "Zencoder: no destination for the outputs "
-                                       "(MEDIAGATE_ZENCODER_DESTINATION, or s3 storage)");
+    if (!dest || !*dest) {
+        task_fail(res, TASK_FAILED, 1, "Zencoder: no destination for the outputs");
         goto out;
     }
     if (ctx->attempt > 1) {

@@ -1,0 +1,220 @@
+"""mediagate drives Zencoder (app/encoders/zencoder.c) end to end: real
+PostgreSQL, nginx, `mediagate serve` and `mediagate worker`, and a stand-in
+for Zencoder's API (zencoder_standin.py) that checks the key and the
+documented job body and answers the documented bodies.
+
+A job made with a Zencoder profile is created there (the input a signed,
+expiring URL, one output per rendition and the master playlist under the
+job's destination, the notification URL with its secret header, the job
+id in pass_through); the documented notification, posted as Zencoder posts
+it, completes it with output_path, playlists and variations, and a signed
+webhook reaches the customer. With no notification, the reconciler's poll
+completes it. A create retried after a lost answer makes one job; a final
+refusal is the job's ERROR with Zencoder's status and message.
+"""
+
+import json
+import re
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from mgstack import wait_until
+from test_webhooks import check_signed, endpoint, receiver  # noqa: F401
+from zencoder_standin import ZencoderStandin
+
+API_KEY = "zk-" + "a1b2c3d4" * 4
+SECRET = "zc-notify-secret-0123456789"
+SIGNING = "media-signing-0123456789abcdef"
+PUBLIC = "https://media.example.com"
+DEST = "s3://zbucket/out/"
+LADDER = {"encoder": "zencoder", "packaging": ["hls"],
+          "renditions": [{"height": 720, "video_kbps": 2800, "audio_kbps": 128},
+                         {"height": 360, "video_kbps": 800, "audio_kbps": 96}]}
+
+
+@pytest.fixture
+def zen():
+    z = ZencoderStandin(API_KEY)
+    yield z
+    z.close()
+
+
+@pytest.fixture
+def mg_env(rundir, zen):
+    return {
+        "MEDIAGATE_THREADS": "2",
+        "MEDIAGATE_LEASE_SECONDS": "10",
+        "MEDIAGATE_ZENCODER_API_KEY": API_KEY,
+        "MEDIAGATE_ZENCODER_API_URL": zen.url,
+        "MEDIAGATE_ZENCODER_SECRET": SECRET,
+        "MEDIAGATE_ZENCODER_DESTINATION": DEST,
+        "MEDIAGATE_PUBLIC_URL": PUBLIC,
+        "MEDIAGATE_MEDIA_SIGNING_SECRET": SIGNING,
+        "MEDIAGATE_RECONCILE_AFTER": "5",
+        "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on",
+        "MEDIAGATE_WEBHOOK_RETRY_UNIT_MS": "50",
+        "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
+        "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads"),
+    }
+
+
+def start_job(stack, spec=LADDER, name="zen"):
+    """A job made with profile NAME from an upload, as the upload queues
+    it: the job (backend = the profile's encoder) and its create task with
+    the profile's snapshot and the upload's key. Returns the job id."""
+    job = str(uuid.uuid4())
+    up = uuid.uuid4().hex
+    db = stack.db.conn
+    db.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, 'zencoder', %s) "
+               "ON CONFLICT (name) DO NOTHING", (name, json.dumps(spec)))
+    db.execute("INSERT INTO jobs (id, backend, input_file, profile) VALUES (%s, 'zencoder', %s, %s)",
+               (job, f"uploads/{up}/clip.mp4", name))
+    payload = {"job_id": job, "profile": {**spec, "name": name},
+               "input": {"storage": "local", "key": f"uploads/{up}/clip.mp4"}}
+    db.execute("INSERT INTO outbox (kind, payload) VALUES ('zencoder.create', %s)",
+               (json.dumps(payload),))
+    return job
+
+
+def made(zen, n=1):
+    """The stand-in's jobs once there are N."""
+    got = wait_until(lambda: len(zen.created()) >= n and zen.created(), 30, 0.05)
+    assert got and len(got) == n, got
+    return got
+
+
+def job_row(stack, job):
+    return stack.db.one("SELECT status, backend_job_id, error_code, error_message FROM jobs "
+                        "WHERE id = %s", job)
+
+
+def media_status(stack, job):
+    r = stack.curl(f"/media/status?job_id={job}")
+    assert r.status == 200, r
+    return r.json()
+
+
+def notify(stack, body, secret=SECRET):
+    f = stack.run / f"zc-{uuid.uuid4().hex}.json"
+    f.write_text(json.dumps(body))
+    return stack.curl("-X", "POST", "-H", f"X-Zencoder-Notification-Secret: {secret}",
+                      "-H", "Content-Type: application/json", "--data-binary", f"@{f}",
+                      "/notifications/zencoder")
+
+
+def check_create_body(req, job):
+    """What the create call carries, as the issue and Pillar's job_create
+    ask for it."""
+    dest = f"{DEST}{job}/"
+    # A signed, expiring URL of the local upload, never a public path.
+    m = re.fullmatch(rf"{PUBLIC}/media-files/in/([A-Za-z0-9_-]+)/(\d+)/([0-9a-f]+)/clip\.mp4",
+                     req["input"])
+    assert m, req["input"]
+    assert 0 < int(m.group(2)) - time.time() <= 86400 + 60
+    assert req["pass_through"] == job
+    outs = req["outputs"]
+    assert [(o["label"], o["type"], o["format"], o["height"], o["upscale"], o["video_bitrate"],
+             o["audio_bitrate"], o["url"]) for o in outs[:2]] == [
+        ("v0", "segmented", "ts", 720, False, 2800, 128, f"{dest}v0/index.m3u8"),
+        ("v1", "segmented", "ts", 360, False, 800, 96, f"{dest}v1/index.m3u8")]
+    assert outs[2]["type"] == "playlist" and outs[2]["url"] == f"{dest}master.m3u8"
+    assert [s["path"] for s in outs[2]["streams"]] == ["v0/index.m3u8", "v1/index.m3u8"]
+    assert req["notifications"] == [{"format": "json", "url": f"{PUBLIC}/notifications/zencoder",
+                                     "headers": {"X-Zencoder-Notification-Secret": SECRET}}]
+
+
+def test_a_job_is_created_notified_and_completes_with_its_outputs(stack, workers, zen, receiver):
+    endpoint(stack, receiver, "/hooks", events="job.complete")
+    job = start_job(stack)
+    workers.start()
+    (jid, zj), = made(zen).items()
+    check_create_body(zj["request"], job)
+    creates = [c for c in zen.calls if c["method"] == "POST"]
+    assert len(creates) == 1 and creates[0]["headers"]["Zencoder-Api-Key"] == API_KEY
+    assert wait_until(lambda: job_row(stack, job)[1] == str(jid), 30, 0.05), job_row(stack, job)
+
+    # The notification Zencoder posts when the job is done, signed with
+    # the secret header the job asked for.
+    zen.set_state(jid, "finished")
+    body = zen.notification(jid)
+    assert notify(stack, body, "wrong-secret-0123456789").status == 401
+    r = notify(stack, body)
+    assert r.status == 200, r
+    st = media_status(stack, job)
+    dest = f"{DEST}{job}/"
+    assert (st["job_status"], st["output_path"], st["playlists"]) == \
+        ("COMPLETE", dest, {".m3u8": "master.m3u8"}), st
+    assert [(v["label"], v["url"], v["height"]) for v in st["variations"]] == [
+        ("v0", f"{dest}v0/index.m3u8", 720), ("v1", f"{dest}v1/index.m3u8", 360)], st
+    # The same notification again is applied once.
+    assert notify(stack, body).status == 200
+    assert stack.db.one("SELECT count(*) FROM notifications WHERE job_id = %s", job) == 1
+
+    hook = check_signed(receiver.wait("/hooks", 1)[0])
+    assert hook["type"] == "job.complete" and hook["data"]["job_id"] == job, hook
+    assert hook["data"]["output_path"] == dest, hook
+
+
+def test_an_event_before_the_answer_finds_the_job_by_pass_through(stack, workers, zen):
+    zen.script = ["drop"]  # made, but the answer is lost
+    job = start_job(stack)
+    workers.start()
+    (jid, _), = made(zen).items()
+    zen.set_state(jid, "processing")
+    body = zen.notification(jid)
+    body["job"]["state"] = "processing"
+    r = notify(stack, body)
+    assert r.status == 200, r
+    assert job_row(stack, job)[:2] == ("PROGRESSING", str(jid))
+
+
+def test_a_retry_after_a_lost_answer_makes_one_job(stack, workers, zen):
+    zen.script = ["drop"]
+    job = start_job(stack)
+    workers.start()
+    assert wait_until(lambda: job_row(stack, job)[1] is not None, 60, 0.1), job_row(stack, job)
+    jobs = zen.created()
+    assert len(jobs) == 1, jobs
+    assert job_row(stack, job)[:2] == ("SUBMITTED", str(next(iter(jobs))))
+    # The second attempt looked before it sent again, and did not send.
+    methods = [(c["method"], c["path"]) for c in zen.calls]
+    assert methods.count(("POST", "/api/v2/jobs")) == 1, methods
+    assert ("GET", "/api/v2/jobs") in methods, methods
+
+
+@pytest.mark.parametrize("answers,final", [(["http503"], False), (["http422"], True)])
+def test_transient_errors_retry_and_final_ones_are_the_jobs_error(stack, workers, zen, answers,
+                                                                  final):
+    zen.script = list(answers)
+    job = start_job(stack)
+    workers.start()
+    if final:
+        assert wait_until(lambda: job_row(stack, job)[0] == "ERROR", 30, 0.1), job_row(stack, job)
+        st = media_status(stack, job)
+        assert st["error_code"] == 422, st
+        assert st["error_message"] == "Zencoder: HTTP 422: Input file could not be downloaded", st
+        assert zen.created() == {}
+    else:
+        made(zen)
+        assert wait_until(lambda: job_row(stack, job)[1] is not None, 60, 0.1)
+        assert job_row(stack, job)[0] == "SUBMITTED"
+
+
+def test_the_reconciler_completes_a_job_whose_notifications_never_came(stack, workers, zen):
+    job = start_job(stack)
+    workers.start()
+    (jid, _), = made(zen).items()
+    zen.set_state(jid, "processing", 40.5)
+    assert wait_until(lambda: job_row(stack, job)[0] == "PROGRESSING", 120, 0.2), job_row(stack, job)
+    zen.set_state(jid, "finished", 100)
+    assert wait_until(lambda: job_row(stack, job)[0] == "COMPLETE", 120, 0.2), job_row(stack, job)
+    st = media_status(stack, job)
+    assert (st["output_path"], st["playlists"]) == (f"{DEST}{job}/", {".m3u8": "master.m3u8"}), st
+    assert len(st["variations"]) == 2, st
+    src = stack.db.rows("SELECT DISTINCT source FROM notifications WHERE job_id = %s", job)
+    assert src == [("poll",)], src
+    paths = {urlsplit(c["path"]).path for c in zen.calls if c["method"] == "GET"}
+    assert {f"/api/v2/jobs/{jid}", f"/api/v2/jobs/{jid}/progress"} <= paths, paths

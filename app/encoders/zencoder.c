@@ -384,6 +384,14 @@ static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **b
     if (zencoder_parse(note, e, NULL, 0, err, errcap) != 0)
         goto out;
     status = jstr_or(e, "status", "");
+    if (strcmp(status, "ERROR") == 0 && !json_object_object_get_ex(e, "error_message", NULL)) {
+        /* The input failed (could not be fetched, not media): no output says why. */
+        json_object *in;
+        const char *m;
+        if (jobj(job_o, "input_media_file", json_type_object, &in) == 1 &&
+            jstr(in, "error_message", &m) == 1)
+            json_object_object_add(e, "error_message", json_object_new_string(m));
+    }
     if (strcmp(status, "PROGRESSING") == 0) {
         /* Its progress, when Zencoder says (else the state alone). */
         http_response pr = {.body = pbuf, .body_cap = sizeof pbuf};

@@ -106,8 +106,30 @@ static void test_details(void)
     json_object_put(root);
 }
 
+/* A failed job's details read as its notification: the outputs' error. */
+static void test_details_failed(void)
+{
+    const char *text =
+        "{\"job\": {\"id\": 7, \"state\": \"failed\", \"pass_through\": null,"
+        " \"input_media_file\": {\"state\": \"failed\"},"
+        " \"output_media_files\": [{\"format\": \"mpeg4\", \"state\": \"failed\","
+        "   \"error_message\": \"The file is an unrecognized format.\"}]}}";
+    json_object *root = json_tokener_parse(text), *job, *n, *ev = json_object_new_object();
+    char err[200] = "";
+    CHECK(json_object_object_get_ex(root, "job", &job));
+    n = details_as_notification(job);
+    CHECK_INT(zencoder_parse(n, ev, NULL, 0, err, sizeof err), 0);
+    CHECK_STR(jstr_or(ev, "status", NULL), "ERROR");
+    CHECK_STR(jstr_or(ev, "error_message", NULL), "The file is an unrecognized format.");
+    CHECK(!json_object_object_get_ex(ev, "mediagate_job_id", NULL));
+    json_object_put(ev);
+    json_object_put(n);
+    json_object_put(root);
+}
+
 int main(void)
 {
+    test_details_failed();
     test_check();
     test_create_body();
     test_details();

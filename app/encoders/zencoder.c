@@ -423,12 +423,21 @@ out:
     return ret;
 }
 
+/* Cancels the job; one whose create's answer was lost (no backend id) is
+ * looked for by its pass_through first. */
 static int cancel(task_ctx *ctx, const encode_job *job, char *err, size_t errcap)
 {
-    char path[128], buf[4096];
-    if (!job->backend_job_id)
-        return 0; /* never made there */
-    snprintf(path, sizeof path, "/jobs/%s/cancel", job->backend_job_id);
+    char path[128], buf[4096], id[32];
+    const char *jid = job->backend_job_id;
+    if (!jid) {
+        char *list = malloc(RESPONSE_MAX + 1);
+        int found = list ? find_created(ctx, job, list, id, sizeof id, err, errcap) : -1;
+        free(list);
+        if (found <= 0)
+            return found < 0 ? 1 : 0; /* unread: retry; none: never made there */
+        jid = id;
+    }
+    snprintf(path, sizeof path, "/jobs/%s/cancel", jid);
     http_response resp = {.body = buf, .body_cap = sizeof buf};
     http_outcome oc = call(ctx, "PUT", path, "", &resp);
     if (oc == HTTP_ANSWERED && resp.status >= 200 && resp.status < 300)

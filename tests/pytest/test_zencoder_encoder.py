@@ -218,3 +218,21 @@ def test_the_reconciler_completes_a_job_whose_notifications_never_came(stack, wo
     assert src == [("poll",)], src
     paths = {urlsplit(c["path"]).path for c in zen.calls if c["method"] == "GET"}
     assert {f"/api/v2/jobs/{jid}", f"/api/v2/jobs/{jid}/progress"} <= paths, paths
+
+
+@pytest.mark.parametrize("lost_answer", [False, True])
+def test_jobs_cancel_cancels_at_zencoder(stack, workers, zen, lost_answer):
+    # With the create's answer lost the job names no Zencoder job yet: the
+    # cancel finds it by pass_through.
+    zen.script = ["drop"] if lost_answer else []
+    job = start_job(stack)
+    workers.start()
+    (jid, _), = made(zen).items()
+    if not lost_answer:
+        assert wait_until(lambda: job_row(stack, job)[1] == str(jid), 60, 0.1)
+    stack.mg("jobs", "cancel", job)
+    assert media_status(stack, job)["job_status"] == "CANCELED"
+    assert wait_until(lambda: zen.created()[jid]["state"] == "cancelled", 60, 0.1), zen.calls
+    puts = [c["path"] for c in zen.calls if c["method"] == "PUT"]
+    assert puts == [f"/api/v2/jobs/{jid}/cancel"], zen.calls
+    assert [c for c in zen.calls if c["method"] == "POST"][1:] == [], "a canceled job is not made again"

@@ -272,8 +272,12 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_warn("task %lld: %s for a job that does not exist", ctx->id, ctx->kind);
         goto out;
     }
-    if (terminal(c.ej.status)) {
-        /* Canceled (or failed) before it started: nothing to start. */
+    /* Canceled while an earlier attempt's outcome is unknown: the job may
+     * exist at the encoder. The create (idempotent) then learns its id, so
+     * that encoder.cancel, which waits for this task, cancels it there. */
+    bool learn = strcmp(c.ej.status, "CANCELED") == 0 && ctx->attempt > 1 && !c.ej.backend_job_id;
+    if (terminal(c.ej.status) && !learn) {
+        /* Final before it started: nothing to start. */
         log_info("task %lld: job %s is %s; not created", ctx->id, c.ej.id, c.ej.status);
         res->outcome = TASK_DONE;
         goto out;
@@ -313,7 +317,7 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         res->outcome = TASK_DONE;
     } else
         c.row->create(ctx, &c.ej, res);
-    if (res->outcome == TASK_DONE) {
+    if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
             res->job_event = json_object_new_object();
         /* The reconciler, should the encoder's events not come. */

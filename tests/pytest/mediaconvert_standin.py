@@ -10,8 +10,8 @@ what the real API checks, with AWS's own code and model:
   host and x-amz-date signed, the signature over the received method, path,
   query, signed headers and body (403 InvalidSignatureException, as AWS);
 - the body and the query against AWS's API model of MediaConvert
-  (botocore's data/mediaconvert/2017-08-29/service-2.json, the file AWS's
-  SDKs are generated from): every member by its wire name (camelCase
+  (botocore's data/mediaconvert/2017-08-29/service-2.json, loaded by
+  botocore's own loader; the file AWS's SDKs are generated from): every member by its wire name (camelCase
   locationName), required members, types, ranges, enums and patterns,
   with botocore's ParamValidator and the model's enums and bounds (400
   BadRequestException), and what the model's documentation requires
@@ -29,10 +29,8 @@ meet, in order: "throttle" (429 TooManyRequestsException), "http500"
 "drop_after_create" (the job is made, then the connection closes before
 the answer). Every request is kept in .calls; .jobs holds the jobs made."""
 
-import gzip
 import http.server
 import json
-import os
 import random
 import re
 import socket
@@ -41,10 +39,10 @@ import threading
 import time
 import urllib.parse
 
-import botocore
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.loaders import Loader
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
@@ -57,10 +55,8 @@ def model():
     """AWS's API model of MediaConvert, as botocore ships it."""
     global _MODEL
     if _MODEL is None:
-        path = os.path.join(os.path.dirname(botocore.__file__),
-                            "data/mediaconvert/2017-08-29/service-2.json.gz")
-        with gzip.open(path) as f:
-            _MODEL = ServiceModel(json.load(f), service_name="mediaconvert")
+        loaded = Loader().load_service_model("mediaconvert", "service-2", "2017-08-29")
+        _MODEL = ServiceModel(loaded, service_name="mediaconvert")
     return _MODEL
 
 

@@ -71,23 +71,16 @@ static int mc_check(const config *cfg, const profile *p, char *err, size_t errca
     return 0;
 }
 
-/* The job's output directory, "s3://bucket/prefix/<job id>/", into out:
- * MEDIAGATE_MEDIACONVERT_DESTINATION's, else the one the job was given.
- * Returns 0, or -1 when there is none or it is not an s3:// URL. */
-static int destination(const config *cfg, const encode_job *job, char *out, size_t cap)
+/* The job's output directory, "s3://bucket/prefix/<job id>/" (the
+ * job's destination: MEDIAGATE_MEDIACONVERT_DESTINATION's, else the storage
+ * bucket's), into out. Returns 0, or -1 when there is none or it is not an
+ * s3:// URL, the only place MediaConvert writes to. */
+static int destination(const encode_job *job, char *out, size_t cap)
 {
-    int n;
-    if (*cfg->mediaconvert_destination) {
-        const char *d = cfg->mediaconvert_destination;
-        size_t l = strlen(d);
-        n = snprintf(out, cap, "%s%s%s/", d, l && d[l - 1] == '/' ? "" : "/", job->id);
-    } else if (job->destination && *job->destination) {
-        size_t l = strlen(job->destination);
-        n = snprintf(out, cap, "%s%s", job->destination,
-                     job->destination[l - 1] == '/' ? "" : "/");
-    } else
-        return -1;
-    return n > 0 && (size_t)n < cap && strncmp(out, "s3://", 5) == 0 ? 0 : -1;
+    const char *d = job->destination;
+    size_t l = d ? strlen(d) : 0;
+    int n = snprintf(out, cap, "%s%s", d ? d : "", l && d[l - 1] != '/' ? "/" : "");
+    return l && n > 0 && (size_t)n < cap && strncmp(out, "s3://", 5) == 0 ? 0 : -1;
 }
 
 /* The maximum bitrate (b/s) QVBR gets for r: the profile's, else one fit
@@ -418,7 +411,7 @@ static void mc_create(task_ctx *ctx, const encode_job *job, task_result *res)
         res->retry_after = 300;
         goto out;
     }
-    if (!job->input_url || destination(cfg, job, dest, sizeof dest) != 0) {
+    if (!job->input_url || destination(job, dest, sizeof dest) != 0) {
         task_fail(res, TASK_FAILED, 400, "MediaConvert CreateJob: %s",
                   job->input_url ? "no s3:// destination for the outputs "
                                    "(MEDIAGATE_MEDIACONVERT_DESTINATION or MEDIAGATE_STORAGE=s3)"
@@ -535,7 +528,7 @@ static int mc_poll(task_ctx *ctx, const encode_job *job, json_object **ev, char 
         goto out;
     /* GetJob names no files: the outputs are where the create put them. */
     if (strcmp(status, "COMPLETE") == 0 && !json_object_object_get_ex(out, "output_path", &x) &&
-        destination(ctx->cfg, job, dest, sizeof dest) == 0) {
+        destination(job, dest, sizeof dest) == 0) {
         json_object *pl = json_object_new_object();
         add(out, "output_path", str(dest));
         if (job->profile && job->profile->hls)

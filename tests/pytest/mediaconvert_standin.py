@@ -25,7 +25,8 @@ id, createdAt in epoch seconds, queue, role, settings, status,
 statusUpdateInterval, timing, userMetadata, ...), errors {"message": ...}
 with x-amzn-ErrorType. script is a list of faults the next CreateJob calls
 meet, in order: "throttle" (429 TooManyRequestsException), "http500"
-(InternalServerErrorException), "drop" (the connection closes, no job),
+(InternalServerErrorException), "refuse" (400 BadRequestException), "drop"
+(the connection closes, no job),
 "drop_after_create" (the job is made, then the connection closes before
 the answer). Every request is kept in .calls; .jobs holds the jobs made."""
 
@@ -326,6 +327,9 @@ class MediaConvertStandin:
             return self.error(500, "InternalServerErrorException", "Internal Server Error")
         if fault == "drop":
             return 0, None, None
+        if fault == "refuse":
+            return self.error(400, "BadRequestException",
+                              "/settings/inputs/0/fileInput: the input could not be read")
         job = self.new_job(body)
         call["job_id"] = job["id"]
         if token is not None:

@@ -97,15 +97,6 @@ def test_create_sends_the_documented_job(mc):
     assert mp4["outputs"][0]["containerSettings"]["container"] == "MP4"
 
 
-def test_destination_setting_wins(mc):
-    job = new_job()
-    out = run(mc, "create", job, MEDIAGATE_MEDIACONVERT_DESTINATION="s3://mc-out/encodes")
-    assert out["outcome"] == "done", out
-    body = json.loads(mc.created()[0]["body"])
-    dest = body["settings"]["outputGroups"][0]["outputGroupSettings"]["hlsGroupSettings"]
-    assert dest["destination"] == f"s3://mc-out/encodes/{job['id']}/master"
-
-
 def test_wrong_secret_is_refused_by_the_signature_check(mc):
     out = run(mc, "create", new_job(), MEDIAGATE_AWS_SECRET_ACCESS_KEY="not" + SK)
     assert out["outcome"] == "failed" and out["code"] == 403, out
@@ -231,3 +222,221 @@ def test_check(mc, rendition, ok):
     assert (out["rc"] == 0) == ok, out
     if not ok:
         assert out["err"].startswith("rendition 1:")
+
+
+# End to end: a real worker creates the job at the stand-in, the test posts
+# MediaConvert's documented events as the EventBridge API destination does,
+# /media/status and a signed webhook follow; or, the events lost, the
+# reconciler's GetJob completes the job.
+
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+import s3_settings  # noqa: E402
+from mgstack import MG_ROOT, wait_until  # noqa: E402
+from test_webhooks import add_endpoint, check_signed, receiver, Receiver  # noqa: E402,F401
+
+FIXTURES = MG_ROOT / "tests" / "fixtures" / "providers"
+MC_SECRET = "mediaconvert-eventbridge-key-0123"
+HLS = {"name": "mc-hls", "encoder": "mediaconvert", "packaging": ["hls"],
+       "renditions": [{"height": 720, "video_kbps": 2800, "codec": "h264", "audio_kbps": 128},
+                      {"height": 360, "video_kbps": 800, "codec": "h264", "audio_kbps": 96}]}
+
+
+@pytest.fixture
+def bucket(s3):
+    return s3_settings.new_bucket(s3, "mg-mc")
+
+
+@pytest.fixture
+def mg_env(request, rundir):
+    if "bucket" not in request.fixturenames:
+        return {}
+    s3 = request.getfixturevalue("s3")
+    mc = request.getfixturevalue("mc")
+    return {
+        "MEDIAGATE_THREADS": "2",
+        "MEDIAGATE_LEASE_SECONDS": "3",
+        "MEDIAGATE_PUBLIC_URL": "https://media.example.com",
+        "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on",
+        "MEDIAGATE_WEBHOOK_RETRY_UNIT_MS": "50",
+        "MEDIAGATE_RECONCILE_AFTER": getattr(request.function, "reconcile_after", "3600"),
+        "MEDIAGATE_STORAGE": "s3",
+        "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
+        "MEDIAGATE_STORAGE_REGION": s3.region,
+        "MEDIAGATE_STORAGE_BUCKET": request.getfixturevalue("bucket"),
+        "MEDIAGATE_STORAGE_PREFIX": "",
+        "MEDIAGATE_STORAGE_ADDRESSING": "path",
+        "MEDIAGATE_STORAGE_ACCESS_KEY_ID": s3.access_key,
+        "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": s3.secret_key,
+        "MEDIAGATE_MEDIACONVERT_SECRET": MC_SECRET,
+        **{k: v for k, v in settings(mc).items() if k != "MEDIAGATE_DATABASE_URL"},
+    }
+
+
+def reconcile_after(seconds):
+    def mark(f):
+        f.reconcile_after = str(seconds)
+        return f
+    return mark
+
+
+def start_job(stack, s3, bucket, profile=HLS):
+    """An upload in the bucket and its job, queued for MediaConvert as an
+    upload with profile=<profile> queues it."""
+    jid, up = str(uuid.uuid4()), str(uuid.uuid4())
+    key = f"uploads/{up}/clip.mp4"
+    s3_settings.client(s3).put_object(Bucket=bucket, Key=key, Body=b"mp4 bytes")
+    spec = {k: v for k, v in profile.items() if k != "name"}
+    stack.db.conn.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, %s, %s) "
+                          "ON CONFLICT DO NOTHING",
+                          (profile["name"], profile["encoder"], json.dumps(spec)))
+    stack.db.conn.execute("INSERT INTO jobs (id, backend, profile, input_file) "
+                          "VALUES (%s, 'mediaconvert', %s, %s)", (jid, profile["name"], key))
+    payload = {"job_id": jid, "profile": profile, "input": {"storage": "s3", "key": key}}
+    stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('mediaconvert.create', %s)",
+                          (json.dumps(payload),))
+    return jid, key
+
+
+def backend_id(stack, jid):
+    return stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", jid)
+
+
+def create_done(stack):
+    return stack.db.one("SELECT count(*) FROM tasks WHERE kind = 'mediaconvert.create' "
+                        "AND state = 'done'") == 1
+
+
+def event(stack, name, **detail):
+    """POSTs MediaConvert's documented event NAME (DETAIL's fields replaced)
+    as the EventBridge API destination sends it: the event as the body, the
+    connection's API key in its header."""
+    ev = json.loads((FIXTURES / f"aws-mediaconvert-{name}.json").read_text())
+    ev["detail"].update(detail)
+    ev["detail"]["timestamp"] = int(time.time() * 1000)
+    f = stack.run / "event.json"
+    f.write_text(json.dumps(ev))
+    r = stack.curl("-X", "POST", "-H", f"X-Api-Key: {MC_SECRET}", "-H",
+                   "Content-Type: application/json", "--data-binary", f"@{f}",
+                   "/notifications/mediaconvert")
+    assert r.status == 200, r
+    return r
+
+
+def status(stack, jid):
+    r = stack.curl(f"/media/status?job_id={jid}")
+    assert r.status == 200, r
+    return r.json()
+
+
+def test_upload_to_complete_with_events(stack, workers, mc, s3, bucket, receiver):
+    eid, secret = add_endpoint(stack, receiver.url("/hook"))
+    receiver.plan("/hook", secret)
+    jid, key = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.created(), 60), mc.calls
+    (call,) = mc.created()
+    body = json.loads(call["body"])
+    assert body["userMetadata"]["mediagate_job_id"] == jid
+    assert body["clientRequestToken"] == jid
+    dest = f"s3://{bucket}/media/{jid}/"
+    hls = body["settings"]["outputGroups"][0]["outputGroupSettings"]["hlsGroupSettings"]
+    assert hls["destination"] == dest + "master"
+    # The input: a presigned GET of the upload, which expires; the object
+    # itself is private.
+    url = body["settings"]["inputs"][0]["fileInput"]
+    assert url.startswith(f"{s3.endpoint}/{bucket}/{key}?") and "X-Amz-Expires=" in url, url
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.read() == b"mp4 bytes"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url.split("?")[0], timeout=30)
+    assert e.value.code == 403
+    mcid = call["job_id"]
+    assert wait_until(lambda: backend_id(stack, jid) == mcid, 30)
+
+    meta = {"mediagate_job_id": jid}
+    event(stack, "progressing", jobId=mcid, userMetadata=meta)
+    event(stack, "status-update", jobId=mcid, userMetadata=meta,
+          jobProgress={"jobPercentComplete": 50})
+    assert status(stack, jid)["progress_rate"] == 50
+    groups = [{"type": "HLS_GROUP", "playlistFilePaths": [dest + "master.m3u8"],
+               "outputDetails": [{"outputFilePaths": [dest + "master_720p.m3u8"],
+                                  "durationInMs": 4000,
+                                  "videoDetails": {"widthInPx": 1280, "heightInPx": 720}}]}]
+    event(stack, "complete", jobId=mcid, userMetadata=meta, outputGroupDetails=groups)
+    st = status(stack, jid)
+    assert st["job_status"] == "COMPLETE", st
+    assert st["output_path"] and st["playlists"], st
+    assert wait_until(lambda: [b for b in (check_signed(e) for e in receiver.log("/hook"))
+                               if b["type"] == "job.complete"], 60), receiver.log()
+    done = [b for b in (check_signed(e) for e in receiver.log("/hook"))
+            if b["type"] == "job.complete"]
+    assert done[0]["data"]["job_id"] == jid
+    assert stack.db.one("SELECT count(*) FROM jobs") == 1
+    assert len(mc.jobs) == 1
+
+
+def test_an_event_before_the_answer_finds_the_job(stack, workers, mc, s3, bucket):
+    """The create's answer is lost; MediaConvert's events name the job by
+    its userMetadata before the retry learns its id."""
+    mc.script = ["drop_after_create"]
+    mc.token_window_s = 0
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.jobs, 60), mc.calls
+    (mcid,) = mc.jobs
+    event(stack, "progressing", jobId=mcid, userMetadata={"mediagate_job_id": jid})
+    assert backend_id(stack, jid) == mcid
+    assert status(stack, jid)["job_status"] == "PROGRESSING"
+    # The retry knows the job by then, and makes no second one.
+    assert wait_until(lambda: create_done(stack), 60)
+    assert len(mc.jobs) == 1 and len([c for c in mc.calls if c["method"] == "POST"]) == 1
+    assert stack.db.one("SELECT count(*) FROM jobs") == 1
+
+
+def test_a_retry_after_a_lost_answer_makes_one_job(stack, workers, mc, s3, bucket):
+    """The job is made but the answer is lost, and no event comes; the
+    retry comes after ClientRequestToken's minute (token_window_s 0): it
+    finds the job by ListJobs instead of sending again."""
+    mc.script = ["drop_after_create"]
+    mc.token_window_s = 0
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: create_done(stack), 90), mc.calls
+    (mcid,) = mc.jobs
+    assert backend_id(stack, jid) == mcid
+    assert [c["method"] for c in mc.calls] == ["POST", "GET"], mc.calls
+    assert "queue=" in mc.calls[1]["query"]
+
+
+def test_a_refused_create_is_the_jobs_error(stack, workers, mc, s3, bucket):
+    jid, key = start_job(stack, s3, bucket, profile={**HLS, "name": "mc-bad"})
+    # MediaConvert refuses the job for good: the job is ERROR with the
+    # provider's status and error type.
+    mc.script = ["refuse"]
+    workers.start()
+    assert wait_until(lambda: status(stack, jid)["job_status"] == "ERROR", 60), mc.calls
+    row = stack.db.one("SELECT error_code, error_message FROM jobs WHERE id = %s", jid)
+    assert row[0] == 400 and "BadRequestException" in row[1], row
+    assert not mc.jobs
+
+
+@reconcile_after(5)
+def test_lost_events_the_reconciler_completes_the_job(stack, workers, mc, s3, bucket):
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.jobs, 60), mc.calls
+    (mcid,) = mc.jobs
+    mc.set_status(mcid, "PROGRESSING", percent=30)
+    assert wait_until(lambda: status(stack, jid).get("progress_rate") == 30, 60), mc.calls
+    mc.set_status(mcid, "COMPLETE")
+    assert wait_until(lambda: status(stack, jid)["job_status"] == "COMPLETE", 60), mc.calls
+    st = status(stack, jid)
+    assert st["output_path"] and st["playlists"], st
+    rows = stack.db.rows("SELECT source, event_id FROM notifications WHERE job_id = %s "
+                         "ORDER BY received_at", jid)
+    assert rows and all(r[0] == "poll" for r in rows), rows
+    assert f"poll:{mcid}:COMPLETE:-1" in [r[1] for r in rows]
+    gets = [c for c in mc.calls if c["method"] == "GET" and c["path"].endswith(mcid)]
+    assert gets and all(c["answer"] == 200 for c in gets)

@@ -31,6 +31,12 @@ const stmt_def cli_stmts[C__COUNT] = {
         "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
         "RETURNING id, storage, mediagate_media_unsigned()",
         2, PGRES_TUPLES_OK},
+    /* jobs cancel: $2 the create kinds, $3 the encoders that can cancel
+     * (app/encoders/); the job's backend and backend id as they were */
+    [C_JOBS_CANCEL] = {"c_jobs_cancel",
+        "SELECT mediagate_job_cancel($1, $2::text[], $3::text[]), "
+        "(SELECT backend FROM jobs WHERE id = $1), (SELECT backend_job_id FROM jobs WHERE id = $1)",
+        3, PGRES_TUPLES_OK},
     /* tasks list: the newest 200 ($1 'dead': only dead ones); "when" is
      * the time that matters for the task's state */
     [C_TASKS_LIST] = {"c_tasks_list",

@@ -10,6 +10,7 @@ enum cli_stmt {
     C_JOBS_LIST,
     C_JOBS_SHOW,
     C_JOBS_ACL,
+    C_JOBS_CANCEL,
     C_TASKS_LIST,
     C_TASKS_SHOW,
     C_TASKS_RETRY,

@@ -81,6 +81,10 @@ const encoder *encoder_find(const char *name);
 /* The row whose create_kind is kind, or NULL. */
 const encoder *encoder_for_kind(const char *kind);
 
+/* What pick answers for each row (NULL: the row is left out), as a
+ * PostgreSQL text[] literal, into out: e.g. the create kinds. */
+void encoder_array(char *out, size_t cap, const char *(*pick)(const encoder *e));
+
 /* The rows (app/encoders/<name>.c). */
 extern const encoder encoder_local, encoder_mediaconvert, encoder_zencoder, encoder_mux,
     encoder_tencent;

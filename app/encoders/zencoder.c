@@ -263,6 +263,11 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
             task_fail(res, TASK_RETRY, 1, "Zencoder: %s", msg);
             goto out;
         }
+        if (job->status && strcmp(job->status, "CANCELED") == 0) {
+            /* Canceled meanwhile, and never made there: nothing to make. */
+            res->outcome = TASK_DONE;
+            goto out;
+        }
     }
     body = create_body(cfg, job, dest);
     http_response resp = {.body = buf, .body_cap = RESPONSE_MAX + 1};

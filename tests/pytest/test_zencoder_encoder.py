@@ -17,6 +17,7 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,7 +29,7 @@ from zencoder_standin import ZencoderStandin
 API_KEY = "zk-" + "a1b2c3d4" * 4
 SECRET = "zc-notify-secret-0123456789"
 SIGNING = "media-signing-0123456789abcdef"
-PUBLIC = "https://media.example.com"
+CLIP = b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 40
 DEST = "s3://zbucket/out/"
 LADDER = {"encoder": "zencoder", "packaging": ["hls"],
           "renditions": [{"height": 720, "video_kbps": 2800, "audio_kbps": 128},
@@ -51,7 +52,6 @@ def mg_env(rundir, zen):
         "MEDIAGATE_ZENCODER_API_URL": zen.url,
         "MEDIAGATE_ZENCODER_SECRET": SECRET,
         "MEDIAGATE_ZENCODER_DESTINATION": DEST,
-        "MEDIAGATE_PUBLIC_URL": PUBLIC,
         "MEDIAGATE_MEDIA_SIGNING_SECRET": SIGNING,
         "MEDIAGATE_RECONCILE_AFTER": "5",
         "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on",
@@ -61,12 +61,33 @@ def mg_env(rundir, zen):
     }
 
 
+@pytest.fixture
+def nginx_includes():
+    return ("media_conf", "upload_conf")
+
+
+@pytest.fixture
+def workers(workers, stack):
+    """Workers that reach this stack's nginx as MEDIAGATE_PUBLIC_URL (the
+    notification URL and a local upload's signed input URL)."""
+    start = workers.start
+    workers.start = lambda **env: start(MEDIAGATE_PUBLIC_URL=stack.base, **env)
+    return workers
+
+
 def start_job(stack, spec=LADDER, name="zen"):
     """A job made with profile NAME from an upload, as the upload queues
-    it: the job (backend = the profile's encoder) and its create task with
-    the profile's snapshot and the upload's key. Returns the job id."""
+    it: the stored file, the job (backend = the profile's encoder) and its
+    create task with the profile's snapshot and the upload's key. Returns
+    the job id."""
     job = str(uuid.uuid4())
-    up = uuid.uuid4().hex
+    up = str(uuid.uuid4())
+    d = Path(stack.env["MEDIAGATE_UPLOADS_DIR"]) / up
+    d.mkdir(parents=True)
+    for p in (d.parent, d.parent.parent, d):
+        p.chmod(0o755)
+    (d / "clip.mp4").write_bytes(CLIP)
+    (d / "clip.mp4").chmod(0o644)
     db = stack.db.conn
     db.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, 'zencoder', %s) "
                "ON CONFLICT (name) DO NOTHING", (name, json.dumps(spec)))
@@ -105,12 +126,12 @@ def notify(stack, body, secret=SECRET):
                       "/notifications/zencoder")
 
 
-def check_create_body(req, job):
+def check_create_body(stack, req, job):
     """What the create call carries, as the issue and Pillar's job_create
     ask for it."""
     dest = f"{DEST}{job}/"
     # A signed, expiring URL of the local upload, never a public path.
-    m = re.fullmatch(rf"{PUBLIC}/media-files/in/([A-Za-z0-9_-]+)/(\d+)/([0-9a-f]+)/clip\.mp4",
+    m = re.fullmatch(rf"{stack.base}/media-files/in/([A-Za-z0-9_-]+)/(\d+)/([0-9a-f-]+)/clip\.mp4",
                      req["input"])
     assert m, req["input"]
     assert 0 < int(m.group(2)) - time.time() <= 86400 + 60
@@ -122,16 +143,24 @@ def check_create_body(req, job):
         ("v1", "segmented", "ts", 360, False, 800, 96, f"{dest}v1/index.m3u8")]
     assert outs[2]["type"] == "playlist" and outs[2]["url"] == f"{dest}master.m3u8"
     assert [s["path"] for s in outs[2]["streams"]] == ["v0/index.m3u8", "v1/index.m3u8"]
-    assert req["notifications"] == [{"format": "json", "url": f"{PUBLIC}/notifications/zencoder",
+    assert req["notifications"] == [{"format": "json", "url": f"{stack.base}/notifications/zencoder",
                                      "headers": {"X-Zencoder-Notification-Secret": SECRET}}]
 
 
 def test_a_job_is_created_notified_and_completes_with_its_outputs(stack, workers, zen, receiver):
     endpoint(stack, receiver, "/hooks", events="job.complete")
+    zen.fetch_input = True
     job = start_job(stack)
     workers.start()
     (jid, zj), = made(zen).items()
-    check_create_body(zj["request"], job)
+    check_create_body(stack, zj["request"], job)
+    # Zencoder fetched the upload through the signed URL; unsigned, or
+    # with its expiry changed, the same path is refused.
+    assert zen.fetched == [(200, CLIP)]
+    url = zj["request"]["input"]
+    sig, exp, rest = re.match(r".*/in/([^/]+)/(\d+)/(.*)", url).groups()
+    assert ZencoderStandin.fetch(url.replace(f"/{exp}/", f"/{int(exp) + 1}/"))[0] == 403
+    assert ZencoderStandin.fetch(f"{stack.base}/media-files/in/{rest}")[0] in (403, 404)
     creates = [c for c in zen.calls if c["method"] == "POST"]
     assert len(creates) == 1 and creates[0]["headers"]["Zencoder-Api-Key"] == API_KEY
     assert wait_until(lambda: job_row(stack, job)[1] == str(jid), 30, 0.05), job_row(stack, job)

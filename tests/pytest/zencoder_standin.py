@@ -15,6 +15,9 @@ real API checks before it acts:
   URL strings or objects with a url (and headers an object of strings);
 - per_page at most 50.
 
+With fetch_input set, a create first fetches its input URL as Zencoder
+does (GET, no redirect followed): .fetched keeps each (status, body).
+
 script is a list of answers to the next creates, in order: "drop" makes
 the job and closes the connection without an answer (the client sees no
 answer: an unknown outcome), "http503", "http422" (a final refusal),
@@ -28,6 +31,8 @@ import http.server
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,6 +56,8 @@ class ZencoderStandin:
         self.jobs = {}
         self.calls = []
         self.next_id = 45492475  # the documented create answer's id, then onwards
+        self.fetch_input = False
+        self.fetched = []
         self.lock = threading.Lock()
         standin = self
 
@@ -152,6 +159,8 @@ class ZencoderStandin:
         except ValueError:
             b = None
         errors = self.check_create(b)
+        if not errors and self.fetch_input:
+            self.fetched.append(self.fetch(b["input"]))
         step = self.script.pop(0) if self.script and not errors else None
         call["answer"] = step
         if errors or step == "http422":
@@ -174,6 +183,18 @@ class ZencoderStandin:
                              for i, o in enumerate(b["outputs"])]
         call["answer"] = jid
         return 201, answer
+
+    @staticmethod
+    def fetch(url):
+        """(status, body) of a GET of url, redirects not followed."""
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a):
+                return None
+        try:
+            with urllib.request.build_opener(NoRedirect).open(url, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
 
     def created(self):
         with self.lock:

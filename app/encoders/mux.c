@@ -326,7 +326,7 @@ static const char *event_type(const char *status)
 static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **body, size_t *len,
                 char *event_id, size_t idcap, char *err, size_t errcap)
 {
-    char path[256], id[64];
+    char path[256], id[64], now[40];
     http_response resp = {0};
     json_object *root = NULL, *asset, *env = NULL, *p;
     const char *status;
@@ -358,8 +358,10 @@ static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **b
         jint(p, "progress", 0, 100, &pct);
     /* The answer, dressed as the webhook of that state, goes through the
      * webhook's own parser. */
+    iso_time_ms((int64_t)time(NULL) * 1000, now);
     env = json_object_new_object();
     json_object_object_add(env, "type", json_object_new_string(event_type(status)));
+    json_object_object_add(env, "created_at", json_object_new_string(now)); /* the state's time */
     json_object_object_add(env, "data", json_object_get(asset));
     *ev = json_object_new_object();
     if (mux_parse(env, *ev, id, sizeof id, err, errcap) != 0) {

@@ -87,7 +87,7 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
                          http_response *resp)
 {
     const config *cfg = ctx->cfg;
-    char userpass[512], b64[700], h_auth[720], url[1024];
+    char userpass[512], b64[700], h_auth[740], url[1024];
     size_t base = strlen(cfg->mux_api_url);
     while (base && cfg->mux_api_url[base - 1] == '/')
         base--;

@@ -26,6 +26,7 @@
 
 #define ENCODER_ERROR 22 /* the job's error_code when mediagate itself cannot start it */
 #define URL_MAX 4096
+#define SETTING(f) offsetof(config, f)
 
 /* The encoders that write outputs where mediagate says (the others keep
  * them): the setting naming that place; empty, the storage bucket's
@@ -34,8 +35,8 @@ static const struct {
     const char *encoder;
     size_t setting;
 } destinations[] = {
-    {"mediaconvert", offsetof(config, mediaconvert_destination)},
-    {"zencoder", offsetof(config, zencoder_destination)},
+    {"mediaconvert", SETTING(mediaconvert_destination)},
+    {"zencoder", SETTING(zencoder_destination)},
 };
 
 /* W_ENC_JOB's columns. */
@@ -272,8 +273,12 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_warn("task %lld: %s for a job that does not exist", ctx->id, ctx->kind);
         goto out;
     }
-    if (terminal(c.ej.status)) {
-        /* Canceled (or failed) before it started: nothing to start. */
+    /* Canceled while an earlier attempt's outcome is unknown: the job may
+     * exist at the encoder. The create (idempotent) then learns its id, so
+     * that encoder.cancel, which waits for this task, cancels it there. */
+    bool learn = strcmp(c.ej.status, "CANCELED") == 0 && ctx->attempt > 1 && !c.ej.backend_job_id;
+    if (terminal(c.ej.status) && !learn) {
+        /* Final before it started: nothing to start. */
         log_info("task %lld: job %s is %s; not created", ctx->id, c.ej.id, c.ej.status);
         res->outcome = TASK_DONE;
         goto out;
@@ -313,7 +318,7 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         res->outcome = TASK_DONE;
     } else
         c.row->create(ctx, &c.ej, res);
-    if (res->outcome == TASK_DONE) {
+    if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
             res->job_event = json_object_new_object();
         /* The reconciler, should the encoder's events not come. */
@@ -446,10 +451,9 @@ void kind_encoder_cancel(task_ctx *ctx, task_result *res)
     res->outcome = TASK_DONE;
     if (found == 0 || !c.row || !c.row->cancel)
         goto out;
-    if (!c.ej.backend_job_id) {
+    if (!c.ej.backend_job_id && atoi(PQgetvalue(c.job, 0, J_OTHERS)) > 0) {
         /* A create in flight names the job when it ends: wait for it. */
-        if (atoi(PQgetvalue(c.job, 0, J_OTHERS)) > 0)
-            snooze(res, 5, "waiting for the job's create to end");
+        snooze(res, 5, "waiting for the job's create to end");
         goto out;
     }
     if (!c.row->configured(ctx->cfg)) {

@@ -18,16 +18,34 @@ import uuid
 
 import pytest
 
+from mgstack import MG_ROOT, wait_until
+from mux_standin import MuxStandin
+
 MEDIA_SECRET = "media-signing-secret-0123456789abcdef"
+TOKEN_ID, TOKEN_SECRET = "mux-token-id-7e1a", "mux-token-secret-0123456789abcdef"
+MUX_PROFILE = {"name": "mux-hd", "encoder": "mux", "renditions": [{"height": 1080}],
+               "packaging": ["hls"]}
 
 
 @pytest.fixture
-def mg_env(rundir):
+def mux():
+    s = MuxStandin(TOKEN_ID, TOKEN_SECRET)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def mg_env(rundir, mux):
     return {
         "MEDIAGATE_THREADS": "2",
+        "MEDIAGATE_LEASE_SECONDS": "3",
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
         "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads"),
         "MEDIAGATE_MEDIA_SIGNING_SECRET": MEDIA_SECRET,
+        "MEDIAGATE_MUX_TOKEN_ID": TOKEN_ID,
+        "MEDIAGATE_MUX_TOKEN_SECRET": TOKEN_SECRET,
+        "MEDIAGATE_MUX_API_URL": mux.url,
+        "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on",
     }
 
 
@@ -220,16 +238,23 @@ def input_path(upload_id, name, exp, secret=MEDIA_SECRET):
     return f"/media-files/in/{sig}/{exp}/{upload_id}/{name}"
 
 
-def test_a_local_upload_reaches_an_encoder_only_by_its_signed_expiring_url(stack):
-    up, other = str(uuid.uuid4()), str(uuid.uuid4())
+def stored_upload(stack, up, text):
+    """An upload on local storage, as mediagate stores it (0750, 0640), in
+    the uploads directory nginx reads through its group, as packaged
+    (2750 mediagate:<nginx's group>). Its key."""
     root = stack.run / "upload" / "uploads"
-    for u in (up, other):
-        (root / u).mkdir(parents=True)
-        (root / u / "talk.mp4").write_text(f"the upload {u}\n")
-    # As packaged: nginx reads the uploads through its group (2750, 0640).
-    for p in (root, root / up, root / other, root / up / "talk.mp4", root / other / "talk.mp4"):
+    (root / up).mkdir(parents=True)
+    (root / up / "talk.mp4").write_text(text)
+    for p in (root, root / up, root / up / "talk.mp4"):
         shutil.chown(p, group="www-data")
         os.chmod(p, 0o2750 if p.is_dir() else 0o640)
+    return f"uploads/{up}/talk.mp4"
+
+
+def test_a_local_upload_reaches_an_encoder_only_by_its_signed_expiring_url(stack):
+    up, other = str(uuid.uuid4()), str(uuid.uuid4())
+    for u in (up, other):
+        stored_upload(stack, u, f"the upload {u}\n")
     exp = int(time.time()) + 600
     good = input_path(up, "talk.mp4", exp)
     r = stack.curl(good)
@@ -250,3 +275,65 @@ def test_a_local_upload_reaches_an_encoder_only_by_its_signed_expiring_url(stack
         assert got.status in (403, 404), (path, got)
         assert "the upload" not in got.body, (path, got)
     assert stack.curl("-X", "POST", good).status in (403, 405)
+
+
+def queue_create(stack, key, profile=MUX_PROFILE):
+    """A mux job and its create task as an upload queues them (the
+    payload's profile a snapshot, the input the upload's key). Its id."""
+    job = str(uuid.uuid4())
+    stack.db.conn.execute("INSERT INTO jobs (id, backend, input_file, profile) VALUES (%s, 'mux', %s, %s)",
+                          (job, key, profile["name"]))
+    payload = {"job_id": job, "profile": profile, "input": {"storage": "local", "key": key}}
+    stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('mux.create', %s)",
+                          (json.dumps(payload),))
+    return job
+
+
+def backend_job_id(stack, job):
+    return stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", job)
+
+
+def test_a_create_signs_the_local_input_names_the_job_and_queues_the_reconciler(stack, workers, mux):
+    key = stored_upload(stack, str(uuid.uuid4()), "the talk\n")
+    workers.start(MEDIAGATE_PUBLIC_URL=stack.base, MEDIAGATE_RECONCILE_AFTER="600")
+    job = queue_create(stack, key)
+    assert wait_until(lambda: mux.creates(), 60, 0.05), mux.calls
+    (call,) = mux.creates()
+    body = json.loads(call["body"])
+    assert body["passthrough"] == job, body
+    (inp,) = body["inputs"]
+    # The encoder fetched the upload through nginx by a signed, expiring URL.
+    assert inp["url"].startswith(stack.base + "/media-files/in/"), inp
+    exp = int(inp["url"].split("/")[-3])
+    assert 86400 - 120 < exp - time.time() <= 86400, exp
+    assert wait_until(lambda: call["asset"] in mux.fetched, 60, 0.05), mux.fetched
+    assert mux.fetched[call["asset"]] == (200, b"the talk\n"), mux.fetched
+    assert wait_until(lambda: backend_job_id(stack, job) == call["asset"], 60, 0.1)
+    # The reconciler waits MEDIAGATE_RECONCILE_AFTER from the create.
+    assert stack.db.one("SELECT payload->>'job_id', extract(epoch FROM run_after - now()) > 550 "
+                        "FROM outbox WHERE kind = 'encoder.poll'") == (job, True)
+
+
+def test_cancel_while_a_create_answer_is_lost_cancels_what_it_made(stack, workers, mux):
+    key = stored_upload(stack, str(uuid.uuid4()), "the talk\n")
+    mux.script = ["drop"]  # the asset is made, its answer lost: the job is not named
+    workers.start(MEDIAGATE_PUBLIC_URL=stack.base)
+    job = queue_create(stack, key)
+    assert wait_until(lambda: mux.creates(), 60, 0.05), mux.calls
+    (call,) = mux.creates()
+    out = stack.mg("jobs", "cancel", job)
+    # What docs/encoder.md shows.
+    doc = (MG_ROOT / "docs" / "encoder.md").read_text()
+    block = doc.split("$ mediagate jobs cancel ", 1)[1].split("```", 1)[0].splitlines()[1:]
+    shown = [line.replace("5f0c3d1e-8a6b-4c2d-9e1f-000000000001", job) for line in block if line]
+    assert out.splitlines() == shown, out
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"
+    # The create's next attempt finds the asset; then it is deleted there.
+    assert wait_until(lambda: call["asset"] not in mux.assets, 90, 0.1), mux.calls
+    assert [c["path"] for c in mux.calls if c["method"] == "DELETE"] == \
+        [f"/video/v1/assets/{call['asset']}"], mux.calls
+    assert len(mux.creates()) == 1, mux.calls
+    assert stack.db.one("SELECT status, backend_job_id FROM jobs WHERE id = %s", job) == \
+        ("CANCELED", call["asset"])
+    assert stack.db.rows("SELECT kind, state FROM tasks ORDER BY id") == \
+        [("mux.create", "done"), ("encoder.cancel", "done")]

@@ -7,7 +7,8 @@
  * by it) and MP4 static renditions when the profile packages MP4. Mux has
  * no idempotency key, so a later attempt (whose earlier outcome may be
  * unknown) first lists the assets and takes the one whose passthrough is
- * the job id. poll: GET /video/v1/assets/<id>, read as the matching
+ * the job id; for a job canceled meanwhile it only looks, never makes one.
+ * poll: GET /video/v1/assets/<id>, read as the matching
  * webhook would be (app/notify/mux.c). cancel: DELETE the asset.
  *
  * Mux makes its own adaptive ladder: a profile names only its top, one
@@ -270,7 +271,8 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, MUX_ERROR, "mux takes an input URL, the job has none");
         goto out;
     }
-    if (ctx->attempt > 1) {
+    bool canceled = job->status && strcmp(job->status, "CANCELED") == 0;
+    if (ctx->attempt > 1 || canceled) {
         /* An earlier attempt may have made the asset: never a second one. */
         int rc = find_ours(ctx, job, found, sizeof found, why, sizeof why);
         if (rc < 0) {
@@ -279,6 +281,10 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         }
         if (rc == 1) {
             created(ctx, job, found, NULL, res);
+            goto out;
+        }
+        if (canceled) { /* only its id was wanted, and there is none */
+            res->outcome = TASK_DONE;
             goto out;
         }
     }

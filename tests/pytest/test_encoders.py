@@ -223,11 +223,16 @@ def test_cancel_of_a_final_job_changes_nothing(db, status):
 
 def test_a_bucket_job_of_a_cloud_encoder_answers_the_local_layout(db):
     cloud_job(db, "j1", backend="zencoder", backend_job_id="Z1")
-    db.conn.execute("UPDATE jobs SET storage = 's3' WHERE id = 'j1'")
+    # As the create left it (W_ENC_STORAGE): in the bucket, at its public URL.
+    db.conn.execute("UPDATE jobs SET storage = 's3', output_path = 'https://cdn/media/j1/' "
+                    "WHERE id = 'j1'")
     ev = {"backend_job_id": "Z1", "status": "COMPLETE", "output_path": "s3://b/media/j1/",
           "playlists": {".m3u8": "s3://b/media/j1/master.m3u8"}}
     db.one("SELECT mediagate_apply_job_event('zencoder', %s::jsonb)", json.dumps(ev))
-    assert db.one("SELECT playlists FROM jobs WHERE id = 'j1'") == {".m3u8": "master.m3u8"}
+    assert db.one("SELECT output_path, playlists FROM jobs WHERE id = 'j1'") == \
+        ("https://cdn/media/j1/", {".m3u8": "master.m3u8"})
+    assert db.one("SELECT mediagate_job_status_json(j) FROM jobs j WHERE id = 'j1'")["playlists"] == \
+        {".m3u8": "master.m3u8"}
 
 
 def input_path(upload_id, name, exp, secret=MEDIA_SECRET):

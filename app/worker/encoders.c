@@ -302,8 +302,11 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
     }
     if (c.to_bucket) {
         PGresult *r = NULL;
-        const char *v[] = {c.ej.id};
-        int st = db_exec(ctx->db, W_ENC_STORAGE, 1, v, &r);
+        char key[160], url[URL_MAX];
+        snprintf(key, sizeof key, "media/%.100s/", c.ej.id);
+        const char *v[] = {c.ej.id, store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url
+                                                                                         : NULL};
+        int st = db_exec(ctx->db, W_ENC_STORAGE, 2, v, &r);
         PQclear(r);
         if (st != 0) {
             res->outcome = TASK_RETRY;

@@ -3,18 +3,22 @@ PostgreSQL, nginx, `mediagate serve` and `mediagate worker`, and a stand-in
 for Zencoder's API (zencoder_standin.py) that checks the key and the
 documented job body and answers the documented bodies.
 
-A job made with a Zencoder profile is created there (the input a signed,
-expiring URL, one output per rendition and the master playlist under the
+An upload with a Zencoder profile is created there (the input a signed,
+expiring URL that the stand-in fetches through nginx, one output per rendition and the master playlist under the
 job's destination, the notification URL with its secret header, the job
 id in pass_through); the documented notification, posted as Zencoder posts
 it, completes it with output_path, playlists and variations, and a signed
 webhook reaches the customer. With no notification, the reconciler's poll
 completes it. A create retried after a lost answer makes one job; a final
-refusal is the job's ERROR with Zencoder's status and message.
+refusal is the job's ERROR with Zencoder's status and message;
+`mediagate jobs cancel` cancels it there; a profile Zencoder cannot honour
+is refused when it is written.
 """
 
 import json
 import re
+import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mgstack import wait_until
+from mgstack import MG_BIN, wait_until
 from test_webhooks import check_signed, endpoint, receiver  # noqa: F401
 from zencoder_standin import ZencoderStandin
 
@@ -75,28 +79,33 @@ def workers(workers, stack):
     return workers
 
 
-def start_job(stack, spec=LADDER, name="zen"):
-    """A job made with profile NAME from an upload, as the upload queues
-    it: the stored file, the job (backend = the profile's encoder) and its
-    create task with the profile's snapshot and the upload's key. Returns
-    the job id."""
-    job = str(uuid.uuid4())
-    up = str(uuid.uuid4())
-    d = Path(stack.env["MEDIAGATE_UPLOADS_DIR"]) / up
-    d.mkdir(parents=True)
-    for p in (d.parent, d.parent.parent, d):
-        p.chmod(0o755)
-    (d / "clip.mp4").write_bytes(CLIP)
-    (d / "clip.mp4").chmod(0o644)
-    db = stack.db.conn
-    db.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, 'zencoder', %s) "
-               "ON CONFLICT (name) DO NOTHING", (name, json.dumps(spec)))
-    db.execute("INSERT INTO jobs (id, backend, input_file, profile) VALUES (%s, 'zencoder', %s, %s)",
-               (job, f"uploads/{up}/clip.mp4", name))
-    payload = {"job_id": job, "profile": {**spec, "name": name},
-               "input": {"storage": "local", "key": f"uploads/{up}/clip.mp4"}}
-    db.execute("INSERT INTO outbox (kind, payload) VALUES ('zencoder.create', %s)",
-               (json.dumps(payload),))
+@pytest.fixture
+def key(stack):
+    """The Zencoder profile, and an API key that may use it. The uploads
+    directory as packaged (2750, nginx's group), so that nginx serves an
+    upload's signed input URL."""
+    up = Path(stack.env["MEDIAGATE_UPLOADS_DIR"])
+    shutil.chown(up, group="www-data")
+    up.chmod(0o2750)
+    f = stack.run / "zen.json"
+    f.write_text(json.dumps(LADDER))
+    stack.mg("profiles", "add", "zen", "--encoder", "zencoder", f)
+    return stack.mg("apikey", "create", "uploader", "--profiles", "zen")
+
+
+def start_job(stack, key, profile="zen"):
+    """POST /uploads with the profile, then the PUT of the file: the job's id."""
+    args = ["-X", "POST", "-H", f"Authorization: Bearer {key}"]
+    for f in ("name=clip.mp4", f"profile={profile}"):
+        args += ["--data-urlencode", f]
+    r = stack.curl(*args, "/uploads")
+    assert r.status == 201, r
+    src = stack.run / "clip.mp4"
+    src.write_bytes(CLIP)
+    put = stack.curl("-X", "PUT", "--data-binary", f"@{src}", r.json()["upload"]["url"])
+    assert put.status == 201, put
+    job = r.json()["job_id"]
+    assert stack.db.one("SELECT backend, profile FROM jobs WHERE id = %s", job) == ("zencoder", profile)
     return job
 
 
@@ -147,10 +156,10 @@ def check_create_body(stack, req, job):
                                      "headers": {"X-Zencoder-Notification-Secret": SECRET}}]
 
 
-def test_a_job_is_created_notified_and_completes_with_its_outputs(stack, workers, zen, receiver):
+def test_a_job_is_created_notified_and_completes_with_its_outputs(stack, key, workers, zen, receiver):
     endpoint(stack, receiver, "/hooks", events="job.complete")
     zen.fetch_input = True
-    job = start_job(stack)
+    job = start_job(stack, key)
     workers.start()
     (jid, zj), = made(zen).items()
     check_create_body(stack, zj["request"], job)
@@ -187,9 +196,9 @@ def test_a_job_is_created_notified_and_completes_with_its_outputs(stack, workers
     assert hook["data"]["output_path"] == dest, hook
 
 
-def test_an_event_before_the_answer_finds_the_job_by_pass_through(stack, workers, zen):
+def test_an_event_before_the_answer_finds_the_job_by_pass_through(stack, key, workers, zen):
     zen.script = ["drop"]  # made, but the answer is lost
-    job = start_job(stack)
+    job = start_job(stack, key)
     workers.start()
     (jid, _), = made(zen).items()
     zen.set_state(jid, "processing")
@@ -200,9 +209,9 @@ def test_an_event_before_the_answer_finds_the_job_by_pass_through(stack, workers
     assert job_row(stack, job)[:2] == ("PROGRESSING", str(jid))
 
 
-def test_a_retry_after_a_lost_answer_makes_one_job(stack, workers, zen):
+def test_a_retry_after_a_lost_answer_makes_one_job(stack, key, workers, zen):
     zen.script = ["drop"]
-    job = start_job(stack)
+    job = start_job(stack, key)
     workers.start()
     assert wait_until(lambda: job_row(stack, job)[1] is not None, 60, 0.1), job_row(stack, job)
     jobs = zen.created()
@@ -215,10 +224,10 @@ def test_a_retry_after_a_lost_answer_makes_one_job(stack, workers, zen):
 
 
 @pytest.mark.parametrize("answers,final", [(["http503"], False), (["http422"], True)])
-def test_transient_errors_retry_and_final_ones_are_the_jobs_error(stack, workers, zen, answers,
+def test_transient_errors_retry_and_final_ones_are_the_jobs_error(stack, key, workers, zen, answers,
                                                                   final):
     zen.script = list(answers)
-    job = start_job(stack)
+    job = start_job(stack, key)
     workers.start()
     if final:
         assert wait_until(lambda: job_row(stack, job)[0] == "ERROR", 30, 0.1), job_row(stack, job)
@@ -232,8 +241,8 @@ def test_transient_errors_retry_and_final_ones_are_the_jobs_error(stack, workers
         assert job_row(stack, job)[0] == "SUBMITTED"
 
 
-def test_the_reconciler_completes_a_job_whose_notifications_never_came(stack, workers, zen):
-    job = start_job(stack)
+def test_the_reconciler_completes_a_job_whose_notifications_never_came(stack, key, workers, zen):
+    job = start_job(stack, key)
     workers.start()
     (jid, _), = made(zen).items()
     zen.set_state(jid, "processing", 40.5)
@@ -250,11 +259,11 @@ def test_the_reconciler_completes_a_job_whose_notifications_never_came(stack, wo
 
 
 @pytest.mark.parametrize("lost_answer", [False, True])
-def test_jobs_cancel_cancels_at_zencoder(stack, workers, zen, lost_answer):
+def test_jobs_cancel_cancels_at_zencoder(stack, key, workers, zen, lost_answer):
     # With the create's answer lost the job names no Zencoder job yet: the
     # cancel finds it by pass_through.
     zen.script = ["drop"] if lost_answer else []
-    job = start_job(stack)
+    job = start_job(stack, key)
     workers.start()
     (jid, _), = made(zen).items()
     if not lost_answer:
@@ -265,3 +274,16 @@ def test_jobs_cancel_cancels_at_zencoder(stack, workers, zen, lost_answer):
     puts = [c["path"] for c in zen.calls if c["method"] == "PUT"]
     assert puts == [f"/api/v2/jobs/{jid}/cancel"], zen.calls
     assert [c for c in zen.calls if c["method"] == "POST"][1:] == [], "a canceled job is not made again"
+
+
+@pytest.mark.parametrize("packaging,ok", [(["hls"], False), (["hls", "mp4"], False), (["mp4"], True)])
+def test_a_profile_zencoder_cannot_honour_is_refused_when_written(stack, packaging, ok):
+    f = stack.run / "p.json"
+    f.write_text(json.dumps({"encoder": "zencoder", "packaging": packaging,
+                             "renditions": [{"height": 1080, "codec": "h265"}]}))
+    r = subprocess.run([str(MG_BIN), "profiles", "add", "hevc", "--encoder", "zencoder", str(f)],
+                       env=stack.env, capture_output=True, text=True, timeout=60)
+    assert (r.returncode == 0) == ok, (r.returncode, r.stderr)
+    assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'hevc'") == (1 if ok else 0)
+    if not ok:
+        assert "rendition 1: Zencoder's HLS outputs (TS segments) are H.264" in r.stderr, r.stderr

@@ -27,13 +27,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from mgstack import MG_BIN, wait_until
+from test_mux_encoder import CLIP, upload
 from test_webhooks import check_signed, endpoint, receiver  # noqa: F401
 from zencoder_standin import ZencoderStandin
 
 API_KEY = "zk-" + "a1b2c3d4" * 4
 SECRET = "zc-notify-secret-0123456789"
 SIGNING = "media-signing-0123456789abcdef"
-CLIP = b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 40
 DEST = "s3://zbucket/out/"
 LADDER = {"encoder": "zencoder", "packaging": ["hls"],
           "renditions": [{"height": 720, "video_kbps": 2800, "audio_kbps": 128},
@@ -94,17 +94,8 @@ def key(stack):
 
 
 def start_job(stack, key, profile="zen"):
-    """POST /uploads with the profile, then the PUT of the file: the job's id."""
-    args = ["-X", "POST", "-H", f"Authorization: Bearer {key}"]
-    for f in ("name=clip.mp4", f"profile={profile}"):
-        args += ["--data-urlencode", f]
-    r = stack.curl(*args, "/uploads")
-    assert r.status == 201, r
-    src = stack.run / "clip.mp4"
-    src.write_bytes(CLIP)
-    put = stack.curl("-X", "PUT", "--data-binary", f"@{src}", r.json()["upload"]["url"])
-    assert put.status == 201, put
-    job = r.json()["job_id"]
+    """An upload with the profile (POST /uploads, then the PUT): the job's id."""
+    job = upload(stack, key, profile)
     assert stack.db.one("SELECT backend, profile FROM jobs WHERE id = %s", job) == ("zencoder", profile)
     return job
 
@@ -140,7 +131,7 @@ def check_create_body(stack, req, job):
     ask for it."""
     dest = f"{DEST}{job}/"
     # A signed, expiring URL of the local upload, never a public path.
-    m = re.fullmatch(rf"{stack.base}/media-files/in/([A-Za-z0-9_-]+)/(\d+)/([0-9a-f-]+)/clip\.mp4",
+    m = re.fullmatch(rf"{stack.base}/media-files/in/([A-Za-z0-9_-]+)/(\d+)/([0-9a-f-]+)/talk\.mp4",
                      req["input"])
     assert m, req["input"]
     assert 0 < int(m.group(2)) - time.time() <= 86400 + 60

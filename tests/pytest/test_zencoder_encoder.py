@@ -185,6 +185,11 @@ def test_a_job_is_created_notified_and_completes_with_its_outputs(stack, key, wo
     hook = check_signed(receiver.wait("/hooks", 1)[0])
     assert hook["type"] == "job.complete" and hook["data"]["job_id"] == job, hook
     assert hook["data"]["output_path"] == dest, hook
+    # No log line carries the API key or the notification secret.
+    for text in (workers.log(), stack.app.log_path.read_text(errors="replace"),
+                 stack.cli_log.read_text(errors="replace"),
+                 stack.nginx.error_log.read_text(errors="replace")):
+        assert API_KEY not in text and SECRET not in text
 
 
 def test_an_event_before_the_answer_finds_the_job_by_pass_through(stack, key, workers, zen):

@@ -298,9 +298,12 @@ def backend_job_id(stack, job):
     return stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", job)
 
 
-def test_a_create_signs_the_local_input_names_the_job_and_queues_the_reconciler(stack, workers, mux):
+@pytest.mark.parametrize("prefix", ["", "/video-api"])
+def test_a_create_signs_the_local_input_names_the_job_and_queues_the_reconciler(stack, workers, mux,
+                                                                                 prefix):
     key = stored_upload(stack, str(uuid.uuid4()), "the talk\n")
-    workers.start(MEDIAGATE_PUBLIC_URL=stack.base, MEDIAGATE_RECONCILE_AFTER="600")
+    # The API under a prefix: the media location is still the site's own.
+    workers.start(MEDIAGATE_PUBLIC_URL=stack.base + prefix, MEDIAGATE_RECONCILE_AFTER="600")
     job = queue_create(stack, key)
     assert wait_until(lambda: mux.creates(), 60, 0.05), mux.calls
     (call,) = mux.creates()

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import s3_settings
 
 from mgstack import MG_BIN, wait_until
 from test_mux_encoder import CLIP, upload
@@ -48,7 +49,21 @@ def zen():
 
 
 @pytest.fixture
-def mg_env(rundir, zen):
+def bucket(s3):
+    return s3_settings.new_bucket(s3, "mg-zen")
+
+
+@pytest.fixture
+def mg_env(request, rundir, zen):
+    # A test that asks for a bucket runs on S3 storage, outputs to its
+    # media/<job id>/ (no destination of Zencoder's own).
+    if "bucket" in request.fixturenames:
+        return {**common_env(rundir, zen), "MEDIAGATE_ZENCODER_DESTINATION": "",
+                **s3_settings.env(request.getfixturevalue("s3"), request.getfixturevalue("bucket"))}
+    return common_env(rundir, zen)
+
+
+def common_env(rundir, zen):
     return {
         "MEDIAGATE_THREADS": "2",
         "MEDIAGATE_LEASE_SECONDS": "10",
@@ -85,8 +100,9 @@ def key(stack):
     directory as packaged (2750, nginx's group), so that nginx serves an
     upload's signed input URL."""
     up = Path(stack.env["MEDIAGATE_UPLOADS_DIR"])
-    shutil.chown(up, group="www-data")
-    up.chmod(0o2750)
+    if up.is_dir():
+        shutil.chown(up, group="www-data")
+        up.chmod(0o2750)
     f = stack.run / "zen.json"
     f.write_text(json.dumps(LADDER))
     stack.mg("profiles", "add", "zen", "--encoder", "zencoder", f)
@@ -283,3 +299,37 @@ def test_a_profile_zencoder_cannot_honour_is_refused_when_written(stack, packagi
     assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'hevc'") == (1 if ok else 0)
     if not ok:
         assert "rendition 1: Zencoder's HLS outputs (TS segments) are H.264" in r.stderr, r.stderr
+
+
+def test_on_s3_storage_the_input_is_presigned_and_the_outputs_go_to_the_bucket(stack, key, workers, zen,
+                                                                                s3, bucket):
+    zen.fetch_input = True
+    args = ["-X", "POST", "-H", f"Authorization: Bearer {key}"]
+    for f in ("name=talk.mp4", f"size={len(CLIP)}", "profile=zen"):
+        args += ["--data-urlencode", f]
+    r = stack.curl(*args, "/uploads")
+    assert r.status == 201, r
+    src = stack.run / "talk.mp4"
+    src.write_bytes(CLIP)
+    put = stack.curl("-X", "PUT", "--data-binary", f"@{src}", r.json()["upload"]["complete_url"])
+    assert put.status == 201, put
+    job = r.json()["job_id"]
+    workers.start()
+    (jid, zj), = made(zen).items()
+    req = zj["request"]
+    # The bucket's presigned GET of the upload, which Zencoder fetched; the
+    # object itself is private.
+    assert zen.fetched == [(200, CLIP)]
+    assert req["input"].startswith(f"{s3.endpoint}/{bucket}/uploads/") and "X-Amz-Expires=" in req["input"]
+    assert s3_settings.unsigned_status(req["input"].split("?")[0]) == 403
+    dest = f"s3://{bucket}/media/{job}/"
+    assert [o["url"] for o in req["outputs"]] == [f"{dest}v0/index.m3u8", f"{dest}v1/index.m3u8",
+                                                  f"{dest}master.m3u8"]
+    zen.set_state(jid, "finished")
+    assert notify(stack, zen.notification(jid)).status == 200
+    st = media_status(stack, job)
+    assert (st["job_status"], st["playlists"]) == ("COMPLETE", {".m3u8": "master.m3u8"}), st
+    # It plays like a local encode's: the output path is playback's (signed
+    # here: the bucket's objects are private) for the job's media/<job id>/.
+    assert re.fullmatch(rf"/media/hls/[^/]+/\d+/{job}/", st["output_path"]), st
+    assert len(st["variations"]) == 2, st

@@ -304,14 +304,13 @@ def test_a_profile_zencoder_cannot_honour_is_refused_when_written(stack, packagi
 def test_on_s3_storage_the_input_is_presigned_and_the_outputs_go_to_the_bucket(stack, key, workers, zen,
                                                                                 s3, bucket):
     zen.fetch_input = True
-    args = ["-X", "POST", "-H", f"Authorization: Bearer {key}"]
-    for f in ("name=talk.mp4", f"size={len(CLIP)}", "profile=zen"):
-        args += ["--data-urlencode", f]
-    r = stack.curl(*args, "/uploads")
+    # The slot, then the whole file through nginx to its complete_url.
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "-d", "name=talk.mp4",
+                   "-d", f"size={len(CLIP)}", "-d", "profile=zen", "/uploads")
     assert r.status == 201, r
-    src = stack.run / "talk.mp4"
-    src.write_bytes(CLIP)
-    put = stack.curl("-X", "PUT", "--data-binary", f"@{src}", r.json()["upload"]["complete_url"])
+    (stack.run / "talk.mp4").write_bytes(CLIP)
+    put = stack.curl("-X", "PUT", "--data-binary", f"@{stack.run / 'talk.mp4'}",
+                     r.json()["upload"]["complete_url"])
     assert put.status == 201, put
     job = r.json()["job_id"]
     workers.start()

@@ -343,8 +343,7 @@ static json_object *details_as_notification(json_object *job)
                 copy_as(f, keys[i], o, keys[i]);
             copy_as(f, "file_size_bytes", o, "file_size_in_bytes");
             copy_as(f, "error_message", o, "error");
-            if (jstr(f, "format", &fmt) != 1 && jstr(f, "url", &url) == 1 &&
-                strstr(url, ".m3u8"))
+            if (jstr(f, "format", &fmt) != 1 && jstr(f, "url", &url) == 1 && strstr(url, ".m3u8"))
                 json_object_object_add(o, "type", json_object_new_string("playlist"));
             json_object_array_add(list, o);
         }
@@ -450,8 +449,9 @@ static int cancel(task_ctx *ctx, const encode_job *job, char *err, size_t errcap
     if (oc == HTTP_ANSWERED && (resp.status == 404 || resp.status == 409 || resp.status == 422))
         return 0; /* gone, or final there already: nothing to cancel */
     snprintf(err, errcap, "Zencoder cancel: %s %ld", http_outcome_name(oc), resp.status);
-    return oc == HTTP_NO_ANSWER || (oc == HTTP_ANSWERED && (resp.status >= 500 ||
-                                                           resp.status == 429)) ? 1 : -1;
+    bool again = oc == HTTP_NO_ANSWER ||
+                 (oc == HTTP_ANSWERED && (resp.status >= 500 || resp.status == 429));
+    return again ? 1 : -1;
 }
 
 const encoder encoder_zencoder = {.name = "zencoder",

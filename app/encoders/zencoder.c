@@ -25,6 +25,9 @@
 #define LIST_PER_PAGE 50
 #define LIST_PAGES 10 /* the newest 500 jobs: a lost create is among them */
 #define SECRET_HEADER "X-Zencoder-Notification-Secret"
+/* The job's error_code when no answer of Zencoder's says why (as
+ * app/worker/encoders.c's); Zencoder's refusals carry its HTTP status. */
+#define OWN_ERROR 22
 
 static bool configured(const config *cfg)
 {
@@ -239,15 +242,15 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
     const char *dest = job->destination;
     const char *perr;
     if (!buf) {
-        task_fail(res, TASK_RETRY, 1, "Zencoder: out of memory");
+        task_fail(res, TASK_RETRY, OWN_ERROR, "Zencoder: out of memory");
         goto out;
     }
     if (!job->input_url) {
-        task_fail(res, TASK_FAILED, 1, "Zencoder encodes a file from its URL; this job has none");
+        task_fail(res, TASK_FAILED, OWN_ERROR, "Zencoder encodes a file from its URL; this job has none");
         goto out;
     }
     if (!dest || !*dest) {
-        task_fail(res, TASK_FAILED, 1, "Zencoder: no destination for the outputs");
+        task_fail(res, TASK_FAILED, OWN_ERROR, "Zencoder: no destination for the outputs");
         goto out;
     }
     if (ctx->attempt > 1) {
@@ -260,7 +263,7 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
             goto out;
         }
         if (found < 0) {
-            task_fail(res, TASK_RETRY, 1, "Zencoder: %s", msg);
+            task_fail(res, TASK_RETRY, OWN_ERROR, "Zencoder: %s", msg);
             goto out;
         }
         if (job->status && strcmp(job->status, "CANCELED") == 0) {
@@ -277,17 +280,17 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
                            &resp);
     if (oc == HTTP_NO_ANSWER || oc == HTTP_TOO_LARGE) {
         /* Maybe made: the next attempt looks before it sends again. */
-        task_fail(res, TASK_RETRY, 1, "Zencoder: %s (%s)", http_outcome_name(oc), resp.err);
+        task_fail(res, TASK_RETRY, OWN_ERROR, "Zencoder: %s (%s)", http_outcome_name(oc), resp.err);
         goto out;
     }
     if (oc != HTTP_ANSWERED) {
-        task_fail(res, TASK_FAILED, 1, "Zencoder: %s (%s)", http_outcome_name(oc), resp.err);
+        task_fail(res, TASK_FAILED, OWN_ERROR, "Zencoder: %s (%s)", http_outcome_name(oc), resp.err);
         goto out;
     }
     if (resp.status == 201 || resp.status == 200) {
         answer = parse_json(resp.body, resp.body_len, &perr);
         if (job_id_of(answer, id, sizeof id) != 0) {
-            task_fail(res, TASK_RETRY, 1, "Zencoder: an answer without a job id");
+            task_fail(res, TASK_RETRY, OWN_ERROR, "Zencoder: an answer without a job id");
             goto out;
         }
         log_info("task %lld: Zencoder job %s made for %s", ctx->id, id, job->id);
@@ -308,7 +311,7 @@ out:
     free(buf);
 }
 
-/* The copy of o's member from under the name of a notification. */
+/* Adds from's member key (when there and not null) to to, named as. */
 static void copy_as(json_object *from, const char *key, json_object *to, const char *as)
 {
     json_object *v;

@@ -94,6 +94,30 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_JOB_PLAYBACK] = {"w_job_playback",
         "SELECT acl, storage, status, mediagate_media_unsigned() FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
+    /* What the encoder kinds know of a job (app/worker/encoders.c):
+     * status, acl, input_file, backend_job_id, backend_task_id, backend,
+     * its age and quiet time in seconds (since its last event, else its
+     * creation), and its unfinished tasks of the kinds $3 other than $2. */
+    [W_ENC_JOB] = {"w_enc_job",
+        "SELECT j.status, j.acl, j.input_file, j.backend_job_id, j.backend_task_id, j.backend, "
+        "extract(epoch FROM now() - j.created_at)::float8, "
+        "extract(epoch FROM now() - coalesce(j.last_event_at, j.created_at))::float8, "
+        "(SELECT count(*) FROM outbox o WHERE o.payload->>'job_id' = j.id AND o.id <> $2::bigint "
+        "AND o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL) "
+        "FROM jobs j WHERE j.id = $1",
+        3, PGRES_TUPLES_OK},
+    /* A cloud encoder writes the job's outputs to the storage bucket, at
+     * $2 (the public URL of media/<job id>/, as the local encoder's):
+     * playback serves them from there like the local encoder's. */
+    [W_ENC_STORAGE] = {"w_enc_storage",
+        "UPDATE jobs SET storage = 's3', output_path = coalesce(output_path, $2), "
+        "updated_at = now() WHERE id = $1 AND storage IS NULL",
+        2, PGRES_COMMAND_OK},
+    /* The reconciler's answer from encoder $1: stored and applied as a
+     * notification (source 'poll'), deduped and ordered like a push. */
+    [W_ENC_POLLED] = {"w_enc_polled",
+        "SELECT mediagate_notify_poll($1, $2, $3::bytea, $4::jsonb)",
+        4, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -1,6 +1,8 @@
 -- Applies one normalized event (built by the notification parsers) to jobs.
--- Returns the job id, or NULL when the event names a job that does not
--- exist and may not create one. Monotonic: a terminal status is final,
+-- The job is the one with the sender's (backend, backend_job_id), else the
+-- sender's job named by mediagate_job_id (see below). Returns the job id,
+-- or NULL when the event names a job that does not exist and may not
+-- create one. Monotonic: a terminal status is final,
 -- progress never goes down, an older event never overwrites a newer one.
 -- Queues ProcessMedia only when a worker serves tencent.process_media: a
 -- kind no row serves is never queued (outbox's foreign key to task_kinds
@@ -23,7 +25,21 @@ BEGIN
     -- A job is always found by its own backend's id, never another's.
     SELECT * INTO j FROM jobs
      WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
-    IF NOT FOUND THEN
+    -- A job mediagate created names itself (the provider echoes our id):
+    -- found before its create answer is committed, if it is the sender's
+    -- and has no other backend id; the event's id becomes its own.
+    IF NOT FOUND AND coalesce(ev->>'mediagate_job_id', '') <> '' THEN
+        SELECT * INTO j FROM jobs
+         WHERE id = ev->>'mediagate_job_id' AND backend = p_backend
+           AND (backend_job_id IS NULL OR coalesce(ev->>'backend_job_id', '') = ''
+                OR backend_job_id = ev->>'backend_job_id')
+           FOR UPDATE;
+        IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
+            UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
+            j.backend_job_id := ev->>'backend_job_id';
+        END IF;
+    END IF;
+    IF j.id IS NULL THEN
         IF NOT coalesce((ev->>'create')::boolean, false) THEN
             RETURN NULL;
         END IF;
@@ -67,8 +83,17 @@ BEGIN
         duration_ms   = coalesce((ev->>'duration_ms')::bigint, duration_ms),
         width_px      = coalesce((ev->>'width_px')::int, width_px),
         height_px     = coalesce((ev->>'height_px')::int, height_px),
-        output_path   = coalesce(ev->>'output_path', output_path),
-        playlists     = coalesce(ev->'playlists', playlists),
+        output_path   = CASE WHEN p_backend <> 'local' AND j.storage = 's3' THEN output_path
+                             ELSE coalesce(ev->>'output_path', output_path) END,
+        -- A cloud encoder that wrote to the storage bucket (the job's
+        -- storage 's3' and output_path since its create) wrote mediagate's
+        -- layout there: players read it like a local encode's (/media/status
+        -- answers playback's output_path, app/playback.h), whatever URLs the
+        -- encoder's event names.
+        playlists     = CASE WHEN p_backend <> 'local' AND j.storage = 's3'
+                              AND new_status = 'COMPLETE'
+                             THEN '{".m3u8": "master.m3u8"}'::jsonb
+                             ELSE coalesce(ev->'playlists', playlists) END,
         error_code    = coalesce((ev->>'error_code')::int, error_code),
         error_message = coalesce(ev->>'error_message', error_message),
         variations    = CASE WHEN ev ? 'variations' THEN ev->'variations'
@@ -82,6 +107,7 @@ BEGIN
                              THEN coalesce(ev->>'storage', storage) ELSE storage END,
         resource      = coalesce(ev->'resource', resource),
         event_time    = greatest(event_time, new_time),
+        last_event_at = now(),
         updated_at    = now()
     WHERE id = j.id;
 

@@ -7,7 +7,8 @@
  * by it) and MP4 static renditions when the profile packages MP4. Mux has
  * no idempotency key, so a later attempt (whose earlier outcome may be
  * unknown) first lists the assets and takes the one whose passthrough is
- * the job id. poll: GET /video/v1/assets/<id>, read as the matching
+ * the job id; for a job canceled meanwhile it only looks, never makes one.
+ * poll: GET /video/v1/assets/<id>, read as the matching
  * webhook would be (app/notify/mux.c). cancel: DELETE the asset.
  *
  * Mux makes its own adaptive ladder: a profile names only its top, one
@@ -87,7 +88,7 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
                          http_response *resp)
 {
     const config *cfg = ctx->cfg;
-    char userpass[512], b64[700], h_auth[720], url[1024];
+    char userpass[512], b64[700], h_auth[740], url[1024];
     size_t base = strlen(cfg->mux_api_url);
     while (base && cfg->mux_api_url[base - 1] == '/')
         base--;
@@ -270,7 +271,8 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, MUX_ERROR, "mux takes an input URL, the job has none");
         goto out;
     }
-    if (ctx->attempt > 1) {
+    bool canceled = job->status && strcmp(job->status, "CANCELED") == 0;
+    if (ctx->attempt > 1 || canceled) {
         /* An earlier attempt may have made the asset: never a second one. */
         int rc = find_ours(ctx, job, found, sizeof found, why, sizeof why);
         if (rc < 0) {
@@ -279,6 +281,10 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         }
         if (rc == 1) {
             created(ctx, job, found, NULL, res);
+            goto out;
+        }
+        if (canceled) { /* only its id was wanted, and there is none */
+            res->outcome = TASK_DONE;
             goto out;
         }
     }
@@ -326,7 +332,7 @@ static const char *event_type(const char *status)
 static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **body, size_t *len,
                 char *event_id, size_t idcap, char *err, size_t errcap)
 {
-    char path[256], id[64];
+    char path[256], id[64], now[40];
     http_response resp = {0};
     json_object *root = NULL, *asset, *env = NULL, *p;
     const char *status;
@@ -358,8 +364,10 @@ static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **b
         jint(p, "progress", 0, 100, &pct);
     /* The answer, dressed as the webhook of that state, goes through the
      * webhook's own parser. */
+    iso_time_ms((int64_t)time(NULL) * 1000, now);
     env = json_object_new_object();
     json_object_object_add(env, "type", json_object_new_string(event_type(status)));
+    json_object_object_add(env, "created_at", json_object_new_string(now)); /* the state's time */
     json_object_object_add(env, "data", json_object_get(asset));
     *ev = json_object_new_object();
     if (mux_parse(env, *ev, id, sizeof id, err, errcap) != 0) {

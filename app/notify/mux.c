@@ -26,8 +26,9 @@
 #define MUX_STREAM "https://stream.mux.com/"
 #define MUX_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-/* A time as Mux sends it: an ISO-8601 string, or an integer of Unix
- * seconds. Writes an ISO time into out; returns 1, 0 when absent, -1 when
+/* A time as Mux sends it: an ISO-8601 string, or Unix seconds as an
+ * integer or as a string of digits (the asset's created_at in the API's
+ * answers). Writes an ISO time into out; returns 1, 0 when absent, -1 when
  * malformed. */
 static int mux_time(json_object *o, const char *key, char out[40])
 {
@@ -35,9 +36,15 @@ static int mux_time(json_object *o, const char *key, char out[40])
     int64_t secs;
     int rc = jstr(o, key, &s);
     if (rc == 1) {
-        if (!*s || strlen(s) >= 40 || strspn(s, "0123456789-:.TZ+ ") != strlen(s))
+        size_t n = strlen(s);
+        if (!*s || n >= 40 || strspn(s, "0123456789-:.TZ+ ") != n)
             return -1;
-        snprintf(out, 40, "%s", s);
+        if (strspn(s, "0123456789") == n) {
+            if (n > 11 || (secs = strtoll(s, NULL, 10)) > 32503680000LL)
+                return -1;
+            iso_time_ms(secs * 1000, out);
+        } else
+            snprintf(out, 40, "%s", s);
         return 1;
     }
     if ((rc = jint(o, key, 0, 32503680000LL, &secs)) != 1)

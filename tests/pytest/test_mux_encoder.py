@@ -302,6 +302,24 @@ def test_cancel_deletes_the_asset(stack, key, workers, mux):
     assert [c["path"] for c in deletes] == [f"/video/v1/assets/{call['asset']}"], mux.calls
 
 
+def test_cancel_after_a_lost_answer_deletes_the_asset(stack, key, workers, mux):
+    mux.script = ["drop"]
+    start_worker(stack, workers)
+    job = upload(stack, key)
+    (call,) = created(mux)
+    # The job names no asset yet; the create retries later.
+    stack.mg("jobs", "cancel", job)
+    assert status(stack, job)["job_status"] == "CANCELED"
+    # The retry only looks for the asset, the cancel deletes it: none is left.
+    assert wait_until(lambda: not mux.assets, 60, 0.1), mux.calls
+    assert len([c for c in mux.calls if c["method"] == "POST"]) == 1, mux.calls
+    assert [c["path"] for c in mux.calls if c["method"] == "DELETE"] == \
+        [f"/video/v1/assets/{call['asset']}"], mux.calls
+    assert wait_until(lambda: stack.db.one("SELECT count(*) FROM tasks WHERE state IN ('queued', 'running')") == 0,
+                      60, 0.1), stack.db.rows("SELECT kind, state, last_error FROM tasks")
+    assert status(stack, job)["job_status"] == "CANCELED"
+
+
 @pytest.mark.parametrize("spec, reason", [
     ({"renditions": [{"height": 1080}, {"height": 720}]}, "one rendition"),
     ({"renditions": [{"height": 720}]}, "max_resolution_tier"),

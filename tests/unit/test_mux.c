@@ -127,10 +127,32 @@ static void test_parser_names_our_job(void)
     json_object_put(ev);
 }
 
+/* The API's asset has created_at as a string of Unix seconds. */
+static void test_times(void)
+{
+    json_object *ev = parsed("{\"type\": \"video.asset.created\", \"id\": \"e3\","
+                             " \"data\": {\"id\": \"AssetC3\", \"status\": \"preparing\","
+                             " \"created_at\": \"1521503163\"}}");
+    CHECK_STR(jstr_or(ev, "event_time", NULL), "2018-03-19T23:46:03.000Z");
+    json_object_put(ev);
+    ev = parsed("{\"type\": \"video.asset.created\", \"id\": \"e4\","
+                " \"data\": {\"id\": \"AssetC4\", \"created_at\": 1521503163}}");
+    CHECK_STR(jstr_or(ev, "event_time", NULL), "2018-03-19T23:46:03.000Z");
+    json_object_put(ev);
+    char id[64], err[256];
+    json_object *root = json_tokener_parse("{\"type\": \"video.asset.created\", \"data\":"
+                                           " {\"id\": \"A\", \"created_at\": \"99999999999999\"}}");
+    ev = json_object_new_object();
+    CHECK_INT(mux_parse(root, ev, id, sizeof id, err, sizeof err), -1);
+    json_object_put(ev);
+    json_object_put(root);
+}
+
 int main(void)
 {
     test_check();
     test_create_body();
     test_parser_names_our_job();
+    test_times();
     return CHECK_DONE("test_mux");
 }

@@ -233,7 +233,7 @@ import time  # noqa: E402
 import urllib.request  # noqa: E402
 
 import s3_settings  # noqa: E402
-from mgstack import MG_ROOT, wait_until  # noqa: E402
+from mgstack import MG_BIN, MG_ROOT, wait_until  # noqa: E402
 from test_webhooks import add_endpoint, check_signed, receiver, Receiver  # noqa: E402,F401
 
 FIXTURES = MG_ROOT / "tests" / "fixtures" / "providers"
@@ -274,6 +274,11 @@ def mg_env(request, rundir):
     }
 
 
+@pytest.fixture
+def nginx_includes():
+    return ("media_conf", "upload_conf")
+
+
 def reconcile_after(seconds):
     def mark(f):
         f.reconcile_after = str(seconds)
@@ -282,21 +287,35 @@ def reconcile_after(seconds):
 
 
 def start_job(stack, s3, bucket, profile=HLS):
-    """An upload in the bucket and its job, queued for MediaConvert as an
-    upload with profile=<profile> queues it."""
-    jid, up = str(uuid.uuid4()), str(uuid.uuid4())
-    key = f"uploads/{up}/clip.mp4"
-    s3_settings.client(s3).put_object(Bucket=bucket, Key=key, Body=b"mp4 bytes")
-    spec = {k: v for k, v in profile.items() if k != "name"}
-    stack.db.conn.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, %s, %s) "
-                          "ON CONFLICT DO NOTHING",
-                          (profile["name"], profile["encoder"], json.dumps(spec)))
-    stack.db.conn.execute("INSERT INTO jobs (id, backend, profile, input_file) "
-                          "VALUES (%s, 'mediaconvert', %s, %s)", (jid, profile["name"], key))
-    payload = {"job_id": jid, "profile": profile, "input": {"storage": "s3", "key": key}}
-    stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('mediaconvert.create', %s)",
-                          (json.dumps(payload),))
-    return jid, key
+    """`mediagate profiles add` (once), then an upload with profile=: POST
+    /uploads, the PUT to the presigned URL, the completion. Returns the
+    job's id and the upload's key."""
+    f = stack.run / f"{profile['name']}.json"
+    if not f.exists():
+        f.write_text(json.dumps({k: v for k, v in profile.items() if k not in ("name",)}))
+        stack.mg("profiles", "add", profile["name"], "--encoder", "mediaconvert", f)
+    key = stack.mg("apikey", "create", f"uploader-{uuid.uuid4().hex[:8]}")
+    clip = b"mp4 bytes"
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}",
+                   "--data-urlencode", "name=clip.mp4", "--data-urlencode", "content_type=video/mp4",
+                   "--data-urlencode", f"size={len(clip)}",
+                   "--data-urlencode", f"profile={profile['name']}", "/uploads")
+    assert r.status == 201, r
+    up = r.json()["upload"]
+    src = stack.run / "clip.mp4"
+    src.write_bytes(clip)
+    args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+            "--data-binary", f"@{src}"]
+    for k, v in up["headers"].items():
+        args += ["-H", f"{k}: {v}"]
+    put = subprocess.run([*args, up["url"]], capture_output=True, text=True, timeout=60)
+    assert put.stdout == "200", put
+    done = stack.curl("-X", "POST", up["complete_url"])
+    assert done.status == 201, done
+    jid = done.json()["job_id"]
+    assert stack.db.one("SELECT backend, profile FROM jobs WHERE id = %s", jid) == \
+        ("mediaconvert", profile["name"])
+    return jid, up["input_file"]
 
 
 def backend_id(stack, jid):
@@ -440,3 +459,28 @@ def test_lost_events_the_reconciler_completes_the_job(stack, workers, mc, s3, bu
     assert f"poll:{mcid}:COMPLETE:-1" in [r[1] for r in rows]
     gets = [c for c in mc.calls if c["method"] == "GET" and c["path"].endswith(mcid)]
     assert gets and all(c["answer"] == 200 for c in gets)
+
+
+def test_jobs_cancel_cancels_at_mediaconvert(stack, workers, mc, s3, bucket):
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.jobs and backend_id(stack, jid), 60), mc.calls
+    (mcid,) = mc.jobs
+    stack.mg("jobs", "cancel", jid)
+    assert status(stack, jid)["job_status"] == "CANCELED"
+    assert wait_until(lambda: mc.jobs[mcid]["status"] == "CANCELED", 60), mc.calls
+    (d,) = [c for c in mc.calls if c["method"] == "DELETE"]
+    assert d["path"].endswith("/" + mcid) and d["answer"] == 202
+
+
+@pytest.mark.parametrize("rendition,reason", [
+    ({"height": 4320, "codec": "h264"}, "h264 goes up to 4096x2304"),
+    ({"height": 720, "codec": "h264", "audio_kbps": 100}, "AAC"),
+])
+def test_profiles_mediaconvert_cannot_honour_are_refused(stack, rendition, reason):
+    f = stack.run / "p.json"
+    f.write_text(json.dumps({"renditions": [rendition], "packaging": ["hls"]}))
+    r = subprocess.run([str(MG_BIN), "profiles", "add", "bad", "--encoder", "mediaconvert",
+                        str(f)], env=stack.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and reason in r.stderr, (r.returncode, r.stderr)
+    assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'bad'") == 0

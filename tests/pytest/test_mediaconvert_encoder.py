@@ -484,3 +484,17 @@ def test_profiles_mediaconvert_cannot_honour_are_refused(stack, rendition, reaso
                         str(f)], env=stack.env, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and reason in r.stderr, (r.returncode, r.stderr)
     assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'bad'") == 0
+
+
+@reconcile_after(5)
+def test_a_job_past_mediaconverts_48_hours_becomes_error(stack, workers, mc, s3, bucket):
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.jobs and backend_id(stack, jid), 60), mc.calls
+    (mcid,) = mc.jobs
+    mc.set_status(mcid, "PROGRESSING", percent=10)
+    stack.db.conn.execute("UPDATE jobs SET created_at = now() - interval '49 hours' "
+                          "WHERE id = %s", (jid,))
+    assert wait_until(lambda: status(stack, jid)["job_status"] == "ERROR", 60), mc.calls
+    msg = stack.db.one("SELECT error_message FROM jobs WHERE id = %s", jid)
+    assert "past the encoder's 48 h limit" in msg, msg

@@ -152,6 +152,21 @@ def test_retry_after_a_lost_answer_makes_one_job(mc, fault):
     assert len(lists) == 1 and "queue=" in lists[0]["query"]
 
 
+def test_default_queue(mc):
+    """No queue set: the account's Default queue, and a retry's look goes
+    through every queue's jobs."""
+    mc.script = ["drop_after_create"]
+    mc.token_window_s = 0
+    job = new_job()
+    run(mc, "create", job, MEDIAGATE_MEDIACONVERT_QUEUE="")
+    assert "queue" not in json.loads(mc.calls[0]["body"])
+    (jid,) = mc.jobs
+    assert mc.jobs[jid]["queue"].endswith(":queues/Default")
+    out = run(mc, "create", job, attempt=2, MEDIAGATE_MEDIACONVERT_QUEUE="")
+    assert out["job_event"] == {"backend_job_id": jid}, out
+    assert "queue=" not in mc.calls[1]["query"] and len(mc.jobs) == 1
+
+
 def test_retry_within_the_token_window_is_deduped_by_aws(mc):
     mc.script = ["drop_after_create"]
     job = new_job()

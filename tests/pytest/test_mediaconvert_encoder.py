@@ -444,6 +444,18 @@ def test_a_retry_after_a_lost_answer_makes_one_job(stack, workers, mc, s3, bucke
     assert "queue=" in mc.calls[1]["query"]
 
 
+def test_a_throttled_create_is_retried_into_one_job(stack, workers, mc, s3, bucket):
+    mc.script = ["throttle", "http500"]
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: create_done(stack), 90), mc.calls
+    assert [c["answer"] for c in mc.calls if c["method"] == "POST"] == [429, 500, 201], mc.calls
+    assert mc.calls[0]["error_type"] == "TooManyRequestsException"
+    (mcid,) = mc.jobs
+    assert backend_id(stack, jid) == mcid
+    assert status(stack, jid)["job_status"] == "SUBMITTED"
+
+
 def test_a_refused_create_is_the_jobs_error(stack, workers, mc, s3, bucket):
     jid, key = start_job(stack, s3, bucket, profile={**HLS, "name": "mc-bad"})
     # MediaConvert refuses the job for good: the job is ERROR with the

@@ -463,8 +463,8 @@ def test_a_refused_create_is_the_jobs_error(stack, workers, mc, s3, bucket):
     mc.script = ["refuse"]
     workers.start()
     assert wait_until(lambda: status(stack, jid)["job_status"] == "ERROR", 60), mc.calls
-    row = stack.db.one("SELECT error_code, error_message FROM jobs WHERE id = %s", jid)
-    assert row[0] == 400 and "BadRequestException" in row[1], row
+    st = status(stack, jid)
+    assert st["error_code"] == 400 and "BadRequestException" in st["error_message"], st
     assert not mc.jobs
 
 

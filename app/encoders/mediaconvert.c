@@ -540,7 +540,7 @@ static int mc_poll(task_ctx *ctx, const encode_job *job, json_object **ev, char 
     }
     event = as_event(j, status);
     out = json_object_new_object();
-    char pid[256];
+    char pid[256] = "";
     if (mediaconvert_parse(event, out, pid, sizeof pid, err, errcap) != 0)
         goto out;
     /* GetJob names no files: the outputs are where the create put them. */

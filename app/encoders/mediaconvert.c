@@ -49,22 +49,28 @@ static int mc_check(const config *cfg, const profile *p, char *err, size_t errca
         }
         if ((r->width && (r->width < 32 || r->width > 8192)) ||
             (r->height && (r->height < 32 || r->height > 8192))) {
-            snprintf(err, errcap, "rendition %d: MediaConvert takes widths and heights of 32 to "
-                                  "8192 pixels", i + 1);
+            snprintf(err, errcap,
+                     "rendition %d: MediaConvert takes widths and heights of 32 to "
+                     "8192 pixels",
+                     i + 1);
             return -1;
         }
         /* H.264 level 5.2, MediaConvert's highest, ends at 4096x2304. */
         if (h264 && (r->width > 4096 || r->height > 2304)) {
-            snprintf(err, errcap, "rendition %d: h264 goes up to 4096x2304 at MediaConvert; use "
-                                  "h265 for more", i + 1);
+            snprintf(err, errcap,
+                     "rendition %d: h264 goes up to 4096x2304 at MediaConvert; use "
+                     "h265 for more",
+                     i + 1);
             return -1;
         }
         for (size_t k = 0; !aac_ok && k < sizeof aac_kbps / sizeof aac_kbps[0]; k++)
             aac_ok = aac_kbps[k] == r->audio_kbps;
         if (!aac_ok) {
-            snprintf(err, errcap, "rendition %d: MediaConvert's AAC takes 6, 8, ... 64, 80, 96, "
-                                  "112, 128, 160, 192, 224, 256, 288, 320, 384 ... 1024 kb/s, "
-                                  "not %d", i + 1, r->audio_kbps);
+            snprintf(err, errcap,
+                     "rendition %d: MediaConvert's AAC takes 6, 8, ... 64, 80, 96, "
+                     "112, 128, 160, 192, 224, 256, 288, 320, 384 ... 1024 kb/s, "
+                     "not %d",
+                     i + 1, r->audio_kbps);
             return -1;
         }
     }
@@ -90,8 +96,11 @@ static long long max_bitrate(const rendition *r)
     int h = r->height ? r->height : r->width * 9 / 16;
     if (r->video_kbps > 0)
         return r->video_kbps * 1000LL;
-    return h <= 360 ? 1200000 : h <= 480 ? 2500000 : h <= 720 ? 5000000 : h <= 1080 ? 8000000
-                                                                                  : 20000000;
+    return h <= 360    ? 1200000
+           : h <= 480  ? 2500000
+           : h <= 720  ? 5000000
+           : h <= 1080 ? 8000000
+                       : 20000000;
 }
 
 static void add(json_object *o, const char *k, json_object *v)
@@ -206,14 +215,14 @@ static json_object *create_body(const config *cfg, const encode_job *job, const 
                 }
             json_object_array_add(outs, output(r, "M3U8", mods[i]));
         }
-        json_object_array_add(groups, group("Apple HLS", "HLS_GROUP_SETTINGS", dest, "master",
-                                            outs));
+        json_object_array_add(groups,
+                              group("Apple HLS", "HLS_GROUP_SETTINGS", dest, "master", outs));
     }
     if (p->mp4) {
         json_object *outs = json_object_new_array();
         json_object_array_add(outs, output(&p->rend[0], "MP4", NULL));
-        json_object_array_add(groups, group("File Group", "FILE_GROUP_SETTINGS", dest, "video",
-                                            outs));
+        json_object_array_add(groups,
+                              group("File Group", "FILE_GROUP_SETTINGS", dest, "video", outs));
     }
     add(settings, "outputGroups", groups);
     add(meta, "mediagate_job_id", str(job->id));
@@ -259,10 +268,18 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     snprintf(h_host, sizeof h_host, "Host:%.*s", (int)hlen, hs);
     snprintf(h_date, sizeof h_date, "X-Amz-Date:%s", amz);
     const char *sign_hdrs[] = {"Content-Type:application/json", h_host, h_date};
-    sigv4_request sr = {method, full, query, sign_hdrs, 3, body ? body : "",
-                        body ? strlen(body) : 0, cfg->aws_access_key_id,
-                        cfg->aws_secret_access_key, cfg->mediaconvert_region, "mediaconvert",
-                        amz};
+    sigv4_request sr = {.method = method,
+                        .path = full,
+                        .query = query,
+                        .headers = sign_hdrs,
+                        .nheaders = 3,
+                        .payload = body ? body : "",
+                        .payload_len = body ? strlen(body) : 0,
+                        .access_key = cfg->aws_access_key_id,
+                        .secret = cfg->aws_secret_access_key,
+                        .region = cfg->mediaconvert_region,
+                        .service = "mediaconvert",
+                        .amz_date = amz};
     a->type[0] = '\0';
     if (sigv4_sign(&sr, NULL, 0, NULL, 0, authz, sizeof authz) != 0) {
         snprintf(a->resp.err, sizeof a->resp.err, "the call could not be signed");
@@ -312,8 +329,9 @@ static void describe(const mc_answer *a, char *out, size_t cap)
 static bool id_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    return n > 0 && n <= 128 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                          "0123456789-") == n;
+    return n > 0 && n <= 128 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789-") == n;
 }
 
 /* Looks for a job of ours (userMetadata.mediagate_job_id) among the
@@ -373,8 +391,7 @@ static int find_job(task_ctx *ctx, const encode_job *job, char *out, size_t cap,
                 json_object_get_double(at) < since)
                 older = true;
         }
-        if (older || jstr(root, "nextToken", &next) != 1 || !*next ||
-            strlen(next) >= sizeof token)
+        if (older || jstr(root, "nextToken", &next) != 1 || !*next || strlen(next) >= sizeof token)
             break;
         snprintf(token, sizeof token, "%s", next);
     }
@@ -431,9 +448,9 @@ static void mc_create(task_ctx *ctx, const encode_job *job, task_result *res)
     }
     body = create_body(cfg, job, dest);
     mc_answer a = {.resp = {.body = buf, .body_cap = ANSWER_MAX}};
-    call(ctx, "POST", MC_API,
-         NULL, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-                                                        JSON_C_TO_STRING_NOSLASHESCAPE),
+    call(ctx, "POST", MC_API, NULL,
+         json_object_to_json_string_ext(body,
+                                        JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
          &a);
     if (a.outcome != HTTP_ANSWERED || (a.resp.status != 201 && a.resp.status != 200)) {
         describe(&a, err, sizeof err);
@@ -464,7 +481,8 @@ static json_object *as_event(json_object *j, const char *status)
     json_object *e = json_object_new_object(), *d = json_object_new_object(), *x, *timing;
     static const char *const keep[] = {"userMetadata", "outputGroupDetails", "errorCode",
                                        "errorMessage", "queue"};
-    static const char *const when[][2] = {{"COMPLETE", "finishTime"}, {"ERROR", "finishTime"},
+    static const char *const when[][2] = {{"COMPLETE", "finishTime"},
+                                          {"ERROR", "finishTime"},
                                           {"CANCELED", "finishTime"},
                                           {"PROGRESSING", "startTime"}};
     const char *id = jstr_or(j, "id", "");
@@ -483,8 +501,7 @@ static json_object *as_event(json_object *j, const char *status)
         add(d, "status", str("STATUS_UPDATE"));
     }
     for (size_t i = 0; i < sizeof when / sizeof when[0]; i++)
-        if (strcmp(status, when[i][0]) == 0 &&
-            jobj(j, "timing", json_type_object, &timing) == 1 &&
+        if (strcmp(status, when[i][0]) == 0 && jobj(j, "timing", json_type_object, &timing) == 1 &&
             json_object_object_get_ex(timing, when[i][1], &x) &&
             (json_object_is_type(x, json_type_int) || json_object_is_type(x, json_type_double)))
             add(d, "timestamp", json_object_new_int64((int64_t)(json_object_get_double(x) * 1000)));
@@ -493,7 +510,7 @@ static json_object *as_event(json_object *j, const char *status)
 }
 
 static int mc_poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **body, size_t *len,
-                char *event_id, size_t idcap, char *err, size_t errcap)
+                   char *event_id, size_t idcap, char *err, size_t errcap)
 {
     int ret = 1;
     char path[256], dest[1100], *buf = malloc(ANSWER_MAX);
@@ -523,7 +540,7 @@ static int mc_poll(task_ctx *ctx, const encode_job *job, json_object **ev, char 
     }
     event = as_event(j, status);
     out = json_object_new_object();
-    char pid[256];
+    char pid[256] = "";
     if (mediaconvert_parse(event, out, pid, sizeof pid, err, errcap) != 0)
         goto out;
     /* GetJob names no files: the outputs are where the create put them. */

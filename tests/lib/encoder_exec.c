@@ -62,28 +62,32 @@ int main(int argc, char **argv)
         goto out;
     }
     json_object *x;
-    encode_job j = {.id = jstr_or(job, "id", NULL),
-                    .backend_job_id = jstr_or(job, "backend_job_id", NULL),
-                    .backend_task_id = jstr_or(job, "backend_task_id", NULL),
-                    .input_file = jstr_or(job, "input_file", NULL),
-                    .input_url = jstr_or(job, "input_url", NULL),
-                    .file_id = jstr_or(job, "file_id", NULL),
-                    .acl = jstr_or(job, "acl", NULL),
-                    .status = jstr_or(job, "status", "SUBMITTED"),
-                    .profile = &p,
-                    .notify_url = jstr_or(job, "notify_url", NULL),
-                    .destination = jstr_or(job, "destination", NULL),
-                    .age_s = json_object_object_get_ex(job, "age_s", &x) ? json_object_get_double(x)
-                                                                        : 0,
-                    .quiet_s = json_object_object_get_ex(job, "quiet_s", &x)
-                                   ? json_object_get_double(x)
-                                   : 0};
+    encode_job j = {
+        .id = jstr_or(job, "id", NULL),
+        .backend_job_id = jstr_or(job, "backend_job_id", NULL),
+        .backend_task_id = jstr_or(job, "backend_task_id", NULL),
+        .input_file = jstr_or(job, "input_file", NULL),
+        .input_url = jstr_or(job, "input_url", NULL),
+        .file_id = jstr_or(job, "file_id", NULL),
+        .acl = jstr_or(job, "acl", NULL),
+        .status = jstr_or(job, "status", "SUBMITTED"),
+        .profile = &p,
+        .notify_url = jstr_or(job, "notify_url", NULL),
+        .destination = jstr_or(job, "destination", NULL),
+        .age_s = json_object_object_get_ex(job, "age_s", &x) ? json_object_get_double(x) : 0,
+        .quiet_s = json_object_object_get_ex(job, "quiet_s", &x) ? json_object_get_double(x) : 0};
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (http_client_init(&hc, true) != 0)
         goto out;
-    task_ctx ctx = {.cfg = &cfg, .id = 1, .attempt = argc > 4 ? atoi(argv[4]) : 1,
-                    .kind = e->create_kind, .payload = job, .job_id = j.id, .http = &hc,
-                    .beat = beat, .cancel = &cancel_flag};
+    task_ctx ctx = {.cfg = &cfg,
+                    .id = 1,
+                    .attempt = argc > 4 ? atoi(argv[4]) : 1,
+                    .kind = e->create_kind,
+                    .payload = job,
+                    .job_id = j.id,
+                    .http = &hc,
+                    .beat = beat,
+                    .cancel = &cancel_flag};
     if (strcmp(argv[1], "check") == 0 && e->check) {
         int rc = e->check(&cfg, &p, err, sizeof err);
         json_object_object_add(out, "rc", json_object_new_int(rc));
@@ -103,8 +107,8 @@ int main(int argc, char **argv)
         json_object_object_add(out, "rc", json_object_new_int(rc));
         json_object_object_add(out, "event", ev);
         json_object_object_add(out, "event_id", json_object_new_string(id));
-        json_object_object_add(out, "body", body ? json_object_new_string_len(body, (int)len)
-                                                 : NULL);
+        json_object_object_add(out, "body",
+                               body ? json_object_new_string_len(body, (int)len) : NULL);
         free(body);
     } else if (strcmp(argv[1], "cancel") == 0 && e->cancel) {
         int rc = e->cancel(&ctx, &j, err, sizeof err);
@@ -114,8 +118,8 @@ int main(int argc, char **argv)
         goto out;
     }
     json_object_object_add(out, "err", json_object_new_string(err));
-    puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    puts(json_object_to_json_string_ext(out,
+                                        JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     ret = 0;
 out:
     http_client_free(&hc);

@@ -348,9 +348,9 @@ class MediaConvertStandin:
         errors = validate("ListJobs", wire)
         if errors:
             return self.error(400, "BadRequestException", "; ".join(errors))
-        default_queue = f"arn:aws:mediaconvert:{self.region}:{ACCOUNT}:queues/Default"
+        # Without a queue, every queue's jobs.
         jobs = [j for j in self.jobs.values()
-                if j["queue"] == wire.get("queue", default_queue)
+                if ("queue" not in wire or j["queue"] == wire["queue"])
                 and ("status" not in wire or j["status"] == wire["status"])]
         jobs.sort(key=lambda j: (j["createdAt"], j["id"]), reverse=wire.get("order") != "ASCENDING")
         start = int(wire.get("nextToken") or 0)

@@ -152,6 +152,21 @@ def test_retry_after_a_lost_answer_makes_one_job(mc, fault):
     assert len(lists) == 1 and "queue=" in lists[0]["query"]
 
 
+def test_default_queue(mc):
+    """No queue set: the account's Default queue, and a retry's look goes
+    through every queue's jobs."""
+    mc.script = ["drop_after_create"]
+    mc.token_window_s = 0
+    job = new_job()
+    run(mc, "create", job, MEDIAGATE_MEDIACONVERT_QUEUE="")
+    assert "queue" not in json.loads(mc.calls[0]["body"])
+    (jid,) = mc.jobs
+    assert mc.jobs[jid]["queue"].endswith(":queues/Default")
+    out = run(mc, "create", job, attempt=2, MEDIAGATE_MEDIACONVERT_QUEUE="")
+    assert out["job_event"] == {"backend_job_id": jid}, out
+    assert "queue=" not in mc.calls[1]["query"] and len(mc.jobs) == 1
+
+
 def test_retry_within_the_token_window_is_deduped_by_aws(mc):
     mc.script = ["drop_after_create"]
     job = new_job()
@@ -233,7 +248,7 @@ import time  # noqa: E402
 import urllib.request  # noqa: E402
 
 import s3_settings  # noqa: E402
-from mgstack import MG_ROOT, wait_until  # noqa: E402
+from mgstack import MG_BIN, MG_ROOT, wait_until  # noqa: E402
 from test_webhooks import add_endpoint, check_signed, receiver, Receiver  # noqa: E402,F401
 
 FIXTURES = MG_ROOT / "tests" / "fixtures" / "providers"
@@ -274,6 +289,11 @@ def mg_env(request, rundir):
     }
 
 
+@pytest.fixture
+def nginx_includes():
+    return ("media_conf", "upload_conf")
+
+
 def reconcile_after(seconds):
     def mark(f):
         f.reconcile_after = str(seconds)
@@ -282,21 +302,35 @@ def reconcile_after(seconds):
 
 
 def start_job(stack, s3, bucket, profile=HLS):
-    """An upload in the bucket and its job, queued for MediaConvert as an
-    upload with profile=<profile> queues it."""
-    jid, up = str(uuid.uuid4()), str(uuid.uuid4())
-    key = f"uploads/{up}/clip.mp4"
-    s3_settings.client(s3).put_object(Bucket=bucket, Key=key, Body=b"mp4 bytes")
-    spec = {k: v for k, v in profile.items() if k != "name"}
-    stack.db.conn.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, %s, %s) "
-                          "ON CONFLICT DO NOTHING",
-                          (profile["name"], profile["encoder"], json.dumps(spec)))
-    stack.db.conn.execute("INSERT INTO jobs (id, backend, profile, input_file) "
-                          "VALUES (%s, 'mediaconvert', %s, %s)", (jid, profile["name"], key))
-    payload = {"job_id": jid, "profile": profile, "input": {"storage": "s3", "key": key}}
-    stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('mediaconvert.create', %s)",
-                          (json.dumps(payload),))
-    return jid, key
+    """`mediagate profiles add` (once), then an upload with profile=: POST
+    /uploads, the PUT to the presigned URL, the completion. Returns the
+    job's id and the upload's key."""
+    f = stack.run / f"{profile['name']}.json"
+    if not f.exists():
+        f.write_text(json.dumps({k: v for k, v in profile.items() if k not in ("name",)}))
+        stack.mg("profiles", "add", profile["name"], "--encoder", "mediaconvert", f)
+    key = stack.mg("apikey", "create", f"uploader-{uuid.uuid4().hex[:8]}")
+    clip = b"mp4 bytes"
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}",
+                   "--data-urlencode", "name=clip.mp4", "--data-urlencode", "content_type=video/mp4",
+                   "--data-urlencode", f"size={len(clip)}",
+                   "--data-urlencode", f"profile={profile['name']}", "/uploads")
+    assert r.status == 201, r
+    up = r.json()["upload"]
+    src = stack.run / "clip.mp4"
+    src.write_bytes(clip)
+    args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+            "--data-binary", f"@{src}"]
+    for k, v in up["headers"].items():
+        args += ["-H", f"{k}: {v}"]
+    put = subprocess.run([*args, up["url"]], capture_output=True, text=True, timeout=60)
+    assert put.stdout == "200", put
+    done = stack.curl("-X", "POST", up["complete_url"])
+    assert done.status == 201, done
+    jid = done.json()["job_id"]
+    assert stack.db.one("SELECT backend, profile FROM jobs WHERE id = %s", jid) == \
+        ("mediaconvert", profile["name"])
+    return jid, up["input_file"]
 
 
 def backend_id(stack, jid):
@@ -410,6 +444,18 @@ def test_a_retry_after_a_lost_answer_makes_one_job(stack, workers, mc, s3, bucke
     assert "queue=" in mc.calls[1]["query"]
 
 
+def test_a_throttled_create_is_retried_into_one_job(stack, workers, mc, s3, bucket):
+    mc.script = ["throttle", "http500"]
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: create_done(stack), 90), mc.calls
+    assert [c["answer"] for c in mc.calls if c["method"] == "POST"] == [429, 500, 201], mc.calls
+    assert mc.calls[0]["error_type"] == "TooManyRequestsException"
+    (mcid,) = mc.jobs
+    assert backend_id(stack, jid) == mcid
+    assert status(stack, jid)["job_status"] == "SUBMITTED"
+
+
 def test_a_refused_create_is_the_jobs_error(stack, workers, mc, s3, bucket):
     jid, key = start_job(stack, s3, bucket, profile={**HLS, "name": "mc-bad"})
     # MediaConvert refuses the job for good: the job is ERROR with the
@@ -417,8 +463,8 @@ def test_a_refused_create_is_the_jobs_error(stack, workers, mc, s3, bucket):
     mc.script = ["refuse"]
     workers.start()
     assert wait_until(lambda: status(stack, jid)["job_status"] == "ERROR", 60), mc.calls
-    row = stack.db.one("SELECT error_code, error_message FROM jobs WHERE id = %s", jid)
-    assert row[0] == 400 and "BadRequestException" in row[1], row
+    st = status(stack, jid)
+    assert st["error_code"] == 400 and "BadRequestException" in st["error_message"], st
     assert not mc.jobs
 
 
@@ -440,3 +486,42 @@ def test_lost_events_the_reconciler_completes_the_job(stack, workers, mc, s3, bu
     assert f"poll:{mcid}:COMPLETE:-1" in [r[1] for r in rows]
     gets = [c for c in mc.calls if c["method"] == "GET" and c["path"].endswith(mcid)]
     assert gets and all(c["answer"] == 200 for c in gets)
+
+
+def test_jobs_cancel_cancels_at_mediaconvert(stack, workers, mc, s3, bucket):
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.jobs and backend_id(stack, jid), 60), mc.calls
+    (mcid,) = mc.jobs
+    stack.mg("jobs", "cancel", jid)
+    assert status(stack, jid)["job_status"] == "CANCELED"
+    assert wait_until(lambda: mc.jobs[mcid]["status"] == "CANCELED", 60), mc.calls
+    (d,) = [c for c in mc.calls if c["method"] == "DELETE"]
+    assert d["path"].endswith("/" + mcid) and d["answer"] == 202
+
+
+@pytest.mark.parametrize("rendition,reason", [
+    ({"height": 4320, "codec": "h264"}, "h264 goes up to 4096x2304"),
+    ({"height": 720, "codec": "h264", "audio_kbps": 100}, "AAC"),
+])
+def test_profiles_mediaconvert_cannot_honour_are_refused(stack, rendition, reason):
+    f = stack.run / "p.json"
+    f.write_text(json.dumps({"renditions": [rendition], "packaging": ["hls"]}))
+    r = subprocess.run([str(MG_BIN), "profiles", "add", "bad", "--encoder", "mediaconvert",
+                        str(f)], env=stack.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and reason in r.stderr, (r.returncode, r.stderr)
+    assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'bad'") == 0
+
+
+@reconcile_after(5)
+def test_a_job_past_mediaconverts_48_hours_becomes_error(stack, workers, mc, s3, bucket):
+    jid, _ = start_job(stack, s3, bucket)
+    workers.start()
+    assert wait_until(lambda: mc.jobs and backend_id(stack, jid), 60), mc.calls
+    (mcid,) = mc.jobs
+    mc.set_status(mcid, "PROGRESSING", percent=10)
+    stack.db.conn.execute("UPDATE jobs SET created_at = now() - interval '49 hours' "
+                          "WHERE id = %s", (jid,))
+    assert wait_until(lambda: status(stack, jid)["job_status"] == "ERROR", 60), mc.calls
+    msg = stack.db.one("SELECT error_message FROM jobs WHERE id = %s", jid)
+    assert "past the encoder's 48 h limit" in msg, msg

@@ -19,6 +19,9 @@ enum wstmt {
     W_WH_RECORD,
     W_MIRROR_PUT,
     W_JOB_PLAYBACK,
+    W_ENC_JOB,
+    W_ENC_STORAGE,
+    W_ENC_POLLED,
     W__COUNT
 };
 

@@ -1,6 +1,8 @@
 -- Applies one normalized event (built by the notification parsers) to jobs.
--- Returns the job id, or NULL when the event names a job that does not
--- exist and may not create one. Monotonic: a terminal status is final,
+-- The job is the one with the sender's (backend, backend_job_id), else the
+-- sender's job named by mediagate_job_id (see below). Returns the job id,
+-- or NULL when the event names a job that does not exist and may not
+-- create one. Monotonic: a terminal status is final,
 -- progress never goes down, an older event never overwrites a newer one.
 -- Queues ProcessMedia only when a worker serves tencent.process_media: a
 -- kind no row serves is never queued (outbox's foreign key to task_kinds
@@ -23,7 +25,21 @@ BEGIN
     -- A job is always found by its own backend's id, never another's.
     SELECT * INTO j FROM jobs
      WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
-    IF NOT FOUND THEN
+    -- A job mediagate created names itself (the provider echoes our id):
+    -- found before its create answer is committed, if it is the sender's
+    -- and has no other backend id; the event's id becomes its own.
+    IF NOT FOUND AND coalesce(ev->>'mediagate_job_id', '') <> '' THEN
+        SELECT * INTO j FROM jobs
+         WHERE id = ev->>'mediagate_job_id' AND backend = p_backend
+           AND (backend_job_id IS NULL OR coalesce(ev->>'backend_job_id', '') = ''
+                OR backend_job_id = ev->>'backend_job_id')
+           FOR UPDATE;
+        IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
+            UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
+            j.backend_job_id := ev->>'backend_job_id';
+        END IF;
+    END IF;
+    IF j.id IS NULL THEN
         IF NOT coalesce((ev->>'create')::boolean, false) THEN
             RETURN NULL;
         END IF;
@@ -82,6 +98,7 @@ BEGIN
                              THEN coalesce(ev->>'storage', storage) ELSE storage END,
         resource      = coalesce(ev->'resource', resource),
         event_time    = greatest(event_time, new_time),
+        last_event_at = now(),
         updated_at    = now()
     WHERE id = j.id;
 

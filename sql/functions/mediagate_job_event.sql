@@ -1,15 +1,40 @@
+-- Applies a task's result event ev to job p_job (mediagate_task_finish,
+-- mediagate_task_cancel). A backend_task_id or backend_job_id in ev is kept
+-- when the job has none yet (the first one stays): a cloud encoder's create
+-- answer names the job there. ev then applies as the job's own backend's
+-- event, found by its id (mediagate_job_id) even while the job has no
+-- backend id. With poll_after (seconds), the job's reconciler task
+-- (encoder.poll) is queued to run that much later, unless one is queued.
+-- Returns the job id, or NULL for no such job.
 CREATE OR REPLACE FUNCTION mediagate_job_event(p_job text, ev jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     r text;
+    bid text := nullif(ev->>'backend_job_id', '');
 BEGIN
     IF coalesce(ev->>'backend_task_id', '') <> '' THEN
         UPDATE jobs SET backend_task_id = coalesce(backend_task_id, ev->>'backend_task_id'),
                         updated_at = now()
          WHERE id = p_job;
     END IF;
-    SELECT mediagate_apply_event(j.backend, (ev - 'backend_task_id')
-                                 || jsonb_build_object('backend_job_id', j.backend_job_id))
+    -- Never another job's: (backend, backend_job_id) names one job.
+    IF bid IS NOT NULL THEN
+        UPDATE jobs j SET backend_job_id = bid, updated_at = now()
+         WHERE j.id = p_job AND j.backend_job_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM jobs o
+                            WHERE o.backend = j.backend AND o.backend_job_id = bid);
+    END IF;
+    IF ev ? 'poll_after' AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.poll')
+       AND NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'encoder.poll'
+                        AND payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL)
+    THEN
+        INSERT INTO outbox (kind, payload, run_after)
+        VALUES ('encoder.poll', jsonb_build_object('job_id', p_job),
+                now() + make_interval(secs => (ev->>'poll_after')::double precision));
+    END IF;
+    SELECT mediagate_apply_event(j.backend, (ev - 'backend_task_id' - 'poll_after')
+                                 || jsonb_build_object('backend_job_id', j.backend_job_id,
+                                                       'mediagate_job_id', j.id))
       INTO r FROM jobs j WHERE j.id = p_job;
     RETURN r;
 END

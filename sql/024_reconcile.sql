@@ -1,0 +1,5 @@
+-- The reconciler (encoder.poll, app/worker/encoders.c) asks a cloud
+-- encoder about a job only once it has been quiet: last_event_at is when
+-- an event (a notification, a poll's answer, a task's result) was last
+-- applied to the job; NULL: none yet (the job's created_at counts).
+ALTER TABLE jobs ADD COLUMN last_event_at timestamptz;

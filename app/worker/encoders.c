@@ -314,8 +314,9 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
             goto out;
         }
     }
-    if (c.ej.backend_job_id) {
-        /* An earlier attempt's job, named by the encoder's own event. */
+    if (c.ej.backend_job_id && !c.ej.file_id) {
+        /* An earlier attempt's job, named by the encoder's own event (a
+         * Tencent file, named before it is processed, is processed). */
         log_info("task %lld: job %s is %s's %s already", ctx->id, c.ej.id, c.row->name,
                  c.ej.backend_job_id);
         res->outcome = TASK_DONE;

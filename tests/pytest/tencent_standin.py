@@ -26,7 +26,8 @@ templates it was given (procedure_event gives the same body to post as a
 ProcedureStateChanged).
 
 A SessionId seen before gets InvalidParameterValue.SessionId, as Tencent's
-3-day dedupe does. script[file_id] is a list of answers to give first, in
+3-day dedupe does. lose_answer[SessionId] = n: the next n starts happen but answer 503.
+script[file_id] is a list of answers to give first, in
 order ("InternalError", "RequestLimitExceeded", a final code such as
 "InvalidParameterValue.FileId", "http503", "hang"); then it starts the
 task. Every request is kept in .calls."""
@@ -82,6 +83,7 @@ class TencentStandin:
         self.sessions = {}
         self.calls = []
         self.tasks = {}   # TaskId -> what DescribeTaskDetail knows
+        self.lose_answer = {}  # SessionId -> how many starts answer 503 (the start happens)
         self.pulls = {}   # TaskId -> the pull's GET: {"status", "bytes"}
         self.lock = threading.Lock()
         standin = self
@@ -243,9 +245,15 @@ class TencentStandin:
                 self.sessions[sid] = task_id
             call["answer"] = task_id
             self.tasks[task_id] = {"type": action, "body": body, "status": "PROCESSING"}
+            lost = False
+            if self.lose_answer.get(sid):
+                self.lose_answer[sid] -= 1
+                lost = True
             if action == "PullUpload":
                 threading.Thread(target=self.pull, args=(task_id, body["MediaUrl"]),
                                  daemon=True).start()
+            if lost:
+                return 503, {"message": "Service Unavailable"}
             return 200, {"Response": {"RequestId": rid, "TaskId": task_id}}
 
     def pull(self, task_id, url):

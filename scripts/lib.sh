@@ -256,6 +256,8 @@ media_conf() {
         sed -e "s#alias /var/lib/mediagate/media/\$mg_job#alias $media/\$mg_job#" \
             -e "s#location ^~ /media-files/#location ^~ $url/#" \
             -e "s#\"\^/media-files/s/#\"^$url/s/#" \
+            -e "s#\"\^/media-files/in/#\"^$url/in/#" \
+            -e "s#alias /var/lib/mediagate/uploads/\$mg_up#alias ${MEDIAGATE_UPLOADS_DIR:-$RUN/upload/uploads}/\$mg_up#" \
             -e "s#error_log /var/log/nginx/error.log#error_log $RUN/nginx/error.log#" \
             -e "s#alias /var/lib/mediagate/hls/;#alias $RUN/hls/;#" "$MG_ROOT/nginx/mediagate-media-signed.conf" \
             >"$RUN/nginx/mediagate-media.conf"

@@ -1,5 +1,5 @@
-/* mediagate jobs list | show ID: the encoding jobs, as the status route
- * answers from them. */
+/* mediagate jobs list | show ID | acl ID | cancel ID: the encoding jobs,
+ * as the status route answers from them. */
 #include "cli/cli.h"
 
 #include <libpq-fe.h>
@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "cli/sql.h"
 #include "config.h"
+#include "encoders/encoder.h"
 #include "hash.h"
 #include "playback.h"
 #include "storage/storage.h"
@@ -156,6 +157,49 @@ out:
     return ret;
 }
 
+static const char *create_kind(const encoder *e)
+{
+    return e->create_kind;
+}
+
+static const char *cancels(const encoder *e)
+{
+    return e->cancel ? e->name : NULL;
+}
+
+/* Job argv[0] becomes CANCELED, its work that never started stops, and at
+ * an encoder that can cancel, an encoder.cancel task cancels it there.
+ * Exit 0 only when it was canceled. */
+static int cancel(const config *cfg, int argc, char **argv)
+{
+    int ret = 1;
+    PGresult *res = NULL;
+    char kinds[512], remote[256];
+    if (argc != 1)
+        return CLI_EUSAGE;
+    encoder_array(kinds, sizeof kinds, create_kind);
+    encoder_array(remote, sizeof remote, cancels);
+    const char *vals[] = {argv[0], kinds, remote};
+    if (!(res = cli_query(cfg, "jobs cancel", C_JOBS_CANCEL, 3, vals)))
+        goto out;
+    const char *r = PQgetvalue(res, 0, 0);
+    if (strcmp(r, "no_such_job") == 0 || strcmp(r, "finished") == 0) {
+        fprintf(stderr, "mediagate: %s job '", *r == 'n' ? "no" : "nothing to cancel: a final");
+        cli_put_clean(stderr, argv[0], " ", 0);
+        fprintf(stderr, "'\n");
+        goto out;
+    }
+    printf("job %s: CANCELED\n", argv[0]);
+    if (strcmp(r, "canceling") == 0)
+        printf("Its encoder (%s) cancels it too: an encoder.cancel task does, after a create in "
+               "flight ends\n(mediagate tasks list shows it).\n",
+               PQgetvalue(res, 0, 1));
+    ret = 0;
+out:
+    PQclear(res);
+    return ret;
+}
+
 const cli_command cli_jobs_commands[] = {
     {.name = "list", .needs_config = true, .fn = list, .args = "",
      .usage = "the newest 200 jobs, one line each\n"
@@ -171,5 +215,11 @@ const cli_command cli_jobs_commands[] = {
               "follows it within MEDIAGATE_CACHE_MAX_AGE + 1 s (nginx's micro-cache\n"
               "included); what callers already got (output URLs, media files in their\n"
               "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"},
+    {.name = "cancel", .needs_config = true, .fn = cancel, .args = "ID",
+     .usage = "cancel job ID, at its encoder too\n"
+              "The job is CANCELED at once and its work not yet started stops (a queued\n"
+              "create, a local encode). A job created at a cloud encoder (or being\n"
+              "created) is canceled there by an encoder.cancel task, after a create in\n"
+              "flight ends. Exits 1 when there is no such job or it was final already.\n"},
     {.name = NULL},
 };

@@ -66,7 +66,11 @@ typedef struct encoder {
                 size_t *len, char *event_id, size_t idcap, char *err, size_t errcap);
     /* Cancels the job at the encoder. 0 canceled or nothing to cancel
      * (already final there), 1 retry later, -1 failed for good; err says
-     * why. NULL: the encoder cannot cancel (the job is only marked). */
+     * why. job->backend_job_id is NULL when no create's answer named the
+     * job (called after every create attempt ended): look for it by
+     * mediagate's id as a create's check before a resend does (0 when
+     * there is none). NULL: the encoder cannot cancel (the job is only
+     * marked). */
     int (*cancel)(task_ctx *ctx, const encode_job *job, char *err, size_t errcap);
     /* The encoder's own limit for a job in progress (MediaConvert: 48 h),
      * in seconds; past it the reconciler makes the job ERROR. 0: none. */
@@ -80,6 +84,10 @@ extern const size_t encoders_count;
 const encoder *encoder_find(const char *name);
 /* The row whose create_kind is kind, or NULL. */
 const encoder *encoder_for_kind(const char *kind);
+
+/* What pick answers for each row (NULL: the row is left out), as a
+ * PostgreSQL text[] literal, into out: e.g. the create kinds. */
+void encoder_array(char *out, size_t cap, const char *(*pick)(const encoder *e));
 
 /* The rows (app/encoders/<name>.c). */
 extern const encoder encoder_local, encoder_mediaconvert, encoder_zencoder, encoder_mux,

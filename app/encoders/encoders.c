@@ -1,6 +1,7 @@
 /* The encoders' table: every encoder mediagate drives is one row. */
 #include "encoders/encoder.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const encoder *const encoders[] = {&encoder_local, &encoder_mediaconvert, &encoder_zencoder,
@@ -21,4 +22,14 @@ const encoder *encoder_for_kind(const char *kind)
         if (encoders[i]->create_kind && strcmp(encoders[i]->create_kind, kind) == 0)
             return encoders[i];
     return NULL;
+}
+
+void encoder_array(char *out, size_t cap, const char *(*pick)(const encoder *e))
+{
+    size_t l = (size_t)snprintf(out, cap, "{");
+    for (size_t i = 0; i < encoders_count && l < cap; i++)
+        if (pick(encoders[i]))
+            l += (size_t)snprintf(out + l, cap - l, "%s\"%s\"", l > 1 ? "," : "", pick(encoders[i]));
+    if (l < cap)
+        snprintf(out + l, cap - l, "}");
 }

@@ -8,8 +8,12 @@
  * messages. video.upload.asset_created links a direct upload to its asset:
  * the asset's job gets the upload id as input_file, so /media/job_id finds
  * it by the upload (a passthrough, a JSON object with input_file or plain
- * text, names the input instead). Every other event type is stored and
- * acknowledged, never applied: Mux retries anything but a 2xx for a day. */
+ * text, names the input instead). An asset mediagate made (the mux
+ * encoder, app/encoders/mux.c) has the job's id, a UUID, as passthrough:
+ * the event names that job (mediagate_job_id), never makes one, and a
+ * signed playback id gives its playlist when there is no public one.
+ * Every other event type is stored and acknowledged, never applied: Mux
+ * retries anything but a 2xx for a day. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +24,11 @@
 #include "request.h"
 
 #define MUX_STREAM "https://stream.mux.com/"
+#define MUX_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-/* A time as Mux sends it: an ISO-8601 string, or an integer of Unix
- * seconds. Writes an ISO time into out; returns 1, 0 when absent, -1 when
+/* A time as Mux sends it: an ISO-8601 string, or Unix seconds as an
+ * integer or as a string of digits (the asset's created_at in the API's
+ * answers). Writes an ISO time into out; returns 1, 0 when absent, -1 when
  * malformed. */
 static int mux_time(json_object *o, const char *key, char out[40])
 {
@@ -30,9 +36,15 @@ static int mux_time(json_object *o, const char *key, char out[40])
     int64_t secs;
     int rc = jstr(o, key, &s);
     if (rc == 1) {
-        if (!*s || strlen(s) >= 40 || strspn(s, "0123456789-:.TZ+ ") != strlen(s))
+        size_t n = strlen(s);
+        if (!*s || n >= 40 || strspn(s, "0123456789-:.TZ+ ") != n)
             return -1;
-        snprintf(out, 40, "%s", s);
+        if (strspn(s, "0123456789") == n) {
+            if (n > 11 || (secs = strtoll(s, NULL, 10)) > 32503680000LL)
+                return -1;
+            iso_time_ms(secs * 1000, out);
+        } else
+            snprintf(out, 40, "%s", s);
         return 1;
     }
     if ((rc = jint(o, key, 0, 32503680000LL, &secs)) != 1)
@@ -57,10 +69,48 @@ static const char *passthrough_input(json_object *settings, json_object **keep)
     return p;
 }
 
-/* video.asset.ready: duration, size, renditions and playlists. */
-static int ready(json_object *data, json_object *ev, char *err, size_t errcap)
+void mux_add_playback(json_object *asset, json_object *ev, bool signed_too)
 {
-    json_object *v, *tracks, *ids, *sr, *files, *outputs = NULL;
+    json_object *ids, *pick = NULL;
+    if (jobj(asset, "playback_ids", json_type_array, &ids) != 1)
+        return;
+    for (size_t i = 0; i < json_object_array_length(ids); i++) {
+        json_object *p = json_object_array_get_idx(ids, i);
+        const char *policy, *id;
+        if (jstr(p, "policy", &policy) != 1 || jstr(p, "id", &id) != 1 || !*id ||
+            strlen(id) > 200 || strspn(id, MUX_ID_CHARS) != strlen(id))
+            continue;
+        if (strcmp(policy, "public") == 0) {
+            pick = p;
+            break;
+        }
+        if (!pick && signed_too && strcmp(policy, "signed") == 0)
+            pick = p;
+    }
+    if (!pick)
+        return;
+    char name[220];
+    snprintf(name, sizeof name, "%s.m3u8", jstr_or(pick, "id", ""));
+    json_object *pl = json_object_new_object();
+    json_object_object_add(pl, ".m3u8", json_object_new_string(name));
+    json_object_object_add(ev, "playlists", pl);
+    json_object_object_add(ev, "output_path", json_object_new_string(MUX_STREAM));
+}
+
+/* The job a passthrough names when mediagate made the asset: the
+ * passthrough is then the job's id (a UUID), or NULL. */
+static const char *passthrough_job(json_object *settings)
+{
+    const char *p;
+    if (jstr(settings, "passthrough", &p) != 1 || !uuid_valid(p, strlen(p)))
+        return NULL;
+    return p;
+}
+
+/* video.asset.ready: duration, size, renditions and playlists. */
+static int ready(json_object *data, json_object *ev, bool signed_too, char *err, size_t errcap)
+{
+    json_object *v, *tracks, *sr, *files, *outputs = NULL;
     int64_t w_best = -1, h_best = -1, sr_w = -1, sr_h = -1, w, h;
     if (json_object_object_get_ex(data, "duration", &v) && v) {
         if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
@@ -127,23 +177,7 @@ static int ready(json_object *data, json_object *ev, char *err, size_t errcap)
         json_object_object_add(ev, "width_px", json_object_new_int64(w_best));
     if (h_best >= 0)
         json_object_object_add(ev, "height_px", json_object_new_int64(h_best));
-    if (jobj(data, "playback_ids", json_type_array, &ids) == 1)
-        for (size_t i = 0; i < json_object_array_length(ids); i++) {
-            json_object *p = json_object_array_get_idx(ids, i), *pl;
-            const char *policy, *id;
-            if (jstr(p, "policy", &policy) != 1 || strcmp(policy, "public") != 0 ||
-                jstr(p, "id", &id) != 1 || !*id || strlen(id) > 200 ||
-                strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") !=
-                    strlen(id))
-                continue;
-            char name[220];
-            snprintf(name, sizeof name, "%s.m3u8", id);
-            pl = json_object_new_object();
-            json_object_object_add(pl, ".m3u8", json_object_new_string(name));
-            json_object_object_add(ev, "playlists", pl);
-            json_object_object_add(ev, "output_path", json_object_new_string(MUX_STREAM));
-            break;
-        }
+    mux_add_playback(data, ev, signed_too);
     return 0;
 fail:
     json_object_put(outputs);
@@ -177,7 +211,7 @@ static void errored(json_object *data, json_object *ev)
 int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
               size_t errcap)
 {
-    const char *type, *s, *asset = NULL, *input = NULL;
+    const char *type, *s, *asset = NULL, *input = NULL, *ours = NULL;
     json_object *data, *obj, *settings, *keep = NULL;
     char t[40];
     if (jstr(root, "id", &s) == 1 && *s && strlen(s) < idcap)
@@ -205,7 +239,8 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
     if (linked) {
         if (jstr(data, "asset_id", &asset) != 1)
             FAIL("data.asset_id is missing or not a string");
-        if (jobj(data, "new_asset_settings", json_type_object, &settings) == 1)
+        if (jobj(data, "new_asset_settings", json_type_object, &settings) == 1 &&
+            !(ours = passthrough_job(settings)))
             input = passthrough_input(settings, &keep);
         if (!input && jstr(data, "id", &s) == 1 && *s)
             input = s;
@@ -213,15 +248,19 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
         if (jstr(data, "id", &asset) != 1 &&
             !(jobj(root, "object", json_type_object, &obj) == 1 && jstr(obj, "id", &asset) == 1))
             FAIL("data.id is missing or not a string");
-        input = passthrough_input(data, &keep);
-        if (!input && jstr(data, "upload_id", &s) == 1 && *s)
+        if (!(ours = passthrough_job(data)))
+            input = passthrough_input(data, &keep);
+        if (!ours && !input && jstr(data, "upload_id", &s) == 1 && *s)
             input = s;
     }
     if (!*asset || strlen(asset) > 200)
         FAIL("the asset id is not a string of 1 to 200 characters");
     json_object_object_add(ev, "job_id", json_object_new_string(asset));
     json_object_object_add(ev, "backend_job_id", json_object_new_string(asset));
-    json_object_object_add(ev, "create", json_object_new_boolean(1));
+    if (ours) /* mediagate's job, made before the asset: never a second one */
+        json_object_object_add(ev, "mediagate_job_id", json_object_new_string(ours));
+    else
+        json_object_object_add(ev, "create", json_object_new_boolean(1));
     if (input)
         json_object_object_add(ev, "input_file", json_object_new_string(input));
     json_object_put(keep);
@@ -237,7 +276,7 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
             json_object_object_add(ev, "progress_rate", json_object_new_int64(pct));
     } else if (strcmp(type + 12, "ready") == 0) {
         json_object_object_add(ev, "status", json_object_new_string("COMPLETE"));
-        if (ready(data, ev, err, errcap) != 0)
+        if (ready(data, ev, ours != NULL, err, errcap) != 0)
             goto fail;
     } else {
         errored(data, ev);

@@ -72,6 +72,10 @@ int tencent_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int jwplatform_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int sns_parse(json_object *, json_object *, char *, size_t, char *, size_t);
 int mux_parse(json_object *, json_object *, char *, size_t, char *, size_t);
+/* Adds output_path and playlists to ev from a Mux asset's first public
+ * playback id or, with signed_too and none public, its first signed one
+ * (app/notify/mux.c). */
+void mux_add_playback(json_object *asset, json_object *ev, bool signed_too);
 /* verify_sns's check (app/notify/sns.c); topics: MEDIAGATE_SNS_TOPIC_ARNS. */
 int sns_check(const request *r, const notify_backend *b, const char *topics, char *why,
               size_t whycap);

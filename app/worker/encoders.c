@@ -26,6 +26,7 @@
 
 #define ENCODER_ERROR 22 /* the job's error_code when mediagate itself cannot start it */
 #define URL_MAX 4096
+#define SETTING(f) offsetof(config, f)
 
 /* The encoders that write outputs where mediagate says (the others keep
  * them): the setting naming that place; empty, the storage bucket's
@@ -34,8 +35,8 @@ static const struct {
     const char *encoder;
     size_t setting;
 } destinations[] = {
-    {"mediaconvert", offsetof(config, mediaconvert_destination)},
-    {"zencoder", offsetof(config, zencoder_destination)},
+    {"mediaconvert", SETTING(mediaconvert_destination)},
+    {"zencoder", SETTING(zencoder_destination)},
 };
 
 /* W_ENC_JOB's columns. */
@@ -74,17 +75,9 @@ static bool terminal(const char *status)
            strcmp(status, "CANCELED") == 0;
 }
 
-/* The kinds that create or encode a job: the rows' create kinds, as a
- * text[] literal. */
-static void create_kinds(char *out, size_t cap)
+static const char *create_kind(const encoder *e)
 {
-    size_t l = (size_t)snprintf(out, cap, "{");
-    for (size_t i = 0; i < encoders_count && l < cap; i++)
-        if (encoders[i]->create_kind)
-            l += (size_t)snprintf(out + l, cap - l, "%s\"%s\"", l > 1 ? "," : "",
-                                  encoders[i]->create_kind);
-    if (l < cap)
-        snprintf(out + l, cap - l, "}");
+    return e->create_kind;
 }
 
 /* Loads task ctx's job into c (c->job, c->row, the job's fields of c->ej).
@@ -94,7 +87,7 @@ static int load_job(task_ctx *ctx, enc_call *c, task_result *res)
 {
     char id[24], kinds[256];
     snprintf(id, sizeof id, "%lld", ctx->id);
-    create_kinds(kinds, sizeof kinds);
+    encoder_array(kinds, sizeof kinds, create_kind);
     const char *v[] = {ctx->job_id, id, kinds};
     if (!ctx->job_id)
         return 0;
@@ -118,17 +111,17 @@ static int load_job(task_ctx *ctx, enc_call *c, task_result *res)
 }
 
 /* The public base of local files under MEDIAGATE_MEDIA_URL: the setting
- * itself when absolute, else MEDIAGATE_PUBLIC_URL followed by it. */
+ * itself when absolute, else MEDIAGATE_PUBLIC_URL's origin (without the
+ * API prefix's path: the media location is the site's) followed by it. */
 static int media_base(const config *cfg, char *out, size_t cap)
 {
     bool absolute = strncmp(cfg->media_url, "http://", 7) == 0 ||
                     strncmp(cfg->media_url, "https://", 8) == 0;
-    size_t pl = strlen(cfg->public_url);
-    while (pl > 0 && cfg->public_url[pl - 1] == '/')
-        pl--;
+    const char *host = strstr(cfg->public_url, "://");
+    size_t ol = host ? strcspn(host + 3, "/") + (size_t)(host + 3 - cfg->public_url) : 0;
     int n = absolute ? snprintf(out, cap, "%s", cfg->media_url)
-                     : snprintf(out, cap, "%.*s%s", (int)pl, cfg->public_url, cfg->media_url);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+                     : snprintf(out, cap, "%.*s%s", (int)ol, cfg->public_url, cfg->media_url);
+    return n > 0 && (size_t)n < cap && (absolute || ol > 0) ? 0 : -1;
 }
 
 /* The URL an encoder fetches a local upload at (key "uploads/<id>/<name>"):
@@ -280,8 +273,12 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_warn("task %lld: %s for a job that does not exist", ctx->id, ctx->kind);
         goto out;
     }
-    if (terminal(c.ej.status)) {
-        /* Canceled (or failed) before it started: nothing to start. */
+    /* Canceled while an earlier attempt's outcome is unknown: the job may
+     * exist at the encoder. The create (idempotent) then learns its id, so
+     * that encoder.cancel, which waits for this task, cancels it there. */
+    bool learn = strcmp(c.ej.status, "CANCELED") == 0 && ctx->attempt > 1 && !c.ej.backend_job_id;
+    if (terminal(c.ej.status) && !learn) {
+        /* Final before it started: nothing to start. */
         log_info("task %lld: job %s is %s; not created", ctx->id, c.ej.id, c.ej.status);
         res->outcome = TASK_DONE;
         goto out;
@@ -305,8 +302,11 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
     }
     if (c.to_bucket) {
         PGresult *r = NULL;
-        const char *v[] = {c.ej.id};
-        int st = db_exec(ctx->db, W_ENC_STORAGE, 1, v, &r);
+        char key[160], url[URL_MAX];
+        snprintf(key, sizeof key, "media/%.100s/", c.ej.id);
+        const char *v[] = {c.ej.id,
+                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL};
+        int st = db_exec(ctx->db, W_ENC_STORAGE, 2, v, &r);
         PQclear(r);
         if (st != 0) {
             res->outcome = TASK_RETRY;
@@ -315,14 +315,13 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         }
     }
     if (c.ej.backend_job_id && !c.ej.file_id) {
-        /* An earlier attempt's job, named by the encoder's own event (a
-         * Tencent file, named before it is processed, is processed). */
+        /* An earlier attempt's job, named by the encoder's own event. */
         log_info("task %lld: job %s is %s's %s already", ctx->id, c.ej.id, c.row->name,
                  c.ej.backend_job_id);
         res->outcome = TASK_DONE;
     } else
         c.row->create(ctx, &c.ej, res);
-    if (res->outcome == TASK_DONE) {
+    if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
             res->job_event = json_object_new_object();
         /* The reconciler, should the encoder's events not come. */
@@ -333,14 +332,145 @@ out:
     PQclear(c.job);
 }
 
+/* Ends the attempt uncounted, to run again after s seconds. */
+static void snooze(task_result *res, double s, const char *why)
+{
+    res->outcome = TASK_SNOOZE;
+    res->retry_after = s < 1 ? 1 : s;
+    snprintf(res->message, sizeof res->message, "%s", why);
+}
+
+/* Stores what the encoder answered (ev, body) as notification event_id of
+ * the job's encoder (source 'poll'), applied like a push. Returns 0, or
+ * -1 when the database did not take it (res says so). */
+static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *body, size_t len,
+                      const char *event_id, task_result *res)
+{
+    PGresult *r = NULL;
+    if (!json_object_object_get_ex(ev, "backend_job_id", NULL))
+        json_object_object_add(ev, "backend_job_id", json_object_new_string(c->ej.backend_job_id));
+    json_object_object_add(ev, "mediagate_job_id", json_object_new_string(c->ej.id));
+    json_object_object_del(ev, "create");
+    const char *v[] = {c->row->name, event_id, body ? body : "",
+                       json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE)};
+    int lens[] = {0, 0, (int)(body ? len : 0), 0}, fmts[] = {0, 0, 1, 0};
+    int st = db_exec_params(ctx->db, W_ENC_POLLED, 4, v, lens, fmts, &r);
+    if (st == 0)
+        log_info("task %lld: job %s at %s: polled %s (%s)", ctx->id, c->ej.id, c->row->name,
+                 event_id, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (st != 0) {
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "storing the poll failed (%d): %.200s", st,
+                 ctx->db->error);
+        return -1;
+    }
+    return 0;
+}
+
+/* True when the job has run past its encoder's own limit. */
+static bool past_limit(const enc_call *c)
+{
+    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s;
+}
+
 void kind_encoder_poll(task_ctx *ctx, task_result *res)
 {
-    (void)ctx;
-    res->outcome = TASK_DONE;
+    enc_call c = {0};
+    json_object *ev = NULL;
+    char *body = NULL, event_id[256] = "", err[400] = "";
+    size_t len = 0;
+    double after = (double)ctx->cfg->reconcile_after;
+    int found = load_job(ctx, &c, res);
+    if (found < 0)
+        goto out;
+    if (found == 0 || terminal(c.ej.status) || !c.row || !c.row->poll) {
+        res->outcome = TASK_DONE; /* final, or nothing to ask */
+        goto out;
+    }
+    if (!c.row->configured(ctx->cfg)) {
+        snooze(res, 300, "the encoder is not configured here");
+        goto out;
+    }
+    if (!c.ej.backend_job_id) {
+        /* Not created yet (its create task retries): ask later. */
+        snooze(res, after, "the job is not created at the encoder yet");
+        goto out;
+    }
+    if (c.ej.quiet_s < after && !past_limit(&c)) {
+        /* Its events come: the reconciler waits until they stop, or until
+         * the encoder's own limit passes. */
+        double wait = after - c.ej.quiet_s + 1;
+        if (c.row->max_running_s > 0 && c.row->max_running_s - c.ej.age_s + 1 < wait)
+            wait = c.row->max_running_s - c.ej.age_s + 1;
+        snooze(res, wait, "the job had an event lately");
+        goto out;
+    }
+    int rc = c.row->poll(ctx, &c.ej, &ev, &body, &len, event_id, sizeof event_id, err, sizeof err);
+    if (rc < 0) {
+        /* The job's outcome is ERROR; the task itself is done. */
+        task_fail(res, TASK_DONE, ENCODER_ERROR, "%s has no job %.200s any more: %.300s",
+                  c.row->name, c.ej.backend_job_id, err);
+        goto out;
+    }
+    if (rc == 0 && ev && *event_id) {
+        if (store_poll(ctx, &c, ev, body, len, event_id, res) != 0)
+            goto out;
+        PQclear(c.job);
+        c = (enc_call){0};
+        if ((found = load_job(ctx, &c, res)) < 0)
+            goto out;
+        if (found == 0 || terminal(c.ej.status)) {
+            res->outcome = TASK_DONE;
+            goto out;
+        }
+    }
+    if (past_limit(&c)) {
+        task_fail(res, TASK_DONE, ENCODER_ERROR, "%s: stuck in %s past the encoder's %.0f h limit",
+                  c.row->name, c.ej.status, c.row->max_running_s / 3600);
+        goto out;
+    }
+    if (rc > 0 || !ev || !*event_id) {
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "%s: %s", c.row->name,
+                 *err ? err : "no answer");
+        goto out;
+    }
+    snooze(res, after, "the job is not final yet");
+out:
+    json_object_put(ev);
+    free(body);
+    PQclear(c.job);
 }
 
 void kind_encoder_cancel(task_ctx *ctx, task_result *res)
 {
-    (void)ctx;
+    enc_call c = {0};
+    char err[400] = "";
+    int found = load_job(ctx, &c, res);
+    if (found < 0)
+        goto out;
     res->outcome = TASK_DONE;
+    if (found == 0 || !c.row || !c.row->cancel)
+        goto out;
+    if (!c.ej.backend_job_id && atoi(PQgetvalue(c.job, 0, J_OTHERS)) > 0) {
+        /* A create in flight names the job when it ends: wait for it. */
+        snooze(res, 5, "waiting for the job's create to end");
+        goto out;
+    }
+    if (!c.row->configured(ctx->cfg)) {
+        snooze(res, 300, "the encoder is not configured here");
+        goto out;
+    }
+    int rc = c.row->cancel(ctx, &c.ej, err, sizeof err);
+    if (rc == 0)
+        log_info("task %lld: job %s canceled at %s (%s)", ctx->id, c.ej.id, c.row->name,
+                 c.ej.backend_job_id);
+    else {
+        res->outcome = rc > 0 ? TASK_RETRY : TASK_FAILED;
+        snprintf(res->message, sizeof res->message, "%s: %s", c.row->name, *err ? err : "refused");
+    }
+out:
+    PQclear(c.job);
 }

@@ -1,0 +1,41 @@
+-- mediagate jobs cancel ID: job p_job becomes CANCELED at once. Its work
+-- that never started stops with it (a create task of p_create_kinds not yet
+-- tried; its local encode, running or not: the holder finds its lease gone
+-- at its next heartbeat). A job of an encoder in p_remote (the rows that
+-- can cancel) that was created there, or whose create is in flight, gets
+-- an encoder.cancel task, which waits for that create's answer. Returns
+-- 'canceling' (the encoder.cancel task queued), 'canceled', 'finished'
+-- (the job was final already) or 'no_such_job'.
+CREATE OR REPLACE FUNCTION mediagate_job_cancel(p_job text, p_create_kinds text[],
+                                                p_remote text[])
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    j jobs%ROWTYPE;
+BEGIN
+    SELECT * INTO j FROM jobs WHERE id = p_job FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'no_such_job';
+    END IF;
+    IF mediagate_status_rank(j.status) = 2 THEN
+        RETURN 'finished';
+    END IF;
+    UPDATE outbox SET failed_at = now(), last_error = 'canceled by an operator',
+                      locked_by = NULL, locked_until = NULL
+     WHERE payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL
+       AND (kind = 'local.encode'
+            OR (kind = ANY (p_create_kinds) AND attempts = 0
+                AND (locked_until IS NULL OR locked_until < now())));
+    PERFORM mediagate_job_event(p_job, '{"status": "CANCELED"}'::jsonb);
+    IF j.backend = ANY (p_remote)
+       AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.cancel')
+       AND (j.backend_job_id IS NOT NULL
+            OR EXISTS (SELECT 1 FROM outbox WHERE payload->>'job_id' = p_job
+                        AND kind = ANY (p_create_kinds) AND done_at IS NULL AND failed_at IS NULL))
+    THEN
+        INSERT INTO outbox (kind, payload)
+        VALUES ('encoder.cancel', jsonb_build_object('job_id', p_job));
+        RETURN 'canceling';
+    END IF;
+    RETURN 'canceled';
+END
+$$;

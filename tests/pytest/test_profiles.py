@@ -19,12 +19,13 @@ worker:
 """
 
 import json
-import shutil
+import re
+import shlex
 import subprocess
 
 import pytest
 
-from mgstack import MG_BIN, wait_until
+from mgstack import MG_BIN, MG_ROOT, wait_until
 from test_encoder import encoder_env
 
 
@@ -285,3 +286,33 @@ def test_local_encode_follows_a_two_rendition_profile(stack, workers, rundir):
                       for s in json.loads(p.stdout)["streams"])
     assert streams("v0") == [("audio", None, None), ("video", 320, 240)]
     assert streams("v1") == [("video", 160, 120)], "the width-only rendition has no audio"
+
+
+def test_docs_profiles_page_runs_as_written(stack, rundir):
+    """docs/profiles.md: its spec example is a valid local profile, and its
+    `$ mediagate profiles ...` block, run as written in a directory holding
+    that example as small.json, prints what the page shows."""
+    page = (MG_ROOT / "docs" / "profiles.md").read_text()
+    spec = re.search(r"```json\n(.*?)```", page, re.S).group(1)
+    block = re.search(r"```\n(\$ mediagate profiles list\n.*?)```", page, re.S).group(1)
+    (rundir / "small.json").write_text(spec)
+    steps, cmd = [], None
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            cmd = [line[2:], []]
+            steps.append(cmd)
+        else:
+            cmd[1].append(line)
+    assert [c for c, _ in steps] == ["mediagate profiles list",
+                                     "mediagate profiles add small --encoder local small.json",
+                                     "mediagate profiles show small",
+                                     "mediagate profiles remove small"], steps
+    for c, shown in steps:
+        r = subprocess.run([str(MG_BIN), *shlex.split(c)[1:]], cwd=rundir, env=stack.env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (c, r.stderr)
+        if shown:
+            assert r.stdout.splitlines() == shown, (c, r.stdout)
+        if c.endswith("show small"):
+            assert json.loads(r.stdout)["renditions"][1] == {
+                "width": 640, "video_kbps": 900, "codec": "h264", "audio_kbps": -1}, r.stdout

@@ -26,7 +26,7 @@ templates it was given (procedure_event gives the same body to post as a
 ProcedureStateChanged).
 
 A SessionId seen before gets InvalidParameterValue.SessionId, as Tencent's
-3-day dedupe does. lose_answer[SessionId] = n: the next n starts happen but answer 503.
+3-day dedupe does. lose_answer[file_id] = n: the next n starts happen but answer 503.
 script[file_id] is a list of answers to give first, in
 order ("InternalError", "RequestLimitExceeded", a final code such as
 "InvalidParameterValue.FileId", "http503", "hang"); then it starts the
@@ -83,7 +83,7 @@ class TencentStandin:
         self.sessions = {}
         self.calls = []
         self.tasks = {}   # TaskId -> what DescribeTaskDetail knows
-        self.lose_answer = {}  # SessionId -> how many starts answer 503 (the start happens)
+        self.lose_answer = {}  # FileId (MediaUrl) -> how many starts answer 503 (the start happens)
         self.pulls = {}   # TaskId -> the pull's GET: {"status", "bytes"}
         self.lock = threading.Lock()
         standin = self
@@ -246,8 +246,8 @@ class TencentStandin:
             call["answer"] = task_id
             self.tasks[task_id] = {"type": action, "body": body, "status": "PROCESSING"}
             lost = False
-            if self.lose_answer.get(sid):
-                self.lose_answer[sid] -= 1
+            if self.lose_answer.get(fid):
+                self.lose_answer[fid] -= 1
                 lost = True
             if action == "PullUpload":
                 threading.Thread(target=self.pull, args=(task_id, body["MediaUrl"]),

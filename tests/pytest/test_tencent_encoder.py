@@ -2,30 +2,35 @@
 end to end through real nginx, PostgreSQL, mediagate serve and the worker,
 against the TC3-checking stand-in of Tencent's API (tencent_standin.py):
 
-- a FileId on demand: the job's create task calls ProcessMedia with one
+- a FileId on demand (POST /media/jobs with file_id): the job's create task calls ProcessMedia with one
   preset template per rendition and packaging, SessionContext = the job
   id, SessionId from the job id; the answer names the job (FileId, TaskId);
   Tencent's documented ProcedureStateChanged (with the SessionContext it
   echoes) completes it, /media/status says where the outputs are
   (output_path, playlists, variations) and a signed webhook reaches the
   customer's receiver;
-- an input elsewhere: PullUpload of the signed input URL (the stand-in
+- an upload (PUT /uploads with a tencent profile, on S3 storage): PullUpload
+  of the upload's presigned, expiring URL (the stand-in
   fetches it as Tencent does) with the job id in SourceContext; the
   NewFileUpload Tencent sends ties back to the job (no second job) and
   queues its ProcessMedia, then ProcedureStateChanged completes it;
 - a final error is the job's ERROR with Tencent's code; a retry after a
   lost answer starts one transcode, not two (SessionId);
-- a profile Tencent has no preset template for is refused by the row's
-  check (the unit test of the row covers the table; here, the create).
+- the reconciler: with every notification dropped, the job completes by
+  polling DescribeTaskDetail (stored as notifications marked 'poll'), the
+  pulled file's too (its PullUploadTask ties back and queues ProcessMedia);
+- a profile Tencent cannot honour (no preset template, h265, its own
+  bitrates) is refused when it is written (`mediagate profiles add`).
 """
 
 import json
+import subprocess
 import uuid
 
 import pytest
 
 import s3_settings
-from mgstack import wait_until
+from mgstack import MG_BIN, wait_until
 from test_tencent import FIX, SECRET_ID, SECRET_KEY, TOKEN, tencent  # noqa: F401 (a fixture)
 from test_webhooks import check_signed, endpoint, receiver  # noqa: F401 (a fixture)
 
@@ -51,7 +56,8 @@ def mg_env(request, tencent):
         "MEDIAGATE_TENCENT_API_URL": tencent.url,
         "MEDIAGATE_LEASE_SECONDS": "3",
         "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on",
-        "MEDIAGATE_RECONCILE_AFTER": "3600",
+        # The reconciler's tests poll a job quiet for 5 s; the others never.
+        "MEDIAGATE_RECONCILE_AFTER": "5" if "reconciler" in request.node.name else "3600",
     }
     if "bucket" in request.fixturenames:
         env.update(s3_settings.env(request.getfixturevalue("s3"),
@@ -66,19 +72,30 @@ def notify(stack, ev):
     return r.json()["result"]
 
 
-def tencent_job(stack, inp, spec=SPEC, name="tc", job=None):
-    """A job on the tencent encoder with its create task, as POST /uploads
-    and POST /media/jobs queue them (a profile snapshot in the payload)."""
-    db = stack.db
-    job = job or str(uuid.uuid4())
-    db.conn.execute("INSERT INTO profiles (name, encoder, spec) VALUES (%s, 'tencent', %s) "
-                    "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
-                    (name, json.dumps(spec)))
-    db.conn.execute("INSERT INTO jobs (id, backend, input_file, profile) VALUES "
-                    "(%s, 'tencent', %s, %s)", (job, inp.get("file_id") or inp.get("url") or inp.get("key"), name))
-    db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('tencent.process_media', %s)",
-                    (json.dumps({"job_id": job, "profile": dict(spec, name=name), "input": inp}),))
-    return job
+@pytest.fixture
+def nginx_includes():
+    return ("upload_conf",)
+
+
+def add_profile(stack, name="tc", spec=SPEC):
+    """`mediagate profiles add NAME --encoder tencent FILE`; its exit status."""
+    f = stack.run / f"{name}.json"
+    f.write_text(json.dumps(spec))
+    return subprocess.run([str(MG_BIN), "profiles", "add", name, "--encoder", "tencent", str(f)],
+                          env=stack.env, capture_output=True, text=True, timeout=60)
+
+
+def api_key(stack):
+    return stack.mg("apikey", "create", "app")
+
+
+def process_file(stack, file_id, profile="tc"):
+    """POST /media/jobs with a FileId and a tencent profile: the job's id."""
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {api_key(stack)}",
+                   "--data-urlencode", f"profile={profile}", "--data-urlencode",
+                   f"file_id={file_id}", "/media/jobs")
+    assert r.status == 201, r
+    return r.json()["job_id"]
 
 
 def job_row(stack, job):
@@ -121,8 +138,9 @@ def check_complete(stack, job, fid):
 def test_a_file_id_on_demand_is_processed_then_completes(stack, workers, tencent, receiver):
     endpoint(stack, receiver, "/hooks", events="job.complete")
     start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
     fid = "5285890784246869930"
-    job = tencent_job(stack, {"file_id": fid})
+    job = process_file(stack, fid)
     call, body = one_call(tencent, "ProcessMedia")
     assert body == {"FileId": fid, "SubAppId": 1500000001, "SessionContext": job,
                     "SessionId": f"pm-{job}",
@@ -164,11 +182,17 @@ def test_an_event_before_the_answer_finds_the_job_by_its_session_context(stack, 
 
 
 def test_an_upload_in_the_bucket_is_pulled_then_processed(stack, workers, tencent, s3, bucket):
-    key = f"uploads/{uuid.uuid4()}/in.mp4"
-    data = b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 64
-    s3_settings.client(s3).put_object(Bucket=bucket, Key=key, Body=data)
     start_worker(stack, workers)
-    job = tencent_job(stack, {"storage": "s3", "key": key})
+    assert add_profile(stack).returncode == 0
+    data = b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 64
+    f = stack.run / "in.mp4"
+    f.write_bytes(data)
+    # PUT /uploads/<name> with an API key: the file goes into the bucket,
+    # the job's create is queued with it.
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "-H",
+                   "Content-Type: video/mp4", "--data-binary", f"@{f}", "/uploads/in.mp4?profile=tc")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
     call, body = one_call(tencent, "PullUpload")
     assert body["SourceContext"] == job and body["SessionContext"] == job, body
     assert body["SessionId"] == f"pull-{job}" and body["SubAppId"] == 1500000001, body
@@ -205,7 +229,8 @@ def test_a_final_error_is_the_jobs_error(stack, workers, tencent):
     fid = "5285890784246869932"
     tencent.script[fid] = ["InvalidParameterValue.FileId"]
     start_worker(stack, workers)
-    job = tencent_job(stack, {"file_id": fid})
+    assert add_profile(stack).returncode == 0
+    job = process_file(stack, fid)
     assert wait_until(lambda: job_row(stack, job)[0] == "ERROR", 20, 0.05), tencent.calls
     st = status(stack, job)
     assert st["error_code"] == 21, st
@@ -219,9 +244,9 @@ def test_a_retry_after_a_lost_answer_starts_one_transcode(stack, workers, tencen
     repeat, the job is not an error, one transcode runs."""
     fid = "5285890784246869933"
     start_worker(stack, workers)
-    job = str(uuid.uuid4())
-    tencent.lose_answer[f"pm-{job}"] = 1
-    tencent_job(stack, {"file_id": fid}, job=job)
+    assert add_profile(stack).returncode == 0
+    tencent.lose_answer[fid] = 1
+    job = process_file(stack, fid)
     assert wait_until(lambda: any(c["answer"] == "InvalidParameterValue.SessionId"
                                   for c in tencent.calls), 60, 0.1), tencent.calls
     assert len(tencent.tasks) == 1
@@ -229,10 +254,56 @@ def test_a_retry_after_a_lost_answer_starts_one_transcode(stack, workers, tencen
     assert job_row(stack, job)[0] == "SUBMITTED"
 
 
-def test_a_profile_without_preset_templates_is_refused(stack, workers, tencent):
-    start_worker(stack, workers)
-    job = tencent_job(stack, {"file_id": "5285890784246869934"},
-                      spec=dict(SPEC, renditions=[{"height": 480}]), name="odd")
-    assert wait_until(lambda: job_row(stack, job)[0] == "ERROR", 20, 0.05)
-    assert "no preset template" in job_row(stack, job)[4], job_row(stack, job)
+@pytest.mark.parametrize("rendition,why", [
+    ({"height": 480}, "rendition 1: Tencent has no preset template of 0x480"),
+    ({"height": 720, "codec": "h265"}, "rendition 1: Tencent's preset templates are H.264"),
+    ({"height": 720, "video_kbps": 2800}, "set their own bitrates"),
+])
+def test_a_profile_tencent_cannot_honour_is_refused_when_written(stack, tencent, rendition, why):
+    r = add_profile(stack, "odd", dict(SPEC, renditions=[rendition]))
+    assert r.returncode == 2 and why in r.stderr, r
+    assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'odd'") == 0
     assert tencent.calls == []
+
+
+def polls(stack, job):
+    return stack.db.rows("SELECT source, event_id FROM notifications WHERE job_id = %s "
+                         "ORDER BY id", job)
+
+
+def test_the_reconciler_completes_a_file_id_job_without_notifications(stack, workers, tencent):
+    start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
+    fid = "5285890784246869935"
+    job = process_file(stack, fid)
+    call, _ = one_call(tencent, "ProcessMedia")
+    # No notification ever comes; Tencent finishes the task.
+    tencent.finish(call["answer"])
+    assert wait_until(lambda: status(stack, job)["job_status"] == "COMPLETE", 60, 0.2), \
+        (job_row(stack, job), polls(stack, job))
+    check_complete(stack, job, fid)
+    got = polls(stack, job)
+    assert got and all(src == "poll" for src, _ in got), got
+    assert any(c.get("action") == "DescribeTaskDetail" for c in tencent.calls)
+
+
+def test_the_reconciler_completes_a_pulled_job_without_notifications(stack, workers, tencent,
+                                                                     s3, bucket):
+    start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
+    f = stack.run / "in.mp4"
+    f.write_bytes(b"\0" * 4096)
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "--data-binary",
+                   f"@{f}", "/uploads/in.mp4?profile=tc")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    # The pull's NewFileUpload is lost: the reconciler's DescribeTaskDetail
+    # of the pull names the file, which queues ProcessMedia.
+    call, _ = one_call(tencent, "PullUpload")
+    call2, body2 = one_call(tencent, "ProcessMedia", timeout=60)
+    assert body2["SessionContext"] == job, body2
+    tencent.finish(call2["answer"])
+    assert wait_until(lambda: status(stack, job)["job_status"] == "COMPLETE", 60, 0.2), \
+        (job_row(stack, job), polls(stack, job))
+    check_complete(stack, job, body2["FileId"])
+    assert all(src == "poll" for src, _ in polls(stack, job)), polls(stack, job)

@@ -37,11 +37,17 @@ import hmac
 import http.server
 import json
 import threading
+import copy
 import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+# The documented bodies the answers and events are made from.
+DOC = {name: json.loads((FIX / f"tencent-vod-{name}.json").read_text())
+       for name in ("PullComplete", "NewFileUpload", "ProcedureStateChanged")}
 ACTIONS, VERSION, SERVICE = ("ProcessMedia", "PullUpload", "DescribeTaskDetail"), "2018-07-17", "vod"
 # Tencent's preset transcoding templates: id -> (container, width, height, video bps).
 PRESETS = {}
@@ -83,6 +89,7 @@ class TencentStandin:
         self.sessions = {}
         self.calls = []
         self.tasks = {}   # TaskId -> what DescribeTaskDetail knows
+        self.unreachable = False  # True: every pull fails (ErrCode 70000)
         self.lose_answer = {}  # FileId (MediaUrl) -> how many starts answer 503 (the start happens)
         self.pulls = {}   # TaskId -> the pull's GET: {"status", "bytes"}
         self.lock = threading.Lock()
@@ -259,6 +266,8 @@ class TencentStandin:
     def pull(self, task_id, url):
         """Fetches url as Tencent's pull does; the file gets a FileId."""
         got = {"status": None, "bytes": 0}
+        if self.unreachable:
+            url = "http://127.0.0.1:9/"  # as if the source could not be reached
         try:
             with urllib.request.urlopen(url, timeout=30) as r:
                 got = {"status": r.status, "bytes": len(r.read())}
@@ -274,36 +283,42 @@ class TencentStandin:
                 if got["status"] == 200 else ""
 
     def pull_task(self, task_id):
-        """The documented PullUploadTask of a pull."""
+        """The PullUploadTask of a pull: the documented PullCompleteEvent
+        (tencent-vod-PullComplete.json) with this pull's values."""
         t = self.tasks[task_id]
         b, ok = t["body"], bool(t.get("file_id"))
-        return {"TaskId": task_id, "Status": t["status"],
-                "ErrCode": 0 if ok or t["status"] != "FINISH" else 70000,
-                "Message": "SUCCESS" if ok else ("" if t["status"] != "FINISH" else "pull failed"),
-                "FileId": t.get("file_id", ""),
-                "MediaBasicInfo": {"MediaUrl": f"https://1400000000.vod2.myqcloud.com/xxx/{t.get('file_id')}/src.mp4",
-                                   "SourceInfo": {"SourceType": "Record",
-                                                  "SourceContext": b.get("SourceContext", "")}},
-                "FileUrl": f"https://1400000000.vod2.myqcloud.com/xxx/{t.get('file_id')}/src.mp4",
-                "ProcedureTaskId": "", "SessionContext": b.get("SessionContext", ""),
-                "SessionId": b.get("SessionId", ""), "Progress": 100 if ok else 0}
+        url = f"https://1400000000.vod2.myqcloud.com/xxx/{t.get('file_id')}/src.mp4"
+        pt = copy.deepcopy(DOC["PullComplete"]["PullCompleteEvent"])
+        pt["MediaBasicInfo"]["SourceInfo"]["SourceContext"] = b.get("SourceContext", "")
+        pt["MediaBasicInfo"]["MediaUrl"] = url
+        pt.update(TaskId=task_id, Status=t["status"],
+                  ErrCode=0 if ok or t["status"] != "FINISH" else 70000,
+                  Message="SUCCESS" if ok else ("" if t["status"] != "FINISH" else "pull failed"),
+                  FileId=t.get("file_id", ""), FileUrl=url,
+                  SessionContext=b.get("SessionContext", ""), SessionId=b.get("SessionId", ""),
+                  Progress=100 if ok else 0)
+        return pt
+
+    def pull_complete(self, task_id):
+        """The PullComplete Tencent sends when a pull ends."""
+        return {"EventType": "PullComplete", "PullCompleteEvent": self.pull_task(task_id)}
 
     def new_file_upload(self, task_id):
-        """The NewFileUpload Tencent sends once a pull brought the file."""
+        """The NewFileUpload Tencent sends once a pull brought the file:
+        the documented one with the pull's file and SourceContext."""
         pt = self.pull_task(task_id)
-        return {"EventType": "NewFileUpload",
-                "FileUploadEvent": {"FileId": pt["FileId"],
-                                    "MediaBasicInfo": dict(pt["MediaBasicInfo"], Name="pulled",
-                                                           Type="mp4"),
-                                    "ProcedureTaskId": ""}}
+        ev = copy.deepcopy(DOC["NewFileUpload"])
+        ev["FileUploadEvent"].update(FileId=pt["FileId"], MediaBasicInfo=pt["MediaBasicInfo"])
+        return ev
 
     def finish(self, task_id):
         with self.lock:
             self.tasks[task_id]["status"] = "FINISH"
 
     def procedure_task(self, task_id):
-        """The documented ProcedureTask of a ProcessMedia task: one
-        Transcode result per template it was given."""
+        """The ProcedureTask of a ProcessMedia task: the documented
+        ProcedureStateChangeEvent with one Transcode result per template
+        it was given."""
         t = self.tasks[task_id]
         b, done = t["body"], t["status"] == "FINISH"
         results = []
@@ -318,11 +333,11 @@ class TencentStandin:
                                   "Size": 1000 * h, "Container": fmt, "Height": h, "Width": w,
                                   "Bitrate": bps, "Duration": 2.0, "Definition": d["Definition"]}
             results.append({"Type": "Transcode", "TranscodeTask": task})
-        return {"TaskId": task_id, "Status": t["status"], "ErrCode": 0, "Message": "",
-                "FileId": b["FileId"], "FileName": "pulled",
-                "MetaData": {"Duration": 2.0, "Width": 1280, "Height": 720},
-                "MediaProcessResultSet": results,
-                "SessionContext": b.get("SessionContext", ""), "SessionId": b.get("SessionId", "")}
+        pt = copy.deepcopy(DOC["ProcedureStateChanged"]["ProcedureStateChangeEvent"])
+        pt.update(TaskId=task_id, Status=t["status"], ErrCode=0, Message="", FileId=b["FileId"],
+                  MediaProcessResultSet=results, SessionContext=b.get("SessionContext", ""),
+                  SessionId=b.get("SessionId", ""))
+        return pt
 
     def procedure_event(self, task_id):
         """The ProcedureStateChanged Tencent sends for a ProcessMedia task."""

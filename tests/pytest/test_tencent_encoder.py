@@ -225,6 +225,28 @@ def test_an_upload_in_the_bucket_is_pulled_then_processed(stack, workers, tencen
     assert len(tencent.started_by("ProcessMedia")) == 1
 
 
+def test_a_failed_pull_is_the_jobs_error(stack, workers, tencent, s3, bucket):
+    start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
+    tencent.unreachable = True
+    f = stack.run / "in.mp4"
+    f.write_bytes(b"\0" * 4096)
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "--data-binary",
+                   f"@{f}", "/uploads/in.mp4?profile=tc")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    call, _ = one_call(tencent, "PullUpload")
+    assert wait_until(lambda: call["answer"] in tencent.pulls, 20, 0.05)
+    # Tencent's documented PullComplete, with the SessionContext it was given.
+    ev = tencent.pull_complete(call["answer"])
+    assert ev["PullCompleteEvent"]["SessionContext"] == job and ev["PullCompleteEvent"]["ErrCode"]
+    assert notify(stack, ev) == "applied"
+    st = status(stack, job)
+    assert (st["job_status"], st["error_code"], st["error_message"]) == \
+        ("ERROR", 70000, "pull failed"), st
+    assert tencent.started_by("ProcessMedia") == []
+
+
 def test_a_final_error_is_the_jobs_error(stack, workers, tencent):
     fid = "5285890784246869932"
     tencent.script[fid] = ["InvalidParameterValue.FileId"]

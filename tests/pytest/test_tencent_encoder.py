@@ -98,6 +98,18 @@ def process_file(stack, file_id, profile="tc"):
     return r.json()["job_id"]
 
 
+def upload(stack, data):
+    """PUT /uploads/in.mp4?profile=tc with an API key (on S3 storage the
+    file goes into the bucket, the job's create is queued with it): the
+    job's id."""
+    f = stack.run / "in.mp4"
+    f.write_bytes(data)
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "-H",
+                   "Content-Type: video/mp4", "--data-binary", f"@{f}", "/uploads/in.mp4?profile=tc")
+    assert r.status == 201, r
+    return r.json()["job_id"]
+
+
 def job_row(stack, job):
     return stack.db.one("SELECT status, backend_job_id, backend_task_id, error_code, "
                         "error_message FROM jobs WHERE id = %s", job)
@@ -185,14 +197,7 @@ def test_an_upload_in_the_bucket_is_pulled_then_processed(stack, workers, tencen
     start_worker(stack, workers)
     assert add_profile(stack).returncode == 0
     data = b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 64
-    f = stack.run / "in.mp4"
-    f.write_bytes(data)
-    # PUT /uploads/<name> with an API key: the file goes into the bucket,
-    # the job's create is queued with it.
-    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "-H",
-                   "Content-Type: video/mp4", "--data-binary", f"@{f}", "/uploads/in.mp4?profile=tc")
-    assert r.status == 201, r
-    job = r.json()["job_id"]
+    job = upload(stack, data)
     call, body = one_call(tencent, "PullUpload")
     assert body["SourceContext"] == job and body["SessionContext"] == job, body
     assert body["SessionId"] == f"pull-{job}" and body["SubAppId"] == 1500000001, body
@@ -229,12 +234,7 @@ def test_a_failed_pull_is_the_jobs_error(stack, workers, tencent, s3, bucket):
     start_worker(stack, workers)
     assert add_profile(stack).returncode == 0
     tencent.unreachable = True
-    f = stack.run / "in.mp4"
-    f.write_bytes(b"\0" * 4096)
-    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "--data-binary",
-                   f"@{f}", "/uploads/in.mp4?profile=tc")
-    assert r.status == 201, r
-    job = r.json()["job_id"]
+    job = upload(stack, b"\0" * 4096)
     call, _ = one_call(tencent, "PullUpload")
     assert wait_until(lambda: call["answer"] in tencent.pulls, 20, 0.05)
     # Tencent's documented PullComplete, with the SessionContext it was given.
@@ -313,12 +313,7 @@ def test_the_reconciler_completes_a_pulled_job_without_notifications(stack, work
                                                                      s3, bucket):
     start_worker(stack, workers)
     assert add_profile(stack).returncode == 0
-    f = stack.run / "in.mp4"
-    f.write_bytes(b"\0" * 4096)
-    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {api_key(stack)}", "--data-binary",
-                   f"@{f}", "/uploads/in.mp4?profile=tc")
-    assert r.status == 201, r
-    job = r.json()["job_id"]
+    job = upload(stack, b"\0" * 4096)
     # The pull's NewFileUpload is lost: the reconciler's DescribeTaskDetail
     # of the pull names the file, which queues ProcessMedia.
     call, _ = one_call(tencent, "PullUpload")

@@ -347,7 +347,7 @@ static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *b
                       const char *event_id, task_result *res)
 {
     PGresult *r = NULL;
-    if (!json_object_object_get_ex(ev, "backend_job_id", NULL))
+    if (!json_object_object_get_ex(ev, "backend_job_id", NULL) && c->ej.backend_job_id)
         json_object_object_add(ev, "backend_job_id", json_object_new_string(c->ej.backend_job_id));
     json_object_object_add(ev, "mediagate_job_id", json_object_new_string(c->ej.id));
     json_object_object_del(ev, "create");

@@ -145,7 +145,15 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
 {
     char err[300];
     const char *action = "";
-    json_object *body = create_body(job, &action, err, sizeof err);
+    json_object *body = NULL;
+    if (job->status && strcmp(job->status, "CANCELED") == 0) {
+        /* A retry after the job was canceled: Tencent cannot be asked
+         * whether an earlier attempt started it (nor cancel it), and a new
+         * start must not happen. */
+        res->outcome = TASK_DONE;
+        return;
+    }
+    body = create_body(job, &action, err, sizeof err);
     if (!body) {
         task_fail(res, TASK_FAILED, TENCENT_ERROR, "%s", err);
         return;

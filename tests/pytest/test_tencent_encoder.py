@@ -19,6 +19,8 @@ against the TC3-checking stand-in of Tencent's API (tencent_standin.py):
 - the reconciler: with every notification dropped, the job completes by
   polling DescribeTaskDetail (stored as notifications marked 'poll'), the
   pulled file's too (its PullUploadTask ties back and queues ProcessMedia);
+- `mediagate jobs cancel` marks the job (Tencent cannot stop a task); a
+  create retried after the cancel starts nothing;
 - a profile Tencent cannot honour (no preset template, h265, its own
   bitrates) is refused when it is written (`mediagate profiles add`).
 """
@@ -324,3 +326,36 @@ def test_the_reconciler_completes_a_pulled_job_without_notifications(stack, work
         (job_row(stack, job), polls(stack, job))
     check_complete(stack, job, body2["FileId"])
     assert all(src == "poll" for src, _ in polls(stack, job)), polls(stack, job)
+
+
+def create_task(stack, job):
+    return stack.db.one("SELECT attempts, done_at IS NOT NULL, failed_at IS NOT NULL FROM outbox "
+                        "WHERE kind = 'tencent.process_media' AND payload->>'job_id' = %s", job)
+
+
+def test_cancel_marks_the_job_and_a_retried_create_starts_nothing(stack, workers, tencent):
+    """Tencent cannot stop a started task: `mediagate jobs cancel` marks
+    the job CANCELED and its later events change nothing; a create retried
+    after the cancel starts nothing at Tencent."""
+    start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
+    fid = "5285890784246869936"
+    tencent.script[fid] = ["InternalError"]
+    job = process_file(stack, fid)
+    assert wait_until(lambda: create_task(stack, job)[0] == 1 and tencent.calls, 20, 0.05)
+    stack.mg("jobs", "cancel", job)
+    assert status(stack, job)["job_status"] == "CANCELED"
+    stack.db.conn.execute("UPDATE outbox SET run_after = now() WHERE kind = 'tencent.process_media' "
+                          "AND payload->>'job_id' = %s AND done_at IS NULL", (job,))
+    assert wait_until(lambda: create_task(stack, job)[1:] in [(True, False), (False, True)], 30,
+                      0.1), create_task(stack, job)
+    assert tencent.started() == [], tencent.calls
+    # A file id job canceled after its start: Tencent's events change nothing.
+    fid2 = "5285890784246869937"
+    job2 = process_file(stack, fid2)
+    call, _ = one_call(tencent, "ProcessMedia")
+    assert wait_until(lambda: job_row(stack, job2)[2], 15, 0.05)
+    stack.mg("jobs", "cancel", job2)
+    tencent.finish(call["answer"])
+    assert notify(stack, tencent.procedure_event(call["answer"])) == "applied"
+    assert status(stack, job2)["job_status"] == "CANCELED"

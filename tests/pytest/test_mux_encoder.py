@@ -163,9 +163,16 @@ def test_upload_to_complete_with_a_signed_webhook(stack, key, workers, mux, rece
     asset = call["asset"]
     assert wait_until(lambda: asset in mux.fetched, 60, 0.05), mux.fetched
     assert mux.fetched[asset] == (200, CLIP), mux.fetched[asset][0]
-    # Signed and expiring: the URL without its query is refused.
-    bare = stack.curl(inp["url"].split("?")[0])
-    assert bare.status in (403, 404, 410), bare
+    # Signed and expiring (<media URL>/in/<sig>/<exp>/<upload>/<name>): a
+    # later expiry or another signature is refused, and so is no signature.
+    m = re.fullmatch(re.escape(stack.base) + r"(/\S+/in/)([A-Za-z0-9_-]{22})/(\d+)/(\S+)", inp["url"])
+    assert m, inp
+    lifetime = int(m.group(3)) - time.time()
+    assert 86400 - 600 < lifetime <= 86400, lifetime  # MEDIAGATE_ENCODER_INPUT_LIFETIME's default
+    for bad in (f"{m.group(1)}{m.group(2)}/{int(m.group(3)) + 1}/{m.group(4)}",
+                f"{m.group(1)}{'A' * 22}/{m.group(3)}/{m.group(4)}", f"{m.group(1)}{m.group(4)}"):
+        r = stack.curl(bad)
+        assert r.status == 403, (bad, r)
     assert wait_until(lambda: job_row(stack, job)[1] == asset, 60, 0.1), job_row(stack, job)
     assert job_row(stack, job) == ("mux", asset, "mux-hd", "SUBMITTED")
 

@@ -91,10 +91,13 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT status FROM streams WHERE id = $1",
         1, PGRES_TUPLES_OK},
     /* Direct uploads (sql/008_uploads.sql, sql/functions/mediagate_upload_*.sql). */
+    /* the slot, then its profile ($10, profile_json's) and the kind that
+     * starts its encode ($11): one statement, one transaction */
     [STMT_UPLOAD_CREATE] = {"upload_create",
-        "SELECT to_char(mediagate_upload_create_acl($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-        "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-        9, PGRES_TUPLES_OK},
+        "WITH c AS (SELECT mediagate_upload_create_acl($1, $2, $3, $4, $5, $6, $7, $8, $9) e) "
+        "SELECT to_char(c.e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "mediagate_upload_profile($1, $10, $11) FROM c",
+        11, PGRES_TUPLES_OK},
     [STMT_UPLOAD_CHECK] = {"upload_check",
         "SELECT mediagate_upload_check($1, $2, $3, $4)",
         4, PGRES_TUPLES_OK},
@@ -114,16 +117,17 @@ static const stmt_def stmts[STMT__COUNT] = {
         "LIMIT 1",
         4, PGRES_TUPLES_OK},
     [STMT_UPLOAD_PUT] = {"upload_put",
-        "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8)",
-        8, PGRES_TUPLES_OK},
+        "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        10, PGRES_TUPLES_OK},
     /* Uploads on S3 storage (sql/019_s3_uploads.sql): a slot whose file
      * goes straight to the bucket; what the confirmation needs of a slot
      * its token opens; the confirmation (spend and encode at once); a PUT
      * with an API key whose file is in the bucket. */
     [STMT_UPLOAD_CREATE_S3] = {"upload_create_s3",
-        "SELECT to_char(mediagate_upload_create_s3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-        "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-        11, PGRES_TUPLES_OK},
+        "WITH c AS (SELECT mediagate_upload_create_s3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11) e) SELECT to_char(c.e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "mediagate_upload_profile($1, $12, $13) FROM c",
+        13, PGRES_TUPLES_OK},
     [STMT_UPLOAD_SLOT] = {"upload_slot",
         "SELECT job_id, storage, multipart_id, declared_size, max_bytes, stored_at IS NOT NULL, "
         "expires_at <= now(), "
@@ -134,8 +138,27 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT mediagate_upload_s3_spend($1, $2, $3, $4, $5)",
         5, PGRES_TUPLES_OK},
     [STMT_UPLOAD_PUT_S3] = {"upload_put_s3",
-        "SELECT mediagate_upload_put_s3($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        9, PGRES_TUPLES_OK},
+        "SELECT mediagate_upload_put_s3($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        11, PGRES_TUPLES_OK},
+    /* A profile ($1) as the caller ($2, its owner) may use it: its name,
+     * its spec and whether the caller's API key allows it (api_keys.profiles;
+     * NULL, or a caller that is no key: any); no row when there is no such
+     * profile. $1 NULL: the key's first profile, else "default". */
+    [STMT_PROFILE_PICK] = {"profile_pick",
+        "WITH k AS (SELECT profiles FROM api_keys WHERE 'key:' || id = $2) "
+        "SELECT p.name, p.spec::text, p.name = ANY(coalesce((SELECT profiles FROM k), "
+        "ARRAY[p.name])) FROM profiles p "
+        "WHERE p.name = coalesce($1, (SELECT profiles[1] FROM k), 'default')",
+        2, PGRES_TUPLES_OK},
+    /* POST /media/jobs with a profile: the job ($1 id, $2 encoder, $3 input,
+     * $4 profile name, $5 ACL) and the task that creates it at its encoder
+     * ($6 kind, $7 payload), in one statement */
+    [STMT_JOB_CREATE] = {"job_create",
+        "WITH j AS (INSERT INTO jobs (id, backend, input_file, profile, acl) "
+        "VALUES ($1, $2, $3, $4, $5) RETURNING id) "
+        "INSERT INTO outbox (kind, payload) SELECT $6, $7::jsonb FROM j "
+        "RETURNING payload->>'job_id'",
+        7, PGRES_TUPLES_OK},
     /* /readyz: the newest migration built in ($1) is applied; and the
      * newest that is (app/schema.c) */
     [STMT_SCHEMA_CURRENT] = {"schema_current",

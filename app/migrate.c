@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/sql.h"
 #include "config.h"
 #include "hash.h"
@@ -176,6 +177,9 @@ int migrate_run(const config *cfg)
         fprintf(stderr, "mediagate migrate: writing the task kinds failed (%d)\n", st);
         goto out;
     }
+    /* The shipped profiles, so that uploads without one have the default. */
+    if (cli_profiles_ship(cfg) != 0)
+        goto out;
     printf("%s (%u migrations known)\n", applied ? "migrated" : "up to date", migrations_count);
     ret = 0;
 out:

@@ -1,14 +1,134 @@
-/* POST /media/jobs (API key): registers a job that an external backend
- * runs, so that its notifications find it (Zencoder and Tencent events for
- * unknown jobs get 404 by design). Form-encoded like the stream routes:
- * backend, backend_job_id, input_file. */
+/* POST /media/jobs (API key), form-encoded like the stream routes, in two
+ * forms:
+ *   - registration (backend, backend_job_id, input_file): a job that an
+ *     external backend runs already, so that its notifications find it
+ *     (Zencoder and Tencent events for unknown jobs get 404 by design);
+ *   - creation (input_url or file_id, with profile and acl optional): a
+ *     new job that mediagate creates at the profile's encoder, its create
+ *     task queued with the job in one statement. */
+#include <curl/curl.h>
 #include <string.h>
+#include <strings.h>
 
 #include "caller.h"
 #include "db.h"
 #include "handlers.h"
 #include "hash.h"
+#include "profiles.h"
 #include "stream.h"
+
+#define INPUT_URL_MAX 4096
+#define FILE_ID_MAX 64
+
+/* True when url is an absolute https URL with a host, at most
+ * INPUT_URL_MAX bytes. */
+static bool https_url_ok(const char *url)
+{
+    bool ok = false;
+    char *scheme = NULL, *host = NULL;
+    CURLU *u = curl_url();
+    if (u && strlen(url) <= INPUT_URL_MAX &&
+        curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        strcasecmp(scheme, "https") == 0 &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host)
+        ok = true;
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* True when s is a Tencent VOD FileId: 1 to FILE_ID_MAX of A-Z a-z 0-9 _ -. */
+static bool file_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > FILE_ID_MAX)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* The 201 of a created job: its id, encoder, profile and input_file. */
+static int reply_job_created(request *r, const char *id, const char *backend, const char *pname,
+                             const char *input)
+{
+    r->out = json_object_new_object();
+    json_object_object_add(r->out, "success", json_object_new_boolean(1));
+    json_object_object_add(r->out, "job_id", json_object_new_string(id));
+    json_object_object_add(r->out, "backend", json_object_new_string(backend));
+    json_object_object_add(r->out, "profile", json_object_new_string(pname));
+    json_object_object_add(r->out, "input_file", json_object_new_string(input));
+    r->cache_control = "no-store";
+    return 201;
+}
+
+/* The creation form: input_url (https) or file_id (Tencent), profile, acl.
+ * The job's input_file is the URL without its query and fragment (which may
+ * hold a credential; the create task alone carries them), or the FileId. */
+static int create_job(request *r, const char *url, const char *file_id)
+{
+    int ret, st;
+    PGresult *res = NULL;
+    json_object *payload = NULL, *input = NULL;
+    char aclbuf[1024];
+    if (url && file_id)
+        return reply_error(r, 400, "Give input_url or file_id, not both.");
+    if (url && !https_url_ok(url))
+        return reply_error(r, 400,
+                           "input_url must be an https URL with a host, at most 4096 "
+                           "bytes.");
+    if (file_id && !file_id_ok(file_id))
+        return reply_error(r, 400, "file_id must be 1 to 64 of A-Z a-z 0-9 _ -.");
+    const char *pname = stream_param(r, "profile", &st);
+    if (st)
+        return st;
+    const char *acl;
+    if ((ret = stream_acl_param(r, aclbuf, sizeof aclbuf, &acl)) != 0)
+        return ret;
+    const char *snap;
+    const encoder *row;
+    if ((ret = profile_pick(r, pname, &snap, &row)) != 0)
+        return ret;
+    if (strcmp(row->name, "local") == 0)
+        return reply_error(r, 400,
+                           "The profile runs on the local encoder, which encodes uploads "
+                           "only (POST /uploads).");
+    if (file_id && strcmp(row->name, "tencent") != 0)
+        return reply_error(r, 400,
+                           "file_id names a Tencent VOD file: give a profile that runs on "
+                           "the tencent encoder.");
+    char id[UUID_BUF];
+    uuid_new(id);
+    json_object *prof = json_tokener_parse(snap);
+    const char *name = json_object_get_string(json_object_object_get(prof, "name"));
+    char *shown = arena_strdup(r->a, url ? url : file_id);
+    if (!prof || !name || !shown) {
+        json_object_put(prof);
+        return reply_error(r, 500, "Out of memory.");
+    }
+    if (url)
+        shown[strcspn(shown, "?#")] = '\0';
+    name = arena_strdup(r->a, name);
+    payload = json_object_new_object();
+    input = json_object_new_object();
+    json_object_object_add(input, url ? "url" : "file_id",
+                           json_object_new_string(url ? url : file_id));
+    json_object_object_add(payload, "job_id", json_object_new_string(id));
+    json_object_object_add(payload, "profile", prof);
+    json_object_object_add(payload, "input", input);
+    const char *ptext = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *vals[] = {id, row->name, shown, name, acl, row->create_kind, ptext};
+    if ((ret = db_exec(r->db, STMT_JOB_CREATE, 7, vals, &res)) != 0) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    ret = reply_job_created(r, id, row->name, name, shown);
+out:
+    json_object_put(payload);
+    PQclear(res);
+    return ret;
+}
 
 /* The backends whose notifications look a job up by their own id. */
 static const char *const external[] = {"zencoder", "tencent", "mediaconvert"};
@@ -20,6 +140,14 @@ int handle_media_jobs(request *r)
     PGresult *res = NULL;
     if (!(owner = r->caller->owner)) /* the route is AUTH_CALLER */
         return reply_error(r, 500, "The route has no caller.");
+    const char *url = stream_param(r, "input_url", &st);
+    if (st)
+        return st;
+    const char *file_id = stream_param(r, "file_id", &st);
+    if (st)
+        return st;
+    if (url || file_id)
+        return create_job(r, url, file_id);
     static const char *const names[] = {"backend", "backend_job_id", "input_file"};
     const char *v[3];
     for (int i = 0; i < 3; i++) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "caller.h"
 #include "config.h"
 #include "db.h"
@@ -42,6 +43,22 @@ const char *stream_param(request *r, const char *name, int *status)
     }
     p = params_get(&form, name);
     return p ? p->val : NULL;
+}
+
+int stream_acl_param(request *r, char *buf, size_t cap, const char **acl)
+{
+    int st;
+    char err[200], msg[260];
+    const char *in = stream_param(r, "acl", &st);
+    *acl = NULL;
+    if (st || !in)
+        return st;
+    if (acl_normalize(in, buf, cap, err, sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "acl: %s.", err);
+        return reply_error(r, 400, msg);
+    }
+    *acl = buf;
+    return 0;
 }
 
 json_object *stream_object(const PGresult *res, int row)

@@ -10,6 +10,11 @@
  * absent. Replies 400/415 and sets *status on a malformed body. */
 const char *stream_param(request *r, const char *name, int *status);
 
+/* The acl parameter (who may see a new job: app/acl.h), normalized into
+ * buf (cap bytes). Returns 0 with *acl buf, or NULL when there is none (the
+ * job is WORLD's); or replies 400 (or as stream_param) and returns that. */
+int stream_acl_param(request *r, char *buf, size_t cap, const char **acl);
+
 /* The django-broadcast stream object from a row of STREAM_COLS. */
 json_object *stream_object(const PGresult *res, int row);
 

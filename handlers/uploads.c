@@ -44,6 +44,7 @@
 #include "handlers.h"
 #include "hash.h"
 #include "log.h"
+#include "profiles.h"
 #include "storage/storage.h"
 #include "stream.h"
 
@@ -162,11 +163,28 @@ static int reply_store(request *r, store *s, store_status st, const char *what)
     return reply_error(r, 500, msg);
 }
 
+/* The profile of a new upload's job: its snapshot (profile_json's text)
+ * and the kind of task that starts its encode. */
+typedef struct upload_profile {
+    const char *snap;
+    const char *kind;
+} upload_profile;
+
+/* Picks the profile named by want (NULL: the caller's default) into *up.
+ * Returns 0 or the status replied (profile_pick). */
+static int pick(request *r, const char *want, upload_profile *up)
+{
+    const encoder *row;
+    int ret = profile_pick(r, want, &up->snap, &row);
+    up->kind = ret ? NULL : row->create_kind;
+    return ret;
+}
+
 static int create_s3(request *r, const char *owner, const char *name, const char *type,
-                     long long max, const char *acl);
+                     long long max, const char *acl, const upload_profile *up);
 typedef struct put_target put_target;
 static int put_s3(request *r, const put_target *t, const char *owner, size_t len,
-                  const unsigned char h[32]);
+                  const unsigned char h[32], const upload_profile *up);
 
 int handle_uploads_create(request *r)
 {
@@ -192,17 +210,19 @@ int handle_uploads_create(request *r)
     if ((ret = max_bytes_param(r, maxs, &max)) != 0)
         return ret;
     /* Who may see the job's status: an ACL (app/acl.h); none is WORLD. */
-    const char *aclin = stream_param(r, "acl", &st);
-    char acl[1024], aclerr[200], msg[260];
+    const char *acl;
+    char aclbuf[1024];
+    if ((ret = stream_acl_param(r, aclbuf, sizeof aclbuf, &acl)) != 0)
+        return ret;
+    upload_profile up;
+    const char *pname = stream_param(r, "profile", &st);
     if (st)
         return st;
-    if (aclin && acl_normalize(aclin, acl, sizeof acl, aclerr, sizeof aclerr) != 0) {
-        snprintf(msg, sizeof msg, "acl: %s.", aclerr);
-        return reply_error(r, 400, msg);
-    }
+    if ((ret = pick(r, pname, &up)) != 0)
+        return ret;
     char *name = slot_name(r, want);
     if (store_is_s3(r->cfg))
-        return name ? create_s3(r, owner, name, type, max, aclin ? acl : NULL)
+        return name ? create_s3(r, owner, name, type, max, acl, &up)
                     : reply_error(r, 500, "Out of memory.");
     char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24];
     unsigned char h[32];
@@ -213,10 +233,10 @@ int handle_uploads_create(request *r)
     sha256_raw(token, strlen(token), h);
     snprintf(maxbuf, sizeof maxbuf, "%lld", max);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
-    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl,
-                          aclin ? acl : NULL};
-    int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0};
-    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE, 9, vals, lens, fmts, &res);
+    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl, acl, up.snap,
+                          up.kind};
+    int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE, 11, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
@@ -470,6 +490,7 @@ int handle_uploads_put(request *r)
     const char *owner = NULL;
     PGresult *res = NULL;
     put_target t;
+    upload_profile up = {NULL, NULL};
     unsigned char h[32];
     r->cache_control = "no-store";
 
@@ -510,11 +531,17 @@ int handle_uploads_put(request *r)
             return check ? refuse(r, true, ret, out_msg(r)) : ret;
         owner = r->caller->owner;
         uuid_new(t.id);
+        /* A slot has its profile from POST /uploads; here, ?profile=. */
+        const param *pp = params_get(&r->qp, "profile");
+        if (r->query_status)
+            return refuse(r, check, 400, "The query string is malformed.");
+        if ((ret = pick(r, pp ? pp->val : NULL, &up)) != 0)
+            return check ? refuse(r, true, ret, out_msg(r)) : ret;
     }
     if (check)
         return 204;
     if (store_is_s3(c))
-        return put_s3(r, &t, owner, len, h);
+        return put_s3(r, &t, owner, len, h, &up);
 
     char dir[1024], path[1200], job[UUID_BUF], maxbuf[24];
     snprintf(dir, sizeof dir, "%s/%s", c->uploads_dir, t.id);
@@ -530,8 +557,9 @@ int handle_uploads_put(request *r)
         snprintf(maxbuf, sizeof maxbuf, "%ld", c->upload_max_bytes);
         const char *type = r->content_type && content_type_ok(r->content_type) ? r->content_type
                                                                                : NULL;
-        const char *vals[] = {t.id, job, owner, t.name, type, maxbuf, lenbuf, path};
-        ret = db_exec(r->db, STMT_UPLOAD_PUT, 8, vals, &res);
+        const char *vals[] = {t.id, job,  owner,   t.name, type,
+                              maxbuf, lenbuf, path, up.snap, up.kind};
+        ret = db_exec(r->db, STMT_UPLOAD_PUT, 10, vals, &res);
     }
     if (ret || PQgetisnull(res, 0, 0)) {
         /* Not recorded: the file goes, and the token (unspent) may be used
@@ -629,7 +657,7 @@ static int add_s3_targets(request *r, json_object *u, const char *key, long long
 /* POST /uploads on S3 storage: the slot of a file of exactly size bytes
  * (the size parameter) that the client PUTs to the bucket itself. */
 static int create_s3(request *r, const char *owner, const char *name, const char *type,
-                     long long max, const char *acl)
+                     long long max, const char *acl, const upload_profile *up)
 {
     int ret, st;
     long long size;
@@ -671,10 +699,21 @@ static int create_s3(request *r, const char *owner, const char *name, const char
     snprintf(maxbuf, sizeof maxbuf, "%lld", max);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
     snprintf(sizebuf, sizeof sizebuf, "%lld", size);
-    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl, acl,
-                          sizebuf, upload_id[0] ? upload_id : NULL};
-    int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
-    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE_S3, 11, vals, lens, fmts, &res);
+    const char *vals[] = {id,
+                          job,
+                          owner,
+                          name,
+                          type,
+                          maxbuf,
+                          (const char *)h,
+                          ttl,
+                          acl,
+                          sizebuf,
+                          upload_id[0] ? upload_id : NULL,
+                          up->snap,
+                          up->kind};
+    int lens[13] = {[6] = 32}, fmts[13] = {[6] = 1};
+    ret = db_exec_params(r->db, STMT_UPLOAD_CREATE_S3, 13, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
@@ -814,7 +853,7 @@ out:
  * bucket (never over an object there) and recorded like a confirmed slot.
  * Returns the status it replied. */
 static int put_s3(request *r, const put_target *t, const char *owner, size_t len,
-                  const unsigned char h[32])
+                  const unsigned char h[32], const upload_profile *up)
 {
     int ret;
     const config *c = r->cfg;
@@ -860,8 +899,9 @@ static int put_s3(request *r, const put_target *t, const char *owner, size_t len
     } else {
         uuid_new(job);
         snprintf(maxbuf, sizeof maxbuf, "%ld", c->upload_max_bytes);
-        const char *vals[] = {t->id, job, owner, t->name, type, maxbuf, sizebuf, key, meta.etag};
-        ret = db_exec(r->db, STMT_UPLOAD_PUT_S3, 9, vals, &res);
+        const char *vals[] = {t->id,   job, owner,     t->name,  type,    maxbuf,
+                              sizebuf, key, meta.etag, up->snap, up->kind};
+        ret = db_exec(r->db, STMT_UPLOAD_PUT_S3, 11, vals, &res);
     }
     if (ret || PQgetisnull(res, 0, 0)) {
         /* Not recorded: the object goes, and the token (unspent) may be

@@ -1,6 +1,6 @@
-/* mediagate apikey create NAME | list | revoke ID: the API keys of the
- * stream routes. A key is printed once; only its SHA-256 and first
- * characters are stored. */
+/* mediagate apikey create NAME [--profiles a,b] | list | revoke ID: the API
+ * keys of the stream, upload and job routes. A key is printed once; only
+ * its SHA-256 and first characters are stored. */
 #include "cli/cli.h"
 
 #include <libpq-fe.h>
@@ -11,17 +11,54 @@
 #include "cli/sql.h"
 #include "config.h"
 #include "hash.h"
+#include "profile.h"
+
+/* The --profiles list a,b as a PostgreSQL array ({a,b}) into out. Returns
+ * 0, or 2 having said why: each must be a profile's name. */
+static int profiles_array(const char *list, char *out, size_t cap)
+{
+    char buf[1024];
+    size_t n = 0;
+    int count = 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    out[n++] = '{';
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!profile_name_ok(t) || n + strlen(t) + 2 >= cap) {
+            fputs("mediagate: apikey create: --profiles takes profile names, a,b (each 1 to 63 "
+                  "of a-z 0-9 . _ -)\n",
+                  stderr);
+            return 2;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", count++ ? "," : "", t);
+    }
+    if (!count || strlen(list) >= sizeof buf) {
+        fputs("mediagate: apikey create: --profiles takes profile names, a,b\n", stderr);
+        return 2;
+    }
+    snprintf(out + n, cap - n, "}");
+    return 0;
+}
 
 /* Creates a key named argv[0] and prints it on stdout (the message about it
- * on stderr). The name is the user that ACL entries name (USER_<name>), so
- * it must be an ACL id: exit 2 otherwise, before the database. */
+ * on stderr); with --profiles a,b it may make jobs with those profiles
+ * only, and each must exist. The name is the user that ACL entries name
+ * (USER_<name>), so it must be an ACL id: exit 2 otherwise, before the
+ * database. */
 static int create(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
     db d;
-    if (argc != 1)
+    char profiles[1100];
+    const char *limit = NULL;
+    if (argc == 3 && strcmp(argv[1], "--profiles") == 0) {
+        if ((ret = profiles_array(argv[2], profiles, sizeof profiles)) != 0)
+            return ret;
+        limit = profiles;
+        ret = 1;
+    } else if (argc != 1) {
         return CLI_EUSAGE;
+    }
     if (!acl_id_ok(argv[0], strlen(argv[0]))) {
         fputs("mediagate: apikey create: the name '", stderr);
         cli_put_clean(stderr, argv[0], NULL, 0);
@@ -30,6 +67,19 @@ static int create(const config *cfg, int argc, char **argv)
         return 2;
     }
     cli_db_init(&d, cfg);
+    if (limit) {
+        const char *pv[] = {limit};
+        if (cli_exec(&d, "apikey create", C_PROFILES_MISSING, 1, pv, &res) != 0)
+            goto out;
+        if (!PQgetisnull(res, 0, 0)) {
+            fprintf(stderr, "mediagate: apikey create: no such profile: %s\n",
+                    PQgetvalue(res, 0, 0));
+            ret = 2;
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+    }
     char key[70], hex[65];
     unsigned char h[32];
     if (random_hex(hex) != 0)
@@ -38,9 +88,9 @@ static int create(const config *cfg, int argc, char **argv)
     sha256_raw(key, strlen(key), h);
     char prefix[13];
     snprintf(prefix, sizeof prefix, "%.12s", key);
-    const char *vals[] = {argv[0], (const char *)h, prefix};
-    int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
-    if (db_exec_params(&d, C_APIKEY_CREATE, 3, vals, lens, fmts, &res) != 0) {
+    const char *vals[] = {argv[0], (const char *)h, prefix, limit};
+    int lens[] = {0, 32, 0, 0}, fmts[] = {0, 1, 0, 0};
+    if (db_exec_params(&d, C_APIKEY_CREATE, 4, vals, lens, fmts, &res) != 0) {
         cli_db_error(&d, "apikey create");
         goto out;
     }
@@ -60,13 +110,14 @@ static int list(const config *cfg, int argc, char **argv)
     PGresult *res = cli_query(cfg, "apikey list", C_APIKEY_LIST, 0, NULL);
     if (!res)
         goto out;
-    printf("%-6s %-24s %-14s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked");
+    printf("%-6s %-24s %-14s %-19s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked",
+           "profiles");
     for (int i = 0; i < PQntuples(res); i++) {
         /* A name from before names were checked may hold anything. */
         printf("%-6s ", PQgetvalue(res, i, 0));
         cli_put_clean(stdout, PQgetvalue(res, i, 1), NULL, 24);
-        printf(" %-14s %-19s %s\n", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4));
+        printf(" %-14s %-19s %-19s %s\n", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
     }
     ret = 0;
 out:
@@ -96,14 +147,16 @@ out:
 }
 
 const cli_command cli_apikey_commands[] = {
-    {.name = "create", .needs_config = true, .fn = create, .args = "NAME",
+    {.name = "create", .needs_config = true, .fn = create, .args = "NAME [--profiles P1,P2]",
      .usage = "create a key named NAME; prints it once\n"
               "NAME is 1 to 128 of A-Z a-z 0-9 . _ @ - (the user that ACL entries name,\n"
               "USER_<NAME>); anything else exits 2.\n"
+              "--profiles: the key makes jobs with these encode profiles only (each must\n"
+              "exist; the first is its default); without it, with any profile.\n"
               "The key goes to stdout and is shown only now: the database keeps its\n"
               "SHA-256 and its first 12 characters.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",
-     .usage = "every key: id, name, first characters, created, revoked\n"},
+     .usage = "every key: id, name, prefix, created, revoked, profiles\n"},
     {.name = "revoke", .needs_config = true, .fn = revoke, .args = "ID",
      .usage = "revoke key ID (its id in 'apikey list')\n"},
     {.name = NULL},

@@ -48,6 +48,11 @@ extern const cli_command cli_tasks_commands[];
 extern const cli_command cli_jobs_commands[];
 extern const cli_command cli_webhook_commands[];
 extern const cli_command cli_storage_commands[];
+extern const cli_command cli_profiles_commands[];
+
+/* Writes the shipped profiles (app/cli/profiles.c) as this configuration
+ * makes them; for migrate. Returns 0, or 1 having said why. */
+int cli_profiles_ship(const struct config *cfg);
 
 /* mediagate sync (app/cli/sync.c). */
 cli_fn cli_sync;

@@ -296,6 +296,10 @@ static const cli_command commands[] = {
     {.name = "jobs", .needs_config = true, .subs = cli_jobs_commands, .default_sub = "list",
      .usage = "encoding jobs: list the newest, show one, set its ACL, cancel one\n"
               "With no command: list.\n"},
+    {.name = "profiles", .needs_config = true, .subs = cli_profiles_commands,
+     .default_sub = "list",
+     .usage = "encode profiles: list, show, add or replace, remove\n"
+              "With no command: list.\n"},
     {.name = "webhook", .needs_config = true, .subs = cli_webhook_commands,
      .usage = "webhooks to customers' apps: endpoints, deliveries\n"},
     {.name = "storage", .needs_config = true, .subs = cli_storage_commands,

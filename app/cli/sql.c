@@ -77,13 +77,58 @@ const stmt_def cli_stmts[C__COUNT] = {
         "SELECT mediagate_replay($1::bigint, $2::jsonb)",
         2, PGRES_TUPLES_OK},
     /* $2: the key's SHA-256, in binary */
+    /* $4: the profiles it may use ({a,b}), NULL: any */
     [C_APIKEY_CREATE] = {"c_apikey_create",
-        "INSERT INTO api_keys (name, key_hash, key_prefix) VALUES ($1, $2, $3) RETURNING id",
-        3, PGRES_TUPLES_OK},
+        "INSERT INTO api_keys (name, key_hash, key_prefix, profiles) "
+        "VALUES ($1, $2, $3, $4::text[]) RETURNING id",
+        4, PGRES_TUPLES_OK},
     [C_APIKEY_LIST] = {"c_apikey_list",
         "SELECT id, name, key_prefix, " UTC_TIME("created_at") ", "
-        "coalesce(" UTC_TIME("revoked_at") ", '-') FROM api_keys ORDER BY id",
+        "coalesce(" UTC_TIME("revoked_at") ", '-'), "
+        "coalesce(array_to_string(profiles, ','), 'any') FROM api_keys ORDER BY id",
         0, PGRES_TUPLES_OK},
+    /* of the profile names $1 ({a,b}), those that name no profile */
+    [C_PROFILES_MISSING] = {"c_profiles_missing",
+        "SELECT string_agg(n, ', ') FROM unnest($1::text[]) n "
+        "WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.name = n)",
+        1, PGRES_TUPLES_OK},
+    /* profiles list: name, encoder, shipped, packaging and the renditions
+     * in short (720p@2880k, 1280x720, w640, /h265) */
+    [C_PROFILES_LIST] = {"c_profiles_list",
+        "SELECT name, encoder, CASE WHEN shipped THEN 'yes' ELSE 'no' END, "
+        "coalesce((SELECT string_agg(x, ',') FROM jsonb_array_elements_text(spec->'packaging') x), "
+        "'hls'), (SELECT string_agg(CASE WHEN r ? 'width' AND r ? 'height' "
+        "THEN (r->>'width') || 'x' || (r->>'height') WHEN r ? 'height' THEN (r->>'height') || 'p' "
+        "ELSE 'w' || (r->>'width') END "
+        "|| CASE WHEN coalesce(r->>'video_kbps', '0') <> '0' THEN '@' || (r->>'video_kbps') || 'k' "
+        "ELSE '' END || CASE WHEN r->>'codec' = 'h265' THEN '/h265' ELSE '' END, ' ' ORDER BY o) "
+        "FROM jsonb_array_elements(spec->'renditions') WITH ORDINALITY e (r, o)) "
+        "FROM profiles ORDER BY name",
+        0, PGRES_TUPLES_OK},
+    [C_PROFILE_SHOW] = {"c_profile_show",
+        "SELECT spec::text FROM profiles WHERE name = $1",
+        1, PGRES_TUPLES_OK},
+    /* one row, true when it is new; none when $1 is a shipped profile */
+    [C_PROFILE_ADD] = {"c_profile_add",
+        "INSERT INTO profiles (name, encoder, spec) VALUES ($1, $2, $3::jsonb) "
+        "ON CONFLICT (name) DO UPDATE SET encoder = EXCLUDED.encoder, spec = EXCLUDED.spec, "
+        "updated_at = now() WHERE NOT profiles.shipped RETURNING xmax = 0",
+        3, PGRES_TUPLES_OK},
+    /* how many were removed (0 or 1), and whether $1 is a shipped one */
+    [C_PROFILE_REMOVE] = {"c_profile_remove",
+        "WITH d AS (DELETE FROM profiles WHERE name = $1 AND NOT shipped RETURNING 1) "
+        "SELECT (SELECT count(*) FROM d), "
+        "coalesce((SELECT shipped FROM profiles WHERE name = $1), false)",
+        1, PGRES_TUPLES_OK},
+    /* migrate: a shipped profile as this version makes it; a row when it
+     * was written (new or changed) */
+    [C_PROFILE_SHIP] = {"c_profile_ship",
+        "INSERT INTO profiles (name, encoder, spec, shipped) VALUES ($1, $2, $3::jsonb, true) "
+        "ON CONFLICT (name) DO UPDATE SET encoder = EXCLUDED.encoder, spec = EXCLUDED.spec, "
+        "shipped = true, updated_at = now() WHERE profiles.spec IS DISTINCT FROM EXCLUDED.spec "
+        "OR profiles.encoder IS DISTINCT FROM EXCLUDED.encoder OR NOT profiles.shipped "
+        "RETURNING name",
+        3, PGRES_TUPLES_OK},
     [C_APIKEY_REVOKE] = {"c_apikey_revoke",
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
         "WHERE id = $1::bigint RETURNING id",

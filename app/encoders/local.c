@@ -1,10 +1,32 @@
-/* The local encoder's row (placeholder until its calls land). */
+/* The local encoder's row: ffmpeg on the workers (app/worker/encode.c), a
+ * job's encode task being the create itself. */
 #include "encoders/encoder.h"
+
+#include <stdio.h>
+#include <string.h>
 
 static bool configured(const struct config *cfg)
 {
     (void)cfg;
-    return false;
+    return true;
 }
 
-const encoder encoder_local = {.name = "local", .create_kind = "local.encode", .configured = configured};
+/* libx264 into HLS: h264 only, no MP4 files. */
+static int check(const struct config *cfg, const profile *p, char *err, size_t errcap)
+{
+    (void)cfg;
+    for (int i = 0; i < p->nrend; i++)
+        if (strcmp(p->rend[i].codec, "h264") != 0) {
+            snprintf(err, errcap, "renditions[%d]: the local encoder makes h264 only, not %s", i,
+                     p->rend[i].codec);
+            return -1;
+        }
+    if (p->mp4 || !p->hls) {
+        snprintf(err, errcap, "packaging: the local encoder packages HLS only");
+        return -1;
+    }
+    return 0;
+}
+
+const encoder encoder_local = {
+    .name = "local", .create_kind = "local.encode", .configured = configured, .check = check};

@@ -49,6 +49,7 @@ typedef struct encode {
     int last_pct;
     bool encoding;       /* ffmpeg (not ffprobe) is running */
     bool disk_full_seen; /* the media disk was full at a tick of the encode: it was stopped */
+    const profile *prof; /* the job's profile (the payload's); NULL: MEDIAGATE_RENDITIONS */
 } encode;
 
 /* Whether the file system of dir has (almost) no space left. */
@@ -323,19 +324,24 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
 /* The COMPLETE event of a finished ladder whose outputs are in dir (for
  * their sizes) and published at output_path, on storage ("local", "s3"). */
 static json_object *complete_event(const char *output_path, const char *storage, const char *dir,
-                                   const int *heights, int n, int w, int h, bool audio,
-                                   double duration_s)
+                                   const int *heights, const ladder_step *steps, int n, int w,
+                                   int h, bool audio, double duration_s)
 {
     json_object *vars = json_object_new_array(), *done = json_object_new_object();
     for (int i = 0; i < n; i++) {
         char vdir[PATH_MAX + 16];
         snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
         json_object *o = json_object_new_object();
-        int vw = (int)lround((double)w * heights[i] / h / 2) * 2;
+        int vw = steps && steps[i].width ? steps[i].width
+                                         : (int)lround((double)w * heights[i] / h / 2) * 2;
+        int bitrate = steps
+                          ? steps[i].video_kbps * 1000 +
+                                (audio && steps[i].audio_kbps > 0 ? steps[i].audio_kbps * 1000 : 0)
+                          : heights[i] * 4000 + (audio ? 128000 : 0);
         json_object_object_add(o, "format", json_object_new_string("hls"));
         json_object_object_add(o, "width", json_object_new_int(vw));
         json_object_object_add(o, "height", json_object_new_int(heights[i]));
-        json_object_object_add(o, "bitrate", json_object_new_int(heights[i] * 4000 + (audio ? 128000 : 0)));
+        json_object_object_add(o, "bitrate", json_object_new_int(bitrate));
         json_object_object_add(o, "size", json_object_new_int64(dir_bytes(vdir)));
         json_object_array_add(vars, o);
     }
@@ -343,7 +349,11 @@ static json_object *complete_event(const char *output_path, const char *storage,
     json_object_object_add(pls, ".m3u8", json_object_new_string("master.m3u8"));
     json_object_object_add(done, "status", json_object_new_string("COMPLETE"));
     json_object_object_add(done, "duration_ms", json_object_new_int64((int64_t)llround(duration_s * 1000)));
-    json_object_object_add(done, "width_px", json_object_new_int((int)lround((double)w * heights[0] / h / 2) * 2));
+    json_object_object_add(done, "width_px",
+                           json_object_new_int(steps && steps[0].width
+                                                   ? steps[0].width
+                                                   : (int)lround((double)w * heights[0] / h / 2) *
+                                                         2));
     json_object_object_add(done, "height_px", json_object_new_int(heights[0]));
     json_object_object_add(done, "output_path", json_object_new_string(output_path));
     json_object_object_add(done, "storage", json_object_new_string(storage));
@@ -456,7 +466,11 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     /* What the upload may cost is decided before it costs anything. */
     if (check_budget(cfg, pis, in->n, &budget, res) != 0)
         goto out;
-    int n = ffmpeg_ladder(cfg->renditions, h, heights);
+    ladder_step steps[8];
+    int n = e->prof ? ffmpeg_profile_ladder(e->prof, w, h, steps)
+                    : ffmpeg_ladder(cfg->renditions, h, heights);
+    for (int i = 0; e->prof && i < n; i++)
+        heights[i] = steps[i].height;
 
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, ctx->job_id);
     /* Each attempt writes its own directory: a worker that lost its lease
@@ -476,7 +490,12 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
             task_fail(res, TASK_RETRY, 3, "cannot create the output directory");
         goto out;
     }
-    encode_plan plan = {.heights = heights, .n = n, .audio = audio, .out_dir = tmp_dir, .threads = 2,
+    encode_plan plan = {.heights = heights,
+                        .n = n,
+                        .audio = audio,
+                        .out_dir = tmp_dir,
+                        .threads = 2,
+                        .steps = e->prof ? steps : NULL,
                         .max_seconds = ffmpeg_budget_seconds(&budget, w, h, pis[0].fps)};
     if (in->n > 1) {
         if (write_concat(list, in) != 0) {
@@ -550,8 +569,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         if (publish_outputs(ctx, e->store, tmp_dir, n, res) != 0)
             goto fail;
         res->outcome = TASK_DONE;
-        res->job_event = complete_event(output_path, "s3", tmp_dir, heights, n, w, h, audio,
-                                        outputs_s);
+        res->job_event = complete_event(output_path, "s3", tmp_dir, heights, plan.steps, n, w, h,
+                                        audio, outputs_s);
         goto fail; /* the outputs are in the store: the work directory goes */
     }
     /* Published only by the holder: a worker that lost its lease while its
@@ -569,8 +588,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     char output_path[PATH_MAX + 64];
     snprintf(output_path, sizeof output_path, "%s/%s/", cfg->media_url, ctx->job_id);
     res->outcome = TASK_DONE;
-    res->job_event = complete_event(output_path, "local", final_dir, heights, n, w, h, audio,
-                                    outputs_s);
+    res->job_event = complete_event(output_path, "local", final_dir, heights, plan.steps, n, w, h,
+                                    audio, outputs_s);
     goto out;
 fail:
     rmtree(tmp_dir);
@@ -633,6 +652,15 @@ void kind_local_encode(task_ctx *ctx, task_result *res)
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
+    /* An upload made with a profile: its renditions, as they were then. */
+    json_object *pj;
+    profile prof;
+    int has = jobj(p, "profile", json_type_object, &pj);
+    if (has < 0 || (has > 0 && profile_parse(NULL, pj, &prof, msg, sizeof msg) != 0)) {
+        task_fail(res, TASK_FAILED, 1, "malformed task payload: profile");
+        goto out;
+    }
+    e.prof = has > 0 ? &prof : NULL;
     key = is_stream ? NULL : input_key(cfg, p, &etag);
     if (store_is_s3(cfg)) {
         e.root = tmp_root();

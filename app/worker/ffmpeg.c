@@ -147,6 +147,51 @@ int ffmpeg_ladder(const char *renditions, int src_h, int heights[8])
     return n;
 }
 
+/* A rendition's size at a source of src_w x src_h, into *w (0: follows)
+ * and *h (even). */
+static void step_size(const rendition *r, int src_w, int src_h, int *w, int *h)
+{
+    *w = r->width;
+    *h = r->height;
+    if (!*h)
+        *h = (int)((long long)src_h * r->width / (src_w > 0 ? src_w : 1)) & ~1;
+    if (!r->height)
+        *w = 0; /* only the width named: the height keeps the aspect */
+}
+
+int ffmpeg_profile_ladder(const profile *p, int src_w, int src_h, ladder_step steps[8])
+{
+    int n = 0;
+    for (int i = 0; i < p->nrend && n < 8; i++) {
+        const rendition *r = &p->rend[i];
+        int w, h;
+        step_size(r, src_w, src_h, &w, &h);
+        if (h < 2 || h > src_h || (r->width && r->width > src_w))
+            continue;
+        steps[n++] = (ladder_step){
+            .width = w, .height = h, .video_kbps = r->video_kbps, .audio_kbps = r->audio_kbps};
+    }
+    if (n == 0) {
+        const rendition *r = &p->rend[p->nrend - 1];
+        steps[n++] = (ladder_step){.height = src_h >= 2 ? src_h & ~1 : 2,
+                                   .video_kbps = r->video_kbps,
+                                   .audio_kbps = r->audio_kbps};
+    }
+    for (int i = 0; i < n; i++) {
+        if (!steps[i].video_kbps)
+            steps[i].video_kbps = steps[i].height * 4;
+        if (!steps[i].audio_kbps)
+            steps[i].audio_kbps = 128;
+    }
+    return n;
+}
+
+/* Whether rendition i of plan p carries the source's audio. */
+static bool step_audio(const encode_plan *p, int i)
+{
+    return p->audio && (!p->steps || p->steps[i].audio_kbps >= 0);
+}
+
 int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
 {
     b->argc = 0;
@@ -180,8 +225,12 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     for (int i = 0; i < p->n; i++)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl, "[s%d]", i);
     for (int i = 0; i < p->n; i++)
-        fl += (size_t)snprintf(filter + fl, sizeof filter - fl, ";[s%d]scale=-2:%d[o%d]", i,
-                               p->heights[i], i);
+        if (p->steps && p->steps[i].width)
+            fl += (size_t)snprintf(filter + fl, sizeof filter - fl, ";[s%d]scale=%d:%d[o%d]", i,
+                                   p->steps[i].width, p->heights[i], i);
+        else
+            fl += (size_t)snprintf(filter + fl, sizeof filter - fl, ";[s%d]scale=-2:%d[o%d]", i,
+                                   p->heights[i], i);
     if (fl >= sizeof filter)
         return -1;
     ADD("-filter_complex");
@@ -189,7 +238,7 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     for (int i = 0; i < p->n; i++) {
         ADD("-map");
         ADD("[o%d]", i);
-        if (p->audio) {
+        if (step_audio(p, i)) {
             ADD("-map");
             ADD("0:a:0");
         }
@@ -206,14 +255,24 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     ADD("0");
     for (int i = 0; i < p->n; i++) {
         ADD("-b:v:%d", i);
-        ADD("%dk", p->heights[i] * 4);
+        ADD("%dk", p->steps ? p->steps[i].video_kbps : p->heights[i] * 4);
     }
-    if (p->audio) {
+    int naudio = 0;
+    for (int i = 0; i < p->n; i++)
+        naudio += step_audio(p, i);
+    if (naudio) {
         ADD("-c:a");
         ADD("aac");
+    }
+    if (naudio && !p->steps) {
         ADD("-b:a");
         ADD("128k");
     }
+    for (int i = 0, a = 0; p->steps && i < p->n; i++)
+        if (step_audio(p, i)) {
+            ADD("-b:a:%d", a++);
+            ADD("%dk", p->steps[i].audio_kbps);
+        }
     if (p->max_seconds > 0) {
         ADD("-t");
         ADD("%.3f", p->max_seconds);
@@ -230,9 +289,12 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     ADD("master.m3u8");
     char map[256];
     size_t ml = 0;
-    for (int i = 0; i < p->n; i++)
-        ml += (size_t)snprintf(map + ml, sizeof map - ml, p->audio ? "%sv:%d,a:%d" : "%sv:%d",
-                               i ? " " : "", i, i);
+    for (int i = 0, a = 0; i < p->n; i++) {
+        bool au = step_audio(p, i);
+        ml += (size_t)snprintf(map + ml, sizeof map - ml, au ? "%sv:%d,a:%d" : "%sv:%d",
+                               i ? " " : "", i, a);
+        a += au;
+    }
     if (ml >= sizeof map)
         return -1;
     ADD("-var_stream_map");

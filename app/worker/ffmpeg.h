@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "profile.h"
+
 /* ffprobe and ffmpeg command lines, built by pure functions, and what is
  * read back from them. Untrusted media never chooses a protocol or a
  * meta-format: every command names its protocols and demuxers. */
@@ -70,6 +72,22 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
  * at most 8; the source's own height when none fits. Returns the count. */
 int ffmpeg_ladder(const char *renditions, int src_h, int heights[8]);
 
+/* One rendition of a ladder from a profile, as the encode makes it. */
+typedef struct ladder_step {
+    int width; /* 0: follows the height and the source's aspect */
+    int height;
+    int video_kbps;
+    int audio_kbps; /* -1: no audio */
+} ladder_step;
+
+/* The ladder of profile p for a source of src_w x src_h: its renditions no
+ * larger than the source (no upscale), tallest first, each with an even
+ * height (from its width and the source's aspect when it names only the
+ * width) and its bitrates (0, the encoder's choice: 4 kbps a line of
+ * video, 128 kbps of audio); when none fits, the source's own size with the
+ * smallest rendition's bitrates. Returns the count, 1 to 8. */
+int ffmpeg_profile_ladder(const profile *p, int src_w, int src_h, ladder_step steps[8]);
+
 /* One encode into an HLS ladder. */
 typedef struct encode_plan {
     const char *input;      /* URL or list path for -i */
@@ -80,6 +98,8 @@ typedef struct encode_plan {
     const int *heights;
     int n;
     bool audio;
+    const ladder_step *steps; /* a profile's ladder (sizes and bitrates), or NULL: heights at
+                               * 4 kbps a line, audio at 128 kbps */
     const char *out_dir;    /* segments and playlists go under it */
     int threads;
     double max_seconds;     /* -t: output past it is not written; 0: none */

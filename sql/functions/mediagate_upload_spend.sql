@@ -1,9 +1,10 @@
 -- The file of slot p_id is in place (p_size bytes; on S3 storage the
--- object whose ETag is p_etag): spends the token and queues the encode,
--- with task payload p_input and the job's id, in one transaction. Returns
--- the job id, or NULL when the slot was spent, expired or the token is
--- wrong meanwhile (then nothing changed). p_token NULL: the slot has no
--- token (API key). p_storage: 'local' or 's3', where the file is.
+-- object whose ETag is p_etag): spends the token and queues the encode
+-- (mediagate_upload_encode: p_input for the local encoder), in one
+-- transaction. Returns the job id, or NULL when the slot was spent,
+-- expired or the token is wrong meanwhile (then nothing changed). p_token
+-- NULL: the slot has no token (API key). p_storage: 'local' or 's3', where
+-- the file is.
 CREATE OR REPLACE FUNCTION mediagate_upload_spend(p_id uuid, p_token bytea, p_size bigint,
                                        p_storage text, p_etag text, p_input jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
@@ -24,8 +25,7 @@ BEGIN
            AND etag IS NOT DISTINCT FROM p_etag AND token_hash IS NOT DISTINCT FROM p_token;
         RETURN jid;
     END IF;
-    INSERT INTO outbox (kind, payload)
-    VALUES ('local.encode', jsonb_build_object('job_id', jid) || p_input);
+    PERFORM mediagate_upload_encode(p_id, jid, p_input);
     RETURN jid;
 END
 $$;

@@ -1,7 +1,8 @@
 -- The file of slot p_id (p_size bytes, at p_path) is in place: spends the
--- token and queues the encode, in one transaction. Returns the job id, or
--- NULL when the slot was spent, expired or the token is wrong meanwhile
--- (then nothing changed). p_token NULL: the slot has no token (API key).
+-- token and queues the encode (its profile's: mediagate_upload_encode), in
+-- one transaction. Returns the job id, or NULL when the slot was spent,
+-- expired or the token is wrong meanwhile (then nothing changed). p_token
+-- NULL: the slot has no token (API key).
 CREATE OR REPLACE FUNCTION mediagate_upload_store(p_id uuid, p_token bytea, p_size bigint, p_path text)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -21,8 +22,7 @@ BEGIN
            AND token_hash IS NOT DISTINCT FROM p_token;
         RETURN jid;
     END IF;
-    INSERT INTO outbox (kind, payload)
-    VALUES ('local.encode', jsonb_build_object('job_id', jid, 'input', p_path));
+    PERFORM mediagate_upload_encode(p_id, jid, jsonb_build_object('input', p_path));
     RETURN jid;
 END
 $$;

@@ -184,6 +184,8 @@ def test_presigned_put_then_completion_spends_the_slot_with_its_encode(stack, ke
     row = stack.db.one("SELECT etag FROM uploads WHERE id = %s", up["id"])
     assert row == head["ETag"], (row, head["ETag"])
     (p,), = encodes(stack, body["job_id"])
+    # with the default profile's snapshot (test_profiles.py)
+    assert p.pop("profile")["name"] == "default", p
     assert p == {"job_id": body["job_id"], "input_key": up["input_file"],
                  "input_etag": head["ETag"], "size": 1000}, p
 

@@ -294,7 +294,7 @@ static const cli_command commands[] = {
      .usage = "background tasks: list, show, retry a dead one, cancel\n"
               "With no command: list.\n"},
     {.name = "jobs", .needs_config = true, .subs = cli_jobs_commands, .default_sub = "list",
-     .usage = "encoding jobs: list the newest, show one, set its ACL, cancel one\n"
+     .usage = "encoding jobs: list, show, set an ACL, cancel\n"
               "With no command: list.\n"},
     {.name = "profiles", .needs_config = true, .subs = cli_profiles_commands,
      .default_sub = "list",

@@ -106,9 +106,14 @@ int mediaconvert_parse(json_object *root, json_object *ev, char *id, size_t idca
         iso_time_ms(ts, t);
         json_object_object_add(ev, "event_time", json_object_new_string(t));
     }
-    if (jobj(detail, "userMetadata", json_type_object, &x) == 1 &&
-        jstr(x, "input_file", &s) == 1)
-        json_object_object_add(ev, "input_file", json_object_new_string(s));
+    if (jobj(detail, "userMetadata", json_type_object, &x) == 1) {
+        if (jstr(x, "input_file", &s) == 1)
+            json_object_object_add(ev, "input_file", json_object_new_string(s));
+        /* A job mediagate created names itself: its events find it even
+         * before the create's answer is recorded. */
+        if (jstr(x, "mediagate_job_id", &s) == 1 && *s && strlen(s) <= 64)
+            json_object_object_add(ev, "mediagate_job_id", json_object_new_string(s));
+    }
 
     if (strcmp(status, "SUBMITTED") == 0 || strcmp(status, "PROGRESSING") == 0 ||
         strcmp(status, "CANCELED") == 0) {

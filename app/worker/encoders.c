@@ -111,17 +111,17 @@ static int load_job(task_ctx *ctx, enc_call *c, task_result *res)
 }
 
 /* The public base of local files under MEDIAGATE_MEDIA_URL: the setting
- * itself when absolute, else MEDIAGATE_PUBLIC_URL followed by it. */
+ * itself when absolute, else MEDIAGATE_PUBLIC_URL's origin (without the
+ * API prefix's path: the media location is the site's) followed by it. */
 static int media_base(const config *cfg, char *out, size_t cap)
 {
     bool absolute = strncmp(cfg->media_url, "http://", 7) == 0 ||
                     strncmp(cfg->media_url, "https://", 8) == 0;
-    size_t pl = strlen(cfg->public_url);
-    while (pl > 0 && cfg->public_url[pl - 1] == '/')
-        pl--;
+    const char *host = strstr(cfg->public_url, "://");
+    size_t ol = host ? strcspn(host + 3, "/") + (size_t)(host + 3 - cfg->public_url) : 0;
     int n = absolute ? snprintf(out, cap, "%s", cfg->media_url)
-                     : snprintf(out, cap, "%.*s%s", (int)pl, cfg->public_url, cfg->media_url);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+                     : snprintf(out, cap, "%.*s%s", (int)ol, cfg->public_url, cfg->media_url);
+    return n > 0 && (size_t)n < cap && (absolute || ol > 0) ? 0 : -1;
 }
 
 /* The URL an encoder fetches a local upload at (key "uploads/<id>/<name>"):
@@ -302,8 +302,11 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
     }
     if (c.to_bucket) {
         PGresult *r = NULL;
-        const char *v[] = {c.ej.id};
-        int st = db_exec(ctx->db, W_ENC_STORAGE, 1, v, &r);
+        char key[160], url[URL_MAX];
+        snprintf(key, sizeof key, "media/%.100s/", c.ej.id);
+        const char *v[] = {c.ej.id,
+                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL};
+        int st = db_exec(ctx->db, W_ENC_STORAGE, 2, v, &r);
         PQclear(r);
         if (st != 0) {
             res->outcome = TASK_RETRY;

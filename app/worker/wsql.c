@@ -7,113 +7,117 @@ const stmt_def worker_stmts[W__COUNT] = {
      * kind's cap on attempts, skipping the tasks of an owner who runs $4 of
      * them already (sql/017); attempts (the new count) is the lease's
      * fencing token. */
-    [W_CLAIM] =
-        {"w_claim",
-         "UPDATE outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), "
-         "attempts = attempts + 1, started_at = now() "
-         "WHERE id = (SELECT o.id FROM outbox o JOIN task_kinds k ON k.name = o.kind "
-         "WHERE o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL "
-         "AND o.run_after <= now() AND (o.locked_until IS NULL OR o.locked_until < now()) "
-         "AND o.attempts < k.max_attempts "
-         "AND (o.owner IS NULL OR mediagate_owner_may_claim(o.owner, $4::integer)) "
-         "ORDER BY o.run_after, o.id FOR UPDATE OF o SKIP LOCKED LIMIT 1) "
-         "RETURNING id, kind, payload::text, attempts",
-         4, PGRES_TUPLES_OK},
-    [W_BEAT] = {"w_beat", "SELECT mediagate_task_beat($1, $2, $3, $4, $5)", 5, PGRES_TUPLES_OK},
-    [W_FINISH] = {"w_finish", "SELECT mediagate_task_finish($1, $2, $3, $4, $5, $6, $7::jsonb)", 7,
-                  PGRES_TUPLES_OK},
+    [W_CLAIM] = {"w_claim",
+        "UPDATE outbox SET locked_by = $1, locked_until = now() + make_interval(secs => $2), "
+        "attempts = attempts + 1, started_at = now() "
+        "WHERE id = (SELECT o.id FROM outbox o JOIN task_kinds k ON k.name = o.kind "
+        "WHERE o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL "
+        "AND o.run_after <= now() AND (o.locked_until IS NULL OR o.locked_until < now()) "
+        "AND o.attempts < k.max_attempts "
+        "AND (o.owner IS NULL OR mediagate_owner_may_claim(o.owner, $4::integer)) "
+        "ORDER BY o.run_after, o.id FOR UPDATE OF o SKIP LOCKED LIMIT 1) "
+        "RETURNING id, kind, payload::text, attempts",
+        4, PGRES_TUPLES_OK},
+    [W_BEAT] = {"w_beat",
+        "SELECT mediagate_task_beat($1, $2, $3, $4, $5)",
+        5, PGRES_TUPLES_OK},
+    [W_FINISH] = {"w_finish",
+        "SELECT mediagate_task_finish($1, $2, $3, $4, $5, $6, $7::jsonb)",
+        7, PGRES_TUPLES_OK},
     /* TASK_SNOOZE: the attempt ends uncounted, to run again $4 s on (sql/017). */
-    [W_SNOOZE] = {"w_snooze", "SELECT coalesce(mediagate_task_snooze($1, $2, $3, $4, $5), false)",
-                  5, PGRES_TUPLES_OK},
-    [W_REAP] = {"w_reap", "SELECT kind, job_id FROM mediagate_task_reap()", 0, PGRES_TUPLES_OK},
+    [W_SNOOZE] = {"w_snooze",
+        "SELECT coalesce(mediagate_task_snooze($1, $2, $3, $4, $5), false)",
+        5, PGRES_TUPLES_OK},
+    [W_REAP] = {"w_reap",
+        "SELECT kind, job_id FROM mediagate_task_reap()",
+        0, PGRES_TUPLES_OK},
     [W_KIND_SYNC] = {"w_kind_sync",
-                     "INSERT INTO task_kinds (name, max_attempts, timeout_s) VALUES ($1, $2, $3) "
-                     "ON CONFLICT (name) DO UPDATE SET max_attempts = EXCLUDED.max_attempts, "
-                     "timeout_s = EXCLUDED.timeout_s",
-                     3, PGRES_COMMAND_OK},
-    [W_SETTLE] = {"w_settle", "SELECT mediagate_stream_settle($1, $2, $3)", 3, PGRES_TUPLES_OK},
+        "INSERT INTO task_kinds (name, max_attempts, timeout_s) VALUES ($1, $2, $3) "
+        "ON CONFLICT (name) DO UPDATE SET max_attempts = EXCLUDED.max_attempts, "
+        "timeout_s = EXCLUDED.timeout_s",
+        3, PGRES_COMMAND_OK},
+    [W_SETTLE] = {"w_settle",
+        "SELECT mediagate_stream_settle($1, $2, $3)",
+        3, PGRES_TUPLES_OK},
     /* A stream's recordings are in the store: its VOD encode ($3), queued
      * while attempt $2 of archive task $1 is still running, once: the task
      * keeps "queued" in its payload (a later attempt then copies nothing). */
     [W_ARCHIVED] = {"w_archived",
-                    "WITH t AS (UPDATE outbox SET payload = payload || '{\"queued\": true}' "
-                    "WHERE id = $1 AND attempts = $2 AND done_at IS NULL AND failed_at IS NULL "
-                    "AND NOT payload ? 'queued' RETURNING id) "
-                    "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM t",
-                    3, PGRES_COMMAND_OK},
+        "WITH t AS (UPDATE outbox SET payload = payload || '{\"queued\": true}' "
+        "WHERE id = $1 AND attempts = $2 AND done_at IS NULL AND failed_at IS NULL "
+        "AND NOT payload ? 'queued' RETURNING id) "
+        "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM t",
+        3, PGRES_COMMAND_OK},
     /* A local job and its encode task in one statement. With a key (an
      * upload's path, size and mtime) a second submit does nothing. */
     [W_SUBMIT] = {"w_submit",
-                  "WITH j AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
-                  "VALUES ($1, 'local', $4, $2) ON CONFLICT DO NOTHING RETURNING id) "
-                  "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
-                  4, PGRES_COMMAND_OK},
+        "WITH j AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+        "VALUES ($1, 'local', $4, $2) ON CONFLICT DO NOTHING RETURNING id) "
+        "INSERT INTO outbox (kind, payload) SELECT 'local.encode', $3::jsonb FROM j",
+        4, PGRES_COMMAND_OK},
     /* canceled, storage, key, multipart_id (sql/functions/mediagate_upload_lapse.sql) */
-    [W_UPLOAD_EXPIRE] =
-        {"w_upload_expire",
-         "SELECT canceled, storage, key, multipart_id FROM mediagate_upload_lapse($1)", 1,
-         PGRES_TUPLES_OK},
+    [W_UPLOAD_EXPIRE] = {"w_upload_expire",
+        "SELECT canceled, storage, key, multipart_id FROM mediagate_upload_lapse($1)",
+        1, PGRES_TUPLES_OK},
     /* A delivery and its endpoint (sql/012_webhooks.sql). */
     [W_WH_LOAD] = {"w_wh_load",
-                   "SELECT d.msg_id, d.body, d.state, e.url, e.secret, e.enabled, "
-                   "coalesce(e.disabled_reason, '') FROM webhook_deliveries d "
-                   "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
-                   1, PGRES_TUPLES_OK},
+        "SELECT d.msg_id, d.body, d.state, e.url, e.secret, e.enabled, "
+        "coalesce(e.disabled_reason, '') FROM webhook_deliveries d "
+        "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
+        1, PGRES_TUPLES_OK},
     /* One attempt's outcome on the delivery ($4 state, $5 HTTP status, $6
      * error, $7 seconds to the next attempt), and with $8 the endpoint
      * disabled for that reason, $9 1 when a request was tried (0: the
      * endpoint was disabled already); fenced like a finish: only while
      * attempt $3 of task $2 is still running. Answers how many deliveries
      * changed. */
-    [W_WH_RECORD] =
-        {"w_wh_record",
-         "WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + $9::integer, state = $4, "
-         "last_status = $5::integer, last_error = $6, last_attempt_at = now(), "
-         "next_attempt_at = now() + make_interval(secs => $7::double precision), "
-         "delivered_at = CASE WHEN $4 = 'delivered' THEN now() END "
-         "WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = $2 AND o.attempts = $3 "
-         "AND o.done_at IS NULL AND o.failed_at IS NULL) RETURNING endpoint_id), "
-         "e AS (UPDATE webhook_endpoints SET enabled = false, disabled_reason = $8, "
-         "disabled_at = now() WHERE $8::text IS NOT NULL AND enabled "
-         "AND id IN (SELECT endpoint_id FROM d)) "
-         "SELECT count(*) FROM d",
-         9, PGRES_TUPLES_OK},
+    [W_WH_RECORD] = {"w_wh_record",
+        "WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + $9::integer, state = $4, "
+        "last_status = $5::integer, last_error = $6, last_attempt_at = now(), "
+        "next_attempt_at = now() + make_interval(secs => $7::double precision), "
+        "delivered_at = CASE WHEN $4 = 'delivered' THEN now() END "
+        "WHERE id = $1 AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = $2 AND o.attempts = $3 "
+        "AND o.done_at IS NULL AND o.failed_at IS NULL) RETURNING endpoint_id), "
+        "e AS (UPDATE webhook_endpoints SET enabled = false, disabled_reason = $8, "
+        "disabled_at = now() WHERE $8::text IS NOT NULL AND enabled "
+        "AND id IN (SELECT endpoint_id FROM d)) "
+        "SELECT count(*) FROM d",
+        9, PGRES_TUPLES_OK},
     /* A JW Platform resource as the API answers it now ($3 NULL: gone),
      * then a video's job derived from it, in one statement (sql/013). */
-    [W_MIRROR_PUT] =
-        {"w_mirror_put",
-         "SELECT r, CASE WHEN $1 = 'video' THEN mediagate_mirror_derive(false, $2) END "
-         "FROM mediagate_mirror_put($1, $2, $3::jsonb) r",
-         3, PGRES_TUPLES_OK},
+    [W_MIRROR_PUT] = {"w_mirror_put",
+        "SELECT r, CASE WHEN $1 = 'video' THEN mediagate_mirror_derive(false, $2) END "
+        "FROM mediagate_mirror_put($1, $2, $3::jsonb) r",
+        3, PGRES_TUPLES_OK},
     /* What media.acl needs of a job (app/worker/media_acl.c), with the
      * signing record (sql/021). */
-    [W_JOB_PLAYBACK] =
-        {"w_job_playback",
-         "SELECT acl, storage, status, mediagate_media_unsigned() FROM jobs WHERE id = $1", 1,
-         PGRES_TUPLES_OK},
+    [W_JOB_PLAYBACK] = {"w_job_playback",
+        "SELECT acl, storage, status, mediagate_media_unsigned() FROM jobs WHERE id = $1",
+        1, PGRES_TUPLES_OK},
     /* What the encoder kinds know of a job (app/worker/encoders.c):
      * status, acl, input_file, backend_job_id, backend_task_id, backend,
      * its age and quiet time in seconds (since its last event, else its
-     * creation), and its unfinished create or encode tasks other than $2. */
-    [W_ENC_JOB] =
-        {"w_enc_job",
-         "SELECT j.status, j.acl, j.input_file, j.backend_job_id, j.backend_task_id, j.backend, "
-         "extract(epoch FROM now() - j.created_at)::float8, "
-         "extract(epoch FROM now() - coalesce(j.last_event_at, j.created_at))::float8, "
-         "(SELECT count(*) FROM outbox o WHERE o.payload->>'job_id' = j.id AND o.id <> $2::bigint "
-         "AND o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL) "
-         "FROM jobs j WHERE j.id = $1",
-         3, PGRES_TUPLES_OK},
-    /* A cloud encoder writes the job's outputs to the storage bucket:
+     * creation), and its unfinished tasks of the kinds $3 other than $2. */
+    [W_ENC_JOB] = {"w_enc_job",
+        "SELECT j.status, j.acl, j.input_file, j.backend_job_id, j.backend_task_id, j.backend, "
+        "extract(epoch FROM now() - j.created_at)::float8, "
+        "extract(epoch FROM now() - coalesce(j.last_event_at, j.created_at))::float8, "
+        "(SELECT count(*) FROM outbox o WHERE o.payload->>'job_id' = j.id AND o.id <> $2::bigint "
+        "AND o.kind = ANY ($3::text[]) AND o.done_at IS NULL AND o.failed_at IS NULL) "
+        "FROM jobs j WHERE j.id = $1",
+        3, PGRES_TUPLES_OK},
+    /* A cloud encoder writes the job's outputs to the storage bucket, at
+     * $2 (the public URL of media/<job id>/, as the local encoder's):
      * playback serves them from there like the local encoder's. */
-    [W_ENC_STORAGE] =
-        {"w_enc_storage",
-         "UPDATE jobs SET storage = 's3', updated_at = now() WHERE id = $1 AND storage IS NULL", 1,
-         PGRES_COMMAND_OK},
+    [W_ENC_STORAGE] = {"w_enc_storage",
+        "UPDATE jobs SET storage = 's3', output_path = coalesce(output_path, $2), "
+        "updated_at = now() WHERE id = $1 AND storage IS NULL",
+        2, PGRES_COMMAND_OK},
     /* The reconciler's answer from encoder $1: stored and applied as a
      * notification (source 'poll'), deduped and ordered like a push. */
-    [W_ENC_POLLED] = {"w_enc_polled", "SELECT mediagate_notify_poll($1, $2, $3::bytea, $4::jsonb)",
-                      4, PGRES_TUPLES_OK},
+    [W_ENC_POLLED] = {"w_enc_polled",
+        "SELECT mediagate_notify_poll($1, $2, $3::bytea, $4::jsonb)",
+        4, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -83,11 +83,13 @@ BEGIN
         duration_ms   = coalesce((ev->>'duration_ms')::bigint, duration_ms),
         width_px      = coalesce((ev->>'width_px')::int, width_px),
         height_px     = coalesce((ev->>'height_px')::int, height_px),
-        output_path   = coalesce(ev->>'output_path', output_path),
+        output_path   = CASE WHEN p_backend <> 'local' AND j.storage = 's3' THEN output_path
+                             ELSE coalesce(ev->>'output_path', output_path) END,
         -- A cloud encoder that wrote to the storage bucket (the job's
-        -- storage 's3' since its create) wrote mediagate's layout there:
-        -- players read it like a local encode's (output_path is then
-        -- playback's, app/playback.h), whatever URLs the encoder's event names.
+        -- storage 's3' and output_path since its create) wrote mediagate's
+        -- layout there: players read it like a local encode's (/media/status
+        -- answers playback's output_path, app/playback.h), whatever URLs the
+        -- encoder's event names.
         playlists     = CASE WHEN p_backend <> 'local' AND j.storage = 's3'
                               AND new_status = 'COMPLETE'
                              THEN '{".m3u8": "master.m3u8"}'::jsonb

@@ -223,11 +223,16 @@ def test_cancel_of_a_final_job_changes_nothing(db, status):
 
 def test_a_bucket_job_of_a_cloud_encoder_answers_the_local_layout(db):
     cloud_job(db, "j1", backend="zencoder", backend_job_id="Z1")
-    db.conn.execute("UPDATE jobs SET storage = 's3' WHERE id = 'j1'")
+    # As the create left it (W_ENC_STORAGE): in the bucket, at its public URL.
+    db.conn.execute("UPDATE jobs SET storage = 's3', output_path = 'https://cdn/media/j1/' "
+                    "WHERE id = 'j1'")
     ev = {"backend_job_id": "Z1", "status": "COMPLETE", "output_path": "s3://b/media/j1/",
           "playlists": {".m3u8": "s3://b/media/j1/master.m3u8"}}
     db.one("SELECT mediagate_apply_job_event('zencoder', %s::jsonb)", json.dumps(ev))
-    assert db.one("SELECT playlists FROM jobs WHERE id = 'j1'") == {".m3u8": "master.m3u8"}
+    assert db.one("SELECT output_path, playlists FROM jobs WHERE id = 'j1'") == \
+        ("https://cdn/media/j1/", {".m3u8": "master.m3u8"})
+    assert db.one("SELECT mediagate_job_status_json(j) FROM jobs j WHERE id = 'j1'")["playlists"] == \
+        {".m3u8": "master.m3u8"}
 
 
 def input_path(upload_id, name, exp, secret=MEDIA_SECRET):
@@ -293,9 +298,12 @@ def backend_job_id(stack, job):
     return stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", job)
 
 
-def test_a_create_signs_the_local_input_names_the_job_and_queues_the_reconciler(stack, workers, mux):
+@pytest.mark.parametrize("prefix", ["", "/video-api"])
+def test_a_create_signs_the_local_input_names_the_job_and_queues_the_reconciler(stack, workers, mux,
+                                                                                 prefix):
     key = stored_upload(stack, str(uuid.uuid4()), "the talk\n")
-    workers.start(MEDIAGATE_PUBLIC_URL=stack.base, MEDIAGATE_RECONCILE_AFTER="600")
+    # The API under a prefix: the media location is still the site's own.
+    workers.start(MEDIAGATE_PUBLIC_URL=stack.base + prefix, MEDIAGATE_RECONCILE_AFTER="600")
     job = queue_create(stack, key)
     assert wait_until(lambda: mux.creates(), 60, 0.05), mux.calls
     (call,) = mux.creates()
@@ -337,3 +345,39 @@ def test_cancel_while_a_create_answer_is_lost_cancels_what_it_made(stack, worker
         ("CANCELED", call["asset"])
     assert stack.db.rows("SELECT kind, state FROM tasks ORDER BY id") == \
         [("mux.create", "done"), ("encoder.cancel", "done")]
+
+
+@pytest.mark.parametrize("quiet", ["1 hour", "0 s"])
+def test_a_job_past_the_encoders_own_limit_ends_in_error(stack, workers, quiet):
+    """MediaConvert keeps a job at most 48 h: one still PROGRESSING past that
+    ends ERROR, whether its events stopped or keep coming."""
+    from mediaconvert_standin import MediaConvertStandin
+    from test_mediaconvert_encoder import AK, QUEUE, REGION, ROLE, SK
+    mc = MediaConvertStandin(AK, SK, REGION)
+    try:
+        mcid = mc.new_job({"role": ROLE, "settings": {}, "userMetadata": {}})["id"]
+        mc.set_status(mcid, "PROGRESSING", percent=40)
+        job = str(uuid.uuid4())
+        stack.db.conn.execute(
+            "INSERT INTO jobs (id, backend, backend_job_id, input_file, profile, status, created_at, "
+            "last_event_at) VALUES (%s, 'mediaconvert', %s, 'in.mp4', 'p', 'PROGRESSING', "
+            "now() - interval '49 hours', now() - %s::interval)", (job, mcid, quiet))
+        stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('encoder.poll', %s)",
+                              (json.dumps({"job_id": job}),))
+        workers.start(MEDIAGATE_MEDIACONVERT_ENDPOINT=mc.url + "/", MEDIAGATE_MEDIACONVERT_REGION=REGION,
+                      MEDIAGATE_MEDIACONVERT_ROLE=ROLE, MEDIAGATE_MEDIACONVERT_QUEUE=QUEUE,
+                      MEDIAGATE_AWS_ACCESS_KEY_ID=AK, MEDIAGATE_AWS_SECRET_ACCESS_KEY=SK,
+                      MEDIAGATE_RECONCILE_AFTER="600")
+        assert wait_until(lambda: stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "ERROR",
+                          60, 0.1), stack.db.rows("SELECT state, last_error FROM tasks")
+        r = stack.curl(f"/media/status?job_id={job}")
+        assert r.json()["error_message"] == \
+            "mediaconvert: stuck in PROGRESSING past the encoder's 48 h limit", r
+        assert r.json()["error_code"] == 22, r
+        # It asked MediaConvert first (the answer, stored as a poll, said PROGRESSING).
+        assert [c["path"] for c in mc.calls if c["method"] == "GET"], mc.calls
+        assert stack.db.one("SELECT count(*) FROM notifications WHERE source = 'poll' AND job_id = %s",
+                            job) == 1
+        assert stack.db.one("SELECT state FROM tasks WHERE kind = 'encoder.poll'") == "done"
+    finally:
+        mc.close()

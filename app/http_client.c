@@ -314,6 +314,12 @@ static CURLcode set_options(CURL *h, const http_request *req, const http_stream 
     if (k->client->ca_file && *k->client->ca_file)
         SET(CURLOPT_CAINFO, k->client->ca_file);
     SET(CURLOPT_NOSIGNAL, 1L);
+    /* A POST may not be idempotent: libcurl resends a request whose reused
+     * connection closed before any answer, and the server may have acted on
+     * the first (a second asset, a second job). A new connection is never
+     * resent; the caller's retry decides (HTTP_NO_ANSWER). */
+    if (strcmp(method, "POST") == 0)
+        SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_off_t maxsize = (curl_off_t)(k->resp->body_cap - 1);

@@ -7,7 +7,8 @@
 
 /* The one outbound HTTP client (libcurl). Every call: http and https only,
  * no proxy from the environment, TLS verified, no redirect followed, the
- * caller's timeouts and response cap, no signals. curl_global_init() must
+ * caller's timeouts and response cap, no signals, a POST on a new
+ * connection (libcurl never resends it). curl_global_init() must
  * have run before the first http_client_init(). */
 
 /* What became of a call. Only HTTP_ANSWERED has a complete response. */

@@ -4,7 +4,8 @@ Basic, the documented create body and answer, get, list, delete) and the
 webhook receiver of the customer (tests/webhook-receiver, Standard
 Webhooks checked by the npm package):
 
-- an upload with a mux profile: the worker creates the asset (the stand-in
+- an upload with a mux profile (or an input elsewhere, POST /media/jobs
+  with input_url): the worker creates the asset (the stand-in
   checks the call: credentials, the documented fields, the job id as
   passthrough, the policy from the ACL, the tier and MP4 from the profile)
   and Mux fetches the input by its signed, expiring URL; Mux's documented
@@ -217,6 +218,21 @@ def test_signed_acl_and_mp4(stack, key, workers, mux):
     row = stack.db.one("SELECT status, output_path, playlists, outputs FROM jobs WHERE id = %s", job)
     assert row[:3] == ("COMPLETE", "https://stream.mux.com/", {".m3u8": f"{pid['id']}.m3u8"}), row
     assert [o["name"] for o in row[3]] == ["highest.mp4"], row
+
+
+def test_an_input_elsewhere_by_post_media_jobs(stack, key, workers, mux):
+    start_worker(stack, workers)
+    url = "https://cdn.example.com/talks/keynote.mp4?X-Amz-Expires=3600&X-Amz-Signature=abc"
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode", f"input_url={url}",
+                   "--data-urlencode", "profile=mux-hd", "--data-urlencode", "acl=GROUP_staff", "/media/jobs")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    (call,) = created(mux)
+    body = json.loads(call["body"])
+    assert body["inputs"] == [{"url": url}] and body["passthrough"] == job, body
+    assert body["playback_policies"] == ["signed"], body
+    assert wait_until(lambda: job_row(stack, job)[1] == call["asset"], 60, 0.1)
+    assert job_row(stack, job) == ("mux", call["asset"], "mux-hd", "SUBMITTED")
 
 
 def test_webhook_before_the_create_answer_names_the_job(stack, key, workers, mux):

@@ -8,7 +8,8 @@ Webhooks checked by the npm package):
   with input_url): the worker creates the asset (the stand-in
   checks the call: credentials, the documented fields, the job id as
   passthrough, the policy from the ACL, the tier and MP4 from the profile)
-  and Mux fetches the input by its signed, expiring URL; Mux's documented
+  and Mux fetches the input by its signed, expiring URL (nginx's for a
+  local upload, the store's presigned GET in a bucket); Mux's documented
   webhooks, signed as Mux signs them, make the job COMPLETE with its
   playback id's playlist in /media/status, and the customer gets a signed
   job.complete;
@@ -34,9 +35,10 @@ import time
 
 import pytest
 
+import s3_settings
 from mgstack import MG_BIN, wait_until
 from mux_standin import MuxStandin
-from test_webhooks import Receiver, RECEIVER  # noqa: F401 (the customer's receiver)
+from test_webhooks import Receiver  # the customer's receiver
 
 TOKEN_ID = "mux-token-id-4d2f"
 TOKEN_SECRET = "mux-token-secret-0123456789abcdef"
@@ -53,9 +55,21 @@ def mux():
     s.close()
 
 
+def s3_storage(f):
+    """The test keeps uploads in a bucket of the session's store (Ceph
+    RGW, started for the first such test)."""
+    f.s3_storage = True
+    return f
+
+
 @pytest.fixture
-def mg_env(rundir, mux):
+def mg_env(rundir, mux, request):
+    s3 = {}
+    if getattr(request.function, "s3_storage", False):
+        store = request.getfixturevalue("s3")
+        s3 = s3_settings.env(store, s3_settings.new_bucket(store, "mg-mux"))
     return {
+        **s3,
         "MEDIAGATE_THREADS": "2",
         "MEDIAGATE_LEASE_SECONDS": "3",
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
@@ -218,6 +232,32 @@ def test_signed_acl_and_mp4(stack, key, workers, mux):
     row = stack.db.one("SELECT status, output_path, playlists, outputs FROM jobs WHERE id = %s", job)
     assert row[:3] == ("COMPLETE", "https://stream.mux.com/", {".m3u8": f"{pid['id']}.m3u8"}), row
     assert [o["name"] for o in row[3]] == ["highest.mp4"], row
+
+
+@s3_storage
+def test_an_upload_in_the_bucket_is_fetched_by_a_presigned_url(stack, key, workers, mux):
+    start_worker(stack, workers)
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode", "name=talk.mp4",
+                   "--data-urlencode", "profile=mux-hd", "--data-urlencode", f"size={len(CLIP)}", "/uploads")
+    assert r.status == 201, r
+    up = r.json()["upload"]
+    src = stack.run / "talk.mp4"
+    src.write_bytes(CLIP)
+    put = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+                          "--data-binary", f"@{src}", *sum((["-H", f"{k}: {v}"] for k, v in up["headers"].items()), []),
+                          up["url"]], capture_output=True, text=True, timeout=120)
+    assert put.stdout == "200", put
+    assert stack.curl("-X", "POST", up["complete_url"]).status == 201
+    (call,) = created(mux)
+    (inp,) = json.loads(call["body"])["inputs"]
+    # The store's own presigned GET of the upload, expiring with
+    # MEDIAGATE_ENCODER_INPUT_LIFETIME; Mux fetched it there.
+    store = stack.env["MEDIAGATE_STORAGE_ENDPOINT"]
+    assert inp["url"].startswith(f"{store}/{stack.env['MEDIAGATE_STORAGE_BUCKET']}/{up['input_file']}?"), inp
+    assert "X-Amz-Signature=" in inp["url"] and "X-Amz-Expires=86400" in inp["url"], inp
+    assert wait_until(lambda: call["asset"] in mux.fetched, 60, 0.05), mux.fetched
+    assert mux.fetched[call["asset"]] == (200, CLIP), mux.fetched[call["asset"]][0]
+    assert s3_settings.unsigned_status(inp["url"].split("?")[0]) == 403
 
 
 def test_an_input_elsewhere_by_post_media_jobs(stack, key, workers, mux):

@@ -7,8 +7,7 @@
 
 /* The one outbound HTTP client (libcurl). Every call: http and https only,
  * no proxy from the environment, TLS verified, no redirect followed, the
- * caller's timeouts and response cap, no signals, a POST on a new
- * connection (libcurl never resends it). curl_global_init() must
+ * caller's timeouts and response cap, no signals. curl_global_init() must
  * have run before the first http_client_init(). */
 
 /* What became of a call. Only HTTP_ANSWERED has a complete response. */
@@ -100,6 +99,12 @@ void http_client_free(http_client *c);
  * HTTP_BAD_REQUEST at once. An empty "Expect:" goes with the headers (no
  * 100-continue wait). */
 http_outcome http_client_do(http_client *c, const http_request *req, http_response *resp);
+
+/* http_client_do for a request the server must not get twice (a create
+ * without a dedupe key): on a new connection, since libcurl resends a
+ * request whose reused connection closed before any answer, and the
+ * server may have acted on the first. */
+http_outcome http_client_do_once(http_client *c, const http_request *req, http_response *resp);
 
 /* http_client_do with streamed bodies (io may be NULL). A local read or
  * write failure is HTTP_BAD_REQUEST ("local file I/O failed"). */

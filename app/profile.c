@@ -58,21 +58,28 @@ static int plain_str(json_object *o, const char *key, const char **out)
     return 1;
 }
 
+/* s as a JSON string, quoted and escaped (so that a hostile one stays one
+ * printable line), cut to fit out (cap bytes). */
+static void quote(const char *s, char *out, size_t cap)
+{
+    json_object *js = json_object_new_string(s);
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    snprintf(out, cap, "%s", js ? json_object_to_json_string_ext(js, flags) : "\"\"");
+    json_object_put(js);
+}
+
 /* 0 when every member of o is in keys; else -1 with the first other one
- * named in err (quoted by json-c, so a hostile name stays one line). */
+ * named (quoted) in err. */
 static int only_keys(json_object *o, const char *const *keys, const char *where, char *err,
                      size_t cap)
 {
+    char q[64];
     json_object_object_foreach(o, k, v)
     {
         (void)v;
         if (strlen(k) > 40 || word_index(keys, k) < 0) {
-            json_object *ks = json_object_new_string(k);
-            const char *q = json_object_to_json_string_ext(ks, JSON_C_TO_STRING_PLAIN |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
-            fail(err, cap, "%s has an unknown member %.60s", where, q);
-            json_object_put(ks);
-            return -1;
+            quote(k, q, sizeof q);
+            return fail(err, cap, "%s has an unknown member %s", where, q);
         }
     }
     return 0;
@@ -187,8 +194,11 @@ int profile_parse(const char *name, const struct json_object *cspec, profile *p,
     const char *enc = NULL;
     if (plain_str(spec, "encoder", &enc) <= 0)
         return fail(err, errcap, "encoder must name an encoder (local, mediaconvert, ...)");
-    if (strlen(enc) >= sizeof p->encoder || !encoder_find(enc))
-        return fail(err, errcap, "encoder: no encoder is named \"%.24s\"", enc);
+    if (strlen(enc) >= sizeof p->encoder || !encoder_find(enc)) {
+        char q[64];
+        quote(enc, q, sizeof q);
+        return fail(err, errcap, "encoder: no encoder is named %s", q);
+    }
     snprintf(p->encoder, sizeof p->encoder, "%s", enc);
 
     json_object *rl;

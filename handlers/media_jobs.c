@@ -74,9 +74,8 @@ static int create_job(request *r, const char *url, const char *file_id)
     if (url && file_id)
         return reply_error(r, 400, "Give input_url or file_id, not both.");
     if (url && !https_url_ok(url))
-        return reply_error(r, 400,
-                           "input_url must be an https URL with a host, at most 4096 "
-                           "bytes.");
+        return reply_error(r, 400, "input_url must be an https URL with a host, at most 4096 "
+                                   "bytes.");
     if (file_id && !file_id_ok(file_id))
         return reply_error(r, 400, "file_id must be 1 to 64 of A-Z a-z 0-9 _ -.");
     const char *pname = stream_param(r, "profile", &st);
@@ -90,13 +89,11 @@ static int create_job(request *r, const char *url, const char *file_id)
     if ((ret = profile_pick(r, pname, &snap, &row)) != 0)
         return ret;
     if (strcmp(row->name, "local") == 0)
-        return reply_error(r, 400,
-                           "The profile runs on the local encoder, which encodes uploads "
-                           "only (POST /uploads).");
+        return reply_error(r, 400, "The profile runs on the local encoder, which encodes uploads "
+                                   "only (POST /uploads).");
     if (file_id && strcmp(row->name, "tencent") != 0)
-        return reply_error(r, 400,
-                           "file_id names a Tencent VOD file: give a profile that runs on "
-                           "the tencent encoder.");
+        return reply_error(r, 400, "file_id names a Tencent VOD file: give a profile that runs on "
+                                   "the tencent encoder.");
     char id[UUID_BUF];
     uuid_new(id);
     json_object *prof = json_tokener_parse(snap);

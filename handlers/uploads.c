@@ -557,8 +557,8 @@ int handle_uploads_put(request *r)
         snprintf(maxbuf, sizeof maxbuf, "%ld", c->upload_max_bytes);
         const char *type = r->content_type && content_type_ok(r->content_type) ? r->content_type
                                                                                : NULL;
-        const char *vals[] = {t.id, job,  owner,   t.name, type,
-                              maxbuf, lenbuf, path, up.snap, up.kind};
+        const char *vals[] = {t.id,   job,  owner,   t.name, type, maxbuf,
+                              lenbuf, path, up.snap, up.kind};
         ret = db_exec(r->db, STMT_UPLOAD_PUT, 10, vals, &res);
     }
     if (ret || PQgetisnull(res, 0, 0)) {

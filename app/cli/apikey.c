@@ -116,8 +116,10 @@ static int list(const config *cfg, int argc, char **argv)
         /* A name from before names were checked may hold anything. */
         printf("%-6s ", PQgetvalue(res, i, 0));
         cli_put_clean(stdout, PQgetvalue(res, i, 1), NULL, 24);
-        printf(" %-14s %-19s %-19s %s\n", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+        printf(" %-14s %-19s %-19s ", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4));
+        cli_put_clean(stdout, PQgetvalue(res, i, 5), NULL, 0);
+        putchar('\n');
     }
     ret = 0;
 out:

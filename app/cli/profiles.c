@@ -84,7 +84,9 @@ int cli_profiles_ship(const config *cfg)
     for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
         profile p;
         char err[256];
-        if (shipped_build(cfg, &shipped[i], &p, err, sizeof err) != 0) {
+        const encoder *row = encoder_find(shipped[i].encoder);
+        if (shipped_build(cfg, &shipped[i], &p, err, sizeof err) != 0 ||
+            (row && row->check && row->check(cfg, &p, err, sizeof err) != 0)) {
             fprintf(stderr, "mediagate migrate: profile %s: %s\n", shipped[i].name, err);
             goto out;
         }

@@ -98,6 +98,7 @@ docs/encoder.md|\$ mediagate jobs cancel |tests/pytest/test_encoders.py
 docs/live.md|apt-get install nginx libnginx-mod-rtmp|tests/integration/docs.sh
 docs/notifications.md|mediagate notifications list [--all]|tests/integration/docs.sh
 docs/operations.md|\$ mediagate tasks list --dead|tests/integration/docs.sh
+docs/profiles.md|\$ mediagate profiles list|tests/pytest/test_profiles.py
 docs/scaling.md|\$ mediagate storage migrate --dry-run|tests/pytest/test_storage_migrate.py
 docs/service.md|scripts/deps |tests/integration/install.sh
 docs/storage.md|\$ mediagate check-config --connect|tests/pytest/test_storage.py

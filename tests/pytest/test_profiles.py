@@ -19,18 +19,36 @@ worker:
 """
 
 import json
-import shutil
+import re
+import shlex
 import subprocess
 
 import pytest
 
-from mgstack import MG_BIN, wait_until
+from mgstack import MG_BIN, MG_ROOT, wait_until
 from test_encoder import encoder_env
 
 
+MUX_ID, MUX_SECRET = "mux-token-id-profiles", "mux-token-secret-profiles-0123456789"
+
+
 @pytest.fixture
-def mg_env(rundir):
-    return encoder_env(rundir)
+def mux():
+    """Mux's assets API stand-in (the mux encoder's own suite has it)."""
+    standin = pytest.importorskip("mux_standin", reason="no mux encoder stand-in in this tree")
+    s = standin.MuxStandin(MUX_ID, MUX_SECRET)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def mg_env(rundir, request):
+    env = encoder_env(rundir)
+    if "mux" in request.fixturenames:
+        env.update({"MEDIAGATE_MUX_TOKEN_ID": MUX_ID, "MEDIAGATE_MUX_TOKEN_SECRET": MUX_SECRET,
+                    "MEDIAGATE_MUX_API_URL": request.getfixturevalue("mux").url,
+                    "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on"})
+    return env
 
 
 @pytest.fixture
@@ -285,3 +303,63 @@ def test_local_encode_follows_a_two_rendition_profile(stack, workers, rundir):
                       for s in json.loads(p.stdout)["streams"])
     assert streams("v0") == [("audio", None, None), ("video", 320, 240)]
     assert streams("v1") == [("video", 160, 120)], "the width-only rendition has no audio"
+
+
+def test_docs_profiles_page_runs_as_written(stack, rundir):
+    """docs/profiles.md: its spec example is a valid local profile, and its
+    `$ mediagate profiles ...` block, run as written in a directory holding
+    that example as small.json, prints what the page shows."""
+    page = (MG_ROOT / "docs" / "profiles.md").read_text()
+    spec = re.search(r"```json\n(.*?)```", page, re.S).group(1)
+    block = re.search(r"```\n(\$ mediagate profiles list\n.*?)```", page, re.S).group(1)
+    (rundir / "small.json").write_text(spec)
+    steps, cmd = [], None
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            cmd = [line[2:], []]
+            steps.append(cmd)
+        else:
+            cmd[1].append(line)
+    assert [c for c, _ in steps] == ["mediagate profiles list",
+                                     "mediagate profiles add small --encoder local small.json",
+                                     "mediagate profiles show small",
+                                     "mediagate profiles remove small"], steps
+    for c, shown in steps:
+        r = subprocess.run([str(MG_BIN), *shlex.split(c)[1:]], cwd=rundir, env=stack.env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (c, r.stderr)
+        if shown:
+            assert r.stdout.splitlines() == shown, (c, r.stdout)
+        if c.endswith("show small"):
+            assert json.loads(r.stdout)["renditions"][1] == {
+                "width": 640, "video_kbps": 900, "codec": "h264", "audio_kbps": -1}, r.stdout
+
+
+def test_media_jobs_creates_at_the_profiles_encoder(mux, stack, workers, rundir):
+    """POST /media/jobs with input_url and a cloud profile: the job and its
+    create task at once; the worker's create call carries the URL as given
+    (its query too) and the job's id; the job's input_file keeps no query."""
+    f = spec_file(rundir, "mux.json", {"renditions": [{"height": 1080}]})
+    assert mg(stack, "profiles", "add", "mux-hd", "--encoder", "mux", f)[0] == 0
+    key = stack.mg("apikey", "create", "maker", "--profiles", "mux-hd")
+    url = "https://cdn.example.com/in/talk.mp4?X-Amz-Expires=600&X-Amz-Signature=00ff"
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode",
+                   f"input_url={url}", "/media/jobs")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    assert r.json() == {"success": True, "job_id": job, "backend": "mux", "profile": "mux-hd",
+                        "input_file": "https://cdn.example.com/in/talk.mp4"}, r
+    assert stack.db.rows("SELECT backend, backend_job_id, profile FROM jobs WHERE id = %s", job) == \
+        [("mux", None, "mux-hd")]
+    ((kind, payload),) = stack.db.rows("SELECT kind, payload FROM outbox WHERE payload->>'job_id' = %s",
+                                       job)
+    assert kind == "mux.create" and payload["input"] == {"url": url}, payload
+    assert payload["profile"]["name"] == "mux-hd", payload
+    workers.start(MEDIAGATE_PUBLIC_URL=stack.base)
+    got = wait_until(lambda: mux.creates(), 120, 0.05)
+    assert got, mux.calls
+    body = json.loads(got[0]["body"])
+    assert body["passthrough"] == job, body
+    assert [i["url"] for i in body.get("inputs", [])] == [url], body
+    assert wait_until(lambda: stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", job)
+                      == got[0]["asset"], 60), "the asset's id is the job's backend id"

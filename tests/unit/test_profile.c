@@ -162,6 +162,13 @@ static void test_refused(void)
     CHECK_INT(parse("x", "{\"enc\\noder\\\"\": 1}", &p, err, sizeof err), -1);
     CHECK_LACKS(err, "\n");
     CHECK_HAS(err, "\"enc\\noder\\\"\"");
+    /* so does a hostile encoder name (found by fuzz-profile) */
+    CHECK_INT(parse("x", "{\"encoder\": \"\\n\\u001blocal\", \"renditions\": [{\"height\": 16}]}", &p,
+                    err, sizeof err),
+              -1);
+    CHECK_LACKS(err, "\n");
+    CHECK_LACKS(err, "\x1b");
+    CHECK_HAS(err, "no encoder is named \"\\n\\u001blocal\"");
     /* a short err buffer is filled, never overrun */
     char small[8];
     CHECK_INT(parse("x", "{}", &p, small, sizeof small), -1);

@@ -151,6 +151,52 @@ static void test_ladder(void)
     CHECK_INT(h[0], 300);
 }
 
+/* A profile's ladder (ffmpeg_profile_ladder) and its command: sizes, no
+ * upscale, the encoder's choice of bitrates, a rendition without audio. */
+static void test_profile_ladder(void)
+{
+    profile p = {.nrend = 4, .hls = true};
+    p.rend[0] = (rendition){.height = 1080, .video_kbps = 5000, .codec = "h264"};
+    p.rend[1] = (rendition){.width = 1280, .height = 720, .codec = "h264", .audio_kbps = 96};
+    p.rend[2] = (rendition){.width = 640, .video_kbps = 700, .codec = "h264", .audio_kbps = -1};
+    p.rend[3] = (rendition){.height = 240, .codec = "h264"};
+    ladder_step st[8];
+    /* a 1280x720 source: 1080 would upscale and is left out */
+    CHECK_INT(ffmpeg_profile_ladder(&p, 1280, 720, st), 3);
+    CHECK(st[0].width == 1280 && st[0].height == 720);
+    CHECK(st[0].video_kbps == 2880 && st[0].audio_kbps == 96); /* 0: 4 kbps a line */
+    CHECK(st[1].width == 0 && st[1].height == 360);            /* width only: the aspect */
+    CHECK(st[1].video_kbps == 700 && st[1].audio_kbps == -1);
+    CHECK(st[2].height == 240 && st[2].audio_kbps == 128);
+    /* a 1280-wide rendition of a narrower source is an upscale too */
+    CHECK_INT(ffmpeg_profile_ladder(&p, 960, 720, st), 2);
+    CHECK(st[0].height == 480 && st[1].height == 240);
+    /* nothing fits: the source's size with the smallest rendition's bitrates */
+    CHECK_INT(ffmpeg_profile_ladder(&p, 200, 151, st), 1);
+    CHECK(st[0].height == 150 && st[0].width == 0 && st[0].audio_kbps == 128);
+
+    int h[] = {720, 360, 240};
+    CHECK_INT(ffmpeg_profile_ladder(&p, 1280, 720, st), 3);
+    encode_plan e = {.input = "file:/u/a.mp4", .demuxer = "mov", .protocols = "file",
+                     .formats = "mov", .heights = h, .n = 3, .audio = true, .out_dir = "/m/.j.tmp",
+                     .threads = 2, .steps = st};
+    argv_buf b;
+    CHECK(ffmpeg_encode_argv(&b, &e) > 0);
+    CHECK(has_pair(&b, "-filter_complex", "[0:v]split=3[s0][s1][s2];[s0]scale=1280:720[o0];"
+                                          "[s1]scale=-2:360[o1];[s2]scale=-2:240[o2]"));
+    CHECK(has_pair(&b, "-b:v:0", "2880k") && has_pair(&b, "-b:v:1", "700k") &&
+          has_pair(&b, "-b:v:2", "960k"));
+    /* two audio streams, numbered among themselves */
+    CHECK(has_pair(&b, "-b:a:0", "96k") && has_pair(&b, "-b:a:1", "128k"));
+    CHECK(index_of(&b, "-b:a") < 0 && index_of(&b, "-b:a:2") < 0);
+    CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1 v:2,a:1"));
+    /* a source without audio: none anywhere */
+    e.audio = false;
+    CHECK(ffmpeg_encode_argv(&b, &e) > 0);
+    CHECK(has_pair(&b, "-var_stream_map", "v:0 v:1 v:2"));
+    CHECK(index_of(&b, "aac") < 0 && index_of(&b, "-b:a:0") < 0);
+}
+
 static void test_parse_probe(void)
 {
     probe_info pi;
@@ -411,6 +457,7 @@ int main(void)
     test_probe_argv();
     test_encode_argv();
     test_ladder();
+    test_profile_ladder();
     test_parse_probe();
     test_budget();
     test_hls_check();

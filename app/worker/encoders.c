@@ -347,7 +347,7 @@ static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *b
                       const char *event_id, task_result *res)
 {
     PGresult *r = NULL;
-    if (!json_object_object_get_ex(ev, "backend_job_id", NULL))
+    if (!json_object_object_get_ex(ev, "backend_job_id", NULL) && c->ej.backend_job_id)
         json_object_object_add(ev, "backend_job_id", json_object_new_string(c->ej.backend_job_id));
     json_object_object_add(ev, "mediagate_job_id", json_object_new_string(c->ej.id));
     json_object_object_del(ev, "create");
@@ -393,8 +393,9 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         snooze(res, 300, "the encoder is not configured here");
         goto out;
     }
-    if (!c.ej.backend_job_id) {
-        /* Not created yet (its create task retries): ask later. */
+    if (!c.ej.backend_job_id && !c.ej.backend_task_id) {
+        /* Not created yet (its create task retries): ask later. A job with
+         * only a task id (a Tencent pull) is asked about that task. */
         snooze(res, after, "the job is not created at the encoder yet");
         goto out;
     }
@@ -411,7 +412,8 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
     if (rc < 0) {
         /* The job's outcome is ERROR; the task itself is done. */
         task_fail(res, TASK_DONE, ENCODER_ERROR, "%s has no job %.200s any more: %.300s",
-                  c.row->name, c.ej.backend_job_id, err);
+                  c.row->name, c.ej.backend_job_id ? c.ej.backend_job_id : c.ej.backend_task_id,
+                  err);
         goto out;
     }
     if (rc == 0 && ev && *event_id) {

@@ -349,6 +349,18 @@ def test_reconciler_completes_without_webhooks(stack, key, workers, mux, receive
     assert json.loads(hook["body"])["data"]["job_id"] == job
 
 
+def test_reconciler_learns_that_mux_failed(stack, key, workers, mux):
+    start_worker(stack, workers, MEDIAGATE_RECONCILE_AFTER="5")
+    job = upload(stack, key)
+    (call,) = created(mux)
+    assert wait_until(lambda: job_row(stack, job)[1] == call["asset"], 60, 0.1)
+    mux.errored(call["asset"], "invalid_input", "The input file could not be decoded.")
+    s = wait_status(stack, job, "ERROR", 120)
+    assert s["error_message"] == "invalid_input: The input file could not be decoded.", s
+    assert stack.db.one("SELECT source FROM notifications WHERE job_id = %s ORDER BY id DESC LIMIT 1",
+                        job) == "poll"
+
+
 def test_reconciler_ends_a_job_whose_asset_is_gone(stack, key, workers, mux):
     start_worker(stack, workers, MEDIAGATE_RECONCILE_AFTER="5")
     job = upload(stack, key)

@@ -241,6 +241,12 @@ def test_api_key_limits_and_unknown_profiles(stack, rundir):
     # The registration form is as before.
     r = post_job(anykey, "backend=zencoder", "backend_job_id=42", "input_file=in.mp4")
     assert r.status == 201 and r.json()["backend_job_id"] == "42", r
+    # Another key registering the same backend id learns nothing of that job.
+    theirs = r.json()["job_id"]
+    r = post_job(limited, "backend=zencoder", "backend_job_id=42", "input_file=x.mp4")
+    assert r.status == 409, r
+    assert r.json()["message"] == "That backend job id is registered already." and \
+        theirs not in repr(r), r
 
 
 def test_queued_task_keeps_its_snapshot_and_a_cloud_upload_queues_its_create(stack, rundir):

@@ -341,16 +341,25 @@ def test_docs_profiles_page_runs_as_written(stack, rundir):
                 "width": 640, "video_kbps": 900, "codec": "h264", "audio_kbps": -1}, r.stdout
 
 
-def test_media_jobs_creates_at_the_profiles_encoder(mux, stack, workers, rundir):
+QUERY = "?X-Amz-Expires=600&X-Amz-Signature=00ff"
+
+
+@pytest.mark.parametrize("given,url", [
+    ("https://cdn.example.com/in/talk.mp4" + QUERY, "https://cdn.example.com/in/talk.mp4" + QUERY),
+    ("HTTPS://user:s3cret@cdn.example.com/in/talk.mp4" + QUERY + "#t=1",
+     "https://user:s3cret@cdn.example.com/in/talk.mp4" + QUERY + "#t=1"),
+])
+def test_media_jobs_creates_at_the_profiles_encoder(mux, stack, workers, rundir, given, url):
     """POST /media/jobs with input_url and a cloud profile: the job and its
-    create task at once; the worker's create call carries the URL as given
-    (its query too) and the job's id; the job's input_file keeps no query."""
+    create task at once; the worker's create call carries the URL (its
+    credentials too; the scheme in lower case, which the worker takes) and
+    the job's id; the job's input_file keeps no user, password, query or
+    fragment."""
     f = spec_file(rundir, "mux.json", {"renditions": [{"height": 1080}]})
     assert mg(stack, "profiles", "add", "mux-hd", "--encoder", "mux", f)[0] == 0
     key = stack.mg("apikey", "create", "maker", "--profiles", "mux-hd")
-    url = "https://cdn.example.com/in/talk.mp4?X-Amz-Expires=600&X-Amz-Signature=00ff"
     r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode",
-                   f"input_url={url}", "/media/jobs")
+                   f"input_url={given}", "/media/jobs")
     assert r.status == 201, r
     job = r.json()["job_id"]
     assert r.json() == {"success": True, "job_id": job, "backend": "mux", "profile": "mux-hd",

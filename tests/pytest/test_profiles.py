@@ -249,6 +249,38 @@ def test_api_key_limits_and_unknown_profiles(stack, rundir):
         theirs not in repr(r), r
 
 
+def test_a_keys_profile_stays_and_a_missing_one_is_named(stack, rundir):
+    """`profiles remove` keeps a profile that a live key is limited to,
+    naming the keys; a key's profile missing all the same (removed by
+    hand) is named in the 400; --profiles names each profile once."""
+    f = spec_file(rundir, "two.json", TWO)
+    for name in ("small", "gone"):
+        assert mg(stack, "profiles", "add", name, "--encoder", "local", f)[0] == 0
+    rc, _, err = mg(stack, "apikey", "create", "twice", "--profiles", "small,gone,small")
+    assert rc == 2 and "--profiles names small twice" in err, err
+    assert stack.db.one("SELECT count(*) FROM api_keys") == 0
+    uploader = stack.mg("apikey", "create", "uploader", "--profiles", "small")
+    stack.mg("apikey", "create", "both", "--profiles", "gone,small")
+    ids = dict(stack.db.rows("SELECT name, id FROM api_keys"))
+    rc, out, err = mg(stack, "profiles", "remove", "small")
+    assert (rc, out) == (1, ""), err
+    assert f"API keys limited to it: uploader (id {ids['uploader']}), both (id {ids['both']})" \
+        in err, err
+    assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'small'") == 1
+    # A revoked key holds nothing.
+    stack.mg("apikey", "revoke", str(ids["both"]))
+    rc, out, err = mg(stack, "profiles", "remove", "gone")
+    assert (rc, out) == (0, "profile gone removed\n"), err
+
+    stack.db.conn.execute("DELETE FROM profiles WHERE name = 'small'")
+    r = create(stack, uploader, "name=a.mp4")
+    assert r.status == 400 and r.json()["message"] == \
+        "This API key's profile 'small' no longer exists (mediagate profiles list).", r
+    r = create(stack, uploader, "name=a.mp4", "profile=small")
+    assert r.status == 400 and r.json()["message"] == \
+        "No profile is named 'small' (mediagate profiles list).", r
+
+
 def test_queued_task_keeps_its_snapshot_and_a_cloud_upload_queues_its_create(stack, rundir):
     """mediagate_upload_profile and mediagate_upload_encode, the SQL every
     upload path goes through: a slot made with a profile queues, once its

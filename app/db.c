@@ -143,12 +143,13 @@ static const stmt_def stmts[STMT__COUNT] = {
     /* A profile ($1) as the caller ($2, its owner) may use it: its name,
      * its spec and whether the caller's API key allows it (api_keys.profiles;
      * NULL, or a caller that is no key: any); no row when there is no such
-     * profile. $1 NULL: the key's first profile, else "default". */
+     * profile, the spec NULL. $1 NULL: the key's first profile, else
+     * "default". One row. */
     [STMT_PROFILE_PICK] = {"profile_pick",
-        "WITH k AS (SELECT profiles FROM api_keys WHERE 'key:' || id = $2) "
-        "SELECT p.name, p.spec::text, p.name = ANY(coalesce((SELECT profiles FROM k), "
-        "ARRAY[p.name])) FROM profiles p "
-        "WHERE p.name = coalesce($1, (SELECT profiles[1] FROM k), 'default')",
+        "WITH k AS (SELECT profiles FROM api_keys WHERE 'key:' || id = $2), "
+        "w AS (SELECT coalesce($1, (SELECT profiles[1] FROM k), 'default') AS name) "
+        "SELECT w.name, p.spec::text, w.name = ANY(coalesce((SELECT profiles FROM k), "
+        "ARRAY[w.name])) FROM w LEFT JOIN profiles p ON p.name = w.name",
         2, PGRES_TUPLES_OK},
     /* POST /media/jobs with a profile: the job ($1 id, $2 encoder, $3 input,
      * $4 profile name, $5 ACL) and the task that creates it at its encoder

@@ -21,20 +21,34 @@
 #define FILE_ID_MAX 64
 
 /* True when url is an absolute https URL with a host, at most
- * INPUT_URL_MAX bytes. */
-static bool https_url_ok(const char *url)
+ * INPUT_URL_MAX bytes; then *norm is it as curl normalizes it (the scheme
+ * in lower case, so the worker and the providers read it as https) and
+ * *shown the job's input_file: without user, password, query and fragment,
+ * any of which may hold a credential. Both in r's arena. */
+static bool https_url(request *r, const char *url, const char **norm, const char **shown)
 {
     bool ok = false;
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL, *host = NULL, *full = NULL, *bare = NULL;
     CURLU *u = curl_url();
     if (u && strlen(url) <= INPUT_URL_MAX &&
         curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         strcasecmp(scheme, "https") == 0 &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host)
-        ok = true;
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
+        curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &bare, 0) == CURLUE_OK) {
+        *norm = arena_strdup(r->a, full);
+        *shown = arena_strdup(r->a, bare);
+        ok = *norm && *shown;
+    }
     curl_free(scheme);
     curl_free(host);
+    curl_free(full);
+    curl_free(bare);
     curl_url_cleanup(u);
     return ok;
 }
@@ -63,17 +77,19 @@ static int reply_job_created(request *r, const char *id, const char *backend, co
 }
 
 /* The creation form: input_url (https) or file_id (Tencent), profile, acl.
- * The job's input_file is the URL without its query and fragment (which may
- * hold a credential; the create task alone carries them), or the FileId. */
+ * The job's input_file is the URL without its user, password, query and
+ * fragment (which may hold a credential; the create task alone carries
+ * them), or the FileId. */
 static int create_job(request *r, const char *url, const char *file_id)
 {
     int ret, st;
     PGresult *res = NULL;
     json_object *payload = NULL, *input = NULL;
     char aclbuf[1024];
+    const char *shown = file_id;
     if (url && file_id)
         return reply_error(r, 400, "Give input_url or file_id, not both.");
-    if (url && !https_url_ok(url))
+    if (url && !https_url(r, url, &url, &shown))
         return reply_error(r, 400, "input_url must be an https URL with a host, at most 4096 "
                                    "bytes.");
     if (file_id && !file_id_ok(file_id))
@@ -98,13 +114,10 @@ static int create_job(request *r, const char *url, const char *file_id)
     uuid_new(id);
     json_object *prof = json_tokener_parse(snap);
     const char *name = json_object_get_string(json_object_object_get(prof, "name"));
-    char *shown = arena_strdup(r->a, url ? url : file_id);
-    if (!prof || !name || !shown) {
+    if (!prof || !name) {
         json_object_put(prof);
         return reply_error(r, 500, "Out of memory.");
     }
-    if (url)
-        shown[strcspn(shown, "?#")] = '\0';
     name = arena_strdup(r->a, name);
     payload = json_object_new_object();
     input = json_object_new_object();
@@ -176,10 +189,9 @@ int handle_media_jobs(request *r)
         goto out;
     }
     if (PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), id) != 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Job %.60s has that backend job id already.",
-                 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0));
-        ret = reply_error(r, 409, msg);
+        /* Not the other job's id: any API key could collect the ids of
+         * every job by the backend's (often sequential) ids. */
+        ret = reply_error(r, 409, "That backend job id is registered already.");
         goto out;
     }
     r->out = json_object_new_object();

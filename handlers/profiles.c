@@ -29,13 +29,17 @@ int profile_pick(request *r, const char *name, const char **snap, const encoder 
         ret = reply_db_error(r, ret);
         goto out;
     }
-    if (PQntuples(res) != 1) {
-        snprintf(msg, sizeof msg, "No profile is named '%s' (mediagate profiles list).",
-                 name ? name : "default");
+    const char *pname = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "default";
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+        /* The name looked for: with none given, maybe the key's first. */
+        snprintf(msg, sizeof msg,
+                 !name && strcmp(pname, "default") != 0
+                     ? "This API key's profile '%s' no longer exists (mediagate profiles list)."
+                     : "No profile is named '%s' (mediagate profiles list).",
+                 pname);
         ret = reply_error(r, 400, msg);
         goto out;
     }
-    const char *pname = PQgetvalue(res, 0, 0);
     if (strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
         snprintf(msg, sizeof msg, "This API key may not use profile '%s'.", pname);
         ret = reply_error(r, 403, msg);

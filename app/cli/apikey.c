@@ -14,10 +14,10 @@
 #include "profile.h"
 
 /* The --profiles list a,b as a PostgreSQL array ({a,b}) into out. Returns
- * 0, or 2 having said why: each must be a profile's name. */
+ * 0, or 2 having said why: each must be a profile's name, named once. */
 static int profiles_array(const char *list, char *out, size_t cap)
 {
-    char buf[1024];
+    char buf[1024], *names[sizeof buf / 2];
     size_t n = 0;
     int count = 0;
     snprintf(buf, sizeof buf, "%s", list);
@@ -29,6 +29,12 @@ static int profiles_array(const char *list, char *out, size_t cap)
                   stderr);
             return 2;
         }
+        for (int i = 0; i < count; i++)
+            if (strcmp(names[i], t) == 0) {
+                fprintf(stderr, "mediagate: apikey create: --profiles names %s twice\n", t);
+                return 2;
+            }
+        names[count] = t;
         n += (size_t)snprintf(out + n, cap - n, "%s%s", count++ ? "," : "", t);
     }
     if (!count || strlen(list) >= sizeof buf) {
@@ -154,7 +160,8 @@ const cli_command cli_apikey_commands[] = {
               "NAME is 1 to 128 of A-Z a-z 0-9 . _ @ - (the user that ACL entries name,\n"
               "USER_<NAME>); anything else exits 2.\n"
               "--profiles: the key makes jobs with these encode profiles only (each must\n"
-              "exist; the first is its default); without it, with any profile.\n"
+              "exist, named once; the first is its default); without it, with any\n"
+              "profile.\n"
               "The key goes to stdout and is shown only now: the database keeps its\n"
               "SHA-256 and its first 12 characters.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",

@@ -287,6 +287,11 @@ static int remove_profile(const config *cfg, int argc, char **argv)
         ret = 0;
     } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
         fprintf(stderr, "mediagate: profile %s is shipped with mediagate: it stays\n", argv[0]);
+    } else if (!PQgetisnull(res, 0, 2)) {
+        fprintf(stderr,
+                "mediagate: profile %s stays: API keys limited to it: %s (mediagate apikey "
+                "revoke ID first)\n",
+                argv[0], PQgetvalue(res, 0, 2));
     } else {
         fprintf(stderr, "mediagate: no profile %s\n", argv[0]);
     }
@@ -313,7 +318,9 @@ const cli_command cli_profiles_commands[] = {
               "earlier keep the profile as it was.\n"},
     {.name = "remove", .needs_config = true, .fn = remove_profile, .args = "NAME",
      .usage = "remove profile NAME (not a shipped one)\n"
-              "Jobs made with it keep it as it was.\n"},
+              "Jobs made with it keep it as it was. While an API key that is not revoked\n"
+              "is limited to it (apikey create --profiles), it stays: exit 1 naming the\n"
+              "keys.\n"},
     {.name = NULL},
 };
 // clang-format on

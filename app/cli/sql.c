@@ -114,11 +114,17 @@ const stmt_def cli_stmts[C__COUNT] = {
         "ON CONFLICT (name) DO UPDATE SET encoder = EXCLUDED.encoder, spec = EXCLUDED.spec, "
         "updated_at = now() WHERE NOT profiles.shipped RETURNING xmax = 0",
         3, PGRES_TUPLES_OK},
-    /* how many were removed (0 or 1), and whether $1 is a shipped one */
+    /* how many were removed (0 or 1), whether $1 is a shipped one, and the
+     * live API keys limited to it ("name (id N), ...", NULL for none): a
+     * profile such a key lists is not removed */
     [C_PROFILE_REMOVE] = {"c_profile_remove",
-        "WITH d AS (DELETE FROM profiles WHERE name = $1 AND NOT shipped RETURNING 1) "
+        "WITH k AS (SELECT string_agg(name || ' (id ' || id || ')', ', ' ORDER BY id) AS keys "
+        "FROM api_keys WHERE revoked_at IS NULL AND $1 = ANY(profiles)), "
+        "d AS (DELETE FROM profiles WHERE name = $1 AND NOT shipped "
+        "AND (SELECT keys FROM k) IS NULL RETURNING 1) "
         "SELECT (SELECT count(*) FROM d), "
-        "coalesce((SELECT shipped FROM profiles WHERE name = $1), false)",
+        "coalesce((SELECT shipped FROM profiles WHERE name = $1), false), "
+        "CASE WHEN EXISTS (SELECT 1 FROM profiles WHERE name = $1) THEN (SELECT keys FROM k) END",
         1, PGRES_TUPLES_OK},
     /* migrate: a shipped profile as this version makes it; a row when it
      * was written (new or changed) */

@@ -445,6 +445,13 @@ static void mc_create(task_ctx *ctx, const encode_job *job, task_result *res)
             task_fail(res, TASK_RETRY, 503, "MediaConvert %s", err);
             goto out;
         }
+        if (job->status && strcmp(job->status, "CANCELED") == 0) {
+            /* Canceled meanwhile, and never made there: nothing to make. */
+            log_info("task %lld: job %s was canceled before MediaConvert made it", ctx->id,
+                     job->id);
+            res->outcome = TASK_DONE;
+            goto out;
+        }
     }
     body = create_body(cfg, job, dest);
     mc_answer a = {.resp = {.body = buf, .body_cap = ANSWER_MAX}};

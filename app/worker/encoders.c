@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config.h"
@@ -173,7 +174,7 @@ static int make_input(task_ctx *ctx, enc_call *c, char *err, size_t errcap)
         return 0;
     }
     if (jstr(in, "url", &url) > 0) {
-        if (strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof c->input_url) {
+        if (strncasecmp(url, "https://", 8) != 0 || strlen(url) >= sizeof c->input_url) {
             snprintf(err, errcap, "the input URL is not an https URL");
             return -1;
         }

@@ -115,6 +115,18 @@ def test_throttled_create_is_retried(mc):
     assert out["outcome"] == "done" and len(mc.jobs) == 1, out
 
 
+def test_retry_after_cancel_makes_nothing(mc):
+    """`mediagate jobs cancel` while a throttled create waits for its retry:
+    the retry finds no job at MediaConvert and makes none."""
+    mc.script = ["throttle"]
+    job = new_job()
+    assert run(mc, "create", job)["outcome"] == "retry"
+    job["status"] = "CANCELED"
+    out = run(mc, "create", job, attempt=2)
+    assert out["outcome"] == "done" and not out.get("job_event"), out
+    assert not mc.jobs and not [c for c in mc.calls[1:] if c["method"] == "POST"], mc.calls
+
+
 def test_server_error_is_retried_and_refusal_is_final(mc):
     mc.script = ["http500"]
     out = run(mc, "create", new_job())

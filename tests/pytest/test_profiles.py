@@ -241,6 +241,44 @@ def test_api_key_limits_and_unknown_profiles(stack, rundir):
     # The registration form is as before.
     r = post_job(anykey, "backend=zencoder", "backend_job_id=42", "input_file=in.mp4")
     assert r.status == 201 and r.json()["backend_job_id"] == "42", r
+    # Another key registering the same backend id learns nothing of that job.
+    theirs = r.json()["job_id"]
+    r = post_job(limited, "backend=zencoder", "backend_job_id=42", "input_file=x.mp4")
+    assert r.status == 409, r
+    assert r.json()["message"] == "That backend job id is registered already." and \
+        theirs not in repr(r), r
+
+
+def test_a_keys_profile_stays_and_a_missing_one_is_named(stack, rundir):
+    """`profiles remove` keeps a profile that a live key is limited to,
+    naming the keys; a key's profile missing all the same (removed by
+    hand) is named in the 400; --profiles names each profile once."""
+    f = spec_file(rundir, "two.json", TWO)
+    for name in ("small", "gone"):
+        assert mg(stack, "profiles", "add", name, "--encoder", "local", f)[0] == 0
+    rc, _, err = mg(stack, "apikey", "create", "twice", "--profiles", "small,gone,small")
+    assert rc == 2 and "--profiles names small twice" in err, err
+    assert stack.db.one("SELECT count(*) FROM api_keys") == 0
+    uploader = stack.mg("apikey", "create", "uploader", "--profiles", "small")
+    stack.mg("apikey", "create", "both", "--profiles", "gone,small")
+    ids = dict(stack.db.rows("SELECT name, id FROM api_keys"))
+    rc, out, err = mg(stack, "profiles", "remove", "small")
+    assert (rc, out) == (1, ""), err
+    assert f"API keys limited to it: uploader (id {ids['uploader']}), both (id {ids['both']})" \
+        in err, err
+    assert stack.db.one("SELECT count(*) FROM profiles WHERE name = 'small'") == 1
+    # A revoked key holds nothing.
+    stack.mg("apikey", "revoke", str(ids["both"]))
+    rc, out, err = mg(stack, "profiles", "remove", "gone")
+    assert (rc, out) == (0, "profile gone removed\n"), err
+
+    stack.db.conn.execute("DELETE FROM profiles WHERE name = 'small'")
+    r = create(stack, uploader, "name=a.mp4")
+    assert r.status == 400 and r.json()["message"] == \
+        "This API key's profile 'small' no longer exists (mediagate profiles list).", r
+    r = create(stack, uploader, "name=a.mp4", "profile=small")
+    assert r.status == 400 and r.json()["message"] == \
+        "No profile is named 'small' (mediagate profiles list).", r
 
 
 def test_queued_task_keeps_its_snapshot_and_a_cloud_upload_queues_its_create(stack, rundir):
@@ -335,16 +373,25 @@ def test_docs_profiles_page_runs_as_written(stack, rundir):
                 "width": 640, "video_kbps": 900, "codec": "h264", "audio_kbps": -1}, r.stdout
 
 
-def test_media_jobs_creates_at_the_profiles_encoder(mux, stack, workers, rundir):
+QUERY = "?X-Amz-Expires=600&X-Amz-Signature=00ff"
+
+
+@pytest.mark.parametrize("given,url", [
+    ("https://cdn.example.com/in/talk.mp4" + QUERY, "https://cdn.example.com/in/talk.mp4" + QUERY),
+    ("HTTPS://user:s3cret@cdn.example.com/in/talk.mp4" + QUERY + "#t=1",
+     "https://user:s3cret@cdn.example.com/in/talk.mp4" + QUERY + "#t=1"),
+])
+def test_media_jobs_creates_at_the_profiles_encoder(mux, stack, workers, rundir, given, url):
     """POST /media/jobs with input_url and a cloud profile: the job and its
-    create task at once; the worker's create call carries the URL as given
-    (its query too) and the job's id; the job's input_file keeps no query."""
+    create task at once; the worker's create call carries the URL (its
+    credentials too; the scheme in lower case, which the worker takes) and
+    the job's id; the job's input_file keeps no user, password, query or
+    fragment."""
     f = spec_file(rundir, "mux.json", {"renditions": [{"height": 1080}]})
     assert mg(stack, "profiles", "add", "mux-hd", "--encoder", "mux", f)[0] == 0
     key = stack.mg("apikey", "create", "maker", "--profiles", "mux-hd")
-    url = "https://cdn.example.com/in/talk.mp4?X-Amz-Expires=600&X-Amz-Signature=00ff"
     r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode",
-                   f"input_url={url}", "/media/jobs")
+                   f"input_url={given}", "/media/jobs")
     assert r.status == 201, r
     job = r.json()["job_id"]
     assert r.json() == {"success": True, "job_id": job, "backend": "mux", "profile": "mux-hd",

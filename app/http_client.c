@@ -160,6 +160,7 @@ typedef struct call {
     bool io_error; /* reading src or writing the sink failed */
     const http_stream *io;
     bool cancelled; /* io->progress asked to stop */
+    bool once;      /* http_client_do_once */
 } call;
 
 /* Opens each socket curl connects (close-on-exec), after checking a
@@ -314,6 +315,8 @@ static CURLcode set_options(CURL *h, const http_request *req, const http_stream 
     if (k->client->ca_file && *k->client->ca_file)
         SET(CURLOPT_CAINFO, k->client->ca_file);
     SET(CURLOPT_NOSIGNAL, 1L);
+    if (k->once) /* a new connection's request is never resent by libcurl */
+        SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_off_t maxsize = (curl_off_t)(k->resp->body_cap - 1);
@@ -363,18 +366,33 @@ static void read_retry_after(CURL *h, http_response *resp)
         resp->retry_after = http_retry_after(hd->value, strlen(hd->value), time(NULL));
 }
 
+static http_outcome perform(http_client *c, const http_request *req, const http_stream *io,
+                            bool once, http_response *resp);
+
 http_outcome http_client_do(http_client *c, const http_request *req, http_response *resp)
 {
-    return http_client_stream(c, req, NULL, resp);
+    return perform(c, req, NULL, false, resp);
+}
+
+http_outcome http_client_do_once(http_client *c, const http_request *req, http_response *resp)
+{
+    return perform(c, req, NULL, true, resp);
 }
 
 http_outcome http_client_stream(http_client *c, const http_request *req, const http_stream *io,
                                 http_response *resp)
 {
+    return perform(c, req, io, false, resp);
+}
+
+/* One call: the three above. */
+static http_outcome perform(http_client *c, const http_request *req, const http_stream *io,
+                            bool once, http_response *resp)
+{
     http_outcome ret = HTTP_BAD_REQUEST;
     struct curl_slist *hdrs = NULL;
     call k = {c, resp, req->customer, false, 0, 0, NULL, io ? io->body_fd : NULL, 0,
-              io ? io->sink : NULL, false, io, false};
+              io ? io->sink : NULL, false, io, false, once};
     resp->body_len = 0;
     resp->status = 0;
     resp->retry_after = -1;

@@ -100,6 +100,12 @@ void http_client_free(http_client *c);
  * 100-continue wait). */
 http_outcome http_client_do(http_client *c, const http_request *req, http_response *resp);
 
+/* http_client_do for a request the server must not get twice (a create
+ * without a dedupe key): on a new connection, since libcurl resends a
+ * request whose reused connection closed before any answer, and the
+ * server may have acted on the first. */
+http_outcome http_client_do_once(http_client *c, const http_request *req, http_response *resp);
+
 /* http_client_do with streamed bodies (io may be NULL). A local read or
  * write failure is HTTP_BAD_REQUEST ("local file I/O failed"). */
 http_outcome http_client_stream(http_client *c, const http_request *req, const http_stream *io,

@@ -106,7 +106,9 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     const char *hdrs[] = {h_auth, "Accept: application/json", "Content-Type: application/json"};
     http_request req = {method, url, hdrs, body ? 3 : 2, body, body ? strlen(body) : 0,
                         5000, 20000, false};
-    http_outcome oc = http_client_do(ctx->http, &req, resp);
+    /* No idempotency key: libcurl must never resend the create itself. */
+    http_outcome oc = strcmp(method, "POST") == 0 ? http_client_do_once(ctx->http, &req, resp)
+                                                  : http_client_do(ctx->http, &req, resp);
     OPENSSL_cleanse(userpass, sizeof userpass);
     OPENSSL_cleanse(b64, sizeof b64);
     OPENSSL_cleanse(h_auth, sizeof h_auth);

@@ -253,6 +253,14 @@ class MuxStandin:
                 f.update(status="ready", width=1920, height=1080, bitrate=4500000, filesize="7031250")
             return dict(a)
 
+    def errored(self, asset_id, kind, *messages):
+        """Mux could not make the asset: errored, with its errors."""
+        with self.lock:
+            a = self.assets[asset_id]
+            a.update(status="errored", errors={"type": kind, "messages": list(messages)},
+                     progress={"state": "errored", "progress": 0})
+            return dict(a)
+
     def event(self, asset_id, kind):
         """The webhook Mux sends about the asset now (video.asset.<kind>),
         in the documented envelope (mux-video.asset.ready.json)."""

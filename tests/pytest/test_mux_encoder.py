@@ -4,10 +4,12 @@ Basic, the documented create body and answer, get, list, delete) and the
 webhook receiver of the customer (tests/webhook-receiver, Standard
 Webhooks checked by the npm package):
 
-- an upload with a mux profile: the worker creates the asset (the stand-in
+- an upload with a mux profile (or an input elsewhere, POST /media/jobs
+  with input_url): the worker creates the asset (the stand-in
   checks the call: credentials, the documented fields, the job id as
   passthrough, the policy from the ACL, the tier and MP4 from the profile)
-  and Mux fetches the input by its signed, expiring URL; Mux's documented
+  and Mux fetches the input by its signed, expiring URL (nginx's for a
+  local upload, the store's presigned GET in a bucket); Mux's documented
   webhooks, signed as Mux signs them, make the job COMPLETE with its
   playback id's playlist in /media/status, and the customer gets a signed
   job.complete;
@@ -25,15 +27,18 @@ Webhooks checked by the npm package):
 import hashlib
 import hmac
 import json
+import os
 import re
+import shutil
 import subprocess
 import time
 
 import pytest
 
+import s3_settings
 from mgstack import MG_BIN, wait_until
 from mux_standin import MuxStandin
-from test_webhooks import Receiver, RECEIVER  # noqa: F401 (the customer's receiver)
+from test_webhooks import Receiver  # the customer's receiver
 
 TOKEN_ID = "mux-token-id-4d2f"
 TOKEN_SECRET = "mux-token-secret-0123456789abcdef"
@@ -50,9 +55,21 @@ def mux():
     s.close()
 
 
+def s3_storage(f):
+    """The test keeps uploads in a bucket of the session's store (Ceph
+    RGW, started for the first such test)."""
+    f.s3_storage = True
+    return f
+
+
 @pytest.fixture
-def mg_env(rundir, mux):
+def mg_env(rundir, mux, request):
+    s3 = {}
+    if getattr(request.function, "s3_storage", False):
+        store = request.getfixturevalue("s3")
+        s3 = s3_settings.env(store, s3_settings.new_bucket(store, "mg-mux"))
     return {
+        **s3,
         "MEDIAGATE_THREADS": "2",
         "MEDIAGATE_LEASE_SECONDS": "3",
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
@@ -81,6 +98,11 @@ def receiver(rundir, logs):
 
 @pytest.fixture
 def key(stack):
+    # As packaged, nginx reads uploads through its group: the directory is
+    # setgid to nginx's group (2750), so each upload's files are in it.
+    up = stack.run / "upload" / "uploads"
+    shutil.chown(up, group="www-data")
+    os.chmod(up, 0o2750)
     for name, spec in (("mux-hd", PROFILE), ("mux-4k-mp4", PROFILE_MP4)):
         f = stack.run / f"{name}.json"
         f.write_text(json.dumps(spec))
@@ -163,9 +185,16 @@ def test_upload_to_complete_with_a_signed_webhook(stack, key, workers, mux, rece
     asset = call["asset"]
     assert wait_until(lambda: asset in mux.fetched, 60, 0.05), mux.fetched
     assert mux.fetched[asset] == (200, CLIP), mux.fetched[asset][0]
-    # Signed and expiring: the URL without its query is refused.
-    bare = stack.curl(inp["url"].split("?")[0])
-    assert bare.status in (403, 404, 410), bare
+    # Signed and expiring (<media URL>/in/<sig>/<exp>/<upload>/<name>): a
+    # later expiry or another signature is refused, and so is no signature.
+    m = re.fullmatch(re.escape(stack.base) + r"(/\S+/in/)([A-Za-z0-9_-]{22})/(\d+)/(\S+)", inp["url"])
+    assert m, inp
+    lifetime = int(m.group(3)) - time.time()
+    assert 86400 - 600 < lifetime <= 86400, lifetime  # MEDIAGATE_ENCODER_INPUT_LIFETIME's default
+    for bad in (f"{m.group(1)}{m.group(2)}/{int(m.group(3)) + 1}/{m.group(4)}",
+                f"{m.group(1)}{'A' * 22}/{m.group(3)}/{m.group(4)}", f"{m.group(1)}{m.group(4)}"):
+        r = stack.curl(bad)
+        assert r.status == 403, (bad, r)
     assert wait_until(lambda: job_row(stack, job)[1] == asset, 60, 0.1), job_row(stack, job)
     assert job_row(stack, job) == ("mux", asset, "mux-hd", "SUBMITTED")
 
@@ -205,6 +234,47 @@ def test_signed_acl_and_mp4(stack, key, workers, mux):
     assert [o["name"] for o in row[3]] == ["highest.mp4"], row
 
 
+@s3_storage
+def test_an_upload_in_the_bucket_is_fetched_by_a_presigned_url(stack, key, workers, mux):
+    start_worker(stack, workers)
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode", "name=talk.mp4",
+                   "--data-urlencode", "profile=mux-hd", "--data-urlencode", f"size={len(CLIP)}", "/uploads")
+    assert r.status == 201, r
+    up = r.json()["upload"]
+    src = stack.run / "talk.mp4"
+    src.write_bytes(CLIP)
+    put = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+                          "--data-binary", f"@{src}", *sum((["-H", f"{k}: {v}"] for k, v in up["headers"].items()), []),
+                          up["url"]], capture_output=True, text=True, timeout=120)
+    assert put.stdout == "200", put
+    assert stack.curl("-X", "POST", up["complete_url"]).status == 201
+    (call,) = created(mux)
+    (inp,) = json.loads(call["body"])["inputs"]
+    # The store's own presigned GET of the upload, expiring with
+    # MEDIAGATE_ENCODER_INPUT_LIFETIME; Mux fetched it there.
+    store = stack.env["MEDIAGATE_STORAGE_ENDPOINT"]
+    assert inp["url"].startswith(f"{store}/{stack.env['MEDIAGATE_STORAGE_BUCKET']}/{up['input_file']}?"), inp
+    assert "X-Amz-Signature=" in inp["url"] and "X-Amz-Expires=86400" in inp["url"], inp
+    assert wait_until(lambda: call["asset"] in mux.fetched, 60, 0.05), mux.fetched
+    assert mux.fetched[call["asset"]] == (200, CLIP), mux.fetched[call["asset"]][0]
+    assert s3_settings.unsigned_status(inp["url"].split("?")[0]) == 403
+
+
+def test_an_input_elsewhere_by_post_media_jobs(stack, key, workers, mux):
+    start_worker(stack, workers)
+    url = "https://cdn.example.com/talks/keynote.mp4?X-Amz-Expires=3600&X-Amz-Signature=abc"
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode", f"input_url={url}",
+                   "--data-urlencode", "profile=mux-hd", "--data-urlencode", "acl=GROUP_staff", "/media/jobs")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    (call,) = created(mux)
+    body = json.loads(call["body"])
+    assert body["inputs"] == [{"url": url}] and body["passthrough"] == job, body
+    assert body["playback_policies"] == ["signed"], body
+    assert wait_until(lambda: job_row(stack, job)[1] == call["asset"], 60, 0.1)
+    assert job_row(stack, job) == ("mux", call["asset"], "mux-hd", "SUBMITTED")
+
+
 def test_webhook_before_the_create_answer_names_the_job(stack, key, workers, mux):
     # The answer is lost: the asset exists at Mux, mediagate does not know it.
     mux.script = ["drop"]
@@ -237,8 +307,8 @@ def test_lost_answer_throttling_and_5xx_make_one_asset(stack, key, workers, mux)
     # 500 and 429 were answered, the drop not; the next attempt looked first and found it.
     posts = [c["answer"] for c in mux.calls if c["method"] == "POST"]
     assert posts == ["500", "429", "drop"], mux.calls
-    lists = [c for c in mux.calls if c["method"] == "GET" and c["path"].startswith("/video/v1/assets?")]
-    assert lists and mux.calls.index(lists[-1]) == len(mux.calls) - 1, mux.calls
+    last = mux.calls[-1]
+    assert last["method"] == "GET" and last["path"].startswith("/video/v1/assets?"), mux.calls
     assert stack.db.one("SELECT attempts FROM tasks WHERE kind = 'mux.create'") == 4
 
 
@@ -279,6 +349,18 @@ def test_reconciler_completes_without_webhooks(stack, key, workers, mux, receive
     assert json.loads(hook["body"])["data"]["job_id"] == job
 
 
+def test_reconciler_learns_that_mux_failed(stack, key, workers, mux):
+    start_worker(stack, workers, MEDIAGATE_RECONCILE_AFTER="5")
+    job = upload(stack, key)
+    (call,) = created(mux)
+    assert wait_until(lambda: job_row(stack, job)[1] == call["asset"], 60, 0.1)
+    mux.errored(call["asset"], "invalid_input", "The input file could not be decoded.")
+    s = wait_status(stack, job, "ERROR", 120)
+    assert s["error_message"] == "invalid_input: The input file could not be decoded.", s
+    assert stack.db.one("SELECT source FROM notifications WHERE job_id = %s ORDER BY id DESC LIMIT 1",
+                        job) == "poll"
+
+
 def test_reconciler_ends_a_job_whose_asset_is_gone(stack, key, workers, mux):
     start_worker(stack, workers, MEDIAGATE_RECONCILE_AFTER="5")
     job = upload(stack, key)
@@ -315,7 +397,8 @@ def test_cancel_after_a_lost_answer_deletes_the_asset(stack, key, workers, mux):
     assert len([c for c in mux.calls if c["method"] == "POST"]) == 1, mux.calls
     assert [c["path"] for c in mux.calls if c["method"] == "DELETE"] == \
         [f"/video/v1/assets/{call['asset']}"], mux.calls
-    assert wait_until(lambda: stack.db.one("SELECT count(*) FROM tasks WHERE state IN ('queued', 'running')") == 0,
+    assert wait_until(lambda: stack.db.one("SELECT count(*) FROM tasks WHERE state IN ('queued', 'running') "
+                                           "AND kind <> 'upload.expire'") == 0,
                       60, 0.1), stack.db.rows("SELECT kind, state, last_error FROM tasks")
     assert status(stack, job)["job_status"] == "CANCELED"
 

@@ -1,7 +1,8 @@
 /* The outbound client against a small HTTP server inside this program
  * (127.0.0.1, a thread per connection, canned answers chosen by path):
  * answers, redirects not followed, the size cap, timeouts, refusals of
- * non-public addresses before any connection, Retry-After; and the
+ * non-public addresses before any connection, Retry-After, a request
+ * sent once on a new connection; and the
  * address classifier and the Retry-After parser on literals. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -24,6 +25,7 @@
 static int port;
 static atomic_int accepts;  /* connections the server accepted */
 static atomic_int requests; /* requests it read */
+static atomic_int drops;    /* requests to /drop: read, then the connection closed */
 
 static void send_all(int fd, const char *p, size_t len)
 {
@@ -86,6 +88,10 @@ static void *serve_conn(void *arg)
         atomic_fetch_add(&requests, 1);
         if (sscanf(req, "%15s %255s", method, path) != 2)
             break;
+        if (strcmp(path, "/drop") == 0) {
+            atomic_fetch_add(&drops, 1);
+            break; /* acted on, perhaps; no answer */
+        }
         if (strcmp(path, "/keep") == 0) {
             answer(fd, "200 OK", "", "kept", 4, false);
             continue; /* keep-alive: the next request on this connection */
@@ -415,6 +421,29 @@ static void reuse(void)
     http_client_free(&c);
 }
 
+/* A request the server read, then closed its kept-alive connection
+ * without an answer: libcurl resends it on a new connection by itself,
+ * unless it went out with http_client_do_once (a create the server must
+ * not get twice). */
+static void once(void)
+{
+    http_client c;
+    http_response r;
+    char url[256];
+    CHECK_INT(http_client_init(&c, false), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/drop", port);
+    http_request req = {"POST", url, NULL, 0, "{}", 2, 1000, 2000, false};
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(call(&c, NULL, "http://127.0.0.1:%d/keep", false, 2000, &r), HTTP_ANSWERED);
+        int before = atomic_load(&drops);
+        r = (http_response){.body = body, .body_cap = sizeof body};
+        http_outcome oc = i ? http_client_do_once(&c, &req, &r) : http_client_do(&c, &req, &r);
+        CHECK_INT(oc, HTTP_NO_ANSWER);
+        CHECK_INT(atomic_load(&drops) - before, i ? 1 : 2);
+    }
+    http_client_free(&c);
+}
+
 /* The reason http_address_refusal gives for a literal address. */
 static const char *why(const char *ip, bool allow_loopback)
 {
@@ -544,6 +573,7 @@ int main(void)
     customer(&strict, &tests);
     answers(&strict); /* the handle still works after refusals */
     reuse();
+    once();
     CHECK_STR(http_outcome_name(HTTP_NO_ANSWER), "no answer");
     http_client_free(&strict);
     http_client_free(&tests);

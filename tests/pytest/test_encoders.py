@@ -366,6 +366,7 @@ def test_a_job_past_the_encoders_own_limit_ends_in_error(stack, workers, quiet):
                               (json.dumps({"job_id": job}),))
         workers.start(MEDIAGATE_MEDIACONVERT_ENDPOINT=mc.url + "/", MEDIAGATE_MEDIACONVERT_REGION=REGION,
                       MEDIAGATE_MEDIACONVERT_ROLE=ROLE, MEDIAGATE_MEDIACONVERT_QUEUE=QUEUE,
+                      MEDIAGATE_MEDIACONVERT_DESTINATION="s3://media-bucket/media/",
                       MEDIAGATE_AWS_ACCESS_KEY_ID=AK, MEDIAGATE_AWS_SECRET_ACCESS_KEY=SK,
                       MEDIAGATE_RECONCILE_AFTER="600")
         assert wait_until(lambda: stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "ERROR",

@@ -42,6 +42,7 @@ def settings(mc, **extra):
            "MEDIAGATE_MEDIACONVERT_ROLE": ROLE,
            "MEDIAGATE_MEDIACONVERT_QUEUE": QUEUE,
            "MEDIAGATE_MEDIACONVERT_STATUS_INTERVAL": "SECONDS_12",
+           "MEDIAGATE_MEDIACONVERT_DESTINATION": "s3://media-bucket/site/media/",
            "MEDIAGATE_AWS_ACCESS_KEY_ID": AK,
            "MEDIAGATE_AWS_SECRET_ACCESS_KEY": SK}
     env.update(extra)

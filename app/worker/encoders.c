@@ -7,6 +7,7 @@
  * encoder's row (app/encoders/). The row never touches the queue or SQL. */
 #include <json-c/json.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,10 +370,46 @@ static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *b
     return 0;
 }
 
-/* True when the job has run past its encoder's own limit. */
-static bool past_limit(const enc_call *c)
+/* Into *running, the seconds c's job has been PROGRESSING (its encoder's
+ * limit counts from then, and only then), or -1 when it is not
+ * PROGRESSING. Returns 0, or -1 when the database failed (res says so). */
+static int running_for(task_ctx *ctx, const enc_call *c, double *running, task_result *res)
 {
-    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s;
+    PGresult *r = NULL;
+    const char *v[] = {c->ej.id};
+    *running = -1;
+    if (db_exec(ctx->db, W_ENC_RUNNING, 1, v, &r) != 0) {
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "the database is unavailable");
+        PQclear(r);
+        return -1;
+    }
+    if (PQntuples(r) == 1)
+        *running = atof(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* True when the job has been PROGRESSING past its encoder's own limit. */
+static bool past_limit(const enc_call *c, double running)
+{
+    return c->row->max_running_s > 0 && running > c->row->max_running_s;
+}
+
+/* A poll that could not ask (no answer, 5xx, the database): retried with
+ * the kind's backoff while that grows, then snoozed (uncounted) at its cap,
+ * so that a job not final keeps its reconciler through any outage instead
+ * of its task dying after max_attempts. */
+static void ask_later(task_ctx *ctx, task_result *res, const char *what, const char *why)
+{
+    const task_kind *k = task_kind_find(ctx->kind);
+    double cap = k ? k->backoff_cap : 3600;
+    res->outcome = TASK_RETRY;
+    if (!k || ldexp(k->backoff_base, ctx->attempt > 30 ? 30 : ctx->attempt - 1) >= cap) {
+        res->outcome = TASK_SNOOZE;
+        res->retry_after = cap;
+    }
+    snprintf(res->message, sizeof res->message, "%s: %s", what, why);
 }
 
 void kind_encoder_poll(task_ctx *ctx, task_result *res)
@@ -381,7 +418,7 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
     json_object *ev = NULL;
     char *body = NULL, event_id[256] = "", err[400] = "";
     size_t len = 0;
-    double after = (double)ctx->cfg->reconcile_after;
+    double after = (double)ctx->cfg->reconcile_after, running = -1;
     int found = load_job(ctx, &c, res);
     if (found < 0)
         goto out;
@@ -399,12 +436,14 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         snooze(res, after, "the job is not created at the encoder yet");
         goto out;
     }
-    if (c.ej.quiet_s < after && !past_limit(&c)) {
+    if (running_for(ctx, &c, &running, res) != 0)
+        goto out;
+    if (c.ej.quiet_s < after && !past_limit(&c, running)) {
         /* Its events come: the reconciler waits until they stop, or until
-         * the encoder's own limit passes. */
+         * the encoder's own limit on a running job passes. */
         double wait = after - c.ej.quiet_s + 1;
-        if (c.row->max_running_s > 0 && c.row->max_running_s - c.ej.age_s + 1 < wait)
-            wait = c.row->max_running_s - c.ej.age_s + 1;
+        if (running >= 0 && c.row->max_running_s > 0 && c.row->max_running_s - running + 1 < wait)
+            wait = c.row->max_running_s - running + 1;
         snooze(res, wait, "the job had an event lately");
         goto out;
     }
@@ -427,16 +466,25 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
             res->outcome = TASK_DONE;
             goto out;
         }
+        if (running_for(ctx, &c, &running, res) != 0)
+            goto out;
     }
-    if (past_limit(&c)) {
+    if (past_limit(&c, running)) {
+        /* Ended here: the encoder stops it too (encoder.cancel). */
+        PGresult *r = NULL;
+        const char *v[] = {c.ej.id};
+        int st = db_exec(ctx->db, W_ENC_LIMIT_CANCEL, 1, v, &r);
+        PQclear(r);
+        if (st != 0) {
+            ask_later(ctx, res, c.row->name, "the database is unavailable");
+            goto out;
+        }
         task_fail(res, TASK_DONE, ENCODER_ERROR, "%s: stuck in %s past the encoder's %.0f h limit",
                   c.row->name, c.ej.status, c.row->max_running_s / 3600);
         goto out;
     }
     if (rc > 0 || !ev || !*event_id) {
-        res->outcome = TASK_RETRY;
-        snprintf(res->message, sizeof res->message, "%s: %s", c.row->name,
-                 *err ? err : "no answer");
+        ask_later(ctx, res, c.row->name, *err ? err : "no answer");
         goto out;
     }
     snooze(res, after, "the job is not final yet");

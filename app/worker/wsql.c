@@ -118,6 +118,21 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_ENC_POLLED] = {"w_enc_polled",
         "SELECT mediagate_notify_poll($1, $2, $3::bytea, $4::jsonb)",
         4, PGRES_TUPLES_OK},
+    /* Seconds job $1 has been PROGRESSING (an encoder's limit counts from
+     * then); no row when it is not PROGRESSING. */
+    [W_ENC_RUNNING] = {"w_enc_running",
+        "SELECT extract(epoch FROM now() - coalesce(progressing_at, created_at))::float8 "
+        "FROM jobs WHERE id = $1 AND status = 'PROGRESSING'",
+        1, PGRES_TUPLES_OK},
+    /* The reconciler ended job $1 for its encoder's limit: the encoder
+     * stops it too (encoder.cancel, once). */
+    [W_ENC_LIMIT_CANCEL] = {"w_enc_limit_cancel",
+        "INSERT INTO outbox (kind, payload) "
+        "SELECT 'encoder.cancel', jsonb_build_object('job_id', $1::text) "
+        "WHERE EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.cancel') "
+        "AND NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'encoder.cancel' "
+        "AND payload->>'job_id' = $1::text AND done_at IS NULL AND failed_at IS NULL)",
+        1, PGRES_COMMAND_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -360,8 +360,9 @@ def test_a_job_past_the_encoders_own_limit_ends_in_error(stack, workers, quiet):
         job = str(uuid.uuid4())
         stack.db.conn.execute(
             "INSERT INTO jobs (id, backend, backend_job_id, input_file, profile, status, created_at, "
-            "last_event_at) VALUES (%s, 'mediaconvert', %s, 'in.mp4', 'p', 'PROGRESSING', "
-            "now() - interval '49 hours', now() - %s::interval)", (job, mcid, quiet))
+            "progressing_at, last_event_at) VALUES (%s, 'mediaconvert', %s, 'in.mp4', 'p', "
+            "'PROGRESSING', now() - interval '49 hours', now() - interval '49 hours', "
+            "now() - %s::interval)", (job, mcid, quiet))
         stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('encoder.poll', %s)",
                               (json.dumps({"job_id": job}),))
         workers.start(MEDIAGATE_MEDIACONVERT_ENDPOINT=mc.url + "/", MEDIAGATE_MEDIACONVERT_REGION=REGION,

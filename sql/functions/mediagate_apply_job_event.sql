@@ -16,6 +16,7 @@ DECLARE
     new_id     text;
     terminal   boolean;
     created    boolean := false;
+    tied       boolean := false;
     n          int;
 BEGIN
     -- A time that is not finite or lies in the future would freeze the job.
@@ -37,6 +38,7 @@ BEGIN
         IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
             UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
             j.backend_job_id := ev->>'backend_job_id';
+            tied := true;
         END IF;
     END IF;
     IF j.id IS NULL THEN
@@ -116,6 +118,24 @@ BEGIN
        AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'tencent.process_media') THEN
         INSERT INTO outbox (kind, payload)
         VALUES ('tencent.process_media', jsonb_build_object('job_id', j.id, 'file_id', ev->>'backend_job_id'));
+    END IF;
+    -- A file mediagate's PullUpload brought, now tied to its job: the job's
+    -- ProcessMedia, with the profile snapshot its create task carried (the
+    -- profile as it is now if that task is gone); the pull's task id gives
+    -- way to the transcode's.
+    IF tied AND coalesce((ev->>'want_process')::boolean, false) AND j.profile IS NOT NULL
+       AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'tencent.process_media') THEN
+        UPDATE jobs SET backend_task_id = NULL WHERE id = j.id;
+        INSERT INTO outbox (kind, payload)
+        SELECT 'tencent.process_media',
+               jsonb_build_object('job_id', j.id, 'profile', snap,
+                                  'input', jsonb_build_object('file_id', ev->>'backend_job_id'))
+          FROM coalesce((SELECT o.payload->'profile' FROM outbox o
+                          WHERE o.kind = 'tencent.process_media' AND o.payload->>'job_id' = j.id
+                            AND o.payload ? 'profile' ORDER BY o.id LIMIT 1),
+                        (SELECT p.spec || jsonb_build_object('name', p.name) FROM profiles p
+                          WHERE p.name = j.profile)) AS snap
+         WHERE snap IS NOT NULL;
     END IF;
     RETURN j.id;
 END

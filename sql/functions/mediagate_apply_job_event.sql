@@ -23,23 +23,30 @@ BEGIN
     IF new_time IS NOT NULL AND (NOT isfinite(new_time) OR new_time > now() + interval '1 day') THEN
         new_time := NULL;
     END IF;
-    -- A job is always found by its own backend's id, never another's.
-    SELECT * INTO j FROM jobs
-     WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
-    -- A job mediagate created names itself (the provider echoes our id):
-    -- found before its create answer is committed, if it is the sender's
-    -- and has no other backend id; the event's id becomes its own.
-    IF NOT FOUND AND coalesce(ev->>'mediagate_job_id', '') <> '' THEN
+    -- A job mediagate created names itself (the provider echoes our id, in
+    -- an event authenticated as the sender's): that job first, if it is the
+    -- sender's and has no other backend id, even before its create answer
+    -- is committed; the event's id becomes its own. A job registered with
+    -- that backend id (POST /media/jobs) gives it up: the encoder says
+    -- whose job it is.
+    IF coalesce(ev->>'mediagate_job_id', '') <> '' THEN
         SELECT * INTO j FROM jobs
          WHERE id = ev->>'mediagate_job_id' AND backend = p_backend
            AND (backend_job_id IS NULL OR coalesce(ev->>'backend_job_id', '') = ''
                 OR backend_job_id = ev->>'backend_job_id')
            FOR UPDATE;
         IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
+            UPDATE jobs SET backend_job_id = NULL, updated_at = now()
+             WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id';
             UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
             j.backend_job_id := ev->>'backend_job_id';
             tied := true;
         END IF;
+    END IF;
+    -- Else a job is found by its own backend's id, never another's.
+    IF j.id IS NULL THEN
+        SELECT * INTO j FROM jobs
+         WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
     END IF;
     IF j.id IS NULL THEN
         IF NOT coalesce((ev->>'create')::boolean, false) THEN

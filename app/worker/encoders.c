@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config.h"
@@ -173,7 +174,7 @@ static int make_input(task_ctx *ctx, enc_call *c, char *err, size_t errcap)
         return 0;
     }
     if (jstr(in, "url", &url) > 0) {
-        if (strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof c->input_url) {
+        if (strncasecmp(url, "https://", 8) != 0 || strlen(url) >= sizeof c->input_url) {
             snprintf(err, errcap, "the input URL is not an https URL");
             return -1;
         }
@@ -304,9 +305,12 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         PGresult *r = NULL;
         char key[160], url[URL_MAX];
         snprintf(key, sizeof key, "media/%.100s/", c.ej.id);
+        /* The master playlist only when the profile has HLS (an MP4-only
+         * one has none). */
         const char *v[] = {c.ej.id,
-                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL};
-        int st = db_exec(ctx->db, W_ENC_STORAGE, 2, v, &r);
+                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL,
+                           c.prof.hls ? "{\".m3u8\": \"master.m3u8\"}" : "{}"};
+        int st = db_exec(ctx->db, W_ENC_STORAGE, 3, v, &r);
         PQclear(r);
         if (st != 0) {
             res->outcome = TASK_RETRY;
@@ -369,10 +373,13 @@ static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *b
     return 0;
 }
 
-/* True when the job has run past its encoder's own limit. */
+/* True when the job has been PROGRESSING past its encoder's own limit
+ * (counted from the job's creation: it cannot have started earlier). A
+ * job still SUBMITTED (queued at the encoder) is never past it. */
 static bool past_limit(const enc_call *c)
 {
-    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s;
+    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s &&
+           strcmp(c->ej.status, "PROGRESSING") == 0;
 }
 
 void kind_encoder_poll(task_ctx *ctx, task_result *res)

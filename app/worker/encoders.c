@@ -261,6 +261,17 @@ static int load_profile(task_ctx *ctx, enc_call *c, char *err, size_t errcap)
     return profile_parse(NULL, p, &c->prof, err, errcap);
 }
 
+/* Renews the task's lease just before a call to the encoder (a call
+ * outlasting a lapsed lease could be made twice, by two workers). Returns
+ * false, with res handed back, when the task is no longer this worker's. */
+static bool hold(task_ctx *ctx, task_result *res)
+{
+    if (ctx->beat(ctx, TASK_BEAT_CHECK))
+        return true;
+    res->outcome = TASK_HANDBACK;
+    return false;
+}
+
 void kind_encoder_create(task_ctx *ctx, task_result *res)
 {
     enc_call c = {0};
@@ -323,7 +334,7 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_info("task %lld: job %s is %s's %s already", ctx->id, c.ej.id, c.row->name,
                  c.ej.backend_job_id);
         res->outcome = TASK_DONE;
-    } else
+    } else if (hold(ctx, res))
         c.row->create(ctx, &c.ej, res);
     if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
@@ -415,6 +426,8 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         snooze(res, wait, "the job had an event lately");
         goto out;
     }
+    if (!hold(ctx, res))
+        goto out;
     int rc = c.row->poll(ctx, &c.ej, &ev, &body, &len, event_id, sizeof event_id, err, sizeof err);
     if (rc < 0) {
         /* The job's outcome is ERROR; the task itself is done. */
@@ -441,9 +454,11 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         goto out;
     }
     if (rc > 0 || !ev || !*event_id) {
-        res->outcome = TASK_RETRY;
-        snprintf(res->message, sizeof res->message, "%s: %s", c.row->name,
-                 *err ? err : "no answer");
+        /* The encoder did not answer: asked again later, uncounted, so that
+         * an outage however long never leaves a job without its reconciler. */
+        char why[sizeof res->message];
+        snprintf(why, sizeof why, "%s: %s", c.row->name, *err ? err : "no answer");
+        snooze(res, after, why);
         goto out;
     }
     snooze(res, after, "the job is not final yet");
@@ -472,6 +487,8 @@ void kind_encoder_cancel(task_ctx *ctx, task_result *res)
         snooze(res, 300, "the encoder is not configured here");
         goto out;
     }
+    if (!hold(ctx, res))
+        goto out;
     int rc = c.row->cancel(ctx, &c.ej, err, sizeof err);
     if (rc == 0)
         log_info("task %lld: job %s canceled at %s (%s)", ctx->id, c.ej.id, c.row->name,

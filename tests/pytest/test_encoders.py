@@ -434,3 +434,23 @@ def test_an_error_message_never_carries_a_signed_input_url(db):
     assert got == ("Unable to open input file [https://store.example/b/uploads/u/in.mp4]: "
                    "[Failed probe/open]; also http://site.example/media-files/in/u/in.mp4 and "
                    "HTTPS://X.example/a"), got
+
+
+def test_a_reconciler_that_cannot_reach_the_encoder_waits_and_never_dies(stack, workers):
+    from mgstack import free_port
+    job = str(uuid.uuid4())
+    stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file, profile, "
+                          "last_event_at) VALUES (%s, 'mux', 'A1', 'in.mp4', 'p', now() - interval '1 hour')",
+                          (job,))
+    # As after hours of an outage: one attempt short of the kind's cap.
+    stack.db.conn.execute("INSERT INTO outbox (kind, payload, attempts) VALUES ('encoder.poll', %s, 19)",
+                          (json.dumps({"job_id": job}),))
+    workers.start(MEDIAGATE_MUX_API_URL=f"http://127.0.0.1:{free_port()}",
+                  MEDIAGATE_RECONCILE_AFTER="600")
+    q = "SELECT state, attempts, last_error, run_after > now() + interval '500 s' FROM tasks " \
+        "WHERE kind = 'encoder.poll'"
+    assert wait_until(lambda: stack.db.one(q)[2], 60, 0.1), stack.db.one(q)
+    state, attempts, err, later = stack.db.one(q)
+    assert (state, attempts, later) == ("queued", 19, True), stack.db.one(q)
+    assert err.startswith("mux: "), err
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "SUBMITTED"

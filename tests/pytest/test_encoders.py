@@ -454,3 +454,17 @@ def test_a_reconciler_that_cannot_reach_the_encoder_waits_and_never_dies(stack, 
     assert (state, attempts, later) == ("queued", 19, True), stack.db.one(q)
     assert err.startswith("mux: "), err
     assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "SUBMITTED"
+
+
+def test_check_config_refuses_mediaconvert_without_the_keys_that_sign_its_calls():
+    import subprocess
+    from mgstack import MG_BIN
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
+    env = {**base, "MEDIAGATE_DATABASE_URL": "postgresql:///unused",
+           "MEDIAGATE_MEDIACONVERT_ENDPOINT": "https://abcd1234.mediaconvert.us-east-1.amazonaws.com",
+           "MEDIAGATE_MEDIACONVERT_ROLE": "arn:aws:iam::111122223333:role/MediaConvert"}
+    r = subprocess.run([str(MG_BIN), "check-config"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "MEDIAGATE_AWS_ACCESS_KEY_ID" in r.stderr, (r.returncode, r.stderr)
+    env.update(MEDIAGATE_AWS_ACCESS_KEY_ID="AKIDEXAMPLE", MEDIAGATE_AWS_SECRET_ACCESS_KEY="s" * 40)
+    r = subprocess.run([str(MG_BIN), "check-config"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

@@ -272,8 +272,32 @@ static bool hold(task_ctx *ctx, task_result *res)
     return false;
 }
 
+/* Counts the create call about to be made for c's job. *rctx is ctx, its
+ * attempt raised past every call made before for the job (an operator's
+ * retry of a dead task starts its attempts again): the row looks for an
+ * earlier call's job before it sends again (encoder.h). Returns 0, or -1
+ * (res set) when the database failed. */
+static int tried_before(task_ctx *ctx, enc_call *c, task_result *res, task_ctx *rctx)
+{
+    PGresult *r = NULL;
+    const char *v[] = {c->ej.id};
+    *rctx = *ctx;
+    if (db_exec(ctx->db, W_ENC_TRY, 1, v, &r) != 0 || PQntuples(r) != 1) {
+        PQclear(r);
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "the database is unavailable");
+        return -1;
+    }
+    int before = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (before + 1 > rctx->attempt)
+        rctx->attempt = before + 1;
+    return 0;
+}
+
 void kind_encoder_create(task_ctx *ctx, task_result *res)
 {
+    task_ctx rctx;
     enc_call c = {0};
     char err[400];
     const encoder *want = encoder_for_kind(ctx->kind);
@@ -334,8 +358,8 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_info("task %lld: job %s is %s's %s already", ctx->id, c.ej.id, c.row->name,
                  c.ej.backend_job_id);
         res->outcome = TASK_DONE;
-    } else if (hold(ctx, res))
-        c.row->create(ctx, &c.ej, res);
+    } else if (hold(ctx, res) && tried_before(ctx, &c, res, &rctx) == 0)
+        c.row->create(&rctx, &c.ej, res);
     if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
             res->job_event = json_object_new_object();

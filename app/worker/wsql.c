@@ -119,6 +119,11 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_ENC_POLLED] = {"w_enc_polled",
         "SELECT mediagate_notify_poll($1, $2, $3::bytea, $4::jsonb)",
         4, PGRES_TUPLES_OK},
+    /* A create call for job $1 is about to be made: how many were made
+     * before it (sql/024). */
+    [W_ENC_TRY] = {"w_enc_try",
+        "UPDATE jobs SET create_tries = create_tries + 1 WHERE id = $1 RETURNING create_tries - 1",
+        1, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -468,3 +468,46 @@ def test_check_config_refuses_mediaconvert_without_the_keys_that_sign_its_calls(
     env.update(MEDIAGATE_AWS_ACCESS_KEY_ID="AKIDEXAMPLE", MEDIAGATE_AWS_SECRET_ACCESS_KEY="s" * 40)
     r = subprocess.run([str(MG_BIN), "check-config"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_an_operators_retry_of_a_dead_create_looks_before_it_sends_again(stack, workers):
+    """The create's answer was lost, its task died; `mediagate tasks retry`
+    starts its attempts again, yet the encoder's row is told that a create
+    was sent before: it finds that job instead of making a second one."""
+    import signal
+    from mediaconvert_standin import MediaConvertStandin
+    from test_mediaconvert_encoder import AK, QUEUE, REGION, ROLE, SK
+    mc = MediaConvertStandin(AK, SK, REGION)
+    mc.script = ["drop_after_create"]
+    mc.token_window_s = 0  # past ClientRequestToken's minute: AWS would make a second job
+    env = dict(MEDIAGATE_MEDIACONVERT_ENDPOINT=mc.url + "/", MEDIAGATE_MEDIACONVERT_REGION=REGION,
+               MEDIAGATE_MEDIACONVERT_ROLE=ROLE, MEDIAGATE_MEDIACONVERT_QUEUE=QUEUE,
+               MEDIAGATE_MEDIACONVERT_DESTINATION="s3://out-bucket/site/",
+               MEDIAGATE_AWS_ACCESS_KEY_ID=AK, MEDIAGATE_AWS_SECRET_ACCESS_KEY=SK)
+    try:
+        job = str(uuid.uuid4())
+        profile = {"name": "mc-hls", "encoder": "mediaconvert", "renditions": [{"height": 720}],
+                   "packaging": ["hls"]}
+        stack.db.conn.execute("INSERT INTO jobs (id, backend, input_file, profile) "
+                              "VALUES (%s, 'mediaconvert', 'https://store.example/in.mp4', 'mc-hls')",
+                              (job,))
+        payload = {"job_id": job, "profile": profile, "input": {"url": "https://store.example/in.mp4"}}
+        tid = stack.db.one("INSERT INTO outbox (kind, payload) VALUES ('mediaconvert.create', %s) "
+                           "RETURNING id", json.dumps(payload))
+        w = workers.start(**env)
+        assert wait_until(lambda: mc.jobs, 60, 0.02), mc.calls
+        w.kill(signal.SIGKILL)
+        w.wait()
+        (made,) = mc.jobs
+        # The task is dead (as after its attempts ran out), then retried by hand.
+        stack.db.conn.execute("UPDATE outbox SET failed_at = now(), last_error = 'no answer', "
+                              "locked_by = NULL, locked_until = NULL WHERE id = %s", (tid,))
+        stack.mg("tasks", "retry", tid)
+        workers.start(**env)
+        assert wait_until(lambda: stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", job),
+                          60, 0.1), mc.calls
+        assert list(mc.jobs) == [made], mc.calls
+        assert stack.db.one("SELECT backend_job_id, create_tries FROM jobs WHERE id = %s", job) == \
+            (made, 2)
+    finally:
+        mc.close()

@@ -160,7 +160,7 @@ const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_TENCENT_SECRET_ID", .kind = CFG_TEXT, .def = "",
      .required_with = "MEDIAGATE_TENCENT_SECRET_KEY", .check = check_tencent_id, .reload = RESTART,
      .offset = OFF(tencent_secret_id),
-     .help = "Tencent Cloud API SecretId; set: a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected"},
+     .help = "Tencent Cloud API SecretId; set: jobs made with a tencent profile are started at Tencent, and a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected"},
     {.name = "MEDIAGATE_TENCENT_SECRET_KEY", .kind = CFG_TEXT, .def = "", .secret = true,
      .required_with = "MEDIAGATE_TENCENT_SECRET_ID", .reload = RESTART,
      .offset = OFF(tencent_secret_key),
@@ -441,16 +441,16 @@ const cfg_rule config_rules[] = {
      .needs = {"MEDIAGATE_OAUTH2_CLIENT_ID", "MEDIAGATE_OAUTH2_CLIENT_SECRET"},
      .msg = "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required when "
             "MEDIAGATE_OAUTH2_INTROSPECTION_URL is set"},
+    {.when = "MEDIAGATE_MEDIACONVERT_ENDPOINT",
+     .needs = {"MEDIAGATE_AWS_ACCESS_KEY_ID", "MEDIAGATE_AWS_SECRET_ACCESS_KEY"},
+     .msg = "MEDIAGATE_MEDIACONVERT_ENDPOINT needs MEDIAGATE_AWS_ACCESS_KEY_ID and "
+            "MEDIAGATE_AWS_SECRET_ACCESS_KEY (they sign its calls)"},
     {.when = "MEDIAGATE_LOOKUP_URL",
      .needs = {"MEDIAGATE_OAUTH2_TOKEN_URL", "MEDIAGATE_OAUTH2_CLIENT_ID",
                "MEDIAGATE_OAUTH2_CLIENT_SECRET"},
      .msg = "MEDIAGATE_LOOKUP_URL needs MEDIAGATE_OAUTH2_TOKEN_URL, MEDIAGATE_OAUTH2_CLIENT_ID "
             "and MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)"},
     /* A cloud encoder half set up would take jobs and fail each one. */
-    {.when = "MEDIAGATE_MEDIACONVERT_ENDPOINT",
-     .needs = {"MEDIAGATE_AWS_ACCESS_KEY_ID", "MEDIAGATE_AWS_SECRET_ACCESS_KEY"},
-     .msg = "MEDIAGATE_MEDIACONVERT_ENDPOINT needs MEDIAGATE_AWS_ACCESS_KEY_ID and "
-            "MEDIAGATE_AWS_SECRET_ACCESS_KEY (its requests are signed with them)"},
     {.when = "MEDIAGATE_MEDIACONVERT_ENDPOINT", .needs = {"MEDIAGATE_MEDIACONVERT_DESTINATION"},
      .storage = "local",
      .msg = "MEDIAGATE_MEDIACONVERT_DESTINATION is required when MEDIAGATE_MEDIACONVERT_ENDPOINT "

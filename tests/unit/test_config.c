@@ -370,7 +370,7 @@ static const msg_case msg_cases[] = {
     {{"MEDIAGATE_MEDIACONVERT_ENDPOINT", "https://mc.example.com", "MEDIAGATE_MEDIACONVERT_ROLE",
       "arn:aws:iam::1:role/r", "MEDIAGATE_MEDIACONVERT_DESTINATION", "s3://b/p/"},
      {"MEDIAGATE_MEDIACONVERT_ENDPOINT needs MEDIAGATE_AWS_ACCESS_KEY_ID and "
-      "MEDIAGATE_AWS_SECRET_ACCESS_KEY (its requests are signed with them)"}},
+      "MEDIAGATE_AWS_SECRET_ACCESS_KEY (they sign its calls)"}},
     {{"MEDIAGATE_MEDIACONVERT_ENDPOINT", "https://mc.example.com", "MEDIAGATE_MEDIACONVERT_ROLE",
       "arn:aws:iam::1:role/r", "MEDIAGATE_AWS_ACCESS_KEY_ID", "ak",
       "MEDIAGATE_AWS_SECRET_ACCESS_KEY", "sk"},

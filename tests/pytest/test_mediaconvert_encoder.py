@@ -42,7 +42,6 @@ def settings(mc, **extra):
            "MEDIAGATE_MEDIACONVERT_ROLE": ROLE,
            "MEDIAGATE_MEDIACONVERT_QUEUE": QUEUE,
            "MEDIAGATE_MEDIACONVERT_STATUS_INTERVAL": "SECONDS_12",
-           "MEDIAGATE_MEDIACONVERT_DESTINATION": "s3://media-bucket/site/media/",
            "MEDIAGATE_AWS_ACCESS_KEY_ID": AK,
            "MEDIAGATE_AWS_SECRET_ACCESS_KEY": SK}
     env.update(extra)
@@ -55,7 +54,10 @@ def run(mc, op, job, attempt=1, **env):
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
     r = subprocess.run([ENCODER_EXEC, op, "mediaconvert", json.dumps(job), str(attempt)],
                        capture_output=True, text=True, timeout=120,
-                       env={**base, **settings(mc, **env)})
+                       env={**base, **settings(mc, **{
+                           # where outputs go on local storage (check-config asks for it)
+                           "MEDIAGATE_MEDIACONVERT_DESTINATION": "s3://media-bucket/site/media/",
+                           **env})})
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 

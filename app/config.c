@@ -441,11 +441,24 @@ const cfg_rule config_rules[] = {
      .needs = {"MEDIAGATE_OAUTH2_CLIENT_ID", "MEDIAGATE_OAUTH2_CLIENT_SECRET"},
      .msg = "MEDIAGATE_OAUTH2_CLIENT_ID and MEDIAGATE_OAUTH2_CLIENT_SECRET are required when "
             "MEDIAGATE_OAUTH2_INTROSPECTION_URL is set"},
+    {.when = "MEDIAGATE_MEDIACONVERT_ENDPOINT",
+     .needs = {"MEDIAGATE_AWS_ACCESS_KEY_ID", "MEDIAGATE_AWS_SECRET_ACCESS_KEY"},
+     .msg = "MEDIAGATE_MEDIACONVERT_ENDPOINT needs MEDIAGATE_AWS_ACCESS_KEY_ID and "
+            "MEDIAGATE_AWS_SECRET_ACCESS_KEY (they sign its calls)"},
     {.when = "MEDIAGATE_LOOKUP_URL",
      .needs = {"MEDIAGATE_OAUTH2_TOKEN_URL", "MEDIAGATE_OAUTH2_CLIENT_ID",
                "MEDIAGATE_OAUTH2_CLIENT_SECRET"},
      .msg = "MEDIAGATE_LOOKUP_URL needs MEDIAGATE_OAUTH2_TOKEN_URL, MEDIAGATE_OAUTH2_CLIENT_ID "
             "and MEDIAGATE_OAUTH2_CLIENT_SECRET (its own client credentials token)"},
+    /* A cloud encoder half set up would take jobs and fail each one. */
+    {.when = "MEDIAGATE_MEDIACONVERT_ENDPOINT", .needs = {"MEDIAGATE_MEDIACONVERT_DESTINATION"},
+     .storage = "local",
+     .msg = "MEDIAGATE_MEDIACONVERT_DESTINATION is required when MEDIAGATE_MEDIACONVERT_ENDPOINT "
+            "is set and MEDIAGATE_STORAGE is local (MediaConvert writes its outputs to S3)"},
+    {.when = "MEDIAGATE_ZENCODER_API_KEY", .needs = {"MEDIAGATE_ZENCODER_DESTINATION"},
+     .storage = "local",
+     .msg = "MEDIAGATE_ZENCODER_DESTINATION is required when MEDIAGATE_ZENCODER_API_KEY is set "
+            "and MEDIAGATE_STORAGE is local (Zencoder writes its outputs to S3)"},
 };
 const size_t config_rules_count = sizeof config_rules / sizeof config_rules[0];
 
@@ -1024,7 +1037,8 @@ static void check_rules(const config *c, cfg_errors *errs)
     for (size_t i = 0; i < config_rules_count; i++) {
         const cfg_rule *r = &config_rules[i];
         bool ok = true;
-        if (!*string_of(c, r->when))
+        if (!*string_of(c, r->when) ||
+            (r->storage && strcmp(string_of(c, "MEDIAGATE_STORAGE"), r->storage) != 0))
             continue;
         for (size_t k = 0; r->needs[k]; k++)
             ok &= *string_of(c, r->needs[k]) != '\0';
@@ -1037,6 +1051,49 @@ static void check_rules(const config *c, cfg_errors *errs)
 static const char *str(const char *s)
 {
     return s ? s : "";
+}
+
+/* The cloud encoders: the setting that turns each on, and the secret its
+ * notifications are checked with. */
+static const struct {
+    const char *encoder, *when, *secret;
+} cloud_encoders[] = {
+    {"mediaconvert", "MEDIAGATE_MEDIACONVERT_ENDPOINT", "MEDIAGATE_MEDIACONVERT_SECRET"},
+    {"zencoder", "MEDIAGATE_ZENCODER_API_KEY", "MEDIAGATE_ZENCODER_SECRET"},
+    {"mux", "MEDIAGATE_MUX_TOKEN_ID", "MEDIAGATE_MUX_SECRET"},
+};
+
+void config_notices(const config *c, void (*note)(const char *msg))
+{
+    char m[400];
+    bool local = strcmp(string_of(c, "MEDIAGATE_STORAGE"), "local") == 0 && *str(c->uploads_dir);
+    for (size_t i = 0; i < sizeof cloud_encoders / sizeof cloud_encoders[0]; i++) {
+        const char *e = cloud_encoders[i].encoder;
+        if (!*string_of(c, cloud_encoders[i].when))
+            continue;
+        if (!*str(c->public_url)) {
+            snprintf(m, sizeof m,
+                     "MEDIAGATE_PUBLIC_URL is empty: the %s encoder gets no notification URL; "
+                     "its jobs end only by the reconciler (MEDIAGATE_RECONCILE_AFTER, %ld s "
+                     "after their last event)",
+                     e, (long)c->reconcile_after);
+            note(m);
+        } else if (!*string_of(c, cloud_encoders[i].secret)) {
+            snprintf(m, sizeof m,
+                     "%s is empty: the %s encoder's notifications are refused (403); its jobs "
+                     "end only by the reconciler (MEDIAGATE_RECONCILE_AFTER, %ld s after their "
+                     "last event)",
+                     cloud_encoders[i].secret, e, (long)c->reconcile_after);
+            note(m);
+        }
+        if (local && (!*str(c->public_url) || !*str(c->media_signing_secret))) {
+            snprintf(m, sizeof m,
+                     "an upload on local storage reaches the %s encoder only through a signed "
+                     "URL: with MEDIAGATE_%s empty, each upload whose profile names %s fails",
+                     e, !*str(c->public_url) ? "PUBLIC_URL" : "MEDIA_SIGNING_SECRET", e);
+            note(m);
+        }
+    }
 }
 
 /* What the rest of mediagate reads instead of the settings themselves. */

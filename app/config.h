@@ -220,10 +220,18 @@ typedef struct cfg_rule {
     const char *when;
     const char *needs[4];       /* NULL-terminated */
     const char *msg;
+    const char *storage;        /* only when MEDIAGATE_STORAGE is this; NULL: whatever it is */
 } cfg_rule;
 
 extern const cfg_rule config_rules[];
 extern const size_t config_rules_count;
+
+/* Calls note with a sentence for each setting left empty that a configured
+ * cloud encoder works without, but worse: no notification URL or secret
+ * (its jobs end only by the reconciler), no way for an upload on local
+ * storage to reach it. check-config's warnings; never an error (the
+ * profiles decide whether uploads go to that encoder at all). */
+void config_notices(const config *c, void (*note)(const char *msg));
 
 /* Loads defaults, then the key = value file at path (if path is non-NULL),
  * then MEDIAGATE_* environment variables, which win. Validates everything

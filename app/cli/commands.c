@@ -142,6 +142,12 @@ static void warn_unknown(const char *name, const char *near)
         log_warn("%s is not a setting; it is ignored", name);
 }
 
+/* Logs one of check-config's warnings (config_notices). */
+static void warn_notice(const char *msg)
+{
+    log_warn("%s", msg);
+}
+
 static int cmd_serve(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
@@ -187,6 +193,7 @@ static int cmd_check_config(const config *cfg, int argc, char **argv)
         return CLI_EUSAGE;
     config_unknown_names(environ, warn_unknown);
     oauth2_notice(cfg);
+    config_notices(cfg, warn_notice);
     if (connect) /* prints "configuration OK" only when the store answers */
         return check_storage(cfg);
     printf("configuration OK\n");

@@ -25,10 +25,13 @@
 #define LIST_PAGES 10        /* newest first, 20 a page: how far a retry looks */
 #define MAX_RUNNING_S (48 * 3600.0)
 
+/* The endpoint, role and keys, and a place for the outputs: the
+ * destination, or the storage bucket (check-config refuses the rest). */
 static bool configured(const config *cfg)
 {
     return *cfg->mediaconvert_endpoint && *cfg->mediaconvert_role && *cfg->aws_access_key_id &&
-           *cfg->aws_secret_access_key;
+           *cfg->aws_secret_access_key &&
+           (*cfg->mediaconvert_destination || (cfg->storage && strcmp(cfg->storage, "s3") == 0));
 }
 
 /* AAC bitrates MediaConvert takes (AacSettings.Bitrate), in kb/s. */

@@ -29,9 +29,13 @@
  * app/worker/encoders.c's); Zencoder's refusals carry its HTTP status. */
 #define OWN_ERROR 22
 
+/* The key, and a place for the outputs: the destination, or the storage
+ * bucket (check-config refuses the key alone on local storage). */
 static bool configured(const config *cfg)
 {
-    return cfg->zencoder_api_key && *cfg->zencoder_api_key;
+    return cfg->zencoder_api_key && *cfg->zencoder_api_key &&
+           ((cfg->zencoder_destination && *cfg->zencoder_destination) ||
+            (cfg->storage && strcmp(cfg->storage, "s3") == 0));
 }
 
 /* The profile's renditions as mediagate asks Zencoder for them: HLS is

@@ -261,8 +261,43 @@ static int load_profile(task_ctx *ctx, enc_call *c, char *err, size_t errcap)
     return profile_parse(NULL, p, &c->prof, err, errcap);
 }
 
+/* Renews the task's lease just before a call to the encoder (a call
+ * outlasting a lapsed lease could be made twice, by two workers). Returns
+ * false, with res handed back, when the task is no longer this worker's. */
+static bool hold(task_ctx *ctx, task_result *res)
+{
+    if (ctx->beat(ctx, TASK_BEAT_CHECK))
+        return true;
+    res->outcome = TASK_HANDBACK;
+    return false;
+}
+
+/* Counts the create call about to be made for c's job. *rctx is ctx, its
+ * attempt raised past every call made before for the job (an operator's
+ * retry of a dead task starts its attempts again): the row looks for an
+ * earlier call's job before it sends again (encoder.h). Returns 0, or -1
+ * (res set) when the database failed. */
+static int tried_before(task_ctx *ctx, enc_call *c, task_result *res, task_ctx *rctx)
+{
+    PGresult *r = NULL;
+    const char *v[] = {c->ej.id};
+    *rctx = *ctx;
+    if (db_exec(ctx->db, W_ENC_TRY, 1, v, &r) != 0 || PQntuples(r) != 1) {
+        PQclear(r);
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "the database is unavailable");
+        return -1;
+    }
+    int before = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (before + 1 > rctx->attempt)
+        rctx->attempt = before + 1;
+    return 0;
+}
+
 void kind_encoder_create(task_ctx *ctx, task_result *res)
 {
+    task_ctx rctx;
     enc_call c = {0};
     char err[400];
     const encoder *want = encoder_for_kind(ctx->kind);
@@ -305,9 +340,12 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         PGresult *r = NULL;
         char key[160], url[URL_MAX];
         snprintf(key, sizeof key, "media/%.100s/", c.ej.id);
+        /* The master playlist only when the profile has HLS (an MP4-only
+         * one has none). */
         const char *v[] = {c.ej.id,
-                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL};
-        int st = db_exec(ctx->db, W_ENC_STORAGE, 2, v, &r);
+                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL,
+                           c.prof.hls ? "{\".m3u8\": \"master.m3u8\"}" : "{}"};
+        int st = db_exec(ctx->db, W_ENC_STORAGE, 3, v, &r);
         PQclear(r);
         if (st != 0) {
             res->outcome = TASK_RETRY;
@@ -320,8 +358,8 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_info("task %lld: job %s is %s's %s already", ctx->id, c.ej.id, c.row->name,
                  c.ej.backend_job_id);
         res->outcome = TASK_DONE;
-    } else
-        c.row->create(ctx, &c.ej, res);
+    } else if (hold(ctx, res) && tried_before(ctx, &c, res, &rctx) == 0)
+        c.row->create(&rctx, &c.ej, res);
     if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
             res->job_event = json_object_new_object();
@@ -370,10 +408,30 @@ static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *b
     return 0;
 }
 
-/* True when the job has run past its encoder's own limit. */
-static bool past_limit(const enc_call *c)
+/* Into *running, the seconds c's job has been PROGRESSING (its encoder's
+ * limit counts from then, and only then), or -1 when it is not
+ * PROGRESSING. Returns 0, or -1 when the database failed (res says so). */
+static int running_for(task_ctx *ctx, const enc_call *c, double *running, task_result *res)
 {
-    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s;
+    PGresult *r = NULL;
+    const char *v[] = {c->ej.id};
+    *running = -1;
+    if (db_exec(ctx->db, W_ENC_RUNNING, 1, v, &r) != 0) {
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "the database is unavailable");
+        PQclear(r);
+        return -1;
+    }
+    if (PQntuples(r) == 1)
+        *running = atof(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* True when the job has been PROGRESSING past its encoder's own limit. */
+static bool past_limit(const enc_call *c, double running)
+{
+    return c->row->max_running_s > 0 && running > c->row->max_running_s;
 }
 
 void kind_encoder_poll(task_ctx *ctx, task_result *res)
@@ -382,7 +440,7 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
     json_object *ev = NULL;
     char *body = NULL, event_id[256] = "", err[400] = "";
     size_t len = 0;
-    double after = (double)ctx->cfg->reconcile_after;
+    double after = (double)ctx->cfg->reconcile_after, running = -1;
     int found = load_job(ctx, &c, res);
     if (found < 0)
         goto out;
@@ -400,15 +458,19 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         snooze(res, after, "the job is not created at the encoder yet");
         goto out;
     }
-    if (c.ej.quiet_s < after && !past_limit(&c)) {
+    if (running_for(ctx, &c, &running, res) != 0)
+        goto out;
+    if (c.ej.quiet_s < after && !past_limit(&c, running)) {
         /* Its events come: the reconciler waits until they stop, or until
-         * the encoder's own limit passes. */
+         * the encoder's own limit on a running job passes. */
         double wait = after - c.ej.quiet_s + 1;
-        if (c.row->max_running_s > 0 && c.row->max_running_s - c.ej.age_s + 1 < wait)
-            wait = c.row->max_running_s - c.ej.age_s + 1;
+        if (running >= 0 && c.row->max_running_s > 0 && c.row->max_running_s - running + 1 < wait)
+            wait = c.row->max_running_s - running + 1;
         snooze(res, wait, "the job had an event lately");
         goto out;
     }
+    if (!hold(ctx, res))
+        goto out;
     int rc = c.row->poll(ctx, &c.ej, &ev, &body, &len, event_id, sizeof event_id, err, sizeof err);
     if (rc < 0) {
         /* The job's outcome is ERROR; the task itself is done. */
@@ -428,16 +490,30 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
             res->outcome = TASK_DONE;
             goto out;
         }
+        if (running_for(ctx, &c, &running, res) != 0)
+            goto out;
     }
-    if (past_limit(&c)) {
+    if (past_limit(&c, running)) {
+        /* Ended here: the encoder stops it too (encoder.cancel). */
+        PGresult *r = NULL;
+        const char *v[] = {c.ej.id};
+        int st = db_exec(ctx->db, W_ENC_LIMIT_CANCEL, 1, v, &r);
+        PQclear(r);
+        if (st != 0) {
+            res->outcome = TASK_RETRY;
+            snprintf(res->message, sizeof res->message, "the database is unavailable");
+            goto out;
+        }
         task_fail(res, TASK_DONE, ENCODER_ERROR, "%s: stuck in %s past the encoder's %.0f h limit",
                   c.row->name, c.ej.status, c.row->max_running_s / 3600);
         goto out;
     }
     if (rc > 0 || !ev || !*event_id) {
-        res->outcome = TASK_RETRY;
-        snprintf(res->message, sizeof res->message, "%s: %s", c.row->name,
-                 *err ? err : "no answer");
+        /* The encoder did not answer: asked again later, uncounted, so that
+         * an outage however long never leaves a job without its reconciler. */
+        char why[sizeof res->message];
+        snprintf(why, sizeof why, "%s: %s", c.row->name, *err ? err : "no answer");
+        snooze(res, after, why);
         goto out;
     }
     snooze(res, after, "the job is not final yet");
@@ -466,6 +542,8 @@ void kind_encoder_cancel(task_ctx *ctx, task_result *res)
         snooze(res, 300, "the encoder is not configured here");
         goto out;
     }
+    if (!hold(ctx, res))
+        goto out;
     int rc = c.row->cancel(ctx, &c.ej, err, sizeof err);
     if (rc == 0)
         log_info("task %lld: job %s canceled at %s (%s)", ctx->id, c.ej.id, c.row->name,

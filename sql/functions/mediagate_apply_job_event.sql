@@ -23,23 +23,30 @@ BEGIN
     IF new_time IS NOT NULL AND (NOT isfinite(new_time) OR new_time > now() + interval '1 day') THEN
         new_time := NULL;
     END IF;
-    -- A job is always found by its own backend's id, never another's.
-    SELECT * INTO j FROM jobs
-     WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
-    -- A job mediagate created names itself (the provider echoes our id):
-    -- found before its create answer is committed, if it is the sender's
-    -- and has no other backend id; the event's id becomes its own.
-    IF NOT FOUND AND coalesce(ev->>'mediagate_job_id', '') <> '' THEN
+    -- A job mediagate created names itself (the provider echoes our id, in
+    -- an event authenticated as the sender's): that job first, if it is the
+    -- sender's and has no other backend id, even before its create answer
+    -- is committed; the event's id becomes its own. A job registered with
+    -- that backend id (POST /media/jobs) gives it up: the encoder says
+    -- whose job it is.
+    IF coalesce(ev->>'mediagate_job_id', '') <> '' THEN
         SELECT * INTO j FROM jobs
          WHERE id = ev->>'mediagate_job_id' AND backend = p_backend
            AND (backend_job_id IS NULL OR coalesce(ev->>'backend_job_id', '') = ''
                 OR backend_job_id = ev->>'backend_job_id')
            FOR UPDATE;
         IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
+            UPDATE jobs SET backend_job_id = NULL, updated_at = now()
+             WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id';
             UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
             j.backend_job_id := ev->>'backend_job_id';
             tied := true;
         END IF;
+    END IF;
+    -- Else a job is found by its own backend's id, never another's.
+    IF j.id IS NULL THEN
+        SELECT * INTO j FROM jobs
+         WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
     END IF;
     IF j.id IS NULL THEN
         IF NOT coalesce((ev->>'create')::boolean, false) THEN
@@ -88,16 +95,20 @@ BEGIN
         output_path   = CASE WHEN p_backend <> 'local' AND j.storage = 's3' THEN output_path
                              ELSE coalesce(ev->>'output_path', output_path) END,
         -- A cloud encoder that wrote to the storage bucket (the job's
-        -- storage 's3' and output_path since its create) wrote mediagate's
-        -- layout there: players read it like a local encode's (/media/status
+        -- storage 's3', output_path and playlists since its create: the
+        -- master.m3u8 when the profile has HLS) wrote mediagate's layout
+        -- there: players read it like a local encode's (/media/status
         -- answers playback's output_path, app/playback.h), whatever URLs the
         -- encoder's event names.
-        playlists     = CASE WHEN p_backend <> 'local' AND j.storage = 's3'
-                              AND new_status = 'COMPLETE'
-                             THEN '{".m3u8": "master.m3u8"}'::jsonb
+        playlists     = CASE WHEN p_backend <> 'local' AND j.storage = 's3' THEN playlists
                              ELSE coalesce(ev->'playlists', playlists) END,
         error_code    = coalesce((ev->>'error_code')::int, error_code),
-        error_message = coalesce(ev->>'error_message', error_message),
+        -- Never a signed URL (an encoder's message may quote the input it
+        -- was given): queries cut, a local upload's /in/<sig>/<exp>/ too.
+        error_message = coalesce(regexp_replace(regexp_replace(ev->>'error_message',
+                                     '(https?://[^\s?#"''<>\[\]]*)[?#][^\s"''<>\[\]]*', '\1', 'gi'),
+                                     '/in/[A-Za-z0-9_-]{22}/[0-9]{1,12}/', '/in/', 'g'),
+                                 error_message),
         variations    = CASE WHEN ev ? 'variations' THEN ev->'variations'
                              WHEN ev ? 'outputs_by_format'
                              THEN mediagate_match_variations(variations, ev->'outputs_by_format')

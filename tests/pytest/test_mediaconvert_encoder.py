@@ -54,7 +54,10 @@ def run(mc, op, job, attempt=1, **env):
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
     r = subprocess.run([ENCODER_EXEC, op, "mediaconvert", json.dumps(job), str(attempt)],
                        capture_output=True, text=True, timeout=120,
-                       env={**base, **settings(mc, **env)})
+                       env={**base, **settings(mc, **{
+                           # where outputs go on local storage (check-config asks for it)
+                           "MEDIAGATE_MEDIACONVERT_DESTINATION": "s3://media-bucket/site/media/",
+                           **env})})
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -532,8 +535,44 @@ def test_a_job_past_mediaconverts_48_hours_becomes_error(stack, workers, mc, s3,
     assert wait_until(lambda: mc.jobs and backend_id(stack, jid), 60), mc.calls
     (mcid,) = mc.jobs
     mc.set_status(mcid, "PROGRESSING", percent=10)
-    stack.db.conn.execute("UPDATE jobs SET created_at = now() - interval '49 hours' "
-                          "WHERE id = %s", (jid,))
+    # PROGRESSING for 49 h: the limit counts from then.
+    stack.db.conn.execute("UPDATE jobs SET status = 'PROGRESSING', "
+                          "progressing_at = now() - interval '49 hours' WHERE id = %s", (jid,))
     assert wait_until(lambda: status(stack, jid)["job_status"] == "ERROR", 60), mc.calls
     msg = stack.db.one("SELECT error_message FROM jobs WHERE id = %s", jid)
-    assert "past the encoder's 48 h limit" in msg, msg
+    assert msg == "mediaconvert: stuck in PROGRESSING past the encoder's 48 h limit", msg
+    # Ended here, it is canceled at MediaConvert too.
+    assert wait_until(lambda: mc.jobs[mcid]["status"] == "CANCELED", 60), mc.calls
+    (d,) = [c for c in mc.calls if c["method"] == "DELETE"]
+    assert d["path"].endswith("/" + mcid), d
+
+
+@reconcile_after(5)
+def test_the_48_hours_count_only_while_the_job_is_progressing(stack, workers, mc, s3, bucket):
+    """A job that waited long before it ran (queued, its create retried) is
+    not ended for MediaConvert's limit: that counts from when it went
+    PROGRESSING."""
+    jid, _ = start_job(stack, s3, bucket)
+    stack.db.conn.execute("UPDATE jobs SET created_at = now() - interval '49 hours' "
+                          "WHERE id = %s", (jid,))
+    workers.start()
+    assert wait_until(lambda: mc.jobs and backend_id(stack, jid), 60), mc.calls
+    (mcid,) = mc.jobs
+
+    def polled(state):
+        """The reconciler stored MediaConvert's answer saying state, and
+        its attempt ended (or the job ended)."""
+        return stack.db.one("SELECT status FROM jobs WHERE id = %s", jid) == "ERROR" or (
+            stack.db.one("SELECT count(*) FROM notifications WHERE source = 'poll' AND job_id = %s "
+                         "AND event_id LIKE %s", jid, f"poll:%:{state}:%") > 0
+            and stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'encoder.poll' AND "
+                             "locked_by IS NULL AND last_error = 'the job is not final yet'") == 1)
+
+    assert wait_until(lambda: polled("SUBMITTED"), 60, 0.2), stack.db.rows("SELECT * FROM tasks")
+    assert stack.db.one("SELECT status, progressing_at FROM jobs WHERE id = %s", jid) == \
+        ("SUBMITTED", None)
+    mc.set_status(mcid, "PROGRESSING", percent=10)
+    assert wait_until(lambda: polled("PROGRESSING"), 60, 0.2), stack.db.rows("SELECT * FROM tasks")
+    assert stack.db.one("SELECT status, progressing_at > now() - interval '1 hour' FROM jobs "
+                        "WHERE id = %s", jid) == ("PROGRESSING", True)
+    assert mc.jobs[mcid]["status"] == "PROGRESSING"

@@ -16,6 +16,7 @@ is refused when it is written.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -332,3 +333,55 @@ def test_on_s3_storage_the_input_is_presigned_and_the_outputs_go_to_the_bucket(s
     # here: the bucket's objects are private) for the job's media/<job id>/.
     assert re.fullmatch(rf"/media/hls/[^/]+/\d+/{job}/", st["output_path"]), st
     assert len(st["variations"]) == 2, st
+
+
+def test_the_reconciler_outlives_a_long_outage_of_zencoder(stack, key, workers, zen):
+    """A poll that cannot ask (Zencoder answers 503) waits without counting:
+    the job keeps its reconciler through any outage, and completes once
+    Zencoder answers."""
+    job = start_job(stack, key)
+    workers.start()
+    (jid, _), = made(zen).items()
+    assert wait_until(lambda: stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'encoder.poll'")
+                      == 1, 60, 0.1)
+    down, ask = [True], zen.handle
+    zen.handle = lambda m, p, h, raw: ((503, {"errors": ["Service Unavailable"]})
+                                       if down[0] and m == "GET" else ask(m, p, h, raw))
+    # As after 19 failed polls (about 14 h of an outage at the kind's backoff).
+    stack.db.conn.execute("UPDATE outbox SET attempts = 19, run_after = now() "
+                          "WHERE kind = 'encoder.poll'")
+    poll = "SELECT attempts, failed_at IS NOT NULL FROM outbox WHERE kind = 'encoder.poll'"
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'encoder.poll' AND locked_by IS NULL "
+        "AND last_error LIKE '%503%'") == 1, 60, 0.1), stack.db.rows("SELECT * FROM tasks")
+    # Not dead: the attempt did not count.
+    assert stack.db.one(poll) == (19, False), stack.db.rows("SELECT * FROM tasks")
+    assert job_row(stack, job)[0] == "SUBMITTED"
+    # Zencoder is back, the job finished meanwhile.
+    down[0] = False
+    zen.set_state(jid, "finished", 100)
+    assert wait_until(lambda: job_row(stack, job)[0] == "COMPLETE", 60, 0.2), job_row(stack, job)
+
+
+def test_check_config_refuses_zencoder_half_set_up():
+    """The key alone on local storage would take jobs and fail each one
+    (Zencoder writes to S3): check-config refuses it, naming the setting;
+    set up, it warns of what still costs (no notification URL: the
+    reconciler only; local uploads cannot reach Zencoder)."""
+    def check(**env):
+        base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
+        return subprocess.run([str(MG_BIN), "check-config"], capture_output=True, text=True,
+                              timeout=60, env={**base, "MEDIAGATE_DATABASE_URL": "postgresql:///x",
+                                               "MEDIAGATE_ZENCODER_API_KEY": API_KEY, **env})
+    r = check()
+    assert r.returncode == 1 and "MEDIAGATE_ZENCODER_DESTINATION is required when " \
+        "MEDIAGATE_ZENCODER_API_KEY is set and MEDIAGATE_STORAGE is local" in r.stderr, r
+    r = check(MEDIAGATE_ZENCODER_DESTINATION=DEST, MEDIAGATE_UPLOADS_DIR="/srv/uploads")
+    assert r.returncode == 0 and r.stdout == "configuration OK\n", r
+    assert "MEDIAGATE_PUBLIC_URL is empty: the zencoder encoder gets no notification URL" in r.stderr
+    assert "with MEDIAGATE_PUBLIC_URL empty, each upload whose profile names zencoder fails" \
+        in r.stderr, r
+    r = check(MEDIAGATE_ZENCODER_DESTINATION=DEST, MEDIAGATE_PUBLIC_URL="https://media.example.com",
+              MEDIAGATE_ZENCODER_SECRET=SECRET, MEDIAGATE_MEDIA_SIGNING_SECRET=SIGNING)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "configuration OK\n", ""), r
+

@@ -111,6 +111,8 @@ static void test_table(void)
     for (size_t i = 0; i < config_rules_count; i++) {
         CHECK(names_setting(config_rules[i].when));
         CHECK(config_rules[i].needs[0] && config_rules[i].msg);
+        CHECK(!config_rules[i].storage || strcmp(config_rules[i].storage, "local") == 0 ||
+              strcmp(config_rules[i].storage, "s3") == 0);
         for (size_t k = 0; config_rules[i].needs[k]; k++)
             CHECK(names_setting(config_rules[i].needs[k]));
     }
@@ -357,6 +359,23 @@ static const msg_case msg_cases[] = {
     {{"MEDIAGATE_UPLOAD_MAX_BYTES", "0", "MEDIAGATE_DB_TIMEOUT_MS", "5"},
      {"MEDIAGATE_DB_TIMEOUT_MS must be between 100 and 600000, got 5",
       "MEDIAGATE_UPLOAD_MAX_BYTES must be between 1 and 1099511627776, got 0"}},
+    /* A cloud encoder half set up: refused, naming what is missing. */
+    {{"MEDIAGATE_ZENCODER_API_KEY", "zk"},
+     {"MEDIAGATE_ZENCODER_DESTINATION is required when MEDIAGATE_ZENCODER_API_KEY is set and "
+      "MEDIAGATE_STORAGE is local (Zencoder writes its outputs to S3)"}},
+    {{"MEDIAGATE_ZENCODER_API_KEY", "zk", "MEDIAGATE_ZENCODER_DESTINATION", "s3://b/p/"}, {0}},
+    {{"MEDIAGATE_ZENCODER_API_KEY", "zk", "MEDIAGATE_STORAGE", "s3", "MEDIAGATE_STORAGE_BUCKET",
+      "bkt"},
+     {0}},
+    {{"MEDIAGATE_MEDIACONVERT_ENDPOINT", "https://mc.example.com", "MEDIAGATE_MEDIACONVERT_ROLE",
+      "arn:aws:iam::1:role/r", "MEDIAGATE_MEDIACONVERT_DESTINATION", "s3://b/p/"},
+     {"MEDIAGATE_MEDIACONVERT_ENDPOINT needs MEDIAGATE_AWS_ACCESS_KEY_ID and "
+      "MEDIAGATE_AWS_SECRET_ACCESS_KEY (they sign its calls)"}},
+    {{"MEDIAGATE_MEDIACONVERT_ENDPOINT", "https://mc.example.com", "MEDIAGATE_MEDIACONVERT_ROLE",
+      "arn:aws:iam::1:role/r", "MEDIAGATE_AWS_ACCESS_KEY_ID", "ak",
+      "MEDIAGATE_AWS_SECRET_ACCESS_KEY", "sk"},
+     {"MEDIAGATE_MEDIACONVERT_DESTINATION is required when MEDIAGATE_MEDIACONVERT_ENDPOINT is "
+      "set and MEDIAGATE_STORAGE is local (MediaConvert writes its outputs to S3)"}},
 };
 
 /* Counts the messages of e equal to m. */
@@ -390,6 +409,66 @@ static void test_messages(void)
                 fprintf(stderr, "    %s\n", mc->want[j]);
             dump(&e);
         }
+        config_free(&c);
+        cfg_errors_free(&e);
+    }
+}
+
+static char notices[4096];
+static void on_notice(const char *msg)
+{
+    size_t l = strlen(notices);
+    snprintf(notices + l, sizeof notices - l, "%s\n", msg);
+}
+
+/* Notices of the settings a cloud encoder works without, but worse. */
+static void test_notices(void)
+{
+    static const struct {
+        const char *env[12];
+        const char *want[3]; /* substrings, in order */
+    } cases[] = {
+        /* no notification URL; a local upload cannot reach the encoder */
+        {{"MEDIAGATE_MUX_TOKEN_ID", "a", "MEDIAGATE_MUX_TOKEN_SECRET", "b",
+          "MEDIAGATE_UPLOADS_DIR", "/srv/up"},
+         {"MEDIAGATE_PUBLIC_URL is empty: the mux encoder gets no notification URL; its jobs end "
+          "only by the reconciler (MEDIAGATE_RECONCILE_AFTER, 900 s after their last event)",
+          "with MEDIAGATE_PUBLIC_URL empty, each upload whose profile names mux fails"}},
+        /* a notification URL, but its secret is empty */
+        {{"MEDIAGATE_ZENCODER_API_KEY", "zk", "MEDIAGATE_ZENCODER_DESTINATION", "s3://b/p/",
+          "MEDIAGATE_PUBLIC_URL", "https://media.example.com", "MEDIAGATE_UPLOADS_DIR", "/srv/up"},
+         {"MEDIAGATE_ZENCODER_SECRET is empty: the zencoder encoder's notifications are refused",
+          "with MEDIAGATE_MEDIA_SIGNING_SECRET empty, each upload whose profile names zencoder "
+          "fails"}},
+        /* everything set, or no cloud encoder: nothing to say */
+        {{"MEDIAGATE_ZENCODER_API_KEY", "zk", "MEDIAGATE_ZENCODER_DESTINATION", "s3://b/p/",
+          "MEDIAGATE_PUBLIC_URL", "https://media.example.com", "MEDIAGATE_ZENCODER_SECRET",
+          "zencoder-secret-0123456789", "MEDIAGATE_MEDIA_SIGNING_SECRET",
+          "media-signing-0123456789"},
+         {0}},
+        {{"MEDIAGATE_UPLOADS_DIR", "/srv/up"}, {0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *env[16] = {0};
+        size_t k = 0;
+        for (; cases[i].env[k]; k++)
+            env[k] = cases[i].env[k];
+        env[k++] = "MEDIAGATE_DATABASE_URL";
+        env[k] = DB;
+        config c;
+        cfg_errors e = {0};
+        notices[0] = '\0';
+        CHECK(load(&c, NULL, env, &e) == 0);
+        dump(&e);
+        config_notices(&c, on_notice);
+        const char *at = notices;
+        size_t n = 0;
+        for (; n < 3 && cases[i].want[n]; n++)
+            if (at && (at = strstr(at, cases[i].want[n])))
+                at += strlen(cases[i].want[n]);
+        if (!check_(n ? at != NULL : notices[0] == '\0', __FILE__, __LINE__,
+                    "the notices of a case"))
+            fprintf(stderr, "  case %zu: got:\n%s", i, notices);
         config_free(&c);
         cfg_errors_free(&e);
     }
@@ -862,6 +941,7 @@ int main(void)
     test_required();
     test_values_checked();
     test_messages();
+    test_notices();
     test_kinds();
     test_unknown_names();
     test_many_problems();

@@ -5,9 +5,11 @@
  * playback policy from its ACL (public when it admits anyone, else signed),
  * passthrough = mediagate's job id (the webhooks and the list find the job
  * by it) and MP4 static renditions when the profile packages MP4. Mux has
- * no idempotency key, so a later attempt (whose earlier outcome may be
+ * no idempotency key, so every attempt (an earlier one's outcome may be
  * unknown) first lists the assets and takes the one whose passthrough is
  * the job id; for a job canceled meanwhile it only looks, never makes one.
+ * The lease is renewed before each call and a call lasts at most half of
+ * it, so no second worker creates while one still may.
  * poll: GET /video/v1/assets/<id>, read as the matching
  * webhook would be (app/notify/mux.c). cancel: DELETE the asset.
  *
@@ -81,9 +83,17 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
     return 0;
 }
 
+/* True while the task is still this worker's: its lease renewed now, so
+ * that the next call (at most half a lease, see call) ends before another
+ * worker may claim the task and create the asset a second time. */
+static bool ours(task_ctx *ctx)
+{
+    return !ctx->beat || ctx->beat(ctx, TASK_BEAT_CHECK);
+}
+
 /* One call of Mux's API: method, path under MEDIAGATE_MUX_API_URL, and a
- * JSON body or NULL. Fills resp (body in a buffer the caller frees with
- * resp->body). */
+ * JSON body or NULL; it lasts at most half a lease (and 20 s). Fills resp
+ * (body in a buffer the caller frees with resp->body). */
 static http_outcome call(task_ctx *ctx, const char *method, const char *path, const char *body,
                          http_response *resp)
 {
@@ -104,8 +114,10 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)userpass, n);
     snprintf(h_auth, sizeof h_auth, "Authorization: Basic %s", b64);
     const char *hdrs[] = {h_auth, "Accept: application/json", "Content-Type: application/json"};
+    long limit_ms = ctx->cfg->lease_seconds * 500;
+    limit_ms = limit_ms < 1000 ? 1000 : limit_ms > 20000 ? 20000 : limit_ms;
     http_request req = {method, url, hdrs, body ? 3 : 2, body, body ? strlen(body) : 0,
-                        5000, 20000, false};
+                        limit_ms < 5000 ? limit_ms : 5000, limit_ms, false};
     /* No idempotency key: libcurl must never resend the create itself. */
     http_outcome oc = strcmp(method, "POST") == 0 ? http_client_do_once(ctx->http, &req, resp)
                                                   : http_client_do(ctx->http, &req, resp);
@@ -172,21 +184,29 @@ static long long created_s(json_object *asset)
 
 /* Looks through the assets, newest first, for the one whose passthrough
  * is job->id: 1 with its id in out, 0 when there is none (pages back to
- * before the job was made), -1 when Mux could not be asked (err says why). */
+ * before the job was made), -1 when Mux could not be asked (err says why;
+ * *status is Mux's refusal, 0 when it did not answer). */
 static int find_ours(task_ctx *ctx, const encode_job *job, char *out, size_t cap, char *err,
-                     size_t errcap)
+                     size_t errcap, long *status)
 {
-    long long since = (long long)time(NULL) - (long long)job->age_s - 600;
+    *status = 0;
+    long long since = (long long)time(NULL) - (long long)job->age_s - 300;
     for (int page = 1; page <= LIST_PAGES; page++) {
         char path[96];
         json_object *root = NULL, *data;
         http_response resp = {0};
+        if (!ours(ctx)) {
+            snprintf(err, errcap, "the task is no longer this worker's");
+            return -1;
+        }
         snprintf(path, sizeof path, "/video/v1/assets?limit=%d&page=%d", LIST_LIMIT, page);
         http_outcome oc = call(ctx, "GET", path, NULL, &resp);
         if (oc != HTTP_ANSWERED || resp.status != 200 ||
             !(data = answer_data(&resp, json_type_array, &root))) {
-            if (oc == HTTP_ANSWERED)
+            if (oc == HTTP_ANSWERED) {
+                *status = resp.status;
                 error_text(&resp, err, errcap);
+            }
             else
                 snprintf(err, errcap, "%s (%s)", http_outcome_name(oc), resp.err);
             free(resp.body);
@@ -273,22 +293,29 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, MUX_ERROR, "mux takes an input URL, the job has none");
         goto out;
     }
-    bool canceled = job->status && strcmp(job->status, "CANCELED") == 0;
-    if (ctx->attempt > 1 || canceled) {
-        /* An earlier attempt may have made the asset: never a second one. */
-        int rc = find_ours(ctx, job, found, sizeof found, why, sizeof why);
-        if (rc < 0) {
-            task_fail(res, TASK_RETRY, MUX_ERROR, "Mux: listing assets: %s", why);
-            goto out;
-        }
-        if (rc == 1) {
-            created(ctx, job, found, NULL, res);
-            goto out;
-        }
-        if (canceled) { /* only its id was wanted, and there is none */
-            res->outcome = TASK_DONE;
-            goto out;
-        }
+    /* An earlier attempt may have made the asset: never a second one.
+     * Always looked for, not only when ctx->attempt > 1: an operator's
+     * `tasks retry` of a dead create starts again at attempt 1. */
+    long refused;
+    int rc = find_ours(ctx, job, found, sizeof found, why, sizeof why, &refused);
+    if (rc < 0) {
+        /* Mux's final refusals (credentials) end the job; the rest retry. */
+        bool final = refused >= 400 && !transient(refused);
+        task_fail(res, final ? TASK_FAILED : TASK_RETRY, final ? (int)refused : MUX_ERROR,
+                  "Mux: listing assets: %s", why);
+        goto out;
+    }
+    if (rc == 1) {
+        created(ctx, job, found, NULL, res);
+        goto out;
+    }
+    if (job->status && strcmp(job->status, "CANCELED") == 0) {
+        res->outcome = TASK_DONE; /* only its id was wanted, and there is none */
+        goto out;
+    }
+    if (!ours(ctx)) {
+        res->outcome = TASK_HANDBACK;
+        goto out;
     }
     body = create_body(job);
     const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
@@ -397,9 +424,10 @@ static int cancel(task_ctx *ctx, const encode_job *job, char *err, size_t errcap
     int ret = 1;
     if (!id) {
         /* The create's answer never came: the asset may exist all the same. */
-        int rc = find_ours(ctx, job, found, sizeof found, err, errcap);
+        long refused;
+        int rc = find_ours(ctx, job, found, sizeof found, err, errcap, &refused);
         if (rc <= 0)
-            return rc < 0 ? 1 : 0;
+            return rc == 0 ? 0 : refused >= 400 && !transient(refused) ? -1 : 1;
         id = found;
     }
     if (!id_ok(id)) {

@@ -32,10 +32,10 @@
 #include "notify/notify.h"
 #include "request.h"
 
-#define MUX_ERROR 24             /* the job's error_code when Mux gave no HTTP status */
-#define ANSWER_MAX (1 << 20)     /* a page of 100 assets fits */
-#define LIST_LIMIT 100           /* assets per page of the list */
-#define LIST_PAGES 20            /* pages looked through at most */
+#define MUX_ERROR 24         /* the job's error_code when Mux gave no HTTP status */
+#define ANSWER_MAX (1 << 20) /* a page of 100 assets fits */
+#define LIST_LIMIT 100       /* assets per page of the list */
+#define LIST_PAGES 20        /* pages looked through at most */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 static bool configured(const config *cfg)
@@ -62,13 +62,16 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
     (void)cfg;
     const rendition *r = &p->rend[0];
     if (p->nrend != 1) {
-        snprintf(err, errcap, "mux makes its own ladder: name one rendition, its top (height 1080, "
-                              "1440 or 2160), not %d", p->nrend);
+        snprintf(err, errcap,
+                 "mux makes its own ladder: name one rendition, its top (height 1080, "
+                 "1440 or 2160), not %d",
+                 p->nrend);
         return -1;
     }
     if (!tier(r)) {
-        snprintf(err, errcap, "mux: rendition 1 must be 1080, 1440 or 2160 lines high (or 1920, "
-                              "2560 or 3840 wide): Mux's max_resolution_tier");
+        snprintf(err, errcap,
+                 "mux: rendition 1 must be 1080, 1440 or 2160 lines high (or 1920, "
+                 "2560 or 3840 wide): Mux's max_resolution_tier");
         return -1;
     }
     if (r->codec[0] && strcmp(r->codec, "h264") != 0) {
@@ -76,8 +79,9 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
         return -1;
     }
     if (r->video_kbps || r->audio_kbps) {
-        snprintf(err, errcap, "mux: rendition 1: Mux chooses the bitrates and keeps the audio: "
-                              "leave video_kbps and audio_kbps out");
+        snprintf(err, errcap,
+                 "mux: rendition 1: Mux chooses the bitrates and keeps the audio: "
+                 "leave video_kbps and audio_kbps out");
         return -1;
     }
     return 0;
@@ -106,8 +110,8 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     int m = snprintf(url, sizeof url, "%.*s%s", (int)base, cfg->mux_api_url, path);
     resp->body = malloc(ANSWER_MAX + 1);
     resp->body_cap = ANSWER_MAX + 1;
-    if (!resp->body || n <= 0 || (size_t)n >= sizeof userpass || m <= 0 || (size_t)m >= sizeof url ||
-        !ctx->http || !ctx->http->curl) {
+    if (!resp->body || n <= 0 || (size_t)n >= sizeof userpass || m <= 0 ||
+        (size_t)m >= sizeof url || !ctx->http || !ctx->http->curl) {
         snprintf(resp->err, sizeof resp->err, "cannot make the request");
         return HTTP_BAD_REQUEST;
     }
@@ -116,8 +120,14 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     const char *hdrs[] = {h_auth, "Accept: application/json", "Content-Type: application/json"};
     long limit_ms = ctx->cfg->lease_seconds * 500;
     limit_ms = limit_ms < 1000 ? 1000 : limit_ms > 20000 ? 20000 : limit_ms;
-    http_request req = {method, url, hdrs, body ? 3 : 2, body, body ? strlen(body) : 0,
-                        limit_ms < 5000 ? limit_ms : 5000, limit_ms, false};
+    http_request req = {.method = method,
+                        .url = url,
+                        .headers = hdrs,
+                        .nheaders = body ? 3 : 2,
+                        .body = body,
+                        .body_len = body ? strlen(body) : 0,
+                        .connect_timeout_ms = limit_ms < 5000 ? limit_ms : 5000,
+                        .timeout_ms = limit_ms};
     /* No idempotency key: libcurl must never resend the create itself. */
     http_outcome oc = strcmp(method, "POST") == 0 ? http_client_do_once(ctx->http, &req, resp)
                                                   : http_client_do(ctx->http, &req, resp);
@@ -206,8 +216,7 @@ static int find_ours(task_ctx *ctx, const encode_job *job, char *out, size_t cap
             if (oc == HTTP_ANSWERED) {
                 *status = resp.status;
                 error_text(&resp, err, errcap);
-            }
-            else
+            } else
                 snprintf(err, errcap, "%s (%s)", http_outcome_name(oc), resp.err);
             free(resp.body);
             return -1;
@@ -244,7 +253,7 @@ static json_object *create_body(const encode_job *job)
     json_object_array_add(inputs, in);
     json_object_object_add(b, "inputs", inputs);
     json_object_array_add(pol, json_object_new_string(acl_admits(job->acl, NULL, NULL) ? "public"
-                                                                                      : "signed"));
+                                                                                       : "signed"));
     json_object_object_add(b, "playback_policies", pol);
     json_object_object_add(b, "passthrough", json_object_new_string(job->id));
     const char *t = tier(&job->profile->rend[0]);

@@ -178,6 +178,34 @@ static bool id_ok(const char *id)
     return n && n <= 200 && strspn(id, ID_CHARS) == n;
 }
 
+/* Replaces in text (a NUL-terminated buffer of cap bytes) each mention
+ * of url, up to the next space or quote, with "<input URL>": Mux's
+ * messages may quote the input, and its signature must not reach the
+ * job's error_message (shown to callers, sent in webhooks). The mention is
+ * found by the URL without its query, so a partial quote goes too. */
+static void scrub_url(char *text, size_t cap, const char *url)
+{
+    static const char mark[] = "<input URL>";
+    size_t ul = url ? strcspn(url, "?#") : 0;
+    char *p;
+    if (ul < 8)
+        return;
+    while ((p = memmem(text, strlen(text), url, ul))) {
+        size_t at = (size_t)(p - text), full = strlen(url);
+        size_t run = strncmp(p, url, full) == 0 ? full : ul + strcspn(p + ul, " \t\"'<>]");
+        if (at + sizeof mark > cap) {
+            *p = '\0';
+            break;
+        }
+        size_t rest = strlen(p + run) + 1; /* with the NUL */
+        if (at + sizeof mark - 1 + rest > cap)
+            rest = cap - at - (sizeof mark - 1);
+        memmove(p + sizeof mark - 1, p + run, rest);
+        memcpy(p, mark, sizeof mark - 1);
+        text[cap - 1] = '\0';
+    }
+}
+
 /* The asset's created_at (Unix seconds, as a decimal string or a number),
  * or -1. */
 static long long created_s(json_object *asset)
@@ -347,6 +375,7 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         goto out;
     }
     error_text(&resp, why, sizeof why);
+    scrub_url(why, sizeof why, job->input_url);
     if (transient(resp.status))
         res->retry_after = resp.retry_after > 0 ? (double)resp.retry_after : 0;
     task_fail(res, transient(resp.status) ? TASK_RETRY : TASK_FAILED, (int)resp.status,

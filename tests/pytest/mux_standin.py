@@ -215,7 +215,8 @@ class MuxStandin:
                     return int(step), error("too_many_requests" if step == "429" else "internal_error",
                                             "Try again later")
                 if step == "400":
-                    return 400, error("invalid_parameters", "The input URL could not be downloaded")
+                    url = (b.get("inputs") or [{}])[0].get("url")
+                    return 400, error("invalid_parameters", f"The input URL could not be downloaded: {url}")
                 if step == "slow":
                     return "slow", (b, call)
                 a = self.make_asset(b)

@@ -349,8 +349,9 @@ def test_refusal_is_final_with_mux_status_and_messages(stack, key, workers, mux)
     job = upload(stack, key)
     s = wait_status(stack, job, "ERROR")
     assert s["error_code"] == 400, s
+    # Mux quoted the signed input URL: the job's message does not.
     assert s["error_message"] == ("Mux: creating the asset: HTTP 400 invalid_parameters: "
-                                  "The input URL could not be downloaded"), s
+                                  "The input URL could not be downloaded: <input URL>"), s
     # It looked for an asset of an earlier attempt first, then asked once.
     assert [c["answer"] for c in mux.calls] == [200, "400"], mux.calls
 

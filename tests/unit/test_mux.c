@@ -162,11 +162,35 @@ static void test_times(void)
     json_object_put(root);
 }
 
+/* Mux's messages quoting the signed input lose the URL. */
+static void test_scrub(void)
+{
+    const char *url = "https://store.example/b/uploads/u1/talk.mp4?X-Amz-Signature=abc&X-Amz-Expires=9";
+    char t[200];
+    snprintf(t, sizeof t, "HTTP 400 invalid_parameters: Could not download %s: 403", url);
+    scrub_url(t, sizeof t, url);
+    CHECK_STR(t, "HTTP 400 invalid_parameters: Could not download <input URL>: 403");
+    /* Quoted twice, once without its query, once cut short. */
+    snprintf(t, sizeof t, "[%s] and 'https://store.example/b/uploads/u1/talk.mp4' x", url);
+    scrub_url(t, sizeof t, url);
+    CHECK_STR(t, "[<input URL>] and '<input URL>' x");
+    /* A buffer just large enough for the message. */
+    char small[46];
+    snprintf(small, sizeof small, "x https://store.example/b/uploads/u1/talk.mp4");
+    scrub_url(small, sizeof small, url);
+    CHECK_STR(small, "x <input URL>");
+    snprintf(t, sizeof t, "nothing to hide");
+    scrub_url(t, sizeof t, url);
+    scrub_url(t, sizeof t, NULL);
+    CHECK_STR(t, "nothing to hide");
+}
+
 int main(void)
 {
     test_check();
     test_create_body();
     test_parser_names_our_job();
     test_times();
+    test_scrub();
     return CHECK_DONE("test_mux");
 }

@@ -160,7 +160,7 @@ const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_TENCENT_SECRET_ID", .kind = CFG_TEXT, .def = "",
      .required_with = "MEDIAGATE_TENCENT_SECRET_KEY", .check = check_tencent_id, .reload = RESTART,
      .offset = OFF(tencent_secret_id),
-     .help = "Tencent Cloud API SecretId; set: a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected"},
+     .help = "Tencent Cloud API SecretId; set: jobs made with a tencent profile are started at Tencent, and a NewFileUpload starts ProcessMedia (worker task tencent.process_media); empty: Tencent's own task flow is expected"},
     {.name = "MEDIAGATE_TENCENT_SECRET_KEY", .kind = CFG_TEXT, .def = "", .secret = true,
      .required_with = "MEDIAGATE_TENCENT_SECRET_ID", .reload = RESTART,
      .offset = OFF(tencent_secret_key),

@@ -10,34 +10,127 @@
 #include "config.h"
 #include "notify/notify.h"
 
-/* NewFileUpload: a new job for the file, with ProcessMedia wanted. */
+/* Adds "mediagate_job_id" to ev when ctx (a SourceContext or
+ * SessionContext mediagate sent) names one of its jobs: a job id is at
+ * most 200 printable characters. Returns 1 when added. */
+static int tie_back(json_object *ev, const char *ctx)
+{
+    if (!ctx || !*ctx || strlen(ctx) > 200)
+        return 0;
+    for (const char *c = ctx; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return 0;
+    json_object_object_add(ev, "mediagate_job_id", json_object_new_string(ctx));
+    return 1;
+}
+
+/* NewFileUpload: a new job for the file, with ProcessMedia wanted; a
+ * file that mediagate's PullUpload brought (its SourceContext names the
+ * job) is that job's, and gets the job's profile's ProcessMedia. */
 static int new_file(json_object *root, json_object *ev, char *err, size_t errcap)
 {
-    json_object *e, *info;
-    const char *fid, *url = NULL;
+    json_object *e, *info = NULL, *src;
+    const char *fid, *url = NULL, *ctx = NULL;
     if (jobj(root, "FileUploadEvent", json_type_object, &e) != 1)
         FAIL("NewFileUpload without a FileUploadEvent object");
     if (jstr(e, "FileId", &fid) != 1 || !*fid || strlen(fid) > 100)
         FAIL("FileUploadEvent.FileId is missing or not a string");
     if (jobj(e, "MediaBasicInfo", json_type_object, &info) == 1 && jstr(info, "MediaUrl", &url) == -1)
         FAIL("MediaBasicInfo.MediaUrl is not a string");
+    if (jobj(info, "SourceInfo", json_type_object, &src) == 1 &&
+        jstr(src, "SourceContext", &ctx) == -1)
+        FAIL("SourceInfo.SourceContext is not a string");
     json_object_object_add(ev, "job_id", json_object_new_string(fid));
     json_object_object_add(ev, "backend_job_id", json_object_new_string(fid));
     json_object_object_add(ev, "create", json_object_new_boolean(1));
     json_object_object_add(ev, "status", json_object_new_string("SUBMITTED"));
-    json_object_object_add(ev, "input_file", json_object_new_string(url && *url ? url : fid));
+    if (!tie_back(ev, ctx))
+        json_object_object_add(ev, "input_file", json_object_new_string(url && *url ? url : fid));
     json_object_object_add(ev, "want_process", json_object_new_boolean(1));
     return 0;
 fail:
     return -1;
 }
 
-/* ProcedureStateChanged: every transcoding output, then COMPLETE or ERROR. */
+/* PullComplete (a PullUpload finished; also DescribeTaskDetail's
+ * PullUploadTask): for a pull mediagate started (SessionContext names the
+ * job), the job's file, or its ERROR. Others' pulls are left to their
+ * NewFileUpload. */
+static int pulled(json_object *root, json_object *ev, char *err, size_t errcap)
+{
+    json_object *e;
+    const char *fid = NULL, *ctx = NULL, *status = "FINISH";
+    int64_t code = 0;
+    if (jobj(root, "PullCompleteEvent", json_type_object, &e) != 1)
+        FAIL("PullComplete without a PullCompleteEvent object");
+    if (jstr(e, "FileId", &fid) == -1 || (fid && strlen(fid) > 100))
+        FAIL("PullCompleteEvent.FileId is not a string");
+    if (jint(e, "ErrCode", INT32_MIN + 1, INT32_MAX, &code) == -1)
+        FAIL("PullCompleteEvent.ErrCode is not an integer");
+    if (jstr(e, "Status", &status) == -1 || jstr(e, "SessionContext", &ctx) == -1)
+        FAIL("PullCompleteEvent.Status or SessionContext is not a string");
+    if (!tie_back(ev, ctx)) {
+        /* Not ours: at most a job already known by the file hears of it. */
+        if (!fid || !*fid)
+            FAIL("a PullComplete without a FileId or a mediagate job (SessionContext)");
+        json_object_object_add(ev, "backend_job_id", json_object_new_string(fid));
+        json_object_object_add(ev, "status", json_object_new_string("SUBMITTED"));
+        return 0;
+    }
+    if (strcmp(status, "FINISH") != 0) {
+        json_object_object_add(ev, "status", json_object_new_string("SUBMITTED"));
+    } else if (code != 0 || !fid || !*fid) {
+        const char *m = "the pull failed";
+        jstr(e, "Message", &m);
+        json_object_object_add(ev, "status", json_object_new_string("ERROR"));
+        json_object_object_add(ev, "error_code", json_object_new_int64(code ? code : 21));
+        json_object_object_add(ev, "error_message", json_object_new_string(m));
+    } else {
+        json_object_object_add(ev, "backend_job_id", json_object_new_string(fid));
+        json_object_object_add(ev, "status", json_object_new_string("SUBMITTED"));
+        json_object_object_add(ev, "want_process", json_object_new_boolean(1));
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+/* One transcoding output (out, at url) as a variation in vars; the widest
+ * HLS one (wider than *w_hls) is playlists' ".m3u8", by its name in the
+ * output directory. */
+static void variation(json_object *vars, json_object *playlists, json_object *out, const char *url,
+                      int64_t *w_hls)
+{
+    const char *dot = strrchr(url, '.'), *base;
+    bool hls = dot && strcmp(dot, ".m3u8") == 0;
+    int64_t n;
+    json_object *v = json_object_new_object();
+    json_object_object_add(v, "format", json_object_new_string(hls ? "hls" : "mp4"));
+    static const char *const nums[] = {"Width", "Height", "Bitrate", "Size"};
+    static const char *const names[] = {"width", "height", "bitrate", "size"};
+    for (size_t k = 0; k < 4; k++)
+        if (jint(out, nums[k], 0, INT64_MAX - 1, &n) == 1)
+            json_object_object_add(v, names[k], json_object_new_int64(n));
+    json_object_object_add(v, "url", json_object_new_string(url));
+    json_object_array_add(vars, v);
+    if (hls && (jint(out, "Width", 0, 100000, &n) != 1 || n > *w_hls)) {
+        char dir[1024];
+        *w_hls = jint(out, "Width", 0, 100000, &n) == 1 ? n : 0;
+        split_path(url, dir, sizeof dir, &base);
+        json_object_object_add(playlists, ".m3u8", json_object_new_string(base));
+    }
+}
+
+/* ProcedureStateChanged: every transcoding output, then COMPLETE or ERROR;
+ * COMPLETE also says where the outputs are: output_path (the widest
+ * output's directory), playlists (the widest HLS output's playlist) and
+ * one variation per successful output. */
 static int procedure(json_object *root, json_object *ev, char *err, size_t errcap)
 {
     json_object *e, *set = NULL, *outputs = json_object_new_array(), *meta;
-    const char *fid, *status, *s;
-    int64_t code = 0, n, w_best = -1;
+    json_object *vars = json_object_new_array(), *playlists = json_object_new_object();
+    const char *fid, *status, *s, *ctx = NULL;
+    int64_t code = 0, n, w_best = -1, w_hls = -1;
     const char *fail_msg = NULL;
     int64_t fail_code = 0;
     if (jobj(root, "ProcedureStateChangeEvent", json_type_object, &e) != 1)
@@ -48,6 +141,9 @@ static int procedure(json_object *root, json_object *ev, char *err, size_t errca
         FAIL("ProcedureStateChangeEvent.Status is missing or not a string");
     if (jint(e, "ErrCode", INT32_MIN + 1, INT32_MAX, &code) == -1)
         FAIL("ProcedureStateChangeEvent.ErrCode is not an integer");
+    if (jstr(e, "SessionContext", &ctx) == -1)
+        FAIL("ProcedureStateChangeEvent.SessionContext is not a string");
+    tie_back(ev, ctx);
     json_object_object_add(ev, "backend_job_id", json_object_new_string(fid));
     if (jobj(e, "MediaProcessResultSet", json_type_array, &set) == -1)
         FAIL("MediaProcessResultSet is not an array");
@@ -84,6 +180,8 @@ static int procedure(json_object *root, json_object *ev, char *err, size_t errca
                 json_object_object_add(o, nums[k][1], json_object_new_int64(n));
         }
         int64_t w, h;
+        if (strcmp(tstatus, "FAIL") != 0 && jstr(out, "Url", &s) == 1)
+            variation(vars, playlists, out, s, &w_hls);
         if (jint(out, "Width", 0, 100000, &w) == 1 && w > w_best && strcmp(tstatus, "FAIL") != 0) {
             w_best = w;
             json_object_object_add(ev, "width_px", json_object_new_int64(w));
@@ -119,13 +217,22 @@ static int procedure(json_object *root, json_object *ev, char *err, size_t errca
             json_object_object_add(ev, "error_message", json_object_new_string(fail_msg && !code ? fail_msg : m));
         } else {
             json_object_object_add(ev, "status", json_object_new_string("COMPLETE"));
+            json_object_object_add(ev, "variations", vars);
+            json_object_object_add(ev, "playlists", playlists);
+            vars = playlists = NULL;
         }
+    } else if (strcmp(status, "WAITING") == 0) {
+        json_object_object_add(ev, "status", json_object_new_string("SUBMITTED"));
     } else {
         FAIL("unknown ProcedureStateChangeEvent.Status '%.40s'", status);
     }
+    json_object_put(vars);
+    json_object_put(playlists);
     return 0;
 fail:
     json_object_put(outputs);
+    json_object_put(vars);
+    json_object_put(playlists);
     return -1;
 }
 
@@ -139,6 +246,9 @@ int tencent_parse(json_object *root, json_object *ev, char *id, size_t idcap, ch
         FAIL("EventType is missing or not a string");
     if (strcmp(type, "NewFileUpload") == 0) {
         if (new_file(root, ev, err, errcap) != 0)
+            goto fail;
+    } else if (strcmp(type, "PullComplete") == 0) {
+        if (pulled(root, ev, err, errcap) != 0)
             goto fail;
     } else if (strcmp(type, "ProcedureStateChanged") == 0) {
         if (procedure(root, ev, err, errcap) != 0)

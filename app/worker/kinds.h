@@ -86,6 +86,12 @@ void kind_upload_expire(task_ctx *ctx, task_result *res);
 void kind_local_encode_dead(const struct config *cfg, const char *job_id);
 void kind_tencent_process_media(task_ctx *ctx, task_result *res); /* app/worker/tencent.c */
 bool kind_tencent_serves(const struct config *cfg);
+/* Calls Tencent VOD's action (ProcessMedia, PullUpload) with body, whose
+ * SessionId dedupes: res DONE with job_event {"backend_task_id"} (and
+ * "backend_job_id": file_id when not NULL), or the retry or the job's
+ * ERROR 21. A start Tencent refuses as a repeated SessionId is done. */
+void tencent_start(task_ctx *ctx, const char *action, struct json_object *body,
+                   const char *file_id, task_result *res);
 void kind_sns_confirm(task_ctx *ctx, task_result *res); /* app/worker/sns.c */
 void kind_jwplatform_refresh(task_ctx *ctx, task_result *res); /* app/worker/jwplatform.c */
 bool kind_jwplatform_serves(const struct config *cfg);

@@ -16,28 +16,37 @@ DECLARE
     new_id     text;
     terminal   boolean;
     created    boolean := false;
+    tied       boolean := false;
     n          int;
 BEGIN
     -- A time that is not finite or lies in the future would freeze the job.
     IF new_time IS NOT NULL AND (NOT isfinite(new_time) OR new_time > now() + interval '1 day') THEN
         new_time := NULL;
     END IF;
-    -- A job is always found by its own backend's id, never another's.
-    SELECT * INTO j FROM jobs
-     WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
-    -- A job mediagate created names itself (the provider echoes our id):
-    -- found before its create answer is committed, if it is the sender's
-    -- and has no other backend id; the event's id becomes its own.
-    IF NOT FOUND AND coalesce(ev->>'mediagate_job_id', '') <> '' THEN
+    -- A job mediagate created names itself (the provider echoes our id, in
+    -- an event authenticated as the sender's): that job first, if it is the
+    -- sender's and has no other backend id, even before its create answer
+    -- is committed; the event's id becomes its own. A job registered with
+    -- that backend id (POST /media/jobs) gives it up: the encoder says
+    -- whose job it is.
+    IF coalesce(ev->>'mediagate_job_id', '') <> '' THEN
         SELECT * INTO j FROM jobs
          WHERE id = ev->>'mediagate_job_id' AND backend = p_backend
            AND (backend_job_id IS NULL OR coalesce(ev->>'backend_job_id', '') = ''
                 OR backend_job_id = ev->>'backend_job_id')
            FOR UPDATE;
         IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
+            UPDATE jobs SET backend_job_id = NULL, updated_at = now()
+             WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id';
             UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
             j.backend_job_id := ev->>'backend_job_id';
+            tied := true;
         END IF;
+    END IF;
+    -- Else a job is found by its own backend's id, never another's.
+    IF j.id IS NULL THEN
+        SELECT * INTO j FROM jobs
+         WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' FOR UPDATE;
     END IF;
     IF j.id IS NULL THEN
         IF NOT coalesce((ev->>'create')::boolean, false) THEN
@@ -116,6 +125,24 @@ BEGIN
        AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'tencent.process_media') THEN
         INSERT INTO outbox (kind, payload)
         VALUES ('tencent.process_media', jsonb_build_object('job_id', j.id, 'file_id', ev->>'backend_job_id'));
+    END IF;
+    -- A file mediagate's PullUpload brought, now tied to its job: the job's
+    -- ProcessMedia, with the profile snapshot its create task carried (the
+    -- profile as it is now if that task is gone); the pull's task id gives
+    -- way to the transcode's.
+    IF tied AND coalesce((ev->>'want_process')::boolean, false) AND j.profile IS NOT NULL
+       AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'tencent.process_media') THEN
+        UPDATE jobs SET backend_task_id = NULL WHERE id = j.id;
+        INSERT INTO outbox (kind, payload)
+        SELECT 'tencent.process_media',
+               jsonb_build_object('job_id', j.id, 'profile', snap,
+                                  'input', jsonb_build_object('file_id', ev->>'backend_job_id'))
+          FROM coalesce((SELECT o.payload->'profile' FROM outbox o
+                          WHERE o.kind = 'tencent.process_media' AND o.payload->>'job_id' = j.id
+                            AND o.payload ? 'profile' ORDER BY o.id LIMIT 1),
+                        (SELECT p.spec || jsonb_build_object('name', p.name) FROM profiles p
+                          WHERE p.name = j.profile)) AS snap
+         WHERE snap IS NOT NULL;
     END IF;
     RETURN j.id;
 END

@@ -1,7 +1,7 @@
 -- Applies a task's result event ev to job p_job (mediagate_task_finish,
 -- mediagate_task_cancel). A backend_task_id or backend_job_id in ev is kept
 -- when the job has none yet (the first one stays): a cloud encoder's create
--- answer names the job there. ev then applies as the job's own backend's
+-- answer names the job there (taking the id from a job registered with it). ev then applies as the job's own backend's
 -- event, found by its id (mediagate_job_id) even while the job has no
 -- backend id. With poll_after (seconds), the job's reconciler task
 -- (encoder.poll) is queued to run that much later, unless one is queued.
@@ -17,12 +17,16 @@ BEGIN
                         updated_at = now()
          WHERE id = p_job;
     END IF;
-    -- Never another job's: (backend, backend_job_id) names one job.
-    IF bid IS NOT NULL THEN
-        UPDATE jobs j SET backend_job_id = bid, updated_at = now()
-         WHERE j.id = p_job AND j.backend_job_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM jobs o
-                            WHERE o.backend = j.backend AND o.backend_job_id = bid);
+    -- (backend, backend_job_id) names one job: a job registered with that
+    -- id (POST /media/jobs) gives it up, the encoder's answer to our own
+    -- create says whose job it is.
+    IF bid IS NOT NULL AND EXISTS (SELECT 1 FROM jobs WHERE id = p_job AND backend_job_id IS NULL)
+    THEN
+        UPDATE jobs o SET backend_job_id = NULL, updated_at = now()
+          FROM jobs j
+         WHERE j.id = p_job AND o.backend = j.backend AND o.backend_job_id = bid AND o.id <> p_job;
+        UPDATE jobs SET backend_job_id = bid, updated_at = now()
+         WHERE id = p_job AND backend_job_id IS NULL;
     END IF;
     IF ev ? 'poll_after' AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.poll')
        AND NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'encoder.poll'

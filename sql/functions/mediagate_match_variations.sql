@@ -1,5 +1,7 @@
 -- Zencoder: give each variation of a job the size of its matching output,
--- matched by format and width, else by format alone.
+-- matched by format and width, else by format alone. A job that had none
+-- (registered with POST /media/jobs, or created by mediagate) gets the
+-- outputs themselves as its variations.
 CREATE OR REPLACE FUNCTION mediagate_match_variations(vars jsonb, outs jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -7,7 +9,15 @@ DECLARE
     i int;
     hit int;
 BEGIN
-    IF vars IS NULL OR jsonb_typeof(vars) <> 'array' THEN
+    IF jsonb_typeof(outs) <> 'array' THEN
+        RETURN vars;
+    END IF;
+    IF vars IS NULL OR vars = 'null'::jsonb OR vars = '[]'::jsonb THEN
+        RETURN CASE WHEN jsonb_array_length(outs) = 0 THEN vars
+                    ELSE (SELECT jsonb_agg(jsonb_strip_nulls(x) ORDER BY n)
+                            FROM jsonb_array_elements(outs) WITH ORDINALITY AS e(x, n)) END;
+    END IF;
+    IF jsonb_typeof(vars) <> 'array' THEN
         RETURN vars;
     END IF;
     FOR o IN SELECT * FROM jsonb_array_elements(outs) LOOP

@@ -10,7 +10,7 @@
 
 /* Runs b's parser on buf[0..len) and checks its contract: the id buffer
  * stays a C string; a refusal says why; an event is an object naming its
- * job (or saying it has none: no_job), or a refresh of a mirror resource
+ * job by the sender's id or mediagate's (or saying it has none: no_job), or a refresh of a mirror resource
  * (jwplatform) with a usable key, with a known status and a progress in
  * 0..100. */
 static inline void fuzz_check_parse(const notify_backend *b, const char *buf, size_t len)
@@ -37,8 +37,12 @@ static inline void fuzz_check_parse(const notify_backend *b, const char *buf, si
         return;
     }
     bool no_job = json_object_object_get_ex(ev, "no_job", &v) && json_object_get_boolean(v);
-    FUZZ_ASSERT(no_job || (json_object_object_get_ex(ev, "backend_job_id", &v) &&
-                           json_object_is_type(v, json_type_string)));
+    json_object *mine = NULL;
+    FUZZ_ASSERT(no_job ||
+                (json_object_object_get_ex(ev, "backend_job_id", &v) &&
+                 json_object_is_type(v, json_type_string)) ||
+                (json_object_object_get_ex(ev, "mediagate_job_id", &mine) &&
+                 json_object_is_type(mine, json_type_string)));
     if (json_object_object_get_ex(ev, "status", &v)) {
         const char *s = json_object_get_string(v);
         FUZZ_ASSERT(!strcmp(s, "SUBMITTED") || !strcmp(s, "PROGRESSING") ||

@@ -225,6 +225,24 @@ zc "$ext"
 expect_status 200
 req "$BASE/media/status?job_id=$extjob"
 expect_json .job_status '"COMPLETE"'
+# It says where its outputs are: the outputs' directory and each output.
+expect_json '[.output_path, .playlists, [.variations[] | [.format, .width, .height, .file_size_in_bytes, .url]]]' \
+    '["gcs://59d69c94f488551661254569/_/",{},[["mp4",1920,1080,6050358,"gcs://59d69c94f488551661254569/_/02-mp4.mp4"]]]'
+# An HLS job: the playlist output names output_path and playlists; the
+# renditions are the variations; a destination's credentials are never shown.
+psql_q "INSERT INTO jobs (id, backend, backend_job_id, input_file) VALUES ('zc-hls', 'zencoder', '770002', 'x')" >/dev/null
+zc "$(edit "$F/zencoder-job-finished.json" '.job.id = 770002 | .outputs = [
+    (.outputs[0] | .format = "ts" | .type = "segmented" | .label = "1080p"
+                 | .url = "ftp://u:p@w@ftp.example.com/out/v0/index.m3u8"),
+    (.outputs[0] | .format = "ts" | .type = "segmented" | .label = "720p" | .width = 1280 | .height = 720
+                 | .file_size_in_bytes = 3000 | .url = "ftp://u:p@w@ftp.example.com/out/v1/index.m3u8"),
+    {"type": "playlist", "state": "finished", "url": "ftp://u:p@w@ftp.example.com/out/master.m3u8"}]')"
+expect_status 200
+req "$BASE/media/status?job_id=zc-hls"
+expect_json '[.job_status, .output_path, .playlists, .width_px, .height_px]' \
+    '["COMPLETE","ftp://ftp.example.com/out/",{".m3u8":"master.m3u8"},1920,1080]'
+expect_json '[.variations[] | [.label, .format, .width, .height, .file_size_in_bytes, .url]]' \
+    '[["1080p","ts",1920,1080,6050358,"ftp://ftp.example.com/out/v0/index.m3u8"],["720p","ts",1280,720,3000,"ftp://ftp.example.com/out/v1/index.m3u8"]]'
 req -X POST -H "Authorization: Bearer $reg" -d backend=zencoder -d backend_job_id=770001 -d input_file=x "$BASE/media/jobs"
 expect_status 409
 expect_body "{\"success\":false,\"message\":\"Job $extjob has that backend job id already.\"}"

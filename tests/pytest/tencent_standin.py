@@ -1,5 +1,5 @@
 """A stand-in for Tencent Cloud's VOD API 3.0 (vod.tencentcloudapi.com), for
-ProcessMedia only. It checks what the real API checks before it acts, and
+ProcessMedia, PullUpload and DescribeTaskDetail. It checks what the real API checks before it acts, and
 answers in the documented envelope (tests/fixtures/providers/
 tencent-vod-ProcessMedia.json, tencentcloud-api3-error.json), errors
 inside Response.Error with HTTP 200:
@@ -9,12 +9,25 @@ inside Response.Error with HTTP 200:
   the date of X-TC-Timestamp, SignedHeaders=content-type;host, the
   signature over the received body and Host;
 - X-TC-Timestamp within 5 minutes (AuthFailure.SignatureExpire);
-- X-TC-Action ProcessMedia (InvalidAction) and X-TC-Version 2018-07-17;
-- the body: FileId, MediaProcessTask.TranscodeTaskSet[].Definition
-  integers, SessionId of at most 50 characters, SubAppId an integer.
+- X-TC-Action one of those (InvalidAction) and X-TC-Version 2018-07-17;
+- the body: ProcessMedia's FileId, MediaProcessTask.TranscodeTaskSet[].
+  Definition integers; PullUpload's MediaUrl (http or https), SourceContext
+  of at most 250 characters; DescribeTaskDetail's TaskId; for all,
+  SessionId of at most 50 characters, SessionContext of at most 1000,
+  SubAppId an integer.
+
+PullUpload fetches MediaUrl as Tencent does (a GET; what it got is in
+.pulls[task_id]) and gives the file a FileId; its PullUploadTask then says
+FINISH (ErrCode 0, or 70000 "pull failed" when the GET did not answer
+200). DescribeTaskDetail answers the documented TaskType/Status/
+ProcedureTask or PullUploadTask; a ProcessMedia task is PROCESSING until
+.finish(task_id) makes it FINISH, its outputs built from the preset
+templates it was given (procedure_event gives the same body to post as a
+ProcedureStateChanged).
 
 A SessionId seen before gets InvalidParameterValue.SessionId, as Tencent's
-3-day dedupe does. script[file_id] is a list of answers to give first, in
+3-day dedupe does. lose_answer[file_id] = n: the next n starts happen but answer 503.
+script[file_id] is a list of answers to give first, in
 order ("InternalError", "RequestLimitExceeded", a final code such as
 "InvalidParameterValue.FileId", "http503", "hang"); then it starts the
 task. Every request is kept in .calls."""
@@ -24,10 +37,24 @@ import hmac
 import http.server
 import json
 import threading
+import copy
 import time
+import urllib.error
+import urllib.request
 import uuid
+from pathlib import Path
 
-ACTION, VERSION, SERVICE = "ProcessMedia", "2018-07-17", "vod"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+# The documented bodies the answers and events are made from.
+DOC = {name: json.loads((FIX / f"tencent-vod-{name}.json").read_text())
+       for name in ("PullComplete", "NewFileUpload", "ProcedureStateChanged")}
+ACTIONS, VERSION, SERVICE = ("ProcessMedia", "PullUpload", "DescribeTaskDetail"), "2018-07-17", "vod"
+# Tencent's preset transcoding templates: id -> (container, width, height, video bps).
+PRESETS = {}
+for _i, (_w, _h, _b) in enumerate([(640, 360, 400000), (960, 540, 1000000),
+                                    (1280, 720, 1800000), (1920, 1080, 3500000)]):
+    PRESETS[100210 + 10 * _i] = ("hls", _w, _h, _b)
+    PRESETS[100010 + 10 * _i] = ("mp4", _w, _h, _b)
 MESSAGES = {
     "InternalError": "An internal error occurred.",
     "RequestLimitExceeded": "The request frequency exceeds the limit.",
@@ -39,6 +66,7 @@ MESSAGES = {
     "InvalidAction": "The action does not exist.",
     "MissingParameter": "A required parameter is missing.",
     "InvalidParameter": "A parameter is wrong.",
+    "ResourceNotFound.TaskNotExist": "The task does not exist.",
 }
 
 
@@ -60,6 +88,10 @@ class TencentStandin:
         self.script = {}
         self.sessions = {}
         self.calls = []
+        self.tasks = {}   # TaskId -> what DescribeTaskDetail knows
+        self.unreachable = False  # True: every pull fails (ErrCode 70000)
+        self.lose_answer = {}  # FileId (MediaUrl) -> how many starts answer 503 (the start happens)
+        self.pulls = {}   # TaskId -> the pull's GET: {"status", "bytes"}
         self.lock = threading.Lock()
         standin = self
 
@@ -127,6 +159,34 @@ class TencentStandin:
         return None
 
     @staticmethod
+    def check_common(b):
+        if not isinstance(b, dict):
+            return "InvalidParameter"
+        sid = b.get("SessionId")
+        if sid is not None and (not isinstance(sid, str) or len(sid) > 50):
+            return "InvalidParameterValue.SessionIdTooLong"
+        ctx = b.get("SessionContext")
+        if ctx is not None and (not isinstance(ctx, str) or len(ctx) > 1000):
+            return "InvalidParameterValue.SessionContext"
+        if "SubAppId" in b and type(b["SubAppId"]) is not int:
+            return "InvalidParameterValue.SubAppId"
+        return None
+
+    @staticmethod
+    def check_pull(b):
+        url = b.get("MediaUrl")
+        if not isinstance(url, str) or not url:
+            return "MissingParameter"
+        if not url.startswith(("http://", "https://")):
+            return "InvalidParameterValue.MediaUrl"
+        sc = b.get("SourceContext")
+        if sc is not None and (not isinstance(sc, str) or len(sc) > 250):
+            return "InvalidParameterValue.SourceContext"
+        if "MediaType" in b and not isinstance(b["MediaType"], str):
+            return "InvalidParameterValue.MediaType"
+        return None
+
+    @staticmethod
     def check_body(b):
         if not isinstance(b, dict) or not isinstance(b.get("FileId"), str) or not b["FileId"]:
             return "MissingParameter"
@@ -151,7 +211,9 @@ class TencentStandin:
         with self.lock:
             self.calls.append(call)
             code = self.check_auth(headers, raw)
-            if not code and headers.get("X-TC-Action") != ACTION:
+            action = headers.get("X-TC-Action")
+            call["action"] = action
+            if not code and action not in ACTIONS:
                 code = "InvalidAction"
             if not code and headers.get("X-TC-Version") != VERSION:
                 code = "InvalidParameter"
@@ -162,12 +224,16 @@ class TencentStandin:
                 except ValueError:
                     code = "InvalidParameter"
             if not code:
-                code = self.check_body(body)
+                code = self.check_common(body)
+            if not code and action == "DescribeTaskDetail":
+                return self.describe(body, rid, call)
+            if not code:
+                code = self.check_pull(body) if action == "PullUpload" else self.check_body(body)
             if code:
                 call["answer"] = code
                 return 200, self.error(code, rid)
-            fid, sid = body["FileId"], body.get("SessionId")
-            queue = self.script.get(fid, [])
+            fid, sid = body.get("FileId") or body.get("MediaUrl"), body.get("SessionId")
+            queue = self.script.get(fid, []) or self.script.get(body.get("SessionContext"), [])
             if queue:
                 step = queue.pop(0)
                 call["answer"] = step
@@ -180,13 +246,126 @@ class TencentStandin:
             if sid and sid in self.sessions:
                 call["answer"] = "InvalidParameterValue.SessionId"
                 return 200, self.error("InvalidParameterValue.SessionId", rid)
-            task_id = f"125xxx65-procedurev2-{hashlib.md5(fid.encode()).hexdigest()}"
+            kind = "pull" if action == "PullUpload" else "procedurev2"
+            task_id = f"125xxx65-{kind}-{hashlib.md5((sid or fid).encode()).hexdigest()}"
             if sid:
                 self.sessions[sid] = task_id
             call["answer"] = task_id
+            self.tasks[task_id] = {"type": action, "body": body, "status": "PROCESSING"}
+            lost = False
+            if self.lose_answer.get(fid):
+                self.lose_answer[fid] -= 1
+                lost = True
+            if action == "PullUpload":
+                threading.Thread(target=self.pull, args=(task_id, body["MediaUrl"]),
+                                 daemon=True).start()
+            if lost:
+                return 503, {"message": "Service Unavailable"}
             return 200, {"Response": {"RequestId": rid, "TaskId": task_id}}
+
+    def pull(self, task_id, url):
+        """Fetches url as Tencent's pull does; the file gets a FileId."""
+        got = {"status": None, "bytes": 0}
+        if self.unreachable:
+            url = "http://127.0.0.1:9/"  # as if the source could not be reached
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                got = {"status": r.status, "bytes": len(r.read())}
+        except urllib.error.HTTPError as e:
+            got = {"status": e.code, "bytes": 0}
+        except OSError:
+            pass
+        with self.lock:
+            self.pulls[task_id] = got
+            t = self.tasks[task_id]
+            t["status"] = "FINISH"
+            t["file_id"] = str(5285890784000000000 + int(task_id[-8:], 16) % 1000000) \
+                if got["status"] == 200 else ""
+
+    def pull_task(self, task_id):
+        """The PullUploadTask of a pull: the documented PullCompleteEvent
+        (tencent-vod-PullComplete.json) with this pull's values."""
+        t = self.tasks[task_id]
+        b, ok = t["body"], bool(t.get("file_id"))
+        url = f"https://1400000000.vod2.myqcloud.com/xxx/{t.get('file_id')}/src.mp4"
+        pt = copy.deepcopy(DOC["PullComplete"]["PullCompleteEvent"])
+        pt["MediaBasicInfo"]["SourceInfo"]["SourceContext"] = b.get("SourceContext", "")
+        pt["MediaBasicInfo"]["MediaUrl"] = url
+        pt.update(TaskId=task_id, Status=t["status"],
+                  ErrCode=0 if ok or t["status"] != "FINISH" else 70000,
+                  Message="SUCCESS" if ok else ("" if t["status"] != "FINISH" else "pull failed"),
+                  FileId=t.get("file_id", ""), FileUrl=url,
+                  SessionContext=b.get("SessionContext", ""), SessionId=b.get("SessionId", ""),
+                  Progress=100 if ok else 0)
+        return pt
+
+    def pull_complete(self, task_id):
+        """The PullComplete Tencent sends when a pull ends."""
+        return {"EventType": "PullComplete", "PullCompleteEvent": self.pull_task(task_id)}
+
+    def new_file_upload(self, task_id):
+        """The NewFileUpload Tencent sends once a pull brought the file:
+        the documented one with the pull's file and SourceContext."""
+        pt = self.pull_task(task_id)
+        ev = copy.deepcopy(DOC["NewFileUpload"])
+        ev["FileUploadEvent"].update(FileId=pt["FileId"], MediaBasicInfo=pt["MediaBasicInfo"])
+        return ev
+
+    def finish(self, task_id):
+        with self.lock:
+            self.tasks[task_id]["status"] = "FINISH"
+
+    def procedure_task(self, task_id):
+        """The ProcedureTask of a ProcessMedia task: the documented
+        ProcedureStateChangeEvent with one Transcode result per template
+        it was given."""
+        t = self.tasks[task_id]
+        b, done = t["body"], t["status"] == "FINISH"
+        results = []
+        for d in b["MediaProcessTask"]["TranscodeTaskSet"]:
+            fmt, w, h, bps = PRESETS.get(d["Definition"], ("mp4", 0, 0, 0))
+            task = {"Status": "SUCCESS" if done else "PROCESSING", "ErrCode": 0,
+                    "Message": "SUCCESS", "Input": {"Definition": d["Definition"]}}
+            if done:
+                ext = "m3u8" if fmt == "hls" else "mp4"
+                task["Output"] = {"Url": f"https://1400000000.vod2.myqcloud.com/xxx/{b['FileId']}/"
+                                         f"v.f{d['Definition']}.{ext}",
+                                  "Size": 1000 * h, "Container": fmt, "Height": h, "Width": w,
+                                  "Bitrate": bps, "Duration": 2.0, "Definition": d["Definition"]}
+            results.append({"Type": "Transcode", "TranscodeTask": task})
+        pt = copy.deepcopy(DOC["ProcedureStateChanged"]["ProcedureStateChangeEvent"])
+        pt.update(TaskId=task_id, Status=t["status"], ErrCode=0, Message="", FileId=b["FileId"],
+                  MediaProcessResultSet=results, SessionContext=b.get("SessionContext", ""),
+                  SessionId=b.get("SessionId", ""))
+        return pt
+
+    def procedure_event(self, task_id):
+        """The ProcedureStateChanged Tencent sends for a ProcessMedia task."""
+        return {"EventType": "ProcedureStateChanged",
+                "ProcedureStateChangeEvent": self.procedure_task(task_id)}
+
+    def describe(self, body, rid, call):
+        """DescribeTaskDetail (the lock is held)."""
+        tid = body.get("TaskId")
+        if not isinstance(tid, str) or not tid:
+            call["answer"] = "MissingParameter"
+            return 200, self.error("MissingParameter", rid)
+        t = self.tasks.get(tid)
+        if not t:
+            call["answer"] = "ResourceNotFound.TaskNotExist"
+            return 200, self.error("ResourceNotFound.TaskNotExist", rid)
+        call["answer"] = "described"
+        r = {"RequestId": rid, "Status": t["status"], "CreateTime": "2026-01-01T00:00:00Z"}
+        if t["type"] == "PullUpload":
+            r.update(TaskType="PullUpload", PullUploadTask=self.pull_task(tid))
+        else:
+            r.update(TaskType="Procedure", ProcedureTask=self.procedure_task(tid))
+        return 200, {"Response": r}
 
     def started(self):
         """The calls that started a task."""
         with self.lock:
             return [c for c in self.calls if c["answer"] and c["answer"].startswith("125xxx65-")]
+
+    def started_by(self, action):
+        return [c for c in self.started() if c.get("action") == action]

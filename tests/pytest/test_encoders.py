@@ -74,12 +74,32 @@ def test_a_create_answer_names_the_job_once(db):
     assert job_row(db, "j1") == ("PROGRESSING", "Z1", 0)
 
 
-def test_a_create_answer_never_takes_another_jobs_id(db):
-    cloud_job(db, "other", backend_job_id="Z1")
+def test_a_create_answer_takes_its_id_from_a_job_registered_with_it(db):
+    # Someone registered the id the encoder was about to give our job.
+    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+                    "VALUES ('squat', 'zencoder', 'Z1', 'x.mp4')")
     cloud_job(db, "j1")
     db.one("SELECT mediagate_job_event('j1', %s::jsonb)", json.dumps({"backend_job_id": "Z1"}))
-    assert job_row(db, "j1")[1] is None
-    assert job_row(db, "other")[1] == "Z1"
+    assert job_row(db, "j1")[1] == "Z1"
+    assert job_row(db, "squat")[1] is None
+    # The first answer stays.
+    db.one("SELECT mediagate_job_event('j1', %s::jsonb)", json.dumps({"backend_job_id": "Z2"}))
+    assert job_row(db, "j1")[1] == "Z1"
+
+
+def test_an_event_naming_our_job_goes_to_it_not_to_a_job_registered_with_its_id(db):
+    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
+                    "VALUES ('squat', 'zencoder', 'Z1', 'x.mp4')")
+    cloud_job(db, "j1")
+    ev = {"backend_job_id": "Z1", "mediagate_job_id": "j1", "status": "COMPLETE",
+          "output_path": "https://cdn/out/j1/"}
+    assert db.one("SELECT mediagate_apply_job_event('zencoder', %s::jsonb)", json.dumps(ev)) == "j1"
+    assert job_row(db, "j1") == ("COMPLETE", "Z1", 100)
+    assert db.one("SELECT status, backend_job_id, output_path FROM jobs WHERE id = 'squat'") == \
+        ("SUBMITTED", None, None)
+    # An event without our id still finds a job by the encoder's id.
+    ev = {"backend_job_id": "Z1", "status": "PROGRESSING"}
+    assert db.one("SELECT mediagate_apply_job_event('zencoder', %s::jsonb)", json.dumps(ev)) == "j1"
 
 
 def test_a_failed_create_reaches_a_job_without_a_backend_id(db):

@@ -5,9 +5,10 @@
  * playback policy from its ACL (public when it admits anyone, else signed),
  * passthrough = mediagate's job id (the webhooks and the list find the job
  * by it) and MP4 static renditions when the profile packages MP4. Mux has
- * no idempotency key, so every attempt (an earlier one's outcome may be
- * unknown) first lists the assets and takes the one whose passthrough is
- * the job id; for a job canceled meanwhile it only looks, never makes one.
+ * no idempotency key, so every attempt but a new job's first (an earlier
+ * one's outcome may be unknown) first lists the assets and takes the one
+ * whose passthrough is the job id; for a job canceled meanwhile it only
+ * looks, never makes one.
  * The lease is renewed before each call and a call lasts at most half of
  * it, so no second worker creates while one still may.
  * poll: GET /video/v1/assets/<id>, read as the matching
@@ -36,6 +37,7 @@
 #define ANSWER_MAX (1 << 20) /* a page of 100 assets fits */
 #define LIST_LIMIT 100       /* assets per page of the list */
 #define LIST_PAGES 20        /* pages looked through at most */
+#define FRESH_S 60           /* a job younger, at its first create attempt, has no asset yet */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 static bool configured(const config *cfg)
@@ -87,12 +89,13 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
     return 0;
 }
 
-/* True while the task is still this worker's: its lease renewed now, so
+/* True while the task is still this worker's, with at least two thirds
+ * of a lease left (the heartbeat renews it once a third has passed), so
  * that the next call (at most half a lease, see call) ends before another
  * worker may claim the task and create the asset a second time. */
 static bool ours(task_ctx *ctx)
 {
-    return !ctx->beat || ctx->beat(ctx, TASK_BEAT_CHECK);
+    return !ctx->beat || ctx->beat(ctx, -1);
 }
 
 /* One call of Mux's API: method, path under MEDIAGATE_MUX_API_URL, and a
@@ -330,11 +333,15 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, MUX_ERROR, "mux takes an input URL, the job has none");
         goto out;
     }
-    /* An earlier attempt may have made the asset: never a second one.
-     * Always looked for, not only when ctx->attempt > 1: an operator's
-     * `tasks retry` of a dead create starts again at attempt 1. */
-    long refused;
-    int rc = find_ours(ctx, job, found, sizeof found, why, sizeof why, &refused);
+    /* An earlier attempt may have made the asset: never a second one. An
+     * operator's `tasks retry` of a dead create starts again at attempt 1,
+     * but the job is older than a minute then (its create died after all
+     * its attempts); only a job's very first create skips the list. */
+    bool canceled = job->status && strcmp(job->status, "CANCELED") == 0;
+    long refused = 0;
+    int rc = ctx->attempt > 1 || job->age_s >= FRESH_S || canceled
+                 ? find_ours(ctx, job, found, sizeof found, why, sizeof why, &refused)
+                 : 0;
     if (rc < 0) {
         /* Mux's final refusals (credentials) end the job; the rest retry. */
         bool final = refused >= 400 && !transient(refused);
@@ -346,7 +353,7 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         created(ctx, job, found, NULL, res);
         goto out;
     }
-    if (job->status && strcmp(job->status, "CANCELED") == 0) {
+    if (canceled) {
         res->outcome = TASK_DONE; /* only its id was wanted, and there is none */
         goto out;
     }

@@ -176,10 +176,9 @@ int handle_media_jobs(request *r)
         goto out;
     }
     if (PQgetisnull(res, 0, 0) || strcmp(PQgetvalue(res, 0, 0), id) != 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Job %.60s has that backend job id already.",
-                 PQgetisnull(res, 0, 0) ? "?" : PQgetvalue(res, 0, 0));
-        ret = reply_error(r, 409, msg);
+        /* Never the other job's id: another key's job, whose id is all a
+         * caller needs to read its status. */
+        ret = reply_error(r, 409, "That backend job id is registered already.");
         goto out;
     }
     r->out = json_object_new_object();

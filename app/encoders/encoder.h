@@ -51,8 +51,9 @@ typedef struct encoder {
      * from the provider when it says); TASK_FAILED (task_fail) with the
      * provider's code and message on its final errors. Idempotent across
      * attempts: ctx->attempt > 1 means an earlier outcome may be unknown,
-     * and a second job must never result. NULL for local (its kind is the
-     * encode itself). */
+     * and a second job must never result (the attempt counts every create
+     * call made for the job, an operator's retry of a dead task included).
+     * NULL for local (its kind is the encode itself). */
     void (*create)(task_ctx *ctx, const encode_job *job, task_result *res);
     /* Asks the encoder for the job's state (job->backend_job_id set).
      * Returns 0 with *ev a new normalized event as the notification

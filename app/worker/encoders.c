@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config.h"
@@ -173,7 +174,7 @@ static int make_input(task_ctx *ctx, enc_call *c, char *err, size_t errcap)
         return 0;
     }
     if (jstr(in, "url", &url) > 0) {
-        if (strncmp(url, "https://", 8) != 0 || strlen(url) >= sizeof c->input_url) {
+        if (strncasecmp(url, "https://", 8) != 0 || strlen(url) >= sizeof c->input_url) {
             snprintf(err, errcap, "the input URL is not an https URL");
             return -1;
         }
@@ -260,8 +261,43 @@ static int load_profile(task_ctx *ctx, enc_call *c, char *err, size_t errcap)
     return profile_parse(NULL, p, &c->prof, err, errcap);
 }
 
+/* Renews the task's lease just before a call to the encoder (a call
+ * outlasting a lapsed lease could be made twice, by two workers). Returns
+ * false, with res handed back, when the task is no longer this worker's. */
+static bool hold(task_ctx *ctx, task_result *res)
+{
+    if (ctx->beat(ctx, TASK_BEAT_CHECK))
+        return true;
+    res->outcome = TASK_HANDBACK;
+    return false;
+}
+
+/* Counts the create call about to be made for c's job. *rctx is ctx, its
+ * attempt raised past every call made before for the job (an operator's
+ * retry of a dead task starts its attempts again): the row looks for an
+ * earlier call's job before it sends again (encoder.h). Returns 0, or -1
+ * (res set) when the database failed. */
+static int tried_before(task_ctx *ctx, enc_call *c, task_result *res, task_ctx *rctx)
+{
+    PGresult *r = NULL;
+    const char *v[] = {c->ej.id};
+    *rctx = *ctx;
+    if (db_exec(ctx->db, W_ENC_TRY, 1, v, &r) != 0 || PQntuples(r) != 1) {
+        PQclear(r);
+        res->outcome = TASK_RETRY;
+        snprintf(res->message, sizeof res->message, "the database is unavailable");
+        return -1;
+    }
+    int before = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (before + 1 > rctx->attempt)
+        rctx->attempt = before + 1;
+    return 0;
+}
+
 void kind_encoder_create(task_ctx *ctx, task_result *res)
 {
+    task_ctx rctx;
     enc_call c = {0};
     char err[400];
     const encoder *want = encoder_for_kind(ctx->kind);
@@ -304,9 +340,12 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         PGresult *r = NULL;
         char key[160], url[URL_MAX];
         snprintf(key, sizeof key, "media/%.100s/", c.ej.id);
+        /* The master playlist only when the profile has HLS (an MP4-only
+         * one has none). */
         const char *v[] = {c.ej.id,
-                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL};
-        int st = db_exec(ctx->db, W_ENC_STORAGE, 2, v, &r);
+                           store_public_url(ctx->cfg, key, url, sizeof url) == 0 ? url : NULL,
+                           c.prof.hls ? "{\".m3u8\": \"master.m3u8\"}" : "{}"};
+        int st = db_exec(ctx->db, W_ENC_STORAGE, 3, v, &r);
         PQclear(r);
         if (st != 0) {
             res->outcome = TASK_RETRY;
@@ -319,8 +358,8 @@ void kind_encoder_create(task_ctx *ctx, task_result *res)
         log_info("task %lld: job %s is %s's %s already", ctx->id, c.ej.id, c.row->name,
                  c.ej.backend_job_id);
         res->outcome = TASK_DONE;
-    } else
-        c.row->create(ctx, &c.ej, res);
+    } else if (hold(ctx, res) && tried_before(ctx, &c, res, &rctx) == 0)
+        c.row->create(&rctx, &c.ej, res);
     if (res->outcome == TASK_DONE && !learn) {
         if (!res->job_event)
             res->job_event = json_object_new_object();
@@ -369,10 +408,13 @@ static int store_poll(task_ctx *ctx, enc_call *c, json_object *ev, const char *b
     return 0;
 }
 
-/* True when the job has run past its encoder's own limit. */
+/* True when the job has been PROGRESSING past its encoder's own limit
+ * (counted from the job's creation: it cannot have started earlier). A
+ * job still SUBMITTED (queued at the encoder) is never past it. */
 static bool past_limit(const enc_call *c)
 {
-    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s;
+    return c->row->max_running_s > 0 && c->ej.age_s > c->row->max_running_s &&
+           strcmp(c->ej.status, "PROGRESSING") == 0;
 }
 
 void kind_encoder_poll(task_ctx *ctx, task_result *res)
@@ -408,6 +450,8 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         snooze(res, wait, "the job had an event lately");
         goto out;
     }
+    if (!hold(ctx, res))
+        goto out;
     int rc = c.row->poll(ctx, &c.ej, &ev, &body, &len, event_id, sizeof event_id, err, sizeof err);
     if (rc < 0) {
         /* The job's outcome is ERROR; the task itself is done. */
@@ -434,9 +478,11 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
         goto out;
     }
     if (rc > 0 || !ev || !*event_id) {
-        res->outcome = TASK_RETRY;
-        snprintf(res->message, sizeof res->message, "%s: %s", c.row->name,
-                 *err ? err : "no answer");
+        /* The encoder did not answer: asked again later, uncounted, so that
+         * an outage however long never leaves a job without its reconciler. */
+        char why[sizeof res->message];
+        snprintf(why, sizeof why, "%s: %s", c.row->name, *err ? err : "no answer");
+        snooze(res, after, why);
         goto out;
     }
     snooze(res, after, "the job is not final yet");
@@ -465,6 +511,8 @@ void kind_encoder_cancel(task_ctx *ctx, task_result *res)
         snooze(res, 300, "the encoder is not configured here");
         goto out;
     }
+    if (!hold(ctx, res))
+        goto out;
     int rc = c.row->cancel(ctx, &c.ej, err, sizeof err);
     if (rc == 0)
         log_info("task %lld: job %s canceled at %s (%s)", ctx->id, c.ej.id, c.row->name,

@@ -107,17 +107,23 @@ const stmt_def worker_stmts[W__COUNT] = {
         "FROM jobs j WHERE j.id = $1",
         3, PGRES_TUPLES_OK},
     /* A cloud encoder writes the job's outputs to the storage bucket, at
-     * $2 (the public URL of media/<job id>/, as the local encoder's):
-     * playback serves them from there like the local encoder's. */
+     * $2 (the public URL of media/<job id>/, as the local encoder's), its
+     * playlists $3: playback serves them from there like the local
+     * encoder's. */
     [W_ENC_STORAGE] = {"w_enc_storage",
         "UPDATE jobs SET storage = 's3', output_path = coalesce(output_path, $2), "
-        "updated_at = now() WHERE id = $1 AND storage IS NULL",
-        2, PGRES_COMMAND_OK},
+        "playlists = $3::jsonb, updated_at = now() WHERE id = $1 AND storage IS NULL",
+        3, PGRES_COMMAND_OK},
     /* The reconciler's answer from encoder $1: stored and applied as a
      * notification (source 'poll'), deduped and ordered like a push. */
     [W_ENC_POLLED] = {"w_enc_polled",
         "SELECT mediagate_notify_poll($1, $2, $3::bytea, $4::jsonb)",
         4, PGRES_TUPLES_OK},
+    /* A create call for job $1 is about to be made: how many were made
+     * before it (sql/024). */
+    [W_ENC_TRY] = {"w_enc_try",
+        "UPDATE jobs SET create_tries = create_tries + 1 WHERE id = $1 RETURNING create_tries - 1",
+        1, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -22,6 +22,7 @@ enum wstmt {
     W_ENC_JOB,
     W_ENC_STORAGE,
     W_ENC_POLLED,
+    W_ENC_TRY,
     W__COUNT
 };
 

@@ -95,16 +95,20 @@ BEGIN
         output_path   = CASE WHEN p_backend <> 'local' AND j.storage = 's3' THEN output_path
                              ELSE coalesce(ev->>'output_path', output_path) END,
         -- A cloud encoder that wrote to the storage bucket (the job's
-        -- storage 's3' and output_path since its create) wrote mediagate's
-        -- layout there: players read it like a local encode's (/media/status
+        -- storage 's3', output_path and playlists since its create: the
+        -- master.m3u8 when the profile has HLS) wrote mediagate's layout
+        -- there: players read it like a local encode's (/media/status
         -- answers playback's output_path, app/playback.h), whatever URLs the
         -- encoder's event names.
-        playlists     = CASE WHEN p_backend <> 'local' AND j.storage = 's3'
-                              AND new_status = 'COMPLETE'
-                             THEN '{".m3u8": "master.m3u8"}'::jsonb
+        playlists     = CASE WHEN p_backend <> 'local' AND j.storage = 's3' THEN playlists
                              ELSE coalesce(ev->'playlists', playlists) END,
         error_code    = coalesce((ev->>'error_code')::int, error_code),
-        error_message = coalesce(ev->>'error_message', error_message),
+        -- Never a signed URL (an encoder's message may quote the input it
+        -- was given): queries cut, a local upload's /in/<sig>/<exp>/ too.
+        error_message = coalesce(regexp_replace(regexp_replace(ev->>'error_message',
+                                     '(https?://[^\s?#"''<>\[\]]*)[?#][^\s"''<>\[\]]*', '\1', 'gi'),
+                                     '/in/[A-Za-z0-9_-]{22}/[0-9]{1,12}/', '/in/', 'g'),
+                                 error_message),
         variations    = CASE WHEN ev ? 'variations' THEN ev->'variations'
                              WHEN ev ? 'outputs_by_format'
                              THEN mediagate_match_variations(variations, ev->'outputs_by_format')

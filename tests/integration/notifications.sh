@@ -245,7 +245,7 @@ expect_json '[.variations[] | [.label, .format, .width, .height, .file_size_in_b
     '[["1080p","ts",1920,1080,6050358,"ftp://ftp.example.com/out/v0/index.m3u8"],["720p","ts",1280,720,3000,"ftp://ftp.example.com/out/v1/index.m3u8"]]'
 req -X POST -H "Authorization: Bearer $reg" -d backend=zencoder -d backend_job_id=770001 -d input_file=x "$BASE/media/jobs"
 expect_status 409
-expect_body "{\"success\":false,\"message\":\"Job $extjob has that backend job id already.\"}"
+expect_body '{"success":false,"message":"That backend job id is registered already."}'
 for bad in "backend=local&backend_job_id=1&input_file=x" "backend=zencoder&input_file=x" \
            "backend=zencoder&backend_job_id=1" "backend=tencent&backend_job_id=%FF&input_file=x"; do
     req -X POST -H "Authorization: Bearer $reg" -d "$bad" "$BASE/media/jobs"

@@ -244,8 +244,8 @@ def test_cancel_of_a_final_job_changes_nothing(db, status):
 def test_a_bucket_job_of_a_cloud_encoder_answers_the_local_layout(db):
     cloud_job(db, "j1", backend="zencoder", backend_job_id="Z1")
     # As the create left it (W_ENC_STORAGE): in the bucket, at its public URL.
-    db.conn.execute("UPDATE jobs SET storage = 's3', output_path = 'https://cdn/media/j1/' "
-                    "WHERE id = 'j1'")
+    db.conn.execute("UPDATE jobs SET storage = 's3', output_path = 'https://cdn/media/j1/', "
+                    "playlists = '{\".m3u8\": \"master.m3u8\"}' WHERE id = 'j1'")
     ev = {"backend_job_id": "Z1", "status": "COMPLETE", "output_path": "s3://b/media/j1/",
           "playlists": {".m3u8": "s3://b/media/j1/master.m3u8"}}
     db.one("SELECT mediagate_apply_job_event('zencoder', %s::jsonb)", json.dumps(ev))
@@ -367,37 +367,147 @@ def test_cancel_while_a_create_answer_is_lost_cancels_what_it_made(stack, worker
         [("mux.create", "done"), ("encoder.cancel", "done")]
 
 
-@pytest.mark.parametrize("quiet", ["1 hour", "0 s"])
-def test_a_job_past_the_encoders_own_limit_ends_in_error(stack, workers, quiet):
-    """MediaConvert keeps a job at most 48 h: one still PROGRESSING past that
-    ends ERROR, whether its events stopped or keep coming."""
+@pytest.mark.parametrize("status, quiet", [("PROGRESSING", "1 hour"), ("PROGRESSING", "0 s"),
+                                           ("SUBMITTED", "1 hour")])
+def test_a_job_past_the_encoders_own_limit_ends_in_error(stack, workers, status, quiet):
+    """MediaConvert runs a job at most 48 h: one still PROGRESSING past that
+    ends ERROR, whether its events stopped or keep coming; one still queued
+    there (SUBMITTED) does not."""
     from mediaconvert_standin import MediaConvertStandin
     from test_mediaconvert_encoder import AK, QUEUE, REGION, ROLE, SK
     mc = MediaConvertStandin(AK, SK, REGION)
     try:
         mcid = mc.new_job({"role": ROLE, "settings": {}, "userMetadata": {}})["id"]
-        mc.set_status(mcid, "PROGRESSING", percent=40)
+        if status == "PROGRESSING":
+            mc.set_status(mcid, "PROGRESSING", percent=40)
         job = str(uuid.uuid4())
         stack.db.conn.execute(
             "INSERT INTO jobs (id, backend, backend_job_id, input_file, profile, status, created_at, "
-            "last_event_at) VALUES (%s, 'mediaconvert', %s, 'in.mp4', 'p', 'PROGRESSING', "
-            "now() - interval '49 hours', now() - %s::interval)", (job, mcid, quiet))
+            "last_event_at) VALUES (%s, 'mediaconvert', %s, 'in.mp4', 'p', %s, "
+            "now() - interval '49 hours', now() - %s::interval)", (job, mcid, status, quiet))
         stack.db.conn.execute("INSERT INTO outbox (kind, payload) VALUES ('encoder.poll', %s)",
                               (json.dumps({"job_id": job}),))
         workers.start(MEDIAGATE_MEDIACONVERT_ENDPOINT=mc.url + "/", MEDIAGATE_MEDIACONVERT_REGION=REGION,
                       MEDIAGATE_MEDIACONVERT_ROLE=ROLE, MEDIAGATE_MEDIACONVERT_QUEUE=QUEUE,
                       MEDIAGATE_AWS_ACCESS_KEY_ID=AK, MEDIAGATE_AWS_SECRET_ACCESS_KEY=SK,
                       MEDIAGATE_RECONCILE_AFTER="600")
+        polled = "SELECT count(*) FROM notifications WHERE source = 'poll' AND job_id = %s"
+        # It asks MediaConvert first (the answer, stored as a poll).
+        assert wait_until(lambda: stack.db.one(polled, job) == 1, 60, 0.1), \
+            stack.db.rows("SELECT state, last_error FROM tasks")
+        assert [c["path"] for c in mc.calls if c["method"] == "GET"], mc.calls
+        if status == "SUBMITTED":
+            assert wait_until(lambda: stack.db.one("SELECT state FROM tasks WHERE kind = 'encoder.poll'")
+                              == "queued", 60, 0.1)
+            assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "SUBMITTED"
+            return
         assert wait_until(lambda: stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "ERROR",
                           60, 0.1), stack.db.rows("SELECT state, last_error FROM tasks")
         r = stack.curl(f"/media/status?job_id={job}")
         assert r.json()["error_message"] == \
             "mediaconvert: stuck in PROGRESSING past the encoder's 48 h limit", r
         assert r.json()["error_code"] == 22, r
-        # It asked MediaConvert first (the answer, stored as a poll, said PROGRESSING).
-        assert [c["path"] for c in mc.calls if c["method"] == "GET"], mc.calls
-        assert stack.db.one("SELECT count(*) FROM notifications WHERE source = 'poll' AND job_id = %s",
-                            job) == 1
         assert stack.db.one("SELECT state FROM tasks WHERE kind = 'encoder.poll'") == "done"
+    finally:
+        mc.close()
+
+
+def test_an_mp4_only_bucket_job_names_no_master_playlist(db):
+    cloud_job(db, "j1", backend="mediaconvert", backend_job_id="M1")
+    db.conn.execute("UPDATE jobs SET storage = 's3', output_path = 'https://cdn/media/j1/', "
+                    "playlists = '{}' WHERE id = 'j1'")
+    ev = {"backend_job_id": "M1", "status": "COMPLETE",
+          "playlists": {".m3u8": "s3://b/media/j1/master.m3u8"}}
+    db.one("SELECT mediagate_apply_job_event('mediaconvert', %s::jsonb)", json.dumps(ev))
+    assert db.one("SELECT mediagate_job_status_json(j) FROM jobs j WHERE id = 'j1'")["playlists"] == {}
+
+
+def test_an_error_message_never_carries_a_signed_input_url(db):
+    cloud_job(db, "j1", backend="mediaconvert", backend_job_id="M1")
+    msg = ("Unable to open input file [https://store.example/b/uploads/u/in.mp4?X-Amz-Algorithm="
+           "AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261207&X-Amz-Signature=0a1b2c]: "
+           "[Failed probe/open]; also http://site.example/media-files/in/"
+           "AbCdEfGhIjKlMnOpQrStUv/1765200000/u/in.mp4#x and HTTPS://X.example/a?sig=1")
+    ev = {"backend_job_id": "M1", "status": "ERROR", "error_code": 1010, "error_message": msg}
+    db.one("SELECT mediagate_apply_job_event('mediaconvert', %s::jsonb)", json.dumps(ev))
+    got = db.one("SELECT mediagate_job_status_json(j) FROM jobs j WHERE id = 'j1'")["error_message"]
+    assert got == ("Unable to open input file [https://store.example/b/uploads/u/in.mp4]: "
+                   "[Failed probe/open]; also http://site.example/media-files/in/u/in.mp4 and "
+                   "HTTPS://X.example/a"), got
+
+
+def test_a_reconciler_that_cannot_reach_the_encoder_waits_and_never_dies(stack, workers):
+    from mgstack import free_port
+    job = str(uuid.uuid4())
+    stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file, profile, "
+                          "last_event_at) VALUES (%s, 'mux', 'A1', 'in.mp4', 'p', now() - interval '1 hour')",
+                          (job,))
+    # As after hours of an outage: one attempt short of the kind's cap.
+    stack.db.conn.execute("INSERT INTO outbox (kind, payload, attempts) VALUES ('encoder.poll', %s, 19)",
+                          (json.dumps({"job_id": job}),))
+    workers.start(MEDIAGATE_MUX_API_URL=f"http://127.0.0.1:{free_port()}",
+                  MEDIAGATE_RECONCILE_AFTER="600")
+    q = "SELECT state, attempts, last_error, run_after > now() + interval '500 s' FROM tasks " \
+        "WHERE kind = 'encoder.poll'"
+    assert wait_until(lambda: stack.db.one(q)[2], 60, 0.1), stack.db.one(q)
+    state, attempts, err, later = stack.db.one(q)
+    assert (state, attempts, later) == ("queued", 19, True), stack.db.one(q)
+    assert err.startswith("mux: "), err
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "SUBMITTED"
+
+
+def test_check_config_refuses_mediaconvert_without_the_keys_that_sign_its_calls():
+    import subprocess
+    from mgstack import MG_BIN
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
+    env = {**base, "MEDIAGATE_DATABASE_URL": "postgresql:///unused",
+           "MEDIAGATE_MEDIACONVERT_ENDPOINT": "https://abcd1234.mediaconvert.us-east-1.amazonaws.com",
+           "MEDIAGATE_MEDIACONVERT_ROLE": "arn:aws:iam::111122223333:role/MediaConvert"}
+    r = subprocess.run([str(MG_BIN), "check-config"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "MEDIAGATE_AWS_ACCESS_KEY_ID" in r.stderr, (r.returncode, r.stderr)
+    env.update(MEDIAGATE_AWS_ACCESS_KEY_ID="AKIDEXAMPLE", MEDIAGATE_AWS_SECRET_ACCESS_KEY="s" * 40)
+    r = subprocess.run([str(MG_BIN), "check-config"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_an_operators_retry_of_a_dead_create_looks_before_it_sends_again(stack, workers):
+    """The create's answer was lost, its task died; `mediagate tasks retry`
+    starts its attempts again, yet the encoder's row is told that a create
+    was sent before: it finds that job instead of making a second one."""
+    import signal
+    from mediaconvert_standin import MediaConvertStandin
+    from test_mediaconvert_encoder import AK, QUEUE, REGION, ROLE, SK
+    mc = MediaConvertStandin(AK, SK, REGION)
+    mc.script = ["drop_after_create"]
+    mc.token_window_s = 0  # past ClientRequestToken's minute: AWS would make a second job
+    env = dict(MEDIAGATE_MEDIACONVERT_ENDPOINT=mc.url + "/", MEDIAGATE_MEDIACONVERT_REGION=REGION,
+               MEDIAGATE_MEDIACONVERT_ROLE=ROLE, MEDIAGATE_MEDIACONVERT_QUEUE=QUEUE,
+               MEDIAGATE_MEDIACONVERT_DESTINATION="s3://out-bucket/site/",
+               MEDIAGATE_AWS_ACCESS_KEY_ID=AK, MEDIAGATE_AWS_SECRET_ACCESS_KEY=SK)
+    try:
+        job = str(uuid.uuid4())
+        profile = {"name": "mc-hls", "encoder": "mediaconvert", "renditions": [{"height": 720}],
+                   "packaging": ["hls"]}
+        stack.db.conn.execute("INSERT INTO jobs (id, backend, input_file, profile) "
+                              "VALUES (%s, 'mediaconvert', 'https://store.example/in.mp4', 'mc-hls')",
+                              (job,))
+        payload = {"job_id": job, "profile": profile, "input": {"url": "https://store.example/in.mp4"}}
+        tid = stack.db.one("INSERT INTO outbox (kind, payload) VALUES ('mediaconvert.create', %s) "
+                           "RETURNING id", json.dumps(payload))
+        w = workers.start(**env)
+        assert wait_until(lambda: mc.jobs, 60, 0.02), mc.calls
+        w.kill(signal.SIGKILL)
+        w.wait()
+        (made,) = mc.jobs
+        # The task is dead (as after its attempts ran out), then retried by hand.
+        stack.db.conn.execute("UPDATE outbox SET failed_at = now(), last_error = 'no answer', "
+                              "locked_by = NULL, locked_until = NULL WHERE id = %s", (tid,))
+        stack.mg("tasks", "retry", tid)
+        workers.start(**env)
+        assert wait_until(lambda: stack.db.one("SELECT backend_job_id FROM jobs WHERE id = %s", job),
+                          60, 0.1), mc.calls
+        assert list(mc.jobs) == [made], mc.calls
+        assert stack.db.one("SELECT backend_job_id, create_tries FROM jobs WHERE id = %s", job) == \
+            (made, 2)
     finally:
         mc.close()

@@ -5,7 +5,7 @@
  * playback policy from its ACL (public when it admits anyone, else signed),
  * passthrough = mediagate's job id (the webhooks and the list find the job
  * by it) and MP4 static renditions when the profile packages MP4. Mux has
- * no idempotency key, so every attempt but a new job's first (an earlier
+ * no idempotency key, so every attempt but the job's first (an earlier
  * one's outcome may be unknown) first lists the assets and takes the one
  * whose passthrough is the job id; for a job canceled meanwhile it only
  * looks, never makes one.
@@ -37,7 +37,6 @@
 #define ANSWER_MAX (1 << 20) /* a page of 100 assets fits */
 #define LIST_LIMIT 100       /* assets per page of the list */
 #define LIST_PAGES 20        /* pages looked through at most */
-#define FRESH_S 60           /* a job younger, at its first create attempt, has no asset yet */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 static bool configured(const config *cfg)
@@ -333,13 +332,12 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, MUX_ERROR, "mux takes an input URL, the job has none");
         goto out;
     }
-    /* An earlier attempt may have made the asset: never a second one. An
-     * operator's `tasks retry` of a dead create starts again at attempt 1,
-     * but the job is older than a minute then (its create died after all
-     * its attempts); only a job's very first create skips the list. */
+    /* An earlier call may have made the asset: never a second one. The
+     * attempt counts every create call made for the job (an operator's
+     * retry of a dead task included): only the first skips the list. */
     bool canceled = job->status && strcmp(job->status, "CANCELED") == 0;
     long refused = 0;
-    int rc = ctx->attempt > 1 || job->age_s >= FRESH_S || canceled
+    int rc = ctx->attempt > 1 || canceled
                  ? find_ours(ctx, job, found, sizeof found, why, sizeof why, &refused)
                  : 0;
     if (rc < 0) {

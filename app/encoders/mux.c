@@ -5,9 +5,12 @@
  * playback policy from its ACL (public when it admits anyone, else signed),
  * passthrough = mediagate's job id (the webhooks and the list find the job
  * by it) and MP4 static renditions when the profile packages MP4. Mux has
- * no idempotency key, so a later attempt (whose earlier outcome may be
- * unknown) first lists the assets and takes the one whose passthrough is
- * the job id; for a job canceled meanwhile it only looks, never makes one.
+ * no idempotency key, so every attempt but the job's first (an earlier
+ * one's outcome may be unknown) first lists the assets and takes the one
+ * whose passthrough is the job id; for a job canceled meanwhile it only
+ * looks, never makes one.
+ * The lease is renewed before each call and a call lasts at most half of
+ * it, so no second worker creates while one still may.
  * poll: GET /video/v1/assets/<id>, read as the matching
  * webhook would be (app/notify/mux.c). cancel: DELETE the asset.
  *
@@ -30,10 +33,10 @@
 #include "notify/notify.h"
 #include "request.h"
 
-#define MUX_ERROR 24             /* the job's error_code when Mux gave no HTTP status */
-#define ANSWER_MAX (1 << 20)     /* a page of 100 assets fits */
-#define LIST_LIMIT 100           /* assets per page of the list */
-#define LIST_PAGES 20            /* pages looked through at most */
+#define MUX_ERROR 24         /* the job's error_code when Mux gave no HTTP status */
+#define ANSWER_MAX (1 << 20) /* a page of 100 assets fits */
+#define LIST_LIMIT 100       /* assets per page of the list */
+#define LIST_PAGES 20        /* pages looked through at most */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 static bool configured(const config *cfg)
@@ -60,13 +63,16 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
     (void)cfg;
     const rendition *r = &p->rend[0];
     if (p->nrend != 1) {
-        snprintf(err, errcap, "mux makes its own ladder: name one rendition, its top (height 1080, "
-                              "1440 or 2160), not %d", p->nrend);
+        snprintf(err, errcap,
+                 "mux makes its own ladder: name one rendition, its top (height 1080, "
+                 "1440 or 2160), not %d",
+                 p->nrend);
         return -1;
     }
     if (!tier(r)) {
-        snprintf(err, errcap, "mux: rendition 1 must be 1080, 1440 or 2160 lines high (or 1920, "
-                              "2560 or 3840 wide): Mux's max_resolution_tier");
+        snprintf(err, errcap,
+                 "mux: rendition 1 must be 1080, 1440 or 2160 lines high (or 1920, "
+                 "2560 or 3840 wide): Mux's max_resolution_tier");
         return -1;
     }
     if (r->codec[0] && strcmp(r->codec, "h264") != 0) {
@@ -74,16 +80,26 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
         return -1;
     }
     if (r->video_kbps || r->audio_kbps) {
-        snprintf(err, errcap, "mux: rendition 1: Mux chooses the bitrates and keeps the audio: "
-                              "leave video_kbps and audio_kbps out");
+        snprintf(err, errcap,
+                 "mux: rendition 1: Mux chooses the bitrates and keeps the audio: "
+                 "leave video_kbps and audio_kbps out");
         return -1;
     }
     return 0;
 }
 
+/* True while the task is still this worker's, with at least two thirds
+ * of a lease left (the heartbeat renews it once a third has passed), so
+ * that the next call (at most half a lease, see call) ends before another
+ * worker may claim the task and create the asset a second time. */
+static bool ours(task_ctx *ctx)
+{
+    return !ctx->beat || ctx->beat(ctx, -1);
+}
+
 /* One call of Mux's API: method, path under MEDIAGATE_MUX_API_URL, and a
- * JSON body or NULL. Fills resp (body in a buffer the caller frees with
- * resp->body). */
+ * JSON body or NULL; it lasts at most half a lease (and 20 s). Fills resp
+ * (body in a buffer the caller frees with resp->body). */
 static http_outcome call(task_ctx *ctx, const char *method, const char *path, const char *body,
                          http_response *resp)
 {
@@ -96,16 +112,24 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     int m = snprintf(url, sizeof url, "%.*s%s", (int)base, cfg->mux_api_url, path);
     resp->body = malloc(ANSWER_MAX + 1);
     resp->body_cap = ANSWER_MAX + 1;
-    if (!resp->body || n <= 0 || (size_t)n >= sizeof userpass || m <= 0 || (size_t)m >= sizeof url ||
-        !ctx->http || !ctx->http->curl) {
+    if (!resp->body || n <= 0 || (size_t)n >= sizeof userpass || m <= 0 ||
+        (size_t)m >= sizeof url || !ctx->http || !ctx->http->curl) {
         snprintf(resp->err, sizeof resp->err, "cannot make the request");
         return HTTP_BAD_REQUEST;
     }
     EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)userpass, n);
     snprintf(h_auth, sizeof h_auth, "Authorization: Basic %s", b64);
     const char *hdrs[] = {h_auth, "Accept: application/json", "Content-Type: application/json"};
-    http_request req = {method, url, hdrs, body ? 3 : 2, body, body ? strlen(body) : 0,
-                        5000, 20000, false};
+    long limit_ms = ctx->cfg->lease_seconds * 500;
+    limit_ms = limit_ms < 1000 ? 1000 : limit_ms > 20000 ? 20000 : limit_ms;
+    http_request req = {.method = method,
+                        .url = url,
+                        .headers = hdrs,
+                        .nheaders = body ? 3 : 2,
+                        .body = body,
+                        .body_len = body ? strlen(body) : 0,
+                        .connect_timeout_ms = limit_ms < 5000 ? limit_ms : 5000,
+                        .timeout_ms = limit_ms};
     /* No idempotency key: libcurl must never resend the create itself. */
     http_outcome oc = strcmp(method, "POST") == 0 ? http_client_do_once(ctx->http, &req, resp)
                                                   : http_client_do(ctx->http, &req, resp);
@@ -156,6 +180,34 @@ static bool id_ok(const char *id)
     return n && n <= 200 && strspn(id, ID_CHARS) == n;
 }
 
+/* Replaces in text (a NUL-terminated buffer of cap bytes) each mention
+ * of url, up to the next space or quote, with "<input URL>": Mux's
+ * messages may quote the input, and its signature must not reach the
+ * job's error_message (shown to callers, sent in webhooks). The mention is
+ * found by the URL without its query, so a partial quote goes too. */
+static void scrub_url(char *text, size_t cap, const char *url)
+{
+    static const char mark[] = "<input URL>";
+    size_t ul = url ? strcspn(url, "?#") : 0;
+    char *p;
+    if (ul < 8)
+        return;
+    while ((p = memmem(text, strlen(text), url, ul))) {
+        size_t at = (size_t)(p - text), full = strlen(url);
+        size_t run = strncmp(p, url, full) == 0 ? full : ul + strcspn(p + ul, " \t\"'<>]");
+        if (at + sizeof mark > cap) {
+            *p = '\0';
+            break;
+        }
+        size_t rest = strlen(p + run) + 1; /* with the NUL */
+        if (at + sizeof mark - 1 + rest > cap)
+            rest = cap - at - (sizeof mark - 1);
+        memmove(p + sizeof mark - 1, p + run, rest);
+        memcpy(p, mark, sizeof mark - 1);
+        text[cap - 1] = '\0';
+    }
+}
+
 /* The asset's created_at (Unix seconds, as a decimal string or a number),
  * or -1. */
 static long long created_s(json_object *asset)
@@ -172,22 +224,29 @@ static long long created_s(json_object *asset)
 
 /* Looks through the assets, newest first, for the one whose passthrough
  * is job->id: 1 with its id in out, 0 when there is none (pages back to
- * before the job was made), -1 when Mux could not be asked (err says why). */
+ * before the job was made), -1 when Mux could not be asked (err says why;
+ * *status is Mux's refusal, 0 when it did not answer). */
 static int find_ours(task_ctx *ctx, const encode_job *job, char *out, size_t cap, char *err,
-                     size_t errcap)
+                     size_t errcap, long *status)
 {
-    long long since = (long long)time(NULL) - (long long)job->age_s - 600;
+    *status = 0;
+    long long since = (long long)time(NULL) - (long long)job->age_s - 300;
     for (int page = 1; page <= LIST_PAGES; page++) {
         char path[96];
         json_object *root = NULL, *data;
         http_response resp = {0};
+        if (!ours(ctx)) {
+            snprintf(err, errcap, "the task is no longer this worker's");
+            return -1;
+        }
         snprintf(path, sizeof path, "/video/v1/assets?limit=%d&page=%d", LIST_LIMIT, page);
         http_outcome oc = call(ctx, "GET", path, NULL, &resp);
         if (oc != HTTP_ANSWERED || resp.status != 200 ||
             !(data = answer_data(&resp, json_type_array, &root))) {
-            if (oc == HTTP_ANSWERED)
+            if (oc == HTTP_ANSWERED) {
+                *status = resp.status;
                 error_text(&resp, err, errcap);
-            else
+            } else
                 snprintf(err, errcap, "%s (%s)", http_outcome_name(oc), resp.err);
             free(resp.body);
             return -1;
@@ -224,7 +283,7 @@ static json_object *create_body(const encode_job *job)
     json_object_array_add(inputs, in);
     json_object_object_add(b, "inputs", inputs);
     json_object_array_add(pol, json_object_new_string(acl_admits(job->acl, NULL, NULL) ? "public"
-                                                                                      : "signed"));
+                                                                                       : "signed"));
     json_object_object_add(b, "playback_policies", pol);
     json_object_object_add(b, "passthrough", json_object_new_string(job->id));
     const char *t = tier(&job->profile->rend[0]);
@@ -273,22 +332,32 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         task_fail(res, TASK_FAILED, MUX_ERROR, "mux takes an input URL, the job has none");
         goto out;
     }
+    /* An earlier call may have made the asset: never a second one. The
+     * attempt counts every create call made for the job (an operator's
+     * retry of a dead task included): only the first skips the list. */
     bool canceled = job->status && strcmp(job->status, "CANCELED") == 0;
-    if (ctx->attempt > 1 || canceled) {
-        /* An earlier attempt may have made the asset: never a second one. */
-        int rc = find_ours(ctx, job, found, sizeof found, why, sizeof why);
-        if (rc < 0) {
-            task_fail(res, TASK_RETRY, MUX_ERROR, "Mux: listing assets: %s", why);
-            goto out;
-        }
-        if (rc == 1) {
-            created(ctx, job, found, NULL, res);
-            goto out;
-        }
-        if (canceled) { /* only its id was wanted, and there is none */
-            res->outcome = TASK_DONE;
-            goto out;
-        }
+    long refused = 0;
+    int rc = ctx->attempt > 1 || canceled
+                 ? find_ours(ctx, job, found, sizeof found, why, sizeof why, &refused)
+                 : 0;
+    if (rc < 0) {
+        /* Mux's final refusals (credentials) end the job; the rest retry. */
+        bool final = refused >= 400 && !transient(refused);
+        task_fail(res, final ? TASK_FAILED : TASK_RETRY, final ? (int)refused : MUX_ERROR,
+                  "Mux: listing assets: %s", why);
+        goto out;
+    }
+    if (rc == 1) {
+        created(ctx, job, found, NULL, res);
+        goto out;
+    }
+    if (canceled) {
+        res->outcome = TASK_DONE; /* only its id was wanted, and there is none */
+        goto out;
+    }
+    if (!ours(ctx)) {
+        res->outcome = TASK_HANDBACK;
+        goto out;
     }
     body = create_body(job);
     const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
@@ -311,6 +380,7 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         goto out;
     }
     error_text(&resp, why, sizeof why);
+    scrub_url(why, sizeof why, job->input_url);
     if (transient(resp.status))
         res->retry_after = resp.retry_after > 0 ? (double)resp.retry_after : 0;
     task_fail(res, transient(resp.status) ? TASK_RETRY : TASK_FAILED, (int)resp.status,
@@ -397,9 +467,10 @@ static int cancel(task_ctx *ctx, const encode_job *job, char *err, size_t errcap
     int ret = 1;
     if (!id) {
         /* The create's answer never came: the asset may exist all the same. */
-        int rc = find_ours(ctx, job, found, sizeof found, err, errcap);
+        long refused;
+        int rc = find_ours(ctx, job, found, sizeof found, err, errcap, &refused);
         if (rc <= 0)
-            return rc < 0 ? 1 : 0;
+            return rc == 0 ? 0 : refused >= 400 && !transient(refused) ? -1 : 1;
         id = found;
     }
     if (!id_ok(id)) {

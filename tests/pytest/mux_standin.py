@@ -25,8 +25,8 @@ as (HTTP status, bytes) or (error text, None).
 
 script: a list of answers for the next create calls, in order: "drop"
 (make the asset, then close the connection without an answer: the caller
-cannot know), "hang" (no answer for 30 s, nothing made), "429", "500",
-"400" (Mux's refusal). Every request is kept in .calls; .assets by id in
+cannot know), "slow" (make the asset 4 s later, then answer), "hang" (no
+answer for 30 s, nothing made), "429", "500", "400" (Mux's refusal). Every request is kept in .calls; .assets by id in
 creation order."""
 
 import base64
@@ -77,6 +77,10 @@ class MuxStandin:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 status, answer = standin.handle(self.command, self.path, self.headers, body)
+                if status == "slow":
+                    # Mux takes its time, then makes the asset and answers.
+                    time.sleep(4)
+                    status, answer = standin.make_answer(answer)
                 if status in ("drop", "hang"):
                     if status == "hang":
                         time.sleep(30)
@@ -211,7 +215,10 @@ class MuxStandin:
                     return int(step), error("too_many_requests" if step == "429" else "internal_error",
                                             "Try again later")
                 if step == "400":
-                    return 400, error("invalid_parameters", "The input URL could not be downloaded")
+                    url = (b.get("inputs") or [{}])[0].get("url")
+                    return 400, error("invalid_parameters", f"The input URL could not be downloaded: {url}")
+                if step == "slow":
+                    return "slow", (b, call)
                 a = self.make_asset(b)
                 call["asset"] = a["id"]
                 return ("drop", None) if step == "drop" else (201, {"data": dict(a)})
@@ -234,6 +241,14 @@ class MuxStandin:
                 return 200, {"data": dict(self.assets[aid])}
             call["answer"] = 404
             return 404, error("not_found", "Not found")
+
+    def make_answer(self, pending):
+        """The asset of a "slow" create, made now; its answer."""
+        b, call = pending
+        with self.lock:
+            a = self.make_asset(b)
+            call["asset"] = a["id"]
+            return 201, {"data": dict(a)}
 
     def creates(self):
         """The create calls that made an asset."""

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -312,14 +313,46 @@ def test_lost_answer_throttling_and_5xx_make_one_asset(stack, key, workers, mux)
     assert stack.db.one("SELECT attempts FROM tasks WHERE kind = 'mux.create'") == 4
 
 
+def test_a_create_slower_than_the_lease_is_not_made_twice(stack, key, workers, mux):
+    # Mux makes the asset 4 s after the POST; the lease is 3 s and a second
+    # slot would claim the task once it lapsed. The create waits at most
+    # half a lease, after renewing it: one attempt at a time, one asset.
+    mux.script = ["slow"]
+    start_worker(stack, workers, MEDIAGATE_WORKER_CONCURRENCY="2")
+    job = upload(stack, key)
+    assert wait_until(lambda: stack.db.one("SELECT state FROM tasks WHERE kind = 'mux.create'") == "done",
+                      120, 0.1), stack.db.rows("SELECT state, attempts, last_error FROM tasks")
+    assert len(mux.assets) == 1 and len([c for c in mux.calls if c["method"] == "POST"]) == 1, mux.calls
+    assert job_row(stack, job)[1] in mux.assets
+
+
+def test_an_operators_retry_of_a_dead_create_makes_no_second_asset(stack, key, workers, mux):
+    mux.script = ["drop"]
+    w = start_worker(stack, workers)
+    job = upload(stack, key)
+    (call,) = created(mux)
+    # The worker is gone before it looks again, and the task is dead (its
+    # attempts used up): the operator retries it, from attempt 1.
+    w.stop(signal.SIGKILL)
+    task = stack.db.one("SELECT id FROM outbox WHERE kind = 'mux.create'")
+    stack.db.conn.execute("UPDATE outbox SET failed_at = now(), locked_by = NULL, locked_until = NULL "
+                          "WHERE id = %s", (task,))
+    stack.mg("tasks", "retry", task)
+    start_worker(stack, workers)
+    assert wait_until(lambda: job_row(stack, job)[1] == call["asset"], 60, 0.1), mux.calls
+    assert len(mux.assets) == 1 and len([c for c in mux.calls if c["method"] == "POST"]) == 1, mux.calls
+
+
 def test_refusal_is_final_with_mux_status_and_messages(stack, key, workers, mux):
     mux.script = ["400"]
     start_worker(stack, workers)
     job = upload(stack, key)
     s = wait_status(stack, job, "ERROR")
     assert s["error_code"] == 400, s
+    # Mux quoted the signed input URL: the job's message does not.
     assert s["error_message"] == ("Mux: creating the asset: HTTP 400 invalid_parameters: "
-                                  "The input URL could not be downloaded"), s
+                                  "The input URL could not be downloaded: <input URL>"), s
+    # A new job's first attempt: no earlier asset to look for; asked once.
     assert [c["answer"] for c in mux.calls] == ["400"], mux.calls
 
 

@@ -19,57 +19,71 @@ static int checked(const char *spec, char *err, size_t cap)
 static void test_check(void)
 {
     char err[300];
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080}]}", err, sizeof err),
+    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080}]}", err,
+                      sizeof err),
               0);
     CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"width\": 3840}],"
-                      " \"packaging\": [\"hls\", \"mp4\"]}", err, sizeof err),
-              0);
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1440, \"width\": 2560}]}",
+                      " \"packaging\": [\"hls\", \"mp4\"]}",
                       err, sizeof err),
               0);
+    CHECK_INT(
+        checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1440, \"width\": 2560}]}",
+                err, sizeof err),
+        0);
     /* A ladder: Mux makes its own. */
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080}, {\"height\": 720}]}",
-                      err, sizeof err),
-              -1);
+    CHECK_INT(
+        checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080}, {\"height\": 720}]}",
+                err, sizeof err),
+        -1);
     CHECK_HAS(err, "one rendition");
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 720}]}", err, sizeof err),
+    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 720}]}", err,
+                      sizeof err),
               -1);
     CHECK_HAS(err, "max_resolution_tier");
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"width\": 1280}]}",
-                      err, sizeof err),
-              -1);
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"codec\": \"h265\"}]}",
-                      err, sizeof err),
-              -1);
+    CHECK_INT(
+        checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"width\": 1280}]}",
+                err, sizeof err),
+        -1);
+    CHECK_INT(
+        checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"codec\": \"h265\"}]}",
+                err, sizeof err),
+        -1);
     CHECK_HAS(err, "h265");
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"video_kbps\": 5000}]}",
-                      err, sizeof err),
-              -1);
+    CHECK_INT(
+        checked(
+            "{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"video_kbps\": 5000}]}",
+            err, sizeof err),
+        -1);
     CHECK_HAS(err, "bitrates");
-    CHECK_INT(checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"audio_kbps\": -1}]}",
-                      err, sizeof err),
-              -1);
+    CHECK_INT(
+        checked("{\"encoder\": \"mux\", \"renditions\": [{\"height\": 1080, \"audio_kbps\": -1}]}",
+                err, sizeof err),
+        -1);
 }
 
 static const char *body_text(json_object *b)
 {
-    return json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(b,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static void test_create_body(void)
 {
-    profile p = {.name = "hd", .encoder = "mux", .nrend = 1, .hls = true,
+    profile p = {.name = "hd",
+                 .encoder = "mux",
+                 .nrend = 1,
+                 .hls = true,
                  .rend = {{.height = 1080, .codec = "h264"}}};
     encode_job job = {.id = "6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c",
                       .input_url = "https://store.example/in?X-Amz-Signature=ab&X-Amz-Expires=3600",
                       .profile = &p};
     json_object *b = create_body(&job);
-    CHECK_STR(body_text(b),
-              "{\"inputs\":[{\"url\":\"https://store.example/in?X-Amz-Signature=ab&X-Amz-Expires=3600\"}],"
-              "\"playback_policies\":[\"public\"],"
-              "\"passthrough\":\"6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c\","
-              "\"max_resolution_tier\":\"1080p\"}");
+    CHECK_STR(
+        body_text(b),
+        "{\"inputs\":[{\"url\":\"https://store.example/in?X-Amz-Signature=ab&X-Amz-Expires=3600\"}],"
+        "\"playback_policies\":[\"public\"],"
+        "\"passthrough\":\"6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c\","
+        "\"max_resolution_tier\":\"1080p\"}");
     json_object_put(b);
     /* An ACL that admits not everyone: a signed playback id; MP4 asked. */
     job.acl = "USER_alice,GROUP_staff";
@@ -148,11 +162,35 @@ static void test_times(void)
     json_object_put(root);
 }
 
+/* Mux's messages quoting the signed input lose the URL. */
+static void test_scrub(void)
+{
+    const char *url = "https://store.example/b/uploads/u1/talk.mp4?X-Amz-Signature=abc&X-Amz-Expires=9";
+    char t[200];
+    snprintf(t, sizeof t, "HTTP 400 invalid_parameters: Could not download %s: 403", url);
+    scrub_url(t, sizeof t, url);
+    CHECK_STR(t, "HTTP 400 invalid_parameters: Could not download <input URL>: 403");
+    /* Quoted twice, once without its query, once cut short. */
+    snprintf(t, sizeof t, "[%s] and 'https://store.example/b/uploads/u1/talk.mp4' x", url);
+    scrub_url(t, sizeof t, url);
+    CHECK_STR(t, "[<input URL>] and '<input URL>' x");
+    /* A buffer just large enough for the message. */
+    char small[46];
+    snprintf(small, sizeof small, "x https://store.example/b/uploads/u1/talk.mp4");
+    scrub_url(small, sizeof small, url);
+    CHECK_STR(small, "x <input URL>");
+    snprintf(t, sizeof t, "nothing to hide");
+    scrub_url(t, sizeof t, url);
+    scrub_url(t, sizeof t, NULL);
+    CHECK_STR(t, "nothing to hide");
+}
+
 int main(void)
 {
     test_check();
     test_create_body();
     test_parser_names_our_job();
     test_times();
+    test_scrub();
     return CHECK_DONE("test_mux");
 }

@@ -475,6 +475,9 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
     if (past_limit(&c)) {
         task_fail(res, TASK_DONE, ENCODER_ERROR, "%s: stuck in %s past the encoder's %.0f h limit",
                   c.row->name, c.ej.status, c.row->max_running_s / 3600);
+        /* And stopped there too (encoder.cancel, sql mediagate_job_event). */
+        if (c.row->cancel)
+            json_object_object_add(res->job_event, "cancel_at_encoder", json_object_new_boolean(1));
         goto out;
     }
     if (rc > 0 || !ev || !*event_id) {

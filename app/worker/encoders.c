@@ -494,18 +494,11 @@ void kind_encoder_poll(task_ctx *ctx, task_result *res)
             goto out;
     }
     if (past_limit(&c, running)) {
-        /* Ended here: the encoder stops it too (encoder.cancel). */
-        PGresult *r = NULL;
-        const char *v[] = {c.ej.id};
-        int st = db_exec(ctx->db, W_ENC_LIMIT_CANCEL, 1, v, &r);
-        PQclear(r);
-        if (st != 0) {
-            res->outcome = TASK_RETRY;
-            snprintf(res->message, sizeof res->message, "the database is unavailable");
-            goto out;
-        }
         task_fail(res, TASK_DONE, ENCODER_ERROR, "%s: stuck in %s past the encoder's %.0f h limit",
                   c.row->name, c.ej.status, c.row->max_running_s / 3600);
+        /* And stopped there too (encoder.cancel, sql mediagate_job_event). */
+        if (c.row->cancel)
+            json_object_object_add(res->job_event, "cancel_at_encoder", json_object_new_boolean(1));
         goto out;
     }
     if (rc > 0 || !ev || !*event_id) {

@@ -125,15 +125,6 @@ const stmt_def worker_stmts[W__COUNT] = {
         "SELECT extract(epoch FROM now() - coalesce(progressing_at, created_at))::float8 "
         "FROM jobs WHERE id = $1 AND status = 'PROGRESSING'",
         1, PGRES_TUPLES_OK},
-    /* The reconciler ended job $1 for its encoder's limit: the encoder
-     * stops it too (encoder.cancel, once). */
-    [W_ENC_LIMIT_CANCEL] = {"w_enc_limit_cancel",
-        "INSERT INTO outbox (kind, payload) "
-        "SELECT 'encoder.cancel', jsonb_build_object('job_id', $1::text) "
-        "WHERE EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.cancel') "
-        "AND NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'encoder.cancel' "
-        "AND payload->>'job_id' = $1::text AND done_at IS NULL AND failed_at IS NULL)",
-        1, PGRES_COMMAND_OK},
     /* A create call for job $1 is about to be made: how many were made
      * before it (sql/024). */
     [W_ENC_TRY] = {"w_enc_try",

@@ -23,7 +23,6 @@ enum wstmt {
     W_ENC_STORAGE,
     W_ENC_POLLED,
     W_ENC_RUNNING,
-    W_ENC_LIMIT_CANCEL,
     W_ENC_TRY,
     W__COUNT
 };

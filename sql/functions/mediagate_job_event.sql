@@ -1,10 +1,11 @@
 -- Applies a task's result event ev to job p_job (mediagate_task_finish,
 -- mediagate_task_cancel). A backend_task_id or backend_job_id in ev is kept
 -- when the job has none yet (the first one stays): a cloud encoder's create
--- answer names the job there (taking the id from a job registered with it). ev then applies as the job's own backend's
--- event, found by its id (mediagate_job_id) even while the job has no
--- backend id. With poll_after (seconds), the job's reconciler task
--- (encoder.poll) is queued to run that much later, unless one is queued.
+-- answer names the job there (taking the id from a job registered with
+-- it). ev then applies as the job's own backend's event, found by its id
+-- (mediagate_job_id) even while the job has no backend id. With poll_after (seconds), the job's reconciler task
+-- (encoder.poll) is queued to run that much later, unless one is queued;
+-- with cancel_at_encoder, an encoder.cancel task.
 -- Returns the job id, or NULL for no such job.
 CREATE OR REPLACE FUNCTION mediagate_job_event(p_job text, ev jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -36,7 +37,18 @@ BEGIN
         VALUES ('encoder.poll', jsonb_build_object('job_id', p_job),
                 now() + make_interval(secs => (ev->>'poll_after')::double precision));
     END IF;
-    SELECT mediagate_apply_event(j.backend, (ev - 'backend_task_id' - 'poll_after')
+    -- With cancel_at_encoder (the reconciler ended the job), the job is
+    -- canceled at its encoder too, unless that is queued already.
+    IF coalesce((ev->>'cancel_at_encoder')::boolean, false)
+       AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.cancel')
+       AND NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'encoder.cancel'
+                        AND payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL)
+    THEN
+        INSERT INTO outbox (kind, payload)
+        VALUES ('encoder.cancel', jsonb_build_object('job_id', p_job));
+    END IF;
+    SELECT mediagate_apply_event(j.backend, (ev - 'backend_task_id' - 'poll_after'
+                                             - 'cancel_at_encoder')
                                  || jsonb_build_object('backend_job_id', j.backend_job_id,
                                                        'mediagate_job_id', j.id))
       INTO r FROM jobs j WHERE j.id = p_job;

@@ -410,6 +410,11 @@ def test_a_job_past_the_encoders_own_limit_ends_in_error(stack, workers, status,
             "mediaconvert: stuck in PROGRESSING past the encoder's 48 h limit", r
         assert r.json()["error_code"] == 22, r
         assert stack.db.one("SELECT state FROM tasks WHERE kind = 'encoder.poll'") == "done"
+        # ... and MediaConvert is told to stop it.
+        assert wait_until(lambda: [c for c in mc.calls if c["method"] == "DELETE"], 60, 0.1), mc.calls
+        assert [c["path"] for c in mc.calls if c["method"] == "DELETE"][0].endswith("/" + mcid), mc.calls
+        assert wait_until(lambda: stack.db.one("SELECT state FROM tasks WHERE kind = 'encoder.cancel'")
+                          == "done", 60, 0.1)
     finally:
         mc.close()
 

@@ -4,7 +4,10 @@
  * destination), an HLS master playlist output over them, the notification
  * URL with its secret header, and mediagate's job id in pass_through.
  * Zencoder has no client token: a retry first lists the account's recent
- * jobs for that pass_through, and sends again only when none has it.
+ * jobs for that pass_through, and sends again only when none has it. The
+ * lease is renewed before each call and a call lasts at most half of it,
+ * so no second worker lists or creates while one still may; the create is
+ * never resent by libcurl itself.
  * poll reads the job's details (and its progress while it runs); cancel
  * PUTs /jobs/<id>/cancel. */
 #include <json-c/json.h>
@@ -52,9 +55,19 @@ static int check(const config *cfg, const profile *p, char *err, size_t errcap)
     return 0;
 }
 
+/* True while the task is still this worker's, its lease just renewed
+ * (ctx->beat), so that the next call (at most half a lease, see call)
+ * ends before another worker may claim the task and create again. */
+static bool ours(task_ctx *ctx)
+{
+    return !ctx->beat || ctx->beat(ctx, TASK_BEAT_CHECK);
+}
+
 /* Sends one call to the API (path under MEDIAGATE_ZENCODER_API_URL, body
  * JSON or NULL) with the key; resp->body is the caller's, RESPONSE_MAX + 1
- * bytes. Returns the outcome. */
+ * bytes. It lasts at most half a lease (and 20 s); a POST goes on a new
+ * connection (http_client_do_once: Zencoder has no dedupe key). Returns
+ * the outcome. */
 static http_outcome call(task_ctx *ctx, const char *method, const char *path, const char *body,
                          http_response *resp)
 {
@@ -63,11 +76,14 @@ static http_outcome call(task_ctx *ctx, const char *method, const char *path, co
     snprintf(url, sizeof url, "%s%s", cfg->zencoder_api_url, path);
     snprintf(key, sizeof key, "Zencoder-Api-Key: %s", cfg->zencoder_api_key);
     const char *hdrs[] = {key, "Accept: application/json", "Content-Type: application/json"};
+    long limit_ms = cfg->lease_seconds * 500;
+    limit_ms = limit_ms < 1000 ? 1000 : limit_ms > 20000 ? 20000 : limit_ms;
     http_request req = {method, url, hdrs, body ? 3 : 2, body, body ? strlen(body) : 0,
-                        5000, 20000, false};
+                        limit_ms < 5000 ? limit_ms : 5000, limit_ms, false};
     if (!ctx->http || !ctx->http->curl)
         return HTTP_BAD_REQUEST;
-    return http_client_do(ctx->http, &req, resp);
+    return strcmp(method, "POST") == 0 ? http_client_do_once(ctx->http, &req, resp)
+                                       : http_client_do(ctx->http, &req, resp);
 }
 
 /* One output of rendition r (index i): an HLS segment stream, or an MP4
@@ -175,7 +191,7 @@ static int job_id_of(json_object *o, char *out, size_t cap)
 /* Looks for the job an earlier attempt may have made: the newest jobs of
  * the account, a page at a time, for one whose pass_through is job->id.
  * Returns 1 with its id in out, 0 when none has it, -1 when the list could
- * not be read (err says why). */
+ * not be read (err says why), -2 when the task is no longer this worker's. */
 static int find_created(task_ctx *ctx, const encode_job *job, char *buf, char *out, size_t cap,
                         char *err, size_t errcap)
 {
@@ -183,6 +199,8 @@ static int find_created(task_ctx *ctx, const encode_job *job, char *buf, char *o
         char path[96];
         const char *perr;
         http_response resp = {.body = buf, .body_cap = RESPONSE_MAX + 1};
+        if (!ours(ctx))
+            return -2;
         snprintf(path, sizeof path, "/jobs?page=%d&per_page=%d", page, LIST_PER_PAGE);
         http_outcome oc = call(ctx, "GET", path, NULL, &resp);
         if (oc != HTTP_ANSWERED || resp.status != 200) {
@@ -266,6 +284,10 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
             created(res, id);
             goto out;
         }
+        if (found == -2) {
+            res->outcome = TASK_HANDBACK;
+            goto out;
+        }
         if (found < 0) {
             task_fail(res, TASK_RETRY, OWN_ERROR, "Zencoder: %s", msg);
             goto out;
@@ -275,6 +297,10 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
             res->outcome = TASK_DONE;
             goto out;
         }
+    }
+    if (!ours(ctx)) {
+        res->outcome = TASK_HANDBACK;
+        goto out;
     }
     body = create_body(cfg, job, dest);
     http_response resp = {.body = buf, .body_cap = RESPONSE_MAX + 1};

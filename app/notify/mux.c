@@ -9,9 +9,12 @@
  * the asset's job gets the upload id as input_file, so /media/job_id finds
  * it by the upload (a passthrough, a JSON object with input_file or plain
  * text, names the input instead). An asset mediagate made (the mux
- * encoder, app/encoders/mux.c) has the job's id, a UUID, as passthrough:
- * the event names that job (mediagate_job_id), never makes one, and a
- * signed playback id gives its playlist when there is no public one.
+ * encoder, app/encoders/mux.c) has the job's id, a UUID, as passthrough;
+ * anyone's own assets may have a UUID there too. The event then carries
+ * "mediagate_job" too, which the database applies only when a job
+ * mediagate made for Mux has that id: then that job (mediagate_job_id),
+ * never a new one, and a signed playback id gives its playlist when there
+ * is no public one; else the asset is anyone's, as above.
  * Every other event type is stored and acknowledged, never applied: Mux
  * retries anything but a 2xx for a day. */
 #include <math.h>
@@ -97,8 +100,9 @@ void mux_add_playback(json_object *asset, json_object *ev, bool signed_too)
     json_object_object_add(ev, "output_path", json_object_new_string(MUX_STREAM));
 }
 
-/* The job a passthrough names when mediagate made the asset: the
- * passthrough is then the job's id (a UUID), or NULL. */
+/* The job a passthrough may name: mediagate's assets carry the job's id
+ * (a UUID), but so may anyone's own assets (their video's id). NULL when
+ * it is no UUID. */
 static const char *passthrough_job(json_object *settings)
 {
     const char *p;
@@ -108,7 +112,7 @@ static const char *passthrough_job(json_object *settings)
 }
 
 /* video.asset.ready: duration, size, renditions and playlists. */
-static int ready(json_object *data, json_object *ev, bool signed_too, char *err, size_t errcap)
+static int ready(json_object *data, json_object *ev, char *err, size_t errcap)
 {
     json_object *v, *tracks, *sr, *files, *outputs = NULL;
     int64_t w_best = -1, h_best = -1, sr_w = -1, sr_h = -1, w, h;
@@ -177,7 +181,7 @@ static int ready(json_object *data, json_object *ev, bool signed_too, char *err,
         json_object_object_add(ev, "width_px", json_object_new_int64(w_best));
     if (h_best >= 0)
         json_object_object_add(ev, "height_px", json_object_new_int64(h_best));
-    mux_add_playback(data, ev, signed_too);
+    mux_add_playback(data, ev, false);
     return 0;
 fail:
     json_object_put(outputs);
@@ -212,7 +216,7 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
               size_t errcap)
 {
     const char *type, *s, *asset = NULL, *input = NULL, *ours = NULL;
-    json_object *data, *obj, *settings, *keep = NULL;
+    json_object *data, *obj, *settings, *keep = NULL, *mine = NULL;
     char t[40];
     if (jstr(root, "id", &s) == 1 && *s && strlen(s) < idcap)
         snprintf(id, idcap, "%s", s); /* longer: the body's hash names it */
@@ -239,30 +243,38 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
     if (linked) {
         if (jstr(data, "asset_id", &asset) != 1)
             FAIL("data.asset_id is missing or not a string");
-        if (jobj(data, "new_asset_settings", json_type_object, &settings) == 1 &&
-            !(ours = passthrough_job(settings)))
+        if (jobj(data, "new_asset_settings", json_type_object, &settings) == 1) {
+            ours = passthrough_job(settings);
             input = passthrough_input(settings, &keep);
+        }
         if (!input && jstr(data, "id", &s) == 1 && *s)
             input = s;
     } else {
         if (jstr(data, "id", &asset) != 1 &&
             !(jobj(root, "object", json_type_object, &obj) == 1 && jstr(obj, "id", &asset) == 1))
             FAIL("data.id is missing or not a string");
-        if (!(ours = passthrough_job(data)))
-            input = passthrough_input(data, &keep);
-        if (!ours && !input && jstr(data, "upload_id", &s) == 1 && *s)
+        ours = passthrough_job(data);
+        input = passthrough_input(data, &keep);
+        if (!input && jstr(data, "upload_id", &s) == 1 && *s)
             input = s;
     }
     if (!*asset || strlen(asset) > 200)
         FAIL("the asset id is not a string of 1 to 200 characters");
     json_object_object_add(ev, "job_id", json_object_new_string(asset));
     json_object_object_add(ev, "backend_job_id", json_object_new_string(asset));
-    if (ours) /* mediagate's job, made before the asset: never a second one */
-        json_object_object_add(ev, "mediagate_job_id", json_object_new_string(ours));
-    else
-        json_object_object_add(ev, "create", json_object_new_boolean(1));
+    json_object_object_add(ev, "create", json_object_new_boolean(1));
     if (input)
         json_object_object_add(ev, "input_file", json_object_new_string(input));
+    if (ours) {
+        /* Whether a UUID is mediagate's job only the database knows
+         * (mediagate_notify_apply): if a job mediagate made for Mux has
+         * that id (made before its asset), "mediagate_job" replaces create
+         * and input_file, and names where it plays (signed too: its ACL
+         * chose); else the asset is anyone's, as above. */
+        mine = json_object_new_object();
+        json_object_object_add(mine, "mediagate_job_id", json_object_new_string(ours));
+        json_object_object_add(ev, "mediagate_job", mine);
+    }
     json_object_put(keep);
     keep = NULL;
     if (linked)
@@ -276,8 +288,10 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
             json_object_object_add(ev, "progress_rate", json_object_new_int64(pct));
     } else if (strcmp(type + 12, "ready") == 0) {
         json_object_object_add(ev, "status", json_object_new_string("COMPLETE"));
-        if (ready(data, ev, ours != NULL, err, errcap) != 0)
+        if (ready(data, ev, err, errcap) != 0)
             goto fail;
+        if (mine)
+            mux_add_playback(data, mine, true);
     } else {
         errored(data, ev);
     }

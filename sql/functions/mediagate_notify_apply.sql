@@ -14,6 +14,21 @@ BEGIN
         END IF;
         RETURN '';
     END IF;
+    -- An id the sender echoes that may be mediagate's job or the sender's
+    -- customer's own (a Mux passthrough UUID): mediagate's only when it
+    -- made a job of that id for this backend (always before the asset),
+    -- and then the event is that job's (mediagate_job replaces create and
+    -- input_file); else it is applied as anyone's.
+    IF jsonb_typeof(ev->'mediagate_job') = 'object' THEN
+        IF EXISTS (SELECT 1 FROM jobs
+                    WHERE id = ev->'mediagate_job'->>'mediagate_job_id'
+                      AND backend = coalesce(ev->>'job_backend', p_backend)
+                      AND profile IS NOT NULL) THEN
+            ev := (ev - 'mediagate_job' - 'create' - 'input_file') || (ev->'mediagate_job');
+        ELSE
+            ev := ev - 'mediagate_job';
+        END IF;
+    END IF;
     RETURN mediagate_apply_event(coalesce(ev->>'job_backend', p_backend), ev);
 END
 $$;

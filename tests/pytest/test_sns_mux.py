@@ -377,6 +377,46 @@ def test_mux_docs_example_and_passthrough(stack):
     assert r.json()["job_id"] == "0201p02fGKPE7MrbC269XRD7LpcHhrmbu0002", r
 
 
+def test_mux_a_uuid_passthrough_of_no_job_of_ours_is_the_customers_own(stack):
+    # Anyone's own assets may carry a UUID as passthrough (their video's
+    # id): unless mediagate made a Mux job of that id, the asset is a job
+    # of its own with the passthrough as input_file, as for any passthrough.
+    mine = fixture("mux-video.asset.ready.json")["data"]["id"]
+    video = str(uuid.uuid4())
+    local = str(uuid.uuid4())  # mediagate's job, but not a Mux one
+    stack.db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file, profile) "
+                          "VALUES (%s, 'local', 'upload:x', 'uploads/x/a.mp4', 'default')", (local,))
+    for n, pt in enumerate((video, local)):
+        ev = fixture("mux-video.asset.ready.json")
+        ev.update(id=f"uuid-{n}")
+        ev["data"].update(passthrough=pt, id=f"{mine}{n}")
+        r = post_mux(stack, ev)
+        assert r.status == 200 and r.json()["result"] == "applied", r
+        assert stack.db.one("SELECT backend, input_file, status, profile FROM jobs WHERE id = %s",
+                            f"{mine}{n}") == ("mux", pt, "COMPLETE", None)
+        r = stack.curl(f"/media/job_id?input_file={pt}")
+        assert r.json() == {"success": True, "job_id": f"{mine}{n}"}, r
+    assert stack.db.one("SELECT backend_job_id, input_file, status FROM jobs WHERE id = %s", local) == \
+        ("upload:x", "uploads/x/a.mp4", "SUBMITTED")
+
+
+def test_mux_a_uuid_passthrough_of_a_mux_job_mediagate_made_is_that_job(stack):
+    # The mux encoder's asset (passthrough = the job's id), its create
+    # answer not yet committed: the event completes that job, keeps its
+    # input, and its signed playback id says where it plays.
+    job = str(uuid.uuid4())
+    stack.db.conn.execute("INSERT INTO jobs (id, backend, input_file, profile) "
+                          "VALUES (%s, 'mux', 'uploads/y/b.mp4', 'mux-hd')", (job,))
+    ev = fixture("mux-video.asset.ready.json")
+    ev["data"].update(passthrough=job, playback_ids=[{"id": "SignedP1", "policy": "signed"}])
+    r = post_mux(stack, ev)
+    assert r.status == 200 and r.json()["result"] == "applied", r
+    assert stack.db.rows("SELECT id, backend_job_id, input_file, status FROM jobs") == \
+        [(job, ev["data"]["id"], "uploads/y/b.mp4", "COMPLETE")]
+    s = json.loads(status(stack, job))
+    assert (s["output_path"], s["playlists"]) == ("https://stream.mux.com/", {".m3u8": "SignedP1.m3u8"}), s
+
+
 def test_mux_errored(stack):
     ev = asset_created()
     ev.update(type="video.asset.errored", id="err-1")

@@ -9,7 +9,8 @@ job's destination, the notification URL with its secret header, the job
 id in pass_through); the documented notification, posted as Zencoder posts
 it, completes it with output_path, playlists and variations, and a signed
 webhook reaches the customer. With no notification, the reconciler's poll
-completes it. A create retried after a lost answer makes one job; a final
+completes it. A create retried after a lost answer makes one job, and so
+does one slower than the task's lease with two worker slots; a final
 refusal is the job's ERROR with Zencoder's status and message;
 `mediagate jobs cancel` cancels it there; a profile Zencoder cannot honour
 is refused when it is written.
@@ -234,6 +235,30 @@ def test_a_retry_after_a_lost_answer_makes_one_job(stack, key, workers, zen):
     methods = [(c["method"], c["path"]) for c in zen.calls]
     assert methods.count(("POST", "/api/v2/jobs")) == 1, methods
     assert ("GET", "/api/v2/jobs") in methods, methods
+
+
+def test_a_create_slower_than_the_lease_makes_one_job(stack, key, workers, zen):
+    # Zencoder takes 14 s to make the job and answer, past the 10 s lease:
+    # a second slot would claim the task once the lease lapsed, find
+    # nothing in the list yet, and create again. The create renews the
+    # lease before each call and waits at most half of it; the job is made
+    # when the caller gives up (an unknown outcome), and the next attempt
+    # finds it in the list.
+    zen.script = ["slow"]
+    workers.start(MEDIAGATE_WORKER_CONCURRENCY="2")
+    job = start_job(stack, key)
+
+    def settled():
+        posts = [c for c in zen.calls if c["method"] == "POST"]
+        done = stack.db.one("SELECT state FROM tasks WHERE kind = 'zencoder.create'") == "done"
+        return done and posts and all(isinstance(c["answer"], int) for c in posts)
+    assert wait_until(settled, 120, 0.1), (stack.db.rows("SELECT state, attempts, last_error FROM tasks"),
+                                           zen.calls)
+    jobs = zen.created()
+    assert len(jobs) == 1, [(c["method"], c["path"], c["answer"]) for c in zen.calls]
+    assert job_row(stack, job)[:2] == ("SUBMITTED", str(next(iter(jobs))))
+    methods = [(c["method"], c["path"]) for c in zen.calls]
+    assert methods.count(("POST", "/api/v2/jobs")) == 1, methods
 
 
 @pytest.mark.parametrize("answers,final", [(["http503"], False), (["http422"], True)])

@@ -21,7 +21,9 @@ does (GET, no redirect followed): .fetched keeps each (status, body).
 script is a list of answers to the next creates, in order: "drop" makes
 the job and closes the connection without an answer (the client sees no
 answer: an unknown outcome), "http503", "http422" (a final refusal),
-"hang" (no answer for 30 s). jobs holds every job made, by id, with its
+"hang" (no answer for 30 s), "slow" (Zencoder takes its time: the job is
+made and answered 14 s later, or as soon as the caller gives up waiting;
+a job whose maker went away still exists). jobs holds every job made, by id, with its
 request and its state ("pending" until finish() or fail()); every request
 is kept in .calls."""
 
@@ -29,6 +31,8 @@ import copy
 import datetime
 import http.server
 import json
+import select
+import socket
 import threading
 import time
 import urllib.error
@@ -69,6 +73,9 @@ class ZencoderStandin:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 status, answer = standin.handle(self.command, self.path, self.headers, body)
+                if status == "slow":
+                    standin.wait_or_gone(self.connection, 14)
+                    status, answer = standin.make_job(*answer)
                 if answer == "drop":
                     self.close_connection = True
                     self.connection.close()
@@ -77,8 +84,11 @@ class ZencoderStandin:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    self.close_connection = True  # the caller gave up ("slow")
 
             do_GET = do_POST = do_PUT = _serve
 
@@ -171,6 +181,29 @@ class ZencoderStandin:
         if step == "hang":
             time.sleep(30)
             return 503, {"errors": ["late"]}
+        if step == "slow":
+            return "slow", (b, call, step)
+        return self.make_job(b, call, step, locked=True)
+
+    @staticmethod
+    def wait_or_gone(conn, seconds):
+        """Waits up to seconds, or until the client closes conn."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([conn], [], [], 0.05)
+            if r:
+                try:
+                    if conn.recv(1, socket.MSG_PEEK) == b"":
+                        return
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+    def make_job(self, b, call, step, locked=False):
+        """Makes the job of create body b; its answer (status, body)."""
+        if not locked:
+            with self.lock:
+                return self.make_job(b, call, step, locked=True)
         jid = self.next_id
         self.next_id += 1
         self.jobs[jid] = {"request": b, "state": "pending", "progress": 0.0, "created_at": _now(),

@@ -113,20 +113,25 @@ static json_object *parsed(const char *text)
 
 static void test_parser_names_our_job(void)
 {
-    /* passthrough = a job id mediagate gave: that job, never a new one. */
+    /* passthrough = a UUID: a job id mediagate gave, or anyone's own. The
+     * event is anyone's (create, the input), and "mediagate_job" says what
+     * it is when the database has a job mediagate made with that id. */
     json_object *ev = parsed(
         "{\"type\": \"video.asset.ready\", \"id\": \"e1\", \"data\": {\"id\": \"AssetA1\","
         " \"status\": \"ready\", \"passthrough\": \"6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c\","
         " \"playback_ids\": [{\"id\": \"SignedP1\", \"policy\": \"signed\"}]}}");
-    CHECK_STR(jstr_or(ev, "mediagate_job_id", NULL), "6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c");
+    CHECK(!json_object_object_get_ex(ev, "mediagate_job_id", NULL));
     CHECK_STR(jstr_or(ev, "backend_job_id", NULL), "AssetA1");
-    CHECK(!json_object_object_get_ex(ev, "create", NULL));
-    CHECK(!json_object_object_get_ex(ev, "input_file", NULL));
+    CHECK(json_object_object_get_ex(ev, "create", NULL));
+    CHECK_STR(jstr_or(ev, "input_file", NULL), "6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c");
     CHECK_STR(jstr_or(ev, "status", NULL), "COMPLETE");
-    /* Its signed playback id says where it plays (no public one). */
-    CHECK_STR(jstr_or(ev, "output_path", NULL), "https://stream.mux.com/");
-    json_object *pl;
-    CHECK(json_object_object_get_ex(ev, "playlists", &pl));
+    CHECK(!json_object_object_get_ex(ev, "output_path", NULL)); /* anyone's: a signed id, none */
+    json_object *mine, *pl;
+    CHECK(json_object_object_get_ex(ev, "mediagate_job", &mine));
+    CHECK_STR(jstr_or(mine, "mediagate_job_id", NULL), "6b1f8a52-1c3e-4f7a-9d2b-0c5e8f1a2b3c");
+    /* Mediagate's job: its signed playback id says where it plays. */
+    CHECK_STR(jstr_or(mine, "output_path", NULL), "https://stream.mux.com/");
+    CHECK(json_object_object_get_ex(mine, "playlists", &pl));
     CHECK_STR(jstr_or(pl, ".m3u8", NULL), "SignedP1.m3u8");
     json_object_put(ev);
 
@@ -135,6 +140,7 @@ static void test_parser_names_our_job(void)
                 " \"status\": \"ready\", \"passthrough\": \"talk.mp4\","
                 " \"playback_ids\": [{\"id\": \"SignedP2\", \"policy\": \"signed\"}]}}");
     CHECK(!json_object_object_get_ex(ev, "mediagate_job_id", NULL));
+    CHECK(!json_object_object_get_ex(ev, "mediagate_job", NULL));
     CHECK_STR(jstr_or(ev, "input_file", NULL), "talk.mp4");
     CHECK(json_object_object_get_ex(ev, "create", NULL));
     CHECK(!json_object_object_get_ex(ev, "output_path", NULL)); /* a signed id: none */

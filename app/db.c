@@ -109,8 +109,8 @@ static const stmt_def stmts[STMT__COUNT] = {
     /* POST /media/jobs: the new job's id, or the one that has that backend
      * job id already. */
     [STMT_JOB_REGISTER] = {"job_register",
-        "WITH n AS (INSERT INTO jobs (id, backend, backend_job_id, input_file) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (backend, backend_job_id) "
+        "WITH n AS (INSERT INTO jobs (id, backend, backend_job_id, input_file, registered) "
+        "VALUES ($1, $2, $3, $4, true) ON CONFLICT (backend, backend_job_id) "
         "WHERE backend_job_id IS NOT NULL DO NOTHING RETURNING id) "
         "SELECT id FROM n UNION ALL "
         "SELECT id FROM jobs WHERE backend = $2 AND backend_job_id = $3 AND NOT EXISTS (SELECT 1 FROM n) "
@@ -156,7 +156,10 @@ static const stmt_def stmts[STMT__COUNT] = {
      * ($6 kind, $7 payload), in one statement */
     [STMT_JOB_CREATE] = {"job_create",
         "WITH j AS (INSERT INTO jobs (id, backend, input_file, profile, acl) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id) "
+        "SELECT $1, $2, $3, $4, $5 WHERE NOT ($7::jsonb->'input' ? 'file_id' AND EXISTS ("
+        "SELECT 1 FROM jobs o WHERE o.backend = $2 AND (o.backend_job_id = $3 OR "
+        "(o.backend_job_id IS NULL AND o.input_file = $3 AND o.profile IS NOT NULL "
+        "AND mediagate_status_rank(o.status) < 2)))) RETURNING id) "
         "INSERT INTO outbox (kind, payload) SELECT $6, $7::jsonb FROM j "
         "RETURNING payload->>'job_id'",
         7, PGRES_TUPLES_OK},

@@ -133,6 +133,13 @@ static int create_job(request *r, const char *url, const char *file_id)
         ret = reply_db_error(r, ret);
         goto out;
     }
+    if (PQntuples(res) == 0) {
+        /* Another job holds the FileId (its backend id, or its create is
+         * pending): a second job would take its events or its id. Not the
+         * other job's id: FileIds are not secret. */
+        ret = reply_error(r, 409, "Another job is processing that file_id already.");
+        goto out;
+    }
     ret = reply_job_created(r, id, row->name, name, shown);
 out:
     json_object_put(payload);

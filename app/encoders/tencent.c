@@ -10,7 +10,11 @@
  *   NewFileUpload (or PullComplete) ties back to the job and queues the
  *   ProcessMedia step (mediagate_apply_job_event).
  * - poll: DescribeTaskDetail of the job's task (the pull's, then the
- *   transcode's), read as the matching event.
+ *   transcode's), read as the matching event. A job whose TaskId never
+ *   reached mediagate (the start's answer was lost, and its retry met the
+ *   SessionId repeat) finds it first with DescribeTasks (the job's FileId,
+ *   when known): the task whose SessionId is the job's ("pm-", else
+ *   "pull-").
  * - cancel: Tencent's API has no call that stops a started media
  *   processing task, so the row has none: the job is only marked
  *   CANCELED, and Tencent's later events change nothing. */
@@ -184,20 +188,66 @@ static json_object *as_event(json_object *r, char *err, size_t errcap)
     return root;
 }
 
+/* The TaskId of job's newest start (ProcessMedia's, else PullUpload's),
+ * found by its SessionId with DescribeTasks: 0 with it in out, 1 when
+ * Tencent has none (yet) or did not answer (err says why). */
+static int find_task(task_ctx *ctx, const encode_job *job, char *out, size_t cap, char *err,
+                     size_t errcap)
+{
+    int ret = 1, best = 0;
+    tencent_vod_answer a = {.code = ""};
+    json_object *req = json_object_new_object(), *set;
+    char pm[51], pull[51];
+    tencent_vod_session_id("pm-", job->id, pm);
+    tencent_vod_session_id("pull-", job->id, pull);
+    const char *fid = job->backend_job_id ? job->backend_job_id : job->file_id;
+    if (fid)
+        json_object_object_add(req, "FileId", json_object_new_string(fid));
+    json_object_object_add(req, "Limit", json_object_new_int(100));
+    tencent_vod_call(ctx->http, ctx->cfg, "DescribeTasks", req, &a);
+    if (a.result != TENCENT_VOD_OK) {
+        snprintf(err, errcap, "no Tencent TaskId is known for the job; DescribeTasks: %s",
+                 a.message);
+        goto out;
+    }
+    if (jobj(a.response, "TaskSet", json_type_array, &set) != 1)
+        set = NULL;
+    for (size_t i = 0; set && i < json_object_array_length(set); i++) {
+        json_object *t = json_object_array_get_idx(set, i);
+        const char *sid = jstr_or(t, "SessionId", ""), *tid = jstr_or(t, "TaskId", "");
+        int rank = strcmp(sid, pm) == 0 ? 2 : strcmp(sid, pull) == 0 ? 1 : 0;
+        if (rank > best && *tid && strlen(tid) < cap) {
+            best = rank;
+            snprintf(out, cap, "%s", tid);
+        }
+    }
+    if (best)
+        ret = 0;
+    else
+        snprintf(err, errcap, "no Tencent TaskId is known for the job, and DescribeTasks lists "
+                              "none of its starts yet");
+out:
+    json_object_put(req);
+    tencent_vod_answer_free(&a);
+    return ret;
+}
+
 static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **body, size_t *len,
                 char *event_id, size_t idcap, char *err, size_t errcap)
 {
     int ret = 1;
     tencent_vod_answer a = {.code = ""};
     json_object *req = NULL, *root = NULL;
-    char id[8];
+    char id[8], found[201];
+    const char *task_id = job->backend_task_id;
     *ev = NULL;
-    if (!job->backend_task_id) {
-        snprintf(err, errcap, "no Tencent TaskId is known for the job yet");
-        goto out;
+    if (!task_id) {
+        if (find_task(ctx, job, found, sizeof found, err, errcap) != 0)
+            goto out;
+        task_id = found;
     }
     req = json_object_new_object();
-    json_object_object_add(req, "TaskId", json_object_new_string(job->backend_task_id));
+    json_object_object_add(req, "TaskId", json_object_new_string(task_id));
     tencent_vod_call(ctx->http, ctx->cfg, "DescribeTaskDetail", req, &a);
     if (a.result != TENCENT_VOD_OK) {
         snprintf(err, errcap, "%s", a.message);
@@ -215,7 +265,7 @@ static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **b
         *ev = NULL;
         goto out;
     }
-    snprintf(event_id, idcap, "poll:%s:%s:%s:%lld", job->backend_task_id,
+    snprintf(event_id, idcap, "poll:%s:%s:%s:%lld", task_id,
              jstr_or(a.response, "Status", ""), jstr_or(*ev, "status", ""),
              (long long)json_object_get_int64(json_object_object_get(*ev, "progress_rate")));
     *body = a.body;

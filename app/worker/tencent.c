@@ -106,7 +106,7 @@ void kind_tencent_process_media(task_ctx *ctx, task_result *res)
         goto out;
     }
     body = request_body(cfg, fid);
-    tencent_start(ctx, "ProcessMedia", body, NULL, res);
+    tencent_start(ctx, "ProcessMedia", body, fid, res);
 out:
     json_object_put(body);
 }

@@ -27,8 +27,9 @@ BEGIN
     -- an event authenticated as the sender's): that job first, if it is the
     -- sender's and has no other backend id, even before its create answer
     -- is committed; the event's id becomes its own. A job registered with
-    -- that backend id (POST /media/jobs) gives it up: the encoder says
-    -- whose job it is.
+    -- that backend id (POST /media/jobs' registration form) gives it up:
+    -- the encoder says whose job it is; a job mediagate or an event created
+    -- keeps it (this one is then found by its mediagate_job_id alone).
     IF coalesce(ev->>'mediagate_job_id', '') <> '' THEN
         SELECT * INTO j FROM jobs
          WHERE id = ev->>'mediagate_job_id' AND backend = p_backend
@@ -37,10 +38,13 @@ BEGIN
            FOR UPDATE;
         IF FOUND AND j.backend_job_id IS NULL AND coalesce(ev->>'backend_job_id', '') <> '' THEN
             UPDATE jobs SET backend_job_id = NULL, updated_at = now()
-             WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id';
-            UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
-            j.backend_job_id := ev->>'backend_job_id';
-            tied := true;
+             WHERE backend = p_backend AND backend_job_id = ev->>'backend_job_id' AND registered;
+            IF NOT EXISTS (SELECT 1 FROM jobs WHERE backend = p_backend
+                            AND backend_job_id = ev->>'backend_job_id') THEN
+                UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
+                j.backend_job_id := ev->>'backend_job_id';
+                tied := true;
+            END IF;
         END IF;
     END IF;
     -- Else a job is found by its own backend's id, never another's.

@@ -1,5 +1,5 @@
 """A stand-in for Tencent Cloud's VOD API 3.0 (vod.tencentcloudapi.com), for
-ProcessMedia, PullUpload and DescribeTaskDetail. It checks what the real API checks before it acts, and
+ProcessMedia, PullUpload, DescribeTaskDetail and DescribeTasks. It checks what the real API checks before it acts, and
 answers in the documented envelope (tests/fixtures/providers/
 tencent-vod-ProcessMedia.json, tencentcloud-api3-error.json), errors
 inside Response.Error with HTTP 200:
@@ -23,7 +23,10 @@ FINISH (ErrCode 0, or 70000 "pull failed" when the GET did not answer
 ProcedureTask or PullUploadTask; a ProcessMedia task is PROCESSING until
 .finish(task_id) makes it FINISH, its outputs built from the preset
 templates it was given (procedure_event gives the same body to post as a
-ProcedureStateChanged).
+ProcedureStateChanged). DescribeTasks lists the tasks (newest first) as
+TaskSimpleInfo (TaskId, Status, FileId, TaskType, CreateTime,
+BeginProcessTime, FinishTime, SessionId, SessionContext), filtered by its
+FileId and Status, Limit 1 to 100 (default 10), with an empty ScrollToken.
 
 A SessionId seen before gets InvalidParameterValue.SessionId, as Tencent's
 3-day dedupe does. lose_answer[file_id] = n: the next n starts happen but answer 503.
@@ -48,7 +51,8 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 # The documented bodies the answers and events are made from.
 DOC = {name: json.loads((FIX / f"tencent-vod-{name}.json").read_text())
        for name in ("PullComplete", "NewFileUpload", "ProcedureStateChanged")}
-ACTIONS, VERSION, SERVICE = ("ProcessMedia", "PullUpload", "DescribeTaskDetail"), "2018-07-17", "vod"
+ACTIONS = ("ProcessMedia", "PullUpload", "DescribeTaskDetail", "DescribeTasks")
+VERSION, SERVICE = "2018-07-17", "vod"
 # Tencent's preset transcoding templates: id -> (container, width, height, video bps).
 PRESETS = {}
 for _i, (_w, _h, _b) in enumerate([(640, 360, 400000), (960, 540, 1000000),
@@ -227,6 +231,8 @@ class TencentStandin:
                 code = self.check_common(body)
             if not code and action == "DescribeTaskDetail":
                 return self.describe(body, rid, call)
+            if not code and action == "DescribeTasks":
+                return self.list_tasks(body, rid, call)
             if not code:
                 code = self.check_pull(body) if action == "PullUpload" else self.check_body(body)
             if code:
@@ -251,7 +257,8 @@ class TencentStandin:
             if sid:
                 self.sessions[sid] = task_id
             call["answer"] = task_id
-            self.tasks[task_id] = {"type": action, "body": body, "status": "PROCESSING"}
+            self.tasks[task_id] = {"type": action, "body": body, "status": "PROCESSING",
+                                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             lost = False
             if self.lose_answer.get(fid):
                 self.lose_answer[fid] -= 1
@@ -361,6 +368,35 @@ class TencentStandin:
         else:
             r.update(TaskType="Procedure", ProcedureTask=self.procedure_task(tid))
         return 200, {"Response": r}
+
+    def list_tasks(self, body, rid, call):
+        """DescribeTasks (the lock is held)."""
+        fid, status, limit = body.get("FileId"), body.get("Status"), body.get("Limit", 10)
+        if fid is not None and not isinstance(fid, str):
+            code = "InvalidParameterValue.FileId"
+        elif status is not None and status not in ("WAITING", "PROCESSING", "FINISH"):
+            code = "InvalidParameterValue.Status"
+        elif type(limit) is not int or not 1 <= limit <= 100:
+            code = "InvalidParameterValue.Limit"
+        else:
+            code = None
+        if code:
+            call["answer"] = code
+            return 200, self.error(code, rid)
+        found = []
+        for tid, t in reversed(list(self.tasks.items())):
+            b = t["body"]
+            tfid = b.get("FileId") if t["type"] == "ProcessMedia" else t.get("file_id", "")
+            if (fid and tfid != fid) or (status and t["status"] != status):
+                continue
+            found.append({"TaskId": tid, "Status": t["status"], "FileId": tfid or "",
+                          "TaskType": "Procedure" if t["type"] == "ProcessMedia" else "PullUpload",
+                          "CreateTime": t["created"], "BeginProcessTime": t["created"],
+                          "FinishTime": t["created"] if t["status"] == "FINISH" else "",
+                          "SessionId": b.get("SessionId", ""),
+                          "SessionContext": b.get("SessionContext", "")})
+        call["answer"] = "listed"
+        return 200, {"Response": {"RequestId": rid, "TaskSet": found[:limit], "ScrollToken": ""}}
 
     def started(self):
         """The calls that started a task."""

@@ -76,8 +76,8 @@ def test_a_create_answer_names_the_job_once(db):
 
 def test_a_create_answer_takes_its_id_from_a_job_registered_with_it(db):
     # Someone registered the id the encoder was about to give our job.
-    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
-                    "VALUES ('squat', 'zencoder', 'Z1', 'x.mp4')")
+    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file, registered) "
+                    "VALUES ('squat', 'zencoder', 'Z1', 'x.mp4', true)")
     cloud_job(db, "j1")
     db.one("SELECT mediagate_job_event('j1', %s::jsonb)", json.dumps({"backend_job_id": "Z1"}))
     assert job_row(db, "j1")[1] == "Z1"
@@ -88,8 +88,8 @@ def test_a_create_answer_takes_its_id_from_a_job_registered_with_it(db):
 
 
 def test_an_event_naming_our_job_goes_to_it_not_to_a_job_registered_with_its_id(db):
-    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file) "
-                    "VALUES ('squat', 'zencoder', 'Z1', 'x.mp4')")
+    db.conn.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file, registered) "
+                    "VALUES ('squat', 'zencoder', 'Z1', 'x.mp4', true)")
     cloud_job(db, "j1")
     ev = {"backend_job_id": "Z1", "mediagate_job_id": "j1", "status": "COMPLETE",
           "output_path": "https://cdn/out/j1/"}

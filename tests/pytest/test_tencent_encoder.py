@@ -262,17 +262,24 @@ def test_a_final_error_is_the_jobs_error(stack, workers, tencent):
                                    "The FileId does not exist"), st
 
 
-def test_a_retry_after_a_lost_answer_starts_one_transcode(stack, workers, tencent):
-    """The first call reaches Tencent but its answer is lost (the stand-in
-    starts the task and answers 503): the retry's SessionId is refused as a
-    repeat, the job is not an error, one transcode runs."""
-    fid = "5285890784246869933"
+def start_with_a_lost_answer(stack, workers, tencent, fid):
+    """POST /media/jobs with fid whose ProcessMedia starts but answers 503;
+    waits for the retry's SessionId repeat: the job's id."""
     start_worker(stack, workers)
     assert add_profile(stack).returncode == 0
     tencent.lose_answer[fid] = 1
     job = process_file(stack, fid)
     assert wait_until(lambda: any(c["answer"] == "InvalidParameterValue.SessionId"
                                   for c in tencent.calls), 60, 0.1), tencent.calls
+    return job
+
+
+def test_a_retry_after_a_lost_answer_starts_one_transcode(stack, workers, tencent):
+    """The first call reaches Tencent but its answer is lost (the stand-in
+    starts the task and answers 503): the retry's SessionId is refused as a
+    repeat, the job is not an error, one transcode runs."""
+    fid = "5285890784246869933"
+    job = start_with_a_lost_answer(stack, workers, tencent, fid)
     assert len(tencent.tasks) == 1
     assert wait_until(lambda: job_row(stack, job)[1] == fid, 15, 0.05), job_row(stack, job)
     assert job_row(stack, job)[0] == "SUBMITTED"
@@ -359,3 +366,128 @@ def test_cancel_marks_the_job_and_a_retried_create_starts_nothing(stack, workers
     tencent.finish(call["answer"])
     assert notify(stack, tencent.procedure_event(call["answer"])) == "applied"
     assert status(stack, job2)["job_status"] == "CANCELED"
+
+
+def post_file_id(stack, file_id, profile="tc"):
+    """POST /media/jobs with a FileId, under a new API key (another customer)."""
+    return stack.curl("-X", "POST", "-H", f"Authorization: Bearer {api_key(stack)}",
+                      "--data-urlencode", f"profile={profile}", "--data-urlencode",
+                      f"file_id={file_id}", "/media/jobs")
+
+
+def test_a_file_id_another_job_holds_is_refused_and_that_job_keeps_it(stack, workers, tencent):
+    """A FileId is one job's: another key's POST /media/jobs with it is 409
+    (not naming the job), and the holder completes from its own events,
+    whether mediagate created it (file_id) or an event did (NewFileUpload)."""
+    start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
+    fid = "5285890784246869940"
+    a = process_file(stack, fid)
+    call, _ = one_call(tencent, "ProcessMedia")
+    # Refused while A's create is pending as well as once A holds the FileId.
+    r = post_file_id(stack, fid)
+    assert r.status == 409 and a not in str(r.body), r
+    assert wait_until(lambda: job_row(stack, a)[1] == fid, 15, 0.05), job_row(stack, a)
+    r = post_file_id(stack, fid)
+    assert r.status == 409 and a not in str(r.body), r
+    assert r.json()["message"] == "Another job is processing that file_id already.", r
+    assert stack.db.one("SELECT count(*) FROM jobs") == 1
+    # Tencent's event without SessionContext (its task flow) finds A by its FileId.
+    tencent.finish(call["answer"])
+    ev = tencent.procedure_event(call["answer"])
+    ev["ProcedureStateChangeEvent"]["SessionContext"] = ""
+    assert notify(stack, ev) == "applied"
+    check_complete(stack, a, fid)
+    # A file uploaded to the account (NewFileUpload): its job holds the FileId.
+    up = json.loads((FIX / "tencent-vod-NewFileUpload.json").read_text())
+    fid2 = up["FileUploadEvent"]["FileId"]
+    assert notify(stack, up) == "applied"
+    auto = stack.db.one("SELECT id FROM jobs WHERE backend_job_id = %s", fid2)
+    r = post_file_id(stack, fid2)
+    assert r.status == 409 and auto not in str(r.body), r
+    assert stack.db.one("SELECT count(*) FROM jobs") == 2
+
+
+def test_a_create_answer_or_event_never_takes_the_file_id_of_a_job_mediagate_made(stack, tencent):
+    """Two jobs naming one FileId (e.g. two POSTs at once): the one holding
+    it keeps it whatever the other's create answer or events say; only a
+    job registered with the id (the registration form) gives it up."""
+    db = stack.db.conn
+    fid, a, b = "5285890784246869941", str(uuid.uuid4()), str(uuid.uuid4())
+    db.execute("INSERT INTO jobs (id, backend, backend_job_id, input_file, profile) "
+               "VALUES (%s, 'tencent', %s, %s, 'tc'), (%s, 'tencent', NULL, %s, 'tc')",
+               (a, fid, fid, b, fid))
+    db.execute("SELECT mediagate_job_event(%s, %s::jsonb)",
+               (b, json.dumps({"backend_job_id": fid, "backend_task_id": "t-b"})))
+    assert job_row(stack, a)[1] == fid and job_row(stack, b)[1:3] == (None, "t-b")
+    # B's own event (its SessionContext) is B's, and leaves A its FileId.
+    ev = json.loads((FIX / "tencent-vod-ProcedureStateChanged.json").read_text())
+    ev["ProcedureStateChangeEvent"].update(SessionContext=b, FileId=fid)
+    assert notify(stack, ev) == "applied"
+    assert job_row(stack, a)[:2] == ("SUBMITTED", fid)
+    assert job_row(stack, b)[:2] == ("COMPLETE", None)
+    # A registered job gives its id up to the job mediagate made for it.
+    reg = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {api_key(stack)}",
+                     "--data-urlencode", "backend=tencent", "--data-urlencode",
+                     "backend_job_id=5285890784246869942", "--data-urlencode", "input_file=x.mp4",
+                     "/media/jobs")
+    assert reg.status == 201, reg
+    c = str(uuid.uuid4())
+    db.execute("INSERT INTO jobs (id, backend, input_file, profile) VALUES (%s, 'tencent', 'x', "
+               "'tc')", (c,))
+    db.execute("SELECT mediagate_job_event(%s, %s::jsonb)",
+               (c, json.dumps({"backend_job_id": "5285890784246869942"})))
+    assert job_row(stack, c)[1] == "5285890784246869942"
+    assert job_row(stack, reg.json()["job_id"])[1] is None
+
+
+def test_the_reconciler_finds_the_task_of_a_start_whose_answer_was_lost(stack, workers, tencent):
+    """ProcessMedia's answer is lost and its retry meets the SessionId
+    repeat (no TaskId reaches mediagate); the notification is lost too: the
+    reconciler finds the task by the job's FileId and SessionId
+    (DescribeTasks), and the job completes."""
+    fid = "5285890784246869950"
+    job = start_with_a_lost_answer(stack, workers, tencent, fid)
+    (tid,) = list(tencent.tasks)
+    tencent.finish(tid)
+    assert wait_until(lambda: status(stack, job)["job_status"] == "COMPLETE", 60, 0.2), \
+        (job_row(stack, job), polls(stack, job))
+    check_complete(stack, job, fid)
+    listed = [json.loads(c["body"]) for c in tencent.calls if c.get("action") == "DescribeTasks"]
+    assert listed and listed[0]["FileId"] == fid, tencent.calls
+    assert any(c.get("action") == "DescribeTaskDetail" and json.loads(c["body"])["TaskId"] == tid
+               for c in tencent.calls)
+
+
+def test_the_reconciler_follows_the_transcode_of_a_file_pulled_before_the_pull_answer(
+        stack, workers, tencent, s3, bucket):
+    """Tencent's NewFileUpload for a pulled file arrives before mediagate
+    has the PullUpload's answer: the job ends with the transcode's TaskId
+    (the late pull answer sets nothing), so the reconciler sees the
+    transcode finish when its notification is lost."""
+    start_worker(stack, workers)
+    assert add_profile(stack).returncode == 0
+    handle, seen = tencent.handle, []
+
+    def early(method, path, headers, raw):
+        code, body = handle(method, path, headers, raw)
+        tid = (body or {}).get("Response", {}).get("TaskId")
+        if headers.get("X-TC-Action") == "PullUpload" and tid:
+            assert wait_until(lambda: tencent.pulls.get(tid), 20, 0.05)
+            seen.append(notify(stack, tencent.new_file_upload(tid)))
+        return code, body
+
+    tencent.handle = early
+    job = upload(stack, b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 16)
+    call, body = one_call(tencent, "ProcessMedia", timeout=60)
+    assert seen == ["applied"] and body["SessionContext"] == job, (seen, body)
+    pull = tencent.started_by("PullUpload")[0]["answer"]
+    # Both answers are in (the pull's create task done), the transcode's kept.
+    assert wait_until(lambda: stack.db.one(
+        "SELECT bool_and(done_at IS NOT NULL) FROM outbox WHERE kind = 'tencent.process_media' "
+        "AND payload->>'job_id' = %s", job), 30, 0.1)
+    assert job_row(stack, job)[1:3] == (body["FileId"], call["answer"]), (pull, job_row(stack, job))
+    tencent.finish(call["answer"])
+    assert wait_until(lambda: status(stack, job)["job_status"] == "COMPLETE", 60, 0.2), \
+        (job_row(stack, job), polls(stack, job))
+    check_complete(stack, job, body["FileId"])

@@ -47,6 +47,8 @@ from botocore.loaders import Loader
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
+from mgstack import LoopbackServer
+
 API = "/2017-08-29/jobs"
 ACCOUNT = "111122223333"
 _MODEL = None
@@ -191,16 +193,12 @@ class MediaConvertStandin:
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LoopbackServer(Handler, port)
+        self.port = self.server.port
+        self.url = self.server.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     @staticmethod
     def error(status, etype, message):

@@ -41,6 +41,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
+from mgstack import LoopbackServer
+
 POLICIES = {"public", "signed", "drm"}
 TIERS = {"1080p", "1440p", "2160p"}
 MP4_SUPPORT = {"none", "capped-1080p", "audio-only", "audio-only,capped-1080p", "standard"}
@@ -98,15 +100,12 @@ class MuxStandin:
 
             do_GET = do_POST = do_DELETE = do_PUT = _any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler, port)
+        self.port = self.server.port
+        self.url = self.server.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
     def authorized(self, headers):
         auth = headers.get("Authorization", "")

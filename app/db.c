@@ -128,6 +128,11 @@ static const stmt_def stmts[STMT__COUNT] = {
         "$11) e) SELECT to_char(c.e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
         "mediagate_upload_profile($1, $12, $13) FROM c",
         13, PGRES_TUPLES_OK},
+    /* Whether the API key owner $1 may upload to target $2 (api_keys.targets;
+     * NULL: any); no row: not an API key's owner, who may use any. */
+    [STMT_UPLOAD_TARGET_ALLOWED] = {"upload_target_allowed",
+        "SELECT $2 = ANY(coalesce(targets, ARRAY[$2])) FROM api_keys WHERE 'key:' || id = $1",
+        2, PGRES_TUPLES_OK},
     [STMT_UPLOAD_SLOT] = {"upload_slot",
         "SELECT job_id, storage, multipart_id, declared_size, max_bytes, stored_at IS NOT NULL, "
         "expires_at <= now(), "

@@ -47,6 +47,7 @@
 #include "profiles.h"
 #include "storage/storage.h"
 #include "stream.h"
+#include "uploads/target.h"
 
 #define NAME_MAX_BYTES 128
 
@@ -180,68 +181,129 @@ static int pick(request *r, const char *want, upload_profile *up)
     return ret;
 }
 
-static int create_s3(request *r, const char *owner, const char *name, const char *type,
-                     long long max, const char *acl, const upload_profile *up);
 typedef struct put_target put_target;
 static int put_s3(request *r, const put_target *t, const char *owner, size_t len,
                   const unsigned char h[32], const upload_profile *up);
 
+/* Whether the caller may use target t: its API key's targets
+ * (api_keys.targets; NULL: any). Returns 0, or replies 403 (503 when the
+ * database is down) and returns that. */
+static int target_allowed(request *r, const upload_target *t)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {r->caller->owner, t->name};
+    int ret = db_exec_params(r->db, STMT_UPLOAD_TARGET_ALLOWED, 2, vals, NULL, NULL, &res);
+    if (ret)
+        ret = reply_db_error(r, ret);
+    else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "This API key may not upload to target %s.", t->name);
+        ret = reply_error(r, 403, msg);
+    }
+    PQclear(res);
+    return ret;
+}
+
+/* The target row a POST /uploads names (target=; default: the storage's).
+ * Returns 0 with *t, or replies 400 (unknown, not configured here) or as
+ * target_allowed and returns that. */
+static int pick_target(request *r, const upload_target **t)
+{
+    int st;
+    char msg[300];
+    const char *want = stream_param(r, "target", &st);
+    if (st)
+        return st;
+    *t = want ? upload_target_find(want) : upload_target_default(r->cfg);
+    if (!*t) {
+        size_t n = (size_t)snprintf(msg, sizeof msg, "target must be one of:");
+        for (size_t i = 0; i < upload_targets_count && n < sizeof msg; i++)
+            n += (size_t)snprintf(msg + n, sizeof msg - n, "%s %s", i ? "," : "",
+                                  upload_targets[i].name);
+        if (n < sizeof msg)
+            snprintf(msg + n, sizeof msg - n, ".");
+        return reply_error(r, 400, msg);
+    }
+    if (!(*t)->configured(r->cfg)) {
+        if (!want) /* the storage's own: no uploads directory */
+            return reply_error(r, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
+        snprintf(msg, sizeof msg, "Upload target %s is not configured here.", (*t)->name);
+        return reply_error(r, 400, msg);
+    }
+    return target_allowed(r, *t);
+}
+
 int handle_uploads_create(request *r)
 {
     int ret, st;
-    const char *owner;
-    PGresult *res = NULL;
-    if (!uploads_on(r->cfg))
-        return reply_error(r, 403, "Uploads are not configured (MEDIAGATE_UPLOADS_DIR).");
-    if (!(owner = r->caller->owner)) /* the route is AUTH_CALLER */
+    upload_slot s = {0};
+    const upload_target *t;
+    if (!(s.owner = r->caller->owner)) /* the route is AUTH_CALLER */
         return reply_error(r, 500, "The route has no caller.");
+    if ((ret = pick_target(r, &t)) != 0)
+        return ret;
     const char *want = stream_param(r, "name", &st);
     if (st)
         return st;
-    const char *type = stream_param(r, "content_type", &st);
+    s.content_type = stream_param(r, "content_type", &st);
     if (st)
         return st;
-    if (type && !content_type_ok(type))
+    if (s.content_type && !content_type_ok(s.content_type))
         return reply_error(r, 400, "content_type must be 1 to 255 printable ASCII characters.");
-    long long max;
     const char *maxs = stream_param(r, "max_bytes", &st);
     if (st)
         return st;
-    if ((ret = max_bytes_param(r, maxs, &max)) != 0)
+    if ((ret = max_bytes_param(r, maxs, &s.max_bytes)) != 0)
         return ret;
+    s.size = stream_param(r, "size", &st);
+    if (st)
+        return st;
+    s.title = stream_param(r, "title", &st);
+    if (st)
+        return st;
     /* Who may see the job's status: an ACL (app/acl.h); none is WORLD. */
-    const char *acl;
     char aclbuf[1024];
-    if ((ret = stream_acl_param(r, aclbuf, sizeof aclbuf, &acl)) != 0)
+    if ((ret = stream_acl_param(r, aclbuf, sizeof aclbuf, &s.acl)) != 0)
         return ret;
     upload_profile up;
+    const encoder *row;
     const char *pname = stream_param(r, "profile", &st);
     if (st)
         return st;
-    if ((ret = pick(r, pname, &up)) != 0)
+    if ((ret = profile_pick(r, pname, &up.snap, &row)) != 0)
         return ret;
-    char *name = slot_name(r, want);
-    if (store_is_s3(r->cfg))
-        return name ? create_s3(r, owner, name, type, max, acl, &up)
-                    : reply_error(r, 500, "Out of memory.");
+    s.profile_snap = up.snap;
+    s.profile_kind = row->create_kind;
+    s.profile_encoder = row->name;
+    s.origin = r->cors_origin;
+    if (!(s.name = slot_name(r, want)))
+        return reply_error(r, 500, "Out of memory.");
+    return t->create(r, &s);
+}
+
+/* POST /uploads with the local target: a slot on this site. */
+int upload_target_local_create(request *r, const upload_slot *s)
+{
+    int ret;
+    PGresult *res = NULL;
     char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24];
     unsigned char h[32];
-    if (!name || random_hex(token) != 0)
+    if (random_hex(token) != 0)
         return reply_error(r, 500, "No randomness for an upload token.");
     uuid_new(id);
     uuid_new(job);
     sha256_raw(token, strlen(token), h);
-    snprintf(maxbuf, sizeof maxbuf, "%lld", max);
+    snprintf(maxbuf, sizeof maxbuf, "%lld", s->max_bytes);
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
-    const char *vals[] = {id, job, owner, name, type, maxbuf, (const char *)h, ttl, acl, up.snap,
-                          up.kind};
+    const char *vals[] = {id,      job,  s->owner, s->name, s->content_type, maxbuf, (const char *)h,
+                          ttl,     s->acl, s->profile_snap, s->profile_kind};
     int lens[] = {0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0}, fmts[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
     ret = db_exec_params(r->db, STMT_UPLOAD_CREATE, 11, vals, lens, fmts, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;
     }
-    ret = reply_created(r, job, upload_object(r, id, name, token, PQgetvalue(res, 0, 0)));
+    ret = reply_created(r, job, upload_object(r, id, s->name, token, PQgetvalue(res, 0, 0)));
 out:
     PQclear(res);
     return ret;
@@ -654,12 +716,14 @@ static int add_s3_targets(request *r, json_object *u, const char *key, long long
     return 0;
 }
 
-/* POST /uploads on S3 storage: the slot of a file of exactly size bytes
+/* POST /uploads with the s3 target: the slot of a file of exactly size bytes
  * (the size parameter) that the client PUTs to the bucket itself. */
-static int create_s3(request *r, const char *owner, const char *name, const char *type,
-                     long long max, const char *acl, const upload_profile *up)
+int upload_target_s3_create(request *r, const upload_slot *sl)
 {
-    int ret, st;
+    const char *owner = sl->owner, *name = sl->name, *type = sl->content_type, *acl = sl->acl;
+    long long max = sl->max_bytes;
+    const upload_profile upv = {.snap = sl->profile_snap, .kind = sl->profile_kind}, *up = &upv;
+    int ret;
     long long size;
     PGresult *res = NULL;
     store *s = NULL;
@@ -667,9 +731,7 @@ static int create_s3(request *r, const char *owner, const char *name, const char
     char id[UUID_BUF], job[UUID_BUF], token[65], maxbuf[24], ttl[24], sizebuf[24], key[300];
     char upload_id[1025] = "";
     unsigned char h[32];
-    const char *v = stream_param(r, "size", &st);
-    if (st)
-        return st;
+    const char *v = sl->size;
     if (!v)
         return reply_error(r, 400, "size (the file's exact length in bytes) is required: the "
                                    "file goes straight to the object store, which checks it.");

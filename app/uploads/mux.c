@@ -1,0 +1,11 @@
+/* The mux upload target (app/uploads/target.h). Not built yet: the row
+ * answers 501 until it is. */
+#include "uploads/target.h"
+
+#include "request.h"
+
+int upload_target_mux_create(request *r, const upload_slot *s)
+{
+    (void)s;
+    return reply_error(r, 501, "This upload target is not available yet.");
+}

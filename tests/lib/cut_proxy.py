@@ -7,13 +7,17 @@ connection to TARGET (nginx) both ways, and counts the bytes clients send
 (the upload), over all connections. Armed with a number of bytes, it
 forwards exactly that many more and then drops the connection that crossed
 the mark, both sides at once (a reset to the client, a close to the
-server: as when a phone loses its network); the mark is then disarmed. A
+server: as when a phone loses its network); the mark is then disarmed. Asked to, it
+then refuses the next few requests too (their connection reset as they
+send): a browser resends a request whose reused connection broke, and
+that must fail as well for the page to see the cut. A
 cut can also be asked for at any moment (cut_now), e.g. on a signal.
 
 As a library (tests/pytest, bench):
 
     p = CutProxy(target_port)            # .port, .url
     p.arm(100 * 2**20)                   # cut once, 100 MiB of upload from now
+    p.arm(100 * 2**20, refuse=1)         # ... and reset the next request too
     ... p.cuts, p.uploaded, p.wait_cut(timeout) ...
     p.hold(100 * 2**20); p.wait_held(timeout); ...; p.release()
     p.close()                            # also a context manager
@@ -43,6 +47,9 @@ class CutProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.uploaded = 0        # client -> target bytes forwarded, all connections
         self.cuts = 0            # connections dropped so far
+        self.refused = 0         # requests refused after a cut
+        self._refuse_next = 0    # requests to refuse after the coming cut
+        self._refusing = 0       # requests still to refuse now
         self._mark = None        # cut when uploaded reaches this; None: disarmed
         self._hold = None        # stop forwarding uploads at this; None: none
         self._held = False       # a client reached the hold mark
@@ -52,10 +59,12 @@ class CutProxy:
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def arm(self, nbytes):
-        """Cut once, after NBYTES more bytes of upload (from now)."""
+    def arm(self, nbytes, refuse=0):
+        """Cut once, after NBYTES more bytes of upload (from now); then
+        reset the connection of each of the next REFUSE requests sent."""
         with self._lock:
             self._mark = self.uploaded + int(nbytes)
+            self._refuse_next = refuse
 
     def disarm(self):
         with self._lock:
@@ -129,7 +138,11 @@ class CutProxy:
                 return
             conn.dropped = True
             self._conns.discard(conn)
-            self.cuts += 1
+            if conn.refuse:
+                self.refused += 1
+            else:
+                self.cuts += 1
+                self._refusing, self._refuse_next = self._refuse_next, 0
             self._cut.notify_all()
         try:
             conn.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -149,6 +162,9 @@ class CutProxy:
                 for s in ready:
                     data = s.recv(262144)
                     if not data:
+                        return
+                    if s is conn.client and self._refused_now(conn):
+                        self._drop(conn)
                         return
                     if s is conn.client:
                         data = self._held_back(conn, data)
@@ -177,6 +193,14 @@ class CutProxy:
                 s.close()
 
 
+    def _refused_now(self, conn):
+        """Whether CONN's client, sending, is one to refuse after a cut."""
+        with self._lock:
+            if self._refusing > 0:
+                self._refusing -= 1
+                conn.refuse = True
+            return conn.refuse
+
     def _held_back(self, conn, data):
         """DATA once the hold mark lets it through: the bytes before the mark
         go at once, the rest after release()."""
@@ -199,6 +223,7 @@ class _Conn:
         self.client = client
         self.server = server
         self.dropped = False
+        self.refuse = False
 
 
 def main(argv):

@@ -8,6 +8,7 @@
 # PATCH's "100 Continue", measured at the client (bench/tus_client.py).
 # Durable PostgreSQL defaults, no worker (the jobs stay SUBMITTED).
 # Loopback only; bounded by SIZE, ROUNDS and RESUMES; stops by itself.
+# Prints the figures and keeps them in RESULTS (default bench/results).
 set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$MG_ROOT"
@@ -31,8 +32,9 @@ stack_up
 trap stack_down EXIT
 key=$("$MG_BIN" apikey create bench 2>/dev/null)
 head -c "$SIZE" /dev/urandom >"$RUN/file.bin"
-mkdir -p bench/results
-out=bench/results/tus-$(date -u +%Y%m%dT%H%M%SZ).txt
+RESULTS=${RESULTS:-bench/results}
+mkdir -p "$RESULTS"
+out=$RESULTS/tus-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
     echo "tus benchmark, $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
          "$SIZE bytes, tus chunks of $CHUNK bytes, $ROUNDS rounds; $RESUMES resumes of $RESUME_CHUNK-byte chunks"

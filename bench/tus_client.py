@@ -116,6 +116,8 @@ def put(rnd):
 
 
 def tus_create(conn, up, length):
+    if "tus_endpoint" not in up:
+        die(f"the slot names no tus_endpoint: {up}")
     conn.request("POST", up["tus_endpoint"], b"", {
         **TUS, "Upload-Length": str(length),
         "Upload-Metadata": "filename " + base64.b64encode(b"bench.bin").decode()})

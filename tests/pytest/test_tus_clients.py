@@ -347,3 +347,20 @@ def test_uppy_tus_plugin_uploads_to_the_slot(stack, workers, node, videos, rundi
     assert done["successful"] == 1 and done["failed"] == 0, done
     assert done["uploadURL"].split("?")[0].endswith(f"/uploads/tus/{body['upload']['id']}"), done
     assert_one_job_complete(stack, body, video, rundir)
+
+
+def test_bench_tus_runs_as_documented(rundir):
+    """bench/tus.sh (bench/README.md), small: every figure printed and the
+    uploads checked, with the binary under test."""
+    env = {**os.environ, "MG_BIN": str(mgstack.MG_BIN), "SIZE": str(24 * MiB), "ROUNDS": "1",
+           "RESUMES": "2", "RESULTS": str(rundir)}
+    r = subprocess.run(["bash", str(mgstack.MG_ROOT / "bench" / "tus.sh")], env=env, capture_output=True,
+                       text=True, timeout=1200)
+    assert r.returncode == 0, f"bench/tus.sh exited {r.returncode}:\n{r.stdout[-3000:]}{r.stderr[-3000:]}"
+    for line in ("BENCH put round=1 ", "BENCH tus round=1 ", "BENCH resume n=2 ",
+                 "check: 2 of 2 uploads "):
+        assert line in r.stdout, r.stdout
+    kept = list(rundir.glob("tus-*.txt"))
+    assert len(kept) == 1, "the figures are kept in RESULTS"
+    assert all(ln in kept[0].read_text() for ln in r.stdout.splitlines() if ln.startswith("BENCH ")), \
+        kept[0].read_text()

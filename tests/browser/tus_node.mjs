@@ -6,7 +6,7 @@
 // JSON object a line, {"ev": ...}:
 //
 //   request   {method, url, offset}   a request about to go out (offset: its Upload-Offset)
-//   response  {method, status, offset} its answer
+//   response  {method, status, offset, location} its answer
 //   chunk     {acked, total}          a chunk the server accepted (acked: its Upload-Offset)
 //   error     {message, status}       the upload failed (no more retries)
 //   retry     {attempt, status}       tus-js-client retries after a failure
@@ -57,7 +57,8 @@ function options(retryDelays, storage) {
     },
     onAfterResponse(req, res) {
       say("response", {method: req.getMethod(), status: res.getStatus(),
-                       offset: res.getHeader("Upload-Offset") ?? null});
+                       offset: res.getHeader("Upload-Offset") ?? null,
+                       location: res.getHeader("Location") ?? null});
     },
     onChunkComplete(_chunk, acked, total) {
       say("chunk", {acked, total});

@@ -24,6 +24,7 @@ The browser tests use Debian's /usr/bin/chromium through playwright-core
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,7 @@ from pathlib import Path
 import pytest
 
 import mgstack
-from mgstack import free_port, wait_until
+from mgstack import free_port, processes_matching, wait_until
 
 sys.path.insert(0, str(mgstack.MG_ROOT / "tests" / "lib"))
 from cut_proxy import CutProxy  # noqa: E402
@@ -148,10 +149,17 @@ class Node:
             return None
 
     def kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        """SIGTERM (playwright-core then closes its browser, which runs in a
+        process group of its own), SIGKILL after 10 s, to the whole group."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except OSError:
+                break
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
         self.proc.wait()
 
 
@@ -167,6 +175,12 @@ def node(rundir, logs):
     yield start
     for n in started:
         n.kill()
+    # A browser whose node was killed before it could close it.
+    for pid in processes_matching(re.escape(f"{rundir}/chrome")):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def slot(stack, key, name, nbytes):

@@ -10,7 +10,9 @@
 //   PAGE         the page's origin (serves tus.html, tus.min.js, uppy.min.js, clip.mkv)
 //   ENDPOINT     the slot's tus_endpoint, absolute
 //   MODE         "tus": tus-js-client, a cut, the resume (tusResumeAfterCut);
-//                "uppy": Uppy's Tus plugin (uppyUpload)
+//                "uppy": Uppy's Tus plugin (uppyUpload);
+//                "docs": docs/uploads.md's tus-js-client example (docsExample),
+//                its code in EXAMPLE, with API_KEY
 //   CHUNK        chunkSize in bytes
 //   PROFILE_DIR  an empty directory for Chromium's profile
 //   CHROMIUM     the browser (default /usr/bin/chromium)
@@ -20,9 +22,9 @@ import {launch, need as needOf} from "./harness.mjs";
 
 const need = (name) => needOf("tus_browser.mjs", name);
 const PAGE = need("PAGE");
-const ENDPOINT = need("ENDPOINT");
 const MODE = need("MODE");
-const CHUNK = Number(need("CHUNK"));
+const ENDPOINT = MODE === "docs" ? "" : need("ENDPOINT");
+const CHUNK = MODE === "docs" ? 0 : Number(need("CHUNK"));
 
 const context = await launch(need("PROFILE_DIR"));
 let ok = false;
@@ -36,13 +38,15 @@ try {
     throw new Error(`${PAGE}/tus.html: ${res ? res.status() : "no answer"}`);
   if (!await page.evaluate(() => window.pageReady === true && !!window.tus && !!window.Uppy))
     throw new Error("the page did not load its clients");
-  const fn = {tus: "tusResumeAfterCut", uppy: "uppyUpload"}[MODE];
+  const fn = {tus: "tusResumeAfterCut", uppy: "uppyUpload", docs: "docsExample"}[MODE];
   if (!fn)
     throw new Error(`MODE ${MODE}?`);
-  const events = await page.evaluate(([f, e, c]) => window[f](e, c), [fn, ENDPOINT, CHUNK]);
+  const args = MODE === "docs" ? [need("EXAMPLE"), need("API_KEY")] : [ENDPOINT, CHUNK];
+  const events = await page.evaluate(([f, a]) => window[f](...a), [fn, args]);
   for (const ev of events)
     console.log(JSON.stringify(ev));
-  ok = events.some((e) => e.ev === "success" || (e.ev === "complete" && e.successful === 1));
+  ok = events.some((e) => e.ev === "success" || (e.ev === "complete" && e.successful === 1) ||
+                          (e.ev === "docs" && /^job \S+ SUBMITTED$/.test(e.logs.at(-1))));
 } catch (e) {
   console.log(JSON.stringify({ev: "exception", message: String(e && e.stack || e)}));
 } finally {

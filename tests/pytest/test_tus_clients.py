@@ -16,6 +16,9 @@ worker and ffmpeg):
   upload, a cut, the resume from the URL the page stored; one job.
 - Uppy's Tus plugin (the uppy bundle) in a page: a file added with
   uppy.addFile, uploaded to the slot's tus_endpoint; the job COMPLETE.
+- docs/uploads.md's tus-js-client example, as written, in a page: the slot,
+  the chunks, a cut at half ridden out by its retryDelays, the job.
+- bench/tus.sh, small, as bench/README.md shows it.
 
 The browser tests use Debian's /usr/bin/chromium through playwright-core
 (tests/browser/node_modules; scripts/deps installs it, never a browser).
@@ -215,13 +218,12 @@ def sha256(path):
     return h.hexdigest()
 
 
-def assert_one_job_complete(stack, body, src, rundir):
-    """The slot's upload is stored whole as the slot's file, one job exists,
-    it ends COMPLETE and its master playlist plays through nginx."""
-    up, job = body["upload"], body["job_id"]
+def assert_one_job_complete(stack, job, input_file, src, rundir):
+    """The upload is stored whole as INPUT_FILE, one job exists, JOB, it
+    ends COMPLETE and its master playlist plays through nginx."""
     assert stack.db.one("SELECT count(*) FROM jobs") == 1, "one job"
     assert stack.db.one("SELECT count(*) FROM uploads WHERE stored_at IS NOT NULL") == 1
-    stored = rundir / "upload" / up["input_file"]
+    stored = rundir / "upload" / input_file
     assert stored.stat().st_size == src.stat().st_size and sha256(stored) == sha256(src), \
         "the stored file is the client's, byte for byte"
     st = wait_status(stack, job, ("COMPLETE",), 1200)
@@ -274,7 +276,7 @@ def test_node_client_resumes_after_a_cut_at_half(stack, workers, proxy, node, vi
     assert after and after[0] == head["offset"], f"resumed at the server's offset: {after[:3]}"
     assert [e["method"] for e in evs if e["ev"] == "request"].count("POST") == 1, \
         "the resumed upload was not created anew"
-    assert_one_job_complete(stack, body, src, rundir)
+    assert_one_job_complete(stack, body["job_id"], body["upload"]["input_file"], src, rundir)
 
 
 def test_node_client_rides_out_a_mediagate_restart(stack, workers, proxy, node, videos, rundir):
@@ -310,15 +312,12 @@ def test_node_client_rides_out_a_mediagate_restart(stack, workers, proxy, node, 
         "a refused PATCH is told the server's offset"
     accepted = [e["acked"] for e in evs if e["ev"] == "chunk"]
     assert accepted == sorted(accepted) and accepted[-1] == size, "the server's offset only rose"
-    assert_one_job_complete(stack, body, src, rundir)
+    assert_one_job_complete(stack, body["job_id"], body["upload"]["input_file"], src, rundir)
 
 
-def in_page(stack, workers, node, rundir, page_port, video, mode, via):
-    """Serves the page, the clients' bundles and VIDEO (as clip.mkv) from
-    the pages' origin, makes a slot for the video and runs the page's
-    upload in MODE (tus_browser.mjs) to the slot's tus endpoint at VIA (the
-    proxy's or nginx's origin), a worker encoding. Returns the slot's body
-    and the page's events, once the upload succeeded."""
+def serve_page(rundir, video):
+    """The page, the clients' bundles and VIDEO (as clip.mkv), served from
+    the pages' origin."""
     pages = rundir / "pages"
     for src, dst in ((BROWSER / "page" / "tus.html", "tus.html"),
                      (BROWSER / "node_modules/tus-js-client/dist/tus.min.js", "tus.min.js"),
@@ -327,15 +326,29 @@ def in_page(stack, workers, node, rundir, page_port, video, mode, via):
                      (video, "clip.mkv")):
         shutil.copyfile(src, pages / dst)
         (pages / dst).chmod(0o644)
-    body = slot(stack, stack.mg("apikey", "create", f"browser-{mode}"), "clip.mkv", video.stat().st_size)
-    workers.start()
+
+
+def run_page(node, rundir, page_port, mode, **env):
+    """The page's upload in MODE (tus_browser.mjs); its events, once it
+    succeeded."""
     (rundir / "chrome").mkdir()
     n = node("tus_browser.mjs", f"{mode}-browser.out", MODE=mode, PAGE=f"http://127.0.0.1:{page_port}",
-             ENDPOINT=via + body["upload"]["tus_endpoint"], CHUNK=CHUNK,
-             PROFILE_DIR=rundir / "chrome", CHROMIUM=CHROMIUM)
+             PROFILE_DIR=rundir / "chrome", CHROMIUM=CHROMIUM, **env)
     rc = n.wait(1200)
     evs = n.events()
     assert rc == 0, f"the page's upload failed: {evs[-5:]}"
+    return evs
+
+
+def in_page(stack, workers, node, rundir, page_port, video, mode, via):
+    """Serves the page and VIDEO, makes a slot for the video and runs the
+    page's upload in MODE to the slot's tus endpoint at VIA (the proxy's or
+    nginx's origin), a worker encoding. Returns the slot's body and the
+    page's events."""
+    serve_page(rundir, video)
+    body = slot(stack, stack.mg("apikey", "create", f"browser-{mode}"), "clip.mkv", video.stat().st_size)
+    workers.start()
+    evs = run_page(node, rundir, page_port, mode, ENDPOINT=via + body["upload"]["tus_endpoint"], CHUNK=CHUNK)
     return body, evs
 
 
@@ -358,7 +371,7 @@ def test_browser_tus_js_client_resumes_after_a_cut(stack, workers, proxy, node, 
     # Every answer the page read carried CORS for its origin (else the
     # browser would have hidden it: status 0).
     assert all(e["status"] != 0 for e in evs if e["ev"] == "response"), evs
-    assert_one_job_complete(stack, body, video, rundir)
+    assert_one_job_complete(stack, body["job_id"], body["upload"]["input_file"], video, rundir)
 
 
 def test_uppy_tus_plugin_uploads_to_the_slot(stack, workers, node, videos, rundir, page_port):
@@ -367,7 +380,31 @@ def test_uppy_tus_plugin_uploads_to_the_slot(stack, workers, node, videos, rundi
     done = next(e for e in evs if e["ev"] == "complete")
     assert done["successful"] == 1 and done["failed"] == 0, done
     assert done["uploadURL"].split("?")[0].endswith(f"/uploads/tus/{body['upload']['id']}"), done
-    assert_one_job_complete(stack, body, video, rundir)
+    assert_one_job_complete(stack, body["job_id"], body["upload"]["input_file"], video, rundir)
+
+
+def test_docs_tus_js_client_example_in_a_page(stack, workers, proxy, node, videos, rundir, page_port):
+    """docs/uploads.md's tus-js-client example, as written (the bundle's
+    `tus` for its import line), in a page of an allowed origin: it makes the
+    slot, uploads in its chunks, rides out a cut at half with its
+    retryDelays, and logs the job SUBMITTED."""
+    text = (mgstack.MG_ROOT / "docs" / "uploads.md").read_text()
+    block = re.search(r"From a page, with npm `tus-js-client`.*?```js\n(.*?)```", text, re.S).group(1)
+    first, _, code = block.partition("\n")
+    assert first == 'import * as tus from "tus-js-client";', first
+    video = videos("clip-30m.mkv", 30 * 1000 * 1000)
+    size = video.stat().st_size
+    serve_page(rundir, video)
+    workers.start()
+    proxy.arm(size // 2, refuse=2)
+    evs = run_page(node, rundir, page_port, "docs", API_KEY=stack.mg("apikey", "create", "docs-example"),
+                   EXAMPLE=code.replace("https://video.example.com", proxy.url))
+    logs = next(e for e in evs if e["ev"] == "docs")["logs"]
+    assert proxy.cuts == 1, logs
+    assert logs[-2:-1] == [f"{size} of {size}"], logs
+    job = re.fullmatch(r"job (\S+) SUBMITTED", logs[-1]).group(1)
+    up_id, name = stack.db.one("SELECT id, name FROM uploads")
+    assert_one_job_complete(stack, job, f"uploads/{up_id}/{name}", video, rundir)
 
 
 def test_bench_tus_runs_as_documented(rundir):

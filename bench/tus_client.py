@@ -86,8 +86,8 @@ def send_file(conn, offset, length):
 def cpu():
     procs, busy = cpustat.snapshot()
     nginx = cpustat.tree(procs, nginx_pid)
-    return (procs.get(app_pid, (0, "", 0, False))[2], sum(procs[p][2] for p in nginx if p in procs), busy,
-            time.perf_counter())
+    app = procs.get(app_pid, (0, "", 0, False))[2]
+    return app, sum(procs[p][2] for p in nginx if p in procs), busy, time.perf_counter()
 
 
 def report(kind, rnd, before, after):

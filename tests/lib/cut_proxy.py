@@ -207,7 +207,8 @@ class CutProxy:
         with self._cut:
             if self._hold is None or self.uploaded + len(data) <= self._hold:
                 return data
-            head, data = data[:max(self._hold - self.uploaded, 0)], data[max(self._hold - self.uploaded, 0):]
+            room = max(self._hold - self.uploaded, 0)
+            head, data = data[:room], data[room:]
             self.uploaded += len(head)
         if head:
             conn.server.sendall(head)

@@ -302,8 +302,9 @@ def test_node_client_rides_out_a_mediagate_restart(stack, workers, proxy, node, 
     assert rc == 0, f"tus-js-client failed: {evs[-5:]}"
     # While mediagate is down nginx answers 503. tus-js-client, whose HEAD
     # failed so, creates the upload anew (POST to the slot's endpoint): the
-    # creation is idempotent and names the same upload; the PATCH from 0 that follows is refused (409, with that
-    # offset) and the client resumes there after a HEAD.
+    # creation is idempotent and names the same upload; the PATCH from 0
+    # that follows is refused (409, with the server's offset) and the
+    # client resumes there after a HEAD.
     retries = [e for e in evs if e["ev"] == "retry"]
     assert retries and all(e["status"] in (0, 409) or e["status"] >= 500 for e in retries), retries
     created = [e for e in evs if e["ev"] == "response" and e["method"] == "POST" and e["status"] == 201]
@@ -348,7 +349,8 @@ def in_page(stack, workers, node, rundir, page_port, video, mode, via):
     serve_page(rundir, video)
     body = slot(stack, stack.mg("apikey", "create", f"browser-{mode}"), "clip.mkv", video.stat().st_size)
     workers.start()
-    evs = run_page(node, rundir, page_port, mode, ENDPOINT=via + body["upload"]["tus_endpoint"], CHUNK=CHUNK)
+    evs = run_page(node, rundir, page_port, mode, ENDPOINT=via + body["upload"]["tus_endpoint"],
+                   CHUNK=CHUNK)
     return body, evs
 
 

@@ -145,7 +145,7 @@ static int parse_url(tus_ctx *c)
 
 /* (Re)reads the upload into c->row and c->u. Returns 0, 401 for a URL
  * that opens none (a platform's upload has no tus URL), or the database's
- * failure (in the check: 0, the request itself answers the outage). */
+ * failure (in the check: 204, the request itself answers the outage). */
 static int load(tus_ctx *c)
 {
     const char *vals[] = {c->id, (const char *)c->h};
@@ -153,8 +153,8 @@ static int load(tus_ctx *c)
     PQclear(c->row);
     c->row = NULL;
     int ret = db_exec_params(c->r->db, STMT_TUS_GET, 2, vals, lens, fmts, &c->row);
-    if (ret)
-        return c->check ? 0 : reply_db_error(c->r, ret);
+    if (ret) /* in the check: the request itself answers the outage */
+        return c->check ? 204 : reply_db_error(c->r, ret);
     if (PQntuples(c->row) != 1 || !PQgetisnull(c->row, 0, C_TARGET))
         return refuse(c, 401, unknown_url);
     tus_upload_from_row(&c->u, c->row, 0);
@@ -191,23 +191,31 @@ static void state_headers(tus_ctx *c)
         request_header(r, "Upload-Metadata", arena_strdup(r->a, PQgetvalue(c->row, 0, C_METADATA)));
 }
 
-/* The one writer of the upload: 409 while another request holds it. */
-static int lock(tus_ctx *c)
+/* Becomes the one writer of the upload, unless another request is
+ * (c->locked stays false). Returns 0 or the database's failure, replied. */
+static int try_lock(tus_ctx *c)
 {
     PGresult *res = NULL;
     const char *vals[] = {c->id};
     int ret = db_exec(c->r->db, STMT_TUS_LOCK, 1, vals, &res);
     if (ret)
         ret = reply_db_error(c->r, ret);
-    else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-        ret = refuse(c, 409, "Another request on this upload is in progress: HEAD it for its "
-                             "offset, then go on from there.");
-    else {
+    else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
         c->locked = true;
         c->r->db->session = true; /* a lost connection lost the lock: no silent reconnect */
     }
     PQclear(res);
     return ret;
+}
+
+/* try_lock, and 409 while another request holds the upload. */
+static int lock(tus_ctx *c)
+{
+    int ret = try_lock(c);
+    if (ret || c->locked)
+        return ret;
+    return refuse(c, 409, "Another request on this upload is in progress: HEAD it for its "
+                          "offset, then go on from there.");
 }
 
 /* Releases what c holds: the lock (dropped with the connection if that
@@ -285,7 +293,7 @@ static int checksum_header(tus_ctx *c, const EVP_MD **md, unsigned char want[EVP
             *md = algorithms[i].md();
     if (!*md)
         return refuse(c, 400, "Upload-Checksum: the algorithm must be sha1, md5 or sha256.");
-    if (b64_decode(sp + 1, strlen(sp + 1), want, EVP_MAX_MD_SIZE) != EVP_MD_get_size(*md))
+    if (!sp || b64_decode(sp + 1, strlen(sp + 1), want, EVP_MAX_MD_SIZE) != EVP_MD_get_size(*md))
         return refuse(c, 400, "Upload-Checksum must be the algorithm, a space and the "
                               "chunk's digest in base64.");
     return 0;
@@ -559,7 +567,9 @@ static int create(tus_ctx *c, long long len, const char *meta)
     PGresult *res = NULL;
     long long declared;
     int ret;
-    if (col_true(c, C_STORED) || c->u.length) {
+    if (col_true(c, C_STORED) && !c->u.length)
+        return refuse(c, 403, "This upload URL was used already: its file came by PUT.");
+    if (c->u.length) {
         if (c->u.length != len)
             return refuse(c, 409, "This upload was created with another Upload-Length.");
     } else {
@@ -622,7 +632,7 @@ int handle_tus_create_slot(request *r)
         (ret = creation_headers(&c, r->cfg->upload_max_bytes, &len, &meta)) != 0)
         goto out;
     if (c.check) {
-        if ((ret = load(&c)) == 0 && c.row && (ret = state_ok(&c, true)) == 0)
+        if ((ret = load(&c)) == 0 && (col_true(&c, C_STORED) || (ret = state_ok(&c, true)) == 0))
             ret = c.u.length && c.u.length != len
                       ? refuse(&c, 409, "This upload was created with another Upload-Length.")
                       : check_creation(&c, len);
@@ -730,8 +740,11 @@ int handle_tus_head(request *r)
                 ret = reply_error(r, 500, "Out of memory.");
                 goto out;
             }
-            if ((ret = lock(&c)) != 0 || (ret = load(&c)) != 0 ||
-                (!col_true(&c, C_STORED) && (ret = complete(&c)) != 0) || (ret = load(&c)) != 0)
+            /* Held by another request: that one is finishing it. */
+            if ((ret = try_lock(&c)) != 0 ||
+                (c.locked && ((ret = load(&c)) != 0 ||
+                              (!col_true(&c, C_STORED) && (ret = complete(&c)) != 0) ||
+                              (ret = load(&c)) != 0)))
                 goto out;
         }
     }
@@ -768,8 +781,8 @@ int handle_tus_patch(request *r)
         if ((ret = lock(&c)) != 0)
             goto out;
     }
-    if ((ret = load(&c)) != 0 || !c.row)
-        goto out; /* the check without a database: the PATCH answers */
+    if ((ret = load(&c)) != 0)
+        goto out;
     if (col_true(&c, C_STORED)) {
         ret = refuse(&c, 403, "This upload is complete: it takes no more bytes.");
         goto out;

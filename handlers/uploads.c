@@ -1003,3 +1003,8 @@ bool upload_type_ok(const char *type)
 {
     return content_type_ok(type);
 }
+
+int upload_default_target_allowed(request *r)
+{
+    return target_allowed(r, upload_target_default(r->cfg));
+}

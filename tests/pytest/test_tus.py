@@ -520,3 +520,31 @@ def test_postgres_down_during_a_patch_records_nothing(stack, key, rundir, pg):
     assert patch(stack, ep, 10, b"c" * 20).status == 204
     up = ep.split("/")[3].split("?")[0]
     assert (uploads_dir(rundir) / up / "pgdown.bin").read_bytes() == b"a" * 10 + b"c" * 20
+
+
+def test_direct_uploads_named_tus_stay_direct(stack, key, rundir):
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "--data-binary", "abc", "/uploads/tus")
+    assert r.status == 405 and r.header("Allow"), r   # the tus endpoint's own name
+    for name in ("tus.mp4", "tuscany.mp4", "tusk.mov"):
+        r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "--data-binary", "abc",
+                       f"/uploads/{name}")
+        assert r.status == 201 and r.json()["upload"]["input_file"].endswith("/" + name), (name, r)
+
+
+def test_a_refused_api_key_creation_leaves_no_waiting_job(stack, key, rundir):
+    data = b"y" * 100
+    base = {**CHUNK, "Upload-Length": "1000", "Authorization": f"Bearer {key}"}
+    for extra, status in (({"Upload-Checksum": checksum("sha1", b"other")}, 460),
+                          ({"Upload-Checksum": "sha1"}, 400),
+                          ({"Upload-Length": "50"}, 413)):
+        r = call(stack, "POST", "/uploads/tus", data, {**base, **extra})
+        assert r.status == status and not r.header("Location"), (extra, r)
+    assert stack.db.one("SELECT count(*) FROM jobs") == 0, "nothing made"
+    # The key may not upload here: 403, as POST /uploads says.
+    stack.db.conn.execute("UPDATE api_keys SET targets = ARRAY['mux']")
+    r = call(stack, "POST", "/uploads/tus", headers={**TUS, "Upload-Length": "10",
+                                                      "Authorization": f"Bearer {key}"})
+    assert r.status == 403 and "may not upload to target local" in r.json()["message"], r
+    r = call(stack, "POST", "/uploads/tus", data[:10], {**base, "Upload-Length": "10"})
+    assert r.status == 403, r
+    assert stack.db.one("SELECT count(*) FROM jobs") == 0

@@ -24,6 +24,8 @@
 //             "retry": one Upload whose retryDelays ride out an outage.
 //   STORE     the FileUrlStorage file (MODE=cut)
 //   FILETYPE  Upload-Metadata filetype (default video/x-matroska)
+//   WITH_DATA 1: the first chunk goes in the creation POST
+//             (uploadDataDuringCreation: the creation-with-upload extension)
 // Exit status 0 once the upload succeeded, 1 otherwise.
 
 import {createReadStream, statSync} from "node:fs";
@@ -46,6 +48,7 @@ function options(retryDelays, storage) {
     endpoint: ENDPOINT,
     chunkSize: CHUNK,
     uploadSize: size,
+    uploadDataDuringCreation: process.env.WITH_DATA === "1",
     retryDelays,
     metadata: {filename: basename(FILE), filetype: FILETYPE},
     urlStorage: storage,

@@ -316,6 +316,29 @@ def test_node_client_rides_out_a_mediagate_restart(stack, workers, proxy, node, 
     assert_one_job_complete(stack, body["job_id"], body["upload"]["input_file"], src, rundir)
 
 
+def test_node_client_creation_with_upload_cut_in_its_body(stack, workers, proxy, node, videos, rundir):
+    """uploadDataDuringCreation (creation-with-upload): the creation POST
+    carries the first chunk, and is cut in it. Nothing was created; the
+    client's retry creates the upload with that chunk again, and goes on."""
+    src = videos("clip-20m.mkv", 20 * 1000 * 1000)
+    size = src.stat().st_size
+    body = slot(stack, stack.mg("apikey", "create", "tus-node"), "clip.mkv", size)
+    workers.start()
+    proxy.arm(CHUNK // 2)
+    n = node("tus_node.mjs", "tus-node.out", ENDPOINT=proxy.url + body["upload"]["tus_endpoint"],
+             FILE=src, CHUNK=CHUNK, MODE="retry", WITH_DATA=1)
+    rc = n.wait(1200)
+    evs = n.events()
+    assert rc == 0, f"tus-js-client failed: {evs[-5:]}"
+    assert proxy.cuts == 1
+    sent = [e["method"] for e in evs if e["ev"] == "request"]
+    assert sent[:2] == ["POST", "POST"] and "POST" not in sent[2:], sent
+    created = [e for e in evs if e["ev"] == "response" and e["method"] == "POST"]
+    assert [(e["status"], e["offset"]) for e in created] == [(201, str(CHUNK))], created
+    assert patches(evs)[0] == CHUNK, "the PATCHes go on after the creation's chunk"
+    assert_one_job_complete(stack, body["job_id"], body["upload"]["input_file"], src, rundir)
+
+
 def serve_page(rundir, video):
     """The page, the clients' bundles and VIDEO (as clip.mkv), served from
     the pages' origin."""

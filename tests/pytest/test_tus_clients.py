@@ -11,6 +11,8 @@ worker and ffmpeg):
 - The same upload with mediagate stopped mid-way (the upload held still by
   the proxy meanwhile, so that the stop falls in the middle) and started
   again: tus-js-client's retries ride out the outage; one job, COMPLETE.
+- tus-js-client with uploadDataDuringCreation (creation-with-upload), the
+  creation's chunk cut: created once, by the retry, with that chunk.
 - Headless Chromium with tus-js-client's browser bundle, in a page served by
   the stack's nginx from an allowed origin (a real cross-origin upload):
   upload, a cut, the resume from the URL the page stored; one job.

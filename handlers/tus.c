@@ -39,14 +39,14 @@
 #include "uploads/tus.h"
 
 #define TUS_PATH "/uploads/tus/"
-#define METADATA_MAX 4096
+#define METADATA_MAX 2048 /* echoed in every answer: nginx reads 8k of headers */
 #define SPOOL_BUF (1 << 16)
 
 static const char unknown_url[] = "This upload URL is unknown or its token is wrong.";
 
 /* The columns of STMT_TUS_GET after TUS_UPLOAD_COLS. */
 enum { C_JOB = 8, C_METADATA, C_STORED, C_EXPIRED, C_EXPIRES, C_MAX, C_DECLARED, C_TERMINATED,
-       C_TARGET };
+       C_TARGET, C_JOB_FINAL };
 
 /* One tus request: the upload its URL names and what it holds. */
 typedef struct tus_ctx {
@@ -168,14 +168,17 @@ static bool col_true(const tus_ctx *c, int col)
     return strcmp(PQgetvalue(c->row, 0, col), "t") == 0;
 }
 
-/* An upload that may take bytes: not terminated (404), not expired (410),
- * created (404 unless creating). The caller deals with a stored one. */
+/* An upload that may take bytes: not terminated (404), not expired and its
+ * job not ended (410), created (404 unless creating). The caller deals
+ * with a stored one. */
 static int state_ok(tus_ctx *c, bool creating)
 {
     if (col_true(c, C_TERMINATED))
         return refuse(c, 404, "This upload was terminated.");
     if (col_true(c, C_EXPIRED))
         return refuse(c, 410, "This upload URL has expired. Ask for a new one.");
+    if (col_true(c, C_JOB_FINAL)) /* canceled (its bytes go at the slot's expiry) */
+        return refuse(c, 410, "This upload's job was canceled. Ask for a new upload URL.");
     if (!creating && c->u.length == 0)
         return refuse(c, 404, "This upload was not created: POST its Upload-Length first.");
     return 0;
@@ -559,7 +562,7 @@ static int creation_headers(tus_ctx *c, long long max, long long *len, const cha
         return refuse(c, 413, "Upload-Length is larger than this upload URL's max_bytes.");
     if (*meta && !metadata_ok(*meta))
         return refuse(c, 400, "Upload-Metadata must be comma-separated keys, each with an "
-                              "optional base64 value, at most 4096 bytes.");
+                              "optional base64 value, at most 2048 bytes.");
     return 0;
 }
 

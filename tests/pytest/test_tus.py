@@ -548,3 +548,30 @@ def test_a_refused_api_key_creation_leaves_no_waiting_job(stack, key, rundir):
     r = call(stack, "POST", "/uploads/tus", data[:10], {**base, "Upload-Length": "10"})
     assert r.status == 403, r
     assert stack.db.one("SELECT count(*) FROM jobs") == 0
+
+
+def test_the_largest_metadata_is_echoed_through_nginx(stack, key, rundir):
+    ep = slot(stack, key, "name=meta.bin")["upload"]["tus_endpoint"]
+    meta = "filename " + b64("m.mp4") + ",description "
+    meta += base64.b64encode(b"d" * ((2048 - len(meta)) // 4 * 3)).decode()
+    assert len(meta) <= 2048 and len(meta) > 2040, len(meta)
+    r = create(stack, ep, 20, {"Upload-Metadata": meta + ",x" + "y" * 10})
+    assert r.status == 400, r
+    r = create(stack, ep, 20, {"Upload-Metadata": meta, "Origin": ALLOWED})
+    assert r.status == 201, r
+    r = patch(stack, ep, 0, b"0" * 10, {"Origin": ALLOWED})
+    assert r.status == 204 and r.header("Upload-Metadata") == meta, r
+    r = head(stack, ep)
+    assert r.status == 200 and r.header("Upload-Metadata") == meta, r
+
+
+def test_a_canceled_jobs_upload_takes_no_more(stack, key, rundir):
+    body = slot(stack, key, "name=cancel.bin")
+    ep, job = body["upload"]["tus_endpoint"], body["job_id"]
+    assert create(stack, ep, 20).status == 201
+    assert patch(stack, ep, 0, b"0" * 10).status == 204
+    stack.mg("jobs", "cancel", job)
+    for r in (patch(stack, ep, 10, b"1" * 10), head(stack, ep)):
+        assert r.status == 410, r
+    assert "canceled" in patch(stack, ep, 10, b"1" * 10).json()["message"]
+    assert stack.db.one("SELECT stored_at IS NULL AND tus_offset = 10 FROM uploads") is True

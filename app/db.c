@@ -214,7 +214,8 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT " TUS_UPLOAD_COLS ", job_id, tus_metadata, stored_at IS NOT NULL, "
         "expires_at <= now(), "
         "to_char(expires_at AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS \"GMT\"'), "
-        "max_bytes, declared_size, tus_terminated_at IS NOT NULL, target "
+        "max_bytes, declared_size, tus_terminated_at IS NOT NULL, target, "
+        "(SELECT status IN ('COMPLETE', 'ERROR', 'CANCELED') FROM jobs WHERE id = job_id) "
         "FROM uploads WHERE id = $1 AND token_hash = $2",
         2, PGRES_TUPLES_OK},
     /* One writer per upload at a time: a lock of the request thread's

@@ -14,8 +14,7 @@
 #define PREFLIGHT_MAX_AGE 7200
 /* tus 1.0 (handlers/tus.c): what a browser's tus client sends and reads. */
 #define TUS_ALLOW_HEADERS CORS_ALLOW_HEADERS ", Tus-Resumable, Upload-Length, Upload-Metadata, " \
-                                             "Upload-Offset, Upload-Checksum, X-Requested-With, " \
-                                             "X-HTTP-Method-Override"
+                                             "Upload-Offset, Upload-Checksum, X-Requested-With"
 #define TUS_EXPOSE_HEADERS CORS_EXPOSE_HEADERS ", Location, Upload-Offset, Upload-Length, " \
                                                "Tus-Resumable, Upload-Expires, Upload-Metadata, " \
                                                "Tus-Version, Tus-Extension, Tus-Max-Size, " \

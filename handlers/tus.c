@@ -21,6 +21,7 @@
  * transaction, as for a PUT. Every refusal is the usual JSON body. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +40,14 @@
 #include "uploads/tus.h"
 
 #define TUS_PATH "/uploads/tus/"
-#define METADATA_MAX 4096
+#define METADATA_MAX 2048 /* echoed in every answer: nginx reads 8k of headers */
 #define SPOOL_BUF (1 << 16)
 
 static const char unknown_url[] = "This upload URL is unknown or its token is wrong.";
 
 /* The columns of STMT_TUS_GET after TUS_UPLOAD_COLS. */
 enum { C_JOB = 8, C_METADATA, C_STORED, C_EXPIRED, C_EXPIRES, C_MAX, C_DECLARED, C_TERMINATED,
-       C_TARGET };
+       C_TARGET, C_JOB_FINAL };
 
 /* One tus request: the upload its URL names and what it holds. */
 typedef struct tus_ctx {
@@ -62,7 +63,20 @@ typedef struct tus_ctx {
     store *s;
     int body_fd; /* the chunk, once taken (take_chunk); -1: none */
     long long body_len;
+    bool writing; /* counted in writers */
 } tus_ctx;
+
+/* Requests storing a chunk now. A chunk may hold its thread long (a slow
+ * disk, an object store's part upload): at most half the request threads
+ * (MEDIAGATE_THREADS, at least one) do, so the rest of the API keeps its
+ * threads; past that a chunk is 503 + Retry-After, which tus clients
+ * retry (nginx's check says so before it reads the chunk). */
+static atomic_long writers;
+
+static long writers_cap(const config *cfg)
+{
+    return cfg->threads / 2 > 1 ? cfg->threads / 2 : 1;
+}
 
 /* A refusal: the JSON answer; in the check, nginx's 401 or 403 with the
  * reason and the status to answer (X-Mediagate-Status, which
@@ -168,14 +182,17 @@ static bool col_true(const tus_ctx *c, int col)
     return strcmp(PQgetvalue(c->row, 0, col), "t") == 0;
 }
 
-/* An upload that may take bytes: not terminated (404), not expired (410),
- * created (404 unless creating). The caller deals with a stored one. */
+/* An upload that may take bytes: not terminated (404), not expired and its
+ * job not ended (410), created (404 unless creating). The caller deals
+ * with a stored one. */
 static int state_ok(tus_ctx *c, bool creating)
 {
     if (col_true(c, C_TERMINATED))
         return refuse(c, 404, "This upload was terminated.");
     if (col_true(c, C_EXPIRED))
         return refuse(c, 410, "This upload URL has expired. Ask for a new one.");
+    if (col_true(c, C_JOB_FINAL)) /* canceled (its bytes go at the slot's expiry) */
+        return refuse(c, 410, "This upload's job was canceled. Ask for a new upload URL.");
     if (!creating && c->u.length == 0)
         return refuse(c, 404, "This upload was not created: POST its Upload-Length first.");
     return 0;
@@ -240,6 +257,23 @@ static void release(tus_ctx *c)
     if (c->body_fd >= 0)
         close(c->body_fd);
     c->body_fd = -1;
+    if (c->writing)
+        atomic_fetch_sub(&writers, 1);
+    c->writing = false;
+}
+
+/* Counts c among the writers, or refuses 503 when they are as many as the
+ * cap already (in the check: a look only). */
+static int writer(tus_ctx *c)
+{
+    const long cap = writers_cap(c->r->cfg);
+    if (c->check ? atomic_load(&writers) < cap : atomic_fetch_add(&writers, 1) < cap) {
+        c->writing = !c->check;
+        return 0;
+    }
+    if (!c->check)
+        atomic_fetch_sub(&writers, 1);
+    return refuse(c, 503, "Too many chunks are being stored at once: retry shortly.");
 }
 
 /* Replies to a failure st of the storage's row (what: the step). */
@@ -559,7 +593,7 @@ static int creation_headers(tus_ctx *c, long long max, long long *len, const cha
         return refuse(c, 413, "Upload-Length is larger than this upload URL's max_bytes.");
     if (*meta && !metadata_ok(*meta))
         return refuse(c, 400, "Upload-Metadata must be comma-separated keys, each with an "
-                              "optional base64 value, at most 4096 bytes.");
+                              "optional base64 value, at most 2048 bytes.");
     return 0;
 }
 
@@ -639,6 +673,8 @@ static int check_creation(tus_ctx *c, long long len)
             return ret;
         if (declared > len)
             return refuse(c, 413, "The chunk goes past the upload's Upload-Length.");
+        if ((ret = writer(c)) != 0)
+            return ret;
     }
     return 204;
 }
@@ -663,7 +699,9 @@ int handle_tus_create_slot(request *r)
         ret = reply_error(r, 500, "Out of memory.");
         goto out;
     }
-    if ((ret = lock(&c)) == 0 && (ret = load(&c)) == 0)
+    long long declared;
+    if ((!has_body(&c, &declared) || (ret = writer(&c)) == 0) && (ret = lock(&c)) == 0 &&
+        (ret = load(&c)) == 0)
         ret = create(&c, len, meta);
 out:
     release(&c);
@@ -764,7 +802,8 @@ int handle_tus_create(request *r)
     }
     /* The first chunk is checked before the slot is made: a refused one
      * leaves nothing behind. */
-    if (has_body(&c, &declared) && ((ret = chunk_type_ok(&c)) != 0 || (ret = take_chunk(&c, len)) != 0))
+    if (has_body(&c, &declared) && ((ret = chunk_type_ok(&c)) != 0 || (ret = writer(&c)) != 0 ||
+                                    (ret = take_chunk(&c, len)) != 0))
         goto out;
     if ((ret = make_slot(&c, len, meta)) != 0)
         goto out;
@@ -839,7 +878,7 @@ int handle_tus_patch(request *r)
             ret = reply_error(r, 500, "Out of memory.");
             goto out;
         }
-        if ((ret = lock(&c)) != 0)
+        if ((ret = writer(&c)) != 0 || (ret = lock(&c)) != 0)
             goto out;
     }
     if ((ret = load(&c)) != 0)
@@ -856,9 +895,10 @@ int handle_tus_patch(request *r)
         goto out;
     }
     if (c.check) {
-        ret = has_body(&c, &declared) && declared > c.u.length - c.u.offset
-                  ? refuse(&c, 413, "The chunk goes past the upload's Upload-Length.")
-                  : 204;
+        if (has_body(&c, &declared) && declared > c.u.length - c.u.offset)
+            ret = refuse(&c, 413, "The chunk goes past the upload's Upload-Length.");
+        else if ((ret = writer(&c)) == 0)
+            ret = 204;
         goto out;
     }
     if ((ret = write_chunk(&c)) != 0 || (ret = load(&c)) != 0)

@@ -44,6 +44,7 @@ def mg_env(rundir):
         "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads"),
         "MEDIAGATE_ALLOWED_ORIGINS": r"https://app\.example\.com",
         "MEDIAGATE_UPLOAD_MAX_BYTES": str(64 << 20),
+        "MEDIAGATE_DB_TIMEOUT_MS": "20000",   # test_chunk_writers_leave_threads_to_the_api holds a row
     }
 
 
@@ -548,3 +549,65 @@ def test_a_refused_api_key_creation_leaves_no_waiting_job(stack, key, rundir):
     r = call(stack, "POST", "/uploads/tus", data[:10], {**base, "Upload-Length": "10"})
     assert r.status == 403, r
     assert stack.db.one("SELECT count(*) FROM jobs") == 0
+
+
+def test_the_largest_metadata_is_echoed_through_nginx(stack, key, rundir):
+    ep = slot(stack, key, "name=meta.bin")["upload"]["tus_endpoint"]
+    meta = "filename " + b64("m.mp4") + ",description "
+    meta += base64.b64encode(b"d" * ((2048 - len(meta)) // 4 * 3)).decode()
+    assert len(meta) <= 2048 and len(meta) > 2040, len(meta)
+    r = create(stack, ep, 20, {"Upload-Metadata": meta + ",x" + "y" * 10})
+    assert r.status == 400, r
+    r = create(stack, ep, 20, {"Upload-Metadata": meta, "Origin": ALLOWED})
+    assert r.status == 201, r
+    r = patch(stack, ep, 0, b"0" * 10, {"Origin": ALLOWED})
+    assert r.status == 204 and r.header("Upload-Metadata") == meta, r
+    r = head(stack, ep)
+    assert r.status == 200 and r.header("Upload-Metadata") == meta, r
+
+
+def test_a_canceled_jobs_upload_takes_no_more(stack, key, rundir):
+    body = slot(stack, key, "name=cancel.bin")
+    ep, job = body["upload"]["tus_endpoint"], body["job_id"]
+    assert create(stack, ep, 20).status == 201
+    assert patch(stack, ep, 0, b"0" * 10).status == 204
+    stack.mg("jobs", "cancel", job)
+    for r in (patch(stack, ep, 10, b"1" * 10), head(stack, ep)):
+        assert r.status == 410, r
+    assert "canceled" in patch(stack, ep, 10, b"1" * 10).json()["message"]
+    assert stack.db.one("SELECT stored_at IS NULL AND tus_offset = 10 FROM uploads") is True
+
+
+def test_chunk_writers_leave_threads_to_the_api(stack, key, rundir, pg):
+    """MEDIAGATE_THREADS=4: at most 2 chunks are stored at once. Two PATCHes
+    held (their uploads' rows locked here, as a slow store would hold them),
+    a third chunk is 503 + Retry-After before nginx reads it, and the API
+    still answers; then both held chunks finish."""
+    eps = [slot(stack, key, f"name=w{i}.bin")["upload"]["tus_endpoint"] for i in range(3)]
+    for ep in eps:
+        assert create(stack, ep, 10).status == 201
+    held = pg.connect(stack.db.name)
+    held.autocommit = False
+    ids = [ep.split("/")[3].split("?")[0] for ep in eps[:2]]
+    held.execute("SELECT 1 FROM uploads WHERE id = ANY(%s::uuid[]) FOR UPDATE", (ids,))
+    out = {}
+    ts = [threading.Thread(target=lambda i=i: out.__setitem__(i, patch(stack, eps[i], 0, b"x" * 10)))
+          for i in range(2)]
+    try:
+        for t in ts:
+            t.start()
+        assert wait_until(lambda: stack.db.one(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'UPDATE uploads SET tus_offset%%'") == 2, 30), "both chunks held"
+        r = patch(stack, eps[2], 0, b"y" * 10, {"Origin": ALLOWED})
+        assert r.status == 503 and r.header("Retry-After"), r
+        assert r.header("Access-Control-Allow-Origin") == ALLOWED and r.json()["success"] is False, r
+        assert stack.curl("/media/status?job_id=" + stack.db.one(
+            "SELECT job_id FROM uploads WHERE id = %s", ids[0])).status == 200
+    finally:
+        held.rollback()
+        held.close()
+        for t in ts:
+            t.join()
+    assert [out[0].status, out[1].status] == [204, 204], out
+    assert patch(stack, eps[2], 0, b"y" * 10).status == 204

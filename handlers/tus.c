@@ -44,10 +44,22 @@
 #define SPOOL_BUF (1 << 16)
 
 static const char unknown_url[] = "This upload URL is unknown or its token is wrong.";
+static const char busy[] = "Another request on this upload is in progress: HEAD it for its "
+                           "offset, then go on from there.";
 
 /* The columns of STMT_TUS_GET after TUS_UPLOAD_COLS. */
-enum { C_JOB = 8, C_METADATA, C_STORED, C_EXPIRED, C_EXPIRES, C_MAX, C_DECLARED, C_TERMINATED,
-       C_TARGET, C_JOB_FINAL };
+enum {
+    C_JOB = 8,
+    C_METADATA,
+    C_STORED,
+    C_EXPIRED,
+    C_EXPIRES,
+    C_MAX,
+    C_DECLARED,
+    C_TERMINATED,
+    C_TARGET,
+    C_JOB_FINAL
+};
 
 /* One tus request: the upload its URL names and what it holds. */
 typedef struct tus_ctx {
@@ -233,8 +245,7 @@ static int lock(tus_ctx *c)
     int ret = try_lock(c);
     if (ret || c->locked)
         return ret;
-    return refuse(c, 409, "Another request on this upload is in progress: HEAD it for its "
-                          "offset, then go on from there.");
+    return refuse(c, 409, busy);
 }
 
 /* Releases what c holds: the lock (dropped with the connection if that
@@ -281,8 +292,7 @@ static int reply_storage(tus_ctx *c, store_status st, const char *what)
 {
     char msg[200];
     if (st == STORE_PRECONDITION)
-        return refuse(c, 409, "Another request on this upload is in progress: HEAD it for its "
-                              "offset, then go on from there.");
+        return refuse(c, 409, busy);
     if (c->s && st != STORE_OK)
         log_error("tus %s: %s: %s", c->id, what, store_err(c->s));
     if (st == STORE_NOT_FOUND) /* the multipart upload or the partial file went */
@@ -306,8 +316,9 @@ static const struct {
  * length, or -1 when it is not base64 or too long. */
 static int b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 {
-    if (len % 4 || len / 4 * 3 > cap || strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
-                                                   "tuvwxyz0123456789+/=") < len)
+    if (len % 4 || len / 4 * 3 > cap ||
+        strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                   "tuvwxyz0123456789+/=") < len)
         return -1;
     int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
     if (n < 0)
@@ -333,8 +344,9 @@ static int checksum_header(tus_ctx *c, const EVP_MD **md, unsigned char want[EVP
     if (!*md)
         return refuse(c, 400, "Upload-Checksum: the algorithm must be sha1, md5 or sha256.");
     if (!sp || b64_decode(sp + 1, strlen(sp + 1), want, EVP_MAX_MD_SIZE) != EVP_MD_get_size(*md))
-        return refuse(c, 400, "Upload-Checksum must be the algorithm, a space and the "
-                              "chunk's digest in base64.");
+        return refuse(c, 400,
+                      "Upload-Checksum must be the algorithm, a space and the "
+                      "chunk's digest in base64.");
     return 0;
 }
 
@@ -504,8 +516,8 @@ static int store_chunk(tus_ctx *c)
     snprintf(parts, sizeof parts, "%d", c->u.parts);
     snprintf(tail, sizeof tail, "%lld", c->u.tail_bytes);
     snprintf(old, sizeof old, "%lld", was);
-    const char *vals[] = {c->id, (const char *)c->h, off, parts,
-                          c->u.tail_key[0] ? c->u.tail_key : NULL, tail, old};
+    const char *vals[] = {
+        c->id, (const char *)c->h, off, parts, c->u.tail_key[0] ? c->u.tail_key : NULL, tail, old};
     int lens[] = {0, 32, 0, 0, 0, 0, 0}, fmts[] = {0, 1, 0, 0, 0, 0, 0};
     /* Not recorded: the bytes past the old offset are cut by the next
      * append; the client resumes at HEAD's offset. */
@@ -592,8 +604,9 @@ static int creation_headers(tus_ctx *c, long long max, long long *len, const cha
     if (*len > max)
         return refuse(c, 413, "Upload-Length is larger than this upload URL's max_bytes.");
     if (*meta && !metadata_ok(*meta))
-        return refuse(c, 400, "Upload-Metadata must be comma-separated keys, each with an "
-                              "optional base64 value, at most 2048 bytes.");
+        return refuse(c, 400,
+                      "Upload-Metadata must be comma-separated keys, each with an "
+                      "optional base64 value, at most 2048 bytes.");
     return 0;
 }
 
@@ -736,13 +749,15 @@ static int make_slot(tus_ctx *c, long long len, const char *meta)
     snprintf(ttl, sizeof ttl, "%ld", r->cfg->upload_slot_ttl);
     snprintf(size, sizeof size, "%lld", len);
     if (store_is_s3(r->cfg)) {
-        const char *vals[] = {c->id,  job,  r->caller->owner, name, type, maxbuf,  (const char *)c->h,
-                              ttl,    NULL, size,             NULL, snap, row->create_kind};
+        const char *vals[] = {
+            c->id, job,  r->caller->owner, name, type, maxbuf, (const char *)c->h, ttl, NULL, size,
+            NULL,  snap, row->create_kind};
         int lens[13] = {[6] = 32}, fmts[13] = {[6] = 1};
         ret = db_exec_params(r->db, STMT_UPLOAD_CREATE_S3, 13, vals, lens, fmts, &res);
     } else {
-        const char *vals[] = {c->id, job,  r->caller->owner, name, type, maxbuf, (const char *)c->h,
-                              ttl,   NULL, snap,             row->create_kind};
+        const char *vals[] = {c->id, job,    r->caller->owner,   name,
+                              type,  maxbuf, (const char *)c->h, ttl,
+                              NULL,  snap,   row->create_kind};
         int lens[11] = {[6] = 32}, fmts[11] = {[6] = 1};
         ret = db_exec_params(r->db, STMT_UPLOAD_CREATE, 11, vals, lens, fmts, &res);
     }
@@ -842,9 +857,9 @@ int handle_tus_head(request *r)
             }
             /* Held by another request: that one is finishing it. */
             if ((ret = try_lock(&c)) != 0 ||
-                (c.locked && ((ret = load(&c)) != 0 ||
-                              (!col_true(&c, C_STORED) && (ret = complete(&c)) != 0) ||
-                              (ret = load(&c)) != 0)))
+                (c.locked &&
+                 ((ret = load(&c)) != 0 || (!col_true(&c, C_STORED) && (ret = complete(&c)) != 0) ||
+                  (ret = load(&c)) != 0)))
                 goto out;
         }
     }

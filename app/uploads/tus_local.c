@@ -142,8 +142,7 @@ static store_status finish(const config *cfg, store *s, tus_upload *u, store_obj
     struct stat st;
     paths_of(cfg, u, &p);
     memset(meta, 0, sizeof *meta);
-    if (renameat2(AT_FDCWD, p.part, AT_FDCWD, p.final, RENAME_NOREPLACE) != 0 &&
-        errno != ENOENT) {
+    if (renameat2(AT_FDCWD, p.part, AT_FDCWD, p.final, RENAME_NOREPLACE) != 0 && errno != ENOENT) {
         /* EEXIST: another file took the name (a PUT to the same slot). */
         log_error("tus %s: rename to %s: %s", u->id, p.final, strerror(errno));
         return errno == EEXIST ? STORE_PRECONDITION : STORE_ERROR;
@@ -154,8 +153,8 @@ static store_status finish(const config *cfg, store *s, tus_upload *u, store_obj
         return errno == ENOENT ? STORE_NOT_FOUND : STORE_ERROR;
     }
     if (st.st_size != u->length) {
-        log_error("tus %s: %s holds %lld bytes, not %lld", u->id, p.final,
-                  (long long)st.st_size, u->length);
+        log_error("tus %s: %s holds %lld bytes, not %lld", u->id, p.final, (long long)st.st_size,
+                  u->length);
         return STORE_ERROR;
     }
     meta->size = (long long)st.st_size;

@@ -125,9 +125,9 @@ def proxy(stack):
 
 
 class Node:
-    """A node script of tests/browser in a process group of its own (Chromium
-    and all), its output in a file; whatever is left of the group is killed
-    at the end, however the test ends."""
+    """A node script of tests/browser in a process group of its own, its
+    output in a file; the group (and a browser it started, see kill and the
+    node fixture) is stopped at the end, however the test ends."""
 
     def __init__(self, script, env, out):
         self.out = Path(out)

@@ -24,6 +24,10 @@ enum wstmt {
     W_ENC_POLLED,
     W_ENC_RUNNING,
     W_ENC_TRY,
+    W_JW_WRITE_READ,
+    W_JW_WRITE_SENT,
+    W_JW_DISCARD_READ,
+    W_JW_DISCARD_DONE,
     W__COUNT
 };
 

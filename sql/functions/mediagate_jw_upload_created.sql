@@ -1,8 +1,9 @@
 -- JW answered p_id's create with video p_key: its job ('jwplatform:<key>',
 -- SUBMITTED until the mirror sees the video), its uploads row (target
 -- 'jwplatform', expiring with JW's link after 7 days) and the video's
--- title and sms_acl as sent (jwplatform_writes, already on the platform),
--- in one transaction. Returns the link's expiry; NULL (nothing written)
+-- sms_acl as sent (jwplatform_writes, already on the platform: the job's
+-- ACL until the mirror has the video; the title is written back only once
+-- changed here), in one transaction. Returns the link's expiry; NULL (nothing written)
 -- when the create is no longer in flight (discarded meanwhile).
 CREATE OR REPLACE FUNCTION mediagate_jw_upload_created(p_id uuid, p_key text, p_name text,
                                                        p_type text, p_max bigint, p_title text,
@@ -24,7 +25,7 @@ BEGIN
     INSERT INTO uploads (id, job_id, owner, name, content_type, max_bytes, expires_at, target)
     VALUES (p_id, j, o, p_name, p_type, p_max, exp, 'jwplatform');
     INSERT INTO jwplatform_writes (key, title, sms_acl, version, sent_version, sent_at)
-    VALUES (p_key, p_title, p_acl, 1, 1, now())
+    VALUES (p_key, NULL, p_acl, 1, 1, now())
     ON CONFLICT (key) DO NOTHING;
     UPDATE jwplatform_creates SET job_id = j WHERE id = p_id;
     RETURN exp;

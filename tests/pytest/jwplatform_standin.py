@@ -17,7 +17,18 @@ get 429 RateLimitExceeded with Retry-After: 1), fail (a dict {(call,
 offset): status} answered with JW's error envelope), drop (the next N
 requests get their connection closed without an answer), delay (seconds
 before each list answer), clock_skew. Every request is kept in .calls as
-(path, params dict, status)."""
+(path, params dict, status).
+
+The calls an upload makes and writes back (the seed's mediaplatform_jwp):
+/v1/videos/create (title, description, custom.* params; a video of status
+"created" and the upload link {protocol, address, path, query {key,
+token}} of the fixture jwplatform-v1-videos-create.json), /v1/videos/update
+(video_key, title, custom.*; NotFound for an unknown key) and
+/v1/videos/delete. Knobs: answers (a dict {path: [status, ...]}: the next
+calls of path get those errors first, 429 with Retry-After: 1),
+lose_create (the next N creates make the video, then close the connection
+without an answer), on_update (called with the params before an update is
+applied), upload_protocol / upload_address of the link."""
 
 import copy
 import hashlib
@@ -75,6 +86,11 @@ class JWStandin:
         self.drop = 0
         self.delay = 0.0
         self.clock_skew = 0
+        self.answers = {}
+        self.lose_create = 0
+        self.on_update = None
+        self.upload_protocol, self.upload_address = "http", "upload.jwplatform.com"
+        self.made = 0
         self.lock = threading.Lock()
         standin = self
 
@@ -97,6 +113,10 @@ class JWStandin:
                 if standin.delay and u.path.endswith("/list"):
                     time.sleep(standin.delay)
                 status, headers, answer = standin.handle(u.path, params)
+                if status == "lost":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -188,7 +208,64 @@ class JWStandin:
             if item is None:
                 return self.error(404, "NotFound", f"{name} not found")
             return 200, {}, {"status": "ok", "rate_limit": self.rate(), name: item}
+        if path in ("/v1/videos/create", "/v1/videos/update", "/v1/videos/delete"):
+            with self.lock:
+                queued = self.answers.get(path) or []
+                st = queued.pop(0) if queued else None
+            if st == 429:
+                s, _, a = self.error(429, "RateLimitExceeded", "Rate limit exceeded.")
+                return s, {"Retry-After": "1"}, a
+            if st:
+                return self.error(st, "InternalError" if st >= 500 else "ParameterInvalid",
+                                  f"HTTP {st} (stand-in)")
+            return getattr(self, "_" + path.rsplit("/", 1)[1])(params)
         return self.error(404, "NoMethod", "No Method Specified")
+
+    @staticmethod
+    def _custom(params):
+        return {k[len("custom."):]: v for k, v in params.items() if k.startswith("custom.")}
+
+    def _create(self, params):
+        with self.lock:
+            self.made += 1
+            key = f"up{self.made:06d}"
+            v = make_video(key, int(time.time()), status="created", duration="0.00",
+                           description=params.get("description"), custom=self._custom(params))
+            v["title"] = params.get("title", "")
+            self.videos[key] = v
+            lost = self.lose_create > 0
+            self.lose_create -= lost
+        if lost:
+            return "lost", {}, None
+        return 200, {}, {"status": "ok", "media": {"type": "video", "key": key},
+                         "link": {"protocol": self.upload_protocol, "address": self.upload_address,
+                                  "path": "/v1/videos/upload",
+                                  "query": {"key": key, "token": hashlib.md5(key.encode()).hexdigest()}},
+                         "rate_limit": self.rate()}
+
+    def _update(self, params):
+        if self.on_update:
+            self.on_update(params)
+        with self.lock:
+            v = self.videos.get(params.get("video_key", ""))
+            if v is None:
+                return self.error(404, "NotFound", "Video not found")
+            if "title" in params:
+                v["title"] = params["title"]
+            v["custom"] = {**(v.get("custom") or {}), **self._custom(params)}
+            v["updated"] += 1
+        return 200, {}, {"status": "ok", "rate_limit": self.rate()}
+
+    def _delete(self, params):
+        with self.lock:
+            if self.videos.pop(params.get("video_key", ""), None) is None:
+                return self.error(404, "NotFound", "Video not found")
+        return 200, {}, {"status": "ok", "rate_limit": self.rate()}
+
+    def video_calls(self, call):
+        """(params, status) of every /v1/videos/<call>."""
+        with self.lock:
+            return [(p, s) for (path, p, s) in self.calls if path == f"/v1/videos/{call}"]
 
     def list_calls(self, kind):
         return [(p, s) for (path, p, s) in self.calls if path == f"/v1/{kind}/list"]

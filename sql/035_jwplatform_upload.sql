@@ -1,5 +1,5 @@
 -- JW Platform uploads and write-back (app/uploads/jwplatform.c,
--- app/worker/jw_update.c, docs/jwplatform.md).
+-- app/worker/jwplatform.c, docs/jwplatform.md).
 
 -- A job's title: what the platform it lives on shows (a JW video's title).
 ALTER TABLE jobs ADD COLUMN title text

@@ -11,7 +11,7 @@
  * custom.mediagate_upload. The job, the uploads row and the video's state
  * are written in one transaction once JW answered; until then nothing is
  * visible, a video of an unanswered create is never derived into a job,
- * and the task deletes it on JW (app/worker/jw_update.c). */
+ * and the task deletes it on JW (app/worker/jwplatform.c). */
 #include "uploads/target.h"
 
 #include <stdio.h>

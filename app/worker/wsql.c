@@ -130,7 +130,7 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_ENC_TRY] = {"w_enc_try",
         "UPDATE jobs SET create_tries = create_tries + 1 WHERE id = $1 RETURNING create_tries - 1",
         1, PGRES_TUPLES_OK},
-    /* jwplatform.update (app/worker/jw_update.c): the newest state of
+    /* jwplatform.update (app/worker/jwplatform.c): the newest state of
      * video $1 made here, and the version the platform took. */
     [W_JW_WRITE_READ] = {"w_jw_write_read",
         "SELECT title, sms_acl, version, version > sent_version FROM jwplatform_writes "

@@ -28,9 +28,14 @@ token}} of the fixture jwplatform-v1-videos-create.json), /v1/videos/update
 calls of path get those errors first, 429 with Retry-After: 1),
 lose_create (the next N creates make the video, then close the connection
 without an answer), on_update (called with the params before an update is
-applied), upload_protocol / upload_address of the link."""
+applied), upload_protocol / upload_address of the link. The link itself
+(POST /v1/videos/upload?api_format=json&key=&token=, multipart field
+"file") is served too: the file is kept in .uploaded and the video goes
+"processing"."""
 
 import copy
+import email.parser
+import email.policy
 import hashlib
 import http.server
 import json
@@ -91,6 +96,7 @@ class JWStandin:
         self.on_update = None
         self.upload_protocol, self.upload_address = "http", "upload.jwplatform.com"
         self.made = 0
+        self.uploaded = {}
         self.lock = threading.Lock()
         standin = self
 
@@ -123,6 +129,19 @@ class JWStandin:
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                """The upload link: multipart/form-data field "file"."""
+                u = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(u.query))
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, answer = standin.upload(u.path, q, self.headers.get("Content-Type", ""), body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -261,6 +280,27 @@ class JWStandin:
             if self.videos.pop(params.get("video_key", ""), None) is None:
                 return self.error(404, "NotFound", "Video not found")
         return 200, {}, {"status": "ok", "rate_limit": self.rate()}
+
+    def upload(self, path, q, ctype, body):
+        """The file POSTed to a video's upload link, kept in .uploaded[key]."""
+        key = q.get("key", "")
+        with self.lock:
+            v = self.videos.get(key)
+        if path != "/v1/videos/upload" or v is None or q.get("api_format") != "json" or \
+                q.get("token") != hashlib.md5(key.encode()).hexdigest():
+            return 400, {"status": "error", "code": "ParameterInvalid", "message": "bad upload link"}
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+        parts = [p for p in msg.iter_parts() if p.get_param("name", header="content-disposition") == "file"]
+        if not msg.is_multipart() or len(parts) != 1:
+            return 400, {"status": "error", "code": "ParameterInvalid", "message": "no file field"}
+        data = parts[0].get_payload(decode=True)
+        with self.lock:
+            self.uploaded[key] = data
+            v.update(status="processing", size=str(len(data)), md5=hashlib.md5(data).hexdigest())
+            v["updated"] += 1
+        return 200, {"status": "ok", "media": {"type": "video", "key": key},
+                     "file": {"md5": v["md5"], "size": len(data)}}
 
     def video_calls(self, call):
         """(params, status) of every /v1/videos/<call>."""

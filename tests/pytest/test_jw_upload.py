@@ -120,10 +120,25 @@ def test_the_title_is_the_file_name_when_none_is_given(stack, jw, key):
 
 @pytest.mark.parametrize("mg_env", [{"MEDIAGATE_JWPLATFORM_FORCE_HTTPS_UPLOAD": "off"}],
                          indirect=True)
-def test_without_forced_https_the_link_is_as_jw_gives_it(stack, jw, key):
+def test_without_forced_https_the_link_is_as_jw_gives_it_and_takes_the_file(stack, jw, key,
+                                                                            workers, rundir):
+    jw.upload_address = f"127.0.0.1:{jw.port}"
     r = create(stack, key, "name=clip.mp4")
     assert r.status == 201, r
-    assert r.json()["upload"]["url"].startswith("http://upload.jwplatform.com/v1/videos/upload?api_format=json&key=")
+    up = r.json()["upload"]
+    assert up["url"].startswith(f"http://127.0.0.1:{jw.port}/v1/videos/upload?api_format=json&key=")
+    # The browser's part, as JW's own upload form does it: multipart field "file".
+    src = rundir / "clip.mp4"
+    src.write_bytes(bytes(range(256)) * 1000)
+    out = subprocess.run(["curl", "-sS", "-F", f"{up['form_field']}=@{src}", up["url"]],
+                         capture_output=True, text=True, timeout=60)
+    assert '"status": "ok"' in out.stdout, out
+    assert jw.uploaded[up["video_key"]] == src.read_bytes()
+    start_worker(stack, workers)
+    ev = event("media_available", up["video_key"])
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one("SELECT status FROM jobs WHERE id = %s",
+                                           r.json()["job_id"]) == "PROGRESSING", 30)
 
 
 def test_acl_and_title_changes_are_written_back(stack, jw, key, workers):

@@ -11,8 +11,9 @@
  * the seed's JWP_SYNC_ITEMS did. The task carries only the video's key: it
  * sends the newest state (jwplatform_writes) each time, so changes made
  * meanwhile coalesce, and an older state never lands after a newer one:
+ * one task at a time sends a video (a lock per video; another waits), and
  * once the platform took version v, a change that came meanwhile (version
- * > v) is sent again by the same task before it is done. Rate limits,
+ * > v) is sent by the same task before it is done. Rate limits,
  * outages and 5xx are retried (JW's Retry-After, else the kind's backoff).
  *
  * jwplatform.discard: the create of a POST /uploads target=jwplatform
@@ -143,9 +144,10 @@ static bool api_open(task_ctx *ctx, jw_api *api, task_result *res)
     return false;
 }
 
-/* Sends the newest state of video key once. Returns 1 when the platform
- * has it and it is still the newest, 0 when a newer one came meanwhile
- * (send again), -1 with res set (done, retry or failed). */
+/* Sends the newest state of video key once, when it is newer than the
+ * version the platform took (the caller holds the video's lock). Returns 1
+ * when the platform has it and it is still the newest, 0 when a newer one
+ * came meanwhile (send again), -1 with res set (done, retry or failed). */
 static int send_newest(task_ctx *ctx, jw_api *api, const char *key, task_result *res)
 {
     PGresult *r = NULL, *w = NULL;
@@ -206,6 +208,7 @@ out:
 void kind_jwplatform_update(task_ctx *ctx, task_result *res)
 {
     const char *key = NULL;
+    PGresult *lock = NULL;
     jw_api api = {0};
     if (jstr(ctx->payload, "key", &key) <= 0) {
         res->outcome = TASK_FAILED;
@@ -214,6 +217,17 @@ void kind_jwplatform_update(task_ctx *ctx, task_result *res)
     }
     if (!api_open(ctx, &api, res))
         goto out;
+    /* One send of a video at a time (a session lock on the slot's
+     * connection, gone with it): sends land in the order they were read. */
+    const char *lv[] = {key};
+    if (db_exec(ctx->db, W_JW_LOCK, 1, lv, &lock) != 0 || *PQgetvalue(lock, 0, 0) != 't') {
+        res->outcome = TASK_RETRY;
+        res->retry_after = 1;
+        snprintf(res->message, sizeof res->message, "another task is sending video %s", key);
+        PQclear(lock);
+        lock = NULL;
+        goto out;
+    }
     for (int i = 0; i < SENDS_MAX; i++) {
         if (ctx->beat && !ctx->beat(ctx, TASK_BEAT_CHECK)) {
             res->outcome = TASK_HANDBACK;
@@ -231,6 +245,13 @@ void kind_jwplatform_update(task_ctx *ctx, task_result *res)
     res->retry_after = 1;
     snprintf(res->message, sizeof res->message, "video %s kept changing: sent again later", key);
 out:
+    if (lock) {
+        PGresult *u = NULL;
+        if (db_exec(ctx->db, W_JW_UNLOCK, 1, lv, &u) != 0)
+            log_error("task %lld: video %s's lock stays until the connection ends", ctx->id, key);
+        PQclear(u);
+        PQclear(lock);
+    }
     jw_api_free(&api);
 }
 

@@ -140,6 +140,13 @@ const stmt_def worker_stmts[W__COUNT] = {
         "UPDATE jwplatform_writes SET sent_version = greatest(sent_version, $2::bigint), "
         "sent_at = now() WHERE key = $1 RETURNING version",
         2, PGRES_TUPLES_OK},
+    /* One jwplatform.update sends video $1 at a time: a session lock. */
+    [W_JW_LOCK] = {"w_jw_lock",
+        "SELECT pg_try_advisory_lock(hashtext('jwplatform.update'), hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    [W_JW_UNLOCK] = {"w_jw_unlock",
+        "SELECT pg_advisory_unlock(hashtext('jwplatform.update'), hashtext($1))",
+        1, PGRES_TUPLES_OK},
     /* jwplatform.discard: create $1's state, and the mirrored video that
      * carries its id (sql/035) if any, with whether the platform still
      * has it. */

@@ -31,6 +31,7 @@
  * any request's life (jw_api_get's 60 s). */
 #define DISCARD_AFTER 600
 #define TITLE_MAX 1000
+#define ENCODED_MAX 1501
 
 /* True when s is 1 to max bytes of [A-Za-z0-9] and the bytes of extra. */
 static bool plain(const char *s, size_t max, const char *extra)
@@ -120,8 +121,11 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
     const char *title = s->title && *s->title ? s->title : s->name;
     if (strlen(title) > TITLE_MAX || !printable(title))
         return reply_error(r, 400, "title must be 1 to 1000 bytes without control characters.");
-    if ((size_t)snprintf(acl, sizeof acl, "acl:%s:", s->acl ? s->acl : "WORLD") >= sizeof acl)
-        return reply_error(r, 400, "The ACL is too long for JW Platform's sms_acl.");
+    /* Both go in the signed query (jw_api_get's cap): 1500 bytes each, encoded. */
+    if ((size_t)snprintf(acl, sizeof acl, "acl:%s:", s->acl ? s->acl : "WORLD") >= sizeof acl ||
+        jw_percent_encode(title, url, ENCODED_MAX) < 0 || jw_percent_encode(acl, url, ENCODED_MAX) < 0)
+        return reply_error(r, 400, "The title or the ACL is too long for JW Platform (1500 bytes "
+                                   "each, percent-encoded).");
     if (http_client_init(&hc, r->cfg->outbound_allow_loopback) != 0 ||
         jw_api_init(&api, r->cfg, &hc) != 0) {
         ret = reply_error(r, 500, "Out of memory.");

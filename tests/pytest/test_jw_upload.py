@@ -293,3 +293,35 @@ def test_no_log_carries_the_secret_or_the_upload_token(stack, jw, key, workers):
     assert wait_until(lambda: len(updates(jw)) == 1, 30)
     logs = "".join(text for _, text in stack.logs.sections())
     assert API_SECRET not in logs and token not in logs
+
+
+@pytest.mark.parametrize("title", ["é" * 450, "x" * 1001, "line\nbreak"])
+def test_a_title_jw_cannot_take_is_refused_before_jw_is_called(stack, jw, key, title):
+    r = create(stack, key, "name=clip.mp4", f"title={title}")
+    assert r.status == 400, r
+    assert jw.video_calls("create") == [] and nothing_made(stack) == (0, 0)
+
+
+def test_a_mirrored_video_s_acl_change_reaches_jw_and_the_job_at_once(stack, jw, workers):
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, custom={"sms_acl": "acl:USER_alice:"})
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    job = "jwplatform:mirr0001"
+    assert status(stack, job).json() == status(stack, "jwplatform:nosuchvideo").json()
+    # Made WORLD here: the job answers anyone at once, and the platform follows.
+    r = mg(stack, "jobs", "acl", job, "WORLD")
+    assert r.returncode == 0 and "jwplatform.update task writes it" in r.stdout, r
+    assert status(stack, job).json()["job_status"] == "COMPLETE"
+    start_worker(stack, workers)
+    assert wait_until(lambda: updates(jw) == [(None, "acl:WORLD:", 200)], 30), updates(jw)
+    # The next sync brings the platform's state, which is the same.
+    stack.mg("sync")
+    assert stack.db.one("SELECT data->'custom'->>'sms_acl' FROM cached_resource WHERE key = %s",
+                        "mirr0001") == "acl:WORLD:"
+    assert status(stack, job).json()["job_status"] == "COMPLETE"
+    # A change made on the platform afterwards wins, as the mirror shows it.
+    jw.videos["mirr0001"]["custom"]["sms_acl"] = "acl:USER_bob:"
+    jw.videos["mirr0001"]["updated"] += 1
+    stack.mg("sync")
+    assert status(stack, job).json() == status(stack, "jwplatform:nosuchvideo").json()

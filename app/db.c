@@ -24,10 +24,11 @@
  * WORLD), as changed here (jwplatform_writes) until the mirror is written
  * after that change, else as mirrored; a video the mirror lacks and that
  * was not made here admits nobody. */
-#define JW_ACL                                                                                    \
-    "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT w.sms_acl FROM jwplatform_writes w " \
-    "WHERE w.key = jobs.backend_job_id AND w.sms_acl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " \
-    "cached_resource m WHERE m.type = 'video' AND m.key = w.key AND m.updated_at > w.changed_at)), " \
+#define JW_ACL                                                                           \
+    "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT w.sms_acl "                  \
+    "FROM jwplatform_writes w WHERE w.key = jobs.backend_job_id AND w.sms_acl IS NOT NULL " \
+    "AND NOT EXISTS (SELECT 1 FROM cached_resource m WHERE m.type = 'video' "            \
+    "AND m.key = w.key AND m.updated_at > w.changed_at)), "                              \
     "(SELECT coalesce(c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c " \
     "WHERE c.type = 'video' AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END"
 

@@ -65,18 +65,17 @@ static int upload_link(json_object *root, bool force, char key[65], char *url, s
     const char *k, *proto, *addr, *path, *qkey, *token;
     if (jobj(root, "media", json_type_object, &media) <= 0 || jstr(media, "key", &k) <= 0 ||
         jobj(root, "link", json_type_object, &link) <= 0 ||
-        jobj(link, "query", json_type_object, &query) <= 0 ||
-        jstr(link, "protocol", &proto) <= 0 || jstr(link, "address", &addr) <= 0 ||
-        jstr(link, "path", &path) <= 0 || jstr(query, "key", &qkey) <= 0 ||
-        jstr(query, "token", &token) <= 0)
+        jobj(link, "query", json_type_object, &query) <= 0 || jstr(link, "protocol", &proto) <= 0 ||
+        jstr(link, "address", &addr) <= 0 || jstr(link, "path", &path) <= 0 ||
+        jstr(query, "key", &qkey) <= 0 || jstr(query, "token", &token) <= 0)
         return -1;
     if (!plain(k, 64, "_-") || !plain(qkey, 64, "_-") || !plain(token, 256, "_-") ||
         !plain(addr, 253, ".-:") || path[0] != '/' || !plain(path + 1, 512, "/._-~") ||
         (strcmp(proto, "http") != 0 && strcmp(proto, "https") != 0))
         return -1;
     snprintf(key, 65, "%s", k);
-    int n = snprintf(url, cap, "%s://%s%s?api_format=json&key=%s&token=%s",
-                     force ? "https" : proto, addr, path, qkey, token);
+    int n = snprintf(url, cap, "%s://%s%s?api_format=json&key=%s&token=%s", force ? "https" : proto,
+                     addr, path, qkey, token);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -105,7 +104,8 @@ static void discard_now(request *r, jw_api *api, const char *id, const char *key
         create_end(r, id, "discarded", key);
     else
         log_error("upload %s: JW Platform video %s stays until the jwplatform.discard task "
-                  "deletes it: %s", id, key, err);
+                  "deletes it: %s",
+                  id, key, err);
     json_object_put(root);
 }
 
@@ -123,9 +123,11 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
         return reply_error(r, 400, "title must be 1 to 1000 bytes without control characters.");
     /* Both go in the signed query (jw_api_get's cap): 1500 bytes each, encoded. */
     if ((size_t)snprintf(acl, sizeof acl, "acl:%s:", s->acl ? s->acl : "WORLD") >= sizeof acl ||
-        jw_percent_encode(title, url, ENCODED_MAX) < 0 || jw_percent_encode(acl, url, ENCODED_MAX) < 0)
-        return reply_error(r, 400, "The title or the ACL is too long for JW Platform (1500 bytes "
-                                   "each, percent-encoded).");
+        jw_percent_encode(title, url, ENCODED_MAX) < 0 ||
+        jw_percent_encode(acl, url, ENCODED_MAX) < 0)
+        return reply_error(r, 400,
+                           "The title or the ACL is too long for JW Platform (1500 bytes "
+                           "each, percent-encoded).");
     if (http_client_init(&hc, r->cfg->outbound_allow_loopback) != 0 ||
         jw_api_init(&api, r->cfg, &hc) != 0) {
         ret = reply_error(r, 500, "Out of memory.");
@@ -149,8 +151,9 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
     if (oc == JW_UNREACHED || oc == JW_RATE_LIMITED || oc == JW_SERVER_ERROR) {
         /* JW may have made it: the task looks for it later. */
         log_error("upload %s: JW Platform /videos/create: %s", id, err);
-        ret = reply_error(r, 503, "JW Platform did not answer the video's creation; nothing "
-                                  "was made. Try again.");
+        ret = reply_error(r, 503,
+                          "JW Platform did not answer the video's creation; nothing "
+                          "was made. Try again.");
         goto out;
     }
     if (oc != JW_OK) {
@@ -161,7 +164,8 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
     }
     if (upload_link(root, r->cfg->jwplatform_force_https_upload, key, url, sizeof url) != 0) {
         log_error("upload %s: JW Platform's /videos/create answer has no usable media.key "
-                  "and link", id);
+                  "and link",
+                  id);
         ret = reply_error(r, 502, "JW Platform's answer has no usable upload link.");
         goto out;
     }

@@ -153,7 +153,8 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_JW_DISCARD_READ] = {"w_jw_discard_read",
         "SELECT p.state, c.key, c.deleted_at IS NULL FROM jwplatform_creates p "
         "LEFT JOIN cached_resource c ON c.type = 'video' "
-        "AND c.data @> jsonb_build_object('custom', jsonb_build_object('mediagate_upload', p.id::text)) "
+        "AND c.data @> jsonb_build_object('custom', "
+        "jsonb_build_object('mediagate_upload', p.id::text)) "
         "WHERE p.id = $1 ORDER BY c.deleted_at IS NULL DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [W_JW_DISCARD_DONE] = {"w_jw_discard_done",

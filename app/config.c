@@ -407,6 +407,12 @@ const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_UPLOAD_TTL", .kind = CFG_SECONDS, .def = "21600", .min = 60, .max = 604800,
      .reload = RELOAD, .offset = OFF(upload_ttl),
      .help = "seconds an HTTP upload token lives"},
+    {.name = "MEDIAGATE_JWPLATFORM_FORCE_HTTPS_UPLOAD", .kind = CFG_SWITCH, .def = "on",
+     .reload = RELOAD, .offset = OFF(jwplatform_force_https_upload),
+     .help = "POST /uploads with target=jwplatform: answer JW's upload link with https even when JW names http"},
+    {.name = "MEDIAGATE_JWPLATFORM_SYNC_ITEMS", .kind = CFG_SWITCH, .def = "on", .reload = RELOAD,
+     .offset = OFF(jwplatform_sync_items),
+     .help = "changes made here to a JW Platform video's job (title, ACL) are written back to the platform (/v1/videos/update, worker task jwplatform.update); off: kept here only"},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 

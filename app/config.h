@@ -98,6 +98,8 @@ typedef struct config {
     char *jwplatform_player_key;
     long jwplatform_signature_lifetime;
     bool jwplatform_mirror; /* derived: API key and secret set */
+    bool jwplatform_force_https_upload;
+    bool jwplatform_sync_items;
     char *sts_url;
     char *sts_region;
     long worker_concurrency;

@@ -20,22 +20,28 @@
             log_msg(level, __VA_ARGS__);       \
     } while (0)
 
+/* A job's ACL. A JW Platform video's is its custom property sms_acl (none:
+ * WORLD), as changed here (jwplatform_writes) until the mirror is written
+ * after that change, else as mirrored; a video the mirror lacks and that
+ * was not made here admits nobody. */
+#define JW_ACL                                                                           \
+    "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT w.sms_acl "                  \
+    "FROM jwplatform_writes w WHERE w.key = jobs.backend_job_id AND w.sms_acl IS NOT NULL " \
+    "AND NOT EXISTS (SELECT 1 FROM cached_resource m WHERE m.type = 'video' "            \
+    "AND m.key = w.key AND m.updated_at > w.changed_at)), "                              \
+    "(SELECT coalesce(c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c " \
+    "WHERE c.type = 'video' AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END"
+
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
-        "SELECT id, CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce("
-        "c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' "
-        "AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END "
+        "SELECT id, " JW_ACL " "
         "FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
         "output_path, playlists::text, error_code, error_message, variations::text, "
-        /* a JW Platform video's ACL is its custom property sms_acl (none:
-         * WORLD); a video the mirror lacks admits nobody */
-        "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce(c.data->'custom'->>'sms_acl', "
-        "'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' AND c.key = jobs.backend_job_id), "
-        "'acl::') ELSE acl END, backend, backend_job_id, storage "
+        JW_ACL ", backend, backend_job_id, storage "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",
@@ -206,6 +212,20 @@ static const stmt_def stmts[STMT__COUNT] = {
         "ON CONFLICT (one) DO UPDATE SET signing = EXCLUDED.signing, updated_at = now() "
         "WHERE media_signing.signing IS DISTINCT FROM EXCLUDED.signing",
         1, PGRES_COMMAND_OK},
+    /* POST /uploads target=jwplatform (app/uploads/jwplatform.c): the
+     * create recorded before JW is called, JW's answer recorded, or its
+     * refusal ($2 'failed') or the video deleted at once ($2 'discarded'). */
+    [STMT_JW_UPLOAD_BEGIN] = {"jw_upload_begin",
+        "SELECT mediagate_jw_upload_begin($1, $2, $3)",
+        3, PGRES_TUPLES_OK},
+    [STMT_JW_UPLOAD_CREATED] = {"jw_upload_created",
+        "SELECT to_char(e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "FROM mediagate_jw_upload_created($1, $2, $3, $4, $5, $6, $7) e",
+        7, PGRES_TUPLES_OK},
+    [STMT_JW_UPLOAD_END] = {"jw_upload_end",
+        "UPDATE jwplatform_creates SET state = $2, key = $3, updated_at = now() "
+        "WHERE id = $1 AND state = 'creating'",
+        3, PGRES_COMMAND_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -27,10 +27,15 @@ const stmt_def cli_stmts[C__COUNT] = {
         "SELECT * FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     /* $2 NULL: WORLD */
+    /* jobs acl: a JW Platform video's change is written back by a
+     * jwplatform.update task queued here ($3: MEDIAGATE_JWPLATFORM_SYNC_ITEMS) */
     [C_JOBS_ACL] = {"c_jobs_acl",
-        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
-        "RETURNING id, storage, mediagate_media_unsigned()",
-        2, PGRES_TUPLES_OK},
+        "WITH j AS (UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
+        "RETURNING id, storage, backend, backend_job_id) "
+        "SELECT id, storage, mediagate_media_unsigned(), backend = 'jwplatform', "
+        "CASE WHEN backend = 'jwplatform' THEN mediagate_jw_write(backend_job_id, NULL, "
+        "'acl:' || coalesce($2, 'WORLD') || ':', $3::boolean) END FROM j",
+        3, PGRES_TUPLES_OK},
     /* jobs cancel: $2 the create kinds, $3 the encoders that can cancel
      * (app/encoders/); the job's backend and backend id as they were */
     [C_JOBS_CANCEL] = {"c_jobs_cancel",
@@ -232,6 +237,13 @@ const stmt_def cli_stmts[C__COUNT] = {
     [C_NO_BODY_CHECK] = {"c_no_body_check",
         "SELECT set_config('check_function_bodies', 'off', true)",
         0, PGRES_TUPLES_OK},
+    /* jobs title: as jobs acl */
+    [C_JOBS_TITLE] = {"c_jobs_title",
+        "WITH j AS (UPDATE jobs SET title = $2, updated_at = now() WHERE id = $1 "
+        "RETURNING id, backend, backend_job_id) "
+        "SELECT id, backend = 'jwplatform', CASE WHEN backend = 'jwplatform' THEN "
+        "mediagate_jw_write(backend_job_id, $2, NULL, $3::boolean) END FROM j",
+        3, PGRES_TUPLES_OK},
 };
 
 void cli_db_init(db *d, const struct config *cfg)

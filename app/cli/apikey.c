@@ -60,7 +60,7 @@ static int targets_array(const char *list, char *out, size_t cap)
         const upload_target *row = upload_target_find(t);
         if (!row) {
             fputs("mediagate: apikey create: --targets: no upload target '", stderr);
-            cli_put_clean(stderr, t, NULL, 40);
+            cli_put_clean(stderr, t, NULL, 0);
             fputs("' (one of:", stderr);
             for (size_t i = 0; i < upload_targets_count; i++)
                 fprintf(stderr, "%s %s", i ? "," : "", upload_targets[i].name);

@@ -58,9 +58,10 @@ static json_object *create_body(const config *c, const upload_slot *s, const cha
                                 const char *origin, char *err, size_t errcap)
 {
     profile p;
-    const char *perr;
+    const char *perr, *name = "";
     json_object *spec = parse_json(s->profile_snap, strlen(s->profile_snap), &perr), *b = NULL;
-    if (!spec || profile_parse("upload", spec, &p, err, errcap) != 0)
+    jstr(spec, "name", &name);
+    if (!spec || profile_parse(name, spec, &p, err, errcap) != 0)
         goto out;
     b = json_object_new_object();
     json_object_object_add(b, "new_asset_settings", mux_asset_settings(&p, s->acl, job));
@@ -151,7 +152,7 @@ int upload_target_mux_create(request *r, const upload_slot *s)
         const char *fv[] = {job, msg};
         if (db_exec(r->db, STMT_UPLOAD_PLATFORM_FAILED, 2, fv, &res) != 0)
             log_error("upload %s: job %s could not be marked ERROR", id, job);
-        ret = reply_error(r, ret, ret == 503 ? "Mux did not answer: the upload could not be "
+        ret = reply_error(r, ret, ret == 503 ? "Mux is unavailable: the upload could not be "
                                                "made. Try again."
                                              : msg);
         goto out;

@@ -205,20 +205,20 @@ out:
 
 const cli_command cli_apikey_commands[] = {
     {.name = "create", .needs_config = true, .fn = create,
-     .args = "NAME [--profiles P1,P2] [--targets T1,T2]",
+     .args = "NAME [OPTIONS]",
      .usage = "create a key named NAME; prints it once\n"
               "NAME is 1 to 128 of A-Z a-z 0-9 . _ @ - (the user that ACL entries name,\n"
               "USER_<NAME>); anything else exits 2.\n"
-              "--profiles: the key makes jobs with these encode profiles only (each must\n"
-              "exist, named once; the first is its default); without it, with any\n"
-              "profile.\n"
-              "--targets: the key uploads (POST /uploads target=) to these upload targets\n"
-              "only (local, s3, tencent, mux, jwplatform; each named once); without it, to\n"
-              "any configured one.\n"
+              "--profiles P1,P2: the key makes jobs with these encode profiles only\n"
+              "(each must exist, named once; the first is its default); without it,\n"
+              "with any profile.\n"
+              "--targets T1,T2: the key uploads (POST /uploads target=) to these upload\n"
+              "targets only (local, s3, tencent, mux, jwplatform; each named once);\n"
+              "without it, to any configured one. Both may be given, in either order.\n"
               "The key goes to stdout and is shown only now: the database keeps its\n"
               "SHA-256 and its first 12 characters.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",
-     .usage = "every key: id, name, prefix, created, revoked, profiles, targets\n"},
+     .usage = "every key: id, name, prefix, dates, profiles, targets\n"},
     {.name = "revoke", .needs_config = true, .fn = revoke, .args = "ID",
      .usage = "revoke key ID (its id in 'apikey list')\n"},
     {.name = NULL},

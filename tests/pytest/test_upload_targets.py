@@ -21,9 +21,9 @@ answer, cancel):
   the job in ERROR;
 - the profile of a platform target: the first one on its encoder when the
   caller's default is not; another encoder's is 400;
-- per API key: `mediagate apikey create NAME --profiles … --targets …`,
-  `apikey list`; another target is 403; an unknown or unconfigured target
-  is 400, and so is hostile input.
+- per API key: `mediagate apikey create NAME --profiles … --targets …`
+  (the command docs/uploads.md shows), `apikey list`; another target is
+  403; an unknown or unconfigured target is 400, and so is hostile input.
 """
 
 import base64
@@ -38,20 +38,13 @@ from urllib.parse import parse_qs, parse_qsl
 import pytest
 
 from mgstack import MG_BIN, wait_until
-from mux_standin import MuxStandin
 from test_mux_encoder import HOOK_SECRET, PROFILE as MUX_PROFILE, TOKEN_ID, TOKEN_SECRET, post_event
+from test_mux_encoder import mux  # noqa: F401 (a fixture)
 from test_tencent import SECRET_ID, SECRET_KEY, TOKEN, tencent  # noqa: F401 (a fixture)
 from test_tencent_encoder import SPEC as TENCENT_PROFILE, notify, served
 
 ALLOWED = "https://app.example.com"
 PUBLIC = "https://media.example.com"
-
-
-@pytest.fixture
-def mux():
-    s = MuxStandin(TOKEN_ID, TOKEN_SECRET)
-    yield s
-    s.close()
 
 
 @pytest.fixture

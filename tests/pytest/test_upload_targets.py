@@ -322,6 +322,15 @@ def test_mux_refusals_end_the_job(stack, mux, key):
     assert r.status == 502, r
     assert "HTTP 401 unauthorized" in r.json()["message"], r
     assert stack.db.one("SELECT count(*) FROM jobs WHERE status = 'ERROR'") == 2
+    # Made at Mux, the answer lost: 503 and the job's ERROR; the upload Mux
+    # holds (whose URL nobody has) names the job, never another.
+    mux.token_secret = TOKEN_SECRET
+    mux.script = ["drop"]
+    r = create(stack, key, "target=mux", origin=ALLOWED)
+    assert r.status == 503, r
+    (lost,) = mux.uploads.values()
+    job = lost["new_asset_settings"]["passthrough"]
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "ERROR"
     assert stack.db.one("SELECT count(*) FROM uploads WHERE platform_upload_id IS NOT NULL") == 0
 
 

@@ -246,11 +246,14 @@ json_object *mux_asset_settings(const profile *p, const char *acl, const char *j
 /* The create body: a new reference. */
 static json_object *create_body(const encode_job *job)
 {
-    json_object *b = mux_asset_settings(job->profile, job->acl, job->id),
-                *inputs = json_object_new_array(), *in = json_object_new_object();
+    json_object *b = json_object_new_object(), *inputs = json_object_new_array(),
+                *in = json_object_new_object(),
+                *set = mux_asset_settings(job->profile, job->acl, job->id);
     json_object_object_add(in, "url", json_object_new_string(job->input_url));
     json_object_array_add(inputs, in);
     json_object_object_add(b, "inputs", inputs);
+    json_object_object_foreach(set, k, v) json_object_object_add(b, k, json_object_get(v));
+    json_object_put(set);
     return b;
 }
 

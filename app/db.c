@@ -226,6 +226,37 @@ static const stmt_def stmts[STMT__COUNT] = {
         "UPDATE jwplatform_creates SET state = $2, key = $3, updated_at = now() "
         "WHERE id = $1 AND state = 'creating'",
         3, PGRES_COMMAND_OK},
+    /* A slot whose file goes straight to a platform (app/uploads/target.h):
+     * $1 upload id, $2 job id, $3 owner, $4 name, $5 type, $6 max bytes,
+     * $7 seconds to its expiry, $8 ACL, $9 profile snapshot, $10 its kind,
+     * $11 the target; answers the expiry. */
+    [STMT_UPLOAD_CREATE_PLATFORM] = {"upload_create_platform",
+        "SELECT to_char(e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+        "mediagate_upload_create_platform($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) e",
+        11, PGRES_TUPLES_OK},
+    /* The platform's id of upload $1 ($2: a Mux direct upload's), which is
+     * its job's input_file too (as for any Mux direct upload's asset). */
+    [STMT_UPLOAD_PLATFORM_ID] = {"upload_platform_id",
+        "WITH u AS (UPDATE uploads SET platform_upload_id = $2 WHERE id = $1 RETURNING job_id) "
+        "UPDATE jobs SET input_file = $2, updated_at = now() WHERE id IN (SELECT job_id FROM u)",
+        2, PGRES_COMMAND_OK},
+    /* The platform refused (or did not answer) the upload of job $1: the
+     * job is an ERROR with message $2. */
+    [STMT_UPLOAD_PLATFORM_FAILED] = {"upload_platform_failed",
+        "SELECT mediagate_job_event($1, jsonb_build_object('status', 'ERROR', "
+        "'error_message', $2::text))",
+        2, PGRES_TUPLES_OK},
+    /* The profile on encoder $1 a job of the caller ($2, its owner) gets
+     * when it names none: its default (as STMT_PROFILE_PICK's) when that
+     * is on $1, else the first on $1 its API key may use (api_keys.profiles'
+     * order; a key with any profile, or no key: by name). No row: none. */
+    [STMT_PROFILE_FIRST] = {"profile_first",
+        "WITH k AS (SELECT profiles FROM api_keys WHERE 'key:' || id = $2) "
+        "SELECT p.name FROM profiles p WHERE p.spec->>'encoder' = $1 "
+        "AND p.name = ANY(coalesce((SELECT profiles FROM k), ARRAY[p.name])) "
+        "ORDER BY p.name = coalesce((SELECT profiles[1] FROM k), 'default') DESC, "
+        "array_position((SELECT profiles FROM k), p.name), p.name LIMIT 1",
+        2, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -270,7 +270,7 @@ int handle_uploads_create(request *r)
     const char *pname = stream_param(r, "profile", &st);
     if (st)
         return st;
-    if ((ret = profile_pick(r, pname, &up.snap, &row)) != 0)
+    if ((ret = profile_pick_on(r, pname, t->encoder, &up.snap, &row)) != 0)
         return ret;
     s.profile_snap = up.snap;
     s.profile_kind = row->create_kind;

@@ -84,13 +84,14 @@ const stmt_def cli_stmts[C__COUNT] = {
     /* $2: the key's SHA-256, in binary */
     /* $4: the profiles it may use ({a,b}), NULL: any */
     [C_APIKEY_CREATE] = {"c_apikey_create",
-        "INSERT INTO api_keys (name, key_hash, key_prefix, profiles) "
-        "VALUES ($1, $2, $3, $4::text[]) RETURNING id",
-        4, PGRES_TUPLES_OK},
+        "INSERT INTO api_keys (name, key_hash, key_prefix, profiles, targets) "
+        "VALUES ($1, $2, $3, $4::text[], $5::text[]) RETURNING id",
+        5, PGRES_TUPLES_OK},
     [C_APIKEY_LIST] = {"c_apikey_list",
         "SELECT id, name, key_prefix, " UTC_TIME("created_at") ", "
         "coalesce(" UTC_TIME("revoked_at") ", '-'), "
-        "coalesce(array_to_string(profiles, ','), 'any') FROM api_keys ORDER BY id",
+        "coalesce(array_to_string(profiles, ','), 'any'), "
+        "coalesce(array_to_string(targets, ','), 'any') FROM api_keys ORDER BY id",
         0, PGRES_TUPLES_OK},
     /* of the profile names $1 ({a,b}), those that name no profile */
     [C_PROFILES_MISSING] = {"c_profiles_missing",

@@ -30,6 +30,7 @@ enum wstmt {
     W_JW_UNLOCK,
     W_JW_DISCARD_READ,
     W_JW_DISCARD_DONE,
+    W_UPLOAD_PLATFORM,
     W__COUNT
 };
 

@@ -64,6 +64,12 @@ const task_kind task_kinds[] = {
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {.name = "noop", .run = kind_noop, .max_attempts = 3, .timeout_s = 10, .backoff_base = 1,
      .backoff_cap = 60},
+    /* Upload by URL: the file fetched into the storage, then its encode
+     * queued (app/worker/fetch.c). Transient failures (no answer, 5xx)
+     * retried, resuming with Range; the rest fail the job at once. An
+     * attempt may run as long as an encode. */
+    {.name = "upload.fetch", .run = kind_upload_fetch, .max_attempts = 6, .timeout_s = 0,
+     .backoff_base = 5, .backoff_cap = 600},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

@@ -24,6 +24,8 @@ enum wstmt {
     W_ENC_POLLED,
     W_ENC_RUNNING,
     W_ENC_TRY,
+    W_FETCH_UPLOAD,
+    W_FETCH_STORED,
     W__COUNT
 };
 

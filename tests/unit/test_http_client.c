@@ -273,7 +273,7 @@ static void streams(http_client *c)
     CHECK_STR(r.err, "local file I/O failed");
 
     out = open(path, O_RDWR | O_TRUNC);
-    http_sink sink = {out, 2000, 0};
+    http_sink sink = {.fd = out, .cap = 2000};
     io = (http_stream){.sink = &sink, .stall_s = 5};
     snprintf(url, sizeof url, "http://127.0.0.1:%d/exact", port);
     req = (http_request){"GET", url, NULL, 0, NULL, 0, 1000, 2000, false};

@@ -503,8 +503,10 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
     read_validator(&f);
     keep = true;
     if (transfer(&f, url, res) != 0) {
-        keep = res->outcome == TASK_RETRY || res->outcome == TASK_HANDBACK ||
-               res->outcome == TASK_SNOOZE;
+        /* kept for a later attempt, unless this was the last or got nothing */
+        const task_kind *k = task_kind_find(ctx->kind);
+        keep = f.have > 0 && (res->outcome == TASK_HANDBACK || res->outcome == TASK_SNOOZE ||
+                              (res->outcome == TASK_RETRY && k && ctx->attempt < k->max_attempts));
         goto out;
     }
     log_info("upload %s: %lld bytes fetched", id, f.have);

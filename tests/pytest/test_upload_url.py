@@ -27,7 +27,7 @@ import re
 import socket
 import subprocess
 import time
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import s3_settings
@@ -70,7 +70,7 @@ def handler(origin):
             self.wfile.write(body)
 
         def do_GET(self):
-            path = urlsplit(self.path).path
+            path = unquote(urlsplit(self.path).path)
             rng, ifr = self.headers.get("Range"), self.headers.get("If-Range")
             entry = [self.path, rng, ifr, None]
             origin.log.append(entry)
@@ -349,17 +349,23 @@ def test_dns_failure_and_the_address_check(stack, key, origin, video, workers):
 
 
 def test_postgres_restarted_during_a_fetch(stack, key, origin, video, workers, rundir, pg):
-    big = video * 8
+    big = video * 40
     origin.files["/v.mp4"] = big
     origin.slow = 0.25
     uid, jid = fetch(stack, key, workers, f"{origin.url}/v.mp4")
     assert wait_until(lambda: origin.log, 60, 0.05), "the fetch began"
     pg.stop("fast")
-    time.sleep(2)
-    pg.start()
+    try:
+        # The fetch goes on meanwhile: a heartbeat fails, the transfer does not.
+        wait_until(lambda: "heartbeat failed" in workers.log(), 30, 0.1)
+        time.sleep(1)
+    finally:
+        pg.start()
+        stack.db.conn = pg.connect(stack.db.name)
     origin.slow = 0
     assert wait_until(lambda: stored(stack, uid), 180, 0.2), job(stack, jid)
     assert (rundir / "upload" / "uploads" / uid / "v.mp4").read_bytes() == big
+    assert "heartbeat failed" in workers.log(), "the fetch went on through the outage"
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode' "
                         "AND payload->>'job_id' = %s", jid) == 1, "one encode queued"
 

@@ -95,8 +95,10 @@ int upload_url_take(request *r, const upload_target *t, const upload_slot *s)
         return 0;
     if (t != upload_target_default(r->cfg)) {
         char msg[200];
-        snprintf(msg, sizeof msg, "url= fetches the file into this site's storage: target must "
-                 "be %s (or none).", upload_target_default(r->cfg)->name);
+        snprintf(msg, sizeof msg,
+                 "url= fetches the file into this site's storage: target must "
+                 "be %s (or none).",
+                 upload_target_default(r->cfg)->name);
         return reply_error(r, 400, msg);
     }
     if (s->size)
@@ -114,8 +116,8 @@ int upload_url_take(request *r, const upload_target *t, const upload_slot *s)
     uuid_new(id);
     uuid_new(job);
     snprintf(maxbuf, sizeof maxbuf, "%lld", s->max_bytes);
-    const char *vals[] = {id,       job,    s->owner, name,           maxbuf,
-                          s->acl,   u.shown, u.full,  s->profile_snap, s->profile_kind};
+    const char *vals[] = {id,      job,    s->owner,        name,           maxbuf, s->acl,
+                          u.shown, u.full, s->profile_snap, s->profile_kind};
     if ((ret = db_exec(r->db, STMT_UPLOAD_URL_CREATE, 10, vals, &res)) != 0) {
         ret = reply_db_error(r, ret);
         goto out;
@@ -147,7 +149,8 @@ int upload_url_job(request *r, const char *input_url, const char *file_id)
     if (!url)
         return 0;
     if (input_url || file_id)
-        return reply_error(r, 400, "Give url (mediagate fetches the file and encodes it) or "
-                                   "input_url / file_id (the encoder fetches it), not both.");
+        return reply_error(r, 400,
+                           "Give url (mediagate fetches the file and encodes it) or "
+                           "input_url / file_id (the encoder fetches it), not both.");
     return handle_uploads_create(r);
 }

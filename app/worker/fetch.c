@@ -44,25 +44,25 @@
 #include "worker/wsql.h"
 
 #define FETCH_CONNECT_MS 10000
-#define FETCH_STALL_S 30       /* no byte for this long: the connection is dropped */
-#define FETCH_TRIES 50         /* requests in one attempt, while each brings bytes */
-#define FETCH_ERR_BODY 65536   /* an error answer's body kept (not shown) */
+#define FETCH_STALL_S 30     /* no byte for this long: the connection is dropped */
+#define FETCH_TRIES 50       /* requests in one attempt, while each brings bytes */
+#define FETCH_ERR_BODY 65536 /* an error answer's body kept (not shown) */
 #define PROBE_OUT_CAP (4u << 20)
 
 /* One fetch in progress. */
 typedef struct fetch {
     task_ctx *ctx;
-    const char *id;          /* the upload's */
-    int fd;                  /* the part file */
-    long long have;          /* bytes of the file in the part file */
-    long long max;           /* the slot's max_bytes */
-    long long total;         /* the file's length as a 206 says, -1 unknown */
-    char validator[256];     /* what If-Range sends: a strong ETag or Last-Modified; "" none */
+    const char *id;      /* the upload's */
+    int fd;              /* the part file */
+    long long have;      /* bytes of the file in the part file */
+    long long max;       /* the slot's max_bytes */
+    long long total;     /* the file's length as a 206 says, -1 unknown */
+    char validator[256]; /* what If-Range sends: a strong ETag or Last-Modified; "" none */
     char dir[PATH_MAX], part[PATH_MAX + 160], vfile[PATH_MAX + 160], final[PATH_MAX + 160];
-    char ctype[128];         /* the last 2xx answer's media type, "" none */
+    char ctype[128]; /* the last 2xx answer's media type, "" none */
     bool s3;
-    bool restart;            /* begin refused a 206 that does not continue the part */
-    bool too_large;          /* begin saw a Content-Range total past max */
+    bool restart;   /* begin refused a 206 that does not continue the part */
+    bool too_large; /* begin saw a Content-Range total past max */
 } fetch;
 
 /* Reads the kept validator of the part (none: ""). */
@@ -159,8 +159,8 @@ static bool on_begin(void *arg, long status)
         if (http_client_header(f->ctx->http, "Content-Range", cr, sizeof cr) != 0 ||
             content_range(cr, &a, &b, &t) != 0 || a != f->have ||
             /* If-Range says the file is the same; an ETag that differs says not */
-            (http_client_header(f->ctx->http, "ETag", etag, sizeof etag) == 0 &&
-             etag[0] == '"' && strcmp(etag, f->validator) != 0)) {
+            (http_client_header(f->ctx->http, "ETag", etag, sizeof etag) == 0 && etag[0] == '"' &&
+             strcmp(etag, f->validator) != 0)) {
             f->restart = true;
             return false;
         }
@@ -249,12 +249,15 @@ static int transfer(fetch *f, const char *url, task_result *res)
         f->restart = f->too_large = false;
         http_sink sink = {.fd = f->fd, .cap = f->max, .begin = on_begin, .begin_arg = f};
         double left = f->ctx->deadline - proc_now();
-        http_request req = {.method = "GET", .url = url, .headers = hdrs, .nheaders = n,
+        http_request req = {.method = "GET",
+                            .url = url,
+                            .headers = hdrs,
+                            .nheaders = n,
                             .connect_timeout_ms = FETCH_CONNECT_MS,
                             .timeout_ms = left > 1 ? (long)(left * 1000) : 1000,
                             .customer = true};
-        http_stream io = {.sink = &sink, .stall_s = FETCH_STALL_S, .progress = on_progress,
-                          .progress_arg = f};
+        http_stream io = {
+            .sink = &sink, .stall_s = FETCH_STALL_S, .progress = on_progress, .progress_arg = f};
         if (f->have > 0 && !f->validator[0])
             start_over(f); /* nothing to check a resumption against */
         if (f->have > 0 && n > 0)
@@ -279,21 +282,26 @@ static int transfer(fetch *f, const char *url, task_result *res)
         }
         if (f->restart) {
             if (++restarts > 2) {
-                task_fail(res, TASK_RETRY, 3, "the URL's server answers ranges that do not "
-                                              "continue the file");
+                task_fail(res, TASK_RETRY, 3,
+                          "the URL's server answers ranges that do not "
+                          "continue the file");
                 goto out;
             }
             start_over(f);
             continue;
         }
         if (f->too_large || (oc == HTTP_TOO_LARGE && (ok2xx || resp.status == 0))) {
-            task_fail(res, TASK_FAILED, 7, "the file is larger than the upload's max_bytes "
-                      "(%lld bytes)", f->max);
+            task_fail(res, TASK_FAILED, 7,
+                      "the file is larger than the upload's max_bytes "
+                      "(%lld bytes)",
+                      f->max);
             goto out;
         }
         if (oc == HTTP_REFUSED_ADDRESS) {
-            task_fail(res, TASK_FAILED, 7, "the URL's host has no public address (%s): "
-                      "mediagate fetches from public addresses only", resp.err);
+            task_fail(res, TASK_FAILED, 7,
+                      "the URL's host has no public address (%s): "
+                      "mediagate fetches from public addresses only",
+                      resp.err);
             goto out;
         }
         if (oc == HTTP_BAD_REQUEST) {
@@ -318,14 +326,16 @@ static int transfer(fetch *f, const char *url, task_result *res)
         if (resp.status >= 300 && resp.status < 400) {
             char to[1100];
             redirect_target(f, to, sizeof to);
-            task_fail(res, TASK_FAILED, 7, "the URL redirected (HTTP %ld) to %s; give the final "
-                      "URL", resp.status, to);
+            task_fail(res, TASK_FAILED, 7,
+                      "the URL redirected (HTTP %ld) to %s; give the final "
+                      "URL",
+                      resp.status, to);
             goto out;
         }
         if (!ok2xx) {
             bool transient = resp.status >= 500 || resp.status == 408 || resp.status == 429;
-            task_fail(res, transient ? TASK_RETRY : TASK_FAILED, 7,
-                      "the URL answered HTTP %ld %s", resp.status, http_reason((int)resp.status));
+            task_fail(res, transient ? TASK_RETRY : TASK_FAILED, 7, "the URL answered HTTP %ld %s",
+                      resp.status, http_reason((int)resp.status));
             if (transient && resp.retry_after > 0)
                 res->retry_after = (double)resp.retry_after;
             goto out;
@@ -357,7 +367,8 @@ static int probe(fetch *f, task_result *res)
         task_fail(res, TASK_FAILED, 1, "cannot read the fetched file: its name is too long");
         return -1;
     }
-    proc_opts o = {.timeout_s = 60, .out_cap = PROBE_OUT_CAP,
+    proc_opts o = {.timeout_s = 60,
+                   .out_cap = PROBE_OUT_CAP,
                    .as_bytes = (long long)f->ctx->cfg->encode_memory_mb << 20,
                    .cpu_s = f->ctx->cfg->encode_cpu_seconds};
     int st = proc_run(b.argv, &o, &r);
@@ -519,8 +530,8 @@ record:
     snprintf(size, sizeof size, "%lld", f.have);
     snprintf(tok, sizeof tok, "%d", ctx->attempt);
     snprintf(task, sizeof task, "%lld", ctx->id);
-    const char *sv[] = {task, tok, id, size, f.s3 ? "s3" : "local", f.s3 ? key : f.final,
-                        f.s3 ? meta.etag : NULL};
+    const char *sv[] = {
+        task, tok, id, size, f.s3 ? "s3" : "local", f.s3 ? key : f.final, f.s3 ? meta.etag : NULL};
     if (db_exec(ctx->db, W_FETCH_STORED, 7, sv, &done) != 0) {
         res->outcome = TASK_RETRY;
         snprintf(res->message, sizeof res->message, "the database is unavailable");

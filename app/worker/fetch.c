@@ -207,19 +207,25 @@ static void keep_ctype(fetch *f)
         snprintf(f->ctype, sizeof f->ctype, "%.127s", t);
 }
 
-/* The Location of a redirect without its query and fragment, into out. */
-static void redirect_target(fetch *f, char *out, size_t cap)
+/* The Location of a redirect (resolved against url) without its user,
+ * password, query and fragment, into out; "another address" when it
+ * cannot be read. */
+static void redirect_target(fetch *f, const char *url, char *out, size_t cap)
 {
-    char loc[2100];
+    char loc[2100], *shown = NULL;
+    CURLU *u = curl_url();
     snprintf(out, cap, "another address");
-    if (http_client_header(f->ctx->http, "Location", loc, sizeof loc) != 0)
-        return;
-    loc[strcspn(loc, "?#")] = '\0';
-    for (char *c = loc; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            return;
-    if (loc[0])
-        snprintf(out, cap, "%.1000s", loc);
+    if (u && http_client_header(f->ctx->http, "Location", loc, sizeof loc) == 0 &&
+        curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, loc, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK)
+        snprintf(out, cap, "%.1000s", shown);
+    curl_free(shown);
+    curl_url_cleanup(u);
 }
 
 /* Brings the whole file into the part. Returns 0 when it is all there,
@@ -325,7 +331,7 @@ static int transfer(fetch *f, const char *url, task_result *res)
         /* answered (or a non-2xx answer whose body was too long to keep) */
         if (resp.status >= 300 && resp.status < 400) {
             char to[1100];
-            redirect_target(f, to, sizeof to);
+            redirect_target(f, url, to, sizeof to);
             task_fail(res, TASK_FAILED, 7,
                       "the URL redirected (HTTP %ld) to %s; give the final "
                       "URL",

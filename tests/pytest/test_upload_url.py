@@ -76,7 +76,8 @@ def handler(origin):
             origin.log.append(entry)
             if path == "/moved.mp4":
                 entry[3] = 302
-                return self.reply(302, [("Location", f"{origin.url}/v.mp4?{SECRET}"),
+                host = origin.url.split("//")[1]
+                return self.reply(302, [("Location", f"http://u:pw@{host}/v.mp4?{SECRET}"),
                                         ("Content-Length", "0")])
             if path == "/broken.mp4":
                 entry[3] = 500
@@ -261,6 +262,8 @@ def test_media_jobs_url_and_refusals(stack, key, origin, video, workers):
         r = post(stack, key, "/media/jobs", *form)
         assert r.status == 400 and msg in r.json()["message"], (form, r)
         assert "pw@" not in r.body
+    assert stack.db.one("SELECT owner FROM outbox WHERE kind = 'upload.fetch'").startswith("key:"), \
+        "the key's owner: MEDIAGATE_ENCODE_OWNER_CAP bounds its fetches"
     r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4", "size=10")
     assert r.status == 400, r
     assert post(stack, "wrong", "/uploads", f"url={origin.url}/v.mp4").status == 401

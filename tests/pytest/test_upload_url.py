@@ -15,7 +15,8 @@ connection half-way once, ignore Range, and change the file between tries:
   redirect, a 404, a 500 (retried, then failed), an HTML page, a size over
   max_bytes (declared, or a body that grows past it), a host that does not
   resolve, a loopback address when the allowance is off.
-- PostgreSQL restarted during a fetch: nothing lost, the fetch goes on.
+- PostgreSQL restarted during a fetch: nothing lost, the fetch goes on; a
+  worker killed with -9 mid-fetch: the next attempt asks for the rest only.
 - The URL's query (a presigned URL's signature) is in no answer, log line,
   error_message or upload row.
 - docs/uploads.md's curl example runs as shown.
@@ -24,6 +25,7 @@ connection half-way once, ignore Range, and change the file between tries:
 import hashlib
 import http.server
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -371,6 +373,27 @@ def test_postgres_restarted_during_a_fetch(stack, key, origin, video, workers, r
     assert "heartbeat failed" in workers.log(), "the fetch went on through the outage"
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode' "
                         "AND payload->>'job_id' = %s", jid) == 1, "one encode queued"
+
+
+def test_a_killed_worker_resumes_in_the_next_attempt(stack, key, origin, video, workers, rundir):
+    """kill -9 mid-fetch: the part and its validator stay on disk; the next
+    attempt (after the lease) asks for the rest only."""
+    big = video * 40
+    origin.files["/v.mp4"] = big
+    origin.slow = 0.1
+    uid, jid = fetch(stack, key, workers, f"{origin.url}/v.mp4")
+    part = rundir / "upload" / "uploads" / uid / ".v.mp4.part"
+    assert wait_until(lambda: part.exists() and part.stat().st_size >= 131072, 60, 0.05)
+    workers.all[0].kill(signal.SIGKILL)
+    workers.all[0].wait()
+    have = part.stat().st_size
+    origin.slow = 0
+    workers.start()
+    assert wait_until(lambda: stored(stack, uid), 180, 0.2), job(stack, jid)
+    assert (rundir / "upload" / "uploads" / uid / "v.mp4").read_bytes() == big
+    assert [e[1:] for e in origin.log] == [[None, None, 200],
+                                           [f"bytes={have}-", etag_of(big), 206]], origin.log
+    assert not part.exists()
 
 
 @on_s3

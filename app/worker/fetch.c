@@ -460,6 +460,19 @@ static int paths(fetch *f, const char *name)
     return 0;
 }
 
+/* True when the upload's job ended meanwhile (canceled by an operator):
+ * what was fetched is not stored. A database that does not answer: false. */
+static bool job_over(task_ctx *ctx, const char *id)
+{
+    PGresult *r = NULL;
+    const char *v[] = {id};
+    bool over = db_exec(ctx->db, W_FETCH_UPLOAD, 1, v, &r) == 0 && PQntuples(r) == 1 &&
+                (strcmp(PQgetvalue(r, 0, 3), "CANCELED") == 0 ||
+                 strcmp(PQgetvalue(r, 0, 3), "ERROR") == 0);
+    PQclear(r);
+    return over;
+}
+
 void kind_upload_fetch(task_ctx *ctx, task_result *res)
 {
     const char *id, *url;
@@ -524,9 +537,17 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
         const task_kind *k = task_kind_find(ctx->kind);
         keep = f.have > 0 && (res->outcome == TASK_HANDBACK || res->outcome == TASK_SNOOZE ||
                               (res->outcome == TASK_RETRY && k && ctx->attempt < k->max_attempts));
+        if (res->outcome == TASK_HANDBACK && job_over(ctx, id))
+            keep = false; /* mediagate jobs cancel took the task */
         goto out;
     }
     log_info("upload %s: %lld bytes fetched", id, f.have);
+    if (job_over(ctx, id)) {
+        log_info("upload %s: its job ended meanwhile; the file is not kept", id);
+        res->outcome = TASK_DONE;
+        keep = false;
+        goto out;
+    }
     if (probe(&f, res) != 0 || place(&f, key, &meta, res) != 0) {
         keep = res->outcome != TASK_FAILED;
         goto out;
@@ -557,11 +578,9 @@ out:
     if (!keep && f.dir[0]) {
         unlink(f.vfile);
         unlink(f.part);
-        if (f.s3) {
+        if (f.s3)
             unlink(f.final);
-            rmdir(f.dir);
-        } else if (res->outcome != TASK_DONE)
-            rmdir(f.dir);
+        rmdir(f.dir); /* when empty: a stored file stays */
     }
     PQclear(done);
     PQclear(r);

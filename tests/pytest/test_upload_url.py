@@ -396,6 +396,21 @@ def test_a_killed_worker_resumes_in_the_next_attempt(stack, key, origin, video, 
     assert not part.exists()
 
 
+def test_a_job_canceled_mid_fetch_keeps_nothing(stack, key, origin, video, workers, rundir):
+    big = video * 40
+    origin.files["/v.mp4"] = big
+    origin.slow = 0.1
+    uid, jid = fetch(stack, key, workers, f"{origin.url}/v.mp4")
+    part = rundir / "upload" / "uploads" / uid / ".v.mp4.part"
+    assert wait_until(lambda: part.exists() and part.stat().st_size > 0, 60, 0.05)
+    stack.mg("jobs", "cancel", jid)
+    assert wait_until(lambda: not (rundir / "upload" / "uploads" / uid).exists(), 60, 0.1), \
+        "the fetch stopped at its next heartbeat and left nothing"
+    assert job(stack, jid)[0] == "CANCELED"
+    assert not stored(stack, uid)
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode'") == 0
+
+
 @on_s3
 def test_fetch_into_s3_storage(stack, key, origin, video, workers, mg_env, s3):
     origin.files["/v.mp4"] = video

@@ -359,6 +359,13 @@ out:
     return ret;
 }
 
+/* proc_run's tick while ffprobe runs: keeps the lease; non-zero stops. */
+static int probe_tick(void *arg)
+{
+    task_ctx *ctx = arg;
+    return atomic_load(ctx->cancel) || !ctx->beat(ctx, -1);
+}
+
 /* Whether ffprobe finds a video or audio stream in the part. Returns 0,
  * else sets res and returns -1. */
 static int probe(fetch *f, task_result *res)
@@ -376,8 +383,14 @@ static int probe(fetch *f, task_result *res)
     proc_opts o = {.timeout_s = 60,
                    .out_cap = PROBE_OUT_CAP,
                    .as_bytes = (long long)f->ctx->cfg->encode_memory_mb << 20,
-                   .cpu_s = f->ctx->cfg->encode_cpu_seconds};
+                   .cpu_s = f->ctx->cfg->encode_cpu_seconds,
+                   .on_tick = probe_tick,
+                   .arg = f->ctx};
     int st = proc_run(b.argv, &o, &r);
+    if (st == PROC_CANCELED) {
+        res->outcome = TASK_HANDBACK;
+        goto out;
+    }
     if (st == PROC_NOSTART || st == 127) {
         task_fail(res, TASK_RETRY, 3, "cannot run ffprobe");
         goto out;

@@ -280,7 +280,7 @@ const cfg_setting config_settings[] = {
      .help = "seconds a signed JW Player delivery URL stays valid"},
     {.name = "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", .kind = CFG_SWITCH, .def = "off",
      .reload = RESTART, .offset = OFF(outbound_allow_loopback),
-     .help = "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
+     .help = "let outgoing calls to customers' URLs (webhooks, upload by URL) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {.name = "MEDIAGATE_WEBHOOK_TIMEOUT_MS", .kind = CFG_MILLISECONDS, .def = "10000", .min = 100,
      .max = 30000, .reload = RESTART, .offset = OFF(webhook_timeout_ms),
      .help = "how long one webhook delivery may take, connect to the last byte of the answer; past it the attempt is retried (keep it under MEDIAGATE_LEASE_SECONDS)"},

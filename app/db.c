@@ -257,6 +257,11 @@ static const stmt_def stmts[STMT__COUNT] = {
         "ORDER BY p.name = coalesce((SELECT profiles[1] FROM k), 'default') DESC, "
         "array_position((SELECT profiles FROM k), p.name), p.name LIMIT 1",
         2, PGRES_TUPLES_OK},
+    /* Upload by URL (handlers/upload_url.c): the slot, its job, profile and
+     * fetch task in one transaction (sql/033_upload_url.sql). */
+    [STMT_UPLOAD_URL_CREATE] = {"upload_url_create",
+        "SELECT mediagate_upload_url_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        10, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -47,6 +47,7 @@
 #include "profiles.h"
 #include "storage/storage.h"
 #include "stream.h"
+#include "upload_url.h"
 #include "uploads/target.h"
 
 #define NAME_MAX_BYTES 128
@@ -54,7 +55,7 @@
 /* A slot's name from what the client asked: [A-Za-z0-9._-] kept, anything
  * else '_', no leading dot, at most 128 bytes; "upload" when empty. Arena
  * memory, or NULL when out of memory. */
-static char *slot_name(request *r, const char *want)
+char *slot_name(request *r, const char *want)
 {
     size_t n = want ? strlen(want) : 0;
     if (n > NAME_MAX_BYTES)
@@ -278,6 +279,8 @@ int handle_uploads_create(request *r)
     s.origin = r->cors_origin;
     if (!(s.name = slot_name(r, want)))
         return reply_error(r, 500, "Out of memory.");
+    if ((ret = upload_url_take(r, t, &s)) != 0) /* url=: mediagate fetches the file */
+        return ret;
     return t->create(r, &s);
 }
 

@@ -566,7 +566,7 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return store_fail(s, STORE_ERROR, "%s: cannot create the local file", key);
-    http_sink sink = {fd, max_bytes, 0};
+    http_sink sink = {.fd = fd, .cap = max_bytes};
     s3_req r = {.method = "GET",
                 .key = key,
                 .headers = hdrs,

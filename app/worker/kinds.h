@@ -115,4 +115,7 @@ void kind_webhook_deliver(task_ctx *ctx, task_result *res);
  * 0.8 to 1.2 by jitter01 (0 to 1). Finite at any attempt. */
 double webhook_retry_delay(int attempt, long unit_ms, double jitter01);
 
+/* Upload by URL (app/worker/fetch.c). */
+void kind_upload_fetch(task_ctx *ctx, task_result *res);
+
 #endif

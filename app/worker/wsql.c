@@ -167,6 +167,17 @@ const stmt_def worker_stmts[W__COUNT] = {
         "SELECT platform_upload_id FROM uploads WHERE id = $1::uuid AND target = 'mux' "
         "AND stored_at IS NULL AND expires_at <= now() AND platform_upload_id IS NOT NULL",
         1, PGRES_TUPLES_OK},
+    /* What upload.fetch needs of its slot (app/worker/fetch.c): name,
+     * max_bytes, whether it is stored already, and its job's status. */
+    [W_FETCH_UPLOAD] = {"w_fetch_upload",
+        "SELECT u.name, u.max_bytes, u.stored_at IS NOT NULL, j.status FROM uploads u "
+        "JOIN jobs j ON j.id = u.job_id WHERE u.id = $1",
+        1, PGRES_TUPLES_OK},
+    /* The fetched file is in place: spent, stored and its encode queued,
+     * fenced by the task's lease (sql/functions/mediagate_upload_fetched.sql). */
+    [W_FETCH_STORED] = {"w_fetch_stored",
+        "SELECT mediagate_upload_fetched($1, $2, $3, $4, $5, $6, $7)",
+        7, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -31,6 +31,8 @@ enum wstmt {
     W_JW_DISCARD_READ,
     W_JW_DISCARD_DONE,
     W_UPLOAD_PLATFORM,
+    W_FETCH_UPLOAD,
+    W_FETCH_STORED,
     W__COUNT
 };
 

@@ -90,6 +90,10 @@ static json_object *upload_object(request *r, const char *id, const char *name,
     json_object_object_add(u, "url", json_object_new_string(url));
     json_object_object_add(u, "expires_at", expires ? json_object_new_string(expires) : NULL);
     json_object_object_add(u, "input_file", json_object_new_string(input));
+    if (token) { /* the same slot through tus (handlers/tus.c): resumable */
+        snprintf(url, sizeof url, "%s/tus/%s?token=%s", r->cfg->uploads_url, id, token);
+        json_object_object_add(u, "tus_endpoint", json_object_new_string(url));
+    }
     return u;
 }
 
@@ -360,6 +364,7 @@ static const refusal refusals[] = {
     {"used", 409, "This upload URL was used already: it takes one PUT. Ask for a new one."},
     {"expired", 410, "This upload URL has expired. Ask for a new one."},
     {"too_large", 413, "The file is larger than this upload URL's max_bytes."},
+    {"tus", 409, "This upload URL's file comes through tus: go on at its tus_endpoint."},
 };
 
 /* The message of the error body a helper replied with. */
@@ -990,4 +995,19 @@ out:
     store_close(s);
     PQclear(res);
     return ret;
+}
+
+char *upload_name_of(request *r, const char *want)
+{
+    return slot_name(r, want);
+}
+
+bool upload_type_ok(const char *type)
+{
+    return content_type_ok(type);
+}
+
+int upload_default_target_allowed(request *r)
+{
+    return target_allowed(r, upload_target_default(r->cfg));
 }

@@ -33,6 +33,7 @@ enum wstmt {
     W_UPLOAD_PLATFORM,
     W_FETCH_UPLOAD,
     W_FETCH_STORED,
+    W_UPLOAD_TUS,
     W__COUNT
 };
 

@@ -1,0 +1,245 @@
+"""tus uploads on S3 storage against a real store, Ceph's RADOS Gateway
+(tests/lib/ceph_rgw.py). First the storage row itself (app/uploads/
+tus_s3.c, through tests/lib/store_exec.c: one call a process, the upload's
+state passed in and printed out, as the handler keeps it in the database):
+chunks smaller than a part, of a part, of several parts; a crash between
+the store's writes and the state's update (the state not passed on); a
+finish done twice; a discard. What the bucket holds is checked with
+botocore."""
+
+import hashlib
+import os
+import uuid
+
+import pytest
+import s3_settings
+from test_storage import PREFIX, mg, store_env
+
+MIB = 1 << 20
+client = s3_settings.client
+
+
+@pytest.fixture
+def bucket(s3):
+    return s3_settings.new_bucket(s3, "mg-tus")
+
+
+class Upload:
+    """A tus upload's state as the handler records it, and the row's calls
+    on it; a call's new state is kept only with record=True."""
+
+    def __init__(self, env, length, name="movie.mp4"):
+        self.env, self.id, self.name, self.length = env, str(uuid.uuid4()), name, length
+        self.key = f"uploads/{self.id}/{name}"
+        ans = mg(env, "tus-begin", self.id, name, str(length))
+        assert ans["status"] == "ok", ans
+        self.state = ans
+
+    def args(self):
+        s = self.state
+        return [self.id, self.name, str(self.length), str(s["offset"]), s["upload_id"],
+                str(s["parts"]), s["tail_key"], str(s["tail_bytes"])]
+
+    def append(self, path, data, record=True):
+        path.write_bytes(data)
+        ans = mg(self.env, "tus-append", *self.args(), str(path))
+        assert ans["status"] == "ok", ans
+        if record:
+            self.state = ans
+        return ans
+
+    def finish(self):
+        return mg(self.env, "tus-finish", *self.args())
+
+    def discard(self):
+        return mg(self.env, "tus-discard", *self.args())
+
+
+def objects(s3, bucket, prefix):
+    return {k[len(PREFIX):]: v[0] for k, v in s3_settings.keys(s3, bucket, PREFIX + prefix).items()}
+
+
+def in_flight(s3, bucket):
+    return [u["Key"][len(PREFIX):]
+            for u in client(s3).list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def stored(s3, bucket, key):
+    return client(s3).get_object(Bucket=bucket, Key=PREFIX + key)["Body"].read()
+
+
+def send(up, tmp_path, data, sizes):
+    """Appends data in chunks of the sizes given (the last one repeated)."""
+    off, i = up.state["offset"], 0
+    while off < len(data):
+        n = sizes[min(i, len(sizes) - 1)]
+        up.append(tmp_path / "chunk", data[off:off + n])
+        off += len(data[off:off + n])
+        assert up.state["offset"] == off
+        i += 1
+
+
+def finished(s3, bucket, up, data):
+    """Finishes up; the object holds data, nothing else is left."""
+    ans = up.finish()
+    assert ans["status"] == "ok", ans
+    assert ans["size"] == len(data)
+    body = stored(s3, bucket, up.key)
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    head = client(s3).head_object(Bucket=bucket, Key=PREFIX + up.key)
+    assert head["ETag"] == ans["etag"]
+    assert not objects(s3, bucket, f"tus/{up.id}/")
+    assert up.key not in in_flight(s3, bucket)
+    return ans
+
+
+@pytest.fixture
+def env(s3, bucket):
+    return store_env(s3, bucket, MEDIAGATE_STORAGE_PART_BYTES=str(5 * MIB))
+
+
+def test_chunks_smaller_than_a_part(s3, bucket, env, tmp_path):
+    data = os.urandom(3 * MIB + 123)
+    up = Upload(env, len(data))
+    assert up.key in in_flight(s3, bucket)
+    tails = []
+    for i in range(3):
+        up.append(tmp_path / "chunk", data[i * MIB:(i + 1) * MIB])
+        assert (up.state["parts"], up.state["tail_bytes"]) == (0, (i + 1) * MIB)
+        tails.append(f"tus/{up.id}/tail-{(i + 1) * MIB}")
+        assert up.state["tail_key"] == tails[-1]
+        # The recorded tail stays until a later call finds the state past it.
+        assert objects(s3, bucket, f"tus/{up.id}/") == {
+            t: int(t.rsplit("-", 1)[1]) for t in tails[-2:]}
+    up.append(tmp_path / "chunk", data[3 * MIB:])
+    # The last byte: the rest goes as the last part, no tail.
+    assert (up.state["parts"], up.state["tail_key"], up.state["tail_bytes"]) == (1, "", 0)
+    finished(s3, bucket, up, data)
+
+
+def test_chunks_of_a_part(s3, bucket, env, tmp_path):
+    data = os.urandom(10 * MIB + 1000)
+    up = Upload(env, len(data))
+    send(up, tmp_path, data, [5 * MIB])
+    assert (up.state["parts"], up.state["tail_key"]) == (3, "")
+    assert not objects(s3, bucket, f"tus/{up.id}/")
+    finished(s3, bucket, up, data)
+
+
+def test_a_chunk_of_several_parts_and_unaligned_chunks(s3, bucket, env, tmp_path):
+    data = os.urandom(23 * MIB + 4567)
+    up = Upload(env, len(data))
+    # 17 MiB: three parts and a tail of 2 MiB.
+    up.append(tmp_path / "chunk", data[:17 * MIB])
+    assert (up.state["parts"], up.state["tail_bytes"]) == (3, 2 * MIB)
+    # 3 MiB chunks: 2 + 3 is a part, then 3 is a tail, 3 + 3 a part, ...
+    send(up, tmp_path, data, [3 * MIB])
+    finished(s3, bucket, up, data)
+    parts = client(s3).head_object(Bucket=bucket, Key=PREFIX + up.key)["ETag"]
+    assert parts.endswith(f'-{up.state["parts"]}"'), parts
+
+
+def test_a_crash_before_the_state_is_recorded(s3, bucket, env, tmp_path):
+    """append wrote a part and a tail, the state was not recorded: the
+    client sends again from the recorded offset (the same chunk, or
+    another cut), and the file comes out whole."""
+    data = os.urandom(14 * MIB + 77)
+    up = Upload(env, len(data))
+    up.append(tmp_path / "chunk", data[:3 * MIB])
+    # Lost: part 1 (3 + 3 - 1 MiB) and the tail tail-7MiB... and again.
+    lost = up.append(tmp_path / "chunk", data[3 * MIB:7 * MIB], record=False)
+    assert (lost["parts"], lost["tail_bytes"]) == (1, 2 * MIB)
+    lost = up.append(tmp_path / "chunk", data[3 * MIB:7 * MIB], record=False)
+    assert lost["parts"] == 1
+    # The recorded tail is still there for the next try.
+    assert up.state["tail_key"] in objects(s3, bucket, f"tus/{up.id}/")
+    up.append(tmp_path / "chunk", data[3 * MIB:4 * MIB])
+    assert (up.state["parts"], up.state["tail_bytes"]) == (0, 4 * MIB)
+    # Lost again, after a tail write only.
+    up.append(tmp_path / "chunk", data[4 * MIB:4 * MIB + 1000], record=False)
+    send(up, tmp_path, data, [3 * MIB])
+    finished(s3, bucket, up, data)
+
+
+def test_a_part_left_above_the_recorded_ones_never_joins(s3, bucket, env, tmp_path):
+    """With one part size, an append sent again from the recorded offset
+    makes at least as many parts as the unrecorded one did, so none is
+    left above them (the tests above). A restart with another part size
+    between the two can leave one: finish completes with the recorded
+    parts only, which AWS takes and Ceph refuses (it wants every part
+    listed): the upload fails, it never makes a file with those bytes."""
+    data = os.urandom(16 * MIB)
+    up = Upload(env, len(data))
+    lost = up.append(tmp_path / "chunk", data[:15 * MIB], record=False)
+    assert lost["parts"] == 3
+    up.env = dict(env, MEDIAGATE_STORAGE_PART_BYTES=str(8 * MIB))
+    up.append(tmp_path / "chunk", data)
+    assert up.state["parts"] == 2
+    ans = up.finish()
+    assert ans["status"] == "error" and "InvalidPart" in ans["err"], ans
+    assert not objects(s3, bucket, f"uploads/{up.id}/")
+
+
+def test_finish_twice(s3, bucket, env, tmp_path):
+    """A crash after the completion, before the state says so: finish
+    again finds the file whole and answers as before. The last append
+    sends the last part itself; a state that still has a tail at the end
+    (a length the handler lowered, here) has it sent as the last part."""
+    data = os.urandom(7 * MIB)
+    plain = Upload(env, len(data))
+    send(plain, tmp_path, data, [6 * MIB])
+    assert (plain.state["parts"], plain.state["tail_bytes"]) == (2, 0)
+    tailed = Upload(env, len(data) + 5)
+    tailed.append(tmp_path / "chunk", data)
+    assert (tailed.state["parts"], tailed.state["tail_bytes"]) == (1, 2 * MIB)
+    tailed.length = len(data)
+    for up in (plain, tailed):
+        first = finished(s3, bucket, up, data)
+        again = up.finish()
+        assert again["status"] == "ok", again
+        assert (again["size"], again["etag"]) == (first["size"], first["etag"])
+        assert stored(s3, bucket, up.key) == data
+
+
+def test_discard(s3, bucket, env, tmp_path):
+    data = os.urandom(8 * MIB)
+    up = Upload(env, 20 * MIB)
+    up.append(tmp_path / "chunk", data[:6 * MIB])
+    up.append(tmp_path / "chunk", data[6 * MIB:], record=False)
+    assert objects(s3, bucket, f"tus/{up.id}/")
+    assert mg(env, "tus-discard", *up.args())["status"] == "ok"
+    assert not objects(s3, bucket, f"tus/{up.id}/")
+    assert up.key not in in_flight(s3, bucket)
+    assert not objects(s3, bucket, f"uploads/{up.id}/")
+    # Twice, and after a finish that was not recorded: nothing left either.
+    assert up.discard()["status"] == "ok"
+    done = Upload(env, 1000)
+    done.append(tmp_path / "chunk", b"x" * 1000)
+    assert done.finish()["status"] == "ok"
+    assert done.discard()["status"] == "ok"
+    assert not objects(s3, bucket, f"uploads/{done.id}/")
+
+
+def test_complete_with_the_parts_counted(s3, bucket, env, tmp_path):
+    """store_multipart_complete_parts: parts 1..n, each there."""
+    f = tmp_path / "body"
+    f.write_bytes(os.urandom(11 * MIB))
+    up = mg(env, "mp-create", "uploads/x/a.bin")["upload_id"]
+    for part, off in ((1, 0), (2, 5 * MIB), (3, 10 * MIB)):
+        ans = mg(env, "mp-put-part", "uploads/x/a.bin", up, str(part), str(f), str(off),
+                 str(min(5 * MIB, 11 * MIB - off)))
+        assert ans["status"] == "ok" and ans["etag"].startswith('"'), ans
+    gap = mg(env, "mp-put-part", "uploads/x/a.bin", up, "5", str(f), "0", "10")
+    assert gap["status"] == "ok"
+    assert mg(env, "mp-put-part", "uploads/x/a.bin", up, "0", str(f), "0", "1")["status"] == "error"
+    missing = mg(env, "mp-complete-parts", "uploads/x/a.bin", up, "4")
+    assert missing["status"] == "error" and "part 4 is missing" in missing["err"], missing
+    # Parts 1..3 with part 5 left out: Ceph wants every part listed.
+    extra = mg(env, "mp-complete-parts", "uploads/x/a.bin", up, "3")
+    assert extra["status"] == "error" and "InvalidPart" in extra["err"], extra
+    up = mg(env, "mp-create", "uploads/x/b.bin")["upload_id"]
+    for part, off in ((1, 0), (2, 5 * MIB)):
+        mg(env, "mp-put-part", "uploads/x/b.bin", up, str(part), str(f), str(off), str(5 * MIB))
+    done = mg(env, "mp-complete-parts", "uploads/x/b.bin", up, "2")
+    assert (done["status"], done["size"]) == ("ok", 10 * MIB), done
+    assert stored(s3, bucket, "uploads/x/b.bin") == f.read_bytes()[:10 * MIB]

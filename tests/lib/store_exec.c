@@ -7,7 +7,7 @@
  * transfer at the first), and the process's
  * peak resident memory after the call (rss_kib, getrusage). The storage
  * tests (tests/pytest/test_storage.py) drive mediagate's own client with
- * it. Exits 0 when the call ran (whatever its status), 2 on bad usage or
+ * it, and tests/pytest/test_tus_s3.py the tus row of the store (tus-*). Exits 0 when the call ran (whatever its status), 2 on bad usage or
  * configuration. */
 #include <curl/curl.h>
 #include <fcntl.h>

@@ -8,12 +8,13 @@ finish done twice; a discard. What the bucket holds is checked with
 botocore."""
 
 import hashlib
+import json
 import os
 import uuid
 
 import pytest
 import s3_settings
-from test_storage import PREFIX, mg, store_env
+from test_storage import PREFIX, doc_blocks, mg, store_env
 
 MIB = 1 << 20
 client = s3_settings.client
@@ -243,3 +244,15 @@ def test_complete_with_the_parts_counted(s3, bucket, env, tmp_path):
     done = mg(env, "mp-complete-parts", "uploads/x/b.bin", up, "2")
     assert (done["status"], done["size"]) == ("ok", 10 * MIB), done
     assert stored(s3, bucket, "uploads/x/b.bin") == f.read_bytes()[:10 * MIB]
+
+
+def test_docs_lifecycle_rules_cover_the_tails(s3, bucket):
+    """docs/storage.md's lifecycle document expires what is under tus/, and
+    the store takes it as written."""
+    lifecycle = next(json.loads(t) for lang, t in doc_blocks() if lang == "json")
+    tails = [r for r in lifecycle["Rules"] if r["Filter"] == {"Prefix": "tus/"}]
+    assert [r.get("Expiration") for r in tails] == [{"Days": 1}], lifecycle
+    c = client(s3)
+    c.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle)
+    got = c.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["ID"] for r in got] == [r["ID"] for r in lifecycle["Rules"]]

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "uploads/tus.h"
 
 /* A line about d's connection or statements, unless its caller reports
  * failures itself (d->quiet). */
@@ -206,6 +207,45 @@ static const stmt_def stmts[STMT__COUNT] = {
         "ON CONFLICT (one) DO UPDATE SET signing = EXCLUDED.signing, updated_at = now() "
         "WHERE media_signing.signing IS DISTINCT FROM EXCLUDED.signing",
         1, PGRES_COMMAND_OK},
+    /* Resumable uploads (handlers/tus.c, sql/032_tus.sql, sql/036_tus_more.sql).
+     * An upload as its URL (id $1, token digest $2) opens it: first the
+     * columns of a tus_upload (tus_upload_from_row), then its state. */
+    [STMT_TUS_GET] = {"tus_get",
+        "SELECT " TUS_UPLOAD_COLS ", job_id, tus_metadata, stored_at IS NOT NULL, "
+        "expires_at <= now(), "
+        "to_char(expires_at AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS \"GMT\"'), "
+        "max_bytes, declared_size, tus_terminated_at IS NOT NULL, target "
+        "FROM uploads WHERE id = $1 AND token_hash = $2",
+        2, PGRES_TUPLES_OK},
+    /* One writer per upload at a time: a lock of the request thread's
+     * session, which PostgreSQL drops with the connection (a crash, a
+     * restart), so that none outlives its holder. */
+    [STMT_TUS_LOCK] = {"tus_lock",
+        "SELECT pg_try_advisory_lock(7632243, hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    [STMT_TUS_UNLOCK] = {"tus_unlock",
+        "SELECT pg_advisory_unlock(7632243, hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    /* Creation: the length ($3), the client's Upload-Metadata ($4) and the
+     * storage's multipart upload ($5, NULL: none); no row when the upload
+     * was created already, or the slot may not take it. */
+    [STMT_TUS_CREATE] = {"tus_create",
+        "UPDATE uploads SET tus_length = $3, tus_metadata = $4, "
+        "multipart_id = coalesce($5, multipart_id) "
+        "WHERE id = $1 AND token_hash = $2 AND tus_length IS NULL AND stored_at IS NULL "
+        "AND tus_terminated_at IS NULL AND expires_at > now() AND $3 <= max_bytes "
+        "AND (declared_size IS NULL OR declared_size = $3) RETURNING job_id",
+        5, PGRES_TUPLES_OK},
+    /* A chunk is durable: the new offset ($3), parts ($4) and tail ($5,
+     * $6), if the offset is still the one it was written at ($7). */
+    [STMT_TUS_ADVANCE] = {"tus_advance",
+        "UPDATE uploads SET tus_offset = $3, tus_parts = $4, tus_tail_key = $5, "
+        "tus_tail_bytes = $6 WHERE id = $1 AND token_hash = $2 AND tus_offset = $7 "
+        "AND stored_at IS NULL AND tus_terminated_at IS NULL RETURNING tus_offset",
+        7, PGRES_TUPLES_OK},
+    [STMT_TUS_TERMINATE] = {"tus_terminate",
+        "SELECT mediagate_upload_tus_terminate($1, $2)",
+        2, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -205,6 +205,15 @@ out:
     return obj;
 }
 
+void request_header(request *r, const char *name, const char *value)
+{
+    if (r->nheaders < REQUEST_HEADERS_MAX && value) {
+        r->headers[r->nheaders].name = name;
+        r->headers[r->nheaders].value = value;
+        r->nheaders++;
+    }
+}
+
 int reply_error(request *r, int status, const char *msg)
 {
     struct json_object *o = json_object_new_object();

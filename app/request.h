@@ -72,6 +72,8 @@ const param *params_get(const params *p, const char *key);
  * static message in *err. */
 struct json_object *parse_json(const char *buf, size_t len, const char **err);
 
+#define REQUEST_HEADERS_MAX 8
+
 /* One request, as a handler sees it. Everything lives in the arena. */
 typedef struct request {
     arena *a;
@@ -103,6 +105,12 @@ typedef struct request {
     const char *raw_body; /* instead of out: a body sent as is (/metrics) */
     size_t raw_len;
     const char *raw_type; /* its Content-Type */
+    /* Headers of a route's own protocol (tus: Upload-Offset, ...), added
+     * with request_header; the writer emits them (none holding CR or LF). */
+    struct {
+        const char *name, *value;
+    } headers[REQUEST_HEADERS_MAX];
+    int nheaders;
 
     /* Filled in by the dispatcher. */
     const char *location; /* a Location header (no CR/LF: the writer checks) */
@@ -127,6 +135,10 @@ typedef int (*handler_fn)(request *r);
 /* Reads up to n bytes of a body the route streams (ROUTE_STREAM_BODY).
  * Returns the count, 0 at its end, or -1 when there is no stream. */
 long request_read(request *r, char *buf, size_t n);
+
+/* Adds the response header name: value (both arena or static memory);
+ * past REQUEST_HEADERS_MAX it is dropped. */
+void request_header(request *r, const char *name, const char *value);
 
 /* Sets the standard error body {"success": false, "message": msg} and
  * returns status, so a handler can `return reply_error(r, 422, "…")`. */

@@ -6,11 +6,24 @@
 #include <string.h>
 
 #include "config.h"
+#include "router.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define CORS_ALLOW_HEADERS "Authorization, Content-Type, If-None-Match"
 #define CORS_EXPOSE_HEADERS "ETag, Retry-After"
 #define PREFLIGHT_MAX_AGE 7200
+/* tus 1.0 (handlers/tus.c): what a browser's tus client sends and reads. */
+#define TUS_ALLOW_HEADERS CORS_ALLOW_HEADERS ", Tus-Resumable, Upload-Length, Upload-Metadata, " \
+                                             "Upload-Offset, Upload-Checksum, X-Requested-With, " \
+                                             "X-HTTP-Method-Override"
+#define TUS_EXPOSE_HEADERS CORS_EXPOSE_HEADERS ", Location, Upload-Offset, Upload-Length, " \
+                                               "Tus-Resumable, Upload-Expires, Upload-Metadata, " \
+                                               "Tus-Version, Tus-Extension, Tus-Max-Size, " \
+                                               "Tus-Checksum-Algorithm"
+#define TUS_DISCOVERY "Tus-Version: 1.0.0\r\n" \
+                      "Tus-Extension: creation,creation-with-upload,termination,expiration," \
+                      "checksum\r\n" \
+                      "Tus-Checksum-Algorithm: sha1,md5,sha256\r\n"
 
 const char *http_reason(int status)
 {
@@ -29,14 +42,17 @@ const char *http_reason(int status)
     case 409: return "Conflict";
     case 410: return "Gone";
     case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
+    case 460: return "Checksum Mismatch";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
     }
 }
@@ -141,8 +157,12 @@ int response_render(request *r, int status, rendered *out)
             status = 304;
     }
     bool has_body = body && status != 304 && status != 204;
+    bool tus = r->route && r->route->cors == CORS_TUS;
+    size_t extra = tus ? 1024 : 0;
+    for (int i = 0; i < r->nheaders; i++)
+        extra += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 4;
 
-    size_t cap = 1024 + (r->cors_origin ? strlen(r->cors_origin) : 0) +
+    size_t cap = 1024 + extra + (r->cors_origin ? strlen(r->cors_origin) : 0) +
                  (r->allow ? strlen(r->allow) * 2 : 0) + (r->location ? strlen(r->location) : 0) +
                  (r->reason ? strlen(r->reason) : 0) + (r->request_id ? strlen(r->request_id) : 0);
     buf b = {arena_alloc(r->a, cap + body_len + 1), 0, cap, false};
@@ -161,11 +181,21 @@ int response_render(request *r, int status, rendered *out)
         put(&b, "Access-Control-Allow-Origin: %s\r\n", r->cors_origin);
         if (r->preflight)
             put(&b, "Access-Control-Allow-Methods: %s\r\n"
-                    "Access-Control-Allow-Headers: " CORS_ALLOW_HEADERS "\r\n"
-                    "Access-Control-Max-Age: %d\r\n", r->allow, PREFLIGHT_MAX_AGE);
+                    "Access-Control-Allow-Headers: %s\r\n"
+                    "Access-Control-Max-Age: %d\r\n", r->allow,
+                tus ? TUS_ALLOW_HEADERS : CORS_ALLOW_HEADERS, PREFLIGHT_MAX_AGE);
         else
-            put(&b, "Access-Control-Expose-Headers: " CORS_EXPOSE_HEADERS "\r\n");
+            put(&b, "Access-Control-Expose-Headers: %s\r\n",
+                tus ? TUS_EXPOSE_HEADERS : CORS_EXPOSE_HEADERS);
     }
+    if (tus) {
+        put(&b, "Tus-Resumable: 1.0.0\r\n");
+        if (r->preflight || status == 412)
+            put(&b, TUS_DISCOVERY "Tus-Max-Size: %ld\r\n", r->cfg ? r->cfg->upload_max_bytes : 0L);
+    }
+    for (int i = 0; i < r->nheaders; i++)
+        if (!strpbrk(r->headers[i].name, "\r\n") && !strpbrk(r->headers[i].value, "\r\n"))
+            put(&b, "%s: %s\r\n", r->headers[i].name, r->headers[i].value);
     if (r->allow && (status == 405 || r->preflight))
         put(&b, "Allow: %s\r\n", r->allow);
     if (r->location && !strpbrk(r->location, "\r\n"))

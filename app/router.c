@@ -47,6 +47,24 @@ static const route routes[] = {
      .auth = AUTH_INTERNAL, .cors = CORS_NONE, .log = LOG_ERRORS},
     {.method = "POST", .path = "/uploads", .fn = handle_uploads_create,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* resumable uploads, tus 1.0: before the /uploads/ rows below, which
+     * find() would otherwise pick first. The creation with an API key (the
+     * handler asks caller_identify); then a slot's tus URL, its token the
+     * credential (HEAD arrives as GET) */
+    {.method = "POST", .path = "/uploads/tus", .fn = handle_tus_create,
+     .flags = ROUTE_STREAM_BODY, .auth = AUTH_OWN, .cors = CORS_TUS, .log = LOG_ALL},
+    {.method = "POST", .path = "/uploads/tus/", .fn = handle_tus_create_slot,
+     .flags = ROUTE_PREFIX | ROUTE_STREAM_BODY | ROUTE_OWN_QUERY,
+     .auth = AUTH_OWN, .cors = CORS_TUS, .log = LOG_ROUTE},
+    {.method = "GET", .path = "/uploads/tus/", .fn = handle_tus_head,
+     .flags = ROUTE_PREFIX | ROUTE_OWN_QUERY, .auth = AUTH_OWN, .cors = CORS_TUS,
+     .log = LOG_ROUTE},
+    {.method = "PATCH", .path = "/uploads/tus/", .fn = handle_tus_patch,
+     .flags = ROUTE_PREFIX | ROUTE_STREAM_BODY | ROUTE_OWN_QUERY,
+     .auth = AUTH_OWN, .cors = CORS_TUS, .log = LOG_ROUTE},
+    {.method = "DELETE", .path = "/uploads/tus/", .fn = handle_tus_delete,
+     .flags = ROUTE_PREFIX | ROUTE_OWN_QUERY, .auth = AUTH_OWN, .cors = CORS_TUS,
+     .log = LOG_ROUTE},
     /* a slot's token, or else an owner as for AUTH_CALLER (the handler asks
      * caller_identify once it knows which); the path holds the uploader's
      * file name */

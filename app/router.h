@@ -37,6 +37,9 @@ typedef enum route_auth {
 typedef enum route_cors {
     CORS_BROWSER, /* MEDIAGATE_ALLOWED_ORIGINS: an allowed Origin is echoed
                    * (preflights too), any other is refused with 422 */
+    CORS_TUS,     /* as CORS_BROWSER, for the tus protocol (handlers/tus.c):
+                   * its headers in preflights and exposed, Tus-Resumable on
+                   * every answer, its discovery headers on OPTIONS */
     CORS_NONE,    /* server to server (senders, nginx itself): no
                    * Access-Control headers ever; a request from a foreign
                    * origin is refused with 403 */

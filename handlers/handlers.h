@@ -20,5 +20,16 @@ int handle_uploads_complete(request *r); /* S3 storage: the file is in the bucke
 int handle_healthz(request *r); /* handlers/ops.c */
 int handle_readyz(request *r);
 int handle_metrics(request *r);
+/* handlers/tus.c: resumable uploads (tus 1.0) */
+int handle_tus_create(request *r);      /* POST /uploads/tus (API key) */
+int handle_tus_create_slot(request *r); /* POST /uploads/tus/<id>?token= */
+int handle_tus_head(request *r);
+int handle_tus_patch(request *r);
+int handle_tus_delete(request *r);
+/* handlers/uploads.c, for tus: a slot's file name from the one asked for
+ * (arena memory, NULL when out of memory), and whether a media type is
+ * one a slot keeps. */
+char *upload_name_of(request *r, const char *want);
+bool upload_type_ok(const char *type);
 
 #endif

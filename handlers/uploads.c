@@ -89,6 +89,10 @@ static json_object *upload_object(request *r, const char *id, const char *name,
     json_object_object_add(u, "url", json_object_new_string(url));
     json_object_object_add(u, "expires_at", expires ? json_object_new_string(expires) : NULL);
     json_object_object_add(u, "input_file", json_object_new_string(input));
+    if (token) { /* the same slot through tus (handlers/tus.c): resumable */
+        snprintf(url, sizeof url, "%s/tus/%s?token=%s", r->cfg->uploads_url, id, token);
+        json_object_object_add(u, "tus_endpoint", json_object_new_string(url));
+    }
     return u;
 }
 
@@ -987,4 +991,14 @@ out:
     store_close(s);
     PQclear(res);
     return ret;
+}
+
+char *upload_name_of(request *r, const char *want)
+{
+    return slot_name(r, want);
+}
+
+bool upload_type_ok(const char *type)
+{
+    return content_type_ok(type);
 }

@@ -1,5 +1,6 @@
 #ifndef MEDIAGATE_UPLOADS_TUS_H
 #define MEDIAGATE_UPLOADS_TUS_H
+#include <libpq-fe.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -47,6 +48,15 @@ typedef struct tus_storage {
     /* Termination or expiry: removes whatever u holds (absent: STORE_OK). */
     store_status (*discard)(const config *cfg, store *s, const tus_upload *u);
 } tus_storage;
+
+/* The columns of uploads a tus_upload is read from, in this order, first
+ * in a statement's result (STMT_TUS_GET, W_UPLOAD_TUS). */
+#define TUS_UPLOAD_COLS                                                                        \
+    "id, name, coalesce(tus_length, 0), tus_offset, coalesce(multipart_id, ''), tus_parts, " \
+    "coalesce(tus_tail_key, ''), tus_tail_bytes"
+
+/* Fills *u from row i of res (TUS_UPLOAD_COLS first). */
+void tus_upload_from_row(tus_upload *u, const PGresult *res, int i);
 
 /* The row for cfg's storage. */
 const tus_storage *tus_storage_for(const config *cfg);

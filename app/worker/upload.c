@@ -2,7 +2,9 @@
  * expiry, a slot that never got its file is spent and its job CANCELED;
  * on S3 storage whatever the bucket holds of it goes too (an unfinished
  * multipart upload is aborted, an object written but never confirmed is
- * deleted), so an abandoned upload leaves nothing behind. */
+ * deleted), and a tus upload's bytes in flight go through its storage's
+ * discard (app/uploads/tus.h), so an abandoned upload leaves nothing
+ * behind. */
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "storage/storage.h"
+#include "uploads/tus.h"
 #include "worker/kinds.h"
 #include "worker/wsql.h"
 
@@ -32,6 +35,37 @@ out:
     if (st != STORE_OK && s)
         snprintf(err, cap, "%s", store_err(s));
     store_close(s);
+    return st;
+}
+
+/* Discards what a lapsed tus upload id holds (none: STORE_OK). */
+static store_status discard_tus(task_ctx *ctx, const char *id, char *err, size_t cap)
+{
+    PGresult *r = NULL;
+    store *s = NULL;
+    tus_upload u;
+    store_status st = STORE_RETRY;
+    const char *v[] = {id};
+    snprintf(err, cap, "the database is unavailable");
+    if (db_exec(ctx->db, W_UPLOAD_TUS, 1, v, &r) != 0)
+        goto out;
+    st = STORE_OK;
+    if (PQntuples(r) != 1)
+        goto out;
+    tus_upload_from_row(&u, r, 0);
+    if (!(s = store_open(ctx->cfg))) {
+        snprintf(err, cap, "out of memory");
+        st = STORE_RETRY;
+        goto out;
+    }
+    const tus_storage *ts = tus_storage_for(ctx->cfg);
+    if ((st = ts->discard(ctx->cfg, s, &u)) != STORE_OK)
+        snprintf(err, cap, "%s", store_err(s));
+    else
+        log_info("task %lld: tus upload %s: its %lld bytes removed", ctx->id, id, u.offset);
+out:
+    store_close(s);
+    PQclear(r);
     return st;
 }
 
@@ -63,6 +97,10 @@ void kind_upload_expire(task_ctx *ctx, task_result *res)
         remove_s3(ctx, PQgetvalue(r, 0, 2), PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3),
                   err, sizeof err) != STORE_OK) {
         task_fail(res, TASK_RETRY, 3, "upload %s: the store: %s", id, err);
+        goto out;
+    }
+    if (discard_tus(ctx, id, err, sizeof err) != STORE_OK) {
+        task_fail(res, TASK_RETRY, 3, "upload %s: the tus bytes: %s", id, err);
         goto out;
     }
     res->outcome = TASK_DONE;

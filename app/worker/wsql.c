@@ -2,6 +2,8 @@
  * sql/006_queue.sql. */
 #include "worker/wsql.h"
 
+#include "uploads/tus.h"
+
 const stmt_def worker_stmts[W__COUNT] = {
     /* Claims the next ready task of the kinds this worker serves, under its
      * kind's cap on attempts, skipping the tasks of an owner who runs $4 of
@@ -129,6 +131,12 @@ const stmt_def worker_stmts[W__COUNT] = {
      * before it (sql/024). */
     [W_ENC_TRY] = {"w_enc_try",
         "UPDATE jobs SET create_tries = create_tries + 1 WHERE id = $1 RETURNING create_tries - 1",
+        1, PGRES_TUPLES_OK},
+    /* An expired (or terminated) tus upload's bytes in flight, to discard
+     * (app/uploads/tus.h); no row: none, or its file was stored. */
+    [W_UPLOAD_TUS] = {"w_upload_tus",
+        "SELECT " TUS_UPLOAD_COLS " FROM uploads WHERE id = $1 AND tus_length IS NOT NULL "
+        "AND stored_at IS NULL AND expires_at <= now()",
         1, PGRES_TUPLES_OK},
 };
 

@@ -24,6 +24,7 @@ enum wstmt {
     W_ENC_POLLED,
     W_ENC_RUNNING,
     W_ENC_TRY,
+    W_UPLOAD_TUS,
     W__COUNT
 };
 

@@ -164,14 +164,20 @@ static void remove_stale(store *s, const tus_upload *u)
     free(t);
 }
 
+/* A slot made with size= above the part size has a multipart upload for
+ * presigned parts already: tus replaces it (aborted, a new one begun). */
 static store_status begin(const config *cfg, store *s, tus_upload *u)
 {
+    store_status st;
     (void)cfg;
     u->parts = 0;
     u->tail_key[0] = '\0';
     u->tail_bytes = 0;
     if (u->length > MAX_PARTS * MAX_PART)
         return store_fail(s, STORE_TOO_LARGE, "%s: larger than S3's largest object", u->key);
+    if (u->multipart_id[0] &&
+        (st = store_multipart_abort(s, u->key, u->multipart_id)) != STORE_OK)
+        return st;
     return store_multipart_create(s, u->key, NULL, u->multipart_id, sizeof u->multipart_id);
 }
 

@@ -10,11 +10,16 @@ botocore."""
 import hashlib
 import json
 import os
+import subprocess
 import uuid
 
 import pytest
 import s3_settings
+from mgstack import wait_until
+from test_encoder import encoder_env, nginx_includes  # noqa: F401
 from test_storage import PREFIX, doc_blocks, mg, store_env
+from test_tus import TUS, call, head, job_status, patch, slot
+from test_tus import create as tus_create
 
 MIB = 1 << 20
 client = s3_settings.client
@@ -256,3 +261,209 @@ def test_docs_lifecycle_rules_cover_the_tails(s3, bucket):
     c.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle)
     got = c.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert [r["ID"] for r in got] == [r["ID"] for r in lifecycle["Rules"]]
+
+
+# --- through nginx and mediagate ---------------------------------------------
+# tus spoken raw (tests/pytest/test_tus.py's client) to real nginx with the
+# project's nginx/mediagate-upload.conf, mediagate on the store, the worker
+# encoding from the bucket.
+
+CHUNK = 3 * MIB  # not a multiple of the part size
+
+
+@pytest.fixture
+def fault_proxy(s3):
+    import s3_fault_proxy
+    p = s3_fault_proxy.FaultProxy(s3.port).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def mg_env(rundir, s3, bucket, request):
+    (rundir / "tmp").mkdir()
+    proxied = "fault_proxy" in request.fixturenames
+    return {
+        **encoder_env(rundir),
+        "TMPDIR": str(rundir / "tmp"),   # where a chunk is spooled, and the worker's
+        "MEDIAGATE_LEASE_SECONDS": "10",
+        "MEDIAGATE_UPLOAD_MAX_BYTES": str(64 * MIB),
+        "MEDIAGATE_STORAGE": "s3",
+        "MEDIAGATE_STORAGE_ENDPOINT": (request.getfixturevalue("fault_proxy").endpoint
+                                       if proxied else s3.endpoint),
+        "MEDIAGATE_STORAGE_RETRIES": "2",
+        "MEDIAGATE_STORAGE_REGION": s3.region,
+        "MEDIAGATE_STORAGE_BUCKET": bucket,
+        "MEDIAGATE_STORAGE_PREFIX": PREFIX,
+        "MEDIAGATE_STORAGE_ADDRESSING": "path",
+        "MEDIAGATE_STORAGE_ACCESS_KEY_ID": s3.access_key,
+        "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": s3.secret_key,
+        "MEDIAGATE_STORAGE_PART_BYTES": str(5 * MIB),
+    }
+
+
+@pytest.fixture
+def key(stack):
+    return stack.mg("apikey", "create", "uploader")
+
+
+@pytest.fixture
+def big_video(rundir):
+    """A real video of about 22 MiB (noise does not compress)."""
+    out = rundir / "big.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-t", "4", "-vf", "noise=alls=60:allf=t", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-qp", "0", "-c:a", "aac", "-shortest", str(out)],
+                   check=True)
+    data = out.read_bytes()
+    assert 4 * 5 * MIB < len(data) < 40 * MIB and len(data) % CHUNK and len(data) % (5 * MIB)
+    return data
+
+
+def started(stack, key, length, *form):
+    """A slot (no size=: the file comes by tus), its tus upload created."""
+    body = slot(stack, key, "name=big.mp4", "content_type=video/mp4", *form)
+    up = body["upload"]
+    assert up["storage"] == "s3" and "headers" not in up, up
+    r = tus_create(stack, up["tus_endpoint"], length)
+    assert r.status == 201, r
+    return up, body["job_id"], up["tus_endpoint"]
+
+
+def chunks(stack, ep, data, start, stop):
+    """PATCHes data[start:stop] in CHUNK pieces; each answered 204."""
+    off = start
+    while off < stop:
+        piece = data[off:min(off + CHUNK, stop)]
+        r = patch(stack, ep, off, piece)
+        assert r.status == 204, r
+        off += len(piece)
+        assert r.header("Upload-Offset") == str(off), r
+    return off
+
+
+def nothing_in_flight(s3, bucket, up):
+    assert f"uploads/{up['id']}/big.mp4" not in in_flight(s3, bucket)
+    assert not objects(s3, bucket, f"tus/{up['id']}/")
+
+
+def test_tus_onto_the_bucket_in_unaligned_chunks_then_encoded(stack, key, s3, bucket, rundir,
+                                                              workers, big_video):
+    data = big_video
+    up, job, ep = started(stack, key, len(data))
+    obj = f"uploads/{up['id']}/big.mp4"
+    assert obj in in_flight(s3, bucket), "creation begins the multipart upload"
+    off = 0
+    while off < len(data):
+        off = chunks(stack, ep, data, off, min(off + CHUNK, len(data)))
+        if off < len(data):
+            # In flight: at most the recorded tail and the one before it,
+            # each short of a part; the upload's file is not there yet.
+            tails = objects(s3, bucket, f"tus/{up['id']}/")
+            assert len(tails) <= 2 and all(n < 5 * MIB for n in tails.values()), tails
+            assert not objects(s3, bucket, "uploads/")
+            assert job_status(stack, job) == "SUBMITTED"
+    assert stored(s3, bucket, obj) == data
+    nothing_in_flight(s3, bucket, up)
+    etag = client(s3).head_object(Bucket=bucket, Key=PREFIX + obj)["ETag"]
+    parts = stack.db.one("SELECT tus_parts FROM uploads WHERE id = %s", up["id"])
+    assert parts > 4 and etag.endswith(f'-{parts}"'), (parts, etag)
+    assert stack.db.one("SELECT stored_at IS NOT NULL FROM uploads WHERE id = %s", up["id"])
+    assert stack.db.rows("SELECT payload->>'input_key' FROM outbox "
+                         "WHERE kind = 'local.encode'") == [(obj,)]
+    assert list((rundir / "tmp").iterdir()) == [], "no chunk is left spooled"
+    workers.start()
+    assert wait_until(lambda: job_status(stack, job) in ("COMPLETE", "ERROR"), 600, 0.5)
+    st = stack.curl(f"/media/status?job_id={job}").json()
+    assert st["job_status"] == "COMPLETE", st
+    assert objects(s3, bucket, f"media/{job}/"), "published to the bucket"
+
+
+def test_the_store_restarted_between_chunks(stack, key, s3, bucket, rundir, big_video):
+    """The store down: PATCH 503 with Retry-After, nothing of the chunk
+    counts; once it is back the client resumes at HEAD's offset."""
+    data = big_video
+    up, job, ep = started(stack, key, len(data))
+    off = chunks(stack, ep, data, 0, 2 * CHUNK)  # a part and a tail in the store
+    assert stack.db.one("SELECT tus_tail_bytes FROM uploads WHERE id = %s", up["id"]) > 0
+    s3.kill_rgw()
+    try:
+        r = patch(stack, ep, off, data[off:off + CHUNK])
+        assert r.status == 503 and r.header("Retry-After"), r
+        assert r.json()["success"] is False, r
+        r = head(stack, ep)
+        assert (r.status, r.header("Upload-Offset")) == (200, str(off)), r
+    finally:
+        s3.start_rgw()
+    assert head(stack, ep).header("Upload-Offset") == str(off)
+    chunks(stack, ep, data, off, len(data))
+    assert stored(s3, bucket, f"uploads/{up['id']}/big.mp4") == data
+    nothing_in_flight(s3, bucket, up)
+    assert job_status(stack, job) == "SUBMITTED"
+
+
+def test_a_chunk_stored_but_not_answered_is_sent_again(stack, key, s3, bucket, fault_proxy,
+                                                       big_video):
+    """A PATCH whose part reached the store but whose tail write was never
+    answered (every try): 503, the offset unchanged; the same chunk again
+    rewrites the part and the tail, and the file comes out whole."""
+    data = big_video
+    up, job, ep = started(stack, key, len(data))
+    off = chunks(stack, ep, data, 0, CHUNK)  # a tail of 3 MiB
+    fault_proxy.clear()
+    # The part passes; every try of the tail (curl's own resend of a
+    # request on a reused connection included) is not answered.
+    fault_proxy.lose_answers(20, "PUT", skip=1)
+    r = patch(stack, ep, off, data[off:off + CHUNK])
+    fault_proxy.lose_answers(0)
+    puts = [(p.split("?")[0].rsplit("/", 1)[1], st) for _, m, p, st in fault_proxy.log if m == "PUT"]
+    assert r.status == 503 and r.header("Retry-After"), (r, puts)
+    assert puts[0] == ("big.mp4", 200) and len(puts) >= 4, puts
+    assert set(puts[1:]) == {(f"tail-{2 * CHUNK}", "lost 200")}, puts
+    assert head(stack, ep).header("Upload-Offset") == str(off)
+    chunks(stack, ep, data, off, len(data))
+    assert stored(s3, bucket, f"uploads/{up['id']}/big.mp4") == data
+    nothing_in_flight(s3, bucket, up)
+
+
+def test_termination_and_expiry_leave_nothing_in_the_bucket(stack, key, s3, bucket, workers,
+                                                           big_video):
+    data = big_video
+    gone, job, ep = started(stack, key, len(data))
+    chunks(stack, ep, data, 0, 2 * CHUNK)
+    assert objects(s3, bucket, f"tus/{gone['id']}/")
+    r = call(stack, "DELETE", ep, headers=TUS)
+    assert r.status == 204, r
+    nothing_in_flight(s3, bucket, gone)
+    assert job_status(stack, job) == "CANCELED"
+    assert head(stack, ep).status == 404
+
+    late, job, ep = started(stack, key, len(data))
+    chunks(stack, ep, data, 0, 2 * CHUNK)
+    assert objects(s3, bucket, f"tus/{late['id']}/")
+    stack.db.conn.execute("UPDATE uploads SET expires_at = now() - interval '1 second' "
+                          "WHERE id = %s", (late["id"],))
+    stack.db.conn.execute("UPDATE outbox SET run_after = now() WHERE kind = 'upload.expire' "
+                          "AND payload->>'upload_id' = %s", (late["id"],))
+    assert patch(stack, ep, 2 * CHUNK, data[2 * CHUNK:3 * CHUNK]).status == 410
+    workers.start()
+    assert wait_until(lambda: job_status(stack, job) == "CANCELED", 60), workers.log()
+    assert wait_until(lambda: not objects(s3, bucket, f"tus/{late['id']}/"), 60), workers.log()
+    nothing_in_flight(s3, bucket, late)
+    assert not objects(s3, bucket, "uploads/")
+
+
+def test_a_slot_with_size_takes_tus_too(stack, key, s3, bucket, big_video):
+    """size= above the part size: POST /uploads begins a multipart upload
+    for presigned parts; the tus creation replaces it (none is left)."""
+    data = big_video
+    body = slot(stack, key, "name=big.mp4", f"size={len(data)}")
+    up = body["upload"]
+    assert up["parts"] and len(in_flight(s3, bucket)) == 1, up
+    assert tus_create(stack, up["tus_endpoint"], len(data) - 1).status == 409
+    assert tus_create(stack, up["tus_endpoint"], len(data)).status == 201
+    assert len(in_flight(s3, bucket)) == 1
+    chunks(stack, up["tus_endpoint"], data, 0, len(data))
+    assert stored(s3, bucket, f"uploads/{up['id']}/big.mp4") == data
+    assert in_flight(s3, bucket) == []

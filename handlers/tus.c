@@ -238,6 +238,8 @@ static int reply_storage(tus_ctx *c, store_status st, const char *what)
                               "offset, then go on from there.");
     if (c->s && st != STORE_OK)
         log_error("tus %s: %s: %s", c->id, what, store_err(c->s));
+    if (st == STORE_NOT_FOUND) /* the multipart upload or the partial file went */
+        return refuse(c, 410, "This upload's bytes are gone: start a new upload.");
     snprintf(msg, sizeof msg, "%s: the storage %s. Try again.", what,
              st == STORE_RETRY ? "is unavailable" : "failed");
     return reply_error(c->r, st == STORE_RETRY ? 503 : 500, msg);

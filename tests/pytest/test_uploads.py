@@ -82,7 +82,7 @@ def test_direct_upload_is_single_use_and_bound_to_its_slot(stack, key, rundir, w
     body = r.json()
     up = body["upload"]
     assert body["success"] is True and body["job_id"], body
-    assert set(up) == {"id", "url", "expires_at", "input_file"}, up
+    assert set(up) == {"id", "url", "expires_at", "input_file", "tus_endpoint"}, up
     assert up["input_file"] == f"uploads/{up['id']}/IMG_0001.MOV", up
     assert up["url"].startswith(f"/uploads/{up['id']}/IMG_0001.MOV?token="), up
     assert r.header("Location") == up["url"], r.headers

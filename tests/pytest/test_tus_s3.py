@@ -467,3 +467,13 @@ def test_a_slot_with_size_takes_tus_too(stack, key, s3, bucket, big_video):
     chunks(stack, up["tus_endpoint"], data, 0, len(data))
     assert stored(s3, bucket, f"uploads/{up['id']}/big.mp4") == data
     assert in_flight(s3, bucket) == []
+
+
+def test_a_slot_without_size_takes_a_put_through_nginx(stack, key, s3, bucket, rundir):
+    up = slot(stack, key, "name=small.mp4")["upload"]
+    assert up["storage"] == "s3" and "size" not in up and "parts" not in up, up
+    f = rundir / "small.mp4"
+    f.write_bytes(os.urandom(1000))
+    r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["url"])
+    assert r.status == 201, r
+    assert stored(s3, bucket, f"uploads/{up['id']}/small.mp4") == f.read_bytes()

@@ -477,3 +477,17 @@ def test_a_slot_without_size_takes_a_put_through_nginx(stack, key, s3, bucket, r
     r = stack.curl("-X", "PUT", "--data-binary", f"@{f}", up["url"])
     assert r.status == 201, r
     assert stored(s3, bucket, f"uploads/{up['id']}/small.mp4") == f.read_bytes()
+
+
+def test_a_multipart_upload_gone_is_410(stack, key, s3, bucket, big_video):
+    """A lifecycle rule (or anyone) aborted the multipart upload: the next
+    PATCH says the bytes are gone, and nothing is recorded."""
+    data = big_video
+    up, job, ep = started(stack, key, len(data))
+    off = chunks(stack, ep, data, 0, CHUNK)
+    obj = f"uploads/{up['id']}/big.mp4"
+    mid = stack.db.one("SELECT multipart_id FROM uploads WHERE id = %s", up["id"])
+    client(s3).abort_multipart_upload(Bucket=bucket, Key=PREFIX + obj, UploadId=mid)
+    r = patch(stack, ep, off, data[off:off + CHUNK])
+    assert r.status == 410 and "gone" in r.json()["message"], r
+    assert head(stack, ep).header("Upload-Offset") == str(off)

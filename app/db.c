@@ -244,8 +244,8 @@ static const stmt_def stmts[STMT__COUNT] = {
         "AND stored_at IS NULL AND tus_terminated_at IS NULL RETURNING tus_offset",
         7, PGRES_TUPLES_OK},
     [STMT_TUS_TERMINATE] = {"tus_terminate",
-        "SELECT mediagate_upload_tus_terminate($1, $2)",
-        2, PGRES_TUPLES_OK},
+        "SELECT mediagate_upload_tus_terminate($1, $2, $3)",
+        3, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -31,5 +31,8 @@ int handle_tus_delete(request *r);
  * one a slot keeps. */
 char *upload_name_of(request *r, const char *want);
 bool upload_type_ok(const char *type);
+/* Whether the caller's API key may upload to the storage's own target
+ * (api_keys.targets): 0, or the refusal replied (403, 503). */
+int upload_default_target_allowed(request *r);
 
 #endif

@@ -60,6 +60,8 @@ typedef struct tus_ctx {
     bool locked;
     const tus_storage *ts;
     store *s;
+    int body_fd; /* the chunk, once taken (take_chunk); -1: none */
+    long long body_len;
 } tus_ctx;
 
 /* A refusal: the JSON answer; in the check, nginx's 401 or 403 with the
@@ -145,7 +147,7 @@ static int parse_url(tus_ctx *c)
 
 /* (Re)reads the upload into c->row and c->u. Returns 0, 401 for a URL
  * that opens none (a platform's upload has no tus URL), or the database's
- * failure (in the check: 0, the request itself answers the outage). */
+ * failure (in the check: 204, the request itself answers the outage). */
 static int load(tus_ctx *c)
 {
     const char *vals[] = {c->id, (const char *)c->h};
@@ -153,8 +155,8 @@ static int load(tus_ctx *c)
     PQclear(c->row);
     c->row = NULL;
     int ret = db_exec_params(c->r->db, STMT_TUS_GET, 2, vals, lens, fmts, &c->row);
-    if (ret)
-        return c->check ? 0 : reply_db_error(c->r, ret);
+    if (ret) /* in the check: the request itself answers the outage */
+        return c->check ? 204 : reply_db_error(c->r, ret);
     if (PQntuples(c->row) != 1 || !PQgetisnull(c->row, 0, C_TARGET))
         return refuse(c, 401, unknown_url);
     tus_upload_from_row(&c->u, c->row, 0);
@@ -191,23 +193,31 @@ static void state_headers(tus_ctx *c)
         request_header(r, "Upload-Metadata", arena_strdup(r->a, PQgetvalue(c->row, 0, C_METADATA)));
 }
 
-/* The one writer of the upload: 409 while another request holds it. */
-static int lock(tus_ctx *c)
+/* Becomes the one writer of the upload, unless another request is
+ * (c->locked stays false). Returns 0 or the database's failure, replied. */
+static int try_lock(tus_ctx *c)
 {
     PGresult *res = NULL;
     const char *vals[] = {c->id};
     int ret = db_exec(c->r->db, STMT_TUS_LOCK, 1, vals, &res);
     if (ret)
         ret = reply_db_error(c->r, ret);
-    else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-        ret = refuse(c, 409, "Another request on this upload is in progress: HEAD it for its "
-                             "offset, then go on from there.");
-    else {
+    else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
         c->locked = true;
         c->r->db->session = true; /* a lost connection lost the lock: no silent reconnect */
     }
     PQclear(res);
     return ret;
+}
+
+/* try_lock, and 409 while another request holds the upload. */
+static int lock(tus_ctx *c)
+{
+    int ret = try_lock(c);
+    if (ret || c->locked)
+        return ret;
+    return refuse(c, 409, "Another request on this upload is in progress: HEAD it for its "
+                          "offset, then go on from there.");
 }
 
 /* Releases what c holds: the lock (dropped with the connection if that
@@ -227,6 +237,9 @@ static void release(tus_ctx *c)
     c->s = NULL;
     PQclear(c->row);
     c->row = NULL;
+    if (c->body_fd >= 0)
+        close(c->body_fd);
+    c->body_fd = -1;
 }
 
 /* Replies to a failure st of the storage's row (what: the step). */
@@ -285,7 +298,7 @@ static int checksum_header(tus_ctx *c, const EVP_MD **md, unsigned char want[EVP
             *md = algorithms[i].md();
     if (!*md)
         return refuse(c, 400, "Upload-Checksum: the algorithm must be sha1, md5 or sha256.");
-    if (b64_decode(sp + 1, strlen(sp + 1), want, EVP_MAX_MD_SIZE) != EVP_MD_get_size(*md))
+    if (!sp || b64_decode(sp + 1, strlen(sp + 1), want, EVP_MAX_MD_SIZE) != EVP_MD_get_size(*md))
         return refuse(c, 400, "Upload-Checksum must be the algorithm, a space and the "
                               "chunk's digest in base64.");
     return 0;
@@ -413,28 +426,41 @@ static int complete(tus_ctx *c)
     return ret;
 }
 
-/* One chunk (the body) at the upload's offset, under the lock: spooled and
- * checked (length, checksum), appended durably, recorded; at the last byte
- * the upload completes. Returns 0 or the status replied; a refused chunk
- * leaves nothing. */
-static int write_chunk(tus_ctx *c)
+/* The body, a chunk of at most max bytes: spooled to c->body_fd and
+ * checked against Upload-Checksum. Returns 0, or the refusal replied (400,
+ * 413, 460, ...), which keeps nothing. */
+static int take_chunk(tus_ctx *c, long long max)
 {
-    request *r = c->r;
     const EVP_MD *md;
     unsigned char want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
-    long long len, was = c->u.offset;
-    int fd = -1, ret;
-    PGresult *res = NULL;
+    int ret;
     if ((ret = checksum_header(c, &md, want)) != 0 ||
-        (ret = spool(c, c->u.length - c->u.offset, md, got, &fd, &len)) != 0)
-        goto out;
+        (ret = spool(c, max, md, got, &c->body_fd, &c->body_len)) != 0)
+        return ret;
     if (md && memcmp(want, got, (size_t)EVP_MD_get_size(md)) != 0) {
-        ret = refuse(c, 460, "Upload-Checksum does not match the chunk: it was not kept.");
+        close(c->body_fd);
+        c->body_fd = -1;
+        return refuse(c, 460, "Upload-Checksum does not match the chunk: it was not kept.");
+    }
+    return 0;
+}
+
+/* The chunk taken (take_chunk) at the upload's offset, under the lock:
+ * appended durably, then recorded; at the last byte the upload completes.
+ * Returns 0 or the status replied. */
+static int store_chunk(tus_ctx *c)
+{
+    request *r = c->r;
+    long long was = c->u.offset;
+    int ret = 0;
+    PGresult *res = NULL;
+    if (c->body_len == 0)
+        goto out;
+    if (c->body_len > c->u.length - c->u.offset) {
+        ret = refuse(c, 413, "The chunk goes past the upload's Upload-Length.");
         goto out;
     }
-    if (len == 0)
-        goto out;
-    store_status st = c->ts->append(r->cfg, c->s, &c->u, fd, len);
+    store_status st = c->ts->append(r->cfg, c->s, &c->u, c->body_fd, c->body_len);
     if (st != STORE_OK) {
         ret = reply_storage(c, st, "The chunk could not be stored");
         goto out;
@@ -460,12 +486,15 @@ static int write_chunk(tus_ctx *c)
     if (c->u.offset == c->u.length)
         ret = complete(c);
 out:
-    if (ret)
-        c->u.offset = was;
-    if (fd >= 0)
-        close(fd);
     PQclear(res);
     return ret;
+}
+
+/* take_chunk, then store_chunk. */
+static int write_chunk(tus_ctx *c)
+{
+    int ret = take_chunk(c, c->u.length - c->u.offset);
+    return ret ? ret : store_chunk(c);
 }
 
 /* Upload-Metadata: comma-separated "key" or "key base64-value" pairs, keys
@@ -559,7 +588,9 @@ static int create(tus_ctx *c, long long len, const char *meta)
     PGresult *res = NULL;
     long long declared;
     int ret;
-    if (col_true(c, C_STORED) || c->u.length) {
+    if (col_true(c, C_STORED) && !c->u.length)
+        return refuse(c, 403, "This upload URL was used already: its file came by PUT.");
+    if (c->u.length) {
         if (c->u.length != len)
             return refuse(c, 409, "This upload was created with another Upload-Length.");
     } else {
@@ -590,7 +621,7 @@ static int create(tus_ctx *c, long long len, const char *meta)
         if ((ret = chunk_type_ok(c)) != 0)
             return ret;
         /* A repeated creation's body starts at 0: taken only there. */
-        if (c->u.offset == 0 && (ret = write_chunk(c)) != 0)
+        if (c->u.offset == 0 && (ret = c->body_fd >= 0 ? store_chunk(c) : write_chunk(c)) != 0)
             return ret;
         if ((ret = load(c)) != 0)
             return ret;
@@ -614,7 +645,7 @@ static int check_creation(tus_ctx *c, long long len)
 
 int handle_tus_create_slot(request *r)
 {
-    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg)};
+    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg), .body_fd = -1};
     long long len;
     const char *meta;
     int ret;
@@ -622,7 +653,7 @@ int handle_tus_create_slot(request *r)
         (ret = creation_headers(&c, r->cfg->upload_max_bytes, &len, &meta)) != 0)
         goto out;
     if (c.check) {
-        if ((ret = load(&c)) == 0 && c.row && (ret = state_ok(&c, true)) == 0)
+        if ((ret = load(&c)) == 0 && (col_true(&c, C_STORED) || (ret = state_ok(&c, true)) == 0))
             ret = c.u.length && c.u.length != len
                       ? refuse(&c, 409, "This upload was created with another Upload-Length.")
                       : check_creation(&c, len);
@@ -681,17 +712,44 @@ static int make_slot(tus_ctx *c, long long len, const char *meta)
     return ret ? reply_db_error(r, ret) : 0;
 }
 
+/* A reply (r->out's message) as the check's refusal, in the check. */
+static int as_refusal(tus_ctx *c, int status)
+{
+    json_object *m;
+    request *r = c->r;
+    if (!c->check || !r->out || !json_object_object_get_ex(r->out, "message", &m))
+        return status;
+    return refuse(c, status, json_object_get_string(m));
+}
+
+/* Ends an upload a refused request made (POST /uploads/tus): its job
+ * CANCELED with why, its bytes gone, so that no job the client never
+ * learnt of waits for a file. Best effort: the slot's expiry does it too. */
+static void abandon(tus_ctx *c, const char *why)
+{
+    PGresult *res = NULL;
+    const char *vals[] = {c->id, (const char *)c->h, why};
+    int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
+    if (db_exec_params(c->r->db, STMT_TUS_TERMINATE, 3, vals, lens, fmts, &res) != 0)
+        log_warn("tus %s: not ended at once (its expiry will): %s", c->id, c->r->db->error);
+    else if (c->u.id[0] && c->s && c->ts->discard(c->r->cfg, c->s, &c->u) != STORE_OK)
+        log_warn("tus %s: its bytes stay until its expiry", c->id);
+    PQclear(res);
+}
+
 int handle_tus_create(request *r)
 {
-    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg)};
-    long long len;
+    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg), .body_fd = -1};
+    long long len, declared;
     const char *meta;
+    json_object *saved = NULL;
     int ret;
+    bool made = false;
     if ((ret = check_start(&c)) != 0)
         goto out;
-    if ((ret = caller_identify(r, CALLER_OWNER, r->caller)) != 0) {
-        if (c.check)
-            ret = refuse(&c, ret, "Authentication required: Authorization: Bearer <API key>.");
+    if ((ret = caller_identify(r, CALLER_OWNER, r->caller)) != 0 ||
+        (ret = upload_default_target_allowed(r)) != 0) {
+        ret = as_refusal(&c, ret);
         goto out;
     }
     if ((ret = creation_headers(&c, r->cfg->upload_max_bytes, &len, &meta)) != 0)
@@ -704,10 +762,23 @@ int handle_tus_create(request *r)
         ret = reply_error(r, 500, "Out of memory.");
         goto out;
     }
-    if ((ret = make_slot(&c, len, meta)) == 0 && (ret = lock(&c)) == 0 &&
-        (ret = load(&c)) == 0)
+    /* The first chunk is checked before the slot is made: a refused one
+     * leaves nothing behind. */
+    if (has_body(&c, &declared) && ((ret = chunk_type_ok(&c)) != 0 || (ret = take_chunk(&c, len)) != 0))
+        goto out;
+    if ((ret = make_slot(&c, len, meta)) != 0)
+        goto out;
+    made = true;
+    if ((ret = lock(&c)) == 0 && (ret = load(&c)) == 0)
         ret = create(&c, len, meta);
 out:
+    if (made && ret != 201) {
+        saved = r->out; /* the refusal's body, kept through the clean-up */
+        r->out = NULL;
+        abandon(&c, "the upload could not be created");
+        json_object_put(r->out);
+        r->out = saved;
+    }
     release(&c);
     return ret;
 }
@@ -717,7 +788,7 @@ out:
  * sees its last byte in also has its job queued. */
 int handle_tus_head(request *r)
 {
-    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg)};
+    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg), .body_fd = -1};
     int ret;
     if ((ret = check_start(&c)) != 0 || (c.check && (ret = 204)) || (ret = parse_url(&c)) != 0 ||
         (ret = load(&c)) != 0)
@@ -730,8 +801,11 @@ int handle_tus_head(request *r)
                 ret = reply_error(r, 500, "Out of memory.");
                 goto out;
             }
-            if ((ret = lock(&c)) != 0 || (ret = load(&c)) != 0 ||
-                (!col_true(&c, C_STORED) && (ret = complete(&c)) != 0) || (ret = load(&c)) != 0)
+            /* Held by another request: that one is finishing it. */
+            if ((ret = try_lock(&c)) != 0 ||
+                (c.locked && ((ret = load(&c)) != 0 ||
+                              (!col_true(&c, C_STORED) && (ret = complete(&c)) != 0) ||
+                              (ret = load(&c)) != 0)))
                 goto out;
         }
     }
@@ -750,7 +824,7 @@ out:
 
 int handle_tus_patch(request *r)
 {
-    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg)};
+    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg), .body_fd = -1};
     long long at, declared;
     int ret;
     if ((ret = check_start(&c)) != 0 || (ret = chunk_type_ok(&c)) != 0 ||
@@ -768,8 +842,8 @@ int handle_tus_patch(request *r)
         if ((ret = lock(&c)) != 0)
             goto out;
     }
-    if ((ret = load(&c)) != 0 || !c.row)
-        goto out; /* the check without a database: the PATCH answers */
+    if ((ret = load(&c)) != 0)
+        goto out;
     if (col_true(&c, C_STORED)) {
         ret = refuse(&c, 403, "This upload is complete: it takes no more bytes.");
         goto out;
@@ -798,7 +872,7 @@ out:
 
 int handle_tus_delete(request *r)
 {
-    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg)};
+    tus_ctx c = {.r = r, .ts = tus_storage_for(r->cfg), .body_fd = -1};
     PGresult *res = NULL;
     int ret;
     if ((ret = check_start(&c)) != 0 || (c.check && (ret = 204)) || (ret = parse_url(&c)) != 0)
@@ -815,9 +889,9 @@ int handle_tus_delete(request *r)
     }
     if ((ret = state_ok(&c, true)) != 0)
         goto out;
-    const char *vals[] = {c.id, (const char *)c.h};
-    int lens[] = {0, 32}, fmts[] = {0, 1};
-    if ((ret = db_exec_params(r->db, STMT_TUS_TERMINATE, 2, vals, lens, fmts, &res)) != 0) {
+    const char *vals[] = {c.id, (const char *)c.h, "the upload was terminated by the client"};
+    int lens[] = {0, 32, 0}, fmts[] = {0, 1, 0};
+    if ((ret = db_exec_params(r->db, STMT_TUS_TERMINATE, 3, vals, lens, fmts, &res)) != 0) {
         ret = reply_db_error(r, ret);
         goto out;
     }

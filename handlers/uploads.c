@@ -361,6 +361,7 @@ static const refusal refusals[] = {
     {"used", 409, "This upload URL was used already: it takes one PUT. Ask for a new one."},
     {"expired", 410, "This upload URL has expired. Ask for a new one."},
     {"too_large", 413, "The file is larger than this upload URL's max_bytes."},
+    {"tus", 409, "This upload URL's file comes through tus: go on at its tus_endpoint."},
 };
 
 /* The message of the error body a helper replied with. */
@@ -1002,4 +1003,9 @@ char *upload_name_of(request *r, const char *want)
 bool upload_type_ok(const char *type)
 {
     return content_type_ok(type);
+}
+
+int upload_default_target_allowed(request *r)
+{
+    return target_allowed(r, upload_target_default(r->cfg));
 }

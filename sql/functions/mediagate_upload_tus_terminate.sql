@@ -1,9 +1,9 @@
 -- Termination of the tus upload of slot p_id (token digest p_token): the
--- slot ends now and its job is CANCELED, in one transaction. Returns the
--- job id, or NULL when nothing changed (no such slot or token, its file
--- stored, expired or terminated already). The caller then removes the
--- bytes (app/uploads/tus.h's discard).
-CREATE OR REPLACE FUNCTION mediagate_upload_tus_terminate(p_id uuid, p_token bytea)
+-- slot ends now and its job is CANCELED with error_message p_message, in
+-- one transaction. Returns the job id, or NULL when nothing changed (no
+-- such slot or token, its file stored, expired or terminated already).
+-- The caller then removes the bytes (app/uploads/tus.h's discard).
+CREATE OR REPLACE FUNCTION mediagate_upload_tus_terminate(p_id uuid, p_token bytea, p_message text)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     jid text;
@@ -17,7 +17,7 @@ BEGIN
     END IF;
     PERFORM mediagate_job_event(jid, jsonb_build_object(
         'status', 'CANCELED',
-        'error_message', 'the upload was terminated by the client'));
+        'error_message', p_message));
     RETURN jid;
 END
 $$;

@@ -266,8 +266,9 @@ def test_refusals_keep_nothing(stack, key, rundir):
     assert r.status == 460 and "not kept" in r.json()["message"], r
     r = patch(stack, ep, 0, data[:100], {"Upload-Checksum": "crc32 AAAA"})
     assert r.status == 400, r
-    r = patch(stack, ep, 0, data[:100], {"Upload-Checksum": "sha1 notbase64!"})
-    assert r.status == 400, r
+    for bad in ("sha1 notbase64!", "sha1", "sha1 " + base64.b64encode(b"short").decode(), "md5  x"):
+        r = patch(stack, ep, 0, data[:100], {"Upload-Checksum": bad})
+        assert r.status == 400 and "Upload-Checksum" in r.json()["message"], (bad, r)
     assert head(stack, ep).header("Upload-Offset") == "0"
     assert (uploads_dir(rundir) / up["id"] / ".r.bin.tus").stat().st_size == 0
     # Past the length: 413, nothing kept.
@@ -473,3 +474,77 @@ def test_the_docs_curl_flow(stack, key, rundir):
     assert (uploads_dir(rundir) / upload_id / "video.mp4").read_bytes() == data
     job = stack.db.one("SELECT job_id FROM uploads WHERE id = %s", upload_id)
     assert job_status(stack, job) == "SUBMITTED"
+
+
+def test_put_and_tus_on_one_slot_never_both(stack, key, rundir):
+    a = slot(stack, key, "name=a.bin")["upload"]
+    assert create(stack, a["tus_endpoint"], 10).status == 201
+    r = stack.curl("-X", "PUT", "--data-binary", "0123456789", a["url"])
+    assert r.status == 403 and "through tus" in r.json()["message"], r
+    b = slot(stack, key, "name=b.bin")["upload"]
+    assert stack.curl("-X", "PUT", "--data-binary", "0123456789", b["url"]).status == 201
+    r = create(stack, b["tus_endpoint"], 10)
+    assert r.status == 403 and "came by PUT" in r.json()["message"], r
+    assert files_of(rundir, a["id"]) == [".a.bin.tus"] and files_of(rundir, b["id"]) == ["b.bin"]
+
+
+def test_head_finishes_an_upload_a_crash_left_at_its_last_byte(stack, key, rundir):
+    body = slot(stack, key, "name=last.bin")
+    up, job = body["upload"], body["job_id"]
+    assert create(stack, up["tus_endpoint"], 10).status == 201
+    # Every byte durable and recorded, then a crash before the spend.
+    (uploads_dir(rundir) / up["id"] / ".last.bin.tus").write_bytes(b"0123456789")
+    stack.db.conn.execute("UPDATE uploads SET tus_offset = 10 WHERE id = %s", (up["id"],))
+    r = head(stack, up["tus_endpoint"])
+    assert (r.status, r.header("Upload-Offset")) == (200, "10"), r
+    assert files_of(rundir, up["id"]) == ["last.bin"]
+    assert job_status(stack, job) == "SUBMITTED"
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode'") == 1
+    assert head(stack, up["tus_endpoint"]).status == 200
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode'") == 1
+
+
+def test_postgres_down_during_a_patch_records_nothing(stack, key, rundir, pg):
+    ep = slot(stack, key, "name=pgdown.bin")["upload"]["tus_endpoint"]
+    assert create(stack, ep, 30).status == 201
+    assert patch(stack, ep, 0, b"a" * 10).status == 204
+    pg.stop("fast")
+    try:
+        r = patch(stack, ep, 10, b"b" * 10)
+        assert r.status == 503 and r.header("Retry-After") and r.json()["success"] is False, r
+    finally:
+        pg.start()
+        stack.db.conn = pg.connect(stack.db.name)
+    r = wait_until(lambda: (lambda x: x if x.status == 200 else None)(head(stack, ep)), 20, 0.2)
+    assert r and r.header("Upload-Offset") == "10", r
+    assert patch(stack, ep, 10, b"c" * 20).status == 204
+    up = ep.split("/")[3].split("?")[0]
+    assert (uploads_dir(rundir) / up / "pgdown.bin").read_bytes() == b"a" * 10 + b"c" * 20
+
+
+def test_direct_uploads_named_tus_stay_direct(stack, key, rundir):
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "--data-binary", "abc", "/uploads/tus")
+    assert r.status == 405 and r.header("Allow"), r   # the tus endpoint's own name
+    for name in ("tus.mp4", "tuscany.mp4", "tusk.mov"):
+        r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "--data-binary", "abc",
+                       f"/uploads/{name}")
+        assert r.status == 201 and r.json()["upload"]["input_file"].endswith("/" + name), (name, r)
+
+
+def test_a_refused_api_key_creation_leaves_no_waiting_job(stack, key, rundir):
+    data = b"y" * 100
+    base = {**CHUNK, "Upload-Length": "1000", "Authorization": f"Bearer {key}"}
+    for extra, status in (({"Upload-Checksum": checksum("sha1", b"other")}, 460),
+                          ({"Upload-Checksum": "sha1"}, 400),
+                          ({"Upload-Length": "50"}, 413)):
+        r = call(stack, "POST", "/uploads/tus", data, {**base, **extra})
+        assert r.status == status and not r.header("Location"), (extra, r)
+    assert stack.db.one("SELECT count(*) FROM jobs") == 0, "nothing made"
+    # The key may not upload here: 403, as POST /uploads says.
+    stack.db.conn.execute("UPDATE api_keys SET targets = ARRAY['mux']")
+    r = call(stack, "POST", "/uploads/tus", headers={**TUS, "Upload-Length": "10",
+                                                      "Authorization": f"Bearer {key}"})
+    assert r.status == 403 and "may not upload to target local" in r.json()["message"], r
+    r = call(stack, "POST", "/uploads/tus", data[:10], {**base, "Upload-Length": "10"})
+    assert r.status == 403, r
+    assert stack.db.one("SELECT count(*) FROM jobs") == 0

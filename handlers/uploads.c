@@ -844,6 +844,12 @@ int handle_uploads_complete(request *r)
         ret = reply_error(r, 410, "This upload URL has expired. Ask for a new one.");
         goto out;
     }
+    if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+        /* Its multipart upload is the tus upload's, which completes it. */
+        ret = reply_error(r, 409, "This upload URL's file comes through tus: go on at its "
+                                  "tus_endpoint.");
+        goto out;
+    }
     upload_key(key, sizeof key, t.id, t.name);
     if (!(s = store_open(r->cfg))) {
         ret = reply_error(r, 500, "Out of memory.");

@@ -456,7 +456,8 @@ def test_termination_and_expiry_leave_nothing_in_the_bucket(stack, key, s3, buck
 
 def test_a_slot_with_size_takes_tus_too(stack, key, s3, bucket, big_video):
     """size= above the part size: POST /uploads begins a multipart upload
-    for presigned parts; the tus creation replaces it (none is left)."""
+    for presigned parts; the tus creation replaces it (none is left), and
+    the slot's completion call leaves the tus upload alone."""
     data = big_video
     body = slot(stack, key, "name=big.mp4", f"size={len(data)}")
     up = body["upload"]
@@ -464,7 +465,12 @@ def test_a_slot_with_size_takes_tus_too(stack, key, s3, bucket, big_video):
     assert tus_create(stack, up["tus_endpoint"], len(data) - 1).status == 409
     assert tus_create(stack, up["tus_endpoint"], len(data)).status == 201
     assert len(in_flight(s3, bucket)) == 1
-    chunks(stack, up["tus_endpoint"], data, 0, len(data))
+    off = chunks(stack, up["tus_endpoint"], data, 0, 2 * CHUNK)
+    r = stack.curl("-X", "POST", up["complete_url"])
+    assert r.status == 409 and "tus" in r.json()["message"], r
+    assert len(in_flight(s3, bucket)) == 1 and objects(s3, bucket, f"tus/{up['id']}/")
+    assert job_status(stack, body["job_id"]) == "SUBMITTED"
+    chunks(stack, up["tus_endpoint"], data, off, len(data))
     assert stored(s3, bucket, f"uploads/{up['id']}/big.mp4") == data
     assert in_flight(s3, bucket) == []
 

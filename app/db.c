@@ -143,7 +143,8 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_SLOT] = {"upload_slot",
         "SELECT job_id, storage, multipart_id, declared_size, max_bytes, stored_at IS NOT NULL, "
         "expires_at <= now(), "
-        "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "tus_length IS NOT NULL "
         "FROM uploads WHERE id = $1 AND name = $2 AND token_hash = $3",
         3, PGRES_TUPLES_OK},
     [STMT_UPLOAD_CONFIRM] = {"upload_confirm",

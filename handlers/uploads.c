@@ -725,14 +725,16 @@ static int add_s3_targets(request *r, json_object *u, const char *key, long long
 }
 
 /* POST /uploads with the s3 target: the slot of a file of exactly size bytes
- * (the size parameter) that the client PUTs to the bucket itself. */
+ * (the size parameter) that the client PUTs to the bucket itself; without
+ * size, a slot whose file comes through mediagate (its tus endpoint, or a
+ * PUT to its url). */
 int upload_target_s3_create(request *r, const upload_slot *sl)
 {
     const char *owner = sl->owner, *name = sl->name, *type = sl->content_type, *acl = sl->acl;
     long long max = sl->max_bytes;
     const upload_profile upv = {.snap = sl->profile_snap, .kind = sl->profile_kind}, *up = &upv;
     int ret;
-    long long size;
+    long long size = -1;
     PGresult *res = NULL;
     store *s = NULL;
     json_object *u = NULL;
@@ -740,10 +742,7 @@ int upload_target_s3_create(request *r, const upload_slot *sl)
     char upload_id[1025] = "";
     unsigned char h[32];
     const char *v = sl->size;
-    if (!v)
-        return reply_error(r, 400, "size (the file's exact length in bytes) is required: the "
-                                   "file goes straight to the object store, which checks it.");
-    if ((ret = bytes_param(r, "size", v, max, &size)) != 0)
+    if (v && (ret = bytes_param(r, "size", v, max, &size)) != 0)
         return ret;
     if (random_hex(token) != 0)
         return reply_error(r, 500, "No randomness for an upload token.");
@@ -778,7 +777,7 @@ int upload_target_s3_create(request *r, const upload_slot *sl)
                           (const char *)h,
                           ttl,
                           acl,
-                          sizebuf,
+                          size >= 0 ? sizebuf : NULL,
                           upload_id[0] ? upload_id : NULL,
                           up->snap,
                           up->kind};
@@ -789,7 +788,9 @@ int upload_target_s3_create(request *r, const upload_slot *sl)
         goto out;
     }
     u = upload_object(r, id, name, token, PQgetvalue(res, 0, 0));
-    if (add_s3_targets(r, u, key, size, type, upload_id[0] ? upload_id : NULL, now) != 0) {
+    if (size < 0)
+        json_object_object_add(u, "storage", json_object_new_string("s3"));
+    else if (add_s3_targets(r, u, key, size, type, upload_id[0] ? upload_id : NULL, now) != 0) {
         /* The slot stays until its expiry, which removes what it holds. */
         ret = reply_error(r, 500, "The upload URL could not be signed.");
         goto out;
@@ -844,6 +845,12 @@ int handle_uploads_complete(request *r)
     }
     if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
         ret = reply_error(r, 410, "This upload URL has expired. Ask for a new one.");
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+        /* Its multipart upload is the tus upload's, which completes it. */
+        ret = reply_error(r, 409, "This upload URL's file comes through tus: go on at its "
+                                  "tus_endpoint.");
         goto out;
     }
     upload_key(key, sizeof key, t.id, t.name);

@@ -605,7 +605,8 @@ int handle_uploads_put(request *r)
         const param *pp = params_get(&r->qp, "profile");
         if (r->query_status)
             return refuse(r, check, 400, "The query string is malformed.");
-        if ((ret = pick(r, pp ? pp->val : NULL, &up)) != 0)
+        if ((ret = pick(r, pp ? pp->val : NULL, &up)) != 0 ||
+            (ret = upload_default_target_allowed(r)) != 0)
             return check ? refuse(r, true, ret, out_msg(r)) : ret;
     }
     if (check)

@@ -384,6 +384,13 @@ def test_per_key_targets(stack, mux, profiles):
         r = create(stack, k, *([f"target={target}"] if target else []))
         assert r.status == 403, r
         assert r.json()["message"] == "This API key may not upload to target local.", r
+    # A PUT with the key makes a slot of the storage's own target: refused
+    # the same way, before its body is read.
+    r = stack.curl("-X", "PUT", "--data-binary", "not stored", "-H", f"Authorization: Bearer {k}",
+                   "/uploads/limited.mp4")
+    assert r.status == 403, r
+    assert r.json()["message"] == "This API key may not upload to target local.", r
+    assert stack.db.one("SELECT count(*) FROM uploads WHERE name = 'limited.mp4'") == 0
     # Refused before the database: unknown names, twice, empty.
     for bad in ("mux,vimeo", "mux,mux", "", ",", "MUX", "mux;drop"):
         p = apikey(stack, "create", "x", "--targets", bad)

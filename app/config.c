@@ -30,6 +30,7 @@ ROW_CHECK(check_renditions);
 ROW_CHECK(check_tencent_definitions);
 ROW_CHECK(check_tencent_id);
 ROW_CHECK(check_tencent_region);
+ROW_CHECK(check_tencent_procedure);
 ROW_CHECK(check_jwplatform_key);
 ROW_CHECK(check_user_claim);
 ROW_CHECK(check_audience);
@@ -279,7 +280,7 @@ const cfg_setting config_settings[] = {
      .help = "seconds a signed JW Player delivery URL stays valid"},
     {.name = "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK", .kind = CFG_SWITCH, .def = "off",
      .reload = RESTART, .offset = OFF(outbound_allow_loopback),
-     .help = "let outgoing calls to customers' URLs (webhooks) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
+     .help = "let outgoing calls to customers' URLs (webhooks, upload by URL) reach 127.0.0.1 and ::1; for tests only (other private addresses stay refused)"},
     {.name = "MEDIAGATE_WEBHOOK_TIMEOUT_MS", .kind = CFG_MILLISECONDS, .def = "10000", .min = 100,
      .max = 30000, .reload = RESTART, .offset = OFF(webhook_timeout_ms),
      .help = "how long one webhook delivery may take, connect to the last byte of the answer; past it the attempt is retried (keep it under MEDIAGATE_LEASE_SECONDS)"},
@@ -407,6 +408,24 @@ const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_UPLOAD_TTL", .kind = CFG_SECONDS, .def = "21600", .min = 60, .max = 604800,
      .reload = RELOAD, .offset = OFF(upload_ttl),
      .help = "seconds an HTTP upload token lives"},
+    {.name = "MEDIAGATE_JWPLATFORM_FORCE_HTTPS_UPLOAD", .kind = CFG_SWITCH, .def = "on",
+     .reload = RELOAD, .offset = OFF(jwplatform_force_https_upload),
+     .help = "POST /uploads with target=jwplatform: answer JW's upload link with https even when JW names http"},
+    {.name = "MEDIAGATE_JWPLATFORM_SYNC_ITEMS", .kind = CFG_SWITCH, .def = "on", .reload = RELOAD,
+     .offset = OFF(jwplatform_sync_items),
+     .help = "changes made here to a JW Platform video's job (title, ACL) are written back to the platform (/v1/videos/update, worker task jwplatform.update); off: kept here only"},
+    {.name = "MEDIAGATE_TENCENT_UPLOAD_LIFETIME", .kind = CFG_SECONDS, .def = "3600", .min = 60,
+     .max = 604800, .reload = RELOAD, .offset = OFF(tencent_upload_lifetime),
+     .help = "seconds the browser upload signature of POST /uploads target=tencent stays valid (expireTime; Tencent allows 7 days); the slot's job is canceled 10 minutes later if no NewFileUpload named it"},
+    {.name = "MEDIAGATE_TENCENT_UPLOAD_ONE_TIME", .kind = CFG_SWITCH, .def = "on",
+     .reload = RELOAD, .offset = OFF(tencent_upload_one_time),
+     .help = "on: that signature carries oneTimeValid=1 (Tencent takes it for one upload only)"},
+    {.name = "MEDIAGATE_TENCENT_UPLOAD_PROCEDURE", .kind = CFG_TEXT, .def = "",
+     .check = check_tencent_procedure, .reload = RELOAD, .offset = OFF(tencent_upload_procedure),
+     .help = "a Tencent task flow the signature names (procedure), run by Tencent after the upload besides the profile's ProcessMedia; empty: none"},
+    {.name = "MEDIAGATE_TENCENT_UPLOAD_CLASS_ID", .kind = CFG_NUMBER, .def = "0", .min = 0,
+     .max = 4294967295L, .reload = RELOAD, .offset = OFF(tencent_upload_class_id),
+     .help = "the VOD category (classId) the signature puts uploads in; 0: none (Tencent's default)"},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -750,6 +769,14 @@ static void check_tencent_region(config *c, const char *v, cfg_errors *errs)
     if (!only_of(v, "abcdefghijklmnopqrstuvwxyz0123456789-", 64))
         add_err(errs, "MEDIAGATE_TENCENT_REGION must be a region such as ap-guangzhou, got '%s'",
                 v);
+}
+
+static void check_tencent_procedure(config *c, const char *v, cfg_errors *errs)
+{
+    (void)c;
+    if (!only_of(v, ALNUM "-_.", 40))
+        add_err(errs, "MEDIAGATE_TENCENT_UPLOAD_PROCEDURE is not a task flow's name (1 to 40 of "
+                      "A-Z a-z 0-9 - _ .)");
 }
 
 static void check_jwplatform_key(config *c, const char *v, cfg_errors *errs)

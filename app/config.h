@@ -98,6 +98,8 @@ typedef struct config {
     char *jwplatform_player_key;
     long jwplatform_signature_lifetime;
     bool jwplatform_mirror; /* derived: API key and secret set */
+    bool jwplatform_force_https_upload;
+    bool jwplatform_sync_items;
     char *sts_url;
     char *sts_region;
     long worker_concurrency;
@@ -149,6 +151,11 @@ typedef struct config {
     regex_t sns_host_re;         /* MEDIAGATE_SNS_CERT_HOST, when sns_host_re_ok */
     bool sns_host_re_ok;
     char mediaconvert_param[96]; /* the header as a FastCGI param: HTTP_X_API_KEY */
+    /* The tencent upload target's signature (app/uploads/tencent.c). */
+    long tencent_upload_lifetime;
+    bool tencent_upload_one_time;
+    char *tencent_upload_procedure;
+    long tencent_upload_class_id;
 } config;
 
 /* A list of problems found while loading; each message is malloc'd. */

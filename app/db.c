@@ -21,22 +21,28 @@
             log_msg(level, __VA_ARGS__);       \
     } while (0)
 
+/* A job's ACL. A JW Platform video's is its custom property sms_acl (none:
+ * WORLD), as changed here (jwplatform_writes) until the mirror is written
+ * after that change, else as mirrored; a video the mirror lacks and that
+ * was not made here admits nobody. */
+#define JW_ACL                                                                           \
+    "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT w.sms_acl "                  \
+    "FROM jwplatform_writes w WHERE w.key = jobs.backend_job_id AND w.sms_acl IS NOT NULL " \
+    "AND NOT EXISTS (SELECT 1 FROM cached_resource m WHERE m.type = 'video' "            \
+    "AND m.key = w.key AND m.updated_at > w.changed_at)), "                              \
+    "(SELECT coalesce(c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c " \
+    "WHERE c.type = 'video' AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END"
+
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
-        "SELECT id, CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce("
-        "c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' "
-        "AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END "
+        "SELECT id, " JW_ACL " "
         "FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
         "output_path, playlists::text, error_code, error_message, variations::text, "
-        /* a JW Platform video's ACL is its custom property sms_acl (none:
-         * WORLD); a video the mirror lacks admits nobody */
-        "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT coalesce(c.data->'custom'->>'sms_acl', "
-        "'acl:WORLD:') FROM cached_resource c WHERE c.type = 'video' AND c.key = jobs.backend_job_id), "
-        "'acl::') ELSE acl END, backend, backend_job_id, storage "
+        JW_ACL ", backend, backend_job_id, storage "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",
@@ -137,7 +143,8 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_UPLOAD_SLOT] = {"upload_slot",
         "SELECT job_id, storage, multipart_id, declared_size, max_bytes, stored_at IS NOT NULL, "
         "expires_at <= now(), "
-        "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "tus_length IS NOT NULL "
         "FROM uploads WHERE id = $1 AND name = $2 AND token_hash = $3",
         3, PGRES_TUPLES_OK},
     [STMT_UPLOAD_CONFIRM] = {"upload_confirm",
@@ -207,6 +214,56 @@ static const stmt_def stmts[STMT__COUNT] = {
         "ON CONFLICT (one) DO UPDATE SET signing = EXCLUDED.signing, updated_at = now() "
         "WHERE media_signing.signing IS DISTINCT FROM EXCLUDED.signing",
         1, PGRES_COMMAND_OK},
+    /* POST /uploads target=jwplatform (app/uploads/jwplatform.c): the
+     * create recorded before JW is called, JW's answer recorded, or its
+     * refusal ($2 'failed') or the video deleted at once ($2 'discarded'). */
+    [STMT_JW_UPLOAD_BEGIN] = {"jw_upload_begin",
+        "SELECT mediagate_jw_upload_begin($1, $2, $3)",
+        3, PGRES_TUPLES_OK},
+    [STMT_JW_UPLOAD_CREATED] = {"jw_upload_created",
+        "SELECT to_char(e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "FROM mediagate_jw_upload_created($1, $2, $3, $4, $5, $6, $7) e",
+        7, PGRES_TUPLES_OK},
+    [STMT_JW_UPLOAD_END] = {"jw_upload_end",
+        "UPDATE jwplatform_creates SET state = $2, key = $3, updated_at = now() "
+        "WHERE id = $1 AND state = 'creating'",
+        3, PGRES_COMMAND_OK},
+    /* A slot whose file goes straight to a platform (app/uploads/target.h):
+     * $1 upload id, $2 job id, $3 owner, $4 name, $5 type, $6 max bytes,
+     * $7 seconds to its expiry, $8 ACL, $9 profile snapshot, $10 its kind,
+     * $11 the target; answers the expiry. */
+    [STMT_UPLOAD_CREATE_PLATFORM] = {"upload_create_platform",
+        "SELECT to_char(e AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+        "mediagate_upload_create_platform($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) e",
+        11, PGRES_TUPLES_OK},
+    /* The platform's id of upload $1 ($2: a Mux direct upload's), which is
+     * its job's input_file too (as for any Mux direct upload's asset). */
+    [STMT_UPLOAD_PLATFORM_ID] = {"upload_platform_id",
+        "WITH u AS (UPDATE uploads SET platform_upload_id = $2 WHERE id = $1 RETURNING job_id) "
+        "UPDATE jobs SET input_file = $2, updated_at = now() WHERE id IN (SELECT job_id FROM u)",
+        2, PGRES_COMMAND_OK},
+    /* The platform refused (or did not answer) the upload of job $1: the
+     * job is an ERROR with message $2. */
+    [STMT_UPLOAD_PLATFORM_FAILED] = {"upload_platform_failed",
+        "SELECT mediagate_job_event($1, jsonb_build_object('status', 'ERROR', "
+        "'error_message', $2::text))",
+        2, PGRES_TUPLES_OK},
+    /* The profile on encoder $1 a job of the caller ($2, its owner) gets
+     * when it names none: its default (as STMT_PROFILE_PICK's) when that
+     * is on $1, else the first on $1 its API key may use (api_keys.profiles'
+     * order; a key with any profile, or no key: by name). No row: none. */
+    [STMT_PROFILE_FIRST] = {"profile_first",
+        "WITH k AS (SELECT profiles FROM api_keys WHERE 'key:' || id = $2) "
+        "SELECT p.name FROM profiles p WHERE p.spec->>'encoder' = $1 "
+        "AND p.name = ANY(coalesce((SELECT profiles FROM k), ARRAY[p.name])) "
+        "ORDER BY p.name = coalesce((SELECT profiles[1] FROM k), 'default') DESC, "
+        "array_position((SELECT profiles FROM k), p.name), p.name LIMIT 1",
+        2, PGRES_TUPLES_OK},
+    /* Upload by URL (handlers/upload_url.c): the slot, its job, profile and
+     * fetch task in one transaction (sql/033_upload_url.sql). */
+    [STMT_UPLOAD_URL_CREATE] = {"upload_url_create",
+        "SELECT mediagate_upload_url_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        10, PGRES_TUPLES_OK},
     /* Resumable uploads (handlers/tus.c, sql/032_tus.sql, sql/036_tus_more.sql).
      * An upload as its URL (id $1, token digest $2) opens it: first the
      * columns of a tus_upload (tus_upload_from_row), then its state. */

@@ -161,6 +161,7 @@ typedef struct call {
     const http_stream *io;
     bool cancelled; /* io->progress asked to stop */
     bool once;      /* http_client_do_once */
+    bool begun;     /* the sink's begin was called */
 } call;
 
 /* Opens each socket curl connects (close-on-exec), after checking a
@@ -186,9 +187,16 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_so
 }
 
 /* Writes a 2xx body into the sink; false when it failed or overflowed. */
-static bool to_sink(call *k, const char *p, size_t len)
+static bool to_sink(call *k, long status, const char *p, size_t len)
 {
     http_sink *s = k->sink;
+    if (!k->begun && s->begin) {
+        k->begun = true;
+        if (!s->begin(s->begin_arg, status)) {
+            k->cancelled = true;
+            return false;
+        }
+    }
     if ((long long)len > s->cap - s->written) {
         k->overflow = true;
         return false;
@@ -217,7 +225,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
     if (k->sink &&
         curl_easy_getinfo(k->client->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
         status >= 200 && status < 300)
-        return to_sink(k, p, len) ? len : 0;
+        return to_sink(k, status, p, len) ? len : 0;
     if (len > r->body_cap - 1 - r->body_len) {
         k->overflow = true;
         return 0; /* aborts the transfer */
@@ -392,7 +400,7 @@ static http_outcome perform(http_client *c, const http_request *req, const http_
     http_outcome ret = HTTP_BAD_REQUEST;
     struct curl_slist *hdrs = NULL;
     call k = {c, resp, req->customer, false, 0, 0, NULL, io ? io->body_fd : NULL, 0,
-              io ? io->sink : NULL, false, io, false, once};
+              io ? io->sink : NULL, false, io, false, once, false};
     resp->body_len = 0;
     resp->status = 0;
     resp->retry_after = -1;

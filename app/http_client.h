@@ -37,6 +37,12 @@ typedef struct http_sink {
     int fd;
     long long cap;
     long long written; /* set by the call */
+    /* Called once before the first byte of a 2xx body, with the status
+     * (the response's headers are readable with http_client_header): it
+     * may move fd's offset and change cap; false ends the transfer
+     * (HTTP_BAD_REQUEST, "cancelled"). NULL: none. */
+    bool (*begin)(void *arg, long status);
+    void *begin_arg;
 } http_sink;
 
 typedef struct http_request {

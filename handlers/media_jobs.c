@@ -5,7 +5,9 @@
  *     (Zencoder and Tencent events for unknown jobs get 404 by design);
  *   - creation (input_url or file_id, with profile and acl optional): a
  *     new job that mediagate creates at the profile's encoder, its create
- *     task queued with the job in one statement. */
+ *     task queued with the job in one statement;
+ *   - upload by URL (url, handlers/upload_url.c): mediagate fetches the
+ *     file into its own storage first, then encodes it as an upload. */
 #include <curl/curl.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +18,7 @@
 #include "hash.h"
 #include "profiles.h"
 #include "stream.h"
+#include "upload_url.h"
 
 #define INPUT_URL_MAX 4096
 #define FILE_ID_MAX 64
@@ -163,6 +166,8 @@ int handle_media_jobs(request *r)
     const char *file_id = stream_param(r, "file_id", &st);
     if (st)
         return st;
+    if ((ret = upload_url_job(r, url, file_id)) != 0) /* url=: mediagate fetches it */
+        return ret;
     if (url || file_id)
         return create_job(r, url, file_id);
     static const char *const names[] = {"backend", "backend_job_id", "input_file"};

@@ -73,3 +73,40 @@ out:
     PQclear(res);
     return ret;
 }
+
+int profile_pick_on(request *r, const char *name, const char *enc, const char **snap,
+                    const encoder **row)
+{
+    int ret;
+    char msg[300];
+    PGresult *res = NULL;
+    *snap = NULL;
+    *row = NULL;
+    if (!enc || name)
+        goto pick;
+    const char *vals[] = {enc, r->caller ? r->caller->owner : NULL};
+    if ((ret = db_exec(r->db, STMT_PROFILE_FIRST, 2, vals, &res)) != 0) {
+        ret = reply_db_error(r, ret);
+        goto out;
+    }
+    if (PQntuples(res) != 1) {
+        snprintf(msg, sizeof msg,
+                 "No profile on the %s encoder that this caller may use: name one with "
+                 "profile= (mediagate profiles list).",
+                 enc);
+        ret = reply_error(r, 400, msg);
+        goto out;
+    }
+    name = arena_strdup(r->a, PQgetvalue(res, 0, 0));
+pick:
+    if ((ret = profile_pick(r, name, snap, row)) != 0 || !enc || strcmp((*row)->name, enc) == 0)
+        goto out;
+    snprintf(msg, sizeof msg, "This upload target takes a profile on the %s encoder; profile "
+             "'%.63s' runs on %s.", enc, name ? name : "default", (*row)->name);
+    *snap = NULL;
+    *row = NULL;
+    ret = reply_error(r, 400, msg);
+out:
+    PQclear(res);
+    return ret;
+}

@@ -13,4 +13,11 @@
  * caller's API key may not use, 5xx when the database fails. */
 int profile_pick(request *r, const char *name, const char **snap, const encoder **row);
 
+/* profile_pick for a job that must run on encoder enc (NULL: any): with
+ * name NULL, the caller's default when it is on enc, else the first
+ * profile on enc its API key may use (400 when there is none); a named
+ * profile on another encoder is 400. */
+int profile_pick_on(request *r, const char *name, const char *enc, const char **snap,
+                    const encoder **row);
+
 #endif

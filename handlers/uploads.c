@@ -47,6 +47,7 @@
 #include "profiles.h"
 #include "storage/storage.h"
 #include "stream.h"
+#include "upload_url.h"
 #include "uploads/target.h"
 
 #define NAME_MAX_BYTES 128
@@ -54,7 +55,7 @@
 /* A slot's name from what the client asked: [A-Za-z0-9._-] kept, anything
  * else '_', no leading dot, at most 128 bytes; "upload" when empty. Arena
  * memory, or NULL when out of memory. */
-static char *slot_name(request *r, const char *want)
+char *slot_name(request *r, const char *want)
 {
     size_t n = want ? strlen(want) : 0;
     if (n > NAME_MAX_BYTES)
@@ -274,7 +275,7 @@ int handle_uploads_create(request *r)
     const char *pname = stream_param(r, "profile", &st);
     if (st)
         return st;
-    if ((ret = profile_pick(r, pname, &up.snap, &row)) != 0)
+    if ((ret = profile_pick_on(r, pname, t->encoder, &up.snap, &row)) != 0)
         return ret;
     s.profile_snap = up.snap;
     s.profile_kind = row->create_kind;
@@ -282,6 +283,8 @@ int handle_uploads_create(request *r)
     s.origin = r->cors_origin;
     if (!(s.name = slot_name(r, want)))
         return reply_error(r, 500, "Out of memory.");
+    if ((ret = upload_url_take(r, t, &s)) != 0) /* url=: mediagate fetches the file */
+        return ret;
     return t->create(r, &s);
 }
 
@@ -602,7 +605,8 @@ int handle_uploads_put(request *r)
         const param *pp = params_get(&r->qp, "profile");
         if (r->query_status)
             return refuse(r, check, 400, "The query string is malformed.");
-        if ((ret = pick(r, pp ? pp->val : NULL, &up)) != 0)
+        if ((ret = pick(r, pp ? pp->val : NULL, &up)) != 0 ||
+            (ret = upload_default_target_allowed(r)) != 0)
             return check ? refuse(r, true, ret, out_msg(r)) : ret;
     }
     if (check)
@@ -722,14 +726,16 @@ static int add_s3_targets(request *r, json_object *u, const char *key, long long
 }
 
 /* POST /uploads with the s3 target: the slot of a file of exactly size bytes
- * (the size parameter) that the client PUTs to the bucket itself. */
+ * (the size parameter) that the client PUTs to the bucket itself; without
+ * size, a slot whose file comes through mediagate (its tus endpoint, or a
+ * PUT to its url). */
 int upload_target_s3_create(request *r, const upload_slot *sl)
 {
     const char *owner = sl->owner, *name = sl->name, *type = sl->content_type, *acl = sl->acl;
     long long max = sl->max_bytes;
     const upload_profile upv = {.snap = sl->profile_snap, .kind = sl->profile_kind}, *up = &upv;
     int ret;
-    long long size;
+    long long size = -1;
     PGresult *res = NULL;
     store *s = NULL;
     json_object *u = NULL;
@@ -737,10 +743,7 @@ int upload_target_s3_create(request *r, const upload_slot *sl)
     char upload_id[1025] = "";
     unsigned char h[32];
     const char *v = sl->size;
-    if (!v)
-        return reply_error(r, 400, "size (the file's exact length in bytes) is required: the "
-                                   "file goes straight to the object store, which checks it.");
-    if ((ret = bytes_param(r, "size", v, max, &size)) != 0)
+    if (v && (ret = bytes_param(r, "size", v, max, &size)) != 0)
         return ret;
     if (random_hex(token) != 0)
         return reply_error(r, 500, "No randomness for an upload token.");
@@ -775,7 +778,7 @@ int upload_target_s3_create(request *r, const upload_slot *sl)
                           (const char *)h,
                           ttl,
                           acl,
-                          sizebuf,
+                          size >= 0 ? sizebuf : NULL,
                           upload_id[0] ? upload_id : NULL,
                           up->snap,
                           up->kind};
@@ -786,7 +789,9 @@ int upload_target_s3_create(request *r, const upload_slot *sl)
         goto out;
     }
     u = upload_object(r, id, name, token, PQgetvalue(res, 0, 0));
-    if (add_s3_targets(r, u, key, size, type, upload_id[0] ? upload_id : NULL, now) != 0) {
+    if (size < 0)
+        json_object_object_add(u, "storage", json_object_new_string("s3"));
+    else if (add_s3_targets(r, u, key, size, type, upload_id[0] ? upload_id : NULL, now) != 0) {
         /* The slot stays until its expiry, which removes what it holds. */
         ret = reply_error(r, 500, "The upload URL could not be signed.");
         goto out;
@@ -841,6 +846,12 @@ int handle_uploads_complete(request *r)
     }
     if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
         ret = reply_error(r, 410, "This upload URL has expired. Ask for a new one.");
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+        /* Its multipart upload is the tus upload's, which completes it. */
+        ret = reply_error(r, 409, "This upload URL's file comes through tus: go on at its "
+                                  "tus_endpoint.");
         goto out;
     }
     upload_key(key, sizeof key, t.id, t.name);

@@ -44,9 +44,9 @@ all_listed(migs, r'\d+_.*\.sql$', 'migration')
 all_listed(funcs, r'.*\.sql$', 'function file')
 
 
-def blob(f, var, data):
+def blob(f, var, data, storage='static '):
     data += b'\0'
-    f.write('static const char %s[] = {\n' % var)
+    f.write('%sconst char %s[] = {\n' % (storage, var))
     for k in range(0, len(data), 16):
         f.write('    ' + ', '.join('0x%02x' % b for b in data[k:k + 16]) + ',\n')
     f.write('};\n')
@@ -86,6 +86,8 @@ with open(out, 'w', encoding='utf-8') as f:
         f.write('    {"%s", fn_%d, "%s"},\n' % (fnames[i], i, digest))
     f.write('    {NULL, NULL, NULL},\n};\n')
     f.write('const unsigned schema_functions_count = %d;\n' % len(funcs))
-    f.write('const char schema_function_names[] = "{%s}";\n' % ','.join(fnames))
-    f.write('const char schema_function_digests[] = "{%s}";\n' % ','.join(
-        hashlib.sha256(open(p, 'rb').read()).hexdigest() for p in funcs))
+    # Arrays, not string literals: C99 compilers need take no literal over
+    # 4095 bytes, and 64 digests are more.
+    blob(f, 'schema_function_names', ('{%s}' % ','.join(fnames)).encode(), '')
+    blob(f, 'schema_function_digests', ('{%s}' % ','.join(
+        hashlib.sha256(open(p, 'rb').read()).hexdigest() for p in funcs)).encode(), '')

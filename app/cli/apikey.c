@@ -12,6 +12,7 @@
 #include "config.h"
 #include "hash.h"
 #include "profile.h"
+#include "uploads/target.h"
 
 /* The --profiles list a,b as a PostgreSQL array ({a,b}) into out. Returns
  * 0, or 2 having said why: each must be a profile's name, named once. */
@@ -45,9 +46,47 @@ static int profiles_array(const char *list, char *out, size_t cap)
     return 0;
 }
 
+/* The --targets list a,b as a PostgreSQL array ({a,b}) into out. Returns
+ * 0, or 2 having said why: each must be an upload target's name
+ * (app/uploads/target.h), named once. */
+static int targets_array(const char *list, char *out, size_t cap)
+{
+    char buf[256];
+    size_t n = 0;
+    unsigned seen = 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    out[n++] = '{';
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const upload_target *row = upload_target_find(t);
+        if (!row) {
+            fputs("mediagate: apikey create: --targets: no upload target '", stderr);
+            cli_put_clean(stderr, t, NULL, 0);
+            fputs("' (one of:", stderr);
+            for (size_t i = 0; i < upload_targets_count; i++)
+                fprintf(stderr, "%s %s", i ? "," : "", upload_targets[i].name);
+            fputs(")\n", stderr);
+            return 2;
+        }
+        unsigned bit = 1u << (row - upload_targets);
+        if (seen & bit) {
+            fprintf(stderr, "mediagate: apikey create: --targets names %s twice\n", t);
+            return 2;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", seen ? "," : "", t);
+        seen |= bit;
+    }
+    if (!seen || strlen(list) >= sizeof buf) {
+        fputs("mediagate: apikey create: --targets takes upload target names, a,b\n", stderr);
+        return 2;
+    }
+    snprintf(out + n, cap - n, "}");
+    return 0;
+}
+
 /* Creates a key named argv[0] and prints it on stdout (the message about it
  * on stderr); with --profiles a,b it may make jobs with those profiles
- * only, and each must exist. The name is the user that ACL entries name
+ * only, and each must exist; with --targets a,b it may upload to those
+ * upload targets only. The name is the user that ACL entries name
  * (USER_<name>), so it must be an ACL id: exit 2 otherwise, before the
  * database. */
 static int create(const config *cfg, int argc, char **argv)
@@ -55,16 +94,24 @@ static int create(const config *cfg, int argc, char **argv)
     int ret = 1;
     PGresult *res = NULL;
     db d;
-    char profiles[1100];
-    const char *limit = NULL;
-    if (argc == 3 && strcmp(argv[1], "--profiles") == 0) {
-        if ((ret = profiles_array(argv[2], profiles, sizeof profiles)) != 0)
-            return ret;
-        limit = profiles;
-        ret = 1;
-    } else if (argc != 1) {
+    char profiles[1100], targets[300];
+    const char *limit = NULL, *tlimit = NULL;
+    if (argc % 2 != 1)
         return CLI_EUSAGE;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--profiles") == 0 && !limit) {
+            if ((ret = profiles_array(argv[i + 1], profiles, sizeof profiles)) != 0)
+                return ret;
+            limit = profiles;
+        } else if (strcmp(argv[i], "--targets") == 0 && !tlimit) {
+            if ((ret = targets_array(argv[i + 1], targets, sizeof targets)) != 0)
+                return ret;
+            tlimit = targets;
+        } else {
+            return CLI_EUSAGE;
+        }
     }
+    ret = 1;
     if (!acl_id_ok(argv[0], strlen(argv[0]))) {
         fputs("mediagate: apikey create: the name '", stderr);
         cli_put_clean(stderr, argv[0], NULL, 0);
@@ -94,9 +141,9 @@ static int create(const config *cfg, int argc, char **argv)
     sha256_raw(key, strlen(key), h);
     char prefix[13];
     snprintf(prefix, sizeof prefix, "%.12s", key);
-    const char *vals[] = {argv[0], (const char *)h, prefix, limit};
-    int lens[] = {0, 32, 0, 0}, fmts[] = {0, 1, 0, 0};
-    if (db_exec_params(&d, C_APIKEY_CREATE, 4, vals, lens, fmts, &res) != 0) {
+    const char *vals[] = {argv[0], (const char *)h, prefix, limit, tlimit};
+    int lens[] = {0, 32, 0, 0, 0}, fmts[] = {0, 1, 0, 0, 0};
+    if (db_exec_params(&d, C_APIKEY_CREATE, 5, vals, lens, fmts, &res) != 0) {
         cli_db_error(&d, "apikey create");
         goto out;
     }
@@ -116,15 +163,17 @@ static int list(const config *cfg, int argc, char **argv)
     PGresult *res = cli_query(cfg, "apikey list", C_APIKEY_LIST, 0, NULL);
     if (!res)
         goto out;
-    printf("%-6s %-24s %-14s %-19s %-19s %s\n", "id", "name", "key", "created (UTC)", "revoked",
-           "profiles");
+    printf("%-6s %-24s %-14s %-19s %-19s %-24s %s\n", "id", "name", "key", "created (UTC)",
+           "revoked", "profiles", "targets");
     for (int i = 0; i < PQntuples(res); i++) {
         /* A name from before names were checked may hold anything. */
         printf("%-6s ", PQgetvalue(res, i, 0));
         cli_put_clean(stdout, PQgetvalue(res, i, 1), NULL, 24);
         printf(" %-14s %-19s %-19s ", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
                PQgetvalue(res, i, 4));
-        cli_put_clean(stdout, PQgetvalue(res, i, 5), NULL, 0);
+        cli_put_clean(stdout, PQgetvalue(res, i, 5), NULL, 24);
+        putchar(' ');
+        cli_put_clean(stdout, PQgetvalue(res, i, 6), NULL, 0);
         putchar('\n');
     }
     ret = 0;
@@ -155,17 +204,21 @@ out:
 }
 
 const cli_command cli_apikey_commands[] = {
-    {.name = "create", .needs_config = true, .fn = create, .args = "NAME [--profiles P1,P2]",
+    {.name = "create", .needs_config = true, .fn = create,
+     .args = "NAME [OPTIONS]",
      .usage = "create a key named NAME; prints it once\n"
               "NAME is 1 to 128 of A-Z a-z 0-9 . _ @ - (the user that ACL entries name,\n"
               "USER_<NAME>); anything else exits 2.\n"
-              "--profiles: the key makes jobs with these encode profiles only (each must\n"
-              "exist, named once; the first is its default); without it, with any\n"
-              "profile.\n"
+              "--profiles P1,P2: the key makes jobs with these encode profiles only\n"
+              "(each must exist, named once; the first is its default); without it,\n"
+              "with any profile.\n"
+              "--targets T1,T2: the key uploads (POST /uploads target=) to these upload\n"
+              "targets only (local, s3, tencent, mux, jwplatform; each named once);\n"
+              "without it, to any configured one. Both may be given, in either order.\n"
               "The key goes to stdout and is shown only now: the database keeps its\n"
               "SHA-256 and its first 12 characters.\n"},
     {.name = "list", .needs_config = true, .fn = list, .args = "",
-     .usage = "every key: id, name, prefix, created, revoked, profiles\n"},
+     .usage = "every key: id, name, prefix, dates, profiles, targets\n"},
     {.name = "revoke", .needs_config = true, .fn = revoke, .args = "ID",
      .usage = "revoke key ID (its id in 'apikey list')\n"},
     {.name = NULL},

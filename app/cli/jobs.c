@@ -1,4 +1,4 @@
-/* mediagate jobs list | show ID | acl ID | cancel ID: the encoding jobs,
+/* mediagate jobs list | show ID | acl ID | title ID | cancel ID: the encoding jobs,
  * as the status route answers from them. */
 #include "cli/cli.h"
 
@@ -13,6 +13,14 @@
 #include "hash.h"
 #include "playback.h"
 #include "storage/storage.h"
+
+/* Says on stderr that there is no job id. */
+static void no_job(const char *id)
+{
+    fprintf(stderr, "mediagate: no job '");
+    cli_put_clean(stderr, id, " ", 0);
+    fprintf(stderr, "'\n");
+}
 
 /* The newest 200 jobs, one line each, and a line for a job's error. */
 static int list(const config *cfg, int argc, char **argv)
@@ -57,9 +65,7 @@ static int show(const config *cfg, int argc, char **argv)
     if (!(res = cli_query(cfg, "jobs show", C_JOBS_SHOW, 1, vals)))
         goto out;
     if (PQntuples(res) != 1) {
-        fprintf(stderr, "mediagate: no job '");
-        cli_put_clean(stderr, argv[0], " ", 0);
-        fprintf(stderr, "'\n");
+        no_job(argv[0]);
         goto out;
     }
     cli_show_row(stdout, res);
@@ -123,6 +129,49 @@ static int follow_in_store(const config *cfg, const char *job, const char *acl,
     return ret;
 }
 
+/* What becomes of a change to a JW Platform video's job. */
+static void print_jw_write(const config *cfg)
+{
+    if (cfg->jwplatform_sync_items)
+        printf("JW Platform: a jwplatform.update task writes it to the video (custom.sms_acl,\n"
+               "title), retried until the platform takes it.\n");
+    else
+        printf("JW Platform: kept here only (MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off).\n");
+}
+
+/* Sets job argv[0]'s title to argv[1] (1 to 1000 bytes, no control
+ * characters); a JW Platform video's is written back. Exit 1 when there
+ * is no such job. */
+static int title(const config *cfg, int argc, char **argv)
+{
+    int ret = 1;
+    PGresult *res = NULL;
+    if (argc != 2)
+        return CLI_EUSAGE;
+    size_t n = strlen(argv[1]);
+    for (const char *p = argv[1]; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            n = 0;
+    if (n == 0 || n > 1000) {
+        fprintf(stderr, "mediagate: a title is 1 to 1000 bytes without control characters\n");
+        return 2;
+    }
+    const char *vals[] = {argv[0], argv[1], cfg->jwplatform_sync_items ? "t" : "f"};
+    if (!(res = cli_query(cfg, "jobs title", C_JOBS_TITLE, 3, vals)))
+        goto out;
+    if (PQntuples(res) != 1) {
+        no_job(argv[0]);
+        goto out;
+    }
+    printf("job %s: title set\n", argv[0]);
+    if (*PQgetvalue(res, 0, 1) == 't')
+        print_jw_write(cfg);
+    ret = 0;
+out:
+    PQclear(res);
+    return ret;
+}
+
 /* Sets job argv[0]'s ACL to argv[1] (app/acl.h), or clears it with
  * --world; a job on the store's objects follow. Exit 1 when there is no
  * such job, or the store did not follow. */
@@ -138,19 +187,19 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: %s\n", err);
         return 2;
     }
-    const char *vals[] = {argv[0], world ? NULL : norm};
-    if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 2, vals)))
+    const char *vals[] = {argv[0], world ? NULL : norm, cfg->jwplatform_sync_items ? "t" : "f"};
+    if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 3, vals)))
         goto out;
     if (PQntuples(res) != 1) {
-        fprintf(stderr, "mediagate: no job '");
-        cli_put_clean(stderr, argv[0], " ", 0);
-        fprintf(stderr, "'\n");
+        no_job(argv[0]);
         goto out;
     }
     bool on_store = !PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), "s3") == 0;
     printf("job %s: %s\n", argv[0], world ? "WORLD (no ACL)" : norm);
     if (!world)
         print_unrecallable(cfg, on_store);
+    if (*PQgetvalue(res, 0, 3) == 't')
+        print_jw_write(cfg);
     ret = on_store ? follow_in_store(cfg, argv[0], world ? NULL : norm, PQgetvalue(res, 0, 2)) : 0;
 out:
     PQclear(res);
@@ -215,6 +264,11 @@ const cli_command cli_jobs_commands[] = {
               "follows it within MEDIAGATE_CACHE_MAX_AGE + 1 s (nginx's micro-cache\n"
               "included); what callers already got (output URLs, media files in their\n"
               "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"},
+    {.name = "title", .needs_config = true, .fn = title, .args = "ID TEXT",
+     .usage = "set job ID's title (1 to 1000 bytes)\n"
+              "A JW Platform video's job (jwplatform:<key>) has it written to the video\n"
+              "by a jwplatform.update task (MEDIAGATE_JWPLATFORM_SYNC_ITEMS), as an ACL\n"
+              "change is. Exits 1 when there is no such job.\n"},
     {.name = "cancel", .needs_config = true, .fn = cancel, .args = "ID",
      .usage = "cancel job ID, at its encoder too\n"
               "The job is CANCELED at once and its work not yet started stops (a queued\n"

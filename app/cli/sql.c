@@ -27,10 +27,15 @@ const stmt_def cli_stmts[C__COUNT] = {
         "SELECT * FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     /* $2 NULL: WORLD */
+    /* jobs acl: a JW Platform video's change is written back by a
+     * jwplatform.update task queued here ($3: MEDIAGATE_JWPLATFORM_SYNC_ITEMS) */
     [C_JOBS_ACL] = {"c_jobs_acl",
-        "UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
-        "RETURNING id, storage, mediagate_media_unsigned()",
-        2, PGRES_TUPLES_OK},
+        "WITH j AS (UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
+        "RETURNING id, storage, backend, backend_job_id) "
+        "SELECT id, storage, mediagate_media_unsigned(), backend = 'jwplatform', "
+        "CASE WHEN backend = 'jwplatform' THEN mediagate_jw_write(backend_job_id, NULL, "
+        "'acl:' || coalesce($2, 'WORLD') || ':', $3::boolean) END FROM j",
+        3, PGRES_TUPLES_OK},
     /* jobs cancel: $2 the create kinds, $3 the encoders that can cancel
      * (app/encoders/); the job's backend and backend id as they were */
     [C_JOBS_CANCEL] = {"c_jobs_cancel",
@@ -79,13 +84,14 @@ const stmt_def cli_stmts[C__COUNT] = {
     /* $2: the key's SHA-256, in binary */
     /* $4: the profiles it may use ({a,b}), NULL: any */
     [C_APIKEY_CREATE] = {"c_apikey_create",
-        "INSERT INTO api_keys (name, key_hash, key_prefix, profiles) "
-        "VALUES ($1, $2, $3, $4::text[]) RETURNING id",
-        4, PGRES_TUPLES_OK},
+        "INSERT INTO api_keys (name, key_hash, key_prefix, profiles, targets) "
+        "VALUES ($1, $2, $3, $4::text[], $5::text[]) RETURNING id",
+        5, PGRES_TUPLES_OK},
     [C_APIKEY_LIST] = {"c_apikey_list",
         "SELECT id, name, key_prefix, " UTC_TIME("created_at") ", "
         "coalesce(" UTC_TIME("revoked_at") ", '-'), "
-        "coalesce(array_to_string(profiles, ','), 'any') FROM api_keys ORDER BY id",
+        "coalesce(array_to_string(profiles, ','), 'any'), "
+        "coalesce(array_to_string(targets, ','), 'any') FROM api_keys ORDER BY id",
         0, PGRES_TUPLES_OK},
     /* of the profile names $1 ({a,b}), those that name no profile */
     [C_PROFILES_MISSING] = {"c_profiles_missing",
@@ -232,6 +238,13 @@ const stmt_def cli_stmts[C__COUNT] = {
     [C_NO_BODY_CHECK] = {"c_no_body_check",
         "SELECT set_config('check_function_bodies', 'off', true)",
         0, PGRES_TUPLES_OK},
+    /* jobs title: as jobs acl */
+    [C_JOBS_TITLE] = {"c_jobs_title",
+        "WITH j AS (UPDATE jobs SET title = $2, updated_at = now() WHERE id = $1 "
+        "RETURNING id, backend, backend_job_id) "
+        "SELECT id, backend = 'jwplatform', CASE WHEN backend = 'jwplatform' THEN "
+        "mediagate_jw_write(backend_job_id, $2, NULL, $3::boolean) END FROM j",
+        3, PGRES_TUPLES_OK},
 };
 
 void cli_db_init(db *d, const struct config *cfg)

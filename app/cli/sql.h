@@ -50,6 +50,7 @@ enum cli_stmt {
     C_FUNCTION_DIGEST,
     C_FUNCTION_DONE,
     C_NO_BODY_CHECK,
+    C_JOBS_TITLE,
     C__COUNT
 };
 

@@ -18,7 +18,6 @@
  * rendition of 1080, 1440 or 2160 lines (max_resolution_tier), H.264,
  * Mux's bitrates and audio. check refuses anything else. */
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +30,11 @@
 #include "json.h"
 #include "log.h"
 #include "notify/notify.h"
+#include "providers/mux_api.h"
+#include "encoders/mux.h"
 #include "request.h"
 
 #define MUX_ERROR 24         /* the job's error_code when Mux gave no HTTP status */
-#define ANSWER_MAX (1 << 20) /* a page of 100 assets fits */
 #define LIST_LIMIT 100       /* assets per page of the list */
 #define LIST_PAGES 20        /* pages looked through at most */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -97,66 +97,16 @@ static bool ours(task_ctx *ctx)
     return !ctx->beat || ctx->beat(ctx, -1);
 }
 
-/* One call of Mux's API: method, path under MEDIAGATE_MUX_API_URL, and a
- * JSON body or NULL; it lasts at most half a lease (and 20 s). Fills resp
- * (body in a buffer the caller frees with resp->body). */
+/* One call of Mux's API (mux_api_call): it lasts at most half a lease
+ * (and 20 s). */
 static http_outcome call(task_ctx *ctx, const char *method, const char *path, const char *body,
                          http_response *resp)
 {
-    const config *cfg = ctx->cfg;
-    char userpass[512], b64[700], h_auth[740], url[1024];
-    size_t base = strlen(cfg->mux_api_url);
-    while (base && cfg->mux_api_url[base - 1] == '/')
-        base--;
-    int n = snprintf(userpass, sizeof userpass, "%s:%s", cfg->mux_token_id, cfg->mux_token_secret);
-    int m = snprintf(url, sizeof url, "%.*s%s", (int)base, cfg->mux_api_url, path);
-    resp->body = malloc(ANSWER_MAX + 1);
-    resp->body_cap = ANSWER_MAX + 1;
-    if (!resp->body || n <= 0 || (size_t)n >= sizeof userpass || m <= 0 ||
-        (size_t)m >= sizeof url || !ctx->http || !ctx->http->curl) {
-        snprintf(resp->err, sizeof resp->err, "cannot make the request");
-        return HTTP_BAD_REQUEST;
-    }
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)userpass, n);
-    snprintf(h_auth, sizeof h_auth, "Authorization: Basic %s", b64);
-    const char *hdrs[] = {h_auth, "Accept: application/json", "Content-Type: application/json"};
     long limit_ms = ctx->cfg->lease_seconds * 500;
     limit_ms = limit_ms < 1000 ? 1000 : limit_ms > 20000 ? 20000 : limit_ms;
-    http_request req = {.method = method,
-                        .url = url,
-                        .headers = hdrs,
-                        .nheaders = body ? 3 : 2,
-                        .body = body,
-                        .body_len = body ? strlen(body) : 0,
-                        .connect_timeout_ms = limit_ms < 5000 ? limit_ms : 5000,
-                        .timeout_ms = limit_ms};
     /* No idempotency key: libcurl must never resend the create itself. */
-    http_outcome oc = strcmp(method, "POST") == 0 ? http_client_do_once(ctx->http, &req, resp)
-                                                  : http_client_do(ctx->http, &req, resp);
-    OPENSSL_cleanse(userpass, sizeof userpass);
-    OPENSSL_cleanse(b64, sizeof b64);
-    OPENSSL_cleanse(h_auth, sizeof h_auth);
-    return oc;
-}
-
-/* "<status> <error.type>: <error.messages joined>" of a Mux error answer. */
-static void error_text(const http_response *resp, char *out, size_t cap)
-{
-    const char *perr, *type = "error";
-    json_object *root = parse_json(resp->body, resp->body_len, &perr), *e, *msgs;
-    size_t n = (size_t)snprintf(out, cap, "HTTP %ld", resp->status);
-    if (jobj(root, "error", json_type_object, &e) == 1) {
-        type = jstr_or(e, "type", type);
-        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, " %.80s", type);
-        if (jobj(e, "messages", json_type_array, &msgs) == 1)
-            for (size_t i = 0; i < json_object_array_length(msgs) && n < cap; i++) {
-                json_object *x = json_object_array_get_idx(msgs, i);
-                if (json_object_is_type(x, json_type_string))
-                    n += (size_t)snprintf(out + n, cap - n, "%s%.300s", i ? "; " : ": ",
-                                          json_object_get_string(x));
-            }
-    }
-    json_object_put(root);
+    return mux_api_call(ctx->http, ctx->cfg, method, path, body, limit_ms,
+                        strcmp(method, "POST") == 0, resp);
 }
 
 /* The data object of a 2xx answer (a new reference to the root in *root),
@@ -245,7 +195,7 @@ static int find_ours(task_ctx *ctx, const encode_job *job, char *out, size_t cap
             !(data = answer_data(&resp, json_type_array, &root))) {
             if (oc == HTTP_ANSWERED) {
                 *status = resp.status;
-                error_text(&resp, err, errcap);
+                mux_api_error_text(&resp, err, errcap);
             } else
                 snprintf(err, errcap, "%s (%s)", http_outcome_name(oc), resp.err);
             free(resp.body);
@@ -274,27 +224,36 @@ static int find_ours(task_ctx *ctx, const encode_job *job, char *out, size_t cap
     return 0;
 }
 
-/* The create body: a new reference. */
-static json_object *create_body(const encode_job *job)
+json_object *mux_asset_settings(const profile *p, const char *acl, const char *job_id)
 {
-    json_object *b = json_object_new_object(), *inputs = json_object_new_array(),
-                *in = json_object_new_object(), *pol = json_object_new_array();
-    json_object_object_add(in, "url", json_object_new_string(job->input_url));
-    json_object_array_add(inputs, in);
-    json_object_object_add(b, "inputs", inputs);
-    json_object_array_add(pol, json_object_new_string(acl_admits(job->acl, NULL, NULL) ? "public"
-                                                                                       : "signed"));
+    json_object *b = json_object_new_object(), *pol = json_object_new_array();
+    json_object_array_add(pol, json_object_new_string(acl_admits(acl, NULL, NULL) ? "public"
+                                                                                  : "signed"));
     json_object_object_add(b, "playback_policies", pol);
-    json_object_object_add(b, "passthrough", json_object_new_string(job->id));
-    const char *t = tier(&job->profile->rend[0]);
+    json_object_object_add(b, "passthrough", json_object_new_string(job_id));
+    const char *t = tier(&p->rend[0]);
     if (t)
         json_object_object_add(b, "max_resolution_tier", json_object_new_string(t));
-    if (job->profile->mp4) {
+    if (p->mp4) {
         json_object *sr = json_object_new_array(), *hi = json_object_new_object();
         json_object_object_add(hi, "resolution", json_object_new_string("highest"));
         json_object_array_add(sr, hi);
         json_object_object_add(b, "static_renditions", sr);
     }
+    return b;
+}
+
+/* The create body: a new reference. */
+static json_object *create_body(const encode_job *job)
+{
+    json_object *b = json_object_new_object(), *inputs = json_object_new_array(),
+                *in = json_object_new_object(),
+                *set = mux_asset_settings(job->profile, job->acl, job->id);
+    json_object_object_add(in, "url", json_object_new_string(job->input_url));
+    json_object_array_add(inputs, in);
+    json_object_object_add(b, "inputs", inputs);
+    json_object_object_foreach(set, k, v) json_object_object_add(b, k, json_object_get(v));
+    json_object_put(set);
     return b;
 }
 
@@ -379,7 +338,7 @@ static void create(task_ctx *ctx, const encode_job *job, task_result *res)
         created(ctx, job, id, asset, res);
         goto out;
     }
-    error_text(&resp, why, sizeof why);
+    mux_api_error_text(&resp, why, sizeof why);
     scrub_url(why, sizeof why, job->input_url);
     if (transient(resp.status))
         res->retry_after = resp.retry_after > 0 ? (double)resp.retry_after : 0;
@@ -429,7 +388,7 @@ static int poll(task_ctx *ctx, const encode_job *job, json_object **ev, char **b
     }
     if (resp.status != 200 || !(asset = answer_data(&resp, json_type_object, &root)) ||
         jstr(asset, "status", &status) != 1) {
-        error_text(&resp, err, errcap);
+        mux_api_error_text(&resp, err, errcap);
         goto out;
     }
     if (jobj(asset, "progress", json_type_object, &p) == 1)
@@ -484,7 +443,7 @@ static int cancel(task_ctx *ctx, const encode_job *job, char *err, size_t errcap
     else if (resp.status == 204 || resp.status == 200 || resp.status == 404)
         ret = 0; /* deleted, or gone already */
     else {
-        error_text(&resp, err, errcap);
+        mux_api_error_text(&resp, err, errcap);
         ret = transient(resp.status) ? 1 : -1;
     }
     free(resp.body);

@@ -24,11 +24,14 @@ typedef struct store_backend {
                          int (*fn)(void *arg, const char *key, const store_object *o), void *arg);
     store_status (*mp_create)(store *s, const char *key, const store_put_opts *o, char *upload_id,
                               size_t cap);
-    store_status (*mp_complete)(store *s, const char *key, const char *upload_id,
+    /* parts > 0: parts 1..parts only; 0: every part listed */
+    store_status (*mp_complete)(store *s, const char *key, const char *upload_id, int parts,
                                 store_object *meta);
     store_status (*mp_abort)(store *s, const char *key, const char *upload_id);
     int (*check)(store *s, char *msg, size_t cap);
     store_status (*set_public)(store *s, const char *key, bool public_read); /* NULL: nothing to do */
+    store_status (*mp_put_part)(store *s, const char *key, const char *upload_id, int part, int fd,
+                                long long off, long long len, char *etag, size_t cap);
 } store_backend;
 
 extern const store_backend store_local_backend;
@@ -52,10 +55,6 @@ struct store {
  * always when force); done counts bytes of the whole call. Returns false
  * when it asked to stop (err then says "cancelled"). */
 bool store_progress(store *s, long long done, long long total, bool force);
-
-/* Sets s's last failure (store_err) and returns st. */
-store_status store_fail(store *s, store_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* The S3 pieces storage.c needs without a handle (s3.c). */
 int s3_presign(const struct config *cfg, const store_presign_req *p, char *url, size_t cap);

@@ -437,8 +437,15 @@ static store_status local_mp_create(store *s, const char *key, const store_put_o
     return store_fail(s, STORE_ERROR, "multipart uploads need s3 storage");
 }
 
-static store_status local_mp_complete(store *s, const char *key, const char *upload_id,
+static store_status local_mp_complete(store *s, const char *key, const char *upload_id, int parts,
                                       store_object *meta)
+{
+    return store_fail(s, STORE_ERROR, "multipart uploads need s3 storage");
+}
+
+static store_status local_mp_put_part(store *s, const char *key, const char *upload_id, int part,
+                                      int fd, long long off, long long len, char *etag,
+                                      size_t cap)
 {
     return store_fail(s, STORE_ERROR, "multipart uploads need s3 storage");
 }
@@ -476,4 +483,5 @@ const store_backend store_local_backend = {
     .mp_complete = local_mp_complete,
     .mp_abort = local_mp_abort,
     .check = local_check,
+    .mp_put_part = local_mp_put_part,
 };

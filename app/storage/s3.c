@@ -566,7 +566,7 @@ static store_status s3_get_file(store *s, const char *key, const char *path, lon
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return store_fail(s, STORE_ERROR, "%s: cannot create the local file", key);
-    http_sink sink = {fd, max_bytes, 0};
+    http_sink sink = {.fd = fd, .cap = max_bytes};
     s3_req r = {.method = "GET",
                 .key = key,
                 .headers = hdrs,
@@ -712,15 +712,39 @@ static store_status complete(store *s, const char *key, const char *upload_id, c
     return STORE_OK;
 }
 
+/* Sends part number part of upload_id: len bytes of fd from off; etag
+ * gets its ETag. The caller sets the progress fields (done_before). */
+static store_status upload_part(store *s, const char *key, const char *upload_id, int part, int fd,
+                                long long off, long long len, char *etag, size_t cap)
+{
+    char q[700];
+    long status;
+    http_body_fd src = {fd, off, len};
+    if (upload_query(upload_id, part, q, sizeof q) != 0)
+        return store_fail(s, STORE_ERROR, "%s: upload id too long", key);
+    s3_req r = {.method = "PUT", .key = key, .query = q, .body_fd = &src, .streamed = true};
+    store_status st = s3_send(s, &r, &status);
+    if (st == STORE_OK && http_client_header(&s->http, "ETag", etag, cap) != 0)
+        st = store_fail(s, STORE_ERROR, "%s: part %d: no ETag in the answer", key, part);
+    return st;
+}
+
+static store_status s3_mp_put_part(store *s, const char *key, const char *upload_id, int part,
+                                   int fd, long long off, long long len, char *etag, size_t cap)
+{
+    s->done_before = 0;
+    s->progress_total = len;
+    return upload_part(s, key, upload_id, part, fd, off, len, etag, cap);
+}
+
 /* Writes len bytes of fd as a multipart upload of parts of the configured
  * size (larger when 10000 would not hold the file); aborts on a failure. */
 static store_status put_multipart(store *s, const char *key, int fd, long long len,
                                   const store_put_opts *o, store_object *meta)
 {
-    char id[512], q[700], etag[80];
+    char id[512], etag[80];
     long long part = s->cfg->storage_part_bytes;
     part_list l = {0};
-    long status;
     if ((len + part - 1) / part > 10000)
         part = (len + 9999) / 10000;
     if (o && o->if_none_match) {
@@ -736,17 +760,10 @@ static store_status put_multipart(store *s, const char *key, int fd, long long l
         return st;
     for (int i = 1; st == STORE_OK && (long long)(i - 1) * part < len; i++) {
         long long off = (long long)(i - 1) * part, n = len - off < part ? len - off : part;
-        http_body_fd src = {fd, off, n};
         s->done_before = off;
-        if (upload_query(id, i, q, sizeof q) != 0) {
-            st = store_fail(s, STORE_ERROR, "%s: upload id too long", key);
-            break;
-        }
-        s3_req r = {.method = "PUT", .key = key, .query = q, .body_fd = &src, .streamed = true};
-        st = s3_send(s, &r, &status);
-        if (st == STORE_OK && (http_client_header(&s->http, "ETag", etag, sizeof etag) != 0 ||
-                               parts_add(&l, i, n, etag) != 0))
-            st = store_fail(s, STORE_ERROR, "%s: part %d: no ETag in the answer", key, i);
+        st = upload_part(s, key, id, i, fd, off, n, etag, sizeof etag);
+        if (st == STORE_OK && parts_add(&l, i, n, etag) != 0)
+            st = store_fail(s, STORE_ERROR, "%s: out of memory", key);
     }
     if (st == STORE_OK)
         st = complete(s, key, id, &l, meta);
@@ -822,13 +839,25 @@ static store_status list_parts(store *s, const char *key, const char *upload_id,
     return st;
 }
 
-static store_status s3_mp_complete(store *s, const char *key, const char *upload_id,
+static store_status s3_mp_complete(store *s, const char *key, const char *upload_id, int parts,
                                    store_object *meta)
 {
     part_list l = {0};
     store_status st = list_parts(s, key, upload_id, &l);
     if (st == STORE_OK && l.n == 0)
         st = store_fail(s, STORE_ERROR, "%s: the upload has no parts", key);
+    if (st == STORE_OK && parts > 0) {
+        /* Listed in part order: 1..parts, each once, then any higher ones. */
+        size_t n = 0;
+        while (n < l.n && l.p[n].number <= parts)
+            n++;
+        for (size_t i = 0; i < n && st == STORE_OK; i++)
+            if (l.p[i].number != (int)i + 1)
+                st = store_fail(s, STORE_ERROR, "%s: part %zu is missing", key, i + 1);
+        if (st == STORE_OK && n != (size_t)parts)
+            st = store_fail(s, STORE_ERROR, "%s: part %zu is missing", key, n + 1);
+        l.n = n;
+    }
     if (st == STORE_OK)
         st = complete(s, key, upload_id, &l, meta);
     free(l.p);
@@ -1140,4 +1169,5 @@ const store_backend store_s3_backend = {
     .mp_abort = s3_mp_abort,
     .check = s3_check,
     .set_public = s3_set_public,
+    .mp_put_part = s3_mp_put_part,
 };

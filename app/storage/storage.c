@@ -224,7 +224,28 @@ store_status store_multipart_create(store *s, const char *key, const store_put_o
 store_status store_multipart_complete(store *s, const char *key, const char *upload_id,
                                       store_object *meta)
 {
-    return begin(s, key) ? counted(s, s->b->mp_complete(s, key, upload_id, meta)) : STORE_ERROR;
+    return begin(s, key) ? counted(s, s->b->mp_complete(s, key, upload_id, 0, meta)) : STORE_ERROR;
+}
+
+store_status store_multipart_complete_parts(store *s, const char *key, const char *upload_id,
+                                            int parts, store_object *meta)
+{
+    if (!begin(s, key))
+        return STORE_ERROR;
+    if (parts < 1)
+        return store_fail(s, STORE_ERROR, "%s: no parts to complete with", key);
+    return counted(s, s->b->mp_complete(s, key, upload_id, parts, meta));
+}
+
+store_status store_multipart_put_part(store *s, const char *key, const char *upload_id, int part,
+                                      int fd, long long off, long long len, char *etag,
+                                      size_t cap)
+{
+    if (!begin(s, key))
+        return STORE_ERROR;
+    if (part < 1 || part > 10000 || off < 0 || len < 0)
+        return store_fail(s, STORE_ERROR, "%s: part %d: no such part or byte range", key, part);
+    return counted(s, s->b->mp_put_part(s, key, upload_id, part, fd, off, len, etag, cap));
 }
 
 store_status store_multipart_abort(store *s, const char *key, const char *upload_id)

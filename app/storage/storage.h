@@ -62,6 +62,10 @@ void store_close(store *s);
 /* The last failure's reason, for logs and error messages: names the key and
  * the store's error code, never a credential or a server path. */
 const char *store_err(const store *s);
+/* Sets s's last failure (store_err) and returns st: the backends', and a
+ * caller's whose work beside the store failed (app/uploads/tus_s3.c). */
+store_status store_fail(store *s, store_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Seconds the store asked to wait (Retry-After), or -1. */
 long store_retry_after(const store *s);
 /* "ok", "not found", ... */
@@ -119,6 +123,17 @@ store_status store_multipart_create(store *s, const char *key, const store_put_o
  * meta gets the final size and ETag. */
 store_status store_multipart_complete(store *s, const char *key, const char *upload_id,
                                       store_object *meta);
+/* Uploads part number part (1..10000) of upload_id: len bytes of the file
+ * fd from offset off (UploadPart), streamed. A part number sent again
+ * replaces that part. etag gets the part's ETag as the store quotes it. */
+store_status store_multipart_put_part(store *s, const char *key, const char *upload_id, int part,
+                                      int fd, long long off, long long len, char *etag,
+                                      size_t cap);
+/* Completes with parts 1..parts of those the store holds: each must be
+ * there (else STORE_ERROR); a higher part number an earlier try left is
+ * left out of the object. */
+store_status store_multipart_complete_parts(store *s, const char *key, const char *upload_id,
+                                            int parts, store_object *meta);
 /* Aborts; an unknown or finished upload id is STORE_OK. */
 store_status store_multipart_abort(store *s, const char *key, const char *upload_id);
 

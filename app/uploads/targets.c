@@ -2,7 +2,12 @@
  * upload's file may go. */
 #include "uploads/target.h"
 
+#include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "db.h"
 
 #include "storage/storage.h"
 
@@ -42,10 +47,12 @@ const upload_target upload_targets[] = {
      .create = upload_target_s3_create},
     {.name = "tencent",
      .help = "Tencent VOD: the browser upload signature of Tencent's upload SDK",
+     .encoder = "tencent",
      .configured = tencent_configured,
      .create = upload_target_tencent_create},
     {.name = "mux",
      .help = "Mux: a direct upload, the URL Mux answers",
+     .encoder = "mux",
      .configured = mux_configured,
      .create = upload_target_mux_create},
     {.name = "jwplatform",
@@ -66,4 +73,34 @@ const upload_target *upload_target_find(const char *name)
 const upload_target *upload_target_default(const config *cfg)
 {
     return upload_target_find(store_is_s3(cfg) ? "s3" : "local");
+}
+
+int upload_target_created(request *r, const char *job, json_object *upload)
+{
+    r->out = json_object_new_object();
+    json_object_object_add(r->out, "success", json_object_new_boolean(1));
+    json_object_object_add(r->out, "job_id", json_object_new_string(job));
+    json_object_object_add(r->out, "upload", upload);
+    r->cache_control = "no-store";
+    return 201;
+}
+
+int upload_target_record(request *r, const upload_slot *s, const char *target, const char *id,
+                         const char *job, time_t now, long valid_s, char expires_at[32])
+{
+    int ret;
+    PGresult *res = NULL;
+    char maxbuf[24], ttl[24];
+    time_t expires = now + valid_s;
+    struct tm tm;
+    gmtime_r(&expires, &tm);
+    strftime(expires_at, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(maxbuf, sizeof maxbuf, "%lld", s->max_bytes);
+    snprintf(ttl, sizeof ttl, "%ld", valid_s + UPLOAD_PLATFORM_GRACE_S);
+    const char *vals[] = {id,  job,    s->owner,        s->name,         s->content_type, maxbuf,
+                          ttl, s->acl, s->profile_snap, s->profile_kind, target};
+    if ((ret = db_exec(r->db, STMT_UPLOAD_CREATE_PLATFORM, 11, vals, &res)) != 0)
+        ret = reply_db_error(r, ret);
+    PQclear(res);
+    return ret;
 }

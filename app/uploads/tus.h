@@ -22,9 +22,9 @@ typedef struct tus_upload {
     char key[300];          /* uploads/<id>/<name> */
     long long length;       /* Upload-Length */
     long long offset;       /* bytes durable so far */
-    /* s3: the multipart upload, the parts it holds (1..parts, each of
-     * the part size), and the bytes after them kept in a tail object
-     * (tail_key "": none) until a part's worth has come. */
+    /* s3: the multipart upload, the parts it holds (1..parts, each at
+     * least 5 MiB but the last), and the bytes after them kept in a tail
+     * object (tail_key "": none) until a part's worth has come. */
     char multipart_id[1025];
     int parts;
     char tail_key[300];

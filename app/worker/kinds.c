@@ -64,6 +64,22 @@ const task_kind task_kinds[] = {
     /* Nothing: for measuring the queue itself (bench/queue.sh). */
     {.name = "noop", .run = kind_noop, .max_attempts = 3, .timeout_s = 10, .backoff_base = 1,
      .backoff_cap = 60},
+    /* A change made here to a JW Platform video (title, ACL): written back
+     * with /v1/videos/update, the newest state each time (app/worker/
+     * jwplatform.c). Rate limits and outages are retried for about 40
+     * days (an hour apart at most); a newer change queues a task again. */
+    {.name = "jwplatform.update", .run = kind_jwplatform_update, .max_attempts = 1000,
+     .timeout_s = 60, .backoff_base = 2, .backoff_cap = 3600, .serves = kind_jwplatform_serves},
+    /* POST /uploads target=jwplatform whose create JW never answered: the
+     * video JW may have made is deleted once the mirror shows it. */
+    {.name = "jwplatform.discard", .run = kind_jwplatform_discard, .max_attempts = 12,
+     .timeout_s = 60, .backoff_base = 60, .backoff_cap = 3600, .serves = kind_jwplatform_serves},
+    /* Upload by URL: the file fetched into the storage, then its encode
+     * queued (app/worker/fetch.c). Transient failures (no answer, 5xx)
+     * retried, resuming with Range; the rest fail the job at once. An
+     * attempt may run as long as an encode. */
+    {.name = "upload.fetch", .run = kind_upload_fetch, .max_attempts = 6, .timeout_s = 0,
+     .backoff_base = 5, .backoff_cap = 600},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

@@ -95,6 +95,8 @@ void tencent_start(task_ctx *ctx, const char *action, struct json_object *body,
 void kind_sns_confirm(task_ctx *ctx, task_result *res); /* app/worker/sns.c */
 void kind_jwplatform_refresh(task_ctx *ctx, task_result *res); /* app/worker/jwplatform.c */
 bool kind_jwplatform_serves(const struct config *cfg);
+void kind_jwplatform_update(task_ctx *ctx, task_result *res);  /* app/worker/jwplatform.c */
+void kind_jwplatform_discard(task_ctx *ctx, task_result *res); /* app/worker/jwplatform.c */
 void kind_media_acl(task_ctx *ctx, task_result *res); /* app/worker/media_acl.c */
 bool kind_media_acl_serves(const struct config *cfg);
 
@@ -112,5 +114,8 @@ void kind_webhook_deliver(task_ctx *ctx, task_result *res);
  * (1-based) failed: Standard Webhooks' schedule in units of unit_ms, times
  * 0.8 to 1.2 by jitter01 (0 to 1). Finite at any attempt. */
 double webhook_retry_delay(int attempt, long unit_ms, double jitter01);
+
+/* Upload by URL (app/worker/fetch.c). */
+void kind_upload_fetch(task_ctx *ctx, task_result *res);
 
 #endif

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "storage/storage.h"
+#include "uploads/target.h"
 #include "uploads/tus.h"
 #include "worker/kinds.h"
 #include "worker/wsql.h"
@@ -36,6 +37,31 @@ out:
         snprintf(err, cap, "%s", store_err(s));
     store_close(s);
     return st;
+}
+
+/* An expired slot handed to Mux: its direct upload is canceled there
+ * (app/uploads/mux.c). Returns 0, or -1 having failed res. */
+static int cancel_platform(task_ctx *ctx, const char *id, task_result *res)
+{
+    char err[300];
+    PGresult *r = NULL;
+    int ret = 0;
+    const char *v[] = {id};
+    if (db_exec(ctx->db, W_UPLOAD_PLATFORM, 1, v, &r) != 0) {
+        task_fail(res, TASK_RETRY, 1, "the database is unavailable");
+        ret = -1;
+    } else if (PQntuples(r) == 1) {
+        int rc = upload_target_mux_cancel(ctx->http, ctx->cfg, PQgetvalue(r, 0, 0), err,
+                                          sizeof err);
+        if (rc != 0) {
+            task_fail(res, rc > 0 ? TASK_RETRY : TASK_FAILED, 3, "upload %s: %s", id, err);
+            ret = -1;
+        } else
+            log_info("task %lld: upload %s: Mux upload %s canceled", ctx->id, id,
+                     PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return ret;
 }
 
 /* Discards what a lapsed tus upload id holds (none: STORE_OK). */
@@ -99,6 +125,8 @@ void kind_upload_expire(task_ctx *ctx, task_result *res)
         task_fail(res, TASK_RETRY, 3, "upload %s: the store: %s", id, err);
         goto out;
     }
+    if (cancel_platform(ctx, id, res) != 0)
+        goto out;
     if (discard_tus(ctx, id, err, sizeof err) != STORE_OK) {
         task_fail(res, TASK_RETRY, 3, "upload %s: the tus bytes: %s", id, err);
         goto out;

@@ -132,6 +132,54 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_ENC_TRY] = {"w_enc_try",
         "UPDATE jobs SET create_tries = create_tries + 1 WHERE id = $1 RETURNING create_tries - 1",
         1, PGRES_TUPLES_OK},
+    /* jwplatform.update (app/worker/jwplatform.c): the newest state of
+     * video $1 made here, and the version the platform took. */
+    [W_JW_WRITE_READ] = {"w_jw_write_read",
+        "SELECT title, sms_acl, version, version > sent_version FROM jwplatform_writes "
+        "WHERE key = $1",
+        1, PGRES_TUPLES_OK},
+    [W_JW_WRITE_SENT] = {"w_jw_write_sent",
+        "UPDATE jwplatform_writes SET sent_version = greatest(sent_version, $2::bigint), "
+        "sent_at = now() WHERE key = $1 RETURNING version",
+        2, PGRES_TUPLES_OK},
+    /* One jwplatform.update sends video $1 at a time: a session lock. */
+    [W_JW_LOCK] = {"w_jw_lock",
+        "SELECT pg_try_advisory_lock(hashtext('jwplatform.update'), hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    [W_JW_UNLOCK] = {"w_jw_unlock",
+        "SELECT pg_advisory_unlock(hashtext('jwplatform.update'), hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    /* jwplatform.discard: create $1's state, and the mirrored video that
+     * carries its id (sql/035) if any, with whether the platform still
+     * has it. */
+    [W_JW_DISCARD_READ] = {"w_jw_discard_read",
+        "SELECT p.state, c.key, c.deleted_at IS NULL FROM jwplatform_creates p "
+        "LEFT JOIN cached_resource c ON c.type = 'video' "
+        "AND c.data @> jsonb_build_object('custom', "
+        "jsonb_build_object('mediagate_upload', p.id::text)) "
+        "WHERE p.id = $1 ORDER BY c.deleted_at IS NULL DESC LIMIT 1",
+        1, PGRES_TUPLES_OK},
+    [W_JW_DISCARD_DONE] = {"w_jw_discard_done",
+        "UPDATE jwplatform_creates SET state = 'discarded', key = $2, updated_at = now() "
+        "WHERE id = $1 AND state = 'creating'",
+        2, PGRES_COMMAND_OK},
+    /* An expired mux slot whose asset never came: the Mux upload to cancel
+     * (app/uploads/mux.c). No row: none. */
+    [W_UPLOAD_PLATFORM] = {"w_upload_platform",
+        "SELECT platform_upload_id FROM uploads WHERE id = $1::uuid AND target = 'mux' "
+        "AND stored_at IS NULL AND expires_at <= now() AND platform_upload_id IS NOT NULL",
+        1, PGRES_TUPLES_OK},
+    /* What upload.fetch needs of its slot (app/worker/fetch.c): name,
+     * max_bytes, whether it is stored already, and its job's status. */
+    [W_FETCH_UPLOAD] = {"w_fetch_upload",
+        "SELECT u.name, u.max_bytes, u.stored_at IS NOT NULL, j.status FROM uploads u "
+        "JOIN jobs j ON j.id = u.job_id WHERE u.id = $1",
+        1, PGRES_TUPLES_OK},
+    /* The fetched file is in place: spent, stored and its encode queued,
+     * fenced by the task's lease (sql/functions/mediagate_upload_fetched.sql). */
+    [W_FETCH_STORED] = {"w_fetch_stored",
+        "SELECT mediagate_upload_fetched($1, $2, $3, $4, $5, $6, $7)",
+        7, PGRES_TUPLES_OK},
     /* An expired (or terminated) tus upload's bytes in flight, to discard
      * (app/uploads/tus.h); no row: none, or its file was stored. */
     [W_UPLOAD_TUS] = {"w_upload_tus",

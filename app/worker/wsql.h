@@ -24,6 +24,15 @@ enum wstmt {
     W_ENC_POLLED,
     W_ENC_RUNNING,
     W_ENC_TRY,
+    W_JW_WRITE_READ,
+    W_JW_WRITE_SENT,
+    W_JW_LOCK,
+    W_JW_UNLOCK,
+    W_JW_DISCARD_READ,
+    W_JW_DISCARD_DONE,
+    W_UPLOAD_PLATFORM,
+    W_FETCH_UPLOAD,
+    W_FETCH_STORED,
     W_UPLOAD_TUS,
     W__COUNT
 };

@@ -44,6 +44,10 @@ BEGIN
                 UPDATE jobs SET backend_job_id = ev->>'backend_job_id' WHERE id = j.id;
                 j.backend_job_id := ev->>'backend_job_id';
                 tied := true;
+                -- A slot handed to the platform (app/uploads/target.h): the
+                -- platform has the file, so its expiry no longer cancels.
+                UPDATE uploads SET stored_at = now()
+                 WHERE job_id = j.id AND target IS NOT NULL AND stored_at IS NULL;
             END IF;
         END IF;
     END IF;
@@ -134,9 +138,10 @@ BEGIN
         INSERT INTO outbox (kind, payload)
         VALUES ('tencent.process_media', jsonb_build_object('job_id', j.id, 'file_id', ev->>'backend_job_id'));
     END IF;
-    -- A file mediagate's PullUpload brought, now tied to its job: the job's
-    -- ProcessMedia, with the profile snapshot its create task carried (the
-    -- profile as it is now if that task is gone); the pull's task id gives
+    -- A file mediagate's PullUpload brought (or a browser uploaded with the
+    -- signature of a tencent upload slot), now tied to its job: the job's
+    -- ProcessMedia, with the profile snapshot its create task (or its slot)
+    -- carried (the profile as it is now if neither is there); the pull's task id gives
     -- way to the transcode's.
     IF tied AND coalesce((ev->>'want_process')::boolean, false) AND j.profile IS NOT NULL
        AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'tencent.process_media') THEN
@@ -148,6 +153,7 @@ BEGIN
           FROM coalesce((SELECT o.payload->'profile' FROM outbox o
                           WHERE o.kind = 'tencent.process_media' AND o.payload->>'job_id' = j.id
                             AND o.payload ? 'profile' ORDER BY o.id LIMIT 1),
+                        (SELECT u.profile FROM uploads u WHERE u.job_id = j.id),
                         (SELECT p.spec || jsonb_build_object('name', p.name) FROM profiles p
                           WHERE p.name = j.profile)) AS snap
          WHERE snap IS NOT NULL;

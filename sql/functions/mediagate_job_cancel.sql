@@ -1,7 +1,7 @@
 -- mediagate jobs cancel ID: job p_job becomes CANCELED at once. Its work
 -- that never started stops with it (a create task of p_create_kinds not yet
--- tried; its local encode, running or not: the holder finds its lease gone
--- at its next heartbeat). A job of an encoder in p_remote (the rows that
+-- tried; its local encode or upload by URL's fetch, running or not: the
+-- holder finds its lease gone at its next heartbeat). A job of an encoder in p_remote (the rows that
 -- can cancel) that was created there, or whose create is in flight, gets
 -- an encoder.cancel task, which waits for that create's answer. Returns
 -- 'canceling' (the encoder.cancel task queued), 'canceled', 'finished'
@@ -22,7 +22,7 @@ BEGIN
     UPDATE outbox SET failed_at = now(), last_error = 'canceled by an operator',
                       locked_by = NULL, locked_until = NULL
      WHERE payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL
-       AND (kind = 'local.encode'
+       AND (kind IN ('local.encode', 'upload.fetch')
             OR (kind = ANY (p_create_kinds) AND attempts = 0
                 AND (locked_until IS NULL OR locked_until < now())));
     PERFORM mediagate_job_event(p_job, '{"status": "CANCELED"}'::jsonb);

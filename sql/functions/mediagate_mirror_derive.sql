@@ -3,7 +3,9 @@
 -- p_all, else those written since their last derivation; only p_key when
 -- given. Platform status ready -> COMPLETE, failed -> ERROR 30,
 -- processing/updating -> PROGRESSING, else SUBMITTED; a deleted video is
--- ERROR 31. Returns how many jobs were written.
+-- ERROR 31. A video made by an upload whose create answer was lost (its
+-- custom.mediagate_upload names a jwplatform_creates row that is not
+-- 'created') is never a job. Returns how many jobs were written.
 CREATE OR REPLACE FUNCTION mediagate_mirror_derive(p_all boolean, p_key text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -13,6 +15,9 @@ BEGIN
         UPDATE cached_resource c SET derived_at = now()
          WHERE c.type = 'video' AND (p_key IS NULL OR c.key = p_key)
            AND (p_all OR c.derived_at IS NULL OR c.derived_at < c.updated_at)
+           AND NOT EXISTS (SELECT 1 FROM jwplatform_creates p
+                            WHERE p.state <> 'created'
+                              AND p.id::text = c.data->'custom'->>'mediagate_upload')
         RETURNING c.key, c.data, c.deleted_at IS NOT NULL AS gone
     ), j AS (
         SELECT key, CASE WHEN gone THEN 'ERROR'

@@ -104,6 +104,8 @@ docs/service.md|scripts/deps |tests/integration/install.sh
 docs/storage.md|\$ mediagate check-config --connect|tests/pytest/test_storage.py
 docs/service.md|apt-get install runit|tests/integration/runit.sh
 docs/uploads.md|curl -s -T video.mp4|tests/integration/docs.sh
+docs/uploads.md|\$ mediagate apikey create limited --profiles mux-hd --targets tencent,mux|tests/pytest/test_upload_targets.py
+docs/uploads.md|curl -s -H \"Authorization: Bearer \$key\" --data-urlencode url=|tests/pytest/test_upload_url.py
 docs/uploads.md|loc=\$(curl -s -o /dev/null|tests/pytest/test_tus.py
 docs/webhooks.md|\$ mediagate webhook add https://app.example.com/|tests/pytest/test_webhooks.py
 docs/webhooks.md|\$ mediagate webhook add http://127.0.0.1:8080/hooks|tests/pytest/test_webhooks.py"

@@ -7,18 +7,22 @@
  * transfer at the first), and the process's
  * peak resident memory after the call (rss_kib, getrusage). The storage
  * tests (tests/pytest/test_storage.py) drive mediagate's own client with
- * it. Exits 0 when the call ran (whatever its status), 2 on bad usage or
+ * it, and tests/pytest/test_tus_s3.py the tus row of the store (tus-*). Exits 0 when the call ran (whatever its status), 2 on bad usage or
  * configuration. */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "storage/storage.h"
+#include "uploads/tus.h"
 
 static const char *env(const char *name)
 {
@@ -146,6 +150,102 @@ RUN(run_mp_abort)
     return store_multipart_abort(s, a[0], a[1]);
 }
 
+/* mp-put-part KEY UPLOAD_ID PART PATH OFFSET LEN */
+RUN(run_mp_put_part)
+{
+    char etag[80] = "";
+    int fd = open(a[3], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return STORE_ERROR;
+    store_status st = store_multipart_put_part(s, a[0], a[1], atoi(a[2]), fd,
+                                               strtoll(a[4], NULL, 10), strtoll(a[5], NULL, 10),
+                                               etag, sizeof etag);
+    close(fd);
+    json_object_object_add(out, "etag", json_object_new_string(etag));
+    return st;
+}
+
+RUN(run_mp_complete_parts)
+{
+    store_object m = {0};
+    store_status st = store_multipart_complete_parts(s, a[0], a[1], atoi(a[2]), &m);
+    put_meta(out, &m);
+    return st;
+}
+
+/* The tus row of the store (app/uploads/tus.h) on an upload whose state
+ * the arguments carry: ID NAME LENGTH [OFFSET UPLOAD_ID PARTS TAIL_KEY
+ * TAIL_BYTES]; the new state is printed (a test that does not pass it on
+ * to the next call is a crash before the state was recorded). */
+static void tus_state_in(tus_upload *u, char **a, bool full)
+{
+    snprintf(u->id, sizeof u->id, "%s", a[0]);
+    snprintf(u->name, sizeof u->name, "%s", a[1]);
+    snprintf(u->key, sizeof u->key, "uploads/%s/%s", a[0], a[1]);
+    u->length = strtoll(a[2], NULL, 10);
+    if (!full)
+        return;
+    u->offset = strtoll(a[3], NULL, 10);
+    snprintf(u->multipart_id, sizeof u->multipart_id, "%s", a[4]);
+    u->parts = atoi(a[5]);
+    snprintf(u->tail_key, sizeof u->tail_key, "%s", a[6]);
+    u->tail_bytes = strtoll(a[7], NULL, 10);
+}
+
+static void tus_state_out(const tus_upload *u, json_object *out)
+{
+    json_object_object_add(out, "offset", json_object_new_int64(u->offset));
+    json_object_object_add(out, "upload_id", json_object_new_string(u->multipart_id));
+    json_object_object_add(out, "parts", json_object_new_int(u->parts));
+    json_object_object_add(out, "tail_key", json_object_new_string(u->tail_key));
+    json_object_object_add(out, "tail_bytes", json_object_new_int64(u->tail_bytes));
+}
+
+RUN(run_tus_begin)
+{
+    tus_upload u = {0};
+    tus_state_in(&u, a, false);
+    store_status st = tus_storage_for(cfg)->begin(cfg, s, &u);
+    tus_state_out(&u, out);
+    return st;
+}
+
+/* tus-append ... PATH: the chunk is the file at PATH. */
+RUN(run_tus_append)
+{
+    tus_upload u = {0};
+    struct stat sb;
+    tus_state_in(&u, a, true);
+    int fd = open(a[8], O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return STORE_ERROR;
+    }
+    store_status st = tus_storage_for(cfg)->append(cfg, s, &u, fd, (long long)sb.st_size);
+    close(fd);
+    tus_state_out(&u, out);
+    return st;
+}
+
+RUN(run_tus_finish)
+{
+    tus_upload u = {0};
+    store_object m = {0};
+    tus_state_in(&u, a, true);
+    store_status st = tus_storage_for(cfg)->finish(cfg, s, &u, &m);
+    put_meta(out, &m);
+    tus_state_out(&u, out);
+    return st;
+}
+
+RUN(run_tus_discard)
+{
+    tus_upload u = {0};
+    tus_state_in(&u, a, true);
+    return tus_storage_for(cfg)->discard(cfg, s, &u);
+}
+
 /* presign METHOD KEY EXPIRES CONTENT_LENGTH IF_NONE_MATCH CONTENT_TYPE UPLOAD_ID PART NOW
  * ("" for none). */
 RUN(run_presign)
@@ -199,6 +299,7 @@ static bool on_progress(void *arg, long long done, long long total)
     return !p->cancel;
 }
 
+#define TUS_STATE "OFFSET UPLOAD_ID PARTS TAIL_KEY TAIL_BYTES"
 static const command commands[] = {
     {"put-mem", 2, run_put_mem, "KEY DATA"},
     {"put-file", 2, run_put_file, "KEY PATH"},
@@ -211,6 +312,12 @@ static const command commands[] = {
     {"mp-create", 1, run_mp_create, "KEY"},
     {"mp-complete", 2, run_mp_complete, "KEY UPLOAD_ID"},
     {"mp-abort", 2, run_mp_abort, "KEY UPLOAD_ID"},
+    {"mp-put-part", 6, run_mp_put_part, "KEY UPLOAD_ID PART PATH OFFSET LEN"},
+    {"mp-complete-parts", 3, run_mp_complete_parts, "KEY UPLOAD_ID PARTS"},
+    {"tus-begin", 3, run_tus_begin, "ID NAME LENGTH"},
+    {"tus-append", 9, run_tus_append, "ID NAME LENGTH " TUS_STATE " PATH"},
+    {"tus-finish", 8, run_tus_finish, "ID NAME LENGTH " TUS_STATE},
+    {"tus-discard", 8, run_tus_discard, "ID NAME LENGTH " TUS_STATE},
     {"presign", 9, run_presign,
      "METHOD KEY EXPIRES CONTENT_LENGTH IF_NONE_MATCH CONTENT_TYPE UPLOAD_ID PART NOW"},
     {"public-url", 1, run_public_url, "KEY"},

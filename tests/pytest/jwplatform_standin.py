@@ -17,9 +17,25 @@ get 429 RateLimitExceeded with Retry-After: 1), fail (a dict {(call,
 offset): status} answered with JW's error envelope), drop (the next N
 requests get their connection closed without an answer), delay (seconds
 before each list answer), clock_skew. Every request is kept in .calls as
-(path, params dict, status)."""
+(path, params dict, status).
+
+The calls an upload makes and writes back (the seed's mediaplatform_jwp):
+/v1/videos/create (title, description, custom.* params; a video of status
+"created" and the upload link {protocol, address, path, query {key,
+token}} of the fixture jwplatform-v1-videos-create.json), /v1/videos/update
+(video_key, title, custom.*; NotFound for an unknown key) and
+/v1/videos/delete. Knobs: answers (a dict {path: [status, ...]}: the next
+calls of path get those errors first, 429 with Retry-After: 1),
+lose_create (the next N creates make the video, then close the connection
+without an answer), on_update (called with the params before an update is
+applied), upload_protocol / upload_address of the link. The link itself
+(POST /v1/videos/upload?api_format=json&key=&token=, multipart field
+"file") is served too: the file is kept in .uploaded and the video goes
+"processing"."""
 
 import copy
+import email.parser
+import email.policy
 import hashlib
 import http.server
 import json
@@ -75,6 +91,12 @@ class JWStandin:
         self.drop = 0
         self.delay = 0.0
         self.clock_skew = 0
+        self.answers = {}
+        self.lose_create = 0
+        self.on_update = None
+        self.upload_protocol, self.upload_address = "http", "upload.jwplatform.com"
+        self.made = 0
+        self.uploaded = {}
         self.lock = threading.Lock()
         standin = self
 
@@ -97,12 +119,29 @@ class JWStandin:
                 if standin.delay and u.path.endswith("/list"):
                     time.sleep(standin.delay)
                 status, headers, answer = standin.handle(u.path, params)
+                if status == "lost":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                """The upload link: multipart/form-data field "file"."""
+                u = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(u.query))
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, answer = standin.upload(u.path, q, self.headers.get("Content-Type", ""), body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -188,7 +227,85 @@ class JWStandin:
             if item is None:
                 return self.error(404, "NotFound", f"{name} not found")
             return 200, {}, {"status": "ok", "rate_limit": self.rate(), name: item}
+        if path in ("/v1/videos/create", "/v1/videos/update", "/v1/videos/delete"):
+            with self.lock:
+                queued = self.answers.get(path) or []
+                st = queued.pop(0) if queued else None
+            if st == 429:
+                s, _, a = self.error(429, "RateLimitExceeded", "Rate limit exceeded.")
+                return s, {"Retry-After": "1"}, a
+            if st:
+                return self.error(st, "InternalError" if st >= 500 else "ParameterInvalid",
+                                  f"HTTP {st} (stand-in)")
+            return getattr(self, "_" + path.rsplit("/", 1)[1])(params)
         return self.error(404, "NoMethod", "No Method Specified")
+
+    @staticmethod
+    def _custom(params):
+        return {k[len("custom."):]: v for k, v in params.items() if k.startswith("custom.")}
+
+    def _create(self, params):
+        with self.lock:
+            self.made += 1
+            key = f"up{self.made:06d}"
+            v = make_video(key, int(time.time()), status="created", duration="0.00",
+                           description=params.get("description"), custom=self._custom(params))
+            v["title"] = params.get("title", "")
+            self.videos[key] = v
+            lost = self.lose_create > 0
+            self.lose_create -= lost
+        if lost:
+            return "lost", {}, None
+        return 200, {}, {"status": "ok", "media": {"type": "video", "key": key},
+                         "link": {"protocol": self.upload_protocol, "address": self.upload_address,
+                                  "path": "/v1/videos/upload",
+                                  "query": {"key": key, "token": hashlib.md5(key.encode()).hexdigest()}},
+                         "rate_limit": self.rate()}
+
+    def _update(self, params):
+        if self.on_update:
+            self.on_update(params)
+        with self.lock:
+            v = self.videos.get(params.get("video_key", ""))
+            if v is None:
+                return self.error(404, "NotFound", "Video not found")
+            if "title" in params:
+                v["title"] = params["title"]
+            v["custom"] = {**(v.get("custom") or {}), **self._custom(params)}
+            v["updated"] += 1
+        return 200, {}, {"status": "ok", "rate_limit": self.rate()}
+
+    def _delete(self, params):
+        with self.lock:
+            if self.videos.pop(params.get("video_key", ""), None) is None:
+                return self.error(404, "NotFound", "Video not found")
+        return 200, {}, {"status": "ok", "rate_limit": self.rate()}
+
+    def upload(self, path, q, ctype, body):
+        """The file POSTed to a video's upload link, kept in .uploaded[key]."""
+        key = q.get("key", "")
+        with self.lock:
+            v = self.videos.get(key)
+        if path != "/v1/videos/upload" or v is None or q.get("api_format") != "json" or \
+                q.get("token") != hashlib.md5(key.encode()).hexdigest():
+            return 400, {"status": "error", "code": "ParameterInvalid", "message": "bad upload link"}
+        msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+        parts = [p for p in msg.iter_parts() if p.get_param("name", header="content-disposition") == "file"]
+        if not msg.is_multipart() or len(parts) != 1:
+            return 400, {"status": "error", "code": "ParameterInvalid", "message": "no file field"}
+        data = parts[0].get_payload(decode=True)
+        with self.lock:
+            self.uploaded[key] = data
+            v.update(status="processing", size=str(len(data)), md5=hashlib.md5(data).hexdigest())
+            v["updated"] += 1
+        return 200, {"status": "ok", "media": {"type": "video", "key": key},
+                     "file": {"md5": v["md5"], "size": len(data)}}
+
+    def video_calls(self, call):
+        """(params, status) of every /v1/videos/<call>."""
+        with self.lock:
+            return [(p, s) for (path, p, s) in self.calls if path == f"/v1/videos/{call}"]
 
     def list_calls(self, kind):
         return [(p, s) for (path, p, s) in self.calls if path == f"/v1/{kind}/list"]

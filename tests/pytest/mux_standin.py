@@ -19,6 +19,20 @@ the Asset and CreateAssetRequest fields from Mux's own SDK documentation):
   GET /video/v1/assets?limit=&page= (newest first, {"data": [...]}),
   DELETE /video/v1/assets/<id> (204, or 404).
 
+Direct uploads (tests/fixtures/providers/mux-direct-upload-create.json,
+from Mux's reference and guide):
+- POST /video/v1/uploads: a JSON object; new_asset_settings an object
+  checked as an asset's create body but with no inputs (the file is the
+  upload's), cors_origin a string, timeout an integer 60..604800 (default
+  3600), test a boolean, nothing else; 201 {"data": Upload} (status
+  "waiting", a url to PUT the file to, the settings echoed);
+- GET /video/v1/uploads/<id>; PUT /video/v1/uploads/<id>/cancel: a
+  waiting upload becomes "cancelled" (200 {"data": Upload}), any other
+  400 invalid_parameters; 404 for an unknown id.
+upload_done(upload_id) is the browser's PUT arriving: the asset is made
+from the upload's new_asset_settings (asset_created), and the
+video.upload.asset_created webhook Mux sends is answered.
+
 Mux fetches the input itself: each created asset's input URL is fetched
 here (GET, as Mux's ingest does) and the outcome kept in .fetched[asset id]
 as (HTTP status, bytes) or (error text, None).
@@ -65,6 +79,7 @@ class MuxStandin:
         self.script = []
         self.calls = []
         self.assets = {}
+        self.uploads = {}
         self.fetched = {}
         self.lock = threading.Lock()
         standin = self
@@ -221,6 +236,8 @@ class MuxStandin:
                 a = self.make_asset(b)
                 call["asset"] = a["id"]
                 return ("drop", None) if step == "drop" else (201, {"data": dict(a)})
+            if u.path.startswith("/video/v1/uploads"):
+                return self.handle_upload(method, u.path, raw, call)
             if u.path == "/video/v1/assets" and method == "GET":
                 q = parse_qs(u.query)
                 limit = min(int(q.get("limit", ["25"])[0]), 100)
@@ -240,6 +257,101 @@ class MuxStandin:
                 return 200, {"data": dict(self.assets[aid])}
             call["answer"] = 404
             return 404, error("not_found", "Not found")
+
+    def check_upload(self, b):
+        """The messages of Mux's 400 for a direct upload's body b, or []."""
+        if not isinstance(b, dict):
+            return ["Request body must be a JSON object"]
+        msgs = [f"{k} is not a valid parameter" for k in b
+                if k not in ("new_asset_settings", "cors_origin", "timeout", "test")]
+        nas = b.get("new_asset_settings", {})
+        if not isinstance(nas, dict):
+            msgs.append("new_asset_settings must be an object")
+        else:
+            if "inputs" in nas or "input" in nas:
+                msgs.append("new_asset_settings may not have an input: the file is the upload's")
+            msgs += [m for m in self.check_create(dict(nas, inputs=[{"url": "https://x.example/"}]))]
+        if "cors_origin" in b and not isinstance(b["cors_origin"], str):
+            msgs.append("cors_origin must be a string")
+        t = b.get("timeout", 3600)
+        if not isinstance(t, int) or isinstance(t, bool) or not 60 <= t <= 604800:
+            msgs.append("timeout must be an integer from 60 to 604800")
+        if "test" in b and not isinstance(b["test"], bool):
+            msgs.append("test must be a boolean")
+        return msgs
+
+    def handle_upload(self, method, path, raw, call):
+        """The direct uploads' routes (the lock held)."""
+        parts = path.split("/")[4:]  # after /video/v1/uploads
+        if method == "POST" and not parts:
+            try:
+                b = json.loads(raw)
+            except ValueError:
+                b = None
+            msgs = self.check_upload(b)
+            if msgs:
+                call["answer"] = 400
+                return 400, error("invalid_parameters", *msgs)
+            step = self.script.pop(0) if self.script else None
+            if step in ("429", "500"):
+                call["answer"] = int(step)
+                return int(step), error("internal_error", "Try again later")
+            uid = mux_id(34)
+            up = {"id": uid, "status": "waiting", "timeout": b.get("timeout", 3600),
+                  "new_asset_settings": b.get("new_asset_settings", {}),
+                  "url": f"https://storage.googleapis.com/video-storage-us-east1-uploads/{uid}"
+                         f"?Expires={int(time.time()) + b.get('timeout', 3600)}"
+                         "&GoogleAccessId=mux-direct-upload%40mux-cloud.iam.gserviceaccount.com"
+                         "&Signature=c2lnbmVk"}
+            if "cors_origin" in b:
+                up["cors_origin"] = b["cors_origin"]
+            if b.get("test"):
+                up["test"] = True
+            self.uploads[uid] = up
+            call["answer"] = 201
+            call["upload"] = uid
+            return ("drop", None) if step == "drop" else (201, {"data": dict(up)})
+        uid = parts[0] if parts else ""
+        if uid not in self.uploads:
+            call["answer"] = 404
+            return 404, error("not_found", "The requested upload does not exist")
+        up = self.uploads[uid]
+        if method == "GET" and len(parts) == 1:
+            call["answer"] = 200
+            return 200, {"data": dict(up)}
+        if method == "PUT" and parts[1:] == ["cancel"]:
+            if up["status"] != "waiting":
+                call["answer"] = 400
+                return 400, error("invalid_parameters", f"Upload is {up['status']}, not waiting")
+            up["status"] = "cancelled"
+            call["answer"] = 200
+            return 200, {"data": dict(up)}
+        call["answer"] = 404
+        return 404, error("not_found", "Not found")
+
+    def upload_done(self, upload_id):
+        """The browser's PUT to the upload's url arrived: Mux makes the
+        asset; the video.upload.asset_created webhook it sends."""
+        with self.lock:
+            up = self.uploads[upload_id]
+            assert up["status"] == "waiting", up
+            nas = up["new_asset_settings"]
+            pol = nas.get("playback_policies", nas.get("playback_policy", ["public"]))
+            pol = [pol] if isinstance(pol, str) else pol
+            a = {"id": mux_id(), "created_at": str(int(time.time())), "status": "preparing",
+                 "upload_id": upload_id, "playback_ids": [{"id": mux_id(34), "policy": p} for p in pol],
+                 "max_resolution_tier": nas.get("max_resolution_tier", "1080p"),
+                 "master_access": "none", "mp4_support": "none",
+                 "progress": {"state": "ingesting", "progress": 0}}
+            if "passthrough" in nas:
+                a["passthrough"] = nas["passthrough"]
+            self.assets[a["id"]] = a
+            up.update(status="asset_created", asset_id=a["id"])
+            return {"type": "video.upload.asset_created", "request_id": None,
+                    "object": {"type": "upload", "id": upload_id}, "id": str(uuid.uuid4()),
+                    "environment": {"name": "Production", "id": "j0863n"}, "data": dict(up),
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+                    "attempts": [], "accessor_source": None, "accessor": None}
 
     def make_answer(self, pending):
         """The asset of a "slow" create, made now; its answer."""

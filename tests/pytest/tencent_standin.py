@@ -28,6 +28,16 @@ TaskSimpleInfo (TaskId, Status, FileId, TaskType, CreateTime,
 BeginProcessTime, FinishTime, SessionId, SessionContext), filtered by its
 FileId and Status, Limit 1 to 100 (default 10), with an empty ScrollToken.
 
+client_upload(signature) is a browser's upload with Tencent's upload SDK
+(ApplyUpload, the file to COS, CommitUpload): it checks the client upload
+signature as VOD does ("Signature for Upload from Client": base64 of
+HMAC-SHA1(SecretKey, original) followed by original, the query of
+secretId, currentTimeStamp, expireTime, random and the optional
+parameters; the SecretId this stand-in knows, not expired, at most 7 days
+valid, a oneTimeValid signature used once) and answers the NewFileUpload
+event Tencent then sends (the documented one, with a new FileId and the
+signature's sourceContext and classId), or an error code.
+
 A SessionId seen before gets InvalidParameterValue.SessionId, as Tencent's
 3-day dedupe does. lose_answer[file_id] = n: the next n starts happen but answer 503.
 script[file_id] is a list of answers to give first, in
@@ -35,6 +45,7 @@ order ("InternalError", "RequestLimitExceeded", a final code such as
 "InvalidParameterValue.FileId", "http503", "hang"); then it starts the
 task. Every request is kept in .calls."""
 
+import base64
 import hashlib
 import hmac
 import http.server
@@ -46,6 +57,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 # The documented bodies the answers and events are made from.
@@ -96,6 +108,7 @@ class TencentStandin:
         self.unreachable = False  # True: every pull fails (ErrCode 70000)
         self.lose_answer = {}  # FileId (MediaUrl) -> how many starts answer 503 (the start happens)
         self.pulls = {}   # TaskId -> the pull's GET: {"status", "bytes"}
+        self.signatures_used = set()  # oneTimeValid client upload signatures
         self.lock = threading.Lock()
         standin = self
 
@@ -317,6 +330,43 @@ class TencentStandin:
         ev = copy.deepcopy(DOC["NewFileUpload"])
         ev["FileUploadEvent"].update(FileId=pt["FileId"], MediaBasicInfo=pt["MediaBasicInfo"])
         return ev
+
+    def client_upload(self, signature, now=None):
+        """A browser's upload with the client upload signature: ("", the
+        NewFileUpload event) or (an error code, None)."""
+        now = int(time.time()) if now is None else now
+        try:
+            raw = base64.b64decode(signature, validate=True)
+            original = raw[20:].decode()
+        except (ValueError, UnicodeDecodeError):
+            return "InvalidParameter.Signature", None
+        want = hmac.new(self.secret_key.encode(), raw[20:], hashlib.sha1).digest()
+        if not hmac.compare_digest(raw[:20], want):
+            return "AuthFailure.SignatureFailure", None
+        q = {k: v[0] for k, v in parse_qs(original, strict_parsing=True).items()}
+        if q.get("secretId") != self.secret_id:
+            return "AuthFailure.SecretIdNotFound", None
+        try:
+            t0, t1, _ = int(q["currentTimeStamp"]), int(q["expireTime"]), int(q["random"])
+        except (KeyError, ValueError):
+            return "MissingParameter", None
+        if t1 <= now or t0 > now + 300 or t1 - t0 > 7 * 86400:
+            return "AuthFailure.SignatureExpire", None
+        if len(q.get("sourceContext", "").encode()) > 250:
+            return "InvalidParameterValue.SourceContext", None
+        with self.lock:
+            if q.get("oneTimeValid") == "1":
+                if signature in self.signatures_used:
+                    return "AuthFailure.SignatureFailure", None
+                self.signatures_used.add(signature)
+        ev = copy.deepcopy(DOC["NewFileUpload"])
+        fid = str(5285890800000000000 + uuid.uuid4().int % 10**12)
+        info = ev["FileUploadEvent"]["MediaBasicInfo"]
+        info["SourceInfo"]["SourceContext"] = q.get("sourceContext", "")
+        info["ClassId"] = int(q.get("classId", "0"))
+        info["Vid"] = fid
+        ev["FileUploadEvent"]["FileId"] = fid
+        return "", ev
 
     def finish(self, task_id):
         with self.lock:

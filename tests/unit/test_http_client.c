@@ -247,6 +247,24 @@ static bool stop_now(void *arg, long long sent, long long received)
     return false;
 }
 
+/* What a sink's begin saw. */
+typedef struct begin_seen {
+    int calls;
+    long status;
+    int fd;
+    bool refuse;
+} begin_seen;
+
+/* A sink's begin: records the call and moves the file's offset to 100,
+ * or refuses. */
+static bool begin_at_100(void *arg, long status)
+{
+    begin_seen *b = arg;
+    b->calls++;
+    b->status = status;
+    return !b->refuse && lseek(b->fd, 100, SEEK_SET) == 100;
+}
+
 /* http_client_stream: a body from a file (offset and length), a 2xx body
  * into a file with its cap, any other status's body into the buffer; a
  * header of the last answer. */
@@ -273,7 +291,7 @@ static void streams(http_client *c)
     CHECK_STR(r.err, "local file I/O failed");
 
     out = open(path, O_RDWR | O_TRUNC);
-    http_sink sink = {out, 2000, 0};
+    http_sink sink = {.fd = out, .cap = 2000};
     io = (http_stream){.sink = &sink, .stall_s = 5};
     snprintf(url, sizeof url, "http://127.0.0.1:%d/exact", port);
     req = (http_request){"GET", url, NULL, 0, NULL, 0, 1000, 2000, false};
@@ -302,6 +320,26 @@ static void streams(http_client *c)
     io.progress = stop_now;
     CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_BAD_REQUEST);
     CHECK_STR(r.err, "cancelled");
+
+    /* The sink's begin runs once, before the first byte of a 2xx body
+     * (never for another status), and may move the file's offset; false
+     * ends the call as cancelled. */
+    begin_seen bs = {.fd = out};
+    sink = (http_sink){.fd = out, .cap = 2000, .begin = begin_at_100, .begin_arg = &bs};
+    io = (http_stream){.sink = &sink};
+    CHECK_INT(ftruncate(out, 0), 0);
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
+    CHECK_INT(bs.calls, 1);
+    CHECK_INT(bs.status, 200);
+    CHECK_INT(pread(out, got, sizeof got, 0), 1124);
+    CHECK(got[0] == '\0' && got[100] == 'x' && got[1123] == 'x');
+    bs.refuse = true;
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_BAD_REQUEST);
+    CHECK_STR(r.err, "cancelled");
+    bs.calls = 0;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/nothing", port);
+    CHECK_INT(http_client_stream(c, &req, &io, &r), HTTP_ANSWERED);
+    CHECK_INT(bs.calls, 0);
 
     char v[32];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/retry7", port);

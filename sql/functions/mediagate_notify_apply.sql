@@ -3,6 +3,9 @@
 -- its job does not exist and may not be created.
 CREATE OR REPLACE FUNCTION mediagate_notify_apply(p_id bigint, p_backend text, ev jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
+DECLARE
+    mine jobs%ROWTYPE;
+    r    text;
 BEGIN
     IF coalesce((ev->>'no_job')::boolean, false) THEN
         -- Only a kind some worker serves is queued (outbox_kind_served).
@@ -20,15 +23,28 @@ BEGIN
     -- and then the event is that job's (mediagate_job replaces create and
     -- input_file); else it is applied as anyone's.
     IF jsonb_typeof(ev->'mediagate_job') = 'object' THEN
-        IF EXISTS (SELECT 1 FROM jobs
-                    WHERE id = ev->'mediagate_job'->>'mediagate_job_id'
-                      AND backend = coalesce(ev->>'job_backend', p_backend)
-                      AND profile IS NOT NULL) THEN
+        SELECT * INTO mine FROM jobs
+         WHERE id = ev->'mediagate_job'->>'mediagate_job_id'
+           AND backend = coalesce(ev->>'job_backend', p_backend)
+           AND profile IS NOT NULL;
+        IF FOUND THEN
             ev := (ev - 'mediagate_job' - 'create' - 'input_file') || (ev->'mediagate_job');
         ELSE
             ev := ev - 'mediagate_job';
         END IF;
     END IF;
-    RETURN mediagate_apply_event(coalesce(ev->>'job_backend', p_backend), ev);
+    r := mediagate_apply_event(coalesce(ev->>'job_backend', p_backend), ev);
+    -- The sender made it for a job canceled here (a direct upload's file
+    -- that came all the same): it is deleted there, by an encoder.cancel
+    -- task (app/encoders/mux.c), unless one is queued already.
+    IF mine.status = 'CANCELED' AND r = mine.id AND coalesce(ev->>'backend_job_id', '') <> ''
+       AND EXISTS (SELECT 1 FROM task_kinds WHERE name = 'encoder.cancel')
+       AND NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'encoder.cancel'
+                        AND payload->>'job_id' = mine.id AND done_at IS NULL
+                        AND failed_at IS NULL) THEN
+        INSERT INTO outbox (kind, payload)
+        VALUES ('encoder.cancel', jsonb_build_object('job_id', mine.id));
+    END IF;
+    RETURN r;
 END
 $$;

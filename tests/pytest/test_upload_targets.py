@@ -309,6 +309,40 @@ def test_mux_slot_expiry_cancels_the_upload_at_mux(stack, workers, mux, key):
         "the upload URL expired before a file arrived"
 
 
+def test_mux_job_canceled_cancels_the_upload_and_deletes_a_late_asset(stack, workers, mux, key):
+    workers.start()
+    # Canceled before the file came: the direct upload is canceled at Mux
+    # at once (the slot's upload.expire task, brought forward).
+    r = create(stack, key, "target=mux", origin=ALLOWED)
+    assert r.status == 201, r
+    job, uid = r.json()["job_id"], r.json()["upload"]["id"]
+    out = stack.mg("jobs", "cancel", job)
+    assert out == (f"job {job}: CANCELED\nIts direct upload is canceled at mux too (an "
+                   "upload.expire task, retried; an asset made of it\nall the same is "
+                   "deleted there)."), out
+    assert wait_until(lambda: mux.uploads[uid]["status"] == "cancelled", 15), mux.calls
+    assert [c["path"] for c in mux.calls if c["method"] == "PUT"] == [f"/video/v1/uploads/{uid}/cancel"]
+    assert job_row(stack, job)[3] == "CANCELED"
+    # The browser's file reached Mux before the cancel did: the asset that
+    # names the canceled job is deleted at Mux; the job stays CANCELED.
+    r = create(stack, key, "target=mux", origin=ALLOWED)
+    assert r.status == 201, r
+    job, uid = r.json()["job_id"], r.json()["upload"]["id"]
+    ev = mux.upload_done(uid)
+    asset = ev["data"]["asset_id"]
+    stack.mg("jobs", "cancel", job)
+    assert wait_until(lambda: len([c for c in mux.calls if c["method"] == "PUT"]) == 2, 15), mux.calls
+    assert post_event(stack, ev)["result"] == "applied"
+    assert wait_until(lambda: asset not in mux.assets, 15), mux.calls
+    assert [c["path"] for c in mux.calls if c["method"] == "DELETE"] == [f"/video/v1/assets/{asset}"]
+    assert job_row(stack, job)[3] == "CANCELED"
+    # Its later events change nothing and delete nothing twice.
+    post_event(stack, ev)
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'encoder.cancel' "
+                        "AND payload->>'job_id' = %s AND done_at IS NULL AND failed_at IS NULL", job) == 0
+    assert job_row(stack, job)[3] == "CANCELED"
+
+
 def test_mux_refusals_end_the_job(stack, mux, key):
     mux.script = ["500"]
     r = create(stack, key, "target=mux", origin=ALLOWED)

@@ -7,6 +7,25 @@ DECLARE
     mine jobs%ROWTYPE;
     r    text;
 BEGIN
+    -- An id the sender echoes that may be mediagate's job or the sender's
+    -- customer's own (a Mux passthrough UUID): mediagate's only when it
+    -- made a job of that id for this backend (always before the asset),
+    -- and then the event is that job's (mediagate_job replaces create and
+    -- input_file, and an event of no job becomes that job's: a direct
+    -- upload that ended without a file); else it is applied as anyone's.
+    IF jsonb_typeof(ev->'mediagate_job') = 'object' THEN
+        SELECT * INTO mine FROM jobs
+         WHERE id = ev->'mediagate_job'->>'mediagate_job_id'
+           AND backend = coalesce(ev->>'job_backend', p_backend)
+           AND profile IS NOT NULL;
+        IF FOUND THEN
+            ev := (ev - 'mediagate_job' - 'create' - 'input_file' - 'no_job')
+                  || (ev->'mediagate_job');
+        ELSE
+            ev := ev - 'mediagate_job';
+        END IF;
+    END IF;
+    -- An event of no job (unless it named mediagate's, above).
     IF coalesce((ev->>'no_job')::boolean, false) THEN
         -- Only a kind some worker serves is queued (outbox_kind_served).
         IF coalesce(ev->>'queue_kind', '') <> ''
@@ -16,22 +35,6 @@ BEGIN
                                        || jsonb_build_object('notification_id', p_id));
         END IF;
         RETURN '';
-    END IF;
-    -- An id the sender echoes that may be mediagate's job or the sender's
-    -- customer's own (a Mux passthrough UUID): mediagate's only when it
-    -- made a job of that id for this backend (always before the asset),
-    -- and then the event is that job's (mediagate_job replaces create and
-    -- input_file); else it is applied as anyone's.
-    IF jsonb_typeof(ev->'mediagate_job') = 'object' THEN
-        SELECT * INTO mine FROM jobs
-         WHERE id = ev->'mediagate_job'->>'mediagate_job_id'
-           AND backend = coalesce(ev->>'job_backend', p_backend)
-           AND profile IS NOT NULL;
-        IF FOUND THEN
-            ev := (ev - 'mediagate_job' - 'create' - 'input_file') || (ev->'mediagate_job');
-        ELSE
-            ev := ev - 'mediagate_job';
-        END IF;
     END IF;
     r := mediagate_apply_event(coalesce(ev->>'job_backend', p_backend), ev);
     -- The sender made it for a job canceled here (a direct upload's file

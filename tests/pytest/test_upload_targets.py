@@ -32,6 +32,7 @@ import hmac
 import json
 import subprocess
 import time
+import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, parse_qsl
 
@@ -341,6 +342,42 @@ def test_mux_job_canceled_cancels_the_upload_and_deletes_a_late_asset(stack, wor
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'encoder.cancel' "
                         "AND payload->>'job_id' = %s AND done_at IS NULL AND failed_at IS NULL", job) == 0
     assert job_row(stack, job)[3] == "CANCELED"
+
+
+def upload_event(mux, uid, kind, **data):
+    """The webhook Mux sends when direct upload uid ends without an asset
+    (video.upload.<kind>), in the documented envelope."""
+    up = dict(mux.uploads[uid], status=kind, **data)
+    return {"type": f"video.upload.{kind}", "object": {"type": "upload", "id": uid},
+            "id": str(uuid.uuid4()), "environment": {"name": "Production", "id": "j0863n"},
+            "data": up, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "accessor_source": None, "accessor": None, "request_id": None}
+
+
+def test_mux_upload_errored_cancelled_timed_out_end_the_job(stack, mux, key):
+    jobs = {}
+    for kind in ("errored", "cancelled", "timed_out"):
+        r = create(stack, key, "target=mux", origin=ALLOWED)
+        assert r.status == 201, r
+        jobs[kind] = (r.json()["job_id"], r.json()["upload"]["id"])
+    job, uid = jobs["errored"]
+    ev = upload_event(mux, uid, "errored",
+                      error={"type": "invalid_input", "message": "The file is not a video"})
+    assert post_event(stack, ev)["result"] == "applied"
+    assert stack.db.one("SELECT status, error_message FROM jobs WHERE id = %s", job) == \
+        ("ERROR", "invalid_input: The file is not a video")
+    job, uid = jobs["cancelled"]
+    assert post_event(stack, upload_event(mux, uid, "cancelled"))["result"] == "applied"
+    assert stack.db.one("SELECT status, error_message FROM jobs WHERE id = %s", job) == \
+        ("CANCELED", "the upload was cancelled at Mux")
+    job, uid = jobs["timed_out"]
+    assert post_event(stack, upload_event(mux, uid, "timed_out"))["result"] == "applied"
+    assert stack.db.one("SELECT status, error_message FROM jobs WHERE id = %s", job) == \
+        ("CANCELED", "the upload URL expired before a file arrived")
+    # Anyone's upload (a passthrough that is no job of ours): stored, no job made.
+    ev = upload_event(mux, uid, "errored", new_asset_settings={"passthrough": str(uuid.uuid4())})
+    assert post_event(stack, ev)["result"] == "stored"
+    assert stack.db.one("SELECT count(*) FROM jobs") == 3
 
 
 def test_mux_refusals_end_the_job(stack, mux, key):

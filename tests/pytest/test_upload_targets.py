@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import json
 import subprocess
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 import pytest
 
-from mgstack import MG_BIN, wait_until
+from mgstack import MG_BIN, Curl, wait_until
 from test_mux_encoder import HOOK_SECRET, PROFILE as MUX_PROFILE, TOKEN_ID, TOKEN_SECRET, post_event
 from test_mux_encoder import mux  # noqa: F401 (a fixture)
 from test_tencent import SECRET_ID, SECRET_KEY, TOKEN, tencent  # noqa: F401 (a fixture)
@@ -378,6 +379,44 @@ def test_mux_upload_errored_cancelled_timed_out_end_the_job(stack, mux, key):
     ev = upload_event(mux, uid, "errored", new_asset_settings={"passthrough": str(uuid.uuid4())})
     assert post_event(stack, ev)["result"] == "stored"
     assert stack.db.one("SELECT count(*) FROM jobs") == 3
+
+
+def test_a_slow_mux_takes_at_most_its_share_of_the_threads(stack, mux, key):
+    # MEDIAGATE_THREADS=2: one request at a time may wait on Mux. While Mux
+    # sits on a create, a second one is 503 at once (Retry-After), made
+    # nowhere, and the other thread answers the rest of the API.
+    entered, release, first = threading.Event(), threading.Event(), []
+    real = mux.handle_upload
+
+    def slow(method, path, raw, call):
+        if method == "POST":
+            entered.set()
+            release.wait(30)
+        return real(method, path, raw, call)
+
+    mux.handle_upload = slow
+    other = Curl(stack.base, stack.run / "curl-other")
+    t = threading.Thread(target=lambda: first.append(other(
+        "-X", "POST", "-H", f"Authorization: Bearer {key}", "-H", f"Origin: {ALLOWED}",
+        "--data-urlencode", "target=mux", "/uploads")))
+    t.start()
+    try:
+        assert entered.wait(15)
+        r = create(stack, key, "target=mux", origin=ALLOWED)
+        assert r.status == 503, r
+        assert r.json()["message"] == "Mux is busy with other uploads being made: retry shortly.", r
+        assert r.header("Retry-After"), r
+        assert len(mux_creates(mux)) == 1
+        assert stack.db.one("SELECT count(*) FROM jobs") == 1
+        r = stack.curl(f"/media/status?job_id={stack.db.one('SELECT id FROM jobs')}")
+        assert r.status == 200, r
+    finally:
+        release.set()
+        t.join(30)
+    assert first[0].status == 201, first
+    # The place is given back: the next create goes through.
+    mux.handle_upload = real
+    assert create(stack, key, "target=mux", origin=ALLOWED).status == 201
 
 
 def test_mux_refusals_end_the_job(stack, mux, key):

@@ -4,8 +4,9 @@
 CREATE OR REPLACE FUNCTION mediagate_notify_apply(p_id bigint, p_backend text, ev jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    mine jobs%ROWTYPE;
-    r    text;
+    mine    jobs%ROWTYPE;
+    further jobs%ROWTYPE;
+    r       text;
 BEGIN
     -- An id the sender echoes that may be mediagate's job or the sender's
     -- customer's own (a Mux passthrough UUID): mediagate's only when it
@@ -34,6 +35,26 @@ BEGIN
             VALUES (ev->>'queue_kind', coalesce(ev->'queue_payload', '{}'::jsonb)
                                        || jsonb_build_object('notification_id', p_id));
         END IF;
+        RETURN '';
+    END IF;
+    -- A further file for the job of an upload slot handed to the platform
+    -- that has its file already (a Tencent signature used again, with
+    -- MEDIAGATE_TENCENT_UPLOAD_ONE_TIME=off): never a job of its own (it
+    -- would have neither the slot's owner, ACL nor profile) and never
+    -- processed; the notification keeps why (mediagate notifications list).
+    SELECT * INTO further FROM jobs j
+     WHERE j.id = ev->>'mediagate_job_id' AND j.backend = coalesce(ev->>'job_backend', p_backend)
+       AND j.backend_job_id <> ev->>'backend_job_id'
+       AND EXISTS (SELECT 1 FROM uploads u WHERE u.job_id = j.id AND u.target IS NOT NULL);
+    IF FOUND THEN
+        UPDATE notifications
+           SET job_id = further.id,
+               error = format('a further file (%s) for upload job %s, which has its file (%s) '
+                              'already: no job made, nothing processed',
+                              ev->>'backend_job_id', further.id, further.backend_job_id)
+         WHERE id = p_id;
+        RAISE WARNING 'notification %: a further file (%) for upload job %: no job made',
+            p_id, ev->>'backend_job_id', further.id;
         RETURN '';
     END IF;
     r := mediagate_apply_event(coalesce(ev->>'job_backend', p_backend), ev);

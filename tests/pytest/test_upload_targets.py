@@ -213,6 +213,34 @@ def test_tencent_settings_shape_the_signature(stack, key):
     assert left in (600, 601), left
 
 
+def test_tencent_settings_a_reused_signature_makes_no_second_job(stack, workers, tencent, key):
+    # MEDIAGATE_TENCENT_UPLOAD_ONE_TIME=off: the signature takes several
+    # uploads. The first file is the slot's job's; a further one is never a
+    # job of its own (it would have no owner, ACL or profile) nor processed.
+    workers.start()
+    assert wait_until(lambda: served(stack), 10, 0.05)
+    r = create(stack, key, "target=tencent", "profile=tc", "acl=USER_alice")
+    assert r.status == 201, r
+    job, up = r.json()["job_id"], r.json()["upload"]
+    code, first = tencent.client_upload(up["signature"])
+    assert code == "", code
+    code, again = tencent.client_upload(up["signature"])
+    assert code == "", code
+    fid, fid2 = first["FileUploadEvent"]["FileId"], again["FileUploadEvent"]["FileId"]
+    assert fid != fid2
+    assert notify(stack, first) == "applied"
+    assert wait_until(lambda: tencent.started_by("ProcessMedia"), 20, 0.05), tencent.calls
+    assert notify(stack, again) == "stored"
+    assert stack.db.rows("SELECT id, backend_job_id, acl, profile FROM jobs") == \
+        [(job, fid, "USER_alice", "tc")]
+    assert stack.db.one("SELECT error FROM notifications WHERE job_id = %s AND error IS NOT NULL",
+                        job) == (f"a further file ({fid2}) for upload job {job}, which has its file "
+                                 f"({fid}) already: no job made, nothing processed")
+    assert stack.curl(f"/media/status?job_id={fid2}").json()["message"] == "Not found item."
+    assert f"a further file ({fid2}) for upload job {job}" in stack.mg("notifications", "list", "--all")
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'tencent.process_media'") == 1
+
+
 def test_tencent_slot_expiry_cancels_a_job_whose_file_never_came(stack, workers, tencent, key):
     workers.start()
     r = create(stack, key, "target=tencent")

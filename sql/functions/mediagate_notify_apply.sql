@@ -18,7 +18,9 @@ BEGIN
         SELECT * INTO mine FROM jobs
          WHERE id = ev->'mediagate_job'->>'mediagate_job_id'
            AND backend = coalesce(ev->>'job_backend', p_backend)
-           AND profile IS NOT NULL;
+           AND profile IS NOT NULL
+           -- (an upload that ended without a file: only while the job has none)
+           AND (NOT coalesce((ev->>'no_job')::boolean, false) OR backend_job_id IS NULL);
         IF FOUND THEN
             ev := (ev - 'mediagate_job' - 'create' - 'input_file' - 'no_job')
                   || (ev->'mediagate_job');

@@ -407,6 +407,12 @@ def test_mux_upload_errored_cancelled_timed_out_end_the_job(stack, mux, key):
     ev = upload_event(mux, uid, "errored", new_asset_settings={"passthrough": str(uuid.uuid4())})
     assert post_event(stack, ev)["result"] == "stored"
     assert stack.db.one("SELECT count(*) FROM jobs") == 3
+    # A job that has its asset already is left to the asset's events.
+    r = create(stack, key, "target=mux", origin=ALLOWED)
+    job, uid = r.json()["job_id"], r.json()["upload"]["id"]
+    assert post_event(stack, mux.upload_done(uid))["result"] == "applied"
+    assert post_event(stack, upload_event(mux, uid, "errored"))["result"] == "stored"
+    assert job_row(stack, job)[3] == "SUBMITTED", job_row(stack, job)
 
 
 def test_a_slow_mux_takes_at_most_its_share_of_the_threads(stack, mux, key):

@@ -12,6 +12,7 @@
 #include "encoders/encoder.h"
 #include "hash.h"
 #include "playback.h"
+#include "providers/jwplatform.h"
 #include "storage/storage.h"
 
 /* Says on stderr that there is no job id. */
@@ -139,7 +140,7 @@ static void print_jw_write(const config *cfg)
         printf("JW Platform: kept here only (MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off).\n");
 }
 
-/* Sets job argv[0]'s title to argv[1] (1 to 1000 bytes, no control
+/* Sets job argv[0]'s title to argv[1] (jw_title_ok: 1 to 1000 bytes, no control
  * characters); a JW Platform video's is written back. Exit 1 when there
  * is no such job. */
 static int title(const config *cfg, int argc, char **argv)
@@ -148,11 +149,7 @@ static int title(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc != 2)
         return CLI_EUSAGE;
-    size_t n = strlen(argv[1]);
-    for (const char *p = argv[1]; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            n = 0;
-    if (n == 0 || n > 1000) {
+    if (!jw_title_ok(argv[1])) {
         fprintf(stderr, "mediagate: a title is 1 to 1000 bytes without control characters\n");
         return 2;
     }

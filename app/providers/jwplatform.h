@@ -1,5 +1,6 @@
 #ifndef MEDIAGATE_JWPLATFORM_SIG_H
 #define MEDIAGATE_JWPLATFORM_SIG_H
+#include <stdbool.h>
 #include <stddef.h>
 
 /* JW Platform management API v1 request signing: api_signature is the hex
@@ -14,6 +15,15 @@ typedef struct jw_param {
     const char *name;
     const char *value;
 } jw_param;
+
+/* The longest title of a video made or changed here, in bytes. */
+#define JW_TITLE_MAX 1000
+
+/* True when title is one mediagate sends JW and jobs.title keeps: 1 to
+ * JW_TITLE_MAX bytes of UTF-8 without a control character: C0, DEL, C1
+ * (U+0080..U+009F) and the line and paragraph separators U+2028, U+2029
+ * (what PostgreSQL's [[:cntrl:]] may match, whatever the locale). */
+bool jw_title_ok(const char *title);
 
 /* Writes the percent-encoding of s into out (cap bytes, NUL-terminated).
  * Returns its length, or -1 when cap is too small. */

@@ -30,7 +30,6 @@
 /* Seconds after which an unanswered create's video is looked for: past
  * any request's life (jw_api_get's 60 s). */
 #define DISCARD_AFTER 600
-#define TITLE_MAX 1000
 #define ENCODED_MAX 1501
 
 /* True when s is 1 to max bytes of [A-Za-z0-9] and the bytes of extra. */
@@ -42,15 +41,6 @@ static bool plain(const char *s, size_t max, const char *extra)
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
               strchr(extra, *s)))
-            return false;
-    return true;
-}
-
-/* True when s is printable: no control byte (UTF-8 passes as is). */
-static bool printable(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return false;
     return true;
 }
@@ -119,7 +109,7 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
     char id[UUID_BUF], after[24], acl[1100], key[65], url[2048], maxbuf[24], err[512];
     double wait;
     const char *title = s->title && *s->title ? s->title : s->name;
-    if (strlen(title) > TITLE_MAX || !printable(title))
+    if (!jw_title_ok(title))
         return reply_error(r, 400, "title must be 1 to 1000 bytes without control characters.");
     /* Both go in the signed query (jw_api_get's cap): 1500 bytes each, encoded. */
     if ((size_t)snprintf(acl, sizeof acl, "acl:%s:", s->acl ? s->acl : "WORLD") >= sizeof acl ||

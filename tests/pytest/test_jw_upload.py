@@ -325,3 +325,21 @@ def test_a_mirrored_video_s_acl_change_reaches_jw_and_the_job_at_once(stack, jw,
     jw.videos["mirr0001"]["updated"] += 1
     stack.mg("sync")
     assert status(stack, job).json() == status(stack, "jwplatform:nosuchvideo").json()
+
+
+@pytest.mark.parametrize("title", ["a\u0085b", "a\u009fb", "a\u2028b", "tab\there", "del\x7f"])
+def test_a_control_character_in_a_title_is_refused_before_jw_is_called(stack, jw, key, title):
+    # One rule, the same for POST /uploads and `mediagate jobs title`: C0,
+    # DEL and C1 (what PostgreSQL's [[:cntrl:]] refuses in jobs.title) and
+    # the line/paragraph separators are refused with a clear message.
+    r = create(stack, key, "name=clip.mp4", f"title={title}")
+    assert r.status == 400, r
+    assert r.json()["message"] == "title must be 1 to 1000 bytes without control characters."
+    assert jw.video_calls("create") == [] and jw.video_calls("delete") == []
+    assert nothing_made(stack) == (0, 0)
+    assert stack.db.one("SELECT count(*) FROM jwplatform_creates") == 0
+    job = create(stack, key, "name=clip.mp4", "title=fine").json()["job_id"]
+    r = mg(stack, "jobs", "title", job, title)
+    assert r.returncode == 2 and "without control characters" in r.stderr, r
+    assert stack.db.one("SELECT title FROM jobs WHERE id = %s", job) == "fine"
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update'") == 0

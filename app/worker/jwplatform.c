@@ -14,7 +14,9 @@
  * one task at a time sends a video (a lock per video; another waits), and
  * once the platform took version v, a change that came meanwhile (version
  * > v) is sent by the same task before it is done. Rate limits,
- * outages and 5xx are retried (JW's Retry-After, else the kind's backoff).
+ * outages and 5xx are retried (JW's Retry-After, else the kind's backoff),
+ * and so are refusals (a signature, a clock, a key being rotated), with a
+ * log line: only a video the platform no longer has ends the task.
  *
  * jwplatform.discard: the create of a POST /uploads target=jwplatform
  * whose answer was lost (app/uploads/jwplatform.c). Once the mirror shows
@@ -185,8 +187,15 @@ static int send_newest(task_ctx *ctx, jw_api *api, const char *key, task_result 
         log_info("task %lld: JW Platform video %s is gone: nothing to update", ctx->id, key);
         goto out;
     default:
-        res->outcome = TASK_FAILED;
-        snprintf(res->message, sizeof res->message, "JW Platform /videos/update: %s", err);
+        /* A refusal (the key, the signature, this host's clock, a
+         * parameter) may be set right on either side: retried with the
+         * kind's backoff, so the newest state lands once it is; said
+         * where an operator looks (the log, `mediagate tasks list`). */
+        jw_retry(res, "refused /videos/update", 0, err);
+        log_error("task %lld: JW Platform refused the update of video %s (version %s): %s; "
+                  "retried with backoff: check MEDIAGATE_JWPLATFORM_API_KEY and _SECRET and "
+                  "this host's clock",
+                  ctx->id, key, version, err);
         goto out;
     }
     const char *sv[] = {key, version};

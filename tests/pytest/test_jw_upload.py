@@ -343,3 +343,45 @@ def test_a_control_character_in_a_title_is_refused_before_jw_is_called(stack, jw
     assert r.returncode == 2 and "without control characters" in r.stderr, r
     assert stack.db.one("SELECT title FROM jobs WHERE id = %s", job) == "fine"
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update'") == 0
+
+
+def test_a_refused_update_is_retried_and_the_acl_set_here_holds_until_jw_takes_it(stack, jw,
+                                                                                  workers):
+    # A refusal (a skewed clock's TimestampExpired, a key being rotated)
+    # is no reason to give up: the task retries with backoff, says why
+    # (log, `mediagate tasks list`), and until JW took the change the ACL
+    # set here is the job's, whatever the mirror is rewritten with.
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, custom={"sms_acl": "acl:WORLD:"})
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    job = "jwplatform:mirr0001"
+    hidden = status(stack, "jwplatform:nosuchvideo").json()
+    assert status(stack, job).json()["job_status"] == "COMPLETE"
+    jw.answers["/v1/videos/update"] = [403] * 4
+    assert mg(stack, "jobs", "acl", job, "USER_alice").returncode == 0
+    assert status(stack, job).json() == hidden
+    start_worker(stack, workers)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update' AND attempts >= 1 "
+        "AND failed_at IS NULL AND last_error LIKE 'JW Platform refused /videos/update: %%'") == 1,
+        30)
+    listed = mg(stack, "tasks", "list")
+    assert "jwplatform.update" in listed.stdout and "refused /videos/update" in listed.stdout, listed
+    # JW touches the video meanwhile (a thumbnail, a conversion) and the
+    # mirror is rewritten with the old ACL: the job stays private.
+    jw.videos["mirr0001"]["updated"] += 1
+    stack.mg("sync")
+    assert stack.db.one("SELECT data->'custom'->>'sms_acl' FROM cached_resource WHERE key = %s",
+                        "mirr0001") == "acl:WORLD:"
+    assert status(stack, job).json() == hidden
+    # Once JW takes it, the platform has the ACL set here.
+    assert wait_until(lambda: updates(jw)[-1:] == [(None, "acl:USER_alice:", 200)], 120), updates(jw)
+    assert [s for _, _, s in updates(jw)] == [403, 403, 403, 403, 200]
+    assert jw.videos["mirr0001"]["custom"]["sms_acl"] == "acl:USER_alice:"
+    stack.mg("sync")
+    assert status(stack, job).json() == hidden
+    logs = "".join(text for _, text in stack.logs.sections())
+    assert "JW Platform refused the update of video mirr0001" in logs
+    assert "check MEDIAGATE_JWPLATFORM_API_KEY and _SECRET and this host's clock" in logs
+

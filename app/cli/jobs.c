@@ -137,7 +137,9 @@ static void print_jw_write(const config *cfg)
         printf("JW Platform: a jwplatform.update task writes it to the video (custom.sms_acl,\n"
                "title), retried until the platform takes it.\n");
     else
-        printf("JW Platform: kept here only (MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off).\n");
+        printf("JW Platform: kept here only (MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off); the ACL "
+               "set here stays the job's,\nwhatever the platform's video says, until it is "
+               "changed here again.\n");
 }
 
 /* Sets job argv[0]'s title to argv[1] (jw_title_ok: 1 to 1000 bytes, no control

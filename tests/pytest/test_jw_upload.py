@@ -385,3 +385,25 @@ def test_a_refused_update_is_retried_and_the_acl_set_here_holds_until_jw_takes_i
     assert "JW Platform refused the update of video mirr0001" in logs
     assert "check MEDIAGATE_JWPLATFORM_API_KEY and _SECRET and this host's clock" in logs
 
+
+@pytest.mark.parametrize("mg_env", [{"MEDIAGATE_JWPLATFORM_SYNC_ITEMS": "off"}], indirect=True)
+def test_without_sync_items_an_acl_set_here_outlives_a_mirror_rewrite(stack, jw):
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, custom={"sms_acl": "acl:WORLD:"})
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    job = "jwplatform:mirr0001"
+    hidden = status(stack, "jwplatform:nosuchvideo").json()
+    r = mg(stack, "jobs", "acl", job, "USER_alice")
+    assert r.returncode == 0 and "MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off" in r.stdout, r
+    assert "the ACL set here stays the job's" in r.stdout, r
+    assert status(stack, job).json() == hidden
+    # JW touches the video; the mirror is rewritten with JW's own ACL.
+    jw.videos["mirr0001"]["updated"] += 1
+    stack.mg("sync")
+    assert stack.db.one("SELECT data->'custom'->>'sms_acl' FROM cached_resource WHERE key = %s",
+                        "mirr0001") == "acl:WORLD:"
+    assert status(stack, job).json() == hidden
+    # --world here makes it public again.
+    assert mg(stack, "jobs", "acl", job, "--world").returncode == 0
+    assert status(stack, job).json()["job_status"] == "COMPLETE"

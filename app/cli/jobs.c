@@ -142,6 +142,35 @@ static void print_jw_write(const config *cfg)
                "changed here again.\n");
 }
 
+/* Refuses a change to job id that the JW Platform write-back could not
+ * send: for a JW video's job, value (a title, or the sms_acl "acl:…:")
+ * too long once percent-encoded. Returns 0 when the change may be made,
+ * 2 with the reason on stderr, or 1 when there is no such job or the
+ * database failed. */
+static int jw_sendable(const config *cfg, const char *what, const char *id, const char *value)
+{
+    int ret = 1;
+    PGresult *res = NULL;
+    const char *v[] = {id};
+    if (!(res = cli_query(cfg, what, C_JOB_BACKEND, 1, v)))
+        goto out;
+    if (PQntuples(res) != 1) {
+        no_job(id);
+        goto out;
+    }
+    ret = 0;
+    if (*PQgetvalue(res, 0, 0) == 't' && !jw_value_fits(value)) {
+        fprintf(stderr,
+                "mediagate: the title or the ACL is too long for JW Platform (%d bytes each, "
+                "percent-encoded)\n",
+                JW_VALUE_ENCODED_MAX);
+        ret = 2;
+    }
+out:
+    PQclear(res);
+    return ret;
+}
+
 /* Sets job argv[0]'s title to argv[1] (jw_title_ok: 1 to 1000 bytes, no control
  * characters); a JW Platform video's is written back. Exit 1 when there
  * is no such job. */
@@ -155,6 +184,9 @@ static int title(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: a title is 1 to 1000 bytes without control characters\n");
         return 2;
     }
+    if ((ret = jw_sendable(cfg, "jobs title", argv[0], argv[1])) != 0)
+        return ret;
+    ret = 1;
     const char *vals[] = {argv[0], argv[1], cfg->jwplatform_sync_items ? "t" : "f"};
     if (!(res = cli_query(cfg, "jobs title", C_JOBS_TITLE, 3, vals)))
         goto out;
@@ -178,7 +210,7 @@ static int acl(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
-    char norm[1024], err[200];
+    char norm[1024], err[200], sms_acl[1100];
     if (argc != 2)
         return CLI_EUSAGE;
     bool world = strcmp(argv[1], "--world") == 0;
@@ -186,6 +218,10 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: %s\n", err);
         return 2;
     }
+    snprintf(sms_acl, sizeof sms_acl, "acl:%s:", world ? "WORLD" : norm);
+    if ((ret = jw_sendable(cfg, "jobs acl", argv[0], sms_acl)) != 0)
+        return ret;
+    ret = 1;
     const char *vals[] = {argv[0], world ? NULL : norm, cfg->jwplatform_sync_items ? "t" : "f"};
     if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 3, vals)))
         goto out;
@@ -262,12 +298,16 @@ const cli_command cli_jobs_commands[] = {
               "GROUP_<id>, INST_<id>; --world removes the ACL (anyone). Every new answer\n"
               "follows it within MEDIAGATE_CACHE_MAX_AGE + 1 s (nginx's micro-cache\n"
               "included); what callers already got (output URLs, media files in their\n"
-              "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"},
+              "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"
+              "A JW Platform video's job refuses (exit 2) an ACL longer than the\n"
+              "write-back sends (1500 bytes percent-encoded), before changing anything.\n"},
     {.name = "title", .needs_config = true, .fn = title, .args = "ID TEXT",
-     .usage = "set job ID's title (1 to 1000 bytes)\n"
+     .usage = "set job ID's title (1 to 1000 bytes, no control characters)\n"
               "A JW Platform video's job (jwplatform:<key>) has it written to the video\n"
               "by a jwplatform.update task (MEDIAGATE_JWPLATFORM_SYNC_ITEMS), as an ACL\n"
-              "change is. Exits 1 when there is no such job.\n"},
+              "change is; a title longer than the write-back sends (1500 bytes\n"
+              "percent-encoded) is refused (exit 2), before changing anything. Exits 1\n"
+              "when there is no such job.\n"},
     {.name = "cancel", .needs_config = true, .fn = cancel, .args = "ID",
      .usage = "cancel job ID, at its encoder too\n"
               "The job is CANCELED at once and its work not yet started stops (a queued\n"

@@ -22,6 +22,12 @@ bool jw_title_ok(const char *title)
     return true;
 }
 
+bool jw_value_fits(const char *value)
+{
+    char enc[JW_VALUE_ENCODED_MAX + 1];
+    return jw_percent_encode(value, enc, sizeof enc) >= 0;
+}
+
 int jw_percent_encode(const char *s, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";

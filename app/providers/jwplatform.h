@@ -25,6 +25,13 @@ typedef struct jw_param {
  * (what PostgreSQL's [[:cntrl:]] may match, whatever the locale). */
 bool jw_title_ok(const char *title);
 
+/* The longest a title or custom.sms_acl sent to JW may be once
+ * percent-encoded: both go in one signed query (app/jwplatform/api.c). */
+#define JW_VALUE_ENCODED_MAX 1500
+
+/* True when value percent-encodes to at most JW_VALUE_ENCODED_MAX bytes. */
+bool jw_value_fits(const char *value);
+
 /* Writes the percent-encoding of s into out (cap bytes, NUL-terminated).
  * Returns its length, or -1 when cap is too small. */
 int jw_percent_encode(const char *s, char *out, size_t cap);

@@ -30,7 +30,6 @@
 /* Seconds after which an unanswered create's video is looked for: past
  * any request's life (jw_api_get's 60 s). */
 #define DISCARD_AFTER 600
-#define ENCODED_MAX 1501
 
 /* True when s is 1 to max bytes of [A-Za-z0-9] and the bytes of extra. */
 static bool plain(const char *s, size_t max, const char *extra)
@@ -113,8 +112,7 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
         return reply_error(r, 400, "title must be 1 to 1000 bytes without control characters.");
     /* Both go in the signed query (jw_api_get's cap): 1500 bytes each, encoded. */
     if ((size_t)snprintf(acl, sizeof acl, "acl:%s:", s->acl ? s->acl : "WORLD") >= sizeof acl ||
-        jw_percent_encode(title, url, ENCODED_MAX) < 0 ||
-        jw_percent_encode(acl, url, ENCODED_MAX) < 0)
+        !jw_value_fits(title) || !jw_value_fits(acl))
         return reply_error(r, 400,
                            "The title or the ACL is too long for JW Platform (1500 bytes "
                            "each, percent-encoded).");

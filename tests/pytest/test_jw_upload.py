@@ -407,3 +407,27 @@ def test_without_sync_items_an_acl_set_here_outlives_a_mirror_rewrite(stack, jw)
     # --world here makes it public again.
     assert mg(stack, "jobs", "acl", job, "--world").returncode == 0
     assert status(stack, job).json()["job_status"] == "COMPLETE"
+
+
+def test_jobs_title_and_acl_refuse_what_the_write_back_cannot_send(stack, jw, key, workers):
+    job = create(stack, key, "name=clip.mp4", "title=kept", "acl=USER_alice").json()["job_id"]
+    vkey = job.split(":", 1)[1]
+    too_long = "mediagate: the title or the ACL is too long for JW Platform (1500 bytes each, " \
+        "percent-encoded)"
+    r = mg(stack, "jobs", "title", job, "é" * 500)         # 1000 bytes, 3000 encoded
+    assert r.returncode == 2 and too_long in r.stderr, r
+    wide = ",".join(f"USER_{'@' * 120}{i}" for i in range(5))   # '@' is %40
+    r = mg(stack, "jobs", "acl", job, wide)
+    assert r.returncode == 2 and too_long in r.stderr, r
+    # Nothing changed, nothing queued.
+    assert stack.db.one("SELECT title, acl FROM jobs WHERE id = %s", job) == ("kept", None)
+    assert stack.db.one("SELECT version, sms_acl FROM jwplatform_writes WHERE key = %s", vkey) == \
+        (1, "acl:USER_alice:")
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update'") == 0
+    # What fits is sent, both in one update.
+    users = ",".join(f"USER_u{i:03d}" for i in range(80))
+    assert mg(stack, "jobs", "acl", job, users).returncode == 0
+    assert mg(stack, "jobs", "title", job, "é" * 250).returncode == 0   # 1500 encoded
+    start_worker(stack, workers)
+    assert wait_until(lambda: updates(jw) == [("é" * 250, f"acl:{users}:", 200)], 30), updates(jw)
+    assert stack.db.one("SELECT version = sent_version FROM jwplatform_writes WHERE key = %s", vkey)

@@ -325,3 +325,61 @@ out:
     PQclear(d);
     PQclear(r);
 }
+
+int jwplatform_upload_lapse(task_ctx *ctx, const char *id, task_result *res)
+{
+    PGresult *r = NULL, *d = NULL;
+    json_object *root = NULL, *video;
+    jw_api api = {0};
+    char err[512];
+    double after = 0;
+    const char *status = NULL, *call = "/videos/show";
+    int ret = -1;
+    const char *v[] = {id};
+    if (db_exec(ctx->db, W_JW_UPLOAD_LAPSE, 1, v, &r) != 0) {
+        task_fail(res, TASK_RETRY, 1, "the database is unavailable");
+        goto out;
+    }
+    if (PQntuples(r) != 1) {
+        ret = 0; /* not a JW upload, or its video is gone already */
+        goto out;
+    }
+    const char *key = PQgetvalue(r, 0, 0);
+    if (!api_open(ctx, &api, res))
+        goto out;
+    jw_param prm[] = {{"video_key", key}};
+    jw_outcome oc = jw_api_get(&api, "videos/show", prm, 1, &root, &after, err, sizeof err);
+    if (oc == JW_OK && jobj(root, "video", json_type_object, &video) > 0 &&
+        jstr(video, "status", &status) > 0 && strcmp(status, "created") != 0) {
+        /* JW's link took the file (it is processing, ready or failed):
+         * the mirror moves the job, nothing lapses. */
+        log_info("task %lld: upload %s: JW Platform video %s got its file (%s)", ctx->id, id, key,
+                 status);
+        res->outcome = TASK_DONE;
+        ret = 1;
+        goto out;
+    }
+    if (oc == JW_OK) {
+        json_object_put(root);
+        root = NULL;
+        call = "/videos/delete";
+        oc = jw_api_get(&api, "videos/delete", prm, 1, &root, &after, err, sizeof err);
+    }
+    if (oc != JW_OK && oc != JW_NOT_FOUND) {
+        jw_retry(res, call, after, err);
+        goto out;
+    }
+    if (db_exec(ctx->db, W_JW_UPLOAD_DISCARDED, 1, v, &d) != 0) {
+        task_fail(res, TASK_RETRY, 1, "the database is unavailable");
+        goto out;
+    }
+    log_info("task %lld: upload %s: JW Platform video %s deleted (its upload link expired unused)",
+             ctx->id, id, key);
+    ret = 0;
+out:
+    json_object_put(root);
+    jw_api_free(&api);
+    PQclear(d);
+    PQclear(r);
+    return ret;
+}

@@ -169,6 +169,18 @@ const stmt_def worker_stmts[W__COUNT] = {
         "SELECT platform_upload_id FROM uploads WHERE id = $1::uuid AND target = 'mux' "
         "AND stored_at IS NULL AND expires_at <= now() AND platform_upload_id IS NOT NULL",
         1, PGRES_TUPLES_OK},
+    /* An expired jwplatform slot whose file never came here: its video's
+     * key (app/worker/jwplatform.c). No row: not one. */
+    [W_JW_UPLOAD_LAPSE] = {"w_jw_upload_lapse",
+        "SELECT p.key FROM uploads u JOIN jwplatform_creates p ON p.id = u.id "
+        "WHERE u.id = $1::uuid AND u.target = 'jwplatform' AND u.stored_at IS NULL "
+        "AND u.expires_at <= now() AND p.state = 'created'",
+        1, PGRES_TUPLES_OK},
+    /* Its video deleted on JW: the mirror derives no job from it again. */
+    [W_JW_UPLOAD_DISCARDED] = {"w_jw_upload_discarded",
+        "UPDATE jwplatform_creates SET state = 'discarded', updated_at = now() "
+        "WHERE id = $1::uuid AND state = 'created'",
+        1, PGRES_COMMAND_OK},
     /* What upload.fetch needs of its slot (app/worker/fetch.c): name,
      * max_bytes, whether it is stored already, and its job's status. */
     [W_FETCH_UPLOAD] = {"w_fetch_upload",

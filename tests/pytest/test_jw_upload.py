@@ -431,3 +431,42 @@ def test_jobs_title_and_acl_refuse_what_the_write_back_cannot_send(stack, jw, ke
     start_worker(stack, workers)
     assert wait_until(lambda: updates(jw) == [("é" * 250, f"acl:{users}:", 200)], 30), updates(jw)
     assert stack.db.one("SELECT version = sent_version FROM jwplatform_writes WHERE key = %s", vkey)
+
+
+def test_an_upload_link_never_used_expires_its_empty_video_deleted_and_its_job_canceled(
+        stack, jw, key, workers):
+    unused = create(stack, key, "name=a.mp4").json()
+    used = create(stack, key, "name=b.mp4").json()
+    ukey, fkey = unused["upload"]["video_key"], used["upload"]["video_key"]
+    jw.videos[fkey]["status"] = "processing"    # its file came through JW's link
+    # Each slot expires with JW's link (7 days): its upload.expire task is there.
+    assert stack.db.rows("SELECT payload->>'job_id' FROM outbox WHERE kind = 'upload.expire' "
+                         "AND run_after > now() + interval '6 days' ORDER BY id") == \
+        [(unused["job_id"],), (used["job_id"],)]
+    # The mirror has the empty video (a webhook, or a sync).
+    start_worker(stack, workers)
+    ev = event("media_available", ukey)
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM cached_resource WHERE key = %s", ukey) == 1, 30)
+    stack.db.conn.execute("UPDATE uploads SET expires_at = now() - interval '1 second'")
+    jw.answers["/v1/videos/delete"] = [503]       # JW down at first: retried
+    stack.db.conn.execute("UPDATE outbox SET run_after = now() WHERE kind = 'upload.expire'")
+    assert wait_until(lambda: ukey not in jw.videos, 60)
+    assert [(p["video_key"], s) for p, s in jw.video_calls("delete")] == [(ukey, 503), (ukey, 200)]
+    assert wait_until(lambda: stack.db.one(
+        "SELECT status, error_message FROM jobs WHERE id = %s", unused["job_id"]) ==
+        ("CANCELED", "the upload URL expired before a file arrived"), 30)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'upload.expire' AND done_at IS NULL") == 0, 30)
+    # The video that got its file stays, and so does its job.
+    assert fkey in jw.videos
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", used["job_id"]) == "SUBMITTED"
+    # JW's webhook for the deletion does not turn the canceled job into an error.
+    ev = event("media_deleted", ukey)
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one(
+        "SELECT deleted_at IS NOT NULL FROM cached_resource WHERE key = %s", ukey), 30)
+    stack.mg("sync")
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", unused["job_id"]) == "CANCELED"
+    assert stack.db.one("SELECT state FROM jwplatform_creates WHERE key = %s", ukey) == "discarded"

@@ -278,6 +278,10 @@ static int cancel(const config *cfg, int argc, char **argv)
         printf("Its encoder (%s) cancels it too: an encoder.cancel task does, after a create in "
                "flight ends\n(mediagate tasks list shows it).\n",
                PQgetvalue(res, 0, 1));
+    else if (strcmp(r, "canceling_upload") == 0)
+        printf("Its direct upload is canceled at %s too (an upload.expire task, retried; an asset "
+               "made of it\nall the same is deleted there).\n",
+               PQgetvalue(res, 0, 1));
     ret = 0;
 out:
     PQclear(res);
@@ -313,6 +317,8 @@ const cli_command cli_jobs_commands[] = {
               "The job is CANCELED at once and its work not yet started stops (a queued\n"
               "create, a local encode). A job created at a cloud encoder (or being\n"
               "created) is canceled there by an encoder.cancel task, after a create in\n"
-              "flight ends. Exits 1 when there is no such job or it was final already.\n"},
+              "flight ends. A Mux direct upload still waiting for its file is canceled\n"
+              "at Mux, and an asset Mux makes of it all the same is deleted there.\n"
+              "Exits 1 when there is no such job or it was final already.\n"},
     {.name = NULL},
 };

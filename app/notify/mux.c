@@ -15,6 +15,8 @@
  * mediagate made for Mux has that id: then that job (mediagate_job_id),
  * never a new one, and a signed playback id gives its playlist when there
  * is no public one; else the asset is anyone's, as above.
+ * video.upload.errored / .cancelled / .timed_out end the job of a direct
+ * upload (app/uploads/mux.c) at once, found the same way (upload_ended).
  * Every other event type is stored and acknowledged, never applied: Mux
  * retries anything but a 2xx for a day. */
 #include <math.h>
@@ -212,6 +214,40 @@ static void errored(json_object *data, json_object *ev)
                            json_object_new_string(text[0] ? text : "Mux could not process the asset"));
 }
 
+/* video.upload.errored, .cancelled, .timed_out: a direct upload that ended
+ * without an asset. When its passthrough (new_asset_settings) may be a job
+ * mediagate made for it, "mediagate_job" ends that job: ERROR with Mux's
+ * "type: message", or CANCELED; else (anyone's upload, or not ours after
+ * all: mediagate_notify_apply) the event is only stored. */
+static void upload_ended(json_object *data, const char *how, json_object *ev)
+{
+    json_object *settings, *e, *mine;
+    const char *job = NULL, *type = "", *m = "";
+    char text[1024];
+    json_object_object_add(ev, "no_job", json_object_new_boolean(1));
+    if (jobj(data, "new_asset_settings", json_type_object, &settings) != 1 ||
+        !(job = passthrough_job(settings)))
+        return;
+    if (strcmp(how, "errored") == 0) {
+        if (jobj(data, "error", json_type_object, &e) == 1) {
+            jstr(e, "type", &type);
+            jstr(e, "message", &m);
+        }
+        snprintf(text, sizeof text, "%.200s%s%.800s", type, *type && *m ? ": " : "", m);
+        if (!*text)
+            snprintf(text, sizeof text, "Mux refused the upload");
+    } else
+        snprintf(text, sizeof text, "%s",
+                 strcmp(how, "timed_out") == 0 ? "the upload URL expired before a file arrived"
+                                                : "the upload was cancelled at Mux");
+    mine = json_object_new_object();
+    json_object_object_add(mine, "mediagate_job_id", json_object_new_string(job));
+    json_object_object_add(mine, "status",
+                           json_object_new_string(*how == 'e' ? "ERROR" : "CANCELED"));
+    json_object_object_add(mine, "error_message", json_object_new_string(text));
+    json_object_object_add(ev, "mediagate_job", mine);
+}
+
 int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *err,
               size_t errcap)
 {
@@ -224,6 +260,14 @@ int mux_parse(json_object *root, json_object *ev, char *id, size_t idcap, char *
         FAIL("type is missing or not a string");
     bool asset_ev = strncmp(type, "video.asset.", 12) == 0;
     bool linked = strcmp(type, "video.upload.asset_created") == 0;
+    static const char *const ended[] = {"errored", "cancelled", "timed_out"};
+    for (size_t i = 0; i < 3 && strncmp(type, "video.upload.", 13) == 0; i++)
+        if (strcmp(type + 13, ended[i]) == 0) {
+            if (jobj(root, "data", json_type_object, &data) != 1)
+                FAIL("no data object");
+            upload_ended(data, ended[i], ev);
+            return 0;
+        }
     if (!(asset_ev && (strcmp(type + 12, "created") == 0 || strcmp(type + 12, "ready") == 0 ||
                        strcmp(type + 12, "errored") == 0)) &&
         !linked) {

@@ -15,7 +15,8 @@
  * job (app/notify/mux.c), never a new one. At the slot's expiry
  * (UPLOAD_PLATFORM_GRACE_S after Mux's timeout) a slot whose asset never
  * came is canceled at Mux (PUT /video/v1/uploads/<id>/cancel) and its job
- * CANCELED (app/worker/upload.c). */
+ * CANCELED (app/worker/upload.c). The create waits on Mux in the request:
+ * at most upload_platform_enter's share of the threads do (others 503). */
 #include "uploads/target.h"
 
 #include <json-c/json.h>
@@ -125,6 +126,7 @@ int upload_target_mux_create(request *r, const upload_slot *s)
     json_object *body = NULL;
     const config *c = r->cfg;
     const char *mux_id = NULL, *url = NULL;
+    bool waiting = false; /* holding an upload_platform_enter place */
     char id[UUID_BUF], job[UUID_BUF], origin[512], why[600], msg[700];
     char expires_at[32];
     if (s->origin)
@@ -141,6 +143,11 @@ int upload_target_mux_create(request *r, const upload_slot *s)
         snprintf(msg, sizeof msg, "The job's profile cannot make a Mux upload: %s.", why);
         return reply_error(r, 500, msg);
     }
+    if ((ret = upload_platform_enter(r, "Mux")) != 0) {
+        json_object_put(body);
+        return ret;
+    }
+    waiting = true;
     if ((ret = upload_target_record(r, s, "mux", id, job, time(NULL), c->upload_slot_ttl,
                                     expires_at)) != 0)
         goto out;
@@ -157,6 +164,8 @@ int upload_target_mux_create(request *r, const upload_slot *s)
                                              : msg);
         goto out;
     }
+    upload_platform_leave();
+    waiting = false;
     const char *pv[] = {id, mux_id};
     if (db_exec(r->db, STMT_UPLOAD_PLATFORM_ID, 2, pv, &res) != 0)
         /* The upload works all the same: its asset names the job
@@ -171,6 +180,8 @@ int upload_target_mux_create(request *r, const upload_slot *s)
     json_object_object_add(u, "expires_at", json_object_new_string(expires_at));
     ret = upload_target_created(r, job, u);
 out:
+    if (waiting)
+        upload_platform_leave();
     json_object_put(body);
     PQclear(res);
     return ret;

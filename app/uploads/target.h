@@ -81,6 +81,17 @@ int upload_target_created(request *r, const char *job, struct json_object *uploa
 int upload_target_record(request *r, const upload_slot *s, const char *target, const char *id,
                          const char *job, time_t now, long valid_s, char expires_at[32]);
 
+/* A platform row's wait on its platform's API inside the request (Mux's
+ * upload create, JW's video create) holds a request thread: at most a
+ * quarter of MEDIAGATE_THREADS (at least one) wait at once, so that a slow
+ * platform never takes the threads the rest of the API needs (tus chunk
+ * writers take at most half). upload_platform_enter returns 0 holding a
+ * place, to give back with upload_platform_leave once the platform
+ * answered; or, when every place is taken, replies 503 (Retry-After)
+ * "<platform> is busy ..." and returns 503: before anything is made. */
+int upload_platform_enter(request *r, const char *platform);
+void upload_platform_leave(void);
+
 /* The rows' create functions. local and s3 are in handlers/uploads.c. */
 int upload_target_local_create(request *r, const upload_slot *s);
 int upload_target_s3_create(request *r, const upload_slot *s);

@@ -3,6 +3,7 @@
 #include "uploads/target.h"
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -103,4 +104,24 @@ int upload_target_record(request *r, const upload_slot *s, const char *target, c
         ret = reply_db_error(r, ret);
     PQclear(res);
     return ret;
+}
+
+/* Requests waiting on a platform now (upload_platform_enter). */
+static atomic_long platform_waits;
+
+int upload_platform_enter(request *r, const char *platform)
+{
+    const long cap = r->cfg->threads / 4 > 1 ? r->cfg->threads / 4 : 1;
+    char msg[200];
+    if (atomic_fetch_add(&platform_waits, 1) < cap)
+        return 0;
+    atomic_fetch_sub(&platform_waits, 1);
+    snprintf(msg, sizeof msg, "%s is busy with other uploads being made: retry shortly.",
+             platform);
+    return reply_error(r, 503, msg);
+}
+
+void upload_platform_leave(void)
+{
+    atomic_fetch_sub(&platform_waits, 1);
 }

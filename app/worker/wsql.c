@@ -163,11 +163,12 @@ const stmt_def worker_stmts[W__COUNT] = {
         "UPDATE jwplatform_creates SET state = 'discarded', key = $2, updated_at = now() "
         "WHERE id = $1 AND state = 'creating'",
         2, PGRES_COMMAND_OK},
-    /* An expired mux slot whose asset never came: the Mux upload to cancel
-     * (app/uploads/mux.c). No row: none. */
+    /* A mux slot whose asset never came, expired or its job canceled: the
+     * Mux upload to cancel (app/uploads/mux.c). No row: none. */
     [W_UPLOAD_PLATFORM] = {"w_upload_platform",
-        "SELECT platform_upload_id FROM uploads WHERE id = $1::uuid AND target = 'mux' "
-        "AND stored_at IS NULL AND expires_at <= now() AND platform_upload_id IS NOT NULL",
+        "SELECT platform_upload_id FROM uploads u WHERE id = $1::uuid AND target = 'mux' "
+        "AND stored_at IS NULL AND platform_upload_id IS NOT NULL AND (expires_at <= now() "
+        "OR EXISTS (SELECT 1 FROM jobs j WHERE j.id = u.job_id AND j.status = 'CANCELED'))",
         1, PGRES_TUPLES_OK},
     /* An expired jwplatform slot whose file never came here: its video's
      * key (app/worker/jwplatform.c). No row: not one. */

@@ -3,9 +3,13 @@
 -- tried; its local encode or upload by URL's fetch, running or not: the
 -- holder finds its lease gone at its next heartbeat). A job of an encoder in p_remote (the rows that
 -- can cancel) that was created there, or whose create is in flight, gets
--- an encoder.cancel task, which waits for that create's answer. Returns
--- 'canceling' (the encoder.cancel task queued), 'canceled', 'finished'
--- (the job was final already) or 'no_such_job'.
+-- an encoder.cancel task, which waits for that create's answer. A Mux
+-- direct upload of the job's slot that got no file yet is canceled at Mux
+-- by the slot's upload.expire task, run at once (app/worker/upload.c; an
+-- asset made of it all the same is deleted: mediagate_notify_apply).
+-- Returns 'canceling' (the encoder.cancel task queued), 'canceling_upload'
+-- (the upload.expire task brought forward), 'canceled', 'finished' (the
+-- job was final already) or 'no_such_job'.
 CREATE OR REPLACE FUNCTION mediagate_job_cancel(p_job text, p_create_kinds text[],
                                                 p_remote text[])
 RETURNS text LANGUAGE plpgsql AS $$
@@ -35,6 +39,14 @@ BEGIN
         INSERT INTO outbox (kind, payload)
         VALUES ('encoder.cancel', jsonb_build_object('job_id', p_job));
         RETURN 'canceling';
+    END IF;
+    UPDATE outbox o SET run_after = now()
+      FROM uploads u
+     WHERE u.job_id = p_job AND u.platform_upload_id IS NOT NULL AND u.stored_at IS NULL
+       AND o.kind = 'upload.expire' AND o.payload->>'upload_id' = u.id::text
+       AND o.done_at IS NULL AND o.failed_at IS NULL;
+    IF FOUND THEN
+        RETURN 'canceling_upload';
     END IF;
     RETURN 'canceled';
 END

@@ -31,13 +31,15 @@ import hashlib
 import hmac
 import json
 import subprocess
+import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, parse_qsl
 
 import pytest
 
-from mgstack import MG_BIN, wait_until
+from mgstack import MG_BIN, Curl, wait_until
 from test_mux_encoder import HOOK_SECRET, PROFILE as MUX_PROFILE, TOKEN_ID, TOKEN_SECRET, post_event
 from test_mux_encoder import mux  # noqa: F401 (a fixture)
 from test_tencent import SECRET_ID, SECRET_KEY, TOKEN, tencent  # noqa: F401 (a fixture)
@@ -211,6 +213,34 @@ def test_tencent_settings_shape_the_signature(stack, key):
     assert left in (600, 601), left
 
 
+def test_tencent_settings_a_reused_signature_makes_no_second_job(stack, workers, tencent, key):
+    # MEDIAGATE_TENCENT_UPLOAD_ONE_TIME=off: the signature takes several
+    # uploads. The first file is the slot's job's; a further one is never a
+    # job of its own (it would have no owner, ACL or profile) nor processed.
+    workers.start()
+    assert wait_until(lambda: served(stack), 10, 0.05)
+    r = create(stack, key, "target=tencent", "profile=tc", "acl=USER_alice")
+    assert r.status == 201, r
+    job, up = r.json()["job_id"], r.json()["upload"]
+    code, first = tencent.client_upload(up["signature"])
+    assert code == "", code
+    code, again = tencent.client_upload(up["signature"])
+    assert code == "", code
+    fid, fid2 = first["FileUploadEvent"]["FileId"], again["FileUploadEvent"]["FileId"]
+    assert fid != fid2
+    assert notify(stack, first) == "applied"
+    assert wait_until(lambda: tencent.started_by("ProcessMedia"), 20, 0.05), tencent.calls
+    assert notify(stack, again) == "stored"
+    assert stack.db.rows("SELECT id, backend_job_id, acl, profile FROM jobs") == \
+        [(job, fid, "USER_alice", "tc")]
+    assert stack.db.one("SELECT error FROM notifications WHERE job_id = %s AND error IS NOT NULL",
+                        job) == (f"a further file ({fid2}) for upload job {job}, which has its file "
+                                 f"({fid}) already: no job made, nothing processed")
+    assert stack.curl(f"/media/status?job_id={fid2}").json()["message"] == "Not found item."
+    assert f"a further file ({fid2}) for upload job {job}" in stack.mg("notifications", "list", "--all")
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'tencent.process_media'") == 1
+
+
 def test_tencent_slot_expiry_cancels_a_job_whose_file_never_came(stack, workers, tencent, key):
     workers.start()
     r = create(stack, key, "target=tencent")
@@ -307,6 +337,114 @@ def test_mux_slot_expiry_cancels_the_upload_at_mux(stack, workers, mux, key):
     assert wait_until(lambda: job_row(stack, job)[3] == "CANCELED", 15), job_row(stack, job)
     assert stack.db.one("SELECT error_message FROM jobs WHERE id = %s", job) == \
         "the upload URL expired before a file arrived"
+
+
+def test_mux_job_canceled_cancels_the_upload_and_deletes_a_late_asset(stack, workers, mux, key):
+    workers.start()
+    # Canceled before the file came: the direct upload is canceled at Mux
+    # at once (the slot's upload.expire task, brought forward).
+    r = create(stack, key, "target=mux", origin=ALLOWED)
+    assert r.status == 201, r
+    job, uid = r.json()["job_id"], r.json()["upload"]["id"]
+    out = stack.mg("jobs", "cancel", job)
+    assert out == (f"job {job}: CANCELED\nIts direct upload is canceled at mux too (an "
+                   "upload.expire task, retried; an asset made of it\nall the same is "
+                   "deleted there)."), out
+    assert wait_until(lambda: mux.uploads[uid]["status"] == "cancelled", 15), mux.calls
+    assert [c["path"] for c in mux.calls if c["method"] == "PUT"] == [f"/video/v1/uploads/{uid}/cancel"]
+    assert job_row(stack, job)[3] == "CANCELED"
+    # The browser's file reached Mux before the cancel did: the asset that
+    # names the canceled job is deleted at Mux; the job stays CANCELED.
+    r = create(stack, key, "target=mux", origin=ALLOWED)
+    assert r.status == 201, r
+    job, uid = r.json()["job_id"], r.json()["upload"]["id"]
+    ev = mux.upload_done(uid)
+    asset = ev["data"]["asset_id"]
+    stack.mg("jobs", "cancel", job)
+    assert wait_until(lambda: len([c for c in mux.calls if c["method"] == "PUT"]) == 2, 15), mux.calls
+    assert post_event(stack, ev)["result"] == "applied"
+    assert wait_until(lambda: asset not in mux.assets, 15), mux.calls
+    assert [c["path"] for c in mux.calls if c["method"] == "DELETE"] == [f"/video/v1/assets/{asset}"]
+    assert job_row(stack, job)[3] == "CANCELED"
+    # Its later events change nothing and delete nothing twice.
+    post_event(stack, ev)
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'encoder.cancel' "
+                        "AND payload->>'job_id' = %s AND done_at IS NULL AND failed_at IS NULL", job) == 0
+    assert job_row(stack, job)[3] == "CANCELED"
+
+
+def upload_event(mux, uid, kind, **data):
+    """The webhook Mux sends when direct upload uid ends without an asset
+    (video.upload.<kind>), in the documented envelope."""
+    up = dict(mux.uploads[uid], status=kind, **data)
+    return {"type": f"video.upload.{kind}", "object": {"type": "upload", "id": uid},
+            "id": str(uuid.uuid4()), "environment": {"name": "Production", "id": "j0863n"},
+            "data": up, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "accessor_source": None, "accessor": None, "request_id": None}
+
+
+def test_mux_upload_errored_cancelled_timed_out_end_the_job(stack, mux, key):
+    jobs = {}
+    for kind in ("errored", "cancelled", "timed_out"):
+        r = create(stack, key, "target=mux", origin=ALLOWED)
+        assert r.status == 201, r
+        jobs[kind] = (r.json()["job_id"], r.json()["upload"]["id"])
+    job, uid = jobs["errored"]
+    ev = upload_event(mux, uid, "errored",
+                      error={"type": "invalid_input", "message": "The file is not a video"})
+    assert post_event(stack, ev)["result"] == "applied"
+    assert stack.db.one("SELECT status, error_message FROM jobs WHERE id = %s", job) == \
+        ("ERROR", "invalid_input: The file is not a video")
+    job, uid = jobs["cancelled"]
+    assert post_event(stack, upload_event(mux, uid, "cancelled"))["result"] == "applied"
+    assert stack.db.one("SELECT status, error_message FROM jobs WHERE id = %s", job) == \
+        ("CANCELED", "the upload was cancelled at Mux")
+    job, uid = jobs["timed_out"]
+    assert post_event(stack, upload_event(mux, uid, "timed_out"))["result"] == "applied"
+    assert stack.db.one("SELECT status, error_message FROM jobs WHERE id = %s", job) == \
+        ("CANCELED", "the upload URL expired before a file arrived")
+    # Anyone's upload (a passthrough that is no job of ours): stored, no job made.
+    ev = upload_event(mux, uid, "errored", new_asset_settings={"passthrough": str(uuid.uuid4())})
+    assert post_event(stack, ev)["result"] == "stored"
+    assert stack.db.one("SELECT count(*) FROM jobs") == 3
+
+
+def test_a_slow_mux_takes_at_most_its_share_of_the_threads(stack, mux, key):
+    # MEDIAGATE_THREADS=2: one request at a time may wait on Mux. While Mux
+    # sits on a create, a second one is 503 at once (Retry-After), made
+    # nowhere, and the other thread answers the rest of the API.
+    entered, release, first = threading.Event(), threading.Event(), []
+    real = mux.handle_upload
+
+    def slow(method, path, raw, call):
+        if method == "POST":
+            entered.set()
+            release.wait(30)
+        return real(method, path, raw, call)
+
+    mux.handle_upload = slow
+    other = Curl(stack.base, stack.run / "curl-other")
+    t = threading.Thread(target=lambda: first.append(other(
+        "-X", "POST", "-H", f"Authorization: Bearer {key}", "-H", f"Origin: {ALLOWED}",
+        "--data-urlencode", "target=mux", "/uploads")))
+    t.start()
+    try:
+        assert entered.wait(15)
+        r = create(stack, key, "target=mux", origin=ALLOWED)
+        assert r.status == 503, r
+        assert r.json()["message"] == "Mux is busy with other uploads being made: retry shortly.", r
+        assert r.header("Retry-After"), r
+        assert len(mux_creates(mux)) == 1
+        assert stack.db.one("SELECT count(*) FROM jobs") == 1
+        r = stack.curl(f"/media/status?job_id={stack.db.one('SELECT id FROM jobs')}")
+        assert r.status == 200, r
+    finally:
+        release.set()
+        t.join(30)
+    assert first[0].status == 201, first
+    # The place is given back: the next create goes through.
+    mux.handle_upload = real
+    assert create(stack, key, "target=mux", origin=ALLOWED).status == 201
 
 
 def test_mux_refusals_end_the_job(stack, mux, key):

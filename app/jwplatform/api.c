@@ -96,7 +96,8 @@ jw_outcome jw_api_get(jw_api *a, const char *call, const jw_param *prm, size_t n
         goto out;
     }
     const char *hdrs[] = {hdr_accept};
-    http_request req = {"GET", url, hdrs, 1, NULL, 0, 5000, 60000, false};
+    http_request req = {"GET", url, hdrs, 1, NULL, 0, 5000, a->timeout_ms > 0 ? a->timeout_ms : 60000,
+                        false};
     http_response resp = {.body = a->buf, .body_cap = JW_API_MAX + 1};
     a->calls++;
     http_outcome oc = http_client_do(a->http, &req, &resp);

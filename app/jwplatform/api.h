@@ -27,6 +27,7 @@ typedef struct jw_api {
     struct http_client *http;
     char *buf;      /* response buffer, JW_API_MAX + 1 bytes, owned */
     unsigned long calls;
+    long timeout_ms; /* a call's whole deadline; 0 (jw_api_init's): 60 s */
 } jw_api;
 
 #define JW_API_MAX (32u << 20) /* the largest answer read: a page of 1000 videos is ~1 MB */

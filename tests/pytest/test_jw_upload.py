@@ -17,11 +17,12 @@ refuses stale timestamps and reused nonces:
 """
 
 import subprocess
+import threading
 import urllib.parse
 
 import pytest
 
-from mgstack import MG_BIN, wait_until
+from mgstack import MG_BIN, Curl, wait_until
 # The stand-in fixture and the webhook helpers of the mirror's suite, the
 # uploads suite's API key and nginx includes.
 from test_jwplatform import API_KEY, API_SECRET, HOOK_SECRET, event, hook, jw, jwt_for  # noqa: F401
@@ -470,3 +471,48 @@ def test_an_upload_link_never_used_expires_its_empty_video_deleted_and_its_job_c
     stack.mg("sync")
     assert stack.db.one("SELECT status FROM jobs WHERE id = %s", unused["job_id"]) == "CANCELED"
     assert stack.db.one("SELECT state FROM jwplatform_creates WHERE key = %s", ukey) == "discarded"
+
+
+@pytest.mark.parametrize("mg_env", [{"MEDIAGATE_THREADS": "2"}], indirect=True)
+def test_a_slow_jw_takes_at_most_its_share_of_the_threads_for_a_short_while(stack, jw, key):
+    # MEDIAGATE_THREADS=2: one request at a time may wait on JW's create,
+    # and for its deadline at most. While JW sits on a create, a second one
+    # is 503 at once (Retry-After), made nowhere, and the other thread
+    # answers the rest of the API.
+    entered, release, first = threading.Event(), threading.Event(), []
+    real = jw._create
+
+    def slow(params):
+        entered.set()
+        release.wait(60)
+        return real(params)
+
+    jw._create = slow
+    other = Curl(stack.base, stack.run / "curl-other")
+    t = threading.Thread(target=lambda: first.append(other(
+        "-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode", "target=jwplatform",
+        "--data-urlencode", "name=a.mp4", "/uploads")))
+    t.start()
+    try:
+        assert entered.wait(15)
+        r = create(stack, key, "name=b.mp4")
+        assert r.status == 503 and r.header("Retry-After"), r
+        assert r.json()["message"] == \
+            "JW Platform is busy with other uploads being made: retry shortly.", r
+        assert len(jw.video_calls("create")) == 0 and nothing_made(stack) == (0, 0)
+        assert stack.db.one("SELECT count(*) FROM jwplatform_creates") == 1
+        assert status(stack, "jwplatform:nosuchvideo").json()["message"] == "Not found item."
+        # JW never answers the first: the request gives up at its deadline
+        # (curl's timer, 10 s), not jw_api_get's 60 s.
+        t.join(40)
+        assert not t.is_alive()
+        assert first[0].status == 503, first
+        assert "JW Platform did not answer" in first[0].json()["message"]
+    finally:
+        release.set()
+        t.join(60)
+    logs = "".join(text for _, text in stack.logs.sections())
+    assert "JW Platform /videos/create: no answer" in logs, logs[-3000:]
+    # The place is given back: the next create goes through.
+    jw._create = real
+    assert create(stack, key, "name=c.mp4").status == 201

@@ -273,11 +273,21 @@ static int cancel(const config *cfg, int argc, char **argv)
         fprintf(stderr, "'\n");
         goto out;
     }
+    if (strcmp(r, "platform_managed") == 0) {
+        fprintf(stderr, "mediagate: JW Platform videos are managed on the platform: delete the "
+                        "video there (its job follows); nothing changed\n");
+        goto out;
+    }
+    bool jw = strcmp(PQgetvalue(res, 0, 1), "jwplatform") == 0;
     printf("job %s: CANCELED\n", argv[0]);
     if (strcmp(r, "canceling") == 0)
         printf("Its encoder (%s) cancels it too: an encoder.cancel task does, after a create in "
                "flight ends\n(mediagate tasks list shows it).\n",
                PQgetvalue(res, 0, 1));
+    else if (strcmp(r, "canceling_upload") == 0 && jw)
+        printf("Its JW Platform video %s is deleted too, with its upload link (an upload.expire "
+               "task,\nretried); the job stays CANCELED.\n",
+               PQgetvalue(res, 0, 2));
     else if (strcmp(r, "canceling_upload") == 0)
         printf("Its direct upload is canceled at %s too (an upload.expire task, retried; an asset "
                "made of it\nall the same is deleted there).\n",
@@ -318,7 +328,11 @@ const cli_command cli_jobs_commands[] = {
               "create, a local encode). A job created at a cloud encoder (or being\n"
               "created) is canceled there by an encoder.cancel task, after a create in\n"
               "flight ends. A Mux direct upload still waiting for its file is canceled\n"
-              "at Mux, and an asset Mux makes of it all the same is deleted there.\n"
-              "Exits 1 when there is no such job or it was final already.\n"},
+              "at Mux, and an asset Mux makes of it all the same is deleted there. A JW\n"
+              "Platform upload's video is deleted there (its link with it), and the job\n"
+              "stays CANCELED; a JW Platform video not made by an upload here is\n"
+              "managed on the platform: refused, nothing changed.\n"
+              "Exits 1 when there is no such job, it was final already or it is such\n"
+              "a video.\n"},
     {.name = NULL},
 };

@@ -345,11 +345,15 @@ int jwplatform_upload_lapse(task_ctx *ctx, const char *id, task_result *res)
         goto out;
     }
     const char *key = PQgetvalue(r, 0, 0);
+    bool canceled = *PQgetvalue(r, 0, 1) == 't';
     if (!api_open(ctx, &api, res))
         goto out;
     jw_param prm[] = {{"video_key", key}};
-    jw_outcome oc = jw_api_get(&api, "videos/show", prm, 1, &root, &after, err, sizeof err);
-    if (oc == JW_OK && jobj(root, "video", json_type_object, &video) > 0 &&
+    /* An operator canceled the job: its video goes whatever it holds. */
+    jw_outcome oc = canceled ? JW_OK
+                             : jw_api_get(&api, "videos/show", prm, 1, &root, &after, err,
+                                          sizeof err);
+    if (!canceled && oc == JW_OK && jobj(root, "video", json_type_object, &video) > 0 &&
         jstr(video, "status", &status) > 0 && strcmp(status, "created") != 0) {
         /* JW's link took the file (it is processing, ready or failed):
          * the mirror moves the job, nothing lapses. */
@@ -373,8 +377,8 @@ int jwplatform_upload_lapse(task_ctx *ctx, const char *id, task_result *res)
         task_fail(res, TASK_RETRY, 1, "the database is unavailable");
         goto out;
     }
-    log_info("task %lld: upload %s: JW Platform video %s deleted (its upload link expired unused)",
-             ctx->id, id, key);
+    log_info("task %lld: upload %s: JW Platform video %s deleted (%s)", ctx->id, id, key,
+             canceled ? "its job was canceled" : "its upload link expired unused");
     ret = 0;
 out:
     json_object_put(root);

@@ -516,3 +516,36 @@ def test_a_slow_jw_takes_at_most_its_share_of_the_threads_for_a_short_while(stac
     # The place is given back: the next create goes through.
     jw._create = real
     assert create(stack, key, "name=c.mp4").status == 201
+
+
+def test_jobs_cancel_of_an_upload_job_deletes_its_video_and_the_job_stays_canceled(stack, jw, key,
+                                                                                   workers):
+    job = create(stack, key, "name=clip.mp4").json()["job_id"]
+    vkey = job.split(":", 1)[1]
+    jw.answers["/v1/videos/delete"] = [503, 503]     # JW down at first: retried
+    r = mg(stack, "jobs", "cancel", job)
+    assert r.returncode == 0 and f"Its JW Platform video {vkey} is deleted too" in r.stdout, r
+    # Meanwhile the browser uploads all the same and JW converts it: the
+    # mirror has the ready video, and the job stays CANCELED.
+    jw.videos[vkey]["status"] = "ready"
+    start_worker(stack, workers)
+    ev = event("conversions_complete", vkey)
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM cached_resource WHERE key = %s AND data->>'status' = 'ready'",
+        vkey) == 1 or vkey not in jw.videos, 60)
+    stack.mg("sync")
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"
+    assert wait_until(lambda: vkey not in jw.videos, 60)
+    assert [s for _, s in jw.video_calls("delete")] == [503, 503, 200]
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"
+
+
+def test_jobs_cancel_of_a_mirrored_video_is_refused(stack, jw):
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, status="processing")
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    r = mg(stack, "jobs", "cancel", "jwplatform:mirr0001")
+    assert r.returncode == 1 and "managed on the platform: delete the video there" in r.stderr, r
+    assert stack.db.one("SELECT status FROM jobs WHERE id = 'jwplatform:mirr0001'") == "PROGRESSING"

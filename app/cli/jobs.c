@@ -12,7 +12,7 @@
 #include "encoders/encoder.h"
 #include "hash.h"
 #include "playback.h"
-#include "providers/jwplatform.h"
+#include "jwplatform/api.h"
 #include "storage/storage.h"
 
 /* Says on stderr that there is no job id. */

@@ -6,27 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
-
 #define JW_MAX_PARAMS 32
-
-bool jw_title_ok(const char *title)
-{
-    size_t n = title ? strlen(title) : 0;
-    if (n == 0 || n > JW_TITLE_MAX || utf8_length(title, n) < 0)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)title; *p; p++)
-        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
-            (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)))
-            return false;
-    return true;
-}
-
-bool jw_value_fits(const char *value)
-{
-    char enc[JW_VALUE_ENCODED_MAX + 1];
-    return jw_percent_encode(value, enc, sizeof enc) >= 0;
-}
 
 int jw_percent_encode(const char *s, char *out, size_t cap)
 {

@@ -1,6 +1,5 @@
 #ifndef MEDIAGATE_JWPLATFORM_SIG_H
 #define MEDIAGATE_JWPLATFORM_SIG_H
-#include <stdbool.h>
 #include <stddef.h>
 
 /* JW Platform management API v1 request signing: api_signature is the hex
@@ -15,22 +14,6 @@ typedef struct jw_param {
     const char *name;
     const char *value;
 } jw_param;
-
-/* The longest title of a video made or changed here, in bytes. */
-#define JW_TITLE_MAX 1000
-
-/* True when title is one mediagate sends JW and jobs.title keeps: 1 to
- * JW_TITLE_MAX bytes of UTF-8 without a control character: C0, DEL, C1
- * (U+0080..U+009F) and the line and paragraph separators U+2028, U+2029
- * (what PostgreSQL's [[:cntrl:]] may match, whatever the locale). */
-bool jw_title_ok(const char *title);
-
-/* The longest a title or custom.sms_acl sent to JW may be once
- * percent-encoded: both go in one signed query (app/jwplatform/api.c). */
-#define JW_VALUE_ENCODED_MAX 1500
-
-/* True when value percent-encodes to at most JW_VALUE_ENCODED_MAX bytes. */
-bool jw_value_fits(const char *value);
 
 /* Writes the percent-encoding of s into out (cap bytes, NUL-terminated).
  * Returns its length, or -1 when cap is too small. */

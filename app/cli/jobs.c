@@ -316,8 +316,9 @@ const cli_command cli_jobs_commands[] = {
               "A JW Platform video's job refuses (exit 2) an ACL longer than the\n"
               "write-back sends (1500 bytes percent-encoded), before changing anything.\n"},
     {.name = "title", .needs_config = true, .fn = title, .args = "ID TEXT",
-     .usage = "set job ID's title (1 to 1000 bytes, no control characters)\n"
-              "A JW Platform video's job (jwplatform:<key>) has it written to the video\n"
+     .usage = "set job ID's title (1 to 1000 bytes)\n"
+              "No control characters (C0, DEL, C1, U+2028, U+2029). A JW Platform\n"
+              "video's job (jwplatform:<key>) has it written to the video\n"
               "by a jwplatform.update task (MEDIAGATE_JWPLATFORM_SYNC_ITEMS), as an ACL\n"
               "change is; a title longer than the write-back sends (1500 bytes\n"
               "percent-encoded) is refused (exit 2), before changing anything. Exits 1\n"

@@ -59,6 +59,15 @@ BEGIN
     IF FOUND THEN
         RETURN 'canceling_upload';
     END IF;
+    -- A JW upload's slot whose task ended already (its video got its
+    -- file before the link's expiry): one more, to delete the video.
+    INSERT INTO outbox (kind, payload)
+    SELECT 'upload.expire', jsonb_build_object('job_id', p_job, 'upload_id', u.id)
+      FROM uploads u
+     WHERE u.job_id = p_job AND u.target = 'jwplatform' AND u.stored_at IS NULL;
+    IF FOUND THEN
+        RETURN 'canceling_upload';
+    END IF;
     RETURN 'canceled';
 END
 $$;

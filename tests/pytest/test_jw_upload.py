@@ -549,3 +549,21 @@ def test_jobs_cancel_of_a_mirrored_video_is_refused(stack, jw):
     r = mg(stack, "jobs", "cancel", "jwplatform:mirr0001")
     assert r.returncode == 1 and "managed on the platform: delete the video there" in r.stderr, r
     assert stack.db.one("SELECT status FROM jobs WHERE id = 'jwplatform:mirr0001'") == "PROGRESSING"
+
+
+def test_jobs_cancel_after_the_link_expired_with_a_file_deletes_the_video_too(stack, jw, key,
+                                                                              workers):
+    job = create(stack, key, "name=clip.mp4").json()["job_id"]
+    vkey = job.split(":", 1)[1]
+    jw.videos[vkey]["status"] = "processing"
+    stack.db.conn.execute("UPDATE uploads SET expires_at = now() - interval '1 second'")
+    stack.db.conn.execute("UPDATE outbox SET run_after = now() WHERE kind = 'upload.expire'")
+    start_worker(stack, workers)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'upload.expire' AND done_at IS NOT NULL") == 1, 30)
+    assert vkey in jw.videos and stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == \
+        "SUBMITTED"
+    r = mg(stack, "jobs", "cancel", job)
+    assert r.returncode == 0 and f"Its JW Platform video {vkey} is deleted too" in r.stdout, r
+    assert wait_until(lambda: vkey not in jw.videos, 30)
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"

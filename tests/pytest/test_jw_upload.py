@@ -13,7 +13,12 @@ refuses stale timestamps and reused nonces:
   winning; MEDIAGATE_JWPLATFORM_SYNC_ITEMS=off keeps them here;
 - JW down or refusing at create: a clear refusal and nothing made; a
   create whose answer was lost: nothing visible, and the video JW made
-  anyway is deleted.
+  anyway is deleted; a slow JW holds at most its share of the request
+  threads, for 10 s at most;
+- refusals of an update are retried and the ACL set here holds until JW
+  took it; what the write-back cannot send is refused before anything
+  changes; a link never used expires (the empty video deleted, the job
+  CANCELED), and so does a canceled upload job's video.
 """
 
 import subprocess

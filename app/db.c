@@ -22,14 +22,16 @@
     } while (0)
 
 /* A job's ACL. A JW Platform video's is its custom property sms_acl (none:
- * WORLD), as changed here (jwplatform_writes) until the mirror is written
- * after that change, else as mirrored; a video the mirror lacks and that
- * was not made here admits nobody. */
+ * WORLD), as changed here (jwplatform_writes) while the platform has not
+ * taken the change (never sent: refused, retried, or the write-back off)
+ * and until the mirror is written after the platform took it, else as
+ * mirrored; a video the mirror lacks and that was not made here admits
+ * nobody. */
 #define JW_ACL                                                                           \
     "CASE WHEN backend = 'jwplatform' THEN coalesce((SELECT w.sms_acl "                  \
     "FROM jwplatform_writes w WHERE w.key = jobs.backend_job_id AND w.sms_acl IS NOT NULL " \
-    "AND NOT EXISTS (SELECT 1 FROM cached_resource m WHERE m.type = 'video' "            \
-    "AND m.key = w.key AND m.updated_at > w.changed_at)), "                              \
+    "AND (w.version > w.sent_version OR NOT EXISTS (SELECT 1 FROM cached_resource m "    \
+    "WHERE m.type = 'video' AND m.key = w.key AND m.updated_at > w.sent_at))), "          \
     "(SELECT coalesce(c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c " \
     "WHERE c.type = 'video' AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END"
 

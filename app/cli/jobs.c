@@ -12,6 +12,7 @@
 #include "encoders/encoder.h"
 #include "hash.h"
 #include "playback.h"
+#include "jwplatform/api.h"
 #include "storage/storage.h"
 
 /* Says on stderr that there is no job id. */
@@ -136,10 +137,41 @@ static void print_jw_write(const config *cfg)
         printf("JW Platform: a jwplatform.update task writes it to the video (custom.sms_acl,\n"
                "title), retried until the platform takes it.\n");
     else
-        printf("JW Platform: kept here only (MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off).\n");
+        printf("JW Platform: kept here only (MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off); the ACL "
+               "set here stays the job's,\nwhatever the platform's video says, until it is "
+               "changed here again.\n");
 }
 
-/* Sets job argv[0]'s title to argv[1] (1 to 1000 bytes, no control
+/* Refuses a change to job id that the JW Platform write-back could not
+ * send: for a JW video's job, value (a title, or the sms_acl "acl:…:")
+ * too long once percent-encoded. Returns 0 when the change may be made,
+ * 2 with the reason on stderr, or 1 when there is no such job or the
+ * database failed. */
+static int jw_sendable(const config *cfg, const char *what, const char *id, const char *value)
+{
+    int ret = 1;
+    PGresult *res = NULL;
+    const char *v[] = {id};
+    if (!(res = cli_query(cfg, what, C_JOB_BACKEND, 1, v)))
+        goto out;
+    if (PQntuples(res) != 1) {
+        no_job(id);
+        goto out;
+    }
+    ret = 0;
+    if (*PQgetvalue(res, 0, 0) == 't' && !jw_value_fits(value)) {
+        fprintf(stderr,
+                "mediagate: the title or the ACL is too long for JW Platform (%d bytes each, "
+                "percent-encoded)\n",
+                JW_VALUE_ENCODED_MAX);
+        ret = 2;
+    }
+out:
+    PQclear(res);
+    return ret;
+}
+
+/* Sets job argv[0]'s title to argv[1] (jw_title_ok: 1 to 1000 bytes, no control
  * characters); a JW Platform video's is written back. Exit 1 when there
  * is no such job. */
 static int title(const config *cfg, int argc, char **argv)
@@ -148,14 +180,13 @@ static int title(const config *cfg, int argc, char **argv)
     PGresult *res = NULL;
     if (argc != 2)
         return CLI_EUSAGE;
-    size_t n = strlen(argv[1]);
-    for (const char *p = argv[1]; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            n = 0;
-    if (n == 0 || n > 1000) {
+    if (!jw_title_ok(argv[1])) {
         fprintf(stderr, "mediagate: a title is 1 to 1000 bytes without control characters\n");
         return 2;
     }
+    if ((ret = jw_sendable(cfg, "jobs title", argv[0], argv[1])) != 0)
+        return ret;
+    ret = 1;
     const char *vals[] = {argv[0], argv[1], cfg->jwplatform_sync_items ? "t" : "f"};
     if (!(res = cli_query(cfg, "jobs title", C_JOBS_TITLE, 3, vals)))
         goto out;
@@ -179,7 +210,7 @@ static int acl(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
     PGresult *res = NULL;
-    char norm[1024], err[200];
+    char norm[1024], err[200], sms_acl[1100];
     if (argc != 2)
         return CLI_EUSAGE;
     bool world = strcmp(argv[1], "--world") == 0;
@@ -187,6 +218,10 @@ static int acl(const config *cfg, int argc, char **argv)
         fprintf(stderr, "mediagate: %s\n", err);
         return 2;
     }
+    snprintf(sms_acl, sizeof sms_acl, "acl:%s:", world ? "WORLD" : norm);
+    if ((ret = jw_sendable(cfg, "jobs acl", argv[0], sms_acl)) != 0)
+        return ret;
+    ret = 1;
     const char *vals[] = {argv[0], world ? NULL : norm, cfg->jwplatform_sync_items ? "t" : "f"};
     if (!(res = cli_query(cfg, "jobs acl", C_JOBS_ACL, 3, vals)))
         goto out;
@@ -238,11 +273,21 @@ static int cancel(const config *cfg, int argc, char **argv)
         fprintf(stderr, "'\n");
         goto out;
     }
+    if (strcmp(r, "platform_managed") == 0) {
+        fprintf(stderr, "mediagate: JW Platform videos are managed on the platform: delete the "
+                        "video there (its job follows); nothing changed\n");
+        goto out;
+    }
+    bool jw = strcmp(PQgetvalue(res, 0, 1), "jwplatform") == 0;
     printf("job %s: CANCELED\n", argv[0]);
     if (strcmp(r, "canceling") == 0)
         printf("Its encoder (%s) cancels it too: an encoder.cancel task does, after a create in "
                "flight ends\n(mediagate tasks list shows it).\n",
                PQgetvalue(res, 0, 1));
+    else if (strcmp(r, "canceling_upload") == 0 && jw)
+        printf("Its JW Platform video %s is deleted too, with its upload link (an upload.expire "
+               "task,\nretried); the job stays CANCELED.\n",
+               PQgetvalue(res, 0, 2));
     else if (strcmp(r, "canceling_upload") == 0)
         printf("Its direct upload is canceled at %s too (an upload.expire task, retried; an asset "
                "made of it\nall the same is deleted there).\n",
@@ -267,19 +312,28 @@ const cli_command cli_jobs_commands[] = {
               "GROUP_<id>, INST_<id>; --world removes the ACL (anyone). Every new answer\n"
               "follows it within MEDIAGATE_CACHE_MAX_AGE + 1 s (nginx's micro-cache\n"
               "included); what callers already got (output URLs, media files in their\n"
-              "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"},
+              "browsers) it cannot recall, as it prints. Set the ACL at upload instead.\n"
+              "A JW Platform video's job refuses (exit 2) an ACL longer than the\n"
+              "write-back sends (1500 bytes percent-encoded), before changing anything.\n"},
     {.name = "title", .needs_config = true, .fn = title, .args = "ID TEXT",
      .usage = "set job ID's title (1 to 1000 bytes)\n"
-              "A JW Platform video's job (jwplatform:<key>) has it written to the video\n"
+              "No control characters (C0, DEL, C1, U+2028, U+2029). A JW Platform\n"
+              "video's job (jwplatform:<key>) has it written to the video\n"
               "by a jwplatform.update task (MEDIAGATE_JWPLATFORM_SYNC_ITEMS), as an ACL\n"
-              "change is. Exits 1 when there is no such job.\n"},
+              "change is; a title longer than the write-back sends (1500 bytes\n"
+              "percent-encoded) is refused (exit 2), before changing anything. Exits 1\n"
+              "when there is no such job.\n"},
     {.name = "cancel", .needs_config = true, .fn = cancel, .args = "ID",
      .usage = "cancel job ID, at its encoder too\n"
               "The job is CANCELED at once and its work not yet started stops (a queued\n"
               "create, a local encode). A job created at a cloud encoder (or being\n"
               "created) is canceled there by an encoder.cancel task, after a create in\n"
               "flight ends. A Mux direct upload still waiting for its file is canceled\n"
-              "at Mux, and an asset Mux makes of it all the same is deleted there.\n"
-              "Exits 1 when there is no such job or it was final already.\n"},
+              "at Mux, and an asset Mux makes of it all the same is deleted there. A JW\n"
+              "Platform upload's video is deleted there (its link with it), and the job\n"
+              "stays CANCELED; a JW Platform video not made by an upload here is\n"
+              "managed on the platform: refused, nothing changed.\n"
+              "Exits 1 when there is no such job, it was final already or it is such\n"
+              "a video.\n"},
     {.name = NULL},
 };

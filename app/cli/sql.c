@@ -245,6 +245,11 @@ const stmt_def cli_stmts[C__COUNT] = {
         "SELECT id, backend = 'jwplatform', CASE WHEN backend = 'jwplatform' THEN "
         "mediagate_jw_write(backend_job_id, $2, NULL, $3::boolean) END FROM j",
         3, PGRES_TUPLES_OK},
+    /* jobs title / jobs acl: whether job $1 is a JW Platform video's (its
+     * changes must fit the write-back); no row: no such job */
+    [C_JOB_BACKEND] = {"c_job_backend",
+        "SELECT backend = 'jwplatform' FROM jobs WHERE id = $1",
+        1, PGRES_TUPLES_OK},
 };
 
 void cli_db_init(db *d, const struct config *cfg)

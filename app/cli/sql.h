@@ -51,6 +51,7 @@ enum cli_stmt {
     C_FUNCTION_DONE,
     C_NO_BODY_CHECK,
     C_JOBS_TITLE,
+    C_JOB_BACKEND,
     C__COUNT
 };
 

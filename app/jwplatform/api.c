@@ -17,6 +17,24 @@
 #define UNREACHED_TRIES 5
 #define RATE_LIMIT_WAITS 20
 
+bool jw_title_ok(const char *title)
+{
+    size_t n = title ? strlen(title) : 0;
+    if (n == 0 || n > JW_TITLE_MAX || utf8_length(title, n) < 0)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)title; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+            (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)))
+            return false;
+    return true;
+}
+
+bool jw_value_fits(const char *value)
+{
+    char enc[JW_VALUE_ENCODED_MAX + 1];
+    return jw_percent_encode(value, enc, sizeof enc) >= 0;
+}
+
 int jw_api_init(jw_api *a, const config *cfg, http_client *http)
 {
     memset(a, 0, sizeof *a);
@@ -96,7 +114,8 @@ jw_outcome jw_api_get(jw_api *a, const char *call, const jw_param *prm, size_t n
         goto out;
     }
     const char *hdrs[] = {hdr_accept};
-    http_request req = {"GET", url, hdrs, 1, NULL, 0, 5000, 60000, false};
+    http_request req = {"GET", url, hdrs, 1, NULL, 0, 5000, a->timeout_ms > 0 ? a->timeout_ms : 60000,
+                        false};
     http_response resp = {.body = a->buf, .body_cap = JW_API_MAX + 1};
     a->calls++;
     http_outcome oc = http_client_do(a->http, &req, &resp);

@@ -27,9 +27,26 @@ typedef struct jw_api {
     struct http_client *http;
     char *buf;      /* response buffer, JW_API_MAX + 1 bytes, owned */
     unsigned long calls;
+    long timeout_ms; /* a call's whole deadline; 0 (jw_api_init's): 60 s */
 } jw_api;
 
 #define JW_API_MAX (32u << 20) /* the largest answer read: a page of 1000 videos is ~1 MB */
+
+/* The longest title of a video made or changed here, in bytes. */
+#define JW_TITLE_MAX 1000
+
+/* True when title is one mediagate sends JW and jobs.title keeps: 1 to
+ * JW_TITLE_MAX bytes of UTF-8 without a control character: C0, DEL, C1
+ * (U+0080..U+009F) and the line and paragraph separators U+2028, U+2029
+ * (what PostgreSQL's [[:cntrl:]] may match, whatever the locale). */
+bool jw_title_ok(const char *title);
+
+/* The longest a title or custom.sms_acl sent to JW may be once
+ * percent-encoded: both go in one signed query (jw_api_get). */
+#define JW_VALUE_ENCODED_MAX 1500
+
+/* True when value percent-encodes to at most JW_VALUE_ENCODED_MAX bytes. */
+bool jw_value_fits(const char *value);
 
 /* Returns 0, or -1 when out of memory. jw_api_free frees buf only. */
 int jw_api_init(jw_api *a, const struct config *cfg, struct http_client *http);

@@ -11,7 +11,9 @@
  * custom.mediagate_upload. The job, the uploads row and the video's state
  * are written in one transaction once JW answered; until then nothing is
  * visible, a video of an unanswered create is never derived into a job,
- * and the task deletes it on JW (app/worker/jwplatform.c). */
+ * and the task deletes it on JW (app/worker/jwplatform.c). The request
+ * waits on JW (CALL_MS at most per call), in one of upload_platform_enter's
+ * places: when they are all taken, 503 before anything is made. */
 #include "uploads/target.h"
 
 #include <stdio.h>
@@ -30,8 +32,9 @@
 /* Seconds after which an unanswered create's video is looked for: past
  * any request's life (jw_api_get's 60 s). */
 #define DISCARD_AFTER 600
-#define TITLE_MAX 1000
-#define ENCODED_MAX 1501
+/* The deadline of each call JW is asked inside the request (its create,
+ * a discard): a request thread waits that long at most. */
+#define CALL_MS 10000
 
 /* True when s is 1 to max bytes of [A-Za-z0-9] and the bytes of extra. */
 static bool plain(const char *s, size_t max, const char *extra)
@@ -42,15 +45,6 @@ static bool plain(const char *s, size_t max, const char *extra)
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
               strchr(extra, *s)))
-            return false;
-    return true;
-}
-
-/* True when s is printable: no control byte (UTF-8 passes as is). */
-static bool printable(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return false;
     return true;
 }
@@ -118,22 +112,26 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
     json_object *root = NULL, *u;
     char id[UUID_BUF], after[24], acl[1100], key[65], url[2048], maxbuf[24], err[512];
     double wait;
+    bool waiting = false; /* holding an upload_platform_enter place */
     const char *title = s->title && *s->title ? s->title : s->name;
-    if (strlen(title) > TITLE_MAX || !printable(title))
+    if (!jw_title_ok(title))
         return reply_error(r, 400, "title must be 1 to 1000 bytes without control characters.");
     /* Both go in the signed query (jw_api_get's cap): 1500 bytes each, encoded. */
     if ((size_t)snprintf(acl, sizeof acl, "acl:%s:", s->acl ? s->acl : "WORLD") >= sizeof acl ||
-        jw_percent_encode(title, url, ENCODED_MAX) < 0 ||
-        jw_percent_encode(acl, url, ENCODED_MAX) < 0)
+        !jw_value_fits(title) || !jw_value_fits(acl))
         return reply_error(r, 400,
                            "The title or the ACL is too long for JW Platform (1500 bytes "
                            "each, percent-encoded).");
+    if ((ret = upload_platform_enter(r, "JW Platform")) != 0)
+        return ret;
+    waiting = true;
     if (http_client_init(&hc, r->cfg->outbound_allow_loopback) != 0 ||
         jw_api_init(&api, r->cfg, &hc) != 0) {
         ret = reply_error(r, 500, "Out of memory.");
         goto out;
     }
     hc.ca_file = r->cfg->outbound_ca_file;
+    api.timeout_ms = CALL_MS;
     uuid_new(id);
     snprintf(after, sizeof after, "%d", DISCARD_AFTER);
     const char *bv[] = {id, s->owner, after};
@@ -198,6 +196,8 @@ int upload_target_jwplatform_create(request *r, const upload_slot *s)
     r->cache_control = "no-store";
     ret = 201;
 out:
+    if (waiting)
+        upload_platform_leave();
     json_object_put(root);
     jw_api_free(&api);
     http_client_free(&hc);

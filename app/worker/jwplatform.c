@@ -14,7 +14,9 @@
  * one task at a time sends a video (a lock per video; another waits), and
  * once the platform took version v, a change that came meanwhile (version
  * > v) is sent by the same task before it is done. Rate limits,
- * outages and 5xx are retried (JW's Retry-After, else the kind's backoff).
+ * outages and 5xx are retried (JW's Retry-After, else the kind's backoff),
+ * and so are refusals (a signature, a clock, a key being rotated), with a
+ * log line: only a video the platform no longer has ends the task.
  *
  * jwplatform.discard: the create of a POST /uploads target=jwplatform
  * whose answer was lost (app/uploads/jwplatform.c). Once the mirror shows
@@ -185,8 +187,15 @@ static int send_newest(task_ctx *ctx, jw_api *api, const char *key, task_result 
         log_info("task %lld: JW Platform video %s is gone: nothing to update", ctx->id, key);
         goto out;
     default:
-        res->outcome = TASK_FAILED;
-        snprintf(res->message, sizeof res->message, "JW Platform /videos/update: %s", err);
+        /* A refusal (the key, the signature, this host's clock, a
+         * parameter) may be set right on either side: retried with the
+         * kind's backoff, so the newest state lands once it is; said
+         * where an operator looks (the log, `mediagate tasks list`). */
+        jw_retry(res, "refused /videos/update", 0, err);
+        log_error("task %lld: JW Platform refused the update of video %s (version %s): %s; "
+                  "retried with backoff: check MEDIAGATE_JWPLATFORM_API_KEY and _SECRET and "
+                  "this host's clock",
+                  ctx->id, key, version, err);
         goto out;
     }
     const char *sv[] = {key, version};
@@ -315,4 +324,66 @@ out:
     jw_api_free(&api);
     PQclear(d);
     PQclear(r);
+}
+
+int jwplatform_upload_lapse(task_ctx *ctx, const char *id, task_result *res)
+{
+    PGresult *r = NULL, *d = NULL;
+    json_object *root = NULL, *video;
+    jw_api api = {0};
+    char err[512];
+    double after = 0;
+    const char *status = NULL, *call = "/videos/show";
+    int ret = -1;
+    const char *v[] = {id};
+    if (db_exec(ctx->db, W_JW_UPLOAD_LAPSE, 1, v, &r) != 0) {
+        task_fail(res, TASK_RETRY, 1, "the database is unavailable");
+        goto out;
+    }
+    if (PQntuples(r) != 1) {
+        ret = 0; /* not a JW upload, or its video is gone already */
+        goto out;
+    }
+    const char *key = PQgetvalue(r, 0, 0);
+    bool canceled = *PQgetvalue(r, 0, 1) == 't';
+    if (!api_open(ctx, &api, res))
+        goto out;
+    jw_param prm[] = {{"video_key", key}};
+    /* An operator canceled the job: its video goes whatever it holds. */
+    jw_outcome oc = canceled ? JW_OK
+                             : jw_api_get(&api, "videos/show", prm, 1, &root, &after, err,
+                                          sizeof err);
+    if (!canceled && oc == JW_OK && jobj(root, "video", json_type_object, &video) > 0 &&
+        jstr(video, "status", &status) > 0 && strcmp(status, "created") != 0) {
+        /* JW's link took the file (it is processing, ready or failed):
+         * the mirror moves the job, nothing lapses. */
+        log_info("task %lld: upload %s: JW Platform video %s got its file (%s)", ctx->id, id, key,
+                 status);
+        res->outcome = TASK_DONE;
+        ret = 1;
+        goto out;
+    }
+    if (oc == JW_OK) {
+        json_object_put(root);
+        root = NULL;
+        call = "/videos/delete";
+        oc = jw_api_get(&api, "videos/delete", prm, 1, &root, &after, err, sizeof err);
+    }
+    if (oc != JW_OK && oc != JW_NOT_FOUND) {
+        jw_retry(res, call, after, err);
+        goto out;
+    }
+    if (db_exec(ctx->db, W_JW_UPLOAD_DISCARDED, 1, v, &d) != 0) {
+        task_fail(res, TASK_RETRY, 1, "the database is unavailable");
+        goto out;
+    }
+    log_info("task %lld: upload %s: JW Platform video %s deleted (%s)", ctx->id, id, key,
+             canceled ? "its job was canceled" : "its upload link expired unused");
+    ret = 0;
+out:
+    json_object_put(root);
+    jw_api_free(&api);
+    PQclear(d);
+    PQclear(r);
+    return ret;
 }

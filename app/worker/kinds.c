@@ -66,8 +66,9 @@ const task_kind task_kinds[] = {
      .backoff_cap = 60},
     /* A change made here to a JW Platform video (title, ACL): written back
      * with /v1/videos/update, the newest state each time (app/worker/
-     * jwplatform.c). Rate limits and outages are retried for about 40
-     * days (an hour apart at most); a newer change queues a task again. */
+     * jwplatform.c). Rate limits, outages and refusals are retried for
+     * about 40 days (an hour apart at most); a newer change queues a task
+     * again. */
     {.name = "jwplatform.update", .run = kind_jwplatform_update, .max_attempts = 1000,
      .timeout_s = 60, .backoff_base = 2, .backoff_cap = 3600, .serves = kind_jwplatform_serves},
     /* POST /uploads target=jwplatform whose create JW never answered: the

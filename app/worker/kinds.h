@@ -97,6 +97,12 @@ void kind_jwplatform_refresh(task_ctx *ctx, task_result *res); /* app/worker/jwp
 bool kind_jwplatform_serves(const struct config *cfg);
 void kind_jwplatform_update(task_ctx *ctx, task_result *res);  /* app/worker/jwplatform.c */
 void kind_jwplatform_discard(task_ctx *ctx, task_result *res); /* app/worker/jwplatform.c */
+/* upload.expire of slot id, when it is a JW Platform upload's: a video
+ * that never got its file, or any whose job was canceled, is deleted on
+ * JW and its create 'discarded' (the mirror no longer derives it). Returns 0 when the slot is to lapse
+ * as any (its job CANCELED), 1 when the video got its file (res done:
+ * nothing lapses), -1 with res set to retry. app/worker/jwplatform.c */
+int jwplatform_upload_lapse(task_ctx *ctx, const char *id, task_result *res);
 void kind_media_acl(task_ctx *ctx, task_result *res); /* app/worker/media_acl.c */
 bool kind_media_acl_serves(const struct config *cfg);
 

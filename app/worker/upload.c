@@ -3,7 +3,9 @@
  * on S3 storage whatever the bucket holds of it goes too (an unfinished
  * multipart upload is aborted, an object written but never confirmed is
  * deleted), and a tus upload's bytes in flight go through its storage's
- * discard (app/uploads/tus.h), so an abandoned upload leaves nothing
+ * discard (app/uploads/tus.h), a Mux direct upload is canceled and a JW
+ * Platform upload's video that never got its file is deleted there
+ * (app/worker/jwplatform.c), so an abandoned upload leaves nothing
  * behind. */
 #include <json-c/json.h>
 #include <libpq-fe.h>
@@ -104,6 +106,11 @@ void kind_upload_expire(task_ctx *ctx, task_result *res)
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
         goto out;
     }
+    /* A JW Platform upload's empty video goes first; one that got its
+     * file does not lapse. */
+    int jw = jwplatform_upload_lapse(ctx, id, res);
+    if (jw != 0)
+        goto out;
     const char *v[] = {id};
     int st = db_exec(ctx->db, W_UPLOAD_EXPIRE, 1, v, &r);
     if (st == 400) {

@@ -170,6 +170,21 @@ const stmt_def worker_stmts[W__COUNT] = {
         "AND stored_at IS NULL AND platform_upload_id IS NOT NULL AND (expires_at <= now() "
         "OR EXISTS (SELECT 1 FROM jobs j WHERE j.id = u.job_id AND j.status = 'CANCELED'))",
         1, PGRES_TUPLES_OK},
+    /* A jwplatform slot that expired, or whose job was canceled: its
+     * video's key, and whether the job was canceled (app/worker/
+     * jwplatform.c). No row: not one, or its video is gone already. */
+    [W_JW_UPLOAD_LAPSE] = {"w_jw_upload_lapse",
+        "SELECT p.key, j.status = 'CANCELED' FROM uploads u "
+        "JOIN jwplatform_creates p ON p.id = u.id JOIN jobs j ON j.id = u.job_id "
+        "WHERE u.id = $1::uuid AND u.target = 'jwplatform' AND u.stored_at IS NULL "
+        "AND p.key IS NOT NULL AND ((u.expires_at <= now() AND p.state = 'created') "
+        "OR (j.status = 'CANCELED' AND p.state IN ('created', 'discarded')))",
+        1, PGRES_TUPLES_OK},
+    /* Its video deleted on JW: the mirror derives no job from it again. */
+    [W_JW_UPLOAD_DISCARDED] = {"w_jw_upload_discarded",
+        "UPDATE jwplatform_creates SET state = 'discarded', updated_at = now() "
+        "WHERE id = $1::uuid AND state = 'created'",
+        1, PGRES_COMMAND_OK},
     /* What upload.fetch needs of its slot (app/worker/fetch.c): name,
      * max_bytes, whether it is stored already, and its job's status. */
     [W_FETCH_UPLOAD] = {"w_fetch_upload",

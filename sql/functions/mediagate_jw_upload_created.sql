@@ -1,6 +1,8 @@
 -- JW answered p_id's create with video p_key: its job ('jwplatform:<key>',
 -- SUBMITTED until the mirror sees the video), its uploads row (target
--- 'jwplatform', expiring with JW's link after 7 days) and the video's
+-- 'jwplatform', expiring with JW's link after 7 days, with its
+-- upload.expire task: app/worker/jwplatform.c deletes a video that never
+-- got its file, and the job is CANCELED) and the video's
 -- sms_acl as sent (jwplatform_writes, already on the platform: the job's
 -- ACL until the mirror has the video; the title is written back only once
 -- changed here), in one transaction. Returns the link's expiry; NULL (nothing written)
@@ -27,6 +29,8 @@ BEGIN
     INSERT INTO jwplatform_writes (key, title, sms_acl, version, sent_version, sent_at)
     VALUES (p_key, NULL, p_acl, 1, 1, now())
     ON CONFLICT (key) DO NOTHING;
+    INSERT INTO outbox (kind, payload, run_after)
+    VALUES ('upload.expire', jsonb_build_object('job_id', j, 'upload_id', p_id), exp);
     UPDATE jwplatform_creates SET job_id = j WHERE id = p_id;
     RETURN exp;
 END

@@ -13,15 +13,21 @@ refuses stale timestamps and reused nonces:
   winning; MEDIAGATE_JWPLATFORM_SYNC_ITEMS=off keeps them here;
 - JW down or refusing at create: a clear refusal and nothing made; a
   create whose answer was lost: nothing visible, and the video JW made
-  anyway is deleted.
+  anyway is deleted; a slow JW holds at most its share of the request
+  threads, for 10 s at most;
+- refusals of an update are retried and the ACL set here holds until JW
+  took it; what the write-back cannot send is refused before anything
+  changes; a link never used expires (the empty video deleted, the job
+  CANCELED), and so does a canceled upload job's video.
 """
 
 import subprocess
+import threading
 import urllib.parse
 
 import pytest
 
-from mgstack import MG_BIN, wait_until
+from mgstack import MG_BIN, Curl, wait_until
 # The stand-in fixture and the webhook helpers of the mirror's suite, the
 # uploads suite's API key and nginx includes.
 from test_jwplatform import API_KEY, API_SECRET, HOOK_SECRET, event, hook, jw, jwt_for  # noqa: F401
@@ -325,3 +331,244 @@ def test_a_mirrored_video_s_acl_change_reaches_jw_and_the_job_at_once(stack, jw,
     jw.videos["mirr0001"]["updated"] += 1
     stack.mg("sync")
     assert status(stack, job).json() == status(stack, "jwplatform:nosuchvideo").json()
+
+
+@pytest.mark.parametrize("title", ["a\u0085b", "a\u009fb", "a\u2028b", "tab\there", "del\x7f"])
+def test_a_control_character_in_a_title_is_refused_before_jw_is_called(stack, jw, key, title):
+    # One rule, the same for POST /uploads and `mediagate jobs title`: C0,
+    # DEL and C1 (what PostgreSQL's [[:cntrl:]] refuses in jobs.title) and
+    # the line/paragraph separators are refused with a clear message.
+    r = create(stack, key, "name=clip.mp4", f"title={title}")
+    assert r.status == 400, r
+    assert r.json()["message"] == "title must be 1 to 1000 bytes without control characters."
+    assert jw.video_calls("create") == [] and jw.video_calls("delete") == []
+    assert nothing_made(stack) == (0, 0)
+    assert stack.db.one("SELECT count(*) FROM jwplatform_creates") == 0
+    job = create(stack, key, "name=clip.mp4", "title=fine").json()["job_id"]
+    r = mg(stack, "jobs", "title", job, title)
+    assert r.returncode == 2 and "without control characters" in r.stderr, r
+    assert stack.db.one("SELECT title FROM jobs WHERE id = %s", job) == "fine"
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update'") == 0
+
+
+def test_a_refused_update_is_retried_and_the_acl_set_here_holds_until_jw_takes_it(stack, jw,
+                                                                                  workers):
+    # A refusal (a skewed clock's TimestampExpired, a key being rotated)
+    # is no reason to give up: the task retries with backoff, says why
+    # (log, `mediagate tasks list`), and until JW took the change the ACL
+    # set here is the job's, whatever the mirror is rewritten with.
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, custom={"sms_acl": "acl:WORLD:"})
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    job = "jwplatform:mirr0001"
+    hidden = status(stack, "jwplatform:nosuchvideo").json()
+    assert status(stack, job).json()["job_status"] == "COMPLETE"
+    jw.answers["/v1/videos/update"] = [403] * 4
+    assert mg(stack, "jobs", "acl", job, "USER_alice").returncode == 0
+    assert status(stack, job).json() == hidden
+    start_worker(stack, workers)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update' AND attempts >= 1 "
+        "AND failed_at IS NULL AND last_error LIKE 'JW Platform refused /videos/update: %%'") == 1,
+        30)
+    listed = mg(stack, "tasks", "list")
+    assert "jwplatform.update" in listed.stdout and "refused /videos/update" in listed.stdout, listed
+    # JW touches the video meanwhile (a thumbnail, a conversion) and the
+    # mirror is rewritten with the old ACL: the job stays private.
+    jw.videos["mirr0001"]["updated"] += 1
+    stack.mg("sync")
+    assert stack.db.one("SELECT data->'custom'->>'sms_acl' FROM cached_resource WHERE key = %s",
+                        "mirr0001") == "acl:WORLD:"
+    assert status(stack, job).json() == hidden
+    # Once JW takes it, the platform has the ACL set here.
+    assert wait_until(lambda: updates(jw)[-1:] == [(None, "acl:USER_alice:", 200)], 120), updates(jw)
+    assert [s for _, _, s in updates(jw)] == [403, 403, 403, 403, 200]
+    assert jw.videos["mirr0001"]["custom"]["sms_acl"] == "acl:USER_alice:"
+    stack.mg("sync")
+    assert status(stack, job).json() == hidden
+    logs = "".join(text for _, text in stack.logs.sections())
+    assert "JW Platform refused the update of video mirr0001" in logs
+    assert "check MEDIAGATE_JWPLATFORM_API_KEY and _SECRET and this host's clock" in logs
+
+
+@pytest.mark.parametrize("mg_env", [{"MEDIAGATE_JWPLATFORM_SYNC_ITEMS": "off"}], indirect=True)
+def test_without_sync_items_an_acl_set_here_outlives_a_mirror_rewrite(stack, jw):
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, custom={"sms_acl": "acl:WORLD:"})
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    job = "jwplatform:mirr0001"
+    hidden = status(stack, "jwplatform:nosuchvideo").json()
+    r = mg(stack, "jobs", "acl", job, "USER_alice")
+    assert r.returncode == 0 and "MEDIAGATE_JWPLATFORM_SYNC_ITEMS is off" in r.stdout, r
+    assert "the ACL set here stays the job's" in r.stdout, r
+    assert status(stack, job).json() == hidden
+    # JW touches the video; the mirror is rewritten with JW's own ACL.
+    jw.videos["mirr0001"]["updated"] += 1
+    stack.mg("sync")
+    assert stack.db.one("SELECT data->'custom'->>'sms_acl' FROM cached_resource WHERE key = %s",
+                        "mirr0001") == "acl:WORLD:"
+    assert status(stack, job).json() == hidden
+    # --world here makes it public again.
+    assert mg(stack, "jobs", "acl", job, "--world").returncode == 0
+    assert status(stack, job).json()["job_status"] == "COMPLETE"
+
+
+def test_jobs_title_and_acl_refuse_what_the_write_back_cannot_send(stack, jw, key, workers):
+    job = create(stack, key, "name=clip.mp4", "title=kept", "acl=USER_alice").json()["job_id"]
+    vkey = job.split(":", 1)[1]
+    too_long = "mediagate: the title or the ACL is too long for JW Platform (1500 bytes each, " \
+        "percent-encoded)"
+    r = mg(stack, "jobs", "title", job, "é" * 500)         # 1000 bytes, 3000 encoded
+    assert r.returncode == 2 and too_long in r.stderr, r
+    wide = ",".join(f"USER_{'@' * 120}{i}" for i in range(5))   # '@' is %40
+    r = mg(stack, "jobs", "acl", job, wide)
+    assert r.returncode == 2 and too_long in r.stderr, r
+    # Nothing changed, nothing queued.
+    assert stack.db.one("SELECT title, acl FROM jobs WHERE id = %s", job) == ("kept", None)
+    assert stack.db.one("SELECT version, sms_acl FROM jwplatform_writes WHERE key = %s", vkey) == \
+        (1, "acl:USER_alice:")
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'jwplatform.update'") == 0
+    # What fits is sent, both in one update.
+    users = ",".join(f"USER_u{i:03d}" for i in range(80))
+    assert mg(stack, "jobs", "acl", job, users).returncode == 0
+    assert mg(stack, "jobs", "title", job, "é" * 250).returncode == 0   # 1500 encoded
+    start_worker(stack, workers)
+    assert wait_until(lambda: updates(jw) == [("é" * 250, f"acl:{users}:", 200)], 30), updates(jw)
+    assert stack.db.one("SELECT version = sent_version FROM jwplatform_writes WHERE key = %s", vkey)
+
+
+def test_an_upload_link_never_used_expires_its_empty_video_deleted_and_its_job_canceled(
+        stack, jw, key, workers):
+    unused = create(stack, key, "name=a.mp4").json()
+    used = create(stack, key, "name=b.mp4").json()
+    ukey, fkey = unused["upload"]["video_key"], used["upload"]["video_key"]
+    jw.videos[fkey]["status"] = "processing"    # its file came through JW's link
+    # Each slot expires with JW's link (7 days): its upload.expire task is there.
+    assert stack.db.rows("SELECT payload->>'job_id' FROM outbox WHERE kind = 'upload.expire' "
+                         "AND run_after > now() + interval '6 days' ORDER BY id") == \
+        [(unused["job_id"],), (used["job_id"],)]
+    # The mirror has the empty video (a webhook, or a sync).
+    start_worker(stack, workers)
+    ev = event("media_available", ukey)
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM cached_resource WHERE key = %s", ukey) == 1, 30)
+    stack.db.conn.execute("UPDATE uploads SET expires_at = now() - interval '1 second'")
+    jw.answers["/v1/videos/delete"] = [503]       # JW down at first: retried
+    stack.db.conn.execute("UPDATE outbox SET run_after = now() WHERE kind = 'upload.expire'")
+    assert wait_until(lambda: ukey not in jw.videos, 60)
+    assert [(p["video_key"], s) for p, s in jw.video_calls("delete")] == [(ukey, 503), (ukey, 200)]
+    assert wait_until(lambda: stack.db.one(
+        "SELECT status, error_message FROM jobs WHERE id = %s", unused["job_id"]) ==
+        ("CANCELED", "the upload URL expired before a file arrived"), 30)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'upload.expire' AND done_at IS NULL") == 0, 30)
+    # The video that got its file stays, and so does its job.
+    assert fkey in jw.videos
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", used["job_id"]) == "SUBMITTED"
+    # JW's webhook for the deletion does not turn the canceled job into an error.
+    ev = event("media_deleted", ukey)
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one(
+        "SELECT deleted_at IS NOT NULL FROM cached_resource WHERE key = %s", ukey), 30)
+    stack.mg("sync")
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", unused["job_id"]) == "CANCELED"
+    assert stack.db.one("SELECT state FROM jwplatform_creates WHERE key = %s", ukey) == "discarded"
+
+
+@pytest.mark.parametrize("mg_env", [{"MEDIAGATE_THREADS": "2"}], indirect=True)
+def test_a_slow_jw_takes_at_most_its_share_of_the_threads_for_a_short_while(stack, jw, key):
+    # MEDIAGATE_THREADS=2: one request at a time may wait on JW's create,
+    # and for its deadline at most. While JW sits on a create, a second one
+    # is 503 at once (Retry-After), made nowhere, and the other thread
+    # answers the rest of the API.
+    entered, release, first = threading.Event(), threading.Event(), []
+    real = jw._create
+
+    def slow(params):
+        entered.set()
+        release.wait(60)
+        return real(params)
+
+    jw._create = slow
+    other = Curl(stack.base, stack.run / "curl-other")
+    t = threading.Thread(target=lambda: first.append(other(
+        "-X", "POST", "-H", f"Authorization: Bearer {key}", "--data-urlencode", "target=jwplatform",
+        "--data-urlencode", "name=a.mp4", "/uploads")))
+    t.start()
+    try:
+        assert entered.wait(15)
+        r = create(stack, key, "name=b.mp4")
+        assert r.status == 503 and r.header("Retry-After"), r
+        assert r.json()["message"] == \
+            "JW Platform is busy with other uploads being made: retry shortly.", r
+        assert len(jw.video_calls("create")) == 0 and nothing_made(stack) == (0, 0)
+        assert stack.db.one("SELECT count(*) FROM jwplatform_creates") == 1
+        assert status(stack, "jwplatform:nosuchvideo").json()["message"] == "Not found item."
+        # JW never answers the first: the request gives up at its deadline
+        # (curl's timer, 10 s), not jw_api_get's 60 s.
+        t.join(40)
+        assert not t.is_alive()
+        assert first[0].status == 503, first
+        assert "JW Platform did not answer" in first[0].json()["message"]
+    finally:
+        release.set()
+        t.join(60)
+    logs = "".join(text for _, text in stack.logs.sections())
+    assert "JW Platform /videos/create: no answer" in logs, logs[-3000:]
+    # The place is given back: the next create goes through.
+    jw._create = real
+    assert create(stack, key, "name=c.mp4").status == 201
+
+
+def test_jobs_cancel_of_an_upload_job_deletes_its_video_and_the_job_stays_canceled(stack, jw, key,
+                                                                                   workers):
+    job = create(stack, key, "name=clip.mp4").json()["job_id"]
+    vkey = job.split(":", 1)[1]
+    jw.answers["/v1/videos/delete"] = [503, 503]     # JW down at first: retried
+    r = mg(stack, "jobs", "cancel", job)
+    assert r.returncode == 0 and f"Its JW Platform video {vkey} is deleted too" in r.stdout, r
+    # Meanwhile the browser uploads all the same and JW converts it: the
+    # mirror has the ready video, and the job stays CANCELED.
+    jw.videos[vkey]["status"] = "ready"
+    start_worker(stack, workers)
+    ev = event("conversions_complete", vkey)
+    assert hook(stack, ev, jwt_for(ev)).status == 200
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM cached_resource WHERE key = %s AND data->>'status' = 'ready'",
+        vkey) == 1 or vkey not in jw.videos, 60)
+    stack.mg("sync")
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"
+    assert wait_until(lambda: vkey not in jw.videos, 60)
+    assert [s for _, s in jw.video_calls("delete")] == [503, 503, 200]
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"
+
+
+def test_jobs_cancel_of_a_mirrored_video_is_refused(stack, jw):
+    from jwplatform_standin import make_video
+    v = make_video("mirr0001", 1700000000, status="processing")
+    jw.videos[v["key"]] = v
+    stack.mg("sync")
+    r = mg(stack, "jobs", "cancel", "jwplatform:mirr0001")
+    assert r.returncode == 1 and "managed on the platform: delete the video there" in r.stderr, r
+    assert stack.db.one("SELECT status FROM jobs WHERE id = 'jwplatform:mirr0001'") == "PROGRESSING"
+
+
+def test_jobs_cancel_after_the_link_expired_with_a_file_deletes_the_video_too(stack, jw, key,
+                                                                              workers):
+    job = create(stack, key, "name=clip.mp4").json()["job_id"]
+    vkey = job.split(":", 1)[1]
+    jw.videos[vkey]["status"] = "processing"
+    stack.db.conn.execute("UPDATE uploads SET expires_at = now() - interval '1 second'")
+    stack.db.conn.execute("UPDATE outbox SET run_after = now() WHERE kind = 'upload.expire'")
+    start_worker(stack, workers)
+    assert wait_until(lambda: stack.db.one(
+        "SELECT count(*) FROM outbox WHERE kind = 'upload.expire' AND done_at IS NOT NULL") == 1, 30)
+    assert vkey in jw.videos and stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == \
+        "SUBMITTED"
+    r = mg(stack, "jobs", "cancel", job)
+    assert r.returncode == 0 and f"Its JW Platform video {vkey} is deleted too" in r.stdout, r
+    assert wait_until(lambda: vkey not in jw.videos, 30)
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "CANCELED"

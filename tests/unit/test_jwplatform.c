@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "jwplatform/api.h"
 #include "providers/jwplatform.h"
 
 static const char *str(json_object *o, const char *k)
@@ -73,6 +74,28 @@ int main(void)
     CHECK_INT(jw_v1_sign(p, 4, "s", sbs, sizeof sbs, sig), 0);
     CHECK_STR(sbs, "a=x&a=y&ab=0&b=2");
     CHECK_INT(strlen(sig), 40);
+    /* The title rule: UTF-8, no C0, DEL, C1, U+2028/U+2029, 1 to 1000 bytes. */
+    CHECK(jw_title_ok("Lecture one \xc3\xa9 \xe2\x80\xa7 \xc2\xa0"));
+    CHECK(!jw_title_ok("") && !jw_title_ok("a\tb") && !jw_title_ok("a\x7f"));
+    CHECK(!jw_title_ok("a\xc2\x85") && !jw_title_ok("a\xc2\x9f"));
+    CHECK(!jw_title_ok("a\xe2\x80\xa8") && !jw_title_ok("a\xe2\x80\xa9"));
+    CHECK(!jw_title_ok("a\xc2") && !jw_title_ok("\xc0\xaf") && !jw_title_ok("\xed\xa0\x80"));
+    char big[1002];
+    memset(big, 'x', 1000);
+    big[1000] = '\0';
+    CHECK(jw_title_ok(big));
+    big[1000] = 'x';
+    big[1001] = '\0';
+    CHECK(!jw_title_ok(big));
+    /* A value fits the write-back at 1500 bytes percent-encoded. */
+    memset(big, 'x', 1000);
+    big[1000] = '\0';
+    CHECK(jw_value_fits(big));
+    for (int i = 0; i < 500; i += 2)
+        memcpy(big + i, "\xc3\xa9", 2); /* 250 x 2 bytes: 1500 encoded, with 500 x's: 2000 */
+    CHECK(!jw_value_fits(big));
+    big[500] = '\0';
+    CHECK(jw_value_fits(big));
     json_object_put(doc);
     return CHECK_DONE("jwplatform");
 }

@@ -45,7 +45,7 @@
 
 #define FETCH_CONNECT_MS 10000
 #define FETCH_STALL_S 30     /* no byte for this long: the connection is dropped */
-#define FETCH_TRIES 50       /* requests in one attempt, while each brings bytes */
+#define FETCH_TRIES 20       /* requests in one attempt, while each brings bytes */
 #define FETCH_ERR_BODY 65536 /* an error answer's body kept (not shown) */
 #define PROBE_OUT_CAP (4u << 20)
 
@@ -55,14 +55,15 @@ typedef struct fetch {
     const char *id;      /* the upload's */
     int fd;              /* the part file */
     long long have;      /* bytes of the file in the part file */
-    long long max;       /* the slot's max_bytes */
+    long long max;       /* the slot's max_bytes: the whole file's cap, across resumptions */
     long long total;     /* the file's length as a 206 says, -1 unknown */
     char validator[256]; /* what If-Range sends: a strong ETag or Last-Modified; "" none */
     char dir[PATH_MAX], part[PATH_MAX + 160], vfile[PATH_MAX + 160], final[PATH_MAX + 160];
     char ctype[128]; /* the last 2xx answer's media type, "" none */
     bool s3;
     bool restart;   /* begin refused a 206 that does not continue the part */
-    bool too_large; /* begin saw a Content-Range total past max */
+    bool too_large; /* begin saw a Content-Range end or total past max */
+    http_sink *sink; /* the request's: begin sets its cap to what the file may still take */
 } fetch;
 
 /* Reads the kept validator of the part (none: ""). */
@@ -148,8 +149,10 @@ static int content_range(const char *s, long long *a, long long *b, long long *t
     return errno || end == s || *end || *t <= *b ? -1 : 0;
 }
 
-/* The sink's begin: a 206 must continue the part exactly (else restart);
- * anything else is the whole file from its first byte. */
+/* The sink's begin: a 206 must continue the part exactly (else restart)
+ * and may bring max - have bytes at most (a range that ends or a total past
+ * max is refused before a byte is read); anything else is the whole file
+ * from its first byte, max bytes at most. */
 static bool on_begin(void *arg, long status)
 {
     fetch *f = arg;
@@ -164,12 +167,13 @@ static bool on_begin(void *arg, long status)
             f->restart = true;
             return false;
         }
-        if (t > f->max) {
+        if (t > f->max || b >= f->max) {
             f->total = t;
             f->too_large = true;
             return false;
         }
         f->total = t;
+        f->sink->cap = f->max - f->have;
         return lseek(f->fd, (off_t)f->have, SEEK_SET) >= 0;
     }
     if (f->have > 0)
@@ -177,6 +181,7 @@ static bool on_begin(void *arg, long status)
                  status);
     f->have = 0;
     f->total = -1;
+    f->sink->cap = f->max;
     if (ftruncate(f->fd, 0) != 0 || lseek(f->fd, 0, SEEK_SET) < 0)
         return false;
     keep_validator(f);
@@ -253,7 +258,9 @@ static int transfer(fetch *f, const char *url, task_result *res)
             hdrs[n++] = ifrange;
         }
         f->restart = f->too_large = false;
+        /* cap: max for curl's Content-Length check; begin lowers it for a 206 */
         http_sink sink = {.fd = f->fd, .cap = f->max, .begin = on_begin, .begin_arg = f};
+        f->sink = &sink;
         double left = f->ctx->deadline - proc_now();
         http_request req = {.method = "GET",
                             .url = url,
@@ -544,6 +551,8 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
     }
     f.have = st.st_size;
     read_validator(&f);
+    if (f.have > f.max)
+        start_over(&f); /* more than the slot takes (max_bytes changed meanwhile) */
     keep = true;
     if (transfer(&f, url, res) != 0) {
         /* kept for a later attempt, unless this was the last or got nothing */

@@ -13,8 +13,9 @@ connection half-way once, ignore Range, and change the file between tries:
   stitched.
 - Each failure ends the job in ERROR with its own error_message: a
   redirect, a 404, a 500 (retried, then failed), an HTML page, a size over
-  max_bytes (declared, or a body that grows past it), a host that does not
-  resolve, a loopback address when the allowance is off.
+  max_bytes (declared, a body that grows past it, or the sum of resumed
+  requests), a host that does not resolve, a loopback address when the
+  allowance is off.
 - PostgreSQL restarted during a fetch: nothing lost, the fetch goes on; a
   worker killed with -9 mid-fetch: the next attempt asks for the rest only.
 - The URL's query (a presigned URL's signature) is in no answer, log line,
@@ -50,6 +51,7 @@ class Origin:
         self.change = {}       # path -> the bytes it serves after its drop
         self.ignore_range = False
         self.slow = 0.0        # seconds between 64 KiB pieces
+        self.range_end = "far" # /dropping.mp4's 206 Content-Range end: "far" or "cap"
         self.url = ""
 
 
@@ -104,6 +106,8 @@ def handler(origin):
                 except OSError:
                     pass
                 return
+            if path == "/dropping.mp4":
+                return self.drop_each_time(rng, entry)
             data = origin.files.get(path)
             if data is None:
                 entry[3] = 404
@@ -141,7 +145,33 @@ def handler(origin):
             except OSError:
                 pass
 
+        def drop_each_time(self, rng, entry):
+            """PIECE bytes, chunked, then the connection drops (no last
+            chunk), every time; a Range gets a 206 of an unknown total whose
+            end is far ("far") or just under 1 000 000 ("cap", then PIECE
+            bytes all the same)."""
+            start = int(rng.split("=")[1].rstrip("-")) if rng else 0
+            entry[3] = 206 if rng else 200
+            self.send_response(entry[3])
+            if rng:
+                end = start + 10**9 if origin.range_end == "far" else 999_999
+                self.send_header("Content-Range", f"bytes {start}-{end}/*")
+            for k, v in [("ETag", '"same"'), ("Content-Type", "video/mp4"),
+                         ("Transfer-Encoding", "chunked")]:
+                self.send_header(k, v)
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for i in range(0, PIECE, 60_000):
+                    self.wfile.write(b"%x\r\n" % 60_000 + b"\xff" * 60_000 + b"\r\n")
+                self.wfile.flush()
+            except OSError:
+                pass
+
     return H
+
+
+PIECE = 600_000
 
 
 @pytest.fixture
@@ -336,6 +366,27 @@ def test_each_failure_names_itself(stack, key, origin, video, workers, rundir, p
     assert not stored(stack, uid)
     assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing left"
     assert "deadbeefcafe" not in every_log(stack, workers)
+
+
+@pytest.mark.parametrize("range_end", ["far", "cap"])
+def test_max_bytes_caps_the_whole_file_across_resumptions(stack, key, origin, workers, rundir,
+                                                          range_end):
+    """A source that drops after 600 000 bytes each time and answers each
+    Range with a 206 of unknown total: max_bytes (1 000 000) caps the file,
+    what is on disk plus what comes. A 206 whose range ends past it is
+    refused before a byte is read ("far"); one that claims to end under it
+    is cut at the cap ("cap"). The job fails at once, nothing is kept."""
+    origin.range_end = range_end
+    uid, jid = fetch(stack, key, workers, f"{origin.url}/dropping.mp4", "max_bytes=1000000")
+    assert wait_until(lambda: job(stack, jid)[0] == "ERROR" or len(origin.log) > 2, 120, 0.1)
+    assert [e[1:] for e in origin.log] == [[None, None, 200],
+                                           [f"bytes={PIECE}-", '"same"', 206]], origin.log
+    assert wait_job(stack, jid, ("ERROR",)), job(stack, jid)
+    assert job(stack, jid) == ("ERROR", "the file is larger than the upload's max_bytes "
+                                        "(1000000 bytes)")
+    assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'upload.fetch'") == 1
+    assert not stored(stack, uid)
+    assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing kept"
 
 
 def test_dns_failure_and_the_address_check(stack, key, origin, video, workers):

@@ -500,7 +500,8 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
     fetch f = {.ctx = ctx, .fd = -1, .total = -1, .s3 = store_is_s3(ctx->cfg)};
     store_object meta = {0};
     char key[300], size[24], tok[16], task[24];
-    bool keep = false; /* the part stays for the next attempt */
+    bool keep = false;    /* the part stays for the next attempt */
+    bool refused = false; /* the slot refused the file in place: removed too */
     if (jstr(ctx->payload, "upload_id", &id) <= 0 || jstr(ctx->payload, "url", &url) <= 0 ||
         !uuid_valid(id, strlen(id))) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
@@ -586,8 +587,18 @@ record:
         snprintf(res->message, sizeof res->message, "the database is unavailable");
         goto out;
     }
+    if (!PQgetisnull(done, 0, 1)) {
+        /* The slot does not take this file: no later attempt would do better. */
+        task_fail(res, TASK_FAILED, 7, "%s", PQgetvalue(done, 0, 1));
+        log_warn("upload %s: %lld bytes fetched, refused: %s", id, f.have, PQgetvalue(done, 0, 1));
+        keep = false;
+        refused = true;
+        goto out;
+    }
     if (PQgetisnull(done, 0, 0)) {
-        res->outcome = TASK_HANDBACK; /* the lease is lost: another attempt records it */
+        /* The lease is lost (its result is dropped): never a handback that
+         * is claimed again at once without progress. */
+        task_fail(res, TASK_RETRY, 3, "the fetch lost its lease before the file was recorded");
         goto out;
     }
     log_info("upload %s: %lld bytes stored, encode queued for job %s", id, f.have,
@@ -600,7 +611,7 @@ out:
     if (!keep && f.dir[0]) {
         unlink(f.vfile);
         unlink(f.part);
-        if (f.s3)
+        if (f.s3 || refused)
             unlink(f.final);
         rmdir(f.dir); /* when empty: a stored file stays */
     }

@@ -16,6 +16,8 @@ connection half-way once, ignore Range, and change the file between tries:
   max_bytes (declared, a body that grows past it, or the sum of resumed
   requests), a host that does not resolve, a loopback address when the
   allowance is off.
+- A fetched file the slot refuses to record fails the task once (no
+  claim after claim) and is removed.
 - PostgreSQL restarted during a fetch: nothing lost, the fetch goes on; a
   worker killed with -9 mid-fetch: the next attempt asks for the rest only.
 - The URL's query (a presigned URL's signature) is in no answer, log line,
@@ -387,6 +389,30 @@ def test_max_bytes_caps_the_whole_file_across_resumptions(stack, key, origin, wo
     assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'upload.fetch'") == 1
     assert not stored(stack, uid)
     assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing kept"
+
+
+def test_a_file_the_slot_refuses_ends_the_task(stack, key, origin, video, workers, rundir):
+    """A fetched file in place whose record the slot refuses (over
+    max_bytes: left by an attempt that stopped before recording it): the
+    task fails once with the slot's reason, the job is ERROR, the file is
+    removed; the worker does not claim the task again and again."""
+    origin.files["/v.mp4"] = video
+    r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4", "max_bytes=1000")
+    assert r.status == 201, r
+    uid, jid = r.json()["upload"]["id"], r.json()["job_id"]
+    d = rundir / "upload" / "uploads" / uid
+    d.mkdir(parents=True)
+    (d / "v.mp4").write_bytes(video)
+    workers.start()
+    claims = lambda: workers.log().count(": upload.fetch (attempt")  # noqa: E731
+    assert wait_until(lambda: job(stack, jid)[0] == "ERROR" or claims() > 3, 120, 0.1)
+    assert job(stack, jid) == ("ERROR", "the file is larger than the upload's max_bytes "
+                                        "(1000 bytes)")
+    assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'upload.fetch'") == 1
+    assert claims() == 1 and "handed back" not in workers.log(), "one claim, no spin"
+    assert origin.log == [], "the file in place was recorded, not fetched again"
+    assert not stored(stack, uid)
+    assert not d.exists(), "the refused file is removed"
 
 
 def test_dns_failure_and_the_address_check(stack, key, origin, video, workers):

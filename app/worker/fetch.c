@@ -16,7 +16,9 @@
  * error_message: a redirect, a file over the slot's max_bytes, an HTTP
  * error status, an address refused, a host name that does not resolve,
  * a file ffprobe finds no video or audio stream in. No answer, 408, 429
- * and 5xx are retried with the kind's backoff, then fail the job. The
+ * and 5xx are retried with the kind's backoff, then fail the job; so is a
+ * server slower than MEDIAGATE_FETCH_MIN_RATE on average over a window,
+ * or an attempt past MEDIAGATE_FETCH_TIMEOUT (both measured here). The
  * URL's query (a presigned URL's signature) is never logged or shown. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -63,6 +65,11 @@ typedef struct fetch {
     bool s3;
     bool restart;   /* begin refused a 206 that does not continue the part */
     bool too_large; /* begin saw a Content-Range end or total past max */
+    bool too_slow;  /* progress saw fewer than min_rate bytes/s over a window */
+    double win_t;   /* the rate window's start (proc_now) */
+    long long win_bytes; /* bytes received in this attempt when it started */
+    long long bytes;     /* bytes received by this attempt's earlier requests */
+    long long received;  /* by the request in progress */
     http_sink *sink; /* the request's: begin sets its cap to what the file may still take */
 } fetch;
 
@@ -188,14 +195,35 @@ static bool on_begin(void *arg, long status)
     return true;
 }
 
-/* The client's progress callback: keeps the lease; false stops. */
+/* Whether the attempt's bytes over the window just ended average at least
+ * MEDIAGATE_FETCH_MIN_RATE per second (each window checked once, then the
+ * next begins). */
+static bool fast_enough(fetch *f, double now)
+{
+    const config *cfg = f->ctx->cfg;
+    long long total = f->bytes + f->received;
+    if (cfg->fetch_min_rate <= 0 || now - f->win_t < (double)cfg->fetch_rate_window)
+        return true;
+    if (total - f->win_bytes < cfg->fetch_min_rate * cfg->fetch_rate_window)
+        return false;
+    f->win_t = now;
+    f->win_bytes = total;
+    return true;
+}
+
+/* The client's progress callback: keeps the lease, ends a transfer that
+ * is too slow; false stops. */
 static bool on_progress(void *arg, long long sent, long long received)
 {
     fetch *f = arg;
+    double now = proc_now();
     (void)sent;
-    (void)received;
-    return !atomic_load(f->ctx->cancel) && f->ctx->beat(f->ctx, -1) &&
-           proc_now() < f->ctx->deadline;
+    f->received = received;
+    if (!fast_enough(f, now)) {
+        f->too_slow = true;
+        return false;
+    }
+    return !atomic_load(f->ctx->cancel) && f->ctx->beat(f->ctx, -1) && now < f->ctx->deadline;
 }
 
 /* The media type of the last answer, without parameters, printable, into
@@ -245,6 +273,8 @@ static int transfer(fetch *f, const char *url, task_result *res)
         task_fail(res, TASK_RETRY, 3, "out of memory");
         return -1;
     }
+    f->win_t = proc_now();
+    f->win_bytes = f->bytes = 0;
     for (int tries = 0;; tries++) {
         size_t n = 0;
         if (tries >= FETCH_TRIES) {
@@ -275,15 +305,27 @@ static int transfer(fetch *f, const char *url, task_result *res)
             start_over(f); /* nothing to check a resumption against */
         if (f->have > 0 && n > 0)
             log_info("upload %s: resuming at byte %lld", f->id, f->have);
+        f->received = 0;
         http_outcome oc = http_client_stream(f->ctx->http, &req, &io, &resp);
         bool ok2xx = resp.status >= 200 && resp.status < 300;
         long long got = sink.written;
+        f->bytes += f->received;
+        f->received = 0;
         if (ok2xx)
             f->have += got; /* on_begin set have to 0 for a whole file */
-        if (atomic_load(f->ctx->cancel) || proc_now() >= f->ctx->deadline) {
+        /* (curl's own timeout, set to the time left, may fire just before) */
+        if (atomic_load(f->ctx->cancel) || proc_now() > f->ctx->deadline - 1) {
             res->outcome = TASK_HANDBACK;
             if (!atomic_load(f->ctx->cancel))
-                task_fail(res, TASK_RETRY, 3, "the fetch ran out of time; it goes on later");
+                task_fail(res, TASK_RETRY, 7,
+                          "the URL's server did not send the whole file within %ld s",
+                          f->ctx->cfg->fetch_timeout);
+            goto out;
+        }
+        if (f->too_slow) {
+            task_fail(res, TASK_RETRY, 7,
+                      "the URL's server sends too slowly (under %ld bytes/s over %ld s)",
+                      f->ctx->cfg->fetch_min_rate, f->ctx->cfg->fetch_rate_window);
             goto out;
         }
         if (resp.status == 416 && f->have > 0 && n > 0) {
@@ -491,6 +533,11 @@ static bool job_over(task_ctx *ctx, const char *id)
                  strcmp(PQgetvalue(r, 0, 3), "ERROR") == 0);
     PQclear(r);
     return over;
+}
+
+long kind_upload_fetch_timeout(const config *cfg)
+{
+    return cfg->fetch_timeout;
 }
 
 void kind_upload_fetch(task_ctx *ctx, task_result *res)

@@ -18,6 +18,8 @@ connection half-way once, ignore Range, and change the file between tries:
   allowance is off.
 - A fetched file the slot refuses to record fails the task once (no
   claim after claim) and is removed.
+- A source slower than MEDIAGATE_FETCH_MIN_RATE over its window, or one
+  past MEDIAGATE_FETCH_TIMEOUT, is dropped with its own error_message.
 - PostgreSQL restarted during a fetch: nothing lost, the fetch goes on; a
   worker killed with -9 mid-fetch: the next attempt asks for the rest only.
 - The URL's query (a presigned URL's signature) is in no answer, log line,
@@ -54,6 +56,7 @@ class Origin:
         self.ignore_range = False
         self.slow = 0.0        # seconds between 64 KiB pieces
         self.range_end = "far" # /dropping.mp4's 206 Content-Range end: "far" or "cap"
+        self.dropped = 0       # bodies the client stopped reading (a write failed)
         self.url = ""
 
 
@@ -110,6 +113,19 @@ def handler(origin):
                 return
             if path == "/dropping.mp4":
                 return self.drop_each_time(rng, entry)
+            if path == "/drip.mp4":  # 64 bytes every 0.25 s of a 100 MB file
+                entry[3] = 200
+                self.reply(200, [("Content-Type", "video/mp4"), ("ETag", '"drip"'),
+                                 ("Content-Length", str(10**8))])
+                self.close_connection = True
+                try:
+                    while True:
+                        self.wfile.write(b"\0" * 64)
+                        self.wfile.flush()
+                        time.sleep(0.25)
+                except OSError:
+                    origin.dropped += 1
+                return
             data = origin.files.get(path)
             if data is None:
                 entry[3] = 404
@@ -145,7 +161,7 @@ def handler(origin):
                     if origin.slow:
                         time.sleep(origin.slow)
             except OSError:
-                pass
+                origin.dropped += 1
 
         def drop_each_time(self, rng, entry):
             """PIECE bytes, chunked, then the connection drops (no last
@@ -413,6 +429,32 @@ def test_a_file_the_slot_refuses_ends_the_task(stack, key, origin, video, worker
     assert origin.log == [], "the file in place was recorded, not fetched again"
     assert not stored(stack, uid)
     assert not d.exists(), "the refused file is removed"
+
+
+@pytest.mark.parametrize("path,env,message", [
+    ("/drip.mp4", {"MEDIAGATE_FETCH_RATE_WINDOW": "2"},
+     "the URL's server sends too slowly (under 1024 bytes/s over 2 s)"),
+    ("/v.mp4", {"MEDIAGATE_FETCH_TIMEOUT": "5"},
+     "the URL's server did not send the whole file within 5 s"),
+])
+def test_a_slow_source_gives_up_the_slot(stack, key, origin, video, workers, path, env, message):
+    """A source that drips bytes (under MEDIAGATE_FETCH_MIN_RATE over the
+    window) or that sends steadily but takes longer than
+    MEDIAGATE_FETCH_TIMEOUT: the worker drops the connection and ends the
+    attempt with the reason (here the last of 6, so the job is ERROR)
+    instead of holding its slot for MEDIAGATE_ENCODE_TIMEOUT."""
+    origin.files["/v.mp4"] = video * 40
+    origin.slow = 0.25
+    r = post(stack, key, "/uploads", f"url={origin.url}{path}")
+    assert r.status == 201, r
+    jid = r.json()["job_id"]
+    stack.db.conn.execute("UPDATE outbox SET attempts = 5 WHERE kind = 'upload.fetch'")
+    workers.start(**env)
+    assert wait_job(stack, jid, ("ERROR", "COMPLETE")), job(stack, jid)
+    assert job(stack, jid) == ("ERROR", message)
+    assert [e[1:] for e in origin.log] == [[None, None, 200]], "dropped, not resumed at once"
+    assert wait_until(lambda: origin.dropped == 1, 30, 0.1), "the server saw the drop"
+    assert "the URL's server did not answer" not in workers.log()
 
 
 def test_dns_failure_and_the_address_check(stack, key, origin, video, workers):

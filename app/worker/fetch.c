@@ -540,6 +540,17 @@ long kind_upload_fetch_timeout(const config *cfg)
     return cfg->fetch_timeout;
 }
 
+/* Whether the part stays for a later attempt after res's outcome: not
+ * after the last attempt, a failure, or a handback whose job ended
+ * (mediagate jobs cancel took the task), nor when it holds nothing. */
+static bool keep_part(task_ctx *ctx, const fetch *f, const task_result *res)
+{
+    const task_kind *k = task_kind_find(ctx->kind);
+    bool later = res->outcome == TASK_HANDBACK || res->outcome == TASK_SNOOZE ||
+                 (res->outcome == TASK_RETRY && k && ctx->attempt < k->max_attempts);
+    return f->have > 0 && later && !(res->outcome == TASK_HANDBACK && job_over(ctx, f->id));
+}
+
 void kind_upload_fetch(task_ctx *ctx, task_result *res)
 {
     const char *id, *url;
@@ -603,12 +614,7 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
         start_over(&f); /* more than the slot takes (max_bytes changed meanwhile) */
     keep = true;
     if (transfer(&f, url, res) != 0) {
-        /* kept for a later attempt, unless this was the last or got nothing */
-        const task_kind *k = task_kind_find(ctx->kind);
-        keep = f.have > 0 && (res->outcome == TASK_HANDBACK || res->outcome == TASK_SNOOZE ||
-                              (res->outcome == TASK_RETRY && k && ctx->attempt < k->max_attempts));
-        if (res->outcome == TASK_HANDBACK && job_over(ctx, id))
-            keep = false; /* mediagate jobs cancel took the task */
+        keep = keep_part(ctx, &f, res);
         goto out;
     }
     log_info("upload %s: %lld bytes fetched", id, f.have);
@@ -619,7 +625,7 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
         goto out;
     }
     if (probe(&f, res) != 0 || place(&f, key, &meta, res) != 0) {
-        keep = res->outcome != TASK_FAILED;
+        keep = keep_part(ctx, &f, res);
         goto out;
     }
 record:

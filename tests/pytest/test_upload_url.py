@@ -530,6 +530,30 @@ def test_a_job_canceled_mid_fetch_keeps_nothing(stack, key, origin, video, worke
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode'") == 0
 
 
+def test_a_job_canceled_while_the_file_is_checked_keeps_nothing(stack, key, origin, video,
+                                                                 workers, rundir):
+    """mediagate jobs cancel while ffprobe checks the fetched file (an
+    ffprobe that waits, as on a slow disk): the probe stops and the whole
+    part is removed, as when the cancel comes during the transfer."""
+    origin.files["/v.mp4"] = video
+    slow = rundir / "slowbin"
+    slow.mkdir()
+    mark = rundir / "probing"
+    (slow / "ffprobe").write_text(f"#!/bin/sh\ntouch '{mark}'\n"
+                                  f"while :; do sleep 0.1; done\n")
+    (slow / "ffprobe").chmod(0o755)
+    r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4")
+    uid, jid = r.json()["upload"]["id"], r.json()["job_id"]
+    workers.start(PATH=f"{slow}:/usr/bin:/bin")
+    assert wait_until(mark.exists, 120, 0.1), "the check began"
+    assert (rundir / "upload" / "uploads" / uid / ".v.mp4.part").stat().st_size == len(video)
+    stack.mg("jobs", "cancel", jid)
+    assert wait_until(lambda: "dropped: another worker holds the task" in workers.log(), 60, 0.1)
+    assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing left"
+    assert job(stack, jid)[0] == "CANCELED"
+    assert not stored(stack, uid)
+
+
 @on_s3
 def test_fetch_into_s3_storage(stack, key, origin, video, workers, mg_env, s3):
     origin.files["/v.mp4"] = video

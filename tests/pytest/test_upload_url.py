@@ -34,7 +34,7 @@ import signal
 import socket
 import subprocess
 import time
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 import s3_settings
@@ -316,6 +316,12 @@ def test_media_jobs_url_and_refusals(stack, key, origin, video, workers):
         "the key's owner: MEDIAGATE_ENCODE_OWNER_CAP bounds its fetches"
     r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4", "size=10")
     assert r.status == 400, r
+    q = quote(f"{origin.url}/v.mp4?{SECRET}", safe="")
+    for route in ("/uploads", "/media/jobs"):
+        r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", f"{route}?url={q}")
+        assert r.status == 400 and "Send url in the form body" in r.json()["message"], r
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE payload::text LIKE '%%deadbeef%%'") \
+        == 0, "a URL in the query is refused: nothing made"
     assert post(stack, "wrong", "/uploads", f"url={origin.url}/v.mp4").status == 401
     workers.start()
     jid = stack.db.one("SELECT job_id FROM uploads WHERE name = 'mine.mp4'")

@@ -120,6 +120,9 @@ typedef struct config {
     char *uploads_url;
     long upload_slot_ttl;
     long upload_max_bytes;
+    long fetch_timeout;
+    long fetch_min_rate;
+    long fetch_rate_window;
     bool stream_vod;
     char *recordings_dir;
     char *live_dir;

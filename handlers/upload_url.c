@@ -83,12 +83,26 @@ out:
     return ret ? reply_error(r, ret, msg) : 0;
 }
 
+/* url= from the form body alone: a request line, query included, is in
+ * nginx's logs, and a presigned URL's signature must not be. Returns the
+ * URL (NULL: none, or *status set: the reply made). */
+static const char *url_param(request *r, int *status)
+{
+    if (params_get(&r->qp, "url")) {
+        *status = reply_error(r, 400,
+                              "Send url in the form body, not in the query: a request line is "
+                              "logged, and a URL's signature must not be.");
+        return NULL;
+    }
+    return stream_param(r, "url", status);
+}
+
 int upload_url_take(request *r, const upload_target *t, const upload_slot *s)
 {
     int ret, st;
     PGresult *res = NULL;
     fetch_url u = {0};
-    const char *url = stream_param(r, "url", &st);
+    const char *url = url_param(r, &st);
     if (st)
         return st;
     if (!url)
@@ -143,7 +157,7 @@ out:
 int upload_url_job(request *r, const char *input_url, const char *file_id)
 {
     int st;
-    const char *url = stream_param(r, "url", &st);
+    const char *url = url_param(r, &st);
     if (st)
         return st;
     if (!url)

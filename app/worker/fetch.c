@@ -16,7 +16,9 @@
  * error_message: a redirect, a file over the slot's max_bytes, an HTTP
  * error status, an address refused, a host name that does not resolve,
  * a file ffprobe finds no video or audio stream in. No answer, 408, 429
- * and 5xx are retried with the kind's backoff, then fail the job. The
+ * and 5xx are retried with the kind's backoff, then fail the job; so is a
+ * server slower than MEDIAGATE_FETCH_MIN_RATE on average over a window,
+ * or an attempt past MEDIAGATE_FETCH_TIMEOUT (both measured here). The
  * URL's query (a presigned URL's signature) is never logged or shown. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -45,7 +47,7 @@
 
 #define FETCH_CONNECT_MS 10000
 #define FETCH_STALL_S 30     /* no byte for this long: the connection is dropped */
-#define FETCH_TRIES 50       /* requests in one attempt, while each brings bytes */
+#define FETCH_TRIES 20       /* requests in one attempt, while each brings bytes */
 #define FETCH_ERR_BODY 65536 /* an error answer's body kept (not shown) */
 #define PROBE_OUT_CAP (4u << 20)
 
@@ -55,14 +57,20 @@ typedef struct fetch {
     const char *id;      /* the upload's */
     int fd;              /* the part file */
     long long have;      /* bytes of the file in the part file */
-    long long max;       /* the slot's max_bytes */
+    long long max;       /* the slot's max_bytes: the whole file's cap, across resumptions */
     long long total;     /* the file's length as a 206 says, -1 unknown */
     char validator[256]; /* what If-Range sends: a strong ETag or Last-Modified; "" none */
     char dir[PATH_MAX], part[PATH_MAX + 160], vfile[PATH_MAX + 160], final[PATH_MAX + 160];
     char ctype[128]; /* the last 2xx answer's media type, "" none */
     bool s3;
     bool restart;   /* begin refused a 206 that does not continue the part */
-    bool too_large; /* begin saw a Content-Range total past max */
+    bool too_large; /* begin saw a Content-Range end or total past max */
+    bool too_slow;  /* progress saw fewer than min_rate bytes/s over a window */
+    double win_t;   /* the rate window's start (proc_now) */
+    long long win_bytes; /* bytes received in this attempt when it started */
+    long long bytes;     /* bytes received by this attempt's earlier requests */
+    long long received;  /* by the request in progress */
+    http_sink *sink; /* the request's: begin sets its cap to what the file may still take */
 } fetch;
 
 /* Reads the kept validator of the part (none: ""). */
@@ -148,8 +156,10 @@ static int content_range(const char *s, long long *a, long long *b, long long *t
     return errno || end == s || *end || *t <= *b ? -1 : 0;
 }
 
-/* The sink's begin: a 206 must continue the part exactly (else restart);
- * anything else is the whole file from its first byte. */
+/* The sink's begin: a 206 must continue the part exactly (else restart)
+ * and may bring max - have bytes at most (a range that ends or a total past
+ * max is refused before a byte is read); anything else is the whole file
+ * from its first byte, max bytes at most. */
 static bool on_begin(void *arg, long status)
 {
     fetch *f = arg;
@@ -164,12 +174,13 @@ static bool on_begin(void *arg, long status)
             f->restart = true;
             return false;
         }
-        if (t > f->max) {
+        if (t > f->max || b >= f->max) {
             f->total = t;
             f->too_large = true;
             return false;
         }
         f->total = t;
+        f->sink->cap = f->max - f->have;
         return lseek(f->fd, (off_t)f->have, SEEK_SET) >= 0;
     }
     if (f->have > 0)
@@ -177,20 +188,42 @@ static bool on_begin(void *arg, long status)
                  status);
     f->have = 0;
     f->total = -1;
+    f->sink->cap = f->max;
     if (ftruncate(f->fd, 0) != 0 || lseek(f->fd, 0, SEEK_SET) < 0)
         return false;
     keep_validator(f);
     return true;
 }
 
-/* The client's progress callback: keeps the lease; false stops. */
+/* Whether the attempt's bytes over the window just ended average at least
+ * MEDIAGATE_FETCH_MIN_RATE per second (each window checked once, then the
+ * next begins). */
+static bool fast_enough(fetch *f, double now)
+{
+    const config *cfg = f->ctx->cfg;
+    long long total = f->bytes + f->received;
+    if (cfg->fetch_min_rate <= 0 || now - f->win_t < (double)cfg->fetch_rate_window)
+        return true;
+    if (total - f->win_bytes < cfg->fetch_min_rate * cfg->fetch_rate_window)
+        return false;
+    f->win_t = now;
+    f->win_bytes = total;
+    return true;
+}
+
+/* The client's progress callback: keeps the lease, ends a transfer that
+ * is too slow; false stops. */
 static bool on_progress(void *arg, long long sent, long long received)
 {
     fetch *f = arg;
+    double now = proc_now();
     (void)sent;
-    (void)received;
-    return !atomic_load(f->ctx->cancel) && f->ctx->beat(f->ctx, -1) &&
-           proc_now() < f->ctx->deadline;
+    f->received = received;
+    if (!fast_enough(f, now)) {
+        f->too_slow = true;
+        return false;
+    }
+    return !atomic_load(f->ctx->cancel) && f->ctx->beat(f->ctx, -1) && now < f->ctx->deadline;
 }
 
 /* The media type of the last answer, without parameters, printable, into
@@ -240,6 +273,8 @@ static int transfer(fetch *f, const char *url, task_result *res)
         task_fail(res, TASK_RETRY, 3, "out of memory");
         return -1;
     }
+    f->win_t = proc_now();
+    f->win_bytes = f->bytes = 0;
     for (int tries = 0;; tries++) {
         size_t n = 0;
         if (tries >= FETCH_TRIES) {
@@ -253,7 +288,9 @@ static int transfer(fetch *f, const char *url, task_result *res)
             hdrs[n++] = ifrange;
         }
         f->restart = f->too_large = false;
+        /* cap: max for curl's Content-Length check; begin lowers it for a 206 */
         http_sink sink = {.fd = f->fd, .cap = f->max, .begin = on_begin, .begin_arg = f};
+        f->sink = &sink;
         double left = f->ctx->deadline - proc_now();
         http_request req = {.method = "GET",
                             .url = url,
@@ -268,15 +305,27 @@ static int transfer(fetch *f, const char *url, task_result *res)
             start_over(f); /* nothing to check a resumption against */
         if (f->have > 0 && n > 0)
             log_info("upload %s: resuming at byte %lld", f->id, f->have);
+        f->received = 0;
         http_outcome oc = http_client_stream(f->ctx->http, &req, &io, &resp);
         bool ok2xx = resp.status >= 200 && resp.status < 300;
         long long got = sink.written;
+        f->bytes += f->received;
+        f->received = 0;
         if (ok2xx)
             f->have += got; /* on_begin set have to 0 for a whole file */
-        if (atomic_load(f->ctx->cancel) || proc_now() >= f->ctx->deadline) {
+        /* (curl's own timeout, set to the time left, may fire just before) */
+        if (atomic_load(f->ctx->cancel) || proc_now() > f->ctx->deadline - 1) {
             res->outcome = TASK_HANDBACK;
             if (!atomic_load(f->ctx->cancel))
-                task_fail(res, TASK_RETRY, 3, "the fetch ran out of time; it goes on later");
+                task_fail(res, TASK_RETRY, 7,
+                          "the URL's server did not send the whole file within %ld s",
+                          f->ctx->cfg->fetch_timeout);
+            goto out;
+        }
+        if (f->too_slow) {
+            task_fail(res, TASK_RETRY, 7,
+                      "the URL's server sends too slowly (under %ld bytes/s over %ld s)",
+                      f->ctx->cfg->fetch_min_rate, f->ctx->cfg->fetch_rate_window);
             goto out;
         }
         if (resp.status == 416 && f->have > 0 && n > 0) {
@@ -486,6 +535,22 @@ static bool job_over(task_ctx *ctx, const char *id)
     return over;
 }
 
+long kind_upload_fetch_timeout(const config *cfg)
+{
+    return cfg->fetch_timeout;
+}
+
+/* Whether the part stays for a later attempt after res's outcome: not
+ * after the last attempt, a failure, or a handback whose job ended
+ * (mediagate jobs cancel took the task), nor when it holds nothing. */
+static bool keep_part(task_ctx *ctx, const fetch *f, const task_result *res)
+{
+    const task_kind *k = task_kind_find(ctx->kind);
+    bool later = res->outcome == TASK_HANDBACK || res->outcome == TASK_SNOOZE ||
+                 (res->outcome == TASK_RETRY && k && ctx->attempt < k->max_attempts);
+    return f->have > 0 && later && !(res->outcome == TASK_HANDBACK && job_over(ctx, f->id));
+}
+
 void kind_upload_fetch(task_ctx *ctx, task_result *res)
 {
     const char *id, *url;
@@ -493,7 +558,8 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
     fetch f = {.ctx = ctx, .fd = -1, .total = -1, .s3 = store_is_s3(ctx->cfg)};
     store_object meta = {0};
     char key[300], size[24], tok[16], task[24];
-    bool keep = false; /* the part stays for the next attempt */
+    bool keep = false;    /* the part stays for the next attempt */
+    bool refused = false; /* the slot refused the file in place: removed too */
     if (jstr(ctx->payload, "upload_id", &id) <= 0 || jstr(ctx->payload, "url", &url) <= 0 ||
         !uuid_valid(id, strlen(id))) {
         task_fail(res, TASK_FAILED, 1, "malformed task payload");
@@ -544,14 +610,11 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
     }
     f.have = st.st_size;
     read_validator(&f);
+    if (f.have > f.max)
+        start_over(&f); /* more than the slot takes (max_bytes changed meanwhile) */
     keep = true;
     if (transfer(&f, url, res) != 0) {
-        /* kept for a later attempt, unless this was the last or got nothing */
-        const task_kind *k = task_kind_find(ctx->kind);
-        keep = f.have > 0 && (res->outcome == TASK_HANDBACK || res->outcome == TASK_SNOOZE ||
-                              (res->outcome == TASK_RETRY && k && ctx->attempt < k->max_attempts));
-        if (res->outcome == TASK_HANDBACK && job_over(ctx, id))
-            keep = false; /* mediagate jobs cancel took the task */
+        keep = keep_part(ctx, &f, res);
         goto out;
     }
     log_info("upload %s: %lld bytes fetched", id, f.have);
@@ -562,7 +625,7 @@ void kind_upload_fetch(task_ctx *ctx, task_result *res)
         goto out;
     }
     if (probe(&f, res) != 0 || place(&f, key, &meta, res) != 0) {
-        keep = res->outcome != TASK_FAILED;
+        keep = keep_part(ctx, &f, res);
         goto out;
     }
 record:
@@ -577,8 +640,18 @@ record:
         snprintf(res->message, sizeof res->message, "the database is unavailable");
         goto out;
     }
+    if (!PQgetisnull(done, 0, 1)) {
+        /* The slot does not take this file: no later attempt would do better. */
+        task_fail(res, TASK_FAILED, 7, "%s", PQgetvalue(done, 0, 1));
+        log_warn("upload %s: %lld bytes fetched, refused: %s", id, f.have, PQgetvalue(done, 0, 1));
+        keep = false;
+        refused = true;
+        goto out;
+    }
     if (PQgetisnull(done, 0, 0)) {
-        res->outcome = TASK_HANDBACK; /* the lease is lost: another attempt records it */
+        /* The lease is lost (its result is dropped): never a handback that
+         * is claimed again at once without progress. */
+        task_fail(res, TASK_RETRY, 3, "the fetch lost its lease before the file was recorded");
         goto out;
     }
     log_info("upload %s: %lld bytes stored, encode queued for job %s", id, f.have,
@@ -591,7 +664,7 @@ out:
     if (!keep && f.dir[0]) {
         unlink(f.vfile);
         unlink(f.part);
-        if (f.s3)
+        if (f.s3 || refused)
             unlink(f.final);
         rmdir(f.dir); /* when empty: a stored file stays */
     }

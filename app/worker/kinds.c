@@ -78,9 +78,9 @@ const task_kind task_kinds[] = {
     /* Upload by URL: the file fetched into the storage, then its encode
      * queued (app/worker/fetch.c). Transient failures (no answer, 5xx)
      * retried, resuming with Range; the rest fail the job at once. An
-     * attempt may run as long as an encode. */
+     * attempt may run for MEDIAGATE_FETCH_TIMEOUT. */
     {.name = "upload.fetch", .run = kind_upload_fetch, .max_attempts = 6, .timeout_s = 0,
-     .backoff_base = 5, .backoff_cap = 600},
+     .timeout_of = kind_upload_fetch_timeout, .backoff_base = 5, .backoff_cap = 600},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 
@@ -99,7 +99,9 @@ bool task_kind_served(const task_kind *k, const config *cfg)
 
 double task_kind_timeout(const task_kind *k, const config *cfg)
 {
-    return k->timeout_s > 0 ? k->timeout_s : (double)cfg->encode_timeout;
+    return k->timeout_s > 0 ? k->timeout_s
+           : k->timeout_of  ? (double)k->timeout_of(cfg)
+                            : (double)cfg->encode_timeout;
 }
 
 void task_fail(task_result *res, task_outcome outcome, int code, const char *fmt, ...)

@@ -53,7 +53,10 @@ typedef struct task_kind {
     const char *name;
     void (*run)(task_ctx *ctx, task_result *res);
     int max_attempts;                 /* claims of one task; then it is dead */
-    int timeout_s;                    /* hard cap of one attempt; 0: MEDIAGATE_ENCODE_TIMEOUT */
+    int timeout_s;                    /* hard cap of one attempt; 0: timeout_of's, else
+                                       * MEDIAGATE_ENCODE_TIMEOUT */
+    long (*timeout_of)(const struct config *cfg); /* timeout_s 0: the setting that caps one
+                                                   * attempt; NULL: the encode timeout */
     double backoff_base, backoff_cap; /* seconds, for TASK_RETRY without retry_after */
     /* A task of this kind died (its workers kept dying): clean up what its
      * attempts left for job_id (may be NULL). NULL: nothing to clean. */
@@ -123,5 +126,6 @@ double webhook_retry_delay(int attempt, long unit_ms, double jitter01);
 
 /* Upload by URL (app/worker/fetch.c). */
 void kind_upload_fetch(task_ctx *ctx, task_result *res);
+long kind_upload_fetch_timeout(const struct config *cfg);
 
 #endif

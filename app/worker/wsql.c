@@ -192,9 +192,10 @@ const stmt_def worker_stmts[W__COUNT] = {
         "JOIN jobs j ON j.id = u.job_id WHERE u.id = $1",
         1, PGRES_TUPLES_OK},
     /* The fetched file is in place: spent, stored and its encode queued,
-     * fenced by the task's lease (sql/functions/mediagate_upload_fetched.sql). */
+     * fenced by the task's lease (sql/functions/mediagate_upload_fetched.sql):
+     * the job id, or why the slot refuses the file; both NULL: lease lost. */
     [W_FETCH_STORED] = {"w_fetch_stored",
-        "SELECT mediagate_upload_fetched($1, $2, $3, $4, $5, $6, $7)",
+        "SELECT job_id, refused FROM mediagate_upload_fetched($1, $2, $3, $4, $5, $6, $7)",
         7, PGRES_TUPLES_OK},
     /* An expired (or terminated) tus upload's bytes in flight, to discard
      * (app/uploads/tus.h); no row: none, or its file was stored. */

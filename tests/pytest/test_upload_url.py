@@ -13,8 +13,13 @@ connection half-way once, ignore Range, and change the file between tries:
   stitched.
 - Each failure ends the job in ERROR with its own error_message: a
   redirect, a 404, a 500 (retried, then failed), an HTML page, a size over
-  max_bytes (declared, or a body that grows past it), a host that does not
-  resolve, a loopback address when the allowance is off.
+  max_bytes (declared, a body that grows past it, or the sum of resumed
+  requests), a host that does not resolve, a loopback address when the
+  allowance is off.
+- A fetched file the slot refuses to record fails the task once (no
+  claim after claim) and is removed.
+- A source slower than MEDIAGATE_FETCH_MIN_RATE over its window, or one
+  past MEDIAGATE_FETCH_TIMEOUT, is dropped with its own error_message.
 - PostgreSQL restarted during a fetch: nothing lost, the fetch goes on; a
   worker killed with -9 mid-fetch: the next attempt asks for the rest only.
 - The URL's query (a presigned URL's signature) is in no answer, log line,
@@ -29,7 +34,7 @@ import signal
 import socket
 import subprocess
 import time
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 import s3_settings
@@ -50,6 +55,8 @@ class Origin:
         self.change = {}       # path -> the bytes it serves after its drop
         self.ignore_range = False
         self.slow = 0.0        # seconds between 64 KiB pieces
+        self.range_end = "far" # /dropping.mp4's 206 Content-Range end: "far" or "cap"
+        self.dropped = 0       # bodies the client stopped reading (a write failed)
         self.url = ""
 
 
@@ -104,6 +111,21 @@ def handler(origin):
                 except OSError:
                     pass
                 return
+            if path == "/dropping.mp4":
+                return self.drop_each_time(rng, entry)
+            if path == "/drip.mp4":  # 64 bytes every 0.25 s of a 100 MB file
+                entry[3] = 200
+                self.reply(200, [("Content-Type", "video/mp4"), ("ETag", '"drip"'),
+                                 ("Content-Length", str(10**8))])
+                self.close_connection = True
+                try:
+                    while True:
+                        self.wfile.write(b"\0" * 64)
+                        self.wfile.flush()
+                        time.sleep(0.25)
+                except OSError:
+                    origin.dropped += 1
+                return
             data = origin.files.get(path)
             if data is None:
                 entry[3] = 404
@@ -139,9 +161,35 @@ def handler(origin):
                     if origin.slow:
                         time.sleep(origin.slow)
             except OSError:
+                origin.dropped += 1
+
+        def drop_each_time(self, rng, entry):
+            """PIECE bytes, chunked, then the connection drops (no last
+            chunk), every time; a Range gets a 206 of an unknown total whose
+            end is far ("far") or just under 1 000 000 ("cap", then PIECE
+            bytes all the same)."""
+            start = int(rng.split("=")[1].rstrip("-")) if rng else 0
+            entry[3] = 206 if rng else 200
+            self.send_response(entry[3])
+            if rng:
+                end = start + 10**9 if origin.range_end == "far" else 999_999
+                self.send_header("Content-Range", f"bytes {start}-{end}/*")
+            for k, v in [("ETag", '"same"'), ("Content-Type", "video/mp4"),
+                         ("Transfer-Encoding", "chunked")]:
+                self.send_header(k, v)
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for i in range(0, PIECE, 60_000):
+                    self.wfile.write(b"%x\r\n" % 60_000 + b"\xff" * 60_000 + b"\r\n")
+                self.wfile.flush()
+            except OSError:
                 pass
 
     return H
+
+
+PIECE = 600_000
 
 
 @pytest.fixture
@@ -268,6 +316,12 @@ def test_media_jobs_url_and_refusals(stack, key, origin, video, workers):
         "the key's owner: MEDIAGATE_ENCODE_OWNER_CAP bounds its fetches"
     r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4", "size=10")
     assert r.status == 400, r
+    q = quote(f"{origin.url}/v.mp4?{SECRET}", safe="")
+    for route in ("/uploads", "/media/jobs"):
+        r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {key}", f"{route}?url={q}")
+        assert r.status == 400 and "Send url in the form body" in r.json()["message"], r
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE payload::text LIKE '%%deadbeef%%'") \
+        == 0, "a URL in the query is refused: nothing made"
     assert post(stack, "wrong", "/uploads", f"url={origin.url}/v.mp4").status == 401
     workers.start()
     jid = stack.db.one("SELECT job_id FROM uploads WHERE name = 'mine.mp4'")
@@ -336,6 +390,77 @@ def test_each_failure_names_itself(stack, key, origin, video, workers, rundir, p
     assert not stored(stack, uid)
     assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing left"
     assert "deadbeefcafe" not in every_log(stack, workers)
+
+
+@pytest.mark.parametrize("range_end", ["far", "cap"])
+def test_max_bytes_caps_the_whole_file_across_resumptions(stack, key, origin, workers, rundir,
+                                                          range_end):
+    """A source that drops after 600 000 bytes each time and answers each
+    Range with a 206 of unknown total: max_bytes (1 000 000) caps the file,
+    what is on disk plus what comes. A 206 whose range ends past it is
+    refused before a byte is read ("far"); one that claims to end under it
+    is cut at the cap ("cap"). The job fails at once, nothing is kept."""
+    origin.range_end = range_end
+    uid, jid = fetch(stack, key, workers, f"{origin.url}/dropping.mp4", "max_bytes=1000000")
+    assert wait_until(lambda: job(stack, jid)[0] == "ERROR" or len(origin.log) > 2, 120, 0.1)
+    assert [e[1:] for e in origin.log] == [[None, None, 200],
+                                           [f"bytes={PIECE}-", '"same"', 206]], origin.log
+    assert wait_job(stack, jid, ("ERROR",)), job(stack, jid)
+    assert job(stack, jid) == ("ERROR", "the file is larger than the upload's max_bytes "
+                                        "(1000000 bytes)")
+    assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'upload.fetch'") == 1
+    assert not stored(stack, uid)
+    assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing kept"
+
+
+def test_a_file_the_slot_refuses_ends_the_task(stack, key, origin, video, workers, rundir):
+    """A fetched file in place whose record the slot refuses (over
+    max_bytes: left by an attempt that stopped before recording it): the
+    task fails once with the slot's reason, the job is ERROR, the file is
+    removed; the worker does not claim the task again and again."""
+    origin.files["/v.mp4"] = video
+    r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4", "max_bytes=1000")
+    assert r.status == 201, r
+    uid, jid = r.json()["upload"]["id"], r.json()["job_id"]
+    d = rundir / "upload" / "uploads" / uid
+    d.mkdir(parents=True)
+    (d / "v.mp4").write_bytes(video)
+    workers.start()
+    claims = lambda: workers.log().count(": upload.fetch (attempt")  # noqa: E731
+    assert wait_until(lambda: job(stack, jid)[0] == "ERROR" or claims() > 3, 120, 0.1)
+    assert job(stack, jid) == ("ERROR", "the file is larger than the upload's max_bytes "
+                                        "(1000 bytes)")
+    assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'upload.fetch'") == 1
+    assert claims() == 1 and "handed back" not in workers.log(), "one claim, no spin"
+    assert origin.log == [], "the file in place was recorded, not fetched again"
+    assert not stored(stack, uid)
+    assert not d.exists(), "the refused file is removed"
+
+
+@pytest.mark.parametrize("path,env,message", [
+    ("/drip.mp4", {"MEDIAGATE_FETCH_RATE_WINDOW": "2"},
+     "the URL's server sends too slowly (under 1024 bytes/s over 2 s)"),
+    ("/v.mp4", {"MEDIAGATE_FETCH_TIMEOUT": "5"},
+     "the URL's server did not send the whole file within 5 s"),
+])
+def test_a_slow_source_gives_up_the_slot(stack, key, origin, video, workers, path, env, message):
+    """A source that drips bytes (under MEDIAGATE_FETCH_MIN_RATE over the
+    window) or that sends steadily but takes longer than
+    MEDIAGATE_FETCH_TIMEOUT: the worker drops the connection and ends the
+    attempt with the reason (here the last of 6, so the job is ERROR)
+    instead of holding its slot for MEDIAGATE_ENCODE_TIMEOUT."""
+    origin.files["/v.mp4"] = video * 40
+    origin.slow = 0.25
+    r = post(stack, key, "/uploads", f"url={origin.url}{path}")
+    assert r.status == 201, r
+    jid = r.json()["job_id"]
+    stack.db.conn.execute("UPDATE outbox SET attempts = 5 WHERE kind = 'upload.fetch'")
+    workers.start(**env)
+    assert wait_job(stack, jid, ("ERROR", "COMPLETE")), job(stack, jid)
+    assert job(stack, jid) == ("ERROR", message)
+    assert [e[1:] for e in origin.log] == [[None, None, 200]], "dropped, not resumed at once"
+    assert wait_until(lambda: origin.dropped == 1, 30, 0.1), "the server saw the drop"
+    assert "the URL's server did not answer" not in workers.log()
 
 
 def test_dns_failure_and_the_address_check(stack, key, origin, video, workers):
@@ -409,6 +534,30 @@ def test_a_job_canceled_mid_fetch_keeps_nothing(stack, key, origin, video, worke
     assert job(stack, jid)[0] == "CANCELED"
     assert not stored(stack, uid)
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'local.encode'") == 0
+
+
+def test_a_job_canceled_while_the_file_is_checked_keeps_nothing(stack, key, origin, video,
+                                                                 workers, rundir):
+    """mediagate jobs cancel while ffprobe checks the fetched file (an
+    ffprobe that waits, as on a slow disk): the probe stops and the whole
+    part is removed, as when the cancel comes during the transfer."""
+    origin.files["/v.mp4"] = video
+    slow = rundir / "slowbin"
+    slow.mkdir()
+    mark = rundir / "probing"
+    (slow / "ffprobe").write_text(f"#!/bin/sh\ntouch '{mark}'\n"
+                                  f"while :; do sleep 0.1; done\n")
+    (slow / "ffprobe").chmod(0o755)
+    r = post(stack, key, "/uploads", f"url={origin.url}/v.mp4")
+    uid, jid = r.json()["upload"]["id"], r.json()["job_id"]
+    workers.start(PATH=f"{slow}:/usr/bin:/bin")
+    assert wait_until(mark.exists, 120, 0.1), "the check began"
+    assert (rundir / "upload" / "uploads" / uid / ".v.mp4.part").stat().st_size == len(video)
+    stack.mg("jobs", "cancel", jid)
+    assert wait_until(lambda: "dropped: another worker holds the task" in workers.log(), 60, 0.1)
+    assert not (rundir / "upload" / "uploads" / uid).exists(), "nothing left"
+    assert job(stack, jid)[0] == "CANCELED"
+    assert not stored(stack, uid)
 
 
 @on_s3

@@ -590,13 +590,19 @@ static const char *metadata_get(request *r, const char *m, const char *key)
     return NULL;
 }
 
-/* Upload-Length (1 to max: else 400, 413) and Upload-Metadata (400). */
+/* Upload-Length (1 to max: else 400, 413) and Upload-Metadata (400). Any
+ * Upload-Concat is 400: concatenation is not an extension of this server
+ * (a client's parallel parts would each become a whole file and a job). */
 static int creation_headers(tus_ctx *c, long long max, long long *len, const char **meta)
 {
     const char *v = request_param(c->r, "HTTP_UPLOAD_LENGTH");
     *meta = request_param(c->r, "HTTP_UPLOAD_METADATA");
     if (*meta && !**meta)
         *meta = NULL;
+    if (request_param(c->r, "HTTP_UPLOAD_CONCAT"))
+        return refuse(c, 400,
+                      "Upload-Concat (the concatenation extension) is not supported: send "
+                      "the file as one upload.");
     if (!v && request_param(c->r, "HTTP_UPLOAD_DEFER_LENGTH"))
         return refuse(c, 400, "Upload-Defer-Length is not supported: send Upload-Length.");
     if (!bytes_value(v, len) || *len < 1)

@@ -611,3 +611,26 @@ def test_chunk_writers_leave_threads_to_the_api(stack, key, rundir, pg):
             t.join()
     assert [out[0].status, out[1].status] == [204, 204], out
     assert patch(stack, eps[2], 0, b"y" * 10).status == 204
+
+
+def test_concatenation_is_refused_before_anything_is_made(stack, key, rundir):
+    """Upload-Concat (tus-js-client's parallelUploads) is not supported: a
+    creation carrying it is 400, from nginx's check too (with a body), and
+    makes no slot, job or partial file; the discovery does not list it."""
+    assert "concatenation" not in call(stack, "OPTIONS", "/uploads/tus").header("Tus-Extension")
+    want = "Upload-Concat (the concatenation extension) is not supported: send the file as one upload."
+    auth = {"Authorization": f"Bearer {key}"}
+    for concat, body in (("partial", b""), ("partial", b"12345"), ("final;/uploads/tus/a /uploads/tus/b", b"")):
+        h = {**CHUNK, **auth, "Upload-Concat": concat}
+        if not concat.startswith("final"):
+            h["Upload-Length"] = "5"
+        r = call(stack, "POST", "/uploads/tus", body, h)
+        assert (r.status, r.json()) == (400, {"success": False, "message": want}), (concat, r)
+    assert stack.db.one("SELECT count(*) FROM jobs") == 0, "nothing made"
+    up = slot(stack, key, "name=parts.bin")["upload"]
+    for body in (b"", b"12345"):
+        r = call(stack, "POST", up["tus_endpoint"], body, {**CHUNK, "Upload-Length": "5", "Upload-Concat": "partial"})
+        assert (r.status, r.json()["message"]) == (400, want), r
+    assert stack.db.one("SELECT tus_length FROM uploads WHERE id = %s", up["id"]) is None
+    assert files_of(rundir, up["id"]) == []
+    assert create(stack, up["tus_endpoint"], 5).status == 201

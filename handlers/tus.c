@@ -44,6 +44,8 @@
 #define SPOOL_BUF (1 << 16)
 
 static const char unknown_url[] = "This upload URL is unknown or its token is wrong.";
+static const char no_space[] = "The chunk could not be stored: no space is left on the server. "
+                               "Try again later.";
 static const char busy[] = "Another request on this upload is in progress: HEAD it for its "
                            "offset, then go on from there.";
 
@@ -297,6 +299,10 @@ static int reply_storage(tus_ctx *c, store_status st, const char *what)
         log_error("tus %s: %s: %s", c->id, what, store_err(c->s));
     if (st == STORE_NOT_FOUND) /* the multipart upload or the partial file went */
         return refuse(c, 410, "This upload's bytes are gone: start a new upload.");
+    if (st == STORE_NO_SPACE) { /* nothing of it kept: the same chunk later */
+        snprintf(msg, sizeof msg, "%s: no space is left on the server. Try again later.", what);
+        return reply_error(c->r, 507, msg);
+    }
     snprintf(msg, sizeof msg, "%s: the storage %s. Try again.", what,
              st == STORE_RETRY ? "is unavailable" : "failed");
     return reply_error(c->r, st == STORE_RETRY ? 503 : 500, msg);
@@ -396,7 +402,7 @@ static int spool(tus_ctx *c, long long max, const EVP_MD *md, unsigned char *got
     }
     if ((*fd = mkostemp(path, O_CLOEXEC)) < 0) {
         log_error("tus %s: a temporary file in %s: %s", c->id, path, strerror(errno));
-        ret = reply_error(r, 507, "The chunk could not be stored: no space.");
+        ret = reply_error(r, 507, no_space);
         goto out;
     }
     unlink(path);
@@ -415,7 +421,7 @@ static int spool(tus_ctx *c, long long max, const EVP_MD *md, unsigned char *got
                 continue;
             if (k <= 0) {
                 log_error("tus %s: spool: %s", c->id, strerror(errno));
-                ret = reply_error(r, 507, "The chunk could not be stored: no space.");
+                ret = reply_error(r, 507, no_space);
                 goto out;
             }
             w += k;

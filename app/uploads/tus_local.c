@@ -31,6 +31,15 @@ static void paths_of(const config *cfg, const tus_upload *u, local_paths *p)
     snprintf(p->final, sizeof p->final, "%s/%s", p->dir, u->name);
 }
 
+/* The failure of the step what (errno): a full disk (ENOSPC, EDQUOT) is
+ * STORE_NO_SPACE, anything else STORE_ERROR; store_err names the reason. */
+static store_status failed(store *s, const char *what)
+{
+    int e = errno;
+    return store_fail(s, e == ENOSPC || e == EDQUOT ? STORE_NO_SPACE : STORE_ERROR, "%s: %s", what,
+                      strerror(e));
+}
+
 /* fsyncs directory dir, so that the entries made in it last. */
 static int sync_dir(const char *dir)
 {
@@ -44,25 +53,20 @@ static int sync_dir(const char *dir)
 
 static store_status begin(const config *cfg, store *s, tus_upload *u)
 {
-    (void)s;
     local_paths p;
     paths_of(cfg, u, &p);
-    if (mkdir(p.dir, 0750) != 0 && errno != EEXIST) {
-        log_error("tus %s: mkdir %s: %s", u->id, p.dir, strerror(errno));
-        return STORE_ERROR;
-    }
+    if (mkdir(p.dir, 0750) != 0 && errno != EEXIST)
+        return failed(s, "make the upload's directory");
     int fd = open(p.part, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0 || fsync(fd) != 0) {
-        log_error("tus %s: create %s: %s", u->id, p.part, strerror(errno));
+        store_status st = failed(s, "create the partial file");
         if (fd >= 0)
             close(fd);
-        return STORE_ERROR;
+        return st;
     }
     close(fd);
-    if (sync_dir(p.dir) != 0 || sync_dir(cfg->uploads_dir) != 0) {
-        log_error("tus %s: sync %s: %s", u->id, p.dir, strerror(errno));
-        return STORE_ERROR;
-    }
+    if (sync_dir(p.dir) != 0 || sync_dir(cfg->uploads_dir) != 0)
+        return failed(s, "sync the upload's directory");
     return STORE_OK;
 }
 
@@ -85,8 +89,11 @@ static int copy_at(int src, int dst, long long at, long long len)
             ssize_t k = pwrite(dst, buf + w, (size_t)(n - w), (off_t)(at + done + w));
             if (k < 0 && errno == EINTR)
                 continue;
-            if (k <= 0)
+            if (k <= 0) {
+                if (k == 0)
+                    errno = EIO;
                 return -1;
+            }
             w += k;
         }
         done += n;
@@ -96,7 +103,6 @@ static int copy_at(int src, int dst, long long at, long long len)
 
 static store_status append(const config *cfg, store *s, tus_upload *u, int fd, long long len)
 {
-    (void)s;
     store_status ret = STORE_ERROR;
     local_paths p;
     struct stat st;
@@ -119,13 +125,14 @@ static store_status append(const config *cfg, store *s, tus_upload *u, int fd, l
     /* Bytes past the offset were never recorded: cut, then write. */
     if ((st.st_size > u->offset && ftruncate(out, (off_t)u->offset) != 0) ||
         copy_at(fd, out, u->offset, len) != 0 || fdatasync(out) != 0) {
-        log_error("tus %s: write %s: %s", u->id, p.part, strerror(errno));
+        ret = failed(s, "write the partial file"); /* disk full: 507, try later */
+        /* Nothing of the chunk kept (a full disk frees its blocks). */
         if (ftruncate(out, (off_t)u->offset) != 0)
             log_error("tus %s: truncate %s: %s", u->id, p.part, strerror(errno));
         goto out;
     }
     if (u->offset == 0 && sync_dir(p.dir) != 0) {
-        log_error("tus %s: sync %s: %s", u->id, p.dir, strerror(errno));
+        ret = failed(s, "sync the upload's directory");
         goto out;
     }
     u->offset += len;

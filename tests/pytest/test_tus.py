@@ -35,7 +35,12 @@ CHUNK = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-str
 
 
 @pytest.fixture
-def mg_env(rundir):
+def mg_env(rundir, request):
+    if "disk_full" in request.node.name:   # MEDIAGATE_UPLOADS_DIR a 3 MB tmpfs of its own
+        d = uploads_dir(rundir)
+        d.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(d)], check=True)
+        request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(d)], check=True))
     return {
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
         "MEDIAGATE_THREADS": "4",
@@ -634,3 +639,40 @@ def test_concatenation_is_refused_before_anything_is_made(stack, key, rundir):
     assert stack.db.one("SELECT tus_length FROM uploads WHERE id = %s", up["id"]) is None
     assert files_of(rundir, up["id"]) == []
     assert create(stack, up["tus_endpoint"], 5).status == 201
+
+
+def test_disk_full_during_a_chunk_is_507_and_keeps_nothing(stack, key, rundir):
+    """MEDIAGATE_UPLOADS_DIR full while a chunk is written: 507 with a clear
+    message, the reason in mediagate's log (never the token), nothing of the
+    chunk kept, the offset as it was; with room again the same chunk goes."""
+    body = slot(stack, key, "name=full.bin")
+    up, job = body["upload"], body["job_id"]
+    ep, token = up["tus_endpoint"], up["tus_endpoint"].split("token=")[1]
+    data = os.urandom(2 << 20)
+    assert create(stack, ep, len(data)).status == 201
+    assert patch(stack, ep, 0, data[:1 << 20]).status == 204
+    filler = uploads_dir(rundir) / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)   # the rest of the 3 MB, unbuffered
+    try:
+        with pytest.raises(OSError):
+            while True:
+                os.write(fd, b"\0" * 65536)
+    finally:
+        os.close(fd)
+    r = patch(stack, ep, 1 << 20, data[1 << 20:])
+    assert r.status == 507 and r.json() == {
+        "success": False,
+        "message": "The chunk could not be stored: no space is left on the server. Try again later."}, r
+    part = uploads_dir(rundir) / up["id"] / ".full.bin.tus"
+    assert part.stat().st_size == 1 << 20, "nothing of the chunk kept"
+    assert head(stack, ep).header("Upload-Offset") == str(1 << 20)
+    assert stack.db.one("SELECT tus_offset FROM uploads WHERE id = %s", up["id"]) == 1 << 20
+    log = stack.app.log_path.read_text(errors="replace")
+    assert f"tus {up['id']}: The chunk could not be stored: write the partial file: " \
+           "No space left on device" in log, log[-2000:]
+    assert token not in log
+    filler.unlink()
+    r = patch(stack, ep, 1 << 20, data[1 << 20:])
+    assert (r.status, r.header("Upload-Offset")) == (204, str(len(data))), r
+    assert (uploads_dir(rundir) / up["id"] / "full.bin").read_bytes() == data
+    assert job_status(stack, job) == "SUBMITTED"

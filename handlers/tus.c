@@ -308,6 +308,8 @@ static int reply_storage(tus_ctx *c, store_status st, const char *what)
     return reply_error(c->r, st == STORE_RETRY ? 503 : 500, msg);
 }
 
+static void abandon(tus_ctx *c, const char *why);
+
 /* The checksum extension's algorithms. */
 static const struct {
     const char *name;
@@ -515,6 +517,8 @@ static int store_chunk(tus_ctx *c)
     store_status st = c->ts->append(r->cfg, c->s, &c->u, c->body_fd, c->body_len);
     if (st != STORE_OK) {
         ret = reply_storage(c, st, "The chunk could not be stored");
+        if (st == STORE_NOT_FOUND) /* 410: the upload ends at once, its job says why */
+            abandon(c, "the upload's bytes were lost from storage; start a new upload");
         goto out;
     }
     char off[24], parts[16], tail[24], old[24];
@@ -787,9 +791,10 @@ static int as_refusal(tus_ctx *c, int status)
     return refuse(c, status, json_object_get_string(m));
 }
 
-/* Ends an upload a refused request made (POST /uploads/tus): its job
- * CANCELED with why, its bytes gone, so that no job the client never
- * learnt of waits for a file. Best effort: the slot's expiry does it too. */
+/* Ends an upload that cannot go on: one a refused request made (POST
+ * /uploads/tus), so that no job the client never learnt of waits for a
+ * file, or one whose bytes were lost from storage. Its job CANCELED with
+ * why, its bytes gone. Best effort: the slot's expiry does it too. */
 static void abandon(tus_ctx *c, const char *why)
 {
     PGresult *res = NULL;

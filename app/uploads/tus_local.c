@@ -109,17 +109,24 @@ static store_status append(const config *cfg, store *s, tus_upload *u, int fd, l
     paths_of(cfg, u, &p);
     int out = open(p.part, O_WRONLY | O_CLOEXEC | (u->offset == 0 ? O_CREAT : 0), 0640);
     if (out < 0) {
-        /* Gone past offset 0: the bytes recorded are lost, say so. */
-        log_error("tus %s: open %s: %s", u->id, p.part, strerror(errno));
-        return STORE_ERROR;
+        /* Gone (past offset 0, or its directory): the bytes recorded are
+         * lost, and the upload cannot go on. */
+        if (errno == ENOENT)
+            return store_fail(s, STORE_NOT_FOUND, "the partial file is gone");
+        return failed(s, "open the partial file");
     }
     if (flock(out, LOCK_EX | LOCK_NB) != 0) {
-        ret = errno == EWOULDBLOCK ? STORE_PRECONDITION : STORE_ERROR;
+        ret = errno == EWOULDBLOCK ? STORE_PRECONDITION : failed(s, "lock the partial file");
         goto out;
     }
-    if (fstat(out, &st) != 0 || st.st_size < u->offset) {
-        log_error("tus %s: %s holds %lld bytes, fewer than the %lld recorded", u->id, p.part,
-                  (long long)st.st_size, u->offset);
+    if (fstat(out, &st) != 0) {
+        ret = failed(s, "stat the partial file");
+        goto out;
+    }
+    if (st.st_size < u->offset) { /* cut short (a restore, a clean-up): lost too */
+        ret = store_fail(s, STORE_NOT_FOUND,
+                         "the partial file holds %lld bytes, fewer than the %lld recorded",
+                         (long long)st.st_size, u->offset);
         goto out;
     }
     /* Bytes past the offset were never recorded: cut, then write. */

@@ -676,3 +676,35 @@ def test_disk_full_during_a_chunk_is_507_and_keeps_nothing(stack, key, rundir):
     assert (r.status, r.header("Upload-Offset")) == (204, str(len(data))), r
     assert (uploads_dir(rundir) / up["id"] / "full.bin").read_bytes() == data
     assert job_status(stack, job) == "SUBMITTED"
+
+
+@pytest.mark.parametrize("how", ["removed", "truncated"])
+def test_a_lost_partial_file_is_410_and_ends_the_job(stack, key, rundir, how):
+    """The partial file gone or shorter than recorded (a clean-up, a
+    restore): the recorded bytes are lost for good. The PATCH is 410 (not
+    a 500 retried forever), the upload ends at once (HEAD 404), its job
+    CANCELED with why, and what was left of it removed."""
+    body = slot(stack, key, "name=l.bin")
+    up, job = body["upload"], body["job_id"]
+    ep = up["tus_endpoint"]
+    assert create(stack, ep, 30).status == 201
+    assert patch(stack, ep, 0, b"0" * 10).status == 204
+    part = uploads_dir(rundir) / up["id"] / ".l.bin.tus"
+    if how == "removed":
+        part.unlink()
+    else:
+        os.truncate(part, 4)
+    r = patch(stack, ep, 10, b"1" * 10)
+    assert (r.status, r.json()) == (410, {"success": False,
+                                          "message": "This upload's bytes are gone: start a new upload."}), r
+    assert job_status(stack, job) == "CANCELED"
+    assert stack.db.one("SELECT error_message FROM jobs WHERE id = %s", job) == \
+        "the upload's bytes were lost from storage; start a new upload"
+    assert files_of(rundir, up["id"]) == []
+    for r in (head(stack, ep), patch(stack, ep, 10, b"1" * 10)):
+        assert r.status == 404, r
+    assert stack.db.one("SELECT stored_at IS NULL FROM uploads WHERE id = %s", up["id"]) is True
+    reason = "the partial file is gone" if how == "removed" else \
+        "the partial file holds 4 bytes, fewer than the 10 recorded"
+    assert f"tus {up['id']}: The chunk could not be stored: {reason}" in \
+        stack.app.log_path.read_text(errors="replace")

@@ -44,6 +44,8 @@
 #define SPOOL_BUF (1 << 16)
 
 static const char unknown_url[] = "This upload URL is unknown or its token is wrong.";
+static const char no_space[] = "The chunk could not be stored: no space is left on the server. "
+                               "Try again later.";
 static const char busy[] = "Another request on this upload is in progress: HEAD it for its "
                            "offset, then go on from there.";
 
@@ -297,10 +299,16 @@ static int reply_storage(tus_ctx *c, store_status st, const char *what)
         log_error("tus %s: %s: %s", c->id, what, store_err(c->s));
     if (st == STORE_NOT_FOUND) /* the multipart upload or the partial file went */
         return refuse(c, 410, "This upload's bytes are gone: start a new upload.");
+    if (st == STORE_NO_SPACE) { /* nothing of it kept: the same chunk later */
+        snprintf(msg, sizeof msg, "%s: no space is left on the server. Try again later.", what);
+        return reply_error(c->r, 507, msg);
+    }
     snprintf(msg, sizeof msg, "%s: the storage %s. Try again.", what,
              st == STORE_RETRY ? "is unavailable" : "failed");
     return reply_error(c->r, st == STORE_RETRY ? 503 : 500, msg);
 }
+
+static void abandon(tus_ctx *c, const char *why);
 
 /* The checksum extension's algorithms. */
 static const struct {
@@ -396,7 +404,7 @@ static int spool(tus_ctx *c, long long max, const EVP_MD *md, unsigned char *got
     }
     if ((*fd = mkostemp(path, O_CLOEXEC)) < 0) {
         log_error("tus %s: a temporary file in %s: %s", c->id, path, strerror(errno));
-        ret = reply_error(r, 507, "The chunk could not be stored: no space.");
+        ret = reply_error(r, 507, no_space);
         goto out;
     }
     unlink(path);
@@ -415,7 +423,7 @@ static int spool(tus_ctx *c, long long max, const EVP_MD *md, unsigned char *got
                 continue;
             if (k <= 0) {
                 log_error("tus %s: spool: %s", c->id, strerror(errno));
-                ret = reply_error(r, 507, "The chunk could not be stored: no space.");
+                ret = reply_error(r, 507, no_space);
                 goto out;
             }
             w += k;
@@ -509,6 +517,8 @@ static int store_chunk(tus_ctx *c)
     store_status st = c->ts->append(r->cfg, c->s, &c->u, c->body_fd, c->body_len);
     if (st != STORE_OK) {
         ret = reply_storage(c, st, "The chunk could not be stored");
+        if (st == STORE_NOT_FOUND) /* 410: the upload ends at once, its job says why */
+            abandon(c, "the upload's bytes were lost from storage; start a new upload");
         goto out;
     }
     char off[24], parts[16], tail[24], old[24];
@@ -590,13 +600,19 @@ static const char *metadata_get(request *r, const char *m, const char *key)
     return NULL;
 }
 
-/* Upload-Length (1 to max: else 400, 413) and Upload-Metadata (400). */
+/* Upload-Length (1 to max: else 400, 413) and Upload-Metadata (400). Any
+ * Upload-Concat is 400: concatenation is not an extension of this server
+ * (a client's parallel parts would each become a whole file and a job). */
 static int creation_headers(tus_ctx *c, long long max, long long *len, const char **meta)
 {
     const char *v = request_param(c->r, "HTTP_UPLOAD_LENGTH");
     *meta = request_param(c->r, "HTTP_UPLOAD_METADATA");
     if (*meta && !**meta)
         *meta = NULL;
+    if (request_param(c->r, "HTTP_UPLOAD_CONCAT"))
+        return refuse(c, 400,
+                      "Upload-Concat (the concatenation extension) is not supported: send "
+                      "the file as one upload.");
     if (!v && request_param(c->r, "HTTP_UPLOAD_DEFER_LENGTH"))
         return refuse(c, 400, "Upload-Defer-Length is not supported: send Upload-Length.");
     if (!bytes_value(v, len) || *len < 1)
@@ -775,9 +791,10 @@ static int as_refusal(tus_ctx *c, int status)
     return refuse(c, status, json_object_get_string(m));
 }
 
-/* Ends an upload a refused request made (POST /uploads/tus): its job
- * CANCELED with why, its bytes gone, so that no job the client never
- * learnt of waits for a file. Best effort: the slot's expiry does it too. */
+/* Ends an upload that cannot go on: one a refused request made (POST
+ * /uploads/tus), so that no job the client never learnt of waits for a
+ * file, or one whose bytes were lost from storage. Its job CANCELED with
+ * why, its bytes gone. Best effort: the slot's expiry does it too. */
 static void abandon(tus_ctx *c, const char *why)
 {
     PGresult *res = NULL;

@@ -47,6 +47,7 @@ const char *store_status_name(store_status st)
         [STORE_TOO_LARGE] = "too large",
         [STORE_RETRY] = "try again",
         [STORE_ERROR] = "error",
+        [STORE_NO_SPACE] = "no space",
     };
     return (unsigned)st < sizeof names / sizeof *names ? names[st] : "unknown";
 }

@@ -35,6 +35,8 @@ typedef enum store_status {
                          * (retry_after set when the store said) */
     STORE_ERROR,        /* anything else: a bad key, a local I/O error, a
                          * malformed answer; err says which */
+    STORE_NO_SPACE,     /* a local disk is full (ENOSPC, EDQUOT): nothing written
+                         * counts; err names the reason */
 } store_status;
 
 /* What a HEAD or a completed write learned of an object. */

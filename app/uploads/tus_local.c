@@ -31,6 +31,15 @@ static void paths_of(const config *cfg, const tus_upload *u, local_paths *p)
     snprintf(p->final, sizeof p->final, "%s/%s", p->dir, u->name);
 }
 
+/* The failure of the step what (errno): a full disk (ENOSPC, EDQUOT) is
+ * STORE_NO_SPACE, anything else STORE_ERROR; store_err names the reason. */
+static store_status failed(store *s, const char *what)
+{
+    int e = errno;
+    return store_fail(s, e == ENOSPC || e == EDQUOT ? STORE_NO_SPACE : STORE_ERROR, "%s: %s", what,
+                      strerror(e));
+}
+
 /* fsyncs directory dir, so that the entries made in it last. */
 static int sync_dir(const char *dir)
 {
@@ -44,25 +53,20 @@ static int sync_dir(const char *dir)
 
 static store_status begin(const config *cfg, store *s, tus_upload *u)
 {
-    (void)s;
     local_paths p;
     paths_of(cfg, u, &p);
-    if (mkdir(p.dir, 0750) != 0 && errno != EEXIST) {
-        log_error("tus %s: mkdir %s: %s", u->id, p.dir, strerror(errno));
-        return STORE_ERROR;
-    }
+    if (mkdir(p.dir, 0750) != 0 && errno != EEXIST)
+        return failed(s, "make the upload's directory");
     int fd = open(p.part, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0 || fsync(fd) != 0) {
-        log_error("tus %s: create %s: %s", u->id, p.part, strerror(errno));
+        store_status st = failed(s, "create the partial file");
         if (fd >= 0)
             close(fd);
-        return STORE_ERROR;
+        return st;
     }
     close(fd);
-    if (sync_dir(p.dir) != 0 || sync_dir(cfg->uploads_dir) != 0) {
-        log_error("tus %s: sync %s: %s", u->id, p.dir, strerror(errno));
-        return STORE_ERROR;
-    }
+    if (sync_dir(p.dir) != 0 || sync_dir(cfg->uploads_dir) != 0)
+        return failed(s, "sync the upload's directory");
     return STORE_OK;
 }
 
@@ -85,8 +89,11 @@ static int copy_at(int src, int dst, long long at, long long len)
             ssize_t k = pwrite(dst, buf + w, (size_t)(n - w), (off_t)(at + done + w));
             if (k < 0 && errno == EINTR)
                 continue;
-            if (k <= 0)
+            if (k <= 0) {
+                if (k == 0)
+                    errno = EIO;
                 return -1;
+            }
             w += k;
         }
         done += n;
@@ -96,36 +103,43 @@ static int copy_at(int src, int dst, long long at, long long len)
 
 static store_status append(const config *cfg, store *s, tus_upload *u, int fd, long long len)
 {
-    (void)s;
     store_status ret = STORE_ERROR;
     local_paths p;
     struct stat st;
     paths_of(cfg, u, &p);
     int out = open(p.part, O_WRONLY | O_CLOEXEC | (u->offset == 0 ? O_CREAT : 0), 0640);
     if (out < 0) {
-        /* Gone past offset 0: the bytes recorded are lost, say so. */
-        log_error("tus %s: open %s: %s", u->id, p.part, strerror(errno));
-        return STORE_ERROR;
+        /* Gone (past offset 0, or its directory): the bytes recorded are
+         * lost, and the upload cannot go on. */
+        if (errno == ENOENT)
+            return store_fail(s, STORE_NOT_FOUND, "the partial file is gone");
+        return failed(s, "open the partial file");
     }
     if (flock(out, LOCK_EX | LOCK_NB) != 0) {
-        ret = errno == EWOULDBLOCK ? STORE_PRECONDITION : STORE_ERROR;
+        ret = errno == EWOULDBLOCK ? STORE_PRECONDITION : failed(s, "lock the partial file");
         goto out;
     }
-    if (fstat(out, &st) != 0 || st.st_size < u->offset) {
-        log_error("tus %s: %s holds %lld bytes, fewer than the %lld recorded", u->id, p.part,
-                  (long long)st.st_size, u->offset);
+    if (fstat(out, &st) != 0) {
+        ret = failed(s, "stat the partial file");
+        goto out;
+    }
+    if (st.st_size < u->offset) { /* cut short (a restore, a clean-up): lost too */
+        ret = store_fail(s, STORE_NOT_FOUND,
+                         "the partial file holds %lld bytes, fewer than the %lld recorded",
+                         (long long)st.st_size, u->offset);
         goto out;
     }
     /* Bytes past the offset were never recorded: cut, then write. */
     if ((st.st_size > u->offset && ftruncate(out, (off_t)u->offset) != 0) ||
         copy_at(fd, out, u->offset, len) != 0 || fdatasync(out) != 0) {
-        log_error("tus %s: write %s: %s", u->id, p.part, strerror(errno));
+        ret = failed(s, "write the partial file"); /* disk full: 507, try later */
+        /* Nothing of the chunk kept (a full disk frees its blocks). */
         if (ftruncate(out, (off_t)u->offset) != 0)
             log_error("tus %s: truncate %s: %s", u->id, p.part, strerror(errno));
         goto out;
     }
     if (u->offset == 0 && sync_dir(p.dir) != 0) {
-        log_error("tus %s: sync %s: %s", u->id, p.dir, strerror(errno));
+        ret = failed(s, "sync the upload's directory");
         goto out;
     }
     u->offset += len;

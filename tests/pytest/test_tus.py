@@ -35,7 +35,12 @@ CHUNK = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-str
 
 
 @pytest.fixture
-def mg_env(rundir):
+def mg_env(rundir, request):
+    if "disk_full" in request.node.name:   # MEDIAGATE_UPLOADS_DIR a 3 MB tmpfs of its own
+        d = uploads_dir(rundir)
+        d.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(d)], check=True)
+        request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(d)], check=True))
     return {
         "MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
         "MEDIAGATE_THREADS": "4",
@@ -611,3 +616,95 @@ def test_chunk_writers_leave_threads_to_the_api(stack, key, rundir, pg):
             t.join()
     assert [out[0].status, out[1].status] == [204, 204], out
     assert patch(stack, eps[2], 0, b"y" * 10).status == 204
+
+
+def test_concatenation_is_refused_before_anything_is_made(stack, key, rundir):
+    """Upload-Concat (tus-js-client's parallelUploads) is not supported: a
+    creation carrying it is 400, from nginx's check too (with a body), and
+    makes no slot, job or partial file; the discovery does not list it."""
+    assert "concatenation" not in call(stack, "OPTIONS", "/uploads/tus").header("Tus-Extension")
+    want = "Upload-Concat (the concatenation extension) is not supported: send the file as one upload."
+    auth = {"Authorization": f"Bearer {key}"}
+    for concat, body in (("partial", b""), ("partial", b"12345"), ("final;/uploads/tus/a /uploads/tus/b", b"")):
+        h = {**CHUNK, **auth, "Upload-Concat": concat}
+        if not concat.startswith("final"):
+            h["Upload-Length"] = "5"
+        r = call(stack, "POST", "/uploads/tus", body, h)
+        assert (r.status, r.json()) == (400, {"success": False, "message": want}), (concat, r)
+    assert stack.db.one("SELECT count(*) FROM jobs") == 0, "nothing made"
+    up = slot(stack, key, "name=parts.bin")["upload"]
+    for body in (b"", b"12345"):
+        r = call(stack, "POST", up["tus_endpoint"], body, {**CHUNK, "Upload-Length": "5", "Upload-Concat": "partial"})
+        assert (r.status, r.json()["message"]) == (400, want), r
+    assert stack.db.one("SELECT tus_length FROM uploads WHERE id = %s", up["id"]) is None
+    assert files_of(rundir, up["id"]) == []
+    assert create(stack, up["tus_endpoint"], 5).status == 201
+
+
+def test_disk_full_during_a_chunk_is_507_and_keeps_nothing(stack, key, rundir):
+    """MEDIAGATE_UPLOADS_DIR full while a chunk is written: 507 with a clear
+    message, the reason in mediagate's log (never the token), nothing of the
+    chunk kept, the offset as it was; with room again the same chunk goes."""
+    body = slot(stack, key, "name=full.bin")
+    up, job = body["upload"], body["job_id"]
+    ep, token = up["tus_endpoint"], up["tus_endpoint"].split("token=")[1]
+    data = os.urandom(2 << 20)
+    assert create(stack, ep, len(data)).status == 201
+    assert patch(stack, ep, 0, data[:1 << 20]).status == 204
+    filler = uploads_dir(rundir) / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)   # the rest of the 3 MB, unbuffered
+    try:
+        with pytest.raises(OSError):
+            while True:
+                os.write(fd, b"\0" * 65536)
+    finally:
+        os.close(fd)
+    r = patch(stack, ep, 1 << 20, data[1 << 20:])
+    assert r.status == 507 and r.json() == {
+        "success": False,
+        "message": "The chunk could not be stored: no space is left on the server. Try again later."}, r
+    part = uploads_dir(rundir) / up["id"] / ".full.bin.tus"
+    assert part.stat().st_size == 1 << 20, "nothing of the chunk kept"
+    assert head(stack, ep).header("Upload-Offset") == str(1 << 20)
+    assert stack.db.one("SELECT tus_offset FROM uploads WHERE id = %s", up["id"]) == 1 << 20
+    log = stack.app.log_path.read_text(errors="replace")
+    assert f"tus {up['id']}: The chunk could not be stored: write the partial file: " \
+           "No space left on device" in log, log[-2000:]
+    assert token not in log
+    filler.unlink()
+    r = patch(stack, ep, 1 << 20, data[1 << 20:])
+    assert (r.status, r.header("Upload-Offset")) == (204, str(len(data))), r
+    assert (uploads_dir(rundir) / up["id"] / "full.bin").read_bytes() == data
+    assert job_status(stack, job) == "SUBMITTED"
+
+
+@pytest.mark.parametrize("how", ["removed", "truncated"])
+def test_a_lost_partial_file_is_410_and_ends_the_job(stack, key, rundir, how):
+    """The partial file gone or shorter than recorded (a clean-up, a
+    restore): the recorded bytes are lost for good. The PATCH is 410 (not
+    a 500 retried forever), the upload ends at once (HEAD 404), its job
+    CANCELED with why, and what was left of it removed."""
+    body = slot(stack, key, "name=l.bin")
+    up, job = body["upload"], body["job_id"]
+    ep = up["tus_endpoint"]
+    assert create(stack, ep, 30).status == 201
+    assert patch(stack, ep, 0, b"0" * 10).status == 204
+    part = uploads_dir(rundir) / up["id"] / ".l.bin.tus"
+    if how == "removed":
+        part.unlink()
+    else:
+        os.truncate(part, 4)
+    r = patch(stack, ep, 10, b"1" * 10)
+    assert (r.status, r.json()) == (410, {"success": False,
+                                          "message": "This upload's bytes are gone: start a new upload."}), r
+    assert job_status(stack, job) == "CANCELED"
+    assert stack.db.one("SELECT error_message FROM jobs WHERE id = %s", job) == \
+        "the upload's bytes were lost from storage; start a new upload"
+    assert files_of(rundir, up["id"]) == []
+    for r in (head(stack, ep), patch(stack, ep, 10, b"1" * 10)):
+        assert r.status == 404, r
+    assert stack.db.one("SELECT stored_at IS NULL FROM uploads WHERE id = %s", up["id"]) is True
+    reason = "the partial file is gone" if how == "removed" else \
+        "the partial file holds 4 bytes, fewer than the 10 recorded"
+    assert f"tus {up['id']}: The chunk could not be stored: {reason}" in \
+        stack.app.log_path.read_text(errors="replace")

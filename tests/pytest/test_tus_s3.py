@@ -487,7 +487,8 @@ def test_a_slot_without_size_takes_a_put_through_nginx(stack, key, s3, bucket, r
 
 def test_a_multipart_upload_gone_is_410(stack, key, s3, bucket, big_video):
     """A lifecycle rule (or anyone) aborted the multipart upload: the next
-    PATCH says the bytes are gone, and nothing is recorded."""
+    PATCH says the bytes are gone, nothing is recorded, and the upload ends
+    at once (HEAD 404), its job CANCELED with why and its tail removed."""
     data = big_video
     up, job, ep = started(stack, key, len(data))
     off = chunks(stack, ep, data, 0, CHUNK)
@@ -496,4 +497,9 @@ def test_a_multipart_upload_gone_is_410(stack, key, s3, bucket, big_video):
     client(s3).abort_multipart_upload(Bucket=bucket, Key=PREFIX + obj, UploadId=mid)
     r = patch(stack, ep, off, data[off:off + CHUNK])
     assert r.status == 410 and "gone" in r.json()["message"], r
-    assert head(stack, ep).header("Upload-Offset") == str(off)
+    assert stack.db.one("SELECT tus_offset FROM uploads WHERE id = %s", up["id"]) == off
+    assert job_status(stack, job) == "CANCELED"
+    assert stack.db.one("SELECT error_message FROM jobs WHERE id = %s", job) == \
+        "the upload's bytes were lost from storage; start a new upload"
+    assert head(stack, ep).status == 404
+    nothing_in_flight(s3, bucket, up)

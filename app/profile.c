@@ -17,7 +17,12 @@
 
 /* The members each object may have; anything else is refused, so that a
  * misspelt member ("video_kpbs") is never silently ignored. */
-static const char *const spec_keys[] = {"name", "encoder", "renditions", "packaging", NULL};
+static const char *const spec_keys[] = {"name",   "encoder",    "renditions", "packaging",
+                                        "poster", "storyboard", "audio_only", "encryption",
+                                        NULL};
+static const char *const poster_keys[] = {"time", NULL};
+static const char *const sb_keys[] = {"interval", "width", NULL};
+static const char *const encryptions[] = {"auto", "aes-128", "none", NULL};
 static const char *const rend_keys[] = {"height", "width",      "video_kbps",
                                         "codec",  "audio_kbps", NULL};
 static const char *const codecs[] = {"h264", "h265", NULL};
@@ -169,12 +174,83 @@ static int packaging_parse(json_object *spec, profile *p, char *err, size_t cap)
     return 0;
 }
 
+void profile_defaults(profile *p)
+{
+    p->poster = true;
+    p->poster_time = -1;
+    p->storyboard = true;
+    p->sb_interval = 0;
+    p->sb_width = 160;
+    p->audio_only = true;
+    p->encryption = PROFILE_ENC_AUTO;
+}
+
+/* A number member key of o within [min, max] into *out (unchanged when
+ * absent). */
+static int num_member(json_object *o, const char *key, double min, double max, double *out,
+                      const char *where, char *err, size_t cap)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+        return fail(err, cap, "%s.%s must be a number", where, key);
+    double d = json_object_get_double(v);
+    if (!(d >= min && d <= max))
+        return fail(err, cap, "%s.%s must be between %g and %g", where, key, min, max);
+    *out = d;
+    return 0;
+}
+
+/* "poster", "storyboard", "audio_only" and "encryption" of spec into p. */
+static int extras_parse(json_object *spec, profile *p, char *err, size_t cap)
+{
+    json_object *v;
+    if (json_object_object_get_ex(spec, "poster", &v)) {
+        if (json_object_is_type(v, json_type_boolean))
+            p->poster = json_object_get_boolean(v);
+        else if (!json_object_is_type(v, json_type_object) ||
+                 only_keys(v, poster_keys, "poster", err, cap) != 0 ||
+                 num_member(v, "time", 0, 86400, &p->poster_time, "poster", err, cap) != 0)
+            return err[0] ? -1 : fail(err, cap, "poster must be false or {\"time\": seconds}");
+    }
+    if (json_object_object_get_ex(spec, "storyboard", &v)) {
+        double w = p->sb_width;
+        if (json_object_is_type(v, json_type_boolean))
+            p->storyboard = json_object_get_boolean(v);
+        else if (!json_object_is_type(v, json_type_object) ||
+                 only_keys(v, sb_keys, "storyboard", err, cap) != 0 ||
+                 num_member(v, "interval", 0.5, 600, &p->sb_interval, "storyboard", err, cap) != 0 ||
+                 num_member(v, "width", 32, 640, &w, "storyboard", err, cap) != 0)
+            return err[0] ? -1
+                          : fail(err, cap, "storyboard must be false or {\"interval\": seconds, "
+                                           "\"width\": pixels}");
+        if ((int)w != w || (int)w % 2)
+            return fail(err, cap, "storyboard.width must be an even whole number");
+        p->sb_width = (int)w;
+    }
+    if (json_object_object_get_ex(spec, "audio_only", &v)) {
+        if (!json_object_is_type(v, json_type_boolean))
+            return fail(err, cap, "audio_only must be true or false");
+        p->audio_only = json_object_get_boolean(v);
+    }
+    const char *enc = NULL;
+    if (plain_str(spec, "encryption", &enc) < 0 || (enc && word_index(encryptions, enc) < 0))
+        return fail(err, cap, "encryption must be \"auto\", \"aes-128\" or \"none\"");
+    if (enc)
+        p->encryption = word_index(encryptions, enc);
+    return 0;
+}
+
 int profile_parse(const char *name, const struct json_object *cspec, profile *p, char *err,
                   size_t errcap)
 {
     /* json-c's getters take non-const objects; nothing here changes spec. */
     json_object *spec = (json_object *)(uintptr_t)cspec;
     memset(p, 0, sizeof *p);
+    profile_defaults(p);
+    if (err && errcap)
+        err[0] = '\0';
     if (!spec || !json_object_is_type(spec, json_type_object))
         return fail(err, errcap, "a profile is a JSON object");
     if (only_keys(spec, spec_keys, "the profile", err, errcap) != 0)
@@ -225,7 +301,9 @@ int profile_parse(const char *name, const struct json_object *cspec, profile *p,
             if (rendition_same(&p->rend[i], &p->rend[j]))
                 return fail(err, errcap, "two renditions have the same size and codec");
 
-    return packaging_parse(spec, p, err, errcap);
+    if (packaging_parse(spec, p, err, errcap) != 0)
+        return -1;
+    return extras_parse(spec, p, err, errcap);
 }
 
 json_object *profile_json(const profile *p)
@@ -253,6 +331,29 @@ json_object *profile_json(const profile *p)
     if (p->mp4)
         json_object_array_add(pk, json_object_new_string("mp4"));
     json_object_object_add(o, "packaging", pk);
+    /* The extras only where they differ from profile_defaults. */
+    profile d;
+    profile_defaults(&d);
+    if (!p->poster) {
+        json_object_object_add(o, "poster", json_object_new_boolean(0));
+    } else if (p->poster_time >= 0) {
+        json_object *po = json_object_new_object();
+        json_object_object_add(po, "time", json_object_new_double(p->poster_time));
+        json_object_object_add(o, "poster", po);
+    }
+    if (!p->storyboard) {
+        json_object_object_add(o, "storyboard", json_object_new_boolean(0));
+    } else if (p->sb_interval > 0 || p->sb_width != d.sb_width) {
+        json_object *so = json_object_new_object();
+        if (p->sb_interval > 0)
+            json_object_object_add(so, "interval", json_object_new_double(p->sb_interval));
+        json_object_object_add(so, "width", json_object_new_int(p->sb_width));
+        json_object_object_add(o, "storyboard", so);
+    }
+    if (p->audio_only != d.audio_only)
+        json_object_object_add(o, "audio_only", json_object_new_boolean(p->audio_only));
+    if (p->encryption != d.encryption)
+        json_object_object_add(o, "encryption", json_object_new_string(encryptions[p->encryption]));
     return o;
 }
 

@@ -11,7 +11,12 @@ struct json_object;
  *   {"encoder": "local",
  *    "renditions": [{"height": 720, "video_kbps": 2800, "codec": "h264",
  *                    "audio_kbps": 128}, ...],
- *    "packaging": ["hls"]}          (or ["hls", "mp4"])
+ *    "packaging": ["hls"],          (or ["hls", "mp4"])
+ *    "poster": {"time": 2.0},       (or false; {} or absent: on, time chosen)
+ *    "storyboard": {"interval": 5, "width": 160},  (or false; absent: on)
+ *    "audio_only": true,            (an audio-only HLS rendition; default true)
+ *    "encryption": "auto"}          ("aes-128", "none"; auto: AES-128 when the
+ *                                    job's ACL does not admit anonymous callers)
  * A rendition names height or width (the other follows the source's
  * aspect) or both; codec is "h264" (the default) or "h265"; video_kbps
  * and audio_kbps are optional (0: the encoder's choice; audio_kbps -1:
@@ -33,7 +38,24 @@ typedef struct profile {
     int nrend;
     rendition rend[PROFILE_MAX_RENDITIONS];
     bool hls, mp4;          /* packaging */
+    /* What the local encoder makes beside the ladder (other encoders ignore
+     * these). profile_defaults sets them; a spec changes them. */
+    bool poster;            /* a poster image (poster.jpg) */
+    double poster_time;     /* seconds into the video; < 0: chosen (a little in) */
+    bool storyboard;        /* a sprite sheet and WebVTT of #xywh cues */
+    double sb_interval;     /* seconds between tiles; 0: chosen from the duration */
+    int sb_width;           /* a tile's width in pixels */
+    bool audio_only;        /* an audio-only rendition in the HLS master */
+    int encryption;         /* PROFILE_ENC_* */
 } profile;
+
+enum { PROFILE_ENC_AUTO = 0, PROFILE_ENC_AES128, PROFILE_ENC_NONE };
+
+/* The extras' defaults (poster at a chosen time, storyboard every chosen
+ * interval with 160 px tiles, audio-only on, encryption auto) into p;
+ * profile_parse starts from them, and an encode without a profile uses
+ * them as they are. */
+void profile_defaults(profile *p);
 
 /* Reads spec (the JSON form above) into p, named name. Checks what holds
  * for every encoder (known encoder, 1 to PROFILE_MAX_RENDITIONS renditions,

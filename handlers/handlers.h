@@ -8,6 +8,10 @@ int handle_media_job_id(request *r);
 int handle_media_status(request *r);
 int handle_media_jobs(request *r);
 int handle_media_hls(request *r); /* a private job's playlists from the bucket */
+int handle_media_key(request *r); /* an encrypted job's HLS key, to callers its ACL admits */
+int handle_media_thumbnail(request *r); /* handlers/thumbnail.c */
+int handle_captions_put(request *r);    /* handlers/captions.c */
+int handle_captions_delete(request *r);
 int handle_notify(request *r); /* handlers/notifications.c: every sender */
 int handle_rtmp(request *r);   /* nginx-rtmp's callbacks */
 int handle_stream_start(request *r);

@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "storage/storage.h"
 #include "worker/ffmpeg.h"
+#include "worker/hls_crypt.h"
 #include "worker/kinds.h"
 #include "worker/publish.h"
 #include "worker/recordings.h"
@@ -50,6 +51,7 @@ typedef struct encode {
     bool encoding;       /* ffmpeg (not ffprobe) is running */
     bool disk_full_seen; /* the media disk was full at a tick of the encode: it was stopped */
     const profile *prof; /* the job's profile (the payload's); NULL: MEDIAGATE_RENDITIONS */
+    bool encrypt;        /* the HLS is encrypted (AES-128, app/worker/hls_crypt.h) */
 } encode;
 
 /* Whether the file system of dir has (almost) no space left. */
@@ -325,7 +327,7 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
  * their sizes) and published at output_path, on storage ("local", "s3"). */
 static json_object *complete_event(const char *output_path, const char *storage, const char *dir,
                                    const int *heights, const ladder_step *steps, int n, int w,
-                                   int h, bool audio, double duration_s)
+                                   int h, bool audio, double duration_s, json_object *extras)
 {
     json_object *vars = json_object_new_array(), *done = json_object_new_object();
     for (int i = 0; i < n; i++) {
@@ -359,6 +361,7 @@ static json_object *complete_event(const char *output_path, const char *storage,
     json_object_object_add(done, "storage", json_object_new_string(storage));
     json_object_object_add(done, "playlists", pls);
     json_object_object_add(done, "variations", vars);
+    json_object_object_add(done, "extras", json_object_get(extras));
     return done;
 }
 
@@ -439,6 +442,7 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     const char *demuxer = NULL;
     probe_info *pis = NULL;
     encode_budget budget;
+    json_object *extras = json_object_new_object(); /* poster, storyboard, ... (sql/037) */
     e->duration_s = 0;
     if (in->n == 0) {
         task_fail(res, TASK_FAILED, 1, "nothing to encode");
@@ -465,6 +469,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     }
     /* What the upload may cost is decided before it costs anything. */
     if (check_budget(cfg, pis, in->n, &budget, res) != 0)
+        goto out;
+    if (hls_crypt_wanted(ctx, e->prof, &e->encrypt, res) != 0)
         goto out;
     ladder_step steps[8];
     int n = e->prof ? ffmpeg_profile_ladder(e->prof, w, h, steps)
@@ -558,6 +564,9 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                   "(a file cut short?)", outputs_s, e->duration_s);
         goto fail;
     }
+    /* Segments are encrypted last: everything above reads them clear. */
+    if (e->encrypt && hls_crypt_outputs(ctx, tmp_dir, n, extras, res) != 0)
+        goto fail;
     if (e->store) {
         char key[PATH_MAX], output_path[2048];
         snprintf(key, sizeof key, "media/%s/master.m3u8", ctx->job_id);
@@ -570,7 +579,7 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
             goto fail;
         res->outcome = TASK_DONE;
         res->job_event = complete_event(output_path, "s3", tmp_dir, heights, plan.steps, n, w, h,
-                                        audio, outputs_s);
+                                        audio, outputs_s, extras);
         goto fail; /* the outputs are in the store: the work directory goes */
     }
     /* Published only by the holder: a worker that lost its lease while its
@@ -589,11 +598,12 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     snprintf(output_path, sizeof output_path, "%s/%s/", cfg->media_url, ctx->job_id);
     res->outcome = TASK_DONE;
     res->job_event = complete_event(output_path, "local", final_dir, heights, plan.steps, n, w, h,
-                                    audio, outputs_s);
+                                    audio, outputs_s, extras);
     goto out;
 fail:
     rmtree(tmp_dir);
 out:
+    json_object_put(extras);
     free(pis);
 }
 

@@ -81,6 +81,15 @@ const task_kind task_kinds[] = {
      * attempt may run for MEDIAGATE_FETCH_TIMEOUT. */
     {.name = "upload.fetch", .run = kind_upload_fetch, .max_attempts = 6, .timeout_s = 0,
      .timeout_of = kind_upload_fetch_timeout, .backoff_base = 5, .backoff_cap = 600},
+    /* A job's captions written beside its outputs and into its master
+     * playlist (app/worker/captions.c); queued by an upload or a delete of
+     * captions, and by the job's COMPLETE. */
+    {.name = "captions.publish", .run = kind_captions_publish, .max_attempts = 12,
+     .timeout_s = 120, .backoff_base = 5, .backoff_cap = 600},
+    /* One thumbnail made on request (GET /media/thumbnail), from the job's
+     * outputs (app/worker/thumbnail.c). */
+    {.name = "thumbnail.make", .run = kind_thumbnail_make, .max_attempts = 3, .timeout_s = 60,
+     .backoff_base = 2, .backoff_cap = 60},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

@@ -125,6 +125,8 @@ void kind_webhook_deliver(task_ctx *ctx, task_result *res);
 double webhook_retry_delay(int attempt, long unit_ms, double jitter01);
 
 /* Upload by URL (app/worker/fetch.c). */
+void kind_captions_publish(task_ctx *ctx, task_result *res); /* app/worker/captions.c */
+void kind_thumbnail_make(task_ctx *ctx, task_result *res);   /* app/worker/thumbnail.c */
 void kind_upload_fetch(task_ctx *ctx, task_result *res);
 long kind_upload_fetch_timeout(const struct config *cfg);
 

@@ -122,6 +122,8 @@ BEGIN
                              THEN mediagate_match_variations(variations, ev->'outputs_by_format')
                              ELSE variations END,
         outputs       = coalesce(ev->'outputs', outputs),
+        extras        = CASE WHEN new_status = 'COMPLETE' THEN coalesce(ev->'extras', extras)
+                             ELSE extras END,
         -- Where the outputs live: the local encoder says (a provider's are
         -- where the provider put them).
         storage       = CASE WHEN p_backend = 'local' AND new_status = 'COMPLETE'

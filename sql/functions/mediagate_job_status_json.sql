@@ -10,6 +10,9 @@ LANGUAGE sql STABLE AS $$
                                   'playlists', coalesce(j.playlists, '{}'::jsonb))
                || CASE WHEN j.variations IS NULL THEN '{}'::jsonb
                        ELSE jsonb_build_object('variations', j.variations) END
+               -- poster, storyboard, mp4, audio_only, encryption, missing
+               || coalesce(j.extras, '{}'::jsonb)
+               || mediagate_job_captions_json(j)
            ELSE '{}'::jsonb END
         || CASE WHEN j.status = 'ERROR' THEN
                jsonb_build_object('error_code', j.error_code, 'error_message', j.error_message)

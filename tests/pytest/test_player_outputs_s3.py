@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
@@ -34,13 +33,11 @@ import mgstack
 import pytest
 import s3_settings
 
-from mgstack import MG_BIN, MG_ROOT, wait_until
+from mgstack import MG_BIN, wait_until
 from test_encoder import DONE, clip, clips, encoder_env, nginx_includes, status  # noqa: F401
-from test_encoder_s3 import keys, upload
+from test_encoder_s3 import bucket, keys, proxy, tmpdir_root, upload  # noqa: F401
 from test_playback_s3 import plain, route_sig
-
-sys.path.insert(0, str(MG_ROOT / "tests" / "lib"))
-from s3_fault_proxy import FaultProxy  # noqa: E402
+from test_playback_s3 import status as answer
 
 client = s3_settings.client
 
@@ -57,25 +54,6 @@ PROFILE = {"name": "everything", "encoder": "local", "renditions": [{"height": 2
 # A site's own regex locations for these files' extensions, beside the one
 # lib.sh's site has for .jpg: the signed route must win all the same.
 SITE_REGEX = r"location ~* \.(mp4|vtt|jpe?g)$ { return 418; }"
-
-
-@pytest.fixture
-def bucket(s3):
-    return s3_settings.new_bucket(s3, "mg-extras")
-
-
-@pytest.fixture
-def proxy(s3):
-    p = FaultProxy(s3.port).start()
-    yield p
-    p.stop()
-
-
-@pytest.fixture
-def tmpdir_root(rundir):
-    d = rundir / "worker-tmp"
-    d.mkdir()
-    return d
 
 
 @pytest.fixture
@@ -106,13 +84,6 @@ def encode(stack, s3, bucket, src, acl=None, profile=PROFILE):
                               "'input_etag', %s::text, 'profile', %s::jsonb))",
                               (job, key, etag, json.dumps(profile)))
     return job
-
-
-def answer(stack, job, *headers):
-    args = []
-    for h in headers:
-        args += ["-H", h]
-    return stack.curl(*args, "-G", "--data-urlencode", f"job_id={job}", "/media/status")
 
 
 def complete(stack, job, *headers):

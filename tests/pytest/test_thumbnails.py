@@ -152,6 +152,18 @@ def test_thumbnails_at_two_times_and_widths_made_once_and_cached(stack, workers,
         assert anon.header("X-Cache-Status") != "HIT", anon.headers
 
 
+def test_docs_thumbnails_page_runs_as_written(stack, workers, clip, rundir):
+    """The command block of docs/thumbnails.md, as written, with $api and
+    $job set."""
+    job = encoded(stack, workers, clip)
+    page = (mgstack.MG_ROOT / "docs" / "thumbnails.md").read_text()
+    block = page.split("```sh\n", 1)[1].split("```", 1)[0]
+    r = subprocess.run(["bash", "-ec", block], cwd=rundir, env={**stack.env, "api": stack.base, "job": job},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert probe(rundir / "thumb.jpg") == ("mjpeg", 320, 180)
+
+
 HOSTILE = [
     ("time", "-1"), ("time", "NaN"), ("time", "nan"), ("time", "inf"), ("time", "1e3"), ("time", "0x10"),
     ("time", "9999999"), ("time", "99999999999999999999999"), ("time", "1.2345"), ("time", "1."),

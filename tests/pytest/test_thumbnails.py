@@ -221,11 +221,21 @@ def test_worker_stopped_is_503_then_made_and_the_cap_holds(stack, workers, clip,
     over = thumb(stack, job, 3, 120)
     assert over.status == 422 and "has the 2 thumbnails it may have" in over.json()["message"], over
     assert tasks(stack, job) == 2, "nothing queued past the cap"
+    # A task that died (its attempts spent, as the reaper leaves it): the
+    # route says so at once rather than waiting for it.
+    stack.db.conn.execute("UPDATE outbox SET failed_at = now(), last_error = 'its worker kept dying' "
+                          "WHERE kind = 'thumbnail.make' AND payload->>'time_ms' = '2000'")
+    dead = thumb(stack, job, 2, 120)
+    assert (dead.status, dead.json()["message"]) == \
+        (422, "The thumbnail could not be made: its worker kept dying"), dead
+    assert stack.took_us(dead) < 3_000_000, "answered without waiting"
 
     workers.start()
     r = made(stack, job, 1, 120)
     assert r.status == 200 and r.header("Content-Type") == "image/jpeg", r
     assert thumb(stack, job, 3, 120).status == 422, "still over the cap"
+    assert thumb(stack, job, 2, 120).status == 422, "a failed one is not tried again"
+    assert tasks(stack, job) == 2
 
 
 def test_outputs_deleted_fail_the_task_once_and_the_route_says_why(stack, workers, clip, rundir):

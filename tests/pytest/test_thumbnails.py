@@ -347,3 +347,11 @@ def test_thumbnails_of_a_job_on_an_s3_store(stack, workers, clip, s3, bucket, ru
     (rundir / "s3.jpg").write_bytes(body)
     assert probe(rundir / "s3.jpg") == ("mjpeg", 320, 180)
     assert tasks(stack, job) == 2
+    # A private job: its thumbnail private in the bucket too, answered from
+    # there to the callers its ACL admits.
+    alice = f"Authorization: Bearer {stack.mg('apikey', 'create', 'alice')}"
+    stack.mg("jobs", "acl", job, "USER_alice")
+    r = made(stack, job, 2, 320, alice)
+    assert r.status == 200 and r.header("Cache-Control") == "private, max-age=86400", r
+    assert not public_read(s3, bucket, f"media/{job}/thumbs/2000-320.jpg")
+    assert thumb(stack, job, 2, 320).status == 422

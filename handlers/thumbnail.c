@@ -98,6 +98,8 @@ static int request_row(request *r, const char *job, long long time_ms, int width
 static int wait_made(request *r, const char *job, long long time_ms, int width, PGresult **res)
 {
     const long cap = r->cfg->threads / 4 > 1 ? r->cfg->threads / 4 : 1;
+    if (strcmp(PQgetvalue(*res, 0, 0), "queued") != 0)
+        return 0;
     if (atomic_fetch_add(&waiting, 1) >= cap) {
         atomic_fetch_sub(&waiting, 1);
         return reply_error(r, 503, "Thumbnails are being made for other requests: retry shortly.");

@@ -36,13 +36,24 @@ def thumbs_env(rundir):
 
 
 @pytest.fixture
-def extra_env(request, rundir):
+def read_only_replica():
+    """Asked for by a test whose serve has a read replica: its own database
+    through sessions that may only read (as a streaming replica's)."""
+    return "options=-c%20default_transaction_read_only%3Don"
+
+
+@pytest.fixture
+def extra_env(request, rundir, db):
     """Settings of a test beside thumbs_env's: a test with a bucket has its
-    media there (serve reads the thumbnails from it too)."""
-    if "bucket" not in request.fixturenames:
-        return {}
-    return {**s3_settings.env(request.getfixturevalue("s3"), request.getfixturevalue("bucket")),
-            "TMPDIR": str(rundir)}
+    media there (serve reads the thumbnails from it too); a test with a
+    read_only_replica has MEDIAGATE_DATABASE_READ_URL."""
+    env = {}
+    if "bucket" in request.fixturenames:
+        env.update(s3_settings.env(request.getfixturevalue("s3"), request.getfixturevalue("bucket")),
+                   TMPDIR=str(rundir))
+    if "read_only_replica" in request.fixturenames:
+        env["MEDIAGATE_DATABASE_READ_URL"] = f"{db.url}&{request.getfixturevalue('read_only_replica')}"
+    return env
 
 
 @pytest.fixture
@@ -152,9 +163,10 @@ def test_thumbnails_at_two_times_and_widths_made_once_and_cached(stack, workers,
         assert anon.header("X-Cache-Status") != "HIT", anon.headers
 
 
-def test_docs_thumbnails_page_runs_as_written(stack, workers, clip, rundir):
+def test_docs_thumbnails_page_runs_as_written(stack, workers, clip, rundir, read_only_replica):
     """The command block of docs/thumbnails.md, as written, with $api and
-    $job set."""
+    $job set. serve has a read replica: the route, which writes, runs on
+    the primary."""
     job = encoded(stack, workers, clip)
     page = (mgstack.MG_ROOT / "docs" / "thumbnails.md").read_text()
     block = page.split("```sh\n", 1)[1].split("```", 1)[0]
@@ -162,6 +174,9 @@ def test_docs_thumbnails_page_runs_as_written(stack, workers, clip, rundir):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert probe(rundir / "thumb.jpg") == ("mjpeg", 320, 180)
+    metrics = stack.curl("/metrics").body
+    assert "\nmediagate_db_read_fallbacks_total 0\n" in metrics, \
+        [ln for ln in metrics.splitlines() if "db_read" in ln]
 
 
 HOSTILE = [

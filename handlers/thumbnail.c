@@ -134,8 +134,9 @@ static int answer_jpeg(request *r, const char *key, const char *acl)
     if (st != STORE_OK) {
         log_warn("thumbnail %.200s: %s: %s", key, store_status_name(st), store_err(s));
         if (st == STORE_NOT_FOUND)
-            ret = reply_error(r, 422, "The thumbnail was made, but the job's outputs no longer "
-                                      "hold it.");
+            ret = reply_error(r, 422,
+                              "The thumbnail was made, but the job's outputs no longer "
+                              "hold it.");
         else if (st == STORE_RETRY)
             ret = reply_error(r, 503, "The store is unavailable; retry later.");
         else
@@ -187,12 +188,14 @@ static int admitted_job(request *r, const char *job, PGresult **res)
     }
     const char *storage = PQgetisnull(*res, 0, C_STORAGE) ? "" : PQgetvalue(*res, 0, C_STORAGE);
     if (strcmp(PQgetvalue(*res, 0, C_STATUS), "COMPLETE") != 0)
-        return reply_error(r, 422, "The job is not COMPLETE: it has no outputs to take a "
-                                   "thumbnail of yet.");
+        return reply_error(r, 422,
+                           "The job is not COMPLETE: it has no outputs to take a "
+                           "thumbnail of yet.");
     if (strcmp(PQgetvalue(*res, 0, C_BACKEND), "local") != 0 ||
         strcmp(storage, store_is_s3(r->cfg) ? "s3" : "local") != 0)
-        return reply_error(r, 422, "Thumbnails are made of the local encoder's jobs in this "
-                                   "installation's storage only.");
+        return reply_error(r, 422,
+                           "Thumbnails are made of the local encoder's jobs in this "
+                           "installation's storage only.");
     return 0;
 }
 
@@ -207,15 +210,16 @@ int handle_media_thumbnail(request *r)
         (ret = require_param(r, "width", &wp)))
         goto out;
     size_t jl = strlen(job);
-    if (jl > 100 || strspn(job, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
-                        jl) {
+    if (jl > 100 ||
+        strspn(job, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != jl) {
         ret = reply_error(r, 400, "job_id is not a job id.");
         goto out;
     }
     long long time_ms = parse_time(tp);
     if (time_ms < 0) {
-        ret = reply_error(r, 400, "time must be seconds into the video: digits, with up to 3 "
-                                  "decimals.");
+        ret = reply_error(r, 400,
+                          "time must be seconds into the video: digits, with up to 3 "
+                          "decimals.");
         goto out;
     }
     int width = parse_width(wp);
@@ -245,8 +249,10 @@ int handle_media_thumbnail(request *r)
         goto out;
     const char *st = PQgetvalue(res, 0, 0);
     if (strcmp(st, "over_cap") == 0) {
-        snprintf(msg, sizeof msg, "The job has the %ld thumbnails it may have: ask for a time and "
-                                  "width already made.", r->cfg->thumbnails_max);
+        snprintf(msg, sizeof msg,
+                 "The job has the %ld thumbnails it may have: ask for a time and "
+                 "width already made.",
+                 r->cfg->thumbnails_max);
         ret = reply_error(r, 422, msg);
     } else if (strcmp(st, "failed") == 0) {
         snprintf(msg, sizeof msg, "The thumbnail could not be made: %.150s",

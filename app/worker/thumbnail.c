@@ -39,11 +39,11 @@
 
 /* The segment of a media playlist that holds a time. */
 typedef struct thumb_seg {
-    char name[128];         /* relative to the playlist */
-    double offset;          /* seconds into the segment */
+    char name[128]; /* relative to the playlist */
+    double offset;  /* seconds into the segment */
     double duration;
-    bool encrypted;         /* METHOD=AES-128 */
-    int key_n;              /* the key's attempt (the URI's last segment) */
+    bool encrypted; /* METHOD=AES-128 */
+    int key_n;      /* the key's attempt (the URI's last segment) */
     unsigned char iv[16];
 } thumb_seg;
 
@@ -283,8 +283,8 @@ static int fetch_segment(thumb *t, const char *pkey, const thumb_seg *seg, char 
         return 0;
     int kr = job_key(t, seg->key_n, k);
     if (kr != 0) {
-        thumb_fail(t, kr > 0, kr > 0 ? "the job's encryption key is missing"
-                                     : "the database did not answer");
+        thumb_fail(t, kr > 0,
+                   kr > 0 ? "the job's encryption key is missing" : "the database did not answer");
         return -1;
     }
     if (hls_crypt_decrypt_file(k, seg->iv, enc, path) != 0) {
@@ -306,11 +306,13 @@ static int extract(thumb *t, const char *in, double offset, const char *out)
     snprintf(vf, sizeof vf, "scale=%lld:-2", (long long)t->width);
     /* Our own segment all the same read as untrusted media: one protocol,
      * one demuxer, forced. */
+    /* clang-format off */
     char *argv[] = {"ffmpeg", "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
                     "-protocol_whitelist", "file", "-format_whitelist", "mpegts", "-f", "mpegts",
                     "-ss", off, "-i", src, "-map", "0:v:0", "-frames:v", "1", "-vf", vf, "-an",
                     "-sn", "-dn", "-threads", "1", "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg",
                     dst, NULL};
+    /* clang-format on */
     double left = t->ctx->deadline - proc_now();
     proc_opts o = {.timeout_s = left > 1 ? left : 1,
                    .nice = (int)cfg->encode_nice,
@@ -402,8 +404,7 @@ out:
 static int store_jpeg(thumb *t, const char *jpg, long long bytes, bool public)
 {
     char key[400], file[64], tm[24], w[16], b[24];
-    snprintf(file, sizeof file, "thumbs/%lld-%lld.jpg", (long long)t->time_ms,
-             (long long)t->width);
+    snprintf(file, sizeof file, "thumbs/%lld-%lld.jpg", (long long)t->time_ms, (long long)t->width);
     snprintf(key, sizeof key, "media/%s/%s", t->job, file);
     store_put_opts o = {.content_type = "image/jpeg",
                         .cache_control = "public, max-age=86400",

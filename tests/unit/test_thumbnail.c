@@ -17,8 +17,9 @@ static void test_top_playlist(void)
     CHECK_INT(top_playlist(JOB, local, strlen(local), key, sizeof key), 0);
     CHECK_STR(key, "media/" JOB "/v0/index.m3u8");
     /* In a bucket, behind a subtitles group, with CRLF. */
-    const char *s3 = "#EXTM3U\r\n#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",URI=\"captions/en.m3u8\""
-                     "\r\n#EXT-X-STREAM-INF:BANDWIDTH=1,SUBTITLES=\"subs\"\r\na2/v0/index.m3u8\r\n";
+    const char *s3 =
+        "#EXTM3U\r\n#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",URI=\"captions/en.m3u8\""
+        "\r\n#EXT-X-STREAM-INF:BANDWIDTH=1,SUBTITLES=\"subs\"\r\na2/v0/index.m3u8\r\n";
     CHECK_INT(top_playlist(JOB, s3, strlen(s3), key, sizeof key), 0);
     CHECK_STR(key, "media/" JOB "/a2/v0/index.m3u8");
     const char *bad[] = {
@@ -91,9 +92,9 @@ static void test_locate(void)
 static void test_jpeg(void)
 {
     /* SOI, an APP0 of 16 bytes, SOF0 (8 bits, 180 x 320, 3 components), EOI. */
-    unsigned char j[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',  'F',  'I',  'F',  0,
-                         1,    1,    0,    0,    1,    0,    1,    0,    0,    0xFF, 0xC0,
-                         0x00, 0x11, 0x08, 0x00, 0xB4, 0x01, 0x40, 0x03, 1,    0x22, 0,
+    unsigned char j[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',  'F',  'I', 'F',  0,
+                         1,    1,    0,    0,    1,    0,    1,    0,    0,   0xFF, 0xC0,
+                         0x00, 0x11, 0x08, 0x00, 0xB4, 0x01, 0x40, 0x03, 1,   0x22, 0,
                          2,    0x11, 1,    3,    0x11, 1,    0xFF, 0xD9};
     int w = 0, h = 0;
     CHECK_INT(jpeg_size(j, sizeof j, &w, &h), 0);
@@ -102,7 +103,8 @@ static void test_jpeg(void)
     CHECK_INT(jpeg_size(j, sizeof j - 1, &w, &h), -1); /* no EOI: cut short */
     j[0] = 0x89;
     CHECK_INT(jpeg_size(j, sizeof j, &w, &h), -1); /* not a JPEG */
-    unsigned char nosof[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0, 0, 0xFF, 0xDA, 0, 2, 0xFF, 0xD9};
+    unsigned char nosof[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0,
+                             0,    0xFF, 0xDA, 0,    2,    0xFF, 0xD9};
     CHECK_INT(jpeg_size(nosof, sizeof nosof, &w, &h), -1);
     unsigned char tiny[] = {0xFF, 0xD8, 0xFF, 0xD9};
     CHECK_INT(jpeg_size(tiny, sizeof tiny, &w, &h), -1);

@@ -308,6 +308,13 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_TUS_TERMINATE] = {"tus_terminate",
         "SELECT mediagate_upload_tus_terminate($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+    /* GET /media/thumbnail: the thumbnail ($1 job, $2 time in ms, $3 width)
+     * as it stands, queued first when new and the job has fewer than $4
+     * (sql/functions/mediagate_thumbnail_request.sql) */
+    [STMT_THUMBNAIL] = {"thumbnail",
+        "SELECT t_status, t_file, t_error, t_queued "
+        "FROM mediagate_thumbnail_request($1, $2::int, $3::int, $4::int)",
+        4, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

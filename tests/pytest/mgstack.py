@@ -456,6 +456,22 @@ class Workers:
         return left
 
 
+def micro_cache_env(rundir):
+    """Settings that put the shipped micro-cache in front of the test's
+    mediagate, as tests/integration/cache.sh does: the http { } part with
+    its directory in RUNDIR, the server part before mediagate.conf."""
+    rundir = Path(rundir)
+    (rundir / "cache").mkdir()
+    shutil.chown(rundir / "cache", "www-data", "www-data")
+    nginx = MG_ROOT / "nginx"
+    (rundir / "cache-http.conf").write_text(
+        (nginx / "mediagate-cache-http.conf").read_text().replace("/var/cache/nginx/mediagate",
+                                                                  str(rundir / "cache")))
+    (rundir / "site.conf").write_text((nginx / "mediagate-cache.conf").read_text()
+                                      + (nginx / "mediagate.conf").read_text())
+    return {"NGINX_EXTRA": f"include {rundir / 'cache-http.conf'};", "MG_SNIPPET": str(rundir / "site.conf")}
+
+
 class Stack:
     """One test's stack: its database, mediagate serve, nginx in front, a
     curl client for nginx's base URL, and the mediagate CLI with the same

@@ -287,6 +287,16 @@ def test_a_dead_encode_leaves_none_of_its_files(stack, workers, s3, bucket, clip
     w.kill(signal.SIGKILL)
     w.wait()
     proxy.clear()
+    # A write the proxy held when the worker died still reaches the store
+    # (as one in flight would before the lease ran out): what is left once
+    # two looks a delay apart agree.
+    seen = [None]
+
+    def settled():
+        now = keys(s3, bucket, f"media/{job}/")
+        same, seen[0] = now == seen[0], now
+        return same
+    assert wait_until(settled, 60, 2.5)
     left = keys(s3, bucket, f"media/{job}/")
     assert f"media/{job}/master.m3u8" not in left and any(k.endswith(".mp4") for k in left), left
     stack.db.conn.execute("UPDATE outbox SET attempts = 3, locked_by = 'gone', last_error = 'killed', "

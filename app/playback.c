@@ -173,7 +173,7 @@ int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1],
 playback_kind playback_file_kind(const char *file)
 {
     size_t n = strlen(file);
-    return ends_with(file, n, ".m3u8") ? PLAYBACK_PLAYLIST
+    return ends_with(file, n, ".m3u8")  ? PLAYBACK_PLAYLIST
            : ends_with(file, n, ".vtt") ? PLAYBACK_VTT
                                         : PLAYBACK_OBJECT;
 }

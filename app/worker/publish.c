@@ -270,9 +270,9 @@ int publish_list(const char *dir, bool strict, out_files *fs, char *why, size_t 
             goto out;
         if (e->fts_info == FTS_D)
             continue;
-        int rank = strcmp(rel, "master.m3u8") == 0                         ? 2
+        int rank = strcmp(rel, "master.m3u8") == 0                     ? 2
                    : ends_with(rel, ".m3u8") || ends_with(rel, ".vtt") ? 1
-                                                                         : 0;
+                                                                       : 0;
         if (publish_files_add(fs, rel, e->fts_statp->st_size, rank) != 0) {
             snprintf(why, cap, "out of memory");
             goto out;
@@ -301,7 +301,8 @@ static int segment_listed(void *arg, const char *name)
     const seg_check *c = arg;
     const char *slash = strrchr(c->rel, '/');
     char rel[PATH_MAX];
-    int n = snprintf(rel, sizeof rel, "%.*s%s", slash ? (int)(slash - c->rel + 1) : 0, c->rel, name);
+    int n = snprintf(rel, sizeof rel, "%.*s%s", slash ? (int)(slash - c->rel + 1) : 0, c->rel,
+                     name);
     return n > 0 && (size_t)n < sizeof rel && has_file(c->l, rel) ? 0 : -1;
 }
 
@@ -309,8 +310,8 @@ static int segment_listed(void *arg, const char *name)
  * strict) are whole: each is named by a key under prefix, the master and
  * each of the n renditions' playlists are there, and every media playlist
  * names only segments that are. Returns 0, or -1 with why. */
-static int check_outputs(const char *dir, const char *prefix, const out_files *l, int n,
-                         char *why, size_t cap)
+static int check_outputs(const char *dir, const char *prefix, const out_files *l, int n, char *why,
+                         size_t cap)
 {
     char rel[64], path[PATH_MAX], msg[160], key[1100];
     for (int i = 0; i < n; i++) {
@@ -340,8 +341,8 @@ static int check_outputs(const char *dir, const char *prefix, const out_files *l
         snprintf(path, sizeof path, "%s/%s", dir, r);
         char *buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len);
         snprintf(msg, sizeof msg, "is unreadable");
-        bad = !buf || hls_check_media(buf, len, segment_listed, &c, &total, &segs, msg,
-                                      sizeof msg) != 0;
+        bad = !buf ||
+              hls_check_media(buf, len, segment_listed, &c, &total, &segs, msg, sizeof msg) != 0;
         free(buf);
         if (bad) {
             snprintf(why, cap, "%.100s %s", r, msg);

@@ -18,12 +18,12 @@ struct json_object;
  * poster.jpg, storyboard.jpg and .vtt, mp4/<height>p.mp4), and the master
  * playlist, media/<job>/master.m3u8, names that attempt's renditions (the
  * captions and thumbnails made later go beside it, under media/<job>/
- * captions/ and thumbs/: no attempt's). Two attempts of
- * one job (a worker that lost its lease and does not know it yet, and the
- * holder) never write the same key but the master, and only the holder
- * writes that, last, after checking its lease: a reader never sees a
- * half-published job, and an attempt that fails removes its own prefix and
- * nothing of another's. */
+ * captions/ and thumbs/: no attempt's). Two attempts of one job (a worker
+ * that lost its lease and does not know it yet, and the holder) never
+ * write the same key but the master, and only the holder writes that,
+ * last, after checking its lease: a reader never sees a half-published
+ * job, and an attempt that fails removes its own prefix and nothing of
+ * another's. */
 
 /* Makes the streamed transfers of s keep ctx's lease (a large input or
  * output takes longer than a lease) and end once ctx is canceled or lost
@@ -65,10 +65,11 @@ int publish_put_opts(const char *name, bool public_read, store_put_opts *o);
 
 /* The files of an output directory (publish_list). */
 typedef struct out_file {
-    char *rel;      /* its path under the directory */
+    char *rel; /* its path under the directory */
     long long size;
-    int rank;       /* publishing order: 0 media (segments, images, MP4s), 1 the
-                     * playlists and WebVTT files that name them, 2 the master */
+    /* Publishing order: 0 media (segments, images, MP4s), 1 the playlists
+     * and WebVTT files that name them, 2 the master. */
+    int rank;
 } out_file;
 
 typedef struct out_files {

@@ -77,8 +77,8 @@ static void test_parse(void)
         const char *file;
         playback_kind kind;
     } files[] = {
-        {"a1/v0/seg000.ts", PLAYBACK_OBJECT},   {"a1/poster.jpg", PLAYBACK_OBJECT},
-        {"a1/mp4/720p.mp4", PLAYBACK_OBJECT},   {"a1/storyboard.vtt", PLAYBACK_VTT},
+        {"a1/v0/seg000.ts", PLAYBACK_OBJECT},    {"a1/poster.jpg", PLAYBACK_OBJECT},
+        {"a1/mp4/720p.mp4", PLAYBACK_OBJECT},    {"a1/storyboard.vtt", PLAYBACK_VTT},
         {"captions/en.m3u8", PLAYBACK_PLAYLIST}, {"thumbs/1500-320.jpg", PLAYBACK_OBJECT},
         {"a1/v3/index.m3u8", PLAYBACK_PLAYLIST}, {"a1/storyboard.vtt.jpg", PLAYBACK_OBJECT},
     };

@@ -53,6 +53,7 @@ enum stmt {
     STMT_TUS_CREATE,
     STMT_TUS_ADVANCE,
     STMT_TUS_TERMINATE,
+    STMT_MEDIA_KEY,
     STMT__COUNT
 };
 

@@ -59,6 +59,35 @@ class LoopbackServer:
         self.close()
 
 
+def site_auth_lines(port):
+    """The site server block's lines for its own auth step (a stand-in on
+    PORT answering X-User for a known session), which vouches for the
+    REMOTE_USER mediagate reads (MEDIAGATE_STREAM_AUTH=remote_user)."""
+    return f"""auth_request /_site_auth;
+    auth_request_set $mediagate_user $upstream_http_x_user;
+    location = /_site_auth {{
+        internal;
+        proxy_pass http://127.0.0.1:{port};
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+    }}"""
+
+
+def micro_cache_env(rundir):
+    """Settings that put the shipped micro-cache in front (as
+    tests/integration/cache.sh has it): the http { } part with its
+    directory in RUNDIR/cache, the server part before mediagate.conf."""
+    (rundir / "cache").mkdir()
+    shutil.chown(rundir / "cache", "www-data", "www-data")
+    nginx = MG_ROOT / "nginx"
+    (rundir / "cache-http.conf").write_text(
+        (nginx / "mediagate-cache-http.conf").read_text().replace("/var/cache/nginx/mediagate",
+                                                                  str(rundir / "cache")))
+    (rundir / "site.conf").write_text((nginx / "mediagate-cache.conf").read_text()
+                                      + (nginx / "mediagate.conf").read_text())
+    return {"NGINX_EXTRA": f"include {rundir / 'cache-http.conf'};", "MG_SNIPPET": str(rundir / "site.conf")}
+
+
 # The least a wait lasts before it gives up. A wait's timeout is a cap that
 # keeps a broken test from hanging, never a measure: on a loaded machine
 # everything takes several times as long as on a quiet one.

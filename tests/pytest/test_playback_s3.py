@@ -82,18 +82,7 @@ def mg_env(s3, bucket, signing, micro_cache, rundir):
     if signing:
         env["MEDIAGATE_MEDIA_SIGNING_SECRET"] = signing
     if micro_cache:
-        # As tests/integration/cache.sh: the http { } part with its
-        # directory here, the server part before mediagate.conf.
-        (rundir / "cache").mkdir()
-        shutil.chown(rundir / "cache", "www-data", "www-data")
-        nginx = mgstack.MG_ROOT / "nginx"
-        (rundir / "cache-http.conf").write_text(
-            (nginx / "mediagate-cache-http.conf").read_text().replace("/var/cache/nginx/mediagate",
-                                                                      str(rundir / "cache")))
-        (rundir / "site.conf").write_text((nginx / "mediagate-cache.conf").read_text()
-                                          + (nginx / "mediagate.conf").read_text())
-        env["NGINX_EXTRA"] = f"include {rundir / 'cache-http.conf'};"
-        env["MG_SNIPPET"] = str(rundir / "site.conf")
+        env.update(mgstack.micro_cache_env(rundir))
     return env
 
 

@@ -174,8 +174,8 @@ static int crypt_variant(const char *vdir, const unsigned char key[16], const ch
     bool pending = false;
     int ret = -1;
     char *buf = NULL, *out = NULL;
-    snprintf(path, sizeof path, "%s/index.m3u8", vdir);
-    if (!(buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len))) {
+    if (snprintf(path, sizeof path, "%s/index.m3u8", vdir) >= (int)sizeof path ||
+        !(buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len))) {
         snprintf(why, cap, "%s is unreadable", path);
         goto out;
     }
@@ -239,7 +239,8 @@ int hls_crypt_outputs(task_ctx *ctx, const char *dir, int nvariants, struct json
                       task_result *res)
 {
     unsigned char key[16];
-    char uri[1024], nstr[16], tid[24], vdir[PATH_MAX], why[PATH_MAX + 200] = "";
+    char uri[1024], nstr[16], tid[24], vdir[PATH_MAX];
+    char why[PATH_MAX + 200] = "a path is too long";
     PGresult *r = NULL;
     int ret = -1;
     if (RAND_bytes(key, sizeof key) != 1) {
@@ -264,8 +265,9 @@ int hls_crypt_outputs(task_ctx *ctx, const char *dir, int nvariants, struct json
         goto out;
     }
     for (int i = 0; i < nvariants; i++) {
-        snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
-        int rc = crypt_variant(vdir, key, uri, why, sizeof why);
+        int rc = snprintf(vdir, sizeof vdir, "%s/v%d", dir, i) < (int)sizeof vdir
+                     ? crypt_variant(vdir, key, uri, why, sizeof why)
+                     : -1;
         if (rc == HLS_CRYPT_NOSPACE) {
             ret = rc;
             goto out;

@@ -17,10 +17,14 @@ RADOS Gateway:
 - the profile decides: auto encrypts only jobs closed to anonymous callers,
   "aes-128" a WORLD job too (its key to anyone), "none" never;
 - on S3 storage a private job plays through the signed /media/hls/ route,
-  its #EXT-X-KEY left as it is.
+  its #EXT-X-KEY left as it is;
+- a media disk that fills while the segments are encrypted: the encode
+  waits for space, nothing is published, and once there is space the same
+  attempt completes with a key of its own that decrypts what it published.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +37,7 @@ import mgstack
 from mgstack import wait_until
 from test_acl import site_auth  # noqa: F401  (sessions: s-bob is bob, s-dave dave)
 from test_encoder import clip, clips, encoder_env, nginx_includes  # noqa: F401
+from test_encoder_faults import lavfi_clip, media_tmpfs  # noqa: F401
 
 NOT_FOUND = '{"success":false,"message":"Not found item."}'
 PROFILE = {"name": "small", "encoder": "local", "renditions": [{"height": 240}], "packaging": ["hls"]}
@@ -275,3 +280,51 @@ def test_private_job_on_s3_plays_through_the_signed_route_with_its_key(stack, wo
     assert ok, err
     ok, _ = decodes(f"{stack.base}{out}master.m3u8")
     assert not ok, "no key, no playback"
+
+
+def tree_bytes(d):
+    """The bytes the files under D take on their file system."""
+    return sum(p.lstat().st_blocks * 512 for p in d.rglob("*") if p.is_file())
+
+
+def test_a_full_disk_while_encrypting_waits_and_publishes_nothing(stack, media_tmpfs, workers, rundir):
+    """The same profile encoded once clear, to learn what the outputs take;
+    then the disk is filled so that they fit with more than the encoder's
+    "full" margin (1 MiB) left, but not a second copy of a segment, which
+    the encryption writes beside each before renaming it over."""
+    noisy = lavfi_clip(rundir / "noisy.mp4", 5, "640x360", "testsrc=", "-vf", "noise=alls=100:allf=t+u")
+    prof = {**PROFILE, "renditions": [{"height": 360, "video_kbps": 6000}]}
+    clear = encode(stack, noisy, None, {**prof, "encryption": "none"})
+    w = workers.start()
+    complete(stack, workers, clear)
+    size = tree_bytes(media_tmpfs / clear)
+    largest = max(p.stat().st_size for p in (media_tmpfs / clear).rglob("*.ts"))
+    assert largest > 3 << 20, f"a segment larger than the margin and the room left: {largest}"
+    room = (1 << 20) + (largest - (1 << 20)) // 2
+    v = os.statvfs(media_tmpfs)
+    with open(media_tmpfs / ".filler", "wb") as f:
+        f.write(b"\0" * (v.f_bavail * v.f_frsize - size - room))
+    job = encode(stack, noisy, "USER_bob", prof)
+    row = lambda: stack.db.one("SELECT attempts, last_error FROM outbox "  # noqa: E731
+                               "WHERE payload->>'job_id' = %s", job)
+    ended = lambda: stack.db.one("SELECT status IN ('COMPLETE', 'ERROR') FROM jobs WHERE id = %s", job)  # noqa: E731
+    wait_until(lambda: "media disk is full" in (row()[1] or "") or ended(), 600, 0.2)
+    assert "media disk is full" in (row()[1] or ""), (row(), workers.log()[-3000:])
+    assert "the media disk (MEDIAGATE_MEDIA_DIR) is full" in workers.log()
+    assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) != "COMPLETE"
+    assert not (media_tmpfs / job).exists(), "nothing published"
+    assert stack.db.one("SELECT count(*) FROM media_keys WHERE job_id = %s", job) == 1, \
+        "the key was stored before the encryption began"
+    w.stop()
+    assert not [p.name for p in media_tmpfs.iterdir() if p.name.startswith(f".{job}.")], \
+        "no half-encrypted attempt left"
+    (media_tmpfs / ".filler").unlink()
+    workers.start()
+    complete(stack, workers, job)
+    assert row()[0] == 1, "waiting for space counted no attempt"
+    key = bytes(stack.db.one("SELECT key FROM media_keys WHERE job_id = %s AND n = 1", job))
+    listed = segment_keys((media_tmpfs / job / "v0" / "index.m3u8").read_text())
+    for _, iv, seg in listed:
+        out = subprocess.run(["openssl", "enc", "-d", "-aes-128-cbc", "-K", key.hex(), "-iv", iv,
+                              "-in", str(media_tmpfs / job / "v0" / seg)], capture_output=True, timeout=60)
+        assert out.returncode == 0 and is_ts(out.stdout), f"{seg}: the stored key is the one that encrypted it"

@@ -59,20 +59,6 @@ class LoopbackServer:
         self.close()
 
 
-def site_auth_lines(port):
-    """The site server block's lines for its own auth step (a stand-in on
-    PORT answering X-User for a known session), which vouches for the
-    REMOTE_USER mediagate reads (MEDIAGATE_STREAM_AUTH=remote_user)."""
-    return f"""auth_request /_site_auth;
-    auth_request_set $mediagate_user $upstream_http_x_user;
-    location = /_site_auth {{
-        internal;
-        proxy_pass http://127.0.0.1:{port};
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length "";
-    }}"""
-
-
 def micro_cache_env(rundir):
     """Settings that put the shipped micro-cache in front (as
     tests/integration/cache.sh has it): the http { } part with its

@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from mgstack import MG_BIN, MG_ROOT, free_port, site_auth_lines, wait_past
+from mgstack import MG_BIN, MG_ROOT, free_port, wait_past
 
 OAUTH = MG_ROOT / "tests" / "oauth2"
 JW_SECRET = "uA96CFtJa138E2T5GhKfngml"
@@ -157,7 +157,14 @@ def mg_env(oidc, site_auth, rundir, directory, env_extra):
         "MEDIAGATE_JWPLATFORM_API_SECRET": JW_SECRET,
         "MEDIAGATE_JWPLATFORM_PLAYER_KEY": "ALJ3XQCI",
         "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads"),
-        "NGINX_SITE_EXTRA": site_auth_lines(site_auth),
+        "NGINX_SITE_EXTRA": f"""auth_request /_site_auth;
+    auth_request_set $mediagate_user $upstream_http_x_user;
+    location = /_site_auth {{
+        internal;
+        proxy_pass http://127.0.0.1:{site_auth};
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+    }}""",
     }, **env_extra}
 
 

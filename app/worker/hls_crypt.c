@@ -339,7 +339,10 @@ int hls_crypt_segment_key(const char *pl, size_t len, const char *name, int *n,
     size_t ln, vl;
     for (size_t i = 0; playback_next_line(pl, len, &i, &line, &ln);) {
         if (ln > 22 && memcmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22) == 0) {
-            seq = strtoll(line + 22, NULL, 10);
+            seq = 0;
+            for (size_t k = 22; k < ln && line[k] >= '0' && line[k] <= '9' && seq < 1000000000000LL;
+                 k++)
+                seq = seq * 10 + (line[k] - '0');
         } else if (ln > strlen(KEY_TAG) && memcmp(line, KEY_TAG, strlen(KEY_TAG)) == 0) {
             const char *a = line + strlen(KEY_TAG);
             size_t al = ln - strlen(KEY_TAG), ul = 0, xl = 0;

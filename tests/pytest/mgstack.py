@@ -59,21 +59,6 @@ class LoopbackServer:
         self.close()
 
 
-def micro_cache_env(rundir):
-    """Settings that put the shipped micro-cache in front (as
-    tests/integration/cache.sh has it): the http { } part with its
-    directory in RUNDIR/cache, the server part before mediagate.conf."""
-    (rundir / "cache").mkdir()
-    shutil.chown(rundir / "cache", "www-data", "www-data")
-    nginx = MG_ROOT / "nginx"
-    (rundir / "cache-http.conf").write_text(
-        (nginx / "mediagate-cache-http.conf").read_text().replace("/var/cache/nginx/mediagate",
-                                                                  str(rundir / "cache")))
-    (rundir / "site.conf").write_text((nginx / "mediagate-cache.conf").read_text()
-                                      + (nginx / "mediagate.conf").read_text())
-    return {"NGINX_EXTRA": f"include {rundir / 'cache-http.conf'};", "MG_SNIPPET": str(rundir / "site.conf")}
-
-
 # The least a wait lasts before it gives up. A wait's timeout is a cap that
 # keeps a broken test from hanging, never a measure: on a loaded machine
 # everything takes several times as long as on a quiet one.
@@ -469,6 +454,22 @@ class Workers:
             except OSError:
                 pass
         return left
+
+
+def micro_cache_env(rundir):
+    """Settings that put the shipped micro-cache in front of the test's
+    mediagate, as tests/integration/cache.sh does: the http { } part with
+    its directory in RUNDIR, the server part before mediagate.conf."""
+    rundir = Path(rundir)
+    (rundir / "cache").mkdir()
+    shutil.chown(rundir / "cache", "www-data", "www-data")
+    nginx = MG_ROOT / "nginx"
+    (rundir / "cache-http.conf").write_text(
+        (nginx / "mediagate-cache-http.conf").read_text().replace("/var/cache/nginx/mediagate",
+                                                                  str(rundir / "cache")))
+    (rundir / "site.conf").write_text((nginx / "mediagate-cache.conf").read_text()
+                                      + (nginx / "mediagate.conf").read_text())
+    return {"NGINX_EXTRA": f"include {rundir / 'cache-http.conf'};", "MG_SNIPPET": str(rundir / "site.conf")}
 
 
 class Stack:

@@ -113,6 +113,8 @@ typedef struct config {
     long encode_memory_mb;      /* limits of every child (app/proc.h) */
     long encode_cpu_seconds;
     long encode_owner_cap;      /* the claim's cap of one owner's running encodes */
+    long thumbnails_max;        /* thumbnails made on request, per job */
+    long thumbnail_wait_ms;     /* a request waits this long for its thumbnail */
     char *renditions;
     char *media_dir;
     char *media_url;

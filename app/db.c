@@ -44,7 +44,9 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
         "output_path, playlists::text, error_code, error_message, variations::text, "
-        JW_ACL ", backend, backend_job_id, storage "
+        JW_ACL ", backend, backend_job_id, storage, "
+        /* the player outputs (sql/037) and the captions, for a COMPLETE job */
+        "(coalesce(extras, '{}'::jsonb) || mediagate_job_captions_json(jobs))::text "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",
@@ -312,6 +314,13 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT j.status, j.acl, encode(k.key, 'hex') FROM jobs j "
         "LEFT JOIN media_keys k ON k.job_id = j.id AND k.n = $2::integer WHERE j.id = $1",
         2, PGRES_TUPLES_OK},
+    /* GET /media/thumbnail: the thumbnail ($1 job, $2 time in ms, $3 width)
+     * as it stands, queued first when new and the job has fewer than $4
+     * (sql/functions/mediagate_thumbnail_request.sql) */
+    [STMT_THUMBNAIL] = {"thumbnail",
+        "SELECT t_status, t_file, t_error, t_queued "
+        "FROM mediagate_thumbnail_request($1, $2::int, $3::int, $4::int)",
+        4, PGRES_TUPLES_OK},
 };
 
 int db_stmt_params(enum stmt s)

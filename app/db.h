@@ -54,6 +54,7 @@ enum stmt {
     STMT_TUS_ADVANCE,
     STMT_TUS_TERMINATE,
     STMT_MEDIA_KEY,
+    STMT_THUMBNAIL,
     STMT__COUNT
 };
 

@@ -29,8 +29,9 @@ static const route routes[] = {
     {.method = "GET", .path = "/media/key/", .fn = handle_media_key,
      .flags = ROUTE_PREFIX | ROUTE_READ, .auth = AUTH_VIEWER, .cors = CORS_BROWSER,
      .log = LOG_ALL},
+    /* not ROUTE_READ: a first request writes (its row, its task) */
     {.method = "GET", .path = "/media/thumbnail", .fn = handle_media_thumbnail,
-     .flags = ROUTE_READ, .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
+     .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
     {.method = "PUT", .path = "/media/captions/", .fn = handle_captions_put,
      .flags = ROUTE_PREFIX, .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     {.method = "DELETE", .path = "/media/captions/", .fn = handle_captions_delete,

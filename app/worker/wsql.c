@@ -214,6 +214,29 @@ const stmt_def worker_stmts[W__COUNT] = {
         "ON CONFLICT (job_id, n) DO UPDATE SET key = EXCLUDED.key, created_at = now() "
         "RETURNING n",
         4, PGRES_TUPLES_OK},
+    /* thumbnail.make (app/worker/thumbnail.c): the row ($1 job, $2 time in
+     * ms, $3 width) and its job: the row's status, the job's status, ACL
+     * and signing record (app/playback.h) */
+    [W_THUMB_JOB] = {"w_thumb_job",
+        "SELECT t.status, j.status, j.acl, mediagate_media_unsigned() "
+        "FROM thumbnails t JOIN jobs j ON j.id = t.job_id "
+        "WHERE t.job_id = $1 AND t.time_ms = $2::int AND t.width = $3::int",
+        3, PGRES_TUPLES_OK},
+    /* the key of attempt $2 of encrypted job $1 */
+    [W_THUMB_KEY] = {"w_thumb_key",
+        "SELECT key FROM media_keys WHERE job_id = $1 AND n = $2::int",
+        2, PGRES_TUPLES_OK},
+    /* the row made: its file $4 (relative to the job's directory), $5 bytes */
+    [W_THUMB_MADE] = {"w_thumb_made",
+        "UPDATE thumbnails SET status = 'made', file = $4, bytes = $5::int, error = NULL, "
+        "made_at = now() WHERE job_id = $1 AND time_ms = $2::int AND width = $3::int "
+        "AND status = 'queued'",
+        5, PGRES_COMMAND_OK},
+    /* the row failed for good, with why ($4) */
+    [W_THUMB_FAILED] = {"w_thumb_failed",
+        "UPDATE thumbnails SET status = 'failed', error = $4 "
+        "WHERE job_id = $1 AND time_ms = $2::int AND width = $3::int AND status = 'queued'",
+        4, PGRES_COMMAND_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

@@ -102,6 +102,7 @@ docs/profiles.md|\$ mediagate profiles list|tests/pytest/test_profiles.py
 docs/scaling.md|\$ mediagate storage migrate --dry-run|tests/pytest/test_storage_migrate.py
 docs/service.md|scripts/deps |tests/integration/install.sh
 docs/storage.md|\$ mediagate check-config --connect|tests/pytest/test_storage.py
+docs/thumbnails.md|until [ \"\$(curl -s -o thumb.jpg|tests/pytest/test_thumbnails.py
 docs/service.md|apt-get install runit|tests/integration/runit.sh
 docs/uploads.md|curl -s -T video.mp4|tests/integration/docs.sh
 docs/uploads.md|\$ mediagate apikey create limited --profiles mux-hd --targets tencent,mux|tests/pytest/test_upload_targets.py

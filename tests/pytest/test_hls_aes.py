@@ -149,8 +149,12 @@ def test_private_upload_is_encrypted_and_only_admitted_callers_get_its_key(stack
     uri = f"/media/key/{job}/1"
     assert stack.db.one("SELECT extras->'encryption' FROM jobs WHERE id = %s", job) == \
         {"method": "AES-128", "key_uri": uri}
+    r = stack.curl("-H", f"Authorization: Bearer {bob}", f"/media/status?job_id={job}")
+    assert r.status == 200 and r.json().get("encryption") == {"method": "AES-128", "key_uri": uri}, r
     out = rundir / "media" / job
-    variants = sorted(p for p in out.iterdir() if p.is_dir())
+    variants = sorted(p for p in out.iterdir() if re.fullmatch(r"v[0-9]+", p.name))
+    # The audio-only rendition (the source has audio) too.
+    assert len(variants) == 2, list(out.iterdir())
     assert variants, list(out.iterdir())
     ivs = []
     for v in variants:

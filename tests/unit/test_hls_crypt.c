@@ -93,7 +93,8 @@ static void test_variant(void)
     if (!CHECK(text))
         return;
     /* One key line before each segment, each with its own IV. */
-    const char *k0 = strstr(text, "#EXT-X-KEY:METHOD=AES-128,URI=\"https://media.example/media/key/j1/2\",IV=0x");
+    const char *k0 = strstr(text, "#EXT-X-KEY:METHOD=AES-128,"
+                                  "URI=\"https://media.example/media/key/j1/2\",IV=0x");
     const char *k1 = k0 ? strstr(k0 + 1, "#EXT-X-KEY:") : NULL;
     CHECK(k0 && k1 && !strstr(k1 + 1, "#EXT-X-KEY:"));
     CHECK(k0 && k0 < strstr(text, "#EXTINF:4.0,") && k1 > strstr(text, "seg000.ts") &&

@@ -132,7 +132,8 @@ static void test_rewrite_keys(void)
     rewrite_keyed(root, dir, NULL, -1, NULL);
     static const char *bad[] = {
         /* another job's key, another host, another path, another prefix */
-        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/5f0c3d1e-8a6b-4c2d-9e1f-000000000002/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE
+        "/media/key/5f0c3d1e-8a6b-4c2d-9e1f-000000000002/2\"",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"https://evil.example/api/media/key/" JOB "/2\"",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"https://media.example/media/key/" JOB "/2\"",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/hls/" JOB "/2\"",
@@ -150,7 +151,8 @@ static void test_rewrite_keys(void)
         "#EXT-X-MAP:URI=\"" KEY_BASE "/media/key/" JOB "/2\"",
         "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2\"",
         /* a second URI after the kept one */
-        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2\",URI=\"https://e.example/k\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB
+        "/2\",URI=\"https://e.example/k\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char in[600];

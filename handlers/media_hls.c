@@ -178,7 +178,8 @@ int handle_media_hls(request *r)
      * so the answer stays the same for a minute. */
     presign_ctx pc = {r->cfg, now - now % 60, 0};
     pc.expires_s = exp - pc.from > PRESIGN_MAX_S ? PRESIGN_MAX_S : (long)(exp - pc.from);
-    if (playback_rewrite(text, len, dir, presign, &pc, &body, &blen, why, sizeof why) != 0) {
+    if (playback_rewrite(text, len, dir, playback_key_base(r->cfg), presign, &pc, &body, &blen, why,
+                         sizeof why) != 0) {
         log_warn("playlist %.200s: %s", key, why);
         ret = reply_error(r, 502, "The playlist in the store is not one mediagate can serve.");
         goto out;

@@ -308,6 +308,12 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_TUS_TERMINATE] = {"tus_terminate",
         "SELECT mediagate_upload_tus_terminate($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+    /* GET /media/key/<job>/<n> (handlers/media_key.c): the job's status and
+     * ACL, and the key of its encode attempt $2 (hex; NULL: none). */
+    [STMT_MEDIA_KEY] = {"media_key",
+        "SELECT j.status, j.acl, encode(k.key, 'hex') FROM jobs j "
+        "LEFT JOIN media_keys k ON k.job_id = j.id AND k.n = $2::integer WHERE j.id = $1",
+        2, PGRES_TUPLES_OK},
     /* GET /media/thumbnail: the thumbnail ($1 job, $2 time in ms, $3 width)
      * as it stands, queued first when new and the job has fewer than $4
      * (sql/functions/mediagate_thumbnail_request.sql) */

@@ -178,6 +178,61 @@ playback_kind playback_file_kind(const char *file)
                                         : PLAYBACK_OBJECT;
 }
 
+bool playback_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *ln)
+{
+    if (*pos >= len)
+        return false;
+    const char *l = buf + *pos, *nl = memchr(l, '\n', len - *pos);
+    size_t n = nl ? (size_t)(nl - l) : len - *pos;
+    *pos += n + (nl ? 1 : 0);
+    if (n && l[n - 1] == '\r')
+        n--;
+    *line = l;
+    *ln = n;
+    return true;
+}
+
+const char *playback_key_base(const config *cfg)
+{
+    return *cfg->public_url ? cfg->public_url : cfg->prefix;
+}
+
+/* The length of base without its trailing '/'s. */
+static size_t base_len(const char *base)
+{
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    return n;
+}
+
+int playback_key_uri(const config *cfg, const char *job, int n, char *out, size_t cap)
+{
+    const char *base = playback_key_base(cfg);
+    int k = snprintf(out, cap, "%.*s/media/key/%s/%d", (int)base_len(base), base, job, n);
+    return k > 0 && (size_t)k < cap ? 0 : -1;
+}
+
+/* True when u[0..n) is the key route of dir's job under key_base:
+ * <key_base>/media/key/<job>/<1 to 9 digits>, dir being "media/<job>/...". */
+static bool own_key_uri(const char *u, size_t n, const char *dir, const char *key_base)
+{
+    const char *job = dir + 6, *end = strchr(job, '/');
+    if (!key_base || strncmp(dir, "media/", 6) != 0 || !end || end == job)
+        return false;
+    size_t bl = base_len(key_base), jl = (size_t)(end - job);
+    if (n < bl + 11 + jl + 2 || memcmp(u, key_base, bl) != 0 ||
+        memcmp(u + bl, "/media/key/", 11) != 0 || memcmp(u + bl + 11, job, jl) != 0 ||
+        u[bl + 11 + jl] != '/')
+        return false;
+    const char *d = u + bl + 11 + jl + 1;
+    size_t dl = n - (size_t)(d - u);
+    for (size_t i = 0; i < dl; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    return dl >= 1 && dl <= 9 && d[0] != '0';
+}
+
 typedef struct obuf {
     char *p;
     size_t len, cap;
@@ -229,8 +284,9 @@ static int put_uri(obuf *b, const char *dir, const char *u, size_t n, playback_u
     return 0;
 }
 
-int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_fn fn, void *arg,
-                     char **out, size_t *outlen, char *why, size_t whycap)
+int playback_rewrite(const char *buf, size_t len, const char *dir, const char *key_base,
+                     playback_url_fn fn, void *arg, char **out, size_t *outlen, char *why,
+                     size_t whycap)
 {
     obuf b = {0};
     int ret = -1;
@@ -240,12 +296,9 @@ int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_
         snprintf(why, whycap, "not an HLS playlist (no #EXTM3U)");
         goto out;
     }
-    for (size_t i = 0; i < len;) {
-        const char *line = buf + i, *nl = memchr(line, '\n', len - i);
-        size_t n = nl ? (size_t)(nl - line) : len - i, ln = n;
-        i += n + (nl ? 1 : 0);
-        if (ln && line[ln - 1] == '\r')
-            ln--;
+    const char *line;
+    size_t ln;
+    for (size_t i = 0; playback_next_line(buf, len, &i, &line, &ln);) {
         if (memchr(line, '\0', ln)) {
             snprintf(why, whycap, "the playlist holds a NUL byte");
             goto out;
@@ -287,7 +340,12 @@ int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_
             continue;
         }
         append(&b, line, (size_t)(at - line));
-        if (put_uri(&b, dir, at, (size_t)(close - at), fn, arg, why, whycap) != 0)
+        /* The job's own key route stays: the player asks mediagate for the
+         * key, as the caller it is. */
+        if (ln > 11 && memcmp(line, "#EXT-X-KEY:", 11) == 0 &&
+            own_key_uri(at, (size_t)(close - at), dir, key_base))
+            append(&b, at, (size_t)(close - at));
+        else if (put_uri(&b, dir, at, (size_t)(close - at), fn, arg, why, whycap) != 0)
             goto out;
         append(&b, close, ln - (size_t)(close - line));
         append(&b, "\n", 1);

@@ -93,15 +93,33 @@ playback_kind playback_file_kind(const char *file);
  * or -1. */
 typedef int (*playback_url_fn)(void *arg, const char *key, char *url, size_t cap);
 
+/* The next line of a playlist buf[*pos, len): true with *line and *ln (its
+ * length without "\n" or "\r\n"), *pos moved past it; false at the end. */
+bool playback_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *ln);
+
+/* The base every HLS key URI starts with (app/worker/hls_crypt.h):
+ * MEDIAGATE_PUBLIC_URL, or else MEDIAGATE_PREFIX (path-absolute URIs;
+ * "" at the root). Borrowed from cfg; may end in '/'. */
+const char *playback_key_base(const struct config *cfg);
+
+/* The URI of the key of encode attempt n of job, "<base>/media/key/<job>/<n>"
+ * (base: playback_key_base without its trailing '/'), into out. Returns 0,
+ * or -1 when it does not fit. */
+int playback_key_uri(const struct config *cfg, const char *job, int n, char *out, size_t cap);
+
 /* Rewrites the HLS playlist buf[0..len), read from the key prefix dir
- * (ending in '/'): every URI that names a media object (a URI line, or a
- * URI="..." attribute) and is not a playlist (".m3u8") becomes fn's URL
- * for dir + URI; playlists' URIs stay as they are (relative: they resolve
- * under the signed route's directory). Returns 0 with a malloc'd,
- * NUL-terminated text in *out (its length in *outlen), or -1 with a reason
- * in why: not a playlist (#EXTM3U first), a URI that is not a relative key
- * inside dir (an absolute URL, a path with "..", a query), fn failing. */
-int playback_rewrite(const char *buf, size_t len, const char *dir, playback_url_fn fn, void *arg,
-                     char **out, size_t *outlen, char *why, size_t whycap);
+ * ("media/<job id>/...", ending in '/'): every URI that names a media object
+ * (a URI line, or a URI="..." attribute) and is not a playlist (".m3u8")
+ * becomes fn's URL for dir + URI; playlists' URIs stay as they are
+ * (relative: they resolve under the signed route's directory), and so does
+ * an #EXT-X-KEY's URI that is this job's key route, <key_base>/media/key/
+ * <job id>/<n> (key_base as playback_key_base gives it; NULL: none is).
+ * Returns 0 with a malloc'd, NUL-terminated text in *out (its length in
+ * *outlen), or -1 with a reason in why: not a playlist (#EXTM3U first), a
+ * URI that is not a relative key inside dir (an absolute URL, another
+ * job's key, a path with "..", a query), fn failing. */
+int playback_rewrite(const char *buf, size_t len, const char *dir, const char *key_base,
+                     playback_url_fn fn, void *arg, char **out, size_t *outlen, char *why,
+                     size_t whycap);
 
 #endif

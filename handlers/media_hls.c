@@ -217,7 +217,8 @@ int handle_media_hls(request *r)
         body = text;
         text = NULL;
         blen = len;
-    } else if (playback_rewrite(text, len, dir, presign, &pc, &body, &blen, why, sizeof why) != 0) {
+    } else if (playback_rewrite(text, len, dir, playback_key_base(r->cfg), presign, &pc, &body,
+                                &blen, why, sizeof why) != 0) {
         log_warn("playlist %.200s: %s", key, why);
         ret = reply_error(r, 502, "The playlist in the store is not one mediagate can serve.");
         goto out;

@@ -99,6 +99,8 @@ static void print_unrecallable(const config *cfg, bool on_store)
                "browsers keep media files they fetched for up to 86400 s.\n");
     printf("To keep a job private from the start, set its ACL with acl= at upload\n"
            "(POST /uploads).\n");
+    printf("Its HLS stays as its encode made it: an ACL set later encrypts nothing\n"
+           "(AES-128 is decided at encode); an encrypted job's key follows the ACL at once.\n");
 }
 
 /* Makes every object of a job on the store public-read or private, as

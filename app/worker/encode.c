@@ -713,8 +713,13 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                       res) != 0)
         goto fail;
     /* Segments are encrypted last: everything above reads them clear. */
-    if (e->encrypt && hls_crypt_outputs(ctx, tmp_dir, n + xp.audio_only, extras, res) != 0)
-        goto fail;
+    if (e->encrypt) {
+        int rc = hls_crypt_outputs(ctx, tmp_dir, n + xp.audio_only, extras, res);
+        if (rc == HLS_CRYPT_NOSPACE)
+            wait_for_space(e, res);
+        if (rc != 0)
+            goto fail;
+    }
     if (e->store) {
         char key[PATH_MAX], output_path[2048];
         snprintf(key, sizeof key, "media/%s/master.m3u8", ctx->job_id);

@@ -22,15 +22,33 @@ struct json_object;
  * (the database failed: retried). */
 int hls_crypt_wanted(task_ctx *ctx, const profile *p, bool *want, task_result *res);
 
+#define HLS_CRYPT_NOSPACE (-2) /* hls_crypt_outputs: the disk is full (res not set) */
+
 /* Encrypts the nvariants variants' segments under dir (dir/v<i>/, each
- * index.m3u8 rewritten with its #EXT-X-KEY), after storing the attempt's
- * key. Adds "encryption" to extras. Returns 0, or -1 with res set. */
+ * segment through a temporary file renamed over it; then each index.m3u8
+ * rewritten, through a temporary file too, with an #EXT-X-KEY naming the
+ * key URI and a fresh random IV before each segment), after storing the
+ * attempt's key (while the attempt holds the task: else TASK_HANDBACK).
+ * Adds "encryption": {"method": "AES-128", "key_uri": ...} to extras.
+ * Returns 0; -1 with res set; or HLS_CRYPT_NOSPACE, res untouched: the
+ * caller waits for space. On failure dir holds a mix of clear and
+ * encrypted files: the caller removes it, publishing nothing. */
 int hls_crypt_outputs(task_ctx *ctx, const char *dir, int nvariants, struct json_object *extras,
                       task_result *res);
 
-/* Decrypts one AES-128 segment in (the whole file) into out with key and
- * iv. Returns 0, or -1 (unreadable, wrong padding: the wrong key). */
+/* Decrypts one AES-128 segment in (the whole file) into the new file out
+ * with key and iv. Returns 0, or -1 with errno (EBADMSG: wrong padding, the
+ * wrong key); out is removed on failure. */
 int hls_crypt_decrypt_file(const unsigned char key[16], const unsigned char iv[16],
                            const char *in, const char *out);
+
+/* What decrypts segment name of the media playlist pl[0..len): 1 with *n
+ * (the encode attempt whose media_keys row holds the key: the last path
+ * segment of the #EXT-X-KEY's URI) and iv (its IV attribute, or else the
+ * segment's media sequence number, as the HLS spec says), 0 when the
+ * segment is clear (no key, or METHOD=NONE), -1 when the playlist does not
+ * list it or its key is not an AES-128 key of this form. */
+int hls_crypt_segment_key(const char *pl, size_t len, const char *name, int *n,
+                          unsigned char iv[16]);
 
 #endif

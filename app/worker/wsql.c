@@ -203,6 +203,17 @@ const stmt_def worker_stmts[W__COUNT] = {
         "SELECT " TUS_UPLOAD_COLS " FROM uploads WHERE id = $1 AND tus_length IS NOT NULL "
         "AND stored_at IS NULL AND expires_at <= now()",
         1, PGRES_TUPLES_OK},
+    /* HLS AES-128 (app/worker/hls_crypt.c): the key $3 (bytea) of attempt
+     * $2 of job $1's encode, task $4, while that attempt holds the task;
+     * the same attempt run again (after a snooze) replaces its own. Answers
+     * a row when stored. */
+    [W_KEY_PUT] = {"w_key_put",
+        "INSERT INTO media_keys (job_id, n, key) SELECT $1, $2::integer, $3::bytea "
+        "WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.id = $4::bigint AND o.attempts = $2::integer "
+        "AND o.done_at IS NULL AND o.failed_at IS NULL) "
+        "ON CONFLICT (job_id, n) DO UPDATE SET key = EXCLUDED.key, created_at = now() "
+        "RETURNING n",
+        4, PGRES_TUPLES_OK},
     /* thumbnail.make (app/worker/thumbnail.c): the row ($1 job, $2 time in
      * ms, $3 width) and its job: the row's status, the job's status, ACL
      * and signing record (app/playback.h) */

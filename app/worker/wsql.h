@@ -36,6 +36,7 @@ enum wstmt {
     W_FETCH_UPLOAD,
     W_FETCH_STORED,
     W_UPLOAD_TUS,
+    W_KEY_PUT,
     W_THUMB_JOB,
     W_THUMB_KEY,
     W_THUMB_MADE,

@@ -3,7 +3,8 @@
 //
 //   node tests/browser/hls_play.mjs PAGE PROFILE_DIR SRC...
 //
-// PAGE is page/hls.html as a site serves it (with hls.min.js beside it).
+// PAGE is page/hls.html as a site serves it (with hls.min.js beside it),
+// its own query (?bearer=) kept.
 // Every assertion belongs to the caller; the waits are caps against a
 // hang, never measures. Exits 0 when every SRC played past 1 s.
 import {chromium} from "playwright-core";
@@ -19,7 +20,7 @@ let failed = 0;
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
   for (const src of srcs) {
-    await page.goto(`${page_url}?src=${encodeURIComponent(src)}`);
+    await page.goto(`${page_url}${page_url.includes("?") ? "&" : "?"}src=${encodeURIComponent(src)}`);
     let r = {state: "loading"};
     for (const end = Date.now() + 180000; Date.now() < end && r.state === "loading";) {
       await page.waitForTimeout(200);

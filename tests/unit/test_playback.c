@@ -106,11 +106,16 @@ static int fake_url(void *arg, const char *key, char *url, size_t cap)
     return 0;
 }
 
-static void rewrite(const char *in, const char *dir, int want, const char *expect)
+#define KEY_BASE "https://media.example/api"
+
+/* playback_rewrite of in with key_base KEY_BASE "/" (as a setting may end). */
+static void rewrite_keyed(const char *in, const char *dir, const char *key_base, int want,
+                          const char *expect)
 {
     char *out = NULL, why[200] = "";
     size_t len = 0;
-    int got = playback_rewrite(in, strlen(in), dir, fake_url, "s1", &out, &len, why, sizeof why);
+    int got = playback_rewrite(in, strlen(in), dir, key_base, fake_url, "s1", &out, &len, why,
+                               sizeof why);
     if (!CHECK_INT(got, want))
         fprintf(stderr, "  %s: %s\n", in, why);
     if (want == 0 && CHECK(out != NULL)) {
@@ -120,6 +125,74 @@ static void rewrite(const char *in, const char *dir, int want, const char *expec
     if (want != 0)
         CHECK(out == NULL && *why);
     free(out);
+}
+
+static void rewrite(const char *in, const char *dir, int want, const char *expect)
+{
+    rewrite_keyed(in, dir, KEY_BASE "/", want, expect);
+}
+
+#define IV ",IV=0x000102030405060708090a0b0c0d0e0f"
+
+/* An encrypted job's #EXT-X-KEY naming its own key route is left alone;
+ * any other key URI is refused as before. */
+static void test_rewrite_keys(void)
+{
+    const char *dir = "media/" JOB "/a2/v0/";
+    calls = 0;
+    rewrite("#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2\"" IV "\n"
+            "#EXTINF:2.0,\nseg000.ts\n#EXT-X-ENDLIST\n", dir, 0,
+            "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2\"" IV "\n"
+            "#EXTINF:2.0,\nhttps://store.example/media/" JOB "/a2/v0/seg000.ts?X-Amz-Signature=s1\n"
+            "#EXT-X-ENDLIST\n");
+    CHECK_INT(calls, 1);
+    /* No MEDIAGATE_PUBLIC_URL: path-absolute, under MEDIAGATE_PREFIX ("" at the root). */
+    const char *root = "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/" JOB "/12\"\n";
+    rewrite_keyed(root, dir, "", 0, root);
+    const char *pre = "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/video-api/media/key/" JOB "/1\"\n";
+    rewrite_keyed(pre, dir, "/video-api", 0, pre);
+    rewrite_keyed(root, dir, "/video-api", -1, NULL);
+    rewrite_keyed(root, dir, NULL, -1, NULL);
+    static const char *bad[] = {
+        /* another job's key, another host, another path, another prefix */
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE
+        "/media/key/5f0c3d1e-8a6b-4c2d-9e1f-000000000002/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://evil.example/api/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://media.example/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/hls/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/" JOB "/2\"",
+        /* n: digits, 1 to 9 of them, no leading zero, nothing after */
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/0\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/02\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/1234567890\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2x\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2/k\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2?x=1\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "\"",
+        /* the key route on a tag that is not a key */
+        "#EXT-X-MAP:URI=\"" KEY_BASE "/media/key/" JOB "/2\"",
+        "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2\"",
+        /* a second URI after the kept one */
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB
+        "/2\",URI=\"https://e.example/k\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char in[600];
+        snprintf(in, sizeof in, "#EXTM3U\n%s\n", bad[i]);
+        rewrite(in, dir, -1, NULL);
+    }
+    /* dir names no job: nothing is its key. */
+    rewrite("#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/2\"\n",
+            "media/", -1, NULL);
+    char uri[200];
+    config c = {.public_url = "https://media.example/api/", .prefix = "/api"};
+    CHECK_INT(playback_key_uri(&c, JOB, 3, uri, sizeof uri), 0);
+    CHECK_STR(uri, KEY_BASE "/media/key/" JOB "/3");
+    c.public_url = "";
+    CHECK_INT(playback_key_uri(&c, JOB, 3, uri, sizeof uri), 0);
+    CHECK_STR(uri, "/api/media/key/" JOB "/3");
+    CHECK_INT(playback_key_uri(&c, JOB, 3, uri, 20), -1);
 }
 
 static void test_rewrite(void)
@@ -164,8 +237,8 @@ static void test_rewrite(void)
     char nul[] = "#EXTM3U\nseg\0.ts\n";
     char *out = NULL, why[200];
     size_t len;
-    CHECK_INT(playback_rewrite(nul, sizeof nul - 1, dir, fake_url, "s1", &out, &len, why,
-                               sizeof why),
+    CHECK_INT(playback_rewrite(nul, sizeof nul - 1, dir, KEY_BASE, fake_url, "s1", &out, &len,
+                               why, sizeof why),
               -1);
 }
 
@@ -174,5 +247,6 @@ int main(void)
     test_sign();
     test_parse();
     test_rewrite();
+    test_rewrite_keys();
     return CHECK_DONE("playback");
 }

@@ -6,7 +6,8 @@ project's snippets and ffmpeg.
 
 - A public job: every file /media/status names is readable unsigned at its
   output_path (the bucket's public URL), with its Content-Type and
-  Cache-Control (images and MP4s long-lived, playlists and WebVTT short).
+  Cache-Control (images and MP4s long-lived, playlists and WebVTT short);
+  an ACL set later makes each of them private in the store.
 - A private job (an ACL): the store refuses every file unsigned; through the
   signed route (output_path) a WebVTT file is answered as stored, so its
   relative image references resolve under the same signed directory, and
@@ -172,6 +173,10 @@ def test_a_public_jobs_outputs_are_read_unsigned_from_the_bucket(stack, workers,
     for k in keys(s3, bucket, f"media/{job}/"):
         h = c.head_object(Bucket=bucket, Key=k)
         assert (h["ContentType"], h["CacheControl"]) == kind(k), (k, h)
+    # An ACL set later makes every one of them private in the store.
+    stack.mg("jobs", "acl", job, "USER_alice")
+    for rel in files:
+        assert plain(out + rel)[0] == 403, rel
 
 
 def signed(stack, j, job):

@@ -36,6 +36,12 @@ enum wstmt {
     W_FETCH_UPLOAD,
     W_FETCH_STORED,
     W_UPLOAD_TUS,
+    W_CAP_JOB,
+    W_CAP_LIST,
+    W_CAP_PUBLISHED,
+    W_CAP_PURGE,
+    W_CAP_LOCK,
+    W_CAP_UNLOCK,
     W__COUNT
 };
 

@@ -44,7 +44,9 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_STATUS] = {"job_status",
         "SELECT status, progress_rate, duration_ms, width_px, height_px, "
         "output_path, playlists::text, error_code, error_message, variations::text, "
-        JW_ACL ", backend, backend_job_id, storage "
+        JW_ACL ", backend, backend_job_id, storage, "
+        /* the player outputs (sql/037) and the captions, for a COMPLETE job */
+        "(coalesce(extras, '{}'::jsonb) || mediagate_job_captions_json(jobs))::text "
         "FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",

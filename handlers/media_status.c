@@ -16,7 +16,8 @@
 #include "hash.h"
 
 enum { C_STATUS, C_PROGRESS, C_DURATION, C_WIDTH, C_HEIGHT, C_OUTPUT, C_PLAYLISTS,
-       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL, C_BACKEND, C_BACKEND_JOB, C_STORAGE };
+       C_ERR_CODE, C_ERR_MSG, C_VARIATIONS, C_ACL, C_BACKEND, C_BACKEND_JOB, C_STORAGE,
+       C_EXTRAS };
 
 /* Adds column col as an integer, or null when the column is NULL. */
 static void add_int(json_object *o, const char *key, const PGresult *res, int col)
@@ -186,6 +187,20 @@ int handle_media_status(request *r)
             if (v)
                 json_object_object_add(o, "variations", v);
         }
+        /* poster, storyboard, mp4, audio_only, encryption, captions, missing */
+        const char *xerr;
+        json_object *x = PQgetisnull(res, 0, C_EXTRAS)
+                             ? NULL
+                             : parse_json(PQgetvalue(res, 0, C_EXTRAS),
+                                          (size_t)PQgetlength(res, 0, C_EXTRAS), &xerr);
+        if (json_object_is_type(x, json_type_object)) {
+            json_object_object_foreach(x, k, v)
+            {
+                if (!json_object_object_get(o, k))
+                    json_object_object_add(o, k, json_object_get(v));
+            }
+        }
+        json_object_put(x);
     }
     if (error) {
         add_int(o, "error_code", res, C_ERR_CODE);

@@ -11,7 +11,8 @@ static bool configured(const struct config *cfg)
     return true;
 }
 
-/* libx264 into HLS: h264 only, no MP4 files. */
+/* libx264 into HLS: h264 only; MP4 copies of the HLS renditions beside
+ * it (packaging ["hls", "mp4"]), never MP4 alone. */
 static int check(const struct config *cfg, const profile *p, char *err, size_t errcap)
 {
     (void)cfg;
@@ -21,8 +22,9 @@ static int check(const struct config *cfg, const profile *p, char *err, size_t e
                      p->rend[i].codec);
             return -1;
         }
-    if (p->mp4 || !p->hls) {
-        snprintf(err, errcap, "packaging: the local encoder packages HLS only");
+    if (!p->hls) {
+        snprintf(err, errcap, "packaging: the local encoder packages HLS, and MP4 only beside it "
+                              "([\"hls\", \"mp4\"])");
         return -1;
     }
     return 0;

@@ -3,7 +3,10 @@
  * 1 unreadable input, 2 no video, 3 ffmpeg failed (retried), 4 time limit,
  * 6 unsupported input format, 7 no progress for MEDIAGATE_ENCODE_STALL s,
  * 8 the input ends far short of its duration, 9 over the budget or a
- * child's limit, 10 the outputs failed verification (retried). A full
+ * child's limit, 10 the outputs failed verification (retried). The
+ * extras (poster, storyboard, audio-only variant, MP4) come from the same
+ * decode (app/worker/extras.h); one asked and not made is listed in the
+ * COMPLETE event's extras.missing, never listed as made. A full
  * media disk is no error of the job: the task waits for space
  * (TASK_SNOOZE). */
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include "log.h"
 #include "proc.h"
 #include "storage/storage.h"
+#include "worker/extras.h"
 #include "worker/ffmpeg.h"
 #include "worker/hls_crypt.h"
 #include "worker/kinds.h"
@@ -278,19 +282,20 @@ static int segment_ok(void *arg, const char *name)
 }
 
 /* Reads back the outputs in dir before they are published: the master
- * playlist names the n renditions, each rendition's playlist parses and
+ * playlist names the n renditions (and the audio-only variant after them
+ * when audio_only), each rendition's playlist parses and
  * names segments that exist, whole, and its durations add up to what
  * ffmpeg reported encoding (encoded_s, within max(2 s, 10 %)). Returns 0
  * with *duration_s (the first rendition's), or -1 with msg set. */
-static int verify_outputs(const char *dir, const int *heights, int n, double encoded_s,
-                          double *duration_s, char *msg, size_t cap)
+static int verify_outputs(const char *dir, const int *heights, int n, bool audio_only,
+                          double encoded_s, double *duration_s, char *msg, size_t cap)
 {
     char p[PATH_MAX + 32], vdir[PATH_MAX + 16], why[160];
     size_t len = 0;
     snprintf(p, sizeof p, "%s/master.m3u8", dir);
     char *buf = hls_read_file(p, HLS_PLAYLIST_CAP, &len);
     bool found = buf != NULL;
-    int ret = found ? hls_check_master(buf, len, n, why, sizeof why) : -1;
+    int ret = found ? hls_check_master(buf, len, n + audio_only, audio_only, why, sizeof why) : -1;
     free(buf);
     if (ret != 0) {
         snprintf(msg, cap, "the outputs failed verification: %s",
@@ -298,9 +303,11 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
         return -1;
     }
     double tol = encoded_s * SHORT_REL > SHORT_ABS_S ? encoded_s * SHORT_REL : SHORT_ABS_S;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n + audio_only; i++) {
         double total = 0;
         int segs = 0;
+        char name[32];
+        snprintf(name, sizeof name, i < n ? "%dp" : "audio-only", i < n ? heights[i] : 0);
         snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
         snprintf(p, sizeof p, "%s/index.m3u8", vdir);
         buf = hls_read_file(p, HLS_PLAYLIST_CAP, &len);
@@ -308,19 +315,35 @@ static int verify_outputs(const char *dir, const int *heights, int n, double enc
         ret = found ? hls_check_media(buf, len, segment_ok, vdir, &total, &segs, why, sizeof why) : -1;
         free(buf);
         if (ret != 0) {
-            snprintf(msg, cap, "the outputs failed verification: the %dp playlist %s", heights[i],
+            snprintf(msg, cap, "the outputs failed verification: the %s playlist %s", name,
                      found ? why : "is missing");
             return -1;
         }
         if (fabs(total - encoded_s) > tol) {
-            snprintf(msg, cap, "the outputs failed verification: the %dp playlist lasts %.1f s, but "
-                               "%.1f s were encoded", heights[i], total, encoded_s);
+            snprintf(msg, cap, "the outputs failed verification: the %s playlist lasts %.1f s, but "
+                               "%.1f s were encoded", name, total, encoded_s);
             return -1;
         }
         if (i == 0)
             *duration_s = total;
     }
     return 0;
+}
+
+/* The width of rendition i of a ladder (steps, or heights only) of a w x h
+ * source. */
+static int variant_width(const ladder_step *steps, const int *heights, int i, int w, int h)
+{
+    return steps && steps[i].width ? steps[i].width
+                                   : (int)lround((double)w * heights[i] / h / 2) * 2;
+}
+
+/* The bitrate (bit/s) of rendition i, its audio included when it has some. */
+static int variant_bitrate(const ladder_step *steps, const int *heights, int i, bool audio)
+{
+    return steps ? steps[i].video_kbps * 1000 +
+                       (audio && steps[i].audio_kbps > 0 ? steps[i].audio_kbps * 1000 : 0)
+                 : heights[i] * 4000 + (audio ? 128000 : 0);
 }
 
 /* The COMPLETE event of a finished ladder whose outputs are in dir (for
@@ -334,16 +357,11 @@ static json_object *complete_event(const char *output_path, const char *storage,
         char vdir[PATH_MAX + 16];
         snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
         json_object *o = json_object_new_object();
-        int vw = steps && steps[i].width ? steps[i].width
-                                         : (int)lround((double)w * heights[i] / h / 2) * 2;
-        int bitrate = steps
-                          ? steps[i].video_kbps * 1000 +
-                                (audio && steps[i].audio_kbps > 0 ? steps[i].audio_kbps * 1000 : 0)
-                          : heights[i] * 4000 + (audio ? 128000 : 0);
         json_object_object_add(o, "format", json_object_new_string("hls"));
-        json_object_object_add(o, "width", json_object_new_int(vw));
+        json_object_object_add(o, "width", json_object_new_int(variant_width(steps, heights, i, w, h)));
         json_object_object_add(o, "height", json_object_new_int(heights[i]));
-        json_object_object_add(o, "bitrate", json_object_new_int(bitrate));
+        json_object_object_add(o, "bitrate",
+                               json_object_new_int(variant_bitrate(steps, heights, i, audio)));
         json_object_object_add(o, "size", json_object_new_int64(dir_bytes(vdir)));
         json_object_array_add(vars, o);
     }
@@ -351,11 +369,7 @@ static json_object *complete_event(const char *output_path, const char *storage,
     json_object_object_add(pls, ".m3u8", json_object_new_string("master.m3u8"));
     json_object_object_add(done, "status", json_object_new_string("COMPLETE"));
     json_object_object_add(done, "duration_ms", json_object_new_int64((int64_t)llround(duration_s * 1000)));
-    json_object_object_add(done, "width_px",
-                           json_object_new_int(steps && steps[0].width
-                                                   ? steps[0].width
-                                                   : (int)lround((double)w * heights[0] / h / 2) *
-                                                         2));
+    json_object_object_add(done, "width_px", json_object_new_int(variant_width(steps, heights, 0, w, h)));
     json_object_object_add(done, "height_px", json_object_new_int(heights[0]));
     json_object_object_add(done, "output_path", json_object_new_string(output_path));
     json_object_object_add(done, "storage", json_object_new_string(storage));
@@ -431,6 +445,129 @@ static void encode_failed(encode *e, int st, const proc_result *r, task_result *
         task_fail(res, TASK_RETRY, 3, "ffmpeg failed: %s", why[0] ? why : "exit status");
 }
 
+/* A copy's -progress lines: any out_time_us is progress. */
+static int on_copy_line(void *arg, const char *line)
+{
+    (void)arg;
+    return strncmp(line, "out_time_us=", 12) == 0;
+}
+
+/* A missing "mp4" with why; removes dir/mp4/. */
+static void mp4_missing(const char *dir, json_object *extras, const char *why)
+{
+    char p[PATH_MAX + 8];
+    snprintf(p, sizeof p, "%s/mp4", dir);
+    rmtree(p);
+    extras_missing(extras, "mp4", why);
+}
+
+/* MP4 copies (no encode) of the n verified variants in dir, mp4/<height>p.mp4,
+ * each read back (moov first, its duration within max(1 s, 5 %) of
+ * duration_s): extras' "mp4", or a "missing" entry. Returns 0, or -1 with
+ * res set when the copy was stopped (canceled, lease lost, disk full). */
+static int make_mp4(encode *e, const char *dir, const int *heights, const ladder_step *steps,
+                    int n, int w, int h, bool audio, double duration_s, json_object *extras,
+                    task_result *res)
+{
+    const config *cfg = e->ctx->cfg;
+    char names[8][24], p[PATH_MAX + 64], why[200];
+    const char *np[8];
+    for (int i = 0; i < n; i++) {
+        bool twice = false; /* two renditions of one height (different widths) */
+        for (int j = 0; j < i; j++)
+            twice |= heights[j] == heights[i];
+        snprintf(names[i], sizeof names[i], twice ? "%dp-%d" : "%dp", heights[i], i);
+        np[i] = names[i];
+    }
+    snprintf(p, sizeof p, "%s/mp4", dir);
+    argv_buf b;
+    if (mkdir(p, 0755) != 0 || ffmpeg_mp4_argv(&b, dir, n, np) < 0) {
+        mp4_missing(dir, extras, "the MP4 files could not be made");
+        return 0;
+    }
+    double left = e->ctx->deadline - proc_now();
+    proc_opts o = {.timeout_s = left > 1 ? left : 1, .stall_s = (double)cfg->encode_stall,
+                   .nice = (int)cfg->encode_nice, .on_line = on_copy_line, .on_tick = on_tick,
+                   .arg = e};
+    child_limits(cfg, &o);
+    proc_result r;
+    e->encoding = true;
+    int st = proc_run(b.argv, &o, &r);
+    e->encoding = false;
+    if (st == PROC_CANCELED || atomic_load(e->ctx->cancel)) {
+        encode_failed(e, PROC_CANCELED, &r, res);
+        proc_result_free(&r);
+        return -1;
+    }
+    if (st != 0) {
+        log_warn("task %lld: ffmpeg (MP4) status %d: %s", e->ctx->id, st, r.last_err);
+        proc_result_free(&r);
+        mp4_missing(dir, extras, "the MP4 files could not be made: ffmpeg failed");
+        return 0;
+    }
+    proc_result_free(&r);
+    json_object *arr = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        double d = 0;
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/mp4/%s.mp4", dir, names[i]);
+        int bad = extras_mp4_check(p, &d, why, sizeof why) != 0 || stat(p, &sb) != 0;
+        if (!bad && fabs(d - duration_s) > fmax(1.0, duration_s * 0.05)) {
+            snprintf(why, sizeof why, "lasts %.1f s, not %.1f s", d, duration_s);
+            bad = 1;
+        }
+        if (bad) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "the MP4 of the %dp rendition %s", heights[i], why);
+            json_object_put(arr);
+            mp4_missing(dir, extras, msg);
+            return 0;
+        }
+        json_object *m = json_object_new_object();
+        snprintf(p, sizeof p, "mp4/%s.mp4", names[i]);
+        json_object_object_add(m, "file", json_object_new_string(p));
+        json_object_object_add(m, "width", json_object_new_int(variant_width(steps, heights, i, w, h)));
+        json_object_object_add(m, "height", json_object_new_int(heights[i]));
+        json_object_object_add(m, "bitrate", json_object_new_int(variant_bitrate(steps, heights, i, audio)));
+        json_object_object_add(m, "size", json_object_new_int64(sb.st_size));
+        json_object_array_add(arr, m);
+    }
+    json_object_object_add(extras, "mp4", arr);
+    return 0;
+}
+
+/* The poster and storyboard read back, the audio-only variant listed, the
+ * MP4 copies made: extras (and its "missing") filled for the encode in
+ * dir. Returns 0, or -1 with res set (stopped, or the disk filled). */
+static int finish_extras(encode *e, const char *dir, const extras_plan *x, const int *heights,
+                         const ladder_step *steps, int n, int w, int h, bool audio,
+                         double duration_s, json_object *extras, task_result *res)
+{
+    extras_finish(dir, x, duration_s, extras);
+    if (x->audio_only) { /* verified with the ladder */
+        char pl[32];
+        json_object *a = json_object_new_object();
+        snprintf(pl, sizeof pl, "v%d/index.m3u8", n);
+        json_object_object_add(a, "playlist", json_object_new_string(pl));
+        json_object_object_add(a, "codecs", json_object_new_string("mp4a.40.2"));
+        json_object_object_add(a, "bitrate", json_object_new_int(x->audio_only_kbps * 1000));
+        json_object_object_add(extras, "audio_only", a);
+    }
+    if (e->prof && e->prof->mp4) {
+        if (e->encrypt)
+            extras_missing(extras, "mp4", "the HLS of this job is encrypted: a clear MP4 copy would "
+                                          "defeat the encryption");
+        else if (make_mp4(e, dir, heights, steps, n, w, h, audio, duration_s, extras, res) != 0)
+            return -1;
+    }
+    /* What a full disk kept from being written is not missing: it waits. */
+    if (json_object_object_get(extras, "missing") && disk_full(e->root)) {
+        wait_for_space(e, res);
+        return -1;
+    }
+    return 0;
+}
+
 /* Encodes the inputs (played one after another) of ctx's job. */
 static void encode_inputs(encode *e, const rec_files *in, task_result *res)
 {
@@ -477,6 +614,13 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                     : ffmpeg_ladder(cfg->renditions, h, heights);
     for (int i = 0; e->prof && i < n; i++)
         heights[i] = steps[i].height;
+    /* The audio-only variant carries the top rendition's audio bitrate. */
+    int akbps = 0;
+    for (int i = 0; e->prof && i < n && akbps <= 0; i++)
+        akbps = steps[i].audio_kbps;
+    extras_plan xp;
+    extras_plan_make(e->prof, w, h, e->duration_s, audio,
+                     variant_width(e->prof ? steps : NULL, heights, 0, w, h), heights[0], akbps, &xp);
 
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, ctx->job_id);
     /* Each attempt writes its own directory: a worker that lost its lease
@@ -502,7 +646,8 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                         .out_dir = tmp_dir,
                         .threads = 2,
                         .steps = e->prof ? steps : NULL,
-                        .max_seconds = ffmpeg_budget_seconds(&budget, w, h, pis[0].fps)};
+                        .max_seconds = ffmpeg_budget_seconds(&budget, w, h, pis[0].fps),
+                        .extras = &xp};
     if (in->n > 1) {
         if (write_concat(list, in) != 0) {
             log_error("task %lld: cannot write %s: %s", ctx->id, list, strerror(errno));
@@ -547,7 +692,7 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     /* ffmpeg 5.1's HLS muxer exits 0 when a write fails (a full disk
      * leaves empty playlists): what it wrote is read back first. */
     double encoded = (double)e->last_us / 1e6, outputs_s = 0;
-    if (verify_outputs(tmp_dir, heights, n, encoded, &outputs_s, msg, sizeof msg) != 0) {
+    if (verify_outputs(tmp_dir, heights, n, xp.audio_only, encoded, &outputs_s, msg, sizeof msg) != 0) {
         if (disk_full(e->root)) {
             wait_for_space(e, res);
         } else { /* retried: a disk filled and freed between two looks is one cause */
@@ -564,8 +709,11 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                   "(a file cut short?)", outputs_s, e->duration_s);
         goto fail;
     }
+    if (finish_extras(e, tmp_dir, &xp, heights, plan.steps, n, w, h, audio, outputs_s, extras,
+                      res) != 0)
+        goto fail;
     /* Segments are encrypted last: everything above reads them clear. */
-    if (e->encrypt && hls_crypt_outputs(ctx, tmp_dir, n, extras, res) != 0)
+    if (e->encrypt && hls_crypt_outputs(ctx, tmp_dir, n + xp.audio_only, extras, res) != 0)
         goto fail;
     if (e->store) {
         char key[PATH_MAX], output_path[2048];
@@ -575,8 +723,11 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
             goto fail;
         }
         output_path[strlen(output_path) - strlen("master.m3u8")] = '\0';
-        if (publish_outputs(ctx, e->store, tmp_dir, n, res) != 0)
+        if (publish_outputs(ctx, e->store, tmp_dir, n + xp.audio_only, res) != 0)
             goto fail;
+        char pre[32];
+        snprintf(pre, sizeof pre, "a%d/", ctx->attempt);
+        extras_prefix(extras, pre);
         res->outcome = TASK_DONE;
         res->job_event = complete_event(output_path, "s3", tmp_dir, heights, plan.steps, n, w, h,
                                         audio, outputs_s, extras);

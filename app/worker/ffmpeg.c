@@ -3,6 +3,7 @@
 
 #include <json-c/json.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,21 +193,22 @@ static bool step_audio(const encode_plan *p, int i)
     return p->audio && (!p->steps || p->steps[i].audio_kbps >= 0);
 }
 
-int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
+/* Starts b with ffmpeg's quiet, non-interactive options, progress on stdout. */
+static int ffmpeg_start(argv_buf *b)
 {
+    static const char *const head[] = {"ffmpeg",   "-nostdin", "-y",     "-hide_banner", "-loglevel",
+                                       "error",    "-progress", "pipe:1", "-nostats"};
     b->argc = 0;
     b->used = 0;
-    if (p->n < 1 || p->n > 8)
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+        ADD("%s", head[i]);
+    return 0;
+}
+
+int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
+{
+    if (p->n < 1 || p->n > 8 || ffmpeg_start(b) != 0)
         return -1;
-    ADD("ffmpeg");
-    ADD("-nostdin");
-    ADD("-y");
-    ADD("-hide_banner");
-    ADD("-loglevel");
-    ADD("error");
-    ADD("-progress");
-    ADD("pipe:1");
-    ADD("-nostats");
     ADD("-protocol_whitelist");
     ADD("%s", p->protocols);
     ADD("-format_whitelist");
@@ -220,10 +222,16 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     ADD("-i");
     ADD("%s", p->input);
 
-    char filter[1024];
-    size_t fl = (size_t)snprintf(filter, sizeof filter, "[0:v]split=%d", p->n);
+    /* One decode feeds every output: the ladder's scales, the poster's
+     * candidates and the storyboard's tiles are branches of one split. */
+    const extras_plan *x = p->extras;
+    bool poster = x && x->poster, sb = x && x->storyboard, aonly = x && x->audio_only && p->audio;
+    char filter[2048];
+    size_t fl = (size_t)snprintf(filter, sizeof filter, "[0:v]split=%d", p->n + poster + sb);
     for (int i = 0; i < p->n; i++)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl, "[s%d]", i);
+    fl += (size_t)snprintf(filter + fl, sizeof filter - fl, "%s%s", poster ? "[xp]" : "",
+                           sb ? "[xs]" : "");
     for (int i = 0; i < p->n; i++)
         if (p->steps && p->steps[i].width)
             fl += (size_t)snprintf(filter + fl, sizeof filter - fl, ";[s%d]scale=%d:%d[o%d]", i,
@@ -231,6 +239,22 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         else
             fl += (size_t)snprintf(filter + fl, sizeof filter - fl, ";[s%d]scale=-2:%d[o%d]", i,
                                    p->heights[i], i);
+    /* The poster: a frame a second from poster_t (the first at or after
+     * each second), full size and as a small grey copy that tells black
+     * frames apart (app/worker/extras.c). */
+    if (poster)
+        fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
+                               ";[xp]trim=start=%.3f:duration=%d,"
+                               "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',"
+                               "scale=%d:%d,split=2[pj][pq];[pq]scale=%d:%d,format=gray[pg]",
+                               x->poster_t, x->poster_n, x->poster_w, x->poster_h,
+                               EXTRAS_GREY_SIDE, EXTRAS_GREY_SIDE);
+    /* The storyboard: one tile every interval (in ms: a whole rate), one sheet. */
+    if (sb)
+        fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
+                               ";[xs]fps=1000/%lld,scale=%d:%d,tile=%dx%d[sb]",
+                               llround(x->sb_interval * 1000), x->sb_w, x->sb_h, x->sb_cols,
+                               x->sb_rows);
     if (fl >= sizeof filter)
         return -1;
     ADD("-filter_complex");
@@ -242,6 +266,10 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
             ADD("-map");
             ADD("0:a:0");
         }
+    }
+    if (aonly) {
+        ADD("-map");
+        ADD("0:a:0");
     }
     ADD("-c:v");
     ADD("libx264");
@@ -257,7 +285,7 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         ADD("-b:v:%d", i);
         ADD("%dk", p->steps ? p->steps[i].video_kbps : p->heights[i] * 4);
     }
-    int naudio = 0;
+    int naudio = aonly;
     for (int i = 0; i < p->n; i++)
         naudio += step_audio(p, i);
     if (naudio) {
@@ -268,11 +296,16 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         ADD("-b:a");
         ADD("128k");
     }
-    for (int i = 0, a = 0; p->steps && i < p->n; i++)
+    int a = 0;
+    for (int i = 0; p->steps && i < p->n; i++)
         if (step_audio(p, i)) {
             ADD("-b:a:%d", a++);
             ADD("%dk", p->steps[i].audio_kbps);
         }
+    if (aonly && p->steps) {
+        ADD("-b:a:%d", a);
+        ADD("%dk", x->audio_only_kbps);
+    }
     if (p->max_seconds > 0) {
         ADD("-t");
         ADD("%.3f", p->max_seconds);
@@ -289,17 +322,88 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     ADD("master.m3u8");
     char map[256];
     size_t ml = 0;
-    for (int i = 0, a = 0; i < p->n; i++) {
+    a = 0;
+    for (int i = 0; i < p->n; i++) {
         bool au = step_audio(p, i);
         ml += (size_t)snprintf(map + ml, sizeof map - ml, au ? "%sv:%d,a:%d" : "%sv:%d",
                                i ? " " : "", i, a);
         a += au;
     }
+    if (aonly) /* the audio-only variant: v<n>/ */
+        ml += (size_t)snprintf(map + ml, sizeof map - ml, " a:%d", a);
     if (ml >= sizeof map)
         return -1;
     ADD("-var_stream_map");
     ADD("%s", map);
     ADD("%s/v%%v/index.m3u8", p->out_dir);
+    /* Image outputs take the frames as they come (no frame rate to keep). */
+    if (poster) {
+        ADD("-map");
+        ADD("[pj]");
+        ADD("-fps_mode");
+        ADD("passthrough");
+        ADD("-c:v");
+        ADD("mjpeg");
+        ADD("-q:v");
+        ADD("2");
+        ADD("-f");
+        ADD("image2");
+        ADD("%s/%s", p->out_dir, EXTRAS_POSTER_CAND);
+        ADD("-map");
+        ADD("[pg]");
+        ADD("-fps_mode");
+        ADD("passthrough");
+        ADD("-f");
+        ADD("rawvideo");
+        ADD("%s/%s", p->out_dir, EXTRAS_POSTER_GREY);
+    }
+    if (sb) {
+        ADD("-map");
+        ADD("[sb]");
+        ADD("-c:v");
+        ADD("mjpeg");
+        ADD("-q:v");
+        ADD("4");
+        ADD("-frames:v");
+        ADD("1");
+        if (p->max_seconds > 0) {
+            ADD("-t");
+            ADD("%.3f", p->max_seconds);
+        }
+        ADD("-update");
+        ADD("1");
+        ADD("-f");
+        ADD("image2");
+        ADD("%s/storyboard.jpg", p->out_dir);
+    }
+    return b->argc;
+}
+
+int ffmpeg_mp4_argv(argv_buf *b, const char *dir, int n, const char *const names[])
+{
+    if (n < 1 || n > 8 || ffmpeg_start(b) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        ADD("-protocol_whitelist");
+        ADD("file");
+        ADD("-format_whitelist");
+        ADD("hls,mpegts");
+        ADD("-f");
+        ADD("hls");
+        ADD("-i");
+        ADD("file:%s/v%d/index.m3u8", dir, i);
+    }
+    for (int i = 0; i < n; i++) {
+        ADD("-map");
+        ADD("%d", i);
+        ADD("-c");
+        ADD("copy");
+        ADD("-movflags");
+        ADD("+faststart");
+        ADD("-f");
+        ADD("mp4");
+        ADD("file:%s/mp4/%s.mp4", dir, names[i]);
+    }
     return b->argc;
 }
 
@@ -447,12 +551,12 @@ int hls_check_media(const char *buf, size_t len, int (*seg)(void *arg, const cha
     return 0;
 }
 
-int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap)
+int hls_check_master(const char *buf, size_t len, int n, bool audio_last, char *msg, size_t cap)
 {
     char line[512], want[32];
     size_t pos = 0;
     int seen = 0;
-    bool inf = false;
+    bool inf = false, audio_inf = false;
     if (!m3u_start(buf, len, &pos)) {
         snprintf(msg, cap, "the master playlist %s", len ? "is not a playlist" : "is empty");
         return -1;
@@ -460,10 +564,16 @@ int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap)
     while (next_line(buf, len, &pos, line, sizeof line)) {
         if (strncmp(line, "#EXT-X-STREAM-INF:", 18) == 0) {
             inf = true;
+            audio_inf = strstr(line, "CODECS=\"mp4a.40.2\"") && !strstr(line, "RESOLUTION=");
         } else if (line[0] && line[0] != '#') {
             snprintf(want, sizeof want, "v%d/index.m3u8", seen);
             if (!inf || seen >= n || strcmp(line, want) != 0) {
                 snprintf(msg, cap, "the master playlist names a rendition it should not");
+                return -1;
+            }
+            if (audio_last && seen == n - 1 && !audio_inf) {
+                snprintf(msg, cap, "the master playlist's audio-only rendition has no CODECS "
+                                   "\"mp4a.40.2\" or has a RESOLUTION");
                 return -1;
             }
             inf = false;

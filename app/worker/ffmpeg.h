@@ -88,6 +88,28 @@ typedef struct ladder_step {
  * smallest rendition's bitrates. Returns the count, 1 to 8. */
 int ffmpeg_profile_ladder(const profile *p, int src_w, int src_h, ladder_step steps[8]);
 
+/* What one encode makes beside its ladder, from the same decode (filled by
+ * extras_plan_make, app/worker/extras.h). */
+typedef struct extras_plan {
+    bool poster;
+    double poster_t;       /* seconds: the first candidate frame */
+    int poster_n;          /* candidates, one a second from poster_t (1..EXTRAS_POSTER_MAX) */
+    int poster_w, poster_h; /* the poster's size (the top rendition's) */
+    bool storyboard;
+    double sb_interval;    /* seconds between tiles */
+    int sb_tiles;          /* tiles the sheet holds (sb_cols x sb_rows, at most 100) */
+    int sb_w, sb_h, sb_cols, sb_rows;
+    bool audio_only;       /* an audio-only variant, the last of the master */
+    int audio_only_kbps;
+} extras_plan;
+
+/* The candidate poster frames' files under an encode's directory (JPEG,
+ * numbered from 1) and their 32x32 grey copies (raw, one after another),
+ * removed once the poster is chosen. */
+#define EXTRAS_POSTER_CAND "poster-cand-%02d.jpg"
+#define EXTRAS_POSTER_GREY "poster-cand.grey"
+#define EXTRAS_GREY_SIDE 32
+
 /* One encode into an HLS ladder. */
 typedef struct encode_plan {
     const char *input;      /* URL or list path for -i */
@@ -103,11 +125,19 @@ typedef struct encode_plan {
     const char *out_dir;    /* segments and playlists go under it */
     int threads;
     double max_seconds;     /* -t: output past it is not written; 0: none */
+    const extras_plan *extras; /* the poster, storyboard and audio-only variant; NULL: none */
 } encode_plan;
 
 /* The ffmpeg command of plan p, progress on stdout (-progress pipe:1).
  * Returns argc, or -1 when it does not fit. */
 int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p);
+
+/* The ffmpeg command that copies (no encode) each of the n verified
+ * variants dir/v<i>/index.m3u8 into an MP4 with its moov first,
+ * dir/mp4/<names[i]>.mp4, progress on stdout; the hls demuxer reads only
+ * files, and only playlists and MPEG-TS. Returns argc, or -1 when it does
+ * not fit. */
+int ffmpeg_mp4_argv(argv_buf *b, const char *dir, int n, const char *const names[]);
 
 /* A reason from ffmpeg's last stderr line that is safe to show clients:
  * the text after the last ": " (ffmpeg prefixes the input's name), and
@@ -132,8 +162,10 @@ int hls_check_media(const char *buf, size_t len, int (*seg)(void *arg, const cha
 
 /* The master playlist (buf, len): #EXTM3U first and exactly n variants,
  * each an #EXT-X-STREAM-INF followed by v<i>/index.m3u8, i = 0 .. n-1 in
- * order. Returns 0, or -1 with msg set. */
-int hls_check_master(const char *buf, size_t len, int n, char *msg, size_t cap);
+ * order; with audio_last, the last is the audio-only one (its
+ * #EXT-X-STREAM-INF has CODECS="mp4a.40.2" and no RESOLUTION). Returns 0,
+ * or -1 with msg set. */
+int hls_check_master(const char *buf, size_t len, int n, bool audio_last, char *msg, size_t cap);
 
 #define HLS_PLAYLIST_CAP (4u << 20) /* one of our playlists: 4 MiB is days of 4 s segments */
 

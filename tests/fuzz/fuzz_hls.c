@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         FUZZ_ASSERT(msg[0] && !strchr(msg, '/'));
     msg[0] = '\0';
-    rc = hls_check_master((const char *)data, size, size ? data[size - 1] % 9 : 1, msg, sizeof msg);
+    rc = hls_check_master((const char *)data, size, size ? data[size - 1] % 9 : 1,
+                          size && data[0] % 2, msg, sizeof msg);
     FUZZ_ASSERT(rc == 0 || (rc == -1 && msg[0]));
     return 0;
 }

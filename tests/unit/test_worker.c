@@ -310,16 +310,16 @@ static void test_hls_check(void)
 
     const char *master = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=1280x720\n"
                          "v0/index.m3u8\n\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv1/index.m3u8\n";
-    CHECK_INT(hls_check_master(master, strlen(master), 2, msg, sizeof msg), 0);
-    CHECK_INT(hls_check_master(master, strlen(master), 3, msg, sizeof msg), -1);
+    CHECK_INT(hls_check_master(master, strlen(master), 2, false, msg, sizeof msg), 0);
+    CHECK_INT(hls_check_master(master, strlen(master), 3, false, msg, sizeof msg), -1);
     CHECK_STR(msg, "the master playlist names 2 of the 3 renditions");
-    CHECK_INT(hls_check_master(master, strlen(master), 1, msg, sizeof msg), -1);
-    CHECK_INT(hls_check_master("", 0, 1, msg, sizeof msg), -1);
+    CHECK_INT(hls_check_master(master, strlen(master), 1, false, msg, sizeof msg), -1);
+    CHECK_INT(hls_check_master("", 0, 1, false, msg, sizeof msg), -1);
     CHECK_STR(msg, "the master playlist is empty");
     const char *swapped = "#EXTM3U\n#EXT-X-STREAM-INF:B=1\nv1/index.m3u8\n#EXT-X-STREAM-INF:B=1\nv0/index.m3u8\n";
-    CHECK_INT(hls_check_master(swapped, strlen(swapped), 2, msg, sizeof msg), -1);
+    CHECK_INT(hls_check_master(swapped, strlen(swapped), 2, false, msg, sizeof msg), -1);
     const char *noinf = "#EXTM3U\nv0/index.m3u8\n";
-    CHECK_INT(hls_check_master(noinf, strlen(noinf), 1, msg, sizeof msg), -1);
+    CHECK_INT(hls_check_master(noinf, strlen(noinf), 1, false, msg, sizeof msg), -1);
 }
 
 static void test_reason(void)

@@ -608,12 +608,12 @@ int captions_master_rewrite(const char *buf, size_t len, const captions_track *t
     return finish(&b, out, outlen);
 }
 
-int captions_master_last_variant(const char *buf, size_t len, char *uri, size_t cap)
+int captions_master_first_variant(const char *buf, size_t len, char *uri, size_t cap)
 {
     lines l = {buf, len, 0, 0};
     const char *s;
     size_t n;
-    bool next = false, found = false;
+    bool next = false;
     while (next_line(&l, &s, &n)) {
         if (prefix(s, n, "#EXT-X-STREAM-INF:")) {
             next = true;
@@ -622,9 +622,8 @@ int captions_master_last_variant(const char *buf, size_t len, char *uri, size_t 
                 return -1;
             memcpy(uri, s, n);
             uri[n] = '\0';
-            found = true;
-            next = false;
+            return 0;
         }
     }
-    return found ? 0 : -1;
+    return -1;
 }

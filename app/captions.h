@@ -78,9 +78,8 @@ typedef struct captions_track {
 int captions_master_rewrite(const char *buf, size_t len, const captions_track *t, int n,
                             char **out, size_t *outlen);
 
-/* The URI of the variant the master playlist buf[0..len) lists last (the
- * lightest: ffmpeg lists them tallest first, audio-only last), copied into
- * uri. Returns 0, or -1 when there is none or it does not fit. */
-int captions_master_last_variant(const char *buf, size_t len, char *uri, size_t cap);
+/* The URI of the variant the master playlist buf[0..len) lists first,
+ * copied into uri. Returns 0, or -1 when there is none or it does not fit. */
+int captions_master_first_variant(const char *buf, size_t len, char *uri, size_t cap);
 
 #endif

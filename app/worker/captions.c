@@ -62,14 +62,14 @@ static void key_of(const run *u, const char *rel, char *key, size_t cap)
 }
 
 /* The first PTS of the job's segments: of the first segment of the
- * variant the master lists last (the lightest); DEFAULT_MPEGTS when it
- * cannot be read clear. */
+ * variant the master lists first (every variant of one encode starts at
+ * the same time); DEFAULT_MPEGTS when it cannot be read clear. */
 static long long first_pts(run *u, const char *master, size_t mlen)
 {
     char uri[512], key[1200], *pl = NULL, *seg = NULL;
     size_t len;
     long long pts = DEFAULT_MPEGTS;
-    if (captions_master_last_variant(master, mlen, uri, sizeof uri) != 0 || strstr(uri, ".."))
+    if (captions_master_first_variant(master, mlen, uri, sizeof uri) != 0 || strstr(uri, ".."))
         goto out;
     key_of(u, uri, key, sizeof key);
     if (store_get_mem(u->s, key, PLAYLIST_CAP, &pl, &len) != STORE_OK)

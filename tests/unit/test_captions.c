@@ -226,11 +226,11 @@ static void test_master(void)
     CHECK_INT(captions_master_rewrite("#EXTM3U\n#EXTINF:1,\na.ts\n", 23, t, 1, &o2, &n2), -1);
     CHECK_INT(captions_master_rewrite("hello\n", 6, t, 1, &o2, &n2), -1);
     char uri[64];
-    CHECK_INT(captions_master_last_variant(m, strlen(m), uri, sizeof uri), 0);
-    CHECK_STR(uri, "v1/index.m3u8");
-    CHECK_INT(captions_master_last_variant(o, n, uri, sizeof uri), 0);
-    CHECK_STR(uri, "v1/index.m3u8");
-    CHECK_INT(captions_master_last_variant("#EXTM3U\n", 8, uri, sizeof uri), -1);
+    CHECK_INT(captions_master_first_variant(m, strlen(m), uri, sizeof uri), 0);
+    CHECK_STR(uri, "v0/index.m3u8");
+    CHECK_INT(captions_master_first_variant(o, n, uri, sizeof uri), 0);
+    CHECK_STR(uri, "v0/index.m3u8");
+    CHECK_INT(captions_master_first_variant("#EXTM3U\n", 8, uri, sizeof uri), -1);
     free(o);
 }
 

@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 import mgstack
+import s3_settings
 from mgstack import wait_until
 from test_encoder import encoder_env, put, status, wait_status
 
@@ -26,8 +27,32 @@ SRT = ("\ufeff1\r\n00:00:01,000 --> 00:00:02,000\r\nun\r\n\r\n"
 
 
 @pytest.fixture
-def mg_env(rundir):
-    return encoder_env(rundir)
+def mg_env(request, rundir):
+    """The encoder's settings; with S3 storage for a test that asks for a
+    bucket."""
+    env = encoder_env(rundir)
+    if "bucket" in request.fixturenames:
+        s3, bucket = request.getfixturevalue("s3"), request.getfixturevalue("bucket")
+        (rundir / "tmp").mkdir()
+        env.update({
+            "TMPDIR": str(rundir / "tmp"),
+            "MEDIAGATE_UPLOAD_MAX_BYTES": str(64 * 1024 * 1024),
+            "MEDIAGATE_STORAGE": "s3",
+            "MEDIAGATE_STORAGE_ENDPOINT": s3.endpoint,
+            "MEDIAGATE_STORAGE_REGION": s3.region,
+            "MEDIAGATE_STORAGE_BUCKET": bucket,
+            "MEDIAGATE_STORAGE_ADDRESSING": "path",
+            "MEDIAGATE_STORAGE_ACCESS_KEY_ID": s3.access_key,
+            "MEDIAGATE_STORAGE_SECRET_ACCESS_KEY": s3.secret_key,
+            "MEDIAGATE_STORAGE_PUBLIC_URL": f"{s3.endpoint}/{bucket}",
+            "MEDIAGATE_MEDIA_URL_LIFETIME": "600",
+        })
+    return env
+
+
+@pytest.fixture
+def bucket(s3):
+    return s3_settings.new_bucket(s3, "mg-cap")
 
 
 @pytest.fixture
@@ -251,3 +276,54 @@ def test_captions_given_while_encoding_appear_once_complete(stack, workers, shor
     master = (rundir / "media" / job / "master.m3u8").read_text()
     assert 'LANGUAGE="de"' in master and 'SUBTITLES="subs"' in master, master
     assert (rundir / "media" / job / "captions" / "de.vtt").exists()
+
+
+def test_on_s3_the_files_land_in_the_bucket_and_a_private_job_plays_them(stack, workers, short_clip, rundir,
+                                                                          s3, bucket, tmp_path):
+    """MEDIAGATE_STORAGE=s3: the captions and the master are written to
+    media/<job>/ as private objects, like the job's own (its ACL admits
+    only its owner), and hls.js plays them through the signed /media/hls/
+    route, cues on time."""
+    c = s3_settings.client(s3)
+    c.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": [stack.base], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"]}]})
+    key = stack.mg("apikey", "create", "alice")
+    job = upload(stack, short_clip, key)
+    stack.db.conn.execute("UPDATE jobs SET acl = 'USER_alice' WHERE id = %s", (job,))
+    r = put_captions(stack, key, job, "en", VTT, query="?label=English", rundir=rundir)
+    assert r.status == 201, r
+    workers.start()
+    auth = f"Authorization: Bearer {key}"
+
+    def mine():
+        return json.loads(stack.curl("-H", auth, f"/media/status?job_id={job}").body)
+    wait_until(lambda: mine().get("job_status") in ("COMPLETE", "ERROR"), 900)
+    assert mine()["job_status"] == "COMPLETE", mine()
+    r = put_captions(stack, key, job, "fr", SRT, ctype="application/x-subrip", rundir=rundir)
+    assert r.status == 201, r
+    assert wait_until(lambda: [x["language"] for x in mine().get("captions", [])] == ["en", "fr"], 120), mine()
+    for lang in ("en", "fr"):
+        for ext, ctype in (("vtt", "text/vtt; charset=utf-8"), ("m3u8", "application/vnd.apple.mpegurl")):
+            head = c.head_object(Bucket=bucket, Key=f"media/{job}/captions/{lang}.{ext}")
+            assert head["ContentType"] == ctype, head
+    master = c.get_object(Bucket=bucket, Key=f"media/{job}/master.m3u8")["Body"].read().decode()
+    assert 'URI="captions/en.m3u8"' in master and 'SUBTITLES="subs"' in master, master
+    # Private like the job's other objects: the store refuses an unsigned read.
+    for k in (f"media/{job}/captions/en.vtt", f"media/{job}/master.m3u8"):
+        got = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{s3.endpoint}/{bucket}/{k}"],
+                             capture_output=True, text=True).stdout
+        assert got == "403", (k, got)
+    out = mine()["output_path"]
+    assert out.startswith("/media/hls/"), out
+    pl = stack.curl(out + "captions/en.m3u8")
+    assert pl.status == 200 and f"{s3.endpoint}/{bucket}/media/{job}/captions/en.vtt?" in pl.body, pl
+    res = play(stack, stack.base + out + "master.m3u8", "en", tmp_path)
+    assert sorted((t["lang"], t["name"]) for t in res["tracks"]) == [("en", "English"), ("fr", "fr")], res
+    check_cues_on_time(res, [("one", 1.0), ("two", 3.0)])
+    # DELETE removes the objects and the master's line.
+    assert delete_captions(stack, key, job, "fr").status == 200
+    assert wait_until(lambda: "fr" not in [k["Key"].rsplit("/", 1)[-1].split(".")[0] for k in
+                                           c.list_objects_v2(Bucket=bucket, Prefix=f"media/{job}/captions/")
+                                           .get("Contents", [])], 120)
+    master = c.get_object(Bucket=bucket, Key=f"media/{job}/master.m3u8")["Body"].read().decode()
+    assert 'LANGUAGE="fr"' not in master and 'LANGUAGE="en"' in master, master

@@ -514,8 +514,9 @@ static bool prefix(const char *s, size_t n, const char *p)
 }
 
 /* Writes the attribute list s[0..n) (after the tag's ':'), split at commas
- * outside quotes, without SUBTITLES="subs" (with any: without any SUBTITLES). */
-static void put_attrs(sbuf *b, const char *s, size_t n, bool any)
+ * outside quotes, without SUBTITLES="subs" (with any: without any SUBTITLES).
+ * Returns false when a quote is left open (a malformed list). */
+static bool put_attrs(sbuf *b, const char *s, size_t n, bool any)
 {
     const char *ours = "SUBTITLES=\"" CAPTIONS_GROUP "\"";
     size_t start = 0;
@@ -536,6 +537,7 @@ static void put_attrs(sbuf *b, const char *s, size_t n, bool any)
         }
         start = i + 1;
     }
+    return !q;
 }
 
 /* True when the #EXT-X-MEDIA line s[0..n) is one of the captions' group. */
@@ -592,7 +594,10 @@ int captions_master_rewrite(const char *buf, size_t len, const captions_track *t
             added = true;
             size_t k = strlen("#EXT-X-STREAM-INF:");
             put(&b, s, k);
-            put_attrs(&b, s + k, sn - k, n > 0);
+            if (!put_attrs(&b, s + k, sn - k, n > 0)) {
+                free(b.p);
+                return -1;
+            }
             if (n > 0)
                 puts_(&b, ",SUBTITLES=\"" CAPTIONS_GROUP "\"");
             puts_(&b, "\n");

@@ -74,7 +74,7 @@ typedef struct captions_track {
  * SUBTITLES="subs". Idempotent: rewriting its own output with the same
  * tracks gives the same text. Returns 0 with a malloc'd, NUL-terminated text
  * in *out (*outlen its length), or -1 when buf is not a master playlist
- * (#EXTM3U first, a #EXT-X-STREAM-INF) or out of memory. */
+ * (#EXTM3U first, a #EXT-X-STREAM-INF, its quotes closed) or out of memory. */
 int captions_master_rewrite(const char *buf, size_t len, const captions_track *t, int n,
                             char **out, size_t *outlen);
 

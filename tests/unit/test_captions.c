@@ -225,6 +225,8 @@ static void test_master(void)
     free(o2);
     CHECK_INT(captions_master_rewrite("#EXTM3U\n#EXTINF:1,\na.ts\n", 23, t, 1, &o2, &n2), -1);
     CHECK_INT(captions_master_rewrite("hello\n", 6, t, 1, &o2, &n2), -1);
+    const char *open_quote = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"a\nv0.m3u8\n";
+    CHECK_INT(captions_master_rewrite(open_quote, strlen(open_quote), t, 1, &o2, &n2), -1);
     char uri[64];
     CHECK_INT(captions_master_first_variant(m, strlen(m), uri, sizeof uri), 0);
     CHECK_STR(uri, "v0/index.m3u8");

@@ -255,13 +255,28 @@ def test_requests_refused_without_storing(stack, short_clip, rundir):
     assert no_tasks(stack)
 
 
-def test_cors_preflight_for_put_and_delete(stack, short_clip):
+def test_browsers_put_and_delete_across_origins(stack, short_clip, rundir):
+    """A page of an allowed origin: the preflight names PUT and DELETE, and
+    the answers carry the origin; another origin is refused."""
+    key = stack.mg("apikey", "create", "owner")
+    job = upload(stack, short_clip, key)
     r = stack.curl("-X", "OPTIONS", "-H", "Origin: https://app.example.com",
-                   "-H", "Access-Control-Request-Method: PUT", "/media/captions/j/en")
+                   "-H", "Access-Control-Request-Method: PUT", f"/media/captions/{job}/en")
     assert r.status in (200, 204), r
     assert r.header("Access-Control-Allow-Origin") == "https://app.example.com", r.headers
     assert {"PUT", "DELETE"} <= set(m.strip() for m in r.header("Access-Control-Allow-Methods").split(",")), \
         r.headers
+    f = rundir / "en.vtt"
+    f.write_text(VTT)
+    for method, want in (("PUT", 201), ("DELETE", 200)):
+        args = ["--data-binary", f"@{f}", "-H", "Content-Type: text/vtt"] if method == "PUT" else []
+        r = stack.curl("-X", method, "-H", "Origin: https://app.example.com", "-H", f"Authorization: Bearer {key}",
+                       *args, f"/media/captions/{job}/en")
+        assert r.status == want, r
+        assert r.header("Access-Control-Allow-Origin") == "https://app.example.com", r.headers
+    r = stack.curl("-X", "PUT", "-H", "Origin: https://evil.example.net", "-H", f"Authorization: Bearer {key}",
+                   "--data-binary", f"@{f}", f"/media/captions/{job}/en")
+    assert r.status in (403, 422) and r.header("Access-Control-Allow-Origin") is None, r
 
 
 def test_captions_given_while_encoding_appear_once_complete(stack, workers, short_clip, rundir):

@@ -342,3 +342,19 @@ def test_on_s3_the_files_land_in_the_bucket_and_a_private_job_plays_them(stack, 
                                            .get("Contents", [])], 120)
     master = c.get_object(Bucket=bucket, Key=f"media/{job}/master.m3u8")["Body"].read().decode()
     assert 'LANGUAGE="fr"' not in master and 'LANGUAGE="en"' in master, master
+
+
+def test_the_docs_example_runs(stack, short_clip, rundir):
+    """docs/captions.md's curl commands, run as shown, answer as shown."""
+    text = (mgstack.MG_ROOT / "docs" / "captions.md").read_text()
+    m = re.search(r"```sh\n(curl -s -X PUT -H .*?)\n```\n\n```\n(.*?)\n```", text, re.S)
+    assert m, "docs/captions.md shows the upload and the delete"
+    key = stack.mg("apikey", "create", "owner")
+    job = upload(stack, short_clip, key)
+    (rundir / "captions.fr.srt").write_text(SRT)
+    cmd = m.group(1).replace("https://media.example.com", stack.base)
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=rundir,
+                       env={"key": key, "job": job, "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == m.group(2).replace("…", job).replace("\n", ""), r.stdout
+    assert stack.db.one("SELECT deleted_at IS NOT NULL FROM captions WHERE job_id = %s", job) is True

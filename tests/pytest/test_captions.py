@@ -255,6 +255,25 @@ def test_requests_refused_without_storing(stack, short_clip, rundir):
     assert no_tasks(stack)
 
 
+def test_languages_per_job_are_bounded(stack, short_clip, rundir):
+    """20 languages per job: a 21st is 409 and stores nothing; replacing
+    one of the 20 is fine, and a deleted one frees its place."""
+    key = stack.mg("apikey", "create", "owner")
+    job = upload(stack, short_clip, key)
+    langs = [f"x{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(20)]
+    for lang in langs:
+        r = put_captions(stack, key, job, lang, VTT, rundir=rundir)
+        assert r.status == 201, r
+    r = put_captions(stack, key, job, "en", VTT, rundir=rundir)
+    assert r.status == 409 and "20 languages" in r.json()["message"], r
+    assert put_captions(stack, key, job, langs[0], SRT, ctype="text/plain", rundir=rundir).status == 200
+    assert delete_captions(stack, key, job, langs[1]).status == 200
+    assert put_captions(stack, key, job, "en", VTT, rundir=rundir).status == 201
+    assert stack.db.one("SELECT count(*) FROM captions WHERE deleted_at IS NULL") == 20
+    assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'captions.publish' "
+                        "AND done_at IS NULL") == 1, "one queued publish covers every change"
+
+
 def test_browsers_put_and_delete_across_origins(stack, short_clip, rundir):
     """A page of an allowed origin: the preflight names PUT and DELETE, and
     the answers carry the origin; another origin is refused."""

@@ -248,8 +248,9 @@ static int cue_text(sbuf *b, lines *l, char *why, size_t cap)
     size_t n;
     while (next_line(l, &s, &n) && !blank(s, n)) {
         if (has_arrow(s, n))
-            return fail(why, cap, l->no, "\"-->\" inside a cue's text (a blank line missing "
-                                         "before the next cue?)");
+            return fail(why, cap, l->no,
+                        "\"-->\" inside a cue's text (a blank line missing "
+                        "before the next cue?)");
         put(b, s, n);
         puts_(b, "\n");
     }
@@ -315,8 +316,9 @@ static int parse_vtt(sbuf *b, lines *l, char *why, size_t cap)
             put(b, s, n);
             puts_(b, "\n");
             if (!next_line(l, &s, &n) || blank(s, n) || !has_arrow(s, n))
-                return fail(why, cap, l->no, "a cue timing line (hh:mm:ss.ttt --> hh:mm:ss.ttt) "
-                                             "must follow a cue identifier");
+                return fail(why, cap, l->no,
+                            "a cue timing line (hh:mm:ss.ttt --> hh:mm:ss.ttt) "
+                            "must follow a cue identifier");
         }
         if (timing(b, s, n, false, l->no, why, cap) != 0 || cue_text(b, l, why, cap) != 0)
             return -1;
@@ -388,8 +390,9 @@ int captions_to_vtt(const char *buf, size_t len, captions_format fmt, char **out
     else if (fmt == CAPTIONS_SRT || looks_srt(buf, len))
         r = parse_srt(&b, &l, why, whycap);
     else
-        r = fail(why, whycap, 1, "neither WebVTT (which starts with WEBVTT) nor SRT (which "
-                                 "starts with a cue number, then its timing line)");
+        r = fail(why, whycap, 1,
+                 "neither WebVTT (which starts with WEBVTT) nor SRT (which "
+                 "starts with a cue number, then its timing line)");
     if (r != 0) {
         free(b.p);
         return -1;
@@ -435,8 +438,7 @@ bool captions_label_ok(const char *label)
 /* The PTS of the PES packet starting at p[0..n), or -1. */
 static long long pes_pts(const unsigned char *p, size_t n)
 {
-    if (n < 14 || p[0] != 0 || p[1] != 0 || p[2] != 1 || (p[6] & 0xc0) != 0x80 ||
-        !(p[7] & 0x80))
+    if (n < 14 || p[0] != 0 || p[1] != 0 || p[2] != 1 || (p[6] & 0xc0) != 0x80 || !(p[7] & 0x80))
         return -1;
     const unsigned char *t = p + 9;
     return ((long long)(t[0] & 0x0e) << 29) | ((long long)t[1] << 22) |
@@ -572,8 +574,8 @@ static void put_media(sbuf *b, const captions_track *t, int n)
     }
 }
 
-int captions_master_rewrite(const char *buf, size_t len, const captions_track *t, int n,
-                            char **out, size_t *outlen)
+int captions_master_rewrite(const char *buf, size_t len, const captions_track *t, int n, char **out,
+                            size_t *outlen)
 {
     sbuf b = {0};
     lines l = {buf, len, 0, 0};

@@ -9,11 +9,11 @@
  * master playlist naming the SUBTITLES group (app/worker/captions.c).
  * Every function here is pure: no I/O, no globals. */
 
-#define CAPTIONS_MAX_BYTES (1 << 20)                /* a file larger is refused */
-#define CAPTIONS_MAX_CUES 20000                     /* cues in one file */
-#define CAPTIONS_MAX_MS (48LL * 3600 * 1000)        /* no cue ends past 48 hours */
-#define CAPTIONS_MAX_LANGUAGES 20                   /* languages of one job */
-#define CAPTIONS_GROUP "subs"                       /* the master's SUBTITLES group */
+#define CAPTIONS_MAX_BYTES (1 << 20)         /* a file larger is refused */
+#define CAPTIONS_MAX_CUES 20000              /* cues in one file */
+#define CAPTIONS_MAX_MS (48LL * 3600 * 1000) /* no cue ends past 48 hours */
+#define CAPTIONS_MAX_LANGUAGES 20            /* languages of one job */
+#define CAPTIONS_GROUP "subs"                /* the master's SUBTITLES group */
 
 typedef enum captions_format {
     CAPTIONS_DETECT, /* whichever the file is */
@@ -75,8 +75,8 @@ typedef struct captions_track {
  * tracks gives the same text. Returns 0 with a malloc'd, NUL-terminated text
  * in *out (*outlen its length), or -1 when buf is not a master playlist
  * (#EXTM3U first, a #EXT-X-STREAM-INF, its quotes closed) or out of memory. */
-int captions_master_rewrite(const char *buf, size_t len, const captions_track *t, int n,
-                            char **out, size_t *outlen);
+int captions_master_rewrite(const char *buf, size_t len, const captions_track *t, int n, char **out,
+                            size_t *outlen);
 
 /* The URI of the variant the master playlist buf[0..len) lists first,
  * copied into uri. Returns 0, or -1 when there is none or it does not fit. */

@@ -21,8 +21,9 @@ static int parse_path(request *r, char job[101], char lang[40])
 {
     const char *p = r->path + strlen(PREFIX), *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : 0;
-    if (n == 0 || n > 100 || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                       "0123456789_-") != n)
+    if (n == 0 || n > 100 ||
+        strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789_-") != n)
         return reply_error(r, 404, "No such job.");
     memcpy(job, p, n);
     job[n] = '\0';
@@ -64,8 +65,9 @@ static int refused(request *r, const char *why)
     if (strcmp(why, "no_such_job") == 0)
         return reply_error(r, 404, "No such job.");
     if (strcmp(why, "not_local") == 0)
-        return reply_error(r, 409, "Captions are published with the local encoder's outputs; "
-                                   "this job was encoded by another encoder.");
+        return reply_error(r, 409,
+                           "Captions are published with the local encoder's outputs; "
+                           "this job was encoded by another encoder.");
     if (strcmp(why, "finished") == 0)
         return reply_error(r, 409, "The job failed or was canceled: it has no outputs.");
     return -1;
@@ -97,8 +99,9 @@ int handle_captions_put(request *r)
     const param *lp = params_get(&r->qp, "label");
     const char *label = lp ? lp->val : lang;
     if (!captions_label_ok(label))
-        return reply_error(r, 400, "label must be 1 to 100 characters of UTF-8, without control "
-                                   "characters or double quotes.");
+        return reply_error(r, 400,
+                           "label must be 1 to 100 characters of UTF-8, without control "
+                           "characters or double quotes.");
     if (r->body_status)
         return reply_error(r, r->body_status, r->body_error);
     if (!r->body || r->body_len == 0)

@@ -27,8 +27,8 @@
 #define DEFAULT_MPEGTS 126000
 #define BUSY_WAIT_S 3.0
 
-enum { J_STATUS, J_STORAGE, J_ACL, J_UNSIGNED, J_DURATION };         /* W_CAP_JOB */
-enum { C_LANGUAGE, C_LABEL, C_VTT, C_VERSION, C_DELETED };           /* W_CAP_LIST */
+enum { J_STATUS, J_STORAGE, J_ACL, J_UNSIGNED, J_DURATION }; /* W_CAP_JOB */
+enum { C_LANGUAGE, C_LABEL, C_VTT, C_VERSION, C_DELETED };   /* W_CAP_LIST */
 
 static const store_put_opts vtt_opts = {.content_type = "text/vtt; charset=utf-8",
                                         .cache_control = "max-age=60"};
@@ -93,7 +93,8 @@ static long long first_pts(run *u, const char *master, size_t mlen)
     if (captions_ts_first_pts((const unsigned char *)seg, len, &pts) != 0) {
         pts = DEFAULT_MPEGTS;
         log_info("task %lld: job %.100s: the first segment is not clear MPEG-TS: captions "
-                 "start at PTS %d", u->ctx->id, u->job, DEFAULT_MPEGTS);
+                 "start at PTS %d",
+                 u->ctx->id, u->job, DEFAULT_MPEGTS);
     }
 out:
     free(pl);
@@ -108,8 +109,8 @@ static int put_language(run *u, PGresult *r, int i, long long mpegts, long long 
     char key[300], pl[512];
     size_t n;
     int ret = -1;
-    char *vtt = captions_vtt_for_hls(PQgetvalue(r, i, C_VTT),
-                                     (size_t)PQgetlength(r, i, C_VTT), mpegts, &n);
+    char *vtt = captions_vtt_for_hls(PQgetvalue(r, i, C_VTT), (size_t)PQgetlength(r, i, C_VTT),
+                                     mpegts, &n);
     if (!vtt) {
         snprintf(u->res->message, sizeof u->res->message, "captions %s: not normalized WebVTT",
                  lang);
@@ -252,7 +253,8 @@ void kind_captions_publish(task_ctx *ctx, task_result *res)
         res->retry_after = BUSY_WAIT_S;
         goto out;
     }
-    if (db_exec(ctx->db, W_CAP_JOB, 1, v, &jr) != 0 || db_exec(ctx->db, W_CAP_LIST, 1, v, &cr) != 0) {
+    if (db_exec(ctx->db, W_CAP_JOB, 1, v, &jr) != 0 ||
+        db_exec(ctx->db, W_CAP_LIST, 1, v, &cr) != 0) {
         snprintf(res->message, sizeof res->message, "the database is unavailable");
         goto out;
     }
@@ -263,13 +265,15 @@ void kind_captions_publish(task_ctx *ctx, task_result *res)
     }
     if (strcmp(PQgetvalue(jr, 0, J_STORAGE), store_is_s3(ctx->cfg) ? "s3" : "local") != 0) {
         log_warn("task %lld: job %.100s: its outputs are not on this worker's storage: captions "
-                 "not published", ctx->id, job);
+                 "not published",
+                 ctx->id, job);
         res->outcome = TASK_DONE;
         goto out;
     }
-    u.public_read = playback_public_read(
-        ctx->cfg, PQgetisnull(jr, 0, J_ACL) ? NULL : PQgetvalue(jr, 0, J_ACL),
-        PQgetvalue(jr, 0, J_UNSIGNED));
+    u.public_read = playback_public_read(ctx->cfg,
+                                         PQgetisnull(jr, 0, J_ACL) ? NULL
+                                                                   : PQgetvalue(jr, 0, J_ACL),
+                                         PQgetvalue(jr, 0, J_UNSIGNED));
     if (!(u.s = store_open(ctx->cfg))) {
         snprintf(res->message, sizeof res->message, "out of memory");
         goto out;

@@ -100,7 +100,8 @@ static void test_vtt_refused(void)
 
 static void test_srt(void)
 {
-    char *o = conv("\xef\xbb\xbf" "1\r\n00:00:01,000 --> 00:00:02,000\r\nHello\r\nthere\r\n\r\n"
+    char *o = conv("\xef\xbb\xbf"
+                   "1\r\n00:00:01,000 --> 00:00:02,000\r\nHello\r\nthere\r\n\r\n"
                    "2\r\n00:00:03,250 --> 00:00:04,000 X1:10 X2:20 Y1:1 Y2:2\r\n<b>Bye</b>\r\n",
                    CAPTIONS_DETECT);
     CHECK_STR(o, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\nthere\n\n"
@@ -129,7 +130,8 @@ static void test_tags(void)
     CHECK(!captions_language_ok("en-123456789"));
     CHECK(!captions_language_ok("../x"));
     CHECK(captions_label_ok("English (CC)"));
-    CHECK(captions_label_ok("Fran\xc3\xa7" "ais"));
+    CHECK(captions_label_ok("Fran\xc3\xa7"
+                            "ais"));
     CHECK(!captions_label_ok(""));
     CHECK(!captions_label_ok("a\"b"));
     CHECK(!captions_label_ok("a\nb"));
@@ -173,7 +175,8 @@ static void test_ts(void)
 static void test_hls(void)
 {
     size_t n;
-    char *v = captions_vtt_for_hls("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nx\n\n", 41, 126000, &n);
+    char *v = captions_vtt_for_hls("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nx\n\n", 41, 126000,
+                                   &n);
     CHECK_STR(v, "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\n"
                  "00:00:01.000 --> 00:00:02.000\nx\n\n");
     free(v);
@@ -217,8 +220,9 @@ static void test_master(void)
     free(o2);
     free(o3);
     /* another group's lines stay */
-    const char *other = "#EXTM3U\n#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"cc\",NAME=\"x\",URI=\"a\"\n"
-                        "#EXT-X-STREAM-INF:BANDWIDTH=1,SUBTITLES=\"cc\"\nv0.m3u8\n";
+    const char *other =
+        "#EXTM3U\n#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"cc\",NAME=\"x\",URI=\"a\"\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=1,SUBTITLES=\"cc\"\nv0.m3u8\n";
     CHECK_INT(captions_master_rewrite(other, strlen(other), t, 0, &o2, &n2), 0);
     CHECK_HAS(o2, "GROUP-ID=\"cc\"");
     CHECK_HAS(o2, "SUBTITLES=\"cc\"");

@@ -249,7 +249,9 @@ void kind_captions_publish(task_ctx *ctx, task_result *res)
     }
     locked = PQgetvalue(lr, 0, 0)[0] == 't';
     if (!locked) {
+        /* Not this task's fault: it waits, the attempt not counted. */
         snprintf(res->message, sizeof res->message, "another publish of the job's captions runs");
+        res->outcome = TASK_SNOOZE;
         res->retry_after = BUSY_WAIT_S;
         goto out;
     }

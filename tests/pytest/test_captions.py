@@ -311,6 +311,19 @@ def test_captions_given_while_encoding_appear_once_complete(stack, workers, shor
     assert 'LANGUAGE="de"' in master and 'SUBTITLES="subs"' in master, master
     assert (rundir / "media" / job / "captions" / "de.vtt").exists()
 
+    # One publish of a job at a time: another waits (uncounted) for the one running.
+    lock = "SELECT %s(hashtext('captions.publish'), hashtext(%%s))"
+    stack.db.conn.execute(lock % "pg_advisory_lock", (job,))
+    try:
+        assert put_captions(stack, key, job, "it", VTT, rundir=rundir).status == 201
+        assert wait_until(lambda: stack.db.rows(
+            "SELECT 1 FROM outbox WHERE kind = 'captions.publish' AND done_at IS NULL "
+            "AND last_error LIKE 'another publish%%' AND attempts = 0"), 60)
+        assert 'LANGUAGE="it"' not in (rundir / "media" / job / "master.m3u8").read_text()
+    finally:
+        stack.db.conn.execute(lock % "pg_advisory_unlock", (job,))
+    assert wait_until(lambda: listed(stack, job) == ["de", "it"], 120), status(stack, job)
+
 
 def test_on_s3_the_files_land_in_the_bucket_and_a_private_job_plays_them(stack, workers, short_clip, rundir,
                                                                           s3, bucket, tmp_path):

@@ -634,3 +634,100 @@ int captions_master_first_variant(const char *buf, size_t len, char *uri, size_t
     }
     return -1;
 }
+
+/* The quoted or plain value of attribute name in the list s[0..n) into
+ * *v, *vn (quotes removed). False when absent. */
+static bool attr(const char *s, size_t n, const char *name, const char **v, size_t *vn)
+{
+    size_t start = 0, k = strlen(name);
+    bool q = false;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] == '"')
+            q = !q;
+        if (i < n && (q || s[i] != ','))
+            continue;
+        if (i - start > k && memcmp(s + start, name, k) == 0 && s[start + k] == '=') {
+            *v = s + start + k + 1;
+            *vn = i - start - k - 1;
+            if (*vn >= 2 && (*v)[0] == '"' && (*v)[*vn - 1] == '"') {
+                (*v)++;
+                *vn -= 2;
+            }
+            return true;
+        }
+        start = i + 1;
+    }
+    return false;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The key line s[0..n) (after its tag) into *num and iv. Returns 0 (*num 0
+ * for METHOD=NONE) or -1. */
+static int key_line(const char *s, size_t n, long long seq, int *num, unsigned char iv[16])
+{
+    const char *v;
+    size_t vn;
+    *num = 0;
+    if (!attr(s, n, "METHOD", &v, &vn))
+        return -1;
+    if (vn == 4 && memcmp(v, "NONE", 4) == 0)
+        return 0;
+    if (!(vn == 7 && memcmp(v, "AES-128", 7) == 0) || !attr(s, n, "URI", &v, &vn))
+        return -1;
+    size_t d = vn;
+    while (d > 0 && v[d - 1] >= '0' && v[d - 1] <= '9')
+        d--;
+    if (d == vn || vn - d > 9 || d == 0 || v[d - 1] != '/')
+        return -1;
+    for (*num = 0; d < vn; d++)
+        *num = *num * 10 + (v[d] - '0');
+    memset(iv, 0, 16);
+    if (!attr(s, n, "IV", &v, &vn)) {
+        for (int i = 0; i < 8; i++)
+            iv[15 - i] = (unsigned char)(seq >> (8 * i));
+        return *num > 0 ? 0 : -1;
+    }
+    if (vn != 34 || v[0] != '0' || (v[1] != 'x' && v[1] != 'X'))
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        int hi = hexval(v[2 + 2 * i]), lo = hexval(v[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        iv[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return *num > 0 ? 0 : -1;
+}
+
+int captions_first_segment(const char *buf, size_t len, char *uri, size_t cap, int *n,
+                           unsigned char iv[16])
+{
+    lines l = {buf, len, 0, 0};
+    const char *s;
+    size_t sn;
+    long long seq = 0;
+    *n = 0;
+    while (next_line(&l, &s, &sn)) {
+        if (prefix(s, sn, "#EXT-X-MEDIA-SEQUENCE:")) {
+            size_t i = strlen("#EXT-X-MEDIA-SEQUENCE:");
+            (void)digits(s, sn, &i, &seq);
+        } else if (prefix(s, sn, "#EXT-X-KEY:")) {
+            size_t k = strlen("#EXT-X-KEY:");
+            if (key_line(s + k, sn - k, seq, n, iv) != 0)
+                return -1;
+        } else if (sn > 0 && s[0] != '#') {
+            if (sn >= cap)
+                return -1;
+            memcpy(uri, s, sn);
+            uri[sn] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}

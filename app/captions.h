@@ -82,4 +82,13 @@ int captions_master_rewrite(const char *buf, size_t len, const captions_track *t
  * copied into uri. Returns 0, or -1 when there is none or it does not fit. */
 int captions_master_first_variant(const char *buf, size_t len, char *uri, size_t cap);
 
+/* The first segment of the media playlist buf[0..len): its URI into uri
+ * (cap bytes). When an #EXT-X-KEY of METHOD=AES-128 comes before it,
+ * *n is the number its key URI ends with (".../<n>", the attempt the key
+ * route names) and iv its IV (IV=0x..., else the media sequence number);
+ * else *n is 0. Returns 0, or -1 when there is no segment, it does not fit,
+ * or the key line is malformed (another method, no number, a bad IV). */
+int captions_first_segment(const char *buf, size_t len, char *uri, size_t cap, int *n,
+                           unsigned char iv[16]);
+
 #endif

@@ -5,9 +5,11 @@
  * current set (idempotent); a job not yet COMPLETE is left to the run its
  * COMPLETE queues (sql/041_captions.sql). One run of a job at a time: the
  * others wait (a session lock), so masters are never written out of order. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "captions.h"
 #include "config.h"
@@ -16,6 +18,7 @@
 #include "log.h"
 #include "playback.h"
 #include "storage/storage.h"
+#include "worker/hls_crypt.h"
 #include "worker/kinds.h"
 #include "worker/publish.h"
 #include "worker/wsql.h"
@@ -23,7 +26,7 @@
 #define PLAYLIST_CAP (1 << 20)
 #define SEGMENT_CAP (64 << 20)
 /* The first PTS of ffmpeg's MPEG-TS output, for segments that cannot be
- * read clear (encrypted): its muxer starts at 1.4 s. */
+ * read clear: its muxer starts near 1.4 s. */
 #define DEFAULT_MPEGTS 126000
 #define BUSY_WAIT_S 3.0
 
@@ -61,36 +64,82 @@ static void key_of(const run *u, const char *rel, char *key, size_t cap)
     snprintf(key, cap, "media/%s/%s", u->job, rel);
 }
 
+/* Decrypts the AES-128 segment seg[0..*len) with attempt n's key of the
+ * job (media_keys) and iv, in place (*len the clear length). Returns 0 or
+ * -1. */
+static int decrypt(run *u, int n, const unsigned char iv[16], char *seg, size_t *len)
+{
+    char num[16], in[PATH_MAX] = "", out[PATH_MAX] = "";
+    const char *tmp = getenv("TMPDIR");
+    unsigned char key[16];
+    PGresult *r = NULL;
+    FILE *f = NULL;
+    int ret = -1;
+    snprintf(num, sizeof num, "%d", n);
+    const char *v[] = {u->job, num};
+    if (db_exec(u->ctx->db, W_CAP_KEY, 2, v, &r) != 0 || PQntuples(r) != 1 ||
+        PQgetlength(r, 0, 0) != 32)
+        goto out;
+    for (int i = 0; i < 16; i++) {
+        unsigned hi, lo;
+        if (sscanf(PQgetvalue(r, 0, 0) + 2 * i, "%1x%1x", &hi, &lo) != 2)
+            goto out;
+        key[i] = (unsigned char)(hi << 4 | lo);
+    }
+    snprintf(in, sizeof in, "%s/mg-captions-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(out, sizeof out, "%s.clear", in);
+    int fd = mkstemp(in);
+    if (fd < 0) {
+        in[0] = '\0';
+        goto out;
+    }
+    if (!(f = fdopen(fd, "wb"))) {
+        close(fd);
+        goto out;
+    }
+    bool ok = fwrite(seg, 1, *len, f) == *len;
+    ok = fclose(f) == 0 && ok;
+    f = NULL;
+    if (!ok || hls_crypt_decrypt_file(key, iv, in, out) != 0 || !(f = fopen(out, "rb")))
+        goto out;
+    *len = fread(seg, 1, *len, f);
+    ret = 0;
+out:
+    if (f)
+        fclose(f);
+    if (in[0])
+        unlink(in);
+    if (out[0])
+        unlink(out);
+    PQclear(r);
+    return ret;
+}
+
 /* The first PTS of the job's segments: of the first segment of the
  * variant the master lists first (every variant of one encode starts at
- * the same time); DEFAULT_MPEGTS when it cannot be read clear. */
+ * the same time), decrypted when the playlist names a key;
+ * DEFAULT_MPEGTS when it cannot be read clear. */
 static long long first_pts(run *u, const char *master, size_t mlen)
 {
-    char uri[512], key[1200], *pl = NULL, *seg = NULL;
+    char uri[512], seg_uri[256], key[1200], *pl = NULL, *seg = NULL;
+    unsigned char iv[16];
     size_t len;
+    int n;
     long long pts = DEFAULT_MPEGTS;
     if (captions_master_first_variant(master, mlen, uri, sizeof uri) != 0 || strstr(uri, ".."))
         goto out;
     key_of(u, uri, key, sizeof key);
-    if (store_get_mem(u->s, key, PLAYLIST_CAP, &pl, &len) != STORE_OK)
+    if (store_get_mem(u->s, key, PLAYLIST_CAP, &pl, &len) != STORE_OK ||
+        captions_first_segment(pl, len, seg_uri, sizeof seg_uri, &n, iv) != 0 ||
+        strchr(seg_uri, ':') || strstr(seg_uri, ".."))
         goto out;
     char *slash = strrchr(uri, '/');
-    const char *line = pl;
-    while (line && *line) {
-        size_t n = strcspn(line, "\r\n");
-        if (n > 0 && line[0] != '#') {
-            if (n >= 256 || memchr(line, ':', n) || memmem(line, n, "..", 2))
-                goto out;
-            snprintf(key, sizeof key, "media/%s/%.*s%.*s", u->job,
-                     slash ? (int)(slash - uri + 1) : 0, uri, (int)n, line);
-            break;
-        }
-        line += n;
-        line += strspn(line, "\r\n");
-    }
-    if (!line || !*line || store_get_mem(u->s, key, SEGMENT_CAP, &seg, &len) != STORE_OK)
+    snprintf(key, sizeof key, "media/%s/%.*s%s", u->job, slash ? (int)(slash - uri + 1) : 0, uri,
+             seg_uri);
+    if (store_get_mem(u->s, key, SEGMENT_CAP, &seg, &len) != STORE_OK)
         goto out;
-    if (captions_ts_first_pts((const unsigned char *)seg, len, &pts) != 0) {
+    if ((n > 0 && decrypt(u, n, iv, seg, &len) != 0) ||
+        captions_ts_first_pts((const unsigned char *)seg, len, &pts) != 0) {
         pts = DEFAULT_MPEGTS;
         log_info("task %lld: job %.100s: the first segment is not clear MPEG-TS: captions "
                  "start at PTS %d",

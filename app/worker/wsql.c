@@ -230,6 +230,11 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_CAP_UNLOCK] = {"w_cap_unlock",
         "SELECT pg_advisory_unlock(hashtext('captions.publish'), hashtext($1))",
         1, PGRES_TUPLES_OK},
+    /* The AES-128 key of attempt $2 of job $1 (hls_crypt), in hex: its
+     * segments read clear for their first PTS. */
+    [W_CAP_KEY] = {"w_cap_key",
+        "SELECT encode(key, 'hex') FROM media_keys WHERE job_id = $1 AND n = $2::integer",
+        2, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

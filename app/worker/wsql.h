@@ -42,6 +42,7 @@ enum wstmt {
     W_CAP_PURGE,
     W_CAP_LOCK,
     W_CAP_UNLOCK,
+    W_CAP_KEY,
     W__COUNT
 };
 

@@ -240,6 +240,41 @@ static void test_master(void)
     free(o);
 }
 
+static void test_first_segment(void)
+{
+    char uri[64];
+    unsigned char iv[16];
+    int n = -1;
+    const char *clear =
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg0.ts\n#EXTINF:2.0,\nseg1.ts\n";
+    CHECK_INT(captions_first_segment(clear, strlen(clear), uri, sizeof uri, &n, iv), 0);
+    CHECK_STR(uri, "seg0.ts");
+    CHECK_INT(n, 0);
+    const char *enc = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                      "#EXT-X-KEY:METHOD=AES-128,URI=\"https://m.example.com/media/key/j-1/3\","
+                      "IV=0x000102030405060708090a0b0c0d0e0F\n#EXTINF:2.0,\nseg0.ts\n";
+    CHECK_INT(captions_first_segment(enc, strlen(enc), uri, sizeof uri, &n, iv), 0);
+    CHECK_INT(n, 3);
+    CHECK_INT(iv[0], 0);
+    CHECK_INT(iv[15], 15);
+    CHECK_INT(iv[10], 10);
+    const char *seq = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:258\n"
+                      "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/12\"\n#EXTINF:2,\ns.ts\n";
+    CHECK_INT(captions_first_segment(seq, strlen(seq), uri, sizeof uri, &n, iv), 0);
+    CHECK_INT(n, 12);
+    CHECK_INT(iv[14], 1);
+    CHECK_INT(iv[15], 2);
+    const char *bad[] = {
+        "#EXTM3U\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"/media/key/j/1\"\ns.ts\n",
+        "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/x\"\ns.ts\n",
+        "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/k/1\",IV=0x00\ns.ts\n",
+        "#EXTM3U\n#EXTINF:2,\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(captions_first_segment(bad[i], strlen(bad[i]), uri, sizeof uri, &n, iv), -1);
+    CHECK_INT(captions_first_segment(clear, strlen(clear), uri, 4, &n, iv), -1);
+}
+
 int main(void)
 {
     test_vtt();
@@ -249,5 +284,6 @@ int main(void)
     test_ts();
     test_hls();
     test_master();
+    test_first_segment();
     return CHECK_DONE("captions");
 }

@@ -104,8 +104,9 @@ def first_pts(path):
     return round(float(r.stdout.strip()) * 90000)
 
 
-def play(stack, master, lang, tmp_path):
-    """hls.js in Chromium on MASTER with LANG's subtitles on: its result."""
+def play(stack, master, lang, tmp_path, bearer=None):
+    """hls.js in Chromium on MASTER with LANG's subtitles on (BEARER sent for
+    an encrypted job's key): its result."""
     www = stack.run / "www"
     shutil.copy(mgstack.MG_ROOT / "web/node_modules/hls.js/dist/hls.min.js", www)
     shutil.copy(mgstack.MG_ROOT / "tests/browser/page/hls_captions.html", www)
@@ -114,7 +115,8 @@ def play(stack, master, lang, tmp_path):
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
     r = subprocess.run(["node", str(mgstack.MG_ROOT / "tests/browser/hls_captions.mjs"),
-                        f"{stack.base}/hls_captions.html", str(profile), master, lang],
+                        f"{stack.base}/hls_captions.html", str(profile), master, lang,
+                        *([bearer] if bearer else [])],
                        capture_output=True, text=True, timeout=900)
     got = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
     assert len(got) == 1, (r.stdout, r.stderr[-3000:])
@@ -364,9 +366,11 @@ def test_on_s3_the_files_land_in_the_bucket_and_a_private_job_plays_them(stack, 
     assert out.startswith("/media/hls/"), out
     pl = stack.curl(out + "captions/en.m3u8")
     assert pl.status == 200 and f"{s3.endpoint}/{bucket}/media/{job}/captions/en.vtt?" in pl.body, pl
-    res = play(stack, stack.base + out + "master.m3u8", "en", tmp_path)
+    res = play(stack, stack.base + out + "master.m3u8", "en", tmp_path, bearer=key)
     assert sorted((t["lang"], t["name"]) for t in res["tracks"]) == [("en", "English"), ("fr", "fr")], res
     check_cues_on_time(res, [("one", 1.0), ("two", 3.0)])
+    log = (rundir / "worker.log").read_text(errors="replace")
+    assert "not clear MPEG-TS" not in log, "the first PTS was read from the (decrypted) segment"
     # DELETE removes the objects and the master's line.
     assert delete_captions(stack, key, job, "fr").status == 200
     assert wait_until(lambda: "fr" not in [k["Key"].rsplit("/", 1)[-1].split(".")[0] for k in

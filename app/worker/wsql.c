@@ -237,6 +237,38 @@ const stmt_def worker_stmts[W__COUNT] = {
         "UPDATE thumbnails SET status = 'failed', error = $4 "
         "WHERE job_id = $1 AND time_ms = $2::int AND width = $3::int AND status = 'queued'",
         4, PGRES_COMMAND_OK},
+    /* captions.publish (app/worker/captions.c): the job (status, storage,
+     * acl, the signing record, duration); its captions, each with its
+     * version (updated_at, as text) and whether it was deleted; a version
+     * published, a deleted one's row gone once its files are; one publish
+     * of a job at a time (a session lock, taken or not at once). */
+    [W_CAP_JOB] = {"w_cap_job",
+        "SELECT status, storage, acl, mediagate_media_unsigned(), duration_ms FROM jobs "
+        "WHERE id = $1",
+        1, PGRES_TUPLES_OK},
+    [W_CAP_LIST] = {"w_cap_list",
+        "SELECT language, label, vtt, updated_at::text, deleted_at IS NOT NULL FROM captions "
+        "WHERE job_id = $1 ORDER BY language",
+        1, PGRES_TUPLES_OK},
+    [W_CAP_PUBLISHED] = {"w_cap_published",
+        "UPDATE captions SET published_at = now() WHERE job_id = $1 AND language = $2 "
+        "AND updated_at = $3::timestamptz AND deleted_at IS NULL",
+        3, PGRES_COMMAND_OK},
+    [W_CAP_PURGE] = {"w_cap_purge",
+        "DELETE FROM captions WHERE job_id = $1 AND language = $2 "
+        "AND updated_at = $3::timestamptz AND deleted_at IS NOT NULL",
+        3, PGRES_COMMAND_OK},
+    [W_CAP_LOCK] = {"w_cap_lock",
+        "SELECT pg_try_advisory_lock(hashtext('captions.publish'), hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    [W_CAP_UNLOCK] = {"w_cap_unlock",
+        "SELECT pg_advisory_unlock(hashtext('captions.publish'), hashtext($1))",
+        1, PGRES_TUPLES_OK},
+    /* The AES-128 key of attempt $2 of job $1 (hls_crypt), in hex: its
+     * segments read clear for their first PTS. */
+    [W_CAP_KEY] = {"w_cap_key",
+        "SELECT encode(key, 'hex') FROM media_keys WHERE job_id = $1 AND n = $2::integer",
+        2, PGRES_TUPLES_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

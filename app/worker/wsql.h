@@ -41,6 +41,13 @@ enum wstmt {
     W_THUMB_KEY,
     W_THUMB_MADE,
     W_THUMB_FAILED,
+    W_CAP_JOB,
+    W_CAP_LIST,
+    W_CAP_PUBLISHED,
+    W_CAP_PURGE,
+    W_CAP_LOCK,
+    W_CAP_UNLOCK,
+    W_CAP_KEY,
     W__COUNT
 };
 

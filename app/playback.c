@@ -160,7 +160,7 @@ int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1],
         if (!*q || !strchr(JOB_CHARS, *q))
             return -1;
     size_t jl = (size_t)(slash - p), fl = (size_t)(end - slash - 1);
-    if (!relative_ok(slash + 1, fl) || fl >= 512 || !ends_with(slash + 1, fl, ".m3u8"))
+    if (!relative_ok(slash + 1, fl) || fl >= 512)
         return -1;
     memcpy(job, p, jl);
     job[jl] = '\0';
@@ -168,6 +168,14 @@ int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1],
     file[fl] = '\0';
     *exp = e;
     return 0;
+}
+
+playback_kind playback_file_kind(const char *file)
+{
+    size_t n = strlen(file);
+    return ends_with(file, n, ".m3u8")  ? PLAYBACK_PLAYLIST
+           : ends_with(file, n, ".vtt") ? PLAYBACK_VTT
+                                        : PLAYBACK_OBJECT;
 }
 
 bool playback_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *ln)

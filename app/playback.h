@@ -19,7 +19,10 @@
  * directory: the master playlist's relative URIs of its renditions resolve
  * under it and stay signed, and the route answers each media playlist with
  * its segments' URIs replaced by presigned GET URLs of the store that
- * expire at exp too (playback_rewrite). */
+ * expire at exp too (playback_rewrite). The job's other files (poster,
+ * storyboard, MP4s) are reachable in the same directory: the route answers
+ * a WebVTT file as stored and anything else with a redirect to a presigned
+ * GET URL of its object expiring at exp (playback_file_kind). */
 
 struct config;
 
@@ -56,11 +59,12 @@ int playback_output(const struct config *cfg, const char *job, const char *acl, 
 void playback_sign(const unsigned char key[32], const char *job, long long exp,
                    char sig[PLAYBACK_SIG_LEN + 1]);
 
-/* A signed playlist route's path after "/media/hls/", "<sig>/<exp>/<job
- * id>/<file>", split: the file is a relative path of [A-Za-z0-9._/-]
- * ending in ".m3u8" with no empty or dot-led segment; the job id is 1 to
- * 100 of [A-Za-z0-9_-]. Returns 0 with the parts copied into job (cap
- * 101), file (cap 512) and sig, or -1 for any other path. */
+/* A signed route's path after "/media/hls/", "<sig>/<exp>/<job id>/<file>",
+ * split: the file is a relative path of [A-Za-z0-9._/-] with no empty or
+ * dot-led segment (any file of the job's directory: a playlist, a WebVTT
+ * file, an image, an MP4, a segment); the job id is 1 to 100 of
+ * [A-Za-z0-9_-]. Returns 0 with the parts copied into job (cap 101), file
+ * (cap 512) and sig, or -1 for any other path. */
 int playback_parse(const char *path, size_t len, char sig[PLAYBACK_SIG_LEN + 1], long long *exp,
                    char job[101], char file[512]);
 
@@ -76,6 +80,14 @@ struct store;
  * when all followed; else the first failure, store_err says which key);
  * *done counts the objects changed. */
 int playback_follow(struct store *s, const char *job, bool public_read, long *done);
+
+/* How the signed route answers a file of a job's directory, by its name:
+ * a playlist (".m3u8") rewritten by playback_rewrite, a WebVTT file
+ * (".vtt") as stored (its relative references, a storyboard's images,
+ * resolve under the same signed directory), anything else a redirect to a
+ * presigned GET URL of its object. */
+typedef enum playback_kind { PLAYBACK_PLAYLIST, PLAYBACK_VTT, PLAYBACK_OBJECT } playback_kind;
+playback_kind playback_file_kind(const char *file);
 
 /* Gives the URL of the object at key (a presigned GET) into url. Returns 0
  * or -1. */

@@ -1,6 +1,9 @@
-/* GET /media/hls/<sig>/<exp>/<job id>/<file>.m3u8: a playlist of a job
- * whose outputs are private in the bucket, read from the store and
- * answered with its segments' URIs presigned (app/playback.h). */
+/* GET /media/hls/<sig>/<exp>/<job id>/<file>: a file of a job whose
+ * outputs are private in the bucket (app/playback.h): a playlist read from
+ * the store and answered with its segments' URIs presigned, a WebVTT file
+ * as stored, anything else (the poster, a storyboard's image, an MP4) a
+ * redirect to a presigned GET URL of its object; every URL expires with
+ * the route's. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,7 @@
 #include "playback.h"
 #include "storage/storage.h"
 
-#define PLAYLIST_CAP (1 << 20) /* a playlist larger than this is refused */
+#define TEXT_CAP (1 << 20) /* a playlist or WebVTT file larger than this is refused */
 #define CACHE_SLOTS 64
 #define CACHE_ENTRY_CAP (256 << 10)
 #define CACHE_TTL_S 30       /* a finished job's playlists do not change */
@@ -22,7 +25,7 @@
 
 enum { C_STATUS = 0, C_ACL = 10, C_STORAGE = 13 }; /* STMT_JOB_STATUS's columns */
 
-/* Playlists read lately, by key: the raw text only (each answer is signed
+/* Playlists and WebVTT files read lately, by key: the raw text only (each answer is signed
  * afresh), so a cached entry never outlives a signature. */
 static struct {
     char key[1100];
@@ -113,27 +116,54 @@ static int presign(void *arg, const char *key, char *url, size_t cap)
     return store_presign(p->cfg, &q, url, cap);
 }
 
-/* Reads the playlist at key, from the cache or the store: 200 with a
- * malloc'd text, or the status to answer (r->out set). */
-static int read_playlist(request *r, const char *key, time_t now, char **text, size_t *len)
+/* The answer to the store's failure st (not STORE_OK) on key. */
+static int store_refusal(request *r, store *s, const char *key, store_status st)
+{
+    if (st == STORE_NOT_FOUND)
+        return reply_error(r, 404, "No such file.");
+    log_warn("media %.200s: %s: %s", key, store_status_name(st), store_err(s));
+    if (st == STORE_RETRY)
+        return reply_error(r, 503, "The store is unavailable; retry later.");
+    return reply_error(r, 502, "The store did not give the file.");
+}
+
+/* Reads the text (a playlist, a WebVTT file) at key, from the cache or the
+ * store: 200 with a malloc'd text, or the status to answer (r->out set). */
+static int read_text(request *r, const char *key, time_t now, char **text, size_t *len)
 {
     if (cache_get(key, now, text, len))
         return 200;
     store *s = thread_store(r->cfg);
     if (!s)
         return 500;
-    store_status st = store_get_mem(s, key, PLAYLIST_CAP, text, len);
+    store_status st = store_get_mem(s, key, TEXT_CAP, text, len);
     if (st == STORE_OK) {
         cache_put(key, *text, *len, now);
         return 200;
     }
     *text = NULL;
-    if (st == STORE_NOT_FOUND)
-        return reply_error(r, 404, "No such playlist.");
-    log_warn("playlist %.200s: %s: %s", key, store_status_name(st), store_err(s));
-    if (st == STORE_RETRY)
-        return reply_error(r, 503, "The store is unavailable; retry later.");
-    return reply_error(r, 502, "The store did not give the playlist.");
+    return store_refusal(r, s, key, st);
+}
+
+/* Answers the object at key (inside media/<job>/: playback_parse's file)
+ * with a redirect to a presigned GET URL of it, made by pc. The object is
+ * looked at first: a missing one is a 404, a store that does not answer a
+ * 503, never a redirect to nothing. */
+static int redirect_object(request *r, const char *key, presign_ctx *pc)
+{
+    char url[4096];
+    store_object meta;
+    store *s = thread_store(r->cfg);
+    if (!s)
+        return 500;
+    store_status st = store_head(s, key, &meta);
+    if (st != STORE_OK)
+        return store_refusal(r, s, key, st);
+    if (presign(pc, key, url, sizeof url) != 0 || !(r->location = arena_strdup(r->a, url)))
+        return 500;
+    /* A signed URL inside: as the playlists, never stored. */
+    r->cache_control = "private, no-store";
+    return 302;
 }
 
 int handle_media_hls(request *r)
@@ -149,11 +179,11 @@ int handle_media_hls(request *r)
     time_t now = time(NULL);
 
     if (playback_parse(path, strlen(path), sig, &exp, job, file) != 0) {
-        ret = reply_error(r, 404, "No such playlist.");
+        ret = reply_error(r, 404, "No such file.");
         goto out;
     }
     if (playback_key(r->cfg, pkey) != 0 || !playback_valid(pkey, job, exp, sig, (long long)now)) {
-        ret = reply_error(r, 403, "The playlist URL is not signed, or it has expired.");
+        ret = reply_error(r, 403, "The URL is not signed, or it has expired.");
         goto out;
     }
     const char *vals[] = {job};
@@ -166,20 +196,29 @@ int handle_media_hls(request *r)
      * the URL was signed does not. */
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, C_STATUS), "COMPLETE") != 0 ||
         PQgetisnull(res, 0, C_STORAGE) || strcmp(PQgetvalue(res, 0, C_STORAGE), "s3") != 0) {
-        ret = reply_error(r, 404, "No such playlist.");
+        ret = reply_error(r, 404, "No such file.");
         goto out;
     }
     snprintf(key, sizeof key, "media/%s/%s", job, file);
     snprintf(dir, sizeof dir, "%s", key);
     *(strrchr(dir, '/') + 1) = '\0';
-    if ((ret = read_playlist(r, key, now, &text, &len)) != 200)
-        goto out;
-    /* Segment URLs expire with this URL; made from the start of the minute,
-     * so the answer stays the same for a minute. */
+    /* Presigned URLs expire with this URL; made from the start of the
+     * minute, so the answer stays the same for a minute. */
     presign_ctx pc = {r->cfg, now - now % 60, 0};
     pc.expires_s = exp - pc.from > PRESIGN_MAX_S ? PRESIGN_MAX_S : (long)(exp - pc.from);
-    if (playback_rewrite(text, len, dir, playback_key_base(r->cfg), presign, &pc, &body, &blen, why,
-                         sizeof why) != 0) {
+    playback_kind kind = playback_file_kind(file);
+    if (kind == PLAYBACK_OBJECT) {
+        ret = redirect_object(r, key, &pc);
+        goto out;
+    }
+    if ((ret = read_text(r, key, now, &text, &len)) != 200)
+        goto out;
+    if (kind == PLAYBACK_VTT) { /* as stored: its relative references stay under the route */
+        body = text;
+        text = NULL;
+        blen = len;
+    } else if (playback_rewrite(text, len, dir, playback_key_base(r->cfg), presign, &pc, &body,
+                                &blen, why, sizeof why) != 0) {
         log_warn("playlist %.200s: %s", key, why);
         ret = reply_error(r, 502, "The playlist in the store is not one mediagate can serve.");
         goto out;
@@ -192,9 +231,9 @@ int handle_media_hls(request *r)
     memcpy(copy, body, blen + 1);
     r->raw_body = copy;
     r->raw_len = blen;
-    r->raw_type = "application/vnd.apple.mpegurl";
-    /* Signed URLs inside: never stored by a shared cache or a browser, so
-     * nothing serves it past its expiry. */
+    r->raw_type = kind == PLAYBACK_VTT ? "text/vtt" : "application/vnd.apple.mpegurl";
+    /* Signed URLs inside (or behind): never stored by a shared cache or a
+     * browser, so nothing serves it past its expiry. */
     r->cache_control = "private, no-store";
     ret = 200;
 out:

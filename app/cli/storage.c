@@ -11,8 +11,6 @@
  * missing. One run at a time (a session advisory lock). */
 #include "cli/cli.h"
 
-#include <errno.h>
-#include <fts.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +21,7 @@
 #include "config.h"
 #include "playback.h"
 #include "storage/storage.h"
-
-/* One file of a job's output directory. */
-typedef struct mfile {
-    char *rel; /* path under the job's directory */
-    long long size;
-    int rank; /* upload order: segments and others, variant playlists, the master */
-} mfile;
-
-typedef struct mfiles {
-    mfile *v;
-    size_t n, cap;
-} mfiles;
+#include "worker/publish.h"
 
 /* What a run did (or, dry, would do). */
 typedef struct tally {
@@ -43,119 +30,9 @@ typedef struct tally {
     long long copied_bytes;
 } tally;
 
-static void mfiles_free(mfiles *fs)
-{
-    for (size_t i = 0; i < fs->n; i++)
-        free(fs->v[i].rel);
-    free(fs->v);
-    *fs = (mfiles){0};
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* Appends a copy of rel to fs. Returns 0, or -1 when out of memory. */
-static int mfiles_add(mfiles *fs, const char *rel, long long size, int rank)
-{
-    if (fs->n == fs->cap) {
-        size_t n = fs->cap ? fs->cap * 2 : 32;
-        mfile *v = realloc(fs->v, n * sizeof *v);
-        if (!v)
-            return -1;
-        fs->v = v;
-        fs->cap = n;
-    }
-    if (!(fs->v[fs->n].rel = strdup(rel)))
-        return -1;
-    fs->v[fs->n].size = size;
-    fs->v[fs->n++].rank = rank;
-    return 0;
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(((const mfile *)a)->rel, ((const mfile *)b)->rel);
-}
-
-static int by_rank(const void *a, const void *b)
-{
-    const mfile *x = a, *y = b;
-    return x->rank != y->rank ? x->rank - y->rank : strcmp(x->rel, y->rel);
-}
-
-/* Lists the regular files under dir into fs, in upload order: the master
- * playlist last, the variant playlists before it. Returns 0, or -1 with
- * why set (a file that is not regular, a directory that cannot be read). */
-static int list_files(const char *dir, mfiles *fs, char *why, size_t cap)
-{
-    char *paths[] = {(char *)dir, NULL};
-    int ret = -1;
-    size_t skip = strlen(dir) + 1;
-    FTS *t = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
-    if (!t) {
-        snprintf(why, cap, "cannot read its directory: %s", strerror(errno));
-        return -1;
-    }
-    FTSENT *e;
-    while ((errno = 0, e = fts_read(t))) {
-        if (e->fts_info == FTS_D || e->fts_info == FTS_DP)
-            continue;
-        if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
-            snprintf(why, cap, "cannot read %s: %s",
-                     e->fts_level ? e->fts_path + skip : "its directory", strerror(e->fts_errno));
-            goto out;
-        }
-        if (e->fts_info != FTS_F) {
-            snprintf(why, cap, "%s is not a regular file",
-                     e->fts_level ? e->fts_path + skip : "its directory");
-            goto out;
-        }
-        const char *rel = e->fts_path + skip;
-        int rank = strcmp(rel, "master.m3u8") == 0 ? 2 : ends_with(rel, ".m3u8") ? 1 : 0;
-        if (mfiles_add(fs, rel, e->fts_statp->st_size, rank) != 0) {
-            snprintf(why, cap, "out of memory");
-            goto out;
-        }
-    }
-    if (errno) {
-        snprintf(why, cap, "cannot read its directory: %s", strerror(errno));
-        goto out;
-    }
-    if (fs->n)
-        qsort(fs->v, fs->n, sizeof *fs->v, by_rank);
-    ret = 0;
-out:
-    fts_close(t);
-    return ret;
-}
-
-/* How a published file is written: segments are immutable (a new encode
- * is a new job id), playlists are read again soon. */
-static void put_opts_for(const char *rel, bool public_read, store_put_opts *o)
-{
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {".m3u8", "application/vnd.apple.mpegurl"},
-        {".ts", "video/mp2t"},
-        {".m4s", "video/iso.segment"},
-        {".mp4", "video/mp4"},
-        {".jpg", "image/jpeg"},
-        {".vtt", "text/vtt"},
-    };
-    *o = (store_put_opts){.public_read = public_read};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (ends_with(rel, types[i].ext))
-            o->content_type = types[i].type;
-    o->cache_control = ends_with(rel, ".m3u8") ? "max-age=60" : "max-age=31536000, immutable";
-}
-
 /* What a listing of a job's prefix gathers: the objects already there. */
 typedef struct present {
-    mfiles fs;
+    out_files fs;
     size_t skip; /* the prefix's length */
     bool failed;
 } present;
@@ -163,7 +40,7 @@ typedef struct present {
 static int present_add(void *arg, const char *key, const store_object *o)
 {
     present *p = arg;
-    if (strlen(key) > p->skip && mfiles_add(&p->fs, key + p->skip, o->size, 0) != 0)
+    if (strlen(key) > p->skip && publish_files_add(&p->fs, key + p->skip, o->size, 0) != 0)
         p->failed = true;
     return p->failed;
 }
@@ -171,8 +48,8 @@ static int present_add(void *arg, const char *key, const store_object *o)
 /* The size of the object rel in p (sorted by name), or -1 when absent. */
 static long long present_size(const present *p, const char *rel)
 {
-    mfile k = {.rel = (char *)rel};
-    const mfile *f = p->fs.n ? bsearch(&k, p->fs.v, p->fs.n, sizeof k, by_name) : NULL;
+    out_file k = {.rel = (char *)rel};
+    const out_file *f = p->fs.n ? bsearch(&k, p->fs.v, p->fs.n, sizeof k, publish_by_name) : NULL;
     return f ? f->size : -1;
 }
 
@@ -189,15 +66,19 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
                     tally *t)
 {
     char dir[4096], key[1100], why[600] = "";
-    mfiles fs = {0};
+    out_files fs = {0};
     present there = {0};
     int ret = -1;
     if (snprintf(dir, sizeof dir, "%s/%s", cfg->media_dir, job) >= (int)sizeof dir) {
         snprintf(why, sizeof why, "its directory's name is too long");
         goto out;
     }
-    if (list_files(dir, &fs, why, sizeof why) != 0)
+    if (publish_list(dir, false, &fs, why, sizeof why) != 0)
         goto out;
+    /* In upload order: the master playlist last, the variant playlists
+     * before it. */
+    if (fs.n)
+        qsort(fs.v, fs.n, sizeof *fs.v, publish_by_rank);
     if (fs.n == 0) {
         snprintf(why, sizeof why, "it has no files in MEDIAGATE_MEDIA_DIR");
         goto out;
@@ -212,9 +93,9 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
         goto out;
     }
     if (there.fs.n)
-        qsort(there.fs.v, there.fs.n, sizeof *there.fs.v, by_name);
+        qsort(there.fs.v, there.fs.n, sizeof *there.fs.v, publish_by_name);
     for (size_t i = 0; i < fs.n; i++) {
-        const mfile *f = &fs.v[i];
+        const out_file *f = &fs.v[i];
         if (snprintf(key, sizeof key, "media/%s/%s", job, f->rel) >= (int)sizeof key ||
             !store_key_ok(key)) {
             snprintf(why, sizeof why, "%s cannot be named in the bucket", f->rel);
@@ -231,7 +112,9 @@ static int copy_job(const config *cfg, store *s, const char *job, bool public_re
         char path[sizeof dir + 1100];
         store_put_opts po;
         snprintf(path, sizeof path, "%s/%s", dir, f->rel);
-        put_opts_for(f->rel, public_read, &po);
+        /* As the encoder publishes it (a file of no kind it makes goes
+         * untyped, long-lived). */
+        publish_put_opts(f->rel, public_read, &po);
         if ((st = store_put_file(s, key, path, &po, NULL)) != STORE_OK) {
             snprintf(why, sizeof why, "%s", store_err(s));
             ret = store_refuses(st) ? -2 : -1;
@@ -247,8 +130,8 @@ out:
         cli_put_clean(stderr, why, NULL, 0);
         fputc('\n', stderr);
     }
-    mfiles_free(&fs);
-    mfiles_free(&there.fs);
+    publish_files_free(&fs);
+    publish_files_free(&there.fs);
     return ret;
 }
 

@@ -2,6 +2,8 @@
  * (see publish.h). */
 #include "worker/publish.h"
 
+#include <errno.h>
+#include <fts.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,10 +32,49 @@
  * counted, for as long as it takes. */
 #define DOWN_WAIT_S 15.0
 
-static const store_put_opts segment_opts = {.content_type = "video/mp2t",
-                                            .cache_control = "max-age=31536000, immutable"};
-static const store_put_opts playlist_opts = {.content_type = "application/vnd.apple.mpegurl",
-                                             .cache_control = "max-age=60"};
+/* An attempt's outputs: at most this many files (days of segments in
+ * every variant), each at most MAX_DEPTH levels under its directory
+ * (v0/seg000.ts, mp4/720p.mp4). */
+#define MAX_OUTPUTS 100000
+#define MAX_DEPTH 2
+
+#define LASTING_CC "max-age=31536000, immutable"
+#define SHORT_CC "max-age=60"
+
+/* The kinds of output files, by their names' endings: what never changes
+ * under its name (segments, images, MP4s: a new encode is a new attempt's
+ * prefix) is cached for a year; what may (playlists, WebVTT files:
+ * captions are replaced) is read again soon. */
+static const struct {
+    const char *ext, *type;
+    bool lasting;
+} output_types[] = {
+    {".m3u8", "application/vnd.apple.mpegurl", false},
+    {".ts", "video/mp2t", true},
+    {".m4s", "video/iso.segment", true},
+    {".mp4", "video/mp4", true},
+    {".jpg", "image/jpeg", true},
+    {".vtt", "text/vtt", false},
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int publish_put_opts(const char *name, bool public_read, store_put_opts *o)
+{
+    *o = (store_put_opts){.cache_control = LASTING_CC, .public_read = public_read};
+    for (size_t i = 0; i < sizeof output_types / sizeof output_types[0]; i++) {
+        if (ends_with(name, output_types[i].ext)) {
+            o->content_type = output_types[i].type;
+            o->cache_control = output_types[i].lasting ? LASTING_CC : SHORT_CC;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 /* store_set_progress's callback: a long transfer keeps the lease, and
  * ends when the task is canceled or no longer ours. */
@@ -101,13 +142,11 @@ static bool wait_store(task_ctx *ctx, store *s, double *delay, double give_up)
 typedef struct pub {
     task_ctx *ctx;
     store *s;
-    const char *vdir; /* the rendition's local directory */
-    char prefix[192]; /* its key prefix */
     store_status st;  /* the failure that stopped publishing */
     bool stopped;     /* canceled or the lease lost */
     bool waited;      /* the store was waited for (logged once) */
+    bool public_read; /* the job's objects are written public-read */
     double give_up;
-    store_put_opts seg, list; /* segment_opts, playlist_opts, public_read as the job */
 } pub;
 
 /* Writes the file path (or len bytes of buf when path is NULL) to key,
@@ -141,23 +180,181 @@ static store_status put_patient(pub *p, const char *key, const char *path, const
     }
 }
 
-/* hls_check_media's callback: publishes one segment of the rendition. */
-static int put_segment(void *arg, const char *name)
+void publish_files_free(out_files *fs)
 {
-    pub *p = arg;
-    char path[PATH_MAX], key[512];
-    if (snprintf(path, sizeof path, "%s/%s", p->vdir, name) >= (int)sizeof path ||
-        snprintf(key, sizeof key, "%s%s", p->prefix, name) >= (int)sizeof key) {
-        p->st = STORE_ERROR;
+    for (size_t i = 0; i < fs->n; i++)
+        free(fs->v[i].rel);
+    free(fs->v);
+    *fs = (out_files){0};
+}
+
+int publish_files_add(out_files *fs, const char *rel, long long size, int rank)
+{
+    if (fs->n == fs->cap) {
+        size_t n = fs->cap ? fs->cap * 2 : 64;
+        out_file *v = realloc(fs->v, n * sizeof *v);
+        if (!v)
+            return -1;
+        fs->v = v;
+        fs->cap = n;
+    }
+    if (!(fs->v[fs->n].rel = strdup(rel)))
+        return -1;
+    fs->v[fs->n].size = size;
+    fs->v[fs->n++].rank = rank;
+    return 0;
+}
+
+int publish_by_name(const void *a, const void *b)
+{
+    return strcmp(((const out_file *)a)->rel, ((const out_file *)b)->rel);
+}
+
+int publish_by_rank(const void *a, const void *b)
+{
+    const out_file *x = a, *y = b;
+    return x->rank != y->rank ? x->rank - y->rank : strcmp(x->rel, y->rel);
+}
+
+/* Whether rel is a file of fs (sorted publish_by_name). */
+static bool has_file(const out_files *fs, const char *rel)
+{
+    out_file k = {.rel = (char *)rel};
+    return fs->n && bsearch(&k, fs->v, fs->n, sizeof k, publish_by_name);
+}
+
+/* Whether the entry e (under a listing's top) may be listed, strict or
+ * not (publish_list); why set when not. */
+static bool entry_ok(const FTSENT *e, const char *rel, bool strict, size_t count, char *why,
+                     size_t cap)
+{
+    store_put_opts o;
+    if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
+        snprintf(why, cap, "cannot read %.100s: %s", rel, strerror(e->fts_errno));
+        return false;
+    }
+    if (e->fts_info != FTS_F && e->fts_info != FTS_D) {
+        snprintf(why, cap, "%.100s is not a regular file", rel);
+        return false;
+    }
+    if (!strict)
+        return true;
+    if (e->fts_level > MAX_DEPTH || (e->fts_info == FTS_D && e->fts_level == MAX_DEPTH) ||
+        (e->fts_info == FTS_F && publish_put_opts(rel, false, &o) != 0)) {
+        snprintf(why, cap, "holds a file of no kind it publishes: %.100s", rel);
+        return false;
+    }
+    if (count == MAX_OUTPUTS) {
+        snprintf(why, cap, "holds more than %d files", MAX_OUTPUTS);
+        return false;
+    }
+    return true;
+}
+
+int publish_list(const char *dir, bool strict, out_files *fs, char *why, size_t cap)
+{
+    char *paths[] = {(char *)dir, NULL};
+    size_t skip = strlen(dir) + 1;
+    int ret = -1;
+    FTS *t = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    if (!t) {
+        snprintf(why, cap, "cannot read its directory: %s", strerror(errno));
         return -1;
     }
-    p->st = put_patient(p, key, path, NULL, 0, &p->seg);
-    return p->st == STORE_OK ? 0 : -1;
+    FTSENT *e;
+    while ((errno = 0, e = fts_read(t))) {
+        if (e->fts_info == FTS_DP || (e->fts_level == 0 && e->fts_info == FTS_D))
+            continue;
+        const char *rel = e->fts_level ? e->fts_path + skip : "its directory";
+        if (!entry_ok(e, rel, strict, fs->n, why, cap))
+            goto out;
+        if (e->fts_info == FTS_D)
+            continue;
+        int rank = strcmp(rel, "master.m3u8") == 0                     ? 2
+                   : ends_with(rel, ".m3u8") || ends_with(rel, ".vtt") ? 1
+                                                                       : 0;
+        if (publish_files_add(fs, rel, e->fts_statp->st_size, rank) != 0) {
+            snprintf(why, cap, "out of memory");
+            goto out;
+        }
+    }
+    if (errno) {
+        snprintf(why, cap, "cannot read its directory: %s", strerror(errno));
+        goto out;
+    }
+    if (fs->n)
+        qsort(fs->v, fs->n, sizeof *fs->v, publish_by_name);
+    ret = 0;
+out:
+    fts_close(t);
+    return ret;
+}
+
+/* hls_check_media's callback: the segment is a file of the list. */
+typedef struct seg_check {
+    const out_files *l;
+    const char *rel; /* the playlist's */
+} seg_check;
+
+static int segment_listed(void *arg, const char *name)
+{
+    const seg_check *c = arg;
+    const char *slash = strrchr(c->rel, '/');
+    char rel[PATH_MAX];
+    int n = snprintf(rel, sizeof rel, "%.*s%s", slash ? (int)(slash - c->rel + 1) : 0, c->rel,
+                     name);
+    return n > 0 && (size_t)n < sizeof rel && has_file(c->l, rel) ? 0 : -1;
+}
+
+/* Checks, before anything is written, that the outputs (l, listed
+ * strict) are whole: each is named by a key under prefix, the master and
+ * each of the n renditions' playlists are there, and every media playlist
+ * names only segments that are. Returns 0, or -1 with why. */
+static int check_outputs(const char *dir, const char *prefix, const out_files *l, int n, char *why,
+                         size_t cap)
+{
+    char rel[64], path[PATH_MAX], msg[160], key[1100];
+    for (int i = 0; i < n; i++) {
+        snprintf(rel, sizeof rel, "v%d/index.m3u8", i);
+        if (!has_file(l, rel)) {
+            snprintf(why, cap, "rendition %d has no playlist", i);
+            return -1;
+        }
+    }
+    if (!has_file(l, "master.m3u8")) {
+        snprintf(why, cap, "there is no master playlist");
+        return -1;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const char *r = l->v[i].rel;
+        int k = snprintf(key, sizeof key, "%s%s", prefix, r);
+        if (k < 0 || (size_t)k >= sizeof key || !store_key_ok(key)) {
+            snprintf(why, cap, "holds a file it cannot name in the store: %.100s", r);
+            return -1;
+        }
+        if (l->v[i].rank != 1 || !ends_with(r, ".m3u8"))
+            continue;
+        seg_check c = {l, r};
+        size_t len = 0;
+        double total;
+        int segs, bad;
+        snprintf(path, sizeof path, "%s/%s", dir, r);
+        char *buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len);
+        snprintf(msg, sizeof msg, "is unreadable");
+        bad = !buf ||
+              hls_check_media(buf, len, segment_listed, &c, &total, &segs, msg, sizeof msg) != 0;
+        free(buf);
+        if (bad) {
+            snprintf(why, cap, "%.100s %s", r, msg);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* The master playlist buf (verified by hls_check_master) with each URI
- * line prefixed by "a<attempt>/", into a malloc'd buffer; NULL when out of
- * memory. */
+ * line, and a tag's relative URI="..." attribute, prefixed by
+ * "a<attempt>/", into a malloc'd buffer; NULL when out of memory. */
 static char *master_for_attempt(const char *buf, size_t len, int attempt, size_t *out_len)
 {
     char pre[16];
@@ -171,12 +368,25 @@ static char *master_for_attempt(const char *buf, size_t len, int attempt, size_t
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(buf + i, '\n', len - i);
         size_t n = nl ? (size_t)(nl - (buf + i)) + 1 : len - i;
-        if (buf[i] != '#' && buf[i] != '\n' && buf[i] != '\r') {
+        size_t at = 0; /* where the prefix goes in the line; 0 at its start */
+        bool uri = buf[i] != '#' && buf[i] != '\n' && buf[i] != '\r';
+        if (buf[i] == '#') { /* a tag's relative URI="..." (an EXT-X-MEDIA rendition) */
+            const char *u = memmem(buf + i, n, "URI=\"", 5);
+            size_t rest = u ? n - (size_t)(u + 5 - (buf + i)) : 0;
+            const char *q = u ? memchr(u + 5, '"', rest) : NULL;
+            if (q && q > u + 5 && u[5] != '/' && !memmem(u + 5, (size_t)(q - u - 5), "://", 3)) {
+                at = (size_t)(u + 5 - (buf + i));
+                uri = true;
+            }
+        }
+        memcpy(o, buf + i, at);
+        o += at;
+        if (uri) {
             memcpy(o, pre, (size_t)pl);
             o += pl;
         }
-        memcpy(o, buf + i, n);
-        o += n;
+        memcpy(o, buf + i + at, n - at);
+        o += n - at;
         i += n;
     }
     *o = '\0';
@@ -202,33 +412,31 @@ static bool public_now(task_ctx *ctx)
 
 int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result *res)
 {
-    char attempt[160], vdir[PATH_MAX], path[PATH_MAX + 32], key[256], why[160] = "unreadable";
+    char attempt[160], path[PATH_MAX], key[1100], why[300] = "unreadable";
     char *buf = NULL, *master = NULL;
     size_t len = 0, mlen = 0;
-    double total;
-    int segs, ret = -1;
+    int ret = -1;
     bool at_master = false;
+    out_files l = {0};
+    store_put_opts o;
     pub p = {.ctx = ctx, .s = s, .st = STORE_OK, .give_up = proc_now() + PATIENCE_S};
     if (p.give_up > ctx->deadline)
         p.give_up = ctx->deadline;
-    p.seg = segment_opts;
-    p.list = playlist_opts;
-    p.seg.public_read = p.list.public_read = public_now(ctx);
+    p.public_read = public_now(ctx);
     publish_attempt_prefix(ctx->job_id, ctx->attempt, attempt, sizeof attempt);
-    for (int i = 0; i < n; i++) {
-        snprintf(vdir, sizeof vdir, "%s/v%d", dir, i);
-        snprintf(p.prefix, sizeof p.prefix, "%sv%d/", attempt, i);
-        snprintf(path, sizeof path, "%s/index.m3u8", vdir);
-        p.vdir = vdir;
-        free(buf);
-        if (!(buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len)) ||
-            hls_check_media(buf, len, put_segment, &p, &total, &segs, why, sizeof why) != 0)
-            goto fail;
-        snprintf(key, sizeof key, "%sindex.m3u8", p.prefix);
-        if ((p.st = put_patient(&p, key, path, NULL, 0, &p.list)) != STORE_OK)
+    if (publish_list(dir, true, &l, why, sizeof why) != 0 ||
+        check_outputs(dir, attempt, &l, n, why, sizeof why) != 0)
+        goto fail;
+    /* What the playlists and WebVTT files name before them, the master
+     * last (below). */
+    qsort(l.v, l.n, sizeof *l.v, publish_by_rank);
+    for (size_t i = 0; i < l.n && l.v[i].rank < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, l.v[i].rel);
+        snprintf(key, sizeof key, "%s%s", attempt, l.v[i].rel);
+        publish_put_opts(l.v[i].rel, p.public_read, &o);
+        if ((p.st = put_patient(&p, key, path, NULL, 0, &o)) != STORE_OK)
             goto fail;
     }
-    free(buf);
     snprintf(path, sizeof path, "%s/master.m3u8", dir);
     if (!(buf = hls_read_file(path, HLS_PLAYLIST_CAP, &len)) ||
         !(master = master_for_attempt(buf, len, ctx->attempt, &mlen)))
@@ -241,8 +449,10 @@ int publish_outputs(task_ctx *ctx, store *s, const char *dir, int n, task_result
     }
     at_master = true;
     snprintf(key, sizeof key, "media/%s/master.m3u8", ctx->job_id);
-    if ((p.st = put_patient(&p, key, NULL, master, mlen, &p.list)) != STORE_OK)
+    publish_put_opts(key, p.public_read, &o);
+    if ((p.st = put_patient(&p, key, NULL, master, mlen, &o)) != STORE_OK)
         goto fail;
+    log_info("task %lld: published %zu files", ctx->id, l.n);
     ret = 0;
     goto out;
 fail:
@@ -265,6 +475,7 @@ fail:
         log_warn("task %lld: cannot remove %s (a later attempt does): %s", ctx->id, attempt,
                  store_err(s));
 out:
+    publish_files_free(&l);
     free(buf);
     free(master);
     return ret;
@@ -344,12 +555,6 @@ static int listed(void *arg, const char *key, const store_object *o)
 static int by_name(const void *a, const void *b)
 {
     return strverscmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 int publish_fetch_recordings(task_ctx *ctx, store *s, const char *sid, json_object *keys,

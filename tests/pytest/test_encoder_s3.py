@@ -114,13 +114,22 @@ def task_row(stack, job):
                         "WHERE payload->>'job_id' = %s", job)
 
 
-def one_set(s3, bucket, job, attempt):
+def extra_files(j):
+    """The files a status answer J names beside the playlists (the poster,
+    the storyboard's, MP4s), relative to output_path."""
+    sb = j.get("storyboard") or {}
+    return [f for f in [(j.get("poster") or {}).get("file"), sb.get("vtt"), *sb.get("images", []),
+                        *[m["file"] for m in j.get("mp4") or []]] if f]
+
+
+def one_set(s3, bucket, job, attempt, extras=()):
     """Whether media/JOB/ holds exactly one set of outputs, ATTEMPT's: the
     master, and under a<ATTEMPT>/ each rendition's playlist and the segments
-    it names, nothing else. Returns (ok, what is there)."""
+    it names, and the EXTRAS files (relative to the job's directory),
+    nothing else. Returns (ok, what is there)."""
     c = client(s3)
     have = keys(s3, bucket, f"media/{job}/")
-    want = {f"media/{job}/master.m3u8"}
+    want = {f"media/{job}/master.m3u8"} | {f"media/{job}/{f}" for f in extras}
     master = c.get_object(Bucket=bucket, Key=f"media/{job}/master.m3u8")["Body"].read().decode()
     variants = [line for line in master.splitlines() if line and not line.startswith("#")]
     for v in variants:
@@ -128,7 +137,7 @@ def one_set(s3, bucket, job, attempt):
         pl = c.get_object(Bucket=bucket, Key=f"media/{job}/{v}")["Body"].read().decode()
         d = v.rpartition("/")[0]
         want |= {f"media/{job}/{d}/{s}" for s in pl.splitlines() if s and not s.startswith("#")}
-    ok = set(have) == want and variants and all(v.startswith(f"a{attempt}/") for v in variants)
+    ok = set(have) == want and variants and all(v.startswith(f"a{attempt}/") for v in [*variants, *extras])
     return ok, have
 
 
@@ -155,7 +164,7 @@ def published(stack, s3, bucket, job, attempt, seconds, into):
     assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
     st = job_row(stack, job)
     assert st[:4] == ("COMPLETE", None, None, "s3"), st
-    ok, have = one_set(s3, bucket, job, attempt)
+    ok, have = one_set(s3, bucket, job, attempt, extra_files(status(stack, job)))
     assert ok, f"one set of outputs, attempt {attempt}'s: {have}"
     ok, got, why = plays(s3, bucket, job, into)
     assert ok and abs(got - seconds) <= 0.5, f"the published ladder plays its {seconds} s ({got}): {why}"

@@ -246,10 +246,14 @@ def test_private_job_plays_only_through_signed_urls(stack, s3, bucket, ladder):
         assert got.status == 403, (what, got)
     # nginx resolves dot segments first: this names the other job.
     assert stack.curl("--path-as-is", f"{out}../{other}/master.m3u8").status == 403
-    for what, u in {"a segment": out + "a1/v0/seg000.ts", "a missing playlist": out + "v1/index.m3u8",
-                    "a dot file": out + ".hidden.m3u8"}.items():
+    for what, u in {"a missing playlist": out + "v1/index.m3u8", "a dot file": out + ".hidden.m3u8",
+                    "a missing segment": out + "a1/v0/seg999.ts"}.items():
         got = stack.curl("--path-as-is", u)
         assert got.status in (403, 404), (what, got)
+    # Any other file of the directory: a redirect to its presigned URL.
+    got = stack.curl(out + "a1/v0/seg000.ts")
+    assert got.status == 302 and got.header("Location").startswith(
+        f"{s3.endpoint}/{bucket}/media/{job}/a1/v0/seg000.ts?"), (got, got.headers)
 
     # No log keeps a working URL: nginx logs nothing of the route, and
     # mediagate names only its row.

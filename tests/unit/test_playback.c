@@ -50,10 +50,15 @@ static void test_parse(void)
     CHECK(exp == 1700000000);
     static const char *bad[] = {
         SIG "/1700000000/" JOB "/",
-        SIG "/1700000000/" JOB "/v0/seg000.ts",
         SIG "/1700000000/" JOB "/../other/master.m3u8",
         SIG "/1700000000/" JOB "/v0/../master.m3u8",
         SIG "/1700000000/" JOB "/.hidden.m3u8",
+        SIG "/1700000000/" JOB "/../other/a1/poster.jpg",
+        SIG "/1700000000/" JOB "/a1/./poster.jpg",
+        SIG "/1700000000/" JOB "/a1/.poster.jpg",
+        SIG "/1700000000/" JOB "/a1/mp4/",
+        SIG "/1700000000/" JOB "/a1/poster.jpg?x=1",
+        SIG "/1700000000/" JOB "/a1/poster%2ejpg",
         SIG "/1700000000/" JOB "//master.m3u8",
         SIG "/1700000000/" JOB "/a b.m3u8",
         SIG "/1700000000//master.m3u8",
@@ -67,6 +72,24 @@ static void test_parse(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (!CHECK(playback_parse(bad[i], strlen(bad[i]), sig, &exp, job, file) == -1))
             fprintf(stderr, "  accepted: %s\n", bad[i]);
+    /* Any file of the job's directory: the route answers each by its kind. */
+    static const struct {
+        const char *file;
+        playback_kind kind;
+    } files[] = {
+        {"a1/v0/seg000.ts", PLAYBACK_OBJECT},    {"a1/poster.jpg", PLAYBACK_OBJECT},
+        {"a1/mp4/720p.mp4", PLAYBACK_OBJECT},    {"a1/storyboard.vtt", PLAYBACK_VTT},
+        {"captions/en.m3u8", PLAYBACK_PLAYLIST}, {"thumbs/1500-320.jpg", PLAYBACK_OBJECT},
+        {"a1/v3/index.m3u8", PLAYBACK_PLAYLIST}, {"a1/storyboard.vtt.jpg", PLAYBACK_OBJECT},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[300];
+        int n = snprintf(path, sizeof path, "%s/1700000000/%s/%s", SIG, JOB, files[i].file);
+        if (!CHECK_INT(playback_parse(path, (size_t)n, sig, &exp, job, file), 0))
+            fprintf(stderr, "  refused: %s\n", path);
+        CHECK_STR(file, files[i].file);
+        CHECK_INT(playback_file_kind(file), files[i].kind);
+    }
     /* A NUL inside is the end of nothing: the length says where it ends. */
     char nul[200];
     int n = snprintf(nul, sizeof nul, "%s/1700000000/%s/master.m3u8", SIG, JOB);

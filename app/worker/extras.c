@@ -51,10 +51,19 @@ void extras_plan_make(const profile *p, int w, int h, double duration_s, bool au
     x->sb_tiles = tiles;
     x->sb_cols = tiles < EXTRAS_SB_COLUMNS ? tiles : EXTRAS_SB_COLUMNS;
     x->sb_rows = (tiles + x->sb_cols - 1) / x->sb_cols;
+    /* Tiles sb_width wide; a tall source's no more than twice as high (the
+     * width shrinks), so no aspect makes the sheet too large for a JPEG. */
+    double aspect = w > 0 && h > 0 ? (double)h / w : 9.0 / 16;
     x->sb_w = p->sb_width;
-    x->sb_h = (int)lround((double)p->sb_width * h / (w > 0 ? w : 1) / 2) * 2;
+    if (aspect > 2)
+        x->sb_w = (int)lround(2.0 * p->sb_width / aspect / 2) * 2;
+    if (x->sb_w < 2)
+        x->sb_w = 2;
+    x->sb_h = (int)lround(x->sb_w * aspect / 2) * 2;
     if (x->sb_h < 2)
         x->sb_h = 2;
+    if (x->sb_h > 2 * p->sb_width) /* a 2-pixel-wide tile is squeezed */
+        x->sb_h = 2 * p->sb_width;
 
     x->audio_only = p->audio_only && audio;
     x->audio_only_kbps = audio_kbps > 0 ? audio_kbps : 128;

@@ -455,7 +455,7 @@ static int on_copy_line(void *arg, const char *line)
 /* A missing "mp4" with why; removes dir/mp4/. */
 static void mp4_missing(const char *dir, json_object *extras, const char *why)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX + 8];
     snprintf(p, sizeof p, "%s/mp4", dir);
     rmtree(p);
     extras_missing(extras, "mp4", why);

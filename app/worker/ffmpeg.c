@@ -241,18 +241,21 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
                                    p->heights[i], i);
     /* The poster: a frame a second from poster_t (the first at or after
      * each second), full size and as a small grey copy that tells black
-     * frames apart (app/worker/extras.c). */
+     * frames apart (app/worker/extras.c). The image outputs' timestamps
+     * start at 0 and stay small: ffmpeg's progress (out_time, the encoded
+     * duration the ladder is checked against) is their end too. */
     if (poster)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
                                ";[xp]trim=start=%.3f:duration=%d,"
                                "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',"
-                               "scale=%d:%d,split=2[pj][pq];[pq]scale=%d:%d,format=gray[pg]",
+                               "scale=%d:%d,setpts=N/FRAME_RATE/TB,split=2[pj][pq];"
+                               "[pq]scale=%d:%d,format=gray[pg]",
                                x->poster_t, x->poster_n, x->poster_w, x->poster_h,
                                EXTRAS_GREY_SIDE, EXTRAS_GREY_SIDE);
     /* The storyboard: one tile every interval (in ms: a whole rate), one sheet. */
     if (sb)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
-                               ";[xs]fps=1000/%lld,scale=%d:%d,tile=%dx%d[sb]",
+                               ";[xs]fps=1000/%lld,scale=%d:%d,tile=%dx%d,setpts=0,fps=25[sb]",
                                llround(x->sb_interval * 1000), x->sb_w, x->sb_h, x->sb_cols,
                                x->sb_rows);
     if (fl >= sizeof filter)

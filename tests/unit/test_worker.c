@@ -157,8 +157,8 @@ static void test_encode_argv_extras(void)
                    "[0:v]split=4[s0][s1][xp][xs];[s0]scale=-2:480[o0];[s1]scale=-2:360[o1];"
                    "[xp]trim=start=2.000:duration=10,"
                    "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',scale=854:480,"
-                   "split=2[pj][pq];[pq]scale=32:32,format=gray[pg];"
-                   "[xs]fps=1000/2500,scale=160:90,tile=4x1[sb]"));
+                   "setpts=N/FRAME_RATE/TB,split=2[pj][pq];[pq]scale=32:32,format=gray[pg];"
+                   "[xs]fps=1000/2500,scale=160:90,tile=4x1,setpts=0,fps=25[sb]"));
     CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1 a:1"));
     CHECK(has_pair(&b, "-b:a:0", "128k") && has_pair(&b, "-b:a:1", "96k"));
     int hls = index_of(&b, "/m/.j.tmp/v%v/index.m3u8");

@@ -3,24 +3,20 @@
 # 10 s 1280x720 clip (with audio) uploaded with two profiles of the default
 # ladder (720/480/360): "ladder" (poster, storyboard and audio-only off) and
 # "extras" (poster, storyboard, audio-only on, and MP4 copies), through one
-# worker, one job at a time, alternating rounds (ROUNDS, default 3) in one
-# run, so that both see the same machine. Each job's time is the worker's
-# own, from its claim of the local.encode task to the task done (outbox),
-# which the ladder's and the extras' ffmpeg runs and every read-back are
-# inside. Loopback only; bounded by ROUNDS.
+# worker, one job at a time, alternating rounds (ROUNDS, default 5) in one
+# run, so that both see the same machine. Per job: the worker's time from
+# its claim of the local.encode task to the task done (outbox: the ladder's
+# ffmpeg run, the MP4 copy and every read-back are inside), and the CPU
+# seconds its ffmpeg children used (the worker's log). Loopback only;
+# bounded by ROUNDS.
 set -euo pipefail
 MG_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$MG_ROOT"
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 source bench/encode_lib.sh
 bench_binary
 source scripts/lib.sh
-export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
-RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
-export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
-NGINX_SITE_EXTRA=$(upload_conf) || exit 1
-export NGINX_SITE_EXTRA
-stack_up
+bench_upload_stack
 pid=
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; stack_down' EXIT
 ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=30" -f lavfi -i "sine" \
@@ -36,10 +32,10 @@ key=$("$MG_BIN" apikey create bench 2>/dev/null)
 "$MG_BIN" worker >>"$RUN/worker.log" 2>&1 &
 pid=$!
 
-# encode_once PROFILE: one upload with PROFILE, encoded; prints the task's
-# seconds from its claim to done (the worker's clock in the database).
+# encode_once PROFILE: one upload with PROFILE, encoded; prints "WALL CPU":
+# the task's seconds from its claim to done, and its ffmpeg runs' CPU seconds.
 encode_once() {
-    local answer code job
+    local answer code job task
     answer=$(curl -s -w '\n%{http_code}' -X PUT --data-binary "@$RUN/clip.mp4" \
         -H "Authorization: Bearer $key" "$BASE/uploads/in.mp4?profile=$1")
     code=${answer##*$'\n'}
@@ -50,19 +46,27 @@ encode_once() {
     done
     [ "$(psql_q "SELECT status FROM jobs WHERE id = '$job'")" = COMPLETE ] || {
         echo "job $job: $(psql_q "SELECT error_message FROM jobs WHERE id = '$job'")" >&2; exit 1; }
-    psql_q "SELECT extract(epoch FROM done_at - started_at) FROM outbox
-             WHERE kind = 'local.encode' AND payload->>'job_id' = '$job'"
+    task=$(psql_q "SELECT id FROM outbox WHERE kind = 'local.encode' AND payload->>'job_id' = '$job'")
+    printf '%s %s\n' \
+        "$(psql_q "SELECT round(extract(epoch FROM done_at - started_at), 2) FROM outbox WHERE id = $task")" \
+        "$(awk -v t="task $task:" 'index($0, t) && /s CPU\)/ { gsub(/.*\(/, ""); s += $1 } END { printf "%.2f", s }' \
+            "$RUN/worker.log")"
 }
 encode_once ladder >/dev/null   # warm-up: the page cache, the worker's connection
-a=() b=()
-for r in $(seq "$ROUNDS"); do
-    a+=("$(encode_once ladder)")
-    b+=("$(encode_once extras)")
+: >"$RUN/ladder.txt"
+: >"$RUN/extras.txt"
+for _ in $(seq "$ROUNDS"); do
+    encode_once ladder >>"$RUN/ladder.txt"
+    encode_once extras >>"$RUN/extras.txt"
 done
+# median FILE COLUMN
+median() { cut -d' ' -f"$2" "$1" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 {
     echo "encode extras benchmark, $(date -u +%FT%TZ), $(nproc) cores, 10 s 1280x720 clip, ladder 720/480/360, $ROUNDS alternating rounds"
-    echo "ladder alone (s):                               ${a[*]}"
-    echo "ladder + poster, storyboard, audio-only, MP4 (s): ${b[*]}"
-    printf '%s\n' "${a[@]}" | sort -n | awk '{v[NR] = $1} END {printf "ladder alone median: %.2f s\n", v[int((NR + 1) / 2)]}'
-    printf '%s\n' "${b[@]}" | sort -n | awk '{v[NR] = $1} END {printf "with the extras median: %.2f s\n", v[int((NR + 1) / 2)]}'
+    echo "ladder alone (wall s, CPU s):                          $(paste -sd' ' "$RUN/ladder.txt" | tr ' ' ' ')"
+    echo "ladder + poster, storyboard, audio-only, MP4 (wall, CPU): $(paste -sd' ' "$RUN/extras.txt")"
+    awk -v aw="$(median "$RUN/ladder.txt" 1)" -v ac="$(median "$RUN/ladder.txt" 2)" \
+        -v bw="$(median "$RUN/extras.txt" 1)" -v bc="$(median "$RUN/extras.txt" 2)" 'BEGIN {
+        printf "median wall: ladder alone %.2f s, with the extras %.2f s (%+.0f %%)\n", aw, bw, (bw / aw - 1) * 100
+        printf "median CPU:  ladder alone %.2f s, with the extras %.2f s (%+.0f %%)\n", ac, bc, (bc / ac - 1) * 100 }'
 } | tee "$out"

@@ -255,7 +255,7 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     /* The storyboard: one tile every interval (in ms: a whole rate), one sheet. */
     if (sb)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
-                               ";[xs]fps=1000/%lld,scale=%d:%d,tile=%dx%d,setpts=0,fps=25[sb]",
+                               ";[xs]fps=1000/%lld,scale=%d:%d,tile=%dx%d,setpts=0[sb]",
                                llround(x->sb_interval * 1000), x->sb_w, x->sb_h, x->sb_cols,
                                x->sb_rows);
     if (fl >= sizeof filter)
@@ -363,6 +363,8 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     if (sb) {
         ADD("-map");
         ADD("[sb]");
+        ADD("-r"); /* the sheet's frame lasts 1/25 s, not the tiles' whole span */
+        ADD("25");
         ADD("-c:v");
         ADD("mjpeg");
         ADD("-q:v");

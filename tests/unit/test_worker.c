@@ -158,7 +158,7 @@ static void test_encode_argv_extras(void)
                    "[xp]trim=start=2.000:duration=10,"
                    "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',scale=854:480,"
                    "setpts=N/FRAME_RATE/TB,split=2[pj][pq];[pq]scale=32:32,format=gray[pg];"
-                   "[xs]fps=1000/2500,scale=160:90,tile=4x1,setpts=0,fps=25[sb]"));
+                   "[xs]fps=1000/2500,scale=160:90,tile=4x1,setpts=0[sb]"));
     CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1 a:1"));
     CHECK(has_pair(&b, "-b:a:0", "128k") && has_pair(&b, "-b:a:1", "96k"));
     int hls = index_of(&b, "/m/.j.tmp/v%v/index.m3u8");

@@ -63,8 +63,8 @@ done
 median() { cut -d' ' -f"$2" "$1" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 {
     echo "encode extras benchmark, $(date -u +%FT%TZ), $(nproc) cores, 10 s 1280x720 clip, ladder 720/480/360, $ROUNDS alternating rounds"
-    echo "ladder alone (wall s, CPU s):                          $(paste -sd' ' "$RUN/ladder.txt" | tr ' ' ' ')"
-    echo "ladder + poster, storyboard, audio-only, MP4 (wall, CPU): $(paste -sd' ' "$RUN/extras.txt")"
+    echo "round  ladder alone: wall s, CPU s  |  with poster, storyboard, audio-only, MP4: wall s, CPU s"
+    paste -d' ' "$RUN/ladder.txt" "$RUN/extras.txt" | awk '{printf "%5d  %8.2f %8.2f  |  %8.2f %8.2f\n", NR, $1, $2, $3, $4}'
     awk -v aw="$(median "$RUN/ladder.txt" 1)" -v ac="$(median "$RUN/ladder.txt" 2)" \
         -v bw="$(median "$RUN/extras.txt" 1)" -v bc="$(median "$RUN/extras.txt" 2)" 'BEGIN {
         printf "median wall: ladder alone %.2f s, with the extras %.2f s (%+.0f %%)\n", aw, bw, (bw / aw - 1) * 100

@@ -253,3 +253,14 @@ def test_a_source_without_audio_has_no_audio_only_variant(stack, workers, rundir
     assert (media / "master.m3u8").read_text().count("#EXT-X-STREAM-INF") == 1
     assert st["poster"]["time_s"] == round(4 / 3, 3), st["poster"]
     check_storyboard(stack, job, st, media)
+
+
+def test_an_encrypted_job_gets_no_mp4_and_says_why(stack, workers, rundir, silent):
+    """A clear MP4 would defeat the HLS encryption: asked for, it is missing."""
+    job, st, media = encode(stack, workers, rundir, silent, {
+        "renditions": [{"height": 240}], "packaging": ["hls", "mp4"], "encryption": "aes-128"})
+    if "encryption" not in st:
+        pytest.skip("this build does not encrypt HLS (app/worker/hls_crypt.c)")
+    assert "mp4" not in st and not (media / "mp4").exists(), st
+    assert st["missing"] == [{"output": "mp4", "reason": "the HLS of this job is encrypted: a clear "
+                                                         "MP4 copy would defeat the encryption"}], st

@@ -184,21 +184,24 @@ static void test_mp4(void)
 /* The poster: the first grey candidate that is not black; all black: the first. */
 static void test_finish(void)
 {
-    unsigned char img[64], grey[3 * 32 * 32];
+    unsigned char img[64], grey[4 * 32 * 32];
     size_t n = jpeg(img, 640, 360);
     extras_plan x = {.poster = true, .poster_t = 0.5, .poster_n = 10, .poster_w = 640,
                      .poster_h = 360, .storyboard = true, .sb_interval = 3, .sb_tiles = 3,
                      .sb_w = 160, .sb_h = 90, .sb_cols = 3, .sb_rows = 1};
-    for (int i = 1; i <= 3; i++) {
+    /* (the first of each: the source's first frame, never chosen) */
+    for (int i = 1; i <= 4; i++) {
         char name[32];
         snprintf(name, sizeof name, "poster-cand-%02d.jpg", i);
         write_file(name, img, n);
     }
     memset(grey, 2, sizeof grey);
-    memset(grey + 2 * 1024, 120, 1024); /* the third is a picture */
+    memset(grey, 200, 1024);
+    memset(grey + 3 * 1024, 120, 1024); /* the third candidate is a picture */
     write_file("poster-cand.grey", grey, sizeof grey);
     n = jpeg(img, 480, 90);
-    write_file("storyboard.jpg", img, n);
+    write_file("storyboard-sheet-1.jpg", img, n);
+    write_file("storyboard-sheet-2.jpg", img, n);
     json_object *ex = json_object_new_object();
     extras_finish(dir, &x, 8.0004, ex);
     const char *s = json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN);
@@ -225,10 +228,13 @@ static void test_finish(void)
     n = jpeg(img, 640, 360);
     write_file("poster-cand-01.jpg", img, n);
     write_file("poster-cand-02.jpg", img, n);
+    write_file("poster-cand-03.jpg", img, n);
     memset(grey, 0, sizeof grey);
-    write_file("poster-cand.grey", grey, 2 * 1024);
+    memset(grey, 200, 1024);
+    write_file("poster-cand.grey", grey, 3 * 1024);
     n = jpeg(img, 478, 90);
-    write_file("storyboard.jpg", img, n);
+    write_file("storyboard-sheet-1.jpg", img, n);
+    write_file("storyboard-sheet-2.jpg", img, n);
     ex = json_object_new_object();
     extras_finish(dir, &x, 8, ex);
     s = json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN);
@@ -239,7 +245,10 @@ static void test_finish(void)
     snprintf(p, sizeof p, "%s/storyboard.jpg", dir);
     CHECK(stat(p, &st) != 0);
     json_object_put(ex);
+    snprintf(p, sizeof p, "%s/storyboard-sheet-2.jpg", dir);
+    CHECK(stat(p, &st) != 0);
     x.storyboard = false;
+    write_file("poster-cand.grey", grey, 1024); /* only the source's first frame */
     ex = json_object_new_object();
     extras_finish(dir, &x, 8, ex);
     CHECK_STR(json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN),

@@ -155,17 +155,21 @@ static void test_encode_argv_extras(void)
     CHECK(ffmpeg_encode_argv(&b, &p) > 0);
     CHECK(has_pair(&b, "-filter_complex",
                    "[0:v]split=4[s0][s1][xp][xs];[s0]scale=-2:480[o0];[s1]scale=-2:360[o1];"
-                   "[xp]trim=start=2.000:duration=10,"
+                   "[xp]split=2[pa][pb];[pa]trim=end_frame=1,scale=854:480,setsar=1[p0];"
+                   "[pb]trim=start=2.000:duration=10,"
                    "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',scale=854:480,"
-                   "setpts=N/FRAME_RATE/TB,split=2[pj][pq];[pq]scale=32:32,format=gray[pg];"
-                   "[xs]fps=1000/2500,scale=160:90,tile=4x1,setpts=0[sb]"));
+                   "setsar=1[p1];[p0][p1]concat=n=2:v=1:a=0,setpts=N/(25*TB),split=2[pj][pq];"
+                   "[pq]scale=32:32,format=gray[pg];"
+                   "[xs]split=2[sa][sc];[sa]trim=end_frame=1,scale=640:90,setsar=1[q0];"
+                   "[sc]fps=1000/2500,scale=160:90,tile=4x1,setsar=1[q1];"
+                   "[q0][q1]concat=n=2:v=1:a=0,setpts=N/(25*TB)[sb]"));
     CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1 a:1"));
     CHECK(has_pair(&b, "-b:a:0", "128k") && has_pair(&b, "-b:a:1", "96k"));
     int hls = index_of(&b, "/m/.j.tmp/v%v/index.m3u8");
     CHECK(hls > 0 && index_of(&b, "/m/.j.tmp/poster-cand-%02d.jpg") > hls);
     CHECK(index_of(&b, "/m/.j.tmp/poster-cand.grey") > hls);
-    CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/storyboard.jpg");
-    CHECK(has_pair(&b, "-map", "[sb]") && has_pair(&b, "-frames:v", "1"));
+    CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/storyboard-sheet-%d.jpg");
+    CHECK(has_pair(&b, "-map", "[sb]") && has_pair(&b, "-frames:v", "2"));
     /* a source without audio: no audio-only variant, whatever the plan */
     p.audio = false;
     CHECK(ffmpeg_encode_argv(&b, &p) > 0);

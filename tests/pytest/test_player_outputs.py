@@ -264,3 +264,32 @@ def test_an_encrypted_job_gets_no_mp4_and_says_why(stack, workers, rundir, silen
     assert "mp4" not in st and not (media / "mp4").exists(), st
     assert st["missing"] == [{"output": "mp4", "reason": "the HLS of this job is encrypted: a clear "
                                                          "MP4 copy would defeat the encryption"}], st
+
+
+def test_progress_is_reported_from_the_start(stack, workers, rundir, run_root):
+    """The storyboard's sheet comes only at the end, and a late poster late:
+    ffmpeg reports no progress until every output has had a frame, so each
+    image output starts with one. A 30 s encode shows progress below half."""
+    src = run_root / "long-30s.mp4"
+    if not src.exists():
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                        "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+                        str(src)], check=True)
+    key = stack.mg("apikey", "create", "uploader")
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "--data-binary", f"@{src}",
+                   "/uploads/long.mp4")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    workers.start()
+    seen = []
+
+    def poll():
+        st = json.loads(stack.curl(f"/media/status?job_id={job}").body)
+        if st.get("job_status") == "PROGRESSING" and 0 < st.get("progress_rate", 0) < 100:
+            seen.append(st["progress_rate"])
+        return st.get("job_status") in ("COMPLETE", "ERROR")
+    wait_until(poll, 900, 0.1)
+    st = stack.curl(f"/media/status?job_id={job}").json()
+    assert st["job_status"] == "COMPLETE" and "storyboard" in st and "poster" in st, st
+    assert seen and min(seen) < 50, f"progress reported from the start: {seen}"

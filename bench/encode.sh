@@ -11,12 +11,7 @@ JOBS=${JOBS:-4}
 source bench/encode_lib.sh
 bench_binary
 source scripts/lib.sh
-export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
-RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
-export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
-NGINX_SITE_EXTRA=$(upload_conf) || exit 1
-export NGINX_SITE_EXTRA
-stack_up
+bench_upload_stack
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; stack_down' EXIT
 ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=30" -f lavfi -i "sine" \

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by bench/encode.sh and bench/vod.sh: the release binary, and the
-# local encoder's ffmpeg command for a 720p input with audio (app/worker/ffmpeg.c,
-# ffmpeg_encode_argv, without its whitelists), to run by hand beside the worker.
+# Shared by bench/encode.sh, encode_extras.sh and vod.sh: the release binary,
+# the upload stack, and the local encoder's ffmpeg command for a 720p input
+# with audio (app/worker/ffmpeg.c, ffmpeg_encode_argv, without its
+# whitelists), to run by hand beside the worker.
 
 # bench_binary: sets MG_BIN to a release build unless it is set.
 bench_binary() {
@@ -23,4 +24,15 @@ plain_ladder() {
         -b:v:0 2880k -b:v:1 1920k -b:v:2 1440k -c:a aac -b:a 128k \
         -f hls -hls_time 4 -hls_playlist_type vod -hls_segment_filename "$2/v%v/seg%03d.ts" \
         -master_pl_name master.m3u8 -var_stream_map "v:0,a:0 v:1,a:1 v:2,a:2" "$2/v%v/index.m3u8"
+}
+
+# bench_upload_stack: after scripts/lib.sh is sourced, its stack in a fresh
+# $RUN with the upload snippet, media and uploads under $RUN, no access log.
+bench_upload_stack() {
+    export NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-off}   # benchmarks measure without an access log
+    RUN=$(mktemp -d /tmp/mediagate-bench.XXXXXX)
+    export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads
+    NGINX_SITE_EXTRA=$(upload_conf) || exit 1
+    export NGINX_SITE_EXTRA
+    stack_up
 }

@@ -505,6 +505,7 @@ static int make_mp4(encode *e, const char *dir, const int *heights, const ladder
         mp4_missing(dir, extras, "the MP4 files could not be made: ffmpeg failed");
         return 0;
     }
+    log_info("task %lld: MP4 copies made (%.2f s CPU)", e->ctx->id, r.cpu_s);
     proc_result_free(&r);
     json_object *arr = json_object_new_array();
     for (int i = 0; i < n; i++) {
@@ -684,6 +685,9 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     if (st != 0) {
         log_warn("task %lld: ffmpeg status %d (%.1f s CPU): %s", ctx->id, st, r.cpu_s, r.last_err);
         encode_failed(e, st, &r, res);
+    } else {
+        log_info("task %lld: ffmpeg encoded %.1f s (%.2f s CPU)", ctx->id, (double)e->last_us / 1e6,
+                 r.cpu_s);
     }
     proc_result_free(&r);
     if (st != 0)

@@ -51,10 +51,19 @@ void extras_plan_make(const profile *p, int w, int h, double duration_s, bool au
     x->sb_tiles = tiles;
     x->sb_cols = tiles < EXTRAS_SB_COLUMNS ? tiles : EXTRAS_SB_COLUMNS;
     x->sb_rows = (tiles + x->sb_cols - 1) / x->sb_cols;
+    /* Tiles sb_width wide; a tall source's no more than twice as high (the
+     * width shrinks), so no aspect makes the sheet too large for a JPEG. */
+    double aspect = w > 0 && h > 0 ? (double)h / w : 9.0 / 16;
     x->sb_w = p->sb_width;
-    x->sb_h = (int)lround((double)p->sb_width * h / (w > 0 ? w : 1) / 2) * 2;
+    if (aspect > 2)
+        x->sb_w = (int)lround(2.0 * p->sb_width / aspect / 2) * 2;
+    if (x->sb_w < 2)
+        x->sb_w = 2;
+    x->sb_h = (int)lround(x->sb_w * aspect / 2) * 2;
     if (x->sb_h < 2)
         x->sb_h = 2;
+    if (x->sb_h > 2 * p->sb_width) /* a 2-pixel-wide tile is squeezed */
+        x->sb_h = 2 * p->sb_width;
 
     x->audio_only = p->audio_only && audio;
     x->audio_only_kbps = audio_kbps > 0 ? audio_kbps : 128;
@@ -291,24 +300,25 @@ static void finish_poster(const char *dir, const extras_plan *x, json_object *ex
     size_t len = 0;
     int pick = 0, w = 0, h = 0;
     snprintf(p, sizeof p, "%s/" EXTRAS_POSTER_GREY, dir);
-    unsigned char *grey = read_all(p, (size_t)x->poster_n * GREY_FRAME, &len);
-    int frames = (int)(len / GREY_FRAME);
+    /* (the first frame of each is the source's first: not a candidate) */
+    unsigned char *grey = read_all(p, (size_t)(x->poster_n + 1) * GREY_FRAME, &len);
+    int frames = (int)(len / GREY_FRAME) - 1;
     unlink(p);
-    if (!grey || frames == 0) {
+    if (!grey || frames <= 0) {
         snprintf(why, sizeof why, "the video has no frame at %.1f s to take it from", x->poster_t);
     } else {
-        while (pick < frames && black(grey + (size_t)pick * GREY_FRAME))
+        while (pick < frames && black(grey + (size_t)(pick + 1) * GREY_FRAME))
             pick++;
         if (pick == frames) /* all black: the frame at the time */
             pick = 0;
-        snprintf(p, sizeof p, "%s/" EXTRAS_POSTER_CAND, dir, pick + 1);
+        snprintf(p, sizeof p, "%s/" EXTRAS_POSTER_CAND, dir, pick + 2);
         snprintf(q, sizeof q, "%s/poster.jpg", dir);
         if (extras_jpeg_size(p, &w, &h) != 0 || w != x->poster_w || h != x->poster_h ||
             rename(p, q) != 0)
             snprintf(why, sizeof why, "the poster image could not be written");
     }
     free(grey);
-    for (int i = 1; i <= EXTRAS_POSTER_MAX; i++) {
+    for (int i = 1; i <= EXTRAS_POSTER_MAX + 1; i++) {
         snprintf(p, sizeof p, "%s/" EXTRAS_POSTER_CAND, dir, i);
         unlink(p);
     }
@@ -358,17 +368,22 @@ static int write_vtt(const char *path, const extras_plan *x, long long dur_ms)
 static void finish_storyboard(const char *dir, const extras_plan *x, double duration_s,
                               json_object *extras)
 {
-    char p[PATH_MAX], v[PATH_MAX];
+    char p[PATH_MAX], v[PATH_MAX], s1[PATH_MAX], s2[PATH_MAX];
     int w = 0, h = 0;
     long long dur_ms = llround(duration_s * 1000);
     snprintf(p, sizeof p, "%s/storyboard.jpg", dir);
     snprintf(v, sizeof v, "%s/storyboard.vtt", dir);
+    snprintf(s1, sizeof s1, "%s/" EXTRAS_SB_SHEETS, dir, 1);
+    snprintf(s2, sizeof s2, "%s/" EXTRAS_SB_SHEETS, dir, 2);
+    unlink(s1); /* the source's first frame */
     const char *why = NULL;
-    if (extras_jpeg_size(p, &w, &h) != 0 || w != x->sb_cols * x->sb_w || h != x->sb_rows * x->sb_h)
+    if (extras_jpeg_size(s2, &w, &h) != 0 || w != x->sb_cols * x->sb_w ||
+        h != x->sb_rows * x->sb_h || rename(s2, p) != 0)
         why = "the storyboard's sprite sheet could not be written";
     else if (dur_ms <= 0 || write_vtt(v, x, dur_ms) != 0)
         why = "the storyboard's WebVTT could not be written";
     if (why) {
+        unlink(s2);
         unlink(p);
         unlink(v);
         extras_missing(extras, "storyboard", why);

@@ -241,18 +241,28 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
                                    p->heights[i], i);
     /* The poster: a frame a second from poster_t (the first at or after
      * each second), full size and as a small grey copy that tells black
-     * frames apart (app/worker/extras.c). */
+     * frames apart; the storyboard: one tile every interval (in ms: a whole
+     * rate), one sheet. Each image output starts with the source's first
+     * frame (at its final size, then dropped by app/worker/extras.c): ffmpeg
+     * reports no progress until every output has had a frame, and the
+     * sheet comes only at the end. Their timestamps stay small, since
+     * ffmpeg's progress (out_time, the encoded duration the ladder is
+     * checked against) is their end too. */
     if (poster)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
-                               ";[xp]trim=start=%.3f:duration=%d,"
+                               ";[xp]split=2[pa][pb];[pa]trim=end_frame=1,scale=%d:%d,setsar=1[p0];"
+                               "[pb]trim=start=%.3f:duration=%d,"
                                "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',"
-                               "scale=%d:%d,split=2[pj][pq];[pq]scale=%d:%d,format=gray[pg]",
-                               x->poster_t, x->poster_n, x->poster_w, x->poster_h,
-                               EXTRAS_GREY_SIDE, EXTRAS_GREY_SIDE);
-    /* The storyboard: one tile every interval (in ms: a whole rate), one sheet. */
+                               "scale=%d:%d,setsar=1[p1];[p0][p1]concat=n=2:v=1:a=0,"
+                               "setpts=N/(25*TB),split=2[pj][pq];[pq]scale=%d:%d,format=gray[pg]",
+                               x->poster_w, x->poster_h, x->poster_t, x->poster_n, x->poster_w,
+                               x->poster_h, EXTRAS_GREY_SIDE, EXTRAS_GREY_SIDE);
     if (sb)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
-                               ";[xs]fps=1000/%lld,scale=%d:%d,tile=%dx%d[sb]",
+                               ";[xs]split=2[sa][sc];[sa]trim=end_frame=1,scale=%d:%d,setsar=1[q0];"
+                               "[sc]fps=1000/%lld,scale=%d:%d,tile=%dx%d,setsar=1[q1];"
+                               "[q0][q1]concat=n=2:v=1:a=0,setpts=N/(25*TB)[sb]",
+                               x->sb_cols * x->sb_w, x->sb_rows * x->sb_h,
                                llround(x->sb_interval * 1000), x->sb_w, x->sb_h, x->sb_cols,
                                x->sb_rows);
     if (fl >= sizeof filter)
@@ -360,21 +370,21 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     if (sb) {
         ADD("-map");
         ADD("[sb]");
+        ADD("-fps_mode");
+        ADD("passthrough");
         ADD("-c:v");
         ADD("mjpeg");
         ADD("-q:v");
         ADD("4");
         ADD("-frames:v");
-        ADD("1");
+        ADD("2");
         if (p->max_seconds > 0) {
             ADD("-t");
             ADD("%.3f", p->max_seconds);
         }
-        ADD("-update");
-        ADD("1");
         ADD("-f");
         ADD("image2");
-        ADD("%s/storyboard.jpg", p->out_dir);
+        ADD("%s/%s", p->out_dir, EXTRAS_SB_SHEETS);
     }
     return b->argc;
 }

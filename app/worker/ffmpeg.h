@@ -105,9 +105,12 @@ typedef struct extras_plan {
 
 /* The candidate poster frames' files under an encode's directory (JPEG,
  * numbered from 1) and their 32x32 grey copies (raw, one after another),
- * removed once the poster is chosen. */
+ * removed once the poster is chosen; the storyboard's sheets (1, then 2:
+ * the sheet). The first of each is the source's first frame, written only
+ * so that ffmpeg reports progress from the start (ffmpeg.c). */
 #define EXTRAS_POSTER_CAND "poster-cand-%02d.jpg"
 #define EXTRAS_POSTER_GREY "poster-cand.grey"
+#define EXTRAS_SB_SHEETS "storyboard-sheet-%d.jpg"
 #define EXTRAS_GREY_SIDE 32
 
 /* One encode into an HLS ladder. */

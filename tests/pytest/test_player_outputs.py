@@ -124,8 +124,9 @@ def check_storyboard(stack, job, st, media):
 
 
 def served(stack, job, name, ctype):
-    r = stack.curl("-o", "/dev/null", f"/media-files/{job}/{name}")
-    assert r.status == 200 and r.header("Content-Type") == ctype, (name, r, r.headers)
+    r = stack.curl(f"/media-files/{job}/{name}")
+    assert r.status == 200 and r.header("Content-Type") == ctype, (name, r.status, r.headers)
+    assert int(r.header("Content-Length")) == (stack.run / "media" / job / name).stat().st_size
 
 
 def node(script, *args):
@@ -190,7 +191,18 @@ def top_boxes(path):
     return out
 
 
+def docs_example():
+    """The extras' example spec docs/profiles.md shows (its second JSON block)."""
+    text = (mgstack.MG_ROOT / "docs" / "profiles.md").read_text()
+    blocks = [b.partition("\n")[2].partition("```")[0] for b in text.split("```json")[1:]]
+    return blocks[1]
+
+
 def test_mp4_profile_and_a_poster_that_skips_black(stack, workers, rundir, black_start, tmp_path):
+    ex = rundir / "docs-example.json"
+    ex.write_text(docs_example())
+    assert "poster" in json.loads(ex.read_text())
+    stack.mg("profiles", "add", "docs-example", "--encoder", "local", ex)  # docs/profiles.md's spec is taken
     job, st, media = encode(stack, workers, rundir, black_start, {
         "renditions": [{"height": 360}, {"height": 240, "audio_kbps": 64}], "packaging": ["hls", "mp4"],
         "poster": {"time": 0}, "storyboard": {"interval": 3, "width": 120}})
@@ -222,12 +234,15 @@ def test_mp4_profile_and_a_poster_that_skips_black(stack, workers, rundir, black
     assert [g.get("state") for g in got] == ["played"], (got, r.stderr[-3000:])
 
 
-def test_a_profile_without_extras_makes_none(stack, workers, rundir, black_start):
+def test_each_extra_is_switched_off_on_its_own(stack, workers, rundir, black_start):
+    """Poster, storyboard and audio-only off, MP4 on: only the MP4 is made."""
     job, st, media = encode(stack, workers, rundir, black_start, {
-        "renditions": [{"height": 240}], "poster": False, "storyboard": False, "audio_only": False})
-    for k in ("poster", "storyboard", "audio_only", "mp4", "missing"):
+        "renditions": [{"height": 240}], "packaging": ["hls", "mp4"],
+        "poster": False, "storyboard": False, "audio_only": False})
+    for k in ("poster", "storyboard", "audio_only", "missing"):
         assert k not in st, st
-    assert sorted(p.name for p in media.iterdir()) == ["master.m3u8", "v0"], list(media.iterdir())
+    assert [m["file"] for m in st["mp4"]] == ["mp4/240p.mp4"], st
+    assert sorted(p.name for p in media.iterdir()) == ["master.m3u8", "mp4", "v0"], list(media.iterdir())
     assert (media / "master.m3u8").read_text().count("#EXT-X-STREAM-INF") == 1
 
 
@@ -238,3 +253,43 @@ def test_a_source_without_audio_has_no_audio_only_variant(stack, workers, rundir
     assert (media / "master.m3u8").read_text().count("#EXT-X-STREAM-INF") == 1
     assert st["poster"]["time_s"] == round(4 / 3, 3), st["poster"]
     check_storyboard(stack, job, st, media)
+
+
+def test_an_encrypted_job_gets_no_mp4_and_says_why(stack, workers, rundir, silent):
+    """A clear MP4 would defeat the HLS encryption: asked for, it is missing."""
+    job, st, media = encode(stack, workers, rundir, silent, {
+        "renditions": [{"height": 240}], "packaging": ["hls", "mp4"], "encryption": "aes-128"})
+    if "encryption" not in st:
+        pytest.skip("this build does not encrypt HLS (app/worker/hls_crypt.c)")
+    assert "mp4" not in st and not (media / "mp4").exists(), st
+    assert st["missing"] == [{"output": "mp4", "reason": "the HLS of this job is encrypted: a clear "
+                                                         "MP4 copy would defeat the encryption"}], st
+
+
+def test_progress_is_reported_from_the_start(stack, workers, rundir, run_root):
+    """The storyboard's sheet comes only at the end, and a late poster late:
+    ffmpeg reports no progress until every output has had a frame, so each
+    image output starts with one. A 30 s encode shows progress below half."""
+    src = run_root / "long-30s.mp4"
+    if not src.exists():
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                        "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+                        str(src)], check=True)
+    key = stack.mg("apikey", "create", "uploader")
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {key}", "--data-binary", f"@{src}",
+                   "/uploads/long.mp4")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    workers.start()
+    seen = []
+
+    def poll():
+        st = json.loads(stack.curl(f"/media/status?job_id={job}").body)
+        if st.get("job_status") == "PROGRESSING" and 0 < st.get("progress_rate", 0) < 100:
+            seen.append(st["progress_rate"])
+        return st.get("job_status") in ("COMPLETE", "ERROR")
+    wait_until(poll, 900, 0.1)
+    st = stack.curl(f"/media/status?job_id={job}").json()
+    assert st["job_status"] == "COMPLETE" and "storyboard" in st and "poster" in st, st
+    assert seen and min(seen) < 50, f"progress reported from the start: {seen}"

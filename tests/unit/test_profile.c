@@ -175,6 +175,77 @@ static void test_refused(void)
     CHECK_INT(strlen(small), sizeof small - 1);
 }
 
+/* The extras (poster, storyboard, audio-only, encryption): defaults,
+ * values read, the JSON form read back, and hostile values refused. */
+static void test_extras(void)
+{
+    profile p, q;
+    char err[256];
+    CHECK_INT(parse("x", "{\"encoder\": \"local\", \"renditions\": [{\"height\": 360}]}", &p, err,
+                    sizeof err),
+              0);
+    CHECK(p.poster && p.poster_time < 0 && p.storyboard && p.sb_interval == 0 && p.sb_width == 160);
+    CHECK(p.audio_only && p.encryption == PROFILE_ENC_AUTO);
+    CHECK_INT(parse("x",
+                    "{\"encoder\": \"local\", \"renditions\": [{\"height\": 360}],"
+                    " \"poster\": {\"time\": 0}, \"storyboard\": {\"interval\": 2.5, \"width\": 120},"
+                    " \"audio_only\": false, \"encryption\": \"aes-128\"}",
+                    &p, err, sizeof err),
+              0);
+    CHECK(p.poster && p.poster_time == 0 && p.sb_interval == 2.5 && p.sb_width == 120);
+    CHECK(!p.audio_only && p.encryption == PROFILE_ENC_AES128);
+    json_object *o = profile_json(&p);
+    CHECK_INT(profile_parse(NULL, o, &q, err, sizeof err), 0);
+    CHECK(memcmp(&p, &q, sizeof p) == 0);
+    json_object_put(o);
+    CHECK_INT(parse("x",
+                    "{\"encoder\": \"local\", \"renditions\": [{\"height\": 360}],"
+                    " \"poster\": false, \"storyboard\": false}",
+                    &p, err, sizeof err),
+              0);
+    CHECK(!p.poster && !p.storyboard);
+    o = profile_json(&p);
+    CHECK_INT(profile_parse(NULL, o, &q, err, sizeof err), 0);
+    CHECK(memcmp(&p, &q, sizeof p) == 0);
+    json_object_put(o);
+
+    static const struct {
+        const char *member, *why;
+    } bad[] = {
+        {"\"poster\": true", NULL}, /* accepted: on, time chosen */
+        {"\"poster\": null", "poster must be false or"},
+        {"\"poster\": \"yes\"", "poster must be false or"},
+        {"\"poster\": {\"time\": -1}", "poster.time must be between 0 and 86400"},
+        {"\"poster\": {\"time\": 1e400}", "poster.time"},
+        {"\"poster\": {\"time\": \"2\"}", "poster.time must be a number"},
+        {"\"poster\": {\"at\": 2}", "unknown member \"at\""},
+        {"\"storyboard\": {\"interval\": 0}", "storyboard.interval must be between 0.5 and 600"},
+        {"\"storyboard\": {\"interval\": 601}", "storyboard.interval"},
+        {"\"storyboard\": {\"width\": 31}", "storyboard.width must be between 32 and 640"},
+        {"\"storyboard\": {\"width\": 100000}", "storyboard.width"},
+        {"\"storyboard\": {\"width\": 161}", "even whole number"},
+        {"\"storyboard\": {\"width\": 160.5}", "even whole number"},
+        {"\"storyboard\": {\"rows\": 100}", "unknown member \"rows\""},
+        {"\"storyboard\": [1]", "storyboard must be false or"},
+        {"\"audio_only\": 1", "audio_only must be true or false"},
+        {"\"audio_only\": \"true\"", "audio_only must be true or false"},
+        {"\"encryption\": \"AES-128\"", "encryption must be"},
+        {"\"encryption\": \"aes-128\\u0000\"", "encryption must be"},
+        {"\"encryption\": true", "encryption must be"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char spec[300];
+        snprintf(spec, sizeof spec, "{\"encoder\": \"local\", \"renditions\": [{\"height\": 360}], %s}",
+                 bad[i].member);
+        int want = bad[i].why ? -1 : 0;
+        if (!CHECK_INT(parse("x", spec, &p, err, sizeof err), want) ||
+            (bad[i].why && !CHECK_HAS(err, bad[i].why)))
+            fprintf(stderr, "  spec: %s (%s)\n", spec, err);
+        if (bad[i].why)
+            CHECK_LACKS(err, "\n");
+    }
+}
+
 static void test_names(void)
 {
     CHECK(profile_name_ok("default"));
@@ -203,6 +274,7 @@ int main(void)
     test_good();
     test_round_trip();
     test_refused();
+    test_extras();
     test_names();
     return CHECK_DONE("profile");
 }

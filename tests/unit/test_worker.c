@@ -136,6 +136,63 @@ static void test_encode_argv(void)
     CHECK(ffmpeg_encode_argv(&b, &p) == -1);
 }
 
+/* The extras from the ladder's own decode: one split feeds every branch,
+ * the audio-only variant is the next var_stream_map index, the image
+ * outputs come after the HLS one; the MP4 copies read only our playlists. */
+static void test_encode_argv_extras(void)
+{
+    argv_buf b;
+    int h[] = {480, 360};
+    ladder_step st[] = {{.height = 480, .video_kbps = 1920, .audio_kbps = 128},
+                        {.height = 360, .video_kbps = 1440, .audio_kbps = -1}};
+    extras_plan x = {.poster = true, .poster_t = 2, .poster_n = 10, .poster_w = 854,
+                     .poster_h = 480, .storyboard = true, .sb_interval = 2.5, .sb_tiles = 4,
+                     .sb_w = 160, .sb_h = 90, .sb_cols = 4, .sb_rows = 1, .audio_only = true,
+                     .audio_only_kbps = 96};
+    encode_plan p = {.input = "file:/u/a.mp4", .demuxer = "mov", .protocols = "file",
+                     .formats = "mov", .heights = h, .n = 2, .audio = true, .out_dir = "/m/.j.tmp",
+                     .threads = 2, .steps = st, .extras = &x, .max_seconds = 30};
+    CHECK(ffmpeg_encode_argv(&b, &p) > 0);
+    CHECK(has_pair(&b, "-filter_complex",
+                   "[0:v]split=4[s0][s1][xp][xs];[s0]scale=-2:480[o0];[s1]scale=-2:360[o1];"
+                   "[xp]split=2[pa][pb];[pa]trim=end_frame=1,scale=854:480,setsar=1[p0];"
+                   "[pb]trim=start=2.000:duration=10,"
+                   "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',scale=854:480,"
+                   "setsar=1[p1];[p0][p1]concat=n=2:v=1:a=0,setpts=N/(25*TB),split=2[pj][pq];"
+                   "[pq]scale=32:32,format=gray[pg];"
+                   "[xs]split=2[sa][sc];[sa]trim=end_frame=1,scale=640:90,setsar=1[q0];"
+                   "[sc]fps=1000/2500,scale=160:90,tile=4x1,setsar=1[q1];"
+                   "[q0][q1]concat=n=2:v=1:a=0,setpts=N/(25*TB)[sb]"));
+    CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1 a:1"));
+    CHECK(has_pair(&b, "-b:a:0", "128k") && has_pair(&b, "-b:a:1", "96k"));
+    int hls = index_of(&b, "/m/.j.tmp/v%v/index.m3u8");
+    CHECK(hls > 0 && index_of(&b, "/m/.j.tmp/poster-cand-%02d.jpg") > hls);
+    CHECK(index_of(&b, "/m/.j.tmp/poster-cand.grey") > hls);
+    CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/storyboard-sheet-%d.jpg");
+    CHECK(has_pair(&b, "-map", "[sb]") && has_pair(&b, "-frames:v", "2"));
+    /* a source without audio: no audio-only variant, whatever the plan */
+    p.audio = false;
+    CHECK(ffmpeg_encode_argv(&b, &p) > 0);
+    CHECK(has_pair(&b, "-var_stream_map", "v:0 v:1"));
+    CHECK(index_of(&b, "aac") < 0);
+    /* nothing beside the ladder */
+    x.poster = x.storyboard = false;
+    CHECK(ffmpeg_encode_argv(&b, &p) > 0);
+    CHECK(has_pair(&b, "-filter_complex",
+                   "[0:v]split=2[s0][s1];[s0]scale=-2:480[o0];[s1]scale=-2:360[o1]"));
+    CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/v%v/index.m3u8");
+
+    const char *names[] = {"480p", "360p"};
+    CHECK(ffmpeg_mp4_argv(&b, "/m/.j.tmp", 2, names) > 0);
+    CHECK(has_pair(&b, "-i", "file:/m/.j.tmp/v0/index.m3u8"));
+    CHECK(has_pair(&b, "-i", "file:/m/.j.tmp/v1/index.m3u8"));
+    CHECK(has_pair(&b, "-protocol_whitelist", "file") && has_pair(&b, "-format_whitelist", "hls,mpegts"));
+    CHECK(has_pair(&b, "-c", "copy") && has_pair(&b, "-movflags", "+faststart"));
+    CHECK_STR(b.argv[b.argc - 1], "file:/m/.j.tmp/mp4/360p.mp4");
+    CHECK(has_pair(&b, "-progress", "pipe:1"));
+    CHECK(ffmpeg_mp4_argv(&b, "/m", 0, names) == -1);
+}
+
 static void test_ladder(void)
 {
     int h[8];
@@ -320,6 +377,14 @@ static void test_hls_check(void)
     CHECK_INT(hls_check_master(swapped, strlen(swapped), 2, false, msg, sizeof msg), -1);
     const char *noinf = "#EXTM3U\nv0/index.m3u8\n";
     CHECK_INT(hls_check_master(noinf, strlen(noinf), 1, false, msg, sizeof msg), -1);
+    /* the audio-only variant last: its codec named, no picture size */
+    const char *audio = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=2x2,CODECS=\"avc1.64001e,"
+                        "mp4a.40.2\"\nv0/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="
+                        "\"mp4a.40.2\"\nv1/index.m3u8\n";
+    CHECK_INT(hls_check_master(audio, strlen(audio), 2, true, msg, sizeof msg), 0);
+    CHECK_INT(hls_check_master(audio, strlen(audio), 2, false, msg, sizeof msg), 0);
+    CHECK_INT(hls_check_master(master, strlen(master), 2, true, msg, sizeof msg), -1);
+    CHECK_HAS(msg, "audio-only");
 }
 
 static void test_reason(void)
@@ -456,6 +521,7 @@ int main(void)
     test_allowlist();
     test_probe_argv();
     test_encode_argv();
+    test_encode_argv_extras();
     test_ladder();
     test_profile_ladder();
     test_parse_probe();

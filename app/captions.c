@@ -388,10 +388,11 @@ static int from_utf16(const char *buf, size_t len, char **u8, size_t *u8len, cha
         fail(why, cap, 0, "out of memory");
         goto out;
     }
-    if (iconv(cd, &in, &left, &o, &room) == (size_t)-1 || iconv(cd, NULL, NULL, &o, &room) ==
-                                                              (size_t)-1) {
-        fail(why, cap, 0, "%s", errno == EINVAL ? "a UTF-16 file that ends inside a character"
-                                                : "a UTF-16 file that is not valid UTF-16");
+    if (iconv(cd, &in, &left, &o, &room) == (size_t)-1 ||
+        iconv(cd, NULL, NULL, &o, &room) == (size_t)-1) {
+        fail(why, cap, 0, "%s",
+             errno == EINVAL ? "a UTF-16 file that ends inside a character"
+                             : "a UTF-16 file that is not valid UTF-16");
         goto out;
     }
     *u8len = (size_t)(o - *u8);
@@ -417,7 +418,7 @@ int captions_to_vtt(const char *buf, size_t len, captions_format fmt, char **out
                     CAPTIONS_MAX_BYTES);
     if (len >= 2 && (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0)) {
         char *u8;
-        size_t u8len;
+        size_t u8len = 0;
         if (from_utf16(buf, len, &u8, &u8len, why, whycap) != 0)
             return -1;
         int r = u8len == 0 ? fail(why, whycap, 0, "the captions file is empty")

@@ -128,8 +128,8 @@ int handle_captions_put(request *r)
         return reply_error(r, 400, msg);
     }
     snprintf(max, sizeof max, "%d", CAPTIONS_MAX_LANGUAGES);
-    const char *vals[] = {job, r->caller->owner, lang, label, vtt, max,
-                          store_is_s3(r->cfg) ? "s3" : "local"};
+    const char *vals[] = {
+        job, r->caller->owner, lang, label, vtt, max, store_is_s3(r->cfg) ? "s3" : "local"};
     if ((ret = db_exec(r->db, STMT_CAPTIONS_PUT, 7, vals, &res)) != 0) {
         ret = reply_db_error(r, ret);
         goto out;

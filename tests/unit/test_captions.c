@@ -153,9 +153,13 @@ static void test_utf16(void)
     }
     /* beyond ASCII: "Ça " then U+1F600 (a surrogate pair), little-endian */
     size_t n = utf16("WEBVTT\n\n00:01.000 --> 00:02.000\n", false, buf);
-    memcpy(buf + n, "\xc7\0" "a\0 \0\x3d\xd8\x00\xde\n\0", 12);
+    memcpy(buf + n,
+           "\xc7\0"
+           "a\0 \0\x3d\xd8\x00\xde\n\0",
+           12);
     char *o = conv_n(buf, n + 12, CAPTIONS_VTT);
-    CHECK_STR(o, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\xc3\x87" "a \xf0\x9f\x98\x80\n\n");
+    CHECK_STR(o, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\xc3\x87"
+                 "a \xf0\x9f\x98\x80\n\n");
     free(o);
     /* a lone surrogate, an odd byte, a BOM alone */
     CHECK(conv_n("\xff\xfeW\0\x3d\xd8\n\0", 8, CAPTIONS_DETECT) == NULL);

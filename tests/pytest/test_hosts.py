@@ -26,6 +26,7 @@ import mgstack
 import s3_settings
 from mgstack import processes_matching, wait_until
 from test_encoder import DONE, clips  # noqa: F401
+from test_encoder_s3 import extra_files
 
 WORKER_USERS = ("mediagate", "mediagate-worker")
 
@@ -119,11 +120,14 @@ class Cluster:
 
     def outputs(self, job):
         """(every key under media/<job>/, the keys master.m3u8 names with
-        what they name in turn)."""
+        what they name in turn, and the files the job's extras name: the
+        poster, the storyboard's, MP4s)."""
         c = s3_settings.client(self.s3)
         base = f"media/{job}/"
         have = set(s3_settings.keys(self.s3, self.bucket, base))
-        named, todo = {base + "master.m3u8"}, [base + "master.m3u8"]
+        extras = self.db.one("SELECT coalesce(extras, '{}') FROM jobs WHERE id = %s", job)
+        named = {base + "master.m3u8"} | {base + f for f in extra_files(extras)}
+        todo = [base + "master.m3u8"]
         while todo:
             key = todo.pop()
             if not key.endswith(".m3u8"):

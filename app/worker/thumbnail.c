@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -36,6 +37,8 @@
 
 #define SEGMENT_CAP (512LL << 20) /* one segment of ours is far smaller */
 #define JPEG_CAP (4u << 20)
+#define SPACE_LOW (1LL << 20) /* a disk with less free than this is full: a thumbnail waits */
+#define SPACE_WAIT 10         /* seconds between a full disk's tries */
 
 /* The segment of a media playlist that holds a time. */
 typedef struct thumb_seg {
@@ -201,17 +204,47 @@ __attribute__((format(printf, 3, 4))) static void thumb_fail(thumb *t, bool perm
     PQclear(r);
 }
 
+/* Whether the file system of dir has less than SPACE_LOW free. */
+static bool low_space(const char *dir)
+{
+    struct statvfs v;
+    return *dir && statvfs(dir, &v) == 0 && (long long)v.f_bavail * (long long)v.f_frsize < SPACE_LOW;
+}
+
+/* Ends the attempt uncounted when a disk it writes (the work directory,
+ * the local media directory) is full: not the thumbnail's fault, tried
+ * again SPACE_WAIT s on, the row left queued. Returns whether it did. */
+static bool snooze_if_full(thumb *t, const char *what)
+{
+    const config *cfg = t->ctx->cfg;
+    const char *full = low_space(t->dir) ? "the worker's temporary disk"
+                       : !store_is_s3(cfg) && low_space(cfg->media_dir) ? "the media disk"
+                                                                        : NULL;
+    if (!full)
+        return false;
+    snprintf(t->res->message, sizeof t->res->message, "%s is full (%s): waiting for space", full,
+             what);
+    t->res->outcome = TASK_SNOOZE;
+    t->res->retry_after = SPACE_WAIT;
+    return true;
+}
+
 /* A store failure st in reading or writing what: the outputs gone
- * (NOT_FOUND) fail the row, anything else is retried. */
+ * (NOT_FOUND) fail the row; a store that did not answer (RETRY) or a full
+ * disk is waited for uncounted (TASK_SNOOZE); anything else is retried. */
 static void store_failed(thumb *t, store_status st, const char *what)
 {
     log_warn("task %lld: %s: %s: %s", t->ctx->id, what, store_status_name(st), store_err(t->s));
-    if (st == STORE_NOT_FOUND)
+    if (st == STORE_NOT_FOUND) {
         thumb_fail(t, true, "the job's outputs are gone (%s is missing)", what);
-    else
+    } else if (st == STORE_RETRY) {
+        snprintf(t->res->message, sizeof t->res->message,
+                 "the object store did not answer (%s): waiting for it", what);
+        t->res->outcome = TASK_SNOOZE;
+        t->res->retry_after = store_retry_after(t->s) > 0 ? (double)store_retry_after(t->s) : 0;
+    } else if (!snooze_if_full(t, what)) {
         thumb_fail(t, false, "the store failed (%s: %s)", what, store_status_name(st));
-    if (st == STORE_RETRY && store_retry_after(t->s) > 0)
-        t->res->retry_after = (double)store_retry_after(t->s);
+    }
 }
 
 /* The top rendition's playlist key named by master (the first variant's
@@ -288,7 +321,8 @@ static int fetch_segment(thumb *t, const char *pkey, const thumb_seg *seg, char 
         return -1;
     }
     if (hls_crypt_decrypt_file(k, seg->iv, enc, path) != 0) {
-        thumb_fail(t, true, "a segment of the top rendition cannot be decrypted");
+        if (!snooze_if_full(t, "the decrypted segment"))
+            thumb_fail(t, true, "a segment of the top rendition cannot be decrypted");
         return -1;
     }
     return 0;
@@ -357,9 +391,10 @@ static int make_jpeg(thumb *t, const char *pkey, const char *playlist, size_t pl
         }
     }
     int ret = -1;
-    if (!buf)
-        thumb_fail(t, false, "ffmpeg made no frame of the video at that time");
-    else if (jpeg_size((const unsigned char *)buf, len, &w, &h) != 0 || w != t->width)
+    if (!buf) {
+        if (!snooze_if_full(t, "the thumbnail's work file"))
+            thumb_fail(t, false, "ffmpeg made no frame of the video at that time");
+    } else if (jpeg_size((const unsigned char *)buf, len, &w, &h) != 0 || w != t->width)
         thumb_fail(t, false, "ffmpeg made an image that is not the JPEG asked for");
     else
         ret = 0;
@@ -473,8 +508,15 @@ void kind_thumbnail_make(task_ctx *ctx, task_result *res)
     snprintf(t.dir, sizeof t.dir, "%s/mediagate-thumb-XXXXXX", tmp);
     if (!mkdtemp(t.dir)) {
         log_error("task %lld: cannot create a work directory: %s", ctx->id, strerror(errno));
-        thumb_fail(&t, false, "cannot create a work directory");
         t.dir[0] = '\0';
+        if (errno == ENOSPC || errno == EDQUOT) {
+            snprintf(res->message, sizeof res->message,
+                     "the worker's temporary disk is full: waiting for space");
+            res->outcome = TASK_SNOOZE;
+            res->retry_after = SPACE_WAIT;
+        } else {
+            thumb_fail(&t, false, "cannot create a work directory");
+        }
         goto out;
     }
     snprintf(key, sizeof key, "media/%s/master.m3u8", t.job);

@@ -4,7 +4,10 @@ thumbnail.make task and ffmpeg, on a real encode: a JPEG of the asked width
 (ffprobe) whose frame follows the time (testsrc's counter), made once (one
 task however often it is asked), kept by nginx for a public job and never
 shared for a private one; hostile parameters a 400 with nothing queued; the
-per-job cap; the worker stopped: 503 + Retry-After, not a hang; the job's
+per-job cap no caller can use up (the time step) and the bound on those
+waiting in all; thumbnails behind an encode in the worker; a failed one
+queued again after MEDIAGATE_THUMBNAIL_RETRY_AFTER; a full disk waited
+for; the worker stopped: 503 + Retry-After, not a hang; the job's
 outputs gone: the task fails once and the route says why; the same on an
 S3 store (Ceph RGW); an encrypted job's segment decrypted first.
 """

@@ -50,70 +50,17 @@ typedef struct thumb_seg {
     unsigned char iv[16];
 } thumb_seg;
 
-/* The value of attribute name (NAME=) in an #EXT-X-KEY line, unquoted,
- * into out. Returns 0, or -1 when absent or too long. */
-static int key_attr(const char *line, const char *name, char *out, size_t cap)
-{
-    size_t n = strlen(name);
-    for (const char *p = strchr(line, ':'); p; p = strchr(p + 1, ',')) {
-        if (strncmp(p + 1, name, n) != 0 || p[1 + n] != '=')
-            continue;
-        const char *v = p + 2 + n, *end;
-        if (*v == '"') {
-            end = strchr(++v, '"');
-        } else {
-            end = strchr(v, ',');
-            if (!end)
-                end = v + strlen(v);
-        }
-        if (!end || (size_t)(end - v) >= cap)
-            return -1;
-        snprintf(out, cap, "%.*s", (int)(end - v), v);
-        return 0;
-    }
-    return -1;
-}
-
-/* Reads an #EXT-X-KEY line into s's encryption. Returns 0, or -1 (a method
- * other than NONE and AES-128, a malformed IV or key URI). */
-static int read_key(const char *line, thumb_seg *s, bool *iv_given)
-{
-    char method[32], uri[1024], iv[64];
-    if (key_attr(line, "METHOD", method, sizeof method) != 0)
-        return -1;
-    s->encrypted = strcmp(method, "AES-128") == 0;
-    *iv_given = false;
-    if (!s->encrypted)
-        return strcmp(method, "NONE") == 0 ? 0 : -1;
-    const char *n = NULL;
-    if (key_attr(line, "URI", uri, sizeof uri) != 0 || !(n = strrchr(uri, '/')) ||
-        strspn(n + 1, "0123456789") != strlen(n + 1) || strlen(n + 1) < 1 || strlen(n + 1) > 9)
-        return -1;
-    s->key_n = atoi(n + 1);
-    if (key_attr(line, "IV", iv, sizeof iv) == 0) {
-        if ((strncmp(iv, "0x", 2) != 0 && strncmp(iv, "0X", 2) != 0) || strlen(iv) != 34)
-            return -1;
-        for (int i = 0; i < 16; i++) {
-            unsigned v;
-            if (sscanf(iv + 2 + 2 * i, "%2x", &v) != 1)
-                return -1;
-            s->iv[i] = (unsigned char)v;
-        }
-        *iv_given = true;
-    }
-    return 0;
-}
-
 /* The segment of the media playlist buf (len bytes, checked with
  * hls_check_media) that holds time t (seconds), by the cumulative
- * #EXTINF; a time past the last segment takes its last frame's
- * neighbourhood. Returns 0 with *out, or -1 (a key line it cannot use). */
+ * #EXTINF, with its key (hls_crypt_segment_key); a time past the last
+ * segment takes its last frame's neighbourhood. Returns 0 with *out, or -1
+ * (a key line it cannot use). */
 static int thumb_locate(const char *buf, size_t len, double t, thumb_seg *out)
 {
     thumb_seg cur = {0};
     double at = 0, d = 0;
-    long long seq = 0;
-    bool iv_given = false, found = false;
+    bool found = false;
+    *out = cur;
     const char *p = buf, *end = buf + len;
     while (p < end && !found) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -121,31 +68,22 @@ static int thumb_locate(const char *buf, size_t len, double t, thumb_seg *out)
         char line[1200];
         snprintf(line, sizeof line, "%.*s", (int)(n && p[n - 1] == '\r' ? n - 1 : n), p);
         p += n + 1;
-        if (strncmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22) == 0) {
-            seq = atoll(line + 22);
-        } else if (strncmp(line, "#EXT-X-KEY:", 11) == 0) {
-            if (read_key(line, &cur, &iv_given) != 0)
-                return -1;
-        } else if (strncmp(line, "#EXTINF:", 8) == 0) {
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
             d = strtod(line + 8, NULL);
         } else if (line[0] && line[0] != '#') {
             snprintf(cur.name, sizeof cur.name, "%.*s", (int)sizeof cur.name - 1, line);
             cur.duration = d;
             cur.offset = t - at;
-            if (cur.encrypted && !iv_given) { /* the media sequence number, big-endian */
-                memset(cur.iv, 0, sizeof cur.iv);
-                for (int i = 0; i < 8; i++)
-                    cur.iv[15 - i] = (unsigned char)((unsigned long long)seq >> (8 * i));
-            }
             *out = cur;
             found = t < at + d;
             at += d;
-            seq++;
         }
     }
     if (out->offset > out->duration - 0.05) /* past the end: near the last frame */
         out->offset = out->duration > 0.1 ? out->duration - 0.1 : 0;
-    return 0;
+    int k = hls_crypt_segment_key(buf, len, out->name, &out->key_n, out->iv);
+    out->encrypted = k == 1;
+    return k < 0 ? -1 : 0;
 }
 
 /* The width and height of the JPEG buf (its first SOF marker) when it is a

@@ -2,6 +2,8 @@
  * subtitles rendition (captions.h). */
 #include "captions.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +325,9 @@ static int parse_vtt(sbuf *b, lines *l, char *why, size_t cap)
         if (timing(b, s, n, false, l->no, why, cap) != 0 || cue_text(b, l, why, cap) != 0)
             return -1;
     }
+    if (cues == 0)
+        return fail(why, cap, 0,
+                    "the WebVTT file has no cues (to remove a language's captions, DELETE it)");
     return 0;
 }
 
@@ -366,6 +371,41 @@ static bool looks_srt(const char *buf, size_t len)
            has_arrow(s, n);
 }
 
+/* buf[0..len), UTF-16 after its byte order mark (FF FE little-endian,
+ * FE FF big-endian), as UTF-8 in a malloc'd *u8 (*u8len its length).
+ * Returns 0, or -1 with why set. */
+static int from_utf16(const char *buf, size_t len, char **u8, size_t *u8len, char *why, size_t cap)
+{
+    const char *from = (unsigned char)buf[0] == 0xff ? "UTF-16LE" : "UTF-16BE";
+    size_t left = len - 2, room = (len - 2) / 2 * 3 + 1; /* a unit is at most 3 bytes of UTF-8 */
+    char *in = (char *)buf + 2, *o;
+    int ret = -1;
+    iconv_t cd = iconv_open("UTF-8", from);
+    *u8 = NULL;
+    if (cd == (iconv_t)-1)
+        return fail(why, cap, 0, "a UTF-16 file (save it as UTF-8)");
+    if (!(*u8 = o = malloc(room))) {
+        fail(why, cap, 0, "out of memory");
+        goto out;
+    }
+    if (iconv(cd, &in, &left, &o, &room) == (size_t)-1 ||
+        iconv(cd, NULL, NULL, &o, &room) == (size_t)-1) {
+        fail(why, cap, 0, "%s",
+             errno == EINVAL ? "a UTF-16 file that ends inside a character"
+                             : "a UTF-16 file that is not valid UTF-16");
+        goto out;
+    }
+    *u8len = (size_t)(o - *u8);
+    ret = 0;
+out:
+    if (ret) {
+        free(*u8);
+        *u8 = NULL;
+    }
+    iconv_close(cd);
+    return ret;
+}
+
 int captions_to_vtt(const char *buf, size_t len, captions_format fmt, char **out, size_t *outlen,
                     char *why, size_t whycap)
 {
@@ -376,6 +416,16 @@ int captions_to_vtt(const char *buf, size_t len, captions_format fmt, char **out
     if (len > CAPTIONS_MAX_BYTES)
         return fail(why, whycap, 0, "the captions file is larger than %d bytes",
                     CAPTIONS_MAX_BYTES);
+    if (len >= 2 && (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0)) {
+        char *u8;
+        size_t u8len = 0;
+        if (from_utf16(buf, len, &u8, &u8len, why, whycap) != 0)
+            return -1;
+        int r = u8len == 0 ? fail(why, whycap, 0, "the captions file is empty")
+                           : captions_to_vtt(u8, u8len, fmt, out, outlen, why, whycap);
+        free(u8);
+        return r;
+    }
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
         buf += 3;
         len -= 3;
@@ -421,6 +471,31 @@ bool captions_language_ok(const char *tag)
             return false;
     }
     return true;
+}
+
+void captions_language_canon(char *tag)
+{
+    bool first = true, singleton = false;
+    for (char *p = tag; *p;) {
+        size_t n = strcspn(p, "-"), i;
+        bool alpha = true, digit = true;
+        for (i = 0; i < n; i++) {
+            alpha = alpha && ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z'));
+            digit = digit && p[i] >= '0' && p[i] <= '9';
+        }
+        singleton = singleton || (!first && n == 1);
+        bool region = !first && !singleton && ((n == 2 && alpha) || (n == 3 && digit));
+        bool script = !first && !singleton && n == 4 && alpha;
+        for (i = 0; i < n; i++)
+            if (region || (script && i == 0))
+                p[i] = (p[i] >= 'a' && p[i] <= 'z') ? (char)(p[i] - 32) : p[i];
+            else
+                p[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] + 32) : p[i];
+        first = false;
+        p += n;
+        if (*p)
+            p++;
+    }
 }
 
 bool captions_label_ok(const char *label)

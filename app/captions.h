@@ -23,7 +23,8 @@ typedef enum captions_format {
 
 /* Checks buf[0..len) as WebVTT (the WEBVTT signature, a UTF-8 BOM allowed)
  * or SRT (numbered blocks, "hh:mm:ss,ttt --> hh:mm:ss,ttt"), as fmt asks:
- * valid UTF-8 without NUL or other control characters, at most
+ * valid UTF-8 (or UTF-16 after its byte order mark, converted with glibc's
+ * iconv) without NUL or other control characters, at least one cue, at most
  * CAPTIONS_MAX_BYTES and CAPTIONS_MAX_CUES, each cue's start <= end <=
  * CAPTIONS_MAX_MS, known cue settings only. Line ends may be LF, CRLF or CR.
  * Returns 0 with the normalized WebVTT ("WEBVTT", a blank line, then each
@@ -37,6 +38,14 @@ int captions_to_vtt(const char *buf, size_t len, captions_format fmt, char **out
 /* True when tag is a language tag the captions table takes: 2 or 3
  * letters, then up to three "-" subtags of 1 to 8 letters or digits. */
 bool captions_language_ok(const char *tag);
+
+/* Rewrites tag (captions_language_ok) in place in the case BCP 47 calls
+ * canonical, so that tags differing only in case are one: the language
+ * lower case, a script title case (Latn), a region upper case (BR, 419),
+ * everything else, and everything after a singleton (x-, u-), lower case:
+ * EN-us is en-US, ZH-HANT-tw is zh-Hant-TW. The captions table holds
+ * canonical tags only. */
+void captions_language_canon(char *tag);
 
 /* True when label may name a track in a playlist: 1 to 100 characters of
  * UTF-8 with no control character and no double quote. */

@@ -1111,9 +1111,22 @@ static const struct {
     {"mux", "MEDIAGATE_MUX_TOKEN_ID", "MEDIAGATE_MUX_SECRET"},
 };
 
+void config_media_notice(const config *c, void (*note)(const char *msg))
+{
+    if (strcmp(string_of(c, "MEDIAGATE_STORAGE"), "local") != 0 || *str(c->media_signing_secret))
+        return;
+    note("local storage with MEDIAGATE_MEDIA_SIGNING_SECRET empty: every file under "
+         "/media-files/<job id>/ is served to anyone with its URL, a job with an ACL (private) "
+         "too; AES-128 keeps an encrypted job's segments useless without its key, but its "
+         "captions, poster, storyboard and thumbnails are clear: set "
+         "MEDIAGATE_MEDIA_SIGNING_SECRET (nginx/mediagate-media-signed.conf) when jobs are "
+         "private");
+}
+
 void config_notices(const config *c, void (*note)(const char *msg))
 {
     char m[400];
+    config_media_notice(c, note);
     bool local = strcmp(string_of(c, "MEDIAGATE_STORAGE"), "local") == 0 && *str(c->uploads_dir);
     for (size_t i = 0; i < sizeof cloud_encoders / sizeof cloud_encoders[0]; i++) {
         const char *e = cloud_encoders[i].encoder;

@@ -247,6 +247,13 @@ extern const size_t config_rules_count;
  * profiles decide whether uploads go to that encoder at all). */
 void config_notices(const config *c, void (*note)(const char *msg));
 
+/* Calls note with a sentence when media files are served unsigned from
+ * local storage (MEDIAGATE_STORAGE local, MEDIAGATE_MEDIA_SIGNING_SECRET
+ * empty): a private job's files are then reachable by URL, and AES-128
+ * hides only an encrypted job's segments. One of config_notices; serve
+ * logs it at start too. */
+void config_media_notice(const config *c, void (*note)(const char *msg));
+
 /* Loads defaults, then the key = value file at path (if path is non-NULL),
  * then MEDIAGATE_* environment variables, which win. Validates everything
  * and appends one message per problem to errs. Returns the number of

@@ -323,10 +323,10 @@ static const stmt_def stmts[STMT__COUNT] = {
         "FROM mediagate_thumbnail_request($1, $2::int, $3::int, $4::int, $5::int, $6::int)",
         6, PGRES_TUPLES_OK},
     /* A job's captions (handlers/captions.c): $1 job, $2 owner, $3 language;
-     * a put's $4 label, $5 WebVTT, $6 most languages. */
+     * a put's $4 label, $5 WebVTT, $6 most languages, $7 the storage. */
     [STMT_CAPTIONS_PUT] = {"captions_put",
-        "SELECT mediagate_captions_put($1, $2, $3, $4, $5, $6::integer)",
-        6, PGRES_TUPLES_OK},
+        "SELECT mediagate_captions_put($1, $2, $3, $4, $5, $6::integer, $7)",
+        7, PGRES_TUPLES_OK},
     [STMT_CAPTIONS_DELETE] = {"captions_delete",
         "SELECT mediagate_captions_delete($1, $2, $3)",
         3, PGRES_TUPLES_OK},

@@ -15,7 +15,7 @@
 #include "storage/storage.h"
 
 #define KEY_LABEL "mediagate playback v1"
-#define JOB_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#define JOB_CHARS PLAYBACK_JOB_CHARS
 #define FILE_CHARS JOB_CHARS "./"
 
 bool playback_public(const config *cfg, const char *acl)
@@ -213,24 +213,42 @@ int playback_key_uri(const config *cfg, const char *job, int n, char *out, size_
     return k > 0 && (size_t)k < cap ? 0 : -1;
 }
 
-/* True when u[0..n) is the key route of dir's job under key_base:
- * <key_base>/media/key/<job>/<1 to 9 digits>, dir being "media/<job>/...". */
-static bool own_key_uri(const char *u, size_t n, const char *dir, const char *key_base)
+/* The key route's attempt in u[0..n) when u names dir's job's key,
+ * "<base>/media/key/<job>/<1 to 9 digits, no leading zero>", dir being
+ * "media/<job>/...", under whatever base it was written with (the settings
+ * of the encode: MEDIAGATE_PUBLIC_URL's origin and path, or MEDIAGATE_PREFIX
+ * alone): base is "" or a path-absolute or http(s) URL prefix of plain URL
+ * characters, no query, no fragment. Sets *digits and *dl to the attempt's
+ * digits and returns true; false for anything else. */
+static bool own_key_uri(const char *u, size_t n, const char *dir, const char **digits, size_t *dl)
 {
     const char *job = dir + 6, *end = strchr(job, '/');
-    if (!key_base || strncmp(dir, "media/", 6) != 0 || !end || end == job)
+    if (strncmp(dir, "media/", 6) != 0 || !end || end == job)
         return false;
-    size_t bl = base_len(key_base), jl = (size_t)(end - job);
-    if (n < bl + 11 + jl + 2 || memcmp(u, key_base, bl) != 0 ||
-        memcmp(u + bl, "/media/key/", 11) != 0 || memcmp(u + bl + 11, job, jl) != 0 ||
-        u[bl + 11 + jl] != '/')
+    size_t jl = (size_t)(end - job), d = n;
+    while (d > 0 && u[d - 1] >= '0' && u[d - 1] <= '9')
+        d--;
+    size_t nd = n - d, tail = 11 + jl + 1; /* "/media/key/" job "/" */
+    if (nd < 1 || nd > 9 || u[d] == '0' || d < tail)
         return false;
-    const char *d = u + bl + 11 + jl + 1;
-    size_t dl = n - (size_t)(d - u);
-    for (size_t i = 0; i < dl; i++)
-        if (d[i] < '0' || d[i] > '9')
+    size_t bl = d - tail;
+    if (memcmp(u + bl, "/media/key/", 11) != 0 || memcmp(u + bl + 11, job, jl) != 0 ||
+        u[d - 1] != '/')
+        return false;
+    /* The base: nothing, a path, or an http(s) origin and path. */
+    size_t skip = 0;
+    if (bl >= 8 && memcmp(u, "https://", 8) == 0)
+        skip = 8;
+    else if (bl >= 7 && memcmp(u, "http://", 7) == 0)
+        skip = 7;
+    else if (bl > 0 && u[0] != '/')
+        return false;
+    for (size_t i = skip; i < bl; i++)
+        if (!u[i] || !strchr(FILE_CHARS "~:@%+", u[i]))
             return false;
-    return dl >= 1 && dl <= 9 && d[0] != '0';
+    *digits = u + d;
+    *dl = nd;
+    return true;
 }
 
 typedef struct obuf {
@@ -340,12 +358,21 @@ int playback_rewrite(const char *buf, size_t len, const char *dir, const char *k
             continue;
         }
         append(&b, line, (size_t)(at - line));
-        /* The job's own key route stays: the player asks mediagate for the
-         * key, as the caller it is. */
-        if (ln > 11 && memcmp(line, "#EXT-X-KEY:", 11) == 0 &&
-            own_key_uri(at, (size_t)(close - at), dir, key_base))
-            append(&b, at, (size_t)(close - at));
-        else if (put_uri(&b, dir, at, (size_t)(close - at), fn, arg, why, whycap) != 0)
+        /* The job's own key route: the player asks mediagate for the key, as
+         * the caller it is, at the key route of today's settings (a playlist
+         * encoded before MEDIAGATE_PUBLIC_URL or MEDIAGATE_PREFIX changed
+         * names the old one). */
+        const char *dg;
+        size_t dl;
+        if (key_base && ln > 11 && memcmp(line, "#EXT-X-KEY:", 11) == 0 &&
+            own_key_uri(at, (size_t)(close - at), dir, &dg, &dl)) {
+            const char *job = dir + 6;
+            append(&b, key_base, base_len(key_base));
+            append(&b, "/media/key/", 11);
+            append(&b, job, (size_t)(strchr(job, '/') - job));
+            append(&b, "/", 1);
+            append(&b, dg, dl);
+        } else if (put_uri(&b, dir, at, (size_t)(close - at), fn, arg, why, whycap) != 0)
             goto out;
         append(&b, close, ln - (size_t)(close - line));
         append(&b, "\n", 1);

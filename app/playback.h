@@ -28,6 +28,10 @@ struct config;
 
 #define PLAYBACK_SIG_LEN 32
 
+/* The characters of a job id in a URL path (the signed route, the key
+ * route): a job id is 1 to 100 of them. */
+#define PLAYBACK_JOB_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
 /* True when a job with that ACL text (NULL: none) plays unsigned from the
  * bucket: no signing secret, and the ACL admits anonymous callers. */
 bool playback_public(const struct config *cfg, const char *acl);
@@ -111,9 +115,12 @@ int playback_key_uri(const struct config *cfg, const char *job, int n, char *out
  * ("media/<job id>/...", ending in '/'): every URI that names a media object
  * (a URI line, or a URI="..." attribute) and is not a playlist (".m3u8")
  * becomes fn's URL for dir + URI; playlists' URIs stay as they are
- * (relative: they resolve under the signed route's directory), and so does
- * an #EXT-X-KEY's URI that is this job's key route, <key_base>/media/key/
- * <job id>/<n> (key_base as playback_key_base gives it; NULL: none is).
+ * (relative: they resolve under the signed route's directory). An
+ * #EXT-X-KEY's URI that is this job's key route, <base>/media/key/<job id>/<n>
+ * under any base it was encoded with (a path, or an http(s) URL: the settings
+ * may have changed since), becomes <key_base>/media/key/<job id>/<n>, the
+ * route of today's settings (key_base as playback_key_base gives it; NULL:
+ * no key URI is kept).
  * Returns 0 with a malloc'd, NUL-terminated text in *out (its length in
  * *outlen), or -1 with a reason in why: not a playlist (#EXTM3U first), a
  * URI that is not a relative key inside dir (an absolute URL, another

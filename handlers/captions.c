@@ -11,6 +11,7 @@
 #include "captions.h"
 #include "db.h"
 #include "handlers.h"
+#include "storage/storage.h"
 
 #define PREFIX "/media/captions/"
 
@@ -31,6 +32,7 @@ static int parse_path(request *r, char job[101], char lang[40])
     if (strlen(l) >= 40 || !captions_language_ok(l))
         return reply_error(r, 400, "The language must be a BCP 47 tag such as en or pt-BR.");
     strcpy(lang, l);
+    captions_language_canon(lang);
     return 0;
 }
 
@@ -70,6 +72,18 @@ static int refused(request *r, const char *why)
                            "this job was encoded by another encoder.");
     if (strcmp(why, "finished") == 0)
         return reply_error(r, 409, "The job failed or was canceled: it has no outputs.");
+    if (strcmp(why, "not_canonical") == 0) /* parse_path canonicalizes: a bug if seen */
+        return reply_error(r, 500, "The language tag was not canonicalized.");
+    if (strcmp(why, "other_storage") == 0)
+        return reply_error(r, 409,
+                           "Captions are published to this installation's storage only; "
+                           "this job's outputs are on another storage.");
+    if (strcmp(why, "too_many") == 0) {
+        char msg[100];
+        snprintf(msg, sizeof msg, "The job has captions in %d languages already: delete one first.",
+                 CAPTIONS_MAX_LANGUAGES);
+        return reply_error(r, 409, msg);
+    }
     return -1;
 }
 
@@ -114,20 +128,15 @@ int handle_captions_put(request *r)
         return reply_error(r, 400, msg);
     }
     snprintf(max, sizeof max, "%d", CAPTIONS_MAX_LANGUAGES);
-    const char *vals[] = {job, r->caller->owner, lang, label, vtt, max};
-    if ((ret = db_exec(r->db, STMT_CAPTIONS_PUT, 6, vals, &res)) != 0) {
+    const char *vals[] = {
+        job, r->caller->owner, lang, label, vtt, max, store_is_s3(r->cfg) ? "s3" : "local"};
+    if ((ret = db_exec(r->db, STMT_CAPTIONS_PUT, 7, vals, &res)) != 0) {
         ret = reply_db_error(r, ret);
         goto out;
     }
     const char *state = PQgetvalue(res, 0, 0);
     if ((ret = refused(r, state)) >= 0)
         goto out;
-    if (strcmp(state, "too_many") == 0) {
-        snprintf(why, sizeof why, "The job has captions in %d languages already: delete one first.",
-                 CAPTIONS_MAX_LANGUAGES);
-        ret = reply_error(r, 409, why);
-        goto out;
-    }
     reply_ok(r, job, lang, label, state);
     ret = strcmp(state, "created") == 0 ? 201 : 200;
 out:

@@ -9,16 +9,16 @@
 #include "caller.h"
 #include "db.h"
 #include "handlers.h"
-
-#define JOB_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#include "playback.h"
+#include "worker/hls_crypt.h"
 
 enum { C_STATUS, C_ACL, C_KEY }; /* STMT_MEDIA_KEY's columns */
 
-/* The path after "/media/key/", "<job>/<n>": job 1 to 100 of JOB_CHARS,
+/* The path after "/media/key/", "<job>/<n>": job 1 to 100 of PLAYBACK_JOB_CHARS,
  * n 1 to 9 digits, no leading zero. Returns 0 with them copied, or -1. */
 static int parse_path(const char *p, char job[101], char n[10])
 {
-    size_t jl = strspn(p, JOB_CHARS), nl;
+    size_t jl = strspn(p, PLAYBACK_JOB_CHARS), nl;
     if (jl < 1 || jl > 100 || p[jl] != '/')
         return -1;
     const char *d = p + jl + 1;
@@ -28,18 +28,6 @@ static int parse_path(const char *p, char job[101], char n[10])
     memcpy(job, p, jl);
     job[jl] = '\0';
     memcpy(n, d, nl + 1);
-    return 0;
-}
-
-/* 32 hex digits into 16 bytes. Returns 0, or -1. */
-static int unhex16(const char *h, unsigned char out[16])
-{
-    if (strlen(h) != 32 || strspn(h, "0123456789abcdef") != 32)
-        return -1;
-    for (int i = 0; i < 16; i++) {
-        char pair[3] = {h[2 * i], h[2 * i + 1], '\0'};
-        out[i] = (unsigned char)strtoul(pair, NULL, 16);
-    }
     return 0;
 }
 
@@ -68,7 +56,9 @@ int handle_media_key(request *r)
         ret = reply_error(r, 404, "Not found item.");
         goto out;
     }
-    if (!(key = arena_alloc(r->a, 16)) || unhex16(PQgetvalue(res, 0, C_KEY), key) != 0) {
+    if (!(key = arena_alloc(r->a, 16)) ||
+        hls_crypt_unhex(PQgetvalue(res, 0, C_KEY), (size_t)PQgetlength(res, 0, C_KEY), key, 16) !=
+            0) {
         ret = 500;
         goto out;
     }

@@ -151,6 +151,7 @@ static void warn_notice(const char *msg)
 static int cmd_serve(const config *cfg, int argc, char **argv)
 {
     config_unknown_names(environ, warn_unknown);
+    config_media_notice(cfg, warn_notice);
     if (schema_check(cfg, "mediagate serve"))
         return 1;
     return serve_run(cfg);

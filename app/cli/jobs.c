@@ -96,7 +96,11 @@ static void print_unrecallable(const config *cfg, bool on_store)
                cfg->media_url_lifetime + 180);
     else
         printf("for as long as the files exist (unsigned: set MEDIAGATE_MEDIA_SIGNING_SECRET);\n"
-               "browsers keep media files they fetched for up to 86400 s.\n");
+               "browsers keep media files they fetched for up to 86400 s.\n"
+               "Unsigned, every file under /media-files/<job id>/ stays reachable by its URL,\n"
+               "whoever asks: its captions, poster, storyboard, thumbnails, MP4s and\n"
+               "playlists (AES-128 keeps only an encrypted job's segments useless without\n"
+               "its key).\n");
     printf("To keep a job private from the start, set its ACL with acl= at upload\n"
            "(POST /uploads).\n");
     printf("Its HLS stays as its encode made it: an ACL set later encrypts nothing\n"

@@ -312,10 +312,11 @@ static const char *attr(const char *a, size_t n, const char *name, size_t *vl)
     return NULL;
 }
 
-/* 2n hex digits at h into out[0..n). Returns 0, or -1 for another character. */
-static int hex_bytes(const char *h, unsigned char *out, size_t n)
+int hls_crypt_unhex(const char *h, size_t hl, unsigned char *out, size_t n)
 {
-    for (size_t i = 0; i < 2 * n; i++) {
+    if (hl != 2 * n)
+        return -1;
+    for (size_t i = 0; i < hl; i++) {
         char c = h[i];
         int v = c >= '0' && c <= '9' ? c - '0'
                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
@@ -328,56 +329,66 @@ static int hex_bytes(const char *h, unsigned char *out, size_t n)
     return 0;
 }
 
+int hls_crypt_key_line(const char *line, size_t ln, hls_key *k)
+{
+    size_t tl = strlen(KEY_TAG), vl, ul = 0, xl = 0;
+    memset(k, 0, sizeof *k);
+    if (ln <= tl || memcmp(line, KEY_TAG, tl) != 0)
+        return -1;
+    const char *a = line + tl;
+    size_t al = ln - tl;
+    const char *m = attr(a, al, "METHOD=", &vl);
+    k->aes = m && vl == 7 && memcmp(m, "AES-128", 7) == 0;
+    if (!k->aes)
+        return m && vl == 4 && memcmp(m, "NONE", 4) == 0 ? 0 : -1; /* SAMPLE-AES: not ours */
+    const char *u = attr(a, al, "URI=", &ul), *s, *x = attr(a, al, "IV=", &xl);
+    if (!u || !(s = memrchr(u, '/', ul)) || s + 1 == u + ul || s[1] == '0' || u + ul - s - 1 > 9)
+        return -1;
+    for (const char *d = s + 1; d < u + ul; d++) {
+        if (*d < '0' || *d > '9')
+            return -1;
+        k->n = k->n * 10 + (*d - '0');
+    }
+    k->has_iv = x != NULL;
+    if (x && (xl != 34 || (memcmp(x, "0x", 2) != 0 && memcmp(x, "0X", 2) != 0) ||
+              hls_crypt_unhex(x + 2, 32, k->iv, sizeof k->iv) != 0))
+        return -1;
+    return 0;
+}
+
+void hls_crypt_segment_iv(const hls_key *k, long long seq, unsigned char iv[16])
+{
+    if (k->has_iv) {
+        memcpy(iv, k->iv, 16);
+        return;
+    }
+    memset(iv, 0, 16); /* the media sequence number, big-endian */
+    for (int b = 0; b < 8; b++)
+        iv[15 - b] = (unsigned char)((unsigned long long)seq >> (8 * b));
+}
+
 int hls_crypt_segment_key(const char *pl, size_t len, const char *name, int *n,
                           unsigned char iv[16])
 {
-    bool aes = false, explicit_iv = false;
+    hls_key k = {0};
     long long seq = 0;
-    int attempt = 0;
-    unsigned char cur[16];
     const char *line;
-    size_t ln, vl;
+    size_t ln;
     for (size_t i = 0; playback_next_line(pl, len, &i, &line, &ln);) {
         if (ln > 22 && memcmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22) == 0) {
             seq = 0;
-            for (size_t k = 22; k < ln && line[k] >= '0' && line[k] <= '9' && seq < 1000000000000LL;
-                 k++)
-                seq = seq * 10 + (line[k] - '0');
+            for (size_t d = 22; d < ln && line[d] >= '0' && line[d] <= '9' && seq < 1000000000000LL;
+                 d++)
+                seq = seq * 10 + (line[d] - '0');
         } else if (ln > strlen(KEY_TAG) && memcmp(line, KEY_TAG, strlen(KEY_TAG)) == 0) {
-            const char *a = line + strlen(KEY_TAG);
-            size_t al = ln - strlen(KEY_TAG), ul = 0, xl = 0;
-            const char *m = attr(a, al, "METHOD=", &vl);
-            aes = m && vl == 7 && memcmp(m, "AES-128", 7) == 0;
-            if (!aes && !(m && vl == 4 && memcmp(m, "NONE", 4) == 0))
-                return -1; /* SAMPLE-AES and the like: not ours */
-            if (!aes)
-                continue;
-            const char *u = attr(a, al, "URI=", &ul), *s, *x = attr(a, al, "IV=", &xl);
-            if (!u || !(s = memrchr(u, '/', ul)) || s + 1 == u + ul)
+            if (hls_crypt_key_line(line, ln, &k) != 0)
                 return -1;
-            attempt = 0;
-            for (const char *d = s + 1; d < u + ul; d++) {
-                if (*d < '0' || *d > '9' || attempt > 99999999)
-                    return -1;
-                attempt = attempt * 10 + (*d - '0');
-            }
-            explicit_iv = x != NULL;
-            if (explicit_iv) {
-                if (xl != 34 || (memcmp(x, "0x", 2) != 0 && memcmp(x, "0X", 2) != 0) ||
-                    hex_bytes(x + 2, cur, sizeof cur) != 0)
-                    return -1;
-            }
         } else if (ln && line[0] != '#') {
             if (ln == strlen(name) && memcmp(line, name, ln) == 0) {
-                if (!aes)
+                if (!k.aes)
                     return 0;
-                if (!explicit_iv) { /* the media sequence number, big-endian */
-                    memset(cur, 0, sizeof cur);
-                    for (int b = 0; b < 8; b++)
-                        cur[15 - b] = (unsigned char)((unsigned long long)seq >> (8 * b));
-                }
-                memcpy(iv, cur, 16);
-                *n = attempt;
+                hls_crypt_segment_iv(&k, seq, iv);
+                *n = k.n;
                 return 1;
             }
             seq++;

@@ -42,6 +42,29 @@ int hls_crypt_outputs(task_ctx *ctx, const char *dir, int nvariants, struct json
 int hls_crypt_decrypt_file(const unsigned char key[16], const unsigned char iv[16],
                            const char *in, const char *out);
 
+/* Decodes the hl hex digits at h (either case) into out[0..n). Returns 0, or
+ * -1 when hl is not 2n or a character is not a hex digit (no sign, no
+ * blank, no "0x"). */
+int hls_crypt_unhex(const char *h, size_t hl, unsigned char *out, size_t n);
+
+/* One #EXT-X-KEY line, as hls_crypt_outputs writes it. */
+typedef struct hls_key {
+    bool aes;             /* METHOD=AES-128; false: METHOD=NONE (clear) */
+    int n;                /* the key's encode attempt: the URI's last path segment */
+    bool has_iv;          /* an IV attribute was given */
+    unsigned char iv[16]; /* its value */
+} hls_key;
+
+/* Reads the #EXT-X-KEY line line[0..ln) (the tag included, no newline) into
+ * k. Returns 0, or -1 for another method (SAMPLE-AES ...), an AES-128 key
+ * whose URI does not end in "/<n>" (1 to 9 digits, no leading zero) or whose
+ * IV is not "0x" and 32 hex digits. */
+int hls_crypt_key_line(const char *line, size_t ln, hls_key *k);
+
+/* The IV of the segment of media sequence number seq under key k: k's IV,
+ * or else seq big-endian, as the HLS spec says. */
+void hls_crypt_segment_iv(const hls_key *k, long long seq, unsigned char iv[16]);
+
 /* What decrypts segment name of the media playlist pl[0..len): 1 with *n
  * (the encode attempt whose media_keys row holds the key: the last path
  * segment of the #EXT-X-KEY's URI) and iv (its IV attribute, or else the

@@ -26,11 +26,16 @@ SRT = ("\ufeff1\r\n00:00:01,000 --> 00:00:02,000\r\nun\r\n\r\n"
        "2\r\n00:00:03,000 --> 00:00:05,000\r\ndeux\r\n")
 
 
+SIGNING_SECRET = "captions-signing-secret-0123456789"
+
+
 @pytest.fixture
 def mg_env(request, rundir):
     """The encoder's settings; with S3 storage for a test that asks for a
     bucket."""
     env = encoder_env(rundir)
+    if "[signed]" in request.node.name:
+        env["MEDIAGATE_MEDIA_SIGNING_SECRET"] = SIGNING_SECRET
     if "bucket" in request.fixturenames:
         s3, bucket = request.getfixturevalue("s3"), request.getfixturevalue("bucket")
         (rundir / "tmp").mkdir()
@@ -204,6 +209,9 @@ TAMPERED = [
     ("neither", "text/plain", "hello\n", "neither WebVTT"),
     ("vtt named srt", "application/x-subrip", VTT, "line 1: an SRT cue number"),
     ("too many cues", "text/vtt", "WEBVTT\n\n" + "00:00.000 --> 00:00.001\n\n" * 20001, "more than 20000"),
+    ("no cues", "text/vtt", "WEBVTT\n", "no cues (to remove a language's captions, DELETE it)"),
+    ("only a note", "text/plain", "WEBVTT\n\nNOTE emptied\n", "no cues"),
+    ("bad UTF-16", "text/vtt", "\ufeffWEBVTT\n".encode("utf-16-le") + b"\x00\xdc", "not valid UTF-16"),
 ]
 
 
@@ -255,6 +263,101 @@ def test_requests_refused_without_storing(stack, short_clip, rundir):
     assert r.status == 409 and "canceled" in r.json()["message"], r
     assert stack.db.one("SELECT count(*) FROM captions") == 0
     assert no_tasks(stack)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_taken_as_utf8(stack, short_clip, rundir, encoding):
+    """What Windows Notepad saves as "Unicode": UTF-16 with its byte order
+    mark, SRT or WebVTT, converted to UTF-8."""
+    key = stack.mg("apikey", "create", "owner")
+    job = upload(stack, short_clip, key)
+    srt = "\ufeff" + SRT.replace("\ufeff", "").replace("deux", "deux \u00e9t\u00e9s \U0001f600")
+    r = put_captions(stack, key, job, "fr", srt.encode(encoding), ctype="application/octet-stream",
+                     rundir=rundir)
+    assert r.status == 201, r
+    vtt = stack.db.one("SELECT vtt FROM captions WHERE job_id = %s", job)
+    assert vtt == ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nun\n\n"
+                   "00:00:03.000 --> 00:00:05.000\ndeux \u00e9t\u00e9s \U0001f600\n\n"), vtt
+    r = put_captions(stack, key, job, "en", ("\ufeff" + VTT).encode(encoding), rundir=rundir)
+    assert r.status == 201, r
+
+
+def test_language_tags_differing_in_case_are_one_language(stack, short_clip, rundir):
+    """BCP 47 tags are case-insensitive: each is taken in its canonical case
+    (en, pt-BR, zh-Hant-TW), so EN replaces en and DELETE of PT-br removes
+    pt-BR; the table takes canonical tags only."""
+    key = stack.mg("apikey", "create", "owner")
+    job = upload(stack, short_clip, key)
+    assert put_captions(stack, key, job, "en", VTT, rundir=rundir).status == 201
+    r = put_captions(stack, key, job, "EN", VTT, rundir=rundir)
+    assert r.status == 200 and r.json()["state"] == "replaced" and r.json()["language"] == "en", r
+    r = put_captions(stack, key, job, "pt-br", VTT, rundir=rundir)
+    assert r.status == 201 and r.json()["language"] == "pt-BR", r
+    r = put_captions(stack, key, job, "ZH-hant-tw", VTT, rundir=rundir)
+    assert r.status == 201 and r.json()["language"] == "zh-Hant-TW", r
+    assert stack.db.rows("SELECT language FROM captions WHERE job_id = %s ORDER BY language", job) == [
+        ("en",), ("pt-BR",), ("zh-Hant-TW",)]
+    r = delete_captions(stack, key, job, "PT-br")
+    assert r.status == 200 and r.json()["language"] == "pt-BR", r
+    owner = stack.db.one("SELECT owner FROM uploads WHERE job_id = %s", job)
+    assert stack.db.one("SELECT mediagate_captions_put(%s, %s, 'EN', 'x', 'WEBVTT', 20, 'local')",
+                        job, owner) == "not_canonical"
+    assert stack.db.one("SELECT count(*) FROM captions WHERE job_id = %s AND deleted_at IS NULL", job) == 2
+
+
+def test_a_job_on_another_storage_is_refused(stack, short_clip, rundir):
+    """A job whose outputs are on another storage than the installation's
+    (an installation that moved to S3 and kept its local jobs, or the
+    reverse): captions.publish could never write there, so PUT says so
+    (409) and stores and queues nothing."""
+    key = stack.mg("apikey", "create", "owner")
+    job = upload(stack, short_clip, key)
+    stack.db.conn.execute("UPDATE jobs SET storage = 's3' WHERE id = %s", (job,))
+    r = put_captions(stack, key, job, "en", VTT, rundir=rundir)
+    assert r.status == 409 and "another storage" in r.json()["message"], r
+    assert stack.db.one("SELECT count(*) FROM captions") == 0
+    assert no_tasks(stack)
+    stack.db.conn.execute("UPDATE jobs SET storage = 'local' WHERE id = %s", (job,))
+    assert put_captions(stack, key, job, "en", VTT, rundir=rundir).status == 201
+
+
+@pytest.mark.parametrize("conf", ["plain", "signed"])
+def test_master_and_captions_are_fresh_for_a_minute_other_files_for_long(stack, rundir, conf):
+    """nginx's shipped media confs (mediagate-media.conf, and the signed
+    one), in a site with its own regex locations (\\.m3u8$, \\.jpg$: they
+    never take the media URLs): the master playlist and captions/ change
+    when captions do, so they are fresh for a minute; segments, media
+    playlists, images, the storyboard and MP4s never change (a day; an
+    hour signed); an encode in progress is not served."""
+    job = "5f0c3d1e-8a6b-4c2d-9e1f-0000000000c4"
+    d = rundir / "media" / job
+    files = {"master.m3u8": "#EXTM3U\n", "captions/en.vtt": VTT, "captions/en.m3u8": "#EXTM3U\n",
+             "v0/index.m3u8": "#EXTM3U\n", "v0/seg000.ts": "x", "poster.jpg": "x", "storyboard.jpg": "x",
+             "storyboard.vtt": "WEBVTT\n", "mp4/240p.mp4": "x", "thumbs/1000-120.jpg": "x"}
+    for f, body in files.items():
+        (d / f).parent.mkdir(parents=True, exist_ok=True)
+        (d / f).write_text(body)
+    (rundir / "media" / f".{job}.tmp").mkdir()
+    (rundir / "media" / f".{job}.tmp" / "master.m3u8").write_text("#EXTM3U\n")
+    subprocess.run(["chmod", "-R", "a+rX", str(rundir / "media")], check=True)
+    if conf == "signed":
+        from test_signed_media import sig
+        exp = 4102444800  # 2100-01-01
+        base = f"/media-files/s/{sig(exp, job, SIGNING_SECRET)}/{exp}/{job}/"
+        short, long = "private, max-age=60", "private, max-age=3600"
+    else:
+        base = f"/media-files/{job}/"
+        short, long = "public, max-age=60", "public, max-age=86400"
+    got = {}
+    for f in files:
+        r = stack.curl(base + f)
+        assert r.status == 200 and r.header("Access-Control-Allow-Origin") == "*", (f, r)
+        got[f] = [v for k, v in r.headers if k.lower() == "cache-control"]
+    want = {f: [short if f == "master.m3u8" or f.startswith("captions/") else long] for f in files}
+    assert got == want, got
+    r = stack.curl(f"/media-files/.{job}.tmp/master.m3u8" if conf == "plain" else
+                   base.replace(f"/{job}/", f"/{job}/.x/") + "master.m3u8")
+    assert r.status in (403, 404), r
 
 
 def test_languages_per_job_are_bounded(stack, short_clip, rundir):

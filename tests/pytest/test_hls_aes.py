@@ -17,7 +17,10 @@ RADOS Gateway:
 - the profile decides: auto encrypts only jobs closed to anonymous callers,
   "aes-128" a WORLD job too (its key to anyone), "none" never;
 - on S3 storage a private job plays through the signed /media/hls/ route,
-  its #EXT-X-KEY left as it is;
+  its #EXT-X-KEY naming the key route of today's settings, also after
+  MEDIAGATE_PUBLIC_URL changed since the encode;
+- local storage without signing: check-config, serve and jobs acl say that
+  a private job's files other than its segments are anyone's by URL;
 - a media disk that fills while the segments are encrypted: the encode
   waits for space, nothing is published, and once there is space the same
   attempt completes with a key of its own that decrypts what it published.
@@ -284,18 +287,51 @@ def test_private_job_on_s3_plays_through_the_signed_route_with_its_key(stack, wo
     listed = segment_keys(media.body)
     assert listed and all(u == uri for u, _, _ in listed), media.body
     assert all(s.startswith(f"{s3.endpoint}/") and "X-Amz-Signature=" in s for _, _, s in listed), media.body
-    # The segments' presigned URLs take no other credential: ffmpeg plays a
-    # local copy of the route's playlist naming the key bob fetched.
-    code, key, _ = raw_key(stack, uri, f"Authorization: Bearer {bob}")
+    plays_with_its_key(stack, rundir, job, media.body, uri, f"Authorization: Bearer {bob}")
+    ok, _ = decodes(f"{stack.base}{out}master.m3u8")
+    assert not ok, "no key, no playback"
+
+
+def plays_with_its_key(stack, rundir, job, playlist, uri, auth):
+    """The key route at URI (a path under stack.base, or a URL) gives the
+    caller with AUTH the job's key, and ffmpeg plays a local copy of the
+    signed route's media PLAYLIST naming the key fetched (the segments'
+    presigned URLs take no other credential)."""
+    code, key, _ = raw_key(stack, uri[len(stack.base):] if uri.startswith(stack.base) else uri, auth)
     assert code == 200 and bytes(stack.db.one("SELECT key FROM media_keys WHERE job_id = %s", job)) == key
     (rundir / "key.bin").write_bytes(key)
     local = rundir / "local.m3u8"
-    local.write_text(media.body.replace(f'URI="{uri}"', f'URI="{rundir}/key.bin"'))
+    local.write_text(playlist.replace(f'URI="{uri}"', f'URI="{rundir}/key.bin"'))
     allow = ["-protocol_whitelist", "file,http,https,tcp,tls,crypto", "-allowed_extensions", "ALL"]
     ok, err = decodes(str(local), *allow)
     assert ok, err
-    ok, _ = decodes(f"{stack.base}{out}master.m3u8")
-    assert not ok, "no key, no playback"
+
+
+def test_an_s3_job_encoded_under_other_settings_plays_with_the_key_route_of_todays(stack, workers, clip, s3,
+                                                                                   rundir):
+    """MEDIAGATE_PUBLIC_URL was https://old.example/api at encode (the key
+    URI in the stored playlists names it); serve runs without it, then with
+    another: the signed route answers the job's key route under today's
+    setting each time (it used to refuse the playlist: 502), and the job
+    plays."""
+    a = clip("a.mp4", 3, "320x240")
+    bob = f"Authorization: Bearer {stack.mg('apikey', 'create', 'bob')}"
+    job = encode(stack, a, "USER_bob", PROFILE)
+    workers.start(MEDIAGATE_PUBLIC_URL="https://old.example/api/")
+    complete(stack, workers, job)
+    st = stack.curl("-H", bob, f"/media/status?job_id={job}").json()
+    assert st["encryption"]["key_uri"] == f"https://old.example/api/media/key/{job}/1", st
+    for public_url, uri in (("", f"/media/key/{job}/1"), (stack.base, f"{stack.base}/media/key/{job}/1")):
+        if public_url:
+            assert stack.app.stop() == 0
+            stack.env["MEDIAGATE_PUBLIC_URL"] = public_url
+            stack.app = mgstack.App(stack.run, stack.env)
+        out = stack.curl("-H", bob, f"/media/status?job_id={job}").json()["output_path"]
+        media = stack.curl(f"{out}a1/v0/index.m3u8")
+        assert media.status == 200, (media, stack.app.log_path.read_text()[-2000:])
+        listed = segment_keys(media.body)
+        assert listed and all(u == uri for u, _, _ in listed), media.body
+        plays_with_its_key(stack, rundir, job, media.body, uri, bob)
 
 
 def tree_bytes(d):
@@ -344,3 +380,24 @@ def test_a_full_disk_while_encrypting_waits_and_publishes_nothing(stack, media_t
         out = subprocess.run(["openssl", "enc", "-d", "-aes-128-cbc", "-K", key.hex(), "-iv", iv,
                               "-in", str(media_tmpfs / job / "v0" / seg)], capture_output=True, timeout=60)
         assert out.returncode == 0 and is_ts(out.stdout), f"{seg}: the stored key is the one that encrypted it"
+
+
+def test_unsigned_local_media_is_named_as_reachable_by_url(stack):
+    """Local storage without MEDIAGATE_MEDIA_SIGNING_SECRET (the default):
+    AES-128 hides a private job's segments only; its captions, poster,
+    storyboard and thumbnails are served to anyone with their URL. serve and
+    check-config warn of it at start, jobs acl says it when it sets an ACL;
+    with the secret set, check-config says nothing of it."""
+    warning = "local storage with MEDIAGATE_MEDIA_SIGNING_SECRET empty: every file under"
+    assert warning in stack.app.log_path.read_text()
+    r = subprocess.run([str(mgstack.MG_BIN), "check-config"], env=stack.env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and warning in r.stderr and "captions, poster, storyboard and thumbnails" in r.stderr, r
+    signed = {**stack.env, "MEDIAGATE_MEDIA_SIGNING_SECRET": "media-signing-secret-0123456789"}
+    r = subprocess.run([str(mgstack.MG_BIN), "check-config"], env=signed, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and warning not in r.stderr, r
+    job = encode(stack, "/nonexistent.mp4", None, PROFILE)
+    out = stack.mg("jobs", "acl", job, "USER_bob")
+    assert "every file under /media-files/<job id>/ stays reachable by its URL" in out, out
+    assert "captions, poster, storyboard, thumbnails" in out, out

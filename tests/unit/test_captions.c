@@ -1,5 +1,7 @@
 /* Captions (app/captions.c): WebVTT and SRT checked and normalized, the
  * HLS subtitles rendition and the master playlist's rewrite. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,16 +10,21 @@
 
 static char why[256];
 
-/* The normalized text of s (fmt), or NULL with why set. */
-static char *conv(const char *s, captions_format fmt)
+/* The normalized text of s[0..len) (fmt), or NULL with why set. */
+static char *conv_n(const char *s, size_t len, captions_format fmt)
 {
     char *out = NULL;
     size_t n = 0;
     why[0] = '\0';
-    if (captions_to_vtt(s, strlen(s), fmt, &out, &n, why, sizeof why) != 0)
+    if (captions_to_vtt(s, len, fmt, &out, &n, why, sizeof why) != 0)
         return NULL;
     CHECK_INT(strlen(out), n);
     return out;
+}
+
+static char *conv(const char *s, captions_format fmt)
+{
+    return conv_n(s, strlen(s), fmt);
 }
 
 static void refused(const char *s, captions_format fmt, const char *msg)
@@ -43,9 +50,6 @@ static void test_vtt(void)
     o = conv("WEBVTT\r\rSTYLE\r::cue { color: red }\r\r00:00.000 --> 00:00.000\r\r", CAPTIONS_VTT);
     CHECK_STR(o, "WEBVTT\n\nSTYLE\n::cue { color: red }\n\n00:00:00.000 --> 00:00:00.000\n\n");
     free(o);
-    o = conv("WEBVTT\n", CAPTIONS_DETECT);
-    CHECK_STR(o, "WEBVTT\n\n");
-    free(o);
     /* normalized text is taken again as it is */
     char *a = conv("WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000 size:50%\nx\n\n", CAPTIONS_VTT);
     char *b = a ? conv(a, CAPTIONS_VTT) : NULL;
@@ -56,6 +60,9 @@ static void test_vtt(void)
 
 static void test_vtt_refused(void)
 {
+    /* an emptied file is not a way to remove a language's captions */
+    refused("WEBVTT\n", CAPTIONS_DETECT, "no cues (to remove a language's captions, DELETE it)");
+    refused("WEBVTT\n\nNOTE only a note\n\nSTYLE\n::cue { color: red }\n", CAPTIONS_VTT, "no cues");
     refused("WEBVTTX\n\n00:01.000 --> 00:02.000\nx\n", CAPTIONS_VTT, "line 1: a WebVTT file");
     refused("WEBVTT\n\n00:02.000 --> 00:01.000\nx\n", CAPTIONS_VTT, "line 3: the cue ends before");
     refused("WEBVTT\n\n00:01.000 -> 00:02.000\nx\n", CAPTIONS_VTT, "line 4: a cue timing");
@@ -114,6 +121,82 @@ static void test_srt(void)
     refused("1\n", CAPTIONS_SRT, "line 2: the cue's timing line is missing");
     refused("WEBVTT\n\n00:01.000 --> 00:02.000\nx\n", CAPTIONS_SRT, "line 1: an SRT cue number");
     refused("\n\n", CAPTIONS_SRT, "no cues");
+}
+
+/* ASCII s as UTF-16 with its byte order mark (big-endian when be) into
+ * out: its length. */
+static size_t utf16(const char *s, bool be, char *out)
+{
+    size_t n = 0;
+    out[n++] = be ? '\xfe' : '\xff';
+    out[n++] = be ? '\xff' : '\xfe';
+    for (; *s; s++) {
+        out[n++] = be ? 0 : *s;
+        out[n++] = be ? *s : 0;
+    }
+    return n;
+}
+
+static void test_utf16(void)
+{
+    char buf[256];
+    const char *want = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n\n";
+    for (int be = 0; be < 2; be++) {
+        size_t n = utf16("WEBVTT\r\n\r\n00:01.000 --> 00:02.000\r\nHello\r\n", be, buf);
+        char *o = conv_n(buf, n, CAPTIONS_DETECT);
+        CHECK_STR(o, want);
+        free(o);
+        n = utf16("1\n00:00:01,000 --> 00:00:02,000\nHello\n", be, buf);
+        o = conv_n(buf, n, CAPTIONS_SRT);
+        CHECK_STR(o, want);
+        free(o);
+    }
+    /* beyond ASCII: "Ça " then U+1F600 (a surrogate pair), little-endian */
+    size_t n = utf16("WEBVTT\n\n00:01.000 --> 00:02.000\n", false, buf);
+    memcpy(buf + n,
+           "\xc7\0"
+           "a\0 \0\x3d\xd8\x00\xde\n\0",
+           12);
+    char *o = conv_n(buf, n + 12, CAPTIONS_VTT);
+    CHECK_STR(o, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\xc3\x87"
+                 "a \xf0\x9f\x98\x80\n\n");
+    free(o);
+    /* a lone surrogate, an odd byte, a BOM alone */
+    CHECK(conv_n("\xff\xfeW\0\x3d\xd8\n\0", 8, CAPTIONS_DETECT) == NULL);
+    CHECK_HAS(why, "not valid UTF-16");
+    CHECK(conv_n("\xff\xfeW\0E", 5, CAPTIONS_DETECT) == NULL);
+    CHECK_HAS(why, "UTF-16");
+    CHECK(conv_n("\xfe\xff", 2, CAPTIONS_DETECT) == NULL);
+    CHECK_HAS(why, "empty");
+    /* UTF-16 NUL is refused like any NUL */
+    n = utf16("WEBVTT\n\n00:01.000 --> 00:02.000\nx\n", false, buf);
+    buf[n - 4] = 0;
+    CHECK(conv_n(buf, n, CAPTIONS_DETECT) == NULL);
+    CHECK_HAS(why, "NUL");
+}
+
+static void canon(const char *tag, const char *want)
+{
+    char t[40];
+    snprintf(t, sizeof t, "%s", tag);
+    CHECK(captions_language_ok(t));
+    captions_language_canon(t);
+    CHECK_STR(t, want);
+}
+
+static void test_canon(void)
+{
+    canon("en", "en");
+    canon("EN", "en");
+    canon("pt-br", "pt-BR");
+    canon("PT-br", "pt-BR");
+    canon("zh-hant-tw", "zh-Hant-TW");
+    canon("ZH-HANT-TW", "zh-Hant-TW");
+    canon("es-419", "es-419");
+    canon("sr-LATN-rs-X1", "sr-Latn-RS-x1");
+    canon("de-CH-1901", "de-CH-1901");
+    canon("en-X-US", "en-x-us"); /* after a singleton: lower case */
+    canon("EN-A-BB", "en-a-bb");
 }
 
 static void test_tags(void)
@@ -280,6 +363,8 @@ int main(void)
     test_vtt();
     test_vtt_refused();
     test_srt();
+    test_utf16();
+    test_canon();
     test_tags();
     test_ts();
     test_hls();

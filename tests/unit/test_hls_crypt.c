@@ -161,6 +161,10 @@ static void test_segment_key(void)
         "#EXT-X-KEY:METHOD=AES-128",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/3\",IV=0x0001",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/3\",IV=0xzz0102030405060708090a0b0c0d0e0f",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/3\",IV=0x+0010203040506070809a0b0c0d0e0f",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/3\",IV=0x 0010203040506070809a0b0c0d0e0f",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/03\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/1234567890\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char pl[300];
@@ -170,6 +174,40 @@ static void test_segment_key(void)
     }
 }
 
+/* The one hex decoder and #EXT-X-KEY reader the thumbnail, captions and
+ * key code share. */
+static void test_shared_parsers(void)
+{
+    unsigned char b[16], want[16] = {0xde, 0xad, 0xbe, 0xef};
+    CHECK_INT(hls_crypt_unhex("DEADbeef", 8, b, 4), 0);
+    CHECK(memcmp(b, want, 4) == 0);
+    static const char *bad[] = {"deadbee", "deadbeef0", "+eadbeef", " eadbeef", "0xadbeef",
+                                "deadbeeg", "-1adbeef"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(hls_crypt_unhex(bad[i], strlen(bad[i]), b, 4), -1);
+    CHECK_INT(hls_crypt_unhex("dead\0eef", 8, b, 4), -1);
+    CHECK_INT(hls_crypt_unhex("dead", 4, b, 4), -1); /* too short for n */
+    hls_key k;
+    const char *l = "#EXT-X-KEY:METHOD=AES-128,URI=\"https://h.example/p/media/key/j/42\","
+                    "IV=0X000102030405060708090A0B0C0D0E0F";
+    CHECK_INT(hls_crypt_key_line(l, strlen(l), &k), 0);
+    CHECK(k.aes && k.has_iv && k.n == 42);
+    CHECK(memcmp(k.iv, nist_iv, 16) == 0);
+    unsigned char iv[16];
+    hls_crypt_segment_iv(&k, 7, iv);
+    CHECK(memcmp(iv, nist_iv, 16) == 0);
+    l = "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/j/1\"";
+    CHECK_INT(hls_crypt_key_line(l, strlen(l), &k), 0);
+    CHECK(k.aes && !k.has_iv && k.n == 1);
+    hls_crypt_segment_iv(&k, 0x0102, iv);
+    CHECK(iv[15] == 2 && iv[14] == 1 && iv[0] == 0);
+    l = "#EXT-X-KEY:METHOD=NONE";
+    CHECK_INT(hls_crypt_key_line(l, strlen(l), &k), 0);
+    CHECK(!k.aes);
+    l = "#EXT-X-MAP:URI=\"/media/key/j/1\"";
+    CHECK_INT(hls_crypt_key_line(l, strlen(l), &k), -1);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -177,6 +215,7 @@ int main(void)
     test_cipher();
     test_variant();
     test_segment_key();
+    test_shared_parsers();
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

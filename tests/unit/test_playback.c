@@ -151,16 +151,45 @@ static void test_rewrite_keys(void)
     rewrite_keyed(root, dir, "", 0, root);
     const char *pre = "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/video-api/media/key/" JOB "/1\"\n";
     rewrite_keyed(pre, dir, "/video-api", 0, pre);
-    rewrite_keyed(root, dir, "/video-api", -1, NULL);
     rewrite_keyed(root, dir, NULL, -1, NULL);
+    /* Encoded under other settings (MEDIAGATE_PUBLIC_URL set, changed or
+     * cleared, MEDIAGATE_PREFIX changed): the job's key route under today's
+     * base, whatever base the playlist names. */
+    rewrite_keyed(root, dir, "/video-api/", 0,
+                  "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/video-api/media/key/" JOB "/12\"\n");
+    rewrite_keyed(pre, dir, "", 0,
+                  "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/" JOB "/1\"\n");
+    static const char *moved[] = {
+        "/media/key/" JOB "/2",
+        "/old-prefix/media/key/" JOB "/2",
+        "https://old.example/media/key/" JOB "/2",
+        "http://old.example:8080/a/b/media/key/" JOB "/2",
+        "https://media.example/media/key/" JOB "/2",
+        KEY_BASE "/media/key/" JOB "/2",
+    };
+    for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
+        char in[600];
+        snprintf(in, sizeof in, "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"%s\"" IV "\n", moved[i]);
+        rewrite(in, dir, 0,
+                "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB
+                "/2\"" IV "\n");
+        rewrite_keyed(in, dir, "", 0,
+                      "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/" JOB "/2\"" IV "\n");
+    }
     static const char *bad[] = {
-        /* another job's key, another host, another path, another prefix */
+        /* another job's key, another route, a job id that only ends as this one */
         "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE
         "/media/key/5f0c3d1e-8a6b-4c2d-9e1f-000000000002/2\"",
-        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://evil.example/api/media/key/" JOB "/2\"",
-        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://media.example/media/key/" JOB "/2\"",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/hls/" JOB "/2\"",
-        "#EXT-X-KEY:METHOD=AES-128,URI=\"/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/x" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/keys/" JOB "/2\"",
+        /* a base that is not a path or an http(s) URL prefix (a relative
+         * "x/media/key/..." is a file of the job's directory, presigned) */
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"ftp://h/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"javascript:/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://h/?q/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://h/#/media/key/" JOB "/2\"",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"https://h /media/key/" JOB "/2\"",
         /* n: digits, 1 to 9 of them, no leading zero, nothing after */
         "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/\"",
         "#EXT-X-KEY:METHOD=AES-128,URI=\"" KEY_BASE "/media/key/" JOB "/0\"",

@@ -115,6 +115,8 @@ typedef struct config {
     long encode_owner_cap;      /* the claim's cap of one owner's running encodes */
     long thumbnails_max;        /* thumbnails made on request, per job */
     long thumbnail_wait_ms;     /* a request waits this long for its thumbnail */
+    long thumbnails_queued_max; /* thumbnail tasks of all jobs waiting at once */
+    long thumbnail_retry_after; /* seconds a failed thumbnail stays failed */
     char *renditions;
     char *media_dir;
     char *media_url;

@@ -315,12 +315,13 @@ static const stmt_def stmts[STMT__COUNT] = {
         "LEFT JOIN media_keys k ON k.job_id = j.id AND k.n = $2::integer WHERE j.id = $1",
         2, PGRES_TUPLES_OK},
     /* GET /media/thumbnail: the thumbnail ($1 job, $2 time in ms, $3 width)
-     * as it stands, queued first when new and the job has fewer than $4
+     * as it stands, queued first when new, the job has fewer than $4 and
+     * fewer than $5 wait in all; failed, queued again $6 s after it was
      * (sql/functions/mediagate_thumbnail_request.sql) */
     [STMT_THUMBNAIL] = {"thumbnail",
         "SELECT t_status, t_file, t_error, t_queued "
-        "FROM mediagate_thumbnail_request($1, $2::int, $3::int, $4::int)",
-        4, PGRES_TUPLES_OK},
+        "FROM mediagate_thumbnail_request($1, $2::int, $3::int, $4::int, $5::int, $6::int)",
+        6, PGRES_TUPLES_OK},
     /* A job's captions (handlers/captions.c): $1 job, $2 owner, $3 language;
      * a put's $4 label, $5 WebVTT, $6 most languages, $7 the storage. */
     [STMT_CAPTIONS_PUT] = {"captions_put",

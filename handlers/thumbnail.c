@@ -2,12 +2,15 @@
  * time and width (bounded), made once by a thumbnail.make task, never by
  * the request thread, then answered from the job's outputs.
  *
- * time is seconds (up to 3 decimals), taken at the whole second below it,
- * before the end of the video; width is one of `widths` not above the
- * job's top rendition. The first request of a thumbnail queues its task
- * (sql/functions/mediagate_thumbnail_request.sql) and waits up to
- * MEDIAGATE_THUMBNAIL_WAIT_MS for it, in one of a quarter of the request
- * threads at most; not made by then: 503 + Retry-After. */
+ * time is seconds (up to 3 decimals), before the end of the video, taken
+ * at the step below it: a whole second, or more on a long video, so that
+ * every time and width of the job fits in MEDIAGATE_THUMBNAILS_MAX (no
+ * caller can use the cap up); width is one of `widths` not above the job's
+ * top rendition. The first request of a thumbnail queues its task
+ * (sql/functions/mediagate_thumbnail_request.sql; while fewer than
+ * MEDIAGATE_THUMBNAILS_QUEUED_MAX of all jobs wait, else 503) and waits
+ * up to MEDIAGATE_THUMBNAIL_WAIT_MS for it, in one of a quarter of the
+ * request threads at most; not made by then: 503 + Retry-After. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,20 @@ static long long parse_time(const char *s)
     return strtoll(s, NULL, 10) * 1000;
 }
 
+/* The step (ms, whole seconds) the time of a thumbnail of a video of
+ * duration ms whose top rendition is top px wide is taken at: one second,
+ * or more when the job's times at one second in every width it may have
+ * would be more than cap thumbnails. */
+static long long time_step(long long duration, long top, long cap)
+{
+    long n = 0;
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        n += widths[i] <= top;
+    long per_width = n > 0 && cap / n > 1 ? cap / n : 1;
+    long long step = (duration + per_width * 1000LL - 1) / (per_width * 1000LL) * 1000;
+    return step > 1000 ? step : 1000;
+}
+
 /* width when it is one of `widths`, else -1. */
 static int parse_width(const char *s)
 {
@@ -80,9 +97,12 @@ static int request_row(request *r, const char *job, long long time_ms, int width
     char t[24], w[16], cap[24];
     snprintf(t, sizeof t, "%lld", time_ms);
     snprintf(w, sizeof w, "%d", width);
+    char queued[24], retry[24];
     snprintf(cap, sizeof cap, "%ld", r->cfg->thumbnails_max);
-    const char *vals[] = {job, t, w, cap};
-    int ret = db_exec(r->db, STMT_THUMBNAIL, 4, vals, res);
+    snprintf(queued, sizeof queued, "%ld", r->cfg->thumbnails_queued_max);
+    snprintf(retry, sizeof retry, "%ld", r->cfg->thumbnail_retry_after);
+    const char *vals[] = {job, t, w, cap, queued, retry};
+    int ret = db_exec(r->db, STMT_THUMBNAIL, 6, vals, res);
     if (ret == 0 && PQntuples(*res) != 1) {
         PQclear(*res);
         *res = NULL;
@@ -244,6 +264,8 @@ int handle_media_thumbnail(request *r)
         ret = reply_error(r, 400, msg);
         goto out;
     }
+    long long step = time_step(duration, top, r->cfg->thumbnails_max);
+    time_ms -= time_ms % step;
     if ((ret = request_row(r, job, time_ms, width, &res)) != 0 ||
         (ret = wait_made(r, job, time_ms, width, &res)) != 0)
         goto out;
@@ -254,6 +276,8 @@ int handle_media_thumbnail(request *r)
                  "width already made.",
                  r->cfg->thumbnails_max);
         ret = reply_error(r, 422, msg);
+    } else if (strcmp(st, "busy") == 0) {
+        ret = reply_error(r, 503, "Too many thumbnails are waiting to be made: retry later.");
     } else if (strcmp(st, "failed") == 0) {
         snprintf(msg, sizeof msg, "The thumbnail could not be made: %.150s",
                  PQgetisnull(res, 0, 2) ? "no reason given" : PQgetvalue(res, 0, 2));

@@ -87,9 +87,11 @@ const task_kind task_kinds[] = {
     {.name = "captions.publish", .run = kind_captions_publish, .max_attempts = 12,
      .timeout_s = 120, .backoff_base = 5, .backoff_cap = 600},
     /* One thumbnail made on request (GET /media/thumbnail), from the job's
-     * outputs (app/worker/thumbnail.c). */
-    {.name = "thumbnail.make", .run = kind_thumbnail_make, .max_attempts = 3, .timeout_s = 60,
-     .backoff_base = 2, .backoff_cap = 60},
+     * outputs (app/worker/thumbnail.c); in the background lane, behind
+     * every other kind. A full disk or a store that did not answer snoozes
+     * it (uncounted); other store failures are retried. */
+    {.name = "thumbnail.make", .run = kind_thumbnail_make, .max_attempts = 5, .timeout_s = 60,
+     .backoff_base = 5, .backoff_cap = 300, .background = true},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

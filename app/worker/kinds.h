@@ -65,6 +65,9 @@ typedef struct task_kind {
      * kind: it is then neither registered nor claimed here, and the SQL
      * that queues it (only for registered kinds) queues none. */
     bool (*serves)(const struct config *cfg);
+    /* A background kind is claimed only when no task of another kind is
+     * ready (app/worker/queue.c), so it never delays them. */
+    bool background;
 } task_kind;
 
 extern const task_kind task_kinds[];

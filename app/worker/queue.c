@@ -45,7 +45,8 @@ typedef struct slot {
     db db;
     http_client http;           /* the slot's outbound client, reused */
     char wid[80];
-    char kinds[512];            /* the served kinds as a text[] literal */
+    char kinds[512];            /* the served kinds as a text[] literal, background ones aside */
+    char later[512];            /* the served background kinds: claimed when no other is ready */
     atomic_int cancel;          /* stopping, or the current task was lost */
     /* The task in hand. */
     long long id;
@@ -275,6 +276,12 @@ static void *slot_main(void *arg)
         }
         const char *v[] = {s->wid, lease, s->kinds, cap};
         int st = db_exec(&s->db, W_CLAIM, 4, v, &r);
+        if (st == 0 && PQntuples(r) == 0 && strcmp(s->later, "{}") != 0) {
+            PQclear(r);
+            r = NULL;
+            v[2] = s->later;
+            st = db_exec(&s->db, W_CLAIM, 4, v, &r);
+        }
         if (st != 0) {
             nap(wait);
             wait = wait * 2 > 5 ? 5 : wait * 2;
@@ -312,6 +319,21 @@ int worker_sync_kinds(db *d, const config *cfg)
     return 0;
 }
 
+/* The served kinds of one lane (background or not) as a text[] literal
+ * into out: a slot claims a background task only when no other is ready,
+ * so a background kind never delays the others (a running one still holds
+ * its slot). */
+static void kinds_literal(const config *cfg, bool background, char *out, size_t cap)
+{
+    snprintf(out, cap, "{");
+    for (size_t i = 0; i < task_kinds_count; i++) {
+        size_t l = strlen(out);
+        if (task_kind_served(&task_kinds[i], cfg) && task_kinds[i].background == background)
+            snprintf(out + l, cap - l, "%s\"%s\"", l > 1 ? "," : "", task_kinds[i].name);
+    }
+    strncat(out, "}", cap - strlen(out) - 1);
+}
+
 int worker_run(const config *cfg)
 {
     sigset_t set;
@@ -323,14 +345,10 @@ int worker_run(const config *cfg)
     slot *slots = calloc((size_t)cfg->worker_concurrency, sizeof *slots);
     if (!slots)
         return 1;
-    char host[64] = "host", kinds[512] = "{";
+    char host[64] = "host", kinds[512], later[512];
     gethostname(host, sizeof host - 1);
-    for (size_t i = 0; i < task_kinds_count; i++) {
-        size_t l = strlen(kinds);
-        if (task_kind_served(&task_kinds[i], cfg))
-            snprintf(kinds + l, sizeof kinds - l, "%s\"%s\"", l > 1 ? "," : "", task_kinds[i].name);
-    }
-    strncat(kinds, "}", sizeof kinds - strlen(kinds) - 1);
+    kinds_literal(cfg, false, kinds, sizeof kinds);
+    kinds_literal(cfg, true, later, sizeof later);
     for (long i = 0; i < cfg->worker_concurrency; i++) {
         slot *s = &slots[i];
         s->cfg = cfg;
@@ -338,6 +356,7 @@ int worker_run(const config *cfg)
         s->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(i * 7919);
         snprintf(s->wid, sizeof s->wid, "%.40s:%d:%ld", host, (int)getpid(), i);
         snprintf(s->kinds, sizeof s->kinds, "%s", kinds);
+        snprintf(s->later, sizeof s->later, "%s", later);
         wsql_init(&s->db, cfg);
         if (http_client_init(&s->http, cfg->outbound_allow_loopback) != 0)
             log_warn("slot %ld: no outbound HTTP client; outgoing calls will fail", i);
@@ -347,8 +366,8 @@ int worker_run(const config *cfg)
     pthread_t watcher;
     watch_arg wa = {cfg, &stopping};
     bool watching = *cfg->uploads_dir && pthread_create(&watcher, NULL, watch_main, &wa) == 0;
-    log_info("worker running %ld task slot(s), lease %lds, kinds %s%s%s", cfg->worker_concurrency,
-             cfg->lease_seconds, kinds, watching ? ", watching " : "",
+    log_info("worker running %ld task slot(s), lease %lds, kinds %s, background %s%s%s",
+             cfg->worker_concurrency, cfg->lease_seconds, kinds, later, watching ? ", watching " : "",
              watching ? cfg->uploads_dir : "");
     int sig;
     sigwait(&set, &sig);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -36,6 +37,8 @@
 
 #define SEGMENT_CAP (512LL << 20) /* one segment of ours is far smaller */
 #define JPEG_CAP (4u << 20)
+#define SPACE_LOW (1LL << 20) /* a disk with less free than this is full: a thumbnail waits */
+#define SPACE_WAIT 10         /* seconds between a full disk's tries */
 
 /* The segment of a media playlist that holds a time. */
 typedef struct thumb_seg {
@@ -47,70 +50,17 @@ typedef struct thumb_seg {
     unsigned char iv[16];
 } thumb_seg;
 
-/* The value of attribute name (NAME=) in an #EXT-X-KEY line, unquoted,
- * into out. Returns 0, or -1 when absent or too long. */
-static int key_attr(const char *line, const char *name, char *out, size_t cap)
-{
-    size_t n = strlen(name);
-    for (const char *p = strchr(line, ':'); p; p = strchr(p + 1, ',')) {
-        if (strncmp(p + 1, name, n) != 0 || p[1 + n] != '=')
-            continue;
-        const char *v = p + 2 + n, *end;
-        if (*v == '"') {
-            end = strchr(++v, '"');
-        } else {
-            end = strchr(v, ',');
-            if (!end)
-                end = v + strlen(v);
-        }
-        if (!end || (size_t)(end - v) >= cap)
-            return -1;
-        snprintf(out, cap, "%.*s", (int)(end - v), v);
-        return 0;
-    }
-    return -1;
-}
-
-/* Reads an #EXT-X-KEY line into s's encryption. Returns 0, or -1 (a method
- * other than NONE and AES-128, a malformed IV or key URI). */
-static int read_key(const char *line, thumb_seg *s, bool *iv_given)
-{
-    char method[32], uri[1024], iv[64];
-    if (key_attr(line, "METHOD", method, sizeof method) != 0)
-        return -1;
-    s->encrypted = strcmp(method, "AES-128") == 0;
-    *iv_given = false;
-    if (!s->encrypted)
-        return strcmp(method, "NONE") == 0 ? 0 : -1;
-    const char *n = NULL;
-    if (key_attr(line, "URI", uri, sizeof uri) != 0 || !(n = strrchr(uri, '/')) ||
-        strspn(n + 1, "0123456789") != strlen(n + 1) || strlen(n + 1) < 1 || strlen(n + 1) > 9)
-        return -1;
-    s->key_n = atoi(n + 1);
-    if (key_attr(line, "IV", iv, sizeof iv) == 0) {
-        if ((strncmp(iv, "0x", 2) != 0 && strncmp(iv, "0X", 2) != 0) || strlen(iv) != 34)
-            return -1;
-        for (int i = 0; i < 16; i++) {
-            unsigned v;
-            if (sscanf(iv + 2 + 2 * i, "%2x", &v) != 1)
-                return -1;
-            s->iv[i] = (unsigned char)v;
-        }
-        *iv_given = true;
-    }
-    return 0;
-}
-
 /* The segment of the media playlist buf (len bytes, checked with
  * hls_check_media) that holds time t (seconds), by the cumulative
- * #EXTINF; a time past the last segment takes its last frame's
- * neighbourhood. Returns 0 with *out, or -1 (a key line it cannot use). */
+ * #EXTINF, with its key (hls_crypt_segment_key); a time past the last
+ * segment takes its last frame's neighbourhood. Returns 0 with *out, or -1
+ * (a key line it cannot use). */
 static int thumb_locate(const char *buf, size_t len, double t, thumb_seg *out)
 {
     thumb_seg cur = {0};
     double at = 0, d = 0;
-    long long seq = 0;
-    bool iv_given = false, found = false;
+    bool found = false;
+    *out = cur;
     const char *p = buf, *end = buf + len;
     while (p < end && !found) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -118,31 +68,22 @@ static int thumb_locate(const char *buf, size_t len, double t, thumb_seg *out)
         char line[1200];
         snprintf(line, sizeof line, "%.*s", (int)(n && p[n - 1] == '\r' ? n - 1 : n), p);
         p += n + 1;
-        if (strncmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22) == 0) {
-            seq = atoll(line + 22);
-        } else if (strncmp(line, "#EXT-X-KEY:", 11) == 0) {
-            if (read_key(line, &cur, &iv_given) != 0)
-                return -1;
-        } else if (strncmp(line, "#EXTINF:", 8) == 0) {
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
             d = strtod(line + 8, NULL);
         } else if (line[0] && line[0] != '#') {
             snprintf(cur.name, sizeof cur.name, "%.*s", (int)sizeof cur.name - 1, line);
             cur.duration = d;
             cur.offset = t - at;
-            if (cur.encrypted && !iv_given) { /* the media sequence number, big-endian */
-                memset(cur.iv, 0, sizeof cur.iv);
-                for (int i = 0; i < 8; i++)
-                    cur.iv[15 - i] = (unsigned char)((unsigned long long)seq >> (8 * i));
-            }
             *out = cur;
             found = t < at + d;
             at += d;
-            seq++;
         }
     }
     if (out->offset > out->duration - 0.05) /* past the end: near the last frame */
         out->offset = out->duration > 0.1 ? out->duration - 0.1 : 0;
-    return 0;
+    int k = hls_crypt_segment_key(buf, len, out->name, &out->key_n, out->iv);
+    out->encrypted = k == 1;
+    return k < 0 ? -1 : 0;
 }
 
 /* The width and height of the JPEG buf (its first SOF marker) when it is a
@@ -201,17 +142,47 @@ __attribute__((format(printf, 3, 4))) static void thumb_fail(thumb *t, bool perm
     PQclear(r);
 }
 
+/* Whether the file system of dir has less than SPACE_LOW free. */
+static bool low_space(const char *dir)
+{
+    struct statvfs v;
+    return *dir && statvfs(dir, &v) == 0 && (long long)v.f_bavail * (long long)v.f_frsize < SPACE_LOW;
+}
+
+/* Ends the attempt uncounted when a disk it writes (the work directory,
+ * the local media directory) is full: not the thumbnail's fault, tried
+ * again SPACE_WAIT s on, the row left queued. Returns whether it did. */
+static bool snooze_if_full(thumb *t, const char *what)
+{
+    const config *cfg = t->ctx->cfg;
+    const char *full = low_space(t->dir) ? "the worker's temporary disk"
+                       : !store_is_s3(cfg) && low_space(cfg->media_dir) ? "the media disk"
+                                                                        : NULL;
+    if (!full)
+        return false;
+    snprintf(t->res->message, sizeof t->res->message, "%s is full (%s): waiting for space", full,
+             what);
+    t->res->outcome = TASK_SNOOZE;
+    t->res->retry_after = SPACE_WAIT;
+    return true;
+}
+
 /* A store failure st in reading or writing what: the outputs gone
- * (NOT_FOUND) fail the row, anything else is retried. */
+ * (NOT_FOUND) fail the row; a store that did not answer (RETRY) or a full
+ * disk is waited for uncounted (TASK_SNOOZE); anything else is retried. */
 static void store_failed(thumb *t, store_status st, const char *what)
 {
     log_warn("task %lld: %s: %s: %s", t->ctx->id, what, store_status_name(st), store_err(t->s));
-    if (st == STORE_NOT_FOUND)
+    if (st == STORE_NOT_FOUND) {
         thumb_fail(t, true, "the job's outputs are gone (%s is missing)", what);
-    else
+    } else if (st == STORE_RETRY) {
+        snprintf(t->res->message, sizeof t->res->message,
+                 "the object store did not answer (%s): waiting for it", what);
+        t->res->outcome = TASK_SNOOZE;
+        t->res->retry_after = store_retry_after(t->s) > 0 ? (double)store_retry_after(t->s) : 0;
+    } else if (!snooze_if_full(t, what)) {
         thumb_fail(t, false, "the store failed (%s: %s)", what, store_status_name(st));
-    if (st == STORE_RETRY && store_retry_after(t->s) > 0)
-        t->res->retry_after = (double)store_retry_after(t->s);
+    }
 }
 
 /* The top rendition's playlist key named by master (the first variant's
@@ -288,7 +259,8 @@ static int fetch_segment(thumb *t, const char *pkey, const thumb_seg *seg, char 
         return -1;
     }
     if (hls_crypt_decrypt_file(k, seg->iv, enc, path) != 0) {
-        thumb_fail(t, true, "a segment of the top rendition cannot be decrypted");
+        if (!snooze_if_full(t, "the decrypted segment"))
+            thumb_fail(t, true, "a segment of the top rendition cannot be decrypted");
         return -1;
     }
     return 0;
@@ -357,9 +329,10 @@ static int make_jpeg(thumb *t, const char *pkey, const char *playlist, size_t pl
         }
     }
     int ret = -1;
-    if (!buf)
-        thumb_fail(t, false, "ffmpeg made no frame of the video at that time");
-    else if (jpeg_size((const unsigned char *)buf, len, &w, &h) != 0 || w != t->width)
+    if (!buf) {
+        if (!snooze_if_full(t, "the thumbnail's work file"))
+            thumb_fail(t, false, "ffmpeg made no frame of the video at that time");
+    } else if (jpeg_size((const unsigned char *)buf, len, &w, &h) != 0 || w != t->width)
         thumb_fail(t, false, "ffmpeg made an image that is not the JPEG asked for");
     else
         ret = 0;
@@ -473,8 +446,15 @@ void kind_thumbnail_make(task_ctx *ctx, task_result *res)
     snprintf(t.dir, sizeof t.dir, "%s/mediagate-thumb-XXXXXX", tmp);
     if (!mkdtemp(t.dir)) {
         log_error("task %lld: cannot create a work directory: %s", ctx->id, strerror(errno));
-        thumb_fail(&t, false, "cannot create a work directory");
         t.dir[0] = '\0';
+        if (errno == ENOSPC || errno == EDQUOT) {
+            snprintf(res->message, sizeof res->message,
+                     "the worker's temporary disk is full: waiting for space");
+            res->outcome = TASK_SNOOZE;
+            res->retry_after = SPACE_WAIT;
+        } else {
+            thumb_fail(&t, false, "cannot create a work directory");
+        }
         goto out;
     }
     snprintf(key, sizeof key, "media/%s/master.m3u8", t.job);

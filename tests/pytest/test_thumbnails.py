@@ -4,7 +4,10 @@ thumbnail.make task and ffmpeg, on a real encode: a JPEG of the asked width
 (ffprobe) whose frame follows the time (testsrc's counter), made once (one
 task however often it is asked), kept by nginx for a public job and never
 shared for a private one; hostile parameters a 400 with nothing queued; the
-per-job cap; the worker stopped: 503 + Retry-After, not a hang; the job's
+per-job cap no caller can use up (the time step) and the bound on those
+waiting in all; thumbnails behind an encode in the worker; a failed one
+queued again after MEDIAGATE_THUMBNAIL_RETRY_AFTER; a full disk waited
+for; the worker stopped: 503 + Retry-After, not a hang; the job's
 outputs gone: the task fails once and the route says why; the same on an
 S3 store (Ceph RGW); an encrypted job's segment decrypted first.
 """
@@ -20,6 +23,7 @@ import mgstack
 import s3_settings
 from mgstack import wait_until
 from test_encoder import DONE, clip, clips, encoder_env, status  # noqa: F401
+from test_encoder_faults import fill_disk, media_tmpfs  # noqa: F401
 from test_encoder_s3 import encode_task, public_read, upload
 
 SIZE = "320x180"  # top rendition 320 px wide: widths 120 and 320 fit, 480 does not
@@ -205,9 +209,9 @@ def test_hostile_parameters_are_a_clear_400_and_queue_nothing(stack, workers, cl
     assert thumb(stack, str(uuid.uuid4()), 1, 120).status == 422, "an unknown job"
 
 
-@pytest.mark.parametrize("extra_env", [{"MEDIAGATE_THUMBNAILS_MAX": "2",
-                                        "MEDIAGATE_THUMBNAIL_WAIT_MS": "3000"}])
-def test_worker_stopped_is_503_then_made_and_the_cap_holds(stack, workers, clip, extra_env):
+@pytest.mark.parametrize("extra_env", [{"MEDIAGATE_THUMBNAIL_WAIT_MS": "3000"}])
+def test_worker_stopped_is_503_then_made_and_a_failed_one_is_retried_later(stack, workers, clip,
+                                                                             extra_env):
     w = workers.start()
     job = stack.mg("submit", clip("a.mp4", SECONDS, SIZE))
     assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
@@ -233,9 +237,6 @@ def test_worker_stopped_is_503_then_made_and_the_cap_holds(stack, workers, clip,
     took = stack.took_us(r)
     assert took is not None and 3_000_000 <= took < 5_000_000, f"waited its 3 s, not more: {took} us"
     assert tasks(stack, job) == 2, "each queued once"
-    over = thumb(stack, job, 3, 120)
-    assert over.status == 422 and "has the 2 thumbnails it may have" in over.json()["message"], over
-    assert tasks(stack, job) == 2, "nothing queued past the cap"
     # A task that died (its attempts spent, as the reaper leaves it): the
     # route says so at once rather than waiting for it.
     stack.db.conn.execute("UPDATE outbox SET failed_at = now(), last_error = 'its worker kept dying' "
@@ -248,9 +249,91 @@ def test_worker_stopped_is_503_then_made_and_the_cap_holds(stack, workers, clip,
     workers.start()
     r = made(stack, job, 1, 120)
     assert r.status == 200 and r.header("Content-Type") == "image/jpeg", r
-    assert thumb(stack, job, 3, 120).status == 422, "still over the cap"
-    assert thumb(stack, job, 2, 120).status == 422, "a failed one is not tried again"
+    assert thumb(stack, job, 2, 120).status == 422, "a failed one is not tried again at once"
     assert tasks(stack, job) == 2
+    # MEDIAGATE_THUMBNAIL_RETRY_AFTER (an hour) after it was asked, the
+    # next request queues it again.
+    stack.db.conn.execute("UPDATE thumbnails SET created_at = now() - interval '61 minutes' "
+                          "WHERE job_id = %s AND time_ms = 2000", (job,))
+    r = made(stack, job, 2, 120)
+    assert r.status == 200 and r.header("Content-Type") == "image/jpeg", r
+    assert tasks(stack, job) == 3
+
+
+@pytest.mark.parametrize("extra_env", [{"MEDIAGATE_THUMBNAILS_MAX": "4"}])
+def test_the_cap_cannot_be_used_up_every_time_maps_onto_a_thumbnail_it_allows(stack, workers, clip,
+                                                                               extra_env):
+    """4 thumbnails a job, 2 widths (120, 320): times snap to 3 s steps, so
+    a caller asking every second of both widths makes 4, and the player's
+    later request at another time is answered, never a 422 over the cap."""
+    job = encoded(stack, workers, clip)
+    for t in range(SECONDS):
+        assert made(stack, job, t, 120).status == 200
+    later = made(stack, job, 5, 320)
+    assert later.status == 200 and later.header("Content-Type") == "image/jpeg", later
+    assert stack.db.rows("SELECT time_ms, width, status FROM thumbnails WHERE job_id = %s ORDER BY 1, 2",
+                         job) == [(0, 120, "made"), (3000, 120, "made"), (3000, 320, "made")]
+    assert thumb_bytes(stack, job, 4, 120) == thumb_bytes(stack, job, 3, 120), "4 s is the 3 s one"
+    # Failed ones do not count: a job whose every row failed still queues.
+    stack.db.conn.execute("UPDATE thumbnails SET status = 'failed', error = 'x' WHERE job_id = %s",
+                          (job,))
+    stack.db.conn.execute("INSERT INTO thumbnails (job_id, time_ms, width, status, error) "
+                          "VALUES (%s, 1000, 120, 'failed', 'x')", (job,))
+    assert made(stack, job, 0, 320).status == 200, "failed rows do not use the cap"
+
+
+@pytest.mark.parametrize("extra_env", [{"MEDIAGATE_THUMBNAILS_QUEUED_MAX": "3",
+                                        "MEDIAGATE_THUMBNAIL_WAIT_MS": "0"}])
+def test_thumbnails_never_delay_an_encode_and_queue_within_a_bound(stack, workers, clip, extra_env):
+    """The worker stopped, anyone queues thumbnails: at most
+    MEDIAGATE_THUMBNAILS_QUEUED_MAX of all jobs wait (then 503, nothing
+    queued, not cached); an encode submitted after them runs first."""
+    w = workers.start()
+    job = stack.mg("submit", clip("a.mp4", SECONDS, SIZE))
+    assert wait_until(lambda: status(stack, job).get("job_status") in DONE, 900)
+    assert w.stop(signal.SIGTERM) == 0
+    answers = [thumb(stack, job, t, 120) for t in range(5)]
+    assert [a.status for a in answers] == [503] * 5, answers
+    assert [a.json()["message"] for a in answers[3:]] == \
+        ["Too many thumbnails are waiting to be made: retry later."] * 2, answers
+    assert all(a.header("Retry-After") == "2" and a.header("Cache-Control") == "no-store"
+               and a.header("X-Cache-Status") != "HIT" for a in answers), answers
+    assert tasks(stack, job) == 3, "nothing queued past the bound"
+    assert thumb(stack, job, 4, 120).status == 503 and tasks(stack, job) == 3, "not cached either"
+
+    job2 = stack.mg("submit", clip("b.mp4", 4, SIZE))
+    workers.start()
+    assert wait_until(lambda: status(stack, job2).get("job_status") in DONE, 900)
+    assert made(stack, job, 4, 120).status == 200
+    order = stack.db.rows("SELECT kind FROM outbox WHERE kind IN ('thumbnail.make', 'local.encode') "
+                          "AND started_at IS NOT NULL AND id > (SELECT min(id) FROM outbox "
+                          "WHERE kind = 'thumbnail.make') ORDER BY started_at")
+    assert order[0] == ("local.encode",), order
+
+
+def test_a_full_media_disk_waits_and_the_thumbnail_is_made_once_there_is_space(
+        stack, media_tmpfs, workers, clip, rundir):
+    """The media disk full when a thumbnail is asked: the task waits
+    (uncounted, the cause named), the route answers 503, never a failure;
+    once there is space it is made."""
+    job = encoded(stack, workers, clip)
+    filler = media_tmpfs / "filler"
+    fill_disk(filler)
+    r = thumb(stack, job, 1, 120)
+    assert r.status == 503, r
+
+    def snoozed():
+        return stack.db.one("SELECT last_error FROM outbox WHERE kind = 'thumbnail.make' "
+                            "AND payload->>'job_id' = %s", job)
+    assert wait_until(lambda: (snoozed() or "").startswith("the media disk is full"), 120), snoozed()
+    r = thumb(stack, job, 1, 120)
+    assert r.status == 503, r
+    assert stack.db.one("SELECT status FROM thumbnails WHERE job_id = %s", job) == "queued"
+    assert stack.db.one("SELECT attempts FROM outbox WHERE kind = 'thumbnail.make' "
+                        "AND payload->>'job_id' = %s", job) <= 1, "the waits are not counted"
+    filler.unlink()
+    r = made(stack, job, 1, 120)
+    assert r.status == 200 and r.header("Content-Type") == "image/jpeg", r
 
 
 def test_outputs_deleted_fail_the_task_once_and_the_route_says_why(stack, workers, clip, rundir):

@@ -84,6 +84,12 @@ static void test_locate(void)
         "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128\n#EXTINF:4,\na.ts\n",
         "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/k/1\",IV=0x0102\n#EXTINF:4,\na.ts\n",
         "#EXTM3U\n#EXT-X-KEY:URI=\"/k/1\"\n#EXTINF:4,\na.ts\n",
+        /* An IV with a sign or a blank is not 32 hex digits (one parser of
+         * the key line: hls_crypt_segment_key's). */
+        "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/k/1\",IV=0x+10203040506070809000a0b0c0d0e0f\n"
+        "#EXTINF:4,\na.ts\n",
+        "#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI=\"/k/1\",IV=0x 10203040506070809000a0b0c0d0e0f\n"
+        "#EXTINF:4,\na.ts\n",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         CHECK_INT(thumb_locate(refused[i], strlen(refused[i]), 1, &s), -1);

@@ -532,8 +532,11 @@ def test_a_full_disk_during_the_mp4_copy_waits_for_space(stack, workers, rundir,
     mount("7m")
     job = upload(stack, rundir, src, MP4_PROFILE)
     workers.start()
-    assert wait_until(lambda: "ffmpeg (MP4) status" in workers.log() and "waits for space" in
-                      workers.log().partition("ffmpeg (MP4) status")[2], 600), workers.log()[-3000:]
+
+    def waits():
+        return "waits for space" in workers.log().partition("ffmpeg (MP4) status")[2]
+    wait_until(lambda: waits() or stack.db.one("SELECT status FROM jobs WHERE id = %s", job) == "COMPLETE", 600)
+    assert waits(), (stack.curl(f"/media/status?job_id={job}").json(), workers.log()[-3000:])
     assert stack.db.one("SELECT status FROM jobs WHERE id = %s", job) != "COMPLETE"
     grow("64m")
     wait_until(lambda: stack.db.one("SELECT status FROM jobs WHERE id = %s", job) in ("COMPLETE", "ERROR"), 600)

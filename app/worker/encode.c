@@ -489,7 +489,7 @@ static bool copy_refused(const encode *e, int st, const proc_result *r)
  * each read back (moov first, its duration within max(1 s, 5 %) of
  * duration_s): extras' "mp4", or a "missing" entry. Returns 0, or -1 with
  * res set when the copy was stopped (canceled, lease lost, disk full) or
- * failed in a way a retry may not (killed, a limit): as the ladder's. */
+ * failed in a way a retry may mend (killed, a limit): as the ladder's. */
 static int make_mp4(encode *e, const char *dir, const int *heights, const ladder_step *steps,
                     int n, int w, int h, bool audio, double duration_s, json_object *extras,
                     task_result *res)
@@ -509,6 +509,7 @@ static int make_mp4(encode *e, const char *dir, const int *heights, const ladder
     }
     snprintf(p, sizeof p, "%s/mp4", dir);
     argv_buf b;
+    errno = 0;
     if (mkdir(p, 0755) != 0 || ffmpeg_mp4_argv(&b, dir, n, np) < 0) {
         if (errno == ENOSPC) {
             wait_for_space(e, res);
@@ -763,8 +764,12 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
         char vdir[PATH_MAX + 16];
         log_warn("task %lld: audio_only not made: %s", ctx->id, audio_why);
         if (extras_drop_variant(tmp_dir, n) != 0) {
-            task_fail(res, TASK_RETRY, 10, "the outputs failed verification: the master playlist "
-                                           "could not be rewritten without its audio-only variant");
+            if (disk_full(e->root))
+                wait_for_space(e, res);
+            else
+                task_fail(res, TASK_RETRY, 10, "the outputs failed verification: the master "
+                                               "playlist could not be rewritten without its "
+                                               "audio-only variant");
             goto fail;
         }
         snprintf(vdir, sizeof vdir, "%s/v%d", tmp_dir, n);

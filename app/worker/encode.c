@@ -598,8 +598,7 @@ static int finish_extras(encode *e, const char *dir, const extras_plan *x, const
             log_info("task %lld: mp4 not made: the HLS is encrypted", e->ctx->id);
             extras_missing(extras, "mp4", "the HLS of this job is encrypted: a clear MP4 copy would "
                                           "defeat the encryption");
-        }
-        else if (make_mp4(e, dir, heights, steps, n, w, h, audio, duration_s, extras, res) != 0)
+        } else if (make_mp4(e, dir, heights, steps, n, w, h, audio, duration_s, extras, res) != 0)
             return -1;
     }
     /* What a full disk kept from being written is not missing: it waits. */
@@ -767,9 +766,9 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
             if (disk_full(e->root))
                 wait_for_space(e, res);
             else
-                task_fail(res, TASK_RETRY, 10, "the outputs failed verification: the master "
-                                               "playlist could not be rewritten without its "
-                                               "audio-only variant");
+                task_fail(res, TASK_RETRY, 10,
+                          "the outputs failed verification: the master playlist could not be "
+                          "rewritten without its audio-only variant");
             goto fail;
         }
         snprintf(vdir, sizeof vdir, "%s/v%d", tmp_dir, n);

@@ -323,7 +323,8 @@ static void missing(json_object *extras, const char *who, const char *output, co
 /* The time of poster candidate i (from 0) of plan x. */
 static double candidate_time(const extras_plan *x, int i)
 {
-    return x->poster_t + (i < 5 ? i : 4 + (double)(i - 4) * (x->poster_step > 1 ? x->poster_step : 1));
+    int step = x->poster_step > 1 ? x->poster_step : 1;
+    return x->poster_t + (i < 5 ? i : 4 + (double)(i - 4) * step);
 }
 
 /* The poster: the first candidate that is not black (else the first) as

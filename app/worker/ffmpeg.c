@@ -113,17 +113,19 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
                 /* ffmpeg turns a picture its display matrix rotates */
                 json_object *sd;
                 if (jobj(s, "side_data_list", json_type_array, &sd) > 0)
-                    for (size_t k = 0; k < json_object_array_length(sd); k++)
-                        if (jint(json_object_array_get_idx(sd, k), "rotation", -3600, 3600, &n) > 0 &&
+                    for (size_t k = 0; k < json_object_array_length(sd); k++) {
+                        json_object *d = json_object_array_get_idx(sd, k);
+                        if (jint(d, "rotation", -3600, 3600, &n) > 0 &&
                             (n % 180 + 180) % 180 == 90) {
                             int t = pi->width;
                             pi->width = pi->height;
                             pi->height = t;
                         }
-                long long sn = 0, sd_ = 0;
-                if (sscanf(jstr_or(s, "sample_aspect_ratio", ""), "%lld:%lld", &sn, &sd_) == 2 &&
-                    sn > 0 && sd_ > 0 && sn <= 1000 * sd_ && sd_ <= 1000 * sn)
-                    pi->sar = (double)sn / (double)sd_;
+                    }
+                long long sarn = 0, sard = 0;
+                if (sscanf(jstr_or(s, "sample_aspect_ratio", ""), "%lld:%lld", &sarn, &sard) == 2 &&
+                    sarn > 0 && sard > 0 && sarn <= 1000 * sard && sard <= 1000 * sarn)
+                    pi->sar = (double)sarn / (double)sard;
                 if (jstr(s, "nb_frames", &v) > 0) {
                     long long f = atoll(v);
                     pi->frames = f > 0 && f < (1LL << 40) ? f : 0;

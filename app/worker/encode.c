@@ -286,9 +286,12 @@ static int segment_ok(void *arg, const char *name)
  * when audio_only), each rendition's playlist parses and
  * names segments that exist, whole, and its durations add up to what
  * ffmpeg reported encoding (encoded_s, within max(2 s, 10 %)). Returns 0
- * with *duration_s (the first rendition's), or -1 with msg set. */
+ * with *duration_s (the first rendition's), or -1 with msg set. The
+ * audio-only variant (an extra: it never fails the ladder) must cover the
+ * video as closely; else audio_why says why it is left out. */
 static int verify_outputs(const char *dir, const int *heights, int n, bool audio_only,
-                          double encoded_s, double *duration_s, char *msg, size_t cap)
+                          double encoded_s, double *duration_s, char *audio_why, size_t audio_cap,
+                          char *msg, size_t cap)
 {
     char p[PATH_MAX + 32], vdir[PATH_MAX + 16], why[160];
     size_t len = 0;
@@ -314,6 +317,16 @@ static int verify_outputs(const char *dir, const int *heights, int n, bool audio
         found = buf != NULL;
         ret = found ? hls_check_media(buf, len, segment_ok, vdir, &total, &segs, why, sizeof why) : -1;
         free(buf);
+        if (i == n && ret != 0) {
+            snprintf(audio_why, audio_cap, "the audio-only playlist %s",
+                     found ? why : "is missing");
+            break;
+        }
+        if (i == n && fabs(total - *duration_s) > tol) {
+            snprintf(audio_why, audio_cap, "the audio lasts %.1f s of the %.1f s video", total,
+                     *duration_s);
+            break;
+        }
         if (ret != 0) {
             snprintf(msg, cap, "the outputs failed verification: the %s playlist %s", name,
                      found ? why : "is missing");
@@ -452,26 +465,41 @@ static int on_copy_line(void *arg, const char *line)
     return strncmp(line, "out_time_us=", 12) == 0;
 }
 
-/* A missing "mp4" with why; removes dir/mp4/. */
-static void mp4_missing(const char *dir, json_object *extras, const char *why)
+/* A missing "mp4" with why (logged); removes dir/mp4/. */
+static void mp4_missing(const encode *e, const char *dir, json_object *extras, const char *why)
 {
     char p[PATH_MAX + 8];
     snprintf(p, sizeof p, "%s/mp4", dir);
     rmtree(p);
+    log_warn("task %lld: mp4 not made: %s", e->ctx->id, why);
     extras_missing(extras, "mp4", why);
+}
+
+/* Whether the MP4 copy that failed with st (not 0) and r was refused by
+ * ffmpeg itself (an error of its own, every time the same): its status,
+ * not a signal or a limit, and no full disk. */
+static bool copy_refused(const encode *e, int st, const proc_result *r)
+{
+    return st > 0 && st < 128 && !cpu_limited(e->ctx->cfg, r) && !memory_limited(r) &&
+           !strstr(r->err_head, "No space left") && !strstr(r->last_err, "No space left") &&
+           !disk_full(e->root);
 }
 
 /* MP4 copies (no encode) of the n verified variants in dir, mp4/<height>p.mp4,
  * each read back (moov first, its duration within max(1 s, 5 %) of
  * duration_s): extras' "mp4", or a "missing" entry. Returns 0, or -1 with
- * res set when the copy was stopped (canceled, lease lost, disk full). */
+ * res set when the copy was stopped (canceled, lease lost, disk full) or
+ * failed in a way a retry may mend (killed, a limit): as the ladder's. */
 static int make_mp4(encode *e, const char *dir, const int *heights, const ladder_step *steps,
                     int n, int w, int h, bool audio, double duration_s, json_object *extras,
                     task_result *res)
 {
     const config *cfg = e->ctx->cfg;
-    char names[8][24], p[PATH_MAX + 64], why[200];
+    char names[8][24], p[PATH_MAX + 64], why[200], msg[300] = "";
     const char *np[8];
+    json_object *arr = NULL;
+    proc_result r = {0};
+    int ret = 0;
     for (int i = 0; i < n; i++) {
         bool twice = false; /* two renditions of one height (different widths) */
         for (int j = 0; j < i; j++)
@@ -481,33 +509,39 @@ static int make_mp4(encode *e, const char *dir, const int *heights, const ladder
     }
     snprintf(p, sizeof p, "%s/mp4", dir);
     argv_buf b;
+    errno = 0;
     if (mkdir(p, 0755) != 0 || ffmpeg_mp4_argv(&b, dir, n, np) < 0) {
-        mp4_missing(dir, extras, "the MP4 files could not be made");
-        return 0;
+        if (errno == ENOSPC) {
+            wait_for_space(e, res);
+            ret = -1;
+        }
+        snprintf(msg, sizeof msg, "the MP4 files could not be made");
+        goto out;
     }
     double left = e->ctx->deadline - proc_now();
     proc_opts o = {.timeout_s = left > 1 ? left : 1, .stall_s = (double)cfg->encode_stall,
                    .nice = (int)cfg->encode_nice, .on_line = on_copy_line, .on_tick = on_tick,
                    .arg = e};
     child_limits(cfg, &o);
-    proc_result r;
     e->encoding = true;
     int st = proc_run(b.argv, &o, &r);
     e->encoding = false;
     if (st == PROC_CANCELED || atomic_load(e->ctx->cancel)) {
         encode_failed(e, PROC_CANCELED, &r, res);
-        proc_result_free(&r);
-        return -1;
+        ret = -1;
+        goto out;
     }
     if (st != 0) {
         log_warn("task %lld: ffmpeg (MP4) status %d: %s", e->ctx->id, st, r.last_err);
-        proc_result_free(&r);
-        mp4_missing(dir, extras, "the MP4 files could not be made: ffmpeg failed");
-        return 0;
+        if (!copy_refused(e, st, &r)) { /* a full disk waits; a kill or a limit is retried */
+            encode_failed(e, st, &r, res);
+            ret = -1;
+        }
+        snprintf(msg, sizeof msg, "the MP4 files could not be made: ffmpeg failed");
+        goto out;
     }
     log_info("task %lld: MP4 copies made (%.2f s CPU)", e->ctx->id, r.cpu_s);
-    proc_result_free(&r);
-    json_object *arr = json_object_new_array();
+    arr = json_object_new_array();
     for (int i = 0; i < n; i++) {
         double d = 0;
         struct stat sb;
@@ -518,11 +552,8 @@ static int make_mp4(encode *e, const char *dir, const int *heights, const ladder
             bad = 1;
         }
         if (bad) {
-            char msg[300];
             snprintf(msg, sizeof msg, "the MP4 of the %dp rendition %s", heights[i], why);
-            json_object_put(arr);
-            mp4_missing(dir, extras, msg);
-            return 0;
+            goto out;
         }
         json_object *m = json_object_new_object();
         snprintf(p, sizeof p, "mp4/%s.mp4", names[i]);
@@ -534,7 +565,13 @@ static int make_mp4(encode *e, const char *dir, const int *heights, const ladder
         json_object_array_add(arr, m);
     }
     json_object_object_add(extras, "mp4", arr);
-    return 0;
+    arr = NULL;
+out:
+    if (msg[0] && ret == 0)
+        mp4_missing(e, dir, extras, msg);
+    json_object_put(arr);
+    proc_result_free(&r);
+    return ret;
 }
 
 /* The poster and storyboard read back, the audio-only variant listed, the
@@ -544,7 +581,9 @@ static int finish_extras(encode *e, const char *dir, const extras_plan *x, const
                          const ladder_step *steps, int n, int w, int h, bool audio,
                          double duration_s, json_object *extras, task_result *res)
 {
-    extras_finish(dir, x, duration_s, extras);
+    char who[40];
+    snprintf(who, sizeof who, "task %lld", e->ctx->id);
+    extras_finish(dir, x, duration_s, extras, who);
     if (x->audio_only) { /* verified with the ladder */
         char pl[32];
         json_object *a = json_object_new_object();
@@ -555,10 +594,11 @@ static int finish_extras(encode *e, const char *dir, const extras_plan *x, const
         json_object_object_add(extras, "audio_only", a);
     }
     if (e->prof && e->prof->mp4) {
-        if (e->encrypt)
+        if (e->encrypt) {
+            log_info("task %lld: mp4 not made: the HLS is encrypted", e->ctx->id);
             extras_missing(extras, "mp4", "the HLS of this job is encrypted: a clear MP4 copy would "
                                           "defeat the encryption");
-        else if (make_mp4(e, dir, heights, steps, n, w, h, audio, duration_s, extras, res) != 0)
+        } else if (make_mp4(e, dir, heights, steps, n, w, h, audio, duration_s, extras, res) != 0)
             return -1;
     }
     /* What a full disk kept from being written is not missing: it waits. */
@@ -619,9 +659,13 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     int akbps = 0;
     for (int i = 0; e->prof && i < n && akbps <= 0; i++)
         akbps = steps[i].audio_kbps;
+    /* The images at the display aspect (square pixels): the top rendition's
+     * height, its width unless the profile names one. */
+    int dw = (int)lround(w * pis[0].sar);
+    int pw = e->prof && steps[0].width ? steps[0].width
+                                       : variant_width(NULL, heights, 0, dw > 0 ? dw : w, h);
     extras_plan xp;
-    extras_plan_make(e->prof, w, h, e->duration_s, audio,
-                     variant_width(e->prof ? steps : NULL, heights, 0, w, h), heights[0], akbps, &xp);
+    extras_plan_make(e->prof, dw > 0 ? dw : w, h, e->duration_s, audio, pw, heights[0], akbps, &xp);
 
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->media_dir, ctx->job_id);
     /* Each attempt writes its own directory: a worker that lost its lease
@@ -696,7 +740,9 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
     /* ffmpeg 5.1's HLS muxer exits 0 when a write fails (a full disk
      * leaves empty playlists): what it wrote is read back first. */
     double encoded = (double)e->last_us / 1e6, outputs_s = 0;
-    if (verify_outputs(tmp_dir, heights, n, xp.audio_only, encoded, &outputs_s, msg, sizeof msg) != 0) {
+    char audio_why[200] = "";
+    if (verify_outputs(tmp_dir, heights, n, xp.audio_only, encoded, &outputs_s, audio_why,
+                       sizeof audio_why, msg, sizeof msg) != 0) {
         if (disk_full(e->root)) {
             wait_for_space(e, res);
         } else { /* retried: a disk filled and freed between two looks is one cause */
@@ -712,6 +758,23 @@ static void encode_inputs(encode *e, const rec_files *in, task_result *res)
                   "the input ends early: %.1f s of video were encoded of the %.1f s it declares "
                   "(a file cut short?)", outputs_s, e->duration_s);
         goto fail;
+    }
+    if (audio_why[0]) { /* the audio-only variant goes; the ladder stands */
+        char vdir[PATH_MAX + 16];
+        log_warn("task %lld: audio_only not made: %s", ctx->id, audio_why);
+        if (extras_drop_variant(tmp_dir, n) != 0) {
+            if (disk_full(e->root))
+                wait_for_space(e, res);
+            else
+                task_fail(res, TASK_RETRY, 10,
+                          "the outputs failed verification: the master playlist could not be "
+                          "rewritten without its audio-only variant");
+            goto fail;
+        }
+        snprintf(vdir, sizeof vdir, "%s/v%d", tmp_dir, n);
+        rmtree(vdir);
+        xp.audio_only = false;
+        extras_missing(extras, "audio_only", audio_why);
     }
     if (finish_extras(e, tmp_dir, &xp, heights, plan.steps, n, w, h, audio, outputs_s, extras,
                       res) != 0)

@@ -1,6 +1,7 @@
 /* The local encoder's outputs beside the ladder (see extras.h). */
 #include "worker/extras.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "log.h"
 
 #define JPEG_CAP (64u << 20) /* a 10 x 10 sheet of 640 px tiles is a few MiB */
 #define GREY_FRAME (EXTRAS_GREY_SIDE * EXTRAS_GREY_SIDE)
@@ -35,6 +38,10 @@ void extras_plan_make(const profile *p, int w, int h, double duration_s, bool au
         t = duration_s > 0.5 ? duration_s - 0.5 : 0;
     x->poster_t = t;
     x->poster_n = EXTRAS_POSTER_MAX;
+    /* Five candidates a second apart; the others spread over the rest of a
+     * long video (a black title card longer than five seconds). */
+    double rest = duration_s - t - 4;
+    x->poster_step = rest > EXTRAS_POSTER_MAX - 4 ? (int)(rest / (EXTRAS_POSTER_MAX - 4)) : 1;
     x->poster_w = top_w;
     x->poster_h = top_h;
 
@@ -69,15 +76,20 @@ void extras_plan_make(const profile *p, int w, int h, double duration_s, bool au
     x->audio_only_kbps = audio_kbps > 0 ? audio_kbps : 128;
 }
 
+/* A new string: prefix, then v's. */
+static json_object *prefixed(json_object *v, const char *prefix)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s%s", prefix, json_object_get_string(v));
+    return json_object_new_string(buf);
+}
+
 /* o's string member key (when there is one) with prefix before it. */
 static void prefix_member(json_object *o, const char *key, const char *prefix)
 {
     json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s%s", prefix, json_object_get_string(v));
-    json_object_object_add(o, key, json_object_new_string(buf));
+    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+        json_object_object_add(o, key, prefixed(v, prefix));
 }
 
 void extras_prefix(json_object *extras, const char *prefix)
@@ -90,16 +102,24 @@ void extras_prefix(json_object *extras, const char *prefix)
     if (json_object_object_get_ex(extras, "storyboard", &o)) {
         prefix_member(o, "vtt", prefix);
         if (json_object_object_get_ex(o, "images", &a))
-            for (size_t i = 0; i < json_object_array_length(a); i++) {
-                char buf[512];
-                snprintf(buf, sizeof buf, "%s%s", prefix,
-                         json_object_get_string(json_object_array_get_idx(a, i)));
-                json_object_array_put_idx(a, i, json_object_new_string(buf));
-            }
+            for (size_t i = 0; i < json_object_array_length(a); i++)
+                json_object_array_put_idx(a, i, prefixed(json_object_array_get_idx(a, i), prefix));
     }
     if (json_object_object_get_ex(extras, "mp4", &a))
         for (size_t i = 0; i < json_object_array_length(a); i++)
             prefix_member(json_object_array_get_idx(a, i), "file", prefix);
+}
+
+json_object *extras_seconds(double s)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.3f", round(s * 1000) / 1000);
+    char *end = buf + strlen(buf);
+    while (end[-1] == '0') /* "2.500" is 2.5, "3.000" is 3 */
+        *--end = '\0';
+    if (end[-1] == '.')
+        *--end = '\0';
+    return json_object_new_double_s(atof(buf), buf);
 }
 
 void extras_missing(json_object *extras, const char *output, const char *reason)
@@ -292,11 +312,27 @@ static bool black(const unsigned char *f)
     return lit < BLACK_SHARE * GREY_FRAME;
 }
 
+/* A missing output, its precise cause logged. */
+static void missing(json_object *extras, const char *who, const char *output, const char *reason,
+                    const char *cause)
+{
+    log_warn("%s: %s not made: %s", who, output, cause);
+    extras_missing(extras, output, reason);
+}
+
+/* The time of poster candidate i (from 0) of plan x. */
+static double candidate_time(const extras_plan *x, int i)
+{
+    int step = x->poster_step > 1 ? x->poster_step : 1;
+    return x->poster_t + (i < 5 ? i : 4 + (double)(i - 4) * step);
+}
+
 /* The poster: the first candidate that is not black (else the first) as
  * dir/poster.jpg; the candidates go. */
-static void finish_poster(const char *dir, const extras_plan *x, json_object *extras)
+static void finish_poster(const char *dir, const extras_plan *x, json_object *extras,
+                          const char *who)
 {
-    char p[PATH_MAX], q[PATH_MAX + 16], why[160] = "";
+    char p[PATH_MAX], q[PATH_MAX + 16], why[160] = "", cause[PATH_MAX + 160] = "";
     size_t len = 0;
     int pick = 0, w = 0, h = 0;
     snprintf(p, sizeof p, "%s/" EXTRAS_POSTER_GREY, dir);
@@ -306,6 +342,7 @@ static void finish_poster(const char *dir, const extras_plan *x, json_object *ex
     unlink(p);
     if (!grey || frames <= 0) {
         snprintf(why, sizeof why, "the video has no frame at %.1f s to take it from", x->poster_t);
+        snprintf(cause, sizeof cause, "no candidate frame came out (%zu grey bytes)", len);
     } else {
         while (pick < frames && black(grey + (size_t)(pick + 1) * GREY_FRAME))
             pick++;
@@ -313,8 +350,14 @@ static void finish_poster(const char *dir, const extras_plan *x, json_object *ex
             pick = 0;
         snprintf(p, sizeof p, "%s/" EXTRAS_POSTER_CAND, dir, pick + 2);
         snprintf(q, sizeof q, "%s/poster.jpg", dir);
-        if (extras_jpeg_size(p, &w, &h) != 0 || w != x->poster_w || h != x->poster_h ||
-            rename(p, q) != 0)
+        if (extras_jpeg_size(p, &w, &h) != 0)
+            snprintf(cause, sizeof cause, "%s is absent or not a whole JPEG", p);
+        else if (w != x->poster_w || h != x->poster_h)
+            snprintf(cause, sizeof cause, "%s is %dx%d, planned %dx%d", p, w, h, x->poster_w,
+                     x->poster_h);
+        else if (rename(p, q) != 0)
+            snprintf(cause, sizeof cause, "rename %s: %s", p, strerror(errno));
+        if (cause[0])
             snprintf(why, sizeof why, "the poster image could not be written");
     }
     free(grey);
@@ -323,14 +366,14 @@ static void finish_poster(const char *dir, const extras_plan *x, json_object *ex
         unlink(p);
     }
     if (why[0]) {
-        extras_missing(extras, "poster", why);
+        missing(extras, who, "poster", why, cause);
         return;
     }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "file", json_object_new_string("poster.jpg"));
     json_object_object_add(o, "width", json_object_new_int(w));
     json_object_object_add(o, "height", json_object_new_int(h));
-    json_object_object_add(o, "time_s", json_object_new_double(round((x->poster_t + pick) * 1000) / 1000));
+    json_object_object_add(o, "time_s", extras_seconds(candidate_time(x, pick)));
     json_object_object_add(extras, "poster", o);
 }
 
@@ -366,9 +409,9 @@ static int write_vtt(const char *path, const extras_plan *x, long long dur_ms)
 
 /* The storyboard: the sheet read back, then its WebVTT. */
 static void finish_storyboard(const char *dir, const extras_plan *x, double duration_s,
-                              json_object *extras)
+                              json_object *extras, const char *who)
 {
-    char p[PATH_MAX], v[PATH_MAX], s1[PATH_MAX], s2[PATH_MAX];
+    char p[PATH_MAX], v[PATH_MAX], s1[PATH_MAX], s2[PATH_MAX], cause[PATH_MAX + 160] = "";
     int w = 0, h = 0;
     long long dur_ms = llround(duration_s * 1000);
     snprintf(p, sizeof p, "%s/storyboard.jpg", dir);
@@ -376,17 +419,24 @@ static void finish_storyboard(const char *dir, const extras_plan *x, double dura
     snprintf(s1, sizeof s1, "%s/" EXTRAS_SB_SHEETS, dir, 1);
     snprintf(s2, sizeof s2, "%s/" EXTRAS_SB_SHEETS, dir, 2);
     unlink(s1); /* the source's first frame */
-    const char *why = NULL;
-    if (extras_jpeg_size(s2, &w, &h) != 0 || w != x->sb_cols * x->sb_w ||
-        h != x->sb_rows * x->sb_h || rename(s2, p) != 0)
-        why = "the storyboard's sprite sheet could not be written";
-    else if (dur_ms <= 0 || write_vtt(v, x, dur_ms) != 0)
+    const char *why = "the storyboard's sprite sheet could not be written";
+    if (extras_jpeg_size(s2, &w, &h) != 0)
+        snprintf(cause, sizeof cause, "%s is absent or not a whole JPEG (no tile came out?)", s2);
+    else if (w != x->sb_cols * x->sb_w || h != x->sb_rows * x->sb_h)
+        snprintf(cause, sizeof cause, "%s is %dx%d, planned %dx%d", s2, w, h, x->sb_cols * x->sb_w,
+                 x->sb_rows * x->sb_h);
+    else if (rename(s2, p) != 0)
+        snprintf(cause, sizeof cause, "rename %s: %s", s2, strerror(errno));
+    else if (dur_ms <= 0 || write_vtt(v, x, dur_ms) != 0) {
         why = "the storyboard's WebVTT could not be written";
-    if (why) {
+        snprintf(cause, sizeof cause, "%s (%lld ms): %s", v, dur_ms,
+                 dur_ms <= 0 ? "no duration" : strerror(errno));
+    }
+    if (cause[0]) {
         unlink(s2);
         unlink(p);
         unlink(v);
-        extras_missing(extras, "storyboard", why);
+        missing(extras, who, "storyboard", why, cause);
         return;
     }
     json_object *o = json_object_new_object(), *imgs = json_object_new_array();
@@ -397,14 +447,54 @@ static void finish_storyboard(const char *dir, const extras_plan *x, double dura
     json_object_object_add(o, "tile_height", json_object_new_int(x->sb_h));
     json_object_object_add(o, "columns", json_object_new_int(x->sb_cols));
     json_object_object_add(o, "rows", json_object_new_int(x->sb_rows));
-    json_object_object_add(o, "interval_s", json_object_new_double(x->sb_interval));
+    json_object_object_add(o, "interval_s", extras_seconds(x->sb_interval));
     json_object_object_add(extras, "storyboard", o);
 }
 
-void extras_finish(const char *dir, const extras_plan *x, double duration_s, json_object *extras)
+void extras_finish(const char *dir, const extras_plan *x, double duration_s, json_object *extras,
+                   const char *who)
 {
     if (x->poster)
-        finish_poster(dir, x, extras);
+        finish_poster(dir, x, extras, who);
     if (x->storyboard)
-        finish_storyboard(dir, x, duration_s, extras);
+        finish_storyboard(dir, x, duration_s, extras, who);
+}
+
+int extras_drop_variant(const char *dir, int n)
+{
+    char p[PATH_MAX], t[PATH_MAX + 8], uri[32];
+    size_t len = 0;
+    int ret = -1;
+    FILE *f = NULL;
+    snprintf(p, sizeof p, "%s/master.m3u8", dir);
+    snprintf(t, sizeof t, "%s.drop", p);
+    snprintf(uri, sizeof uri, "\nv%d/index.m3u8", n);
+    char *buf = hls_read_file(p, HLS_PLAYLIST_CAP, &len);
+    char *at = buf ? strstr(buf, uri) : NULL;
+    if (!at)
+        goto out;
+    /* from the start of its #EXT-X-STREAM-INF line to the end of its URI */
+    char *from = at;
+    while (from > buf && from[-1] != '\n')
+        from--;
+    if (strncmp(from, "#EXT-X-STREAM-INF:", 18) != 0)
+        goto out;
+    char *end = strchr(at + 1, '\n');
+    end = end ? end + 1 : buf + len;
+    if (!(f = fopen(t, "w")))
+        goto out;
+    fwrite(buf, 1, (size_t)(from - buf), f);
+    fwrite(end, 1, (size_t)(buf + len - end), f);
+    int bad = ferror(f);
+    bad |= fclose(f);
+    f = NULL;
+    if (!bad && rename(t, p) == 0)
+        ret = 0;
+out:
+    if (f)
+        fclose(f);
+    if (ret != 0)
+        unlink(t);
+    free(buf);
+    return ret;
 }

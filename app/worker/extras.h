@@ -19,10 +19,10 @@ struct json_object;
 #define EXTRAS_SB_MAX_TILES 100 /* one sheet of at most 10 x 10 tiles */
 #define EXTRAS_SB_COLUMNS 10
 
-/* The plan of profile p (the defaults when NULL) for a source of w x h
- * pixels lasting duration_s (0: unknown), with audio or not, whose top
- * rendition is top_w x top_h and whose audio-only variant would carry
- * audio_kbps. */
+/* The plan of profile p (the defaults when NULL) for a source displayed
+ * w x h (its display aspect) lasting duration_s (0: unknown), with audio or
+ * not, whose poster is top_w x top_h (the top rendition's height at the
+ * display aspect) and whose audio-only variant would carry audio_kbps. */
 void extras_plan_make(const profile *p, int w, int h, double duration_s, bool audio, int top_w,
                       int top_h, int audio_kbps, extras_plan *x);
 
@@ -31,9 +31,18 @@ void extras_plan_make(const profile *p, int w, int h, double duration_s, bool au
  * first), removes the others, checks the poster's and the sheet's JPEG
  * sizes, and writes dir/storyboard.vtt, its cues covering [0, duration_s]
  * with no gap. Adds "poster" and "storyboard" to extras, or an entry of
- * extras' "missing" array for each that was asked and not made. */
+ * extras' "missing" array for each that was asked and not made, logged
+ * (warn) with who (e.g. "task 12") and the precise cause. */
 void extras_finish(const char *dir, const extras_plan *x, double duration_s,
-                   struct json_object *extras);
+                   struct json_object *extras, const char *who);
+
+/* A seconds value rounded to the millisecond, as JSON ("1.44", not
+ * 1.4399999999999999). */
+struct json_object *extras_seconds(double s);
+
+/* Rewrites dir/master.m3u8 without its last variant, v<n>/index.m3u8 (the
+ * audio-only one), through a temporary file. Returns 0, or -1. */
+int extras_drop_variant(const char *dir, int n);
 
 /* Puts prefix (the attempt's "a<n>/" in an object store) before every file
  * name extras lists, as they are relative to output_path. */

@@ -76,7 +76,7 @@ int ffmpeg_probe_argv(argv_buf *b, const char *input, const char *protocols, con
     ADD("json");
     ADD("-show_entries");
     ADD("format=format_name,duration:stream=codec_type,width,height,avg_frame_rate,r_frame_rate,"
-        "nb_frames");
+        "nb_frames,sample_aspect_ratio:stream_side_data=rotation");
     ADD("%s", input);
     return b->argc;
 }
@@ -110,6 +110,22 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
                 pi->fps = rate_of(s, "avg_frame_rate");
                 if (pi->fps == 0)
                     pi->fps = rate_of(s, "r_frame_rate");
+                /* ffmpeg turns a picture its display matrix rotates */
+                json_object *sd;
+                if (jobj(s, "side_data_list", json_type_array, &sd) > 0)
+                    for (size_t k = 0; k < json_object_array_length(sd); k++) {
+                        json_object *d = json_object_array_get_idx(sd, k);
+                        if (jint(d, "rotation", -3600, 3600, &n) > 0 &&
+                            (n % 180 + 180) % 180 == 90) {
+                            int t = pi->width;
+                            pi->width = pi->height;
+                            pi->height = t;
+                        }
+                    }
+                long long sarn = 0, sard = 0;
+                if (sscanf(jstr_or(s, "sample_aspect_ratio", ""), "%lld:%lld", &sarn, &sard) == 2 &&
+                    sarn > 0 && sard > 0 && sarn <= 1000 * sard && sard <= 1000 * sarn)
+                    pi->sar = (double)sarn / (double)sard;
                 if (jstr(s, "nb_frames", &v) > 0) {
                     long long f = atoll(v);
                     pi->frames = f > 0 && f < (1LL << 40) ? f : 0;
@@ -126,6 +142,8 @@ int ffmpeg_parse_probe(const char *json, size_t len, probe_info *pi, char *msg, 
             snprintf(pi->format, sizeof pi->format, "%s", v);
     }
     json_object_put(info);
+    if (!(pi->sar > 0))
+        pi->sar = 1;
     if (pi->width <= 0 || pi->height <= 0) {
         snprintf(msg, cap, "the input has no video stream");
         return 2;
@@ -239,11 +257,14 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         else
             fl += (size_t)snprintf(filter + fl, sizeof filter - fl, ";[s%d]scale=-2:%d[o%d]", i,
                                    p->heights[i], i);
-    /* The poster: a frame a second from poster_t (the first at or after
-     * each second), full size and as a small grey copy that tells black
-     * frames apart; the storyboard: one tile every interval (in ms: a whole
-     * rate), one sheet. Each image output starts with the source's first
-     * frame (at its final size, then dropped by app/worker/extras.c): ffmpeg
+    /* The poster: the frames shown at poster_t and each second after it
+     * (fps from poster_t), the later ones poster_step s apart, full size
+     * (the display aspect, square pixels) and as a small grey copy that
+     * tells black frames apart; the storyboard: one tile every interval (in
+     * ms: a whole rate; a last partial interval keeps its frame, and a
+     * video shorter than the interval has one tile), one sheet. Each image
+     * output starts with the source's first frame (at its final size, then
+     * dropped by app/worker/extras.c): ffmpeg
      * reports no progress until every output has had a frame, and the
      * sheet comes only at the end. Their timestamps stay small, since
      * ffmpeg's progress (out_time, the encoded duration the ladder is
@@ -251,16 +272,19 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     if (poster)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
                                ";[xp]split=2[pa][pb];[pa]trim=end_frame=1,scale=%d:%d,setsar=1[p0];"
-                               "[pb]trim=start=%.3f:duration=%d,"
-                               "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',"
+                               "[pb]fps=1:start_time=%.3f:eof_action=pass,"
+                               "select='lt(selected_n\\,%d)*if(lt(selected_n\\,5)\\,1\\,"
+                               "gte(t-prev_selected_t\\,%d))',"
                                "scale=%d:%d,setsar=1[p1];[p0][p1]concat=n=2:v=1:a=0,"
                                "setpts=N/(25*TB),split=2[pj][pq];[pq]scale=%d:%d,format=gray[pg]",
-                               x->poster_w, x->poster_h, x->poster_t, x->poster_n, x->poster_w,
-                               x->poster_h, EXTRAS_GREY_SIDE, EXTRAS_GREY_SIDE);
+                               x->poster_w, x->poster_h, x->poster_t, x->poster_n,
+                               x->poster_step > 1 ? x->poster_step : 1, x->poster_w, x->poster_h,
+                               EXTRAS_GREY_SIDE, EXTRAS_GREY_SIDE);
     if (sb)
         fl += (size_t)snprintf(filter + fl, sizeof filter - fl,
                                ";[xs]split=2[sa][sc];[sa]trim=end_frame=1,scale=%d:%d,setsar=1[q0];"
-                               "[sc]fps=1000/%lld,scale=%d:%d,tile=%dx%d,setsar=1[q1];"
+                               "[sc]fps=1000/%lld:eof_action=pass,scale=%d:%d,tile=%dx%d,"
+                               "setsar=1[q1];"
                                "[q0][q1]concat=n=2:v=1:a=0,setpts=N/(25*TB)[sb]",
                                x->sb_cols * x->sb_w, x->sb_rows * x->sb_h,
                                llround(x->sb_interval * 1000), x->sb_w, x->sb_h, x->sb_cols,
@@ -346,7 +370,9 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
     ADD("-var_stream_map");
     ADD("%s", map);
     ADD("%s/v%%v/index.m3u8", p->out_dir);
-    /* Image outputs take the frames as they come (no frame rate to keep). */
+    /* Image outputs take the frames as they come (no frame rate to keep),
+     * each encoded on one thread: a few frames need no more, and ffmpeg's
+     * "auto" would start one a core (address space the memory limit counts). */
     if (poster) {
         ADD("-map");
         ADD("[pj]");
@@ -354,6 +380,8 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         ADD("passthrough");
         ADD("-c:v");
         ADD("mjpeg");
+        ADD("-threads");
+        ADD("1");
         ADD("-q:v");
         ADD("2");
         ADD("-f");
@@ -363,6 +391,8 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         ADD("[pg]");
         ADD("-fps_mode");
         ADD("passthrough");
+        ADD("-threads");
+        ADD("1");
         ADD("-f");
         ADD("rawvideo");
         ADD("%s/%s", p->out_dir, EXTRAS_POSTER_GREY);
@@ -374,6 +404,8 @@ int ffmpeg_encode_argv(argv_buf *b, const encode_plan *p)
         ADD("passthrough");
         ADD("-c:v");
         ADD("mjpeg");
+        ADD("-threads");
+        ADD("1");
         ADD("-q:v");
         ADD("4");
         ADD("-frames:v");

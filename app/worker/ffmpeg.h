@@ -24,7 +24,9 @@ typedef struct argv_buf {
 /* What ffprobe said about one input. */
 typedef struct probe_info {
     char format[96];       /* ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" */
-    int width, height;     /* the first video stream's */
+    int width, height;     /* the first video stream's, as displayed: turned when its display
+                            * matrix rotates it by 90 or 270 degrees (ffmpeg turns it so) */
+    double sar;            /* its pixels' aspect (sample_aspect_ratio), 1 when unknown */
     bool audio;
     double duration;       /* seconds, 0 when unknown */
     double fps;            /* the video's average (else base) frame rate, 0 when unknown */
@@ -93,8 +95,10 @@ int ffmpeg_profile_ladder(const profile *p, int src_w, int src_h, ladder_step st
 typedef struct extras_plan {
     bool poster;
     double poster_t;       /* seconds: the first candidate frame */
-    int poster_n;          /* candidates, one a second from poster_t (1..EXTRAS_POSTER_MAX) */
-    int poster_w, poster_h; /* the poster's size (the top rendition's) */
+    int poster_n;          /* candidates (1..EXTRAS_POSTER_MAX): the first five a second
+                            * apart from poster_t, the others poster_step s apart after them */
+    int poster_step;       /* seconds (1 or more): spreads a long video's later candidates */
+    int poster_w, poster_h; /* the poster's size (the top rendition's height, the display aspect) */
     bool storyboard;
     double sb_interval;    /* seconds between tiles */
     int sb_tiles;          /* tiles the sheet holds (sb_cols x sb_rows, at most 100) */

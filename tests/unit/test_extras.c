@@ -34,6 +34,11 @@ static void test_plan(void)
     CHECK(x.sb_interval == 1 && x.sb_tiles == 8 && x.sb_cols == 8 && x.sb_rows == 1);
     CHECK(x.sb_w == 160 && x.sb_h == 90);
     CHECK_INT(x.audio_only_kbps, 128);
+    CHECK_INT(x.poster_step, 1);
+    /* a long video: the candidates after the fifth spread over the rest (a
+     * black start longer than five seconds): 2..6 s, then 4 s apart */
+    extras_plan_make(NULL, 1280, 720, 30, true, 1280, 720, 128, &x);
+    CHECK_INT(x.poster_step, 4);
     /* a short video: a third in; a source without audio: no audio-only */
     extras_plan_make(NULL, 1280, 720, 3, false, 1280, 720, 0, &x);
     CHECK(x.poster_t == 1 && !x.audio_only);
@@ -203,7 +208,7 @@ static void test_finish(void)
     write_file("storyboard-sheet-1.jpg", img, n);
     write_file("storyboard-sheet-2.jpg", img, n);
     json_object *ex = json_object_new_object();
-    extras_finish(dir, &x, 8.0004, ex);
+    extras_finish(dir, &x, 8.0004, ex, "test");
     const char *s = json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN);
     CHECK_HAS(s, "\"poster\":{\"file\":\"poster.jpg\",\"width\":640,\"height\":360,\"time_s\":2.5}");
     CHECK_HAS(s, "\"tile_width\":160,\"tile_height\":90,\"columns\":3,\"rows\":1,\"interval_s\":3");
@@ -236,9 +241,10 @@ static void test_finish(void)
     write_file("storyboard-sheet-1.jpg", img, n);
     write_file("storyboard-sheet-2.jpg", img, n);
     ex = json_object_new_object();
-    extras_finish(dir, &x, 8, ex);
+    extras_finish(dir, &x, 8, ex, "test");
     s = json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN);
     CHECK_HAS(s, "\"time_s\":0.5");
+    CHECK_HAS(s, "\"missing\":[{\"output\":\"storyboard\"");
     CHECK_HAS(s, "\"missing\":[{\"output\":\"storyboard\",\"reason\":\"the storyboard's sprite "
                  "sheet could not be written\"}]");
     CHECK_LACKS(s, "\"storyboard\":{");
@@ -250,7 +256,7 @@ static void test_finish(void)
     x.storyboard = false;
     write_file("poster-cand.grey", grey, 1024); /* only the source's first frame */
     ex = json_object_new_object();
-    extras_finish(dir, &x, 8, ex);
+    extras_finish(dir, &x, 8, ex, "test");
     CHECK_STR(json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN),
               "{\"missing\":[{\"output\":\"poster\",\"reason\":\"the video has no frame at 0.5 s "
               "to take it from\"}]}");
@@ -277,6 +283,33 @@ static void test_finish(void)
     json_object_put(ex);
 }
 
+static void test_seconds_and_drop(void)
+{
+    /* seconds rounded to the millisecond, never 17 digits */
+    const char *want[] = {"1.44", "2.5", "3", "0.001", "36"};
+    double in[] = {1.4399999999999999, 2.5000000001, 3, 0.0009999, 36.0004};
+    for (int i = 0; i < 5; i++) {
+        json_object *v = extras_seconds(in[i]);
+        CHECK_STR(json_object_to_json_string(v), want[i]);
+        json_object_put(v);
+    }
+    /* the audio-only variant leaves the master; the others stay */
+    const char *m = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=2x2\n"
+                    "v0/index.m3u8\n\n#EXT-X-STREAM-INF:BANDWIDTH=140800,CODECS=\"mp4a.40.2\"\n"
+                    "v1/index.m3u8\n\n";
+    write_file("master.m3u8", (const unsigned char *)m, strlen(m));
+    CHECK_INT(extras_drop_variant(dir, 1), 0);
+    char p[256], *got;
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/master.m3u8", dir);
+    got = hls_read_file(p, 1 << 16, &len);
+    CHECK_STR(got, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=2x2\n"
+                   "v0/index.m3u8\n\n\n");
+    free(got);
+    CHECK_INT(extras_drop_variant(dir, 1), -1); /* no such variant: the master stays */
+    unlink(p);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -285,6 +318,7 @@ int main(void)
     test_jpeg();
     test_mp4();
     test_finish();
+    test_seconds_and_drop();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

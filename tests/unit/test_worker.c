@@ -73,7 +73,8 @@ static void test_probe_argv(void)
     CHECK(b.argv[b.argc] == NULL);
     /* tags are never printed, so any length of metadata parses */
     CHECK(has_pair(&b, "-show_entries", "format=format_name,duration:stream=codec_type,width,height,"
-                                        "avg_frame_rate,r_frame_rate,nb_frames"));
+                                        "avg_frame_rate,r_frame_rate,nb_frames,sample_aspect_ratio:"
+                                                "stream_side_data=rotation"));
     CHECK(index_of(&b, "-show_format") < 0);
     /* a stream's recording: its own format, forced */
     CHECK(ffmpeg_probe_argv(&b, "concatf:/t/list", "concatf,file", "mpegts", "mpegts") > 0);
@@ -156,12 +157,12 @@ static void test_encode_argv_extras(void)
     CHECK(has_pair(&b, "-filter_complex",
                    "[0:v]split=4[s0][s1][xp][xs];[s0]scale=-2:480[o0];[s1]scale=-2:360[o1];"
                    "[xp]split=2[pa][pb];[pa]trim=end_frame=1,scale=854:480,setsar=1[p0];"
-                   "[pb]trim=start=2.000:duration=10,"
-                   "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,1)',scale=854:480,"
-                   "setsar=1[p1];[p0][p1]concat=n=2:v=1:a=0,setpts=N/(25*TB),split=2[pj][pq];"
+                   "[pb]fps=1:start_time=2.000:eof_action=pass,"
+                   "select='lt(selected_n\\,10)*if(lt(selected_n\\,5)\\,1\\,"
+                   "gte(t-prev_selected_t\\,1))',scale=854:480,setsar=1[p1];[p0][p1]concat=n=2:v=1:a=0,setpts=N/(25*TB),split=2[pj][pq];"
                    "[pq]scale=32:32,format=gray[pg];"
                    "[xs]split=2[sa][sc];[sa]trim=end_frame=1,scale=640:90,setsar=1[q0];"
-                   "[sc]fps=1000/2500,scale=160:90,tile=4x1,setsar=1[q1];"
+                   "[sc]fps=1000/2500:eof_action=pass,scale=160:90,tile=4x1,setsar=1[q1];"
                    "[q0][q1]concat=n=2:v=1:a=0,setpts=N/(25*TB)[sb]"));
     CHECK(has_pair(&b, "-var_stream_map", "v:0,a:0 v:1 a:1"));
     CHECK(has_pair(&b, "-b:a:0", "128k") && has_pair(&b, "-b:a:1", "96k"));
@@ -170,6 +171,17 @@ static void test_encode_argv_extras(void)
     CHECK(index_of(&b, "/m/.j.tmp/poster-cand.grey") > hls);
     CHECK_STR(b.argv[b.argc - 1], "/m/.j.tmp/storyboard-sheet-%d.jpg");
     CHECK(has_pair(&b, "-map", "[sb]") && has_pair(&b, "-frames:v", "2"));
+    /* each image output encodes on one thread (not one a core) */
+    int images = 0;
+    for (int i = hls; i < b.argc; i++)
+        if (!strcmp(b.argv[i], "-map")) {
+            images++;
+            int th = i;
+            while (th < b.argc && strcmp(b.argv[th], "-threads"))
+                th++;
+            CHECK(th + 1 < b.argc && !strcmp(b.argv[th + 1], "1"));
+        }
+    CHECK_INT(images, 3);
     /* a source without audio: no audio-only variant, whatever the plan */
     p.audio = false;
     CHECK(ffmpeg_encode_argv(&b, &p) > 0);
@@ -294,6 +306,19 @@ static void test_parse_probe(void)
     CHECK_INT(ffmpeg_parse_probe(big, strlen(big), &pi, msg, sizeof msg), 0);
     CHECK(pi.width == 320 && pi.duration == 1.5);
     free(big);
+    /* a phone's portrait video (a display matrix turning it) and non-square pixels */
+    const char *rot = "{\"streams\":[{\"codec_type\":\"video\",\"width\":320,\"height\":180,"
+                      "\"sample_aspect_ratio\":\"1:1\",\"side_data_list\":[{\"rotation\":-90}]}]}";
+    CHECK_INT(ffmpeg_parse_probe(rot, strlen(rot), &pi, msg, sizeof msg), 0);
+    CHECK(pi.width == 180 && pi.height == 320 && pi.sar == 1);
+    const char *ana = "{\"streams\":[{\"codec_type\":\"video\",\"width\":720,\"height\":576,"
+                      "\"sample_aspect_ratio\":\"64:45\",\"side_data_list\":[{\"rotation\":180}]}]}";
+    CHECK_INT(ffmpeg_parse_probe(ana, strlen(ana), &pi, msg, sizeof msg), 0);
+    CHECK(pi.width == 720 && pi.height == 576 && fabs(pi.sar - 64.0 / 45) < 1e-9);
+    const char *nosar = "{\"streams\":[{\"codec_type\":\"video\",\"width\":8,\"height\":8,"
+                        "\"sample_aspect_ratio\":\"0:1\"}]}";
+    CHECK_INT(ffmpeg_parse_probe(nosar, strlen(nosar), &pi, msg, sizeof msg), 0);
+    CHECK(pi.sar == 1);
 }
 
 /* What an upload may cost: each limit refuses with its own message. */

@@ -1126,7 +1126,6 @@ void config_media_notice(const config *c, void (*note)(const char *msg))
 void config_notices(const config *c, void (*note)(const char *msg))
 {
     char m[400];
-    config_media_notice(c, note);
     bool local = strcmp(string_of(c, "MEDIAGATE_STORAGE"), "local") == 0 && *str(c->uploads_dir);
     for (size_t i = 0; i < sizeof cloud_encoders / sizeof cloud_encoders[0]; i++) {
         const char *e = cloud_encoders[i].encoder;

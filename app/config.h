@@ -250,8 +250,9 @@ void config_notices(const config *c, void (*note)(const char *msg));
 /* Calls note with a sentence when media files are served unsigned from
  * local storage (MEDIAGATE_STORAGE local, MEDIAGATE_MEDIA_SIGNING_SECRET
  * empty): a private job's files are then reachable by URL, and AES-128
- * hides only an encrypted job's segments. One of config_notices; serve
- * logs it at start too. */
+ * hides only an encrypted job's segments. serve logs it at start (not
+ * one of config_notices: it holds for the packaged defaults, which
+ * check-config accepts as they are). */
 void config_media_notice(const config *c, void (*note)(const char *msg));
 
 /* Loads defaults, then the key = value file at path (if path is non-NULL),

@@ -149,3 +149,18 @@ int caller_admits(request *r, caller *c, const char *acl, bool *ok)
     *ok = acl_admits(acl, c, NULL);
     return 0;
 }
+
+bool caller_is_admin(const request *r, const caller *c)
+{
+    if (!c->authenticated || !c->user || !c->owner)
+        return false; /* an OAuth2 token or anonymous: never */
+    size_t ul = strlen(c->user);
+    for (const char *p = r->cfg->admin_users; p && *p;) {
+        size_t n = strcspn(p, " ,");
+        if (n && n == ul && memcmp(p, c->user, n) == 0)
+            return true;
+        p += n;
+        p += strspn(p, " ,");
+    }
+    return false;
+}

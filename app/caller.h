@@ -44,4 +44,10 @@ const char *caller_bearer(const request *r, bool *given);
  * when it is down. */
 int caller_admits(request *r, caller *c, const char *acl, bool *ok);
 
+/* True when c administers the installation: an owner (an API key, the
+ * site's REMOTE_USER, a console session) whose user MEDIAGATE_ADMIN_USERS
+ * names. Administrators see the webhook endpoints and deliveries and any
+ * job's events; they own no one else's jobs. */
+bool caller_is_admin(const request *r, const caller *c);
+
 #endif

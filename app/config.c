@@ -1,4 +1,5 @@
 #include "config.h"
+#include "acl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -35,6 +36,7 @@ ROW_CHECK(check_jwplatform_key);
 ROW_CHECK(check_user_claim);
 ROW_CHECK(check_audience);
 ROW_CHECK(check_sns_topics);
+ROW_CHECK(check_admin_users);
 ROW_CHECK(check_sns_cert_host);
 ROW_CHECK(check_storage_endpoint);
 ROW_CHECK(check_storage_region);
@@ -248,6 +250,9 @@ const cfg_setting config_settings[] = {
     {.name = "MEDIAGATE_OAUTH2_TOKEN_URL", .kind = CFG_URL, .def = "", .url = CFG_URL_PLAIN,
      .reload = RESTART, .offset = OFF(oauth2_token_url),
      .help = "token endpoint where mediagate gets its own bearer token (client credentials grant) for MEDIAGATE_LOOKUP_URL"},
+    {.name = "MEDIAGATE_ADMIN_USERS", .kind = CFG_TEXT, .def = "", .check = check_admin_users,
+     .reload = RELOAD, .offset = OFF(admin_users),
+     .help = "users (API key names, the site's REMOTE_USER names) who administer the installation: the webhook endpoints and deliveries, every job's events; space- or comma-separated ids; empty: nobody"},
     {.name = "MEDIAGATE_LOOKUP_URL", .kind = CFG_URL, .def = "", .url = CFG_URL_PLAIN,
      .reload = RESTART, .offset = OFF(lookup_url),
      .help = "people directory: GET it ({user} replaced by the user) for a caller's groups and institutions when the credential carries none; empty: claims only"},
@@ -824,6 +829,20 @@ static void check_audience(config *c, const char *v, cfg_errors *errs)
                       "mediagate (or * to accept any audience)");
     else if (strpbrk(v, "\t\r\n\"'"))
         add_err(errs, "MEDIAGATE_OAUTH2_AUDIENCE must be aud values separated by spaces or commas");
+}
+
+static void check_admin_users(config *c, const char *v, cfg_errors *errs)
+{
+    (void)c;
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, " ,");
+        if (n && !acl_id_ok(p, n))
+            add_err(errs, "MEDIAGATE_ADMIN_USERS must hold user ids (1 to 128 of A-Z a-z 0-9 . _ "
+                          "@ -) separated by spaces or commas, got '%.*s'",
+                    (int)(n > 80 ? 80 : n), p);
+        p += n;
+        p += strspn(p, " ,");
+    }
 }
 
 static void check_sns_topics(config *c, const char *v, cfg_errors *errs)

@@ -76,6 +76,7 @@ typedef struct config {
     char *oauth2_audience;      /* aud values meant for mediagate; "*": any */
     char *oauth2_token_url;     /* client credentials, for the people lookup */
     char *lookup_url;
+    char *admin_users; /* MEDIAGATE_ADMIN_USERS */
     long lookup_people_cache_lifetime;
     /* Tencent Cloud VOD API (ProcessMedia on NewFileUpload). */
     char *tencent_secret_id;

@@ -38,6 +38,35 @@ static const route routes[] = {
      .flags = ROUTE_PREFIX, .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     {.method = "POST", .path = "/media/jobs", .fn = handle_media_jobs,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* the library: the caller's jobs (owner, or named by the ACL), newest
+     * first; one job; its edit (ACL, title) and deletion by its owner */
+    {.method = "GET", .path = "/media/jobs", .fn = handle_media_list, .flags = ROUTE_READ,
+     .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "GET", .path = "/media/jobs/", .fn = handle_media_job_get,
+     .flags = ROUTE_PREFIX | ROUTE_READ, .auth = AUTH_VIEWER, .cors = CORS_BROWSER,
+     .log = LOG_ALL},
+    {.method = "PATCH", .path = "/media/jobs/", .fn = handle_media_job_patch,
+     .flags = ROUTE_PREFIX, .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "DELETE", .path = "/media/jobs/", .fn = handle_media_job_delete,
+     .flags = ROUTE_PREFIX, .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* a job's history: notifications, tasks, webhook deliveries */
+    {.method = "GET", .path = "/media/events", .fn = handle_media_events, .flags = ROUTE_READ,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* the installation's webhooks, for MEDIAGATE_ADMIN_USERS */
+    {.method = "GET", .path = "/media/webhooks", .fn = handle_webhooks_list, .flags = ROUTE_READ,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "GET", .path = "/media/webhooks/deliveries", .fn = handle_webhook_deliveries,
+     .flags = ROUTE_READ, .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "POST", .path = "/media/webhooks/deliveries/", .fn = handle_webhook_redeliver,
+     .flags = ROUTE_PREFIX, .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    /* the console's short-lived session, made from an API key; the token
+     * is the credential, so the log names only the route */
+    {.method = "POST", .path = "/media/session", .fn = handle_session_create,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ROUTE},
+    {.method = "GET", .path = "/media/session", .fn = handle_session_get,
+     .auth = AUTH_VIEWER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "DELETE", .path = "/media/session", .fn = handle_session_delete,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     /* nginx-rtmp's callbacks, from nginx on this host: nginx's questions,
      * not events to store. Before the prefix row below, which find() would
      * otherwise pick first. */
@@ -52,6 +81,8 @@ static const route routes[] = {
     {.method = "POST", .path = "/stream/stop", .fn = handle_stream_stop,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     {.method = "GET", .path = "/stream/status", .fn = handle_stream_status,
+     .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
+    {.method = "GET", .path = "/stream/list", .fn = handle_stream_list, .flags = ROUTE_READ,
      .auth = AUTH_CALLER, .cors = CORS_BROWSER, .log = LOG_ALL},
     /* nginx asks for every HLS segment a broadcaster PUTs */
     {.method = "GET", .path = "/stream/upload_auth", .fn = handle_stream_upload_auth,

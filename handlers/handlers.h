@@ -12,6 +12,21 @@ int handle_media_key(request *r); /* an encrypted job's HLS key, to callers its 
 int handle_media_thumbnail(request *r); /* handlers/thumbnail.c */
 int handle_captions_put(request *r);    /* handlers/captions.c */
 int handle_captions_delete(request *r);
+/* the library (handlers/media_list.c, media_job_patch.c, media_job_delete.c) */
+int handle_media_list(request *r);       /* GET /media/jobs */
+int handle_media_job_get(request *r);    /* GET /media/jobs/<id> */
+int handle_media_job_patch(request *r);  /* PATCH /media/jobs/<id>: acl, title */
+int handle_media_job_delete(request *r); /* DELETE /media/jobs/<id> */
+int handle_media_events(request *r);     /* handlers/media_events.c */
+/* handlers/webhooks.c: endpoints, deliveries, redeliver (administrators) */
+int handle_webhooks_list(request *r);
+int handle_webhook_deliveries(request *r);
+int handle_webhook_redeliver(request *r);
+/* handlers/session.c: the console's session */
+int handle_session_create(request *r);
+int handle_session_get(request *r);
+int handle_session_delete(request *r);
+int handle_stream_list(request *r); /* handlers/stream_list.c */
 int handle_notify(request *r); /* handlers/notifications.c: every sender */
 int handle_rtmp(request *r);   /* nginx-rtmp's callbacks */
 int handle_stream_start(request *r);

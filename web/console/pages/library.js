@@ -1,0 +1,6 @@
+// The library page.
+export async function render(main, params, ctx) {
+  const h = document.createElement('h1');
+  h.textContent = 'library';
+  main.append(h);
+}

@@ -1,0 +1,6 @@
+// The video page.
+export async function render(main, params, ctx) {
+  const h = document.createElement('h1');
+  h.textContent = 'video';
+  main.append(h);
+}

@@ -1,0 +1,361 @@
+"""The library: GET /media/jobs (a caller's jobs, newest first, a keyset
+cursor) and GET /media/jobs/<id>, through real nginx and PostgreSQL:
+
+- who sees what: the caller's own jobs and those whose ACL names them
+  (USER_, and GROUP_ from the people directory), never another owner's job
+  merely public (WORLD, CAM, no ACL), never a deleted job; anonymous 401;
+- an item is /media/status's answer for the job plus the library's fields,
+  and a job's owner alone sees its ACL;
+- filters (status, backend) and the search over the name (title, upload
+  file name, stream name, input file);
+- paging while jobs are inserted: every job that existed at the start is
+  seen exactly once, and a filter that rarely matches ends pages early
+  with a cursor (a bounded scan) without losing a job;
+- hostile cursors, limits and words: 400 with a message, never 500;
+- the page's plan: one index scan of job_readers per principal, under a
+  Limit, no Sort of the caller's rows;
+- the routes that make a job set its owner (POST /media/jobs register).
+Every answer is checked against openapi.yaml by the stack fixture.
+"""
+
+import base64
+import json
+import re
+import struct
+import threading
+import uuid
+
+import pytest
+
+import mgstack
+from test_acl import Directory, oidc, secret  # noqa: F401 (fixtures)
+
+
+@pytest.fixture
+def mg_env(request, rundir):
+    env = {"MEDIAGATE_THREADS": "4"}
+    if "people" in request.fixturenames:
+        o = request.getfixturevalue("oidc")
+        d = request.getfixturevalue("people")
+        env.update({"MEDIAGATE_OAUTH2_TOKEN_URL": f"{o.url}/token",
+                    "MEDIAGATE_LOOKUP_URL": d.url,
+                    "MEDIAGATE_OAUTH2_CLIENT_ID": "mediagate",
+                    "MEDIAGATE_OAUTH2_CLIENT_SECRET": secret("mediagate")})
+    return env
+
+
+@pytest.fixture
+def people(oidc):  # noqa: F811
+    d = Directory(oidc)
+    yield d
+    d.server.shutdown()
+
+
+def apikey(stack, name):
+    """A new API key named name: (key, its owner string)."""
+    key = stack.mg("apikey", "create", name)
+    kid = stack.db.one("SELECT id FROM api_keys WHERE name = %s ORDER BY id DESC LIMIT 1", name)
+    return key, f"key:{kid}"
+
+
+def add_job(stack, job_id, owner, acl=None, status="COMPLETE", backend="local", ago_s=0,
+            input_file=None, title=None):
+    stack.db.conn.execute(
+        "INSERT INTO jobs (id, backend, input_file, status, progress_rate, duration_ms, output_path, "
+        "acl, owner, title, created_at) VALUES (%s, %s, %s, %s, 100, 1000, '/media-files/' || %s || '/', "
+        "%s, %s, %s, now() - make_interval(secs => %s))",
+        (job_id, backend, input_file or f"uploads/{job_id}/{job_id}.mp4", status, job_id, acl, owner,
+         title, ago_s))
+
+
+def get(stack, key, path, **params):
+    args = ["-H", f"Authorization: Bearer {key}"] if key else []
+    args += ["-G"]
+    for k, v in params.items():
+        args += ["--data-urlencode", f"{k}={v}"]
+    return stack.curl(*args, path)
+
+
+def listed(stack, key, **params):
+    r = get(stack, key, "/media/jobs", **params)
+    assert r.status == 200, r
+    assert r.header("Cache-Control") == "private, no-cache", r
+    return r.json()
+
+
+def ids(page):
+    return [i["job_id"] for i in page["items"]]
+
+
+def walk(stack, key, limit, **params):
+    """Every page's ids, following next_cursor; (ids, pages)."""
+    seen, pages, cursor = [], 0, None
+    while True:
+        p = dict(params, limit=limit, **({"cursor": cursor} if cursor else {}))
+        page = listed(stack, key, **p)
+        pages += 1
+        seen += ids(page)
+        cursor = page["next_cursor"]
+        if not cursor:
+            return seen, pages
+        assert pages < 10000
+
+
+def comparable(r):
+    """What a client sees of an answer but its date and request id."""
+    return r.status, r.body, sorted((k.lower(), v) for k, v in r.headers
+                                    if k.lower() not in ("date", "x-request-id"))
+
+
+def test_who_sees_what(stack):
+    alice, a_owner = apikey(stack, "alice")
+    bob, b_owner = apikey(stack, "bob")
+    carol, _ = apikey(stack, "carol")
+    add_job(stack, "a-plain", a_owner, ago_s=10)
+    add_job(stack, "a-world", a_owner, acl="WORLD", ago_s=9)
+    add_job(stack, "a-cam", a_owner, acl="CAM,USER_dora", ago_s=8)
+    add_job(stack, "b-plain", b_owner, ago_s=7)
+    add_job(stack, "b-world", b_owner, acl="WORLD", ago_s=6)
+    add_job(stack, "b-cam", b_owner, acl="CAM", ago_s=5)
+    add_job(stack, "b-alice", b_owner, acl="USER_alice", ago_s=4)
+    add_job(stack, "b-carol", b_owner, acl="GROUP_x,USER_carol", ago_s=3)
+    add_job(stack, "b-both", b_owner, acl="USER_bob,USER_alice", ago_s=2)
+    add_job(stack, "nobody", None, ago_s=1)
+    add_job(stack, "a-gone", a_owner, ago_s=0)
+    stack.db.conn.execute("UPDATE jobs SET deleted_at = now() WHERE id = 'a-gone'")
+
+    page = listed(stack, alice)
+    assert ids(page) == ["b-both", "b-alice", "a-cam", "a-world", "a-plain"]
+    assert page["next_cursor"] is None
+    by = {i["job_id"]: i for i in page["items"]}
+    assert by["a-plain"]["mine"] is True and by["a-plain"]["acl"] is None
+    assert by["a-cam"]["acl"] == "CAM,USER_dora"
+    assert by["b-alice"]["mine"] is False and "acl" not in by["b-alice"]
+    assert ids(listed(stack, bob)) == ["b-both", "b-carol", "b-alice", "b-cam", "b-world", "b-plain"]
+    assert ids(listed(stack, carol)) == ["b-carol"]
+    r = get(stack, None, "/media/jobs")
+    assert r.status == 401 and r.json()["success"] is False, r
+
+    # An item is /media/status's answer plus the library's fields.
+    st = get(stack, alice, "/media/status", job_id="a-plain").json()
+    item = dict(by["a-plain"])
+    for k in ("job_id", "name", "backend", "created_at", "updated_at", "mine", "acl"):
+        item.pop(k)
+    st.pop("success")
+    assert item == st
+    assert by["a-plain"]["name"] == "a-plain.mp4" and by["a-plain"]["backend"] == "local"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", by["a-plain"]["created_at"])
+
+    # One job: its owner, a caller its ACL admits, as /media/status.
+    r = get(stack, alice, "/media/jobs/a-cam")
+    assert r.status == 200 and r.json()["acl"] == "CAM,USER_dora" and r.json()["success"], r
+    assert r.header("Cache-Control") == "private, no-cache"
+    r = get(stack, alice, "/media/jobs/b-alice")
+    assert r.status == 200 and r.json()["mine"] is False and "acl" not in r.json(), r
+    assert get(stack, alice, "/media/jobs/b-world").status == 200   # WORLD: as /media/status
+    unknown = comparable(get(stack, carol, "/media/status", job_id="no-such-job"))
+    for who, job in ((carol, "b-alice"), (alice, "b-carol"), (alice, "a-gone"), (alice, "no-such-job")):
+        r = get(stack, who, f"/media/jobs/{job}")
+        assert comparable(r) == unknown, (job, r)
+    assert get(stack, None, "/media/jobs/a-plain").status == 401
+
+    # The list follows ACL changes, ownership and deletion at once.
+    stack.db.conn.execute("UPDATE jobs SET acl = 'USER_carol' WHERE id = 'b-alice'")
+    stack.db.conn.execute("UPDATE jobs SET deleted_at = now() WHERE id = 'a-plain'")
+    assert ids(listed(stack, alice)) == ["b-both", "a-cam", "a-world"]
+    assert ids(listed(stack, carol)) == ["b-carol", "b-alice"]
+    assert get(stack, alice, "/media/jobs/a-plain").status == 422
+
+
+def test_groups_from_the_people_directory(stack, people):
+    """An API key's user's groups, from the directory, list GROUP_ and
+    INST_ jobs (tests/pytest/test_acl.py's directory knows dave)."""
+    dave, _ = apikey(stack, "dave")
+    _, e_owner = apikey(stack, "erin")
+    add_job(stack, "grp", e_owner, acl="GROUP_101888", ago_s=3)
+    add_job(stack, "inst", e_owner, acl="INST_UIS", ago_s=2)
+    add_job(stack, "other", e_owner, acl="GROUP_nobody", ago_s=1)
+    assert ids(listed(stack, dave)) == ["inst", "grp"]
+    people.down = True
+    try:
+        r = get(stack, dave, "/media/jobs")
+        assert r.status in (200, 503), r   # cached from the first answer, or refused
+    finally:
+        people.down = False
+
+
+def test_filters_and_search(stack):
+    alice, owner = apikey(stack, "alice")
+    add_job(stack, "j-title", owner, title="Summer Holiday in Crete", ago_s=6)
+    add_job(stack, "j-upload", owner, status="PROGRESSING", ago_s=5)
+    stack.db.conn.execute(
+        "INSERT INTO uploads (id, job_id, owner, name, max_bytes) VALUES (%s, 'j-upload', %s, "
+        "'Board Meeting.mov', 100)", (str(uuid.uuid4()), owner))
+    add_job(stack, "j-stream", owner, status="ERROR", backend="mux", ago_s=4)
+    stack.db.conn.execute(
+        "INSERT INTO streams (id, owner, name, type, stream_key_hash, upload_token_hash, upload_expires, "
+        "vod_job_id) VALUES (%s, %s, 'Morning Show', 'hls', '\\x01', '\\x02', now(), 'j-stream')",
+        (str(uuid.uuid4()), owner))
+    add_job(stack, "j-url", owner, input_file="https://cdn.example/a/b/Crete_beach.mp4", ago_s=3)
+    add_job(stack, "j-x", owner, title="100% _done_", ago_s=2)
+    page = listed(stack, alice)
+    names = {i["job_id"]: i["name"] for i in page["items"]}
+    assert names == {"j-title": "Summer Holiday in Crete", "j-upload": "Board Meeting.mov",
+                     "j-stream": "Morning Show", "j-url": "Crete_beach.mp4", "j-x": "100% _done_"}
+    assert ids(listed(stack, alice, q="crete")) == ["j-url", "j-title"]
+    assert ids(listed(stack, alice, q="  CRETE   summer ")) == ["j-title"]
+    assert ids(listed(stack, alice, q="meeting board")) == ["j-upload"]
+    assert ids(listed(stack, alice, q="% _")) == ["j-x"]   # no wildcards
+    assert ids(listed(stack, alice, q="morning")) == ["j-stream"]
+    assert ids(listed(stack, alice, status="PROGRESSING")) == ["j-upload"]
+    assert ids(listed(stack, alice, backend="mux")) == ["j-stream"]
+    assert ids(listed(stack, alice, backend="mux", status="COMPLETE")) == []
+    assert ids(listed(stack, alice, q="")) == ids(page)
+    # A title set later names the job again.
+    stack.db.conn.execute("UPDATE jobs SET title = 'Crete at night' WHERE id = 'j-upload'")
+    assert ids(listed(stack, alice, q="crete")) == ["j-url", "j-upload", "j-title"]
+    for bad in ({"status": "DONE"}, {"status": "complete"}, {"backend": "ffmpeg"},
+                {"q": "x" * 201}, {"q": "a b c d e f g h i"}):
+        r = get(stack, alice, "/media/jobs", **bad)
+        assert r.status == 400 and r.json()["message"], (bad, r)
+
+
+def cursor_of(us, job_id, version=1):
+    raw = bytes([version]) + struct.pack(">q", us) + job_id
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_hostile_cursors_and_limits(stack):
+    alice, owner = apikey(stack, "alice")
+    for n in range(5):
+        add_job(stack, f"h-{n}", owner, ago_s=n)
+    good = listed(stack, alice, limit=2)["next_cursor"]
+    assert good and ids(listed(stack, alice, limit=2, cursor=good)) == ["h-2", "h-3"]
+    hostile = ["garbage!", "a", "=" * 8, "x" * 5000, good + "A", good[:-3], cursor_of(1, b"h-1", 2),
+               cursor_of(1, b""), cursor_of(-1, b"\xff\xfe"), cursor_of(1, b"h\x00-1"),
+               base64.urlsafe_b64encode(b"\x01short").decode(), "AAAA", good.replace("-", "+")]
+    for c in hostile:
+        r = get(stack, alice, "/media/jobs", cursor=c)
+        assert r.status == 400 and r.json()["message"].startswith("cursor"), (c, r)
+    r = stack.curl("-H", f"Authorization: Bearer {alice}", "/media/jobs?cursor=AQ%00A")
+    assert r.status == 400, r
+    # A well-formed cursor naming no job is only a position.
+    assert ids(listed(stack, alice, cursor=cursor_of(2**62, b"zzz"))) == [f"h-{n}" for n in range(5)]
+    assert ids(listed(stack, alice, cursor=cursor_of(-2**62, b"a"))) == []
+    for lim in ("0", "101", "-1", "abc", "1e2", " 5", "+5", "5 ", "99999999999999999999"):
+        r = get(stack, alice, "/media/jobs", limit=lim)
+        assert r.status == 400 and r.json()["message"].startswith("limit"), (lim, r)
+    assert len(listed(stack, alice, limit="1")["items"]) == 1
+    assert len(listed(stack, alice, limit="100")["items"]) == 5
+
+
+def test_paging_under_concurrent_inserts(stack):
+    """A few hundred jobs (some sharing a created_at, so the id breaks the
+    tie) paged 7 at a time while a thread inserts more for the same owner:
+    each job of the start is seen once, and no job twice."""
+    alice, owner = apikey(stack, "alice")
+    _, other = apikey(stack, "mallory")
+    stack.db.conn.execute(
+        "INSERT INTO jobs (id, backend, input_file, owner, acl, created_at) "
+        "SELECT 'p-' || g, 'local', 'uploads/' || g, %s, CASE WHEN g %% 5 = 0 THEN 'USER_alice' END, "
+        "now() - make_interval(secs => g / 3) FROM generate_series(1, 300) g", (owner,))
+    stack.db.conn.execute(
+        "INSERT INTO jobs (id, backend, input_file, owner, acl, created_at) "
+        "SELECT 'm-' || g, 'local', 'uploads/m' || g, %s, CASE WHEN g %% 2 = 0 THEN 'USER_alice' "
+        "ELSE 'WORLD' END, now() - make_interval(secs => g / 3) FROM generate_series(1, 100) g", (other,))
+    start = {r[0] for r in stack.db.rows(
+        "SELECT id FROM jobs WHERE owner = %s OR acl = 'USER_alice'", owner)}
+    assert len(start) == 350
+    stop = threading.Event()
+    inserted = []
+
+    def insert():
+        conn = stack.db.pg.connect(stack.db.name)
+        try:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                conn.execute("INSERT INTO jobs (id, backend, input_file, owner) VALUES (%s, 'local', 'x', %s)",
+                             (f"new-{n}", owner))
+                inserted.append(n)
+                stop.wait(0.005)
+        finally:
+            conn.close()
+    t = threading.Thread(target=insert)
+    t.start()
+    try:
+        seen, pages = walk(stack, alice, 7)
+    finally:
+        stop.set()
+        t.join(30)
+    assert inserted, "the thread inserted jobs while paging"
+    assert len(seen) == len(set(seen)), "a job seen twice"
+    assert start <= set(seen), f"missing: {sorted(start - set(seen))[:10]}"
+    assert pages >= 350 // 7
+    # New jobs are newer: a fresh first page has them.
+    assert ids(listed(stack, alice, limit=3))[0].startswith("new-")
+
+
+def test_a_rare_filter_reads_a_bounded_scan_per_page(stack):
+    """2,500 jobs, the ERROR ones only the oldest: a page reads at most
+    the scan budget (1,000 rows) per principal, ends early with a cursor,
+    and the walk still finds each match once."""
+    alice, owner = apikey(stack, "alice")
+    stack.db.conn.execute(
+        "INSERT INTO jobs (id, backend, input_file, owner, status, acl, created_at) "
+        "SELECT 'r-' || g, 'local', 'uploads/' || g, %s, CASE WHEN g > 2497 THEN 'ERROR' "
+        "ELSE 'COMPLETE' END, CASE WHEN g %% 2 = 0 THEN 'USER_alice' END, "
+        "now() - make_interval(secs => g) FROM generate_series(1, 2500) g", (owner,))
+    first = listed(stack, alice, status="ERROR")
+    assert first["items"] == [] and first["next_cursor"], first
+    seen, pages = walk(stack, alice, 20, status="ERROR")
+    assert seen == ["r-2498", "r-2499", "r-2500"]
+    assert 3 <= pages <= 4
+    seen, pages = walk(stack, alice, 100, q="r-")   # every one matches
+    assert len(seen) == 2500 and len(set(seen)) == 2500 and pages == 25
+
+
+def test_the_page_is_one_index_scan_per_principal(stack, pg):
+    """auto_explain logs the plan of the page statement as mediagate runs
+    it: job_readers_page scanned under a Limit, and no Sort of the
+    caller's rows (the one Sort is of the at most limit + 1 rows read)."""
+    alice, owner = apikey(stack, "alice")
+    _, other = apikey(stack, "mallory")
+    for o in (owner, other):
+        stack.db.conn.execute(
+            "INSERT INTO jobs (id, backend, input_file, owner, created_at) SELECT %s || g, 'local', "
+            "'uploads/' || g, %s, now() - make_interval(secs => g) FROM generate_series(1, 20000) g",
+            (o, o))
+    stack.db.conn.execute("ANALYZE")
+    stack.db.conn.execute(f'ALTER DATABASE "{stack.db.name}" SET session_preload_libraries = auto_explain')
+    stack.db.conn.execute(f'ALTER DATABASE "{stack.db.name}" SET auto_explain.log_min_duration = 0')
+    stack.db.conn.execute(f'ALTER DATABASE "{stack.db.name}" SET auto_explain.log_analyze = on')
+    stack.app.stop()   # new connections take the settings
+    stack.app = mgstack.App(stack.run, stack.env)
+    mark = pg.log_path.stat().st_size
+    page = listed(stack, alice, limit=20)
+    page = listed(stack, alice, limit=20, cursor=page["next_cursor"])
+    assert len(page["items"]) == 20
+    log = pg.log_path.read_text(errors="replace")[mark:]
+    plans = [p for p in log.split("duration:") if "job_readers_page" in p]
+    assert plans, log[-3000:]
+    plan = plans[-1]
+    assert re.search(r"Limit .*\n\s+->\s+Index Scan using job_readers_page on job_readers", plan), plan
+    assert "Seq Scan on job_readers" not in plan and "Seq Scan on jobs" not in plan, plan
+    # every node reads at most limit + 1 rows of job_readers
+    for m in re.finditer(r"Index Scan using job_readers_page.*actual time=\S+ rows=(\d+)", plan):
+        assert int(m.group(1)) <= 21, plan
+    for m in re.finditer(r"Sort .*actual time=\S+ rows=(\d+)", plan):
+        assert int(m.group(1)) <= 21, plan
+
+
+def test_register_sets_the_owner(stack):
+    alice, owner = apikey(stack, "alice")
+    r = stack.curl("-H", f"Authorization: Bearer {alice}", "-d", "backend=zencoder", "-d",
+                   "backend_job_id=z-1", "-d", "input_file=s3://b/in/Holiday.mov", "/media/jobs")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    assert stack.db.one("SELECT owner FROM jobs WHERE id = %s", job) == owner
+    page = listed(stack, alice)
+    assert ids(page) == [job] and page["items"][0]["name"] == "Holiday.mov"
+    assert page["items"][0]["job_status"] == "SUBMITTED" and page["items"][0]["mine"] is True

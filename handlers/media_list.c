@@ -86,6 +86,9 @@ static const char *cursor_decode(const char *s, size_t len, cursor *c)
     size_t idlen = (size_t)n - 9;
     if (memchr(raw + 9, '\0', idlen) || utf8_length((const char *)raw + 9, idlen) < 0)
         return "cursor is not one this server gave (its job id).";
+    /* created_at is between the years 1 and 9999 (and PostgreSQL's range) */
+    if ((long long)us < -62135596800000000LL || (long long)us > 253402300799000000LL)
+        return "cursor is not one this server gave (its time).";
     c->us = (long long)us;
     memcpy(c->id, raw + 9, idlen);
     c->id[idlen] = '\0';

@@ -231,17 +231,19 @@ def test_hostile_cursors_and_limits(stack):
         add_job(stack, f"h-{n}", owner, ago_s=n)
     good = listed(stack, alice, limit=2)["next_cursor"]
     assert good and ids(listed(stack, alice, limit=2, cursor=good)) == ["h-2", "h-3"]
-    hostile = ["garbage!", "a", "=" * 8, "x" * 5000, good + "A", good[:-3], cursor_of(1, b"h-1", 2),
+    hostile = ["garbage!", "a", "=" * 8, "x" * 5000, good + "A", cursor_of(1, b"h-1", 2),
                cursor_of(1, b""), cursor_of(-1, b"\xff\xfe"), cursor_of(1, b"h\x00-1"),
-               base64.urlsafe_b64encode(b"\x01short").decode(), "AAAA", good.replace("-", "+")]
+               base64.urlsafe_b64encode(b"\x01short").decode(), "AAAA", good[:4] + "+" + good[5:], good[:4] + "/" + good[5:],
+               cursor_of(2**62, b"h-1"), cursor_of(-2**62, b"h-1")]
     for c in hostile:
         r = get(stack, alice, "/media/jobs", cursor=c)
         assert r.status == 400 and r.json()["message"].startswith("cursor"), (c, r)
     r = stack.curl("-H", f"Authorization: Bearer {alice}", "/media/jobs?cursor=AQ%00A")
     assert r.status == 400, r
     # A well-formed cursor naming no job is only a position.
-    assert ids(listed(stack, alice, cursor=cursor_of(2**62, b"zzz"))) == [f"h-{n}" for n in range(5)]
-    assert ids(listed(stack, alice, cursor=cursor_of(-2**62, b"a"))) == []
+    year_9000, year_1000 = 221845392000 * 10**6, -30610224000 * 10**6
+    assert ids(listed(stack, alice, cursor=cursor_of(year_9000, b"zzz"))) == [f"h-{n}" for n in range(5)]
+    assert ids(listed(stack, alice, cursor=cursor_of(year_1000, b"a"))) == []
     for lim in ("0", "101", "-1", "abc", "1e2", " 5", "+5", "5 ", "99999999999999999999"):
         r = get(stack, alice, "/media/jobs", limit=lim)
         assert r.status == 400 and r.json()["message"].startswith("limit"), (lim, r)
@@ -311,7 +313,7 @@ def test_a_rare_filter_reads_a_bounded_scan_per_page(stack):
     seen, pages = walk(stack, alice, 20, status="ERROR")
     assert seen == ["r-2498", "r-2499", "r-2500"]
     assert 3 <= pages <= 4
-    seen, pages = walk(stack, alice, 100, q="r-")   # every one matches
+    seen, pages = walk(stack, alice, 100, backend="local")   # every one matches
     assert len(seen) == 2500 and len(set(seen)) == 2500 and pages == 25
 
 
@@ -340,10 +342,10 @@ def test_the_page_is_one_index_scan_per_principal(stack, pg):
     plans = [p for p in log.split("duration:") if "job_readers_page" in p]
     assert plans, log[-3000:]
     plan = plans[-1]
-    assert re.search(r"Limit .*\n\s+->\s+Index Scan using job_readers_page on job_readers", plan), plan
+    assert re.search(r"Limit .*\n\s+->\s+Index (Only )?Scan using job_readers_page on job_readers", plan), plan
     assert "Seq Scan on job_readers" not in plan and "Seq Scan on jobs" not in plan, plan
-    # every node reads at most limit + 1 rows of job_readers
-    for m in re.finditer(r"Index Scan using job_readers_page.*actual time=\S+ rows=(\d+)", plan):
+    # every scan reads at most limit + 1 rows of job_readers
+    for m in re.finditer(r"Index (?:Only )?Scan using job_readers_page.*actual time=\S+ rows=(\d+)", plan):
         assert int(m.group(1)) <= 21, plan
     for m in re.finditer(r"Sort .*actual time=\S+ rows=(\d+)", plan):
         assert int(m.group(1)) <= 21, plan

@@ -64,7 +64,7 @@ static const stmt_def stmts[STMT__COUNT] = {
      * most $4 rows; of those, the rows every principal's scan reached
      * (newer than or as old as the oldest row of a scan that read $4: h),
      * each job once, not deleted, of status $6, backend $7, with every word
-     * of $8 (a JSON array) in its name, newest first, at most $5. Each row
+     * of $8 (a JSON array) in its name, newest first, at most $5 (k). Each row
      * also carries h (µs, id: where a scan stopped; NULL when none ran out),
      * and a page with no item is one row of h with NULL columns. */
     [STMT_JOB_LIST] = {"job_list",
@@ -79,14 +79,17 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT NULL, NULL ORDER BY 1 DESC NULLS LAST, 2 DESC LIMIT 1), "
         "c AS (SELECT DISTINCT s.created_at, s.job_id FROM s, h "
         "WHERE h.hc IS NULL OR (s.created_at, s.job_id) >= (h.hc, h.hj)), "
-        "i AS (SELECT " JOB_ITEM_COLS " FROM c JOIN jobs ON jobs.id = c.job_id "
-        "WHERE jobs.deleted_at IS NULL AND ($6::text IS NULL OR jobs.status = $6) "
-        "AND ($7::text IS NULL OR jobs.backend = $7) AND ($8::jsonb IS NULL OR NOT EXISTS ("
-        "SELECT 1 FROM jsonb_array_elements_text($8::jsonb) w (w) "
-        "WHERE strpos(lower(jobs.name), lower(w.w)) = 0)) "
+        /* LATERAL ... LIMIT 1: a primary-key probe per row, whatever a
+         * generic plan guesses of the rows above */
+        "k AS (SELECT c.created_at, c.job_id FROM c CROSS JOIN LATERAL (SELECT 1 FROM jobs "
+        "WHERE jobs.id = c.job_id AND jobs.deleted_at IS NULL AND ($6::text IS NULL OR "
+        "jobs.status = $6) AND ($7::text IS NULL OR jobs.backend = $7) AND ($8::jsonb IS NULL "
+        "OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($8::jsonb) w (w) "
+        "WHERE strpos(lower(jobs.name), lower(w.w)) = 0)) LIMIT 1) f "
         "ORDER BY c.created_at DESC, c.job_id DESC LIMIT $5) "
-        "SELECT i.*, (extract(epoch FROM h.hc) * 1000000)::bigint, h.hj FROM h LEFT JOIN i ON true "
-        "ORDER BY i.created_us DESC, i.id DESC",
+        "SELECT i.*, (extract(epoch FROM h.hc) * 1000000)::bigint, h.hj FROM h LEFT JOIN "
+        "(k CROSS JOIN LATERAL (SELECT " JOB_ITEM_COLS " FROM jobs WHERE jobs.id = k.job_id "
+        "LIMIT 1) i) ON true ORDER BY i.created_us DESC, i.id DESC",
         8, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",
         "SELECT mediagate_notify($1, $2, $3, $4::jsonb)",

@@ -61,7 +61,7 @@ for _ in $(seq 2 $((PAGES - 1))); do cursor=$(page "$cursor" | jq -r .next_curso
 last=$(page "$cursor")
 [ "$(jq '.items | length' <<<"$last")" = "$LIMIT" ] || { echo "page $PAGES: $last" >&2; exit 1; }
 JOB=$(jq -r '.items[0].job_id' <<<"$first")
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/media/status?job_id=$JOB")" = 200 ] ||
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$BASE/media/status?job_id=$JOB")" = 200 ] ||
     { echo "GET /media/status of $JOB failed" >&2; exit 1; }
 
 # The page statement as the app prepares it (app/db.c STMT_JOB_LIST).

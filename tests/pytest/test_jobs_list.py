@@ -20,8 +20,10 @@ Every answer is checked against openapi.yaml by the stack fixture.
 
 import base64
 import json
+import os
 import re
 import struct
+import subprocess
 import threading
 import uuid
 
@@ -211,6 +213,13 @@ def test_filters_and_search(stack):
     assert ids(listed(stack, alice, backend="mux")) == ["j-stream"]
     assert ids(listed(stack, alice, backend="mux", status="COMPLETE")) == []
     assert ids(listed(stack, alice, q="")) == ids(page)
+    # docs/library.md's example, as shown there.
+    doc = (mgstack.MG_ROOT / "docs" / "library.md").read_text()
+    cmd = re.search(r"```sh\n(curl -s -H \"Authorization: Bearer \$key\" \"http://127\.0\.0\.1:8080/media/jobs\?[^\n]*)\n```",
+                    doc).group(1).replace("http://127.0.0.1:8080", stack.base)
+    r = subprocess.run(["bash", "-c", cmd], env={**os.environ, "key": alice}, capture_output=True,
+                       text=True, timeout=60)
+    assert [i["name"] for i in json.loads(r.stdout)["items"]] == ["Summer Holiday in Crete"], r
     # A title set later names the job again.
     stack.db.conn.execute("UPDATE jobs SET title = 'Crete at night' WHERE id = 'j-upload'")
     assert ids(listed(stack, alice, q="crete")) == ["j-url", "j-upload", "j-title"]

@@ -111,7 +111,7 @@ static void push(json_object *a, const char *s)
 /* The principals that list jobs to c (job_readers: its owner, USER_<user>
  * and its groups' GROUP_ and INST_ entries) as a JSON array; NULL when it
  * has none. The caller frees it. */
-static json_object *principals(request *r, const caller *c)
+static json_object *principals(const caller *c)
 {
     json_object *a = json_object_new_array();
     char e[8 + ACL_ID_MAX];
@@ -129,7 +129,6 @@ static json_object *principals(request *r, const caller *c)
         snprintf(e, sizeof e, "INST_%s", c->insts[i]);
         push(a, e);
     }
-    (void)r;
     if (json_object_array_length(a) == 0) {
         json_object_put(a);
         return NULL;
@@ -179,16 +178,21 @@ static int require_caller(request *r)
 }
 
 /* Whether row's job may be shown to the caller: theirs, or its ACL (as
- * /media/status reads it) admits them. 0 with *ok, or a status replied. */
-static int may_see(request *r, const PGresult *res, int row, bool *ok)
+ * /media/status reads it) admits them, the people directory asked as
+ * caller_admits() does unless the caller's groups are known already
+ * (known). 0 with *ok, or a status replied. */
+static int may_see(request *r, const PGresult *res, int row, bool known, bool *ok)
 {
     const char *owner = PQgetisnull(res, row, JC_OWNER) ? NULL : PQgetvalue(res, row, JC_OWNER);
-    if (owner && r->caller->owner && strcmp(owner, r->caller->owner) == 0) {
-        *ok = true;
+    const char *acl = PQgetisnull(res, row, JC_ACL) ? NULL : PQgetvalue(res, row, JC_ACL);
+    *ok = owner && r->caller->owner && strcmp(owner, r->caller->owner) == 0;
+    if (*ok)
+        return 0;
+    if (known) {
+        *ok = acl_admits(acl, r->caller, NULL);
         return 0;
     }
-    return caller_admits(r, r->caller, PQgetisnull(res, row, JC_ACL) ? NULL
-                                           : PQgetvalue(res, row, JC_ACL), ok);
+    return caller_admits(r, r->caller, acl, ok);
 }
 
 /* The page's parameters, checked: 0, or a 400 replied. */
@@ -200,11 +204,11 @@ static int list_params(request *r, int *limit, cursor *cur, bool *has_cursor, co
     const char *l = qparam(r, "limit"), *cs;
     *limit = LIST_LIMIT_DEFAULT;
     if (l) {
-        char *end;
-        long v = strtol(l, &end, 10);
-        if (!*l || *end || l[0] == ' ' || l[0] == '+' || v < 1 || v > LIST_LIMIT_MAX)
+        size_t n = strlen(l);
+        int v = n >= 1 && n <= 3 && strspn(l, "0123456789") == n ? atoi(l) : 0;
+        if (v < 1 || v > LIST_LIMIT_MAX)
             return reply_error(r, 400, "limit must be a whole number from 1 to 100.");
-        *limit = (int)v;
+        *limit = v;
     }
     const param *cp = params_get(&r->qp, "cursor");
     *has_cursor = cp && cp->vlen > 0;
@@ -247,7 +251,7 @@ int handle_media_list(request *r)
     snprintf(us, sizeof us, "%lld", cur.us);
     snprintf(lim1, sizeof lim1, "%d", limit + 1);
     snprintf(budget, sizeof budget, "%d", filtered ? LIST_SCAN_BUDGET : limit + 1);
-    who = principals(r, r->caller);
+    who = principals(r->caller);
     items = json_object_new_array();
     if (who) {
         const char *vals[] = {
@@ -273,7 +277,7 @@ int handle_media_list(request *r)
             break;
         }
         bool ok;
-        if ((ret = may_see(r, res, i, &ok)) != 0)
+        if ((ret = may_see(r, res, i, true, &ok)) != 0)
             goto out;
         if (!cursor_encode(strtoll(PQgetvalue(res, i, JC_CREATED_US), NULL, 10),
                            PQgetvalue(res, i, JC_ID), next, sizeof next))
@@ -328,7 +332,7 @@ int handle_media_job_get(request *r)
     }
     bool ok = false;
     if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, JC_DELETED), "t") != 0 &&
-        (ret = may_see(r, res, 0, &ok)) != 0)
+        (ret = may_see(r, res, 0, false, &ok)) != 0)
         goto out;
     if (!ok) { /* unknown, deleted or not the caller's: the same answer */
         ret = reply_error(r, 422, "Not found item.");

@@ -253,7 +253,7 @@ def test_hostile_cursors_and_limits(stack):
     year_9000, year_1000 = 221845392000 * 10**6, -30610224000 * 10**6
     assert ids(listed(stack, alice, cursor=cursor_of(year_9000, b"zzz"))) == [f"h-{n}" for n in range(5)]
     assert ids(listed(stack, alice, cursor=cursor_of(year_1000, b"a"))) == []
-    for lim in ("0", "101", "-1", "abc", "1e2", " 5", "+5", "5 ", "99999999999999999999"):
+    for lim in ("0", "101", "-1", "abc", "1e2", " 5", "\t5", "+5", "5 ", "0x10", "99999999999999999999", ""):
         r = get(stack, alice, "/media/jobs", limit=lim)
         assert r.status == 400 and r.json()["message"].startswith("limit"), (lim, r)
     assert len(listed(stack, alice, limit="1")["items"]) == 1

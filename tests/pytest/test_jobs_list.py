@@ -160,6 +160,15 @@ def test_who_sees_what(stack):
         r = get(stack, who, f"/media/jobs/{job}")
         assert comparable(r) == unknown, (job, r)
     assert get(stack, None, "/media/jobs/a-plain").status == 401
+    add_job(stack, "jwplatform:Ab_1", a_owner, ago_s=20)   # an id with a colon, percent-encoded
+    r = get(stack, alice, "/media/jobs/jwplatform%3AAb_1")
+    assert r.status == 200 and r.json()["job_id"] == "jwplatform:Ab_1", r
+    # A page revalidates: the same page, the same ETag; 304 to If-None-Match.
+    r = get(stack, alice, "/media/jobs")
+    assert r.header("ETag"), r
+    assert stack.curl("-H", f"Authorization: Bearer {alice}", "-H", f"If-None-Match: {r.header('ETag')}",
+                      "/media/jobs").status == 304
+    stack.db.conn.execute("DELETE FROM jobs WHERE id = 'jwplatform:Ab_1'")
 
     # The list follows ACL changes, ownership and deletion at once.
     stack.db.conn.execute("UPDATE jobs SET acl = 'USER_carol' WHERE id = 'b-alice'")

@@ -43,7 +43,17 @@ def mg_env(request, rundir):
                     "MEDIAGATE_LOOKUP_URL": d.url,
                     "MEDIAGATE_OAUTH2_CLIENT_ID": "mediagate",
                     "MEDIAGATE_OAUTH2_CLIENT_SECRET": secret("mediagate")})
+    if "signing" in request.fixturenames:
+        env.update({"MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
+                    "MEDIAGATE_MEDIA_SIGNING_SECRET": "list-signing-secret-0123456789abcdef",
+                    "MEDIAGATE_MEDIA_URL_LIFETIME": "600"})
     return env
+
+
+@pytest.fixture
+def signing():
+    """MEDIAGATE_MEDIA_SIGNING_SECRET is set for the test's stack (mg_env)."""
+    return True
 
 
 @pytest.fixture
@@ -383,3 +393,34 @@ def test_register_sets_the_owner(stack):
     page = listed(stack, alice)
     assert ids(page) == [job] and page["items"][0]["name"] == "Holiday.mov"
     assert page["items"][0]["job_status"] == "SUBMITTED" and page["items"][0]["mine"] is True
+
+
+def test_items_sign_output_path_as_status_does(stack, signing):
+    """With MEDIAGATE_MEDIA_SIGNING_SECRET an item's output_path is the
+    signed one /media/status answers (the same code builds both)."""
+    alice, owner = apikey(stack, "alice")
+    add_job(stack, "s-1", owner, acl="USER_alice")
+    for _ in range(2):   # the expiry is rounded to 180 s: a second try if a boundary fell between
+        item = listed(stack, alice)["items"][0]
+        st = get(stack, alice, "/media/status", job_id="s-1").json()
+        one = get(stack, alice, "/media/jobs/s-1").json()
+        if item["output_path"] == st["output_path"] == one["output_path"]:
+            break
+    assert item["output_path"] == st["output_path"] == one["output_path"], (item, st, one)
+    assert item["output_path"] != "/media-files/s-1/" and "s-1" in item["output_path"], item
+
+
+def test_jw_uploads_are_owned_and_named(stack):
+    """A JW Platform upload's job (sql/functions/mediagate_jw_upload_*.sql,
+    as app/uploads/jwplatform.c runs them) is its uploader's, named by the
+    title or the file."""
+    alice, owner = apikey(stack, "alice")
+    for n, title in ((1, "Launch video"), (2, None)):
+        cid = str(uuid.uuid4())
+        stack.db.conn.execute("SELECT mediagate_jw_upload_begin(%s, %s, 3600)", (cid, owner))
+        stack.db.conn.execute(
+            "SELECT mediagate_jw_upload_created(%s, %s, %s, 'video/mp4', 1000, %s, NULL)",
+            (cid, f"JwKey{n}", f"file-{n}.mp4", title))
+    assert stack.db.rows("SELECT id, owner, name FROM jobs ORDER BY id") == [
+        ("jwplatform:JwKey1", owner, "Launch video"), ("jwplatform:JwKey2", owner, "file-2.mp4")]
+    assert sorted(ids(listed(stack, alice))) == ["jwplatform:JwKey1", "jwplatform:JwKey2"]

@@ -47,7 +47,18 @@ def mg_env(request, rundir):
         env.update({"MEDIAGATE_MEDIA_DIR": str(rundir / "media"),
                     "MEDIAGATE_MEDIA_SIGNING_SECRET": "list-signing-secret-0123456789abcdef",
                     "MEDIAGATE_MEDIA_URL_LIFETIME": "600"})
+    if "mux_profile" in request.fixturenames:
+        env.update({"MEDIAGATE_MUX_TOKEN_ID": "mux-token-id-list",
+                    "MEDIAGATE_MUX_TOKEN_SECRET": "mux-token-secret-list-0123456789",
+                    "MEDIAGATE_MUX_API_URL": "http://127.0.0.1:9", "MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK": "on"})
     return env
+
+
+@pytest.fixture
+def mux_profile():
+    """The mux encoder is set up for the test's stack (mg_env; no worker
+    runs, so it is never called)."""
+    return "mux-hd"
 
 
 @pytest.fixture
@@ -381,6 +392,21 @@ def test_the_page_is_one_index_scan_per_principal(stack, pg):
     for m in re.finditer(r"Sort .*actual time=\S+ rows=(\d+)", plan):
         assert int(m.group(1)) <= 21, plan
     assert re.search(r"Index Scan using jobs_pkey on jobs", plan), plan
+
+
+def test_create_sets_the_owner(stack, mux_profile, rundir):
+    spec = rundir / "mux.json"
+    spec.write_text(json.dumps({"renditions": [{"height": 1080}]}))
+    stack.mg("profiles", "add", mux_profile, "--encoder", "mux", spec)
+    alice, owner = apikey(stack, "alice")
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {alice}", "--data-urlencode",
+                   "input_url=https://cdn.example.com/in/Keynote.mp4?sig=1", "-d", f"profile={mux_profile}",
+                   "-d", "acl=USER_bob", "/media/jobs")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    assert stack.db.one("SELECT owner FROM jobs WHERE id = %s", job) == owner
+    (item,) = listed(stack, alice)["items"]
+    assert (item["job_id"], item["name"], item["backend"], item["acl"]) == (job, "Keynote.mp4", "mux", "USER_bob")
 
 
 def test_register_sets_the_owner(stack):

@@ -158,6 +158,10 @@ def test_who_sees_what(stack):
     assert ids(listed(stack, carol)) == ["b-carol"]
     r = get(stack, None, "/media/jobs")
     assert r.status == 401 and r.json()["success"] is False, r
+    # A console session made from alice's key is alice.
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {alice}", "/media/session")
+    assert r.status == 201, r
+    assert listed(stack, r.json()["token"]) == page
 
     # An item is /media/status's answer plus the library's fields.
     st = get(stack, alice, "/media/status", job_id="a-plain").json()

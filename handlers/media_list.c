@@ -15,9 +15,10 @@
 enum {
     LIST_LIMIT_DEFAULT = 20,
     LIST_LIMIT_MAX = 100,
-    /* With a filter, each principal's scan reads at most this many rows
-     * per page; a page that runs out ends early with a cursor. */
-    LIST_SCAN_BUDGET = 1000,
+    /* With a filter, a page's scans read at most this many rows, split
+     * among the caller's principals (never fewer than limit + 1 each); a
+     * page that runs out ends early with a cursor. */
+    LIST_SCAN_BUDGET = 2000,
     CURSOR_VERSION = 1,
     CURSOR_ID_MAX = 256, /* a job id's bytes in a cursor */
     Q_MAX = 200,         /* q's bytes */
@@ -250,8 +251,9 @@ int handle_media_list(request *r)
     bool filtered = status || backend || words;
     snprintf(us, sizeof us, "%lld", cur.us);
     snprintf(lim1, sizeof lim1, "%d", limit + 1);
-    snprintf(budget, sizeof budget, "%d", filtered ? LIST_SCAN_BUDGET : limit + 1);
     who = principals(r->caller);
+    int n = who ? (int)json_object_array_length(who) : 1, each = LIST_SCAN_BUDGET / n;
+    snprintf(budget, sizeof budget, "%d", filtered && each > limit + 1 ? each : limit + 1);
     items = json_object_new_array();
     if (who) {
         const char *vals[] = {

@@ -343,8 +343,9 @@ def test_paging_under_concurrent_inserts(stack):
 
 def test_a_rare_filter_reads_a_bounded_scan_per_page(stack):
     """2,500 jobs, the ERROR ones only the oldest: a page reads at most
-    the scan budget (1,000 rows) per principal, ends early with a cursor,
-    and the walk still finds each match once."""
+    the scan budget (2,000 rows: 1,000 for each of the key's two
+    principals), ends early with a cursor, and the walk still finds each
+    match once."""
     alice, owner = apikey(stack, "alice")
     stack.db.conn.execute(
         "INSERT INTO jobs (id, backend, input_file, owner, status, acl, created_at) "

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/jobs_list.sh: GET /media/jobs (the library) over ROWS jobs of one
-# owner, its first page and its 100th (the cursor of 99 pages walked),
-# beside GET /media/status of one of its jobs, alternated in the same run
-# on one loopback stack (PostgreSQL, mediagate, nginx from scripts/lib.sh).
+# owner, its first page and its 100th (the cursor of 99 pages walked), and
+# a search that matches no job (a filtered page: it reads its whole scan
+# budget), beside GET /media/status of one of its jobs, alternated in the
+# same run on one loopback stack (PostgreSQL, mediagate, nginx from
+# scripts/lib.sh).
 # Other owners' jobs (NOISE, some of them naming the caller in their ACL,
 # so the caller has two principals) are in the same tables. Prints the
 # page statement's plan as the server runs it (EXPLAIN ANALYZE of the
@@ -60,6 +62,9 @@ cursor=$(jq -r .next_cursor <<<"$first")
 for _ in $(seq 2 $((PAGES - 1))); do cursor=$(page "$cursor" | jq -r .next_cursor); done
 last=$(page "$cursor")
 [ "$(jq '.items | length' <<<"$last")" = "$LIMIT" ] || { echo "page $PAGES: $last" >&2; exit 1; }
+none=$(curl -sf -H "$AUTH" "$BASE/media/jobs?limit=$LIMIT&q=nomatch")
+[ "$(jq -c '[(.items | length), (.next_cursor != null)]' <<<"$none")" = '[0,true]' ] ||
+    { echo "q=nomatch: $none" >&2; exit 1; }
 JOB=$(jq -r '.items[0].job_id' <<<"$first")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$BASE/media/status?job_id=$JOB")" = 200 ] ||
     { echo "GET /media/status of $JOB failed" >&2; exit 1; }
@@ -102,6 +107,7 @@ out=$MG_ROOT/bench/results/jobs_list-$(date -u +%Y%m%dT%H%M%SZ).txt
         run "GET /media/status (one job)" "/media/status?job_id=$JOB"
         run "GET /media/jobs page 1" "/media/jobs?limit=$LIMIT"
         run "GET /media/jobs page $PAGES" "/media/jobs?limit=$LIMIT&cursor=$cursor"
+        run "GET /media/jobs?q= matching none" "/media/jobs?limit=$LIMIT&q=nomatch"
     done
     echo
     echo "The page statement (page $PAGES's cursor, two principals), EXPLAIN ANALYZE after 6 runs:"

@@ -20,7 +20,7 @@ enum {
      * page that runs out ends early with a cursor. */
     LIST_SCAN_BUDGET = 2000,
     CURSOR_VERSION = 1,
-    CURSOR_ID_MAX = 256, /* a job id's bytes in a cursor */
+    CURSOR_ID_MAX = 1024, /* a job id's bytes in a cursor */
     Q_MAX = 200,         /* q's bytes */
     Q_WORDS_MAX = 8,
 };
@@ -282,8 +282,10 @@ int handle_media_list(request *r)
         if ((ret = may_see(r, res, i, true, &ok)) != 0)
             goto out;
         if (!cursor_encode(strtoll(PQgetvalue(res, i, JC_CREATED_US), NULL, 10),
-                           PQgetvalue(res, i, JC_ID), next, sizeof next))
-            *next = '\0';
+                           PQgetvalue(res, i, JC_ID), next, sizeof next)) {
+            ret = reply_error(r, 500, "A job's id is longer than a cursor holds.");
+            goto out;
+        }
         shown++;
         if (ok) /* a JW video's ACL is the platform's: as /media/status reads it */
             json_object_array_add(items, job_item_json(r, res, i));
@@ -292,9 +294,11 @@ int handle_media_list(request *r)
      * the row where it stopped (every newer row of every principal seen). */
     if (!more && rows > 0 && !PQgetisnull(res, 0, JC__COUNT)) {
         if (!cursor_encode(strtoll(PQgetvalue(res, 0, JC__COUNT), NULL, 10),
-                           PQgetvalue(res, 0, JC__COUNT + 1), next, sizeof next))
-            *next = '\0';
-        more = *next != '\0';
+                           PQgetvalue(res, 0, JC__COUNT + 1), next, sizeof next)) {
+            ret = reply_error(r, 500, "A job's id is longer than a cursor holds.");
+            goto out;
+        }
+        more = true;
     }
     r->out = json_object_new_object();
     json_object_object_add(r->out, "success", json_object_new_boolean(1));

@@ -9,7 +9,8 @@ ALTER TABLE jobs ADD COLUMN name text;
 -- One row per principal that lists a job: its owner ("key:<id>",
 -- "user:<name>") and each USER_, GROUP_ and INST_ entry of its ACL (never
 -- WORLD or CAM: a public job is listed to its owner only); none for a
--- deleted job. Kept by the jobs_readers triggers (mediagate_job_readers).
+-- deleted job; the job's created_at beside it. Kept by the jobs_readers
+-- triggers (mediagate_job_readers).
 CREATE TABLE job_readers (
     job_id      text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     principal   text NOT NULL,
@@ -30,9 +31,10 @@ CREATE TRIGGER streams_job_name AFTER INSERT OR UPDATE OF vod_job_id, name ON st
     FOR EACH ROW WHEN (NEW.vod_job_id IS NOT NULL) EXECUTE FUNCTION mediagate_job_name_keep();
 CREATE TRIGGER jobs_readers_insert AFTER INSERT ON jobs
     FOR EACH ROW EXECUTE FUNCTION mediagate_job_readers();
-CREATE TRIGGER jobs_readers AFTER UPDATE OF owner, acl, deleted_at ON jobs
+CREATE TRIGGER jobs_readers AFTER UPDATE OF owner, acl, deleted_at, created_at ON jobs
     FOR EACH ROW WHEN (OLD.owner IS DISTINCT FROM NEW.owner OR OLD.acl IS DISTINCT FROM NEW.acl
-                       OR (OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL))
+                       OR (OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL)
+                       OR OLD.created_at <> NEW.created_at)
     EXECUTE FUNCTION mediagate_job_readers();
 
 -- The jobs there are: named, and their readers written by the same

@@ -1,6 +1,6 @@
--- jobs_readers: a job's job_readers rows follow its owner, ACL and
--- deletion: one per principal that lists it, its owner and each USER_,
--- GROUP_ and INST_ entry of its ACL; none once deleted.
+-- jobs_readers: a job's job_readers rows follow its owner, ACL, creation
+-- time and deletion: one per principal that lists it, its owner and each
+-- USER_, GROUP_ and INST_ entry of its ACL; none once deleted.
 CREATE OR REPLACE FUNCTION mediagate_job_readers() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

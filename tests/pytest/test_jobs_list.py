@@ -199,6 +199,8 @@ def test_who_sees_what(stack):
     stack.db.conn.execute("UPDATE jobs SET acl = 'USER_carol' WHERE id = 'b-alice'")
     stack.db.conn.execute("UPDATE jobs SET deleted_at = now() WHERE id = 'a-plain'")
     assert ids(listed(stack, alice)) == ["b-both", "a-cam", "a-world"]
+    stack.db.conn.execute("UPDATE jobs SET created_at = now() - interval '1 day' WHERE id = 'b-both'")
+    assert ids(listed(stack, alice)) == ["a-cam", "a-world", "b-both"]
     assert ids(listed(stack, carol)) == ["b-carol", "b-alice"]
     assert get(stack, alice, "/media/jobs/a-plain").status == 422
 
@@ -291,7 +293,13 @@ def test_hostile_cursors_and_limits(stack):
         r = get(stack, alice, "/media/jobs", limit=lim)
         assert r.status == 400 and r.json()["message"].startswith("limit"), (lim, r)
     assert len(listed(stack, alice, limit="1")["items"]) == 1
-    assert len(listed(stack, alice, limit="100")["items"]) == 5
+    # A long id (1,000 bytes) pages as any other.
+    stack.db.conn.execute(
+        "INSERT INTO jobs (id, backend, input_file, owner, created_at) SELECT %s, 'local', 'x', %s, "
+        "created_at - interval '1 millisecond' FROM jobs WHERE id = 'h-2'", ("L" * 1000, owner))
+    seen, _ = walk(stack, alice, 1)
+    assert seen == ["h-0", "h-1", "h-2", "L" * 1000, "h-3", "h-4"]
+    assert len(listed(stack, alice, limit="100")["items"]) == 6
 
 
 def test_paging_under_concurrent_inserts(stack):

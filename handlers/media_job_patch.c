@@ -93,7 +93,9 @@ int handle_media_job_patch(request *r)
     char sms_acl[ACL_MAX + 16];
     const char *id = r->path + strlen(PREFIX);
     size_t n = strlen(id);
-    if (n == 0 || n > JOB_ID_MAX || strchr(id, '/') || utf8_length(id, n) < 0)
+    if (strchr(id, '/'))
+        return reply_error(r, 404, "No route matches.");
+    if (n == 0 || n > JOB_ID_MAX || utf8_length(id, n) < 0)
         return reply_error(r, 422, "Not found item.");
     if ((ret = parse_body(r, &body, &e)) != 0)
         goto out;

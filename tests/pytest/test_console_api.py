@@ -22,6 +22,7 @@ Every answer is validated against openapi.yaml (the stack fixture).
 """
 
 import json
+import re
 import time
 
 import pytest
@@ -318,3 +319,24 @@ def test_patch_acl_and_title(stack, keys):
     assert stack.db.rows("SELECT acl, title FROM jobs WHERE id = %s", job) == [("USER_bob", "From the CLI")]
     r = patch(stack, keys["alice"], "a%00b", {"title": "x"})
     never_500(r)
+
+
+def test_a_jobs_history_and_its_deliveries_are_index_scans(db):
+    """Each lookup by job (notifications, tasks, deliveries) is a scan of an
+    index by job (sql/047), never of a whole table: the plans of the
+    statements mediagate_job_events and mediagate_webhook_deliveries run,
+    as auto_explain shows them with sequential scans priced out."""
+    plans = []
+    with db.pg.connect(db.name) as conn:
+        conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+        conn.execute("LOAD 'auto_explain'")
+        for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
+                        "client_min_messages = log", "enable_seqscan = off"):
+            conn.execute(f"SET {setting}")
+        conn.execute("SELECT mediagate_job_events('j1')")
+        conn.execute("SELECT count(*) FROM mediagate_webhook_deliveries(NULL, 'j1', NULL, NULL, 51)")
+    text = "\n".join(plans)
+    for table, index in (("notifications", "notifications_job"), ("outbox", "outbox_job"),
+                         ("webhook_deliveries", "webhook_deliveries_subject")):
+        assert f"Seq Scan on {table}" not in text, (table, text)
+        assert re.search(rf"using {index} on {table} |Bitmap Index Scan on {index} ", text), (table, text)

@@ -23,6 +23,7 @@ Every answer is validated against openapi.yaml (the stack fixture).
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -84,6 +85,22 @@ def no_secret_in_answers(stack):
     assert "whsec_" not in text
     for s in SECRETS:
         assert s[6:] not in text
+
+
+def doc_block(page, first):
+    """The ```sh block of docs/PAGE starting with FIRST, and the block after
+    it when that one is an answer (or None)."""
+    text = (mgstack.MG_ROOT / "docs" / page).read_text()
+    m = re.search(r"```sh\n(" + re.escape(first) + r".*?)\n```\n(?:\n```\n(.*?)\n```)?", text, re.S)
+    assert m, f"docs/{page} shows a block starting {first!r}"
+    return m.group(1), m.group(2)
+
+
+def run_doc(stack, cmd, **env):
+    r = subprocess.run(["bash", "-c", cmd.replace("https://media.example.com", stack.base)],
+                       capture_output=True, text=True, env={**env, "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 def never_500(r):
@@ -167,10 +184,9 @@ def test_a_failing_endpoint_and_its_redelivery(stack, keys, workers, receiver):
     assert (r.status, r.json()) == (403, NOT_ADMIN), r
     assert delivery(stack, msg)[0] == "failed"
     receiver.plan("/fail", secret, [])
-    r = call(stack, keys["admin"], "-X", "POST", f"/media/webhooks/deliveries/{did}/redeliver")
-    assert r.status == 202 and r.header("Cache-Control") == "no-store", r
-    again = r.json()["delivery"]
-    assert (again["id"], again["webhook_id"], again["state"]) == (did, msg, "pending"), again
+    # docs/webhooks.md's example: the latest failed delivery, sent again.
+    cmd, _ = doc_block("webhooks.md", 'id=$(curl -s -H "Authorization: Bearer $key"')
+    assert run_doc(stack, cmd, key=keys["admin"]) == "pending\n"
     got = receiver.wait("/fail", len(sent) + 1)[-1]
     assert got["verified"] and got["status"] == 200, got
     assert got["id"] == msg and got["body"] == sent[0]["body"], (got, sent[0])
@@ -178,6 +194,13 @@ def test_a_failing_endpoint_and_its_redelivery(stack, keys, workers, receiver):
     r = call(stack, keys["admin"], f"/media/webhooks/deliveries?endpoint_id={eid}")
     (d,) = r.json()["deliveries"]
     assert (d["state"], d["last_status"], d["last_error"]) == ("delivered", 200, None), d
+    r = call(stack, keys["admin"], "-X", "POST", f"/media/webhooks/deliveries/{did}/redeliver")
+    assert r.status == 202 and r.header("Cache-Control") == "no-store", r
+    again = r.json()["delivery"]
+    assert (again["id"], again["webhook_id"], again["state"]) == (did, msg, "pending"), again
+    got = receiver.wait("/fail", len(sent) + 2)[-1]
+    assert got["id"] == msg and got["body"] == sent[0]["body"] and got["verified"], got
+    wait_state(stack, msg, "delivered")
 
     # Pages by cursor, newest first: none repeated, none skipped.
     for _ in range(4):
@@ -275,8 +298,13 @@ def test_patch_acl_and_title(stack, keys):
     r = call(stack, keys["alice"], cached)
     assert r.status == 200, r
 
+    # docs/library.md's example, as shown.
+    cmd, shown = doc_block("library.md", 'curl -s -X PATCH -H "Authorization: Bearer $key"')
+    assert run_doc(stack, cmd, key=keys["alice"], job=job) == shown.replace("…", job)
+    r = patch(stack, keys["alice"], job, {"acl": "USER_alice,GROUP_team", "title": None})
+    assert r.status == 400, r
     r = patch(stack, keys["alice"], job, {"title": "My film"})
-    assert r.json() == {"success": True, "job_id": job, "acl": "USER_alice,GROUP_team", "title": "My film"}, r
+    assert r.json() == {"success": True, "job_id": job, "acl": "USER_alice,GROUP_editors", "title": "My film"}, r
     assert stack.db.one("SELECT title FROM jobs WHERE id = %s", job) == "My film"
     r = patch(stack, keys["alice"], job, {"acl": None, "title": "Shared"})
     assert r.json() == {"success": True, "job_id": job, "acl": None, "title": "Shared"}, r

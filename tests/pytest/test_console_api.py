@@ -368,3 +368,36 @@ def test_a_jobs_history_and_its_deliveries_are_index_scans(db):
                          ("webhook_deliveries", "webhook_deliveries_subject")):
         assert f"Seq Scan on {table}" not in text, (table, text)
         assert re.search(rf"using {index} on {table} |Bitmap Index Scan on {index} ", text), (table, text)
+
+
+def test_patch_has_the_clis_effects_on_the_store_and_at_jw_platform(stack, keys):
+    """A job on the object store gets its media.acl task (it shows in the
+    job's history); a JW Platform video's job has its change written back
+    (jwplatform_writes and a jwplatform.update task), and a title too long
+    for the write-back is refused before anything changes."""
+    r = call(stack, keys["alice"], "-X", "POST", "--data-urlencode", "name=s3.mp4", "/uploads")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    owner = stack.db.one("SELECT owner FROM jobs WHERE id = %s", job)
+    assert owner and owner.startswith("key:"), owner
+    stack.db.rows("UPDATE jobs SET status = 'COMPLETE', progress_rate = 100, storage = 's3' "
+                  "WHERE id = %s RETURNING id", job)
+    stack.db.rows("DELETE FROM outbox WHERE kind = 'media.acl' RETURNING id")
+    assert patch(stack, keys["alice"], job, {"acl": "USER_alice"}).status == 200
+    assert stack.db.one("SELECT count(*) FROM tasks WHERE kind = 'media.acl' AND payload->>'media_job' = %s",
+                        job) == 1
+    r = call(stack, keys["alice"], f"/media/events?job_id={job}")
+    assert [e["state"] for e in r.json()["events"] if e["kind"] == "task" and e["task_kind"] == "media.acl"] \
+        == ["queued"], r
+
+    stack.db.rows("INSERT INTO jobs (id, backend, backend_job_id, input_file, owner) "
+                  "VALUES ('jw-1', 'jwplatform', 'AbCd1234', 'jw', %s) RETURNING id", owner)
+    r = patch(stack, keys["alice"], "jw-1", {"title": "Written back", "acl": "USER_alice"})
+    assert r.status == 200, r
+    assert stack.db.rows("SELECT title, sms_acl FROM jwplatform_writes WHERE key = 'AbCd1234'") == \
+        [("Written back", "acl:USER_alice:")]
+    assert stack.db.one("SELECT count(*) FROM tasks WHERE kind = 'jwplatform.update' "
+                        "AND payload->>'key' = 'AbCd1234'") == 1
+    r = patch(stack, keys["alice"], "jw-1", {"title": "\u00e9" * 500})
+    assert r.status == 400 and "too long for JW Platform" in r.json()["message"], r
+    assert stack.db.one("SELECT title FROM jobs WHERE id = 'jw-1'") == "Written back"

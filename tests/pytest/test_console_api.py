@@ -125,6 +125,11 @@ def test_webhook_routes_are_for_administrators_only(stack, keys):
     assert "secret" not in ep
     r = call(stack, keys["admin"], "/media/webhooks/deliveries")
     assert r.status == 200 and r.json() == {"success": True, "deliveries": [], "next_cursor": None}, r
+    # A console session is its API key's user: an administrator's is one.
+    for name, want in (("admin", 200), ("alice", 403)):
+        r = call(stack, keys[name], "-X", "POST", "/media/session")
+        assert r.status == 201, r
+        assert call(stack, r.json()["token"], "/media/webhooks").status == want
     r = call(stack, keys["admin"], "-X", "POST", "/media/webhooks/deliveries/1/redeliver")
     assert (r.status, r.json()["message"]) == (404, "No such delivery."), r
     # The path is digits then /redeliver, nothing else; ids past a bigint are none.

@@ -74,8 +74,9 @@ static int parse_body(request *r, json_object **body, edit *e)
             if ((ret = string_of(r, "title", v, &e->title)) != 0)
                 return ret;
             if (!jw_title_ok(e->title))
-                return reply_error(r, 400, "title must be 1 to 1000 bytes of UTF-8 without "
-                                           "control characters.");
+                return reply_error(r, 400,
+                                   "title must be 1 to 1000 bytes of UTF-8 without "
+                                   "control characters.");
         } else
             return reply_error(r, 400, "Unknown field: the body may hold acl and title only.");
     }
@@ -122,19 +123,20 @@ int handle_media_job_patch(request *r)
         char msg[160];
         snprintf(msg, sizeof msg,
                  "The title or the ACL is too long for JW Platform (%d bytes each, "
-                 "percent-encoded).", JW_VALUE_ENCODED_MAX);
+                 "percent-encoded).",
+                 JW_VALUE_ENCODED_MAX);
         ret = reply_error(r, 400, msg);
         goto out;
     }
     r->out = json_object_new_object();
     json_object_object_add(r->out, "success", json_object_new_boolean(1));
     json_object_object_add(r->out, "job_id", json_object_new_string(id));
-    json_object_object_add(r->out, "acl", PQgetisnull(res, 0, 1)
-                                              ? NULL
-                                              : json_object_new_string(PQgetvalue(res, 0, 1)));
-    json_object_object_add(r->out, "title", PQgetisnull(res, 0, 2)
-                                                ? NULL
-                                                : json_object_new_string(PQgetvalue(res, 0, 2)));
+    json_object_object_add(r->out, "acl",
+                           PQgetisnull(res, 0, 1) ? NULL
+                                                  : json_object_new_string(PQgetvalue(res, 0, 1)));
+    json_object_object_add(r->out, "title",
+                           PQgetisnull(res, 0, 2) ? NULL
+                                                  : json_object_new_string(PQgetvalue(res, 0, 2)));
     r->cache_control = "no-store";
     ret = 200;
 out:

@@ -110,9 +110,8 @@ int handle_webhook_deliveries(request *r)
         strcmp(state, "failed") != 0)
         return reply_error(r, 400, "state must be pending, delivered or failed.");
     if (lim) {
-        limit = strspn(lim, "0123456789") == strlen(lim) && strlen(lim) <= 4
-                    ? strtol(lim, NULL, 10)
-                    : 0;
+        limit = strspn(lim, "0123456789") == strlen(lim) && strlen(lim) <= 4 ? strtol(lim, NULL, 10)
+                                                                             : 0;
         if (limit < 1 || limit > LIMIT_MAX)
             return reply_error(r, 400, "limit must be 1 to 200.");
     }
@@ -179,7 +178,8 @@ int handle_webhook_redeliver(request *r)
     if (strcmp(result, "endpoint_disabled") == 0) {
         snprintf(msg, sizeof msg,
                  "The endpoint of delivery %s is disabled: nothing is sent to it "
-                 "(GET /media/webhooks says why).", id);
+                 "(GET /media/webhooks says why).",
+                 id);
         ret = reply_error(r, 409, msg);
         goto out;
     }

@@ -352,6 +352,9 @@ def test_patch_acl_and_title(stack, keys):
     assert stack.db.rows("SELECT acl, title FROM jobs WHERE id = %s", job) == [("USER_bob", "From the CLI")]
     r = patch(stack, keys["alice"], "a%00b", {"title": "x"})
     never_500(r)
+    # Past the location's 16k: nginx refuses it before mediagate reads it.
+    r = patch(stack, keys["alice"], job, {"title": "x" * 20000})
+    assert r.status == 413, r
 
 
 def test_a_jobs_history_and_its_deliveries_are_index_scans(db):

@@ -195,8 +195,10 @@ def test_who_sees_what(stack):
                       "/media/jobs").status == 304
     stack.db.conn.execute("DELETE FROM jobs WHERE id = 'jwplatform:Ab_1'")
 
-    # The list follows ACL changes, ownership and deletion at once.
-    stack.db.conn.execute("UPDATE jobs SET acl = 'USER_carol' WHERE id = 'b-alice'")
+    # The list follows ACL changes (PATCH /media/jobs/<id>), ownership and deletion at once.
+    r = stack.curl("-X", "PATCH", "-H", f"Authorization: Bearer {bob}", "-H",
+                   "Content-Type: application/json", "-d", '{"acl": "USER_carol"}', "/media/jobs/b-alice")
+    assert r.status == 200, r
     stack.db.conn.execute("UPDATE jobs SET deleted_at = now() WHERE id = 'a-plain'")
     assert ids(listed(stack, alice)) == ["b-both", "a-cam", "a-world"]
     stack.db.conn.execute("UPDATE jobs SET created_at = now() - interval '1 day' WHERE id = 'b-both'")
@@ -256,8 +258,11 @@ def test_filters_and_search(stack):
     r = subprocess.run(["bash", "-c", cmd], env={**os.environ, "key": alice}, capture_output=True,
                        text=True, timeout=60)
     assert [i["name"] for i in json.loads(r.stdout)["items"]] == ["Summer Holiday in Crete"], r
-    # A title set later names the job again.
-    stack.db.conn.execute("UPDATE jobs SET title = 'Crete at night' WHERE id = 'j-upload'")
+    # A title set later (PATCH /media/jobs/<id>) names the job again.
+    r = stack.curl("-X", "PATCH", "-H", f"Authorization: Bearer {alice}", "-H",
+                   "Content-Type: application/json", "-d", '{"title": "Crete at night"}',
+                   "/media/jobs/j-upload")
+    assert r.status == 200, r
     assert ids(listed(stack, alice, q="crete")) == ["j-url", "j-upload", "j-title"]
     for bad in ({"status": "DONE"}, {"status": "complete"}, {"backend": "ffmpeg"},
                 {"q": "x" * 201}, {"q": "a b c d e f g h i"}):

@@ -265,15 +265,15 @@ const cli_command cli_apikey_commands[] = {
     {.name = "list", .needs_config = true, .fn = list, .args = "",
      .usage = "every key: id, name, prefix, dates, profiles, targets\n"},
     {.name = "revoke", .needs_config = true, .fn = revoke, .args = "ID",
-     .usage = "revoke key ID (its id in 'apikey list'), and end what was made with it,\n"
-              "by the key or by its console sessions: the sessions; its streams not\n"
-              "stopped stop (their RTMP stream key and HTTP ingest token are refused,\n"
-              "as after POST /stream/stop); its upload slots still waiting for a file\n"
-              "(direct and tus) expire now, their jobs CANCELED. Prints a line for\n"
-              "each.\n"},
+     .usage = "revoke key ID and end what was made with it\n"
+              "ID is its id in 'apikey list'. What the key or its console sessions\n"
+              "made ends: the sessions; its streams not stopped stop (their RTMP\n"
+              "stream key and HTTP ingest token are refused, as after POST\n"
+              "/stream/stop); its upload slots still waiting for a file (direct and\n"
+              "tus) expire now, their jobs CANCELED. Prints a line for each.\n"},
     {.name = "sessions", .needs_config = true, .fn = sessions, .args = "ID [--end]",
-     .usage = "key ID's live console sessions (POST /media/session): id, created,\n"
-              "expires\n"
+     .usage = "key ID's live console sessions\n"
+              "(POST /media/session): id, created, expires.\n"
               "--end: end them all (refused at once); the key keeps working, and what\n"
               "they made (streams, upload slots) lives on: apikey revoke ends that.\n"},
     {.name = NULL},

@@ -35,7 +35,7 @@ from test_acl import Directory, oidc, secret  # noqa: F401 (fixtures)
 
 @pytest.fixture
 def mg_env(request, rundir):
-    env = {"MEDIAGATE_THREADS": "4"}
+    env = {"MEDIAGATE_THREADS": "4", "MEDIAGATE_UPLOADS_DIR": str(rundir / "upload" / "uploads")}
     if "people" in request.fixturenames:
         o = request.getfixturevalue("oidc")
         d = request.getfixturevalue("people")
@@ -468,3 +468,23 @@ def test_jw_uploads_are_owned_and_named(stack):
     assert stack.db.rows("SELECT id, owner, name FROM jobs ORDER BY id") == [
         ("jwplatform:JwKey1", owner, "Launch video"), ("jwplatform:JwKey2", owner, "file-2.mp4")]
     assert sorted(ids(listed(stack, alice))) == ["jwplatform:JwKey1", "jwplatform:JwKey2"]
+
+
+@pytest.fixture
+def nginx_includes():
+    return ("media_conf", "upload_conf")
+
+
+def test_an_upload_slot_is_its_callers_job_named_by_its_file(stack):
+    """POST /uploads makes the job; the uploads row's triggers own and
+    name it, so it is on its caller's first page at once."""
+    alice, _ = apikey(stack, "alice")
+    bob, _ = apikey(stack, "bob")
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {alice}", "--data-urlencode",
+                   "name=Team Offsite.mp4", "/uploads")
+    assert r.status == 201, r
+    job = r.json()["job_id"]
+    (item,) = listed(stack, alice)["items"]
+    assert (item["job_id"], item["name"], item["mine"], item["job_status"]) == \
+        (job, "Team_Offsite.mp4", True, "SUBMITTED")   # the name the slot stores
+    assert listed(stack, bob)["items"] == []

@@ -272,12 +272,13 @@ const stmt_def worker_stmts[W__COUNT] = {
     /* job.delete (app/worker/job_delete.c): deleted job $1 (no row: its
      * row is gone): its storage, whether its files are removed already,
      * and whether another task $2 of it still runs (or an encoder.cancel
-     * or upload.expire waits). */
+     * waits, or an upload.expire that is due: a slot the delete closed). */
     [W_JOB_DELETE_READ] = {"w_job_delete_read",
         "SELECT coalesce(j.storage, ''), j.files_removed_at IS NOT NULL, "
         "EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'job_id' = j.id AND o.id <> $2::bigint "
         "AND o.done_at IS NULL AND o.failed_at IS NULL AND o.kind <> 'webhook.deliver' "
-        "AND (o.locked_until > now() OR o.kind IN ('encoder.cancel', 'upload.expire'))) "
+        "AND (o.locked_until > now() OR o.kind = 'encoder.cancel' "
+        "OR (o.kind = 'upload.expire' AND o.run_after <= now()))) "
         "FROM jobs j WHERE j.id = $1 AND j.deleted_at IS NOT NULL",
         2, PGRES_TUPLES_OK},
     /* ... and the key prefixes of its upload (with its storage) and of the

@@ -22,11 +22,13 @@ Zencoder stand-in:
 import json
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+import mgstack
 import s3_settings
 from mgstack import processes_matching, wait_until
 from test_encoder import clips, encoder_env, progress, put, status, wait_status  # noqa: F401
@@ -128,8 +130,15 @@ def test_the_owner_deletes_a_complete_job_its_files_go_its_history_stays(
     assert stack.db.one("SELECT deleted_at FROM jobs WHERE id = %s", job) is None
     assert status(stack, job)["job_status"] == "COMPLETE"
 
-    r = delete(stack, owner, job)
-    assert (r.status, r.json()) == (202, {"success": True, "job_id": job, "job_status": "COMPLETE"}), r
+    # docs/library.md's commands, run as shown (the same DELETE twice),
+    # answer as shown.
+    text = (mgstack.MG_ROOT / "docs" / "library.md").read_text()
+    m = re.search(r"```sh\n(curl -s -X DELETE -H .*?)\n```\n\n```\n(.*?)\n```", text, re.S)
+    assert m, "docs/library.md shows the delete"
+    r = subprocess.run(["bash", "-c", m.group(1).replace("https://media.example.com", stack.base)],
+                       capture_output=True, text=True, env={"key": owner, "job": job, "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == m.group(2).replace("…", job).replace("\n", ""), r.stdout
     unknown(stack, job, owner, input_file)
     wait_removed(stack, job)
     assert not (media / job).exists() and not (uploads / up).exists()

@@ -38,11 +38,14 @@ BEGIN
         RETURN;
     END IF;
     -- What would write the job's files again, or act on it, never runs:
-    -- the encoder.cancel just queued and the upload.expire of a slot stay.
+    -- the encoder.cancel just queued and the upload.expire of a slot stay,
+    -- and so does a create in flight at a cloud encoder (its answer names
+    -- the job the encoder.cancel cancels; one not tried was dropped above).
     UPDATE outbox SET failed_at = now(), last_error = 'its job was deleted',
                       locked_by = NULL, locked_until = NULL
      WHERE payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL
-       AND kind NOT IN ('webhook.deliver', 'job.delete', 'encoder.cancel', 'upload.expire');
+       AND kind NOT IN ('webhook.deliver', 'job.delete', 'encoder.cancel', 'upload.expire')
+       AND (kind IN ('local.encode', 'upload.fetch') OR NOT (kind = ANY (p_create_kinds)));
     UPDATE uploads SET expires_at = least(coalesce(expires_at, now()), now()),
                        tus_terminated_at = CASE WHEN tus_length IS NOT NULL
                                                 THEN coalesce(tus_terminated_at, now()) END

@@ -10,10 +10,6 @@ ALTER TABLE jobs ADD COLUMN files_removed_at timestamptz;
 INSERT INTO task_kinds (name, max_attempts, timeout_s)
 VALUES ('job.delete', 20, 300), ('jobs.purge', 1000, 300) ON CONFLICT (name) DO NOTHING;
 
--- A job's tasks, found by its id (a delete cancels them and waits for them).
-CREATE INDEX outbox_job ON outbox ((payload->>'job_id'))
-    WHERE done_at IS NULL AND failed_at IS NULL;
-
 -- The purge's batches: live jobs by their last change, deleted ones by
 -- their deletion, notifications by their arrival.
 CREATE INDEX jobs_purge_live ON jobs (updated_at) WHERE deleted_at IS NULL;

@@ -275,7 +275,8 @@ const stmt_def worker_stmts[W__COUNT] = {
      * waits, or an upload.expire that is due: a slot the delete closed). */
     [W_JOB_DELETE_READ] = {"w_job_delete_read",
         "SELECT coalesce(j.storage, ''), j.files_removed_at IS NOT NULL, "
-        "EXISTS (SELECT 1 FROM outbox o WHERE o.payload->>'job_id' = j.id AND o.id <> $2::bigint "
+        "EXISTS (SELECT 1 FROM outbox o "
+        "WHERE coalesce(o.payload->>'job_id', o.payload->>'media_job') = j.id AND o.id <> $2::bigint "
         "AND o.done_at IS NULL AND o.failed_at IS NULL AND o.kind <> 'webhook.deliver' "
         "AND (o.locked_until > now() OR o.kind = 'encoder.cancel' "
         "OR (o.kind = 'upload.expire' AND o.run_after <= now()))) "

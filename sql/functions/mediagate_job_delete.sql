@@ -10,6 +10,8 @@
 -- job runs any more (not before the latest lease its tasks held, so a
 -- holder that has not yet learnt it was canceled is waited for); and a
 -- job.deleted webhook event (p_reason: 'owner' or 'retention') is queued.
+-- A task names its job as job_id, or as media_job (media.acl,
+-- captions.publish): both are the job's (the index of sql/047).
 -- Returns one row: result 'deleted' with the job's status after it, or
 -- 'no_such_job' (absent, deleted already, or not p_owner's), or
 -- 'platform_managed' (a JW Platform video not made here: nothing changed).
@@ -30,7 +32,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT max(locked_until) INTO not_before FROM outbox
-     WHERE payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL
+     WHERE coalesce(payload->>'job_id', payload->>'media_job') = p_job
+       AND done_at IS NULL AND failed_at IS NULL
        AND kind NOT IN ('webhook.deliver', 'job.delete');
     IF mediagate_status_rank(j.status) < 2
        AND mediagate_job_cancel(p_job, p_create_kinds, p_remote) = 'platform_managed' THEN
@@ -43,7 +46,8 @@ BEGIN
     -- the job the encoder.cancel cancels; one not tried was dropped above).
     UPDATE outbox SET failed_at = now(), last_error = 'its job was deleted',
                       locked_by = NULL, locked_until = NULL
-     WHERE payload->>'job_id' = p_job AND done_at IS NULL AND failed_at IS NULL
+     WHERE coalesce(payload->>'job_id', payload->>'media_job') = p_job
+       AND done_at IS NULL AND failed_at IS NULL
        AND kind NOT IN ('webhook.deliver', 'job.delete', 'encoder.cancel', 'upload.expire')
        AND (kind IN ('local.encode', 'upload.fetch') OR NOT (kind = ANY (p_create_kinds)));
     UPDATE uploads SET expires_at = least(coalesce(expires_at, now()), now()),

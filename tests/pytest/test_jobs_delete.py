@@ -298,6 +298,11 @@ def test_postgres_down_then_restarted_between_the_delete_and_its_task(stack, wor
     w = workers.start()
     assert wait_status(stack, job, ("COMPLETE",), 600)
     w.stop(signal.SIGTERM)
+    # Captions given while no worker runs: their captions.publish task
+    # (it names the job as media_job) waits.
+    r = stack.curl("-X", "PUT", "-H", f"Authorization: Bearer {owner}", "-H", "Content-Type: text/vtt",
+                   "--data-binary", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nx\n", f"/media/captions/{job}/en")
+    assert r.status == 201, r
     pg.stop("fast")
     try:
         r = delete(stack, owner, job)
@@ -310,6 +315,9 @@ def test_postgres_down_then_restarted_between_the_delete_and_its_task(stack, wor
     assert r and r.json()["job_status"] == "COMPLETE", r
     assert stack.db.one("SELECT count(*) FROM outbox WHERE kind = 'job.delete' "
                         "AND payload->>'job_id' = %s", job) == 1
+    # The job's pending work is dropped with it: the captions are never written.
+    assert stack.db.one("SELECT state, last_error FROM tasks WHERE kind = 'captions.publish' "
+                        "AND payload->>'media_job' = %s", job) == ("dead", "its job was deleted")
     # Restarted between the DELETE and its task (a clean stop: the test
     # cluster runs with synchronous_commit off): the task is durable.
     pg.stop("fast")

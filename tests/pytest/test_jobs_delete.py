@@ -8,6 +8,7 @@ Zencoder stand-in:
   changes nothing;
 - a running local encode: CANCELED, its ffmpeg stops, and no file of it is
   left once the task ran (it waits for the canceled encode to stop);
+- an upload slot that got no file: closed with its job (the PUT refused);
 - S3 storage: every object under media/<job>/ and the upload's object go,
   another job's stay;
 - a Zencoder job: canceled at Zencoder; a late notification of it is
@@ -187,6 +188,26 @@ def test_a_running_encode_is_canceled_and_leaves_no_file(stack, workers, clips, 
     # Nothing appears later (a late write of the encode would).
     time.sleep(2)
     assert not (media / job).exists()
+
+
+def test_an_open_upload_slot_is_closed_with_its_job(stack, workers, clips):
+    """A slot that got no file yet: its job deleted, the slot refuses the
+    file and keeps nothing of it."""
+    owner = stack.mg("apikey", "create", "owner")
+    r = stack.curl("-X", "POST", "-H", f"Authorization: Bearer {owner}", "--data-urlencode", "name=s.mp4",
+                   "/uploads")
+    assert r.status == 201, r
+    job, url, up = r.json()["job_id"], r.json()["upload"]["url"], r.json()["upload"]["id"]
+    workers.start()
+    r = delete(stack, owner, job)
+    assert (r.status, r.json()) == (202, {"success": True, "job_id": job, "job_status": "CANCELED"}), r
+    r = stack.curl("-X", "PUT", "--data-binary", f"@{clips(*SHORT)}", url)
+    assert (r.status, r.json()["message"]) == (403, "This upload URL has expired. Ask for a new one."), r
+    wait_removed(stack, job)
+    assert not (Path(stack.env["MEDIAGATE_UPLOADS_DIR"]) / up).exists()
+    assert stack.db.one("SELECT stored_at IS NULL AND expires_at <= now() FROM uploads WHERE id = %s", up)
+    assert stack.db.one("SELECT state FROM tasks WHERE kind = 'upload.expire' "
+                        "AND payload->>'upload_id' = %s", up) == "done", "its expiry ran at once"
 
 
 def test_on_s3_storage_the_jobs_objects_and_its_upload_go(stack, workers, clips, s3, bucket):

@@ -164,7 +164,7 @@ static int fill_readers(db *d)
         batches++;
     }
     if (batches)
-        printf("filled the library's index (%ld batches of at most 5000 jobs)\n", batches);
+        printf("filled the library's index (%ld batches of at most 1000 jobs)\n", batches);
     return 0;
 }
 

@@ -239,7 +239,7 @@ const stmt_def cli_stmts[C__COUNT] = {
     /* the jobs made before sql/044: a batch named and given their readers
      * (its own transaction); t while jobs may remain */
     [C_JOBS_BACKFILL] = {"c_jobs_backfill",
-        "SELECT mediagate_jobs_backfill(5000)",
+        "SELECT mediagate_jobs_backfill(1000)",
         0, PGRES_TUPLES_OK},
     [C_FUNCTION_DIGEST] = {"c_function_digest",
         "SELECT digest FROM schema_functions WHERE name = $1",

@@ -553,7 +553,7 @@ def test_migration_044_updates_no_job_and_migrate_fills_the_index(stack):
     then names the jobs and writes their readers a batch per transaction,
     resuming where it stopped."""
     alice, owner = apikey(stack, "alice")
-    # More than two of migrate's batches (5000 jobs).
+    # Twelve of migrate's batches (1000 jobs each).
     stack.db.conn.execute(
         "INSERT INTO jobs (id, backend, input_file, status, acl, owner, created_at) "
         "SELECT 'm' || lpad(n::text, 5, '0'), 'local', 'in/m' || n || '.mp4', 'COMPLETE', "
@@ -575,7 +575,7 @@ def test_migration_044_updates_no_job_and_migrate_fills_the_index(stack):
                                       "WHERE relname = 'jobs'").fetchone()
     assert updated == 0
     out = stack.mg("migrate")
-    assert "filled the library's index (3 batches" in out, out
+    assert "filled the library's index (12 batches" in out, out
     assert stack.db.one("SELECT count(*) FROM jobs WHERE name IS NULL") == 0
     assert stack.db.one("SELECT count(*) FROM job_readers") == 12000 + 2 * 4000
     assert stack.db.one("SELECT count(*) FROM job_readers_fill") == 0

@@ -337,6 +337,37 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_CAPTIONS_DELETE] = {"captions_delete",
         "SELECT mediagate_captions_delete($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+#define SESSION_EXPIRES "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    /* A console session by its token's digest $1 (app/caller.c): the
+     * caller it stands for, its expiry, and whether it still holds: ok,
+     * expired, signed_out, or key_revoked (its API key's revocation ends it
+     * at once). */
+    [STMT_SESSION_CALLER] = {"session_caller",
+        "SELECT s.owner, s.user_name, " SESSION_EXPIRES ", "
+        "CASE WHEN s.revoked_at IS NOT NULL THEN 'signed_out' "
+        "WHEN k.revoked_at IS NOT NULL THEN 'key_revoked' "
+        "WHEN s.expires_at <= now() THEN 'expired' ELSE 'ok' END "
+        "FROM console_sessions s LEFT JOIN api_keys k ON k.id = s.key_id "
+        "WHERE s.token_hash = $1",
+        1, PGRES_TUPLES_OK},
+    /* POST /media/session: a session of the API key $2 (its id; none when
+     * the key was revoked meanwhile) with the token digest $1 for $3
+     * seconds; its expiry. A few rows expired for a day go at the same
+     * time, so the table stays small without a task. */
+    [STMT_SESSION_CREATE] = {"session_create",
+        "WITH purge AS (DELETE FROM console_sessions WHERE id IN ("
+        "SELECT id FROM console_sessions WHERE expires_at < now() - interval '1 day' "
+        "ORDER BY expires_at LIMIT 20)) "
+        "INSERT INTO console_sessions (token_hash, key_id, owner, user_name, expires_at) "
+        "SELECT $1, id, 'key:' || id, name, now() + make_interval(secs => $3::integer) "
+        "FROM api_keys WHERE id = $2::bigint AND revoked_at IS NULL "
+        "RETURNING " SESSION_EXPIRES,
+        3, PGRES_TUPLES_OK},
+    /* DELETE /media/session: the session of digest $1 ends now. */
+    [STMT_SESSION_END] = {"session_end",
+        "UPDATE console_sessions SET revoked_at = now() "
+        "WHERE token_hash = $1 AND revoked_at IS NULL",
+        1, PGRES_COMMAND_OK},
 };
 
 int db_stmt_params(enum stmt s)

@@ -97,7 +97,7 @@ export async function render(main, params, ctx) {
   function showCredentials(a) {
     const ep = a.endpoint || {};
     const parts = [
-      el('h2', { id: 'live-creds-h' }, `Ingest credentials for "${a.stream.name || a.stream.id}"`),
+      el('h2', { id: 'live-creds-h', tabindex: -1 }, `Ingest credentials for "${a.stream.name || a.stream.id}"`),
       el('p', { class: 'warn' }, el('strong', {}, 'Shown only now. '),
          'The stream key and the upload token are not stored readable and cannot be fetched again: ',
          'copy them before leaving this page. Without them, start a new broadcast.'),
@@ -123,6 +123,7 @@ export async function render(main, params, ctx) {
                   'I have copied them: hide'));
     creds.replaceChildren(...parts);
     creds.hidden = false;
+    creds.querySelector('h2').focus(); // read out first, and Tab goes on to the Copy buttons
   }
 
   // --- the broadcast followed ----------------------------------------------------------------
@@ -139,7 +140,7 @@ export async function render(main, params, ctx) {
     const video = el('div', { class: 'preview' });
     const vod = el('div', { class: 'vod', 'aria-live': 'polite' });
     panel.replaceChildren(
-      el('h2', { id: 'live-current-h' }, title, ' ', state),
+      el('h2', { id: 'live-current-h', tabindex: -1 }, title, ' ', state),
       help,
       el('dl', { class: 'facts' }, el('dt', {}, 'Stream id'), el('dd', {}, el('code', {}, id)),
          el('dt', {}, 'Started'), started, el('dt', {}, 'Stopped'), stopped),
@@ -282,7 +283,7 @@ export async function render(main, params, ctx) {
       el('td', { 'data-label': 'Recording' }, s.vod_job_id
         ? el('a', { href: `#/video/${encodeURIComponent(s.vod_job_id)}` }, 'Video') : '—'),
       el('td', {}, el('button', { type: 'button', 'aria-label': `Follow ${s.name || s.id}`,
-                                  onclick: () => { follow(s); drawList(); panel.scrollIntoView(); } },
+                                  onclick: () => { follow(s); drawList(); panel.querySelector('h2').focus(); } },
                       'Follow'))));
     listBox.replaceChildren(el('table', { class: 'stack' },
       el('caption', { class: 'visually-hidden' }, 'Your broadcasts, newest first'),

@@ -15,6 +15,10 @@
 
 /* A line about d's connection or statements, unless its caller reports
  * failures itself (d->quiet). */
+/* Bit i of a set of DB_STMT_WORDS words (prepared, lazy_stmts). */
+#define BIT_SET(set, i) ((set)[(i) / 64] |= 1ULL << ((i) % 64))
+#define BIT_HAS(set, i) (((set)[(i) / 64] >> ((i) % 64)) & 1ULL)
+
 #define DB_LOG(d, level, ...)                  \
     do {                                       \
         if (!(d)->quiet)                       \
@@ -453,13 +457,13 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
 void db_init(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
-    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
+    BIT_SET(d->lazy_stmts, STMT_SCHEMA_FUNCTIONS);
 }
 
 void db_init_read(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
-    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
+    BIT_SET(d->lazy_stmts, STMT_SCHEMA_FUNCTIONS);
     d->url = cfg->database_read_url;
     d->timeout_ms = cfg->db_read_timeout_ms;
     d->breaker = &replica_breaker;
@@ -603,7 +607,7 @@ static int prepare(db *d, int i)
         note_error(d, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
         ret = PQstatus(d->conn) == CONNECTION_OK ? db_sqlstate_status(st) : 503;
     } else if (i < DB_MAX_STMTS) {
-        d->prepared |= 1ULL << i;
+        BIT_SET(d->prepared, i);
     }
     PQclear(res);
     return ret;
@@ -644,9 +648,9 @@ static int ensure_conn(db *d, bool *unreachable)
         }
         goto out;
     }
-    d->prepared = 0;
+    memset(d->prepared, 0, sizeof d->prepared);
     for (int i = 0; i < d->ndefs; i++) {
-        if (d->lazy || (i < DB_MAX_STMTS && (d->lazy_stmts & (1ULL << i))))
+        if (d->lazy || (i < DB_MAX_STMTS && BIT_HAS(d->lazy_stmts, i)))
             continue;
         int st = prepare(d, i);
         if (st == -1 || !d->conn)
@@ -701,7 +705,7 @@ static int run_once(db *d, int s, int n, const char *const *vals, const int *len
     *res = NULL;
     if (s < 0 || s >= d->ndefs || s >= DB_MAX_STMTS)
         return 500;
-    if (!(d->prepared & (1ULL << s))) {
+    if (!BIT_HAS(d->prepared, s)) {
         int st = prepare(d, s);
         if (st != 0)
             return st;

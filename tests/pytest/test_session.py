@@ -401,6 +401,8 @@ def test_browsers_of_allowed_origins(stack):
     assert r.status == 200 and r.header("Access-Control-Allow-Origin") == ALLOWED, r
     r = stack.curl(*origin, *bearer("mgs_" + "1" * 64), "/media/session")
     assert r.status == 401 and r.header("Access-Control-Allow-Origin") == ALLOWED, r
+    r = stack.curl("-X", "DELETE", *origin, *bearer(token), "/media/session")
+    assert r.status == 204 and r.header("Access-Control-Allow-Origin") == ALLOWED, r
     # Another origin: refused before anything runs.
     r = stack.curl("-X", "POST", "-H", "Origin: https://evil.example", *bearer(key), "/media/session")
     assert r.status == 422 and r.header("Access-Control-Allow-Origin") is None, r

@@ -174,7 +174,8 @@ try {
   check(epText.includes(`${RECEIVER}/failing`) && epText.includes(`${RECEIVER}/all`),
         'the endpoints are listed with their URLs');
   check(epText.includes('stream.live') && epText.includes('every event'), 'with their events');
-  const failingId = await page.locator('#wh-endpoint option', { hasText: `${RECEIVER}/failing` }).getAttribute('value');
+  const failingId = await page.$eval('#wh-endpoint', (sel, url) =>
+    [...sel.options].find((o) => o.textContent.endsWith(` ${url}`)).value, `${RECEIVER}/failing`);
   await page.selectOption('#wh-endpoint', failingId);
   await page.selectOption('#wh-state', 'failed');
   const failedRow = page.locator('table.deliveries tbody tr', { hasText: 'stream.live' });

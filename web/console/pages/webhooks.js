@@ -192,8 +192,8 @@ export async function render(main, params, ctx) {
       endpoints = a.endpoints;
       const chosen = endpointFilter.value;
       endpointFilter.replaceChildren(el('option', { value: '' }, 'All endpoints'),
-        endpoints.map((e) => el('option', { value: String(e.id), selected: String(e.id) === chosen },
-                                `#${e.id} ${e.url}`)));
+        ...endpoints.map((e) => el('option', { value: String(e.id), selected: String(e.id) === chosen },
+                                   `#${e.id} ${e.url}`)));
       drawEndpoints();
       body.hidden = false;
       await loadDeliveries();

@@ -178,7 +178,8 @@ try {
     [...sel.options].find((o) => o.textContent.endsWith(` ${url}`)).value, `${RECEIVER}/failing`);
   await page.selectOption('#wh-endpoint', failingId);
   await page.selectOption('#wh-state', 'failed');
-  const failedRow = page.locator('table.deliveries tbody tr', { hasText: 'stream.live' });
+  const failedRow = page.locator('table.deliveries tbody tr', { hasText: 'stream.live' })
+    .filter({ has: page.locator('td[data-label="State"]', { hasText: 'failed' }) });
   // The receiver answers 500 to every attempt of the schedule (counted in
   // ms here); the delivery fails after the 8th. Refresh until it shows.
   await waitFor('the failed delivery in the page', 400, async () => {
@@ -187,7 +188,7 @@ try {
     await page.waitForTimeout(1000);
     return false;
   });
-  const cells = async () => Object.fromEntries(await failedRow.locator('td[data-label]').evaluateAll(
+  const cells = async (row = failedRow) => Object.fromEntries(await row.locator('td[data-label]').evaluateAll(
     (tds) => tds.map((td) => [td.dataset.label, td.textContent])));
   const before = await cells();
   check(before.State === 'failed' && before['Last HTTP status'] === '500' && before.Attempts === '8',
@@ -201,9 +202,10 @@ try {
   await shoot('webhooks-phone');
   await page.setViewportSize(DESKTOP);
 
+  const redelivered = page.locator('table.deliveries tbody tr', { hasText: 'stream.live' });
   await failedRow.getByRole('button', { name: /^Redeliver/ }).click();
-  await waitFor('the redelivered row to show delivered', 180, async () => (await cells()).State === 'delivered');
-  const after = await cells();
+  await waitFor('the redelivered row to show delivered', 180, async () => (await cells(redelivered)).State === 'delivered');
+  const after = await cells(redelivered);
   check(after['Last HTTP status'] === '200' && after.Attempts === '9',
         `Redeliver: delivered, last HTTP status ${after['Last HTTP status']}, ${after.Attempts} attempts`);
   const log = await (await fetch(`${RECEIVER}/_log`)).json();

@@ -154,6 +154,8 @@ export async function render(main, params, ctx) {
   function update(stream) {
     const c = current;
     if (!c || c.id !== stream.id) return;
+    // STOPPED is final: a poll's answer arriving after the stop's is older.
+    if (c.stream.status === 'STOPPED' && stream.status !== 'STOPPED') return;
     const was = c.stream.status;
     c.stream = stream;
     c.title.textContent = stream.name || 'Unnamed broadcast';

@@ -167,20 +167,22 @@ export async function render(main, params, ctx) {
     if (watching.size) later(follow, POLL_MS);
   }
 
+  let asked = 0; // the latest list asked for: an older answer arriving late is dropped
   async function loadDeliveries(from) {
+    const mine = ++asked;
     const q = new URLSearchParams({ limit: String(PAGE) });
     if (endpointFilter.value) q.set('endpoint_id', endpointFilter.value);
     if (stateFilter.value) q.set('state', stateFilter.value);
     if (from) q.set('cursor', from);
     try {
       const a = await ctx.api(`/media/webhooks/deliveries?${q}`);
-      if (!alive) return;
+      if (!alive || mine !== asked) return;
       deliveries = from ? [...deliveries, ...a.deliveries] : a.deliveries;
       cursor = a.next_cursor || null;
       more.hidden = !cursor;
       drawDeliveries();
     } catch (e) {
-      if (alive) tell(errorText(e, 'Could not list the deliveries'), true);
+      if (alive && mine === asked) tell(errorText(e, 'Could not list the deliveries'), true);
     }
   }
 

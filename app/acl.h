@@ -22,7 +22,8 @@ bool acl_id_ok(const char *id, size_t len);
 
 typedef struct caller {
     bool authenticated;
-    const char *kind;           /* "anonymous", "apikey", "remote_user", "oauth2" */
+    const char *kind;           /* "anonymous", "apikey", "session", "remote_user",
+                                 * "oauth2" */
     const char *user;           /* NULL when anonymous */
     const char *const *groups;  /* the user's groups and institutions */
     size_t ngroups;
@@ -31,6 +32,8 @@ typedef struct caller {
     const char *owner;          /* what the caller's streams, uploads and jobs are
                                  * owned by: "key:<id>" or "user:<name>"; NULL for
                                  * an OAuth2 caller or anonymous (caller.h) */
+    const char *expires_at;     /* a console session's expiry (RFC 3339); NULL
+                                 * for every other credential */
 } caller;
 
 /* True when the ACL text admits c. acl NULL admits everyone (WORLD).

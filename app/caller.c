@@ -1,5 +1,5 @@
-/* Who is asking (caller.h): API keys, REMOTE_USER and OAuth2 bearer
- * tokens, read in one place and in one order. */
+/* Who is asking (caller.h): API keys, the console's sessions, REMOTE_USER
+ * and OAuth2 bearer tokens, read in one place and in one order. */
 #include "caller.h"
 
 #include <stdio.h>
@@ -57,28 +57,75 @@ static int by_remote_user(request *r, const char *u, caller *c)
     return 0;
 }
 
+/* The one row statement stmt finds on d for the SHA-256 of credential
+ * cred. Returns 0 with *res (the caller PQclears it), or the refusal's
+ * status replied (401 with unknown when there is no row). */
+static int by_digest(request *r, struct db *d, int stmt, const char *cred, const char *unknown,
+                     PGresult **res)
+{
+    unsigned char h[32];
+    sha256_raw(cred, strlen(cred), h);
+    const char *vals[] = {(const char *)h};
+    int lens[] = {32}, fmts[] = {1};
+    int ret = db_exec_params(d, stmt, 1, vals, lens, fmts, res);
+    if (ret)
+        return reply_db_error(r, ret);
+    return PQntuples(*res) == 1 ? 0 : reply_error(r, 401, unknown);
+}
+
+/* c as kind, owning as res's first column, its user the second. Returns 0,
+ * or 500 replied. */
+static int set_owner(request *r, caller *c, const char *kind, PGresult *res)
+{
+    c->owner = arena_strdup(r->a, PQgetvalue(res, 0, 0));
+    c->user = arena_strdup(r->a, PQgetvalue(res, 0, 1));
+    c->kind = kind;
+    c->authenticated = c->user && c->owner;
+    return c->authenticated ? 0 : reply_error(r, 500, "Out of memory.");
+}
+
 /* An API key, by its digest: its name is the user, "key:<id>" the owner. */
 static int by_api_key(request *r, const char *key, caller *c)
 {
     PGresult *res = NULL;
-    unsigned char h[32];
-    sha256_raw(key, strlen(key), h);
-    const char *vals[] = {(const char *)h};
-    int lens[] = {32}, fmts[] = {1};
-    int ret = db_exec_params(r->db, STMT_APIKEY, 1, vals, lens, fmts, &res);
-    if (ret) {
-        ret = reply_db_error(r, ret);
+    int ret = by_digest(r, r->db, STMT_APIKEY, key, "Invalid or revoked API key.", &res);
+    if (!ret)
+        ret = set_owner(r, c, "apikey", res);
+    PQclear(res);
+    return ret;
+}
+
+/* Why a console session no longer holds, by its state (STMT_SESSION_CALLER). */
+static const struct {
+    const char *state, *message;
+} session_refusals[] = {
+    {"expired", "The console session has expired; sign in again."},
+    {"signed_out", "The console session was signed out; sign in again."},
+    {"key_revoked", "The API key of this console session was revoked."},
+};
+
+/* A console session's token (POST /media/session), by its digest: the
+ * caller of the API key it was made from (its owner and user), with its
+ * expiry. Always on the primary: a session made or ended a moment ago may
+ * not have reached the replica yet. */
+static int by_session(request *r, const char *token, caller *c)
+{
+    PGresult *res = NULL;
+    struct db *primary = r->primary_db ? r->primary_db : r->db;
+    int ret = by_digest(r, primary, STMT_SESSION_CALLER, token,
+                        "Unknown console session; sign in again.", &res);
+    if (ret)
         goto out;
-    }
-    if (PQntuples(res) != 1) {
-        ret = reply_error(r, 401, "Invalid or revoked API key.");
+    const char *state = PQgetvalue(res, 0, 3);
+    for (size_t i = 0; i < sizeof session_refusals / sizeof *session_refusals; i++)
+        if (strcmp(state, session_refusals[i].state) == 0) {
+            ret = reply_error(r, 401, session_refusals[i].message);
+            goto out;
+        }
+    if ((ret = set_owner(r, c, "session", res)) != 0)
         goto out;
-    }
-    c->owner = arena_strdup(r->a, PQgetvalue(res, 0, 0));
-    c->user = arena_strdup(r->a, PQgetvalue(res, 0, 1));
-    c->kind = "apikey";
-    c->authenticated = c->user && c->owner;
-    ret = c->authenticated ? 0 : reply_error(r, 500, "Out of memory.");
+    if (!(c->expires_at = arena_strdup(r->a, PQgetvalue(res, 0, 2))))
+        ret = reply_error(r, 500, "Out of memory.");
 out:
     PQclear(res);
     return ret;
@@ -126,6 +173,8 @@ int caller_identify(request *r, caller_need need, caller *c)
         return reply_error(r, 401, "Authorization must be Bearer <API key or OAuth2 token>.");
     if (!cred)
         return 0;
+    if (strncmp(cred, "mgs_", 4) == 0)
+        return by_session(r, cred, c);
     return owner || strncmp(cred, "mgk_", 4) == 0 ? by_api_key(r, cred, c) : by_token(r, cred, c);
 }
 

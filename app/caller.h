@@ -9,7 +9,10 @@
  *   1. REMOTE_USER, the user the site's auth step vouches for, when
  *      MEDIAGATE_STREAM_AUTH=remote_user trusts it;
  *   2. Authorization: Bearer <credential>, either
- *      - an API key (mediagate key create), looked up by its digest, or
+ *      - an API key (mediagate key create), looked up by its digest,
+ *      - a console session's token ("mgs_…", POST /media/session), looked
+ *        up by its digest on the primary: the caller of the API key it was
+ *        made from, until it expires, is signed out or the key revoked, or
  *      - an OAuth2 access token, checked by introspection
  *        (MEDIAGATE_OAUTH2_INTROSPECTION_URL), on the routes that show
  *        some things only to some callers. */
@@ -18,12 +21,14 @@
 typedef enum caller_need {
     CALLER_NONE,     /* nothing: no credential is read, the caller is anonymous */
     CALLER_OPTIONAL, /* anyone: anonymous without a credential; REMOTE_USER when
-                      * trusted, else an API key ("mgk_…") or an OAuth2 token (an
+                      * trusted, else an API key ("mgk_…"), a console session
+                      * ("mgs_…") or an OAuth2 token (an
                       * unknown token is anonymous when introspection is not set
                       * up); a credential that fails is refused 401 */
     CALLER_OWNER,    /* an owner for streams, uploads and jobs, as
                       * MEDIAGATE_STREAM_AUTH says: REMOTE_USER only when it is
-                      * trusted, else an API key; c->owner is set */
+                      * trusted, else an API key or a console session made
+                      * from one; c->owner is set */
 } caller_need;
 
 /* Fills *c for r as need says (arena memory; *c is reset first). Returns 0,

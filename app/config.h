@@ -77,6 +77,7 @@ typedef struct config {
     char *oauth2_token_url;     /* client credentials, for the people lookup */
     char *lookup_url;
     char *admin_users; /* MEDIAGATE_ADMIN_USERS */
+    long session_lifetime; /* MEDIAGATE_SESSION_LIFETIME: a console session's seconds */
     long lookup_people_cache_lifetime;
     /* Tencent Cloud VOD API (ProcessMedia on NewFileUpload). */
     char *tencent_secret_id;

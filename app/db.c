@@ -15,6 +15,10 @@
 
 /* A line about d's connection or statements, unless its caller reports
  * failures itself (d->quiet). */
+/* Bit i of a set of DB_STMT_WORDS words (prepared, lazy_stmts). */
+#define BIT_SET(set, i) ((set)[(i) / 64] |= 1ULL << ((i) % 64))
+#define BIT_HAS(set, i) (((set)[(i) / 64] >> ((i) % 64)) & 1ULL)
+
 #define DB_LOG(d, level, ...)                  \
     do {                                       \
         if (!(d)->quiet)                       \
@@ -330,6 +334,37 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_CAPTIONS_DELETE] = {"captions_delete",
         "SELECT mediagate_captions_delete($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+#define SESSION_EXPIRES "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    /* A console session by its token's digest $1 (app/caller.c): the
+     * caller it stands for, its expiry, and whether it still holds: ok,
+     * expired, signed_out, or key_revoked (its API key's revocation ends it
+     * at once). */
+    [STMT_SESSION_CALLER] = {"session_caller",
+        "SELECT s.owner, s.user_name, " SESSION_EXPIRES ", "
+        "CASE WHEN s.revoked_at IS NOT NULL THEN 'signed_out' "
+        "WHEN k.revoked_at IS NOT NULL THEN 'key_revoked' "
+        "WHEN s.expires_at <= now() THEN 'expired' ELSE 'ok' END "
+        "FROM console_sessions s LEFT JOIN api_keys k ON k.id = s.key_id "
+        "WHERE s.token_hash = $1",
+        1, PGRES_TUPLES_OK},
+    /* POST /media/session: a session of the API key $2 (its id; none when
+     * the key was revoked meanwhile) with the token digest $1 for $3
+     * seconds; its expiry. A few rows expired for a day go at the same
+     * time, so the table stays small without a task. */
+    [STMT_SESSION_CREATE] = {"session_create",
+        "WITH purge AS (DELETE FROM console_sessions WHERE id IN ("
+        "SELECT id FROM console_sessions WHERE expires_at < now() - interval '1 day' "
+        "ORDER BY expires_at LIMIT 20)) "
+        "INSERT INTO console_sessions (token_hash, key_id, owner, user_name, expires_at) "
+        "SELECT $1, id, 'key:' || id, name, now() + make_interval(secs => $3::integer) "
+        "FROM api_keys WHERE id = $2::bigint AND revoked_at IS NULL "
+        "RETURNING " SESSION_EXPIRES,
+        3, PGRES_TUPLES_OK},
+    /* DELETE /media/session: the session of digest $1 ends now. */
+    [STMT_SESSION_END] = {"session_end",
+        "UPDATE console_sessions SET revoked_at = now() "
+        "WHERE token_hash = $1 AND revoked_at IS NULL",
+        1, PGRES_COMMAND_OK},
 };
 
 int db_stmt_params(enum stmt s)
@@ -415,13 +450,13 @@ void db_init_table(db *d, const config *cfg, const stmt_def *defs, int n, const 
 void db_init(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate");
-    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
+    BIT_SET(d->lazy_stmts, STMT_SCHEMA_FUNCTIONS);
 }
 
 void db_init_read(db *d, const config *cfg)
 {
     db_init_table(d, cfg, stmts, STMT__COUNT, "mediagate-read");
-    d->lazy_stmts = 1ULL << STMT_SCHEMA_FUNCTIONS;
+    BIT_SET(d->lazy_stmts, STMT_SCHEMA_FUNCTIONS);
     d->url = cfg->database_read_url;
     d->timeout_ms = cfg->db_read_timeout_ms;
     d->breaker = &replica_breaker;
@@ -565,7 +600,7 @@ static int prepare(db *d, int i)
         note_error(d, st, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
         ret = PQstatus(d->conn) == CONNECTION_OK ? db_sqlstate_status(st) : 503;
     } else if (i < DB_MAX_STMTS) {
-        d->prepared |= 1ULL << i;
+        BIT_SET(d->prepared, i);
     }
     PQclear(res);
     return ret;
@@ -606,9 +641,9 @@ static int ensure_conn(db *d, bool *unreachable)
         }
         goto out;
     }
-    d->prepared = 0;
+    memset(d->prepared, 0, sizeof d->prepared);
     for (int i = 0; i < d->ndefs; i++) {
-        if (d->lazy || (i < DB_MAX_STMTS && (d->lazy_stmts & (1ULL << i))))
+        if (d->lazy || (i < DB_MAX_STMTS && BIT_HAS(d->lazy_stmts, i)))
             continue;
         int st = prepare(d, i);
         if (st == -1 || !d->conn)
@@ -663,7 +698,7 @@ static int run_once(db *d, int s, int n, const char *const *vals, const int *len
     *res = NULL;
     if (s < 0 || s >= d->ndefs || s >= DB_MAX_STMTS)
         return 500;
-    if (!(d->prepared & (1ULL << s))) {
+    if (!BIT_HAS(d->prepared, s)) {
         int st = prepare(d, s);
         if (st != 0)
             return st;

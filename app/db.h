@@ -57,6 +57,9 @@ enum stmt {
     STMT_THUMBNAIL,
     STMT_CAPTIONS_PUT,
     STMT_CAPTIONS_DELETE,
+    STMT_SESSION_CALLER,
+    STMT_SESSION_CREATE,
+    STMT_SESSION_END,
     STMT__COUNT
 };
 
@@ -70,7 +73,8 @@ typedef struct stmt_def {
 } stmt_def;
 
 /* The most statements one table may have. */
-#define DB_MAX_STMTS 64
+#define DB_MAX_STMTS 128
+#define DB_STMT_WORDS (DB_MAX_STMTS / 64)
 _Static_assert(STMT__COUNT <= DB_MAX_STMTS, "the db layer tracks at most DB_MAX_STMTS statements");
 
 /* The read replica's circuit breaker, shared by every thread's replica
@@ -94,7 +98,7 @@ typedef struct db {
     bool lazy;
     /* Statements prepared at their first use in any case (bit s): they may
      * name what an older schema lacks. */
-    unsigned long long lazy_stmts;
+    unsigned long long lazy_stmts[DB_STMT_WORDS];
     /* Statements run without a deadline (sync's bulk steps and lock wait;
      * the server's statement_timeout is then the role's to set). The
      * connect keeps its deadline. */
@@ -104,7 +108,7 @@ typedef struct db {
     bool session;
     /* Failures are not logged: the caller reports them (error below). */
     bool quiet;
-    unsigned long long prepared; /* lazy statements prepared on this connection */
+    unsigned long long prepared[DB_STMT_WORDS]; /* statements prepared on this connection */
     char error[512];   /* the last failure's message ("" after a success) */
     char sqlstate[6];  /* and its SQLSTATE ("" when it has none) */
 } db;

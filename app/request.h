@@ -80,6 +80,8 @@ typedef struct request {
     const struct config *cfg;
     struct db *db;
     struct db *read_db;  /* the replica's, when MEDIAGATE_DATABASE_READ_URL is set */
+    struct db *primary_db; /* the primary's, also while a ROUTE_READ row runs on
+                            * read_db (NULL: db is the primary's) */
 
     const char *method; /* HEAD is presented to handlers as GET */
     bool head;

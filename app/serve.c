@@ -279,7 +279,7 @@ static bool handle(worker *w, FCGX_Request *req)
     char idbuf[33];
     r.a = &w->a;
     r.cfg = cfg_acquire(w);
-    r.db = &w->db;
+    r.db = r.primary_db = &w->db;
     r.read_db = w->has_rdb ? &w->rdb : NULL;
     r.request_id = request_id_of(req, idbuf);
     log_set_request_id(r.request_id);

@@ -78,6 +78,9 @@ const until = async (what, fn, arg) => {
     await page.waitForFunction(fn, arg, { timeout: CAP, polling: 200 });
   } catch (e) {
     check(false, `${what} (${e.message.split('\n')[0]})`);
+    const text = await page.evaluate(() => `${location.hash}: ${document.getElementById('main').innerText}`).catch(() => '');
+    console.log(`    the page then: ${text.replace(/\s+/g, ' ').slice(0, 600)}`);
+    await shot('failed').catch(() => {});
     throw new Stop(what);
   }
 };
@@ -146,6 +149,10 @@ try {
 
   // --- each one plays ---------------------------------------------------------
   for (const id of jobs) {
+    if (await hash() !== '#/library') {
+      await page.click('.back a');
+      await until('back in the library', () => document.querySelectorAll('.card').length >= 2);
+    }
     await page.click(`.card[data-job="${id}"]`);
     await until(`${id}: its page`, () => !!document.getElementById('player'));
     check(await hash() === '#/video/' + id, `${id}: the card opened #/video/<id>`);
@@ -188,7 +195,7 @@ try {
   expect('PATCH', '/media/jobs/' + a, 400);
   await page.press('#acl', 'Enter');
   await until('a bad ACL refused', () => document.getElementById('acl-status').classList.contains('error'));
-  check(/^Not saved \(400: .+\)\.$/.test(await page.textContent('#acl-status')),
+  check(/^Not saved \(400: .*is not an ACL entry.*\)\.$/.test(await page.textContent('#acl-status')),
         `a bad ACL: the server's reason is shown (${await page.textContent('#acl-status')})`);
 
   // --- the library at a phone's width; search ---------------------------------

@@ -59,7 +59,8 @@ export async function api(path, { method = 'GET', body, headers = {}, signin = f
 
 // message(e): what to show for an error api() threw: "<status>: <reason>".
 export function message(e) {
-  return e && e.status ? `${e.status}: ${e.message}` : String((e && e.message) || e);
+  const text = String((e && e.message) || e).replace(/\.$/, '');
+  return e && e.status ? `${e.status}: ${text}` : text;
 }
 
 // el(tag, attrs, ...children): a new element. attrs: properties (className,

@@ -139,6 +139,8 @@ export async function render(main, params, ctx) {
   main.append(el('h1', {}, 'Library'),
     el('section', { className: 'upload', 'aria-label': 'Upload' }, drop, upList),
     filters, status, list, pager);
+  // A notice (a video deleted) stays until the next change of page.
+  let keepNotice = !!ctx.notice;
   if (ctx.notice) {
     status.textContent = ctx.notice;
     ctx.notice = null;
@@ -171,7 +173,10 @@ export async function render(main, params, ctx) {
       return;
     }
     if (gone || mine !== seq) return;
-    if (status.classList.contains('error') || fresh) {
+    if (keepNotice) {
+      keepNotice = false;
+      fresh = false;
+    } else if (status.classList.contains('error') || fresh) {
       status.className = 'status';
       status.textContent = '';
     }
@@ -184,11 +189,12 @@ export async function render(main, params, ctx) {
       state.cursor = data.next_cursor;
       load(true);
     };
+    if (items.length && /^No video/.test(status.textContent)) status.textContent = '';
     if (!items.length) {
       status.textContent = state.q || state.status || state.backend
         ? 'No video matches.' : 'No videos yet: drop some above.';
     } else if (fresh) {
-      status.textContent = items.length + (data.next_cursor ? '+' : '') + ' videos';
+      status.textContent = items.length + (data.next_cursor ? '+' : '') + (items.length === 1 ? ' video' : ' videos');
     }
     schedule();
   }
@@ -310,7 +316,7 @@ export async function render(main, params, ctx) {
     u.row.dataset.state = u.state;
     text.className = 'up-status' + (u.state === 'error' ? ' error' : '');
     text.textContent = u.state === 'error' ? u.error
-      : u.state === 'done' ? 'Uploaded: encoding'
+      : u.state === 'done' ? 'Uploaded'
       : `${size(u.sent)} of ${size(total)}`;
     cancel.hidden = u.state !== 'uploading';
     if (u.job) {

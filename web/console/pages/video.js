@@ -25,11 +25,14 @@ export function parseStoryboard(text, base) {
   return cues;
 }
 
+const levelName = (l) => (l.height ? l.height + 'p' : 'audio') +
+  (l.bitrate ? ` · ${(l.bitrate / 1e6).toFixed(1)} Mbit/s` : '');
+
 const abs = (job, file) => new URL(job.output_path + file, location.href).href;
 
 export async function render(main, params, ctx) {
   const id = params[0] || '';
-  let gone = false, timer = null, hls = null, job = null;
+  let gone = false, timer = null, hls = null, job = null, outRows = null;
   const stopPlayer = () => { if (hls) { hls.destroy(); hls = null; } };
   ctx.cleanup.push(() => { gone = true; clearTimeout(timer); stopPlayer(); });
 
@@ -188,7 +191,7 @@ export async function render(main, params, ctx) {
           (d.response && d.response.code ? ` (HTTP ${d.response.code})` : '') + '.';
       });
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
-        levels.replaceChildren(el('option', { value: '-1' }, 'Auto'), hls.levels.map((l, i) =>
+        levels.replaceChildren(el('option', { value: '-1' }, 'Auto'), ...hls.levels.map((l, i) =>
           el('option', { value: String(i) }, levelName(l))));
         levels.disabled = hls.levels.length < 2;
         addRenditions(hls.levels);
@@ -198,7 +201,7 @@ export async function render(main, params, ctx) {
         levels.options[0].textContent = hls.autoLevelEnabled && l ? `Auto (${levelName(l)})` : 'Auto';
       });
       hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
-        subs.replaceChildren(el('option', { value: '-1' }, 'Off'), hls.subtitleTracks.map((t, i) =>
+        subs.replaceChildren(el('option', { value: '-1' }, 'Off'), ...hls.subtitleTracks.map((t, i) =>
           el('option', { value: String(i) }, t.name || t.lang || 'Track ' + (i + 1))));
         subs.disabled = hls.subtitleTracks.length === 0;
       });
@@ -262,9 +265,6 @@ export async function render(main, params, ctx) {
     return block;
   }
 
-  const levelName = (l) => (l.height ? l.height + 'p' : 'audio') +
-    (l.bitrate ? ` · ${(l.bitrate / 1e6).toFixed(1)} Mbit/s` : '');
-
   // --- the details ---------------------------------------------------------------
   function detailsBlock() {
     const row = (k, v) => (v || v === 0 ? [el('dt', {}, k), el('dd', {}, v)] : []);
@@ -310,7 +310,6 @@ export async function render(main, params, ctx) {
   }
 
   // --- outputs ---------------------------------------------------------------
-  let outRows = null;
   function outputsBlock() {
     outRows = el('tbody', {});
     const add = (label, file) => { if (file) outRows.append(outputRow(label, abs(job, file))); };

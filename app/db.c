@@ -334,6 +334,35 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_CAPTIONS_DELETE] = {"captions_delete",
         "SELECT mediagate_captions_delete($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+    /* GET /media/webhooks: every endpoint, never its secret */
+    [STMT_WEBHOOK_ENDPOINTS] = {"webhook_endpoints",
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'url', url, 'events', events, "
+        "'enabled', enabled, 'disabled_reason', disabled_reason, "
+        "'disabled_at', mediagate_rfc3339(disabled_at), 'created_at', mediagate_rfc3339(created_at), "
+        "'deliveries', jsonb_build_object('pending', pending, 'delivered', delivered, "
+        "'failed', failed)) ORDER BY id), '[]')::text FROM mediagate_webhook_endpoints()",
+        0, PGRES_TUPLES_OK},
+    /* GET /media/webhooks/deliveries: $1 endpoint, $2 job, $3 state, $4 the
+     * cursor (an id), each NULL for any; $5 rows (a page and one more) */
+    [STMT_WEBHOOK_DELIVERIES] = {"webhook_deliveries",
+        "SELECT d.id, mediagate_webhook_delivery_json(d)::text "
+        "FROM mediagate_webhook_deliveries($1::bigint, $2, $3, $4::bigint, $5::integer) d "
+        "ORDER BY d.id DESC",
+        5, PGRES_TUPLES_OK},
+    [STMT_WEBHOOK_REDELIVER] = {"webhook_redeliver",
+        "SELECT result, delivery::text FROM mediagate_webhook_redeliver_json($1::bigint)",
+        1, PGRES_TUPLES_OK},
+    /* GET /media/events: job $1's history, for its owner $2 or an
+     * administrator ($3); no row: no such job (or not theirs) */
+    [STMT_JOB_EVENTS] = {"job_events",
+        "SELECT mediagate_job_events(id)::text FROM jobs "
+        "WHERE id = $1 AND deleted_at IS NULL AND ($3::boolean OR owner = $2)",
+        3, PGRES_TUPLES_OK},
+    /* PATCH /media/jobs/<id>, by its owner $2 (mediagate_job_edit) */
+    [STMT_JOB_EDIT] = {"job_edit",
+        "SELECT result, acl, title FROM mediagate_job_edit($1, $2, $3::boolean, $4, "
+        "$5::boolean, $6, $7::boolean, $8::boolean)",
+        8, PGRES_TUPLES_OK},
 #define SESSION_EXPIRES "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
     /* A console session by its token's digest $1 (app/caller.c): the
      * caller it stands for, its expiry, and whether it still holds: ok,

@@ -30,11 +30,8 @@ const stmt_def cli_stmts[C__COUNT] = {
     /* jobs acl: a JW Platform video's change is written back by a
      * jwplatform.update task queued here ($3: MEDIAGATE_JWPLATFORM_SYNC_ITEMS) */
     [C_JOBS_ACL] = {"c_jobs_acl",
-        "WITH j AS (UPDATE jobs SET acl = $2, updated_at = now() WHERE id = $1 "
-        "RETURNING id, storage, backend, backend_job_id) "
-        "SELECT id, storage, mediagate_media_unsigned(), backend = 'jwplatform', "
-        "CASE WHEN backend = 'jwplatform' THEN mediagate_jw_write(backend_job_id, NULL, "
-        "'acl:' || coalesce($2, 'WORLD') || ':', $3::boolean) END FROM j",
+        "SELECT $1::text, storage, mediagate_media_unsigned(), jw "
+        "FROM mediagate_job_edit($1, NULL, true, $2, false, NULL, $3::boolean, true)",
         3, PGRES_TUPLES_OK},
     /* jobs cancel: $2 the create kinds, $3 the encoders that can cancel
      * (app/encoders/); the job's backend and backend id as they were */
@@ -152,14 +149,10 @@ const stmt_def cli_stmts[C__COUNT] = {
         3, PGRES_TUPLES_OK},
     /* every endpoint with its deliveries by state; never the secret */
     [C_WEBHOOK_LIST] = {"c_webhook_list",
-        "SELECT e.id, CASE WHEN e.enabled THEN 'enabled' ELSE 'disabled' END, "
-        "count(d.id) FILTER (WHERE d.state = 'pending'), "
-        "count(d.id) FILTER (WHERE d.state = 'delivered'), "
-        "count(d.id) FILTER (WHERE d.state = 'failed'), "
-        "coalesce(array_to_string(e.events, ','), 'all'), e.url, "
-        "coalesce(e.disabled_reason || ' at ' || " UTC_TIME("e.disabled_at") ", '') "
-        "FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id "
-        "GROUP BY e.id ORDER BY e.id",
+        "SELECT id, CASE WHEN enabled THEN 'enabled' ELSE 'disabled' END, pending, delivered, "
+        "failed, coalesce(array_to_string(events, ','), 'all'), url, "
+        "coalesce(disabled_reason || ' at ' || " UTC_TIME("disabled_at") ", '') "
+        "FROM mediagate_webhook_endpoints() ORDER BY id",
         0, PGRES_TUPLES_OK},
     [C_WEBHOOK_REMOVE] = {"c_webhook_remove",
         "DELETE FROM webhook_endpoints WHERE id = $1::bigint",
@@ -170,8 +163,7 @@ const stmt_def cli_stmts[C__COUNT] = {
         "coalesce(last_status::text, '-'), " UTC_TIME("created_at") ", msg_id, "
         "coalesce(last_error, ''), coalesce(CASE WHEN state = 'pending' THEN "
         UTC_TIME("next_attempt_at") " END, '') "
-        "FROM webhook_deliveries WHERE $1::bigint IS NULL OR endpoint_id = $1::bigint "
-        "ORDER BY id DESC LIMIT 200",
+        "FROM mediagate_webhook_deliveries($1::bigint, NULL, NULL, NULL, 200) ORDER BY id DESC",
         1, PGRES_TUPLES_OK},
     [C_WEBHOOK_REDELIVER] = {"c_webhook_redeliver",
         "SELECT mediagate_webhook_redeliver($1::bigint)",
@@ -240,10 +232,7 @@ const stmt_def cli_stmts[C__COUNT] = {
         0, PGRES_TUPLES_OK},
     /* jobs title: as jobs acl */
     [C_JOBS_TITLE] = {"c_jobs_title",
-        "WITH j AS (UPDATE jobs SET title = $2, updated_at = now() WHERE id = $1 "
-        "RETURNING id, backend, backend_job_id) "
-        "SELECT id, backend = 'jwplatform', CASE WHEN backend = 'jwplatform' THEN "
-        "mediagate_jw_write(backend_job_id, $2, NULL, $3::boolean) END FROM j",
+        "SELECT $1::text, jw FROM mediagate_job_edit($1, NULL, false, NULL, true, $2, $3::boolean, true)",
         3, PGRES_TUPLES_OK},
     /* jobs title / jobs acl: whether job $1 is a JW Platform video's (its
      * changes must fit the write-back); no row: no such job */

@@ -110,7 +110,9 @@ docs/uploads.md|\$ mediagate apikey create limited --profiles mux-hd --targets t
 docs/uploads.md|curl -s -H \"Authorization: Bearer \$key\" --data-urlencode url=|tests/pytest/test_upload_url.py
 docs/uploads.md|loc=\$(curl -s -o /dev/null|tests/pytest/test_tus.py
 docs/webhooks.md|\$ mediagate webhook add https://app.example.com/|tests/pytest/test_webhooks.py
-docs/webhooks.md|\$ mediagate webhook add http://127.0.0.1:8080/hooks|tests/pytest/test_webhooks.py"
+docs/webhooks.md|\$ mediagate webhook add http://127.0.0.1:8080/hooks|tests/pytest/test_webhooks.py
+docs/webhooks.md|id=\$(curl -s -H \"Authorization: Bearer \$key\"|tests/pytest/test_console_api.py
+docs/library.md|curl -s -X PATCH -H \"Authorization: Bearer \$key\"|tests/pytest/test_console_api.py"
 # command_blocks FILE: LINE<tab>first line of each command block of FILE.
 command_blocks() {
     awk '/^ *```/ { if (!inb) { inb = 1; lang = $0; sub(/^ *```/, "", lang); start = NR + 1; first = ""; next }

@@ -236,5 +236,5 @@ def test_a_command_needs_only_its_own_statements(empty_db, logs):
     r = migrate(db, "webhook", "list")
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.stderr.splitlines() == [
-        'mediagate: webhook list: relation "webhook_endpoints" does not exist',
+        'mediagate: webhook list: function mediagate_webhook_endpoints() does not exist',
         "mediagate: the database lacks a migration: run 'mediagate migrate'"], r.stderr

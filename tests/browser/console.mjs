@@ -147,6 +147,19 @@ try {
         'the cards show the durations');
   await shot('library-1280');
 
+  // --- captions for the first (the owner's key, as a script adds them) ----------
+  const vtt = 'WEBVTT\n\n00:00:00.000 --> 00:00:04.000\nGood morning.\n';
+  const put = await fetch(`${base}/media/captions/${encodeURIComponent(jobs[0])}/en?label=English`,
+    { method: 'PUT', headers: { Authorization: 'Bearer ' + key, 'Content-Type': 'text/vtt' }, body: vtt });
+  check(put.status === 201, `captions added to ${jobs[0]} (${put.status})`);
+  let published = false;
+  for (const end = Date.now() + CAP; Date.now() < end && !published;) {
+    const st = await (await fetch(`${base}/media/status?job_id=${encodeURIComponent(jobs[0])}`, { cache: 'no-store' })).json();
+    published = Array.isArray(st.captions) && st.captions.length === 1;
+    if (!published) await new Promise((r) => setTimeout(r, 500));
+  }
+  check(published, 'the captions are published');
+
   // --- each one plays ---------------------------------------------------------
   for (const id of jobs) {
     if (await hash() !== '#/library') {
@@ -162,6 +175,12 @@ try {
     check(await page.$$eval('.outputs tr[data-output^="Rendition"]', (r) => r.length) >= 1 &&
           await page.$$eval('.outputs tr[data-output="Master playlist (HLS)"]', (r) => r.length) === 1,
           `${id}: the outputs list the master and its renditions`);
+    if (id === jobs[0]) {
+      await until(`${id}: a captions menu`, () => document.querySelectorAll('#captions option').length === 2);
+      await page.selectOption('#captions', '0');
+      await until(`${id}: its captions shown`, () =>
+        [...document.getElementById('player').textTracks].some((t) => t.mode === 'showing'));
+    }
     await until(`${id}: the storyboard's cues`, () => Number(document.getElementById('scrub').dataset.cues) > 0);
     await page.hover('#scrub', { position: { x: 200, y: 5 } });
     check(await page.$eval('#preview', (p) => !p.hidden && p.querySelector('.tile').style.backgroundImage.includes('storyboard')),

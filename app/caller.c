@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "hash.h"
+#include "log.h"
 #include "providers/lookup.h"
 #include "providers/oauth2.h"
 
@@ -37,9 +38,11 @@ const char *caller_bearer(const request *r, bool *given)
     const char *auth = request_param(r, "HTTP_AUTHORIZATION");
     if (given)
         *given = auth && *auth;
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7])
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return NULL;
-    return auth + 7;
+    auth += 7;
+    auth += strspn(auth, " "); /* RFC 6750: one or more spaces */
+    return *auth ? auth : NULL;
 }
 
 /* The user the site's auth step vouches for: u, owning as "user:<u>". */
@@ -95,33 +98,35 @@ static int by_api_key(request *r, const char *key, caller *c)
     return ret;
 }
 
-/* Why a console session no longer holds, by its state (STMT_SESSION_CALLER). */
-static const struct {
-    const char *state, *message;
-} session_refusals[] = {
-    {"expired", "The console session has expired; sign in again."},
-    {"signed_out", "The console session was signed out; sign in again."},
-    {"key_revoked", "The API key of this console session was revoked."},
-};
+/* Every dead console session token gets this one answer, whatever the
+ * reason (never issued, expired, signed out, its key revoked), so that a
+ * token found later tells nothing of its history; mediagate's log says
+ * which. */
+static const char session_refused[] =
+    "The console session is not valid (expired, signed out or unknown); sign in again.";
 
 /* A console session's token (POST /media/session), by its digest: the
  * caller of the API key it was made from (its owner and user), with its
  * expiry. Always on the primary: a session made or ended a moment ago may
- * not have reached the replica yet. */
+ * not have reached the replica yet; when the primary is unavailable then,
+ * r->primary_failed says so (the replica is not to blame). */
 static int by_session(request *r, const char *token, caller *c)
 {
     PGresult *res = NULL;
     struct db *primary = r->primary_db ? r->primary_db : r->db;
-    int ret = by_digest(r, primary, STMT_SESSION_CALLER, token,
-                        "Unknown console session; sign in again.", &res);
+    int ret = by_digest(r, primary, STMT_SESSION_CALLER, token, session_refused, &res);
+    if (ret == 401)
+        log_info("console session refused: unknown");
+    if (ret == 503 && primary != r->db)
+        r->primary_failed = true;
     if (ret)
         goto out;
     const char *state = PQgetvalue(res, 0, 3);
-    for (size_t i = 0; i < sizeof session_refusals / sizeof *session_refusals; i++)
-        if (strcmp(state, session_refusals[i].state) == 0) {
-            ret = reply_error(r, 401, session_refusals[i].message);
-            goto out;
-        }
+    if (strcmp(state, "ok") != 0) {
+        log_info("console session refused: %s", state);
+        ret = reply_error(r, 401, session_refused);
+        goto out;
+    }
     if ((ret = set_owner(r, c, "session", res)) != 0)
         goto out;
     if (!(c->expires_at = arena_strdup(r->a, PQgetvalue(res, 0, 2))))

@@ -38,8 +38,8 @@ typedef enum caller_need {
 int caller_identify(request *r, caller_need need, caller *c);
 
 /* The credential of an "Authorization: Bearer <credential>" header (the
- * scheme in any case): the text after "Bearer ", or NULL when there is
- * none. *given is set when the header is there and not empty, so NULL with
+ * scheme in any case): the text after "Bearer " and the spaces that
+ * follow it (RFC 6750 allows several), or NULL when there is none. *given is set when the header is there and not empty, so NULL with
  * *given is a header of another form (may be NULL). */
 const char *caller_bearer(const request *r, bool *given);
 

@@ -378,14 +378,20 @@ static const stmt_def stmts[STMT__COUNT] = {
         1, PGRES_TUPLES_OK},
     /* POST /media/session: a session of the API key $2 (its id; none when
      * the key was revoked meanwhile) with the token digest $1 for $3
-     * seconds; its expiry. A few rows expired for a day go at the same
-     * time, so the table stays small without a task. */
+     * seconds, ending at a whole second (what is shown is when it stops
+     * working); its expiry. The key's live sessions past the newest 19 end
+     * (at most 20 live per key). A few rows expired for a day go at the
+     * same time, so the table stays small without a task. */
     [STMT_SESSION_CREATE] = {"session_create",
         "WITH purge AS (DELETE FROM console_sessions WHERE id IN ("
         "SELECT id FROM console_sessions WHERE expires_at < now() - interval '1 day' "
-        "ORDER BY expires_at LIMIT 20)) "
+        "ORDER BY expires_at LIMIT 20)), "
+        "cap AS (UPDATE console_sessions SET revoked_at = now() WHERE id IN ("
+        "SELECT id FROM console_sessions WHERE key_id = $2::bigint AND revoked_at IS NULL "
+        "AND expires_at > now() ORDER BY id DESC OFFSET 19)) "
         "INSERT INTO console_sessions (token_hash, key_id, owner, user_name, expires_at) "
-        "SELECT $1, id, 'key:' || id, name, now() + make_interval(secs => $3::integer) "
+        "SELECT $1, id, 'key:' || id, name, "
+        "date_trunc('second', now()) + make_interval(secs => $3::integer) "
         "FROM api_keys WHERE id = $2::bigint AND revoked_at IS NULL "
         "RETURNING " SESSION_EXPIRES,
         3, PGRES_TUPLES_OK},

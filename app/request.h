@@ -82,6 +82,8 @@ typedef struct request {
     struct db *read_db;  /* the replica's, when MEDIAGATE_DATABASE_READ_URL is set */
     struct db *primary_db; /* the primary's, also while a ROUTE_READ row runs on
                             * read_db (NULL: db is the primary's) */
+    bool primary_failed;   /* a statement a ROUTE_READ row runs on the primary
+                            * met it unavailable: not the replica's failure */
 
     const char *method; /* HEAD is presented to handlers as GET */
     bool head;

@@ -313,8 +313,8 @@ static int run_read(request *r, const route *rt)
     r->db = r->read_db;
     int st = run(r, rt);
     r->db = primary;
-    if (st != 503)
-        return st;
+    if (st != 503 || r->primary_failed)
+        return st; /* answered, or the primary itself is unavailable */
     /* The replica is unavailable: a read is safe to run again, on the
      * primary. */
     metrics_read_fallback();

@@ -1,6 +1,7 @@
-/* mediagate apikey create NAME [--profiles a,b] | list | revoke ID: the API
- * keys of the stream, upload and job routes. A key is printed once; only
- * its SHA-256 and first characters are stored. */
+/* mediagate apikey create NAME [--profiles a,b] | list | revoke ID |
+ * sessions ID [--end]: the API keys of the stream, upload and job routes.
+ * A key is printed once; only its SHA-256 and first characters are
+ * stored. */
 #include "cli/cli.h"
 
 #include <libpq-fe.h>
@@ -182,6 +183,8 @@ out:
     return ret;
 }
 
+/* Revokes key argv[0] and ends what was made with it (its streams, its
+ * upload slots waiting for a file), printing a line for each. */
 static int revoke(const config *cfg, int argc, char **argv)
 {
     int ret = 1;
@@ -190,16 +193,58 @@ static int revoke(const config *cfg, int argc, char **argv)
     if (argc != 1)
         return CLI_EUSAGE;
     cli_db_init(&d, cfg);
-    const char *vals[] = {argv[0]};
-    if (db_exec(&d, C_APIKEY_REVOKE, 1, vals, &res) != 0 || PQntuples(res) != 1) {
-        fprintf(stderr, "mediagate: no API key %s\n", argv[0]);
+    const char *vals[] = {argv[0], cfg->vod_rtmp ? "t" : "f", cfg->vod_put ? "t" : "f"};
+    if (db_exec(&d, C_APIKEY_REVOKE, 3, vals, &res) != 0 || PQntuples(res) < 1) {
+        fputs("mediagate: no API key ", stderr);
+        cli_put_clean(stderr, argv[0], NULL, 0);
+        fputc('\n', stderr);
         goto out;
     }
-    printf("API key %s revoked\n", argv[0]);
+    printf("API key %s revoked; its console sessions ended\n", PQgetvalue(res, 0, 1));
+    for (int i = 1; i < PQntuples(res); i++)
+        if (strcmp(PQgetvalue(res, i, 0), "stream") == 0)
+            printf("stream %s stopped\n", PQgetvalue(res, i, 1));
+        else
+            printf("upload %s expired (job %s CANCELED)\n", PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2));
     ret = 0;
 out:
     PQclear(res);
     db_close(&d);
+    return ret;
+}
+
+/* Key argv[0]'s live console sessions, one line each; with --end, ends
+ * them instead (the key keeps working). */
+static int sessions(const config *cfg, int argc, char **argv)
+{
+    bool end = argc == 2 && strcmp(argv[1], "--end") == 0;
+    if (argc != 1 && !end)
+        return CLI_EUSAGE;
+    const char *vals[] = {argv[0]};
+    PGresult *res = cli_query(cfg, "apikey sessions", end ? C_APIKEY_SIGNOUT : C_APIKEY_SESSIONS,
+                              1, vals);
+    int ret = 1;
+    if (!res)
+        goto out;
+    if (PQntuples(res) < 1) {
+        fputs("mediagate: no API key ", stderr);
+        cli_put_clean(stderr, argv[0], NULL, 0);
+        fputc('\n', stderr);
+        goto out;
+    }
+    ret = 0;
+    if (end) {
+        printf("%s console sessions of API key %s ended\n", PQgetvalue(res, 0, 0), argv[0]);
+        goto out;
+    }
+    printf("%-8s %-19s %s\n", "session", "created (UTC)", "expires (UTC)");
+    for (int i = 0; i < PQntuples(res); i++)
+        if (!PQgetisnull(res, i, 0))
+            printf("%-8s %-19s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2));
+out:
+    PQclear(res);
     return ret;
 }
 
@@ -220,6 +265,16 @@ const cli_command cli_apikey_commands[] = {
     {.name = "list", .needs_config = true, .fn = list, .args = "",
      .usage = "every key: id, name, prefix, dates, profiles, targets\n"},
     {.name = "revoke", .needs_config = true, .fn = revoke, .args = "ID",
-     .usage = "revoke key ID (its id in 'apikey list')\n"},
+     .usage = "revoke key ID and end what was made with it\n"
+              "ID is its id in 'apikey list'. What the key or its console sessions\n"
+              "made ends: the sessions; its streams not stopped stop (their RTMP\n"
+              "stream key and HTTP ingest token are refused, as after POST\n"
+              "/stream/stop); its upload slots still waiting for a file (direct and\n"
+              "tus) expire now, their jobs CANCELED. Prints a line for each.\n"},
+    {.name = "sessions", .needs_config = true, .fn = sessions, .args = "ID [--end]",
+     .usage = "key ID's live console sessions\n"
+              "(POST /media/session): id, created, expires.\n"
+              "--end: end them all (refused at once); the key keeps working, and what\n"
+              "they made (streams, upload slots) lives on: apikey revoke ends that.\n"},
     {.name = NULL},
 };

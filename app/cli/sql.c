@@ -138,9 +138,26 @@ const stmt_def cli_stmts[C__COUNT] = {
         "OR profiles.encoder IS DISTINCT FROM EXCLUDED.encoder OR NOT profiles.shipped "
         "RETURNING name",
         3, PGRES_TUPLES_OK},
+    /* what it ended: the key, its streams, its upload slots
+     * (sql/functions/mediagate_apikey_revoke.sql); $2, $3: what counts as
+     * a stopped stream's recording */
     [C_APIKEY_REVOKE] = {"c_apikey_revoke",
-        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
-        "WHERE id = $1::bigint RETURNING id",
+        "SELECT what, id, coalesce(job_id, '') "
+        "FROM mediagate_apikey_revoke($1::bigint, $2::boolean, $3::boolean)",
+        3, PGRES_TUPLES_OK},
+    /* key $1's live console sessions (a row with NULLs: none; no row: no
+     * such key) */
+    [C_APIKEY_SESSIONS] = {"c_apikey_sessions",
+        "SELECT s.id, " UTC_TIME("s.created_at") ", " UTC_TIME("s.expires_at") " "
+        "FROM api_keys k LEFT JOIN console_sessions s ON s.key_id = k.id "
+        "AND s.revoked_at IS NULL AND s.expires_at > now() WHERE k.id = $1::bigint ORDER BY s.id",
+        1, PGRES_TUPLES_OK},
+    /* ends key $1's live console sessions: how many (no row: no such key) */
+    [C_APIKEY_SIGNOUT] = {"c_apikey_signout",
+        "WITH k AS (SELECT id FROM api_keys WHERE id = $1::bigint), "
+        "e AS (UPDATE console_sessions SET revoked_at = now() WHERE key_id IN (SELECT id FROM k) "
+        "AND revoked_at IS NULL AND expires_at > now() RETURNING 1) "
+        "SELECT (SELECT count(*) FROM e) FROM k",
         1, PGRES_TUPLES_OK},
     /* $3 NULL: every event */
     [C_WEBHOOK_ADD] = {"c_webhook_add",

@@ -425,7 +425,9 @@ static void test_callers(arena *a, const config *cfg)
         {"HTTP_AUTHORIZATION=Bearerabc", NULL, true},
         {"HTTP_AUTHORIZATION=Bearer abc", "abc", true},
         {"HTTP_AUTHORIZATION=bEARER mgk_1", "mgk_1", true},
-        {"HTTP_AUTHORIZATION=Bearer  two", " two", true},
+        {"HTTP_AUTHORIZATION=Bearer  two", "two", true}, /* RFC 6750: 1*SP */
+        {"HTTP_AUTHORIZATION=Bearer    mgs_3", "mgs_3", true},
+        {"HTTP_AUTHORIZATION=Bearer    ", NULL, true},
     };
     for (size_t i = 0; i < sizeof bearers / sizeof bearers[0]; i++) {
         char *env[] = {(char *)bearers[i].env, NULL};

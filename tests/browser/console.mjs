@@ -135,6 +135,10 @@ try {
         'each upload bar reached 100%');
   const jobs = await page.$$eval('.upload-row a.up-job', (a) => a.map((x) => decodeURIComponent(x.getAttribute('href').split('/').pop())));
   check(jobs.length === 2, `each upload names its job (${jobs.join(', ')})`);
+  // a: sunrise.mp4's job (renamed, restricted), b: harbour.mp4's (deleted).
+  const jobOf = (name) => page.$eval(`.upload-row[data-name="${name}"] a.up-job`,
+    (x) => decodeURIComponent(x.getAttribute('href').split('/').pop()));
+  const a = await jobOf(basename(file1)), b = await jobOf(basename(file2));
   await until('both jobs COMPLETE in the library', (ids) =>
     ids.every((id) => document.querySelector(`.card[data-job="${CSS.escape(id)}"][data-status="COMPLETE"]`)), jobs);
   clearInterval(sample);
@@ -196,7 +200,6 @@ try {
   await shot('video-390');
 
   // --- the ACL: only USER_nobody; an anonymous status is refused ---------------
-  const [a, b] = jobs;
   await page.goto(`${base}/console/#/video/${a}`);
   await until('the ACL field', () => !!document.getElementById('acl'));
   await page.fill('#acl', 'USER_nobody');
@@ -217,6 +220,13 @@ try {
   check(/^Not saved \(400: .*is not an ACL entry.*\)\.$/.test(await page.textContent('#acl-status')),
         `a bad ACL: the server's reason is shown (${await page.textContent('#acl-status')})`);
 
+  // --- its title -----------------------------------------------------------------
+  await page.click('#rename');
+  await page.fill('#title-input', 'Sunrise at sea');
+  await page.press('#title-input', 'Enter');
+  await until('the title saved', () => document.querySelector('#title').firstChild.textContent === 'Sunrise at sea' &&
+    document.getElementById('title-input').closest('form').hidden);
+
   // --- the library at a phone's width; search ---------------------------------
   await page.goto(`${base}/console/#/library`);
   await until('the library', () => document.querySelectorAll('.card').length >= 2);
@@ -225,7 +235,8 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.fill('#q', 'sunrise');
   await until('the search', () => document.querySelectorAll('.card').length === 1);
-  check(/sunrise/.test(await page.textContent('.card .title')), `the search finds sunrise.mp4 alone (${await page.textContent('.card .title')})`);
+  check(await page.textContent('.card .title') === 'Sunrise at sea',
+        `the search finds the renamed sunrise.mp4 alone (${await page.textContent('.card .title')})`);
   await page.fill('#q', '');
   await until('the search cleared', () => document.querySelectorAll('.card').length === 2);
 

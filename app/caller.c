@@ -189,19 +189,27 @@ static bool mentions_groups(const char *acl)
     return strstr(acl, "GROUP_") || strstr(acl, "INST_");
 }
 
-int caller_admits(request *r, caller *c, const char *acl, bool *ok)
+int caller_groups(request *r, caller *c)
 {
-    *ok = acl_admits(acl, c, NULL);
-    if (*ok || !acl || !c->authenticated || !c->user || c->ngroups || c->ninsts ||
-        !*r->cfg->lookup_url || !mentions_groups(acl))
+    if (!c->authenticated || !c->user || c->ngroups || c->ninsts || !*r->cfg->lookup_url)
         return 0;
     /* The credential named no groups: ask the directory once. */
     oauth2_identity id;
     if (lookup_person(r->cfg, c->user, &id) != OAUTH2_OK)
         return reply_error(r, 503, "The people directory is unavailable; retry later.");
     set_groups(r, c, &id);
-    *ok = acl_admits(acl, c, NULL);
     return 0;
+}
+
+int caller_admits(request *r, caller *c, const char *acl, bool *ok)
+{
+    *ok = acl_admits(acl, c, NULL);
+    if (*ok || !acl || !mentions_groups(acl))
+        return 0;
+    int ret = caller_groups(r, c);
+    if (ret == 0)
+        *ok = acl_admits(acl, c, NULL);
+    return ret;
 }
 
 bool caller_is_admin(const request *r, const caller *c)

@@ -43,6 +43,11 @@ int caller_identify(request *r, caller_need need, caller *c);
  * *given is a header of another form (may be NULL). */
 const char *caller_bearer(const request *r, bool *given);
 
+/* Fills c's groups and institutions from the people directory
+ * (MEDIAGATE_LOOKUP_URL) when c's credential carried none and a user is
+ * known. Returns 0, or 503 replied when the directory is down. */
+int caller_groups(request *r, caller *c);
+
 /* Sets *ok when acl admits c, asking the people directory
  * (MEDIAGATE_LOOKUP_URL) for c's groups first when the ACL names groups or
  * institutions and c's credential carried none. Returns 0, or 503 replied

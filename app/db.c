@@ -39,6 +39,20 @@
     "(SELECT coalesce(c.data->'custom'->>'sms_acl', 'acl:WORLD:') FROM cached_resource c " \
     "WHERE c.type = 'video' AND c.key = jobs.backend_job_id), 'acl::') ELSE acl END"
 
+/* A job as /media/status and the library read it (handlers/job_json.h's
+ * enum job_col, in this order). */
+#define JOB_ITEM_COLS                                                                     \
+    "jobs.status, jobs.progress_rate, jobs.duration_ms, jobs.width_px, jobs.height_px, "  \
+    "jobs.output_path, jobs.playlists::text, jobs.error_code, jobs.error_message, "       \
+    "jobs.variations::text, " JW_ACL ", jobs.backend, jobs.backend_job_id, jobs.storage, " \
+    /* the player outputs (sql/037) and the captions, for a COMPLETE job */               \
+    "(coalesce(jobs.extras, '{}'::jsonb) || mediagate_job_captions_json(jobs))::text, "   \
+    "jobs.id, jobs.name, "                                                                \
+    "to_char(jobs.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "     \
+    "to_char(jobs.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "     \
+    "jobs.owner, (extract(epoch FROM jobs.created_at) * 1000000)::bigint AS created_us, "  \
+    "jobs.deleted_at IS NOT NULL"
+
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
         "SELECT id, " JW_ACL " "
@@ -46,13 +60,41 @@ static const stmt_def stmts[STMT__COUNT] = {
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
-        "SELECT status, progress_rate, duration_ms, width_px, height_px, "
-        "output_path, playlists::text, error_code, error_message, variations::text, "
-        JW_ACL ", backend, backend_job_id, storage, "
-        /* the player outputs (sql/037) and the captions, for a COMPLETE job */
-        "(coalesce(extras, '{}'::jsonb) || mediagate_job_captions_json(jobs))::text "
-        "FROM jobs WHERE id = $1",
+        "SELECT " JOB_ITEM_COLS " FROM jobs WHERE id = $1",
         1, PGRES_TUPLES_OK},
+    /* GET /media/jobs: a page (handlers/media_list.c). For each principal
+     * in $1 (a JSON array), one index scan of job_readers_page under the
+     * cursor ($2 µs since the epoch, $3 job id; NULL: the newest) reading at
+     * most $4 rows; of those, the rows every principal's scan reached
+     * (newer than or as old as the oldest row of a scan that read $4: h),
+     * each job once, not deleted, of status $6, backend $7, with every word
+     * of $8 (a JSON array) in its name, newest first, at most $5 (k). Each row
+     * also carries h (µs, id: where a scan stopped; NULL when none ran out),
+     * and a page with no item is one row of h with NULL columns. */
+    [STMT_JOB_LIST] = {"job_list",
+        "WITH s AS (SELECT r.created_at, r.job_id, r.n FROM "
+        "jsonb_array_elements_text($1::jsonb) p (pr) CROSS JOIN LATERAL (SELECT x.*, "
+        "row_number() OVER (ORDER BY x.created_at DESC, x.job_id DESC) n FROM ("
+        "SELECT jr.created_at, jr.job_id FROM job_readers jr WHERE jr.principal = p.pr "
+        "AND (jr.created_at, jr.job_id) < (coalesce('epoch'::timestamptz + $2::bigint "
+        "* interval '1 microsecond', 'infinity'), coalesce($3::text, '')) "
+        "ORDER BY jr.created_at DESC, jr.job_id DESC LIMIT $4) x) r), "
+        "h AS (SELECT created_at hc, job_id hj FROM s WHERE n = $4 UNION ALL "
+        "SELECT NULL, NULL ORDER BY 1 DESC NULLS LAST, 2 DESC LIMIT 1), "
+        "c AS (SELECT DISTINCT s.created_at, s.job_id FROM s, h "
+        "WHERE h.hc IS NULL OR (s.created_at, s.job_id) >= (h.hc, h.hj)), "
+        /* LATERAL ... LIMIT 1: a primary-key probe per row, whatever a
+         * generic plan guesses of the rows above */
+        "k AS (SELECT c.created_at, c.job_id FROM c CROSS JOIN LATERAL (SELECT 1 FROM jobs "
+        "WHERE jobs.id = c.job_id AND jobs.deleted_at IS NULL AND ($6::text IS NULL OR "
+        "jobs.status = $6) AND ($7::text IS NULL OR jobs.backend = $7) AND ($8::jsonb IS NULL "
+        "OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($8::jsonb) w (w) "
+        "WHERE strpos(lower(jobs.name), lower(w.w)) = 0)) LIMIT 1) f "
+        "ORDER BY c.created_at DESC, c.job_id DESC LIMIT $5) "
+        "SELECT i.*, (extract(epoch FROM h.hc) * 1000000)::bigint, h.hj FROM h LEFT JOIN "
+        "(k CROSS JOIN LATERAL (SELECT " JOB_ITEM_COLS " FROM jobs WHERE jobs.id = k.job_id "
+        "LIMIT 1) i) ON true ORDER BY i.created_us DESC, i.id DESC",
+        8, PGRES_TUPLES_OK},
     [STMT_NOTIFY] = {"notify",
         "SELECT mediagate_notify($1, $2, $3, $4::jsonb)",
         4, PGRES_TUPLES_OK},
@@ -121,16 +163,16 @@ static const stmt_def stmts[STMT__COUNT] = {
         "FROM mediagate_upload_store($1, $2, $3, $4) AS s(job) "
         "LEFT JOIN uploads u ON u.id = $1::uuid",
         4, PGRES_TUPLES_OK},
-    /* POST /media/jobs: the new job's id, or the one that has that backend
-     * job id already. */
+    /* POST /media/jobs: the new job's id (owned by $5), or the one that has
+     * that backend job id already. */
     [STMT_JOB_REGISTER] = {"job_register",
-        "WITH n AS (INSERT INTO jobs (id, backend, backend_job_id, input_file, registered) "
-        "VALUES ($1, $2, $3, $4, true) ON CONFLICT (backend, backend_job_id) "
+        "WITH n AS (INSERT INTO jobs (id, backend, backend_job_id, input_file, registered, owner) "
+        "VALUES ($1, $2, $3, $4, true, $5) ON CONFLICT (backend, backend_job_id) "
         "WHERE backend_job_id IS NOT NULL DO NOTHING RETURNING id) "
         "SELECT id FROM n UNION ALL "
         "SELECT id FROM jobs WHERE backend = $2 AND backend_job_id = $3 AND NOT EXISTS (SELECT 1 FROM n) "
         "LIMIT 1",
-        4, PGRES_TUPLES_OK},
+        5, PGRES_TUPLES_OK},
     [STMT_UPLOAD_PUT] = {"upload_put",
         "SELECT mediagate_upload_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         10, PGRES_TUPLES_OK},
@@ -173,17 +215,17 @@ static const stmt_def stmts[STMT__COUNT] = {
         "ARRAY[w.name])) FROM w LEFT JOIN profiles p ON p.name = w.name",
         2, PGRES_TUPLES_OK},
     /* POST /media/jobs with a profile: the job ($1 id, $2 encoder, $3 input,
-     * $4 profile name, $5 ACL) and the task that creates it at its encoder
-     * ($6 kind, $7 payload), in one statement */
+     * $4 profile name, $5 ACL, $8 owner) and the task that creates it at its
+     * encoder ($6 kind, $7 payload), in one statement */
     [STMT_JOB_CREATE] = {"job_create",
-        "WITH j AS (INSERT INTO jobs (id, backend, input_file, profile, acl) "
-        "SELECT $1, $2, $3, $4, $5 WHERE NOT ($7::jsonb->'input' ? 'file_id' AND EXISTS ("
+        "WITH j AS (INSERT INTO jobs (id, backend, input_file, profile, acl, owner) "
+        "SELECT $1, $2, $3, $4, $5, $8 WHERE NOT ($7::jsonb->'input' ? 'file_id' AND EXISTS ("
         "SELECT 1 FROM jobs o WHERE o.backend = $2 AND (o.backend_job_id = $3 OR "
         "(o.backend_job_id IS NULL AND o.input_file = $3 AND o.profile IS NOT NULL "
         "AND mediagate_status_rank(o.status) < 2)))) RETURNING id) "
         "INSERT INTO outbox (kind, payload) SELECT $6, $7::jsonb FROM j "
         "RETURNING payload->>'job_id'",
-        7, PGRES_TUPLES_OK},
+        8, PGRES_TUPLES_OK},
     /* /readyz: the newest migration built in ($1) is applied; and the
      * newest that is (app/schema.c) */
     [STMT_SCHEMA_CURRENT] = {"schema_current",

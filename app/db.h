@@ -10,6 +10,7 @@ struct config;
 enum stmt {
     STMT_JOB_ID_BY_INPUT,
     STMT_JOB_STATUS,
+    STMT_JOB_LIST,
     STMT_NOTIFY,
     STMT_NOTIFY_FAILED,
     STMT_APIKEY,

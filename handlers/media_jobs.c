@@ -131,8 +131,9 @@ static int create_job(request *r, const char *url, const char *file_id)
     json_object_object_add(payload, "input", input);
     const char *ptext = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN |
                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
-    const char *vals[] = {id, row->name, shown, name, acl, row->create_kind, ptext};
-    if ((ret = db_exec(r->db, STMT_JOB_CREATE, 7, vals, &res)) != 0) {
+    const char *vals[] = {id, row->name, shown, name, acl, row->create_kind, ptext,
+                          r->caller->owner};
+    if ((ret = db_exec(r->db, STMT_JOB_CREATE, 8, vals, &res)) != 0) {
         ret = reply_db_error(r, ret);
         goto out;
     }
@@ -194,8 +195,8 @@ int handle_media_jobs(request *r)
         return reply_error(r, 400, "input_file must be at most 8192 bytes of UTF-8.");
     char id[UUID_BUF];
     uuid_new(id);
-    const char *vals[] = {id, v[0], v[1], v[2]};
-    ret = db_exec(r->db, STMT_JOB_REGISTER, 4, vals, &res);
+    const char *vals[] = {id, v[0], v[1], v[2], owner};
+    ret = db_exec(r->db, STMT_JOB_REGISTER, 5, vals, &res);
     if (ret) {
         ret = reply_db_error(r, ret);
         goto out;

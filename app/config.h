@@ -115,6 +115,7 @@ typedef struct config {
     long encode_memory_mb;      /* limits of every child (app/proc.h) */
     long encode_cpu_seconds;
     long encode_owner_cap;      /* the claim's cap of one owner's running encodes */
+    long retention_days;        /* jobs.purge: 0 keeps everything */
     long thumbnails_max;        /* thumbnails made on request, per job */
     long thumbnail_wait_ms;     /* a request waits this long for its thumbnail */
     long thumbnails_queued_max; /* thumbnail tasks of all jobs waiting at once */

@@ -56,11 +56,11 @@
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
         "SELECT id, " JW_ACL " "
-        "FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 "
+        "FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 AND deleted_at IS NULL "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
     [STMT_JOB_STATUS] = {"job_status",
-        "SELECT " JOB_ITEM_COLS " FROM jobs WHERE id = $1",
+        "SELECT " JOB_ITEM_COLS " FROM jobs WHERE id = $1 AND deleted_at IS NULL", /* deleted: unknown */
         1, PGRES_TUPLES_OK},
     /* GET /media/jobs: a page (handlers/media_list.c). For each principal
      * in $1 (a JSON array), one index scan of job_readers_page under the
@@ -358,7 +358,8 @@ static const stmt_def stmts[STMT__COUNT] = {
      * ACL, and the key of its encode attempt $2 (hex; NULL: none). */
     [STMT_MEDIA_KEY] = {"media_key",
         "SELECT j.status, j.acl, encode(k.key, 'hex') FROM jobs j "
-        "LEFT JOIN media_keys k ON k.job_id = j.id AND k.n = $2::integer WHERE j.id = $1",
+        "LEFT JOIN media_keys k ON k.job_id = j.id AND k.n = $2::integer "
+        "WHERE j.id = $1 AND j.deleted_at IS NULL",
         2, PGRES_TUPLES_OK},
     /* GET /media/thumbnail: the thumbnail ($1 job, $2 time in ms, $3 width)
      * as it stands, queued first when new, the job has fewer than $4 and
@@ -376,6 +377,13 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_CAPTIONS_DELETE] = {"captions_delete",
         "SELECT mediagate_captions_delete($1, $2, $3)",
         3, PGRES_TUPLES_OK},
+    /* DELETE /media/jobs/<id>: job $1 deleted by its owner $2 ($3 the
+     * create kinds, $4 the encoders that can cancel: app/encoders/);
+     * result and the job's status after (sql/functions/mediagate_job_delete.sql) */
+    [STMT_JOB_DELETE] = {"job_delete",
+        "SELECT result, job_status FROM mediagate_job_delete($1, $2, $3::text[], $4::text[], "
+        "'owner')",
+        4, PGRES_TUPLES_OK},
     /* GET /media/webhooks: every endpoint, never its secret */
     [STMT_WEBHOOK_ENDPOINTS] = {"webhook_endpoints",
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'url', url, 'events', events, "

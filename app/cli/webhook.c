@@ -17,9 +17,10 @@
 #include "cli/sql.h"
 #include "http_client.h"
 
-/* The events an endpoint may subscribe to (the triggers of sql/012). */
+/* The events an endpoint may subscribe to (the triggers of sql/012;
+ * job.deleted: sql/functions/mediagate_job_delete.sql). */
 static const char *const events[] = {
-    "job.progressing", "job.complete", "job.errored",    "job.canceled",
+    "job.progressing", "job.complete", "job.errored",    "job.canceled", "job.deleted",
     "stream.live",     "stream.idle",  "stream.stopped",
 };
 #define NEVENTS (sizeof events / sizeof events[0])
@@ -364,7 +365,8 @@ const cli_command cli_webhook_commands[] = {
               "Options:\n"
               "  --events E1,E2  subscribe it to those events only; without it, it gets\n"
               "                  every event: job.progressing, job.complete, job.errored,\n"
-              "                  job.canceled, stream.live, stream.idle, stream.stopped\n"
+              "                  job.canceled, job.deleted, stream.live, stream.idle,\n"
+              "                  stream.stopped\n"
               "  --no-check      add it without resolving its host\n"
               "The secret (whsec_ + base64 of 32 random bytes) signs each delivery\n"
               "(Standard Webhooks) and is shown only now.\n"},

@@ -89,6 +89,10 @@ const encoder *encoder_for_kind(const char *kind);
 /* What pick answers for each row (NULL: the row is left out), as a
  * PostgreSQL text[] literal, into out: e.g. the create kinds. */
 void encoder_array(char *out, size_t cap, const char *(*pick)(const encoder *e));
+/* Picks for encoder_array: a row's create kind; its name when it can
+ * cancel (the p_remote of mediagate_job_cancel), else NULL. */
+const char *encoder_pick_create_kind(const encoder *e);
+const char *encoder_pick_canceler(const encoder *e);
 
 /* The rows (app/encoders/<name>.c). */
 extern const encoder encoder_local, encoder_mediaconvert, encoder_zencoder, encoder_mux,

@@ -33,3 +33,13 @@ void encoder_array(char *out, size_t cap, const char *(*pick)(const encoder *e))
     if (l < cap)
         snprintf(out + l, cap - l, "}");
 }
+
+const char *encoder_pick_create_kind(const encoder *e)
+{
+    return e->create_kind;
+}
+
+const char *encoder_pick_canceler(const encoder *e)
+{
+    return e->cancel ? e->name : NULL;
+}

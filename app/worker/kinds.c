@@ -92,6 +92,16 @@ const task_kind task_kinds[] = {
      * it (uncounted); other store failures are retried. */
     {.name = "thumbnail.make", .run = kind_thumbnail_make, .max_attempts = 5, .timeout_s = 60,
      .backoff_base = 5, .backoff_cap = 300, .background = true},
+    /* A deleted job's files (DELETE /media/jobs/<id>, retention): removed
+     * locally or in the bucket once nothing of the job runs any more (the
+     * task waits, uncounted, until then); rerun-safe (app/worker/
+     * job_delete.c). */
+    {.name = "job.delete", .run = kind_job_delete, .max_attempts = 20, .timeout_s = 300,
+     .backoff_base = 5, .backoff_cap = 3600},
+    /* MEDIAGATE_RETENTION_DAYS: one task, hourly, in the background lane. */
+    {.name = "jobs.purge", .run = kind_jobs_purge, .max_attempts = 1000, .timeout_s = 300,
+     .backoff_base = 30, .backoff_cap = 3600, .serves = kind_jobs_purge_serves,
+     .background = true, .periodic = true},
 };
 const size_t task_kinds_count = sizeof task_kinds / sizeof task_kinds[0];
 

@@ -68,6 +68,9 @@ typedef struct task_kind {
     /* A background kind is claimed only when no task of another kind is
      * ready (app/worker/queue.c), so it never delays them. */
     bool background;
+    /* A periodic kind: every worker start that serves it queues its one
+     * task when none waits; its run snoozes itself to its next run. */
+    bool periodic;
 } task_kind;
 
 extern const task_kind task_kinds[];
@@ -132,5 +135,9 @@ void kind_captions_publish(task_ctx *ctx, task_result *res); /* app/worker/capti
 void kind_thumbnail_make(task_ctx *ctx, task_result *res);   /* app/worker/thumbnail.c */
 void kind_upload_fetch(task_ctx *ctx, task_result *res);
 long kind_upload_fetch_timeout(const struct config *cfg);
+/* A job's deletion (app/worker/job_delete.c). */
+void kind_job_delete(task_ctx *ctx, task_result *res);
+void kind_jobs_purge(task_ctx *ctx, task_result *res);
+bool kind_jobs_purge_serves(const struct config *cfg);
 
 #endif

@@ -313,6 +313,10 @@ int worker_sync_kinds(db *d, const config *cfg)
         const char *v[] = {task_kinds[i].name, max, to};
         int st = db_exec(d, W_KIND_SYNC, 3, v, &r);
         PQclear(r);
+        r = NULL;
+        if (st == 0 && task_kinds[i].periodic)
+            st = db_exec(d, W_PERIODIC, 1, v, &r);
+        PQclear(r);
         if (st != 0)
             return st;
     }

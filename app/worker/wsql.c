@@ -269,6 +269,45 @@ const stmt_def worker_stmts[W__COUNT] = {
     [W_CAP_KEY] = {"w_cap_key",
         "SELECT encode(key, 'hex') FROM media_keys WHERE job_id = $1 AND n = $2::integer",
         2, PGRES_TUPLES_OK},
+    /* job.delete (app/worker/job_delete.c): deleted job $1 (no row: its
+     * row is gone): its storage, whether its files are removed already,
+     * and whether another task $2 of it still runs (or an encoder.cancel
+     * waits, or an upload.expire that is due: a slot the delete closed). */
+    [W_JOB_DELETE_READ] = {"w_job_delete_read",
+        "SELECT coalesce(j.storage, ''), j.files_removed_at IS NOT NULL, "
+        "EXISTS (SELECT 1 FROM outbox o "
+        "WHERE coalesce(o.payload->>'job_id', o.payload->>'media_job') = j.id AND o.id <> $2::bigint "
+        "AND o.done_at IS NULL AND o.failed_at IS NULL AND o.kind <> 'webhook.deliver' "
+        "AND (o.locked_until > now() OR o.kind = 'encoder.cancel' "
+        "OR (o.kind = 'upload.expire' AND o.run_after <= now()))) "
+        "FROM jobs j WHERE j.id = $1 AND j.deleted_at IS NOT NULL",
+        2, PGRES_TUPLES_OK},
+    /* ... and the key prefixes of its upload (with its storage) and of the
+     * stopped streams it is the recording of (storage NULL: the worker's). */
+    [W_JOB_DELETE_KEYS] = {"w_job_delete_keys",
+        "SELECT u.storage, 'uploads/' || u.id || '/' FROM uploads u WHERE u.job_id = $1 "
+        "UNION ALL SELECT NULL, 'recordings/' || s.id || '/' FROM streams s "
+        "WHERE s.vod_job_id = $1 AND s.status = 'STOPPED'",
+        1, PGRES_TUPLES_OK},
+    /* Its files are gone: fenced by attempt $3 of task $2. */
+    [W_JOB_DELETE_DONE] = {"w_job_delete_done",
+        "UPDATE jobs SET files_removed_at = now() WHERE id = $1 AND deleted_at IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = $2::bigint AND o.attempts = $3::integer "
+        "AND o.done_at IS NULL AND o.failed_at IS NULL)",
+        3, PGRES_COMMAND_OK},
+    /* jobs.purge: one batch of each step ($1 days, $2 batch, $3 the create
+     * kinds, $4 the encoders that can cancel) */
+    [W_JOBS_PURGE] = {"w_jobs_purge",
+        "SELECT deleted, removed, notifications FROM mediagate_jobs_purge($1::integer, "
+        "$2::integer, $3::text[], $4::text[])",
+        4, PGRES_TUPLES_OK},
+    /* A periodic kind's one task, queued when none waits (a unique index
+     * keeps it one: sql/045). */
+    [W_PERIODIC] = {"w_periodic",
+        "INSERT INTO outbox (kind, payload) SELECT $1, '{}'::jsonb WHERE NOT EXISTS "
+        "(SELECT 1 FROM outbox WHERE kind = $1 AND done_at IS NULL AND failed_at IS NULL) "
+        "ON CONFLICT DO NOTHING",
+        1, PGRES_COMMAND_OK},
 };
 
 void wsql_init(db *d, const struct config *cfg)

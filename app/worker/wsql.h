@@ -48,6 +48,11 @@ enum wstmt {
     W_CAP_LOCK,
     W_CAP_UNLOCK,
     W_CAP_KEY,
+    W_JOB_DELETE_READ,
+    W_JOB_DELETE_KEYS,
+    W_JOB_DELETE_DONE,
+    W_JOBS_PURGE,
+    W_PERIODIC,
     W__COUNT
 };
 

@@ -79,7 +79,9 @@ BEGIN
     END IF;
 
     terminal := mediagate_status_rank(j.status) = 2;
-    IF terminal THEN
+    -- A deleted job (its owner's DELETE, or retention) is a tombstone:
+    -- final as well, whatever its status.
+    IF terminal OR j.deleted_at IS NOT NULL THEN
         RETURN j.id;        -- final: stored, changes nothing
     END IF;
     IF new_time IS NOT NULL AND j.event_time IS NOT NULL AND new_time < j.event_time

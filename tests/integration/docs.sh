@@ -97,6 +97,7 @@ docs/api.md|tools/api_html.sh openapi.yaml api.html|tests/contract/api_html.sh
 docs/captions.md|curl -s -X PUT -H \"Authorization: Bearer \$key\"|tests/pytest/test_captions.py
 docs/encoder.md|\$ mediagate jobs cancel |tests/pytest/test_encoders.py
 docs/library.md|curl -s -H \"Authorization: Bearer \$key\" \"http://127.0.0.1:8080/media/jobs?|tests/pytest/test_jobs_list.py
+docs/library.md|curl -s -X DELETE -H \"Authorization: Bearer \$key\" \"https://media.example.com/media/jobs/|tests/pytest/test_jobs_delete.py
 docs/live.md|apt-get install nginx libnginx-mod-rtmp|tests/integration/docs.sh
 docs/notifications.md|mediagate notifications list [--all]|tests/integration/docs.sh
 docs/operations.md|\$ mediagate tasks list --dead|tests/integration/docs.sh

@@ -31,7 +31,8 @@ export MEDIAGATE_RECORDINGS_DIR=$RUN/recordings
 # delivery refused 8 times fails within about 100 s instead of 28 h.
 export MEDIAGATE_ADMIN_USERS=admin MEDIAGATE_OUTBOUND_ALLOW_LOOPBACK=on MEDIAGATE_WEBHOOK_RETRY_UNIT_MS=1
 export MEDIAGATE_WORKER_CONCURRENCY=2
-NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT") && NGINX_SITE_EXTRA=$(media_conf) || exit 1
+# The console as nginx/mediagate-console.conf serves it (its CSP included).
+NGINX_MAIN_EXTRA=$(rtmp_conf "$RTMP_PORT") && NGINX_SITE_EXTRA="$(media_conf) $(console_conf)" || exit 1
 export NGINX_MAIN_EXTRA NGINX_SITE_EXTRA
 mkdir -p "$RUN/www"
 "$MG_ROOT/scripts/web" "$RUN/www" || exit 1

@@ -121,6 +121,13 @@ static const stmt_def stmts[STMT__COUNT] = {
     [STMT_STREAM_GET] = {"stream_get",
         "SELECT " STREAM_COLS " FROM streams WHERE id = $1 AND owner = $2",
         2, PGRES_TUPLES_OK},
+    /* GET /stream/list: the owner's streams, newest first (the index
+     * streams_owner), those stopped more than 7 days ago left out. */
+    [STMT_STREAM_LIST] = {"stream_list",
+        "SELECT " STREAM_COLS " FROM streams WHERE owner = $1 "
+        "AND (status <> 'STOPPED' OR stop_date > now() - interval '7 days') "
+        "ORDER BY start_date DESC, id DESC LIMIT 50",
+        1, PGRES_TUPLES_OK},
     [STMT_RTMP_PUBLISH] = {"rtmp_publish",
         "UPDATE streams SET status = 'LIVE', published = true, open_writes = open_writes + 1, "
         "publishers = CASE WHEN $3::text IS NULL THEN publishers ELSE publishers || $3::text END, "

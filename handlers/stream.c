@@ -76,6 +76,18 @@ json_object *stream_object(const PGresult *res, int row)
     return o;
 }
 
+bool stream_hls_url(const config *cfg, const char *id, char *buf, size_t cap)
+{
+    int n;
+    if (*cfg->hls_url && *cfg->rtmp_url)
+        n = snprintf(buf, cap, "%s/%s.m3u8", cfg->hls_url, id);
+    else if (*cfg->upload_url) /* what the PUT ingest serves back */
+        n = snprintf(buf, cap, "%s/%s/index.m3u8", cfg->upload_url, id);
+    else
+        return false;
+    return n > 0 && (size_t)n < cap;
+}
+
 int stream_by_id(request *r, int stmt, PGresult **res)
 {
     const config *c = r->cfg;

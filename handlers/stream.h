@@ -18,6 +18,12 @@ int stream_acl_param(request *r, char *buf, size_t cap, const char **acl);
 /* The django-broadcast stream object from a row of STREAM_COLS. */
 json_object *stream_object(const PGresult *res, int row);
 
+/* Where stream id plays live, into buf (cap bytes): MEDIAGATE_HLS_URL's
+ * playlist when RTMP ingest is on (MEDIAGATE_RTMP_URL), else the playlist
+ * the HTTP PUT ingest serves back under MEDIAGATE_UPLOAD_URL. False when
+ * neither is configured (or it does not fit). */
+bool stream_hls_url(const struct config *cfg, const char *id, char *buf, size_t cap);
+
 /* The stream named by the id parameter, for this caller, through statement
  * stmt (which takes the id and the owner and returns STREAM_COLS). Returns
  * 0 with *res (the caller PQclears it) and r->out = {"stream": {…}}, or

@@ -156,7 +156,7 @@ static json_object *rtmp_endpoint(const config *cfg, const start *s)
 }
 
 /* The HTTP PUT endpoint under MEDIAGATE_UPLOAD_URL, with its token and
- * expiry (a time_t as text); adds its playlist to playback. */
+ * expiry (a time_t as text); adds its playlist to playback as hls_http. */
 static json_object *http_endpoint(const config *cfg, const start *s, const char *expires,
                                   json_object *playback)
 {
@@ -170,8 +170,6 @@ static json_object *http_endpoint(const config *cfg, const start *s, const char 
     snprintf(playlist, sizeof playlist, "%sindex.m3u8", url);
     json_object_object_add(http, "playlist_url", json_object_new_string(playlist));
     json_object_object_add(playback, "hls_http", json_object_new_string(playlist));
-    if (!*cfg->rtmp_url || !*cfg->hls_url)
-        json_object_object_add(playback, "hls", json_object_new_string(playlist));
     json_object_object_add(headers, "Authorization", json_object_new_string(bearer));
     json_object_object_add(http, "headers", headers);
     json_object_object_add(http, "expires", json_object_new_int64(strtoll(expires, NULL, 10)));
@@ -212,11 +210,9 @@ static json_object *start_answer(const config *cfg, const start *s, const PGresu
         if (post)
             json_object_object_add(endpoint, "S3_POST", post);
     }
-    if (*cfg->hls_url && *cfg->rtmp_url) {
-        char url[1024];
-        snprintf(url, sizeof url, "%s/%s.m3u8", cfg->hls_url, s->id);
+    char url[1100];
+    if (stream_hls_url(cfg, s->id, url, sizeof url))
         json_object_object_add(playback, "hls", json_object_new_string(url));
-    }
     json_object_object_add(o, "endpoint", endpoint);
     json_object_object_add(o, "playback", playback);
     return o;

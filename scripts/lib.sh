@@ -270,6 +270,15 @@ media_conf() {
     echo "include $RUN/nginx/mediagate-media.conf;"
 }
 
+# console_conf: an include line for nginx/mediagate-console.conf (the
+# console at /console/), serving $RUN/www/console/, which scripts/web fills.
+console_conf() {
+    mkdir -p "$RUN/nginx"
+    sed -e "s#alias /usr/share/mediagate/console/;#alias $RUN/www/console/;#" \
+        "$MG_ROOT/nginx/mediagate-console.conf" >"$RUN/nginx/mediagate-console.conf"
+    echo "include $RUN/nginx/mediagate-console.conf;"
+}
+
 nginx_stop() {
     [ -s "$RUN/nginx/nginx.pid" ] || return 0
     local pid

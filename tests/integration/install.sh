@@ -55,6 +55,9 @@ for f in bin/mediagate share/man/man1/mediagate.1 lib/systemd/system/mediagate.s
     share/mediagate/nginx/mediagate-upload.conf share/mediagate/nginx/mediagate-media.conf \
     share/mediagate/nginx/mediagate-rtmp.conf share/mediagate/nginx/mediagate-media-signed.conf \
     share/mediagate/nginx/mediagate-cache.conf share/mediagate/nginx/mediagate-cache-http.conf \
+    share/mediagate/nginx/mediagate-console.conf share/mediagate/console/index.html \
+    share/mediagate/console/app.js share/mediagate/console/pages/library.js \
+    share/mediagate/console/vendor/hls.min.js share/mediagate/console/vendor/tus.min.js \
     share/doc/mediagate/LICENSE; do
     check "installed: $f" test -s "$P/$f"
 done
@@ -171,11 +174,18 @@ export MG_SNIPPET
 N=$P/share/mediagate/nginx
 sums=$(cd "$N" && sha256sum ./*)
 SECRET=install-test-signing-secret-0123
-NGINX_SITE_EXTRA="include $N/mediagate-media-signed.conf; include $N/mediagate-upload.conf;" \
+NGINX_SITE_EXTRA="include $N/mediagate-media-signed.conf; include $N/mediagate-upload.conf; include $N/mediagate-console.conf;" \
     MEDIAGATE_MEDIA_SIGNING_SECRET=$SECRET nginx_start || exit 1
 check "the installed snippets were not edited" test "$(cd "$N" && sha256sum ./*)" = "$sums"
 check "the site's lines hold the signing secret" grep -q "set \$mediagate_media_secret \"$SECRET\";" \
     "$RUN/nginx/mediagate-site.conf"
+# The console: the installed files, through the installed snippet (it
+# names their directory under the prefix), with its headers.
+curl -sS -o "$RUN/console.html" -D "$RUN/console.headers" "$BASE/console/"
+check "the installed console's page at /console/" grep -q 'src="app.js"' "$RUN/console.html"
+check "its Content-Security-Policy" grep -qi "^content-security-policy: default-src 'none'; script-src 'self';" \
+    "$RUN/console.headers"
+check "its vendored hls.js" curl -sSf -o /dev/null "$BASE/console/vendor/hls.min.js"
 exp=$(( $(date +%s) + 600 ))
 sig=$(printf '%s' "$exp/job-1 $SECRET" | openssl md5 -binary | base64 | tr '+/' '-_' | tr -d '=')
 req "$BASE/media-files/s/$sig/$exp/job-1/master.m3u8"

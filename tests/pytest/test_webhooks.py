@@ -467,8 +467,10 @@ def test_a_name_resolving_to_loopback_is_refused_before_any_connect(stack, worke
     msg = stack.db.one("SELECT msg_id FROM webhook_deliveries")
     st = wait_state(stack, msg, "failed")
     assert st == ("failed", 1, None, "refused address: refused a loopback address"), st
-    # Its task is dead: nothing more will be sent.
-    assert stack.db.one("SELECT state, attempts FROM tasks WHERE kind = 'webhook.deliver'") == ("dead", 1)
+    # Its task is dead: nothing more will be sent. The worker records the
+    # delivery's outcome, then ends its task: wait for the second.
+    task = lambda: stack.db.one("SELECT state, attempts FROM tasks WHERE kind = 'webhook.deliver'")
+    assert wait_until(lambda: task() == ("dead", 1), 10), task()
     assert receiver.log() == [], "nothing reached the receiver"
     assert "refused a loopback address" in stack.mg("webhook", "deliveries")
 
@@ -499,8 +501,10 @@ def test_kill_9_after_the_send_before_the_record_sends_again_with_the_same_id(st
     assert [e["id"] for e in got] == [msg, msg]
     assert all(e["verified"] for e in got)
     assert wait_state(stack, msg, "delivered") == ("delivered", 1, 200, None)
-    # Its task is done: nothing more will be sent.
-    assert stack.db.one("SELECT state, attempts FROM tasks WHERE kind = 'webhook.deliver'") == ("done", 2)
+    # Its task is done (recorded after the delivery's outcome): nothing more
+    # will be sent.
+    task = lambda: stack.db.one("SELECT state, attempts FROM tasks WHERE kind = 'webhook.deliver'")
+    assert wait_until(lambda: task() == ("done", 2), 10), task()
     assert len(receiver.log("/k")) == 2
 
 

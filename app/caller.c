@@ -201,9 +201,14 @@ int caller_groups(request *r, caller *c)
     return 0;
 }
 
-int caller_admits(request *r, caller *c, const char *acl, bool *ok)
+bool caller_sees(const caller *c, const char *owner, const char *acl)
 {
-    *ok = acl_admits(acl, c, NULL);
+    return (owner && c->owner && strcmp(owner, c->owner) == 0) || acl_admits(acl, c, NULL);
+}
+
+int caller_admits(request *r, caller *c, const char *owner, const char *acl, bool *ok)
+{
+    *ok = caller_sees(c, owner, acl);
     if (*ok || !acl || !mentions_groups(acl))
         return 0;
     int ret = caller_groups(r, c);

@@ -48,11 +48,16 @@ const char *caller_bearer(const request *r, bool *given);
  * known. Returns 0, or 503 replied when the directory is down. */
 int caller_groups(request *r, caller *c);
 
-/* Sets *ok when acl admits c, asking the people directory
- * (MEDIAGATE_LOOKUP_URL) for c's groups first when the ACL names groups or
- * institutions and c's credential carried none. Returns 0, or 503 replied
- * when it is down. */
-int caller_admits(request *r, caller *c, const char *acl, bool *ok);
+/* Sets *ok when c may see a job of owner `owner` (jobs.owner; NULL: none)
+ * and ACL acl (NULL: WORLD): the job's owner always, else as acl admits c,
+ * asking the people directory (MEDIAGATE_LOOKUP_URL) for c's groups first
+ * when the ACL names groups or institutions and c's credential carried
+ * none. Every route that reads a job for a caller asks here. Returns 0,
+ * or 503 replied when the directory is down. */
+int caller_admits(request *r, caller *c, const char *owner, const char *acl, bool *ok);
+
+/* caller_admits's rule with c's groups as they are (no directory asked). */
+bool caller_sees(const caller *c, const char *owner, const char *acl);
 
 /* True when c administers the installation: an owner (an API key, the
  * site's REMOTE_USER, a console session) whose user MEDIAGATE_ADMIN_USERS

@@ -55,7 +55,7 @@
 
 static const stmt_def stmts[STMT__COUNT] = {
     [STMT_JOB_ID_BY_INPUT] = {"job_id_by_input",
-        "SELECT id, " JW_ACL " "
+        "SELECT id, " JW_ACL ", owner "
         "FROM jobs WHERE md5(input_file) = md5($1) AND input_file = $1 AND deleted_at IS NULL "
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         1, PGRES_TUPLES_OK},
@@ -364,7 +364,7 @@ static const stmt_def stmts[STMT__COUNT] = {
     /* GET /media/key/<job>/<n> (handlers/media_key.c): the job's status and
      * ACL, and the key of its encode attempt $2 (hex; NULL: none). */
     [STMT_MEDIA_KEY] = {"media_key",
-        "SELECT j.status, j.acl, encode(k.key, 'hex') FROM jobs j "
+        "SELECT j.status, j.acl, encode(k.key, 'hex'), j.owner FROM jobs j "
         "LEFT JOIN media_keys k ON k.job_id = j.id AND k.n = $2::integer "
         "WHERE j.id = $1 AND j.deleted_at IS NULL",
         2, PGRES_TUPLES_OK},
@@ -410,9 +410,10 @@ static const stmt_def stmts[STMT__COUNT] = {
         "SELECT result, delivery::text FROM mediagate_webhook_redeliver_json($1::bigint)",
         1, PGRES_TUPLES_OK},
     /* GET /media/events: job $1's history, for its owner $2 or an
-     * administrator ($3); no row: no such job (or not theirs) */
+     * administrator ($3: also the webhook deliveries' endpoints and
+     * errors); no row: no such job (or not theirs) */
     [STMT_JOB_EVENTS] = {"job_events",
-        "SELECT mediagate_job_events(id)::text FROM jobs "
+        "SELECT mediagate_job_events(id, $3::boolean)::text FROM jobs "
         "WHERE id = $1 AND deleted_at IS NULL AND ($3::boolean OR owner = $2)",
         3, PGRES_TUPLES_OK},
     /* PATCH /media/jobs/<id>, by its owner $2 (mediagate_job_edit) */

@@ -142,6 +142,32 @@ out:
     return ret;
 }
 
+/* Fills the library's index for the jobs made before it (sql/044), a
+ * batch per transaction, so that no job is locked for longer than one
+ * batch's update; resumes where an interrupted run stopped. Returns 0 or
+ * -1, having said why. */
+static int fill_readers(db *d)
+{
+    long batches = 0;
+    for (;;) {
+        PGresult *res = NULL;
+        if (db_exec(d, C_JOBS_BACKFILL, 0, NULL, &res) != 0) {
+            fprintf(stderr, "mediagate migrate: filling the library's index failed: %s\n",
+                    d->error);
+            PQclear(res);
+            return -1;
+        }
+        bool more = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (!more)
+            break;
+        batches++;
+    }
+    if (batches)
+        printf("filled the library's index (%ld batches of at most 1000 jobs)\n", batches);
+    return 0;
+}
+
 int migrate_run(const config *cfg)
 {
     int ret = 1, applied = 0;
@@ -168,6 +194,8 @@ int migrate_run(const config *cfg)
             goto out;
         applied += r;
     }
+    if (fill_readers(&d) != 0)
+        goto out;
     /* The worker's kinds, so that work for them may be queued at once. */
     db w;
     wsql_init(&w, cfg);

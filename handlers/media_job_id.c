@@ -19,11 +19,13 @@ int handle_media_job_id(request *r)
         ret = reply_db_error(r, ret);
         goto out;
     }
-    /* A job with an ACL is found only by the callers it admits. */
+    /* A job with an ACL is found only by its owner and the callers the ACL
+     * admits. */
     bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
     if (guarded) {
         bool ok;
-        if ((ret = caller_admits(r, r->caller, PQgetvalue(res, 0, 1), &ok)) != 0)
+        const char *owner = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
+        if ((ret = caller_admits(r, r->caller, owner, PQgetvalue(res, 0, 1), &ok)) != 0)
             goto out;
         if (!ok) {
             ret = reply_error(r, 422, "Not found item.");

@@ -1,6 +1,6 @@
 /* GET /media/key/<job id>/<n>: the AES-128 key of encode attempt n of an
- * encrypted job's HLS (media_keys), answered only to callers the job's ACL
- * admits (the identities /media/status admits), Cache-Control: private,
+ * encrypted job's HLS (media_keys), answered only to its owner and the
+ * callers its ACL admits (caller_admits, as /media/status), Cache-Control: private,
  * no-store; anyone else gets what an unknown job gets. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "playback.h"
 #include "worker/hls_crypt.h"
 
-enum { C_STATUS, C_ACL, C_KEY }; /* STMT_MEDIA_KEY's columns */
+enum { C_STATUS, C_ACL, C_KEY, C_OWNER }; /* STMT_MEDIA_KEY's columns */
 
 /* The path after "/media/key/", "<job>/<n>": job 1 to 100 of PLAYBACK_JOB_CHARS,
  * n 1 to 9 digits, no leading zero. Returns 0 with them copied, or -1. */
@@ -49,7 +49,9 @@ int handle_media_key(request *r)
     /* Who may not see the job learns nothing of it: an unknown job's answer. */
     bool ok = PQntuples(res) == 1;
     if (ok && !PQgetisnull(res, 0, C_ACL) &&
-        (ret = caller_admits(r, r->caller, PQgetvalue(res, 0, C_ACL), &ok)) != 0)
+        (ret = caller_admits(r, r->caller,
+                             PQgetisnull(res, 0, C_OWNER) ? NULL : PQgetvalue(res, 0, C_OWNER),
+                             PQgetvalue(res, 0, C_ACL), &ok)) != 0)
         goto out;
     if (!ok || strcmp(PQgetvalue(res, 0, C_STATUS), "COMPLETE") != 0 ||
         PQgetisnull(res, 0, C_KEY)) {

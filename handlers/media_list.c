@@ -178,22 +178,19 @@ static int require_caller(request *r)
                                "token>.");
 }
 
-/* Whether row's job may be shown to the caller: theirs, or its ACL (as
- * /media/status reads it) admits them, the people directory asked as
- * caller_admits() does unless the caller's groups are known already
- * (known). 0 with *ok, or a status replied. */
+/* Whether row's job may be shown to the caller, as /media/status decides
+ * (theirs, or its ACL as /media/status reads it admits them), the people
+ * directory asked as caller_admits() does unless the caller's groups are
+ * known already (known). 0 with *ok, or a status replied. */
 static int may_see(request *r, const PGresult *res, int row, bool known, bool *ok)
 {
     const char *owner = PQgetisnull(res, row, JC_OWNER) ? NULL : PQgetvalue(res, row, JC_OWNER);
     const char *acl = PQgetisnull(res, row, JC_ACL) ? NULL : PQgetvalue(res, row, JC_ACL);
-    *ok = owner && r->caller->owner && strcmp(owner, r->caller->owner) == 0;
-    if (*ok)
-        return 0;
     if (known) {
-        *ok = acl_admits(acl, r->caller, NULL);
+        *ok = caller_sees(r->caller, owner, acl);
         return 0;
     }
-    return caller_admits(r, r->caller, acl, ok);
+    return caller_admits(r, r->caller, owner, acl, ok);
 }
 
 /* The page's parameters, checked: 0, or a 400 replied. */

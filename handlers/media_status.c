@@ -47,12 +47,14 @@ int handle_media_status(request *r)
         ret = reply_db_error(r, ret);
         goto out;
     }
-    /* A job with an ACL answers only the callers it admits; to anyone
-     * else it is the same unknown job, so its existence does not leak. */
+    /* A job with an ACL answers only its owner and the callers the ACL
+     * admits; to anyone else it is the same unknown job, so its existence
+     * does not leak. */
     bool guarded = PQntuples(res) == 1 && !PQgetisnull(res, 0, JC_ACL);
     if (guarded) {
         bool ok;
-        if ((ret = caller_admits(r, r->caller, PQgetvalue(res, 0, JC_ACL), &ok)) != 0)
+        const char *owner = PQgetisnull(res, 0, JC_OWNER) ? NULL : PQgetvalue(res, 0, JC_OWNER);
+        if ((ret = caller_admits(r, r->caller, owner, PQgetvalue(res, 0, JC_ACL), &ok)) != 0)
             goto out;
         int bad = 0;
         (void)acl_admits(PQgetvalue(res, 0, JC_ACL), NULL, &bad);

@@ -33,7 +33,8 @@
 static const int widths[] = {120, 320, 480, 640, 720, 1280, 1920};
 #define WIDTHS_TEXT "120, 320, 480, 640, 720, 1280 or 1920"
 
-enum { C_STATUS = 0, C_DURATION = 2, C_WIDTH = 3, C_ACL = 10, C_BACKEND = 11, C_STORAGE = 13 };
+enum { C_STATUS = 0, C_DURATION = 2, C_WIDTH = 3, C_ACL = 10, C_BACKEND = 11, C_STORAGE = 13,
+       C_OWNER = 19 };
 
 /* Requests waiting for a thumbnail now. */
 static atomic_long waiting;
@@ -201,7 +202,9 @@ static int admitted_job(request *r, const char *job, PGresult **res)
         return reply_error(r, 422, "Not found item.");
     if (!PQgetisnull(*res, 0, C_ACL)) {
         bool ok;
-        if ((ret = caller_admits(r, r->caller, PQgetvalue(*res, 0, C_ACL), &ok)) != 0)
+        const char *owner =
+            PQgetisnull(*res, 0, C_OWNER) ? NULL : PQgetvalue(*res, 0, C_OWNER);
+        if ((ret = caller_admits(r, r->caller, owner, PQgetvalue(*res, 0, C_ACL), &ok)) != 0)
             return ret;
         if (!ok)
             return reply_error(r, 422, "Not found item.");

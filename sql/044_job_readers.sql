@@ -37,9 +37,11 @@ CREATE TRIGGER jobs_readers AFTER UPDATE OF owner, acl, deleted_at, created_at O
                        OR OLD.created_at <> NEW.created_at)
     EXECUTE FUNCTION mediagate_job_readers();
 
--- The jobs there are: named, and their readers written by the same
--- function, once.
-CREATE TRIGGER jobs_readers_backfill AFTER UPDATE OF name ON jobs
-    FOR EACH ROW EXECUTE FUNCTION mediagate_job_readers();
-UPDATE jobs SET name = NULL;
-DROP TRIGGER jobs_readers_backfill ON jobs;
+-- The jobs there are get their name and readers afterwards, a batch per
+-- transaction (mediagate_jobs_backfill, run by `mediagate migrate` after
+-- the migrations), never here: this migration only adds a column without
+-- a default and empty tables, so it holds jobs for an instant whatever
+-- their number. The fill's position: the last job id done; no row once
+-- every job is done.
+CREATE TABLE job_readers_fill (after text NOT NULL);
+INSERT INTO job_readers_fill VALUES ('');

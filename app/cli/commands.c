@@ -259,8 +259,11 @@ static const cli_command commands[] = {
      .usage = "apply the SQL migrations that are not applied yet\n"
               "Each runs in its own transaction and is recorded in schema_migrations;\n"
               "then each function (sql/functions/) whose file changed since it was last\n"
-              "applied, recorded in schema_functions. Concurrent runs wait for each\n"
-              "other, and a second run changes nothing.\n"},
+              "applied, recorded in schema_functions. Then work over every job a\n"
+              "migration left (the library's index of jobs made before it) runs in\n"
+              "batches of 1000 jobs, each its own transaction, resumed where a stopped\n"
+              "run left it. Concurrent runs wait for each other, and a second run\n"
+              "changes nothing.\n"},
     {.name = "check-config", .needs_config = true, .service = true, .fn = cmd_check_config,
      .args = "[--connect]",
      .usage = "validate every setting and report all problems\n"

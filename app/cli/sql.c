@@ -31,7 +31,7 @@ const stmt_def cli_stmts[C__COUNT] = {
      * jwplatform.update task queued here ($3: MEDIAGATE_JWPLATFORM_SYNC_ITEMS) */
     [C_JOBS_ACL] = {"c_jobs_acl",
         "SELECT $1::text, storage, mediagate_media_unsigned(), jw "
-        "FROM mediagate_job_edit($1, NULL, true, $2, false, NULL, $3::boolean, true)",
+        "FROM mediagate_job_edit($1, '*', true, $2, false, NULL, $3::boolean, true)",
         3, PGRES_TUPLES_OK},
     /* jobs cancel: $2 the create kinds, $3 the encoders that can cancel
      * (app/encoders/); the job's backend and backend id as they were */
@@ -236,6 +236,11 @@ const stmt_def cli_stmts[C__COUNT] = {
     [C_MIGRATION_RESUM] = {"c_migration_resum",
         "UPDATE schema_migrations SET checksum = $2 WHERE version = $1",
         2, PGRES_COMMAND_OK},
+    /* the jobs made before sql/044: a batch named and given their readers
+     * (its own transaction); t while jobs may remain */
+    [C_JOBS_BACKFILL] = {"c_jobs_backfill",
+        "SELECT mediagate_jobs_backfill(1000)",
+        0, PGRES_TUPLES_OK},
     [C_FUNCTION_DIGEST] = {"c_function_digest",
         "SELECT digest FROM schema_functions WHERE name = $1",
         1, PGRES_TUPLES_OK},
@@ -249,7 +254,7 @@ const stmt_def cli_stmts[C__COUNT] = {
         0, PGRES_TUPLES_OK},
     /* jobs title: as jobs acl */
     [C_JOBS_TITLE] = {"c_jobs_title",
-        "SELECT $1::text, jw FROM mediagate_job_edit($1, NULL, false, NULL, true, $2, $3::boolean, true)",
+        "SELECT $1::text, jw FROM mediagate_job_edit($1, '*', false, NULL, true, $2, $3::boolean, true)",
         3, PGRES_TUPLES_OK},
     /* jobs title / jobs acl: whether job $1 is a JW Platform video's (its
      * changes must fit the write-back); no row: no such job */

@@ -1,7 +1,8 @@
 -- Job p_id's ACL (p_set_acl: to p_acl, NULL for WORLD) and/or title
 -- (p_set_title: to p_title), for `mediagate jobs acl`, `jobs title` and
--- PATCH /media/jobs/<id>. With p_owner, only a job of that owner that is
--- not deleted. A JW Platform video's change is written back
+-- PATCH /media/jobs/<id>. p_owner: only a job of that owner that is not
+-- deleted; '*' (the CLI's, explicitly; no owner is '*'): any job, deleted
+-- too; NULL: no job at all (an owner-less caller edits nothing). A JW Platform video's change is written back
 -- (mediagate_jw_write; p_sync: MEDIAGATE_JWPLATFORM_SYNC_ITEMS), and refused
 -- ('too_long', nothing changed) unless p_fits says the values fit the
 -- write-back. A job on the store gets its media.acl task from the jobs
@@ -17,7 +18,7 @@ DECLARE
     j jobs%ROWTYPE;
 BEGIN
     SELECT * INTO j FROM jobs
-     WHERE jobs.id = p_id AND (p_owner IS NULL OR (jobs.owner = p_owner AND jobs.deleted_at IS NULL))
+     WHERE jobs.id = p_id AND (p_owner = '*' OR (jobs.owner = p_owner AND jobs.deleted_at IS NULL))
        FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;

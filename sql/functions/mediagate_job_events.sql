@@ -2,8 +2,12 @@
 -- state, its notifications (never their raw bodies), its tasks (payload
 -- job_id or media_job) and its webhook deliveries, each
 -- {at, kind, summary, ...its fields}, oldest first: the newest 500 of them.
--- Each part is one scan of an index by job (sql/047), newest first.
-CREATE OR REPLACE FUNCTION mediagate_job_events(p_job text) RETURNS jsonb
+-- Each part is one scan of an index by job (sql/047), newest first. The
+-- webhook endpoints are the administrators' (p_admin): anyone else sees a
+-- delivery's event, state, HTTP status and attempts only, never its
+-- endpoint, its webhook-id or its error text (hosts, addresses).
+DROP FUNCTION IF EXISTS mediagate_job_events(text);
+CREATE OR REPLACE FUNCTION mediagate_job_events(p_job text, p_admin boolean) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     WITH e (at, rank, id, ev) AS (
         SELECT j.created_at, 0, 0::bigint,
@@ -46,6 +50,7 @@ LANGUAGE sql STABLE AS $$
           ORDER BY t.id DESC LIMIT 500)
         UNION ALL
         (SELECT d.created_at, 3, d.id,
+                CASE WHEN p_admin THEN
                 jsonb_build_object('kind', 'webhook', 'summary',
                                    d.event_type || ' to endpoint ' || d.endpoint_id || ': ' ||
                                    d.state || coalesce(' (HTTP ' || d.last_status || ')', '') ||
@@ -56,6 +61,15 @@ LANGUAGE sql STABLE AS $$
                                    'state', d.state, 'last_status', d.last_status,
                                    'attempts', d.attempts,
                                    'last_error', left(btrim(d.last_error), 500))
+                ELSE
+                jsonb_build_object('kind', 'webhook', 'summary',
+                                   d.event_type || ': ' || d.state ||
+                                   coalesce(' (HTTP ' || d.last_status || ')', '') ||
+                                   ', ' || d.attempts ||
+                                   CASE WHEN d.attempts = 1 THEN ' attempt' ELSE ' attempts' END,
+                                   'event', d.event_type, 'state', d.state,
+                                   'last_status', d.last_status, 'attempts', d.attempts)
+                END
            FROM webhook_deliveries d WHERE d.subject = 'job:' || p_job
           ORDER BY d.id DESC LIMIT 500)
     ), newest AS (

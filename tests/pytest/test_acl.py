@@ -330,7 +330,9 @@ def test_uploads_and_cli_set_the_acl(stack):
     assert "within 2 s" in text and "cannot recall" in text, out
     assert "keep playing" in text and "acl= at upload" in text, out
     assert status(stack, jid, "Cookie: session=s-dave").status == 200
-    assert status(stack, jid, "Cookie: session=s-bob").status == 422
+    # Its owner (bob, who uploaded it) always sees it; anyone else not.
+    assert status(stack, jid, "Cookie: session=s-bob").status == 200
+    assert status(stack, jid).status == 422
     assert stack.mg("jobs", "acl", jid, "--world") == f"job {jid}: WORLD (no ACL)"
     assert status(stack, jid).status == 200
 

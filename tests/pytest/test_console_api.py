@@ -249,12 +249,18 @@ def test_events_of_an_upload_job(stack, keys, workers, receiver, short_clip):  #
     assert encodes[0]["summary"].startswith("local.encode done, "), encodes
     hooks = [e for e in ev if e["kind"] == "webhook"]
     assert len(hooks) == 1, ev
-    assert (hooks[0]["event"], hooks[0]["state"], hooks[0]["last_status"], hooks[0]["webhook_id"]) == \
-        ("job.complete", "delivered", 200, sent["id"]), hooks
-    assert hooks[0]["summary"] == f"job.complete to endpoint {eid}: delivered (HTTP 200), 1 attempt", hooks
-    # Its administrator sees the same; a stranger and the anonymous do not.
+    assert (hooks[0]["event"], hooks[0]["state"], hooks[0]["last_status"]) == \
+        ("job.complete", "delivered", 200), hooks
+    assert hooks[0]["summary"] == "job.complete: delivered (HTTP 200), 1 attempt", hooks
+    # Its administrator sees the same, and the delivery's endpoint and ids;
+    # a stranger and the anonymous see nothing.
     r = call(stack, keys["admin"], f"/media/events?job_id={job}")
-    assert r.status == 200 and r.json()["events"] == ev, r
+    assert r.status == 200, r
+    admin = r.json()["events"]
+    assert [e for e in admin if e["kind"] != "webhook"] == [e for e in ev if e["kind"] != "webhook"], r
+    (hook,) = [e for e in admin if e["kind"] == "webhook"]
+    assert (hook["webhook_id"], hook["endpoint_id"]) == (sent["id"], eid), hook
+    assert hook["summary"] == f"job.complete to endpoint {eid}: delivered (HTTP 200), 1 attempt", hook
     r = call(stack, keys["mallory"], f"/media/events?job_id={job}")
     assert (r.status, r.json()) == (422, NOT_FOUND), r
     unknown = call(stack, keys["mallory"], "/media/events?job_id=no-such-job")
@@ -369,7 +375,7 @@ def test_a_jobs_history_and_its_deliveries_are_index_scans(db):
         for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
                         "client_min_messages = log", "enable_seqscan = off"):
             conn.execute(f"SET {setting}")
-        conn.execute("SELECT mediagate_job_events('j1')")
+        conn.execute("SELECT mediagate_job_events('j1', true)")
         conn.execute("SELECT count(*) FROM mediagate_webhook_deliveries(NULL, 'j1', NULL, NULL, 51)")
     text = "\n".join(plans)
     for table, index in (("notifications", "notifications_job"), ("outbox", "outbox_job"),
@@ -409,3 +415,43 @@ def test_patch_has_the_clis_effects_on_the_store_and_at_jw_platform(stack, keys)
     r = patch(stack, keys["alice"], "jw-1", {"title": "\u00e9" * 500})
     assert r.status == 400 and "too long for JW Platform" in r.json()["message"], r
     assert stack.db.one("SELECT title FROM jobs WHERE id = 'jw-1'") == "Written back"
+
+
+def test_events_show_webhook_endpoints_to_administrators_only(stack, keys):
+    """The webhook endpoints are the administrators' (GET /media/webhooks
+    is 403 to others): a job's owner sees its deliveries' event, state,
+    HTTP status and attempts, never the endpoint, the delivery's ids or
+    curl's error text (the receiver's host and address)."""
+    owner = stack.db.one("SELECT 'key:' || id FROM api_keys WHERE name = 'alice'")
+    stack.db.rows("INSERT INTO jobs (id, backend, input_file, owner) VALUES ('ev1', 'local', 'a.mp4', %s) "
+                  "RETURNING id", owner)
+    eid, _ = add_endpoint(stack, "https://hooks.internal.corp:8443/h", "--no-check")
+    error = "connect: Failed to connect to hooks.internal.corp port 8443 after 3 ms: Couldn't connect"
+    stack.db.rows("INSERT INTO webhook_deliveries (endpoint_id, msg_id, event_type, subject, body, state, "
+                  "attempts, last_status, last_error) VALUES (%s, 'msg_ev1', 'job.complete', 'job:ev1', '{}', "
+                  "'pending', 3, 502, %s) RETURNING id", eid, error)
+    r = call(stack, keys["alice"], "/media/events?job_id=ev1")
+    assert r.status == 200, r
+    (hook,) = [e for e in r.json()["events"] if e["kind"] == "webhook"]
+    assert hook == {"at": hook["at"], "kind": "webhook", "summary": "job.complete: pending (HTTP 502), 3 attempts",
+                    "event": "job.complete", "state": "pending", "last_status": 502, "attempts": 3}, hook
+    assert "hooks.internal.corp" not in r.body and "8443" not in r.body, r
+    r = call(stack, keys["admin"], "/media/events?job_id=ev1")
+    assert r.status == 200, r
+    (hook,) = [e for e in r.json()["events"] if e["kind"] == "webhook"]
+    assert hook["endpoint_id"] == eid and hook["last_error"] == error and hook["webhook_id"] == "msg_ev1", hook
+    assert hook["summary"] == f"job.complete to endpoint {eid}: pending (HTTP 502), 3 attempts", hook
+
+
+def test_job_edit_without_an_owner_edits_nothing(db):
+    """mediagate_job_edit's owner NULL is no job at all (an owner-less
+    caller); only the CLI's explicit '*' is any job."""
+    with db.pg.connect(db.name) as conn:
+        conn.execute("INSERT INTO jobs (id, backend, input_file, owner, acl) "
+                     "VALUES ('e1', 'local', 'a.mp4', 'key:1', 'USER_a')")
+        none = conn.execute("SELECT * FROM mediagate_job_edit('e1', NULL, true, NULL, false, NULL, false, true)")
+        assert none.fetchall() == []
+        assert conn.execute("SELECT acl FROM jobs WHERE id = 'e1'").fetchone() == ("USER_a",)
+        (row,) = conn.execute("SELECT result, acl FROM mediagate_job_edit('e1', '*', true, NULL, false, NULL, "
+                              "false, true)").fetchall()
+        assert row == ("ok", None)

@@ -488,3 +488,98 @@ def test_an_upload_slot_is_its_callers_job_named_by_its_file(stack):
     assert (item["job_id"], item["name"], item["mine"], item["job_status"]) == \
         (job, "Team_Offsite.mp4", True, "SUBMITTED")   # the name the slot stores
     assert listed(stack, bob)["items"] == []
+
+
+def test_an_owner_keeps_seeing_a_job_shared_with_someone_else(stack):
+    """The owner is admitted beside whoever the ACL names (caller_admits,
+    for every route reading a job): after `{"acl": "USER_carol"}` its owner
+    still reads the job everywhere carol can; a stranger still gets the
+    unknown job's answer."""
+    alice, owner = apikey(stack, "alice")
+    carol, _ = apikey(stack, "carol")
+    mallory, _ = apikey(stack, "mallory")
+    add_job(stack, "a-priv", owner, acl="USER_alice")
+    stack.db.rows("INSERT INTO media_keys (job_id, n, key) VALUES ('a-priv', 1, '\\x000102030405060708090a0b0c0d0e0f') "
+                  "RETURNING n")
+    f = stack.run / "acl.json"
+    f.write_text(json.dumps({"acl": "USER_carol"}))
+    r = stack.curl("-X", "PATCH", "-H", f"Authorization: Bearer {alice}", "-H", "Content-Type: application/json",
+                   "--data-binary", f"@{f}", "/media/jobs/a-priv")
+    assert r.status == 200 and r.json()["acl"] == "USER_carol", r
+    routes = (("/media/status", {"job_id": "a-priv"}),
+              ("/media/job_id", {"input_file": "uploads/a-priv/a-priv.mp4"}),
+              ("/media/thumbnail", {"job_id": "a-priv", "time": "0", "width": "320"}))
+    for key in (alice, carol):
+        for path, params in routes:
+            r = get(stack, key, path, **params)
+            assert r.status != 422 or r.json()["message"] != "Not found item.", (path, r)
+        r = get(stack, key, "/media/key/a-priv/1")
+        assert r.status == 200 and r.header("Cache-Control") == "private, no-store", r
+    assert get(stack, alice, "/media/status", job_id="a-priv").json()["job_status"] == "COMPLETE"
+    for path, params in routes:
+        r = get(stack, mallory, path, **params)
+        assert (r.status, r.json()["message"]) == (422, "Not found item."), (path, r)
+    assert get(stack, mallory, "/media/key/a-priv/1").status == 404
+    assert ids(listed(stack, alice)) == ["a-priv"] and ids(listed(stack, carol)) == ["a-priv"]
+
+
+def test_a_jw_video_is_listed_to_its_owner_only(stack):
+    """A JW Platform video's ACL is the platform's (sms_acl, as
+    /media/status reads it), not jobs.acl: it is listed to its owner only,
+    so a page never holds a slot that reading it would drop (an empty page
+    with a cursor), and whoever the platform's ACL admits reads it by id."""
+    bob, owner = apikey(stack, "bob")
+    carol, _ = apikey(stack, "carol")
+    dave, _ = apikey(stack, "dave")
+    add_job(stack, "b-carol", owner, acl="USER_carol", ago_s=60)
+    add_job(stack, "jwplatform:K1", owner, acl="USER_carol", backend="jwplatform")
+    stack.db.rows("UPDATE jobs SET backend_job_id = 'K1' WHERE id = 'jwplatform:K1' RETURNING id")
+    stack.db.rows("INSERT INTO cached_resource (type, key, data) VALUES ('video', 'K1', "
+                  "'{\"custom\": {\"sms_acl\": \"acl:USER_dave:\"}}') RETURNING key")
+    page = listed(stack, carol, limit=1)
+    assert ids(page) == ["b-carol"] and page["next_cursor"] is None, page
+    assert ids(listed(stack, carol)) == ["b-carol"]
+    assert get(stack, carol, "/media/jobs/jwplatform%3AK1").status == 422
+    assert get(stack, dave, "/media/jobs/jwplatform%3AK1").status == 200
+    assert get(stack, dave, "/media/status", job_id="jwplatform:K1").status == 200
+    assert ids(listed(stack, dave)) == []
+    assert ids(listed(stack, bob)) == ["jwplatform:K1", "b-carol"]
+
+
+def test_migration_044_updates_no_job_and_migrate_fills_the_index(stack):
+    """sql/044 only adds a column (no default) and tables: it updates no
+    job row (an UPDATE of every job under its ACCESS EXCLUSIVE lock held
+    every job route for a minute per million jobs); `mediagate migrate`
+    then names the jobs and writes their readers a batch per transaction,
+    resuming where it stopped."""
+    alice, owner = apikey(stack, "alice")
+    # Twelve of migrate's batches (1000 jobs each).
+    stack.db.conn.execute(
+        "INSERT INTO jobs (id, backend, input_file, status, acl, owner, created_at) "
+        "SELECT 'm' || lpad(n::text, 5, '0'), 'local', 'in/m' || n || '.mp4', 'COMPLETE', "
+        "CASE WHEN n %% 3 = 0 THEN 'USER_carol,GROUP_g' || n END, %s, now() - make_interval(secs => n) "
+        "FROM generate_series(1, 12000) n", (owner,))
+    # The database as before sql/044.
+    for q in ("DROP TRIGGER jobs_name ON jobs", "DROP TRIGGER uploads_job_name ON uploads",
+              "DROP TRIGGER streams_job_name ON streams", "DROP TRIGGER jobs_readers_insert ON jobs",
+              "DROP TRIGGER jobs_readers ON jobs", "DROP TABLE job_readers",
+              "DROP TABLE IF EXISTS job_readers_fill", "DROP INDEX streams_vod_job",
+              "ALTER TABLE jobs DROP COLUMN name"):
+        stack.db.conn.execute(q)
+    sql = (mgstack.MG_ROOT / "sql" / "044_job_readers.sql").read_text()
+    with stack.db.pg.connect(stack.db.name) as conn:
+        with conn.transaction():
+            conn.execute("SET LOCAL ROLE mediagate")  # as `mediagate migrate` runs it
+            conn.execute(sql)
+            (updated,) = conn.execute("SELECT n_tup_upd + n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                                      "WHERE relname = 'jobs'").fetchone()
+    assert updated == 0
+    out = stack.mg("migrate")
+    assert "filled the library's index (12 batches" in out, out
+    assert stack.db.one("SELECT count(*) FROM jobs WHERE name IS NULL") == 0
+    assert stack.db.one("SELECT count(*) FROM job_readers") == 12000 + 2 * 4000
+    assert stack.db.one("SELECT count(*) FROM job_readers_fill") == 0
+    assert stack.db.one("SELECT name FROM jobs WHERE id = 'm00003'") == "m3.mp4"
+    page = listed(stack, alice, limit=2)
+    assert ids(page) == ["m00001", "m00002"], page
+    assert "filled" not in stack.mg("migrate")

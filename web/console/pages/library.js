@@ -2,7 +2,7 @@
 // with search, filters and keyset paging; live progress while any job runs;
 // drag-and-drop (or "Choose files") uploads through tus, several at once,
 // each with its own progress bar and errors.
-import { apiBase, session, el, message, onSessionEnd } from '../app.js';
+import { session, el, message, onSessionEnd } from '../app.js';
 
 export const STATUSES = ['SUBMITTED', 'PROGRESSING', 'COMPLETE', 'ERROR', 'CANCELED'];
 const BACKENDS = ['local', 'mediaconvert', 'zencoder', 'tencent', 'mux', 'jwplatform'];
@@ -304,7 +304,8 @@ export async function render(main, params, ctx) {
     }
     const s = session();
     const up = new tus.Upload(u.file, {
-      endpoint: new URL(apiBase + '/uploads/tus', location.href).href,
+      // The upload locations are the site's own, never under MEDIAGATE_PREFIX.
+      endpoint: new URL('/uploads/tus', location.href).href,
       headers: s && s.token ? { Authorization: 'Bearer ' + s.token } : {},
       metadata: { filename: u.file.name, filetype: u.file.type || 'application/octet-stream' },
       chunkSize: CHUNK,

@@ -56,13 +56,16 @@ const page = ctx.pages()[0] || await ctx.newPage();
 page.setDefaultTimeout(CAP);
 const problems = [], refusals = [], loadErrors = [];
 const expected = [];          // [{method, path, status}] the flow expects now
-// A stand-in outage (each upload PATCH answers 503): tus503 while it lasts;
-// Chromium's lines for those answers, from then on.
-let tus503 = false, outage = false;
+// A stand-in outage: the upload PATCHes answered 503 by the test itself
+// (faked), and as many of Chromium's lines for them (their events may come
+// late).
+const faked = new Set();
+let fakedLines = 0;
 page.on('pageerror', (e) => problems.push('page error: ' + e.message));
 page.on('console', (m) => {
   if (m.type() !== 'error' && m.type() !== 'warning') return;
-  if (outage && /status of 503/.test(m.text()) && new URL(m.location().url || base).pathname.startsWith('/uploads/tus/')) return;
+  if (fakedLines < faked.size && /status of 503/.test(m.text()) &&
+      new URL(m.location().url || base).pathname.startsWith('/uploads/tus/')) { fakedLines++; return; }
   if (/^Failed to load resource: the server responded with a status of \d+/.test(m.text())) {
     loadErrors.push(`${m.text()} ${m.location().url}`);
   }
@@ -71,7 +74,7 @@ page.on('console', (m) => {
 page.on('response', (r) => {
   if (r.status() < 400) return;
   const u = new URL(r.url());
-  if (tus503 && r.status() === 503 && u.pathname.startsWith('/uploads/tus/')) return;
+  if (faked.has(r.request())) return;
   const i = expected.findIndex((e) => e.method === r.request().method() && e.path === u.pathname && e.status === r.status());
   if (i >= 0) { expected.splice(i, 1); refusals.push(`${r.request().method()} ${u.pathname} ${r.status()}`); }
   else problems.push(`unexpected ${r.status()} for ${r.request().method()} ${u.pathname}${u.search}`);
@@ -324,16 +327,16 @@ try {
   check(await page.evaluate(() => window.mgMost) <= 3, `at most 3 sent at once (${await page.evaluate(() => window.mgMost)})`);
 
   // --- a failed upload: the real reason, Retry; its resume entry per tab -----------
-  const down = (route) => route.request().method() === 'PATCH'
-    ? route.fulfill({ status: 503, contentType: 'application/json',
-      body: '{"success": false, "message": "mediagate is unavailable; retry later."}' })
-    : route.continue();
+  const down = (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    faked.add(route.request());
+    return route.fulfill({ status: 503, contentType: 'application/json',
+      body: '{"success": false, "message": "mediagate is unavailable; retry later."}' });
+  };
   const isTus = (u) => u.pathname.startsWith('/uploads/tus/');
   await page.route(isTus, down);
-  tus503 = outage = true;
   await dropFiles(['retry.bin', 'left.bin']);
   await until('both stopped', () => document.querySelectorAll('.upload-row[data-state="error"]').length === 2);
-  tus503 = false;
   await page.unroute(isTus, down);
   const why = await page.textContent('.upload-row[data-name="retry.bin"] .up-status');
   check(why === 'Upload stopped: the server is unavailable (503: mediagate is unavailable; retry later).',

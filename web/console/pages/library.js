@@ -9,7 +9,9 @@ const BACKENDS = ['local', 'mediaconvert', 'zencoder', 'tencent', 'mux', 'jwplat
 const PAGE = 24;
 const POLL_MS = 3000;
 const CHUNK = 8 * 1024 * 1024;   // nginx buffers each chunk; never the whole file at once
-const AT_ONCE = 2;               // uploads sent at a time (a small server stores 2 chunks at once); the others wait, "Queued"
+// Uploads sent at a time (a server with 4 threads stores 2 chunks at once,
+// a third is refused 503); the others wait, "Queued".
+const AT_ONCE = 2;
 
 // Kept across visits: the filters and the page shown, and the uploads
 // (they go on while another page is open).

@@ -271,10 +271,12 @@ media_conf() {
 }
 
 # console_conf: an include line for nginx/mediagate-console.conf (the
-# console at /console/), serving $RUN/www/console/, which scripts/web fills.
+# console at /console/), serving $RUN/www/console/, which scripts/web fills;
+# the site's own header files are $RUN/nginx/mediagate-console.d/*.conf.
 console_conf() {
     mkdir -p "$RUN/nginx"
     sed -e "s#alias /usr/share/mediagate/console/;#alias $RUN/www/console/;#" \
+        -e "s#/etc/nginx/mediagate-console.d/#$RUN/nginx/mediagate-console.d/#" \
         "$MG_ROOT/nginx/mediagate-console.conf" >"$RUN/nginx/mediagate-console.conf"
     echo "include $RUN/nginx/mediagate-console.conf;"
 }

@@ -20,6 +20,11 @@ mkdir -p "$ART"
 export RUN MEDIAGATE_MEDIA_DIR=$RUN/media MEDIAGATE_MEDIA_URL=/media-files MEDIAGATE_THREADS=4
 export MEDIAGATE_UPLOADS_DIR=$RUN/upload/uploads MEDIAGATE_ENCODE_NICE=0
 NGINX_SITE_EXTRA="$(media_conf) $(upload_conf) $(console_conf)" || exit 1
+# A site's own header, as its server { } would have it (HSTS): the snippet
+# includes it in the console's location.
+mkdir -p "$RUN/nginx/mediagate-console.d"
+echo 'add_header Strict-Transport-Security "max-age=63072000" always;' \
+    >"$RUN/nginx/mediagate-console.d/site-headers.conf"
 export NGINX_SITE_EXTRA
 mkdir -p "$RUN/www"
 "$MG_ROOT/scripts/web" "$RUN/www" || exit 1

@@ -21,7 +21,23 @@ export function saveSession(s) {
   }));
 }
 
-export function clearSession() { sessionStorage.removeItem(SESSION_KEY); }
+// What the session leaves behind is forgotten with it: pages register
+// functions (the library stops its uploads) run when the session is cleared
+// here (signed out, or ended: a 401); tus-js-client's resume entries
+// ("tus::…", each an upload's URL with its token) go too.
+const onEnd = [];
+export function onSessionEnd(f) { onEnd.push(f); }
+
+export function clearSession() {
+  for (const f of onEnd) { try { f(); } catch { /* the rest still runs */ } }
+  sessionStorage.removeItem(SESSION_KEY);
+  for (const st of [sessionStorage, localStorage]) {
+    for (let i = st.length - 1; i >= 0; i--) {
+      const k = st.key(i);
+      if (k && k.startsWith('tus::')) st.removeItem(k);
+    }
+  }
+}
 
 // fetch() on the API with the session's token; JSON in and out. Throws an
 // Error whose .status and .body are the answer's on anything but 2xx (a
@@ -46,9 +62,14 @@ export async function api(path, { method = 'GET', body, headers = {}, signin = f
   }
   const text = await res.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) {
-    const e = new Error((data && data.message) || res.statusText || ('HTTP ' + res.status));
+    // Only an API answer's own message is shown; anything else (a proxy's
+    // HTML error page, say) is its status line and a short word on it.
+    const own = data && typeof data.message === 'string' && data.message;
+    const e = new Error(own || (res.status >= 500 ? 'the server is unavailable; retry later'
+      : 'not an answer of the API'));
+    if (!own) e.statusLine = `${res.status} ${res.statusText}`.trim();
     e.status = res.status;
     e.body = data;
     if (res.status === 401 && !signin) sessionEnded();
@@ -57,9 +78,12 @@ export async function api(path, { method = 'GET', body, headers = {}, signin = f
   return data;
 }
 
-// message(e): what to show for an error api() threw: "<status>: <reason>".
+// message(e): what to show for an error api() threw: "<status>: <reason>",
+// or "<status> <status text>: <short word>" when the answer was not the
+// API's JSON (a proxy's HTML page is never shown).
 export function message(e) {
   const text = String((e && e.message) || e).replace(/\.$/, '');
+  if (e && e.statusLine) return `${e.statusLine}: ${text}`;
   return e && e.status ? `${e.status}: ${text}` : text;
 }
 
@@ -124,6 +148,7 @@ function signedIn(me) {
 }
 
 async function signOut() {
+  for (const f of onEnd) { try { f(); } catch { /* the rest still runs */ } }
   try {
     await api('/media/session', { method: 'DELETE', signin: true });
     ctx.notice = 'Signed out.';
@@ -184,10 +209,15 @@ async function route() {
   const mod = await load(pages[name]);
   if (mine !== visit || !mod) return;
   try {
-    await mod.render(page, params.map(decodeURIComponent), ctx);
+    await mod.render(page, params.map(decode), ctx);
   } catch (e) {
     page.append(el('p', { className: 'error', role: 'alert' }, 'This page failed: ' + message(e)));
   }
+}
+
+// A hash part decoded; a malformed one ("%") as it is (pages refuse it).
+function decode(p) {
+  try { return decodeURIComponent(p); } catch { return p; }
 }
 
 async function load(f) {

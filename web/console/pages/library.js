@@ -2,19 +2,57 @@
 // with search, filters and keyset paging; live progress while any job runs;
 // drag-and-drop (or "Choose files") uploads through tus, several at once,
 // each with its own progress bar and errors.
-import { apiBase, session, el, message } from '../app.js';
+import { session, el, message, onSessionEnd } from '../app.js';
 
 export const STATUSES = ['SUBMITTED', 'PROGRESSING', 'COMPLETE', 'ERROR', 'CANCELED'];
 const BACKENDS = ['local', 'mediaconvert', 'zencoder', 'tencent', 'mux', 'jwplatform'];
 const PAGE = 24;
 const POLL_MS = 3000;
 const CHUNK = 8 * 1024 * 1024;   // nginx buffers each chunk; never the whole file at once
+// Uploads sent at a time (a server with 4 threads stores 2 chunks at once,
+// a third is refused 503); the others wait, "Queued".
+const AT_ONCE = 2;
 
 // Kept across visits: the filters and the page shown, and the uploads
 // (they go on while another page is open).
 const state = { q: '', status: '', backend: '', cursor: null, back: [] };
 const uploads = [];
 let uploadSeq = 0;
+
+// tus-js-client's resume entries (an upload's URL, whose token is its only
+// credential) are kept in this tab's sessionStorage, never localStorage:
+// they end with the tab, and with the session (app.js clears "tus::" keys).
+const tabStorage = {
+  async findAllUploads() { return entries('tus::'); },
+  async findUploadsByFingerprint(fp) { return entries(`tus::${fp}::`); },
+  async removeUpload(key) { sessionStorage.removeItem(key); },
+  async addUpload(fp, upload) {
+    const key = `tus::${fp}::${Math.round(Math.random() * 1e12)}`;
+    sessionStorage.setItem(key, JSON.stringify(upload));
+    return key;
+  },
+};
+
+function entries(prefix) {
+  const out = [];
+  for (let i = 0; i < sessionStorage.length; i++) {
+    const key = sessionStorage.key(i);
+    if (!key || !key.startsWith(prefix)) continue;
+    try { out.push({ ...JSON.parse(sessionStorage.getItem(key)), urlStorageKey: key }); } catch { /* skipped */ }
+  }
+  return out;
+}
+
+// Signed out (or the session ended): running uploads stop, none waits, and
+// the list (its file names) is forgotten.
+onSessionEnd(() => {
+  for (const u of uploads.splice(0)) {
+    const was = u.state;
+    u.state = 'error';
+    u.error = 'Signed out.';
+    if (u.upload && was === 'uploading') u.upload.abort(false).catch(() => {});
+  }
+});
 
 export const running = (s) => s === 'SUBMITTED' || s === 'PROGRESSING';
 
@@ -231,7 +269,7 @@ export async function render(main, params, ctx) {
   function schedule(again) {
     clearTimeout(timer);
     if (gone) return;
-    if (again || items.some((j) => running(j.job_status)) || uploads.some((u) => u.state === 'uploading')) {
+    if (again || items.some((j) => running(j.job_status)) || uploads.some((u) => u.state === 'uploading' || u.state === 'queued')) {
       timer = setTimeout(() => load(false), POLL_MS);
     }
   }
@@ -239,12 +277,24 @@ export async function render(main, params, ctx) {
   // --- uploads ---------------------------------------------------------------
   function startUploads(fileList) {
     for (const file of fileList) {
-      const u = { id: ++uploadSeq, file, sent: 0, state: 'uploading', error: '', job: null };
+      const u = { id: ++uploadSeq, file, sent: 0, state: 'queued', error: '', job: null };
       uploads.unshift(u);
       upList.prepend(uploadRow(u));
-      start(u);
     }
+    pump();
     schedule();
+  }
+
+  // Starts the oldest queued uploads while fewer than AT_ONCE are sent.
+  function pump() {
+    for (const u of uploads.slice().reverse()) {
+      if (uploads.filter((x) => x.state === 'uploading').length >= AT_ONCE) return;
+      if (u.state !== 'queued') continue;
+      u.state = 'uploading';
+      paint(u);
+      if (u.upload) u.upload.start();   // a retry: resumes at the server's offset
+      else start(u);
+    }
   }
 
   function start(u) {
@@ -256,13 +306,15 @@ export async function render(main, params, ctx) {
     }
     const s = session();
     const up = new tus.Upload(u.file, {
-      endpoint: new URL(apiBase + '/uploads/tus', location.href).href,
+      // The upload locations are the site's own, never under MEDIAGATE_PREFIX.
+      endpoint: new URL('/uploads/tus', location.href).href,
       headers: s && s.token ? { Authorization: 'Bearer ' + s.token } : {},
       metadata: { filename: u.file.name, filetype: u.file.type || 'application/octet-stream' },
       chunkSize: CHUNK,
       retryDelays: [0, 1000, 3000, 5000, 10000],
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
+      urlStorage: tabStorage,
       onAfterResponse: (req, res) => {
         if (req.getMethod() !== 'POST' || res.getStatus() !== 201) return;
         try { u.job = JSON.parse(res.getBody()).job_id || null; } catch { u.job = null; }
@@ -274,51 +326,69 @@ export async function render(main, params, ctx) {
         u.state = 'done';
         u.sent = u.file.size;
         paint(u);
+        pump();
         if (!gone) load(false);
       },
       onError: (err) => {
+        if (u.state !== 'uploading') return;   // signed out meanwhile
         u.state = 'error';
         u.error = tusReason(err);
+        u.canRetry = true;
         paint(u);
+        pump();
       },
     });
     u.upload = up;
     up.findPreviousUploads().then((previous) => {
       if (previous.length) up.resumeFromPreviousUpload(previous[0]);
       up.start();
-    }, (err) => { u.state = 'error'; u.error = String(err.message || err); paint(u); });
+    }, (err) => { u.state = 'error'; u.error = String(err.message || err); paint(u); pump(); });
   }
 
   function uploadRow(u) {
     const bar = progressBar(0, 'Upload of ' + u.file.name);
     const text = el('span', { className: 'up-status' });
     const cancel = el('button', { type: 'button', className: 'small', onclick: () => {
-      if (u.upload && u.state === 'uploading') {
+      if (u.state === 'uploading' || u.state === 'queued') {
+        const was = u.state;
         u.state = 'error';
         u.error = 'Canceled.';
-        u.upload.abort(true).catch(() => {});
+        u.canRetry = false;
+        if (u.upload && was === 'uploading') u.upload.abort(true).catch(() => {});
         paint(u);
+        pump();
       }
     } }, 'Cancel');
+    // A failed upload goes on from where the server has it (tus HEAD).
+    const retry = el('button', { type: 'button', className: 'small', onclick: () => {
+      if (u.state !== 'error' || !u.canRetry) return;
+      u.state = 'queued';
+      u.error = '';
+      paint(u);
+      pump();
+      schedule();
+    } }, 'Retry');
     const link = el('a', { className: 'up-job', hidden: true }, 'Open');
     u.row = el('li', { className: 'upload-row', data: { upload: String(u.id), name: u.file.name } },
-      el('span', { className: 'up-name' }, u.file.name), bar, text, link, cancel);
-    u.parts = { bar, text, cancel, link };
+      el('span', { className: 'up-name' }, u.file.name), bar, text, link, retry, cancel);
+    u.parts = { bar, text, cancel, retry, link };
     paint(u);
     return u.row;
   }
 
   function paint(u) {
     if (!u.parts) return;
-    const { bar, text, cancel, link } = u.parts;
+    const { bar, text, cancel, retry, link } = u.parts;
     const total = u.total || u.file.size || 1;
     bar.value = Math.floor((u.sent / total) * 100);
     u.row.dataset.state = u.state;
     text.className = 'up-status' + (u.state === 'error' ? ' error' : '');
     text.textContent = u.state === 'error' ? u.error
       : u.state === 'done' ? 'Uploaded'
+      : u.state === 'queued' ? 'Queued'
       : `${size(u.sent)} of ${size(total)}`;
-    cancel.hidden = u.state !== 'uploading';
+    cancel.hidden = u.state !== 'uploading' && u.state !== 'queued';
+    retry.hidden = !(u.state === 'error' && u.canRetry);
     if (u.job) {
       link.hidden = false;
       link.href = '#/video/' + encodeURIComponent(u.job);
@@ -328,16 +398,20 @@ export async function render(main, params, ctx) {
   load(true);
 }
 
-// tusReason(err): the server's reason for a refused request ("413: …"),
-// else tus-js-client's first line.
+// tusReason(err): why an upload stopped. A 4xx is a refusal, with the
+// API's reason ("Upload refused (413: …)"); a 5xx or no answer at all is
+// the server or the network being away (Retry goes on from there).
 function tusReason(err) {
   const res = err && err.originalResponse;
-  if (res) {
+  const st = res ? res.getStatus() : 0;
+  if (st) {
     let why = '';
     try { why = JSON.parse(res.getBody()).message || ''; } catch { why = ''; }
-    return `Upload refused (${res.getStatus()}${why ? ': ' + why : ''})`;
+    const line = why ? `${st}: ${why.replace(/\.$/, '')}` : `${st}`;
+    return st >= 500 ? `Upload stopped: the server is unavailable (${line}).`
+      : `Upload refused (${line}).`;
   }
-  return 'Upload failed: ' + String((err && err.message) || err).split('\n')[0];
+  return 'Upload stopped: the network failed (' + String((err && err.message) || err).split('\n')[0] + ').';
 }
 
 export function size(n) {

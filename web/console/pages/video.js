@@ -28,6 +28,10 @@ export function parseStoryboard(text, base) {
 const levelName = (l) => (l.height ? l.height + 'p' : 'audio') +
   (l.bitrate ? ` · ${(l.bitrate / 1e6).toFixed(1)} Mbit/s` : '');
 
+// What a job id looks like (the API's own are UUIDs; imported ones letters,
+// digits, '_' and '-').
+export const JOB_ID = /^[A-Za-z0-9_-]{1,100}$/;
+
 const abs = (job, file) => new URL(job.output_path + file, location.href).href;
 
 export async function render(main, params, ctx) {
@@ -40,12 +44,20 @@ export async function render(main, params, ctx) {
   const status = el('p', { className: 'status', id: 'video-status', role: 'status' });
   main.append(back, el('h1', { id: 'title' }, 'Video'), status);
 
+  const unknown = 'No such video here: it does not exist, or it is not yours.';
+  // Only a job id's shape is asked for: a link's "..%2Fsession" never
+  // makes the page fetch another route with the session's token.
+  if (!JOB_ID.test(id)) {
+    status.className = 'status error';
+    status.textContent = unknown;
+    return;
+  }
   try {
     job = await ctx.api('/media/jobs/' + encodeURIComponent(id));
   } catch (e) {
     if (gone) return;
     status.className = 'status error';
-    status.textContent = e.status === 422 ? 'No such video here: it does not exist, or it is not yours.'
+    status.textContent = e.status === 422 ? unknown
       : 'The video could not be loaded (' + message(e) + ').';
     return;
   }

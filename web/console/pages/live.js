@@ -3,7 +3,7 @@
 // followed every 2 s (GET /stream/status) while the page is open; a preview
 // (hls.js on playback.hls) while it is LIVE; stop it (POST /stream/stop);
 // then its recording's VOD job (GET /media/status) and a link to its page.
-import { badge, copyField, el, errorText, when } from './widgets.js';
+import { badge, copyField, el, errorText, pageTimers, when } from './widgets.js';
 
 const POLL_MS = 2000;
 const HELP = {
@@ -15,13 +15,7 @@ const HELP = {
 const FINAL = new Set(['COMPLETE', 'ERROR', 'CANCELED']);
 
 export async function render(main, params, ctx) {
-  let alive = true;
-  const timers = new Set();
-  // f after ms, unless the page was left meanwhile.
-  const later = (f, ms) => {
-    const t = setTimeout(() => { timers.delete(t); if (alive) f(); }, ms);
-    timers.add(t);
-  };
+  const { alive: shown, later } = pageTimers(ctx);
   let streams = [];              // the list, as GET /stream/list answered
   const playbacks = new Map();   // stream id -> its HLS URL
   let current = null;            // the stream followed: {id, stream, panel parts}
@@ -35,12 +29,7 @@ export async function render(main, params, ctx) {
     player.video.remove();
     player = null;
   };
-  ctx.cleanup.push(() => {
-    alive = false;
-    for (const t of timers) clearTimeout(t);
-    timers.clear();
-    dropPlayer();
-  });
+  ctx.cleanup.push(dropPlayer);
 
   const say = el('p', { class: 'msg', role: 'status' });
   const alert = el('p', { class: 'msg msg-error', role: 'alert' });
@@ -78,7 +67,7 @@ export async function render(main, params, ctx) {
     try {
       const a = await ctx.api('/stream/start', {
         method: 'POST', body: new URLSearchParams({ type: 'hls', name: name.value.trim() }) });
-      if (!alive) return;
+      if (!shown()) return;
       if (a.playback && a.playback.hls) playbacks.set(a.stream.id, a.playback.hls);
       showCredentials(a);
       name.value = '';
@@ -87,7 +76,7 @@ export async function render(main, params, ctx) {
       streams = [a.stream, ...streams.filter((s) => s.id !== a.stream.id)];
       drawList();
     } catch (e) {
-      if (alive) tell(errorText(e, 'Could not start the broadcast'), true);
+      if (shown()) tell(errorText(e, 'Could not start the broadcast'), true);
     } finally {
       startButton.disabled = false;
     }
@@ -189,11 +178,11 @@ export async function render(main, params, ctx) {
     if (!current || current.id !== id) return;
     try {
       const a = await ctx.api(`/stream/status?id=${encodeURIComponent(id)}`);
-      if (!alive || !current || current.id !== id) return;
+      if (!shown() || !current || current.id !== id) return;
       update(a.stream);
       if (current.note.dataset.error) { current.note.textContent = ''; delete current.note.dataset.error; }
     } catch (e) {
-      if (!alive || !current || current.id !== id) return;
+      if (!shown() || !current || current.id !== id) return;
       current.note.textContent = errorText(e, 'Could not read the broadcast\'s state');
       current.note.dataset.error = '1';
     }
@@ -206,11 +195,11 @@ export async function render(main, params, ctx) {
     c.stop.disabled = true;
     try {
       const a = await ctx.api('/stream/stop', { method: 'POST', body: new URLSearchParams({ id: c.id }) });
-      if (!alive || current !== c) return;
+      if (!shown() || current !== c) return;
       update(a.stream);
       c.note.textContent = 'Stopped.';
     } catch (e) {
-      if (alive && current === c) c.note.textContent = errorText(e, 'Could not stop the broadcast');
+      if (shown() && current === c) c.note.textContent = errorText(e, 'Could not stop the broadcast');
     } finally {
       c.stop.disabled = false;
     }
@@ -257,14 +246,14 @@ export async function render(main, params, ctx) {
     let done = false;
     try {
       const s = await ctx.api(`/media/status?job_id=${encodeURIComponent(jobId)}`);
-      if (!alive || current !== c) return;
+      if (!shown() || current !== c) return;
       done = FINAL.has(s.job_status);
       const pct = s.job_status === 'PROGRESSING' && s.progress_rate != null ? ` ${s.progress_rate}%` : '';
       line = el('p', {}, 'Recording: video job ', el('code', {}, jobId), ' ', badge(s.job_status), pct, ' ',
                 el('a', { href: `#/video/${encodeURIComponent(jobId)}` },
                    s.job_status === 'COMPLETE' ? 'Watch the recording' : 'Open its page'));
     } catch (e) {
-      if (!alive || current !== c) return;
+      if (!shown() || current !== c) return;
       line = el('p', {}, errorText(e, `Could not read the recording's job ${jobId}`));
     }
     c.vod.replaceChildren(line);
@@ -298,13 +287,13 @@ export async function render(main, params, ctx) {
     refresh.disabled = true;
     try {
       const a = await ctx.api('/stream/list');
-      if (!alive) return;
+      if (!shown()) return;
       streams = a.streams;
       for (const s of streams) if (s.playback && s.playback.hls) playbacks.set(s.id, s.playback.hls);
       drawList();
       if (announce) tell('Broadcasts refreshed.');
     } catch (e) {
-      if (alive) tell(errorText(e, 'Could not list your broadcasts'), true);
+      if (shown()) tell(errorText(e, 'Could not list your broadcasts'), true);
     } finally {
       refresh.disabled = false;
     }

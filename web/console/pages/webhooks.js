@@ -3,20 +3,14 @@
 // (GET /media/webhooks/deliveries) filtered by endpoint and state, and
 // Redeliver (POST /media/webhooks/deliveries/<id>/redeliver). Anyone else
 // gets the API's refusal, explained.
-import { badge, el, errorText, when } from './widgets.js';
+import { badge, el, errorText, pageTimers, when } from './widgets.js';
 
 const POLL_MS = 2000;
 const STATES = ['pending', 'delivered', 'failed'];
 const PAGE = 50;
 
 export async function render(main, params, ctx) {
-  let alive = true;
-  const timers = new Set();
-  const later = (f, ms) => {
-    const t = setTimeout(() => { timers.delete(t); if (alive) f(); }, ms);
-    timers.add(t);
-  };
-  ctx.cleanup.push(() => { alive = false; for (const t of timers) clearTimeout(t); timers.clear(); });
+  const { alive: shown, later } = pageTimers(ctx);
 
   let endpoints = [];
   let deliveries = [];
@@ -132,12 +126,12 @@ export async function render(main, params, ctx) {
     note.textContent = 'Sending again…';
     try {
       const a = await ctx.api(`/media/webhooks/deliveries/${encodeURIComponent(d.id)}/redeliver`, { method: 'POST' });
-      if (!alive) return;
+      if (!shown()) return;
       watching.add(a.delivery.id);
       redraw(a.delivery, 'Queued again (the same webhook-id and body).');
       later(follow, POLL_MS);
     } catch (e) {
-      if (!alive) return;
+      if (!shown()) return;
       button.disabled = false;
       note.textContent = errorText(e, 'Not redelivered');
     }
@@ -152,7 +146,7 @@ export async function render(main, params, ctx) {
         const a = await ctx.api(`/media/webhooks/deliveries?endpoint_id=${encodeURIComponent(eid)}&limit=100`);
         for (const d of a.deliveries) if (watching.has(d.id)) found.set(d.id, d);
       }
-      if (!alive) return;
+      if (!shown()) return;
       for (const d of found.values()) {
         if (d.state !== 'pending') watching.delete(d.id);
         redraw(d, d.state === 'pending' ? 'Queued again (the same webhook-id and body).'
@@ -160,7 +154,7 @@ export async function render(main, params, ctx) {
       }
       for (const id of [...watching]) if (!found.has(id)) watching.delete(id);
     } catch (e) {
-      if (!alive) return;
+      if (!shown()) return;
       tell(errorText(e, 'Could not refresh the deliveries'), true);
       watching.clear();
     }
@@ -176,13 +170,13 @@ export async function render(main, params, ctx) {
     if (from) q.set('cursor', from);
     try {
       const a = await ctx.api(`/media/webhooks/deliveries?${q}`);
-      if (!alive || mine !== asked) return;
+      if (!shown() || mine !== asked) return;
       deliveries = from ? [...deliveries, ...a.deliveries] : a.deliveries;
       cursor = a.next_cursor || null;
       more.hidden = !cursor;
       drawDeliveries();
     } catch (e) {
-      if (alive && mine === asked) tell(errorText(e, 'Could not list the deliveries'), true);
+      if (shown() && mine === asked) tell(errorText(e, 'Could not list the deliveries'), true);
     }
   }
 
@@ -190,7 +184,7 @@ export async function render(main, params, ctx) {
     refresh.disabled = true;
     try {
       const a = await ctx.api('/media/webhooks');
-      if (!alive) return;
+      if (!shown()) return;
       endpoints = a.endpoints;
       const chosen = endpointFilter.value;
       endpointFilter.replaceChildren(el('option', { value: '' }, 'All endpoints'),
@@ -199,9 +193,9 @@ export async function render(main, params, ctx) {
       drawEndpoints();
       body.hidden = false;
       await loadDeliveries();
-      if (alive && announce) tell('Refreshed.');
+      if (shown() && announce) tell('Refreshed.');
     } catch (e) {
-      if (!alive) return;
+      if (!shown()) return;
       body.hidden = true;
       if (e.status === 403)
         tell(`${e.message} Webhook endpoints and deliveries are for the people who run this site: ask ` +

@@ -66,3 +66,19 @@ export function copyField(label, value) {
   return el('div', { class: 'copy' }, el('label', { for: id }, label),
             el('div', { class: 'copy-row' }, input, button), said);
 }
+
+// A page's timers: later(f, ms) runs f after ms unless the page was left
+// meanwhile; alive() says whether it is still shown. Leaving the page
+// (ctx.cleanup) clears every pending timer.
+export function pageTimers(ctx) {
+  let shown = true;
+  const timers = new Set();
+  ctx.cleanup.push(() => { shown = false; for (const t of timers) clearTimeout(t); timers.clear(); });
+  return {
+    alive: () => shown,
+    later(f, ms) {
+      const t = setTimeout(() => { timers.delete(t); if (shown) f(); }, ms);
+      timers.add(t);
+    },
+  };
+}
